@@ -1,0 +1,63 @@
+/**
+ * The one place nightshift reads its environment. Everything else receives a
+ * `NightshiftConfig`, so tests can build one without touching `process.env`.
+ */
+import * as path from 'node:path';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
+
+/** The task queue is part of the public contract (design.md). */
+export const TASK_QUEUE = 'nightshift';
+
+export interface NightshiftConfig {
+  /** Directory that task file paths resolve against, and that holds `.nightshift/` and `results/`. @default process.cwd() */
+  root: string;
+  temporal: {
+    /** @default 'localhost:7233' (TEMPORAL_ADDRESS) */
+    address: string;
+    /** @default 'default' (TEMPORAL_NAMESPACE) */
+    namespace: string;
+    /** TLS, API key and gRPC metadata from TEMPORAL_* variables or a Temporal config profile. */
+    connection: NativeConnectionOptions;
+  };
+  anthropic: { apiKey?: string; baseUrl?: string };
+  github: { token?: string; apiUrl?: string };
+  e2bApiKey?: string;
+}
+
+/** Trims and drops empty values, so `FOO= ` counts as unset. */
+function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name]?.trim();
+  return v ? v : undefined;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
+  const overrides: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('TEMPORAL_') && v !== undefined) overrides[k] = v;
+  // envconfig understands TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
+  // TEMPORAL_PROFILE and the Temporal CLI's config file, so Cloud and self-hosted clusters work alike.
+  const loaded = loadClientConnectConfig({ overrideEnvVars: overrides, disableEnv: true });
+  const address = loaded.connectionOptions.address ?? 'localhost:7233';
+  return {
+    root: path.resolve(readEnv(env, 'NIGHTSHIFT_ROOT') ?? process.cwd()),
+    temporal: {
+      address,
+      namespace: loaded.namespace ?? 'default',
+      connection: { ...loaded.connectionOptions, address },
+    },
+    anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
+    github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
+    e2bApiKey: readEnv(env, 'E2B_API_KEY'),
+  };
+}
+
+/** Where nightshift keeps its own state under the root: the dev server's SQLite file, transcripts, sandboxes. */
+export function stateDir(config: Pick<NightshiftConfig, 'root'>): string {
+  return path.join(config.root, '.nightshift');
+}
+
+/** Web UI address of the embedded dev server. */
+export function webUiUrl(config: Pick<NightshiftConfig, 'temporal'>): string {
+  const host = config.temporal.address.split(':')[0] || 'localhost';
+  return `http://${host}:8233`;
+}

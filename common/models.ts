@@ -1,0 +1,44 @@
+/**
+ * Model aliases and prices: the one table the schema, the agent loop and the budget read.
+ * Prices are USD per million tokens.
+ */
+
+export type Complexity = 'low' | 'medium' | 'high';
+
+export const MODEL_ALIASES = {
+  haiku: 'claude-haiku-4-5',
+  sonnet: 'claude-sonnet-4-5',
+  opus: 'claude-opus-4-5',
+} as const;
+
+export type ModelAlias = keyof typeof MODEL_ALIASES;
+
+/** Seed 003: easy -> haiku, normal -> sonnet, complex -> opus. */
+export const MODEL_FOR_COMPLEXITY: Record<Complexity, ModelAlias> = { low: 'haiku', medium: 'sonnet', high: 'opus' };
+
+export interface ModelPrice {
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+  /** Context window in tokens. */
+  contextWindow: number;
+}
+
+export const MODEL_PRICES: Record<string, ModelPrice> = {
+  'claude-haiku-4-5': { input: 1, output: 5, cacheWrite: 1.25, cacheRead: 0.1, contextWindow: 200_000 },
+  'claude-sonnet-4-5': { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3, contextWindow: 200_000 },
+  'claude-opus-4-5': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 200_000 },
+};
+
+const FULL_MODEL_ID = /^claude-[a-z0-9][a-z0-9.-]*$/;
+
+export function isKnownModel(model: string): boolean {
+  return model in MODEL_ALIASES || FULL_MODEL_ID.test(model);
+}
+
+/** Resolves an alias or full ID, falling back to the complexity rule, then sonnet. */
+export function resolveModel(model: string | undefined, complexity: Complexity | undefined): string {
+  if (model) return (MODEL_ALIASES as Record<string, string>)[model] ?? model;
+  return MODEL_ALIASES[MODEL_FOR_COMPLEXITY[complexity ?? 'medium']];
+}

@@ -1,0 +1,44 @@
+// Lint rules that guard the two mistakes Temporal code is most prone to:
+// side effects inside workflow code, and un-awaited promises.
+import tseslint from 'typescript-eslint';
+
+const nodeBuiltins = [
+  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises',
+  'http', 'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'timers',
+  'tls', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+];
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.nightshift/**', 'results/**', 'client/bin.js', 'eslint.config.mjs'] },
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // Workflow code is replayed: it must be deterministic, so no Node built-ins and no
+    // clients that do I/O. Types may still be imported.
+    files: ['workflows/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.flatMap((m) => [
+              { name: m, message: 'Workflow code must not use Node built-ins.' },
+              { name: `node:${m}`, message: 'Workflow code must not use Node built-ins.' },
+            ]),
+            ...['@anthropic-ai/sdk', 'octokit', 'e2b', 'yaml', 'dockerode', '@temporalio/client', '@temporalio/activity'].map(
+              (name) => ({ name, message: 'Side-effecting packages belong in activities.', allowTypeImports: true }),
+            ),
+          ],
+          patterns: [{ group: ['../activities/*', '../sandbox/*', '../spec/load*'], allowTypeImports: true, message: 'Workflows see activities only as types.' }],
+        },
+      ],
+    },
+  },
+);

@@ -1,0 +1,148 @@
+/**
+ * Reads task files (a seed 001 daily file, a seed 000 single-task file, or a directory of
+ * them), validates them against the schema, and returns one BatchSpec, or throws a
+ * SpecError listing every problem with its file, line and field.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { SpecError, type SpecIssue } from '../common/errors';
+import { BatchFileSchema, TaskFileSchema, type BatchFile } from './schema';
+import { didYouMean, formatPath, knownKeysAt, lineOf, type FieldPath } from './locate';
+import { normalizeBatch, type InvalidTask, type ParsedTask } from './normalize';
+import type { BatchSpec } from './types';
+
+interface ParsedFile {
+  settings?: Omit<BatchFile, 'tasks'>;
+  tasks: ParsedTask[];
+  /** Tasks that failed validation: still checked for duplicate IDs and unknown dependencies. */
+  invalid: InvalidTask[];
+}
+
+/** Where a parsed value came from, so later checks can point at its line. */
+interface Located {
+  file: string;
+  locate(path: FieldPath, keyLine?: boolean): number | undefined;
+}
+
+function zodIssues(error: z.ZodError, schema: z.core.$ZodType, where: Located, prefix: FieldPath): SpecIssue[] {
+  return error.issues.flatMap((issue): SpecIssue[] => {
+    const full = [...prefix, ...issue.path];
+    if (issue.code === 'unrecognized_keys') {
+      const known = knownKeysAt(schema, issue.path);
+      return issue.keys.map((key) => {
+        const hint = didYouMean(key, known);
+        return {
+          file: where.file,
+          line: where.locate([...full, key], true),
+          path: formatPath([...full, key]),
+          message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''}`,
+        };
+      });
+    }
+    const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    return [{ file: where.file, line: where.locate(full), path: formatPath(full), message: missing ? 'is required' : issue.message }];
+  });
+}
+
+/** Validates one task; on failure its ID (if readable) is still recorded so others' references to it resolve. */
+function parseTask(value: unknown, where: Located, prefix: FieldPath, issues: SpecIssue[], out: ParsedFile): void {
+  const r = TaskFileSchema.safeParse(value, { reportInput: true });
+  if (r.success) {
+    out.tasks.push({ raw: r.data, file: where.file, pathPrefix: prefix, locate: where.locate });
+    return;
+  }
+  issues.push(...zodIssues(r.error, TaskFileSchema, where, prefix));
+  out.invalid.push({ value, file: where.file, pathPrefix: prefix, locate: where.locate });
+}
+
+/** Validates one parsed document (batch or single task). */
+function parseValue(value: unknown, where: Located, issues: SpecIssue[]): ParsedFile | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    issues.push({ file: where.file, line: 1, path: '', message: 'expected a batch (with tasks:) or a single task (with id:)' });
+    return undefined;
+  }
+  const out: ParsedFile = { tasks: [], invalid: [] };
+  if ('tasks' in value || !('id' in value)) {
+    const r = BatchFileSchema.safeParse(value, { reportInput: true });
+    if (!r.success) issues.push(...zodIssues(r.error, BatchFileSchema, where, []));
+    const tasks = (value as { tasks?: unknown }).tasks;
+    if (r.success) {
+      const { tasks: _tasks, ...settings } = r.data;
+      out.settings = settings;
+    }
+    if (Array.isArray(tasks)) tasks.forEach((t, i) => parseTask(t, where, ['tasks', i], issues, out));
+    return out;
+  }
+  parseTask(value, where, [], issues, out);
+  return out;
+}
+
+function parseYaml(text: string, file: string, issues: SpecIssue[]): ParsedFile | undefined {
+  const counter = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      issues.push({ file, line: e.linePos?.[0]?.line, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` });
+    }
+    return undefined;
+  }
+  return parseValue(doc.toJS(), { file, locate: (p, keyLine) => lineOf(doc, counter, p, keyLine) }, issues);
+}
+
+/** Relative to root when inside it, so messages read `tasks/2026-11-21.yaml:14`. */
+function displayPath(abs: string, root: string): string {
+  const rel = path.relative(root, abs);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
+}
+
+export async function loadBatchSpec(input: string, root: string): Promise<BatchSpec> {
+  const abs = path.resolve(root, input);
+  const source = displayPath(abs, root);
+  const stat = await fs.stat(abs).catch(() => undefined);
+  if (!stat) throw new SpecError([{ file: source, path: '', message: 'no such file or directory' }]);
+
+  const files = stat.isDirectory()
+    ? (await fs.readdir(abs)).filter((f) => /\.ya?ml$/i.test(f)).sort().map((f) => path.join(abs, f))
+    : [abs];
+  if (files.length === 0) throw new SpecError([{ file: source, path: '', message: 'the directory holds no .yaml or .yml task files' }]);
+
+  const issues: SpecIssue[] = [];
+  const parsed: ParsedFile[] = [];
+  const settingsFrom: string[] = [];
+  for (const f of files) {
+    const name = displayPath(f, root);
+    const p = parseYaml(await fs.readFile(f, 'utf8'), name, issues);
+    if (!p) continue;
+    if (p.settings && Object.keys(p.settings).length > 0) settingsFrom.push(name);
+    parsed.push(p);
+  }
+  if (settingsFrom.length > 1) {
+    issues.push({ file: source, path: '', message: `batch settings are given in more than one file (${settingsFrom.join(', ')}); keep them in one` });
+  }
+  return finish(source, parsed, issues);
+}
+
+/** For `{ spec: {...} }` workflow input: the same checks, without line numbers. */
+export function parseBatchSpec(value: unknown, source = 'spec'): BatchSpec {
+  const issues: SpecIssue[] = [];
+  const p = parseValue(value, { file: source, locate: () => undefined }, issues);
+  return finish(source, p ? [p] : [], issues);
+}
+
+/** Same, for YAML text (used by `nightshift validate -` and tests). */
+export function parseBatchYaml(text: string, source: string): BatchSpec {
+  const issues: SpecIssue[] = [];
+  const p = parseYaml(text, source, issues);
+  return finish(source, p ? [p] : [], issues);
+}
+
+function finish(source: string, parsed: ParsedFile[], issues: SpecIssue[]): BatchSpec {
+  const settings = Object.assign({}, ...parsed.map((p) => p.settings ?? {}));
+  const spec = normalizeBatch(source, settings, parsed.flatMap((p) => p.tasks), parsed.flatMap((p) => p.invalid), issues);
+  if (issues.length > 0) {
+    throw new SpecError([...issues].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0))));
+  }
+  return spec;
+}

@@ -1,0 +1,170 @@
+/**
+ * Turns validated files into one BatchSpec and runs the checks that span tasks: duplicate
+ * IDs, unknown dependencies, cycles. Problems are appended to `issues`, never thrown, so
+ * the user sees all of them at once.
+ */
+import type { SpecIssue } from '../common/errors';
+import { findCycle } from '../workflows/dag';
+import { didYouMean, formatPath, type FieldPath } from './locate';
+import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
+import type { BatchSpec, TaskSpec } from './types';
+
+interface Placed {
+  file: string;
+  /** Path of this task inside its file: [] for a single-task file, ["tasks", i] in a batch. */
+  pathPrefix: FieldPath;
+  locate(path: FieldPath, keyLine?: boolean): number | undefined;
+}
+
+export interface ParsedTask extends Placed {
+  raw: TaskFile;
+}
+
+/** A task that failed the schema, kept so its ID and references are still cross-checked. */
+export interface InvalidTask extends Placed {
+  value: unknown;
+}
+
+export const DEFAULTS = {
+  maxCostUsd: 50,
+  maxConcurrentAgents: 3,
+  questionTimeoutMs: 8 * 3_600_000,
+  maxTurns: 100,
+  taskTimeoutMs: 4 * 3_600_000,
+  priority: 5,
+} as const;
+
+const NAMED_PRIORITY: Record<string, number> = { high: 1, normal: 5, medium: 5, low: 9 };
+
+function priorityOf(p: number | string | undefined, fallback: number): number {
+  if (p === undefined) return fallback;
+  return typeof p === 'number' ? p : NAMED_PRIORITY[p];
+}
+
+function toTask(t: ParsedTask, batchPriority: number): TaskSpec {
+  const r = t.raw;
+  return {
+    id: r.id,
+    title: r.title ?? r.name ?? r.id,
+    description: r.description ?? '',
+    type: r.type,
+    module: r.module,
+    role: r.role,
+    priority: priorityOf(r.priority, batchPriority),
+    complexity: r.estimated_complexity,
+    dependsOn: [...new Set(asList(r.depends_on))],
+    repo: r.context?.repo,
+    branch: r.context?.branch,
+    planFile: r.context?.plan_file,
+    contextFiles: [...(r.context_files ?? []), ...(r.context?.files ?? [])],
+    skills: r.skills_required ?? [],
+    deliverables: r.deliverables ?? [],
+    acceptanceCriteria: asList(r.acceptance_criteria),
+    model: r.agent_config?.model,
+    maxTurns: r.agent_config?.max_turns ?? DEFAULTS.maxTurns,
+    maxCostUsd: r.agent_config?.max_cost_usd,
+    createPr: r.on_completion?.create_pr ?? true,
+    updateSkill: r.on_completion?.update_skill,
+    triggerNext: asList(r.on_completion?.trigger_next),
+    command: r.command,
+    timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : DEFAULTS.taskTimeoutMs,
+    source: { file: t.file, line: t.locate([...t.pathPrefix]) },
+  };
+}
+
+/** The references a task makes, read leniently so invalid tasks can be checked too. */
+interface References extends Placed {
+  id?: string;
+  dependsOn: unknown;
+  triggerNext: unknown;
+}
+
+function referencesOf(valid: ParsedTask[], invalid: InvalidTask[]): References[] {
+  const lenient = invalid.map((t) => {
+    const v = (t.value ?? {}) as { id?: unknown; depends_on?: unknown; on_completion?: { trigger_next?: unknown } };
+    return { ...t, id: typeof v.id === 'string' ? v.id : undefined, dependsOn: v.depends_on, triggerNext: v.on_completion?.trigger_next };
+  });
+  const ok = valid.map((t) => ({ ...t, id: t.raw.id, dependsOn: t.raw.depends_on, triggerNext: t.raw.on_completion?.trigger_next }));
+  return [...ok, ...lenient].sort((a, b) => (a.locate([...a.pathPrefix]) ?? 0) - (b.locate([...b.pathPrefix]) ?? 0) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+}
+
+function checkReferences(refs: References[], issues: SpecIssue[]): void {
+  const at = (r: References, field: FieldPath, keyLine = false) => ({
+    file: r.file,
+    line: r.locate([...r.pathPrefix, ...field], keyLine),
+    path: formatPath([...r.pathPrefix, ...field]),
+  });
+  const first = new Map<string, References>();
+  for (const r of refs) {
+    if (r.id === undefined) continue;
+    const prev = first.get(r.id);
+    if (!prev) first.set(r.id, r);
+    else {
+      const f = at(prev, ['id']);
+      issues.push({ ...at(r, ['id']), message: `duplicate task id "${r.id}" (first declared at ${f.file}:${f.line ?? '?'})` });
+    }
+  }
+  const ids = [...first.keys()];
+  const check = (r: References, value: unknown, field: FieldPath) => {
+    const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
+    list.forEach((id, j) => {
+      if (typeof id !== 'string' || first.has(id)) return;
+      const hint = didYouMean(id, ids);
+      issues.push({
+        ...at(r, typeof value === 'string' ? field : [...field, j]),
+        message: `unknown task id "${id}"${hint ? `; did you mean "${hint}"?` : ''}`,
+      });
+    });
+  };
+  for (const r of refs) {
+    check(r, r.dependsOn, ['depends_on']);
+    check(r, r.triggerNext, ['on_completion', 'trigger_next']);
+  }
+}
+
+export function normalizeBatch(
+  source: string,
+  settings: Omit<BatchFile, 'tasks'>,
+  parsed: ParsedTask[],
+  invalid: InvalidTask[],
+  issues: SpecIssue[],
+): BatchSpec {
+  checkReferences(referencesOf(parsed, invalid), issues);
+  const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
+  const tasks = parsed.map((t) => toTask(t, batchPriority));
+
+  // trigger_next (seed 000) is the same edge seen from the other end: A triggers X = X depends on A.
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  for (const t of tasks) {
+    for (const n of t.triggerNext) {
+      const target = byId.get(n);
+      if (target && !target.dependsOn.includes(t.id)) target.dependsOn.push(t.id);
+    }
+  }
+  const cycle = findCycle(tasks);
+  if (cycle) {
+    const i = tasks.findIndex((t) => t.id === cycle[0]);
+    const p = parsed[i];
+    issues.push({
+      file: p.file,
+      line: p.locate([...p.pathPrefix, 'depends_on']),
+      path: formatPath([...p.pathPrefix, 'depends_on']),
+      message: `dependency cycle: ${cycle.join(' -> ')}`,
+    });
+  }
+
+  return {
+    source,
+    date: settings.date,
+    maxCostUsd: settings.max_cost_usd ?? DEFAULTS.maxCostUsd,
+    maxConcurrentAgents: settings.max_concurrent_agents ?? DEFAULTS.maxConcurrentAgents,
+    questionTimeoutMs: settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs,
+    sandbox: {
+      provider: settings.sandbox?.provider ?? 'local',
+      template: settings.sandbox?.template,
+      networkAllow: settings.sandbox?.network_allow ?? [],
+      envAllow: settings.sandbox?.env_allow ?? [],
+    },
+    tasks,
+  };
+}

@@ -1,0 +1,114 @@
+/**
+ * The task-file schema: one zod schema that accepts seed 000's single-task files and
+ * seed 001's daily files (and a directory of either), written in the files' own
+ * snake_case. `normalize.ts` turns a parsed file into the BatchSpec the workflows use.
+ */
+import { z } from 'zod';
+import { isKnownModel, MODEL_ALIASES } from '../common/models';
+
+const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "8h", "30m", "90s", or a number of seconds. */
+export function parseDuration(v: string | number): number | undefined {
+  if (typeof v === 'number') return v > 0 ? v * 1000 : undefined;
+  const m = DURATION.exec(v.trim());
+  return m ? Number(m[1]) * UNIT_MS[m[2]] : undefined;
+}
+
+const duration = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as "8h", "30m" or "90s"' });
+
+const dollars = z
+  .number({ error: (i) => (i.input === undefined ? 'is required' : 'must be a number of US dollars, e.g. 50') })
+  .positive({ message: 'must be more than 0 US dollars' })
+  .finite();
+
+const stringList = z.array(z.string().min(1));
+/** Lists may be written as one string too (`depends_on: task-001`); normalize.ts turns it into a list. */
+const stringOrList = z.union([z.string().min(1), stringList]);
+
+export function asList(v: string | string[] | undefined): string[] {
+  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
+}
+
+export const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export const PrioritySchema = z.union([
+  z.number().int().min(0, { message: 'must be 0 or more (lower runs first)' }),
+  z.enum(['high', 'normal', 'medium', 'low']),
+]);
+
+const modelName = z.string().refine(isKnownModel, {
+  error: (i) =>
+    `unknown model alias "${String(i.input)}"; use ${Object.keys(MODEL_ALIASES).join(', ')} or a full model ID (claude-...)`,
+});
+
+export const TaskFileSchema = z.strictObject({
+  id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
+  title: z.string().min(1).optional(),
+  name: z.string().min(1).optional(),
+  description: z.string().optional(),
+  type: z.string().optional(),
+  role: z.string().optional(),
+  module: z.string().optional(),
+  priority: PrioritySchema.optional(),
+  depends_on: stringOrList.optional(),
+  context: z
+    .strictObject({
+      plan_file: z.string().optional(),
+      repo: z.string().optional(),
+      branch: z.string().optional(),
+      files: stringList.optional(),
+    })
+    .optional(),
+  context_files: stringList.optional(),
+  skills_required: stringList.optional(),
+  deliverables: stringList.optional(),
+  acceptance_criteria: stringOrList.optional(),
+  estimated_complexity: z.enum(['low', 'medium', 'high']).optional(),
+  agent_config: z
+    .strictObject({
+      model: modelName.optional(),
+      max_turns: z.number().int().positive({ message: 'must be a whole number above 0' }).optional(),
+      max_cost_usd: dollars.optional(),
+    })
+    .optional(),
+  on_completion: z
+    .strictObject({
+      create_pr: z.boolean().optional(),
+      update_skill: z.string().optional(),
+      trigger_next: stringOrList.optional(),
+    })
+    .optional(),
+  command: z.string().min(1).optional(),
+  timeout: duration.optional(),
+});
+
+export const SandboxSettingsSchema = z.strictObject({
+  provider: z.enum(['local', 'e2b', 'docker'], { message: 'must be one of local, e2b, docker' }).optional(),
+  template: z.string().optional(),
+  network_allow: stringList.optional(),
+  env_allow: stringList.optional(),
+});
+
+/** Settings a batch file (seed 001) may carry next to its tasks. */
+export const BatchSettingsShape = {
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' }).optional(),
+  max_cost_usd: dollars.optional(),
+  priority: PrioritySchema.optional(),
+  max_concurrent_agents: z.number().int().min(1).max(1000, { message: 'must be at most 1000' }).optional(),
+  question_timeout: duration.optional(),
+  sandbox: SandboxSettingsSchema.optional(),
+};
+
+export const BatchFileSchema = z.strictObject({
+  ...BatchSettingsShape,
+  // Each task is validated on its own with TaskFileSchema, so one bad task does not hide
+  // the cross-task problems (unknown dependencies, cycles) of the others.
+  tasks: z.array(z.unknown()).min(1, { message: 'must list at least one task' }),
+});
+
+export type TaskFile = z.infer<typeof TaskFileSchema>;
+export type BatchFile = z.infer<typeof BatchFileSchema>;

@@ -1,0 +1,63 @@
+/**
+ * The normalized batch, whatever file format it came from. Workflows import these types
+ * only, so this file has no runtime dependencies.
+ */
+import type { Complexity } from '../common/models';
+
+export type SandboxProviderName = 'local' | 'e2b' | 'docker';
+
+export interface SandboxSettings {
+  provider: SandboxProviderName;
+  /** E2B template or Docker image. */
+  template?: string;
+  /** Hosts the sandbox may reach; empty means no network. */
+  networkAllow: string[];
+  /** Names of worker environment variables copied into the sandbox. Secrets are refused. */
+  envAllow: string[];
+}
+
+export interface TaskSpec {
+  id: string;
+  title: string;
+  description: string;
+  /** Seed 000's `type`, seed 001's `module`, seed 002's specialist role. */
+  type?: string;
+  module?: string;
+  role?: string;
+  /** Lower runs first. */
+  priority: number;
+  complexity?: Complexity;
+  /** Includes edges implied by other tasks' `on_completion.trigger_next`. */
+  dependsOn: string[];
+  repo?: string;
+  branch?: string;
+  planFile?: string;
+  contextFiles: string[];
+  skills: string[];
+  deliverables: string[];
+  acceptanceCriteria: string[];
+  /** Alias or full model ID as written; resolved by common/models.ts. */
+  model?: string;
+  maxTurns: number;
+  maxCostUsd?: number;
+  createPr: boolean;
+  updateSkill?: string;
+  triggerNext: string[];
+  /** A plain shell command run instead of an agent (deterministic tasks, and the engine's own tests). */
+  command?: string;
+  /** Wall-clock limit for the whole task. */
+  timeoutMs: number;
+  /** Where the task was declared, for messages that point back at the file. */
+  source: { file: string; line?: number };
+}
+
+export interface BatchSpec {
+  /** The task file or directory, relative to NIGHTSHIFT_ROOT when inside it. */
+  source: string;
+  date?: string;
+  maxCostUsd: number;
+  maxConcurrentAgents: number;
+  questionTimeoutMs: number;
+  sandbox: SandboxSettings;
+  tasks: TaskSpec[];
+}
