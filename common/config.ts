@@ -23,6 +23,8 @@ export interface NightshiftConfig {
   anthropic: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl?: string };
   e2bApiKey?: string;
+  /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
+  temporalCli: string;
 }
 
 /** Trims and drops empty values, so `FOO= ` counts as unset. */
@@ -48,7 +50,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
     github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
     e2bApiKey: readEnv(env, 'E2B_API_KEY'),
+    temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
   };
+}
+
+/** Per-machine cache shared by every clone (the Temporal CLI build lives here). */
+function cacheDir(env: NodeJS.ProcessEnv): string {
+  const base = readEnv(env, 'NIGHTSHIFT_CACHE');
+  if (base) return base;
+  return path.join(readEnv(env, 'XDG_CACHE_HOME') ?? path.join(readEnv(env, 'HOME') ?? '/tmp', '.cache'), 'nightshift');
 }
 
 /** Where nightshift keeps its own state under the root: the dev server's SQLite file, transcripts, sandboxes. */

@@ -1,0 +1,54 @@
+/**
+ * Builds a nightshift worker: the workflows bundle plus activities made over real
+ * dependencies. `nightshift worker` runs one; tests and benchmarks build their own with
+ * activities pointed at loopback servers.
+ */
+import * as path from 'node:path';
+import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
+
+type Bundle = Awaited<ReturnType<typeof bundleWorkflowCode>>;
+let bundle: Promise<Bundle> | undefined;
+
+/** Bundling takes seconds; one process needs it once however many workers it builds. */
+export function workflowBundle(): Promise<Bundle> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'workflows', 'index.ts'), logger: quietBundlerLogger });
+  return bundle;
+}
+
+const quietBundlerLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (m: string) => console.warn(m),
+  error: (m: string) => console.error(m),
+};
+
+export interface NightshiftWorkerOptions {
+  config: NightshiftConfig;
+  connection: NativeConnection;
+  /** Overrides for activity dependencies (tests point these at loopback servers). */
+  deps?: Partial<ActivityDeps>;
+  /** @default 'nightshift' */
+  taskQueue?: string;
+  /** Passed through to the Temporal worker (concurrency limits and the like). */
+  workerOptions?: Partial<WorkerOptions>;
+}
+
+export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: o.connection,
+    namespace: o.config.temporal.namespace,
+    taskQueue: o.taskQueue ?? TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: createActivities({ config: o.config, ...o.deps }),
+    maxConcurrentActivityTaskExecutions: 200,
+    ...o.workerOptions,
+  });
+}
+
+export async function connectWorker(config: NightshiftConfig): Promise<NativeConnection> {
+  return NativeConnection.connect(config.temporal.connection);
+}

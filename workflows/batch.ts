@@ -1,0 +1,236 @@
+/**
+ * nightlyBatch: one workflow per night. Loads and validates the task file (in an
+ * activity), walks the dependency DAG, runs each ready task as an `agentTask` child with
+ * at most `max_concurrent_agents` at once, and returns every task's result.
+ *
+ * Deterministic code only. `Date.now()` here is Temporal's workflow clock, which replays
+ * identically, not the host clock.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import type { BatchSpec, TaskSpec } from '../spec/types';
+import {
+  answerSignal,
+  batchStatusQuery,
+  cancelTaskUpdate,
+  FINAL_STATES,
+  NO_TOKENS,
+  SEARCH_ATTRIBUTES,
+  taskWorkflowId,
+  type BatchInput,
+  type BatchResult,
+  type BatchStatus,
+  type TaskResult,
+} from './contract';
+import { dependentsOf, readyTasks } from './dag';
+import { progressTable, sumResults } from './progress';
+import { agentTask } from './task';
+
+const { loadBatchSpec } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+
+/**
+ * Past this many history events the batch stops starting tasks, lets the running ones
+ * finish and continues as new, so no run's history passes ~10,000 events however many
+ * tasks the night holds.
+ */
+export const HISTORY_EVENT_LIMIT = 8_000;
+
+function dateFor(input: BatchInput, spec: BatchSpec | undefined, workflowId: string, startTime: Date): string {
+  return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
+}
+
+async function load(input: BatchInput): Promise<BatchSpec> {
+  try {
+    return await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec });
+  } catch (err) {
+    // A task file that does not validate fails the batch at once with every problem listed:
+    // retrying the workflow task cannot fix the file.
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    if (cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'SpecError', ...(cause.details ?? []));
+    throw err;
+  }
+}
+
+export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
+  const info = workflowInfo();
+  const batchId = info.workflowId;
+  const status: BatchStatus = {
+    batchId,
+    date: dateFor(input, undefined, batchId, info.startTime),
+    state: 'loading',
+    startedAt: input.carried?.startedAt ?? Date.now(),
+    tasks: [],
+  };
+  setHandler(batchStatusQuery, () => status);
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.batch, value: batchId },
+    { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+  ]);
+
+  let spec: BatchSpec;
+  try {
+    spec = input.carried?.spec ?? (await load(input));
+  } catch (err) {
+    status.state = 'failed';
+    status.error = err instanceof Error ? err.message : String(err);
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: 'invalid' }]);
+    throw err;
+  }
+  const date = dateFor(input, spec, batchId, info.startTime);
+  const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
+  const results: Record<string, TaskResult> = input.carried?.results ?? {};
+  const running = new Set<string>();
+  let changed = false;
+  const historyLimit = input.historyEventLimit ?? HISTORY_EVENT_LIMIT;
+
+  const isFinal = (id: string) => results[id] !== undefined && FINAL_STATES.includes(results[id].status);
+  const refresh = () => {
+    status.date = date;
+    status.state = spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running';
+    status.source = spec.source;
+    status.maxConcurrentAgents = spec.maxConcurrentAgents;
+    status.tasks = spec.tasks.map((t) => ({
+      ...(results[t.id] ?? { taskId: t.id, status: 'pending', costUsd: 0, tokens: NO_TOKENS, turns: 0 }),
+      title: t.title,
+      workflowId: taskWorkflowId(batchId, t.id),
+    }));
+    const totals = sumResults(Object.values(results));
+    status.budget = { capUsd: spec.maxCostUsd, spentUsd: totals.costUsd };
+    setCurrentDetails(progressTable(status));
+    changed = true;
+  };
+
+  /** A task that will not succeed takes every task that depends on it down with it. */
+  const skipDependents = (id: string) => {
+    for (const dep of dependentsOf(spec.tasks, id)) {
+      if (results[dep] !== undefined) continue;
+      results[dep] = {
+        taskId: dep,
+        status: 'skipped',
+        error: `dependency ${id} ${results[id].status}`,
+        costUsd: 0,
+        tokens: NO_TOKENS,
+        turns: 0,
+        endedAt: Date.now(),
+      };
+    }
+  };
+
+  const finish = (id: string, result: TaskResult) => {
+    results[id] = result;
+    running.delete(id);
+    if (result.status !== 'succeeded') skipDependents(id);
+    refresh();
+  };
+
+  const runTask = async (task: TaskSpec): Promise<void> => {
+    const startedAt = Date.now();
+    running.add(task.id);
+    results[task.id] = { taskId: task.id, status: 'running', costUsd: 0, tokens: NO_TOKENS, turns: 0, startedAt };
+    refresh();
+    try {
+      const child = await startChild(agentTask, {
+        workflowId: taskWorkflowId(batchId, task.id),
+        args: [{ batchId, date, task, sandbox: spec.sandbox }],
+        staticSummary: `${task.id} · ${task.title}`,
+        typedSearchAttributes: [
+          { key: SEARCH_ATTRIBUTES.batch, value: batchId },
+          { key: SEARCH_ATTRIBUTES.task, value: task.id },
+          { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+          ...(task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: task.repo }] : []),
+        ],
+      });
+      finish(task.id, await child.result());
+    } catch (err) {
+      const cause = (err as { cause?: unknown }).cause;
+      finish(task.id, {
+        ...results[task.id],
+        status: isCancellation(err) || isCancellation(cause) ? 'cancelled' : 'failed',
+        error: cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err),
+        endedAt: Date.now(),
+      });
+    }
+  };
+
+  setHandler(
+    cancelTaskUpdate,
+    async ({ taskId, reason }) => {
+      if (!isFinal(taskId) && !running.has(taskId)) {
+        results[taskId] = { taskId, status: 'cancelled', error: reason ?? 'cancelled before it started', costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: Date.now() };
+        skipDependents(taskId);
+        refresh();
+      } else if (running.has(taskId)) {
+        await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).cancel();
+        await condition(() => isFinal(taskId));
+      }
+      return results[taskId];
+    },
+    {
+      validator: ({ taskId }) => {
+        if (!tasks.has(taskId)) throw new Error(`no task "${taskId}" in batch ${batchId}`);
+      },
+    },
+  );
+
+  setHandler(answerSignal, async ({ taskId, text, questionId }) => {
+    // Answers sent to the batch are routed to the task they name.
+    if (!taskId || !running.has(taskId)) return;
+    await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).signal(answerSignal, { text, questionId });
+  });
+
+  refresh();
+  for (;;) {
+    const nearHistoryLimit = workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
+    if (!nearHistoryLimit) {
+      const succeeded = new Set(spec.tasks.filter((t) => results[t.id]?.status === 'succeeded').map((t) => t.id));
+      const started = new Set(Object.keys(results));
+      for (const id of readyTasks(spec.tasks, succeeded, started)) {
+        if (running.size >= spec.maxConcurrentAgents) break;
+        void runTask(tasks.get(id)!);
+      }
+    }
+    if (spec.tasks.every((t) => isFinal(t.id))) break;
+    if (nearHistoryLimit && running.size === 0) {
+      await condition(allHandlersFinished);
+      return continueAsNew<typeof nightlyBatch>({
+        ...input,
+        carried: { spec, startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1 },
+      });
+    }
+    changed = false;
+    await condition(() => changed);
+  }
+
+  await condition(allHandlersFinished);
+  status.endedAt = Date.now();
+  refresh();
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: 'completed' }]);
+  const totals = sumResults(Object.values(results));
+  return {
+    batchId,
+    date,
+    source: spec.source,
+    startedAt: status.startedAt,
+    endedAt: status.endedAt,
+    ...totals,
+    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title })),
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * agentTask: one task of the night, as a child of nightlyBatch. A task with a plain
+ * `command:` runs it in a fresh checkout; an agent task runs the durable agent loop.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { NO_TOKENS, SEARCH_ATTRIBUTES, taskStatusQuery, type AgentTaskInput, type TaskResult, type TaskStatus } from './contract';
+
+const HEARTBEAT = '20 seconds';
+
+export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
+  const { task } = input;
+  const status: TaskStatus = {
+    taskId: task.id,
+    title: task.title,
+    workflowId: workflowInfo().workflowId,
+    status: 'running',
+    costUsd: 0,
+    tokens: { ...NO_TOKENS },
+    turns: 0,
+    startedAt: Date.now(),
+  };
+  setHandler(taskStatusQuery, () => status);
+
+  const end = (patch: Partial<TaskResult>): TaskResult => {
+    Object.assign(status, patch, { endedAt: Date.now() });
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status.status }]);
+    const { title: _t, workflowId: _w, activity: _a, ...result } = status;
+    return result;
+  };
+
+  try {
+    if (task.command !== undefined) {
+      const { runCommandTask } = proxyActivities<Activities>({
+        startToCloseTimeout: task.timeoutMs,
+        heartbeatTimeout: HEARTBEAT,
+        retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+      });
+      status.activity = `running: ${task.command}`;
+      const r = await runCommandTask({ workflowId: status.workflowId, task });
+      if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });
+      return end({ status: 'failed', error: r.timedOut ? `timed out after ${task.timeoutMs} ms` : `command exited with ${r.exitCode}: ${r.outputTail.slice(-300)}` });
+    }
+    throw ApplicationFailure.nonRetryable(`task ${task.id} has no command: and this worker has no agent loop`, 'SpecError');
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(async () => {
+        end({ status: 'cancelled', error: 'cancelled' });
+      });
+      throw err;
+    }
+    if (err instanceof ApplicationFailure && err.nonRetryable) return end({ status: 'failed', error: err.message });
+    const cause = (err as { cause?: Error }).cause;
+    return end({ status: 'failed', error: cause?.message ?? (err as Error).message });
+  }
+}
