@@ -1,0 +1,53 @@
+/** Finding and reading batches through the Temporal client. */
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { BATCH_WORKFLOW, batchStatusQuery, type BatchResult, type BatchStatus } from '../workflows/contract';
+import { CliError, EXIT } from './errors';
+
+/** The newest running batch, else the newest batch at all. */
+export async function latestBatchId(client: Client, runningOnly = false): Promise<string> {
+  for (const filter of runningOnly ? ["ExecutionStatus='Running'"] : ["ExecutionStatus='Running'", '']) {
+    const query = `WorkflowType='${BATCH_WORKFLOW}'${filter ? ` AND ${filter}` : ''}`;
+    for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
+  }
+  throw new CliError(runningOnly ? 'no batch is running' : 'no batch found; start one with `nightshift start FILE`', EXIT.notFound);
+}
+
+export async function runningBatchIds(client: Client): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const wf of client.workflow.list({ query: `WorkflowType='${BATCH_WORKFLOW}' AND ExecutionStatus='Running'` })) ids.push(wf.workflowId);
+  return ids;
+}
+
+/** Live state from the `status` query; for a closed batch, its result (no worker needed). */
+export async function readBatch(client: Client, batchId: string): Promise<BatchStatus> {
+  const handle = client.workflow.getHandle(batchId);
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no batch "${batchId}"`, EXIT.notFound);
+    throw err;
+  }
+  const closed = description.status.name;
+  if (closed === 'RUNNING') return handle.query(batchStatusQuery);
+  if (closed === 'COMPLETED') {
+    const r: BatchResult = await handle.result();
+    return {
+      batchId,
+      date: r.date,
+      state: 'completed',
+      source: r.source,
+      startedAt: r.startedAt,
+      endedAt: r.endedAt,
+      tasks: r.tasks.map((t) => ({ ...t, workflowId: `${batchId}/${t.taskId}` })),
+    };
+  }
+  let error = closed.toLowerCase();
+  try {
+    await handle.result();
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    error = cause?.message ?? (err as Error).message;
+  }
+  return { batchId, date: '', state: 'failed', startedAt: description.startTime.getTime(), tasks: [], error };
+}

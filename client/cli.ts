@@ -1,0 +1,133 @@
+/**
+ * `nightshift`: start, watch and steer nights of agent work. Every command talks to
+ * Temporal; the same actions are available through the Temporal CLI (see README).
+ */
+import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
+import { Command, Option } from 'commander';
+import { loadConfig, webUiUrl } from '../common/config';
+import { SpecError } from '../common/errors';
+import { runWorker } from '../worker/main';
+import { cancelCommand, followBatch, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
+import { runDemo } from './commands/demo';
+import { describePlan, validateFile } from './commands/validate';
+import { CliError, EXIT } from './errors';
+import { runDevServer } from './server';
+import { connectClient } from './temporal';
+
+const print = (s: string) => process.stdout.write(s + '\n');
+const info = (s: string) => process.stderr.write(s + '\n');
+
+export function buildProgram(): Command {
+  const config = loadConfig();
+  const program = new Command('nightshift')
+    .description('Run a night of coding-agent work as durable Temporal workflows.')
+    .showHelpAfterError();
+
+  program
+    .command('start')
+    .description('validate a task file (or directory) and start its batch')
+    .argument('<file>', 'task file or directory, inside NIGHTSHIFT_ROOT')
+    .option('--date <YYYY-MM-DD>', "the night's date (default: the file's date:, else today)")
+    .option('--workflow-id <id>', 'batch workflow ID (default: nightshift-<date>)')
+    .option('--rerun', 'run again even if this batch ID already completed')
+    .option('--wait', 'follow progress until the batch ends, then print the result table')
+    .option('--json', 'print machine-readable output')
+    .action(async (file: string, o: { date?: string; workflowId?: string; rerun?: boolean; wait?: boolean; json?: boolean }) => {
+      const client = await connectClient(config);
+      const { batchId, runId } = await startBatch(client, config, file, o);
+      if (!o.wait) {
+        if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
+        else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
+        return;
+      }
+      if (!o.json) info(`started ${batchId} · web UI: ${webUiLink(config, batchId)}`);
+      const s = await followBatch(client, batchId, o.json ? () => undefined : info);
+      print(o.json ? JSON.stringify(s, null, 2) : '\n' + renderStatus(s));
+      if (s.state === 'failed' || s.tasks.some((t) => t.status !== 'succeeded')) process.exitCode = EXIT.failure;
+    });
+
+  program
+    .command('status')
+    .description("show a batch's tasks, costs and results (default: the newest running batch)")
+    .argument('[batch]', 'batch workflow ID, e.g. nightshift-2026-11-21')
+    .option('--json', 'print the status query result as JSON')
+    .option('--watch', 'refresh every 2 seconds until the batch ends')
+    .action(async (batch: string | undefined, o: { json?: boolean; watch?: boolean }) => {
+      await statusCommand(await connectClient(config), batch, o, print);
+    });
+
+  program
+    .command('cancel')
+    .description('cancel one task of a running batch; its dependents are skipped')
+    .argument('<batch>', 'batch workflow ID')
+    .argument('<task>', 'task ID')
+    .option('--reason <text>', 'recorded in the result')
+    .option('--json', 'print the task result as JSON')
+    .action(async (batch: string, task: string, o: { reason?: string; json?: boolean }) => {
+      const r = await cancelCommand(await connectClient(config), batch, task, o.reason);
+      print(o.json ? JSON.stringify(r) : `${task}: ${r.status}${r.error ? ` (${r.error})` : ''}`);
+    });
+
+  program
+    .command('validate')
+    .description('check a task file or directory; prints every problem with file, line and field')
+    .argument('<file>', 'task file or directory')
+    .option('--json', 'print the normalized batch, or the problems, as JSON')
+    .action(async (file: string, o: { json?: boolean }) => {
+      try {
+        const spec = await validateFile(config, file);
+        print(o.json ? JSON.stringify({ ok: true, spec }, null, 2) : describePlan(spec));
+      } catch (err) {
+        if (err instanceof SpecError && o.json) {
+          print(JSON.stringify({ ok: false, issues: err.issues }, null, 2));
+          process.exitCode = EXIT.invalidSpec;
+          return;
+        }
+        throw err;
+      }
+    });
+
+  program
+    .command('worker')
+    .description('run a worker on task queue "nightshift" (Ctrl-C stops it after handing back its work)')
+    .action(async () => runWorker());
+
+  program
+    .command('server')
+    .description('run the embedded Temporal dev server (SQLite in .nightshift/, Web UI on :8233)')
+    .action(async () => {
+      info(`Temporal dev server on ${config.temporal.address}, Web UI ${webUiUrl(config)}`);
+      const child = runDevServer(config);
+      await new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    });
+
+  program
+    .command('demo')
+    .description('run the example night end to end: dev server if needed, a worker, tasks/example.yaml')
+    .addOption(new Option('--file <file>', 'task file to run').default('tasks/example.yaml'))
+    .option('--json', 'print the final status as JSON')
+    .action(async (o: { file: string; json?: boolean }) => runDemo(config, o, print, info));
+
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  // The SDK logs every worker state change at INFO; people at a terminal want warnings only.
+  Runtime.install({ logger: new DefaultLogger((process.env.NIGHTSHIFT_LOG_LEVEL as LogLevel | undefined) ?? 'WARN') });
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof SpecError) {
+      process.stderr.write(`nightshift: ${err.message}\n`);
+      process.exit(EXIT.invalidSpec);
+    }
+    if (err instanceof CliError) {
+      process.stderr.write(`nightshift: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`nightshift: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(EXIT.failure);
+  }
+}
+
+if (require.main === module) void main();

@@ -1,0 +1,97 @@
+/** `start`, `status` and `cancel`: a night's batch through the Temporal client. */
+import * as path from 'node:path';
+import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
+import { loadBatchSpec } from '../../spec/load';
+import { BATCH_WORKFLOW, batchIdFor, cancelTaskUpdate, SEARCH_ATTRIBUTES, type BatchStatus } from '../../workflows/contract';
+import { latestBatchId, readBatch } from '../batches';
+import { CliError, EXIT } from '../errors';
+import { taskTable, usd } from '../format';
+
+export function localDate(d = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
+export interface StartOptions {
+  date?: string;
+  workflowId?: string;
+  /** Start again even if this night's batch already completed. */
+  rerun?: boolean;
+}
+
+/** Validates locally first, so a bad file starts nothing; then starts the batch. */
+export async function startBatch(client: Client, config: NightshiftConfig, file: string, o: StartOptions): Promise<{ batchId: string; runId: string }> {
+  const abs = path.resolve(file);
+  const rel = path.relative(config.root, abs);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new CliError(`${file} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
+  }
+  const spec = await loadBatchSpec(rel, config.root);
+  const date = o.date ?? spec.date ?? localDate();
+  const batchId = o.workflowId ?? batchIdFor(date);
+  try {
+    const handle = await client.workflow.start(BATCH_WORKFLOW, {
+      taskQueue: TASK_QUEUE,
+      workflowId: batchId,
+      args: [{ tasksFile: rel, date }],
+      staticSummary: `nightshift ${date} · ${spec.tasks.length} tasks from ${rel}`,
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
+      workflowIdReusePolicy: o.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+    });
+    return { batchId, runId: handle.firstExecutionRunId };
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new CliError(`batch ${batchId} already exists (running or completed); pass --rerun to run it again or --workflow-id to choose another ID`, EXIT.usage);
+    }
+    throw err;
+  }
+}
+
+export function renderStatus(s: BatchStatus): string {
+  const spent = s.budget ? ` · ${usd(s.budget.spentUsd)} of ${usd(s.budget.capUsd)}` : '';
+  const head = `${s.batchId} · ${s.state}${s.source ? ` · ${s.source}` : ''}${spent}`;
+  if (s.error) return `${head}\nerror: ${s.error}`;
+  return `${head}\n\n${taskTable(s.tasks)}`;
+}
+
+/** Polls until the batch closes, printing each task state change. */
+export async function followBatch(client: Client, batchId: string, print: (s: string) => void, intervalMs = 1000): Promise<BatchStatus> {
+  const seen = new Map<string, string>();
+  for (;;) {
+    const s = await readBatch(client, batchId);
+    for (const t of s.tasks) {
+      if (seen.get(t.taskId) !== t.status) {
+        if (seen.size > 0 || t.status !== 'pending') print(`  ${t.taskId.padEnd(20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);
+        seen.set(t.taskId, t.status);
+      }
+    }
+    if (s.state === 'completed' || s.state === 'failed') return s;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export async function statusCommand(client: Client, batch: string | undefined, o: { json?: boolean; watch?: boolean }, print: (s: string) => void): Promise<BatchStatus> {
+  const batchId = batch ?? (await latestBatchId(client));
+  for (;;) {
+    const s = await readBatch(client, batchId);
+    if (o.json) print(JSON.stringify(s, null, 2));
+    else print((o.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + renderStatus(s));
+    if (!o.watch || s.state === 'completed' || s.state === 'failed') return s;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+export async function cancelCommand(client: Client, batchId: string, taskId: string, reason?: string) {
+  try {
+    return await client.workflow.getHandle(batchId).executeUpdate(cancelTaskUpdate, { args: [{ taskId, reason }] });
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    throw new CliError(cause?.message ?? (err as Error).message, EXIT.notFound);
+  }
+}
+
+export function webUiLink(config: NightshiftConfig, batchId: string): string {
+  return `${webUiUrl(config)}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(batchId)}`;
+}
+

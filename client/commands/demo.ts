@@ -1,0 +1,29 @@
+/**
+ * `npm run demo`: the whole product on one machine. Starts the embedded dev server if
+ * nothing answers, runs a worker in this process, runs the example night, and prints the
+ * Web UI link and the result table. The dev server keeps running afterwards so the run can
+ * be inspected in the Web UI.
+ */
+import type { NightshiftConfig } from '../../common/config';
+import { webUiUrl } from '../../common/config';
+import { connectWorker, createNightshiftWorker } from '../../worker';
+import { ensureDevServer } from '../server';
+import { connectClient } from '../temporal';
+import { followBatch, localDate, renderStatus, startBatch, webUiLink } from './batch';
+
+export async function runDemo(config: NightshiftConfig, o: { file: string; json?: boolean }, print: (s: string) => void, info: (s: string) => void): Promise<void> {
+  const serverPid = await ensureDevServer(config, info);
+  const connection = await connectWorker(config);
+  const worker = await createNightshiftWorker({ config, connection });
+  const client = await connectClient(config);
+  const date = localDate();
+  const { batchId } = await startBatch(client, config, o.file, { date, workflowId: `nightshift-demo-${date}`, rerun: true });
+  info(`running ${o.file} as ${batchId}`);
+  info(`web UI: ${webUiLink(config, batchId)}`);
+  const status = await worker.runUntil(followBatch(client, batchId, info));
+  await connection.close();
+  print(o.json ? JSON.stringify(status, null, 2) : '\n' + renderStatus(status));
+  info(`\nweb UI: ${webUiLink(config, batchId)}`);
+  if (serverPid) info(`the dev server keeps running for the Web UI (${webUiUrl(config)}); stop it with: kill ${serverPid}`);
+  if (status.state !== 'completed') process.exitCode = 1;
+}
