@@ -42,3 +42,46 @@ export function resolveModel(model: string | undefined, complexity: Complexity |
   if (model) return (MODEL_ALIASES as Record<string, string>)[model] ?? model;
   return MODEL_ALIASES[MODEL_FOR_COMPLEXITY[complexity ?? 'medium']];
 }
+
+/**
+ * The price row for a model ID, matching dated IDs (`claude-sonnet-4-5-20250929`) to
+ * their family row. Undefined when the table does not know the model.
+ */
+export function priceOf(model: string): ModelPrice | undefined {
+  const id = (MODEL_ALIASES as Record<string, string>)[model] ?? model;
+  if (MODEL_PRICES[id]) return MODEL_PRICES[id];
+  const family = Object.keys(MODEL_PRICES)
+    .filter((k) => id.startsWith(k + '-') || id.startsWith(k + '@'))
+    .sort((a, b) => b.length - a.length)[0];
+  return family ? MODEL_PRICES[family] : undefined;
+}
+
+/** The most expensive row: what an unknown model is charged, so its cost is never taken as zero. */
+export function worstCasePrice(): ModelPrice {
+  const rows = Object.values(MODEL_PRICES);
+  return {
+    input: Math.max(...rows.map((r) => r.input)),
+    output: Math.max(...rows.map((r) => r.output)),
+    cacheWrite: Math.max(...rows.map((r) => r.cacheWrite)),
+    cacheRead: Math.max(...rows.map((r) => r.cacheRead)),
+    contextWindow: Math.min(...rows.map((r) => r.contextWindow)),
+  };
+}
+
+export interface UsageTokens {
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+}
+
+/**
+ * USD for one response's usage. `input` is the uncached input only (the API reports cache
+ * writes and reads separately), so the four parts add up without double counting.
+ * Rounded to a billionth of a dollar so float noise does not leak into sums.
+ */
+export function costOf(usage: UsageTokens, price: ModelPrice): number {
+  // Prices are per million tokens, so this sum is in millionths of a dollar.
+  const micro = usage.input * price.input + usage.output * price.output + usage.cacheWrite * price.cacheWrite + usage.cacheRead * price.cacheRead;
+  return Math.round(micro * 1000) / 1e9;
+}

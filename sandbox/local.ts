@@ -123,7 +123,8 @@ export class LocalSandbox implements Sandbox {
     const network = this.meta.network;
     const isolated = await isolate(`export TMPDIR=${shellQuote(tmp)}\n${cmd}`, {
       writable: [this.workspaceDir, tmp, home],
-      readOnly: [path.join(this.workspaceDir, '.git')],
+      // Only when present: a deny on a missing path makes bubblewrap create a placeholder.
+      readOnly: fs.existsSync(path.join(this.workspaceDir, '.git')) ? [path.join(this.workspaceDir, '.git')] : [],
       denyRead: [path.dirname(this.options.root), this.options.root, ...(this.options.denyRead ?? [])],
       allowHosts: network === 'none' ? [] : network.allow,
     });
