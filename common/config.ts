@@ -38,7 +38,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
   for (const [k, v] of Object.entries(env)) if (k.startsWith('TEMPORAL_') && v !== undefined) overrides[k] = v;
   // envconfig understands TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
   // TEMPORAL_PROFILE and the Temporal CLI's config file, so Cloud and self-hosted clusters work alike.
-  const loaded = loadClientConnectConfig({ overrideEnvVars: overrides, disableEnv: true });
+  const loaded = loadClientConnectConfig({ overrideEnvVars: overrides });
   const address = loaded.connectionOptions.address ?? 'localhost:7233';
   return {
     root: path.resolve(readEnv(env, 'NIGHTSHIFT_ROOT') ?? process.cwd()),

@@ -54,6 +54,15 @@ export class SandboxGone extends NightshiftError {}
 /** A request the model API rejected as malformed (HTTP 400): retrying cannot help. */
 export class ModelRequestInvalid extends NightshiftError {}
 
+/**
+ * The model API is busy or failing (429, 529, 5xx, a connection error or a malformed
+ * body). Retried by the activity policy, after the server's retry-after when it sent one.
+ */
+export class ModelUnavailable extends NightshiftError {}
+
+/** No ANTHROPIC_API_KEY and no ANTHROPIC_BASE_URL: there is no model to call. */
+export class ModelNotConfigured extends NightshiftError {}
+
 /** Error class names Temporal must not retry. */
 export const NON_RETRYABLE_ERRORS = [
   'SpecError',
@@ -61,4 +70,5 @@ export const NON_RETRYABLE_ERRORS = [
   'PolicyViolation',
   'SandboxGone',
   'ModelRequestInvalid',
+  'ModelNotConfigured',
 ];

@@ -1,0 +1,193 @@
+/**
+ * The claim check (design.md, "Why each model call is its own activity"): transcripts live
+ * here, outside workflow history, keyed by workflow ID and turn. Activities read and
+ * append; the workflow only ever sees short summaries.
+ *
+ * Every record is written once under a key that names its turn (and tool_use id), so a
+ * retried activity finds its own earlier write instead of appending a second time.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type Anthropic from '@anthropic-ai/sdk';
+import { stateDir, type NightshiftConfig } from '../common/config';
+import type { TokenUsage } from '../workflows/contract';
+
+/** Where transcripts live. Another store (S3, a database) implements the same three calls. */
+export interface TranscriptStore {
+  /** The value under `key`, or undefined if none was written. */
+  get(workflowId: string, key: string): Promise<string | undefined>;
+  /** Replaces the value atomically: a reader sees the old value or the new one, never part of one. */
+  put(workflowId: string, key: string, value: string): Promise<void>;
+  /** Removes the value; no error if there is none. */
+  delete(workflowId: string, key: string): Promise<void>;
+}
+
+/**
+ * One directory per workflow ID. IDs contain "/" (`<batchId>/<taskId>`), so the directory
+ * name is a readable slug plus a hash of the exact ID, and distinct IDs never share one.
+ */
+export function safeWorkflowDirName(workflowId: string): string {
+  const slug = workflowId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
+  return `${slug}-${createHash('sha256').update(workflowId).digest('hex').slice(0, 10)}`;
+}
+
+export function transcriptsDir(config: Pick<NightshiftConfig, 'root'>): string {
+  return path.join(stateDir(config), 'transcripts');
+}
+
+export interface FileTranscriptStoreOptions {
+  /** Directory holding one subdirectory per workflow. */
+  dir: string;
+  /**
+   * Records kept in memory per process. Records are written once and never change, so a
+   * cached copy is never stale; this saves re-reading N turns from disk on turn N+1.
+   * @default 20000
+   */
+  cacheEntries?: number;
+}
+
+const KEY = /^[A-Za-z0-9._-]+$/;
+
+export class FileTranscriptStore implements TranscriptStore {
+  private readonly cache = new Map<string, string>();
+  private readonly cacheEntries: number;
+
+  constructor(private readonly o: FileTranscriptStoreOptions) {
+    this.cacheEntries = o.cacheEntries ?? 20_000;
+  }
+
+  /** The directory holding `workflowId`'s records (for people reading transcripts). */
+  dirFor(workflowId: string): string {
+    return path.join(this.o.dir, safeWorkflowDirName(workflowId));
+  }
+
+  private file(workflowId: string, key: string): string {
+    if (!KEY.test(key)) throw new Error(`invalid transcript key ${JSON.stringify(key)}`);
+    return path.join(this.dirFor(workflowId), key);
+  }
+
+  async get(workflowId: string, key: string): Promise<string | undefined> {
+    const f = this.file(workflowId, key);
+    const hit = this.cache.get(f);
+    if (hit !== undefined) return hit;
+    try {
+      const v = await fs.readFile(f, 'utf8');
+      this.remember(f, v);
+      return v;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async put(workflowId: string, key: string, value: string): Promise<void> {
+    const f = this.file(workflowId, key);
+    await fs.mkdir(path.dirname(f), { recursive: true });
+    // Write then rename: a worker killed mid-write leaves a stray temp file, never half a record.
+    const tmp = `${f}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.writeFile(tmp, value);
+    await fs.rename(tmp, f);
+    this.remember(f, value);
+  }
+
+  async delete(workflowId: string, key: string): Promise<void> {
+    const f = this.file(workflowId, key);
+    this.cache.delete(f);
+    await fs.rm(f, { force: true });
+  }
+
+  private remember(f: string, v: string): void {
+    if (this.cache.size >= this.cacheEntries) this.cache.delete(this.cache.keys().next().value as string);
+    this.cache.set(f, v);
+  }
+}
+
+// ---- records ---------------------------------------------------------------------------
+
+/** Written once by prepareAgent: what every model call starts from. */
+export interface PromptRecord {
+  system: string;
+  /** The first user message (the task). */
+  firstMessage: string;
+}
+
+/** One model response, as the API returned it, plus what it cost. */
+export interface TurnRecord {
+  turn: number;
+  /** The model the API reports having used (`replay:...` for the offline replay model). */
+  model: string;
+  replay: boolean;
+  stopReason: string | null;
+  content: Anthropic.ContentBlock[];
+  usage: TokenUsage;
+  costUsd: number;
+  /** True when the model was not in the price table and the worst-case row was charged. */
+  costEstimated: boolean;
+  /** Tokens the request's context held (input + cache reads + cache writes). */
+  contextTokens: number;
+}
+
+/** One tool call's result, keyed by (turn, tool_use id). */
+export interface ToolRecord {
+  toolUseId: string;
+  name: string;
+  isError: boolean;
+  /** What the model sees, already truncated. */
+  content: string;
+  /** One line for the workflow's status and the report. */
+  summary: string;
+}
+
+export const keys = {
+  prompt: 'prompt.json',
+  turn: (turn: number) => `turn-${String(turn).padStart(6, '0')}.json`,
+  tool: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
+  /** Present while a side-effecting tool runs; left behind only if the worker died during it. */
+  toolStarted: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.started`,
+};
+
+export async function getJson<T>(store: TranscriptStore, workflowId: string, key: string): Promise<T | undefined> {
+  const v = await store.get(workflowId, key);
+  return v === undefined ? undefined : (JSON.parse(v) as T);
+}
+
+export function putJson(store: TranscriptStore, workflowId: string, key: string, value: unknown): Promise<void> {
+  return store.put(workflowId, key, JSON.stringify(value));
+}
+
+/** Sent in place of tool results when the model's last turn called no tool. */
+export const CONTINUE_NUDGE =
+  'Continue with the task. Use the tools to make and check your changes; when the task is done, call the finish tool with a summary and how you checked it.';
+
+/** A tool call the workflow never ran (the task ended first): the API still needs a result for it. */
+const NOT_RUN = 'This tool call was not run.';
+
+/**
+ * Rebuilds the conversation that turn `turn` sends: the task, then each earlier turn's
+ * assistant message and the results of its tool calls.
+ */
+export async function loadConversation(store: TranscriptStore, workflowId: string, turn: number): Promise<{ prompt: PromptRecord; messages: Anthropic.MessageParam[]; last?: TurnRecord }> {
+  const prompt = await getJson<PromptRecord>(store, workflowId, keys.prompt);
+  if (!prompt) throw new Error(`no prompt stored for ${workflowId}: prepareAgent must run before callModel`);
+  const messages: Anthropic.MessageParam[] = [{ role: 'user', content: [{ type: 'text', text: prompt.firstMessage }] }];
+  let last: TurnRecord | undefined;
+  for (let t = 1; t < turn; t++) {
+    const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(t));
+    if (!rec) throw new Error(`transcript of ${workflowId} has no turn ${t} (asked for turn ${turn})`);
+    last = rec;
+    messages.push({ role: 'assistant', content: rec.content as Anthropic.ContentBlockParam[] });
+    const uses = rec.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
+    if (uses.length === 0) {
+      messages.push({ role: 'user', content: [{ type: 'text', text: CONTINUE_NUDGE }] });
+      continue;
+    }
+    const results: Anthropic.ToolResultBlockParam[] = [];
+    for (const u of uses) {
+      const r = await getJson<ToolRecord>(store, workflowId, keys.tool(t, u.id));
+      results.push({ type: 'tool_result', tool_use_id: u.id, content: r?.content ?? NOT_RUN, ...(r?.isError || !r ? { is_error: true } : {}) });
+    }
+    messages.push({ role: 'user', content: results });
+  }
+  return { prompt, messages, last };
+}

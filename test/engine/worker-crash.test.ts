@@ -1,0 +1,60 @@
+/**
+ * Kill the worker process with SIGKILL in the middle of a batch, start a new one: the
+ * batch completes and no task that had finished runs again.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TASK_QUEUE } from '../../common/config';
+import { batchStatusQuery, type BatchResult } from '../../workflows/contract';
+import { loggedCommand, readLog } from '../helpers/batch';
+import { startDevServer, uniqueBatchId } from '../helpers/temporal';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
+
+let env: TestWorkflowEnvironment;
+const workers: WorkerProcess[] = [];
+before(async () => {
+  env = await startDevServer();
+});
+after(async () => {
+  for (const w of workers) await w.kill();
+  await env?.teardown();
+});
+
+test('SIGKILL of the worker mid-batch: a new worker finishes the batch, finished tasks never rerun', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-crash-'));
+  const log = path.join(root, 'events.log');
+  const workerEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', NIGHTSHIFT_ROOT: root };
+  const ids = ['w1', 'w2', 'w3', 'w4', 'w5', 'w6'];
+  const spec = {
+    max_concurrent_agents: 2,
+    tasks: ids.map((id, i) => ({ id, depends_on: i >= 2 ? [ids[i - 2]] : [], command: loggedCommand(log, id, 1) })),
+  };
+  const first = await spawnWorker(workerEnv);
+  workers.push(first);
+  const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId(), args: [{ spec }] });
+
+  let finishedBeforeKill: string[] = [];
+  for (;;) {
+    const s = await handle.query(batchStatusQuery);
+    finishedBeforeKill = s.tasks.filter((t) => t.status === 'succeeded').map((t) => t.taskId);
+    if (finishedBeforeKill.length >= 2 && s.tasks.some((t) => t.status === 'running')) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await first.kill('SIGKILL');
+  assert.equal(first.child.signalCode, 'SIGKILL');
+
+  const second = await spawnWorker(workerEnv);
+  workers.push(second);
+  const result: BatchResult = await handle.result();
+  assert.deepEqual(result.tasks.map((t) => `${t.taskId}:${t.status}`), ids.map((id) => `${id}:succeeded`));
+
+  const starts = readLog(log).filter((e) => e.kind === 'start').map((e) => e.id);
+  for (const id of finishedBeforeKill) {
+    assert.equal(starts.filter((s) => s === id).length, 1, `${id} finished before the kill and must not run again`);
+  }
+  for (const id of ids) assert.ok(starts.includes(id), `${id} ran`);
+});
