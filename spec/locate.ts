@@ -57,7 +57,7 @@ export function didYouMean(key: string, known: readonly string[]): string | unde
     const d = editDistance(key.toLowerCase(), k.toLowerCase());
     if (d < bestScore) [best, bestScore] = [k, d];
   }
-  return best !== undefined && bestScore <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+  return best !== undefined && bestScore <= Math.max(1, Math.floor(key.length / 4)) ? best : undefined;
 }
 
 type AnySchema = z.core.$ZodType;

@@ -27,7 +27,7 @@ const dollars = z
 
 const stringList = z.array(z.string().min(1));
 /** Lists may be written as one string too (`depends_on: task-001`); normalize.ts turns it into a list. */
-const stringOrList = z.union([z.string().min(1), stringList]);
+const stringOrList = z.union([z.string().min(1), stringList], { message: 'must be a string or a list of strings' });
 
 export function asList(v: string | string[] | undefined): string[] {
   return v === undefined ? [] : typeof v === 'string' ? [v] : v;
@@ -38,7 +38,7 @@ export const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export const PrioritySchema = z.union([
   z.number().int().min(0, { message: 'must be 0 or more (lower runs first)' }),
   z.enum(['high', 'normal', 'medium', 'low']),
-]);
+], { message: 'must be a number (lower runs first) or one of high, normal, low' });
 
 const modelName = z.string().refine(isKnownModel, {
   error: (i) =>
@@ -67,7 +67,7 @@ export const TaskFileSchema = z.strictObject({
   skills_required: stringList.optional(),
   deliverables: stringList.optional(),
   acceptance_criteria: stringOrList.optional(),
-  estimated_complexity: z.enum(['low', 'medium', 'high']).optional(),
+  estimated_complexity: z.enum(['low', 'medium', 'high'], { message: 'must be one of low, medium, high' }).optional(),
   agent_config: z
     .strictObject({
       model: modelName.optional(),

@@ -1,0 +1,139 @@
+/**
+ * callModel: one model turn as one activity. Reads the transcript from the store, sends
+ * it, stores the response under the turn's key, and returns only what the workflow needs
+ * to decide (stop reason, tool calls, usage, cost, a little text): the transcript never
+ * enters workflow history.
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { Context } from '@temporalio/activity';
+import { costOf, priceOf, worstCasePrice } from '../../common/models';
+import type { TokenUsage } from '../../workflows/contract';
+import { summarizeToolInput } from '../tools';
+import { oneLine } from '../tools/truncate';
+import { getJson, keys, loadConversation, putJson, type TranscriptStore, type TurnRecord } from '../transcripts';
+import { assertMessage, notConfigured, toActivityError } from './client';
+import { fitContext, withCacheBreakpoints } from './request';
+
+export interface CallModelInput {
+  workflowId: string;
+  /** 1-based; the store key. */
+  turn: number;
+  /** Full model ID (resolved by the workflow from alias or complexity). */
+  model: string;
+  /** @default 8192 */
+  maxTokens?: number;
+}
+
+export interface ToolCallSummary {
+  id: string;
+  name: string;
+  /** e.g. `src/a.ts (1200 chars)`: never the whole input. */
+  summary: string;
+}
+
+/** What the workflow decides with. Small by construction: this is what history holds. */
+export interface ModelTurn {
+  turn: number;
+  stopReason: string | null;
+  /** The model's words this turn, cut to 300 characters. */
+  text: string;
+  toolCalls: ToolCallSummary[];
+  /** Present when the model called finish. */
+  finish?: { summary: string; verification: string };
+  usage: TokenUsage;
+  costUsd: number;
+  costEstimated: boolean;
+  model: string;
+  replay: boolean;
+  contextTokens: number;
+}
+
+export interface ModelActivityDeps {
+  anthropic: Anthropic | undefined;
+  transcripts: TranscriptStore;
+  /** How often to heartbeat while waiting for the API. @default 5000 */
+  heartbeatMs?: number;
+}
+
+const FINISH_TEXT_CHARS = 2000;
+
+export function summarizeTurn(rec: TurnRecord): ModelTurn {
+  const uses = rec.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
+  const text = rec.content
+    .filter((b): b is Anthropic.TextBlock => b.type === 'text')
+    .map((b) => b.text)
+    .join(' ');
+  const fin = uses.find((u) => u.name === 'finish');
+  const fi = (fin?.input ?? {}) as Record<string, unknown>;
+  const cap = (v: unknown) => (typeof v === 'string' ? (v.length > FINISH_TEXT_CHARS ? v.slice(0, FINISH_TEXT_CHARS - 1) + '…' : v) : '');
+  return {
+    turn: rec.turn,
+    stopReason: rec.stopReason,
+    text: oneLine(text, 300),
+    toolCalls: uses.map((u) => ({ id: u.id, name: u.name, summary: summarizeToolInput(u.name, (u.input ?? {}) as Record<string, unknown>) })),
+    ...(fin ? { finish: { summary: cap(fi.summary), verification: cap(fi.verification) } } : {}),
+    usage: rec.usage,
+    costUsd: rec.costUsd,
+    costEstimated: rec.costEstimated,
+    model: rec.model,
+    replay: rec.replay,
+    contextTokens: rec.contextTokens,
+  };
+}
+
+export function usageOf(u: Anthropic.Usage): TokenUsage {
+  return { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
+}
+
+/** The offline replay model names itself `replay:<recording>` in the response's model field. */
+export const isReplayModel = (model: string) => model.startsWith('replay');
+
+export function createModelActivities(deps: ModelActivityDeps) {
+  const store = deps.transcripts;
+  return {
+    async callModel(input: CallModelInput): Promise<ModelTurn> {
+      const { workflowId, turn, model } = input;
+      // The activity finished before but the worker died before reporting it: answer from
+      // the store, so the API is not called (and paid) twice for the same turn.
+      const stored = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
+      if (stored) return summarizeTurn(stored);
+      if (!deps.anthropic) throw notConfigured();
+
+      const maxTokens = input.maxTokens ?? 8192;
+      const price = priceOf(model);
+      const { prompt, messages, last } = await loadConversation(store, workflowId, turn);
+      fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens });
+      const req = withCacheBreakpoints(prompt.system, messages);
+
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat({ turn }), deps.heartbeatMs ?? 5000);
+      let msg: Anthropic.Message;
+      try {
+        msg = await deps.anthropic.messages.create({ model, max_tokens: maxTokens, ...req }, { signal: ctx.cancellationSignal });
+      } catch (err) {
+        throw toActivityError(err);
+      } finally {
+        clearInterval(beat);
+      }
+      assertMessage(msg);
+
+      const usage = usageOf(msg.usage);
+      const replay = isReplayModel(msg.model ?? '');
+      // A model missing from the table is charged at the dearest row: never taken as free.
+      const costUsd = replay ? 0 : costOf(usage, price ?? worstCasePrice());
+      const rec: TurnRecord = {
+        turn,
+        model: msg.model ?? model,
+        replay,
+        stopReason: msg.stop_reason,
+        content: msg.content,
+        usage,
+        costUsd,
+        costEstimated: !replay && price === undefined,
+        contextTokens: usage.input + usage.cacheRead + usage.cacheWrite,
+      };
+      await putJson(store, workflowId, keys.turn(turn), rec);
+      return summarizeTurn(rec);
+    },
+  };
+}
