@@ -76,6 +76,14 @@ export interface TaskResult {
   endedAt?: number;
   branch?: string;
   prUrl?: string;
+  /** The model that answered (`replay:<recording>` for the offline replay model). */
+  model?: string;
+  /** True when the offline replay model answered instead of a real one: reports must say so. */
+  replay?: boolean;
+  /** True when some turn's model was missing from the price table and was charged at the dearest row. */
+  costEstimated?: boolean;
+  /** Where the task's files were kept after its sandbox was removed. */
+  workDir?: string;
 }
 
 export interface AgentTaskInput {
@@ -83,6 +91,35 @@ export interface AgentTaskInput {
   date: string;
   task: TaskSpec;
   sandbox: BatchSpec['sandbox'];
+  /** Tuning of the agent loop; the batch passes none. */
+  loop?: AgentLoopOptions;
+  /** Internal: state carried across continue-as-new. */
+  carried?: CarriedAgentState;
+}
+
+export interface AgentLoopOptions {
+  /**
+   * How soon a dead worker's model or tool call is noticed and retried elsewhere.
+   * @default 30000
+   */
+  heartbeatTimeoutMs?: number;
+  /** max_tokens of each model call. @default 8192 */
+  maxTokens?: number;
+  /** Advanced (tests): continue-as-new after this many turns in one run, besides when Temporal suggests it. */
+  continueAsNewEveryTurns?: number;
+}
+
+export interface CarriedAgentState {
+  /** The next turn to run. */
+  turn: number;
+  sandboxId: string;
+  startedAt: number;
+  costUsd: number;
+  tokens: TokenUsage;
+  model?: string;
+  replay?: boolean;
+  costEstimated?: boolean;
+  runs: number;
 }
 
 export interface TaskStatus extends TaskResult {

@@ -5,6 +5,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -13,6 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { runAgentLoop } from './agent-loop';
 import { NO_TOKENS, SEARCH_ATTRIBUTES, taskStatusQuery, type AgentTaskInput, type TaskResult, type TaskStatus } from './contract';
 
 const HEARTBEAT = '20 seconds';
@@ -24,10 +26,10 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
     title: task.title,
     workflowId: workflowInfo().workflowId,
     status: 'running',
-    costUsd: 0,
-    tokens: { ...NO_TOKENS },
-    turns: 0,
-    startedAt: Date.now(),
+    costUsd: input.carried?.costUsd ?? 0,
+    tokens: { ...(input.carried?.tokens ?? NO_TOKENS) },
+    turns: (input.carried?.turn ?? 1) - 1,
+    startedAt: input.carried?.startedAt ?? Date.now(),
   };
   setHandler(taskStatusQuery, () => status);
 
@@ -50,8 +52,11 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
       if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });
       return end({ status: 'failed', error: r.timedOut ? `timed out after ${task.timeoutMs} ms` : `command exited with ${r.exitCode}: ${r.outputTail.slice(-300)}` });
     }
-    throw ApplicationFailure.nonRetryable(`task ${task.id} has no command: and this worker has no agent loop`, 'SpecError');
+    const outcome = await runAgentLoop(input, status);
+    return end({ status: 'failed', ...outcome });
   } catch (err) {
+    // continue-as-new is how a long loop hands over to a fresh run, not a failure.
+    if (err instanceof ContinueAsNew) throw err;
     if (isCancellation(err)) {
       await CancellationScope.nonCancellable(async () => {
         end({ status: 'cancelled', error: 'cancelled' });

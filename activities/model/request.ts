@@ -15,7 +15,7 @@ const EPHEMERAL = { type: 'ephemeral' } as const;
  */
 export function withCacheBreakpoints(system: string, messages: Anthropic.MessageParam[]): { system: Anthropic.TextBlockParam[]; tools: Anthropic.Tool[]; messages: Anthropic.MessageParam[] } {
   const tools = TOOL_DEFINITIONS.map((t, i) => (i === TOOL_DEFINITIONS.length - 1 ? { ...t, cache_control: EPHEMERAL } : t));
-  const out = messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text' as const, text: m.content }] : [...m.content] }));
+  const out = messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text' as const, text: m.content }] : [...m.content] }) as Anthropic.MessageParam);
   const userIdx = out.map((m, i) => (m.role === 'user' ? i : -1)).filter((i) => i >= 0);
   for (const i of userIdx.slice(-2)) {
     const blocks = out[i].content as Anthropic.ContentBlockParam[];

@@ -1,0 +1,198 @@
+/**
+ * The sandbox side of the agent loop: create the task's sandbox (idempotent by workflow
+ * ID), prepare its workspace and prompt, run one tool call per activity, keep the work,
+ * and kill the sandbox. Tool inputs are read from the transcript store, so a 200 KB
+ * write_file never travels through workflow history.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type Anthropic from '@anthropic-ai/sdk';
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { stateDir, type NightshiftConfig } from '../common/config';
+import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
+import type { Sandbox, SandboxProvider } from '../sandbox/types';
+import { prepareWorkspace } from '../sandbox/workspace';
+import type { SandboxSettings, TaskSpec } from '../spec/types';
+import { buildSystemPrompt, firstMessage } from './prompt';
+import { executeTool, SIDE_EFFECTING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
+import { getJson, keys, putJson, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
+
+export interface AgentActivityDeps {
+  config: Pick<NightshiftConfig, 'root'>;
+  sandboxes: SandboxProvider;
+  transcripts: TranscriptStore;
+  /** @default DEFAULT_SAFETY_POLICY (no git writes, no migrations, no deletes outside) */
+  safetyPolicy?: SafetyPolicy;
+  /** Cap on one tool result the model reads. @default DEFAULT_TOOL_OUTPUT_CHARS */
+  maxToolOutputChars?: number;
+}
+
+export interface ToolRunResult {
+  isError: boolean;
+  summary: string;
+  /** Size of the result the model will read. */
+  chars: number;
+}
+
+/** The policy needs the workspace as a path; the local provider has one on the host. */
+function workspaceRootOf(sandbox: Sandbox): string {
+  return (sandbox as Partial<{ workspaceDir: string }>).workspaceDir ?? '/home/user/workspace';
+}
+
+const decoder = new TextDecoder('utf-8');
+
+/** Where a task's files are kept after its sandbox is gone. */
+export function workDirFor(config: Pick<NightshiftConfig, 'root'>, workflowId: string): string {
+  return path.join(stateDir(config), 'work', safeWorkflowDirName(workflowId));
+}
+
+const INTERRUPTED_BASH =
+  'The worker running this command died before it reported back, so the command may have run in part or in full. It was not run again. Check the workspace (and rerun the command if it is safe to) before going on.';
+
+export function createAgentActivities(deps: AgentActivityDeps) {
+  const store = deps.transcripts;
+  const policy = deps.safetyPolicy ?? DEFAULT_SAFETY_POLICY;
+
+  return {
+    /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
+    async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings }): Promise<{ sandboxId: string }> {
+      const allow = input.sandbox?.networkAllow ?? [];
+      const s = await deps.sandboxes.create({
+        key: input.workflowId,
+        template: input.sandbox?.template,
+        network: allow.length > 0 ? { allow } : 'none',
+      });
+      return { sandboxId: s.id };
+    },
+
+    /**
+     * Clones the task's repo into the workspace (once) and stores the prompt (once). A
+     * retry finds both done and changes nothing, so the prompt a task started with is the
+     * prompt it keeps even if lessons or skills change during the night.
+     */
+    async prepareAgent(input: { workflowId: string; sandboxId: string; task: TaskSpec }): Promise<{ missingContextFiles: string[]; promptChars: number }> {
+      const { task } = input;
+      const sandbox = await deps.sandboxes.connect(input.sandboxId);
+      let missing: string[] = [];
+      if (task.repo) {
+        const repo = /^[a-z]+:\/\//i.test(task.repo) || task.repo.includes('@') ? task.repo : path.resolve(deps.config.root, task.repo);
+        const prepared = await prepareWorkspace(sandbox, { repo, branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
+        missing = prepared.missingContextFiles;
+      }
+      const existing = await getJson<PromptRecord>(store, input.workflowId, keys.prompt);
+      if (existing) return { missingContextFiles: missing, promptChars: existing.system.length };
+      const reader = {
+        async readFile(p: string): Promise<string | undefined> {
+          try {
+            return decoder.decode(await sandbox.readFile(p));
+          } catch {
+            return undefined;
+          }
+        },
+      };
+      const system = await buildSystemPrompt(task, reader, { root: deps.config.root });
+      await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: firstMessage(task) } satisfies PromptRecord);
+      return { missingContextFiles: missing, promptChars: system.length };
+    },
+
+    /**
+     * Runs tool call `toolUseId` of turn `turn`. The result is stored under that key; a
+     * retry returns it instead of running the tool again. A bash command or edit that was
+     * running when its worker died is not blindly repeated (see SIDE_EFFECTING_TOOLS).
+     */
+    async runTool(input: { workflowId: string; turn: number; toolUseId: string; sandboxId: string }): Promise<ToolRunResult> {
+      const { workflowId, turn, toolUseId } = input;
+      const done = await getJson<ToolRecord>(store, workflowId, keys.tool(turn, toolUseId));
+      if (done) return { isError: done.isError, summary: done.summary, chars: done.content.length };
+
+      const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
+      const use = rec?.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.id === toolUseId);
+      if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, 'TranscriptMissing');
+      const toolInput = (use.input ?? {}) as Record<string, unknown>;
+
+      const sideEffecting = SIDE_EFFECTING_TOOLS.has(use.name);
+      const markerKey = keys.toolStarted(turn, toolUseId);
+      const interrupted = sideEffecting && (await store.get(workflowId, markerKey)) !== undefined;
+
+      let outcome: ToolOutcome;
+      if (interrupted && use.name === 'bash') {
+        outcome = { isError: true, content: INTERRUPTED_BASH, summary: 'bash: interrupted by a worker crash, not rerun' };
+      } else {
+        const ctx = Context.current();
+        let lastOutput = '';
+        const beat = setInterval(() => ctx.heartbeat({ turn, toolUseId, output: lastOutput.slice(-200) }), 5000);
+        try {
+          const sandbox = await deps.sandboxes.connect(input.sandboxId);
+          const toolCtx: ToolContext = {
+            sandbox,
+            workspaceRoot: workspaceRootOf(sandbox),
+            policy,
+            signal: ctx.cancellationSignal,
+            onOutput: (c) => {
+              lastOutput = c;
+            },
+            maxOutputChars: deps.maxToolOutputChars,
+          };
+          if (sideEffecting) await store.put(workflowId, markerKey, new Date().toISOString());
+          try {
+            outcome = await executeTool(use.name, toolInput, toolCtx, { retryAfterCrash: interrupted });
+          } catch (err) {
+            // The process is alive and saw the failure: nothing is half-done that a retry could repeat.
+            if (sideEffecting) await store.delete(workflowId, markerKey);
+            throw err;
+          }
+        } finally {
+          clearInterval(beat);
+        }
+      }
+      const result: ToolRecord = { toolUseId, name: use.name, ...outcome };
+      await putJson(store, workflowId, keys.tool(turn, toolUseId), result);
+      if (sideEffecting) await store.delete(workflowId, markerKey);
+      return { isError: outcome.isError, summary: outcome.summary, chars: outcome.content.length };
+    },
+
+    /**
+     * Copies the workspace (without .git) to `<root>/.nightshift/work/<workflow>/` so the
+     * work survives the sandbox. Replaces an earlier copy, so a retry gives the same result.
+     */
+    async keepWork(input: { workflowId: string; sandboxId: string }): Promise<{ workDir: string; files: number; bytes: number }> {
+      const sandbox = await deps.sandboxes.connect(input.sandboxId);
+      const dest = workDirFor(deps.config, input.workflowId);
+      const staging = `${dest}.staging`;
+      await fs.rm(staging, { recursive: true, force: true });
+      await fs.mkdir(staging, { recursive: true });
+      let files = 0;
+      let bytes = 0;
+      for (const e of await sandbox.list('.', { depth: 64 })) {
+        if (e.type !== 'file' || /(^|\/)(\.git|node_modules)(\/|$)/.test(e.path)) continue;
+        let data: Uint8Array;
+        try {
+          data = await sandbox.readFile(e.path);
+        } catch {
+          continue; // a symlink out of the workspace, or a file deleted meanwhile
+        }
+        const out = path.join(staging, e.path);
+        if (!out.startsWith(staging + path.sep)) continue;
+        await fs.mkdir(path.dirname(out), { recursive: true });
+        await fs.writeFile(out, data);
+        files++;
+        bytes += data.length;
+        if (files % 200 === 0) Context.current().heartbeat();
+      }
+      await fs.rm(dest, { recursive: true, force: true });
+      await fs.rename(staging, dest);
+      return { workDir: dest, files, bytes };
+    },
+
+    /** @returns false if the sandbox was already gone (a retried kill is not an error). */
+    async killSandbox(input: { sandboxId: string }): Promise<boolean> {
+      try {
+        return await (await deps.sandboxes.connect(input.sandboxId)).kill();
+      } catch (err) {
+        if ((err as Error).name === 'SandboxGone') return false;
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Records the histories of a few completed batches (and one of their tasks) as replay
+ * fixtures under test/fixtures/histories/. Run it after a deliberate, versioned change to
+ * workflow code: `npx tsx scripts/record-histories.ts`. test/replay.test.ts replays them on
+ * every CI run, so an accidental nondeterministic change fails the build.
+ */
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { loadConfig, TASK_QUEUE } from '../common/config';
+import { startDevServer, testConfig, testWorker } from '../test/helpers/temporal';
+import { cancelTaskUpdate, batchStatusQuery } from '../workflows/contract';
+
+const OUT = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
+
+const SCENARIOS: { name: string; spec: unknown; cancel?: string }[] = [
+  {
+    name: 'wander-dag',
+    spec: {
+      max_concurrent_agents: 2,
+      tasks: [
+        { id: 'w1', command: 'echo one' },
+        { id: 'w2', depends_on: ['w1'], command: 'echo two' },
+        { id: 'w3', depends_on: ['w1'], command: 'echo three' },
+        { id: 'w4', depends_on: ['w2', 'w3'], command: 'echo four' },
+      ],
+    },
+  },
+  {
+    name: 'failure-skips-dependents',
+    spec: { tasks: [{ id: 'bad', command: 'exit 2' }, { id: 'after', depends_on: ['bad'], command: 'true' }, { id: 'free', command: 'true' }] },
+  },
+  {
+    name: 'cancel-running-task',
+    spec: { tasks: [{ id: 'slow', command: 'sleep 30' }, { id: 'after', depends_on: ['slow'], command: 'true' }] },
+    cancel: 'slow',
+  },
+];
+
+/** The Temporal CLI's JSON export, the format historyFromJSON reads. */
+function historyJson(address: string, workflowId: string): string {
+  return execFileSync(loadConfig().temporalCli, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
+}
+
+async function main() {
+  const env = await startDevServer();
+  try {
+    const config = testConfig(env);
+    const worker = await testWorker(env, config);
+    const index: Record<string, string> = {};
+    await worker.runUntil(async () => {
+      for (const s of SCENARIOS) {
+        const workflowId = `nightshift-replay-${s.name}`;
+        const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: s.spec }] });
+        if (s.cancel) {
+          while (!(await handle.query(batchStatusQuery)).tasks.some((t) => t.taskId === s.cancel && t.status === 'running')) {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: s.cancel }] });
+        }
+        await handle.result();
+        const firstTask = (s.spec as { tasks: { id: string }[] }).tasks[0].id;
+        writeFileSync(path.join(OUT, `${s.name}.batch.json`), historyJson(env.address, workflowId));
+        writeFileSync(path.join(OUT, `${s.name}.task.json`), historyJson(env.address, `${workflowId}/${firstTask}`));
+        index[`${s.name}.batch.json`] = workflowId;
+        index[`${s.name}.task.json`] = `${workflowId}/${firstTask}`;
+        console.log(`recorded ${s.name}`);
+      }
+    });
+    // Replay needs each history's workflow ID: child IDs are derived from it.
+    writeFileSync(path.join(OUT, 'index.json'), JSON.stringify(index, null, 2) + '\n');
+  } finally {
+    await env.teardown();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
