@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TASK_QUEUE } from '../../common/config';
-import { cancelTaskUpdate, batchStatusQuery } from '../../workflows/contract';
+import { cancelTaskUpdate, batchStatusQuery, type BatchResult } from '../../workflows/contract';
 import { loggedCommand, maxInFlight, readLog, runBatch } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 
@@ -91,7 +91,7 @@ test('cancelTask stops a running task and its process, and skips its dependents'
     await assert.rejects(handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: 'nope' }] }), (err: Error) => /no task "nope"/.test((err.cause as Error).message));
     const cancelled = await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: 'slow', reason: 'not tonight' }] });
     assert.equal(cancelled.status, 'cancelled');
-    const result = await handle.result();
+    const result: BatchResult = await handle.result();
     const by = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
     assert.equal(by['after-slow'].status, 'skipped');
     assert.equal(by['after-slow'].error, 'dependency slow cancelled');
