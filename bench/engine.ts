@@ -70,7 +70,9 @@ async function inProcess(dag: ReturnType<typeof makeDag>): Promise<{ wallMs: num
 
 async function main() {
   const dag = makeDag(TASKS);
-  const env = await startDevServer();
+  const eager = process.argv.includes('--eager');
+  // Eager activity execution hands an activity to the worker in the same round trip as the workflow task that scheduled it.
+  const env = await startDevServer(eager ? ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'] : []);
   try {
     const config = testConfig(env);
     const worker = await testWorker(env, config, { workerOptions: { maxConcurrentWorkflowTaskExecutions: 100 } });
@@ -95,7 +97,7 @@ async function main() {
     const overhead = result.tasks.map((t) => t.endedAt! - t.startedAt! - (base.perTask.get(t.taskId) ?? 0));
     const lines = [
       `bench:engine · ${new Date().toISOString().slice(0, 10)} · ${machine()}`,
-      `${TASKS} tasks, concurrency ${CONCURRENCY}, command "${COMMAND}"`,
+      `${TASKS} tasks, concurrency ${CONCURRENCY}, command "${COMMAND}"${eager ? ', eager activity execution' : ''}`,
       `temporal wall        ${(temporalWallMs / 1000).toFixed(2)} s`,
       `in-process wall      ${(base.wallMs / 1000).toFixed(2)} s`,
       `ratio                ${(temporalWallMs / base.wallMs).toFixed(1)}×`,

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { SandboxGone } from '../common/errors';
 import { isolate } from './os-isolation';
+export { shutdownIsolation } from './os-isolation';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import { ensurePidsCgroup, killPidsCgroup } from './pids-cgroup';
 import { resolveInWorkspace } from './policy';

@@ -50,6 +50,16 @@ function ensureInitialized(): Promise<void> {
   return ready;
 }
 
+/**
+ * Stops the runtime's proxies and bridges (they keep the event loop alive). Call on
+ * worker shutdown and at the end of tests; the next command initialises it again.
+ */
+export async function shutdownIsolation(): Promise<void> {
+  if (!ready) return;
+  ready = undefined;
+  await SandboxManager.reset();
+}
+
 export interface IsolatedCommand {
   /** `bash -c` script that runs the command inside the sandbox. */
   script: string;

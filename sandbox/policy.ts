@@ -109,15 +109,20 @@ const GIT_FORBIDDEN = new Set([
  * against it.
  */
 export function checkCommand(cmd: string, policy: SafetyPolicy, workspaceRoot: string, cwd: string = workspaceRoot): void {
-  checkPatterns(cmd, cmd, policy.extraForbiddenPatterns, RULES.pattern);
-  for (const raw of splitCommands(cmd)) {
+  checkScript(cmd, cmd, policy, workspaceRoot, cwd);
+}
+
+/** `cmd` is what the violation names (the whole command); `script` is what is parsed. */
+function checkScript(script: string, cmd: string, policy: SafetyPolicy, workspaceRoot: string, cwd: string): void {
+  checkPatterns(cmd, script, policy.extraForbiddenPatterns, RULES.pattern);
+  for (const raw of splitCommands(script)) {
     const words = unwrap(raw);
     if (words.length === 0) continue;
     const program = path.basename(words[0]);
     const text = words.join(' ');
     if (SHELLS.has(program) || program === 'eval' || program === 'su') {
-      const script = program === 'eval' ? words.slice(1).join(' ') : shellScript(words);
-      if (script !== undefined) checkCommand(script, policy, workspaceRoot, cwd);
+      const inner = program === 'eval' ? words.slice(1).join(' ') : shellScript(words);
+      if (inner !== undefined) checkScript(inner, cmd, policy, workspaceRoot, cwd);
     }
     if (program === 'find') checkFind(cmd, words, policy, workspaceRoot, cwd);
     if (program === 'git' && !policy.allowGit) checkGit(cmd, words);
@@ -200,7 +205,7 @@ function checkFind(cmd: string, words: string[], policy: SafetyPolicy, root: str
   const execAt = words.findIndex((w) => w === '-exec' || w === '-execdir' || w === '-ok' || w === '-okdir');
   if (execAt !== -1) {
     const end = words.findIndex((w, i) => i > execAt && (w === ';' || w === '+' || w === '\\;'));
-    checkCommand(words.slice(execAt + 1, end === -1 ? undefined : end).join(' '), policy, root, cwd);
+    checkScript(words.slice(execAt + 1, end === -1 ? undefined : end).join(' '), cmd, policy, root, cwd);
   }
   if (policy.allowDeleteOutside) return;
   const deletes = words.includes('-delete') || (execAt !== -1 && ['rm', 'rmdir', 'unlink'].includes(path.basename(words[execAt + 1] ?? '')));

@@ -11,14 +11,15 @@ import { loadConfig, type NightshiftConfig } from '../../common/config';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { createNightshiftWorker, type NightshiftWorkerOptions } from '../../worker';
 
-export async function startDevServer(): Promise<TestWorkflowEnvironment> {
+/** `extraArgs` go to `temporal server start-dev` (e.g. dynamic config values). */
+export async function startDevServer(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
   const cli = loadConfig().temporalCli;
   if (!existsSync(cli)) throw new Error(`no Temporal CLI at ${cli}: run scripts/bootstrap.sh first (npm test does)`);
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
       searchAttributes: Object.values(SEARCH_ATTRIBUTES),
-      extraArgs: ['--log-level', 'error'],
+      extraArgs: ['--log-level', 'error', ...extraArgs],
     },
   });
 }

@@ -1,0 +1,67 @@
+/** Shared pieces of the agent-loop tests: a task spec, running agentTask, history size. */
+import { temporal } from '@temporalio/proto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
+import type { SandboxSettings, TaskSpec } from '../../spec/types';
+import type { AgentLoopOptions, AgentTaskInput, TaskResult } from '../../workflows/contract';
+import { uniqueBatchId } from '../helpers/temporal';
+
+export const NO_NETWORK: SandboxSettings = { provider: 'local', networkAllow: [], envAllow: [] };
+
+export function agentSpec(o: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    id: 'agent-1',
+    title: 'Add a greeting module',
+    description: 'Write greet.js and check it.',
+    priority: 5,
+    dependsOn: [],
+    contextFiles: [],
+    skills: [],
+    deliverables: [],
+    acceptanceCriteria: [],
+    maxTurns: 20,
+    createPr: false,
+    triggerNext: [],
+    timeoutMs: 600_000,
+    source: { file: 'test' },
+    ...o,
+  };
+}
+
+export function agentInput(task: TaskSpec, loop: AgentLoopOptions = {}): AgentTaskInput {
+  return { batchId: uniqueBatchId('agent'), date: '2026-11-21', task, sandbox: NO_NETWORK, loop: { heartbeatTimeoutMs: 5000, ...loop } };
+}
+
+export function workflowIdOf(input: AgentTaskInput): string {
+  return `${input.batchId}/${input.task.id}`;
+}
+
+export async function startAgentTask(env: TestWorkflowEnvironment, input: AgentTaskInput) {
+  return env.client.workflow.start('agentTask', { taskQueue: TASK_QUEUE, workflowId: workflowIdOf(input), args: [input] });
+}
+
+export async function runAgentTask(env: TestWorkflowEnvironment, worker: Worker, input: AgentTaskInput): Promise<{ result: TaskResult; firstRunId: string }> {
+  const handle = await startAgentTask(env, input);
+  const result = (await worker.runUntil(handle.result())) as TaskResult;
+  return { result, firstRunId: handle.firstExecutionRunId };
+}
+
+/** Encoded size of every run of the workflow, following its continue-as-new chain. */
+export async function historyBytes(env: TestWorkflowEnvironment, workflowId: string, firstRunId: string): Promise<{ bytes: number; events: number; runs: number }> {
+  let bytes = 0;
+  let events = 0;
+  let runs = 0;
+  for (let runId: string | undefined = firstRunId; runId; runs++) {
+    const h = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    bytes += temporal.api.history.v1.History.encode(h).finish().length;
+    events += h.events?.length ?? 0;
+    const last = h.events?.[h.events.length - 1];
+    runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+  }
+  return { bytes, events, runs };
+}
+
+export function withModel(config: NightshiftConfig, url: string): NightshiftConfig {
+  return { ...config, anthropic: { apiKey: 'sk-test', baseUrl: url } };
+}

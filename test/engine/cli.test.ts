@@ -1,0 +1,100 @@
+/**
+ * The README's commands, run for real: the Temporal CLI starts, queries and updates a
+ * batch by its public names, and the nightshift CLI validates, starts and reports.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { cpSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { loadConfig } from '../../common/config';
+import type { BatchStatus } from '../../workflows/contract';
+import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
+
+const run = promisify(execFile);
+const REPO = path.join(__dirname, '..', '..');
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let workerDone: Promise<void>;
+let root: string;
+
+before(async () => {
+  env = await startDevServer();
+  const config = testConfig(env);
+  root = config.root;
+  cpSync(path.join(REPO, 'tasks'), path.join(root, 'tasks'), { recursive: true });
+  worker = await testWorker(env, config);
+  workerDone = worker.run();
+});
+after(async () => {
+  worker?.shutdown();
+  await workerDone;
+  await env?.teardown();
+});
+
+const temporal = (...args: string[]) => run(loadConfig().temporalCli, [...args, '--address', env.address], { encoding: 'utf8' });
+const nightshift = (...args: string[]) =>
+  run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, TEMPORAL_ADDRESS: env.address, NIGHTSHIFT_ROOT: root },
+  });
+
+test('temporal workflow start / query status / update cancelTask, by their public names', async () => {
+  const id = uniqueBatchId();
+  writeFileSync(path.join(root, 'tasks', 'slow.yaml'), 'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n');
+  await temporal('workflow', 'start', '--type', 'nightlyBatch', '--task-queue', 'nightshift', '--workflow-id', id, '--input', '{"tasksFile":"tasks/slow.yaml"}');
+  let status: BatchStatus;
+  do {
+    await new Promise((r) => setTimeout(r, 200));
+    const q = await temporal('workflow', 'query', '--workflow-id', id, '--type', 'status', '--output', 'json');
+    status = JSON.parse(q.stdout).queryResult[0];
+  } while (!status.tasks.some((t) => t.taskId === 'slow' && t.status === 'running'));
+  assert.equal(status.batchId, id);
+  assert.equal(status.source, 'tasks/slow.yaml');
+
+  const taskQuery = await temporal('workflow', 'query', '--workflow-id', `${id}/slow`, '--type', 'status', '--output', 'json');
+  assert.equal(JSON.parse(taskQuery.stdout).queryResult[0].taskId, 'slow');
+
+  await temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'cancelTask', '--input', '{"taskId":"slow","reason":"not tonight"}');
+  const result = await env.client.workflow.getHandle(id).result();
+  assert.deepEqual(
+    result.tasks.map((t: { taskId: string; status: string }) => `${t.taskId}:${t.status}`),
+    ['slow:cancelled', 'quick:succeeded'],
+  );
+
+  const listed = await temporal('workflow', 'list', '--query', `NightshiftBatch='${id}'`, '--output', 'json');
+  const ids = JSON.parse(listed.stdout).map((w: { execution: { workflowId: string } }) => w.execution.workflowId).sort();
+  assert.deepEqual(ids, [id, `${id}/quick`, `${id}/slow`]);
+});
+
+test('nightshift validate: exit 3 and every problem; the plan for a good file', async () => {
+  writeFileSync(path.join(root, 'tasks', 'bad.yaml'), 'tasks:\n  - id: a\n    depends_on: [b]\n');
+  await assert.rejects(nightshift('validate', 'tasks/bad.yaml'), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 3);
+    assert.match(err.stderr, /tasks\/bad\.yaml:3 tasks\[0\]\.depends_on\[0\]: unknown task id "b"/);
+    return true;
+  });
+  const ok = await nightshift('validate', 'tasks/wander');
+  assert.match(ok.stdout, /4 tasks in 3 phases/);
+  const json = JSON.parse((await nightshift('validate', 'tasks/example.yaml', '--json')).stdout);
+  assert.equal(json.ok, true);
+  assert.equal(json.spec.tasks.length, 4);
+});
+
+test('nightshift start --wait --json runs the example night; status --json reads it back', async () => {
+  const id = uniqueBatchId();
+  const started = await nightshift('start', 'tasks/example.yaml', '--workflow-id', id, '--wait', '--json');
+  const final: BatchStatus = JSON.parse(started.stdout);
+  assert.equal(final.state, 'completed');
+  assert.deepEqual(final.tasks.map((t) => t.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  const status: BatchStatus = JSON.parse((await nightshift('status', id, '--json')).stdout);
+  assert.equal(status.batchId, id);
+  assert.equal(status.tasks[0].summary, 'wrote src/types.ts');
+  const table = (await nightshift('status', id)).stdout;
+  assert.match(table, /wander-004\s+succeeded/);
+  await assert.rejects(nightshift('start', 'tasks/example.yaml', '--workflow-id', id), /already exists/);
+});
