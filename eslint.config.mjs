@@ -40,7 +40,13 @@ export default tseslint.config(
               (name) => ({ name, message: 'Side-effecting packages belong in activities.', allowTypeImports: true }),
             ),
           ],
-          patterns: [{ group: ['../activities/*', '../sandbox/*', '../spec/load*'], allowTypeImports: true, message: 'Workflows see activities only as types.' }],
+          patterns: [
+            {
+              group: ['../activities', '../activities/*', '../sandbox', '../sandbox/*', '../spec/load*', '../spec/normalize*'],
+              allowTypeImports: true,
+              message: 'Workflows see activities only as types.',
+            },
+          ],
         },
       ],
     },

@@ -1,0 +1,29 @@
+/** The lint rules that guard workflow determinism really fire. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { ESLint } from 'eslint';
+
+const ROOT = path.join(__dirname, '..', '..');
+
+async function ruleIds(code: string, file: string): Promise<string[]> {
+  const eslint = new ESLint({ cwd: ROOT });
+  const [result] = await eslint.lintText(code, { filePath: path.join(ROOT, file) });
+  return result.messages.map((m) => m.ruleId ?? m.message);
+}
+
+test('workflows/ may not import Node built-ins or side-effecting clients', async () => {
+  const ids = await ruleIds("import * as fs from 'node:fs';\nimport { Octokit } from 'octokit';\nexport const x = [fs, Octokit];\n", 'workflows/dag.ts');
+  assert.deepEqual(ids, ['@typescript-eslint/no-restricted-imports', '@typescript-eslint/no-restricted-imports']);
+});
+
+test('workflows/ may import activity types only', async () => {
+  assert.deepEqual(await ruleIds("import type { Activities } from '../activities';\nexport type A = Activities;\n", 'workflows/dag.ts'), []);
+  const ids = await ruleIds("import { createActivities } from '../activities';\nexport const c = createActivities;\n", 'workflows/dag.ts');
+  assert.deepEqual(ids, ['@typescript-eslint/no-restricted-imports']);
+});
+
+test('a forgotten await is an error everywhere', async () => {
+  const ids = await ruleIds('async function f(): Promise<void> {}\nexport function g(): void {\n  f();\n}\n', 'activities/spec.ts');
+  assert.deepEqual(ids, ['@typescript-eslint/no-floating-promises']);
+});
