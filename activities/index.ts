@@ -12,6 +12,7 @@ import { createAgentActivities } from './agent';
 import { createCommandActivities } from './command';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
+import { createReportActivities } from './report';
 import { createSpecActivities } from './spec';
 import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
 
@@ -36,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
   const anthropic = 'anthropic' in deps ? deps.anthropic : createAnthropicClient(deps.config);
   return {
     ...createSpecActivities(deps.config),
+    ...createReportActivities(deps.config),
     ...createCommandActivities(deps.config),
     ...createModelActivities({ anthropic, transcripts }),
     ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),

@@ -33,6 +33,7 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
   if (closed === 'COMPLETED') {
     const r: BatchResult = await handle.result();
     return {
+      report: r.report,
       batchId,
       date: r.date,
       state: 'completed',

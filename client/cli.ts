@@ -6,7 +6,9 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Command, Option } from 'commander';
 import { loadConfig, webUiUrl } from '../common/config';
 import { SpecError } from '../common/errors';
+import { writeReportFiles } from '../activities/report';
 import { runWorker } from '../worker/main';
+import { latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
 import { runDemo } from './commands/demo';
 import { describePlan, validateFile } from './commands/validate';
@@ -54,6 +56,19 @@ export function buildProgram(): Command {
     .option('--watch', 'refresh every 2 seconds until the batch ends')
     .action(async (batch: string | undefined, o: { json?: boolean; watch?: boolean }) => {
       await statusCommand(await connectClient(config), batch, o, print);
+    });
+
+  program
+    .command('report')
+    .description('write results/<date>-report.md and results/<date>.json for a batch, running or finished')
+    .argument('[batch]', 'batch workflow ID (default: the newest running batch, else the newest)')
+    .option('--json', 'print the paths as JSON')
+    .action(async (batch: string | undefined, o: { json?: boolean }) => {
+      const client = await connectClient(config);
+      const status = await readBatch(client, batch ?? (await latestBatchId(client)));
+      const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
+      print(o.json ? JSON.stringify(files) : `wrote ${files.markdown}
+wrote ${files.json}`);
     });
 
   program

@@ -41,7 +41,7 @@ import { dependentsOf, readyTasks } from './dag';
 import { progressTable, sumResults } from './progress';
 import { agentTask } from './task';
 
-const { loadBatchSpec } = proxyActivities<Activities>({
+const { loadBatchSpec, writeReport } = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
 });
@@ -224,7 +224,11 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   refresh();
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: 'completed' }]);
   const totals = sumResults(Object.values(results));
+  // The work is done and recorded in this result whatever happens to the report files.
+  const report = await writeReport({ status, budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
+  status.report = report;
   return {
+    report,
     batchId,
     date,
     source: spec.source,

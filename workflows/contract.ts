@@ -140,6 +140,8 @@ export interface BatchStatus {
   budget?: { capUsd: number; spentUsd: number };
   tasks: TaskStatus[];
   error?: string;
+  /** Set once the batch has written its report. */
+  report?: BatchResult['report'];
 }
 
 export interface BatchResult {
@@ -151,6 +153,8 @@ export interface BatchResult {
   costUsd: number;
   tokens: TokenUsage;
   tasks: (TaskResult & { title: string })[];
+  /** Report files relative to NIGHTSHIFT_ROOT, or why they could not be written. */
+  report?: { markdown: string; json: string } | { error: string };
 }
 
 export interface CarriedBatchState {

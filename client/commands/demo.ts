@@ -23,7 +23,8 @@ export async function runDemo(config: NightshiftConfig, o: { file: string; json?
   const status = await worker.runUntil(followBatch(client, batchId, info));
   await connection.close();
   print(o.json ? JSON.stringify(status, null, 2) : '\n' + renderStatus(status));
-  info(`\nweb UI: ${webUiLink(config, batchId)}`);
+  if (status.report && 'markdown' in status.report) info(`\nreport: ${status.report.markdown} (and ${status.report.json})`);
+  info(`web UI: ${webUiLink(config, batchId)}`);
   if (serverPid) info(`the dev server keeps running for the Web UI (${webUiUrl(config)}); stop it with: kill ${serverPid}`);
   if (status.state !== 'completed') process.exitCode = 1;
 }

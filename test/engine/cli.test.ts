@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -97,4 +97,13 @@ test('nightshift start --wait --json runs the example night; status --json reads
   const table = (await nightshift('status', id)).stdout;
   assert.match(table, /wander-004\s+succeeded/);
   await assert.rejects(nightshift('start', 'tasks/example.yaml', '--workflow-id', id), /already exists/);
+
+  // The batch wrote its morning report; `nightshift report` writes the same files on demand.
+  assert.deepEqual(status.report, { markdown: `results/${id}-report.md`, json: `results/${id}.json` });
+  const md = readFileSync(path.join(root, 'results', `${id}-report.md`), 'utf8');
+  assert.match(md, /4 tasks: 4 succeeded, 0 failed, 0 skipped, 0 need a human\./);
+  rmSync(path.join(root, 'results'), { recursive: true });
+  const written = JSON.parse((await nightshift('report', id, '--json')).stdout);
+  assert.deepEqual(written, status.report);
+  assert.equal(JSON.parse(readFileSync(path.join(root, written.json), 'utf8')).results.length, 4);
 });

@@ -1,0 +1,114 @@
+/**
+ * The morning report: results/<date>-report.md for people (what needs a human first, then
+ * every task) and results/<date>.json for scripts (one record per task). Written by the
+ * batch when it ends, and by `nightshift report` at any time.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { NightshiftConfig } from '../common/config';
+import type { BatchStatus, TaskStatus } from '../workflows/contract';
+
+const NEEDS_HUMAN: Record<string, string> = {
+  failed: 'failed',
+  halted: 'halted by the safety policy',
+  incomplete: 'ran out of turns',
+  waiting_for_answer: 'waiting for an answer',
+  paused_budget: 'stopped by the budget',
+  cancelled: 'cancelled',
+};
+
+const usd = (n: number) => `$${n.toFixed(2)}`;
+const minutes = (t: TaskStatus) => (t.startedAt && t.endedAt ? `${((t.endedAt - t.startedAt) / 60_000).toFixed(1)} min` : '-');
+const tokens = (t: TaskStatus) => t.tokens.input + t.tokens.output + t.tokens.cacheRead + t.tokens.cacheWrite;
+
+export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string {
+  const spent = s.tasks.reduce((a, t) => a + t.costUsd, 0);
+  const attention = s.tasks.filter((t) => NEEDS_HUMAN[t.status]);
+  const count = (st: string) => s.tasks.filter((t) => t.status === st).length;
+  const lines = [
+    `# nightshift report · ${s.date}`,
+    '',
+    `Batch \`${s.batchId}\`${s.source ? ` from \`${s.source}\`` : ''} · ${s.state}`,
+    `${s.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${attention.length} need a human.`,
+    `Cost: ${usd(spent)}${budgetUsd !== undefined ? ` of ${usd(budgetUsd)} (${((spent / budgetUsd) * 100).toFixed(0)} %)` : ''} · tokens: ${s.tasks.reduce((a, t) => a + tokens(t), 0)}`,
+    '',
+    '## Needs a human',
+    '',
+    ...(attention.length ? attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${t.error}` : ''}`) : ['Nothing. Every task that ran succeeded.']),
+    '',
+    '## Tasks',
+    '',
+    '| task | status | cost | tokens | turns | duration | result |',
+    '|---|---|---|---|---|---|---|',
+    ...s.tasks.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`),
+    '',
+    ...s.tasks.flatMap((t) => [
+      `### ${t.taskId}: ${t.title}`,
+      '',
+      `- status: ${t.status}`,
+      `- cost: ${usd(t.costUsd)} (input ${t.tokens.input}, output ${t.tokens.output}, cache write ${t.tokens.cacheWrite}, cache read ${t.tokens.cacheRead} tokens) over ${t.turns} turns`,
+      `- duration: ${minutes(t)}`,
+      ...(t.prUrl ? [`- pull request: ${t.prUrl}`] : []),
+      ...(t.branch ? [`- branch: ${t.branch}`] : []),
+      ...(t.summary ? [`- summary: ${t.summary}`] : []),
+      ...(t.error ? [`- reason: ${t.error}`] : []),
+      '',
+    ]),
+  ];
+  return lines.join('\n');
+}
+
+/** Seed 004's batch results: one record per task (and repo), failures included. */
+export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
+  return JSON.stringify(
+    {
+      batchId: s.batchId,
+      date: s.date,
+      state: s.state,
+      source: s.source,
+      budgetUsd,
+      costUsd: Math.round(s.tasks.reduce((a, t) => a + t.costUsd, 0) * 1e6) / 1e6,
+      results: s.tasks.map((t) => ({
+        task: t.taskId,
+        title: t.title,
+        status: t.status === 'succeeded' ? 'success' : t.status,
+        state: t.status,
+        message: t.error ?? t.summary ?? '',
+        costUsd: t.costUsd,
+        tokens: t.tokens,
+        turns: t.turns,
+        startedAt: t.startedAt ? new Date(t.startedAt).toISOString() : undefined,
+        endedAt: t.endedAt ? new Date(t.endedAt).toISOString() : undefined,
+        branch: t.branch,
+        prUrl: t.prUrl,
+      })),
+    },
+    null,
+    2,
+  );
+}
+
+/** `results/<date>` for the night's default batch, `results/<batchId>` for any other. */
+export function reportBaseName(s: Pick<BatchStatus, 'batchId' | 'date'>): string {
+  return s.batchId === `nightshift-${s.date}` ? s.date : s.batchId.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+export async function writeReportFiles(root: string, s: BatchStatus, budgetUsd?: number): Promise<{ markdown: string; json: string }> {
+  const dir = path.join(root, 'results');
+  await fs.mkdir(dir, { recursive: true });
+  const base = reportBaseName(s);
+  const markdown = path.join(dir, `${base}-report.md`);
+  const json = path.join(dir, `${base}.json`);
+  // Whole-file writes of a pure rendering: a retried activity writes the same bytes.
+  await fs.writeFile(markdown, renderReportMarkdown(s, budgetUsd));
+  await fs.writeFile(json, renderReportJson(s, budgetUsd) + '\n');
+  return { markdown: path.relative(root, markdown), json: path.relative(root, json) };
+}
+
+export function createReportActivities(config: Pick<NightshiftConfig, 'root'>) {
+  return {
+    async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<{ markdown: string; json: string }> {
+      return writeReportFiles(config.root, input.status, input.budgetUsd);
+    },
+  };
+}
