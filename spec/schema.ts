@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { isKnownModel, MODEL_ALIASES } from '../common/models';
+import { isSecretEnvName } from '../sandbox/secrets';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -90,7 +91,12 @@ export const SandboxSettingsSchema = z.strictObject({
   provider: z.enum(['local', 'e2b', 'docker'], { message: 'must be one of local, e2b, docker' }).optional(),
   template: z.string().optional(),
   network_allow: stringList.optional(),
-  env_allow: stringList.optional(),
+  env_allow: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be environment variable names' }))
+    .refine((names) => !names.some(isSecretEnvName), {
+      error: (i) => `may not name a secret (${(i.input as string[]).filter(isSecretEnvName).join(', ')}): keys and tokens stay in the worker`,
+    })
+    .optional(),
 });
 
 /** Settings a batch file (seed 001) may carry next to its tasks. */

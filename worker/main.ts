@@ -1,5 +1,6 @@
 /** Entry point of a worker process (`nightshift worker`, the Docker image, crash tests). */
 import { loadConfig } from '../common/config';
+import { shutdownIsolation } from '../sandbox/local';
 import { connectWorker, createNightshiftWorker } from './index';
 
 export async function runWorker(): Promise<void> {
@@ -10,6 +11,8 @@ export async function runWorker(): Promise<void> {
   // Worker.run() resolves after SIGINT/SIGTERM, once in-flight tasks are handed back.
   await worker.run();
   await connection.close();
+  // The sandbox runtime's network proxies would otherwise keep the process alive.
+  await shutdownIsolation();
 }
 
 if (require.main === module) {

@@ -6,6 +6,7 @@
  */
 import type { NightshiftConfig } from '../../common/config';
 import { webUiUrl } from '../../common/config';
+import { shutdownIsolation } from '../../sandbox/local';
 import { connectWorker, createNightshiftWorker } from '../../worker';
 import { ensureDevServer } from '../server';
 import { connectClient } from '../temporal';
@@ -22,6 +23,7 @@ export async function runDemo(config: NightshiftConfig, o: { file: string; json?
   info(`web UI: ${webUiLink(config, batchId)}`);
   const status = await worker.runUntil(followBatch(client, batchId, info));
   await connection.close();
+  await shutdownIsolation();
   print(o.json ? JSON.stringify(status, null, 2) : '\n' + renderStatus(status));
   if (status.report && 'markdown' in status.report) info(`\nreport: ${status.report.markdown} (and ${status.report.json})`);
   info(`web UI: ${webUiLink(config, batchId)}`);

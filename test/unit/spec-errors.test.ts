@@ -34,6 +34,7 @@ const EXPECTED: Record<string, string[]> = {
     '20-zero-turns-and-bad-timeout.yaml:5 tasks[0].agent_config.max_turns: must be a whole number above 0',
     '20-zero-turns-and-bad-timeout.yaml:6 tasks[0].agent_config.max_cost_usd: must be a number of US dollars, e.g. 50',
   ],
+  '21-secret-in-sandbox-env.yaml': ['21-secret-in-sandbox-env.yaml:2 sandbox.env_allow: may not name a secret (GITHUB_TOKEN): keys and tokens stay in the worker'],
 };
 
 for (const [file, expected] of Object.entries(EXPECTED)) {

@@ -1,0 +1,68 @@
+/**
+ * Chooses the sandbox provider from config. The schema here is embedded in the task-file
+ * schema (batch and task level), so an unknown provider is a validation error there.
+ */
+import { z } from 'zod';
+import { NightshiftError } from '../common/errors';
+import { createDockerProvider } from './docker';
+import { createE2BProvider } from './e2b';
+import { createLocalProvider } from './local';
+import { isSecretEnvName } from './secrets';
+import type { NetworkPolicy, SandboxProvider } from './types';
+
+export type { Sandbox, SandboxProvider, ExecResult, ExecOptions, CreateSandboxOptions, NetworkPolicy } from './types';
+export { checkCommand, resolveInWorkspace, SafetyPolicySchema, DEFAULT_SAFETY_POLICY, type SafetyPolicy } from './policy';
+
+
+export const SandboxConfigSchema = z.object({
+  /** @default 'local' */
+  provider: z.enum(['local', 'e2b', 'docker']).default('local'),
+  /** E2B template or Docker image. @default the provider's default */
+  template: z.string().min(1).optional(),
+  /** Sandbox lifetime (e2b) and default per-command timeout. @default 1 hour */
+  timeoutMs: z.number().int().positive().default(60 * 60_000),
+  /** Hosts the sandbox may reach, e.g. the package registry for `npm install`. @default [] (no network) */
+  network: z.array(z.string().min(1)).default([]),
+  /** Variables set in the sandbox, by value. @default {} */
+  env: z.record(z.string(), z.string()).default({}),
+  /** Names of worker variables copied in by value. Secret-looking names are refused. @default [] */
+  passEnv: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/))
+    .default([])
+    .refine((names) => !names.some(isSecretEnvName), { message: 'passEnv may not name a secret (keys, tokens, passwords stay in the worker)' }),
+});
+export type SandboxConfig = z.infer<typeof SandboxConfigSchema>;
+
+/** A provider cannot be built from this config and environment. */
+export class SandboxConfigError extends NightshiftError {}
+
+export interface ProviderDeps {
+  /** Root for local sandboxes: `<NIGHTSHIFT_ROOT>/.nightshift/sandboxes`. */
+  localRoot: string;
+  /** The worker's environment, read once by the caller. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export function createSandboxProvider(config: z.input<typeof SandboxConfigSchema>, deps: ProviderDeps): SandboxProvider {
+  const c = SandboxConfigSchema.parse(config);
+  const env = deps.env ?? process.env;
+  switch (c.provider) {
+    case 'local':
+      return createLocalProvider({ root: deps.localRoot, defaultExecTimeoutMs: c.timeoutMs });
+    case 'e2b': {
+      const apiKey = env.E2B_API_KEY?.trim();
+      if (!apiKey) throw new SandboxConfigError('sandbox provider "e2b" needs E2B_API_KEY in the worker environment (or choose provider "local")');
+      return createE2BProvider({ apiKey, apiUrl: env.E2B_API_URL?.trim() || undefined, domain: env.E2B_DOMAIN?.trim() || undefined, template: c.template, timeoutMs: c.timeoutMs, defaultExecTimeoutMs: c.timeoutMs });
+    }
+    case 'docker':
+      return createDockerProvider({ image: c.template });
+  }
+}
+
+/** The create options a config implies: the env allowlist and the network policy. */
+export function sandboxCreateOptions(config: z.input<typeof SandboxConfigSchema>, env: NodeJS.ProcessEnv = process.env): { envs: Record<string, string>; network: NetworkPolicy; template?: string; timeoutMs: number } {
+  const c = SandboxConfigSchema.parse(config);
+  const envs: Record<string, string> = {};
+  for (const name of c.passEnv) if (env[name] !== undefined) envs[name] = env[name] as string;
+  return { envs: { ...envs, ...c.env }, network: c.network.length > 0 ? { allow: c.network } : 'none', template: c.template, timeoutMs: c.timeoutMs };
+}
