@@ -7,7 +7,7 @@ import type { SpecIssue } from '../common/errors';
 import { findCycle } from '../workflows/dag';
 import { didYouMean, formatPath, type FieldPath } from './locate';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
-import type { BatchSpec, TaskSpec } from './types';
+import type { BatchSpec, SandboxSettings, TaskSpec } from './types';
 
 interface Placed {
   file: string;
@@ -41,7 +41,7 @@ function priorityOf(p: number | string | undefined, fallback: number): number {
   return typeof p === 'number' ? p : NAMED_PRIORITY[p];
 }
 
-function toTask(t: ParsedTask, batchPriority: number): TaskSpec {
+function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings): TaskSpec {
   const r = t.raw;
   return {
     id: r.id,
@@ -68,7 +68,17 @@ function toTask(t: ParsedTask, batchPriority: number): TaskSpec {
     triggerNext: asList(r.on_completion?.trigger_next),
     command: r.command,
     timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : DEFAULTS.taskTimeoutMs,
+    sandbox: sandboxSettings(r.sandbox, batchSandbox),
     source: { file: t.file, line: t.locate([...t.pathPrefix]) },
+  };
+}
+
+function sandboxSettings(raw: BatchFile['sandbox'], base: SandboxSettings): SandboxSettings {
+  return {
+    provider: raw?.provider ?? base.provider,
+    template: raw?.template ?? base.template,
+    networkAllow: raw?.network_allow ?? base.networkAllow,
+    envAllow: raw?.env_allow ?? base.envAllow,
   };
 }
 
@@ -131,7 +141,8 @@ export function normalizeBatch(
 ): BatchSpec {
   checkReferences(referencesOf(parsed, invalid), issues);
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
-  const tasks = parsed.map((t) => toTask(t, batchPriority));
+  const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
+  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox));
 
   // trigger_next (seed 000) is the same edge seen from the other end: A triggers X = X depends on A.
   const byId = new Map(tasks.map((t) => [t.id, t]));
@@ -159,12 +170,7 @@ export function normalizeBatch(
     maxCostUsd: settings.max_cost_usd ?? DEFAULTS.maxCostUsd,
     maxConcurrentAgents: settings.max_concurrent_agents ?? DEFAULTS.maxConcurrentAgents,
     questionTimeoutMs: settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs,
-    sandbox: {
-      provider: settings.sandbox?.provider ?? 'local',
-      template: settings.sandbox?.template,
-      networkAllow: settings.sandbox?.network_allow ?? [],
-      envAllow: settings.sandbox?.env_allow ?? [],
-    },
+    sandbox: batchSandbox,
     tasks,
   };
 }

@@ -46,6 +46,18 @@ const modelName = z.string().refine(isKnownModel, {
     `unknown model alias "${String(i.input)}"; use ${Object.keys(MODEL_ALIASES).join(', ')} or a full model ID (claude-...)`,
 });
 
+export const SandboxSettingsSchema = z.strictObject({
+  provider: z.enum(['local', 'e2b', 'docker'], { message: 'must be one of local, e2b, docker' }).optional(),
+  template: z.string().optional(),
+  network_allow: stringList.optional(),
+  env_allow: z
+    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be environment variable names' }))
+    .refine((names) => !names.some(isSecretEnvName), {
+      error: (i) => `may not name a secret (${(i.input as string[]).filter(isSecretEnvName).join(', ')}): keys and tokens stay in the worker`,
+    })
+    .optional(),
+});
+
 export const TaskFileSchema = z.strictObject({
   id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
   title: z.string().min(1).optional(),
@@ -85,18 +97,8 @@ export const TaskFileSchema = z.strictObject({
     .optional(),
   command: z.string().min(1).optional(),
   timeout: duration.optional(),
-});
-
-export const SandboxSettingsSchema = z.strictObject({
-  provider: z.enum(['local', 'e2b', 'docker'], { message: 'must be one of local, e2b, docker' }).optional(),
-  template: z.string().optional(),
-  network_allow: stringList.optional(),
-  env_allow: z
-    .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: 'must be environment variable names' }))
-    .refine((names) => !names.some(isSecretEnvName), {
-      error: (i) => `may not name a secret (${(i.input as string[]).filter(isSecretEnvName).join(', ')}): keys and tokens stay in the worker`,
-    })
-    .optional(),
+  /** Overrides the batch's sandbox settings for this task. */
+  sandbox: SandboxSettingsSchema.optional(),
 });
 
 /** Settings a batch file (seed 001) may carry next to its tasks. */

@@ -47,6 +47,8 @@ export interface TaskSpec {
   command?: string;
   /** Wall-clock limit for the whole task. */
   timeoutMs: number;
+  /** The batch's sandbox settings with this task's overrides applied. */
+  sandbox: SandboxSettings;
   /** Where the task was declared, for messages that point back at the file. */
   source: { file: string; line?: number };
 }

@@ -149,7 +149,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     try {
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
-        args: [{ batchId, date, task, sandbox: spec.sandbox }],
+        args: [{ batchId, date, task, sandbox: task.sandbox }],
         staticSummary: `${task.id} · ${task.title}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },

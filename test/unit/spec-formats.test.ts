@@ -50,3 +50,13 @@ test('inline spec objects get the same checks (no line numbers)', () => {
   assert.equal(ok.questionTimeoutMs, 30 * 60_000);
   assert.equal(ok.tasks[0].timeoutMs, 90_000);
 });
+
+test('a task may override the batch sandbox settings; the rest are inherited', () => {
+  const spec = parseBatchSpec({
+    sandbox: { provider: 'local', network_allow: ['registry.npmjs.org'], env_allow: ['NODE_ENV'] },
+    tasks: [{ id: 'a' }, { id: 'b', sandbox: { provider: 'e2b', template: 'node-20' } }],
+  });
+  assert.deepEqual(spec.tasks[0].sandbox, { provider: 'local', template: undefined, networkAllow: ['registry.npmjs.org'], envAllow: ['NODE_ENV'] });
+  assert.deepEqual(spec.tasks[1].sandbox, { provider: 'e2b', template: 'node-20', networkAllow: ['registry.npmjs.org'], envAllow: ['NODE_ENV'] });
+  assert.throws(() => parseBatchSpec({ tasks: [{ id: 'c', sandbox: { provider: 'vm' } }] }), /spec tasks\[0\]\.sandbox\.provider: must be one of local, e2b, docker/);
+});
