@@ -10,10 +10,12 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { stateDir, type NightshiftConfig } from '../common/config';
+import { sandboxCreateOptions } from '../sandbox';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { Sandbox, SandboxProvider } from '../sandbox/types';
 import { prepareWorkspace } from '../sandbox/workspace';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
+import { heartbeatEvery } from './model/call-model';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
 import { getJson, keys, putJson, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
@@ -57,12 +59,9 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   return {
     /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
     async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings }): Promise<{ sandboxId: string }> {
-      const allow = input.sandbox?.networkAllow ?? [];
-      const s = await deps.sandboxes.create({
-        key: input.workflowId,
-        template: input.sandbox?.template,
-        network: allow.length > 0 ? { allow } : 'none',
-      });
+      // The environment is an allowlist of worker variables (secrets refused); the network is none unless listed.
+      const o = sandboxCreateOptions({ template: input.sandbox?.template, network: input.sandbox?.networkAllow ?? [], passEnv: input.sandbox?.envAllow ?? [] });
+      const s = await deps.sandboxes.create({ key: input.workflowId, ...o });
       return { sandboxId: s.id };
     },
 
@@ -121,7 +120,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       } else {
         const ctx = Context.current();
         let lastOutput = '';
-        const beat = setInterval(() => ctx.heartbeat({ turn, toolUseId, output: lastOutput.slice(-200) }), 5000);
+        const beat = setInterval(() => ctx.heartbeat({ turn, toolUseId, output: lastOutput.slice(-200) }), heartbeatEvery(ctx));
         try {
           const sandbox = await deps.sandboxes.connect(input.sandboxId);
           const toolCtx: ToolContext = {

@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { stateDir, type NightshiftConfig } from '../common/config';
-import { createLocalProvider } from '../sandbox/local';
+import { createSandboxProvider } from '../sandbox';
 import type { SafetyPolicy } from '../sandbox/policy';
 import type { SandboxProvider } from '../sandbox/types';
 import { createAgentActivities } from './agent';
@@ -33,7 +33,7 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const transcripts = deps.transcripts ?? new FileTranscriptStore({ dir: transcriptsDir(deps.config) });
-  const sandboxes = deps.sandboxes ?? createLocalProvider({ root: path.join(stateDir(deps.config), 'sandboxes') });
+  const sandboxes = deps.sandboxes ?? createSandboxProvider({ provider: 'local' }, { localRoot: path.join(stateDir(deps.config), 'sandboxes') });
   const anthropic = 'anthropic' in deps ? deps.anthropic : createAnthropicClient(deps.config);
   return {
     ...createSpecActivities(deps.config),

@@ -31,6 +31,9 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     `Batch \`${s.batchId}\`${s.source ? ` from \`${s.source}\`` : ''} · ${s.state}`,
     `${s.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${attention.length} need a human.`,
     `Cost: ${usd(spent)}${budgetUsd !== undefined ? ` of ${usd(budgetUsd)} (${((spent / budgetUsd) * 100).toFixed(0)} %)` : ''} · tokens: ${s.tasks.reduce((a, t) => a + tokens(t), 0)}`,
+    ...(s.tasks.some((t) => t.replay)
+      ? ['', '**Offline replay model:** no live model ran tonight; agent tasks were answered from a recorded transcript (tasks marked "replay" below).']
+      : []),
     '',
     '## Needs a human',
     '',
@@ -48,6 +51,7 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
       `- status: ${t.status}`,
       `- cost: ${usd(t.costUsd)} (input ${t.tokens.input}, output ${t.tokens.output}, cache write ${t.tokens.cacheWrite}, cache read ${t.tokens.cacheRead} tokens) over ${t.turns} turns`,
       `- duration: ${minutes(t)}`,
+      ...(t.model ? [`- model: ${t.model}${t.replay ? ' (replay: recorded answers, not a live model)' : ''}`] : []),
       ...(t.prUrl ? [`- pull request: ${t.prUrl}`] : []),
       ...(t.branch ? [`- branch: ${t.branch}`] : []),
       ...(t.summary ? [`- summary: ${t.summary}`] : []),
@@ -77,6 +81,8 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         costUsd: t.costUsd,
         tokens: t.tokens,
         turns: t.turns,
+        model: t.model,
+        replay: t.replay || undefined,
         startedAt: t.startedAt ? new Date(t.startedAt).toISOString() : undefined,
         endedAt: t.endedAt ? new Date(t.endedAt).toISOString() : undefined,
         branch: t.branch,

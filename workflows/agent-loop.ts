@@ -100,7 +100,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   try {
     if (!sandboxId) {
       status.activity = 'creating sandbox';
-      sandboxId = (await acts.createAgentSandbox({ workflowId, sandbox: input.sandbox })).sandboxId;
+      sandboxId = (await acts.createAgentSandbox({ workflowId, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
     }
     if (!carried) {
       status.activity = 'preparing workspace';
@@ -162,9 +162,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
           const kept = await acts.keepWork({ workflowId, sandboxId: id });
           outcome = { ...outcome, workDir: kept.workDir };
           status.workDir = kept.workDir;
-        } finally {
-          await acts.killSandbox({ sandboxId: id });
+        } catch (err) {
+          // Losing the copy must not turn a finished task into a failed one; the report says so.
+          const why = causeType(err)?.message ?? (err instanceof Error ? err.message : String(err));
+          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${why}`].filter(Boolean).join('; ') };
         }
+        await acts.killSandbox({ sandboxId: id });
       });
     }
   }

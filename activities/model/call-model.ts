@@ -51,7 +51,7 @@ export interface ModelTurn {
 export interface ModelActivityDeps {
   anthropic: Anthropic | undefined;
   transcripts: TranscriptStore;
-  /** How often to heartbeat while waiting for the API. @default 5000 */
+  /** Longest gap between heartbeats while waiting for the API (a third of the heartbeat timeout when that is shorter). @default 5000 */
   heartbeatMs?: number;
 }
 
@@ -85,6 +85,12 @@ export function usageOf(u: Anthropic.Usage): TokenUsage {
   return { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
 }
 
+/** Often enough that a live worker never misses its heartbeat timeout. */
+export function heartbeatEvery(ctx: Context, maxMs = 5000): number {
+  const timeout = ctx.info.heartbeatTimeoutMs;
+  return Math.max(100, Math.min(maxMs, timeout ? Math.floor(timeout / 3) : maxMs));
+}
+
 /** The offline replay model names itself `replay:<recording>` in the response's model field. */
 export const isReplayModel = (model: string) => model.startsWith('replay');
 
@@ -106,7 +112,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const req = withCacheBreakpoints(prompt.system, messages);
 
       const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat({ turn }), deps.heartbeatMs ?? 5000);
+      const beat = setInterval(() => ctx.heartbeat({ turn }), heartbeatEvery(ctx, deps.heartbeatMs));
       let msg: Anthropic.Message;
       try {
         msg = await deps.anthropic.messages.create({ model, max_tokens: maxTokens, ...req }, { signal: ctx.cancellationSignal });

@@ -4,6 +4,9 @@
  * Web UI link and the result table. The dev server keeps running afterwards so the run can
  * be inspected in the Web UI.
  */
+import * as path from 'node:path';
+import { createExampleRepo, EXAMPLE_RECORDING, EXAMPLE_REPO } from '../../activities/model/example-repo';
+import { startReplayModelServer } from '../../activities/model/replay-server';
 import type { NightshiftConfig } from '../../common/config';
 import { webUiUrl } from '../../common/config';
 import { shutdownIsolation } from '../../sandbox/local';
@@ -12,8 +15,18 @@ import { ensureDevServer } from '../server';
 import { connectClient } from '../temporal';
 import { followBatch, localDate, renderStatus, startBatch, webUiLink } from './batch';
 
+const REPO = path.join(__dirname, '..', '..');
+
 export async function runDemo(config: NightshiftConfig, o: { file: string; json?: boolean }, print: (s: string) => void, info: (s: string) => void): Promise<void> {
   const serverPid = await ensureDevServer(config, info);
+  // The example agent task works on a small repository the demo creates afresh each run.
+  await createExampleRepo(path.join(config.root, EXAMPLE_REPO));
+  let replay: Awaited<ReturnType<typeof startReplayModelServer>> | undefined;
+  if (!config.anthropic.apiKey && !config.anthropic.baseUrl) {
+    replay = await startReplayModelServer(path.join(REPO, EXAMPLE_RECORDING));
+    config = { ...config, anthropic: { baseUrl: replay.url } };
+    info('no ANTHROPIC_API_KEY: agent tasks are answered by the OFFLINE REPLAY MODEL (a recorded transcript), not a live model');
+  }
   const connection = await connectWorker(config);
   const worker = await createNightshiftWorker({ config, connection });
   const client = await connectClient(config);
@@ -23,8 +36,10 @@ export async function runDemo(config: NightshiftConfig, o: { file: string; json?
   info(`web UI: ${webUiLink(config, batchId)}`);
   const status = await worker.runUntil(followBatch(client, batchId, info));
   await connection.close();
+  await replay?.close();
   await shutdownIsolation();
   print(o.json ? JSON.stringify(status, null, 2) : '\n' + renderStatus(status));
+  if (replay) info('\nagent tasks ran on the offline replay model (marked "replay" in the report); set ANTHROPIC_API_KEY for a live model');
   if (status.report && 'markdown' in status.report) info(`\nreport: ${status.report.markdown} (and ${status.report.json})`);
   info(`web UI: ${webUiLink(config, batchId)}`);
   if (serverPid) info(`the dev server keeps running for the Web UI (${webUiUrl(config)}); stop it with: kill ${serverPid}`);

@@ -25,6 +25,7 @@ export function agentSpec(o: Partial<TaskSpec> = {}): TaskSpec {
     triggerNext: [],
     timeoutMs: 600_000,
     source: { file: 'test' },
+    sandbox: NO_NETWORK,
     ...o,
   };
 }
@@ -53,10 +54,10 @@ export async function historyBytes(env: TestWorkflowEnvironment, workflowId: str
   let events = 0;
   let runs = 0;
   for (let runId: string | undefined = firstRunId; runId; runs++) {
-    const h = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const h: temporal.api.history.v1.IHistory = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
     bytes += temporal.api.history.v1.History.encode(h).finish().length;
     events += h.events?.length ?? 0;
-    const last = h.events?.[h.events.length - 1];
+    const last: temporal.api.history.v1.IHistoryEvent | undefined = h.events?.[h.events.length - 1];
     runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
   }
   return { bytes, events, runs };

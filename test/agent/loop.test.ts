@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
 import { badRequest, malformed, message, overloaded, rateLimited, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { agentInput, agentSpec, historyBytes, runAgentTask, withModel, workflowIdOf } from './helpers';
@@ -18,6 +19,8 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  // The local sandbox's network proxies keep the event loop alive until stopped.
+  await shutdownIsolation();
 });
 
 const finish = (id = 'tu_fin') => message([text('All done.'), toolUse(id, 'finish', { summary: 'Added greet.js', verification: 'ran node greet.js' })]);
@@ -43,9 +46,11 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
     assert.equal(result.status, 'succeeded', result.error);
     assert.match(result.summary ?? '', /Added greet\.js[\s\S]*ran node greet\.js/);
     assert.equal(result.turns, 5);
-    assert.deepEqual(result.tokens, { input: 5000, output: 1000, cacheWrite: 15000, cacheRead: 25000 });
-    // sonnet: 1000×3 + 200×15 + 3000×3.75 + 5000×0.3 = 18,750 µ$ per turn.
-    assert.equal(result.costUsd, 5 * 0.01875);
+    // Four scripted turns plus finish's default usage (100 in, 20 out).
+    assert.deepEqual(result.tokens, { input: 4100, output: 820, cacheWrite: 12000, cacheRead: 20000 });
+    // sonnet $/Mtok 3 in, 15 out, 3.75 cache write, 0.30 cache read:
+    // 1000×3 + 200×15 + 3000×3.75 + 5000×0.3 = 18,750 µ$ per turn; finish 100×3 + 20×15 = 600 µ$.
+    assert.equal(result.costUsd, 0.0756);
     assert.equal(result.model, 'claude-sonnet-4-5-20250929');
     assert.equal(fake.exhausted, undefined);
 

@@ -82,12 +82,15 @@ test('nightshift validate: exit 3 and every problem; the plan for a good file', 
   assert.match(ok.stdout, /4 tasks in 3 phases/);
   const json = JSON.parse((await nightshift('validate', 'tasks/example.yaml', '--json')).stdout);
   assert.equal(json.ok, true);
-  assert.equal(json.spec.tasks.length, 4);
+  assert.equal(json.spec.tasks.length, 5);
 });
 
 test('nightshift start --wait --json runs the example night; status --json reads it back', async () => {
   const id = uniqueBatchId();
-  const started = await nightshift('start', 'tasks/example.yaml', '--workflow-id', id, '--wait', '--json');
+  // The example night's command tasks (its agent task needs a model; test/agent covers it).
+  const night = readFileSync(path.join(root, 'tasks', 'example.yaml'), 'utf8').split('  - id: example-agent')[0];
+  writeFileSync(path.join(root, 'tasks', 'night.yaml'), night);
+  const started = await nightshift('start', 'tasks/night.yaml', '--workflow-id', id, '--wait', '--json');
   const final: BatchStatus = JSON.parse(started.stdout);
   assert.equal(final.state, 'completed');
   assert.deepEqual(final.tasks.map((t) => t.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
@@ -96,7 +99,7 @@ test('nightshift start --wait --json runs the example night; status --json reads
   assert.equal(status.tasks[0].summary, 'wrote src/types.ts');
   const table = (await nightshift('status', id)).stdout;
   assert.match(table, /wander-004\s+succeeded/);
-  await assert.rejects(nightshift('start', 'tasks/example.yaml', '--workflow-id', id), /already exists/);
+  await assert.rejects(nightshift('start', 'tasks/night.yaml', '--workflow-id', id), /already exists/);
 
   // The batch wrote its morning report; `nightshift report` writes the same files on demand.
   assert.deepEqual(status.report, { markdown: `results/${id}-report.md`, json: `results/${id}.json` });

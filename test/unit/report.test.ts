@@ -44,6 +44,10 @@ test('markdown: needs-a-human first, totals against the budget, every task with 
   assert.match(md, /\| task-001 \| succeeded \| \$1\.25 \| 1750 \| 7 \| 30\.0 min \| https:\/\/github\.example\/o\/r\/pull\/7 \|/);
   assert.match(md, /- cost: \$1\.25 \(input 1000, output 200, cache write 50, cache read 500 tokens\) over 7 turns/);
   assert.match(md, /### task-003: Title task-003\n\n- status: skipped[\s\S]*- reason: dependency task-002 failed/);
+  assert.doesNotMatch(md, /Offline replay model/);
+  const replayed = renderReportMarkdown({ ...batch, tasks: [{ ...batch.tasks[0], model: 'replay:example.json', replay: true }] });
+  assert.match(replayed, /\*\*Offline replay model:\*\* no live model ran tonight/);
+  assert.match(replayed, /- model: replay:example\.json \(replay: recorded answers, not a live model\)/);
 });
 
 test('files: results/<date>-report.md and results/<date>.json with one record per task', async () => {

@@ -1,0 +1,74 @@
+/**
+ * The demo's offline path: no API key, the example agent task answered by the replay
+ * model through the real SDK, run as a night by nightlyBatch. The result must say a
+ * replay answered, and the recorded edits must work in the example repository.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { TASK_QUEUE } from '../../common/config';
+import { createExampleRepo, EXAMPLE_RECORDING, EXAMPLE_REPO, EXAMPLE_TASK_FILE } from '../../activities/model/example-repo';
+import { startReplayModelServer } from '../../activities/model/replay-server';
+import { promptForTask } from '../../activities/prompt';
+import { FileTranscriptStore, getJson, keys, transcriptsDir, type ToolRecord } from '../../activities/transcripts';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
+import type { BatchResult } from '../../workflows/contract';
+import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
+
+const REPO_ROOT = path.join(__dirname, '..', '..');
+
+let env: TestWorkflowEnvironment;
+before(async () => {
+  env = await startDevServer();
+});
+after(async () => {
+  await env?.teardown();
+  await shutdownIsolation();
+});
+
+test('the example agent task runs offline on the replay model, and says so', async () => {
+  const config = testConfig(env);
+  mkdirSync(path.join(config.root, 'tasks'), { recursive: true });
+  copyFileSync(path.join(REPO_ROOT, EXAMPLE_TASK_FILE), path.join(config.root, EXAMPLE_TASK_FILE));
+  await createExampleRepo(path.join(config.root, EXAMPLE_REPO));
+  const replay = await startReplayModelServer(path.join(REPO_ROOT, EXAMPLE_RECORDING));
+  try {
+    // What the demo does without ANTHROPIC_API_KEY: point the SDK at the replay server.
+    const worker = await testWorker(env, { ...config, anthropic: { baseUrl: replay.url } });
+    const batchId = uniqueBatchId();
+    const result: BatchResult = await worker.runUntil(
+      env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ tasksFile: EXAMPLE_TASK_FILE }] }),
+    );
+    const t = result.tasks[0];
+    assert.equal(t.status, 'succeeded', t.error);
+    assert.equal(t.replay, true);
+    assert.equal(t.model, 'replay:example.json');
+    assert.equal(t.costUsd, 0);
+    assert.equal(t.turns, 6);
+    assert.match(t.summary ?? '', /slugify/);
+    assert.match(readFileSync(path.join(t.workDir!, 'src/strings.js'), 'utf8'), /module\.exports = \{ capitalize, slugify \}/);
+    assert.match(readFileSync(path.join(t.workDir!, 'test/slugify.test.js'), 'utf8'), /many-spaces/);
+    // The recorded `npm test` really ran in the sandbox, against the replayed edits, and passed.
+    const store = new FileTranscriptStore({ dir: transcriptsDir(config) });
+    const npmTest = await getJson<ToolRecord>(store, `${batchId}/example-agent`, keys.tool(5, 'toolu_replay_06'));
+    assert.equal(npmTest?.isError, false, npmTest?.content);
+    assert.match(npmTest?.content ?? '', /# pass 3/);
+  } finally {
+    await replay.close();
+  }
+});
+
+test('nightshift prompt: the example task prompt holds role, criteria, context file and rules', async () => {
+  const config = testConfig(env);
+  mkdirSync(path.join(config.root, 'tasks'), { recursive: true });
+  copyFileSync(path.join(REPO_ROOT, EXAMPLE_TASK_FILE), path.join(config.root, EXAMPLE_TASK_FILE));
+  await createExampleRepo(path.join(config.root, EXAMPLE_REPO));
+  const p = await promptForTask(EXAMPLE_TASK_FILE, 'example-agent', config.root);
+  assert.match(p.system, /senior backend engineer/);
+  assert.match(p.system, /slugify\("Hello, World!"\) returns "hello-world"/);
+  assert.match(p.system, /### README\.md\n```\n# strings/);
+  assert.match(p.system, /Do not stage, commit, push/);
+  await assert.rejects(promptForTask(EXAMPLE_TASK_FILE, 'nope', config.root), /no task "nope"/);
+});
