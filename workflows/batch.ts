@@ -98,6 +98,8 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
   const results: Record<string, TaskResult> = input.carried?.results ?? {};
   const running = new Set<string>();
+  /** Tasks whose child workflow the server has started (running also holds ones still starting). */
+  const childStarted = new Set<string>();
   let changed = false;
   const historyLimit = input.historyEventLimit ?? HISTORY_EVENT_LIMIT;
 
@@ -158,6 +160,8 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
           ...(task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: task.repo }] : []),
         ],
       });
+      childStarted.add(task.id);
+      changed = true;
       finish(task.id, await child.result());
     } catch (err) {
       const cause = (err as { cause?: unknown }).cause;
@@ -178,7 +182,16 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
         skipDependents(taskId);
         refresh();
       } else if (running.has(taskId)) {
-        await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).cancel();
+        // A task is "running" from the moment its start is requested; the child can only
+        // be cancelled once the server has started it.
+        await condition(() => childStarted.has(taskId) || isFinal(taskId));
+        if (!isFinal(taskId)) {
+          // The child may finish on its own between the check and the request; then there
+          // is nothing left to cancel and its own result stands.
+          await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId))
+            .cancel()
+            .catch(() => undefined);
+        }
         await condition(() => isFinal(taskId));
       }
       return results[taskId];
