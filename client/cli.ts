@@ -6,6 +6,7 @@ import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Command, Option } from 'commander';
 import { loadConfig, webUiUrl } from '../common/config';
 import { SpecError } from '../common/errors';
+import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
 import { runWorker } from '../worker/main';
 import { latestBatchId, readBatch } from './batches';
@@ -100,6 +101,17 @@ wrote ${files.json}`);
         }
         throw err;
       }
+    });
+
+  program
+    .command('prompt')
+    .description("print the system prompt and first message an agent task starts with")
+    .argument('<file>', 'task file or directory')
+    .argument('<task>', 'task ID')
+    .option('--json', 'print { system, firstMessage } as JSON')
+    .action(async (file: string, task: string, o: { json?: boolean }) => {
+      const p = await promptForTask(file, task, config.root);
+      print(o.json ? JSON.stringify({ system: p.system, firstMessage: p.firstMessage }, null, 2) : `${p.system}\n\n--- first message ---\n${p.firstMessage}`);
     });
 
   program

@@ -29,6 +29,10 @@ export const MODEL_PRICES: Record<string, ModelPrice> = {
   'claude-haiku-4-5': { input: 1, output: 5, cacheWrite: 1.25, cacheRead: 0.1, contextWindow: 200_000 },
   'claude-sonnet-4-5': { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3, contextWindow: 200_000 },
   'claude-opus-4-5': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 200_000 },
+  // From Anthropic's pricing and model pages (5-minute cache writes), 2026-11.
+  'claude-sonnet-4-6': { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3, contextWindow: 1_000_000 },
+  'claude-opus-4-6': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 1_000_000 },
+  'claude-opus-5': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 1_000_000 },
 };
 
 const FULL_MODEL_ID = /^claude-[a-z0-9][a-z0-9.-]*$/;
@@ -44,15 +48,14 @@ export function resolveModel(model: string | undefined, complexity: Complexity |
 }
 
 /**
- * The price row for a model ID, matching dated IDs (`claude-sonnet-4-5-20250929`) to
- * their family row. Undefined when the table does not know the model.
+ * The price row for a model ID, matching dated snapshots (`claude-sonnet-4-5-20250929`,
+ * `claude-sonnet-4-5@20250929`) to their row. Undefined when the table does not know the model.
  */
 export function priceOf(model: string): ModelPrice | undefined {
   const id = (MODEL_ALIASES as Record<string, string>)[model] ?? model;
   if (MODEL_PRICES[id]) return MODEL_PRICES[id];
-  const family = Object.keys(MODEL_PRICES)
-    .filter((k) => id.startsWith(k + '-') || id.startsWith(k + '@'))
-    .sort((a, b) => b.length - a.length)[0];
+  // Only a date suffix names the same model: claude-opus-5-5 is not a snapshot of claude-opus-5.
+  const family = Object.keys(MODEL_PRICES).find((k) => id.startsWith(k) && /^[-@]\d{8}$/.test(id.slice(k.length)));
   return family ? MODEL_PRICES[family] : undefined;
 }
 

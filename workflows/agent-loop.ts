@@ -112,6 +112,11 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         outcome = { status: 'incomplete', error: `reached max_turns (${task.maxTurns}) before the agent called finish; the work so far is kept` };
         break;
       }
+      // Workflow time, so replay agrees; a task that runs past its timeout stops between turns with its work kept.
+      if (Date.now() - (status.startedAt ?? Date.now()) > task.timeoutMs) {
+        outcome = { status: 'incomplete', error: `ran past its timeout (${Math.round(task.timeoutMs / 60_000)} min) before the agent called finish; the work so far is kept` };
+        break;
+      }
       const every = opts.continueAsNewEveryTurns;
       if (workflowInfo().continueAsNewSuggested || (every !== undefined && turn - runStartTurn >= every)) {
         continuing = true;

@@ -5,6 +5,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { git } from '../../sandbox/workspace';
+import type { MessagesServer } from './messages-server';
+import { startReplayModelServer } from './replay-server';
+
+/** This checkout of nightshift, where the recording lives. */
+const CHECKOUT = path.join(__dirname, '..', '..');
 
 /** Where tasks/example-agent.yaml expects it, relative to NIGHTSHIFT_ROOT. */
 export const EXAMPLE_REPO = '.nightshift/demo/strings';
@@ -49,4 +54,14 @@ export async function createExampleRepo(dir: string): Promise<string> {
   await git(['add', '-A'], { cwd: dir });
   await git(['-c', 'user.name=nightshift', '-c', 'user.email=nightshift@localhost', 'commit', '--quiet', '-m', 'strings: capitalize'], { cwd: dir });
   return dir;
+}
+
+/**
+ * Everything the demo needs to run the example agent task offline: the example repository
+ * under `root`, and the replay model server. Point the worker's ANTHROPIC_BASE_URL at
+ * `url` (and leave ANTHROPIC_API_KEY unset); close it when the night is over.
+ */
+export async function startOfflineExample(root: string): Promise<MessagesServer> {
+  await createExampleRepo(path.join(root, EXAMPLE_REPO));
+  return startReplayModelServer(path.join(CHECKOUT, EXAMPLE_RECORDING));
 }

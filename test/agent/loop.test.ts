@@ -5,13 +5,15 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
 import { badRequest, malformed, message, overloaded, rateLimited, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
-import { agentInput, agentSpec, historyBytes, runAgentTask, withModel, workflowIdOf } from './helpers';
+import { WorkflowFailedError } from '@temporalio/client';
+import { workDirFor } from '../../activities/agent';
+import { agentInput, agentSpec, historyBytes, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
 
 let env: TestWorkflowEnvironment;
 before(async () => {
@@ -179,6 +181,34 @@ test('a git commit from the agent halts the task under the safety policy', async
     const { result } = await runAgentTask(env, worker, agentInput(agentSpec()));
     assert.equal(result.status, 'halted');
     assert.match(result.error ?? '', /no-git-writes/);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('cancelling a running task keeps its work and removes its sandbox', async () => {
+  let hung!: () => void;
+  const reachedTurn2 = new Promise<void>((resolve) => (hung = resolve));
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) => {
+      if (turn === 1) return message([toolUse('tu_1', 'write_file', { path: 'kept.txt', content: 'mine\n' })]);
+      hung();
+      return { status: 0, hang: true };
+    },
+  });
+  try {
+    const config = withModel(testConfig(env), fake.url);
+    const worker = await testWorker(env, config);
+    const input = agentInput(agentSpec({ id: 'cancel-me' }), { heartbeatTimeoutMs: 2000 });
+    await worker.runUntil(async () => {
+      const handle = await startAgentTask(env, input);
+      await reachedTurn2;
+      await handle.cancel();
+      await assert.rejects(handle.result(), (err) => err instanceof WorkflowFailedError);
+    });
+    const sandboxes = path.join(config.root, '.nightshift', 'sandboxes');
+    assert.deepEqual(existsSync(sandboxes) ? readdirSync(sandboxes).filter((d) => d.startsWith('sbx-')) : [], [], 'the sandbox is gone');
+    assert.equal(readFileSync(path.join(workDirFor(config, workflowIdOf(input)), 'kept.txt'), 'utf8'), 'mine\n');
   } finally {
     await fake.close();
   }

@@ -60,6 +60,7 @@ test('cost arithmetic matches hand-computed figures', () => {
   assert.equal(priceOf('claude-sonnet-4-5-20250929'), MODEL_PRICES['claude-sonnet-4-5']);
   assert.equal(priceOf('haiku'), MODEL_PRICES['claude-haiku-4-5']);
   assert.equal(priceOf('claude-unknown-9'), undefined);
+  assert.equal(priceOf('claude-opus-5-5'), undefined, 'a newer model is not priced as an older one');
   assert.equal(worstCasePrice().output, 25);
 });
 

@@ -9,8 +9,7 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TASK_QUEUE } from '../../common/config';
-import { createExampleRepo, EXAMPLE_RECORDING, EXAMPLE_REPO, EXAMPLE_TASK_FILE } from '../../activities/model/example-repo';
-import { startReplayModelServer } from '../../activities/model/replay-server';
+import { createExampleRepo, EXAMPLE_REPO, EXAMPLE_TASK_FILE, startOfflineExample } from '../../activities/model/example-repo';
 import { promptForTask } from '../../activities/prompt';
 import { FileTranscriptStore, getJson, keys, transcriptsDir, type ToolRecord } from '../../activities/transcripts';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
@@ -32,8 +31,7 @@ test('the example agent task runs offline on the replay model, and says so', asy
   const config = testConfig(env);
   mkdirSync(path.join(config.root, 'tasks'), { recursive: true });
   copyFileSync(path.join(REPO_ROOT, EXAMPLE_TASK_FILE), path.join(config.root, EXAMPLE_TASK_FILE));
-  await createExampleRepo(path.join(config.root, EXAMPLE_REPO));
-  const replay = await startReplayModelServer(path.join(REPO_ROOT, EXAMPLE_RECORDING));
+  const replay = await startOfflineExample(config.root);
   try {
     // What the demo does without ANTHROPIC_API_KEY: point the SDK at the replay server.
     const worker = await testWorker(env, { ...config, anthropic: { baseUrl: replay.url } });

@@ -1,0 +1,93 @@
+/**
+ * Replays committed agentTask histories (tool calls and finish; a continue-as-new chain;
+ * a policy halt) against today's workflow code, so a nondeterministic change to the agent
+ * loop fails here before it breaks a task in flight.
+ *
+ * Re-record only for a deliberate, versioned change:
+ *   NIGHTSHIFT_RECORD=1 node --import tsx --test test/agent/history-replay.test.ts
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
+import { workflowBundle } from '../../worker';
+import type { AgentTaskInput } from '../../workflows/contract';
+import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
+import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
+
+const DIR = path.join(__dirname, '..', 'fixtures', 'agent-histories');
+
+const finish = (id: string) => message([toolUse(id, 'finish', { summary: 'done', verification: 'checked' })]);
+
+const SCENARIOS: { name: string; input: AgentTaskInput; byTurn: (turn: number) => ReturnType<typeof message> }[] = [
+  {
+    name: 'tools-then-finish',
+    input: agentInput(agentSpec({ id: 'replay-tools', model: 'haiku' })),
+    byTurn: (t) =>
+      t === 1
+        ? message([toolUse('tu_1a', 'write_file', { path: 'a.txt', content: 'a\n' }), toolUse('tu_1b', 'bash', { command: 'cat a.txt' })])
+        : t === 2
+          ? message([toolUse('tu_2', 'edit_file', { path: 'a.txt', old_text: 'a', new_text: 'b' })])
+          : finish('tu_fin'),
+  },
+  {
+    name: 'continue-as-new',
+    input: agentInput(agentSpec({ id: 'replay-can', model: 'haiku' }), { continueAsNewEveryTurns: 2 }),
+    byTurn: (t) => (t < 4 ? message([toolUse(`tu_${t}`, 'list_files', { path: '.' })]) : finish(`tu_${t}`)),
+  },
+  {
+    name: 'policy-halt',
+    input: agentInput(agentSpec({ id: 'replay-halt', model: 'haiku' })),
+    byTurn: () => message([toolUse('tu_1', 'bash', { command: 'git push origin main' })]),
+  },
+];
+
+async function record(): Promise<void> {
+  mkdirSync(DIR, { recursive: true });
+  const env = await startDevServer();
+  try {
+    for (const s of SCENARIOS) {
+      const fake = await startFakeAnthropic({ byTurn: s.byTurn });
+      try {
+        const worker = await testWorker(env, withModel(testConfig(env), fake.url));
+        const input = { ...s.input, batchId: `nightshift-replay-agent-${s.name}` };
+        const { firstRunId } = await runAgentTask(env, worker, input);
+        const workflowId = workflowIdOf(input);
+        let runId: string | undefined = firstRunId;
+        for (let run = 0; runId; run++) {
+          const h = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+          writeFileSync(path.join(DIR, `${s.name}.${run}.json`), JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(h)) }, null, 1) + '\n');
+          runId = h.events?.[h.events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+        }
+      } finally {
+        await fake.close();
+      }
+    }
+  } finally {
+    await env.teardown();
+    await shutdownIsolation();
+  }
+}
+
+test('committed agentTask histories replay without nondeterminism', async () => {
+  if (process.env.NIGHTSHIFT_RECORD) await record();
+  assert.ok(existsSync(DIR), `no recorded histories in ${DIR}; record them (see the top of this file)`);
+  const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+  assert.ok(files.length >= 4, `expected at least 4 histories, found ${files.length}`);
+  const histories = files.map((f) => {
+    const { workflowId, history } = JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as { workflowId: string; history: unknown };
+    return { workflowId, history: historyFromJSON(history) };
+  });
+  const failures: string[] = [];
+  let replayed = 0;
+  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
+    replayed++;
+    if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
+  }
+  assert.equal(replayed, files.length);
+  assert.deepEqual(failures, []);
+});
