@@ -7,8 +7,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../common/config';
-import { stateDir } from '../common/config';
 import type { TaskSpec } from '../spec/types';
+import { workDirFor } from './agent';
 
 export interface CommandResult {
   exitCode: number;
@@ -19,11 +19,6 @@ export interface CommandResult {
 }
 
 const TAIL_BYTES = 8 * 1024;
-
-/** Workflow IDs contain "/", which must not create nested directories. */
-export function workDirFor(config: Pick<NightshiftConfig, 'root'>, workflowId: string): string {
-  return path.join(stateDir(config), 'work', workflowId.replace(/[^A-Za-z0-9._-]/g, '_'));
-}
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number, signal: AbortSignal, onOutput: (s: string) => void): Promise<CommandResult> {
   const started = Date.now();
