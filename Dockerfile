@@ -6,7 +6,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --omit=dev
+RUN npm install --no-audit --no-fund --omit=dev
 COPY . .
 ENV NIGHTSHIFT_ROOT=/data
 VOLUME /data

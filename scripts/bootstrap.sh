@@ -12,13 +12,15 @@ die() { echo "bootstrap: error: $*" >&2; exit 1; }
 
 # --- npm packages ---------------------------------------------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  say "installing npm packages (npm ci)"
-  npm ci --no-audit --no-fund --loglevel=error
+  say "installing npm packages"
+  # `npm install` rather than `npm ci`: it installs the locked versions too, but tolerates a
+  # lock file written without other platforms' optional packages (which `npm ci` rejects).
+  npm install --no-audit --no-fund --loglevel=error
 fi
 # npm 11 runs no install scripts unless approved; these packages ship prebuilt binaries
 # instead, so check they load rather than trusting the install.
 node -e "require('@temporalio/core-bridge'); require('@swc/core'); require('esbuild')" \
-  || die "a native package (@temporalio/core-bridge, @swc/core or esbuild) does not load; try 'rm -rf node_modules && npm ci'"
+  || die "a native package (@temporalio/core-bridge, @swc/core or esbuild) does not load; try 'rm -rf node_modules && npm install'"
 
 # --- Debian packages for the local sandbox ----------------------------------------------
 missing=()
