@@ -8,8 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Worker } from '@temporalio/worker';
-import { workflowBundle } from '../worker';
+import { assertHistoriesReplay } from './helpers/replay';
 
 const DIR = path.join(__dirname, 'fixtures', 'histories');
 
@@ -19,12 +18,5 @@ test('committed histories replay without nondeterminism', async () => {
   assert.ok(files.length >= 4, `expected recorded histories in ${DIR}, found ${files.length}`);
   assert.deepEqual(Object.keys(index).sort(), files, 'index.json names every history');
   const histories = files.map((f) => ({ workflowId: index[f], history: JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as unknown }));
-  const failures: string[] = [];
-  let replayed = 0;
-  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
-    replayed++;
-    if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
-  }
-  assert.equal(replayed, files.length);
-  assert.deepEqual(failures, []);
+  await assertHistoriesReplay(histories);
 });

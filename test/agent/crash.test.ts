@@ -4,27 +4,18 @@
  * server sees no completed turn asked again (the one in flight may repeat once), no tool
  * runs twice, and the workspace ends byte-identical to an uninterrupted run.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { TaskResult } from '../../workflows/contract';
-import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
+import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import type { MessagesReply } from '../../activities/model/messages-server';
 import { agentInput, agentSpec, runAgentTask, startAgentTask, withModel } from './helpers';
 
-let env: TestWorkflowEnvironment;
-before(async () => {
-  env = await startDevServer();
-});
-after(async () => {
-  await env?.teardown();
-  await shutdownIsolation();
-});
+const server = devServerForFile();
 
 const TURNS = 12;
 
@@ -56,8 +47,8 @@ let reference: Record<string, string>;
 test('an uninterrupted 12-turn run (the reference)', async () => {
   const fake = await startFakeAnthropic({ byTurn: scripted });
   try {
-    const worker = await testWorker(env, withModel(testConfig(env), fake.url));
-    const { result } = await runAgentTask(env, worker, agentInput(task(), { heartbeatTimeoutMs: 2000 }));
+    const worker = await testWorker(server.env, withModel(testConfig(server.env), fake.url));
+    const { result } = await runAgentTask(server.env, worker, agentInput(task(), { heartbeatTimeoutMs: 2000 }));
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(result.turns, TURNS);
     reference = snapshot(result.workDir!);
@@ -71,7 +62,7 @@ test('an uninterrupted 12-turn run (the reference)', async () => {
 for (const k of [2, 7, 11]) {
   test(`SIGKILL during turn ${k}: resumes without repeating finished turns or tools`, async () => {
     assert.ok(reference, 'the reference run must pass first');
-    const root = testConfig(env).root;
+    const root = testConfig(server.env).root;
     let workers: WorkerProcess[] = [];
     let crashed: Promise<void> | undefined;
     const fake = await startFakeAnthropic({
@@ -87,10 +78,10 @@ for (const k of [2, 7, 11]) {
         return scripted(turn);
       },
     });
-    const vars = { NIGHTSHIFT_ROOT: root, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
+    const vars = { NIGHTSHIFT_ROOT: root, TEMPORAL_ADDRESS: server.env.address, TEMPORAL_NAMESPACE: 'default', ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
     try {
       workers = [await spawnWorker(vars)];
-      const handle = await startAgentTask(env, agentInput(task(), { heartbeatTimeoutMs: 2000 }));
+      const handle = await startAgentTask(server.env, agentInput(task(), { heartbeatTimeoutMs: 2000 }));
       const result = (await handle.result()) as TaskResult;
       await crashed;
       assert.ok(crashed, 'the worker was killed');

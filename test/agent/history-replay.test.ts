@@ -8,12 +8,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { assertHistoriesReplay } from '../helpers/replay';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { Worker } from '@temporalio/worker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
-import { workflowBundle } from '../../worker';
 import type { AgentTaskInput } from '../../workflows/contract';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
@@ -78,16 +77,5 @@ test('committed agentTask histories replay without nondeterminism', async () => 
   assert.ok(existsSync(DIR), `no recorded histories in ${DIR}; record them (see the top of this file)`);
   const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
   assert.ok(files.length >= 4, `expected at least 4 histories, found ${files.length}`);
-  const histories = files.map((f) => {
-    const { workflowId, history } = JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as { workflowId: string; history: unknown };
-    return { workflowId, history: historyFromJSON(history) };
-  });
-  const failures: string[] = [];
-  let replayed = 0;
-  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) {
-    replayed++;
-    if (r.error) failures.push(`${r.workflowId}: ${r.error.message}`);
-  }
-  assert.equal(replayed, files.length);
-  assert.deepEqual(failures, []);
+  await assertHistoriesReplay(files.map((f) => JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as { workflowId: string; history: unknown }));
 });

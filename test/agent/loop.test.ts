@@ -3,27 +3,17 @@
  * API on loopback: tools reach the sandbox, results reach the model, history stays small,
  * API errors are retried or fail the task as they should, and the loop ends the right way.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { shutdownIsolation } from '../../sandbox/os-isolation';
-import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
+import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { badRequest, malformed, message, overloaded, rateLimited, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { WorkflowFailedError } from '@temporalio/client';
 import { workDirFor } from '../../activities/agent';
 import { agentInput, agentSpec, historyBytes, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
 
-let env: TestWorkflowEnvironment;
-before(async () => {
-  env = await startDevServer();
-});
-after(async () => {
-  await env?.teardown();
-  // The local sandbox's network proxies keep the event loop alive until stopped.
-  await shutdownIsolation();
-});
+const server = devServerForFile();
 
 const finish = (id = 'tu_fin') => message([text('All done.'), toolUse(id, 'finish', { summary: 'Added greet.js', verification: 'ran node greet.js' })]);
 
@@ -40,10 +30,10 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
     ],
   });
   try {
-    const config = withModel(testConfig(env), fake.url);
-    const worker = await testWorker(env, config);
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
     const input = agentInput(agentSpec({ model: 'sonnet', maxTurns: 10 }));
-    const { result, firstRunId } = await runAgentTask(env, worker, input);
+    const { result, firstRunId } = await runAgentTask(server.env, worker, input);
 
     assert.equal(result.status, 'succeeded', result.error);
     assert.match(result.summary ?? '', /Added greet\.js[\s\S]*ran node greet\.js/);
@@ -79,7 +69,7 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
     assert.match(missing.content ?? '', /No such file: missing\.js/);
 
     // Claim check: a 200 KB write_file never entered history.
-    const h = await historyBytes(env, workflowIdOf(input), firstRunId);
+    const h = await historyBytes(server.env, workflowIdOf(input), firstRunId);
     const perTurn = h.bytes / result.turns;
     console.log(`history: ${h.bytes} bytes, ${h.events} events over ${result.turns} turns = ${Math.round(perTurn)} B/turn`);
     assert.ok(perTurn <= 8 * 1024, `history per turn ${perTurn} B > 8 KiB`);
@@ -102,9 +92,9 @@ test('429 with retry-after, 529 and a malformed body are retried; the task still
     ],
   });
   try {
-    const config = withModel(testConfig(env), fake.url);
-    const worker = await testWorker(env, config);
-    const { result } = await runAgentTask(env, worker, agentInput(agentSpec({ model: 'haiku' })));
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
+    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ model: 'haiku' })));
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(fake.requests.length, 7);
     const at = fake.requests.map((r) => r.at);
@@ -120,9 +110,9 @@ test('429 with retry-after, 529 and a malformed body are retried; the task still
 test('a 400 fails the task at once with the API message, without retrying', async () => {
   const fake = await startFakeAnthropic({ script: [badRequest()] });
   try {
-    const config = withModel(testConfig(env), fake.url);
-    const worker = await testWorker(env, config);
-    const { result } = await runAgentTask(env, worker, agentInput(agentSpec()));
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
+    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec()));
     assert.equal(result.status, 'failed');
     assert.match(result.error ?? '', /rejected the request \(HTTP 400\): prompt is too long/);
     assert.equal(fake.requests.length, 1);
@@ -135,9 +125,9 @@ test('max_turns ends the task incomplete, with the work kept', async () => {
   let n = 0;
   const fake = await startFakeAnthropic({ byTurn: (turn) => message([toolUse(`tu_${turn}`, 'bash', { command: `echo ${turn} >> turns.txt` })], { usage: { input_tokens: 10, output_tokens: 1 } }) });
   try {
-    const config = withModel(testConfig(env), fake.url);
-    const worker = await testWorker(env, config);
-    const { result } = await runAgentTask(env, worker, agentInput(agentSpec({ maxTurns: 3 })));
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
+    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ maxTurns: 3 })));
     n = fake.requests.length;
     assert.equal(result.status, 'incomplete');
     assert.match(result.error ?? '', /max_turns \(3\)/);
@@ -157,16 +147,16 @@ test('continue-as-new carries turn, totals and sandbox; no turn is asked twice',
         : finish(`tu_${turn}`),
   });
   try {
-    const config = withModel(testConfig(env), fake.url);
-    const worker = await testWorker(env, config);
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
     const input = agentInput(agentSpec({ model: 'haiku' }), { continueAsNewEveryTurns: 2 });
-    const { result, firstRunId } = await runAgentTask(env, worker, input);
+    const { result, firstRunId } = await runAgentTask(server.env, worker, input);
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(result.turns, 6);
     assert.deepEqual(result.tokens, { input: 500 + 100, output: 50 + 20, cacheWrite: 0, cacheRead: 0 });
     assert.deepEqual([...fake.turnCounts().values()], [1, 1, 1, 1, 1, 1]);
     assert.equal(readFileSync(path.join(result.workDir!, 'turns.txt'), 'utf8'), '1\n2\n3\n4\n5\n');
-    const h = await historyBytes(env, workflowIdOf(input), firstRunId);
+    const h = await historyBytes(server.env, workflowIdOf(input), firstRunId);
     assert.equal(h.runs, 3);
   } finally {
     await fake.close();
@@ -176,9 +166,9 @@ test('continue-as-new carries turn, totals and sandbox; no turn is asked twice',
 test('a git commit from the agent halts the task under the safety policy', async () => {
   const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'echo x > a && git add -A && git commit -m x' })])] });
   try {
-    const config = withModel(testConfig(env), fake.url);
-    const worker = await testWorker(env, config);
-    const { result } = await runAgentTask(env, worker, agentInput(agentSpec()));
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
+    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec()));
     assert.equal(result.status, 'halted');
     assert.match(result.error ?? '', /no-git-writes/);
   } finally {
@@ -197,11 +187,11 @@ test('cancelling a running task keeps its work and removes its sandbox', async (
     },
   });
   try {
-    const config = withModel(testConfig(env), fake.url);
-    const worker = await testWorker(env, config);
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
     const input = agentInput(agentSpec({ id: 'cancel-me' }), { heartbeatTimeoutMs: 2000 });
     await worker.runUntil(async () => {
-      const handle = await startAgentTask(env, input);
+      const handle = await startAgentTask(server.env, input);
       await reachedTurn2;
       await handle.cancel();
       await assert.rejects(handle.result(), (err) => err instanceof WorkflowFailedError);

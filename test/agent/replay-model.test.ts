@@ -3,41 +3,32 @@
  * model through the real SDK, run as a night by nightlyBatch. The result must say a
  * replay answered, and the recorded edits must work in the example repository.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TASK_QUEUE } from '../../common/config';
 import { createExampleRepo, EXAMPLE_REPO, EXAMPLE_TASK_FILE, startOfflineExample } from '../../activities/model/example-repo';
 import { promptForTask } from '../../activities/prompt';
 import { FileTranscriptStore, getJson, keys, transcriptsDir, type ToolRecord } from '../../activities/transcripts';
-import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { BatchResult } from '../../workflows/contract';
-import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
+import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
-let env: TestWorkflowEnvironment;
-before(async () => {
-  env = await startDevServer();
-});
-after(async () => {
-  await env?.teardown();
-  await shutdownIsolation();
-});
+const server = devServerForFile();
 
 test('the example agent task runs offline on the replay model, and says so', async () => {
-  const config = testConfig(env);
+  const config = testConfig(server.env);
   mkdirSync(path.join(config.root, 'tasks'), { recursive: true });
   copyFileSync(path.join(REPO_ROOT, EXAMPLE_TASK_FILE), path.join(config.root, EXAMPLE_TASK_FILE));
   const replay = await startOfflineExample(config.root);
   try {
     // What the demo does without ANTHROPIC_API_KEY: point the SDK at the replay server.
-    const worker = await testWorker(env, { ...config, anthropic: { baseUrl: replay.url } });
+    const worker = await testWorker(server.env, { ...config, anthropic: { baseUrl: replay.url } });
     const batchId = uniqueBatchId();
     const result: BatchResult = await worker.runUntil(
-      env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ tasksFile: EXAMPLE_TASK_FILE }] }),
+      server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ tasksFile: EXAMPLE_TASK_FILE }] }),
     );
     const t = result.tasks[0];
     assert.equal(t.status, 'succeeded', t.error);
@@ -59,7 +50,7 @@ test('the example agent task runs offline on the replay model, and says so', asy
 });
 
 test('nightshift prompt: the example task prompt holds role, criteria, context file and rules', async () => {
-  const config = testConfig(env);
+  const config = testConfig(server.env);
   mkdirSync(path.join(config.root, 'tasks'), { recursive: true });
   copyFileSync(path.join(REPO_ROOT, EXAMPLE_TASK_FILE), path.join(config.root, EXAMPLE_TASK_FILE));
   await createExampleRepo(path.join(config.root, EXAMPLE_REPO));

@@ -5,9 +5,11 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../../common/config';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { createNightshiftWorker, type NightshiftWorkerOptions } from '../../worker';
 
@@ -39,4 +41,25 @@ let seq = 0;
 /** Unique batch IDs, so tests sharing a server never collide. */
 export function uniqueBatchId(prefix = 'nightshift-test'): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${seq++}`;
+}
+
+/**
+ * One dev server for the calling test file, torn down after its tests together with the
+ * sandbox runtime (whose network proxies would otherwise keep the process alive).
+ */
+export function devServerForFile(): { readonly env: TestWorkflowEnvironment } {
+  let env: TestWorkflowEnvironment | undefined;
+  before(async () => {
+    env = await startDevServer();
+  });
+  after(async () => {
+    await env?.teardown();
+    await shutdownIsolation();
+  });
+  return {
+    get env() {
+      if (!env) throw new Error('the dev server is not started yet; use it inside a test');
+      return env;
+    },
+  };
 }
