@@ -4,7 +4,7 @@
  * and kill the sandbox. Tool inputs are read from the transcript store, so a 200 KB
  * write_file never travels through workflow history.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
@@ -12,17 +12,19 @@ import { Context } from '@temporalio/activity';
 import { stateDir, type NightshiftConfig } from '../common/config';
 import { sandboxCreateOptions } from '../sandbox';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
-import type { Sandbox, SandboxProvider } from '../sandbox/types';
-import { prepareWorkspace } from '../sandbox/workspace';
+import type { SandboxRouter } from '../sandbox/router';
+import type { Sandbox } from '../sandbox/types';
+import { LocalSandbox } from '../sandbox/local';
+import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox/workspace';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { heartbeatEvery } from './model/call-model';
 import { buildSystemPrompt, firstMessage } from './prompt';
-import { executeTool, SIDE_EFFECTING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
+import { executeTool, SIDE_EFFECTING_TOOLS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
 import { getJson, keys, putJson, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
 
 export interface AgentActivityDeps {
   config: Pick<NightshiftConfig, 'root'>;
-  sandboxes: SandboxProvider;
+  sandboxes: SandboxRouter;
   transcripts: TranscriptStore;
   /** @default DEFAULT_SAFETY_POLICY (no git writes, no migrations, no deletes outside) */
   safetyPolicy?: SafetyPolicy;
@@ -49,6 +51,20 @@ export function workDirFor(config: Pick<NightshiftConfig, 'root'>, workflowId: s
   return path.join(stateDir(config), 'work', safeWorkflowDirName(workflowId));
 }
 
+/** The bare repository holding every task's workspace checkpoints on this worker. */
+export function checkpointStoreFor(config: Pick<NightshiftConfig, 'root'>): string {
+  return path.join(stateDir(config), 'checkpoints.git');
+}
+
+/** Checkpoints need the workspace on this host as a git repository (local provider, task with a repo). */
+function checkpointable(sandbox: Sandbox): sandbox is LocalSandbox {
+  return sandbox instanceof LocalSandbox && existsSync(path.join(sandbox.workspaceDir, '.git'));
+}
+
+function repoLocation(root: string, repo: string): string {
+  return /^[a-z]+:\/\//i.test(repo) || repo.includes('@') ? repo : path.resolve(root, repo);
+}
+
 const INTERRUPTED_BASH =
   'The worker running this command died before it reported back, so the command may have run in part or in full. It was not run again. Check the workspace (and rerun the command if it is safe to) before going on.';
 
@@ -56,13 +72,50 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   const store = deps.transcripts;
   const policy = deps.safetyPolicy ?? DEFAULT_SAFETY_POLICY;
 
+  async function createSandbox(workflowId: string, settings: SandboxSettings | undefined): Promise<string> {
+    // The environment is an allowlist of worker variables (secrets refused); the network is none unless listed.
+    const o = sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] });
+    return (await deps.sandboxes.createOn(settings?.provider ?? 'local', { key: workflowId, ...o })).id;
+  }
+
+  /**
+   * Commits the workspace state to the checkpoint store, so a lost sandbox can be rebuilt
+   * with the agent's work in it. A failed checkpoint must not fail the tool call that
+   * already ran: it is logged, and the previous checkpoint stands.
+   */
+  async function checkpointQuietly(sandboxId: string, workflowId: string, message: string): Promise<void> {
+    try {
+      const sandbox = await deps.sandboxes.connect(sandboxId);
+      if (checkpointable(sandbox)) await checkpoint(sandbox, checkpointStoreFor(deps.config), checkpointRef(workflowId), message);
+    } catch (err) {
+      Context.current().log.warn('workspace checkpoint failed', { workflowId, error: (err as Error).message });
+    }
+  }
+
   return {
     /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
     async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings }): Promise<{ sandboxId: string }> {
-      // The environment is an allowlist of worker variables (secrets refused); the network is none unless listed.
-      const o = sandboxCreateOptions({ template: input.sandbox?.template, network: input.sandbox?.networkAllow ?? [], passEnv: input.sandbox?.envAllow ?? [] });
-      const s = await deps.sandboxes.create({ key: input.workflowId, ...o });
-      return { sandboxId: s.id };
+      return { sandboxId: await createSandbox(input.workflowId, input.sandbox) };
+    },
+
+    /**
+     * A task's sandbox was lost (its host reclaimed it, a person deleted it): builds a new
+     * one under the same key and puts the workspace back as it was at the last checkpoint,
+     * or, with no checkpoint yet, as a fresh clone. Idempotent: a retry finds the restored
+     * workspace and leaves it alone.
+     */
+    async recreateAgentSandbox(input: { workflowId: string; sandboxId: string; sandbox?: SandboxSettings; task: TaskSpec }): Promise<{ sandboxId: string; restored: 'checkpoint' | 'clone' | 'existing' | 'empty' }> {
+      const { task } = input;
+      // A half-gone local sandbox (workspace deleted, metadata left) would be found again by its key.
+      const old = await deps.sandboxes.connect(input.sandboxId).catch(() => undefined);
+      if (old && !(await old.list('.').then(() => true, () => false))) await old.kill().catch(() => false);
+      const sandboxId = await createSandbox(input.workflowId, input.sandbox);
+      const sandbox = await deps.sandboxes.connect(sandboxId);
+      if (!(sandbox instanceof LocalSandbox) || !task.repo) return { sandboxId, restored: 'empty' };
+      if (existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
+      if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { sandboxId, restored: 'checkpoint' };
+      await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
+      return { sandboxId, restored: 'clone' };
     },
 
     /**
@@ -75,8 +128,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       let missing: string[] = [];
       if (task.repo) {
-        const repo = /^[a-z]+:\/\//i.test(task.repo) || task.repo.includes('@') ? task.repo : path.resolve(deps.config.root, task.repo);
-        const prepared = await prepareWorkspace(sandbox, { repo, branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
+        const prepared = await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
         missing = prepared.missingContextFiles;
       }
       const existing = await getJson<PromptRecord>(store, input.workflowId, keys.prompt);
@@ -146,6 +198,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         }
       }
       const result: ToolRecord = { toolUseId, name: use.name, ...outcome };
+      if (WORKSPACE_CHANGING_TOOLS.has(use.name) && !interrupted) await checkpointQuietly(input.sandboxId, workflowId, `after turn ${turn} ${use.name}`);
       await putJson(store, workflowId, keys.tool(turn, toolUseId), result);
       if (sideEffecting) await store.delete(workflowId, markerKey);
       return { isError: outcome.isError, summary: outcome.summary, chars: outcome.content.length };

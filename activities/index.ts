@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { stateDir, type NightshiftConfig } from '../common/config';
-import { createSandboxProvider } from '../sandbox';
+import { createSandboxProvider, routeSandboxes } from '../sandbox';
 import type { SafetyPolicy } from '../sandbox/policy';
 import type { SandboxProvider } from '../sandbox/types';
 import { createAgentActivities } from './agent';
@@ -23,8 +23,10 @@ export interface ActivityDeps {
    * @default built from config.anthropic (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) with maxRetries 1; none when neither is set
    */
   anthropic?: Anthropic;
-  /** @default the local provider under `<root>/.nightshift/sandboxes` */
+  /** The `local` provider. @default local sandboxes under `<root>/.nightshift/sandboxes` */
   sandboxes?: SandboxProvider;
+  /** Other providers tasks may choose. @default e2b (needs E2B_API_KEY) and docker, built from config on first use */
+  otherSandboxes?: Partial<Record<'e2b' | 'docker', SandboxProvider>>;
   /** @default files under `<root>/.nightshift/transcripts` */
   transcripts?: TranscriptStore;
   /** @default DEFAULT_SAFETY_POLICY */
@@ -33,7 +35,12 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps) {
   const transcripts = deps.transcripts ?? new FileTranscriptStore({ dir: transcriptsDir(deps.config) });
-  const sandboxes = deps.sandboxes ?? createSandboxProvider({ provider: 'local' }, { localRoot: path.join(stateDir(deps.config), 'sandboxes') });
+  const localRoot = path.join(stateDir(deps.config), 'sandboxes');
+  const sandboxes = routeSandboxes({
+    local: deps.sandboxes ?? createSandboxProvider({ provider: 'local' }, { localRoot }),
+    e2b: deps.otherSandboxes?.e2b ?? (() => createSandboxProvider({ provider: 'e2b' }, { localRoot, e2b: deps.config.e2b })),
+    docker: deps.otherSandboxes?.docker ?? (() => createSandboxProvider({ provider: 'docker' }, { localRoot })),
+  });
   const anthropic = 'anthropic' in deps ? deps.anthropic : createAnthropicClient(deps.config);
   return {
     ...createSpecActivities(deps.config),

@@ -22,7 +22,8 @@ export interface NightshiftConfig {
   };
   anthropic: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl?: string };
-  e2bApiKey?: string;
+  /** E2B_API_KEY, and E2B_API_URL / E2B_DOMAIN for a self-hosted or test control plane. */
+  e2b: { apiKey?: string; apiUrl?: string; domain?: string };
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
 }
@@ -49,7 +50,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     },
     anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
     github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
-    e2bApiKey: readEnv(env, 'E2B_API_KEY'),
+    e2b: { apiKey: readEnv(env, 'E2B_API_KEY'), apiUrl: readEnv(env, 'E2B_API_URL'), domain: readEnv(env, 'E2B_DOMAIN') },
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
   };
 }

@@ -71,4 +71,5 @@ export const NON_RETRYABLE_ERRORS = [
   'SandboxGone',
   'ModelRequestInvalid',
   'ModelNotConfigured',
+  'SandboxConfigError',
 ];

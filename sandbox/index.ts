@@ -3,6 +3,7 @@
  * schema (batch and task level), so an unknown provider is a validation error there.
  */
 import { z } from 'zod';
+import type { NightshiftConfig } from '../common/config';
 import { NightshiftError } from '../common/errors';
 import { createDockerProvider } from './docker';
 import { createE2BProvider } from './e2b';
@@ -11,8 +12,8 @@ import { isSecretEnvName } from './secrets';
 import type { NetworkPolicy, SandboxProvider } from './types';
 
 export type { Sandbox, SandboxProvider, ExecResult, ExecOptions, CreateSandboxOptions, NetworkPolicy } from './types';
+export { routeSandboxes, type SandboxRouter } from './router';
 export { checkCommand, resolveInWorkspace, SafetyPolicySchema, DEFAULT_SAFETY_POLICY, type SafetyPolicy } from './policy';
-
 
 export const SandboxConfigSchema = z.object({
   /** @default 'local' */
@@ -39,20 +40,19 @@ export class SandboxConfigError extends NightshiftError {}
 export interface ProviderDeps {
   /** Root for local sandboxes: `<NIGHTSHIFT_ROOT>/.nightshift/sandboxes`. */
   localRoot: string;
-  /** The worker's environment, read once by the caller. @default process.env */
-  env?: NodeJS.ProcessEnv;
+  /** E2B credentials and endpoints (config.e2b). */
+  e2b?: NightshiftConfig['e2b'];
 }
 
 export function createSandboxProvider(config: z.input<typeof SandboxConfigSchema>, deps: ProviderDeps): SandboxProvider {
   const c = SandboxConfigSchema.parse(config);
-  const env = deps.env ?? process.env;
   switch (c.provider) {
     case 'local':
       return createLocalProvider({ root: deps.localRoot, defaultExecTimeoutMs: c.timeoutMs });
     case 'e2b': {
-      const apiKey = env.E2B_API_KEY?.trim();
+      const apiKey = deps.e2b?.apiKey;
       if (!apiKey) throw new SandboxConfigError('sandbox provider "e2b" needs E2B_API_KEY in the worker environment (or choose provider "local")');
-      return createE2BProvider({ apiKey, apiUrl: env.E2B_API_URL?.trim() || undefined, domain: env.E2B_DOMAIN?.trim() || undefined, template: c.template, timeoutMs: c.timeoutMs, defaultExecTimeoutMs: c.timeoutMs });
+      return createE2BProvider({ apiKey, apiUrl: deps.e2b?.apiUrl, domain: deps.e2b?.domain, template: c.template, timeoutMs: c.timeoutMs, defaultExecTimeoutMs: c.timeoutMs });
     }
     case 'docker':
       return createDockerProvider({ image: c.template });

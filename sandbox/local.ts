@@ -56,6 +56,12 @@ interface Meta {
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** Commands still running, per sandbox id, so kill() reaches them from any Sandbox object. */
 const running = new Map<string, Set<ChildProcess>>();
+/**
+ * A cgroup kill still emptying a sandbox's cgroup after a timeout or abort. The next
+ * command waits for it: joining the cgroup while it is being emptied would get the new
+ * command killed too.
+ */
+const draining = new Map<string, Promise<unknown>>();
 
 /** A readable id from the key plus a hash, so distinct keys never collide. */
 export function localSandboxId(key: string): string {
@@ -118,6 +124,7 @@ export class LocalSandbox implements Sandbox {
 
   async exec(cmd: string, o: ExecOptions = {}): Promise<ExecResult> {
     this.assertAlive();
+    await draining.get(this.id);
     const cwd = resolveInWorkspace(this.workspaceDir, o.cwd ?? '.');
     const tmp = path.join(this.dir, 'tmp');
     const home = path.join(this.dir, 'home');
@@ -156,7 +163,13 @@ export class LocalSandbox implements Sandbox {
             // already exited
           }
         }
-        if (cgroup) void killPidsCgroup(this.id);
+        if (cgroup && !draining.has(this.id)) {
+          const id = this.id;
+          const drained: Promise<unknown> = killPidsCgroup(id).finally(() => {
+            if (draining.get(id) === drained) draining.delete(id);
+          });
+          draining.set(id, drained);
+        }
       };
       const timer = setTimeout(() => {
         timedOut = true;
@@ -182,6 +195,10 @@ export class LocalSandbox implements Sandbox {
       });
       child.on('close', (code, sig) => {
         finish();
+        // A killed command reports back only once its whole cgroup is empty.
+        void (draining.get(this.id) ?? Promise.resolve()).then(() => settle(code, sig));
+      });
+      const settle = (code: number | null, sig: NodeJS.Signals | null) => {
         if (aborted) {
           reject(o.signal?.reason instanceof Error ? o.signal.reason : Object.assign(new Error('exec aborted'), { name: 'AbortError' }));
           return;
@@ -189,7 +206,7 @@ export class LocalSandbox implements Sandbox {
         const note = timedOut ? `\n[nightshift: killed after ${timeoutMs} ms timeout]\n` : '';
         const exitCode = code ?? 128 + signalNumber(sig);
         resolve({ exitCode, stdout: stdout.text(), stderr: stderr.text() + note, timedOut });
-      });
+      };
     });
   }
 

@@ -20,6 +20,8 @@ import { resolveModel } from '../common/models';
 import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
+/** Lost sandboxes rebuilt for one tool call before the task gives up. */
+const SANDBOX_RECOVERIES_PER_CALL = 2;
 
 function proxies(heartbeatTimeout: number) {
   const model = proxyActivities<Activities>({
@@ -44,6 +46,7 @@ function proxies(heartbeatTimeout: number) {
     runTool: tool.runTool,
     createAgentSandbox: sandbox.createAgentSandbox,
     prepareAgent: sandbox.prepareAgent,
+    recreateAgentSandbox: sandbox.recreateAgentSandbox,
     keepWork: sandbox.keepWork,
     killSandbox: sandbox.killSandbox,
   };
@@ -134,7 +137,17 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       for (const call of mt.toolCalls) {
         if (call.name === 'finish') continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
-        await acts.runTool({ workflowId, turn, toolUseId: call.id, sandboxId });
+        for (let lost = 0; ; lost++) {
+          try {
+            await acts.runTool({ workflowId, turn, toolUseId: call.id, sandboxId });
+            break;
+          } catch (err) {
+            // A sandbox that is gone is rebuilt from the last checkpoint and the call runs there.
+            if (causeType(err)?.type !== 'SandboxGone' || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
+            publish(`turn ${turn}: sandbox lost, rebuilding it from its last checkpoint`);
+            sandboxId = (await acts.recreateAgentSandbox({ workflowId, sandboxId, sandbox: task.sandbox ?? input.sandbox, task })).sandboxId;
+          }
+        }
       }
       turn++;
       publish(`turn ${turn - 1} done`);

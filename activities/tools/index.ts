@@ -20,6 +20,9 @@ export const NO_HUMAN_ANSWER = 'No human is available to answer right now. State
  */
 export const SIDE_EFFECTING_TOOLS = new Set(['bash', 'edit_file']);
 
+/** Tools that may change the workspace: after each, the workspace is checkpointed. */
+export const WORKSPACE_CHANGING_TOOLS = new Set(['bash', 'edit_file', 'write_file']);
+
 export async function executeTool(name: string, input: Record<string, unknown>, ctx: ToolContext, o: { retryAfterCrash?: boolean } = {}): Promise<ToolOutcome> {
   try {
     switch (name) {

@@ -18,6 +18,7 @@ import { ELIDED_NOTE, fitContext, withCacheBreakpoints } from '../../activities/
 import { FileTranscriptStore, getJson, keys, putJson, safeWorkflowDirName, type ToolRecord } from '../../activities/transcripts';
 import { ModelRequestInvalid } from '../../common/errors';
 import { costOf, priceOf, worstCasePrice, MODEL_PRICES } from '../../common/models';
+import { routeSandboxes } from '../../sandbox/router';
 import { createLocalProvider } from '../../sandbox/local';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
@@ -35,7 +36,7 @@ function setup(url?: string) {
     transcripts,
     sandboxes,
     model: createModelActivities({ anthropic, transcripts }),
-    agent: createAgentActivities({ config: { root }, sandboxes, transcripts }),
+    agent: createAgentActivities({ config: { root }, sandboxes: routeSandboxes({ local: sandboxes }), transcripts }),
   };
 }
 

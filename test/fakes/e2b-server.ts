@@ -18,6 +18,8 @@ export interface FakeSandbox {
 export interface FakeE2B {
   url: string;
   sandboxes: Map<string, FakeSandbox>;
+  /** Every sandbox ever created, killed ones included. */
+  created: FakeSandbox[];
   requests: string[];
   close(): Promise<void>;
 }
@@ -25,6 +27,7 @@ export interface FakeE2B {
 export async function startFakeE2B(apiKey: string): Promise<FakeE2B> {
   const sandboxes = new Map<string, FakeSandbox>();
   const requests: string[] = [];
+  const created: FakeSandbox[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -49,6 +52,7 @@ export async function startFakeE2B(apiKey: string): Promise<FakeE2B> {
           envVars: (body.envVars as Record<string, string>) ?? {}, body, startedAt: new Date(Date.now() + n).toISOString(),
         };
         sandboxes.set(s.sandboxID, s);
+        created.push(s);
         return send(201, info(s));
       }
       if (req.method === 'GET' && url.pathname === '/v2/sandboxes') {
@@ -70,6 +74,7 @@ export async function startFakeE2B(apiKey: string): Promise<FakeE2B> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     sandboxes,
+    created,
     requests,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };

@@ -161,6 +161,19 @@ describe('local sandbox escape suite', () => {
     assert.deepEqual(processesMatching(`sleep ${marker}`), []);
   });
 
+  it('the command after a timed-out one runs whole: the timeout kill never reaches it', async () => {
+    // The kill after a timeout empties the sandbox's cgroup; a command started as soon as
+    // the timed-out one returns must not be caught by it. Several rounds, as it was a race.
+    for (let round = 0; round < 5; round++) {
+      const killed = await sb.exec('sleep 1000.6161 & sleep 1000.6161', { timeoutMs: 150 });
+      assert.equal(killed.timedOut, true);
+      const next = await sb.exec('sleep 0.3; echo next-ran');
+      assert.equal(next.exitCode, 0, `round ${round}: ${next.stderr}`);
+      assert.equal(next.stdout, 'next-ran\n');
+    }
+    assert.deepEqual(processesMatching('sleep 1000.6161'), []);
+  });
+
   it('an abort signal stops the command', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 200);

@@ -1,0 +1,99 @@
+/**
+ * A sandbox lost in the middle of a task (here: its directory deleted between two turns)
+ * is rebuilt from the workspace checkpoint taken after the agent's last change, and the
+ * task goes on with its work in place.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { stateDir } from '../../common/config';
+import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
+import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { makeRepo } from '../sandbox/helpers';
+import { E2B_KEY_METADATA } from '../../sandbox/e2b';
+import { startFakeE2B } from '../fakes/e2b-server';
+import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
+
+const server = devServerForFile();
+
+type Body = { messages: { role: string; content: string | { type: string; content?: string }[] }[] };
+const lastToolResult = (body: unknown): string => {
+  const msgs = (body as Body).messages;
+  const last = msgs[msgs.length - 1].content;
+  return typeof last === 'string' ? last : (last.find((b) => b.type === 'tool_result')?.content ?? '');
+};
+
+test('a sandbox deleted between turns is rebuilt from its checkpoint and the task finishes', async () => {
+  const { bare } = makeRepo();
+  const config = testConfig(server.env);
+  const sandboxesDir = path.join(stateDir(config), 'sandboxes');
+  let deleted: string[] = [];
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) => {
+      if (turn === 1) return message([toolUse('tu_1', 'write_file', { path: 'notes/plan.md', content: 'step one done\n' })]);
+      if (turn === 2) {
+        // The sandbox disappears while the model thinks about turn 2.
+        deleted = readdirSync(sandboxesDir).filter((d) => d.startsWith('sbx-'));
+        for (const d of deleted) rmSync(path.join(sandboxesDir, d), { recursive: true, force: true });
+        return message([toolUse('tu_2', 'bash', { command: 'cat notes/plan.md && git status --short && cat README.md' })]);
+      }
+      if (turn === 3) return message([toolUse('tu_3', 'finish', { summary: 'kept going after losing the sandbox' })]);
+      return undefined;
+    },
+  });
+  try {
+    const worker = await testWorker(server.env, withModel(config, fake.url));
+    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ repo: bare, maxTurns: 5 })));
+    assert.equal(result.status, 'succeeded', result.error);
+    assert.equal(deleted.length, 1, 'the test removed the task sandbox');
+    assert.equal(fake.exhausted, undefined);
+
+    // Turn 3's request carries the bash output run in the rebuilt sandbox: the file written
+    // in turn 1 is there, as an uncommitted change on top of the cloned repository.
+    const out = lastToolResult(fake.requests[fake.requests.length - 1].body);
+    assert.match(out, /exit code: 0/);
+    assert.match(out, /step one done/);
+    assert.match(out, /\?\? notes\//);
+    assert.match(out, /# demo/);
+    assert.equal(readFileSync(path.join(result.workDir!, 'notes', 'plan.md'), 'utf8'), 'step one done\n');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a task whose sandbox.provider is e2b gets its sandbox from E2B, keyed by its workflow ID, and kills it', async () => {
+  const fakeE2B = await startFakeE2B('e2b_test_key');
+  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'finish', { summary: 'nothing to do' })])] });
+  try {
+    const base = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, { ...base, e2b: { apiKey: 'e2b_test_key', apiUrl: fakeE2B.url } });
+    const input = agentInput(agentSpec({ sandbox: { provider: 'e2b', template: 'nightshift-node', networkAllow: [], envAllow: [] } }));
+    const { result } = await runAgentTask(server.env, worker, input);
+    const created = fakeE2B.created;
+    assert.equal(created.length, 1);
+    assert.equal(fakeE2B.sandboxes.size, 0, 'killed at the end of the task');
+    assert.equal(created[0].metadata[E2B_KEY_METADATA], workflowIdOf(input));
+    assert.equal(created[0].templateID, 'nightshift-node');
+    assert.ok(fakeE2B.requests.includes(`DELETE /sandboxes/${created[0].sandboxID}`), fakeE2B.requests.join('\n'));
+    // The fake has no envd, so the workspace could not be copied out; the task says so.
+    assert.equal(result.status, 'succeeded');
+    assert.match(result.error ?? '', /the workspace could not be kept/);
+  } finally {
+    await fake.close();
+    await fakeE2B.close();
+  }
+});
+
+test('a task asking for e2b on a worker without E2B_API_KEY fails at once and says what is missing', async () => {
+  const fake = await startFakeAnthropic({ script: [] });
+  try {
+    const worker = await testWorker(server.env, { ...withModel(testConfig(server.env), fake.url), e2b: {} });
+    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ sandbox: { provider: 'e2b', networkAllow: [], envAllow: [] } })));
+    assert.equal(result.status, 'failed');
+    assert.match(result.error ?? '', /sandbox provider "e2b" needs E2B_API_KEY/);
+    assert.equal(fake.requests.length, 0, 'no model call without a sandbox');
+  } finally {
+    await fake.close();
+  }
+});
