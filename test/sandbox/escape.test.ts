@@ -81,6 +81,22 @@ describe('local sandbox escape suite', () => {
     }
   });
 
+  it('the runtime\'s own scratch directory (/tmp/claude) is private to each command', async () => {
+    const other = (await provider.create({ key: 'escape/scratch' })) as LocalSandbox;
+    try {
+      const wrote = await sb.exec('mkdir -p /tmp/claude && echo scratch-secret > /tmp/claude/left-behind && cat /tmp/claude/left-behind');
+      assert.equal(wrote.stdout, 'scratch-secret\n', wrote.stderr);
+      for (const reader of [sb, other]) {
+        const r = await reader.exec('cat /tmp/claude/left-behind');
+        assert.notEqual(r.exitCode, 0);
+        assert.ok(!r.stdout.includes('scratch-secret'));
+      }
+      assert.ok(!fs.existsSync('/tmp/claude/left-behind'), 'nothing reached the host /tmp');
+    } finally {
+      await other.kill();
+    }
+  });
+
   it('a symlink out of the workspace leads nowhere, in exec and in the file tools', async () => {
     const r = await sb.exec(`ln -s ${outside} escape-link && cat escape-link/secret.txt; echo pwned > escape-link/via-link.txt`);
     assert.ok(!r.stdout.includes('outside-secret'));
