@@ -12,6 +12,7 @@ import { createAgentActivities } from './agent';
 import { createCommandActivities } from './command';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
+import { createPlanningActivities } from './planning';
 import { createReportActivities } from './report';
 import { createSpecActivities } from './spec';
 import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCommandActivities(deps.config),
     ...createModelActivities({ anthropic, transcripts }),
     ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),
+    ...createPlanningActivities({ config: deps.config, anthropic }),
   };
 }
 

@@ -41,7 +41,7 @@ test('a valid plan is forced through submit_plan, written as a task file and a c
     const root = tmpRoot();
     const r = await makePlan(root, client(fake.url), { goal: 'Build a REST API with authentication', date: '2026-11-21', maxCostUsd: 20 });
     assert.equal(fake.requests.length, 1);
-    const body = fake.requests[0].body as { tool_choice: unknown; tools: { name: string; input_schema: { properties: { tasks: { items: { properties: Record<string, { enum?: string[] }>; required: string[] } } } } }[]; system: string; messages: { content: string }[] };
+    const body = fake.requests[0].body as unknown as { tool_choice: unknown; tools: { name: string; input_schema: { properties: { tasks: { items: { properties: Record<string, { enum?: string[] }>; required: string[] } } } } }[]; system: string; messages: { content: string }[] };
     assert.deepEqual(body.tool_choice, { type: 'tool', name: 'submit_plan' });
     const items = body.tools[0].input_schema.properties.tasks.items;
     // The tool schema comes from the task-file schema: same enum, no second definition.
