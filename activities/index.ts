@@ -12,6 +12,7 @@ import { createAgentActivities } from './agent';
 import { createCommandActivities } from './command';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
+import { createLearningActivities } from './learning';
 import { createPlanningActivities } from './planning';
 import { createReportActivities } from './report';
 import { createSpecActivities } from './spec';
@@ -43,6 +44,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createModelActivities({ anthropic, transcripts }),
     ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),
     ...createPlanningActivities({ config: deps.config, anthropic }),
+    ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
   };
 }
 

@@ -13,6 +13,7 @@ import { latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
 import { runDemo } from './commands/demo';
 import { startDecomposed } from './commands/plan';
+import { registerLearningCommands } from './commands/learning-cli';
 import { registerPlanningCommands } from './commands/planning-cli';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
@@ -139,6 +140,7 @@ wrote ${files.json}`);
     .action(async (o: { file: string; json?: boolean }) => runDemo(config, o, print, info));
 
   registerPlanningCommands(program, config, print, info);
+  registerLearningCommands(program, config, print, info);
   return program;
 }
 

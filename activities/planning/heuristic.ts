@@ -98,7 +98,8 @@ export function decomposeHeuristically(input: DecomposeInput, reason: string): D
       description: p.body && p.body !== p.title ? p.body : `${p.title}, as part of: ${subject}.`,
       role: chooseRole({ title: p.title, description: p.body }),
       depends_on: deps,
-      estimated_complexity: complexityOf(p.body),
+      // A clause of a one-line goal says nothing about its size: assume a feature's worth.
+      estimated_complexity: input.document ? complexityOf(p.body) : 'medium',
       acceptance_criteria: criteria.length ? criteria : [`${p.title} works and is covered by tests`],
       deliverables: [],
     });
