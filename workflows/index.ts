@@ -2,3 +2,4 @@
 export { nightlyBatch } from './batch';
 export { agentTask } from './task';
 export { plannedNight } from './planned';
+export { improvementLoops } from './improve';

@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
 import { SpecError } from '../../common/errors';
 import type { Planner } from './decompose';
+import { createImproveActivities } from './improve';
 import { makePlan, type PlanRequest } from './plan';
 
 export interface DecomposeGoalResult {
@@ -20,6 +21,7 @@ export interface DecomposeGoalResult {
 
 export function createPlanningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined }) {
   return {
+    ...createImproveActivities(deps),
     /**
      * Plans `input` into a task file. Idempotent by `input.key` (the workflow ID): a retry
      * after the file was written reuses it rather than paying for another plan.

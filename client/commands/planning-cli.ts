@@ -2,9 +2,11 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
-import { EXIT } from '../errors';
+import { TASK_QUEUE } from '../../common/config';
+import { IMPROVE_WORKFLOW, type ImproveInput, type ImproveResult } from '../../workflows/improve';
+import { CliError, EXIT } from '../errors';
 import { connectClient } from '../temporal';
-import { startBatch } from './batch';
+import { localDate, startBatch } from './batch';
 import { estimateCommand, renderEstimate } from './estimate';
 import { continueSession, describeSession, listCommand, planCommand, runPlanningRepl, type PlanOptions } from './plan';
 
@@ -71,5 +73,30 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
       const e = await estimateCommand(config, file);
       print(o.json ? JSON.stringify(e, null, 2) : renderEstimate(e));
       if (!e.fits) process.exitCode = EXIT.failure;
+    });
+
+  program
+    .command('improve')
+    .description('improvement loops (seed 003): per loop a research agent, its findings planned into at most 5 tasks, a batch, a loop summary')
+    .requiredOption('--repo <repo>', 'repository to improve (URL, or a path inside NIGHTSHIFT_ROOT)')
+    .option('--loops <n>', 'how many loops', (v) => Number.parseInt(v, 10), 1)
+    .option('--date <YYYY-MM-DD>', 'date of the task files and results (default: today)')
+    .option('--budget <usd>', "max_cost_usd of each loop's batch (default 50)", Number)
+    .option('--model <model>', 'model for research and planning')
+    .option('--workflow-id <id>', 'workflow ID (default: nightshift-improve-<date>)')
+    .option('--wait', 'wait for the loops to end and print what each did')
+    .option('--json', 'print machine-readable output')
+    .action(async (o: { repo: string; loops: number; date?: string; budget?: number; model?: string; workflowId?: string; wait?: boolean; json?: boolean }) => {
+      if (!Number.isInteger(o.loops) || o.loops < 1) throw new CliError('--loops must be a whole number of at least 1', EXIT.usage);
+      const date = o.date ?? localDate();
+      const input: ImproveInput = { repo: o.repo, loops: o.loops, date, maxCostUsdPerLoop: o.budget, model: o.model };
+      const workflowId = o.workflowId ?? `nightshift-improve-${date}`;
+      const client = await connectClient(config);
+      const handle = await client.workflow.start(IMPROVE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
+      if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries in .nightshift/improve/`);
+      const r = (await handle.result()) as ImproveResult;
+      if (o.json) return print(JSON.stringify(r, null, 2));
+      for (const l of r.loops) print(`loop ${l.loop}: research ${l.research.status}${l.batchId ? `, batch ${l.batchId}: ${l.tasks.map((t) => `${t.taskId} ${t.status}`).join(', ')}` : ''}`);
+      print(`cost $${r.costUsd.toFixed(2)}${r.summary ? `\n\n${r.summary}` : ''}`);
     });
 }
