@@ -12,6 +12,8 @@ import { createAgentActivities } from './agent';
 import { createCommandActivities } from './command';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
+import { createLearningActivities } from './learning';
+import { createPlanningActivities } from './planning';
 import { createReportActivities } from './report';
 import { createSpecActivities } from './spec';
 import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
@@ -48,6 +50,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createCommandActivities(deps.config),
     ...createModelActivities({ anthropic, transcripts }),
     ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),
+    ...createPlanningActivities({ config: deps.config, anthropic }),
+    ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
   };
 }
 

@@ -9,6 +9,7 @@ import { stateDir } from '../common/config';
 import { SpecError } from '../common/errors';
 import { loadBatchSpec } from '../spec/load';
 import type { TaskSpec } from '../spec/types';
+import { readSkill } from './learning/skills';
 import { chooseRole, ROLE_TEMPLATES } from './prompt-roles';
 import { truncateMiddle } from './tools/truncate';
 
@@ -18,7 +19,7 @@ export interface WorkspaceReader {
 }
 
 export interface PromptOptions {
-  /** NIGHTSHIFT_ROOT: skills come from `<root>/skills/<name>.md`, lessons from `<root>/.nightshift/lessons.md`. */
+  /** NIGHTSHIFT_ROOT: skills come from `<root>/skills/<name>.md` (else `skills/learned/`), lessons from `<root>/.nightshift/lessons.md`. */
   root?: string;
   /** Cap per context file, plan file or skill. @default 20000 characters */
   maxFileChars?: number;
@@ -50,9 +51,6 @@ async function readHost(file: string): Promise<string | undefined> {
     return undefined;
   }
 }
-
-/** Skill names are file names under skills/: nothing that could walk out of it. */
-const SKILL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceReader, o: PromptOptions = {}): Promise<string> {
   const maxFile = o.maxFileChars ?? 20_000;
@@ -87,7 +85,7 @@ export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceRead
   if (task.skills.length > 0 && o.root) {
     const skills: string[] = [];
     for (const name of task.skills) {
-      const text = SKILL_NAME.test(name) ? await readHost(path.join(o.root, 'skills', `${name}.md`)) : undefined;
+      const text = await readSkill(o.root, name);
       skills.push(`### ${name}\n${text === undefined ? '(no such skill file)' : truncateMiddle(text.trim(), maxFile)}`);
     }
     parts.push(section('Skills', skills.join('\n\n')));

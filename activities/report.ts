@@ -82,6 +82,8 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         tokens: t.tokens,
         turns: t.turns,
         model: t.model,
+        complexity: t.complexity,
+        role: t.role,
         replay: t.replay || undefined,
         startedAt: t.startedAt ? new Date(t.startedAt).toISOString() : undefined,
         endedAt: t.endedAt ? new Date(t.endedAt).toISOString() : undefined,

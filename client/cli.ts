@@ -12,6 +12,9 @@ import { runWorker } from '../worker/main';
 import { latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
 import { runDemo } from './commands/demo';
+import { startDecomposed } from './commands/plan';
+import { registerLearningCommands } from './commands/learning-cli';
+import { registerPlanningCommands } from './commands/planning-cli';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { runDevServer } from './server';
@@ -29,15 +32,16 @@ export function buildProgram(): Command {
   program
     .command('start')
     .description('validate a task file (or directory) and start its batch')
-    .argument('<file>', 'task file or directory, inside NIGHTSHIFT_ROOT')
+    .argument('<file>', 'task file or directory, inside NIGHTSHIFT_ROOT (with --decompose: the goal)')
+    .option('--decompose', 'treat the argument as a goal: a worker plans it into tasks/<date>.yaml, then runs it')
     .option('--date <YYYY-MM-DD>', "the night's date (default: the file's date:, else today)")
     .option('--workflow-id <id>', 'batch workflow ID (default: nightshift-<date>)')
     .option('--rerun', 'run again even if this batch ID already completed')
     .option('--wait', 'follow progress until the batch ends, then print the result table')
     .option('--json', 'print machine-readable output')
-    .action(async (file: string, o: { date?: string; workflowId?: string; rerun?: boolean; wait?: boolean; json?: boolean }) => {
+    .action(async (file: string, o: { decompose?: boolean; date?: string; workflowId?: string; rerun?: boolean; wait?: boolean; json?: boolean }) => {
       const client = await connectClient(config);
-      const { batchId, runId } = await startBatch(client, config, file, o);
+      const { batchId, runId } = o.decompose ? await startDecomposed(client, file, o, o.wait ? info : undefined) : await startBatch(client, config, file, o);
       if (!o.wait) {
         if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
         else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
@@ -135,6 +139,8 @@ wrote ${files.json}`);
     .option('--json', 'print the final status as JSON')
     .action(async (o: { file: string; json?: boolean }) => runDemo(config, o, print, info));
 
+  registerPlanningCommands(program, config, print, info);
+  registerLearningCommands(program, config, print, info);
   return program;
 }
 

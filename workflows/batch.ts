@@ -113,6 +113,8 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       ...(results[t.id] ?? { taskId: t.id, status: 'pending', costUsd: 0, tokens: NO_TOKENS, turns: 0 }),
       title: t.title,
       workflowId: taskWorkflowId(batchId, t.id),
+      complexity: t.complexity,
+      role: t.role,
     }));
     const totals = sumResults(Object.values(results));
     status.budget = { capUsd: spec.maxCostUsd, spentUsd: totals.costUsd };
@@ -248,6 +250,6 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     startedAt: status.startedAt,
     endedAt: status.endedAt,
     ...totals,
-    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title })),
+    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role })),
   };
 }

@@ -122,7 +122,13 @@ export interface CarriedAgentState {
   runs: number;
 }
 
-export interface TaskStatus extends TaskResult {
+/** What the plan said about a task, kept with its result so estimates and insights can learn from it. */
+export interface TaskPlanFacts {
+  complexity?: 'low' | 'medium' | 'high';
+  role?: string;
+}
+
+export interface TaskStatus extends TaskResult, TaskPlanFacts {
   title: string;
   workflowId: string;
   /** Last thing the task did, for `nightshift status`. */
@@ -152,7 +158,7 @@ export interface BatchResult {
   endedAt: number;
   costUsd: number;
   tokens: TokenUsage;
-  tasks: (TaskResult & { title: string })[];
+  tasks: (TaskResult & TaskPlanFacts & { title: string })[];
   /** Report files relative to NIGHTSHIFT_ROOT, or why they could not be written. */
   report?: { markdown: string; json: string } | { error: string };
 }

@@ -1,0 +1,15 @@
+/** Learning activities: skills extracted from tasks that succeeded. */
+import type Anthropic from '@anthropic-ai/sdk';
+import { Context } from '@temporalio/activity';
+import type { NightshiftConfig } from '../../common/config';
+import type { TranscriptStore } from '../transcripts';
+import { learnSkill, type LearnSkillInput, type LearnSkillResult } from './learn-skill';
+
+export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; transcripts: TranscriptStore }) {
+  return {
+    /** Idempotent by workflow ID: a retry finds the skill file it wrote and returns it. */
+    async learnSkill(input: LearnSkillInput): Promise<LearnSkillResult> {
+      return learnSkill({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, signal: Context.current().cancellationSignal }, input);
+    },
+  };
+}

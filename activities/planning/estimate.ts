@@ -1,0 +1,171 @@
+/**
+ * Predicted cost and duration of a night, from the history of tasks that ran
+ * (results/*.json) by model and complexity. Seed 001's hours (low 1, medium 2.5, high 4)
+ * and a token budget per complexity are the prior; each observed task pulls the estimate
+ * towards what really happened, so a few odd nights cannot swing it far.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { costOf, MODEL_PRICES, priceOf, resolveModel, worstCasePrice, type Complexity } from '../../common/models';
+import type { BatchSpec, TaskSpec } from '../../spec/types';
+
+/** Seed 001's complexity estimates, in hours. */
+export const PRIOR_HOURS: Record<Complexity, number> = { low: 1, medium: 2.5, high: 4 };
+
+/** Tokens an agent task of each complexity is assumed to use before any history exists. */
+export const PRIOR_TOKENS: Record<Complexity, { input: number; output: number }> = {
+  low: { input: 300_000, output: 20_000 },
+  medium: { input: 1_000_000, output: 60_000 },
+  high: { input: 2_500_000, output: 150_000 },
+};
+
+/** How many observed tasks the prior is worth. */
+const PRIOR_WEIGHT = 2;
+
+/** One task that ran, as results/<date>.json records it. */
+export interface HistoryRecord {
+  date?: string;
+  task: string;
+  state: string;
+  model?: string;
+  complexity?: Complexity;
+  role?: string;
+  title?: string;
+  costUsd: number;
+  hours?: number;
+  replay?: boolean;
+}
+
+/** States in which a task ran to an end and spent what it spent. */
+const RAN = new Set(['succeeded', 'failed', 'incomplete', 'halted']);
+
+/** `claude-sonnet-4-5-20250929` -> `claude-sonnet-4-5`: history is grouped by price-table row. */
+export function modelFamily(model: string | undefined): string | undefined {
+  if (!model) return undefined;
+  const id = resolveModel(model, undefined);
+  if (MODEL_PRICES[id]) return id;
+  return Object.keys(MODEL_PRICES).find((k) => id.startsWith(k) && /^[-@]\d{8}$/.test(id.slice(k.length))) ?? id;
+}
+
+interface ResultsFile {
+  date?: string;
+  results?: { task: string; state?: string; status?: string; model?: string; complexity?: Complexity; role?: string; title?: string; costUsd?: number; startedAt?: string; endedAt?: string; replay?: boolean }[];
+}
+
+/** Every task record in `<root>/results/*.json`; files that are not batch results are skipped. */
+export async function loadHistory(root: string): Promise<HistoryRecord[]> {
+  const dir = path.join(root, 'results');
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const out: HistoryRecord[] = [];
+  for (const name of names.filter((n) => n.endsWith('.json')).sort()) {
+    let file: ResultsFile;
+    try {
+      file = JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as ResultsFile;
+    } catch {
+      continue;
+    }
+    if (!Array.isArray(file.results)) continue;
+    for (const r of file.results) {
+      const start = r.startedAt ? Date.parse(r.startedAt) : NaN;
+      const end = r.endedAt ? Date.parse(r.endedAt) : NaN;
+      out.push({
+        date: file.date,
+        task: r.task,
+        state: r.state ?? (r.status === 'success' ? 'succeeded' : (r.status ?? 'unknown')),
+        model: r.model,
+        complexity: r.complexity,
+        role: r.role,
+        title: r.title,
+        costUsd: r.costUsd ?? 0,
+        hours: Number.isFinite(start) && Number.isFinite(end) && end >= start ? (end - start) / 3_600_000 : undefined,
+        replay: r.replay,
+      });
+    }
+  }
+  return out;
+}
+
+export interface TaskEstimate {
+  id: string;
+  title: string;
+  model: string;
+  complexity: Complexity;
+  costUsd: number;
+  hours: number;
+  /** Observed tasks behind the cost and the duration. */
+  costSamples: number;
+  hoursSamples: number;
+  dependsOn: string[];
+  /** Set when the prediction passes the task's own max_cost_usd. */
+  overTaskCap?: boolean;
+}
+
+export interface NightEstimate {
+  source: string;
+  tasks: TaskEstimate[];
+  costUsd: number;
+  /** Wall-clock hours: the longer of the dependency chain and the work spread over the agents. */
+  hours: number;
+  budgetUsd: number;
+  fits: boolean;
+  historyTasks: number;
+}
+
+export function priorCost(model: string, complexity: Complexity): number {
+  return costOf({ ...PRIOR_TOKENS[complexity], cacheWrite: 0, cacheRead: 0 }, priceOf(model) ?? worstCasePrice());
+}
+
+function blend(prior: number, observed: number[]): number {
+  return (prior * PRIOR_WEIGHT + observed.reduce((a, b) => a + b, 0)) / (PRIOR_WEIGHT + observed.length);
+}
+
+const round = (n: number, d: number) => Math.round(n * 10 ** d) / 10 ** d;
+
+export function estimateTask(task: TaskSpec, history: readonly HistoryRecord[]): TaskEstimate {
+  const complexity = task.complexity ?? 'medium';
+  const base = { id: task.id, title: task.title, complexity, dependsOn: task.dependsOn };
+  if (task.command !== undefined) {
+    const runs = history.filter((h) => h.task === task.id && h.hours !== undefined).map((h) => h.hours!);
+    const hours = runs.length ? runs.reduce((a, b) => a + b, 0) / runs.length : 0;
+    return { ...base, model: 'command', costUsd: 0, hours: round(hours, 2), costSamples: 0, hoursSamples: runs.length };
+  }
+  const model = resolveModel(task.model, task.complexity);
+  const family = modelFamily(model);
+  const ran = history.filter((h) => RAN.has(h.state) && !h.replay && (h.complexity ?? 'medium') === complexity);
+  const costs = ran.filter((h) => modelFamily(h.model) === family).map((h) => h.costUsd);
+  const hours = ran.filter((h) => h.hours !== undefined).map((h) => h.hours!);
+  const costUsd = round(blend(priorCost(model, complexity), costs), 2);
+  return {
+    ...base,
+    model,
+    costUsd,
+    hours: round(blend(PRIOR_HOURS[complexity], hours), 2),
+    costSamples: costs.length,
+    hoursSamples: hours.length,
+    ...(task.maxCostUsd !== undefined && costUsd > task.maxCostUsd ? { overTaskCap: true } : {}),
+  };
+}
+
+/** Longest chain of dependent hours through the DAG. */
+function criticalPathHours(tasks: readonly TaskEstimate[]): number {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const memo = new Map<string, number>();
+  const finish = (id: string, seen: Set<string>): number => {
+    if (memo.has(id)) return memo.get(id)!;
+    const t = byId.get(id);
+    if (!t || seen.has(id)) return 0;
+    seen.add(id);
+    const v = t.hours + Math.max(0, ...t.dependsOn.map((d) => finish(d, seen)));
+    memo.set(id, v);
+    return v;
+  };
+  return Math.max(0, ...tasks.map((t) => finish(t.id, new Set())));
+}
+
+export function estimateNight(spec: BatchSpec, history: readonly HistoryRecord[]): NightEstimate {
+  const tasks = spec.tasks.map((t) => estimateTask(t, history));
+  const costUsd = round(tasks.reduce((a, t) => a + t.costUsd, 0), 2);
+  const work = tasks.reduce((a, t) => a + t.hours, 0);
+  const hours = round(Math.max(criticalPathHours(tasks), work / spec.maxConcurrentAgents), 2);
+  return { source: spec.source, tasks, costUsd, hours, budgetUsd: spec.maxCostUsd, fits: costUsd <= spec.maxCostUsd, historyTasks: history.filter((h) => RAN.has(h.state) && !h.replay).length };
+}

@@ -1,0 +1,128 @@
+/**
+ * The activities of improvement loops (seed 003): the research task each loop starts
+ * with, planning its findings into at most five tasks, and the memory step that leaves a
+ * short loop summary, which the next loop reads instead of the whole history.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type Anthropic from '@anthropic-ai/sdk';
+import { Context } from '@temporalio/activity';
+import { stateDir, type NightshiftConfig } from '../../common/config';
+import { parseBatchSpec } from '../../spec/load';
+import type { TaskSpec } from '../../spec/types';
+import type { DecomposeGoalResult } from '.';
+import { makePlan } from './plan';
+
+/** Where the research agent writes its findings, in the repository's workspace. */
+export const FINDINGS_FILE = 'FINDINGS.md';
+/** Seed 003: at most five tasks per loop. */
+export const LOOP_MAX_TASKS = 5;
+
+const slug = (id: string) => id.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
+export const improveDir = (root: string, workflowId: string) => path.join(stateDir({ root }), 'improve', slug(workflowId));
+
+export interface LoopRef {
+  /** The improvement workflow's ID. */
+  workflowId: string;
+  loop: number;
+  repo: string;
+  /** The previous loop's summary, if any. */
+  previousSummary?: string;
+}
+
+export function createImproveActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined }) {
+  const root = deps.config.root;
+  return {
+    /** The loop's research task, through the one task-file schema (defaults included). */
+    async researchTaskFor(input: LoopRef & { model?: string }): Promise<TaskSpec> {
+      const spec = parseBatchSpec(
+        {
+          tasks: [
+            {
+              id: `research-${input.loop}`,
+              title: `Research: what to improve next (loop ${input.loop})`,
+              role: 'general',
+              description: [
+                `Analyse this codebase for the most valuable improvements: bugs, missing tests, unclear code, missing documentation, fragile edges.`,
+                `Do not change the code. Write ${FINDINGS_FILE} at the repository root: one "## " section per issue, most valuable first, each with what is wrong, where (files), and how to tell it is fixed (as "- " bullet points). At most ${LOOP_MAX_TASKS} issues.`,
+                input.previousSummary ? `The previous loop's summary (do not report again what it fixed; do report what it left failing):\n${input.previousSummary}` : '',
+              ]
+                .filter(Boolean)
+                .join('\n\n'),
+              context: { repo: input.repo, branch: `nightshift/improve-research-${input.loop}` },
+              deliverables: [FINDINGS_FILE],
+              acceptance_criteria: [`${FINDINGS_FILE} lists at most ${LOOP_MAX_TASKS} issues, each with files and a check`],
+              estimated_complexity: 'medium',
+              ...(input.model ? { agent_config: { model: input.model } } : {}),
+              on_completion: { create_pr: false },
+            },
+          ],
+        },
+        'improvement loop',
+      );
+      return spec.tasks[0];
+    },
+
+    /** Plans the findings into at most five tasks (idempotent: the plan is keyed by loop). */
+    async planFromFindings(input: LoopRef & { date: string; workDir?: string; summary?: string; maxCostUsd?: number; model?: string }): Promise<DecomposeGoalResult & { findings: string }> {
+      const fromFile = input.workDir ? await fs.readFile(path.join(input.workDir, FINDINGS_FILE), 'utf8').catch(() => undefined) : undefined;
+      const findings = fromFile?.trim() || input.summary?.trim() || '(the research agent reported nothing)';
+      const dir = improveDir(root, input.workflowId);
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(path.join(dir, `loop-${input.loop}-findings.md`), findings + '\n');
+      const r = await makePlan(
+        root,
+        deps.anthropic,
+        {
+          document: { name: `findings of improvement loop ${input.loop}`, text: findings },
+          context: input.previousSummary,
+          date: input.date,
+          maxCostUsd: input.maxCostUsd,
+          maxTasks: LOOP_MAX_TASKS,
+          repo: input.repo,
+          model: input.model,
+          out: path.join('tasks', 'improve', slug(input.workflowId), `loop-${input.loop}.yaml`),
+          key: `${input.workflowId}/loop-${input.loop}`,
+        },
+        { signal: Context.current().cancellationSignal },
+      );
+      return {
+        tasksFile: r.files.yaml,
+        markdown: r.files.markdown,
+        taskIds: r.spec.tasks.map((t) => t.id),
+        planner: r.planner,
+        estimatedCostUsd: r.estimate.costUsd,
+        fitsBudget: r.estimate.fits,
+        findings: findings.slice(0, 4000),
+      };
+    },
+
+    /**
+     * The memory step: a short summary of the loop (what was found, what each task did,
+     * what it cost) written to `.nightshift/improve/<id>/loop-N-summary.md`. The next loop
+     * reads this, not the history. Whole-file write: a retry writes the same bytes.
+     */
+    async writeLoopSummary(input: LoopRef & { findings: string; tasks: { taskId: string; title: string; status: string; summary?: string; error?: string; costUsd: number }[] }): Promise<{ file: string; text: string }> {
+      const headlines = input.findings
+        .split('\n')
+        .map((l) => /^##\s+(.+)$/.exec(l.trim())?.[1])
+        .filter((h): h is string => Boolean(h));
+      const cost = input.tasks.reduce((a, t) => a + t.costUsd, 0);
+      const one = (s: string | undefined) => (s ?? '').replace(/\s+/g, ' ').slice(0, 160);
+      const text = [
+        `# Loop ${input.loop} summary`,
+        '',
+        `Findings: ${headlines.length ? headlines.join('; ') : one(input.findings)}`,
+        '',
+        'Tasks:',
+        ...input.tasks.map((t) => `- ${t.taskId} ${t.title}: ${t.status}${t.status === 'succeeded' ? (t.summary ? ` (${one(t.summary)})` : '') : t.error ? ` (${one(t.error)})` : ''}`),
+        '',
+        `Cost: $${cost.toFixed(2)}. Left for the next loop: ${input.tasks.filter((t) => t.status !== 'succeeded').map((t) => t.title).join('; ') || 'nothing'}.`,
+      ].join('\n');
+      const file = path.join(improveDir(root, input.workflowId), `loop-${input.loop}-summary.md`);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await fs.writeFile(file, text + '\n');
+      return { file: path.relative(root, file), text };
+    },
+  };
+}

@@ -1,0 +1,229 @@
+/**
+ * `nightshift plan "goal"` / `plan --prd FILE`, `plan list`, `plan continue ID`, and
+ * `start --decompose "goal"`. A plan is written to tasks/<date>.yaml (+ .plan.md) at once;
+ * in a terminal an interactive session follows where the plan can be edited, approved
+ * and started. Every edit is saved, so a session can be left and resumed.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
+import { createAnthropicClient } from '../../activities/model/client';
+import { describeIssues, type PlanDraft } from '../../activities/planning/plan-tool';
+import { defaultPlanFile, makePlan, savePlan } from '../../activities/planning/plan';
+import { describePlanner, type PlanHeader } from '../../activities/planning/render';
+import { addTask, EDITABLE_FIELDS, listSessions, loadSession, modifyTask, newSessionId, PlanEditError, removeTask, saveSession, splitTask, type PlanSession } from '../../activities/planning/session';
+import { batchIdFor } from '../../workflows/contract';
+import { PLANNED_WORKFLOW, type PlannedNightInput } from '../../workflows/planned';
+import { CliError, EXIT } from '../errors';
+import { table, usd } from '../format';
+import { localDate } from './batch';
+
+export interface PlanOptions {
+  prd?: string;
+  date?: string;
+  budget?: number;
+  repo?: string;
+  model?: string;
+  out?: string;
+  force?: boolean;
+  heuristic?: boolean;
+}
+
+async function readPrd(config: NightshiftConfig, file: string): Promise<{ name: string; text: string }> {
+  const text = await fs.readFile(path.resolve(file), 'utf8').catch(() => undefined);
+  if (text === undefined) throw new CliError(`cannot read ${file}`, EXIT.notFound);
+  return { name: path.relative(config.root, path.resolve(file)) || file, text };
+}
+
+/** Plans, writes the files, and opens a saved session for them. */
+export async function planCommand(config: NightshiftConfig, goal: string | undefined, o: PlanOptions): Promise<{ session: PlanSession; text: string; notes: string[] }> {
+  if (!goal && !o.prd) throw new CliError('give a goal ("Build a REST API with authentication") or --prd FILE', EXIT.usage);
+  const date = o.date ?? localDate();
+  const document = o.prd ? await readPrd(config, o.prd) : undefined;
+  const r = await makePlan(config.root, createAnthropicClient(config), {
+    goal,
+    document,
+    date,
+    maxCostUsd: o.budget,
+    repo: o.repo,
+    model: o.model,
+    out: o.out,
+    overwrite: o.force,
+    heuristic: o.heuristic,
+  });
+  const notes: string[] = [];
+  if (r.planner.kind === 'heuristic') notes.push(`planned heuristically: ${r.planner.reason}`);
+  if (r.rejected) notes.push(`the model's first plan was invalid and was sent back once:\n${describeIssues(r.rejected)}`);
+  const from = goal ?? document!.name;
+  const session: PlanSession = {
+    id: await newSessionId(config.root, date, from),
+    createdAt: new Date().toISOString(),
+    updatedAt: new Date().toISOString(),
+    from,
+    date,
+    maxCostUsd: r.spec.maxCostUsd,
+    out: r.files.yaml,
+    repo: o.repo,
+    planner: r.planner,
+    draft: r.draft,
+    state: 'draft',
+    log: [`planned by ${describePlanner(r.planner)}`],
+  };
+  await saveSession(config.root, session);
+  return { session, text: `${r.text}\n\nwrote ${r.files.yaml} and ${r.files.markdown} · session ${session.id}`, notes };
+}
+
+function headerOf(s: PlanSession): PlanHeader {
+  return { date: s.date, maxCostUsd: s.maxCostUsd, from: s.from, planner: s.planner, summary: s.draft.summary };
+}
+
+/** Rewrites the session's task file and companion from its current plan; returns the plan text. */
+async function writeSession(root: string, s: PlanSession): Promise<string> {
+  const r = await savePlan(root, s.draft, headerOf(s), { out: s.out });
+  return r.text;
+}
+
+export const REPL_HELP = `commands:
+  show                          the plan: phases, models, estimates
+  add TITLE [-- DESCRIPTION]    add a task (complexity medium, no dependencies; change with set)
+  remove ID                     remove a task; its dependents inherit its dependencies
+  split ID PART | PART [| ...]  split a task into parts that run side by side
+  set ID FIELD VALUE            FIELD: ${EDITABLE_FIELDS.join(', ')} (lists comma-separated)
+  approve                       mark the plan approved (the task file is already written)
+  start                         approve and start the night's batch
+  quit                          save and leave; resume with: nightshift plan continue ID
+  help                          this list`;
+
+export interface ReplIo {
+  input: Readable;
+  output: Writable;
+  /** Starts the batch for a task file; returns the batch ID. */
+  start(file: string, date: string): Promise<string>;
+}
+
+/**
+ * The interactive session. Every accepted edit is saved and rewrites the task file; an
+ * edit that would make the plan invalid is refused with the reason.
+ */
+export async function runPlanningRepl(config: NightshiftConfig, session: PlanSession, io: ReplIo): Promise<PlanSession> {
+  const say = (s: string) => io.output.write(s + '\n');
+  let s = session;
+  const rl = readline.createInterface({ input: io.input, terminal: false });
+  // Take the iterator now: it buffers lines that arrive while the plan is being written.
+  const lines = rl[Symbol.asyncIterator]();
+  const apply = async (draft: PlanDraft, what: string) => {
+    s = { ...s, draft, state: s.state === 'started' ? 'started' : 'draft', log: [...s.log, what] };
+    await saveSession(config.root, s);
+    say(`${what}\n${await writeSession(config.root, s)}`);
+  };
+  say(`session ${s.id} · ${s.from} · ${s.state}\n${await writeSession(config.root, s)}\n\n${REPL_HELP}`);
+  io.output.write('plan> ');
+  for (let next = await lines.next(); !next.done; next = await lines.next()) {
+    const raw = next.value;
+    const line = raw.trim();
+    const [cmd, ...rest] = line.split(/\s+/);
+    const arg = line.slice(cmd.length).trim();
+    try {
+      if (!cmd) {
+        // nothing
+      } else if (cmd === 'show') say(await writeSession(config.root, s));
+      else if (cmd === 'help') say(REPL_HELP);
+      else if (cmd === 'add') {
+        const [title, description] = arg.split(/\s+--\s+/);
+        if (!title) throw new PlanEditError('add needs a title');
+        const r = addTask(s.draft, { title, description });
+        await apply(r.draft, `added ${r.id}: ${title}`);
+      } else if (cmd === 'remove') await apply(removeTask(s.draft, rest[0] ?? ''), `removed ${rest[0]}`);
+      else if (cmd === 'split') {
+        const id = rest[0] ?? '';
+        const r = splitTask(s.draft, id, arg.slice(id.length).split('|').map((p) => p.trim()).filter(Boolean));
+        await apply(r.draft, `split ${id} into ${r.ids.join(', ')}`);
+      } else if (cmd === 'set') {
+        const [id, field] = rest;
+        const value = arg.replace(/^\S+\s+\S+\s*/, '');
+        await apply(modifyTask(s.draft, id ?? '', field ?? '', value), `set ${id} ${field}`);
+      } else if (cmd === 'approve' || cmd === 'start') {
+        if (s.state === 'draft') {
+          s = { ...s, state: 'approved', log: [...s.log, 'approved'] };
+          await saveSession(config.root, s);
+          say(`approved ${s.out}`);
+        }
+        if (cmd === 'start') {
+          if (s.state === 'started') throw new PlanEditError(`already started as ${s.batchId}`);
+          const batchId = await io.start(s.out, s.date);
+          s = { ...s, state: 'started', batchId, log: [...s.log, `started ${batchId}`] };
+          await saveSession(config.root, s);
+          say(`started ${batchId} · nightshift status ${batchId}`);
+          break;
+        }
+      } else if (cmd === 'quit' || cmd === 'exit') break;
+      else say(`unknown command "${cmd}"\n${REPL_HELP}`);
+    } catch (err) {
+      if (!(err instanceof PlanEditError || err instanceof CliError)) throw err;
+      say(`refused: ${err.message}`);
+    }
+    io.output.write('plan> ');
+  }
+  rl.close();
+  await saveSession(config.root, s);
+  say(`\nsaved session ${s.id} (${s.state}); resume with: nightshift plan continue ${s.id}`);
+  return s;
+}
+
+export async function continueSession(config: NightshiftConfig, id: string): Promise<PlanSession> {
+  const s = await loadSession(config.root, id);
+  if (!s) throw new CliError(`no planning session "${id}"; see nightshift plan list`, EXIT.notFound);
+  return s;
+}
+
+export async function listCommand(config: NightshiftConfig): Promise<{ sessions: PlanSession[]; text: string }> {
+  const sessions = await listSessions(config.root);
+  const text = sessions.length
+    ? table(
+        ['SESSION', 'STATE', 'TASKS', 'FILE', 'UPDATED', 'FROM'],
+        sessions.map((s) => [s.id, s.state + (s.batchId ? ` (${s.batchId})` : ''), String(s.draft.tasks.length), s.out, s.updatedAt.slice(0, 16), s.from.slice(0, 60)]),
+      )
+    : 'no planning sessions; start one with nightshift plan "goal"';
+  return { sessions, text };
+}
+
+/** `start --decompose "goal"`: the plannedNight workflow plans (as an activity) and runs the batch. */
+/**
+ * Starts plannedNight. With `waitForBatch`, returns once the planned batch has started (or
+ * throws the planning failure), so the caller can follow the batch.
+ */
+export async function startDecomposed(client: Client, goal: string, o: Omit<PlanOptions, 'prd'> & { workflowId?: string }, waitForBatch?: (s: string) => void): Promise<{ planWorkflowId: string; batchId: string; runId: string }> {
+  const date = o.date ?? localDate();
+  const batchId = o.workflowId ?? batchIdFor(date);
+  const input: PlannedNightInput = { goal, date, batchId, maxCostUsd: o.budget, repo: o.repo, model: o.model, out: o.out ?? defaultPlanFile(date) };
+  const planWorkflowId = `${batchId}-plan`;
+  let runId: string;
+  try {
+    const h = await client.workflow.start(PLANNED_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: planWorkflowId, args: [input], staticSummary: `plan and run: ${goal.slice(0, 100)}` });
+    runId = h.firstExecutionRunId;
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`${planWorkflowId} already exists; choose another --workflow-id`, EXIT.usage);
+    throw err;
+  }
+  if (waitForBatch) {
+    waitForBatch(`planning in ${planWorkflowId}; the night will run as ${batchId}`);
+    for (;;) {
+      const batch = await client.workflow.getHandle(batchId).describe().catch(() => undefined);
+      if (batch) break;
+      const plan = await client.workflow.getHandle(planWorkflowId).describe();
+      if (plan.status.name !== 'RUNNING') {
+        const why = await client.workflow.getHandle(planWorkflowId).result().then(() => plan.status.name.toLowerCase(), (err: Error) => (err.cause as Error | undefined)?.message ?? err.message);
+        throw new CliError(`planning failed: ${why}`, EXIT.failure);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+  return { planWorkflowId, batchId, runId };
+}
+
+export function describeSession(s: PlanSession): string {
+  return `${s.id} · ${s.state} · ${s.draft.tasks.length} tasks · ${s.out} · budget ${usd(s.maxCostUsd)}`;
+}

@@ -1,0 +1,94 @@
+/**
+ * on_completion.update_skill on a real dev server: after the agent loop succeeds, a model
+ * call (scripted at the wire) extracts the pattern; high confidence lands in
+ * skills/learned/, low in skills/pending/; the next night's task that requires the skill
+ * gets it in its prompt, along with the lessons from feedback.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { approveSkill, listSkills, rejectSkill } from '../../activities/learning/skills';
+import { importFeedback } from '../../activities/learning/store';
+import type { MessagesRequest } from '../../activities/model/messages-server';
+import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
+import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
+import { agentInput, agentSpec, runAgentTask, withModel } from '../agent/helpers';
+
+const server = devServerForFile();
+
+const hasTool = (req: MessagesRequest, name: string) => ((req.body.tools as { name: string }[] | undefined) ?? []).some((t) => t.name === name);
+const firstUserText = (req: MessagesRequest) => JSON.stringify(req.body.messages?.[0]?.content ?? '');
+const systemOf = (req: MessagesRequest) => ((req.body.system as { text: string }[] | undefined) ?? []).map((b) => b.text).join('\n');
+
+test('skills land in learned/ or pending/ by confidence, and appear in the next prompt with the lessons', async () => {
+  const fake = await startFakeAnthropic({
+    byTurn: (turn, req) => {
+      if (hasTool(req, 'record_skill')) {
+        const confident = firstUserText(req).includes('greeting-module');
+        return message([
+          toolUse('toolu_skill', 'record_skill', {
+            title: confident ? 'Small node modules with a smoke check' : 'A one-off fix',
+            when_to_use: confident ? 'Adding a tiny module' : 'Rarely',
+            pattern: confident ? '1. Write the module.\n2. Run it with node to check it prints.' : 'Patch the thing.',
+            confidence: confident ? 0.9 : 0.3,
+          }),
+        ]);
+      }
+      if (systemOf(req).includes('Use the greeting-module skill')) return message([toolUse('toolu_f2', 'finish', { summary: 'used the skill', verification: 'ran it' })]);
+      return turn === 1
+        ? message([text('Writing it.'), toolUse('toolu_w', 'write_file', { path: 'greet.js', content: 'console.log("hi")\n' })])
+        : message([toolUse('toolu_f', 'finish', { summary: 'Added greet.js', verification: 'node greet.js prints hi' })]);
+    },
+  });
+  try {
+    const config = withModel(testConfig(server.env), fake.url);
+    const root = config.root;
+    // A worker runs once (runUntil shuts it down): one per task.
+    const run = async (o: Parameters<typeof agentSpec>[0]) => runAgentTask(server.env, await testWorker(server.env, config), agentInput(agentSpec(o)));
+
+    // Night 1: two tasks that succeed and learn.
+    const a = await run({ id: 'greet', updateSkill: 'greeting-module' });
+    assert.equal(a.result.status, 'succeeded', a.result.error);
+    const b = await run({ id: 'fix', title: 'Fix a typo', updateSkill: 'one-off' });
+    assert.equal(b.result.status, 'succeeded', b.result.error);
+
+    const learned = readFileSync(path.join(root, 'skills/learned/greeting-module.md'), 'utf8');
+    assert.match(learned, /^---\nname: greeting-module\nconfidence: 0\.9\nsource: agent-[^\n]+\/greet\ntask: greet\ndate: 2026-11-21\n---\n# Small node modules with a smoke check/);
+    assert.match(learned, /2\. Run it with node to check it prints\./);
+    assert.ok(existsSync(path.join(root, 'skills/pending/one-off.md')));
+    assert.ok(!existsSync(path.join(root, 'skills/learned/one-off.md')));
+    assert.deepEqual((await listSkills(root)).map((s) => [s.name, s.status, s.confidence]), [['greeting-module', 'learned', 0.9], ['one-off', 'pending', 0.3]]);
+
+    // The extraction read what the agent did, and its cost is in the task's total.
+    const extraction = fake.requests.find((r) => hasTool(r, 'record_skill') && firstUserText(r).includes('greeting-module'))!;
+    assert.deepEqual(extraction.body.tool_choice, { type: 'tool', name: 'record_skill' });
+    assert.match(firstUserText(extraction), /write_file greet\.js/);
+    assert.match(firstUserText(extraction), /Added greet\.js/);
+    // Two agent turns and one extraction, each 100 in / 20 out on sonnet ($0.0006).
+    assert.equal(a.result.costUsd, 0.0018);
+
+    // Feedback on night 1 adds a lesson.
+    mkdirSync(path.join(root, 'feedback'));
+    writeFileSync(path.join(root, 'feedback/2026-11-21.md'), '# Feedback - 2026-11-21\n\n## greet: Greeting\nRating: 4/5\n\n✅ Small and checked\n\nAction: Print the command you ran to check your work\n');
+    await importFeedback(root, 'feedback/2026-11-21.md');
+
+    // Night 2: a task that requires the learned skill gets it, and the lesson, in its system prompt.
+    const before = fake.requests.length;
+    const c = await run({ id: 'greet-2', description: 'Use the greeting-module skill.', skills: ['greeting-module'] });
+    assert.equal(c.result.status, 'succeeded', c.result.error);
+    const system = systemOf(fake.requests[before]);
+    assert.match(system, /## Skills\n### greeting-module\n# Small node modules with a smoke check[\s\S]*Run it with node/);
+    assert.doesNotMatch(system, /confidence: 0\.9/, 'front matter stays out of the prompt');
+    assert.match(system, /## Lessons from earlier nights\n- Print the command you ran to check your work \(feedback 2026-11-21, greet rated 4\/5\)/);
+    assert.equal(fake.exhausted, undefined);
+
+    // A person reviews the pending one.
+    await approveSkill(root, 'one-off');
+    assert.ok(existsSync(path.join(root, 'skills/learned/one-off.md')));
+    assert.ok(!existsSync(path.join(root, 'skills/pending/one-off.md')));
+    await assert.rejects(rejectSkill(root, 'one-off'), /no pending skill "one-off"/);
+  } finally {
+    await fake.close();
+  }
+});

@@ -1,0 +1,101 @@
+/** `nightshift estimate`: priors from seed 001, pulled toward a fixture history of finished tasks. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { estimateNight, loadHistory } from '../../activities/planning/estimate';
+import { writeReportFiles } from '../../activities/report';
+import { estimateCommand, renderEstimate } from '../../client/commands/estimate';
+import { loadConfig } from '../../common/config';
+import { parseBatchYaml } from '../../spec/load';
+import type { BatchStatus } from '../../workflows/contract';
+
+const rec = (task: string, state: string, model: string | undefined, complexity: string, costUsd: number, hours: number, extra: object = {}) => ({
+  task,
+  state,
+  status: state === 'succeeded' ? 'success' : state,
+  model,
+  complexity,
+  costUsd,
+  startedAt: '2026-11-01T22:00:00.000Z',
+  endedAt: new Date(Date.parse('2026-11-01T22:00:00.000Z') + hours * 3_600_000).toISOString(),
+  ...extra,
+});
+
+function fixtureRoot(): string {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-estimate-'));
+  mkdirSync(path.join(root, 'results'));
+  writeFileSync(
+    path.join(root, 'results/2026-11-01.json'),
+    JSON.stringify({ date: '2026-11-01', results: [rec('a', 'succeeded', 'claude-sonnet-4-5-20250929', 'medium', 2, 2), rec('b', 'succeeded', 'claude-haiku-4-5', 'low', 0.1, 0.5), rec('c', 'skipped', undefined, 'medium', 0, 0)] }),
+  );
+  writeFileSync(
+    path.join(root, 'results/2026-11-02.json'),
+    JSON.stringify({
+      date: '2026-11-02',
+      results: [
+        rec('d', 'succeeded', 'claude-sonnet-4-5', 'medium', 3, 1),
+        rec('e', 'failed', 'claude-sonnet-4-5-20250929', 'medium', 1, 0.5),
+        // The offline replay model costs nothing and says nothing about real nights.
+        rec('f', 'succeeded', 'replay:example', 'medium', 0, 0.01, { replay: true }),
+      ],
+    }),
+  );
+  writeFileSync(path.join(root, 'results/2026-11-02-notes.json'), JSON.stringify({ not: 'a results file' }));
+  writeFileSync(
+    path.join(root, 'night.yaml'),
+    `max_cost_usd: 20
+tasks:
+  - { id: t1, estimated_complexity: low }
+  - { id: t2, estimated_complexity: medium, depends_on: t1 }
+  - { id: t3, estimated_complexity: medium, depends_on: t1 }
+  - { id: t4, estimated_complexity: high, depends_on: t2, agent_config: { max_cost_usd: 10 } }
+  - { id: fmt, command: "echo formatted" }
+`,
+  );
+  return root;
+}
+
+test('history by model and complexity pulls the prior; tasks with no history keep the prior; the night says whether it fits', async () => {
+  const root = fixtureRoot();
+  const e = await estimateCommand({ ...loadConfig(), root }, 'night.yaml');
+  const row = (id: string) => e.tasks.find((t) => t.id === id)!;
+  // haiku/low: prior 300k in x $1 + 20k out x $5 = $0.40, weight 2, one task at $0.10: (0.8 + 0.1) / 3.
+  assert.deepEqual([row('t1').model, row('t1').costUsd, row('t1').hours, row('t1').costSamples], ['claude-haiku-4-5', 0.3, 0.83, 1]);
+  // sonnet/medium: prior $3.90 and 2.5 h; observed $2, $3, $1 over 2 h, 1 h, 0.5 h (the skipped and the replayed task do not count).
+  assert.deepEqual([row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples], [2.76, 1.7, 3, 3]);
+  // opus/high: no history, so the prior: $16.25 and seed 001's 4 hours; over the task's own $10 cap.
+  assert.deepEqual([row('t4').model, row('t4').costUsd, row('t4').hours, row('t4').costSamples, row('t4').overTaskCap], ['claude-opus-4-5', 16.25, 4, 0, true]);
+  assert.deepEqual([row('fmt').model, row('fmt').costUsd], ['command', 0]);
+  assert.equal(e.costUsd, 22.07);
+  // Critical path t1 -> t2 -> t4 (0.83 + 1.7 + 4) is longer than 8.23 h of work over 3 agents.
+  assert.equal(e.hours, 6.53);
+  assert.equal(e.fits, false);
+  assert.equal(e.historyTasks, 4);
+  const text = renderEstimate(e);
+  assert.match(text, /night: \$22\.07 of \$20\.00 max_cost_usd — does NOT fit; about 6\.53h wall-clock/);
+  assert.match(text, /t4\s+claude-opus-4-5\s+high\s+\$16\.25 \(over its max_cost_usd\)\s+4h\s+cost: prior, time: prior/);
+});
+
+test('without history every estimate is the prior, and a cheap night fits', () => {
+  const spec = parseBatchYaml('max_cost_usd: 5\ntasks:\n  - { id: a, estimated_complexity: low }\n  - { id: b, estimated_complexity: low }\n', 'x.yaml');
+  const e = estimateNight(spec, []);
+  assert.deepEqual(e.tasks.map((t) => [t.costUsd, t.hours]), [[0.4, 1], [0.4, 1]]);
+  assert.equal(e.fits, true);
+  assert.equal(e.hours, 1);
+});
+
+test("the report's results file carries complexity and role, so tonight's results are tomorrow's history", async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-estimate-'));
+  const status: BatchStatus = {
+    batchId: 'nightshift-2026-11-03',
+    date: '2026-11-03',
+    state: 'completed',
+    startedAt: 0,
+    tasks: [{ taskId: 'x', title: 'X', workflowId: 'w', status: 'succeeded', costUsd: 1.5, tokens: { input: 1, output: 1, cacheRead: 0, cacheWrite: 0 }, turns: 3, model: 'claude-opus-4-5', complexity: 'high', role: 'backend', startedAt: 1_000, endedAt: 3_601_000 }],
+  };
+  await writeReportFiles(root, status, 10);
+  const h = await loadHistory(root);
+  assert.deepEqual(h, [{ date: '2026-11-03', task: 'x', state: 'succeeded', model: 'claude-opus-4-5', complexity: 'high', role: 'backend', title: 'X', costUsd: 1.5, hours: 1, replay: undefined }]);
+});

@@ -1,0 +1,91 @@
+/**
+ * improvementLoops (seed 003, `nightshift improve --repo R --loops N`). Per loop: a
+ * research agent (an agentTask child) writes FINDINGS.md; the findings are planned into at
+ * most five tasks; those run as a nightlyBatch child; a memory step writes a short loop
+ * summary. The next loop's research and planning read that summary, not the history, so
+ * loop N costs the same context as loop 1.
+ *
+ * Deterministic code only.
+ */
+import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { agentTask } from './task';
+import { nightlyBatch } from './batch';
+import { SEARCH_ATTRIBUTES, type TaskResult } from './contract';
+
+export const IMPROVE_WORKFLOW = 'improvementLoops';
+
+export interface ImproveInput {
+  /** Repository (URL or path inside NIGHTSHIFT_ROOT) to improve. */
+  repo: string;
+  loops: number;
+  /** YYYY-MM-DD, for the task files and results. */
+  date: string;
+  /** max_cost_usd of each loop's batch. @default 50 */
+  maxCostUsdPerLoop?: number;
+  /** Model for research and planning. @default sonnet (planning), by complexity (research) */
+  model?: string;
+}
+
+export interface LoopResult {
+  loop: number;
+  research: Pick<TaskResult, 'status' | 'costUsd' | 'error'>;
+  tasksFile?: string;
+  batchId?: string;
+  tasks: { taskId: string; status: string; costUsd: number }[];
+  summaryFile?: string;
+}
+
+export interface ImproveResult {
+  loops: LoopResult[];
+  costUsd: number;
+  /** The last loop's summary. */
+  summary?: string;
+}
+
+const acts = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+
+export async function improvementLoops(input: ImproveInput): Promise<ImproveResult> {
+  const workflowId = workflowInfo().workflowId;
+  const loops: LoopResult[] = [];
+  let summary: string | undefined;
+  let costUsd = 0;
+  for (let loop = 1; loop <= input.loops; loop++) {
+    const ref = { workflowId, loop, repo: input.repo, previousSummary: summary };
+    const task = await acts.researchTaskFor({ ...ref, model: input.model });
+    const loopId = `${workflowId}-loop-${loop}`;
+    const research = await executeChild(agentTask, {
+      workflowId: `${loopId}/${task.id}`,
+      args: [{ batchId: loopId, date: input.date, task, sandbox: task.sandbox }],
+      staticSummary: `improvement loop ${loop}: research`,
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.task, value: task.id }],
+    });
+    costUsd += research.costUsd;
+    const result: LoopResult = { loop, research: { status: research.status, costUsd: research.costUsd, error: research.error }, tasks: [] };
+    loops.push(result);
+    // Without findings there is nothing to plan; the loops stop rather than guess.
+    if (research.status !== 'succeeded') break;
+
+    const plan = await acts.planFromFindings({ ...ref, date: input.date, workDir: research.workDir, summary: research.summary, maxCostUsd: input.maxCostUsdPerLoop, model: input.model });
+    result.tasksFile = plan.tasksFile;
+    const batchId = `${loopId}-batch`;
+    const batch = await executeChild(nightlyBatch, {
+      workflowId: batchId,
+      args: [{ tasksFile: plan.tasksFile, date: input.date }],
+      staticSummary: `improvement loop ${loop}: ${plan.taskIds.length} tasks from ${plan.tasksFile}`,
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
+    });
+    result.batchId = batchId;
+    result.tasks = batch.tasks.map((t) => ({ taskId: t.taskId, status: t.status, costUsd: t.costUsd }));
+    costUsd += batch.costUsd;
+
+    const memory = await acts.writeLoopSummary({ ...ref, findings: plan.findings, tasks: batch.tasks.map((t) => ({ taskId: t.taskId, title: t.title, status: t.status, summary: t.summary, error: t.error, costUsd: t.costUsd })) });
+    result.summaryFile = memory.file;
+    summary = memory.text;
+  }
+  return { loops, costUsd: Math.round(costUsd * 1e6) / 1e6, summary };
+}

@@ -1,0 +1,36 @@
+/**
+ * After a task succeeds, learning from it: on_completion.update_skill extracts the
+ * reusable pattern (the `learnSkill` activity), its cost added to the task's. Learning is a bonus, never a reason to
+ * fail work that succeeded, so its failures are logged and dropped.
+ *
+ * Deterministic code only.
+ */
+import { isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import type { AgentTaskInput, TaskResult } from './contract';
+
+const { learnSkill } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+
+export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<TaskResult>): Promise<void> {
+  const { task } = input;
+  if (outcome.status !== 'succeeded' || !task.updateSkill) return;
+  try {
+    const r = await learnSkill({
+      workflowId: workflowInfo().workflowId,
+      task: { id: task.id, title: task.title, description: task.description, acceptanceCriteria: task.acceptanceCriteria, updateSkill: task.updateSkill },
+      summary: outcome.summary,
+      date: input.date,
+      model: task.model,
+    });
+    // What learning cost is the task's spend too: no call is free in the totals.
+    outcome.costUsd = (outcome.costUsd ?? 0) + r.costUsd;
+    log.info('skill learned', { skill: r.name, status: r.status, confidence: r.confidence });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    log.warn('could not learn a skill from this task', { skill: task.updateSkill, error: err instanceof Error ? err.message : String(err) });
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * plannedNight: `nightshift start --decompose "goal"`. Plans the goal into a task file
+ * (the `decomposeGoal` activity, idempotent by this workflow's ID) and runs that file as
+ * the night's `nightlyBatch` child, so the plan is on disk for review and the batch is
+ * the ordinary one (same ID, status query, report).
+ *
+ * Deterministic code only.
+ */
+import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { DecomposeGoalResult } from '../activities/planning';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { batchIdFor, SEARCH_ATTRIBUTES, type BatchResult } from './contract';
+import { nightlyBatch } from './batch';
+
+export const PLANNED_WORKFLOW = 'plannedNight';
+
+export interface PlannedNightInput {
+  goal?: string;
+  /** A PRD inside NIGHTSHIFT_ROOT to plan from instead of a goal. */
+  prdFile?: string;
+  date: string;
+  /** The batch's workflow ID. @default nightshift-<date> */
+  batchId?: string;
+  maxCostUsd?: number;
+  repo?: string;
+  /** Planning model alias or ID. @default sonnet */
+  model?: string;
+  /** Task file to write. @default tasks/<date>.yaml */
+  out?: string;
+}
+
+export interface PlannedNightResult {
+  plan: DecomposeGoalResult;
+  batch: BatchResult;
+}
+
+const { decomposeGoal } = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+
+export async function plannedNight(input: PlannedNightInput): Promise<PlannedNightResult> {
+  const plan = await decomposeGoal({
+    goal: input.goal,
+    prdFile: input.prdFile,
+    date: input.date,
+    maxCostUsd: input.maxCostUsd,
+    repo: input.repo,
+    model: input.model,
+    out: input.out,
+    key: workflowInfo().workflowId,
+  });
+  const batchId = input.batchId ?? batchIdFor(input.date);
+  const batch = await executeChild(nightlyBatch, {
+    workflowId: batchId,
+    args: [{ tasksFile: plan.tasksFile, date: input.date }],
+    staticSummary: `nightshift ${input.date} · ${plan.taskIds.length} planned tasks from ${plan.tasksFile}`,
+    typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
+  });
+  return { plan, batch };
+}
