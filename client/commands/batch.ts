@@ -1,4 +1,5 @@
 /** `start`, `status` and `cancel`: a night's batch through the Temporal client. */
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
@@ -22,7 +23,10 @@ export interface StartOptions {
 
 /** Validates locally first, so a bad file starts nothing; then starts the batch. */
 export async function startBatch(client: Client, config: NightshiftConfig, file: string, o: StartOptions): Promise<{ batchId: string; runId: string }> {
-  const abs = path.resolve(file);
+  // A path is the shell's (relative to the current directory); failing that, relative to
+  // NIGHTSHIFT_ROOT, the way workers and `temporal workflow start` read it.
+  const fromCwd = path.resolve(file);
+  const abs = existsSync(fromCwd) || path.isAbsolute(file) ? fromCwd : path.resolve(config.root, file);
   const rel = path.relative(config.root, abs);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new CliError(`${file} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
