@@ -19,7 +19,7 @@ import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { heartbeatEvery } from './model/call-model';
 import { buildSystemPrompt, firstMessage } from './prompt';
-import { executeTool, SIDE_EFFECTING_TOOLS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
+import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
 import { getJson, keys, putJson, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
 
 export interface AgentActivityDeps {
@@ -45,6 +45,8 @@ function workspaceRootOf(sandbox: Sandbox): string {
 }
 
 const decoder = new TextDecoder('utf-8');
+
+const TOOL_SCHEMA_CHARS = JSON.stringify(TOOL_DEFINITIONS).length;
 
 /** Where a task's files are kept after its sandbox is gone. */
 export function workDirFor(config: Pick<NightshiftConfig, 'root'>, workflowId: string): string {
@@ -132,7 +134,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         missing = prepared.missingContextFiles;
       }
       const existing = await getJson<PromptRecord>(store, input.workflowId, keys.prompt);
-      if (existing) return { missingContextFiles: missing, promptChars: existing.system.length };
+      // promptChars is what the first request holds (system, task, tool schemas): the budget's first estimate.
+      if (existing) return { missingContextFiles: missing, promptChars: existing.system.length + existing.firstMessage.length + TOOL_SCHEMA_CHARS };
       const reader = {
         async readFile(p: string): Promise<string | undefined> {
           try {
@@ -144,7 +147,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       };
       const system = await buildSystemPrompt(task, reader, { root: deps.config.root });
       await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: firstMessage(task) } satisfies PromptRecord);
-      return { missingContextFiles: missing, promptChars: system.length };
+      return { missingContextFiles: missing, promptChars: system.length + firstMessage(task).length + TOOL_SCHEMA_CHARS };
     },
 
     /**

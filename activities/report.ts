@@ -12,7 +12,7 @@ const NEEDS_HUMAN: Record<string, string> = {
   failed: 'failed',
   halted: 'halted by the safety policy',
   incomplete: 'ran out of turns',
-  waiting_for_answer: 'waiting for an answer',
+  waiting_for_answer: 'parked, waiting for an answer',
   paused_budget: 'stopped by the budget',
   cancelled: 'cancelled',
 };
@@ -38,6 +38,11 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '## Needs a human',
     '',
     ...(attention.length ? attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${t.error}` : ''}`) : ['Nothing. Every task that ran succeeded.']),
+    ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${q.question.replace(/\n/g, ' ')} — answer with \`${q.answerCommand}\``)] : []),
+    ...(s.tasks.some((t) => t.assumptions?.length)
+      ? ['', '## Assumptions to check', '', ...s.tasks.flatMap((t) => (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${a.replace(/\n/g, ' ')}`))]
+      : []),
+    ...(s.notes?.length ? ['', '## Notes', '', ...s.notes.map((n) => `- ${n}`)] : []),
     '',
     '## Tasks',
     '',
@@ -56,6 +61,9 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
       ...(t.branch ? [`- branch: ${t.branch}`] : []),
       ...(t.summary ? [`- summary: ${t.summary}`] : []),
       ...(t.error ? [`- reason: ${t.error}`] : []),
+      ...(t.question ? [`- unanswered question: ${t.question.question.replace(/\n/g, ' ')} (answer it, then rerun the task)`] : []),
+      ...(t.assumptions ?? []).map((a) => `- assumed (no answer): ${a.replace(/\n/g, ' ')}`),
+      ...(t.notes ?? []).map((n) => `- note: ${n}`),
       '',
     ]),
   ];
@@ -89,7 +97,10 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         endedAt: t.endedAt ? new Date(t.endedAt).toISOString() : undefined,
         branch: t.branch,
         prUrl: t.prUrl,
+        assumptions: t.assumptions,
+        notes: t.notes,
       })),
+      notes: s.notes,
     },
     null,
     2,

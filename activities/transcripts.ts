@@ -143,6 +143,10 @@ export const keys = {
   prompt: 'prompt.json',
   turn: (turn: number) => `turn-${String(turn).padStart(6, '0')}.json`,
   tool: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
+  /** An ask_human question as a person reads it (activities/questions.ts). */
+  question: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.question-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
+  /** A note from nightshift (the budget's wrap-up request) sent with turn `turn`'s tool results. */
+  note: (turn: number) => `turn-${String(turn).padStart(6, '0')}.note.json`,
   /** Present while a side-effecting tool runs; left behind only if the worker died during it. */
   toolStarted: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.started`,
 };
@@ -178,16 +182,18 @@ export async function loadConversation(store: TranscriptStore, workflowId: strin
     last = rec;
     messages.push({ role: 'assistant', content: rec.content as Anthropic.ContentBlockParam[] });
     const uses = rec.content.filter((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use');
+    const note = await getJson<{ text: string }>(store, workflowId, keys.note(t));
+    const noteBlock: Anthropic.TextBlockParam[] = note ? [{ type: 'text', text: note.text }] : [];
     if (uses.length === 0) {
-      messages.push({ role: 'user', content: [{ type: 'text', text: CONTINUE_NUDGE }] });
+      messages.push({ role: 'user', content: [{ type: 'text', text: CONTINUE_NUDGE }, ...noteBlock] });
       continue;
     }
-    const results: Anthropic.ToolResultBlockParam[] = [];
+    const results: (Anthropic.ToolResultBlockParam | Anthropic.TextBlockParam)[] = [];
     for (const u of uses) {
       const r = await getJson<ToolRecord>(store, workflowId, keys.tool(t, u.id));
       results.push({ type: 'tool_result', tool_use_id: u.id, content: r?.content ?? NOT_RUN, ...(r?.isError || !r ? { is_error: true } : {}) });
     }
-    messages.push({ role: 'user', content: results });
+    messages.push({ role: 'user', content: [...results, ...noteBlock] });
   }
   return { prompt, messages, last };
 }

@@ -15,6 +15,7 @@ import { runDemo } from './commands/demo';
 import { startDecomposed } from './commands/plan';
 import { registerLearningCommands } from './commands/learning-cli';
 import { registerPlanningCommands } from './commands/planning-cli';
+import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { runDevServer } from './server';
@@ -86,6 +87,55 @@ wrote ${files.json}`);
     .action(async (batch: string, task: string, o: { reason?: string; json?: boolean }) => {
       const r = await cancelCommand(await connectClient(config), batch, task, o.reason);
       print(o.json ? JSON.stringify(r) : `${task}: ${r.status}${r.error ? ` (${r.error})` : ''}`);
+    });
+
+  program
+    .command('answer')
+    .description("answer a task's question (the `answer` signal); or send agent_questions/<task>-answer.md files with --from-files")
+    .argument('[task]', 'task ID')
+    .argument('[text]', 'the answer')
+    .option('--batch <id>', 'the batch the task runs in (default: found by its running task)')
+    .option('--from-files [dir]', 'send every <task>-answer.md in dir (default: agent_questions/); sent files are renamed *-answer.sent.md')
+    .option('--json', 'print what was sent as JSON')
+    .action(async (task: string | undefined, text: string | undefined, o: { batch?: string; fromFiles?: string | boolean; json?: boolean }) => {
+      const client = await connectClient(config);
+      if (o.fromFiles !== undefined) {
+        if (task || text) throw new CliError('--from-files takes no task or text', EXIT.usage);
+        const r = await answerFromFiles(client, config, typeof o.fromFiles === 'string' ? o.fromFiles : undefined, o.batch);
+        if (o.json) print(JSON.stringify(r, null, 2));
+        else {
+          for (const a of r.sent) print(`answered ${a.taskId} (${a.workflowId})`);
+          for (const f of r.failed) info(`not sent: ${f.file}: ${f.error}`);
+          if (r.sent.length + r.failed.length === 0) print('no *-answer.md files to send');
+        }
+        if (r.failed.length) process.exitCode = EXIT.failure;
+        return;
+      }
+      if (!task || text === undefined) throw new CliError('usage: nightshift answer TASK "text" [--batch ID], or nightshift answer --from-files [dir]', EXIT.usage);
+      const sent = await answerTask(client, task, text, o.batch);
+      print(o.json ? JSON.stringify(sent) : `answered ${task} (${sent.workflowId})${sent.question ? `: ${sent.question.slice(0, 80)}` : ''}`);
+    });
+
+  program
+    .command('questions')
+    .description('list open questions across running batches, with their age and the command that answers each')
+    .option('--json', 'print the questions as JSON')
+    .action(async (o: { json?: boolean }) => {
+      const qs = await listQuestions(await connectClient(config));
+      print(o.json ? JSON.stringify(qs, null, 2) : renderQuestions(qs));
+    });
+
+  const budget = program.command('budget').description("a running batch's budget");
+  budget
+    .command('raise')
+    .description('add USD to a batch cap (or, with --task, to one task\'s cap) and resume tasks paused by the budget (update `raiseBudget`)')
+    .argument('<batch>', 'batch workflow ID')
+    .argument('<usd>', 'US dollars to add')
+    .option('--task <id>', "raise this task's max_cost_usd instead of the batch's")
+    .option('--json', 'print the new cap and the resumed tasks as JSON')
+    .action(async (batch: string, usd: string, o: { task?: string; json?: boolean }) => {
+      const r = await raiseBudget(await connectClient(config), batch, usd, o.task);
+      print(o.json ? JSON.stringify(r) : `${batch}: ${o.task ? `${o.task}'s cap raised` : `cap now $${r.capUsd.toFixed(2)}`}; resumed: ${r.resumed.join(', ') || 'none'}`);
     });
 
   program

@@ -24,8 +24,23 @@ export interface NightshiftConfig {
   github: { token?: string; apiUrl?: string };
   /** E2B_API_KEY, and E2B_API_URL / E2B_DOMAIN for a self-hosted or test control plane. */
   e2b: { apiKey?: string; apiUrl?: string; domain?: string };
+  /** Notification channels from the environment; a task file's `notify:` adds to them. */
+  notify: NotifyEnv;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
+}
+
+export interface NotifyEnv {
+  /** TELEGRAM_BOT_TOKEN (seed 001): secret, never leaves the worker. */
+  telegramBotToken?: string;
+  /** TELEGRAM_CHAT_ID (seed 001); a task file's notify.telegram.chat_id overrides it. */
+  telegramChatId?: string;
+  /** NIGHTSHIFT_TELEGRAM_API_URL. @default https://api.telegram.org */
+  telegramApiUrl: string;
+  /** NIGHTSHIFT_SLACK_WEBHOOK_URL: a Slack incoming webhook. */
+  slackWebhookUrl?: string;
+  /** NIGHTSHIFT_WEBHOOK_URL: receives each event as JSON. */
+  webhookUrl?: string;
 }
 
 /** Trims and drops empty values, so `FOO= ` counts as unset. */
@@ -51,6 +66,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
     github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
     e2b: { apiKey: readEnv(env, 'E2B_API_KEY'), apiUrl: readEnv(env, 'E2B_API_URL'), domain: readEnv(env, 'E2B_DOMAIN') },
+    notify: {
+      telegramBotToken: readEnv(env, 'TELEGRAM_BOT_TOKEN'),
+      telegramChatId: readEnv(env, 'TELEGRAM_CHAT_ID'),
+      telegramApiUrl: readEnv(env, 'NIGHTSHIFT_TELEGRAM_API_URL') ?? 'https://api.telegram.org',
+      slackWebhookUrl: readEnv(env, 'NIGHTSHIFT_SLACK_WEBHOOK_URL'),
+      webhookUrl: readEnv(env, 'NIGHTSHIFT_WEBHOOK_URL'),
+    },
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
   };
 }

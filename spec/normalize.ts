@@ -8,6 +8,7 @@ import { findCycle } from '../workflows/dag';
 import { didYouMean, formatPath, type FieldPath } from './locate';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
 import type { BatchSpec, SandboxSettings, TaskSpec } from './types';
+import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
 
 interface Placed {
   file: string;
@@ -32,7 +33,17 @@ export const DEFAULTS = {
   maxTurns: 100,
   taskTimeoutMs: 4 * 3_600_000,
   priority: 5,
+  onQuestionTimeout: 'continue',
 } as const;
+
+function notifySettings(n: NonNullable<BatchFile['notify']>): NotifySettings {
+  return {
+    ...(n.events ? { events: n.events } : {}),
+    ...(n.telegram ? { telegram: { chatId: String(n.telegram.chat_id) } } : {}),
+    ...(n.slack ? { slack: { webhookUrl: n.slack.webhook_url } } : {}),
+    ...(n.webhook ? { webhook: { url: n.webhook.url } } : {}),
+  };
+}
 
 const NAMED_PRIORITY: Record<string, number> = { high: 1, normal: 5, medium: 5, low: 9 };
 
@@ -41,7 +52,12 @@ function priorityOf(p: number | string | undefined, fallback: number): number {
   return typeof p === 'number' ? p : NAMED_PRIORITY[p];
 }
 
-function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings): TaskSpec {
+interface TaskDefaults {
+  questionTimeoutMs: number;
+  onQuestionTimeout: QuestionTimeoutPolicy;
+}
+
+function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings, d: TaskDefaults): TaskSpec {
   const r = t.raw;
   return {
     id: r.id,
@@ -68,6 +84,8 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     triggerNext: asList(r.on_completion?.trigger_next),
     command: r.command,
     timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : DEFAULTS.taskTimeoutMs,
+    questionTimeoutMs: r.question_timeout !== undefined ? parseDuration(r.question_timeout)! : d.questionTimeoutMs,
+    onQuestionTimeout: r.on_question_timeout ?? d.onQuestionTimeout,
     sandbox: sandboxSettings(r.sandbox, batchSandbox),
     source: { file: t.file, line: t.locate([...t.pathPrefix]) },
   };
@@ -142,7 +160,9 @@ export function normalizeBatch(
   checkReferences(referencesOf(parsed, invalid), issues);
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
   const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
-  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox));
+  const questionTimeoutMs = settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs;
+  const onQuestionTimeout = settings.on_question_timeout ?? DEFAULTS.onQuestionTimeout;
+  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox, { questionTimeoutMs, onQuestionTimeout }));
 
   // trigger_next (seed 000) is the same edge seen from the other end: A triggers X = X depends on A.
   const byId = new Map(tasks.map((t) => [t.id, t]));
@@ -169,7 +189,9 @@ export function normalizeBatch(
     date: settings.date,
     maxCostUsd: settings.max_cost_usd ?? DEFAULTS.maxCostUsd,
     maxConcurrentAgents: settings.max_concurrent_agents ?? DEFAULTS.maxConcurrentAgents,
-    questionTimeoutMs: settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs,
+    questionTimeoutMs,
+    onQuestionTimeout,
+    ...(settings.notify ? { notify: notifySettings(settings.notify) } : {}),
     sandbox: batchSandbox,
     tasks,
   };

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { isKnownModel, MODEL_ALIASES } from '../common/models';
 import { isSecretEnvName } from '../sandbox/secrets';
+import { NOTIFY_EVENTS } from '../workflows/contract';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
@@ -58,6 +59,18 @@ export const SandboxSettingsSchema = z.strictObject({
     .optional(),
 });
 
+const QuestionTimeoutPolicySchema = z.enum(['continue', 'park', 'fail'], { message: 'must be one of continue, park, fail' });
+
+const httpUrl = z.string().regex(/^https?:\/\/\S+$/, { message: 'must be an http(s) URL' });
+
+/** Where notifications go. Secrets (the Telegram bot token) stay in the worker's environment. */
+export const NotifySchema = z.strictObject({
+  events: z.array(z.enum(NOTIFY_EVENTS, { message: `must be among ${NOTIFY_EVENTS.join(', ')}` })).optional(),
+  telegram: z.strictObject({ chat_id: z.union([z.string().min(1), z.number().int()]) }).optional(),
+  slack: z.strictObject({ webhook_url: httpUrl }).optional(),
+  webhook: z.strictObject({ url: httpUrl }).optional(),
+});
+
 export const TaskFileSchema = z.strictObject({
   id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
   title: z.string().min(1).optional(),
@@ -97,6 +110,8 @@ export const TaskFileSchema = z.strictObject({
     .optional(),
   command: z.string().min(1).optional(),
   timeout: duration.optional(),
+  question_timeout: duration.optional(),
+  on_question_timeout: QuestionTimeoutPolicySchema.optional(),
   /** Overrides the batch's sandbox settings for this task. */
   sandbox: SandboxSettingsSchema.optional(),
 });
@@ -108,6 +123,8 @@ export const BatchSettingsShape = {
   priority: PrioritySchema.optional(),
   max_concurrent_agents: z.number().int().min(1).max(1000, { message: 'must be at most 1000' }).optional(),
   question_timeout: duration.optional(),
+  on_question_timeout: QuestionTimeoutPolicySchema.optional(),
+  notify: NotifySchema.optional(),
   sandbox: SandboxSettingsSchema.optional(),
 };
 

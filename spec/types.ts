@@ -3,6 +3,7 @@
  * only, so this file has no runtime dependencies.
  */
 import type { Complexity } from '../common/models';
+import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
 
 export type SandboxProviderName = 'local' | 'e2b' | 'docker';
 
@@ -45,8 +46,12 @@ export interface TaskSpec {
   triggerNext: string[];
   /** A plain shell command run instead of an agent (deterministic tasks, and the engine's own tests). */
   command?: string;
-  /** Wall-clock limit for the whole task. */
+  /** Wall-clock limit for the whole task (time spent waiting for answers or budget not counted). */
   timeoutMs: number;
+  /** How long an ask_human question waits. @default the batch's question_timeout (8h) */
+  questionTimeoutMs?: number;
+  /** What a question that times out does. @default 'continue' */
+  onQuestionTimeout?: QuestionTimeoutPolicy;
   /** The batch's sandbox settings with this task's overrides applied. */
   sandbox: SandboxSettings;
   /** Where the task was declared, for messages that point back at the file. */
@@ -60,6 +65,8 @@ export interface BatchSpec {
   maxCostUsd: number;
   maxConcurrentAgents: number;
   questionTimeoutMs: number;
+  onQuestionTimeout: QuestionTimeoutPolicy;
+  notify?: NotifySettings;
   sandbox: SandboxSettings;
   tasks: TaskSpec[];
 }

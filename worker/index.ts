@@ -4,6 +4,7 @@
  * activities pointed at loopback servers.
  */
 import * as path from 'node:path';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
@@ -43,7 +44,8 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promis
     namespace: o.config.temporal.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ config: o.config, ...o.deps }),
+    // The worker's own connection serves the activities that update other workflows.
+    activities: createActivities({ config: o.config, temporalClient: new Client({ connection: o.connection, namespace: o.config.temporal.namespace }), ...o.deps }),
     maxConcurrentActivityTaskExecutions: 200,
     ...o.workerOptions,
   });

@@ -18,6 +18,9 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { resolveModel } from '../common/models';
 import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
+import { Notifier } from './notify';
+import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
+import { bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
@@ -88,6 +91,26 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   let costEstimated = carried?.costEstimated ?? false;
   const runStartTurn = turn;
   let continuing = false;
+  // Questions and budget (questions.ts, task-budget.ts): handlers first, so no signal is missed.
+  const inbox = new AnswerInbox(carried?.answers ? [...carried.answers] : []);
+  inbox.listen();
+  const raises = new RaiseInbox();
+  raises.listen();
+  const assumptions = [...(carried?.assumptions ?? [])];
+  const notes = [...(carried?.notes ?? [])];
+  let waitedMs = carried?.waitedMs ?? 0;
+  const notifier = new Notifier({ workflowId, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const maxTokens = opts.maxTokens ?? 8192;
+  const budget: TaskBudgetContext = {
+    state: carried?.budget ?? newTaskBudget(0),
+    status,
+    notifier,
+    notes,
+    model,
+    maxTokens,
+    capUsd: task.maxCostUsd,
+    remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now()) - waitedMs),
+  };
 
   const totals = (): Partial<TaskResult> => ({
     costUsd: Math.round(costUsd * 1e9) / 1e9,
@@ -96,6 +119,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     ...(answeredBy ? { model: answeredBy } : {}),
     ...(replay ? { replay } : {}),
     ...(costEstimated ? { costEstimated } : {}),
+    ...(assumptions.length ? { assumptions: [...assumptions] } : {}),
+    ...(notes.length ? { notes: [...notes] } : {}),
   });
   const publish = (activity: string) => Object.assign(status, totals(), { activity });
 
@@ -107,7 +132,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     }
     if (!carried) {
       status.activity = 'preparing workspace';
-      await acts.prepareAgent({ workflowId, sandboxId, task });
+      const prepared = await acts.prepareAgent({ workflowId, sandboxId, task });
+      budget.state = newTaskBudget(prepared.promptChars);
     }
 
     for (;;) {
@@ -116,7 +142,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
       // Workflow time, so replay agrees; a task that runs past its timeout stops between turns with its work kept.
-      if (Date.now() - (status.startedAt ?? Date.now()) > task.timeoutMs) {
+      if (budget.remainingMs() < 0) {
         outcome = { status: 'incomplete', error: `ran past its timeout (${Math.round(task.timeoutMs / 60_000)} min) before the agent called finish; the work so far is kept` };
         break;
       }
@@ -126,20 +152,37 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
 
+      const reserved = await reserveTurn(budget, raises, turn, costUsd);
+      waitedMs += reserved.waitedMs;
+      if (!reserved.go) {
+        outcome = reserved.end;
+        break;
+      }
+
       publish(`turn ${turn}: calling ${model}`);
-      const mt = await acts.callModel({ workflowId, turn, model, maxTokens: opts.maxTokens });
+      const mt = await acts.callModel({ workflowId, turn, model, maxTokens });
       addUsage(tokens, mt.usage);
       costUsd += mt.costUsd;
       answeredBy = mt.model;
       replay ||= mt.replay;
       costEstimated ||= mt.costEstimated;
 
+      let addedChars = 0;
+      let ended: Partial<TaskResult> | undefined;
       for (const call of mt.toolCalls) {
-        if (call.name === 'finish') continue;
+        if (call.name === 'finish' || ended) continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
+        if (call.name === 'ask_human') {
+          const asked = await askHuman({ batchId: input.batchId, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' });
+          waitedMs += asked.waitedMs;
+          addedChars += asked.resultChars;
+          if (asked.assumption) assumptions.push(asked.assumption);
+          ended = asked.end;
+          continue;
+        }
         for (let lost = 0; ; lost++) {
           try {
-            await acts.runTool({ workflowId, turn, toolUseId: call.id, sandboxId });
+            addedChars += (await acts.runTool({ workflowId, turn, toolUseId: call.id, sandboxId })).chars;
             break;
           } catch (err) {
             // A sandbox that is gone is rebuilt from the last checkpoint and the call runs there.
@@ -150,7 +193,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         }
       }
       turn++;
+      bookTurn(budget, costUsd, mt.contextTokens, mt.usage.output, addedChars);
       publish(`turn ${turn - 1} done`);
+      if (ended) {
+        outcome = ended;
+        break;
+      }
 
       if (mt.finish) {
         const verification = mt.finish.verification ? `\n\nChecked: ${mt.finish.verification}` : '';
@@ -159,10 +207,6 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       }
       if (mt.stopReason === 'refusal') {
         outcome = { status: 'failed', error: `the model refused the task: ${mt.text}` };
-        break;
-      }
-      if (task.maxCostUsd !== undefined && costUsd >= task.maxCostUsd) {
-        outcome = { status: 'incomplete', error: `spent $${costUsd.toFixed(4)}, reaching the task's max_cost_usd ($${task.maxCostUsd}); the work so far is kept` };
         break;
       }
     }
@@ -190,10 +234,26 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     }
   }
 
+  await notifier.flush();
   if (continuing) {
     return continueAsNew<(i: AgentTaskInput) => Promise<TaskResult>>({
       ...input,
-      carried: { turn, sandboxId: sandboxId!, startedAt: status.startedAt ?? Date.now(), costUsd, tokens, model: answeredBy, replay, costEstimated, runs: (carried?.runs ?? 0) + 1 },
+      carried: {
+        turn,
+        sandboxId: sandboxId!,
+        startedAt: status.startedAt ?? Date.now(),
+        costUsd,
+        tokens,
+        model: answeredBy,
+        replay,
+        costEstimated,
+        runs: (carried?.runs ?? 0) + 1,
+        answers: inbox.answers,
+        budget: budget.state,
+        assumptions,
+        notes,
+        waitedMs,
+      },
     });
   }
   return { ...totals(), ...outcome };

@@ -37,7 +37,9 @@ import {
   type BatchStatus,
   type TaskResult,
 } from './contract';
+import { BatchLive } from './batch-live';
 import { dependentsOf, readyTasks } from './dag';
+import { Notifier } from './notify';
 import { progressTable, sumResults } from './progress';
 import { agentTask } from './task';
 
@@ -103,7 +105,21 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   let changed = false;
   const historyLimit = input.historyEventLimit ?? HISTORY_EVENT_LIMIT;
 
-  const isFinal = (id: string) => results[id] !== undefined && FINAL_STATES.includes(results[id].status);
+  // A task whose workflow returned is final even if it ended waiting (parked) or paused by the budget.
+  const isFinal = (id: string) => results[id] !== undefined && (FINAL_STATES.includes(results[id].status) || (!running.has(id) && results[id].endedAt !== undefined));
+  const notes: string[] = [...(input.carried?.notes ?? [])];
+  const notifier = new Notifier({ workflowId: batchId, batchId, settings: spec.notify }, notes);
+  const live: BatchLive = new BatchLive({
+    batchId,
+    capUsd: spec.maxCostUsd,
+    ledger: input.carried?.budget,
+    taskIds: new Set(tasks.keys()),
+    isRunning: (id) => running.has(id),
+    notifier,
+    notes,
+    changed: () => refresh(),
+  });
+  live.listen();
   const refresh = () => {
     status.date = date;
     status.state = spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running';
@@ -111,25 +127,30 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     status.maxConcurrentAgents = spec.maxConcurrentAgents;
     status.tasks = spec.tasks.map((t) => ({
       ...(results[t.id] ?? { taskId: t.id, status: 'pending', costUsd: 0, tokens: NO_TOKENS, turns: 0 }),
+      ...(running.has(t.id) && live.states.has(t.id) ? { status: live.states.get(t.id)! } : {}),
       title: t.title,
       workflowId: taskWorkflowId(batchId, t.id),
       complexity: t.complexity,
       role: t.role,
     }));
-    const totals = sumResults(Object.values(results));
-    status.budget = { capUsd: spec.maxCostUsd, spentUsd: totals.costUsd };
+    status.budget = live.budget();
+    status.questions = live.openQuestions(Date.now());
+    status.notes = notes.length ? [...notes] : undefined;
     setCurrentDetails(progressTable(status));
     changed = true;
   };
 
   /** A task that will not succeed takes every task that depends on it down with it. */
   const skipDependents = (id: string) => {
+    const st = results[id].status;
+    // A parked or paused task's dependents are held: they need its work, which is kept but not done.
+    const why = st === 'waiting_for_answer' ? `held: dependency ${id} is parked waiting for an answer` : st === 'paused_budget' ? `held: dependency ${id} was stopped by the budget` : `dependency ${id} ${st}`;
     for (const dep of dependentsOf(spec.tasks, id)) {
       if (results[dep] !== undefined) continue;
       results[dep] = {
         taskId: dep,
         status: 'skipped',
-        error: `dependency ${id} ${results[id].status}`,
+        error: why,
         costUsd: 0,
         tokens: NO_TOKENS,
         turns: 0,
@@ -139,9 +160,14 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   };
 
   const finish = (id: string, result: TaskResult) => {
-    results[id] = result;
+    results[id] = { ...result, endedAt: result.endedAt ?? Date.now() };
     running.delete(id);
+    live.taskEnded(id, result.costUsd);
     if (result.status !== 'succeeded') skipDependents(id);
+    if (result.status === 'failed' || result.status === 'halted') {
+      const event = result.status === 'halted' ? 'halted' : 'failed';
+      notifier.send(event, `task-${event}-${id}`, `${id} ${result.status}`, `${id} (${tasks.get(id)?.title ?? id}) ${result.status}: ${result.error ?? 'no reason given'}`);
+    }
     refresh();
   };
 
@@ -153,7 +179,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     try {
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
-        args: [{ batchId, date, task, sandbox: task.sandbox }],
+        args: [{ batchId, date, task, sandbox: task.sandbox, ...(spec.notify ? { notify: spec.notify } : {}) }],
         staticSummary: `${task.id} · ${task.title}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },
@@ -225,9 +251,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     if (spec.tasks.every((t) => isFinal(t.id))) break;
     if (nearHistoryLimit && running.size === 0) {
       await condition(allHandlersFinished);
+      await notifier.flush();
       return continueAsNew<typeof nightlyBatch>({
         ...input,
-        carried: { spec, startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1 },
+        carried: { spec, startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
       });
     }
     changed = false;
@@ -242,6 +269,16 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   // The work is done and recorded in this result whatever happens to the report files.
   const report = await writeReport({ status, budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
   status.report = report;
+  const count = (st: string) => spec.tasks.filter((t) => results[t.id]?.status === st).length;
+  notifier.send(
+    'batch_finished',
+    'batch-finished',
+    `${batchId} finished`,
+    `${spec.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${count('waiting_for_answer')} parked, ${count('paused_budget')} stopped by budget. Spent $${totals.costUsd.toFixed(2)} of $${live.ledger.capUsd.toFixed(2)}.` +
+      ('markdown' in report ? `\nReport: ${report.markdown}` : ''),
+    { status: 'completed', costUsd: totals.costUsd, report },
+  );
+  await notifier.flush();
   return {
     report,
     batchId,

@@ -84,7 +84,48 @@ export interface TaskResult {
   costEstimated?: boolean;
   /** Where the task's files were kept after its sandbox was removed. */
   workDir?: string;
+  /** Assumptions the agent went on with when a question timed out (for the report and PR). */
+  assumptions?: string[];
+  /** Things a person should know that are not errors: budget warnings, notifications that failed. */
+  notes?: string[];
+  /** The open question a parked task ended on. */
+  question?: OpenQuestion;
 }
+
+/** A question the agent asked with ask_human (seed 001's question file, made self-contained). */
+export interface OpenQuestion {
+  /** `<turn>-<tool_use id>`; optional in an answer. */
+  questionId: string;
+  taskId: string;
+  workflowId: string;
+  question: string;
+  context?: string;
+  options?: string[];
+  impact?: string;
+  /** What the agent will do if nobody answers. */
+  assumption: string;
+  /** Epoch ms (workflow time). */
+  askedAt: number;
+  /** When the question times out (epoch ms). */
+  deadline: number;
+  onTimeout: QuestionTimeoutPolicy;
+  /** The command that answers it. */
+  answerCommand: string;
+}
+
+export type QuestionTimeoutPolicy = 'continue' | 'park' | 'fail';
+
+/** Who may send notifications and of which events (task file `notify:` merged with the worker's environment). */
+export interface NotifySettings {
+  /** @default every event */
+  events?: NotifyEvent[];
+  telegram?: { chatId?: string };
+  slack?: { webhookUrl?: string };
+  webhook?: { url?: string };
+}
+
+export const NOTIFY_EVENTS = ['question', 'budget_warning', 'budget_exhausted', 'halted', 'failed', 'batch_finished'] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 
 export interface AgentTaskInput {
   batchId: string;
@@ -93,6 +134,8 @@ export interface AgentTaskInput {
   sandbox: BatchSpec['sandbox'];
   /** Tuning of the agent loop; the batch passes none. */
   loop?: AgentLoopOptions;
+  /** Notification channels of the batch file. */
+  notify?: NotifySettings;
   /** Internal: state carried across continue-as-new. */
   carried?: CarriedAgentState;
 }
@@ -120,6 +163,30 @@ export interface CarriedAgentState {
   replay?: boolean;
   costEstimated?: boolean;
   runs: number;
+  /** Answers that arrived with no question open yet; delivered to the next question. */
+  answers?: AnswerInput[];
+  /** Budget and question state of the loop (workflows/task-budget.ts, questions.ts). */
+  budget?: TaskBudgetState;
+  assumptions?: string[];
+  notes?: string[];
+  /** Time spent waiting for answers or budget, which does not count against the task's timeout. */
+  waitedMs?: number;
+}
+
+/** The task's side of the budget: what the batch granted and the estimate of the next request. */
+export interface TaskBudgetState {
+  /** Total the batch has granted this task (never less than what it spent). */
+  allowanceUsd: number;
+  /** Extra task cap granted by raiseBudget with a taskId. */
+  capRaisedUsd: number;
+  /** Estimated input tokens of the next model request. */
+  nextInputTokens: number;
+  /** The 75% warning went out. */
+  warned: boolean;
+  /** The wrap-up turn was granted. */
+  wrappedUp: boolean;
+  /** How many reservations were refused (part of the next grant key). */
+  refusals: number;
 }
 
 /** What the plan said about a task, kept with its result so estimates and insights can learn from it. */
@@ -133,6 +200,8 @@ export interface TaskStatus extends TaskResult, TaskPlanFacts {
   workflowId: string;
   /** Last thing the task did, for `nightshift status`. */
   activity?: string;
+  /** Questions waiting for an answer. */
+  questions?: OpenQuestion[];
 }
 
 export interface BatchStatus {
@@ -143,8 +212,12 @@ export interface BatchStatus {
   startedAt: number;
   endedAt?: number;
   maxConcurrentAgents?: number;
-  budget?: { capUsd: number; spentUsd: number };
+  budget?: { capUsd: number; spentUsd: number; reservedUsd?: number; warned?: boolean };
   tasks: TaskStatus[];
+  /** Open questions of running tasks, oldest first. */
+  questions?: (OpenQuestion & { ageMs: number })[];
+  /** Budget warnings and notifications that failed, for the report. */
+  notes?: string[];
   error?: string;
   /** Set once the batch has written its report. */
   report?: BatchResult['report'];
@@ -168,6 +241,42 @@ export interface CarriedBatchState {
   startedAt: number;
   results: Record<string, TaskResult>;
   runs: number;
+  budget?: BatchBudgetLedger;
+  notes?: string[];
+}
+
+/** The batch's budget (workflows/budget.ts): the cap, and per task what it spent and holds. */
+export interface BatchBudgetLedger {
+  capUsd: number;
+  tasks: Record<string, { spentUsd: number; heldUsd: number }>;
+  warned: boolean;
+  /** The last grant per task, so a retried request gets the same answer. */
+  lastGrant: Record<string, { key: string; grant: AllowanceGrant }>;
+}
+
+export interface AllowanceRequest {
+  taskId: string;
+  /** Idempotency key: `<task workflow ID>#<turn>#<refusals>`. */
+  key: string;
+  /** What the task has booked so far (real cost from usage). */
+  spentUsd: number;
+  /** The allowance it needs to hold after this request: spent + the next call's worst case. */
+  needUsd: number;
+}
+
+export interface AllowanceGrant {
+  granted: boolean;
+  /** The task's allowance after this request (its spent when refused: the rest goes back). */
+  allowanceUsd: number;
+  capUsd: number;
+  /** Spent + held by all tasks, after this request. */
+  committedUsd: number;
+}
+
+export interface RaiseBudgetInput {
+  /** USD added to the batch's cap, or to the task's cap when taskId is given. */
+  addUsd: number;
+  taskId?: string;
 }
 
 export interface AnswerInput {
@@ -180,4 +289,12 @@ export interface AnswerInput {
 export const answerSignal = defineSignal<[AnswerInput]>('answer');
 export const batchStatusQuery = defineQuery<BatchStatus>('status');
 export const taskStatusQuery = defineQuery<TaskStatus>('status');
+/** Raises the batch cap (or one task's cap) and resumes tasks paused by the budget. */
+export const raiseBudgetUpdate = defineUpdate<{ capUsd: number; resumed: string[] }, [RaiseBudgetInput]>('raiseBudget');
+/** Internal: a task reserving its next call's worst case from the batch (sent by an activity). */
+export const reserveBudgetUpdate = defineUpdate<AllowanceGrant, [AllowanceRequest]>('reserveBudget');
+/** Internal: the batch telling a paused task that its budget was raised. */
+export const budgetRaisedSignal = defineSignal<[{ taskCapAddUsd?: number }]>('budgetRaised');
+/** Internal: a task telling its batch that a question opened or closed, or that it paused. */
+export const taskEventSignal = defineSignal<[{ taskId: string; status: TaskState; question?: OpenQuestion | null }]>('taskEvent');
 export const cancelTaskUpdate = defineUpdate<TaskResult, [{ taskId: string; reason?: string }]>('cancelTask');

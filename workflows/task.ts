@@ -37,7 +37,7 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
   const end = (patch: Partial<TaskResult>): TaskResult => {
     Object.assign(status, patch, { endedAt: Date.now() });
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: status.status }]);
-    const { title: _t, workflowId: _w, activity: _a, ...result } = status;
+    const { title: _t, workflowId: _w, activity: _a, questions: _q, ...result } = status;
     return result;
   };
 

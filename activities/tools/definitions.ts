@@ -72,11 +72,18 @@ export const TOOL_DEFINITIONS: Anthropic.Tool[] = [
   },
   {
     name: 'ask_human',
-    description: 'Ask the person who owns this task a question you cannot answer from the repository. Say what you would assume otherwise.',
+    description:
+      'Ask the person who owns this task a question you cannot answer from the repository. They read it hours later without the transcript, so make it self-contained: what you found and tried, the options, what the choice affects, and what you will assume if nobody answers. Their answer is this tool\'s result.',
     input_schema: {
       type: 'object',
-      properties: { question: { type: 'string' }, assumption: { type: 'string', description: 'What you will do if nobody answers.' } },
-      required: ['question'],
+      properties: {
+        context: { type: 'string', description: 'What you are doing and what you found or tried, with file paths.' },
+        question: { type: 'string', description: 'The decision you need, in one or two sentences.' },
+        options: { type: 'array', items: { type: 'string' }, description: 'The choices you see, e.g. "A) pattern from weddings module".' },
+        impact: { type: 'string', description: 'What the choice affects.' },
+        assumption: { type: 'string', description: 'What you will do if nobody answers in time.' },
+      },
+      required: ['context', 'question', 'assumption'],
     },
   },
   {

@@ -1,0 +1,139 @@
+/**
+ * Notifications (seed 001's Telegram alerts, plus Slack and a generic JSON webhook). A
+ * channel that fails never fails a task: each channel gets a few attempts, then the
+ * failure is returned for the report. Delivery is recorded per (workflow, key, channel),
+ * so a retried activity does not send twice.
+ */
+import type { NotifyEnv } from '../common/config';
+import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings } from '../workflows/contract';
+import type { TranscriptStore } from './transcripts';
+
+export interface NotifyInput {
+  /** The workflow sending it; with `key`, what makes a delivery happen once. */
+  workflowId: string;
+  key: string;
+  event: NotifyEvent;
+  batchId: string;
+  taskId?: string;
+  /** One line. */
+  title: string;
+  /** The body (markdown-ish plain text). */
+  text: string;
+  settings?: NotifySettings;
+  /** Extra fields for the JSON webhook (the question, the budget figures). */
+  data?: Record<string, unknown>;
+}
+
+export interface NotifyResult {
+  sent: string[];
+  failed: { channel: string; error: string }[];
+  /** Telegram's message_id, so a reply to it can be matched to the question. */
+  telegramMessageId?: number;
+}
+
+export interface NotifyDeps {
+  env: NotifyEnv;
+  store: TranscriptStore;
+  /** @default 3 */
+  attempts?: number;
+  /** Delay before the second attempt; doubles after. @default 500 */
+  backoffMs?: number;
+  /** @default 10000 */
+  requestTimeoutMs?: number;
+}
+
+interface Channel {
+  name: 'telegram' | 'slack' | 'webhook';
+  send(): Promise<Record<string, unknown> | undefined>;
+}
+
+/** Telegram caps a message at 4096 characters. */
+const TELEGRAM_MAX = 4000;
+
+async function post(url: string, body: unknown, timeoutMs: number): Promise<unknown> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The channels `settings` (task file) and `env` (worker) configure together. */
+export function channelsFor(input: NotifyInput, env: NotifyEnv, timeoutMs: number): Channel[] {
+  const s = input.settings ?? {};
+  const out: Channel[] = [];
+  const chatId = s.telegram?.chatId ?? env.telegramChatId;
+  if (env.telegramBotToken && chatId) {
+    const token = env.telegramBotToken;
+    out.push({
+      name: 'telegram',
+      async send() {
+        const body = `${input.title}\n\n${input.text}`;
+        const r = (await post(`${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/sendMessage`, { chat_id: chatId, text: body.length > TELEGRAM_MAX ? body.slice(0, TELEGRAM_MAX - 1) + '…' : body }, timeoutMs)) as {
+          ok?: boolean;
+          description?: string;
+          result?: { message_id?: number };
+        };
+        if (r?.ok !== true) throw new Error(`Telegram said: ${r?.description ?? JSON.stringify(r).slice(0, 200)}`);
+        return { telegramMessageId: r.result?.message_id };
+      },
+    });
+  }
+  const slack = s.slack?.webhookUrl ?? env.slackWebhookUrl;
+  if (slack) out.push({ name: 'slack', send: async () => (await post(slack, { text: `*${input.title}*\n${input.text}` }, timeoutMs), undefined) });
+  const hook = s.webhook?.url ?? env.webhookUrl;
+  if (hook) {
+    out.push({
+      name: 'webhook',
+      send: async () => (
+        await post(hook, { event: input.event, batchId: input.batchId, taskId: input.taskId, title: input.title, text: input.text, ...input.data }, timeoutMs), undefined
+      ),
+    });
+  }
+  return out;
+}
+
+const wanted = (input: NotifyInput) => (input.settings?.events ?? NOTIFY_EVENTS).includes(input.event);
+
+const sentKey = (key: string, channel: string) => `notify.${key.replace(/[^A-Za-z0-9._-]/g, '_')}.${channel}.json`;
+
+export function createNotifyActivities(deps: NotifyDeps) {
+  const attempts = deps.attempts ?? 3;
+  const backoff = deps.backoffMs ?? 500;
+  const timeoutMs = deps.requestTimeoutMs ?? 10_000;
+  return {
+    /** Sends to every configured channel. Never throws: failures come back in `failed`. */
+    async notify(input: NotifyInput): Promise<NotifyResult> {
+      const result: NotifyResult = { sent: [], failed: [] };
+      if (!wanted(input)) return result;
+      for (const ch of channelsFor(input, deps.env, timeoutMs)) {
+        const k = sentKey(input.key, ch.name);
+        const done = await deps.store.get(input.workflowId, k);
+        if (done !== undefined) {
+          Object.assign(result, JSON.parse(done));
+          result.sent.push(ch.name);
+          continue;
+        }
+        let lastError = '';
+        for (let i = 0; i < attempts; i++) {
+          if (i > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (i - 1)));
+          try {
+            const extra = (await ch.send()) ?? {};
+            await deps.store.put(input.workflowId, k, JSON.stringify(extra));
+            Object.assign(result, extra);
+            result.sent.push(ch.name);
+            lastError = '';
+            break;
+          } catch (err) {
+            lastError = err instanceof Error ? err.message : String(err);
+          }
+        }
+        if (lastError) result.failed.push({ channel: ch.name, error: `${attempts} attempts: ${lastError}` });
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * Budget arithmetic (design.md, "Budgets are workflow state, and are never exceeded"),
+ * pure so the batch, the task and the unit tests share it.
+ *
+ * Money is reserved before it is spent. The batch's ledger holds, per task, what it spent
+ * (booked from the API's usage) and what it holds (its allowance). A task asks for an
+ * allowance of `spent + worst case of its next call`; the batch grants it only if every
+ * task's `max(spent, held)` still fits the cap. A task never starts a call its allowance
+ * does not cover, so booked spend can never pass the cap, however many tasks run at once.
+ *
+ * Amounts are compared in nano-dollars (integers) so float noise cannot let a sum slip
+ * past a cap.
+ */
+import type { ModelPrice } from '../common/models';
+import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger } from './contract';
+
+/** Seed 001's COST_WARNING_THRESHOLD. */
+export const WARNING_FRACTION = 0.75;
+
+const nano = (usd: number) => Math.round(usd * 1e9);
+const usd = (n: number) => n / 1e9;
+
+/**
+ * Conservative input tokens for a request of `chars` characters. English prose runs about
+ * 4 characters a token and code about 3; 2 leaves room for dense text.
+ */
+export function tokensFromChars(chars: number): number {
+  return Math.ceil(Math.max(0, chars) / 2);
+}
+
+/**
+ * The most one call can cost: every input token at the dearest input rate (a cache write
+ * costs more than plain input) and all of max_tokens as output. Rounded up.
+ */
+export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: ModelPrice): number {
+  const inputRate = Math.max(price.input, price.cacheWrite, price.cacheRead);
+  const micro = Math.min(inputTokens, price.contextWindow) * inputRate + maxTokens * price.output;
+  return Math.ceil(micro * 1000) / 1e9;
+}
+
+/** What the next request will hold: this one's context, its reply, and what was added since (tool results, answers, notes). */
+export function nextInputTokens(contextTokens: number, outputTokens: number, addedChars: number): number {
+  return contextTokens + outputTokens + tokensFromChars(addedChars) + 200;
+}
+
+export function newLedger(capUsd: number): BatchBudgetLedger {
+  return { capUsd, tasks: {}, warned: false, lastGrant: {} };
+}
+
+/** Spent plus held by every task: what the cap must cover. */
+export function committedUsd(l: BatchBudgetLedger): number {
+  let n = 0;
+  for (const t of Object.values(l.tasks)) n += Math.max(nano(t.spentUsd), nano(t.heldUsd));
+  return usd(n);
+}
+
+export function spentUsd(l: BatchBudgetLedger): number {
+  return usd(Object.values(l.tasks).reduce((a, t) => a + nano(t.spentUsd), 0));
+}
+
+/**
+ * Grants or refuses `req` and updates the ledger. A repeated key gets the answer it got
+ * before (the task's activity may be retried). A refusal returns the task's unused
+ * allowance to the batch, so paused tasks hold nothing.
+ */
+export function requestAllowance(l: BatchBudgetLedger, req: AllowanceRequest): AllowanceGrant {
+  const last = l.lastGrant[req.taskId];
+  if (last?.key === req.key) return last.grant;
+  const t = (l.tasks[req.taskId] ??= { spentUsd: 0, heldUsd: 0 });
+  t.spentUsd = Math.max(t.spentUsd, req.spentUsd);
+  const mine = Math.max(nano(t.spentUsd), nano(t.heldUsd));
+  const others = nano(committedUsd(l)) - mine;
+  const want = Math.max(nano(req.needUsd), nano(t.spentUsd));
+  const granted = others + want <= nano(l.capUsd);
+  t.heldUsd = granted ? usd(want) : t.spentUsd;
+  const grant: AllowanceGrant = { granted, allowanceUsd: t.heldUsd, capUsd: l.capUsd, committedUsd: committedUsd(l) };
+  l.lastGrant[req.taskId] = { key: req.key, grant };
+  return grant;
+}
+
+/** A task ended: book its final cost and release whatever it still held. */
+export function settleTask(l: BatchBudgetLedger, taskId: string, finalSpentUsd: number): void {
+  const t = (l.tasks[taskId] ??= { spentUsd: 0, heldUsd: 0 });
+  t.spentUsd = Math.max(t.spentUsd, finalSpentUsd);
+  t.heldUsd = t.spentUsd;
+}
+
+/** True once, when spending first reaches WARNING_FRACTION of the cap. */
+export function takeWarning(l: BatchBudgetLedger): boolean {
+  if (l.warned || nano(spentUsd(l)) < nano(l.capUsd * WARNING_FRACTION)) return false;
+  l.warned = true;
+  return true;
+}
+
+/** What the task should do before its next call, against its own cap. */
+export type TaskCapDecision = 'go' | 'wrap_up' | 'stop';
+
+/**
+ * `stop` when the next call's worst case does not fit under the cap; `wrap_up` when it
+ * fits but a second one would not (so this is the last turn); else `go`.
+ */
+export function taskCapDecision(spent: number, worstCase: number, capUsd: number | undefined): TaskCapDecision {
+  if (capUsd === undefined) return 'go';
+  if (nano(spent) + nano(worstCase) > nano(capUsd)) return 'stop';
+  if (nano(spent) + 2 * nano(worstCase) > nano(capUsd)) return 'wrap_up';
+  return 'go';
+}
+
+/** True when `spent` has reached WARNING_FRACTION of `capUsd`. */
+export function pastWarning(spent: number, capUsd: number | undefined): boolean {
+  return capUsd !== undefined && nano(spent) >= nano(capUsd * WARNING_FRACTION);
+}

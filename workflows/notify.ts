@@ -1,0 +1,40 @@
+/**
+ * Notifications from workflow code, best effort: a send never blocks the work and never
+ * fails it. Undelivered notifications become notes for the report.
+ *
+ * Deterministic code only.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { NotifyEvent, NotifySettings } from './contract';
+
+// The activity retries each channel itself and never throws; this retry covers a lost worker.
+const { notify } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 3 } });
+
+export class Notifier {
+  private readonly pending: Promise<void>[] = [];
+
+  constructor(
+    private readonly base: { workflowId: string; batchId: string; taskId?: string; settings?: NotifySettings },
+    /** Where failures are written (the task's or batch's notes). */
+    private readonly notes: string[],
+  ) {}
+
+  /** Starts sending; `key` makes it happen once per workflow even if the activity is retried. */
+  send(event: NotifyEvent, key: string, title: string, text: string, data?: Record<string, unknown>): void {
+    const sending = notify({ ...this.base, key, event, title, text, data }).then(
+      (r) => {
+        for (const f of r.failed) this.notes.push(`notification "${title}" was not delivered by ${f.channel}: ${f.error}`);
+      },
+      (err: Error) => {
+        this.notes.push(`notification "${title}" was not sent: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      },
+    );
+    this.pending.push(sending);
+  }
+
+  /** Waits for every send started so far (before the workflow ends or continues as new). */
+  async flush(): Promise<void> {
+    await Promise.all(this.pending.splice(0));
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The task's side of the budget (design.md, "Budgets are workflow state"): before each
+ * model call, reserve its worst case against the task's cap and, through the batch, the
+ * batch's cap; after it, book the real cost and estimate the next request. Near the task
+ * cap the agent gets one wrap-up turn; at a cap the task pauses (`paused_budget`) with its
+ * work kept until `raiseBudget` or its time runs out.
+ *
+ * Deterministic code only.
+ */
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { priceOf } from '../common/models';
+import { nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
+import { budgetRaisedSignal, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
+import type { Notifier } from './notify';
+import { setTaskState, tellBatch } from './questions';
+
+const { reserveAllowance, addNote } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+
+export const WRAP_UP_NOTE =
+  'Budget: this task is close to its spending cap, so this is your last turn. Finish up now: make sure what works is saved in the workspace, then call finish with a summary that says what is done and what is left.';
+
+const money = (n: number) => `$${n.toFixed(4)}`;
+
+export function newTaskBudget(promptChars: number): TaskBudgetState {
+  return { allowanceUsd: 0, capRaisedUsd: 0, nextInputTokens: tokensFromChars(promptChars) + 500, warned: false, wrappedUp: false, refusals: 0 };
+}
+
+export interface TaskBudgetContext {
+  state: TaskBudgetState;
+  status: TaskStatus;
+  notifier: Notifier;
+  notes: string[];
+  model: string;
+  maxTokens: number;
+  /** The task's own cap (agent_config.max_cost_usd). */
+  capUsd?: number;
+  /** Time left before the task's timeout, for how long a pause may last. */
+  remainingMs: () => number;
+}
+
+/** Raises that arrived by signal and were not yet applied. */
+export class RaiseInbox {
+  readonly raises: { taskCapAddUsd?: number }[] = [];
+  listen(): void {
+    setHandler(budgetRaisedSignal, (r) => {
+      this.raises.push(r ?? {});
+    });
+  }
+}
+
+export type Reservation = { go: true; waitedMs: number } | { go: false; end: Partial<TaskResult>; waitedMs: number };
+
+/**
+ * Reserves turn `turn`'s worst case, pausing (and waiting for a raise) while a cap is in
+ * the way. `spent` is what the task has booked so far.
+ */
+export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, turn: number, spent: number): Promise<Reservation> {
+  const price = priceOf(ctx.model);
+  // Never take an unknown cost as zero: without a price there is nothing to reserve against.
+  if (!price) return { go: false, waitedMs: 0, end: { status: 'failed', error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count` } };
+  const b = ctx.state;
+  const batchId = workflowInfo().parent?.workflowId;
+  let waitedMs = 0;
+  for (;;) {
+    b.capRaisedUsd += raises.raises.splice(0).reduce((a, r) => a + (r.taskCapAddUsd ?? 0), 0);
+    const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price);
+    const cap = ctx.capUsd !== undefined ? ctx.capUsd + b.capRaisedUsd : undefined;
+    const decision = taskCapDecision(spent, worst, cap);
+    let blocked: string | undefined;
+    if (decision === 'stop') blocked = `the next call may cost up to ${money(worst)} and the task has ${money(cap! - spent)} left of its max_cost_usd (${money(cap!)})`;
+    else if (batchId && Math.round(b.allowanceUsd * 1e9) < Math.round((spent + worst) * 1e9)) {
+      const grant = await reserveAllowance({
+        batchWorkflowId: batchId,
+        request: { taskId: ctx.status.taskId, key: `${ctx.status.workflowId}#${turn}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
+      });
+      b.allowanceUsd = grant.allowanceUsd;
+      if (!grant.granted) {
+        b.refusals++;
+        blocked = `the batch budget (${money(grant.capUsd)}) is committed (${money(grant.committedUsd)} spent or reserved) and the next call may cost up to ${money(worst)}`;
+      }
+    }
+    if (!blocked) {
+      if (decision === 'wrap_up' && !b.wrappedUp && turn > 1) {
+        b.wrappedUp = true;
+        // Sent with the previous turn's tool results, i.e. in this turn's request.
+        await addNote({ workflowId: ctx.status.workflowId, turn: turn - 1, text: WRAP_UP_NOTE });
+        b.nextInputTokens += tokensFromChars(WRAP_UP_NOTE.length);
+        ctx.notes.push(`near its max_cost_usd after ${money(spent)}: the agent was asked to wrap up`);
+      }
+      return { go: true, waitedMs };
+    }
+
+    // Paused: the work stays in the sandbox until a raise, or the task's time runs out.
+    setTaskState(ctx.status, 'paused_budget');
+    ctx.status.activity = `paused by the budget: ${blocked}`;
+    await tellBatch(ctx.status.taskId, 'paused_budget', null);
+    ctx.notifier.send('budget_exhausted', `budget-exhausted-${turn}-${b.refusals}`, `${ctx.status.taskId} paused by the budget`, `${ctx.status.taskId} spent ${money(spent)} and is paused: ${blocked}. Raise it with: nightshift budget raise <batch> <usd>${decision === 'stop' ? ` --task ${ctx.status.taskId}` : ''}`);
+    const since = Date.now();
+    const raised = await condition(() => raises.raises.length > 0, Math.max(0, ctx.remainingMs()));
+    waitedMs += Date.now() - since;
+    if (!raised) return { go: false, waitedMs, end: { status: 'paused_budget', error: `stopped by budget: ${blocked}; the work so far is kept` } };
+    setTaskState(ctx.status, 'running');
+    ctx.status.activity = 'budget raised: resuming';
+    await tellBatch(ctx.status.taskId, 'running', null);
+  }
+}
+
+/** Books a finished call and estimates the next request; sends the 75% warning once. */
+export function bookTurn(ctx: TaskBudgetContext, spent: number, contextTokens: number, outputTokens: number, addedChars: number): void {
+  const b = ctx.state;
+  b.nextInputTokens = nextInputTokens(contextTokens, outputTokens, addedChars);
+  const cap = ctx.capUsd !== undefined ? ctx.capUsd + b.capRaisedUsd : undefined;
+  if (!b.warned && pastWarning(spent, cap)) {
+    b.warned = true;
+    const line = `spent ${money(spent)}, past 75% of its max_cost_usd (${money(cap!)})`;
+    ctx.notes.push(line);
+    ctx.notifier.send('budget_warning', 'budget-warning-task', `${ctx.status.taskId}: budget warning`, `${ctx.status.taskId} ${line}.`);
+  }
+}
