@@ -10,6 +10,8 @@ import type { SafetyPolicy } from '../sandbox/policy';
 import type { SandboxProvider } from '../sandbox/types';
 import { createAgentActivities } from './agent';
 import { createCommandActivities } from './command';
+import { createDeliveryActivities } from './delivery';
+import type { GitHubClient, GitHubClientOptions } from './delivery/pull-request';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
 import { createReportActivities } from './report';
@@ -29,6 +31,10 @@ export interface ActivityDeps {
   transcripts?: TranscriptStore;
   /** @default DEFAULT_SAFETY_POLICY */
   safetyPolicy?: SafetyPolicy;
+  /** @default an Octokit built from config.github (GITHUB_TOKEN, GITHUB_API_URL) on first use */
+  github?: GitHubClient;
+  /** Tuning of that Octokit (tests shorten its retry waits). */
+  githubOptions?: GitHubClientOptions;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -41,6 +47,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCommandActivities(deps.config),
     ...createModelActivities({ anthropic, transcripts }),
     ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),
+    ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
   };
 }
 

@@ -32,6 +32,7 @@ export const DEFAULTS = {
   maxTurns: 100,
   taskTimeoutMs: 4 * 3_600_000,
   priority: 5,
+  fixAttempts: 2,
 } as const;
 
 const NAMED_PRIORITY: Record<string, number> = { high: 1, normal: 5, medium: 5, low: 9 };
@@ -41,8 +42,11 @@ function priorityOf(p: number | string | undefined, fallback: number): number {
   return typeof p === 'number' ? p : NAMED_PRIORITY[p];
 }
 
-function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings): TaskSpec {
+type BatchSettings = Omit<BatchFile, 'tasks'>;
+
+function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings, batch: BatchSettings): TaskSpec {
   const r = t.raw;
+  const pr = { ...batch.pull_request, ...r.pull_request };
   return {
     id: r.id,
     title: r.title ?? r.name ?? r.id,
@@ -70,6 +74,10 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : DEFAULTS.taskTimeoutMs,
     sandbox: sandboxSettings(r.sandbox, batchSandbox),
     source: { file: t.file, line: t.locate([...t.pathPrefix]) },
+    checks: asList(r.checks ?? batch.checks),
+    fixAttempts: r.fix_attempts ?? batch.fix_attempts ?? DEFAULTS.fixAttempts,
+    pullRequest: { repo: pr.repo, labels: pr.labels ?? [], reviewers: pr.reviewers ?? [], draft: pr.draft ?? false, target: pr.target ?? 'stacked' },
+    reviewFirst: batch.review_first ?? false,
   };
 }
 
@@ -134,7 +142,7 @@ function checkReferences(refs: References[], issues: SpecIssue[]): void {
 
 export function normalizeBatch(
   source: string,
-  settings: Omit<BatchFile, 'tasks'>,
+  settings: BatchSettings,
   parsed: ParsedTask[],
   invalid: InvalidTask[],
   issues: SpecIssue[],
@@ -142,7 +150,7 @@ export function normalizeBatch(
   checkReferences(referencesOf(parsed, invalid), issues);
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
   const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
-  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox));
+  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox, settings));
 
   // trigger_next (seed 000) is the same edge seen from the other end: A triggers X = X depends on A.
   const byId = new Map(tasks.map((t) => [t.id, t]));

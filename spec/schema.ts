@@ -58,6 +58,22 @@ export const SandboxSettingsSchema = z.strictObject({
     .optional(),
 });
 
+/** Where and how a task's pull request is opened (batch default, task override). */
+export const PullRequestSettingsSchema = z.strictObject({
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: 'must be a GitHub repository "owner/name"' }).optional(),
+  labels: stringList.optional(),
+  reviewers: stringList.optional(),
+  draft: z.boolean().optional(),
+  target: z.enum(['stacked', 'base'], { message: 'must be stacked or base' }).optional(),
+});
+
+/** Acceptance checks run by the orchestrator after `finish` (batch default, task override). */
+const checksShape = {
+  checks: stringOrList.optional(),
+  fix_attempts: z.number().int().min(0, { message: 'must be 0 or more' }).max(20, { message: 'must be at most 20' }).optional(),
+  pull_request: PullRequestSettingsSchema.optional(),
+};
+
 export const TaskFileSchema = z.strictObject({
   id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
   title: z.string().min(1).optional(),
@@ -99,6 +115,7 @@ export const TaskFileSchema = z.strictObject({
   timeout: duration.optional(),
   /** Overrides the batch's sandbox settings for this task. */
   sandbox: SandboxSettingsSchema.optional(),
+  ...checksShape,
 });
 
 /** Settings a batch file (seed 001) may carry next to its tasks. */
@@ -109,6 +126,9 @@ export const BatchSettingsShape = {
   max_concurrent_agents: z.number().int().min(1).max(1000, { message: 'must be at most 1000' }).optional(),
   question_timeout: duration.optional(),
   sandbox: SandboxSettingsSchema.optional(),
+  ...checksShape,
+  /** Seed 001's review-first mode: nothing is committed; changes wait in a folder for a person. */
+  review_first: z.boolean().optional(),
 };
 
 export const BatchFileSchema = z.strictObject({

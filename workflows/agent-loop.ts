@@ -18,6 +18,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { resolveModel } from '../common/models';
 import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
+import { checkFinish, deliver, prepareFromDependencies } from './delivery';
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
@@ -83,6 +84,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   let answeredBy = carried?.model;
   let replay = carried?.replay ?? false;
   let costEstimated = carried?.costEstimated ?? false;
+  let fixRounds = carried?.fixRounds ?? 0;
   const runStartTurn = turn;
   let continuing = false;
 
@@ -104,6 +106,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     }
     if (!carried) {
       status.activity = 'preparing workspace';
+      await prepareFromDependencies(input, sandboxId);
       await acts.prepareAgent({ workflowId, sandboxId, task });
     }
 
@@ -140,8 +143,16 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       publish(`turn ${turn - 1} done`);
 
       if (mt.finish) {
+        const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
+        publish(`turn ${turn - 1}: running checks`);
+        const checked = await checkFinish(input, { workflowId, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
+        // Failing checks with a fix round left: the agent reads why as finish's result and goes on.
+        if (checked === 'again') {
+          fixRounds++;
+          continue;
+        }
         const verification = mt.finish.verification ? `\n\nChecked: ${mt.finish.verification}` : '';
-        outcome = { status: 'succeeded', summary: `${mt.finish.summary}${verification}` };
+        outcome = { status: 'succeeded', summary: `${mt.finish.summary}${verification}`, ...checked };
         break;
       }
       if (mt.stopReason === 'refusal') {
@@ -153,6 +164,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
     }
+    if (!continuing) outcome = await deliver(input, { workflowId, sandboxId }, { ...totals(), ...outcome }, status);
   } catch (err) {
     const cause = causeType(err);
     // A policy breach halts the task: the agent tried something it must not do.
@@ -180,7 +192,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   if (continuing) {
     return continueAsNew<(i: AgentTaskInput) => Promise<TaskResult>>({
       ...input,
-      carried: { turn, sandboxId: sandboxId!, startedAt: status.startedAt ?? Date.now(), costUsd, tokens, model: answeredBy, replay, costEstimated, runs: (carried?.runs ?? 0) + 1 },
+      carried: { turn, sandboxId: sandboxId!, startedAt: status.startedAt ?? Date.now(), costUsd, tokens, model: answeredBy, replay, costEstimated, runs: (carried?.runs ?? 0) + 1, fixRounds },
     });
   }
   return { ...totals(), ...outcome };

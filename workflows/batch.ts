@@ -38,6 +38,7 @@ import {
   type TaskResult,
 } from './contract';
 import { dependentsOf, readyTasks } from './dag';
+import { dependencyBranches } from './delivery';
 import { progressTable, sumResults } from './progress';
 import { agentTask } from './task';
 
@@ -151,7 +152,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     try {
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
-        args: [{ batchId, date, task, sandbox: task.sandbox }],
+        args: [{ batchId, date, task, sandbox: task.sandbox, dependencies: dependencyBranches(task, results) }],
         staticSummary: `${task.id} · ${task.title}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },

@@ -84,6 +84,47 @@ export interface TaskResult {
   costEstimated?: boolean;
   /** Where the task's files were kept after its sandbox was removed. */
   workDir?: string;
+  /** The delivered commit on `branch` (see workflows/delivery.ts). */
+  commit?: string;
+  /** Whether `branch` reached the task's remote; when not, it is in the worker's delivery repository. */
+  pushed?: boolean;
+  prNumber?: number;
+  /** The PR was opened as a draft (checks failing, work incomplete, or configured). */
+  prDraft?: boolean;
+  /** The patch file, relative to NIGHTSHIFT_ROOT. */
+  patchFile?: string;
+  /** The acceptance checks' last round. */
+  checks?: ChecksOutcome;
+  /** What went wrong while committing, pushing or opening the PR; the task's own status stands. */
+  deliveryError?: string;
+  /** Files the delivered change touches (at most 200), to flag tasks run side by side on the same files. */
+  filesChanged?: string[];
+}
+
+export interface CheckResult {
+  command: string;
+  exitCode: number;
+  passed: boolean;
+  timedOut?: boolean;
+  /** The end of its output, for the report and the PR. */
+  outputTail: string;
+}
+
+export interface ChecksOutcome {
+  passed: boolean;
+  /** Fix rounds the agent was given before this result. */
+  fixRounds: number;
+  results: CheckResult[];
+}
+
+/** A dependency's delivered branch, which a dependent task starts from. */
+export interface DependencyBranch {
+  taskId: string;
+  branch: string;
+  commit: string;
+  pushed?: boolean;
+  prNumber?: number;
+  prUrl?: string;
 }
 
 export interface AgentTaskInput {
@@ -93,6 +134,8 @@ export interface AgentTaskInput {
   sandbox: BatchSpec['sandbox'];
   /** Tuning of the agent loop; the batch passes none. */
   loop?: AgentLoopOptions;
+  /** Branches of the task's dependencies, in depends_on order: the task starts from them. */
+  dependencies?: DependencyBranch[];
   /** Internal: state carried across continue-as-new. */
   carried?: CarriedAgentState;
 }
@@ -120,6 +163,8 @@ export interface CarriedAgentState {
   replay?: boolean;
   costEstimated?: boolean;
   runs: number;
+  /** Fix rounds already given for failing checks. */
+  fixRounds?: number;
 }
 
 export interface TaskStatus extends TaskResult {
