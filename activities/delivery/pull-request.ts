@@ -55,8 +55,8 @@ export async function createGitHubClient(github: NightshiftConfig['github'], o: 
     auth: github.token,
     baseUrl: (github.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
     userAgent: 'nightshift',
-    request: { retries },
-    retry: { retryAfterBaseValue: o.retryBaseMs ?? 1000 },
+    // Not `request.retries`: the retry plugin would then retry every error, 422 included.
+    retry: { retries, retryAfterBaseValue: o.retryBaseMs ?? 1000 },
     throttle: { onRateLimit: retryLimited, onSecondaryRateLimit: retryLimited, retryAfterBaseValue: o.retryBaseMs ?? 1000 },
     log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
   });
