@@ -63,7 +63,7 @@ export const PullRequestSettingsSchema = z.strictObject({
   repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: 'must be a GitHub repository "owner/name"' }).optional(),
   labels: stringList.optional(),
   reviewers: stringList.optional(),
-  draft: z.boolean().optional(),
+  draft: z.boolean({ message: 'must be true or false' }).optional(),
   target: z.enum(['stacked', 'base'], { message: 'must be stacked or base' }).optional(),
 });
 
@@ -128,7 +128,7 @@ export const BatchSettingsShape = {
   sandbox: SandboxSettingsSchema.optional(),
   ...checksShape,
   /** Seed 001's review-first mode: nothing is committed; changes wait in a folder for a person. */
-  review_first: z.boolean().optional(),
+  review_first: z.boolean({ message: 'must be true or false' }).optional(),
 };
 
 export const BatchFileSchema = z.strictObject({
