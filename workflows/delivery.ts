@@ -134,6 +134,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
         stackedOn,
       },
     });
+    if ('skipped' in opened) return out;
     Object.assign(out, { prUrl: opened.url, prNumber: opened.number, prDraft: opened.draft });
     if (opened.notes.length) note(opened.notes.join('; '));
   } catch (err) {

@@ -130,7 +130,10 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       return { pushed: true };
     },
 
-    /** Opens the task's PR, or finds and updates the one an earlier attempt opened. */
+    /**
+     * Opens the task's PR, or finds and updates the one an earlier attempt opened.
+     * `skipped` when the remote is not on GitHub (a local path without pull_request.repo).
+     */
     async openPullRequest(input: {
       repo: string;
       githubRepo?: string;
@@ -140,9 +143,9 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       labels: string[];
       reviewers: string[];
       content: PrContent;
-    }): Promise<PullRequestRef> {
+    }): Promise<PullRequestRef | { skipped: string }> {
       const gh = githubRepoOf(input.repo, input.githubRepo, config.github.apiUrl);
-      if (!gh) throw ApplicationFailure.nonRetryable(`cannot tell the GitHub repository of ${input.repo}; set pull_request.repo: owner/name`, 'PullRequestFailed');
+      if (!gh) return { skipped: `${input.repo} is not a GitHub repository (set pull_request.repo: owner/name if it mirrors one)` };
       if (!config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to open the pull request with', 'PullRequestFailed');
       const c = input.content;
       try {
