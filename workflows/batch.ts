@@ -152,7 +152,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     try {
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
-        args: [{ batchId, date, task, sandbox: task.sandbox, dependencies: dependencyBranches(task, results) }],
+        args: [{ batchId, date, task, sandbox: task.sandbox, dependencies: dependencyBranches(task, results, tasks) }],
         staticSummary: `${task.id} · ${task.title}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },

@@ -32,11 +32,15 @@ function proxies(input: AgentTaskInput) {
 /** The branch every task delivers to. */
 export const deliveryBranch = (date: string, taskId: string) => `nightshift/${date}/${taskId}`;
 
-/** What the batch hands a child: its dependencies' delivered branches, in depends_on order. */
-export function dependencyBranches(task: TaskSpec, results: Record<string, TaskResult>): DependencyBranch[] {
+/**
+ * What the batch hands a child: its dependencies' delivered branches, in depends_on order.
+ * Only those in the same repository: a branch of another repository is no starting point.
+ */
+export function dependencyBranches(task: TaskSpec, results: Record<string, TaskResult>, tasks: Map<string, TaskSpec>): DependencyBranch[] {
   return task.dependsOn.flatMap((id) => {
     const r = results[id];
-    return r?.branch && r.commit ? [{ taskId: id, branch: r.branch, commit: r.commit, pushed: r.pushed, prNumber: r.prNumber, prUrl: r.prUrl }] : [];
+    const sameRepo = tasks.get(id)?.repo === task.repo;
+    return sameRepo && r?.branch && r.commit ? [{ taskId: id, branch: r.branch, commit: r.commit, pushed: r.pushed, prNumber: r.prNumber, prUrl: r.prUrl }] : [];
   });
 }
 
