@@ -144,7 +144,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
 
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
-        publish(`turn ${turn - 1}: running checks`);
+        if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
         const checked = await checkFinish(input, { workflowId, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
         // Failing checks with a fix round left: the agent reads why as finish's result and goes on.
         if (checked === 'again') {

@@ -50,7 +50,7 @@ export function createChecksActivities(deps: { sandboxes: SandboxProvider; trans
       for (const command of input.checks) {
         const beat = setInterval(() => ctx.heartbeat({ check: command }), heartbeatEvery(ctx));
         try {
-          const r = await sandbox.exec(command, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal, onOutput: () => undefined });
+          const r = await sandbox.exec(command, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal });
           const output = [r.stdout, r.stderr].filter((s) => s.trim()).join('\n');
           const passed = r.exitCode === 0 && !r.timedOut;
           results.push({ command, exitCode: r.exitCode, passed, ...(r.timedOut ? { timedOut: true } : {}), outputTail: output.slice(-TAIL_FOR_REPORT) });
