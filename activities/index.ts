@@ -12,6 +12,8 @@ import type { SandboxProvider } from '../sandbox/types';
 import { createAgentActivities } from './agent';
 import { createBudgetActivities } from './budget';
 import { createCommandActivities } from './command';
+import { createDeliveryActivities } from './delivery';
+import type { GitHubClient, GitHubClientOptions } from './delivery/pull-request';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
 import { createLearningActivities } from './learning';
@@ -44,6 +46,10 @@ export interface ActivityDeps {
   temporalClient?: Client;
   /** Retry tuning of notification channels (tests shorten the backoff). */
   notify?: Partial<Pick<NotifyDeps, 'attempts' | 'backoffMs' | 'requestTimeoutMs'>>;
+  /** @default an Octokit built from config.github (GITHUB_TOKEN, GITHUB_API_URL) on first use */
+  github?: GitHubClient;
+  /** Tuning of that Octokit (tests shorten its retry waits). */
+  githubOptions?: GitHubClientOptions;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -75,6 +81,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),
     ...createPlanningActivities({ config: deps.config, anthropic }),
     ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
+    ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
   };
 }
 

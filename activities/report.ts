@@ -6,7 +6,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
-import type { BatchStatus, TaskStatus } from '../workflows/contract';
+import type { BatchStatus, ChecksOutcome, TaskStatus } from '../workflows/contract';
+import { findOverlaps } from './delivery/overlaps';
 
 const NEEDS_HUMAN: Record<string, string> = {
   failed: 'failed',
@@ -19,11 +20,32 @@ const NEEDS_HUMAN: Record<string, string> = {
 
 const usd = (n: number) => `$${n.toFixed(2)}`;
 const minutes = (t: TaskStatus) => (t.startedAt && t.endedAt ? `${((t.endedAt - t.startedAt) / 60_000).toFixed(1)} min` : '-');
+function checksLine(c: ChecksOutcome): string {
+  const rounds = `${c.fixRounds} fix round${c.fixRounds === 1 ? '' : 's'}`;
+  if (c.passed) return `passed (${c.results.map((r) => `\`${r.command}\``).join(', ')}${c.fixRounds ? `, after ${rounds}` : ''})`;
+  return `FAILING after ${rounds}: ${c.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode})`).join(', ')}`;
+}
+
+/** The delivery lines of one task: PR, branch, patch, checks, problems. */
+function deliveryLines(t: TaskStatus): string[] {
+  return [
+    ...(t.prUrl ? [`- pull request: ${t.prUrl}${t.prDraft ? ' (draft)' : ''}`] : []),
+    ...(t.branch ? [`- branch: \`${t.branch}\`${t.commit ? ` at ${t.commit.slice(0, 12)}` : ''}${t.pushed === false ? ' (not pushed: in the worker\'s delivery repository)' : t.pushed ? ' (pushed)' : ''}`] : []),
+    ...(t.patchFile ? [`- patch: [${t.patchFile}](${t.patchFile.replace(/^results\//, '')})`] : []),
+    ...(t.checks ? [`- checks: ${checksLine(t.checks)}`] : []),
+    ...(t.filesChanged?.length ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`] : []),
+    ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
+    ...(t.deliveryError ? [`- delivery problem: ${t.deliveryError}`] : []),
+  ];
+}
+
 const tokens = (t: TaskStatus) => t.tokens.input + t.tokens.output + t.tokens.cacheRead + t.tokens.cacheWrite;
 
 export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string {
   const spent = s.tasks.reduce((a, t) => a + t.costUsd, 0);
   const attention = s.tasks.filter((t) => NEEDS_HUMAN[t.status]);
+  const deliveryTrouble = s.tasks.filter((t) => !NEEDS_HUMAN[t.status] && t.deliveryError);
+  const overlaps = findOverlaps(s.tasks);
   const count = (st: string) => s.tasks.filter((t) => t.status === st).length;
   const lines = [
     `# nightshift report · ${s.date}`,
@@ -37,13 +59,21 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     '## Needs a human',
     '',
-    ...(attention.length ? attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${t.error}` : ''}`) : ['Nothing. Every task that ran succeeded.']),
+    ...(attention.length + deliveryTrouble.length
+      ? [
+          ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${t.error}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
+          ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${t.deliveryError}`),
+        ]
+      : ['Nothing. Every task that ran succeeded.']),
     ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${q.question.replace(/\n/g, ' ')} — answer with \`${q.answerCommand}\``)] : []),
     ...(s.tasks.some((t) => t.assumptions?.length)
       ? ['', '## Assumptions to check', '', ...s.tasks.flatMap((t) => (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${a.replace(/\n/g, ' ')}`))]
       : []),
     ...(s.notes?.length ? ['', '## Notes', '', ...s.notes.map((n) => `- ${n}`)] : []),
     '',
+    ...(overlaps.length
+      ? ['## Changed the same files side by side', '', ...overlaps.map((o) => `- **${o.tasks[0]}** and **${o.tasks[1]}** both changed ${o.files.map((f) => `\`${f}\``).join(', ')}: expect a conflict when merging their branches`), '']
+      : []),
     '## Tasks',
     '',
     '| task | status | cost | tokens | turns | duration | result |',
@@ -57,8 +87,7 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
       `- cost: ${usd(t.costUsd)} (input ${t.tokens.input}, output ${t.tokens.output}, cache write ${t.tokens.cacheWrite}, cache read ${t.tokens.cacheRead} tokens) over ${t.turns} turns`,
       `- duration: ${minutes(t)}`,
       ...(t.model ? [`- model: ${t.model}${t.replay ? ' (replay: recorded answers, not a live model)' : ''}`] : []),
-      ...(t.prUrl ? [`- pull request: ${t.prUrl}`] : []),
-      ...(t.branch ? [`- branch: ${t.branch}`] : []),
+      ...deliveryLines(t),
       ...(t.summary ? [`- summary: ${t.summary}`] : []),
       ...(t.error ? [`- reason: ${t.error}`] : []),
       ...(t.question ? [`- unanswered question: ${t.question.question.replace(/\n/g, ' ')} (answer it, then rerun the task)`] : []),
@@ -96,11 +125,21 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         startedAt: t.startedAt ? new Date(t.startedAt).toISOString() : undefined,
         endedAt: t.endedAt ? new Date(t.endedAt).toISOString() : undefined,
         branch: t.branch,
+        commit: t.commit,
+        pushed: t.pushed,
         prUrl: t.prUrl,
         assumptions: t.assumptions,
         notes: t.notes,
+        prNumber: t.prNumber,
+        prDraft: t.prDraft,
+        patchFile: t.patchFile,
+        checks: t.checks,
+        filesChanged: t.filesChanged,
+        workDir: t.workDir,
+        deliveryError: t.deliveryError,
       })),
       notes: s.notes,
+      overlaps: findOverlaps(s.tasks),
     },
     null,
     2,

@@ -34,6 +34,7 @@ export const DEFAULTS = {
   taskTimeoutMs: 4 * 3_600_000,
   priority: 5,
   onQuestionTimeout: 'continue',
+  fixAttempts: 2,
 } as const;
 
 function notifySettings(n: NonNullable<BatchFile['notify']>): NotifySettings {
@@ -57,8 +58,11 @@ interface TaskDefaults {
   onQuestionTimeout: QuestionTimeoutPolicy;
 }
 
-function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings, d: TaskDefaults): TaskSpec {
+type BatchSettings = Omit<BatchFile, 'tasks'>;
+
+function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings, d: TaskDefaults, batch: BatchSettings): TaskSpec {
   const r = t.raw;
+  const pr = { ...batch.pull_request, ...r.pull_request };
   return {
     id: r.id,
     title: r.title ?? r.name ?? r.id,
@@ -88,6 +92,10 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     onQuestionTimeout: r.on_question_timeout ?? d.onQuestionTimeout,
     sandbox: sandboxSettings(r.sandbox, batchSandbox),
     source: { file: t.file, line: t.locate([...t.pathPrefix]) },
+    checks: asList(r.checks ?? batch.checks),
+    fixAttempts: r.fix_attempts ?? batch.fix_attempts ?? DEFAULTS.fixAttempts,
+    pullRequest: { repo: pr.repo, labels: pr.labels ?? [], reviewers: pr.reviewers ?? [], draft: pr.draft ?? false, target: pr.target ?? 'stacked' },
+    reviewFirst: batch.review_first ?? false,
   };
 }
 
@@ -152,7 +160,7 @@ function checkReferences(refs: References[], issues: SpecIssue[]): void {
 
 export function normalizeBatch(
   source: string,
-  settings: Omit<BatchFile, 'tasks'>,
+  settings: BatchSettings,
   parsed: ParsedTask[],
   invalid: InvalidTask[],
   issues: SpecIssue[],
@@ -162,7 +170,7 @@ export function normalizeBatch(
   const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
   const questionTimeoutMs = settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs;
   const onQuestionTimeout = settings.on_question_timeout ?? DEFAULTS.onQuestionTimeout;
-  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox, { questionTimeoutMs, onQuestionTimeout }));
+  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox, { questionTimeoutMs, onQuestionTimeout }, settings));
 
   // trigger_next (seed 000) is the same edge seen from the other end: A triggers X = X depends on A.
   const byId = new Map(tasks.map((t) => [t.id, t]));

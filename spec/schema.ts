@@ -71,6 +71,22 @@ export const NotifySchema = z.strictObject({
   webhook: z.strictObject({ url: httpUrl }).optional(),
 });
 
+/** Where and how a task's pull request is opened (batch default, task override). */
+export const PullRequestSettingsSchema = z.strictObject({
+  repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { message: 'must be a GitHub repository "owner/name"' }).optional(),
+  labels: stringList.optional(),
+  reviewers: stringList.optional(),
+  draft: z.boolean({ message: 'must be true or false' }).optional(),
+  target: z.enum(['stacked', 'base'], { message: 'must be stacked or base' }).optional(),
+});
+
+/** Acceptance checks run by the orchestrator after `finish` (batch default, task override). */
+const checksShape = {
+  checks: stringOrList.optional(),
+  fix_attempts: z.number().int().min(0, { message: 'must be 0 or more' }).max(20, { message: 'must be at most 20' }).optional(),
+  pull_request: PullRequestSettingsSchema.optional(),
+};
+
 export const TaskFileSchema = z.strictObject({
   id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
   title: z.string().min(1).optional(),
@@ -114,6 +130,7 @@ export const TaskFileSchema = z.strictObject({
   on_question_timeout: QuestionTimeoutPolicySchema.optional(),
   /** Overrides the batch's sandbox settings for this task. */
   sandbox: SandboxSettingsSchema.optional(),
+  ...checksShape,
 });
 
 /** Settings a batch file (seed 001) may carry next to its tasks. */
@@ -126,6 +143,9 @@ export const BatchSettingsShape = {
   on_question_timeout: QuestionTimeoutPolicySchema.optional(),
   notify: NotifySchema.optional(),
   sandbox: SandboxSettingsSchema.optional(),
+  ...checksShape,
+  /** Seed 001's review-first mode: nothing is committed; changes wait in a folder for a person. */
+  review_first: z.boolean({ message: 'must be true or false' }).optional(),
 };
 
 export const BatchFileSchema = z.strictObject({

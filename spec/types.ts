@@ -17,6 +17,17 @@ export interface SandboxSettings {
   envAllow: string[];
 }
 
+export interface PullRequestSettings {
+  /** GitHub repository `owner/name`; default: parsed from the task's repo URL. */
+  repo?: string;
+  labels: string[];
+  reviewers: string[];
+  /** Open every PR as a draft. */
+  draft: boolean;
+  /** A dependent task's PR targets its dependency's branch (`stacked`) or the base branch (`base`). */
+  target: 'stacked' | 'base';
+}
+
 export interface TaskSpec {
   id: string;
   title: string;
@@ -56,6 +67,14 @@ export interface TaskSpec {
   sandbox: SandboxSettings;
   /** Where the task was declared, for messages that point back at the file. */
   source: { file: string; line?: number };
+  /** Commands the orchestrator runs in the sandbox after `finish` (the task's, else the batch's). @default [] */
+  checks?: string[];
+  /** Rounds the agent gets to fix failing checks. @default 2 */
+  fixAttempts?: number;
+  /** @default no labels or reviewers, not a draft, stacked */
+  pullRequest?: PullRequestSettings;
+  /** Review-first mode (a batch setting): nothing committed, a patch and the workspace left for a person. @default false */
+  reviewFirst?: boolean;
 }
 
 export interface BatchSpec {

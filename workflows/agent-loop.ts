@@ -21,6 +21,7 @@ import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contr
 import { Notifier } from './notify';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
 import { bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
+import { checkFinish, deliver, prepareFromDependencies } from './delivery';
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
@@ -89,6 +90,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   let answeredBy = carried?.model;
   let replay = carried?.replay ?? false;
   let costEstimated = carried?.costEstimated ?? false;
+  let fixRounds = carried?.fixRounds ?? 0;
   const runStartTurn = turn;
   let continuing = false;
   // Questions and budget (questions.ts, task-budget.ts): handlers first, so no signal is missed.
@@ -132,6 +134,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     }
     if (!carried) {
       status.activity = 'preparing workspace';
+      await prepareFromDependencies(input, sandboxId);
       const prepared = await acts.prepareAgent({ workflowId, sandboxId, task });
       budget.state = newTaskBudget(prepared.promptChars);
     }
@@ -201,8 +204,16 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       }
 
       if (mt.finish) {
+        const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
+        if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
+        const checked = await checkFinish(input, { workflowId, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
+        // Failing checks with a fix round left: the agent reads why as finish's result and goes on.
+        if (checked === 'again') {
+          fixRounds++;
+          continue;
+        }
         const verification = mt.finish.verification ? `\n\nChecked: ${mt.finish.verification}` : '';
-        outcome = { status: 'succeeded', summary: `${mt.finish.summary}${verification}` };
+        outcome = { status: 'succeeded', summary: `${mt.finish.summary}${verification}`, ...checked };
         break;
       }
       if (mt.stopReason === 'refusal') {
@@ -210,6 +221,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
     }
+    if (!continuing) outcome = await deliver(input, { workflowId, sandboxId }, { ...totals(), ...outcome }, status);
   } catch (err) {
     const cause = causeType(err);
     // A policy breach halts the task: the agent tried something it must not do.
@@ -253,6 +265,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         assumptions,
         notes,
         waitedMs,
+        fixRounds,
       },
     });
   }

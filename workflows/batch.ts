@@ -40,6 +40,7 @@ import {
 import { BatchLive } from './batch-live';
 import { dependentsOf, readyTasks } from './dag';
 import { Notifier } from './notify';
+import { dependencyBranches } from './delivery';
 import { progressTable, sumResults } from './progress';
 import { agentTask } from './task';
 
@@ -179,7 +180,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     try {
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
-        args: [{ batchId, date, task, sandbox: task.sandbox, ...(spec.notify ? { notify: spec.notify } : {}) }],
+        args: [{ batchId, date, task, sandbox: task.sandbox, dependencies: dependencyBranches(task, results, tasks), ...(spec.notify ? { notify: spec.notify } : {}) }],
         staticSummary: `${task.id} · ${task.title}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },

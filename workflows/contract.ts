@@ -90,6 +90,47 @@ export interface TaskResult {
   notes?: string[];
   /** The open question a parked task ended on. */
   question?: OpenQuestion;
+  /** The delivered commit on `branch` (see workflows/delivery.ts). */
+  commit?: string;
+  /** Whether `branch` reached the task's remote; when not, it is in the worker's delivery repository. */
+  pushed?: boolean;
+  prNumber?: number;
+  /** The PR was opened as a draft (checks failing, work incomplete, or configured). */
+  prDraft?: boolean;
+  /** The patch file, relative to NIGHTSHIFT_ROOT. */
+  patchFile?: string;
+  /** The acceptance checks' last round. */
+  checks?: ChecksOutcome;
+  /** What went wrong while committing, pushing or opening the PR; the task's own status stands. */
+  deliveryError?: string;
+  /** Files the delivered change touches (at most 200), to flag tasks run side by side on the same files. */
+  filesChanged?: string[];
+}
+
+export interface CheckResult {
+  command: string;
+  exitCode: number;
+  passed: boolean;
+  timedOut?: boolean;
+  /** The end of its output, for the report and the PR. */
+  outputTail: string;
+}
+
+export interface ChecksOutcome {
+  passed: boolean;
+  /** Fix rounds the agent was given before this result. */
+  fixRounds: number;
+  results: CheckResult[];
+}
+
+/** A dependency's delivered branch, which a dependent task starts from. */
+export interface DependencyBranch {
+  taskId: string;
+  branch: string;
+  commit: string;
+  pushed?: boolean;
+  prNumber?: number;
+  prUrl?: string;
 }
 
 /** A question the agent asked with ask_human (seed 001's question file, made self-contained). */
@@ -136,6 +177,8 @@ export interface AgentTaskInput {
   loop?: AgentLoopOptions;
   /** Notification channels of the batch file. */
   notify?: NotifySettings;
+  /** Branches of the task's dependencies, in depends_on order: the task starts from them. */
+  dependencies?: DependencyBranch[];
   /** Internal: state carried across continue-as-new. */
   carried?: CarriedAgentState;
 }
@@ -171,6 +214,8 @@ export interface CarriedAgentState {
   notes?: string[];
   /** Time spent waiting for answers or budget, which does not count against the task's timeout. */
   waitedMs?: number;
+  /** Fix rounds already given for failing checks. */
+  fixRounds?: number;
 }
 
 /** The task's side of the budget: what the batch granted and the estimate of the next request. */

@@ -44,6 +44,12 @@ test('the example agent task runs offline on the replay model, and says so', asy
     const npmTest = await getJson<ToolRecord>(store, `${batchId}/example-agent`, keys.tool(5, 'toolu_replay_06'));
     assert.equal(npmTest?.isError, false, npmTest?.content);
     assert.match(npmTest?.content ?? '', /# pass 3/);
+    // Delivery: the checks passed and the work is a branch in the demo repository, with a patch.
+    assert.equal(t.checks?.passed, true);
+    assert.equal(t.deliveryError, undefined);
+    assert.equal(t.pushed, true);
+    assert.equal(t.branch, `nightshift/${result.date}/example-agent`);
+    assert.match(readFileSync(path.join(config.root, t.patchFile!), 'utf8'), /\+function slugify/);
   } finally {
     await replay.close();
   }

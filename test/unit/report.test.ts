@@ -63,3 +63,45 @@ test('files: results/<date>-report.md and results/<date>.json with one record pe
   const other = await writeReportFiles(root, { ...batch, batchId: 'nightshift-demo-2026-11-21' });
   assert.equal(other.markdown, 'results/nightshift-demo-2026-11-21-report.md', 'a non-default batch never overwrites the night\'s report');
 });
+
+test('delivery: PR (draft), branch with commit and push state, patch link, checks, files, problems, overlaps', async () => {
+  const files = ['src/shared.ts', 'src/a.ts'];
+  const delivered: BatchStatus = {
+    ...batch,
+    tasks: [
+      task('t-pr', 'succeeded', { startedAt: 1000, endedAt: 5000, prUrl: 'https://github.example/o/r/pull/3', prNumber: 3, prDraft: false, branch: 'nightshift/2026-11-21/t-pr', commit: 'abcdef0123456789', pushed: true, patchFile: 'results/2026-11-21/t-pr.patch', filesChanged: files, checks: { passed: true, fixRounds: 1, results: [{ command: 'npm test', exitCode: 0, passed: true, outputTail: '' }] } }),
+      task('t-draft', 'failed', { startedAt: 2000, endedAt: 6000, error: 'checks still failing after 2 fix rounds: npm test (exit 1)', prUrl: 'https://github.example/o/r/pull/4', prDraft: true, branch: 'nightshift/2026-11-21/t-draft', commit: '0123456789abcdef', pushed: true, filesChanged: ['src/shared.ts'], checks: { passed: false, fixRounds: 2, results: [{ command: 'npm test', exitCode: 1, passed: false, outputTail: 'FAIL' }] } }),
+      task('t-local', 'succeeded', { startedAt: 7000, endedAt: 8000, branch: 'nightshift/2026-11-21/t-local', commit: 'fedcba9876543210', pushed: false, patchFile: 'results/2026-11-21/t-local.patch', filesChanged: ['src/shared.ts'], deliveryError: 'branch not pushed (no GITHUB_TOKEN in the worker environment to push with)' }),
+      task('t-review', 'succeeded', { patchFile: 'results/2026-11-21/t-review.patch', workDir: '/srv/ns/.nightshift/work/t-review', filesChanged: ['docs/x.md'] }),
+    ],
+  };
+  const md = renderReportMarkdown(delivered);
+  const needs = md.slice(md.indexOf('## Needs a human'), md.indexOf('## Changed the same files'));
+  assert.match(needs, /\*\*t-draft\*\* \(Title t-draft\): failed — checks still failing after 2 fix rounds: npm test \(exit 1\) \(draft PR: https:\/\/github\.example\/o\/r\/pull\/4\)/);
+  assert.match(needs, /\*\*t-local\*\* \(Title t-local\): delivery problem — branch not pushed \(no GITHUB_TOKEN/);
+  assert.doesNotMatch(needs, /t-pr|t-review/);
+  assert.match(md, /## Changed the same files side by side\n\n- \*\*t-pr\*\* and \*\*t-draft\*\* both changed `src\/shared\.ts`: expect a conflict/);
+  assert.doesNotMatch(md, /\*\*t-local\*\* and/, 't-local ran after the others: not side by side');
+  assert.match(md, /\| t-pr \| succeeded \| .* \| https:\/\/github\.example\/o\/r\/pull\/3 \|/);
+  const section = (id: string) => md.slice(md.indexOf(`### ${id}:`)).split('\n### ')[0];
+  assert.match(section('t-pr'), /- pull request: https:\/\/github\.example\/o\/r\/pull\/3\n- branch: `nightshift\/2026-11-21\/t-pr` at abcdef012345 \(pushed\)\n- patch: \[results\/2026-11-21\/t-pr\.patch\]\(2026-11-21\/t-pr\.patch\)\n- checks: passed \(`npm test`, after 1 fix round\)\n- files changed: 2/);
+  assert.match(section('t-draft'), /- pull request: https:\/\/github\.example\/o\/r\/pull\/4 \(draft\)\n[\s\S]*- checks: FAILING after 2 fix rounds: `npm test` \(exit 1\)/);
+  assert.match(section('t-local'), /- branch: `nightshift\/2026-11-21\/t-local` at fedcba987654 \(not pushed: in the worker's delivery repository\)[\s\S]*- delivery problem: branch not pushed/);
+  assert.match(section('t-review'), /- patch: \[results\/2026-11-21\/t-review\.patch\][\s\S]*- changes for review in: \/srv\/ns\/\.nightshift\/work\/t-review/);
+
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-report-'));
+  const out = await writeReportFiles(root, delivered);
+  const json = JSON.parse(readFileSync(path.join(root, out.json), 'utf8'));
+  const [pr, draft, local, review] = json.results;
+  assert.deepEqual(
+    { prUrl: pr.prUrl, prNumber: pr.prNumber, prDraft: pr.prDraft, branch: pr.branch, commit: pr.commit, pushed: pr.pushed, patchFile: pr.patchFile, filesChanged: pr.filesChanged, checks: pr.checks },
+    { prUrl: 'https://github.example/o/r/pull/3', prNumber: 3, prDraft: false, branch: 'nightshift/2026-11-21/t-pr', commit: 'abcdef0123456789', pushed: true, patchFile: 'results/2026-11-21/t-pr.patch', filesChanged: files, checks: delivered.tasks[0].checks },
+  );
+  assert.equal(draft.prDraft, true);
+  assert.equal(draft.checks.passed, false);
+  assert.equal(local.pushed, false);
+  assert.match(local.deliveryError, /branch not pushed/);
+  assert.equal(review.branch, undefined);
+  assert.equal(review.workDir, '/srv/ns/.nightshift/work/t-review');
+  assert.deepEqual(json.overlaps, [{ tasks: ['t-pr', 't-draft'], files: ['src/shared.ts'] }]);
+});

@@ -1,0 +1,175 @@
+/**
+ * Delivery activities: acceptance checks, starting from dependencies' branches, the
+ * commit (made in the sandbox), the push (made by the worker), the pull request, and the
+ * patch file. Each is idempotent under retry; keys are the workflow ID, the turn and the
+ * branch name. The workflow side is workflows/delivery.ts.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { NightshiftConfig } from '../../common/config';
+import type { SandboxProvider } from '../../sandbox/types';
+import { DEFAULT_IDENTITY, prepareWorkspace, type GitIdentity } from '../../sandbox/workspace';
+import type { TaskSpec } from '../../spec/types';
+import type { DependencyBranch } from '../../workflows/contract';
+import { heartbeatEvery } from '../model/call-model';
+import { reportBaseName } from '../report';
+import type { TranscriptStore } from '../transcripts';
+import { createChecksActivities } from './checks';
+import { startFromDependencies } from './dependencies';
+import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess, pushBranch, resolveRemote } from './git';
+import { prBody, prTitle, type PrContent } from './pr-body';
+import { createGitHubClient, ensurePullRequest, githubRepoOf, PullRequestFailed, type GitHubClient, type GitHubClientOptions, type PullRequestRef } from './pull-request';
+import { commitInSandbox } from './sandbox-commit';
+
+export interface DeliveryDeps {
+  config: Pick<NightshiftConfig, 'root' | 'github'>;
+  sandboxes: SandboxProvider;
+  transcripts: TranscriptStore;
+  /** @default an Octokit built from config.github (GITHUB_TOKEN, GITHUB_API_URL) */
+  github?: GitHubClient;
+  /** Tuning of the Octokit built from config (tests shorten its waits). */
+  githubOptions?: GitHubClientOptions;
+  /** The orchestrator's commits. @default DEFAULT_IDENTITY */
+  identity?: GitIdentity;
+}
+
+export interface CommitWorkInput {
+  workflowId: string;
+  sandboxId: string;
+  repo: string;
+  branch: string;
+  message: string;
+  /** Epoch ms from the workflow clock: fixed dates make a retried commit the same commit. */
+  at: number;
+  /** Review-first mode: only the patch, nothing committed or kept as a branch. */
+  reviewFirst: boolean;
+  /** Name the patch file: `results/<date or batch>/<task>.patch`, beside the report. */
+  batchId: string;
+  date: string;
+  taskId: string;
+}
+
+export interface CommitWorkResult {
+  base: string;
+  /** Undefined when the agent changed nothing. */
+  commit?: string;
+  files: string[];
+  fileCount: number;
+  patchFile?: string;
+}
+
+const MAX_FILES = 200;
+
+/** Beats while a long git or GitHub call runs, so a dead worker is noticed by heartbeat timeout. */
+async function beating<T>(fn: () => Promise<T>): Promise<T> {
+  const ctx = Context.current();
+  const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery(ctx));
+  try {
+    return await fn();
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+export function createDeliveryActivities(deps: DeliveryDeps) {
+  const { config } = deps;
+  const identity = deps.identity ?? DEFAULT_IDENTITY;
+  let github: Promise<GitHubClient> | undefined;
+  const client = () => (github ??= deps.github ? Promise.resolve(deps.github) : createGitHubClient(config.github, deps.githubOptions));
+
+  return {
+    ...createChecksActivities(deps),
+
+    /** Clones the task's repo and moves it to its dependencies' branch, or a merge of them; before the prompt is built. */
+    async prepareFromDependencies(input: { sandboxId: string; task: TaskSpec; dependencies: DependencyBranch[] }): Promise<{ head: string; merged: boolean }> {
+      const { task } = input;
+      if (!task.repo) throw ApplicationFailure.nonRetryable(`task ${task.id} has dependencies with branches but no context.repo`, 'DeliveryUnsupported');
+      const remote = resolveRemote(config.root, task.repo);
+      const sandbox = await deps.sandboxes.connect(input.sandboxId);
+      const workBranch = task.branch ?? `nightshift/${task.id}`;
+      await prepareWorkspace(sandbox, { repo: remote, branch: workBranch, contextFiles: task.contextFiles, identity });
+      return startFromDependencies(sandbox, { taskId: task.id, workBranch, dependencies: input.dependencies, deliveryRepo: deliveryRepoFor(config, remote), authEnv: authEnv(remote, config.github.token) });
+    },
+
+    /**
+     * Commits the workspace in the sandbox, writes the patch file and (unless review-first)
+     * stores the commit as `refs/heads/<branch>` in the worker's delivery repository.
+     */
+    async commitWork(input: CommitWorkInput): Promise<CommitWorkResult> {
+      const remote = resolveRemote(config.root, input.repo);
+      const sandbox = await deps.sandboxes.connect(input.sandboxId);
+      const repoDir = deliveryRepoFor(config, remote);
+      return beating(async () => {
+        const opts = { branch: input.branch, message: input.message, identity, at: input.at, bundle: !input.reviewFirst };
+        let made = await commitInSandbox(sandbox, opts);
+        if (!made.commit) return { base: made.base, files: [], fileCount: 0 };
+        if (made.bundle) {
+          await ensureDeliveryRepo(repoDir);
+          const imported = await importBundle(repoDir, { bundle: made.bundle, branch: input.branch, commit: made.commit, remote, token: config.github.token });
+          if (imported === 'missing-prerequisites') {
+            made = await commitInSandbox(sandbox, { ...opts, fullBundle: true });
+            await importBundle(repoDir, { bundle: made.bundle!, branch: input.branch, commit: made.commit!, remote, token: config.github.token });
+          }
+        }
+        const patchFile = path.join('results', reportBaseName(input), `${input.taskId}.patch`);
+        const patchAbs = path.join(config.root, patchFile);
+        await fs.mkdir(path.dirname(patchAbs), { recursive: true });
+        await fs.writeFile(patchAbs, made.patch ?? new Uint8Array());
+        return { base: made.base, commit: made.commit, files: made.files.slice(0, MAX_FILES), fileCount: made.files.length, patchFile };
+      });
+    },
+
+    /** Pushes the branch from the delivery repository and verifies the remote ref; `pushed: false` says why it could not. */
+    async pushWork(input: { repo: string; branch: string; commit: string }): Promise<{ pushed: boolean; reason?: string }> {
+      const remote = resolveRemote(config.root, input.repo);
+      const access = pushAccess(remote, config.github.token);
+      if (!access.ok) return { pushed: false, reason: access.reason };
+      await beating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
+      return { pushed: true };
+    },
+
+    /**
+     * Opens the task's PR, or finds and updates the one an earlier attempt opened.
+     * `skipped` when the remote is not on GitHub (a local path without pull_request.repo).
+     */
+    async openPullRequest(input: {
+      repo: string;
+      githubRepo?: string;
+      branch: string;
+      baseCandidates: string[];
+      draft: boolean;
+      labels: string[];
+      reviewers: string[];
+      content: PrContent;
+    }): Promise<PullRequestRef | { skipped: string }> {
+      const gh = githubRepoOf(input.repo, input.githubRepo, config.github.apiUrl);
+      if (!gh) return { skipped: `${input.repo} is not a GitHub repository (set pull_request.repo: owner/name if it mirrors one)` };
+      if (!config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to open the pull request with', 'PullRequestFailed');
+      const c = input.content;
+      try {
+        return await beating(async () =>
+          ensurePullRequest(await client(), {
+            repo: gh,
+            branch: input.branch,
+            baseCandidates: input.baseCandidates,
+            title: prTitle(c),
+            body: prBody(c),
+            draft: input.draft,
+            labels: input.labels,
+            reviewers: input.reviewers,
+            checksFailing: Boolean(c.checks && !c.checks.passed),
+          }),
+        );
+      } catch (err) {
+        const st = (err as { status?: number }).status;
+        // 4xx other than 408/429 will not change on retry (bad token, no such repo, invalid base).
+        if (err instanceof PullRequestFailed || (st && st >= 400 && st < 500 && st !== 408 && st !== 429)) {
+          throw ApplicationFailure.nonRetryable(`GitHub: ${(err as Error).message}`, 'PullRequestFailed');
+        }
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/** The pull request's text: what a reviewer needs without opening the transcript. */
+import type { ChecksOutcome, DependencyBranch, TokenUsage } from '../../workflows/contract';
+
+export interface PrContent {
+  workflowId: string;
+  taskId: string;
+  title: string;
+  description: string;
+  acceptanceCriteria: string[];
+  /** The agent's finish summary (with how it checked). */
+  summary?: string;
+  /** The task's final status and why, when it is not plain success. */
+  status: string;
+  error?: string;
+  checks?: ChecksOutcome;
+  costUsd: number;
+  tokens: TokenUsage;
+  turns: number;
+  model?: string;
+  dependencies: DependencyBranch[];
+  /** How the PR relates to its dependencies: stacked on one, or against the base. */
+  stackedOn?: string;
+  /** What the agent assumed when a question of its timed out unanswered. */
+  assumptions?: string[];
+  /** Budget warnings and other things a reviewer should know. */
+  notes?: string[];
+}
+
+/** Label added while the checks fail, and removed once they pass. */
+export const FAILING_CHECKS_LABEL = 'nightshift: checks failing';
+
+const cap = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
+const fence = (s: string) => '```\n' + s.replace(/```/g, "'''") + '\n```';
+
+export function prTitle(c: Pick<PrContent, 'taskId' | 'title' | 'status' | 'checks'>): string {
+  const failing = c.checks && !c.checks.passed ? '[checks failing] ' : c.status === 'incomplete' ? '[incomplete] ' : '';
+  return cap(`${failing}${c.title} (nightshift ${c.taskId})`, 250);
+}
+
+function checksSection(checks: ChecksOutcome | undefined): string[] {
+  if (!checks) return ['No checks were configured (`checks:` in the task file), so nothing but the agent itself checked this.'];
+  const rows = checks.results.map((r) => `| \`${r.command.replace(/\|/g, '\\|')}\` | ${r.passed ? '✅ passed' : `❌ exit ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}`} |`);
+  const failing = checks.results.filter((r) => !r.passed);
+  return [
+    checks.passed
+      ? `All checks passed${checks.fixRounds ? ` after ${checks.fixRounds} fix round${checks.fixRounds === 1 ? '' : 's'}` : ''}.`
+      : `**Checks still fail after ${checks.fixRounds} fix round${checks.fixRounds === 1 ? '' : 's'}**: this PR is a draft until a person looks at it.`,
+    '',
+    '| command | result |',
+    '|---|---|',
+    ...rows,
+    ...failing.flatMap((r) => ['', `<details><summary>output of <code>${r.command.replace(/</g, '&lt;')}</code> (end)</summary>`, '', fence(r.outputTail), '', '</details>']),
+  ];
+}
+
+export function prBody(c: PrContent): string {
+  const tokens = c.tokens.input + c.tokens.output + c.tokens.cacheRead + c.tokens.cacheWrite;
+  const deps = c.dependencies.map((d) => `\`${d.taskId}\` (${d.prUrl ? `${d.prUrl}, ` : ''}branch \`${d.branch}\`)`);
+  return [
+    `Opened by nightshift for task \`${c.taskId}\`.`,
+    '',
+    '## Task',
+    '',
+    cap(c.description.trim() || c.title, 4000),
+    ...(c.acceptanceCriteria.length ? ['', 'Acceptance criteria:', ...c.acceptanceCriteria.map((a) => `- ${a}`)] : []),
+    '',
+    '## What the agent did',
+    '',
+    c.summary ? cap(c.summary, 6000) : '_The agent left no summary._',
+    ...(c.status !== 'succeeded' ? ['', `**Status: ${c.status}**${c.error ? ` — ${cap(c.error, 1000)}` : ''}`] : []),
+    '',
+    '## Checks',
+    '',
+    ...checksSection(c.checks),
+    '',
+    '## Cost',
+    '',
+    `$${c.costUsd.toFixed(4)} · ${tokens} tokens (input ${c.tokens.input}, output ${c.tokens.output}, cache write ${c.tokens.cacheWrite}, cache read ${c.tokens.cacheRead}) · ${c.turns} turns${c.model ? ` · ${c.model}` : ''}`,
+    '',
+    ...(c.assumptions?.length
+      ? ['## Questions nobody answered', '', 'The agent asked and went on when no answer came, assuming:', ...c.assumptions.map((a) => `- ${cap(a.replace(/\n/g, ' '), 1000)}`), '']
+      : []),
+    '## Notes',
+    '',
+    ...(c.notes ?? []).map((n) => `- ${cap(n, 1000)}`),
+    ...(deps.length === 0 ? [] : c.stackedOn ? [`- Stacked on ${deps[0]}: merge that first; this PR shows only this task's changes.`] : [`- Builds on ${deps.join(' and ')}; it targets the base branch, so their changes show here too until they are merged.`]),
+    '- The agent worked in a sandbox under the safety policy (no git writes, no migrations, no deletes outside the workspace, network only as allowed); the commit and push were made by the orchestrator.',
+    `- Workflow \`${c.workflowId}\`: its transcript and history show every step.`,
+    '',
+    `<!-- nightshift:${c.workflowId} -->`,
+  ].join('\n');
+}

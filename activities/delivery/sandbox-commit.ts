@@ -1,0 +1,122 @@
+/**
+ * The orchestrator's commit, made inside the sandbox through `exec` and `readFile` only, so
+ * it works the same on every provider. The workspace's own `.git` is never written (the
+ * local provider mounts it read-only, and review-first mode promises nothing is committed):
+ * a throwaway repository in the sandbox's tmp borrows the workspace's objects through
+ * alternates, commits the working tree there, and writes a bundle (the objects leaving the
+ * sandbox) and a patch into the workspace, where `readFile` reaches them.
+ *
+ * Author and committer dates are given by the workflow, so a retried activity makes the
+ * very same commit id and every later step (push, PR) sees nothing new.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { Sandbox } from '../../sandbox/types';
+import type { GitIdentity } from '../../sandbox/workspace';
+
+/** Files the script leaves in the workspace for `readFile`; removed again right after. */
+export const BUNDLE_FILE = '.nightshift-delivery.bundle';
+export const PATCH_FILE = '.nightshift-delivery.patch';
+
+export interface SandboxCommitInput {
+  /** Branch name inside the bundle (the delivery branch). */
+  branch: string;
+  message: string;
+  identity: GitIdentity;
+  /** Epoch ms; the commit's author and committer date. */
+  at: number;
+  /** Write a bundle of the new objects (not in review-first mode). */
+  bundle: boolean;
+  /** Bundle everything, not only what the workspace's remotes lack (when the receiver lacks a prerequisite). */
+  fullBundle?: boolean;
+}
+
+export interface SandboxCommit {
+  /** The start point: the workspace's HEAD, which the agent cannot move. */
+  base: string;
+  /** Undefined when the working tree equals HEAD: nothing to deliver. */
+  commit?: string;
+  files: string[];
+  bundle?: Uint8Array;
+  patch?: Uint8Array;
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function script(i: SandboxCommitInput): string {
+  const ref = `refs/heads/${i.branch}`;
+  return `set -eu
+ws="$PWD"
+t="\${TMPDIR:-/tmp}/nightshift-delivery"
+rm -rf "$t" ${q(BUNDLE_FILE)} ${q(PATCH_FILE)}
+mkdir -p "$t"
+git init -q --bare "$t/repo.git"
+printf '%s\\n' "$ws/.git/objects" > "$t/repo.git/objects/info/alternates"
+base=$(git --git-dir="$ws/.git" rev-parse HEAD)
+echo "BASE $base"
+export GIT_DIR="$t/repo.git" GIT_WORK_TREE="$ws" GIT_INDEX_FILE="$t/index"
+# Start from HEAD's index so tracked files that match .gitignore stay tracked.
+git read-tree "$base"
+git add -A
+tree=$(git write-tree)
+if [ "$tree" = "$(git rev-parse "$base^{tree}")" ]; then echo "EMPTY"; exit 0; fi
+commit=$(git commit-tree "$tree" -p "$base" -F - <<'NIGHTSHIFT_MSG'
+${i.message.replace(/^NIGHTSHIFT_MSG$/gm, 'NIGHTSHIFT_MSG.')}
+NIGHTSHIFT_MSG
+)
+echo "COMMIT $commit"
+git update-ref ${q(ref)} "$commit"
+git diff-tree -r --no-commit-id --name-only -z "$base" "$commit" | tr '\\0' '\\n' | sed 's/^/FILE /'
+git format-patch -q --stdout --binary -1 "$commit" > ${q(PATCH_FILE)}
+${
+  i.bundle
+    ? i.fullBundle
+      ? `git bundle create -q ${q(BUNDLE_FILE)} ${q(ref)}`
+      : `# Thin: leave out what the workspace's remotes (origin, dependencies) already hold.
+git bundle create -q ${q(BUNDLE_FILE)} ${q(ref)} $(git --git-dir="$ws/.git" for-each-ref --format='^%(objectname)' refs/remotes)`
+    : ''
+}
+echo "DONE"`;
+}
+
+/** Environment of the script: identity and fixed dates, no hooks, no prompts. */
+function envOf(i: SandboxCommitInput): Record<string, string> {
+  const date = `@${Math.floor(i.at / 1000)} +0000`;
+  const config: [string, string][] = [
+    ['safe.directory', '*'],
+    ['core.hooksPath', '/dev/null'],
+    ['core.fsmonitor', 'false'],
+    ['gc.auto', '0'],
+  ];
+  return {
+    GIT_AUTHOR_NAME: i.identity.name,
+    GIT_AUTHOR_EMAIL: i.identity.email,
+    GIT_COMMITTER_NAME: i.identity.name,
+    GIT_COMMITTER_EMAIL: i.identity.email,
+    GIT_AUTHOR_DATE: date,
+    GIT_COMMITTER_DATE: date,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_COUNT: String(config.length),
+    ...Object.fromEntries(config.flatMap(([k, v], n) => [[`GIT_CONFIG_KEY_${n}`, k], [`GIT_CONFIG_VALUE_${n}`, v]])),
+  };
+}
+
+/** Commits the workspace's working tree in the sandbox and brings the bundle and patch out. */
+export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): Promise<SandboxCommit> {
+  const r = await sandbox.exec(script(i), { envs: envOf(i), timeoutMs: 10 * 60_000 });
+  const lines = r.stdout.split('\n');
+  const value = (tag: string) => lines.find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1).trim();
+  const base = value('BASE');
+  if (r.exitCode !== 0 || !base) {
+    throw ApplicationFailure.retryable(`committing the work in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, 'DeliveryFailed');
+  }
+  if (lines.includes('EMPTY')) return { base, files: [] };
+  if (!lines.includes('DONE')) throw ApplicationFailure.retryable(`the sandbox commit script stopped early: ${r.stderr.trim().slice(-800)}`, 'DeliveryFailed');
+  const files = lines.filter((l) => l.startsWith('FILE ')).map((l) => l.slice(5));
+  try {
+    const patch = await sandbox.readFile(PATCH_FILE);
+    const bundle = i.bundle ? await sandbox.readFile(BUNDLE_FILE) : undefined;
+    return { base, commit: value('COMMIT'), files, patch, bundle };
+  } finally {
+    await sandbox.exec(`rm -f ${q(BUNDLE_FILE)} ${q(PATCH_FILE)}`);
+  }
+}

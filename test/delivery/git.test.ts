@@ -1,0 +1,84 @@
+/**
+ * The git side of delivery with real repositories: the commit made in a local (bubblewrap)
+ * sandbox leaves as a bundle, thin when the receiver has the base and full when it has
+ * not; the push is read back from the remote, and a remote that ends up elsewhere is an
+ * error; the token travels only in the git process's environment.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createDeliveryActivities } from '../../activities/delivery';
+import { authEnv, deliveryRepoFor, pushAccess, pushBranch } from '../../activities/delivery/git';
+import { FileTranscriptStore } from '../../activities/transcripts';
+import { createLocalProvider, shutdownIsolation } from '../../sandbox/local';
+import { prepareWorkspace } from '../../sandbox/workspace';
+import { makeRepo, tempDir } from '../sandbox/helpers';
+import { git } from './helpers';
+
+after(() => shutdownIsolation());
+
+async function setup(o: { repo: string; cloneFrom: string }) {
+  const root = tempDir('delivery-root');
+  const sandboxes = createLocalProvider({ root: path.join(root, '.nightshift', 'sandboxes') });
+  const acts = createDeliveryActivities({ config: { root, github: {} }, sandboxes, transcripts: new FileTranscriptStore({ dir: path.join(root, 't') }) });
+  const sandbox = await sandboxes.create({ key: `git-test/${Math.random()}` });
+  await prepareWorkspace(sandbox, { repo: o.cloneFrom, branch: 'main' });
+  await sandbox.writeFile('src/new.ts', 'export const n = 1;\n');
+  const input = { workflowId: 'b/t', sandboxId: sandbox.id, repo: o.repo, branch: 'nightshift/2026-11-21/t', message: 'nightshift: t: a title', at: Date.UTC(2026, 10, 21), reviewFirst: false, batchId: 'nightshift-2026-11-21', date: '2026-11-21', taskId: 't' };
+  const mock = new MockActivityEnvironment();
+  // MockActivityEnvironment.run is typed loosely; keep each activity's own result type.
+  const env = { run: <I, O>(fn: (i: I) => Promise<O>, i: I) => mock.run(fn, i) as Promise<O> };
+  return { root, acts, sandbox, input, env };
+}
+
+test('a retried commit is the same commit; the bundle reaches the delivery repository', async () => {
+  const { bare } = makeRepo();
+  const { root, acts, input, env, sandbox } = await setup({ repo: bare, cloneFrom: bare });
+  const first = await env.run(acts.commitWork, input);
+  const again = await env.run(acts.commitWork, input);
+  assert.ok(first.commit);
+  assert.equal(again.commit, first.commit, 'fixed dates: the retry made the very same commit');
+  assert.deepEqual(first.files, ['src/new.ts']);
+  const repo = deliveryRepoFor({ root }, bare);
+  assert.equal(git(repo, 'rev-parse', 'refs/heads/nightshift/2026-11-21/t'), first.commit);
+  assert.match(readFileSync(path.join(root, 'results', '2026-11-21', 't.patch'), 'utf8'), /\+export const n = 1;/);
+  assert.deepEqual((await sandbox.list('.')).map((e) => e.path).filter((p) => p.startsWith('.nightshift')), [], 'no bundle or patch left in the workspace');
+});
+
+test('a receiver without the base gets a full bundle', async () => {
+  const { bare } = makeRepo();
+  const { bare: unrelated } = makeRepo();
+  // The workspace came from `bare`; the task's remote is another repository that lacks its history.
+  const { root, acts, input, env } = await setup({ repo: unrelated, cloneFrom: bare });
+  const r = await env.run(acts.commitWork, input);
+  assert.equal(git(deliveryRepoFor({ root }, unrelated), 'rev-parse', 'refs/heads/nightshift/2026-11-21/t'), r.commit);
+  assert.equal(git(deliveryRepoFor({ root }, unrelated), 'rev-parse', `${r.commit}^`), git(bare, 'rev-parse', 'main'));
+});
+
+test('push: verified against the remote, idempotent, and a remote that ends up elsewhere is an error', async () => {
+  const { bare } = makeRepo();
+  const { root, acts, input, env } = await setup({ repo: bare, cloneFrom: bare });
+  const { commit } = await env.run(acts.commitWork, input);
+  assert.deepEqual(await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: commit! }), { pushed: true });
+  assert.deepEqual(await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: commit! }), { pushed: true });
+  assert.equal(git(bare, 'rev-parse', `refs/heads/${input.branch}`), commit);
+
+  // A remote whose hook moves the branch after accepting the push: the push "succeeded", the ref is wrong.
+  const { bare: liar } = makeRepo();
+  const hook = path.join(liar, 'hooks', 'post-receive');
+  writeFileSync(hook, '#!/bin/sh\nwhile read old new ref; do git update-ref "$ref" "$(git rev-parse main)"; done\n');
+  chmodSync(hook, 0o755);
+  await assert.rejects(pushBranch(deliveryRepoFor({ root }, bare), { remote: liar, branch: input.branch, commit: commit! }), /pushed nightshift\/2026-11-21\/t but the remote reports [0-9a-f]{40} instead of/);
+});
+
+test('credentials: an Authorization header in the environment only; no push without a token or over plain git', () => {
+  const env = authEnv('https://github.com/acme/widgets.git', 'ghs_secret');
+  assert.equal(env.GIT_CONFIG_KEY_0, 'http.https://github.com/.extraheader');
+  assert.equal(env.GIT_CONFIG_VALUE_0, `AUTHORIZATION: basic ${Buffer.from('x-access-token:ghs_secret').toString('base64')}`);
+  assert.deepEqual(authEnv('/srv/git/x.git', 'ghs_secret'), {}, 'a local remote gets no token');
+  assert.deepEqual(pushAccess('https://github.com/acme/widgets.git', undefined), { ok: false, reason: 'no GITHUB_TOKEN in the worker environment to push with' });
+  assert.equal(pushAccess('git://example.com/x.git', 'ghs_secret').ok, false);
+  assert.equal(pushAccess('/no/such/repo.git', undefined).ok, false);
+});

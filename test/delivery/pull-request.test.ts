@@ -1,0 +1,162 @@
+/**
+ * Pull requests through the real Octokit (retry and throttling plugins included) against a
+ * loopback server speaking GitHub's REST API: one PR per branch under retries, lost
+ * answers, 5xx, 429 and rate-limit answers; labels, reviewers, GitHub Enterprise paths.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { prBody, prTitle, FAILING_CHECKS_LABEL, type PrContent } from '../../activities/delivery/pr-body';
+import { createGitHubClient, ensurePullRequest, githubRepoOf, type EnsurePrInput } from '../../activities/delivery/pull-request';
+import { startFakeGitHub } from '../fakes/github-server';
+import { gitIn, makeRepo } from '../sandbox/helpers';
+
+const REPO = 'acme/widgets';
+
+function remoteWithBranch(branch: string): string {
+  const { repo, bare } = makeRepo();
+  gitIn(repo, 'checkout', '-q', '-b', branch);
+  gitIn(repo, 'commit', '-q', '--allow-empty', '-m', 'work');
+  execFileSync('git', ['push', '-q', bare, `${branch}:refs/heads/${branch}`], { cwd: repo });
+  return bare;
+}
+
+const input = (o: Partial<EnsurePrInput> = {}): EnsurePrInput => ({
+  repo: { owner: 'acme', name: 'widgets' },
+  branch: 'nightshift/2026-11-21/t1',
+  baseCandidates: [],
+  title: 'Add things (nightshift t1)',
+  body: 'body',
+  draft: false,
+  labels: ['nightshift'],
+  reviewers: [],
+  checksFailing: false,
+  ...o,
+});
+
+const fast = { retryBaseMs: 20 };
+
+test('repository names: pull_request.repo, github.com URLs, the GitHub Enterprise host, nothing else', () => {
+  assert.deepEqual(githubRepoOf('/srv/git/x.git', 'acme/widgets'), { owner: 'acme', name: 'widgets' });
+  assert.deepEqual(githubRepoOf('https://github.com/org/repo', undefined), { owner: 'org', name: 'repo' });
+  assert.deepEqual(githubRepoOf('https://github.com/org/repo.git', undefined), { owner: 'org', name: 'repo' });
+  assert.deepEqual(githubRepoOf('git@github.com:org/repo.git', undefined), { owner: 'org', name: 'repo' });
+  assert.deepEqual(githubRepoOf('https://ghe.corp.example/team/app', undefined, 'https://ghe.corp.example/api/v3'), { owner: 'team', name: 'app' });
+  assert.equal(githubRepoOf('https://gitlab.com/org/repo', undefined), undefined);
+  assert.equal(githubRepoOf('/srv/git/x.git', undefined), undefined);
+});
+
+test('creates once, then finds and updates the same PR by head; labels and reviewers', async () => {
+  const gh = await startFakeGitHub({ repos: { [REPO]: { bare: remoteWithBranch('nightshift/2026-11-21/t1') } } });
+  try {
+    const client = await createGitHubClient({ token: 'ghs_test', apiUrl: gh.url }, fast);
+    const first = await ensurePullRequest(client, input({ reviewers: ['alice'] }));
+    const second = await ensurePullRequest(client, input({ title: 'Add things, take two (nightshift t1)', reviewers: ['alice'] }));
+    assert.equal(first.number, 1);
+    assert.equal(second.number, 1);
+    assert.equal(first.base, 'main', 'no candidate exists: the default branch');
+    const [pr] = gh.pulls(REPO);
+    assert.equal(gh.pulls(REPO).length, 1);
+    assert.equal(pr.title, 'Add things, take two (nightshift t1)');
+    assert.deepEqual(pr.labels.map((l) => l.name), ['nightshift']);
+    assert.deepEqual(pr.requested_reviewers.map((r) => r.login), ['alice']);
+    assert.equal(gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls')).length, 1);
+    assert.deepEqual(gh.calls.find((c) => c.method === 'GET' && c.path.endsWith('/pulls'))?.query, { head: 'acme:nightshift/2026-11-21/t1', state: 'all', per_page: '10' });
+  } finally {
+    await gh.close();
+  }
+});
+
+test('a lost answer to the create (5xx after creating) ends in one PR: the retry gets 422 and finds it', async () => {
+  const gh = await startFakeGitHub({ repos: { [REPO]: { bare: remoteWithBranch('nightshift/2026-11-21/t1') } } });
+  gh.fault({ method: 'POST', path: /\/pulls$/, status: 502, apply: true });
+  gh.fault({ method: 'GET', path: /\/pulls$/, status: 500, times: 1 });
+  try {
+    const client = await createGitHubClient({ token: 'ghs_test', apiUrl: gh.url }, fast);
+    const pr = await ensurePullRequest(client, input());
+    assert.equal(pr.number, 1);
+    assert.equal(gh.pulls(REPO).length, 1);
+    const creates = gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls')).map((c) => c.status);
+    assert.deepEqual(creates, [502, 422], 'Octokit retried the 502; GitHub said it already exists');
+  } finally {
+    await gh.close();
+  }
+});
+
+test('429 with retry-after and 403 with x-ratelimit-remaining 0 are waited out and retried', async () => {
+  const gh = await startFakeGitHub({ repos: { [REPO]: { bare: remoteWithBranch('nightshift/2026-11-21/t1') } } });
+  gh.fault({ method: 'GET', path: /\/pulls$/, status: 429, headers: { 'retry-after': '1' }, message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' });
+  const reset = String(Math.floor(Date.now() / 1000));
+  gh.fault({ method: 'GET', path: /^\/repos\/acme\/widgets$/, status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': reset }, message: 'API rate limit exceeded' });
+  try {
+    const client = await createGitHubClient({ token: 'ghs_test', apiUrl: gh.url }, fast);
+    const pr = await ensurePullRequest(client, input());
+    assert.equal(pr.number, 1);
+    const statuses = gh.calls.map((c) => `${c.method} ${c.path.replace('/repos/acme/widgets', '') || '/'} ${c.status}`);
+    assert.deepEqual(statuses.slice(0, 4), ['GET / 403', 'GET / 200', 'GET /pulls 429', 'GET /pulls 200']);
+  } finally {
+    await gh.close();
+  }
+});
+
+test('base: the first candidate that exists; failing-checks label added, then removed when they pass; GitHub Enterprise prefix', async () => {
+  const bare = remoteWithBranch('nightshift/2026-11-21/t1');
+  execFileSync('git', ['--git-dir', bare, 'branch', 'nightshift/2026-11-21/dep', 'main']);
+  const gh = await startFakeGitHub({ repos: { [REPO]: { bare } }, prefix: '/api/v3' });
+  try {
+    assert.match(gh.url, /\/api\/v3$/);
+    const client = await createGitHubClient({ token: 'ghs_test', apiUrl: gh.url }, fast);
+    const failing = await ensurePullRequest(client, input({ baseCandidates: ['nightshift/2026-11-21/gone', 'nightshift/2026-11-21/dep'], draft: true, checksFailing: true }));
+    assert.equal(failing.base, 'nightshift/2026-11-21/dep');
+    assert.equal(failing.draft, true);
+    assert.deepEqual(gh.pulls(REPO)[0].labels.map((l) => l.name), ['nightshift', FAILING_CHECKS_LABEL]);
+    await ensurePullRequest(client, input({ baseCandidates: ['nightshift/2026-11-21/dep'], checksFailing: false, reviewers: ['not-a-collaborator'] }));
+    assert.deepEqual(gh.pulls(REPO)[0].labels.map((l) => l.name), ['nightshift']);
+    assert.equal(gh.pulls(REPO).length, 1);
+  } finally {
+    await gh.close();
+  }
+});
+
+test('title and body: task, summary, checks with output, cost, stacking note, policy note', () => {
+  const c: PrContent = {
+    workflowId: 'nightshift-2026-11-21/t2',
+    taskId: 't2',
+    title: 'Create custom nodes',
+    description: 'Write the nodes.',
+    acceptanceCriteria: ['nodes render'],
+    summary: 'Added src/nodes.ts',
+    status: 'failed',
+    error: 'checks still failing after 2 fix rounds: npm test (exit 1)',
+    checks: { passed: false, fixRounds: 2, results: [{ command: 'npm run lint', exitCode: 0, passed: true, outputTail: '' }, { command: 'npm test', exitCode: 1, passed: false, outputTail: 'FAIL nodes.test.ts' }] },
+    costUsd: 0.1234,
+    tokens: { input: 1000, output: 100, cacheWrite: 0, cacheRead: 500 },
+    turns: 7,
+    model: 'claude-sonnet-4-5',
+    dependencies: [{ taskId: 't1', branch: 'nightshift/2026-11-21/t1', commit: 'abc', prUrl: 'https://github.example/acme/widgets/pull/1' }],
+    stackedOn: 'nightshift/2026-11-21/t1',
+    assumptions: ['pattern B from PAGINATION.md'],
+    notes: ['the task passed 75% of its budget'],
+  };
+  assert.equal(prTitle(c), '[checks failing] Create custom nodes (nightshift t2)');
+  const body = prBody(c);
+  for (const want of [
+    'Write the nodes.',
+    '- nodes render',
+    'Added src/nodes.ts',
+    '**Status: failed** — checks still failing',
+    '**Checks still fail after 2 fix rounds**',
+    '| `npm run lint` | ✅ passed |',
+    '| `npm test` | ❌ exit 1 |',
+    'FAIL nodes.test.ts',
+    '$0.1234 · 1600 tokens (input 1000, output 100, cache write 0, cache read 500) · 7 turns · claude-sonnet-4-5',
+    'Stacked on `t1` (https://github.example/acme/widgets/pull/1, branch `nightshift/2026-11-21/t1`)',
+    'under the safety policy',
+    '## Questions nobody answered',
+    '- pattern B from PAGINATION.md',
+    '- the task passed 75% of its budget',
+    '<!-- nightshift:nightshift-2026-11-21/t2 -->',
+  ]) {
+    assert.ok(body.includes(want), `body lacks ${JSON.stringify(want)}:\n${body}`);
+  }
+});

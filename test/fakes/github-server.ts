@@ -1,0 +1,208 @@
+/**
+ * A loopback server speaking the part of GitHub's REST API nightshift uses: repos get, git
+ * refs, pulls list / create / update, issue labels, requested reviewers. The real Octokit
+ * talks to it through GITHUB_API_URL. Branches are read from bare repositories on disk
+ * (the remotes the worker really pushed to), so a PR for a branch that was never pushed
+ * is refused as GitHub would refuse it.
+ *
+ * Records every call, and answers with injected faults (5xx, 429 with retry-after, 403
+ * with x-ratelimit headers), optionally after doing the real work (an answer lost on the
+ * way back), or never (a hang, to kill a worker mid-call).
+ */
+import { execFileSync } from 'node:child_process';
+import * as http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface FakePull {
+  number: number;
+  state: 'open' | 'closed';
+  draft: boolean;
+  title: string;
+  body: string;
+  head: { ref: string; sha: string };
+  base: { ref: string };
+  html_url: string;
+  merged_at: null;
+  labels: { name: string }[];
+  requested_reviewers: { login: string }[];
+}
+
+export interface GitHubCall {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  body: Record<string, unknown> | undefined;
+  status: number;
+}
+
+export interface Fault {
+  method: string;
+  /** Matched against the path without the query. */
+  path: RegExp;
+  /** How many matching requests get the fault. @default 1 */
+  times?: number;
+  status?: number;
+  headers?: Record<string, string>;
+  message?: string;
+  /** Do the real work first, then answer with the fault: the client never learns it succeeded. */
+  apply?: boolean;
+  /** Never answer (after applying, when `apply`). */
+  hang?: boolean;
+  /** Called when the fault fires. */
+  onHit?: () => void;
+}
+
+export interface FakeGitHubOptions {
+  /** `owner/name` -> the bare repository holding its branches. */
+  repos: Record<string, { bare: string; defaultBranch?: string }>;
+  /** The token the client must send. @default 'ghs_test' */
+  token?: string;
+  /** Path prefix, e.g. `/api/v3` as on GitHub Enterprise. @default '' */
+  prefix?: string;
+}
+
+export interface FakeGitHub {
+  /** For GITHUB_API_URL. */
+  url: string;
+  calls: GitHubCall[];
+  pulls(repo: string): FakePull[];
+  fault(f: Fault): void;
+  close(): Promise<void>;
+}
+
+function branchSha(bare: string, branch: string): string | undefined {
+  try {
+    return execFileSync('git', ['--git-dir', bare, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { encoding: 'utf8' }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+type Reply = { status: number; json?: unknown; headers?: Record<string, string> };
+const notFound = (): Reply => ({ status: 404, json: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } });
+const invalid = (message: string): Reply => ({ status: 422, json: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message }] } });
+
+export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub> {
+  const token = o.token ?? 'ghs_test';
+  const prefix = o.prefix ?? '';
+  const pulls = new Map<string, FakePull[]>(Object.keys(o.repos).map((r) => [r, []]));
+  const faults: (Fault & { left: number })[] = [];
+  const calls: GitHubCall[] = [];
+
+  function route(method: string, p: string, query: Record<string, string>, body: Record<string, unknown>): Reply {
+    const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(p);
+    const full = m ? `${m[1]}/${m[2]}` : '';
+    const repo = o.repos[full];
+    if (!m || !repo) return notFound();
+    const rest = m[3] ?? '';
+    const list = pulls.get(full)!;
+    const byNumber = (n: string) => list.find((x) => x.number === Number(n));
+    let r: RegExpExecArray | null;
+
+    if (method === 'GET' && rest === '') return { status: 200, json: { full_name: full, name: m[2], owner: { login: m[1] }, default_branch: repo.defaultBranch ?? 'main', html_url: `https://github.example/${full}` } };
+    if (method === 'GET' && (r = /^\/git\/ref\/heads\/(.+)$/.exec(rest))) {
+      const sha = branchSha(repo.bare, r[1]);
+      return sha ? { status: 200, json: { ref: `refs/heads/${r[1]}`, object: { sha, type: 'commit' } } } : notFound();
+    }
+    if (method === 'GET' && rest === '/pulls') {
+      const head = query.head?.split(':')[1];
+      const state = query.state ?? 'open';
+      return { status: 200, json: list.filter((x) => (!head || x.head.ref === head) && (state === 'all' || x.state === state)) };
+    }
+    if (method === 'POST' && rest === '/pulls') {
+      const head = String(body.head);
+      const base = String(body.base);
+      if (list.some((x) => x.head.ref === head && x.state === 'open')) return invalid(`A pull request already exists for ${m[1]}:${head}.`);
+      const sha = branchSha(repo.bare, head);
+      if (!sha) return invalid(`head: ${head} does not exist`);
+      if (!branchSha(repo.bare, base)) return invalid(`base: ${base} does not exist`);
+      const number = list.length + 1;
+      const pr: FakePull = { number, state: 'open', draft: Boolean(body.draft), title: String(body.title), body: String(body.body ?? ''), head: { ref: head, sha }, base: { ref: base }, html_url: `https://github.example/${full}/pull/${number}`, merged_at: null, labels: [], requested_reviewers: [] };
+      list.push(pr);
+      return { status: 201, json: pr };
+    }
+    if (method === 'PATCH' && (r = /^\/pulls\/(\d+)$/.exec(rest))) {
+      const pr = byNumber(r[1]);
+      if (!pr) return notFound();
+      if (typeof body.base === 'string' && !branchSha(repo.bare, body.base)) return invalid(`base: ${body.base} does not exist`);
+      if (typeof body.title === 'string') pr.title = body.title;
+      if (typeof body.body === 'string') pr.body = body.body;
+      if (typeof body.base === 'string') pr.base = { ref: body.base };
+      if (body.state === 'open' || body.state === 'closed') pr.state = body.state;
+      return { status: 200, json: pr };
+    }
+    if (method === 'POST' && (r = /^\/issues\/(\d+)\/labels$/.exec(rest))) {
+      const pr = byNumber(r[1]);
+      if (!pr) return notFound();
+      for (const name of (body.labels as string[]) ?? []) if (!pr.labels.some((l) => l.name === name)) pr.labels.push({ name });
+      return { status: 200, json: pr.labels };
+    }
+    if (method === 'DELETE' && (r = /^\/issues\/(\d+)\/labels\/(.+)$/.exec(rest))) {
+      const pr = byNumber(r[1]);
+      const name = r[2];
+      if (!pr || !pr.labels.some((l) => l.name === name)) return { status: 404, json: { message: 'Label does not exist' } };
+      pr.labels = pr.labels.filter((l) => l.name !== name);
+      return { status: 200, json: pr.labels };
+    }
+    if (method === 'POST' && (r = /^\/pulls\/(\d+)\/requested_reviewers$/.exec(rest))) {
+      const pr = byNumber(r[1]);
+      if (!pr) return notFound();
+      for (const login of (body.reviewers as string[]) ?? []) {
+        if (login.startsWith('not-')) return { status: 422, json: { message: `Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the ${full} repository.` } };
+        if (!pr.requested_reviewers.some((x) => x.login === login)) pr.requested_reviewers.push({ login });
+      }
+      return { status: 201, json: pr };
+    }
+    return notFound();
+  }
+
+  const sockets = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      // Octokit encodes "/" inside a parameter (a ref like heads/nightshift/...) as %2F; GitHub accepts both.
+      const pathname = decodeURIComponent(url.pathname);
+      const p = pathname.startsWith(prefix) ? pathname.slice(prefix.length) : pathname;
+      const method = req.method ?? 'GET';
+      const text = Buffer.concat(chunks).toString('utf8');
+      const body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+      const query = Object.fromEntries(url.searchParams);
+      const send = (r: Reply) => {
+        calls.push({ method, path: p, query, body, status: r.status });
+        res.writeHead(r.status, { 'content-type': 'application/json; charset=utf-8', ...r.headers });
+        res.end(JSON.stringify(r.json ?? {}));
+      };
+      const auth = req.headers.authorization ?? '';
+      if (auth !== `token ${token}` && auth !== `bearer ${token}`) return send({ status: 401, json: { message: 'Bad credentials' } });
+      const fault = faults.find((f) => f.left > 0 && f.method === method && f.path.test(p));
+      if (!fault) return send(route(method, p, query, body ?? {}));
+      fault.left--;
+      fault.onHit?.();
+      if (fault.apply) route(method, p, query, body ?? {});
+      if (fault.hang) {
+        calls.push({ method, path: p, query, body, status: 0 });
+        return;
+      }
+      send({ status: fault.status ?? 502, headers: fault.headers, json: { message: fault.message ?? 'Server Error' } });
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}${prefix}`,
+    calls,
+    pulls: (r) => pulls.get(r) ?? [],
+    fault: (f) => faults.push({ ...f, left: f.times ?? 1 }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

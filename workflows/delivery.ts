@@ -1,0 +1,152 @@
+/**
+ * Delivery, the workflow side: acceptance checks with fix rounds after `finish`, the start
+ * from dependencies' branches, and the commit -> push -> pull request chain (design.md:
+ * "checks -> commit/push -> PR"). Each step is an activity that is idempotent by workflow
+ * ID, turn or branch; this code only decides.
+ *
+ * Deterministic code only.
+ */
+import { ActivityFailure, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import type { TaskSpec } from '../spec/types';
+import type { AgentTaskInput, ChecksOutcome, DependencyBranch, TaskResult, TaskStatus } from './contract';
+
+const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported'];
+
+function proxies(input: AgentTaskInput) {
+  const heartbeatTimeout = input.loop?.heartbeatTimeoutMs ?? 30_000;
+  const retry: RetryPolicy = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: NOT_RETRIED };
+  const git = proxyActivities<Activities>({ startToCloseTimeout: '20 minutes', heartbeatTimeout, retry });
+  // Each check may take up to 30 minutes; heartbeats notice a dead worker much sooner.
+  const checks = proxyActivities<Activities>({ startToCloseTimeout: '4 hours', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 } });
+  return {
+    runChecks: checks.runChecks,
+    prepareFromDependencies: git.prepareFromDependencies,
+    commitWork: git.commitWork,
+    pushWork: git.pushWork,
+    openPullRequest: git.openPullRequest,
+  };
+}
+
+/** The branch every task delivers to. */
+export const deliveryBranch = (date: string, taskId: string) => `nightshift/${date}/${taskId}`;
+
+/**
+ * What the batch hands a child: its dependencies' delivered branches, in depends_on order.
+ * Only those in the same repository: a branch of another repository is no starting point.
+ */
+export function dependencyBranches(task: TaskSpec, results: Record<string, TaskResult>, tasks: Map<string, TaskSpec>): DependencyBranch[] {
+  return task.dependsOn.flatMap((id) => {
+    const r = results[id];
+    const sameRepo = tasks.get(id)?.repo === task.repo;
+    return sameRepo && r?.branch && r.commit ? [{ taskId: id, branch: r.branch, commit: r.commit, pushed: r.pushed, prNumber: r.prNumber, prUrl: r.prUrl }] : [];
+  });
+}
+
+const messageOf = (err: unknown): string => {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+};
+
+/** Before the prompt is built: move the workspace to the dependencies' work. A conflict fails the task (MergeConflict). */
+export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string): Promise<void> {
+  const deps = input.dependencies ?? [];
+  if (deps.length === 0 || !input.task.repo) return;
+  await proxies(input).prepareFromDependencies({ sandboxId, task: input.task, dependencies: deps });
+}
+
+/**
+ * After `finish`: runs the checks. `'again'` means they failed with a fix round left (the
+ * agent reads the failure as finish's result); otherwise the outcome fields to add.
+ */
+export async function checkFinish(
+  input: AgentTaskInput,
+  o: { workflowId: string; sandboxId: string; turn: number; finishToolUseId: string; fixRounds: number },
+): Promise<'again' | Partial<TaskResult>> {
+  const checks = input.task.checks ?? [];
+  if (checks.length === 0) return {};
+  const fixAttempts = input.task.fixAttempts ?? 2;
+  const feedback = o.fixRounds < fixAttempts;
+  const round = await proxies(input).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback });
+  if (!round.passed && feedback) return 'again';
+  const outcome: ChecksOutcome = { passed: round.passed, fixRounds: o.fixRounds, results: round.results };
+  if (round.passed) return { checks: outcome };
+  const failing = round.results.filter((r) => !r.passed).map((r) => `${r.command} (exit ${r.exitCode})`);
+  return { checks: outcome, status: 'failed', error: `checks still failing after ${o.fixRounds} fix round${o.fixRounds === 1 ? '' : 's'}: ${failing.join(', ')}` };
+}
+
+/**
+ * Commit, push, PR. Runs while the sandbox exists (before the work is copied out and the
+ * sandbox killed). A delivery problem never changes the task's status: it is recorded in
+ * `deliveryError` and the report shows it.
+ */
+export async function deliver(input: AgentTaskInput, o: { workflowId: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
+  const { task } = input;
+  const checksFailing = Boolean(result.checks && !result.checks.passed);
+  // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
+  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer'].includes(result.status ?? '') || checksFailing;
+  if (!task.repo || !deliverable) return result;
+  const acts = proxies(input);
+  const branch = deliveryBranch(input.date, task.id);
+  const out: Partial<TaskResult> = { ...result };
+  const note = (e: string) => (out.deliveryError = [out.deliveryError, e].filter(Boolean).join('; '));
+  try {
+    status.activity = task.reviewFirst ? 'writing the patch for review' : 'committing the work';
+    const message = `nightshift: ${task.id}: ${task.title}\n\n${(result.summary ?? result.error ?? '').slice(0, 4000)}\n\nNightshift-Task: ${o.workflowId}`;
+    const c = await acts.commitWork({ workflowId: o.workflowId, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id });
+    if (!c.commit) return out;
+    Object.assign(out, { patchFile: c.patchFile, filesChanged: c.files });
+    if (task.reviewFirst) return out;
+    Object.assign(out, { branch, commit: c.commit });
+
+    status.activity = `pushing ${branch}`;
+    const pushed = await acts.pushWork({ repo: task.repo, branch, commit: c.commit });
+    out.pushed = pushed.pushed;
+    if (!pushed.pushed) {
+      note(`branch not pushed (${pushed.reason}); it is in the worker's delivery repository and the patch is at ${c.patchFile}`);
+      return out;
+    }
+    if (!task.createPr) return out;
+
+    const deps = input.dependencies ?? [];
+    const pr = task.pullRequest;
+    const stackedOn = (pr?.target ?? 'stacked') === 'stacked' && deps.length === 1 && deps[0].pushed ? deps[0].branch : undefined;
+    status.activity = 'opening the pull request';
+    const opened = await acts.openPullRequest({
+      repo: task.repo,
+      githubRepo: pr?.repo,
+      branch,
+      baseCandidates: [...(stackedOn ? [stackedOn] : []), ...(task.branch ? [task.branch] : [])],
+      draft: Boolean(pr?.draft) || result.status !== 'succeeded' || checksFailing,
+      labels: pr?.labels ?? [],
+      reviewers: pr?.reviewers ?? [],
+      content: {
+        workflowId: o.workflowId,
+        taskId: task.id,
+        title: task.title,
+        description: task.description,
+        acceptanceCriteria: task.acceptanceCriteria,
+        summary: result.summary,
+        status: result.status ?? 'succeeded',
+        error: result.error,
+        checks: result.checks,
+        costUsd: result.costUsd ?? 0,
+        tokens: result.tokens ?? { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
+        turns: result.turns ?? 0,
+        model: result.model,
+        dependencies: deps,
+        stackedOn,
+        assumptions: result.assumptions,
+        notes: result.notes,
+      },
+    });
+    if ('skipped' in opened) return out;
+    Object.assign(out, { prUrl: opened.url, prNumber: opened.number, prDraft: opened.draft });
+    if (opened.notes.length) note(opened.notes.join('; '));
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    note(messageOf(err));
+  }
+  return out;
+}
