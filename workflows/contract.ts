@@ -173,6 +173,12 @@ export interface AgentTaskInput {
   date: string;
   task: TaskSpec;
   sandbox: BatchSpec['sandbox'];
+  /**
+   * The workflow that grants this task's budget allowances (a nightlyBatch). Default: the
+   * parent workflow. null: none; the task's own max_cost_usd alone bounds it (a task
+   * started by a workflow that holds no batch budget).
+   */
+  allowanceFrom?: string | null;
   /** Tuning of the agent loop; the batch passes none. */
   loop?: AgentLoopOptions;
   /** Notification channels of the batch file. */
