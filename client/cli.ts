@@ -12,6 +12,7 @@ import { runWorker } from '../worker/main';
 import { latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
 import { runDemo } from './commands/demo';
+import { scheduleCommand } from './commands/schedule-cli';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { runDevServer } from './server';
@@ -134,6 +135,8 @@ wrote ${files.json}`);
     .addOption(new Option('--file <file>', 'task file to run').default('tasks/example.yaml'))
     .option('--json', 'print the final status as JSON')
     .action(async (o: { file: string; json?: boolean }) => runDemo(config, o, print, info));
+
+  program.addCommand(scheduleCommand(config, print));
 
   return program;
 }

@@ -39,6 +39,7 @@ import {
 } from './contract';
 import { dependentsOf, readyTasks } from './dag';
 import { progressTable, sumResults } from './progress';
+import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
 const { loadBatchSpec, writeReport } = proxyActivities<Activities>({
@@ -53,7 +54,10 @@ const { loadBatchSpec, writeReport } = proxyActivities<Activities>({
  */
 export const HISTORY_EVENT_LIMIT = 8_000;
 
+/** A scheduled night takes its date from when it was scheduled for, whatever its files say. */
 function dateFor(input: BatchInput, spec: BatchSpec | undefined, workflowId: string, startTime: Date): string {
+  const scheduled = scheduledRun();
+  if (!input.date && scheduled) return dateInZone(scheduled.scheduledAt, input.timezone);
   return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
 }
 
@@ -78,6 +82,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     state: 'loading',
     startedAt: input.carried?.startedAt ?? Date.now(),
     tasks: [],
+    scheduleId: scheduledRun()?.scheduleId,
   };
   setHandler(batchStatusQuery, () => status);
   upsertSearchAttributes([
@@ -243,6 +248,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   return {
     report,
     batchId,
+    scheduleId: status.scheduleId,
     date,
     source: spec.source,
     startedAt: status.startedAt,

@@ -17,6 +17,9 @@ export const SEARCH_ATTRIBUTES = {
   status: defineSearchAttributeKey('NightshiftStatus', SearchAttributeType.KEYWORD),
 };
 
+/** `nightshift schedule create` without `--id`; its runs are named `nightshift-<scheduled time>`. */
+export const DEFAULT_SCHEDULE_ID = 'nightshift-nightly';
+
 export function batchIdFor(date: string): string {
   return `nightshift-${date}`;
 }
@@ -31,6 +34,11 @@ export interface BatchInput {
   spec?: unknown;
   /** YYYY-MM-DD; defaults to the file's `date:`, then the date in the workflow ID, then the start date (UTC). */
   date?: string;
+  /**
+   * IANA time zone in which a scheduled run's start time is read as the night's date
+   * (`nightshift schedule create --timezone`). @default 'UTC'
+   */
+  timezone?: string;
   /** Advanced: continue-as-new once history passes this many events. @default 8000 */
   historyEventLimit?: number;
   /** Internal: state carried across continue-as-new. */
@@ -142,6 +150,8 @@ export interface BatchStatus {
   error?: string;
   /** Set once the batch has written its report. */
   report?: BatchResult['report'];
+  /** The Temporal Schedule that started this batch, if one did. */
+  scheduleId?: string;
 }
 
 export interface BatchResult {
@@ -155,6 +165,8 @@ export interface BatchResult {
   tasks: (TaskResult & { title: string })[];
   /** Report files relative to NIGHTSHIFT_ROOT, or why they could not be written. */
   report?: { markdown: string; json: string } | { error: string };
+  /** The Temporal Schedule that started this batch, if one did. */
+  scheduleId?: string;
 }
 
 export interface CarriedBatchState {
