@@ -13,6 +13,7 @@ import { createCommandActivities } from './command';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
 import { createReportActivities } from './report';
+import { createSimpleActivities } from './simple';
 import { createSpecActivities } from './spec';
 import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
 
@@ -41,6 +42,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCommandActivities(deps.config),
     ...createModelActivities({ anthropic, transcripts }),
     ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),
+    ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
   };
 }
 

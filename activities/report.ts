@@ -75,6 +75,7 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
       results: s.tasks.map((t) => ({
         task: t.taskId,
         title: t.title,
+        repo: t.repo,
         status: t.status === 'succeeded' ? 'success' : t.status,
         state: t.status,
         message: t.error ?? t.summary ?? '',
@@ -87,6 +88,7 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         endedAt: t.endedAt ? new Date(t.endedAt).toISOString() : undefined,
         branch: t.branch,
         prUrl: t.prUrl,
+        workDir: t.workDir,
       })),
     },
     null,

@@ -6,6 +6,7 @@
 import type { SpecIssue } from '../common/errors';
 import { findCycle } from '../workflows/dag';
 import { didYouMean, formatPath, type FieldPath } from './locate';
+import { expandRepoTargets, type RepoSet } from './repos';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
 import type { BatchSpec, SandboxSettings, TaskSpec } from './types';
 
@@ -138,6 +139,7 @@ export function normalizeBatch(
   parsed: ParsedTask[],
   invalid: InvalidTask[],
   issues: SpecIssue[],
+  repos?: RepoSet | null,
 ): BatchSpec {
   checkReferences(referencesOf(parsed, invalid), issues);
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
@@ -171,6 +173,6 @@ export function normalizeBatch(
     maxConcurrentAgents: settings.max_concurrent_agents ?? DEFAULTS.maxConcurrentAgents,
     questionTimeoutMs: settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs,
     sandbox: batchSandbox,
-    tasks,
+    tasks: expandRepoTargets(parsed, tasks, settings, repos, issues),
   };
 }

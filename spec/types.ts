@@ -51,6 +51,12 @@ export interface TaskSpec {
   sandbox: SandboxSettings;
   /** Where the task was declared, for messages that point back at the file. */
   source: { file: string; line?: number };
+  /** Seed 004: one model call that returns the files to write, no tool loop. */
+  simpleMode?: boolean;
+  /** The repos-file name of the repo this task was expanded for (`<task>@<repoName>`). */
+  repoName?: string;
+  /** Set on tasks expanded from one task over many repos: at most `maxWorkers` of them run at once. */
+  fanOut?: { of: string; maxWorkers: number };
 }
 
 export interface BatchSpec {

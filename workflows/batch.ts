@@ -38,6 +38,7 @@ import {
   type TaskResult,
 } from './contract';
 import { dependentsOf, readyTasks } from './dag';
+import { fanOutFull } from './fan-out';
 import { progressTable, sumResults } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
@@ -117,6 +118,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     status.tasks = spec.tasks.map((t) => ({
       ...(results[t.id] ?? { taskId: t.id, status: 'pending', costUsd: 0, tokens: NO_TOKENS, turns: 0 }),
       title: t.title,
+      ...(t.repoName ? { repo: t.repoName } : {}),
       workflowId: taskWorkflowId(batchId, t.id),
     }));
     const totals = sumResults(Object.values(results));
@@ -162,7 +164,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },
           { key: SEARCH_ATTRIBUTES.task, value: task.id },
           { key: SEARCH_ATTRIBUTES.status, value: 'running' },
-          ...(task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: task.repo }] : []),
+          ...(task.repoName || task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: task.repoName ?? task.repo! }] : []),
         ],
       });
       childStarted.add(task.id);
@@ -222,6 +224,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       const started = new Set(Object.keys(results));
       for (const id of readyTasks(spec.tasks, succeeded, started)) {
         if (running.size >= spec.maxConcurrentAgents) break;
+        if (fanOutFull(tasks.get(id)!, running, tasks)) continue;
         void runTask(tasks.get(id)!);
       }
     }
@@ -254,6 +257,6 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     startedAt: status.startedAt,
     endedAt: status.endedAt,
     ...totals,
-    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title })),
+    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title, ...(t.repoName ? { repo: t.repoName } : {}) })),
   };
 }

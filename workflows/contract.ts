@@ -92,6 +92,8 @@ export interface TaskResult {
   costEstimated?: boolean;
   /** Where the task's files were kept after its sandbox was removed. */
   workDir?: string;
+  /** The repos-file name of the repo a task expanded over many repos ran on. */
+  repo?: string;
 }
 
 export interface AgentTaskInput {
