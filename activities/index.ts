@@ -10,6 +10,7 @@ import type { SafetyPolicy } from '../sandbox/policy';
 import type { SandboxProvider } from '../sandbox/types';
 import { createAgentActivities } from './agent';
 import { createCommandActivities } from './command';
+import { createFolderActivities } from './folders';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
 import { createReportActivities } from './report';
@@ -38,6 +39,7 @@ export function createActivities(deps: ActivityDeps) {
   const anthropic = 'anthropic' in deps ? deps.anthropic : createAnthropicClient(deps.config);
   return {
     ...createSpecActivities(deps.config),
+    ...createFolderActivities(deps.config),
     ...createReportActivities(deps.config),
     ...createCommandActivities(deps.config),
     ...createModelActivities({ anthropic, transcripts }),

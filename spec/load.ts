@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { SpecError, type SpecIssue } from '../common/errors';
 import { BatchFileSchema, TaskFileSchema, type BatchFile } from './schema';
 import { didYouMean, formatPath, knownKeysAt, lineOf, type FieldPath } from './locate';
-import { normalizeBatch, type InvalidTask, type ParsedTask } from './normalize';
+import { normalizeBatch, type InvalidTask, type LoadExtras, type ParsedTask } from './normalize';
 import { loadReposFile, type RepoSet } from './repos';
 import type { BatchSpec } from './types';
 
@@ -100,7 +100,7 @@ function displayPath(abs: string, root: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }
 
-export async function loadBatchSpec(input: string, root: string): Promise<BatchSpec> {
+export async function loadBatchSpec(input: string, root: string, extras: LoadExtras = {}): Promise<BatchSpec> {
   const abs = path.resolve(root, input);
   const source = displayPath(abs, root);
   const stat = await fs.stat(abs).catch(() => undefined);
@@ -128,7 +128,7 @@ export async function loadBatchSpec(input: string, root: string): Promise<BatchS
   }
   // A repos file is named relative to the file that names it.
   const repos = reposFrom ? await reposFileOf(reposFrom.reposFile, path.dirname(reposFrom.file), root, issues, { file: reposFrom.shown, line: reposFrom.line }) : undefined;
-  return finish(source, parsed, issues, repos);
+  return finish(source, parsed, issues, { ...extras, repos });
 }
 
 async function reposFileOf(file: string, dir: string, root: string, issues: SpecIssue[], namedAt: { file: string; line?: number }): Promise<RepoSet | null> {
@@ -142,7 +142,7 @@ export async function parseBatchSpecIn(value: unknown, root: string, source = 's
   const p = parseValue(value, { file: source, locate: () => undefined }, issues);
   const reposFile = p?.settings?.repos_file;
   const repos = reposFile !== undefined ? await reposFileOf(reposFile, root, root, issues, { file: source }) : undefined;
-  return finish(source, p ? [p] : [], issues, repos);
+  return finish(source, p ? [p] : [], issues, { repos });
 }
 
 /** For `{ spec: {...} }` workflow input: the same checks, without line numbers. */
@@ -159,9 +159,9 @@ export function parseBatchYaml(text: string, source: string): BatchSpec {
   return finish(source, p ? [p] : [], issues);
 }
 
-function finish(source: string, parsed: ParsedFile[], issues: SpecIssue[], repos?: RepoSet | null): BatchSpec {
+function finish(source: string, parsed: ParsedFile[], issues: SpecIssue[], extra: LoadExtras & { repos?: RepoSet | null } = {}): BatchSpec {
   const settings = Object.assign({}, ...parsed.map((p) => p.settings ?? {}));
-  const spec = normalizeBatch(source, settings, parsed.flatMap((p) => p.tasks), parsed.flatMap((p) => p.invalid), issues, repos);
+  const spec = normalizeBatch(source, settings, parsed.flatMap((p) => p.tasks), parsed.flatMap((p) => p.invalid), issues, extra);
   if (issues.length > 0) {
     throw new SpecError([...issues].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0))));
   }

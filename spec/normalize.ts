@@ -99,7 +99,13 @@ function referencesOf(valid: ParsedTask[], invalid: InvalidTask[]): References[]
   return [...ok, ...lenient].sort((a, b) => (a.locate([...a.pathPrefix]) ?? 0) - (b.locate([...b.pathPrefix]) ?? 0) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
-function checkReferences(refs: References[], issues: SpecIssue[]): void {
+/** What a caller may add to a load. */
+export interface LoadExtras {
+  /** Tasks outside these files that a dependency may name (the intake's other task files). */
+  knownTaskIds?: string[];
+}
+
+function checkReferences(refs: References[], issues: SpecIssue[], known: ReadonlySet<string>): void {
   const at = (r: References, field: FieldPath, keyLine = false) => ({
     file: r.file,
     line: r.locate([...r.pathPrefix, ...field], keyLine),
@@ -119,7 +125,7 @@ function checkReferences(refs: References[], issues: SpecIssue[]): void {
   const check = (r: References, value: unknown, field: FieldPath) => {
     const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
     list.forEach((id, j) => {
-      if (typeof id !== 'string' || first.has(id)) return;
+      if (typeof id !== 'string' || first.has(id) || known.has(id)) return;
       const hint = didYouMean(id, ids);
       issues.push({
         ...at(r, typeof value === 'string' ? field : [...field, j]),
@@ -139,9 +145,9 @@ export function normalizeBatch(
   parsed: ParsedTask[],
   invalid: InvalidTask[],
   issues: SpecIssue[],
-  repos?: RepoSet | null,
+  extra: LoadExtras & { repos?: RepoSet | null } = {},
 ): BatchSpec {
-  checkReferences(referencesOf(parsed, invalid), issues);
+  checkReferences(referencesOf(parsed, invalid), issues, new Set(extra.knownTaskIds));
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
   const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
   const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox));
@@ -173,6 +179,6 @@ export function normalizeBatch(
     maxConcurrentAgents: settings.max_concurrent_agents ?? DEFAULTS.maxConcurrentAgents,
     questionTimeoutMs: settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs,
     sandbox: batchSandbox,
-    tasks: expandRepoTargets(parsed, tasks, settings, repos, issues),
+    tasks: expandRepoTargets(parsed, tasks, settings, extra.repos, issues),
   };
 }
