@@ -152,8 +152,10 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
       const beat = setInterval(() => ctx.heartbeat(), 5_000);
       try {
         const handle = ctx.client.workflow.getHandle(input.workflowId, undefined, input.runId ? { firstExecutionRunId: input.runId } : undefined);
-        return (await handle.result()) as TaskResult;
+        // Aborted when the activity is cancelled or its worker shuts down: the wait is simply taken up again.
+        return (await ctx.client.withAbortSignal(ctx.cancellationSignal, () => handle.result())) as TaskResult;
       } catch (err) {
+        if (ctx.cancellationSignal.aborted) throw err;
         const cause = (err as { cause?: Error }).cause;
         return { taskId: input.taskId, status: 'failed', error: cause?.message ?? (err as Error).message, costUsd: 0, tokens: NO_TOKENS, turns: 0 };
       } finally {

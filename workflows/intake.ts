@@ -12,7 +12,9 @@
  * Deterministic code only; Date.now() is the workflow clock.
  */
 import {
+  ActivityFailure,
   allHandlersFinished,
+  ApplicationFailure,
   condition,
   continueAsNew,
   ParentClosePolicy,
@@ -98,9 +100,16 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
 
   // Tasks arrive as files, whichever way they come: the folder is the one queue.
   setHandler(addTasksUpdate, async ({ tasks }) => {
-    const added = await acts.writePendingTasks({ folder, tasks });
-    changed = true;
-    return { added };
+    try {
+      const added = await acts.writePendingTasks({ folder, tasks });
+      changed = true;
+      return { added };
+    } catch (err) {
+      // The caller sees what is wrong with its tasks, not "activity task failed".
+      const cause = err instanceof ActivityFailure ? err.cause : err;
+      if (cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'SpecError');
+      throw err;
+    }
   });
 
   /** Waits for a task to end, books its cost and moves its file. Safe to repeat after continue-as-new. */
