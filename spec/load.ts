@@ -117,7 +117,10 @@ export async function loadBatchSpec(input: string, root: string, extras: LoadExt
   let reposFrom: { file: string; shown: string; line?: number; reposFile: string } | undefined;
   for (const f of files) {
     const name = displayPath(f, root);
-    const p = parseYaml(await fs.readFile(f, 'utf8'), name, issues);
+    const text = await fs.readFile(f, 'utf8');
+    // A repos file (seed 004) may sit among the task files it serves.
+    if (stat.isDirectory() && /^repos:/m.test(text) && !/^(tasks|id):/m.test(text)) continue;
+    const p = parseYaml(text, name, issues);
     if (!p) continue;
     if (p.settings && Object.keys(p.settings).length > 0) settingsFrom.push(name);
     if (p.settings?.repos_file !== undefined) reposFrom = { file: f, shown: name, line: p.locate?.(['repos_file']), reposFile: p.settings.repos_file };

@@ -28,8 +28,9 @@ import {
 import type { Activities } from '../activities';
 import type { PendingTask } from '../activities/folders';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
-import { SEARCH_ATTRIBUTES, taskWorkflowId } from './contract';
+import { NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId } from './contract';
 import { addTasksUpdate, intakeStatusQuery, type InFlightTask, type IntakeInput, type IntakeStatus } from './intake-contract';
+import { allowanceFor, remainingBudget } from './intake-budget';
 import { agentTask } from './task';
 
 const acts = proxyActivities<Activities>({
@@ -46,13 +47,6 @@ const waiter = proxyActivities<Activities>({
 const RECENT_RESULTS = 50;
 
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-
-/** What may still be spent today, with every running task's allowance set aside. */
-export function remainingBudget(capUsd: number, spentUsd: number, inFlight: Iterable<InFlightTask>): number {
-  let reserved = 0;
-  for (const t of inFlight) reserved += t.allowanceUsd;
-  return Math.max(0, capUsd - spentUsd - reserved);
-}
 
 export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus> {
   const intakeId = workflowInfo().workflowId;
@@ -136,19 +130,28 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
       await acts.moveTaskFile({ folder, file: p.file, from: 'pending', to: 'running' });
       const workflowId = taskWorkflowId(intakeId, p.task.id);
       const task = { ...p.task, maxCostUsd: allowanceUsd };
-      const child = await startChild(agentTask, {
-        workflowId,
-        args: [{ batchId: intakeId, date: day, task, sandbox: task.sandbox }],
-        // The task must outlive this run's continue-as-new; settle() waits on it by ID.
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: `${p.task.id} · ${p.task.title}`,
-        typedSearchAttributes: [
-          { key: SEARCH_ATTRIBUTES.batch, value: intakeId },
-          { key: SEARCH_ATTRIBUTES.task, value: p.task.id },
-          { key: SEARCH_ATTRIBUTES.status, value: 'running' },
-          ...(p.task.repoName || p.task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: p.task.repoName ?? p.task.repo! }] : []),
-        ],
-      });
+      let child;
+      try {
+        child = await startChild(agentTask, {
+          workflowId,
+          args: [{ batchId: intakeId, date: day, task, sandbox: task.sandbox }],
+          // The task must outlive this run's continue-as-new; settle() waits on it by ID.
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          staticSummary: `${p.task.id} · ${p.task.title}`,
+          typedSearchAttributes: [
+            { key: SEARCH_ATTRIBUTES.batch, value: intakeId },
+            { key: SEARCH_ATTRIBUTES.task, value: p.task.id },
+            { key: SEARCH_ATTRIBUTES.status, value: 'running' },
+            ...(p.task.repoName || p.task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: p.task.repoName ?? p.task.repo! }] : []),
+          ],
+        });
+      } catch (err) {
+        // e.g. a task of the same ID started outside this intake: its file goes to failed/ with why.
+        const error = `could not start: ${err instanceof Error ? err.message : String(err)}`;
+        await acts.moveTaskFile({ folder, file: p.file, from: 'running', to: 'failed', error });
+        recent.push({ taskId: p.task.id, file: p.file, status: 'failed', error, costUsd: 0, tokens: { ...NO_TOKENS }, turns: 0 });
+        return;
+      }
       const t: InFlightTask = { taskId: p.task.id, file: p.file, workflowId, runId: child.firstExecutionRunId, allowanceUsd };
       inFlight.set(t.taskId, t);
       void settle(t);
@@ -183,12 +186,12 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
         if (inFlight.has(p.task.id) || !p.task.dependsOn.every((d) => done.has(d))) continue;
         readyLeft = true;
         if (inFlight.size >= maxConcurrent) break;
-        const remaining = remainingBudget(cap, spent, inFlight.values());
-        if (remaining <= 0) {
+        const allowance = allowanceFor(p.task.maxCostUsd, remainingBudget(cap, spent, inFlight.values()), maxConcurrent - inFlight.size);
+        if (allowance === undefined) {
           pausedForBudget = true;
           break;
         }
-        await start(p, Math.min(p.task.maxCostUsd ?? remaining, remaining));
+        await start(p, allowance);
         if (input.mode === 'once') {
           takenOnce = true;
           break;

@@ -60,40 +60,40 @@ test('continuous: a file dropped in and a task added by update while a task runs
   await worker.runUntil(async () => {
     const handle = await startIntake(id, { mode: 'continuous', pollIntervalMs: 200, continueAsNewEveryPolls: 3 });
     try {
-    await until('slow in running/', () => ls(root, 'running').includes('slow.yaml') && logged(log).length > 0);
-    // The intake continues as new while slow runs, and the new run still knows it is in flight.
-    const s = await until('a continue-as-new with slow in flight', async () => {
-      const q = await handle.query(intakeStatusQuery);
-      return q.runs >= 2 && q.inFlight.some((t) => t.taskId === 'slow') ? q : undefined;
-    });
-    assert.equal(s.mode, 'continuous');
+      await until('slow in running/', () => ls(root, 'running').includes('slow.yaml') && logged(log).length > 0);
+      // The intake continues as new while slow runs, and the new run still knows it is in flight.
+      const s = await until('a continue-as-new with slow in flight', async () => {
+        const q = await handle.query(intakeStatusQuery);
+        return q.runs >= 2 && q.inFlight.some((t) => t.taskId === 'slow') ? q : undefined;
+      });
+      assert.equal(s.mode, 'continuous');
 
-    drop(root, 'pending', 'later.yaml', 'id: later\ndepends_on: slow\ncommand: echo later\n');
-    drop(root, 'pending', 'broken.yaml', 'id: broken\ncomand: echo typo\n');
-    const added = await handle.executeUpdate(addTasksUpdate, { args: [{ tasks: [{ id: 'queued', title: 'Queued by update', command: 'echo queued' }] }] });
-    assert.deepEqual(added, { added: ['queued'] });
-    await assert.rejects(handle.executeUpdate(addTasksUpdate, { args: [{ tasks: [{ id: 'bad', agent_config: { model: 'gpt-4' } }] }] }), (err: { cause?: Error }) => {
-      assert.match(err.cause?.message ?? '', /addTasks tasks\[0\]\.agent_config\.model: unknown model alias "gpt-4"/);
-      return true;
-    });
+      drop(root, 'pending', 'later.yaml', 'id: later\ndepends_on: slow\ncommand: echo later\n');
+      drop(root, 'pending', 'broken.yaml', 'id: broken\ncomand: echo typo\n');
+      const added = await handle.executeUpdate(addTasksUpdate, { args: [{ tasks: [{ id: 'queued', title: 'Queued by update', command: 'echo queued' }] }] });
+      assert.deepEqual(added, { added: ['queued'] });
+      await assert.rejects(handle.executeUpdate(addTasksUpdate, { args: [{ tasks: [{ id: 'bad', agent_config: { model: 'gpt-4' } }] }] }), (err: { cause?: Error }) => {
+        assert.match(err.cause?.message ?? '', /addTasks tasks\[0\]\.agent_config\.model: unknown model alias "gpt-4"/);
+        return true;
+      });
 
-    await until('three files completed', () => ['later.yaml', 'queued.yaml', 'slow.yaml'].every((f) => ls(root, 'completed').includes(f)));
-    const final = await until('nothing in flight', async () => {
-      const q = await handle.query(intakeStatusQuery);
-      return q.inFlight.length === 0 && q.recent.length === 3 ? q : undefined;
-    });
-    assert.deepEqual(ls(root, 'running'), []);
-    assert.deepEqual(ls(root, 'pending'), []);
-    assert.deepEqual(final.recent.map((r) => `${r.taskId}:${r.status}`).sort(), ['later:succeeded', 'queued:succeeded', 'slow:succeeded']);
-    // later waited for slow (its dependency), which ran exactly once despite the continue-as-new.
-    const slow = final.recent.find((r) => r.taskId === 'slow')!;
-    const later = final.recent.find((r) => r.taskId === 'later')!;
-    assert.ok(later.startedAt! >= slow.endedAt!, 'later started after slow ended');
-    assert.deepEqual(readLog(log).map((e) => `${e.kind} ${e.id}`), ['start slow', 'end slow']);
-    // A file that does not validate goes to failed/ with its problems beside it.
-    assert.deepEqual(ls(root, 'failed'), ['broken.yaml', 'broken.yaml.error.txt']);
-    assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'broken.yaml.error.txt'), 'utf8'), /broken\.yaml:2 comand: unknown key "comand"; did you mean "command"\?/);
-    assert.ok(final.runs >= 2);
+      await until('three files completed', () => ['later.yaml', 'queued.yaml', 'slow.yaml'].every((f) => ls(root, 'completed').includes(f)));
+      const final = await until('nothing in flight', async () => {
+        const q = await handle.query(intakeStatusQuery);
+        return q.inFlight.length === 0 && q.recent.length === 3 ? q : undefined;
+      });
+      assert.deepEqual(ls(root, 'running'), []);
+      assert.deepEqual(ls(root, 'pending'), []);
+      assert.deepEqual(final.recent.map((r) => `${r.taskId}:${r.status}`).sort(), ['later:succeeded', 'queued:succeeded', 'slow:succeeded']);
+      // later waited for slow (its dependency), which ran exactly once despite the continue-as-new.
+      const slow = final.recent.find((r) => r.taskId === 'slow')!;
+      const later = final.recent.find((r) => r.taskId === 'later')!;
+      assert.ok(later.startedAt! >= slow.endedAt!, 'later started after slow ended');
+      assert.deepEqual(readLog(log).map((e) => `${e.kind} ${e.id}`), ['start slow', 'end slow']);
+      // A file that does not validate goes to failed/ with its problems beside it.
+      assert.deepEqual(ls(root, 'failed'), ['broken.yaml', 'broken.yaml.error.txt']);
+      assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'broken.yaml.error.txt'), 'utf8'), /broken\.yaml:2 comand: unknown key "comand"; did you mean "command"\?/);
+      assert.ok(final.runs >= 2);
     } finally {
       // A continuous intake never ends by itself.
       await handle.terminate('test over');
@@ -115,25 +115,25 @@ test('batch: SIGKILL of the worker mid-task strands nothing in running/; a crash
   const first = await spawnWorker(workerEnv);
   workers.push(first);
   try {
-  const id = uniqueBatchId('nightshift-intake');
-  const handle = await startIntake(id, { mode: 'batch', pollIntervalMs: 200, maxConcurrent: 1 });
-  await until('crash started', () => ls(root, 'running').includes('crash.yaml') && logged(log).some((e) => e.id === 'crash'));
-  assert.ok(!ls(root, 'running').includes('stale.yaml'), 'the stale file was taken out of running/ at startup');
-  await first.kill('SIGKILL');
-  // Its task is still running as far as Temporal knows (a worker will pick it up), so its file stays in running/.
-  assert.equal((await env.client.workflow.getHandle(`${id}/crash`).describe()).status.name, 'RUNNING');
-  assert.ok(ls(root, 'running').includes('crash.yaml'));
+    const id = uniqueBatchId('nightshift-intake');
+    const handle = await startIntake(id, { mode: 'batch', pollIntervalMs: 200, maxConcurrent: 1 });
+    await until('crash started', () => ls(root, 'running').includes('crash.yaml') && logged(log).some((e) => e.id === 'crash'));
+    assert.ok(!ls(root, 'running').includes('stale.yaml'), 'the stale file was taken out of running/ at startup');
+    await first.kill('SIGKILL');
+    // Its task is still running as far as Temporal knows (a worker will pick it up), so its file stays in running/.
+    assert.equal((await env.client.workflow.getHandle(`${id}/crash`).describe()).status.name, 'RUNNING');
+    assert.ok(ls(root, 'running').includes('crash.yaml'));
 
-  workers.push(await spawnWorker(workerEnv));
-  const result: IntakeStatus = await handle.result();
-  assert.equal(result.state, 'completed');
-  assert.deepEqual(result.recent.map((r) => `${r.taskId}:${r.status}`), ['crash:succeeded', 'failing:failed', 'stale:succeeded']);
-  assert.deepEqual(ls(root, 'running'), []);
-  assert.deepEqual(ls(root, 'pending'), []);
-  assert.deepEqual(ls(root, 'completed'), ['crash.yaml', 'stale.yaml']);
-  assert.deepEqual(ls(root, 'failed'), ['failing.yaml', 'failing.yaml.error.txt']);
-  assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'failing.yaml.error.txt'), 'utf8'), /failed: command exited with 3/);
-  assert.ok(readLog(log).some((e) => e.id === 'stale' && e.kind === 'end'), 'the requeued task ran');
+    workers.push(await spawnWorker(workerEnv));
+    const result: IntakeStatus = await handle.result();
+    assert.equal(result.state, 'completed');
+    assert.deepEqual(result.recent.map((r) => `${r.taskId}:${r.status}`), ['crash:succeeded', 'failing:failed', 'stale:succeeded']);
+    assert.deepEqual(ls(root, 'running'), []);
+    assert.deepEqual(ls(root, 'pending'), []);
+    assert.deepEqual(ls(root, 'completed'), ['crash.yaml', 'stale.yaml']);
+    assert.deepEqual(ls(root, 'failed'), ['failing.yaml', 'failing.yaml.error.txt']);
+    assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'failing.yaml.error.txt'), 'utf8'), /failed: command exited with 3/);
+    assert.ok(readLog(log).some((e) => e.id === 'stale' && e.kind === 'end'), 'the requeued task ran');
   } finally {
     for (const w of workers) await w.kill();
   }
