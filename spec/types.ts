@@ -75,6 +75,12 @@ export interface TaskSpec {
   pullRequest?: PullRequestSettings;
   /** Review-first mode (a batch setting): nothing committed, a patch and the workspace left for a person. @default false */
   reviewFirst?: boolean;
+  /** Seed 004: one model call that returns the files to write, no tool loop. */
+  simpleMode?: boolean;
+  /** The repos-file name of the repo this task was expanded for (`<task>@<repoName>`). */
+  repoName?: string;
+  /** Set on tasks expanded from one task over many repos: at most `maxWorkers` of them run at once. */
+  fanOut?: { of: string; maxWorkers: number };
 }
 
 export interface BatchSpec {
