@@ -90,6 +90,11 @@ test('simple mode: one model call per repo writes README.md; a refused repo fail
       assert.match(t.summary ?? '', new RegExp(`Refreshed ${name}'s README \\(wrote README\\.md, docs/USAGE\\.md\\)`));
       assert.equal(readFileSync(path.join(t.workDir!, 'README.md'), 'utf8'), `# ${name}\n\nregenerated\n`);
       assert.equal(readFileSync(path.join(t.workDir!, 'index.js'), 'utf8'), `module.exports = '${name}';\n`);
+      // Delivered like an agent task: the branch is on the repo's remote with the new README.
+      assert.equal(t.branch, `nightshift/2026-11-21/readme@${name}`, t.deliveryError);
+      assert.equal(t.pushed, true, t.deliveryError);
+      const onRemote = execFileSync('git', ['show', `${t.branch}:README.md`], { cwd: path.join(root, 'checkouts', name), encoding: 'utf8' });
+      assert.equal(onRemote, `# ${name}\n\nregenerated\n`);
     }
     const gamma = r.tasks.find((x) => x.taskId === 'readme@gamma')!;
     assert.match(gamma.error ?? '', /HTTP 400.*this repo is refused/);
