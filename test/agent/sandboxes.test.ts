@@ -7,8 +7,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { stateDir } from '../../common/config';
-import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
+import { stateDir, TASK_QUEUE } from '../../common/config';
+import type { BatchResult } from '../../workflows/contract';
+import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
+import { startRecordingServer } from '../fakes/notify-servers';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { makeRepo } from '../sandbox/helpers';
 import { E2B_KEY_METADATA } from '../../sandbox/e2b';
@@ -95,5 +97,24 @@ test('a task asking for e2b on a worker without E2B_API_KEY fails at once and sa
     assert.equal(fake.requests.length, 0, 'no model call without a sandbox');
   } finally {
     await fake.close();
+  }
+});
+
+test('a policy violation halts the task, notifies (event "halted") with the rule, and the report lists it', async () => {
+  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'git push origin HEAD' })])] });
+  const hook = await startRecordingServer({ kind: 'webhook' });
+  try {
+    const config = { ...withModel(testConfig(server.env), fake.url), notify: { telegramApiUrl: 'http://127.0.0.1:9', webhookUrl: hook.url } };
+    const worker = await testWorker(server.env, config);
+    const spec = { tasks: [{ id: 'pusher', title: 'Push it', description: 'Push the branch.' }] };
+    const r: BatchResult = await worker.runUntil(server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId(), args: [{ spec, date: '2026-11-21' }] }));
+    assert.deepEqual(r.tasks.map((t) => `${t.taskId}:${t.status}`), ['pusher:halted']);
+    const halted = hook.requests.find((q) => q.body.event === 'halted');
+    assert.ok(halted, JSON.stringify(hook.requests.map((q) => q.body.event)));
+    assert.match(JSON.stringify(halted.body), /pusher[\s\S]*no-git-writes[\s\S]*git push/);
+    assert.ok(r.report && 'markdown' in r.report);
+    assert.match(readFileSync(path.join(config.root, r.report.markdown), 'utf8'), /\*\*pusher\*\* \(Push it\): halted by the safety policy/);
+  } finally {
+    await Promise.all([fake.close(), hook.close()]);
   }
 });
