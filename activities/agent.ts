@@ -10,6 +10,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { stateDir, type NightshiftConfig } from '../common/config';
+import { repoLocation } from '../common/repo-location';
 import { sandboxCreateOptions } from '../sandbox';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
@@ -61,10 +62,6 @@ export function checkpointStoreFor(config: Pick<NightshiftConfig, 'root'>): stri
 /** Checkpoints need the workspace on this host as a git repository (local provider, task with a repo). */
 function checkpointable(sandbox: Sandbox): sandbox is LocalSandbox {
   return sandbox instanceof LocalSandbox && existsSync(path.join(sandbox.workspaceDir, '.git'));
-}
-
-function repoLocation(root: string, repo: string): string {
-  return /^[a-z]+:\/\//i.test(repo) || repo.includes('@') ? repo : path.resolve(root, repo);
 }
 
 const INTERRUPTED_BASH =
