@@ -13,7 +13,7 @@ import { createAgentActivities } from '../../activities/agent';
 import { FileTranscriptStore } from '../../activities/transcripts';
 import { resolveRemote } from '../../activities/delivery/git';
 import { isRemoteRepo, repoLocation } from '../../common/repo-location';
-import { createLocalProvider } from '../../sandbox/local';
+import { createLocalProvider, type LocalSandbox } from '../../sandbox/local';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { routeSandboxes } from '../../sandbox/router';
 import { agentSpec } from '../agent/helpers';
@@ -53,7 +53,7 @@ test("prepareAgent clones a local repository whose path holds an '@'", async () 
   execFileSync('git', ['clone', '--quiet', '--bare', bare, path.join(parent, 'app.git')]);
   const sandboxes = createLocalProvider({ root: path.join(root, '.nightshift', 'sandboxes') });
   const acts = createAgentActivities({ config: { root }, sandboxes: routeSandboxes({ local: sandboxes }), transcripts: new FileTranscriptStore({ dir: path.join(root, 't') }) });
-  const sandbox = await sandboxes.create({ key: 'at-test/agent-1' });
+  const sandbox = (await sandboxes.create({ key: 'at-test/agent-1' })) as LocalSandbox;
   // Relative to NIGHTSHIFT_ROOT, as a task file would write it.
   const task = agentSpec({ repo: 'team@2026/app.git', contextFiles: ['README.md'] });
   const r = (await new MockActivityEnvironment().run(acts.prepareAgent, { workflowId: 'at-test/agent-1', sandboxId: sandbox.id, task })) as Awaited<ReturnType<typeof acts.prepareAgent>>;
