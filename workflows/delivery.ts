@@ -138,6 +138,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
         dependencies: deps,
         stackedOn,
         assumptions: result.assumptions,
+        answeredQuestions: result.answeredQuestions,
         notes: result.notes,
       },
     });
