@@ -75,7 +75,14 @@ export interface TaskSpec {
   pullRequest?: PullRequestSettings;
   /** Review-first mode (a batch setting): nothing committed, a patch and the workspace left for a person. @default false */
   reviewFirst?: boolean;
+  /**
+   * Dependencies' branches that conflict when merged: `fail` the task naming the files, or
+   * leave the merge in progress for the `agent` to resolve (workflows/delivery.ts). @default 'fail'
+   */
+  onMergeConflict?: MergeConflictPolicy;
 }
+
+export type MergeConflictPolicy = 'fail' | 'agent';
 
 export interface BatchSpec {
   /** The task file or directory, relative to NIGHTSHIFT_ROOT when inside it. */
