@@ -18,6 +18,7 @@ import type { Sandbox } from '../sandbox/types';
 import { LocalSandbox } from '../sandbox/local';
 import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox/workspace';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
+import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { heartbeatEvery } from './model/call-model';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
@@ -143,8 +144,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         },
       };
       const system = await buildSystemPrompt(task, reader, { root: deps.config.root });
-      await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: firstMessage(task) } satisfies PromptRecord);
-      return { missingContextFiles: missing, promptChars: system.length + firstMessage(task).length + TOOL_SCHEMA_CHARS };
+      // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
+      const conflict = await readConflict(store, input.workflowId);
+      const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '');
+      await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
+      return { missingContextFiles: missing, promptChars: system.length + first.length + TOOL_SCHEMA_CHARS };
     },
 
     /**
