@@ -14,6 +14,7 @@ import { createBudgetActivities } from './budget';
 import { createCommandActivities } from './command';
 import { createDeliveryActivities } from './delivery';
 import type { GitHubClient, GitHubClientOptions } from './delivery/pull-request';
+import { createFolderActivities } from './folders';
 import { createAnthropicClient } from './model/client';
 import { createModelActivities } from './model/call-model';
 import { createLearningActivities } from './learning';
@@ -21,6 +22,7 @@ import { createPlanningActivities } from './planning';
 import { createNotifyActivities, type NotifyDeps } from './notify';
 import { createQuestionActivities } from './questions';
 import { createReportActivities } from './report';
+import { createSimpleActivities } from './simple';
 import { createSpecActivities } from './spec';
 import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
 
@@ -75,6 +77,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createNotifyActivities({ env: deps.config.notify, store: transcripts, ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
     ...createSpecActivities(deps.config),
+    ...createFolderActivities(deps.config),
     ...createReportActivities(deps.config),
     ...createCommandActivities(deps.config),
     ...createModelActivities({ anthropic, transcripts }),
@@ -82,6 +85,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createPlanningActivities({ config: deps.config, anthropic }),
     ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
+    ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
   };
 }
 

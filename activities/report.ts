@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
-import type { BatchStatus, ChecksOutcome, TaskStatus } from '../workflows/contract';
+import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 
 const NEEDS_HUMAN: Record<string, string> = {
@@ -113,6 +113,7 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
       results: s.tasks.map((t) => ({
         task: t.taskId,
         title: t.title,
+        repo: t.repo,
         status: t.status === 'succeeded' ? 'success' : t.status,
         state: t.status,
         message: t.error ?? t.summary ?? '',
@@ -148,9 +149,14 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
   );
 }
 
-/** `results/<date>` for the night's default batch, `results/<batchId>` for any other. */
-export function reportBaseName(s: Pick<BatchStatus, 'batchId' | 'date'>): string {
-  return s.batchId === `nightshift-${s.date}` ? s.date : s.batchId.replace(/[^A-Za-z0-9._-]/g, '_');
+/**
+ * `results/<date>` for the night's default batch and for the default schedule's nights,
+ * `results/<date>-<schedule>` for another schedule's, `results/<batchId>` for any other.
+ */
+export function reportBaseName(s: Pick<BatchStatus, 'batchId' | 'date' | 'scheduleId'>): string {
+  const safe = (v: string) => v.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (s.scheduleId) return s.scheduleId === DEFAULT_SCHEDULE_ID ? s.date : `${s.date}-${safe(s.scheduleId)}`;
+  return s.batchId === `nightshift-${s.date}` ? s.date : safe(s.batchId);
 }
 
 export async function writeReportFiles(root: string, s: BatchStatus, budgetUsd?: number): Promise<{ markdown: string; json: string }> {

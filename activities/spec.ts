@@ -1,7 +1,7 @@
 /** Loading and validating the night's task file happens here, outside the workflow sandbox. */
 import { SpecError } from '../common/errors';
 import type { NightshiftConfig } from '../common/config';
-import { loadBatchSpec, parseBatchSpec } from '../spec/load';
+import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
 import type { BatchSpec } from '../spec/types';
 
 export function createSpecActivities(config: Pick<NightshiftConfig, 'root'>) {
@@ -11,7 +11,7 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root'>) {
       if ((input.tasksFile === undefined) === (input.spec === undefined)) {
         throw new SpecError([{ file: 'workflow input', path: '', message: 'give exactly one of "tasksFile" and "spec"' }]);
       }
-      return input.tasksFile !== undefined ? loadBatchSpec(input.tasksFile, config.root) : parseBatchSpec(input.spec);
+      return input.tasksFile !== undefined ? loadBatchSpec(input.tasksFile, config.root) : parseBatchSpecIn(input.spec, config.root);
     },
   };
 }

@@ -35,6 +35,7 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
     return {
       report: r.report,
       batchId,
+      scheduleId: r.scheduleId,
       date: r.date,
       state: 'completed',
       source: r.source,

@@ -16,6 +16,8 @@ import { startDecomposed } from './commands/plan';
 import { registerLearningCommands } from './commands/learning-cli';
 import { registerPlanningCommands } from './commands/planning-cli';
 import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
+import { intakeReport, MODES, renderIntake, startIntake, waitForIntake, type IntakeOptions } from './commands/intake';
+import { scheduleCommand } from './commands/schedule-cli';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { runDevServer } from './server';
@@ -32,17 +34,38 @@ export function buildProgram(): Command {
 
   program
     .command('start')
-    .description('validate a task file (or directory) and start its batch')
-    .argument('<file>', 'task file or directory, inside NIGHTSHIFT_ROOT (with --decompose: the goal)')
+    .description('validate a task file (or directory) and start its batch; or, with --mode, run the tasks folder')
+    .argument('[file]', 'task file or directory, inside NIGHTSHIFT_ROOT (with --decompose: the goal; with --mode: the folder holding pending/, default tasks/)')
     .option('--decompose', 'treat the argument as a goal: a worker plans it into tasks/<date>.yaml, then runs it')
     .option('--date <YYYY-MM-DD>', "the night's date (default: the file's date:, else today)")
-    .option('--workflow-id <id>', 'batch workflow ID (default: nightshift-<date>)')
+    .option('--workflow-id <id>', 'batch workflow ID (default: nightshift-<date>; with --mode: nightshift-intake)')
     .option('--rerun', 'run again even if this batch ID already completed')
     .option('--wait', 'follow progress until the batch ends, then print the result table')
     .option('--json', 'print machine-readable output')
-    .action(async (file: string, o: { decompose?: boolean; date?: string; workflowId?: string; rerun?: boolean; wait?: boolean; json?: boolean }) => {
+    .addOption(new Option('--mode <mode>', "seed 000's modes over FOLDER/pending/").choices([...MODES]))
+    .option('--budget <usd>', 'with --mode: daily budget in USD, reset at midnight UTC (default 50)')
+    .option('--max-concurrent <n>', 'with --mode: tasks running at once (default 3)')
+    .option('--poll <duration>', 'with --mode: how often pending/ is read (default 60s)')
+    .action(async (file: string | undefined, o: { decompose?: boolean; date?: string; workflowId?: string; rerun?: boolean; wait?: boolean; json?: boolean } & IntakeOptions & { mode?: (typeof MODES)[number] }) => {
       const client = await connectClient(config);
-      const { batchId, runId } = o.decompose ? await startDecomposed(client, file, o, o.wait ? info : undefined) : await startBatch(client, config, file, o);
+      if (o.mode === 'status') {
+        const r = await intakeReport(client, config, file, o.workflowId);
+        print(o.json ? JSON.stringify(r, null, 2) : renderIntake(r));
+        return;
+      }
+      if (o.mode) {
+        const { intakeId, folder } = await startIntake(client, config, o.mode, file, o);
+        if (!o.wait || o.mode === 'continuous') {
+          print(o.json ? JSON.stringify({ intakeId, folder, mode: o.mode }) : `started ${intakeId} (${o.mode}) over ${folder}/pending/\n  status: nightshift status --intake`);
+          return;
+        }
+        const final = await waitForIntake(client, intakeId);
+        print(o.json ? JSON.stringify(final, null, 2) : renderIntake(await intakeReport(client, config, file, intakeId)));
+        if (final.recent.some((t) => t.status !== 'succeeded')) process.exitCode = EXIT.failure;
+        return;
+      }
+      if (!file) throw new CliError('give a task file or directory, or --mode once|batch|continuous|status', EXIT.usage);
+      const { batchId, runId } = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, o);
       if (!o.wait) {
         if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
         else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
@@ -60,7 +83,13 @@ export function buildProgram(): Command {
     .argument('[batch]', 'batch workflow ID, e.g. nightshift-2026-11-21')
     .option('--json', 'print the status query result as JSON')
     .option('--watch', 'refresh every 2 seconds until the batch ends')
-    .action(async (batch: string | undefined, o: { json?: boolean; watch?: boolean }) => {
+    .option('--intake [folder]', "seed 000's view: the tasks folder (pending/running/completed/failed), the intake and today's budget")
+    .action(async (batch: string | undefined, o: { json?: boolean; watch?: boolean; intake?: string | boolean }) => {
+      if (o.intake) {
+        const r = await intakeReport(await connectClient(config), config, typeof o.intake === 'string' ? o.intake : undefined);
+        print(o.json ? JSON.stringify(r, null, 2) : renderIntake(r));
+        return;
+      }
       await statusCommand(await connectClient(config), batch, o, print);
     });
 
@@ -191,6 +220,8 @@ wrote ${files.json}`);
 
   registerPlanningCommands(program, config, print, info);
   registerLearningCommands(program, config, print, info);
+  program.addCommand(scheduleCommand(config, print));
+
   return program;
 }
 

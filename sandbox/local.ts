@@ -165,7 +165,7 @@ export class LocalSandbox implements Sandbox {
         }
         if (cgroup && !draining.has(this.id)) {
           const id = this.id;
-          const drained: Promise<unknown> = killPidsCgroup(id).finally(() => {
+          const drained: Promise<unknown> = killPidsCgroup(id, { keep: true }).finally(() => {
             if (draining.get(id) === drained) draining.delete(id);
           });
           draining.set(id, drained);

@@ -76,8 +76,11 @@ export function ensurePidsCgroup(id: string, limit: number): string | null {
   }
 }
 
-/** SIGKILLs every process in the cgroup until it is empty, then removes it. */
-export async function killPidsCgroup(id: string): Promise<number> {
+/**
+ * SIGKILLs every process in the cgroup until it is empty, then removes it unless `keep`
+ * (a timed-out command empties its sandbox's cgroup; the sandbox goes on using it).
+ */
+export async function killPidsCgroup(id: string, o: { keep?: boolean } = {}): Promise<number> {
   const base = pidsCgroupBase();
   if (!base) return 0;
   const dir = path.join(base, id);
@@ -100,6 +103,7 @@ export async function killPidsCgroup(id: string): Promise<number> {
     }
     await new Promise((r) => setTimeout(r, 20));
   }
+  if (o.keep) return killed;
   try {
     fs.rmdirSync(dir);
   } catch {

@@ -10,11 +10,14 @@ import type { z } from 'zod';
 import { SpecError, type SpecIssue } from '../common/errors';
 import { BatchFileSchema, TaskFileSchema, type BatchFile } from './schema';
 import { didYouMean, formatPath, knownKeysAt, lineOf, type FieldPath } from './locate';
-import { normalizeBatch, type InvalidTask, type ParsedTask } from './normalize';
+import { normalizeBatch, type InvalidTask, type LoadExtras, type ParsedTask } from './normalize';
+import { loadReposFile, type RepoSet } from './repos';
 import type { BatchSpec } from './types';
 
 interface ParsedFile {
   settings?: Omit<BatchFile, 'tasks'>;
+  /** Line lookup in the file this came from. */
+  locate?: Located['locate'];
   tasks: ParsedTask[];
   /** Tasks that failed validation: still checked for duplicate IDs and unknown dependencies. */
   invalid: InvalidTask[];
@@ -63,7 +66,7 @@ function parseValue(value: unknown, where: Located, issues: SpecIssue[]): Parsed
     issues.push({ file: where.file, line: 1, path: '', message: 'expected a batch (with tasks:) or a single task (with id:)' });
     return undefined;
   }
-  const out: ParsedFile = { tasks: [], invalid: [] };
+  const out: ParsedFile = { tasks: [], invalid: [], locate: where.locate };
   if ('tasks' in value || !('id' in value)) {
     const r = BatchFileSchema.safeParse(value, { reportInput: true });
     if (!r.success) issues.push(...zodIssues(r.error, BatchFileSchema, where, []));
@@ -97,7 +100,7 @@ function displayPath(abs: string, root: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
 }
 
-export async function loadBatchSpec(input: string, root: string): Promise<BatchSpec> {
+export async function loadBatchSpec(input: string, root: string, extras: LoadExtras = {}): Promise<BatchSpec> {
   const abs = path.resolve(root, input);
   const source = displayPath(abs, root);
   const stat = await fs.stat(abs).catch(() => undefined);
@@ -111,17 +114,38 @@ export async function loadBatchSpec(input: string, root: string): Promise<BatchS
   const issues: SpecIssue[] = [];
   const parsed: ParsedFile[] = [];
   const settingsFrom: string[] = [];
+  let reposFrom: { file: string; shown: string; line?: number; reposFile: string } | undefined;
   for (const f of files) {
     const name = displayPath(f, root);
-    const p = parseYaml(await fs.readFile(f, 'utf8'), name, issues);
+    const text = await fs.readFile(f, 'utf8');
+    // A repos file (seed 004) may sit among the task files it serves.
+    if (stat.isDirectory() && /^repos:/m.test(text) && !/^(tasks|id):/m.test(text)) continue;
+    const p = parseYaml(text, name, issues);
     if (!p) continue;
     if (p.settings && Object.keys(p.settings).length > 0) settingsFrom.push(name);
+    if (p.settings?.repos_file !== undefined) reposFrom = { file: f, shown: name, line: p.locate?.(['repos_file']), reposFile: p.settings.repos_file };
     parsed.push(p);
   }
   if (settingsFrom.length > 1) {
     issues.push({ file: source, path: '', message: `batch settings are given in more than one file (${settingsFrom.join(', ')}); keep them in one` });
   }
-  return finish(source, parsed, issues);
+  // A repos file is named relative to the file that names it.
+  const repos = reposFrom ? await reposFileOf(reposFrom.reposFile, path.dirname(reposFrom.file), root, issues, { file: reposFrom.shown, line: reposFrom.line }) : undefined;
+  return finish(source, parsed, issues, { ...extras, repos });
+}
+
+async function reposFileOf(file: string, dir: string, root: string, issues: SpecIssue[], namedAt: { file: string; line?: number }): Promise<RepoSet | null> {
+  const abs = path.resolve(dir, file);
+  return loadReposFile(abs, root, displayPath(abs, root), issues, namedAt);
+}
+
+/** `parseBatchSpec` for workflow input that may name a repos file (relative to NIGHTSHIFT_ROOT). */
+export async function parseBatchSpecIn(value: unknown, root: string, source = 'spec'): Promise<BatchSpec> {
+  const issues: SpecIssue[] = [];
+  const p = parseValue(value, { file: source, locate: () => undefined }, issues);
+  const reposFile = p?.settings?.repos_file;
+  const repos = reposFile !== undefined ? await reposFileOf(reposFile, root, root, issues, { file: source }) : undefined;
+  return finish(source, p ? [p] : [], issues, { repos });
 }
 
 /** For `{ spec: {...} }` workflow input: the same checks, without line numbers. */
@@ -138,9 +162,9 @@ export function parseBatchYaml(text: string, source: string): BatchSpec {
   return finish(source, p ? [p] : [], issues);
 }
 
-function finish(source: string, parsed: ParsedFile[], issues: SpecIssue[]): BatchSpec {
+function finish(source: string, parsed: ParsedFile[], issues: SpecIssue[], extra: LoadExtras & { repos?: RepoSet | null } = {}): BatchSpec {
   const settings = Object.assign({}, ...parsed.map((p) => p.settings ?? {}));
-  const spec = normalizeBatch(source, settings, parsed.flatMap((p) => p.tasks), parsed.flatMap((p) => p.invalid), issues);
+  const spec = normalizeBatch(source, settings, parsed.flatMap((p) => p.tasks), parsed.flatMap((p) => p.invalid), issues, extra);
   if (issues.length > 0) {
     throw new SpecError([...issues].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0))));
   }

@@ -6,6 +6,7 @@
 import type { SpecIssue } from '../common/errors';
 import { findCycle } from '../workflows/dag';
 import { didYouMean, formatPath, type FieldPath } from './locate';
+import { expandRepoTargets, type RepoSet } from './repos';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
 import type { BatchSpec, SandboxSettings, TaskSpec } from './types';
 import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
@@ -126,7 +127,13 @@ function referencesOf(valid: ParsedTask[], invalid: InvalidTask[]): References[]
   return [...ok, ...lenient].sort((a, b) => (a.locate([...a.pathPrefix]) ?? 0) - (b.locate([...b.pathPrefix]) ?? 0) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
 }
 
-function checkReferences(refs: References[], issues: SpecIssue[]): void {
+/** What a caller may add to a load. */
+export interface LoadExtras {
+  /** Tasks outside these files that a dependency may name (the intake's other task files). */
+  knownTaskIds?: string[];
+}
+
+function checkReferences(refs: References[], issues: SpecIssue[], known: ReadonlySet<string>): void {
   const at = (r: References, field: FieldPath, keyLine = false) => ({
     file: r.file,
     line: r.locate([...r.pathPrefix, ...field], keyLine),
@@ -146,7 +153,7 @@ function checkReferences(refs: References[], issues: SpecIssue[]): void {
   const check = (r: References, value: unknown, field: FieldPath) => {
     const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
     list.forEach((id, j) => {
-      if (typeof id !== 'string' || first.has(id)) return;
+      if (typeof id !== 'string' || first.has(id) || known.has(id)) return;
       const hint = didYouMean(id, ids);
       issues.push({
         ...at(r, typeof value === 'string' ? field : [...field, j]),
@@ -166,8 +173,9 @@ export function normalizeBatch(
   parsed: ParsedTask[],
   invalid: InvalidTask[],
   issues: SpecIssue[],
+  extra: LoadExtras & { repos?: RepoSet | null } = {},
 ): BatchSpec {
-  checkReferences(referencesOf(parsed, invalid), issues);
+  checkReferences(referencesOf(parsed, invalid), issues, new Set(extra.knownTaskIds));
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
   const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
   const questionTimeoutMs = settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs;
@@ -203,6 +211,6 @@ export function normalizeBatch(
     onQuestionTimeout,
     ...(settings.notify ? { notify: notifySettings(settings.notify) } : {}),
     sandbox: batchSandbox,
-    tasks,
+    tasks: expandRepoTargets(parsed, tasks, settings, extra.repos, issues),
   };
 }

@@ -89,6 +89,22 @@ const checksShape = {
   on_merge_conflict: z.enum(['fail', 'agent'], { message: 'must be fail or agent' }).optional(),
 };
 
+/** Seed 004's fan-out settings, at batch level and per task. */
+const FanOutShape = {
+  parallel: z.boolean().optional(),
+  max_workers: z.number().int().min(1).max(1000, { message: 'must be at most 1000' }).optional(),
+  simple_mode: z.boolean().optional(),
+};
+
+/** Which repos a task runs on: at most one of these (checked in spec/repos.ts). */
+const RepoTargetShape = {
+  group: z.string().min(1).optional(),
+  tag: z.string().min(1).optional(),
+  repos: stringList.optional(),
+  repo_names: stringList.optional(),
+  ...FanOutShape,
+};
+
 export const TaskFileSchema = z.strictObject({
   id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
   title: z.string().min(1).optional(),
@@ -133,6 +149,9 @@ export const TaskFileSchema = z.strictObject({
   /** Overrides the batch's sandbox settings for this task. */
   sandbox: SandboxSettingsSchema.optional(),
   ...checksShape,
+  /** Seed 004: run this task once per repo of the batch's repos file (spec/repos.ts). */
+  ...RepoTargetShape,
+  enabled: z.boolean().optional(),
 });
 
 /** Settings a batch file (seed 001) may carry next to its tasks. */
@@ -148,6 +167,9 @@ export const BatchSettingsShape = {
   ...checksShape,
   /** Seed 001's review-first mode: nothing is committed; changes wait in a folder for a person. */
   review_first: z.boolean({ message: 'must be true or false' }).optional(),
+  /** Seed 004's repos file (name, path or url, group, tags), relative to the file that names it. */
+  repos_file: z.string().min(1).optional(),
+  ...FanOutShape,
 };
 
 export const BatchFileSchema = z.strictObject({

@@ -80,6 +80,12 @@ export interface TaskSpec {
    * leave the merge in progress for the `agent` to resolve (workflows/delivery.ts). @default 'fail'
    */
   onMergeConflict?: MergeConflictPolicy;
+  /** Seed 004: one model call that returns the files to write, no tool loop. */
+  simpleMode?: boolean;
+  /** The repos-file name of the repo this task was expanded for (`<task>@<repoName>`). */
+  repoName?: string;
+  /** Set on tasks expanded from one task over many repos: at most `maxWorkers` of them run at once. */
+  fanOut?: { of: string; maxWorkers: number };
 }
 
 export type MergeConflictPolicy = 'fail' | 'agent';

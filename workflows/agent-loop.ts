@@ -112,6 +112,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     model,
     maxTokens,
     capUsd: task.maxCostUsd,
+    // Allowances come from the parent batch unless the starter says there is none to ask.
+    allowanceFrom: input.allowanceFrom === undefined ? workflowInfo().parent?.workflowId : (input.allowanceFrom ?? undefined),
     remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now()) - waitedMs),
   };
 

@@ -41,7 +41,9 @@ import { BatchLive } from './batch-live';
 import { dependentsOf, readyTasks } from './dag';
 import { Notifier } from './notify';
 import { dependencyBranches } from './delivery';
+import { fanOutFull } from './fan-out';
 import { progressTable, sumResults } from './progress';
+import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
 const { loadBatchSpec, writeReport } = proxyActivities<Activities>({
@@ -56,7 +58,10 @@ const { loadBatchSpec, writeReport } = proxyActivities<Activities>({
  */
 export const HISTORY_EVENT_LIMIT = 8_000;
 
+/** A scheduled night takes its date from when it was scheduled for, whatever its files say. */
 function dateFor(input: BatchInput, spec: BatchSpec | undefined, workflowId: string, startTime: Date): string {
+  const scheduled = scheduledRun();
+  if (!input.date && scheduled) return dateInZone(scheduled.scheduledAt, input.timezone);
   return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
 }
 
@@ -81,6 +86,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     state: 'loading',
     startedAt: input.carried?.startedAt ?? Date.now(),
     tasks: [],
+    scheduleId: scheduledRun()?.scheduleId,
   };
   setHandler(batchStatusQuery, () => status);
   upsertSearchAttributes([
@@ -130,6 +136,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       ...(results[t.id] ?? { taskId: t.id, status: 'pending', costUsd: 0, tokens: NO_TOKENS, turns: 0 }),
       ...(running.has(t.id) && live.states.has(t.id) ? { status: live.states.get(t.id)! } : {}),
       title: t.title,
+      ...(t.repoName ? { repo: t.repoName } : {}),
       workflowId: taskWorkflowId(batchId, t.id),
       complexity: t.complexity,
       role: t.role,
@@ -186,7 +193,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },
           { key: SEARCH_ATTRIBUTES.task, value: task.id },
           { key: SEARCH_ATTRIBUTES.status, value: 'running' },
-          ...(task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: task.repo }] : []),
+          ...(task.repoName || task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: task.repoName ?? task.repo! }] : []),
         ],
       });
       childStarted.add(task.id);
@@ -246,6 +253,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       const started = new Set(Object.keys(results));
       for (const id of readyTasks(spec.tasks, succeeded, started)) {
         if (running.size >= spec.maxConcurrentAgents) break;
+        if (fanOutFull(tasks.get(id)!, running, tasks)) continue;
         void runTask(tasks.get(id)!);
       }
     }
@@ -283,11 +291,12 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   return {
     report,
     batchId,
+    scheduleId: status.scheduleId,
     date,
     source: spec.source,
     startedAt: status.startedAt,
     endedAt: status.endedAt,
     ...totals,
-    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role })),
+    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role, ...(t.repoName ? { repo: t.repoName } : {}) })),
   };
 }

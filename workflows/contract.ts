@@ -17,6 +17,9 @@ export const SEARCH_ATTRIBUTES = {
   status: defineSearchAttributeKey('NightshiftStatus', SearchAttributeType.KEYWORD),
 };
 
+/** `nightshift schedule create` without `--id`; its runs are named `nightshift-<scheduled time>`. */
+export const DEFAULT_SCHEDULE_ID = 'nightshift-nightly';
+
 export function batchIdFor(date: string): string {
   return `nightshift-${date}`;
 }
@@ -31,6 +34,11 @@ export interface BatchInput {
   spec?: unknown;
   /** YYYY-MM-DD; defaults to the file's `date:`, then the date in the workflow ID, then the start date (UTC). */
   date?: string;
+  /**
+   * IANA time zone in which a scheduled run's start time is read as the night's date
+   * (`nightshift schedule create --timezone`). @default 'UTC'
+   */
+  timezone?: string;
   /** Advanced: continue-as-new once history passes this many events. @default 8000 */
   historyEventLimit?: number;
   /** Internal: state carried across continue-as-new. */
@@ -107,6 +115,8 @@ export interface TaskResult {
   deliveryError?: string;
   /** Files the delivered change touches (at most 200), to flag tasks run side by side on the same files. */
   filesChanged?: string[];
+  /** The repos-file name of the repo a task expanded over many repos ran on. */
+  repo?: string;
 }
 
 export interface CheckResult {
@@ -187,6 +197,12 @@ export interface AgentTaskInput {
   date: string;
   task: TaskSpec;
   sandbox: BatchSpec['sandbox'];
+  /**
+   * The workflow that grants this task's budget allowances (a nightlyBatch). Default: the
+   * parent workflow. null: none; the task's own max_cost_usd alone bounds it (a task
+   * started by a workflow that holds no batch budget).
+   */
+  allowanceFrom?: string | null;
   /** Tuning of the agent loop; the batch passes none. */
   loop?: AgentLoopOptions;
   /** Notification channels of the batch file. */
@@ -281,6 +297,8 @@ export interface BatchStatus {
   error?: string;
   /** Set once the batch has written its report. */
   report?: BatchResult['report'];
+  /** The Temporal Schedule that started this batch, if one did. */
+  scheduleId?: string;
 }
 
 export interface BatchResult {
@@ -294,6 +312,8 @@ export interface BatchResult {
   tasks: (TaskResult & TaskPlanFacts & { title: string })[];
   /** Report files relative to NIGHTSHIFT_ROOT, or why they could not be written. */
   report?: { markdown: string; json: string } | { error: string };
+  /** The Temporal Schedule that started this batch, if one did. */
+  scheduleId?: string;
 }
 
 export interface CarriedBatchState {

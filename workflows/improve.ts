@@ -56,11 +56,12 @@ export async function improvementLoops(input: ImproveInput): Promise<ImproveResu
   let costUsd = 0;
   for (let loop = 1; loop <= input.loops; loop++) {
     const ref = { workflowId, loop, repo: input.repo, previousSummary: summary };
-    const task = await acts.researchTaskFor({ ...ref, model: input.model });
+    const task = await acts.researchTaskFor({ ...ref, model: input.model, maxCostUsd: input.maxCostUsdPerLoop });
     const loopId = `${workflowId}-loop-${loop}`;
     const research = await executeChild(agentTask, {
       workflowId: `${loopId}/${task.id}`,
-      args: [{ batchId: loopId, date: input.date, task, sandbox: task.sandbox }],
+      // The research task is bounded by its own max_cost_usd: this workflow grants no allowances.
+      args: [{ batchId: loopId, date: input.date, task, sandbox: task.sandbox, allowanceFrom: null }],
       staticSummary: `improvement loop ${loop}: research`,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.task, value: task.id }],
     });

@@ -7,7 +7,7 @@
  *
  * Deterministic code only.
  */
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { priceOf } from '../common/models';
@@ -39,6 +39,8 @@ export interface TaskBudgetContext {
   maxTokens: number;
   /** The task's own cap (agent_config.max_cost_usd). */
   capUsd?: number;
+  /** The batch workflow that grants allowances; none: the task's own cap alone bounds it. */
+  allowanceFrom?: string;
   /** Time left before the task's timeout, for how long a pause may last. */
   remainingMs: () => number;
 }
@@ -64,7 +66,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
   // Never take an unknown cost as zero: without a price there is nothing to reserve against.
   if (!price) return { go: false, waitedMs: 0, end: { status: 'failed', error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count` } };
   const b = ctx.state;
-  const batchId = workflowInfo().parent?.workflowId;
+  const batchId = ctx.allowanceFrom;
   let waitedMs = 0;
   for (;;) {
     b.capRaisedUsd += raises.raises.splice(0).reduce((a, r) => a + (r.taskCapAddUsd ?? 0), 0);

@@ -16,6 +16,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { runAgentLoop } from './agent-loop';
 import { learnFromSuccess } from './learning';
+import { runSimpleTask } from './simple-task';
 import { NO_TOKENS, SEARCH_ATTRIBUTES, taskStatusQuery, type AgentTaskInput, type TaskResult, type TaskStatus } from './contract';
 
 const HEARTBEAT = '20 seconds';
@@ -53,7 +54,7 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
       if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });
       return end({ status: 'failed', error: r.timedOut ? `timed out after ${task.timeoutMs} ms` : `command exited with ${r.exitCode}: ${r.outputTail.slice(-300)}` });
     }
-    const outcome = await runAgentLoop(input, status);
+    const outcome = task.simpleMode ? await runSimpleTask(input, status, status.workflowId) : await runAgentLoop(input, status);
     await learnFromSuccess(input, outcome);
     return end({ status: 'failed', ...outcome });
   } catch (err) {

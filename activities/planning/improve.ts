@@ -30,11 +30,15 @@ export interface LoopRef {
   previousSummary?: string;
 }
 
+/** What one loop's research agent may spend when the loop names no budget. */
+export const RESEARCH_MAX_COST_USD = 5;
+
 export function createImproveActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined }) {
   const root = deps.config.root;
   return {
     /** The loop's research task, through the one task-file schema (defaults included). */
-    async researchTaskFor(input: LoopRef & { model?: string }): Promise<TaskSpec> {
+    /** The research agent's task; `maxCostUsd` caps it (it holds no batch allowance). @default RESEARCH_MAX_COST_USD */
+    async researchTaskFor(input: LoopRef & { model?: string; maxCostUsd?: number }): Promise<TaskSpec> {
       const spec = parseBatchSpec(
         {
           tasks: [
@@ -53,7 +57,7 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
               deliverables: [FINDINGS_FILE],
               acceptance_criteria: [`${FINDINGS_FILE} lists at most ${LOOP_MAX_TASKS} issues, each with files and a check`],
               estimated_complexity: 'medium',
-              ...(input.model ? { agent_config: { model: input.model } } : {}),
+              agent_config: { max_cost_usd: input.maxCostUsd ?? RESEARCH_MAX_COST_USD, ...(input.model ? { model: input.model } : {}) },
               on_completion: { create_pr: false },
             },
           ],

@@ -55,7 +55,7 @@ test('improve --loops 2: research, plan (at most 5 tasks), batch, memory; loop 2
     const input: ImproveInput = { repo: bare, loops: 2, date: '2026-12-03' };
     const r = (await worker.runUntil(server.env.client.workflow.execute('improvementLoops', { taskQueue: TASK_QUEUE, workflowId: id, args: [input] }))) as ImproveResult;
 
-    assert.equal(r.loops.length, 2);
+    assert.equal(r.loops.length, 2, JSON.stringify(r, null, 1).slice(0, 3000));
     for (const [i, loop] of r.loops.entries()) {
       assert.equal(loop.research.status, 'succeeded', loop.research.error);
       assert.equal(loop.batchId, `${id}-loop-${i + 1}-batch`);

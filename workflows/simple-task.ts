@@ -1,0 +1,70 @@
+/**
+ * Simple mode (seed 004) inside agentTask: sandbox, prepare (clone + prompt), one
+ * `simpleModelCall` that writes the files the model returns, keep the work, remove the
+ * sandbox. It ends in the same result record as the agent loop.
+ *
+ * Deterministic code only.
+ */
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { resolveModel } from '../common/models';
+import type { AgentTaskInput, TaskResult, TaskStatus } from './contract';
+
+const model = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+const sandbox = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+
+function messageOf(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, workflowId: string): Promise<Partial<TaskResult>> {
+  const { task } = input;
+  let sandboxId: string | undefined;
+  let outcome: Partial<TaskResult> = {};
+  try {
+    status.activity = 'creating sandbox';
+    sandboxId = (await sandbox.createAgentSandbox({ workflowId, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+    status.activity = 'preparing workspace';
+    await sandbox.prepareAgent({ workflowId, sandboxId, task });
+    const m = resolveModel(task.model, task.complexity);
+    status.activity = `calling ${m} once (simple mode)`;
+    const r = await model.simpleModelCall({ workflowId, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables] });
+    outcome = {
+      costUsd: r.costUsd,
+      tokens: r.usage,
+      turns: 1,
+      model: r.model,
+      ...(r.replay ? { replay: true } : {}),
+      ...(r.costEstimated ? { costEstimated: true } : {}),
+      ...(r.error ? { status: 'failed', error: r.error } : { status: 'succeeded', summary: `${r.summary}${r.summary ? ' ' : ''}(wrote ${r.files.join(', ')})` }),
+    };
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // A non-retryable failure (the API refused the request, a clone that cannot work) ends this repo's task, not the night.
+    if (err instanceof ActivityFailure || err instanceof ApplicationFailure) outcome = { status: 'failed', error: messageOf(err) };
+    else throw err;
+  } finally {
+    if (sandboxId) {
+      const id = sandboxId;
+      await CancellationScope.nonCancellable(async () => {
+        try {
+          const kept = await sandbox.keepWork({ workflowId, sandboxId: id });
+          outcome = { ...outcome, workDir: kept.workDir };
+        } catch (err) {
+          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${messageOf(err)}`].filter(Boolean).join('; ') };
+        }
+        await sandbox.killSandbox({ sandboxId: id });
+      });
+    }
+  }
+  return outcome;
+}
