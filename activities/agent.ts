@@ -10,6 +10,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import { stateDir, type NightshiftConfig } from '../common/config';
+import { repoLocation } from '../common/repo-location';
 import { sandboxCreateOptions } from '../sandbox';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
@@ -17,6 +18,7 @@ import type { Sandbox } from '../sandbox/types';
 import { LocalSandbox } from '../sandbox/local';
 import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox/workspace';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
+import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { heartbeatEvery } from './model/call-model';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
@@ -61,10 +63,6 @@ export function checkpointStoreFor(config: Pick<NightshiftConfig, 'root'>): stri
 /** Checkpoints need the workspace on this host as a git repository (local provider, task with a repo). */
 function checkpointable(sandbox: Sandbox): sandbox is LocalSandbox {
   return sandbox instanceof LocalSandbox && existsSync(path.join(sandbox.workspaceDir, '.git'));
-}
-
-function repoLocation(root: string, repo: string): string {
-  return /^[a-z]+:\/\//i.test(repo) || repo.includes('@') ? repo : path.resolve(root, repo);
 }
 
 const INTERRUPTED_BASH =
@@ -146,8 +144,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         },
       };
       const system = await buildSystemPrompt(task, reader, { root: deps.config.root });
-      await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: firstMessage(task) } satisfies PromptRecord);
-      return { missingContextFiles: missing, promptChars: system.length + firstMessage(task).length + TOOL_SCHEMA_CHARS };
+      // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
+      const conflict = await readConflict(store, input.workflowId);
+      const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '');
+      await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
+      return { missingContextFiles: missing, promptChars: system.length + first.length + TOOL_SCHEMA_CHARS };
     },
 
     /**

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../common/config';
+import { repoLocation } from '../common/repo-location';
 import type { TaskSpec } from '../spec/types';
 import { workDirFor } from './agent';
 
@@ -71,7 +72,7 @@ async function checkout(config: Pick<NightshiftConfig, 'root'>, task: TaskSpec, 
     await fs.mkdir(dir, { recursive: true });
     return;
   }
-  const repo = /^[a-z]+:\/\//i.test(task.repo) || task.repo.includes('@') ? task.repo : path.resolve(config.root, task.repo);
+  const repo = repoLocation(config.root, task.repo);
   const args = ['clone', '--quiet', ...(task.branch ? ['--branch', task.branch] : []), repo, dir];
   const r = await run('git', args, path.dirname(dir), 10 * 60_000, signal, () => undefined);
   if (r.exitCode !== 0) throw new Error(`git clone of ${task.repo} failed: ${r.outputTail.trim()}`);

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stateDir } from '../common/config';
 import { SpecError } from '../common/errors';
+import { isRemoteRepo } from '../common/repo-location';
 import { loadBatchSpec } from '../spec/load';
 import type { TaskSpec } from '../spec/types';
 import { readSkill } from './learning/skills';
@@ -125,6 +126,6 @@ export async function promptForTask(tasksFile: string, taskId: string, root: str
   if (!task) {
     throw new SpecError([{ file: spec.source, path: '', message: `no task "${taskId}"; the file has ${spec.tasks.map((t) => t.id).join(', ')}` }]);
   }
-  const repoDir = task.repo && !/^[a-z]+:\/\//i.test(task.repo) && !task.repo.includes('@') ? path.resolve(root, task.repo) : root;
+  const repoDir = task.repo && !isRemoteRepo(task.repo) ? path.resolve(root, task.repo) : root;
   return { task, system: await buildSystemPrompt(task, directoryReader(repoDir), { root }), firstMessage: firstMessage(task) };
 }

@@ -85,6 +85,8 @@ const checksShape = {
   checks: stringOrList.optional(),
   fix_attempts: z.number().int().min(0, { message: 'must be 0 or more' }).max(20, { message: 'must be at most 20' }).optional(),
   pull_request: PullRequestSettingsSchema.optional(),
+  /** When dependencies' branches conflict: fail the task, or leave the merge to its agent. */
+  on_merge_conflict: z.enum(['fail', 'agent'], { message: 'must be fail or agent' }).optional(),
 };
 
 /** Seed 004's fan-out settings, at batch level and per task. */

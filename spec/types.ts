@@ -75,6 +75,11 @@ export interface TaskSpec {
   pullRequest?: PullRequestSettings;
   /** Review-first mode (a batch setting): nothing committed, a patch and the workspace left for a person. @default false */
   reviewFirst?: boolean;
+  /**
+   * Dependencies' branches that conflict when merged: `fail` the task naming the files, or
+   * leave the merge in progress for the `agent` to resolve (workflows/delivery.ts). @default 'fail'
+   */
+  onMergeConflict?: MergeConflictPolicy;
   /** Seed 004: one model call that returns the files to write, no tool loop. */
   simpleMode?: boolean;
   /** The repos-file name of the repo this task was expanded for (`<task>@<repoName>`). */
@@ -82,6 +87,8 @@ export interface TaskSpec {
   /** Set on tasks expanded from one task over many repos: at most `maxWorkers` of them run at once. */
   fanOut?: { of: string; maxWorkers: number };
 }
+
+export type MergeConflictPolicy = 'fail' | 'agent';
 
 export interface BatchSpec {
   /** The task file or directory, relative to NIGHTSHIFT_ROOT when inside it. */

@@ -99,6 +99,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   const raises = new RaiseInbox();
   raises.listen();
   const assumptions = [...(carried?.assumptions ?? [])];
+  const answeredQuestions = [...(carried?.answeredQuestions ?? [])];
   const notes = [...(carried?.notes ?? [])];
   let waitedMs = carried?.waitedMs ?? 0;
   const notifier = new Notifier({ workflowId, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
@@ -124,6 +125,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     ...(replay ? { replay } : {}),
     ...(costEstimated ? { costEstimated } : {}),
     ...(assumptions.length ? { assumptions: [...assumptions] } : {}),
+    ...(answeredQuestions.length ? { answeredQuestions: [...answeredQuestions] } : {}),
     ...(notes.length ? { notes: [...notes] } : {}),
   });
   const publish = (activity: string) => Object.assign(status, totals(), { activity });
@@ -182,6 +184,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
           waitedMs += asked.waitedMs;
           addedChars += asked.resultChars;
           if (asked.assumption) assumptions.push(asked.assumption);
+          if (asked.answered) answeredQuestions.push(asked.answered);
           ended = asked.end;
           continue;
         }
@@ -265,6 +268,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         answers: inbox.answers,
         budget: budget.state,
         assumptions,
+        answeredQuestions,
         notes,
         waitedMs,
         fixRounds,

@@ -239,10 +239,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     },
   );
 
-  setHandler(answerSignal, async ({ taskId, text, questionId }) => {
+  setHandler(answerSignal, async ({ taskId, text, questionId, by }) => {
     // Answers sent to the batch are routed to the task they name.
     if (!taskId || !running.has(taskId)) return;
-    await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).signal(answerSignal, { text, questionId });
+    await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).signal(answerSignal, { text, questionId, ...(by ? { by } : {}) });
   });
 
   refresh();

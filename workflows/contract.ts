@@ -94,6 +94,8 @@ export interface TaskResult {
   workDir?: string;
   /** Assumptions the agent went on with when a question timed out (for the report and PR). */
   assumptions?: string[];
+  /** Questions the agent asked that a person answered, oldest first (for the report and PR). */
+  answeredQuestions?: AnsweredQuestion[];
   /** Things a person should know that are not errors: budget warnings, notifications that failed. */
   notes?: string[];
   /** The open question a parked task ended on. */
@@ -166,6 +168,18 @@ export interface OpenQuestion {
 
 export type QuestionTimeoutPolicy = 'continue' | 'park' | 'fail';
 
+/** A question and the answer the agent went on with; the texts are capped (the store and agent_questions/ keep them whole). */
+export interface AnsweredQuestion {
+  questionId: string;
+  question: string;
+  answer: string;
+  /** Who answered, when the answer said (`nightshift answer` sends the local user name). */
+  by?: string;
+  /** Epoch ms (workflow time). */
+  askedAt: number;
+  answeredAt: number;
+}
+
 /** Who may send notifications and of which events (task file `notify:` merged with the worker's environment). */
 export interface NotifySettings {
   /** @default every event */
@@ -227,6 +241,7 @@ export interface CarriedAgentState {
   /** Budget and question state of the loop (workflows/task-budget.ts, questions.ts). */
   budget?: TaskBudgetState;
   assumptions?: string[];
+  answeredQuestions?: AnsweredQuestion[];
   notes?: string[];
   /** Time spent waiting for answers or budget, which does not count against the task's timeout. */
   waitedMs?: number;
@@ -349,6 +364,8 @@ export interface AnswerInput {
   questionId?: string;
   /** Required when signalling the batch, which routes the answer to the task. */
   taskId?: string;
+  /** Who answers, shown with the answer in the report and the PR. */
+  by?: string;
 }
 
 export const answerSignal = defineSignal<[AnswerInput]>('answer');

@@ -6,7 +6,7 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
@@ -23,6 +23,7 @@ function proxies(input: AgentTaskInput) {
   return {
     runChecks: checks.runChecks,
     prepareFromDependencies: git.prepareFromDependencies,
+    checkMergeResolution: git.checkMergeResolution,
     commitWork: git.commitWork,
     pushWork: git.pushWork,
     openPullRequest: git.openPullRequest,
@@ -49,12 +50,19 @@ const messageOf = (err: unknown): string => {
   return cause instanceof Error ? cause.message : String(cause);
 };
 
-/** Before the prompt is built: move the workspace to the dependencies' work. A conflict fails the task (MergeConflict). */
+/**
+ * Before the prompt is built: move the workspace to the dependencies' work. A conflict
+ * fails the task (MergeConflict), or with `on_merge_conflict: agent` is left in progress
+ * for the agent, whose first message names the files.
+ */
 export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string): Promise<void> {
   const deps = input.dependencies ?? [];
   if (deps.length === 0 || !input.task.repo) return;
-  await proxies(input).prepareFromDependencies({ sandboxId, task: input.task, dependencies: deps });
+  await proxies(input).prepareFromDependencies({ workflowId: workflowInfo().workflowId, sandboxId, task: input.task, dependencies: deps });
 }
+
+/** Only several dependencies can conflict, and only with the agent resolving is anything left to check. */
+const mayLeaveConflict = (input: AgentTaskInput) => input.task.onMergeConflict === 'agent' && (input.dependencies?.length ?? 0) > 1 && Boolean(input.task.repo);
 
 /**
  * After `finish`: runs the checks. `'again'` means they failed with a fix round left (the
@@ -92,8 +100,24 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
   const out: Partial<TaskResult> = { ...result };
   const note = (e: string) => (out.deliveryError = [out.deliveryError, e].filter(Boolean).join('; '));
   try {
+    let merging = '';
+    if (mayLeaveConflict(input)) {
+      const m = await acts.checkMergeResolution({ workflowId: o.workflowId, sandboxId: o.sandboxId });
+      if (m.conflict && m.unresolved.length) {
+        // Conflict markers are never committed: the work stays in the kept workspace for a person.
+        const why = `conflict markers are still in ${m.unresolved.join(', ')} (the merge of ${m.conflict.taskId}'s branch left to the agent); nothing was committed`;
+        if (out.status === 'succeeded' || checksFailing) return { ...out, status: 'failed', error: [out.error, why].filter(Boolean).join('; ') };
+        note(why);
+        return out;
+      }
+      if (m.conflict) {
+        const resolved = `merges ${m.conflict.taskId} (${m.conflict.branch}) into ${m.conflict.into.join(', ')}; the agent resolved the conflicts in ${m.conflict.files.join(', ')}`;
+        merging = `\n\nThis commit ${resolved}.`;
+        out.notes = [...(out.notes ?? []), `The delivered commit ${resolved}: review those files.`];
+      }
+    }
     status.activity = task.reviewFirst ? 'writing the patch for review' : 'committing the work';
-    const message = `nightshift: ${task.id}: ${task.title}\n\n${(result.summary ?? result.error ?? '').slice(0, 4000)}\n\nNightshift-Task: ${o.workflowId}`;
+    const message = `nightshift: ${task.id}: ${task.title}\n\n${(result.summary ?? result.error ?? '').slice(0, 4000)}${merging}\n\nNightshift-Task: ${o.workflowId}`;
     const c = await acts.commitWork({ workflowId: o.workflowId, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id });
     if (!c.commit) return out;
     Object.assign(out, { patchFile: c.patchFile, filesChanged: c.files });
@@ -138,7 +162,8 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
         dependencies: deps,
         stackedOn,
         assumptions: result.assumptions,
-        notes: result.notes,
+        answeredQuestions: result.answeredQuestions,
+        notes: out.notes,
       },
     });
     if ('skipped' in opened) return out;

@@ -14,7 +14,7 @@ import { condition, getExternalWorkflowHandle, proxyActivities, setHandler, upse
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { renderQuestionMessage } from '../common/questions';
-import { answerSignal, SEARCH_ATTRIBUTES, taskEventSignal, type AnswerInput, type OpenQuestion, type QuestionTimeoutPolicy, type TaskResult, type TaskState, type TaskStatus } from './contract';
+import { answerSignal, SEARCH_ATTRIBUTES, taskEventSignal, type AnsweredQuestion, type AnswerInput, type OpenQuestion, type QuestionTimeoutPolicy, type TaskResult, type TaskState, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
 
 const { recordQuestion, recordAnswer } = proxyActivities<Activities>({
@@ -32,7 +32,7 @@ export class AnswerInbox {
   listen(): void {
     setHandler(answerSignal, (a) => {
       if (typeof a?.text !== 'string' || a.text.trim() === '') return;
-      this.answers.push({ text: a.text, ...(a.questionId ? { questionId: a.questionId } : {}) });
+      this.answers.push({ text: a.text, ...(a.questionId ? { questionId: a.questionId } : {}), ...(typeof a.by === 'string' && a.by.trim() ? { by: a.by.trim().slice(0, 100) } : {}) });
     });
   }
 
@@ -82,9 +82,16 @@ export interface AskOutcome {
   resultChars: number;
   /** The assumption the agent goes on with, when nobody answered. */
   assumption?: string;
+  /** The question with its answer, when a person answered. */
+  answered?: AnsweredQuestion;
   /** How long the task waited. */
   waitedMs: number;
 }
+
+/** Longest question and answer kept with the task's result: history stays small, the PR readable. */
+const QUESTION_CHARS = 500;
+const ANSWER_CHARS = 2000;
+const capped = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
 const hours = (ms: number) => (ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(1)} h` : ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
 
@@ -108,9 +115,18 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
   let content: string;
   let summary: string;
   let assumption: string | undefined;
+  let answeredQ: AnsweredQuestion | undefined;
   if (answer) {
     content = `Answer from a person: ${answer.text}`;
     summary = `ask_human: answered after ${hours(waitedMs)}`;
+    answeredQ = {
+      questionId: q.questionId,
+      question: capped(q.question, QUESTION_CHARS),
+      answer: capped(answer.text, ANSWER_CHARS),
+      ...(answer.by ? { by: answer.by } : {}),
+      askedAt: q.askedAt,
+      answeredAt: askedAt + waitedMs,
+    };
   } else if (ctx.onTimeout === 'continue') {
     assumption = q.assumption;
     content = `Nobody answered within ${hours(ctx.timeoutMs)}. Go on with your stated assumption (${q.assumption}) and list it in your final summary as an assumption a person should check.`;
@@ -132,5 +148,5 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
   setTaskState(status, 'running');
   status.activity = `turn ${turn}: ${summary}`;
   await tellBatch(status.taskId, 'running', null);
-  return { resultChars: written.chars, assumption, waitedMs };
+  return { resultChars: written.chars, assumption, answered: answeredQ, waitedMs };
 }

@@ -10,11 +10,12 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { stateDir, type NightshiftConfig } from '../../common/config';
+import { repoLocation } from '../../common/repo-location';
 import { git } from '../../sandbox/workspace';
 
-/** A task's repo as git understands it: a URL, scp-style address, or an absolute local path. */
+/** A task's repo as git understands it: a URL, scp-style address, or an absolute local path (common/repo-location.ts). */
 export function resolveRemote(root: string, repo: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\s]+@[^:\s]+:/.test(repo) ? repo : path.resolve(root, repo);
+  return repoLocation(root, repo);
 }
 
 export const isLocalRemote = (remote: string) => path.isAbsolute(remote);

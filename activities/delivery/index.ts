@@ -15,9 +15,10 @@ import type { TaskSpec } from '../../spec/types';
 import type { DependencyBranch } from '../../workflows/contract';
 import { heartbeatEvery } from '../model/call-model';
 import { reportBaseName } from '../report';
-import type { TranscriptStore } from '../transcripts';
+import { putJson, type TranscriptStore } from '../transcripts';
 import { createChecksActivities } from './checks';
 import { startFromDependencies } from './dependencies';
+import { filesWithMarkers, MERGE_CONFLICT_KEY, readConflict, type LeftConflict } from './merge-conflict';
 import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess, pushBranch, resolveRemote } from './git';
 import { prBody, prTitle, type PrContent } from './pr-body';
 import { createGitHubClient, ensurePullRequest, githubRepoOf, PullRequestFailed, type GitHubClient, type GitHubClientOptions, type PullRequestRef } from './pull-request';
@@ -82,15 +83,36 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
   return {
     ...createChecksActivities(deps),
 
-    /** Clones the task's repo and moves it to its dependencies' branch, or a merge of them; before the prompt is built. */
-    async prepareFromDependencies(input: { sandboxId: string; task: TaskSpec; dependencies: DependencyBranch[] }): Promise<{ head: string; merged: boolean }> {
+    /**
+     * Clones the task's repo and moves it to its dependencies' branch, or a merge of them;
+     * before the prompt is built. A conflicting merge left to the agent is recorded for
+     * prepareAgent's first message and for checkMergeResolution.
+     */
+    async prepareFromDependencies(input: { workflowId?: string; sandboxId: string; task: TaskSpec; dependencies: DependencyBranch[] }): Promise<{ head: string; merged: boolean; conflict?: LeftConflict }> {
       const { task } = input;
       if (!task.repo) throw ApplicationFailure.nonRetryable(`task ${task.id} has dependencies with branches but no context.repo`, 'DeliveryUnsupported');
       const remote = resolveRemote(config.root, task.repo);
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const workBranch = task.branch ?? `nightshift/${task.id}`;
       await prepareWorkspace(sandbox, { repo: remote, branch: workBranch, contextFiles: task.contextFiles, identity });
-      return startFromDependencies(sandbox, { taskId: task.id, workBranch, dependencies: input.dependencies, deliveryRepo: deliveryRepoFor(config, remote), authEnv: authEnv(remote, config.github.token) });
+      const r = await startFromDependencies(sandbox, {
+        taskId: task.id,
+        workBranch,
+        dependencies: input.dependencies,
+        deliveryRepo: deliveryRepoFor(config, remote),
+        authEnv: authEnv(remote, config.github.token),
+        onConflict: input.workflowId ? task.onMergeConflict : 'fail',
+      });
+      if (r.conflict) await putJson(deps.transcripts, input.workflowId!, MERGE_CONFLICT_KEY, r.conflict);
+      return r;
+    },
+
+    /** After the agent: the files of the merge left to it that still hold conflict markers. */
+    async checkMergeResolution(input: { workflowId: string; sandboxId: string }): Promise<{ conflict?: LeftConflict; unresolved: string[] }> {
+      const conflict = await readConflict(deps.transcripts, input.workflowId);
+      if (!conflict) return { unresolved: [] };
+      const sandbox = await deps.sandboxes.connect(input.sandboxId);
+      return { conflict, unresolved: await filesWithMarkers(sandbox, conflict.files) };
     },
 
     /**

@@ -1,5 +1,5 @@
 /** The pull request's text: what a reviewer needs without opening the transcript. */
-import type { ChecksOutcome, DependencyBranch, TokenUsage } from '../../workflows/contract';
+import type { AnsweredQuestion, ChecksOutcome, DependencyBranch, TokenUsage } from '../../workflows/contract';
 
 export interface PrContent {
   workflowId: string;
@@ -22,6 +22,8 @@ export interface PrContent {
   stackedOn?: string;
   /** What the agent assumed when a question of its timed out unanswered. */
   assumptions?: string[];
+  /** Questions a person answered, with the answers the agent went on with. */
+  answeredQuestions?: AnsweredQuestion[];
   /** Budget warnings and other things a reviewer should know. */
   notes?: string[];
 }
@@ -53,6 +55,22 @@ function checksSection(checks: ChecksOutcome | undefined): string[] {
   ];
 }
 
+/** `2026-11-21 03:14 UTC`: a reviewer reads when, not milliseconds. */
+const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
+
+function answeredSection(qs: AnsweredQuestion[] | undefined): string[] {
+  if (!qs?.length) return [];
+  return [
+    '## Questions and answers',
+    '',
+    'The agent asked a person and went on with the answer:',
+    '',
+    ...qs.flatMap((q) => [`- **Q:** ${cap(oneLine(q.question), 1000)}`, `  **A:** ${cap(oneLine(q.answer), 2000)} _(${q.by ? `${q.by}, ` : ''}${utc(q.answeredAt)})_`]),
+    '',
+  ];
+}
+
 export function prBody(c: PrContent): string {
   const tokens = c.tokens.input + c.tokens.output + c.tokens.cacheRead + c.tokens.cacheWrite;
   const deps = c.dependencies.map((d) => `\`${d.taskId}\` (${d.prUrl ? `${d.prUrl}, ` : ''}branch \`${d.branch}\`)`);
@@ -77,6 +95,7 @@ export function prBody(c: PrContent): string {
     '',
     `$${c.costUsd.toFixed(4)} · ${tokens} tokens (input ${c.tokens.input}, output ${c.tokens.output}, cache write ${c.tokens.cacheWrite}, cache read ${c.tokens.cacheRead}) · ${c.turns} turns${c.model ? ` · ${c.model}` : ''}`,
     '',
+    ...answeredSection(c.answeredQuestions),
     ...(c.assumptions?.length
       ? ['## Questions nobody answered', '', 'The agent asked and went on when no answer came, assuming:', ...c.assumptions.map((a) => `- ${cap(a.replace(/\n/g, ' '), 1000)}`), '']
       : []),

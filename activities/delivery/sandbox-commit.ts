@@ -33,8 +33,10 @@ export interface SandboxCommitInput {
 export interface SandboxCommit {
   /** The start point: the workspace's HEAD, which the agent cannot move. */
   base: string;
-  /** Undefined when the working tree equals HEAD: nothing to deliver. */
+  /** Undefined when the working tree equals HEAD (and no merge is in progress): nothing to deliver. */
   commit?: string;
+  /** The other parents when the commit records a merge left in progress in the workspace. */
+  merged?: string[];
   files: string[];
   bundle?: Uint8Array;
   patch?: Uint8Array;
@@ -58,15 +60,26 @@ export GIT_DIR="$t/repo.git" GIT_WORK_TREE="$ws" GIT_INDEX_FILE="$t/index"
 git read-tree "$base"
 git add -A
 tree=$(git write-tree)
-if [ "$tree" = "$(git rev-parse "$base^{tree}")" ]; then echo "EMPTY"; exit 0; fi
-commit=$(git commit-tree "$tree" -p "$base" -F - <<'NIGHTSHIFT_MSG'
+# A merge the orchestrator left for the agent (on_merge_conflict: agent) is recorded as one.
+parents="-p $base"
+merging=""
+if [ -f "$ws/.git/MERGE_HEAD" ]; then
+  for m in $(cat "$ws/.git/MERGE_HEAD"); do parents="$parents -p $m"; merging="$merging $m"; echo "MERGING $m"; done
+fi
+if [ -z "$merging" ] && [ "$tree" = "$(git rev-parse "$base^{tree}")" ]; then echo "EMPTY"; exit 0; fi
+commit=$(git commit-tree "$tree" $parents -F - <<'NIGHTSHIFT_MSG'
 ${i.message.replace(/^NIGHTSHIFT_MSG$/gm, 'NIGHTSHIFT_MSG.')}
 NIGHTSHIFT_MSG
 )
 echo "COMMIT $commit"
 git update-ref ${q(ref)} "$commit"
 git diff-tree -r --no-commit-id --name-only -z "$base" "$commit" | tr '\\0' '\\n' | sed 's/^/FILE /'
-git format-patch -q --stdout --binary -1 "$commit" > ${q(PATCH_FILE)}
+if [ -n "$merging" ]; then
+  # format-patch skips merges: the change against the first parent, in the same mail format.
+  git show --diff-merges=first-parent --format=email --binary "$commit" > ${q(PATCH_FILE)}
+else
+  git format-patch -q --stdout --binary -1 "$commit" > ${q(PATCH_FILE)}
+fi
 ${
   i.bundle
     ? i.fullBundle
@@ -115,7 +128,8 @@ export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): 
   try {
     const patch = await sandbox.readFile(PATCH_FILE);
     const bundle = i.bundle ? await sandbox.readFile(BUNDLE_FILE) : undefined;
-    return { base, commit: value('COMMIT'), files, patch, bundle };
+    const merged = lines.filter((l) => l.startsWith('MERGING ')).map((l) => l.slice(8).trim());
+    return { base, commit: value('COMMIT'), files, patch, bundle, ...(merged.length ? { merged } : {}) };
   } finally {
     await sandbox.exec(`rm -f ${q(BUNDLE_FILE)} ${q(PATCH_FILE)}`);
   }

@@ -4,6 +4,7 @@
  * task is found through the search attributes when no batch is named.
  */
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { questionsDir } from '../../activities/questions';
@@ -31,6 +32,15 @@ async function findTaskWorkflow(client: Client, taskId: string, batch?: string):
   return ids[0];
 }
 
+/** Who answers, for the report and the PR: the local user name, when the system knows one. */
+function localUser(): string | undefined {
+  try {
+    return os.userInfo().username || undefined;
+  } catch {
+    return process.env.USER || undefined;
+  }
+}
+
 /** Sends `text` to the task's open question (naming it, so it cannot answer a later one by mistake). */
 export async function answerTask(client: Client, taskId: string, text: string, batch?: string): Promise<AnswerSent> {
   if (!text.trim()) throw new CliError('the answer is empty', EXIT.usage);
@@ -46,7 +56,8 @@ export async function answerTask(client: Client, taskId: string, text: string, b
     if (err instanceof CliError) throw err;
     // No worker to answer the query: the signal is still delivered when one returns.
   }
-  await handle.signal(answerSignal, { text, ...(open ? { questionId: open.questionId } : {}) });
+  const by = localUser();
+  await handle.signal(answerSignal, { text, ...(open ? { questionId: open.questionId } : {}), ...(by ? { by } : {}) });
   return { taskId, workflowId, ...(open ? { questionId: open.questionId, question: open.question } : {}) };
 }
 

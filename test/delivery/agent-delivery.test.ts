@@ -7,11 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { answerTask } from '../../client/commands/questions';
 import { devServerForFile } from '../helpers/temporal';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import type { TaskResult } from '../../workflows/contract';
+import type { TaskResult, TaskStatus } from '../../workflows/contract';
 import { agentInput, agentSpec, runAgentTask, startAgentTask } from '../agent/helpers';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, prSettings, remote, writesThenFinishes } from './helpers';
 
@@ -179,6 +181,49 @@ test('activity retry: the create keeps failing after GitHub made the PR; the ret
     const creates = gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls')).map((c) => c.status);
     assert.deepEqual(creates, [502, 502, 502]);
     assert.ok(gh.calls.some((c) => c.method === 'PATCH' && c.path.endsWith('/pulls/1')), 'the retry found and updated it');
+  } finally {
+    await fake.close();
+    await gh.close();
+  }
+});
+
+test('a question answered with `nightshift answer` reaches the PR body with its answer, who answered and when', async () => {
+  const bare = remote();
+  const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) =>
+      turn === 1
+        ? message([toolUse('tu_w', 'write_file', { path: 'list.ts', content: 'export const page = 1;\n' }), toolUse('tu_ask', 'ask_human', { question: 'Which pagination pattern should I follow?', assumption: 'the documented one' })])
+        : message([toolUse(`tu_fin_${turn}`, 'finish', { summary: 'paginated with cursors', verification: 'read it back' })]),
+  });
+  try {
+    const config = deliveryConfig(server.env, fake.url, gh.url);
+    const worker = await deliveryWorker(server.env, config);
+    const input = agentInput(agentSpec({ repo: bare, createPr: true, pullRequest: prSettings() }));
+    const result = await worker.runUntil(async () => {
+      const handle = await startAgentTask(server.env, input);
+      for (;;) {
+        const s: TaskStatus = await handle.query('status');
+        if (s.questions?.length) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const sent = await answerTask(server.env.client, 'agent-1', 'Cursor pagination, as in docs/PAGINATION.md', input.batchId);
+      assert.equal(sent.question, 'Which pagination pattern should I follow?');
+      return (await handle.result()) as TaskResult;
+    });
+    assert.equal(result.status, 'succeeded', result.error);
+    const [q] = result.answeredQuestions ?? [];
+    assert.equal(result.answeredQuestions?.length, 1);
+    assert.equal(q.questionId, '1-tu_ask');
+    assert.equal(q.question, 'Which pagination pattern should I follow?');
+    assert.equal(q.answer, 'Cursor pagination, as in docs/PAGINATION.md');
+    assert.equal(q.by, os.userInfo().username);
+    assert.ok(q.answeredAt >= q.askedAt);
+    assert.equal(result.assumptions, undefined, 'answered: nothing assumed');
+    const [pr] = gh.pulls(GITHUB_REPO);
+    assert.ok(pr.body.includes('## Questions and answers'), pr.body);
+    assert.ok(pr.body.includes(`- **Q:** Which pagination pattern should I follow?\n  **A:** Cursor pagination, as in docs/PAGINATION.md _(${os.userInfo().username}, `), pr.body);
+    assert.ok(!pr.body.includes('## Questions nobody answered'));
   } finally {
     await fake.close();
     await gh.close();

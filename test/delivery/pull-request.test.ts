@@ -136,6 +136,10 @@ test('title and body: task, summary, checks with output, cost, stacking note, po
     dependencies: [{ taskId: 't1', branch: 'nightshift/2026-11-21/t1', commit: 'abc', prUrl: 'https://github.example/acme/widgets/pull/1' }],
     stackedOn: 'nightshift/2026-11-21/t1',
     assumptions: ['pattern B from PAGINATION.md'],
+    answeredQuestions: [
+      { questionId: '3-tu_a', question: 'Which node shape?\nRound or square?', answer: 'Round, as in the\ndesign file', by: 'alice', askedAt: Date.UTC(2026, 10, 21, 2, 0), answeredAt: Date.UTC(2026, 10, 21, 2, 41) },
+      { questionId: '5-tu_b', question: 'Keep the old export?', answer: 'No', askedAt: Date.UTC(2026, 10, 21, 3, 0), answeredAt: Date.UTC(2026, 10, 21, 3, 5) },
+    ],
     notes: ['the task passed 75% of its budget'],
   };
   assert.equal(prTitle(c), '[checks failing] Create custom nodes (nightshift t2)');
@@ -152,6 +156,9 @@ test('title and body: task, summary, checks with output, cost, stacking note, po
     '$0.1234 · 1600 tokens (input 1000, output 100, cache write 0, cache read 500) · 7 turns · claude-sonnet-4-5',
     'Stacked on `t1` (https://github.example/acme/widgets/pull/1, branch `nightshift/2026-11-21/t1`)',
     'under the safety policy',
+    '## Questions and answers',
+    '- **Q:** Which node shape? Round or square?\n  **A:** Round, as in the design file _(alice, 2026-11-21 02:41 UTC)_',
+    '- **Q:** Keep the old export?\n  **A:** No _(2026-11-21 03:05 UTC)_',
     '## Questions nobody answered',
     '- pattern B from PAGINATION.md',
     '- the task passed 75% of its budget',
@@ -159,4 +166,6 @@ test('title and body: task, summary, checks with output, cost, stacking note, po
   ]) {
     assert.ok(body.includes(want), `body lacks ${JSON.stringify(want)}:\n${body}`);
   }
+  assert.ok(body.indexOf('## Questions and answers') < body.indexOf('## Questions nobody answered'), 'answered questions first');
+  assert.ok(!prBody({ ...c, answeredQuestions: [] }).includes('## Questions and answers'), 'no section without answered questions');
 });

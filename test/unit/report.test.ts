@@ -50,6 +50,23 @@ test('markdown: needs-a-human first, totals against the budget, every task with 
   assert.match(replayed, /- model: replay:example\.json \(replay: recorded answers, not a live model\)/);
 });
 
+test('questions: each answered one with its answer, who and when; each assumption; in the markdown and the JSON', async () => {
+  const answered = [
+    { questionId: '2-tu_q', question: 'Which pagination\npattern?', answer: 'Pattern B,\nfrom PAGINATION.md', by: 'alice', askedAt: Date.UTC(2026, 10, 21, 2), answeredAt: Date.UTC(2026, 10, 21, 2, 30) },
+    { questionId: '4-tu_r', question: 'Rename the module?', answer: 'No', askedAt: Date.UTC(2026, 10, 21, 3), answeredAt: Date.UTC(2026, 10, 21, 3, 1) },
+  ];
+  const s: BatchStatus = { ...batch, tasks: [task('t-q', 'succeeded', { answeredQuestions: answered, assumptions: ['the old API stays'] }), task('t-none', 'succeeded')] };
+  const md = renderReportMarkdown(s);
+  const section = md.slice(md.indexOf('### t-q:')).split('\n### ')[0];
+  assert.match(section, /- asked: Which pagination pattern\? — answered by alice at 2026-11-21T02:30:00\.000Z: Pattern B, from PAGINATION\.md\n- asked: Rename the module\? — answered at 2026-11-21T03:01:00\.000Z: No\n- assumed \(no answer\): the old API stays/);
+  assert.doesNotMatch(md.slice(md.indexOf('### t-none:')), /- asked:/);
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-report-'));
+  const json = JSON.parse(readFileSync(path.join(root, (await writeReportFiles(root, s)).json), 'utf8'));
+  assert.deepEqual(json.results[0].answeredQuestions, answered);
+  assert.deepEqual(json.results[0].assumptions, ['the old API stays']);
+  assert.equal(json.results[1].answeredQuestions, undefined);
+});
+
 test('files: results/<date>-report.md and results/<date>.json with one record per task', async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-report-'));
   const files = await writeReportFiles(root, batch, 10);

@@ -10,6 +10,23 @@ test('defaults: no checks, two fix rounds, stacked PRs without labels, not revie
   assert.equal(t.fixAttempts, 2);
   assert.deepEqual(t.pullRequest, { repo: undefined, labels: [], reviewers: [], draft: false, target: 'stacked' });
   assert.equal(t.reviewFirst, false);
+  assert.equal(t.onMergeConflict, 'fail');
+});
+
+test('on_merge_conflict: a batch setting a task may override; anything but fail or agent is an error at its line', () => {
+  const [a, b] = parseBatchYaml('on_merge_conflict: agent\ntasks:\n  - id: a\n  - id: b\n    on_merge_conflict: fail\n', 'n.yaml').tasks;
+  assert.equal(a.onMergeConflict, 'agent');
+  assert.equal(b.onMergeConflict, 'fail');
+  assert.throws(
+    () => parseBatchYaml('tasks:\n  - id: a\n    on_merge_conflict: ours\n  - id: b\n    on_merge_conflicts: agent\n', 'n.yaml'),
+    (err: SpecError) => {
+      assert.deepEqual(err.issues.map(formatSpecIssue), [
+        'n.yaml:3 tasks[0].on_merge_conflict: must be fail or agent',
+        'n.yaml:5 tasks[1].on_merge_conflicts: unknown key "on_merge_conflicts"; did you mean "on_merge_conflict"?',
+      ]);
+      return true;
+    },
+  );
 });
 
 test('batch settings are inherited; a task overrides checks, fix_attempts and pull_request keys', () => {
