@@ -16,6 +16,7 @@ import { startDecomposed } from './commands/plan';
 import { registerLearningCommands } from './commands/learning-cli';
 import { registerPlanningCommands } from './commands/planning-cli';
 import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
+import { raiseDay, readLedger, renderLedger } from './commands/ledger';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { runDevServer } from './server';
@@ -136,6 +137,26 @@ wrote ${files.json}`);
     .action(async (batch: string, usd: string, o: { task?: string; json?: boolean }) => {
       const r = await raiseBudget(await connectClient(config), batch, usd, o.task);
       print(o.json ? JSON.stringify(r) : `${batch}: ${o.task ? `${o.task}'s cap raised` : `cap now $${r.capUsd.toFixed(2)}`}; resumed: ${r.resumed.join(', ') || 'none'}`);
+    });
+
+  budget
+    .command('day')
+    .description("the day's spend across batches against the daily cap (query `status` on nightshift-ledger-<date>)")
+    .argument('[date]', 'UTC date YYYY-MM-DD (default: today)')
+    .option('--json', 'print the ledger as JSON')
+    .action(async (date: string | undefined, o: { json?: boolean }) => {
+      const s = await readLedger(await connectClient(config), date);
+      print(o.json ? JSON.stringify(s, null, 2) : renderLedger(s));
+    });
+  budget
+    .command('raise-day')
+    .description("add USD to a day's cap across all its batches and resume the tasks it paused (update `raiseBudget` on nightshift-ledger-<date>)")
+    .argument('<usd>', 'US dollars to add')
+    .option('--date <YYYY-MM-DD>', 'the UTC day (default: today)')
+    .option('--json', 'print the new cap and the resumed tasks as JSON')
+    .action(async (usd: string, o: { date?: string; json?: boolean }) => {
+      const r = await raiseDay(await connectClient(config), usd, o.date);
+      print(o.json ? JSON.stringify(r) : `${r.date}: daily cap now $${r.capUsd.toFixed(2)}; resumed: ${r.resumed.join(', ') || 'none'}`);
     });
 
   program

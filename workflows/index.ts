@@ -3,3 +3,4 @@ export { nightlyBatch } from './batch';
 export { agentTask } from './task';
 export { plannedNight } from './planned';
 export { improvementLoops } from './improve';
+export { dailyLedger } from './ledger';
