@@ -21,6 +21,7 @@ import { createPlanningActivities } from './planning';
 import { createNotifyActivities, type NotifyDeps } from './notify';
 import { createQuestionActivities } from './questions';
 import { createReportActivities } from './report';
+import { TelegramQuestionIndex } from './telegram-index';
 import { createSpecActivities } from './spec';
 import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
 
@@ -72,7 +73,7 @@ export function createActivities(deps: ActivityDeps) {
     ));
   return {
     ...createBudgetActivities({ temporalClient }),
-    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, ...deps.notify }),
+    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
     ...createSpecActivities(deps.config),
     ...createReportActivities(deps.config),
