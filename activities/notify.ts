@@ -134,7 +134,10 @@ export function createNotifyActivities(deps: NotifyDeps) {
           if (i > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (i - 1)));
           try {
             const extra = (await ch.send()) ?? {};
-            await recordTelegramQuestion(input, extra, deps.telegramIndex);
+            // Sent is sent: a record that cannot be written must not send the message again.
+            await recordTelegramQuestion(input, extra, deps.telegramIndex).catch((err: Error) =>
+              result.failed.push({ channel: ch.name, error: `sent, but a reply to it cannot be matched to the question (nightshift telegram): ${err.message}` }),
+            );
             await deps.store.put(input.workflowId, k, JSON.stringify(extra));
             Object.assign(result, extra);
             result.sent.push(ch.name);

@@ -12,7 +12,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { priceOf } from '../common/models';
 import { nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
-import { budgetRaisedSignal, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
+import { budgetRaisedSignal, taskWorkflowId, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
 import { setTaskState, tellBatch } from './questions';
 
@@ -64,7 +64,9 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
   // Never take an unknown cost as zero: without a price there is nothing to reserve against.
   if (!price) return { go: false, waitedMs: 0, end: { status: 'failed', error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count` } };
   const b = ctx.state;
-  const batchId = workflowInfo().parent?.workflowId;
+  // Only a batch holds a ledger: a task started by another workflow (improvementLoops' research) has just its own cap.
+  const parent = workflowInfo().parent?.workflowId;
+  const batchId = parent !== undefined && ctx.status.workflowId === taskWorkflowId(parent, ctx.status.taskId) ? parent : undefined;
   let waitedMs = 0;
   for (;;) {
     let raiseHint: string | undefined;
