@@ -23,6 +23,7 @@ import { createNotifyActivities, type NotifyDeps } from './notify';
 import { createQuestionActivities } from './questions';
 import { createReportActivities } from './report';
 import { createSimpleActivities } from './simple';
+import { TelegramQuestionIndex } from './telegram-index';
 import { createSpecActivities } from './spec';
 import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
 
@@ -74,7 +75,7 @@ export function createActivities(deps: ActivityDeps) {
     ));
   return {
     ...createBudgetActivities({ temporalClient }),
-    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, ...deps.notify }),
+    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
     ...createSpecActivities(deps.config),
     ...createFolderActivities(deps.config),

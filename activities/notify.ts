@@ -5,7 +5,8 @@
  * so a retried activity does not send twice.
  */
 import type { NotifyEnv } from '../common/config';
-import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings } from '../workflows/contract';
+import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings, type OpenQuestion } from '../workflows/contract';
+import type { TelegramQuestionIndex } from './telegram-index';
 import type { TranscriptStore } from './transcripts';
 
 export interface NotifyInput {
@@ -29,11 +30,15 @@ export interface NotifyResult {
   failed: { channel: string; error: string }[];
   /** Telegram's message_id, so a reply to it can be matched to the question. */
   telegramMessageId?: number;
+  /** The chat it went to, as Telegram names it (a numeric id even when sent to "@channel"). */
+  telegramChatId?: string;
 }
 
 export interface NotifyDeps {
   env: NotifyEnv;
   store: TranscriptStore;
+  /** Where a question sent on Telegram is recorded, for `nightshift telegram`. @default none */
+  telegramIndex?: TelegramQuestionIndex;
   /** @default 3 */
   attempts?: number;
   /** Delay before the second attempt; doubles after. @default 500 */
@@ -75,10 +80,10 @@ export function channelsFor(input: NotifyInput, env: NotifyEnv, timeoutMs: numbe
         const r = (await post(`${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/sendMessage`, { chat_id: chatId, text: body.length > TELEGRAM_MAX ? body.slice(0, TELEGRAM_MAX - 1) + '…' : body }, timeoutMs)) as {
           ok?: boolean;
           description?: string;
-          result?: { message_id?: number };
+          result?: { message_id?: number; chat?: { id?: number | string } };
         };
         if (r?.ok !== true) throw new Error(`Telegram said: ${r?.description ?? JSON.stringify(r).slice(0, 200)}`);
-        return { telegramMessageId: r.result?.message_id };
+        return { telegramMessageId: r.result?.message_id, telegramChatId: String(r.result?.chat?.id ?? chatId) };
       },
     });
   }
@@ -94,6 +99,13 @@ export function channelsFor(input: NotifyInput, env: NotifyEnv, timeoutMs: numbe
     });
   }
   return out;
+}
+
+/** A question that went out on Telegram is recorded by chat and message id, so a reply to it answers it. */
+async function recordTelegramQuestion(input: NotifyInput, sent: Partial<NotifyResult>, index: TelegramQuestionIndex | undefined): Promise<void> {
+  const q = input.data?.question as OpenQuestion | undefined;
+  if (!index || input.event !== 'question' || !q || sent.telegramMessageId === undefined || sent.telegramChatId === undefined) return;
+  await index.put({ chatId: sent.telegramChatId, messageId: sent.telegramMessageId, batchId: input.batchId, taskId: q.taskId, workflowId: q.workflowId, questionId: q.questionId });
 }
 
 const wanted = (input: NotifyInput) => (input.settings?.events ?? NOTIFY_EVENTS).includes(input.event);
@@ -122,6 +134,10 @@ export function createNotifyActivities(deps: NotifyDeps) {
           if (i > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (i - 1)));
           try {
             const extra = (await ch.send()) ?? {};
+            // Sent is sent: a record that cannot be written must not send the message again.
+            await recordTelegramQuestion(input, extra, deps.telegramIndex).catch((err: Error) =>
+              result.failed.push({ channel: ch.name, error: `sent, but a reply to it cannot be matched to the question (nightshift telegram): ${err.message}` }),
+            );
             await deps.store.put(input.workflowId, k, JSON.stringify(extra));
             Object.assign(result, extra);
             result.sent.push(ch.name);

@@ -4,14 +4,21 @@ import type { NightshiftConfig } from '../common/config';
 import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
 import type { BatchSpec } from '../spec/types';
 
-export function createSpecActivities(config: Pick<NightshiftConfig, 'root'>) {
+/** The daily cap is the operator's (environment) and the file's together: the lower one holds. */
+function withDailyCap(spec: BatchSpec, envCap: number | undefined): BatchSpec {
+  const caps = [spec.dailyMaxCostUsd, envCap].filter((c): c is number => c !== undefined);
+  return caps.length ? { ...spec, dailyMaxCostUsd: Math.min(...caps) } : spec;
+}
+
+export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'dailyMaxCostUsd'>) {
   return {
     /** Reads `tasksFile` (relative to NIGHTSHIFT_ROOT) or validates an inline `spec`. */
     async loadBatchSpec(input: { tasksFile?: string; spec?: unknown }): Promise<BatchSpec> {
       if ((input.tasksFile === undefined) === (input.spec === undefined)) {
         throw new SpecError([{ file: 'workflow input', path: '', message: 'give exactly one of "tasksFile" and "spec"' }]);
       }
-      return input.tasksFile !== undefined ? loadBatchSpec(input.tasksFile, config.root) : parseBatchSpecIn(input.spec, config.root);
+      const spec = input.tasksFile !== undefined ? await loadBatchSpec(input.tasksFile, config.root) : await parseBatchSpecIn(input.spec, config.root);
+      return withDailyCap(spec, config.dailyMaxCostUsd);
     },
   };
 }

@@ -18,6 +18,8 @@ import { registerPlanningCommands } from './commands/planning-cli';
 import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
 import { intakeReport, MODES, renderIntake, startIntake, waitForIntake, type IntakeOptions } from './commands/intake';
 import { scheduleCommand } from './commands/schedule-cli';
+import { raiseDay, readLedger, renderLedger } from './commands/ledger';
+import { listenTelegram } from './commands/telegram';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { runDevServer } from './server';
@@ -165,6 +167,52 @@ wrote ${files.json}`);
     .action(async (batch: string, usd: string, o: { task?: string; json?: boolean }) => {
       const r = await raiseBudget(await connectClient(config), batch, usd, o.task);
       print(o.json ? JSON.stringify(r) : `${batch}: ${o.task ? `${o.task}'s cap raised` : `cap now $${r.capUsd.toFixed(2)}`}; resumed: ${r.resumed.join(', ') || 'none'}`);
+    });
+
+  budget
+    .command('day')
+    .description("the day's spend across batches against the daily cap (query `status` on nightshift-ledger-<date>)")
+    .argument('[date]', 'UTC date YYYY-MM-DD (default: today)')
+    .option('--json', 'print the ledger as JSON')
+    .action(async (date: string | undefined, o: { json?: boolean }) => {
+      const s = await readLedger(await connectClient(config), date);
+      print(o.json ? JSON.stringify(s, null, 2) : renderLedger(s));
+    });
+  budget
+    .command('raise-day')
+    .description("add USD to a day's cap across all its batches and resume the tasks it paused (update `raiseBudget` on nightshift-ledger-<date>)")
+    .argument('<usd>', 'US dollars to add')
+    .option('--date <YYYY-MM-DD>', 'the UTC day (default: today)')
+    .option('--json', 'print the new cap and the resumed tasks as JSON')
+    .action(async (usd: string, o: { date?: string; json?: boolean }) => {
+      const r = await raiseDay(await connectClient(config), usd, o.date);
+      print(o.json ? JSON.stringify(r) : `${r.date}: daily cap now $${r.capUsd.toFixed(2)}; resumed: ${r.resumed.join(', ') || 'none'}`);
+    });
+
+  program
+    .command('telegram')
+    .description("listen for replies to question messages on Telegram and send each as the task's answer (Bot API long poll; Ctrl-C stops)")
+    .option('--once', 'poll once without waiting, forward what is there, and exit')
+    .option('--poll-seconds <n>', 'long-poll wait of each getUpdates call', '25')
+    .option('--json', 'print each forwarded answer as a JSON line')
+    .action(async (o: { once?: boolean; pollSeconds: string; json?: boolean }) => {
+      const pollSeconds = Number(o.pollSeconds);
+      if (!Number.isInteger(pollSeconds) || pollSeconds < 0 || pollSeconds > 50) throw new CliError(`--poll-seconds must be a whole number of seconds from 0 to 50, not "${o.pollSeconds}"`, EXIT.usage);
+      const stop = new AbortController();
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
+      const client = await connectClient(config);
+      if (!o.once && !o.json) info(`listening for replies to question messages (${config.notify.telegramApiUrl}); Ctrl-C stops`);
+      const sent = await listenTelegram({
+        client,
+        env: config.notify,
+        root: config.root,
+        once: o.once,
+        pollSeconds: o.once ? 0 : pollSeconds,
+        signal: stop.signal,
+        onAnswer: (a) => print(o.json ? JSON.stringify(a) : `answered ${a.taskId} (${a.workflowId}): ${a.text.replace(/\s+/g, ' ').slice(0, 80)}`),
+        onProblem: (line) => info(`telegram: ${line}`),
+      });
+      if (!o.json) info(`stopped; ${sent.length} answer(s) forwarded`);
     });
 
   program

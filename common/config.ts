@@ -24,6 +24,11 @@ export interface NightshiftConfig {
   github: { token?: string; apiUrl?: string };
   /** E2B_API_KEY, and E2B_API_URL / E2B_DOMAIN for a self-hosted or test control plane. */
   e2b: { apiKey?: string; apiUrl?: string; domain?: string };
+  /**
+   * NIGHTSHIFT_DAILY_MAX_COST_USD: cap on the spend of all batches of a UTC day (seed 000's
+   * daily budget). A batch file's daily_max_cost_usd can lower it, not raise it. @default none
+   */
+  dailyMaxCostUsd?: number;
   /** Notification channels from the environment; a task file's `notify:` adds to them. */
   notify: NotifyEnv;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
@@ -49,6 +54,15 @@ function readEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
   return v ? v : undefined;
 }
 
+/** A positive amount of US dollars, or unset; anything else is a configuration error that names the variable. */
+function readDollars(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = readEnv(env, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number of US dollars above 0, e.g. 50; got "${v}"`);
+  return n;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
   const overrides: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (k.startsWith('TEMPORAL_') && v !== undefined) overrides[k] = v;
@@ -66,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
     github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
     e2b: { apiKey: readEnv(env, 'E2B_API_KEY'), apiUrl: readEnv(env, 'E2B_API_URL'), domain: readEnv(env, 'E2B_DOMAIN') },
+    dailyMaxCostUsd: readDollars(env, 'NIGHTSHIFT_DAILY_MAX_COST_USD'),
     notify: {
       telegramBotToken: readEnv(env, 'TELEGRAM_BOT_TOKEN'),
       telegramChatId: readEnv(env, 'TELEGRAM_CHAT_ID'),

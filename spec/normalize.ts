@@ -206,6 +206,7 @@ export function normalizeBatch(
     source,
     date: settings.date,
     maxCostUsd: settings.max_cost_usd ?? DEFAULTS.maxCostUsd,
+    ...(settings.daily_max_cost_usd !== undefined ? { dailyMaxCostUsd: settings.daily_max_cost_usd } : {}),
     maxConcurrentAgents: settings.max_concurrent_agents ?? DEFAULTS.maxConcurrentAgents,
     questionTimeoutMs,
     onQuestionTimeout,

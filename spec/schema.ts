@@ -158,6 +158,8 @@ export const TaskFileSchema = z.strictObject({
 export const BatchSettingsShape = {
   date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'must be a date YYYY-MM-DD' }).optional(),
   max_cost_usd: dollars.optional(),
+  /** Cap on the day's spend across all batches (UTC day); the worker's NIGHTSHIFT_DAILY_MAX_COST_USD also applies. */
+  daily_max_cost_usd: dollars.optional(),
   priority: PrioritySchema.optional(),
   max_concurrent_agents: z.number().int().min(1).max(1000, { message: 'must be at most 1000' }).optional(),
   question_timeout: duration.optional(),

@@ -95,6 +95,11 @@ export interface BatchSpec {
   source: string;
   date?: string;
   maxCostUsd: number;
+  /**
+   * Cap on the UTC day's spend across every batch (daily_max_cost_usd; the lower of it and
+   * the worker's NIGHTSHIFT_DAILY_MAX_COST_USD). @default none
+   */
+  dailyMaxCostUsd?: number;
   maxConcurrentAgents: number;
   questionTimeoutMs: number;
   onQuestionTimeout: QuestionTimeoutPolicy;

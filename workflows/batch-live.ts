@@ -6,10 +6,14 @@
  *
  * Deterministic code only.
  */
-import { getExternalWorkflowHandle, setHandler } from '@temporalio/workflow';
-import { committedUsd, newLedger, requestAllowance, settleTask, spentUsd, takeWarning, WARNING_FRACTION } from './budget';
+import { getExternalWorkflowHandle, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { committedUsd, ledgerDate, newLedger, requestAllowance, revokeAllowance, settleTask, spentUsd, takeWarning, WARNING_FRACTION } from './budget';
 import {
   budgetRaisedSignal,
+  type AllowanceGrant,
+  type AllowanceRequest,
   raiseBudgetUpdate,
   reserveBudgetUpdate,
   taskEventSignal,
@@ -23,17 +27,29 @@ import type { Notifier } from './notify';
 
 const money = (n: number) => `$${n.toFixed(2)}`;
 
+const { reserveDaily, settleDaily } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+
 export class BatchLive {
   readonly ledger: BatchBudgetLedger;
   /** Open question per running task. */
   readonly questions = new Map<string, OpenQuestion>();
   /** What a running task last said it is doing (waiting_for_answer, paused_budget, running). */
   readonly states = new Map<string, TaskState>();
+  /** Requests waiting for the day's ledger, by key, so a retried request joins the first. */
+  private readonly asking = new Map<string, Promise<AllowanceGrant>>();
+  /** The UTC day each task last reserved from, where its spend is settled when it ends. */
+  private readonly days = new Map<string, string>();
+  private readonly settling: Promise<void>[] = [];
 
   constructor(
     private readonly o: {
       batchId: string;
       capUsd: number;
+      /** The daily cap across the day's batches (daily_max_cost_usd), when there is one. */
+      dailyCapUsd?: number;
       ledger?: BatchBudgetLedger;
       taskIds: Set<string>;
       isRunning: (taskId: string) => boolean;
@@ -47,17 +63,7 @@ export class BatchLive {
 
   listen(): void {
     const { o } = this;
-    setHandler(reserveBudgetUpdate, (req) => {
-      const grant = requestAllowance(this.ledger, req);
-      if (!grant.granted) this.states.set(req.taskId, 'paused_budget');
-      if (takeWarning(this.ledger)) {
-        const line = `the batch spent ${money(spentUsd(this.ledger))}, past ${WARNING_FRACTION * 100}% of its max_cost_usd (${money(this.ledger.capUsd)})`;
-        o.notes.push(line);
-        o.notifier.send('budget_warning', `budget-warning-${this.ledger.capUsd}`, `${o.batchId}: budget warning`, `${line}.`);
-      }
-      o.changed();
-      return grant;
-    }, {
+    setHandler(reserveBudgetUpdate, (req) => this.reserve(req), {
       validator: (req) => {
         if (!o.taskIds.has(req.taskId)) throw new Error(`no task "${req.taskId}" in batch ${o.batchId}`);
       },
@@ -98,11 +104,71 @@ export class BatchLive {
     });
   }
 
+  /**
+   * Grants a task's allowance against the batch cap and then, when there is a daily cap,
+   * against the day's ledger; the day refusing takes the batch's grant back.
+   */
+  private reserve(req: AllowanceRequest): AllowanceGrant | Promise<AllowanceGrant> {
+    const asking = this.asking.get(req.key);
+    if (asking) return asking;
+    const repeat = this.ledger.lastGrant[req.taskId]?.key === req.key;
+    const grant = requestAllowance(this.ledger, req);
+    const { dailyCapUsd } = this.o;
+    if (repeat || !grant.granted || dailyCapUsd === undefined) return this.granted(req, grant);
+    const date = ledgerDate(Date.now());
+    const holder = taskWorkflowId(this.o.batchId, req.taskId);
+    const before = this.days.get(req.taskId);
+    // Past midnight: the old day books what the task spent so far (all of it reserved there).
+    if (before !== undefined && before !== date) this.settle(before, holder, req.spentUsd);
+    const ask = (async () => {
+      try {
+        const day = await reserveDaily({ date, request: { holder, key: req.key, spentUsd: req.spentUsd, needUsd: req.needUsd, capUsd: dailyCapUsd } });
+        this.days.set(req.taskId, date);
+        if (day.warn) this.warn(`the batches of ${date} (UTC) spent past ${WARNING_FRACTION * 100}% of the daily cap (${money(day.capUsd)})`, `budget-warning-day-${date}-${day.capUsd}`);
+        const dayState = { date, capUsd: day.capUsd, committedUsd: day.committedUsd };
+        if (day.granted) return this.granted(req, { ...grant, day: dayState });
+        return this.granted(req, revokeAllowance(this.ledger, req.taskId, req.key, { ...grant, refusedBy: 'day', day: dayState })!);
+      } catch (err) {
+        revokeAllowance(this.ledger, req.taskId, req.key); // a retry asks the day again
+        throw err;
+      } finally {
+        this.asking.delete(req.key);
+      }
+    })();
+    this.asking.set(req.key, ask);
+    return ask;
+  }
+
+  private granted(req: AllowanceRequest, grant: AllowanceGrant): AllowanceGrant {
+    if (!grant.granted) this.states.set(req.taskId, 'paused_budget');
+    if (takeWarning(this.ledger)) this.warn(`the batch spent ${money(spentUsd(this.ledger))}, past ${WARNING_FRACTION * 100}% of its max_cost_usd (${money(this.ledger.capUsd)})`, `budget-warning-${this.ledger.capUsd}`);
+    this.o.changed();
+    return grant;
+  }
+
+  private warn(line: string, key: string): void {
+    this.o.notes.push(line);
+    this.o.notifier.send('budget_warning', key, `${this.o.batchId}: budget warning`, `${line}.`);
+  }
+
   /** A task ended: book its cost, release what it held, forget its live state. */
   taskEnded(taskId: string, costUsd: number): void {
+    const date = this.days.get(taskId);
+    if (date !== undefined) this.settle(date, taskWorkflowId(this.o.batchId, taskId), costUsd);
+    this.days.delete(taskId);
     settleTask(this.ledger, taskId, costUsd);
     this.states.delete(taskId);
     this.questions.delete(taskId);
+  }
+
+  private settle(date: string, holder: string, spentUsd: number): void {
+    // Best effort: a ledger that cannot be told keeps the task's last reservation, which only errs on the safe side.
+    this.settling.push(settleDaily({ date, holder, spentUsd }).catch(() => undefined));
+  }
+
+  /** Waits for settlements sent to the day's ledger (before the batch ends or continues as new). */
+  async flush(): Promise<void> {
+    await Promise.all(this.settling.splice(0));
   }
 
   budget(): NonNullable<BatchStatus['budget']> {

@@ -119,6 +119,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   const live: BatchLive = new BatchLive({
     batchId,
     capUsd: spec.maxCostUsd,
+    dailyCapUsd: spec.dailyMaxCostUsd,
     ledger: input.carried?.budget,
     taskIds: new Set(tasks.keys()),
     isRunning: (id) => running.has(id),
@@ -260,7 +261,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     if (spec.tasks.every((t) => isFinal(t.id))) break;
     if (nearHistoryLimit && running.size === 0) {
       await condition(allHandlersFinished);
-      await notifier.flush();
+      await Promise.all([notifier.flush(), live.flush()]);
       return continueAsNew<typeof nightlyBatch>({
         ...input,
         carried: { spec, startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
@@ -287,7 +288,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       ('markdown' in report ? `\nReport: ${report.markdown}` : ''),
     { status: 'completed', costUsd: totals.costUsd, report },
   );
-  await notifier.flush();
+  await Promise.all([notifier.flush(), live.flush()]);
   return {
     report,
     batchId,

@@ -12,7 +12,7 @@
  * past a cap.
  */
 import type { ModelPrice } from '../common/models';
-import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger } from './contract';
+import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState } from './contract';
 
 /** Seed 001's COST_WARNING_THRESHOLD. */
 export const WARNING_FRACTION = 0.75;
@@ -109,4 +109,71 @@ export function taskCapDecision(spent: number, worstCase: number, capUsd: number
 /** True when `spent` has reached WARNING_FRACTION of `capUsd`. */
 export function pastWarning(spent: number, capUsd: number | undefined): boolean {
   return capUsd !== undefined && nano(spent) >= nano(capUsd * WARNING_FRACTION);
+}
+
+/**
+ * Takes back a grant the day's ledger refused (or could not be asked about): the task holds
+ * only what it spent. `refusal` is recorded as the answer to `key`; without one the key is
+ * forgotten, so a retry asks again.
+ */
+export function revokeAllowance(l: BatchBudgetLedger, taskId: string, key: string, refusal?: AllowanceGrant): AllowanceGrant | undefined {
+  const t = (l.tasks[taskId] ??= { spentUsd: 0, heldUsd: 0 });
+  t.heldUsd = t.spentUsd;
+  if (!refusal) {
+    if (l.lastGrant[taskId]?.key === key) delete l.lastGrant[taskId];
+    return undefined;
+  }
+  const grant: AllowanceGrant = { ...refusal, granted: false, allowanceUsd: t.heldUsd, capUsd: l.capUsd, committedUsd: committedUsd(l) };
+  l.lastGrant[taskId] = { key, grant };
+  return grant;
+}
+
+/*
+ * The daily cap (seed 000: a daily budget that resets at midnight UTC) is one more ledger
+ * of the same arithmetic, per UTC day, across every batch. Its holders are task workflow
+ * IDs. A task still running at midnight reserves from the new day's ledger from then on;
+ * what it spent before its first request of the day was reserved (and is counted) on an
+ * earlier day, so the new day counts from that base.
+ */
+
+/** The UTC date of `epochMs`: which day's ledger a reservation made then belongs to. */
+export function ledgerDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}
+
+export function newDailyLedger(date: string): DailyLedgerState {
+  return { date, ledger: newLedger(0), bases: {}, raisedUsd: 0, paused: [] };
+}
+
+/**
+ * Grants or refuses a task's allowance against the day: granted only while everything
+ * spent or held this day, by every batch, fits the requesting batch's daily cap plus the
+ * day's raises. Idempotent by `req.key` like requestAllowance.
+ */
+export function requestDaily(d: DailyLedgerState, req: DailyAllowanceRequest): DailyGrant {
+  const base = (d.bases[req.holder] ??= req.spentUsd);
+  const last = d.ledger.lastGrant[req.holder];
+  if (last?.key === req.key) return { ...last.grant, date: d.date };
+  d.ledger.capUsd = req.capUsd + d.raisedUsd;
+  const g = requestAllowance(d.ledger, { taskId: req.holder, key: req.key, spentUsd: usd(nano(req.spentUsd) - nano(base)), needUsd: usd(nano(req.needUsd) - nano(base)) });
+  d.paused = d.paused.filter((h) => h !== req.holder);
+  if (!g.granted) d.paused.push(req.holder);
+  const warn = takeWarning(d.ledger);
+  return { ...g, date: d.date, ...(warn ? { warn } : {}) };
+}
+
+/** A task ended having spent `totalSpentUsd` over its life: book this day's part, release the rest. */
+export function settleDaily(d: DailyLedgerState, holder: string, totalSpentUsd: number): void {
+  const base = d.bases[holder];
+  if (base === undefined) return;
+  settleTask(d.ledger, holder, usd(Math.max(0, nano(totalSpentUsd) - nano(base))));
+  d.paused = d.paused.filter((h) => h !== holder);
+}
+
+/** Adds to the day's cap; returns the tasks it paused, which should now try again. */
+export function raiseDaily(d: DailyLedgerState, addUsd: number): string[] {
+  d.raisedUsd += addUsd;
+  d.ledger.capUsd += addUsd;
+  if (nano(spentUsd(d.ledger)) < nano(d.ledger.capUsd * WARNING_FRACTION)) d.ledger.warned = false;
+  return d.paused.splice(0);
 }

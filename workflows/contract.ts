@@ -28,6 +28,14 @@ export function taskWorkflowId(batchId: string, taskId: string): string {
   return `${batchId}/${taskId}`;
 }
 
+/** The per-day spend ledger across batches (daily cap, seed 000: resets at midnight UTC). */
+export const LEDGER_WORKFLOW = 'dailyLedger';
+
+/** `nightshift-ledger-<YYYY-MM-DD>`, the UTC date. */
+export function ledgerWorkflowId(date: string): string {
+  return `nightshift-ledger-${date}`;
+}
+
 /** `{ "tasksFile"?, "spec"?, "date"? }`: exactly one of tasksFile and spec. */
 export interface BatchInput {
   tasksFile?: string;
@@ -351,6 +359,53 @@ export interface AllowanceGrant {
   capUsd: number;
   /** Spent + held by all tasks, after this request. */
   committedUsd: number;
+  /** Set when the day's ledger refused what the batch would have granted. */
+  refusedBy?: 'day';
+  /** The day's ledger, when a daily cap applies (workflows/ledger.ts). */
+  day?: { date: string; capUsd: number; committedUsd: number };
+}
+
+/** A batch asking the day's ledger (workflow `dailyLedger`) for a task's allowance. */
+export interface DailyAllowanceRequest {
+  /** The task workflow ID. */
+  holder: string;
+  /** The task's own request key: `<task workflow ID>#<turn>#<refusals>`. */
+  key: string;
+  /** What the task has booked so far, over its whole life. */
+  spentUsd: number;
+  needUsd: number;
+  /** The requesting batch's daily cap (daily_max_cost_usd / NIGHTSHIFT_DAILY_MAX_COST_USD). */
+  capUsd: number;
+}
+
+/** The day ledger's answer; `warn` is true once, when the day first passes 75% of its cap. */
+export interface DailyGrant extends AllowanceGrant {
+  date: string;
+  warn?: boolean;
+}
+
+/** One UTC day's spend across every batch (workflows/budget.ts). */
+export interface DailyLedgerState {
+  date: string;
+  /** Per task workflow ID; amounts relative to `bases`. */
+  ledger: BatchBudgetLedger;
+  /** What each task had spent when it first reserved this day (earlier money belongs to earlier days). */
+  bases: Record<string, number>;
+  /** Added by raiseBudget on the ledger, on top of every batch's daily cap. */
+  raisedUsd: number;
+  /** Tasks whose last request this day was refused. */
+  paused: string[];
+}
+
+export interface DailyLedgerStatus {
+  date: string;
+  /** The last cap a batch asked under, plus raises. */
+  capUsd: number;
+  raisedUsd: number;
+  spentUsd: number;
+  reservedUsd: number;
+  tasks: number;
+  paused: string[];
 }
 
 export interface RaiseBudgetInput {
@@ -375,6 +430,12 @@ export const taskStatusQuery = defineQuery<TaskStatus>('status');
 export const raiseBudgetUpdate = defineUpdate<{ capUsd: number; resumed: string[] }, [RaiseBudgetInput]>('raiseBudget');
 /** Internal: a task reserving its next call's worst case from the batch (sent by an activity). */
 export const reserveBudgetUpdate = defineUpdate<AllowanceGrant, [AllowanceRequest]>('reserveBudget');
+/** Internal: a batch reserving a task's allowance from the day's ledger (sent by an activity, with start). */
+export const reserveDailyUpdate = defineUpdate<DailyGrant, [DailyAllowanceRequest]>('reserveDaily');
+/** Internal: a batch telling the day's ledger that a task ended having spent `spentUsd` in all. */
+export const settleDailySignal = defineSignal<[{ holder: string; spentUsd: number }]>('settleDaily');
+/** The day's ledger: `status` query. Its `raiseBudget` update takes `{ addUsd }` and resumes the day's paused tasks. */
+export const dailyLedgerStatusQuery = defineQuery<DailyLedgerStatus>('status');
 /** Internal: the batch telling a paused task that its budget was raised. */
 export const budgetRaisedSignal = defineSignal<[{ taskCapAddUsd?: number }]>('budgetRaised');
 /** Internal: a task telling its batch that a question opened or closed, or that it paused. */

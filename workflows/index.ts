@@ -4,3 +4,4 @@ export { agentTask } from './task';
 export { plannedNight } from './planned';
 export { improvementLoops } from './improve';
 export { nightshiftIntake } from './intake';
+export { dailyLedger } from './ledger';

@@ -69,6 +69,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
   const batchId = ctx.allowanceFrom;
   let waitedMs = 0;
   for (;;) {
+    let raiseHint: string | undefined;
     b.capRaisedUsd += raises.raises.splice(0).reduce((a, r) => a + (r.taskCapAddUsd ?? 0), 0);
     const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price);
     const cap = ctx.capUsd !== undefined ? ctx.capUsd + b.capRaisedUsd : undefined;
@@ -83,7 +84,11 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
       b.allowanceUsd = grant.allowanceUsd;
       if (!grant.granted) {
         b.refusals++;
-        blocked = `the batch budget (${money(grant.capUsd)}) is committed (${money(grant.committedUsd)} spent or reserved) and the next call may cost up to ${money(worst)}`;
+        blocked =
+          grant.refusedBy === 'day' && grant.day
+            ? `the daily budget of ${grant.day.date} (UTC, ${money(grant.day.capUsd)} across the day's batches) is committed (${money(grant.day.committedUsd)} spent or reserved) and the next call may cost up to ${money(worst)}`
+            : `the batch budget (${money(grant.capUsd)}) is committed (${money(grant.committedUsd)} spent or reserved) and the next call may cost up to ${money(worst)}`;
+        raiseHint = grant.refusedBy === 'day' && grant.day ? `nightshift budget raise-day <usd> --date ${grant.day.date}` : undefined;
       }
     }
     if (!blocked) {
@@ -101,7 +106,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
     setTaskState(ctx.status, 'paused_budget');
     ctx.status.activity = `paused by the budget: ${blocked}`;
     await tellBatch(ctx.status.taskId, 'paused_budget', null);
-    ctx.notifier.send('budget_exhausted', `budget-exhausted-${turn}-${b.refusals}`, `${ctx.status.taskId} paused by the budget`, `${ctx.status.taskId} spent ${money(spent)} and is paused: ${blocked}. Raise it with: nightshift budget raise <batch> <usd>${decision === 'stop' ? ` --task ${ctx.status.taskId}` : ''}`);
+    ctx.notifier.send('budget_exhausted', `budget-exhausted-${turn}-${b.refusals}`, `${ctx.status.taskId} paused by the budget`, `${ctx.status.taskId} spent ${money(spent)} and is paused: ${blocked}. Raise it with: ${raiseHint ?? `nightshift budget raise <batch> <usd>${decision === 'stop' ? ` --task ${ctx.status.taskId}` : ''}`}`);
     const since = Date.now();
     const raised = await condition(() => raises.raises.length > 0, Math.max(0, ctx.remainingMs()));
     waitedMs += Date.now() - since;

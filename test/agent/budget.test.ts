@@ -2,7 +2,9 @@
  * Budgets on a real dev server: many tasks at once against a small batch cap never spend
  * past it (every response the fake model serves is billed) and pause; `nightshift budget
  * raise` resumes them. A task near its own cap gets one wrap-up turn, then pauses with its
- * work kept; a raise resumes it; one left paused is reported stopped by the budget.
+ * work kept; a raise resumes it; one left paused is reported stopped by the budget. Two
+ * batches of one day under a daily cap never spend past it together; `nightshift budget
+ * raise-day` resumes both.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +12,8 @@ import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TASK_QUEUE } from '../../common/config';
-import type { BatchResult, BatchStatus, TaskResult, TaskStatus } from '../../workflows/contract';
+import { ledgerDate } from '../../workflows/budget';
+import { ledgerWorkflowId, type BatchResult, type BatchStatus, type DailyLedgerStatus, type TaskResult, type TaskStatus } from '../../workflows/contract';
 import { WRAP_UP_NOTE } from '../../workflows/task-budget';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { startRecordingServer } from '../fakes/notify-servers';
@@ -123,6 +126,61 @@ test("near its own cap a task gets a wrap-up turn, then pauses with its work kep
     assert.ok(stopped.costUsd <= 0.075);
     assert.ok(stopped.workDir, 'the work is kept');
     await hook.waitFor((r) => r.body.event === 'budget_exhausted' && r.body.taskId === 'stopped');
+  } finally {
+    await Promise.all([fake.close(), hook.close()]);
+  }
+});
+
+test('two batches of one day under a $0.25 daily cap never spend past it together; `nightshift budget raise-day` resumes both', T, async () => {
+  const fake = await startFakeAnthropic({ byTurn: scripted });
+  const hook = await startRecordingServer({ kind: 'webhook' });
+  try {
+    const config = withModel(testConfig(server.env), fake.url);
+    const worker = await testWorker(server.env, config);
+    const cli = (...args: string[]) =>
+      run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], { encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root } });
+    // Each batch could spend $1 on its own; the day allows $0.25 for both.
+    const spec = (prefix: string) => ({
+      max_cost_usd: 1,
+      daily_max_cost_usd: 0.25,
+      max_concurrent_agents: 3,
+      notify: { webhook: { url: hook.url }, events: ['budget_warning', 'budget_exhausted'] },
+      tasks: [1, 2, 3].map((i) => ({ id: `${prefix}${i}`, description: `Do ${prefix}${i}.`, agent_config: { model: 'haiku' } })),
+    });
+    const date = ledgerDate(Date.now());
+    const [first, second] = await worker.runUntil(async () => {
+      const handles = await Promise.all(['d', 'e'].map((p) => server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId(), args: [{ spec: spec(p) }] })));
+      const stalled = (s: BatchStatus) => s.tasks.every((t) => t.status === 'paused_budget' || t.status === 'succeeded');
+      const statuses = await until<BatchStatus[]>(
+        () => Promise.all(handles.map((h) => h.query<BatchStatus>('status'))),
+        (ss) => ss.every(stalled) && ss.some((s) => s.tasks.some((t) => t.status === 'paused_budget')),
+      );
+      const billed = fake.requests.length * PER_RESPONSE;
+      assert.ok(billed <= 0.25 + 1e-9, `the model billed $${billed} against a $0.25 daily cap`);
+      assert.ok(fake.requests.length >= 5, 'both batches ran until the day was spent');
+      const day = JSON.parse((await cli('budget', 'day', '--json')).stdout) as DailyLedgerStatus;
+      assert.equal(day.date, date);
+      assert.ok(Math.abs(day.spentUsd - billed) < 1e-6, `the day's ledger booked ${day.spentUsd}, the model billed ${billed}`);
+      assert.equal(day.reservedUsd, 0, 'paused tasks hold nothing');
+      assert.equal(day.capUsd, 0.25);
+      const paused = statuses.flatMap((s) => s.tasks.filter((t) => t.status === 'paused_budget').map((t) => t.workflowId));
+      assert.deepEqual([...day.paused].sort(), paused.sort());
+      for (const s of statuses) assert.equal(s.budget!.reservedUsd, 0, `${s.batchId}: a task paused by the day holds nothing of the batch either`);
+      const exhausted = await hook.waitFor((r) => r.body.event === 'budget_exhausted');
+      assert.match(String(exhausted.body.text), new RegExp(`daily budget of ${date} \\(UTC, \\$0\\.2500 across the day's batches\\)[\\s\\S]*nightshift budget raise-day <usd> --date ${date}`));
+
+      const raised = JSON.parse((await cli('budget', 'raise-day', '1', '--json')).stdout) as { date: string; capUsd: number; resumed: string[] };
+      assert.equal(raised.capUsd, 1.25);
+      assert.deepEqual(raised.resumed.sort(), paused.sort());
+      const results = await Promise.all(handles.map(async (h) => (await h.result()) as BatchResult));
+      // Every task settled with the day when it ended (the batches wait for that before they end).
+      const settled = await until<DailyLedgerStatus>(() => server.env.client.workflow.getHandle(ledgerWorkflowId(date)).query('status'), (l) => l.reservedUsd === 0);
+      assert.ok(Math.abs(settled.spentUsd - 6 * TURNS * PER_RESPONSE) < 1e-6, `the day booked ${settled.spentUsd}`);
+      return results;
+    });
+    for (const r of [first, second]) assert.deepEqual(r.tasks.map((t) => t.status), ['succeeded', 'succeeded', 'succeeded'], JSON.stringify(r.tasks.map((t) => t.error)));
+    assert.equal(fake.requests.length, 6 * TURNS);
+    await assert.rejects(cli('budget', 'raise-day', '5', '--date', '1999-01-01'), (err: { code: number; stderr: string }) => err.code === 5 && /no daily ledger for 1999-01-01/.test(err.stderr));
   } finally {
     await Promise.all([fake.close(), hook.close()]);
   }

@@ -3,12 +3,14 @@
  * goes out on Telegram, Slack and a webhook (loopback servers speaking their wire
  * formats), the task waits durably, and every answer path resumes it with the answer in
  * the very next model request. Timeout policies continue, park and fail. A worker killed
- * while the task waits: the answer sent meanwhile is delivered when a worker returns.
+ * while the task waits: the answer sent meanwhile is delivered when a worker returns. A
+ * reply to the question's Telegram message, read by `nightshift telegram` from getUpdates,
+ * answers it.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -232,5 +234,64 @@ test('SIGKILL the worker while a task waits; the answer sent with no worker runn
   } finally {
     for (const w of workers) await w.kill('SIGKILL');
     await Promise.all([fake.close(), hook.close()]);
+  }
+});
+
+test('a reply to the question on Telegram answers it: `nightshift telegram --once`, and the long-poll listener until SIGTERM', T, async () => {
+  const fake = await startFakeAnthropic({ byTurn: askThenFinish });
+  const tg = await startRecordingServer({ kind: 'telegram' });
+  try {
+    const config = { ...withModel(testConfig(server.env), fake.url), notify: { telegramBotToken: 'bot-token', telegramChatId: '4242', telegramApiUrl: tg.url } };
+    const worker = await testWorker(server.env, config);
+    const vars = { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root, TELEGRAM_BOT_TOKEN: 'bot-token', TELEGRAM_CHAT_ID: '4242', NIGHTSHIFT_TELEGRAM_API_URL: tg.url };
+    const telegram = (...args: string[]) => run(process.execPath, [path.join(REPO, 'client', 'bin.js'), 'telegram', ...args], { cwd: config.root, encoding: 'utf8', env: vars });
+    const asked = (taskId: string) => tg.waitFor((r) => r.path.endsWith('/sendMessage') && String(r.body.text).startsWith(`${taskId} asks:`));
+    const finalRequest = (taskId: string) => fake.requests.find((r) => r.turn === 2 && JSON.stringify(r.body.messages?.[0]).includes(`task ${taskId}:`));
+
+    const [once, polled] = await worker.runUntil(async () => {
+      // --once: one getUpdates, the reply is matched by the record the worker wrote when it sent the question.
+      const first = await startAgentTask(server.env, agentInput(agentSpec({ id: 'tg-once', model: 'haiku' })));
+      const question = await asked('tg-once');
+      const open = (await first.query<TaskStatus>('status')).questions![0];
+      tg.reply(question, 'Use pattern B, says Telegram');
+      const lines = (await telegram('--once', '--json')).stdout.trim().split('\n');
+      assert.equal(lines.length, 1, lines.join('\n'));
+      assert.deepEqual(JSON.parse(lines[0]), { updateId: 5000, taskId: 'tg-once', workflowId: first.workflowId, questionId: open.questionId, text: 'Use pattern B, says Telegram', via: 'record' });
+      const once = (await first.result()) as TaskResult;
+      // The next run confirms the update (offset) and forwards nothing twice.
+      assert.equal((await telegram('--once', '--json')).stdout.trim(), '');
+      assert.deepEqual(tg.pendingUpdates(), []);
+
+      // The listener long-polls; without the record (another machine's worker) the reply is matched by the message's answer command.
+      const listener = spawn(process.execPath, [path.join(REPO, 'client', 'bin.js'), 'telegram', '--json', '--poll-seconds', '2'], { cwd: config.root, env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      listener.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      listener.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const exited = new Promise<number | null>((resolve) => listener.once('exit', (code) => resolve(code)));
+      const second = await startAgentTask(server.env, agentInput(agentSpec({ id: 'tg-poll', model: 'haiku' })));
+      const q2 = await asked('tg-poll');
+      const records = path.join(config.root, '.nightshift', 'telegram', 'questions');
+      await until(async () => readdirSync(records), (names) => names.length === 2);
+      rmSync(records, { recursive: true });
+      tg.reply(q2, 'B again, from the listener');
+      const polled = (await second.result()) as TaskResult;
+      await until(async () => out, (o) => o.includes('tg-poll'));
+      listener.kill('SIGTERM');
+      assert.equal(await exited, 0, err);
+      assert.equal(JSON.parse(out.trim()).via, 'message');
+      return [once, polled];
+    });
+    assert.equal(once.status, 'succeeded', once.error);
+    assert.match(lastToolResults(finalRequest('tg-once')!), /Answer from a person: Use pattern B, says Telegram/);
+    assert.equal(polled.status, 'succeeded', polled.error);
+    assert.match(lastToolResults(finalRequest('tg-poll')!), /Answer from a person: B again, from the listener/);
+    // Each answer was confirmed in the chat, as a reply to the person's message.
+    const confirmations = tg.requests.filter((r) => String(r.body.text).startsWith('Answer sent to'));
+    assert.deepEqual(confirmations.map((r) => String(r.body.text).split(' (')[0]), ['Answer sent to tg-once', 'Answer sent to tg-poll']);
+    assert.ok(confirmations.every((r) => typeof r.body.reply_to_message_id === 'number'));
+    assert.equal(readFileSync(path.join(config.root, '.nightshift', 'telegram', 'offset'), 'utf8'), '5002', 'the listener saved the offset past both replies');
+  } finally {
+    await Promise.all([fake.close(), tg.close()]);
   }
 });

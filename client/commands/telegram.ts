@@ -1,0 +1,142 @@
+/**
+ * `nightshift telegram`: seed 001's "reply via Telegram". A long-poll listener on the Bot
+ * API's getUpdates: a reply to a question's message becomes the `answer` signal on that
+ * task, naming the question. The message is found in the records the worker wrote when it
+ * sent the question (activities/telegram-index.ts); a reply to a question message the
+ * records do not know (another machine's worker) is matched by the answer command the
+ * message ends with, if it came from the configured TELEGRAM_CHAT_ID.
+ *
+ * Offsets are saved after each batch of updates so a restarted listener does not answer
+ * twice; Telegram itself forgets an update once a later offset is asked for.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
+import type { NotifyEnv } from '../../common/config';
+import { TelegramQuestionIndex, telegramDir } from '../../activities/telegram-index';
+import { answerSignal } from '../../workflows/contract';
+import { CliError, EXIT } from '../errors';
+import { answerTask } from './questions';
+
+interface TgMessage {
+  message_id: number;
+  chat: { id: number | string };
+  text?: string;
+  from?: { is_bot?: boolean; username?: string; first_name?: string };
+  reply_to_message?: TgMessage;
+}
+
+interface TgUpdate {
+  update_id: number;
+  message?: TgMessage;
+}
+
+export interface ForwardedAnswer {
+  updateId: number;
+  taskId: string;
+  workflowId: string;
+  questionId?: string;
+  text: string;
+  /** How the reply was matched to its question. */
+  via: 'record' | 'message';
+}
+
+export interface TelegramListenerOptions {
+  client: Client;
+  env: NotifyEnv;
+  root: string;
+  /** One getUpdates call, then return. */
+  once?: boolean;
+  /** Long-poll wait per call in seconds. @default 25 (with --once: 0) */
+  pollSeconds?: number;
+  signal?: AbortSignal;
+  onAnswer?: (a: ForwardedAnswer) => void;
+  onProblem?: (line: string) => void;
+}
+
+/** The answer command the question message ends with: `nightshift answer TASK "…" --batch BATCH`. */
+const ANSWER_LINE = /nightshift answer (\S+) "…" --batch (\S+)\s*$/m;
+
+async function call<T>(env: NotifyEnv, token: string, method: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(`${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+  const r = (await res.json().catch(() => ({ ok: false, description: `HTTP ${res.status}` }))) as { ok?: boolean; description?: string; result?: T };
+  if (r.ok !== true) throw new Error(`Telegram ${method}: ${r.description ?? `HTTP ${res.status}`}`);
+  return r.result as T;
+}
+
+/** Runs until `signal` aborts (or after one poll with `once`); returns the answers it forwarded. */
+export async function listenTelegram(o: TelegramListenerOptions): Promise<ForwardedAnswer[]> {
+  const token = o.env.telegramBotToken;
+  if (!token) throw new CliError('TELEGRAM_BOT_TOKEN is not set: the listener reads replies with the same bot that sends the questions', EXIT.usage);
+  const index = TelegramQuestionIndex.forRoot({ root: o.root });
+  const offsetFile = path.join(telegramDir({ root: o.root }), 'offset');
+  let offset = Number((await fs.readFile(offsetFile, 'utf8').catch(() => '0')).trim()) || 0;
+  const pollSeconds = o.pollSeconds ?? (o.once ? 0 : 25);
+  const forwarded: ForwardedAnswer[] = [];
+  let failures = 0;
+
+  while (!o.signal?.aborted) {
+    let updates: TgUpdate[];
+    try {
+      updates = await call<TgUpdate[]>(o.env, token, 'getUpdates', { offset, timeout: pollSeconds, allowed_updates: ['message'] }, o.signal);
+      failures = 0;
+    } catch (err) {
+      if (o.signal?.aborted) break;
+      if (o.once) throw new CliError((err as Error).message, EXIT.unavailable);
+      // A network blip or Telegram restarting: keep listening, backing off up to a minute.
+      o.onProblem?.(`${(err as Error).message}; retrying`);
+      await sleep(Math.min(60_000, 1000 * 2 ** failures++), undefined, { signal: o.signal }).catch(() => undefined);
+      continue;
+    }
+    for (const u of updates) {
+      offset = Math.max(offset, u.update_id + 1);
+      const a = await forward(o, index, token, u).catch((err: Error) => {
+        o.onProblem?.(`update ${u.update_id}: ${err.message}`);
+        return undefined;
+      });
+      if (a) {
+        forwarded.push(a);
+        o.onAnswer?.(a);
+      }
+    }
+    if (updates.length) {
+      await fs.mkdir(path.dirname(offsetFile), { recursive: true });
+      await fs.writeFile(offsetFile, String(offset));
+    }
+    if (o.once) break;
+  }
+  return forwarded;
+}
+
+/** One update: if it replies to a question, signal the answer and confirm in the chat. */
+async function forward(o: TelegramListenerOptions, index: TelegramQuestionIndex, token: string, u: TgUpdate): Promise<ForwardedAnswer | undefined> {
+  const m = u.message;
+  const replied = m?.reply_to_message;
+  const text = m?.text?.trim();
+  if (!m || !replied || !text) return undefined;
+  const chatId = String(m.chat.id);
+  const ref = await index.get(chatId, replied.message_id);
+  const cmd = ANSWER_LINE.exec(replied.text ?? '');
+  // Without a record, only the configured chat may answer: anyone can message a bot.
+  if (!ref && (!cmd || !replied.from?.is_bot || o.env.telegramChatId === undefined || chatId !== o.env.telegramChatId)) return undefined;
+  const confirm = (line: string) =>
+    call(o.env, token, 'sendMessage', { chat_id: m.chat.id, reply_to_message_id: m.message_id, text: line }, o.signal).catch((err: Error) => o.onProblem?.(`could not reply in the chat: ${err.message}`));
+  let a: ForwardedAnswer;
+  try {
+    if (ref) {
+      const handle = o.client.workflow.getHandle(ref.workflowId);
+      if ((await handle.describe()).status.name !== 'RUNNING') throw new Error(`task ${ref.workflowId} is no longer running; its question can no longer be answered`);
+      await handle.signal(answerSignal, { text, questionId: ref.questionId });
+      a = { updateId: u.update_id, taskId: ref.taskId, workflowId: ref.workflowId, questionId: ref.questionId, text, via: 'record' };
+    } else {
+      const sent = await answerTask(o.client, cmd![1], text, cmd![2]);
+      a = { updateId: u.update_id, taskId: sent.taskId, workflowId: sent.workflowId, questionId: sent.questionId, text, via: 'message' };
+    }
+  } catch (err) {
+    await confirm(`Not sent: ${(err as Error).message}`);
+    throw err;
+  }
+  await confirm(`Answer sent to ${a.taskId} (${a.workflowId}).`);
+  return a;
+}
