@@ -11,7 +11,10 @@ import { oneLine } from './truncate';
 export { TOOL_DEFINITIONS, TOOL_NAMES, type ToolName } from './definitions';
 export type { ToolContext, ToolOutcome } from './context';
 
-/** Until the questions issue wires ask_human to a signal, the agent is told to go on alone. */
+/**
+ * The agent loop answers ask_human itself (workflows/questions.ts waits for the `answer`
+ * signal); this reply is for a tool call run outside the loop, which has nobody to ask.
+ */
 export const NO_HUMAN_ANSWER = 'No human is available to answer right now. State your assumption, note it in your final summary, and go on.';
 
 /**
