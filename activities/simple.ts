@@ -11,11 +11,11 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { costOf, priceOf, worstCasePrice } from '../common/models';
 import type { SandboxProvider } from '../sandbox/types';
 import type { TokenUsage } from '../workflows/contract';
-import { assertMessage, notConfigured, toActivityError } from './model/client';
-import { heartbeatEvery, isReplayModel, usageOf } from './model/call-model';
+import { notConfigured } from './model/client';
+import { heartbeatEvery } from './model/call-model';
+import { createMeteredMessage } from './model/metered';
 import { truncateMiddle } from './tools/truncate';
 import { getJson, keys, putJson, type PromptRecord, type TranscriptStore } from './transcripts';
 
@@ -120,38 +120,28 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
         if (!prompt) throw ApplicationFailure.nonRetryable(`no prompt stored for ${workflowId}: prepareAgent must run first`, 'TranscriptMissing');
         const repo = await snapshot(deps.sandboxes, input.sandboxId, input.contextFiles, deps.snapshotChars ?? 120_000);
         const ctx = Context.current();
-        const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery(ctx));
-        let msg: Anthropic.Message;
-        try {
-          msg = await deps.anthropic.messages.create(
-            {
-              model: input.model,
-              max_tokens: input.maxTokens ?? 16_384,
-              system: `${prompt.system}\n${SIMPLE_RULES}\n`,
-              messages: [{ role: 'user', content: `${repo}\n\nNow call write_files once with every file to write.` }],
-              tools: [WRITE_FILES_TOOL],
-              tool_choice: { type: 'tool', name: 'write_files' },
-            },
-            { signal: ctx.cancellationSignal },
-          );
-        } catch (err) {
-          throw toActivityError(err);
-        } finally {
-          clearInterval(beat);
-        }
-        assertMessage(msg);
-        const usage = usageOf(msg.usage);
-        const replay = isReplayModel(msg.model ?? '');
-        const price = priceOf(input.model);
+        const m = await createMeteredMessage(
+          deps.anthropic,
+          {
+            model: input.model,
+            max_tokens: input.maxTokens ?? 16_384,
+            system: `${prompt.system}\n${SIMPLE_RULES}\n`,
+            messages: [{ role: 'user', content: `${repo}\n\nNow call write_files once with every file to write.` }],
+            tools: [WRITE_FILES_TOOL],
+            tool_choice: { type: 'tool', name: 'write_files' },
+          },
+          { signal: ctx.cancellationSignal, heartbeat: { beat: () => ctx.heartbeat(), everyMs: heartbeatEvery(ctx) } },
+        );
+        const { msg } = m;
         const call = msg.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === 'write_files');
         const args = (call?.input ?? {}) as { files?: unknown; summary?: unknown };
         const files = Array.isArray(args.files) ? args.files.filter((f): f is { path: string; content: string } => typeof f?.path === 'string' && typeof f?.content === 'string') : undefined;
         rec = {
-          model: msg.model ?? input.model,
-          replay,
-          usage,
-          costUsd: replay ? 0 : costOf(usage, price ?? worstCasePrice()),
-          costEstimated: !replay && price === undefined,
+          model: m.model,
+          replay: m.replay,
+          usage: m.usage,
+          costUsd: m.costUsd,
+          costEstimated: m.costEstimated,
           files,
           summary: typeof args.summary === 'string' ? args.summary.slice(0, 2000) : '',
           stopReason: msg.stop_reason,

@@ -20,7 +20,7 @@ import { resolveModel } from '../common/models';
 import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
-import { bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
+import { allowanceGrantor, bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkFinish, deliver, prepareFromDependencies } from './delivery';
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -112,8 +112,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     model,
     maxTokens,
     capUsd: task.maxCostUsd,
-    // Allowances come from the parent batch unless the starter says there is none to ask.
-    allowanceFrom: input.allowanceFrom === undefined ? workflowInfo().parent?.workflowId : (input.allowanceFrom ?? undefined),
+    allowanceFrom: allowanceGrantor(input),
     remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now()) - waitedMs),
   };
 

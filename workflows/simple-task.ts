@@ -5,14 +5,14 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { priceOf, resolveModel } from '../common/models';
 import type { AgentTaskInput, TaskResult, TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { Notifier } from './notify';
-import { newTaskBudget, RaiseInbox, reserveTurn } from './task-budget';
+import { allowanceGrantor, newTaskBudget, RaiseInbox, reserveTurn } from './task-budget';
 
 /** max_tokens of the one call. */
 const SIMPLE_MAX_TOKENS = 16_384;
@@ -57,7 +57,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, w
       model: m,
       maxTokens: SIMPLE_MAX_TOKENS,
       capUsd: task.maxCostUsd,
-      allowanceFrom: input.allowanceFrom === undefined ? workflowInfo().parent?.workflowId : (input.allowanceFrom ?? undefined),
+      allowanceFrom: allowanceGrantor(input),
       remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now())),
     };
     const reserved = await reserveTurn(budget, raises, 1, 0);

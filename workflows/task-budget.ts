@@ -7,12 +7,12 @@
  *
  * Deterministic code only.
  */
-import { condition, proxyActivities, setHandler } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { priceOf } from '../common/models';
 import { nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
-import { budgetRaisedSignal, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
+import { budgetRaisedSignal, type AgentTaskInput, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
 import { setTaskState, tellBatch } from './questions';
 
@@ -25,6 +25,11 @@ export const WRAP_UP_NOTE =
   'Budget: this task is close to its spending cap, so this is your last turn. Finish up now: make sure what works is saved in the workspace, then call finish with a summary that says what is done and what is left.';
 
 const money = (n: number) => `$${n.toFixed(4)}`;
+
+/** The batch that grants this task's allowances: the parent unless the starter said none. */
+export function allowanceGrantor(input: Pick<AgentTaskInput, 'allowanceFrom'>): string | undefined {
+  return input.allowanceFrom === undefined ? workflowInfo().parent?.workflowId : (input.allowanceFrom ?? undefined);
+}
 
 export function newTaskBudget(promptChars: number): TaskBudgetState {
   return { allowanceUsd: 0, capRaisedUsd: 0, nextInputTokens: tokensFromChars(promptChars) + 500, warned: false, wrappedUp: false, refusals: 0 };

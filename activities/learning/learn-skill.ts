@@ -7,10 +7,10 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
-import { costOf, priceOf, resolveModel, worstCasePrice } from '../../common/models';
+import { resolveModel } from '../../common/models';
 import type { TaskSpec } from '../../spec/types';
-import { usageOf } from '../model/call-model';
-import { assertMessage, notConfigured, toActivityError } from '../model/client';
+import { createMeteredMessage } from '../model/metered';
+import { notConfigured } from '../model/client';
 import { summarizeToolInput } from '../tools';
 import { getJson, keys, type TranscriptStore, type TurnRecord } from '../transcripts';
 import { parseFrontMatter, renderSkill, skillFile, SKILL_NAME, type SkillStatus } from './skills';
@@ -97,17 +97,11 @@ export async function learnSkill(deps: { root: string; anthropic: Anthropic | un
     existing ? `The current version of skill "${name}", which yours replaces if you are confident:\n<skill>\n${parseFrontMatter(existing).body}\n</skill>` : '',
     `Extract the reusable pattern as skill "${name}" with record_skill.`,
   ].filter(Boolean);
-  let msg: Anthropic.Message;
-  try {
-    msg = await deps.anthropic.messages.create(
-      { model, max_tokens: 4096, tools: [SKILL_TOOL], tool_choice: { type: 'tool', name: SKILL_TOOL.name }, messages: [{ role: 'user', content: prompt.join('\n\n') }] },
-      { signal: deps.signal },
-    );
-  } catch (err) {
-    throw toActivityError(err);
-  }
-  assertMessage(msg);
-  const costUsd = costOf(usageOf(msg.usage), priceOf(msg.model ?? model) ?? worstCasePrice());
+  const { msg, costUsd } = await createMeteredMessage(
+    deps.anthropic,
+    { model, max_tokens: 4096, tools: [SKILL_TOOL], tool_choice: { type: 'tool', name: SKILL_TOOL.name }, messages: [{ role: 'user', content: prompt.join('\n\n') }] },
+    { signal: deps.signal },
+  );
   const call = msg.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === SKILL_TOOL.name);
   const v = (call?.input ?? {}) as { title?: unknown; when_to_use?: unknown; pattern?: unknown; confidence?: unknown };
   if (typeof v.pattern !== 'string' || !v.pattern.trim()) throw new Error('the model did not record a skill pattern');

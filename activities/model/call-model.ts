@@ -6,12 +6,14 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
-import { costOf, priceOf, worstCasePrice } from '../../common/models';
+import { priceOf, worstCasePrice } from '../../common/models';
 import type { TokenUsage } from '../../workflows/contract';
 import { summarizeToolInput } from '../tools';
 import { oneLine } from '../tools/truncate';
 import { getJson, keys, loadConversation, putJson, type TranscriptStore, type TurnRecord } from '../transcripts';
-import { assertMessage, notConfigured, toActivityError } from './client';
+import { notConfigured } from './client';
+import { createMeteredMessage } from './metered';
+export { isReplayModel, usageOf } from './metered';
 import { fitContext, withCacheBreakpoints } from './request';
 
 export interface CallModelInput {
@@ -81,18 +83,11 @@ export function summarizeTurn(rec: TurnRecord): ModelTurn {
   };
 }
 
-export function usageOf(u: Anthropic.Usage): TokenUsage {
-  return { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
-}
-
 /** Often enough that a live worker never misses its heartbeat timeout. */
 export function heartbeatEvery(ctx: Context, maxMs = 5000): number {
   const timeout = ctx.info.heartbeatTimeoutMs;
   return Math.max(100, Math.min(maxMs, timeout ? Math.floor(timeout / 3) : maxMs));
 }
-
-/** The offline replay model names itself `replay:<recording>` in the response's model field. */
-export const isReplayModel = (model: string) => model.startsWith('replay');
 
 export function createModelActivities(deps: ModelActivityDeps) {
   const store = deps.transcripts;
@@ -112,30 +107,20 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const req = withCacheBreakpoints(prompt.system, messages);
 
       const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat({ turn }), heartbeatEvery(ctx, deps.heartbeatMs));
-      let msg: Anthropic.Message;
-      try {
-        msg = await deps.anthropic.messages.create({ model, max_tokens: maxTokens, ...req }, { signal: ctx.cancellationSignal });
-      } catch (err) {
-        throw toActivityError(err);
-      } finally {
-        clearInterval(beat);
-      }
-      assertMessage(msg);
-
-      const usage = usageOf(msg.usage);
-      const replay = isReplayModel(msg.model ?? '');
-      // A model missing from the table is charged at the dearest row: never taken as free.
-      const costUsd = replay ? 0 : costOf(usage, price ?? worstCasePrice());
+      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req }, {
+        signal: ctx.cancellationSignal,
+        heartbeat: { beat: () => ctx.heartbeat({ turn }), everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
+      });
+      const { msg, usage } = m;
       const rec: TurnRecord = {
         turn,
-        model: msg.model ?? model,
-        replay,
+        model: m.model,
+        replay: m.replay,
         stopReason: msg.stop_reason,
         content: msg.content,
         usage,
-        costUsd,
-        costEstimated: !replay && price === undefined,
+        costUsd: m.costUsd,
+        costEstimated: m.costEstimated,
         contextTokens: usage.input + usage.cacheRead + usage.cacheWrite,
       };
       await putJson(store, workflowId, keys.turn(turn), rec);

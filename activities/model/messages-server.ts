@@ -4,7 +4,7 @@
  * ANTHROPIC_BASE_URL, so nothing about the client is faked.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../common/loopback';
 
 export interface MessagesRequest {
   /** 1-based: the number of assistant messages the request carries, plus one. */
@@ -42,7 +42,6 @@ export function apiError(status: number, type: string, message: string, headers?
 }
 
 export async function serveMessages(handler: MessagesHandler): Promise<MessagesServer> {
-  const sockets = new Set<import('node:net').Socket>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -66,18 +65,6 @@ export async function serveMessages(handler: MessagesHandler): Promise<MessagesS
       })();
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, close } = await listenOnLoopback(server);
+  return { url: `http://127.0.0.1:${port}`, close };
 }

@@ -6,11 +6,10 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { SpecError, type SpecIssue } from '../../common/errors';
-import { costOf, priceOf, resolveModel, worstCasePrice } from '../../common/models';
+import { resolveModel } from '../../common/models';
 import type { BatchSpec } from '../../spec/types';
 import type { TokenUsage } from '../../workflows/contract';
-import { assertMessage, toActivityError } from '../model/client';
-import { usageOf } from '../model/call-model';
+import { createMeteredMessage } from '../model/metered';
 import { ROLES } from '../prompt-roles';
 import { checkPlan, describeIssues, PLAN_TOOL_NAME, planTool, type PlanDraft } from './plan-tool';
 
@@ -82,26 +81,14 @@ export async function decomposeWithModel(anthropic: Anthropic, input: DecomposeI
   let rejected: SpecIssue[] | undefined;
 
   for (let attempt = 1; attempt <= 2; attempt++) {
-    let msg: Anthropic.Message;
-    try {
-      msg = await anthropic.messages.create(
-        {
-          model,
-          max_tokens: input.maxTokens ?? 8192,
-          system: plannerSystemPrompt(maxTasks),
-          tools: [tool],
-          tool_choice: { type: 'tool', name: PLAN_TOOL_NAME },
-          messages,
-        },
-        { signal: o.signal },
-      );
-    } catch (err) {
-      throw toActivityError(err);
-    }
-    assertMessage(msg);
-    const u = usageOf(msg.usage);
-    for (const k of Object.keys(tokens) as (keyof TokenUsage)[]) tokens[k] += u[k];
-    costUsd += costOf(u, priceOf(msg.model ?? model) ?? worstCasePrice());
+    const m = await createMeteredMessage(
+      anthropic,
+      { model, max_tokens: input.maxTokens ?? 8192, system: plannerSystemPrompt(maxTasks), tools: [tool], tool_choice: { type: 'tool', name: PLAN_TOOL_NAME }, messages },
+      { signal: o.signal },
+    );
+    const { msg } = m;
+    for (const k of Object.keys(tokens) as (keyof TokenUsage)[]) tokens[k] += m.usage[k];
+    costUsd += m.costUsd;
 
     const call = planCall(msg);
     const source = `plan (model answer ${attempt})`;

@@ -10,8 +10,7 @@ import { Context } from '@temporalio/activity';
 import { stateDir, type NightshiftConfig } from '../../common/config';
 import { parseBatchSpec } from '../../spec/load';
 import type { TaskSpec } from '../../spec/types';
-import type { DecomposeGoalResult } from '.';
-import { makePlan } from './plan';
+import { decomposeGoalResult, makePlan, type DecomposeGoalResult } from './plan';
 
 /** Where the research agent writes its findings, in the repository's workspace. */
 export const FINDINGS_FILE = 'FINDINGS.md';
@@ -90,15 +89,7 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
         },
         { signal: Context.current().cancellationSignal },
       );
-      return {
-        tasksFile: r.files.yaml,
-        markdown: r.files.markdown,
-        taskIds: r.spec.tasks.map((t) => t.id),
-        planner: r.planner,
-        estimatedCostUsd: r.estimate.costUsd,
-        fitsBudget: r.estimate.fits,
-        findings: findings.slice(0, 4000),
-      };
+      return { ...decomposeGoalResult(r), findings: findings.slice(0, 4000) };
     },
 
     /**

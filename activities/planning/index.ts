@@ -5,19 +5,10 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
 import { SpecError } from '../../common/errors';
-import type { Planner } from './decompose';
 import { createImproveActivities } from './improve';
-import { makePlan, type PlanRequest } from './plan';
+import { decomposeGoalResult, makePlan, type DecomposeGoalResult, type PlanRequest } from './plan';
 
-export interface DecomposeGoalResult {
-  /** The task file written, relative to NIGHTSHIFT_ROOT. */
-  tasksFile: string;
-  markdown: string;
-  taskIds: string[];
-  planner: Planner;
-  estimatedCostUsd: number;
-  fitsBudget: boolean;
-}
+export type { DecomposeGoalResult } from './plan';
 
 export function createPlanningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined }) {
   return {
@@ -30,14 +21,7 @@ export function createPlanningActivities(deps: { config: Pick<NightshiftConfig, 
       const { prdFile, ...req } = input;
       if (prdFile) req.document = { name: prdFile, text: await readInRoot(deps.config.root, prdFile) };
       const r = await makePlan(deps.config.root, deps.anthropic, req, { signal: Context.current().cancellationSignal });
-      return {
-        tasksFile: r.files.yaml,
-        markdown: r.files.markdown,
-        taskIds: r.spec.tasks.map((t) => t.id),
-        planner: r.planner,
-        estimatedCostUsd: r.estimate.costUsd,
-        fitsBudget: r.estimate.fits,
-      };
+      return decomposeGoalResult(r);
     },
   };
 }

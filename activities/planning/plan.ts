@@ -74,6 +74,28 @@ async function existingPlan(root: string, out: string, key: string | undefined):
   return text.split('\n').some((l) => l === `# Plan key: ${key}`);
 }
 
+/** What a workflow keeps of a plan: where it was written and what it will cost. */
+export interface DecomposeGoalResult {
+  /** The task file written, relative to NIGHTSHIFT_ROOT. */
+  tasksFile: string;
+  markdown: string;
+  taskIds: string[];
+  planner: Planner;
+  estimatedCostUsd: number;
+  fitsBudget: boolean;
+}
+
+export function decomposeGoalResult(r: PlanResult): DecomposeGoalResult {
+  return {
+    tasksFile: r.files.yaml,
+    markdown: r.files.markdown,
+    taskIds: r.spec.tasks.map((t) => t.id),
+    planner: r.planner,
+    estimatedCostUsd: r.estimate.costUsd,
+    fitsBudget: r.estimate.fits,
+  };
+}
+
 export async function makePlan(root: string, anthropic: Anthropic | undefined, req: PlanRequest, o: { signal?: AbortSignal } = {}): Promise<PlanResult> {
   const out = req.out ?? defaultPlanFile(req.date);
   const header = (planner: Planner, summary?: string): PlanHeader => ({

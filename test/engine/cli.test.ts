@@ -2,50 +2,21 @@
  * The README's commands, run for real: the Temporal CLI starts, queries and updates a
  * batch by its public names, and the nightshift CLI validates, starts and reports.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../../common/config';
 import type { BatchStatus } from '../../workflows/contract';
-import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
+import { uniqueBatchId } from '../helpers/temporal';
+import { cliHarness } from '../helpers/cli';
 
-const run = promisify(execFile);
 const REPO = path.join(__dirname, '..', '..');
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let workerDone: Promise<void>;
-let root: string;
-
-before(async () => {
-  env = await startDevServer();
-  const config = testConfig(env);
-  root = config.root;
-  cpSync(path.join(REPO, 'tasks'), path.join(root, 'tasks'), { recursive: true });
-  worker = await testWorker(env, config);
-  workerDone = worker.run();
-});
-after(async () => {
-  worker?.shutdown();
-  await workerDone;
-  await env?.teardown();
-});
-
-const temporal = (...args: string[]) => run(loadConfig().temporalCli, [...args, '--address', env.address], { encoding: 'utf8' });
-const nightshift = (...args: string[]) =>
-  run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, NIGHTSHIFT_ROOT: root },
-  });
+const cli = cliHarness((root) => cpSync(path.join(REPO, 'tasks'), path.join(root, 'tasks'), { recursive: true }));
+const { temporal, nightshift } = cli;
 
 test('temporal workflow start / query status / update cancelTask, by their public names', async () => {
   const id = uniqueBatchId();
-  writeFileSync(path.join(root, 'tasks', 'slow.yaml'), 'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n');
+  writeFileSync(path.join(cli.root, 'tasks', 'slow.yaml'), 'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n');
   await temporal('workflow', 'start', '--type', 'nightlyBatch', '--task-queue', 'nightshift', '--workflow-id', id, '--input', '{"tasksFile":"tasks/slow.yaml"}');
   // A query that reaches the workflow before its first workflow task has run answers null.
   let status: BatchStatus | null;
@@ -62,7 +33,7 @@ test('temporal workflow start / query status / update cancelTask, by their publi
   assert.equal(JSON.parse(taskQuery.stdout).queryResult[0].taskId, 'slow');
 
   await temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'cancelTask', '--input', '{"taskId":"slow","reason":"not tonight"}');
-  const result = await env.client.workflow.getHandle(id).result();
+  const result = await cli.env.client.workflow.getHandle(id).result();
   assert.deepEqual(
     result.tasks.map((t: { taskId: string; status: string }) => `${t.taskId}:${t.status}`),
     ['slow:cancelled', 'quick:succeeded'],
@@ -74,7 +45,7 @@ test('temporal workflow start / query status / update cancelTask, by their publi
 });
 
 test('nightshift validate: exit 3 and every problem; the plan for a good file', async () => {
-  writeFileSync(path.join(root, 'tasks', 'bad.yaml'), 'tasks:\n  - id: a\n    depends_on: [b]\n');
+  writeFileSync(path.join(cli.root, 'tasks', 'bad.yaml'), 'tasks:\n  - id: a\n    depends_on: [b]\n');
   await assert.rejects(nightshift('validate', 'tasks/bad.yaml'), (err: { code: number; stderr: string }) => {
     assert.equal(err.code, 3);
     assert.match(err.stderr, /tasks\/bad\.yaml:3 tasks\[0\]\.depends_on\[0\]: unknown task id "b"/);
@@ -90,8 +61,8 @@ test('nightshift validate: exit 3 and every problem; the plan for a good file', 
 test('nightshift start --wait --json runs the example night; status --json reads it back', async () => {
   const id = uniqueBatchId();
   // The example night's command tasks (its agent task needs a model; test/agent covers it).
-  const night = readFileSync(path.join(root, 'tasks', 'example.yaml'), 'utf8').split('  - id: example-agent')[0];
-  writeFileSync(path.join(root, 'tasks', 'night.yaml'), night);
+  const night = readFileSync(path.join(cli.root, 'tasks', 'example.yaml'), 'utf8').split('  - id: example-agent')[0];
+  writeFileSync(path.join(cli.root, 'tasks', 'night.yaml'), night);
   const started = await nightshift('start', 'tasks/night.yaml', '--workflow-id', id, '--wait', '--json');
   const final: BatchStatus = JSON.parse(started.stdout);
   assert.equal(final.state, 'completed');
@@ -105,10 +76,10 @@ test('nightshift start --wait --json runs the example night; status --json reads
 
   // The batch wrote its morning report; `nightshift report` writes the same files on demand.
   assert.deepEqual(status.report, { markdown: `results/${id}-report.md`, json: `results/${id}.json` });
-  const md = readFileSync(path.join(root, 'results', `${id}-report.md`), 'utf8');
+  const md = readFileSync(path.join(cli.root, 'results', `${id}-report.md`), 'utf8');
   assert.match(md, /4 tasks: 4 succeeded, 0 failed, 0 skipped, 0 need a human\./);
-  rmSync(path.join(root, 'results'), { recursive: true });
+  rmSync(path.join(cli.root, 'results'), { recursive: true });
   const written = JSON.parse((await nightshift('report', id, '--json')).stdout);
   assert.deepEqual(written, status.report);
-  assert.equal(JSON.parse(readFileSync(path.join(root, written.json), 'utf8')).results.length, 4);
+  assert.equal(JSON.parse(readFileSync(path.join(cli.root, written.json), 'utf8')).results.length, 4);
 });

@@ -4,7 +4,7 @@
  * connect-rpc API, so commands and files are not served. Unknown routes fail loudly.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../common/loopback';
 
 export interface FakeSandbox {
   sandboxID: string;
@@ -70,12 +70,12 @@ export async function startFakeE2B(apiKey: string): Promise<FakeE2B> {
       send(500, { code: 500, message: `fake e2b: no route for ${req.method} ${url.pathname}` });
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port, close } = await listenOnLoopback(server);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${port}`,
     sandboxes,
     created,
     requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close,
   };
 }

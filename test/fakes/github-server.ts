@@ -11,7 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenOnLoopback } from '../../common/loopback';
 
 export interface FakePull {
   number: number;
@@ -156,7 +156,6 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
     return notFound();
   }
 
-  const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -188,21 +187,12 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
       send({ status: fault.status ?? 502, headers: fault.headers, json: { message: fault.message ?? 'Server Error' } });
     });
   });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}${prefix}`,
     calls,
     pulls: (r) => pulls.get(r) ?? [],
     fault: (f) => faults.push({ ...f, left: f.times ?? 1 }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -8,7 +8,7 @@
  * to arrive. `reply()` queues a person's reply to a message the bot sent.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../common/loopback';
 
 export interface RecordedRequest {
   method: string;
@@ -104,8 +104,7 @@ export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'we
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenOnLoopback(server);
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
@@ -128,10 +127,6 @@ export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'we
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve) => waiters.push({ match, resolve }));
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -3,57 +3,28 @@
  * Temporal CLI as the README shows, triggered, their batch run to the end with the night's
  * date taken from the scheduled time, then paused, unpaused and deleted.
  */
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { promisify } from 'node:util';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import { loadConfig } from '../../common/config';
 import type { BatchResult } from '../../workflows/contract';
 import { dateInZone } from '../../workflows/schedule-date';
 import type { ScheduleInfo } from '../../client/commands/schedule';
-import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
+import { cliHarness } from '../helpers/cli';
 
-const run = promisify(execFile);
-const REPO = path.join(__dirname, '..', '..');
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let workerDone: Promise<void>;
-let root: string;
-
-before(async () => {
-  env = await startDevServer();
-  const config = testConfig(env);
-  root = config.root;
+const cli = cliHarness((root) => {
   mkdirSync(path.join(root, 'tasks', 'pending'), { recursive: true });
   writeFileSync(path.join(root, 'tasks', 'pending', 'a.yaml'), 'id: tidy\ntitle: Tidy up\ncommand: echo tidied\n');
   writeFileSync(path.join(root, 'tasks', 'pending', 'b.yaml'), 'id: notes\ndepends_on: tidy\ncommand: echo noted\n');
-  worker = await testWorker(env, config);
-  workerDone = worker.run();
 });
-after(async () => {
-  worker?.shutdown();
-  await workerDone;
-  await env?.teardown();
-});
-
-const temporal = (...args: string[]) => run(loadConfig().temporalCli, [...args, '--address', env.address], { encoding: 'utf8' });
-const nightshift = (...args: string[]) =>
-  run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, NIGHTSHIFT_ROOT: root },
-  });
+const { temporal, nightshift } = cli;
 
 /** The first batch the schedule starts, once it has ended. */
 async function firstBatch(scheduleId: string): Promise<{ batchId: string; result: BatchResult }> {
   for (;;) {
-    const d = await env.client.schedule.getHandle(scheduleId).describe();
+    const d = await cli.env.client.schedule.getHandle(scheduleId).describe();
     const a = d.info.recentActions[0];
-    if (a) return { batchId: a.action.workflow.workflowId, result: await env.client.workflow.getHandle(a.action.workflow.workflowId).result() };
+    if (a) return { batchId: a.action.workflow.workflowId, result: await cli.env.client.workflow.getHandle(a.action.workflow.workflowId).result() };
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -70,7 +41,7 @@ test('nightshift schedule create / list / trigger / pause / unpause / delete; th
   // 02:00 in UTC+14 is 12:00 UTC the day before.
   assert.match(created.nextRuns[0], /T12:00:00\.000Z$/);
 
-  const policies = (await env.client.schedule.getHandle('nightshift-nightly').describe()).policies;
+  const policies = (await cli.env.client.schedule.getHandle('nightshift-nightly').describe()).policies;
   assert.equal(policies.overlap, 'SKIP');
   assert.equal(policies.catchupWindow, 6 * 3_600_000);
 
@@ -92,7 +63,7 @@ test('nightshift schedule create / list / trigger / pause / unpause / delete; th
   assert.deepEqual(result.tasks.map((t) => `${t.taskId}:${t.status}`), ['tidy:succeeded', 'notes:succeeded']);
   // The default schedule's night writes the night's report: results/<date>.json.
   assert.deepEqual(result.report, { markdown: `results/${result.date}-report.md`, json: `results/${result.date}.json` });
-  assert.equal(JSON.parse(readFileSync(path.join(root, 'results', `${result.date}.json`), 'utf8')).results.length, 2);
+  assert.equal(JSON.parse(readFileSync(path.join(cli.root, 'results', `${result.date}.json`), 'utf8')).results.length, 2);
 
   const listed: ScheduleInfo[] = JSON.parse((await nightshift('schedule', 'list', '--json')).stdout);
   const mine = listed.find((s) => s.scheduleId === 'nightshift-nightly');
@@ -100,12 +71,12 @@ test('nightshift schedule create / list / trigger / pause / unpause / delete; th
   assert.equal(mine.recentBatches[0].batchId, batchId);
 
   await nightshift('schedule', 'pause', '--note', 'holiday');
-  let d = await env.client.schedule.getHandle('nightshift-nightly').describe();
+  let d = await cli.env.client.schedule.getHandle('nightshift-nightly').describe();
   assert.equal(d.state.paused, true);
   assert.equal(d.state.note, 'holiday');
   assert.match((await nightshift('schedule', 'list')).stdout, /nightshift-nightly\s+0 2 \* \* \*\s+Pacific\/Kiritimati\s+paused/);
   await nightshift('schedule', 'unpause');
-  d = await env.client.schedule.getHandle('nightshift-nightly').describe();
+  d = await cli.env.client.schedule.getHandle('nightshift-nightly').describe();
   assert.equal(d.state.paused, false);
 
   assert.deepEqual(JSON.parse((await nightshift('schedule', 'delete', '--json')).stdout), { scheduleId: 'nightshift-nightly', action: 'delete', ok: true });
