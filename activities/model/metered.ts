@@ -44,7 +44,8 @@ export async function createMeteredMessage(
   assertMessage(msg);
   const usage = usageOf(msg.usage);
   const replay = isReplayModel(msg.model ?? '');
-  const price = priceOf(params.model) ?? priceOf(msg.model ?? '');
+  // Priced as the model asked for, which is what the budget reserved against.
+  const price = priceOf(params.model);
   return {
     msg,
     model: msg.model ?? params.model,
