@@ -15,30 +15,25 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { SandboxGone } from '../common/errors';
-import { isolate } from './os-isolation';
+import { PolicyViolation, SandboxGone } from '../common/errors';
+import { isolate, type IsolatedCommand } from './os-isolation';
 export { shutdownIsolation } from './os-isolation';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
-import { ensurePidsCgroup, killPidsCgroup } from './pids-cgroup';
 import { resolveInWorkspace } from './policy';
-import type { CreateSandboxOptions, ExecOptions, ExecResult, FileEntry, NetworkPolicy, Sandbox, SandboxProvider } from './types';
+import { ensureSandboxCgroups, killSandboxCgroups } from './resource-cgroup';
+import { DEFAULT_SANDBOX_LIMITS, type CreateSandboxOptions, type ExecOptions, type ExecResult, type FileEntry, type NetworkPolicy, type Sandbox, type SandboxLimits, type SandboxProvider } from './types';
 
 export interface LocalProviderOptions {
   /** Directory holding one subdirectory per sandbox (the worker passes `<NIGHTSHIFT_ROOT>/.nightshift/sandboxes`). */
   root: string;
   /**
-   * More host paths the sandbox may not read. The nightshift checkout, the parent of
-   * `root` (other sandboxes, transcripts, checkpoints), home directories, /tmp and
-   * credential files are always hidden.
-   * @default []
-   */
-  denyRead?: string[];
-  /**
    * Most processes one sandbox may run at once: pids cgroup where writable, else
-   * `ulimit -u` (which the kernel ignores for root).
+   * `ulimit -u` (which the kernel ignores for root). Shorthand for `limits.processes`.
    * @default 512
    */
   pidsLimit?: number;
+  /** Limits of sandboxes created without their own; a sandbox's own limits win. @default DEFAULT_SANDBOX_LIMITS */
+  limits?: SandboxLimits;
   /** @default 1 MiB per stream */
   maxOutputBytes?: number;
   /** Timeout of a command that names none. @default 30 minutes */
@@ -51,9 +46,11 @@ interface Meta {
   envs: Record<string, string>;
   network: NetworkPolicy;
   timeoutMs?: number;
+  limits?: SandboxLimits;
 }
 
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const MIB = 1024 * 1024;
 /** Commands still running, per sandbox id, so kill() reaches them from any Sandbox object. */
 const running = new Map<string, Set<ChildProcess>>();
 /**
@@ -79,7 +76,7 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
         await fs.promises.mkdir(root, { recursive: true });
         const staging = path.join(root, `.staging-${id}-${randomBytes(6).toString('hex')}`);
         for (const sub of ['workspace', 'tmp', 'home']) await fs.promises.mkdir(path.join(staging, sub), { recursive: true });
-        const meta: Meta = { key: o.key, createdAt: new Date().toISOString(), envs: o.envs ?? {}, network: o.network ?? 'none', timeoutMs: o.timeoutMs };
+        const meta: Meta = { key: o.key, createdAt: new Date().toISOString(), envs: o.envs ?? {}, network: o.network ?? 'none', timeoutMs: o.timeoutMs, limits: o.limits };
         await fs.promises.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta, null, 2));
         try {
           await fs.promises.rename(staging, dir);
@@ -129,27 +126,44 @@ export class LocalSandbox implements Sandbox {
     const tmp = path.join(this.dir, 'tmp');
     const home = path.join(this.dir, 'home');
     const network = this.meta.network;
-    const isolated = await isolate(`export TMPDIR=${shellQuote(tmp)}\n${cmd}`, {
-      writable: [this.workspaceDir, tmp, home],
-      // Only when present: a deny on a missing path makes bubblewrap create a placeholder.
-      readOnly: fs.existsSync(path.join(this.workspaceDir, '.git')) ? [path.join(this.workspaceDir, '.git')] : [],
-      denyRead: [path.dirname(this.options.root), this.options.root, ...(this.options.denyRead ?? [])],
-      allowHosts: network === 'none' ? [] : network.allow,
-    });
-    const pidsLimit = this.options.pidsLimit ?? 512;
-    const cgroup = ensurePidsCgroup(this.id, pidsLimit);
-    // Joining the cgroup before bubblewrap starts puts every descendant in it.
-    const limit = cgroup ? `echo $$ > ${shellQuote(path.join(cgroup, 'cgroup.procs'))} || exit 125` : `ulimit -u ${pidsLimit} 2>/dev/null`;
-    const env = { PATH: BASE_PATH, HOME: home, TMPDIR: tmp, LANG: 'C.UTF-8', ...this.meta.envs, ...o.envs };
+    const limits = { ...DEFAULT_SANDBOX_LIMITS, ...(this.options.pidsLimit ? { processes: this.options.pidsLimit } : {}), ...this.options.limits, ...this.meta.limits };
+    const gitGuard = await holdGitReadOnly(this.id, this.workspaceDir);
+    let isolated: IsolatedCommand;
+    try {
+      isolated = await isolate(cmd, {
+        writable: [this.workspaceDir, tmp, home],
+        readOnly: [gitGuard.path],
+        cwd,
+        env: { PATH: BASE_PATH, HOME: home, TMPDIR: tmp, LANG: 'C.UTF-8', ...this.meta.envs, ...o.envs },
+        allowHosts: network === 'none' ? [] : network.allow,
+      });
+    } catch (err) {
+      await gitGuard.release();
+      throw err;
+    }
+    const cgroups = ensureSandboxCgroups(this.id, { pids: limits.processes, memoryBytes: limits.memoryMb * MIB, cpus: limits.cpus });
+    const oomBefore = cgroups.oomKills();
+    // Joining the cgroups before bubblewrap starts puts every descendant in them; `exec`
+    // makes bubblewrap the worker's own child, so --die-with-parent ends it with the worker.
+    const prelude = [
+      ...cgroups.procsFiles.map((f) => `echo $$ > ${shellQuote(f)} || exit 125`),
+      cgroups.enforced.has('pids') ? '' : `ulimit -u ${limits.processes} 2>/dev/null`,
+      `ulimit -n ${limits.openFiles} || exit 125`,
+      'exec bwrap "$@"',
+    ].join('\n');
     const max = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const stdout = new CappedOutput(max, o.onOutput);
     const stderr = new CappedOutput(max, o.onOutput);
     const timeoutMs = o.timeoutMs ?? this.options.defaultExecTimeoutMs ?? 30 * 60_000;
 
     return new Promise<ExecResult>((resolve, reject) => {
-      // detached: its own process group, so a timeout kills bash and bubblewrap together;
-      // bubblewrap's --die-with-parent then takes the whole PID namespace down.
-      const child = spawn('/bin/bash', ['-c', `${limit}\n${isolated.script}`], { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      // detached: its own process group, so a timeout kills the whole tree at once.
+      const child = spawn('/bin/bash', ['-c', prelude, 'nightshift-sandbox', ...isolated.args], {
+        cwd: this.workspaceDir,
+        env: { PATH: BASE_PATH },
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       const set = running.get(this.id) ?? new Set<ChildProcess>();
       running.set(this.id, set);
       set.add(child);
@@ -163,9 +177,9 @@ export class LocalSandbox implements Sandbox {
             // already exited
           }
         }
-        if (cgroup && !draining.has(this.id)) {
+        if (cgroups.procsFiles.length > 0 && !draining.has(this.id)) {
           const id = this.id;
-          const drained: Promise<unknown> = killPidsCgroup(id, { keep: true }).finally(() => {
+          const drained: Promise<unknown> = killSandboxCgroups(id, { keep: true }).finally(() => {
             if (draining.get(id) === drained) draining.delete(id);
           });
           draining.set(id, drained);
@@ -187,23 +201,28 @@ export class LocalSandbox implements Sandbox {
         clearTimeout(timer);
         o.signal?.removeEventListener('abort', onAbort);
         set.delete(child);
-        isolated.release();
+        return Promise.all([isolated.release(), gitGuard.release()]);
       };
       child.on('error', (err) => {
-        finish();
-        reject(err);
+        void finish().finally(() => reject(err));
       });
       child.on('close', (code, sig) => {
-        finish();
         // A killed command reports back only once its whole cgroup is empty.
-        void (draining.get(this.id) ?? Promise.resolve()).then(() => settle(code, sig));
+        void Promise.all([finish(), draining.get(this.id)]).then(
+          () => settle(code, sig),
+          (err: unknown) => reject(err instanceof Error ? err : new Error(String(err))),
+        );
       });
       const settle = (code: number | null, sig: NodeJS.Signals | null) => {
         if (aborted) {
           reject(o.signal?.reason instanceof Error ? o.signal.reason : Object.assign(new Error('exec aborted'), { name: 'AbortError' }));
           return;
         }
-        const note = timedOut ? `\n[nightshift: killed after ${timeoutMs} ms timeout]\n` : '';
+        const oomAfter = cgroups.oomKills();
+        let note = timedOut ? `\n[nightshift: killed after ${timeoutMs} ms timeout]\n` : '';
+        if (oomBefore !== undefined && oomAfter !== undefined && oomAfter > oomBefore) {
+          note += `\n[nightshift: killed: out of memory (limit ${limits.memoryMb} MiB)]\n`;
+        }
         const exitCode = code ?? 128 + signalNumber(sig);
         resolve({ exitCode, stdout: stdout.text(), stderr: stderr.text() + note, timedOut });
       };
@@ -259,7 +278,7 @@ export class LocalSandbox implements Sandbox {
       }
     }
     running.delete(this.id);
-    await killPidsCgroup(this.id);
+    await killSandboxCgroups(this.id);
     // Rename first so that a concurrent connect sees the sandbox gone at once.
     const trash = path.join(path.dirname(this.dir), `.trash-${this.id}-${randomBytes(6).toString('hex')}`);
     try {
@@ -277,6 +296,56 @@ export class LocalSandbox implements Sandbox {
       throw new SandboxGone(`local sandbox ${this.id} is gone`);
     }
   }
+}
+
+/** Commands running per sandbox that hold a placeholder `.git` (see holdGitReadOnly). */
+const placeholderHolders = new Map<string, number>();
+
+/**
+ * Makes sure the workspace root has a `.git` to bind read-only over, so the agent can
+ * neither change a repository's git directory nor create one of its own (host git would
+ * otherwise meet agent-made config). Without a repository, an empty regular file stands
+ * in while commands run and is removed after the last one: an empty `.git` file is never
+ * a repository, so one left by a killed worker is recognised and reused.
+ */
+async function holdGitReadOnly(id: string, workspace: string): Promise<{ path: string; release(): Promise<void> }> {
+  const gitPath = path.join(workspace, '.git');
+  let st: fs.Stats | undefined;
+  try {
+    st = await fs.promises.lstat(gitPath);
+  } catch {
+    // absent
+  }
+  if (st && st.isDirectory()) return { path: gitPath, release: async () => {} };
+  if (st && st.isFile() && st.size > 0) return { path: gitPath, release: async () => {} };
+  if (st && !st.isFile()) {
+    // A symlink would make bubblewrap bind whatever host path it names.
+    throw new PolicyViolation('no-git-writes', '.git', `the workspace's .git is a ${st.isSymbolicLink() ? 'symlink' : 'special file'}; refusing to run`);
+  }
+  if (!st) {
+    try {
+      await (await fs.promises.open(gitPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o444)).close();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+  }
+  placeholderHolders.set(id, (placeholderHolders.get(id) ?? 0) + 1);
+  let released = false;
+  return {
+    path: gitPath,
+    async release() {
+      if (released) return;
+      released = true;
+      const left = (placeholderHolders.get(id) ?? 1) - 1;
+      if (left > 0) {
+        placeholderHolders.set(id, left);
+        return;
+      }
+      placeholderHolders.delete(id);
+      const now = await fs.promises.lstat(gitPath).catch(() => undefined);
+      if (now?.isFile() && now.size === 0) await fs.promises.rm(gitPath, { force: true });
+    },
+  };
 }
 
 function shellQuote(s: string): string {

@@ -1,119 +1,189 @@
 /**
- * The OS-isolation layer of the local provider: @anthropic-ai/sandbox-runtime, which on
- * Linux runs each command under bubblewrap (no network namespace, filesystem binds, a
- * seccomp filter) with its traffic forced through a filtering proxy on the host.
+ * The OS-isolation layer of the local provider: each command runs under bubblewrap with an
+ * allowlist view of the filesystem, its own PID, IPC, UTS and network namespaces, no
+ * capabilities, and an environment made only of what it is given.
  *
- * The runtime is a process-wide singleton with one configuration, while each sandbox
- * needs its own workspace and network allowlist. So it is initialised once with nothing
- * allowed, and every command carries its own filesystem rules (`customConfig`) and its
- * own network allowlist (registered under an unguessable per-command id).
+ * What the command sees (nothing else of the host exists for it):
+ *   - its workspace, TMPDIR and HOME, read-write, at their host paths (the policy and the
+ *     worker's git speak of the same paths); the workspace's `.git` read-only;
+ *   - /usr and the /bin, /sbin, /lib* links or directories, read-only;
+ *   - the /etc entries in ETC_ALLOWLIST, read-only (no shadow, ssh, sudoers, npmrc, pip.conf…);
+ *   - a fresh /proc of its own PID namespace, a minimal /dev, and a fresh /tmp;
+ *   - with a network allowlist, the egress proxy's socket (see egress-proxy.ts).
+ *
+ * Why bubblewrap directly and not a wrapper library: the view has to be an allowlist, and
+ * every helper the command needs on the host has to end with the command or the worker.
  */
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { SandboxManager, type SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
-
-let ready: Promise<void> | undefined;
-
-/** Host paths no sandbox may read, on top of the worker's own files. */
-export const HOST_DENY_READ: readonly string[] = [
-  '/root',
-  '/home',
-  '/tmp',
-  '/var/tmp',
-  '/run',
-  '/etc/shadow',
-  '/etc/gshadow',
-  '/etc/sudoers',
-  '/etc/sudoers.d',
-  '/etc/ssh',
-];
+import { startEgressProxy, type EgressProxy } from './egress-proxy';
 
 /** This checkout of nightshift (its code, config and node_modules). */
 export const NIGHTSHIFT_CHECKOUT = path.resolve(__dirname, '..');
 
-function ensureInitialized(): Promise<void> {
-  ready ??= (async () => {
-    const deps = SandboxManager.checkDependencies();
-    if (deps.errors.length > 0) {
-      throw new Error(`local sandbox unavailable: ${deps.errors.join('; ')} (install bubblewrap, socat and ripgrep)`);
-    }
-    // Empty allowlists: everything is denied unless a command registers its own list.
-    const base: SandboxRuntimeConfig = {
-      network: { allowedDomains: [], deniedDomains: [] },
-      filesystem: { denyRead: [...HOST_DENY_READ], allowWrite: [], denyWrite: [] },
-    };
-    await SandboxManager.initialize(base);
-  })();
-  ready.catch(() => {
-    ready = undefined;
-  });
-  return ready;
-}
-
 /**
- * Stops the runtime's proxies and bridges (they keep the event loop alive). Call on
- * worker shutdown and at the end of tests; the next command initialises it again.
+ * The /etc entries a sandbox may read: user and group names, name resolution, TLS roots,
+ * the dynamic linker, time zone, MIME and terminal data, language runtimes' own config.
+ * Missing ones are skipped.
  */
-export async function shutdownIsolation(): Promise<void> {
-  if (!ready) return;
-  ready = undefined;
-  await SandboxManager.reset();
-}
+export const ETC_ALLOWLIST: readonly string[] = [
+  'passwd',
+  'group',
+  'hosts',
+  'host.conf',
+  'resolv.conf',
+  'nsswitch.conf',
+  'gai.conf',
+  'services',
+  'protocols',
+  'networks',
+  'ssl',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'pki',
+  'alternatives',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'localtime',
+  'timezone',
+  'mime.types',
+  'magic',
+  'magic.mime',
+  'terminfo',
+  'inputrc',
+  'bash.bashrc',
+  'profile',
+  'shells',
+  'os-release',
+  'debian_version',
+  'locale.alias',
+  'python3',
+  'perl',
+  'java-17-openjdk',
+  'java-21-openjdk',
+];
 
-export interface IsolatedCommand {
-  /** `bash -c` script that runs the command inside the sandbox. */
-  script: string;
-  /** Must be called once the command has exited (or failed to start). */
-  release(): void;
+/** System directories bound read-only; on merged-/usr systems the others are symlinks. */
+const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+
+/** Where the egress proxy's socket appears inside the sandbox, and the bridge's port. */
+const PROXY_SOCKET_INSIDE = '/run/nightshift/egress.sock';
+export const SANDBOX_PROXY_PORT = 3128;
+
+/** Proxies of commands still running, so shutdownIsolation can close them. */
+const openProxies = new Set<EgressProxy>();
+
+/** Closes every egress proxy still open (their commands are being torn down anyway). */
+export async function shutdownIsolation(): Promise<void> {
+  await Promise.all([...openProxies].map((p) => p.close()));
+  openProxies.clear();
 }
 
 export interface IsolationRules {
-  /** Directories the command may read and write (workspace, private tmp, home). */
+  /** Host directories the command may read and write: workspace, TMPDIR, HOME. */
   writable: string[];
-  /** Paths inside the writable ones that stay read-only (the workspace's `.git`). */
+  /**
+   * Paths inside the writable ones bound read-only over them (the workspace's `.git`).
+   * Each must exist: bubblewrap needs a mount point.
+   */
   readOnly: string[];
-  /** Host paths to hide on top of HOST_DENY_READ. */
-  denyRead: string[];
+  /** Working directory (a host path inside a writable directory). */
+  cwd: string;
+  /** The command's whole environment. */
+  env: Record<string, string>;
   /** Hosts the command may reach through the proxy; empty for none. */
   allowHosts: string[];
 }
 
+export interface IsolatedCommand {
+  /** bubblewrap's arguments (without the program name), ending with the command. */
+  args: string[];
+  /** Must be called once the command has exited (or failed to start). */
+  release(): Promise<void>;
+}
+
+/** bubblewrap arguments for the read-only system part of the view. */
+export function systemView(): string[] {
+  const args: string[] = [];
+  for (const dir of SYSTEM_DIRS) {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(dir);
+    } catch {
+      continue;
+    }
+    if (st.isSymbolicLink()) args.push('--symlink', fs.readlinkSync(dir), dir);
+    else if (st.isDirectory()) args.push('--ro-bind', dir, dir);
+  }
+  args.push('--dir', '/etc');
+  for (const entry of ETC_ALLOWLIST) {
+    const p = path.join('/etc', entry);
+    if (fs.existsSync(p)) args.push('--ro-bind', p, p);
+  }
+  args.push('--symlink', '/proc/self/mounts', '/etc/mtab');
+  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
+  return args;
+}
+
 /** Wraps `command` so it runs under the rules; see IsolatedCommand. */
 export async function isolate(command: string, rules: IsolationRules): Promise<IsolatedCommand> {
-  await ensureInitialized();
-  const commandId = randomBytes(16).toString('base64url');
-  // The proxy sockets live in /tmp, which is hidden: bind them back or nothing is reachable.
-  const sockets = [SandboxManager.getLinuxHttpSocketPath(), SandboxManager.getLinuxSocksSocketPath()].filter(
-    (s): s is string => typeof s === 'string',
-  );
-  const runtimeDir = path.dirname(require.resolve('@anthropic-ai/sandbox-runtime'));
-  const customConfig: Partial<SandboxRuntimeConfig> = {
-    filesystem: {
-      denyRead: [...HOST_DENY_READ, NIGHTSHIFT_CHECKOUT, ...rules.denyRead],
-      // The seccomp helper runs inside the sandbox, from this checkout's node_modules.
-      allowRead: [...rules.writable, ...sockets, path.join(runtimeDir, '..', 'vendor', 'seccomp')],
-      allowWrite: rules.writable,
-      denyWrite: rules.readOnly,
+  const env = { ...rules.env };
+  let proxy: EgressProxy | undefined;
+  let proxyDir: string | undefined;
+  let setup = '';
+  const binds: string[] = [];
+  if (rules.allowHosts.length > 0) {
+    // A short path: Unix socket paths are limited to 108 bytes.
+    proxyDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nightshift-egress-'));
+    proxy = await startEgressProxy(path.join(proxyDir, `${randomBytes(4).toString('hex')}.sock`), rules.allowHosts);
+    openProxies.add(proxy);
+    binds.push('--ro-bind', proxy.socketPath, PROXY_SOCKET_INSIDE);
+    const url = `http://127.0.0.1:${SANDBOX_PROXY_PORT}`;
+    Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1' });
+    // The bridge runs in a subshell so it is no job of the command's shell (`wait` would
+    // wait for it), and the command starts once it listens (0C38 = 3128, 0A = LISTEN).
+    setup = [
+      `(exec socat TCP-LISTEN:${SANDBOX_PROXY_PORT},bind=127.0.0.1,fork,reuseaddr UNIX-CONNECT:${PROXY_SOCKET_INSIDE} </dev/null >/dev/null 2>&1 &)`,
+      `for _ in $(seq 300); do grep -q ':0C38 00000000:0000 0A' /proc/net/tcp 2>/dev/null && break; sleep 0.01; done; unset _`,
+      '',
+    ].join('\n');
+  }
+  const args = [
+    '--die-with-parent',
+    '--new-session',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-net',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--hostname',
+    'sandbox',
+    '--cap-drop',
+    'ALL',
+    ...systemView(),
+  ];
+  for (const dir of rules.writable) args.push('--bind', dir, dir);
+  for (const p of rules.readOnly) args.push('--ro-bind', p, p);
+  // Last mount step: the root tmpfs (where /etc's allowlist and the mount points live)
+  // becomes read-only; the binds and /tmp below it keep their own modes.
+  args.push(...binds, '--remount-ro', '/', '--clearenv');
+  for (const [k, v] of Object.entries(env)) args.push('--setenv', k, v);
+  args.push('--chdir', rules.cwd, '/bin/bash', '-c', `${setup}${command}`);
+
+  let released = false;
+  return {
+    args,
+    async release() {
+      if (released) return;
+      released = true;
+      if (proxy) {
+        openProxies.delete(proxy);
+        await proxy.close();
+      }
+      if (proxyDir) await fs.promises.rm(proxyDir, { recursive: true, force: true });
     },
   };
-  if (rules.allowHosts.length > 0) {
-    SandboxManager.registerCommandNetworkLists(commandId, { allowedDomains: rules.allowHosts });
-  }
-  let released = false;
-  const release = () => {
-    if (released) return;
-    released = true;
-    SandboxManager.unregisterCommandNetworkLists(commandId);
-    SandboxManager.cleanupAfterCommand();
-  };
-  try {
-    const script = await SandboxManager.wrapWithSandbox(command, undefined, customConfig, undefined, {
-      commandId,
-      commandText: command,
-    });
-    return { script, release };
-  } catch (err) {
-    SandboxManager.unregisterCommandNetworkLists(commandId);
-    throw err;
-  }
 }

@@ -6,6 +6,22 @@
 
 export type NetworkPolicy = 'none' | { allow: string[] };
 
+/** Resource bounds of one sandbox; every field falls back to DEFAULT_SANDBOX_LIMITS. */
+export interface SandboxLimits {
+  /** Memory of all the sandbox's processes together (RAM, page cache, tmpfs); an OOM kills the command. */
+  memoryMb?: number;
+  /** CPU time per period, in CPUs (1.5 = one and a half cores). */
+  cpus?: number;
+  /** Size of the sandbox's disk (workspace, HOME and TMPDIR together); writes past it get ENOSPC. */
+  diskMb?: number;
+  /** Open file descriptors per process (`ulimit -n`). */
+  openFiles?: number;
+  /** Processes and threads of the sandbox at once. */
+  processes?: number;
+}
+
+export const DEFAULT_SANDBOX_LIMITS: Required<SandboxLimits> = { memoryMb: 4096, cpus: 1, diskMb: 10240, openFiles: 4096, processes: 512 };
+
 export interface CreateSandboxOptions {
   /** Idempotency key (the task's workflow ID): a second create with the same key returns the same sandbox. */
   key: string;
@@ -17,6 +33,8 @@ export interface CreateSandboxOptions {
   envs?: Record<string, string>;
   /** @default 'none' */
   network?: NetworkPolicy;
+  /** @default DEFAULT_SANDBOX_LIMITS (the local provider enforces them; see README) */
+  limits?: SandboxLimits;
 }
 
 export interface ExecOptions {
