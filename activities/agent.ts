@@ -75,7 +75,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   async function createSandbox(workflowId: string, settings: SandboxSettings | undefined): Promise<string> {
     // The environment is an allowlist of worker variables (secrets refused); the network is none unless listed.
     const o = sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] });
-    return (await deps.sandboxes.createOn(settings?.provider ?? 'local', { key: workflowId, ...o })).id;
+    return (await deps.sandboxes.createOn(settings?.provider ?? 'local', { key: workflowId, ...o, limits: settings?.limits })).id;
   }
 
   /**

@@ -103,12 +103,18 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
 }
 
 function sandboxSettings(raw: BatchFile['sandbox'], base: SandboxSettings): SandboxSettings {
-  return {
+  const settings: SandboxSettings = {
     provider: raw?.provider ?? base.provider,
     template: raw?.template ?? base.template,
     networkAllow: raw?.network_allow ?? base.networkAllow,
     envAllow: raw?.env_allow ?? base.envAllow,
   };
+  const l = raw?.limits;
+  const own = { memoryMb: l?.memory_mb, cpus: l?.cpus, diskMb: l?.disk_mb, openFiles: l?.open_files, processes: l?.processes };
+  // Field by field: a task that raises memory keeps the batch's CPU bound.
+  const limits = { ...base.limits, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) };
+  if (Object.keys(limits).length > 0) settings.limits = limits;
+  return settings;
 }
 
 /** The references a task makes, read leniently so invalid tasks can be checked too. */

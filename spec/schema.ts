@@ -47,6 +47,46 @@ const modelName = z.string().refine(isKnownModel, {
     `unknown model alias "${String(i.input)}"; use ${Object.keys(MODEL_ALIASES).join(', ')} or a full model ID (claude-...)`,
 });
 
+/** Resource bounds of one sandbox (the local provider enforces them; see README, "Sandbox limits"). */
+export const SandboxLimitsSchema = z
+  .strictObject({
+    memory_mb: z
+      .number({ message: 'must be a number of MiB' })
+      .int({ message: 'must be a whole number of MiB' })
+      .min(64, { message: 'must be at least 64' })
+      .max(1_048_576, { message: 'must be at most 1048576' })
+      .optional()
+      .describe('Memory of all the sandbox\'s processes together, in MiB (RAM, page cache, its /tmp). Past it the command is killed and the agent told. Default 4096.'),
+    cpus: z
+      .number({ message: 'must be a number of CPUs' })
+      .min(0.05, { message: 'must be at least 0.05' })
+      .max(1024, { message: 'must be at most 1024' })
+      .optional()
+      .describe('CPU time the sandbox may use, in CPUs (1.5 = one and a half cores); past it, it is slowed down, not killed. Default 1.'),
+    disk_mb: z
+      .number({ message: 'must be a number of MiB' })
+      .int({ message: 'must be a whole number of MiB' })
+      .min(32, { message: 'must be at least 32' })
+      .max(10_485_760, { message: 'must be at most 10485760' })
+      .optional()
+      .describe('Size of the sandbox\'s disk (workspace, HOME and TMPDIR together), in MiB; writes past it fail with "No space left on device". Default 10240.'),
+    open_files: z
+      .number({ message: 'must be a number' })
+      .int({ message: 'must be a whole number' })
+      .min(64, { message: 'must be at least 64' })
+      .max(1_048_576, { message: 'must be at most 1048576' })
+      .optional()
+      .describe('Open files per process in the sandbox (ulimit -n). Default 4096.'),
+    processes: z
+      .number({ message: 'must be a number' })
+      .int({ message: 'must be a whole number' })
+      .min(16, { message: 'must be at least 16' })
+      .max(1_000_000, { message: 'must be at most 1000000' })
+      .optional()
+      .describe('Processes and threads of the sandbox at once. Default 512.'),
+  })
+  .describe('Resource bounds of each sandbox; a task\'s fields override the batch\'s one by one.');
+
 export const SandboxSettingsSchema = z.strictObject({
   provider: z.enum(['local', 'e2b', 'docker'], { message: 'must be one of local, e2b, docker' }).optional(),
   template: z.string().optional(),
@@ -57,6 +97,7 @@ export const SandboxSettingsSchema = z.strictObject({
       error: (i) => `may not name a secret (${(i.input as string[]).filter(isSecretEnvName).join(', ')}): keys and tokens stay in the worker`,
     })
     .optional(),
+  limits: SandboxLimitsSchema.optional(),
 });
 
 const QuestionTimeoutPolicySchema = z.enum(['continue', 'park', 'fail'], { message: 'must be one of continue, park, fail' });

@@ -3,6 +3,7 @@
  * only, so this file has no runtime dependencies.
  */
 import type { Complexity } from '../common/models';
+import type { SandboxLimits } from '../sandbox/types';
 import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
 
 export type SandboxProviderName = 'local' | 'e2b' | 'docker';
@@ -15,6 +16,8 @@ export interface SandboxSettings {
   networkAllow: string[];
   /** Names of worker environment variables copied into the sandbox. Secrets are refused. */
   envAllow: string[];
+  /** Resource bounds, field by field the task's over the batch's; absent fields take the provider's defaults. */
+  limits?: SandboxLimits;
 }
 
 export interface PullRequestSettings {
