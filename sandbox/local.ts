@@ -5,7 +5,10 @@
  *   workspace/  the repository the agent works in (`.git` read-only inside the sandbox)
  *   tmp/        private TMPDIR, kept between commands
  *   home/       HOME, so tools' caches never touch the worker's home
- *   meta.json   what `connect(id)` needs to rebuild the sandbox (key, envs, network)
+ *   meta.json   what `connect(id)` needs to rebuild the sandbox (key, envs, network, limits)
+ *
+ * With a disk limit, workspace/, tmp/ and home/ live in `volume/` instead, a size-capped
+ * filesystem image (`disk.img`) mounted there (see disk-volume.ts).
  *
  * The id is derived from the key, so create is idempotent without a lock: the directory
  * is built under a staging name and renamed into place, and the rename is atomic.
@@ -18,6 +21,7 @@ import * as path from 'node:path';
 import { PolicyViolation, SandboxGone } from '../common/errors';
 import { isolate, type IsolatedCommand } from './os-isolation';
 export { shutdownIsolation } from './os-isolation';
+import { createVolumeImage, ensureVolumeMounted, unmountVolume, VOLUME_SUBDIRS } from './disk-volume';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import { resolveInWorkspace } from './policy';
 import { ensureSandboxCgroups, killSandboxCgroups } from './resource-cgroup';
@@ -47,7 +51,15 @@ interface Meta {
   network: NetworkPolicy;
   timeoutMs?: number;
   limits?: SandboxLimits;
+  /** Set when workspace, tmp and home live on a size-capped volume (see disk-volume.ts). */
+  volume?: { sizeMb: number };
+  /** Why a disk limit that was asked for is not enforced. */
+  diskUnbounded?: string;
 }
+
+/** Names inside a sandbox's directory of the disk image and where it is mounted. */
+const VOLUME_IMAGE = 'disk.img';
+const VOLUME_MOUNT = 'volume';
 
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const MIB = 1024 * 1024;
@@ -75,12 +87,29 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
       if (!fs.existsSync(path.join(dir, 'meta.json'))) {
         await fs.promises.mkdir(root, { recursive: true });
         const staging = path.join(root, `.staging-${id}-${randomBytes(6).toString('hex')}`);
-        for (const sub of ['workspace', 'tmp', 'home']) await fs.promises.mkdir(path.join(staging, sub), { recursive: true });
+        await fs.promises.mkdir(staging, { recursive: true });
         const meta: Meta = { key: o.key, createdAt: new Date().toISOString(), envs: o.envs ?? {}, network: o.network ?? 'none', timeoutMs: o.timeoutMs, limits: o.limits };
+        const diskMb = o.limits?.diskMb ?? options.limits?.diskMb;
+        if (diskMb !== undefined) {
+          try {
+            await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb);
+            await ensureVolumeMounted(path.join(staging, VOLUME_IMAGE), path.join(staging, VOLUME_MOUNT));
+            meta.volume = { sizeMb: diskMb };
+          } catch (err) {
+            await unmountVolume(path.join(staging, VOLUME_MOUNT));
+            await fs.promises.rm(path.join(staging, VOLUME_IMAGE), { force: true });
+            meta.diskUnbounded = `no disk quota (${diskMb} MiB asked): ${(err as Error).message.split('\n')[0]}`;
+            console.warn(`local sandbox ${id}: ${meta.diskUnbounded}`);
+          }
+        }
+        const base = meta.volume ? path.join(staging, VOLUME_MOUNT) : staging;
+        for (const sub of VOLUME_SUBDIRS) await fs.promises.mkdir(path.join(base, sub), { recursive: true });
         await fs.promises.writeFile(path.join(staging, 'meta.json'), JSON.stringify(meta, null, 2));
         try {
+          // The volume stays mounted through the rename: a mount moves with its parent.
           await fs.promises.rename(staging, dir);
         } catch (err) {
+          await unmountVolume(path.join(staging, VOLUME_MOUNT));
           await fs.promises.rm(staging, { recursive: true, force: true });
           // Another create with the same key won the race: use its sandbox.
           if (!['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
@@ -102,6 +131,8 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
     } catch {
       throw new SandboxGone(`local sandbox ${id} is gone (no ${dir})`);
     }
+    // After a reboot (or a kill that raced this open) the volume may need mounting again.
+    if (meta.volume && fs.existsSync(path.join(dir, VOLUME_IMAGE))) await ensureVolumeMounted(path.join(dir, VOLUME_IMAGE), path.join(dir, VOLUME_MOUNT));
     return new LocalSandbox(id, dir, meta, { ...options, root });
   }
 }
@@ -109,6 +140,9 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
 export class LocalSandbox implements Sandbox {
   /** Host path of the workspace; the worker's git operations (checkpoint, push) use it. */
   readonly workspaceDir: string;
+  /** Host paths of the sandbox's TMPDIR and HOME. */
+  readonly tmpDir: string;
+  readonly homeDir: string;
 
   constructor(
     readonly id: string,
@@ -116,15 +150,23 @@ export class LocalSandbox implements Sandbox {
     private readonly meta: Meta,
     private readonly options: LocalProviderOptions,
   ) {
-    this.workspaceDir = path.join(dir, 'workspace');
+    const base = meta.volume ? path.join(dir, VOLUME_MOUNT) : dir;
+    this.workspaceDir = path.join(base, 'workspace');
+    this.tmpDir = path.join(base, 'tmp');
+    this.homeDir = path.join(base, 'home');
+  }
+
+  /** Why the sandbox's disk is not bounded although a limit was asked for; undefined when it is, or none was asked. */
+  get diskUnbounded(): string | undefined {
+    return this.meta.diskUnbounded;
   }
 
   async exec(cmd: string, o: ExecOptions = {}): Promise<ExecResult> {
     this.assertAlive();
     await draining.get(this.id);
     const cwd = resolveInWorkspace(this.workspaceDir, o.cwd ?? '.');
-    const tmp = path.join(this.dir, 'tmp');
-    const home = path.join(this.dir, 'home');
+    const tmp = this.tmpDir;
+    const home = this.homeDir;
     const network = this.meta.network;
     const limits = { ...DEFAULT_SANDBOX_LIMITS, ...(this.options.pidsLimit ? { processes: this.options.pidsLimit } : {}), ...this.options.limits, ...this.meta.limits };
     const gitGuard = await holdGitReadOnly(this.id, this.workspaceDir);
@@ -279,6 +321,7 @@ export class LocalSandbox implements Sandbox {
     }
     running.delete(this.id);
     await killSandboxCgroups(this.id);
+    await unmountVolume(path.join(this.dir, VOLUME_MOUNT));
     // Rename first so that a concurrent connect sees the sandbox gone at once.
     const trash = path.join(path.dirname(this.dir), `.trash-${this.id}-${randomBytes(6).toString('hex')}`);
     try {

@@ -20,7 +20,8 @@ export interface SandboxLimits {
   processes?: number;
 }
 
-export const DEFAULT_SANDBOX_LIMITS: Required<SandboxLimits> = { memoryMb: 4096, cpus: 1, diskMb: 10240, openFiles: 4096, processes: 512 };
+/** Defaults of the bounds every local sandbox gets; the disk is bounded only when asked (it needs root and loop devices). */
+export const DEFAULT_SANDBOX_LIMITS: Required<Omit<SandboxLimits, 'diskMb'>> = { memoryMb: 4096, cpus: 1, openFiles: 4096, processes: 512 };
 
 export interface CreateSandboxOptions {
   /** Idempotency key (the task's workflow ID): a second create with the same key returns the same sandbox. */

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { PolicyViolation } from '../../common/errors';
 import { createLocalProvider, type LocalSandbox } from '../../sandbox/local';
 import { NIGHTSHIFT_CHECKOUT, shutdownIsolation } from '../../sandbox/os-isolation';
-import { pidsCgroupBase } from '../../sandbox/pids-cgroup';
+import { pidsCgroupBase } from '../../sandbox/resource-cgroup';
 import { checkCommand, DEFAULT_SAFETY_POLICY } from '../../sandbox/policy';
 import { prepareWorkspace } from '../../sandbox/workspace';
 import { gitIn, makeRepo, processesMatching, tempDir } from './helpers';
@@ -81,7 +81,7 @@ describe('local sandbox escape suite', () => {
     }
   });
 
-  it('the runtime\'s own scratch directory (/tmp/claude) is private to each command', async () => {
+  it('/tmp is private to each command; nothing reaches the host /tmp', async () => {
     const other = (await provider.create({ key: 'escape/scratch' })) as LocalSandbox;
     try {
       const wrote = await sb.exec('mkdir -p /tmp/claude && echo scratch-secret > /tmp/claude/left-behind && cat /tmp/claude/left-behind');
@@ -121,20 +121,40 @@ describe('local sandbox escape suite', () => {
     try {
       // Through the proxy the sandbox is given: it answers, and refuses this host.
       const viaProxy = [
-        'creds=${HTTP_PROXY#http://}; creds=${creds%@*}',
-        'auth=$(printf "%b" "${creds//%/\\\\x}" | base64 -w0)',
+        'test "$HTTP_PROXY" = http://127.0.0.1:3128 || exit 8',
         'exec 3<>/dev/tcp/127.0.0.1/3128 || exit 9',
-        `printf "GET http://127.0.0.1:${port}/ HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nProxy-Authorization: Basic %s\\r\\nConnection: close\\r\\n\\r\\n" "$auth" >&3`,
+        `printf "GET http://127.0.0.1:${port}/ HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nConnection: close\\r\\n\\r\\n" >&3`,
         'head -1 <&3',
+        'exec 4<>/dev/tcp/127.0.0.1/3128 || exit 9',
+        `printf "CONNECT 127.0.0.1:${port} HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\n\\r\\n" >&4`,
+        'head -1 <&4',
       ].join('\n');
       const direct = await allowed.exec(`exec 3<>/dev/tcp/127.0.0.1/${port} && echo CONNECTED`);
       assert.notEqual(direct.exitCode, 0);
       assert.ok(!direct.stdout.includes('CONNECTED'));
       const proxied = await allowed.exec(viaProxy);
-      assert.match(proxied.stdout, /^HTTP\/1\.[01] 403/, proxied.stdout + proxied.stderr);
+      assert.match(proxied.stdout, /^HTTP\/1\.[01] 403[^\n]*\nHTTP\/1\.[01] 403/, proxied.stdout + proxied.stderr);
       const none = await sb.exec(`exec 3<>/dev/tcp/127.0.0.1/${port} && echo CONNECTED`);
       assert.ok(!none.stdout.includes('CONNECTED'));
       assert.equal(connections, 0);
+      // A listed host is reached through the proxy, by plain request and by tunnel.
+      const listed = (await provider.create({ key: 'escape/net-listed', network: { allow: ['127.0.0.1'] } })) as LocalSandbox;
+      try {
+        const ok = await listed.exec(
+          [
+            'exec 3<>/dev/tcp/127.0.0.1/3128 || exit 9',
+            `printf "GET http://127.0.0.1:${port}/ HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\nConnection: close\\r\\n\\r\\n" >&3`,
+            'cat <&3; echo',
+            'exec 4<>/dev/tcp/127.0.0.1/3128 || exit 9',
+            `printf "CONNECT 127.0.0.1:${port} HTTP/1.1\\r\\nHost: 127.0.0.1:${port}\\r\\n\\r\\nGET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" >&4`,
+            'cat <&4',
+          ].join('\n'),
+        );
+        assert.match(ok.stdout, /^HTTP\/1\.1 200 OK[\s\S]*ok\nHTTP\/1\.1 200 Connection Established[\s\S]*HTTP\/1\.1 200 OK[\s\S]*ok$/, ok.stdout + ok.stderr);
+        assert.equal(connections, 2);
+      } finally {
+        await listed.kill();
+      }
     } finally {
       server.close();
       await allowed.kill();
