@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything nightshift needs on a fresh clone, and nothing twice:
 #   npm packages (npm ci), Debian packages for the local sandbox (bubblewrap, socat,
-#   ripgrep, git), and the Temporal CLI, built from its Go module into a per-machine cache.
+#   ripgrep, git, e2fsprogs for disk quotas), and the Temporal CLI, built from its Go
+#   module into a per-machine cache.
 # Usage: scripts/bootstrap.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,7 @@ node -e "require('@temporalio/core-bridge'); require('@swc/core'); require('esbu
 
 # --- Debian packages for the local sandbox ----------------------------------------------
 missing=()
-for pair in bwrap:bubblewrap socat:socat rg:ripgrep git:git; do
+for pair in bwrap:bubblewrap socat:socat rg:ripgrep git:git mkfs.ext4:e2fsprogs; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
