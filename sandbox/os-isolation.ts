@@ -73,6 +73,22 @@ const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx
 const PROXY_SOCKET_INSIDE = '/run/nightshift/egress.sock';
 export const SANDBOX_PROXY_PORT = 3128;
 
+const PROXY_DIR_PREFIX = 'nightshift-egress-';
+
+/** Removes the socket directories of workers that died without cleaning up (SIGKILL). */
+async function sweepStaleProxyDirs(): Promise<void> {
+  const entries = await fs.promises.readdir(os.tmpdir()).catch(() => [] as string[]);
+  for (const name of entries) {
+    const pid = Number(new RegExp(`^${PROXY_DIR_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!pid || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await fs.promises.rm(path.join(os.tmpdir(), name), { recursive: true, force: true });
+    }
+  }
+}
+
 /** Proxies of commands still running, so shutdownIsolation can close them. */
 const openProxies = new Set<EgressProxy>();
 
@@ -136,8 +152,10 @@ export async function isolate(command: string, rules: IsolationRules): Promise<I
   let setup = '';
   const binds: string[] = [];
   if (rules.allowHosts.length > 0) {
-    // A short path: Unix socket paths are limited to 108 bytes.
-    proxyDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nightshift-egress-'));
+    await sweepStaleProxyDirs();
+    // A short path: Unix socket paths are limited to 108 bytes. The pid in the name lets a
+    // later worker remove what a killed one left.
+    proxyDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), `${PROXY_DIR_PREFIX}${process.pid}-`));
     proxy = await startEgressProxy(path.join(proxyDir, `${randomBytes(4).toString('hex')}.sock`), rules.allowHosts);
     openProxies.add(proxy);
     binds.push('--ro-bind', proxy.socketPath, PROXY_SOCKET_INSIDE);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PolicyViolation } from '../../common/errors';
@@ -253,6 +254,11 @@ except OSError as e: print('stopped at', len(fs), e.strerror)"`);
     assert.deepEqual(inCgroup(), [], 'no process left in the sandbox (the socat bridge included)');
     assert.deepEqual(processesMatching('nightshift-egress-'), [], 'no proxy helper on the host');
     const killed = await provider.connect(id);
+    // The next networked command sweeps the dead worker's socket directory.
+    const leftBehind = () => fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith(`nightshift-egress-${child.pid}-`));
+    assert.equal(leftBehind().length, 1);
+    assert.equal((await killed.exec('echo again')).stdout, 'again\n');
+    assert.deepEqual(leftBehind(), []);
     await killed.kill();
   });
 });
