@@ -66,6 +66,10 @@ export const ETC_ALLOWLIST: readonly string[] = [
   'java-21-openjdk',
 ];
 
+/** /proc entries made read-only, and files hidden (host-wide keys and kernel internals). */
+const PROC_READ_ONLY = ['sys', 'sysrq-trigger', 'irq', 'bus', 'fs', 'acpi', 'scsi'];
+const PROC_HIDDEN = ['keys', 'key-users', 'kcore', 'timer_list', 'sched_debug', 'latency_stats'];
+
 /** System directories bound read-only; on merged-/usr systems the others are symlinks. */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 
@@ -140,7 +144,13 @@ export function systemView(): string[] {
     if (fs.existsSync(p)) args.push('--ro-bind', p, p);
   }
   args.push('--symlink', '/proc/self/mounts', '/etc/mtab');
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
+  args.push('--proc', '/proc');
+  // Root without capabilities may still write what procfs guards by file mode only:
+  // kernel.core_pattern (a program the host kernel runs as root), sysrq-trigger (reboot)
+  // and the other global sysctls. They stay readable, never writable.
+  for (const entry of PROC_READ_ONLY) args.push('--ro-bind-try', `/proc/${entry}`, `/proc/${entry}`);
+  for (const entry of PROC_HIDDEN) if (fs.existsSync(`/proc/${entry}`)) args.push('--ro-bind', '/dev/null', `/proc/${entry}`);
+  args.push('--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
   return args;
 }
 

@@ -81,6 +81,23 @@ describe('local sandbox boundary (root outside /tmp)', () => {
     assert.equal((writes.stderr.match(/Read-only file system/g) ?? []).length, 4, writes.stderr);
   });
 
+  it('host-wide kernel knobs stay read-only for root inside (core_pattern, sysrq, sysctls, keys)', async () => {
+    const corePattern = fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8');
+    // Writing the current value back would be harmless if it got through.
+    const r = await sb.exec(
+      [
+        'v=$(cat /proc/sys/kernel/core_pattern); printf "%s\\n" "$v" > /proc/sys/kernel/core_pattern && echo CORE_PATTERN_WRITTEN',
+        'v=$(cat /proc/sys/vm/swappiness); echo "$v" > /proc/sys/vm/swappiness && echo SYSCTL_WRITTEN',
+        '[ -w /proc/sysrq-trigger ] && echo SYSRQ_WRITABLE',
+        'cat /proc/keys /proc/key-users 2>/dev/null | head -1',
+        'echo end',
+      ].join('\n'),
+    );
+    assert.equal(r.stdout, 'end\n', r.stdout);
+    assert.equal((r.stderr.match(/Read-only file system/g) ?? []).length, 2, r.stderr);
+    assert.equal(fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8'), corePattern);
+  });
+
   it('git, rg, python3 and node work inside', async () => {
     const r = await sb.exec('git --version && rg --version | head -1 && python3 -c "print(6*7)" && node -e "console.log(process.platform)" && echo hi > f.txt && rg -c hi f.txt');
     assert.equal(r.exitCode, 0, r.stderr);
