@@ -1,8 +1,22 @@
-/** `sandbox.limits` in task files: validated with clear messages, merged field by field. */
+/**
+ * `sandbox.limits` in task files: validated with clear messages, merged field by field,
+ * and carried by the agent's createSandbox activity to the commands it runs.
+ */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createAgentActivities } from '../../activities/agent';
+import { FileTranscriptStore } from '../../activities/transcripts';
 import { SpecError } from '../../common/errors';
+import { createLocalProvider, shutdownIsolation } from '../../sandbox/local';
+import { cgroupBases } from '../../sandbox/resource-cgroup';
+import { routeSandboxes } from '../../sandbox/router';
 import { parseBatchYaml } from '../../spec/load';
+
+after(() => shutdownIsolation());
 
 const batch = (sandbox: string, task = '') => `sandbox:\n${sandbox}\ntasks:\n  - id: a\n    description: do it\n${task}\n  - id: b\n    description: other\n`;
 
@@ -32,5 +46,26 @@ test('bad limits are refused with the field and the reason', () => {
       (e: unknown) => e instanceof SpecError && message.test(e.message),
       sandbox,
     );
+  }
+});
+
+test('a task\'s limits reach its sandbox through createAgentSandbox', async () => {
+  const spec = parseBatchYaml(batch('  limits: { memory_mb: 256 }', '    sandbox:\n      limits: { open_files: 200, cpus: 0.5 }'), 'thread.yaml');
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-limits-'));
+  const provider = createLocalProvider({ root: path.join(root, 'sandboxes') });
+  const agent = createAgentActivities({ config: { root }, sandboxes: routeSandboxes({ local: provider }), transcripts: new FileTranscriptStore({ dir: path.join(root, 'transcripts') }) });
+  const { sandboxId } = (await new MockActivityEnvironment().run(agent.createAgentSandbox, { workflowId: 'night/limits', sandbox: spec.tasks[0].sandbox })) as { sandboxId: string };
+  const sb = await provider.connect(sandboxId);
+  try {
+    const r = await sb.exec('ulimit -n');
+    assert.equal(r.stdout, '200\n');
+    const memory = cgroupBases().memory;
+    if (memory) {
+      const file = memory.version === 1 ? 'memory.limit_in_bytes' : 'memory.max';
+      assert.equal(fs.readFileSync(path.join(memory.dir, sandboxId, file), 'utf8').trim(), String(256 * 1024 * 1024));
+    }
+  } finally {
+    await sb.kill();
+    fs.rmSync(root, { recursive: true, force: true });
   }
 });
