@@ -24,6 +24,7 @@ export { shutdownIsolation } from './os-isolation';
 import { createVolumeImage, ensureVolumeMounted, unmountVolume, VOLUME_SUBDIRS } from './disk-volume';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import { resolveInWorkspace } from './policy';
+import { keyringDenyFilter } from './seccomp';
 import { ensureSandboxCgroups, killSandboxCgroups } from './resource-cgroup';
 import { DEFAULT_SANDBOX_LIMITS, type CreateSandboxOptions, type ExecOptions, type ExecResult, type FileEntry, type NetworkPolicy, type Sandbox, type SandboxLimits, type SandboxProvider } from './types';
 
@@ -183,6 +184,7 @@ export class LocalSandbox implements Sandbox {
       await gitGuard.release();
       throw err;
     }
+    const seccomp = await this.seccompFilterFile();
     const cgroups = ensureSandboxCgroups(this.id, { pids: limits.processes, memoryBytes: limits.memoryMb * MIB, cpus: limits.cpus });
     const oomBefore = cgroups.oomKills();
     // Joining the cgroups before bubblewrap starts puts every descendant in them; `exec`
@@ -191,7 +193,7 @@ export class LocalSandbox implements Sandbox {
       ...cgroups.procsFiles.map((f) => `echo $$ > ${shellQuote(f)} || exit 125`),
       cgroups.enforced.has('pids') ? '' : `ulimit -u ${limits.processes} 2>/dev/null`,
       `ulimit -n ${limits.openFiles} || exit 125`,
-      'exec bwrap "$@"',
+      seccomp ? `exec bwrap --seccomp 3 "$@" 3< ${shellQuote(seccomp)}` : 'exec bwrap "$@"',
     ].join('\n');
     const max = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const stdout = new CappedOutput(max, o.onOutput);
@@ -332,6 +334,20 @@ export class LocalSandbox implements Sandbox {
     }
     await fs.promises.rm(trash, { recursive: true, force: true, maxRetries: 3 });
     return true;
+  }
+
+  /** The sandbox's seccomp filter (see seccomp.ts), kept beside meta.json where no command sees it. */
+  private async seccompFilterFile(): Promise<string | null> {
+    const filter = keyringDenyFilter();
+    if (!filter) return null;
+    const file = path.join(this.dir, 'seccomp.bpf');
+    const current = await fs.promises.readFile(file).catch(() => undefined);
+    if (!current?.equals(filter)) {
+      const staging = `${file}.${randomBytes(4).toString('hex')}`;
+      await fs.promises.writeFile(staging, filter, { mode: 0o600 });
+      await fs.promises.rename(staging, file);
+    }
+    return file;
   }
 
   private assertAlive(): void {

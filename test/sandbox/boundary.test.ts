@@ -98,6 +98,16 @@ describe('local sandbox boundary (root outside /tmp)', () => {
     assert.equal(fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8'), corePattern);
   });
 
+  it('the kernel keyrings of the host root are out of reach (seccomp)', async () => {
+    // keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0), by number on x86-64 and arm64.
+    const nr = process.arch === 'arm64' ? 219 : 250;
+    const probe = `python3 -c "import ctypes, os; libc = ctypes.CDLL(None, use_errno=True); r = libc.syscall(${nr}, 0, -4, 0); print(r, os.strerror(ctypes.get_errno()) if r < 0 else 'ok')"`;
+    const host = execFileSync('/bin/sh', ['-c', probe], { encoding: 'utf8' });
+    assert.match(host, /^\d+ ok$/m, 'the host root has a user keyring to protect');
+    const r = await sb.exec(probe);
+    assert.equal(r.stdout, '-1 Operation not permitted\n', r.stderr);
+  });
+
   it('git, rg, python3 and node work inside', async () => {
     const r = await sb.exec('git --version && rg --version | head -1 && python3 -c "print(6*7)" && node -e "console.log(process.platform)" && echo hi > f.txt && rg -c hi f.txt');
     assert.equal(r.exitCode, 0, r.stderr);
