@@ -89,6 +89,9 @@ describe('local sandbox boundary (root outside /tmp)', () => {
         'v=$(cat /proc/sys/kernel/core_pattern); printf "%s\\n" "$v" > /proc/sys/kernel/core_pattern && echo CORE_PATTERN_WRITTEN',
         'v=$(cat /proc/sys/vm/swappiness); echo "$v" > /proc/sys/vm/swappiness && echo SYSCTL_WRITTEN',
         '[ -w /proc/sysrq-trigger ] && echo SYSRQ_WRITABLE',
+        // Nor from a nested user namespace, where umount or a fresh procfs would unveil them.
+        'unshare -Um sh -c "umount /proc/sys || mount -t proc proc /tmp" 2>/dev/null && echo UNVEILED',
+        'unshare -Urm sh -c "echo core > /proc/sys/kernel/core_pattern" 2>/dev/null && echo NESTED_WRITE',
         'cat /proc/keys /proc/key-users 2>/dev/null | head -1',
         'echo end',
       ].join('\n'),
