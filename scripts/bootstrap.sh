@@ -26,7 +26,7 @@ node -e "require('@temporalio/core-bridge'); require('@swc/core'); require('esbu
 # --- Debian packages for the local sandbox ----------------------------------------------
 missing=()
 for pair in bwrap:bubblewrap socat:socat rg:ripgrep git:git mkfs.ext4:e2fsprogs; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
