@@ -94,12 +94,16 @@ async function sweepStaleProxyDirs(): Promise<void> {
 }
 
 /** Proxies of commands still running, so shutdownIsolation can close them. */
-const openProxies = new Set<EgressProxy>();
+const openProxies = new Map<EgressProxy, string>();
 
 /** Closes every egress proxy still open (their commands are being torn down anyway). */
 export async function shutdownIsolation(): Promise<void> {
-  await Promise.all([...openProxies].map((p) => p.close()));
+  const open = [...openProxies];
   openProxies.clear();
+  await Promise.all(open.map(async ([proxy, dir]) => {
+    await proxy.close();
+    await fs.promises.rm(dir, { recursive: true, force: true });
+  }));
 }
 
 export interface IsolationRules {
@@ -166,8 +170,12 @@ export async function isolate(command: string, rules: IsolationRules): Promise<I
     // A short path: Unix socket paths are limited to 108 bytes. The pid in the name lets a
     // later worker remove what a killed one left.
     proxyDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), `${PROXY_DIR_PREFIX}${process.pid}-`));
-    proxy = await startEgressProxy(path.join(proxyDir, `${randomBytes(4).toString('hex')}.sock`), rules.allowHosts);
-    openProxies.add(proxy);
+    const dir = proxyDir;
+    proxy = await startEgressProxy(path.join(dir, `${randomBytes(4).toString('hex')}.sock`), rules.allowHosts).catch(async (err: unknown) => {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      throw err;
+    });
+    openProxies.set(proxy, proxyDir);
     binds.push('--ro-bind', proxy.socketPath, PROXY_SOCKET_INSIDE);
     const url = `http://127.0.0.1:${SANDBOX_PROXY_PORT}`;
     Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1' });
