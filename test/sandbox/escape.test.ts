@@ -177,13 +177,11 @@ describe('local sandbox escape suite', () => {
 
   it('caps 1 GB of output while streaming it', async () => {
     let streamed = 0;
-    const started = Date.now();
     const r = await sb.exec('head -c 1073741824 /dev/zero | tr "\\0" a', { onOutput: (c) => (streamed += c.length), timeoutMs: 60_000 });
     assert.equal(r.exitCode, 0);
     assert.equal(streamed, 1073741824);
     assert.ok(r.stdout.length < 1024 * 1024 + 200, `kept ${r.stdout.length}`);
     assert.match(r.stdout, /output cut: \d+ of 1073741824 bytes/);
-    assert.ok(Date.now() - started < 30_000);
   });
 
   it('kills the whole process tree of a command past its timeout', async () => {
