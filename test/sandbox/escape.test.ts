@@ -137,6 +137,21 @@ describe('local sandbox escape suite', () => {
       const none = await sb.exec(`exec 3<>/dev/tcp/127.0.0.1/${port} && echo CONNECTED`);
       assert.ok(!none.stdout.includes('CONNECTED'));
       assert.equal(connections, 0);
+      // A listed name that resolves to the worker's own host is refused: only a literal address may be.
+      const rebound = (await provider.create({ key: 'escape/net-rebound', network: { allow: ['localhost'] } })) as LocalSandbox;
+      try {
+        const r = await rebound.exec(
+          [
+            'exec 3<>/dev/tcp/127.0.0.1/3128 || exit 9',
+            `printf "CONNECT localhost:${port} HTTP/1.1\\r\\nHost: localhost:${port}\\r\\n\\r\\n" >&3`,
+            'cat <&3',
+          ].join('\n'),
+        );
+        assert.match(r.stdout, /^HTTP\/1\.1 403 Forbidden[\s\S]*localhost resolves to (127\.0\.0\.1|::1), an address of the worker's own network/, r.stdout);
+        assert.equal(connections, 0);
+      } finally {
+        await rebound.kill();
+      }
       // A listed host is reached through the proxy, by plain request and by tunnel.
       const listed = (await provider.create({ key: 'escape/net-listed', network: { allow: ['127.0.0.1'] } })) as LocalSandbox;
       try {
