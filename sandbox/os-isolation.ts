@@ -158,8 +158,22 @@ export function systemView(): string[] {
   return args;
 }
 
+const SYSTEM_BIN_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+const toolsFound = new Set<string>();
+
+/** Fails with what to install, rather than letting the agent see `command not found`. */
+function requireTool(name: string, pkg: string): void {
+  if (toolsFound.has(name)) return;
+  if (!SYSTEM_BIN_DIRS.some((d) => fs.existsSync(path.join(d, name)))) {
+    throw new Error(`local sandbox unavailable: ${name} not found in ${SYSTEM_BIN_DIRS.join(':')} (install ${pkg}; scripts/bootstrap.sh does)`);
+  }
+  toolsFound.add(name);
+}
+
 /** Wraps `command` so it runs under the rules; see IsolatedCommand. */
 export async function isolate(command: string, rules: IsolationRules): Promise<IsolatedCommand> {
+  requireTool('bwrap', 'bubblewrap');
+  if (rules.allowHosts.length > 0) requireTool('socat', 'socat');
   const env = { ...rules.env };
   let proxy: EgressProxy | undefined;
   let proxyDir: string | undefined;
