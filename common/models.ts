@@ -6,9 +6,9 @@
 export type Complexity = 'low' | 'medium' | 'high';
 
 export const MODEL_ALIASES = {
-  haiku: 'claude-haiku-4-5',
-  sonnet: 'claude-sonnet-4-5',
-  opus: 'claude-opus-4-5',
+  haiku: 'claude-haiku-5-5',
+  sonnet: 'claude-sonnet-5-5',
+  opus: 'claude-opus-5-5',
 } as const;
 
 export type ModelAlias = keyof typeof MODEL_ALIASES;
@@ -33,6 +33,10 @@ export const MODEL_PRICES: Record<string, ModelPrice> = {
   'claude-sonnet-4-6': { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3, contextWindow: 1_000_000 },
   'claude-opus-4-6': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 1_000_000 },
   'claude-opus-5': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 1_000_000 },
+  // The current family, from each model's overview page (2026-11). Haiku 5.5's rates are for prompts up to 100K tokens.
+  'claude-haiku-5-5': { input: 0.1, output: 0.5, cacheWrite: 0.125, cacheRead: 0.01, contextWindow: 1_000_000 },
+  'claude-sonnet-5-5': { input: 2, output: 10, cacheWrite: 2.5, cacheRead: 0.2, contextWindow: 1_000_000 },
+  'claude-opus-5-5': { input: 4, output: 20, cacheWrite: 5, cacheRead: 0.2, contextWindow: 1_000_000 },
 };
 
 const FULL_MODEL_ID = /^claude-[a-z0-9][a-z0-9.-]*$/;

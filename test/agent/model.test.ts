@@ -59,9 +59,10 @@ test('cost arithmetic matches hand-computed figures', () => {
   // One cache-read token of haiku is a tenth of a millionth of a dollar, and is not rounded away.
   assert.equal(costOf({ input: 0, output: 0, cacheWrite: 0, cacheRead: 1 }, MODEL_PRICES['claude-haiku-4-5']), 1e-7);
   assert.equal(priceOf('claude-sonnet-4-5-20250929'), MODEL_PRICES['claude-sonnet-4-5']);
-  assert.equal(priceOf('haiku'), MODEL_PRICES['claude-haiku-4-5']);
+  assert.equal(priceOf('haiku'), MODEL_PRICES['claude-haiku-5-5']);
   assert.equal(priceOf('claude-unknown-9'), undefined);
-  assert.equal(priceOf('claude-opus-5-5'), undefined, 'a newer model is not priced as an older one');
+  assert.equal(priceOf('claude-opus-5-5'), MODEL_PRICES['claude-opus-5-5']);
+  assert.notEqual(priceOf('claude-opus-5-5')?.input, priceOf('claude-opus-5')?.input, 'a newer model is not priced as an older one');
   assert.equal(worstCasePrice().output, 25);
 });
 

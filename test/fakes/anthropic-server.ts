@@ -25,7 +25,7 @@ export function message(content: Block[], o: { usage?: Usage; stopReason?: strin
       id: `msg_${Math.random().toString(36).slice(2)}`,
       type: 'message',
       role: 'assistant',
-      model: o.model ?? 'claude-sonnet-4-5-20250929',
+      model: o.model ?? 'claude-sonnet-5-5',
       content,
       stop_reason: o.stopReason ?? (content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'),
       stop_sequence: null,

@@ -39,7 +39,7 @@ test('a valid plan is forced through submit_plan, written as a task file and a c
   const fake = await startFakeAnthropic({ script: [plan(VALID)] });
   try {
     const root = tmpRoot();
-    const r = await makePlan(root, client(fake.url), { goal: 'Build a REST API with authentication', date: '2026-11-21', maxCostUsd: 20 });
+    const r = await makePlan(root, client(fake.url), { goal: 'Build a REST API with authentication', date: '2026-11-21', maxCostUsd: 15 });
     assert.equal(fake.requests.length, 1);
     const body = fake.requests[0].body as unknown as { tool_choice: unknown; tools: { name: string; input_schema: { properties: { tasks: { items: { properties: Record<string, { enum?: string[] }>; required: string[] } } } } }[]; system: string; messages: { content: string }[] };
     assert.deepEqual(body.tool_choice, { type: 'tool', name: 'submit_plan' });
@@ -54,7 +54,7 @@ test('a valid plan is forced through submit_plan, written as a task file and a c
     assert.equal(r.planner.kind === 'model' && r.planner.attempts, 1);
     assert.deepEqual(r.files, { yaml: 'tasks/2026-11-21.yaml', markdown: 'tasks/2026-11-21.plan.md' });
     const spec = await loadBatchSpec('tasks/2026-11-21.yaml', root);
-    assert.equal(spec.maxCostUsd, 20);
+    assert.equal(spec.maxCostUsd, 15);
     assert.deepEqual(spec.tasks.map((t) => [t.id, t.role, t.complexity, t.dependsOn]), [
       ['task-001', 'data', 'low', []],
       ['task-002', 'backend', 'medium', ['task-001']],
@@ -67,9 +67,9 @@ test('a valid plan is forced through submit_plan, written as a task file and a c
     const md = readFileSync(path.join(root, r.files.markdown), 'utf8');
     assert.match(md, /## Execution phases\n\n1\. `task-001`\n2\. `task-002`, `task-003` \(in parallel\)\n3\. `task-004`/);
     assert.match(md, /```mermaid\ngraph TD\n[\s\S]*task_001 --> task_002\n[\s\S]*task_003 --> task_004\n```/);
-    // Priors only (no history): opus high = 2.5M in x $5 + 150k out x $25 = $16.25.
-    assert.match(md, /\| task-003 \| backend \| high \| claude-opus-4-5 \| \$16\.25 \| 4 \| task-001 \|/);
-    assert.match(md, /does not fit/, '$20.95 is over the $20 budget');
+    // Priors only (no history): opus high = 2.5M in x $4 + 150k out x $20 = $13.00.
+    assert.match(md, /\| task-003 \| backend \| high \| claude-opus-5-5 \| \$13\.00 \| 4 \| task-001 \|/);
+    assert.match(md, /does not fit/, '$15.68 is over the $15 budget');
     assert.match(r.text, /Phase 2 \(in parallel\):/);
   } finally {
     await fake.close();
