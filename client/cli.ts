@@ -5,6 +5,7 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Command, Option } from 'commander';
 import { loadConfig, webUiUrl } from '../common/config';
+import { installModelFile } from '../common/models-file';
 import { SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
@@ -30,6 +31,7 @@ const info = (s: string) => process.stderr.write(s + '\n');
 
 export function buildProgram(): Command {
   const config = loadConfig();
+  installModelFile(config.modelsFile);
   const program = new Command('nightshift')
     .description('Run a night of coding-agent work as durable Temporal workflows.')
     .showHelpAfterError();

@@ -63,7 +63,9 @@ test('cost arithmetic matches hand-computed figures', () => {
   assert.equal(priceOf('claude-unknown-9'), undefined);
   assert.equal(priceOf('claude-opus-5-5'), MODEL_PRICES['claude-opus-5-5']);
   assert.notEqual(priceOf('claude-opus-5-5')?.input, priceOf('claude-opus-5')?.input, 'a newer model is not priced as an older one');
-  assert.equal(worstCasePrice().output, 25);
+  // The dearest row is Fable 5.1/5 ($10 in, $50 out), past every tier of every other model.
+  assert.equal(worstCasePrice().output, 50);
+  assert.equal(worstCasePrice().input, 10);
 });
 
 test('callModel: turn N is asked once; a retry returns the stored response without calling the API', async () => {
@@ -93,7 +95,7 @@ test('callModel: a model missing from the price table is charged at the dearest 
     await putJson(s.transcripts, WF, keys.prompt, prompt);
     const t = await run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-future-9' });
     assert.equal(t.costEstimated, true);
-    assert.equal(t.costUsd, (1000 * 5 + 1000 * 25) / 1e6);
+    assert.equal(t.costUsd, (1000 * 10 + 1000 * 50) / 1e6);
   } finally {
     await fake.close();
   }
