@@ -1,5 +1,5 @@
 /**
- * Decomposition through the real SDK against a scripted Messages API: the answer is forced
+ * Decomposition through the real SDK against a scripted Messages API: the answer comes
  * through submit_plan, validated as a task file, an invalid plan is sent back with its
  * errors once, and without a model the heuristic plans instead and says so.
  */
@@ -42,7 +42,8 @@ test('a valid plan is forced through submit_plan, written as a task file and a c
     const r = await makePlan(root, client(fake.url), { goal: 'Build a REST API with authentication', date: '2026-11-21', maxCostUsd: 15 });
     assert.equal(fake.requests.length, 1);
     const body = fake.requests[0].body as unknown as { tool_choice: unknown; tools: { name: string; input_schema: { properties: { tasks: { items: { properties: Record<string, { enum?: string[] }>; required: string[] } } } } }[]; system: string; messages: { content: string }[] };
-    assert.deepEqual(body.tool_choice, { type: 'tool', name: 'submit_plan' });
+    // The default planner model (sonnet 5.5) rejects forced tool use: it is asked with auto and its answer checked.
+    assert.deepEqual(body.tool_choice, { type: 'auto' });
     const items = body.tools[0].input_schema.properties.tasks.items;
     // The tool schema comes from the task-file schema: same enum, no second definition.
     assert.deepEqual(items.properties.estimated_complexity.enum, ['low', 'medium', 'high']);
@@ -102,9 +103,11 @@ test('an invalid plan is rejected with its validation errors and the model gets 
   }
 });
 
-test('a plan still invalid on the second answer fails with every problem, after two requests', async () => {
+test('a plan still invalid on the second answer fails with every problem, after the reminder too', async () => {
   const bad = { tasks: [task('task-001', 'A', ['nope'])] };
-  const fake = await startFakeAnthropic({ script: [plan(bad), message([text('I would rather chat.')], { stopReason: 'end_turn' })] });
+  const chat = () => message([text('I would rather chat.')], { stopReason: 'end_turn' });
+  // The second answer comes in prose; sonnet 5.5 cannot be forced, so it is reminded once more.
+  const fake = await startFakeAnthropic({ script: [plan(bad), chat(), chat()] });
   try {
     const root = tmpRoot();
     await assert.rejects(makePlan(root, client(fake.url), { goal: 'x', date: '2026-11-23' }), (err: unknown) => {
@@ -112,7 +115,7 @@ test('a plan still invalid on the second answer fails with every problem, after 
       assert.match(err.message, /did not call submit_plan/);
       return true;
     });
-    assert.equal(fake.requests.length, 2);
+    assert.equal(fake.requests.length, 3);
     assert.equal(fake.exhausted, undefined);
   } finally {
     await fake.close();
