@@ -42,6 +42,8 @@ export function message(content: Block[], o: { usage?: Usage; stopReason?: strin
 export const rateLimited = (retryAfterSeconds: number) => apiError(429, 'rate_limit_error', 'slow down', { 'retry-after': String(retryAfterSeconds) });
 export const overloaded = () => apiError(529, 'overloaded_error', 'Overloaded');
 export const badRequest = (msg = 'prompt is too long: 210000 tokens > 200000 maximum') => apiError(400, 'invalid_request_error', msg);
+/** What the API answers for a model ID it does not have. */
+export const modelNotFound = (model: string) => apiError(404, 'not_found_error', `model: ${model}`);
 export const malformed = (): MessagesReply => ({ status: 200, raw: '{"type":"message","content":[{"type":"te' });
 
 export interface FakeAnthropic {
