@@ -1,6 +1,6 @@
 /** Loading and validating the night's task file happens here, outside the workflow sandbox. */
 import { SpecError } from '../common/errors';
-import { resolveModel } from '../common/models';
+import { EFFORT_FOR_COMPLEXITY, resolveModel } from '../common/models';
 import type { NightshiftConfig } from '../common/config';
 import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
 import type { BatchSpec } from '../spec/types';
@@ -12,11 +12,12 @@ function withDailyCap(spec: BatchSpec, envCap: number | undefined): BatchSpec {
 }
 
 /**
- * Agent tasks get the model ID their alias or complexity names here, where the worker's
+ * Agent tasks get the model ID their alias or complexity names here (and the effort their
+ * complexity calls for, unless they set one), where the worker's
  * NIGHTSHIFT_MODELS_FILE is in force; the workflow sandbox only knows the shipped aliases.
  */
 function withModelIds(spec: BatchSpec): BatchSpec {
-  return { ...spec, tasks: spec.tasks.map((t) => (t.command !== undefined ? t : { ...t, model: resolveModel(t.model, t.complexity) })) };
+  return { ...spec, tasks: spec.tasks.map((t) => (t.command !== undefined ? t : { ...t, model: resolveModel(t.model, t.complexity), effort: t.effort ?? EFFORT_FOR_COMPLEXITY[t.complexity ?? 'medium'] })) };
 }
 
 export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'dailyMaxCostUsd'>) {

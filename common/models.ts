@@ -15,6 +15,13 @@ export type Complexity = 'low' | 'medium' | 'high';
 /** Seed 003: easy -> haiku, normal -> sonnet, complex -> opus. */
 export const MODEL_FOR_COMPLEXITY: Record<Complexity, string> = { low: 'haiku', medium: 'sonnet', high: 'opus' };
 
+/** The API's effort levels (`output_config.effort`), for models whose row says `effort: true`. */
+export const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
+export type Effort = (typeof EFFORTS)[number];
+
+/** How hard a task's model thinks when the task does not say: as hard as the task is. */
+export const EFFORT_FOR_COMPLEXITY: Record<Complexity, Effort> = { low: 'low', medium: 'medium', high: 'high' };
+
 export interface Rates {
   input: number;
   output: number;

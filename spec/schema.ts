@@ -4,7 +4,7 @@
  * snake_case. `normalize.ts` turns a parsed file into the BatchSpec the workflows use.
  */
 import { z } from 'zod';
-import { aliasNames, isKnownModel } from '../common/models';
+import { aliasNames, EFFORTS, isKnownModel } from '../common/models';
 import { isSecretEnvName } from '../sandbox/secrets';
 import { NOTIFY_EVENTS } from '../workflows/contract';
 
@@ -131,6 +131,7 @@ export const TaskFileSchema = z.strictObject({
   agent_config: z
     .strictObject({
       model: modelName.optional(),
+      effort: z.enum(EFFORTS, { message: `must be one of ${EFFORTS.join(', ')}` }).optional(),
       max_turns: z.number().int().positive({ message: 'must be a whole number above 0' }).optional(),
       max_cost_usd: dollars.optional(),
     })

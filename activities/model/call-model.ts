@@ -6,7 +6,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
-import { priceOf, worstCasePrice } from '../../common/models';
+import { priceOf, worstCasePrice, type Effort } from '../../common/models';
 import type { TokenUsage } from '../../workflows/contract';
 import { summarizeToolInput } from '../tools';
 import { oneLine } from '../tools/truncate';
@@ -14,7 +14,7 @@ import { getJson, keys, loadConversation, putJson, type TranscriptStore, type Tu
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
-import { fitContext, withCacheBreakpoints } from './request';
+import { effortParams, fitContext, withCacheBreakpoints } from './request';
 
 export interface CallModelInput {
   workflowId: string;
@@ -24,6 +24,8 @@ export interface CallModelInput {
   model: string;
   /** @default 8192 */
   maxTokens?: number;
+  /** Sent as `output_config.effort` to models that take it (common/models.json), dropped for the others. */
+  effort?: Effort;
 }
 
 export interface ToolCallSummary {
@@ -107,7 +109,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const req = withCacheBreakpoints(prompt.system, messages);
 
       const ctx = Context.current();
-      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req }, {
+      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req, ...effortParams(model, input.effort) }, {
         signal: ctx.cancellationSignal,
         heartbeat: { beat: () => ctx.heartbeat({ turn }), everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
       });

@@ -4,7 +4,17 @@
  * the context nears the model's window. Pure functions.
  */
 import type Anthropic from '@anthropic-ai/sdk';
+import { modelEntry, type Effort } from '../../common/models';
 import { TOOL_DEFINITIONS } from '../tools/definitions';
+
+/**
+ * The effort setting, for models that take one; nothing for the others (an older model answers
+ * an unknown parameter with a 400). Thinking itself is left at each model's default: adaptive
+ * or always on for the current family, and its tokens count inside max_tokens.
+ */
+export function effortParams(model: string, effort: Effort | undefined): { output_config?: { effort: Effort } } {
+  return effort && modelEntry(model)?.effort ? { output_config: { effort } } : {};
+}
 
 const EPHEMERAL = { type: 'ephemeral' } as const;
 

@@ -16,6 +16,8 @@ import { toolReminder } from '../../activities/model/tool-answer';
 import { makePlan } from '../../activities/planning/plan';
 import { learnSkill } from '../../activities/learning/learn-skill';
 import { createSimpleActivities } from '../../activities/simple';
+import { createSpecActivities } from '../../activities/spec';
+import { parseBatchYaml } from '../../spec/load';
 import { elideOldToolResults } from '../../activities/model/request';
 import { FileTranscriptStore, keys, loadConversation, putJson } from '../../activities/transcripts';
 import { createLocalProvider } from '../../sandbox/local';
@@ -178,6 +180,35 @@ test('the strict fake refuses an assistant tool call sent back without the think
     });
     await assert.rejects(stripped, (e: unknown) => e instanceof Anthropic.BadRequestError && /Expected `thinking` or `redacted_thinking`, but found `tool_use`/.test(e.message));
     assert.equal(fake.exhausted, undefined, 'the refused request did not use up the script');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('effort: by complexity unless the task sets it, sent only to models that take it', async () => {
+  const root = tmp('effort');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  mkdirSync(path.join(root, 'tasks'));
+  writeFileSync(
+    path.join(root, 'tasks', 'n.yaml'),
+    'tasks:\n  - { id: easy, estimated_complexity: low }\n  - { id: hard, estimated_complexity: high, agent_config: { effort: max } }\n  - { id: old, agent_config: { model: claude-haiku-4-5 } }\n  - { id: sh, command: "true" }\n',
+  );
+  const spec = await createSpecActivities({ root }).loadBatchSpec({ tasksFile: 'tasks/n.yaml' });
+  assert.deepEqual(
+    spec.tasks.map((t) => [t.id, t.model, t.effort]),
+    [['easy', 'claude-haiku-5-5', 'low'], ['hard', 'claude-opus-5-5', 'max'], ['old', 'claude-haiku-4-5', 'medium'], ['sh', undefined, undefined]],
+  );
+  assert.throws(() => parseBatchYaml('tasks:\n  - { id: a, agent_config: { effort: extreme } }\n', 'x.yaml'), /agent_config\.effort: must be one of low, medium, high, xhigh, max/);
+
+  const fake = await startFakeAnthropic({ script: [message([text('a')], { model: 'claude-opus-5-5' }), message([text('b')], { model: 'claude-haiku-4-5' })] });
+  try {
+    const transcripts = new FileTranscriptStore({ dir: path.join(root, 'transcripts') });
+    const acts = createModelActivities({ anthropic: new Anthropic({ apiKey: 'sk-test', baseURL: fake.url, maxRetries: 0 }), transcripts });
+    for (const wf of ['night/e1', 'night/e2']) await putJson(transcripts, wf, keys.prompt, { system: 'You are a test.', firstMessage: 'Go.' });
+    await run(acts.callModel, { workflowId: 'night/e1', turn: 1, model: 'claude-opus-5-5', effort: 'max' });
+    await run(acts.callModel, { workflowId: 'night/e2', turn: 1, model: 'claude-haiku-4-5', effort: 'medium' });
+    assert.deepEqual((fake.requests[0].body as { output_config?: unknown }).output_config, { effort: 'max' });
+    assert.equal((fake.requests[1].body as { output_config?: unknown }).output_config, undefined, 'haiku 4.5 takes no effort parameter');
   } finally {
     await fake.close();
   }
