@@ -8,6 +8,8 @@ import { estimateNight, loadHistory } from '../../activities/planning/estimate';
 import { writeReportFiles } from '../../activities/report';
 import { estimateCommand, renderEstimate } from '../../client/commands/estimate';
 import { loadConfig } from '../../common/config';
+import { useModelTable } from '../../common/models';
+import { installModelFile } from '../../common/models-file';
 import { parseBatchYaml } from '../../spec/load';
 import type { BatchStatus } from '../../workflows/contract';
 
@@ -100,4 +102,19 @@ test("the report's results file carries complexity and role, so tonight's result
   await writeReportFiles(root, status, 10);
   const h = await loadHistory(root);
   assert.deepEqual(h, [{ date: '2026-11-03', task: 'x', state: 'succeeded', model: 'claude-opus-4-5', complexity: 'high', role: 'backend', title: 'X', costUsd: 1.5, hours: 1, replay: undefined }]);
+});
+
+test('the estimate prices priors from the model table in force: a user model file changes it, an unknown model pays the dearest row', () => {
+  const spec = parseBatchYaml('tasks:\n  - { id: a, estimated_complexity: medium }\n  - { id: b, agent_config: { model: claude-future-9 }, estimated_complexity: low }\n', 'x.yaml');
+  // sonnet 5.5 prior: 1M in × $2 + 60k out × $10 = $2.60; the unknown model: 300k × $10 + 20k × $50 = $4.00.
+  assert.deepEqual(estimateNight(spec, []).tasks.map((t) => [t.model, t.costUsd]), [['claude-sonnet-5-5', 2.6], ['claude-future-9', 4]]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nightshift-estimate-models-'));
+  writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ models: { 'claude-sonnet-5-5': { prices: { input: 1, output: 5, cacheWrite5m: 1.25, cacheWrite1h: 2, cacheRead: 0.1 } } } }));
+  try {
+    installModelFile(path.join(dir, 'models.json'));
+    // 1M × $1 + 60k × $5 = $1.30.
+    assert.equal(estimateNight(spec, []).tasks[0].costUsd, 1.3);
+  } finally {
+    useModelTable(undefined);
+  }
 });
