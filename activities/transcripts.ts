@@ -126,6 +126,8 @@ export interface TurnRecord {
   costEstimated: boolean;
   /** Tokens the request's context held (input + cache reads + cache writes). */
   contextTokens: number;
+  /** Tool results of turns up to this one were elided in the request (model/request.ts fitContext); the next turn keeps them elided. */
+  elidedThroughTurn?: number;
 }
 
 /** One tool call's result, keyed by (turn, tool_use id). */

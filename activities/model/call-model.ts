@@ -105,7 +105,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const maxTokens = input.maxTokens ?? 8192;
       const price = priceOf(model);
       const { prompt, messages, last } = await loadConversation(store, workflowId, turn);
-      fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens });
+      const fit = fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens }, last?.elidedThroughTurn ?? 0);
       const req = withCacheBreakpoints(prompt.system, messages);
 
       const ctx = Context.current();
@@ -124,6 +124,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
         costUsd: m.costUsd,
         costEstimated: m.costEstimated,
         contextTokens: usage.input + usage.cacheRead + usage.cacheWrite,
+        ...(fit.elidedThroughTurn ? { elidedThroughTurn: fit.elidedThroughTurn } : {}),
       };
       await putJson(store, workflowId, keys.turn(turn), rec);
       return summarizeTurn(rec);

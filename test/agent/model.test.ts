@@ -188,9 +188,10 @@ test('near the context window, older tool results are elided with a note; recent
     messages.push({ role: 'assistant', content: [{ type: 'tool_use', id: `t${i}`, name: 'read_file', input: {} }] });
     messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `t${i}`, content: big }] });
   }
-  assert.equal(fitContext(messages.map((m) => ({ ...m })), 'sys', 0, { contextWindow: 1_000_000, maxTokens: 8000 }), 0, 'far from the window: nothing elided');
-  const n = fitContext(messages, 'sys', 150_000, { contextWindow: 200_000, maxTokens: 8000 });
-  assert.equal(n, 4);
+  assert.deepEqual(fitContext(messages.map((m) => ({ ...m })), 'sys', 0, { contextWindow: 1_000_000, maxTokens: 8000 }), { elided: 0, elidedThroughTurn: 0 }, 'far from the window: nothing elided');
+  // 150k tokens counted by the API + 8k reply passes 75% of 200k; eliding the four oldest results brings it under 50%.
+  const fit = fitContext(messages, 'sys', 150_000, { contextWindow: 200_000, maxTokens: 8000 });
+  assert.deepEqual(fit, { elided: 4, elidedThroughTurn: 4 });
   const contents = messages.filter((m) => m.role === 'user').slice(1).map((m) => (m.content as Anthropic.ToolResultBlockParam[])[0].content);
   assert.deepEqual(contents.slice(0, 4), Array(4).fill(ELIDED_NOTE(40_000)));
   assert.deepEqual(contents.slice(4), Array(4).fill(big));

@@ -18,7 +18,7 @@ import { learnSkill } from '../../activities/learning/learn-skill';
 import { createSimpleActivities } from '../../activities/simple';
 import { createSpecActivities } from '../../activities/spec';
 import { parseBatchYaml } from '../../spec/load';
-import { elideOldToolResults } from '../../activities/model/request';
+import { elideThrough } from '../../activities/model/request';
 import { FileTranscriptStore, keys, loadConversation, putJson } from '../../activities/transcripts';
 import { createLocalProvider } from '../../sandbox/local';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
@@ -157,7 +157,7 @@ test('agent loop: thinking blocks go back with the tool results exactly as they 
     // Elision replaces old tool results only: the conversation's thinking blocks are left as they were.
     const { messages } = await loadConversation(transcripts, wf, 3);
     const before = JSON.stringify(messages.filter((m) => m.role === 'assistant'));
-    assert.equal(elideOldToolResults(messages, 1), 1, "the first read's 5,000 characters are elided");
+    assert.equal(elideThrough(messages, 1), 1, "the first read's 5,000 characters are elided");
     assert.equal(JSON.stringify(messages.filter((m) => m.role === 'assistant')), before);
   } finally {
     await fake.close();
