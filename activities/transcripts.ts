@@ -128,6 +128,10 @@ export interface TurnRecord {
   contextTokens: number;
   /** Tool results of turns up to this one were elided in the request (model/request.ts fitContext); the next turn keeps them elided. */
   elidedThroughTurn?: number;
+  /** Epoch ms the response arrived: the next turn's gap tells whether the 5-minute cache outlived it. */
+  respondedAt?: number;
+  /** The request's breakpoints were written for an hour; later turns keep that. */
+  cacheTtl?: '1h';
 }
 
 /** One tool call's result, keyed by (turn, tool_use id). */

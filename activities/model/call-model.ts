@@ -14,7 +14,7 @@ import { getJson, keys, loadConversation, putJson, type TranscriptStore, type Tu
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
-import { effortParams, fitContext, withCacheBreakpoints } from './request';
+import { CACHE_TTL_5M_MS, effortParams, fitContext, withCacheBreakpoints } from './request';
 
 export interface CallModelInput {
   workflowId: string;
@@ -106,7 +106,10 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const price = priceOf(model);
       const { prompt, messages, last } = await loadConversation(store, workflowId, turn);
       const fit = fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens }, last?.elidedThroughTurn ?? 0);
-      const req = withCacheBreakpoints(prompt.system, messages);
+      // After one wait longer than the cache lives (a long test run, a question), the task's
+      // turns are written to the cache for an hour: the next such wait then reads instead of rewriting.
+      const longTtl = last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && Date.now() - last.respondedAt > CACHE_TTL_5M_MS);
+      const req = withCacheBreakpoints(prompt.system, messages, { ttl: longTtl ? '1h' : '5m' });
 
       const ctx = Context.current();
       const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req, ...effortParams(model, input.effort) }, {
@@ -125,6 +128,8 @@ export function createModelActivities(deps: ModelActivityDeps) {
         costEstimated: m.costEstimated,
         contextTokens: usage.input + usage.cacheRead + usage.cacheWrite,
         ...(fit.elidedThroughTurn ? { elidedThroughTurn: fit.elidedThroughTurn } : {}),
+        respondedAt: Date.now(),
+        ...(longTtl ? { cacheTtl: '1h' as const } : {}),
       };
       await putJson(store, workflowId, keys.turn(turn), rec);
       return summarizeTurn(rec);

@@ -16,14 +16,21 @@ export function effortParams(model: string, effort: Effort | undefined): { outpu
   return effort && modelEntry(model)?.effort ? { output_config: { effort } } : {};
 }
 
-const EPHEMERAL = { type: 'ephemeral' } as const;
+/** A cache entry lives five minutes after its last read, unless written with the 1-hour TTL. */
+export const CACHE_TTL_5M_MS = 5 * 60_000;
 
 /**
  * Breakpoints (the API allows four): the last tool caches the tools; the system prompt
  * caches tools + system; the last block of the newest user message writes this turn's
- * prefix, and the one before it reads what the previous turn wrote.
+ * prefix, and the one before it reads what the previous turn wrote. `ttl: '1h'` writes them
+ * for an hour (at a higher write price) for conversations whose turns are minutes apart.
  */
-export function withCacheBreakpoints(system: string, messages: Anthropic.MessageParam[]): { system: Anthropic.TextBlockParam[]; tools: Anthropic.Tool[]; messages: Anthropic.MessageParam[] } {
+export function withCacheBreakpoints(
+  system: string,
+  messages: Anthropic.MessageParam[],
+  o: { ttl?: '5m' | '1h' } = {},
+): { system: Anthropic.TextBlockParam[]; tools: Anthropic.Tool[]; messages: Anthropic.MessageParam[] } {
+  const EPHEMERAL: Anthropic.CacheControlEphemeral = o.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
   const tools = TOOL_DEFINITIONS.map((t, i) => (i === TOOL_DEFINITIONS.length - 1 ? { ...t, cache_control: EPHEMERAL } : t));
   const out = messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text' as const, text: m.content }] : [...m.content] }) as Anthropic.MessageParam);
   const userIdx = out.map((m, i) => (m.role === 'user' ? i : -1)).filter((i) => i >= 0);

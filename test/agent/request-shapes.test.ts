@@ -19,7 +19,7 @@ import { createSimpleActivities } from '../../activities/simple';
 import { createSpecActivities } from '../../activities/spec';
 import { parseBatchYaml } from '../../spec/load';
 import { elideThrough } from '../../activities/model/request';
-import { FileTranscriptStore, keys, loadConversation, putJson } from '../../activities/transcripts';
+import { FileTranscriptStore, getJson, keys, loadConversation, putJson, type TurnRecord } from '../../activities/transcripts';
 import { createLocalProvider } from '../../sandbox/local';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { FORCED_TOOL_USE_ERROR, message, modelRuleViolation, startFakeAnthropic, text, thinking, toolUse } from '../fakes/anthropic-server';
@@ -209,6 +209,43 @@ test('effort: by complexity unless the task sets it, sent only to models that ta
     await run(acts.callModel, { workflowId: 'night/e2', turn: 1, model: 'claude-haiku-4-5', effort: 'medium' });
     assert.deepEqual((fake.requests[0].body as { output_config?: unknown }).output_config, { effort: 'max' });
     assert.equal((fake.requests[1].body as { output_config?: unknown }).output_config, undefined, 'haiku 4.5 takes no effort parameter');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('after a wait longer than five minutes the task writes its cache for an hour, priced at the 1-hour rate, and keeps doing so', async () => {
+  const usage1h = { input_tokens: 10, output_tokens: 10, cache_creation_input_tokens: 1000, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 1000 } };
+  const fake = await startFakeAnthropic({
+    script: [
+      message([toolUse('tu_1', 'bash', { command: 'npm test' })]),
+      message([toolUse('tu_2', 'bash', { command: 'npm test' })], { usage: usage1h }),
+      message([text('done')]),
+    ],
+  });
+  try {
+    const root = tmp('ttl');
+    const transcripts = new FileTranscriptStore({ dir: path.join(root, 'transcripts') });
+    const acts = createModelActivities({ anthropic: new Anthropic({ apiKey: 'sk-test', baseURL: fake.url, maxRetries: 0 }), transcripts });
+    const wf = 'night/ttl-1';
+    await putJson(transcripts, wf, keys.prompt, { system: 'You are a test.', firstMessage: 'Go.' });
+    await run(acts.callModel, { workflowId: wf, turn: 1, model: 'sonnet' });
+    // The test suite the model started ran for six minutes.
+    const rec = (await getJson<TurnRecord>(transcripts, wf, keys.turn(1)))!;
+    await putJson(transcripts, wf, keys.turn(1), { ...rec, respondedAt: rec.respondedAt! - 6 * 60_000 });
+    await putJson(transcripts, wf, keys.tool(1, 'tu_1'), { toolUseId: 'tu_1', name: 'bash', isError: false, content: 'ok', summary: 'ok' });
+    const t2 = await run(acts.callModel, { workflowId: wf, turn: 2, model: 'sonnet' });
+    await putJson(transcripts, wf, keys.tool(2, 'tu_2'), { toolUseId: 'tu_2', name: 'bash', isError: false, content: 'ok', summary: 'ok' });
+    await run(acts.callModel, { workflowId: wf, turn: 3, model: 'sonnet' });
+
+    type Req = { system: { cache_control?: unknown }[]; tools: { cache_control?: unknown }[]; messages: { content: { cache_control?: unknown }[] }[] };
+    const ttls = (r: Req) => [r.tools[r.tools.length - 1].cache_control, r.system[0].cache_control, ...r.messages.flatMap((m) => m.content.map((b) => b.cache_control)).filter(Boolean)];
+    const [first, second, third] = fake.requests.map((q) => ttls(q.body as unknown as Req));
+    assert.ok(first.every((c) => JSON.stringify(c) === '{"type":"ephemeral"}'), 'turns minutes apart: the default five minutes');
+    assert.ok(second.length >= 3 && second.every((c) => JSON.stringify(c) === '{"type":"ephemeral","ttl":"1h"}'), JSON.stringify(second));
+    assert.ok(third.every((c) => JSON.stringify(c) === '{"type":"ephemeral","ttl":"1h"}'), 'the hour sticks');
+    // sonnet 5.5: 10 in × $2 + 10 out × $10 + 1000 written for an hour × $4 = 4,120 µ$ (at the 5-minute rate it would be 2,620).
+    assert.equal(t2.costUsd, 0.00412);
   } finally {
     await fake.close();
   }
