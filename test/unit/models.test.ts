@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { costOf, daysToEndOfLife, modelEntry, nearestModels, priceOf, resolveModel, shippedModelTable, useModelTable } from '../../common/models';
 import { installModelFile, readModelFile } from '../../common/models-file';
+import { worstCaseCostUsd } from '../../workflows/budget';
 
 const tmpFile = (body: unknown) => {
   const f = path.join(mkdtempSync(path.join(os.tmpdir(), 'nightshift-models-')), 'models.json');
@@ -76,4 +77,14 @@ test("a broken user file fails with the file's name and the field at fault", () 
   assert.throws(() => readModelFile(tmpFile({ aliases: { sonnet: 'gpt-9' } })), /aliases\.sonnet: must be a full model ID/);
   assert.throws(() => readModelFile(tmpFile({ models: { 'claude-new-1': { prices: { input: 1, output: 2, cacheWrite5m: 1, cacheWrite1h: 2, cacheRead: 0.1 } } } })), /models\.claude-new-1: .*contextWindow.*needs every field/);
   assert.throws(() => readModelFile(tmpFile({ models: { 'claude-sonnet-5-5': { prices: { input: -1, output: 2, cacheWrite5m: 1, cacheWrite1h: 2, cacheRead: 0.1 } } } })), /prices\.input/);
+});
+
+test("a call's worst case takes the tier its prompt falls in, so a long haiku 5.5 prompt is reserved at the higher rates", () => {
+  const haiku = priceOf('claude-haiku-5-5')!;
+  // 50k prompt tokens at the dearest base input rate (5-minute write, $0.125) + 1k output at $0.50 = 6,750 µ$.
+  assert.equal(worstCaseCostUsd(50_000, 1000, haiku), 0.00675);
+  // 150k is past the 100K tier: $0.625 and $2.50: 93,750 + 2,500 = 96,250 µ$.
+  assert.equal(worstCaseCostUsd(150_000, 1000, haiku), 0.09625);
+  // A model without tiers is reserved as before: sonnet 5.5, 150k × $2.50 + 1k × $10.
+  assert.equal(worstCaseCostUsd(150_000, 1000, priceOf('sonnet')!), 0.385);
 });
