@@ -15,7 +15,7 @@ import type { SandboxProvider } from '../sandbox/types';
 import type { TokenUsage } from '../workflows/contract';
 import { notConfigured } from './model/client';
 import { heartbeatEvery } from './model/call-model';
-import { createMeteredMessage } from './model/metered';
+import { askForToolCall } from './model/tool-answer';
 import { truncateMiddle } from './tools/truncate';
 import { getJson, keys, putJson, type PromptRecord, type TranscriptStore } from './transcripts';
 
@@ -120,7 +120,7 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
         if (!prompt) throw ApplicationFailure.nonRetryable(`no prompt stored for ${workflowId}: prepareAgent must run first`, 'TranscriptMissing');
         const repo = await snapshot(deps.sandboxes, input.sandboxId, input.contextFiles, deps.snapshotChars ?? 120_000);
         const ctx = Context.current();
-        const m = await createMeteredMessage(
+        const m = await askForToolCall(
           deps.anthropic,
           {
             model: input.model,
@@ -128,12 +128,11 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
             system: `${prompt.system}\n${SIMPLE_RULES}\n`,
             messages: [{ role: 'user', content: `${repo}\n\nNow call write_files once with every file to write.` }],
             tools: [WRITE_FILES_TOOL],
-            tool_choice: { type: 'tool', name: 'write_files' },
           },
+          'write_files',
           { signal: ctx.cancellationSignal, heartbeat: { beat: () => ctx.heartbeat(), everyMs: heartbeatEvery(ctx) } },
         );
-        const { msg } = m;
-        const call = msg.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === 'write_files');
+        const { msg, call } = m;
         const args = (call?.input ?? {}) as { files?: unknown; summary?: unknown };
         const files = Array.isArray(args.files) ? args.files.filter((f): f is { path: string; content: string } => typeof f?.path === 'string' && typeof f?.content === 'string') : undefined;
         rec = {

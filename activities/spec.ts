@@ -1,5 +1,6 @@
 /** Loading and validating the night's task file happens here, outside the workflow sandbox. */
 import { SpecError } from '../common/errors';
+import { EFFORT_FOR_COMPLEXITY, resolveModel } from '../common/models';
 import type { NightshiftConfig } from '../common/config';
 import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
 import type { BatchSpec } from '../spec/types';
@@ -10,6 +11,15 @@ function withDailyCap(spec: BatchSpec, envCap: number | undefined): BatchSpec {
   return caps.length ? { ...spec, dailyMaxCostUsd: Math.min(...caps) } : spec;
 }
 
+/**
+ * Agent tasks get the model ID their alias or complexity names here (and the effort their
+ * complexity calls for, unless they set one), where the worker's
+ * NIGHTSHIFT_MODELS_FILE is in force; the workflow sandbox only knows the shipped aliases.
+ */
+function withModelIds(spec: BatchSpec): BatchSpec {
+  return { ...spec, tasks: spec.tasks.map((t) => (t.command !== undefined ? t : { ...t, model: resolveModel(t.model, t.complexity), effort: t.effort ?? EFFORT_FOR_COMPLEXITY[t.complexity ?? 'medium'] })) };
+}
+
 export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'dailyMaxCostUsd'>) {
   return {
     /** Reads `tasksFile` (relative to NIGHTSHIFT_ROOT) or validates an inline `spec`. */
@@ -18,7 +28,7 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
         throw new SpecError([{ file: 'workflow input', path: '', message: 'give exactly one of "tasksFile" and "spec"' }]);
       }
       const spec = input.tasksFile !== undefined ? await loadBatchSpec(input.tasksFile, config.root) : await parseBatchSpecIn(input.spec, config.root);
-      return withDailyCap(spec, config.dailyMaxCostUsd);
+      return withDailyCap(withModelIds(spec), config.dailyMaxCostUsd);
     },
   };
 }

@@ -126,6 +126,12 @@ export interface TurnRecord {
   costEstimated: boolean;
   /** Tokens the request's context held (input + cache reads + cache writes). */
   contextTokens: number;
+  /** Tool results of turns up to this one were elided in the request (model/request.ts fitContext); the next turn keeps them elided. */
+  elidedThroughTurn?: number;
+  /** Epoch ms the response arrived: the next turn's gap tells whether the 5-minute cache outlived it. */
+  respondedAt?: number;
+  /** The request's breakpoints were written for an hour; later turns keep that. */
+  cacheTtl?: '1h';
 }
 
 /** One tool call's result, keyed by (turn, tool_use id). */

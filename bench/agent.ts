@@ -64,7 +64,7 @@ async function inProcess(config: ReturnType<typeof testConfig>): Promise<{ times
     await run(acts.prepareAgent, { workflowId, sandboxId, task });
     const t0 = performance.now();
     for (let turn = 1; ; turn++) {
-      const mt = await run(acts.callModel, { workflowId, turn, model: 'claude-sonnet-4-5' });
+      const mt = await run(acts.callModel, { workflowId, turn, model: 'claude-sonnet-5-5' });
       for (const c of mt.toolCalls) if (c.name !== 'finish') await run(acts.runTool, { workflowId, turn, toolUseId: c.id, sandboxId });
       if (mt.finish) break;
     }

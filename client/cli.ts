@@ -5,12 +5,14 @@
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Command, Option } from 'commander';
 import { loadConfig, webUiUrl } from '../common/config';
+import { installModelFile } from '../common/models-file';
 import { SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
 import { runWorker } from '../worker/main';
 import { latestBatchId, readBatch } from './batches';
-import { cancelCommand, followBatch, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
+import { cancelCommand, followBatch, localDate, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
+import { listModels, modelWarnings, renderModels } from './commands/models';
 import { runDemo } from './commands/demo';
 import { startDecomposed } from './commands/plan';
 import { registerLearningCommands } from './commands/learning-cli';
@@ -30,6 +32,7 @@ const info = (s: string) => process.stderr.write(s + '\n');
 
 export function buildProgram(): Command {
   const config = loadConfig();
+  installModelFile(config.modelsFile);
   const program = new Command('nightshift')
     .description('Run a night of coding-agent work as durable Temporal workflows.')
     .showHelpAfterError();
@@ -67,7 +70,7 @@ export function buildProgram(): Command {
         return;
       }
       if (!file) throw new CliError('give a task file or directory, or --mode once|batch|continuous|status', EXIT.usage);
-      const { batchId, runId } = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, o);
+      const { batchId, runId } = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, { ...o, onWarning: info });
       if (!o.wait) {
         if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
         else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
@@ -223,7 +226,12 @@ wrote ${files.json}`);
     .action(async (file: string, o: { json?: boolean }) => {
       try {
         const spec = await validateFile(config, file);
-        print(o.json ? JSON.stringify({ ok: true, spec }, null, 2) : describePlan(spec));
+        const warnings = modelWarnings(spec, spec.date ?? localDate());
+        if (o.json) print(JSON.stringify({ ok: true, spec, warnings }, null, 2));
+        else {
+          print(describePlan(spec));
+          for (const w of warnings) info(`warning: ${w}`);
+        }
       } catch (err) {
         if (err instanceof SpecError && o.json) {
           print(JSON.stringify({ ok: false, issues: err.issues }, null, 2));
@@ -232,6 +240,15 @@ wrote ${files.json}`);
         }
         throw err;
       }
+    });
+
+  program
+    .command('models')
+    .description('the models nightshift knows: aliases, prices per million tokens, window, how a tool answer is asked for, thinking, end of life')
+    .option('--json', 'print the table as JSON')
+    .action((o: { json?: boolean }) => {
+      const listing = listModels(localDate(), config.modelsFile);
+      print(o.json ? JSON.stringify(listing, null, 2) : renderModels(listing));
     });
 
   program

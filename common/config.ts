@@ -31,6 +31,11 @@ export interface NightshiftConfig {
   dailyMaxCostUsd?: number;
   /** Notification channels from the environment; a task file's `notify:` adds to them. */
   notify: NotifyEnv;
+  /**
+   * NIGHTSHIFT_MODELS_FILE: a JSON file laid over the shipped model table (common/models.json):
+   * prices, aliases, end-of-life dates, new models. @default none
+   */
+  modelsFile?: string;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
 }
@@ -88,6 +93,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
       slackWebhookUrl: readEnv(env, 'NIGHTSHIFT_SLACK_WEBHOOK_URL'),
       webhookUrl: readEnv(env, 'NIGHTSHIFT_WEBHOOK_URL'),
     },
+    modelsFile: readEnv(env, 'NIGHTSHIFT_MODELS_FILE'),
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
   };
 }

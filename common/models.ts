@@ -1,72 +1,157 @@
 /**
- * Model aliases and prices: the one table the schema, the agent loop and the budget read.
- * Prices are USD per million tokens.
+ * Model aliases, prices, limits and capabilities: the one table the schema, the agent loop,
+ * the budget and `nightshift estimate` read. The figures live in common/models.json (with
+ * their sources); a user file named by NIGHTSHIFT_MODELS_FILE is laid over it by
+ * common/models-file.ts. Prices are USD per million tokens.
+ *
+ * Pure and synchronous, so workflow code can import it: the workflow sandbox sees the
+ * shipped table only (it cannot read files), the worker's activities and the CLI see the
+ * table with the user's file laid over it.
  */
+import SHIPPED from './models.json';
 
 export type Complexity = 'low' | 'medium' | 'high';
 
-export const MODEL_ALIASES = {
-  haiku: 'claude-haiku-4-5',
-  sonnet: 'claude-sonnet-4-5',
-  opus: 'claude-opus-4-5',
-} as const;
-
-export type ModelAlias = keyof typeof MODEL_ALIASES;
-
 /** Seed 003: easy -> haiku, normal -> sonnet, complex -> opus. */
-export const MODEL_FOR_COMPLEXITY: Record<Complexity, ModelAlias> = { low: 'haiku', medium: 'sonnet', high: 'opus' };
+export const MODEL_FOR_COMPLEXITY: Record<Complexity, string> = { low: 'haiku', medium: 'sonnet', high: 'opus' };
 
+/** The API's effort levels (`output_config.effort`), for models whose row says `effort: true`. */
+export const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
+export type Effort = (typeof EFFORTS)[number];
+
+/** How hard a task's model thinks when the task does not say: as hard as the task is. */
+export const EFFORT_FOR_COMPLEXITY: Record<Complexity, Effort> = { low: 'low', medium: 'medium', high: 'high' };
+
+export interface Rates {
+  input: number;
+  output: number;
+  /** A 5-minute cache write. */
+  cacheWrite5m: number;
+  cacheWrite1h: number;
+  cacheRead: number;
+}
+
+/** Higher rates for a whole request whose prompt (input + cache reads + cache writes) passes a size. */
+export interface PriceTier extends Rates {
+  abovePromptTokens: number;
+}
+
+/** `always`: thinking cannot be switched off; `adaptive`: the model decides; `extended`: a budget the caller sets. */
+export type ThinkingMode = 'always' | 'adaptive' | 'extended';
+
+export interface ModelEntry {
+  name?: string;
+  prices: Rates;
+  tiers?: PriceTier[];
+  contextWindow: number;
+  /** Null where the docs found do not say. */
+  maxOutput?: number | null;
+  /** YYYY-MM-DD. */
+  endOfLife?: string | null;
+  /** `rejected`: `tool_choice: {type: 'tool'}` is a 400; ask with `any` and check the answer. */
+  forcedToolUse: 'accepted' | 'rejected';
+  thinking: ThinkingMode;
+  /** Accepts `output_config.effort`. */
+  effort: boolean;
+  source?: string;
+}
+
+export interface ModelTable {
+  aliases: Record<string, string>;
+  models: Record<string, ModelEntry>;
+}
+
+/** What the budget and the cost arithmetic read; `cacheWrite` is the 5-minute write. */
 export interface ModelPrice {
   input: number;
   output: number;
   cacheWrite: number;
+  cacheWrite1h: number;
   cacheRead: number;
   /** Context window in tokens. */
   contextWindow: number;
+  tiers?: PriceTier[];
 }
 
-export const MODEL_PRICES: Record<string, ModelPrice> = {
-  'claude-haiku-4-5': { input: 1, output: 5, cacheWrite: 1.25, cacheRead: 0.1, contextWindow: 200_000 },
-  'claude-sonnet-4-5': { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3, contextWindow: 200_000 },
-  'claude-opus-4-5': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 200_000 },
-  // From Anthropic's pricing and model pages (5-minute cache writes), 2026-11.
-  'claude-sonnet-4-6': { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3, contextWindow: 1_000_000 },
-  'claude-opus-4-6': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 1_000_000 },
-  'claude-opus-5': { input: 5, output: 25, cacheWrite: 6.25, cacheRead: 0.5, contextWindow: 1_000_000 },
-};
+const shipped: ModelTable = { aliases: SHIPPED.aliases, models: SHIPPED.models as Record<string, ModelEntry> };
+let table: ModelTable = shipped;
+let prices: Record<string, ModelPrice> = pricesOf(shipped);
+
+function pricesOf(t: ModelTable): Record<string, ModelPrice> {
+  return Object.fromEntries(
+    Object.entries(t.models).map(([id, m]) => [
+      id,
+      { input: m.prices.input, output: m.prices.output, cacheWrite: m.prices.cacheWrite5m, cacheWrite1h: m.prices.cacheWrite1h, cacheRead: m.prices.cacheRead, contextWindow: m.contextWindow, ...(m.tiers?.length ? { tiers: m.tiers } : {}) },
+    ]),
+  );
+}
+
+/** The table in force (the shipped one, or it with the user's file laid over). */
+export function modelTable(): ModelTable {
+  return table;
+}
+
+export function shippedModelTable(): ModelTable {
+  return shipped;
+}
+
+/** Installs a table (common/models-file.ts builds it); undefined restores the shipped one. */
+export function useModelTable(t: ModelTable | undefined): void {
+  table = t ?? shipped;
+  prices = pricesOf(table);
+  MODEL_PRICES = prices;
+}
+
+/** Price rows by model ID, from the table in force (rebound by useModelTable). */
+export let MODEL_PRICES: Record<string, ModelPrice> = prices;
+
+export const aliasNames = (): string[] => Object.keys(table.aliases);
 
 const FULL_MODEL_ID = /^claude-[a-z0-9][a-z0-9.-]*$/;
 
 export function isKnownModel(model: string): boolean {
-  return model in MODEL_ALIASES || FULL_MODEL_ID.test(model);
+  return model in table.aliases || FULL_MODEL_ID.test(model);
 }
 
 /** Resolves an alias or full ID, falling back to the complexity rule, then sonnet. */
 export function resolveModel(model: string | undefined, complexity: Complexity | undefined): string {
-  if (model) return (MODEL_ALIASES as Record<string, string>)[model] ?? model;
-  return MODEL_ALIASES[MODEL_FOR_COMPLEXITY[complexity ?? 'medium']];
+  if (model) return table.aliases[model] ?? model;
+  const alias = MODEL_FOR_COMPLEXITY[complexity ?? 'medium'];
+  return table.aliases[alias] ?? alias;
 }
 
 /**
- * The price row for a model ID, matching dated snapshots (`claude-sonnet-4-5-20250929`,
- * `claude-sonnet-4-5@20250929`) to their row. Undefined when the table does not know the model.
+ * The table's ID for a model, matching dated snapshots (`claude-sonnet-4-5-20250929`,
+ * `claude-sonnet-4-5@20250929`) to their row. Undefined when the table does not know it.
  */
-export function priceOf(model: string): ModelPrice | undefined {
-  const id = (MODEL_ALIASES as Record<string, string>)[model] ?? model;
-  if (MODEL_PRICES[id]) return MODEL_PRICES[id];
+export function modelIdOf(model: string): string | undefined {
+  const id = table.aliases[model] ?? model;
+  if (table.models[id]) return id;
   // Only a date suffix names the same model: claude-opus-5-5 is not a snapshot of claude-opus-5.
-  const family = Object.keys(MODEL_PRICES).find((k) => id.startsWith(k) && /^[-@]\d{8}$/.test(id.slice(k.length)));
-  return family ? MODEL_PRICES[family] : undefined;
+  return Object.keys(table.models).find((k) => id.startsWith(k) && /^[-@]\d{8}$/.test(id.slice(k.length)));
+}
+
+export function modelEntry(model: string): ModelEntry | undefined {
+  const id = modelIdOf(model);
+  return id ? table.models[id] : undefined;
+}
+
+/** The price row for a model ID or alias. Undefined when the table does not know the model. */
+export function priceOf(model: string): ModelPrice | undefined {
+  const id = modelIdOf(model);
+  return id ? prices[id] : undefined;
 }
 
 /** The most expensive row: what an unknown model is charged, so its cost is never taken as zero. */
 export function worstCasePrice(): ModelPrice {
-  const rows = Object.values(MODEL_PRICES);
+  const rows = Object.values(prices);
+  const rates = rows.flatMap((r) => [r, ...(r.tiers ?? []).map((t) => ({ ...t, cacheWrite: t.cacheWrite5m }))]);
   return {
-    input: Math.max(...rows.map((r) => r.input)),
-    output: Math.max(...rows.map((r) => r.output)),
-    cacheWrite: Math.max(...rows.map((r) => r.cacheWrite)),
-    cacheRead: Math.max(...rows.map((r) => r.cacheRead)),
+    input: Math.max(...rates.map((r) => r.input)),
+    output: Math.max(...rates.map((r) => r.output)),
+    cacheWrite: Math.max(...rates.map((r) => r.cacheWrite)),
+    cacheWrite1h: Math.max(...rates.map((r) => r.cacheWrite1h)),
+    cacheRead: Math.max(...rates.map((r) => r.cacheRead)),
     contextWindow: Math.min(...rows.map((r) => r.contextWindow)),
   };
 }
@@ -74,17 +159,52 @@ export function worstCasePrice(): ModelPrice {
 export interface UsageTokens {
   input: number;
   output: number;
+  /** Cache writes; those at the 1-hour TTL are also counted in `cacheWrite1h`. */
   cacheWrite: number;
   cacheRead: number;
+  /** The part of `cacheWrite` written with the 1-hour TTL. @default 0 */
+  cacheWrite1h?: number;
+}
+
+/** The rates one request pays: a tier's when its prompt passes the tier's size. */
+export function ratesFor(price: ModelPrice, promptTokens: number): Omit<ModelPrice, 'contextWindow' | 'tiers'> {
+  const tier = (price.tiers ?? []).filter((t) => promptTokens > t.abovePromptTokens).sort((a, b) => b.abovePromptTokens - a.abovePromptTokens)[0];
+  return tier ? { input: tier.input, output: tier.output, cacheWrite: tier.cacheWrite5m, cacheWrite1h: tier.cacheWrite1h, cacheRead: tier.cacheRead } : price;
 }
 
 /**
  * USD for one response's usage. `input` is the uncached input only (the API reports cache
- * writes and reads separately), so the four parts add up without double counting.
+ * writes and reads separately), so the parts add up without double counting.
  * Rounded to a billionth of a dollar so float noise does not leak into sums.
  */
 export function costOf(usage: UsageTokens, price: ModelPrice): number {
+  const r = ratesFor(price, usage.input + usage.cacheRead + usage.cacheWrite);
+  const long = Math.min(usage.cacheWrite1h ?? 0, usage.cacheWrite);
   // Prices are per million tokens, so this sum is in millionths of a dollar.
-  const micro = usage.input * price.input + usage.output * price.output + usage.cacheWrite * price.cacheWrite + usage.cacheRead * price.cacheRead;
+  const micro = usage.input * r.input + usage.output * r.output + (usage.cacheWrite - long) * r.cacheWrite + long * r.cacheWrite1h + usage.cacheRead * r.cacheRead;
   return Math.round(micro * 1000) / 1e9;
+}
+
+/** Days from `today` (YYYY-MM-DD) to a model's end of life; negative once past; undefined without a date. */
+export function daysToEndOfLife(model: string, today: string): number | undefined {
+  const eol = modelEntry(model)?.endOfLife;
+  if (!eol) return undefined;
+  return Math.round((Date.parse(`${eol}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / 86_400_000);
+}
+
+/** Known IDs and aliases nearest to `model` by edit distance, for a did-you-mean. */
+export function nearestModels(model: string, max = 2): string[] {
+  const names = [...Object.keys(table.aliases), ...Object.keys(table.models)];
+  const scored = names.map((n) => ({ n, d: editDistance(model, n) })).filter((x) => x.d <= Math.max(2, Math.floor(model.length / 4)));
+  return scored.sort((a, b) => a.d - b.d || a.n.localeCompare(b.n)).slice(0, max).map((x) => x.n);
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
 }

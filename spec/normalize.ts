@@ -83,6 +83,7 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     deliverables: r.deliverables ?? [],
     acceptanceCriteria: asList(r.acceptance_criteria),
     model: r.agent_config?.model,
+    ...(r.agent_config?.effort ? { effort: r.agent_config.effort } : {}),
     maxTurns: r.agent_config?.max_turns ?? DEFAULTS.maxTurns,
     maxCostUsd: r.agent_config?.max_cost_usd,
     createPr: r.on_completion?.create_pr ?? true,

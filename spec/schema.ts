@@ -4,7 +4,7 @@
  * snake_case. `normalize.ts` turns a parsed file into the BatchSpec the workflows use.
  */
 import { z } from 'zod';
-import { isKnownModel, MODEL_ALIASES } from '../common/models';
+import { aliasNames, EFFORTS, isKnownModel } from '../common/models';
 import { isSecretEnvName } from '../sandbox/secrets';
 import { NOTIFY_EVENTS } from '../workflows/contract';
 
@@ -44,7 +44,7 @@ export const PrioritySchema = z.union([
 
 const modelName = z.string().refine(isKnownModel, {
   error: (i) =>
-    `unknown model alias "${String(i.input)}"; use ${Object.keys(MODEL_ALIASES).join(', ')} or a full model ID (claude-...)`,
+    `unknown model alias "${String(i.input)}"; use ${aliasNames().join(', ')} or a full model ID (claude-...)`,
 });
 
 /** Resource bounds of one sandbox (the local provider enforces them; see README, "Sandbox limits"). */
@@ -172,6 +172,7 @@ export const TaskFileSchema = z.strictObject({
   agent_config: z
     .strictObject({
       model: modelName.optional(),
+      effort: z.enum(EFFORTS, { message: `must be one of ${EFFORTS.join(', ')}` }).optional(),
       max_turns: z.number().int().positive({ message: 'must be a whole number above 0' }).optional(),
       max_cost_usd: dollars.optional(),
     })

@@ -2,7 +2,7 @@
  * The normalized batch, whatever file format it came from. Workflows import these types
  * only, so this file has no runtime dependencies.
  */
-import type { Complexity } from '../common/models';
+import type { Complexity, Effort } from '../common/models';
 import type { SandboxLimits } from '../sandbox/types';
 import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
 
@@ -53,6 +53,8 @@ export interface TaskSpec {
   acceptanceCriteria: string[];
   /** Alias or full model ID as written; resolved by common/models.ts. */
   model?: string;
+  /** `agent_config.effort`; by complexity when unset (common/models.ts), sent only to models that take it. */
+  effort?: Effort;
   maxTurns: number;
   maxCostUsd?: number;
   createPr: boolean;

@@ -8,6 +8,7 @@ import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
+import { installModelFile } from '../common/models-file';
 
 type Bundle = Awaited<ReturnType<typeof bundleWorkflowCode>>;
 let bundle: Promise<Bundle> | undefined;
@@ -39,6 +40,8 @@ export interface NightshiftWorkerOptions {
 }
 
 export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promise<Worker> {
+  // Activities price and shape requests from the table in force; a bad file stops the worker here, not mid-night.
+  installModelFile(o.config.modelsFile);
   return Worker.create({
     connection: o.connection,
     namespace: o.config.temporal.namespace,

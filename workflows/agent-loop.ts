@@ -166,7 +166,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       }
 
       publish(`turn ${turn}: calling ${model}`);
-      const mt = await acts.callModel({ workflowId, turn, model, maxTokens });
+      const mt = await acts.callModel({ workflowId, turn, model, maxTokens, ...(task.effort ? { effort: task.effort } : {}) });
       addUsage(tokens, mt.usage);
       costUsd += mt.costUsd;
       answeredBy = mt.model;

@@ -11,7 +11,7 @@
  * Amounts are compared in nano-dollars (integers) so float noise cannot let a sum slip
  * past a cap.
  */
-import type { ModelPrice } from '../common/models';
+import { ratesFor, type ModelPrice } from '../common/models';
 import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState } from './contract';
 
 /** Seed 001's COST_WARNING_THRESHOLD. */
@@ -33,8 +33,11 @@ export function tokensFromChars(chars: number): number {
  * costs more than plain input) and all of max_tokens as output. Rounded up.
  */
 export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: ModelPrice): number {
-  const inputRate = Math.max(price.input, price.cacheWrite, price.cacheRead);
-  const micro = Math.min(inputTokens, price.contextWindow) * inputRate + maxTokens * price.output;
+  const prompt = Math.min(inputTokens, price.contextWindow);
+  // A model priced by prompt size (common/models.json tiers) pays its higher rates on a long prompt.
+  const r = ratesFor(price, prompt);
+  const inputRate = Math.max(r.input, r.cacheWrite, r.cacheRead);
+  const micro = prompt * inputRate + maxTokens * r.output;
   return Math.ceil(micro * 1000) / 1e9;
 }
 

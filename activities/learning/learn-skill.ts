@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { resolveModel } from '../../common/models';
 import type { TaskSpec } from '../../spec/types';
-import { createMeteredMessage } from '../model/metered';
+import { askForToolCall } from '../model/tool-answer';
 import { notConfigured } from '../model/client';
 import { summarizeToolInput } from '../tools';
 import { getJson, keys, type TranscriptStore, type TurnRecord } from '../transcripts';
@@ -97,12 +97,7 @@ export async function learnSkill(deps: { root: string; anthropic: Anthropic | un
     existing ? `The current version of skill "${name}", which yours replaces if you are confident:\n<skill>\n${parseFrontMatter(existing).body}\n</skill>` : '',
     `Extract the reusable pattern as skill "${name}" with record_skill.`,
   ].filter(Boolean);
-  const { msg, costUsd } = await createMeteredMessage(
-    deps.anthropic,
-    { model, max_tokens: 4096, tools: [SKILL_TOOL], tool_choice: { type: 'tool', name: SKILL_TOOL.name }, messages: [{ role: 'user', content: prompt.join('\n\n') }] },
-    { signal: deps.signal },
-  );
-  const call = msg.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === SKILL_TOOL.name);
+  const { call, costUsd } = await askForToolCall(deps.anthropic, { model, max_tokens: 4096, tools: [SKILL_TOOL], messages: [{ role: 'user', content: prompt.join('\n\n') }] }, SKILL_TOOL.name, { signal: deps.signal });
   const v = (call?.input ?? {}) as { title?: unknown; when_to_use?: unknown; pattern?: unknown; confidence?: unknown };
   if (typeof v.pattern !== 'string' || !v.pattern.trim()) throw new Error('the model did not record a skill pattern');
   const confidence = typeof v.confidence === 'number' && v.confidence >= 0 && v.confidence <= 1 ? v.confidence : 0;

@@ -6,7 +6,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
-import { priceOf, worstCasePrice } from '../../common/models';
+import { priceOf, worstCasePrice, type Effort } from '../../common/models';
 import type { TokenUsage } from '../../workflows/contract';
 import { summarizeToolInput } from '../tools';
 import { oneLine } from '../tools/truncate';
@@ -14,7 +14,7 @@ import { getJson, keys, loadConversation, putJson, type TranscriptStore, type Tu
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
-import { fitContext, withCacheBreakpoints } from './request';
+import { CACHE_TTL_5M_MS, effortParams, fitContext, withCacheBreakpoints } from './request';
 
 export interface CallModelInput {
   workflowId: string;
@@ -24,6 +24,8 @@ export interface CallModelInput {
   model: string;
   /** @default 8192 */
   maxTokens?: number;
+  /** Sent as `output_config.effort` to models that take it (common/models.json), dropped for the others. */
+  effort?: Effort;
 }
 
 export interface ToolCallSummary {
@@ -103,11 +105,14 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const maxTokens = input.maxTokens ?? 8192;
       const price = priceOf(model);
       const { prompt, messages, last } = await loadConversation(store, workflowId, turn);
-      fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens });
-      const req = withCacheBreakpoints(prompt.system, messages);
+      const fit = fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens }, last?.elidedThroughTurn ?? 0);
+      // After one wait longer than the cache lives (a long test run, a question), the task's
+      // turns are written to the cache for an hour: the next such wait then reads instead of rewriting.
+      const longTtl = last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && Date.now() - last.respondedAt > CACHE_TTL_5M_MS);
+      const req = withCacheBreakpoints(prompt.system, messages, { ttl: longTtl ? '1h' : '5m' });
 
       const ctx = Context.current();
-      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req }, {
+      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req, ...effortParams(model, input.effort) }, {
         signal: ctx.cancellationSignal,
         heartbeat: { beat: () => ctx.heartbeat({ turn }), everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
       });
@@ -122,6 +127,9 @@ export function createModelActivities(deps: ModelActivityDeps) {
         costUsd: m.costUsd,
         costEstimated: m.costEstimated,
         contextTokens: usage.input + usage.cacheRead + usage.cacheWrite,
+        ...(fit.elidedThroughTurn ? { elidedThroughTurn: fit.elidedThroughTurn } : {}),
+        respondedAt: Date.now(),
+        ...(longTtl ? { cacheTtl: '1h' as const } : {}),
       };
       await putJson(store, workflowId, keys.turn(turn), rec);
       return summarizeTurn(rec);

@@ -62,6 +62,11 @@ export function toActivityError(err: unknown): Error {
   if (err instanceof Anthropic.APIError && err.status !== undefined) {
     const detail = err.apiMessage ?? err.message;
     const status = err.status;
+    // The API's answer to a model ID it does not have: say so plainly, since a night of retries cannot fix it.
+    // (A 404 for a wrong path or base URL is also not_found_error, but does not name a model.)
+    if (status === 404 && (err.error as { error?: { type?: string } } | undefined)?.error?.type === 'not_found_error' && /\bmodel\b/i.test(detail)) {
+      return new ModelRequestInvalid(`the model API does not know this model (HTTP 404 not_found_error: ${detail}); check the task's agent_config.model against \`nightshift models\``);
+    }
     if ([400, 404, 413, 422].includes(status)) return new ModelRequestInvalid(`the model API rejected the request (HTTP ${status}): ${detail}`);
     if (status === 401 || status === 403) return new ModelNotConfigured(`the model API refused the credentials (HTTP ${status}): ${detail}`);
     const wait = retryAfterMs(err.headers);

@@ -52,7 +52,8 @@ export async function createMeteredMessage(
     usage,
     replay,
     // A model missing from the table is charged at the dearest row: never taken as free.
-    costUsd: replay ? 0 : costOf(usage, price ?? worstCasePrice()),
+    // 1-hour cache writes cost more than 5-minute ones; the usage says how many there were.
+    costUsd: replay ? 0 : costOf({ ...usage, cacheWrite1h: msg.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0 }, price ?? worstCasePrice()),
     costEstimated: !replay && price === undefined,
   };
 }

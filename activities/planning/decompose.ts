@@ -1,6 +1,6 @@
 /**
- * Decomposition by model: one Messages API call whose answer is forced through the
- * `submit_plan` tool (tool_choice), validated as a task file. An invalid plan is sent
+ * Decomposition by model: one Messages API call whose answer must come through the
+ * `submit_plan` tool (forced where the model allows it; model/tool-answer.ts), validated as a task file. An invalid plan is sent
  * back with every validation error and the model gets one more try; a second invalid
  * plan is a SpecError listing what is still wrong.
  */
@@ -9,7 +9,7 @@ import { SpecError, type SpecIssue } from '../../common/errors';
 import { resolveModel } from '../../common/models';
 import type { BatchSpec } from '../../spec/types';
 import type { TokenUsage } from '../../workflows/contract';
-import { createMeteredMessage } from '../model/metered';
+import { askForToolCall } from '../model/tool-answer';
 import { ROLES } from '../prompt-roles';
 import { checkPlan, describeIssues, PLAN_TOOL_NAME, planTool, type PlanDraft } from './plan-tool';
 
@@ -65,32 +65,24 @@ function userMessage(input: DecomposeInput): string {
   return parts.join('\n\n');
 }
 
-/** The tool call in a forced-tool response; undefined if the model answered otherwise. */
-function planCall(msg: Anthropic.Message): Anthropic.ToolUseBlock | undefined {
-  return msg.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === PLAN_TOOL_NAME);
-}
-
 export async function decomposeWithModel(anthropic: Anthropic, input: DecomposeInput, o: { signal?: AbortSignal } = {}): Promise<Decomposition> {
   if (!input.goal && !input.document) throw new SpecError([{ file: 'plan', path: '', message: 'give a goal or a document to plan from' }]);
   const maxTasks = input.maxTasks ?? DEFAULT_MAX_TASKS;
   const model = resolveModel(input.model ?? 'sonnet', undefined);
   const tool = planTool(maxTasks);
-  const messages: Anthropic.MessageParam[] = [{ role: 'user', content: userMessage(input) }];
+  let messages: Anthropic.MessageParam[] = [{ role: 'user', content: userMessage(input) }];
   const tokens: TokenUsage = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 };
   let costUsd = 0;
   let rejected: SpecIssue[] | undefined;
 
   for (let attempt = 1; attempt <= 2; attempt++) {
-    const m = await createMeteredMessage(
-      anthropic,
-      { model, max_tokens: input.maxTokens ?? 8192, system: plannerSystemPrompt(maxTasks), tools: [tool], tool_choice: { type: 'tool', name: PLAN_TOOL_NAME }, messages },
-      { signal: o.signal },
-    );
+    const m = await askForToolCall(anthropic, { model, max_tokens: input.maxTokens ?? 8192, system: plannerSystemPrompt(maxTasks), tools: [tool], messages }, PLAN_TOOL_NAME, { signal: o.signal });
     const { msg } = m;
     for (const k of Object.keys(tokens) as (keyof TokenUsage)[]) tokens[k] += m.usage[k];
     costUsd += m.costUsd;
+    messages = m.messages;
 
-    const call = planCall(msg);
+    const call = m.call;
     const source = `plan (model answer ${attempt})`;
     const check = call
       ? checkPlan(call.input, { maxTasks, source })
@@ -101,7 +93,7 @@ export async function decomposeWithModel(anthropic: Anthropic, input: DecomposeI
     }
     if (attempt === 2) throw new SpecError(check.issues);
     rejected = check.issues;
-    messages.push({ role: 'assistant', content: msg.content as Anthropic.ContentBlockParam[] });
+    messages = [...messages, { role: 'assistant', content: msg.content as Anthropic.ContentBlockParam[] }];
     const feedback = `The plan is invalid:\n${describeIssues(check.issues)}\nFix every problem and submit the whole plan again with ${PLAN_TOOL_NAME}.`;
     messages.push({
       role: 'user',

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { costOf, MODEL_PRICES, priceOf, resolveModel, worstCasePrice, type Complexity } from '../../common/models';
+import { costOf, modelIdOf, priceOf, resolveModel, worstCasePrice, type Complexity } from '../../common/models';
 import type { BatchSpec, TaskSpec } from '../../spec/types';
 
 /** Seed 001's complexity estimates, in hours. */
@@ -43,8 +43,7 @@ const RAN = new Set(['succeeded', 'failed', 'incomplete', 'halted']);
 export function modelFamily(model: string | undefined): string | undefined {
   if (!model) return undefined;
   const id = resolveModel(model, undefined);
-  if (MODEL_PRICES[id]) return id;
-  return Object.keys(MODEL_PRICES).find((k) => id.startsWith(k) && /^[-@]\d{8}$/.test(id.slice(k.length))) ?? id;
+  return modelIdOf(id) ?? id;
 }
 
 interface ResultsFile {
@@ -112,7 +111,9 @@ export interface NightEstimate {
 }
 
 export function priorCost(model: string, complexity: Complexity): number {
-  return costOf({ ...PRIOR_TOKENS[complexity], cacheWrite: 0, cacheRead: 0 }, priceOf(model) ?? worstCasePrice());
+  // The prior is a whole task's tokens over many requests, not one prompt, so a prompt-size tier does not apply.
+  const { tiers: _perRequest, ...base } = priceOf(model) ?? worstCasePrice();
+  return costOf({ ...PRIOR_TOKENS[complexity], cacheWrite: 0, cacheRead: 0 }, base);
 }
 
 function blend(prior: number, observed: number[]): number {

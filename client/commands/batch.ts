@@ -8,6 +8,7 @@ import { BATCH_WORKFLOW, batchIdFor, cancelTaskUpdate, SEARCH_ATTRIBUTES, type B
 import { latestBatchId, readBatch } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { taskTable, usd } from '../format';
+import { modelWarnings } from './models';
 
 export function localDate(d = new Date()): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -19,6 +20,8 @@ export interface StartOptions {
   workflowId?: string;
   /** Start again even if this night's batch already completed. */
   rerun?: boolean;
+  /** Told each model warning (end of life near or past, a model the table does not know); they do not stop the start. */
+  onWarning?: (line: string) => void;
 }
 
 /** Validates locally first, so a bad file starts nothing; then starts the batch. */
@@ -33,6 +36,7 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   }
   const spec = await loadBatchSpec(rel, config.root);
   const date = o.date ?? spec.date ?? localDate();
+  for (const w of modelWarnings(spec, date)) o.onWarning?.(`warning: ${w}`);
   const batchId = o.workflowId ?? batchIdFor(date);
   try {
     const handle = await client.workflow.start(BATCH_WORKFLOW, {

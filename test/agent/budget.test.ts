@@ -25,7 +25,8 @@ const run = promisify(execFile);
 const REPO = path.join(__dirname, '..', '..');
 const T = { timeout: 240_000 };
 
-/** haiku at $1 in / $5 out per million: 20,000 in + 100 out = $0.0205 a response. */
+/** Pinned to haiku 4.5 (not the alias, which moves): $1 in / $5 out per million, 20,000 in + 100 out = $0.0205 a response. */
+const HAIKU_4_5 = 'claude-haiku-4-5';
 const USAGE = { input_tokens: 20_000, output_tokens: 100 };
 const PER_RESPONSE = 0.0205;
 const TURNS = 5;
@@ -55,7 +56,7 @@ test('six tasks against a $0.25 cap never spend past it and pause; `nightshift b
       max_cost_usd: 0.25,
       max_concurrent_agents: 6,
       notify: { webhook: { url: hook.url }, events: ['budget_warning', 'budget_exhausted', 'batch_finished'] },
-      tasks: ids.map((id) => ({ id, description: `Do ${id}.`, agent_config: { model: 'haiku' } })),
+      tasks: ids.map((id) => ({ id, description: `Do ${id}.`, agent_config: { model: HAIKU_4_5 } })),
     };
     const result = await worker.runUntil(async () => {
       const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ spec }] });
@@ -104,8 +105,8 @@ test("near its own cap a task gets a wrap-up turn, then pauses with its work kep
   try {
     const config = { ...withModel(testConfig(server.env), fake.url), notify: { telegramApiUrl: 'http://127.0.0.1:9', webhookUrl: hook.url } };
     const worker = await testWorker(server.env, config);
-    const raisedInput = agentInput(agentSpec({ id: 'capped', model: 'haiku', maxCostUsd: 0.075 }), { maxTokens: 100 });
-    const stoppedInput = agentInput(agentSpec({ id: 'stopped', model: 'haiku', maxCostUsd: 0.075, timeoutMs: 8000 }), { maxTokens: 100 });
+    const raisedInput = agentInput(agentSpec({ id: 'capped', model: HAIKU_4_5, maxCostUsd: 0.075 }), { maxTokens: 100 });
+    const stoppedInput = agentInput(agentSpec({ id: 'stopped', model: HAIKU_4_5, maxCostUsd: 0.075, timeoutMs: 8000 }), { maxTokens: 100 });
     const [raised, stopped] = await worker.runUntil(async () => {
       const handle = await startAgentTask(server.env, raisedInput);
       const stoppedHandle = await startAgentTask(server.env, stoppedInput);
@@ -145,7 +146,7 @@ test('two batches of one day under a $0.25 daily cap never spend past it togethe
       daily_max_cost_usd: 0.25,
       max_concurrent_agents: 3,
       notify: { webhook: { url: hook.url }, events: ['budget_warning', 'budget_exhausted'] },
-      tasks: [1, 2, 3].map((i) => ({ id: `${prefix}${i}`, description: `Do ${prefix}${i}.`, agent_config: { model: 'haiku' } })),
+      tasks: [1, 2, 3].map((i) => ({ id: `${prefix}${i}`, description: `Do ${prefix}${i}.`, agent_config: { model: HAIKU_4_5 } })),
     });
     const date = ledgerDate(Date.now());
     const [first, second] = await worker.runUntil(async () => {

@@ -32,7 +32,8 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
   try {
     const config = withModel(testConfig(server.env), fake.url);
     const worker = await testWorker(server.env, config);
-    const input = agentInput(agentSpec({ model: 'sonnet', maxTurns: 10 }));
+    // No model and no complexity named: the default night's model.
+    const input = agentInput(agentSpec({ maxTurns: 10 }));
     const { result, firstRunId } = await runAgentTask(server.env, worker, input);
 
     assert.equal(result.status, 'succeeded', result.error);
@@ -40,10 +41,10 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
     assert.equal(result.turns, 5);
     // Four scripted turns plus finish's default usage (100 in, 20 out).
     assert.deepEqual(result.tokens, { input: 4100, output: 820, cacheWrite: 12000, cacheRead: 20000 });
-    // sonnet $/Mtok 3 in, 15 out, 3.75 cache write, 0.30 cache read:
-    // 1000×3 + 200×15 + 3000×3.75 + 5000×0.3 = 18,750 µ$ per turn; finish 100×3 + 20×15 = 600 µ$.
-    assert.equal(result.costUsd, 0.0756);
-    assert.equal(result.model, 'claude-sonnet-4-5-20250929');
+    // sonnet 5.5 $/Mtok 2 in, 10 out, 2.50 cache write, 0.20 cache read:
+    // 1000×2 + 200×10 + 3000×2.5 + 5000×0.2 = 12,500 µ$ per turn; finish 100×2 + 20×10 = 400 µ$.
+    assert.equal(result.costUsd, 0.0504);
+    assert.equal(result.model, 'claude-sonnet-5-5');
     assert.equal(fake.exhausted, undefined);
 
     // The work was kept after the sandbox was killed.
@@ -54,7 +55,7 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
 
     // Requests: model, cache breakpoints on tools, system and the moving tail; tool results fed back.
     const bodies = fake.requests.map((r) => r.body as { model: string; system: { cache_control?: unknown }[]; tools: { cache_control?: unknown }[]; messages: { role: string; content: { type: string; content?: string; is_error?: boolean; cache_control?: unknown }[] }[] });
-    assert.equal(bodies[0].model, 'claude-sonnet-4-5');
+    assert.equal(bodies[0].model, 'claude-sonnet-5-5', 'a task that names no model runs on the sonnet alias, the current family');
     assert.ok(bodies[0].system[0].cache_control);
     assert.ok(bodies[0].tools[bodies[0].tools.length - 1].cache_control);
     const third = bodies[2].messages;

@@ -59,10 +59,13 @@ test('cost arithmetic matches hand-computed figures', () => {
   // One cache-read token of haiku is a tenth of a millionth of a dollar, and is not rounded away.
   assert.equal(costOf({ input: 0, output: 0, cacheWrite: 0, cacheRead: 1 }, MODEL_PRICES['claude-haiku-4-5']), 1e-7);
   assert.equal(priceOf('claude-sonnet-4-5-20250929'), MODEL_PRICES['claude-sonnet-4-5']);
-  assert.equal(priceOf('haiku'), MODEL_PRICES['claude-haiku-4-5']);
+  assert.equal(priceOf('haiku'), MODEL_PRICES['claude-haiku-5-5']);
   assert.equal(priceOf('claude-unknown-9'), undefined);
-  assert.equal(priceOf('claude-opus-5-5'), undefined, 'a newer model is not priced as an older one');
-  assert.equal(worstCasePrice().output, 25);
+  assert.equal(priceOf('claude-opus-5-5'), MODEL_PRICES['claude-opus-5-5']);
+  assert.notEqual(priceOf('claude-opus-5-5')?.input, priceOf('claude-opus-5')?.input, 'a newer model is not priced as an older one');
+  // The dearest row is Fable 5.1/5 ($10 in, $50 out), past every tier of every other model.
+  assert.equal(worstCasePrice().output, 50);
+  assert.equal(worstCasePrice().input, 10);
 });
 
 test('callModel: turn N is asked once; a retry returns the stored response without calling the API', async () => {
@@ -92,7 +95,7 @@ test('callModel: a model missing from the price table is charged at the dearest 
     await putJson(s.transcripts, WF, keys.prompt, prompt);
     const t = await run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-future-9' });
     assert.equal(t.costEstimated, true);
-    assert.equal(t.costUsd, (1000 * 5 + 1000 * 25) / 1e6);
+    assert.equal(t.costUsd, (1000 * 10 + 1000 * 50) / 1e6);
   } finally {
     await fake.close();
   }
@@ -185,9 +188,10 @@ test('near the context window, older tool results are elided with a note; recent
     messages.push({ role: 'assistant', content: [{ type: 'tool_use', id: `t${i}`, name: 'read_file', input: {} }] });
     messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `t${i}`, content: big }] });
   }
-  assert.equal(fitContext(messages.map((m) => ({ ...m })), 'sys', 0, { contextWindow: 1_000_000, maxTokens: 8000 }), 0, 'far from the window: nothing elided');
-  const n = fitContext(messages, 'sys', 150_000, { contextWindow: 200_000, maxTokens: 8000 });
-  assert.equal(n, 4);
+  assert.deepEqual(fitContext(messages.map((m) => ({ ...m })), 'sys', 0, { contextWindow: 1_000_000, maxTokens: 8000 }), { elided: 0, elidedThroughTurn: 0 }, 'far from the window: nothing elided');
+  // 150k tokens counted by the API + 8k reply passes 75% of 200k; eliding the four oldest results brings it under 50%.
+  const fit = fitContext(messages, 'sys', 150_000, { contextWindow: 200_000, maxTokens: 8000 });
+  assert.deepEqual(fit, { elided: 4, elidedThroughTurn: 4 });
   const contents = messages.filter((m) => m.role === 'user').slice(1).map((m) => (m.content as Anthropic.ToolResultBlockParam[])[0].content);
   assert.deepEqual(contents.slice(0, 4), Array(4).fill(ELIDED_NOTE(40_000)));
   assert.deepEqual(contents.slice(4), Array(4).fill(big));

@@ -3,16 +3,23 @@
  * every request and fails loudly (HTTP 400, which the agent loop does not retry, and a
  * flag the test checks) when its script runs out.
  */
+import { createHash } from 'node:crypto';
 import { apiError, serveMessages, type MessagesReply, type MessagesRequest } from '../../activities/model/messages-server';
+import { modelEntry } from '../../common/models';
 
 export interface Usage {
   input_tokens: number;
   output_tokens: number;
   cache_creation_input_tokens?: number;
   cache_read_input_tokens?: number;
+  /** The cache writes split by TTL, as the API reports them. */
+  cache_creation?: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
 }
 
-export type Block = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
+export type Block =
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> }
+  | { type: 'thinking'; thinking: string; signature: string };
 
 export const text = (t: string): Block => ({ type: 'text', text: t });
 export const toolUse = (id: string, name: string, input: Record<string, unknown>): Block => ({ type: 'tool_use', id, name, input });
@@ -25,7 +32,7 @@ export function message(content: Block[], o: { usage?: Usage; stopReason?: strin
       id: `msg_${Math.random().toString(36).slice(2)}`,
       type: 'message',
       role: 'assistant',
-      model: o.model ?? 'claude-sonnet-4-5-20250929',
+      model: o.model ?? 'claude-sonnet-5-5',
       content,
       stop_reason: o.stopReason ?? (content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'),
       stop_sequence: null,
@@ -37,6 +44,8 @@ export function message(content: Block[], o: { usage?: Usage; stopReason?: strin
 export const rateLimited = (retryAfterSeconds: number) => apiError(429, 'rate_limit_error', 'slow down', { 'retry-after': String(retryAfterSeconds) });
 export const overloaded = () => apiError(529, 'overloaded_error', 'Overloaded');
 export const badRequest = (msg = 'prompt is too long: 210000 tokens > 200000 maximum') => apiError(400, 'invalid_request_error', msg);
+/** What the API answers for a model ID it does not have. */
+export const modelNotFound = (model: string) => apiError(404, 'not_found_error', `model: ${model}`);
 export const malformed = (): MessagesReply => ({ status: 200, raw: '{"type":"message","content":[{"type":"te' });
 
 export interface FakeAnthropic {
@@ -54,14 +63,23 @@ export interface FakeOptions {
   script?: MessagesReply[];
   /** Or: the reply for a turn (a repeated request for the same turn gets the same reply). */
   byTurn?: (turn: number, req: MessagesRequest) => MessagesReply | undefined | Promise<MessagesReply | undefined>;
+  /**
+   * Answer request shapes a model does not take with the API's 400, before the script is
+   * consulted (see modelRuleViolation). Off only to record what a lax proxy would accept. @default true
+   */
+  strictModels?: boolean;
 }
 
 export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic> {
   const script = [...(o.script ?? [])];
   const fake: Partial<FakeAnthropic> & { requests: MessagesRequest[] } = { requests: [] };
+  const issuedThinking: IssuedThinking = new Map();
   const server = await serveMessages(async (req) => {
     fake.requests.push(req);
+    const refused = o.strictModels === false ? undefined : modelRuleViolation(req.body, issuedThinking);
+    if (refused) return refused;
     const reply = o.byTurn ? await o.byTurn(req.turn, req) : script.shift();
+    if (reply) rememberThinking(reply, issuedThinking);
     if (!reply) {
       fake.exhausted = `no more scripted responses (request ${fake.requests.length}, turn ${req.turn})`;
       return apiError(400, 'invalid_request_error', `fake anthropic server: ${fake.exhausted}`);
@@ -77,4 +95,59 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
       return m;
     },
   }) as FakeAnthropic;
+}
+
+// --- Model rules: what the real API refuses, by the model's row in common/models.json. ---
+
+/** The API's answer to a forcing tool_choice on a model that thinks before every answer. */
+export const FORCED_TOOL_USE_ERROR = 'Thinking may not be enabled when tool_choice forces tool use.';
+
+const signThinking = (t: string) => createHash('sha256').update(`fake-thinking:${t}`).digest('base64');
+
+/** A thinking block as the API returns it: the signature covers the text, so an edited block is refused. */
+export const thinking = (t: string): Block => ({ type: 'thinking', thinking: t, signature: signThinking(t) });
+
+/** Thinking blocks the fake has answered with, by the ID of a tool call in the same message. */
+type IssuedThinking = Map<string, { thinking: string; signature: string }[]>;
+
+function rememberThinking(reply: MessagesReply, issued: IssuedThinking): void {
+  const content = (reply.json as { content?: Block[] } | undefined)?.content;
+  if (!Array.isArray(content)) return;
+  const blocks = content.filter((b): b is Extract<Block, { type: 'thinking' }> => b.type === 'thinking').map((b) => ({ thinking: b.thinking, signature: b.signature }));
+  if (blocks.length === 0) return;
+  for (const b of content) if (b.type === 'tool_use') issued.set(b.id, blocks);
+}
+
+/**
+ * The 400 the API gives for a request this model does not take, or undefined:
+ * a forcing tool_choice (`tool` or `any`) on a model whose row says `forcedToolUse: rejected`;
+ * thinking switched off on a model that always thinks; a thinking block whose text no longer
+ * matches its signature; an assistant tool call sent back without the thinking blocks it came with.
+ */
+export function modelRuleViolation(body: MessagesRequest['body'], issued: IssuedThinking = new Map()): MessagesReply | undefined {
+  const entry = modelEntry(String(body.model ?? ''));
+  const choice = (body.tool_choice as { type?: string } | undefined)?.type;
+  if (entry?.forcedToolUse === 'rejected' && (choice === 'tool' || choice === 'any')) return apiError(400, 'invalid_request_error', FORCED_TOOL_USE_ERROR);
+  if (entry?.thinking === 'always' && (body.thinking as { type?: string } | undefined)?.type === 'disabled') {
+    return apiError(400, 'invalid_request_error', `thinking: thinking cannot be disabled for ${String(body.model)}`);
+  }
+  const messages = body.messages ?? [];
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    if (m.role !== 'assistant' || !Array.isArray(m.content)) continue;
+    const blocks = m.content as { type: string; thinking?: string; signature?: string; id?: string }[];
+    for (let j = 0; j < blocks.length; j++) {
+      const b = blocks[j];
+      if (b.type === 'thinking' && b.signature !== signThinking(String(b.thinking))) {
+        return apiError(400, 'invalid_request_error', `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
+      }
+    }
+    for (const call of blocks.filter((b) => b.type === 'tool_use' && b.id && issued.has(b.id))) {
+      const sent = blocks.filter((b) => b.type === 'thinking').map((b) => `${b.signature}\u0000${b.thinking}`);
+      if (!issued.get(call.id!)!.every((t) => sent.includes(`${t.signature}\u0000${t.thinking}`))) {
+        return apiError(400, 'invalid_request_error', `messages.${i}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${blocks[0]?.type}\`. When thinking is enabled, an assistant message with tool use must keep the thinking blocks it was answered with, unmodified.`);
+      }
+    }
+  }
+  return undefined;
 }

@@ -62,11 +62,12 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
 
     // The extraction read what the agent did, and its cost is in the task's total.
     const extraction = fake.requests.find((r) => hasTool(r, 'record_skill') && firstUserText(r).includes('greeting-module'))!;
-    assert.deepEqual(extraction.body.tool_choice, { type: 'tool', name: 'record_skill' });
+    // Sonnet 5.5 rejects forced tool use, so the extraction asks with auto.
+    assert.deepEqual(extraction.body.tool_choice, { type: 'auto' });
     assert.match(firstUserText(extraction), /write_file greet\.js/);
     assert.match(firstUserText(extraction), /Added greet\.js/);
-    // Two agent turns and one extraction, each 100 in / 20 out on sonnet ($0.0006).
-    assert.equal(a.result.costUsd, 0.0018);
+    // Two agent turns and one extraction, each 100 in / 20 out on sonnet 5.5 ($0.0004).
+    assert.equal(a.result.costUsd, 0.0012);
 
     // Feedback on night 1 adds a lesson.
     mkdirSync(path.join(root, 'feedback'));

@@ -8,6 +8,8 @@ import { estimateNight, loadHistory } from '../../activities/planning/estimate';
 import { writeReportFiles } from '../../activities/report';
 import { estimateCommand, renderEstimate } from '../../client/commands/estimate';
 import { loadConfig } from '../../common/config';
+import { useModelTable } from '../../common/models';
+import { installModelFile } from '../../common/models-file';
 import { parseBatchYaml } from '../../spec/load';
 import type { BatchStatus } from '../../workflows/contract';
 
@@ -28,15 +30,17 @@ function fixtureRoot(): string {
   mkdirSync(path.join(root, 'results'));
   writeFileSync(
     path.join(root, 'results/2026-11-01.json'),
-    JSON.stringify({ date: '2026-11-01', results: [rec('a', 'succeeded', 'claude-sonnet-4-5-20250929', 'medium', 2, 2), rec('b', 'succeeded', 'claude-haiku-4-5', 'low', 0.1, 0.5), rec('c', 'skipped', undefined, 'medium', 0, 0)] }),
+    JSON.stringify({ date: '2026-11-01', results: [rec('a', 'succeeded', 'claude-sonnet-5-5', 'medium', 2, 2), rec('b', 'succeeded', 'claude-haiku-5-5', 'low', 0.1, 0.5), rec('c', 'skipped', undefined, 'medium', 0, 0)] }),
   );
   writeFileSync(
     path.join(root, 'results/2026-11-02.json'),
     JSON.stringify({
       date: '2026-11-02',
       results: [
-        rec('d', 'succeeded', 'claude-sonnet-4-5', 'medium', 3, 1),
-        rec('e', 'failed', 'claude-sonnet-4-5-20250929', 'medium', 1, 0.5),
+        rec('d', 'succeeded', 'claude-sonnet-5-5', 'medium', 3, 1),
+        rec('e', 'failed', 'claude-sonnet-5-5', 'medium', 1, 0.5),
+        // A retired model's cost says nothing about the current one's (its time still counts).
+        rec('g', 'succeeded', 'claude-sonnet-4-5-20250929', 'high', 9, 4),
         // The offline replay model costs nothing and says nothing about real nights.
         rec('f', 'succeeded', 'replay:example', 'medium', 0, 0.01, { replay: true }),
       ],
@@ -45,7 +49,7 @@ function fixtureRoot(): string {
   writeFileSync(path.join(root, 'results/2026-11-02-notes.json'), JSON.stringify({ not: 'a results file' }));
   writeFileSync(
     path.join(root, 'night.yaml'),
-    `max_cost_usd: 20
+    `max_cost_usd: 15
 tasks:
   - { id: t1, estimated_complexity: low }
   - { id: t2, estimated_complexity: medium, depends_on: t1 }
@@ -61,27 +65,27 @@ test('history by model and complexity pulls the prior; tasks with no history kee
   const root = fixtureRoot();
   const e = await estimateCommand({ ...loadConfig(), root }, 'night.yaml');
   const row = (id: string) => e.tasks.find((t) => t.id === id)!;
-  // haiku/low: prior 300k in x $1 + 20k out x $5 = $0.40, weight 2, one task at $0.10: (0.8 + 0.1) / 3.
-  assert.deepEqual([row('t1').model, row('t1').costUsd, row('t1').hours, row('t1').costSamples], ['claude-haiku-4-5', 0.3, 0.83, 1]);
-  // sonnet/medium: prior $3.90 and 2.5 h; observed $2, $3, $1 over 2 h, 1 h, 0.5 h (the skipped and the replayed task do not count).
-  assert.deepEqual([row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples], [2.76, 1.7, 3, 3]);
-  // opus/high: no history, so the prior: $16.25 and seed 001's 4 hours; over the task's own $10 cap.
-  assert.deepEqual([row('t4').model, row('t4').costUsd, row('t4').hours, row('t4').costSamples, row('t4').overTaskCap], ['claude-opus-4-5', 16.25, 4, 0, true]);
+  // haiku 5.5/low: prior 300k in x $0.10 + 20k out x $0.50 = $0.04, weight 2, one task at $0.10: (0.08 + 0.1) / 3.
+  assert.deepEqual([row('t1').model, row('t1').costUsd, row('t1').hours, row('t1').costSamples], ['claude-haiku-5-5', 0.06, 0.83, 1]);
+  // sonnet 5.5/medium: prior $2.60 and 2.5 h; observed $2, $3, $1 over 2 h, 1 h, 0.5 h (the skipped and the replayed task do not count).
+  assert.deepEqual([row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples], [2.24, 1.7, 3, 3]);
+  // opus 5.5/high: no history on this model, so the cost prior ($13.00); the sonnet 4.5 high task's 4 h leaves seed 001's 4 h; over the task's own $10 cap.
+  assert.deepEqual([row('t4').model, row('t4').costUsd, row('t4').hours, row('t4').costSamples, row('t4').hoursSamples, row('t4').overTaskCap], ['claude-opus-5-5', 13, 4, 0, 1, true]);
   assert.deepEqual([row('fmt').model, row('fmt').costUsd], ['command', 0]);
-  assert.equal(e.costUsd, 22.07);
+  assert.equal(e.costUsd, 17.54);
   // Critical path t1 -> t2 -> t4 (0.83 + 1.7 + 4) is longer than 8.23 h of work over 3 agents.
   assert.equal(e.hours, 6.53);
   assert.equal(e.fits, false);
-  assert.equal(e.historyTasks, 4);
+  assert.equal(e.historyTasks, 5);
   const text = renderEstimate(e);
-  assert.match(text, /night: \$22\.07 of \$20\.00 max_cost_usd — does NOT fit; about 6\.53h wall-clock/);
-  assert.match(text, /t4\s+claude-opus-4-5\s+high\s+\$16\.25 \(over its max_cost_usd\)\s+4h\s+cost: prior, time: prior/);
+  assert.match(text, /night: \$17\.54 of \$15\.00 max_cost_usd — does NOT fit; about 6\.53h wall-clock/);
+  assert.match(text, /t4\s+claude-opus-5-5\s+high\s+\$13\.00 \(over its max_cost_usd\)\s+4h\s+cost: prior, time: prior \+ 1$/m);
 });
 
 test('without history every estimate is the prior, and a cheap night fits', () => {
   const spec = parseBatchYaml('max_cost_usd: 5\ntasks:\n  - { id: a, estimated_complexity: low }\n  - { id: b, estimated_complexity: low }\n', 'x.yaml');
   const e = estimateNight(spec, []);
-  assert.deepEqual(e.tasks.map((t) => [t.costUsd, t.hours]), [[0.4, 1], [0.4, 1]]);
+  assert.deepEqual(e.tasks.map((t) => [t.costUsd, t.hours]), [[0.04, 1], [0.04, 1]]);
   assert.equal(e.fits, true);
   assert.equal(e.hours, 1);
 });
@@ -98,4 +102,19 @@ test("the report's results file carries complexity and role, so tonight's result
   await writeReportFiles(root, status, 10);
   const h = await loadHistory(root);
   assert.deepEqual(h, [{ date: '2026-11-03', task: 'x', state: 'succeeded', model: 'claude-opus-4-5', complexity: 'high', role: 'backend', title: 'X', costUsd: 1.5, hours: 1, replay: undefined }]);
+});
+
+test('the estimate prices priors from the model table in force: a user model file changes it, an unknown model pays the dearest row', () => {
+  const spec = parseBatchYaml('tasks:\n  - { id: a, estimated_complexity: medium }\n  - { id: b, agent_config: { model: claude-future-9 }, estimated_complexity: low }\n', 'x.yaml');
+  // sonnet 5.5 prior: 1M in × $2 + 60k out × $10 = $2.60; the unknown model: 300k × $10 + 20k × $50 = $4.00.
+  assert.deepEqual(estimateNight(spec, []).tasks.map((t) => [t.model, t.costUsd]), [['claude-sonnet-5-5', 2.6], ['claude-future-9', 4]]);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'nightshift-estimate-models-'));
+  writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ models: { 'claude-sonnet-5-5': { prices: { input: 1, output: 5, cacheWrite5m: 1.25, cacheWrite1h: 2, cacheRead: 0.1 } } } }));
+  try {
+    installModelFile(path.join(dir, 'models.json'));
+    // 1M × $1 + 60k × $5 = $1.30.
+    assert.equal(estimateNight(spec, []).tasks[0].costUsd, 1.3);
+  } finally {
+    useModelTable(undefined);
+  }
 });

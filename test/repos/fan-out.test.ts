@@ -86,7 +86,7 @@ test('simple mode: one model call per repo writes README.md; a refused repo fail
       const t = r.tasks.find((x) => x.taskId === `readme@${name}`)!;
       assert.equal(t.repo, name);
       assert.equal(t.turns, 1);
-      assert.equal(t.costUsd, 0.0015); // haiku: 1000 × $1 + 100 × $5 per Mtok
+      assert.equal(t.costUsd, 0.00015); // haiku 5.5: 1000 × $0.10 + 100 × $0.50 per Mtok
       assert.match(t.summary ?? '', new RegExp(`Refreshed ${name}'s README \\(wrote README\\.md, docs/USAGE\\.md\\)`));
       assert.equal(readFileSync(path.join(t.workDir!, 'README.md'), 'utf8'), `# ${name}\n\nregenerated\n`);
       assert.equal(readFileSync(path.join(t.workDir!, 'index.js'), 'utf8'), `module.exports = '${name}';\n`);
