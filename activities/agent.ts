@@ -60,9 +60,9 @@ export function checkpointStoreFor(config: Pick<NightshiftConfig, 'root'>): stri
   return path.join(stateDir(config), 'checkpoints.git');
 }
 
-/** Checkpoints need the workspace on this host as a git repository (local provider, task with a repo). */
+/** Checkpoints need the workspace on this host (local provider); the worker's own git reads it. */
 function checkpointable(sandbox: Sandbox): sandbox is LocalSandbox {
-  return sandbox instanceof LocalSandbox && existsSync(path.join(sandbox.workspaceDir, '.git'));
+  return sandbox instanceof LocalSandbox;
 }
 
 const INTERRUPTED_BASH =
@@ -111,9 +111,10 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       if (old && !(await old.list('.').then(() => true, () => false))) await old.kill().catch(() => false);
       const sandboxId = await createSandbox(input.workflowId, input.sandbox);
       const sandbox = await deps.sandboxes.connect(sandboxId);
-      if (!(sandbox instanceof LocalSandbox) || !task.repo) return { sandboxId, restored: 'empty' };
-      if (existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
+      if (!(sandbox instanceof LocalSandbox)) return { sandboxId, restored: 'empty' };
+      if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
       if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { sandboxId, restored: 'checkpoint' };
+      if (!task.repo) return { sandboxId, restored: 'empty' };
       await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
       return { sandboxId, restored: 'clone' };
     },
