@@ -29,6 +29,7 @@ const PINNED_CONFIG: [string, string][] = [
   ['core.hooksPath', '/dev/null'],
   ['core.fsmonitor', 'false'],
   ['core.attributesFile', '/dev/null'],
+  ['core.excludesFile', '/dev/null'],
   ['core.sshCommand', 'ssh'],
   ['credential.helper', ''],
   ['commit.gpgSign', 'false'],
