@@ -335,8 +335,8 @@ export class LocalSandbox implements Sandbox {
   }
 }
 
-/** Most a readFile reads when the caller names no limit (delivery bundles can be large). */
-const DEFAULT_MAX_READ_BYTES = 1024 * 1024 * 1024;
+/** Most a readFile reads when the caller names no limit; readers of large files (bundles) name theirs. */
+const DEFAULT_MAX_READ_BYTES = 64 * 1024 * 1024;
 
 function fileError(code: string, message: string): NodeJS.ErrnoException {
   return Object.assign(new Error(message), { code });

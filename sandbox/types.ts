@@ -50,8 +50,9 @@ export interface Sandbox {
   readonly id: string;
   exec(cmd: string, o?: ExecOptions): Promise<ExecResult>;
   /**
-   * A file larger than `maxBytes` is refused with code EFBIG; a FIFO, socket or device
-   * with code EFTYPE. Providers whose files live on another machine may read first.
+   * A file larger than `maxBytes` (local provider default: 64 MiB) is refused with code
+   * EFBIG; a FIFO, socket or device with code EFTYPE. Providers whose files live on
+   * another machine may read first.
    */
   readFile(path: string, o?: { maxBytes?: number }): Promise<Uint8Array>;
   writeFile(path: string, data: string | Uint8Array): Promise<void>;

@@ -53,6 +53,8 @@ export interface SandboxCommit {
   patch?: Uint8Array;
 }
 
+const MAX_DELIVERY_FILE_BYTES = 2 * 1024 * 1024 * 1024;
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The script's first part: the working tree's tree in a throwaway repository, printed as TREE. */
@@ -190,8 +192,9 @@ export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): 
   if (!lines.includes('DONE')) throw ApplicationFailure.retryable(`the sandbox commit script stopped early: ${r.stderr.trim().slice(-800)}`, 'DeliveryFailed');
   const files = lines.filter((l) => l.startsWith('FILE ')).map((l) => l.slice(5));
   try {
-    const patch = await sandbox.readFile(PATCH_FILE);
-    const bundle = i.bundle ? await sandbox.readFile(BUNDLE_FILE) : undefined;
+    // The orchestrator wrote these two itself, and a whole repository's bundle can be large.
+    const patch = await sandbox.readFile(PATCH_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES });
+    const bundle = i.bundle ? await sandbox.readFile(BUNDLE_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES }) : undefined;
     const merged = lines.filter((l) => l.startsWith('MERGING ')).map((l) => l.slice(8).trim());
     return { base, tree, commit: value('COMMIT'), files, patch, bundle, ...(merged.length ? { merged } : {}) };
   } finally {
