@@ -221,8 +221,9 @@ export async function snapshotWorkTree(target: Sandbox, store: string): Promise<
   let base: string | undefined;
   if (workerMadeGit(sandbox)) {
     base = await git(['--git-dir', path.join(sandbox.workspaceDir, '.git'), 'rev-parse', '--verify', 'HEAD^{commit}']);
-    // Only the objects: restore needs the base's history, the store needs no ref for it.
-    await git(['--git-dir', store, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', path.join(sandbox.workspaceDir, '.git'), base]);
+    // Only the objects, once: restore needs the base's history, the store needs no ref for it.
+    const stored = await git(['--git-dir', store, 'cat-file', '-e', `${base}^{commit}`]).then(() => true, () => false);
+    if (!stored) await git(['--git-dir', store, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', path.join(sandbox.workspaceDir, '.git'), base]);
   }
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-snapshot-'));
   try {
