@@ -230,7 +230,9 @@ export async function snapshotWorkTree(target: Sandbox, store: string): Promise<
     const env = { GIT_INDEX_FILE: path.join(scratch, 'index') };
     const over = ['--git-dir', store, '--work-tree', sandbox.workspaceDir];
     if (base) await git([...over, 'read-tree', base], { env });
-    await git([...over, 'add', '-A'], { cwd: sandbox.workspaceDir, env });
+    // Without a repository nothing is delivered from this tree; installed packages would only slow every checkpoint.
+    const pathspec = base ? [] : ['--', '.', ':(exclude,glob)**/node_modules/**'];
+    await git([...over, 'add', '-A', ...pathspec], { cwd: sandbox.workspaceDir, env });
     return { tree: await git([...over, 'write-tree'], { env }), base };
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });

@@ -64,6 +64,7 @@ describe('host git over a hostile workspace', () => {
         `printf '#!/bin/sh\\necho hook >> ${marker}\\n' > .git/hooks/post-index-change && chmod +x .git/hooks/post-index-change`,
         "printf '* filter=evil\\n' > .gitattributes",
         "printf 'the work\\n' > work.txt",
+        'mkdir -p node_modules/dep lib/node_modules/x && touch node_modules/dep/index.js lib/node_modules/x/y.js',
         `touch ${marker} 2>/dev/null && echo 'marker writable from the sandbox' || true`,
       ].join('\n'),
     );
@@ -74,7 +75,7 @@ describe('host git over a hostile workspace', () => {
     const commit = await checkpoint(sb, store, ref, 'after write_file');
     assert.ok(!fs.existsSync(marker), `the agent's program ran on the host: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`);
     assert.equal(gitDir(store, 'rev-list', '--parents', '-n', '1', commit), commit, 'no parent: the agent-made .git is not a base');
-    assert.deepEqual(gitDir(store, 'ls-tree', '-r', '--name-only', commit).split('\n'), ['.gitattributes', 'work.txt'], 'the .git is not in the snapshot');
+    assert.deepEqual(gitDir(store, 'ls-tree', '-r', '--name-only', commit).split('\n'), ['.gitattributes', 'work.txt'], 'neither the .git nor installed packages are in the snapshot');
     assert.equal(gitDir(store, 'show', `${commit}:work.txt`), 'the work', 'stored as written, through no filter');
 
     // The files come back into a new sandbox, again through no filter.
