@@ -14,11 +14,13 @@
  * A filter planted in `$HOME/.gitconfig` cannot rewrite files as they are committed. And
  * when the workflow names the tree the checks ran on, any other tree is not committed.
  */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { CHECKED_TREE_CHANGED } from '../../common/errors';
 import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox } from '../../sandbox/types';
-import { snapshotWorkTree, type GitIdentity } from '../../sandbox/workspace';
+import { snapshotWorkTree, workerMadeGit, type GitIdentity } from '../../sandbox/workspace';
 
 /** Files the script leaves in the workspace for `readFile`; removed again right after. */
 export const BUNDLE_FILE = '.nightshift-delivery.bundle';
@@ -166,10 +168,13 @@ export async function workTreeInSandbox(sandbox: Sandbox): Promise<string> {
 /**
  * The tree the delivery commit would hold: read by the worker's own git through `store`
  * when the workspace is on this host, else computed in the sandbox with pinned config.
+ * Undefined for a local workspace cloned before the worker marked its clones (a night
+ * running across an upgrade): without its base the worker's tree would not match.
  */
-export async function workTreeOf(sandbox: Sandbox, store: string): Promise<string> {
-  if (sandbox instanceof LocalSandbox) return (await snapshotWorkTree(sandbox, store)).tree;
-  return workTreeInSandbox(sandbox);
+export async function workTreeOf(sandbox: Sandbox, store: string): Promise<string | undefined> {
+  if (!(sandbox instanceof LocalSandbox)) return workTreeInSandbox(sandbox);
+  if (existsSync(path.join(sandbox.workspaceDir, '.git')) && !workerMadeGit(sandbox)) return undefined;
+  return (await snapshotWorkTree(sandbox, store)).tree;
 }
 
 /** Commits the workspace's working tree in the sandbox and brings the bundle and patch out. */

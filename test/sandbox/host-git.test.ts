@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { commitInSandbox } from '../../activities/delivery/sandbox-commit';
+import { commitInSandbox, workTreeOf } from '../../activities/delivery/sandbox-commit';
 import { CHECKED_TREE_CHANGED } from '../../common/errors';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { checkpoint, checkpointRef, git, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';
@@ -144,6 +144,17 @@ describe('host git over a hostile workspace', () => {
     await sb.exec("printf 'checked\\n' > app.txt");
     const again = await commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: false, expectTree: checked.tree });
     assert.equal(again.tree, checked.tree, 'the same content is the same tree again');
+    await sb.kill();
+  });
+
+  it('a workspace cloned before clones were marked gets no tree to hold the commit to (a night across an upgrade)', async () => {
+    const sb = (await provider.create({ key: 'host-git/unmarked' })) as LocalSandbox;
+    const { bare } = makeRepo();
+    await prepareWorkspace(sb, { repo: bare, branch: 'main' });
+    const marked = await workTreeOf(sb, store);
+    assert.equal(marked, (await commitInSandbox(sb, { branch: 'b', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: false })).tree);
+    for (const f of fs.readdirSync(sb.dir)) if (f.startsWith('workspace-git')) fs.rmSync(path.join(sb.dir, f));
+    assert.equal(await workTreeOf(sb, store), undefined);
     await sb.kill();
   });
 
