@@ -91,11 +91,16 @@ export function createAgentActivities(deps: AgentActivityDeps) {
    * already ran: it is logged, and the previous checkpoint stands.
    */
   async function checkpointQuietly(sandboxId: string, workflowId: string, message: string): Promise<void> {
+    const ctx = Context.current();
+    // Hashing a large work tree can outlast the heartbeat timeout.
+    const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery(ctx));
     try {
       const sandbox = await deps.sandboxes.connect(sandboxId);
       if (checkpointable(sandbox)) await checkpoint(sandbox, checkpointStoreFor(deps.config), checkpointRef(workflowId), message);
     } catch (err) {
-      Context.current().log.warn('workspace checkpoint failed', { workflowId, error: (err as Error).message });
+      ctx.log.warn('workspace checkpoint failed', { workflowId, error: (err as Error).message });
+    } finally {
+      clearInterval(beat);
     }
   }
 

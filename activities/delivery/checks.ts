@@ -54,12 +54,15 @@ export function createChecksActivities(deps: { config: Pick<NightshiftConfig, 'r
       const results: CheckResult[] = [];
       const outputs: string[] = [];
       // Read before any check runs: a check (the agent's own test code) may change the workspace.
-      const tree = await workTreeOf(sandbox, checkpointStoreFor(deps.config)).catch((err: Error) => {
-        // Another provider's workspace without a repository has no tree to read; the host's always has.
-        if (sandbox instanceof LocalSandbox) throw err;
-        ctx.log.warn('could not read the workspace tree before the checks', { error: err.message });
-        return undefined;
-      });
+      const beat = setInterval(() => ctx.heartbeat({ reading: 'workspace tree' }), heartbeatEvery(ctx));
+      const tree = await workTreeOf(sandbox, checkpointStoreFor(deps.config))
+        .catch((err: Error) => {
+          // Another provider's workspace without a repository has no tree to read; the host's always has.
+          if (sandbox instanceof LocalSandbox) throw err;
+          ctx.log.warn('could not read the workspace tree before the checks', { error: err.message });
+          return undefined;
+        })
+        .finally(() => clearInterval(beat));
       for (const command of input.checks) {
         const beat = setInterval(() => ctx.heartbeat({ check: command }), heartbeatEvery(ctx));
         try {
