@@ -48,7 +48,8 @@ describe('special files in the workspace, met by the worker', () => {
     await shutdownIsolation();
   });
 
-  it('read_file, write_file and edit_file refuse FIFOs at once and leave the thread pool free', async () => {
+  // A blocking open never returns: the timeout turns that hang into a failure.
+  it('read_file, write_file and edit_file refuse FIFOs at once and leave the thread pool free', { timeout: 60_000 }, async () => {
     const started = Date.now();
     // More FIFOs than libuv has threads (4): one blocking open each would stall all file I/O.
     const reads = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => executeTool('read_file', { path: `pipe${i}` }, ctx)));
@@ -96,7 +97,7 @@ describe('special files in the workspace, met by the worker', () => {
     assert.deepEqual(entries.filter((e) => e.symlink).map((e) => e.path).sort(), ['in-link', 'out-dir', 'out-link']);
   });
 
-  it('keepWork copies plain files only: no FIFO opened, no sparse file materialised, no symlink followed', async () => {
+  it('keepWork copies plain files only: no FIFO opened, no sparse file materialised, no symlink followed', { timeout: 60_000 }, async () => {
     const config = { root: scratch };
     const acts = createAgentActivities({ config, sandboxes: routeSandboxes({ local: provider }), transcripts: new FileTranscriptStore({ dir: path.join(scratch, 'transcripts') }) });
     const started = Date.now();
