@@ -50,6 +50,13 @@ const decoder = new TextDecoder('utf-8');
 
 const TOOL_SCHEMA_CHARS = JSON.stringify(TOOL_DEFINITIONS).length;
 
+/** A context or plan file larger than this is not read into the prompt. */
+const MAX_CONTEXT_FILE_BYTES = 4 * 1024 * 1024;
+/** keepWork copies no single file larger than this (a sparse 512 MiB file stays behind)… */
+const KEEP_MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** …and stops after this much in all: the kept copy is for reading, the branch holds the work. */
+const KEEP_MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
+
 /** Where a task's files are kept after its sandbox is gone. */
 export function workDirFor(config: Pick<NightshiftConfig, 'root'>, workflowId: string): string {
   return path.join(stateDir(config), 'work', safeWorkflowDirName(workflowId));
@@ -60,9 +67,9 @@ export function checkpointStoreFor(config: Pick<NightshiftConfig, 'root'>): stri
   return path.join(stateDir(config), 'checkpoints.git');
 }
 
-/** Checkpoints need the workspace on this host as a git repository (local provider, task with a repo). */
+/** Checkpoints need the workspace on this host (local provider); the worker's own git reads it. */
 function checkpointable(sandbox: Sandbox): sandbox is LocalSandbox {
-  return sandbox instanceof LocalSandbox && existsSync(path.join(sandbox.workspaceDir, '.git'));
+  return sandbox instanceof LocalSandbox;
 }
 
 const INTERRUPTED_BASH =
@@ -84,11 +91,16 @@ export function createAgentActivities(deps: AgentActivityDeps) {
    * already ran: it is logged, and the previous checkpoint stands.
    */
   async function checkpointQuietly(sandboxId: string, workflowId: string, message: string): Promise<void> {
+    const ctx = Context.current();
+    // Hashing a large work tree can outlast the heartbeat timeout.
+    const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery(ctx));
     try {
       const sandbox = await deps.sandboxes.connect(sandboxId);
       if (checkpointable(sandbox)) await checkpoint(sandbox, checkpointStoreFor(deps.config), checkpointRef(workflowId), message);
     } catch (err) {
-      Context.current().log.warn('workspace checkpoint failed', { workflowId, error: (err as Error).message });
+      ctx.log.warn('workspace checkpoint failed', { workflowId, error: (err as Error).message });
+    } finally {
+      clearInterval(beat);
     }
   }
 
@@ -111,9 +123,10 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       if (old && !(await old.list('.').then(() => true, () => false))) await old.kill().catch(() => false);
       const sandboxId = await createSandbox(input.workflowId, input.sandbox);
       const sandbox = await deps.sandboxes.connect(sandboxId);
-      if (!(sandbox instanceof LocalSandbox) || !task.repo) return { sandboxId, restored: 'empty' };
-      if (existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
+      if (!(sandbox instanceof LocalSandbox)) return { sandboxId, restored: 'empty' };
+      if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
       if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { sandboxId, restored: 'checkpoint' };
+      if (!task.repo) return { sandboxId, restored: 'empty' };
       await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
       return { sandboxId, restored: 'clone' };
     },
@@ -137,7 +150,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const reader = {
         async readFile(p: string): Promise<string | undefined> {
           try {
-            return decoder.decode(await sandbox.readFile(p));
+            return decoder.decode(await sandbox.readFile(p, { maxBytes: MAX_CONTEXT_FILE_BYTES }));
           } catch {
             return undefined;
           }
@@ -211,8 +224,10 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     /**
      * Copies the workspace (without .git) to `<root>/.nightshift/work/<workflow>/` so the
      * work survives the sandbox. Replaces an earlier copy, so a retry gives the same result.
+     * Symlinks, special files and files over KEEP_MAX_FILE_BYTES are left out (counted in
+     * `skipped`), and copying stops at KEEP_MAX_TOTAL_BYTES.
      */
-    async keepWork(input: { workflowId: string; sandboxId: string }): Promise<{ workDir: string; files: number; bytes: number }> {
+    async keepWork(input: { workflowId: string; sandboxId: string }): Promise<{ workDir: string; files: number; bytes: number; skipped: number }> {
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const dest = workDirFor(deps.config, input.workflowId);
       const staging = `${dest}.staging`;
@@ -220,13 +235,19 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       await fs.mkdir(staging, { recursive: true });
       let files = 0;
       let bytes = 0;
+      let skipped = 0;
       for (const e of await sandbox.list('.', { depth: 64 })) {
         if (e.type !== 'file' || /(^|\/)(\.git|node_modules)(\/|$)/.test(e.path)) continue;
+        if (e.symlink || e.size > KEEP_MAX_FILE_BYTES || bytes + e.size > KEEP_MAX_TOTAL_BYTES) {
+          skipped++;
+          continue;
+        }
         let data: Uint8Array;
         try {
-          data = await sandbox.readFile(e.path);
+          data = await sandbox.readFile(e.path, { maxBytes: Math.min(KEEP_MAX_FILE_BYTES, KEEP_MAX_TOTAL_BYTES - bytes) });
         } catch {
-          continue; // a symlink out of the workspace, or a file deleted meanwhile
+          skipped++;
+          continue; // grown past the cap, swapped for a FIFO or symlink, or deleted meanwhile
         }
         const out = path.join(staging, e.path);
         if (!out.startsWith(staging + path.sep)) continue;
@@ -238,7 +259,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       }
       await fs.rm(dest, { recursive: true, force: true });
       await fs.rename(staging, dest);
-      return { workDir: dest, files, bytes };
+      return { workDir: dest, files, bytes, skipped };
     },
 
     /** @returns false if the sandbox was already gone (a retried kill is not an error). */

@@ -99,7 +99,10 @@ async function snapshot(sandboxes: SandboxProvider, sandboxId: string, first: st
   const order = [...first.filter((f) => listing.includes(f)), ...listing.filter((f) => !first.includes(f) && /readme/i.test(f)), ...listing.filter((f) => !first.includes(f) && !/readme/i.test(f) && TEXT.test(f))];
   for (const f of order) {
     if (budget <= 0) break;
-    const text = decoder.decode(await sandbox.readFile(f));
+    // A file over the read cap (or no regular file) is listed, not shown.
+    const bytes = await sandbox.readFile(f).catch(() => undefined);
+    if (!bytes) continue;
+    const text = decoder.decode(bytes);
     const part = truncateMiddle(text, Math.min(budget, 20_000));
     budget -= part.length;
     shown.push(`### ${f}\n\`\`\`\n${part}\n\`\`\``);

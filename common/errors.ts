@@ -63,6 +63,12 @@ export class ModelUnavailable extends NightshiftError {}
 /** No ANTHROPIC_API_KEY and no ANTHROPIC_BASE_URL: there is no model to call. */
 export class ModelNotConfigured extends NightshiftError {}
 
+/**
+ * The failure type of a delivery refused because the workspace's tree is not the one the
+ * checks ran on: the task fails, nothing is committed or pushed.
+ */
+export const CHECKED_TREE_CHANGED = 'CheckedTreeChanged';
+
 /** Error class names Temporal must not retry. */
 export const NON_RETRYABLE_ERRORS = [
   'SpecError',

@@ -273,26 +273,81 @@ export class LocalSandbox implements Sandbox {
     });
   }
 
-  async readFile(p: string): Promise<Uint8Array> {
+  /**
+   * The file's bytes, read without trusting the workspace: the last component is not
+   * followed, a FIFO, socket or device is refused without blocking, the descriptor is
+   * checked to lie inside the workspace, and a file larger than `maxBytes` is refused
+   * (EFBIG) before anything is read, so a sparse 512 MiB file costs nothing.
+   */
+  async readFile(p: string, o: { maxBytes?: number } = {}): Promise<Uint8Array> {
     this.assertAlive();
-    return new Uint8Array(await fs.promises.readFile(resolveInWorkspace(this.workspaceDir, p)));
+    const max = o.maxBytes ?? DEFAULT_MAX_READ_BYTES;
+    const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+    const fh = await this.openInWorkspace(resolveInWorkspace(this.workspaceDir, p), O_RDONLY | O_NOFOLLOW | O_NONBLOCK, p);
+    try {
+      const st = await fh.stat();
+      if (st.isDirectory()) throw fileError('EISDIR', `${p} is a directory`);
+      if (st.size > max) throw fileError('EFBIG', `${p} is ${st.size} bytes, more than the ${max} that may be read`);
+      // The size can grow after the stat: read at most what was promised, and no more.
+      const buf = Buffer.alloc(st.size);
+      let got = 0;
+      while (got < buf.length) {
+        const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, got);
+    } finally {
+      await fh.close();
+    }
   }
 
   async writeFile(p: string, data: string | Uint8Array): Promise<void> {
     this.assertAlive();
     const real = resolveInWorkspace(this.workspaceDir, p, { forWrite: true });
     await fs.promises.mkdir(path.dirname(real), { recursive: true });
-    // O_NOFOLLOW: a symlink swapped in after the check is refused, not followed.
-    const { O_WRONLY, O_CREAT, O_TRUNC, O_NOFOLLOW } = fs.constants;
-    const fh = await fs.promises.open(real, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0o644);
+    // O_NOFOLLOW: a symlink swapped in after the check is refused, not followed; O_NONBLOCK:
+    // a FIFO without a reader fails at once instead of holding a libuv thread.
+    const { O_WRONLY, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+    const fh = await this.openInWorkspace(real, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK, p, 0o644);
     try {
+      // Truncated only once known to be a regular file inside the workspace.
+      await fh.truncate(0);
       await fh.writeFile(data);
     } finally {
       await fh.close();
     }
   }
 
-  /** Entries below `p`, with paths relative to the workspace root. Symlinks are not followed. */
+  /**
+   * Opens `real` and checks what was opened: a regular file or directory inside the
+   * workspace (an intermediate directory swapped for a symlink after the path was
+   * resolved shows up here). Anything else is closed and refused.
+   */
+  private async openInWorkspace(real: string, flags: number, spelled: string, mode?: number): Promise<fs.promises.FileHandle> {
+    const fh = await fs.promises.open(real, flags, mode).catch((err: NodeJS.ErrnoException) => {
+      // ENXIO: a socket, or a FIFO opened for writing with nobody reading; ELOOP: a symlink.
+      if (err.code === 'ENXIO' || err.code === 'ELOOP') throw fileError('EFTYPE', `${spelled} is not a regular file`);
+      throw err;
+    });
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() && !st.isDirectory()) throw fileError('EFTYPE', `${spelled} is not a regular file`);
+      const opened = await fs.promises.readlink(`/proc/self/fd/${fh.fd}`).catch(() => real);
+      const root = fs.realpathSync(this.workspaceDir);
+      if (opened !== root && !opened.startsWith(root + path.sep)) throw fileError('EACCES', `${spelled} resolves outside the workspace`);
+      return fh;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  /**
+   * Entries below `p`, with paths relative to the workspace root. Symlinks are listed
+   * (flagged) but not followed; FIFOs, sockets and devices are left out: nothing on the
+   * host may open them.
+   */
   async list(p: string, o: { depth?: number } = {}): Promise<FileEntry[]> {
     this.assertAlive();
     const start = resolveInWorkspace(this.workspaceDir, p);
@@ -300,10 +355,11 @@ export class LocalSandbox implements Sandbox {
     const out: FileEntry[] = [];
     const walk = async (dir: string, depth: number) => {
       for (const d of await fs.promises.readdir(dir, { withFileTypes: true })) {
+        if (!d.isDirectory() && !d.isFile() && !d.isSymbolicLink()) continue;
         const full = path.join(dir, d.name);
         const st = await fs.promises.lstat(full);
         const type = d.isDirectory() ? 'dir' : 'file';
-        out.push({ path: path.relative(rootReal, full).split(path.sep).join('/'), type, size: st.size });
+        out.push({ path: path.relative(rootReal, full).split(path.sep).join('/'), type, size: st.size, ...(d.isSymbolicLink() ? { symlink: true } : {}) });
         if (type === 'dir' && depth > 1) await walk(full, depth - 1);
       }
     };
@@ -405,6 +461,13 @@ async function holdGitReadOnly(id: string, workspace: string): Promise<{ path: s
       if (now?.isFile() && now.size === 0) await fs.promises.rm(gitPath, { force: true });
     },
   };
+}
+
+/** Most a readFile reads when the caller names no limit; readers of large files (bundles) name theirs. */
+const DEFAULT_MAX_READ_BYTES = 64 * 1024 * 1024;
+
+function fileError(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
 }
 
 function shellQuote(s: string): string {

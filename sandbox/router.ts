@@ -55,7 +55,7 @@ function withId(id: string, s: Sandbox): Sandbox {
   return {
     id,
     exec: (cmd, o) => s.exec(cmd, o),
-    readFile: (p) => s.readFile(p),
+    readFile: (p, o) => s.readFile(p, o),
     writeFile: (p, d) => s.writeFile(p, d),
     list: (p, o) => s.list(p, o),
     kill: () => s.kill(),

@@ -61,12 +61,19 @@ export interface FileEntry {
   path: string;
   type: 'file' | 'dir';
   size: number;
+  /** A symbolic link (`size` is the link's own); readers that must not follow links skip it. */
+  symlink?: boolean;
 }
 
 export interface Sandbox {
   readonly id: string;
   exec(cmd: string, o?: ExecOptions): Promise<ExecResult>;
-  readFile(path: string): Promise<Uint8Array>;
+  /**
+   * A file larger than `maxBytes` (local provider default: 64 MiB) is refused with code
+   * EFBIG; a FIFO, socket or device with code EFTYPE. Providers whose files live on
+   * another machine may read first.
+   */
+  readFile(path: string, o?: { maxBytes?: number }): Promise<Uint8Array>;
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
   list(path: string, o?: { depth?: number }): Promise<FileEntry[]>;
   /** @returns false if the sandbox was already gone. */

@@ -1,11 +1,15 @@
 /**
  * Worker-side git operations on a sandbox's workspace: prepare (clone, identity, context
- * files), checkpoint (commit the workspace state to a ref in a store outside the
- * sandbox) and restore (rebuild a lost workspace from the last checkpoint).
+ * files), checkpoint (snapshot the work tree into a store outside the sandbox) and
+ * restore (rebuild a lost workspace from the last checkpoint).
  *
  * These are the orchestrator's operations, not the agent's, so they run outside the
  * sandbox and outside the safety policy. They still distrust the workspace: the agent
- * wrote its files, so hooks and fsmonitor are switched off for every git call here.
+ * wrote its files and, in a task without a repository, may have written a `.git` of its
+ * own. So every git call here reads only configuration the worker owns (no system or
+ * global file, a HOME nobody writes, hooks, fsmonitor, filters and helpers off, only the
+ * transports the worker needs), and the work tree is read through the worker's own git
+ * directory, never through a `.git` the worker did not make.
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -15,8 +19,35 @@ import { LocalSandbox } from './local';
 import { resolveInWorkspace } from './policy';
 import type { Sandbox } from './types';
 
-/** Options that keep an agent-written workspace from running code in the worker. */
-const SAFE = ['-c', 'core.hooksPath=/dev/null', '-c', 'core.fsmonitor=false', '-c', 'protocol.ext.allow=never'];
+/**
+ * Configuration pinned on every git call, above anything a repository's config says: no
+ * hook, fsmonitor, attributes file, credential helper or signing program can run, ssh is
+ * the plain client, and only the file, https and ssh transports exist (no `ext::`, no
+ * unauthenticated `git://`).
+ */
+const PINNED_CONFIG: [string, string][] = [
+  ['core.hooksPath', '/dev/null'],
+  ['core.fsmonitor', 'false'],
+  ['core.attributesFile', '/dev/null'],
+  ['core.excludesFile', '/dev/null'],
+  ['core.sshCommand', 'ssh'],
+  ['credential.helper', ''],
+  ['commit.gpgSign', 'false'],
+  ['tag.gpgSign', 'false'],
+  ['protocol.allow', 'never'],
+  ['protocol.file.allow', 'always'],
+  ['protocol.https.allow', 'always'],
+  ['protocol.ssh.allow', 'always'],
+];
+const PINNED = PINNED_CONFIG.flatMap(([k, v]) => ['-c', `${k}=${v}`]);
+
+let emptyHome: string | undefined;
+/** An empty directory only this process writes, as git's HOME and XDG_CONFIG_HOME. */
+function workerGitHome(): string {
+  if (emptyHome && fs.existsSync(emptyHome)) return emptyHome;
+  emptyHome = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-git-home-'));
+  return emptyHome;
+}
 
 export interface GitIdentity {
   name: string;
@@ -50,7 +81,7 @@ export async function git(args: string[], o: { cwd?: string; env?: NodeJS.Proces
   return new Promise((resolve, reject) => {
     execFile(
       'git',
-      [...SAFE, ...args],
+      [...PINNED, ...args],
       { cwd: o.cwd, env: { ...gitEnv(), ...o.env }, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
@@ -60,11 +91,25 @@ export async function git(args: string[], o: { cwd?: string; env?: NodeJS.Proces
   });
 }
 
-/** The worker's env minus GIT_* overrides that would point git somewhere else, and no prompts. */
-function gitEnv(): NodeJS.ProcessEnv {
+/**
+ * The worker's env minus GIT_* overrides that would point git somewhere else, with no
+ * system or global config and no prompts. Callers may add GIT_* (an index file, auth
+ * headers through GIT_CONFIG_COUNT); the pinned options still win over those.
+ */
+export function gitEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_')) env[k] = v;
-  return { ...env, GIT_TERMINAL_PROMPT: '0' };
+  const home = workerGitHome();
+  return {
+    ...env,
+    HOME: home,
+    XDG_CONFIG_HOME: home,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_ATTR_NOSYSTEM: '1',
+    GIT_NO_REPLACE_OBJECTS: '1',
+    GIT_TERMINAL_PROMPT: '0',
+  };
 }
 
 function dirOf(target: string | Sandbox): string {
@@ -82,6 +127,8 @@ export async function prepareWorkspace(target: string | Sandbox, o: PrepareOptio
   const dir = dirOf(target);
   if (!fs.existsSync(path.join(dir, '.git'))) {
     await fs.promises.mkdir(dir, { recursive: true });
+    // Before the clone: a retry after a crash mid-clone must still know whose `.git` it is.
+    if (target instanceof LocalSandbox) markWorkerGit(target);
     // --no-hardlinks: a local clone must not share object files with the source repo.
     await git(['clone', '--no-hardlinks', '--quiet', o.repo, dir]);
     const remoteUrl = withoutCredentials(o.repo);
@@ -125,6 +172,8 @@ export async function ensureCheckpointStore(store: string): Promise<void> {
   if (fs.existsSync(path.join(store, 'HEAD'))) return;
   await fs.promises.mkdir(store, { recursive: true });
   await git(['init', '--bare', '--quiet', store]);
+  // Snapshots fetched in before their commit exists must not be pruned meanwhile.
+  await git(['--git-dir', store, 'config', 'gc.auto', '0']);
 }
 
 /** `refs/nightshift/checkpoints/<key>` with the key made ref-safe. */
@@ -133,47 +182,113 @@ export function checkpointRef(key: string): string {
 }
 
 /**
- * Commits the workspace as it is (tracked, untracked and deleted files, honouring
- * .gitignore) to `ref` in `store`. The commit's parent is the workspace HEAD, so a
- * restore can put HEAD back and leave the agent's work as uncommitted changes. The
- * workspace's own index and refs are not touched: a temporary index is used.
- * @returns the checkpoint commit id.
+ * A file beside the workspace (in the sandbox's own directory, which the sandbox never
+ * sees) saying the workspace's `.git` was made by the worker: a clone or a restore. Only
+ * then does the worker read that `.git` at all; a `.git` the agent made is just files.
  */
-export async function checkpoint(target: string | Sandbox, store: string, ref: string, message = 'nightshift checkpoint'): Promise<string> {
-  const dir = dirOf(target);
+const WORKER_GIT_MARK = 'workspace-git-by-worker';
+
+function markWorkerGit(sandbox: LocalSandbox): void {
+  fs.writeFileSync(path.join(sandbox.dir, WORKER_GIT_MARK), '');
+}
+
+export function workerMadeGit(sandbox: LocalSandbox): boolean {
+  return fs.existsSync(path.join(sandbox.dir, WORKER_GIT_MARK)) && fs.existsSync(path.join(sandbox.workspaceDir, '.git'));
+}
+
+function localOnly(target: Sandbox): LocalSandbox {
+  if (target instanceof LocalSandbox) return target;
+  throw new Error(`checkpoints of ${target.constructor.name} sandboxes are not supported yet; only local workspaces`);
+}
+
+export interface WorkTreeSnapshot {
+  /** The tree of the work tree, as a commit of it would hold it. */
+  tree: string;
+  /** The workspace HEAD it builds on; undefined when the worker did not make the workspace's `.git`. */
+  base?: string;
+}
+
+/**
+ * Writes the workspace's files into `store` and returns their tree, read through the
+ * store (the worker's own git directory and config) over the work tree: a `.git` in the
+ * workspace is skipped, `.gitattributes` can name no filter that exists, special files
+ * are left out. Starts from the base commit's index, as the delivery commit does, so
+ * tracked files that match `.gitignore` stay in and both give the same tree.
+ */
+export async function snapshotWorkTree(target: Sandbox, store: string): Promise<WorkTreeSnapshot> {
+  const sandbox = localOnly(target);
   await ensureCheckpointStore(store);
-  const tmpIndex = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-ckpt-')), 'index');
+  let base: string | undefined;
+  if (workerMadeGit(sandbox)) {
+    base = await git(['--git-dir', path.join(sandbox.workspaceDir, '.git'), 'rev-parse', '--verify', 'HEAD^{commit}']);
+    // Only the objects, once: restore needs the base's history, the store needs no ref for it.
+    const stored = await git(['--git-dir', store, 'cat-file', '-e', `${base}^{commit}`]).then(() => true, () => false);
+    if (!stored) await git(['--git-dir', store, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', path.join(sandbox.workspaceDir, '.git'), base]);
+  }
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-snapshot-'));
   try {
-    const env = { GIT_INDEX_FILE: tmpIndex };
-    await git(['add', '-A', '.'], { cwd: dir, env });
-    const tree = await git(['write-tree'], { cwd: dir, env });
-    const head = await git(['rev-parse', 'HEAD'], { cwd: dir });
-    const branch = await git(['rev-parse', '--abbrev-ref', 'HEAD'], { cwd: dir });
-    const origin = await git(['remote', 'get-url', 'origin'], { cwd: dir }).catch(() => '');
-    const body = `${message}\n\nNightshift-Branch: ${branch}\nNightshift-Origin: ${origin}\n`;
-    const commit = await git(['-c', 'user.name=nightshift', '-c', 'user.email=nightshift@localhost', 'commit-tree', tree, '-p', head, '-m', body], { cwd: dir });
-    await git(['push', '--quiet', '--force', '--no-verify', store, `${commit}:${ref}`], { cwd: dir });
-    return commit;
+    const env = { GIT_INDEX_FILE: path.join(scratch, 'index') };
+    const over = ['--git-dir', store, '--work-tree', sandbox.workspaceDir];
+    if (base) await git([...over, 'read-tree', base], { env });
+    // Without a repository nothing is delivered from this tree; installed packages would only slow every checkpoint.
+    const pathspec = base ? [] : ['--', '.', ':(exclude,glob)**/node_modules/**'];
+    await git([...over, 'add', '-A', ...pathspec], { cwd: sandbox.workspaceDir, env });
+    return { tree: await git([...over, 'write-tree'], { env }), base };
   } finally {
-    fs.rmSync(path.dirname(tmpIndex), { recursive: true, force: true });
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
 }
 
 /**
+ * Snapshots the workspace as it is (tracked, untracked and deleted files, honouring
+ * .gitignore) to `ref` in `store`. The commit's parent is the workspace HEAD when the
+ * worker made the workspace's `.git`, so a restore can put HEAD back and leave the
+ * agent's work as uncommitted changes. Nothing in the workspace is written.
+ * @returns the checkpoint commit id.
+ */
+export async function checkpoint(target: Sandbox, store: string, ref: string, message = 'nightshift checkpoint'): Promise<string> {
+  const sandbox = localOnly(target);
+  const { tree, base } = await snapshotWorkTree(sandbox, store);
+  let trailers = '';
+  if (base) {
+    const wsGit = ['--git-dir', path.join(sandbox.workspaceDir, '.git')];
+    const branch = await git([...wsGit, 'rev-parse', '--abbrev-ref', 'HEAD']);
+    const origin = await git([...wsGit, 'remote', 'get-url', 'origin']).catch(() => '');
+    trailers = `\n\nNightshift-Branch: ${branch}\nNightshift-Origin: ${origin}\n`;
+  }
+  const commit = await git(['--git-dir', store, '-c', 'user.name=nightshift', '-c', 'user.email=nightshift@localhost', 'commit-tree', tree, ...(base ? ['-p', base] : []), '-m', `${message}${trailers}`]);
+  await git(['--git-dir', store, 'update-ref', ref, commit]);
+  return commit;
+}
+
+/**
  * Rebuilds a workspace from the checkpoint at `ref`: the branch and HEAD it had, the
- * origin remote, and the files as checkpointed (as uncommitted changes).
+ * origin remote, and the files as checkpointed (as uncommitted changes). A checkpoint of
+ * a workspace without the worker's `.git` gives back its files only.
  * @returns the checkpoint commit id, or null if there is no checkpoint.
  */
-export async function restore(target: string | Sandbox, store: string, ref: string, identity: GitIdentity = DEFAULT_IDENTITY): Promise<string | null> {
-  const dir = dirOf(target);
+export async function restore(target: Sandbox, store: string, ref: string, identity: GitIdentity = DEFAULT_IDENTITY): Promise<string | null> {
+  const sandbox = localOnly(target);
+  const dir = sandbox.workspaceDir;
   const commit = await git(['--git-dir', store, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
   if (!commit) return null;
   const messageText = await git(['--git-dir', store, 'log', '-1', '--format=%B', commit]);
-  const branch = /^Nightshift-Branch: (.+)$/m.exec(messageText)?.[1]?.trim() || 'nightshift';
-  const origin = /^Nightshift-Origin: (.+)$/m.exec(messageText)?.[1]?.trim();
+  const hasBase = (await git(['--git-dir', store, 'rev-list', '--parents', '-n', '1', commit])).split(' ').length > 1;
   await fs.promises.rm(path.join(dir, '.git'), { recursive: true, force: true });
   await fs.promises.mkdir(dir, { recursive: true });
+  if (!hasBase) {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-restore-'));
+    try {
+      await git(['--git-dir', store, '--work-tree', dir, 'read-tree', '-u', '--reset', `${commit}^{tree}`], { env: { GIT_INDEX_FILE: path.join(scratch, 'index') } });
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+    return commit;
+  }
+  const branch = /^Nightshift-Branch: (.+)$/m.exec(messageText)?.[1]?.trim() || 'nightshift';
+  const origin = /^Nightshift-Origin: (.+)$/m.exec(messageText)?.[1]?.trim();
   await git(['init', '--quiet', dir]);
+  markWorkerGit(sandbox);
   await git(['fetch', '--quiet', '--no-tags', store, ref], { cwd: dir });
   await git(['checkout', '--quiet', '-f', '-B', branch, 'FETCH_HEAD^1'], { cwd: dir });
   // Working tree = checkpoint, index and HEAD = the base: the work shows as changes again.

@@ -141,6 +141,8 @@ export interface ChecksOutcome {
   /** Fix rounds the agent was given before this result. */
   fixRounds: number;
   results: CheckResult[];
+  /** The workspace tree the last round ran on; the delivered commit holds exactly this tree. */
+  tree?: string;
 }
 
 /** A dependency's delivered branch, which a dependent task starts from. */

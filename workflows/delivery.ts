@@ -6,13 +6,13 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, isCancellation, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
 import type { AgentTaskInput, ChecksOutcome, DependencyBranch, TaskResult, TaskStatus } from './contract';
 
-const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported'];
+const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
 
 function proxies(input: AgentTaskInput) {
   const heartbeatTimeout = input.loop?.heartbeatTimeoutMs ?? 30_000;
@@ -78,7 +78,7 @@ export async function checkFinish(
   const feedback = o.fixRounds < fixAttempts;
   const round = await proxies(input).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback });
   if (!round.passed && feedback) return 'again';
-  const outcome: ChecksOutcome = { passed: round.passed, fixRounds: o.fixRounds, results: round.results };
+  const outcome: ChecksOutcome = { passed: round.passed, fixRounds: o.fixRounds, results: round.results, ...(round.tree ? { tree: round.tree } : {}) };
   if (round.passed) return { checks: outcome };
   const failing = round.results.filter((r) => !r.passed).map((r) => `${r.command} (exit ${r.exitCode})`);
   return { checks: outcome, status: 'failed', error: `checks still failing after ${o.fixRounds} fix round${o.fixRounds === 1 ? '' : 's'}: ${failing.join(', ')}` };
@@ -118,7 +118,17 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
     }
     status.activity = task.reviewFirst ? 'writing the patch for review' : 'committing the work';
     const message = `nightshift: ${task.id}: ${task.title}\n\n${(result.summary ?? result.error ?? '').slice(0, 4000)}${merging}\n\nNightshift-Task: ${o.workflowId}`;
-    const c = await acts.commitWork({ workflowId: o.workflowId, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id });
+    // Nights started before the checked-tree rule commit whatever the workspace holds, as they did.
+    const treeRule = patched('deliver-checked-tree') ? { checkedTree: result.checks?.tree, verifyTree: true } : {};
+    let c;
+    try {
+      c = await acts.commitWork({ workflowId: o.workflowId, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id, ...treeRule });
+    } catch (err) {
+      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      // What would be delivered is not what was checked: the task fails, whatever it reported.
+      if (cause instanceof ApplicationFailure && cause.type === CHECKED_TREE_CHANGED) return { ...out, status: 'failed', error: [out.error, cause.message].filter(Boolean).join('; ') };
+      throw err;
+    }
     if (!c.commit) return out;
     Object.assign(out, { patchFile: c.patchFile, filesChanged: c.files });
     if (task.reviewFirst) return out;

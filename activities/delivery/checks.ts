@@ -8,10 +8,14 @@
  * result instead of running the checks again.
  */
 import { Context } from '@temporalio/activity';
+import type { NightshiftConfig } from '../../common/config';
+import { LocalSandbox } from '../../sandbox/local';
 import type { SandboxProvider } from '../../sandbox/types';
 import type { CheckResult } from '../../workflows/contract';
 import { heartbeatEvery } from '../model/call-model';
+import { workTreeOf } from './sandbox-commit';
 import { truncateMiddle } from '../tools/truncate';
+import { checkpointStoreFor } from '../agent';
 import { getJson, keys, putJson, type ToolRecord, type TranscriptStore } from '../transcripts';
 
 export interface RunChecksInput {
@@ -30,6 +34,8 @@ export interface RunChecksInput {
 export interface ChecksRound {
   passed: boolean;
   results: CheckResult[];
+  /** The workspace tree the checks ran on, read before they started; delivery commits exactly this tree. */
+  tree?: string;
 }
 
 const TAIL_FOR_REPORT = 600;
@@ -37,7 +43,7 @@ const OUTPUT_FOR_AGENT = 12_000;
 
 const checksKey = (turn: number) => `turn-${String(turn).padStart(6, '0')}.checks.json`;
 
-export function createChecksActivities(deps: { sandboxes: SandboxProvider; transcripts: TranscriptStore }) {
+export function createChecksActivities(deps: { config: Pick<NightshiftConfig, 'root'>; sandboxes: SandboxProvider; transcripts: TranscriptStore }) {
   const store = deps.transcripts;
   return {
     async runChecks(input: RunChecksInput): Promise<ChecksRound> {
@@ -47,6 +53,16 @@ export function createChecksActivities(deps: { sandboxes: SandboxProvider; trans
       const ctx = Context.current();
       const results: CheckResult[] = [];
       const outputs: string[] = [];
+      // Read before any check runs: a check (the agent's own test code) may change the workspace.
+      const beat = setInterval(() => ctx.heartbeat({ reading: 'workspace tree' }), heartbeatEvery(ctx));
+      const tree = await workTreeOf(sandbox, checkpointStoreFor(deps.config))
+        .catch((err: Error) => {
+          // Another provider's workspace without a repository has no tree to read; the host's always has.
+          if (sandbox instanceof LocalSandbox) throw err;
+          ctx.log.warn('could not read the workspace tree before the checks', { error: err.message });
+          return undefined;
+        })
+        .finally(() => clearInterval(beat));
       for (const command of input.checks) {
         const beat = setInterval(() => ctx.heartbeat({ check: command }), heartbeatEvery(ctx));
         try {
@@ -59,7 +75,7 @@ export function createChecksActivities(deps: { sandboxes: SandboxProvider; trans
           clearInterval(beat);
         }
       }
-      const round: ChecksRound = { passed: results.every((r) => r.passed), results };
+      const round: ChecksRound = { passed: results.every((r) => r.passed), results, tree };
       if (!round.passed && input.feedback) {
         const content =
           `Not finished yet: the acceptance checks failed.\n\n${outputs.join('\n\n')}\n\n` +

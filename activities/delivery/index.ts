@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
+import { LocalSandbox } from '../../sandbox/local';
 import type { SandboxProvider } from '../../sandbox/types';
 import { DEFAULT_IDENTITY, prepareWorkspace, type GitIdentity } from '../../sandbox/workspace';
 import type { TaskSpec } from '../../spec/types';
@@ -22,7 +23,8 @@ import { filesWithMarkers, MERGE_CONFLICT_KEY, readConflict, type LeftConflict }
 import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess, pushBranch, resolveRemote } from './git';
 import { prBody, prTitle, type PrContent } from './pr-body';
 import { createGitHubClient, ensurePullRequest, githubRepoOf, PullRequestFailed, type GitHubClient, type GitHubClientOptions, type PullRequestRef } from './pull-request';
-import { commitInSandbox } from './sandbox-commit';
+import { checkpointStoreFor } from '../agent';
+import { commitInSandbox, workTreeOf } from './sandbox-commit';
 
 export interface DeliveryDeps {
   config: Pick<NightshiftConfig, 'root' | 'github'>;
@@ -50,6 +52,10 @@ export interface CommitWorkInput {
   batchId: string;
   date: string;
   taskId: string;
+  /** The tree the checks ran on: the commit is made from exactly that tree or not at all. */
+  checkedTree?: string;
+  /** With no checked tree: the worker reads the tree itself just before, and the commit must hold it. */
+  verifyTree?: boolean;
 }
 
 export interface CommitWorkResult {
@@ -124,7 +130,8 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const repoDir = deliveryRepoFor(config, remote);
       return beating(async () => {
-        const opts = { branch: input.branch, message: input.message, identity, at: input.at, bundle: !input.reviewFirst };
+        const expectTree = input.checkedTree ?? (input.verifyTree && sandbox instanceof LocalSandbox ? await workTreeOf(sandbox, checkpointStoreFor(config)) : undefined);
+        const opts = { branch: input.branch, message: input.message, identity, at: input.at, bundle: !input.reviewFirst, expectTree };
         let made = await commitInSandbox(sandbox, opts);
         if (!made.commit) return { base: made.base, files: [], fileCount: 0 };
         if (made.bundle) {

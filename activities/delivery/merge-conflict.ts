@@ -9,6 +9,7 @@
  * message can name it and the marker check after `finish` still knows the files after a
  * continue-as-new or a rebuilt sandbox.
  */
+import { isNotFound } from '../tools/context';
 import type { Sandbox } from '../../sandbox/types';
 import { getJson, type TranscriptStore } from '../transcripts';
 
@@ -48,8 +49,15 @@ export async function filesWithMarkers(sandbox: Sandbox, files: string[]): Promi
   const decoder = new TextDecoder('utf-8');
   const left: string[] = [];
   for (const f of files) {
-    const text = await sandbox.readFile(f).then((b) => decoder.decode(b), () => undefined);
-    if (text !== undefined && MARKER.test(text)) left.push(f);
+    let text: string;
+    try {
+      text = decoder.decode(await sandbox.readFile(f));
+    } catch (err) {
+      // Deleted: no marker. Too large or no regular file: not shown to be resolved.
+      if (!isNotFound(err)) left.push(f);
+      continue;
+    }
+    if (MARKER.test(text)) left.push(f);
   }
   return left;
 }

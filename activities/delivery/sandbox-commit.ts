@@ -8,10 +8,19 @@
  *
  * Author and committer dates are given by the workflow, so a retried activity makes the
  * very same commit id and every later step (push, PR) sees nothing new.
+ *
+ * The agent owns the sandbox's HOME and tmp, so the script's git reads no configuration
+ * there: no system or global file, HOME pointing nowhere, attributes file and hooks off.
+ * A filter planted in `$HOME/.gitconfig` cannot rewrite files as they are committed. And
+ * when the workflow names the tree the checks ran on, any other tree is not committed.
  */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
+import { CHECKED_TREE_CHANGED } from '../../common/errors';
+import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox } from '../../sandbox/types';
-import type { GitIdentity } from '../../sandbox/workspace';
+import { snapshotWorkTree, workerMadeGit, type GitIdentity } from '../../sandbox/workspace';
 
 /** Files the script leaves in the workspace for `readFile`; removed again right after. */
 export const BUNDLE_FILE = '.nightshift-delivery.bundle';
@@ -28,11 +37,15 @@ export interface SandboxCommitInput {
   bundle: boolean;
   /** Bundle everything, not only what the workspace's remotes lack (when the receiver lacks a prerequisite). */
   fullBundle?: boolean;
+  /** The tree the checks ran on: a working tree that differs from it is not committed. */
+  expectTree?: string;
 }
 
 export interface SandboxCommit {
   /** The start point: the workspace's HEAD, which the agent cannot move. */
   base: string;
+  /** The working tree as committed. */
+  tree: string;
   /** Undefined when the working tree equals HEAD (and no merge is in progress): nothing to deliver. */
   commit?: string;
   /** The other parents when the commit records a merge left in progress in the workspace. */
@@ -42,11 +55,12 @@ export interface SandboxCommit {
   patch?: Uint8Array;
 }
 
+const MAX_DELIVERY_FILE_BYTES = 2 * 1024 * 1024 * 1024;
+
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-function script(i: SandboxCommitInput): string {
-  const ref = `refs/heads/${i.branch}`;
-  return `set -eu
+/** The script's first part: the working tree's tree in a throwaway repository, printed as TREE. */
+const TREE_SCRIPT = `set -eu
 ws="$PWD"
 t="\${TMPDIR:-/tmp}/nightshift-delivery"
 rm -rf "$t" ${q(BUNDLE_FILE)} ${q(PATCH_FILE)}
@@ -60,7 +74,12 @@ export GIT_DIR="$t/repo.git" GIT_WORK_TREE="$ws" GIT_INDEX_FILE="$t/index"
 git read-tree "$base"
 git add -A
 tree=$(git write-tree)
-# A merge the orchestrator left for the agent (on_merge_conflict: agent) is recorded as one.
+echo "TREE $tree"
+`;
+
+function script(i: SandboxCommitInput): string {
+  const ref = `refs/heads/${i.branch}`;
+  return `${TREE_SCRIPT}${i.expectTree ? `if [ "$tree" != ${q(i.expectTree)} ]; then echo "TREE_CHANGED"; exit 0; fi\n` : ''}# A merge the orchestrator left for the agent (on_merge_conflict: agent) is recorded as one.
 parents="-p $base"
 merging=""
 if [ -f "$ws/.git/MERGE_HEAD" ]; then
@@ -91,26 +110,71 @@ git bundle create -q ${q(BUNDLE_FILE)} ${q(ref)} $(git --git-dir="$ws/.git" for-
 echo "DONE"`;
 }
 
-/** Environment of the script: identity and fixed dates, no hooks, no prompts. */
-function envOf(i: SandboxCommitInput): Record<string, string> {
-  const date = `@${Math.floor(i.at / 1000)} +0000`;
+/**
+ * Git's environment in the sandbox: configuration only from the throwaway repository and
+ * these pinned values (HOME and XDG_CONFIG_HOME name a directory that does not exist, so
+ * nothing the agent wrote in its home is read), no hooks, filters' helpers or prompts.
+ */
+function gitEnvInSandbox(): Record<string, string> {
   const config: [string, string][] = [
     ['safe.directory', '*'],
     ['core.hooksPath', '/dev/null'],
     ['core.fsmonitor', 'false'],
+    ['core.attributesFile', '/dev/null'],
+    ['core.excludesFile', '/dev/null'],
+    ['credential.helper', ''],
+    ['commit.gpgSign', 'false'],
+    ['protocol.allow', 'never'],
     ['gc.auto', '0'],
   ];
   return {
+    HOME: '/nonexistent',
+    XDG_CONFIG_HOME: '/nonexistent',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_ATTR_NOSYSTEM: '1',
+    GIT_NO_REPLACE_OBJECTS: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_COUNT: String(config.length),
+    ...Object.fromEntries(config.flatMap(([k, v], n) => [[`GIT_CONFIG_KEY_${n}`, k], [`GIT_CONFIG_VALUE_${n}`, v]])),
+  };
+}
+
+/** Environment of the commit script: the pinned git environment, identity and fixed dates. */
+function envOf(i: SandboxCommitInput): Record<string, string> {
+  const date = `@${Math.floor(i.at / 1000)} +0000`;
+  return {
+    ...gitEnvInSandbox(),
     GIT_AUTHOR_NAME: i.identity.name,
     GIT_AUTHOR_EMAIL: i.identity.email,
     GIT_COMMITTER_NAME: i.identity.name,
     GIT_COMMITTER_EMAIL: i.identity.email,
     GIT_AUTHOR_DATE: date,
     GIT_COMMITTER_DATE: date,
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_CONFIG_COUNT: String(config.length),
-    ...Object.fromEntries(config.flatMap(([k, v], n) => [[`GIT_CONFIG_KEY_${n}`, k], [`GIT_CONFIG_VALUE_${n}`, v]])),
   };
+}
+
+/**
+ * The workspace's tree as the delivery commit would hold it, computed in the sandbox with
+ * the same pinned git; for providers whose workspace the worker cannot read itself.
+ */
+export async function workTreeInSandbox(sandbox: Sandbox): Promise<string> {
+  const r = await sandbox.exec(`${TREE_SCRIPT}rm -rf "$t"\n`, { envs: gitEnvInSandbox(), timeoutMs: 10 * 60_000 });
+  const tree = /^TREE ([0-9a-f]{40,64})$/m.exec(r.stdout)?.[1];
+  if (r.exitCode !== 0 || !tree) throw ApplicationFailure.retryable(`reading the workspace tree in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, 'DeliveryFailed');
+  return tree;
+}
+
+/**
+ * The tree the delivery commit would hold: read by the worker's own git through `store`
+ * when the workspace is on this host, else computed in the sandbox with pinned config.
+ * Undefined for a local workspace cloned before the worker marked its clones (a night
+ * running across an upgrade): without its base the worker's tree would not match.
+ */
+export async function workTreeOf(sandbox: Sandbox, store: string): Promise<string | undefined> {
+  if (!(sandbox instanceof LocalSandbox)) return workTreeInSandbox(sandbox);
+  if (existsSync(path.join(sandbox.workspaceDir, '.git')) && !workerMadeGit(sandbox)) return undefined;
+  return (await snapshotWorkTree(sandbox, store)).tree;
 }
 
 /** Commits the workspace's working tree in the sandbox and brings the bundle and patch out. */
@@ -122,14 +186,22 @@ export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): 
   if (r.exitCode !== 0 || !base) {
     throw ApplicationFailure.retryable(`committing the work in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, 'DeliveryFailed');
   }
-  if (lines.includes('EMPTY')) return { base, files: [] };
+  const tree = value('TREE') ?? '';
+  if (lines.includes('TREE_CHANGED')) {
+    throw ApplicationFailure.nonRetryable(
+      `the workspace changed after the checks ran (they checked tree ${i.expectTree}, the workspace now holds ${tree}); nothing was delivered`,
+      CHECKED_TREE_CHANGED,
+    );
+  }
+  if (lines.includes('EMPTY')) return { base, tree, files: [] };
   if (!lines.includes('DONE')) throw ApplicationFailure.retryable(`the sandbox commit script stopped early: ${r.stderr.trim().slice(-800)}`, 'DeliveryFailed');
   const files = lines.filter((l) => l.startsWith('FILE ')).map((l) => l.slice(5));
   try {
-    const patch = await sandbox.readFile(PATCH_FILE);
-    const bundle = i.bundle ? await sandbox.readFile(BUNDLE_FILE) : undefined;
+    // The orchestrator wrote these two itself, and a whole repository's bundle can be large.
+    const patch = await sandbox.readFile(PATCH_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES });
+    const bundle = i.bundle ? await sandbox.readFile(BUNDLE_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES }) : undefined;
     const merged = lines.filter((l) => l.startsWith('MERGING ')).map((l) => l.slice(8).trim());
-    return { base, commit: value('COMMIT'), files, patch, bundle, ...(merged.length ? { merged } : {}) };
+    return { base, tree, commit: value('COMMIT'), files, patch, bundle, ...(merged.length ? { merged } : {}) };
   } finally {
     await sandbox.exec(`rm -f ${q(BUNDLE_FILE)} ${q(PATCH_FILE)}`);
   }

@@ -1,14 +1,37 @@
 /** read_file, write_file, list_files: plain file access through the Sandbox interface. */
-import { cleanPath, fail, isNotFound, ok, str, type ToolContext, type ToolOutcome } from './context';
+import { cleanPath, fail, isNotFound, ok, str, ToolInputError, type ToolContext, type ToolOutcome } from './context';
 import { truncateMiddle } from './truncate';
 
 const decoder = new TextDecoder('utf-8');
 
+/**
+ * Largest file read_file and edit_file read into the worker: the model sees at most a
+ * tool result's worth of it anyway, and larger files are read in parts with bash.
+ */
+export const MAX_TOOL_READ_BYTES = 8 * 1024 * 1024;
+
+/** A refusal the model can act on: the file is too big, or no regular file at all. */
+function refusal(err: unknown, p: string): string | undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EFBIG') return `${p} is larger than ${MAX_TOOL_READ_BYTES} bytes; read parts of it with bash (head, tail, sed -n)`;
+  if (code === 'EFTYPE') return `${p} is not a regular file (a FIFO, socket, device or symlink swapped in); it is not opened`;
+  return undefined;
+}
+
+async function readCapped(ctx: ToolContext, p: string): Promise<Uint8Array> {
+  const bytes = await ctx.sandbox.readFile(p, { maxBytes: MAX_TOOL_READ_BYTES });
+  // A provider that reads before it can tell the size still never hands on more.
+  if (bytes.length > MAX_TOOL_READ_BYTES) throw Object.assign(new Error(`${p} is too large`), { code: 'EFBIG' });
+  return bytes;
+}
+
 export async function readText(ctx: ToolContext, p: string): Promise<string | undefined> {
   try {
-    return decoder.decode(await ctx.sandbox.readFile(p));
+    return decoder.decode(await readCapped(ctx, p));
   } catch (err) {
     if (isNotFound(err)) return undefined;
+    const why = refusal(err, p);
+    if (why) throw new ToolInputError(why);
     throw err;
   }
 }
@@ -17,10 +40,12 @@ export async function readFileTool(input: Record<string, unknown>, ctx: ToolCont
   const p = cleanPath(input.path);
   let bytes: Uint8Array;
   try {
-    bytes = await ctx.sandbox.readFile(p);
+    bytes = await readCapped(ctx, p);
   } catch (err) {
     if (isNotFound(err)) return fail(`No such file: ${p}`, `read_file ${p}: not found`);
     if ((err as NodeJS.ErrnoException).code === 'EISDIR') return fail(`${p} is a directory; use list_files`, `read_file ${p}: a directory`);
+    const why = refusal(err, p);
+    if (why) return fail(why, `read_file ${p}: refused`);
     throw err;
   }
   if (bytes.subarray(0, 8000).includes(0)) return fail(`${p} is a binary file (${bytes.length} bytes)`, `read_file ${p}: binary`);
@@ -40,7 +65,13 @@ export async function readFileTool(input: Record<string, unknown>, ctx: ToolCont
 export async function writeFileTool(input: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
   const p = cleanPath(input.path);
   const content = str(input, 'content');
-  await ctx.sandbox.writeFile(p, content);
+  try {
+    await ctx.sandbox.writeFile(p, content);
+  } catch (err) {
+    const why = refusal(err, p);
+    if (why) return fail(why, `write_file ${p}: refused`);
+    throw err;
+  }
   return ok(`Wrote ${Buffer.byteLength(content)} bytes to ${p}.`, `write_file ${p} (${Buffer.byteLength(content)} bytes)`);
 }
 

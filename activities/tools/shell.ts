@@ -1,5 +1,5 @@
 /** bash and search: commands run in the sandbox, with the safety policy checked first. */
-import { checkCommand } from '../../sandbox/policy';
+import { checkCommand, resolveInWorkspace } from '../../sandbox/policy';
 import { cleanPath, fail, ok, shellQuote, str, type ToolContext, type ToolOutcome } from './context';
 import { oneLine, truncateMiddle } from './truncate';
 
@@ -27,6 +27,8 @@ export async function bashTool(input: Record<string, unknown>, ctx: ToolContext)
 export async function searchTool(input: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
   const pattern = str(input, 'pattern');
   const where = cleanPath(input.path, '.');
+  // Like read_file: a path (or a symlink) leading out of the workspace breaks the policy.
+  resolveInWorkspace(ctx.workspaceRoot, where);
   const glob = typeof input.glob === 'string' && input.glob ? input.glob : undefined;
   const i = input.ignore_case === true;
   const rg = ['rg', '--line-number', '--no-heading', '--color', 'never', '--max-columns', '300', ...(i ? ['-i'] : []), ...(glob ? ['--glob', glob] : []), '-e', pattern, '--', where];
