@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
+import { escapeMarkdownLine as md } from '../common/markdown';
 import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 
@@ -35,7 +36,7 @@ function deliveryLines(t: TaskStatus): string[] {
     ...(t.checks ? [`- checks: ${checksLine(t.checks)}`] : []),
     ...(t.filesChanged?.length ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`] : []),
     ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
-    ...(t.deliveryError ? [`- delivery problem: ${t.deliveryError}`] : []),
+    ...(t.deliveryError ? [`- delivery problem: ${md(t.deliveryError)}`] : []),
   ];
 }
 
@@ -61,15 +62,15 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     ...(attention.length + deliveryTrouble.length
       ? [
-          ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${t.error}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
-          ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${t.deliveryError}`),
+          ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${md(t.error)}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
+          ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${md(t.deliveryError!)}`),
         ]
       : ['Nothing. Every task that ran succeeded.']),
-    ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${q.question.replace(/\n/g, ' ')} — answer with \`${q.answerCommand}\``)] : []),
+    ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${md(q.question)} — answer with \`${q.answerCommand}\``)] : []),
     ...(s.tasks.some((t) => t.assumptions?.length)
-      ? ['', '## Assumptions to check', '', ...s.tasks.flatMap((t) => (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${a.replace(/\n/g, ' ')}`))]
+      ? ['', '## Assumptions to check', '', ...s.tasks.flatMap((t) => (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${md(a)}`))]
       : []),
-    ...(s.notes?.length ? ['', '## Notes', '', ...s.notes.map((n) => `- ${n}`)] : []),
+    ...(s.notes?.length ? ['', '## Notes', '', ...s.notes.map((n) => `- ${md(n)}`)] : []),
     '',
     ...(overlaps.length
       ? ['## Changed the same files side by side', '', ...overlaps.map((o) => `- **${o.tasks[0]}** and **${o.tasks[1]}** both changed ${o.files.map((f) => `\`${f}\``).join(', ')}: expect a conflict when merging their branches`), '']
@@ -78,7 +79,7 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     '| task | status | cost | tokens | turns | duration | result |',
     '|---|---|---|---|---|---|---|',
-    ...s.tasks.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`),
+    ...s.tasks.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`),
     '',
     ...s.tasks.flatMap((t) => [
       `### ${t.taskId}: ${t.title}`,
@@ -88,12 +89,13 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
       `- duration: ${minutes(t)}`,
       ...(t.model ? [`- model: ${t.model}${t.replay ? ' (replay: recorded answers, not a live model)' : ''}`] : []),
       ...deliveryLines(t),
-      ...(t.summary ? [`- summary: ${t.summary}`] : []),
-      ...(t.error ? [`- reason: ${t.error}`] : []),
-      ...(t.question ? [`- unanswered question: ${t.question.question.replace(/\n/g, ' ')} (answer it, then rerun the task)`] : []),
-      ...(t.answeredQuestions ?? []).map((q) => `- asked: ${q.question.replace(/\n/g, ' ')} — answered${q.by ? ` by ${q.by}` : ''} at ${new Date(q.answeredAt).toISOString()}: ${q.answer.replace(/\n/g, ' ')}`),
-      ...(t.assumptions ?? []).map((a) => `- assumed (no answer): ${a.replace(/\n/g, ' ')}`),
-      ...(t.notes ?? []).map((n) => `- note: ${n}`),
+      // Agent-written text renders as text: it cannot forge a heading or hide lines in a comment.
+      ...(t.summary ? [`- summary: ${md(t.summary)}`] : []),
+      ...(t.error ? [`- reason: ${md(t.error)}`] : []),
+      ...(t.question ? [`- unanswered question: ${md(t.question.question)} (answer it, then rerun the task)`] : []),
+      ...(t.answeredQuestions ?? []).map((q) => `- asked: ${md(q.question)} — answered${q.by ? ` by ${md(q.by)}` : ''} at ${new Date(q.answeredAt).toISOString()}: ${md(q.answer)}`),
+      ...(t.assumptions ?? []).map((a) => `- assumed (no answer): ${md(a)}`),
+      ...(t.notes ?? []).map((n) => `- note: ${md(n)}`),
       '',
     ]),
   ];
