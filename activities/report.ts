@@ -3,10 +3,11 @@
  * every task) and results/<date>.json for scripts (one record per task). Written by the
  * batch when it ends, and by `nightshift report` at any time.
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
 import { escapeMarkdownLine as md } from '../common/markdown';
+import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
 import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 
@@ -161,7 +162,47 @@ export function reportBaseName(s: Pick<BatchStatus, 'batchId' | 'date' | 'schedu
   return s.batchId === `nightshift-${s.date}` ? s.date : safe(s.batchId);
 }
 
-export async function writeReportFiles(root: string, s: BatchStatus, budgetUsd?: number): Promise<{ markdown: string; json: string }> {
+/** The biggest patch the report looks into for a redaction mark. */
+const MAX_PATCH_SCAN_BYTES = 64 * 1024 * 1024;
+
+/** Whether the worker's patch file holds a redaction mark; read without following links or blocking. */
+async function patchWasRedacted(root: string, patchFile: string): Promise<boolean> {
+  const abs = path.resolve(root, patchFile);
+  if (!abs.startsWith(path.join(path.resolve(root), 'results') + path.sep)) return false;
+  let fh;
+  try {
+    fh = await fs.open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_PATCH_SCAN_BYTES) return false;
+    return (await fh.readFile()).includes('[REDACTED: ');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The status with every secret-shaped value redacted, and a note on each task (or the
+ * batch) it was found in; the patch files were redacted as they were written.
+ */
+export async function redactStatus(root: string, s: BatchStatus, redactor: Redactor): Promise<BatchStatus> {
+  const tasks = [];
+  for (const t of s.tasks) {
+    const r = redactor.redactDeep(t);
+    const notes = r.found.length ? [redactionNote(r.found, "this task's text")] : [];
+    if (t.patchFile && (await patchWasRedacted(root, t.patchFile))) notes.push(redactionNote([], `the patch file (${t.patchFile})`));
+    tasks.push(notes.length ? { ...r.value, notes: [...(r.value.notes ?? []), ...notes] } : r.value);
+  }
+  const { tasks: _, ...rest } = s;
+  const batch = redactor.redactDeep(rest);
+  return { ...batch.value, tasks, notes: batch.found.length ? [...(batch.value.notes ?? []), redactionNote(batch.found, 'the batch notes')] : batch.value.notes };
+}
+
+export async function writeReportFiles(root: string, status: BatchStatus, budgetUsd?: number, redactor: Redactor = workerRedactor()): Promise<{ markdown: string; json: string }> {
+  const s = await redactStatus(root, status, redactor);
   const dir = path.join(root, 'results');
   await fs.mkdir(dir, { recursive: true });
   const base = reportBaseName(s);
@@ -173,10 +214,10 @@ export async function writeReportFiles(root: string, s: BatchStatus, budgetUsd?:
   return { markdown: path.relative(root, markdown), json: path.relative(root, json) };
 }
 
-export function createReportActivities(config: Pick<NightshiftConfig, 'root'>) {
+export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>) {
   return {
     async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<{ markdown: string; json: string }> {
-      return writeReportFiles(config.root, input.status, input.budgetUsd);
+      return writeReportFiles(config.root, input.status, input.budgetUsd, workerRedactor(config));
     },
   };
 }
