@@ -228,18 +228,45 @@ async function readBounded(sandbox: PolicyFileSource, rel: string): Promise<stri
   }
 }
 
+/**
+ * Names set on the command line, layered: a child shell (subshell, pipeline part, `$()`)
+ * gets a layer of its own over its parent's, so copying costs nothing and lookups walk as
+ * deep as the nesting, not as long as the line.
+ */
+class Layered<V> {
+  private readonly own = new Map<string, V>();
+  constructor(private readonly parent?: Layered<V>) {}
+  has(k: string): boolean {
+    return this.own.has(k) || (this.parent?.has(k) ?? false);
+  }
+  get(k: string): V | undefined {
+    return this.own.has(k) ? this.own.get(k) : this.parent?.get(k);
+  }
+  set(k: string, v: V): void {
+    this.own.set(k, v);
+  }
+  /** Hides `k` in this layer (an alias expands once). */
+  delete(k: string): void {
+    this.own.set(k, undefined as V);
+  }
+  child(): Layered<V> {
+    return new Layered(this);
+  }
+}
+
 interface Scope {
   /** Variables the command line set; absent ones come from the environment, which is not known. */
-  env: Map<string, string | undefined>;
+  env: Layered<string | undefined>;
   /** A host path; undefined once a `cd` cannot be followed. */
   cwd: string | undefined;
-  aliases: Map<string, string>;
+  aliases: Layered<string | undefined>;
 }
 
 /** What a command reads on its standard input: text, nothing, or what cannot be known. */
 type Stdin = { text: string } | 'none' | 'unknown';
 
-const copyScope = (s: Scope): Scope => ({ env: new Map(s.env), cwd: s.cwd, aliases: new Map(s.aliases) });
+const copyScope = (s: Scope): Scope => ({ env: s.env.child(), cwd: s.cwd, aliases: s.aliases.child() });
+const freshScope = (cwd: string | undefined): Scope => ({ env: new Layered(), cwd, aliases: new Layered() });
 
 class CommandCheck {
   private readonly rootReal: string;
@@ -258,7 +285,7 @@ class CommandCheck {
   }
 
   run(cwd: string): void {
-    this.source(this.cmd, { env: new Map(), cwd, aliases: new Map() }, 0, false);
+    this.source(this.cmd, freshScope(cwd), 0, false);
   }
 
   private violation(rule: string, detail: string): never {
@@ -423,8 +450,8 @@ class CommandCheck {
     let argv = argvIn;
     // Aliases: `alias g=git; g push` (each alias expands once, as in the shell).
     const first = argv[0];
-    if (first !== undefined && scope.aliases.has(first)) {
-      const expanded = scope.aliases.get(first)!;
+    const expanded = first === undefined ? undefined : scope.aliases.get(first);
+    if (first !== undefined && expanded !== undefined) {
       const rest = copyScope(scope);
       rest.aliases.delete(first);
       const quoted = argv.slice(1).map((a) => (a === undefined ? '"$__unresolved__"' : shellQuote(a)));
@@ -653,7 +680,7 @@ class CommandCheck {
     const key = `file:${rel}`;
     if (this.visitedScripts.has(key)) return;
     this.visitedScripts.add(key);
-    this.source(text, { env: new Map(), cwd: scope.cwd, aliases: new Map() }, depth + 1, true);
+    this.source(text, freshScope(scope.cwd), depth + 1, true);
   }
 
   private relative(abs: string): string | undefined {
@@ -834,7 +861,7 @@ class CommandCheck {
         const key = `${rel}#${n}`;
         if (body === undefined || this.visitedScripts.has(key)) continue;
         this.visitedScripts.add(key);
-        const s: Scope = { env: new Map(), cwd: dir, aliases: new Map() };
+        const s = freshScope(dir);
         this.source(n === name && tail ? `${body} ${tail}` : body, s, depth + 1, lenient);
       }
     }
@@ -904,9 +931,17 @@ function checkGit(cmd: string, words: Array<string | undefined>, tailUnknown: bo
   }
 }
 
+/** Compiled patterns: a check compiles each once, not once per command it looks at. */
+const compiled = new Map<string, RegExp>();
+
 function checkPatterns(cmd: string, text: string, patterns: readonly string[], rule: string): void {
   for (const p of patterns) {
-    if (new RegExp(p, 'i').test(text)) throw new PolicyViolation(rule, cmd, `matches /${p}/`);
+    let re = compiled.get(p);
+    if (!re) {
+      re = new RegExp(p, 'i');
+      if (compiled.size < 1000) compiled.set(p, re);
+    }
+    if (re.test(text)) throw new PolicyViolation(rule, cmd, `matches /${p}/`);
   }
 }
 

@@ -71,11 +71,30 @@ const MAX_NESTING = 64;
 const META = ' \t\n;&|<>()';
 const SKIPPED_KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}', 'time', 'coproc']);
 
+const EMPTY_PARENS = /\(\s*\)/y;
+/** Characters with no meaning to the shell inside a word, and inside double quotes. */
+const PLAIN_RUN = /[^\s;&|<>()\\'"$`*?[{]/;
+const PLAIN_RUN_STICKY = /[^\s;&|<>()\\'"$`*?[{]+/y;
+const QUOTED_RUN = /[^"\\$`]+|[\s\S]/y;
+const REDIRECTION = /(\d{1,9}|\{[A-Za-z_][A-Za-z0-9_]{0,63}\})?(<<<|<<-|<<|<>|<&|<|>>|>&|>\||>|&>>|&>)/y;
+const BRACKET_GLOB = /\[[^\s\]]{1,255}\]/y;
+const BRACE_EXPANSION = /\{[^\s}]{0,255}?(,|\.\.)/y;
+const ASSIGNMENT = /([A-Za-z_][A-Za-z0-9_]*)(\[[^\]\n]*\])?\+?=/y;
+
 export function parseShell(src: string): Script {
   const p = new Parser(src);
   const script = p.script('eof');
   if (p.pos < src.length) throw new ShellSyntaxError(`unexpected ${JSON.stringify(src[p.pos])} at ${p.pos}`);
   return script;
+}
+
+/** Appends literal text to a word's parts, joining it to a literal before it. */
+function addLiteral(parts: WordPart[], text: string, glob: boolean): void {
+  const last = parts[parts.length - 1];
+  if (last?.kind === 'lit') {
+    last.text += text;
+    last.glob ||= glob;
+  } else parts.push({ kind: 'lit', text, glob });
 }
 
 /** Parses the text of a here-document that expands `$…` and backticks. */
@@ -95,6 +114,12 @@ class Parser {
 
   private peek(k = 0): string {
     return this.src[this.pos + k] ?? '';
+  }
+
+  /** A match of the sticky `re` at pos, without copying the rest of the text. */
+  private matchHere(re: RegExp): RegExpExecArray | null {
+    re.lastIndex = this.pos;
+    return re.exec(this.src);
   }
 
   private enter(): void {
@@ -188,8 +213,9 @@ class Parser {
       if (c === '' || c === '\n' || c === ';' || (c === '&' && this.peek(1) !== '>') || c === '|' || c === ')') break;
       if (c === '(') {
         // `name() { … }`: a function definition; its body is checked where it stands.
-        if (cmd.words.length === 1 && this.src.slice(this.pos).match(/^\(\s*\)/)) {
-          this.pos += this.src.slice(this.pos).match(/^\(\s*\)/)![0].length;
+        const parens = cmd.words.length === 1 ? this.matchHere(EMPTY_PARENS) : null;
+        if (parens) {
+          this.pos += parens[0].length;
           cmd.words = [];
           continue;
         }
@@ -198,7 +224,7 @@ class Parser {
       if (this.redirect(cmd.redirects)) continue;
       const atCommandWord = cmd.words.length === 0;
       if (atCommandWord && end === 'case' && this.atWord('esac')) break;
-      const assign = atCommandWord ? this.src.slice(this.pos).match(/^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=/) : null;
+      const assign = atCommandWord ? this.matchHere(ASSIGNMENT) : null;
       if (assign) {
         this.pos += assign[0].length;
         if (this.peek() === '(') {
@@ -214,7 +240,7 @@ class Parser {
           this.skipBlanks();
           this.word();
           this.skipBlanks();
-          if (this.src.slice(this.pos).match(/^\(\s*\)/)) this.pos += this.src.slice(this.pos).match(/^\(\s*\)/)![0].length;
+          this.pos += this.matchHere(EMPTY_PARENS)?.[0].length ?? 0;
           continue;
         }
         if (word.raw === 'for' || word.raw === 'select') return this.forClause();
@@ -298,7 +324,9 @@ class Parser {
 
   /** Parses one redirection at pos into `out`; false if there is none. */
   private redirect(out: Redirect[]): boolean {
-    const m = this.src.slice(this.pos, this.pos + 16).match(/^(\d+|\{[A-Za-z_][A-Za-z0-9_]*\})?(<<<|<<-|<<|<>|<&|<|>>|>&|>\||>|&>>|&>)/);
+    const c = this.peek();
+    if (c !== '<' && c !== '>' && c !== '&' && c !== '{' && (c < '0' || c > '9')) return false;
+    const m = this.matchHere(REDIRECTION);
     if (!m) return false;
     // `2>x` is a redirection; `2 >x` and `a2>x` are not, but the digits here begin a word.
     if (m[1] && this.pos > 0 && !' \t\n;&|()'.includes(this.src[this.pos - 1])) return false;
@@ -391,13 +419,6 @@ class Parser {
     this.enter();
     const start = this.pos;
     const parts: WordPart[] = [];
-    const lit = (text: string, glob: boolean) => {
-      const last = parts[parts.length - 1];
-      if (last?.kind === 'lit') {
-        last.text += text;
-        last.glob ||= glob;
-      } else parts.push({ kind: 'lit', text, glob });
-    };
     for (;;) {
       const c = this.peek();
       if (c === '') break;
@@ -411,16 +432,16 @@ class Parser {
       if (c === '\\') {
         if (this.peek(1) === '\n') this.pos += 2;
         else {
-          lit(this.peek(1), false);
+          addLiteral(parts, this.peek(1), false);
           this.pos += 2;
         }
       } else if (c === "'") {
         const end = this.closing("'", this.pos + 1);
-        lit(this.src.slice(this.pos + 1, end), false);
+        addLiteral(parts, this.src.slice(this.pos + 1, end), false);
         this.pos = end + 1;
       } else if (c === '$' && this.peek(1) === "'") {
         this.pos += 2;
-        lit(this.ansiC(), false);
+        addLiteral(parts, this.ansiC(), false);
       } else if (c === '"' || (c === '$' && this.peek(1) === '"')) {
         this.pos += c === '$' ? 2 : 1;
         parts.push(...this.doubleQuoted(false));
@@ -430,13 +451,18 @@ class Parser {
         const part = this.dollarOrBacktick(false);
         if (part) parts.push(part);
         else {
-          lit('$', false);
+          addLiteral(parts, '$', false);
           this.pos++;
         }
+      } else if (PLAIN_RUN.test(c)) {
+        // A run of ordinary characters at once: char-by-char concatenation is what made long lines slow.
+        const run = this.matchHere(PLAIN_RUN_STICKY)!;
+        addLiteral(parts, run[0], false);
+        this.pos += run[0].length;
       } else {
         // `*?[` are globs; `{a,b}` is brace expansion: either can spell any program name.
-        const ahead = this.src.slice(this.pos, this.pos + 256);
-        lit(c, c === '*' || c === '?' || (c === '[' && /^\[[^\s\]]+\]/.test(ahead)) || (c === '{' && /^\{[^\s}]*(,|\.\.)/.test(ahead)));
+        const pattern = c === '*' || c === '?' || ((c === '[' || c === '{') && this.matchHere(c === '[' ? BRACKET_GLOB : BRACE_EXPANSION) !== null);
+        addLiteral(parts, c, pattern);
         this.pos++;
       }
     }
@@ -452,10 +478,6 @@ class Parser {
   doubleQuoted(toEnd: boolean): WordPart[] {
     const parts: WordPart[] = [];
     let text = '';
-    const flush = () => {
-      if (text) parts.push({ kind: 'lit', text, glob: false });
-      text = '';
-    };
     for (;;) {
       const c = this.peek();
       if (c === '') {
@@ -469,18 +491,20 @@ class Parser {
       } else if (c === '$' || c === '`') {
         const part = this.dollarOrBacktick(true);
         if (part) {
-          flush();
+          if (text) parts.push({ kind: 'lit', text, glob: false });
+          text = '';
           parts.push(part);
         } else {
           text += '$';
           this.pos++;
         }
       } else {
-        text += c;
-        this.pos++;
+        const run = this.matchHere(QUOTED_RUN)!;
+        text += run[0];
+        this.pos += run[0].length;
       }
     }
-    flush();
+    if (text) parts.push({ kind: 'lit', text, glob: false });
     return parts;
   }
 
