@@ -71,13 +71,14 @@ export const RULES = {
   pattern: 'forbidden-pattern',
 } as const;
 
-const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'busybox', 'fish', 'rbash']);
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'fish', 'rbash']);
 /**
  * Programs that run their arguments as a command, with the options of theirs that take a
  * value. `operands` is how many plain arguments come before the command (`timeout 10 cmd`).
  */
 const WRAPPERS: Record<string, { valued: Set<string>; operands?: number }> = {
   env: { valued: new Set(['-u', '--unset', '-C', '--chdir']) },
+  busybox: { valued: new Set() },
   sudo: { valued: new Set(['-u', '-g', '-C', '-D', '-h', '-p', '-r', '-t', '-U']) },
   doas: { valued: new Set(['-u', '-C']) },
   runuser: { valued: new Set(['-u', '-g', '-G']) },
@@ -90,7 +91,7 @@ const WRAPPERS: Record<string, { valued: Set<string>; operands?: number }> = {
   setsid: { valued: new Set() },
   stdbuf: { valued: new Set(['-i', '-o', '-e']) },
   timeout: { valued: new Set(['-s', '-k', '--signal', '--kill-after']), operands: 1 },
-  xargs: { valued: new Set(['-I', '-i', '-L', '-l', '-n', '-P', '-s', '-d', '-E', '-e', '-a', '--max-args', '--max-procs', '--delimiter', '--arg-file', '--replace', '--max-lines']) },
+  xargs: { valued: new Set(['-I', '-L', '-n', '-P', '-s', '-d', '-E', '-e', '-a', '--max-args', '--max-procs', '--delimiter', '--arg-file', '--replace', '--max-lines']) },
   parallel: { valued: new Set(['-j', '-S', '--jobs', '-I', '--delay', '--timeout']) },
   npx: { valued: new Set(['-p', '--package', '--cache', '--userconfig']) },
   pnpx: { valued: new Set(['-p', '--package']) },
@@ -335,6 +336,10 @@ class CommandCheck {
       return 'unknown';
     }
     for (const a of c.assigns) if (a.value) this.substitutions(a.value, scope, depth, lenient);
+    if (!lenient) {
+      for (const a of c.assigns) if (a.name === 'PATH') this.pathValue(a.value?.raw);
+      for (const w of c.words) if (/^PATH\+?=/.test(w.raw)) this.pathValue(w.raw.slice(w.raw.indexOf('=') + 1));
+    }
     for (const w of c.words) this.substitutions(w, scope, depth, lenient);
     const argv = this.argv(c.words, scope);
     const assigned = new Map([...c.assigns].map((a) => [a.name, a.value && this.resolve(a.value, scope).text] as const));
@@ -349,6 +354,20 @@ class CommandCheck {
     if ((program === 'echo' || program === 'printf') && argv.every((a) => a !== undefined)) return { text: argv.slice(1).join(' ') };
     if (program === 'cat' && argv.length === 1 && stdin !== 'none') return stdin;
     return 'unknown';
+  }
+
+  /**
+   * A PATH set on the command line may only add system directories to the inherited one:
+   * a directory the agent can write would make any program name run its script.
+   */
+  private pathValue(raw: string | undefined): void {
+    const parts = raw === undefined ? [undefined] : raw.replace(/^["']|["']$/g, '').split(':');
+    for (const p of parts) {
+      if (p === '$PATH' || p === '${PATH}') continue;
+      if (p === undefined || !path.isAbsolute(p) || /[$`*?]/.test(p) || this.relative(p) !== undefined || /^\/(tmp|var\/tmp|dev\/shm|home|root|proc)(\/|$)/.test(path.resolve(p))) {
+        return this.unresolved(`PATH=${raw ?? '?'} can make a program name run a file the policy cannot see`);
+      }
+    }
   }
 
   /** Notes what the redirections write and returns what the command reads. */
@@ -509,6 +528,11 @@ class CommandCheck {
         const inputs = argv.findIndex((a, n) => n >= i && (a === ':::' || a === '::::' || a === ':::+'));
         if (inputs !== -1) argv = argv.slice(0, inputs);
         if (i >= argv.length) argv = ['xargs', 'echo'];
+        // `xargs -I{} git {}`: a word holding the placeholder is whatever the input says.
+        const options = argv.slice(1, i);
+        const at = options.findIndex((o) => o === '-I' || o === '--replace' || o?.startsWith('--replace='));
+        const placeholder = name === 'parallel' ? '{' : options.includes('-i') ? '{}' : at === -1 ? undefined : options[at]!.startsWith('--replace=') ? options[at]!.slice(10) : (options[at + 1] ?? '{}');
+        if (placeholder !== undefined) argv = [...argv.slice(0, i + 1), ...argv.slice(i + 1).map((a) => (a?.includes(placeholder) ? undefined : a))];
       }
       if (name === 'command' && argv.slice(1, i).some((o) => o === '-v' || o === '-V')) return;
       if (i >= argv.length) return;
@@ -522,6 +546,10 @@ class CommandCheck {
     checkPatterns(this.cmd, text, this.policy.migrationPatterns, RULES.migration);
     checkPatterns(this.cmd, text, this.policy.extraForbiddenPatterns, RULES.pattern);
 
+    const interpreter = INTERPRETERS.find((x) => x.match.test(program));
+    if (tailUnknown && (SHELLS.has(program) || interpreter || ['eval', 'source', '.', 'su', 'sg', 'watch', 'script'].includes(program))) {
+      return this.unresolved(`cannot tell what ${program} runs: its arguments come from input`);
+    }
     if (SHELLS.has(program) || program === 'su' || program === 'sg') return this.shell(program, args, inner, stdin, depth, lenient);
     if (program === 'eval') {
       if (args.some((a) => a === undefined) || tailUnknown) return this.unresolved('cannot tell what eval runs');
@@ -562,7 +590,6 @@ class CommandCheck {
       if (program !== 'printf' && program !== 'let') return;
     }
     if (PACKAGE_MANAGERS.has(program)) return this.packageManager(program, args, scope, depth, lenient);
-    const interpreter = INTERPRETERS.find((x) => x.match.test(program));
     if (interpreter) return this.interpreter(program, interpreter, args, scope, stdin, lenient);
     if (/^(awk|gawk|mawk|nawk|busybox-awk)$/.test(program)) {
       const code = args.find((a) => a === undefined || !a.startsWith('-'));
@@ -606,6 +633,8 @@ class CommandCheck {
   }
 
   private shell(program: string, args: Array<string | undefined>, inner: Scope, stdin: Stdin, depth: number, lenient: boolean): void {
+    // A shell first runs the file BASH_ENV (bash) or ENV (sh) names.
+    for (const startup of ['BASH_ENV', 'ENV']) if (inner.env.has(startup)) this.scriptFile(inner.env.get(startup), inner, depth, 'shell');
     let commandString = false;
     let fromStdin = false;
     let i = 0;
@@ -698,7 +727,10 @@ class CommandCheck {
       if (spec.code.test(a)) {
         const code = args[i + 1];
         if (code === undefined) return this.unresolved(`cannot tell what code ${program} runs`);
-        return this.scanCode(code, program);
+        // Code may start what its own arguments say: `node -e 'exec(process.argv[1])' 'git push'`.
+        const rest = args.slice(i + 2);
+        if (rest.some((x) => x === undefined)) return this.unresolved(`cannot tell what ${program} is given`);
+        return this.scanCode([code, ...rest].join(' '), program);
       }
       if (spec.noStdin?.has(a)) return;
       if (a === '-') break;

@@ -166,6 +166,10 @@ describe('checkCommand sees through the shell', () => {
     ['cd .. && rm -rf ws', del], ['cd / && rm -rf tmp', del], ['cd $HOME && rm -rf x', del], ['cd "$(mktemp -d)" && rm -rf y', del], ['cd - && rm -rf a', del],
     ['xargs rm', del], ['find . -name x | xargs rm -rf', del], ['echo / | xargs rm -rf', del], ['D=/; rm -rf $D', del], ['rm -rf "$TARGET"', del],
     ['rm -rf $(pwd)/..', del], ['find / -exec sh -c \'rm -rf "$1"\' _ {} \\;', del], ['sh -c "rm -rf /"', del], ['bash -c "cd .. && rm -rf *"', del],
+    ['busybox sh -c "git push"', git], ["xargs -I{} sh -c '{}'", git], ['xargs -I % git %', git], ['xargs -i git {}', git], ['xargs bash -c', git],
+    ['parallel git {} ::: push', git], ["node -e 'require(\"child_process\").execSync(process.argv[1])' 'git push'", git],
+    ['BASH_ENV=scripts/deploy.sh bash -c "ls"', git], ['PATH=.:$PATH ls', git], ['export PATH=./bin:$PATH; npm test', git], ['PATH=/tmp/x ls', git],
+    ['env PATH=$HOME/bin ls', git],
     ['pushd .. && rm -rf ws', del], ['(cd /etc && rm -f passwd)', del], ['rm -rf ~/x', del], ['rm -rf /tmp/../etc', del],
   ];
   for (const [cmd, rule] of bypasses) {
@@ -187,6 +191,7 @@ describe('checkCommand sees through the shell', () => {
     'find src -name "*.ts" -exec grep -l TODO {} +', 'find . -name "*.log" -delete', 'xargs -n1 echo < list.txt', 'rm -rf ./dist 2>/dev/null',
     'timeout 60 npm test', 'time npm run build', 'nice -n 10 npm test', 'env CI=1 npm test', 'command -v git', 'which git', 'type git',
     'npx prisma generate', 'npx prisma migrate dev --create-only --name init', 'npm run pre-ok', 'npm run loop', 'true && echo ok || echo no &',
+    'PATH=$PATH:/usr/local/go/bin go test ./...', 'export PATH="/usr/local/bin:$PATH"; npm test', 'xargs -n1 echo < list.txt | sort', 'busybox ls',
     'echo "a;b|c&&d"', "echo 'it''s' \\$HOME", 'ls | head -n 3; ls >/dev/null 2>&1', 'A=$((1 + 2)); echo $A', '[[ -n "$X" ]] && echo set',
   ];
   for (const cmd of everyday) {
