@@ -67,3 +67,33 @@ test('the report redacts every task field and notes it, and notes a redacted pat
   }
   assert.equal(md.match(/redacted a secret-shaped value/g)?.length, 2, 'the clean task has no note');
 });
+
+test('a notification carries no secret: the message is redacted and says so', async () => {
+  const { createNotifyActivities } = await import('../../activities/notify');
+  const { FileTranscriptStore } = await import('../../activities/transcripts');
+  const { startRecordingServer } = await import('../fakes/notify-servers');
+  const hook = await startRecordingServer({ kind: 'webhook' });
+  const slack = await startRecordingServer({ kind: 'slack' });
+  try {
+    const token = fakeKey('ghp_', 36);
+    const acts = createNotifyActivities({
+      env: { telegramApiUrl: 'http://127.0.0.1:9', webhookUrl: hook.url, slackWebhookUrl: slack.url, telegramBotToken: undefined },
+      store: new FileTranscriptStore({ dir: mkdtempSync(path.join(os.tmpdir(), 'nightshift-redact-notify-')) }),
+    });
+    const sent = await acts.notify({
+      workflowId: 'w', key: 'k', event: 'question', batchId: 'b', taskId: 't',
+      title: `question from t (${token})`, text: `Which token? I found ${token} and ${hook.url}`, data: { question: { question: `use ${token}?` } },
+    });
+    assert.deepEqual(sent.sent.sort(), ['slack', 'webhook']);
+    for (const r of [...hook.requests, ...slack.requests]) {
+      const body = JSON.stringify(r.body);
+      assert.ok(!body.includes(token), body);
+      assert.ok(!body.includes(hook.url), body);
+      assert.match(body, /redacted a secret-shaped value \((GitHub token, NIGHTSHIFT_WEBHOOK_URL|NIGHTSHIFT_WEBHOOK_URL, GitHub token)\) from this message/);
+    }
+    assert.match(JSON.stringify(hook.requests[0].body), /use \[REDACTED: GitHub token\]\?/);
+  } finally {
+    await hook.close();
+    await slack.close();
+  }
+});
