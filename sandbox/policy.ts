@@ -207,8 +207,9 @@ async function readBounded(sandbox: PolicyFileSource, rel: string): Promise<stri
   let entries;
   try {
     entries = await sandbox.list(dir, { depth: 1 });
-  } catch {
-    return null;
+  } catch (err) {
+    if (isFileError(err)) return null;
+    throw err;
   }
   const want = path.posix.normalize(rel);
   const entry = entries.find((e) => path.posix.normalize(e.path) === want || path.posix.join(dir, path.posix.basename(e.path)) === want && path.posix.basename(e.path) === path.posix.basename(want));
@@ -224,9 +225,21 @@ async function readBounded(sandbox: PolicyFileSource, rel: string): Promise<stri
     ]);
     if (!bytes || bytes.length > MAX_POLICY_FILE_BYTES) return undefined;
     return Buffer.from(bytes).toString('utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    if (isFileError(err)) return undefined;
+    throw err;
   }
+}
+
+/**
+ * A file the agent made unreadable (errno codes, or the policy's own refusal of a path) is
+ * unresolved; anything else (the sandbox gone, its service unreachable) is the
+ * infrastructure's and propagates, so the tool call is retried rather than refused.
+ */
+function isFileError(err: unknown): boolean {
+  if (err instanceof PolicyViolation) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
 }
 
 /**
