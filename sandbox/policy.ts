@@ -749,11 +749,16 @@ class CommandCheck {
       if (a === '-') break;
       if (spec.valued.has(a)) i++;
       else if (!a.startsWith('-')) {
-        // A program file: refused only when this same command wrote it.
+        // A program file: refused when this same command writes it; otherwise read (through
+        // the sandbox) for git libraries, and for git writes and migrations when it can start
+        // processes. Test runners (`node --test`, `-m pytest`) stop before this.
         const abs = scope.cwd === undefined ? undefined : path.resolve(scope.cwd, a);
         if (this.writesUnknown || abs === undefined || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) {
-          this.unresolved(`${a} is written by this same command, so the policy cannot read it first`);
+          return this.unresolved(`${a} is written by this same command, so the policy cannot read it first`);
         }
+        const rel = this.relative(abs);
+        const text = rel === undefined ? undefined : this.files(rel);
+        if (typeof text === 'string' && !text.includes('\u0000')) this.scanCode(text, program, 'file');
         return;
       }
     }
@@ -769,18 +774,25 @@ class CommandCheck {
    * Code for an interpreter: looks for git writes, git libraries and migrations in it, and
    * refuses code that starts processes from strings built at run time.
    */
-  private scanCode(code: string | undefined, program: string): void {
+  /**
+   * `from: 'file'` is a program in the repository: only a git library, or a git write or
+   * migration in code that can start processes, counts there (a message that mentions
+   * `git push` is ordinary), and building strings is not held against it.
+   */
+  private scanCode(code: string | undefined, program: string, from: 'line' | 'file' = 'line'): void {
     if (code === undefined) return this.unresolved(`cannot tell what code ${program} runs`);
+    if (!this.policy.allowGit && GIT_LIBRARIES.test(code)) this.violation(RULES.git, `${program} code uses a git library; the worker commits and pushes, not the agent`);
+    const spawns = SPAWNS.test(code);
+    if (from === 'file' && !spawns) return;
     const flat = code.replace(/[\s'"`,;()[\]{}+]+/g, ' ');
     if (!this.policy.allowGit) {
-      if (GIT_LIBRARIES.test(code)) this.violation(RULES.git, `${program} code uses a git library; the worker commits and pushes, not the agent`);
       const tokens = flat.split(' ');
       tokens.forEach((t, i) => {
         if (t === 'git' || t.endsWith('/git')) checkGit(this.cmd, tokens.slice(i + 1, i + 9), false, () => undefined);
       });
     }
     checkPatterns(this.cmd, flat, this.policy.migrationPatterns, RULES.migration);
-    if (SPAWNS.test(code) && OBFUSCATES.test(code)) this.unresolved(`cannot tell what the ${program} code starts`);
+    if (from === 'line' && spawns && OBFUSCATES.test(code)) this.unresolved(`cannot tell what the ${program} code starts`);
   }
 
   private find(args: Array<string | undefined>, scope: Scope, inner: Scope, depth: number, lenient: boolean): void {

@@ -105,6 +105,10 @@ describe('checkCommand sees through the shell', () => {
   fs.writeFileSync(path.join(ws, 'scripts/deploy.sh'), '#!/bin/sh\nset -e\ngit push origin main\n');
   fs.writeFileSync(path.join(ws, 'scripts/check.sh'), '#!/bin/bash\nset -eu\nRUNNER=${RUNNER:-node}\n"$RUNNER" --test "$@"\nrm -rf "$BUILD_DIR"\n');
   fs.writeFileSync(path.join(ws, 'scripts/tool.py'), '#!/usr/bin/env python3\nprint("hello")\n');
+  fs.writeFileSync(path.join(ws, 'scripts/release.js'), "const { execSync } = require('child_process');\nexecSync('git push --tags');\n");
+  fs.writeFileSync(path.join(ws, 'scripts/repo.py'), 'import git\ngit.Repo(".").index.commit("x")\n');
+  fs.writeFileSync(path.join(ws, 'scripts/hint.js'), "console.log('now run git push and npx prisma migrate deploy yourself');\n");
+  fs.writeFileSync(path.join(ws, 'scripts/build.py'), "import subprocess\nsubprocess.run(' '.join(['tsc', '-p', '.']), shell=True)\n");
   fs.mkdirSync(path.join(ws, 'bad-install'));
   fs.writeFileSync(path.join(ws, 'bad-install/package.json'), JSON.stringify({ scripts: { postinstall: 'git commit -am x' } }));
   fs.mkdirSync(path.join(ws, 'broken'));
@@ -166,6 +170,7 @@ describe('checkCommand sees through the shell', () => {
     ['cd .. && rm -rf ws', del], ['cd / && rm -rf tmp', del], ['cd $HOME && rm -rf x', del], ['cd "$(mktemp -d)" && rm -rf y', del], ['cd - && rm -rf a', del],
     ['xargs rm', del], ['find . -name x | xargs rm -rf', del], ['echo / | xargs rm -rf', del], ['D=/; rm -rf $D', del], ['rm -rf "$TARGET"', del],
     ['rm -rf $(pwd)/..', del], ['find / -exec sh -c \'rm -rf "$1"\' _ {} \\;', del], ['sh -c "rm -rf /"', del], ['bash -c "cd .. && rm -rf *"', del],
+    ['node scripts/release.js', git], ['python3 scripts/repo.py', git], ['cd scripts && node release.js', git],
     ['busybox sh -c "git push"', git], ["xargs -I{} sh -c '{}'", git], ['xargs -I % git %', git], ['xargs -i git {}', git], ['xargs bash -c', git],
     ['parallel git {} ::: push', git], ["node -e 'require(\"child_process\").execSync(process.argv[1])' 'git push'", git],
     ['BASH_ENV=scripts/deploy.sh bash -c "ls"', git], ['PATH=.:$PATH ls', git], ['export PATH=./bin:$PATH; npm test', git], ['PATH=/tmp/x ls', git],
@@ -191,6 +196,7 @@ describe('checkCommand sees through the shell', () => {
     'find src -name "*.ts" -exec grep -l TODO {} +', 'find . -name "*.log" -delete', 'xargs -n1 echo < list.txt', 'rm -rf ./dist 2>/dev/null',
     'timeout 60 npm test', 'time npm run build', 'nice -n 10 npm test', 'env CI=1 npm test', 'command -v git', 'which git', 'type git',
     'npx prisma generate', 'npx prisma migrate dev --create-only --name init', 'npm run pre-ok', 'npm run loop', 'true && echo ok || echo no &',
+    'node scripts/hint.js', 'python3 scripts/build.py', 'node --test scripts/release.js',
     'PATH=$PATH:/usr/local/go/bin go test ./...', 'export PATH="/usr/local/bin:$PATH"; npm test', 'xargs -n1 echo < list.txt | sort', 'busybox ls',
     'echo "a;b|c&&d"', "echo 'it''s' \\$HOME", 'ls | head -n 3; ls >/dev/null 2>&1', 'A=$((1 + 2)); echo $A', '[[ -n "$X" ]] && echo set',
   ];
