@@ -137,6 +137,15 @@ const GIT_FORBIDDEN = new Set([
   'commit-tree', 'write-tree', 'read-tree', 'mktree', 'fast-import', 'send-pack', 'receive-pack', 'gc', 'prune',
   'switch', 'worktree', 'submodule', 'init', 'clone', 'remote', 'apply', 'restore', 'config',
 ]);
+/** Subcommands that only read (or, like `checkout -- file` and `clean`, touch only the work tree). */
+const GIT_READ_ONLY = new Set([
+  'status', 'diff', 'log', 'show', 'branch', 'checkout', 'blame', 'annotate', 'grep', 'ls-files', 'ls-tree', 'ls-remote', 'rev-parse',
+  'rev-list', 'describe', 'shortlog', 'cat-file', 'reflog', 'help', 'version', 'fetch', 'merge-base', 'name-rev', 'for-each-ref',
+  'show-ref', 'whatchanged', 'range-diff', 'archive', 'clean', 'format-patch', 'check-ignore', 'check-attr', 'count-objects', 'fsck',
+  'var', 'verify-commit', 'verify-tag', 'diff-tree', 'diff-files', 'diff-index', 'show-branch', 'cherry', 'hash-object', 'stripspace',
+  'interpret-trailers', 'column', 'check-ref-format', 'difftool', 'bugreport', 'get-tar-commit-id', 'show-index', 'verify-pack',
+  '--version', '--help', 'request-pull', 'mailinfo', 'mailsplit', 'patch-id', 'unpack-file',
+]);
 /** Code that reaches git through a library instead of the program. */
 const GIT_LIBRARIES = /\b(simple-git|isomorphic-git|nodegit|es-git|gitpython|pygit2|dulwich|rugged|from\s+git\s+import|import\s+git\b|require\s*\(\s*['"]git['"])/i;
 /** Code that starts processes… */
@@ -364,7 +373,8 @@ class CommandCheck {
     for (const [k, v] of assigned) inner.env.set(k, v);
     this.program(argv, scope, inner, stdin, depth, lenient, false);
     const program = argv[0] && path.basename(argv[0]);
-    if ((program === 'echo' || program === 'printf') && argv.every((a) => a !== undefined)) return { text: argv.slice(1).join(' ') };
+    const printed = literalOutput(argv);
+    if (printed !== undefined) return { text: printed };
     if (program === 'cat' && argv.length === 1 && stdin !== 'none') return stdin;
     return 'unknown';
   }
@@ -453,10 +463,7 @@ class CommandCheck {
     if (c.kind !== 'simple' || c.redirects.length > 0) return undefined;
     const argv = this.argv(c.words, scope);
     if (argv.some((a) => a === undefined)) return undefined;
-    const program = path.basename(argv[0] ?? '');
-    if (program === 'echo' && !(argv[1] ?? '').startsWith('-')) return argv.slice(1).join(' ');
-    if (program === 'printf' && argv.length === 2 && !/[%\\]/.test(argv[1]!)) return argv[1];
-    return undefined;
+    return literalOutput(argv);
   }
 
   /** The words after expansion: undefined where the policy cannot tell what they hold. */
@@ -467,6 +474,8 @@ class CommandCheck {
       if (r.text === undefined) out.push(undefined);
       // A pattern or brace expansion as the program can spell any program.
       else if (r.glob && out.length === 0) out.push(undefined);
+      // With IFS set on the line, splitting follows rules the policy does not model.
+      else if (r.split && scope.env.has('IFS')) out.push(undefined);
       else if (r.split) out.push(...r.text.split(/[ \t\n]+/).filter((x) => x !== ''));
       else out.push(r.text);
     }
@@ -578,7 +587,12 @@ class CommandCheck {
       return this.source(rest.join(' '), inner, depth + 1, lenient);
     }
     if (program === 'git') {
-      if (!this.policy.allowGit) checkGit(this.cmd, args, tailUnknown, (w) => this.unresolved(w));
+      if (!this.policy.allowGit) {
+        // Variables that make git run a program or read config of the agent's choosing.
+        const risky = ['GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS', 'GIT_CONFIG', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_EXEC_PATH', 'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_PAGER', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'GIT_EXTERNAL_DIFF', 'GIT_ASKPASS', 'GIT_PROXY_COMMAND', 'PAGER', 'EDITOR', 'VISUAL', 'HOME', 'XDG_CONFIG_HOME'].find((v) => inner.env.has(v));
+        if (risky) this.violation(RULES.git, `git with ${risky} set can run a program of the agent's choosing`);
+        checkGit(this.cmd, args, tailUnknown, (w) => this.unresolved(w));
+      }
       return;
     }
     if (program === 'find') return this.find(args, scope, inner, depth, lenient);
@@ -946,6 +960,19 @@ function packageScripts(text: string): Record<string, string> | undefined {
   return out;
 }
 
+/**
+ * What `echo`/`printf` print when it is plain: no options, no escapes, no format
+ * directives (`printf '%s\\n' git push` prints something else); undefined otherwise.
+ */
+function literalOutput(argv: Array<string | undefined>): string | undefined {
+  const program = path.basename(argv[0] ?? '');
+  if (program !== 'echo' && program !== 'printf') return undefined;
+  const args = argv.slice(1);
+  if (args.some((a) => a === undefined || a.includes('\\'))) return undefined;
+  if (program === 'echo') return (args[0] ?? '').startsWith('-') ? undefined : args.join(' ');
+  return args.length === 1 && !args[0]!.includes('%') ? args[0] : undefined;
+}
+
 /** `prisma@5` → `prisma`, `@scope/tool@1.2` → `@scope/tool`: the package a runner fetches. */
 function withoutVersion(spec: string | undefined): string | undefined {
   if (spec === undefined) return undefined;
@@ -964,6 +991,9 @@ function checkGit(cmd: string, words: Array<string | undefined>, tailUnknown: bo
     if (opt === undefined) return unresolved('cannot tell what git is asked to do');
     const key = opt === '-c' ? words[i + 1] : opt.startsWith('-c') ? opt.slice(2) : opt.startsWith('--config-env') ? (words[i + 1] ?? opt) : '';
     if (key === undefined) return unresolved('cannot tell which git setting is given');
+    if (opt.startsWith('--exec-path=') || (opt === '--exec-path' && words[i + 1] !== undefined)) {
+      throw new PolicyViolation(RULES.git, cmd, 'git --exec-path runs git commands from a directory of the agent\'s choosing');
+    }
     // An alias or hook set on the command line can hide any subcommand.
     if (/^(alias\.|core\.hookspath|core\.sshcommand|core\.fsmonitor|core\.pager|core\.editor|core\.gitproxy|sequence\.editor|diff\.external|credential\.helper|filter\.|include\.|includeif\.)/i.test(key)) {
       throw new PolicyViolation(RULES.git, cmd, `git -c ${key.split('=')[0]} is not allowed`);
@@ -986,6 +1016,8 @@ function checkGit(cmd: string, words: Array<string | undefined>, tailUnknown: bo
   if (forbidden) {
     throw new PolicyViolation(RULES.git, cmd, `git ${sub} changes the repository; the worker commits and pushes, not the agent`);
   }
+  // Anything else may be an alias from a config the agent wrote, or an external git-* program.
+  if (!GIT_READ_ONLY.has(sub)) unresolved(`git ${sub} is not a read-only git command the policy knows`);
 }
 
 /** Compiled patterns: a check compiles each once, not once per command it looks at. */
