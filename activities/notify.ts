@@ -5,6 +5,7 @@
  * so a retried activity does not send twice.
  */
 import type { NotifyEnv } from '../common/config';
+import { redactionNote, workerRedactor } from '../common/redact';
 import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings, type OpenQuestion } from '../workflows/contract';
 import type { TelegramQuestionIndex } from './telegram-index';
 import type { TranscriptStore } from './transcripts';
@@ -118,9 +119,12 @@ export function createNotifyActivities(deps: NotifyDeps) {
   const timeoutMs = deps.requestTimeoutMs ?? 10_000;
   return {
     /** Sends to every configured channel. Never throws: failures come back in `failed`. */
-    async notify(input: NotifyInput): Promise<NotifyResult> {
+    async notify(original: NotifyInput): Promise<NotifyResult> {
       const result: NotifyResult = { sent: [], failed: [] };
-      if (!wanted(input)) return result;
+      if (!wanted(original)) return result;
+      const { title, text, data } = original;
+      const redacted = workerRedactor({ notify: deps.env }).redactDeep({ title, text, data });
+      const input = redacted.found.length ? { ...original, ...redacted.value, text: `${redacted.value.text}\n\n(nightshift ${redactionNote(redacted.found, 'this message')})` } : original;
       for (const ch of channelsFor(input, deps.env, timeoutMs)) {
         const k = sentKey(input.key, ch.name);
         const done = await deps.store.get(input.workflowId, k);

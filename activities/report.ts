@@ -3,9 +3,11 @@
  * every task) and results/<date>.json for scripts (one record per task). Written by the
  * batch when it ends, and by `nightshift report` at any time.
  */
-import { promises as fs } from 'node:fs';
+import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
+import { escapeMarkdownLine as md } from '../common/markdown';
+import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
 import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 
@@ -35,7 +37,7 @@ function deliveryLines(t: TaskStatus): string[] {
     ...(t.checks ? [`- checks: ${checksLine(t.checks)}`] : []),
     ...(t.filesChanged?.length ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`] : []),
     ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
-    ...(t.deliveryError ? [`- delivery problem: ${t.deliveryError}`] : []),
+    ...(t.deliveryError ? [`- delivery problem: ${md(t.deliveryError)}`] : []),
   ];
 }
 
@@ -61,15 +63,15 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     ...(attention.length + deliveryTrouble.length
       ? [
-          ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${t.error}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
-          ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${t.deliveryError}`),
+          ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${md(t.error)}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
+          ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${md(t.deliveryError!)}`),
         ]
       : ['Nothing. Every task that ran succeeded.']),
-    ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${q.question.replace(/\n/g, ' ')} — answer with \`${q.answerCommand}\``)] : []),
+    ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${md(q.question)} — answer with \`${q.answerCommand}\``)] : []),
     ...(s.tasks.some((t) => t.assumptions?.length)
-      ? ['', '## Assumptions to check', '', ...s.tasks.flatMap((t) => (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${a.replace(/\n/g, ' ')}`))]
+      ? ['', '## Assumptions to check', '', ...s.tasks.flatMap((t) => (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${md(a)}`))]
       : []),
-    ...(s.notes?.length ? ['', '## Notes', '', ...s.notes.map((n) => `- ${n}`)] : []),
+    ...(s.notes?.length ? ['', '## Notes', '', ...s.notes.map((n) => `- ${md(n)}`)] : []),
     '',
     ...(overlaps.length
       ? ['## Changed the same files side by side', '', ...overlaps.map((o) => `- **${o.tasks[0]}** and **${o.tasks[1]}** both changed ${o.files.map((f) => `\`${f}\``).join(', ')}: expect a conflict when merging their branches`), '']
@@ -78,7 +80,7 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     '| task | status | cost | tokens | turns | duration | result |',
     '|---|---|---|---|---|---|---|',
-    ...s.tasks.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`),
+    ...s.tasks.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`),
     '',
     ...s.tasks.flatMap((t) => [
       `### ${t.taskId}: ${t.title}`,
@@ -88,12 +90,13 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
       `- duration: ${minutes(t)}`,
       ...(t.model ? [`- model: ${t.model}${t.replay ? ' (replay: recorded answers, not a live model)' : ''}`] : []),
       ...deliveryLines(t),
-      ...(t.summary ? [`- summary: ${t.summary}`] : []),
-      ...(t.error ? [`- reason: ${t.error}`] : []),
-      ...(t.question ? [`- unanswered question: ${t.question.question.replace(/\n/g, ' ')} (answer it, then rerun the task)`] : []),
-      ...(t.answeredQuestions ?? []).map((q) => `- asked: ${q.question.replace(/\n/g, ' ')} — answered${q.by ? ` by ${q.by}` : ''} at ${new Date(q.answeredAt).toISOString()}: ${q.answer.replace(/\n/g, ' ')}`),
-      ...(t.assumptions ?? []).map((a) => `- assumed (no answer): ${a.replace(/\n/g, ' ')}`),
-      ...(t.notes ?? []).map((n) => `- note: ${n}`),
+      // Agent-written text renders as text: it cannot forge a heading or hide lines in a comment.
+      ...(t.summary ? [`- summary: ${md(t.summary)}`] : []),
+      ...(t.error ? [`- reason: ${md(t.error)}`] : []),
+      ...(t.question ? [`- unanswered question: ${md(t.question.question)} (answer it, then rerun the task)`] : []),
+      ...(t.answeredQuestions ?? []).map((q) => `- asked: ${md(q.question)} — answered${q.by ? ` by ${md(q.by)}` : ''} at ${new Date(q.answeredAt).toISOString()}: ${md(q.answer)}`),
+      ...(t.assumptions ?? []).map((a) => `- assumed (no answer): ${md(a)}`),
+      ...(t.notes ?? []).map((n) => `- note: ${md(n)}`),
       '',
     ]),
   ];
@@ -159,7 +162,47 @@ export function reportBaseName(s: Pick<BatchStatus, 'batchId' | 'date' | 'schedu
   return s.batchId === `nightshift-${s.date}` ? s.date : safe(s.batchId);
 }
 
-export async function writeReportFiles(root: string, s: BatchStatus, budgetUsd?: number): Promise<{ markdown: string; json: string }> {
+/** The biggest patch the report looks into for a redaction mark. */
+const MAX_PATCH_SCAN_BYTES = 64 * 1024 * 1024;
+
+/** Whether the worker's patch file holds a redaction mark; read without following links or blocking. */
+async function patchWasRedacted(root: string, patchFile: string): Promise<boolean> {
+  const abs = path.resolve(root, patchFile);
+  if (!abs.startsWith(path.join(path.resolve(root), 'results') + path.sep)) return false;
+  let fh;
+  try {
+    fh = await fs.open(abs, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size > MAX_PATCH_SCAN_BYTES) return false;
+    return (await fh.readFile()).includes('[REDACTED: ');
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The status with every secret-shaped value redacted, and a note on each task (or the
+ * batch) it was found in; the patch files were redacted as they were written.
+ */
+export async function redactStatus(root: string, s: BatchStatus, redactor: Redactor): Promise<BatchStatus> {
+  const tasks = [];
+  for (const t of s.tasks) {
+    const r = redactor.redactDeep(t);
+    const notes = r.found.length ? [redactionNote(r.found, "this task's text")] : [];
+    if (t.patchFile && (await patchWasRedacted(root, t.patchFile))) notes.push(redactionNote([], `the patch file (${t.patchFile})`));
+    tasks.push(notes.length ? { ...r.value, notes: [...(r.value.notes ?? []), ...notes] } : r.value);
+  }
+  const { tasks: _, ...rest } = s;
+  const batch = redactor.redactDeep(rest);
+  return { ...batch.value, tasks, notes: batch.found.length ? [...(batch.value.notes ?? []), redactionNote(batch.found, 'the batch notes')] : batch.value.notes };
+}
+
+export async function writeReportFiles(root: string, status: BatchStatus, budgetUsd?: number, redactor: Redactor = workerRedactor()): Promise<{ markdown: string; json: string }> {
+  const s = await redactStatus(root, status, redactor);
   const dir = path.join(root, 'results');
   await fs.mkdir(dir, { recursive: true });
   const base = reportBaseName(s);
@@ -171,10 +214,10 @@ export async function writeReportFiles(root: string, s: BatchStatus, budgetUsd?:
   return { markdown: path.relative(root, markdown), json: path.relative(root, json) };
 }
 
-export function createReportActivities(config: Pick<NightshiftConfig, 'root'>) {
+export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>) {
   return {
     async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<{ markdown: string; json: string }> {
-      return writeReportFiles(config.root, input.status, input.budgetUsd);
+      return writeReportFiles(config.root, input.status, input.budgetUsd, workerRedactor(config));
     },
   };
 }

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { PolicyViolation } from '../common/errors';
-import { splitCommands } from './shell-words';
+import { parseShell, ShellSyntaxError, type Command, type Redirect, type Script, type Word, type WordPart } from './shell-words';
 
 /** Default patterns (case-insensitive regular expressions) of commands that apply database migrations. */
 export const DEFAULT_MIGRATION_PATTERNS: readonly string[] = [
@@ -71,28 +71,63 @@ export const RULES = {
   pattern: 'forbidden-pattern',
 } as const;
 
-const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'busybox']);
-const KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', 'for', 'in', '!', '{', '}', 'time', 'case', 'esac', 'function']);
-/** Programs that run their arguments as a command, with the options of theirs that take a value. */
-const WRAPPERS: Record<string, Set<string>> = {
-  env: new Set(['-u', '--unset', '-C', '--chdir']),
-  sudo: new Set(['-u', '-g', '-C', '-D', '-h', '-p', '-r', '-t', '-U']),
-  doas: new Set(['-u', '-C']),
-  command: new Set(),
-  builtin: new Set(),
-  exec: new Set(['-a']),
-  nohup: new Set(),
-  nice: new Set(['-n']),
-  ionice: new Set(['-c', '-n', '-p']),
-  setsid: new Set(),
-  stdbuf: new Set(['-i', '-o', '-e']),
-  timeout: new Set(['-s', '-k', '--signal', '--kill-after']),
-  xargs: new Set(['-I', '-L', '-n', '-P', '-s', '-d', '-E', '-a', '--max-args', '--max-procs', '--delimiter']),
-  npx: new Set(['-p', '--package']),
-  bunx: new Set(),
-  chronic: new Set(),
-  unbuffer: new Set(),
+const SHELLS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'mksh', 'ash', 'fish', 'rbash']);
+/**
+ * Programs that run their arguments as a command, with the options of theirs that take a
+ * value. `operands` is how many plain arguments come before the command (`timeout 10 cmd`).
+ */
+const WRAPPERS: Record<string, { valued: Set<string>; operands?: number }> = {
+  env: { valued: new Set(['-u', '--unset', '-C', '--chdir']) },
+  busybox: { valued: new Set() },
+  sudo: { valued: new Set(['-u', '-g', '-C', '-D', '-h', '-p', '-r', '-t', '-U']) },
+  doas: { valued: new Set(['-u', '-C']) },
+  runuser: { valued: new Set(['-u', '-g', '-G']) },
+  command: { valued: new Set() },
+  builtin: { valued: new Set() },
+  exec: { valued: new Set(['-a']) },
+  nohup: { valued: new Set() },
+  nice: { valued: new Set(['-n', '--adjustment']) },
+  ionice: { valued: new Set(['-c', '-n', '-p', '--class', '--classdata']) },
+  setsid: { valued: new Set() },
+  stdbuf: { valued: new Set(['-i', '-o', '-e']) },
+  timeout: { valued: new Set(['-s', '-k', '--signal', '--kill-after']), operands: 1 },
+  xargs: { valued: new Set(['-I', '-L', '-n', '-P', '-s', '-d', '-E', '-e', '-a', '--max-args', '--max-procs', '--delimiter', '--arg-file', '--replace', '--max-lines']) },
+  parallel: { valued: new Set(['-j', '-S', '--jobs', '-I', '--delay', '--timeout']) },
+  npx: { valued: new Set(['-p', '--package', '--cache', '--userconfig']) },
+  pnpx: { valued: new Set(['-p', '--package']) },
+  bunx: { valued: new Set(['-p', '--package']) },
+  chronic: { valued: new Set() },
+  unbuffer: { valued: new Set() },
+  time: { valued: new Set(['-o', '-f', '--output', '--format']) },
+  strace: { valued: new Set(['-o', '-e', '-p', '-s', '-E', '-u', '-a', '-P', '-I', '-X']) },
+  ltrace: { valued: new Set(['-o', '-e', '-p', '-s', '-u', '-a', '-n']) },
+  valgrind: { valued: new Set() },
+  chroot: { valued: new Set(['--userspec', '--groups']), operands: 1 },
+  unshare: { valued: new Set(['-S', '-G', '--setuid', '--setgid', '-w', '--wd', '-R', '--root']) },
+  setpriv: { valued: new Set(['--reuid', '--regid', '--groups', '--inh-caps', '--bounding-set']) },
+  flock: { valued: new Set(['-w', '--timeout', '-E', '--conflict-exit-code']), operands: 1 },
+  taskset: { valued: new Set(['-c', '--cpu-list']), operands: 1 },
+  faketime: { valued: new Set(['-f']), operands: 1 },
+  torsocks: { valued: new Set() },
+  proxychains: { valued: new Set(['-f']) },
+  proxychains4: { valued: new Set(['-f']) },
+  'dbus-run-session': { valued: new Set() },
+  'xvfb-run': { valued: new Set(['-n', '-s', '-f', '-e', '-p', '--server-num', '--server-args']) },
+  firejail: { valued: new Set() },
+  caffeinate: { valued: new Set(['-t', '-w']) },
 };
+/** Interpreters, with the options that carry code and those that take another value. */
+const INTERPRETERS: Array<{ match: RegExp; code: RegExp; valued: Set<string>; noStdin?: Set<string> }> = [
+  { match: /^python[0-9.]*$|^pypy[0-9.]*$/, code: /^-[a-zA-Z]*c$/, valued: new Set(['-W', '-X', '-Q']), noStdin: new Set(['-m', '-V', '--version', '-h', '--help']) },
+  { match: /^(node|nodejs)$/, code: /^(-e|--eval|-p|--print|-pe)$/, valued: new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--env-file', '--test-reporter', '--test-reporter-destination', '--test-concurrency', '--test-name-pattern', '--input-type', '--stack-size', '--max-old-space-size', '--title']), noStdin: new Set(['--test', '-v', '--version', '-h', '--help', '--check', '-c', '--run']) },
+  { match: /^(bun|deno)$/, code: /^(-e|--eval|-p|--print|eval)$/, valued: new Set(['-r', '--preload', '--cwd', '--config']), noStdin: new Set(['test', 'run', 'install', 'i', 'add', 'x', 'build', 'fmt', 'lint', 'check', 'task', '--version', '-v']) },
+  { match: /^perl[0-9.]*$/, code: /^-[a-zA-Z]*[eE]$/, valued: new Set(['-I', '-M', '-m', '-x']) },
+  { match: /^ruby[0-9.]*$/, code: /^-[a-zA-Z]*e$/, valued: new Set(['-I', '-r', '-C', '-E']) },
+  { match: /^php[0-9.]*$/, code: /^-[a-zA-Z]*[rB]$/, valued: new Set(['-c', '-d', '-z']) },
+  { match: /^(lua|luajit|Rscript|tclsh|osascript|jshell)$/, code: /^-[a-zA-Z]*e$/, valued: new Set(['-l']) },
+];
+/** What a command line can write to, in the same breath as running it. */
+const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>']);
 /** git options that come before the subcommand and take a separate value. */
 const GIT_VALUE_OPTIONS = new Set(['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--config-env', '--exec-path']);
 /** Subcommands that stage, commit, move refs, rewrite history or talk to a remote for writing. */
@@ -102,120 +137,901 @@ const GIT_FORBIDDEN = new Set([
   'commit-tree', 'write-tree', 'read-tree', 'mktree', 'fast-import', 'send-pack', 'receive-pack', 'gc', 'prune',
   'switch', 'worktree', 'submodule', 'init', 'clone', 'remote', 'apply', 'restore', 'config',
 ]);
+/** Subcommands that only read (or, like `checkout -- file` and `clean`, touch only the work tree). */
+const GIT_READ_ONLY = new Set([
+  'status', 'diff', 'log', 'show', 'branch', 'checkout', 'blame', 'annotate', 'grep', 'ls-files', 'ls-tree', 'ls-remote', 'rev-parse',
+  'rev-list', 'describe', 'shortlog', 'cat-file', 'reflog', 'help', 'version', 'fetch', 'merge-base', 'name-rev', 'for-each-ref',
+  'show-ref', 'whatchanged', 'range-diff', 'archive', 'clean', 'format-patch', 'check-ignore', 'check-attr', 'count-objects', 'fsck',
+  'var', 'verify-commit', 'verify-tag', 'diff-tree', 'diff-files', 'diff-index', 'show-branch', 'cherry', 'hash-object', 'stripspace',
+  'interpret-trailers', 'column', 'check-ref-format', 'difftool', 'bugreport', 'get-tar-commit-id', 'show-index', 'verify-pack',
+  '--version', '--help', 'request-pull', 'mailinfo', 'mailsplit', 'patch-id', 'unpack-file',
+]);
+/** Code that reaches git through a library instead of the program. */
+const GIT_LIBRARIES = /\b(simple-git|isomorphic-git|nodegit|es-git|gitpython|pygit2|dulwich|rugged|from\s+git\s+import|import\s+git\b|require\s*\(\s*['"]git['"])/i;
+/** Code that starts processes… */
+const SPAWNS = /\b(subprocess|os\.system|os\.popen|os\.exec\w*|os\.spawn\w*|pty\.spawn|popen\w*|child_process|exec(Sync|File|FileSync)?|spawn(Sync)?|system|Process\.spawn|Open3|Deno\.(run|Command)|Bun\.(spawn|\$)|shell_exec|passthru|proc_open|qx)\b|`|%x/;
+/** …and builds strings the scan cannot read: then what it starts cannot be resolved. */
+const OBFUSCATES = /base64|b64decode|atob|fromCharCode|\bchr\s*\(|\bord\s*\(|unhexlify|fromhex|\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\[0-7]{3}|\[::-1\]|reverse|rot13|codecs|decode\s*\(|\beval\b|\bexec\s*\(|__import__|getattr|importlib|\bpack\s*\(|['"`]\s*\+|\+\s*['"`]|\.join\s*\(|%\s*\(|\bformat\s*\(|\$\{|\bf['"]|replace\s*\(|\bsprintf|\binterpolate/i;
+/** Package managers whose `run X` (and plain `X`) runs scripts from package.json. */
+const PACKAGE_MANAGERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
+/** npm/yarn/pnpm/bun verbs that run the root package's install lifecycle scripts. */
+const INSTALL_VERBS = new Set(['install', 'i', 'in', 'ins', 'inst', 'insta', 'instal', 'isnt', 'isnta', 'isntal', 'isntall', 'ci', 'clean-install', 'install-clean', 'add', 'it', 'install-test', 'cit', 'rebuild', 'rb']);
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare'];
+/** Verbs that are the package manager's own, not scripts. */
+const MANAGER_BUILTINS = new Set(['audit', 'bin', 'cache', 'config', 'dedupe', 'doctor', 'explain', 'help', 'info', 'init', 'link', 'list', 'ls', 'outdated', 'pack', 'prune', 'publish', 'remove', 'rm', 'uninstall', 'un', 'unlink', 'update', 'up', 'upgrade', 'version', 'view', 'why', 'whoami', 'store', 'licenses', 'login', 'logout', 'set', 'get', 'search', 'fund', 'query', 'pkg', 'root', 'prefix', 'run', 'run-script', 'rum', 'urn', 'exec', 'x', 'dlx', 'create', 'import', 'patch', 'deploy', 'workspaces', 'workspace', 'dedupe', 'env', 'node', 'plugin', 'constraints', 'npm']);
+/** Nesting of `sh -c`, package scripts and script files beyond which nothing is resolved. */
+const MAX_DEPTH = 8;
+/** The biggest package.json or script file the policy reads. */
+export const MAX_POLICY_FILE_BYTES = 256 * 1024;
+
+/**
+ * Files of the workspace the policy may read (package.json, shell scripts), by path
+ * relative to the workspace root: the text, `null` when there is no such file,
+ * `undefined` when it cannot be read (too big, not a regular file). `PENDING` means the
+ * caller will fetch it and ask again.
+ */
+export type WorkspaceFiles = (relativePath: string) => string | null | undefined | typeof PENDING;
+export const PENDING = Symbol('pending');
+const NO_FILES: WorkspaceFiles = () => undefined;
 
 /**
  * Throws `PolicyViolation(rule, command, detail)` if `cmd` breaks `policy`. `cwd` is
  * where the command runs (default: the workspace root); relative delete targets resolve
- * against it.
+ * against it. `files` reads package.json and scripts the command runs; without it they
+ * count as unreadable, so package scripts and script files are refused.
  */
-export function checkCommand(cmd: string, policy: SafetyPolicy, workspaceRoot: string, cwd: string = workspaceRoot): void {
-  checkScript(cmd, cmd, policy, workspaceRoot, cwd);
+export function checkCommand(cmd: string, policy: SafetyPolicy, workspaceRoot: string, cwd: string = workspaceRoot, files: WorkspaceFiles = NO_FILES): void {
+  new CommandCheck(cmd, policy, workspaceRoot, files).run(cwd);
 }
 
-/** `cmd` is what the violation names (the whole command); `script` is what is parsed. */
-function checkScript(script: string, cmd: string, policy: SafetyPolicy, workspaceRoot: string, cwd: string): void {
-  checkPatterns(cmd, script, policy.extraForbiddenPatterns, RULES.pattern);
-  for (const raw of splitCommands(script)) {
-    const words = unwrap(raw);
-    if (words.length === 0) continue;
-    const program = path.basename(words[0]);
-    const text = words.join(' ');
-    if (SHELLS.has(program) || program === 'eval' || program === 'su') {
-      const inner = program === 'eval' ? words.slice(1).join(' ') : shellScript(words);
-      if (inner !== undefined) checkScript(inner, cmd, policy, workspaceRoot, cwd);
+/** What a sandbox offers the policy to read its files with. */
+export interface PolicyFileSource {
+  readFile(path: string): Promise<Uint8Array>;
+  list(path: string, o?: { depth?: number }): Promise<Array<{ path: string; type: 'file' | 'dir'; size: number }>>;
+}
+
+/**
+ * `checkCommand` with the package.json files and scripts it names read through the
+ * sandbox: each pass asks for what it needs, they are fetched (bounded in size and time),
+ * and the check runs again, a few rounds at most.
+ */
+export async function checkCommandInSandbox(cmd: string, policy: SafetyPolicy, workspaceRoot: string, sandbox: PolicyFileSource): Promise<void> {
+  const fetched = new Map<string, string | null | undefined>();
+  for (let round = 0; ; round++) {
+    const wanted = new Set<string>();
+    const last = round === 4;
+    checkCommand(cmd, policy, workspaceRoot, workspaceRoot, (rel) => {
+      if (fetched.has(rel)) return fetched.get(rel);
+      if (last) return undefined;
+      wanted.add(rel);
+      return PENDING;
+    });
+    if (wanted.size === 0) return;
+    for (const rel of wanted) fetched.set(rel, await readBounded(sandbox, rel));
+  }
+}
+
+async function readBounded(sandbox: PolicyFileSource, rel: string): Promise<string | null | undefined> {
+  const dir = path.posix.dirname(rel);
+  let entries;
+  try {
+    entries = await sandbox.list(dir, { depth: 1 });
+  } catch (err) {
+    if (isFileError(err)) return null;
+    throw err;
+  }
+  const want = path.posix.normalize(rel);
+  const entry = entries.find((e) => path.posix.normalize(e.path) === want || path.posix.join(dir, path.posix.basename(e.path)) === want && path.posix.basename(e.path) === path.posix.basename(want));
+  if (!entry) return null;
+  if (entry.type !== 'file' || entry.size > MAX_POLICY_FILE_BYTES) return undefined;
+  // A FIFO lists as an empty file: reading it would block, and what it yields later is
+  // not what the check saw. An empty package.json or script says nothing either.
+  if (entry.size === 0) return undefined;
+  try {
+    const bytes = await Promise.race([
+      sandbox.readFile(rel),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000).unref()),
+    ]);
+    if (!bytes || bytes.length > MAX_POLICY_FILE_BYTES) return undefined;
+    return Buffer.from(bytes).toString('utf8');
+  } catch (err) {
+    if (isFileError(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * A file the agent made unreadable (errno codes, or the policy's own refusal of a path) is
+ * unresolved; anything else (the sandbox gone, its service unreachable) is the
+ * infrastructure's and propagates, so the tool call is retried rather than refused.
+ */
+function isFileError(err: unknown): boolean {
+  if (err instanceof PolicyViolation) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code);
+}
+
+/**
+ * Names set on the command line, layered: a child shell (subshell, pipeline part, `$()`)
+ * gets a layer of its own over its parent's, so copying costs nothing and lookups walk as
+ * deep as the nesting, not as long as the line.
+ */
+class Layered<V> {
+  private readonly own = new Map<string, V>();
+  constructor(private readonly parent?: Layered<V>) {}
+  has(k: string): boolean {
+    return this.own.has(k) || (this.parent?.has(k) ?? false);
+  }
+  get(k: string): V | undefined {
+    return this.own.has(k) ? this.own.get(k) : this.parent?.get(k);
+  }
+  set(k: string, v: V): void {
+    this.own.set(k, v);
+  }
+  /** Hides `k` in this layer (an alias expands once). */
+  delete(k: string): void {
+    this.own.set(k, undefined as V);
+  }
+  child(): Layered<V> {
+    return new Layered(this);
+  }
+}
+
+interface Scope {
+  /** Variables the command line set; absent ones come from the environment, which is not known. */
+  env: Layered<string | undefined>;
+  /** A host path; undefined once a `cd` cannot be followed. */
+  cwd: string | undefined;
+  aliases: Layered<string | undefined>;
+}
+
+/** What a command reads on its standard input: text, nothing, or what cannot be known. */
+type Stdin = { text: string } | 'none' | 'unknown';
+
+const copyScope = (s: Scope): Scope => ({ env: s.env.child(), cwd: s.cwd, aliases: s.aliases.child() });
+const freshScope = (cwd: string | undefined): Scope => ({ env: new Layered(), cwd, aliases: new Layered() });
+
+class CommandCheck {
+  private readonly rootReal: string;
+  /** Paths this command line writes; a script among them cannot be read before it runs. */
+  private readonly written = new Set<string>();
+  private writesUnknown = false;
+  private readonly visitedScripts = new Set<string>();
+
+  constructor(
+    private readonly cmd: string,
+    private readonly policy: SafetyPolicy,
+    private readonly root: string,
+    private readonly files: WorkspaceFiles,
+  ) {
+    this.rootReal = realRoot(root);
+  }
+
+  run(cwd: string): void {
+    this.source(this.cmd, freshScope(cwd), 0, false);
+  }
+
+  private violation(rule: string, detail: string): never {
+    throw new PolicyViolation(rule, this.cmd, detail);
+  }
+
+  /**
+   * The git and migration rules refuse what the policy cannot see through; with both off
+   * there is nothing left to protect.
+   */
+  private unresolved(what: string): void {
+    const rule = !this.policy.allowGit ? RULES.git : this.policy.migrationPatterns.length > 0 ? RULES.migration : undefined;
+    if (rule) this.violation(rule, `${what}; what the policy cannot resolve is refused`);
+  }
+
+  /** Checks shell text: the command line itself, or a `sh -c` string, package script or script file. */
+  private source(text: string, scope: Scope, depth: number, lenient: boolean): void {
+    checkPatterns(this.cmd, text, this.policy.extraForbiddenPatterns, RULES.pattern);
+    if (depth > MAX_DEPTH) return this.unresolved('commands nested too deeply');
+    let script: Script;
+    try {
+      script = parseShell(text);
+    } catch (e) {
+      if (!(e instanceof ShellSyntaxError)) throw e;
+      return this.unresolved(`cannot parse the command (${e.message})`);
     }
-    if (program === 'find') checkFind(cmd, words, policy, workspaceRoot, cwd);
-    if (program === 'git' && !policy.allowGit) checkGit(cmd, words);
-    checkPatterns(cmd, text, policy.migrationPatterns, RULES.migration);
-    checkPatterns(cmd, text, policy.extraForbiddenPatterns, RULES.pattern);
-    if (!policy.allowDeleteOutside && ['rm', 'rmdir', 'unlink', 'shred'].includes(program)) {
-      let optionsEnded = false;
-      for (const w of words.slice(1)) {
-        if (!optionsEnded && w === '--') optionsEnded = true;
-        else if (optionsEnded || !w.startsWith('-')) checkDeleteTarget(cmd, w, workspaceRoot, cwd);
+    this.script(script, scope, depth, lenient);
+  }
+
+  private script(script: Script, scope: Scope, depth: number, lenient: boolean): void {
+    for (const p of script.pipelines) {
+      const many = p.commands.length > 1;
+      let stdin: Stdin = 'none';
+      for (const c of p.commands) {
+        // Each part of a pipeline runs in a child shell.
+        const s = many ? copyScope(scope) : scope;
+        stdin = this.command(c, s, stdin, depth, lenient);
       }
     }
   }
+
+  /** Checks `c` given what it reads; returns what it writes to its standard output, as far as known. */
+  private command(c: Command, scope: Scope, piped: Stdin, depth: number, lenient: boolean): Stdin {
+    const stdin = this.redirects(c.redirects, scope, piped);
+    if (c.kind === 'group') {
+      this.script(c.body, c.subshell ? copyScope(scope) : scope, depth, lenient);
+      return 'unknown';
+    }
+    for (const a of c.assigns) if (a.value) this.substitutions(a.value, scope, depth, lenient);
+    if (!lenient) {
+      for (const a of c.assigns) if (a.name === 'PATH') this.pathValue(a.value?.raw);
+      for (const w of c.words) if (/^PATH\+?=/.test(w.raw)) this.pathValue(w.raw.slice(w.raw.indexOf('=') + 1));
+    }
+    for (const w of c.words) this.substitutions(w, scope, depth, lenient);
+    const argv = this.argv(c.words, scope);
+    const assigned = new Map([...c.assigns].map((a) => [a.name, a.value && this.resolve(a.value, scope).text] as const));
+    if (argv.length === 0) {
+      for (const [k, v] of assigned) scope.env.set(k, v);
+      return 'none';
+    }
+    const inner = copyScope(scope);
+    for (const [k, v] of assigned) inner.env.set(k, v);
+    this.program(argv, scope, inner, stdin, depth, lenient, false);
+    const program = argv[0] && path.basename(argv[0]);
+    const printed = literalOutput(argv);
+    if (printed !== undefined) return { text: printed };
+    if (program === 'cat' && argv.length === 1 && stdin !== 'none') return stdin;
+    return 'unknown';
+  }
+
+  /**
+   * A PATH set on the command line may only add system directories to the inherited one:
+   * a directory the agent can write would make any program name run its script.
+   */
+  private pathValue(raw: string | undefined): void {
+    const parts = raw === undefined ? [undefined] : raw.replace(/^["']|["']$/g, '').split(':');
+    for (const p of parts) {
+      if (p === '$PATH' || p === '${PATH}') continue;
+      if (p === undefined || !path.isAbsolute(p) || /[$`*?]/.test(p) || this.relative(p) !== undefined || /^\/(tmp|var\/tmp|dev\/shm|home|root|proc)(\/|$)/.test(path.resolve(p))) {
+        return this.unresolved(`PATH=${raw ?? '?'} can make a program name run a file the policy cannot see`);
+      }
+    }
+  }
+
+  /** Notes what the redirections write and returns what the command reads. */
+  private redirects(redirects: Redirect[], scope: Scope, piped: Stdin): Stdin {
+    let stdin = piped;
+    for (const r of redirects) {
+      if (r.target) this.substitutions(r.target, scope, 0, false);
+      if (r.body) this.substitutions(r.body, scope, 0, false);
+      if (WRITE_REDIRECTS.has(r.op) && r.target) this.noteWrite(this.resolve(r.target, scope).text, scope);
+      if (r.body) {
+        const text = this.resolve(r.body, scope).text;
+        stdin = text === undefined ? 'unknown' : { text: r.op === '<<<' ? text + '\n' : text };
+      } else if (r.op === '<' && r.target) {
+        const file = this.resolve(r.target, scope).text;
+        stdin = file === undefined ? 'unknown' : { text: `\u0000file:${file}` };
+      }
+    }
+    return stdin;
+  }
+
+  private noteWrite(target: string | undefined, scope: Scope): void {
+    if (target === undefined || scope.cwd === undefined) this.writesUnknown = true;
+    else if (target !== '/dev/null') this.written.add(path.resolve(scope.cwd, target));
+  }
+
+  /** Checks the command substitutions inside a word: each runs as a script of its own. */
+  private substitutions(w: Word, scope: Scope, depth: number, lenient: boolean): void {
+    for (const p of w.parts) {
+      if (p.kind === 'sub') this.script(p.script, copyScope(scope), depth, lenient);
+      else if (p.kind === 'var' && p.arg) this.substitutions(p.arg, scope, depth, lenient);
+    }
+  }
+
+  /** The text a word expands to, when the policy can tell; `split` when it is subject to word splitting. */
+  private resolve(w: Word, scope: Scope): { text: string | undefined; glob: boolean; split: boolean } {
+    let text = '';
+    let glob = false;
+    let split = false;
+    for (const p of w.parts) {
+      if (p.kind === 'lit') {
+        text += p.text;
+        glob ||= p.glob;
+        continue;
+      }
+      if (p.kind === 'arith') return { text: undefined, glob, split };
+      if (!p.quoted) split = true;
+      const value = p.kind === 'var' ? this.variable(p, scope) : p.fileName ? undefined : this.substitutionOutput(p.script, scope);
+      if (value === undefined) return { text: undefined, glob, split };
+      text += value;
+    }
+    return { text, glob, split };
+  }
+
+  private variable(p: Extract<WordPart, { kind: 'var' }>, scope: Scope): string | undefined {
+    const known = scope.env.has(p.name);
+    const value = scope.env.get(p.name);
+    if (p.op === '') return value;
+    if (p.op === '-' || p.op === ':-' || p.op === '=' || p.op === ':=') {
+      if (!known) return undefined;
+      const useArg = value === undefined ? false : p.op.startsWith(':') && value === '';
+      return useArg && p.arg ? this.resolve(p.arg, scope).text : value;
+    }
+    return undefined;
+  }
+
+  /** `$(echo git)`, `$(printf git)`: the output of a literal echo; anything else is unknown. */
+  private substitutionOutput(script: Script, scope: Scope): string | undefined {
+    if (script.pipelines.length !== 1 || script.pipelines[0].commands.length !== 1) return undefined;
+    const c = script.pipelines[0].commands[0];
+    if (c.kind !== 'simple' || c.redirects.length > 0) return undefined;
+    const argv = this.argv(c.words, scope);
+    if (argv.some((a) => a === undefined)) return undefined;
+    return literalOutput(argv);
+  }
+
+  /** The words after expansion: undefined where the policy cannot tell what they hold. */
+  private argv(words: Word[], scope: Scope): Array<string | undefined> {
+    const out: Array<string | undefined> = [];
+    for (const w of words) {
+      const r = this.resolve(w, scope);
+      if (r.text === undefined) out.push(undefined);
+      // A pattern or brace expansion as the program can spell any program.
+      else if (r.glob && out.length === 0) out.push(undefined);
+      // With IFS set on the line, splitting follows rules the policy does not model.
+      else if (r.split && scope.env.has('IFS')) out.push(undefined);
+      else if (r.split) out.push(...r.text.split(/[ \t\n]+/).filter((x) => x !== ''));
+      else out.push(r.text);
+    }
+    return out;
+  }
+
+  /**
+   * Checks one program with its arguments. `scope` is the shell's own (what `cd` and
+   * assignments change); `inner` is what a child shell would see. `tailUnknown`: more
+   * arguments come from input (xargs).
+   */
+  private program(argvIn: Array<string | undefined>, scope: Scope, inner: Scope, stdin: Stdin, depth: number, lenient: boolean, tailUnknown: boolean): void {
+    let argv = argvIn;
+    // Aliases: `alias g=git; g push` (each alias expands once, as in the shell).
+    const first = argv[0];
+    const expanded = first === undefined ? undefined : scope.aliases.get(first);
+    if (first !== undefined && expanded !== undefined) {
+      const rest = copyScope(scope);
+      rest.aliases.delete(first);
+      const quoted = argv.slice(1).map((a) => (a === undefined ? '"$__unresolved__"' : shellQuote(a)));
+      return this.source([expanded, ...quoted].join(' '), rest, depth + 1, lenient);
+    }
+    // Wrappers: `env X=1 nice -n 5 timeout 10 xargs git`.
+    for (;;) {
+      if (argv[0] === undefined) {
+        if (!lenient) this.unresolved(`cannot tell which program ${this.spelling(argv)} runs`);
+        return;
+      }
+      const name = path.basename(argv[0]);
+      const wrapper = WRAPPERS[name];
+      if (!wrapper) break;
+      let i = 1;
+      while (i < argv.length) {
+        const a = argv[i];
+        if (a === undefined) {
+          if (!lenient) this.unresolved(`cannot tell what ${name} runs`);
+          return;
+        }
+        if (name === 'env' && (a === '-S' || a.startsWith('--split-string'))) {
+          const script = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
+          const after = argv.slice(a.includes('=') ? i + 1 : i + 2);
+          if (script === undefined || after.some((x) => x === undefined)) return this.unresolved('cannot tell what env -S runs');
+          return this.source([script, ...after.map((x) => shellQuote(x!))].join(' '), inner, depth + 1, lenient);
+        }
+        if (name === 'env' && /^[A-Za-z_][A-Za-z0-9_]*=/.test(a)) {
+          inner.env.set(a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1));
+          i++;
+        } else if ((name === 'npx' || name === 'flock') && a === '-c') {
+          const script = argv[i + 1];
+          if (script === undefined) return this.unresolved(`cannot tell what ${name} -c runs`);
+          return this.source(script, inner, depth + 1, lenient);
+        } else if (a === '--') {
+          i++;
+          break;
+        } else if (a.startsWith('-') && a.length > 1) i += wrapper.valued.has(a) ? 2 : 1;
+        else break;
+      }
+      for (let n = 0; n < (wrapper.operands ?? 0) && i < argv.length; n++) {
+        // `timeout 10 cmd`, `flock FILE cmd`, `chroot DIR cmd`: one operand before the command.
+        if (name === 'timeout' && !/^\d/.test(argv[i] ?? '')) break;
+        if (name === 'taskset' && !/^(0x)?[0-9a-f,-]+$/i.test(argv[i] ?? '')) break;
+        i++;
+      }
+      if (name === 'flock' && argv[i] === '-c') {
+        const script = argv[i + 1];
+        if (script === undefined) return this.unresolved('cannot tell what flock -c runs');
+        return this.source(script, inner, depth + 1, lenient);
+      }
+      if (name === 'xargs' || name === 'parallel') {
+        tailUnknown = true;
+        // `parallel git ::: push`: what follows `:::` are the inputs.
+        const inputs = argv.findIndex((a, n) => n >= i && (a === ':::' || a === '::::' || a === ':::+'));
+        if (inputs !== -1) argv = argv.slice(0, inputs);
+        if (i >= argv.length) argv = ['xargs', 'echo'];
+        // `xargs -I{} git {}`: a word holding the placeholder is whatever the input says.
+        const options = argv.slice(1, i);
+        const at = options.findIndex((o) => o === '-I' || o === '--replace' || o?.startsWith('--replace='));
+        const placeholder = name === 'parallel' ? '{' : options.includes('-i') ? '{}' : at === -1 ? undefined : options[at]!.startsWith('--replace=') ? options[at]!.slice(10) : (options[at + 1] ?? '{}');
+        if (placeholder !== undefined) argv = [...argv.slice(0, i + 1), ...argv.slice(i + 1).map((a) => (a?.includes(placeholder) ? undefined : a))];
+      }
+      if (name === 'command' && argv.slice(1, i).some((o) => o === '-v' || o === '-V')) return;
+      if (i >= argv.length) return;
+      argv = argv.slice(i);
+      if (name === 'npx' || name === 'pnpx' || name === 'bunx') argv = [withoutVersion(argv[0]), ...argv.slice(1)];
+    }
+
+    const program = path.basename(argv[0]!);
+    const args = argv.slice(1);
+    const text = argv.map((a) => (a === undefined ? '?' : a)).join(' ');
+    checkPatterns(this.cmd, text, this.policy.migrationPatterns, RULES.migration);
+    checkPatterns(this.cmd, text, this.policy.extraForbiddenPatterns, RULES.pattern);
+
+    const interpreter = INTERPRETERS.find((x) => x.match.test(program));
+    if (tailUnknown && (SHELLS.has(program) || interpreter || ['eval', 'source', '.', 'su', 'sg', 'watch', 'script'].includes(program))) {
+      return this.unresolved(`cannot tell what ${program} runs: its arguments come from input`);
+    }
+    if (SHELLS.has(program) || program === 'su' || program === 'sg') return this.shell(program, args, inner, stdin, depth, lenient);
+    if (program === 'eval') {
+      if (args.some((a) => a === undefined) || tailUnknown) return this.unresolved('cannot tell what eval runs');
+      return this.source(args.join(' '), scope, depth + 1, lenient);
+    }
+    if (program === 'source' || program === '.') return this.scriptFile(args[0], scope, depth, 'shell');
+    if (program === 'watch' || program === 'script') {
+      // Both hand their command to a shell: `watch 'git push'`, `script -c 'git push'`.
+      const at = program === 'script' ? args.findIndex((a) => a !== undefined && /^-[a-zA-Z]*c$|^--command$/.test(a)) + 1 : args.findIndex((a, i) => a !== undefined && !a.startsWith('-') && !/^-(n|d|x)$/.test(args[i - 1] ?? ''));
+      if (at <= 0 && program === 'script') return;
+      const rest = args.slice(at);
+      if (rest.some((a) => a === undefined)) return this.unresolved(`cannot tell what ${program} runs`);
+      return this.source(rest.join(' '), inner, depth + 1, lenient);
+    }
+    if (program === 'git') {
+      if (!this.policy.allowGit) {
+        // Variables that make git run a program or read config of the agent's choosing.
+        const risky = ['GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS', 'GIT_CONFIG', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_EXEC_PATH', 'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_PAGER', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'GIT_EXTERNAL_DIFF', 'GIT_ASKPASS', 'GIT_PROXY_COMMAND', 'PAGER', 'EDITOR', 'VISUAL', 'HOME', 'XDG_CONFIG_HOME'].find((v) => inner.env.has(v));
+        if (risky) this.violation(RULES.git, `git with ${risky} set can run a program of the agent's choosing`);
+        checkGit(this.cmd, args, tailUnknown, (w) => this.unresolved(w));
+      }
+      return;
+    }
+    if (program === 'find') return this.find(args, scope, inner, depth, lenient);
+    if (['rm', 'rmdir', 'unlink', 'shred'].includes(program)) return this.deletes(program, args, scope, lenient, tailUnknown);
+    if (program === 'cd' || program === 'pushd' || program === 'popd') {
+      const target = args.find((a) => a === undefined || !a.startsWith('-'));
+      scope.cwd = program === 'popd' || target === undefined || scope.cwd === undefined || args.length === 0 ? undefined : path.resolve(scope.cwd, target);
+      return;
+    }
+    if (program === 'alias' || (program === 'hash' && args[0] === '-p')) return this.alias(program, args, scope);
+    if (['export', 'declare', 'typeset', 'local', 'readonly'].includes(program)) {
+      for (const a of args) {
+        if (a === undefined) continue;
+        const m = a.match(/^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s);
+        if (m) scope.env.set(m[1], m[2]);
+      }
+      return;
+    }
+    if (['read', 'mapfile', 'readarray', 'getopts', 'unset', 'printf', 'let'].includes(program)) {
+      // What they assign is not known: `read G <<< git; $G push` must not resolve $G.
+      for (const a of args) if (a !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(a)) scope.env.set(a, undefined);
+      if (program !== 'printf' && program !== 'let') return;
+    }
+    if (PACKAGE_MANAGERS.has(program)) return this.packageManager(program, args, scope, depth, lenient);
+    if (interpreter) return this.interpreter(program, interpreter, args, scope, stdin, lenient);
+    if (/^(awk|gawk|mawk|nawk|busybox-awk)$/.test(program)) {
+      const code = args.find((a) => a === undefined || !a.startsWith('-'));
+      if (code === undefined) return lenient ? undefined : this.unresolved('cannot tell what awk program runs');
+      if (/system\s*\(|\|\s*getline|print[^;]*\|/.test(code)) this.scanCode(code, 'awk');
+      return;
+    }
+    for (const tool of ['tee', 'dd', 'cp', 'mv', 'ln', 'install', 'curl', 'wget', 'tar', 'unzip', 'rsync', 'patch', 'base64', 'sed', 'mkfifo', 'mknod']) if (program === tool) this.notePrograms(program, args, scope);
+    if (argv[0]!.includes('/')) this.scriptFile(argv[0], scope, depth, 'exec');
+  }
+
+  /** Writes by the usual file tools, so a script written and run in one line is caught. */
+  private notePrograms(program: string, args: Array<string | undefined>, scope: Scope): void {
+    const operands = args.filter((a) => a === undefined || !a.startsWith('-'));
+    if (program === 'tee' || program === 'mkfifo') for (const a of operands) this.noteWrite(a, scope);
+    else if (program === 'mknod') this.noteWrite(operands[0], scope);
+    else if (program === 'dd') {
+      for (const a of args) if (a?.startsWith('of=')) this.noteWrite(a.slice(3), scope);
+    }
+    else if (['cp', 'mv', 'ln', 'install', 'rsync'].includes(program)) this.noteWrite(operands[operands.length - 1], scope);
+    else if (program === 'curl' || program === 'wget') {
+      const at = args.findIndex((a) => a === '-o' || a === '--output' || a === '-O' || a === '--output-document');
+      if (at !== -1 && args[at] !== '-O') this.noteWrite(args[at + 1], scope);
+      else if (program === 'wget' || args.some((a) => a === '-O' || a === '--remote-name' || a === '-J')) this.writesUnknown = true;
+    } else if (program === 'sed' && args.some((a) => a?.startsWith('-i') || a === '--in-place')) for (const a of operands.slice(1)) this.noteWrite(a, scope);
+    else if (program === 'tar' || program === 'unzip' || program === 'patch') this.writesUnknown = true;
+  }
+
+  private alias(program: string, args: Array<string | undefined>, scope: Scope): void {
+    if (program === 'hash') {
+      // `hash -p /usr/bin/git g` makes `g` run git.
+      if (args[1] === undefined || args[2] === undefined) return this.unresolved('cannot tell what hash -p maps');
+      scope.aliases.set(args[2], shellQuote(args[1]));
+      return;
+    }
+    for (const a of args) {
+      if (a === undefined) return this.unresolved('cannot tell what alias defines');
+      const eq = a.indexOf('=');
+      if (eq > 0) scope.aliases.set(a.slice(0, eq), a.slice(eq + 1));
+    }
+  }
+
+  private shell(program: string, args: Array<string | undefined>, inner: Scope, stdin: Stdin, depth: number, lenient: boolean): void {
+    // A shell first runs the file BASH_ENV (bash) or ENV (sh) names.
+    for (const startup of ['BASH_ENV', 'ENV']) if (inner.env.has(startup)) this.scriptFile(inner.env.get(startup), inner, depth, 'shell');
+    let commandString = false;
+    let fromStdin = false;
+    let i = 0;
+    for (; i < args.length; i++) {
+      const a = args[i];
+      if (a === undefined) return this.unresolved(`cannot tell what ${program} runs`);
+      if (a === '--' || a === '-') {
+        i++;
+        break;
+      }
+      if (/^[-+]o$|^-O$|^--(rcfile|init-file)$|^-[gG]$/.test(a) && program !== 'su') i++;
+      else if (program === 'su' && /^-(c|-command)$/.test(a)) commandString = true;
+      else if (program === 'su' && /^-(s|-shell|g|G|-group|w)$/.test(a)) i++;
+      else if (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(a)) commandString = true;
+      else if (/^-[a-zA-Z]*s[a-zA-Z]*$/.test(a) && program !== 'su') fromStdin = true;
+      else if (!a.startsWith('-') && !a.startsWith('+')) break;
+    }
+    const operands = args.slice(i);
+    if (program === 'sg' || program === 'su') {
+      if (commandString && operands.length > 0 && program === 'su') operands.shift();
+      if (!commandString) return;
+    }
+    if (commandString) {
+      const script = operands[0];
+      if (script === undefined) return this.unresolved(`cannot tell what ${program} -c runs`);
+      const s = copyScope(inner);
+      operands.slice(1).forEach((v, n) => s.env.set(String(n), v));
+      s.env.set('@', operands.slice(2).every((v) => v !== undefined) ? operands.slice(2).map((v) => shellQuote(v!)).join(' ') : undefined);
+      return this.source(script, s, depth + 1, lenient);
+    }
+    if (!fromStdin && operands.length > 0) return this.scriptFile(operands[0], inner, depth, 'shell');
+    // The shell reads its script from standard input.
+    if (stdin === 'none') return;
+    if (stdin === 'unknown') return this.unresolved(`cannot tell what ${program} reads from its input`);
+    if (stdin.text.startsWith('\u0000file:')) return this.scriptFile(stdin.text.slice(6), inner, depth, 'shell');
+    return this.source(stdin.text, copyScope(inner), depth + 1, lenient);
+  }
+
+  /**
+   * A script file the command runs. Read through the sandbox and checked as a shell script
+   * (leniently: it is repository text, where `$CMD "$@"` is ordinary), except when this
+   * same command line writes it or it cannot be read: then it is refused.
+   */
+  private scriptFile(file: string | undefined, scope: Scope, depth: number, how: 'shell' | 'exec'): void {
+    if (file === undefined) return this.unresolved('cannot tell which script runs');
+    if (file.startsWith('\u0000')) return this.unresolved('cannot tell which script runs');
+    if (scope.cwd === undefined && !path.isAbsolute(file)) return this.unresolved(`cannot tell where ${file} is`);
+    const abs = path.resolve(scope.cwd ?? '/', file);
+    if (this.writesUnknown || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) {
+      return this.unresolved(`${file} is written by this same command, so the policy cannot read it first`);
+    }
+    const rel = this.relative(abs);
+    if (rel === undefined) {
+      // Outside the workspace: the system's programs are fine; a script in tmp or home is the agent's.
+      if (how === 'shell' || /^\/(tmp|var\/tmp|dev\/shm|home|root|proc|dev\/fd)\//.test(abs) || abs.startsWith('/dev/stdin')) {
+        this.unresolved(`${file} is outside the workspace, where the policy cannot read it`);
+      }
+      return;
+    }
+    const text = this.files(rel);
+    if (text === PENDING || text === null) return;
+    if (text === undefined) {
+      if (how === 'shell') this.unresolved(`cannot read ${file}`);
+      return;
+    }
+    if (text.includes('\u0000')) {
+      if (how === 'shell') this.unresolved(`${file} is not a text script`);
+      return;
+    }
+    const shebang = text.startsWith('#!') ? text.slice(0, text.indexOf('\n') === -1 ? undefined : text.indexOf('\n')) : '';
+    if (how === 'exec' && shebang && !/\b(sh|bash|dash|zsh|ksh|ash)\b/.test(shebang)) return;
+    const key = `file:${rel}`;
+    if (this.visitedScripts.has(key)) return;
+    this.visitedScripts.add(key);
+    this.source(text, freshScope(scope.cwd), depth + 1, true);
+  }
+
+  private relative(abs: string): string | undefined {
+    const real = resolveLoosely(abs);
+    if (real !== this.rootReal && !real.startsWith(this.rootReal + path.sep)) return undefined;
+    return path.relative(this.rootReal, real).split(path.sep).join('/') || '.';
+  }
+
+  private interpreter(program: string, spec: (typeof INTERPRETERS)[number], args: Array<string | undefined>, scope: Scope, stdin: Stdin, lenient: boolean): void {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (a === undefined) return this.unresolved(`cannot tell what ${program} runs`);
+      const eq = a.match(/^(--eval|--print)=(.*)$/s);
+      if (eq) return this.scanCode(eq[2], program);
+      if (spec.code.test(a)) {
+        const code = args[i + 1];
+        if (code === undefined) return this.unresolved(`cannot tell what code ${program} runs`);
+        // Code may start what its own arguments say: `node -e 'exec(process.argv[1])' 'git push'`.
+        const rest = args.slice(i + 2);
+        if (rest.some((x) => x === undefined)) return this.unresolved(`cannot tell what ${program} is given`);
+        return this.scanCode([code, ...rest].join(' '), program);
+      }
+      if (spec.noStdin?.has(a)) return;
+      if (a === '-') break;
+      if (spec.valued.has(a)) i++;
+      else if (!a.startsWith('-')) {
+        // A program file: refused when this same command writes it; otherwise read (through
+        // the sandbox) for git libraries, and for git writes and migrations when it can start
+        // processes. Test runners (`node --test`, `-m pytest`) stop before this.
+        const abs = scope.cwd === undefined ? undefined : path.resolve(scope.cwd, a);
+        if (this.writesUnknown || abs === undefined || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) {
+          return this.unresolved(`${a} is written by this same command, so the policy cannot read it first`);
+        }
+        const rel = this.relative(abs);
+        const text = rel === undefined ? undefined : this.files(rel);
+        if (typeof text === 'string' && !text.includes('\u0000')) this.scanCode(text, program, 'file');
+        return;
+      }
+    }
+    if (stdin === 'none') return;
+    if (stdin === 'unknown' || stdin.text.startsWith('\u0000file:')) {
+      if (!lenient) this.unresolved(`cannot tell what code ${program} reads from its input`);
+      return;
+    }
+    this.scanCode(stdin.text, program);
+  }
+
+  /**
+   * Code for an interpreter: looks for git writes, git libraries and migrations in it, and
+   * refuses code that starts processes from strings built at run time.
+   */
+  /**
+   * `from: 'file'` is a program in the repository: only a git library, or a git write or
+   * migration in code that can start processes, counts there (a message that mentions
+   * `git push` is ordinary), and building strings is not held against it.
+   */
+  private scanCode(code: string | undefined, program: string, from: 'line' | 'file' = 'line'): void {
+    if (code === undefined) return this.unresolved(`cannot tell what code ${program} runs`);
+    if (!this.policy.allowGit && GIT_LIBRARIES.test(code)) this.violation(RULES.git, `${program} code uses a git library; the worker commits and pushes, not the agent`);
+    const spawns = SPAWNS.test(code);
+    if (from === 'file' && !spawns) return;
+    const flat = code.replace(/[\s'"`,;()[\]{}+]+/g, ' ');
+    if (!this.policy.allowGit) {
+      const tokens = flat.split(' ');
+      tokens.forEach((t, i) => {
+        if (t === 'git' || t.endsWith('/git')) checkGit(this.cmd, tokens.slice(i + 1, i + 9), false, () => undefined);
+      });
+    }
+    checkPatterns(this.cmd, flat, this.policy.migrationPatterns, RULES.migration);
+    if (from === 'line' && spawns && OBFUSCATES.test(code)) this.unresolved(`cannot tell what the ${program} code starts`);
+  }
+
+  private find(args: Array<string | undefined>, scope: Scope, inner: Scope, depth: number, lenient: boolean): void {
+    let execsDelete = false;
+    for (let i = 0; i < args.length; i++) {
+      if (!['-exec', '-execdir', '-ok', '-okdir'].includes(args[i] ?? '')) continue;
+      let end = args.findIndex((w, j) => j > i && (w === ';' || w === '+' || w === '\\;'));
+      if (end === -1) end = args.length;
+      const exec = args.slice(i + 1, end);
+      const execProgram = path.basename(exec[0] ?? '');
+      if (['rm', 'rmdir', 'unlink', 'shred', 'xargs', 'eval', 'mv'].includes(execProgram) || SHELLS.has(execProgram)) execsDelete = true;
+      // `{}` names files under the starting points, which are checked below.
+      const s = copyScope(inner);
+      this.program(exec.map((w) => (w === '{}' ? '.' : w)), s, copyScope(s), 'none', depth + 1, lenient, false);
+      i = end;
+    }
+    if (this.policy.allowDeleteOutside) return;
+    if (!args.includes('-delete') && !execsDelete) return;
+    const starts: Array<string | undefined> = [];
+    for (const w of args) {
+      if (w !== undefined && (w.startsWith('-') || w === '!' || w === '(')) break;
+      starts.push(w);
+    }
+    for (const s of starts.length > 0 ? starts : ['.']) this.deleteTarget(s, scope, lenient, true);
+  }
+
+  private deletes(program: string, args: Array<string | undefined>, scope: Scope, lenient: boolean, tailUnknown: boolean): void {
+    if (this.policy.allowDeleteOutside) return;
+    if (tailUnknown) this.violation(RULES.delete, `${program} takes its targets from input, so the policy cannot tell where they are; use find -delete`);
+    let optionsEnded = false;
+    for (const w of args) {
+      if (!optionsEnded && w === '--') optionsEnded = true;
+      else if (optionsEnded || w === undefined || !w.startsWith('-')) this.deleteTarget(w, scope, lenient);
+    }
+  }
+
+  private deleteTarget(target: string | undefined, scope: Scope, lenient: boolean, recursiveFromHere = false): void {
+    if (target === undefined || scope.cwd === undefined) {
+      if (lenient) return;
+      this.violation(RULES.delete, `cannot tell where ${target ?? 'a target'} points; use a path relative to the workspace`);
+    }
+    checkDeleteTarget(this.cmd, target, this.root, scope.cwd, recursiveFromHere);
+  }
+
+  /** `npm run X`, `npm test`, `yarn X`, `pnpm X`, `bun run X`, and the install lifecycle: the package.json scripts they run. */
+  private packageManager(manager: string, args: Array<string | undefined>, scope: Scope, depth: number, lenient: boolean): void {
+    let dir = scope.cwd;
+    let workspaceUnknown = false;
+    const operands: Array<string | undefined> = [];
+    let passThrough = false;
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (passThrough) {
+        operands.push(a);
+        continue;
+      }
+      if (a === undefined) {
+        operands.push(a);
+        continue;
+      }
+      if (a === '--') {
+        passThrough = true;
+        continue;
+      }
+      const dirOption = a.match(/^(--prefix|-C|--cwd|--dir|--cd)(=(.*))?$/s);
+      const workspaceOption = a.match(/^(-w|--workspace|--filter|-F|--cwd)(=(.*))?$/s);
+      if (dirOption) {
+        const value = dirOption[2] ? dirOption[3] : args[++i];
+        dir = value === undefined || dir === undefined ? undefined : path.resolve(dir, value);
+      } else if (workspaceOption || a === '--workspaces' || a === '-ws' || a === '-r' || a === '--recursive') {
+        workspaceUnknown = true;
+        if (workspaceOption && !workspaceOption[2]) i++;
+      } else if (a.startsWith('-')) {
+        if (/^--(loglevel|registry|cache|userconfig|tag|reporter)$/.test(a)) i++;
+      } else operands.push(a);
+    }
+    const verb = operands[0];
+    let scripts: string[] = [];
+    let extra = operands.slice(1);
+    if (verb === undefined) {
+      if (manager === 'npm') return;
+      scripts = INSTALL_SCRIPTS;
+    } else if (['run', 'run-script', 'rum', 'urn'].includes(verb)) {
+      if (operands[1] === undefined) return operands.length > 1 ? this.unresolved(`cannot tell which script ${manager} runs`) : undefined;
+      scripts = [operands[1]];
+      extra = operands.slice(2);
+    } else if (['test', 't', 'tst', 'start', 'stop', 'restart'].includes(verb)) {
+      if (manager === 'bun' && verb === 'test') return;
+      const name = verb.startsWith('t') ? 'test' : verb;
+      scripts = verb === 'restart' ? ['restart', 'stop', 'start'] : [name];
+    } else if (INSTALL_VERBS.has(verb)) {
+      scripts = INSTALL_SCRIPTS;
+      extra = [];
+    } else if (['exec', 'x', 'dlx'].includes(verb) || (manager === 'bun' && verb === 'x')) {
+      const s = copyScope(scope);
+      s.cwd = dir;
+      return this.program([withoutVersion(operands[1]), ...operands.slice(2)], s, copyScope(s), 'none', depth + 1, lenient, false);
+    } else if (manager === 'npm' || MANAGER_BUILTINS.has(verb)) {
+      return;
+    } else {
+      // `yarn X`, `pnpm X`, `bun X`: a script when package.json has one, else a program of node_modules/.bin.
+      const s = copyScope(scope);
+      s.cwd = dir;
+      this.program([withoutVersion(verb), ...operands.slice(1)], s, copyScope(s), 'none', depth + 1, lenient, false);
+      scripts = [verb];
+    }
+    if (scripts.some((s) => s === undefined)) return this.unresolved(`cannot tell which script ${manager} runs`);
+    if (workspaceUnknown) return this.unresolved(`cannot tell which workspace's scripts ${manager} runs`);
+    if (dir === undefined) return this.unresolved(`cannot tell which package.json ${manager} reads`);
+    const pkg = path.join(dir, 'package.json');
+    if (this.writesUnknown || this.written.has(pkg)) return this.unresolved('package.json is written by this same command, so the policy cannot read it first');
+    const rel = this.relative(pkg);
+    if (rel === undefined) return this.unresolved(`${pkg} is outside the workspace`);
+    const text = this.files(rel);
+    if (text === PENDING || text === null) return;
+    const table = text === undefined ? undefined : packageScripts(text);
+    if (table === undefined) return this.unresolved(`cannot read the scripts of ${rel}`);
+    const tail = extra.map((a) => (a === undefined ? '"$__unresolved__"' : shellQuote(a))).join(' ');
+    for (const name of scripts) {
+      const names = name.startsWith('pre') || name.startsWith('post') || INSTALL_SCRIPTS.includes(name) ? [name] : [`pre${name}`, name, `post${name}`];
+      for (const n of names) {
+        const body = table[n];
+        const key = `${rel}#${n}`;
+        if (body === undefined || this.visitedScripts.has(key)) continue;
+        this.visitedScripts.add(key);
+        const s = freshScope(dir);
+        this.source(n === name && tail ? `${body} ${tail}` : body, s, depth + 1, lenient);
+      }
+    }
+  }
+
+  private spelling(argv: Array<string | undefined>): string {
+    return argv[0] === undefined ? 'a variable or substitution' : argv[0];
+  }
 }
 
-/** Strips env assignments, shell keywords and wrappers such as `env`, `sudo`, `xargs`. */
-function unwrap(words: string[]): string[] {
+/** The `scripts` of a package.json, or undefined when it is not one. */
+function packageScripts(text: string): Record<string, string> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const scripts = (parsed as { scripts?: unknown }).scripts;
+  if (scripts === undefined) return {};
+  if (typeof scripts !== 'object' || scripts === null || Array.isArray(scripts)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(scripts)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
+/**
+ * What `echo`/`printf` print when it is plain: no options, no escapes, no format
+ * directives (`printf '%s\\n' git push` prints something else); undefined otherwise.
+ */
+function literalOutput(argv: Array<string | undefined>): string | undefined {
+  const program = path.basename(argv[0] ?? '');
+  if (program !== 'echo' && program !== 'printf') return undefined;
+  const args = argv.slice(1);
+  if (args.some((a) => a === undefined || a.includes('\\'))) return undefined;
+  if (program === 'echo') return (args[0] ?? '').startsWith('-') ? undefined : args.join(' ');
+  return args.length === 1 && !args[0]!.includes('%') ? args[0] : undefined;
+}
+
+/** `prisma@5` → `prisma`, `@scope/tool@1.2` → `@scope/tool`: the package a runner fetches. */
+function withoutVersion(spec: string | undefined): string | undefined {
+  if (spec === undefined) return undefined;
+  const at = spec.lastIndexOf('@');
+  return at > 0 ? spec.slice(0, at) : spec;
+}
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_\-./=:,+%@]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+function checkGit(cmd: string, words: Array<string | undefined>, tailUnknown: boolean, unresolved: (what: string) => void): void {
   let i = 0;
-  while (i < words.length) {
-    const w = words[i];
-    if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) || KEYWORDS.has(w)) {
-      i++;
-      continue;
-    }
-    const valued = WRAPPERS[path.basename(w)];
-    if (!valued) break;
-    i++;
-    while (i < words.length && (words[i].startsWith('-') || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]))) {
-      if (valued.has(words[i])) i++;
-      i++;
-    }
-    // `timeout 10 git push`: the duration comes before the command.
-    if (path.basename(w) === 'timeout' && i < words.length && /^\d/.test(words[i])) i++;
-  }
-  return words.slice(i);
-}
-
-/** The script of `sh -c 'script'` (also `-lc`, `-ec`), if any. */
-function shellScript(words: string[]): string | undefined {
-  for (let i = 1; i < words.length; i++) {
-    const w = words[i];
-    if (/^-[a-zA-Z]*c[a-zA-Z]*$/.test(w)) return words[i + 1];
-    if (!w.startsWith('-') && !w.startsWith('+')) return undefined;
-  }
-  return undefined;
-}
-
-function checkGit(cmd: string, words: string[]): void {
-  let i = 1;
-  while (i < words.length && words[i].startsWith('-')) {
+  while (i < words.length && (words[i] === undefined || words[i]!.startsWith('-'))) {
     const opt = words[i];
-    const key = opt === '-c' ? (words[i + 1] ?? '') : opt.startsWith('-c') ? opt.slice(2) : '';
+    if (opt === undefined) return unresolved('cannot tell what git is asked to do');
+    const key = opt === '-c' ? words[i + 1] : opt.startsWith('-c') ? opt.slice(2) : opt.startsWith('--config-env') ? (words[i + 1] ?? opt) : '';
+    if (key === undefined) return unresolved('cannot tell which git setting is given');
+    if (opt.startsWith('--exec-path=') || (opt === '--exec-path' && words[i + 1] !== undefined)) {
+      throw new PolicyViolation(RULES.git, cmd, 'git --exec-path runs git commands from a directory of the agent\'s choosing');
+    }
     // An alias or hook set on the command line can hide any subcommand.
-    if (/^(alias\.|core\.hookspath|core\.sshcommand|core\.fsmonitor)/i.test(key)) {
+    if (/^(alias\.|core\.hookspath|core\.sshcommand|core\.fsmonitor|core\.pager|core\.editor|core\.gitproxy|sequence\.editor|diff\.external|credential\.helper|filter\.|include\.|includeif\.)/i.test(key)) {
       throw new PolicyViolation(RULES.git, cmd, `git -c ${key.split('=')[0]} is not allowed`);
     }
     i += GIT_VALUE_OPTIONS.has(opt) ? 2 : 1;
   }
   const sub = words[i];
-  if (sub === undefined) return;
-  const args = words.slice(i + 1);
+  if (i >= words.length) {
+    if (tailUnknown) unresolved('cannot tell what git is asked to do');
+    return;
+  }
+  if (sub === undefined) return unresolved('cannot tell which git subcommand runs');
+  const args = words.slice(i + 1).map((a) => a ?? '?');
   const forbidden =
     GIT_FORBIDDEN.has(sub) ||
-    (sub === 'branch' && args.some((a) => !a.startsWith('-') || /^-(d|D|m|M|f|c|C)$|^--(delete|move|force|copy|set-upstream)/.test(a))) ||
+    (sub === 'branch' && (tailUnknown || args.some((a) => !a.startsWith('-') || /^-(d|D|m|M|f|c|C)$|^--(delete|move|force|copy|set-upstream)/.test(a)))) ||
     (sub === 'checkout' && args.some((a) => /^-(b|B)$|^--orphan/.test(a))) ||
     (sub === 'reflog' && args.some((a) => a === 'expire' || a === 'delete')) ||
     (sub === 'hash-object' && args.includes('-w'));
   if (forbidden) {
     throw new PolicyViolation(RULES.git, cmd, `git ${sub} changes the repository; the worker commits and pushes, not the agent`);
   }
+  // Anything else may be an alias from a config the agent wrote, or an external git-* program.
+  if (!GIT_READ_ONLY.has(sub)) unresolved(`git ${sub} is not a read-only git command the policy knows`);
 }
+
+/** Compiled patterns: a check compiles each once, not once per command it looks at. */
+const compiled = new Map<string, RegExp>();
 
 function checkPatterns(cmd: string, text: string, patterns: readonly string[], rule: string): void {
   for (const p of patterns) {
-    if (new RegExp(p, 'i').test(text)) throw new PolicyViolation(rule, cmd, `matches /${p}/`);
+    let re = compiled.get(p);
+    if (!re) {
+      re = new RegExp(p, 'i');
+      if (compiled.size < 1000) compiled.set(p, re);
+    }
+    if (re.test(text)) throw new PolicyViolation(rule, cmd, `matches /${p}/`);
   }
-}
-
-function checkFind(cmd: string, words: string[], policy: SafetyPolicy, root: string, cwd: string): void {
-  const execAt = words.findIndex((w) => w === '-exec' || w === '-execdir' || w === '-ok' || w === '-okdir');
-  if (execAt !== -1) {
-    const end = words.findIndex((w, i) => i > execAt && (w === ';' || w === '+' || w === '\\;'));
-    checkScript(words.slice(execAt + 1, end === -1 ? undefined : end).join(' '), cmd, policy, root, cwd);
-  }
-  if (policy.allowDeleteOutside) return;
-  const deletes = words.includes('-delete') || (execAt !== -1 && ['rm', 'rmdir', 'unlink'].includes(path.basename(words[execAt + 1] ?? '')));
-  if (!deletes) return;
-  const starts = [];
-  for (const w of words.slice(1)) {
-    if (w.startsWith('-') || w === '!' || w === '(') break;
-    starts.push(w);
-  }
-  for (const s of starts.length > 0 ? starts : ['.']) checkDeleteTarget(cmd, s, root, cwd, true);
 }
 
 /**

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
+import { redactionNote, workerRedactor } from '../../common/redact';
 import { LocalSandbox } from '../../sandbox/local';
 import type { SandboxProvider } from '../../sandbox/types';
 import { DEFAULT_IDENTITY, prepareWorkspace, type GitIdentity } from '../../sandbox/workspace';
@@ -129,9 +130,10 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const remote = resolveRemote(config.root, input.repo);
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const repoDir = deliveryRepoFor(config, remote);
+      const redactor = workerRedactor(config);
       return beating(async () => {
         const expectTree = input.checkedTree ?? (input.verifyTree && sandbox instanceof LocalSandbox ? await workTreeOf(sandbox, checkpointStoreFor(config)) : undefined);
-        const opts = { branch: input.branch, message: input.message, identity, at: input.at, bundle: !input.reviewFirst, expectTree };
+        const opts = { branch: input.branch, message: redactor.redact(input.message).text, identity, at: input.at, bundle: !input.reviewFirst, expectTree };
         let made = await commitInSandbox(sandbox, opts);
         if (!made.commit) return { base: made.base, files: [], fileCount: 0 };
         if (made.bundle) {
@@ -145,7 +147,9 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
         const patchFile = path.join('results', reportBaseName(input), `${input.taskId}.patch`);
         const patchAbs = path.join(config.root, patchFile);
         await fs.mkdir(path.dirname(patchAbs), { recursive: true });
-        await fs.writeFile(patchAbs, made.patch ?? new Uint8Array());
+        // latin1 keeps the bytes of a binary patch as they are; secrets are ASCII.
+        const patch = redactor.redact(Buffer.from(made.patch ?? new Uint8Array()).toString('latin1'));
+        await fs.writeFile(patchAbs, Buffer.from(patch.text, 'latin1'));
         return { base: made.base, commit: made.commit, files: made.files.slice(0, MAX_FILES), fileCount: made.files.length, patchFile };
       });
     },
@@ -176,7 +180,9 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const gh = githubRepoOf(input.repo, input.githubRepo, config.github.apiUrl);
       if (!gh) return { skipped: `${input.repo} is not a GitHub repository (set pull_request.repo: owner/name if it mirrors one)` };
       if (!config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to open the pull request with', 'PullRequestFailed');
-      const c = input.content;
+      // Agent text may carry a secret it read: the PR shows it redacted, with a note saying so.
+      const redacted = workerRedactor(config).redactDeep(input.content);
+      const c = redacted.found.length ? { ...redacted.value, notes: [...(redacted.value.notes ?? []), redactionNote(redacted.found, 'this pull request')] } : input.content;
       try {
         return await beating(async () =>
           ensurePullRequest(await client(), {

@@ -1,4 +1,5 @@
 /** The pull request's text: what a reviewer needs without opening the transcript. */
+import { escapeMarkdownLine, quoteAgentText } from '../../common/markdown';
 import type { AnsweredQuestion, ChecksOutcome, DependencyBranch, TokenUsage } from '../../workflows/contract';
 
 export interface PrContent {
@@ -57,7 +58,6 @@ function checksSection(checks: ChecksOutcome | undefined): string[] {
 
 /** `2026-11-21 03:14 UTC`: a reviewer reads when, not milliseconds. */
 const utc = (ms: number) => `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
-const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
 function answeredSection(qs: AnsweredQuestion[] | undefined): string[] {
   if (!qs?.length) return [];
@@ -66,7 +66,7 @@ function answeredSection(qs: AnsweredQuestion[] | undefined): string[] {
     '',
     'The agent asked a person and went on with the answer:',
     '',
-    ...qs.flatMap((q) => [`- **Q:** ${cap(oneLine(q.question), 1000)}`, `  **A:** ${cap(oneLine(q.answer), 2000)} _(${q.by ? `${q.by}, ` : ''}${utc(q.answeredAt)})_`]),
+    ...qs.flatMap((q) => [`- **Q:** ${escapeMarkdownLine(cap(q.question, 1000))}`, `  **A:** ${escapeMarkdownLine(cap(q.answer, 2000))} _(${q.by ? `${escapeMarkdownLine(q.by)}, ` : ''}${utc(q.answeredAt)})_`]),
     '',
   ];
 }
@@ -74,8 +74,14 @@ function answeredSection(qs: AnsweredQuestion[] | undefined): string[] {
 export function prBody(c: PrContent): string {
   const tokens = c.tokens.input + c.tokens.output + c.tokens.cacheRead + c.tokens.cacheWrite;
   const deps = c.dependencies.map((d) => `\`${d.taskId}\` (${d.prUrl ? `${d.prUrl}, ` : ''}branch \`${d.branch}\`)`);
+  // The checks come first: nothing the agent wrote below can stand in for them.
   return [
     `Opened by nightshift for task \`${c.taskId}\`.`,
+    ...(c.status !== 'succeeded' ? ['', `**Status: ${c.status}**${c.error ? ` — ${escapeMarkdownLine(cap(c.error, 1000))}` : ''}`] : []),
+    '',
+    '## Checks',
+    '',
+    ...checksSection(c.checks),
     '',
     '## Task',
     '',
@@ -84,12 +90,7 @@ export function prBody(c: PrContent): string {
     '',
     '## What the agent did',
     '',
-    c.summary ? cap(c.summary, 6000) : '_The agent left no summary._',
-    ...(c.status !== 'succeeded' ? ['', `**Status: ${c.status}**${c.error ? ` — ${cap(c.error, 1000)}` : ''}`] : []),
-    '',
-    '## Checks',
-    '',
-    ...checksSection(c.checks),
+    ...(c.summary ? ['_In the agent\'s words (quoted as written; nightshift did not check it):_', '', quoteAgentText(cap(c.summary, 6000))] : ['_The agent left no summary._']),
     '',
     '## Cost',
     '',
@@ -97,11 +98,11 @@ export function prBody(c: PrContent): string {
     '',
     ...answeredSection(c.answeredQuestions),
     ...(c.assumptions?.length
-      ? ['## Questions nobody answered', '', 'The agent asked and went on when no answer came, assuming:', ...c.assumptions.map((a) => `- ${cap(a.replace(/\n/g, ' '), 1000)}`), '']
+      ? ['## Questions nobody answered', '', 'The agent asked and went on when no answer came, assuming:', ...c.assumptions.map((a) => `- ${escapeMarkdownLine(cap(a, 1000))}`), '']
       : []),
     '## Notes',
     '',
-    ...(c.notes ?? []).map((n) => `- ${cap(n, 1000)}`),
+    ...(c.notes ?? []).map((n) => `- ${escapeMarkdownLine(cap(n, 1000))}`),
     ...(deps.length === 0 ? [] : c.stackedOn ? [`- Stacked on ${deps[0]}: merge that first; this PR shows only this task's changes.`] : [`- Builds on ${deps.join(' and ')}; it targets the base branch, so their changes show here too until they are merged.`]),
     '- The agent worked in a sandbox under the safety policy (no git writes, no migrations, no deletes outside the workspace, network only as allowed); the commit and push were made by the orchestrator.',
     `- Workflow \`${c.workflowId}\`: its transcript and history show every step.`,

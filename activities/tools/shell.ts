@@ -1,5 +1,5 @@
 /** bash and search: commands run in the sandbox, with the safety policy checked first. */
-import { checkCommand, resolveInWorkspace } from '../../sandbox/policy';
+import { checkCommandInSandbox, resolveInWorkspace } from '../../sandbox/policy';
 import { cleanPath, fail, ok, shellQuote, str, type ToolContext, type ToolOutcome } from './context';
 import { oneLine, truncateMiddle } from './truncate';
 
@@ -10,7 +10,8 @@ const MAX_BASH_TIMEOUT_MS = 1_800_000;
 export async function bashTool(input: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
   const command = str(input, 'command');
   // Throws PolicyViolation (non-retryable): the task halts and the report says which rule.
-  checkCommand(command, ctx.policy, ctx.workspaceRoot);
+  // package.json scripts and script files it runs are read through the sandbox.
+  await checkCommandInSandbox(command, ctx.policy, ctx.workspaceRoot, ctx.sandbox);
   const asked = typeof input.timeout_seconds === 'number' ? input.timeout_seconds * 1000 : undefined;
   const timeoutMs = Math.min(MAX_BASH_TIMEOUT_MS, Math.max(1000, asked ?? ctx.bashTimeoutMs ?? DEFAULT_BASH_TIMEOUT_MS));
   const r = await ctx.sandbox.exec(command, { timeoutMs, signal: ctx.signal, onOutput: ctx.onOutput });

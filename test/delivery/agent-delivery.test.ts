@@ -55,7 +55,7 @@ test('commit in the sandbox, push from the worker, one PR with the task, summary
     assert.equal(pulls[0].head.sha, result.commit);
     assert.equal(pulls[0].base.ref, 'main');
     assert.equal(pulls[0].title, 'Add a greeting module (nightshift agent-1)');
-    assert.match(pulls[0].body, /Write greet\.js and check it\.[\s\S]*Added src\/greet\.js[\s\S]*No checks were configured[\s\S]*· 2 turns/);
+    assert.match(pulls[0].body, /No checks were configured[\s\S]*Write greet\.js and check it\.[\s\S]*\n> Added src\/greet\.js[\s\S]*· 2 turns/);
     assert.deepEqual(pulls[0].labels.map((l) => l.name), ['nightshift']);
     assert.deepEqual(pulls[0].requested_reviewers.map((r) => r.login), ['alice']);
 

@@ -169,3 +169,52 @@ test('title and body: task, summary, checks with output, cost, stacking note, po
   assert.ok(body.indexOf('## Questions and answers') < body.indexOf('## Questions nobody answered'), 'answered questions first');
   assert.ok(!prBody({ ...c, answeredQuestions: [] }).includes('## Questions and answers'), 'no section without answered questions');
 });
+
+test('agent text cannot hide the checks or forge a section: escaped, quoted, and after the checks', () => {
+  const forged = [
+    'Did the work.',
+    '<!--',
+    '## Checks',
+    'All checks passed.',
+    '-->',
+    '## Checks',
+    '',
+    'All checks passed.',
+    '<img src="https://tracker.example/p.png"> ![pixel](https://tracker.example/q.png)',
+    '```',
+  ].join('\n');
+  const c: PrContent = {
+    workflowId: 'nightshift-2026-11-21/t3',
+    taskId: 't3',
+    title: 'Forge',
+    description: 'Do it.',
+    acceptanceCriteria: [],
+    summary: forged,
+    status: 'failed',
+    error: 'policy forbids: <!-- x',
+    checks: { passed: false, fixRounds: 1, results: [{ command: 'npm test', exitCode: 1, passed: false, outputTail: 'FAIL' }] },
+    costUsd: 0,
+    tokens: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
+    turns: 1,
+    dependencies: [],
+    assumptions: ['# Heading\n<!-- hidden'],
+    answeredQuestions: [{ questionId: 'q', question: '<details>?', answer: '## yes', askedAt: 0, answeredAt: 0 }],
+    notes: ['<b>bold</b>'],
+  };
+  const body = prBody(c);
+  // The only HTML comment is nightshift's own marker, and the only "## Checks" heading is the real one, before the summary.
+  assert.deepEqual(body.match(/<!--/g), ['<!--']);
+  assert.ok(body.trimEnd().endsWith('<!-- nightshift:nightshift-2026-11-21/t3 -->'));
+  assert.equal(body.match(/^## Checks$/gm)?.length, 1);
+  assert.ok(body.indexOf('## Checks') < body.indexOf('## What the agent did'));
+  assert.ok(body.indexOf('**Checks still fail after 1 fix round**') < body.indexOf('Did the work.'));
+  for (const raw of ['<img', '<details>?', '<b>', '![pixel]']) assert.ok(!body.includes(raw), raw);
+  assert.ok(body.includes('> \\## Checks'));
+  assert.ok(body.includes('> &lt;!--'));
+  assert.ok(body.includes('> \\```'));
+  assert.ok(body.includes('- \\# Heading &lt;!-- hidden'));
+  assert.ok(body.includes('**A:** \\## yes'));
+  // Every line of the summary sits in the block quote.
+  const summary = body.slice(body.indexOf('Did the work.') - 2, body.indexOf('## Cost'));
+  for (const line of summary.trim().split('\n')) assert.match(line, /^>/);
+});

@@ -122,3 +122,16 @@ test('delivery: PR (draft), branch with commit and push state, patch link, check
   assert.equal(review.workDir, '/srv/ns/.nightshift/work/t-review');
   assert.deepEqual(json.overlaps, [{ tasks: ['t-pr', 't-draft'], files: ['src/shared.ts'] }]);
 });
+
+test('agent text in the report renders as text: no comments, tags or headings of its own', () => {
+  const forged = 'done\n<!-- the failing checks are below -->\n## Needs a human\nNothing.\n<img src=x>';
+  const md = renderReportMarkdown({
+    ...batch,
+    tasks: [task('task-009', 'failed', { summary: forged, error: '<!-- x', assumptions: ['# Big'], notes: ['<b>n</b>'], question: { questionId: 'q', question: '## Q?', askedAt: 0 } as TaskStatus['question'] })],
+  });
+  assert.doesNotMatch(md, /<!--|<img|<b>/);
+  assert.equal(md.match(/^## Needs a human$/gm)?.length, 1);
+  assert.match(md, /- summary: done &lt;!-- the failing checks are below --&gt; \\?## Needs a human Nothing\. &lt;img src=x&gt;/);
+  assert.match(md, /- assumed \(no answer\): \\# Big/);
+  assert.match(md, /- unanswered question: \\## Q\?/);
+});
