@@ -59,10 +59,12 @@ test('a repo-less agent plants a .git with a filter clean driver: the checkpoint
     const input = agentInput(agentSpec());
     const { result } = await runAgentTask(server.env, worker, input);
     assert.equal(result.status, 'succeeded', result.error);
-    assert.match(JSON.stringify(fake.requests[1].body.messages), /exit code: 0/, 'the .git was planted');
+    // The sandbox binds a read-only placeholder over .git, so the plant fails there; the
+    // host side is tested over a .git planted on disk in test/sandbox/host-git.test.ts.
+    assert.match(JSON.stringify(fake.requests[1].body.messages), /cannot create directory .\.git.: Not a directory/, 'the sandbox let the agent create .git');
 
     assert.ok(!fs.existsSync(marker), `the agent's filter ran on the host: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`);
-    // The checkpoints did run over the planted .git: the last one holds the work, unfiltered.
+    // The checkpoints ran over the planted .gitattributes: the last one holds the work, unfiltered.
     const store = checkpointStoreFor(cfg);
     const ref = checkpointRef(workflowIdOf(input));
     assert.deepEqual(gitDir(store, 'ls-tree', '-r', '--name-only', ref).split('\n'), ['.gitattributes', 'notes.md']);
