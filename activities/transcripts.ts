@@ -126,6 +126,8 @@ export interface TurnRecord {
   costEstimated: boolean;
   /** Tokens the request's context held (input + cache reads + cache writes). */
   contextTokens: number;
+  /** The workflow's attempt that got this answer, when the workflow counts attempts. */
+  attempt?: number;
 }
 
 /** One tool call's result, keyed by (turn, tool_use id). */

@@ -11,13 +11,17 @@ import {
   ApplicationFailure,
   CancellationScope,
   continueAsNew,
+  patched,
   proxyActivities,
+  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
-import { resolveModel } from '../common/models';
-import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
+import { priceOf, resolveModel } from '../common/models';
+import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs } from './budget';
+import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus, TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
 import { allowanceGrantor, bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
@@ -34,6 +38,13 @@ function proxies(heartbeatTimeout: number) {
     // Backoff for 429/529/5xx; a retry-after from the API overrides the interval (nextRetryDelay).
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
   });
+  // One attempt per activity: the loop retries (callModelBooked), so that every attempt is
+  // reserved before it starts and booked, when its outcome is unknown, before the next.
+  const modelOnce = proxyActivities<Activities>({
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout,
+    retry: { maximumAttempts: 1 },
+  });
   const tool = proxyActivities<Activities>({
     // bash may run for up to 30 minutes; heartbeats notice a dead worker much sooner.
     startToCloseTimeout: '35 minutes',
@@ -47,6 +58,7 @@ function proxies(heartbeatTimeout: number) {
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
     callModel: model.callModel,
+    callModelOnce: modelOnce.callModel,
     runTool: tool.runTool,
     createAgentSandbox: sandbox.createAgentSandbox,
     prepareAgent: sandbox.prepareAgent,
@@ -71,6 +83,12 @@ function causeType(err: unknown): { type?: string; message: string } | undefined
 }
 
 /**
+ * Set on histories whose model calls are retried by the loop, one reservation per attempt
+ * (issue 13): older histories replay the activity-retried call of one reservation a turn.
+ */
+export const PER_ATTEMPT_BOOKING_PATCH = 'model-call-attempts-booked';
+
+/**
  * Runs the loop for `input.task` and returns how it ended. Updates `status` (the task's
  * `status` query) as it goes. May continue-as-new, carrying the turn, totals and sandbox.
  */
@@ -91,6 +109,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   let replay = carried?.replay ?? false;
   let costEstimated = carried?.costEstimated ?? false;
   let fixRounds = carried?.fixRounds ?? 0;
+  const interruptedCalls: InterruptedCall[] = [...(carried?.interruptedCalls ?? [])];
   const runStartTurn = turn;
   let continuing = false;
   // Questions and budget (questions.ts, task-budget.ts): handlers first, so no signal is missed.
@@ -123,11 +142,46 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     ...(answeredBy ? { model: answeredBy } : {}),
     ...(replay ? { replay } : {}),
     ...(costEstimated ? { costEstimated } : {}),
+    ...(interruptedCalls.length ? { interruptedCalls: [...interruptedCalls] } : {}),
     ...(assumptions.length ? { assumptions: [...assumptions] } : {}),
     ...(answeredQuestions.length ? { answeredQuestions: [...answeredQuestions] } : {}),
     ...(notes.length ? { notes: [...notes] } : {}),
   });
   const publish = (activity: string) => Object.assign(status, totals(), { activity });
+
+  /**
+   * One turn's model call, retried here rather than by Temporal: each attempt reserves its
+   * worst case first, and an attempt that failed without an answer but may have reached
+   * the API (its worker died, it timed out, its connection dropped) is booked at what its
+   * heartbeats showed, else at that worst case, before the next attempt reserves again.
+   */
+  const callModelBooked = async (): Promise<{ mt: ModelTurn; end?: undefined } | { mt?: undefined; end: Partial<TaskResult> }> => {
+    for (let attempt = 1; ; attempt++) {
+      const reserved = await reserveTurn(budget, raises, turn, costUsd, attempt);
+      waitedMs += reserved.waitedMs;
+      if (!reserved.go) return { end: reserved.end };
+      publish(`turn ${turn}: calling ${model}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+      try {
+        const mt = await acts.callModelOnce({ workflowId, turn, model, maxTokens, attempt });
+        // An earlier attempt finished and stored its answer before its worker died: this is
+        // that answer, so its real cost (booked by the caller) replaces what was booked for it.
+        const earlier = mt.attempt !== undefined && mt.attempt !== attempt ? interruptedCalls.findIndex((c) => c.turn === turn && c.attempt === mt.attempt) : -1;
+        if (earlier >= 0) costUsd -= interruptedCalls.splice(earlier, 1)[0].bookedUsd;
+        return { mt };
+      } catch (err) {
+        const failed = attemptOutcome(err);
+        if (failed.mayBeBilled) {
+          // reserveTurn refused an unpriced model, so a price is known here.
+          const call: InterruptedCall = { turn, attempt, ...interruptedCallCost(failed.progress, maxTokens, priceOf(model)!, reserved.worstUsd) };
+          interruptedCalls.push(call);
+          costUsd += call.bookedUsd;
+          publish(`turn ${turn}: attempt ${attempt} was cut off; booked $${call.bookedUsd.toFixed(4)} (${call.basis.replace('_', ' ')})`);
+        }
+        if (!failed.retryable || attempt >= MODEL_RETRY.maxAttempts) throw err;
+        await sleep(modelRetryDelayMs(attempt, failed.retryAfterMs));
+      }
+    }
+  };
 
   let outcome: Partial<TaskResult> = {};
   try {
@@ -158,15 +212,24 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
 
-      const reserved = await reserveTurn(budget, raises, turn, costUsd);
-      waitedMs += reserved.waitedMs;
-      if (!reserved.go) {
-        outcome = reserved.end;
-        break;
+      let mt: ModelTurn;
+      if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
+        const called = await callModelBooked();
+        if (!called.mt) {
+          outcome = called.end;
+          break;
+        }
+        mt = called.mt;
+      } else {
+        const reserved = await reserveTurn(budget, raises, turn, costUsd);
+        waitedMs += reserved.waitedMs;
+        if (!reserved.go) {
+          outcome = reserved.end;
+          break;
+        }
+        publish(`turn ${turn}: calling ${model}`);
+        mt = await acts.callModel({ workflowId, turn, model, maxTokens });
       }
-
-      publish(`turn ${turn}: calling ${model}`);
-      const mt = await acts.callModel({ workflowId, turn, model, maxTokens });
       addUsage(tokens, mt.usage);
       costUsd += mt.costUsd;
       answeredBy = mt.model;
@@ -271,6 +334,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         notes,
         waitedMs,
         fixRounds,
+        ...(interruptedCalls.length ? { interruptedCalls } : {}),
       },
     });
   }

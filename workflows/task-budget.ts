@@ -60,13 +60,15 @@ export class RaiseInbox {
   }
 }
 
-export type Reservation = { go: true; waitedMs: number } | { go: false; end: Partial<TaskResult>; waitedMs: number };
+/** `worstUsd`: the call's worst case that was reserved, which an attempt with an unknown outcome is booked at. */
+export type Reservation = { go: true; waitedMs: number; worstUsd: number } | { go: false; end: Partial<TaskResult>; waitedMs: number };
 
 /**
- * Reserves turn `turn`'s worst case, pausing (and waiting for a raise) while a cap is in
- * the way. `spent` is what the task has booked so far.
+ * Reserves the worst case of turn `turn`'s call (of its `attempt`th attempt, when the
+ * workflow counts attempts), pausing (and waiting for a raise) while a cap is in the way.
+ * `spent` is what the task has booked so far, earlier attempts of this turn included.
  */
-export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, turn: number, spent: number): Promise<Reservation> {
+export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, turn: number, spent: number, attempt?: number): Promise<Reservation> {
   const price = priceOf(ctx.model);
   // Never take an unknown cost as zero: without a price there is nothing to reserve against.
   if (!price) return { go: false, waitedMs: 0, end: { status: 'failed', error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count` } };
@@ -84,7 +86,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
     else if (batchId && Math.round(b.allowanceUsd * 1e9) < Math.round((spent + worst) * 1e9)) {
       const grant = await reserveAllowance({
         batchWorkflowId: batchId,
-        request: { taskId: ctx.status.taskId, key: `${ctx.status.workflowId}#${turn}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
+        request: { taskId: ctx.status.taskId, key: `${ctx.status.workflowId}#${turn}${attempt !== undefined && attempt > 1 ? `.${attempt}` : ''}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
       });
       b.allowanceUsd = grant.allowanceUsd;
       if (!grant.granted) {
@@ -104,7 +106,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
         b.nextInputTokens += tokensFromChars(WRAP_UP_NOTE.length);
         ctx.notes.push(`near its max_cost_usd after ${money(spent)}: the agent was asked to wrap up`);
       }
-      return { go: true, waitedMs };
+      return { go: true, waitedMs, worstUsd: worst };
     }
 
     // Paused: the work stays in the sandbox until a raise, or the task's time runs out.
