@@ -23,7 +23,10 @@ export interface MessagesReply {
   raw?: string;
   /** Never answer (the connection stays open until the server closes). */
   hang?: boolean;
-  /** A streamed (SSE) answer waits this long between its events, as a slow model does. */
+  /**
+   * A slow model: a streamed (SSE) answer waits this long between its events; an answer
+   * not streamed comes whole after as long as streaming it would have taken.
+   */
   streamDelayMs?: number;
 }
 
@@ -132,6 +135,12 @@ export async function serveMessages(handler: MessagesHandler, o: ServeOptions = 
         if (streamed && reply.status === 200) {
           o.streaming?.(1);
           return writeStream(res, reply, headers).finally(() => o.streaming?.(-1));
+        }
+        if (reply.streamDelayMs && reply.status === 200) {
+          o.streaming?.(1);
+          await new Promise((r) => setTimeout(r, reply.streamDelayMs! * (isMessage(reply.json) ? messageEvents(reply.json).length : 1)));
+          o.streaming?.(-1);
+          if (res.destroyed) return;
         }
         const text = reply.raw ?? JSON.stringify(reply.json ?? {});
         res.writeHead(reply.status, { 'content-type': 'application/json', ...headers });

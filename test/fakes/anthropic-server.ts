@@ -69,7 +69,7 @@ export interface FakeAnthropic {
   turnCounts(): Map<number, number>;
   /** What the API would have billed so far. */
   billing(): Billing;
-  /** Streamed answers still being written. */
+  /** Answers still being written (or, not streamed, still being slowly prepared). */
   inFlight(): number;
   close(): Promise<void>;
 }
