@@ -13,18 +13,16 @@ import {
   continueAsNew,
   patched,
   proxyActivities,
-  sleep,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
-import { priceOf, resolveModel } from '../common/models';
-import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs } from './budget';
+import { resolveModel } from '../common/models';
 import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus, TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
-import { allowanceGrantor, bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
+import { allowanceGrantor, bookTurn, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkFinish, deliver, prepareFromDependencies } from './delivery';
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -38,7 +36,7 @@ function proxies(heartbeatTimeout: number) {
     // Backoff for 429/529/5xx; a retry-after from the API overrides the interval (nextRetryDelay).
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
   });
-  // One attempt per activity: the loop retries (callModelBooked), so that every attempt is
+  // One attempt per activity: the loop retries (callWithBookedAttempts), so that every attempt is
   // reserved before it starts and booked, when its outcome is unknown, before the next.
   const modelOnce = proxyActivities<Activities>({
     startToCloseTimeout: '10 minutes',
@@ -81,12 +79,6 @@ function causeType(err: unknown): { type?: string; message: string } | undefined
   const c = err.cause;
   return c instanceof ApplicationFailure ? { type: c.type ?? undefined, message: c.message } : c ? { message: c.message } : undefined;
 }
-
-/**
- * Set on histories whose model calls are retried by the loop, one reservation per attempt
- * (issue 13): older histories replay the activity-retried call of one reservation a turn.
- */
-export const PER_ATTEMPT_BOOKING_PATCH = 'model-call-attempts-booked';
 
 /**
  * Runs the loop for `input.task` and returns how it ended. Updates `status` (the task's
@@ -149,40 +141,6 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   });
   const publish = (activity: string) => Object.assign(status, totals(), { activity });
 
-  /**
-   * One turn's model call, retried here rather than by Temporal: each attempt reserves its
-   * worst case first, and an attempt that failed without an answer but may have reached
-   * the API (its worker died, it timed out, its connection dropped) is booked at what its
-   * heartbeats showed, else at that worst case, before the next attempt reserves again.
-   */
-  const callModelBooked = async (): Promise<{ mt: ModelTurn; end?: undefined } | { mt?: undefined; end: Partial<TaskResult> }> => {
-    for (let attempt = 1; ; attempt++) {
-      const reserved = await reserveTurn(budget, raises, turn, costUsd, attempt);
-      waitedMs += reserved.waitedMs;
-      if (!reserved.go) return { end: reserved.end };
-      publish(`turn ${turn}: calling ${model}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
-      try {
-        const mt = await acts.callModelOnce({ workflowId, turn, model, maxTokens, attempt });
-        // An earlier attempt finished and stored its answer before its worker died: this is
-        // that answer, so its real cost (booked by the caller) replaces what was booked for it.
-        const earlier = mt.attempt !== undefined && mt.attempt !== attempt ? interruptedCalls.findIndex((c) => c.turn === turn && c.attempt === mt.attempt) : -1;
-        if (earlier >= 0) costUsd -= interruptedCalls.splice(earlier, 1)[0].bookedUsd;
-        return { mt };
-      } catch (err) {
-        const failed = attemptOutcome(err);
-        if (failed.mayBeBilled) {
-          // reserveTurn refused an unpriced model, so a price is known here.
-          const call: InterruptedCall = { turn, attempt, ...interruptedCallCost(failed.progress, maxTokens, priceOf(model)!, reserved.worstUsd) };
-          interruptedCalls.push(call);
-          costUsd += call.bookedUsd;
-          publish(`turn ${turn}: attempt ${attempt} was cut off; booked $${call.bookedUsd.toFixed(4)} (${call.basis.replace('_', ' ')})`);
-        }
-        if (!failed.retryable || attempt >= MODEL_RETRY.maxAttempts) throw err;
-        await sleep(modelRetryDelayMs(attempt, failed.retryAfterMs));
-      }
-    }
-  };
-
   let outcome: Partial<TaskResult> = {};
   try {
     if (!sandboxId) {
@@ -214,12 +172,20 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
 
       let mt: ModelTurn;
       if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
-        const called = await callModelBooked();
-        if (!called.mt) {
+        const called = await callWithBookedAttempts(budget, raises, {
+          turn,
+          spent: () => costUsd,
+          book: (usd) => (costUsd += usd),
+          interrupted: interruptedCalls,
+          call: (attempt) => acts.callModelOnce({ workflowId, turn, model, maxTokens, attempt }),
+          say: (line) => publish(`turn ${turn}: ${line}`),
+        });
+        waitedMs += called.waitedMs;
+        if (!called.result) {
           outcome = called.end;
           break;
         }
-        mt = called.mt;
+        mt = called.result;
       } else {
         const reserved = await reserveTurn(budget, raises, turn, costUsd);
         waitedMs += reserved.waitedMs;
