@@ -28,7 +28,8 @@ export interface CallModelInput {
   maxTokens?: number;
   /**
    * The workflow's attempt number, when the workflow owns the retries and books each
-   * attempt (workflows/agent-loop.ts): the call is then streamed and heartbeats its usage.
+   * attempt (callWithBookedAttempts, workflows/task-budget.ts): the call is then streamed
+   * and heartbeats its usage.
    */
   attempt?: number;
 }

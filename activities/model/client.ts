@@ -1,7 +1,8 @@
 /**
  * The Anthropic client and what its errors mean to Temporal. The SDK retries once at most
  * (it honours retry-after itself); after that the activity retry policy owns backoff, so
- * retries never multiply (style.md, 10).
+ * retries never multiply (style.md, 10). Streamed calls whose attempts the workflow books
+ * (metered.ts) are not retried by the SDK at all.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';

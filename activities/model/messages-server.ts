@@ -28,6 +28,8 @@ export interface MessagesReply {
    * not streamed comes whole after as long as streaming it would have taken.
    */
   streamDelayMs?: number;
+  /** A streamed answer whose connection drops after this many events (tests of cut-off calls). */
+  cutAfterEvents?: number;
 }
 
 export type MessagesHandler = (req: MessagesRequest) => MessagesReply | Promise<MessagesReply>;
@@ -92,7 +94,11 @@ async function writeStream(res: http.ServerResponse, reply: MessagesReply, heade
   res.writeHead(200, { ...headers, 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   // A malformed body is sent as a malformed event, which the SDK must reject.
   const events = isMessage(reply.json) ? messageEvents(reply.json) : [{ event: 'message_start', data: reply.raw ?? JSON.stringify(reply.json ?? {}) }];
-  for (const e of events) {
+  for (const [i, e] of events.entries()) {
+    if (i === reply.cutAfterEvents) {
+      res.destroy();
+      return;
+    }
     if (res.destroyed) return;
     if (reply.streamDelayMs) await new Promise((r) => setTimeout(r, reply.streamDelayMs));
     if (res.destroyed) return;
