@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
 import { escapeMarkdownLine as md } from '../common/markdown';
 import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
-import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type TaskStatus } from '../workflows/contract';
+import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 
 const NEEDS_HUMAN: Record<string, string> = {
@@ -41,6 +41,14 @@ function deliveryLines(t: TaskStatus): string[] {
   ];
 }
 
+/** Booked for model calls cut off with their cost unknown (already inside the task's cost). */
+const interruptedUsd = (t: TaskStatus) => (t.interruptedCalls ?? []).reduce((a, c) => a + c.bookedUsd, 0);
+const BASIS: Record<InterruptedCall['basis'], string> = {
+  usage: 'its whole answer was seen',
+  input_known: 'its input was known; max_tokens of output assumed',
+  worst_case: 'nothing was known; its reserved worst case',
+};
+
 const tokens = (t: TaskStatus) => t.tokens.input + t.tokens.output + t.tokens.cacheRead + t.tokens.cacheWrite;
 
 export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string {
@@ -55,6 +63,11 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     `Batch \`${s.batchId}\`${s.source ? ` from \`${s.source}\`` : ''} · ${s.state}`,
     `${s.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${attention.length} need a human.`,
     `Cost: ${usd(spent)}${budgetUsd !== undefined ? ` of ${usd(budgetUsd)} (${((spent / budgetUsd) * 100).toFixed(0)} %)` : ''} · tokens: ${s.tasks.reduce((a, t) => a + tokens(t), 0)}`,
+    ...(s.tasks.some((t) => t.interruptedCalls?.length)
+      ? [
+          `Of which ${usd(s.tasks.reduce((a, t) => a + interruptedUsd(t), 0))} was booked for ${s.tasks.reduce((a, t) => a + (t.interruptedCalls?.length ?? 0), 0)} model calls cut off before they answered (a worker died or a call timed out): the API may have billed them, so each counts at what was known of it, else its worst case.`,
+        ]
+      : []),
     ...(s.tasks.some((t) => t.replay)
       ? ['', '**Offline replay model:** no live model ran tonight; agent tasks were answered from a recorded transcript (tasks marked "replay" below).']
       : []),
@@ -87,6 +100,7 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
       '',
       `- status: ${t.status}`,
       `- cost: ${usd(t.costUsd)} (input ${t.tokens.input}, output ${t.tokens.output}, cache write ${t.tokens.cacheWrite}, cache read ${t.tokens.cacheRead} tokens) over ${t.turns} turns`,
+      ...(t.interruptedCalls ?? []).map((c) => `- interrupted model call: turn ${c.turn}, attempt ${c.attempt}, booked ${usd(c.bookedUsd)} (${BASIS[c.basis]})`),
       `- duration: ${minutes(t)}`,
       ...(t.model ? [`- model: ${t.model}${t.replay ? ' (replay: recorded answers, not a live model)' : ''}`] : []),
       ...deliveryLines(t),
@@ -121,6 +135,7 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         state: t.status,
         message: t.error ?? t.summary ?? '',
         costUsd: t.costUsd,
+        interruptedCalls: t.interruptedCalls,
         tokens: t.tokens,
         turns: t.turns,
         model: t.model,

@@ -12,6 +12,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { SandboxProvider } from '../sandbox/types';
+import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../workflows/budget';
 import type { TokenUsage } from '../workflows/contract';
 import { notConfigured } from './model/client';
 import { heartbeatEvery } from './model/call-model';
@@ -55,6 +56,8 @@ interface SimpleRecord {
   files: { path: string; content: string }[] | undefined;
   summary: string;
   stopReason: string | null;
+  /** The workflow's attempt that got this answer, when the workflow counts attempts. */
+  attempt?: number;
 }
 
 export interface SimpleResult {
@@ -68,6 +71,8 @@ export interface SimpleResult {
   replay: boolean;
   /** Set when the model gave no usable files: the task fails with it. */
   error?: string;
+  /** The attempt whose answer this is (see ModelTurn.attempt). */
+  attempt?: number;
 }
 
 export interface SimpleActivityDeps {
@@ -114,7 +119,7 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
   const store = deps.transcripts;
   return {
     /** The one model call of a simple-mode task, and the writing of the files it returns. */
-    async simpleModelCall(input: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens?: number }): Promise<SimpleResult> {
+    async simpleModelCall(input: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens?: number; attempt?: number }): Promise<SimpleResult> {
       const { workflowId } = input;
       let rec = await getJson<SimpleRecord>(store, workflowId, SIMPLE_KEY);
       if (!rec) {
@@ -123,6 +128,8 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
         if (!prompt) throw ApplicationFailure.nonRetryable(`no prompt stored for ${workflowId}: prepareAgent must run first`, 'TranscriptMissing');
         const repo = await snapshot(deps.sandboxes, input.sandboxId, input.contextFiles, deps.snapshotChars ?? 120_000);
         const ctx = Context.current();
+        const attempt = input.attempt;
+        let progress: (CallProgress & { attempt: number }) | undefined = attempt !== undefined ? { attempt } : undefined;
         const m = await askForToolCall(
           deps.anthropic,
           {
@@ -133,7 +140,19 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
             tools: [WRITE_FILES_TOOL],
           },
           'write_files',
-          { signal: ctx.cancellationSignal, heartbeat: { beat: () => ctx.heartbeat(), everyMs: heartbeatEvery(ctx) } },
+          {
+            signal: ctx.cancellationSignal,
+            heartbeat: { beat: () => ctx.heartbeat(progress), everyMs: heartbeatEvery(ctx) },
+            // With the workflow counting attempts, the usage seen so far rides on the heartbeats (call-model.ts does the same).
+            ...(attempt !== undefined
+              ? {
+                  progress: (p: CallProgress) => {
+                    progress = { attempt, ...p };
+                    ctx.heartbeat(progress);
+                  },
+                }
+              : {}),
+          },
         );
         const { msg, call } = m;
         const args = (call?.input ?? {}) as { files?: unknown; summary?: unknown };
@@ -147,10 +166,17 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
           files,
           summary: typeof args.summary === 'string' ? args.summary.slice(0, 2000) : '',
           stopReason: msg.stop_reason,
+          ...(attempt !== undefined ? { attempt } : {}),
         };
-        await putJson(store, workflowId, SIMPLE_KEY, rec);
+        try {
+          await putJson(store, workflowId, SIMPLE_KEY, rec);
+        } catch (err) {
+          // The answer was billed but is lost: the workflow must book it before it asks again.
+          if (attempt === undefined) throw err;
+          throw ApplicationFailure.create({ type: MODEL_CALL_INTERRUPTED, message: `the answer could not be stored: ${(err as Error).message}`, details: [{ usage: m.usage, complete: true } satisfies CallProgress] });
+        }
       }
-      const base = { summary: rec.summary, usage: rec.usage, costUsd: rec.costUsd, costEstimated: rec.costEstimated, model: rec.model, replay: rec.replay };
+      const base = { summary: rec.summary, usage: rec.usage, costUsd: rec.costUsd, costEstimated: rec.costEstimated, model: rec.model, replay: rec.replay, ...(rec.attempt !== undefined ? { attempt: rec.attempt } : {}) };
       if (!rec.files || rec.files.length === 0) {
         return { ...base, files: [], error: `the model returned no files to write (stop reason ${rec.stopReason ?? 'none'})` };
       }

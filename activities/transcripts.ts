@@ -132,6 +132,8 @@ export interface TurnRecord {
   respondedAt?: number;
   /** The request's breakpoints were written for an hour; later turns keep that. */
   cacheTtl?: '1h';
+  /** The workflow's attempt that got this answer, when the workflow counts attempts. */
+  attempt?: number;
 }
 
 /** One tool call's result, keyed by (turn, tool_use id). */

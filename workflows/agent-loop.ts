@@ -11,16 +11,18 @@ import {
   ApplicationFailure,
   CancellationScope,
   continueAsNew,
+  patched,
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
+import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { resolveModel } from '../common/models';
-import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
+import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus, TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
-import { allowanceGrantor, bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
+import { allowanceGrantor, bookTurn, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkFinish, deliver, prepareFromDependencies } from './delivery';
 
 const DEFAULT_HEARTBEAT_MS = 30_000;
@@ -33,6 +35,13 @@ function proxies(heartbeatTimeout: number) {
     heartbeatTimeout,
     // Backoff for 429/529/5xx; a retry-after from the API overrides the interval (nextRetryDelay).
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+  });
+  // One attempt per activity: the loop retries (callWithBookedAttempts), so that every attempt is
+  // reserved before it starts and booked, when its outcome is unknown, before the next.
+  const modelOnce = proxyActivities<Activities>({
+    startToCloseTimeout: '10 minutes',
+    heartbeatTimeout,
+    retry: { maximumAttempts: 1 },
   });
   const tool = proxyActivities<Activities>({
     // bash may run for up to 30 minutes; heartbeats notice a dead worker much sooner.
@@ -47,6 +56,7 @@ function proxies(heartbeatTimeout: number) {
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
     callModel: model.callModel,
+    callModelOnce: modelOnce.callModel,
     runTool: tool.runTool,
     createAgentSandbox: sandbox.createAgentSandbox,
     prepareAgent: sandbox.prepareAgent,
@@ -91,6 +101,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   let replay = carried?.replay ?? false;
   let costEstimated = carried?.costEstimated ?? false;
   let fixRounds = carried?.fixRounds ?? 0;
+  const interruptedCalls: InterruptedCall[] = [...(carried?.interruptedCalls ?? [])];
   const runStartTurn = turn;
   let continuing = false;
   // Questions and budget (questions.ts, task-budget.ts): handlers first, so no signal is missed.
@@ -123,6 +134,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     ...(answeredBy ? { model: answeredBy } : {}),
     ...(replay ? { replay } : {}),
     ...(costEstimated ? { costEstimated } : {}),
+    ...(interruptedCalls.length ? { interruptedCalls: [...interruptedCalls] } : {}),
     ...(assumptions.length ? { assumptions: [...assumptions] } : {}),
     ...(answeredQuestions.length ? { answeredQuestions: [...answeredQuestions] } : {}),
     ...(notes.length ? { notes: [...notes] } : {}),
@@ -158,15 +170,33 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
 
-      const reserved = await reserveTurn(budget, raises, turn, costUsd);
-      waitedMs += reserved.waitedMs;
-      if (!reserved.go) {
-        outcome = reserved.end;
-        break;
+      const effort = task.effort ? { effort: task.effort } : {};
+      let mt: ModelTurn;
+      if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
+        const called = await callWithBookedAttempts(budget, raises, {
+          turn,
+          spent: () => costUsd,
+          book: (usd) => (costUsd += usd),
+          interrupted: interruptedCalls,
+          call: (attempt) => acts.callModelOnce({ workflowId, turn, model, maxTokens, attempt, ...effort }),
+          say: (line) => publish(`turn ${turn}: ${line}`),
+        });
+        waitedMs += called.waitedMs;
+        if (!called.result) {
+          outcome = called.end;
+          break;
+        }
+        mt = called.result;
+      } else {
+        const reserved = await reserveTurn(budget, raises, turn, costUsd);
+        waitedMs += reserved.waitedMs;
+        if (!reserved.go) {
+          outcome = reserved.end;
+          break;
+        }
+        publish(`turn ${turn}: calling ${model}`);
+        mt = await acts.callModel({ workflowId, turn, model, maxTokens, ...effort });
       }
-
-      publish(`turn ${turn}: calling ${model}`);
-      const mt = await acts.callModel({ workflowId, turn, model, maxTokens, ...(task.effort ? { effort: task.effort } : {}) });
       addUsage(tokens, mt.usage);
       costUsd += mt.costUsd;
       answeredBy = mt.model;
@@ -271,6 +301,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         notes,
         waitedMs,
         fixRounds,
+        ...(interruptedCalls.length ? { interruptedCalls } : {}),
       },
     });
   }

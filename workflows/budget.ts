@@ -11,8 +11,10 @@
  * Amounts are compared in nano-dollars (integers) so float noise cannot let a sum slip
  * past a cap.
  */
-import { ratesFor, type ModelPrice } from '../common/models';
-import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState } from './contract';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/common';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { costOf, ratesFor, type ModelPrice } from '../common/models';
+import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState, InterruptedCall, TokenUsage } from './contract';
 
 /** Seed 001's COST_WARNING_THRESHOLD. */
 export const WARNING_FRACTION = 0.75;
@@ -130,6 +132,95 @@ export function revokeAllowance(l: BatchBudgetLedger, taskId: string, key: strin
   l.lastGrant[taskId] = { key, grant };
   return grant;
 }
+
+/*
+ * Per-attempt money (design.md: "a call attempt whose outcome is unknown ... is booked at
+ * what is known of it, else its worst case"). The API bills a request it accepted even when
+ * the client died before reading the answer, so every attempt that may have reached it is
+ * counted before the next one reserves again.
+ */
+
+/**
+ * What a model call attempt knows of itself, sent as its heartbeat details and with the
+ * failure it ends in. `usage` appears once the API has accepted the request (message_start):
+ * its input side is then exact; `complete` once the whole answer arrived.
+ */
+export interface CallProgress {
+  usage?: TokenUsage;
+  complete?: boolean;
+}
+
+/** The failure type of an attempt that may have reached the API and ended without an answer. */
+export const MODEL_CALL_INTERRUPTED = 'ModelCallInterrupted';
+
+/**
+ * Failure types that mean the API answered with an error status (or was never reached):
+ * nothing was billed for the attempt.
+ */
+export const UNBILLED_MODEL_FAILURES: readonly string[] = ['ModelUnavailable', 'ModelRequestInvalid', 'ModelNotConfigured'];
+
+export function isCallProgress(v: unknown): v is CallProgress {
+  if (!v || typeof v !== 'object') return false;
+  const u = (v as CallProgress).usage;
+  if (u === undefined) return true;
+  return typeof u === 'object' && u !== null && (['input', 'output', 'cacheWrite', 'cacheRead'] as const).every((k) => typeof u[k] === 'number' && Number.isFinite(u[k]) && u[k] >= 0);
+}
+
+/**
+ * What to book for an attempt whose answer never reached the workflow. A complete answer's
+ * usage is its cost. With only message_start seen, the input side is exact but the output
+ * is not: the API may have generated (and billed) up to max_tokens after the client was
+ * gone, so the output is booked at max_tokens. Knowing nothing, the attempt's reserved
+ * worst case. Rounded up to the nano-dollar.
+ */
+export function interruptedCallCost(progress: CallProgress | undefined, maxTokens: number, price: ModelPrice, worstCaseUsd: number): Pick<InterruptedCall, 'bookedUsd' | 'basis'> {
+  const u = progress?.usage;
+  if (!u) return { bookedUsd: worstCaseUsd, basis: 'worst_case' };
+  if (progress.complete) return { bookedUsd: costOf(u, price), basis: 'usage' };
+  const micro = costOf({ ...u, output: Math.max(u.output, maxTokens) }, price) * 1e9;
+  return { bookedUsd: Math.ceil(micro) / 1e9, basis: 'input_known' };
+}
+
+/** How a failed model call attempt ended, as far as money and retrying are concerned. */
+export interface AttemptOutcome {
+  /** It may have been billed: book `progress` or the worst case. */
+  mayBeBilled: boolean;
+  progress?: CallProgress;
+  retryable: boolean;
+  /** The API's retry-after, when it sent one. */
+  retryAfterMs?: number;
+}
+
+/**
+ * Reads a failed callModel attempt. Only an HTTP error status from the API (or a request
+ * that never left) is known to be unbilled; a timeout (the worker died, the call hung) or
+ * any other failure may have been billed, and its last heartbeat says how much is known.
+ */
+export function attemptOutcome(err: unknown): AttemptOutcome {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const type = cause.type ?? '';
+    const detail: unknown = cause.details?.[0];
+    const retryable = !cause.nonRetryable && !NON_RETRYABLE_ERRORS.includes(type);
+    if (UNBILLED_MODEL_FAILURES.includes(type)) {
+      const after = (detail as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
+      return { mayBeBilled: false, retryable, ...(typeof after === 'number' ? { retryAfterMs: after } : {}) };
+    }
+    return { mayBeBilled: true, retryable, ...(type === MODEL_CALL_INTERRUPTED && isCallProgress(detail) ? { progress: detail } : {}) };
+  }
+  if (cause instanceof TimeoutFailure) return { mayBeBilled: true, retryable: true, ...(isCallProgress(cause.lastHeartbeatDetails) ? { progress: cause.lastHeartbeatDetails } : {}) };
+  if (cause instanceof CancelledFailure) return { mayBeBilled: true, retryable: false };
+  return { mayBeBilled: true, retryable: true };
+}
+
+/** Exponential backoff of the workflow's own model-call retries, or the API's retry-after when it sent one. */
+export function modelRetryDelayMs(failedAttempt: number, retryAfterMs?: number): number {
+  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) return Math.min(retryAfterMs, MODEL_RETRY.maxRetryAfterMs);
+  return Math.min(MODEL_RETRY.initialMs * MODEL_RETRY.coefficient ** (failedAttempt - 1), MODEL_RETRY.maxIntervalMs);
+}
+
+/** The model call's retry policy, owned by the workflow so each attempt is reserved and booked. */
+export const MODEL_RETRY = { maxAttempts: 10, initialMs: 2000, coefficient: 2, maxIntervalMs: 120_000, maxRetryAfterMs: 600_000 } as const;
 
 /*
  * The daily cap (seed 000: a daily budget that resets at midnight UTC) is one more ledger

@@ -75,6 +75,15 @@ export interface TokenUsage {
   cacheRead: number;
 }
 
+/** A model call attempt whose outcome is unknown, booked as design.md's "Budgets" says. */
+export interface InterruptedCall {
+  turn: number;
+  attempt: number;
+  bookedUsd: number;
+  /** usage: its whole answer's usage was seen; input_known: its input usage, with max_tokens of output; worst_case: nothing was known. */
+  basis: 'usage' | 'input_known' | 'worst_case';
+}
+
 export const NO_TOKENS: TokenUsage = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 };
 
 /** What a task reports when it ends; also the batch's per-task record. */
@@ -98,6 +107,8 @@ export interface TaskResult {
   replay?: boolean;
   /** True when some turn's model was missing from the price table and was charged at the dearest row. */
   costEstimated?: boolean;
+  /** Model call attempts that may have been billed but never answered (a worker died, a call timed out), and what was booked for each; part of costUsd. */
+  interruptedCalls?: InterruptedCall[];
   /** Where the task's files were kept after its sandbox was removed. */
   workDir?: string;
   /** Assumptions the agent went on with when a question timed out (for the report and PR). */
@@ -257,6 +268,7 @@ export interface CarriedAgentState {
   waitedMs?: number;
   /** Fix rounds already given for failing checks. */
   fixRounds?: number;
+  interruptedCalls?: InterruptedCall[];
 }
 
 /** The task's side of the budget: what the batch granted and the estimate of the next request. */

@@ -5,14 +5,14 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { priceOf, resolveModel } from '../common/models';
-import type { AgentTaskInput, TaskResult, TaskStatus } from './contract';
+import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { Notifier } from './notify';
-import { allowanceGrantor, newTaskBudget, RaiseInbox, reserveTurn } from './task-budget';
+import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn } from './task-budget';
 
 /** max_tokens of the one call. */
 const SIMPLE_MAX_TOKENS = 16_384;
@@ -21,6 +21,12 @@ const model = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+});
+// One attempt per activity: callWithBookedAttempts retries, reserving and booking each attempt.
+const modelOnce = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
+  retry: { maximumAttempts: 1 },
 });
 const sandbox = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
@@ -60,16 +66,41 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, w
       allowanceFrom: allowanceGrantor(input),
       remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now())),
     };
-    const reserved = await reserveTurn(budget, raises, 1, 0);
-    if (!reserved.go) outcome = { ...reserved.end, turns: 0 };
+    const call = { workflowId, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS };
+    const interruptedCalls: InterruptedCall[] = [];
+    let booked = 0;
+    let called: { result?: Awaited<ReturnType<typeof model.simpleModelCall>>; end?: Partial<TaskResult> };
+    if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
+      called = await callWithBookedAttempts(budget, raises, {
+        turn: 1,
+        spent: () => booked,
+        // Kept on the status too, so a task that fails after the last attempt still reports what it was booked.
+        book: (usd) => {
+          booked += usd;
+          Object.assign(status, { costUsd: booked, interruptedCalls: [...interruptedCalls] });
+        },
+        interrupted: interruptedCalls,
+        call: (attempt) => modelOnce.simpleModelCall({ ...call, attempt }),
+        say: (line) => (status.activity = `simple mode: ${line}`),
+      });
+    } else {
+      const reserved = await reserveTurn(budget, raises, 1, 0);
+      if (!reserved.go) called = { end: reserved.end };
+      else {
+        status.activity = `calling ${m} once (simple mode)`;
+        called = { result: await model.simpleModelCall(call) };
+      }
+    }
+    const r = called.result;
+    const interrupted = interruptedCalls.length ? { interruptedCalls } : {};
+    if (!r) outcome = { ...called.end, turns: 0, costUsd: booked, ...interrupted };
     else {
-      status.activity = `calling ${m} once (simple mode)`;
-      const r = await model.simpleModelCall({ workflowId, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS });
       outcome = {
-        costUsd: r.costUsd,
+        costUsd: r.costUsd + booked,
         tokens: r.usage,
         turns: 1,
         model: r.model,
+        ...interrupted,
         ...(r.replay ? { replay: true } : {}),
         ...(r.costEstimated ? { costEstimated: true } : {}),
         ...(r.error ? { status: 'failed', error: r.error } : { status: 'succeeded', summary: `${r.summary}${r.summary ? ' ' : ''}(wrote ${r.files.join(', ')})` }),

@@ -7,12 +7,12 @@
  *
  * Deterministic code only.
  */
-import { condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { priceOf } from '../common/models';
-import { nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
-import { budgetRaisedSignal, type AgentTaskInput, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
+import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs, nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
+import { budgetRaisedSignal, type AgentTaskInput, type InterruptedCall, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
 import { setTaskState, tellBatch } from './questions';
 
@@ -60,13 +60,15 @@ export class RaiseInbox {
   }
 }
 
-export type Reservation = { go: true; waitedMs: number } | { go: false; end: Partial<TaskResult>; waitedMs: number };
+/** `worstUsd`: the call's worst case that was reserved, which an attempt with an unknown outcome is booked at. */
+export type Reservation = { go: true; waitedMs: number; worstUsd: number } | { go: false; end: Partial<TaskResult>; waitedMs: number };
 
 /**
- * Reserves turn `turn`'s worst case, pausing (and waiting for a raise) while a cap is in
- * the way. `spent` is what the task has booked so far.
+ * Reserves the worst case of turn `turn`'s call (of its `attempt`th attempt, when the
+ * workflow counts attempts), pausing (and waiting for a raise) while a cap is in the way.
+ * `spent` is what the task has booked so far, earlier attempts of this turn included.
  */
-export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, turn: number, spent: number): Promise<Reservation> {
+export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, turn: number, spent: number, attempt?: number): Promise<Reservation> {
   const price = priceOf(ctx.model);
   // Never take an unknown cost as zero: without a price there is nothing to reserve against.
   if (!price) return { go: false, waitedMs: 0, end: { status: 'failed', error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count` } };
@@ -84,7 +86,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
     else if (batchId && Math.round(b.allowanceUsd * 1e9) < Math.round((spent + worst) * 1e9)) {
       const grant = await reserveAllowance({
         batchWorkflowId: batchId,
-        request: { taskId: ctx.status.taskId, key: `${ctx.status.workflowId}#${turn}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
+        request: { taskId: ctx.status.taskId, key: `${ctx.status.workflowId}#${turn}${attempt !== undefined && attempt > 1 ? `.${attempt}` : ''}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
       });
       b.allowanceUsd = grant.allowanceUsd;
       if (!grant.granted) {
@@ -104,7 +106,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
         b.nextInputTokens += tokensFromChars(WRAP_UP_NOTE.length);
         ctx.notes.push(`near its max_cost_usd after ${money(spent)}: the agent was asked to wrap up`);
       }
-      return { go: true, waitedMs };
+      return { go: true, waitedMs, worstUsd: worst };
     }
 
     // Paused: the work stays in the sandbox until a raise, or the task's time runs out.
@@ -119,6 +121,61 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
     setTaskState(ctx.status, 'running');
     ctx.status.activity = 'budget raised: resuming';
     await tellBatch(ctx.status.taskId, 'running', null);
+  }
+}
+
+/**
+ * Set on histories whose model calls are retried by the workflow, one reservation per
+ * attempt (issue 13): older histories replay the activity-retried call of one reservation.
+ */
+export const PER_ATTEMPT_BOOKING_PATCH = 'model-call-attempts-booked';
+
+export interface BookedCallOptions<T> {
+  turn: number;
+  /** What the task has booked so far; grows with every interrupted attempt. */
+  spent: () => number;
+  /** Adds to what the task has booked (negative when a booking is replaced by a real cost). */
+  book: (usd: number) => void;
+  /** The task's interrupted calls, appended to here. */
+  interrupted: InterruptedCall[];
+  /** One attempt: the activity, run once (maximumAttempts 1). */
+  call: (attempt: number) => Promise<T>;
+  /** Told before each attempt, and after each interruption with what was booked. */
+  say: (line: string) => void;
+}
+
+/**
+ * One model call, retried here rather than by Temporal: each attempt reserves its worst
+ * case first, and an attempt that failed without an answer but may have reached the API
+ * (its worker died, it timed out, its connection dropped) is booked at what its heartbeats
+ * showed, else at that worst case, before the next attempt reserves again. An answer that
+ * names an earlier attempt (stored before that attempt's worker died) replaces what was
+ * booked for it; its real cost is the caller's to book.
+ */
+export async function callWithBookedAttempts<T extends { attempt?: number }>(ctx: TaskBudgetContext, raises: RaiseInbox, o: BookedCallOptions<T>): Promise<{ result: T; waitedMs: number } | { result?: undefined; end: Partial<TaskResult>; waitedMs: number }> {
+  let waitedMs = 0;
+  for (let attempt = 1; ; attempt++) {
+    const reserved = await reserveTurn(ctx, raises, o.turn, o.spent(), attempt);
+    waitedMs += reserved.waitedMs;
+    if (!reserved.go) return { end: reserved.end, waitedMs };
+    o.say(`calling ${ctx.model}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    try {
+      const result = await o.call(attempt);
+      const earlier = result.attempt !== undefined && result.attempt !== attempt ? o.interrupted.findIndex((c) => c.turn === o.turn && c.attempt === result.attempt) : -1;
+      if (earlier >= 0) o.book(-o.interrupted.splice(earlier, 1)[0].bookedUsd);
+      return { result, waitedMs };
+    } catch (err) {
+      const failed = attemptOutcome(err);
+      if (failed.mayBeBilled) {
+        // reserveTurn refused an unpriced model, so a price is known here.
+        const call: InterruptedCall = { turn: o.turn, attempt, ...interruptedCallCost(failed.progress, ctx.maxTokens, priceOf(ctx.model)!, reserved.worstUsd) };
+        o.interrupted.push(call);
+        o.book(call.bookedUsd);
+        o.say(`attempt ${attempt} was cut off; booked ${money(call.bookedUsd)} (${call.basis.replace('_', ' ')})`);
+      }
+      if (!failed.retryable || attempt >= MODEL_RETRY.maxAttempts) throw err;
+      await sleep(modelRetryDelayMs(attempt, failed.retryAfterMs));
+    }
   }
 }
 

@@ -6,7 +6,9 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import { priceOf, worstCasePrice, type Effort } from '../../common/models';
+import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
 import type { TokenUsage } from '../../workflows/contract';
 import { summarizeToolInput } from '../tools';
 import { oneLine } from '../tools/truncate';
@@ -26,6 +28,12 @@ export interface CallModelInput {
   maxTokens?: number;
   /** Sent as `output_config.effort` to models that take it (common/models.json), dropped for the others. */
   effort?: Effort;
+  /**
+   * The workflow's attempt number, when the workflow owns the retries and books each
+   * attempt (callWithBookedAttempts, workflows/task-budget.ts): the call is then streamed
+   * and heartbeats its usage.
+   */
+  attempt?: number;
 }
 
 export interface ToolCallSummary {
@@ -50,6 +58,8 @@ export interface ModelTurn {
   model: string;
   replay: boolean;
   contextTokens: number;
+  /** The attempt whose answer this is: an earlier one than asked when that one's answer was stored but never reported. */
+  attempt?: number;
 }
 
 export interface ModelActivityDeps {
@@ -82,6 +92,7 @@ export function summarizeTurn(rec: TurnRecord): ModelTurn {
     model: rec.model,
     replay: rec.replay,
     contextTokens: rec.contextTokens,
+    ...(rec.attempt !== undefined ? { attempt: rec.attempt } : {}),
   };
 }
 
@@ -112,9 +123,20 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const req = withCacheBreakpoints(prompt.system, messages, { ttl: longTtl ? '1h' : '5m' });
 
       const ctx = Context.current();
+      const attempt = input.attempt;
+      let progress: CallProgress = {};
+      const beat = () => ctx.heartbeat(attempt !== undefined ? { turn, attempt, ...progress } : { turn });
       const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req, ...effortParams(model, input.effort) }, {
         signal: ctx.cancellationSignal,
-        heartbeat: { beat: () => ctx.heartbeat({ turn }), everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
+        heartbeat: { beat, everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
+        ...(attempt !== undefined
+          ? {
+              progress: (p: CallProgress) => {
+                progress = p;
+                beat();
+              },
+            }
+          : {}),
       });
       const { msg, usage } = m;
       const rec: TurnRecord = {
@@ -130,8 +152,15 @@ export function createModelActivities(deps: ModelActivityDeps) {
         ...(fit.elidedThroughTurn ? { elidedThroughTurn: fit.elidedThroughTurn } : {}),
         respondedAt: Date.now(),
         ...(longTtl ? { cacheTtl: '1h' as const } : {}),
+        ...(attempt !== undefined ? { attempt } : {}),
       };
-      await putJson(store, workflowId, keys.turn(turn), rec);
+      try {
+        await putJson(store, workflowId, keys.turn(turn), rec);
+      } catch (err) {
+        // The answer was billed but is lost: the workflow must book it before it asks again.
+        if (attempt === undefined) throw err;
+        throw ApplicationFailure.create({ type: MODEL_CALL_INTERRUPTED, message: `the answer could not be stored: ${(err as Error).message}`, details: [{ usage, complete: true } satisfies CallProgress] });
+      }
       return summarizeTurn(rec);
     },
   };

@@ -1,12 +1,14 @@
 /**
  * The Anthropic client and what its errors mean to Temporal. The SDK retries once at most
  * (it honours retry-after itself); after that the activity retry policy owns backoff, so
- * retries never multiply (style.md, 10).
+ * retries never multiply (style.md, 10). Streamed calls whose attempts the workflow books
+ * (metered.ts) are not retried by the SDK at all.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
 import { ModelNotConfigured, ModelRequestInvalid } from '../../common/errors';
+import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
 
 export interface ModelClientOptions {
   /** Retries inside the SDK before the activity policy takes over. @default 1 */
@@ -74,10 +76,39 @@ export function toActivityError(err: unknown): Error {
       type: 'ModelUnavailable',
       message: `the model API is unavailable (HTTP ${status}${wait !== undefined ? `, retry after ${Math.round(wait)} ms` : ''}): ${detail}`,
       nextRetryDelay: wait !== undefined ? Math.min(wait, MAX_RETRY_AFTER_MS) : undefined,
+      // Also as a detail: a workflow that owns the retries (the agent loop) does not receive nextRetryDelay.
+      details: wait !== undefined ? [{ retryAfterMs: Math.min(wait, MAX_RETRY_AFTER_MS) }] : undefined,
     });
   }
   const message = err instanceof Error ? err.message : String(err);
   return ApplicationFailure.create({ type: 'ModelUnavailable', message: `model call failed: ${message}` });
+}
+
+/** Errors whose request never left this host: refused or unresolvable, so never billed. */
+const NOT_SENT_CODES = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
+
+function neverSent(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (NOT_SENT_CODES.includes(String((e as { code?: unknown }).code))) return true;
+  }
+  return false;
+}
+
+/**
+ * Maps an error of a streamed call, whose attempt the workflow books: an HTTP error
+ * status (the API refused the request, nothing billed) or a request that never left
+ * is what toActivityError says; anything else (a dropped connection, a cut or malformed
+ * stream, an abort, a timeout) may have been billed, and fails as ModelCallInterrupted
+ * carrying what the stream had shown of its usage.
+ */
+export function toStreamedCallError(err: unknown, progress: CallProgress): Error {
+  if ((err instanceof Anthropic.APIError && err.status !== undefined) || neverSent(err)) return toActivityError(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return ApplicationFailure.create({
+    type: MODEL_CALL_INTERRUPTED,
+    message: `the model call was cut off after it may have reached the API (${progress.usage ? 'its input usage is known' : 'nothing of its usage is known'}): ${message}`,
+    details: [progress],
+  });
 }
 
 /** The SDK parses JSON for us, but a proxy can still hand back something that is not a message. */

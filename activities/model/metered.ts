@@ -6,7 +6,8 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { costOf, priceOf, worstCasePrice } from '../../common/models';
 import type { TokenUsage } from '../../workflows/contract';
-import { assertMessage, toActivityError } from './client';
+import type { CallProgress } from '../../workflows/budget';
+import { assertMessage, toActivityError, toStreamedCallError } from './client';
 
 export function usageOf(u: Anthropic.Usage): TokenUsage {
   return { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
@@ -27,21 +28,46 @@ export interface MeteredMessage {
   replay: boolean;
 }
 
+/**
+ * With `progress`, the call is streamed and `progress` hears its usage as it becomes known
+ * (message_start, message_delta, message_stop), so a caller that dies mid-answer has told
+ * its workflow what was billed; the SDK does not retry it (the workflow books every attempt
+ * that may have reached the API, so a hidden second attempt would go unbooked), and an
+ * error that may have been billed fails as ModelCallInterrupted (client.ts).
+ */
 export async function createMeteredMessage(
   anthropic: Anthropic,
   params: Anthropic.MessageCreateParamsNonStreaming,
-  o: { signal?: AbortSignal; heartbeat?: { beat: () => void; everyMs: number } } = {},
+  o: { signal?: AbortSignal; heartbeat?: { beat: () => void; everyMs: number }; progress?: (p: CallProgress) => void } = {},
 ): Promise<MeteredMessage> {
   const timer = o.heartbeat ? setInterval(o.heartbeat.beat, o.heartbeat.everyMs) : undefined;
   let msg: Anthropic.Message;
+  let seen: CallProgress = {};
   try {
-    msg = await anthropic.messages.create(params, { signal: o.signal });
+    if (o.progress) {
+      const report = o.progress;
+      const stream = anthropic.messages.stream(params, { signal: o.signal, maxRetries: 0 });
+      stream.on('streamEvent', (event, snapshot) => {
+        if (event.type !== 'message_start' && event.type !== 'message_delta' && event.type !== 'message_stop') return;
+        seen = { usage: usageOf(snapshot.usage), complete: event.type === 'message_stop' };
+        report(seen);
+      });
+      msg = await stream.finalMessage();
+    } else {
+      msg = await anthropic.messages.create(params, { signal: o.signal });
+    }
   } catch (err) {
-    throw toActivityError(err);
+    throw o.progress ? toStreamedCallError(err, seen) : toActivityError(err);
   } finally {
     clearInterval(timer);
   }
-  assertMessage(msg);
+  try {
+    assertMessage(msg);
+  } catch (err) {
+    // A malformed 200 was still billed: under a workflow that books attempts, say what is known.
+    if (o.progress) throw toStreamedCallError(err, seen);
+    throw err;
+  }
   const usage = usageOf(msg.usage);
   const replay = isReplayModel(msg.model ?? '');
   // Priced as the model asked for, which is what the budget reserved against.

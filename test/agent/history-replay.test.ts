@@ -5,6 +5,7 @@
  *
  * Re-record only for a deliberate, versioned change:
  *   NIGHTSHIFT_RECORD=1 node --import tsx --test test/agent/history-replay.test.ts
+ * or record one new scenario alone, leaving the others as they are: NIGHTSHIFT_RECORD=<name>.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,7 +15,7 @@ import * as path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { AgentTaskInput } from '../../workflows/contract';
-import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { message, overloaded, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
 import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
 
@@ -23,6 +24,21 @@ const DIR = path.join(__dirname, '..', 'fixtures', 'agent-histories');
 const finish = (id: string) => message([toolUse(id, 'finish', { summary: 'done', verification: 'checked' })]);
 
 const SCENARIOS: { name: string; input: AgentTaskInput; byTurn: (turn: number) => ReturnType<typeof message> }[] = [
+  {
+    // The loop's own model-call retry (patch model-call-attempts-booked): a 529, a backoff timer, a second attempt.
+    name: 'model-retries',
+    input: agentInput(agentSpec({ id: 'replay-retries', model: 'haiku' })),
+    byTurn: (() => {
+      let overloadedOnce = false;
+      return (t: number) => {
+        if (t === 1 && !overloadedOnce) {
+          overloadedOnce = true;
+          return overloaded();
+        }
+        return t === 1 ? message([toolUse('tu_1', 'write_file', { path: 'a.txt', content: 'a\n' })]) : finish('tu_fin');
+      };
+    })(),
+  },
   {
     name: 'tools-then-finish',
     input: agentInput(agentSpec({ id: 'replay-tools', model: 'haiku' })),
@@ -49,7 +65,7 @@ async function record(): Promise<void> {
   mkdirSync(DIR, { recursive: true });
   const env = await startDevServer();
   try {
-    for (const s of SCENARIOS) {
+    for (const s of SCENARIOS.filter((x) => process.env.NIGHTSHIFT_RECORD === '1' || process.env.NIGHTSHIFT_RECORD === x.name)) {
       const fake = await startFakeAnthropic({ byTurn: s.byTurn });
       try {
         const worker = await testWorker(env, withModel(testConfig(env), fake.url));

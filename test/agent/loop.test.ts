@@ -82,7 +82,7 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
 test('429 with retry-after, 529 and a malformed body are retried; the task still succeeds', async () => {
   const fake = await startFakeAnthropic({
     script: [
-      // The SDK retries the first 429 itself; the second reaches the activity, whose retry waits retry-after.
+      // The loop retries each model call itself (one activity attempt each), after retry-after when one was sent.
       rateLimited(1),
       rateLimited(1),
       message([toolUse('tu_1', 'bash', { command: 'echo once >> runs.txt' })]),
@@ -99,8 +99,11 @@ test('429 with retry-after, 529 and a malformed body are retried; the task still
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(fake.requests.length, 7);
     const at = fake.requests.map((r) => r.at);
-    assert.ok(at[1] - at[0] >= 950, `SDK retry honoured retry-after (${at[1] - at[0]} ms)`);
-    assert.ok(at[2] - at[1] >= 950, `activity retry honoured retry-after (${at[2] - at[1]} ms)`);
+    assert.ok(at[1] - at[0] >= 950, `the first retry honoured retry-after (${at[1] - at[0]} ms)`);
+    assert.ok(at[2] - at[1] >= 950, `the second retry honoured retry-after (${at[2] - at[1]} ms)`);
+    // 429 and 529 are never billed; the malformed 200 was, and nothing of its usage could be read.
+    assert.deepEqual(result.interruptedCalls?.map((c) => [c.turn, c.attempt, c.basis]), [[2, 3, 'worst_case']]);
+    assert.ok(Math.abs(result.costUsd - fake.billing().costUsd - result.interruptedCalls![0].bookedUsd) < 1e-9, `cost ${result.costUsd} = billed answers + the worst case booked for the malformed one`);
     assert.equal(readFileSync(path.join(result.workDir!, 'runs.txt'), 'utf8'), 'once\n', 'the tool ran once despite model retries');
     assert.equal(result.turns, 2);
   } finally {

@@ -14,6 +14,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAgentActivities } from '../../activities/agent';
 import { createModelActivities } from '../../activities/model/call-model';
 import { retryAfterMs, toActivityError } from '../../activities/model/client';
+import { MODEL_CALL_INTERRUPTED } from '../../workflows/budget';
 import { ELIDED_NOTE, fitContext, withCacheBreakpoints } from '../../activities/model/request';
 import { FileTranscriptStore, getJson, keys, putJson, safeWorkflowDirName, type ToolRecord } from '../../activities/transcripts';
 import { ModelRequestInvalid } from '../../common/errors';
@@ -144,6 +145,59 @@ test('runTool: a bash call whose worker died mid-run is reported, not run again'
   } finally {
     await fake.close();
   }
+});
+
+test('callModel with an attempt streams: the answer is stored with its attempt, usage rides on the heartbeats', async () => {
+  const usage = { input_tokens: 3000, output_tokens: 700 };
+  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'echo hi' })], { usage })] });
+  try {
+    const s = setup(fake.url);
+    await putJson(s.transcripts, WF, keys.prompt, prompt);
+    const env = new MockActivityEnvironment();
+    const beats: unknown[] = [];
+    env.on('heartbeat', (d: unknown) => beats.push(d));
+    const first = (await env.run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5', attempt: 1 })) as Awaited<ReturnType<typeof s.model.callModel>>;
+    assert.equal(fake.requests[0].body.stream, true);
+    assert.equal(first.attempt, 1);
+    assert.deepEqual(first.usage, { input: 3000, output: 700, cacheWrite: 0, cacheRead: 0 });
+    assert.deepEqual(first.toolCalls, [{ id: 'tu_1', name: 'bash', summary: 'echo hi' }]);
+    assert.deepEqual(beats[0], { turn: 1, attempt: 1, usage: { input: 3000, output: 1, cacheWrite: 0, cacheRead: 0 }, complete: false }, 'message_start is heartbeated');
+    assert.deepEqual(beats.at(-1), { turn: 1, attempt: 1, usage: { input: 3000, output: 700, cacheWrite: 0, cacheRead: 0 }, complete: true });
+    // Attempt 2 after a worker died unreported gets attempt 1's stored answer, naming attempt 1.
+    const again = await run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5', attempt: 2 });
+    assert.deepEqual(again, first);
+    assert.equal(fake.billing().requests, 1);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a stream cut after message_start fails as ModelCallInterrupted with its input usage; a refused connection books nothing', async () => {
+  const cut = { ...message([toolUse('tu_1', 'bash', { command: 'echo hi' })], { usage: { input_tokens: 3000, output_tokens: 8192 } }), cutAfterEvents: 2, streamDelayMs: 50 };
+  const fake = await startFakeAnthropic({ script: [cut] });
+  try {
+    const s = setup(fake.url);
+    await putJson(s.transcripts, WF, keys.prompt, prompt);
+    const err = await run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5', attempt: 1 }).then(
+      () => assert.fail('a cut stream cannot succeed'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ApplicationFailure, String(err));
+    assert.equal(err.type, MODEL_CALL_INTERRUPTED);
+    assert.deepEqual(err.details, [{ usage: { input: 3000, output: 1, cacheWrite: 0, cacheRead: 0 }, complete: false }]);
+    assert.equal(fake.billing().costUsd, costOf({ input: 3000, output: 8192, cacheWrite: 0, cacheRead: 0 }, MODEL_PRICES['claude-haiku-4-5']), 'the API billed the whole answer');
+  } finally {
+    await fake.close();
+  }
+  // Nothing listens on a closed fake's port: the request never left, so it is an unbilled ModelUnavailable.
+  const s = setup(fake.url);
+  await putJson(s.transcripts, WF, keys.prompt, prompt);
+  const refused = await run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5', attempt: 1 }).then(
+    () => assert.fail('nothing listens'),
+    (e: unknown) => e,
+  );
+  assert.ok(refused instanceof ApplicationFailure, String(refused));
+  assert.equal(refused.type, 'ModelUnavailable');
 });
 
 test('API errors map to the retry contract: retry-after honoured, 400 not retried', () => {

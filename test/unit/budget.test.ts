@@ -3,14 +3,24 @@
  * idempotent keys, the daily ledger, and a randomized property test: whatever the
  * interleaving of 3 to 10 tasks in two batches under one daily cap reserving, spending,
  * pausing and crossing midnight, booked spend never passes the task, batch or daily cap
- * and reservations reconcile to zero.
+ * and reservations reconcile to zero. Per-attempt booking of model calls: what an
+ * interrupted attempt is booked at, how a failed attempt is read, and a randomized property
+ * test that whatever mix of answered, refused and cut-off attempts the API sees, what it
+ * bills never passes the cap.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MODEL_PRICES } from '../../common/models';
+import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
 import type { AllowanceGrant, BatchBudgetLedger, DailyLedgerState } from '../../workflows/contract';
 import {
+  attemptOutcome,
   committedUsd,
+  interruptedCallCost,
+  isCallProgress,
+  MODEL_CALL_INTERRUPTED,
+  MODEL_RETRY,
+  modelRetryDelayMs,
   ledgerDate,
   newDailyLedger,
   newLedger,
@@ -239,3 +249,106 @@ test('property: 200 random days of two batches with 3-10 concurrent tasks never 
   }
   for (const [k, v] of Object.entries(seen)) assert.ok(v > 0, `the random runs never had ${k}`);
 });
+
+const HAIKU = MODEL_PRICES['claude-haiku-4-5'];
+
+test('an interrupted attempt is booked at its usage, its known input plus max_tokens, or its worst case', () => {
+  const worst = worstCaseCostUsd(12_000, 8192, HAIKU);
+  assert.deepEqual(interruptedCallCost(undefined, 8192, HAIKU, worst), { bookedUsd: worst, basis: 'worst_case' });
+  assert.deepEqual(interruptedCallCost({}, 8192, HAIKU, worst), { bookedUsd: worst, basis: 'worst_case' });
+  // Whole answer seen: 3000 in at $1/M + 500 out at $5/M.
+  assert.deepEqual(interruptedCallCost({ usage: { input: 3000, output: 500, cacheWrite: 0, cacheRead: 0 }, complete: true }, 8192, HAIKU, worst), { bookedUsd: 0.0055, basis: 'usage' });
+  // message_start seen: exact input (3000 plain, 1000 cache write at $1.25, 2000 cache read at $0.10), output at max_tokens.
+  const started = interruptedCallCost({ usage: { input: 3000, output: 1, cacheWrite: 1000, cacheRead: 2000 }, complete: false }, 8192, HAIKU, worst);
+  assert.equal(started.basis, 'input_known');
+  assert.equal(started.bookedUsd, 0.04541);
+  assert.ok(started.bookedUsd <= worst, 'what is known never costs more than the worst case when the estimate held');
+  // More output seen than max_tokens cannot happen, but it is counted rather than capped.
+  assert.equal(interruptedCallCost({ usage: { input: 0, output: 9000, cacheWrite: 0, cacheRead: 0 } }, 8192, HAIKU, worst).bookedUsd, 0.045);
+});
+
+test('heartbeat details are trusted only when they look like call progress', () => {
+  assert.ok(isCallProgress({ turn: 3, attempt: 1 }));
+  assert.ok(isCallProgress({ usage: { input: 1, output: 2, cacheWrite: 0, cacheRead: 0 }, complete: false }));
+  assert.ok(!isCallProgress(undefined));
+  assert.ok(!isCallProgress('text'));
+  assert.ok(!isCallProgress({ usage: { input: -1, output: 2, cacheWrite: 0, cacheRead: 0 } }));
+  assert.ok(!isCallProgress({ usage: { input: 1, output: 2 } }));
+});
+
+test('a failed attempt is read as billed or not, retryable or not', () => {
+  const activity = (cause: Error) => new ActivityFailure('activity failed', 'callModel', '7', RetryState.MAXIMUM_ATTEMPTS_REACHED, 'identity', cause);
+  const usage = { input: 3000, output: 1, cacheWrite: 0, cacheRead: 0 };
+  // An HTTP error status: nothing billed; retry-after honoured.
+  assert.deepEqual(attemptOutcome(activity(ApplicationFailure.create({ type: 'ModelUnavailable', message: '429', details: [{ retryAfterMs: 1500 }] }))), { mayBeBilled: false, retryable: true, retryAfterMs: 1500 });
+  assert.deepEqual(attemptOutcome(activity(ApplicationFailure.create({ type: 'ModelUnavailable', message: '529' }))), { mayBeBilled: false, retryable: true });
+  assert.deepEqual(attemptOutcome(activity(ApplicationFailure.create({ type: 'ModelRequestInvalid', message: '400' }))), { mayBeBilled: false, retryable: false });
+  // A stream cut after message_start: billed, its usage known.
+  assert.deepEqual(attemptOutcome(activity(ApplicationFailure.create({ type: MODEL_CALL_INTERRUPTED, message: 'cut', details: [{ usage }] }))), { mayBeBilled: true, retryable: true, progress: { usage } });
+  // The worker died: a heartbeat timeout, with or without details.
+  assert.deepEqual(attemptOutcome(activity(new TimeoutFailure('hb', { turn: 2, attempt: 1, usage, complete: false }, TimeoutType.HEARTBEAT))), { mayBeBilled: true, retryable: true, progress: { turn: 2, attempt: 1, usage, complete: false } });
+  assert.deepEqual(attemptOutcome(activity(new TimeoutFailure('stc', undefined, TimeoutType.START_TO_CLOSE))), { mayBeBilled: true, retryable: true });
+  // Garbage in heartbeat details is not trusted: the worst case is booked instead.
+  assert.deepEqual(attemptOutcome(activity(new TimeoutFailure('hb', { usage: { input: 'lots' } }, TimeoutType.HEARTBEAT))), { mayBeBilled: true, retryable: true });
+  assert.deepEqual(attemptOutcome(activity(new CancelledFailure('cancelled'))), { mayBeBilled: true, retryable: false });
+  // Anything else may have been billed: counted, retried.
+  assert.deepEqual(attemptOutcome(activity(ApplicationFailure.create({ type: 'Error', message: 'disk full' }))), { mayBeBilled: true, retryable: true });
+  assert.deepEqual(attemptOutcome(activity(ApplicationFailure.create({ type: 'SomethingElse', message: 'x', nonRetryable: true }))), { mayBeBilled: true, retryable: false });
+});
+
+test('the loop backs off exponentially, or as long as retry-after says (clamped)', () => {
+  assert.deepEqual([1, 2, 3, 4, 7, 9].map((a) => modelRetryDelayMs(a)), [2000, 4000, 8000, 16000, 120_000, 120_000]);
+  assert.equal(modelRetryDelayMs(1, 1500), 1500);
+  assert.equal(modelRetryDelayMs(5, 0), 0);
+  assert.equal(modelRetryDelayMs(1, 3_600_000), MODEL_RETRY.maxRetryAfterMs);
+});
+
+/**
+ * One task under a batch cap, as the agent loop does it: each attempt reserves spent +
+ * worst case, then the API answers (billed at the answer's usage), refuses with a status
+ * (not billed), or the attempt is cut off after the API accepted it (billed in full, booked
+ * at what the heartbeats showed: nothing, message_start, or the whole answer).
+ */
+test('property: whatever mix of answered, refused and cut-off attempts, the API never bills past the cap', () => {
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (let run = 0; run < 300; run++) {
+    const cap = 0.05 + rand() * 0.5;
+    const l = newLedger(cap);
+    const tasks = Array.from({ length: 1 + Math.floor(rand() * 5) }, (_, i) => ({ id: `t${i}`, spent: 0, key: 0, paused: false }));
+    let billed = 0;
+    let booked = 0;
+    for (let step = 0; step < 200 && tasks.some((t) => !t.paused); step++) {
+      const t = tasks[Math.floor(rand() * tasks.length)];
+      if (t.paused) continue;
+      const maxTokens = 1000 + Math.floor(rand() * 8000);
+      const inputTokens = 1000 + Math.floor(rand() * 20_000);
+      const worst = worstCaseCostUsd(inputTokens, maxTokens, HAIKU);
+      const grant = requestAllowance(l, { taskId: t.id, key: `${t.id}#${t.key++}`, spentUsd: t.spent, needUsd: t.spent + worst });
+      if (!grant.granted) {
+        t.paused = true;
+        continue;
+      }
+      const usage = { input: Math.floor(inputTokens * (0.5 + rand() / 2)), output: Math.floor(maxTokens * rand()), cacheWrite: 0, cacheRead: 0 };
+      const full = costOfUsage(usage);
+      const what = rand();
+      if (what < 0.15) continue; // 429/529/500: not billed, nothing booked
+      billed += full;
+      let cost = full;
+      if (what < 0.55) {
+        const seen = rand();
+        const progress = seen < 0.33 ? undefined : seen < 0.66 ? { usage: { ...usage, output: 1 } } : { usage, complete: true };
+        cost = interruptedCallCost(progress, maxTokens, HAIKU, worst).bookedUsd;
+        assert.ok(cost >= full - 1e-12, `run ${run}: an interrupted attempt booked ${cost} < billed ${full}`);
+      }
+      t.spent += cost;
+      booked += cost;
+    }
+    for (const t of tasks) settleTask(l, t.id, t.spent);
+    assert.ok(billed <= cap + 1e-9, `run ${run}: billed ${billed} past the cap ${cap}`);
+    assert.ok(billed <= booked + 1e-9, `run ${run}: billed ${billed} > booked ${booked}`);
+    assert.ok(Math.abs(spentUsd(l) - booked) < 1e-9);
+  }
+});
+
+const costOfUsage = (u: { input: number; output: number; cacheWrite: number; cacheRead: number }) => (u.input * HAIKU.input + u.output * HAIKU.output + u.cacheWrite * HAIKU.cacheWrite + u.cacheRead * HAIKU.cacheRead) / 1e6;
