@@ -222,7 +222,9 @@ async function readBounded(sandbox: PolicyFileSource, rel: string): Promise<stri
   }
   const want = path.posix.normalize(rel);
   const entry = entries.find((e) => path.posix.normalize(e.path) === want || path.posix.join(dir, path.posix.basename(e.path)) === want && path.posix.basename(e.path) === path.posix.basename(want));
-  if (!entry) return null;
+  // Listings leave out FIFOs, sockets and devices: a name missing from the listing is
+  // absent only if reading it says so, otherwise it is something the check cannot trust.
+  if (!entry) return (await absent(sandbox, rel)) ? null : undefined;
   if (entry.type !== 'file' || entry.size > MAX_POLICY_FILE_BYTES) return undefined;
   // A FIFO lists as an empty file: reading it would block, and what it yields later is
   // not what the check saw. An empty package.json or script says nothing either.
@@ -236,6 +238,17 @@ async function readBounded(sandbox: PolicyFileSource, rel: string): Promise<stri
     return Buffer.from(bytes).toString('utf8');
   } catch (err) {
     if (isFileError(err)) return undefined;
+    throw err;
+  }
+}
+
+async function absent(sandbox: PolicyFileSource, rel: string): Promise<boolean> {
+  try {
+    await Promise.race([sandbox.readFile(rel), new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    return false;
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code === 'ENOENT') return true;
+    if (isFileError(err)) return false;
     throw err;
   }
 }
