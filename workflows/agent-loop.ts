@@ -73,11 +73,11 @@ function causeType(err: unknown): { type?: string; message: string } | undefined
 /**
  * Runs the loop for `input.task` and returns how it ended. Updates `status` (the task's
  * `status` query) as it goes. May continue-as-new, carrying the turn, totals and sandbox.
+ * `storeKey` is what the run's records are kept under (contract.ts taskRunKey).
  */
-export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): Promise<Partial<TaskResult>> {
+export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
   const { task } = input;
-  const info = workflowInfo();
-  const workflowId = info.workflowId;
+  const workflowId = workflowInfo().workflowId;
   const opts = input.loop ?? {};
   const acts = proxies(opts.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_MS);
   const model = resolveModel(task.model, task.complexity);
@@ -102,11 +102,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   const answeredQuestions = [...(carried?.answeredQuestions ?? [])];
   const notes = [...(carried?.notes ?? [])];
   let waitedMs = carried?.waitedMs ?? 0;
-  const notifier = new Notifier({ workflowId, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
   const maxTokens = opts.maxTokens ?? 8192;
   const budget: TaskBudgetContext = {
     state: carried?.budget ?? newTaskBudget(0),
     status,
+    storeKey,
     notifier,
     notes,
     model,
@@ -133,12 +134,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   try {
     if (!sandboxId) {
       status.activity = 'creating sandbox';
-      sandboxId = (await acts.createAgentSandbox({ workflowId, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+      sandboxId = (await acts.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
     }
     if (!carried) {
       status.activity = 'preparing workspace';
-      await prepareFromDependencies(input, sandboxId);
-      const prepared = await acts.prepareAgent({ workflowId, sandboxId, task });
+      await prepareFromDependencies(input, sandboxId, storeKey);
+      const prepared = await acts.prepareAgent({ workflowId: storeKey, sandboxId, task });
       budget.state = newTaskBudget(prepared.promptChars);
     }
 
@@ -166,7 +167,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       }
 
       publish(`turn ${turn}: calling ${model}`);
-      const mt = await acts.callModel({ workflowId, turn, model, maxTokens });
+      const mt = await acts.callModel({ workflowId: storeKey, turn, model, maxTokens });
       addUsage(tokens, mt.usage);
       costUsd += mt.costUsd;
       answeredBy = mt.model;
@@ -179,7 +180,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         if (call.name === 'finish' || ended) continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
         if (call.name === 'ask_human') {
-          const asked = await askHuman({ batchId: input.batchId, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' });
+          const asked = await askHuman({ batchId: input.batchId, storeKey, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' });
           waitedMs += asked.waitedMs;
           addedChars += asked.resultChars;
           if (asked.assumption) assumptions.push(asked.assumption);
@@ -189,13 +190,13 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         }
         for (let lost = 0; ; lost++) {
           try {
-            addedChars += (await acts.runTool({ workflowId, turn, toolUseId: call.id, sandboxId })).chars;
+            addedChars += (await acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId })).chars;
             break;
           } catch (err) {
             // A sandbox that is gone is rebuilt from the last checkpoint and the call runs there.
             if (causeType(err)?.type !== 'SandboxGone' || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
             publish(`turn ${turn}: sandbox lost, rebuilding it from its last checkpoint`);
-            sandboxId = (await acts.recreateAgentSandbox({ workflowId, sandboxId, sandbox: task.sandbox ?? input.sandbox, task })).sandboxId;
+            sandboxId = (await acts.recreateAgentSandbox({ workflowId: storeKey, sandboxId, sandbox: task.sandbox ?? input.sandbox, task })).sandboxId;
           }
         }
       }
@@ -210,7 +211,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await checkFinish(input, { workflowId, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
+        const checked = await checkFinish(input, { workflowId: storeKey, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
         // Failing checks with a fix round left: the agent reads why as finish's result and goes on.
         if (checked === 'again') {
           fixRounds++;
@@ -225,7 +226,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
     }
-    if (!continuing) outcome = await deliver(input, { workflowId, sandboxId }, { ...totals(), ...outcome }, status);
+    if (!continuing) outcome = await deliver(input, { workflowId, storeKey, sandboxId }, { ...totals(), ...outcome }, status);
   } catch (err) {
     const cause = causeType(err);
     // A policy breach halts the task: the agent tried something it must not do.
@@ -237,7 +238,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       // Cleanup runs even when the task is cancelled: the work is copied out, then the sandbox goes.
       await CancellationScope.nonCancellable(async () => {
         try {
-          const kept = await acts.keepWork({ workflowId, sandboxId: id });
+          const kept = await acts.keepWork({ workflowId: storeKey, sandboxId: id });
           outcome = { ...outcome, workDir: kept.workDir };
           status.workDir = kept.workDir;
         } catch (err) {
@@ -256,6 +257,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       ...input,
       carried: {
         turn,
+        storeKey,
         sandboxId: sandboxId!,
         startedAt: status.startedAt ?? Date.now(),
         costUsd,

@@ -28,6 +28,19 @@ export function taskWorkflowId(batchId: string, taskId: string): string {
   return `${batchId}/${taskId}`;
 }
 
+/**
+ * What a task run's records are kept under: its transcript, tool results, prompt, sandbox,
+ * checkpoints and kept work. A rerun reuses the workflow ID, so the key adds the run
+ * chain's first run ID (which continue-as-new keeps): a rerun starts clean instead of
+ * finding the earlier run's turns and reporting them as its own.
+ */
+export function taskRunKey(workflowId: string, firstExecutionRunId: string): string {
+  return `${workflowId}@${firstExecutionRunId}`;
+}
+
+/** patched() ID of keying a task's records by run (taskRunKey) instead of by workflow ID. */
+export const RUN_KEYED_RECORDS_PATCH = 'task-records-keyed-by-run';
+
 /** The per-day spend ledger across batches (daily cap, seed 000: resets at midnight UTC). */
 export const LEDGER_WORKFLOW = 'dailyLedger';
 
@@ -236,6 +249,8 @@ export interface AgentLoopOptions {
 export interface CarriedAgentState {
   /** The next turn to run. */
   turn: number;
+  /** taskRunKey of the chain; absent in runs started before records were keyed by run. */
+  storeKey?: string;
   sandboxId: string;
   startedAt: number;
   costUsd: number;

@@ -6,7 +6,7 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, isCancellation, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
@@ -55,10 +55,10 @@ const messageOf = (err: unknown): string => {
  * fails the task (MergeConflict), or with `on_merge_conflict: agent` is left in progress
  * for the agent, whose first message names the files.
  */
-export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string): Promise<void> {
+export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string, storeKey: string): Promise<void> {
   const deps = input.dependencies ?? [];
   if (deps.length === 0 || !input.task.repo) return;
-  await proxies(input).prepareFromDependencies({ workflowId: workflowInfo().workflowId, sandboxId, task: input.task, dependencies: deps });
+  await proxies(input).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
 }
 
 /** Only several dependencies can conflict, and only with the agent resolving is anything left to check. */
@@ -89,7 +89,7 @@ export async function checkFinish(
  * sandbox killed). A delivery problem never changes the task's status: it is recorded in
  * `deliveryError` and the report shows it.
  */
-export async function deliver(input: AgentTaskInput, o: { workflowId: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
+export async function deliver(input: AgentTaskInput, o: { workflowId: string; storeKey: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
   const { task } = input;
   const checksFailing = Boolean(result.checks && !result.checks.passed);
   // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
@@ -102,7 +102,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
   try {
     let merging = '';
     if (mayLeaveConflict(input)) {
-      const m = await acts.checkMergeResolution({ workflowId: o.workflowId, sandboxId: o.sandboxId });
+      const m = await acts.checkMergeResolution({ workflowId: o.storeKey, sandboxId: o.sandboxId });
       if (m.conflict && m.unresolved.length) {
         // Conflict markers are never committed: the work stays in the kept workspace for a person.
         const why = `conflict markers are still in ${m.unresolved.join(', ')} (the merge of ${m.conflict.taskId}'s branch left to the agent); nothing was committed`;
@@ -118,7 +118,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
     }
     status.activity = task.reviewFirst ? 'writing the patch for review' : 'committing the work';
     const message = `nightshift: ${task.id}: ${task.title}\n\n${(result.summary ?? result.error ?? '').slice(0, 4000)}${merging}\n\nNightshift-Task: ${o.workflowId}`;
-    const c = await acts.commitWork({ workflowId: o.workflowId, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id });
+    const c = await acts.commitWork({ workflowId: o.storeKey, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id });
     if (!c.commit) return out;
     Object.assign(out, { patchFile: c.patchFile, filesChanged: c.files });
     if (task.reviewFirst) return out;

@@ -66,6 +66,8 @@ export function setTaskState(status: TaskStatus, state: TaskState): void {
 
 export interface AskContext {
   batchId: string;
+  /** Where the run's transcript is kept (contract.ts taskRunKey); default the workflow ID. */
+  storeKey?: string;
   turn: number;
   toolUseId: string;
   status: TaskStatus;
@@ -99,8 +101,9 @@ const hours = (ms: number) => (ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(1)
 export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
   const { status, turn, toolUseId } = ctx;
   const workflowId = status.workflowId;
+  const storeKey = ctx.storeKey ?? workflowId;
   const askedAt = Date.now();
-  const q = await recordQuestion({ workflowId, batchId: ctx.batchId, taskId: status.taskId, turn, toolUseId, askedAt, timeoutMs: ctx.timeoutMs, onTimeout: ctx.onTimeout });
+  const q = await recordQuestion({ workflowId, storeKey, batchId: ctx.batchId, taskId: status.taskId, turn, toolUseId, askedAt, timeoutMs: ctx.timeoutMs, onTimeout: ctx.onTimeout });
 
   setTaskState(status, 'waiting_for_answer');
   status.questions = [q];
@@ -143,7 +146,7 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
     return { end: { status: 'failed', error: `${why} (on_question_timeout: fail)` }, resultChars: 0, waitedMs };
   }
 
-  const written = await recordAnswer({ workflowId, turn, toolUseId, content, summary });
+  const written = await recordAnswer({ workflowId: storeKey, turn, toolUseId, content, summary });
   status.questions = [];
   setTaskState(status, 'running');
   status.activity = `turn ${turn}: ${summary}`;

@@ -7,6 +7,7 @@ import {
   CancellationScope,
   ContinueAsNew,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -17,7 +18,7 @@ import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { runAgentLoop } from './agent-loop';
 import { learnFromSuccess } from './learning';
 import { runSimpleTask } from './simple-task';
-import { NO_TOKENS, SEARCH_ATTRIBUTES, taskStatusQuery, type AgentTaskInput, type TaskResult, type TaskStatus } from './contract';
+import { NO_TOKENS, RUN_KEYED_RECORDS_PATCH, SEARCH_ATTRIBUTES, taskRunKey, taskStatusQuery, type AgentTaskInput, type TaskResult, type TaskStatus } from './contract';
 
 const HEARTBEAT = '20 seconds';
 
@@ -34,6 +35,9 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
     startedAt: input.carried?.startedAt ?? Date.now(),
   };
   setHandler(taskStatusQuery, () => status);
+  const info = workflowInfo();
+  // A continued run keeps its chain's key; a run begun before the patch keeps the workflow ID.
+  const storeKey = input.carried ? (input.carried.storeKey ?? info.workflowId) : patched(RUN_KEYED_RECORDS_PATCH) ? taskRunKey(info.workflowId, info.firstExecutionRunId) : info.workflowId;
 
   const end = (patch: Partial<TaskResult>): TaskResult => {
     Object.assign(status, patch, { endedAt: Date.now() });
@@ -50,12 +54,12 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
         retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
       });
       status.activity = `running: ${task.command}`;
-      const r = await runCommandTask({ workflowId: status.workflowId, task });
+      const r = await runCommandTask({ workflowId: storeKey, task });
       if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });
       return end({ status: 'failed', error: r.timedOut ? `timed out after ${task.timeoutMs} ms` : `command exited with ${r.exitCode}: ${r.outputTail.slice(-300)}` });
     }
-    const outcome = task.simpleMode ? await runSimpleTask(input, status, status.workflowId) : await runAgentLoop(input, status);
-    await learnFromSuccess(input, outcome);
+    const outcome = task.simpleMode ? await runSimpleTask(input, status, storeKey) : await runAgentLoop(input, status, storeKey);
+    await learnFromSuccess(input, outcome, storeKey);
     return end({ status: 'failed', ...outcome });
   } catch (err) {
     // continue-as-new is how a long loop hands over to a fresh run, not a failure.
