@@ -6,11 +6,11 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, isCancellation, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, isCancellation, patched, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
-import type { AgentTaskInput, ChecksOutcome, DependencyBranch, TaskResult, TaskStatus } from './contract';
+import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
 const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported'];
 
@@ -29,9 +29,6 @@ function proxies(input: AgentTaskInput) {
     openPullRequest: git.openPullRequest,
   };
 }
-
-/** The branch every task delivers to. */
-export const deliveryBranch = (date: string, taskId: string) => `nightshift/${date}/${taskId}`;
 
 /**
  * What the batch hands a child: its dependencies' delivered branches, in depends_on order.
@@ -96,7 +93,8 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
   const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer'].includes(result.status ?? '') || checksFailing;
   if (!task.repo || !deliverable) return result;
   const acts = proxies(input);
-  const branch = deliveryBranch(input.date, task.id);
+  // A task that reached delivery before branches were per batch keeps the name it committed under.
+  const branch = patched(BRANCH_PER_BATCH_PATCH) ? deliveryBranch(input.batchId, input.date, task.id) : LEGACY_DELIVERY_BRANCH(input.date, task.id);
   const out: Partial<TaskResult> = { ...result };
   const note = (e: string) => (out.deliveryError = [out.deliveryError, e].filter(Boolean).join('; '));
   try {
