@@ -28,6 +28,7 @@ import {
   answerSignal,
   batchStatusQuery,
   cancelTaskUpdate,
+  failedTaskResult,
   FINAL_STATES,
   NO_TOKENS,
   SEARCH_ATTRIBUTES,
@@ -201,6 +202,9 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       changed = true;
       finish(task.id, await child.result());
     } catch (err) {
+      // A failed or halted task fails its workflow and carries its result (task.ts).
+      const failed = failedTaskResult(err);
+      if (failed) return finish(task.id, failed);
       const cause = (err as { cause?: unknown }).cause;
       finish(task.id, {
         ...results[task.id],

@@ -116,6 +116,31 @@ export type TaskState =
   | 'waiting_for_answer'
   | 'paused_budget';
 
+/**
+ * States in which an agentTask workflow ends as Failed rather than Completed, so the Web
+ * UI, `temporal workflow list` and the batch's timeline show it; its TaskResult travels in
+ * the failure's details (failedTaskResult reads it back).
+ */
+export const FAILING_STATES: readonly TaskState[] = ['failed', 'halted'];
+
+/** The ApplicationFailure type of a task that ended in a FAILING_STATES state. */
+export const TASK_FAILED_ERROR = 'TaskFailed';
+
+/** patched() ID of ending a failed or halted task as a failed workflow. */
+export const TASK_FAILS_WORKFLOW_PATCH = 'task-failure-fails-workflow';
+
+/**
+ * The TaskResult a task that ended as a failed workflow carried in its failure's details,
+ * found through the cause chain (a ChildWorkflowFailure in a workflow, a
+ * WorkflowFailedError in a client); undefined for any other error.
+ */
+export function failedTaskResult(err: unknown): TaskResult | undefined {
+  for (let e = err as { type?: unknown; details?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.type === TASK_FAILED_ERROR && Array.isArray(e.details) && e.details[0]) return e.details[0] as TaskResult;
+  }
+  return undefined;
+}
+
 /** States after which a task never changes again. */
 export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped'];
 
