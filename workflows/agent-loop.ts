@@ -12,6 +12,7 @@ import {
   CancellationScope,
   continueAsNew,
   proxyActivities,
+  setCurrentDetails,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
@@ -19,6 +20,7 @@ import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { resolveModel } from '../common/models';
 import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
 import { Notifier } from './notify';
+import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
 import { allowanceGrantor, bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkFinish, deliver, prepareFromDependencies } from './delivery';
@@ -128,7 +130,10 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     ...(answeredQuestions.length ? { answeredQuestions: [...answeredQuestions] } : {}),
     ...(notes.length ? { notes: [...notes] } : {}),
   });
-  const publish = (activity: string) => Object.assign(status, totals(), { activity });
+  const publish = (activity: string) => {
+    Object.assign(status, totals(), { activity });
+    setCurrentDetails(taskDetails(status, Date.now()));
+  };
 
   let outcome: Partial<TaskResult> = {};
   try {

@@ -10,7 +10,8 @@
  *
  * Deterministic code only.
  */
-import { condition, getExternalWorkflowHandle, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { taskDetails } from './progress';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { renderQuestionMessage } from '../common/questions';
@@ -108,10 +109,13 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
   setTaskState(status, 'waiting_for_answer');
   status.questions = [q];
   status.activity = `turn ${turn}: waiting for an answer to "${q.question.slice(0, 80)}"`;
+  setCurrentDetails(taskDetails(status, askedAt));
   await tellBatch(status.taskId, 'waiting_for_answer', q);
   ctx.notifier.send('question', `question-${q.questionId}`, `${status.taskId} asks: ${q.question.slice(0, 120)}`, renderQuestionMessage(q), { question: q });
 
-  const answered = await condition(() => ctx.inbox.has(q.questionId), Math.max(0, q.deadline - Date.now()));
+  const answered = await condition(() => ctx.inbox.has(q.questionId), Math.max(0, q.deadline - Date.now()), {
+    summary: `waiting for an answer to question ${q.questionId} (${q.onTimeout} at the deadline)`,
+  });
   const waitedMs = Date.now() - askedAt;
   const answer = answered ? ctx.inbox.take(q.questionId) : undefined;
 
@@ -150,6 +154,7 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
   status.questions = [];
   setTaskState(status, 'running');
   status.activity = `turn ${turn}: ${summary}`;
+  setCurrentDetails(taskDetails(status, Date.now()));
   await tellBatch(status.taskId, 'running', null);
   return { resultChars: written.chars, assumption, answered: answeredQ, waitedMs };
 }
