@@ -24,6 +24,7 @@ import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { runDevServer } from './server';
 import { connectClient } from './temporal';
+import { noWorkerMessage, pollingWorkers, requireWorker } from './workers';
 
 const print = (s: string) => process.stdout.write(s + '\n');
 const info = (s: string) => process.stderr.write(s + '\n');
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
         return;
       }
       if (o.mode) {
+        if (o.wait && o.mode !== 'continuous') await requireWorker(client);
         const { intakeId, folder } = await startIntake(client, config, o.mode, file, o);
         if (!o.wait || o.mode === 'continuous') {
           print(o.json ? JSON.stringify({ intakeId, folder, mode: o.mode }) : `started ${intakeId} (${o.mode}) over ${folder}/pending/\n  status: nightshift status --intake`);
@@ -67,10 +69,14 @@ export function buildProgram(): Command {
         return;
       }
       if (!file) throw new CliError('give a task file or directory, or --mode once|batch|continuous|status', EXIT.usage);
+      // Waiting needs a worker; checked before anything starts, so nothing is left waiting behind a failed command.
+      if (o.wait) await requireWorker(client);
       const { batchId, runId } = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, o);
       if (!o.wait) {
         if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
         else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
+        // The batch waits on the server until a worker comes; say so rather than leave it silent.
+        if ((await pollingWorkers(client)).length === 0) info(`note: ${noWorkerMessage()}; the batch waits until one does`);
         return;
       }
       if (!o.json) info(`started ${batchId} · web UI: ${webUiLink(config, batchId)}`);

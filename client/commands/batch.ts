@@ -59,7 +59,10 @@ export function renderStatus(s: BatchStatus): string {
   return `${head}\n\n${taskTable(s.tasks)}`;
 }
 
-/** Polls until the batch closes, printing each task state change. */
+/**
+ * Polls until the batch closes, printing each task state change. Returns once the
+ * workflow has ended (its report written), not when its status first says completed.
+ */
 export async function followBatch(client: Client, batchId: string, print: (s: string) => void, intervalMs = 1000): Promise<BatchStatus> {
   const seen = new Map<string, string>();
   for (;;) {
@@ -70,7 +73,12 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
         seen.set(t.taskId, t.status);
       }
     }
-    if (s.state === 'completed' || s.state === 'failed') return s;
+    if (s.state === 'completed' || s.state === 'failed') {
+      // The status says completed before the batch writes its report and returns.
+      await client.workflow.getHandle(batchId).result().catch(() => undefined);
+      // The result holds the report; the last status the live budget.
+      return { ...s, ...(await readBatch(client, batchId)) };
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
