@@ -18,13 +18,14 @@ test('temporal workflow start / query status / update cancelTask, by their publi
   const id = uniqueBatchId();
   writeFileSync(path.join(cli.root, 'tasks', 'slow.yaml'), 'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n');
   await temporal('workflow', 'start', '--type', 'nightlyBatch', '--task-queue', 'nightshift', '--workflow-id', id, '--input', '{"tasksFile":"tasks/slow.yaml"}');
-  // A query that reaches the workflow before its first workflow task has run answers null.
+  // A query that reaches the workflow before its first workflow task has run answers null;
+  // while the file loads, the Temporal CLI prints the empty task list as null.
   let status: BatchStatus | null;
   do {
     await new Promise((r) => setTimeout(r, 200));
     const q = await temporal('workflow', 'query', '--workflow-id', id, '--type', 'status', '--output', 'json');
     status = JSON.parse(q.stdout).queryResult[0];
-  } while (!status?.tasks.some((t) => t.taskId === 'slow' && t.status === 'running'));
+  } while (!status?.tasks?.some((t) => t.taskId === 'slow' && t.status === 'running'));
   assert.ok(status);
   assert.equal(status.batchId, id);
   assert.equal(status.source, 'tasks/slow.yaml');
