@@ -6,7 +6,7 @@ import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, webUiUrl } from '../common/config';
-import { SpecError } from '../common/errors';
+import { formatSpecIssue, SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
 import { runWorker } from '../worker/main';
@@ -89,7 +89,9 @@ export function buildProgram(): Command {
       if (!file) throw new CliError('give a task file or directory, or --mode once|batch|continuous|status', EXIT.usage);
       // Waiting needs a worker; checked before anything starts, so nothing is left waiting behind a failed command.
       if (o.wait) await requireWorker(client);
-      const { batchId, runId } = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, o);
+      const started = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, o);
+      const { batchId, runId } = started;
+      for (const w of 'warnings' in started ? started.warnings : []) info(`warning: ${formatSpecIssue(w)}`);
       if (!o.wait) {
         if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
         else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
@@ -247,8 +249,9 @@ wrote ${files.json}`);
     .option('--json', 'print the normalized batch, or the problems, as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
       try {
-        const spec = await validateFile(config, file);
-        print(o.json ? JSON.stringify({ ok: true, spec }, null, 2) : describePlan(spec));
+        const { spec, warnings } = await validateFile(config, file);
+        if (!o.json) for (const w of warnings) info(`warning: ${formatSpecIssue(w)}`);
+        print(o.json ? JSON.stringify({ ok: true, spec, warnings }, null, 2) : describePlan(spec));
       } catch (err) {
         if (err instanceof SpecError && o.json) {
           print(JSON.stringify({ ok: false, issues: err.issues }, null, 2));

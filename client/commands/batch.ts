@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
-import { loadBatchSpec } from '../../spec/load';
+import type { SpecIssue } from '../../common/errors';
+import { validateFile } from './validate';
 import { BATCH_WORKFLOW, batchIdFor, cancelTaskUpdate, SEARCH_ATTRIBUTES, type BatchStatus } from '../../workflows/contract';
 import { latestBatchId, readBatch } from '../batches';
 import { CliError, EXIT } from '../errors';
@@ -22,7 +23,7 @@ export interface StartOptions {
 }
 
 /** Validates locally first, so a bad file starts nothing; then starts the batch. */
-export async function startBatch(client: Client, config: NightshiftConfig, file: string, o: StartOptions): Promise<{ batchId: string; runId: string }> {
+export async function startBatch(client: Client, config: NightshiftConfig, file: string, o: StartOptions): Promise<{ batchId: string; runId: string; warnings: SpecIssue[] }> {
   // A path is the shell's (relative to the current directory); failing that, relative to
   // NIGHTSHIFT_ROOT, the way workers and `temporal workflow start` read it.
   const fromCwd = path.resolve(file);
@@ -31,7 +32,7 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new CliError(`${file} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
   }
-  const spec = await loadBatchSpec(rel, config.root);
+  const { spec, warnings } = await validateFile(config, rel);
   const date = o.date ?? spec.date ?? localDate();
   const batchId = o.workflowId ?? batchIdFor(date);
   try {
@@ -43,7 +44,7 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
       workflowIdReusePolicy: o.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     });
-    return { batchId, runId: handle.firstExecutionRunId };
+    return { batchId, runId: handle.firstExecutionRunId, warnings };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(`batch ${batchId} already exists (running or completed); pass --rerun to run it again or --workflow-id to choose another ID`, EXIT.usage);
