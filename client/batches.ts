@@ -45,6 +45,11 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
       tasks: r.tasks.map((t) => ({ ...t, workflowId: `${batchId}/${t.taskId}` })),
     };
   }
+  // A night cancelled through Temporal recorded its tasks before it ended: a worker can still answer for it.
+  if (closed === 'CANCELLED') {
+    const s = await queryWithWorker(client, () => handle.query(batchStatusQuery)).catch(() => undefined);
+    if (s) return { ...s, state: 'failed', error: 'cancelled' };
+  }
   let error = closed.toLowerCase();
   try {
     await handle.result();

@@ -137,14 +137,17 @@ wrote ${files.json}`);
 
   program
     .command('cancel')
-    .description('cancel one task of a running batch; its dependents are skipped')
+    .description('cancel one task of a running batch (its dependents are skipped), or without TASK the whole night: running tasks are cancelled with their work kept, the report is written')
     .argument('<batch>', 'batch workflow ID')
-    .argument('<task>', 'task ID')
-    .option('--reason <text>', 'recorded in the result')
-    .option('--json', 'print the task result as JSON')
-    .action(async (batch: string, task: string, o: { reason?: string; json?: boolean }) => {
-      const r = await cancelCommand(await connectClient(config), batch, task, o.reason);
-      print(o.json ? JSON.stringify(r) : `${task}: ${r.status}${r.error ? ` (${r.error})` : ''}`);
+    .argument('[task]', 'task ID (default: every task of the night)')
+    .option('--reason <text>', "recorded in the task's result and the report")
+    .option('--json', 'print the task result (without TASK: every task result) as JSON')
+    .action(async (batch: string, task: string | undefined, o: { reason?: string; json?: boolean }) => {
+      const client = await connectClient(config);
+      await requireWorker(client);
+      const results = await cancelCommand(client, batch, task, o.reason);
+      if (o.json) print(JSON.stringify(task === undefined ? results : results[0]));
+      else for (const r of results) print(`${r.taskId}: ${r.status}${r.error ? ` (${r.error})` : ''}`);
     });
 
   program

@@ -519,3 +519,12 @@ export const budgetRaisedSignal = defineSignal<[{ taskCapAddUsd?: number }]>('bu
 /** Internal: a task telling its batch that a question opened or closed, or that it paused. */
 export const taskEventSignal = defineSignal<[{ taskId: string; status: TaskState; question?: OpenQuestion | null }]>('taskEvent');
 export const cancelTaskUpdate = defineUpdate<TaskResult, [{ taskId: string; reason?: string }]>('cancelTask');
+/**
+ * Cancels the whole night gracefully: running tasks are cancelled (their processes killed,
+ * their work kept), tasks not started are cancelled with the reason, and the batch writes
+ * its report and completes. Returns every task's result.
+ */
+export const cancelBatchUpdate = defineUpdate<TaskResult[], [{ reason?: string }]>('cancelBatch');
+
+/** patched() ID of a batch that, when cancelled through Temporal, still cancels its tasks one by one and writes its report. */
+export const GRACEFUL_BATCH_CANCEL_PATCH = 'batch-cancel-writes-report';

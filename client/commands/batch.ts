@@ -5,7 +5,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
 import type { SpecIssue } from '../../common/errors';
 import { validateFile } from './validate';
-import { BATCH_WORKFLOW, batchIdFor, cancelTaskUpdate, SEARCH_ATTRIBUTES, type BatchStatus } from '../../workflows/contract';
+import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { taskTable, usd } from '../format';
@@ -95,9 +95,12 @@ export async function statusCommand(client: Client, batch: string | undefined, o
   }
 }
 
-export async function cancelCommand(client: Client, batchId: string, taskId: string, reason?: string) {
+/** Cancels one task of a running batch, or with no task the whole night (update `cancelBatch`). */
+export async function cancelCommand(client: Client, batchId: string, taskId: string | undefined, reason?: string): Promise<TaskResult[]> {
   try {
-    return await client.workflow.getHandle(batchId).executeUpdate(cancelTaskUpdate, { args: [{ taskId, reason }] });
+    const handle = client.workflow.getHandle(batchId);
+    if (taskId === undefined) return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+    return [await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId, reason }] })];
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     throw new CliError(cause?.message ?? (err as Error).message, EXIT.notFound);
