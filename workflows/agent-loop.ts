@@ -11,6 +11,8 @@ import {
   ApplicationFailure,
   CancellationScope,
   continueAsNew,
+  isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   workflowInfo,
@@ -18,7 +20,7 @@ import {
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { resolveModel } from '../common/models';
-import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
+import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
@@ -236,7 +238,14 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     const cause = causeType(err);
     // A policy breach halts the task: the agent tried something it must not do.
     if (cause?.type === 'PolicyViolation') outcome = { status: 'halted', error: cause.message };
-    else throw err;
+    else if (isCancellation(err) && sandboxId && patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) {
+      // Cancelled: what the agent did so far is delivered as a draft before the sandbox goes.
+      const id = sandboxId;
+      const cancelled: Partial<TaskResult> = { ...totals(), status: 'cancelled', error: 'cancelled; the work so far is kept' };
+      outcome = await CancellationScope.nonCancellable(() => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status));
+      Object.assign(status, outcome);
+      throw err;
+    } else throw err;
   } finally {
     if (sandboxId && !continuing) {
       const id = sandboxId;

@@ -130,6 +130,13 @@ export const TASK_FAILED_ERROR = 'TaskFailed';
 export const TASK_FAILS_WORKFLOW_PATCH = 'task-failure-fails-workflow';
 
 /**
+ * patched() ID of a cancelled task that delivers its work so far (a draft) and ends as a
+ * failed workflow carrying its result (status `cancelled`), so the batch knows where the
+ * work went.
+ */
+export const CANCELLED_TASK_KEEPS_RESULT_PATCH = 'cancelled-task-delivers-and-reports';
+
+/**
  * The TaskResult a task that ended as a failed workflow carried in its failure's details,
  * found through the cause chain (a ChildWorkflowFailure in a workflow, a
  * WorkflowFailedError in a client); undefined for any other error.

@@ -21,6 +21,7 @@ import { taskDetails } from './progress';
 import { learnFromSuccess } from './learning';
 import { runSimpleTask } from './simple-task';
 import {
+  CANCELLED_TASK_KEEPS_RESULT_PATCH,
   FAILING_STATES,
   NO_TOKENS,
   RUN_KEYED_RECORDS_PATCH,
@@ -66,13 +67,15 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
    */
   const finished = (result: TaskResult): TaskResult => {
     if (!FAILING_STATES.includes(result.status) || !patched(TASK_FAILS_WORKFLOW_PATCH)) return result;
-    throw ApplicationFailure.create({
+    throw taskFailure(result);
+  };
+  const taskFailure = (result: TaskResult) =>
+    ApplicationFailure.create({
       type: TASK_FAILED_ERROR,
       message: `${task.id} ${result.status}: ${result.error ?? 'no reason given'}`,
       nonRetryable: true,
       details: [result],
     });
-  };
 
   try {
     if (task.command !== undefined) {
@@ -95,9 +98,9 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
     // Already the task's own ending (finished above).
     if (err instanceof ApplicationFailure && err.type === TASK_FAILED_ERROR) throw err;
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(async () => {
-        end({ status: 'cancelled', error: 'cancelled' });
-      });
+      const result = await CancellationScope.nonCancellable(async () => end({ status: 'cancelled', error: status.error ?? 'cancelled' }));
+      // The batch reads the cancelled task's result (its work dir, a draft branch) from the failure.
+      if (patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) throw taskFailure(result);
       throw err;
     }
     if (err instanceof ApplicationFailure && err.nonRetryable) return finished(end({ status: 'failed', error: err.message }));

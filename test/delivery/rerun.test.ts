@@ -11,7 +11,7 @@ import { devServerForFile, uniqueBatchId } from '../helpers/temporal';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { batchIdFor, deliveryBranch } from '../../workflows/contract';
-import { agentInput, agentSpec, runAgentTask } from '../agent/helpers';
+import { agentInput, agentSpec, runAgentTask, startAgentTask, taskResultOf } from '../agent/helpers';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
 
 const server = devServerForFile();
@@ -76,6 +76,41 @@ test('two batches on one date deliver to two branches; the default batch keeps n
       assert.equal(r.pushed, true, r.deliveryError);
       assert.equal(git(bare, 'rev-parse', `refs/heads/${r.branch}`), r.commit, `${r.branch} still holds its own batch's commit`);
     }
+  } finally {
+    await fake.close();
+    await gh.close();
+  }
+});
+
+test('a cancelled task delivers its work so far as a draft and reports where it is', async () => {
+  const bare = remote();
+  const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
+  let hung!: () => void;
+  const reachedTurn2 = new Promise<void>((resolve) => (hung = resolve));
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) => {
+      if (turn === 1) return writesThenFinishes({ 'half.txt': 'half done\n' }, 1);
+      hung();
+      return { status: 0, hang: true };
+    },
+  });
+  try {
+    const config = deliveryConfig(server.env, fake.url, gh.url);
+    const input = agentInput(agentSpec({ id: 'cancel-me', repo: bare }), { heartbeatTimeoutMs: 2000 });
+    const handle = await startAgentTask(server.env, input);
+    const result = await (await deliveryWorker(server.env, config)).runUntil(async () => {
+      await reachedTurn2;
+      await handle.cancel();
+      return taskResultOf(handle);
+    });
+    assert.equal((await handle.describe()).status.name, 'FAILED', 'the Web UI does not show it Completed');
+    assert.equal(result.status, 'cancelled');
+    assert.equal(result.turns, 1);
+    assert.equal(result.branch, deliveryBranch(input.batchId, input.date, 'cancel-me'));
+    assert.equal(result.pushed, true, result.deliveryError);
+    assert.equal(git(bare, 'show', `refs/heads/${result.branch}:half.txt`), 'half done');
+    assert.ok(result.patchFile && result.workDir);
+    assert.equal(readFileSync(path.join(result.workDir, 'half.txt'), 'utf8'), 'half done\n');
   } finally {
     await fake.close();
     await gh.close();
