@@ -18,6 +18,7 @@ import type { Sandbox } from '../sandbox/types';
 import { LocalSandbox } from '../sandbox/local';
 import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox/workspace';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
+import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { heartbeatEvery } from './model/call-model';
 import { buildSystemPrompt, firstMessage } from './prompt';
@@ -127,7 +128,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
       if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { sandboxId, restored: 'checkpoint' };
       if (!task.repo) return { sandboxId, restored: 'empty' };
-      await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
+      await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task), contextFiles: task.contextFiles });
       return { sandboxId, restored: 'clone' };
     },
 
@@ -141,7 +142,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       let missing: string[] = [];
       if (task.repo) {
-        const prepared = await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}`, contextFiles: task.contextFiles });
+        const prepared = await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task), contextFiles: task.contextFiles });
         missing = prepared.missingContextFiles;
       }
       const existing = await getJson<PromptRecord>(store, input.workflowId, keys.prompt);

@@ -13,7 +13,7 @@ import type { NightshiftConfig } from '../common/config';
 import { SpecError } from '../common/errors';
 import { loadBatchSpec, parseBatchSpec } from '../spec/load';
 import type { TaskSpec } from '../spec/types';
-import { NO_TOKENS, type TaskResult } from '../workflows/contract';
+import { failedTaskResult, NO_TOKENS, type TaskResult } from '../workflows/contract';
 
 export const FOLDERS = ['pending', 'running', 'completed', 'failed'] as const;
 export type Folder = (typeof FOLDERS)[number];
@@ -156,6 +156,8 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
         return (await ctx.client.withAbortSignal(ctx.cancellationSignal, () => handle.result())) as TaskResult;
       } catch (err) {
         if (ctx.cancellationSignal.aborted) throw err;
+        const failed = failedTaskResult(err);
+        if (failed) return failed;
         const cause = (err as { cause?: Error }).cause;
         return { taskId: input.taskId, status: 'failed', error: cause?.message ?? (err as Error).message, costUsd: 0, tokens: NO_TOKENS, turns: 0 };
       } finally {

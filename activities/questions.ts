@@ -19,7 +19,10 @@ import { answerCommandFor, renderQuestionFile } from '../common/questions';
 const FIELD_CHARS = 3000;
 
 export interface RecordQuestionInput {
+  /** The task workflow, which an answer is signalled to. */
   workflowId: string;
+  /** Where the run's transcript is kept (contract.ts taskRunKey). @default workflowId */
+  storeKey?: string;
   batchId: string;
   taskId: string;
   turn: number;
@@ -42,10 +45,11 @@ export function createQuestionActivities(deps: { config: Pick<NightshiftConfig, 
     /** Reads the ask_human call from the turn's record and records it as a question. */
     async recordQuestion(input: RecordQuestionInput): Promise<OpenQuestion> {
       const { workflowId, turn, toolUseId } = input;
-      const existing = await getJson<OpenQuestion>(store, workflowId, keys.question(turn, toolUseId));
+      const storeKey = input.storeKey ?? workflowId;
+      const existing = await getJson<OpenQuestion>(store, storeKey, keys.question(turn, toolUseId));
       let q = existing;
       if (!q) {
-        const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
+        const rec = await getJson<TurnRecord>(store, storeKey, keys.turn(turn));
         const use = rec?.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.id === toolUseId);
         if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, 'TranscriptMissing');
         const i = (use.input ?? {}) as Record<string, unknown>;
@@ -64,7 +68,7 @@ export function createQuestionActivities(deps: { config: Pick<NightshiftConfig, 
           onTimeout: input.onTimeout,
           answerCommand: answerCommandFor(input.batchId, input.taskId),
         };
-        await putJson(store, workflowId, keys.question(turn, toolUseId), q);
+        await putJson(store, storeKey, keys.question(turn, toolUseId), q);
       }
       const dir = questionsDir(deps.config);
       await fs.mkdir(dir, { recursive: true });

@@ -37,6 +37,8 @@ function deliveryLines(t: TaskStatus): string[] {
     ...(t.checks ? [`- checks: ${checksLine(t.checks)}`] : []),
     ...(t.filesChanged?.length ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`] : []),
     ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
+    // No branch and no patch (no repository, nothing committed): the kept workspace is all there is.
+    ...(t.workDir && !t.branch && !t.patchFile ? [`- nothing delivered; the work is in: ${t.workDir}`] : []),
     ...(t.deliveryError ? [`- delivery problem: ${md(t.deliveryError)}`] : []),
   ];
 }

@@ -2,6 +2,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { BATCH_WORKFLOW, batchStatusQuery, type BatchResult, type BatchStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
+import { queryWithWorker } from './workers';
 
 /** The newest running batch, else the newest batch at all. */
 export async function latestBatchId(client: Client, runningOnly = false): Promise<string> {
@@ -29,7 +30,7 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
     throw err;
   }
   const closed = description.status.name;
-  if (closed === 'RUNNING') return handle.query(batchStatusQuery);
+  if (closed === 'RUNNING') return queryWithWorker(client, () => handle.query(batchStatusQuery));
   if (closed === 'COMPLETED') {
     const r: BatchResult = await handle.result();
     return {
@@ -43,6 +44,11 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
       endedAt: r.endedAt,
       tasks: r.tasks.map((t) => ({ ...t, workflowId: `${batchId}/${t.taskId}` })),
     };
+  }
+  // A night cancelled through Temporal recorded its tasks before it ended: a worker can still answer for it.
+  if (closed === 'CANCELLED') {
+    const s = await queryWithWorker(client, () => handle.query(batchStatusQuery)).catch(() => undefined);
+    if (s) return { ...s, state: 'failed', error: 'cancelled' };
   }
   let error = closed.toLowerCase();
   try {

@@ -2,11 +2,12 @@
  * `nightshift`: start, watch and steer nights of agent work. Every command talks to
  * Temporal; the same actions are available through the Temporal CLI (see README).
  */
+import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, webUiUrl } from '../common/config';
 import { installModelFile } from '../common/models-file';
-import { SpecError } from '../common/errors';
+import { formatSpecIssue, SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
 import { runWorker } from '../worker/main';
@@ -24,18 +25,36 @@ import { raiseDay, readLedger, renderLedger } from './commands/ledger';
 import { listenTelegram } from './commands/telegram';
 import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
+import { FINAL_STATES, type BatchStatus } from '../workflows/contract';
+import type { IntakeStatus } from '../workflows/intake-contract';
 import { runDevServer } from './server';
 import { connectClient } from './temporal';
+import { noWorkerMessage, pollingWorkers, requireWorker } from './workers';
 
 const print = (s: string) => process.stdout.write(s + '\n');
 const info = (s: string) => process.stderr.write(s + '\n');
 
+/** Exit 1 for `start --wait`: the batch failed or a task did not succeed. */
+const batchSucceeded = (s: BatchStatus) => s.state !== 'failed' && s.tasks.every((t) => t.status === 'succeeded');
+
+/** Exit 1 for `status`: the batch failed, or a task ended without succeeding (running and pending tasks may still). */
+const batchFailed = (s: BatchStatus) => s.state === 'failed' || s.tasks.some((t) => FINAL_STATES.includes(t.status) && t.status !== 'succeeded');
+
+/** Exit 1 for `start --mode once|batch --wait`: a file was rejected or a task did not succeed. */
+const intakeSucceeded = (s: IntakeStatus) => s.rejected.length === 0 && s.recent.every((t) => t.status === 'succeeded');
+
+const USAGE_HINT = '(add --help for usage)';
+
+/** Usage errors exit 2 with one line and a hint, not the whole help; on every subcommand. */
+function configureErrors(cmd: Command): void {
+  cmd.exitOverride().showHelpAfterError(USAGE_HINT);
+  for (const sub of cmd.commands) configureErrors(sub);
+}
+
 export function buildProgram(): Command {
   const config = loadConfig();
   installModelFile(config.modelsFile);
-  const program = new Command('nightshift')
-    .description('Run a night of coding-agent work as durable Temporal workflows.')
-    .showHelpAfterError();
+  const program = new Command('nightshift').description('Run a night of coding-agent work as durable Temporal workflows.');
 
   program
     .command('start')
@@ -59,6 +78,7 @@ export function buildProgram(): Command {
         return;
       }
       if (o.mode) {
+        if (o.wait && o.mode !== 'continuous') await requireWorker(client);
         const { intakeId, folder } = await startIntake(client, config, o.mode, file, o);
         if (!o.wait || o.mode === 'continuous') {
           print(o.json ? JSON.stringify({ intakeId, folder, mode: o.mode }) : `started ${intakeId} (${o.mode}) over ${folder}/pending/\n  status: nightshift status --intake`);
@@ -66,20 +86,26 @@ export function buildProgram(): Command {
         }
         const final = await waitForIntake(client, intakeId);
         print(o.json ? JSON.stringify(final, null, 2) : renderIntake(await intakeReport(client, config, file, intakeId)));
-        if (final.recent.some((t) => t.status !== 'succeeded')) process.exitCode = EXIT.failure;
+        if (!intakeSucceeded(final)) process.exitCode = EXIT.failure;
         return;
       }
       if (!file) throw new CliError('give a task file or directory, or --mode once|batch|continuous|status', EXIT.usage);
-      const { batchId, runId } = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, { ...o, onWarning: info });
+      // Waiting needs a worker; checked before anything starts, so nothing is left waiting behind a failed command.
+      if (o.wait) await requireWorker(client);
+      const started = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, { ...o, onWarning: info });
+      const { batchId, runId } = started;
+      for (const w of 'warnings' in started ? started.warnings : []) info(`warning: ${formatSpecIssue(w)}`);
       if (!o.wait) {
         if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
         else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
+        // The batch waits on the server until a worker comes; say so rather than leave it silent.
+        if ((await pollingWorkers(client)).length === 0) info(`note: ${noWorkerMessage()}; the batch waits until one does`);
         return;
       }
       if (!o.json) info(`started ${batchId} · web UI: ${webUiLink(config, batchId)}`);
       const s = await followBatch(client, batchId, o.json ? () => undefined : info);
       print(o.json ? JSON.stringify(s, null, 2) : '\n' + renderStatus(s));
-      if (s.state === 'failed' || s.tasks.some((t) => t.status !== 'succeeded')) process.exitCode = EXIT.failure;
+      if (!batchSucceeded(s)) process.exitCode = EXIT.failure;
     });
 
   program
@@ -95,7 +121,8 @@ export function buildProgram(): Command {
         print(o.json ? JSON.stringify(r, null, 2) : renderIntake(r));
         return;
       }
-      await statusCommand(await connectClient(config), batch, o, print);
+      const s = await statusCommand(await connectClient(config), batch, o, print);
+      if (batchFailed(s)) process.exitCode = EXIT.failure;
     });
 
   program
@@ -113,14 +140,17 @@ wrote ${files.json}`);
 
   program
     .command('cancel')
-    .description('cancel one task of a running batch; its dependents are skipped')
+    .description('cancel one task of a running batch (its dependents are skipped), or without TASK the whole night: running tasks are cancelled with their work kept, the report is written')
     .argument('<batch>', 'batch workflow ID')
-    .argument('<task>', 'task ID')
-    .option('--reason <text>', 'recorded in the result')
-    .option('--json', 'print the task result as JSON')
-    .action(async (batch: string, task: string, o: { reason?: string; json?: boolean }) => {
-      const r = await cancelCommand(await connectClient(config), batch, task, o.reason);
-      print(o.json ? JSON.stringify(r) : `${task}: ${r.status}${r.error ? ` (${r.error})` : ''}`);
+    .argument('[task]', 'task ID (default: every task of the night)')
+    .option('--reason <text>', "recorded in the task's result and the report")
+    .option('--json', 'print the task result (without TASK: every task result) as JSON')
+    .action(async (batch: string, task: string | undefined, o: { reason?: string; json?: boolean }) => {
+      const client = await connectClient(config);
+      await requireWorker(client);
+      const results = await cancelCommand(client, batch, task, o.reason);
+      if (o.json) print(JSON.stringify(task === undefined ? results : results[0]));
+      else for (const r of results) print(`${r.taskId}: ${r.status}${r.error ? ` (${r.error})` : ''}`);
     });
 
   program
@@ -225,13 +255,10 @@ wrote ${files.json}`);
     .option('--json', 'print the normalized batch, or the problems, as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
       try {
-        const spec = await validateFile(config, file);
-        const warnings = modelWarnings(spec, spec.date ?? localDate());
-        if (o.json) print(JSON.stringify({ ok: true, spec, warnings }, null, 2));
-        else {
-          print(describePlan(spec));
-          for (const w of warnings) info(`warning: ${w}`);
-        }
+        const { spec, warnings: found } = await validateFile(config, file);
+        const warnings = [...modelWarnings(spec, spec.date ?? localDate()), ...found.map(formatSpecIssue)];
+        if (!o.json) for (const w of warnings) info(`warning: ${w}`);
+        print(o.json ? JSON.stringify({ ok: true, spec, warnings }, null, 2) : describePlan(spec));
       } catch (err) {
         if (err instanceof SpecError && o.json) {
           print(JSON.stringify({ ok: false, issues: err.issues }, null, 2));
@@ -287,6 +314,7 @@ wrote ${files.json}`);
   registerLearningCommands(program, config, print, info);
   program.addCommand(scheduleCommand(config, print));
 
+  configureErrors(program);
   return program;
 }
 
@@ -296,17 +324,37 @@ export async function main(argv = process.argv): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
-    if (err instanceof SpecError) {
-      process.stderr.write(`nightshift: ${err.message}\n`);
-      process.exit(EXIT.invalidSpec);
-    }
-    if (err instanceof CliError) {
-      process.stderr.write(`nightshift: ${err.message}\n`);
-      process.exit(err.exitCode);
-    }
-    process.stderr.write(`nightshift: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(EXIT.failure);
+    const { message, exitCode } = describeError(err);
+    if (message) process.stderr.write(`nightshift: ${message}\n`);
+    // A stack is for whoever debugs nightshift, not for its users.
+    if (process.env.NIGHTSHIFT_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exit(exitCode);
   }
 }
+
+/** The line a person reads and the documented exit code (README, "Exit codes") for any error. */
+export function describeError(err: unknown): { message?: string; exitCode: number } {
+  // Commander printed its own message (and the hint) already.
+  if (err instanceof CommanderError) return { exitCode: ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code) ? EXIT.ok : EXIT.usage };
+  if (err instanceof SpecError) return { message: err.message, exitCode: EXIT.invalidSpec };
+  if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  if (err instanceof WorkflowFailedError) {
+    const causes: string[] = [];
+    for (let e: unknown = err.cause; e instanceof Error && causes.length < 4; e = e.cause) causes.push(e.message);
+    return { message: `the workflow failed: ${causes.join(': ') || err.message}`, exitCode: EXIT.failure };
+  }
+  if (isGrpcServiceError(err)) {
+    // The server refused what was asked (a bad cron, a bad query): the user's input.
+    if (err.code === GRPC_INVALID_ARGUMENT) return { message: err.details || err.message, exitCode: EXIT.usage };
+    if (err.code === GRPC_UNAVAILABLE) return { message: `Temporal is unavailable: ${err.details || err.message}`, exitCode: EXIT.unavailable };
+    if (err.code === GRPC_NOT_FOUND) return { message: err.details || err.message, exitCode: EXIT.notFound };
+  }
+  return { message: err instanceof Error ? err.message : String(err), exitCode: EXIT.failure };
+}
+
+/** gRPC status codes. */
+const GRPC_INVALID_ARGUMENT = 3;
+const GRPC_NOT_FOUND = 5;
+const GRPC_UNAVAILABLE = 14;
 
 if (require.main === module) void main();

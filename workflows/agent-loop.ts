@@ -11,16 +11,19 @@ import {
   ApplicationFailure,
   CancellationScope,
   continueAsNew,
+  isCancellation,
   patched,
   proxyActivities,
+  setCurrentDetails,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { resolveModel } from '../common/models';
-import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus, TokenUsage } from './contract';
+import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
+import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
 import { allowanceGrantor, bookTurn, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkFinish, deliver, prepareFromDependencies } from './delivery';
@@ -83,11 +86,11 @@ function causeType(err: unknown): { type?: string; message: string } | undefined
 /**
  * Runs the loop for `input.task` and returns how it ended. Updates `status` (the task's
  * `status` query) as it goes. May continue-as-new, carrying the turn, totals and sandbox.
+ * `storeKey` is what the run's records are kept under (contract.ts taskRunKey).
  */
-export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): Promise<Partial<TaskResult>> {
+export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
   const { task } = input;
-  const info = workflowInfo();
-  const workflowId = info.workflowId;
+  const workflowId = workflowInfo().workflowId;
   const opts = input.loop ?? {};
   const acts = proxies(opts.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_MS);
   const model = resolveModel(task.model, task.complexity);
@@ -113,11 +116,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   const answeredQuestions = [...(carried?.answeredQuestions ?? [])];
   const notes = [...(carried?.notes ?? [])];
   let waitedMs = carried?.waitedMs ?? 0;
-  const notifier = new Notifier({ workflowId, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
   const maxTokens = opts.maxTokens ?? 8192;
   const budget: TaskBudgetContext = {
     state: carried?.budget ?? newTaskBudget(0),
     status,
+    storeKey,
     notifier,
     notes,
     model,
@@ -139,18 +143,21 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
     ...(answeredQuestions.length ? { answeredQuestions: [...answeredQuestions] } : {}),
     ...(notes.length ? { notes: [...notes] } : {}),
   });
-  const publish = (activity: string) => Object.assign(status, totals(), { activity });
+  const publish = (activity: string) => {
+    Object.assign(status, totals(), { activity });
+    setCurrentDetails(taskDetails(status, Date.now()));
+  };
 
   let outcome: Partial<TaskResult> = {};
   try {
     if (!sandboxId) {
       status.activity = 'creating sandbox';
-      sandboxId = (await acts.createAgentSandbox({ workflowId, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+      sandboxId = (await acts.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
     }
     if (!carried) {
       status.activity = 'preparing workspace';
-      await prepareFromDependencies(input, sandboxId);
-      const prepared = await acts.prepareAgent({ workflowId, sandboxId, task });
+      await prepareFromDependencies(input, sandboxId, storeKey);
+      const prepared = await acts.prepareAgent({ workflowId: storeKey, sandboxId, task });
       budget.state = newTaskBudget(prepared.promptChars);
     }
 
@@ -178,7 +185,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
           spent: () => costUsd,
           book: (usd) => (costUsd += usd),
           interrupted: interruptedCalls,
-          call: (attempt) => acts.callModelOnce({ workflowId, turn, model, maxTokens, attempt, ...effort }),
+          call: (attempt) => acts.callModelOnce({ workflowId: storeKey, turn, model, maxTokens, attempt, ...effort }),
           say: (line) => publish(`turn ${turn}: ${line}`),
         });
         waitedMs += called.waitedMs;
@@ -195,7 +202,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
           break;
         }
         publish(`turn ${turn}: calling ${model}`);
-        mt = await acts.callModel({ workflowId, turn, model, maxTokens, ...effort });
+        mt = await acts.callModel({ workflowId: storeKey, turn, model, maxTokens, ...effort });
       }
       addUsage(tokens, mt.usage);
       costUsd += mt.costUsd;
@@ -209,7 +216,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         if (call.name === 'finish' || ended) continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
         if (call.name === 'ask_human') {
-          const asked = await askHuman({ batchId: input.batchId, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' });
+          const asked = await askHuman({ batchId: input.batchId, storeKey, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' });
           waitedMs += asked.waitedMs;
           addedChars += asked.resultChars;
           if (asked.assumption) assumptions.push(asked.assumption);
@@ -219,13 +226,13 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         }
         for (let lost = 0; ; lost++) {
           try {
-            addedChars += (await acts.runTool({ workflowId, turn, toolUseId: call.id, sandboxId })).chars;
+            addedChars += (await acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId })).chars;
             break;
           } catch (err) {
             // A sandbox that is gone is rebuilt from the last checkpoint and the call runs there.
             if (causeType(err)?.type !== 'SandboxGone' || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
             publish(`turn ${turn}: sandbox lost, rebuilding it from its last checkpoint`);
-            sandboxId = (await acts.recreateAgentSandbox({ workflowId, sandboxId, sandbox: task.sandbox ?? input.sandbox, task })).sandboxId;
+            sandboxId = (await acts.recreateAgentSandbox({ workflowId: storeKey, sandboxId, sandbox: task.sandbox ?? input.sandbox, task })).sandboxId;
           }
         }
       }
@@ -240,7 +247,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await checkFinish(input, { workflowId, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
+        const checked = await checkFinish(input, { workflowId: storeKey, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
         // Failing checks with a fix round left: the agent reads why as finish's result and goes on.
         if (checked === 'again') {
           fixRounds++;
@@ -255,19 +262,26 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
         break;
       }
     }
-    if (!continuing) outcome = await deliver(input, { workflowId, sandboxId }, { ...totals(), ...outcome }, status);
+    if (!continuing) outcome = await deliver(input, { workflowId, storeKey, sandboxId }, { ...totals(), ...outcome }, status);
   } catch (err) {
     const cause = causeType(err);
     // A policy breach halts the task: the agent tried something it must not do.
     if (cause?.type === 'PolicyViolation') outcome = { status: 'halted', error: cause.message };
-    else throw err;
+    else if (isCancellation(err) && sandboxId && patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) {
+      // Cancelled: what the agent did so far is delivered as a draft before the sandbox goes.
+      const id = sandboxId;
+      const cancelled: Partial<TaskResult> = { ...totals(), status: 'cancelled', error: 'cancelled; the work so far is kept' };
+      outcome = await CancellationScope.nonCancellable(() => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status));
+      Object.assign(status, outcome);
+      throw err;
+    } else throw err;
   } finally {
     if (sandboxId && !continuing) {
       const id = sandboxId;
       // Cleanup runs even when the task is cancelled: the work is copied out, then the sandbox goes.
       await CancellationScope.nonCancellable(async () => {
         try {
-          const kept = await acts.keepWork({ workflowId, sandboxId: id });
+          const kept = await acts.keepWork({ workflowId: storeKey, sandboxId: id });
           outcome = { ...outcome, workDir: kept.workDir };
           status.workDir = kept.workDir;
         } catch (err) {
@@ -286,6 +300,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
       ...input,
       carried: {
         turn,
+        storeKey,
         sandboxId: sandboxId!,
         startedAt: status.startedAt ?? Date.now(),
         costUsd,

@@ -10,10 +10,12 @@ import {
   ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
+  CancellationScope,
   condition,
   continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -27,7 +29,10 @@ import type { BatchSpec, TaskSpec } from '../spec/types';
 import {
   answerSignal,
   batchStatusQuery,
+  cancelBatchUpdate,
   cancelTaskUpdate,
+  failedTaskResult,
+  GRACEFUL_BATCH_CANCEL_PATCH,
   FINAL_STATES,
   NO_TOKENS,
   SEARCH_ATTRIBUTES,
@@ -201,6 +206,9 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       changed = true;
       finish(task.id, await child.result());
     } catch (err) {
+      // A failed or halted task fails its workflow and carries its result (task.ts).
+      const failed = failedTaskResult(err);
+      if (failed) return finish(task.id, failed);
       const cause = (err as { cause?: unknown }).cause;
       finish(task.id, {
         ...results[task.id],
@@ -211,26 +219,41 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     }
   };
 
+  /** Cancels one task: not started, it is cancelled with the reason; running, its workflow is cancelled and its own result stands. */
+  const cancelOne = async (taskId: string, reason: string | undefined): Promise<void> => {
+    if (!isFinal(taskId) && !running.has(taskId)) {
+      results[taskId] = { taskId, status: 'cancelled', error: reason ?? 'cancelled before it started', costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: Date.now() };
+      skipDependents(taskId);
+      refresh();
+    } else if (running.has(taskId)) {
+      await condition(() => childStarted.has(taskId) || isFinal(taskId));
+      if (!isFinal(taskId)) {
+        await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId))
+          .cancel()
+          .catch(() => undefined);
+      }
+      await condition(() => isFinal(taskId));
+      if (reason && results[taskId].status === 'cancelled') results[taskId] = { ...results[taskId], error: reason };
+    }
+  };
+
+  /** Set once the whole night is being cancelled: nothing new starts. */
+  let cancelling: string | undefined;
+  const cancelAll = async (reason: string): Promise<void> => {
+    cancelling ??= reason;
+    await Promise.all(spec.tasks.map((t) => cancelOne(t.id, `night cancelled: ${reason}`)));
+    refresh();
+  };
+
+  setHandler(cancelBatchUpdate, async ({ reason }) => {
+    await cancelAll(reason ?? 'cancelled');
+    return spec.tasks.map((t) => results[t.id]);
+  });
+
   setHandler(
     cancelTaskUpdate,
     async ({ taskId, reason }) => {
-      if (!isFinal(taskId) && !running.has(taskId)) {
-        results[taskId] = { taskId, status: 'cancelled', error: reason ?? 'cancelled before it started', costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: Date.now() };
-        skipDependents(taskId);
-        refresh();
-      } else if (running.has(taskId)) {
-        // A task is "running" from the moment its start is requested; the child can only
-        // be cancelled once the server has started it.
-        await condition(() => childStarted.has(taskId) || isFinal(taskId));
-        if (!isFinal(taskId)) {
-          // The child may finish on its own between the check and the request; then there
-          // is nothing left to cancel and its own result stands.
-          await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId))
-            .cancel()
-            .catch(() => undefined);
-        }
-        await condition(() => isFinal(taskId));
-      }
+      await cancelOne(taskId, reason);
       return results[taskId];
     },
     {
@@ -246,10 +269,11 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).signal(answerSignal, { text, questionId, ...(by ? { by } : {}) });
   });
 
+  let cancelledBy: unknown;
   refresh();
   for (;;) {
     const nearHistoryLimit = workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-    if (!nearHistoryLimit) {
+    if (!nearHistoryLimit && cancelling === undefined) {
       const succeeded = new Set(spec.tasks.filter((t) => results[t.id]?.status === 'succeeded').map((t) => t.id));
       const started = new Set(Object.keys(results));
       for (const id of readyTasks(spec.tasks, succeeded, started)) {
@@ -268,36 +292,54 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       });
     }
     changed = false;
-    await condition(() => changed);
+    try {
+      await condition(() => changed);
+    } catch (err) {
+      // Cancelled through Temporal (Web UI, `temporal workflow cancel`): end like `nightshift cancel BATCH`.
+      if (!isCancellation(err) || !patched(GRACEFUL_BATCH_CANCEL_PATCH)) throw err;
+      cancelledBy = err;
+      await CancellationScope.nonCancellable(() => cancelAll('cancelled through Temporal'));
+      break;
+    }
   }
 
-  await condition(allHandlersFinished);
-  status.endedAt = Date.now();
-  refresh();
-  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: 'completed' }]);
-  const totals = sumResults(Object.values(results));
-  // The work is done and recorded in this result whatever happens to the report files.
-  const report = await writeReport({ status, budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
-  status.report = report;
-  const count = (st: string) => spec.tasks.filter((t) => results[t.id]?.status === st).length;
-  notifier.send(
-    'batch_finished',
-    'batch-finished',
-    `${batchId} finished`,
-    `${spec.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${count('waiting_for_answer')} parked, ${count('paused_budget')} stopped by budget. Spent $${totals.costUsd.toFixed(2)} of $${live.ledger.capUsd.toFixed(2)}.` +
-      ('markdown' in report ? `\nReport: ${report.markdown}` : ''),
-    { status: 'completed', costUsd: totals.costUsd, report },
-  );
-  await Promise.all([notifier.flush(), live.flush()]);
-  return {
-    report,
-    batchId,
-    scheduleId: status.scheduleId,
-    date,
-    source: spec.source,
-    startedAt: status.startedAt,
-    endedAt: status.endedAt,
-    ...totals,
-    tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role, ...(t.repoName ? { repo: t.repoName } : {}) })),
-  };
+  // A night cancelled through Temporal still records its tasks and writes its report, then ends Cancelled.
+  if (cancelledBy) {
+    const why = cancelledBy;
+    await CancellationScope.nonCancellable(() => endNight());
+    throw why;
+  }
+  return endNight();
+
+  async function endNight(): Promise<BatchResult> {
+    await condition(allHandlersFinished);
+    status.endedAt = Date.now();
+    refresh();
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: cancelling !== undefined ? 'cancelled' : 'completed' }]);
+    const totals = sumResults(Object.values(results));
+    // The work is done and recorded in this result whatever happens to the report files.
+    const report = await writeReport({ status, budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
+    status.report = report;
+    const count = (st: string) => spec.tasks.filter((t) => results[t.id]?.status === st).length;
+    notifier.send(
+      'batch_finished',
+      'batch-finished',
+      `${batchId} finished`,
+      `${spec.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${count('waiting_for_answer')} parked, ${count('paused_budget')} stopped by budget. Spent $${totals.costUsd.toFixed(2)} of $${live.ledger.capUsd.toFixed(2)}.` +
+        ('markdown' in report ? `\nReport: ${report.markdown}` : ''),
+      { status: 'completed', costUsd: totals.costUsd, report },
+    );
+    await Promise.all([notifier.flush(), live.flush()]);
+    return {
+      report,
+      batchId,
+      scheduleId: status.scheduleId,
+      date,
+      source: spec.source,
+      startedAt: status.startedAt,
+      endedAt: status.endedAt,
+      ...totals,
+      tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role, ...(t.repoName ? { repo: t.repoName } : {}) })),
+    };
+  }
 }

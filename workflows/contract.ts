@@ -28,6 +28,57 @@ export function taskWorkflowId(batchId: string, taskId: string): string {
   return `${batchId}/${taskId}`;
 }
 
+/**
+ * What a task run's records are kept under: its transcript, tool results, prompt, sandbox,
+ * checkpoints and kept work. A rerun reuses the workflow ID, so the key adds the run
+ * chain's first run ID (which continue-as-new keeps): a rerun starts clean instead of
+ * finding the earlier run's turns and reporting them as its own.
+ */
+export function taskRunKey(workflowId: string, firstExecutionRunId: string): string {
+  return `${workflowId}@${firstExecutionRunId}`;
+}
+
+/**
+ * The branch a task delivers to. The night's default batch (`nightshift-<date>`) delivers
+ * to `nightshift/<date>/<task>`; any other batch (another --workflow-id, a schedule's
+ * run, the intake) to `nightshift/<batch>/<task>`, so two batches on one date never
+ * share a branch. The batch ID is made ref-safe injectively: every character outside
+ * [A-Za-z0-9_-] becomes %XX, and an ID that reads as a bare date is escaped too, so no
+ * two batches, and no batch and a night's default, get the same name.
+ */
+export function deliveryBranch(batchId: string, date: string, taskId: string): string {
+  if (batchId === batchIdFor(date)) return `nightshift/${date}/${taskId}`;
+  return `nightshift/${refSafeName(batchId)}/${taskId}`;
+}
+
+/** The branch names before they were made per batch: what tasks started then keep using. */
+export const LEGACY_DELIVERY_BRANCH = (date: string, taskId: string) => `nightshift/${date}/${taskId}`;
+
+/** patched() ID of delivering to deliveryBranch (per batch) instead of LEGACY_DELIVERY_BRANCH. */
+export const BRANCH_PER_BATCH_PATCH = 'delivery-branch-per-batch';
+
+function refSafeName(id: string): string {
+  const escape = (c: string) => {
+    const uri = encodeURIComponent(c);
+    // encodeURIComponent leaves !'()*.~ as they are; those become %XX here too.
+    return uri.startsWith('%') ? uri : `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
+  };
+  const name = Array.from(id, (c) => (/[A-Za-z0-9_-]/.test(c) ? c : escape(c))).join('');
+  return /^\d{4}-\d{2}-\d{2}$/.test(name) ? escape(name[0]) + name.slice(1) : name;
+}
+
+/**
+ * The branch a task's workspace is checked out on while the agent works: the task's own
+ * `branch:` if it names one, else `nightshift/<task>`. It never leaves the sandbox; what is
+ * pushed is deliveryBranch.
+ */
+export function workBranch(task: Pick<TaskSpec, 'id' | 'branch'>): string {
+  return task.branch ?? `nightshift/${task.id}`;
+}
+
+/** patched() ID of keying a task's records by run (taskRunKey) instead of by workflow ID. */
+export const RUN_KEYED_RECORDS_PATCH = 'task-records-keyed-by-run';
+
 /** The per-day spend ledger across batches (daily cap, seed 000: resets at midnight UTC). */
 export const LEDGER_WORKFLOW = 'dailyLedger';
 
@@ -64,6 +115,38 @@ export type TaskState =
   | 'skipped'
   | 'waiting_for_answer'
   | 'paused_budget';
+
+/**
+ * States in which an agentTask workflow ends as Failed rather than Completed, so the Web
+ * UI, `temporal workflow list` and the batch's timeline show it; its TaskResult travels in
+ * the failure's details (failedTaskResult reads it back).
+ */
+export const FAILING_STATES: readonly TaskState[] = ['failed', 'halted'];
+
+/** The ApplicationFailure type of a task that ended in a FAILING_STATES state. */
+export const TASK_FAILED_ERROR = 'TaskFailed';
+
+/** patched() ID of ending a failed or halted task as a failed workflow. */
+export const TASK_FAILS_WORKFLOW_PATCH = 'task-failure-fails-workflow';
+
+/**
+ * patched() ID of a cancelled task that delivers its work so far (a draft) and ends as a
+ * failed workflow carrying its result (status `cancelled`), so the batch knows where the
+ * work went.
+ */
+export const CANCELLED_TASK_KEEPS_RESULT_PATCH = 'cancelled-task-delivers-and-reports';
+
+/**
+ * The TaskResult a task that ended as a failed workflow carried in its failure's details,
+ * found through the cause chain (a ChildWorkflowFailure in a workflow, a
+ * WorkflowFailedError in a client); undefined for any other error.
+ */
+export function failedTaskResult(err: unknown): TaskResult | undefined {
+  for (let e = err as { type?: unknown; details?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.type === TASK_FAILED_ERROR && Array.isArray(e.details) && e.details[0]) return e.details[0] as TaskResult;
+  }
+  return undefined;
+}
 
 /** States after which a task never changes again. */
 export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped'];
@@ -249,6 +332,8 @@ export interface AgentLoopOptions {
 export interface CarriedAgentState {
   /** The next turn to run. */
   turn: number;
+  /** taskRunKey of the chain; absent in runs started before records were keyed by run. */
+  storeKey?: string;
   sandboxId: string;
   startedAt: number;
   costUsd: number;
@@ -455,3 +540,12 @@ export const budgetRaisedSignal = defineSignal<[{ taskCapAddUsd?: number }]>('bu
 /** Internal: a task telling its batch that a question opened or closed, or that it paused. */
 export const taskEventSignal = defineSignal<[{ taskId: string; status: TaskState; question?: OpenQuestion | null }]>('taskEvent');
 export const cancelTaskUpdate = defineUpdate<TaskResult, [{ taskId: string; reason?: string }]>('cancelTask');
+/**
+ * Cancels the whole night gracefully: running tasks are cancelled (their processes killed,
+ * their work kept), tasks not started are cancelled with the reason, and the batch writes
+ * its report and completes. Returns every task's result.
+ */
+export const cancelBatchUpdate = defineUpdate<TaskResult[], [{ reason?: string }]>('cancelBatch');
+
+/** patched() ID of a batch that, when cancelled through Temporal, still cancels its tasks one by one and writes its report. */
+export const GRACEFUL_BATCH_CANCEL_PATCH = 'batch-cancel-writes-report';

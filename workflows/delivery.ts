@@ -6,11 +6,11 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
-import type { AgentTaskInput, ChecksOutcome, DependencyBranch, TaskResult, TaskStatus } from './contract';
+import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
 const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
 
@@ -29,9 +29,6 @@ function proxies(input: AgentTaskInput) {
     openPullRequest: git.openPullRequest,
   };
 }
-
-/** The branch every task delivers to. */
-export const deliveryBranch = (date: string, taskId: string) => `nightshift/${date}/${taskId}`;
 
 /**
  * What the batch hands a child: its dependencies' delivered branches, in depends_on order.
@@ -55,10 +52,10 @@ const messageOf = (err: unknown): string => {
  * fails the task (MergeConflict), or with `on_merge_conflict: agent` is left in progress
  * for the agent, whose first message names the files.
  */
-export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string): Promise<void> {
+export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string, storeKey: string): Promise<void> {
   const deps = input.dependencies ?? [];
   if (deps.length === 0 || !input.task.repo) return;
-  await proxies(input).prepareFromDependencies({ workflowId: workflowInfo().workflowId, sandboxId, task: input.task, dependencies: deps });
+  await proxies(input).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
 }
 
 /** Only several dependencies can conflict, and only with the agent resolving is anything left to check. */
@@ -89,20 +86,21 @@ export async function checkFinish(
  * sandbox killed). A delivery problem never changes the task's status: it is recorded in
  * `deliveryError` and the report shows it.
  */
-export async function deliver(input: AgentTaskInput, o: { workflowId: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
+export async function deliver(input: AgentTaskInput, o: { workflowId: string; storeKey: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
   const { task } = input;
   const checksFailing = Boolean(result.checks && !result.checks.passed);
   // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
-  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer'].includes(result.status ?? '') || checksFailing;
+  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled'].includes(result.status ?? '') || checksFailing;
   if (!task.repo || !deliverable) return result;
   const acts = proxies(input);
-  const branch = deliveryBranch(input.date, task.id);
+  // A task that reached delivery before branches were per batch keeps the name it committed under.
+  const branch = patched(BRANCH_PER_BATCH_PATCH) ? deliveryBranch(input.batchId, input.date, task.id) : LEGACY_DELIVERY_BRANCH(input.date, task.id);
   const out: Partial<TaskResult> = { ...result };
   const note = (e: string) => (out.deliveryError = [out.deliveryError, e].filter(Boolean).join('; '));
   try {
     let merging = '';
     if (mayLeaveConflict(input)) {
-      const m = await acts.checkMergeResolution({ workflowId: o.workflowId, sandboxId: o.sandboxId });
+      const m = await acts.checkMergeResolution({ workflowId: o.storeKey, sandboxId: o.sandboxId });
       if (m.conflict && m.unresolved.length) {
         // Conflict markers are never committed: the work stays in the kept workspace for a person.
         const why = `conflict markers are still in ${m.unresolved.join(', ')} (the merge of ${m.conflict.taskId}'s branch left to the agent); nothing was committed`;
@@ -122,7 +120,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; sa
     const treeRule = patched('deliver-checked-tree') ? { checkedTree: result.checks?.tree, verifyTree: true } : {};
     let c;
     try {
-      c = await acts.commitWork({ workflowId: o.workflowId, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id, ...treeRule });
+      c = await acts.commitWork({ workflowId: o.storeKey, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id, ...treeRule });
     } catch (err) {
       const cause = err instanceof ActivityFailure ? err.cause : undefined;
       // What would be delivered is not what was checked: the task fails, whatever it reported.

@@ -12,7 +12,7 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { agentTask } from './task';
 import { nightlyBatch } from './batch';
-import { SEARCH_ATTRIBUTES, type TaskResult } from './contract';
+import { failedTaskResult, SEARCH_ATTRIBUTES, type TaskResult } from './contract';
 
 export const IMPROVE_WORKFLOW = 'improvementLoops';
 
@@ -64,7 +64,8 @@ export async function improvementLoops(input: ImproveInput): Promise<ImproveResu
       args: [{ batchId: loopId, date: input.date, task, sandbox: task.sandbox, allowanceFrom: null }],
       staticSummary: `improvement loop ${loop}: research`,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.task, value: task.id }],
-    });
+      // A research task that failed fails its workflow, carrying its result (task.ts).
+    }).catch((err: unknown) => failedTaskResult(err) ?? Promise.reject(err));
     costUsd += research.costUsd;
     const result: LoopResult = { loop, research: { status: research.status, costUsd: research.costUsd, error: research.error }, tasks: [] };
     loops.push(result);

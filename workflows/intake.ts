@@ -32,6 +32,7 @@ import { NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId } from './contract';
 import { addTasksUpdate, intakeStatusQuery, type InFlightTask, type IntakeInput, type IntakeStatus } from './intake-contract';
 import { allowanceFor, remainingBudget } from './intake-budget';
 import { agentTask } from './task';
+import { mdText, mdUsd } from './markdown';
 
 const acts = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -86,7 +87,7 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
     status.budget = { capUsd: cap, spentUsd: Math.round(spent * 1e6) / 1e6, reservedUsd: cap - spent - remainingBudget(cap, spent, inFlight.values()) };
     status.inFlight = [...inFlight.values()];
     status.state = pausedForBudget ? 'paused_budget' : inFlight.size > 0 ? 'running' : 'idle';
-    setCurrentDetails(`${input.mode} intake of ${folder}/pending · ${inFlight.size} running · $${spent.toFixed(2)} of $${cap.toFixed(2)} today`);
+    setCurrentDetails(`${input.mode} intake of ${mdText(folder)}/pending · ${inFlight.size} running · ${mdUsd(spent)} of ${mdUsd(cap)} today`);
     changed = true;
   };
   setHandler(intakeStatusQuery, () => status);

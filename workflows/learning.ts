@@ -5,7 +5,7 @@
  *
  * Deterministic code only.
  */
-import { isCancellation, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { AgentTaskInput, TaskResult } from './contract';
@@ -15,12 +15,13 @@ const { learnSkill } = proxyActivities<Activities>({
   retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
 });
 
-export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<TaskResult>): Promise<void> {
+/** `storeKey`: where the task run's transcript is kept (contract.ts taskRunKey). */
+export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<TaskResult>, storeKey: string): Promise<void> {
   const { task } = input;
   if (outcome.status !== 'succeeded' || !task.updateSkill) return;
   try {
     const r = await learnSkill({
-      workflowId: workflowInfo().workflowId,
+      workflowId: storeKey,
       task: { id: task.id, title: task.title, description: task.description, acceptanceCriteria: task.acceptanceCriteria, updateSkill: task.updateSkill },
       summary: outcome.summary,
       date: input.date,

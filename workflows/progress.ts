@@ -1,5 +1,6 @@
 /** Pure helpers that summarise task results for the status query and the Web UI. */
-import { NO_TOKENS, type BatchStatus, type TaskResult, type TokenUsage } from './contract';
+import { NO_TOKENS, type BatchStatus, type OpenQuestion, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
+import { mdCode, mdTable, mdText, mdTime, mdUsd } from './markdown';
 
 export function sumResults(results: readonly TaskResult[]): { costUsd: number; tokens: TokenUsage; turns: number } {
   const tokens = { ...NO_TOKENS };
@@ -16,7 +17,7 @@ export function sumResults(results: readonly TaskResult[]): { costUsd: number; t
   return { costUsd: Math.round(costUsd * 1e6) / 1e6, tokens, turns };
 }
 
-/** Markdown shown as the workflow's current details in the Web UI. */
+/** Markdown shown as the batch's current details in the Web UI. */
 export function progressTable(status: BatchStatus): string {
   const counts = new Map<string, number>();
   for (const t of status.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
@@ -24,8 +25,28 @@ export function progressTable(status: BatchStatus): string {
   const rows = status.tasks
     .filter((t) => t.status !== 'pending')
     .slice(0, 40)
-    .map((t) => `| ${t.taskId} | ${t.status} | $${t.costUsd.toFixed(2)} | ${t.error ?? t.summary ?? ''} |`);
-  const more = status.tasks.length > 40 ? `\n…and ${status.tasks.length - 40} more` : '';
-  const budget = status.budget ? ` · $${status.budget.spentUsd.toFixed(2)} of $${status.budget.capUsd.toFixed(2)}` : '';
-  return [`**${status.state}** · ${summary}${budget}`, '', '| task | status | cost | note |', '|---|---|---|---|', ...rows].join('\n') + more;
+    .map((t) => [mdText(t.taskId, 80), t.status, mdUsd(t.costUsd), mdText(t.error ?? t.summary ?? '')]);
+  const more = status.tasks.length > 40 ? `\n\n…and ${status.tasks.length - 40} more` : '';
+  const budget = status.budget ? ` · ${mdUsd(status.budget.spentUsd)} of ${mdUsd(status.budget.capUsd)}` : '';
+  const questions = (status.questions ?? []).map((q) => questionLine(q, q.askedAt + q.ageMs));
+  return [`**${status.state}** · ${summary}${budget}`, ...(questions.length ? ['', '**Waiting for an answer**', '', ...questions] : []), '', mdTable(['task', 'status', 'cost', 'note'], rows)].join('\n') + more;
+}
+
+/** One open question: who asks, what, since when, until when, and the command that answers it. */
+function questionLine(q: OpenQuestion, now: number): string {
+  const ageMin = Math.max(0, Math.round((now - q.askedAt) / 60_000));
+  return `- ${mdText(q.taskId, 80)} asks: ${mdText(q.question)} (asked ${mdTime(q.askedAt)}, ${ageMin} min ago; ${q.onTimeout === 'continue' ? 'goes on with its assumption' : q.onTimeout === 'park' ? 'parks' : 'fails'} at ${mdTime(q.deadline)}). Answer: ${mdCode(q.answerCommand)}`;
+}
+
+/** Markdown shown as a task's current details in the Web UI: where it is, what it spent, what it waits for. */
+export function taskDetails(status: TaskStatus, now: number): string {
+  const head = `**${status.status}** · ${status.turns} turn${status.turns === 1 ? '' : 's'} · ${mdUsd(status.costUsd)}`;
+  const lines = [head];
+  if (status.activity) lines.push('', mdText(status.activity));
+  const questions = status.questions ?? [];
+  if (questions.length) lines.push('', '**Waiting for an answer**', '', ...questions.map((q) => questionLine(q, now)));
+  if (status.error) lines.push('', `Error: ${mdText(status.error, 600)}`);
+  else if (status.summary) lines.push('', mdText(status.summary, 600));
+  if (status.workDir) lines.push('', `Work kept in ${mdCode(status.workDir)}`);
+  return lines.join('\n');
 }

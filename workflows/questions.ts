@@ -10,7 +10,8 @@
  *
  * Deterministic code only.
  */
-import { condition, getExternalWorkflowHandle, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { taskDetails } from './progress';
 import type { Activities } from '../activities';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { renderQuestionMessage } from '../common/questions';
@@ -66,6 +67,8 @@ export function setTaskState(status: TaskStatus, state: TaskState): void {
 
 export interface AskContext {
   batchId: string;
+  /** Where the run's transcript is kept (contract.ts taskRunKey); default the workflow ID. */
+  storeKey?: string;
   turn: number;
   toolUseId: string;
   status: TaskStatus;
@@ -99,16 +102,20 @@ const hours = (ms: number) => (ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(1)
 export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
   const { status, turn, toolUseId } = ctx;
   const workflowId = status.workflowId;
+  const storeKey = ctx.storeKey ?? workflowId;
   const askedAt = Date.now();
-  const q = await recordQuestion({ workflowId, batchId: ctx.batchId, taskId: status.taskId, turn, toolUseId, askedAt, timeoutMs: ctx.timeoutMs, onTimeout: ctx.onTimeout });
+  const q = await recordQuestion({ workflowId, storeKey, batchId: ctx.batchId, taskId: status.taskId, turn, toolUseId, askedAt, timeoutMs: ctx.timeoutMs, onTimeout: ctx.onTimeout });
 
   setTaskState(status, 'waiting_for_answer');
   status.questions = [q];
   status.activity = `turn ${turn}: waiting for an answer to "${q.question.slice(0, 80)}"`;
+  setCurrentDetails(taskDetails(status, askedAt));
   await tellBatch(status.taskId, 'waiting_for_answer', q);
   ctx.notifier.send('question', `question-${q.questionId}`, `${status.taskId} asks: ${q.question.slice(0, 120)}`, renderQuestionMessage(q), { question: q });
 
-  const answered = await condition(() => ctx.inbox.has(q.questionId), Math.max(0, q.deadline - Date.now()));
+  const answered = await condition(() => ctx.inbox.has(q.questionId), Math.max(0, q.deadline - Date.now()), {
+    summary: `waiting for an answer to question ${q.questionId} (${q.onTimeout} at the deadline)`,
+  });
   const waitedMs = Date.now() - askedAt;
   const answer = answered ? ctx.inbox.take(q.questionId) : undefined;
 
@@ -143,10 +150,11 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
     return { end: { status: 'failed', error: `${why} (on_question_timeout: fail)` }, resultChars: 0, waitedMs };
   }
 
-  const written = await recordAnswer({ workflowId, turn, toolUseId, content, summary });
+  const written = await recordAnswer({ workflowId: storeKey, turn, toolUseId, content, summary });
   status.questions = [];
   setTaskState(status, 'running');
   status.activity = `turn ${turn}: ${summary}`;
+  setCurrentDetails(taskDetails(status, Date.now()));
   await tellBatch(status.taskId, 'running', null);
   return { resultChars: written.chars, assumption, answered: answeredQ, waitedMs };
 }

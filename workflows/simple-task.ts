@@ -38,19 +38,20 @@ function messageOf(err: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, workflowId: string): Promise<Partial<TaskResult>> {
+/** `storeKey`: what the task run's records are kept under (contract.ts taskRunKey). */
+export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
   const { task } = input;
   let sandboxId: string | undefined;
   let outcome: Partial<TaskResult> = {};
   const notes: string[] = [];
   const raises = new RaiseInbox();
   raises.listen();
-  const notifier = new Notifier({ workflowId, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
   try {
     status.activity = 'creating sandbox';
-    sandboxId = (await sandbox.createAgentSandbox({ workflowId, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+    sandboxId = (await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
     status.activity = 'preparing workspace';
-    await sandbox.prepareAgent({ workflowId, sandboxId, task });
+    await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
     const m = resolveModel(task.model, task.complexity);
     // The request holds files this code cannot size, so the reservation assumes a full context window.
     const state = newTaskBudget(0);
@@ -66,7 +67,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, w
       allowanceFrom: allowanceGrantor(input),
       remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now())),
     };
-    const call = { workflowId, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS };
+    const call = { workflowId: storeKey, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS };
     const interruptedCalls: InterruptedCall[] = [];
     let booked = 0;
     let called: { result?: Awaited<ReturnType<typeof model.simpleModelCall>>; end?: Partial<TaskResult> };
@@ -107,7 +108,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, w
       };
     }
     // The same delivery as the agent loop: branch, push, PR or patch.
-    outcome = await deliver(input, { workflowId, sandboxId }, outcome, status);
+    outcome = await deliver(input, { workflowId: status.workflowId, storeKey, sandboxId }, outcome, status);
   } catch (err) {
     if (isCancellation(err)) throw err;
     // A non-retryable failure (the API refused the request, a clone that cannot work) ends this repo's task, not the night.
@@ -118,7 +119,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, w
       const id = sandboxId;
       await CancellationScope.nonCancellable(async () => {
         try {
-          const kept = await sandbox.keepWork({ workflowId, sandboxId: id });
+          const kept = await sandbox.keepWork({ workflowId: storeKey, sandboxId: id });
           outcome = { ...outcome, workDir: kept.workDir };
         } catch (err) {
           outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${messageOf(err)}`].filter(Boolean).join('; ') };

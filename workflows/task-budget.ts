@@ -38,6 +38,8 @@ export function newTaskBudget(promptChars: number): TaskBudgetState {
 export interface TaskBudgetContext {
   state: TaskBudgetState;
   status: TaskStatus;
+  /** Where the run's transcript is kept (contract.ts taskRunKey); default the workflow ID. */
+  storeKey?: string;
   notifier: Notifier;
   notes: string[];
   model: string;
@@ -102,7 +104,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
       if (decision === 'wrap_up' && !b.wrappedUp && turn > 1) {
         b.wrappedUp = true;
         // Sent with the previous turn's tool results, i.e. in this turn's request.
-        await addNote({ workflowId: ctx.status.workflowId, turn: turn - 1, text: WRAP_UP_NOTE });
+        await addNote({ workflowId: ctx.storeKey ?? ctx.status.workflowId, turn: turn - 1, text: WRAP_UP_NOTE });
         b.nextInputTokens += tokensFromChars(WRAP_UP_NOTE.length);
         ctx.notes.push(`near its max_cost_usd after ${money(spent)}: the agent was asked to wrap up`);
       }

@@ -103,17 +103,46 @@ export async function remoteBranchCommit(remote: string, branch: string, token?:
   return out.split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`))?.split('\t')[0];
 }
 
+/** Where the delivery repository records the last commit it pushed to `branch` (the lease of the next push). */
+export const pushedRef = (branch: string) => `refs/nightshift/pushed/${branch}`;
+
 /**
  * Pushes `commit` to `refs/heads/<branch>` on `remote` and reads the ref back: a push that
- * hung or lied is an error (retried), never a silent success. The branch belongs to
- * nightshift (`nightshift/<date>/<task>`), so it is forced: a rerun replaces its own work.
+ * hung or lied is an error (retried), never a silent success. The branch belongs to one
+ * task of one batch (contract.ts deliveryBranch): the push replaces only what this
+ * delivery repository pushed there before (a rerun's earlier work), with a lease on it.
+ * A branch holding anything else (a person's commits, another worker's) is left as it
+ * is, and `pushed: false` says why.
  */
-export async function pushBranch(repoDir: string, o: { remote: string; branch: string; commit: string; token?: string }): Promise<void> {
+export async function pushBranch(repoDir: string, o: { remote: string; branch: string; commit: string; token?: string }): Promise<{ pushed: true } | { pushed: false; reason: string }> {
   const env = authEnv(o.remote, o.token);
-  if ((await remoteBranchCommit(o.remote, o.branch, o.token)) === o.commit) return;
-  await withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'push', '--quiet', '--force', '--no-verify', o.remote, `${o.commit}:refs/heads/${o.branch}`], { env }));
-  const now = await remoteBranchCommit(o.remote, o.branch, o.token);
-  if (now !== o.commit) {
-    throw ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, 'DeliveryFailed');
+  const record = () => withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'update-ref', pushedRef(o.branch), o.commit]));
+  const taken = (at: string) => ({
+    pushed: false as const,
+    reason: `${o.branch} on the remote is at ${at.slice(0, 12)}, which this task did not push; it was left as it is`,
+  });
+  const before = await remoteBranchCommit(o.remote, o.branch, o.token);
+  if (before === o.commit) {
+    await record();
+    return { pushed: true };
   }
+  const ours = await git(['--git-dir', repoDir, 'rev-parse', '--verify', '--quiet', pushedRef(o.branch)]).catch(() => undefined);
+  if (before !== undefined && before !== ours) return taken(before);
+  // The lease: the remote ref must still be what was read above (absent, or this task's last push).
+  const lease = `--force-with-lease=refs/heads/${o.branch}:${before ?? ''}`;
+  const pushing = await withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'push', '--quiet', lease, '--no-verify', o.remote, `${o.commit}:refs/heads/${o.branch}`], { env })).then(
+    () => undefined,
+    (err: Error) => err,
+  );
+  const now = await remoteBranchCommit(o.remote, o.branch, o.token);
+  if (now === o.commit) {
+    await record();
+    return { pushed: true };
+  }
+  if (pushing) {
+    // Someone pushed between the read and the push: the lease held, and their commits stand.
+    if (now !== undefined && now !== ours) return taken(now);
+    throw pushing;
+  }
+  throw ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, 'DeliveryFailed');
 }

@@ -14,7 +14,7 @@ import { LocalSandbox } from '../../sandbox/local';
 import type { SandboxProvider } from '../../sandbox/types';
 import { DEFAULT_IDENTITY, prepareWorkspace, type GitIdentity } from '../../sandbox/workspace';
 import type { TaskSpec } from '../../spec/types';
-import type { DependencyBranch } from '../../workflows/contract';
+import { workBranch, type DependencyBranch } from '../../workflows/contract';
 import { heartbeatEvery } from '../model/call-model';
 import { reportBaseName } from '../report';
 import { putJson, type TranscriptStore } from '../transcripts';
@@ -100,11 +100,11 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       if (!task.repo) throw ApplicationFailure.nonRetryable(`task ${task.id} has dependencies with branches but no context.repo`, 'DeliveryUnsupported');
       const remote = resolveRemote(config.root, task.repo);
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
-      const workBranch = task.branch ?? `nightshift/${task.id}`;
-      await prepareWorkspace(sandbox, { repo: remote, branch: workBranch, contextFiles: task.contextFiles, identity });
+      const branch = workBranch(task);
+      await prepareWorkspace(sandbox, { repo: remote, branch, contextFiles: task.contextFiles, identity });
       const r = await startFromDependencies(sandbox, {
         taskId: task.id,
-        workBranch,
+        workBranch: branch,
         dependencies: input.dependencies,
         deliveryRepo: deliveryRepoFor(config, remote),
         authEnv: authEnv(remote, config.github.token),
@@ -159,8 +159,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const remote = resolveRemote(config.root, input.repo);
       const access = pushAccess(remote, config.github.token);
       if (!access.ok) return { pushed: false, reason: access.reason };
-      await beating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
-      return { pushed: true };
+      return beating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
     },
 
     /**

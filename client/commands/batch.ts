@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
-import { loadBatchSpec } from '../../spec/load';
-import { BATCH_WORKFLOW, batchIdFor, cancelTaskUpdate, SEARCH_ATTRIBUTES, type BatchStatus } from '../../workflows/contract';
+import type { SpecIssue } from '../../common/errors';
+import { validateFile } from './validate';
+import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { taskTable, usd } from '../format';
@@ -25,7 +26,7 @@ export interface StartOptions {
 }
 
 /** Validates locally first, so a bad file starts nothing; then starts the batch. */
-export async function startBatch(client: Client, config: NightshiftConfig, file: string, o: StartOptions): Promise<{ batchId: string; runId: string }> {
+export async function startBatch(client: Client, config: NightshiftConfig, file: string, o: StartOptions): Promise<{ batchId: string; runId: string; warnings: SpecIssue[] }> {
   // A path is the shell's (relative to the current directory); failing that, relative to
   // NIGHTSHIFT_ROOT, the way workers and `temporal workflow start` read it.
   const fromCwd = path.resolve(file);
@@ -34,7 +35,7 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new CliError(`${file} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
   }
-  const spec = await loadBatchSpec(rel, config.root);
+  const { spec, warnings } = await validateFile(config, rel);
   const date = o.date ?? spec.date ?? localDate();
   for (const w of modelWarnings(spec, date)) o.onWarning?.(`warning: ${w}`);
   const batchId = o.workflowId ?? batchIdFor(date);
@@ -47,7 +48,7 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
       workflowIdReusePolicy: o.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     });
-    return { batchId, runId: handle.firstExecutionRunId };
+    return { batchId, runId: handle.firstExecutionRunId, warnings };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
       throw new CliError(`batch ${batchId} already exists (running or completed); pass --rerun to run it again or --workflow-id to choose another ID`, EXIT.usage);
@@ -63,7 +64,10 @@ export function renderStatus(s: BatchStatus): string {
   return `${head}\n\n${taskTable(s.tasks)}`;
 }
 
-/** Polls until the batch closes, printing each task state change. */
+/**
+ * Polls until the batch closes, printing each task state change. Returns once the
+ * workflow has ended (its report written), not when its status first says completed.
+ */
 export async function followBatch(client: Client, batchId: string, print: (s: string) => void, intervalMs = 1000): Promise<BatchStatus> {
   const seen = new Map<string, string>();
   for (;;) {
@@ -74,7 +78,12 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
         seen.set(t.taskId, t.status);
       }
     }
-    if (s.state === 'completed' || s.state === 'failed') return s;
+    if (s.state === 'completed' || s.state === 'failed') {
+      // The status says completed before the batch writes its report and returns.
+      await client.workflow.getHandle(batchId).result().catch(() => undefined);
+      // The result holds the report; the last status the live budget.
+      return { ...s, ...(await readBatch(client, batchId)) };
+    }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
@@ -90,9 +99,12 @@ export async function statusCommand(client: Client, batch: string | undefined, o
   }
 }
 
-export async function cancelCommand(client: Client, batchId: string, taskId: string, reason?: string) {
+/** Cancels one task of a running batch, or with no task the whole night (update `cancelBatch`). */
+export async function cancelCommand(client: Client, batchId: string, taskId: string | undefined, reason?: string): Promise<TaskResult[]> {
   try {
-    return await client.workflow.getHandle(batchId).executeUpdate(cancelTaskUpdate, { args: [{ taskId, reason }] });
+    const handle = client.workflow.getHandle(batchId);
+    if (taskId === undefined) return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
+    return [await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId, reason }] })];
   } catch (err) {
     const cause = (err as { cause?: Error }).cause;
     throw new CliError(cause?.message ?? (err as Error).message, EXIT.notFound);

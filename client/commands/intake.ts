@@ -12,6 +12,7 @@ import { parseDuration } from '../../spec/schema';
 import { DEFAULT_INTAKE_ID, INTAKE_WORKFLOW, intakeStatusQuery, type IntakeInput, type IntakeMode, type IntakeStatus } from '../../workflows/intake-contract';
 import { CliError, EXIT } from '../errors';
 import { taskTable, usd } from '../format';
+import { queryWithWorker } from '../workers';
 
 export const MODES = ['once', 'batch', 'continuous', 'status'] as const;
 
@@ -74,7 +75,7 @@ export async function readIntake(client: Client, intakeId = DEFAULT_INTAKE_ID): 
   const handle = client.workflow.getHandle(intakeId);
   try {
     const d = await handle.describe();
-    if (d.status.name === 'RUNNING') return await handle.query(intakeStatusQuery);
+    if (d.status.name === 'RUNNING') return await queryWithWorker(client, () => handle.query(intakeStatusQuery));
     if (d.status.name === 'COMPLETED') return (await handle.result()) as IntakeStatus;
     return undefined;
   } catch (err) {

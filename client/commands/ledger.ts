@@ -8,6 +8,7 @@ import { ledgerDate } from '../../workflows/budget';
 import { dailyLedgerStatusQuery, ledgerWorkflowId, raiseBudgetUpdate, type DailyLedgerStatus } from '../../workflows/contract';
 import { CliError, EXIT } from '../errors';
 import { usd } from '../format';
+import { queryWithWorker } from '../workers';
 
 function dayOf(date?: string): string {
   const d = date ?? ledgerDate(Date.now());
@@ -19,12 +20,14 @@ const noLedger = (date: string) => new CliError(`no daily ledger for ${date} (${
 
 export async function readLedger(client: Client, date?: string): Promise<DailyLedgerStatus> {
   const day = dayOf(date);
+  const handle = client.workflow.getHandle(ledgerWorkflowId(day));
   try {
-    return await client.workflow.getHandle(ledgerWorkflowId(day)).query(dailyLedgerStatusQuery);
+    await handle.describe();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw noLedger(day);
     throw err;
   }
+  return queryWithWorker(client, () => handle.query(dailyLedgerStatusQuery));
 }
 
 export function renderLedger(s: DailyLedgerStatus): string {

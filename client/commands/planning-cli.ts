@@ -9,6 +9,7 @@ import { connectClient } from '../temporal';
 import { localDate, startBatch } from './batch';
 import { estimateCommand, renderEstimate } from './estimate';
 import { continueSession, describeSession, listCommand, planCommand, runPlanningRepl, type PlanOptions } from './plan';
+import { requireWorker } from '../workers';
 
 type Print = (s: string) => void;
 
@@ -92,6 +93,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
       const input: ImproveInput = { repo: o.repo, loops: o.loops, date, maxCostUsdPerLoop: o.budget, model: o.model };
       const workflowId = o.workflowId ?? `nightshift-improve-${date}`;
       const client = await connectClient(config);
+      if (o.wait) await requireWorker(client);
       const handle = await client.workflow.start(IMPROVE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
       if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries in .nightshift/improve/`);
       const r = (await handle.result()) as ImproveResult;

@@ -13,6 +13,7 @@ import { answerSignal, raiseBudgetUpdate, taskStatusQuery, TASK_WORKFLOW, taskWo
 import { readBatch, runningBatchIds } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { duration, table } from '../format';
+import { pollingWorkers } from '../workers';
 
 export interface AnswerSent {
   taskId: string;
@@ -50,7 +51,8 @@ export async function answerTask(client: Client, taskId: string, text: string, b
   try {
     const d = await handle.describe();
     if (d.status.name !== 'RUNNING') throw new CliError(`task ${workflowId} is not running (${d.status.name.toLowerCase()}); its question can no longer be answered`, EXIT.notFound);
-    open = (await handle.query(taskStatusQuery)).questions?.[0];
+    // Without a worker the question is not known, but the signal still waits for one.
+    if ((await pollingWorkers(client)).length > 0) open = (await handle.query(taskStatusQuery)).questions?.[0];
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no task workflow "${workflowId}"`, EXIT.notFound);
     if (err instanceof CliError) throw err;
@@ -93,7 +95,8 @@ export type ListedQuestion = OpenQuestion & { batchId: string; ageMs: number };
 export async function listQuestions(client: Client, now = Date.now()): Promise<ListedQuestion[]> {
   const out: ListedQuestion[] = [];
   for (const batchId of await runningBatchIds(client)) {
-    const s = await readBatch(client, batchId).catch(() => undefined);
+    // A batch that closed since the list is read from its result; no worker is an error, not "no questions".
+    const s = await readBatch(client, batchId).catch((err: unknown) => (err instanceof CliError && err.exitCode === EXIT.notFound ? undefined : Promise.reject(err)));
     for (const q of s?.questions ?? []) out.push({ ...q, batchId, ageMs: now - q.askedAt });
   }
   return out.sort((a, b) => a.askedAt - b.askedAt);

@@ -1,13 +1,22 @@
 /** `nightshift validate FILE`: every problem at once, or the plan it would run. */
 import type { NightshiftConfig } from '../../common/config';
+import { SpecError, type SpecIssue } from '../../common/errors';
 import { resolveModel } from '../../common/models';
 import { loadBatchSpec } from '../../spec/load';
+import { preflight } from '../../spec/preflight';
 import type { BatchSpec } from '../../spec/types';
 import { waves } from '../../workflows/dag';
 import { table, usd } from '../format';
 
-export async function validateFile(config: NightshiftConfig, file: string): Promise<BatchSpec> {
-  return loadBatchSpec(file, config.root);
+/**
+ * The batch, after the checks that need this host (repositories, context files, skills):
+ * what cannot work is a SpecError like any other problem; what is odd comes back as warnings.
+ */
+export async function validateFile(config: NightshiftConfig, file: string): Promise<{ spec: BatchSpec; warnings: SpecIssue[] }> {
+  const spec = await loadBatchSpec(file, config.root);
+  const { errors, warnings } = await preflight(spec, config.root);
+  if (errors.length) throw new SpecError(errors);
+  return { spec, warnings };
 }
 
 export function describePlan(spec: BatchSpec): string {

@@ -13,12 +13,12 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TASK_QUEUE } from '../../common/config';
 import { ledgerDate } from '../../workflows/budget';
-import { ledgerWorkflowId, type BatchResult, type BatchStatus, type DailyLedgerStatus, type TaskResult, type TaskStatus } from '../../workflows/contract';
+import { ledgerWorkflowId, type BatchResult, type BatchStatus, type DailyLedgerStatus, type TaskStatus } from '../../workflows/contract';
 import { WRAP_UP_NOTE } from '../../workflows/task-budget';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { startRecordingServer } from '../fakes/notify-servers';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
-import { agentInput, agentSpec, startAgentTask, withModel } from './helpers';
+import { agentInput, agentSpec, startAgentTask, withModel, taskResultOf } from './helpers';
 
 const server = devServerForFile();
 const run = promisify(execFile);
@@ -114,7 +114,7 @@ test("near its own cap a task gets a wrap-up turn, then pauses with its work kep
       assert.ok(paused.costUsd <= 0.075, `spent ${paused.costUsd} of a $0.075 cap`);
       assert.match(paused.activity ?? '', /left of its max_cost_usd/);
       await handle.signal('budgetRaised', { taskCapAddUsd: 1 });
-      return [(await handle.result()) as TaskResult, (await stoppedHandle.result()) as TaskResult];
+      return [await taskResultOf(handle), await taskResultOf(stoppedHandle)];
     });
     assert.equal(raised.status, 'succeeded', raised.error);
     const forCapped = fake.requests.filter((r) => JSON.stringify(r.body.messages?.[0]).includes('task capped:'));

@@ -8,12 +8,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import type { TaskResult } from '../../workflows/contract';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import type { MessagesReply } from '../../activities/model/messages-server';
-import { agentInput, agentSpec, runAgentTask, startAgentTask, withModel } from './helpers';
+import { agentInput, agentSpec, runAgentTask, startAgentTask, withModel, taskResultOf } from './helpers';
 
 const server = devServerForFile();
 
@@ -82,7 +81,7 @@ for (const k of [2, 7, 11]) {
     try {
       workers = [await spawnWorker(vars)];
       const handle = await startAgentTask(server.env, agentInput(task(), { heartbeatTimeoutMs: 2000 }));
-      const result = (await handle.result()) as TaskResult;
+      const result = await taskResultOf(handle);
       await crashed;
       assert.ok(crashed, 'the worker was killed');
       assert.equal(result.status, 'succeeded', result.error);

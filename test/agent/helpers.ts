@@ -4,7 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
 import type { SandboxSettings, TaskSpec } from '../../spec/types';
-import type { AgentLoopOptions, AgentTaskInput, TaskResult } from '../../workflows/contract';
+import { failedTaskResult, type AgentLoopOptions, type AgentTaskInput, type TaskResult } from '../../workflows/contract';
 import { uniqueBatchId } from '../helpers/temporal';
 
 export const NO_NETWORK: SandboxSettings = { provider: 'local', networkAllow: [], envAllow: [] };
@@ -42,9 +42,17 @@ export async function startAgentTask(env: TestWorkflowEnvironment, input: AgentT
   return env.client.workflow.start('agentTask', { taskQueue: TASK_QUEUE, workflowId: workflowIdOf(input), args: [input] });
 }
 
+/** A task's result, also when it ended failed or halted (a failed workflow carrying its result). */
+export function taskResultOf(handle: { result(): Promise<unknown> }): Promise<TaskResult> {
+  return handle.result().then(
+    (r) => r as TaskResult,
+    (err: unknown) => failedTaskResult(err) ?? Promise.reject(err),
+  );
+}
+
 export async function runAgentTask(env: TestWorkflowEnvironment, worker: Worker, input: AgentTaskInput): Promise<{ result: TaskResult; firstRunId: string }> {
   const handle = await startAgentTask(env, input);
-  const result = (await worker.runUntil(handle.result())) as TaskResult;
+  const result = await worker.runUntil(taskResultOf(handle));
   return { result, firstRunId: handle.firstExecutionRunId };
 }
 

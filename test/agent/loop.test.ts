@@ -12,6 +12,7 @@ import { badRequest, malformed, message, overloaded, rateLimited, startFakeAnthr
 import { WorkflowFailedError } from '@temporalio/client';
 import { workDirFor } from '../../activities/agent';
 import { agentInput, agentSpec, historyBytes, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
+import { taskRunKey } from '../../workflows/contract';
 
 const server = devServerForFile();
 
@@ -194,15 +195,15 @@ test('cancelling a running task keeps its work and removes its sandbox', async (
     const config = withModel(testConfig(server.env), fake.url);
     const worker = await testWorker(server.env, config);
     const input = agentInput(agentSpec({ id: 'cancel-me' }), { heartbeatTimeoutMs: 2000 });
+    const handle = await startAgentTask(server.env, input);
     await worker.runUntil(async () => {
-      const handle = await startAgentTask(server.env, input);
       await reachedTurn2;
       await handle.cancel();
       await assert.rejects(handle.result(), (err) => err instanceof WorkflowFailedError);
     });
     const sandboxes = path.join(config.root, '.nightshift', 'sandboxes');
     assert.deepEqual(existsSync(sandboxes) ? readdirSync(sandboxes).filter((d) => d.startsWith('sbx-')) : [], [], 'the sandbox is gone');
-    assert.equal(readFileSync(path.join(workDirFor(config, workflowIdOf(input)), 'kept.txt'), 'utf8'), 'mine\n');
+    assert.equal(readFileSync(path.join(workDirFor(config, taskRunKey(workflowIdOf(input), handle.firstExecutionRunId)), 'kept.txt'), 'utf8'), 'mine\n');
   } finally {
     await fake.close();
   }

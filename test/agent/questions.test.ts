@@ -16,12 +16,12 @@ import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
 import type { MessagesRequest } from '../../activities/model/messages-server';
-import type { BatchResult, BatchStatus, TaskResult, TaskStatus } from '../../workflows/contract';
+import type { BatchResult, BatchStatus, TaskStatus } from '../../workflows/contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startRecordingServer, type RecordingServer } from '../fakes/notify-servers';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
-import { agentInput, agentSpec, startAgentTask, withModel } from './helpers';
+import { agentInput, agentSpec, startAgentTask, withModel, taskResultOf } from './helpers';
 
 const server = devServerForFile();
 const run = promisify(execFile);
@@ -82,7 +82,7 @@ test('a question goes out on Telegram, Slack and the webhook; a signal on the ta
       const file = readFileSync(path.join(config.root, 'agent_questions', 'ask-1.md'), 'utf8');
       for (const part of ['## Context', ASK.context, '## Question', '## Options', ASK.options[1], '## Impact', ASK.assumption, 'nightshift answer ask-1']) assert.ok(file.includes(part), `question file has ${part}`);
       await handle.signal('answer', { text: 'Use pattern B from PAGINATION.md' });
-      return (await handle.result()) as TaskResult;
+      return await taskResultOf(handle);
     });
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(fake.requests.length, 2);
@@ -110,7 +110,7 @@ test('an answer sent before the question is asked is kept and answers it; a fail
     const result = await worker.runUntil(async () => {
       const handle = await startAgentTask(server.env, input);
       await handle.signal('answer', { text: 'Early answer: B' });
-      return (await handle.result()) as TaskResult;
+      return await taskResultOf(handle);
     });
     assert.equal(result.status, 'succeeded', result.error);
     assert.match(lastToolResults(fake.requests[1]), /Answer from a person: Early answer: B/);
@@ -227,7 +227,7 @@ test('SIGKILL the worker while a task waits; the answer sent with no worker runn
     await workers[0].kill('SIGKILL');
     await handle.signal('answer', { text: 'answered while no worker ran' });
     workers.push(await spawnWorker(vars));
-    const result = (await handle.result()) as TaskResult;
+    const result = await taskResultOf(handle);
     assert.equal(result.status, 'succeeded', result.error);
     assert.deepEqual([...fake.turnCounts().entries()], [[1, 1], [2, 1]], 'no turn asked twice');
     assert.match(lastToolResults(fake.requests[1]), /Answer from a person: answered while no worker ran/);
@@ -257,7 +257,7 @@ test('a reply to the question on Telegram answers it: `nightshift telegram --onc
       const lines = (await telegram('--once', '--json')).stdout.trim().split('\n');
       assert.equal(lines.length, 1, lines.join('\n'));
       assert.deepEqual(JSON.parse(lines[0]), { updateId: 5000, taskId: 'tg-once', workflowId: first.workflowId, questionId: open.questionId, text: 'Use pattern B, says Telegram', via: 'record' });
-      const once = (await first.result()) as TaskResult;
+      const once = await taskResultOf(first);
       // The next run confirms the update (offset) and forwards nothing twice.
       assert.equal((await telegram('--once', '--json')).stdout.trim(), '');
       assert.deepEqual(tg.pendingUpdates(), []);
@@ -275,7 +275,7 @@ test('a reply to the question on Telegram answers it: `nightshift telegram --onc
       await until(async () => readdirSync(records), (names) => names.length === 2);
       rmSync(records, { recursive: true });
       tg.reply(q2, 'B again, from the listener');
-      const polled = (await second.result()) as TaskResult;
+      const polled = await taskResultOf(second);
       await until(async () => out, (o) => o.includes('tg-poll'));
       listener.kill('SIGTERM');
       assert.equal(await exited, 0, err);

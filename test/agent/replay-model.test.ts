@@ -13,6 +13,7 @@ import { promptForTask } from '../../activities/prompt';
 import { FileTranscriptStore, getJson, keys, transcriptsDir, type ToolRecord } from '../../activities/transcripts';
 import type { BatchResult } from '../../workflows/contract';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
+import { deliveryBranch, taskRunKey } from '../../workflows/contract';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 
@@ -41,14 +42,15 @@ test('the example agent task runs offline on the replay model, and says so', asy
     assert.match(readFileSync(path.join(t.workDir!, 'test/slugify.test.js'), 'utf8'), /many-spaces/);
     // The recorded `npm test` really ran in the sandbox, against the replayed edits, and passed.
     const store = new FileTranscriptStore({ dir: transcriptsDir(config) });
-    const npmTest = await getJson<ToolRecord>(store, `${batchId}/example-agent`, keys.tool(5, 'toolu_replay_06'));
+    const taskRun = await server.env.client.workflow.getHandle(`${batchId}/example-agent`).describe();
+    const npmTest = await getJson<ToolRecord>(store, taskRunKey(taskRun.workflowId, taskRun.runId), keys.tool(5, 'toolu_replay_06'));
     assert.equal(npmTest?.isError, false, npmTest?.content);
     assert.match(npmTest?.content ?? '', /# pass 3/);
     // Delivery: the checks passed and the work is a branch in the demo repository, with a patch.
     assert.equal(t.checks?.passed, true);
     assert.equal(t.deliveryError, undefined);
     assert.equal(t.pushed, true);
-    assert.equal(t.branch, `nightshift/${result.date}/example-agent`);
+    assert.equal(t.branch, deliveryBranch(batchId, result.date, 'example-agent'));
     assert.match(readFileSync(path.join(config.root, t.patchFile!), 'utf8'), /\+function slugify/);
   } finally {
     await replay.close();

@@ -13,12 +13,12 @@ import { answerTask } from '../../client/commands/questions';
 import { devServerForFile } from '../helpers/temporal';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import type { TaskResult, TaskStatus } from '../../workflows/contract';
-import { agentInput, agentSpec, runAgentTask, startAgentTask } from '../agent/helpers';
+import type { TaskStatus } from '../../workflows/contract';
+import { agentInput, agentSpec, runAgentTask, startAgentTask, taskResultOf } from '../agent/helpers';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, prSettings, remote, writesThenFinishes } from './helpers';
+import { deliveryBranch } from '../../workflows/contract';
 
 const server = devServerForFile();
-const BRANCH = 'nightshift/2026-11-21/agent-1';
 
 test('commit in the sandbox, push from the worker, one PR with the task, summary, cost and labels', async () => {
   const bare = remote();
@@ -34,6 +34,7 @@ test('commit in the sandbox, push from the worker, one PR with the task, summary
     const worker = await deliveryWorker(server.env, config);
     const input = agentInput(agentSpec({ repo: bare, createPr: true, pullRequest: prSettings() }));
     const { result } = await runAgentTask(server.env, worker, input);
+    const BRANCH = deliveryBranch(input.batchId, '2026-11-21', 'agent-1');
 
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(result.deliveryError, undefined);
@@ -141,19 +142,19 @@ test('create_pr: false pushes the branch and leaves a patch, opening no PR; revi
     const [noPr, review] = await worker.runUntil(
       Promise.all(
         [agentSpec({ id: 'no-pr', repo: bare, createPr: false, pullRequest: prSettings() }), agentSpec({ id: 'review', repo: bare, createPr: true, reviewFirst: true, pullRequest: prSettings() })].map(async (t) => ({
-          result: (await (await startAgentTask(server.env, agentInput(t))).result()) as TaskResult,
+          result: await taskResultOf(await startAgentTask(server.env, agentInput(t))),
         })),
       ),
     );
     assert.equal(noPr.result.status, 'succeeded', noPr.result.error);
-    assert.equal(git(bare, 'rev-parse', 'refs/heads/nightshift/2026-11-21/no-pr'), noPr.result.commit);
+    assert.equal(git(bare, 'rev-parse', `refs/heads/${noPr.result.branch}`), noPr.result.commit);
     assert.equal(noPr.result.prUrl, undefined);
     assert.ok(existsSync(path.join(config.root, noPr.result.patchFile!)));
 
     assert.equal(review.result.status, 'succeeded', review.result.error);
     assert.equal(review.result.branch, undefined);
     assert.equal(review.result.commit, undefined);
-    assert.throws(() => git(bare, 'rev-parse', '--verify', 'refs/heads/nightshift/2026-11-21/review'), 'nothing reached the remote');
+    assert.deepEqual(git(bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/').split('\n').filter((r) => r.endsWith('/review')), [], 'nothing reached the remote');
     assert.match(readFileSync(path.join(config.root, review.result.patchFile!), 'utf8'), /\+# notes/);
     assert.equal(readFileSync(path.join(review.result.workDir!, 'notes.md'), 'utf8'), '# notes\n');
     assert.equal(gh.calls.length, 0, 'GitHub was never called');
@@ -209,7 +210,7 @@ test('a question answered with `nightshift answer` reaches the PR body with its 
       }
       const sent = await answerTask(server.env.client, 'agent-1', 'Cursor pagination, as in docs/PAGINATION.md', input.batchId);
       assert.equal(sent.question, 'Which pagination pattern should I follow?');
-      return (await handle.result()) as TaskResult;
+      return await taskResultOf(handle);
     });
     assert.equal(result.status, 'succeeded', result.error);
     const [q] = result.answeredQuestions ?? [];

@@ -5,24 +5,24 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { TaskResult } from '../../workflows/contract';
 import { devServerForFile, testConfig } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { agentInput, agentSpec, startAgentTask } from '../agent/helpers';
+import { agentInput, agentSpec, startAgentTask, taskResultOf } from '../agent/helpers';
 import { git, GITHUB_REPO, prSettings, remote, writesThenFinishes } from './helpers';
+import { deliveryBranch } from '../../workflows/contract';
 
 const server = devServerForFile();
 
 for (const when of ['after GitHub made the PR', 'before GitHub made the PR'] as const) {
   test(`SIGKILL while the PR create is in flight (${when}): one PR, branch on the remote`, async () => {
     const bare = remote();
-    const branch = 'nightshift/2026-11-21/crash-pr';
     const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
     const fake = await startFakeAnthropic({ byTurn: (turn) => writesThenFinishes({ 'kept.txt': 'work\n' }, turn) });
     const workers: WorkerProcess[] = [];
     let pushedBeforeKill: string | undefined;
+    let branch = '';
     let crashed: Promise<void> | undefined;
     const vars = {
       NIGHTSHIFT_ROOT: testConfig(server.env).root,
@@ -48,8 +48,10 @@ for (const when of ['after GitHub made the PR', 'before GitHub made the PR'] as 
     });
     try {
       workers.push(await spawnWorker(vars));
-      const handle = await startAgentTask(server.env, agentInput(agentSpec({ id: 'crash-pr', repo: bare, createPr: true, pullRequest: prSettings() }), { heartbeatTimeoutMs: 2000 }));
-      const result = (await handle.result()) as TaskResult;
+      const input = agentInput(agentSpec({ id: 'crash-pr', repo: bare, createPr: true, pullRequest: prSettings() }), { heartbeatTimeoutMs: 2000 });
+      branch = deliveryBranch(input.batchId, input.date, 'crash-pr');
+      const handle = await startAgentTask(server.env, input);
+      const result = await taskResultOf(handle);
       await crashed;
       assert.ok(crashed, 'the worker was killed during the PR create');
       assert.equal(result.status, 'succeeded', result.error);

@@ -73,6 +73,38 @@ test('push: verified against the remote, idempotent, and a remote that ends up e
   await assert.rejects(pushBranch(deliveryRepoFor({ root }, bare), { remote: liar, branch: input.branch, commit: commit! }), /pushed nightshift\/2026-11-21\/t but the remote reports [0-9a-f]{40} instead of/);
 });
 
+test('push: a task replaces only its own earlier push; a branch holding commits it did not make is left alone', async () => {
+  const { bare } = makeRepo();
+  const { root, acts, input, env, sandbox } = await setup({ repo: bare, cloneFrom: bare });
+  const first = await env.run(acts.commitWork, input);
+  assert.deepEqual(await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: first.commit! }), { pushed: true });
+
+  // A rerun of the same task of the same batch makes another commit on the same branch: it replaces its own.
+  await sandbox.writeFile('src/new.ts', 'export const n = 2;\n');
+  const second = await env.run(acts.commitWork, { ...input, at: input.at + 60_000 });
+  assert.notEqual(second.commit, first.commit);
+  assert.deepEqual(await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: second.commit! }), { pushed: true });
+  assert.equal(git(bare, 'rev-parse', `refs/heads/${input.branch}`), second.commit);
+
+  // Someone else's commit on the branch (a person, another batch's worker): it stands.
+  const theirs = git(bare, 'commit-tree', '-p', second.commit!, '-m', 'a reviewer\'s fix', `${second.commit!}^{tree}`);
+  git(bare, 'update-ref', `refs/heads/${input.branch}`, theirs);
+  await sandbox.writeFile('src/new.ts', 'export const n = 3;\n');
+  const third = await env.run(acts.commitWork, { ...input, at: input.at + 120_000 });
+  const r = await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: third.commit! });
+  assert.equal(r.pushed, false);
+  assert.match(r.reason ?? '', new RegExp(`nightshift/2026-11-21/t on the remote is at ${theirs.slice(0, 12)}, which this task did not push`));
+  assert.equal(git(bare, 'rev-parse', `refs/heads/${input.branch}`), theirs, 'their commit is still there');
+
+  // A branch that existed before this delivery repository ever pushed to it is not taken over either.
+  const { root: otherRoot, acts: other, input: otherInput, env: otherEnv } = await setup({ repo: bare, cloneFrom: bare });
+  assert.notEqual(otherRoot, root);
+  const fresh = await otherEnv.run(other.commitWork, otherInput);
+  const r2 = await otherEnv.run(other.pushWork, { repo: bare, branch: otherInput.branch, commit: fresh.commit! });
+  assert.equal(r2.pushed, false);
+  assert.equal(git(bare, 'rev-parse', `refs/heads/${input.branch}`), theirs);
+});
+
 test('credentials: an Authorization header in the environment only; no push without a token or over plain git', () => {
   const env = authEnv('https://github.com/acme/widgets.git', 'ghs_secret');
   assert.equal(env.GIT_CONFIG_KEY_0, 'http.https://github.com/.extraheader');

@@ -17,6 +17,7 @@ import { runBatch } from '../helpers/batch';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
+import { batchIdFor } from '../../workflows/contract';
 
 const server = devServerForFile();
 const DATE = '2026-11-23';
@@ -58,7 +59,8 @@ async function run(agent004: (turn: number) => MessagesReply) {
   try {
     const config = deliveryConfig(server.env, fake.url, gh.url);
     const worker = await deliveryWorker(server.env, config);
-    const result: BatchResult = await runBatch(server.env, worker, { spec: spec(bare) });
+    // The night's default batch, whose branches are nightshift/<date>/<task>.
+    const result: BatchResult = await runBatch(server.env, worker, { spec: spec(bare) }, batchIdFor(DATE));
     const by = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
     for (const id of ['wander-001', 'wander-002', 'wander-003']) assert.equal(by[id].status, 'succeeded', `${id}: ${by[id].error}`);
     return { by, bare, gh, root: config.root, requests: fake.requests.filter((r) => taskOf(r) === 'wander-004'), result };

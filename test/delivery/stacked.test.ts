@@ -14,6 +14,7 @@ import { runBatch } from '../helpers/batch';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
+import { batchIdFor } from '../../workflows/contract';
 
 const server = devServerForFile();
 const DATE = '2026-11-22';
@@ -40,7 +41,8 @@ async function runWander(files: Record<string, Record<string, string>>): Promise
   try {
     const config = deliveryConfig(server.env, fake.url, gh.url);
     const worker = await deliveryWorker(server.env, config);
-    const result = await runBatch(server.env, worker, { spec: wanderSpec(bare) });
+    // The night's default batch, whose branches are nightshift/<date>/<task>.
+    const result = await runBatch(server.env, worker, { spec: wanderSpec(bare) }, batchIdFor(DATE));
     return { result, bare, gh, root: config.root };
   } finally {
     await fake.close();

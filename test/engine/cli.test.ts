@@ -8,6 +8,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BatchStatus } from '../../workflows/contract';
 import { uniqueBatchId } from '../helpers/temporal';
+import { createExampleRepo, EXAMPLE_REPO } from '../../activities/model/example-repo';
 import { cliHarness } from '../helpers/cli';
 
 const REPO = path.join(__dirname, '..', '..');
@@ -18,13 +19,14 @@ test('temporal workflow start / query status / update cancelTask, by their publi
   const id = uniqueBatchId();
   writeFileSync(path.join(cli.root, 'tasks', 'slow.yaml'), 'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n');
   await temporal('workflow', 'start', '--type', 'nightlyBatch', '--task-queue', 'nightshift', '--workflow-id', id, '--input', '{"tasksFile":"tasks/slow.yaml"}');
-  // A query that reaches the workflow before its first workflow task has run answers null.
+  // A query that reaches the workflow before its first workflow task has run answers null;
+  // while the file loads, the Temporal CLI prints the empty task list as null.
   let status: BatchStatus | null;
   do {
     await new Promise((r) => setTimeout(r, 200));
     const q = await temporal('workflow', 'query', '--workflow-id', id, '--type', 'status', '--output', 'json');
     status = JSON.parse(q.stdout).queryResult[0];
-  } while (!status?.tasks.some((t) => t.taskId === 'slow' && t.status === 'running'));
+  } while (!status?.tasks?.some((t) => t.taskId === 'slow' && t.status === 'running'));
   assert.ok(status);
   assert.equal(status.batchId, id);
   assert.equal(status.source, 'tasks/slow.yaml');
@@ -53,6 +55,13 @@ test('nightshift validate: exit 3 and every problem; the plan for a good file', 
   });
   const ok = await nightshift('validate', 'tasks/wander');
   assert.match(ok.stdout, /4 tasks in 3 phases/);
+  // The example's repository is made by the demo; a repo that does not exist is an error before the night.
+  await assert.rejects(nightshift('validate', 'tasks/example.yaml'), (err: { code: number; stderr: string }) => {
+    assert.equal(err.code, 3);
+    assert.match(err.stderr, /example-agent: context\.repo: .*\.nightshift\/demo\/strings does not exist/);
+    return true;
+  });
+  await createExampleRepo(path.join(cli.root, EXAMPLE_REPO));
   const json = JSON.parse((await nightshift('validate', 'tasks/example.yaml', '--json')).stdout);
   assert.equal(json.ok, true);
   assert.equal(json.spec.tasks.length, 5);

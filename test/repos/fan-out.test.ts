@@ -15,6 +15,7 @@ import { badRequest, message, startFakeAnthropic, text, toolUse } from '../fakes
 import type { MessagesRequest } from '../../activities/model/messages-server';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { withModel } from '../agent/helpers';
+import { deliveryBranch } from '../../workflows/contract';
 
 const server = devServerForFile();
 const REPOS = ['alpha', 'beta', 'gamma'];
@@ -91,7 +92,7 @@ test('simple mode: one model call per repo writes README.md; a refused repo fail
       assert.equal(readFileSync(path.join(t.workDir!, 'README.md'), 'utf8'), `# ${name}\n\nregenerated\n`);
       assert.equal(readFileSync(path.join(t.workDir!, 'index.js'), 'utf8'), `module.exports = '${name}';\n`);
       // Delivered like an agent task: the branch is on the repo's remote with the new README.
-      assert.equal(t.branch, `nightshift/2026-11-21/readme@${name}`, t.deliveryError);
+      assert.equal(t.branch, deliveryBranch(r.batchId, '2026-11-21', `readme@${name}`), t.deliveryError);
       assert.equal(t.pushed, true, t.deliveryError);
       const onRemote = execFileSync('git', ['show', `${t.branch}:README.md`], { cwd: path.join(root, 'checkouts', name), encoding: 'utf8' });
       assert.equal(onRemote, `# ${name}\n\nregenerated\n`);
