@@ -63,7 +63,7 @@ test('SIGKILLed workers during model calls: billed spend stays under the task, b
       max_cost_usd: BATCH_CAP,
       daily_max_cost_usd: DAY_CAP,
       max_concurrent_agents: TASKS.length,
-      tasks: TASKS.map((id) => ({ id, description: `TASK-${id}: write one file per turn.`, timeout: '90s', agent_config: { model: 'haiku', max_cost_usd: TASK_CAP, max_turns: 30 } })),
+      tasks: TASKS.map((id) => ({ id, description: `TASK-${id}: write one file per turn.`, timeout: '90s', agent_config: { model: 'claude-haiku-4-5', max_cost_usd: TASK_CAP, max_turns: 30 } })),
     };
     const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ spec }] });
 
