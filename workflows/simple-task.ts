@@ -63,6 +63,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
       notes,
       model: m,
       maxTokens: SIMPLE_MAX_TOKENS,
+      storeKey,
       capUsd: task.maxCostUsd,
       allowanceFrom: allowanceGrantor(input),
       remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now())),

@@ -88,7 +88,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
     else if (batchId && Math.round(b.allowanceUsd * 1e9) < Math.round((spent + worst) * 1e9)) {
       const grant = await reserveAllowance({
         batchWorkflowId: batchId,
-        request: { taskId: ctx.status.taskId, key: `${ctx.status.workflowId}#${turn}${attempt !== undefined && attempt > 1 ? `.${attempt}` : ''}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
+        request: { taskId: ctx.status.taskId, key: `${ctx.storeKey ?? ctx.status.workflowId}#${turn}${attempt !== undefined && attempt > 1 ? `.${attempt}` : ''}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
       });
       b.allowanceUsd = grant.allowanceUsd;
       if (!grant.granted) {
