@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { HEARTBEAT_TIMEOUT_MS, modelCall, sandboxStep, toolCall } from './activity-profiles';
 import { resolveModel } from '../common/models';
 import type { AgentTaskInput, TaskResult, TaskStatus, TokenUsage } from './contract';
 import { Notifier } from './notify';
@@ -23,27 +23,13 @@ import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions'
 import { allowanceGrantor, bookTurn, newTaskBudget, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkFinish, deliver, prepareFromDependencies } from './delivery';
 
-const DEFAULT_HEARTBEAT_MS = 30_000;
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
 const SANDBOX_RECOVERIES_PER_CALL = 2;
 
 function proxies(heartbeatTimeout: number) {
-  const model = proxyActivities<Activities>({
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout,
-    // Backoff for 429/529/5xx; a retry-after from the API overrides the interval (nextRetryDelay).
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-  });
-  const tool = proxyActivities<Activities>({
-    // bash may run for up to 30 minutes; heartbeats notice a dead worker much sooner.
-    startToCloseTimeout: '35 minutes',
-    heartbeatTimeout,
-    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-  });
-  const sandbox = proxyActivities<Activities>({
-    startToCloseTimeout: '5 minutes',
-    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-  });
+  const model = proxyActivities<Activities>(modelCall(heartbeatTimeout));
+  const tool = proxyActivities<Activities>(toolCall(heartbeatTimeout));
+  const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
     callModel: model.callModel,
@@ -79,7 +65,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus): P
   const info = workflowInfo();
   const workflowId = info.workflowId;
   const opts = input.loop ?? {};
-  const acts = proxies(opts.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_MS);
+  const acts = proxies(opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS);
   const model = resolveModel(task.model, task.complexity);
   const carried = input.carried;
 

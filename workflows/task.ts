@@ -13,13 +13,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { commandTask } from './activity-profiles';
 import { runAgentLoop } from './agent-loop';
 import { learnFromSuccess } from './learning';
 import { runSimpleTask } from './simple-task';
 import { NO_TOKENS, SEARCH_ATTRIBUTES, taskStatusQuery, type AgentTaskInput, type TaskResult, type TaskStatus } from './contract';
-
-const HEARTBEAT = '20 seconds';
 
 export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
   const { task } = input;
@@ -44,11 +42,7 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
 
   try {
     if (task.command !== undefined) {
-      const { runCommandTask } = proxyActivities<Activities>({
-        startToCloseTimeout: task.timeoutMs,
-        heartbeatTimeout: HEARTBEAT,
-        retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-      });
+      const { runCommandTask } = proxyActivities<Activities>(commandTask(task.timeoutMs));
       status.activity = `running: ${task.command}`;
       const r = await runCommandTask({ workflowId: status.workflowId, task });
       if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });

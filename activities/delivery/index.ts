@@ -6,14 +6,13 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
 import type { SandboxProvider } from '../../sandbox/types';
 import { DEFAULT_IDENTITY, prepareWorkspace, type GitIdentity } from '../../sandbox/workspace';
 import type { TaskSpec } from '../../spec/types';
 import type { DependencyBranch } from '../../workflows/contract';
-import { heartbeatEvery } from '../model/call-model';
+import { whileBeating, withHeartbeats } from '../heartbeat';
 import { reportBaseName } from '../report';
 import { putJson, type TranscriptStore } from '../transcripts';
 import { createChecksActivities } from './checks';
@@ -63,24 +62,13 @@ export interface CommitWorkResult {
 
 const MAX_FILES = 200;
 
-/** Beats while a long git or GitHub call runs, so a dead worker is noticed by heartbeat timeout. */
-async function beating<T>(fn: () => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery(ctx));
-  try {
-    return await fn();
-  } finally {
-    clearInterval(beat);
-  }
-}
-
 export function createDeliveryActivities(deps: DeliveryDeps) {
   const { config } = deps;
   const identity = deps.identity ?? DEFAULT_IDENTITY;
   let github: Promise<GitHubClient> | undefined;
   const client = () => (github ??= deps.github ? Promise.resolve(deps.github) : createGitHubClient(config.github, deps.githubOptions));
 
-  return {
+  return withHeartbeats({
     ...createChecksActivities(deps),
 
     /**
@@ -123,7 +111,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const remote = resolveRemote(config.root, input.repo);
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const repoDir = deliveryRepoFor(config, remote);
-      return beating(async () => {
+      return whileBeating(async () => {
         const opts = { branch: input.branch, message: input.message, identity, at: input.at, bundle: !input.reviewFirst };
         let made = await commitInSandbox(sandbox, opts);
         if (!made.commit) return { base: made.base, files: [], fileCount: 0 };
@@ -148,7 +136,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const remote = resolveRemote(config.root, input.repo);
       const access = pushAccess(remote, config.github.token);
       if (!access.ok) return { pushed: false, reason: access.reason };
-      await beating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
+      await whileBeating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
       return { pushed: true };
     },
 
@@ -171,7 +159,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       if (!config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to open the pull request with', 'PullRequestFailed');
       const c = input.content;
       try {
-        return await beating(async () =>
+        return await whileBeating(async () =>
           ensurePullRequest(await client(), {
             repo: gh,
             branch: input.branch,
@@ -193,5 +181,5 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
         throw err;
       }
     },
-  };
+  }, ['prepareFromDependencies', 'checkMergeResolution']);
 }
