@@ -13,9 +13,13 @@ die() { echo "bootstrap: error: $*" >&2; exit 1; }
 # --- npm packages ---------------------------------------------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  # `npm install` rather than `npm ci`: it installs the locked versions too, but tolerates a
-  # lock file written without other platforms' optional packages (which `npm ci` rejects).
-  npm install --no-audit --no-fund --loglevel=error
+  # The locked versions, without touching package-lock.json: a fresh clone stays clean.
+  # `npm ci` rejects a lock file written without this platform's optional packages; then
+  # `npm install --no-save` installs the same versions and still leaves the lock file alone.
+  if ! npm ci --no-audit --no-fund --loglevel=error; then
+    say "npm ci refused the lock file; installing with npm install --no-save instead"
+    npm install --no-save --no-audit --no-fund --loglevel=error
+  fi
 fi
 # npm 11 runs no install scripts unless approved; these packages ship prebuilt binaries
 # instead, so check they load rather than trusting the install.
