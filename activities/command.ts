@@ -6,10 +6,12 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../common/config';
 import { repoLocation } from '../common/repo-location';
 import type { TaskSpec } from '../spec/types';
 import { workDirFor } from './agent';
+import { whileBeating } from './heartbeat';
 
 export interface CommandResult {
   exitCode: number;
@@ -51,17 +53,36 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs: number, signal
       timedOut = true;
       killTree();
     }, timeoutMs);
-    signal.addEventListener('abort', killTree, { once: true });
+    let aborted = false;
+    const onAbort = () => {
+      aborted = true;
+      killTree();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
     });
     child.on('close', (code, sig) => {
       clearTimeout(timer);
-      signal.removeEventListener('abort', killTree);
-      resolve({ exitCode: code ?? (sig ? 128 + 9 : 1), timedOut, outputTail: tail, durationMs: Date.now() - started });
+      signal.removeEventListener('abort', onAbort);
+      // Killed because the activity was cancelled or its worker is stopping: not the command's exit code.
+      if (aborted) reject(abortedBy(signal));
+      else resolve({ exitCode: code ?? (sig ? 128 + 9 : 1), timedOut, outputTail: tail, durationMs: Date.now() - started });
     });
   });
+}
+
+/**
+ * The error an aborted command ends its activity with. A stopping worker's activity fails
+ * retryably, so another worker runs the command again; a cancelled one reports the cancellation.
+ */
+function abortedBy(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN') {
+    return ApplicationFailure.retryable('the worker stopped while the command ran; another worker runs it again', 'WorkerShutdown');
+  }
+  return reason instanceof Error ? reason : new CancelledFailure('command aborted');
 }
 
 async function checkout(config: Pick<NightshiftConfig, 'root'>, task: TaskSpec, dir: string, signal: AbortSignal): Promise<void> {
@@ -83,16 +104,16 @@ export function createCommandActivities(config: Pick<NightshiftConfig, 'root'>) 
     async runCommandTask(input: { workflowId: string; task: TaskSpec }): Promise<CommandResult> {
       const ctx = Context.current();
       const dir = workDirFor(config, input.workflowId);
-      await checkout(config, input.task, dir, ctx.cancellationSignal);
       let last = '';
-      const beat = setInterval(() => ctx.heartbeat({ output: last.slice(-200) }), 2_000);
-      try {
-        return await run('bash', ['-c', input.task.command!], dir, input.task.timeoutMs, ctx.cancellationSignal, (s) => {
-          last = s;
-        });
-      } finally {
-        clearInterval(beat);
-      }
+      return whileBeating(
+        async () => {
+          await checkout(config, input.task, dir, ctx.cancellationSignal);
+          return run('bash', ['-c', input.task.command!], dir, input.task.timeoutMs, ctx.cancellationSignal, (s) => {
+            last = s;
+          });
+        },
+        () => ({ output: last.slice(-200) }),
+      );
     },
   };
 }
