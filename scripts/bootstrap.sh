@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything nightshift needs on a fresh clone, and nothing twice:
-#   npm packages (npm ci), Debian packages for the local sandbox (bubblewrap, socat,
+#   npm packages (the locked versions), Debian packages for the local sandbox (bubblewrap, socat,
 #   ripgrep, git), and the Temporal CLI, built from its Go module into a per-machine cache.
 # Usage: scripts/bootstrap.sh [--quiet]
 set -euo pipefail
@@ -13,13 +13,10 @@ die() { echo "bootstrap: error: $*" >&2; exit 1; }
 # --- npm packages ---------------------------------------------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  # The locked versions, without touching package-lock.json: a fresh clone stays clean.
-  # `npm ci` rejects a lock file written without this platform's optional packages; then
-  # `npm install --no-save` installs the same versions and still leaves the lock file alone.
-  if ! npm ci --no-audit --no-fund --loglevel=error; then
-    say "npm ci refused the lock file; installing with npm install --no-save instead"
-    npm install --no-save --no-audit --no-fund --loglevel=error
-  fi
+  # The locked versions, without touching package-lock.json, so a fresh clone stays clean.
+  # Not `npm ci`: it rejects this lock file, which lacks other platforms' optional packages
+  # (@swc/core-darwin-*, …); `npm install` would add them to it, `--no-save` keeps it as is.
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 # npm 11 runs no install scripts unless approved; these packages ship prebuilt binaries
 # instead, so check they load rather than trusting the install.
