@@ -7,6 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TASK_QUEUE } from '../../common/config';
 import { cancelTaskUpdate, batchStatusQuery, type BatchResult } from '../../workflows/contract';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { commandRunning, loggedCommand, maxInFlight, readLog, runBatch } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 
@@ -16,6 +17,8 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  // Command tasks ran in sandboxes: the sandbox runtime's proxies would keep the process alive.
+  await shutdownIsolation();
 });
 
 test('never more than max_concurrent_agents tasks run at once, and the cap is reached', async () => {

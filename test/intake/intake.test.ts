@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TASK_QUEUE } from '../../common/config';
 import { INTAKE_WORKFLOW, addTasksUpdate, intakeStatusQuery, type IntakeInput, type IntakeStatus } from '../../workflows/intake-contract';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { commandRunning, loggedCommand, readLog } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
@@ -24,6 +25,8 @@ before(async () => {
 after(async () => {
   for (const w of workers) await w.kill();
   await env?.teardown();
+  // Command tasks ran in sandboxes: the sandbox runtime's proxies would keep the process alive.
+  await shutdownIsolation();
 });
 
 const ls = (root: string, f: string) => (existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : []);
