@@ -1,6 +1,6 @@
 /**
  * agentTask: one task of the night, as a child of nightlyBatch. A task with a plain
- * `command:` runs it in a fresh checkout; an agent task runs the durable agent loop.
+ * `command:` runs it in its own sandbox; an agent task runs the durable agent loop.
  */
 import {
   ApplicationFailure,
