@@ -20,6 +20,7 @@ import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
+import { withHeartbeats } from './heartbeat';
 import { heartbeatEvery } from './model/call-model';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
@@ -105,7 +106,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     }
   }
 
-  return {
+  const activities = {
     /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
     async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings }): Promise<{ sandboxId: string }> {
       return { sandboxId: await createSandbox(input.workflowId, input.sandbox) };
@@ -256,7 +257,6 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         await fs.writeFile(out, data);
         files++;
         bytes += data.length;
-        if (files % 200 === 0) Context.current().heartbeat();
       }
       await fs.rm(dest, { recursive: true, force: true });
       await fs.rename(staging, dest);
@@ -273,4 +273,6 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       }
     },
   };
+  // runTool beats with its output; the sandbox and bookkeeping steps beat for as long as they run.
+  return withHeartbeats(activities, ['createAgentSandbox', 'prepareAgent', 'recreateAgentSandbox', 'keepWork', 'killSandbox']);
 }

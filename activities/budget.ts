@@ -10,6 +10,7 @@
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { TASK_QUEUE } from '../common/config';
+import { withHeartbeats } from './heartbeat';
 import {
   LEDGER_WORKFLOW,
   ledgerWorkflowId,
@@ -32,7 +33,7 @@ function taskQueue(): string {
 }
 
 export function createBudgetActivities(deps: { temporalClient: () => Promise<Client> }) {
-  return {
+  return withHeartbeats({
     async reserveAllowance(input: { batchWorkflowId: string; request: AllowanceRequest }): Promise<AllowanceGrant> {
       const client = await deps.temporalClient();
       return client.workflow.getHandle(input.batchWorkflowId).executeUpdate(reserveBudgetUpdate, { args: [input.request], updateId: input.request.key });
@@ -59,5 +60,5 @@ export function createBudgetActivities(deps: { temporalClient: () => Promise<Cli
         if (!(err instanceof WorkflowNotFoundError)) throw err;
       }
     },
-  };
+  }, ['reserveAllowance', 'reserveDaily']);
 }

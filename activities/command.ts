@@ -1,15 +1,21 @@
 /**
- * Command tasks: a task with a plain `command:` runs it in a fresh checkout of its repo
- * (or an empty directory). Deterministic work such as code generation needs no agent.
+ * Command tasks: a task with a plain `command:` runs it in the task's own sandbox, keyed by
+ * its workflow ID like an agent task's, with the same safety policy and limits and through
+ * the same exec (one spawn, timeout and kill-tree implementation). The workspace is a fresh
+ * clone of the task's repo, or empty; it is kept in `.nightshift/work/<workflow>/` after the
+ * command, and the sandbox is killed. Nothing of the command runs on the worker host.
  */
-import { spawn } from 'node:child_process';
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../common/config';
 import { repoLocation } from '../common/repo-location';
+import { sandboxCreateOptions } from '../sandbox';
+import { checkCommand, DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
+import type { SandboxRouter } from '../sandbox/router';
+import type { Sandbox } from '../sandbox/types';
+import { prepareWorkspace } from '../sandbox/workspace';
 import type { TaskSpec } from '../spec/types';
-import { workDirFor } from './agent';
+import { whileBeating } from './heartbeat';
 
 export interface CommandResult {
   exitCode: number;
@@ -21,78 +27,79 @@ export interface CommandResult {
 
 const TAIL_BYTES = 8 * 1024;
 
-function run(cmd: string, args: string[], cwd: string, timeoutMs: number, signal: AbortSignal, onOutput: (s: string) => void): Promise<CommandResult> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    // Own process group, so a timeout or cancellation kills the whole tree, not just bash.
-    const child = spawn(cmd, args, {
-      cwd,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: cwd, LANG: 'C.UTF-8' },
-    });
-    let tail = '';
-    let timedOut = false;
-    const onData = (b: Buffer) => {
-      const s = b.toString('utf8');
-      tail = (tail + s).slice(-TAIL_BYTES);
-      onOutput(s);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const killTree = () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killTree();
-    }, timeoutMs);
-    signal.addEventListener('abort', killTree, { once: true });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', killTree);
-      resolve({ exitCode: code ?? (sig ? 128 + 9 : 1), timedOut, outputTail: tail, durationMs: Date.now() - started });
-    });
-  });
+export interface CommandActivityDeps {
+  config: Pick<NightshiftConfig, 'root'>;
+  sandboxes: SandboxRouter;
+  /** @default DEFAULT_SAFETY_POLICY */
+  safetyPolicy?: SafetyPolicy;
+  /** Copies the workspace out of the sandbox (the agent activities' keepWork). */
+  keepWork: (input: { workflowId: string; sandboxId: string }) => Promise<unknown>;
 }
 
-async function checkout(config: Pick<NightshiftConfig, 'root'>, task: TaskSpec, dir: string, signal: AbortSignal): Promise<void> {
-  // A retry starts from a clean directory, so a half-finished earlier attempt leaves no trace.
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.mkdir(path.dirname(dir), { recursive: true });
-  if (!task.repo) {
-    await fs.mkdir(dir, { recursive: true });
-    return;
+/** The policy needs the workspace as a path; the local provider has one on the host. */
+function workspaceRootOf(sandbox: Sandbox): string {
+  return (sandbox as Partial<{ workspaceDir: string }>).workspaceDir ?? '/home/user/workspace';
+}
+
+/**
+ * The error an aborted command ends its activity with. A stopping worker's activity fails
+ * retryably, so another worker runs the command again; a cancelled one reports the cancellation.
+ */
+function abortedBy(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  if (reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN') {
+    return ApplicationFailure.retryable('the worker stopped while the command ran; another worker runs it again', 'WorkerShutdown');
   }
-  const repo = repoLocation(config.root, task.repo);
-  const args = ['clone', '--quiet', ...(task.branch ? ['--branch', task.branch] : []), repo, dir];
-  const r = await run('git', args, path.dirname(dir), 10 * 60_000, signal, () => undefined);
-  if (r.exitCode !== 0) throw new Error(`git clone of ${task.repo} failed: ${r.outputTail.trim()}`);
+  return reason instanceof Error ? reason : new CancelledFailure('command aborted');
 }
 
-export function createCommandActivities(config: Pick<NightshiftConfig, 'root'>) {
+async function killQuietly(sandbox: Sandbox): Promise<void> {
+  await sandbox.kill().catch(() => false);
+}
+
+export function createCommandActivities(deps: CommandActivityDeps) {
+  const policy = deps.safetyPolicy ?? DEFAULT_SAFETY_POLICY;
   return {
     async runCommandTask(input: { workflowId: string; task: TaskSpec }): Promise<CommandResult> {
+      const { task, workflowId } = input;
       const ctx = Context.current();
-      const dir = workDirFor(config, input.workflowId);
-      await checkout(config, input.task, dir, ctx.cancellationSignal);
-      let last = '';
-      const beat = setInterval(() => ctx.heartbeat({ output: last.slice(-200) }), 2_000);
-      try {
-        return await run('bash', ['-c', input.task.command!], dir, input.task.timeoutMs, ctx.cancellationSignal, (s) => {
-          last = s;
-        });
-      } finally {
-        clearInterval(beat);
-      }
+      const signal = ctx.cancellationSignal;
+      let tail = '';
+      return whileBeating(
+        async () => {
+          const settings = task.sandbox;
+          const provider = settings?.provider ?? 'local';
+          const options = { key: workflowId, ...sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] }) };
+          // A retry starts from a fresh sandbox, so a half-finished earlier attempt leaves no trace.
+          await killQuietly(await deps.sandboxes.createOn(provider, options));
+          const sandbox = await deps.sandboxes.createOn(provider, options);
+          try {
+            checkCommand(task.command!, policy, workspaceRootOf(sandbox));
+            if (task.repo) await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}` });
+            const started = Date.now();
+            let r;
+            try {
+              r = await sandbox.exec(task.command!, {
+                timeoutMs: task.timeoutMs,
+                signal,
+                onOutput: (chunk) => {
+                  tail = (tail + chunk).slice(-TAIL_BYTES);
+                },
+              });
+            } catch (err) {
+              // Killed because the activity was cancelled or its worker is stopping: not the command's failure.
+              if (signal.aborted) throw abortedBy(signal);
+              throw err;
+            }
+            await deps.keepWork({ workflowId, sandboxId: sandbox.id });
+            const note = r.timedOut ? `\n[nightshift: killed after ${task.timeoutMs} ms timeout]\n` : '';
+            return { exitCode: r.exitCode, timedOut: r.timedOut, outputTail: (tail + note).slice(-TAIL_BYTES), durationMs: Date.now() - started };
+          } finally {
+            await killQuietly(sandbox);
+          }
+        },
+        () => ({ output: tail.slice(-200) }),
+      );
     },
   };
 }

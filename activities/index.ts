@@ -73,6 +73,7 @@ export function createActivities(deps: ActivityDeps) {
         throw err;
       },
     ));
+  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy });
   return {
     ...createBudgetActivities({ temporalClient }),
     ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
@@ -80,9 +81,9 @@ export function createActivities(deps: ActivityDeps) {
     ...createSpecActivities(deps.config),
     ...createFolderActivities(deps.config),
     ...createReportActivities(deps.config),
-    ...createCommandActivities(deps.config),
+    ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),
     ...createModelActivities({ anthropic, transcripts }),
-    ...createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy }),
+    ...agent,
     ...createPlanningActivities({ config: deps.config, anthropic }),
     ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),

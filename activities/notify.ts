@@ -7,6 +7,7 @@
 import type { NotifyEnv } from '../common/config';
 import { redactionNote, workerRedactor } from '../common/redact';
 import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings, type OpenQuestion } from '../workflows/contract';
+import { withHeartbeats } from './heartbeat';
 import type { TelegramQuestionIndex } from './telegram-index';
 import type { TranscriptStore } from './transcripts';
 
@@ -117,7 +118,7 @@ export function createNotifyActivities(deps: NotifyDeps) {
   const attempts = deps.attempts ?? 3;
   const backoff = deps.backoffMs ?? 500;
   const timeoutMs = deps.requestTimeoutMs ?? 10_000;
-  return {
+  return withHeartbeats({
     /** Sends to every configured channel. Never throws: failures come back in `failed`. */
     async notify(original: NotifyInput): Promise<NotifyResult> {
       const result: NotifyResult = { sent: [], failed: [] };
@@ -155,5 +156,5 @@ export function createNotifyActivities(deps: NotifyDeps) {
       }
       return result;
     },
-  };
+  }, ['notify']);
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything nightshift needs on a fresh clone, and nothing twice:
-#   npm packages (npm ci), Debian packages for the local sandbox (bubblewrap, socat,
-#   ripgrep, git, e2fsprogs for disk quotas), and the Temporal CLI, built from its Go
-#   module into a per-machine cache.
+#   npm packages (the locked versions), Debian packages for the local sandbox (bubblewrap, socat,
+#   ripgrep, git, e2fsprogs for disk quotas), and the Temporal CLI, built from its Go module
+#   into a per-machine cache.
 # Usage: scripts/bootstrap.sh [--quiet]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +14,10 @@ die() { echo "bootstrap: error: $*" >&2; exit 1; }
 # --- npm packages ---------------------------------------------------------------------
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  # `npm install` rather than `npm ci`: it installs the locked versions too, but tolerates a
-  # lock file written without other platforms' optional packages (which `npm ci` rejects).
-  npm install --no-audit --no-fund --loglevel=error
+  # The locked versions, without touching package-lock.json, so a fresh clone stays clean.
+  # Not `npm ci`: it rejects this lock file, which lacks other platforms' optional packages
+  # (@swc/core-darwin-*, …); `npm install` would add them to it, `--no-save` keeps it as is.
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 # npm 11 runs no install scripts unless approved; these packages ship prebuilt binaries
 # instead, so check they load rather than trusting the install.

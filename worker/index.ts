@@ -10,6 +10,9 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
 
+/** Short enough for a container's stop timeout (10 s by default) to leave time for the hand-back. */
+export const SHUTDOWN_GRACE = '5 seconds';
+
 type Bundle = Awaited<ReturnType<typeof bundleWorkflowCode>>;
 let bundle: Promise<Bundle> | undefined;
 
@@ -50,6 +53,10 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promis
     // The worker's own connection serves the activities that update other workflows.
     activities: createActivities({ config: o.config, temporalClient: new Client({ connection: o.connection, namespace: o.config.temporal.namespace }), ...o.deps }),
     maxConcurrentActivityTaskExecutions: 200,
+    // Beats reach the server every 5 s at most, well inside HEARTBEAT_TIMEOUT_MS (the SDK would otherwise hold them back for 80% of it).
+    maxHeartbeatThrottleInterval: '5 seconds',
+    // On SIGTERM/SIGINT running activities get this long to finish; then they are cancelled and fail retryably, so another worker takes them over.
+    shutdownGraceTime: SHUTDOWN_GRACE,
     ...o.workerOptions,
   });
 }

@@ -1,23 +1,99 @@
 /** Entry point of a worker process (`nightshift worker`, the Docker image, crash tests). */
-import { loadConfig } from '../common/config';
+import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import { loadConfig, type NightshiftConfig } from '../common/config';
 import { shutdownIsolation } from '../sandbox/local';
-import { connectWorker, createNightshiftWorker } from './index';
+import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE } from './index';
 
-export async function runWorker(): Promise<void> {
+const say = (line: string) => console.error(`nightshift worker: ${line}`);
+
+/** Waits between tries to reach the server: quick at first, then every 15 s for as long as it takes. */
+const RETRY_DELAYS_S = [1, 2, 4, 8, 15];
+
+/** Why the server could not be reached, in a few words ("connection refused"). */
+export function unreachableReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/refused/i.test(message)) return 'connection refused';
+  if (/dns|resolve|ENOTFOUND|name or service/i.test(message)) return 'host not found';
+  if (/timed? ?out|deadline/i.test(message)) return 'timed out';
+  return message.split('\n')[0].slice(0, 200);
+}
+
+/** Connects and registers the worker, retrying with backoff while the server cannot be reached. */
+async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: Worker } | undefined> {
+  for (let attempt = 0; !stopped(); attempt++) {
+    let connection: NativeConnection | undefined;
+    try {
+      connection = await connectWorker(config);
+      const worker = await createNightshiftWorker({ config, connection, workerOptions });
+      return { connection, worker };
+    } catch (err) {
+      await connection?.close().catch(() => undefined);
+      // A wrong namespace or a bad workflow bundle will not mend itself by waiting.
+      if (!isUnreachable(err)) throw err;
+      const delay = RETRY_DELAYS_S[Math.min(attempt, RETRY_DELAYS_S.length - 1)];
+      say(`waiting for Temporal at ${config.temporal.address}: ${unreachableReason(err)}; retrying in ${delay} s`);
+      await sleepUnless(delay * 1000, stopped);
+    }
+  }
+  return undefined;
+}
+
+function isUnreachable(err: unknown): boolean {
+  const e = err as { name?: string; message?: string };
+  return e?.name === 'TransportError' || /transport|connect|refused|unavailable|dns|timed? ?out|deadline|broken pipe|reset/i.test(String(e?.message ?? err));
+}
+
+async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!stopped() && Date.now() < until) await new Promise((r) => setTimeout(r, Math.min(200, until - Date.now())));
+}
+
+/**
+ * Runs a worker until SIGINT/SIGTERM. Waits for the server when it is not up yet, and
+ * reconnects when a running worker loses it (a server restart).
+ * `workerOptions` lets test entry points add interceptors.
+ */
+export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = {}): Promise<void> {
   const config = loadConfig();
-  const connection = await connectWorker(config);
-  const worker = await createNightshiftWorker({ config, connection });
-  console.error(`nightshift worker: task queue nightshift on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}`);
-  // Worker.run() resolves after SIGINT/SIGTERM, once in-flight tasks are handed back.
-  await worker.run();
-  await connection.close();
-  // The sandbox runtime's network proxies would otherwise keep the process alive.
-  await shutdownIsolation();
+  let stopping = false;
+  let running = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    // Worker.run() drains on these signals by itself (the SDK's runtime listens); this says so.
+    if (running) say(`${signal}: draining; running activities get ${SHUTDOWN_GRACE} to finish, then go back to the server for another worker`);
+    else say(`${signal}: stopping`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    while (!stopping) {
+      const up = await connectAndCreate(config, o.workerOptions, () => stopping);
+      if (!up) break;
+      say(`task queue nightshift on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}`);
+      running = true;
+      try {
+        // Resolves after SIGINT/SIGTERM, once in-flight tasks are finished or handed back.
+        await up.worker.run();
+      } catch (err) {
+        if (stopping || !isUnreachable(err)) throw err;
+        say(`lost Temporal at ${config.temporal.address}: ${unreachableReason(err)}; reconnecting`);
+      } finally {
+        running = false;
+        await up.connection.close().catch(() => undefined);
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    // The sandbox runtime's network proxies would otherwise keep the process alive.
+    await shutdownIsolation();
+  }
 }
 
 if (require.main === module) {
   runWorker().catch((err) => {
-    console.error(`nightshift worker: ${err instanceof Error ? err.message : String(err)}`);
+    say(err instanceof Error ? err.message : String(err));
     process.exit(1);
   });
 }

@@ -19,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, sandboxStep, toolCall } from './activity-profiles';
 import { resolveModel } from '../common/models';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
@@ -28,34 +28,14 @@ import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions'
 import { allowanceGrantor, bookTurn, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkFinish, deliver, prepareFromDependencies } from './delivery';
 
-const DEFAULT_HEARTBEAT_MS = 30_000;
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
 const SANDBOX_RECOVERIES_PER_CALL = 2;
 
 function proxies(heartbeatTimeout: number) {
-  const model = proxyActivities<Activities>({
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout,
-    // Backoff for 429/529/5xx; a retry-after from the API overrides the interval (nextRetryDelay).
-    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-  });
-  // One attempt per activity: the loop retries (callWithBookedAttempts), so that every attempt is
-  // reserved before it starts and booked, when its outcome is unknown, before the next.
-  const modelOnce = proxyActivities<Activities>({
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout,
-    retry: { maximumAttempts: 1 },
-  });
-  const tool = proxyActivities<Activities>({
-    // bash may run for up to 30 minutes; heartbeats notice a dead worker much sooner.
-    startToCloseTimeout: '35 minutes',
-    heartbeatTimeout,
-    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-  });
-  const sandbox = proxyActivities<Activities>({
-    startToCloseTimeout: '5 minutes',
-    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-  });
+  const model = proxyActivities<Activities>(modelCall(heartbeatTimeout));
+  const modelOnce = proxyActivities<Activities>(modelCallOnce(heartbeatTimeout));
+  const tool = proxyActivities<Activities>(toolCall(heartbeatTimeout));
+  const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
     callModel: model.callModel,
@@ -92,7 +72,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   const { task } = input;
   const workflowId = workflowInfo().workflowId;
   const opts = input.loop ?? {};
-  const acts = proxies(opts.heartbeatTimeoutMs ?? DEFAULT_HEARTBEAT_MS);
+  const acts = proxies(opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS);
   const model = resolveModel(task.model, task.complexity);
   const carried = input.carried;
 

@@ -8,7 +8,7 @@
  */
 import { getExternalWorkflowHandle, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { bookkeeping, crossWorkflow } from './activity-profiles';
 import { committedUsd, ledgerDate, newLedger, requestAllowance, revokeAllowance, settleTask, spentUsd, takeWarning, WARNING_FRACTION } from './budget';
 import {
   budgetRaisedSignal,
@@ -27,10 +27,8 @@ import type { Notifier } from './notify';
 
 const money = (n: number) => `$${n.toFixed(2)}`;
 
-const { reserveDaily, settleDaily } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const { reserveDaily } = proxyActivities<Activities>(crossWorkflow());
+const { settleDaily } = proxyActivities<Activities>(bookkeeping);
 
 export class BatchLive {
   readonly ledger: BatchBudgetLedger;

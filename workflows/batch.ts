@@ -24,7 +24,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { bookkeeping } from './activity-profiles';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import {
   answerSignal,
@@ -51,10 +51,7 @@ import { progressTable, sumResults } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
-const { loadBatchSpec, writeReport } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const { loadBatchSpec, writeReport } = proxyActivities<Activities>(bookkeeping);
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones

@@ -6,8 +6,9 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { checksRun, gitStep, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
@@ -15,11 +16,10 @@ import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type Ag
 const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
 
 function proxies(input: AgentTaskInput) {
-  const heartbeatTimeout = input.loop?.heartbeatTimeoutMs ?? 30_000;
-  const retry: RetryPolicy = { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: NOT_RETRIED };
-  const git = proxyActivities<Activities>({ startToCloseTimeout: '20 minutes', heartbeatTimeout, retry });
-  // Each check may take up to 30 minutes; heartbeats notice a dead worker much sooner.
-  const checks = proxyActivities<Activities>({ startToCloseTimeout: '4 hours', heartbeatTimeout, retry: { ...retry, maximumAttempts: 3 } });
+  const heartbeatTimeout = input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+  const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
+  const git = proxyActivities<Activities>(notRetried(gitStep(heartbeatTimeout)));
+  const checks = proxyActivities<Activities>(notRetried(checksRun(heartbeatTimeout)));
   return {
     runChecks: checks.runChecks,
     prepareFromDependencies: git.prepareFromDependencies,

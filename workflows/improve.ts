@@ -9,7 +9,7 @@
  */
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { bookkeeping, planningCall } from './activity-profiles';
 import { agentTask } from './task';
 import { nightlyBatch } from './batch';
 import { failedTaskResult, SEARCH_ATTRIBUTES, type TaskResult } from './contract';
@@ -44,10 +44,9 @@ export interface ImproveResult {
   summary?: string;
 }
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '15 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const { planFromFindings } = proxyActivities<Activities>(planningCall());
+const { researchTaskFor, writeLoopSummary } = proxyActivities<Activities>(bookkeeping);
+const acts = { planFromFindings, researchTaskFor, writeLoopSummary };
 
 export async function improvementLoops(input: ImproveInput): Promise<ImproveResult> {
   const workflowId = workflowInfo().workflowId;

@@ -26,24 +26,16 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { bookkeeping, taskWait } from './activity-profiles';
 import type { PendingTask } from '../activities/folders';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId } from './contract';
 import { addTasksUpdate, intakeStatusQuery, type InFlightTask, type IntakeInput, type IntakeStatus } from './intake-contract';
 import { allowanceFor, remainingBudget } from './intake-budget';
 import { agentTask } from './task';
 import { mdText, mdUsd } from './markdown';
 
-const acts = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
-/** Waits as long as a task may run; heartbeats let another worker take over the wait. */
-const waiter = proxyActivities<Activities>({
-  startToCloseTimeout: '7 days',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
-});
+const acts = proxyActivities<Activities>(bookkeeping);
+const waiter = proxyActivities<Activities>(taskWait());
 
 const RECENT_RESULTS = 50;
 

@@ -7,13 +7,10 @@
  */
 import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { planningCall } from './activity-profiles';
 import type { AgentTaskInput, TaskResult } from './contract';
 
-const { learnSkill } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const { learnSkill } = proxyActivities<Activities>(planningCall());
 
 /** `storeKey`: where the task run's transcript is kept (contract.ts taskRunKey). */
 export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<TaskResult>, storeKey: string): Promise<void> {

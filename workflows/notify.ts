@@ -6,10 +6,10 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { notifyCall } from './activity-profiles';
 import type { NotifyEvent, NotifySettings } from './contract';
 
-// The activity retries each channel itself and never throws; this retry covers a lost worker.
-const { notify } = proxyActivities<Activities>({ startToCloseTimeout: '2 minutes', retry: { maximumAttempts: 3 } });
+const { notify } = proxyActivities<Activities>(notifyCall());
 
 export class Notifier {
   private readonly pending: Promise<void>[] = [];

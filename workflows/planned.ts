@@ -8,8 +8,8 @@
  */
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { planningCall } from './activity-profiles';
 import type { DecomposeGoalResult } from '../activities/planning';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { batchIdFor, SEARCH_ATTRIBUTES, type BatchResult } from './contract';
 import { nightlyBatch } from './batch';
 
@@ -35,10 +35,7 @@ export interface PlannedNightResult {
   batch: BatchResult;
 }
 
-const { decomposeGoal } = proxyActivities<Activities>({
-  startToCloseTimeout: '15 minutes',
-  retry: { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const { decomposeGoal } = proxyActivities<Activities>(planningCall());
 
 export async function plannedNight(input: PlannedNightInput): Promise<PlannedNightResult> {
   const plan = await decomposeGoal({

@@ -13,15 +13,12 @@
 import { condition, getExternalWorkflowHandle, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { taskDetails } from './progress';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { bookkeeping } from './activity-profiles';
 import { renderQuestionMessage } from '../common/questions';
 import { answerSignal, SEARCH_ATTRIBUTES, taskEventSignal, type AnsweredQuestion, type AnswerInput, type OpenQuestion, type QuestionTimeoutPolicy, type TaskResult, type TaskState, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
 
-const { recordQuestion, recordAnswer } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const { recordQuestion, recordAnswer } = proxyActivities<Activities>(bookkeeping);
 
 export const DEFAULT_QUESTION_TIMEOUT_MS = 8 * 3_600_000;
 

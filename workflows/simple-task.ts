@@ -7,7 +7,7 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { modelCall, modelCallOnce, sandboxStep } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
 import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
 import { deliver } from './delivery';
@@ -17,21 +17,9 @@ import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BO
 /** max_tokens of the one call. */
 const SIMPLE_MAX_TOKENS = 16_384;
 
-const model = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
-// One attempt per activity: callWithBookedAttempts retries, reserving and booking each attempt.
-const modelOnce = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '30 seconds',
-  retry: { maximumAttempts: 1 },
-});
-const sandbox = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const model = proxyActivities<Activities>(modelCall());
+const sandbox = proxyActivities<Activities>(sandboxStep());
+const modelOnce = proxyActivities<Activities>(modelCallOnce());
 
 function messageOf(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;

@@ -9,17 +9,15 @@
  */
 import { condition, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { bookkeeping, crossWorkflow } from './activity-profiles';
 import { priceOf } from '../common/models';
 import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs, nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
 import { budgetRaisedSignal, type AgentTaskInput, type InterruptedCall, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
 import { setTaskState, tellBatch } from './questions';
 
-const { reserveAllowance, addNote } = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-});
+const { reserveAllowance } = proxyActivities<Activities>(crossWorkflow());
+const { addNote } = proxyActivities<Activities>(bookkeeping);
 
 export const WRAP_UP_NOTE =
   'Budget: this task is close to its spending cap, so this is your last turn. Finish up now: make sure what works is saved in the workspace, then call finish with a summary that says what is done and what is left.';

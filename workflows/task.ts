@@ -1,6 +1,6 @@
 /**
  * agentTask: one task of the night, as a child of nightlyBatch. A task with a plain
- * `command:` runs it in a fresh checkout; an agent task runs the durable agent loop.
+ * `command:` runs it in its own sandbox; an agent task runs the durable agent loop.
  */
 import {
   ApplicationFailure,
@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { commandTask } from './activity-profiles';
 import { runAgentLoop } from './agent-loop';
 import { taskDetails } from './progress';
 import { learnFromSuccess } from './learning';
@@ -34,8 +34,6 @@ import {
   type TaskResult,
   type TaskStatus,
 } from './contract';
-
-const HEARTBEAT = '20 seconds';
 
 export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
   const { task } = input;
@@ -79,11 +77,7 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
 
   try {
     if (task.command !== undefined) {
-      const { runCommandTask } = proxyActivities<Activities>({
-        startToCloseTimeout: task.timeoutMs,
-        heartbeatTimeout: HEARTBEAT,
-        retry: { maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
-      });
+      const { runCommandTask } = proxyActivities<Activities>(commandTask(task.timeoutMs));
       status.activity = `running: ${task.command}`;
       const r = await runCommandTask({ workflowId: storeKey, task });
       if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });

@@ -6,7 +6,6 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
 import { redactionNote, workerRedactor } from '../../common/redact';
@@ -15,7 +14,7 @@ import type { SandboxProvider } from '../../sandbox/types';
 import { DEFAULT_IDENTITY, prepareWorkspace, type GitIdentity } from '../../sandbox/workspace';
 import type { TaskSpec } from '../../spec/types';
 import { workBranch, type DependencyBranch } from '../../workflows/contract';
-import { heartbeatEvery } from '../model/call-model';
+import { whileBeating, withHeartbeats } from '../heartbeat';
 import { reportBaseName } from '../report';
 import { putJson, type TranscriptStore } from '../transcripts';
 import { createChecksActivities } from './checks';
@@ -70,24 +69,13 @@ export interface CommitWorkResult {
 
 const MAX_FILES = 200;
 
-/** Beats while a long git or GitHub call runs, so a dead worker is noticed by heartbeat timeout. */
-async function beating<T>(fn: () => Promise<T>): Promise<T> {
-  const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery(ctx));
-  try {
-    return await fn();
-  } finally {
-    clearInterval(beat);
-  }
-}
-
 export function createDeliveryActivities(deps: DeliveryDeps) {
   const { config } = deps;
   const identity = deps.identity ?? DEFAULT_IDENTITY;
   let github: Promise<GitHubClient> | undefined;
   const client = () => (github ??= deps.github ? Promise.resolve(deps.github) : createGitHubClient(config.github, deps.githubOptions));
 
-  return {
+  return withHeartbeats({
     ...createChecksActivities(deps),
 
     /**
@@ -131,7 +119,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const repoDir = deliveryRepoFor(config, remote);
       const redactor = workerRedactor(config);
-      return beating(async () => {
+      return whileBeating(async () => {
         const expectTree = input.checkedTree ?? (input.verifyTree && sandbox instanceof LocalSandbox ? await workTreeOf(sandbox, checkpointStoreFor(config)) : undefined);
         const opts = { branch: input.branch, message: redactor.redact(input.message).text, identity, at: input.at, bundle: !input.reviewFirst, expectTree };
         let made = await commitInSandbox(sandbox, opts);
@@ -159,7 +147,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const remote = resolveRemote(config.root, input.repo);
       const access = pushAccess(remote, config.github.token);
       if (!access.ok) return { pushed: false, reason: access.reason };
-      return beating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
+      return whileBeating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
     },
 
     /**
@@ -183,7 +171,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const redacted = workerRedactor(config).redactDeep(input.content);
       const c = redacted.found.length ? { ...redacted.value, notes: [...(redacted.value.notes ?? []), redactionNote(redacted.found, 'this pull request')] } : input.content;
       try {
-        return await beating(async () =>
+        return await whileBeating(async () =>
           ensurePullRequest(await client(), {
             repo: gh,
             branch: input.branch,
@@ -205,5 +193,5 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
         throw err;
       }
     },
-  };
+  }, ['prepareFromDependencies', 'checkMergeResolution']);
 }

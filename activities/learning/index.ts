@@ -2,14 +2,15 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
+import { withHeartbeats } from '../heartbeat';
 import type { TranscriptStore } from '../transcripts';
 import { learnSkill, type LearnSkillInput, type LearnSkillResult } from './learn-skill';
 
 export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; transcripts: TranscriptStore }) {
-  return {
+  return withHeartbeats({
     /** Idempotent by workflow ID: a retry finds the skill file it wrote and returns it. */
     async learnSkill(input: LearnSkillInput): Promise<LearnSkillResult> {
       return learnSkill({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, signal: Context.current().cancellationSignal }, input);
     },
-  };
+  }, ['learnSkill']);
 }

@@ -5,13 +5,14 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
 import { SpecError } from '../../common/errors';
+import { withHeartbeats } from '../heartbeat';
 import { createImproveActivities } from './improve';
 import { decomposeGoalResult, makePlan, type DecomposeGoalResult, type PlanRequest } from './plan';
 
 export type { DecomposeGoalResult } from './plan';
 
 export function createPlanningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined }) {
-  return {
+  return withHeartbeats({
     ...createImproveActivities(deps),
     /**
      * Plans `input` into a task file. Idempotent by `input.key` (the workflow ID): a retry
@@ -23,7 +24,7 @@ export function createPlanningActivities(deps: { config: Pick<NightshiftConfig, 
       const r = await makePlan(deps.config.root, deps.anthropic, req, { signal: Context.current().cancellationSignal });
       return decomposeGoalResult(r);
     },
-  };
+  }, ['decomposeGoal', 'planFromFindings']);
 }
 
 /** A document named by a workflow input, read only from inside NIGHTSHIFT_ROOT. */

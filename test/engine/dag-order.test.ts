@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { TASK_QUEUE } from '../../common/config';
 import type { BatchResult } from '../../workflows/contract';
@@ -15,6 +16,8 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  // Command tasks ran in sandboxes: the sandbox runtime's proxies would keep the process alive.
+  await shutdownIsolation();
 });
 
 const sleepTask = (id: string, deps: string[], seconds = 1.5) => ({ id, title: id, depends_on: deps, command: `sleep ${seconds}` });

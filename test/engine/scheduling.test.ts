@@ -1,14 +1,14 @@
 /** The batch's scheduling rules on a real server: concurrency cap, priority, failures, cancel. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { TASK_QUEUE } from '../../common/config';
 import { cancelTaskUpdate, batchStatusQuery, type BatchResult } from '../../workflows/contract';
-import { loggedCommand, maxInFlight, readLog, runBatch } from '../helpers/batch';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
+import { commandRunning, loggedCommand, maxInFlight, readLog, runBatch } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 
 let env: TestWorkflowEnvironment;
@@ -17,44 +17,41 @@ before(async () => {
 });
 after(async () => {
   await env?.teardown();
+  // Command tasks ran in sandboxes: the sandbox runtime's proxies would keep the process alive.
+  await shutdownIsolation();
 });
 
-const tmpLog = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'nightshift-log-')), 'events.log');
-
 test('never more than max_concurrent_agents tasks run at once, and the cap is reached', async () => {
-  const log = tmpLog();
   const config = testConfig(env);
   const worker = await testWorker(env, config);
-  const tasks = Array.from({ length: 10 }, (_, i) => ({ id: `t${i}`, command: loggedCommand(log, `t${i}`, 0.6) }));
+  const tasks = Array.from({ length: 10 }, (_, i) => ({ id: `t${i}`, command: loggedCommand(`t${i}`, 0.6) }));
   const result = await runBatch(env, worker, { spec: { max_concurrent_agents: 3, tasks } });
   assert.deepEqual(result.tasks.map((t) => t.status), Array(10).fill('succeeded'));
-  assert.equal(maxInFlight(readLog(log)), 3);
+  assert.equal(maxInFlight(readLog(config.root)), 3);
 });
 
 test('ready tasks start in priority order (lower first), then file order', async () => {
-  const log = tmpLog();
   const config = testConfig(env);
   const worker = await testWorker(env, config);
   const priorities = { a: 5, b: 1, c: 3, d: 1, e: 'low', f: 'high' } as const;
-  const tasks = Object.entries(priorities).map(([id, priority]) => ({ id, priority, command: loggedCommand(log, id, 0.05) }));
+  const tasks = Object.entries(priorities).map(([id, priority]) => ({ id, priority, command: loggedCommand(id, 0.05) }));
   await runBatch(env, worker, { spec: { max_concurrent_agents: 1, tasks } });
-  const order = readLog(log).filter((e) => e.kind === 'start').map((e) => e.id);
+  const order = readLog(config.root).filter((e) => e.kind === 'start').map((e) => e.id);
   // high = 1, normal = 5, low = 9; ties keep file order
   assert.deepEqual(order, ['b', 'd', 'f', 'c', 'a', 'e']);
 });
 
 test('a failed task skips exactly its dependents, with the reason; independent tasks go on', async () => {
-  const log = tmpLog();
   const config = testConfig(env);
   const worker = await testWorker(env, config);
   const spec = {
     max_concurrent_agents: 2,
     tasks: [
-      { id: 'root', command: loggedCommand(log, 'root', 0.1, 3) },
-      { id: 'child', depends_on: ['root'], command: loggedCommand(log, 'child', 0.1) },
-      { id: 'grandchild', depends_on: 'child', command: loggedCommand(log, 'grandchild', 0.1) },
-      { id: 'independent', command: loggedCommand(log, 'independent', 0.3) },
-      { id: 'after-independent', depends_on: ['independent'], command: loggedCommand(log, 'after-independent', 0.1) },
+      { id: 'root', command: loggedCommand('root', 0.1, 3) },
+      { id: 'child', depends_on: ['root'], command: loggedCommand('child', 0.1) },
+      { id: 'grandchild', depends_on: 'child', command: loggedCommand('grandchild', 0.1) },
+      { id: 'independent', command: loggedCommand('independent', 0.3) },
+      { id: 'after-independent', depends_on: ['independent'], command: loggedCommand('after-independent', 0.1) },
     ],
   };
   const result = await runBatch(env, worker, { spec });
@@ -66,18 +63,18 @@ test('a failed task skips exactly its dependents, with the reason; independent t
   assert.equal(by.grandchild.status, 'skipped');
   assert.equal(by.independent.status, 'succeeded');
   assert.equal(by['after-independent'].status, 'succeeded');
-  const ran = new Set(readLog(log).map((e) => e.id));
+  const ran = new Set(readLog(config.root).map((e) => e.id));
   assert.deepEqual([...ran].sort(), ['after-independent', 'independent', 'root']);
 });
 
 test('cancelTask stops a running task and its process, and skips its dependents', async () => {
-  const log = tmpLog();
   const config = testConfig(env);
   const worker = await testWorker(env, config);
-  const marker = path.join(path.dirname(log), 'still-running');
+  // A sleep no other process runs, so the process table shows whether the command outlived its cancellation.
+  const sleeper = `sleep 30.${process.pid}`;
   const spec = {
     tasks: [
-      { id: 'slow', command: `echo "start slow 0" >> ${log}; sleep 30; touch ${marker}` },
+      { id: 'slow', command: `${sleeper}; echo finished` },
       { id: 'after-slow', depends_on: ['slow'], command: 'true' },
     ],
   };
@@ -87,7 +84,7 @@ test('cancelTask stops a running task and its process, and skips its dependents'
     while (!(await handle.query(batchStatusQuery)).tasks.some((t) => t.taskId === 'slow' && t.status === 'running')) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 500)); // let the command start
+    while (!commandRunning(sleeper)) await new Promise((r) => setTimeout(r, 100)); // the command runs
     await assert.rejects(handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: 'nope' }] }), (err: Error) => /no task "nope"/.test((err.cause as Error).message));
     const cancelled = await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: 'slow', reason: 'not tonight' }] });
     assert.equal(cancelled.status, 'cancelled');
@@ -97,7 +94,7 @@ test('cancelTask stops a running task and its process, and skips its dependents'
     assert.equal(by['after-slow'].error, 'dependency slow cancelled');
   });
   await new Promise((r) => setTimeout(r, 1000));
-  assert.equal(existsSync(marker), false, 'the cancelled command was killed');
+  assert.equal(commandRunning(sleeper), false, 'the cancelled command was killed');
 });
 
 test('an invalid task file fails the batch with every problem listed, and starts no task', async () => {
@@ -119,14 +116,13 @@ test('an invalid task file fails the batch with every problem listed, and starts
 });
 
 test('past the history limit the batch drains, continues as new, and still runs every task once', async () => {
-  const log = tmpLog();
   const config = testConfig(env);
   const worker = await testWorker(env, config);
-  const tasks = Array.from({ length: 12 }, (_, i) => ({ id: `c${i}`, depends_on: i % 3 ? [`c${i - 1}`] : [], command: loggedCommand(log, `c${i}`, 0) }));
+  const tasks = Array.from({ length: 12 }, (_, i) => ({ id: `c${i}`, depends_on: i % 3 ? [`c${i - 1}`] : [], command: loggedCommand(`c${i}`, 0) }));
   const workflowId = uniqueBatchId();
   const result = await runBatch(env, worker, { spec: { max_concurrent_agents: 4, tasks }, historyEventLimit: 40 }, workflowId);
   assert.deepEqual(result.tasks.map((t) => t.status), Array(12).fill('succeeded'));
-  const starts = readLog(log).filter((e) => e.kind === 'start').map((e) => e.id);
+  const starts = readLog(config.root).filter((e) => e.kind === 'start').map((e) => e.id);
   assert.equal(starts.length, 12);
   assert.equal(new Set(starts).size, 12);
   const runs = [];

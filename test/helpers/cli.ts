@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { loadConfig } from '../../common/config';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { startDevServer, testConfig, testWorker } from './temporal';
 
 const run = promisify(execFile);
@@ -40,6 +41,8 @@ export function cliHarness(prepareRoot: (root: string) => void = () => undefined
     worker?.shutdown();
     await workerDone;
     await env?.teardown();
+    // Command tasks ran in sandboxes: the sandbox runtime's proxies would keep the process alive.
+    await shutdownIsolation();
   });
   const started = () => {
     if (!env || !root) throw new Error('the dev server is not started yet; use the harness inside a test');

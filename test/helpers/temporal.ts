@@ -13,14 +13,15 @@ import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { createNightshiftWorker, type NightshiftWorkerOptions } from '../../worker';
 
-/** `extraArgs` go to `temporal server start-dev` (e.g. dynamic config values). */
-export async function startDevServer(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
+/** `extraArgs` go to `temporal server start-dev` (e.g. dynamic config values); `port` fixes its port (default: a free one). */
+export async function startDevServer(extraArgs: string[] = [], o: { port?: number } = {}): Promise<TestWorkflowEnvironment> {
   const cli = loadConfig().temporalCli;
   if (!existsSync(cli)) throw new Error(`no Temporal CLI at ${cli}: run scripts/bootstrap.sh first (npm test does)`);
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: cli },
       searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+      ...(o.port !== undefined ? { ip: '127.0.0.1', port: o.port } : {}),
       extraArgs: ['--log-level', 'error', ...extraArgs],
     },
   });

@@ -11,23 +11,38 @@ export interface WorkerProcess {
   child: ChildProcess;
   /** Everything the process printed, for failure messages. */
   output(): string;
+  /** Settles when the process has exited. */
+  exited: Promise<void>;
+  /** Resolves once the process has printed `text`. */
+  waitFor(text: string, waitMs?: number): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `worker/main.ts` and resolves once it is polling the task queue. */
-export async function spawnWorker(env: Record<string, string>, timeoutMs = 60_000): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'worker', 'main.ts')], {
+export interface SpawnOptions {
+  /** The entry script. @default worker/main.ts */
+  entry?: string;
+  /** Output that means started. @default the line a worker prints once it polls the task queue */
+  ready?: string;
+}
+
+const POLLING = 'nightshift worker: task queue';
+
+/** Starts `worker/main.ts` (or `o.entry`) and resolves once it is polling the task queue. */
+export async function spawnWorker(env: Record<string, string>, timeoutMs = 60_000, o: SpawnOptions = {}): Promise<WorkerProcess> {
+  const ready = o.ready ?? POLLING;
+  const child = spawn(process.execPath, ['--import', 'tsx', o.entry ?? path.join(REPO, 'worker', 'main.ts')], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`worker did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('nightshift worker: task queue')) {
+    const onData = () => {
+      if (out.includes(ready)) {
         clearTimeout(timer);
         resolve();
       }
@@ -42,6 +57,15 @@ export async function spawnWorker(env: Record<string, string>, timeoutMs = 60_00
   return {
     child,
     output: () => out,
+    exited,
+    async waitFor(text: string, waitMs = 60_000) {
+      const until = Date.now() + waitMs;
+      while (!out.includes(text)) {
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`worker exited before printing ${JSON.stringify(text)}:\n${out}`);
+        if (Date.now() > until) throw new Error(`worker did not print ${JSON.stringify(text)} in ${waitMs} ms:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TASK_QUEUE } from '../../common/config';
 import { INTAKE_WORKFLOW, addTasksUpdate, intakeStatusQuery, type IntakeInput, type IntakeStatus } from '../../workflows/intake-contract';
-import { loggedCommand, readLog } from '../helpers/batch';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
+import { commandRunning, loggedCommand, readLog } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 
@@ -24,9 +25,10 @@ before(async () => {
 after(async () => {
   for (const w of workers) await w.kill();
   await env?.teardown();
+  // Command tasks ran in sandboxes: the sandbox runtime's proxies would keep the process alive.
+  await shutdownIsolation();
 });
 
-const logged = (log: string) => (existsSync(log) ? readLog(log) : []);
 const ls = (root: string, f: string) => (existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : []);
 
 /** Written beside pending/ and renamed in, as the README tells users to. */
@@ -53,14 +55,13 @@ function startIntake(id: string, input: IntakeInput) {
 test('continuous: a file dropped in and a task added by update while a task runs across continue-as-new', async () => {
   const config = testConfig(env);
   const root = config.root;
-  const log = path.join(root, 'events.log');
-  drop(root, 'pending', 'slow.yaml', `id: slow\ntitle: Slow one\ncommand: '${loggedCommand(log, 'slow', 4)}'\n`);
+  drop(root, 'pending', 'slow.yaml', `id: slow\ntitle: Slow one\ncommand: '${loggedCommand('slow', 4)}'\n`);
   const worker = await testWorker(env, config);
   const id = uniqueBatchId('nightshift-intake');
   await worker.runUntil(async () => {
     const handle = await startIntake(id, { mode: 'continuous', pollIntervalMs: 200, continueAsNewEveryPolls: 3 });
     try {
-      await until('slow in running/', () => ls(root, 'running').includes('slow.yaml') && logged(log).length > 0);
+      await until('slow in running/', () => ls(root, 'running').includes('slow.yaml') && commandRunning('start slow '));
       // The intake continues as new while slow runs, and the new run still knows it is in flight.
       const s = await until('a continue-as-new with slow in flight', async () => {
         const q = await handle.query(intakeStatusQuery);
@@ -89,7 +90,7 @@ test('continuous: a file dropped in and a task added by update while a task runs
       const slow = final.recent.find((r) => r.taskId === 'slow')!;
       const later = final.recent.find((r) => r.taskId === 'later')!;
       assert.ok(later.startedAt! >= slow.endedAt!, 'later started after slow ended');
-      assert.deepEqual(readLog(log).map((e) => `${e.kind} ${e.id}`), ['start slow', 'end slow']);
+      assert.deepEqual(readLog(root).map((e) => `${e.kind} ${e.id}`), ['start slow', 'end slow']);
       // A file that does not validate goes to failed/ with its problems beside it.
       assert.deepEqual(ls(root, 'failed'), ['broken.yaml', 'broken.yaml.error.txt']);
       assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'broken.yaml.error.txt'), 'utf8'), /broken\.yaml:2 comand: unknown key "comand"; did you mean "command"\?/);
@@ -104,11 +105,10 @@ test('continuous: a file dropped in and a task added by update while a task runs
 test('batch: SIGKILL of the worker mid-task strands nothing in running/; a crash leftover is requeued and run', async () => {
   const config = testConfig(env);
   const root = config.root;
-  const log = path.join(root, 'events.log');
   const workerEnv = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', NIGHTSHIFT_ROOT: root };
-  drop(root, 'pending', 'crash.yaml', `id: crash\ncommand: '${loggedCommand(log, 'crash', 3)}'\n`);
+  drop(root, 'pending', 'crash.yaml', `id: crash\ncommand: '${loggedCommand('crash', 3)}'\n`);
   // Left in running/ by an intake that died: its task is not running anywhere.
-  drop(root, 'running', 'stale.yaml', `id: stale\npriority: 9\ncommand: '${loggedCommand(log, 'stale', 0)}'\n`);
+  drop(root, 'running', 'stale.yaml', `id: stale\npriority: 9\ncommand: '${loggedCommand('stale', 0)}'\n`);
   drop(root, 'pending', 'failing.yaml', 'id: failing\npriority: 8\ncommand: exit 3\n');
 
   // Workers of this test are stopped when it ends, so none serves another test's root.
@@ -117,7 +117,7 @@ test('batch: SIGKILL of the worker mid-task strands nothing in running/; a crash
   try {
     const id = uniqueBatchId('nightshift-intake');
     const handle = await startIntake(id, { mode: 'batch', pollIntervalMs: 200, maxConcurrent: 1 });
-    await until('crash started', () => ls(root, 'running').includes('crash.yaml') && logged(log).some((e) => e.id === 'crash'));
+    await until('crash started', () => ls(root, 'running').includes('crash.yaml') && commandRunning('start crash '));
     assert.ok(!ls(root, 'running').includes('stale.yaml'), 'the stale file was taken out of running/ at startup');
     await first.kill('SIGKILL');
     // Its task is still running as far as Temporal knows (a worker will pick it up), so its file stays in running/.
@@ -133,7 +133,7 @@ test('batch: SIGKILL of the worker mid-task strands nothing in running/; a crash
     assert.deepEqual(ls(root, 'completed'), ['crash.yaml', 'stale.yaml']);
     assert.deepEqual(ls(root, 'failed'), ['failing.yaml', 'failing.yaml.error.txt']);
     assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'failing.yaml.error.txt'), 'utf8'), /failed: command exited with 3/);
-    assert.ok(readLog(log).some((e) => e.id === 'stale' && e.kind === 'end'), 'the requeued task ran');
+    assert.ok(readLog(root).some((e) => e.id === 'stale' && e.kind === 'end'), 'the requeued task ran');
   } finally {
     for (const w of workers) await w.kill();
   }

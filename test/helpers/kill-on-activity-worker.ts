@@ -1,0 +1,69 @@
+/**
+ * A worker process for recovery tests: the real worker (worker/main.ts), which SIGKILLs
+ * itself at the start of the first attempt of each activity type named in
+ * NIGHTSHIFT_TEST_KILL_ON (comma-separated), once per type across all such processes.
+ * Before dying it writes NIGHTSHIFT_TEST_KILL_DIR/<type>.json with the activity's
+ * workflow, activity ID and the moment of death, so the test can find the next attempt in
+ * the history. Every attempt of those types also appends a line to attempts.jsonl there:
+ * when one worker's death kills several activities, the history keeps only the last
+ * attempt's start, and this log keeps each.
+ */
+import { appendFileSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import * as path from 'node:path';
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { runWorker } from '../../worker/main';
+
+export interface AttemptRecord {
+  activityType: string;
+  workflowId: string;
+  runId: string;
+  activityId: string;
+  attempt: number;
+  startedAt: number;
+}
+
+export interface KillRecord {
+  activityType: string;
+  workflowId: string;
+  runId: string;
+  activityId: string;
+  killedAt: number;
+}
+
+const types = new Set((process.env.NIGHTSHIFT_TEST_KILL_ON ?? '').split(',').filter(Boolean));
+const dir = process.env.NIGHTSHIFT_TEST_KILL_DIR ?? '';
+
+/** True for the one process that claims `type` (exclusive create: two workers never both die for it). */
+function claim(record: KillRecord): boolean {
+  mkdirSync(dir, { recursive: true });
+  let fd: number;
+  try {
+    fd = openSync(path.join(dir, `${record.activityType}.json`), 'wx');
+  } catch {
+    return false;
+  }
+  writeSync(fd, JSON.stringify(record));
+  closeSync(fd);
+  return true;
+}
+
+const killOnFirstAttempt: ActivityInterceptorsFactory = (ctx) => ({
+  inbound: {
+    async execute(input, next) {
+      const { activityType, attempt, workflowExecution, activityId } = ctx.info;
+      if (dir && types.has(activityType)) {
+        const at = Date.now();
+        const ids = { activityType, workflowId: workflowExecution?.workflowId ?? '', runId: workflowExecution?.runId ?? '', activityId };
+        mkdirSync(dir, { recursive: true });
+        appendFileSync(path.join(dir, 'attempts.jsonl'), JSON.stringify({ ...ids, attempt, startedAt: at } satisfies AttemptRecord) + '\n');
+        if (attempt === 1 && claim({ ...ids, killedAt: at })) process.kill(process.pid, 'SIGKILL');
+      }
+      return next(input);
+    },
+  },
+});
+
+runWorker({ workerOptions: { interceptors: { activity: [killOnFirstAttempt] } } }).catch((err) => {
+  console.error(`nightshift worker: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

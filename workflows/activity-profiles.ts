@@ -1,0 +1,73 @@
+/**
+ * Activity options, decided once for every workflow. The rule: after a worker dies, every
+ * activity's next attempt starts within 30 s. An activity that may run longer than a few
+ * seconds heartbeats (activities/heartbeat.ts) and has HEARTBEAT_TIMEOUT, so a dead worker
+ * is noticed within it however long the work may legitimately take; every other activity
+ * has a start-to-close of seconds. First retries come after 1-2 s so the backoff does not
+ * spend the margin. Eager dispatch stays on: it saves a round trip per step, and with these
+ * timeouts an activity handed to a worker that then dies is retried as quickly as any other.
+ *
+ * Pure data, imported by workflow code.
+ */
+import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import { NON_RETRYABLE_ERRORS } from '../common/errors';
+
+/**
+ * Workers beat at most every 5 s (worker/index.ts), so four beats fit in this; with a 2 s
+ * first retry a dead worker's activity starts again within ~22 s.
+ */
+export const HEARTBEAT_TIMEOUT_MS = 20_000;
+
+const quickRetry: RetryPolicy = { initialInterval: '1 second', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS };
+
+/** Options that heartbeat, with a heartbeat timeout a test may shorten. */
+function beating(startToCloseTimeout: ActivityOptions['startToCloseTimeout'], retry: RetryPolicy) {
+  return (heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS): ActivityOptions => ({ startToCloseTimeout, heartbeatTimeout, retry });
+}
+
+/** callModel, simpleModelCall: a streamed answer of max_tokens takes minutes; backoff for 429/529/5xx (a retry-after overrides the interval). */
+export const modelCall = beating('10 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+
+/**
+ * callModelOnce, simpleModelCallOnce: one attempt per activity, because the workflow owns the
+ * retries (task-budget.ts callWithBookedAttempts): every attempt is reserved before it
+ * starts and, when its outcome is unknown, booked before the next. The heartbeat timeout
+ * turns a dead worker into a timeout carrying the usage streamed so far.
+ */
+export const modelCallOnce = beating('10 minutes', { maximumAttempts: 1 });
+
+/** runTool: bash may run for up to 30 minutes; a few minutes more for the checkpoint after it. */
+export const toolCall = beating('35 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+
+/** Create, prepare, recreate, keep work, kill: a clone or a copy of a large workspace may take many minutes. */
+export const sandboxStep = beating('20 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+
+/** Delivery's git and GitHub steps: a push or clone of a large repository may take many minutes. */
+export const gitStep = beating('20 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 });
+
+/** Acceptance checks: each command may take up to 30 minutes, and a round runs several. */
+export const checksRun = beating('4 hours', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 });
+
+/** Planning, improvement loops, skill learning: one or a few model calls of minutes each. */
+export const planningCall = beating('15 minutes', { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+
+/** reserveAllowance, reserveDaily: an Update waits on the other workflow's worker, which may itself be recovering. */
+export const crossWorkflow = beating('5 minutes', quickRetry);
+
+/** notify: each channel is retried inside the activity, up to ~35 s per channel. The activity never throws, so this retry covers only a lost worker. */
+export const notifyCall = beating('3 minutes', { initialInterval: '1 second', maximumAttempts: 3 });
+
+/** awaitTaskResult: waits as long as a task may run. */
+export const taskWait = beating('7 days', { initialInterval: '1 second', maximumInterval: '30 seconds' });
+
+/** A `command:` task runs up to its own timeout; a minute more lets the sandbox report the kill. */
+export function commandTask(timeoutMs: number, heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS): ActivityOptions {
+  return { startToCloseTimeout: timeoutMs + 60_000, heartbeatTimeout, retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS } };
+}
+
+/**
+ * Questions, notes, settlements, task-file moves, the spec and the report: a few file
+ * writes or one Temporal call, well under a second; 15 s allows a loaded host and keeps a
+ * dead worker's retry at ~16 s.
+ */
+export const bookkeeping: ActivityOptions = { startToCloseTimeout: '15 seconds', retry: quickRetry };
