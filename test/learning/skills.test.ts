@@ -54,7 +54,7 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
     assert.equal(b.result.status, 'succeeded', b.result.error);
 
     const learned = readFileSync(path.join(root, 'skills/learned/greeting-module.md'), 'utf8');
-    assert.match(learned, /^---\nname: greeting-module\nconfidence: 0\.9\nsource: agent-[^\n]+\/greet\ntask: greet\ndate: 2026-11-21\n---\n# Small node modules with a smoke check/);
+    assert.match(learned, /^---\nname: greeting-module\nconfidence: 0\.9\nsource: agent-[^\n]+\/greet(@[0-9a-f-]+)?\ntask: greet\ndate: 2026-11-21\n---\n# Small node modules with a smoke check/);
     assert.match(learned, /2\. Run it with node to check it prints\./);
     assert.ok(existsSync(path.join(root, 'skills/pending/one-off.md')));
     assert.ok(!existsSync(path.join(root, 'skills/learned/one-off.md')));
