@@ -66,7 +66,10 @@ test('a repo-less agent plants a .git with a filter clean driver: the checkpoint
     assert.ok(!fs.existsSync(marker), `the agent's filter ran on the host: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`);
     // The checkpoints ran over the planted .gitattributes: the last one holds the work, unfiltered.
     const store = checkpointStoreFor(cfg);
-    const ref = checkpointRef(workflowIdOf(input));
+    // Checkpoints are kept per run: the ref is the workflow ID's, with '@<run>' after it.
+    const runRefs = gitDir(store, 'for-each-ref', '--format=%(refname)', `${checkpointRef(workflowIdOf(input))}-*`).split('\n').filter(Boolean);
+    assert.equal(runRefs.length, 1, `one checkpoint ref for the run: ${runRefs.join(', ')}`);
+    const ref = runRefs[0];
     assert.deepEqual(gitDir(store, 'ls-tree', '-r', '--name-only', ref).split('\n'), ['.gitattributes', 'notes.md']);
     assert.equal(gitDir(store, 'show', `${ref}:notes.md`), 'the work');
     assert.ok(fs.existsSync(path.join(result.workDir!, 'notes.md')));

@@ -64,7 +64,7 @@ test('a sandbox deleted between turns is rebuilt from its checkpoint and the tas
   }
 });
 
-test('a task whose sandbox.provider is e2b gets its sandbox from E2B, keyed by its workflow ID, and kills it', async () => {
+test('a task whose sandbox.provider is e2b gets its sandbox from E2B, keyed by its run, and kills it', async () => {
   const fakeE2B = await startFakeE2B('e2b_test_key');
   const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'finish', { summary: 'nothing to do' })])] });
   try {
@@ -75,7 +75,8 @@ test('a task whose sandbox.provider is e2b gets its sandbox from E2B, keyed by i
     const created = fakeE2B.created;
     assert.equal(created.length, 1);
     assert.equal(fakeE2B.sandboxes.size, 0, 'killed at the end of the task');
-    assert.equal(created[0].metadata[E2B_KEY_METADATA], workflowIdOf(input));
+    // Keyed by the task's run (a rerun gets a sandbox of its own): the workflow ID, '@', the first run's ID.
+    assert.match(created[0].metadata[E2B_KEY_METADATA], new RegExp(`^${workflowIdOf(input).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@[0-9a-f-]{36}$`));
     assert.equal(created[0].templateID, 'nightshift-node');
     assert.ok(fakeE2B.requests.includes(`DELETE /sandboxes/${created[0].sandboxID}`), fakeE2B.requests.join('\n'));
     // The fake has no envd, so the workspace could not be copied out; the task says so.
