@@ -85,7 +85,7 @@ test("a feedback file's ratings are stored with the results and its Action lines
   // The next night's prompt carries the lessons (the prompt is built the way a worker builds it).
   writeFileSync(path.join(root, 'tasks/2025-11-19.yaml'), 'tasks:\n  - id: task-010\n    title: Paginate the weddings list\n');
   const { system } = await promptForTask('tasks/2025-11-19.yaml', 'task-010', root);
-  assert.match(system, /## Lessons from earlier nights\n- Make testing mandatory in agent instructions \(feedback 2025-11-18, task-002 rated 3\/5\)\n- Add PAGINATION\.md to default context/);
+  assert.match(system, /## Lessons from earlier nights\n`{3,}\n- Make testing mandatory in agent instructions \(feedback 2025-11-18, task-002 rated 3\/5\)\n- Add PAGINATION\.md to default context/);
 
   // Reading the file again adds nothing; a removed lesson stays removed.
   assert.equal((await importFeedback(root, 'feedback/2025-11-18.md')).added.length, 0);

@@ -79,9 +79,9 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
     const c = await run({ id: 'greet-2', description: 'Use the greeting-module skill.', skills: ['greeting-module'] });
     assert.equal(c.result.status, 'succeeded', c.result.error);
     const system = systemOf(fake.requests[before]);
-    assert.match(system, /## Skills\n### greeting-module\n# Small node modules with a smoke check[\s\S]*Run it with node/);
+    assert.match(system, /## Skills\n### greeting-module\n`{3,}\n# Small node modules with a smoke check[\s\S]*Run it with node/);
     assert.doesNotMatch(system, /confidence: 0\.9/, 'front matter stays out of the prompt');
-    assert.match(system, /## Lessons from earlier nights\n- Print the command you ran to check your work \(feedback 2026-11-21, greet rated 4\/5\)/);
+    assert.match(system, /## Lessons from earlier nights\n`{3,}\n- Print the command you ran to check your work \(feedback 2026-11-21, greet rated 4\/5\)/);
     assert.equal(fake.exhausted, undefined);
 
     // A person reviews the pending one.
