@@ -60,9 +60,14 @@ export const notifyCall = beating('3 minutes', { initialInterval: '1 second', ma
 /** awaitTaskResult: waits as long as a task may run. */
 export const taskWait = beating('7 days', { initialInterval: '1 second', maximumInterval: '30 seconds' });
 
-/** A `command:` task runs up to its own timeout; a minute more lets the sandbox report the kill. */
+/**
+ * A `command:` task runs up to its own timeout; a minute more lets the sandbox report the
+ * kill. A failing command is data, not an error, so attempts are spent only by lost workers
+ * (and a stopping worker hands its command back): five, so a night with several worker
+ * deaths still finishes it.
+ */
 export function commandTask(timeoutMs: number, heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS): ActivityOptions {
-  return { startToCloseTimeout: timeoutMs + 60_000, heartbeatTimeout, retry: { initialInterval: '1 second', maximumAttempts: 3, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS } };
+  return { startToCloseTimeout: timeoutMs + 60_000, heartbeatTimeout, retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS } };
 }
 
 /**
