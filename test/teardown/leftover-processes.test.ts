@@ -1,8 +1,9 @@
 /**
- * Runs after every other test file (the suite runs files one at a time, in path order, and
- * this path sorts after the ones that start workers, sandboxes and servers): nothing the
- * suite started may still be running. A leaked worker keeps polling and takes the next
- * run's tasks; a leaked bubblewrap or bridge holds a sandbox's processes open.
+ * Runs after the test files that start workers, sandboxes and servers (the suite takes
+ * files in path order, two at a time, and this path sorts after theirs): nothing they
+ * started may still be running. A leaked worker keeps polling and takes the next run's
+ * tasks; a leaked bubblewrap or bridge holds a sandbox's processes open. With two files
+ * at a time, the one finishing beside this one is checked only if it ends first.
  *
  * Only orphans count (re-parented to init): a process still attached to a live parent
  * belongs to something that is still running, such as another checkout's tests.
