@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { TASK_QUEUE } from '../../common/config';
 import type { BatchResult, BatchStatus, InterruptedCall } from '../../workflows/contract';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { rng } from '../../bench/stats';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 
@@ -27,23 +28,11 @@ const MAX_TOKENS = 8192;
 const KILLS = 3;
 const TASKS = ['t1', 't2', 't3', 't4'];
 
-/** A small seeded generator: the kill moments vary with the seed, and a failing seed can be rerun. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test('SIGKILLed workers during model calls: billed spend stays under the task, batch and day caps, and the report accounts for it', { timeout: 300_000 }, async () => {
   const seed = Number(process.env.BILLING_FAULTS_SEED ?? Date.now() % 100_000);
-  const rand = random(seed);
+  const rand = rng(seed);
   const taskOfRequest: string[] = [];
   // Never finishes: each task writes a file a turn until a cap pauses it, so spending is bounded by the caps alone.
   const fake = await startFakeAnthropic({

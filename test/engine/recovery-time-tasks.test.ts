@@ -9,8 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { stateDir, TASK_QUEUE } from '../../common/config';
 import type { MessagesRequest } from '../../activities/model/messages-server';
@@ -20,7 +19,7 @@ import { startFakeGitHub } from '../fakes/github-server';
 import { startRecordingServer } from '../fakes/notify-servers';
 import { git, GITHUB_REPO, remote, taskOf } from '../delivery/helpers';
 import type { KillRecord } from '../helpers/kill-on-activity-worker';
-import { recoveryDelays, startKillingWorkers } from '../helpers/recovery-night';
+import { recoveryDelays, seededRepo, startKillingWorkers } from '../helpers/recovery-night';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
 
 const server = devServerForFile();
@@ -40,13 +39,7 @@ test('after a worker dies at the start of a question, sandbox, delivery or simpl
   const root = config.root;
   const killDir = path.join(root, 'kills');
   mkdirSync(killDir, { recursive: true });
-  const repo = path.join(root, 'repo');
-  mkdirSync(repo);
-  const gitHere = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'pipe' });
-  writeFileSync(path.join(repo, 'README.md'), '# repo\n');
-  gitHere('init', '-q', '-b', 'main');
-  gitHere('add', '-A');
-  gitHere('commit', '-q', '-m', 'start');
+  seededRepo(root);
   const bare = remote();
   const sandboxesDir = path.join(stateDir(config), 'sandboxes');
   let deleted: string[] = [];

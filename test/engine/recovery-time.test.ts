@@ -11,14 +11,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { TASK_QUEUE } from '../../common/config';
 import type { BatchResult } from '../../workflows/contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startRecordingServer } from '../fakes/notify-servers';
-import { recoveryDelays, startKillingWorkers } from '../helpers/recovery-night';
+import { recoveryDelays, seededRepo, startKillingWorkers } from '../helpers/recovery-night';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
 
 const server = devServerForFile();
@@ -46,13 +45,7 @@ test('after a worker dies at the start of any activity, its next attempt starts 
   const root = config.root;
   const killDir = path.join(root, 'kills');
   mkdirSync(killDir, { recursive: true });
-  const repo = path.join(root, 'repo');
-  mkdirSync(repo);
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'pipe' });
-  writeFileSync(path.join(repo, 'README.md'), '# repo\n');
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'start');
+  seededRepo(root);
 
   const fake = await startFakeAnthropic({
     byTurn: (turn) =>

@@ -4,7 +4,8 @@
  * activity's next start from the workflow history and the workers' attempt log.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -15,6 +16,18 @@ const KILLING_WORKER = path.join(__dirname, 'kill-on-activity-worker.ts');
 
 /** After a worker death, the next attempt of the activity it held starts within this. */
 export const RECOVERY_LIMIT_MS = 30_000;
+
+/** A one-commit repository on `main` at `<root>/repo`, for the night's tasks to clone. */
+export function seededRepo(root: string): string {
+  const repo = path.join(root, 'repo');
+  mkdirSync(repo);
+  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'pipe' });
+  writeFileSync(path.join(repo, 'README.md'), '# repo\n');
+  git('init', '-q', '-b', 'main');
+  git('add', '-A');
+  git('commit', '-q', '-m', 'start');
+  return repo;
+}
 
 /**
  * Activities with one attempt each, whose retries the workflow owns (task-budget.ts
