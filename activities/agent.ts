@@ -20,8 +20,7 @@ import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
-import { withHeartbeats } from './heartbeat';
-import { heartbeatEvery } from './model/call-model';
+import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
 import { getJson, keys, putJson, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
@@ -93,17 +92,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
    * already ran: it is logged, and the previous checkpoint stands.
    */
   async function checkpointQuietly(sandboxId: string, workflowId: string, message: string): Promise<void> {
-    const ctx = Context.current();
     // Hashing a large work tree can outlast the heartbeat timeout.
-    const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery(ctx));
-    try {
+    await whileBeating(async () => {
       const sandbox = await deps.sandboxes.connect(sandboxId);
       if (checkpointable(sandbox)) await checkpoint(sandbox, checkpointStoreFor(deps.config), checkpointRef(workflowId), message);
-    } catch (err) {
-      ctx.log.warn('workspace checkpoint failed', { workflowId, error: (err as Error).message });
-    } finally {
-      clearInterval(beat);
-    }
+    }).catch((err: Error) => Context.current().log.warn('workspace checkpoint failed', { workflowId, error: err.message }));
   }
 
   const activities = {

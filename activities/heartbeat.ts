@@ -4,7 +4,12 @@
  * such activity beats on a timer for as long as its work runs.
  */
 import { Context } from '@temporalio/activity';
-import { heartbeatEvery } from './model/call-model';
+
+/** Often enough that a live worker never misses its heartbeat timeout. */
+export function heartbeatEvery(ctx: Context, maxMs = 5000): number {
+  const timeout = ctx.info.heartbeatTimeoutMs;
+  return Math.max(100, Math.min(maxMs, timeout ? Math.floor(timeout / 3) : maxMs));
+}
 
 /** The running activity's context, or none when the function is called outside one (unit tests). */
 function currentContext(): Context | undefined {

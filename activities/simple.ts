@@ -15,7 +15,7 @@ import type { SandboxProvider } from '../sandbox/types';
 import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../workflows/budget';
 import type { TokenUsage } from '../workflows/contract';
 import { notConfigured } from './model/client';
-import { heartbeatEvery } from './model/call-model';
+import { heartbeatEvery } from './heartbeat';
 import { askForToolCall } from './model/tool-answer';
 import { truncateMiddle } from './tools/truncate';
 import { getJson, keys, putJson, type PromptRecord, type TranscriptStore } from './transcripts';

@@ -12,7 +12,7 @@ import type { NightshiftConfig } from '../../common/config';
 import { LocalSandbox } from '../../sandbox/local';
 import type { SandboxProvider } from '../../sandbox/types';
 import type { CheckResult } from '../../workflows/contract';
-import { heartbeatEvery } from '../model/call-model';
+import { whileBeating } from '../heartbeat';
 import { workTreeOf } from './sandbox-commit';
 import { truncateMiddle } from '../tools/truncate';
 import { checkpointStoreFor } from '../agent';
@@ -54,26 +54,24 @@ export function createChecksActivities(deps: { config: Pick<NightshiftConfig, 'r
       const results: CheckResult[] = [];
       const outputs: string[] = [];
       // Read before any check runs: a check (the agent's own test code) may change the workspace.
-      const beat = setInterval(() => ctx.heartbeat({ reading: 'workspace tree' }), heartbeatEvery(ctx));
-      const tree = await workTreeOf(sandbox, checkpointStoreFor(deps.config))
-        .catch((err: Error) => {
-          // Another provider's workspace without a repository has no tree to read; the host's always has.
-          if (sandbox instanceof LocalSandbox) throw err;
-          ctx.log.warn('could not read the workspace tree before the checks', { error: err.message });
-          return undefined;
-        })
-        .finally(() => clearInterval(beat));
+      const tree = await whileBeating(
+        () => workTreeOf(sandbox, checkpointStoreFor(deps.config)),
+        () => ({ reading: 'workspace tree' }),
+      ).catch((err: Error) => {
+        // Another provider's workspace without a repository has no tree to read; the host's always has.
+        if (sandbox instanceof LocalSandbox) throw err;
+        ctx.log.warn('could not read the workspace tree before the checks', { error: err.message });
+        return undefined;
+      });
       for (const command of input.checks) {
-        const beat = setInterval(() => ctx.heartbeat({ check: command }), heartbeatEvery(ctx));
-        try {
-          const r = await sandbox.exec(command, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal });
-          const output = [r.stdout, r.stderr].filter((s) => s.trim()).join('\n');
-          const passed = r.exitCode === 0 && !r.timedOut;
-          results.push({ command, exitCode: r.exitCode, passed, ...(r.timedOut ? { timedOut: true } : {}), outputTail: output.slice(-TAIL_FOR_REPORT) });
-          if (!passed) outputs.push(`$ ${command}\nexit code: ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}\n${truncateMiddle(output, OUTPUT_FOR_AGENT)}`);
-        } finally {
-          clearInterval(beat);
-        }
+        const r = await whileBeating(
+          () => sandbox.exec(command, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal }),
+          () => ({ check: command }),
+        );
+        const output = [r.stdout, r.stderr].filter((s) => s.trim()).join('\n');
+        const passed = r.exitCode === 0 && !r.timedOut;
+        results.push({ command, exitCode: r.exitCode, passed, ...(r.timedOut ? { timedOut: true } : {}), outputTail: output.slice(-TAIL_FOR_REPORT) });
+        if (!passed) outputs.push(`$ ${command}\nexit code: ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}\n${truncateMiddle(output, OUTPUT_FOR_AGENT)}`);
       }
       const round: ChecksRound = { passed: results.every((r) => r.passed), results, tree };
       if (!round.passed && input.feedback) {

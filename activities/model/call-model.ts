@@ -6,6 +6,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
+import { heartbeatEvery } from '../heartbeat';
 import { ApplicationFailure } from '@temporalio/common';
 import { priceOf, worstCasePrice, type Effort } from '../../common/models';
 import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
@@ -94,12 +95,6 @@ export function summarizeTurn(rec: TurnRecord): ModelTurn {
     contextTokens: rec.contextTokens,
     ...(rec.attempt !== undefined ? { attempt: rec.attempt } : {}),
   };
-}
-
-/** Often enough that a live worker never misses its heartbeat timeout. */
-export function heartbeatEvery(ctx: Context, maxMs = 5000): number {
-  const timeout = ctx.info.heartbeatTimeoutMs;
-  return Math.max(100, Math.min(maxMs, timeout ? Math.floor(timeout / 3) : maxMs));
 }
 
 export function createModelActivities(deps: ModelActivityDeps) {
