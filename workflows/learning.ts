@@ -25,7 +25,8 @@ export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<T
       model: task.model,
     });
     // What learning cost is the task's spend too: no call is free in the totals.
-    outcome.costUsd = (outcome.costUsd ?? 0) + r.costUsd;
+    // Rounded like the loop's totals, so the sum carries no float noise (0.0012000000000000001).
+    outcome.costUsd = Math.round(((outcome.costUsd ?? 0) + r.costUsd) * 1e9) / 1e9;
     log.info('skill learned', { skill: r.name, status: r.status, confidence: r.confidence });
   } catch (err) {
     if (isCancellation(err)) throw err;
