@@ -11,6 +11,14 @@ import { CliError, EXIT } from './errors';
 
 const SEARCH_ATTRIBUTES = ['NightshiftBatch', 'NightshiftTask', 'NightshiftRepo', 'NightshiftStatus'];
 
+/**
+ * Worker Versioning needs no switch on this server (deployment versions are on by default),
+ * but it re-checks whether an old version still has pinned workflows only every 3 minutes
+ * and then waits 3 more for visibility; a local SQLite server needs neither, and the
+ * operator waiting to stop the old worker (`nightshift deploy status`) should not wait 6.
+ */
+export const VERSIONING_DYNAMIC_CONFIG = ['matching.wv.VersionDrainageStatusRefreshInterval="5s"', 'matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"'];
+
 export function devServerArgs(config: NightshiftConfig): string[] {
   const [host, port] = config.temporal.address.split(':');
   return [
@@ -24,6 +32,7 @@ export function devServerArgs(config: NightshiftConfig): string[] {
     // Hands an activity to the worker in the same round trip as the workflow task that
     // scheduled it: halves per-task and per-turn latency (BENCHMARKS.md).
     '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    ...VERSIONING_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
   ];
 }

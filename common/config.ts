@@ -38,6 +38,23 @@ export interface NightshiftConfig {
   modelsFile?: string;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
+  /** Worker Versioning: which Worker Deployment Version this worker is (README, "Deploying during a night"). */
+  deployment: DeploymentSettings;
+}
+
+export interface DeploymentSettings {
+  /** NIGHTSHIFT_WORKER_VERSIONING=off polls as an unversioned worker. @default on */
+  versioning: boolean;
+  /** NIGHTSHIFT_DEPLOYMENT_NAME. @default 'nightshift' */
+  name: string;
+  /** NIGHTSHIFT_BUILD_ID. @default <package version>+<git commit> (worker/versioning.ts) */
+  buildId?: string;
+  /**
+   * NIGHTSHIFT_DEPLOY_PROMOTE: `auto` makes a starting worker's version the current one, so a
+   * one-host install upgrades by restarting its worker; `manual` leaves that to the operator
+   * (`temporal worker deployment set-current-version` / `set-ramping-version`). @default auto
+   */
+  promote: 'auto' | 'manual';
 }
 
 export interface NotifyEnv {
@@ -95,7 +112,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     },
     modelsFile: readEnv(env, 'NIGHTSHIFT_MODELS_FILE'),
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
+    deployment: readDeployment(env),
   };
+}
+
+function readDeployment(env: NodeJS.ProcessEnv): DeploymentSettings {
+  const versioning = readEnv(env, 'NIGHTSHIFT_WORKER_VERSIONING') ?? 'on';
+  if (versioning !== 'on' && versioning !== 'off') throw new Error(`NIGHTSHIFT_WORKER_VERSIONING must be on or off; got "${versioning}"`);
+  const promote = readEnv(env, 'NIGHTSHIFT_DEPLOY_PROMOTE') ?? 'auto';
+  if (promote !== 'auto' && promote !== 'manual') throw new Error(`NIGHTSHIFT_DEPLOY_PROMOTE must be auto or manual; got "${promote}"`);
+  const name = readEnv(env, 'NIGHTSHIFT_DEPLOYMENT_NAME') ?? 'nightshift';
+  const buildId = readEnv(env, 'NIGHTSHIFT_BUILD_ID');
+  // The server joins the two with a colon in the TemporalWorkerDeploymentVersion search attribute.
+  for (const [k, v] of [['NIGHTSHIFT_DEPLOYMENT_NAME', name], ['NIGHTSHIFT_BUILD_ID', buildId]] as const) {
+    if (v !== undefined && !/^[A-Za-z0-9._+-]{1,200}$/.test(v)) throw new Error(`${k} may hold letters, digits and . _ + - only; got "${v}"`);
+  }
+  return { versioning: versioning === 'on', name, buildId, promote };
 }
 
 /** Per-machine cache shared by every clone (the Temporal CLI build lives here). */

@@ -9,6 +9,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createActivities, type ActivityDeps } from '../activities';
 import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
+import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
 
 /** Short enough for a container's stop timeout (10 s by default) to leave time for the hand-back. */
 export const SHUTDOWN_GRACE = '5 seconds';
@@ -45,13 +46,17 @@ export interface NightshiftWorkerOptions {
 export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promise<Worker> {
   // Activities price and shape requests from the table in force; a bad file stops the worker here, not mid-night.
   installModelFile(o.config.modelsFile);
-  return Worker.create({
+  const code = await workflowBundle();
+  const client = new Client({ connection: o.connection, namespace: o.config.temporal.namespace });
+  const deployment = workerDeploymentOptions(o.config.deployment, code.code);
+  const worker = await Worker.create({
     connection: o.connection,
     namespace: o.config.temporal.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
-    workflowBundle: await workflowBundle(),
+    workflowBundle: code,
+    workerDeploymentOptions: deployment,
     // The worker's own connection serves the activities that update other workflows.
-    activities: createActivities({ config: o.config, temporalClient: new Client({ connection: o.connection, namespace: o.config.temporal.namespace }), ...o.deps }),
+    activities: createActivities({ config: o.config, temporalClient: client, ...o.deps }),
     maxConcurrentActivityTaskExecutions: 200,
     // Beats reach the server every 5 s at most, well inside HEARTBEAT_TIMEOUT_MS (the SDK would otherwise hold them back for 80% of it).
     maxHeartbeatThrottleInterval: '5 seconds',
@@ -59,6 +64,8 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promis
     shutdownGraceTime: SHUTDOWN_GRACE,
     ...o.workerOptions,
   });
+  void promoteWhenPolling({ worker, client, settings: o.config.deployment, options: o.workerOptions?.workerDeploymentOptions ?? deployment, say: (line) => console.error(`nightshift worker: ${line}`) });
+  return worker;
 }
 
 export async function connectWorker(config: NightshiftConfig): Promise<NativeConnection> {

@@ -12,9 +12,9 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
-  continueAsNew,
   getExternalWorkflowHandle,
   isCancellation,
+  makeContinueAsNewFunc,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -283,7 +283,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     if (nearHistoryLimit && running.size === 0) {
       await condition(allHandlersFinished);
       await Promise.all([notifier.flush(), live.flush()]);
-      return continueAsNew<typeof nightlyBatch>({
+      // The batch is pinned (versioning.ts); its next run starts on the current version, so a
+      // deploy reaches a long night here, where no task of this run is still open. Servers
+      // without upgrade-on-continue-as-new ignore the option and keep the run's version.
+      return makeContinueAsNewFunc<typeof nightlyBatch>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
         ...input,
         carried: { spec, startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
       });

@@ -1,0 +1,80 @@
+/**
+ * Worker Versioning (Worker Deployments): which deployment version a worker is, and, with
+ * NIGHTSHIFT_DEPLOY_PROMOTE=auto, making that version the current one once it polls.
+ * Which workflow types are pinned and which move is declared with the workflows
+ * (workflows/index.ts).
+ */
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Client } from '@temporalio/client';
+import type { Worker, WorkerOptions } from '@temporalio/worker';
+import type { DeploymentSettings } from '../common/config';
+
+type DeploymentOptions = NonNullable<WorkerOptions['workerDeploymentOptions']>;
+
+const SOURCE_ROOT = path.join(__dirname, '..');
+
+/**
+ * `<package version>+<commit>`: a new commit is a new version, so a deploy never runs new
+ * workflow code against a pinned run of the old. Without a git checkout (an image built
+ * from a tarball) the workflow bundle's own hash stands in for the commit.
+ */
+export function defaultBuildId(bundleCode: string): string {
+  const { version } = JSON.parse(readFileSync(path.join(SOURCE_ROOT, 'package.json'), 'utf8')) as { version: string };
+  let commit: string;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: SOURCE_ROOT, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
+  } catch {
+    commit = `bundle-${createHash('sha256').update(bundleCode).digest('hex').slice(0, 12)}`;
+  }
+  return `${version}+${commit}`;
+}
+
+export function workerDeploymentOptions(settings: DeploymentSettings, bundleCode: string): DeploymentOptions | undefined {
+  if (!settings.versioning) return undefined;
+  return {
+    version: { deploymentName: settings.name, buildId: settings.buildId ?? defaultBuildId(bundleCode) },
+    useWorkerVersioning: true,
+    // Every type declares its own behavior (workflows/index.ts); one that forgets stays on the code it started on.
+    defaultVersioningBehavior: 'PINNED',
+  };
+}
+
+/**
+ * With `promote: auto`, makes the worker's version current as soon as the server has seen
+ * it poll (before that the server answers "version not found"). Gives up quietly when the
+ * worker stops first; a night started before that waits in the queue and is not lost.
+ */
+export async function promoteWhenPolling(o: { worker: Worker; client: Client; settings: DeploymentSettings; options: DeploymentOptions | undefined; say: (line: string) => void }): Promise<void> {
+  if (!o.options || o.settings.promote !== 'auto') return;
+  const { deploymentName, buildId } = o.options.version;
+  const namespace = o.client.options.namespace;
+  for (let attempt = 0; ; attempt++) {
+    const state = o.worker.getState();
+    if (state !== 'INITIALIZED' && state !== 'RUNNING') return;
+    if (state === 'RUNNING') {
+      try {
+        const d = await o.client.workflowService.describeWorkerDeployment({ namespace, deploymentName });
+        const current = d.workerDeploymentInfo?.routingConfig?.currentDeploymentVersion;
+        if (current?.buildId === buildId) return;
+        await o.client.workflowService.setWorkerDeploymentCurrentVersion({
+          namespace,
+          deploymentName,
+          buildId,
+          conflictToken: d.conflictToken,
+          // Other hosts may poll queues this host does not (per-host queues); a one-host deploy must not wait for them.
+          ignoreMissingTaskQueues: true,
+        });
+        // The first version of a deployment becoming current is the ordinary start, not news.
+        if (current?.buildId) o.say(`version ${deploymentName}:${buildId} is now current (was ${current.buildId}; workflows pinned to it finish there)`);
+        return;
+      } catch (err) {
+        // Not registered yet (the first poll is on its way), or another worker promoted concurrently: look again.
+        if (attempt === 30) o.say(`cannot make ${deploymentName}:${buildId} current yet (${err instanceof Error ? err.message : String(err)}); still trying`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, Math.min(200 * (attempt + 1), 2000)));
+  }
+}
