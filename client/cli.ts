@@ -16,6 +16,7 @@ import { cancelCommand, followBatch, localDate, renderStatus, startBatch, status
 import { listModels, modelWarnings, renderModels } from './commands/models';
 import { runDemo } from './commands/demo';
 import { startDecomposed } from './commands/plan';
+import { registerDeployCommands } from './commands/deploy';
 import { registerLearningCommands } from './commands/learning-cli';
 import { registerPlanningCommands } from './commands/planning-cli';
 import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
@@ -312,6 +313,7 @@ wrote ${files.json}`);
 
   registerPlanningCommands(program, config, print, info);
   registerLearningCommands(program, config, print, info);
+  registerDeployCommands(program, config, print);
   program.addCommand(scheduleCommand(config, print));
 
   configureErrors(program);
