@@ -1,10 +1,12 @@
 /**
  * Records the histories of a few completed batches (and one of their tasks) as replay
- * fixtures under test/fixtures/histories/. Run it after a deliberate, versioned change to
- * workflow code: `npx tsx scripts/record-histories.ts`. test/replay.test.ts replays them on
- * every CI run, so an accidental nondeterministic change fails the build.
+ * fixtures under test/fixtures/histories/, named by a label: `npx tsx
+ * scripts/record-histories.ts LABEL` (say, the release). test/replay.test.ts replays every
+ * fixture on every CI run, so histories recorded by earlier versions keep proving that
+ * today's code does not break the workflows they left running: a fixture is never
+ * re-recorded, and this script refuses to overwrite one.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { loadConfig, TASK_QUEUE } from '../common/config';
@@ -43,11 +45,17 @@ function historyJson(address: string, workflowId: string): string {
 }
 
 async function main() {
+  const label = process.argv[2];
+  if (!label || !/^[a-z0-9.-]+$/.test(label)) throw new Error('usage: npx tsx scripts/record-histories.ts LABEL (lower-case letters, digits, . and -), e.g. the release: 0.2.0');
+  const fileOf = (name: string, kind: string) => `${name}.${label}.${kind}.json`;
+  for (const s of SCENARIOS) {
+    for (const kind of ['batch', 'task']) if (existsSync(path.join(OUT, fileOf(s.name, kind)))) throw new Error(`${fileOf(s.name, kind)} exists; fixtures are never re-recorded, pick a new label`);
+  }
   const env = await startDevServer();
   try {
     const config = testConfig(env);
     const worker = await testWorker(env, config);
-    const index: Record<string, string> = {};
+    const index: Record<string, string> = JSON.parse(readFileSync(path.join(OUT, 'index.json'), 'utf8'));
     await worker.runUntil(async () => {
       for (const s of SCENARIOS) {
         const workflowId = `nightshift-replay-${s.name}`;
@@ -60,10 +68,10 @@ async function main() {
         }
         await handle.result();
         const firstTask = (s.spec as { tasks: { id: string }[] }).tasks[0].id;
-        writeFileSync(path.join(OUT, `${s.name}.batch.json`), historyJson(env.address, workflowId));
-        writeFileSync(path.join(OUT, `${s.name}.task.json`), historyJson(env.address, `${workflowId}/${firstTask}`));
-        index[`${s.name}.batch.json`] = workflowId;
-        index[`${s.name}.task.json`] = `${workflowId}/${firstTask}`;
+        writeFileSync(path.join(OUT, fileOf(s.name, 'batch')), historyJson(env.address, workflowId));
+        writeFileSync(path.join(OUT, fileOf(s.name, 'task')), historyJson(env.address, `${workflowId}/${firstTask}`));
+        index[fileOf(s.name, 'batch')] = workflowId;
+        index[fileOf(s.name, 'task')] = `${workflowId}/${firstTask}`;
         console.log(`recorded ${s.name}`);
       }
     });

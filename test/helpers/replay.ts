@@ -30,12 +30,12 @@ export function replayAdvice(type: string): string {
 }
 
 /** `history` is the Temporal CLI's JSON export (`temporal workflow show -o json`). */
-export async function assertHistoriesReplay(histories: { workflowId: string; history: unknown }[]): Promise<void> {
+export async function assertHistoriesReplay(histories: { workflowId: string; history: unknown }[], bundle?: Awaited<ReturnType<typeof workflowBundle>>): Promise<void> {
   const failures: string[] = [];
   let replayed = 0;
   const parsed = histories.map((h) => ({ workflowId: h.workflowId, history: historyFromJSON(h.history) }));
   const typeOf = new Map(parsed.map((h) => [h.workflowId, h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?']));
-  for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, parsed)) {
+  for await (const r of Worker.runReplayHistories({ workflowBundle: bundle ?? (await workflowBundle()) }, parsed)) {
     replayed++;
     if (r.error) failures.push(`${r.workflowId}: ${r.error.message}\n  ${replayAdvice(typeOf.get(r.workflowId) ?? '?')}`);
   }
