@@ -6,12 +6,13 @@
  * today's code does not break the workflows they left running: a fixture is never
  * re-recorded, and this script refuses to overwrite one.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { loadConfig, TASK_QUEUE } from '../common/config';
 import { startDevServer, testConfig, testWorker } from '../test/helpers/temporal';
 import { cancelTaskUpdate, batchStatusQuery } from '../workflows/contract';
+import { INTAKE_WORKFLOW, type IntakeInput } from '../workflows/intake-contract';
 
 const OUT = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
 
@@ -39,18 +40,18 @@ const SCENARIOS: { name: string; spec: unknown; cancel?: string }[] = [
   },
 ];
 
-/** The Temporal CLI's JSON export, the format historyFromJSON reads. */
+/** The Temporal CLI's JSON export, the format historyFromJSON reads, without failure stack traces (they hold this machine's paths, and replay never reads them). */
 function historyJson(address: string, workflowId: string): string {
-  return execFileSync(loadConfig().temporalCli, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
+  const exported = execFileSync(loadConfig().temporalCli, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
+  return JSON.stringify(JSON.parse(exported, (key, value: unknown) => (key === 'stackTrace' ? '' : value)), null, 2) + '\n';
 }
 
 async function main() {
   const label = process.argv[2];
   if (!label || !/^[a-z0-9.-]+$/.test(label)) throw new Error('usage: npx tsx scripts/record-histories.ts LABEL (lower-case letters, digits, . and -), e.g. the release: 0.2.0');
   const fileOf = (name: string, kind: string) => `${name}.${label}.${kind}.json`;
-  for (const s of SCENARIOS) {
-    for (const kind of ['batch', 'task']) if (existsSync(path.join(OUT, fileOf(s.name, kind)))) throw new Error(`${fileOf(s.name, kind)} exists; fixtures are never re-recorded, pick a new label`);
-  }
+  const planned = [...SCENARIOS.flatMap((s) => [fileOf(s.name, 'batch'), fileOf(s.name, 'task')]), fileOf('intake-batch-mode', 'intake')];
+  for (const f of planned) if (existsSync(path.join(OUT, f))) throw new Error(`${f} exists; fixtures are never re-recorded, pick a new label`);
   const env = await startDevServer();
   try {
     const config = testConfig(env);
@@ -74,6 +75,18 @@ async function main() {
         index[fileOf(s.name, 'task')] = `${workflowId}/${firstTask}`;
         console.log(`recorded ${s.name}`);
       }
+      // The intake is AUTO_UPGRADE (workflows/versioning.ts): a deploy replays its runs on the new code, so its history matters most.
+      const pending = path.join(config.root, 'tasks', 'pending');
+      mkdirSync(pending, { recursive: true });
+      for (const f of ['running', 'completed', 'failed']) mkdirSync(path.join(config.root, 'tasks', f), { recursive: true });
+      writeFileSync(path.join(pending, 'first.yaml'), 'id: first\npriority: 5\ncommand: echo first\n');
+      writeFileSync(path.join(pending, 'second.yaml'), 'id: second\ndepends_on: first\ncommand: echo second\n');
+      const intakeId = 'nightshift-replay-intake';
+      const input: IntakeInput = { mode: 'batch', folder: 'tasks', pollIntervalMs: 200 };
+      await (await env.client.workflow.start(INTAKE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: intakeId, args: [input] })).result();
+      writeFileSync(path.join(OUT, fileOf('intake-batch-mode', 'intake')), historyJson(env.address, intakeId));
+      index[fileOf('intake-batch-mode', 'intake')] = intakeId;
+      console.log('recorded intake-batch-mode');
     });
     // Replay needs each history's workflow ID: child IDs are derived from it.
     writeFileSync(path.join(OUT, 'index.json'), JSON.stringify(index, null, 2) + '\n');
