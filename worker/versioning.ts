@@ -16,6 +16,10 @@ type DeploymentOptions = NonNullable<WorkerOptions['workerDeploymentOptions']>;
 
 const SOURCE_ROOT = path.join(__dirname, '..');
 
+/** temporal.api.enums.v1.WorkerDeploymentVersionStatus DRAINING and DRAINED. */
+const DRAINING = 4;
+const DRAINED = 5;
+
 /**
  * `<package version>+<commit>`: a new commit is a new version, so a deploy never runs new
  * workflow code against a pinned run of the old. Without a git checkout (an image built
@@ -44,8 +48,9 @@ export function workerDeploymentOptions(settings: DeploymentSettings, bundleCode
 
 /**
  * With `promote: auto`, makes the worker's version current as soon as the server has seen
- * it poll (before that the server answers "version not found"). Gives up quietly when the
- * worker stops first; a night started before that waits in the queue and is not lost.
+ * it poll (before that the server answers "version not found"), unless it is an old version
+ * that a newer one replaced. Gives up quietly when the worker stops first; a night started
+ * before that waits in the queue and is not lost.
  */
 export async function promoteWhenPolling(o: { worker: Worker; client: Client; settings: DeploymentSettings; options: DeploymentOptions | undefined; say: (line: string) => void }): Promise<void> {
   if (!o.options || o.settings.promote !== 'auto') return;
@@ -59,6 +64,13 @@ export async function promoteWhenPolling(o: { worker: Worker; client: Client; se
         const d = await o.client.workflowService.describeWorkerDeployment({ namespace, deploymentName });
         const current = d.workerDeploymentInfo?.routingConfig?.currentDeploymentVersion;
         if (current?.buildId === buildId) return;
+        const own = d.workerDeploymentInfo?.versionSummaries?.find((v) => v.deploymentVersion?.buildId === buildId);
+        if (own?.status === DRAINING || own?.status === DRAINED) {
+          // A version that was replaced must not take over again because one of its workers
+          // restarted (a crash during a rolling deploy); going back is the operator's call.
+          o.say(`version ${deploymentName}:${buildId} was replaced by ${current?.buildId ?? 'another'}; not making it current again (set-current-version does, on purpose)`);
+          return;
+        }
         await o.client.workflowService.setWorkerDeploymentCurrentVersion({
           namespace,
           deploymentName,
