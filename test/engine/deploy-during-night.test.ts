@@ -3,14 +3,15 @@
  * processes built from two code versions: A (this checkout) and B (a copy with a
  * nondeterministic change to the agent loop and the batch, test/helpers/code-version.ts).
  * Tasks started on A finish on A, a question answered after the switch resumes its task on
- * A, a night started after the switch runs on B, nothing fails with a nondeterminism error,
+ * A, a night started after the switch runs on B, the continuous intake (auto-upgrade) moves
+ * to B and starts its next task there, nothing fails with a nondeterminism error,
  * no model turn is asked for twice, and A's worker stops only once `nightshift deploy
  * status` says A is drained.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,6 +23,7 @@ import { VERSIONING_DYNAMIC_CONFIG } from '../../client/server';
 import type { DeployStatus } from '../../client/commands/deploy';
 import type { MessagesRequest } from '../../activities/model/messages-server';
 import type { BatchResult, BatchStatus } from '../../workflows/contract';
+import { INTAKE_WORKFLOW, type IntakeInput } from '../../workflows/intake-contract';
 import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fakes/anthropic-server';
 import { buildVersionB, VERSION_B_MARKER } from '../helpers/code-version';
 import { startDevServer, uniqueBatchId } from '../helpers/temporal';
@@ -68,6 +70,15 @@ const nightshift = (root: string, ...args: string[]) =>
 async function deployStatus(root: string): Promise<DeployStatus> {
   return JSON.parse((await nightshift(root, 'deploy', 'status', '--json')).stdout) as DeployStatus;
 }
+
+/** A task file for the intake, renamed into pending/ whole. */
+function drop(root: string, file: string, text: string): void {
+  for (const f of ['pending', 'running', 'completed', 'failed']) mkdirSync(path.join(root, 'tasks', f), { recursive: true });
+  writeFileSync(path.join(root, 'tasks', `.${file}.tmp`), text);
+  renameSync(path.join(root, 'tasks', `.${file}.tmp`), path.join(root, 'tasks', 'pending', file));
+}
+
+const completed = (root: string, file: string) => async () => existsSync(path.join(root, 'tasks', 'completed', file));
 
 async function until<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, waitMs = 240_000): Promise<T> {
   const deadline = Date.now() + waitMs;
@@ -128,6 +139,12 @@ test('a deploy mid-night: A finishes what it started, B takes what starts after,
     workers.push(workerA);
     await until('A current', () => deployStatus(root), (s) => s.current === A);
 
+    // The continuous intake, started on A, takes one task there.
+    drop(root, 'i-before.yaml', 'id: i-before\ncommand: echo before\n');
+    const intakeInput: IntakeInput = { mode: 'continuous', folder: 'tasks', pollIntervalMs: 300 };
+    const intake = await env.client.workflow.start(INTAKE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId('deploy-intake'), args: [intakeInput] });
+    await until('i-before completed', completed(root, 'i-before.yaml'), (done) => done);
+
     // Night 1 on A. Its history limit is low, so once the first wave is in it stops starting
     // tasks and continues as new after the question is answered; n1-later runs in run 2.
     const night1: WorkflowHandle = await env.client.workflow.start('nightlyBatch', {
@@ -157,6 +174,10 @@ test('a deploy mid-night: A finishes what it started, B takes what starts after,
     const switched = await deployStatus(root);
     const aWhileNight1Runs = switched.versions.find((v) => v.buildId === A);
     assert.ok(aWhileNight1Runs && aWhileNight1Runs.pinnedRunning >= 2 && !aWhileNight1Runs.drained, `A still has night 1 and n1-ask pinned: ${JSON.stringify(switched)}`);
+
+    // The intake moves to B at its next step (auto-upgrade), and starts its next task there.
+    drop(root, 'i-after.yaml', 'id: i-after\ncommand: echo after\n');
+    await until('i-after completed', completed(root, 'i-after.yaml'), (done) => done);
 
     // Night 2 starts after the switch: it and its tasks run on B.
     const night2 = await env.client.workflow.start('nightlyBatch', {
@@ -197,7 +218,13 @@ test('a deploy mid-night: A finishes what it started, B takes what starts after,
       assert.deepEqual([...r.buildIds], [B], `${id} started and ran on B`);
       assert.equal(r.madeByB, true, `${id} ran B's agent loop`);
     }
-    const all = [night1.workflowId, night2.workflowId, ...['n1-one', 'n1-two', 'n1-ask', 'n1-later'].map((id) => `${night1.workflowId}/${id}`), ...['n2-one', 'n2-two'].map((id) => `${night2.workflowId}/${id}`)];
+    const [beforeRun] = await runsOf(`${intake.workflowId}/i-before`);
+    assert.deepEqual([...beforeRun.buildIds], [A], 'the intake started i-before on A');
+    const [afterRun] = await runsOf(`${intake.workflowId}/i-after`);
+    assert.deepEqual([...afterRun.buildIds], [B], 'the intake, moved to B, started i-after on B');
+    const intakeBuilds = new Set((await runsOf(intake.workflowId)).flatMap((r) => [...r.buildIds]));
+    assert.deepEqual([...intakeBuilds].sort(), [A, B], 'the intake ran on A, then on B');
+    const all = [intake.workflowId, `${intake.workflowId}/i-before`, `${intake.workflowId}/i-after`, night1.workflowId, night2.workflowId, ...['n1-one', 'n1-two', 'n1-ask', 'n1-later'].map((id) => `${night1.workflowId}/${id}`), ...['n2-one', 'n2-two'].map((id) => `${night2.workflowId}/${id}`)];
     for (const id of all) for (const r of await runsOf(id)) assert.deepEqual(r.nondeterminism, [], `${id}: no workflow task failed`);
 
     // Every (task, turn) was asked for once.
@@ -207,12 +234,21 @@ test('a deploy mid-night: A finishes what it started, B takes what starts after,
     assert.equal(asked.size, 7, `one request per task turn, n1-ask has two: ${JSON.stringify([...asked])}`);
     assert.equal(fake.exhausted, undefined);
 
-    // Only now may A stop: the operator waits for `deploy status` to say drained.
+    // Only now may A stop: the operator waits for `deploy status` to say drained. The
+    // intake, still running, is not pinned and does not hold A.
     const drained = await until('A drained', () => deployStatus(root), (s) => s.versions.some((v) => v.buildId === A && v.drained));
     assert.equal(drained.versions.find((v) => v.buildId === A)?.pinnedRunning, 0);
     await workerA.kill('SIGTERM');
     assert.equal(workerA.child.exitCode, 0, workerA.output());
     assert.doesNotMatch(workerA.output() + workerB.output(), /nondetermin/i);
+
+    // A restarted worker of the replaced version (auto promote) does not take over again.
+    const restartedA = await spawnWorker(workerEnv(A, 'auto'));
+    workers.push(restartedA);
+    await restartedA.waitFor('not making it current again');
+    assert.equal((await deployStatus(root)).current, B);
+    await restartedA.kill('SIGTERM');
+    await intake.cancel();
   } finally {
     await fake.close();
   }
