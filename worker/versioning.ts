@@ -46,47 +46,59 @@ export function workerDeploymentOptions(settings: DeploymentSettings, bundleCode
   };
 }
 
+/** How often a running worker looks again: a server that lost its state (a dev server restarted without its file) needs a current version again. */
+const RECHECK_MS = 10_000;
+
+/** A timer that does not keep a process alive whose worker has nothing else to do. */
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 /**
- * With `promote: auto`, makes the worker's version current as soon as the server has seen
- * it poll (before that the server answers "version not found"), unless it is an old version
- * that a newer one replaced. Gives up quietly when the worker stops first; a night started
- * before that waits in the queue and is not lost.
+ * With `promote: auto`, makes the worker's version current once the server has seen it
+ * poll (before that the server answers "version not found"), and again if the server has
+ * lost it; never for an old version that a newer one replaced. Ends when the worker stops;
+ * a night started before promotion waits in the queue and is not lost.
  */
 export async function promoteWhenPolling(o: { worker: Worker; client: Client; settings: DeploymentSettings; options: DeploymentOptions | undefined; say: (line: string) => void }): Promise<void> {
   if (!o.options || o.settings.promote !== 'auto') return;
   const { deploymentName, buildId } = o.options.version;
   const namespace = o.client.options.namespace;
-  for (let attempt = 0; ; attempt++) {
+  let failures = 0;
+  let saidReplaced = false;
+  for (;;) {
     const state = o.worker.getState();
     if (state !== 'INITIALIZED' && state !== 'RUNNING') return;
+    let settled = false;
     if (state === 'RUNNING') {
       try {
         const d = await o.client.workflowService.describeWorkerDeployment({ namespace, deploymentName });
         const current = d.workerDeploymentInfo?.routingConfig?.currentDeploymentVersion;
-        if (current?.buildId === buildId) return;
         const own = d.workerDeploymentInfo?.versionSummaries?.find((v) => v.deploymentVersion?.buildId === buildId);
-        if (own?.status === DRAINING || own?.status === DRAINED) {
+        if (current?.buildId === buildId) {
+          settled = true;
+        } else if (own?.status === DRAINING || own?.status === DRAINED) {
           // A version that was replaced must not take over again because one of its workers
           // restarted (a crash during a rolling deploy); going back is the operator's call.
-          o.say(`version ${deploymentName}:${buildId} was replaced by ${current?.buildId ?? 'another'}; not making it current again (set-current-version does, on purpose)`);
-          return;
+          if (!saidReplaced) o.say(`version ${deploymentName}:${buildId} was replaced by ${current?.buildId ?? 'another'}; not making it current again (set-current-version does, on purpose)`);
+          saidReplaced = settled = true;
+        } else {
+          await o.client.workflowService.setWorkerDeploymentCurrentVersion({
+            namespace,
+            deploymentName,
+            buildId,
+            conflictToken: d.conflictToken,
+            // Other hosts may poll queues this host does not (per-host queues); a one-host deploy must not wait for them.
+            ignoreMissingTaskQueues: true,
+          });
+          // The first version of a deployment becoming current is the ordinary start, not news.
+          if (current?.buildId) o.say(`version ${deploymentName}:${buildId} is now current (was ${current.buildId}; workflows pinned to it finish there)`);
+          settled = true;
         }
-        await o.client.workflowService.setWorkerDeploymentCurrentVersion({
-          namespace,
-          deploymentName,
-          buildId,
-          conflictToken: d.conflictToken,
-          // Other hosts may poll queues this host does not (per-host queues); a one-host deploy must not wait for them.
-          ignoreMissingTaskQueues: true,
-        });
-        // The first version of a deployment becoming current is the ordinary start, not news.
-        if (current?.buildId) o.say(`version ${deploymentName}:${buildId} is now current (was ${current.buildId}; workflows pinned to it finish there)`);
-        return;
+        failures = 0;
       } catch (err) {
-        // Not registered yet (the first poll is on its way), or another worker promoted concurrently: look again.
-        if (attempt === 30) o.say(`cannot make ${deploymentName}:${buildId} current yet (${err instanceof Error ? err.message : String(err)}); still trying`);
+        // Not registered yet (the first poll is on its way), or another worker promoted concurrently: look again soon.
+        if (++failures === 30) o.say(`cannot make ${deploymentName}:${buildId} current yet (${err instanceof Error ? err.message : String(err)}); still trying`);
       }
     }
-    await new Promise((r) => setTimeout(r, Math.min(200 * (attempt + 1), 2000)));
+    await pause(settled ? RECHECK_MS : Math.min(200 * (failures + 1), 2000));
   }
 }
