@@ -20,6 +20,7 @@ import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
+import { baselineSection, readBaseline } from './delivery/baseline';
 import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
@@ -154,7 +155,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const system = await buildSystemPrompt(task, reader, { root: deps.config.root });
       // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
       const conflict = await readConflict(store, input.workflowId);
-      const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '');
+      const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '') + baselineSection(await readBaseline(store, input.workflowId));
       await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
       return { missingContextFiles: missing, promptChars: system.length + first.length + TOOL_SCHEMA_CHARS };
     },

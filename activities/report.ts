@@ -25,7 +25,15 @@ const minutes = (t: TaskStatus) => (t.startedAt && t.endedAt ? `${((t.endedAt - 
 function checksLine(c: ChecksOutcome): string {
   const rounds = `${c.fixRounds} fix round${c.fixRounds === 1 ? '' : 's'}`;
   if (c.passed) return `passed (${c.results.map((r) => `\`${r.command}\``).join(', ')}${c.fixRounds ? `, after ${rounds}` : ''})`;
-  return `FAILING after ${rounds}: ${c.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode})`).join(', ')}`;
+  return `FAILING after ${rounds}: ${c.results.filter((r) => !r.passed && !r.preExisting).map((r) => `\`${r.command}\` (exit ${r.exitCode})`).join(', ')}`;
+}
+
+/** One line per check when the base was checked too: how it did before the agent and after. */
+function baseVsResult(c: ChecksOutcome): string[] {
+  if (!c.results.some((r) => r.base || r.flaky)) return [];
+  const result = (r: ChecksOutcome['results'][number]) => (r.flaky ? 'flaky (failed, passed on rerun)' : r.passed ? 'passed' : r.preExisting ? `failed (exit ${r.exitCode}), pre-existing` : `failed (exit ${r.exitCode})`);
+  const tests = (t: ChecksOutcome['results'][number]['tests']) => (t ? ` [${t.total} tests, ${t.failed} failed, ${t.skipped} skipped]` : '');
+  return c.results.map((r) => `  - \`${md(r.command)}\`: base ${r.base ?? 'not run'}${tests(r.baseTests)} → ${result(r)}${tests(r.tests)}`);
 }
 
 /** The delivery lines of one task: PR, branch, patch, checks, problems. */
@@ -34,7 +42,8 @@ function deliveryLines(t: TaskStatus): string[] {
     ...(t.prUrl ? [`- pull request: ${t.prUrl}${t.prDraft ? ' (draft)' : ''}`] : []),
     ...(t.branch ? [`- branch: \`${t.branch}\`${t.commit ? ` at ${t.commit.slice(0, 12)}` : ''}${t.pushed === false ? ' (not pushed: in the worker\'s delivery repository)' : t.pushed ? ' (pushed)' : ''}`] : []),
     ...(t.patchFile ? [`- patch: [${t.patchFile}](${t.patchFile.replace(/^results\//, '')})`] : []),
-    ...(t.checks ? [`- checks: ${checksLine(t.checks)}`] : []),
+    ...(t.checks ? [`- checks: ${checksLine(t.checks)}`, ...baseVsResult(t.checks)] : []),
+    ...(t.checks?.integrity ?? []).map((f) => `- tests weakened: ${md(f.detail)}`),
     ...(t.filesChanged?.length ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`] : []),
     ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
     // No branch and no patch (no repository, nothing committed): the kept workspace is all there is.
@@ -57,6 +66,7 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
   const spent = s.tasks.reduce((a, t) => a + t.costUsd, 0);
   const attention = s.tasks.filter((t) => NEEDS_HUMAN[t.status]);
   const deliveryTrouble = s.tasks.filter((t) => !NEEDS_HUMAN[t.status] && t.deliveryError);
+  const weakened = s.tasks.filter((t) => !NEEDS_HUMAN[t.status] && t.checks?.integrity?.length);
   const overlaps = findOverlaps(s.tasks);
   const count = (st: string) => s.tasks.filter((t) => t.status === st).length;
   const lines = [
@@ -76,10 +86,11 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     '## Needs a human',
     '',
-    ...(attention.length + deliveryTrouble.length
+    ...(attention.length + deliveryTrouble.length + weakened.length
       ? [
           ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${md(t.error)}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
           ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${md(t.deliveryError!)}`),
+          ...weakened.map((t) => `- **${t.taskId}** (${t.title}): tests look weakened — ${t.checks!.integrity!.map((f) => md(f.detail)).join('; ')}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
         ]
       : ['Nothing. Every task that ran succeeded.']),
     ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${md(q.question)} — answer with \`${q.answerCommand}\``)] : []),

@@ -26,7 +26,7 @@ import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
 import { allowanceGrantor, bookTurn, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
-import { checkFinish, deliver, prepareFromDependencies } from './delivery';
+import { checkBaseline, checkFinish, deliver, prepareFromDependencies } from './delivery';
 
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
 const SANDBOX_RECOVERIES_PER_CALL = 2;
@@ -84,6 +84,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   let replay = carried?.replay ?? false;
   let costEstimated = carried?.costEstimated ?? false;
   let fixRounds = carried?.fixRounds ?? 0;
+  let integrityTold = carried?.integrityTold ?? false;
   const interruptedCalls: InterruptedCall[] = [...(carried?.interruptedCalls ?? [])];
   const runStartTurn = turn;
   let continuing = false;
@@ -137,6 +138,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     if (!carried) {
       status.activity = 'preparing workspace';
       await prepareFromDependencies(input, sandboxId, storeKey);
+      if (task.checks?.length) status.activity = 'running the checks on the base';
+      await checkBaseline(input, storeKey, notes);
       const prepared = await acts.prepareAgent({ workflowId: storeKey, sandboxId, task });
       budget.state = newTaskBudget(prepared.promptChars);
     }
@@ -227,10 +230,11 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await checkFinish(input, { workflowId: storeKey, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
-        // Failing checks with a fix round left: the agent reads why as finish's result and goes on.
-        if (checked === 'again') {
-          fixRounds++;
+        const checked = await checkFinish(input, { workflowId: storeKey, sandboxId, turn: turn - 1, finishToolUseId, fixRounds, integrityTold });
+        // Failing checks with a fix round left, or weakened tests: the agent reads why as finish's result and goes on.
+        if ('again' in checked) {
+          if (checked.again === 'checks') fixRounds++;
+          integrityTold ||= checked.integrityTold;
           continue;
         }
         const verification = mt.finish.verification ? `\n\nChecked: ${mt.finish.verification}` : '';
@@ -296,6 +300,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         notes,
         waitedMs,
         fixRounds,
+        ...(integrityTold ? { integrityTold } : {}),
         ...(interruptedCalls.length ? { interruptedCalls } : {}),
       },
     });

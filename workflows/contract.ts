@@ -224,10 +224,34 @@ export interface TaskResult {
 export interface CheckResult {
   command: string;
   exitCode: number;
+  /** The verdict: true also for a check that failed once and passed on its rerun (flaky). */
   passed: boolean;
   timedOut?: boolean;
   /** The end of its output, for the report and the PR. */
   outputTail: string;
+  /** Failed, then passed when rerun on the same tree. */
+  flaky?: boolean;
+  /** How the check did on the base, before the agent (absent when the base was not checked). */
+  base?: 'passed' | 'failed' | 'flaky';
+  /** Fails here and failed on the base too: not the agent's failure. */
+  preExisting?: boolean;
+  /** The test runner's counts here and on the base, when its output said. */
+  tests?: TestCounts;
+  baseTests?: TestCounts;
+}
+
+/** What a test runner's summary said. */
+export interface TestCounts {
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** A sign that the agent weakened the tests rather than passed them (activities/delivery/test-integrity.ts). */
+export interface IntegrityFinding {
+  kind: 'tests-disappeared' | 'newly-skipped' | 'only' | 'zero-tests' | 'test-file-deleted' | 'test-file-emptied';
+  detail: string;
 }
 
 export interface ChecksOutcome {
@@ -237,6 +261,8 @@ export interface ChecksOutcome {
   results: CheckResult[];
   /** The workspace tree the last round ran on; the delivered commit holds exactly this tree. */
   tree?: string;
+  /** Signs the tests were weakened; such work is delivered as a draft with a label. */
+  integrity?: IntegrityFinding[];
 }
 
 /** A dependency's delivered branch, which a dependent task starts from. */
@@ -353,6 +379,8 @@ export interface CarriedAgentState {
   waitedMs?: number;
   /** Fix rounds already given for failing checks. */
   fixRounds?: number;
+  /** The agent was already told of weakened tests (one round only). */
+  integrityTold?: boolean;
   interruptedCalls?: InterruptedCall[];
 }
 
