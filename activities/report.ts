@@ -18,6 +18,7 @@ const NEEDS_HUMAN: Record<string, string> = {
   waiting_for_answer: 'parked, waiting for an answer',
   paused_budget: 'stopped by the budget',
   cancelled: 'cancelled',
+  stuck: 'stopped: no progress',
 };
 
 const usd = (n: number) => `$${n.toFixed(2)}`;

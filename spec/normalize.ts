@@ -100,7 +100,14 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     pullRequest: { repo: pr.repo, labels: pr.labels ?? [], reviewers: pr.reviewers ?? [], draft: pr.draft ?? false, target: pr.target ?? 'stacked' },
     reviewFirst: batch.review_first ?? false,
     onMergeConflict: r.on_merge_conflict ?? batch.on_merge_conflict ?? DEFAULTS.onMergeConflict,
+    ...noProgress({ ...batch.no_progress, ...r.no_progress }),
   };
+}
+
+/** The guard's thresholds as given (task over batch); the guard fills in its defaults. */
+function noProgress(raw: { repeats?: number; revisits?: number; idle_turns?: number }): { noProgress?: TaskSpec['noProgress'] } {
+  const set = { ...(raw.repeats !== undefined ? { repeats: raw.repeats } : {}), ...(raw.revisits !== undefined ? { revisits: raw.revisits } : {}), ...(raw.idle_turns !== undefined ? { idleTurns: raw.idle_turns } : {}) };
+  return Object.keys(set).length ? { noProgress: set } : {};
 }
 
 function sandboxSettings(raw: BatchFile['sandbox'], base: SandboxSettings): SandboxSettings {

@@ -6,6 +6,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { BatchSpec, TaskSpec } from '../spec/types';
+import type { ProgressState } from './progress-guard';
 
 export const BATCH_WORKFLOW = 'nightlyBatch';
 export const TASK_WORKFLOW = 'agentTask';
@@ -114,7 +115,9 @@ export type TaskState =
   | 'cancelled'
   | 'skipped'
   | 'waiting_for_answer'
-  | 'paused_budget';
+  | 'paused_budget'
+  /** Stopped by the no-progress guard (workflows/progress-guard.ts); its work is kept and delivered as a draft. */
+  | 'stuck';
 
 /**
  * States in which an agentTask workflow ends as Failed rather than Completed, so the Web
@@ -149,7 +152,7 @@ export function failedTaskResult(err: unknown): TaskResult | undefined {
 }
 
 /** States after which a task never changes again. */
-export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped'];
+export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped', 'stuck'];
 
 export interface TokenUsage {
   input: number;
@@ -381,6 +384,8 @@ export interface CarriedAgentState {
   fixRounds?: number;
   /** The agent was already told of weakened tests (one round only). */
   integrityTold?: boolean;
+  /** The no-progress guard's memory of the turns so far. */
+  progress?: ProgressState;
   interruptedCalls?: InterruptedCall[];
 }
 

@@ -131,7 +131,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
   const checksFailing = Boolean(result.checks && !result.checks.passed);
   const weakened = Boolean(result.checks?.integrity?.length);
   // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
-  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled'].includes(result.status ?? '') || checksFailing;
+  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled', 'stuck'].includes(result.status ?? '') || checksFailing;
   if (!task.repo || !deliverable) return result;
   const acts = proxies(input);
   // A task that reached delivery before branches were per batch keeps the name it committed under.

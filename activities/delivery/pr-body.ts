@@ -36,7 +36,7 @@ const cap = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` 
 const fence = (s: string) => '```\n' + s.replace(/```/g, "'''") + '\n```';
 
 export function prTitle(c: Pick<PrContent, 'taskId' | 'title' | 'status' | 'checks'>): string {
-  const failing = c.checks && !c.checks.passed ? '[checks failing] ' : c.checks?.integrity?.length ? '[tests weakened] ' : c.status === 'incomplete' ? '[incomplete] ' : '';
+  const failing = c.checks && !c.checks.passed ? '[checks failing] ' : c.checks?.integrity?.length ? '[tests weakened] ' : c.status === 'incomplete' ? '[incomplete] ' : c.status === 'stuck' ? '[stuck] ' : '';
   return cap(`${failing}${c.title} (nightshift ${c.taskId})`, 250);
 }
 
