@@ -10,6 +10,7 @@ import { escapeMarkdownLine as md } from '../common/markdown';
 import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
 import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
+import { reviewCostLine } from './delivery/review-cost';
 
 const NEEDS_HUMAN: Record<string, string> = {
   failed: 'failed',
@@ -49,8 +50,23 @@ function deliveryLines(t: TaskStatus): string[] {
     ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
     // No branch and no patch (no repository, nothing committed): the kept workspace is all there is.
     ...(t.workDir && !t.branch && !t.patchFile ? [`- nothing delivered; the work is in: ${t.workDir}`] : []),
+    ...(t.reviewCost ? [`- review cost: ${md(reviewCostLine(t.reviewCost))}`] : []),
+    ...(t.prCapped ? ['- no pull request: the repository already had its `max_prs_per_repo` pull requests for the night; the branch and the patch above are the delivery'] : []),
     ...(t.deliveryError ? [`- delivery problem: ${md(t.deliveryError)}`] : []),
   ];
+}
+
+/**
+ * The order a reviewer works in: what needs a human first, then delivered work smallest
+ * review first, then the rest as the night ran them.
+ */
+function reviewOrder(tasks: TaskStatus[]): TaskStatus[] {
+  const needs = (t: TaskStatus) => (NEEDS_HUMAN[t.status] || t.deliveryError || t.checks?.integrity?.length ? 0 : 1);
+  const size = (t: TaskStatus) => (t.reviewCost ? t.reviewCost.added + t.reviewCost.removed : Number.POSITIVE_INFINITY);
+  return tasks
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => needs(a.t) - needs(b.t) || size(a.t) - size(b.t) || a.i - b.i)
+    .map((x) => x.t);
 }
 
 /** Booked for model calls cut off with their cost unknown (already inside the task's cost). */
@@ -69,12 +85,15 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
   const deliveryTrouble = s.tasks.filter((t) => !NEEDS_HUMAN[t.status] && t.deliveryError);
   const weakened = s.tasks.filter((t) => !NEEDS_HUMAN[t.status] && t.checks?.integrity?.length);
   const overlaps = findOverlaps(s.tasks);
+  const ordered = reviewOrder(s.tasks);
+  const capped = s.tasks.filter((t) => t.prCapped);
   const count = (st: string) => s.tasks.filter((t) => t.status === st).length;
   const lines = [
     `# nightshift report · ${s.date}`,
     '',
     `Batch \`${s.batchId}\`${s.source ? ` from \`${s.source}\`` : ''} · ${s.state}`,
     `${s.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${attention.length} need a human.`,
+    ...(capped.length ? [`${capped.length} delivered as a branch and a patch without a pull request (max_prs_per_repo reached): ${capped.map((t) => t.taskId).join(', ')}.`] : []),
     `Cost: ${usd(spent)}${budgetUsd !== undefined ? ` of ${usd(budgetUsd)} (${((spent / budgetUsd) * 100).toFixed(0)} %)` : ''} · tokens: ${s.tasks.reduce((a, t) => a + tokens(t), 0)}`,
     ...(s.tasks.some((t) => t.interruptedCalls?.length)
       ? [
@@ -107,9 +126,9 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     '| task | status | cost | tokens | turns | duration | result |',
     '|---|---|---|---|---|---|---|',
-    ...s.tasks.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`),
+    ...ordered.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`),
     '',
-    ...s.tasks.flatMap((t) => [
+    ...ordered.flatMap((t) => [
       `### ${t.taskId}: ${t.title}`,
       '',
       `- status: ${t.status}`,
@@ -170,6 +189,8 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         patchFile: t.patchFile,
         checks: t.checks,
         filesChanged: t.filesChanged,
+        reviewCost: t.reviewCost,
+        prCapped: t.prCapped,
         workDir: t.workDir,
         deliveryError: t.deliveryError,
       })),

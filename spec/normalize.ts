@@ -36,6 +36,7 @@ export const DEFAULTS = {
   priority: 5,
   onQuestionTimeout: 'continue',
   fixAttempts: 2,
+  maxPrsPerRepo: 5,
   onMergeConflict: 'fail',
 } as const;
 
@@ -99,6 +100,7 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     fixAttempts: r.fix_attempts ?? batch.fix_attempts ?? DEFAULTS.fixAttempts,
     pullRequest: { repo: pr.repo, labels: pr.labels ?? [], reviewers: pr.reviewers ?? [], draft: pr.draft ?? false, target: pr.target ?? 'stacked' },
     reviewFirst: batch.review_first ?? false,
+    maxPrsPerRepo: batch.max_prs_per_repo ?? DEFAULTS.maxPrsPerRepo,
     onMergeConflict: r.on_merge_conflict ?? batch.on_merge_conflict ?? DEFAULTS.onMergeConflict,
     ...noProgress({ ...batch.no_progress, ...r.no_progress }),
   };

@@ -219,6 +219,8 @@ export const BatchSettingsShape = {
   ...checksShape,
   /** Seed 001's review-first mode: nothing is committed; changes wait in a folder for a person. */
   review_first: z.boolean({ message: 'must be true or false' }).optional(),
+  /** Pull requests opened per repository per night; tasks past it deliver a branch and a patch. */
+  max_prs_per_repo: z.number().int().min(0, { message: 'must be 0 or more' }).max(1000, { message: 'must be at most 1000' }).optional(),
   /** Seed 004's repos file (name, path or url, group, tags), relative to the file that names it. */
   repos_file: z.string().min(1).optional(),
   ...FanOutShape,

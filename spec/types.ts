@@ -82,6 +82,8 @@ export interface TaskSpec {
   pullRequest?: PullRequestSettings;
   /** Review-first mode (a batch setting): nothing committed, a patch and the workspace left for a person. @default false */
   reviewFirst?: boolean;
+  /** Pull requests per repository per night (a batch setting); later tasks deliver a branch and a patch. @default 5 */
+  maxPrsPerRepo?: number;
   /**
    * Dependencies' branches that conflict when merged: `fail` the task naming the files, or
    * leave the merge in progress for the `agent` to resolve (workflows/delivery.ts). @default 'fail'

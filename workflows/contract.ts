@@ -222,6 +222,22 @@ export interface TaskResult {
   filesChanged?: string[];
   /** The repos-file name of the repo a task expanded over many repos ran on. */
   repo?: string;
+  /** What reviewing the delivered change costs (activities/delivery/review-cost.ts). */
+  reviewCost?: ReviewCost;
+  /** The repository had its night's `max_prs_per_repo` already: a branch and a patch, no PR. */
+  prCapped?: boolean;
+}
+
+/** Size of a delivered change and what in it deserves a careful look. */
+export interface ReviewCost {
+  files: number;
+  added: number;
+  removed: number;
+  /** The files of each kind it touches. */
+  ci: string[];
+  dependencies: string[];
+  migrations: string[];
+  sensitive: string[];
 }
 
 export interface CheckResult {

@@ -8,7 +8,7 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, sandboxStep } from './activity-profiles';
+import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, sandboxStep } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
@@ -21,7 +21,10 @@ function proxies(input: AgentTaskInput) {
   const git = proxyActivities<Activities>(notRetried(gitStep(heartbeatTimeout)));
   const checks = proxyActivities<Activities>(notRetried(checksRun(heartbeatTimeout)));
   const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
+  const books = proxyActivities<Activities>(bookkeeping);
   return {
+    reviewCost: books.reviewCost,
+    claimPrSlot: books.claimPrSlot,
     runChecks: checks.runChecks,
     runBaselineChecks: checks.runBaselineChecks,
     createAgentSandbox: sandbox.createAgentSandbox,
@@ -66,6 +69,8 @@ export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: 
 export const BASELINE_CHECKS_PATCH = 'baseline-checks';
 /** patched() ID of the one fix round given when the tests look weakened. */
 export const TEST_INTEGRITY_ROUND_PATCH = 'test-integrity-round';
+/** patched() ID of the review-cost summary and the per-repository PR cap. */
+export const REVIEW_CAPACITY_PATCH = 'review-capacity';
 /** Label of a PR whose tests look weakened (deleted, skipped, narrowed, none run). */
 export const TEST_INTEGRITY_LABEL = 'nightshift: tests weakened';
 
@@ -170,6 +175,11 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
     }
     if (!c.commit) return out;
     Object.assign(out, { patchFile: c.patchFile, filesChanged: c.files });
+    const reviewCapacity = patched(REVIEW_CAPACITY_PATCH);
+    if (reviewCapacity && c.patchFile) {
+      const cost = await acts.reviewCost({ patchFile: c.patchFile });
+      if (cost) out.reviewCost = cost;
+    }
     if (task.reviewFirst) return out;
     Object.assign(out, { branch, commit: c.commit });
 
@@ -181,6 +191,15 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
       return out;
     }
     if (!task.createPr) return out;
+    if (reviewCapacity && task.maxPrsPerRepo !== undefined) {
+      // The slot belongs to the task's workflow ID, so a rerun of the task keeps the PR it had.
+      const slot = await acts.claimPrSlot({ night: input.batchId, repo: task.repo, holder: o.workflowId, cap: task.maxPrsPerRepo });
+      if (!slot.granted) {
+        // Not a delivery problem: the report says so on the task (prCapped) and in its summary.
+        out.prCapped = true;
+        return out;
+      }
+    }
 
     const deps = input.dependencies ?? [];
     const pr = task.pullRequest;
@@ -213,6 +232,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
         assumptions: result.assumptions,
         answeredQuestions: result.answeredQuestions,
         notes: out.notes,
+        reviewCost: out.reviewCost,
       },
     });
     if ('skipped' in opened) return out;

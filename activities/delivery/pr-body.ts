@@ -1,6 +1,7 @@
 /** The pull request's text: what a reviewer needs without opening the transcript. */
 import { escapeMarkdownLine, quoteAgentText } from '../../common/markdown';
-import type { AnsweredQuestion, CheckResult, ChecksOutcome, DependencyBranch, TokenUsage } from '../../workflows/contract';
+import type { AnsweredQuestion, CheckResult, ChecksOutcome, DependencyBranch, ReviewCost, TokenUsage } from '../../workflows/contract';
+import { reviewCostLine } from './review-cost';
 
 export interface PrContent {
   workflowId: string;
@@ -27,6 +28,7 @@ export interface PrContent {
   answeredQuestions?: AnsweredQuestion[];
   /** Budget warnings and other things a reviewer should know. */
   notes?: string[];
+  reviewCost?: ReviewCost;
 }
 
 /** Label added while the checks fail, and removed once they pass. */
@@ -91,6 +93,7 @@ export function prBody(c: PrContent): string {
   return [
     `Opened by nightshift for task \`${c.taskId}\`.`,
     ...integritySection(c.checks),
+    ...(c.reviewCost ? ['', `**Review cost:** ${escapeMarkdownLine(reviewCostLine(c.reviewCost))}`] : []),
     ...(c.status !== 'succeeded' ? ['', `**Status: ${c.status}**${c.error ? ` — ${escapeMarkdownLine(cap(c.error, 1000))}` : ''}`] : []),
     '',
     '## Checks',
