@@ -42,7 +42,7 @@ export interface TurnSeen {
 }
 
 export interface ProgressState {
-  /** `<call> <result>` → times seen since the last nudge. */
+  /** `<call> <result> <tree before the turn>` → times seen since the last nudge. */
   repeats: Record<string, number>;
   /** Every result seen, so "new information" can be told from old. */
   results: string[];
@@ -65,8 +65,10 @@ export function observeTurn(state: ProgressState, seen: TurnSeen, settings: Prog
   const why: string[] = [];
 
   let learned = false;
+  // The same call and result on a different workspace is progress checked again, not a repeat.
+  const treeBefore = state.trees[state.trees.length - 1] ?? '';
   for (const c of seen.calls) {
-    const key = `${c.call} ${c.result}`;
+    const key = `${c.call} ${c.result} ${treeBefore}`;
     const times = (state.repeats[key] = (state.repeats[key] ?? 0) + 1);
     if (times >= s.repeats) why.push(`\`${c.summary}\` ran ${times} times with the same result`);
     if (!state.results.includes(c.result)) {

@@ -85,7 +85,8 @@ export function integrityFindings(
 ): IntegrityFinding[] {
   const out: IntegrityFinding[] = [];
   for (const c of checks) {
-    if (c.result && c.result.total === 0) out.push({ kind: 'zero-tests', detail: `\`${c.command}\` ran no tests${c.base?.total ? ` (${c.base.total} on the base)` : ''}` });
+    // A base that ran no tests either is not the agent's doing.
+    if (c.result && c.result.total === 0 && c.base?.total !== 0) out.push({ kind: 'zero-tests', detail: `\`${c.command}\` ran no tests${c.base?.total ? ` (${c.base.total} on the base)` : ''}` });
     else if (c.base && c.result && c.result.total < c.base.total) out.push({ kind: 'tests-disappeared', detail: `\`${c.command}\` ran ${c.result.total} tests, ${c.base.total - c.result.total} fewer than the base's ${c.base.total}` });
     if (c.base && c.result && c.result.skipped > c.base.skipped) out.push({ kind: 'newly-skipped', detail: `\`${c.command}\` skipped ${c.result.skipped} tests, ${c.result.skipped - c.base.skipped} more than the base` });
   }

@@ -40,6 +40,11 @@ test('the same failing command six times: nudged at the third, stuck at the sixt
   assert.match((vs[2] as { why: string }).why, /`bash: npm test` ran 3 times with the same result/);
 });
 
+test('the same passing test run after each edit is not a repeat: the workspace moved in between', () => {
+  const vs = run(Array.from({ length: 6 }, (_, i) => ({ calls: [{ call: `edit ${i}`, result: 'ok', summary: 'edit_file: a.js' }, bash('npm test', 'all pass')], tree: `t${i}` })));
+  assert.deepEqual(verdicts(vs), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+});
+
 test('a command whose result changes each time is not a repeat', () => {
   const vs = run(Array.from({ length: 6 }, (_, i) => ({ calls: [bash('npm test', `failure ${i}`)] })));
   assert.deepEqual(verdicts(vs), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);

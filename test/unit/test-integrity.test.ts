@@ -44,6 +44,7 @@ test('findings: fewer tests, more skipped, zero run, deleted or emptied test fil
   assert.deepEqual(kinds(integrityFindings([{ command: 'npm test', base, result: { total: 3, passed: 3, failed: 0, skipped: 0 } }], [])), ['tests-disappeared']);
   assert.deepEqual(kinds(integrityFindings([{ command: 'npm test', base, result: { total: 4, passed: 3, failed: 0, skipped: 1 } }], [])), ['newly-skipped']);
   assert.deepEqual(kinds(integrityFindings([{ command: 'npm test', base, result: { total: 0, passed: 0, failed: 0, skipped: 0 } }], [])), ['zero-tests']);
+  assert.deepEqual(integrityFindings([{ command: 'npm test', base: { total: 0, passed: 0, failed: 0, skipped: 0 }, result: { total: 0, passed: 0, failed: 0, skipped: 0 } }], []), [], 'the base ran none either');
   // Zero tests with no base to compare with is still flagged.
   assert.deepEqual(kinds(integrityFindings([{ command: 'npm test', result: { total: 0, passed: 0, failed: 0, skipped: 0 } }], [])), ['zero-tests']);
   assert.deepEqual(
