@@ -1,7 +1,8 @@
 /**
  * Test-integrity guard: "all tests pass" means little if tests were deleted, skipped,
  * narrowed with `.only`, or never ran. The checks' output is read for the test runner's own
- * summary (node's runner in TAP or spec form, jest, vitest, pytest, go test -v), counted on
+ * summary (node's runner in TAP or spec form, jest, vitest, mocha, pytest, go test -v,
+ * cargo test), counted on
  * the base and on the result, and the agent's diff is read for test files deleted or
  * emptied and for `.only` / skip markers it added.
  *
@@ -48,6 +49,21 @@ export function countTests(output: string): TestCounts | undefined {
     const passed = num(s.match(/(\d+) passed/));
     const failed = num(s.match(/(\d+) failed/)) + num(s.match(/(\d+) errors?/));
     const skipped = num(s.match(/(\d+) skipped/)) + num(s.match(/(\d+) xfailed/));
+    return { total: passed + failed + skipped, passed, failed, skipped };
+  }
+  // cargo test: one "test result:" line per test binary; summed.
+  const cargo = [...output.matchAll(/^test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/gm)];
+  if (cargo.length) {
+    const sum = (i: number) => cargo.reduce((a, m) => a + Number(m[i]), 0);
+    return { total: sum(1) + sum(2) + sum(3), passed: sum(1), failed: sum(2), skipped: sum(3) };
+  }
+  // mocha's spec reporter: "2 passing (5ms)", "1 failing", "1 pending".
+  const mocha = last(output, /^\s+(\d+) passing \(/m);
+  if (mocha) {
+    const tail = output.slice(mocha.index!);
+    const passed = Number(mocha[1]);
+    const failed = num(tail.match(/^\s+(\d+) failing\s*$/m));
+    const skipped = num(tail.match(/^\s+(\d+) pending\s*$/m));
     return { total: passed + failed + skipped, passed, failed, skipped };
   }
   // go test -v: one line per test.

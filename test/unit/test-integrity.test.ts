@@ -28,12 +28,17 @@ test("node's runner, TAP and spec reporters: total, passed, failed, skipped", ()
   }
 });
 
-test('jest, vitest, pytest and go test -v summaries; no summary is undefined', () => {
+test('jest, vitest, pytest, go test -v, cargo test and mocha summaries; no summary is undefined', () => {
   assert.deepEqual(countTests('PASS a.test.js\nTests:       1 failed, 1 skipped, 2 passed, 4 total\nTime: 1s\n'), { total: 4, passed: 2, failed: 1, skipped: 1 });
   assert.deepEqual(countTests(' Test Files  1 passed (1)\n      Tests  1 failed | 2 passed | 1 skipped (4)\n'), { total: 4, passed: 2, failed: 1, skipped: 1 });
   assert.deepEqual(countTests('===== 1 failed, 2 passed, 1 skipped in 0.12s =====\n'), { total: 4, passed: 2, failed: 1, skipped: 1 });
   assert.deepEqual(countTests('=== RUN TestA\n--- PASS: TestA (0.00s)\n--- SKIP: TestB (0.00s)\n--- FAIL: TestC (0.00s)\nFAIL\n'), { total: 3, passed: 1, failed: 1, skipped: 1 });
   assert.deepEqual(countTests('# tests 0\n# suites 0\n# pass 0\n# fail 0\n'), { total: 0, passed: 0, failed: 0, skipped: 0 });
+  assert.deepEqual(
+    countTests('running 2 tests\ntest a ... ok\ntest result: FAILED. 1 passed; 1 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.00s\n\ntest result: ok. 3 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out\n'),
+    { total: 7, passed: 4, failed: 1, skipped: 2 },
+  );
+  assert.deepEqual(countTests('  math\n    ✔ adds\n\n  2 passing (5ms)\n  1 failing\n  1 pending\n'), { total: 4, passed: 2, failed: 1, skipped: 1 });
   assert.equal(countTests('all good\n'), undefined);
 });
 
