@@ -7,10 +7,13 @@
  * Keyed by (workflow ID, turn of the finish call): a retried activity returns the stored
  * result instead of running the checks again.
  */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
 import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox, SandboxProvider } from '../../sandbox/types';
+import { git, workerMadeGit } from '../../sandbox/workspace';
 import type { CheckResult, IntegrityFinding } from '../../workflows/contract';
 import { whileBeating } from '../heartbeat';
 import { workTreeOf } from './sandbox-commit';
@@ -43,17 +46,17 @@ export interface ChecksRound {
   integrity?: IntegrityFinding[];
 }
 
-const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-
 /**
- * The agent's change to the base as files deleted, changed (with their new size) and the
- * lines it added; read in the sandbox, parsed here as text.
+ * The agent's change to its base as files added, deleted or changed (with their new size)
+ * and the lines it added to test files. Read on the host from the worker's checkpoint
+ * store, between the base commit and the tree the checks ran on: no git runs over the
+ * agent's working tree, so no filter or config it planted runs, and nothing is written.
  */
-async function diffFromBase(sandbox: Sandbox): Promise<DiffFile[]> {
-  const envs = { GIT_OPTIONAL_LOCKS: '0' };
-  const names = await sandbox.exec('git diff --no-renames --name-status -z HEAD --', { envs, timeoutMs: 5 * 60_000 });
-  if (names.exitCode !== 0) return [];
-  const parts = names.stdout.split('\0');
+async function diffFromBase(sandbox: Sandbox, tree: string | undefined, store: string): Promise<DiffFile[]> {
+  if (!tree || !(sandbox instanceof LocalSandbox) || !existsSync(path.join(sandbox.workspaceDir, '.git')) || !workerMadeGit(sandbox)) return [];
+  // The workspace's .git is the worker's clone and read-only to the agent: its HEAD is the base.
+  const base = await git(['--git-dir', path.join(sandbox.workspaceDir, '.git'), 'rev-parse', '--verify', 'HEAD^{commit}']);
+  const parts = (await git(['--git-dir', store, 'diff-tree', '-r', '--no-renames', '--name-status', '-z', base, tree])).split('\0');
   const files: DiffFile[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
     const st = parts[i].trim()[0];
@@ -61,18 +64,17 @@ async function diffFromBase(sandbox: Sandbox): Promise<DiffFile[]> {
   }
   const tests = files.filter((f) => isTestFile(f.path));
   if (tests.length === 0) return files;
-  const quoted = tests.map((f) => shellQuote(f.path)).join(' ');
-  const patch = await sandbox.exec(`git diff --no-renames --no-color --no-ext-diff --no-textconv -U0 HEAD -- ${quoted}`, { envs, timeoutMs: 5 * 60_000 });
+  const patch = await git(['--git-dir', store, 'diff', '--no-renames', '--no-color', '--no-ext-diff', '--no-textconv', '-U0', base, tree, '--', ...tests.map((f) => f.path)]);
   let current: DiffFile | undefined;
-  for (const line of patch.stdout.split('\n')) {
+  for (const line of patch.split('\n')) {
     const header = /^\+\+\+ b\/(.*)$/.exec(line);
     if (header) current = tests.find((f) => f.path === header[1]);
     else if (current && line.startsWith('+') && !line.startsWith('+++')) current.added.push(line.slice(1));
   }
   for (const f of tests.filter((t) => t.status === 'M')) {
     // Whitespace alone is as empty as nothing: count only what is not.
-    const meaningful = await sandbox.exec(`tr -d ' \\t\\n\\r' < ${shellQuote(f.path)} | wc -c`, { timeoutMs: 60_000 });
-    if (meaningful.exitCode === 0) f.newSize = Number(meaningful.stdout.trim());
+    const blob = await git(['--git-dir', store, 'cat-file', 'blob', `${tree}:${f.path}`]);
+    f.newSize = blob.replace(/\s/g, '').length;
   }
   return files;
 }
@@ -130,7 +132,7 @@ export function createChecksActivities(deps: { config: Pick<NightshiftConfig, 'r
       }
       const integrity = integrityFindings(
         results.map((r) => ({ command: r.command, result: r.tests, base: r.baseTests })),
-        await whileBeating(() => diffFromBase(sandbox), () => ({ reading: 'the change to the tests' })).catch((err: Error) => {
+        await whileBeating(() => diffFromBase(sandbox, tree, checkpointStoreFor(deps.config)), () => ({ reading: 'the change to the tests' })).catch((err: Error) => {
           ctx.log.warn('could not read the change for the test-integrity guard', { error: err.message });
           return [];
         }),
