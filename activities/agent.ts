@@ -4,7 +4,10 @@
  * and kill the sandbox. Tool inputs are read from the transcript store, so a 200 KB
  * write_file never travels through workflow history.
  */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
@@ -20,6 +23,7 @@ import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
+import { baselineSection, readBaseline } from './delivery/baseline';
 import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
@@ -40,7 +44,27 @@ export interface ToolRunResult {
   summary: string;
   /** Size of the result the model will read. */
   chars: number;
+  /** Hash of the tool's name and input, and of the result the agent read: the no-progress guard compares them. */
+  callHash?: string;
+  resultHash?: string;
+  /** The workspace tree after a call that may change it (its checkpoint's tree). */
+  tree?: string;
 }
+
+const hash16 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
+/**
+ * A result with its clock readings taken out (durations, timestamps), so a command that
+ * fails the same way twice hashes the same.
+ */
+function resultHashOf(isError: boolean, content: string): string {
+  const steady = content
+    .replace(/\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?/g, '<time>')
+    .replace(/\d+(\.\d+)?\s*(ms|s|sec|seconds)\b/g, '<duration>')
+    .replace(/duration_ms:?\s*[\d.]+/g, '<duration>')
+    .replace(/\d+\.\d+/g, '<n>');
+  return hash16(`${isError ? 'error' : 'ok'}\0${steady}`);
+}
+const callHashOf = (name: string, input: unknown) => hash16(`${name}\0${JSON.stringify(input ?? {})}`);
 
 /** The policy needs the workspace as a path; the local provider has one on the host. */
 function workspaceRootOf(sandbox: Sandbox): string {
@@ -91,12 +115,20 @@ export function createAgentActivities(deps: AgentActivityDeps) {
    * with the agent's work in it. A failed checkpoint must not fail the tool call that
    * already ran: it is logged, and the previous checkpoint stands.
    */
-  async function checkpointQuietly(sandboxId: string, workflowId: string, message: string): Promise<void> {
+  async function checkpointQuietly(sandboxId: string, workflowId: string, message: string): Promise<string | undefined> {
     // Hashing a large work tree can outlast the heartbeat timeout.
-    await whileBeating(async () => {
+    return whileBeating(async () => {
       const sandbox = await deps.sandboxes.connect(sandboxId);
-      if (checkpointable(sandbox)) await checkpoint(sandbox, checkpointStoreFor(deps.config), checkpointRef(workflowId), message);
-    }).catch((err: Error) => Context.current().log.warn('workspace checkpoint failed', { workflowId, error: err.message }));
+      if (!checkpointable(sandbox)) return undefined;
+      const store = checkpointStoreFor(deps.config);
+      const commit = await checkpoint(sandbox, store, checkpointRef(workflowId), message);
+      // The worker's own store, never the agent's .git: its tree is the workspace's state.
+      const { stdout } = await promisify(execFile)('git', ['--git-dir', store, 'rev-parse', `${commit}^{tree}`], { encoding: 'utf8' });
+      return stdout.trim();
+    }).catch((err: Error) => {
+      Context.current().log.warn('workspace checkpoint failed', { workflowId, error: err.message });
+      return undefined;
+    });
   }
 
   const activities = {
@@ -154,7 +186,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const system = await buildSystemPrompt(task, reader, { root: deps.config.root });
       // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
       const conflict = await readConflict(store, input.workflowId);
-      const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '');
+      const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '') + baselineSection(await readBaseline(store, input.workflowId));
       await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
       return { missingContextFiles: missing, promptChars: system.length + first.length + TOOL_SCHEMA_CHARS };
     },
@@ -166,11 +198,13 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      */
     async runTool(input: { workflowId: string; turn: number; toolUseId: string; sandboxId: string }): Promise<ToolRunResult> {
       const { workflowId, turn, toolUseId } = input;
-      const done = await getJson<ToolRecord>(store, workflowId, keys.tool(turn, toolUseId));
-      if (done) return { isError: done.isError, summary: done.summary, chars: done.content.length };
-
+      const done = await getJson<ToolRecord & { tree?: string }>(store, workflowId, keys.tool(turn, toolUseId));
       const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
       const use = rec?.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.id === toolUseId);
+      if (done) {
+        const hashes = use ? { callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(done.isError, done.content) } : {};
+        return { isError: done.isError, summary: done.summary, chars: done.content.length, ...hashes, ...(done.tree ? { tree: done.tree } : {}) };
+      }
       if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, 'TranscriptMissing');
       const toolInput = (use.input ?? {}) as Record<string, unknown>;
 
@@ -209,11 +243,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
           clearInterval(beat);
         }
       }
-      const result: ToolRecord = { toolUseId, name: use.name, ...outcome };
-      if (WORKSPACE_CHANGING_TOOLS.has(use.name) && !interrupted) await checkpointQuietly(input.sandboxId, workflowId, `after turn ${turn} ${use.name}`);
+      const tree = WORKSPACE_CHANGING_TOOLS.has(use.name) && !interrupted ? await checkpointQuietly(input.sandboxId, workflowId, `after turn ${turn} ${use.name}`) : undefined;
+      const result: ToolRecord & { tree?: string } = { toolUseId, name: use.name, ...outcome, ...(tree ? { tree } : {}) };
       await putJson(store, workflowId, keys.tool(turn, toolUseId), result);
       if (sideEffecting) await store.delete(workflowId, markerKey);
-      return { isError: outcome.isError, summary: outcome.summary, chars: outcome.content.length };
+      return { isError: outcome.isError, summary: outcome.summary, chars: outcome.content.length, callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(outcome.isError, outcome.content), ...(tree ? { tree } : {}) };
     },
 
     /**

@@ -22,6 +22,7 @@ import { createPlanningActivities } from './planning';
 import { createNotifyActivities, type NotifyDeps } from './notify';
 import { createQuestionActivities } from './questions';
 import { createReportActivities } from './report';
+import { createReviewActivities } from './delivery/review-cost';
 import { createSimpleActivities } from './simple';
 import { TelegramQuestionIndex } from './telegram-index';
 import { createSpecActivities } from './spec';
@@ -88,6 +89,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
+    ...createReviewActivities({ config: deps.config }),
   };
 }
 

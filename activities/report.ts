@@ -10,6 +10,7 @@ import { escapeMarkdownLine as md } from '../common/markdown';
 import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
 import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
+import { reviewCostLine } from './delivery/review-cost';
 
 const NEEDS_HUMAN: Record<string, string> = {
   failed: 'failed',
@@ -18,6 +19,7 @@ const NEEDS_HUMAN: Record<string, string> = {
   waiting_for_answer: 'parked, waiting for an answer',
   paused_budget: 'stopped by the budget',
   cancelled: 'cancelled',
+  stuck: 'stopped: no progress',
 };
 
 const usd = (n: number) => `$${n.toFixed(2)}`;
@@ -25,7 +27,15 @@ const minutes = (t: TaskStatus) => (t.startedAt && t.endedAt ? `${((t.endedAt - 
 function checksLine(c: ChecksOutcome): string {
   const rounds = `${c.fixRounds} fix round${c.fixRounds === 1 ? '' : 's'}`;
   if (c.passed) return `passed (${c.results.map((r) => `\`${r.command}\``).join(', ')}${c.fixRounds ? `, after ${rounds}` : ''})`;
-  return `FAILING after ${rounds}: ${c.results.filter((r) => !r.passed).map((r) => `\`${r.command}\` (exit ${r.exitCode})`).join(', ')}`;
+  return `FAILING after ${rounds}: ${c.results.filter((r) => !r.passed && !r.preExisting).map((r) => `\`${r.command}\` (exit ${r.exitCode})`).join(', ')}`;
+}
+
+/** One line per check when the base was checked too: how it did before the agent and after. */
+function baseVsResult(c: ChecksOutcome): string[] {
+  if (!c.results.some((r) => r.base || r.flaky)) return [];
+  const result = (r: ChecksOutcome['results'][number]) => (r.flaky ? 'flaky (failed, passed on rerun)' : r.passed ? 'passed' : r.preExisting ? `failed (exit ${r.exitCode}), pre-existing` : `failed (exit ${r.exitCode})`);
+  const tests = (t: ChecksOutcome['results'][number]['tests']) => (t ? ` [${t.total} tests, ${t.failed} failed, ${t.skipped} skipped]` : '');
+  return c.results.map((r) => `  - \`${md(r.command)}\`: base ${r.base ?? 'not run'}${tests(r.baseTests)} → ${result(r)}${tests(r.tests)}`);
 }
 
 /** The delivery lines of one task: PR, branch, patch, checks, problems. */
@@ -34,13 +44,29 @@ function deliveryLines(t: TaskStatus): string[] {
     ...(t.prUrl ? [`- pull request: ${t.prUrl}${t.prDraft ? ' (draft)' : ''}`] : []),
     ...(t.branch ? [`- branch: \`${t.branch}\`${t.commit ? ` at ${t.commit.slice(0, 12)}` : ''}${t.pushed === false ? ' (not pushed: in the worker\'s delivery repository)' : t.pushed ? ' (pushed)' : ''}`] : []),
     ...(t.patchFile ? [`- patch: [${t.patchFile}](${t.patchFile.replace(/^results\//, '')})`] : []),
-    ...(t.checks ? [`- checks: ${checksLine(t.checks)}`] : []),
+    ...(t.checks ? [`- checks: ${checksLine(t.checks)}`, ...baseVsResult(t.checks)] : []),
+    ...(t.checks?.integrity ?? []).map((f) => `- tests weakened: ${md(f.detail)}`),
     ...(t.filesChanged?.length ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`] : []),
     ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
     // No branch and no patch (no repository, nothing committed): the kept workspace is all there is.
     ...(t.workDir && !t.branch && !t.patchFile ? [`- nothing delivered; the work is in: ${t.workDir}`] : []),
+    ...(t.reviewCost ? [`- review cost: ${md(reviewCostLine(t.reviewCost))}`] : []),
+    ...(t.prCapped ? ['- no pull request: the repository already had its `max_prs_per_repo` pull requests for the night; the branch and the patch above are the delivery'] : []),
     ...(t.deliveryError ? [`- delivery problem: ${md(t.deliveryError)}`] : []),
   ];
+}
+
+/**
+ * The order a reviewer works in: what needs a human first, then delivered work smallest
+ * review first, then the rest as the night ran them.
+ */
+function reviewOrder(tasks: TaskStatus[]): TaskStatus[] {
+  const needs = (t: TaskStatus) => (NEEDS_HUMAN[t.status] || t.deliveryError || t.checks?.integrity?.length ? 0 : 1);
+  const size = (t: TaskStatus) => (t.reviewCost ? t.reviewCost.added + t.reviewCost.removed : Number.POSITIVE_INFINITY);
+  return tasks
+    .map((t, i) => ({ t, i }))
+    .sort((a, b) => needs(a.t) - needs(b.t) || size(a.t) - size(b.t) || a.i - b.i)
+    .map((x) => x.t);
 }
 
 /** Booked for model calls cut off with their cost unknown (already inside the task's cost). */
@@ -57,13 +83,17 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
   const spent = s.tasks.reduce((a, t) => a + t.costUsd, 0);
   const attention = s.tasks.filter((t) => NEEDS_HUMAN[t.status]);
   const deliveryTrouble = s.tasks.filter((t) => !NEEDS_HUMAN[t.status] && t.deliveryError);
+  const weakened = s.tasks.filter((t) => !NEEDS_HUMAN[t.status] && t.checks?.integrity?.length);
   const overlaps = findOverlaps(s.tasks);
+  const ordered = reviewOrder(s.tasks);
+  const capped = s.tasks.filter((t) => t.prCapped);
   const count = (st: string) => s.tasks.filter((t) => t.status === st).length;
   const lines = [
     `# nightshift report · ${s.date}`,
     '',
     `Batch \`${s.batchId}\`${s.source ? ` from \`${s.source}\`` : ''} · ${s.state}`,
     `${s.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${attention.length} need a human.`,
+    ...(capped.length ? [`${capped.length} delivered as a branch and a patch without a pull request (max_prs_per_repo reached): ${capped.map((t) => t.taskId).join(', ')}.`] : []),
     `Cost: ${usd(spent)}${budgetUsd !== undefined ? ` of ${usd(budgetUsd)} (${((spent / budgetUsd) * 100).toFixed(0)} %)` : ''} · tokens: ${s.tasks.reduce((a, t) => a + tokens(t), 0)}`,
     ...(s.tasks.some((t) => t.interruptedCalls?.length)
       ? [
@@ -76,10 +106,11 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     '## Needs a human',
     '',
-    ...(attention.length + deliveryTrouble.length
+    ...(attention.length + deliveryTrouble.length + weakened.length
       ? [
           ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${md(t.error)}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
           ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${md(t.deliveryError!)}`),
+          ...weakened.map((t) => `- **${t.taskId}** (${t.title}): tests look weakened — ${t.checks!.integrity!.map((f) => md(f.detail)).join('; ')}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
         ]
       : ['Nothing. Every task that ran succeeded.']),
     ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${md(q.question)} — answer with \`${q.answerCommand}\``)] : []),
@@ -95,9 +126,9 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     '| task | status | cost | tokens | turns | duration | result |',
     '|---|---|---|---|---|---|---|',
-    ...s.tasks.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`),
+    ...ordered.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`),
     '',
-    ...s.tasks.flatMap((t) => [
+    ...ordered.flatMap((t) => [
       `### ${t.taskId}: ${t.title}`,
       '',
       `- status: ${t.status}`,
@@ -158,6 +189,8 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
         patchFile: t.patchFile,
         checks: t.checks,
         filesChanged: t.filesChanged,
+        reviewCost: t.reviewCost,
+        prCapped: t.prCapped,
         workDir: t.workDir,
         deliveryError: t.deliveryError,
       })),

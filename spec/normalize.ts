@@ -36,6 +36,7 @@ export const DEFAULTS = {
   priority: 5,
   onQuestionTimeout: 'continue',
   fixAttempts: 2,
+  maxPrsPerRepo: 5,
   onMergeConflict: 'fail',
 } as const;
 
@@ -99,8 +100,16 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     fixAttempts: r.fix_attempts ?? batch.fix_attempts ?? DEFAULTS.fixAttempts,
     pullRequest: { repo: pr.repo, labels: pr.labels ?? [], reviewers: pr.reviewers ?? [], draft: pr.draft ?? false, target: pr.target ?? 'stacked' },
     reviewFirst: batch.review_first ?? false,
+    maxPrsPerRepo: batch.max_prs_per_repo ?? DEFAULTS.maxPrsPerRepo,
     onMergeConflict: r.on_merge_conflict ?? batch.on_merge_conflict ?? DEFAULTS.onMergeConflict,
+    ...noProgress({ ...batch.no_progress, ...r.no_progress }),
   };
+}
+
+/** The guard's thresholds as given (task over batch); the guard fills in its defaults. */
+function noProgress(raw: { repeats?: number; revisits?: number; idle_turns?: number }): { noProgress?: TaskSpec['noProgress'] } {
+  const set = { ...(raw.repeats !== undefined ? { repeats: raw.repeats } : {}), ...(raw.revisits !== undefined ? { revisits: raw.revisits } : {}), ...(raw.idle_turns !== undefined ? { idleTurns: raw.idle_turns } : {}) };
+  return Object.keys(set).length ? { noProgress: set } : {};
 }
 
 function sandboxSettings(raw: BatchFile['sandbox'], base: SandboxSettings): SandboxSettings {

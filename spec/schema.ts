@@ -128,6 +128,14 @@ const checksShape = {
   pull_request: PullRequestSettingsSchema.optional(),
   /** When dependencies' branches conflict: fail the task, or leave the merge to its agent. */
   on_merge_conflict: z.enum(['fail', 'agent'], { message: 'must be fail or agent' }).optional(),
+  /** Thresholds of the no-progress guard (workflows/progress-guard.ts). */
+  no_progress: z
+    .strictObject({
+      repeats: z.number().int().min(2, { message: 'must be 2 or more' }).max(100, { message: 'must be at most 100' }).optional(),
+      revisits: z.number().int().min(1, { message: 'must be 1 or more' }).max(100, { message: 'must be at most 100' }).optional(),
+      idle_turns: z.number().int().min(2, { message: 'must be 2 or more' }).max(1000, { message: 'must be at most 1000' }).optional(),
+    })
+    .optional(),
 };
 
 /** Seed 004's fan-out settings, at batch level and per task. */
@@ -211,6 +219,8 @@ export const BatchSettingsShape = {
   ...checksShape,
   /** Seed 001's review-first mode: nothing is committed; changes wait in a folder for a person. */
   review_first: z.boolean({ message: 'must be true or false' }).optional(),
+  /** Pull requests opened per repository per night; tasks past it deliver a branch and a patch. */
+  max_prs_per_repo: z.number().int().min(0, { message: 'must be 0 or more' }).max(1000, { message: 'must be at most 1000' }).optional(),
   /** Seed 004's repos file (name, path or url, group, tags), relative to the file that names it. */
   repos_file: z.string().min(1).optional(),
   ...FanOutShape,

@@ -76,10 +76,14 @@ export interface TaskSpec {
   checks?: string[];
   /** Rounds the agent gets to fix failing checks. @default 2 */
   fixAttempts?: number;
+  /** Thresholds of the no-progress guard (task file `no_progress:`); unset ones take workflows/progress-guard.ts PROGRESS_DEFAULTS. */
+  noProgress?: { repeats?: number; revisits?: number; idleTurns?: number };
   /** @default no labels or reviewers, not a draft, stacked */
   pullRequest?: PullRequestSettings;
   /** Review-first mode (a batch setting): nothing committed, a patch and the workspace left for a person. @default false */
   reviewFirst?: boolean;
+  /** Pull requests per repository per night (a batch setting); later tasks deliver a branch and a patch. @default 5 */
+  maxPrsPerRepo?: number;
   /**
    * Dependencies' branches that conflict when merged: `fail` the task naming the files, or
    * leave the merge in progress for the `agent` to resolve (workflows/delivery.ts). @default 'fail'

@@ -19,14 +19,18 @@ import {
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
-import { HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, sandboxStep, toolCall } from './activity-profiles';
+import { bookkeeping, HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, sandboxStep, toolCall } from './activity-profiles';
 import { resolveModel } from '../common/models';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
 import { allowanceGrantor, bookTurn, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
-import { checkFinish, deliver, prepareFromDependencies } from './delivery';
+import { checkBaseline, checkFinish, deliver, prepareFromDependencies } from './delivery';
+import { newProgressState, nudgeText, observeTurn, type CallSeen } from './progress-guard';
+
+/** patched() ID of the no-progress guard: nudge, then stop a task that keeps doing the same thing. */
+export const PROGRESS_GUARD_PATCH = 'no-progress-guard';
 
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
 const SANDBOX_RECOVERIES_PER_CALL = 2;
@@ -46,6 +50,7 @@ function proxies(heartbeatTimeout: number) {
     recreateAgentSandbox: sandbox.recreateAgentSandbox,
     keepWork: sandbox.keepWork,
     killSandbox: sandbox.killSandbox,
+    addNote: proxyActivities<Activities>(bookkeeping).addNote,
   };
 }
 
@@ -84,6 +89,10 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   let replay = carried?.replay ?? false;
   let costEstimated = carried?.costEstimated ?? false;
   let fixRounds = carried?.fixRounds ?? 0;
+  let integrityTold = carried?.integrityTold ?? false;
+  // Runs begun before the guard existed go on without it, so their histories replay as they were.
+  const guarded = patched(PROGRESS_GUARD_PATCH);
+  const progress = carried?.progress ?? newProgressState();
   const interruptedCalls: InterruptedCall[] = [...(carried?.interruptedCalls ?? [])];
   const runStartTurn = turn;
   let continuing = false;
@@ -137,6 +146,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     if (!carried) {
       status.activity = 'preparing workspace';
       await prepareFromDependencies(input, sandboxId, storeKey);
+      if (task.checks?.length) status.activity = 'running the checks on the base';
+      await checkBaseline(input, storeKey, notes);
       const prepared = await acts.prepareAgent({ workflowId: storeKey, sandboxId, task });
       budget.state = newTaskBudget(prepared.promptChars);
     }
@@ -192,6 +203,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
 
       let addedChars = 0;
       let ended: Partial<TaskResult> | undefined;
+      const seen: CallSeen[] = [];
+      let treeAfter: string | undefined;
       for (const call of mt.toolCalls) {
         if (call.name === 'finish' || ended) continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
@@ -206,7 +219,10 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         }
         for (let lost = 0; ; lost++) {
           try {
-            addedChars += (await acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId })).chars;
+            const ran = await acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId });
+            addedChars += ran.chars;
+            if (ran.callHash && ran.resultHash) seen.push({ call: ran.callHash, result: ran.resultHash, summary: `${call.name}: ${call.summary}` });
+            if (ran.tree) treeAfter = ran.tree;
             break;
           } catch (err) {
             // A sandbox that is gone is rebuilt from the last checkpoint and the call runs there.
@@ -223,14 +239,25 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         outcome = ended;
         break;
       }
+      if (guarded && !mt.finish) {
+        const v = observeTurn(progress, { turn: turn - 1, calls: seen, ...(treeAfter ? { tree: treeAfter } : {}) }, task.noProgress);
+        if (v.verdict === 'nudge') {
+          notes.push(`no progress seen after turn ${turn - 1} (${v.why}): the agent was nudged`);
+          await acts.addNote({ workflowId: storeKey, turn: turn - 1, text: nudgeText(v.why) });
+        } else if (v.verdict === 'stuck') {
+          outcome = { status: 'stuck', error: `stopped after turn ${turn - 1}: still no progress after a nudge (${v.why}); the work so far is kept` };
+          break;
+        }
+      }
 
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await checkFinish(input, { workflowId: storeKey, sandboxId, turn: turn - 1, finishToolUseId, fixRounds });
-        // Failing checks with a fix round left: the agent reads why as finish's result and goes on.
-        if (checked === 'again') {
-          fixRounds++;
+        const checked = await checkFinish(input, { workflowId: storeKey, sandboxId, turn: turn - 1, finishToolUseId, fixRounds, integrityTold });
+        // Failing checks with a fix round left, or weakened tests: the agent reads why as finish's result and goes on.
+        if ('again' in checked) {
+          if (checked.again === 'checks') fixRounds++;
+          integrityTold ||= checked.integrityTold;
           continue;
         }
         const verification = mt.finish.verification ? `\n\nChecked: ${mt.finish.verification}` : '';
@@ -296,6 +323,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         notes,
         waitedMs,
         fixRounds,
+        ...(integrityTold ? { integrityTold } : {}),
+        ...(guarded ? { progress } : {}),
         ...(interruptedCalls.length ? { interruptedCalls } : {}),
       },
     });

@@ -6,6 +6,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { BatchSpec, TaskSpec } from '../spec/types';
+import type { ProgressState } from './progress-guard';
 
 export const BATCH_WORKFLOW = 'nightlyBatch';
 export const TASK_WORKFLOW = 'agentTask';
@@ -114,7 +115,9 @@ export type TaskState =
   | 'cancelled'
   | 'skipped'
   | 'waiting_for_answer'
-  | 'paused_budget';
+  | 'paused_budget'
+  /** Stopped by the no-progress guard (workflows/progress-guard.ts); its work is kept and delivered as a draft. */
+  | 'stuck';
 
 /**
  * States in which an agentTask workflow ends as Failed rather than Completed, so the Web
@@ -149,7 +152,7 @@ export function failedTaskResult(err: unknown): TaskResult | undefined {
 }
 
 /** States after which a task never changes again. */
-export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped'];
+export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped', 'stuck'];
 
 export interface TokenUsage {
   input: number;
@@ -219,15 +222,55 @@ export interface TaskResult {
   filesChanged?: string[];
   /** The repos-file name of the repo a task expanded over many repos ran on. */
   repo?: string;
+  /** What reviewing the delivered change costs (activities/delivery/review-cost.ts). */
+  reviewCost?: ReviewCost;
+  /** The repository had its night's `max_prs_per_repo` already: a branch and a patch, no PR. */
+  prCapped?: boolean;
+}
+
+/** Size of a delivered change and what in it deserves a careful look. */
+export interface ReviewCost {
+  files: number;
+  added: number;
+  removed: number;
+  /** The files of each kind it touches. */
+  ci: string[];
+  dependencies: string[];
+  migrations: string[];
+  sensitive: string[];
 }
 
 export interface CheckResult {
   command: string;
   exitCode: number;
+  /** The verdict: true also for a check that failed once and passed on its rerun (flaky). */
   passed: boolean;
   timedOut?: boolean;
   /** The end of its output, for the report and the PR. */
   outputTail: string;
+  /** Failed, then passed when rerun on the same tree. */
+  flaky?: boolean;
+  /** How the check did on the base, before the agent (absent when the base was not checked). */
+  base?: 'passed' | 'failed' | 'flaky';
+  /** Fails here and failed on the base too: not the agent's failure. */
+  preExisting?: boolean;
+  /** The test runner's counts here and on the base, when its output said. */
+  tests?: TestCounts;
+  baseTests?: TestCounts;
+}
+
+/** What a test runner's summary said. */
+export interface TestCounts {
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+/** A sign that the agent weakened the tests rather than passed them (activities/delivery/test-integrity.ts). */
+export interface IntegrityFinding {
+  kind: 'tests-disappeared' | 'newly-skipped' | 'only' | 'zero-tests' | 'test-file-deleted' | 'test-file-emptied';
+  detail: string;
 }
 
 export interface ChecksOutcome {
@@ -237,6 +280,8 @@ export interface ChecksOutcome {
   results: CheckResult[];
   /** The workspace tree the last round ran on; the delivered commit holds exactly this tree. */
   tree?: string;
+  /** Signs the tests were weakened; such work is delivered as a draft with a label. */
+  integrity?: IntegrityFinding[];
 }
 
 /** A dependency's delivered branch, which a dependent task starts from. */
@@ -353,6 +398,10 @@ export interface CarriedAgentState {
   waitedMs?: number;
   /** Fix rounds already given for failing checks. */
   fixRounds?: number;
+  /** The agent was already told of weakened tests (one round only). */
+  integrityTold?: boolean;
+  /** The no-progress guard's memory of the turns so far. */
+  progress?: ProgressState;
   interruptedCalls?: InterruptedCall[];
 }
 

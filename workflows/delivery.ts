@@ -6,9 +6,9 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { checksRun, gitStep, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, sandboxStep } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
@@ -20,8 +20,15 @@ function proxies(input: AgentTaskInput) {
   const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
   const git = proxyActivities<Activities>(notRetried(gitStep(heartbeatTimeout)));
   const checks = proxyActivities<Activities>(notRetried(checksRun(heartbeatTimeout)));
+  const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
+  const books = proxyActivities<Activities>(bookkeeping);
   return {
+    reviewCost: books.reviewCost,
+    claimPrSlot: books.claimPrSlot,
     runChecks: checks.runChecks,
+    runBaselineChecks: checks.runBaselineChecks,
+    createAgentSandbox: sandbox.createAgentSandbox,
+    killSandbox: sandbox.killSandbox,
     prepareFromDependencies: git.prepareFromDependencies,
     checkMergeResolution: git.checkMergeResolution,
     commitWork: git.commitWork,
@@ -58,26 +65,64 @@ export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: 
   await proxies(input).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
 }
 
+/** patched() ID of running the task's checks on its base before the agent starts. */
+export const BASELINE_CHECKS_PATCH = 'baseline-checks';
+/** patched() ID of the one fix round given when the tests look weakened. */
+export const TEST_INTEGRITY_ROUND_PATCH = 'test-integrity-round';
+/** patched() ID of the review-cost summary and the per-repository PR cap. */
+export const REVIEW_CAPACITY_PATCH = 'review-capacity';
+/** Label of a PR whose tests look weakened (deleted, skipped, narrowed, none run). */
+export const TEST_INTEGRITY_LABEL = 'nightshift: tests weakened';
+
+/**
+ * Before the agent starts: the task's checks on its base, in a sandbox of their own, so a
+ * check that already fails there is not blamed on the agent. A task that starts from
+ * dependencies' branches has no base on the remote to check, so it is skipped. A baseline
+ * that cannot be had leaves the checks judged as before; it never fails the task.
+ */
+export async function checkBaseline(input: AgentTaskInput, storeKey: string, notes: string[]): Promise<void> {
+  const { task } = input;
+  if (!task.checks?.length || !task.repo || (input.dependencies?.length ?? 0) > 0) return;
+  if (!patched(BASELINE_CHECKS_PATCH)) return;
+  const acts = proxies(input);
+  let sandboxId: string | undefined;
+  try {
+    sandboxId = (await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+    await acts.runBaselineChecks({ workflowId: storeKey, sandboxId, task, night: input.date });
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    notes.push(`the checks could not be run on the base (${messageOf(err)}); failures were judged without it`);
+  } finally {
+    const id = sandboxId;
+    if (id) await CancellationScope.nonCancellable(() => acts.killSandbox({ sandboxId: id }));
+  }
+}
+
 /** Only several dependencies can conflict, and only with the agent resolving is anything left to check. */
 const mayLeaveConflict = (input: AgentTaskInput) => input.task.onMergeConflict === 'agent' && (input.dependencies?.length ?? 0) > 1 && Boolean(input.task.repo);
 
 /**
- * After `finish`: runs the checks. `'again'` means they failed with a fix round left (the
- * agent reads the failure as finish's result); otherwise the outcome fields to add.
+ * After `finish`: runs the checks. `{ again }` means the agent gets another round and reads
+ * why as finish's result: failing checks with a fix round left, or (once) tests that look
+ * weakened; otherwise the outcome fields to add. A check that failed on the base too does
+ * not fail the task.
  */
 export async function checkFinish(
   input: AgentTaskInput,
-  o: { workflowId: string; sandboxId: string; turn: number; finishToolUseId: string; fixRounds: number },
-): Promise<'again' | Partial<TaskResult>> {
+  o: { workflowId: string; sandboxId: string; turn: number; finishToolUseId: string; fixRounds: number; integrityTold?: boolean },
+): Promise<{ again: 'checks' | 'integrity'; integrityTold: boolean } | Partial<TaskResult>> {
   const checks = input.task.checks ?? [];
   if (checks.length === 0) return {};
   const fixAttempts = input.task.fixAttempts ?? 2;
   const feedback = o.fixRounds < fixAttempts;
-  const round = await proxies(input).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback });
-  if (!round.passed && feedback) return 'again';
-  const outcome: ChecksOutcome = { passed: round.passed, fixRounds: o.fixRounds, results: round.results, ...(round.tree ? { tree: round.tree } : {}) };
+  const integrityFeedback = !o.integrityTold && patched(TEST_INTEGRITY_ROUND_PATCH);
+  const round = await proxies(input).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback, integrityFeedback });
+  const told = Boolean(round.integrity?.length && integrityFeedback);
+  if (!round.passed && feedback) return { again: 'checks', integrityTold: told };
+  if (told) return { again: 'integrity', integrityTold: true };
+  const outcome: ChecksOutcome = { passed: round.passed, fixRounds: o.fixRounds, results: round.results, ...(round.tree ? { tree: round.tree } : {}), ...(round.integrity?.length ? { integrity: round.integrity } : {}) };
   if (round.passed) return { checks: outcome };
-  const failing = round.results.filter((r) => !r.passed).map((r) => `${r.command} (exit ${r.exitCode})`);
+  const failing = round.results.filter((r) => !r.passed && !r.preExisting).map((r) => `${r.command} (exit ${r.exitCode})`);
   return { checks: outcome, status: 'failed', error: `checks still failing after ${o.fixRounds} fix round${o.fixRounds === 1 ? '' : 's'}: ${failing.join(', ')}` };
 }
 
@@ -89,8 +134,9 @@ export async function checkFinish(
 export async function deliver(input: AgentTaskInput, o: { workflowId: string; storeKey: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
   const { task } = input;
   const checksFailing = Boolean(result.checks && !result.checks.passed);
+  const weakened = Boolean(result.checks?.integrity?.length);
   // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
-  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled'].includes(result.status ?? '') || checksFailing;
+  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled', 'stuck'].includes(result.status ?? '') || checksFailing;
   if (!task.repo || !deliverable) return result;
   const acts = proxies(input);
   // A task that reached delivery before branches were per batch keeps the name it committed under.
@@ -129,6 +175,11 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
     }
     if (!c.commit) return out;
     Object.assign(out, { patchFile: c.patchFile, filesChanged: c.files });
+    const reviewCapacity = patched(REVIEW_CAPACITY_PATCH);
+    if (reviewCapacity && c.patchFile) {
+      const cost = await acts.reviewCost({ patchFile: c.patchFile });
+      if (cost) out.reviewCost = cost;
+    }
     if (task.reviewFirst) return out;
     Object.assign(out, { branch, commit: c.commit });
 
@@ -140,6 +191,15 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
       return out;
     }
     if (!task.createPr) return out;
+    if (reviewCapacity && task.maxPrsPerRepo !== undefined) {
+      // The slot belongs to the task's workflow ID, so a rerun of the task keeps the PR it had.
+      const slot = await acts.claimPrSlot({ night: input.batchId, repo: task.repo, holder: o.workflowId, cap: task.maxPrsPerRepo });
+      if (!slot.granted) {
+        // Not a delivery problem: the report says so on the task (prCapped) and in its summary.
+        out.prCapped = true;
+        return out;
+      }
+    }
 
     const deps = input.dependencies ?? [];
     const pr = task.pullRequest;
@@ -150,8 +210,8 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
       githubRepo: pr?.repo,
       branch,
       baseCandidates: [...(stackedOn ? [stackedOn] : []), ...(task.branch ? [task.branch] : [])],
-      draft: Boolean(pr?.draft) || result.status !== 'succeeded' || checksFailing,
-      labels: pr?.labels ?? [],
+      draft: Boolean(pr?.draft) || result.status !== 'succeeded' || checksFailing || weakened,
+      labels: [...(pr?.labels ?? []), ...(weakened ? [TEST_INTEGRITY_LABEL] : [])],
       reviewers: pr?.reviewers ?? [],
       content: {
         workflowId: o.workflowId,
@@ -172,6 +232,7 @@ export async function deliver(input: AgentTaskInput, o: { workflowId: string; st
         assumptions: result.assumptions,
         answeredQuestions: result.answeredQuestions,
         notes: out.notes,
+        reviewCost: out.reviewCost,
       },
     });
     if ('skipped' in opened) return out;

@@ -17,6 +17,7 @@ import { workBranch, type DependencyBranch } from '../../workflows/contract';
 import { whileBeating, withHeartbeats } from '../heartbeat';
 import { reportBaseName } from '../report';
 import { putJson, type TranscriptStore } from '../transcripts';
+import { createBaselineActivities } from './baseline';
 import { createChecksActivities } from './checks';
 import { startFromDependencies } from './dependencies';
 import { filesWithMarkers, MERGE_CONFLICT_KEY, readConflict, type LeftConflict } from './merge-conflict';
@@ -77,6 +78,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
 
   return withHeartbeats({
     ...createChecksActivities(deps),
+    ...createBaselineActivities(deps),
 
     /**
      * Clones the task's repo and moves it to its dependencies' branch, or a merge of them;

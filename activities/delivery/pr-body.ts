@@ -1,6 +1,7 @@
 /** The pull request's text: what a reviewer needs without opening the transcript. */
 import { escapeMarkdownLine, quoteAgentText } from '../../common/markdown';
-import type { AnsweredQuestion, ChecksOutcome, DependencyBranch, TokenUsage } from '../../workflows/contract';
+import type { AnsweredQuestion, CheckResult, ChecksOutcome, DependencyBranch, ReviewCost, TokenUsage } from '../../workflows/contract';
+import { reviewCostLine } from './review-cost';
 
 export interface PrContent {
   workflowId: string;
@@ -27,6 +28,7 @@ export interface PrContent {
   answeredQuestions?: AnsweredQuestion[];
   /** Budget warnings and other things a reviewer should know. */
   notes?: string[];
+  reviewCost?: ReviewCost;
 }
 
 /** Label added while the checks fail, and removed once they pass. */
@@ -36,21 +38,34 @@ const cap = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` 
 const fence = (s: string) => '```\n' + s.replace(/```/g, "'''") + '\n```';
 
 export function prTitle(c: Pick<PrContent, 'taskId' | 'title' | 'status' | 'checks'>): string {
-  const failing = c.checks && !c.checks.passed ? '[checks failing] ' : c.status === 'incomplete' ? '[incomplete] ' : '';
+  const failing = c.checks && !c.checks.passed ? '[checks failing] ' : c.checks?.integrity?.length ? '[tests weakened] ' : c.status === 'incomplete' ? '[incomplete] ' : c.status === 'stuck' ? '[stuck] ' : '';
   return cap(`${failing}${c.title} (nightshift ${c.taskId})`, 250);
+}
+
+const counts = (t: CheckResult['tests']) => (t ? ` · ${t.total} tests, ${t.failed} failed, ${t.skipped} skipped` : '');
+const baseCell = (r: CheckResult) => (r.base === 'passed' ? '✅ passed' : r.base === 'flaky' ? '⚠️ flaky' : r.base === 'failed' ? '❌ failed' : 'not run') + counts(r.baseTests);
+const resultCell = (r: CheckResult) =>
+  (r.flaky ? '⚠️ flaky (failed, then passed on a rerun of the same tree)' : r.passed ? '✅ passed' : `❌ exit ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}${r.preExisting ? ' — pre-existing: it failed on the base too' : ''}`) + counts(r.tests);
+
+/** Signs the tests were weakened: first in the body, before anything else a reviewer reads. */
+function integritySection(checks: ChecksOutcome | undefined): string[] {
+  if (!checks?.integrity?.length) return [];
+  return ['', '## ⚠️ Tests look weakened', '', 'The agent was told and given a round to fix this; it still shows, so this PR is a draft for a person to judge:', '', ...checks.integrity.map((f) => `- ${escapeMarkdownLine(cap(f.detail, 500))}`)];
 }
 
 function checksSection(checks: ChecksOutcome | undefined): string[] {
   if (!checks) return ['No checks were configured (`checks:` in the task file), so nothing but the agent itself checked this.'];
-  const rows = checks.results.map((r) => `| \`${r.command.replace(/\|/g, '\\|')}\` | ${r.passed ? '✅ passed' : `❌ exit ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}`} |`);
-  const failing = checks.results.filter((r) => !r.passed);
+  const based = checks.results.some((r) => r.base);
+  const rows = checks.results.map((r) => `| \`${r.command.replace(/\|/g, '\\|')}\` |${based ? ` ${baseCell(r)} |` : ''} ${resultCell(r)} |`);
+  const failing = checks.results.filter((r) => !r.passed || r.flaky);
   return [
-    checks.passed
+    checks.passed && checks.results.some((r) => r.preExisting)
+      ? `The checks that fail here failed on the base too, before the agent changed anything: not this PR's failure.`
+      : checks.passed
       ? `All checks passed${checks.fixRounds ? ` after ${checks.fixRounds} fix round${checks.fixRounds === 1 ? '' : 's'}` : ''}.`
       : `**Checks still fail after ${checks.fixRounds} fix round${checks.fixRounds === 1 ? '' : 's'}**: this PR is a draft until a person looks at it.`,
     '',
-    '| command | result |',
-    '|---|---|',
+    ...(based ? ['| command | base (before the agent) | result |', '|---|---|---|'] : ['| command | result |', '|---|---|']),
     ...rows,
     ...failing.flatMap((r) => ['', `<details><summary>output of <code>${r.command.replace(/</g, '&lt;')}</code> (end)</summary>`, '', fence(r.outputTail), '', '</details>']),
   ];
@@ -77,6 +92,8 @@ export function prBody(c: PrContent): string {
   // The checks come first: nothing the agent wrote below can stand in for them.
   return [
     `Opened by nightshift for task \`${c.taskId}\`.`,
+    ...integritySection(c.checks),
+    ...(c.reviewCost ? ['', `**Review cost:** ${escapeMarkdownLine(reviewCostLine(c.reviewCost))}`] : []),
     ...(c.status !== 'succeeded' ? ['', `**Status: ${c.status}**${c.error ? ` — ${escapeMarkdownLine(cap(c.error, 1000))}` : ''}`] : []),
     '',
     '## Checks',
