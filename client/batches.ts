@@ -2,7 +2,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { BATCH_WORKFLOW, batchStatusQuery, type BatchResult, type BatchStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
-import { queryWithWorker } from './workers';
+import { capabilityWaits, queryWithWorker } from './workers';
 
 /** The newest running batch, else the newest batch at all. */
 export async function latestBatchId(client: Client, runningOnly = false): Promise<string> {
@@ -30,7 +30,13 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
     throw err;
   }
   const closed = description.status.name;
-  if (closed === 'RUNNING') return queryWithWorker(client, () => handle.query(batchStatusQuery));
+  // The batch's own queue: the demo's is not the one `npm run worker` polls.
+  const taskQueue = description.taskQueue;
+  if (closed === 'RUNNING') {
+    const status = await queryWithWorker(client, () => handle.query(batchStatusQuery), taskQueue);
+    const waiting = await capabilityWaits(client, taskQueue);
+    return waiting.length ? { ...status, waiting } : status;
+  }
   if (closed === 'COMPLETED') {
     const r: BatchResult = await handle.result();
     return {
@@ -47,7 +53,7 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
   }
   // A night cancelled through Temporal recorded its tasks before it ended: a worker can still answer for it.
   if (closed === 'CANCELLED') {
-    const s = await queryWithWorker(client, () => handle.query(batchStatusQuery)).catch(() => undefined);
+    const s = await queryWithWorker(client, () => handle.query(batchStatusQuery), taskQueue).catch(() => undefined);
     if (s) return { ...s, state: 'failed', error: 'cancelled' };
   }
   let error = closed.toLowerCase();

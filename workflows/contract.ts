@@ -406,6 +406,8 @@ export interface BatchStatus {
   report?: BatchResult['report'];
   /** The Temporal Schedule that started this batch, if one did. */
   scheduleId?: string;
+  /** Added by the client, not the workflow: work waiting for a kind of worker none of which is polling (client/workers.ts capabilityWaits). */
+  waiting?: string[];
 }
 
 export interface BatchResult {
@@ -421,6 +423,8 @@ export interface BatchResult {
   report?: { markdown: string; json: string } | { error: string };
   /** The Temporal Schedule that started this batch, if one did. */
   scheduleId?: string;
+  /** Added by the client, not the workflow: work waiting for a kind of worker none of which is polling (client/workers.ts capabilityWaits). */
+  waiting?: string[];
 }
 
 export interface CarriedBatchState {
