@@ -79,7 +79,7 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     branch: r.context?.branch,
     planFile: r.context?.plan_file,
     contextFiles: [...(r.context_files ?? []), ...(r.context?.files ?? [])],
-    skills: r.skills_required ?? [],
+    skills: [...new Set([...(r.skills_required ?? []), ...(r.skill ? [r.skill] : [])])],
     deliverables: r.deliverables ?? [],
     acceptanceCriteria: asList(r.acceptance_criteria),
     model: r.agent_config?.model,
@@ -211,6 +211,8 @@ export function normalizeBatch(
 
   return {
     source,
+    ...(settings.description !== undefined ? { description: settings.description } : {}),
+    ...(settings.log_file !== undefined ? { logFile: settings.log_file } : {}),
     date: settings.date,
     maxCostUsd: settings.max_cost_usd ?? DEFAULTS.maxCostUsd,
     ...(settings.daily_max_cost_usd !== undefined ? { dailyMaxCostUsd: settings.daily_max_cost_usd } : {}),
