@@ -31,6 +31,8 @@ export interface ScanResult {
   rejected: { file: string; error: string }[];
   /** IDs of tasks whose files are in completed/: dependencies that are met. */
   completedIds: string[];
+  /** Pending tasks that wait for tasks no folder holds yet (seed 000: files arrive over time). */
+  waiting?: { file: string; taskId: string; unseen: string[] }[];
 }
 
 const TASK_FILE = /\.ya?ml$/i;
@@ -83,11 +85,20 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
       // A task may depend on a task in another file, in any of the four folders.
       const known: string[] = [];
       for (const f of FOLDERS) for (const file of await listYaml(path.join(base, f))) known.push((await idOf(path.join(base, f, file))) ?? '');
+      // Files arrive one at a time: a dependency not seen yet is waited for, not rejected.
+      const load = (rel: string) => loadBatchSpec(rel, config.root, { knownTaskIds: known.filter(Boolean), unseenTasksWait: true });
+      // trigger_next is depends_on seen from the other end, across files too: a task waits
+      // for the queued or running tasks that trigger it.
+      const triggeredBy = new Map<string, string[]>();
+      for (const file of await listYaml(path.join(base, 'running'))) {
+        const spec = await load(path.relative(config.root, path.join(base, 'running', file))).catch(() => undefined);
+        for (const t of spec?.tasks ?? []) for (const next of t.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), t.id]);
+      }
       for (const file of await listYaml(path.join(base, 'pending'))) {
         const rel = path.relative(config.root, path.join(base, 'pending', file));
         let error: string | undefined;
         try {
-          const spec = await loadBatchSpec(rel, config.root, { knownTaskIds: known.filter(Boolean) });
+          const spec = await load(rel);
           if (spec.tasks.length === 1) out.pending.push({ file, task: spec.tasks[0] });
           else error = `${rel}: holds ${spec.tasks.length} tasks; a file in pending/ is one task (seed 000's layout). Run a many-task file with \`nightshift start FILE\`.`;
         } catch (err) {
@@ -98,6 +109,15 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
           if ((await moveFile(base, file, 'pending', 'failed')) === 'moved') await fs.writeFile(path.join(base, 'failed', `${file}.error.txt`), error + '\n');
           out.rejected.push({ file, error });
         }
+      }
+      for (const p of out.pending) for (const next of p.task.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), p.task.id]);
+      const seen = new Set(known.filter(Boolean));
+      out.waiting = [];
+      for (const p of out.pending) {
+        const triggers = (triggeredBy.get(p.task.id) ?? []).filter((id) => id !== p.task.id && !p.task.dependsOn.includes(id));
+        if (triggers.length > 0) p.task = { ...p.task, dependsOn: [...p.task.dependsOn, ...triggers] };
+        const unseen = p.task.dependsOn.filter((d) => !seen.has(d));
+        if (unseen.length > 0) out.waiting.push({ file: p.file, taskId: p.task.id, unseen });
       }
       out.pending.sort((a, b) => a.task.priority - b.task.priority || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
       for (const file of await listYaml(path.join(base, 'completed'))) {
