@@ -70,6 +70,58 @@ async function idOf(file: string): Promise<string | undefined> {
   return m?.[1];
 }
 
+/** Where a scheduled night keeps the files it took: running/<night>/, which the intake's scans do not read. */
+function claimDir(base: string, night: string): string {
+  return path.join(base, 'running', night.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/**
+ * A scheduled night over `<folder>/pending` takes every file there into running/<night>/
+ * and returns that directory (relative to root) and the IDs in completed/. Repeating it
+ * (a retried activity) takes what has arrived since and returns the same directory.
+ */
+export async function claimPendingFiles(root: string, pendingDir: string, night: string): Promise<{ dir: string; files: string[]; completedIds: string[] }> {
+  const base = path.dirname(path.resolve(root, pendingDir));
+  const dir = claimDir(base, night);
+  await fs.mkdir(dir, { recursive: true });
+  for (const file of await listYaml(path.join(base, 'pending'))) {
+    await fs.rename(path.join(base, 'pending', file), path.join(dir, file)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+  }
+  const completedIds: string[] = [];
+  for (const file of await listYaml(path.join(base, 'completed'))) {
+    const id = await idOf(path.join(base, 'completed', file));
+    if (id) completedIds.push(id);
+  }
+  return { dir: path.relative(root, dir), files: await listYaml(dir), completedIds };
+}
+
+export interface ClaimedOutcome {
+  /** File name in the night's claim directory. */
+  file: string;
+  /** The task's final status; none when it never ran. */
+  status?: string;
+  error?: string;
+}
+
+/**
+ * Ends a scheduled night's claim: a task that succeeded goes to completed/, one that ran
+ * and did not to failed/ (the reason beside it), one that never ran (skipped, or the
+ * night's file did not validate) back to pending/. Idempotent.
+ */
+export async function settleClaimedFiles(root: string, pendingDir: string, night: string, outcomes: ClaimedOutcome[]): Promise<void> {
+  const base = path.dirname(path.resolve(root, pendingDir));
+  const dir = claimDir(base, night);
+  const byFile = new Map(outcomes.map((o) => [o.file, o]));
+  for (const file of await listYaml(dir)) {
+    const o = byFile.get(file);
+    const to: Folder = o?.status === 'succeeded' ? 'completed' : o?.status === undefined || o.status === 'skipped' ? 'pending' : 'failed';
+    await fs.mkdir(path.join(base, to), { recursive: true });
+    await fs.rename(path.join(dir, file), path.join(base, to, file));
+    if (to === 'failed') await fs.writeFile(path.join(base, 'failed', `${file}.error.txt`), `${o!.status}${o!.error ? `: ${o!.error}` : ''}\n`);
+  }
+  await fs.rmdir(dir).catch(() => undefined);
+}
+
 export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
   const baseOf = (folder: string) => path.resolve(config.root, folder);
 
@@ -125,6 +177,11 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
         if (id) out.completedIds.push(id);
       }
       return out;
+    },
+
+    /** The end of a scheduled folder night: its files to completed/, failed/ or back to pending/. */
+    async settleClaimedFiles(input: { pendingDir: string; night: string; outcomes: ClaimedOutcome[] }): Promise<void> {
+      await settleClaimedFiles(config.root, input.pendingDir, input.night, input.outcomes);
     },
 
     /** pending/ -> running/ and running/ -> completed/ or failed/; idempotent. */
