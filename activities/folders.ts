@@ -31,6 +31,8 @@ export interface ScanResult {
   rejected: { file: string; error: string }[];
   /** IDs of tasks whose files are in completed/: dependencies that are met. */
   completedIds: string[];
+  /** Pending tasks that wait for tasks no folder holds yet (seed 000: files arrive over time). */
+  waiting?: { file: string; taskId: string; unseen: string[] }[];
 }
 
 const TASK_FILE = /\.ya?ml$/i;
@@ -68,6 +70,58 @@ async function idOf(file: string): Promise<string | undefined> {
   return m?.[1];
 }
 
+/** Where a scheduled night keeps the files it took: running/<night>/, which the intake's scans do not read. */
+function claimDir(base: string, night: string): string {
+  return path.join(base, 'running', night.replace(/[^A-Za-z0-9._-]/g, '_'));
+}
+
+/**
+ * A scheduled night over `<folder>/pending` takes every file there into running/<night>/
+ * and returns that directory (relative to root) and the IDs in completed/. Repeating it
+ * (a retried activity) takes what has arrived since and returns the same directory.
+ */
+export async function claimPendingFiles(root: string, pendingDir: string, night: string): Promise<{ dir: string; files: string[]; completedIds: string[] }> {
+  const base = path.dirname(path.resolve(root, pendingDir));
+  const dir = claimDir(base, night);
+  await fs.mkdir(dir, { recursive: true });
+  for (const file of await listYaml(path.join(base, 'pending'))) {
+    await fs.rename(path.join(base, 'pending', file), path.join(dir, file)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+  }
+  const completedIds: string[] = [];
+  for (const file of await listYaml(path.join(base, 'completed'))) {
+    const id = await idOf(path.join(base, 'completed', file));
+    if (id) completedIds.push(id);
+  }
+  return { dir: path.relative(root, dir), files: await listYaml(dir), completedIds };
+}
+
+export interface ClaimedOutcome {
+  /** File name in the night's claim directory. */
+  file: string;
+  /** The task's final status; none when it never ran. */
+  status?: string;
+  error?: string;
+}
+
+/**
+ * Ends a scheduled night's claim: a task that succeeded goes to completed/, one that ran
+ * and did not to failed/ (the reason beside it), one that never ran (skipped, or the
+ * night's file did not validate) back to pending/. Idempotent.
+ */
+export async function settleClaimedFiles(root: string, pendingDir: string, night: string, outcomes: ClaimedOutcome[]): Promise<void> {
+  const base = path.dirname(path.resolve(root, pendingDir));
+  const dir = claimDir(base, night);
+  const byFile = new Map(outcomes.map((o) => [o.file, o]));
+  for (const file of await listYaml(dir)) {
+    const o = byFile.get(file);
+    const to: Folder = o?.status === 'succeeded' ? 'completed' : o?.status === undefined || o.status === 'skipped' ? 'pending' : 'failed';
+    await fs.mkdir(path.join(base, to), { recursive: true });
+    await fs.rename(path.join(dir, file), path.join(base, to, file));
+    if (to === 'failed') await fs.writeFile(path.join(base, 'failed', `${file}.error.txt`), `${o!.status}${o!.error ? `: ${o!.error}` : ''}\n`);
+  }
+  await fs.rmdir(dir).catch(() => undefined);
+}
+
 export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
   const baseOf = (folder: string) => path.resolve(config.root, folder);
 
@@ -83,11 +137,20 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
       // A task may depend on a task in another file, in any of the four folders.
       const known: string[] = [];
       for (const f of FOLDERS) for (const file of await listYaml(path.join(base, f))) known.push((await idOf(path.join(base, f, file))) ?? '');
+      // Files arrive one at a time: a dependency not seen yet is waited for, not rejected.
+      const load = (rel: string) => loadBatchSpec(rel, config.root, { knownTaskIds: known.filter(Boolean), unseenTasksWait: true });
+      // trigger_next is depends_on seen from the other end, across files too: a task waits
+      // for the queued or running tasks that trigger it.
+      const triggeredBy = new Map<string, string[]>();
+      for (const file of await listYaml(path.join(base, 'running'))) {
+        const spec = await load(path.relative(config.root, path.join(base, 'running', file))).catch(() => undefined);
+        for (const t of spec?.tasks ?? []) for (const next of t.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), t.id]);
+      }
       for (const file of await listYaml(path.join(base, 'pending'))) {
         const rel = path.relative(config.root, path.join(base, 'pending', file));
         let error: string | undefined;
         try {
-          const spec = await loadBatchSpec(rel, config.root, { knownTaskIds: known.filter(Boolean) });
+          const spec = await load(rel);
           if (spec.tasks.length === 1) out.pending.push({ file, task: spec.tasks[0] });
           else error = `${rel}: holds ${spec.tasks.length} tasks; a file in pending/ is one task (seed 000's layout). Run a many-task file with \`nightshift start FILE\`.`;
         } catch (err) {
@@ -99,12 +162,26 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
           out.rejected.push({ file, error });
         }
       }
+      for (const p of out.pending) for (const next of p.task.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), p.task.id]);
+      const seen = new Set(known.filter(Boolean));
+      out.waiting = [];
+      for (const p of out.pending) {
+        const triggers = (triggeredBy.get(p.task.id) ?? []).filter((id) => id !== p.task.id && !p.task.dependsOn.includes(id));
+        if (triggers.length > 0) p.task = { ...p.task, dependsOn: [...p.task.dependsOn, ...triggers] };
+        const unseen = p.task.dependsOn.filter((d) => !seen.has(d));
+        if (unseen.length > 0) out.waiting.push({ file: p.file, taskId: p.task.id, unseen });
+      }
       out.pending.sort((a, b) => a.task.priority - b.task.priority || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
       for (const file of await listYaml(path.join(base, 'completed'))) {
         const id = await idOf(path.join(base, 'completed', file));
         if (id) out.completedIds.push(id);
       }
       return out;
+    },
+
+    /** The end of a scheduled folder night: its files to completed/, failed/ or back to pending/. */
+    async settleClaimedFiles(input: { pendingDir: string; night: string; outcomes: ClaimedOutcome[] }): Promise<void> {
+      await settleClaimedFiles(config.root, input.pendingDir, input.night, input.outcomes);
     },
 
     /** pending/ -> running/ and running/ -> completed/ or failed/; idempotent. */

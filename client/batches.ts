@@ -1,8 +1,11 @@
 /** Finding and reading batches through the Temporal client. */
+import { existsSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { BATCH_WORKFLOW, batchStatusQuery, type BatchResult, type BatchStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
-import { queryWithWorker } from './workers';
+import { capabilityWaits, queryWithWorker } from './workers';
 
 /** The newest running batch, else the newest batch at all. */
 export async function latestBatchId(client: Client, runningOnly = false): Promise<string> {
@@ -11,6 +14,30 @@ export async function latestBatchId(client: Client, runningOnly = false): Promis
     for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
   }
   throw new CliError(runningOnly ? 'no batch is running' : 'no batch found; start one with `nightshift start FILE`', EXIT.notFound);
+}
+
+/** Batches searched, newest first, for the one that ran a task file. */
+const FILE_SEARCH_LIMIT = 200;
+
+/**
+ * `report tasks/2025-11-18.yaml` (seed 001): an argument that names a task file or folder
+ * means the newest batch started from it; anything else is a batch ID.
+ */
+export async function batchIdFor(client: Client, root: string, arg: string): Promise<string> {
+  const fromCwd = path.resolve(arg);
+  const abs = existsSync(fromCwd) ? fromCwd : path.resolve(root, arg);
+  if (!existsSync(abs) || !(statSync(abs).isFile() || statSync(abs).isDirectory())) return arg;
+  const rel = path.relative(root, abs).replace(/\/+$/, '');
+  const same = (f: unknown) => typeof f === 'string' && path.normalize(f).replace(/\/+$/, '') === rel;
+  let searched = 0;
+  for await (const wf of client.workflow.list({ query: `WorkflowType='${BATCH_WORKFLOW}'` })) {
+    if (++searched > FILE_SEARCH_LIMIT) break;
+    const history = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId: wf.workflowId, runId: wf.runId }, maximumPageSize: 1 });
+    const payload = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+    const input = payload ? (defaultPayloadConverter.fromPayload(payload) as { tasksFile?: unknown }) : undefined;
+    if (same(input?.tasksFile)) return wf.workflowId;
+  }
+  throw new CliError(`no batch ran ${rel} (searched the newest ${Math.min(searched, FILE_SEARCH_LIMIT)}); start one with \`nightshift start ${rel}\``, EXIT.notFound);
 }
 
 export async function runningBatchIds(client: Client): Promise<string[]> {
@@ -30,7 +57,13 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
     throw err;
   }
   const closed = description.status.name;
-  if (closed === 'RUNNING') return queryWithWorker(client, () => handle.query(batchStatusQuery));
+  // The batch's own queue: the demo's is not the one `npm run worker` polls.
+  const taskQueue = description.taskQueue;
+  if (closed === 'RUNNING') {
+    const status = await queryWithWorker(client, () => handle.query(batchStatusQuery), taskQueue);
+    const waiting = await capabilityWaits(client, taskQueue);
+    return waiting.length ? { ...status, waiting } : status;
+  }
   if (closed === 'COMPLETED') {
     const r: BatchResult = await handle.result();
     return {
@@ -47,7 +80,7 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
   }
   // A night cancelled through Temporal recorded its tasks before it ended: a worker can still answer for it.
   if (closed === 'CANCELLED') {
-    const s = await queryWithWorker(client, () => handle.query(batchStatusQuery)).catch(() => undefined);
+    const s = await queryWithWorker(client, () => handle.query(batchStatusQuery), taskQueue).catch(() => undefined);
     if (s) return { ...s, state: 'failed', error: 'cancelled' };
   }
   let error = closed.toLowerCase();

@@ -11,7 +11,7 @@ import { formatSpecIssue, SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
 import { runWorker } from '../worker/main';
-import { latestBatchId, readBatch } from './batches';
+import { batchIdFor, latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, localDate, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
 import { listModels, modelWarnings, renderModels } from './commands/models';
 import { runDemo } from './commands/demo';
@@ -129,11 +129,11 @@ export function buildProgram(): Command {
   program
     .command('report')
     .description('write results/<date>-report.md and results/<date>.json for a batch, running or finished')
-    .argument('[batch]', 'batch workflow ID (default: the newest running batch, else the newest)')
+    .argument('[batch]', 'batch workflow ID, or the task file it ran (the newest batch from it) (default: the newest running batch, else the newest)')
     .option('--json', 'print the paths as JSON')
     .action(async (batch: string | undefined, o: { json?: boolean }) => {
       const client = await connectClient(config);
-      const status = await readBatch(client, batch ?? (await latestBatchId(client)));
+      const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client));
       const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
       print(o.json ? JSON.stringify(files) : `wrote ${files.markdown}
 wrote ${files.json}`);

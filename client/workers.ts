@@ -5,7 +5,7 @@
  */
 import { isGrpcDeadlineError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { TASK_QUEUE } from '../common/config';
+import { CAPABILITIES, CAPABILITY_NEEDS, capabilityQueue, TASK_QUEUE } from '../common/task-queues';
 import { CliError, EXIT } from './errors';
 
 /**
@@ -20,6 +20,7 @@ const QUERY_DEADLINE_MS = 10_000;
 /** temporal.api.enums.v1 values (the client does not re-export the enums). */
 const TASK_QUEUE_KIND_NORMAL = 1;
 const TASK_QUEUE_TYPE_WORKFLOW = 1;
+const TASK_QUEUE_TYPE_ACTIVITY = 2;
 
 export function noWorkerMessage(taskQueue = TASK_QUEUE): string {
   return `no worker is polling task queue ${taskQueue}; start one with \`npm run worker\``;
@@ -34,7 +35,34 @@ export async function pollingWorkers(client: Client, taskQueue = TASK_QUEUE, now
     taskQueue: { name: taskQueue, kind: TASK_QUEUE_KIND_NORMAL },
     taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
   });
-  return (r.pollers ?? []).filter((p) => now - (millis(p.lastAccessTime) ?? now) < POLLER_FRESH_MS).map((p) => p.identity ?? '?');
+  return freshPollers(r.pollers, now);
+}
+
+function freshPollers(pollers: temporal.api.taskqueue.v1.IPollerInfo[] | null | undefined, now: number): string[] {
+  return (pollers ?? []).filter((p) => now - (millis(p.lastAccessTime) ?? now) < POLLER_FRESH_MS).map((p) => p.identity ?? '?');
+}
+
+/**
+ * Why work of the workflows on `workflowQueue` waits: for each capability queue
+ * (common/task-queues.ts) with tasks waiting and no worker polling it, one line saying what
+ * a worker needs to take them. Empty when nothing waits for want of a worker.
+ */
+export async function capabilityWaits(client: Client, workflowQueue = TASK_QUEUE, now = Date.now()): Promise<string[]> {
+  const lines: string[] = [];
+  for (const capability of CAPABILITIES) {
+    const queue = capabilityQueue(workflowQueue, capability);
+    const r = await client.workflowService.describeTaskQueue({
+      namespace: client.options.namespace,
+      taskQueue: { name: queue, kind: TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: TASK_QUEUE_TYPE_ACTIVITY,
+      reportStats: true,
+    });
+    const waiting = Number(r.stats?.approximateBacklogCount ?? 0);
+    if (waiting > 0 && freshPollers(r.pollers, now).length === 0) {
+      lines.push(`${waiting} ${capability} ${waiting === 1 ? 'call waits' : 'calls wait'}: no worker polls task queue ${queue}; start one with ${CAPABILITY_NEEDS[capability]}`);
+    }
+  }
+  return lines;
 }
 
 /** Fails with the no-worker message (exit 4) when nothing polls the task queue. */

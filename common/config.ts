@@ -6,8 +6,7 @@ import * as path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 
-/** The task queue is part of the public contract (design.md). */
-export const TASK_QUEUE = 'nightshift';
+export { TASK_QUEUE } from './task-queues';
 
 export interface NightshiftConfig {
   /** Directory that task file paths resolve against, and that holds `.nightshift/` and `results/`. @default process.cwd() */

@@ -3,15 +3,16 @@
  * them), validates them against the schema, and returns one BatchSpec, or throws a
  * SpecError listing every problem with its file, line and field.
  */
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { SpecError, type SpecIssue } from '../common/errors';
-import { BatchFileSchema, TaskFileSchema, type BatchFile } from './schema';
+import { blankJsonComments, isJsonFile } from './jsonc';
+import { BatchFileSchema, TASK_ID, TaskFileSchema, type BatchFile } from './schema';
 import { didYouMean, formatPath, knownKeysAt, lineOf, type FieldPath } from './locate';
 import { normalizeBatch, type InvalidTask, type LoadExtras, type ParsedTask } from './normalize';
-import { loadReposFile, type RepoSet } from './repos';
+import { loadReposFile, TARGET_KEYS, type RepoSet } from './repos';
 import type { BatchSpec } from './types';
 
 interface ParsedFile {
@@ -49,14 +50,24 @@ function zodIssues(error: z.ZodError, schema: z.core.$ZodType, where: Located, p
   });
 }
 
+/** Seed 004 names its tasks and gives no IDs: "Update READMEs" is task update-readmes. */
+export function idFromName(name: string): string | undefined {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+/, '').slice(0, 64).replace(/-+$/, '');
+  return TASK_ID.test(slug) ? slug : undefined;
+}
+
 /** Validates one task; on failure its ID (if readable) is still recorded so others' references to it resolve. */
 function parseTask(value: unknown, where: Located, prefix: FieldPath, issues: SpecIssue[], out: ParsedFile): void {
   const r = TaskFileSchema.safeParse(value, { reportInput: true });
   if (r.success) {
-    out.tasks.push({ raw: r.data, file: where.file, pathPrefix: prefix, locate: where.locate });
-    return;
-  }
-  issues.push(...zodIssues(r.error, TaskFileSchema, where, prefix));
+    const named = r.data.name ?? r.data.title;
+    const id = r.data.id ?? (named !== undefined ? idFromName(named) : undefined);
+    if (id !== undefined) {
+      out.tasks.push({ raw: { ...r.data, id }, file: where.file, pathPrefix: prefix, locate: where.locate });
+      return;
+    }
+    issues.push({ file: where.file, line: where.locate(prefix), path: formatPath([...prefix, 'id']), message: 'is required (or a name to make it from)' });
+  } else issues.push(...zodIssues(r.error, TaskFileSchema, where, prefix));
   out.invalid.push({ value, file: where.file, pathPrefix: prefix, locate: where.locate });
 }
 
@@ -72,8 +83,11 @@ function parseValue(value: unknown, where: Located, issues: SpecIssue[]): Parsed
     if (!r.success) issues.push(...zodIssues(r.error, BatchFileSchema, where, []));
     const tasks = (value as { tasks?: unknown }).tasks;
     if (r.success) {
-      const { tasks: _tasks, ...settings } = r.data;
-      out.settings = settings;
+      const { tasks: _tasks, settings: block, ...top } = r.data;
+      for (const key of Object.keys(block ?? {})) {
+        if (key in top) issues.push({ file: where.file, line: where.locate(['settings', key], true), path: formatPath(['settings', key]), message: `"${key}" is set both in settings and at the top of the file; keep one` });
+      }
+      out.settings = { ...top, ...block };
     }
     if (Array.isArray(tasks)) tasks.forEach((t, i) => parseTask(t, where, ['tasks', i], issues, out));
     return out;
@@ -82,12 +96,14 @@ function parseValue(value: unknown, where: Located, issues: SpecIssue[]): Parsed
   return out;
 }
 
+/** YAML, or JSON with comments (JSON is YAML once its comments are blanked). */
 function parseYaml(text: string, file: string, issues: SpecIssue[]): ParsedFile | undefined {
   const counter = new LineCounter();
-  const doc: Document = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const json = isJsonFile(file);
+  const doc: Document = parseDocument(json ? blankJsonComments(text) : text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      issues.push({ file, line: counter.linePos(e.pos[0]).line, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` });
+      issues.push({ file, line: counter.linePos(e.pos[0]).line, path: '', message: `${json ? 'JSON' : 'YAML'} syntax: ${e.message.split('\n')[0]}` });
     }
     return undefined;
   }
@@ -129,9 +145,21 @@ export async function loadBatchSpec(input: string, root: string, extras: LoadExt
   if (settingsFrom.length > 1) {
     issues.push({ file: source, path: '', message: `batch settings are given in more than one file (${settingsFrom.join(', ')}); keep them in one` });
   }
-  // A repos file is named relative to the file that names it.
-  const repos = reposFrom ? await reposFileOf(reposFrom.reposFile, path.dirname(reposFrom.file), root, issues, { file: reposFrom.shown, line: reposFrom.line }) : undefined;
+  // A repos file is named relative to the file that names it; unnamed, seed 004's sits beside the tasks.
+  const beside = !reposFrom && parsed.some((p) => p.tasks.some((t) => TARGET_KEYS.some((k) => k !== 'repos' && t.raw[k] !== undefined))) ? reposFileBeside(stat.isDirectory() ? abs : path.dirname(abs)) : undefined;
+  const repos = reposFrom
+    ? await reposFileOf(reposFrom.reposFile, path.dirname(reposFrom.file), root, issues, { file: reposFrom.shown, line: reposFrom.line })
+    : beside
+      ? await reposFileOf(beside, path.dirname(beside), root, issues, { file: source })
+      : undefined;
   return finish(source, parsed, issues, { ...extras, repos });
+}
+
+/** The names a repos file beside the task files may have, in the order they are looked for. */
+export const REPOS_FILE_NAMES = ['repos.yaml', 'repos.yml', 'repos.json'];
+
+function reposFileBeside(dir: string): string | undefined {
+  return REPOS_FILE_NAMES.map((n) => path.join(dir, n)).find((f) => existsSync(f));
 }
 
 async function reposFileOf(file: string, dir: string, root: string, issues: SpecIssue[], namedAt: { file: string; line?: number }): Promise<RepoSet | null> {

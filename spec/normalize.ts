@@ -80,7 +80,7 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     branch: r.context?.branch,
     planFile: r.context?.plan_file,
     contextFiles: [...(r.context_files ?? []), ...(r.context?.files ?? [])],
-    skills: r.skills_required ?? [],
+    skills: [...new Set([...(r.skills_required ?? []), ...(r.skill ? [r.skill] : [])])],
     deliverables: r.deliverables ?? [],
     acceptanceCriteria: asList(r.acceptance_criteria),
     model: r.agent_config?.model,
@@ -147,9 +147,14 @@ function referencesOf(valid: ParsedTask[], invalid: InvalidTask[]): References[]
 export interface LoadExtras {
   /** Tasks outside these files that a dependency may name (the intake's other task files). */
   knownTaskIds?: string[];
+  /**
+   * Folder mode (seed 000's intake): files arrive over time, so a dependency or trigger_next
+   * naming a task not seen yet is not an error; the task waits for it.
+   */
+  unseenTasksWait?: boolean;
 }
 
-function checkReferences(refs: References[], issues: SpecIssue[], known: ReadonlySet<string>): void {
+function checkReferences(refs: References[], issues: SpecIssue[], known: ReadonlySet<string>, unseenTasksWait: boolean): void {
   const at = (r: References, field: FieldPath, keyLine = false) => ({
     file: r.file,
     line: r.locate([...r.pathPrefix, ...field], keyLine),
@@ -169,8 +174,9 @@ function checkReferences(refs: References[], issues: SpecIssue[], known: Readonl
   const check = (r: References, value: unknown, field: FieldPath) => {
     const list = typeof value === 'string' ? [value] : Array.isArray(value) ? value : [];
     list.forEach((id, j) => {
-      if (typeof id !== 'string' || first.has(id) || known.has(id)) return;
-      const hint = didYouMean(id, ids);
+      if (typeof id !== 'string' || first.has(id) || known.has(id) || unseenTasksWait) return;
+      // A task is never the one it meant to name.
+      const hint = didYouMean(id, ids.filter((other) => other !== r.id));
       issues.push({
         ...at(r, typeof value === 'string' ? field : [...field, j]),
         message: `unknown task id "${id}"${hint ? `; did you mean "${hint}"?` : ''}`,
@@ -191,7 +197,7 @@ export function normalizeBatch(
   issues: SpecIssue[],
   extra: LoadExtras & { repos?: RepoSet | null } = {},
 ): BatchSpec {
-  checkReferences(referencesOf(parsed, invalid), issues, new Set(extra.knownTaskIds));
+  checkReferences(referencesOf(parsed, invalid), issues, new Set(extra.knownTaskIds), extra.unseenTasksWait ?? false);
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
   const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
   const questionTimeoutMs = settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs;
@@ -220,6 +226,8 @@ export function normalizeBatch(
 
   return {
     source,
+    ...(settings.description !== undefined ? { description: settings.description } : {}),
+    ...(settings.log_file !== undefined ? { logFile: settings.log_file } : {}),
     date: settings.date,
     maxCostUsd: settings.max_cost_usd ?? DEFAULTS.maxCostUsd,
     ...(settings.daily_max_cost_usd !== undefined ? { dailyMaxCostUsd: settings.daily_max_cost_usd } : {}),

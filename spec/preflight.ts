@@ -39,6 +39,9 @@ async function inRepo(gitDir: string, task: TaskSpec, file: string): Promise<boo
 export async function preflight(spec: BatchSpec, root: string): Promise<Preflight> {
   const errors: SpecIssue[] = [];
   const warnings: SpecIssue[] = [];
+  if (spec.logFile !== undefined) {
+    warnings.push({ file: spec.source, path: 'log_file', message: `nothing is written to ${spec.logFile}: the night's record is results/<date>.md and .json (\`nightshift report\`) and its Temporal history (\`nightshift status\`, the Web UI)` });
+  }
   for (const task of spec.tasks) {
     const at = (field: string, message: string) => ({ file: task.source.file, line: task.source.line, path: `${task.id}: ${field}`, message });
     if (task.command !== undefined) continue;

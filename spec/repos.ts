@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import type { SpecIssue } from '../common/errors';
+import { blankJsonComments, isJsonFile } from './jsonc';
 import { didYouMean, formatPath, knownKeysAt, lineOf, type FieldPath } from './locate';
 import type { ParsedTask } from './normalize';
 import type { BatchFile } from './schema';
@@ -80,9 +81,10 @@ export async function loadReposFile(
     return null;
   }
   const counter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const json = isJsonFile(abs);
+  const doc = parseDocument(json ? blankJsonComments(text) : text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) issues.push({ file: shown, line: counter.linePos(e.pos[0]).line, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` });
+    for (const e of doc.errors) issues.push({ file: shown, line: counter.linePos(e.pos[0]).line, path: '', message: `${json ? 'JSON' : 'YAML'} syntax: ${e.message.split('\n')[0]}` });
     return null;
   }
   const locate: Locate = (p, keyLine) => lineOf(doc, counter, p, keyLine);
@@ -200,7 +202,7 @@ function resolveTargets(
   if (key === 'repos') return raw.repos!.map(repoAtPath);
   if (repoSet === null) return undefined;
   if (!repoSet) {
-    issues.push({ ...at([key]), message: `"${key}" picks repos from a repos file: set repos_file in the batch settings` });
+    issues.push({ ...at([key]), message: `"${key}" picks repos from a repos file: put repos.yaml beside the task file or set repos_file in the batch settings` });
     return undefined;
   }
   const all = repoSet.repos;

@@ -155,7 +155,8 @@ const RepoTargetShape = {
 };
 
 export const TaskFileSchema = z.strictObject({
-  id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
+  /** Seed 004's tasks have none: load.ts derives one from `name`. */
+  id: z.string().regex(TASK_ID, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }).optional(),
   title: z.string().min(1).optional(),
   name: z.string().min(1).optional(),
   description: z.string().optional(),
@@ -174,6 +175,8 @@ export const TaskFileSchema = z.strictObject({
     .optional(),
   context_files: stringList.optional(),
   skills_required: stringList.optional(),
+  /** Seed 004's one skill per task; joins skills_required. */
+  skill: z.string().min(1).optional(),
   deliverables: stringList.optional(),
   acceptance_criteria: stringOrList.optional(),
   estimated_complexity: z.enum(['low', 'medium', 'high'], { message: 'must be one of low, medium, high' }).optional(),
@@ -224,14 +227,22 @@ export const BatchSettingsShape = {
   /** Seed 004's repos file (name, path or url, group, tags), relative to the file that names it. */
   repos_file: z.string().min(1).optional(),
   ...FanOutShape,
+  /** What the batch is for (seed 004). */
+  description: z.string().optional(),
+  /** Seed 004's run log. Accepted so its files run unchanged; nightshift keeps the night's record elsewhere (preflight warns). */
+  log_file: z.string().min(1).optional(),
 };
+
+/** Seed 004 puts its settings in a `settings:` block; either place takes every setting. */
+export const SettingsBlockSchema = z.strictObject(BatchSettingsShape);
 
 export const BatchFileSchema = z.strictObject({
   ...BatchSettingsShape,
+  settings: SettingsBlockSchema.optional(),
   // Each task is validated on its own with TaskFileSchema, so one bad task does not hide
   // the cross-task problems (unknown dependencies, cycles) of the others.
   tasks: z.array(z.unknown()).min(1, { message: 'must list at least one task' }),
 });
 
-export type TaskFile = z.infer<typeof TaskFileSchema>;
+export type TaskFile = z.infer<typeof TaskFileSchema> & { id: string };
 export type BatchFile = z.infer<typeof BatchFileSchema>;

@@ -102,6 +102,10 @@ export type MergeConflictPolicy = 'fail' | 'agent';
 export interface BatchSpec {
   /** The task file or directory, relative to NIGHTSHIFT_ROOT when inside it. */
   source: string;
+  /** What the batch is for (seed 004's `description`). */
+  description?: string;
+  /** Seed 004's `log_file`, kept only so preflight can say where the night's record is instead. */
+  logFile?: string;
   date?: string;
   maxCostUsd: number;
   /**

@@ -7,8 +7,10 @@ import * as path from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
+import { type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
+import { CAPABILITIES, CAPABILITY_ACTIVITIES, capabilityQueue, TASK_QUEUE, type Capability } from '../common/task-queues';
+import { describeCapabilities, detectCapabilities, type WorkerCapabilities } from './capabilities';
 import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
 
 /** Short enough for a container's stop timeout (10 s by default) to leave time for the hand-back. */
@@ -37,35 +39,103 @@ export interface NightshiftWorkerOptions {
   connection: NativeConnection;
   /** Overrides for activity dependencies (tests point these at loopback servers). */
   deps?: Partial<ActivityDeps>;
-  /** @default 'nightshift' */
+  /** The queue the workflows are on; capability queues are named after it. @default 'nightshift' */
   taskQueue?: string;
   /** Passed through to the Temporal worker (concurrency limits and the like). */
   workerOptions?: Partial<WorkerOptions>;
 }
 
-export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promise<Worker> {
+/**
+ * The Temporal workers of one nightshift worker: one on the task queue with the workflows
+ * and the activities anyone can run, and one per capability it has on that capability's
+ * queue (a Temporal worker polls a single queue). They run and stop together.
+ */
+export class NightshiftWorker {
+  constructor(
+    private readonly main: Worker,
+    private readonly capable: { capability: Capability; queue: string; worker: Worker }[],
+    readonly capabilities: WorkerCapabilities,
+  ) {}
+
+  get taskQueue(): string {
+    return this.main.options.taskQueue;
+  }
+
+  /** What the worker takes and what it leaves to others, for its start-up lines. */
+  describe(): string[] {
+    return describeCapabilities(this.capabilities, [{ queue: this.taskQueue }, ...this.capable.map(({ capability, queue }) => ({ queue, capability }))]);
+  }
+
+  /** Runs until SIGINT/SIGTERM or `shutdown()`; one worker failing stops the others. */
+  async run(): Promise<void> {
+    const all = [this.main, ...this.capable.map((c) => c.worker)];
+    const runs = all.map((w) =>
+      w.run().catch((err: unknown) => {
+        this.shutdown();
+        throw err;
+      }),
+    );
+    await Promise.all(runs.map((r) => r.catch(() => undefined)));
+    await Promise.all(runs);
+  }
+
+  /** Like Worker.runUntil: runs until `until` settles, then shuts down and waits for the drain. */
+  async runUntil<R>(until: Promise<R> | (() => Promise<R>)): Promise<R> {
+    const running = this.run();
+    try {
+      return await Promise.race([typeof until === 'function' ? until() : until, running.then(() => Promise.reject(new Error('the worker stopped before the awaited work finished')))]);
+    } finally {
+      this.shutdown();
+      await running.catch(() => undefined);
+    }
+  }
+
+  shutdown(): void {
+    for (const w of [this.main, ...this.capable.map((c) => c.worker)]) if (w.getState() === 'RUNNING') w.shutdown();
+  }
+
+  getState(): ReturnType<Worker['getState']> {
+    return this.main.getState();
+  }
+}
+
+export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promise<NightshiftWorker> {
   // Activities price and shape requests from the table in force; a bad file stops the worker here, not mid-night.
   installModelFile(o.config.modelsFile);
   const code = await workflowBundle();
+  // The worker's own connection serves the activities that update other workflows.
   const client = new Client({ connection: o.connection, namespace: o.config.temporal.namespace });
+  const activities = createActivities({ config: o.config, temporalClient: client, ...o.deps });
+  const modelConfigured = o.deps && 'anthropic' in o.deps ? o.deps.anthropic !== undefined : Boolean(o.config.anthropic.apiKey || o.config.anthropic.baseUrl);
+  const capabilities = detectCapabilities(o.config, modelConfigured);
+  const taskQueue = o.taskQueue ?? TASK_QUEUE;
   const deployment = workerDeploymentOptions(o.config.deployment, code.code);
-  const worker = await Worker.create({
+  const common: Partial<WorkerOptions> = {
     connection: o.connection,
     namespace: o.config.temporal.namespace,
-    taskQueue: o.taskQueue ?? TASK_QUEUE,
-    workflowBundle: code,
+    // Every queue of this worker belongs to its version, so a pinned night's model calls reach the same code.
     workerDeploymentOptions: deployment,
-    // The worker's own connection serves the activities that update other workflows.
-    activities: createActivities({ config: o.config, temporalClient: client, ...o.deps }),
     maxConcurrentActivityTaskExecutions: 200,
     // Beats reach the server every 5 s at most, well inside HEARTBEAT_TIMEOUT_MS (the SDK would otherwise hold them back for 80% of it).
     maxHeartbeatThrottleInterval: '5 seconds',
     // On SIGTERM/SIGINT running activities get this long to finish; then they are cancelled and fail retryably, so another worker takes them over.
     shutdownGraceTime: SHUTDOWN_GRACE,
-    ...o.workerOptions,
-  });
-  void promoteWhenPolling({ worker, client, settings: o.config.deployment, options: o.workerOptions?.workerDeploymentOptions ?? deployment, say: (line) => console.error(`nightshift worker: ${line}`) });
-  return worker;
+  };
+  const lacking = CAPABILITIES.filter((c) => !capabilities.routed.has(c)).flatMap((c) => CAPABILITY_ACTIVITIES[c]);
+  // Work it cannot do is not registered at all: a model call of a night from before the
+  // capability queues, landing here, is then retried until a capable worker takes it.
+  const mainActivities = Object.fromEntries(Object.entries(activities).filter(([name]) => !lacking.includes(name)));
+  const main = await Worker.create({ ...common, taskQueue, workflowBundle: code, activities: mainActivities, ...o.workerOptions });
+  const capable = [];
+  for (const capability of capabilities.routed) {
+    const own = Object.fromEntries(Object.entries(activities).filter(([name]) => CAPABILITY_ACTIVITIES[capability].includes(name)));
+    const queue = capabilityQueue(taskQueue, capability);
+    // Activities only: the workflows stay on the main queue.
+    const { workflowBundle: _bundle, workflowsPath: _path, ...activityOptions } = o.workerOptions ?? {};
+    capable.push({ capability, queue, worker: await Worker.create({ ...common, taskQueue: queue, activities: own, ...activityOptions }) });
+  }
+  void promoteWhenPolling({ worker: main, client, settings: o.config.deployment, options: o.workerOptions?.workerDeploymentOptions ?? deployment, say: (line) => console.error(`nightshift worker: ${line}`) });
+  return new NightshiftWorker(main, capable, capabilities);
 }
 
 export async function connectWorker(config: NightshiftConfig): Promise<NativeConnection> {

@@ -1,8 +1,8 @@
 /** Entry point of a worker process (`nightshift worker`, the Docker image, crash tests). */
-import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { shutdownIsolation } from '../sandbox/local';
-import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE } from './index';
+import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE, type NightshiftWorker } from './index';
 
 const say = (line: string) => console.error(`nightshift worker: ${line}`);
 
@@ -19,7 +19,7 @@ export function unreachableReason(err: unknown): string {
 }
 
 /** Connects and registers the worker, retrying with backoff while the server cannot be reached. */
-async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: Worker } | undefined> {
+async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: NightshiftWorker } | undefined> {
   for (let attempt = 0; !stopped(); attempt++) {
     let connection: NativeConnection | undefined;
     try {
@@ -70,7 +70,9 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = 
     while (!stopping) {
       const up = await connectAndCreate(config, o.workerOptions, () => stopping);
       if (!up) break;
-      say(`task queue nightshift on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}`);
+      // What it takes and leaves, before the ready line: a worker without a model key is not broken, it leaves model calls to others.
+      for (const line of up.worker.describe()) say(line);
+      say(`task queue ${up.worker.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}`);
       running = true;
       try {
         // Resolves after SIGINT/SIGTERM, once in-flight tasks are finished or handed back.

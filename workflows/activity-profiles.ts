@@ -7,10 +7,25 @@
  * spend the margin. Eager dispatch stays on: it saves a round trip per step, and with these
  * timeouts an activity handed to a worker that then dies is retried as quickly as any other.
  *
- * Pure data, imported by workflow code.
+ * Work that needs a capability (common/task-queues.ts) is routed here too, to the queue only
+ * workers with it poll; those profiles are built inside a running workflow (they ask
+ * `patched` and the workflow's queue), the rest are pure data.
  */
-import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import { patched, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { capabilityQueue, type Capability } from '../common/task-queues';
+
+/**
+ * Model calls go to `<queue>-model`. Histories from before it scheduled them on the
+ * workflow's own queue; they keep doing so on replay.
+ */
+export const CAPABILITY_QUEUES_PATCH = 'activities-on-capability-queues';
+
+/** `options` on the queue of `capability`'s work. Call inside a workflow. */
+function needing(capability: Capability, options: ActivityOptions): ActivityOptions {
+  if (!patched(CAPABILITY_QUEUES_PATCH)) return options;
+  return { ...options, taskQueue: capabilityQueue(workflowInfo().taskQueue, capability) };
+}
 
 /**
  * Workers beat at most every 5 s (worker/index.ts), so four beats fit in this; with a 2 s
@@ -26,7 +41,7 @@ function beating(startToCloseTimeout: ActivityOptions['startToCloseTimeout'], re
 }
 
 /** callModel, simpleModelCall: a streamed answer of max_tokens takes minutes; backoff for 429/529/5xx (a retry-after overrides the interval). */
-export const modelCall = beating('10 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+const modelCallOptions = beating('10 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
 
 /**
  * callModelOnce, simpleModelCallOnce: one attempt per activity, because the workflow owns the
@@ -34,7 +49,13 @@ export const modelCall = beating('10 minutes', { initialInterval: '2 seconds', b
  * starts and, when its outcome is unknown, booked before the next. The heartbeat timeout
  * turns a dead worker into a timeout carrying the usage streamed so far.
  */
-export const modelCallOnce = beating('10 minutes', { maximumAttempts: 1 });
+const modelCallOnceOptions = beating('10 minutes', { maximumAttempts: 1 });
+
+/** callModel, simpleModelCall with the activity's own retries, on the model queue. Call inside a workflow. */
+export const modelCall = (heartbeatTimeout?: number) => needing('model', modelCallOptions(heartbeatTimeout));
+
+/** callModelOnce, simpleModelCallOnce, on the model queue. Call inside a workflow. */
+export const modelCallOnce = (heartbeatTimeout?: number) => needing('model', modelCallOnceOptions(heartbeatTimeout));
 
 /** runTool: bash may run for up to 30 minutes; a few minutes more for the checkpoint after it. */
 export const toolCall = beating('35 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
@@ -48,8 +69,14 @@ export const gitStep = beating('20 minutes', { initialInterval: '2 seconds', bac
 /** Acceptance checks: each command may take up to 30 minutes, and a round runs several. */
 export const checksRun = beating('4 hours', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 });
 
-/** Planning, improvement loops, skill learning: one or a few model calls of minutes each. */
+/**
+ * Planning, improvement loops, skill learning: one or a few model calls of minutes each.
+ * Planning runs on any worker: without a model it plans by heuristic, as documented.
+ */
 export const planningCall = beating('15 minutes', { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+
+/** learnSkill, which cannot work without a model, on the model queue. Call inside a workflow. */
+export const skillLearningCall = () => needing('model', planningCall());
 
 /** reserveAllowance, reserveDaily: an Update waits on the other workflow's worker, which may itself be recovering. */
 export const crossWorkflow = beating('5 minutes', quickRetry);

@@ -33,6 +33,8 @@ import {
   cancelTaskUpdate,
   failedTaskResult,
   GRACEFUL_BATCH_CANCEL_PATCH,
+  isPendingFolder,
+  SCHEDULED_FOLDER_NIGHT_PATCH,
   FINAL_STATES,
   NO_TOKENS,
   SEARCH_ATTRIBUTES,
@@ -51,7 +53,7 @@ import { progressTable, sumResults } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
-const { loadBatchSpec, writeReport } = proxyActivities<Activities>(bookkeeping);
+const { loadBatchSpec, writeReport, settleClaimedFiles } = proxyActivities<Activities>(bookkeeping);
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones
@@ -67,9 +69,9 @@ function dateFor(input: BatchInput, spec: BatchSpec | undefined, workflowId: str
   return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
 }
 
-async function load(input: BatchInput): Promise<BatchSpec> {
+async function load(input: BatchInput, claimAs: string | undefined): Promise<BatchSpec> {
   try {
-    return await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec });
+    return await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec, ...(claimAs !== undefined ? { claimAs } : {}) });
   } catch (err) {
     // A task file that does not validate fails the batch at once with every problem listed:
     // retrying the workflow task cannot fix the file.
@@ -96,9 +98,15 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     { key: SEARCH_ATTRIBUTES.status, value: 'running' },
   ]);
 
+  // A scheduled night over a pending/ folder takes its files, so tomorrow's does not run them again.
+  const claimAs = input.carried
+    ? input.carried.claimedAs
+    : input.tasksFile !== undefined && isPendingFolder(input.tasksFile) && scheduledRun() !== undefined && patched(SCHEDULED_FOLDER_NIGHT_PATCH)
+      ? batchId
+      : undefined;
   let spec: BatchSpec;
   try {
-    spec = input.carried?.spec ?? (await load(input));
+    spec = input.carried?.spec ?? (await load(input, claimAs));
   } catch (err) {
     status.state = 'failed';
     status.error = err instanceof Error ? err.message : String(err);
@@ -288,7 +296,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       // without upgrade-on-continue-as-new ignore the option and keep the run's version.
       return makeContinueAsNewFunc<typeof nightlyBatch>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
         ...input,
-        carried: { spec, startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
+        carried: { spec, ...(claimAs !== undefined ? { claimedAs: claimAs } : {}), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
       });
     }
     changed = false;
@@ -317,6 +325,12 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     refresh();
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: cancelling !== undefined ? 'cancelled' : 'completed' }]);
     const totals = sumResults(Object.values(results));
+    if (claimAs !== undefined && input.tasksFile !== undefined) {
+      const outcomes = spec.tasks.map((t) => ({ file: t.source.file.split('/').pop()!, status: results[t.id]?.status, error: results[t.id]?.error }));
+      await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: Error) => {
+        notes.push(`the night's task files could not be moved out of running/: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      });
+    }
     // The work is done and recorded in this result whatever happens to the report files.
     const report = await writeReport({ status, budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
     status.report = report;

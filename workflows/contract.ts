@@ -455,6 +455,8 @@ export interface BatchStatus {
   report?: BatchResult['report'];
   /** The Temporal Schedule that started this batch, if one did. */
   scheduleId?: string;
+  /** Added by the client, not the workflow: work waiting for a kind of worker none of which is polling (client/workers.ts capabilityWaits). */
+  waiting?: string[];
 }
 
 export interface BatchResult {
@@ -470,10 +472,14 @@ export interface BatchResult {
   report?: { markdown: string; json: string } | { error: string };
   /** The Temporal Schedule that started this batch, if one did. */
   scheduleId?: string;
+  /** Added by the client, not the workflow: work waiting for a kind of worker none of which is polling (client/workers.ts capabilityWaits). */
+  waiting?: string[];
 }
 
 export interface CarriedBatchState {
   spec: BatchSpec;
+  /** Set when the night claimed a pending/ folder's files (SCHEDULED_FOLDER_NIGHT_PATCH): they are settled at its end. */
+  claimedAs?: string;
   startedAt: number;
   results: Record<string, TaskResult>;
   runs: number;
@@ -595,6 +601,20 @@ export const cancelTaskUpdate = defineUpdate<TaskResult, [{ taskId: string; reas
  * its report and completes. Returns every task's result.
  */
 export const cancelBatchUpdate = defineUpdate<TaskResult[], [{ reason?: string }]>('cancelBatch');
+
+/**
+ * patched() ID of a scheduled night over a `pending/` folder that takes its files like the
+ * intake does (pending/ -> running/<night>/ -> completed/, failed/, or back to pending/ if
+ * the task never ran), so the next night does not run them again; an empty folder is an
+ * empty night.
+ */
+export const SCHEDULED_FOLDER_NIGHT_PATCH = 'scheduled-folder-night-claims-files';
+
+/** Whether a batch's tasks path is seed 000's `pending/` folder (`tasks/pending`, `tasks/pending/`). */
+export function isPendingFolder(tasksFile: string): boolean {
+  const parts = tasksFile.replace(/\/+$/, '').split('/');
+  return parts[parts.length - 1] === 'pending';
+}
 
 /** patched() ID of a batch that, when cancelled through Temporal, still cancels its tasks one by one and writes its report. */
 export const GRACEFUL_BATCH_CANCEL_PATCH = 'batch-cancel-writes-report';

@@ -64,6 +64,8 @@ export interface IntakeStatus {
   recent: (TaskResult & { file: string })[];
   /** Files moved to failed/ because they did not validate, this run. */
   rejected: { file: string; error: string }[];
+  /** Pending tasks waiting for tasks no file has named yet, as of the last poll. */
+  waiting?: { file: string; taskId: string; unseen: string[] }[];
   runs: number;
 }
 

@@ -175,6 +175,7 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
       const scan = await acts.scanPendingTasks({ folder });
       polls++;
       status.rejected.push(...scan.rejected);
+      status.waiting = scan.waiting ?? [];
       const done = new Set([...scan.completedIds, ...succeeded]);
       for (const p of scan.pending) {
         if (inFlight.has(p.task.id) || !p.task.dependsOn.every((d) => done.has(d))) continue;

@@ -7,17 +7,16 @@
  */
 import { isCancellation, log, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { planningCall } from './activity-profiles';
+import { skillLearningCall } from './activity-profiles';
 import type { AgentTaskInput, TaskResult } from './contract';
-
-const { learnSkill } = proxyActivities<Activities>(planningCall());
 
 /** `storeKey`: where the task run's transcript is kept (contract.ts taskRunKey). */
 export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<TaskResult>, storeKey: string): Promise<void> {
   const { task } = input;
   if (outcome.status !== 'succeeded' || !task.updateSkill) return;
   try {
-    const r = await learnSkill({
+    // Built here, not at import: the model queue is decided inside the running workflow.
+    const r = await proxyActivities<Activities>(skillLearningCall()).learnSkill({
       workflowId: storeKey,
       task: { id: task.id, title: task.title, description: task.description, acceptanceCriteria: task.acceptanceCriteria, updateSkill: task.updateSkill },
       summary: outcome.summary,

@@ -17,9 +17,7 @@ import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BO
 /** max_tokens of the one call. */
 const SIMPLE_MAX_TOKENS = 16_384;
 
-const model = proxyActivities<Activities>(modelCall());
 const sandbox = proxyActivities<Activities>(sandboxStep());
-const modelOnce = proxyActivities<Activities>(modelCallOnce());
 
 function messageOf(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -59,7 +57,10 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     const call = { workflowId: storeKey, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS };
     const interruptedCalls: InterruptedCall[] = [];
     let booked = 0;
-    let called: { result?: Awaited<ReturnType<typeof model.simpleModelCall>>; end?: Partial<TaskResult> };
+    // Built here, not at import: the model queue is decided inside the running workflow.
+    const model = proxyActivities<Activities>(modelCall());
+    const modelOnce = proxyActivities<Activities>(modelCallOnce());
+    let called: { result?: Awaited<ReturnType<Activities['simpleModelCall']>>; end?: Partial<TaskResult> };
     if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
       called = await callWithBookedAttempts(budget, raises, {
         turn: 1,

@@ -23,7 +23,7 @@ export const PlannedTaskSchema = TaskFileSchema.pick({
   deliverables: true,
   context_files: true,
   skills_required: true,
-});
+}).required({ id: true });
 
 export type PlannedTask = z.infer<typeof PlannedTaskSchema> & Pick<TaskFile, 'context'>;
 

@@ -21,6 +21,8 @@ export interface StartOptions {
   workflowId?: string;
   /** Start again even if this night's batch already completed. */
   rerun?: boolean;
+  /** The queue the batch's workflows run on. @default TASK_QUEUE */
+  taskQueue?: string;
   /** Told each model warning (end of life near or past, a model the table does not know); they do not stop the start. */
   onWarning?: (line: string) => void;
 }
@@ -41,7 +43,7 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   const batchId = o.workflowId ?? batchIdFor(date);
   try {
     const handle = await client.workflow.start(BATCH_WORKFLOW, {
-      taskQueue: TASK_QUEUE,
+      taskQueue: o.taskQueue ?? TASK_QUEUE,
       workflowId: batchId,
       args: [{ tasksFile: rel, date }],
       staticSummary: `nightshift ${date} · ${spec.tasks.length} tasks from ${rel}`,
@@ -61,7 +63,8 @@ export function renderStatus(s: BatchStatus): string {
   const spent = s.budget ? ` · ${usd(s.budget.spentUsd)} of ${usd(s.budget.capUsd)}` : '';
   const head = `${s.batchId} · ${s.state}${s.source ? ` · ${s.source}` : ''}${spent}`;
   if (s.error) return `${head}\nerror: ${s.error}`;
-  return `${head}\n\n${taskTable(s.tasks)}`;
+  const waits = (s.waiting ?? []).map((w) => `\nwaiting: ${w}`).join('');
+  return `${head}${waits}\n\n${taskTable(s.tasks)}`;
 }
 
 /**
@@ -70,8 +73,12 @@ export function renderStatus(s: BatchStatus): string {
  */
 export async function followBatch(client: Client, batchId: string, print: (s: string) => void, intervalMs = 1000): Promise<BatchStatus> {
   const seen = new Map<string, string>();
+  let waitsSaid = '';
   for (;;) {
     const s = await readBatch(client, batchId);
+    const waits = (s.waiting ?? []).join('\n');
+    if (waits !== waitsSaid) for (const w of s.waiting ?? []) print(`  waiting: ${w}`);
+    waitsSaid = waits;
     for (const t of s.tasks) {
       if (seen.get(t.taskId) !== t.status) {
         if (seen.size > 0 || t.status !== 'pending') print(`  ${t.taskId.padEnd(20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);

@@ -9,6 +9,7 @@ import { createExampleRepo, EXAMPLE_RECORDING, EXAMPLE_REPO } from '../../activi
 import { startReplayModelServer } from '../../activities/model/replay-server';
 import type { NightshiftConfig } from '../../common/config';
 import { webUiUrl } from '../../common/config';
+import { DEMO_TASK_QUEUE } from '../../common/task-queues';
 import { shutdownIsolation } from '../../sandbox/local';
 import { connectWorker, createNightshiftWorker } from '../../worker';
 import { ensureDevServer } from '../server';
@@ -28,10 +29,11 @@ export async function runDemo(config: NightshiftConfig, o: { file: string; json?
     info('no ANTHROPIC_API_KEY: agent tasks are answered by the OFFLINE REPLAY MODEL (a recorded transcript), not a live model');
   }
   const connection = await connectWorker(config);
-  const worker = await createNightshiftWorker({ config, connection });
+  // Its own queue: a `npm run worker` running beside it (perhaps without a model) must not take the demo's tasks.
+  const worker = await createNightshiftWorker({ config, connection, taskQueue: DEMO_TASK_QUEUE });
   const client = await connectClient(config);
   const date = localDate();
-  const { batchId } = await startBatch(client, config, o.file, { date, workflowId: `nightshift-demo-${date}`, rerun: true });
+  const { batchId } = await startBatch(client, config, o.file, { date, workflowId: `nightshift-demo-${date}`, rerun: true, taskQueue: DEMO_TASK_QUEUE });
   info(`running ${o.file} as ${batchId}`);
   info(`web UI: ${webUiLink(config, batchId)}`);
   const status = await worker.runUntil(followBatch(client, batchId, info));

@@ -109,6 +109,7 @@ export function renderIntake(r: IntakeReport): string {
   else {
     lines.push(`intake ${i.intakeId} · ${i.mode} · ${i.state} · today (${i.day} UTC) ${usd(i.budget.spentUsd)} of ${usd(i.budget.capUsd)}${i.budget.reservedUsd ? `, ${usd(i.budget.reservedUsd)} set aside for running tasks` : ''}`);
     if (i.inFlight.length) lines.push(`running: ${i.inFlight.map((t) => `${t.taskId} (${t.file})`).join(', ')}`);
+    for (const w of i.waiting ?? []) lines.push(`waiting: ${w.taskId} (${w.file}) for ${w.unseen.join(', ')}, not in any folder yet`);
     if (i.recent.length) lines.push('', taskTable(i.recent.slice(-20)));
     if (i.rejected.length) lines.push('', ...i.rejected.map((x) => `rejected ${x.file}: ${x.error.split('\n').slice(0, 3).join(' ')}`));
   }

@@ -1,7 +1,7 @@
 /** Shared pieces of the agent-loop tests: a task spec, running agentTask, history size. */
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { NightshiftWorker } from '../../worker';
 import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
 import type { SandboxSettings, TaskSpec } from '../../spec/types';
 import { failedTaskResult, type AgentLoopOptions, type AgentTaskInput, type TaskResult } from '../../workflows/contract';
@@ -50,7 +50,7 @@ export function taskResultOf(handle: { result(): Promise<unknown> }): Promise<Ta
   );
 }
 
-export async function runAgentTask(env: TestWorkflowEnvironment, worker: Worker, input: AgentTaskInput): Promise<{ result: TaskResult; firstRunId: string }> {
+export async function runAgentTask(env: TestWorkflowEnvironment, worker: NightshiftWorker, input: AgentTaskInput): Promise<{ result: TaskResult; firstRunId: string }> {
   const handle = await startAgentTask(env, input);
   const result = await worker.runUntil(taskResultOf(handle));
   return { result, firstRunId: handle.firstExecutionRunId };

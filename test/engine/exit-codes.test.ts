@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { NightshiftWorker } from '../../worker';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 
@@ -24,7 +24,7 @@ const PROMPT_MARGIN_MS = 20_000;
 
 let env: TestWorkflowEnvironment;
 let root: string;
-let worker: Worker | undefined;
+let worker: NightshiftWorker | undefined;
 let workerDone: Promise<void> | undefined;
 
 before(async () => {

@@ -2,12 +2,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { NightshiftWorker } from '../../worker';
 import { TASK_QUEUE } from '../../common/config';
 import type { BatchInput, BatchResult } from '../../workflows/contract';
 import { uniqueBatchId } from './temporal';
 
-export function runBatch(env: TestWorkflowEnvironment, worker: Worker, input: BatchInput, workflowId = uniqueBatchId()): Promise<BatchResult> {
+export function runBatch(env: TestWorkflowEnvironment, worker: NightshiftWorker, input: BatchInput, workflowId = uniqueBatchId()): Promise<BatchResult> {
   return worker.runUntil(env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [input] }));
 }
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
+import type { NightshiftWorker } from '../../worker';
 import { loadConfig } from '../../common/config';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { startDevServer, testConfig, testWorker } from './temporal';
@@ -27,7 +27,7 @@ export interface CliHarness {
 export function cliHarness(prepareRoot: (root: string) => void = () => undefined): CliHarness {
   let env: TestWorkflowEnvironment | undefined;
   let root: string | undefined;
-  let worker: Worker | undefined;
+  let worker: NightshiftWorker | undefined;
   let workerDone: Promise<void> | undefined;
   before(async () => {
     env = await startDevServer();

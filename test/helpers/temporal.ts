@@ -7,11 +7,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../../common/config';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
-import { createNightshiftWorker, type NightshiftWorkerOptions } from '../../worker';
+import { createNightshiftWorker, type NightshiftWorker, type NightshiftWorkerOptions } from '../../worker';
 
 /** `extraArgs` go to `temporal server start-dev` (e.g. dynamic config values); `port` fixes its port (default: a free one). */
 export async function startDevServer(extraArgs: string[] = [], o: { port?: number } = {}): Promise<TestWorkflowEnvironment> {
@@ -34,7 +33,7 @@ export function testConfig(env: TestWorkflowEnvironment, root = mkdtempSync(path
   return { ...base, temporal: { ...base.temporal, address, namespace: env.namespace ?? 'default', connection: { address } } };
 }
 
-export function testWorker(env: TestWorkflowEnvironment, config: NightshiftConfig, o: Partial<NightshiftWorkerOptions> = {}): Promise<Worker> {
+export function testWorker(env: TestWorkflowEnvironment, config: NightshiftConfig, o: Partial<NightshiftWorkerOptions> = {}): Promise<NightshiftWorker> {
   return createNightshiftWorker({ config, connection: env.nativeConnection, ...o });
 }
 

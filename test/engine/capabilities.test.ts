@@ -1,0 +1,138 @@
+/**
+ * Workers that differ in what they can run. Work that needs a model goes to a queue only
+ * workers with a model poll: a worker without a key leaves the agent task's model calls
+ * waiting, and `status` says why, until a worker with a key takes them. The demo runs on
+ * its own queue, so an outside `npm run worker` takes none of its tasks.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { temporal } from '@temporalio/proto';
+import type { Client } from '@temporalio/client';
+import { readBatch } from '../../client/batches';
+import { runDemo } from '../../client/commands/demo';
+import { capabilityWaits } from '../../client/workers';
+import { DEMO_TASK_QUEUE, TASK_QUEUE } from '../../common/task-queues';
+import { shutdownIsolation } from '../../sandbox/os-isolation';
+import type { BatchResult, BatchStatus } from '../../workflows/contract';
+import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
+import { startDevServer, testConfig, uniqueBatchId } from '../helpers/temporal';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
+
+const REPO = path.join(__dirname, '..', '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { EventType } = temporal.api.enums.v1;
+
+/** Identities of the workers that started each activity type, from the workflow's history. */
+async function activityWorkers(client: Client, workflowId: string): Promise<Map<string, Set<string>>> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const typeOf = new Map<number, string>();
+  const byType = new Map<string, Set<string>>();
+  for (const e of history.events ?? []) {
+    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) typeOf.set(Number(e.eventId), e.activityTaskScheduledEventAttributes!.activityType!.name!);
+    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED) {
+      const type = typeOf.get(Number(e.activityTaskStartedEventAttributes!.scheduledEventId))!;
+      if (!byType.has(type)) byType.set(type, new Set());
+      byType.get(type)!.add(e.activityTaskStartedEventAttributes!.identity ?? '');
+    }
+  }
+  return byType;
+}
+
+test('a worker without a model leaves the agent task waiting, says why, and a worker with a model takes it', async () => {
+  const env = await startDevServer();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-capabilities-'));
+  const fake = await startFakeAnthropic({ script: [message([text('Done.'), toolUse('tu_fin', 'finish', { summary: 'nothing to do', verification: 'none' })])] });
+  const vars = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', NIGHTSHIFT_ROOT: root };
+  const workers: WorkerProcess[] = [];
+  try {
+    const keyless = await spawnWorker({ ...vars, ANTHROPIC_API_KEY: '', ANTHROPIC_BASE_URL: '' });
+    workers.push(keyless);
+    assert.match(keyless.output(), /leaves model work to other workers: it needs a model configured \(ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL\)/);
+    assert.match(keyless.output(), /polls nightshift\n/);
+
+    const batchId = uniqueBatchId('capabilities');
+    const spec = {
+      tasks: [
+        { id: 'cmd', title: 'A command needs no model', command: 'echo ran' },
+        { id: 'agent', title: 'Finish at once', description: 'Say you are done.', agent_config: { model: 'haiku', max_turns: 3 } },
+      ],
+    };
+    const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ spec }] });
+
+    // The agent task gets as far as its model call, which waits unstarted on the model queue.
+    const agent = env.client.workflow.getHandle(`${batchId}/agent`);
+    let waits: string[] = [];
+    for (const until = Date.now() + 60_000; waits.length === 0; await sleep(300)) {
+      assert.ok(Date.now() < until, `the model call never queued:\n${keyless.output()}`);
+      waits = await capabilityWaits(env.client, TASK_QUEUE);
+    }
+    assert.deepEqual(waits, ['1 model call waits: no worker polls task queue nightshift-model; start one with a model configured (ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL)']);
+    await sleep(5_000);
+    const pending = (await agent.describe()).raw.pendingActivities ?? [];
+    assert.deepEqual(
+      pending.map((a) => [a.activityType?.name, a.state, a.attempt]),
+      [['callModel', temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED, 1]],
+      'the model call waits to be started, not retried or failed',
+    );
+    const status: BatchStatus = await readBatch(env.client, batchId);
+    assert.equal(status.state, 'running');
+    assert.deepEqual(status.waiting, waits);
+    assert.deepEqual(status.tasks.map((t) => `${t.taskId}:${t.status}`), ['cmd:succeeded', 'agent:running']);
+    assert.equal(fake.requests.length, 0);
+
+    const keyed = await spawnWorker({ ...vars, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url });
+    workers.push(keyed);
+    assert.match(keyed.output(), /polls nightshift, nightshift-model\n/);
+    const result = (await handle.result()) as BatchResult;
+    assert.deepEqual(result.tasks.map((t) => `${t.taskId}:${t.status}`), ['cmd:succeeded', 'agent:succeeded'], JSON.stringify(result.tasks.map((t) => t.error)));
+    assert.equal(fake.requests.length, 1);
+    const callers = (await activityWorkers(env.client, `${batchId}/agent`)).get('callModel');
+    assert.deepEqual([...(callers ?? [])].map((id) => id.split('@')[0]), [String(keyed.child.pid)], 'only the worker with the model called it');
+  } finally {
+    for (const w of workers) await w.kill('SIGKILL');
+    await fake.close();
+    await env.teardown();
+    await shutdownIsolation();
+  }
+});
+
+test('the demo runs on its own task queue while an outside worker without a model polls nightshift', async () => {
+  const env = await startDevServer();
+  const outsideRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-outside-'));
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-demo-'));
+  mkdirSync(path.join(root, 'tasks'));
+  copyFileSync(path.join(REPO, 'tasks', 'example.yaml'), path.join(root, 'tasks', 'example.yaml'));
+  const outside = await spawnWorker({ TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', NIGHTSHIFT_ROOT: outsideRoot, ANTHROPIC_API_KEY: '', ANTHROPIC_BASE_URL: '' });
+  const exitCode = process.exitCode;
+  try {
+    const base = testConfig(env, root);
+    const config = { ...base, anthropic: {} };
+    const printed: string[] = [];
+    await runDemo(config, { file: path.join(root, 'tasks', 'example.yaml'), json: true }, (s) => printed.push(s), () => undefined);
+    const status = JSON.parse(printed.join('\n')) as BatchStatus;
+    assert.deepEqual(
+      status.tasks.map((t) => `${t.taskId}:${t.status}`).sort(),
+      ['example-agent:succeeded', 'wander-001:succeeded', 'wander-002:succeeded', 'wander-003:succeeded', 'wander-004:succeeded'],
+      JSON.stringify(status.tasks.map((t) => t.error)),
+    );
+    assert.equal((await env.client.workflow.getHandle(status.batchId).describe()).taskQueue, DEMO_TASK_QUEUE);
+    const outsidePid = String(outside.child.pid);
+    let started = 0;
+    for (const t of status.tasks) {
+      for (const [type, ids] of await activityWorkers(env.client, `${status.batchId}/${t.taskId}`)) {
+        started += ids.size;
+        assert.ok(![...ids].some((id) => id.split('@')[0] === outsidePid), `the outside worker ran ${type} of ${t.taskId}`);
+      }
+    }
+    assert.ok(started >= status.tasks.length, 'every task ran activities');
+    assert.equal(outside.child.exitCode, null, 'the outside worker kept polling throughout');
+  } finally {
+    process.exitCode = exitCode;
+    await outside.kill('SIGKILL');
+    await env.teardown();
+    await shutdownIsolation();
+  }
+});
