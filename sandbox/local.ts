@@ -348,16 +348,21 @@ export class LocalSandbox implements Sandbox {
    * (flagged) but not followed; FIFOs, sockets and devices are left out: nothing on the
    * host may open them.
    */
-  async list(p: string, o: { depth?: number } = {}): Promise<FileEntry[]> {
+  async list(p: string, o: { depth?: number; maxEntries?: number } = {}): Promise<FileEntry[]> {
     this.assertAlive();
     const start = resolveInWorkspace(this.workspaceDir, p);
     const rootReal = resolveInWorkspace(this.workspaceDir, '.');
+    const max = o.maxEntries ?? Infinity;
     const out: FileEntry[] = [];
     const walk = async (dir: string, depth: number) => {
-      for (const d of await fs.promises.readdir(dir, { withFileTypes: true })) {
+      // A directory the host cannot open or stat (a path past PATH_MAX, one removed meanwhile) is left out, not fatal.
+      const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const d of entries) {
+        if (out.length >= max) return;
         if (!d.isDirectory() && !d.isFile() && !d.isSymbolicLink()) continue;
         const full = path.join(dir, d.name);
-        const st = await fs.promises.lstat(full);
+        const st = await fs.promises.lstat(full).catch(() => undefined);
+        if (!st) continue;
         const type = d.isDirectory() ? 'dir' : 'file';
         out.push({ path: path.relative(rootReal, full).split(path.sep).join('/'), type, size: st.size, ...(d.isSymbolicLink() ? { symlink: true } : {}) });
         if (type === 'dir' && depth > 1) await walk(full, depth - 1);

@@ -75,7 +75,8 @@ export interface Sandbox {
    */
   readFile(path: string, o?: { maxBytes?: number }): Promise<Uint8Array>;
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
-  list(path: string, o?: { depth?: number }): Promise<FileEntry[]>;
+  /** At most `maxEntries` entries (default: all), so a workspace of millions of files cannot exhaust the worker. */
+  list(path: string, o?: { depth?: number; maxEntries?: number }): Promise<FileEntry[]>;
   /** @returns false if the sandbox was already gone. */
   kill(): Promise<boolean>;
 }
