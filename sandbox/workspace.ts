@@ -11,7 +11,7 @@
  * transports the worker needs), and the work tree is read through the worker's own git
  * directory, never through a `.git` the worker did not make.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -106,6 +106,11 @@ export async function git(args: string[], o: { cwd?: string; env?: NodeJS.Proces
       },
     );
   });
+}
+
+/** Starts git with the same pinned config and environment as `git`, for output too large to buffer; the caller reads and ends it. */
+export function gitProcess(args: string[], o: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
+  return spawn('git', [...PINNED, ...args], { cwd: o.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /**
