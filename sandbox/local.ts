@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { PolicyViolation, SandboxGone } from '../common/errors';
 import { isolate, type IsolatedCommand } from './os-isolation';
 export { shutdownIsolation } from './os-isolation';
-import { createVolumeImage, ensureVolumeMounted, unmountVolume, VOLUME_SUBDIRS } from './disk-volume';
+import { createVolumeImage, diskQuotaSupport, ensureVolumeMounted, unmountVolume, VOLUME_SUBDIRS } from './disk-volume';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import { resolveInWorkspace } from './policy';
 import { keyringDenyFilter } from './seccomp';
@@ -39,6 +39,12 @@ export interface LocalProviderOptions {
   pidsLimit?: number;
   /** Limits of sandboxes created without their own; a sandbox's own limits win. @default DEFAULT_SANDBOX_LIMITS */
   limits?: SandboxLimits;
+  /**
+   * Disk size of sandboxes that name none, applied only where a probe shows size-capped
+   * volumes work here (disk-volume.ts); elsewhere they run unbounded and the probe warns.
+   * The worker sets DEFAULT_DISK_MB. @default none
+   */
+  defaultDiskMb?: number;
   /** @default 1 MiB per stream */
   maxOutputBytes?: number;
   /** Timeout of a command that names none. @default 30 minutes */
@@ -81,6 +87,8 @@ export function localSandboxId(key: string): string {
 
 export function createLocalProvider(options: LocalProviderOptions): SandboxProvider {
   const root = path.resolve(options.root);
+  // Started now, so a worker that cannot bound disks says so at start-up, not at its first task.
+  if (options.defaultDiskMb !== undefined) void diskQuotaSupport(root);
   return {
     async create(o: CreateSandboxOptions): Promise<Sandbox> {
       const id = localSandboxId(o.key);
@@ -90,7 +98,8 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
         const staging = path.join(root, `.staging-${id}-${randomBytes(6).toString('hex')}`);
         await fs.promises.mkdir(staging, { recursive: true });
         const meta: Meta = { key: o.key, createdAt: new Date().toISOString(), envs: o.envs ?? {}, network: o.network ?? 'none', timeoutMs: o.timeoutMs, limits: o.limits };
-        const diskMb = o.limits?.diskMb ?? options.limits?.diskMb;
+        let diskMb = o.limits?.diskMb ?? options.limits?.diskMb;
+        if (diskMb === undefined && options.defaultDiskMb !== undefined && (await diskQuotaSupport(root)).ok) diskMb = options.defaultDiskMb;
         if (diskMb !== undefined) {
           try {
             await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb);
