@@ -64,6 +64,13 @@ interface Meta {
   diskUnbounded?: string;
 }
 
+/**
+ * Sandboxes and their root are the worker's alone: what the agent makes there is made as
+ * the worker's user (root, for a root worker), so a setuid program or a world-writable
+ * file in a workspace would otherwise be one `cd` away for every other user of the host.
+ */
+const PRIVATE_DIR_MODE = 0o700;
+
 /** Names inside a sandbox's directory of the disk image and where it is mounted. */
 const VOLUME_IMAGE = 'disk.img';
 const VOLUME_MOUNT = 'volume';
@@ -95,8 +102,9 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
       const dir = path.join(root, id);
       if (!fs.existsSync(path.join(dir, 'meta.json'))) {
         await fs.promises.mkdir(root, { recursive: true });
+        await fs.promises.chmod(root, PRIVATE_DIR_MODE);
         const staging = path.join(root, `.staging-${id}-${randomBytes(6).toString('hex')}`);
-        await fs.promises.mkdir(staging, { recursive: true });
+        await fs.promises.mkdir(staging, { recursive: true, mode: PRIVATE_DIR_MODE });
         const meta: Meta = { key: o.key, createdAt: new Date().toISOString(), envs: o.envs ?? {}, network: o.network ?? 'none', timeoutMs: o.timeoutMs, limits: o.limits };
         let diskMb = o.limits?.diskMb ?? options.limits?.diskMb;
         if (diskMb === undefined && options.defaultDiskMb !== undefined && (await diskQuotaSupport(root)).ok) diskMb = options.defaultDiskMb;
@@ -141,6 +149,8 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
     } catch {
       throw new SandboxGone(`local sandbox ${id} is gone (no ${dir})`);
     }
+    // A sandbox made before its directory was private is made private now.
+    await fs.promises.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
     // After a reboot (or a kill that raced this open) the volume may need mounting again.
     if (meta.volume && fs.existsSync(path.join(dir, VOLUME_IMAGE))) await ensureVolumeMounted(path.join(dir, VOLUME_IMAGE), path.join(dir, VOLUME_MOUNT));
     return new LocalSandbox(id, dir, meta, { ...options, root });

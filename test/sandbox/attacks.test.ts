@@ -6,7 +6,7 @@
  * Scratch space is outside /tmp, as a real NIGHTSHIFT_ROOT would be.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -81,6 +81,8 @@ describe('attacks on the boundary through the worker’s own functions (root out
     executeTool(name, input, c).catch((err: Error) => ({ isError: true, content: `${err.name}: ${err.message}` }));
 
   before(async () => {
+    // As a NIGHTSHIFT_ROOT usually is: open to other users of the host (mkdtemp made it private).
+    fs.chmodSync(root, 0o755);
     process.env.NIGHTSHIFT_ATTACK_SECRET = WORKER_SECRET;
     fs.writeFileSync(hostFile, 'host data\n');
     fs.mkdirSync(hostDir);
@@ -286,6 +288,20 @@ describe('attacks on the boundary through the worker’s own functions (root out
       server.close();
       server2.close();
     }
+  });
+
+  it('a setuid program or a device node the agent makes is no way in for another host user', { timeout: 60_000 }, async () => {
+    const out = await bash(ctx, 'cp /usr/bin/id suid-id && chmod 4755 suid-id && ls -l suid-id; mknod dev-mem c 1 1 2>&1; echo "mknod=$?"; ls /dev/loop* 2>&1');
+    assert.doesNotMatch(out, /mknod=0/, out);
+    assert.doesNotMatch(out, /\/dev\/loop\d/, out);
+    // Another user of the host cannot reach the workspace at all, so not the setuid file either.
+    // Through sh: setpriv's own exec of a path still walks it with root's rights.
+    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'exec "$0" -u', path.join(repoLess.workspaceDir, 'suid-id')], { encoding: 'utf8' });
+    assert.notEqual(asNobody.stdout.trim(), '0', 'a host user became root through the agent’s setuid file');
+    assert.notEqual(asNobody.status, 0);
+    const listing = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'ls "$0"', repoLess.workspaceDir], { encoding: 'utf8' });
+    assert.notEqual(listing.status, 0, listing.stdout);
+    await bash(ctx, 'rm -f suid-id');
   });
 
   it('the checkpoint store, other sandboxes and the sandbox’s own metadata are out of reach', async () => {
