@@ -290,6 +290,35 @@ describe('attacks on the boundary through the worker’s own functions (root out
     }
   });
 
+  it('symlink loops and unix sockets in the workspace neither hang nor fail the worker’s reads, copies and checkpoints', { timeout: 120_000 }, async () => {
+    const shm = `/dev/shm/nightshift-attack-${process.pid}`;
+    fs.writeFileSync(shm, 'host shm data\n');
+    try {
+      const out = await bash(ctx, [
+        'ln -s loop-a loop-b; ln -s loop-b loop-a; mkdir -p d; ln -s ../d d/self',
+        `python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('sock')"`,
+        `cat ${shm} 2>&1; echo "shm: $(ls /dev/shm 2>&1)"`,
+        `ls -A ${repoLess.dir} 2>&1`,
+      ].join('\n'));
+      assert.ok(!out.includes('host shm data'), out);
+      assert.match(out, /^shm: $/m, 'the host’s /dev/shm is not the sandbox’s');
+      assert.ok(!out.includes('meta.json') && !out.includes('seccomp.bpf'), out);
+      for (const p of ['loop-a', 'd/self/self/self', 'sock']) {
+        const r = await tool('read_file', { path: p }, ctx);
+        assert.equal(r.isError, true, p);
+      }
+      const w = await tool('write_file', { path: 'loop-a', content: 'x' }, ctx);
+      assert.equal(w.isError, true);
+      await checkpoint(repoLess, store, checkpointRef('attacks/loops'));
+      const kept = await keepWork(repoLess.id, 'attacks/loops');
+      assert.ok(!fs.existsSync(path.join(kept.workDir, 'sock')));
+      await bash(ctx, 'rm -rf loop-a loop-b d sock');
+    } finally {
+      fs.rmSync(shm, { force: true });
+    }
+    assertHostUnharmed();
+  });
+
   it('a setuid program or a device node the agent makes is no way in for another host user', { timeout: 60_000 }, async () => {
     const out = await bash(ctx, 'cp /usr/bin/id suid-id && chmod 4755 suid-id && ls -l suid-id; mknod dev-mem c 1 1 2>&1; echo "mknod=$?"; ls /dev/loop* 2>&1');
     assert.doesNotMatch(out, /mknod=0/, out);
