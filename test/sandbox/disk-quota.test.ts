@@ -12,6 +12,8 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { isMountPoint } from '../../sandbox/disk-volume';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
+import { createSandboxProvider } from '../../sandbox/index';
+import { DEFAULT_DISK_MB } from '../../sandbox/types';
 import { scratchDir } from '../helpers/outside-tmp';
 
 /** Loop devices backed by a file under `dir`. */
@@ -60,6 +62,17 @@ describe('disk quota by default', () => {
     // umount -l frees the device once the last user is gone; give the kernel a moment.
     for (let i = 0; i < 50 && loopsUnder(sandboxesDir).some((l) => l.includes('many')); i++) await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(loopsUnder(sandboxesDir).filter((l) => l.includes('many')), []);
+  });
+
+  it('the worker’s provider gives its sandboxes the 10 GiB default', { timeout: 60_000 }, async () => {
+    const workerProvider = createSandboxProvider({ provider: 'local' }, { localRoot: path.join(root, 'worker-sandboxes') });
+    const sb = (await workerProvider.create({ key: 'disk-quota/worker' })) as LocalSandbox;
+    made.push(sb);
+    assert.equal(sb.diskUnbounded, undefined);
+    const size = Number((await sb.exec('df -m --output=size . | tail -1')).stdout.trim());
+    assert.ok(size > DEFAULT_DISK_MB * 0.9 && size <= DEFAULT_DISK_MB, `volume of ${size} MiB`);
+    // Sparse: the image holds only what was written.
+    assert.ok(fs.statSync(path.join(sb.dir, 'disk.img')).blocks * 512 < 64 * 1024 * 1024);
   });
 
   it('a sandbox’s own disk size wins over the default', async () => {
