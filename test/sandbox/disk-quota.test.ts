@@ -10,7 +10,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { isMountPoint } from '../../sandbox/disk-volume';
+import { createReportActivities } from '../../activities/report';
+import { diskQuotaSupport, isMountPoint } from '../../sandbox/disk-volume';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { createSandboxProvider } from '../../sandbox/index';
 import { DEFAULT_DISK_MB } from '../../sandbox/types';
@@ -80,6 +81,19 @@ describe('disk quota by default', () => {
     made.push(sb);
     const size = Number((await sb.exec('df -m --output=size . | tail -1')).stdout.trim());
     assert.ok(size > 64 && size <= 96, `volume of ${size} MiB`);
+  });
+
+  it('a worker whose probe failed says so in the notes of every report it writes', async () => {
+    // A directory that cannot be made (below a regular file): the probe fails here even as root.
+    const blocker = path.join(scratchDir('disk-quota-blocked'), 'a-file');
+    fs.writeFileSync(blocker, '');
+    const probe = await diskQuotaSupport(path.join(blocker, 'sandboxes'));
+    assert.equal(probe.ok, false);
+    const reportRoot = scratchDir('disk-quota-report');
+    const report = await createReportActivities({ root: reportRoot }).writeReport({ status: { batchId: 'nightshift-2026-11-29', date: '2026-11-29', state: 'completed', startedAt: Date.now(), tasks: [] } });
+    for (const file of [report.markdown, report.json]) {
+      assert.match(fs.readFileSync(path.join(reportRoot, file), 'utf8'), /local sandbox disks are NOT bounded on this worker \(/);
+    }
   });
 
   it('where volumes cannot be made (not root), the probe says why and warns', { timeout: 120_000 }, () => {
