@@ -4,10 +4,8 @@
  * and kill the sandbox. Tool inputs are read from the transcript store, so a 200 KB
  * write_file never travels through workflow history.
  */
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, promises as fs } from 'node:fs';
-import { promisify } from 'node:util';
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
@@ -19,7 +17,7 @@ import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
 import type { Sandbox } from '../sandbox/types';
 import { LocalSandbox } from '../sandbox/local';
-import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox/workspace';
+import { checkpoint, checkpointRef, git, prepareWorkspace, restore } from '../sandbox/workspace';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
@@ -77,10 +75,14 @@ const TOOL_SCHEMA_CHARS = JSON.stringify(TOOL_DEFINITIONS).length;
 
 /** A context or plan file larger than this is not read into the prompt. */
 const MAX_CONTEXT_FILE_BYTES = 4 * 1024 * 1024;
+/** A checkpoint's share of runTool's time (35 minutes for a bash of up to 30); past it the previous checkpoint stands. */
+const CHECKPOINT_TIMEOUT_MS = 4 * 60_000;
 /** keepWork copies no single file larger than this (a sparse 512 MiB file stays behind)… */
 const KEEP_MAX_FILE_BYTES = 64 * 1024 * 1024;
 /** …and stops after this much in all: the kept copy is for reading, the branch holds the work. */
 const KEEP_MAX_TOTAL_BYTES = 1024 * 1024 * 1024;
+/** …and looks at no more entries than this: millions of empty files would fill the host's inodes. */
+export const KEEP_MAX_ENTRIES = 100_000;
 
 /** Where a task's files are kept after its sandbox is gone. */
 export function workDirFor(config: Pick<NightshiftConfig, 'root'>, workflowId: string): string {
@@ -121,10 +123,9 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const sandbox = await deps.sandboxes.connect(sandboxId);
       if (!checkpointable(sandbox)) return undefined;
       const store = checkpointStoreFor(deps.config);
-      const commit = await checkpoint(sandbox, store, checkpointRef(workflowId), message);
+      const commit = await checkpoint(sandbox, store, checkpointRef(workflowId), message, { timeoutMs: CHECKPOINT_TIMEOUT_MS });
       // The worker's own store, never the agent's .git: its tree is the workspace's state.
-      const { stdout } = await promisify(execFile)('git', ['--git-dir', store, 'rev-parse', `${commit}^{tree}`], { encoding: 'utf8' });
-      return stdout.trim();
+      return (await git(['--git-dir', store, 'rev-parse', `${commit}^{tree}`])).trim();
     }).catch((err: Error) => {
       Context.current().log.warn('workspace checkpoint failed', { workflowId, error: err.message });
       return undefined;
@@ -253,8 +254,9 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     /**
      * Copies the workspace (without .git) to `<root>/.nightshift/work/<workflow>/` so the
      * work survives the sandbox. Replaces an earlier copy, so a retry gives the same result.
-     * Symlinks, special files and files over KEEP_MAX_FILE_BYTES are left out (counted in
-     * `skipped`), and copying stops at KEEP_MAX_TOTAL_BYTES.
+     * Symlinks, special files, files over KEEP_MAX_FILE_BYTES and paths the host cannot hold
+     * are left out (counted in `skipped`); copying stops at KEEP_MAX_TOTAL_BYTES, and entries
+     * past the first KEEP_MAX_ENTRIES are not looked at.
      */
     async keepWork(input: { workflowId: string; sandboxId: string }): Promise<{ workDir: string; files: number; bytes: number; skipped: number }> {
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
@@ -265,7 +267,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       let files = 0;
       let bytes = 0;
       let skipped = 0;
-      for (const e of await sandbox.list('.', { depth: 64 })) {
+      for (const e of await sandbox.list('.', { depth: 64, maxEntries: KEEP_MAX_ENTRIES })) {
         if (e.type !== 'file' || /(^|\/)(\.git|node_modules)(\/|$)/.test(e.path)) continue;
         if (e.symlink || e.size > KEEP_MAX_FILE_BYTES || bytes + e.size > KEEP_MAX_TOTAL_BYTES) {
           skipped++;
@@ -280,8 +282,13 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         }
         const out = path.join(staging, e.path);
         if (!out.startsWith(staging + path.sep)) continue;
-        await fs.mkdir(path.dirname(out), { recursive: true });
-        await fs.writeFile(out, data);
+        try {
+          await fs.mkdir(path.dirname(out), { recursive: true });
+          await fs.writeFile(out, data, { flag: 'wx' });
+        } catch {
+          skipped++;
+          continue; // a path the host cannot hold (longer than PATH_MAX)
+        }
         files++;
         bytes += data.length;
       }

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
 import { escapeMarkdownLine as md } from '../common/markdown';
 import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
+import { failedDiskQuotaProbes } from '../sandbox/disk-volume';
 import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 import { reviewCostLine } from './delivery/review-cost';
@@ -267,7 +268,10 @@ export async function writeReportFiles(root: string, status: BatchStatus, budget
 export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>) {
   return {
     async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<{ markdown: string; json: string }> {
-      return writeReportFiles(config.root, input.status, input.budgetUsd, workerRedactor(config));
+      // A worker that could not bound its sandboxes' disks says so where the user looks.
+      const unbounded = await failedDiskQuotaProbes();
+      const status = unbounded.length ? { ...input.status, notes: [...(input.status.notes ?? []), ...unbounded] } : input.status;
+      return writeReportFiles(config.root, status, input.budgetUsd, workerRedactor(config));
     },
   };
 }

@@ -3,10 +3,14 @@
  * loop-mounted on the host, holding the workspace, TMPDIR and HOME. A write past the size
  * fails with ENOSPC at once, which a `du` after the fact never could.
  *
- * Needs root (mount), loop devices and mkfs.ext4 (e2fsprogs). Where any is missing the
- * sandbox runs without a disk bound, and says why (see LocalSandbox).
+ * Needs root (mount), loop devices and mkfs.ext4 (e2fsprogs). Loop devices are made on
+ * demand through /dev/loop-control (on current kernels `max_loop` only sets how many
+ * exist at boot), and each is freed when its sandbox is killed. Where any of it is
+ * missing the sandbox runs without a disk bound: probeDiskQuota finds that out once per
+ * worker, which then warns at start-up and in every report (see LocalSandbox).
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -26,8 +30,9 @@ function run(file: string, args: string[]): Promise<void> {
 export async function createVolumeImage(image: string, sizeMb: number): Promise<void> {
   await (await fs.promises.open(image, 'wx', 0o600)).close();
   await fs.promises.truncate(image, sizeMb * 1024 * 1024);
-  // No reserved blocks: the whole size is the sandbox's.
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-L', 'nightshift', image]);
+  // No reserved blocks: the whole size is the sandbox's. The image is sparse, so its inode
+  // tables and journal already read as zeros: nothing needs writing now or after the mount.
+  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1,nodiscard', '-L', 'nightshift', image]);
 }
 
 export function isMountPoint(p: string): boolean {
@@ -62,7 +67,7 @@ export async function ensureVolumeMounted(image: string, mountPoint: string): Pr
   try {
     if (isMountPoint(mountPoint)) return;
     await fs.promises.mkdir(mountPoint, { recursive: true });
-    await run('mount', ['-o', 'loop,nodev,nosuid', image, mountPoint]);
+    await run('mount', ['-o', 'loop,nodev,nosuid,noinit_itable', image, mountPoint]);
     await fs.promises.rm(path.join(mountPoint, 'lost+found'), { recursive: true, force: true });
     for (const sub of VOLUME_SUBDIRS) await fs.promises.mkdir(path.join(mountPoint, sub), { recursive: true });
   } finally {
@@ -74,4 +79,61 @@ export async function ensureVolumeMounted(image: string, mountPoint: string): Pr
 export async function unmountVolume(mountPoint: string): Promise<void> {
   if (!isMountPoint(mountPoint)) return;
   await run('umount', ['-l', mountPoint]).catch(() => undefined);
+}
+
+export type DiskQuotaSupport = { ok: true } | { ok: false; why: string };
+
+/**
+ * Whether size-capped volumes work on this host: makes a small image under `dir` (the
+ * directory that will hold the sandboxes, so the same filesystem), mounts it, writes past
+ * its size, and removes it again.
+ */
+export async function probeDiskQuota(dir: string): Promise<DiskQuotaSupport> {
+  const probe = path.join(dir, `.disk-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const image = `${probe}.img`;
+  try {
+    await fs.promises.mkdir(dir, { recursive: true });
+    await createVolumeImage(image, 8);
+    await ensureVolumeMounted(image, probe);
+    if (!isMountPoint(probe)) return { ok: false, why: 'the probe volume did not mount' };
+    try {
+      await fs.promises.writeFile(path.join(probe, 'fill'), Buffer.alloc(16 * 1024 * 1024));
+      return { ok: false, why: 'a write past the probe volume\'s size succeeded' };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+    }
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, why: (err as Error).message.split('\n')[0] };
+  } finally {
+    await unmountVolume(probe);
+    await fs.promises.rm(probe, { recursive: true, force: true }).catch(() => undefined);
+    await fs.promises.rm(image, { force: true }).catch(() => undefined);
+  }
+}
+
+const probes = new Map<string, Promise<DiskQuotaSupport>>();
+
+/** probeDiskQuota, once per directory per process; the first call warns if quotas do not work. */
+export function diskQuotaSupport(dir: string): Promise<DiskQuotaSupport> {
+  const key = path.resolve(dir);
+  let p = probes.get(key);
+  if (!p) {
+    p = probeDiskQuota(key).then((r) => {
+      if (!r.ok) console.warn(`WARNING: ${diskUnboundedNote(r.why)}`);
+      return r;
+    });
+    probes.set(key, p);
+  }
+  return p;
+}
+
+/** Probes already started in this process that found quotas not working (for the report). */
+export async function failedDiskQuotaProbes(): Promise<string[]> {
+  const results = await Promise.all([...probes.values()]);
+  return results.flatMap((r) => (r.ok ? [] : [diskUnboundedNote(r.why)]));
+}
+
+export function diskUnboundedNote(why: string): string {
+  return `local sandbox disks are NOT bounded on this worker (${why}); an agent can fill the disk holding NIGHTSHIFT_ROOT. Run the worker as root with loop devices and mkfs.ext4 (README: Sandbox limits)`;
 }

@@ -146,9 +146,10 @@ class DockerSandbox implements Sandbox {
     if (r.exitCode !== 0) throw new Error(`writeFile ${p}: ${r.stderr.trim()}`);
   }
 
-  async list(p: string, o: { depth?: number } = {}): Promise<FileEntry[]> {
+  async list(p: string, o: { depth?: number; maxEntries?: number } = {}): Promise<FileEntry[]> {
     const root = this.options.workdir ?? '/workspace';
-    const r = await this.exec(`find '${this.abs(p)}' -mindepth 1 -maxdepth ${o.depth ?? 1} -printf '%y %s %p\\n'`);
+    const head = o.maxEntries === undefined ? '' : ` | head -n ${Math.floor(o.maxEntries)}`;
+    const r = await this.exec(`find '${this.abs(p)}' -mindepth 1 -maxdepth ${o.depth ?? 1} -printf '%y %s %p\\n'${head}`);
     if (r.exitCode !== 0) throw new Error(`list ${p}: ${r.stderr.trim()}`);
     return r.stdout.split('\n').filter(Boolean).map((line) => {
       const [t, size, ...rest] = line.split(' ');

@@ -119,9 +119,9 @@ class E2BBackedSandbox implements Sandbox {
     await this.sbx.files.write(this.abs(p), body as string | ArrayBuffer);
   }
 
-  async list(p: string, o: { depth?: number } = {}): Promise<FileEntry[]> {
+  async list(p: string, o: { depth?: number; maxEntries?: number } = {}): Promise<FileEntry[]> {
     const entries = await this.sbx.files.list(this.abs(p), { depth: o.depth ?? 1 });
-    return entries.map((e) => ({
+    return entries.slice(0, o.maxEntries).map((e) => ({
       path: path.posix.relative(this.workdir, e.path),
       type: e.type === 'dir' ? 'dir' : 'file',
       size: e.size,

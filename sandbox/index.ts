@@ -9,7 +9,7 @@ import { createDockerProvider } from './docker';
 import { createE2BProvider } from './e2b';
 import { createLocalProvider } from './local';
 import { isSecretEnvName } from './secrets';
-import type { NetworkPolicy, SandboxProvider } from './types';
+import { DEFAULT_DISK_MB, type NetworkPolicy, type SandboxProvider } from './types';
 
 export type { Sandbox, SandboxProvider, ExecResult, ExecOptions, CreateSandboxOptions, NetworkPolicy } from './types';
 export { routeSandboxes, type SandboxRouter } from './router';
@@ -48,7 +48,7 @@ export function createSandboxProvider(config: z.input<typeof SandboxConfigSchema
   const c = SandboxConfigSchema.parse(config);
   switch (c.provider) {
     case 'local':
-      return createLocalProvider({ root: deps.localRoot, defaultExecTimeoutMs: c.timeoutMs });
+      return createLocalProvider({ root: deps.localRoot, defaultExecTimeoutMs: c.timeoutMs, defaultDiskMb: DEFAULT_DISK_MB });
     case 'e2b': {
       const apiKey = deps.e2b?.apiKey;
       if (!apiKey) throw new SandboxConfigError('sandbox provider "e2b" needs E2B_API_KEY in the worker environment (or choose provider "local")');

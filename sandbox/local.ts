@@ -21,7 +21,7 @@ import * as path from 'node:path';
 import { PolicyViolation, SandboxGone } from '../common/errors';
 import { isolate, type IsolatedCommand } from './os-isolation';
 export { shutdownIsolation } from './os-isolation';
-import { createVolumeImage, ensureVolumeMounted, unmountVolume, VOLUME_SUBDIRS } from './disk-volume';
+import { createVolumeImage, diskQuotaSupport, ensureVolumeMounted, unmountVolume, VOLUME_SUBDIRS } from './disk-volume';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import { resolveInWorkspace } from './policy';
 import { keyringDenyFilter } from './seccomp';
@@ -39,6 +39,12 @@ export interface LocalProviderOptions {
   pidsLimit?: number;
   /** Limits of sandboxes created without their own; a sandbox's own limits win. @default DEFAULT_SANDBOX_LIMITS */
   limits?: SandboxLimits;
+  /**
+   * Disk size of sandboxes that name none, applied only where a probe shows size-capped
+   * volumes work here (disk-volume.ts); elsewhere they run unbounded and the probe warns.
+   * The worker sets DEFAULT_DISK_MB. @default none
+   */
+  defaultDiskMb?: number;
   /** @default 1 MiB per stream */
   maxOutputBytes?: number;
   /** Timeout of a command that names none. @default 30 minutes */
@@ -57,6 +63,13 @@ interface Meta {
   /** Why a disk limit that was asked for is not enforced. */
   diskUnbounded?: string;
 }
+
+/**
+ * Sandboxes and their root are the worker's alone: what the agent makes there is made as
+ * the worker's user (root, for a root worker), so a setuid program or a world-writable
+ * file in a workspace would otherwise be one `cd` away for every other user of the host.
+ */
+const PRIVATE_DIR_MODE = 0o700;
 
 /** Names inside a sandbox's directory of the disk image and where it is mounted. */
 const VOLUME_IMAGE = 'disk.img';
@@ -81,16 +94,20 @@ export function localSandboxId(key: string): string {
 
 export function createLocalProvider(options: LocalProviderOptions): SandboxProvider {
   const root = path.resolve(options.root);
+  // Started now, so a worker that cannot bound disks says so at start-up, not at its first task.
+  if (options.defaultDiskMb !== undefined) void diskQuotaSupport(root);
   return {
     async create(o: CreateSandboxOptions): Promise<Sandbox> {
       const id = localSandboxId(o.key);
       const dir = path.join(root, id);
       if (!fs.existsSync(path.join(dir, 'meta.json'))) {
         await fs.promises.mkdir(root, { recursive: true });
+        await fs.promises.chmod(root, PRIVATE_DIR_MODE);
         const staging = path.join(root, `.staging-${id}-${randomBytes(6).toString('hex')}`);
-        await fs.promises.mkdir(staging, { recursive: true });
+        await fs.promises.mkdir(staging, { recursive: true, mode: PRIVATE_DIR_MODE });
         const meta: Meta = { key: o.key, createdAt: new Date().toISOString(), envs: o.envs ?? {}, network: o.network ?? 'none', timeoutMs: o.timeoutMs, limits: o.limits };
-        const diskMb = o.limits?.diskMb ?? options.limits?.diskMb;
+        let diskMb = o.limits?.diskMb ?? options.limits?.diskMb;
+        if (diskMb === undefined && options.defaultDiskMb !== undefined && (await diskQuotaSupport(root)).ok) diskMb = options.defaultDiskMb;
         if (diskMb !== undefined) {
           try {
             await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb);
@@ -132,6 +149,8 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
     } catch {
       throw new SandboxGone(`local sandbox ${id} is gone (no ${dir})`);
     }
+    // A sandbox made before its directory was private is made private now.
+    await fs.promises.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
     // After a reboot (or a kill that raced this open) the volume may need mounting again.
     if (meta.volume && fs.existsSync(path.join(dir, VOLUME_IMAGE))) await ensureVolumeMounted(path.join(dir, VOLUME_IMAGE), path.join(dir, VOLUME_MOUNT));
     return new LocalSandbox(id, dir, meta, { ...options, root });
@@ -348,16 +367,21 @@ export class LocalSandbox implements Sandbox {
    * (flagged) but not followed; FIFOs, sockets and devices are left out: nothing on the
    * host may open them.
    */
-  async list(p: string, o: { depth?: number } = {}): Promise<FileEntry[]> {
+  async list(p: string, o: { depth?: number; maxEntries?: number } = {}): Promise<FileEntry[]> {
     this.assertAlive();
     const start = resolveInWorkspace(this.workspaceDir, p);
     const rootReal = resolveInWorkspace(this.workspaceDir, '.');
+    const max = o.maxEntries ?? Infinity;
     const out: FileEntry[] = [];
     const walk = async (dir: string, depth: number) => {
-      for (const d of await fs.promises.readdir(dir, { withFileTypes: true })) {
+      // A directory the host cannot open or stat (a path past PATH_MAX, one removed meanwhile) is left out, not fatal.
+      const entries = await fs.promises.readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const d of entries) {
+        if (out.length >= max) return;
         if (!d.isDirectory() && !d.isFile() && !d.isSymbolicLink()) continue;
         const full = path.join(dir, d.name);
-        const st = await fs.promises.lstat(full);
+        const st = await fs.promises.lstat(full).catch(() => undefined);
+        if (!st) continue;
         const type = d.isDirectory() ? 'dir' : 'file';
         out.push({ path: path.relative(rootReal, full).split(path.sep).join('/'), type, size: st.size, ...(d.isSymbolicLink() ? { symlink: true } : {}) });
         if (type === 'dir' && depth > 1) await walk(full, depth - 1);

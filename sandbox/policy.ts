@@ -171,6 +171,11 @@ export const MAX_POLICY_FILE_BYTES = 256 * 1024;
  * caller will fetch it and ask again.
  */
 export type WorkspaceFiles = (relativePath: string) => string | null | undefined | typeof PENDING;
+/**
+ * A question to WorkspaceFiles that is not a file: `<EXECUTABLE_QUERY><absolute path>`
+ * asks what a program path is (`git` or `other`; null when it does not exist).
+ */
+export const EXECUTABLE_QUERY = '\u0000exe:';
 export const PENDING = Symbol('pending');
 const NO_FILES: WorkspaceFiles = () => undefined;
 
@@ -184,10 +189,31 @@ export function checkCommand(cmd: string, policy: SafetyPolicy, workspaceRoot: s
   new CommandCheck(cmd, policy, workspaceRoot, files).run(cwd);
 }
 
-/** What a sandbox offers the policy to read its files with. */
+/** What a sandbox offers the policy to read its files with, and to ask what a program path is. */
 export interface PolicyFileSource {
   readFile(path: string): Promise<Uint8Array>;
   list(path: string, o?: { depth?: number }): Promise<Array<{ path: string; type: 'file' | 'dir'; size: number }>>;
+  exec?(cmd: string, o?: { timeoutMs?: number }): Promise<{ exitCode: number; stdout: string }>;
+}
+
+/**
+ * Asked inside the sandbox, where the path means what it will mean when the command runs:
+ * git if the path resolves to a git program (git itself, or git-core's git-* names) or to
+ * a regular file with git's bytes. Only system programs run; a FIFO is never opened.
+ */
+const EXECUTABLE_SCRIPT = `p=$(realpath -e -- "$1" 2>/dev/null) || { echo missing; exit 0; }
+case "\${p##*/}" in git|git-*) echo git; exit 0;; esac
+g=$(command -v git 2>/dev/null) && g=$(realpath -e -- "$g" 2>/dev/null) || { echo other; exit 0; }
+if [ -f "$p" ] && [ ! -p "$p" ] && [ "$(stat -c %s -- "$p")" = "$(stat -c %s -- "$g")" ] && cmp -s -- "$p" "$g"; then echo git; else echo other; fi`;
+
+async function askExecutable(sandbox: PolicyFileSource, abs: string): Promise<string | null | undefined> {
+  if (!sandbox.exec) return undefined;
+  const r = await sandbox.exec(`set -- ${shellQuote(abs)}\n${EXECUTABLE_SCRIPT}`, { timeoutMs: 10_000 }).catch((err: unknown) => {
+    if (isFileError(err)) return undefined;
+    throw err;
+  });
+  const answer = r?.exitCode === 0 ? r.stdout.trim() : undefined;
+  return answer === 'missing' ? null : answer === 'git' || answer === 'other' ? answer : undefined;
 }
 
 /**
@@ -199,7 +225,8 @@ export async function checkCommandInSandbox(cmd: string, policy: SafetyPolicy, w
   const fetched = new Map<string, string | null | undefined>();
   for (let round = 0; ; round++) {
     const wanted = new Set<string>();
-    const last = round === 4;
+    // Each round reads what the last one found (a Makefile's includes, a module's imports).
+    const last = round === 10;
     checkCommand(cmd, policy, workspaceRoot, workspaceRoot, (rel) => {
       if (fetched.has(rel)) return fetched.get(rel);
       if (last) return undefined;
@@ -207,7 +234,7 @@ export async function checkCommandInSandbox(cmd: string, policy: SafetyPolicy, w
       return PENDING;
     });
     if (wanted.size === 0) return;
-    for (const rel of wanted) fetched.set(rel, await readBounded(sandbox, rel));
+    for (const rel of wanted) fetched.set(rel, rel.startsWith(EXECUTABLE_QUERY) ? await askExecutable(sandbox, rel.slice(EXECUTABLE_QUERY.length)) : await readBounded(sandbox, rel));
   }
 }
 
@@ -599,6 +626,14 @@ class CommandCheck {
       if (rest.some((a) => a === undefined)) return this.unresolved(`cannot tell what ${program} runs`);
       return this.source(rest.join(' '), inner, depth + 1, lenient);
     }
+    // `git-commit` (git-core's names for its subcommands) is `git commit`.
+    const gitAlias = /^git-(.+)$/.exec(program);
+    if (gitAlias) return this.program(['git', gitAlias[1], ...args], scope, inner, stdin, depth, lenient, tailUnknown);
+    // A program spelled as a path may be a link to git, or a copy of it, made in an earlier
+    // call: what it is, is asked of the sandbox (realpath and a byte comparison with git).
+    if (program !== 'git' && argv[0]!.includes('/') && !this.policy.allowGit && this.executable(argv[0]!, scope) === 'git') {
+      return this.program(['git', ...args], scope, inner, stdin, depth, lenient, tailUnknown);
+    }
     if (program === 'git') {
       if (!this.policy.allowGit) {
         // Variables that make git run a program or read config of the agent's choosing.
@@ -630,6 +665,7 @@ class CommandCheck {
       if (program !== 'printf' && program !== 'let') return;
     }
     if (PACKAGE_MANAGERS.has(program)) return this.packageManager(program, args, scope, depth, lenient);
+    if (program === 'make' || program === 'gmake') return this.make(args, scope, inner, depth);
     if (interpreter) return this.interpreter(program, interpreter, args, scope, stdin, lenient);
     if (/^(awk|gawk|mawk|nawk|busybox-awk)$/.test(program)) {
       const code = args.find((a) => a === undefined || !a.startsWith('-'));
@@ -752,6 +788,86 @@ class CommandCheck {
     this.source(text, freshScope(scope.cwd), depth + 1, true);
   }
 
+  /**
+   * What the file a program path names really is, as the sandbox sees it: `git` when it
+   * resolves to git or a byte-for-byte copy of it. Undefined while the answer is pending or
+   * cannot be had (no sandbox to ask: a plain check of the words).
+   */
+  private executable(file: string, scope: Scope): 'git' | 'other' | undefined {
+    if (scope.cwd === undefined && !path.isAbsolute(file)) return this.unresolved(`cannot tell where ${file} is`), undefined;
+    const abs = path.resolve(scope.cwd ?? '/', file);
+    if (this.writesUnknown || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) {
+      return this.unresolved(`${file} is written by this same command, so the policy cannot tell what it is`), undefined;
+    }
+    const answer = this.files(`${EXECUTABLE_QUERY}${abs}`);
+    if (answer === 'git') return 'git';
+    return answer === PENDING || answer === undefined ? undefined : 'other';
+  }
+
+  /**
+   * A program file and the workspace modules it imports, as far as they go: each is
+   * scanned like the file itself. A relative import that names no readable file, or an
+   * import built at run time, is unresolved; a bare name with no file in the workspace is
+   * the language's own or an installed package's, which the agent did not write here.
+   */
+  private programFile(abs: string, text: string, program: string, seen: Set<string>): void {
+    this.scanCode(text, program, 'file');
+    if (this.policy.allowGit && this.policy.migrationPatterns.length === 0) return;
+    const python = /^python|^pypy/.test(program);
+    const node = /^(node|nodejs|bun|deno)$/.test(program);
+    if (!python && !node) return;
+    const dir = path.dirname(abs);
+    const imports: string[][] = [];
+    if (python) {
+      if (/\b(importlib|__import__|runpy|imp\.load_source|exec\s*\(\s*open)\b/.test(text)) return this.unresolved(`${path.basename(abs)} imports modules named at run time`);
+      const names: string[] = [];
+      for (const m of text.matchAll(/^[ \t]*import[ \t]+([\w., \t]+)/gm)) names.push(...m[1].split(',').map((x) => x.trim().split(/\s+/)[0]));
+      for (const m of text.matchAll(/^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t*]+)/gm)) {
+        const base = path.resolve(dir, ...Array(Math.max(0, m[1].length - 1)).fill('..'));
+        const mod = m[2] ? path.join(base, ...m[2].split('.')) : base;
+        if (m[1]) {
+          // `from . import x` may name a submodule: each name is a candidate too.
+          imports.push([`${mod}.py`, path.join(mod, '__init__.py')]);
+          for (const n of m[3].split(',').map((x) => x.trim().split(/\s+/)[0]).filter((x) => x && x !== '*')) imports.push([path.join(mod, `${n}.py`), path.join(mod, n, '__init__.py'), 'optional']);
+        } else names.push(m[2]);
+      }
+      for (const n of names.filter(Boolean)) {
+        const mod = path.join(dir, ...n.split('.'));
+        imports.push([`${mod}.py`, path.join(mod, '__init__.py'), 'optional']);
+      }
+    } else {
+      if (/\b(require|import)\s*\(\s*[^'"`\s)]/.test(text)) return this.unresolved(`${path.basename(abs)} imports modules named at run time`);
+      for (const m of text.matchAll(/(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|\bimport\s+)['"`](\.{1,2}\/[^'"`]+)['"`]/g)) {
+        const mod = path.resolve(dir, m[1]);
+        imports.push([mod, ...['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.json'].map((e) => mod + e), ...['index.js', 'index.mjs', 'index.ts'].map((f) => path.join(mod, f))]);
+      }
+    }
+    for (const candidates of imports) {
+      const optional = candidates[candidates.length - 1] === 'optional';
+      const files = optional ? candidates.slice(0, -1) : candidates;
+      let resolved = false;
+      for (const file of files) {
+        if (seen.has(file)) {
+          resolved = true;
+          break;
+        }
+        const rel = this.relative(file);
+        if (rel === undefined) continue;
+        if (this.writesUnknown || [...this.written].some((w) => file === w || file.startsWith(w + path.sep))) return this.unresolved(`${rel} is written by this same command, so the policy cannot read it first`);
+        const t = this.files(rel);
+        if (t === PENDING) return;
+        if (t === null) continue;
+        if (t === undefined) return this.unresolved(`cannot read ${rel}, which ${path.basename(abs)} imports`);
+        resolved = true;
+        if (seen.size >= 64) return this.unresolved(`${path.basename(abs)} imports too many modules to follow`);
+        seen.add(file);
+        if (!t.includes('\u0000') && !file.endsWith('.json')) this.programFile(file, t, program, seen);
+        break;
+      }
+      if (!resolved && !optional) return this.unresolved(`cannot find ${path.relative(dir, files[0])}, which ${path.basename(abs)} imports`);
+    }
+  }
+
   private relative(abs: string): string | undefined {
     const real = resolveLoosely(abs);
     if (real !== this.rootReal && !real.startsWith(this.rootReal + path.sep)) return undefined;
@@ -785,7 +901,7 @@ class CommandCheck {
         }
         const rel = this.relative(abs);
         const text = rel === undefined ? undefined : this.files(rel);
-        if (typeof text === 'string' && !text.includes('\u0000')) this.scanCode(text, program, 'file');
+        if (typeof text === 'string' && !text.includes('\u0000')) this.programFile(abs, text, program, new Set([abs]));
         return;
       }
     }
@@ -862,6 +978,112 @@ class CommandCheck {
       this.violation(RULES.delete, `cannot tell where ${target ?? 'a target'} points; use a path relative to the workspace`);
     }
     checkDeleteTarget(this.cmd, target, this.root, scope.cwd, recursiveFromHere);
+  }
+
+  /**
+   * `make [targets]`: the recipes of the named targets (else the first one) and of what
+   * they depend on, read from the Makefile through the sandbox, with the Makefile's and the
+   * command line's variables expanded, checked as shell text (leniently: the Makefile is
+   * repository text). `$(shell …)` and `!=` anywhere run too. What cannot be read or
+   * followed (`--eval`, a makefile from stdin, an unreadable include) is unresolved.
+   */
+  private make(args: Array<string | undefined>, scope: Scope, inner: Scope, depth: number): void {
+    let dir = scope.cwd;
+    const files: string[] = [];
+    const targets: string[] = [];
+    const vars = new Map<string, string>();
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i];
+      if (a === undefined) return this.unresolved('cannot tell what make is asked to run');
+      const valued = a.match(/^(-f|--file|--makefile|-C|--directory|-I|--include-dir|-o|--old-file|--assume-old|-W|--what-if|--new-file|--assume-new|-j|--jobs|-l|--load-average|-O|--output-sync)(=(.*))?$/s);
+      if (valued) {
+        const value = valued[2] ? valued[3] : ['-j', '--jobs', '-l', '--load-average', '-O', '--output-sync'].includes(valued[1]) && !/^\d/.test(args[i + 1] ?? '') ? '' : args[++i];
+        if (value === undefined) return this.unresolved('cannot tell what make is given');
+        if (['-f', '--file', '--makefile'].includes(valued[1])) files.push(value);
+        if (['-C', '--directory'].includes(valued[1])) dir = dir === undefined ? undefined : path.resolve(dir, value);
+      } else if (/^-C./.test(a)) dir = dir === undefined ? undefined : path.resolve(dir, a.slice(2));
+      else if (/^-f./.test(a)) files.push(a.slice(2));
+      else if (a.startsWith('--eval')) return this.unresolved('make --eval runs text the policy does not follow');
+      else if (a.startsWith('-')) continue;
+      else if (/^[A-Za-z_][A-Za-z0-9_.-]*:?=/.test(a)) vars.set(a.slice(0, a.indexOf('=')).replace(/:$/, ''), a.slice(a.indexOf('=') + 1));
+      else targets.push(a);
+    }
+    if (dir === undefined) return this.unresolved('cannot tell which Makefile make reads');
+    if (files.includes('-') || files.some((f) => f.startsWith('/dev/'))) return this.unresolved('make reads its makefile from input');
+    const candidates = files.length > 0 ? files.map((f) => path.resolve(dir!, f)) : ['GNUmakefile', 'makefile', 'Makefile'].map((f) => path.join(dir!, f));
+    const texts: string[] = [];
+    // 'stop': pending (asked of the sandbox) or unresolved (refused, or no rule to refuse by).
+    const read = (abs: string, required: boolean, nesting: number): 'read' | 'absent' | 'stop' => {
+      const stop = (why: string): 'stop' => {
+        this.unresolved(why);
+        return 'stop';
+      };
+      if (this.writesUnknown || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) return stop(`${abs} is written by this same command, so the policy cannot read it first`);
+      const rel = this.relative(abs);
+      if (rel === undefined) return stop(`${abs} is outside the workspace, where the policy cannot read it`);
+      const text = this.files(rel);
+      if (text === PENDING) return 'stop';
+      if (text === null) return required ? stop(`cannot read ${rel}`) : 'absent';
+      if (text === undefined || text.includes('\u0000')) return stop(`cannot read ${rel}`);
+      texts.push(text);
+      for (const m of text.matchAll(/^[ ]*(-?include|sinclude)[ \t]+(.+)$/gm)) {
+        for (const inc of m[2].trim().split(/\s+/)) {
+          if (nesting >= 4) return stop('makefiles include each other too deeply');
+          if (/[$%*?[]/.test(inc)) return stop(`cannot tell which file make includes (${inc})`);
+          if (read(path.resolve(dir!, inc), m[1] === 'include', nesting + 1) === 'stop') return 'stop';
+        }
+      }
+      return 'read';
+    };
+    let found = false;
+    for (const abs of candidates) {
+      const r = read(abs, files.length > 0, 0);
+      if (r === 'stop') return;
+      if (r === 'read') {
+        found = true;
+        if (files.length === 0) break;
+      }
+    }
+    if (!found) return;
+    const makefile = parseMakefile(texts.join('\n'));
+    // The command line's variables, then the environment's, below the Makefile's own.
+    for (const [k, v] of makefile.vars) if (!vars.has(k)) vars.set(k, v);
+    const expand = (text: string): string => {
+      let out = text;
+      for (let round = 0; round < 8; round++) {
+        const next = out.replace(/\$[({]([A-Za-z_][A-Za-z0-9_.-]*)[)}]|\$([A-Za-z_])(?![A-Za-z0-9_(])/g, (whole, long?: string, short?: string) => {
+          const name = long ?? short!;
+          const value = vars.get(name) ?? (inner.env.has(name) ? inner.env.get(name) : undefined);
+          return value === undefined ? whole : value;
+        });
+        if (next === out) break;
+        out = next;
+      }
+      // Automatic variables name files; `$$` is a literal `$` for the shell.
+      return out.replace(/\$[@<^*?+|%]|\$[({][@<^*?+|%][DF]?[)}]/g, 'target').replace(/\$\$/g, '$');
+    };
+    const shellTexts: string[] = [...makefile.shellCalls];
+    const wanted = targets.length > 0 ? targets : makefile.firstTarget ? [makefile.firstTarget] : [];
+    const seen = new Set<string>();
+    const queue = [...wanted];
+    let patternRulesNeeded = false;
+    while (queue.length > 0 && seen.size < 500) {
+      const t = queue.shift()!;
+      if (seen.has(t)) continue;
+      seen.add(t);
+      const rule = makefile.rules.get(t);
+      if (!rule) {
+        patternRulesNeeded = true;
+        continue;
+      }
+      shellTexts.push(...rule.recipe);
+      for (const dep of rule.deps.flatMap((d) => expand(d).split(/\s+/)).filter(Boolean)) queue.push(dep);
+    }
+    if (patternRulesNeeded) for (const [t, rule] of makefile.rules) if (t.includes('%')) shellTexts.push(...rule.recipe);
+    for (const text of shellTexts) {
+      const line = expand(text).replace(/^[@+-]+/, '');
+      if (line.trim()) this.source(line, freshScope(dir), depth + 1, true);
+    }
   }
 
   /** `npm run X`, `npm test`, `yarn X`, `pnpm X`, `bun run X`, and the install lifecycle: the package.json scripts they run. */
@@ -954,6 +1176,55 @@ class CommandCheck {
   private spelling(argv: Array<string | undefined>): string {
     return argv[0] === undefined ? 'a variable or substitution' : argv[0];
   }
+}
+
+interface Makefile {
+  vars: Map<string, string>;
+  rules: Map<string, { deps: string[]; recipe: string[] }>;
+  firstTarget?: string;
+  /** `$(shell …)` bodies and `!=` right-hand sides: make runs them while reading the file. */
+  shellCalls: string[];
+}
+
+/** Enough of GNU make's syntax to know what each target runs: variables, rules, recipes. */
+function parseMakefile(text: string): Makefile {
+  const out: Makefile = { vars: new Map(), rules: new Map(), shellCalls: [] };
+  const lines = text.replace(/\\\n/g, ' ').split('\n');
+  let current: Array<{ deps: string[]; recipe: string[] }> = [];
+  for (const raw of lines) {
+    for (const m of raw.matchAll(/\$\(shell[ \t]+([^)]*)\)/g)) out.shellCalls.push(m[1]);
+    if (raw.startsWith('\t')) {
+      for (const r of current) r.recipe.push(raw.slice(1));
+      continue;
+    }
+    const line = raw.replace(/(^|[^\\])#.*$/, '$1').trimEnd();
+    if (!line.trim()) continue;
+    const assign = /^\s*(?:export\s+|override\s+)*([A-Za-z_][A-Za-z0-9_.-]*)\s*(:::=|::=|:=|\?=|\+=|!=|=)\s*(.*)$/.exec(line);
+    if (assign) {
+      const [, name, op, value] = assign;
+      if (op === '!=') out.shellCalls.push(value);
+      else out.vars.set(name, op === '+=' && out.vars.has(name) ? `${out.vars.get(name)} ${value}` : value);
+      current = [];
+      continue;
+    }
+    const rule = /^([^:=#\t][^:=]*?)\s*::?\s*(.*)$/.exec(line);
+    if (rule && !/^\s*(-?include|sinclude|define|endef|ifeq|ifneq|ifdef|ifndef|else|endif|vpath|export|unexport)\b/.test(line)) {
+      const [depsPart, inline] = rule[2].split(/;(.*)/s);
+      const deps = depsPart.replace(/\|/, ' ').split(/\s+/).filter(Boolean);
+      current = [];
+      for (const target of rule[1].trim().split(/\s+/)) {
+        const r = out.rules.get(target) ?? { deps: [], recipe: [] };
+        r.deps.push(...deps);
+        if (inline !== undefined && inline.trim()) r.recipe.push(inline);
+        out.rules.set(target, r);
+        current.push(r);
+        if (!out.firstTarget && !target.startsWith('.') && !target.includes('%')) out.firstTarget = target;
+      }
+      continue;
+    }
+    current = [];
+  }
+  return out;
 }
 
 /** The `scripts` of a package.json, or undefined when it is not one. */

@@ -27,21 +27,30 @@ const PROBE_FILE: Record<Controller, { 1: string; 2: string }> = {
   cpu: { 1: 'cpu.cfs_quota_us', 2: 'cpu.max' },
 };
 
-let cachedBases: Partial<Record<Controller, Base>> | undefined;
+export type CgroupBases = Partial<Record<Controller, Base>>;
+
+let cachedBases: CgroupBases | undefined;
 
 /** Per controller, the directory under which this process may create sandbox cgroups. */
-export function cgroupBases(): Partial<Record<Controller, Base>> {
+export function cgroupBases(): CgroupBases {
   if (cachedBases) return cachedBases;
-  const found: Partial<Record<Controller, Base>> = {};
-  cachedBases = found;
-  let own: string[];
-  let mounts: string[];
   try {
-    own = fs.readFileSync('/proc/self/cgroup', 'utf8').split('\n');
-    mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+    cachedBases = findCgroupBases(fs.readFileSync('/proc/self/cgroup', 'utf8'), fs.readFileSync('/proc/self/mountinfo', 'utf8'));
   } catch {
-    return found; // no /proc: not Linux
+    cachedBases = {}; // no /proc: not Linux
   }
+  return cachedBases;
+}
+
+/**
+ * The bases, from this process's /proc/self/cgroup and /proc/self/mountinfo texts: for each
+ * controller the first hierarchy where a `nightshift-sandboxes` cgroup can be made and a
+ * child of it offers the controller's files.
+ */
+export function findCgroupBases(procSelfCgroup: string, mountinfo: string): CgroupBases {
+  const found: CgroupBases = {};
+  const own = procSelfCgroup.split('\n');
+  const mounts = mountinfo.split('\n');
   const candidates: { controller: Controller; dir: string; version: 1 | 2 }[] = [];
   for (const m of mounts) {
     const [pre, post] = m.split(' - ');
@@ -66,13 +75,7 @@ export function cgroupBases(): Partial<Record<Controller, Base>> {
     const base = path.join(c.dir, 'nightshift-sandboxes');
     try {
       fs.mkdirSync(base, { recursive: true });
-      if (c.version === 2) {
-        try {
-          fs.writeFileSync(path.join(base, 'cgroup.subtree_control'), `+${c.controller}`);
-        } catch {
-          // not available here
-        }
-      }
+      if (c.version === 2) enableV2Controller(c.dir, base, c.controller);
       const probe = path.join(base, `probe-${process.pid}`);
       fs.mkdirSync(probe, { recursive: true });
       const ok = fs.existsSync(path.join(probe, PROBE_FILE[c.controller][c.version]));
@@ -83,6 +86,52 @@ export function cgroupBases(): Partial<Record<Controller, Base>> {
     }
   }
   return found;
+}
+
+/** Where the worker's own processes go when its cgroup must hand controllers down (v2). */
+export const WORKER_LEAF = 'nightshift-worker';
+
+/**
+ * Makes `controller` available in the children of `base` on cgroup v2. The kernel's rules
+ * (Documentation/admin-guide/cgroup-v2.rst): a controller reaches a child only when every
+ * ancestor lists it in `cgroup.subtree_control` (top-down), and a non-root cgroup that
+ * holds processes cannot enable any there (EBUSY: no internal processes). So the worker's
+ * own cgroup (`parent`, delegated to it) enables the controller, after moving the
+ * processes it holds, the worker among them, into a leaf of their own; then `base` does.
+ * A controller the parent does not offer (`cgroup.controllers`) is left alone.
+ */
+export function enableV2Controller(parent: string, base: string, controller: Controller): void {
+  const offered = (dir: string) => readWords(path.join(dir, 'cgroup.controllers')).includes(controller);
+  const enabled = (dir: string) => readWords(path.join(dir, 'cgroup.subtree_control')).includes(controller);
+  if (!offered(parent)) return;
+  const enable = (dir: string) => fs.writeFileSync(path.join(dir, 'cgroup.subtree_control'), `+${controller}`);
+  if (!enabled(parent)) {
+    try {
+      enable(parent);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EBUSY') throw err;
+      const leaf = path.join(parent, WORKER_LEAF);
+      fs.mkdirSync(leaf, { recursive: true });
+      // One pid per write: cgroup.procs takes a single pid each time.
+      for (const pid of readWords(path.join(parent, 'cgroup.procs'))) {
+        try {
+          fs.writeFileSync(path.join(leaf, 'cgroup.procs'), pid);
+        } catch {
+          // exited meanwhile
+        }
+      }
+      enable(parent);
+    }
+  }
+  if (!enabled(base)) enable(base);
+}
+
+function readWords(file: string): string[] {
+  try {
+    return fs.readFileSync(file, 'utf8').split(/\s+/).filter(Boolean);
+  } catch {
+    return [];
+  }
 }
 
 /** The directory under which pids cgroups are made, or null (kept for callers that only need pids). */
@@ -108,8 +157,7 @@ export interface SandboxCgroups {
 }
 
 /** Creates (or reuses) the sandbox's cgroups with the limits written; controllers that fail are left out. */
-export function ensureSandboxCgroups(id: string, limits: ResourceLimits): SandboxCgroups {
-  const bases = cgroupBases();
+export function ensureSandboxCgroups(id: string, limits: ResourceLimits, bases: CgroupBases = cgroupBases()): SandboxCgroups {
   const dirs = new Map<string, 1 | 2>();
   const enforced = new Set<Controller>();
   let memory: { dir: string; version: 1 | 2 } | undefined;
@@ -160,6 +208,8 @@ function writeLimit(dir: string, version: 1 | 2, controller: Controller, limits:
     if (version === 2) {
       w('memory.max', bytes);
       tryW('memory.swap.max', '0');
+      // An OOM ends the whole command, as on v1, rather than one process of it.
+      tryW('memory.oom.group', '1');
     } else {
       // memsw must stay >= the memory limit, so raise it first when growing, then both.
       tryW('memory.memsw.limit_in_bytes', '-1');
@@ -177,10 +227,10 @@ function writeLimit(dir: string, version: 1 | 2, controller: Controller, limits:
   }
 }
 
-function sandboxDirs(id: string): string[] {
-  const seen = new Set<string>();
-  for (const base of Object.values(cgroupBases())) seen.add(path.join(base.dir, id));
-  return [...seen];
+function sandboxDirs(id: string, bases: CgroupBases): Array<{ dir: string; version: 1 | 2 }> {
+  const seen = new Map<string, 1 | 2>();
+  for (const base of Object.values(bases)) seen.set(path.join(base.dir, id), base.version);
+  return [...seen].map(([dir, version]) => ({ dir, version }));
 }
 
 /**
@@ -188,8 +238,19 @@ function sandboxDirs(id: string): string[] {
  * unless `keep` (a timed-out command empties its sandbox's cgroups; the sandbox goes on
  * using them).
  */
-export async function killSandboxCgroups(id: string, o: { keep?: boolean } = {}): Promise<number> {
-  const dirs = sandboxDirs(id);
+export async function killSandboxCgroups(id: string, o: { keep?: boolean; bases?: CgroupBases } = {}): Promise<number> {
+  const cgroups = sandboxDirs(id, o.bases ?? cgroupBases());
+  const dirs = cgroups.map((c) => c.dir);
+  // v2 (5.14+) kills a whole cgroup at once, and a fork racing the kill dies too; the
+  // loop below then only waits for it to be empty (and does the work on older kernels).
+  for (const c of cgroups) {
+    if (c.version !== 2 || !fs.existsSync(path.join(c.dir, 'cgroup.kill'))) continue;
+    try {
+      fs.writeFileSync(path.join(c.dir, 'cgroup.kill'), '1');
+    } catch {
+      // not supported here
+    }
+  }
   let killed = 0;
   for (let round = 0; round < 50; round++) {
     const pids = new Set<number>();

@@ -20,7 +20,13 @@ export interface SandboxLimits {
   processes?: number;
 }
 
-/** Defaults of the bounds every local sandbox gets; the disk is bounded only when asked (it needs root and loop devices). */
+/**
+ * Disk size of a worker's local sandboxes that name none, where size-capped volumes work
+ * (root, loop devices, mkfs.ext4); elsewhere the worker warns and they run unbounded.
+ */
+export const DEFAULT_DISK_MB = 10240;
+
+/** Defaults of the other bounds every local sandbox gets. */
 export const DEFAULT_SANDBOX_LIMITS: Required<Omit<SandboxLimits, 'diskMb'>> = { memoryMb: 4096, cpus: 1, openFiles: 4096, processes: 512 };
 
 export interface CreateSandboxOptions {
@@ -75,7 +81,8 @@ export interface Sandbox {
    */
   readFile(path: string, o?: { maxBytes?: number }): Promise<Uint8Array>;
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
-  list(path: string, o?: { depth?: number }): Promise<FileEntry[]>;
+  /** At most `maxEntries` entries (default: all), so a workspace of millions of files cannot exhaust the worker. */
+  list(path: string, o?: { depth?: number; maxEntries?: number }): Promise<FileEntry[]>;
   /** @returns false if the sandbox was already gone. */
   kill(): Promise<boolean>;
 }

@@ -11,7 +11,7 @@
  * transports the worker needs), and the work tree is read through the worker's own git
  * directory, never through a `.git` the worker did not make.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -38,6 +38,13 @@ const PINNED_CONFIG: [string, string][] = [
   ['protocol.file.allow', 'always'],
   ['protocol.https.allow', 'always'],
   ['protocol.ssh.allow', 'always'],
+  // A nested repository in the work tree is the agent's: git must never start another git
+  // in it (a dirty check or a recursing checkout would read that repository's config).
+  ['submodule.recurse', 'false'],
+  ['diff.ignoreSubmodules', 'all'],
+  ['status.submoduleSummary', 'false'],
+  ['fetch.recurseSubmodules', 'false'],
+  ['push.recurseSubmodules', 'no'],
 ];
 const PINNED = PINNED_CONFIG.flatMap(([k, v]) => ['-c', `${k}=${v}`]);
 
@@ -76,19 +83,34 @@ export interface PreparedWorkspace {
   missingContextFiles: string[];
 }
 
-/** Runs git and returns trimmed stdout; throws with git's stderr on failure. */
-export async function git(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+/**
+ * How long one host git call may take unless the caller says. The agent can make git
+ * wait forever (a nested repository whose HEAD is a FIFO is opened while the work tree
+ * is walked), and an activity's timeout ends the activity, never its child process.
+ * As long as the longest activity that runs git (a clone or push of a large repository).
+ */
+export const HOST_GIT_TIMEOUT_MS = 20 * 60_000;
+
+/** Runs git and returns trimmed stdout; throws with git's stderr on failure, or once `timeoutMs` has passed (SIGKILL). */
+export async function git(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
+    const timeoutMs = o.timeoutMs ?? HOST_GIT_TIMEOUT_MS;
     execFile(
       'git',
       [...PINNED, ...args],
-      { cwd: o.cwd, env: { ...gitEnv(), ...o.env }, maxBuffer: 64 * 1024 * 1024 },
+      { cwd: o.cwd, env: { ...gitEnv(), ...o.env }, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' },
       (err, stdout, stderr) => {
-        if (err) reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
+        if (err && err.killed) reject(new Error(`git ${args.join(' ')} was killed after ${timeoutMs} ms (the work tree made it wait)`));
+        else if (err) reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
         else resolve(stdout.trim());
       },
     );
   });
+}
+
+/** Starts git with the same pinned config and environment as `git`, for output too large to buffer; the caller reads and ends it. */
+export function gitProcess(args: string[], o: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
+  return spawn('git', [...PINNED, ...args], { cwd: o.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
 /**
@@ -215,7 +237,7 @@ export interface WorkTreeSnapshot {
  * are left out. Starts from the base commit's index, as the delivery commit does, so
  * tracked files that match `.gitignore` stay in and both give the same tree.
  */
-export async function snapshotWorkTree(target: Sandbox, store: string): Promise<WorkTreeSnapshot> {
+export async function snapshotWorkTree(target: Sandbox, store: string, o: { timeoutMs?: number } = {}): Promise<WorkTreeSnapshot> {
   const sandbox = localOnly(target);
   await ensureCheckpointStore(store);
   let base: string | undefined;
@@ -232,11 +254,24 @@ export async function snapshotWorkTree(target: Sandbox, store: string): Promise<
     if (base) await git([...over, 'read-tree', base], { env });
     // Without a repository nothing is delivered from this tree; installed packages would only slow every checkpoint.
     const pathspec = base ? [] : ['--', '.', ':(exclude,glob)**/node_modules/**'];
-    await git([...over, 'add', '-A', ...pathspec], { cwd: sandbox.workspaceDir, env });
+    await git([...over, 'add', '-A', '--ignore-errors', ...pathspec], { cwd: sandbox.workspaceDir, env, timeoutMs: o.timeoutMs }).catch((err: Error) => {
+      if (!onlyEmptyNestedRepos(err.message)) throw err;
+    });
     return { tree: await git([...over, 'write-tree'], { env }), base };
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
+}
+
+/**
+ * Whether `git add --ignore-errors` failed only on nested repositories without a commit
+ * (what `cargo new` or an agent's `.git` makes): those are left out, the rest is added.
+ * The delivery commit in the sandbox skips the same ones, so both see the same tree.
+ */
+export function onlyEmptyNestedRepos(gitError: string): boolean {
+  const lines = gitError.split('\n').map((l) => l.trim()).filter(Boolean);
+  const nested = lines.filter((l) => /does not have a commit checked out$/.test(l));
+  return nested.length > 0 && lines.every((l) => nested.includes(l) || /^fatal: adding files failed$/.test(l));
 }
 
 /**
@@ -246,9 +281,9 @@ export async function snapshotWorkTree(target: Sandbox, store: string): Promise<
  * agent's work as uncommitted changes. Nothing in the workspace is written.
  * @returns the checkpoint commit id.
  */
-export async function checkpoint(target: Sandbox, store: string, ref: string, message = 'nightshift checkpoint'): Promise<string> {
+export async function checkpoint(target: Sandbox, store: string, ref: string, message = 'nightshift checkpoint', o: { timeoutMs?: number } = {}): Promise<string> {
   const sandbox = localOnly(target);
-  const { tree, base } = await snapshotWorkTree(sandbox, store);
+  const { tree, base } = await snapshotWorkTree(sandbox, store, o);
   let trailers = '';
   if (base) {
     const wsGit = ['--git-dir', path.join(sandbox.workspaceDir, '.git')];

@@ -25,6 +25,7 @@ import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess,
 import { prBody, prTitle, type PrContent } from './pr-body';
 import { createGitHubClient, ensurePullRequest, githubRepoOf, PullRequestFailed, type GitHubClient, type GitHubClientOptions, type PullRequestRef } from './pull-request';
 import { checkpointStoreFor } from '../agent';
+import { scanCommitForSecrets, secretScanReason } from './secret-scan';
 import { commitInSandbox, workTreeOf } from './sandbox-commit';
 
 export interface DeliveryDeps {
@@ -149,7 +150,13 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       const remote = resolveRemote(config.root, input.repo);
       const access = pushAccess(remote, config.github.token);
       if (!access.ok) return { pushed: false, reason: access.reason };
-      return whileBeating(() => pushBranch(deliveryRepoFor(config, remote), { remote, branch: input.branch, commit: input.commit, token: config.github.token }));
+      return whileBeating(async () => {
+        const repoDir = deliveryRepoFor(config, remote);
+        // A secret in a committed file stays on this machine: the task keeps its redacted patch.
+        const scan = await scanCommitForSecrets(repoDir, input.commit, workerRedactor(config));
+        if (!scan.clean) return { pushed: false, reason: secretScanReason(scan) };
+        return pushBranch(repoDir, { remote, branch: input.branch, commit: input.commit, token: config.github.token });
+      });
     },
 
     /**

@@ -72,7 +72,10 @@ echo "BASE $base"
 export GIT_DIR="$t/repo.git" GIT_WORK_TREE="$ws" GIT_INDEX_FILE="$t/index"
 # Start from HEAD's index so tracked files that match .gitignore stay tracked.
 git read-tree "$base"
-git add -A
+# A nested repository without a commit is left out (as the worker's checkpoint does); any other error stops.
+if ! git add -A --ignore-errors 2>"$t/add-errors"; then
+  if grep -v -e 'does not have a commit checked out$' -e '^fatal: adding files failed$' "$t/add-errors" >&2; then exit 1; fi
+fi
 tree=$(git write-tree)
 echo "TREE $tree"
 `;

@@ -25,7 +25,7 @@ test('a token in the agent\'s summary reaches neither the PR, the commit, the pa
   const fake = await startFakeAnthropic({
     byTurn: (turn) =>
       turn === 1
-        ? message([toolUse('tu_w', 'write_file', { path: 'found.txt', content: `${leak}\n` })])
+        ? message([toolUse('tu_w', 'write_file', { path: 'found.txt', content: 'I found the tokens in .env\n' })])
         : message([text('Done.'), toolUse('tu_fin', 'finish', { summary: `Wrote found.txt. ${leak}`, verification: 'cat found.txt' })]),
   });
   try {
@@ -54,9 +54,7 @@ test('a token in the agent\'s summary reaches neither the PR, the commit, the pa
     assert.match(pulls[0].body, /- redacted a secret-shaped value \(GITHUB_TOKEN, Anthropic key\) from this pull request/);
 
     absent('the commit message', git(bare, 'log', '-1', '--format=%B', task.commit!));
-    const patch = readFileSync(path.join(config.root, task.patchFile!), 'utf8');
-    absent('the patch', patch);
-    assert.match(patch, /\+I found GITHUB_TOKEN=\[REDACTED: GITHUB_TOKEN\]/);
+    absent('the pushed files', git(bare, 'show', task.commit!));
 
     assert.ok(result.report && 'markdown' in result.report, JSON.stringify(result.report));
     const md = readFileSync(path.join(config.root, result.report.markdown), 'utf8');
@@ -64,6 +62,58 @@ test('a token in the agent\'s summary reaches neither the PR, the commit, the pa
     for (const [what, s] of [['the report', md], ['the JSON report', json]]) {
       absent(what, s);
       assert.ok(s.includes("redacted a secret-shaped value (GITHUB_TOKEN, Anthropic key) from this task's text"), `${what} notes the redaction:\n${s}`);
+    }
+  } finally {
+    await fake.close();
+    await gh.close();
+  }
+});
+
+test('a token written into a committed file is never pushed: the task keeps its redacted local patch', async () => {
+  const bare = remote();
+  const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } }, token: GITHUB_TOKEN });
+  const privateKey = ['-----BEGIN OPENSSH PRIVATE KEY-----', 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW', '-----END OPENSSH PRIVATE KEY-----'].join('\n');
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) =>
+      turn === 1
+        ? message([
+            toolUse('tu_w', 'write_file', { path: 'config/found.env', content: `GITHUB_TOKEN=${GITHUB_TOKEN}\nKEY=${ANTHROPIC_SHAPED}\n` }),
+            toolUse('tu_k', 'write_file', { path: 'deploy/id_ed25519', content: `${privateKey}\n` }),
+            toolUse('tu_c', 'write_file', { path: 'notes.md', content: 'nothing secret here\n' }),
+          ])
+        : message([text('Done.'), toolUse('tu_fin', 'finish', { summary: 'Saved the configuration.', verification: 'ls' })]),
+  });
+  try {
+    const config = { ...deliveryConfig(server.env, fake.url, gh.url) };
+    config.github = { ...config.github, token: GITHUB_TOKEN };
+    const worker = await deliveryWorker(server.env, config);
+    const result = await runBatch(server.env, worker, {
+      spec: {
+        date: '2026-11-23',
+        pull_request: { repo: GITHUB_REPO, labels: ['nightshift'] },
+        tasks: [{ id: 'committed-secret', title: 'Save the configuration', context: { repo: bare }, agent_config: { model: 'haiku', max_turns: 4 } }],
+      },
+    });
+    const task = result.tasks[0];
+    assert.equal(task.status, 'succeeded', task.error);
+    assert.equal(task.pushed, false);
+    assert.ok(task.commit, 'the commit stays in the worker’s delivery repository');
+    // Nothing left the machine: no branch on the remote, no pull request.
+    assert.equal(git(bare, 'for-each-ref', 'refs/heads/nightshift'), '');
+    assert.equal(gh.pulls(GITHUB_REPO).length, 0);
+
+    const patch = readFileSync(path.join(config.root, task.patchFile!), 'utf8');
+    for (const secret of [GITHUB_TOKEN, ANTHROPIC_SHAPED, 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW']) assert.ok(!patch.includes(secret), 'the patch holds a secret');
+    assert.match(patch, /\+GITHUB_TOKEN=\[REDACTED: GITHUB_TOKEN\]/);
+    assert.ok(result.report && 'markdown' in result.report, JSON.stringify(result.report));
+    const md = readFileSync(path.join(config.root, result.report.markdown), 'utf8');
+    const json = readFileSync(path.join(config.root, result.report.json), 'utf8');
+    for (const [what, s] of [['the report', md], ['the JSON report', json]]) {
+      for (const secret of [GITHUB_TOKEN, ANTHROPIC_SHAPED]) assert.ok(!s.includes(secret), `${what} holds a secret`);
+      assert.ok(s.includes('config/found.env (GITHUB_TOKEN, Anthropic key)'), `${what} names the file and the kinds:\n${s}`);
+      assert.ok(s.includes('deploy/id_ed25519 (private key)'), `${what} names the key file:\n${s}`);
+      assert.ok(!s.includes('notes.md ('), `${what} blames a clean file:\n${s}`);
+      assert.ok(s.includes('so it was not pushed'), `${what} says why nothing was pushed:\n${s}`);
       assert.ok(s.includes(`redacted a secret-shaped value from the patch file (${task.patchFile})`), `${what} notes the patch:\n${s}`);
     }
   } finally {

@@ -65,7 +65,7 @@ describe('createSandboxProvider and SandboxConfigSchema', () => {
   it('e2b without E2B_API_KEY is a clear error', () => {
     assert.throws(() => createSandboxProvider({ provider: 'e2b' }, { localRoot: '/nonexistent', e2b: {} }), (e: unknown) => e instanceof SandboxConfigError && /E2B_API_KEY/.test(e.message));
     assert.ok(createSandboxProvider({ provider: 'e2b' }, { localRoot: '/x', e2b: { apiKey: 'k' } }));
-    assert.ok(createSandboxProvider({}, { localRoot: '/x' }));
+    assert.ok(createSandboxProvider({}, { localRoot: tempDir('providers-local') }));
   });
 
   it('builds the create options: env allowlist and network policy', () => {

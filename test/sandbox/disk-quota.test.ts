@@ -1,0 +1,110 @@
+/**
+ * The disk bound is on by default where it can be: each sandbox gets its own size-capped
+ * volume on a loop device made on demand, so more sandboxes than the kernel's boot-time
+ * `max_loop` all get one, and every device is freed with its sandbox. Where volumes cannot
+ * be made (a worker that is not root) the probe says why instead of pretending.
+ * Scratch space is outside /tmp.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createReportActivities } from '../../activities/report';
+import { diskQuotaSupport, isMountPoint } from '../../sandbox/disk-volume';
+import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
+import { createSandboxProvider } from '../../sandbox/index';
+import { DEFAULT_DISK_MB } from '../../sandbox/types';
+import { scratchDir } from '../helpers/outside-tmp';
+
+/** Loop devices backed by a file under `dir`. */
+function loopsUnder(dir: string): string[] {
+  return execFileSync('losetup', ['-a'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir));
+}
+
+describe('disk quota by default', () => {
+  const root = scratchDir('disk-quota');
+  const sandboxesDir = path.join(root, '.nightshift', 'sandboxes');
+  const provider = createLocalProvider({ root: sandboxesDir, defaultDiskMb: 48 });
+  const made: LocalSandbox[] = [];
+  after(async () => {
+    for (const sb of made) await sb.kill().catch(() => false);
+    await shutdownIsolation();
+  });
+
+  it('a sandbox that names no disk size gets the default volume, and a write past it fails while the worker lives on', { timeout: 120_000 }, async () => {
+    const sb = (await provider.create({ key: 'disk-quota/default' })) as LocalSandbox;
+    made.push(sb);
+    assert.equal(sb.diskUnbounded, undefined);
+    assert.ok(isMountPoint(path.dirname(sb.workspaceDir)), 'the workspace lives on its own volume');
+    const r = await sb.exec('{ head -c 100000000 /dev/zero > big; } 2>&1; echo "exit=$?"; df -m . | tail -1');
+    assert.match(r.stdout, /No space left on device/);
+    assert.match(r.stdout, /exit=1/);
+    // The bound is the volume's, not the host's: the host disk still takes writes.
+    fs.writeFileSync(path.join(root, 'host-still-writable'), 'yes');
+    const again = await sb.exec('rm -f big && echo small > small && cat small');
+    assert.equal(again.stdout.trim(), 'small');
+  });
+
+  it('more sandboxes than max_loop each get a volume, and killing them frees every loop device', { timeout: 300_000 }, async () => {
+    const maxLoop = Number(fs.readFileSync('/sys/module/loop/parameters/max_loop', 'utf8').trim()) || 8;
+    const many: LocalSandbox[] = [];
+    for (let i = 0; i < maxLoop + 2; i++) {
+      const sb = (await provider.create({ key: `disk-quota/many-${i}` })) as LocalSandbox;
+      many.push(sb);
+      made.push(sb);
+    }
+    for (const sb of many) {
+      assert.equal(sb.diskUnbounded, undefined, sb.diskUnbounded);
+      assert.ok(isMountPoint(path.dirname(sb.workspaceDir)), `${sb.id} has no volume`);
+    }
+    assert.equal(new Set(loopsUnder(sandboxesDir).filter((l) => l.includes('many')).map((l) => l.split(':')[0])).size, maxLoop + 2);
+    for (const sb of many) assert.equal(await sb.kill(), true);
+    // umount -l frees the device once the last user is gone; give the kernel a moment.
+    for (let i = 0; i < 50 && loopsUnder(sandboxesDir).some((l) => l.includes('many')); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(loopsUnder(sandboxesDir).filter((l) => l.includes('many')), []);
+  });
+
+  it('the worker’s provider gives its sandboxes the 10 GiB default', { timeout: 60_000 }, async () => {
+    const workerProvider = createSandboxProvider({ provider: 'local' }, { localRoot: path.join(root, 'worker-sandboxes') });
+    const sb = (await workerProvider.create({ key: 'disk-quota/worker' })) as LocalSandbox;
+    made.push(sb);
+    assert.equal(sb.diskUnbounded, undefined);
+    const size = Number((await sb.exec('df -m --output=size . | tail -1')).stdout.trim());
+    assert.ok(size > DEFAULT_DISK_MB * 0.9 && size <= DEFAULT_DISK_MB, `volume of ${size} MiB`);
+    // Sparse: the image holds only what was written.
+    assert.ok(fs.statSync(path.join(sb.dir, 'disk.img')).blocks * 512 < 64 * 1024 * 1024);
+  });
+
+  it('a sandbox’s own disk size wins over the default', async () => {
+    const sb = (await provider.create({ key: 'disk-quota/own', limits: { diskMb: 96 } })) as LocalSandbox;
+    made.push(sb);
+    const size = Number((await sb.exec('df -m --output=size . | tail -1')).stdout.trim());
+    assert.ok(size > 64 && size <= 96, `volume of ${size} MiB`);
+  });
+
+  it('a worker whose probe failed says so in the notes of every report it writes', async () => {
+    // A directory that cannot be made (below a regular file): the probe fails here even as root.
+    const blocker = path.join(scratchDir('disk-quota-blocked'), 'a-file');
+    fs.writeFileSync(blocker, '');
+    const probe = await diskQuotaSupport(path.join(blocker, 'sandboxes'));
+    assert.equal(probe.ok, false);
+    const reportRoot = scratchDir('disk-quota-report');
+    const report = await createReportActivities({ root: reportRoot }).writeReport({ status: { batchId: 'nightshift-2026-11-29', date: '2026-11-29', state: 'completed', startedAt: Date.now(), tasks: [] } });
+    for (const file of [report.markdown, report.json]) {
+      assert.match(fs.readFileSync(path.join(reportRoot, file), 'utf8'), /local sandbox disks are NOT bounded on this worker \(/);
+    }
+  });
+
+  it('where volumes cannot be made (not root), the probe says why and warns', { timeout: 120_000 }, () => {
+    const dir = scratchDir('disk-quota-nobody');
+    fs.chmodSync(dir, 0o777);
+    const script = `import('${path.resolve(__dirname, '../../sandbox/disk-volume.ts')}').then(async (m) => { m = m.diskQuotaSupport ? m : m.default; console.log(JSON.stringify(await m.diskQuotaSupport(${JSON.stringify(dir)}))); })`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '-e', script], { encoding: 'utf8', cwd: path.resolve(__dirname, '../..'), timeout: 60_000 });
+    const result = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { ok: boolean; why?: string };
+    assert.equal(result.ok, false, r.stdout + r.stderr);
+    assert.match(result.why ?? '', /mount|loop|permission|root/i);
+    assert.match(r.stderr, /WARNING: local sandbox disks are NOT bounded on this worker/);
+    assert.deepEqual(fs.readdirSync(dir), [], 'the probe cleaned up after itself');
+  });
+});
