@@ -13,7 +13,7 @@ import { writeReportFiles } from '../activities/report';
 import { runWorker } from '../worker/main';
 import { latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, localDate, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
-import { listModels, modelWarnings, renderModels } from './commands/models';
+import { listModels, modelsNotOffered, modelWarnings, offeredModelIds, renderModels } from './commands/models';
 import { runDemo } from './commands/demo';
 import { startDecomposed } from './commands/plan';
 import { registerLearningCommands } from './commands/learning-cli';
@@ -257,6 +257,14 @@ wrote ${files.json}`);
       try {
         const { spec, warnings: found } = await validateFile(config, file);
         const warnings = [...modelWarnings(spec, spec.date ?? localDate()), ...found.map(formatSpecIssue)];
+        if (config.anthropic.apiKey) {
+          const offered = await offeredModelIds(config).catch((err: Error) => {
+            warnings.push(`model names not checked against the API: ${err.message}`);
+            return undefined;
+          });
+          const missing = offered ? modelsNotOffered(spec, offered) : [];
+          if (missing.length) throw new SpecError(missing);
+        }
         if (!o.json) for (const w of warnings) info(`warning: ${w}`);
         print(o.json ? JSON.stringify({ ok: true, spec, warnings }, null, 2) : describePlan(spec));
       } catch (err) {
