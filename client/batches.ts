@@ -2,6 +2,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { BATCH_WORKFLOW, batchStatusQuery, type BatchResult, type BatchStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
+import { nightshiftCommand } from './hints';
 import { queryWithWorker } from './workers';
 
 /** The newest running batch, else the newest batch at all. */
@@ -10,7 +11,7 @@ export async function latestBatchId(client: Client, runningOnly = false): Promis
     const query = `WorkflowType='${BATCH_WORKFLOW}'${filter ? ` AND ${filter}` : ''}`;
     for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
   }
-  throw new CliError(runningOnly ? 'no batch is running' : 'no batch found; start one with `nightshift start FILE`', EXIT.notFound);
+  throw new CliError(runningOnly ? 'no batch is running' : `no batch found; start one with \`${nightshiftCommand()} start FILE\``, EXIT.notFound);
 }
 
 export async function runningBatchIds(client: Client): Promise<string[]> {

@@ -19,6 +19,11 @@ export interface NightshiftConfig {
     namespace: string;
     /** TLS, API key and gRPC metadata from TEMPORAL_* variables or a Temporal config profile. */
     connection: NativeConnectionOptions;
+    /**
+     * Port of the embedded dev server's Web UI, and of the links the CLI prints (NIGHTSHIFT_UI_PORT).
+     * @default the server's port + 1000, as `temporal server start-dev` picks it (8233 for 7233)
+     */
+    uiPort: number;
   };
   anthropic: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl?: string };
@@ -68,9 +73,21 @@ function readDollars(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
+/** A TCP port, or unset; anything else is a configuration error that names the variable. */
+function readPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = readEnv(env, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name} must be a port number from 1 to 65535; got "${v}"`);
+  return n;
+}
+
+/** Where the Temporal CLI's config file is looked for besides TEMPORAL_CONFIG_FILE. */
+const CONFIG_DIR_VARS = ['HOME', 'XDG_CONFIG_HOME', 'APPDATA'];
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
   const overrides: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (k.startsWith('TEMPORAL_') && v !== undefined) overrides[k] = v;
+  for (const [k, v] of Object.entries(env)) if ((k.startsWith('TEMPORAL_') || CONFIG_DIR_VARS.includes(k)) && v !== undefined) overrides[k] = v;
   // envconfig understands TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
   // TEMPORAL_PROFILE and the Temporal CLI's config file, so Cloud and self-hosted clusters work alike.
   const loaded = loadClientConnectConfig({ overrideEnvVars: overrides });
@@ -81,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
       address,
       namespace: loaded.namespace ?? 'default',
       connection: { ...loaded.connectionOptions, address },
+      uiPort: readPort(env, 'NIGHTSHIFT_UI_PORT') ?? defaultUiPort(address),
     },
     anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
     github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
@@ -110,8 +128,14 @@ export function stateDir(config: Pick<NightshiftConfig, 'root'>): string {
   return path.join(config.root, '.nightshift');
 }
 
+/** `temporal server start-dev` serves its Web UI 1000 above its port: a second server on another port moves its UI too. */
+export function defaultUiPort(address: string): number {
+  const port = Number(address.split(':')[1] ?? 7233);
+  return Number.isInteger(port) && port + 1000 <= 65535 ? port + 1000 : 8233;
+}
+
 /** Web UI address of the embedded dev server. */
 export function webUiUrl(config: Pick<NightshiftConfig, 'temporal'>): string {
   const host = config.temporal.address.split(':')[0] || 'localhost';
-  return `http://${host}:8233`;
+  return `http://${host}:${config.temporal.uiPort}`;
 }

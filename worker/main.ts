@@ -51,10 +51,10 @@ async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
 /**
  * Runs a worker until SIGINT/SIGTERM. Waits for the server when it is not up yet, and
  * reconnects when a running worker loses it (a server restart).
- * `workerOptions` lets test entry points add interceptors.
+ * `workerOptions` lets test entry points add interceptors; `config` carries the CLI's flags.
  */
-export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = {}): Promise<void> {
-  const config = loadConfig();
+export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; config?: NightshiftConfig } = {}): Promise<void> {
+  const config = o.config ?? loadConfig();
   let stopping = false;
   let running = false;
   const onSignal = (signal: NodeJS.Signals) => {
