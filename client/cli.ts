@@ -3,13 +3,13 @@
  * Temporal; the same actions are available through the Temporal CLI (see README).
  */
 import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig, webUiUrl } from '../common/config';
+import { loadConfig, LOG_FORMATS, webUiUrl } from '../common/config';
 import { installModelFile } from '../common/models-file';
 import { formatSpecIssue, SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
+import { installLogger, type LogFormat } from '../worker/log';
 import { runWorker } from '../worker/main';
 import { latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, localDate, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
@@ -119,6 +119,8 @@ export function buildProgram(): Command {
     } catch (err) {
       throw new CliError((err as Error).message, EXIT.usage);
     }
+    const logFormat = (action.opts() as { logFormat?: LogFormat }).logFormat;
+    installLogger({ ...config.log, ...(logFormat ? { format: logFormat } : {}) });
     if (global.output === 'json') {
       if (!action.options.some((o) => o.long === '--json')) throw new CliError(`-o json: \`${action.name()}\` has no JSON output`, EXIT.usage);
       action.setOptionValue('json', true);
@@ -368,7 +370,8 @@ wrote ${files.json}`);
 
   program
     .command('worker')
-    .description('run a worker on task queue "nightshift" (Ctrl-C stops it after handing back its work)')
+    .description('run a worker on task queue "nightshift" (Ctrl-C stops it after handing back its work); logs one line per task event')
+    .addOption(new Option('--log-format <format>', 'text lines, or json lines (NIGHTSHIFT_LOG_FORMAT)').choices([...LOG_FORMATS]))
     .action(async () => runWorker({ config }));
 
   program
@@ -387,6 +390,7 @@ wrote ${files.json}`);
     .description('run the example night end to end: dev server if needed, a worker, tasks/example.yaml')
     .addOption(new Option('--file <file>', 'task file to run').default('tasks/example.yaml'))
     .option('--ui-port <port>', "the started dev server's Web UI port (NIGHTSHIFT_UI_PORT; default the server port + 1000)")
+    .addOption(new Option('--log-format <format>', "the worker's log: text lines, or json lines (NIGHTSHIFT_LOG_FORMAT)").choices([...LOG_FORMATS]))
     .option('--json', 'print the final status as JSON')
     .action(async (o: { file: string; json?: boolean; uiPort?: string }) => {
       if (o.uiPort) config.temporal.uiPort = parsePort(o.uiPort);
@@ -402,8 +406,6 @@ wrote ${files.json}`);
 }
 
 export async function main(argv = process.argv): Promise<void> {
-  // The SDK logs every worker state change at INFO; people at a terminal want warnings only.
-  Runtime.install({ logger: new DefaultLogger((process.env.NIGHTSHIFT_LOG_LEVEL as LogLevel | undefined) ?? 'WARN') });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -6,6 +6,9 @@ import * as path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 
+export const LOG_FORMATS = ['text', 'json'] as const;
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
 /** The task queue is part of the public contract (design.md). */
 export const TASK_QUEUE = 'nightshift';
 
@@ -43,6 +46,13 @@ export interface NightshiftConfig {
   modelsFile?: string;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
+  /** The worker's log (worker/log.ts). */
+  log: {
+    /** NIGHTSHIFT_LOG_FORMAT: `text` lines for a terminal, or `json` lines for a log collector. @default 'text' */
+    format: (typeof LOG_FORMATS)[number];
+    /** NIGHTSHIFT_LOG_LEVEL: the least severe SDK message shown; task events always show. @default 'WARN' */
+    level: (typeof LOG_LEVELS)[number];
+  };
 }
 
 export interface NotifyEnv {
@@ -82,6 +92,15 @@ function readPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
+/** One of `allowed` (case-insensitive), or unset; anything else is a configuration error that names the variable. */
+function readChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[]): T | undefined {
+  const v = readEnv(env, name);
+  if (v === undefined) return undefined;
+  const hit = allowed.find((a) => a.toLowerCase() === v.toLowerCase());
+  if (!hit) throw new Error(`${name} must be one of ${allowed.join(', ')}; got "${v}"`);
+  return hit;
+}
+
 /** Where the Temporal CLI's config file is looked for besides TEMPORAL_CONFIG_FILE. */
 const CONFIG_DIR_VARS = ['HOME', 'XDG_CONFIG_HOME', 'APPDATA'];
 
@@ -113,6 +132,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     },
     modelsFile: readEnv(env, 'NIGHTSHIFT_MODELS_FILE'),
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
+    log: {
+      format: readChoice(env, 'NIGHTSHIFT_LOG_FORMAT', LOG_FORMATS) ?? 'text',
+      level: readChoice(env, 'NIGHTSHIFT_LOG_LEVEL', LOG_LEVELS) ?? 'WARN',
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createActivities, type ActivityDeps } from '../activities';
 import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
+import { withTaskEvents } from './log';
 
 /** Short enough for a container's stop timeout (10 s by default) to leave time for the hand-back. */
 export const SHUTDOWN_GRACE = '5 seconds';
@@ -58,6 +59,8 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promis
     // On SIGTERM/SIGINT running activities get this long to finish; then they are cancelled and fail retryably, so another worker takes them over.
     shutdownGraceTime: SHUTDOWN_GRACE,
     ...o.workerOptions,
+    // One line per task event in the worker's log (worker/log.ts), whatever interceptors a caller adds.
+    interceptors: withTaskEvents(o.workerOptions?.interceptors),
   });
 }
 

@@ -3,8 +3,9 @@ import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { shutdownIsolation } from '../sandbox/local';
 import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE } from './index';
+import { installLogger, logWorker } from './log';
 
-const say = (line: string) => console.error(`nightshift worker: ${line}`);
+const say = logWorker;
 
 /** Waits between tries to reach the server: quick at first, then every 15 s for as long as it takes. */
 const RETRY_DELAYS_S = [1, 2, 4, 8, 15];
@@ -92,6 +93,7 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
 }
 
 if (require.main === module) {
+  installLogger(loadConfig().log);
   runWorker().catch((err) => {
     say(err instanceof Error ? err.message : String(err));
     process.exit(1);
