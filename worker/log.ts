@@ -153,7 +153,7 @@ export function activityEvent(activityType: string, workflowId: string, input: u
         model: oneLine(r.model, 80),
         text: `turn ${turn}: ${tokens.input + tokens.cacheRead + tokens.cacheWrite} in / ${tokens.output} out tokens, $${cost.toFixed(4)}${calls.length ? `; ${calls.length} tool call${calls.length === 1 ? '' : 's'}` : ''}`,
       };
-      return [turnEvent, ...calls.map((c) => ({ event: 'task.tool', workflowId, turn, tool: oneLine(c.name, 60), summary: oneLine(c.summary), text: `turn ${turn}: ${oneLine(c.name, 60)} ${oneLine(c.summary)}` }))];
+      return [turnEvent, ...calls.map((c) => ({ event: 'task.tool', workflowId, turn, tool: oneLine(c.name, 60), summary: oneLine(c.summary), text: `turn ${turn}: ${oneLine(c.name, 60)} ${oneLine(c.summary)}`.trimEnd() }))];
     }
     case 'recordQuestion':
       return [{ event: 'task.question', workflowId, turn: i.turn, question: oneLine(r.question, 300), text: `asks: ${oneLine(r.question, 300)}` }];
