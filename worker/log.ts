@@ -120,12 +120,20 @@ export class NightshiftLogger implements Logger {
  */
 export function installLogger(o: NightshiftConfig['log']): void {
   if (Runtime.instantiator) return;
-  Runtime.install({ logger: new NightshiftLogger(o.format, o.level) });
+  installed = new NightshiftLogger(o.format, o.level);
+  Runtime.install({ logger: installed });
 }
 
-/** Sends an event to the installed logger (the SDK's default one prints it as an INFO line). */
+let installed: NightshiftLogger | undefined;
+
+/**
+ * Sends an event to the installed logger. Without one (a test's in-process worker) task
+ * events are dropped rather than dumped by the SDK's default logger; the worker's own
+ * lines still go to stderr, where scripts watching a worker process read them.
+ */
 export function logEvent(e: TaskEvent): void {
-  Runtime.instance().logger.info(e.event === 'worker' ? `nightshift worker: ${e.text}` : `${e.workflowId} ${e.text}`, { [EVENT]: e });
+  if (installed) installed.info(`${e.workflowId} ${e.text}`, { [EVENT]: e });
+  else if (e.event === 'worker') process.stderr.write(`nightshift worker: ${e.text}\n`);
 }
 
 /** A line about the worker itself (connected, waiting for the server, draining). */
