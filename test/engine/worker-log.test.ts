@@ -106,3 +106,16 @@ test('text lines: a task event with its workflow ID; an SDK warning in one line 
   assert.match(lines[2], /^\S+Z WARN Activity failed \(night\/t1 runTool\): boom second line$/);
   assert.match(lines[3], /^\S+Z night\/t1 started$/);
 });
+
+test('each event a task shows its progress by: question, answer, checks, push, pull request, command', () => {
+  const ev = (type: string, input: unknown, result: unknown) => activityEvent(type, 'night/t1', input, result).map((e) => `${e.event} ${e.text}`);
+  assert.deepEqual(ev('recordQuestion', { turn: 3 }, { question: 'Which\u001b[31m store?' }), ['task.question asks: Which [31m store?']);
+  assert.deepEqual(ev('recordAnswer', { turn: 3, summary: 'use SQLite' }, { chars: 10 }), ['task.answered got an answer: use SQLite']);
+  assert.deepEqual(ev('runChecks', {}, { passed: false, results: [{ command: 'npm test', exitCode: 1, passed: false }, { command: 'npm run lint', exitCode: 0, passed: true }] }), ['task.checks checks FAILED: npm test (exit 1)']);
+  assert.deepEqual(ev('runChecks', {}, { passed: true, results: [{ command: 'npm test', exitCode: 0, passed: true }] }), ['task.checks checks passed (1)']);
+  assert.deepEqual(ev('pushWork', { branch: 'nightshift/d/t1' }, { pushed: true }), ['task.delivered pushed nightshift/d/t1']);
+  assert.deepEqual(ev('pushWork', { branch: 'nightshift/d/t1' }, { pushed: false, reason: 'no remote' }), ['task.delivered kept nightshift/d/t1 locally, not pushed: no remote']);
+  assert.deepEqual(ev('openPullRequest', {}, { url: 'https://github.test/a/b/pull/7', draft: true }), ['task.delivered draft pull request https://github.test/a/b/pull/7']);
+  assert.deepEqual(ev('runCommandTask', {}, { exitCode: 2, timedOut: false, durationMs: 1500 }), ['task.command command exited 2 after 1.5 s']);
+  assert.deepEqual(ev('runTool', {}, { chars: 3 }), [], 'tool calls are told once, from the turn that made them');
+});
