@@ -72,7 +72,7 @@ test('status shows a running task live: tokens, cost, its activity and its open 
       const textual = (await nightshift('status', batchId)).stdout;
       assert.match(textual, /^live\s+waiting_for_answer\s+\$0\.03\s+108000\s/m);
       assert.match(textual, /^now:\n {2}live: turn 1: waiting for an answer/m);
-      assert.match(textual, new RegExp(`^waiting for an answer:\\n {2}live \\(asked [^)]+ ago\\): ${QUESTION.replace('?', '\\?')}\\n {4}answer: node \\S+ answer live "…" --batch ${batchId}$`, 'm'));
+      assert.match(textual, new RegExp(`^waiting for an answer:\\n {2}live \\(asked [^)]+ ago\\): ${QUESTION.replace('?', '\\?')}\\n {4}answer: .*\\banswer live "…" --batch ${batchId}$`, 'm'));
 
       await nightshift('answer', 'live', 'pattern B', '--batch', batchId);
       // Mid-call on turn 2: turn 1 is counted, the question is gone, the activity says what runs.
