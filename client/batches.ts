@@ -3,8 +3,9 @@ import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { BATCH_WORKFLOW, batchStatusQuery, type BatchResult, type BatchStatus } from '../workflows/contract';
+import { BATCH_WORKFLOW, batchStatusQuery, FINAL_STATES, taskStatusQuery, type BatchResult, type BatchStatus, type TaskStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
+import { nightshiftCommand } from './hints';
 import { capabilityWaits, queryWithWorker } from './workers';
 
 /** The newest running batch, else the newest batch at all. */
@@ -13,7 +14,7 @@ export async function latestBatchId(client: Client, runningOnly = false): Promis
     const query = `WorkflowType='${BATCH_WORKFLOW}'${filter ? ` AND ${filter}` : ''}`;
     for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
   }
-  throw new CliError(runningOnly ? 'no batch is running' : 'no batch found; start one with `nightshift start FILE`', EXIT.notFound);
+  throw new CliError(runningOnly ? 'no batch is running' : `no batch found; start one with \`${nightshiftCommand()} start FILE\``, EXIT.notFound);
 }
 
 /** Batches searched, newest first, for the one that ran a task file. */
@@ -91,4 +92,29 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
     error = cause?.message ?? (err as Error).message;
   }
   return { batchId, date: '', state: 'failed', startedAt: description.startTime.getTime(), tasks: [], error };
+}
+
+/** A task's own query answers within this; a busy or gone task keeps the batch's figures. */
+const TASK_QUERY_DEADLINE_MS = 3_000;
+
+/**
+ * The batch's status with each running task's live figures from the task's own `status`
+ * query: the batch learns a task's tokens, turns and cost only when it ends, but the task
+ * knows them turn by turn, and what it is doing now.
+ */
+export async function readBatchLive(client: Client, batchId: string): Promise<BatchStatus> {
+  const s = await readBatch(client, batchId);
+  if (s.state !== 'running') return s;
+  const tasks = await Promise.all(
+    s.tasks.map(async (t): Promise<TaskStatus> => {
+      if (t.status === 'pending' || FINAL_STATES.includes(t.status)) return t;
+      const live = await client
+        .withDeadline(Date.now() + TASK_QUERY_DEADLINE_MS, () => client.workflow.getHandle(t.workflowId).query(taskStatusQuery))
+        .catch(() => undefined);
+      if (!live) return t;
+      const { costUsd, tokens, turns, activity, questions, model, replay } = live;
+      return { ...t, costUsd, tokens, turns, activity, questions, ...(model ? { model } : {}), ...(replay ? { replay } : {}) };
+    }),
+  );
+  return { ...s, tasks };
 }

@@ -3,17 +3,17 @@
  * Temporal; the same actions are available through the Temporal CLI (see README).
  */
 import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, Runtime, type LogLevel } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig, webUiUrl } from '../common/config';
+import { loadConfig, LOG_FORMATS, webUiUrl } from '../common/config';
 import { installModelFile } from '../common/models-file';
 import { formatSpecIssue, SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
 import { writeReportFiles } from '../activities/report';
+import { installLogger, type LogFormat } from '../worker/log';
 import { runWorker } from '../worker/main';
 import { batchIdFor, latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, localDate, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
-import { listModels, modelWarnings, renderModels } from './commands/models';
+import { listModels, modelsNotOffered, modelWarnings, offeredModelIds, renderModels } from './commands/models';
 import { runDemo } from './commands/demo';
 import { startDecomposed } from './commands/plan';
 import { registerDeployCommands } from './commands/deploy';
@@ -28,6 +28,7 @@ import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
 import { FINAL_STATES, type BatchStatus } from '../workflows/contract';
 import type { IntakeStatus } from '../workflows/intake-contract';
+import { nightshiftCommand, repeatInHints, versionLine } from './hints';
 import { runDevServer } from './server';
 import { connectClient } from './temporal';
 import { noWorkerMessage, pollingWorkers, requireWorker } from './workers';
@@ -52,10 +53,80 @@ function configureErrors(cmd: Command): void {
   for (const sub of cmd.commands) configureErrors(sub);
 }
 
+/**
+ * The Temporal CLI's connection flags. Each stands for the TEMPORAL_* variable envconfig
+ * reads and wins over it, so `--env prod` or `--address` work as they do for `temporal`.
+ */
+const CONNECTION_FLAGS: { flags: string; help: string; variable: string }[] = [
+  { flags: '--address <host:port>', help: 'Temporal frontend address (TEMPORAL_ADDRESS; default localhost:7233)', variable: 'TEMPORAL_ADDRESS' },
+  { flags: '-n, --namespace <name>', help: 'Temporal namespace (TEMPORAL_NAMESPACE; default "default")', variable: 'TEMPORAL_NAMESPACE' },
+  { flags: '--env <profile>', help: "profile of the Temporal CLI's config file, temporal.toml (TEMPORAL_PROFILE)", variable: 'TEMPORAL_PROFILE' },
+  { flags: '--profile <profile>', help: 'the same as --env', variable: 'TEMPORAL_PROFILE' },
+  { flags: '--config-file <path>', help: 'the Temporal config file (TEMPORAL_CONFIG_FILE; default ~/.config/temporalio/temporal.toml)', variable: 'TEMPORAL_CONFIG_FILE' },
+  { flags: '--api-key <key>', help: 'Temporal Cloud API key (TEMPORAL_API_KEY; turns TLS on)', variable: 'TEMPORAL_API_KEY' },
+  { flags: '--tls', help: 'connect with TLS (TEMPORAL_TLS)', variable: 'TEMPORAL_TLS' },
+  { flags: '--tls-cert-path <path>', help: 'client certificate for mTLS (TEMPORAL_TLS_CLIENT_CERT_PATH)', variable: 'TEMPORAL_TLS_CLIENT_CERT_PATH' },
+  { flags: '--tls-key-path <path>', help: 'client private key for mTLS (TEMPORAL_TLS_CLIENT_KEY_PATH)', variable: 'TEMPORAL_TLS_CLIENT_KEY_PATH' },
+  { flags: '--tls-ca-path <path>', help: "server CA certificate (TEMPORAL_TLS_SERVER_CA_CERT_PATH)", variable: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH' },
+  { flags: '--tls-server-name <name>', help: 'server name to verify (TEMPORAL_TLS_SERVER_NAME)', variable: 'TEMPORAL_TLS_SERVER_NAME' },
+  { flags: '--tls-disable-host-verification', help: "do not verify the server's host name (TEMPORAL_TLS_DISABLE_HOST_VERIFICATION)", variable: 'TEMPORAL_TLS_DISABLE_HOST_VERIFICATION' },
+];
+
+/** The flags given on this command line, to repeat in hints; never the API key, which would end up in a terminal's scrollback. */
+function givenConnectionFlags(program: Command): string[] {
+  const out: string[] = [];
+  for (const f of CONNECTION_FLAGS) {
+    const opt = new Option(f.flags);
+    const v = program.getOptionValue(opt.attributeName()) as unknown;
+    if (v === undefined || f.variable === 'TEMPORAL_API_KEY' || program.getOptionValueSource(opt.attributeName()) !== 'cli') continue;
+    out.push(...(v === true ? [opt.long!] : [opt.long!, String(v)]));
+  }
+  return out;
+}
+
+/** The environment the global flags describe: the process's, with each flag given laid over its variable. */
+export function connectionEnv(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const f of CONNECTION_FLAGS) {
+    const v = flags[new Option(f.flags).attributeName()];
+    if (v !== undefined) out[f.variable] = v === true ? 'true' : String(v);
+  }
+  return out;
+}
+
+function parsePort(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new CliError(`--ui-port must be a port number from 1 to 65535, not "${v}"`, EXIT.usage);
+  return n;
+}
+
 export function buildProgram(): Command {
   const config = loadConfig();
   installModelFile(config.modelsFile);
   const program = new Command('nightshift').description('Run a night of coding-agent work as durable Temporal workflows.');
+  for (const f of CONNECTION_FLAGS) program.option(f.flags, f.help);
+  program.addOption(new Option('-o, --output <format>', 'text, or json: the same as --json on every command that has it').choices(['text', 'json']));
+  program.option('-V, --version', 'print the version and git commit');
+  program.on('option:version', () => {
+    print(`nightshift ${versionLine()}`);
+    process.exit(EXIT.ok);
+  });
+  // Every command reads `config`; the flags are known only now, so it is filled in place.
+  program.hook('preAction', (_program, action) => {
+    const global = program.opts();
+    try {
+      Object.assign(config, loadConfig(connectionEnv(global)));
+      repeatInHints(givenConnectionFlags(program));
+    } catch (err) {
+      throw new CliError((err as Error).message, EXIT.usage);
+    }
+    const logFormat = (action.opts() as { logFormat?: LogFormat }).logFormat;
+    installLogger({ ...config.log, ...(logFormat ? { format: logFormat } : {}) });
+    if (global.output === 'json') {
+      if (!action.options.some((o) => o.long === '--json')) throw new CliError(`-o json: \`${action.name()}\` has no JSON output`, EXIT.usage);
+      action.setOptionValue('json', true);
+    }
+  });
 
   program
     .command('start')
@@ -82,7 +153,7 @@ export function buildProgram(): Command {
         if (o.wait && o.mode !== 'continuous') await requireWorker(client);
         const { intakeId, folder } = await startIntake(client, config, o.mode, file, o);
         if (!o.wait || o.mode === 'continuous') {
-          print(o.json ? JSON.stringify({ intakeId, folder, mode: o.mode }) : `started ${intakeId} (${o.mode}) over ${folder}/pending/\n  status: nightshift status --intake`);
+          print(o.json ? JSON.stringify({ intakeId, folder, mode: o.mode }) : `started ${intakeId} (${o.mode}) over ${folder}/pending/\n  status: ${nightshiftCommand()} status --intake`);
           return;
         }
         const final = await waitForIntake(client, intakeId);
@@ -98,7 +169,7 @@ export function buildProgram(): Command {
       for (const w of 'warnings' in started ? started.warnings : []) info(`warning: ${formatSpecIssue(w)}`);
       if (!o.wait) {
         if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
-        else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: nightshift status ${batchId}`);
+        else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: ${nightshiftCommand()} status ${batchId}`);
         // The batch waits on the server until a worker comes; say so rather than leave it silent.
         if ((await pollingWorkers(client)).length === 0) info(`note: ${noWorkerMessage()}; the batch waits until one does`);
         return;
@@ -258,6 +329,14 @@ wrote ${files.json}`);
       try {
         const { spec, warnings: found } = await validateFile(config, file);
         const warnings = [...modelWarnings(spec, spec.date ?? localDate()), ...found.map(formatSpecIssue)];
+        if (config.anthropic.apiKey) {
+          const offered = await offeredModelIds(config).catch((err: Error) => {
+            warnings.push(`model names not checked against the API: ${err.message}`);
+            return undefined;
+          });
+          const missing = offered ? modelsNotOffered(spec, offered) : [];
+          if (missing.length) throw new SpecError(missing);
+        }
         if (!o.json) for (const w of warnings) info(`warning: ${w}`);
         print(o.json ? JSON.stringify({ ok: true, spec, warnings }, null, 2) : describePlan(spec));
       } catch (err) {
@@ -292,13 +371,16 @@ wrote ${files.json}`);
 
   program
     .command('worker')
-    .description('run a worker on task queue "nightshift" (Ctrl-C stops it after handing back its work)')
-    .action(async () => runWorker());
+    .description('run a worker on task queue "nightshift" (Ctrl-C stops it after handing back its work); logs one line per task event')
+    .addOption(new Option('--log-format <format>', 'text lines, or json lines (NIGHTSHIFT_LOG_FORMAT)').choices([...LOG_FORMATS]))
+    .action(async () => runWorker({ config }));
 
   program
     .command('server')
-    .description('run the embedded Temporal dev server (SQLite in .nightshift/, Web UI on :8233)')
-    .action(async () => {
+    .description('run the embedded Temporal dev server on --address (SQLite in .nightshift/, Web UI on its port + 1000, e.g. :8233)')
+    .option('--ui-port <port>', 'Web UI port (NIGHTSHIFT_UI_PORT; default the server port + 1000)')
+    .action(async (o: { uiPort?: string }) => {
+      if (o.uiPort) config.temporal.uiPort = parsePort(o.uiPort);
       info(`Temporal dev server on ${config.temporal.address}, Web UI ${webUiUrl(config)}`);
       const child = runDevServer(config);
       await new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -308,8 +390,13 @@ wrote ${files.json}`);
     .command('demo')
     .description('run the example night end to end: dev server if needed, a worker, tasks/example.yaml')
     .addOption(new Option('--file <file>', 'task file to run').default('tasks/example.yaml'))
+    .option('--ui-port <port>', "the started dev server's Web UI port (NIGHTSHIFT_UI_PORT; default the server port + 1000)")
+    .addOption(new Option('--log-format <format>', "the worker's log: text lines, or json lines (NIGHTSHIFT_LOG_FORMAT)").choices([...LOG_FORMATS]))
     .option('--json', 'print the final status as JSON')
-    .action(async (o: { file: string; json?: boolean }) => runDemo(config, o, print, info));
+    .action(async (o: { file: string; json?: boolean; uiPort?: string }) => {
+      if (o.uiPort) config.temporal.uiPort = parsePort(o.uiPort);
+      await runDemo(config, o, print, info);
+    });
 
   registerPlanningCommands(program, config, print, info);
   registerLearningCommands(program, config, print, info);
@@ -321,8 +408,6 @@ wrote ${files.json}`);
 }
 
 export async function main(argv = process.argv): Promise<void> {
-  // The SDK logs every worker state change at INFO; people at a terminal want warnings only.
-  Runtime.install({ logger: new DefaultLogger((process.env.NIGHTSHIFT_LOG_LEVEL as LogLevel | undefined) ?? 'WARN') });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

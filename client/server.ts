@@ -1,6 +1,6 @@
 /**
  * The embedded default: a Temporal dev server with a persistent SQLite file under
- * .nightshift/, the Web UI on 8233, and nightshift's search attributes registered.
+ * .nightshift/, the Web UI on its port + 1000 (8233) or NIGHTSHIFT_UI_PORT, and nightshift's search attributes registered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync } from 'node:fs';
@@ -26,7 +26,7 @@ export function devServerArgs(config: NightshiftConfig): string[] {
     '--db-filename', path.join(stateDir(config), 'temporal.db'),
     '--ip', host === 'localhost' ? '127.0.0.1' : host,
     '--port', port ?? '7233',
-    '--ui-port', '8233',
+    '--ui-port', String(config.temporal.uiPort),
     '--namespace', config.temporal.namespace,
     '--log-level', 'warn',
     // Hands an activity to the worker in the same round trip as the workflow task that

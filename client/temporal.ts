@@ -10,7 +10,7 @@ export async function connectClient(config: NightshiftConfig): Promise<Client> {
   } catch (err) {
     throw new CliError(
       `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}).\n` +
-        `Start the embedded dev server with 'npm run server', or set TEMPORAL_ADDRESS.`,
+        `Start the embedded dev server with 'npm run server', or point at another with --address, --env PROFILE or TEMPORAL_ADDRESS.`,
       EXIT.unavailable,
     );
   }

@@ -8,6 +8,9 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 
 export { TASK_QUEUE } from './task-queues';
 
+export const LOG_FORMATS = ['text', 'json'] as const;
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
+
 export interface NightshiftConfig {
   /** Directory that task file paths resolve against, and that holds `.nightshift/` and `results/`. @default process.cwd() */
   root: string;
@@ -18,6 +21,11 @@ export interface NightshiftConfig {
     namespace: string;
     /** TLS, API key and gRPC metadata from TEMPORAL_* variables or a Temporal config profile. */
     connection: NativeConnectionOptions;
+    /**
+     * Port of the embedded dev server's Web UI, and of the links the CLI prints (NIGHTSHIFT_UI_PORT).
+     * @default the server's port + 1000, as `temporal server start-dev` picks it (8233 for 7233)
+     */
+    uiPort: number;
   };
   anthropic: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl?: string };
@@ -37,6 +45,13 @@ export interface NightshiftConfig {
   modelsFile?: string;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
+  /** The worker's log (worker/log.ts). */
+  log: {
+    /** NIGHTSHIFT_LOG_FORMAT: `text` lines for a terminal, or `json` lines for a log collector. @default 'text' */
+    format: (typeof LOG_FORMATS)[number];
+    /** NIGHTSHIFT_LOG_LEVEL: the least severe SDK message shown; task events always show. @default 'WARN' */
+    level: (typeof LOG_LEVELS)[number];
+  };
   /** Worker Versioning: which Worker Deployment Version this worker is (README, "Deploying during a night"). */
   deployment: DeploymentSettings;
 }
@@ -84,9 +99,30 @@ function readDollars(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return n;
 }
 
+/** A TCP port, or unset; anything else is a configuration error that names the variable. */
+function readPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = readEnv(env, name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name} must be a port number from 1 to 65535; got "${v}"`);
+  return n;
+}
+
+/** One of `allowed` (case-insensitive), or unset; anything else is a configuration error that names the variable. */
+function readChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, allowed: readonly T[]): T | undefined {
+  const v = readEnv(env, name);
+  if (v === undefined) return undefined;
+  const hit = allowed.find((a) => a.toLowerCase() === v.toLowerCase());
+  if (!hit) throw new Error(`${name} must be one of ${allowed.join(', ')}; got "${v}"`);
+  return hit;
+}
+
+/** Where the Temporal CLI's config file is looked for besides TEMPORAL_CONFIG_FILE. */
+const CONFIG_DIR_VARS = ['HOME', 'XDG_CONFIG_HOME', 'APPDATA'];
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
   const overrides: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (k.startsWith('TEMPORAL_') && v !== undefined) overrides[k] = v;
+  for (const [k, v] of Object.entries(env)) if ((k.startsWith('TEMPORAL_') || CONFIG_DIR_VARS.includes(k)) && v !== undefined) overrides[k] = v;
   // envconfig understands TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
   // TEMPORAL_PROFILE and the Temporal CLI's config file, so Cloud and self-hosted clusters work alike.
   const loaded = loadClientConnectConfig({ overrideEnvVars: overrides });
@@ -97,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
       address,
       namespace: loaded.namespace ?? 'default',
       connection: { ...loaded.connectionOptions, address },
+      uiPort: readPort(env, 'NIGHTSHIFT_UI_PORT') ?? defaultUiPort(address),
     },
     anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
     github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
@@ -112,6 +149,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     modelsFile: readEnv(env, 'NIGHTSHIFT_MODELS_FILE'),
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
     deployment: readDeployment(env),
+    log: {
+      format: readChoice(env, 'NIGHTSHIFT_LOG_FORMAT', LOG_FORMATS) ?? 'text',
+      level: readChoice(env, 'NIGHTSHIFT_LOG_LEVEL', LOG_LEVELS) ?? 'WARN',
+    },
   };
 }
 
@@ -141,8 +182,14 @@ export function stateDir(config: Pick<NightshiftConfig, 'root'>): string {
   return path.join(config.root, '.nightshift');
 }
 
+/** `temporal server start-dev` serves its Web UI 1000 above its port: a second server on another port moves its UI too. */
+export function defaultUiPort(address: string): number {
+  const port = Number(address.split(':')[1] ?? 7233);
+  return Number.isInteger(port) && port + 1000 <= 65535 ? port + 1000 : 8233;
+}
+
 /** Web UI address of the embedded dev server. */
 export function webUiUrl(config: Pick<NightshiftConfig, 'temporal'>): string {
   const host = config.temporal.address.split(':')[0] || 'localhost';
-  return `http://${host}:8233`;
+  return `http://${host}:${config.temporal.uiPort}`;
 }

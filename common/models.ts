@@ -192,9 +192,9 @@ export function daysToEndOfLife(model: string, today: string): number | undefine
   return Math.round((Date.parse(`${eol}T00:00:00Z`) - Date.parse(`${today}T00:00:00Z`)) / 86_400_000);
 }
 
-/** Known IDs and aliases nearest to `model` by edit distance, for a did-you-mean. */
-export function nearestModels(model: string, max = 2): string[] {
-  const names = [...Object.keys(table.aliases), ...Object.keys(table.models)];
+/** Known IDs and aliases (or the `among` names) nearest to `model` by edit distance, for a did-you-mean. */
+export function nearestModels(model: string, max = 2, among?: readonly string[]): string[] {
+  const names = among ?? [...Object.keys(table.aliases), ...Object.keys(table.models)];
   const scored = names.map((n) => ({ n, d: editDistance(model, n) })).filter((x) => x.d <= Math.max(2, Math.floor(model.length / 4)));
   return scored.sort((a, b) => a.d - b.d || a.n.localeCompare(b.n)).slice(0, max).map((x) => x.n);
 }

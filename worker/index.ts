@@ -12,6 +12,7 @@ import { installModelFile } from '../common/models-file';
 import { CAPABILITIES, CAPABILITY_ACTIVITIES, capabilityQueue, TASK_QUEUE, type Capability } from '../common/task-queues';
 import { describeCapabilities, detectCapabilities, type WorkerCapabilities } from './capabilities';
 import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
+import { withTaskEvents } from './log';
 
 /** Short enough for a container's stop timeout (10 s by default) to leave time for the hand-back. */
 export const SHUTDOWN_GRACE = '5 seconds';
@@ -125,14 +126,14 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promis
   // Work it cannot do is not registered at all: a model call of a night from before the
   // capability queues, landing here, is then retried until a capable worker takes it.
   const mainActivities = Object.fromEntries(Object.entries(activities).filter(([name]) => !lacking.includes(name)));
-  const main = await Worker.create({ ...common, taskQueue, workflowBundle: code, activities: mainActivities, ...o.workerOptions });
+  const main = await Worker.create({ ...common, taskQueue, workflowBundle: code, activities: mainActivities, ...o.workerOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) });
   const capable = [];
   for (const capability of capabilities.routed) {
     const own = Object.fromEntries(Object.entries(activities).filter(([name]) => CAPABILITY_ACTIVITIES[capability].includes(name)));
     const queue = capabilityQueue(taskQueue, capability);
     // Activities only: the workflows stay on the main queue.
     const { workflowBundle: _bundle, workflowsPath: _path, ...activityOptions } = o.workerOptions ?? {};
-    capable.push({ capability, queue, worker: await Worker.create({ ...common, taskQueue: queue, activities: own, ...activityOptions }) });
+    capable.push({ capability, queue, worker: await Worker.create({ ...common, taskQueue: queue, activities: own, ...activityOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) }) });
   }
   void promoteWhenPolling({ worker: main, client, settings: o.config.deployment, options: o.workerOptions?.workerDeploymentOptions ?? deployment, say: (line) => console.error(`nightshift worker: ${line}`) });
   return new NightshiftWorker(main, capable, capabilities);

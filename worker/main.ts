@@ -3,8 +3,9 @@ import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { shutdownIsolation } from '../sandbox/local';
 import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE, type NightshiftWorker } from './index';
+import { installLogger, logWorker } from './log';
 
-const say = (line: string) => console.error(`nightshift worker: ${line}`);
+const say = logWorker;
 
 /** Waits between tries to reach the server: quick at first, then every 15 s for as long as it takes. */
 const RETRY_DELAYS_S = [1, 2, 4, 8, 15];
@@ -51,10 +52,10 @@ async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
 /**
  * Runs a worker until SIGINT/SIGTERM. Waits for the server when it is not up yet, and
  * reconnects when a running worker loses it (a server restart).
- * `workerOptions` lets test entry points add interceptors.
+ * `workerOptions` lets test entry points add interceptors; `config` carries the CLI's flags.
  */
-export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = {}): Promise<void> {
-  const config = loadConfig();
+export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; config?: NightshiftConfig } = {}): Promise<void> {
+  const config = o.config ?? loadConfig();
   let stopping = false;
   let running = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -94,6 +95,7 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = 
 }
 
 if (require.main === module) {
+  installLogger(loadConfig().log);
   runWorker().catch((err) => {
     say(err instanceof Error ? err.message : String(err));
     process.exit(1);

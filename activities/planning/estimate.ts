@@ -36,8 +36,16 @@ export interface HistoryRecord {
   replay?: boolean;
 }
 
-/** States in which a task ran to an end and spent what it spent. */
-const RAN = new Set(['succeeded', 'failed', 'incomplete', 'halted']);
+/**
+ * Agent work that finished and so says how long and how dear a task of its kind is: a
+ * model answered it (a `command:` task has no model, and its minutes say nothing about an
+ * agent's), it succeeded (a failed or halted task stopped early, so its hours and cost
+ * undercount the work), and it ran on a live model (the replay model costs nothing and
+ * answers in milliseconds).
+ */
+export function isFinishedAgentWork(h: HistoryRecord): boolean {
+  return h.state === 'succeeded' && h.model !== undefined && !h.replay;
+}
 
 /** `claude-sonnet-4-5-20250929` -> `claude-sonnet-4-5`: history is grouped by price-table row. */
 export function modelFamily(model: string | undefined): string | undefined {
@@ -126,13 +134,14 @@ export function estimateTask(task: TaskSpec, history: readonly HistoryRecord[]):
   const complexity = task.complexity ?? 'medium';
   const base = { id: task.id, title: task.title, complexity, dependsOn: task.dependsOn };
   if (task.command !== undefined) {
-    const runs = history.filter((h) => h.task === task.id && h.hours !== undefined).map((h) => h.hours!);
+    // Only this task's own earlier command runs are comparable.
+    const runs = history.filter((h) => h.task === task.id && h.model === undefined && h.hours !== undefined).map((h) => h.hours!);
     const hours = runs.length ? runs.reduce((a, b) => a + b, 0) / runs.length : 0;
     return { ...base, model: 'command', costUsd: 0, hours: round(hours, 2), costSamples: 0, hoursSamples: runs.length };
   }
   const model = resolveModel(task.model, task.complexity);
   const family = modelFamily(model);
-  const ran = history.filter((h) => RAN.has(h.state) && !h.replay && (h.complexity ?? 'medium') === complexity);
+  const ran = history.filter((h) => isFinishedAgentWork(h) && (h.complexity ?? 'medium') === complexity);
   const costs = ran.filter((h) => modelFamily(h.model) === family).map((h) => h.costUsd);
   const hours = ran.filter((h) => h.hours !== undefined).map((h) => h.hours!);
   const costUsd = round(blend(priorCost(model, complexity), costs), 2);
@@ -168,5 +177,5 @@ export function estimateNight(spec: BatchSpec, history: readonly HistoryRecord[]
   const costUsd = round(tasks.reduce((a, t) => a + t.costUsd, 0), 2);
   const work = tasks.reduce((a, t) => a + t.hours, 0);
   const hours = round(Math.max(criticalPathHours(tasks), work / spec.maxConcurrentAgents), 2);
-  return { source: spec.source, tasks, costUsd, hours, budgetUsd: spec.maxCostUsd, fits: costUsd <= spec.maxCostUsd, historyTasks: history.filter((h) => RAN.has(h.state) && !h.replay).length };
+  return { source: spec.source, tasks, costUsd, hours, budgetUsd: spec.maxCostUsd, fits: costUsd <= spec.maxCostUsd, historyTasks: history.filter(isFinishedAgentWork).length };
 }

@@ -78,7 +78,7 @@ export function renderPlanMarkdown(spec: BatchSpec, h: PlanHeader, est: NightEst
     `- Planner: ${describePlanner(h.planner)}`,
     `- Task file: \`${yamlFile}\` (review it, then \`nightshift start ${yamlFile}\`)`,
     ...(h.summary ? [`- Approach: ${h.summary}`] : []),
-    `- Estimate: ${usd(est.costUsd)} of the ${usd(est.budgetUsd)} budget (${est.fits ? 'fits' : '**does not fit**'}), about ${est.hours} h wall-clock with ${spec.maxConcurrentAgents} agents at once; from ${est.historyTasks} finished tasks of history plus seed 001's hours as the prior`,
+    `- Estimate: ${usd(est.costUsd)} of the ${usd(est.budgetUsd)} budget (${est.fits ? 'fits' : '**does not fit**'}), about ${est.hours} h wall-clock with ${spec.maxConcurrentAgents} agents at once; from ${est.historyTasks} finished agent tasks of history plus seed 001's hours as the prior`,
     '',
     '## Execution phases',
     '',

@@ -5,10 +5,11 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Clien
 import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
 import type { SpecIssue } from '../../common/errors';
 import { validateFile } from './validate';
-import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
-import { latestBatchId, readBatch } from '../batches';
+import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
+import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
-import { taskTable, usd } from '../format';
+import { duration, taskTable, usd } from '../format';
+import { runnable } from '../hints';
 import { modelWarnings } from './models';
 
 export function localDate(d = new Date()): string {
@@ -59,12 +60,21 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   }
 }
 
-export function renderStatus(s: BatchStatus): string {
+export function renderStatus(s: BatchStatus, now = Date.now()): string {
   const spent = s.budget ? ` · ${usd(s.budget.spentUsd)} of ${usd(s.budget.capUsd)}` : '';
   const head = `${s.batchId} · ${s.state}${s.source ? ` · ${s.source}` : ''}${spent}`;
   if (s.error) return `${head}\nerror: ${s.error}`;
   const waits = (s.waiting ?? []).map((w) => `\nwaiting: ${w}`).join('');
-  return `${head}${waits}\n\n${taskTable(s.tasks)}`;
+  return [`${head}${waits}\n\n${taskTable(s.tasks, now)}`, ...liveLines(s, now)].join('\n');
+}
+
+/** What running tasks are doing and the questions waiting for a person, under the table. */
+function liveLines(s: BatchStatus, now: number): string[] {
+  const doing = s.tasks.filter((t) => t.activity && !FINAL_STATES.includes(t.status)).map((t) => `  ${t.taskId}: ${t.activity!.replace(/\s+/g, ' ').slice(0, 100)}`);
+  const seen = new Set<string>();
+  const questions = [...(s.questions ?? []), ...s.tasks.flatMap((t) => t.questions ?? [])].filter((q) => !seen.has(q.questionId) && seen.add(q.questionId));
+  const asked = questions.map((q) => `  ${q.taskId} (asked ${duration(now - q.askedAt)} ago): ${q.question.replace(/\s+/g, ' ').slice(0, 120)}\n    answer: ${runnable(q.answerCommand)}`);
+  return [...(doing.length ? ['', 'now:', ...doing] : []), ...(asked.length ? ['', 'waiting for an answer:', ...asked] : [])];
 }
 
 /**
@@ -98,7 +108,7 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
 export async function statusCommand(client: Client, batch: string | undefined, o: { json?: boolean; watch?: boolean }, print: (s: string) => void): Promise<BatchStatus> {
   const batchId = batch ?? (await latestBatchId(client));
   for (;;) {
-    const s = await readBatch(client, batchId);
+    const s = await readBatchLive(client, batchId);
     if (o.json) print(JSON.stringify(s, null, 2));
     else print((o.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + renderStatus(s));
     if (!o.watch || s.state === 'completed' || s.state === 'failed') return s;

@@ -24,6 +24,6 @@ export function renderEstimate(e: NightEstimate): string {
     table(['TASK', 'MODEL', 'COMPLEXITY', 'COST', 'TIME', 'BASIS'], rows),
     '',
     `night: ${usd(e.costUsd)} of ${usd(e.budgetUsd)} max_cost_usd — ${e.fits ? 'fits' : 'does NOT fit'}; about ${e.hours}h wall-clock`,
-    `history: ${e.historyTasks} finished tasks in results/*.json (prior: seed 001's hours, low 1h / medium 2.5h / high 4h)`,
+    `history: ${e.historyTasks} finished agent tasks in results/*.json (prior: seed 001's hours, low 1h / medium 2.5h / high 4h)`,
   ].join('\n');
 }

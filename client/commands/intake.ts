@@ -12,6 +12,7 @@ import { parseDuration } from '../../spec/schema';
 import { DEFAULT_INTAKE_ID, INTAKE_WORKFLOW, intakeStatusQuery, type IntakeInput, type IntakeMode, type IntakeStatus } from '../../workflows/intake-contract';
 import { CliError, EXIT } from '../errors';
 import { taskTable, usd } from '../format';
+import { nightshiftCommand, temporalCommand } from '../hints';
 import { queryWithWorker } from '../workers';
 
 export const MODES = ['once', 'batch', 'continuous', 'status'] as const;
@@ -63,7 +64,7 @@ export async function startIntake(client: Client, config: NightshiftConfig, mode
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new CliError(`an intake (${intakeId}) is already running; one intake owns a tasks folder. See it with \`nightshift status --intake\`, stop it with \`temporal workflow cancel --workflow-id ${intakeId}\`, or pass --workflow-id for another folder`, EXIT.usage);
+      throw new CliError(`an intake (${intakeId}) is already running; one intake owns a tasks folder. See it with \`${nightshiftCommand()} status --intake\`, stop it with \`${temporalCommand(config)} workflow cancel --workflow-id ${intakeId}\`, or pass --workflow-id for another folder`, EXIT.usage);
     }
     throw err;
   }
@@ -105,7 +106,7 @@ export function renderIntake(r: IntakeReport): string {
   const lines = [`${r.folder}/: ${counts}`];
   for (const f of ['pending', 'running'] as const) if (r.files[f].length) lines.push(`  ${f}: ${r.files[f].join(', ')}`);
   const i = r.intake;
-  if (!i) lines.push('no intake running; start one with `nightshift start --mode continuous`');
+  if (!i) lines.push(`no intake running; start one with \`${nightshiftCommand()} start --mode continuous\``);
   else {
     lines.push(`intake ${i.intakeId} · ${i.mode} · ${i.state} · today (${i.day} UTC) ${usd(i.budget.spentUsd)} of ${usd(i.budget.capUsd)}${i.budget.reservedUsd ? `, ${usd(i.budget.reservedUsd)} set aside for running tasks` : ''}`);
     if (i.inFlight.length) lines.push(`running: ${i.inFlight.map((t) => `${t.taskId} (${t.file})`).join(', ')}`);

@@ -1,5 +1,8 @@
 /** `nightshift models`: the model table in force, and the model warnings validate and start print. */
 import { daysToEndOfLife, modelEntry, modelTable, nearestModels, resolveModel, worstCasePrice } from '../../common/models';
+import { createAnthropicClient } from '../../activities/model/client';
+import type { NightshiftConfig } from '../../common/config';
+import type { SpecIssue } from '../../common/errors';
 import type { BatchSpec } from '../../spec/types';
 import { table } from '../format';
 
@@ -98,6 +101,43 @@ export function modelWarnings(spec: Pick<BatchSpec, 'tasks'>, nightDate: string)
         ? `task ${t.id}: model ${id}${via} reached its end of life on ${eol}; its requests will fail (the current one is ${current})`
         : `task ${t.id}: model ${id}${via} reaches its end of life on ${eol}, ${days === 0 ? 'the night itself' : `${days} day${days === 1 ? '' : 's'} after ${nightDate}`} (the current one is ${current})`,
     );
+  }
+  return out;
+}
+
+/**
+ * Model IDs the API offers this key (GET /v1/models, every page). Only asked when a key is
+ * set: a name the API does not offer fails every request of the night, so validate says so
+ * before it starts. Bounded so an unreachable API delays validate by seconds, not minutes.
+ */
+export async function offeredModelIds(config: Pick<NightshiftConfig, 'anthropic'>): Promise<string[]> {
+  const client = createAnthropicClient(config, { maxRetries: 0, timeoutMs: 10_000 });
+  if (!client) return [];
+  const ids: string[] = [];
+  for await (const m of client.models.list({ limit: 1000 })) ids.push(m.id);
+  return ids;
+}
+
+/**
+ * Agent tasks whose model the API does not offer. An alias in the model table stands for
+ * a dated ID (`claude-sonnet-4-5` -> `claude-sonnet-4-5-20250929`), so an offered ID that
+ * is the name plus a date counts as offered.
+ */
+export function modelsNotOffered(spec: Pick<BatchSpec, 'tasks'>, offered: readonly string[]): SpecIssue[] {
+  const ids = new Set(offered);
+  const isOffered = (id: string) => ids.has(id) || offered.some((o) => o.startsWith(`${id}-`) && /^\d{8}$/.test(o.slice(id.length + 1)));
+  const out: SpecIssue[] = [];
+  for (const t of spec.tasks) {
+    if (t.command !== undefined) continue;
+    const id = resolveModel(t.model, t.complexity);
+    if (isOffered(id)) continue;
+    const near = nearestModels(id, 2, offered);
+    out.push({
+      file: t.source.file,
+      line: t.source.line,
+      path: `${t.id}: model`,
+      message: `the model API does not offer "${id}"${t.model && t.model !== id ? ` (${t.model})` : ''}${near.length ? `; did you mean ${near.join(' or ')}?` : ''} (nightshift models lists the known ones)`,
+    });
   }
   return out;
 }

@@ -13,6 +13,7 @@ import { answerSignal, raiseBudgetUpdate, taskStatusQuery, TASK_WORKFLOW, taskWo
 import { readBatch, runningBatchIds } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { duration, table } from '../format';
+import { runnable } from '../hints';
 import { pollingWorkers } from '../workers';
 
 export interface AnswerSent {
@@ -104,7 +105,7 @@ export async function listQuestions(client: Client, now = Date.now()): Promise<L
 
 export function renderQuestions(qs: ListedQuestion[]): string {
   if (qs.length === 0) return 'no open questions';
-  const rows = qs.map((q) => [q.taskId, duration(q.ageMs), q.question.replace(/\s+/g, ' ').slice(0, 70), q.answerCommand]);
+  const rows = qs.map((q) => [q.taskId, duration(q.ageMs), q.question.replace(/\s+/g, ' ').slice(0, 70), runnable(q.answerCommand)]);
   return table(['TASK', 'AGE', 'QUESTION', 'ANSWER WITH'], rows);
 }
 

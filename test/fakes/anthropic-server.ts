@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { apiError, serveMessages, type MessagesReply, type MessagesRequest } from '../../activities/model/messages-server';
-import { costOf, modelEntry, priceOf, worstCasePrice } from '../../common/models';
+import { costOf, modelEntry, modelTable, priceOf, worstCasePrice } from '../../common/models';
 
 export interface Usage {
   input_tokens: number;
@@ -53,6 +53,16 @@ export const badRequest = (msg = 'prompt is too long: 210000 tokens > 200000 max
 export const modelNotFound = (model: string) => apiError(404, 'not_found_error', `model: ${model}`);
 export const malformed = (): MessagesReply => ({ status: 200, raw: '{"type":"message","content":[{"type":"te' });
 
+/** GET /v1/models as the API answers it: one page holding every model. */
+function modelsPage(ids: string[]) {
+  return {
+    data: ids.map((id) => ({ type: 'model', id, display_name: id, created_at: '2026-01-01T00:00:00Z' })),
+    has_more: false,
+    first_id: ids[0] ?? null,
+    last_id: ids.at(-1) ?? null,
+  };
+}
+
 /** One accepted request as the API would bill it. */
 export interface BilledRequest {
   model: string;
@@ -94,6 +104,8 @@ export interface FakeOptions {
   strictModels?: boolean;
   /** Streamed answers wait this long between events, like a slow model. */
   streamDelayMs?: number;
+  /** What GET /v1/models lists. @default every model in the model table in force */
+  models?: string[];
 }
 
 /** What the API rejects with 400 before billing anything; undefined when the request is well formed. */
@@ -143,7 +155,7 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
       if (bill) billed.push(bill);
       return o.streamDelayMs && reply.status === 200 ? { ...reply, streamDelayMs: reply.streamDelayMs ?? o.streamDelayMs } : reply;
     },
-    { get: (url) => (url === '/_billing' ? billing() : undefined), streaming: (d) => (streaming += d) },
+    { get: (url) => (url === '/_billing' ? billing() : url.split('?')[0] === '/v1/models' ? modelsPage(o.models ?? Object.keys(modelTable().models)) : undefined), streaming: (d) => (streaming += d) },
   );
   return Object.assign(fake, {
     url: server.url,

@@ -43,6 +43,10 @@ function fixtureRoot(): string {
         rec('g', 'succeeded', 'claude-sonnet-4-5-20250929', 'high', 9, 4),
         // The offline replay model costs nothing and says nothing about real nights.
         rec('f', 'succeeded', 'replay:example', 'medium', 0, 0.01, { replay: true }),
+        // A command task (no model answered it) of the default complexity: minutes, not an agent's hours.
+        rec('lint', 'succeeded', undefined, 'medium', 0, 0.02),
+        // This night's own command task ran before: its time is its estimate.
+        rec('fmt', 'succeeded', undefined, 'medium', 0, 0.1),
       ],
     }),
   );
@@ -67,18 +71,19 @@ test('history by model and complexity pulls the prior; tasks with no history kee
   const row = (id: string) => e.tasks.find((t) => t.id === id)!;
   // haiku 5.5/low: prior 300k in x $0.10 + 20k out x $0.50 = $0.04, weight 2, one task at $0.10: (0.08 + 0.1) / 3.
   assert.deepEqual([row('t1').model, row('t1').costUsd, row('t1').hours, row('t1').costSamples], ['claude-haiku-5-5', 0.06, 0.83, 1]);
-  // sonnet 5.5/medium: prior $2.60 and 2.5 h; observed $2, $3, $1 over 2 h, 1 h, 0.5 h (the skipped and the replayed task do not count).
-  assert.deepEqual([row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples], [2.24, 1.7, 3, 3]);
+  // sonnet 5.5/medium: prior $2.60 and 2.5 h; observed $2 and $3 over 2 h and 1 h. The failed, skipped, replayed and command tasks do not count.
+  assert.deepEqual([row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples], [2.55, 2, 2, 2]);
   // opus 5.5/high: no history on this model, so the cost prior ($13.00); the sonnet 4.5 high task's 4 h leaves seed 001's 4 h; over the task's own $10 cap.
   assert.deepEqual([row('t4').model, row('t4').costUsd, row('t4').hours, row('t4').costSamples, row('t4').hoursSamples, row('t4').overTaskCap], ['claude-opus-5-5', 13, 4, 0, 1, true]);
-  assert.deepEqual([row('fmt').model, row('fmt').costUsd], ['command', 0]);
-  assert.equal(e.costUsd, 17.54);
-  // Critical path t1 -> t2 -> t4 (0.83 + 1.7 + 4) is longer than 8.23 h of work over 3 agents.
-  assert.equal(e.hours, 6.53);
+  assert.deepEqual([row('fmt').model, row('fmt').costUsd, row('fmt').hours, row('fmt').hoursSamples], ['command', 0, 0.1, 1]);
+  assert.equal(e.costUsd, 18.16);
+  // Critical path t1 -> t2 -> t4 (0.83 + 2 + 4) is longer than 8.93 h of work over 3 agents.
+  assert.equal(e.hours, 6.83);
   assert.equal(e.fits, false);
-  assert.equal(e.historyTasks, 5);
+  // a, b, d and g: succeeded agent tasks on a live model.
+  assert.equal(e.historyTasks, 4);
   const text = renderEstimate(e);
-  assert.match(text, /night: \$17\.54 of \$15\.00 max_cost_usd — does NOT fit; about 6\.53h wall-clock/);
+  assert.match(text, /night: \$18\.16 of \$15\.00 max_cost_usd — does NOT fit; about 6\.83h wall-clock/);
   assert.match(text, /t4\s+claude-opus-5-5\s+high\s+\$13\.00 \(over its max_cost_usd\)\s+4h\s+cost: prior, time: prior \+ 1$/m);
 });
 

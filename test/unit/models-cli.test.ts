@@ -88,3 +88,30 @@ test('a model the API does not have fails the call at once with a clear error, n
     await fake.close();
   }
 });
+
+test('with an API key, validate fails on a model the API does not offer, naming the offered ones; an unreachable API is a warning', async () => {
+  const r = root();
+  writeFileSync(path.join(r, 'tasks', 'good.yaml'), 'date: 2026-11-29\ntasks:\n  - { id: plain }\n  - { id: dated, agent_config: { model: claude-haiku-5-5 } }\n');
+  // The API offers a dated snapshot for the alias target and the current models; the typo matches nothing.
+  const fake = await startFakeAnthropic({ models: ['claude-sonnet-5-5', 'claude-haiku-5-5-20261001', 'claude-opus-5-5', 'claude-sonnet-4-5-20250929'] });
+  try {
+    const env = { ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
+    const bad = await nightshift(r, ['validate', 'tasks/night.yaml'], env).then(
+      () => assert.fail('validate passed a model the API does not offer'),
+      (e: { code: number; stderr: string }) => e,
+    );
+    assert.equal(bad.code, 3);
+    assert.match(bad.stderr, /tasks\/night\.yaml:4 typo: model: the model API does not offer "claude-sonet-5-5"; did you mean claude-sonnet-5-5/);
+    // claude-sonnet-4-5 is offered as its dated snapshot.
+    assert.doesNotMatch(bad.stderr, /"claude-sonnet-4-5"/);
+    const json = await nightshift(r, ['validate', 'tasks/night.yaml', '--json'], env).catch((e: { stdout: string }) => e);
+    assert.deepEqual((JSON.parse(json.stdout) as { issues: { path: string }[] }).issues.map((i) => i.path), ['typo: model']);
+    const good = await nightshift(r, ['validate', 'tasks/good.yaml'], env);
+    assert.match(good.stdout, /2 tasks in 1 phase/);
+  } finally {
+    await fake.close();
+  }
+  // Nothing answers there now: the check is skipped with a warning, not a failure.
+  const offline = await nightshift(r, ['validate', 'tasks/good.yaml'], { ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url });
+  assert.match(offline.stderr, /^warning: model names not checked against the API: /m);
+});

@@ -1,0 +1,75 @@
+/**
+ * The commands the CLI's hints name, spelled so they run where the person is: a hint that
+ * says `temporal workflow cancel` when no `temporal` is on PATH, or `nightshift status` when
+ * nightshift was never linked, sends them nowhere.
+ */
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { NightshiftConfig } from '../common/config';
+
+const REPO = path.join(__dirname, '..');
+
+/** A path as one word of a command line to paste. */
+const shellWord = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
+
+export function onPath(name: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(path.join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      // not in this directory
+    }
+  }
+  return false;
+}
+
+/** Connection flags this run was given (`--address H:P`, `--env prod`), which a hint repeats so it reaches the same server. */
+let connectionArgs: string[] = [];
+
+export function repeatInHints(args: string[]): void {
+  connectionArgs = args.map(shellWord);
+}
+
+/**
+ * `nightshift` when it is on PATH (npm link, a global install). Inside the clone, `npm run
+ * nightshift --` when this run came through that script, else `npx nightshift` (which runs
+ * the project's own bin there and nowhere else). Elsewhere, node with the bin's full path.
+ */
+export function nightshiftCommand(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  return [bareNightshift(env, cwd), ...connectionArgs].join(' ');
+}
+
+function bareNightshift(env: NodeJS.ProcessEnv, cwd: string): string {
+  if (onPath('nightshift', env)) return 'nightshift';
+  const inClone = !path.relative(REPO, cwd).startsWith('..') && !path.isAbsolute(path.relative(REPO, cwd));
+  if (inClone) return env.npm_lifecycle_event === 'nightshift' ? 'npm run nightshift --' : 'npx nightshift';
+  return `node ${shellWord(path.join(REPO, 'client', 'bin.js'))}`;
+}
+
+
+/** `temporal` when it is on PATH, else the full path of the build scripts/bootstrap.sh made. */
+export function temporalCommand(config: Pick<NightshiftConfig, 'temporalCli'>, env: NodeJS.ProcessEnv = process.env): string {
+  if (onPath('temporal', env) || !existsSync(config.temporalCli)) return 'temporal';
+  return shellWord(config.temporalCli);
+}
+
+/** A command line the workflows spell `nightshift ...` (they cannot look at PATH), as it runs here. */
+export function runnable(commandLine: string, env: NodeJS.ProcessEnv = process.env): string {
+  return commandLine.replace(/^nightshift /, `${nightshiftCommand(env)} `);
+}
+
+/** `0.1.0 (commit 1a2b3c4)`: the package version, and the commit when this is a git checkout. */
+export function versionLine(): string {
+  const { version } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+  let commit: string | undefined;
+  try {
+    commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+  } catch {
+    // not a git checkout (a packed install, the Docker image): the version alone
+  }
+  const sdk = (JSON.parse(readFileSync(require.resolve('@temporalio/client/package.json'), 'utf8')) as { version: string }).version;
+  return `${version}${commit ? ` (commit ${commit})` : ''}, Temporal TypeScript SDK ${sdk}`;
+}
