@@ -30,16 +30,29 @@ export function tokensFromChars(chars: number): number {
   return Math.ceil(Math.max(0, chars) / 2);
 }
 
+/** What else decides a call's worst case besides its size. */
+export interface WorstCaseTerms {
+  /** The call writes its cache with the 1-hour TTL, whose rate is above the 5-minute one. */
+  cacheTtl1h?: boolean;
+  /**
+   * Thinking tokens the request allows beyond max_tokens. Adaptive thinking (the current
+   * family's default, which is what nightshift sends) counts inside max_tokens, so this is 0
+   * unless a request sets an interleaved-thinking budget above max_tokens.
+   */
+  thinkingTokens?: number;
+}
+
 /**
  * The most one call can cost: every input token at the dearest input rate (a cache write
- * costs more than plain input) and all of max_tokens as output. Rounded up.
+ * costs more than plain input, a 1-hour write more than a 5-minute one), and all of
+ * max_tokens (thinking included) plus any thinking budget beyond it as output. Rounded up.
  */
-export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: ModelPrice): number {
+export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: ModelPrice, terms: WorstCaseTerms = {}): number {
   const prompt = Math.min(inputTokens, price.contextWindow);
   // A model priced by prompt size (common/models.json tiers) pays its higher rates on a long prompt.
   const r = ratesFor(price, prompt);
-  const inputRate = Math.max(r.input, r.cacheWrite, r.cacheRead);
-  const micro = prompt * inputRate + maxTokens * r.output;
+  const inputRate = Math.max(r.input, terms.cacheTtl1h ? Math.max(r.cacheWrite, r.cacheWrite1h) : r.cacheWrite, r.cacheRead);
+  const micro = prompt * inputRate + (maxTokens + Math.max(0, terms.thinkingTokens ?? 0)) * r.output;
   return Math.ceil(micro * 1000) / 1e9;
 }
 

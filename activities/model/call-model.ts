@@ -8,7 +8,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { heartbeatEvery } from '../heartbeat';
 import { ApplicationFailure } from '@temporalio/common';
-import { priceOf, worstCasePrice, type Effort } from '../../common/models';
+import { CACHE_TTL_5M_MS, priceOf, worstCasePrice, type Effort } from '../../common/models';
 import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
 import type { TokenUsage } from '../../workflows/contract';
 import { summarizeToolInput } from '../tools';
@@ -17,7 +17,7 @@ import { getJson, keys, loadConversation, putJson, type TranscriptStore, type Tu
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
-import { CACHE_TTL_5M_MS, effortParams, fitContext, withCacheBreakpoints } from './request';
+import { effortParams, fitContext, withCacheBreakpoints } from './request';
 
 export interface CallModelInput {
   workflowId: string;
