@@ -36,6 +36,9 @@ export const modelCall = beating('10 minutes', { initialInterval: '2 seconds', b
  */
 export const modelCallOnce = beating('10 minutes', { maximumAttempts: 1 });
 
+/** The Message Batches API's submit, poll, cancel and collect: a request or two each, heartbeating; the waiting is the workflow's timers. */
+export const batchStep = beating('5 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+
 /** runTool: bash may run for up to 30 minutes; a few minutes more for the checkpoint after it. */
 export const toolCall = beating('35 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
 

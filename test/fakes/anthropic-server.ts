@@ -9,8 +9,8 @@
  * GET /_billing on the server.
  */
 import { createHash } from 'node:crypto';
-import { apiError, serveMessages, type MessagesReply, type MessagesRequest } from '../../activities/model/messages-server';
-import { costOf, modelEntry, priceOf, worstCasePrice } from '../../common/models';
+import { apiError, serveMessages, turnOf, type MessagesReply, type MessagesRequest } from '../../activities/model/messages-server';
+import { batchPrice, costOf, modelEntry, priceOf, worstCasePrice } from '../../common/models';
 
 export interface Usage {
   input_tokens: number;
@@ -60,6 +60,8 @@ export interface BilledRequest {
   costUsd: number;
   /** Epoch ms when it was accepted. */
   at: number;
+  /** Processed in a Message Batch, at the batch price. */
+  batchId?: string;
 }
 
 export interface Billing {
@@ -79,6 +81,8 @@ export interface FakeAnthropic {
   billing(): Billing;
   /** Answers still being written (or, not streamed, still being slowly prepared). */
   inFlight(): number;
+  /** The Message Batches created, oldest first. */
+  batches(): FakeBatch[];
   close(): Promise<void>;
 }
 
@@ -94,6 +98,28 @@ export interface FakeOptions {
   strictModels?: boolean;
   /** Streamed answers wait this long between events, like a slow model. */
   streamDelayMs?: number;
+  /** How the Message Batches API behaves. */
+  batches?: BatchBehaviour;
+}
+
+export interface BatchBehaviour {
+  /** A batch ends this long after it was created (its requests are answered then, by the script). @default 0 */
+  processAfterMs?: number;
+  /** The batch reaches its 24 hours unprocessed: every request expires, unbilled. */
+  expire?: boolean | ((batch: FakeBatch) => boolean);
+}
+
+/** A Message Batch as the fake keeps it. */
+export interface FakeBatch {
+  id: string;
+  createdAt: number;
+  requests: { custom_id: string; params: MessagesRequest['body'] }[];
+  status: 'in_progress' | 'canceling' | 'ended';
+  results?: { custom_id: string; result: Record<string, unknown> }[];
+  endedAt?: number;
+  cancelAt?: number;
+  /** How many times its results were downloaded. */
+  resultReads: number;
 }
 
 /** What the API rejects with 400 before billing anything; undefined when the request is well formed. */
@@ -107,12 +133,14 @@ export function invalidRequest(body: MessagesRequest['body']): string | undefine
 }
 
 /** What the API bills for an accepted request: its answer's usage. A malformed body (a broken proxy's, not the API's) has none to bill. */
-function billOf(reply: MessagesReply, body: MessagesRequest['body']): BilledRequest | undefined {
+function billOf(reply: MessagesReply, body: MessagesRequest['body'], batchId?: string): BilledRequest | undefined {
   const u = (reply.json as { usage?: Partial<Usage> } | undefined)?.usage;
   if (!u) return undefined;
   const usage = { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
   const model = String(body.model);
-  return { model, usage, costUsd: costOf(usage, priceOf(model) ?? worstCasePrice()), at: Date.now() };
+  const listed = priceOf(model) ?? worstCasePrice();
+  const cacheWrite1h = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  return { model, usage, costUsd: costOf({ ...usage, cacheWrite1h }, batchId ? batchPrice(listed) : listed), at: Date.now(), ...(batchId ? { batchId } : {}) };
 }
 
 export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic> {
@@ -122,40 +150,179 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
   const billed: BilledRequest[] = [];
   let streaming = 0;
   const billing = (): Billing => ({ requests: billed.length, costUsd: billed.reduce((a, b) => a + Math.round(b.costUsd * 1e9), 0) / 1e9, billed: [...billed] });
+  /** What the API answers a request with, before billing: a 400 for a shape it refuses, else the script's reply. */
+  const decide = async (req: MessagesRequest): Promise<MessagesReply> => {
+    fake.requests.push(req);
+    const invalid = invalidRequest(req.body);
+    if (invalid) {
+      fake.exhausted = `invalid request ${fake.requests.length}: ${invalid}`;
+      return apiError(400, 'invalid_request_error', invalid);
+    }
+    const refused = o.strictModels === false ? undefined : modelRuleViolation(req.body, issuedThinking);
+    if (refused) return refused;
+    const reply = o.byTurn ? await o.byTurn(req.turn, req) : script.shift();
+    if (reply) rememberThinking(reply, issuedThinking);
+    if (!reply) {
+      fake.exhausted = `no more scripted responses (request ${fake.requests.length}, turn ${req.turn})`;
+      return apiError(400, 'invalid_request_error', `fake anthropic server: ${fake.exhausted}`);
+    }
+    return reply;
+  };
+  const batches = new FakeBatches(o.batches ?? {}, async (b) => {
+    for (const r of b.requests) {
+      const reply = await decide({ turn: turnOf(r.params), body: r.params, headers: { 'x-fake-batch': b.id }, at: Date.now() });
+      if (reply.status === 200 && !reply.hang && !reply.raw) {
+        const bill = billOf(reply, r.params, b.id);
+        if (bill) billed.push(bill);
+        b.results!.push({ custom_id: r.custom_id, result: { type: 'succeeded', message: reply.json } });
+      } else {
+        // An errored request is not billed; its error is the body the Messages API would have sent.
+        const error = (reply.json as { error?: unknown } | undefined)?.error ?? { type: 'api_error', message: 'the fake could not answer' };
+        b.results!.push({ custom_id: r.custom_id, result: { type: 'errored', error: { type: 'error', error } } });
+      }
+    }
+  });
   const server = await serveMessages(
     async (req) => {
-      fake.requests.push(req);
-      const invalid = invalidRequest(req.body);
-      if (invalid) {
-        fake.exhausted = `invalid request ${fake.requests.length}: ${invalid}`;
-        return apiError(400, 'invalid_request_error', invalid);
-      }
-      const refused = o.strictModels === false ? undefined : modelRuleViolation(req.body, issuedThinking);
-      if (refused) return refused;
-      const reply = o.byTurn ? await o.byTurn(req.turn, req) : script.shift();
-      if (reply) rememberThinking(reply, issuedThinking);
-      if (!reply) {
-        fake.exhausted = `no more scripted responses (request ${fake.requests.length}, turn ${req.turn})`;
-        return apiError(400, 'invalid_request_error', `fake anthropic server: ${fake.exhausted}`);
-      }
+      const reply = await decide(req);
       // Accepted: billed now, however the answer's delivery goes.
       const bill = reply.status === 200 && !reply.hang ? billOf(reply, req.body) : undefined;
       if (bill) billed.push(bill);
       return o.streamDelayMs && reply.status === 200 ? { ...reply, streamDelayMs: reply.streamDelayMs ?? o.streamDelayMs } : reply;
     },
-    { get: (url) => (url === '/_billing' ? billing() : undefined), streaming: (d) => (streaming += d) },
+    { get: (url) => (url === '/_billing' ? billing() : undefined), streaming: (d) => (streaming += d), route: (method, url, body) => batches.route(method, url, body, server?.url ?? '') },
   );
   return Object.assign(fake, {
     url: server.url,
     close: server.close,
     billing,
     inFlight: () => streaming,
+    batches: () => batches.list(),
     turnCounts() {
       const m = new Map<number, number>();
       for (const r of fake.requests) m.set(r.turn, (m.get(r.turn) ?? 0) + 1);
       return m;
     },
   }) as FakeAnthropic;
+}
+
+// --- The Message Batches API: create, retrieve, list, cancel, results as JSONL. ---
+
+const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+const BATCH_LIFETIME_MS = 24 * 3_600_000;
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+class FakeBatches {
+  private readonly all: FakeBatch[] = [];
+  private seq = 0;
+  constructor(
+    private readonly behaviour: BatchBehaviour,
+    private readonly process: (b: FakeBatch) => Promise<void>,
+  ) {}
+
+  list(): FakeBatch[] {
+    return [...this.all];
+  }
+
+  /** Ends what is due: a batch past its processing time is answered (or expired), a canceling one is ended. */
+  private async settle(b: FakeBatch): Promise<void> {
+    if (b.status === 'ended') return;
+    const now = Date.now();
+    if (b.status === 'canceling' && b.cancelAt !== undefined) {
+      b.results = b.requests.map((r) => ({ custom_id: r.custom_id, result: { type: 'canceled' } }));
+      return this.end(b, now);
+    }
+    if (now < b.createdAt + (this.behaviour.processAfterMs ?? 0)) return;
+    const expire = typeof this.behaviour.expire === 'function' ? this.behaviour.expire(b) : this.behaviour.expire === true;
+    b.results = [];
+    if (expire) b.results = b.requests.map((r) => ({ custom_id: r.custom_id, result: { type: 'expired' } }));
+    else await this.process(b);
+    this.end(b, now);
+  }
+
+  private end(b: FakeBatch, now: number): void {
+    b.status = 'ended';
+    b.endedAt = now;
+  }
+
+  private view(b: FakeBatch, base: string) {
+    const count = (type: string) => (b.status === 'ended' ? (b.results ?? []).filter((r) => r.result.type === type).length : 0);
+    return {
+      id: b.id,
+      type: 'message_batch',
+      processing_status: b.status,
+      request_counts: { processing: b.status === 'ended' ? 0 : b.requests.length, succeeded: count('succeeded'), errored: count('errored'), canceled: count('canceled'), expired: count('expired') },
+      created_at: iso(b.createdAt),
+      expires_at: iso(b.createdAt + BATCH_LIFETIME_MS),
+      ended_at: iso(b.endedAt),
+      cancel_initiated_at: iso(b.cancelAt),
+      archived_at: null,
+      results_url: b.status === 'ended' ? `${base}/v1/messages/batches/${b.id}/results` : null,
+    };
+  }
+
+  async route(method: string, url: string, body: unknown, base: string): Promise<MessagesReply | undefined> {
+    const u = new URL(url, 'http://fake');
+    const m = /^\/v1\/messages\/batches(?:\/([^/]+))?(?:\/(results|cancel))?$/.exec(u.pathname);
+    if (!m) return undefined;
+    const [, id, action] = m;
+    if (!id && method === 'POST') return this.create(body, base);
+    if (!id && method === 'GET') {
+      for (const b of this.all) await this.settle(b);
+      // Newest first, as the API lists them.
+      let rows = [...this.all].reverse();
+      const after = u.searchParams.get('after_id');
+      if (after) rows = rows.slice(rows.findIndex((b) => b.id === after) + 1);
+      const limit = Math.min(1000, Math.max(1, Number(u.searchParams.get('limit') ?? 20)));
+      const page = rows.slice(0, limit);
+      return { status: 200, json: { data: page.map((b) => this.view(b, base)), has_more: rows.length > limit, first_id: page[0]?.id ?? null, last_id: page[page.length - 1]?.id ?? null } };
+    }
+    const b = this.all.find((x) => x.id === id);
+    if (!b) return apiError(404, 'not_found_error', `message_batch: ${id} not found`);
+    await this.settle(b);
+    if (!action && method === 'GET') return { status: 200, json: this.view(b, base) };
+    if (action === 'cancel' && method === 'POST') {
+      if (b.status === 'in_progress') {
+        b.status = 'canceling';
+        b.cancelAt = Date.now();
+      }
+      return { status: 200, json: this.view(b, base) };
+    }
+    if (action === 'results' && method === 'GET') {
+      if (b.status !== 'ended') return apiError(400, 'invalid_request_error', `message_batch ${id} has not ended; its results are not available yet`);
+      b.resultReads++;
+      // Not in request order, as the API warns: callers must match by custom_id.
+      const lines = [...(b.results ?? [])].reverse().map((r) => JSON.stringify(r));
+      return { status: 200, headers: { 'content-type': 'application/binary' }, raw: lines.join('\n') + '\n' };
+    }
+    return apiError(405, 'invalid_request_error', `${method} ${u.pathname} is not allowed`);
+  }
+
+  private create(body: unknown, base: string): MessagesReply {
+    const requests = (body as { requests?: unknown } | undefined)?.requests;
+    if (!Array.isArray(requests) || requests.length === 0) return apiError(400, 'invalid_request_error', 'requests: at least one request is required');
+    if (requests.length > 100_000) return apiError(400, 'invalid_request_error', 'requests: at most 100000 requests');
+    const seen = new Set<string>();
+    for (const [i, r] of requests.entries()) {
+      const req = r as { custom_id?: unknown; params?: MessagesRequest['body'] };
+      if (typeof req.custom_id !== 'string' || !CUSTOM_ID.test(req.custom_id)) return apiError(400, 'invalid_request_error', `requests.${i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`);
+      if (seen.has(req.custom_id)) return apiError(400, 'invalid_request_error', `requests.${i}.custom_id: custom_id values must be unique within a batch; ${req.custom_id} is repeated`);
+      seen.add(req.custom_id);
+      if (!req.params || typeof req.params !== 'object') return apiError(400, 'invalid_request_error', `requests.${i}.params: Field required`);
+      if (req.params.stream === true) return apiError(400, 'invalid_request_error', `requests.${i}.params.stream: streaming is not supported in a Message Batch`);
+      const invalid = invalidRequest(req.params);
+      if (invalid) return apiError(400, 'invalid_request_error', `requests.${i}.params.${invalid}`);
+    }
+    const b: FakeBatch = {
+      id: `msgbatch_fake${String(++this.seq).padStart(6, '0')}${Math.random().toString(36).slice(2, 8)}`,
+      createdAt: Date.now(),
+      requests: requests as FakeBatch['requests'],
+      status: 'in_progress',
+      resultReads: 0,
+    };
+    this.all.push(b);
+    return { status: 200, json: this.view(b, base) };
+  }
 }
 
 // --- Model rules: what the real API refuses, by the model's row in common/models.json. ---
