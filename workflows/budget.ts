@@ -56,6 +56,16 @@ export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: 
   return Math.ceil(micro * 1000) / 1e9;
 }
 
+/**
+ * Simple mode's repository snapshot (activities/simple.ts) is at most this many characters
+ * of file sections plus this many of file listing, so the workflow can bound its one request
+ * (the prompt it was told, plus these, plus the rules) instead of reserving a whole window.
+ */
+export const SIMPLE_SNAPSHOT_CONTENT_CHARS = 120_000;
+export const SIMPLE_SNAPSHOT_LISTING_CHARS = 30_000;
+/** Simple mode's rules, the snapshot's headings and the closing request, with room to spare. */
+export const SIMPLE_REQUEST_OVERHEAD_CHARS = 4_000;
+
 /** What the next request will hold: this one's context, its reply, and what was added since (tool results, answers, notes). */
 export function nextInputTokens(contextTokens: number, outputTokens: number, addedChars: number): number {
   return contextTokens + outputTokens + tokensFromChars(addedChars) + 200;

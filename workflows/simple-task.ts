@@ -9,6 +9,7 @@ import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation,
 import type { Activities } from '../activities';
 import { batchStep, modelCall, modelCallOnce, sandboxStep } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
+import { SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
 import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { Notifier } from './notify';
@@ -21,6 +22,9 @@ const model = proxyActivities<Activities>(modelCall());
 const sandbox = proxyActivities<Activities>(sandboxStep());
 const modelOnce = proxyActivities<Activities>(modelCallOnce());
 const batchApi = proxyActivities<Activities>(batchStep());
+
+/** Set on histories whose simple-mode reservation is bounded by the request's size rather than the model's window. */
+export const SIMPLE_RESERVATION_PATCH = 'simple-mode-reservation-by-request-size';
 
 /** Set on histories whose simple-mode call may go through the Message Batches API. */
 export const SIMPLE_BATCH_PATCH = 'simple-mode-batches-api';
@@ -90,11 +94,12 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     status.activity = 'creating sandbox';
     sandboxId = (await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
     status.activity = 'preparing workspace';
-    await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
+    const prepared = await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
     const m = resolveModel(task.model, task.complexity);
-    // The request holds files this code cannot size, so the reservation assumes a full context window.
     const state = newTaskBudget(0);
-    state.nextInputTokens = priceOf(m)?.contextWindow ?? 0;
+    const window = priceOf(m)?.contextWindow ?? 0;
+    // The request is the prompt prepareAgent measured plus a snapshot of bounded size; older runs reserved a whole window.
+    state.nextInputTokens = patched(SIMPLE_RESERVATION_PATCH) ? Math.min(window, tokensFromChars(prepared.promptChars + SIMPLE_SNAPSHOT_CONTENT_CHARS + SIMPLE_SNAPSHOT_LISTING_CHARS + SIMPLE_REQUEST_OVERHEAD_CHARS)) : window;
     const budget = {
       state,
       status,

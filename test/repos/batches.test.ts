@@ -62,12 +62,13 @@ async function runNight(root: string, fakeUrl: string, yaml: string[]): Promise<
 
 const NIGHT = ['repos_file: repos.yaml', 'simple_mode: true', 'tasks:', '  - id: readme', '    title: Update README', '    group: all', '    agent_config: { model: haiku }', '    on_completion: { create_pr: false }'];
 
-test('simple mode uses the Batches API by default: one batch per repo, results read once, half the price', async () => {
+test('simple mode uses the Batches API by default: one batch per repo, results read once, half the price, reserved by the request size', async () => {
   const fake = await startFakeAnthropic({ byTurn: (_t, req) => answer(repoOf(req.body)), batches: { processAfterMs: 1_500 } });
   try {
     const { root } = testConfig(server.env);
     makeRepos(root);
-    const r = await runNight(root, fake.url, NIGHT);
+    // A whole 1M window of haiku 5.5 input would reserve over $0.60; the prompt and a bounded snapshot need under $0.02.
+    const r = await runNight(root, fake.url, NIGHT.map((l) => (l.includes('agent_config') ? '    agent_config: { model: haiku, max_cost_usd: 0.05 }' : l)));
     assert.deepEqual(r.tasks.map((t) => `${t.taskId}:${t.status}`), REPOS.map((n) => `readme@${n}:succeeded`), JSON.stringify(r.tasks.map((t) => t.error)));
     const batches = fake.batches();
     assert.deepEqual(batches.map(batchRepo).sort(), REPOS, 'one batch per repo, none submitted twice');
