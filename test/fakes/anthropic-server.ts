@@ -100,6 +100,27 @@ export interface FakeOptions {
   streamDelayMs?: number;
   /** How the Message Batches API behaves. */
   batches?: BatchBehaviour;
+  /**
+   * Prompt caching as the API does it: the fake counts the request's tokens itself and
+   * answers with usage split into uncached input, cache writes (5-minute and 1-hour) and
+   * cache reads, replacing the script's input figures (its output figure is kept).
+   */
+  cache?: CacheBehaviour;
+}
+
+export interface CacheBehaviour {
+  /** The cache's clock (epoch ms); a bench passes a virtual one so a long tool call takes no real time. @default Date.now */
+  now?: () => number;
+  /** A prefix shorter than this is not cached (the API's minimum cacheable length). @default 1024 */
+  minCacheableTokens?: number;
+  /** Count tokens, ignore cache_control: the same requests as a model without caching bills them. */
+  off?: boolean;
+}
+
+/** A clock running `scale` times faster than the wall clock from now on, for CacheBehaviour.now. */
+export function scaledClock(scale: number): () => number {
+  const start = Date.now();
+  return () => start + (Date.now() - start) * scale;
 }
 
 export interface BatchBehaviour {
@@ -147,6 +168,7 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
   const script = [...(o.script ?? [])];
   const fake: Partial<FakeAnthropic> & { requests: MessagesRequest[] } = { requests: [] };
   const issuedThinking: IssuedThinking = new Map();
+  const promptCache = new PromptCache(o.cache ?? {});
   const billed: BilledRequest[] = [];
   let streaming = 0;
   const billing = (): Billing => ({ requests: billed.length, costUsd: billed.reduce((a, b) => a + Math.round(b.costUsd * 1e9), 0) / 1e9, billed: [...billed] });
@@ -160,7 +182,15 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
     }
     const refused = o.strictModels === false ? undefined : modelRuleViolation(req.body, issuedThinking);
     if (refused) return refused;
-    const reply = o.byTurn ? await o.byTurn(req.turn, req) : script.shift();
+    let reply = o.byTurn ? await o.byTurn(req.turn, req) : script.shift();
+    if (reply && o.cache) {
+      const cached = promptCache.use(req.body);
+      if (typeof cached === 'string') return apiError(400, 'invalid_request_error', cached);
+      if (reply.status === 200 && reply.json && typeof reply.json === 'object' && 'usage' in reply.json) {
+        const json = reply.json as { usage: Usage };
+        reply = { ...reply, json: { ...json, usage: { ...cached, output_tokens: json.usage.output_tokens } } };
+      }
+    }
     if (reply) rememberThinking(reply, issuedThinking);
     if (!reply) {
       fake.exhausted = `no more scripted responses (request ${fake.requests.length}, turn ${req.turn})`;
@@ -204,6 +234,94 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
       return m;
     },
   }) as FakeAnthropic;
+}
+
+// --- Prompt caching: by prefix, at the request's breakpoints, with 5-minute and 1-hour TTLs. ---
+
+/** The fake's tokenizer: about four characters a token, as English prose runs. */
+export const fakeTokens = (chars: number) => Math.ceil(chars / 4);
+
+const TTL_MS = { '5m': 5 * 60_000, '1h': 60 * 60_000 } as const;
+
+/** How far back from a breakpoint the API looks for an earlier cached prefix (its documented 20-block window). */
+const LOOKBACK_BLOCKS = 20;
+
+class PromptCache {
+  /** Prefix hash -> when the entry expires and how long a read extends it. */
+  private readonly entries = new Map<string, { expiresAt: number; ttlMs: number }>();
+  constructor(private readonly o: CacheBehaviour) {}
+
+  /**
+   * The usage of one request, caching what it marks; a string is the API's 400 for a
+   * request whose breakpoints it refuses (more than four, or a 1-hour one after a 5-minute one).
+   */
+  use(body: MessagesRequest['body']): Usage | string {
+    const now = (this.o.now ?? Date.now)();
+    // The prompt in the API's order: tools, system, then each message's blocks.
+    const blocks: { text: string; ttl?: '5m' | '1h' }[] = [];
+    const add = (b: unknown) => {
+      const { cache_control: cc, ...rest } = (b ?? {}) as { cache_control?: { ttl?: string } };
+      blocks.push({ text: JSON.stringify(rest), ...(cc ? { ttl: cc.ttl === '1h' ? '1h' : '5m' } : {}) });
+    };
+    for (const t of (body.tools as unknown[] | undefined) ?? []) add(t);
+    const system = body.system;
+    if (typeof system === 'string') add({ type: 'text', text: system });
+    else for (const b of (system as unknown[] | undefined) ?? []) add(b);
+    for (const m of body.messages ?? []) {
+      if (typeof m.content === 'string') add({ role: m.role, type: 'text', text: m.content });
+      else (m.content as unknown[]).forEach((b, i) => add(i === 0 ? { role: m.role, ...(b as object) } : b));
+    }
+    const marks = blocks.flatMap((b, i) => (b.ttl ? [i] : []));
+    if (marks.length > 4) return `A maximum of 4 blocks with cache_control may be provided. Found ${marks.length}.`;
+    const firstShort = marks.findIndex((i) => blocks[i].ttl === '5m');
+    if (firstShort >= 0 && marks.slice(firstShort).some((i) => blocks[i].ttl === '1h')) return 'a ttl=\'1h\' cache_control block must not come after a ttl=\'5m\' cache_control block';
+    const hashes: string[] = [];
+    const tokensThrough: number[] = [];
+    let h = createHash('sha256');
+    let tokens = 0;
+    for (const b of blocks) {
+      h = h.copy().update(b.text);
+      hashes.push(h.copy().digest('hex'));
+      tokens += fakeTokens(b.text.length);
+      tokensThrough.push(tokens);
+    }
+    const total = tokens;
+    if (this.o.off) return { input_tokens: total, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 } };
+    // The longest live prefix at a breakpoint or within the lookback window before one.
+    let hit = -1;
+    for (const m of marks) {
+      for (let i = m; i >= 0 && i > m - LOOKBACK_BLOCKS; i--) {
+        const e = this.entries.get(hashes[i]);
+        if (e && e.expiresAt > now) {
+          hit = Math.max(hit, i);
+          break;
+        }
+      }
+    }
+    const read = hit >= 0 ? tokensThrough[hit] : 0;
+    if (hit >= 0) {
+      const e = this.entries.get(hashes[hit])!;
+      e.expiresAt = now + e.ttlMs;
+    }
+    // Every later breakpoint long enough to cache writes its prefix, each segment at its own TTL.
+    const written = { '5m': 0, '1h': 0 };
+    let end = read;
+    for (const m of marks) {
+      if (m <= hit || tokensThrough[m] < (this.o.minCacheableTokens ?? 1024)) continue;
+      const ttl = blocks[m].ttl!;
+      written[ttl] += tokensThrough[m] - end;
+      end = tokensThrough[m];
+      this.entries.set(hashes[m], { expiresAt: now + TTL_MS[ttl], ttlMs: TTL_MS[ttl] });
+    }
+    const write = written['5m'] + written['1h'];
+    return {
+      input_tokens: total - read - write,
+      output_tokens: 0,
+      cache_creation_input_tokens: write,
+      cache_read_input_tokens: read,
+      cache_creation: { ephemeral_5m_input_tokens: written['5m'], ephemeral_1h_input_tokens: written['1h'] },
+    };
+  }
 }
 
 // --- The Message Batches API: create, retrieve, list, cancel, results as JSONL. ---
