@@ -66,6 +66,21 @@ export const SIMPLE_SNAPSHOT_LISTING_CHARS = 30_000;
 /** Simple mode's rules, the snapshot's headings and the closing request, with room to spare. */
 export const SIMPLE_REQUEST_OVERHEAD_CHARS = 4_000;
 
+/** Unset model_api sends simple mode through the Batches API only when the task's timeout leaves this long to wait for it. */
+export const BATCH_DEFAULT_MIN_WAIT_MS = 60 * 60_000;
+/** Kept back from the task's timeout for the Messages API call a batch that did not end in time falls back to. */
+export const BATCH_FALLBACK_MARGIN_MS = 30 * 60_000;
+
+/** When a simple-mode task stops waiting for its batch: its start plus its timeout, less the time a fallback call needs. */
+export function batchWaitUntil(startedAt: number, timeoutMs: number): number {
+  return startedAt + timeoutMs - Math.min(BATCH_FALLBACK_MARGIN_MS, timeoutMs / 4);
+}
+
+/** Whether a simple-mode task's call goes through the Message Batches API: as its model_api says, else when it has time to wait. */
+export function simpleModeUsesBatch(modelApi: 'batch' | 'messages' | undefined, waitUntil: number, now: number): boolean {
+  return modelApi === 'batch' || (modelApi === undefined && waitUntil - now >= BATCH_DEFAULT_MIN_WAIT_MS);
+}
+
 /** What the next request will hold: this one's context, its reply, and what was added since (tool results, answers, notes). */
 export function nextInputTokens(contextTokens: number, outputTokens: number, addedChars: number): number {
   return contextTokens + outputTokens + tokensFromChars(addedChars) + 200;

@@ -9,7 +9,7 @@ import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation,
 import type { Activities } from '../activities';
 import { batchStep, modelCall, modelCallOnce, sandboxStep } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
-import { SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
+import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
 import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { Notifier } from './notify';
@@ -29,10 +29,6 @@ export const SIMPLE_RESERVATION_PATCH = 'simple-mode-reservation-by-request-size
 /** Set on histories whose simple-mode call may go through the Message Batches API. */
 export const SIMPLE_BATCH_PATCH = 'simple-mode-batches-api';
 
-/** Unset model_api uses the Batches API only when the task's timeout leaves this long to wait for it. */
-export const BATCH_DEFAULT_MIN_WAIT_MS = 60 * 60_000;
-/** Kept back from the task's timeout for the Messages API call a batch that did not end in time falls back to. */
-const BATCH_FALLBACK_MARGIN_MS = 30 * 60_000;
 /** A durable timer between batch polls: short at first (a batch of one may end in seconds), then every five minutes. */
 const BATCH_POLL_FIRST_MS = 5_000;
 const BATCH_POLL_MAX_MS = 5 * 60_000;
@@ -119,8 +115,8 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     // The Messages API call after a batch that gave no answer reserves under its own turn number, so its reservation key is new.
     let messagesTurn = 1;
     const startedAt = status.startedAt ?? Date.now();
-    const waitUntil = startedAt + task.timeoutMs - Math.min(BATCH_FALLBACK_MARGIN_MS, task.timeoutMs / 4);
-    const batchWanted = task.modelApi === 'batch' || (task.modelApi === undefined && waitUntil - Date.now() >= BATCH_DEFAULT_MIN_WAIT_MS);
+    const waitUntil = batchWaitUntil(startedAt, task.timeoutMs);
+    const batchWanted = simpleModeUsesBatch(task.modelApi, waitUntil, Date.now());
     if (batchWanted && patched(SIMPLE_BATCH_PATCH)) {
       // Reserved at the batch price before anything is submitted; booked from the result.
       const reserved = await reserveTurn({ ...budget, api: 'batch' }, raises, 1, 0);
