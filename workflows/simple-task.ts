@@ -40,9 +40,10 @@ type BatchCall = { stored: true; costUsd: number; suspects: number } | { stored:
  * with durable timers until the batch ends or the time kept for a fallback call is reached
  * (then cancel it), and collect its result into the store. Never throws for the API's sake: a
  * batch that could not be submitted, expired, was canceled or errored says why, and the task
- * asks the Messages API instead.
+ * asks the Messages API instead. A batch whose state or results cannot be read is counted at
+ * its reserved worst case; a canceled task cancels its batch.
  */
-async function viaBatch(call: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens: number }, waitUntil: number, say: (line: string) => void): Promise<BatchCall> {
+async function viaBatch(call: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens: number }, waitUntil: number, worstUsd: number, say: (line: string) => void): Promise<BatchCall> {
   let submitted: { batchId: string; suspects: string[] };
   try {
     say('submitting to the Message Batches API');
@@ -55,21 +56,31 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
   const suspects = submitted.suspects.length;
   let delay = BATCH_POLL_FIRST_MS;
   let canceled = false;
-  for (;;) {
-    say(`waiting for batch ${batchId}${canceled ? ' (canceling)' : ''}`);
-    await sleep(delay);
-    delay = Math.min(delay * 2, BATCH_POLL_MAX_MS);
-    const state = await batchApi.simpleBatchState({ batchId });
-    if (state.status === 'ended') break;
-    if (!canceled && Date.now() >= waitUntil) {
-      // Out of time to wait: what the batch already answered is still collected below.
-      await batchApi.cancelSimpleBatch({ batchId });
-      canceled = true;
-      delay = BATCH_POLL_FIRST_MS;
+  try {
+    for (;;) {
+      say(`waiting for batch ${batchId}${canceled ? ' (canceling)' : ''}`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, BATCH_POLL_MAX_MS);
+      const state = await batchApi.simpleBatchState({ batchId });
+      if (state.status === 'ended') break;
+      if (!canceled && Date.now() >= waitUntil) {
+        // Out of time to wait: what the batch already answered is still collected below.
+        await batchApi.cancelSimpleBatch({ batchId });
+        canceled = true;
+        delay = BATCH_POLL_FIRST_MS;
+      }
     }
+    const got = await batchApi.collectSimpleBatch({ workflowId: call.workflowId, batchId, model: call.model });
+    return got.stored ? { ...got, suspects } : { ...got, reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`, suspects };
+  } catch (err) {
+    if (isCancellation(err)) {
+      // A canceled task leaves no batch running up a bill for it.
+      await CancellationScope.nonCancellable(() => batchApi.cancelSimpleBatch({ batchId }).catch(() => undefined));
+      throw err;
+    }
+    // The batch may have been answered (and billed) though its state or results cannot be read: counted at its worst case.
+    return { stored: false, reason: `batch ${batchId} could not be read: ${messageOf(err)}`, costUsd: worstUsd, suspects };
   }
-  const got = await batchApi.collectSimpleBatch({ workflowId: call.workflowId, batchId, model: call.model });
-  return got.stored ? { ...got, suspects } : { ...got, reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`, suspects };
 }
 
 function messageOf(err: unknown): string {
@@ -122,7 +133,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
       const reserved = await reserveTurn({ ...budget, api: 'batch' }, raises, 1, 0);
       if (!reserved.go) called = { end: reserved.end };
       else {
-        const b = await viaBatch(call, waitUntil, (line) => (status.activity = `simple mode: ${line}`));
+        const b = await viaBatch(call, waitUntil, reserved.worstUsd, (line) => (status.activity = `simple mode: ${line}`));
         if (b.suspects > 0) {
           // A lost attempt may have created a batch that cannot be told from another task's: counted at its worst case.
           for (let i = 0; i < b.suspects; i++) interruptedCalls.push({ turn: 1, attempt: i + 1, bookedUsd: reserved.worstUsd, basis: 'worst_case' });
