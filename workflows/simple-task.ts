@@ -59,7 +59,8 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
   try {
     for (;;) {
       say(`waiting for batch ${batchId}${canceled ? ' (canceling)' : ''}`);
-      await sleep(delay);
+      // Never sleep past the moment to give up, so the fallback call keeps the time set aside for it.
+      await sleep(canceled ? delay : Math.max(1_000, Math.min(delay, waitUntil - Date.now())));
       delay = Math.min(delay * 2, BATCH_POLL_MAX_MS);
       const state = await batchApi.simpleBatchState({ batchId });
       if (state.status === 'ended') break;

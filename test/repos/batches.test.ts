@@ -125,6 +125,27 @@ test('an expired batch and an errored request fall back to the Messages API with
   }
 });
 
+test('a batch still running when the task can wait no longer is canceled, and the task asks the Messages API', async () => {
+  const fake = await startFakeAnthropic({ byTurn: (_t, req) => answer(repoOf(req.body)), batches: { processAfterMs: 60 * 60_000 } });
+  try {
+    const { root } = testConfig(server.env);
+    makeRepos(root);
+    // A 2-minute timeout keeps 30 s for the fallback: the batch is given 90 s.
+    const yaml = ['repos_file: repos.yaml', 'tasks:', '  - id: quick', '    title: Update README', '    repo_names: [alpha]', '    simple_mode: true', '    model_api: batch', '    timeout: 2m', '    agent_config: { model: haiku }', '    on_completion: { create_pr: false }'];
+    const r = await runNight(root, fake.url, yaml);
+    const t = r.tasks[0];
+    assert.equal(t.status, 'succeeded', t.error);
+    assert.match((t.notes ?? []).join('\n'), /the batched request was canceled \(canceled: the task could not wait longer\); asked the Messages API instead/);
+    const [batch] = fake.batches();
+    assert.equal(batch.status, 'ended');
+    assert.ok(batch.cancelAt !== undefined && batch.cancelAt - batch.createdAt < 110_000, `canceled ${batch.cancelAt! - batch.createdAt} ms after it was created`);
+    assert.deepEqual(fake.billing().billed.map((b) => b.batchId ?? 'messages'), ['messages'], 'the canceled request was not billed; the fallback was');
+    assert.equal(t.costUsd, 0.0015);
+  } finally {
+    await fake.close();
+  }
+});
+
 test('the submit activity submits at most once: a retry reuses the recorded batch, adopts one a lost attempt created, and reports one it cannot tell apart', async () => {
   const fake = await startFakeAnthropic({ byTurn: () => answer('alpha'), batches: { processAfterMs: 0 } });
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-batch-submit-'));
