@@ -132,7 +132,8 @@ export async function serveMessages(handler: MessagesHandler, o: ServeOptions = 
             reply = routed;
           } else if (got !== undefined) {
             reply = { status: 200, json: got };
-          } else if (req.method !== 'POST' || !req.url?.startsWith('/v1/messages')) {
+          } else if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://loopback').pathname !== '/v1/messages') {
+            // Only the Messages API itself: the replay model has no Message Batches, so a batch submission is a plain 404 (nothing billed).
             reply = apiError(404, 'not_found_error', `${req.method} ${req.url} is not served here; only POST /v1/messages`);
           } else {
             const body = JSON.parse(raw) as MessagesRequest['body'];

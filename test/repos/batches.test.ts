@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { TASK_QUEUE } from '../../common/config';
 import { createAnthropicClient } from '../../activities/model/client';
+import { startReplayModelServer } from '../../activities/model/replay-server';
 import { customIdFor } from '../../activities/model/batches';
 import { createSimpleActivities } from '../../activities/simple';
 import { FileTranscriptStore, keys, putJson } from '../../activities/transcripts';
@@ -200,5 +201,15 @@ test('the submit activity submits at most once: a retry reuses the recorded batc
     await assert.rejects(anthropic.messages.batches.results('msgbatch_nope'), /not found/);
   } finally {
     await fake.close();
+  }
+});
+
+test('the offline replay model has no Batches API: a submission is a plain 404, not a message taken for a batch', async () => {
+  const replay = await startReplayModelServer(path.join(__dirname, '../../tasks/recordings/example.json'));
+  try {
+    const client = createAnthropicClient({ anthropic: { apiKey: 'sk-test', baseUrl: replay.url } }, { maxRetries: 0 })!;
+    await assert.rejects(client.messages.batches.create({ requests: [{ custom_id: 'ns-0', params: { model: 'claude-haiku-5-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] } }] }), (err: Error & { status?: number }) => err.status === 404);
+  } finally {
+    await replay.close();
   }
 });
