@@ -23,6 +23,7 @@ const Entry = z.strictObject({
 });
 const UserFile = z.strictObject({
   about: z.union([z.string(), z.array(z.string())]).optional(),
+  batch: z.strictObject({ priceFactor: z.number().gt(0).max(1), source: z.string().optional() }).optional(),
   aliases: z.record(z.string(), z.string().regex(/^claude-[a-z0-9][a-z0-9.-]*$/, 'must be a full model ID (claude-...)')).optional(),
   // A known model may change only some fields; a new one must give them all (checked below).
   models: z.record(z.string(), Entry.partial()).optional(),
@@ -47,7 +48,7 @@ export function readModelFile(file: string): ModelTable {
     models[id] = full.data;
   }
   const aliases = { ...base.aliases, ...(parsed.data.aliases ?? {}) };
-  return { aliases, models };
+  return { batch: { ...base.batch, ...(parsed.data.batch ?? {}) }, aliases, models };
 }
 
 /** Installs the user's file when one is set; returns the table in force. */

@@ -56,7 +56,15 @@ export interface ModelEntry {
   source?: string;
 }
 
+/** The Message Batches API's terms, the same for every model. */
+export interface BatchTerms {
+  /** What a batched request pays as a share of the Messages API's rates (every token kind). */
+  priceFactor: number;
+  source?: string;
+}
+
 export interface ModelTable {
+  batch: BatchTerms;
   aliases: Record<string, string>;
   models: Record<string, ModelEntry>;
 }
@@ -73,7 +81,7 @@ export interface ModelPrice {
   tiers?: PriceTier[];
 }
 
-const shipped: ModelTable = { aliases: SHIPPED.aliases, models: SHIPPED.models as Record<string, ModelEntry> };
+const shipped: ModelTable = { batch: SHIPPED.batch, aliases: SHIPPED.aliases, models: SHIPPED.models as Record<string, ModelEntry> };
 let table: ModelTable = shipped;
 let prices: Record<string, ModelPrice> = pricesOf(shipped);
 
@@ -155,6 +163,21 @@ export function worstCasePrice(): ModelPrice {
     contextWindow: Math.min(...rows.map((r) => r.contextWindow)),
   };
 }
+
+/** The Message Batches API's share of the Messages API's rates (common/models.json `batch`). */
+export function batchPriceFactor(): number {
+  return table.batch.priceFactor;
+}
+
+/** A price row as the Message Batches API charges it: every rate, tiers included, times the batch factor. */
+export function batchPrice(price: ModelPrice, factor: number = batchPriceFactor()): ModelPrice {
+  const scale = <T extends Rates | Omit<ModelPrice, 'contextWindow' | 'tiers'>>(r: T): T => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'abovePromptTokens' ? v : v * factor])) as T;
+  const { contextWindow, tiers, ...rates } = price;
+  return { ...scale(rates), contextWindow, ...(tiers ? { tiers: tiers.map((t) => scale(t)) } : {}) };
+}
+
+/** A cache entry lives five minutes after its last read, unless written with the 1-hour TTL. */
+export const CACHE_TTL_5M_MS = 5 * 60_000;
 
 export interface UsageTokens {
   input: number;

@@ -128,7 +128,7 @@ function repoAtPath(p: string): Repo {
   return { name: base || 'repo', location: p, tags: [] };
 }
 
-type Settings = Pick<BatchFile, 'parallel' | 'max_workers' | 'simple_mode'>;
+type Settings = Pick<BatchFile, 'parallel' | 'max_workers' | 'simple_mode' | 'model_api'>;
 
 /**
  * `repoSet` is undefined when the batch names no repos file, null when it names one that
@@ -151,6 +151,8 @@ export function expandRepoTargets(parsed: ParsedTask[], tasks: TaskSpec[], setti
       return;
     }
     const simpleMode = raw.simple_mode ?? settings.simple_mode ?? false;
+    const modelApi = raw.model_api ?? settings.model_api;
+    if (modelApi) task = { ...task, modelApi };
     const given = TARGET_KEYS.filter((k) => raw[k] !== undefined);
     if (given.length === 0) {
       copies.set(task.id, [task.id]);

@@ -143,6 +143,8 @@ const FanOutShape = {
   parallel: z.boolean().optional(),
   max_workers: z.number().int().min(1).max(1000, { message: 'must be at most 1000' }).optional(),
   simple_mode: z.boolean().optional(),
+  /** Simple mode's call through the Message Batches API (half price, may take hours) or the Messages API. */
+  model_api: z.enum(['batch', 'messages'], { message: 'must be batch or messages' }).optional(),
 };
 
 /** Which repos a task runs on: at most one of these (checked in spec/repos.ts). */

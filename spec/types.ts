@@ -91,6 +91,11 @@ export interface TaskSpec {
   onMergeConflict?: MergeConflictPolicy;
   /** Seed 004: one model call that returns the files to write, no tool loop. */
   simpleMode?: boolean;
+  /**
+   * `model_api`: simple mode's call through the Message Batches API or the Messages API.
+   * Unset: the Batches API when the task's timeout leaves time to wait for it (workflows/simple-task.ts).
+   */
+  modelApi?: 'batch' | 'messages';
   /** The repos-file name of the repo this task was expanded for (`<task>@<repoName>`). */
   repoName?: string;
   /** Set on tasks expanded from one task over many repos: at most `maxWorkers` of them run at once. */

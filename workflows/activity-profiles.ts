@@ -57,6 +57,12 @@ export const modelCall = (heartbeatTimeout?: number) => needing('model', modelCa
 /** callModelOnce, simpleModelCallOnce, on the model queue. Call inside a workflow. */
 export const modelCallOnce = (heartbeatTimeout?: number) => needing('model', modelCallOnceOptions(heartbeatTimeout));
 
+/** The Message Batches API's submit, poll, cancel and collect: a request or two each, heartbeating; the waiting is the workflow's timers. */
+const batchStepOptions = beating('5 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+
+/** The batch steps on the model queue: they hold the API key. Call inside a workflow. */
+export const batchStep = (heartbeatTimeout?: number) => needing('model', batchStepOptions(heartbeatTimeout));
+
 /** runTool: bash may run for up to 30 minutes; a few minutes more for the checkpoint after it. */
 export const toolCall = beating('35 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
 

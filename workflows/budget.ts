@@ -30,17 +30,55 @@ export function tokensFromChars(chars: number): number {
   return Math.ceil(Math.max(0, chars) / 2);
 }
 
+/** What else decides a call's worst case besides its size. */
+export interface WorstCaseTerms {
+  /** The call writes its cache with the 1-hour TTL, whose rate is above the 5-minute one. */
+  cacheTtl1h?: boolean;
+  /**
+   * Thinking tokens the request allows beyond max_tokens. Adaptive thinking (the current
+   * family's default, which is what nightshift sends) counts inside max_tokens, so this is 0
+   * unless a request sets an interleaved-thinking budget above max_tokens.
+   */
+  thinkingTokens?: number;
+}
+
 /**
  * The most one call can cost: every input token at the dearest input rate (a cache write
- * costs more than plain input) and all of max_tokens as output. Rounded up.
+ * costs more than plain input, a 1-hour write more than a 5-minute one), and all of
+ * max_tokens (thinking included) plus any thinking budget beyond it as output. Rounded up.
  */
-export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: ModelPrice): number {
+export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: ModelPrice, terms: WorstCaseTerms = {}): number {
   const prompt = Math.min(inputTokens, price.contextWindow);
   // A model priced by prompt size (common/models.json tiers) pays its higher rates on a long prompt.
   const r = ratesFor(price, prompt);
-  const inputRate = Math.max(r.input, r.cacheWrite, r.cacheRead);
-  const micro = prompt * inputRate + maxTokens * r.output;
+  const inputRate = Math.max(r.input, terms.cacheTtl1h ? Math.max(r.cacheWrite, r.cacheWrite1h) : r.cacheWrite, r.cacheRead);
+  const micro = prompt * inputRate + (maxTokens + Math.max(0, terms.thinkingTokens ?? 0)) * r.output;
   return Math.ceil(micro * 1000) / 1e9;
+}
+
+/**
+ * Simple mode's repository snapshot (activities/simple.ts) is at most this many characters
+ * of file sections plus this many of file listing, so the workflow can bound its one request
+ * (the prompt it was told, plus these, plus the rules) instead of reserving a whole window.
+ */
+export const SIMPLE_SNAPSHOT_CONTENT_CHARS = 120_000;
+export const SIMPLE_SNAPSHOT_LISTING_CHARS = 30_000;
+/** Simple mode's rules, the snapshot's headings and the closing request, with room to spare. */
+export const SIMPLE_REQUEST_OVERHEAD_CHARS = 4_000;
+
+/** Unset model_api sends simple mode through the Batches API only when the task's timeout leaves this long to wait for it. */
+export const BATCH_DEFAULT_MIN_WAIT_MS = 60 * 60_000;
+/** Kept back from the task's timeout for the Messages API call a batch that did not end in time falls back to. */
+export const BATCH_FALLBACK_MARGIN_MS = 30 * 60_000;
+
+/** When a simple-mode task stops waiting for its batch: its start plus its timeout, less the time a fallback call needs. */
+export function batchWaitUntil(startedAt: number, timeoutMs: number): number {
+  return startedAt + timeoutMs - Math.min(BATCH_FALLBACK_MARGIN_MS, timeoutMs / 4);
+}
+
+/** Whether a simple-mode task's call goes through the Message Batches API: as its model_api says, else when it has time to wait. */
+export function simpleModeUsesBatch(modelApi: 'batch' | 'messages' | undefined, waitUntil: number, now: number): boolean {
+  return modelApi === 'batch' || (modelApi === undefined && waitUntil - now >= BATCH_DEFAULT_MIN_WAIT_MS);
 }
 
 /** What the next request will hold: this one's context, its reply, and what was added since (tool results, answers, notes). */

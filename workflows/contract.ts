@@ -419,6 +419,10 @@ export interface TaskBudgetState {
   wrappedUp: boolean;
   /** How many reservations were refused (part of the next grant key). */
   refusals: number;
+  /** Workflow time of the last model answer: a longer gap than the cache lives means the next call writes at the 1-hour rate. */
+  lastAnsweredAt?: number;
+  /** A gap that long happened: every later call writes at the 1-hour rate (call-model.ts keeps the TTL once chosen). */
+  longCacheTtl?: boolean;
 }
 
 /** What the plan said about a task, kept with its result so estimates and insights can learn from it. */

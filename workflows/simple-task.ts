@@ -5,10 +5,11 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { modelCall, modelCallOnce, sandboxStep } from './activity-profiles';
+import { batchStep, modelCall, modelCallOnce, sandboxStep } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
+import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
 import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { Notifier } from './notify';
@@ -18,6 +19,69 @@ import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BO
 const SIMPLE_MAX_TOKENS = 16_384;
 
 const sandbox = proxyActivities<Activities>(sandboxStep());
+
+/** Set on histories whose simple-mode reservation is bounded by the request's size rather than the model's window. */
+export const SIMPLE_RESERVATION_PATCH = 'simple-mode-reservation-by-request-size';
+
+/** Set on histories whose simple-mode call may go through the Message Batches API. */
+export const SIMPLE_BATCH_PATCH = 'simple-mode-batches-api';
+
+/** A durable timer between batch polls: short at first (a batch of one may end in seconds), then every five minutes. */
+const BATCH_POLL_FIRST_MS = 5_000;
+const BATCH_POLL_MAX_MS = 5 * 60_000;
+
+type BatchCall = { stored: true; costUsd: number; suspects: number } | { stored: false; reason: string; costUsd: number; suspects: number };
+
+/**
+ * Simple mode's call through the Message Batches API: submit (at most once, batches.ts), poll
+ * with durable timers until the batch ends or the time kept for a fallback call is reached
+ * (then cancel it), and collect its result into the store. Never throws for the API's sake: a
+ * batch that could not be submitted, expired, was canceled or errored says why, and the task
+ * asks the Messages API instead. A batch whose state or results cannot be read is counted at
+ * its reserved worst case; a canceled task cancels its batch.
+ */
+async function viaBatch(call: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens: number }, waitUntil: number, worstUsd: number, say: (line: string) => void): Promise<BatchCall> {
+  // Built here, not at import: the model queue is decided inside the running workflow.
+  const batchApi = proxyActivities<Activities>(batchStep());
+  let submitted: { batchId: string; suspects: string[] };
+  try {
+    say('submitting to the Message Batches API');
+    submitted = await batchApi.submitSimpleBatch(call);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return { stored: false, reason: `the batch could not be submitted: ${messageOf(err)}`, costUsd: 0, suspects: 0 };
+  }
+  const { batchId } = submitted;
+  const suspects = submitted.suspects.length;
+  let delay = BATCH_POLL_FIRST_MS;
+  let canceled = false;
+  try {
+    for (;;) {
+      say(`waiting for batch ${batchId}${canceled ? ' (canceling)' : ''}`);
+      // Never sleep past the moment to give up, so the fallback call keeps the time set aside for it.
+      await sleep(canceled ? delay : Math.max(1_000, Math.min(delay, waitUntil - Date.now())));
+      delay = Math.min(delay * 2, BATCH_POLL_MAX_MS);
+      const state = await batchApi.simpleBatchState({ batchId });
+      if (state.status === 'ended') break;
+      if (!canceled && Date.now() >= waitUntil) {
+        // Out of time to wait: what the batch already answered is still collected below.
+        await batchApi.cancelSimpleBatch({ batchId });
+        canceled = true;
+        delay = BATCH_POLL_FIRST_MS;
+      }
+    }
+    const got = await batchApi.collectSimpleBatch({ workflowId: call.workflowId, batchId, model: call.model });
+    return got.stored ? { ...got, suspects } : { ...got, reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`, suspects };
+  } catch (err) {
+    if (isCancellation(err)) {
+      // A canceled task leaves no batch running up a bill for it.
+      await CancellationScope.nonCancellable(() => batchApi.cancelSimpleBatch({ batchId }).catch(() => undefined));
+      throw err;
+    }
+    // The batch may have been answered (and billed) though its state or results cannot be read: counted at its worst case.
+    return { stored: false, reason: `batch ${batchId} could not be read: ${messageOf(err)}`, costUsd: worstUsd, suspects };
+  }
+}
 
 function messageOf(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -37,11 +101,12 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     status.activity = 'creating sandbox';
     sandboxId = (await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
     status.activity = 'preparing workspace';
-    await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
+    const prepared = await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
     const m = resolveModel(task.model, task.complexity);
-    // The request holds files this code cannot size, so the reservation assumes a full context window.
     const state = newTaskBudget(0);
-    state.nextInputTokens = priceOf(m)?.contextWindow ?? 0;
+    const window = priceOf(m)?.contextWindow ?? 0;
+    // The request is the prompt prepareAgent measured plus a snapshot of bounded size; older runs reserved a whole window.
+    state.nextInputTokens = patched(SIMPLE_RESERVATION_PATCH) ? Math.min(window, tokensFromChars(prepared.promptChars + SIMPLE_SNAPSHOT_CONTENT_CHARS + SIMPLE_SNAPSHOT_LISTING_CHARS + SIMPLE_REQUEST_OVERHEAD_CHARS)) : window;
     const budget = {
       state,
       status,
@@ -60,10 +125,42 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     // Built here, not at import: the model queue is decided inside the running workflow.
     const model = proxyActivities<Activities>(modelCall());
     const modelOnce = proxyActivities<Activities>(modelCallOnce());
-    let called: { result?: Awaited<ReturnType<Activities['simpleModelCall']>>; end?: Partial<TaskResult> };
-    if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
+    let called: { result?: Awaited<ReturnType<Activities['simpleModelCall']>>; end?: Partial<TaskResult> } | undefined;
+    // The Messages API call after a batch that gave no answer reserves under its own turn number, so its reservation key is new.
+    let messagesTurn = 1;
+    const startedAt = status.startedAt ?? Date.now();
+    const waitUntil = batchWaitUntil(startedAt, task.timeoutMs);
+    const batchWanted = simpleModeUsesBatch(task.modelApi, waitUntil, Date.now());
+    if (batchWanted && patched(SIMPLE_BATCH_PATCH)) {
+      // Reserved at the batch price before anything is submitted; booked from the result.
+      const reserved = await reserveTurn({ ...budget, api: 'batch' }, raises, 1, 0);
+      if (!reserved.go) called = { end: reserved.end };
+      else {
+        const b = await viaBatch(call, waitUntil, reserved.worstUsd, (line) => (status.activity = `simple mode: ${line}`));
+        if (b.suspects > 0) {
+          // A lost attempt may have created a batch that cannot be told from another task's: counted at its worst case.
+          for (let i = 0; i < b.suspects; i++) interruptedCalls.push({ turn: 1, attempt: i + 1, bookedUsd: reserved.worstUsd, basis: 'worst_case' });
+          booked += b.suspects * reserved.worstUsd;
+          notes.push(`a submission to the Message Batches API was lost with its worker; ${b.suspects} batch(es) it may have created were booked at their worst case`);
+        }
+        booked += b.costUsd;
+        if (b.stored) {
+          status.activity = 'simple mode: writing the batch answer';
+          const r = await model.simpleModelCall({ ...call, storedOnly: true });
+          // Counted in `booked` already, which the outcome adds to the result's own cost.
+          called = { result: { ...r, costUsd: 0 } };
+        } else {
+          notes.push(`Message Batches API: ${b.reason}; asked the Messages API instead`);
+          messagesTurn = 2;
+          Object.assign(status, { costUsd: booked });
+        }
+      }
+    }
+    if (called) {
+      // Answered (or stopped by the budget) through the Batches API.
+    } else if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
       called = await callWithBookedAttempts(budget, raises, {
-        turn: 1,
+        turn: messagesTurn,
         spent: () => booked,
         // Kept on the status too, so a task that fails after the last attempt still reports what it was booked.
         book: (usd) => {

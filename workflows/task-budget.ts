@@ -7,10 +7,10 @@
  *
  * Deterministic code only.
  */
-import { condition, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, crossWorkflow } from './activity-profiles';
-import { priceOf } from '../common/models';
+import { batchPrice, CACHE_TTL_5M_MS, priceOf } from '../common/models';
 import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs, nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
 import { budgetRaisedSignal, type AgentTaskInput, type InterruptedCall, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
@@ -48,6 +48,26 @@ export interface TaskBudgetContext {
   allowanceFrom?: string;
   /** Time left before the task's timeout, for how long a pause may last. */
   remainingMs: () => number;
+  /** The call goes through the Message Batches API, at its discount (common/models.json `batch`). @default 'messages' */
+  api?: 'messages' | 'batch';
+}
+
+/**
+ * Set on histories whose reservations price a call at the 1-hour cache write rate when it
+ * follows a gap longer than the 5-minute cache lives (call-model.ts then writes at 1 hour).
+ */
+export const LONG_TTL_WORST_CASE_PATCH = 'worst-case-1h-cache-write';
+
+/** A little earlier than the activity's own test, which runs after the reservation. */
+const LONG_GAP_MS = CACHE_TTL_5M_MS - 30_000;
+
+/** Whether the next call will write its cache for an hour (call-model.ts decides the same way). */
+function nextCallWritesForAnHour(b: TaskBudgetState): boolean {
+  if (b.longCacheTtl) return true;
+  if (b.lastAnsweredAt === undefined || Date.now() - b.lastAnsweredAt <= LONG_GAP_MS) return false;
+  if (!patched(LONG_TTL_WORST_CASE_PATCH)) return false;
+  b.longCacheTtl = true;
+  return true;
 }
 
 /** Raises that arrived by signal and were not yet applied. */
@@ -69,7 +89,8 @@ export type Reservation = { go: true; waitedMs: number; worstUsd: number } | { g
  * `spent` is what the task has booked so far, earlier attempts of this turn included.
  */
 export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, turn: number, spent: number, attempt?: number): Promise<Reservation> {
-  const price = priceOf(ctx.model);
+  const listed = priceOf(ctx.model);
+  const price = listed && ctx.api === 'batch' ? batchPrice(listed) : listed;
   // Never take an unknown cost as zero: without a price there is nothing to reserve against.
   if (!price) return { go: false, waitedMs: 0, end: { status: 'failed', error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count` } };
   const b = ctx.state;
@@ -78,7 +99,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
   for (;;) {
     let raiseHint: string | undefined;
     b.capRaisedUsd += raises.raises.splice(0).reduce((a, r) => a + (r.taskCapAddUsd ?? 0), 0);
-    const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price);
+    const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price, { cacheTtl1h: nextCallWritesForAnHour(b) });
     const cap = ctx.capUsd !== undefined ? ctx.capUsd + b.capRaisedUsd : undefined;
     const decision = taskCapDecision(spent, worst, cap);
     let blocked: string | undefined;
@@ -183,6 +204,7 @@ export async function callWithBookedAttempts<T extends { attempt?: number }>(ctx
 export function bookTurn(ctx: TaskBudgetContext, spent: number, contextTokens: number, outputTokens: number, addedChars: number): void {
   const b = ctx.state;
   b.nextInputTokens = nextInputTokens(contextTokens, outputTokens, addedChars);
+  b.lastAnsweredAt = Date.now();
   const cap = ctx.capUsd !== undefined ? ctx.capUsd + b.capRaisedUsd : undefined;
   if (!b.warned && pastWarning(spent, cap)) {
     b.warned = true;

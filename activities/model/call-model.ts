@@ -8,7 +8,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import { heartbeatEvery } from '../heartbeat';
 import { ApplicationFailure } from '@temporalio/common';
-import { priceOf, worstCasePrice, type Effort } from '../../common/models';
+import { CACHE_TTL_5M_MS, priceOf, worstCasePrice, type Effort } from '../../common/models';
 import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
 import type { TokenUsage } from '../../workflows/contract';
 import { summarizeToolInput } from '../tools';
@@ -17,7 +17,7 @@ import { getJson, keys, loadConversation, putJson, type TranscriptStore, type Tu
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
-import { CACHE_TTL_5M_MS, effortParams, fitContext, withCacheBreakpoints } from './request';
+import { effortParams, fitContext, withCacheBreakpoints } from './request';
 
 export interface CallModelInput {
   workflowId: string;
@@ -68,6 +68,8 @@ export interface ModelActivityDeps {
   transcripts: TranscriptStore;
   /** Longest gap between heartbeats while waiting for the API (a third of the heartbeat timeout when that is shorter). @default 5000 */
   heartbeatMs?: number;
+  /** The clock the cache's lifetime is judged by (bench/cost.ts runs a virtual one). @default Date.now */
+  now?: () => number;
 }
 
 const FINISH_TEXT_CHARS = 2000;
@@ -99,6 +101,7 @@ export function summarizeTurn(rec: TurnRecord): ModelTurn {
 
 export function createModelActivities(deps: ModelActivityDeps) {
   const store = deps.transcripts;
+  const now = deps.now ?? Date.now;
   return {
     async callModel(input: CallModelInput): Promise<ModelTurn> {
       const { workflowId, turn, model } = input;
@@ -114,7 +117,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const fit = fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens }, last?.elidedThroughTurn ?? 0);
       // After one wait longer than the cache lives (a long test run, a question), the task's
       // turns are written to the cache for an hour: the next such wait then reads instead of rewriting.
-      const longTtl = last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && Date.now() - last.respondedAt > CACHE_TTL_5M_MS);
+      const longTtl = last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && now() - last.respondedAt > CACHE_TTL_5M_MS);
       const req = withCacheBreakpoints(prompt.system, messages, { ttl: longTtl ? '1h' : '5m' });
 
       const ctx = Context.current();
@@ -145,7 +148,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
         costEstimated: m.costEstimated,
         contextTokens: usage.input + usage.cacheRead + usage.cacheWrite,
         ...(fit.elidedThroughTurn ? { elidedThroughTurn: fit.elidedThroughTurn } : {}),
-        respondedAt: Date.now(),
+        respondedAt: now(),
         ...(longTtl ? { cacheTtl: '1h' as const } : {}),
         ...(attempt !== undefined ? { attempt } : {}),
       };

@@ -110,6 +110,8 @@ async function writeStream(res: http.ServerResponse, reply: MessagesReply, heade
 export interface ServeOptions {
   /** GET routes for tests (a fake's bill): a defined value is served as JSON. */
   get?: (url: string) => unknown;
+  /** Other endpoints (the Message Batches API): a defined reply is sent as is; undefined falls through to the routes above. */
+  route?: (method: string, url: string, body: unknown) => MessagesReply | undefined | Promise<MessagesReply | undefined>;
   /** Told when a streamed answer starts and when it ends (finished or cut off). */
   streaming?: (delta: 1 | -1) => void;
 }
@@ -123,13 +125,18 @@ export async function serveMessages(handler: MessagesHandler, o: ServeOptions = 
         let reply: MessagesReply;
         let streamed = false;
         try {
-          const got = req.method === 'GET' && o.get ? o.get(req.url ?? '') : undefined;
-          if (got !== undefined) {
+          const raw = Buffer.concat(chunks).toString('utf8');
+          const routed = o.route ? await o.route(req.method ?? 'GET', req.url ?? '', raw ? JSON.parse(raw) : undefined) : undefined;
+          const got = !routed && req.method === 'GET' && o.get ? o.get(req.url ?? '') : undefined;
+          if (routed) {
+            reply = routed;
+          } else if (got !== undefined) {
             reply = { status: 200, json: got };
-          } else if (req.method !== 'POST' || !req.url?.startsWith('/v1/messages')) {
+          } else if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://loopback').pathname !== '/v1/messages') {
+            // Only the Messages API itself: the replay model has no Message Batches, so a batch submission is a plain 404 (nothing billed).
             reply = apiError(404, 'not_found_error', `${req.method} ${req.url} is not served here; only POST /v1/messages`);
           } else {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as MessagesRequest['body'];
+            const body = JSON.parse(raw) as MessagesRequest['body'];
             streamed = body.stream === true;
             reply = await handler({ turn: turnOf(body), body, headers: req.headers, at: Date.now() });
           }

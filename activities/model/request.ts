@@ -16,8 +16,6 @@ export function effortParams(model: string, effort: Effort | undefined): { outpu
   return effort && modelEntry(model)?.effort ? { output_config: { effort } } : {};
 }
 
-/** A cache entry lives five minutes after its last read, unless written with the 1-hour TTL. */
-export const CACHE_TTL_5M_MS = 5 * 60_000;
 
 /**
  * Breakpoints (the API allows four): the last tool caches the tools; the system prompt

@@ -6,7 +6,8 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { costOf, modelIdOf, priceOf, resolveModel, worstCasePrice, type Complexity } from '../../common/models';
+import { batchPrice, costOf, modelIdOf, priceOf, resolveModel, worstCasePrice, type Complexity } from '../../common/models';
+import { batchWaitUntil, simpleModeUsesBatch } from '../../workflows/budget';
 import type { BatchSpec, TaskSpec } from '../../spec/types';
 
 /** Seed 001's complexity estimates, in hours. */
@@ -18,6 +19,16 @@ export const PRIOR_TOKENS: Record<Complexity, { input: number; output: number }>
   medium: { input: 1_000_000, output: 60_000 },
   high: { input: 2_500_000, output: 150_000 },
 };
+
+/**
+ * How an agent task's input tokens are billed with prompt caching: most are read from the
+ * cache, the rest written to it (bench:cost measured 84 % read, 16 % written, for a 40-turn
+ * task with two long tool calls and elision; see BENCHMARKS.md).
+ */
+export const PRIOR_CACHE_SHARES = { read: 0.84, write: 0.16 } as const;
+
+/** Simple mode's one call: the prompt and a bounded snapshot of the repo in, the files out. No caching (one request). */
+export const PRIOR_SIMPLE_TOKENS = { input: 40_000, output: 4_000 } as const;
 
 /** How many observed tasks the prior is worth. */
 const PRIOR_WEIGHT = 2;
@@ -105,6 +116,8 @@ export interface TaskEstimate {
   dependsOn: string[];
   /** Set when the prediction passes the task's own max_cost_usd. */
   overTaskCap?: boolean;
+  /** Simple mode through the Message Batches API, priced at its discount. */
+  batch?: boolean;
 }
 
 export interface NightEstimate {
@@ -118,10 +131,13 @@ export interface NightEstimate {
   historyTasks: number;
 }
 
-export function priorCost(model: string, complexity: Complexity): number {
+export function priorCost(model: string, complexity: Complexity, mode: { simple?: boolean; batch?: boolean } = {}): number {
   // The prior is a whole task's tokens over many requests, not one prompt, so a prompt-size tier does not apply.
-  const { tiers: _perRequest, ...base } = priceOf(model) ?? worstCasePrice();
-  return costOf({ ...PRIOR_TOKENS[complexity], cacheWrite: 0, cacheRead: 0 }, base);
+  const { tiers: _perRequest, ...listed } = priceOf(model) ?? worstCasePrice();
+  const base = mode.batch ? batchPrice(listed) : listed;
+  if (mode.simple) return costOf({ ...PRIOR_SIMPLE_TOKENS, cacheWrite: 0, cacheRead: 0 }, base);
+  const { input, output } = PRIOR_TOKENS[complexity];
+  return costOf({ input: 0, output, cacheRead: Math.round(input * PRIOR_CACHE_SHARES.read), cacheWrite: Math.round(input * PRIOR_CACHE_SHARES.write) }, base);
 }
 
 function blend(prior: number, observed: number[]): number {
@@ -141,10 +157,12 @@ export function estimateTask(task: TaskSpec, history: readonly HistoryRecord[]):
   }
   const model = resolveModel(task.model, task.complexity);
   const family = modelFamily(model);
+  // As the workflow decides it for a task that starts now (workflows/simple-task.ts).
+  const batch = task.simpleMode === true && simpleModeUsesBatch(task.modelApi, batchWaitUntil(0, task.timeoutMs), 0);
   const ran = history.filter((h) => isFinishedAgentWork(h) && (h.complexity ?? 'medium') === complexity);
   const costs = ran.filter((h) => modelFamily(h.model) === family).map((h) => h.costUsd);
   const hours = ran.filter((h) => h.hours !== undefined).map((h) => h.hours!);
-  const costUsd = round(blend(priorCost(model, complexity), costs), 2);
+  const costUsd = round(blend(priorCost(model, complexity, { simple: task.simpleMode === true, batch }), costs), task.simpleMode ? 4 : 2);
   return {
     ...base,
     model,
@@ -153,6 +171,7 @@ export function estimateTask(task: TaskSpec, history: readonly HistoryRecord[]):
     costSamples: costs.length,
     hoursSamples: hours.length,
     ...(task.maxCostUsd !== undefined && costUsd > task.maxCostUsd ? { overTaskCap: true } : {}),
+    ...(batch ? { batch: true } : {}),
   };
 }
 

@@ -9,14 +9,17 @@ export async function estimateCommand(config: NightshiftConfig, file: string): P
   return estimateNight(spec, await loadHistory(config.root));
 }
 
+/** Cents hide a simple-mode task's cost, which is often a fraction of one. */
+const cost = (n: number) => (n > 0 && n < 0.01 ? `$${n.toFixed(4)}` : usd(n));
+
 const basis = (n: number) => (n === 0 ? 'prior' : `prior + ${n}`);
 
 export function renderEstimate(e: NightEstimate): string {
   const rows = e.tasks.map((t) => [
     t.id,
-    t.model,
+    t.batch ? `${t.model} (batch)` : t.model,
     t.complexity,
-    usd(t.costUsd) + (t.overTaskCap ? ' (over its max_cost_usd)' : ''),
+    cost(t.costUsd) + (t.overTaskCap ? ' (over its max_cost_usd)' : ''),
     `${t.hours}h`,
     `cost: ${basis(t.costSamples)}, time: ${basis(t.hoursSamples)}`,
   ]);

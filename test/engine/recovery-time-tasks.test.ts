@@ -126,7 +126,7 @@ test('after a worker dies at the start of a question, sandbox, delivery or simpl
     // timeout and then a reservation (a workflow task and an activity), so another death in
     // that window, from a kill meant for another type, would add its own timeout to the
     // measurement.
-    const second = night([{ id: 'simple', title: 'Write simple.txt', description: 'Write simple.txt.', context: { repo: 'repo' }, simple_mode: true, agent_config: { model: 'haiku' }, on_completion: { create_pr: false } }]);
+    const second = night([{ id: 'simple', title: 'Write simple.txt', description: 'Write simple.txt.', context: { repo: 'repo' }, simple_mode: true, model_api: 'messages', agent_config: { model: 'haiku' }, on_completion: { create_pr: false } }]);
     const simple = (await (await second.started).result()) as BatchResult;
     assert.deepEqual(
       simple.tasks.map((t) => `${t.taskId}:${t.status}`),

@@ -9,8 +9,8 @@
  * GET /_billing on the server.
  */
 import { createHash } from 'node:crypto';
-import { apiError, serveMessages, type MessagesReply, type MessagesRequest } from '../../activities/model/messages-server';
-import { costOf, modelEntry, modelTable, priceOf, worstCasePrice } from '../../common/models';
+import { apiError, serveMessages, turnOf, type MessagesReply, type MessagesRequest } from '../../activities/model/messages-server';
+import { batchPrice, costOf, modelEntry, modelTable, priceOf, worstCasePrice } from '../../common/models';
 
 export interface Usage {
   input_tokens: number;
@@ -70,6 +70,8 @@ export interface BilledRequest {
   costUsd: number;
   /** Epoch ms when it was accepted. */
   at: number;
+  /** Processed in a Message Batch, at the batch price. */
+  batchId?: string;
 }
 
 export interface Billing {
@@ -89,6 +91,8 @@ export interface FakeAnthropic {
   billing(): Billing;
   /** Answers still being written (or, not streamed, still being slowly prepared). */
   inFlight(): number;
+  /** The Message Batches created, oldest first. */
+  batches(): FakeBatch[];
   close(): Promise<void>;
 }
 
@@ -106,6 +110,49 @@ export interface FakeOptions {
   streamDelayMs?: number;
   /** What GET /v1/models lists. @default every model in the model table in force */
   models?: string[];
+  /** How the Message Batches API behaves. */
+  batches?: BatchBehaviour;
+  /**
+   * Prompt caching as the API does it: the fake counts the request's tokens itself and
+   * answers with usage split into uncached input, cache writes (5-minute and 1-hour) and
+   * cache reads, replacing the script's input figures (its output figure is kept).
+   */
+  cache?: CacheBehaviour;
+}
+
+export interface CacheBehaviour {
+  /** The cache's clock (epoch ms); a bench passes a virtual one so a long tool call takes no real time. @default Date.now */
+  now?: () => number;
+  /** A prefix shorter than this is not cached (the API's minimum cacheable length). @default 1024 */
+  minCacheableTokens?: number;
+  /** Count tokens, ignore cache_control: the same requests as a model without caching bills them. */
+  off?: boolean;
+}
+
+/** A clock running `scale` times faster than the wall clock from now on, for CacheBehaviour.now. */
+export function scaledClock(scale: number): () => number {
+  const start = Date.now();
+  return () => start + (Date.now() - start) * scale;
+}
+
+export interface BatchBehaviour {
+  /** A batch ends this long after it was created (its requests are answered then, by the script). @default 0 */
+  processAfterMs?: number;
+  /** The batch reaches its 24 hours unprocessed: every request expires, unbilled. */
+  expire?: boolean | ((batch: FakeBatch) => boolean);
+}
+
+/** A Message Batch as the fake keeps it. */
+export interface FakeBatch {
+  id: string;
+  createdAt: number;
+  requests: { custom_id: string; params: MessagesRequest['body'] }[];
+  status: 'in_progress' | 'canceling' | 'ended';
+  results?: { custom_id: string; result: Record<string, unknown> }[];
+  endedAt?: number;
+  cancelAt?: number;
+  /** How many times its results were downloaded. */
+  resultReads: number;
 }
 
 /** What the API rejects with 400 before billing anything; undefined when the request is well formed. */
@@ -119,55 +166,293 @@ export function invalidRequest(body: MessagesRequest['body']): string | undefine
 }
 
 /** What the API bills for an accepted request: its answer's usage. A malformed body (a broken proxy's, not the API's) has none to bill. */
-function billOf(reply: MessagesReply, body: MessagesRequest['body']): BilledRequest | undefined {
+function billOf(reply: MessagesReply, body: MessagesRequest['body'], batchId?: string): BilledRequest | undefined {
   const u = (reply.json as { usage?: Partial<Usage> } | undefined)?.usage;
   if (!u) return undefined;
   const usage = { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
   const model = String(body.model);
-  return { model, usage, costUsd: costOf(usage, priceOf(model) ?? worstCasePrice()), at: Date.now() };
+  const listed = priceOf(model) ?? worstCasePrice();
+  const cacheWrite1h = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
+  return { model, usage, costUsd: costOf({ ...usage, cacheWrite1h }, batchId ? batchPrice(listed) : listed), at: Date.now(), ...(batchId ? { batchId } : {}) };
 }
 
 export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic> {
   const script = [...(o.script ?? [])];
   const fake: Partial<FakeAnthropic> & { requests: MessagesRequest[] } = { requests: [] };
   const issuedThinking: IssuedThinking = new Map();
+  const promptCache = new PromptCache(o.cache ?? {});
   const billed: BilledRequest[] = [];
   let streaming = 0;
   const billing = (): Billing => ({ requests: billed.length, costUsd: billed.reduce((a, b) => a + Math.round(b.costUsd * 1e9), 0) / 1e9, billed: [...billed] });
+  /** What the API answers a request with, before billing: a 400 for a shape it refuses, else the script's reply. */
+  const decide = async (req: MessagesRequest): Promise<MessagesReply> => {
+    fake.requests.push(req);
+    const invalid = invalidRequest(req.body);
+    if (invalid) {
+      fake.exhausted = `invalid request ${fake.requests.length}: ${invalid}`;
+      return apiError(400, 'invalid_request_error', invalid);
+    }
+    const refused = o.strictModels === false ? undefined : modelRuleViolation(req.body, issuedThinking);
+    if (refused) return refused;
+    let reply = o.byTurn ? await o.byTurn(req.turn, req) : script.shift();
+    if (reply && o.cache) {
+      const cached = promptCache.use(req.body);
+      if (typeof cached === 'string') return apiError(400, 'invalid_request_error', cached);
+      if (reply.status === 200 && reply.json && typeof reply.json === 'object' && 'usage' in reply.json) {
+        const json = reply.json as { usage: Usage };
+        reply = { ...reply, json: { ...json, usage: { ...cached, output_tokens: json.usage.output_tokens } } };
+      }
+    }
+    if (reply) rememberThinking(reply, issuedThinking);
+    if (!reply) {
+      fake.exhausted = `no more scripted responses (request ${fake.requests.length}, turn ${req.turn})`;
+      return apiError(400, 'invalid_request_error', `fake anthropic server: ${fake.exhausted}`);
+    }
+    return reply;
+  };
+  const batches = new FakeBatches(o.batches ?? {}, async (b) => {
+    for (const r of b.requests) {
+      const reply = await decide({ turn: turnOf(r.params), body: r.params, headers: { 'x-fake-batch': b.id }, at: Date.now() });
+      if (reply.status === 200 && !reply.hang && !reply.raw) {
+        const bill = billOf(reply, r.params, b.id);
+        if (bill) billed.push(bill);
+        b.results!.push({ custom_id: r.custom_id, result: { type: 'succeeded', message: reply.json } });
+      } else {
+        // An errored request is not billed; its error is the body the Messages API would have sent.
+        const error = (reply.json as { error?: unknown } | undefined)?.error ?? { type: 'api_error', message: 'the fake could not answer' };
+        b.results!.push({ custom_id: r.custom_id, result: { type: 'errored', error: { type: 'error', error } } });
+      }
+    }
+  });
   const server = await serveMessages(
     async (req) => {
-      fake.requests.push(req);
-      const invalid = invalidRequest(req.body);
-      if (invalid) {
-        fake.exhausted = `invalid request ${fake.requests.length}: ${invalid}`;
-        return apiError(400, 'invalid_request_error', invalid);
-      }
-      const refused = o.strictModels === false ? undefined : modelRuleViolation(req.body, issuedThinking);
-      if (refused) return refused;
-      const reply = o.byTurn ? await o.byTurn(req.turn, req) : script.shift();
-      if (reply) rememberThinking(reply, issuedThinking);
-      if (!reply) {
-        fake.exhausted = `no more scripted responses (request ${fake.requests.length}, turn ${req.turn})`;
-        return apiError(400, 'invalid_request_error', `fake anthropic server: ${fake.exhausted}`);
-      }
+      const reply = await decide(req);
       // Accepted: billed now, however the answer's delivery goes.
       const bill = reply.status === 200 && !reply.hang ? billOf(reply, req.body) : undefined;
       if (bill) billed.push(bill);
       return o.streamDelayMs && reply.status === 200 ? { ...reply, streamDelayMs: reply.streamDelayMs ?? o.streamDelayMs } : reply;
     },
-    { get: (url) => (url === '/_billing' ? billing() : url.split('?')[0] === '/v1/models' ? modelsPage(o.models ?? Object.keys(modelTable().models)) : undefined), streaming: (d) => (streaming += d) },
+    { get: (url) => (url === '/_billing' ? billing() : url.split('?')[0] === '/v1/models' ? modelsPage(o.models ?? Object.keys(modelTable().models)) : undefined), streaming: (d) => (streaming += d), route: (method, url, body) => batches.route(method, url, body, server?.url ?? '') },
   );
   return Object.assign(fake, {
     url: server.url,
     close: server.close,
     billing,
     inFlight: () => streaming,
+    batches: () => batches.list(),
     turnCounts() {
       const m = new Map<number, number>();
       for (const r of fake.requests) m.set(r.turn, (m.get(r.turn) ?? 0) + 1);
       return m;
     },
   }) as FakeAnthropic;
+}
+
+// --- Prompt caching: by prefix, at the request's breakpoints, with 5-minute and 1-hour TTLs. ---
+
+/** The fake's tokenizer: about four characters a token, as English prose runs. */
+export const fakeTokens = (chars: number) => Math.ceil(chars / 4);
+
+const TTL_MS = { '5m': 5 * 60_000, '1h': 60 * 60_000 } as const;
+
+/** How far back from a breakpoint the API looks for an earlier cached prefix (its documented 20-block window). */
+const LOOKBACK_BLOCKS = 20;
+
+class PromptCache {
+  /** Prefix hash -> when the entry expires and how long a read extends it. */
+  private readonly entries = new Map<string, { expiresAt: number; ttlMs: number }>();
+  constructor(private readonly o: CacheBehaviour) {}
+
+  /**
+   * The usage of one request, caching what it marks; a string is the API's 400 for a
+   * request whose breakpoints it refuses (more than four, or a 1-hour one after a 5-minute one).
+   */
+  use(body: MessagesRequest['body']): Usage | string {
+    const now = (this.o.now ?? Date.now)();
+    // The prompt in the API's order: tools, system, then each message's blocks.
+    const blocks: { text: string; ttl?: '5m' | '1h' }[] = [];
+    const add = (b: unknown) => {
+      const { cache_control: cc, ...rest } = (b ?? {}) as { cache_control?: { ttl?: string } };
+      blocks.push({ text: JSON.stringify(rest), ...(cc ? { ttl: cc.ttl === '1h' ? '1h' : '5m' } : {}) });
+    };
+    for (const t of (body.tools as unknown[] | undefined) ?? []) add(t);
+    const system = body.system;
+    if (typeof system === 'string') add({ type: 'text', text: system });
+    else for (const b of (system as unknown[] | undefined) ?? []) add(b);
+    for (const m of body.messages ?? []) {
+      if (typeof m.content === 'string') add({ role: m.role, type: 'text', text: m.content });
+      else (m.content as unknown[]).forEach((b, i) => add(i === 0 ? { role: m.role, ...(b as object) } : b));
+    }
+    const marks = blocks.flatMap((b, i) => (b.ttl ? [i] : []));
+    if (marks.length > 4) return `A maximum of 4 blocks with cache_control may be provided. Found ${marks.length}.`;
+    const firstShort = marks.findIndex((i) => blocks[i].ttl === '5m');
+    if (firstShort >= 0 && marks.slice(firstShort).some((i) => blocks[i].ttl === '1h')) return 'a ttl=\'1h\' cache_control block must not come after a ttl=\'5m\' cache_control block';
+    const hashes: string[] = [];
+    const tokensThrough: number[] = [];
+    let h = createHash('sha256');
+    let tokens = 0;
+    for (const b of blocks) {
+      h = h.copy().update(b.text);
+      hashes.push(h.copy().digest('hex'));
+      tokens += fakeTokens(b.text.length);
+      tokensThrough.push(tokens);
+    }
+    const total = tokens;
+    if (this.o.off) return { input_tokens: total, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 } };
+    // The longest live prefix at a breakpoint or within the lookback window before one.
+    let hit = -1;
+    for (const m of marks) {
+      for (let i = m; i >= 0 && i > m - LOOKBACK_BLOCKS; i--) {
+        const e = this.entries.get(hashes[i]);
+        if (e && e.expiresAt > now) {
+          hit = Math.max(hit, i);
+          break;
+        }
+      }
+    }
+    const read = hit >= 0 ? tokensThrough[hit] : 0;
+    if (hit >= 0) {
+      const e = this.entries.get(hashes[hit])!;
+      e.expiresAt = now + e.ttlMs;
+    }
+    // Every later breakpoint long enough to cache writes its prefix, each segment at its own TTL.
+    const written = { '5m': 0, '1h': 0 };
+    let end = read;
+    for (const m of marks) {
+      if (m <= hit || tokensThrough[m] < (this.o.minCacheableTokens ?? 1024)) continue;
+      const ttl = blocks[m].ttl!;
+      written[ttl] += tokensThrough[m] - end;
+      end = tokensThrough[m];
+      this.entries.set(hashes[m], { expiresAt: now + TTL_MS[ttl], ttlMs: TTL_MS[ttl] });
+    }
+    const write = written['5m'] + written['1h'];
+    return {
+      input_tokens: total - read - write,
+      output_tokens: 0,
+      cache_creation_input_tokens: write,
+      cache_read_input_tokens: read,
+      cache_creation: { ephemeral_5m_input_tokens: written['5m'], ephemeral_1h_input_tokens: written['1h'] },
+    };
+  }
+}
+
+// --- The Message Batches API: create, retrieve, list, cancel, results as JSONL. ---
+
+const CUSTOM_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+const BATCH_LIFETIME_MS = 24 * 3_600_000;
+const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+
+class FakeBatches {
+  private readonly all: FakeBatch[] = [];
+  private seq = 0;
+  constructor(
+    private readonly behaviour: BatchBehaviour,
+    private readonly process: (b: FakeBatch) => Promise<void>,
+  ) {}
+
+  list(): FakeBatch[] {
+    return [...this.all];
+  }
+
+  /** Ends what is due: a batch past its processing time is answered (or expired), a canceling one is ended. */
+  private async settle(b: FakeBatch): Promise<void> {
+    if (b.status === 'ended') return;
+    const now = Date.now();
+    if (b.status === 'canceling' && b.cancelAt !== undefined) {
+      b.results = b.requests.map((r) => ({ custom_id: r.custom_id, result: { type: 'canceled' } }));
+      return this.end(b, now);
+    }
+    if (now < b.createdAt + (this.behaviour.processAfterMs ?? 0)) return;
+    const expire = typeof this.behaviour.expire === 'function' ? this.behaviour.expire(b) : this.behaviour.expire === true;
+    b.results = [];
+    if (expire) b.results = b.requests.map((r) => ({ custom_id: r.custom_id, result: { type: 'expired' } }));
+    else await this.process(b);
+    this.end(b, now);
+  }
+
+  private end(b: FakeBatch, now: number): void {
+    b.status = 'ended';
+    b.endedAt = now;
+  }
+
+  private view(b: FakeBatch, base: string) {
+    const count = (type: string) => (b.status === 'ended' ? (b.results ?? []).filter((r) => r.result.type === type).length : 0);
+    return {
+      id: b.id,
+      type: 'message_batch',
+      processing_status: b.status,
+      request_counts: { processing: b.status === 'ended' ? 0 : b.requests.length, succeeded: count('succeeded'), errored: count('errored'), canceled: count('canceled'), expired: count('expired') },
+      created_at: iso(b.createdAt),
+      expires_at: iso(b.createdAt + BATCH_LIFETIME_MS),
+      ended_at: iso(b.endedAt),
+      cancel_initiated_at: iso(b.cancelAt),
+      archived_at: null,
+      results_url: b.status === 'ended' ? `${base}/v1/messages/batches/${b.id}/results` : null,
+    };
+  }
+
+  async route(method: string, url: string, body: unknown, base: string): Promise<MessagesReply | undefined> {
+    const u = new URL(url, 'http://fake');
+    const m = /^\/v1\/messages\/batches(?:\/([^/]+))?(?:\/(results|cancel))?$/.exec(u.pathname);
+    if (!m) return undefined;
+    const [, id, action] = m;
+    if (!id && method === 'POST') return this.create(body, base);
+    if (!id && method === 'GET') {
+      for (const b of this.all) await this.settle(b);
+      // Newest first, as the API lists them.
+      let rows = [...this.all].reverse();
+      const after = u.searchParams.get('after_id');
+      if (after) rows = rows.slice(rows.findIndex((b) => b.id === after) + 1);
+      const limit = Math.min(1000, Math.max(1, Number(u.searchParams.get('limit') ?? 20)));
+      const page = rows.slice(0, limit);
+      return { status: 200, json: { data: page.map((b) => this.view(b, base)), has_more: rows.length > limit, first_id: page[0]?.id ?? null, last_id: page[page.length - 1]?.id ?? null } };
+    }
+    const b = this.all.find((x) => x.id === id);
+    if (!b) return apiError(404, 'not_found_error', `message_batch: ${id} not found`);
+    await this.settle(b);
+    if (!action && method === 'GET') return { status: 200, json: this.view(b, base) };
+    if (action === 'cancel' && method === 'POST') {
+      if (b.status === 'in_progress') {
+        b.status = 'canceling';
+        b.cancelAt = Date.now();
+      }
+      return { status: 200, json: this.view(b, base) };
+    }
+    if (action === 'results' && method === 'GET') {
+      if (b.status !== 'ended') return apiError(400, 'invalid_request_error', `message_batch ${id} has not ended; its results are not available yet`);
+      b.resultReads++;
+      // Not in request order, as the API warns: callers must match by custom_id.
+      const lines = [...(b.results ?? [])].reverse().map((r) => JSON.stringify(r));
+      return { status: 200, headers: { 'content-type': 'application/binary' }, raw: lines.join('\n') + '\n' };
+    }
+    return apiError(405, 'invalid_request_error', `${method} ${u.pathname} is not allowed`);
+  }
+
+  private create(body: unknown, base: string): MessagesReply {
+    const requests = (body as { requests?: unknown } | undefined)?.requests;
+    if (!Array.isArray(requests) || requests.length === 0) return apiError(400, 'invalid_request_error', 'requests: at least one request is required');
+    if (requests.length > 100_000) return apiError(400, 'invalid_request_error', 'requests: at most 100000 requests');
+    const seen = new Set<string>();
+    for (const [i, r] of requests.entries()) {
+      const req = r as { custom_id?: unknown; params?: MessagesRequest['body'] };
+      if (typeof req.custom_id !== 'string' || !CUSTOM_ID.test(req.custom_id)) return apiError(400, 'invalid_request_error', `requests.${i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`);
+      if (seen.has(req.custom_id)) return apiError(400, 'invalid_request_error', `requests.${i}.custom_id: custom_id values must be unique within a batch; ${req.custom_id} is repeated`);
+      seen.add(req.custom_id);
+      if (!req.params || typeof req.params !== 'object') return apiError(400, 'invalid_request_error', `requests.${i}.params: Field required`);
+      if (req.params.stream === true) return apiError(400, 'invalid_request_error', `requests.${i}.params.stream: streaming is not supported in a Message Batch`);
+      const invalid = invalidRequest(req.params);
+      if (invalid) return apiError(400, 'invalid_request_error', `requests.${i}.params.${invalid}`);
+    }
+    const b: FakeBatch = {
+      id: `msgbatch_fake${String(++this.seq).padStart(6, '0')}${Math.random().toString(36).slice(2, 8)}`,
+      createdAt: Date.now(),
+      requests: requests as FakeBatch['requests'],
+      status: 'in_progress',
+      resultReads: 0,
+    };
+    this.all.push(b);
+    return { status: 200, json: this.view(b, base) };
+  }
 }
 
 // --- Model rules: what the real API refuses, by the model's row in common/models.json. ---

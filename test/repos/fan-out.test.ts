@@ -72,7 +72,7 @@ test('simple mode: one model call per repo writes README.md; a refused repo fail
     makeRepos(root);
     writeFileSync(
       path.join(root, 'tasks', 'readmes.yaml'),
-      ['repos_file: repos.yaml', 'simple_mode: true', 'max_workers: 2', 'tasks:', '  - id: readme', '    title: Update README', '    group: all', '    agent_config: { model: haiku }', ''].join('\n'),
+      ['repos_file: repos.yaml', 'simple_mode: true', 'model_api: messages', 'max_workers: 2', 'tasks:', '  - id: readme', '    title: Update README', '    group: all', '    agent_config: { model: haiku }', ''].join('\n'),
     );
     const r = await runNight(root, fake.url, 'tasks/readmes.yaml');
     assert.deepEqual(r.tasks.map((t) => `${t.taskId}:${t.status}`), ['readme@alpha:succeeded', 'readme@beta:succeeded', 'readme@gamma:failed']);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { costOf, daysToEndOfLife, modelEntry, nearestModels, priceOf, resolveModel, shippedModelTable, useModelTable } from '../../common/models';
+import { batchPrice, batchPriceFactor, costOf, daysToEndOfLife, modelEntry, nearestModels, priceOf, resolveModel, shippedModelTable, useModelTable } from '../../common/models';
 import { installModelFile, readModelFile } from '../../common/models-file';
 import { worstCaseCostUsd } from '../../workflows/budget';
 
@@ -87,4 +87,35 @@ test("a call's worst case takes the tier its prompt falls in, so a long haiku 5.
   assert.equal(worstCaseCostUsd(150_000, 1000, haiku), 0.09625);
   // A model without tiers is reserved as before: sonnet 5.5, 150k × $2.50 + 1k × $10.
   assert.equal(worstCaseCostUsd(150_000, 1000, priceOf('sonnet')!), 0.385);
+});
+
+test('a call written for an hour is reserved at the 1-hour write rate; a thinking budget beyond max_tokens at the output rate', () => {
+  const sonnet = priceOf('claude-sonnet-5-5')!;
+  // 10,000 input at $2.50 (5m write) or $4 (1h write), 1,000 output at $10.
+  assert.equal(worstCaseCostUsd(10_000, 1_000, sonnet), 0.035);
+  assert.equal(worstCaseCostUsd(10_000, 1_000, sonnet, { cacheTtl1h: true }), 0.05);
+  assert.equal(worstCaseCostUsd(10_000, 1_000, sonnet, { cacheTtl1h: true, thinkingTokens: 4_000 }), 0.09);
+});
+
+test('the Batches API pays the batch share of every rate, tiers included, and the share comes from the data file', () => {
+  const haiku = priceOf('claude-haiku-5-5')!;
+  const batched = batchPrice(haiku);
+  assert.equal(batchPriceFactor(), 0.5);
+  assert.equal(batched.input, 0.05);
+  assert.equal(batched.cacheWrite1h, 0.1);
+  assert.equal(batched.tiers?.[0].abovePromptTokens, 100_000);
+  assert.equal(batched.tiers?.[0].output, 1.25);
+  const usage = { input: 120_000, output: 3_000, cacheWrite: 0, cacheRead: 0 };
+  assert.equal(costOf(usage, batched), costOf(usage, haiku) / 2);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'models-'));
+  const file = path.join(dir, 'models.json');
+  writeFileSync(file, JSON.stringify({ batch: { priceFactor: 0.4 } }));
+  try {
+    installModelFile(file);
+    assert.equal(batchPriceFactor(), 0.4);
+  } finally {
+    useModelTable(undefined);
+  }
+  writeFileSync(file, JSON.stringify({ batch: { priceFactor: 2 } }));
+  assert.throws(() => readModelFile(file), /batch\.priceFactor/);
 });
