@@ -38,6 +38,11 @@ export interface NightshiftConfig {
   modelsFile?: string;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
+  /**
+   * The Temporal server and sql tool `scripts/bootstrap.sh --cluster` builds for `npm run cluster`,
+   * with the schemas of their version. @default <cache>/nightshift/temporal-server (NIGHTSHIFT_TEMPORAL_SERVER_DIR)
+   */
+  temporalServerDir: string;
 }
 
 export interface NotifyEnv {
@@ -95,10 +100,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     },
     modelsFile: readEnv(env, 'NIGHTSHIFT_MODELS_FILE'),
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
+    temporalServerDir: readEnv(env, 'NIGHTSHIFT_TEMPORAL_SERVER_DIR') ?? path.join(cacheDir(env), 'temporal-server'),
   };
 }
 
-/** Per-machine cache shared by every clone (the Temporal CLI build lives here). */
+/** Per-machine cache shared by every clone (the Temporal CLI and server builds live here). */
 function cacheDir(env: NodeJS.ProcessEnv): string {
   const base = readEnv(env, 'NIGHTSHIFT_CACHE');
   if (base) return base;

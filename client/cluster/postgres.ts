@@ -73,6 +73,15 @@ function run(cmd: string, args: string[], o: SpawnOptions = {}): void {
   if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || r.error?.message || '').toString().trim()}`);
 }
 
+/** The server's user must be able to walk down to `dir`; a home directory of mode 0700 on the way stops it. */
+function requireReachable(user: { uid: number; gid: number }, dir: string): void {
+  const canEnter = (d: string) => spawnSync(...asUser(user, 'test', ['-x', d])).status === 0;
+  if (canEnter(dir)) return;
+  let blocked = dir;
+  for (let d = path.dirname(dir); d !== path.dirname(d); d = path.dirname(d)) if (!canEnter(d)) blocked = d;
+  throw new Error(`PostgreSQL runs as uid ${user.uid} (initdb refuses root), which cannot enter ${blocked}: allow it (chmod o+x ${blocked}) or choose a directory elsewhere`);
+}
+
 /** initdb once per directory; the password is generated then and kept beside the data. */
 function initialise(dir: string, user: { uid: number; gid: number } | undefined): string {
   const dataDir = path.join(dir, 'data');
@@ -81,7 +90,10 @@ function initialise(dir: string, user: { uid: number; gid: number } | undefined)
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const password = randomBytes(18).toString('base64url');
   writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
-  if (user) for (const p of [dir, dataDir, passwordFile]) chownSync(p, user.uid, user.gid);
+  if (user) {
+    for (const p of [dir, dataDir, passwordFile]) chownSync(p, user.uid, user.gid);
+    requireReachable(user, dir);
+  }
   const [cmd, args] = asUser(user, path.join(POSTGRES_BIN, 'initdb'), [
     '--pgdata', dataDir, '--username', POSTGRES_USER, '--pwfile', passwordFile,
     '--auth', 'scram-sha-256', '--encoding', 'UTF8', '--locale', 'C', '--no-sync',
@@ -172,14 +184,27 @@ export async function startPostgres(o: PostgresOptions): Promise<PostgresServer>
   };
 }
 
-/** A port on 127.0.0.1 nobody listens on at the moment of asking. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function listenOnce(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+    srv.once('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
+      const { port: bound } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A port on 127.0.0.1 nobody listens on at the moment of asking; with `below`, one under
+ * it (Temporal keeps membership ports in a smallint column, so they must be below 32768,
+ * under the kernel's ephemeral range).
+ */
+export async function freePort(below?: number): Promise<number> {
+  if (below === undefined) return (await listenOnce(0))!;
+  for (let i = 0; i < 200; i++) {
+    const port = await listenOnce(10_000 + Math.floor(Math.random() * (below - 10_000)));
+    if (port !== undefined) return port;
+  }
+  throw new Error(`no free port on 127.0.0.1 below ${below}`);
 }
