@@ -1,8 +1,8 @@
 /** Entry point of a worker process (`nightshift worker`, the Docker image, crash tests). */
-import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { shutdownIsolation } from '../sandbox/local';
-import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE } from './index';
+import { connectWorker, createNightshiftWorkers, SHUTDOWN_GRACE, type NightshiftWorkers } from './index';
 
 const say = (line: string) => console.error(`nightshift worker: ${line}`);
 
@@ -19,12 +19,12 @@ export function unreachableReason(err: unknown): string {
 }
 
 /** Connects and registers the worker, retrying with backoff while the server cannot be reached. */
-async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: Worker } | undefined> {
+async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: NightshiftWorkers } | undefined> {
   for (let attempt = 0; !stopped(); attempt++) {
     let connection: NativeConnection | undefined;
     try {
       connection = await connectWorker(config);
-      const worker = await createNightshiftWorker({ config, connection, workerOptions });
+      const worker = await createNightshiftWorkers({ config, connection, workerOptions });
       return { connection, worker };
     } catch (err) {
       await connection?.close().catch(() => undefined);
@@ -70,7 +70,7 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = 
     while (!stopping) {
       const up = await connectAndCreate(config, o.workerOptions, () => stopping);
       if (!up) break;
-      say(`task queue nightshift on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}`);
+      say(`task queue nightshift on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}, own queue ${up.worker.hostTaskQueue}`);
       running = true;
       try {
         // Resolves after SIGINT/SIGTERM, once in-flight tasks are finished or handed back.

@@ -76,3 +76,23 @@ export function commandTask(timeoutMs: number, heartbeatTimeout: number = HEARTB
  * dead worker's retry at ~16 s.
  */
 export const bookkeeping: ActivityOptions = { startToCloseTimeout: '15 seconds', retry: quickRetry };
+
+/**
+ * An activity for a local sandbox waits this long on its host's own queue (worker-specific
+ * task queue) before the host counts as gone and the sandbox is rebuilt elsewhere: the same
+ * 30 s a dead worker's activity gets, and long enough for a worker restarted on the same
+ * host to poll again.
+ */
+export const HOST_SCHEDULE_TO_START_MS = 30_000;
+
+/** Where a task's sandbox lives: its host's queue, absent for remote providers (and tasks from before SANDBOX_AFFINITY_PATCH). */
+export interface SandboxHost {
+  taskQueue?: string;
+  scheduleToStartMs?: number;
+}
+
+/** `options` sent to a sandbox's host queue, or left on the shared queue when the sandbox has none. */
+export function onHost(options: ActivityOptions, host: SandboxHost): ActivityOptions {
+  if (!host.taskQueue) return options;
+  return { ...options, taskQueue: host.taskQueue, scheduleToStartTimeout: host.scheduleToStartMs ?? HOST_SCHEDULE_TO_START_MS };
+}

@@ -8,24 +8,29 @@
  */
 import { ActivityFailure, ApplicationFailure, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { checksRun, gitStep, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import { checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, onHost, type SandboxHost } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
 const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
 
-function proxies(input: AgentTaskInput) {
+/**
+ * The steps that read the sandbox, and the push from the delivery repository the commit
+ * went into, run on the sandbox's host; the pull request is an API call any worker makes.
+ */
+function proxies(input: AgentTaskInput, host: SandboxHost) {
   const heartbeatTimeout = input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
   const git = proxyActivities<Activities>(notRetried(gitStep(heartbeatTimeout)));
-  const checks = proxyActivities<Activities>(notRetried(checksRun(heartbeatTimeout)));
+  const hostGit = proxyActivities<Activities>(onHost(notRetried(gitStep(heartbeatTimeout)), host));
+  const checks = proxyActivities<Activities>(onHost(notRetried(checksRun(heartbeatTimeout)), host));
   return {
     runChecks: checks.runChecks,
-    prepareFromDependencies: git.prepareFromDependencies,
-    checkMergeResolution: git.checkMergeResolution,
-    commitWork: git.commitWork,
-    pushWork: git.pushWork,
+    prepareFromDependencies: hostGit.prepareFromDependencies,
+    checkMergeResolution: hostGit.checkMergeResolution,
+    commitWork: hostGit.commitWork,
+    pushWork: hostGit.pushWork,
     openPullRequest: git.openPullRequest,
   };
 }
@@ -52,10 +57,10 @@ const messageOf = (err: unknown): string => {
  * fails the task (MergeConflict), or with `on_merge_conflict: agent` is left in progress
  * for the agent, whose first message names the files.
  */
-export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string, storeKey: string): Promise<void> {
+export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string, storeKey: string, host: SandboxHost = {}): Promise<void> {
   const deps = input.dependencies ?? [];
   if (deps.length === 0 || !input.task.repo) return;
-  await proxies(input).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
+  await proxies(input, host).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
 }
 
 /** Only several dependencies can conflict, and only with the agent resolving is anything left to check. */
@@ -68,12 +73,13 @@ const mayLeaveConflict = (input: AgentTaskInput) => input.task.onMergeConflict =
 export async function checkFinish(
   input: AgentTaskInput,
   o: { workflowId: string; sandboxId: string; turn: number; finishToolUseId: string; fixRounds: number },
+  host: SandboxHost = {},
 ): Promise<'again' | Partial<TaskResult>> {
   const checks = input.task.checks ?? [];
   if (checks.length === 0) return {};
   const fixAttempts = input.task.fixAttempts ?? 2;
   const feedback = o.fixRounds < fixAttempts;
-  const round = await proxies(input).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback });
+  const round = await proxies(input, host).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback });
   if (!round.passed && feedback) return 'again';
   const outcome: ChecksOutcome = { passed: round.passed, fixRounds: o.fixRounds, results: round.results, ...(round.tree ? { tree: round.tree } : {}) };
   if (round.passed) return { checks: outcome };
@@ -86,13 +92,19 @@ export async function checkFinish(
  * sandbox killed). A delivery problem never changes the task's status: it is recorded in
  * `deliveryError` and the report shows it.
  */
-export async function deliver(input: AgentTaskInput, o: { workflowId: string; storeKey: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
+export async function deliver(
+  input: AgentTaskInput,
+  o: { workflowId: string; storeKey: string; sandboxId: string },
+  result: Partial<TaskResult>,
+  status: TaskStatus,
+  host: SandboxHost = {},
+): Promise<Partial<TaskResult>> {
   const { task } = input;
   const checksFailing = Boolean(result.checks && !result.checks.passed);
   // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
   const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled'].includes(result.status ?? '') || checksFailing;
   if (!task.repo || !deliverable) return result;
-  const acts = proxies(input);
+  const acts = proxies(input, host);
   // A task that reached delivery before branches were per batch keeps the name it committed under.
   const branch = patched(BRANCH_PER_BATCH_PATCH) ? deliveryBranch(input.batchId, input.date, task.id) : LEGACY_DELIVERY_BRANCH(input.date, task.id);
   const out: Partial<TaskResult> = { ...result };
