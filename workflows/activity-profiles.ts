@@ -7,9 +7,9 @@
  * spend the margin. Eager dispatch stays on: it saves a round trip per step, and with these
  * timeouts an activity handed to a worker that then dies is retried as quickly as any other.
  *
- * Pure data, imported by workflow code.
+ * Pure data and one error test, imported by workflow code.
  */
-import type { ActivityOptions, RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, TimeoutFailure, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 
 /**
@@ -95,4 +95,12 @@ export interface SandboxHost {
 export function onHost(options: ActivityOptions, host: SandboxHost): ActivityOptions {
   if (!host.taskQueue) return options;
   return { ...options, taskQueue: host.taskQueue, scheduleToStartTimeout: host.scheduleToStartMs ?? HOST_SCHEDULE_TO_START_MS };
+}
+
+/**
+ * The sandbox's host is gone: its own queue went unpolled past the schedule-to-start
+ * timeout (a worker that died mid-activity ends here too, once the retry waits there).
+ */
+export function hostLost(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
 }

@@ -15,12 +15,11 @@ import {
   patched,
   proxyActivities,
   setCurrentDetails,
-  TimeoutFailure,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
-import { HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, onHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
+import { HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
 import { resolveModel } from '../common/models';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
@@ -52,13 +51,6 @@ function proxies(heartbeatTimeout: number, host: SandboxHost) {
   };
 }
 
-/**
- * The sandbox's host is gone: its own queue went unpolled past the schedule-to-start
- * timeout (a worker that died mid-activity ends here too, once the retry waits there).
- */
-function hostLost(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
-}
 
 function addUsage(a: TokenUsage, b: TokenUsage): void {
   a.input += b.input;

@@ -7,9 +7,9 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { modelCall, modelCallOnce, sandboxStep } from './activity-profiles';
+import { hostLost, modelCall, modelCallOnce, onHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
-import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
+import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { Notifier } from './notify';
 import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn } from './task-budget';
@@ -17,9 +17,14 @@ import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BO
 /** max_tokens of the one call. */
 const SIMPLE_MAX_TOKENS = 16_384;
 
-const model = proxyActivities<Activities>(modelCall());
-const sandbox = proxyActivities<Activities>(sandboxStep());
-const modelOnce = proxyActivities<Activities>(modelCallOnce());
+/** The one model call reads and writes the sandbox's files, so it goes to the sandbox's host with the other sandbox steps. */
+function proxies(host: SandboxHost) {
+  return {
+    model: proxyActivities<Activities>(onHost(modelCall(), host)),
+    sandbox: proxyActivities<Activities>(onHost(sandboxStep(), host)),
+    modelOnce: proxyActivities<Activities>(onHost(modelCallOnce(), host)),
+  };
+}
 
 function messageOf(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
@@ -35,9 +40,17 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
   const raises = new RaiseInbox();
   raises.listen();
   const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const host: SandboxHost = { scheduleToStartMs: input.loop?.hostScheduleToStartMs };
+  let { model, sandbox, modelOnce } = proxies(host);
   try {
     status.activity = 'creating sandbox';
-    sandboxId = (await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+    const made = await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox });
+    sandboxId = made.sandboxId;
+    // Worker-specific task queue: the sandbox is on its creator's disk. A lost host fails this one-call task.
+    if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
+      host.taskQueue = made.taskQueue;
+      ({ model, sandbox, modelOnce } = proxies(host));
+    }
     status.activity = 'preparing workspace';
     await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
     const m = resolveModel(task.model, task.complexity);
@@ -59,7 +72,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     const call = { workflowId: storeKey, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS };
     const interruptedCalls: InterruptedCall[] = [];
     let booked = 0;
-    let called: { result?: Awaited<ReturnType<typeof model.simpleModelCall>>; end?: Partial<TaskResult> };
+    let called: { result?: Awaited<ReturnType<Activities['simpleModelCall']>>; end?: Partial<TaskResult> };
     if (patched(PER_ATTEMPT_BOOKING_PATCH)) {
       called = await callWithBookedAttempts(budget, raises, {
         turn: 1,
@@ -97,7 +110,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
       };
     }
     // The same delivery as the agent loop: branch, push, PR or patch.
-    outcome = await deliver(input, { workflowId: status.workflowId, storeKey, sandboxId }, outcome, status);
+    outcome = await deliver(input, { workflowId: status.workflowId, storeKey, sandboxId }, outcome, status, host);
   } catch (err) {
     if (isCancellation(err)) throw err;
     // A non-retryable failure (the API refused the request, a clone that cannot work) ends this repo's task, not the night.
@@ -113,7 +126,12 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
         } catch (err) {
           outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${messageOf(err)}`].filter(Boolean).join('; ') };
         }
-        await sandbox.killSandbox({ sandboxId: id });
+        try {
+          await sandbox.killSandbox({ sandboxId: id });
+        } catch (err) {
+          // A sandbox whose host is gone went with it.
+          if (!hostLost(err)) throw err;
+        }
       });
     }
   }
