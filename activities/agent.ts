@@ -35,6 +35,15 @@ export interface AgentActivityDeps {
   safetyPolicy?: SafetyPolicy;
   /** Cap on one tool result the model reads. @default DEFAULT_TOOL_OUTPUT_CHARS */
   maxToolOutputChars?: number;
+  /** This worker's own queue (ActivityDeps.hostTaskQueue), returned with every local sandbox it creates. */
+  hostTaskQueue?: string;
+}
+
+/** A created sandbox, and the queue its activities must go to when it lives on this host's disk. */
+export interface CreatedSandbox {
+  sandboxId: string;
+  /** Absent for remote providers (e2b, docker on a remote engine), which any worker reaches. */
+  taskQueue?: string;
 }
 
 export interface ToolRunResult {
@@ -112,6 +121,12 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     return (await deps.sandboxes.createOn(settings?.provider ?? 'local', { key: workflowId, ...o, limits: settings?.limits })).id;
   }
 
+  /** A local sandbox is a directory on this host: its activities must come back here. */
+  function created(sandboxId: string, settings: SandboxSettings | undefined): CreatedSandbox {
+    const local = (settings?.provider ?? 'local') === 'local';
+    return { sandboxId, ...(local && deps.hostTaskQueue ? { taskQueue: deps.hostTaskQueue } : {}) };
+  }
+
   /**
    * Commits the workspace state to the checkpoint store, so a lost sandbox can be rebuilt
    * with the agent's work in it. A failed checkpoint must not fail the tool call that
@@ -134,8 +149,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
 
   const activities = {
     /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
-    async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings }): Promise<{ sandboxId: string }> {
-      return { sandboxId: await createSandbox(input.workflowId, input.sandbox) };
+    async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings }): Promise<CreatedSandbox> {
+      return created(await createSandbox(input.workflowId, input.sandbox), input.sandbox);
     },
 
     /**
@@ -144,19 +159,20 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      * or, with no checkpoint yet, as a fresh clone. Idempotent: a retry finds the restored
      * workspace and leaves it alone.
      */
-    async recreateAgentSandbox(input: { workflowId: string; sandboxId: string; sandbox?: SandboxSettings; task: TaskSpec }): Promise<{ sandboxId: string; restored: 'checkpoint' | 'clone' | 'existing' | 'empty' }> {
+    async recreateAgentSandbox(input: { workflowId: string; sandboxId: string; sandbox?: SandboxSettings; task: TaskSpec }): Promise<CreatedSandbox & { restored: 'checkpoint' | 'clone' | 'existing' | 'empty' }> {
       const { task } = input;
       // A half-gone local sandbox (workspace deleted, metadata left) would be found again by its key.
       const old = await deps.sandboxes.connect(input.sandboxId).catch(() => undefined);
       if (old && !(await old.list('.').then(() => true, () => false))) await old.kill().catch(() => false);
       const sandboxId = await createSandbox(input.workflowId, input.sandbox);
       const sandbox = await deps.sandboxes.connect(sandboxId);
-      if (!(sandbox instanceof LocalSandbox)) return { sandboxId, restored: 'empty' };
-      if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
-      if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { sandboxId, restored: 'checkpoint' };
-      if (!task.repo) return { sandboxId, restored: 'empty' };
+      const made = created(sandboxId, input.sandbox);
+      if (!(sandbox instanceof LocalSandbox)) return { ...made, restored: 'empty' };
+      if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { ...made, restored: 'existing' };
+      if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { ...made, restored: 'checkpoint' };
+      if (!task.repo) return { ...made, restored: 'empty' };
       await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task), contextFiles: task.contextFiles });
-      return { sandboxId, restored: 'clone' };
+      return { ...made, restored: 'clone' };
     },
 
     /**

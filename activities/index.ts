@@ -54,6 +54,12 @@ export interface ActivityDeps {
   github?: GitHubClient;
   /** Tuning of that Octokit (tests shorten its retry waits). */
   githubOptions?: GitHubClientOptions;
+  /**
+   * The worker-specific queue a Worker of this process polls (common/task-queues.ts). When
+   * set, creating a local sandbox returns it and the workflow sends that sandbox's
+   * activities there. @default none: every activity stays on the shared queue
+   */
+  hostTaskQueue?: string;
 }
 
 export function createActivities(deps: ActivityDeps) {
@@ -74,7 +80,7 @@ export function createActivities(deps: ActivityDeps) {
         throw err;
       },
     ));
-  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy });
+  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy, hostTaskQueue: deps.hostTaskQueue });
   return {
     ...createBudgetActivities({ temporalClient }),
     ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),

@@ -2,6 +2,8 @@
  * The one place nightshift reads its environment. Everything else receives a
  * `NightshiftConfig`, so tests can build one without touching `process.env`.
  */
+import { createHash } from 'node:crypto';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
@@ -54,6 +56,18 @@ export interface NightshiftConfig {
   };
   /** Worker Versioning: which Worker Deployment Version this worker is (README, "Deploying during a night"). */
   deployment: DeploymentSettings;
+  /**
+   * The Temporal server and sql tool `scripts/bootstrap.sh --cluster` builds for `npm run cluster`,
+   * with the schemas of their version. @default <cache>/nightshift/temporal-server (NIGHTSHIFT_TEMPORAL_SERVER_DIR)
+   */
+  temporalServerDir: string;
+  /**
+   * NIGHTSHIFT_HOST_ID: names this worker's own task queue (common/task-queues.ts), which
+   * every activity touching a local sandbox it created is sent to. Workers sharing a disk
+   * may share it; workers on separate disks must not. @default <hostname>-<hash of root>,
+   * the same after a restart on the same host and root
+   */
+  hostId: string;
 }
 
 export interface DeploymentSettings {
@@ -127,8 +141,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
   // TEMPORAL_PROFILE and the Temporal CLI's config file, so Cloud and self-hosted clusters work alike.
   const loaded = loadClientConnectConfig({ overrideEnvVars: overrides });
   const address = loaded.connectionOptions.address ?? 'localhost:7233';
+  const root = path.resolve(readEnv(env, 'NIGHTSHIFT_ROOT') ?? process.cwd());
   return {
-    root: path.resolve(readEnv(env, 'NIGHTSHIFT_ROOT') ?? process.cwd()),
+    root,
     temporal: {
       address,
       namespace: loaded.namespace ?? 'default',
@@ -149,6 +164,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     modelsFile: readEnv(env, 'NIGHTSHIFT_MODELS_FILE'),
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
     deployment: readDeployment(env),
+    temporalServerDir: readEnv(env, 'NIGHTSHIFT_TEMPORAL_SERVER_DIR') ?? path.join(cacheDir(env), 'temporal-server'),
+    hostId: readEnv(env, 'NIGHTSHIFT_HOST_ID') ?? defaultHostId(root),
     log: {
       format: readChoice(env, 'NIGHTSHIFT_LOG_FORMAT', LOG_FORMATS) ?? 'text',
       level: readChoice(env, 'NIGHTSHIFT_LOG_LEVEL', LOG_LEVELS) ?? 'WARN',
@@ -170,7 +187,12 @@ function readDeployment(env: NodeJS.ProcessEnv): DeploymentSettings {
   return { versioning: versioning === 'on', name, buildId, promote };
 }
 
-/** Per-machine cache shared by every clone (the Temporal CLI build lives here). */
+/** Two workers with separate roots on one machine hold separate sandboxes, so the root is part of the default. */
+function defaultHostId(root: string): string {
+  return `${os.hostname()}-${createHash('sha256').update(root).digest('hex').slice(0, 8)}`;
+}
+
+/** Per-machine cache shared by every clone (the Temporal CLI and server builds live here). */
 function cacheDir(env: NodeJS.ProcessEnv): string {
   const base = readEnv(env, 'NIGHTSHIFT_CACHE');
   if (base) return base;

@@ -7,6 +7,10 @@
  * scheduled on `<queue>-<capability>`, next to the workflow's own queue `<queue>`; a worker
  * polls it only when it has the capability. With no such worker the activity waits
  * (schedule-to-start) instead of failing, and `status` says what it waits for.
+ *
+ * Each worker also polls a queue of its own (Temporal's worker-specific task queue
+ * pattern): creating a local sandbox returns it, and every activity that touches that
+ * sandbox is scheduled there, because the sandbox is a directory on that host's disk.
  */
 
 /** The task queue is part of the public contract (design.md). */
@@ -39,4 +43,9 @@ export function capabilityQueue(workflowQueue: string, capability: Capability): 
 /** The capability whose work an activity type is, if any. */
 export function capabilityOf(activityType: string): Capability | undefined {
   return CAPABILITIES.find((c) => CAPABILITY_ACTIVITIES[c].includes(activityType));
+}
+
+/** The queue of the worker(s) with host ID `hostId` (NightshiftConfig.hostId). */
+export function hostTaskQueue(hostId: string): string {
+  return `${TASK_QUEUE}@${hostId}`;
 }

@@ -9,7 +9,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createActivities, type ActivityDeps } from '../activities';
 import { type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
-import { CAPABILITIES, CAPABILITY_ACTIVITIES, capabilityQueue, TASK_QUEUE, type Capability } from '../common/task-queues';
+import { CAPABILITIES, CAPABILITY_ACTIVITIES, capabilityQueue, hostTaskQueue, TASK_QUEUE, type Capability } from '../common/task-queues';
 import { describeCapabilities, detectCapabilities, type WorkerCapabilities } from './capabilities';
 import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
 import { withTaskEvents } from './log';
@@ -47,16 +47,28 @@ export interface NightshiftWorkerOptions {
 }
 
 /**
- * The Temporal workers of one nightshift worker: one on the task queue with the workflows
- * and the activities anyone can run, and one per capability it has on that capability's
- * queue (a Temporal worker polls a single queue). They run and stop together.
+ * The Temporal workers of one nightshift worker (a Temporal worker polls a single queue):
+ * one on the task queue with the workflows and the activities anyone can run, one per
+ * capability it has on that capability's queue, and, for a worker process, one on its
+ * host's own queue for the activities of the local sandboxes it created (Temporal's
+ * worker-specific task queue pattern). They run and stop together.
  */
 export class NightshiftWorker {
   constructor(
     private readonly main: Worker,
     private readonly capable: { capability: Capability; queue: string; worker: Worker }[],
     readonly capabilities: WorkerCapabilities,
+    private readonly host?: { queue: string; worker: Worker },
   ) {}
+
+  /** This host's own queue, when the worker polls one. */
+  get hostTaskQueue(): string | undefined {
+    return this.host?.queue;
+  }
+
+  private all(): Worker[] {
+    return [this.main, ...this.capable.map((c) => c.worker), ...(this.host ? [this.host.worker] : [])];
+  }
 
   get taskQueue(): string {
     return this.main.options.taskQueue;
@@ -69,8 +81,7 @@ export class NightshiftWorker {
 
   /** Runs until SIGINT/SIGTERM or `shutdown()`; one worker failing stops the others. */
   async run(): Promise<void> {
-    const all = [this.main, ...this.capable.map((c) => c.worker)];
-    const runs = all.map((w) =>
+    const runs = this.all().map((w) =>
       w.run().catch((err: unknown) => {
         this.shutdown();
         throw err;
@@ -92,7 +103,7 @@ export class NightshiftWorker {
   }
 
   shutdown(): void {
-    for (const w of [this.main, ...this.capable.map((c) => c.worker)]) if (w.getState() === 'RUNNING') w.shutdown();
+    for (const w of this.all()) if (w.getState() === 'RUNNING') w.shutdown();
   }
 
   getState(): ReturnType<Worker['getState']> {
@@ -100,13 +111,19 @@ export class NightshiftWorker {
   }
 }
 
-export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promise<NightshiftWorker> {
+/**
+ * `ownHostQueue`: also poll this host's own queue, so local sandboxes created here are
+ * worked on here (a worker process; in-process test workers share one root and skip it).
+ */
+export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownHostQueue?: boolean }): Promise<NightshiftWorker> {
   // Activities price and shape requests from the table in force; a bad file stops the worker here, not mid-night.
   installModelFile(o.config.modelsFile);
   const code = await workflowBundle();
   // The worker's own connection serves the activities that update other workflows.
   const client = new Client({ connection: o.connection, namespace: o.config.temporal.namespace });
-  const activities = createActivities({ config: o.config, temporalClient: client, ...o.deps });
+  const hostQueue = o.ownHostQueue ? hostTaskQueue(o.config.hostId) : undefined;
+  // One set of activities for every queue: the sandboxes they hold are this process's.
+  const activities = createActivities({ config: o.config, temporalClient: client, hostTaskQueue: hostQueue, ...o.deps });
   const modelConfigured = o.deps && 'anthropic' in o.deps ? o.deps.anthropic !== undefined : Boolean(o.config.anthropic.apiKey || o.config.anthropic.baseUrl);
   const capabilities = detectCapabilities(o.config, modelConfigured);
   const taskQueue = o.taskQueue ?? TASK_QUEUE;
@@ -127,16 +144,17 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promis
   // capability queues, landing here, is then retried until a capable worker takes it.
   const mainActivities = Object.fromEntries(Object.entries(activities).filter(([name]) => !lacking.includes(name)));
   const main = await Worker.create({ ...common, taskQueue, workflowBundle: code, activities: mainActivities, ...o.workerOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) });
+  // Activities only on the other queues: the workflows stay on the main queue.
+  const { workflowBundle: _bundle, workflowsPath: _path, ...activityOptions } = o.workerOptions ?? {};
   const capable = [];
   for (const capability of capabilities.routed) {
     const own = Object.fromEntries(Object.entries(activities).filter(([name]) => CAPABILITY_ACTIVITIES[capability].includes(name)));
     const queue = capabilityQueue(taskQueue, capability);
-    // Activities only: the workflows stay on the main queue.
-    const { workflowBundle: _bundle, workflowsPath: _path, ...activityOptions } = o.workerOptions ?? {};
     capable.push({ capability, queue, worker: await Worker.create({ ...common, taskQueue: queue, activities: own, ...activityOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) }) });
   }
+  const host = hostQueue ? { queue: hostQueue, worker: await Worker.create({ ...common, taskQueue: hostQueue, activities: mainActivities, ...activityOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) }) } : undefined;
   void promoteWhenPolling({ worker: main, client, settings: o.config.deployment, options: o.workerOptions?.workerDeploymentOptions ?? deployment, say: (line) => console.error(`nightshift worker: ${line}`) });
-  return new NightshiftWorker(main, capable, capabilities);
+  return new NightshiftWorker(main, capable, capabilities, host);
 }
 
 export async function connectWorker(config: NightshiftConfig): Promise<NativeConnection> {

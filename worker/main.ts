@@ -25,7 +25,7 @@ async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial
     let connection: NativeConnection | undefined;
     try {
       connection = await connectWorker(config);
-      const worker = await createNightshiftWorker({ config, connection, workerOptions });
+      const worker = await createNightshiftWorker({ config, connection, workerOptions, ownHostQueue: true });
       return { connection, worker };
     } catch (err) {
       await connection?.close().catch(() => undefined);
@@ -73,7 +73,7 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
       if (!up) break;
       // What it takes and leaves, before the ready line: a worker without a model key is not broken, it leaves model calls to others.
       for (const line of up.worker.describe()) say(line);
-      say(`task queue ${up.worker.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}`);
+      say(`task queue ${up.worker.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}, own queue ${up.worker.hostTaskQueue}`);
       running = true;
       try {
         // Resolves after SIGINT/SIGTERM, once in-flight tasks are finished or handed back.

@@ -11,7 +11,7 @@
  * workers with it poll; those profiles are built inside a running workflow (they ask
  * `patched` and the workflow's queue), the rest are pure data.
  */
-import { patched, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, patched, TimeoutFailure, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
 import { capabilityQueue, type Capability } from '../common/task-queues';
 
@@ -109,3 +109,31 @@ export function commandTask(timeoutMs: number, heartbeatTimeout: number = HEARTB
  * dead worker's retry at ~16 s.
  */
 export const bookkeeping: ActivityOptions = { startToCloseTimeout: '15 seconds', retry: quickRetry };
+
+/**
+ * An activity for a local sandbox waits this long on its host's own queue (worker-specific
+ * task queue) before the host counts as gone and the sandbox is rebuilt elsewhere: the same
+ * 30 s a dead worker's activity gets, and long enough for a worker restarted on the same
+ * host to poll again.
+ */
+export const HOST_SCHEDULE_TO_START_MS = 30_000;
+
+/** Where a task's sandbox lives: its host's queue, absent for remote providers (and tasks from before SANDBOX_AFFINITY_PATCH). */
+export interface SandboxHost {
+  taskQueue?: string;
+  scheduleToStartMs?: number;
+}
+
+/** `options` sent to a sandbox's host queue, or left on the shared queue when the sandbox has none. */
+export function onHost(options: ActivityOptions, host: SandboxHost): ActivityOptions {
+  if (!host.taskQueue) return options;
+  return { ...options, taskQueue: host.taskQueue, scheduleToStartTimeout: host.scheduleToStartMs ?? HOST_SCHEDULE_TO_START_MS };
+}
+
+/**
+ * The sandbox's host is gone: its own queue went unpolled past the schedule-to-start
+ * timeout (a worker that died mid-activity ends here too, once the retry waits there).
+ */
+export function hostLost(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+}

@@ -19,9 +19,9 @@ import {
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
-import { bookkeeping, HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, sandboxStep, toolCall } from './activity-profiles';
+import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
 import { resolveModel } from '../common/models';
-import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
+import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
@@ -35,24 +35,27 @@ export const PROGRESS_GUARD_PATCH = 'no-progress-guard';
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
 const SANDBOX_RECOVERIES_PER_CALL = 2;
 
-function proxies(heartbeatTimeout: number) {
+/** Model calls and sandbox creation go to any worker; what touches the sandbox goes to its host. */
+function proxies(heartbeatTimeout: number, host: SandboxHost) {
   const model = proxyActivities<Activities>(modelCall(heartbeatTimeout));
   const modelOnce = proxyActivities<Activities>(modelCallOnce(heartbeatTimeout));
-  const tool = proxyActivities<Activities>(toolCall(heartbeatTimeout));
+  const tool = proxyActivities<Activities>(onHost(toolCall(heartbeatTimeout), host));
   const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
+  const onSandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
     callModel: model.callModel,
     callModelOnce: modelOnce.callModel,
     runTool: tool.runTool,
     createAgentSandbox: sandbox.createAgentSandbox,
-    prepareAgent: sandbox.prepareAgent,
+    prepareAgent: onSandbox.prepareAgent,
     recreateAgentSandbox: sandbox.recreateAgentSandbox,
-    keepWork: sandbox.keepWork,
-    killSandbox: sandbox.killSandbox,
+    keepWork: onSandbox.keepWork,
+    killSandbox: onSandbox.killSandbox,
     addNote: proxyActivities<Activities>(bookkeeping).addNote,
   };
 }
+
 
 function addUsage(a: TokenUsage, b: TokenUsage): void {
   a.input += b.input;
@@ -77,12 +80,15 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   const { task } = input;
   const workflowId = workflowInfo().workflowId;
   const opts = input.loop ?? {};
-  const acts = proxies(opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS);
+  const heartbeatTimeout = opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+  const host: SandboxHost = { taskQueue: input.carried?.sandboxQueue, scheduleToStartMs: opts.hostScheduleToStartMs };
+  let acts = proxies(heartbeatTimeout, host);
   const model = resolveModel(task.model, task.complexity);
   const carried = input.carried;
 
   let turn = carried?.turn ?? 1;
   let sandboxId = carried?.sandboxId;
+  let sandboxesLost = carried?.sandboxesLost ?? 0;
   const tokens = carried ? { ...carried.tokens } : { ...status.tokens };
   let costUsd = carried?.costUsd ?? 0;
   let answeredBy = carried?.model;
@@ -128,6 +134,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     ...(replay ? { replay } : {}),
     ...(costEstimated ? { costEstimated } : {}),
     ...(interruptedCalls.length ? { interruptedCalls: [...interruptedCalls] } : {}),
+    ...(sandboxesLost ? { sandboxesLost } : {}),
     ...(assumptions.length ? { assumptions: [...assumptions] } : {}),
     ...(answeredQuestions.length ? { answeredQuestions: [...answeredQuestions] } : {}),
     ...(notes.length ? { notes: [...notes] } : {}),
@@ -137,18 +144,47 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     setCurrentDetails(taskDetails(status, Date.now()));
   };
 
+  /** Builds the sandbox again from its last checkpoint, on whichever worker takes the activity. */
+  const rebuildSandbox = async (why: string) => {
+    publish(`turn ${turn}: ${why}, rebuilding it from its last checkpoint`);
+    const made = await acts.recreateAgentSandbox({ workflowId: storeKey, sandboxId: sandboxId!, sandbox: task.sandbox ?? input.sandbox, task });
+    sandboxId = made.sandboxId;
+    if (host.taskQueue) {
+      host.taskQueue = made.taskQueue;
+      acts = proxies(heartbeatTimeout, host);
+    }
+  };
+  /** Runs a step on the sandbox's host; when the host is gone, on a rebuilt sandbox elsewhere. */
+  const withSandbox = async <T>(step: (id: string) => Promise<T>): Promise<T> => {
+    for (let lost = 0; ; lost++) {
+      try {
+        return await step(sandboxId!);
+      } catch (err) {
+        if (!hostLost(err) || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
+        sandboxesLost++;
+        await rebuildSandbox("the sandbox's host is gone");
+      }
+    }
+  };
+
   let outcome: Partial<TaskResult> = {};
   try {
     if (!sandboxId) {
       status.activity = 'creating sandbox';
-      sandboxId = (await acts.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+      const made = await acts.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox });
+      sandboxId = made.sandboxId;
+      // Worker-specific task queue: everything that touches this sandbox goes back to its host.
+      if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
+        host.taskQueue = made.taskQueue;
+        acts = proxies(heartbeatTimeout, host);
+      }
     }
     if (!carried) {
       status.activity = 'preparing workspace';
-      await prepareFromDependencies(input, sandboxId, storeKey);
+      await withSandbox((id) => prepareFromDependencies(input, id, storeKey, host));
       if (task.checks?.length) status.activity = 'running the checks on the base';
       await checkBaseline(input, storeKey, notes);
-      const prepared = await acts.prepareAgent({ workflowId: storeKey, sandboxId, task });
+      const prepared = await withSandbox((id) => acts.prepareAgent({ workflowId: storeKey, sandboxId: id, task }));
       budget.state = newTaskBudget(prepared.promptChars);
     }
 
@@ -219,16 +255,17 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         }
         for (let lost = 0; ; lost++) {
           try {
-            const ran = await acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId });
+            const ran = await acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId: sandboxId! });
             addedChars += ran.chars;
             if (ran.callHash && ran.resultHash) seen.push({ call: ran.callHash, result: ran.resultHash, summary: `${call.name}: ${call.summary}` });
             if (ran.tree) treeAfter = ran.tree;
             break;
           } catch (err) {
-            // A sandbox that is gone is rebuilt from the last checkpoint and the call runs there.
-            if (causeType(err)?.type !== 'SandboxGone' || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
-            publish(`turn ${turn}: sandbox lost, rebuilding it from its last checkpoint`);
-            sandboxId = (await acts.recreateAgentSandbox({ workflowId: storeKey, sandboxId, sandbox: task.sandbox ?? input.sandbox, task })).sandboxId;
+            // A sandbox that is gone, alone or with its host, is rebuilt from the last checkpoint and the call runs there.
+            const gone = causeType(err)?.type === 'SandboxGone';
+            if (!(gone || hostLost(err)) || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
+            if (!gone) sandboxesLost++;
+            await rebuildSandbox(gone ? 'sandbox lost' : "the sandbox's host is gone");
           }
         }
       }
@@ -253,7 +290,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await checkFinish(input, { workflowId: storeKey, sandboxId, turn: turn - 1, finishToolUseId, fixRounds, integrityTold });
+        const checked = await withSandbox((id) => checkFinish(input, { workflowId: storeKey, sandboxId: id, turn: turn - 1, finishToolUseId, fixRounds, integrityTold }, host));
         // Failing checks with a fix round left, or weakened tests: the agent reads why as finish's result and goes on.
         if ('again' in checked) {
           if (checked.again === 'checks') fixRounds++;
@@ -269,26 +306,27 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         break;
       }
     }
-    if (!continuing) outcome = await deliver(input, { workflowId, storeKey, sandboxId }, { ...totals(), ...outcome }, status);
+    if (!continuing) {
+      const ended = outcome;
+      outcome = await withSandbox((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, { ...totals(), ...ended }, status, host));
+    }
   } catch (err) {
     const cause = causeType(err);
     // A policy breach halts the task: the agent tried something it must not do.
     if (cause?.type === 'PolicyViolation') outcome = { status: 'halted', error: cause.message };
     else if (isCancellation(err) && sandboxId && patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) {
       // Cancelled: what the agent did so far is delivered as a draft before the sandbox goes.
-      const id = sandboxId;
       const cancelled: Partial<TaskResult> = { ...totals(), status: 'cancelled', error: 'cancelled; the work so far is kept' };
-      outcome = await CancellationScope.nonCancellable(() => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status));
+      outcome = await CancellationScope.nonCancellable(() => withSandbox((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status, host)));
       Object.assign(status, outcome);
       throw err;
     } else throw err;
   } finally {
     if (sandboxId && !continuing) {
-      const id = sandboxId;
       // Cleanup runs even when the task is cancelled: the work is copied out, then the sandbox goes.
       await CancellationScope.nonCancellable(async () => {
         try {
-          const kept = await acts.keepWork({ workflowId: storeKey, sandboxId: id });
+          const kept = await withSandbox((id) => acts.keepWork({ workflowId: storeKey, sandboxId: id }));
           outcome = { ...outcome, workDir: kept.workDir };
           status.workDir = kept.workDir;
         } catch (err) {
@@ -296,7 +334,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
           const why = causeType(err)?.message ?? (err instanceof Error ? err.message : String(err));
           outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${why}`].filter(Boolean).join('; ') };
         }
-        await acts.killSandbox({ sandboxId: id });
+        try {
+          await acts.killSandbox({ sandboxId: sandboxId! });
+        } catch (err) {
+          // A sandbox whose host is gone went with it.
+          if (!hostLost(err)) throw err;
+        }
       });
     }
   }
@@ -326,6 +369,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         ...(integrityTold ? { integrityTold } : {}),
         ...(guarded ? { progress } : {}),
         ...(interruptedCalls.length ? { interruptedCalls } : {}),
+        ...(host.taskQueue ? { sandboxQueue: host.taskQueue } : {}),
+        ...(sandboxesLost ? { sandboxesLost } : {}),
       },
     });
   }

@@ -140,6 +140,12 @@ export const TASK_FAILS_WORKFLOW_PATCH = 'task-failure-fails-workflow';
 export const CANCELLED_TASK_KEEPS_RESULT_PATCH = 'cancelled-task-delivers-and-reports';
 
 /**
+ * A local sandbox's activities go to the queue of the worker that created it (a task that
+ * created its sandbox before this ran everything on the shared queue, and still does).
+ */
+export const SANDBOX_AFFINITY_PATCH = 'sandbox-activities-on-host-queue';
+
+/**
  * The TaskResult a task that ended as a failed workflow carried in its failure's details,
  * found through the cause chain (a ChildWorkflowFailure in a workflow, a
  * WorkflowFailedError in a client); undefined for any other error.
@@ -195,6 +201,8 @@ export interface TaskResult {
   costEstimated?: boolean;
   /** Model call attempts that may have been billed but never answered (a worker died, a call timed out), and what was booked for each; part of costUsd. */
   interruptedCalls?: InterruptedCall[];
+  /** Sandboxes lost with their host and rebuilt on another worker from the last checkpoint. */
+  sandboxesLost?: number;
   /** Where the task's files were kept after its sandbox was removed. */
   workDir?: string;
   /** Assumptions the agent went on with when a question timed out (for the report and PR). */
@@ -372,6 +380,11 @@ export interface AgentLoopOptions {
   maxTokens?: number;
   /** Advanced (tests): continue-as-new after this many turns in one run, besides when Temporal suggests it. */
   continueAsNewEveryTurns?: number;
+  /**
+   * How long an activity for a sandbox waits for its host's worker to pick it up before the
+   * host counts as lost. @default HOST_SCHEDULE_TO_START_MS (activity-profiles.ts)
+   */
+  hostScheduleToStartMs?: number;
 }
 
 export interface CarriedAgentState {
@@ -403,6 +416,9 @@ export interface CarriedAgentState {
   /** The no-progress guard's memory of the turns so far. */
   progress?: ProgressState;
   interruptedCalls?: InterruptedCall[];
+  /** The worker-specific queue of the sandbox's host (SANDBOX_AFFINITY_PATCH). */
+  sandboxQueue?: string;
+  sandboxesLost?: number;
 }
 
 /** The task's side of the budget: what the batch granted and the estimate of the next request. */

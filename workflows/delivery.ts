@@ -8,19 +8,26 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, sandboxStep } from './activity-profiles';
+import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, onHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import type { TaskSpec } from '../spec/types';
-import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
+import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
 const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
 
-function proxies(input: AgentTaskInput) {
+/**
+ * The steps that read the sandbox, and the push from the delivery repository the commit
+ * went into, run on the sandbox's host; the pull request is an API call any worker makes.
+ */
+function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
   const heartbeatTimeout = input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
   const git = proxyActivities<Activities>(notRetried(gitStep(heartbeatTimeout)));
-  const checks = proxyActivities<Activities>(notRetried(checksRun(heartbeatTimeout)));
+  const hostGit = proxyActivities<Activities>(onHost(notRetried(gitStep(heartbeatTimeout)), host));
+  const checks = proxyActivities<Activities>(onHost(notRetried(checksRun(heartbeatTimeout)), host));
+  // Creating a sandbox goes to any worker; what touches one goes to its host.
   const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
+  const onSandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   const books = proxyActivities<Activities>(bookkeeping);
   return {
     reviewCost: books.reviewCost,
@@ -28,11 +35,11 @@ function proxies(input: AgentTaskInput) {
     runChecks: checks.runChecks,
     runBaselineChecks: checks.runBaselineChecks,
     createAgentSandbox: sandbox.createAgentSandbox,
-    killSandbox: sandbox.killSandbox,
-    prepareFromDependencies: git.prepareFromDependencies,
-    checkMergeResolution: git.checkMergeResolution,
-    commitWork: git.commitWork,
-    pushWork: git.pushWork,
+    killSandbox: onSandbox.killSandbox,
+    prepareFromDependencies: hostGit.prepareFromDependencies,
+    checkMergeResolution: hostGit.checkMergeResolution,
+    commitWork: hostGit.commitWork,
+    pushWork: hostGit.pushWork,
     openPullRequest: git.openPullRequest,
   };
 }
@@ -59,10 +66,10 @@ const messageOf = (err: unknown): string => {
  * fails the task (MergeConflict), or with `on_merge_conflict: agent` is left in progress
  * for the agent, whose first message names the files.
  */
-export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string, storeKey: string): Promise<void> {
+export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string, storeKey: string, host: SandboxHost = {}): Promise<void> {
   const deps = input.dependencies ?? [];
   if (deps.length === 0 || !input.task.repo) return;
-  await proxies(input).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
+  await proxies(input, host).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
 }
 
 /** patched() ID of running the task's checks on its base before the agent starts. */
@@ -84,17 +91,21 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
   const { task } = input;
   if (!task.checks?.length || !task.repo || (input.dependencies?.length ?? 0) > 0) return;
   if (!patched(BASELINE_CHECKS_PATCH)) return;
-  const acts = proxies(input);
+  let acts = proxies(input);
   let sandboxId: string | undefined;
   try {
-    sandboxId = (await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+    const made = await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: task.sandbox ?? input.sandbox });
+    sandboxId = made.sandboxId;
+    // A local sandbox is on its creator's disk: the checks and the kill go to that host's queue.
+    if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) acts = proxies(input, { taskQueue: made.taskQueue, scheduleToStartMs: input.loop?.hostScheduleToStartMs });
     await acts.runBaselineChecks({ workflowId: storeKey, sandboxId, task, night: input.date });
   } catch (err) {
     if (isCancellation(err)) throw err;
     notes.push(`the checks could not be run on the base (${messageOf(err)}); failures were judged without it`);
   } finally {
     const id = sandboxId;
-    if (id) await CancellationScope.nonCancellable(() => acts.killSandbox({ sandboxId: id }));
+    const there = acts;
+    if (id) await CancellationScope.nonCancellable(() => there.killSandbox({ sandboxId: id }).catch(() => undefined));
   }
 }
 
@@ -110,13 +121,14 @@ const mayLeaveConflict = (input: AgentTaskInput) => input.task.onMergeConflict =
 export async function checkFinish(
   input: AgentTaskInput,
   o: { workflowId: string; sandboxId: string; turn: number; finishToolUseId: string; fixRounds: number; integrityTold?: boolean },
+  host: SandboxHost = {},
 ): Promise<{ again: 'checks' | 'integrity'; integrityTold: boolean } | Partial<TaskResult>> {
   const checks = input.task.checks ?? [];
   if (checks.length === 0) return {};
   const fixAttempts = input.task.fixAttempts ?? 2;
   const feedback = o.fixRounds < fixAttempts;
   const integrityFeedback = !o.integrityTold && patched(TEST_INTEGRITY_ROUND_PATCH);
-  const round = await proxies(input).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback, integrityFeedback });
+  const round = await proxies(input, host).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback, integrityFeedback });
   const told = Boolean(round.integrity?.length && integrityFeedback);
   if (!round.passed && feedback) return { again: 'checks', integrityTold: told };
   if (told) return { again: 'integrity', integrityTold: true };
@@ -131,14 +143,20 @@ export async function checkFinish(
  * sandbox killed). A delivery problem never changes the task's status: it is recorded in
  * `deliveryError` and the report shows it.
  */
-export async function deliver(input: AgentTaskInput, o: { workflowId: string; storeKey: string; sandboxId: string }, result: Partial<TaskResult>, status: TaskStatus): Promise<Partial<TaskResult>> {
+export async function deliver(
+  input: AgentTaskInput,
+  o: { workflowId: string; storeKey: string; sandboxId: string },
+  result: Partial<TaskResult>,
+  status: TaskStatus,
+  host: SandboxHost = {},
+): Promise<Partial<TaskResult>> {
   const { task } = input;
   const checksFailing = Boolean(result.checks && !result.checks.passed);
   const weakened = Boolean(result.checks?.integrity?.length);
   // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
   const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled', 'stuck'].includes(result.status ?? '') || checksFailing;
   if (!task.repo || !deliverable) return result;
-  const acts = proxies(input);
+  const acts = proxies(input, host);
   // A task that reached delivery before branches were per batch keeps the name it committed under.
   const branch = patched(BRANCH_PER_BATCH_PATCH) ? deliveryBranch(input.batchId, input.date, task.id) : LEGACY_DELIVERY_BRANCH(input.date, task.id);
   const out: Partial<TaskResult> = { ...result };

@@ -7,18 +7,16 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { batchStep, modelCall, modelCallOnce, sandboxStep } from './activity-profiles';
+import { batchStep, hostLost, modelCall, modelCallOnce, onHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
 import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
-import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
+import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { Notifier } from './notify';
 import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn } from './task-budget';
 
 /** max_tokens of the one call. */
 const SIMPLE_MAX_TOKENS = 16_384;
-
-const sandbox = proxyActivities<Activities>(sandboxStep());
 
 /** Set on histories whose simple-mode reservation is bounded by the request's size rather than the model's window. */
 export const SIMPLE_RESERVATION_PATCH = 'simple-mode-reservation-by-request-size';
@@ -40,9 +38,9 @@ type BatchCall = { stored: true; costUsd: number; suspects: number } | { stored:
  * asks the Messages API instead. A batch whose state or results cannot be read is counted at
  * its reserved worst case; a canceled task cancels its batch.
  */
-async function viaBatch(call: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens: number }, waitUntil: number, worstUsd: number, say: (line: string) => void): Promise<BatchCall> {
-  // Built here, not at import: the model queue is decided inside the running workflow.
-  const batchApi = proxyActivities<Activities>(batchStep());
+async function viaBatch(call: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens: number }, host: SandboxHost, waitUntil: number, worstUsd: number, say: (line: string) => void): Promise<BatchCall> {
+  // Built here, not at import: the model queue is decided inside the running workflow. The submission reads the sandbox's files, so it goes to the sandbox's host.
+  const batchApi = proxyActivities<Activities>(onHost(batchStep(), host));
   let submitted: { batchId: string; suspects: string[] };
   try {
     say('submitting to the Message Batches API');
@@ -83,6 +81,15 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
   }
 }
 
+/** The one model call reads and writes the sandbox's files, so it goes to the sandbox's host with the other sandbox steps. */
+function proxies(host: SandboxHost) {
+  return {
+    model: proxyActivities<Activities>(onHost(modelCall(), host)),
+    sandbox: proxyActivities<Activities>(onHost(sandboxStep(), host)),
+    modelOnce: proxyActivities<Activities>(onHost(modelCallOnce(), host)),
+  };
+}
+
 function messageOf(err: unknown): string {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   return cause instanceof Error ? cause.message : String(cause);
@@ -97,9 +104,17 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
   const raises = new RaiseInbox();
   raises.listen();
   const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const host: SandboxHost = { scheduleToStartMs: input.loop?.hostScheduleToStartMs };
+  let { model, sandbox, modelOnce } = proxies(host);
   try {
     status.activity = 'creating sandbox';
-    sandboxId = (await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox })).sandboxId;
+    const made = await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox });
+    sandboxId = made.sandboxId;
+    // Worker-specific task queue: the sandbox is on its creator's disk. A lost host fails this one-call task.
+    if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
+      host.taskQueue = made.taskQueue;
+      ({ model, sandbox, modelOnce } = proxies(host));
+    }
     status.activity = 'preparing workspace';
     const prepared = await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
     const m = resolveModel(task.model, task.complexity);
@@ -122,9 +137,6 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     const call = { workflowId: storeKey, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS };
     const interruptedCalls: InterruptedCall[] = [];
     let booked = 0;
-    // Built here, not at import: the model queue is decided inside the running workflow.
-    const model = proxyActivities<Activities>(modelCall());
-    const modelOnce = proxyActivities<Activities>(modelCallOnce());
     let called: { result?: Awaited<ReturnType<Activities['simpleModelCall']>>; end?: Partial<TaskResult> } | undefined;
     // The Messages API call after a batch that gave no answer reserves under its own turn number, so its reservation key is new.
     let messagesTurn = 1;
@@ -136,7 +148,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
       const reserved = await reserveTurn({ ...budget, api: 'batch' }, raises, 1, 0);
       if (!reserved.go) called = { end: reserved.end };
       else {
-        const b = await viaBatch(call, waitUntil, reserved.worstUsd, (line) => (status.activity = `simple mode: ${line}`));
+        const b = await viaBatch(call, host, waitUntil, reserved.worstUsd, (line) => (status.activity = `simple mode: ${line}`));
         if (b.suspects > 0) {
           // A lost attempt may have created a batch that cannot be told from another task's: counted at its worst case.
           for (let i = 0; i < b.suspects; i++) interruptedCalls.push({ turn: 1, attempt: i + 1, bookedUsd: reserved.worstUsd, basis: 'worst_case' });
@@ -195,7 +207,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
       };
     }
     // The same delivery as the agent loop: branch, push, PR or patch.
-    outcome = await deliver(input, { workflowId: status.workflowId, storeKey, sandboxId }, outcome, status);
+    outcome = await deliver(input, { workflowId: status.workflowId, storeKey, sandboxId }, outcome, status, host);
   } catch (err) {
     if (isCancellation(err)) throw err;
     // A non-retryable failure (the API refused the request, a clone that cannot work) ends this repo's task, not the night.
@@ -211,7 +223,12 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
         } catch (err) {
           outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${messageOf(err)}`].filter(Boolean).join('; ') };
         }
-        await sandbox.killSandbox({ sandboxId: id });
+        try {
+          await sandbox.killSandbox({ sandboxId: id });
+        } catch (err) {
+          // A sandbox whose host is gone went with it.
+          if (!hostLost(err)) throw err;
+        }
       });
     }
   }
