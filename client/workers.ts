@@ -65,6 +65,19 @@ export async function capabilityWaits(client: Client, workflowQueue = TASK_QUEUE
   return lines;
 }
 
+/**
+ * Waits until a worker polls the task queue: a worker this process just started polls
+ * within a moment, but not before its first poll reaches the server (with Worker
+ * Versioning, after it has registered its version).
+ */
+export async function untilPolled(client: Client, taskQueue: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await pollingWorkers(client, taskQueue)).length === 0) {
+    if (Date.now() > deadline) throw new CliError(`the worker started here did not poll task queue ${taskQueue} within ${timeoutMs / 1000} s`, EXIT.unavailable);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Fails with the no-worker message (exit 4) when nothing polls the task queue. */
 export async function requireWorker(client: Client, taskQueue = TASK_QUEUE): Promise<void> {
   if ((await pollingWorkers(client, taskQueue)).length === 0) throw new CliError(noWorkerMessage(taskQueue), EXIT.unavailable);

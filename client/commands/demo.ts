@@ -14,6 +14,7 @@ import { shutdownIsolation } from '../../sandbox/local';
 import { connectWorker, createNightshiftWorker } from '../../worker';
 import { ensureDevServer } from '../server';
 import { connectClient } from '../temporal';
+import { untilPolled } from '../workers';
 import { followBatch, localDate, renderStatus, startBatch, webUiLink } from './batch';
 
 const REPO = path.join(__dirname, '..', '..');
@@ -36,7 +37,10 @@ export async function runDemo(config: NightshiftConfig, o: { file: string; json?
   const { batchId } = await startBatch(client, config, o.file, { date, workflowId: `nightshift-demo-${date}`, rerun: true, taskQueue: DEMO_TASK_QUEUE });
   info(`running ${o.file} as ${batchId}`);
   info(`web UI: ${webUiLink(config, batchId)}`);
-  const status = await worker.runUntil(followBatch(client, batchId, info));
+  const status = await worker.runUntil(async () => {
+    await untilPolled(client, DEMO_TASK_QUEUE);
+    return followBatch(client, batchId, info);
+  });
   await connection.close();
   await replay?.close();
   await shutdownIsolation();
