@@ -3,11 +3,20 @@
 #   npm packages (the locked versions), Debian packages for the local sandbox (bubblewrap, socat,
 #   ripgrep, git, e2fsprogs for disk quotas), and the Temporal CLI, built from its Go module
 #   into a per-machine cache.
-# Usage: scripts/bootstrap.sh [--quiet]
+# With --cluster also what `npm run cluster` and the cluster tests need: PostgreSQL 15 (the
+#   Debian package) and the Temporal server and its sql tool, built into the same cache.
+# Usage: scripts/bootstrap.sh [--quiet] [--cluster]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet=0
-[ "${1:-}" = "--quiet" ] && quiet=1
+cluster=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    --cluster) cluster=1 ;;
+    *) echo "bootstrap: unknown option $arg (use --quiet, --cluster)" >&2; exit 2 ;;
+  esac
+done
 say() { [ "$quiet" = 1 ] || echo "bootstrap: $*" >&2; }
 die() { echo "bootstrap: error: $*" >&2; exit 1; }
 
@@ -24,11 +33,13 @@ fi
 node -e "require('@temporalio/core-bridge'); require('@swc/core'); require('esbuild')" \
   || die "a native package (@temporalio/core-bridge, @swc/core or esbuild) does not load; try 'rm -rf node_modules && npm install'"
 
-# --- Debian packages for the local sandbox ----------------------------------------------
+# --- Debian packages for the local sandbox (and PostgreSQL for the cluster) -------------
 missing=()
 for pair in bwrap:bubblewrap socat:socat rg:ripgrep git:git mkfs.ext4:e2fsprogs; do
   PATH="$PATH:/usr/sbin:/sbin" command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
+# client/cluster/postgres.ts runs the server binaries from here, never the system service.
+[ "$cluster" = 1 ] && [ ! -x /usr/lib/postgresql/15/bin/postgres ] && missing+=(postgresql-15)
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   sudo=""
@@ -38,41 +49,94 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# --- Temporal CLI (dev server with embedded Web UI) -------------------------------------
-# Kept outside the repo so every clone on this machine shares one build.
-cache="${NIGHTSHIFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nightshift}/temporal-cli"
-if [ -x "$cache/temporal" ]; then
-  say "Temporal CLI $(cat "$cache/VERSION" 2>/dev/null) found in $cache"
-  exit 0
-fi
-command -v go >/dev/null 2>&1 || die "Go >= 1.25 is needed to build the Temporal CLI (go install github.com/temporalio/cli/cmd/temporal); install Go and run this again"
-gover=$(go env GOVERSION | sed 's/^go//')
-major=${gover%%.*}; rest=${gover#*.}; minor=${rest%%.*}
-if [ "$major" -lt 1 ] || { [ "$major" = 1 ] && [ "$minor" -lt 25 ]; }; then
-  die "Go $gover is too old to build the Temporal CLI; Go >= 1.25 is needed"
-fi
-mkdir -p "$cache"
+# Builds are kept outside the repo so every clone on this machine shares them.
+cache_base="${NIGHTSHIFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/nightshift}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-# v1.5.1 is the newest tag whose go.mod has no replace directive, so `go install` works;
-# the older ones are fallbacks.
-for version in 1.5.1 1.4.1 1.3.0; do
-  say "building Temporal CLI v$version with go install (first time on this machine; takes a few minutes)"
+
+require_go() {
+  command -v go >/dev/null 2>&1 || die "Go >= 1.25 is needed to build $1; install Go and run this again"
+  local gover major rest minor
+  gover=$(go env GOVERSION | sed 's/^go//')
+  major=${gover%%.*}; rest=${gover#*.}; minor=${rest%%.*}
+  if [ "$major" -lt 1 ] || { [ "$major" = 1 ] && [ "$minor" -lt 25 ]; }; then
+    die "Go $gover is too old to build $1; Go >= 1.25 is needed"
+  fi
+}
+
+# Runs `go install "$@"` into $tmp in the background, saying it is still alive every 15 s.
+go_build() {
+  local start pid
   start=$(date +%s)
-  GOBIN="$tmp" go install -ldflags "-X github.com/temporalio/cli/temporalcli.Version=$version" \
-    "github.com/temporalio/cli/cmd/temporal@v$version" >"$tmp/build.log" 2>&1 &
+  GOBIN="$tmp" go install "$@" >"$tmp/build.log" 2>&1 &
   pid=$!
   while kill -0 "$pid" 2>/dev/null; do
     sleep 15
     kill -0 "$pid" 2>/dev/null && say "  still building… $(( $(date +%s) - start ))s"
   done
-  if wait "$pid" && [ -x "$tmp/temporal" ]; then
-    mv "$tmp/temporal" "$cache/temporal"
-    echo "$version" > "$cache/VERSION"
-    say "Temporal CLI v$version installed in $cache ($(( $(date +%s) - start ))s)"
-    exit 0
+  wait "$pid"
+}
+
+# --- Temporal CLI (dev server with embedded Web UI) -------------------------------------
+install_cli() {
+  local cache="$cache_base/temporal-cli"
+  if [ -x "$cache/temporal" ]; then
+    say "Temporal CLI $(cat "$cache/VERSION" 2>/dev/null) found in $cache"
+    return
   fi
-  say "building v$version failed:"
-  tail -5 "$tmp/build.log" >&2
-done
-die "could not build the Temporal CLI (tried v1.5.1, v1.4.1, v1.3.0); see the errors above"
+  require_go "the Temporal CLI (go install github.com/temporalio/cli/cmd/temporal)"
+  mkdir -p "$cache"
+  # v1.5.1 is the newest tag whose go.mod has no replace directive, so `go install` works;
+  # the older ones are fallbacks.
+  local version start
+  for version in 1.5.1 1.4.1 1.3.0; do
+    say "building Temporal CLI v$version with go install (first time on this machine; takes a few minutes)"
+    start=$(date +%s)
+    if go_build -ldflags "-X github.com/temporalio/cli/temporalcli.Version=$version" \
+      "github.com/temporalio/cli/cmd/temporal@v$version" && [ -x "$tmp/temporal" ]; then
+      mv "$tmp/temporal" "$cache/temporal"
+      echo "$version" > "$cache/VERSION"
+      say "Temporal CLI v$version installed in $cache ($(( $(date +%s) - start ))s)"
+      return
+    fi
+    say "building v$version failed:"
+    tail -5 "$tmp/build.log" >&2
+  done
+  die "could not build the Temporal CLI (tried v1.5.1, v1.4.1, v1.3.0); see the errors above"
+}
+
+# --- Temporal server and sql tool (npm run cluster) -------------------------------------
+# The version docker-compose.yml names. Its schemas ship inside the module; they are copied
+# next to the binaries so a cleaned Go module cache does not take them away.
+server_version=1.29.1
+install_server() {
+  local cache="$cache_base/temporal-server"
+  if [ -x "$cache/temporal-server" ] && [ -x "$cache/temporal-sql-tool" ] && [ -d "$cache/schema/postgresql" ] \
+    && [ "$(cat "$cache/VERSION" 2>/dev/null)" = "$server_version" ]; then
+    say "Temporal server $server_version found in $cache"
+    return
+  fi
+  require_go "the Temporal server (go install go.temporal.io/server/cmd/server)"
+  say "building Temporal server v$server_version and its sql tool with go install (first time on this machine; about 5 minutes)"
+  local start
+  start=$(date +%s)
+  if ! go_build "go.temporal.io/server/cmd/server@v$server_version" "go.temporal.io/server/cmd/tools/sql@v$server_version"; then
+    tail -5 "$tmp/build.log" >&2
+    die "could not build the Temporal server v$server_version; see the errors above"
+  fi
+  local module
+  module=$(go env GOMODCACHE)/go.temporal.io/server@v$server_version
+  [ -d "$module/schema/postgresql" ] || die "the server module has no schema/postgresql at $module"
+  mkdir -p "$cache"
+  rm -rf "$cache/schema"
+  cp -r "$module/schema" "$cache/schema"
+  chmod -R u+w "$cache/schema"
+  mv "$tmp/server" "$cache/temporal-server"
+  mv "$tmp/sql" "$cache/temporal-sql-tool"
+  echo "$server_version" > "$cache/VERSION"
+  say "Temporal server v$server_version installed in $cache ($(( $(date +%s) - start ))s)"
+}
+
+install_cli
+[ "$cluster" = 1 ] && install_server
+exit 0
