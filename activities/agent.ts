@@ -23,7 +23,7 @@ import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
-import { getJson, keys, putJson, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
+import { getJson, keys, putJsonOnce, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
 
 export interface AgentActivityDeps {
   config: Pick<NightshiftConfig, 'root'>;
@@ -155,7 +155,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
       const conflict = await readConflict(store, input.workflowId);
       const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '');
-      await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
+      await putJsonOnce(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
       return { missingContextFiles: missing, promptChars: system.length + first.length + TOOL_SCHEMA_CHARS };
     },
 
@@ -211,9 +211,9 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       }
       const result: ToolRecord = { toolUseId, name: use.name, ...outcome };
       if (WORKSPACE_CHANGING_TOOLS.has(use.name) && !interrupted) await checkpointQuietly(input.sandboxId, workflowId, `after turn ${turn} ${use.name}`);
-      await putJson(store, workflowId, keys.tool(turn, toolUseId), result);
+      const kept = await putJsonOnce(store, workflowId, keys.tool(turn, toolUseId), result);
       if (sideEffecting) await store.delete(workflowId, markerKey);
-      return { isError: outcome.isError, summary: outcome.summary, chars: outcome.content.length };
+      return { isError: kept.isError, summary: kept.summary, chars: kept.content.length };
     },
 
     /**

@@ -25,7 +25,8 @@ import { createReportActivities } from './report';
 import { createSimpleActivities } from './simple';
 import { TelegramQuestionIndex } from './telegram-index';
 import { createSpecActivities } from './spec';
-import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
+import { FileStateStore, type StateStore } from '../common/store';
+import { transcriptsIn, type TranscriptStore } from './transcripts';
 
 export interface ActivityDeps {
   config: NightshiftConfig;
@@ -38,7 +39,12 @@ export interface ActivityDeps {
   sandboxes?: SandboxProvider;
   /** Other providers tasks may choose. @default e2b (needs E2B_API_KEY) and docker, built from config on first use */
   otherSandboxes?: Partial<Record<'e2b' | 'docker', SandboxProvider>>;
-  /** @default files under `<root>/.nightshift/transcripts` */
+  /**
+   * Where state that must outlive this host lives (NIGHTSHIFT_STORE). Required when that is
+   * postgres (createNightshiftWorker opens it). @default files under `<root>/.nightshift`
+   */
+  store?: StateStore;
+  /** @default the `transcripts` records of `store` */
   transcripts?: TranscriptStore;
   /** @default DEFAULT_SAFETY_POLICY */
   safetyPolicy?: SafetyPolicy;
@@ -56,7 +62,8 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const transcripts = deps.transcripts ?? new FileTranscriptStore({ dir: transcriptsDir(deps.config) });
+  const store = deps.store ?? fileStoreOrThrow(deps.config);
+  const transcripts = deps.transcripts ?? transcriptsIn(store);
   const localRoot = path.join(stateDir(deps.config), 'sandboxes');
   const sandboxes = routeSandboxes({
     local: deps.sandboxes ?? createSandboxProvider({ provider: 'local' }, { localRoot }),
@@ -89,6 +96,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
   };
+}
+
+function fileStoreOrThrow(config: NightshiftConfig): StateStore {
+  // Opening postgres is asynchronous (it migrates the schema): the caller does it and passes the store.
+  if (config.store.kind !== 'file') throw new Error('NIGHTSHIFT_STORE is postgres: open it with openStateStore and pass it as deps.store');
+  return new FileStateStore({ dir: stateDir(config) });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -9,6 +9,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createActivities, type ActivityDeps } from '../activities';
 import { TASK_QUEUE, type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
+import { openStateStore } from '../common/store';
 
 /** Short enough for a container's stop timeout (10 s by default) to leave time for the hand-back. */
 export const SHUTDOWN_GRACE = '5 seconds';
@@ -45,13 +46,15 @@ export interface NightshiftWorkerOptions {
 export async function createNightshiftWorker(o: NightshiftWorkerOptions): Promise<Worker> {
   // Activities price and shape requests from the table in force; a bad file stops the worker here, not mid-night.
   installModelFile(o.config.modelsFile);
+  // Created or migrated here, so a worker that cannot reach its store stops at start, not mid-night.
+  const store = o.deps?.store ?? (await openStateStore(o.config));
   return Worker.create({
     connection: o.connection,
     namespace: o.config.temporal.namespace,
     taskQueue: o.taskQueue ?? TASK_QUEUE,
     workflowBundle: await workflowBundle(),
     // The worker's own connection serves the activities that update other workflows.
-    activities: createActivities({ config: o.config, temporalClient: new Client({ connection: o.connection, namespace: o.config.temporal.namespace }), ...o.deps }),
+    activities: createActivities({ config: o.config, temporalClient: new Client({ connection: o.connection, namespace: o.config.temporal.namespace }), ...o.deps, store }),
     maxConcurrentActivityTaskExecutions: 200,
     // Beats reach the server every 5 s at most, well inside HEARTBEAT_TIMEOUT_MS (the SDK would otherwise hold them back for 80% of it).
     maxHeartbeatThrottleInterval: '5 seconds',
