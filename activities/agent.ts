@@ -16,7 +16,9 @@ import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
 import type { Sandbox } from '../sandbox/types';
 import { LocalSandbox } from '../sandbox/local';
+import { exportCheckpoint, importCheckpoint } from '../sandbox/checkpoint-sync';
 import { checkpoint, checkpointRef, prepareWorkspace, restore } from '../sandbox/workspace';
+import type { StateStore } from '../common/store';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
@@ -29,6 +31,11 @@ export interface AgentActivityDeps {
   config: Pick<NightshiftConfig, 'root'>;
   sandboxes: SandboxRouter;
   transcripts: TranscriptStore;
+  /**
+   * Shared with other hosts (not `hostLocal`): checkpoints are exported to it, and a task
+   * rebuilt on this host takes its newest checkpoint from it. @default checkpoints stay in this host's checkpoints.git
+   */
+  store?: StateStore;
   /** @default DEFAULT_SAFETY_POLICY (no git writes, no migrations, no deletes outside) */
   safetyPolicy?: SafetyPolicy;
   /** Cap on one tool result the model reads. @default DEFAULT_TOOL_OUTPUT_CHARS */
@@ -95,7 +102,9 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     // Hashing a large work tree can outlast the heartbeat timeout.
     await whileBeating(async () => {
       const sandbox = await deps.sandboxes.connect(sandboxId);
-      if (checkpointable(sandbox)) await checkpoint(sandbox, checkpointStoreFor(deps.config), checkpointRef(workflowId), message);
+      if (!checkpointable(sandbox)) return;
+      await checkpoint(sandbox, checkpointStoreFor(deps.config), checkpointRef(workflowId), message);
+      if (deps.store && !deps.store.hostLocal) await exportCheckpoint(deps.store, checkpointStoreFor(deps.config), workflowId, checkpointRef(workflowId));
     }).catch((err: Error) => Context.current().log.warn('workspace checkpoint failed', { workflowId, error: err.message }));
   }
 
@@ -120,6 +129,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const sandbox = await deps.sandboxes.connect(sandboxId);
       if (!(sandbox instanceof LocalSandbox)) return { sandboxId, restored: 'empty' };
       if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { sandboxId, restored: 'existing' };
+      // The task may have run on another host until it died: its newest checkpoint is in the shared store.
+      if (deps.store && !deps.store.hostLocal) await whileBeating(() => importCheckpoint(deps.store!, checkpointStoreFor(deps.config), input.workflowId, checkpointRef(input.workflowId)));
       if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { sandboxId, restored: 'checkpoint' };
       if (!task.repo) return { sandboxId, restored: 'empty' };
       await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task), contextFiles: task.contextFiles });

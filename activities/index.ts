@@ -80,7 +80,7 @@ export function createActivities(deps: ActivityDeps) {
         throw err;
       },
     ));
-  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy });
+  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, store, safetyPolicy: deps.safetyPolicy });
   return {
     ...createBudgetActivities({ temporalClient }),
     ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
