@@ -85,7 +85,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBudgetActivities({ temporalClient }),
     ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
-    ...createSpecActivities(deps.config),
+    ...createSpecActivities(deps.config, store),
     ...createFolderActivities(deps.config),
     ...createReportActivities(deps.config),
     ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),

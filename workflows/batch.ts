@@ -28,6 +28,7 @@ import { bookkeeping } from './activity-profiles';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import {
   answerSignal,
+  BATCH_SPEC_BY_REFERENCE_PATCH,
   batchStatusQuery,
   cancelBatchUpdate,
   cancelTaskUpdate,
@@ -40,6 +41,7 @@ import {
   type BatchInput,
   type BatchResult,
   type BatchStatus,
+  type SpecRef,
   type TaskResult,
 } from './contract';
 import { BatchLive } from './batch-live';
@@ -51,7 +53,7 @@ import { progressTable, sumResults } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
-const { loadBatchSpec, writeReport } = proxyActivities<Activities>(bookkeeping);
+const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, writeReport } = proxyActivities<Activities>(bookkeeping);
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones
@@ -67,9 +69,20 @@ function dateFor(input: BatchInput, spec: BatchSpec | undefined, workflowId: str
   return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
 }
 
-async function load(input: BatchInput): Promise<BatchSpec> {
+/** The spec by reference: its header from the store (or stored now), then its tasks part by part. */
+async function loadByReference(input: BatchInput, batchId: string): Promise<{ spec: BatchSpec; ref: SpecRef }> {
+  const carriedRef = input.carried?.specRef;
+  const header = carriedRef ? await readBatchSpecHeader({ ref: carriedRef }) : await storeBatchSpec({ batchId, tasksFile: input.tasksFile, spec: input.spec, storedSpec: input.storedSpec });
+  const tasks: TaskSpec[] = [];
+  for (let part = 0; part < header.parts; part++) tasks.push(...(await readBatchSpecPart({ ref: header.ref, part })));
+  return { spec: { ...header.settings, tasks }, ref: header.ref };
+}
+
+async function load(input: BatchInput, batchId: string): Promise<{ spec: BatchSpec; ref?: SpecRef }> {
   try {
-    return await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec });
+    if (input.carried?.spec) return { spec: input.carried.spec };
+    if (input.carried?.specRef || patched(BATCH_SPEC_BY_REFERENCE_PATCH)) return await loadByReference(input, batchId);
+    return { spec: await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec }) };
   } catch (err) {
     // A task file that does not validate fails the batch at once with every problem listed:
     // retrying the workflow task cannot fix the file.
@@ -97,8 +110,9 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   ]);
 
   let spec: BatchSpec;
+  let specRef: SpecRef | undefined;
   try {
-    spec = input.carried?.spec ?? (await load(input));
+    ({ spec, ref: specRef } = await load(input, batchId));
   } catch (err) {
     status.state = 'failed';
     status.error = err instanceof Error ? err.message : String(err);
@@ -285,7 +299,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       await Promise.all([notifier.flush(), live.flush()]);
       return continueAsNew<typeof nightlyBatch>({
         ...input,
-        carried: { spec, startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
+        carried: { ...(specRef ? { specRef } : { spec }), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
       });
     }
     changed = false;

@@ -89,8 +89,14 @@ export function ledgerWorkflowId(date: string): string {
 
 /** `{ "tasksFile"?, "spec"?, "date"? }`: exactly one of tasksFile and spec. */
 export interface BatchInput {
+  /** A task file or directory, relative to the worker's NIGHTSHIFT_ROOT (`temporal workflow start --input`). */
   tasksFile?: string;
   spec?: unknown;
+  /**
+   * The validated spec `nightshift start` put in the state store: every worker, on any
+   * host, runs this night and not its own reading of `tasksFile` (kept for people to read).
+   */
+  storedSpec?: SpecRef;
   /** YYYY-MM-DD; defaults to the file's `date:`, then the date in the workflow ID, then the start date (UTC). */
   date?: string;
   /**
@@ -424,7 +430,10 @@ export interface BatchResult {
 }
 
 export interface CarriedBatchState {
-  spec: BatchSpec;
+  /** Runs continued as new before BATCH_SPEC_BY_REFERENCE_PATCH carry the whole spec… */
+  spec?: BatchSpec;
+  /** …later ones only its key in the state store. */
+  specRef?: SpecRef;
   startedAt: number;
   results: Record<string, TaskResult>;
   runs: number;
@@ -549,3 +558,20 @@ export const cancelBatchUpdate = defineUpdate<TaskResult[], [{ reason?: string }
 
 /** patched() ID of a batch that, when cancelled through Temporal, still cancels its tasks one by one and writes its report. */
 export const GRACEFUL_BATCH_CANCEL_PATCH = 'batch-cancel-writes-report';
+
+/** A night's spec in the state store: the batch it belongs to and the sha256 of its JSON. */
+export interface SpecRef {
+  batchId: string;
+  hash: string;
+}
+
+/** What the workflow's history holds of a stored spec: its key, its settings and how many parts its tasks fill. */
+export interface BatchSpecHeader {
+  ref: SpecRef;
+  parts: number;
+  taskCount: number;
+  settings: Omit<BatchSpec, 'tasks'>;
+}
+
+/** patched() ID of a batch that keeps its spec in the state store and history only the key (storeBatchSpec, readBatchSpecPart). */
+export const BATCH_SPEC_BY_REFERENCE_PATCH = 'batch-spec-by-reference';
