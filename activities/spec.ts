@@ -14,6 +14,7 @@ import { EFFORT_FOR_COMPLEXITY, resolveModel } from '../common/models';
 import type { NightshiftConfig } from '../common/config';
 import type { StateStore } from '../common/store';
 import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
+import { readSkill } from './learning/skills';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import type { BatchSpecHeader, SpecRef } from '../workflows/contract';
 
@@ -62,11 +63,31 @@ export function splitTasks(tasks: TaskSpec[], maxChars = SPEC_PART_CHARS): TaskS
   return parts;
 }
 
+/** Where a skill's text is kept by its sha256, shared by every night that names it. */
+export const SKILL_SCOPE = 'by-hash';
+export const skillKey = (sha256: string) => `${sha256}.md`;
+
 /**
- * Stores what `nightshift start` validated for `batchId`. Content-addressed and
+ * Stores what `nightshift start` validated for `batchId`, with the text of every skill it
+ * names as read from `root` now (each task records their hashes). Content-addressed and
  * insert-if-absent: starting the same night twice stores it once.
  */
-export async function storeValidatedSpec(store: StateStore, batchId: string, spec: BatchSpec): Promise<SpecRef> {
+export async function storeValidatedSpec(store: StateStore, batchId: string, validated: BatchSpec, root: string): Promise<SpecRef> {
+  const hashes = new Map<string, string>();
+  for (const name of new Set(validated.tasks.flatMap((t) => t.skills))) {
+    const text = await readSkill(root, name);
+    if (text === undefined) continue;
+    const hash = createHash('sha256').update(text).digest('hex');
+    await store.putIfAbsent('skills', SKILL_SCOPE, skillKey(hash), text);
+    hashes.set(name, hash);
+  }
+  const spec: BatchSpec = {
+    ...validated,
+    tasks: validated.tasks.map((t) => {
+      const named = t.skills.filter((n) => hashes.has(n));
+      return named.length ? { ...t, skillHashes: Object.fromEntries(named.map((n) => [n, hashes.get(n)!])) } : t;
+    }),
+  };
   const hash = contentHash(spec);
   await store.putIfAbsent('specs', batchId, specKeys.validated(hash), JSON.stringify(spec));
   return { batchId, hash };
@@ -112,7 +133,7 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
 
   return {
     /** Reads `tasksFile` (relative to NIGHTSHIFT_ROOT) or validates an inline `spec`; the whole spec travels back in history. */
-    async loadBatchSpec(input: { tasksFile?: string; spec?: unknown }): Promise<BatchSpec> {
+    async loadBatchSpec(input: SpecInput): Promise<BatchSpec> {
       return normalize(input);
     },
 

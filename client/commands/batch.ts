@@ -43,7 +43,7 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   const batchId = o.workflowId ?? batchIdFor(date);
   // Workers read the night from the store, not from their own NIGHTSHIFT_ROOT: any worker on any host runs what was validated here.
   const store = await openStateStore(config);
-  const storedSpec = await storeValidatedSpec(store, batchId, spec).finally(() => store.close());
+  const storedSpec = await storeValidatedSpec(store, batchId, spec, config.root).finally(() => store.close());
   try {
     const handle = await client.workflow.start(BATCH_WORKFLOW, {
       taskQueue: TASK_QUEUE,
