@@ -87,7 +87,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createQuestionActivities({ config: deps.config, transcripts }),
     ...createSpecActivities(deps.config, store),
     ...createFolderActivities(deps.config),
-    ...createReportActivities(deps.config),
+    ...createReportActivities(deps.config, store),
     ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,

@@ -4,13 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
+import { createReportActivities } from '../../activities/report';
 import { FileStateStore, type StateStore } from '../../common/store';
 import { BLOB_CHUNK_BYTES, PostgresStateStore } from '../../common/store/postgres';
+import type { BatchStatus } from '../../workflows/contract';
 import { postgresForFile } from '../helpers/postgres';
 
 const pg = postgresForFile();
@@ -203,4 +205,26 @@ test('postgres: an unreachable store fails at open, naming where it looked witho
     assert.doesNotMatch(err.message, /secret-pw/);
     return true;
   });
+});
+
+test('postgres: the morning report is kept in the shared store as well as in results/', async () => {
+  const store = await PostgresStateStore.open(pg.server.url);
+  try {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-report-'));
+    const batchId = `nightshift-test-${process.pid}-report`;
+    const status: BatchStatus = {
+      batchId,
+      date: '2026-11-21',
+      state: 'completed',
+      startedAt: Date.UTC(2026, 10, 21, 1),
+      endedAt: Date.UTC(2026, 10, 21, 2),
+      tasks: [{ taskId: 't1', title: 'one', workflowId: `${batchId}/t1`, status: 'succeeded', costUsd: 0.5, tokens: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 }, turns: 1 }],
+    };
+    const files = await createReportActivities({ root }, store).writeReport({ status, budgetUsd: 10 });
+    for (const file of [files.markdown, files.json]) {
+      assert.equal(await store.get('results', batchId, path.basename(file)), readFileSync(path.join(root, file), 'utf8'));
+    }
+  } finally {
+    await store.close();
+  }
 });
