@@ -16,7 +16,7 @@ import type { StateStore } from '../common/store';
 import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
 import { readSkill } from './learning/skills';
 import type { BatchSpec, TaskSpec } from '../spec/types';
-import type { BatchSpecHeader, SpecRef } from '../workflows/contract';
+import type { BatchSpecHeader, SpecRef, TaskIndexEntry } from '../workflows/contract';
 
 /** The daily cap is the operator's (environment) and the file's together: the lower one holds. */
 function withDailyCap(spec: BatchSpec, envCap: number | undefined): BatchSpec {
@@ -33,23 +33,30 @@ function withModelIds(spec: BatchSpec): BatchSpec {
   return { ...spec, tasks: spec.tasks.map((t) => (t.command !== undefined ? t : { ...t, model: resolveModel(t.model, t.complexity), effort: t.effort ?? EFFORT_FOR_COMPLEXITY[t.complexity ?? 'medium'] })) };
 }
 
-/** Characters of task JSON per part: a quarter of the 2 MiB payload limit leaves room for the envelope. */
-export const SPEC_PART_CHARS = 512 * 1024;
+/** Characters of JSON per part: under the SDK's 512 KiB payload warning, a quarter of the 2 MiB limit. */
+export const SPEC_PART_CHARS = 480 * 1024;
 
 export const specKeys = {
   /** What `nightshift start` validated, before the worker's model table and daily cap apply. */
   validated: (hash: string) => `validated-${hash}.json`,
   header: (hash: string) => `normalized-${hash}.json`,
-  part: (hash: string, part: number) => `normalized-${hash}.part-${String(part).padStart(5, '0')}.json`,
+  tasks: (hash: string, part: number) => `normalized-${hash}.tasks-${String(part).padStart(5, '0')}.json`,
+  index: (hash: string, part: number) => `normalized-${hash}.index-${String(part).padStart(5, '0')}.json`,
 };
 
 export function contentHash(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex');
 }
 
-/** Splits tasks into runs of at most SPEC_PART_CHARS of JSON (a single larger task is a part of its own). */
-export function splitTasks(tasks: TaskSpec[], maxChars = SPEC_PART_CHARS): TaskSpec[][] {
-  const parts: TaskSpec[][] = [[]];
+/** What the batch workflow schedules a task by (TaskIndexEntry), without its index. */
+function indexEntry(t: TaskSpec): Omit<TaskIndexEntry, 'index'> {
+  const { id, title, dependsOn, priority, repo, repoName, complexity, role, fanOut } = t;
+  return { id, title, dependsOn, priority, ...(repo !== undefined ? { repo } : {}), ...(repoName !== undefined ? { repoName } : {}), ...(complexity !== undefined ? { complexity } : {}), ...(role !== undefined ? { role } : {}), ...(fanOut !== undefined ? { fanOut } : {}) };
+}
+
+/** Splits a list into runs of at most `maxChars` of JSON (a single larger item is a part of its own). */
+export function splitTasks<T>(tasks: T[], maxChars = SPEC_PART_CHARS): T[][] {
+  const parts: T[][] = [[]];
   let chars = 0;
   for (const t of tasks) {
     const size = JSON.stringify(t).length + 1;
@@ -131,6 +138,25 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
 
   const normalize = async (input: SpecInput) => withDailyCap(withModelIds(await validate(input)), config.dailyMaxCostUsd);
 
+  async function need(ref: SpecRef, key: string, what: string): Promise<string> {
+    if (!store) throw new Error('this worker has no state store');
+    const text = await store.get('specs', ref.batchId, key);
+    if (text === undefined) throw new Error(`${what} the spec ${ref.batchId} ${ref.hash.slice(0, 12)} is not in the state store (${store.location})`);
+    return text;
+  }
+
+  // Each task start reads one task: the parsed parts of the last few specs stay in memory (they never change).
+  const parsedParts = new Map<string, TaskSpec[]>();
+  async function taskPart(ref: SpecRef, part: number): Promise<TaskSpec[]> {
+    const key = `${ref.batchId}\n${specKeys.tasks(ref.hash, part)}`;
+    const hit = parsedParts.get(key);
+    if (hit) return hit;
+    const tasks = JSON.parse(await need(ref, specKeys.tasks(ref.hash, part), `part ${part} of`)) as TaskSpec[];
+    if (parsedParts.size >= 16) parsedParts.delete(parsedParts.keys().next().value as string);
+    parsedParts.set(key, tasks);
+    return tasks;
+  }
+
   return {
     /** Reads `tasksFile` (relative to NIGHTSHIFT_ROOT) or validates an inline `spec`; the whole spec travels back in history. */
     async loadBatchSpec(input: SpecInput): Promise<BatchSpec> {
@@ -138,38 +164,51 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
     },
 
     /**
-     * Validates and normalizes the night's spec like loadBatchSpec, stores it in parts under
-     * the batch ID and its content hash, and returns only the key. Idempotent: a retry
-     * stores nothing new.
+     * Validates and normalizes the night's spec like loadBatchSpec and stores it under the
+     * batch ID and its content hash: the tasks in parts, and an index of them (what the
+     * workflow schedules by) in parts. Returns only the header. Idempotent: a retry stores
+     * nothing new.
      */
     async storeBatchSpec(input: SpecInput & { batchId: string }): Promise<BatchSpecHeader> {
       if (!store) throw new Error('this worker has no state store');
       const spec = await normalize(input);
       const { batchId } = input;
       const hash = contentHash(spec);
-      const parts = splitTasks(spec.tasks);
-      // Parts first, the header last: a header found means every part is there.
-      for (const [i, tasks] of parts.entries()) await store.putIfAbsent('specs', batchId, specKeys.part(hash, i), JSON.stringify(tasks));
-      const { tasks: _tasks, ...rest } = spec;
-      const header: BatchSpecHeader = { ref: { batchId, hash }, parts: parts.length, taskCount: spec.tasks.length, settings: rest };
-      await store.putIfAbsent('specs', batchId, specKeys.header(hash), JSON.stringify(header));
+      const taskParts = splitTasks(spec.tasks);
+      const index: TaskIndexEntry[] = [];
+      for (const [part, tasks] of taskParts.entries()) {
+        await store.putIfAbsent('specs', batchId, specKeys.tasks(hash, part), JSON.stringify(tasks));
+        for (const t of tasks) index.push({ ...indexEntry(t), index: index.length });
+      }
+      const indexParts = splitTasks(index);
+      for (const [part, entries] of indexParts.entries()) await store.putIfAbsent('specs', batchId, specKeys.index(hash, part), JSON.stringify(entries));
+      const { tasks: _tasks, ...settings } = spec;
+      const header: BatchSpecHeader = { ref: { batchId, hash }, parts: indexParts.length, taskCount: spec.tasks.length, settings };
+      // Last: a header found means every part is there.
+      await store.putIfAbsent('specs', batchId, specKeys.header(hash), JSON.stringify({ ...header, taskParts: taskParts.map((p) => p.length) }));
       return header;
     },
 
-    /** One part of a stored spec's tasks, in order. */
-    async readBatchSpecPart(input: { ref: SpecRef; part: number }): Promise<TaskSpec[]> {
-      if (!store) throw new Error('this worker has no state store');
-      const text = await store.get('specs', input.ref.batchId, specKeys.part(input.ref.hash, input.part));
-      if (text === undefined) throw new Error(`part ${input.part} of the spec ${input.ref.batchId} ${input.ref.hash.slice(0, 12)} is not in the state store (${store.location})`);
-      return JSON.parse(text) as TaskSpec[];
+    /** One part of a stored spec's task index, in order. */
+    async readBatchSpecPart(input: { ref: SpecRef; part: number }): Promise<TaskIndexEntry[]> {
+      return JSON.parse(await need(input.ref, specKeys.index(input.ref.hash, input.part), `part ${input.part} of the task index of`)) as TaskIndexEntry[];
+    },
+
+    /** The whole TaskSpec of the task at `index` of a stored spec, for its child workflow's input. */
+    async readBatchTask(input: { ref: SpecRef; index: number }): Promise<TaskSpec> {
+      const header = JSON.parse(await need(input.ref, specKeys.header(input.ref.hash), 'the header of')) as { taskParts: number[] };
+      let first = 0;
+      for (const [part, count] of header.taskParts.entries()) {
+        if (input.index < first + count) return (await taskPart(input.ref, part))[input.index - first];
+        first += count;
+      }
+      throw new Error(`the spec ${input.ref.batchId} ${input.ref.hash.slice(0, 12)} has no task ${input.index}`);
     },
 
     /** The header of a stored spec (a run continued as new reads its spec again by key). */
     async readBatchSpecHeader(input: { ref: SpecRef }): Promise<BatchSpecHeader> {
-      if (!store) throw new Error('this worker has no state store');
-      const text = await store.get('specs', input.ref.batchId, specKeys.header(input.ref.hash));
-      if (text === undefined) throw new Error(`the spec ${input.ref.batchId} ${input.ref.hash.slice(0, 12)} is not in the state store (${store.location})`);
-      return JSON.parse(text) as BatchSpecHeader;
+      const { taskParts: _parts, ...header } = JSON.parse(await need(input.ref, specKeys.header(input.ref.hash), 'the header of')) as BatchSpecHeader & { taskParts: number[] };
+      return header;
     },
   };
 }

@@ -42,6 +42,7 @@ import {
   type BatchResult,
   type BatchStatus,
   type SpecRef,
+  type TaskIndexEntry,
   type TaskResult,
 } from './contract';
 import { BatchLive } from './batch-live';
@@ -53,7 +54,7 @@ import { progressTable, sumResults } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
-const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, writeReport } = proxyActivities<Activities>(bookkeeping);
+const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, readBatchTask, writeReport } = proxyActivities<Activities>(bookkeeping);
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones
@@ -63,22 +64,25 @@ const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, w
 export const HISTORY_EVENT_LIMIT = 8_000;
 
 /** A scheduled night takes its date from when it was scheduled for, whatever its files say. */
-function dateFor(input: BatchInput, spec: BatchSpec | undefined, workflowId: string, startTime: Date): string {
+function dateFor(input: BatchInput, spec: Pick<BatchSpec, 'date'> | undefined, workflowId: string, startTime: Date): string {
   const scheduled = scheduledRun();
   if (!input.date && scheduled) return dateInZone(scheduled.scheduledAt, input.timezone);
   return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
 }
 
-/** The spec by reference: its header from the store (or stored now), then its tasks part by part. */
-async function loadByReference(input: BatchInput, batchId: string): Promise<{ spec: BatchSpec; ref: SpecRef }> {
+/** The night as the batch schedules it: its settings and, per task, at least its TaskIndexEntry fields. */
+type NightPlan = Omit<BatchSpec, 'tasks'> & { tasks: (TaskSpec | TaskIndexEntry)[] };
+
+/** The spec by reference: its header from the store (or stored now), then its task index part by part. */
+async function loadByReference(input: BatchInput, batchId: string): Promise<{ spec: NightPlan; ref: SpecRef }> {
   const carriedRef = input.carried?.specRef;
   const header = carriedRef ? await readBatchSpecHeader({ ref: carriedRef }) : await storeBatchSpec({ batchId, tasksFile: input.tasksFile, spec: input.spec, storedSpec: input.storedSpec });
-  const tasks: TaskSpec[] = [];
+  const tasks: TaskIndexEntry[] = [];
   for (let part = 0; part < header.parts; part++) tasks.push(...(await readBatchSpecPart({ ref: header.ref, part })));
   return { spec: { ...header.settings, tasks }, ref: header.ref };
 }
 
-async function load(input: BatchInput, batchId: string): Promise<{ spec: BatchSpec; ref?: SpecRef }> {
+async function load(input: BatchInput, batchId: string): Promise<{ spec: NightPlan; ref?: SpecRef }> {
   try {
     if (input.carried?.spec) return { spec: input.carried.spec };
     if (input.carried?.specRef || patched(BATCH_SPEC_BY_REFERENCE_PATCH)) return await loadByReference(input, batchId);
@@ -109,7 +113,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     { key: SEARCH_ATTRIBUTES.status, value: 'running' },
   ]);
 
-  let spec: BatchSpec;
+  let spec: NightPlan;
   let specRef: SpecRef | undefined;
   try {
     ({ spec, ref: specRef } = await load(input, batchId));
@@ -196,12 +200,18 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     refresh();
   };
 
-  const runTask = async (task: TaskSpec): Promise<void> => {
+  /** Tasks this run started: a run continues as new only after it has started some, so a night always moves on. */
+  let startedThisRun = 0;
+  const runTask = async (entry: TaskSpec | TaskIndexEntry): Promise<void> => {
     const startedAt = Date.now();
-    running.add(task.id);
-    results[task.id] = { taskId: task.id, status: 'running', costUsd: 0, tokens: NO_TOKENS, turns: 0, startedAt };
+    running.add(entry.id);
+    startedThisRun++;
+    results[entry.id] = { taskId: entry.id, status: 'running', costUsd: 0, tokens: NO_TOKENS, turns: 0, startedAt };
     refresh();
     try {
+      // By reference the run holds only the index; the child's input needs the whole task.
+      // Without a reference the night was loaded whole (loadBatchSpec, or a carried spec): every entry is a TaskSpec.
+      const task = specRef && 'index' in entry ? await readBatchTask({ ref: specRef, index: entry.index }) : (entry as TaskSpec);
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
         args: [{ batchId, date, task, sandbox: task.sandbox, dependencies: dependencyBranches(task, results, tasks), ...(spec.notify ? { notify: spec.notify } : {}) }],
@@ -219,10 +229,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     } catch (err) {
       // A failed or halted task fails its workflow and carries its result (task.ts).
       const failed = failedTaskResult(err);
-      if (failed) return finish(task.id, failed);
+      if (failed) return finish(entry.id, failed);
       const cause = (err as { cause?: unknown }).cause;
-      finish(task.id, {
-        ...results[task.id],
+      finish(entry.id, {
+        ...results[entry.id],
         status: isCancellation(err) || isCancellation(cause) ? 'cancelled' : 'failed',
         error: cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err),
         endedAt: Date.now(),
@@ -284,7 +294,9 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   refresh();
   for (;;) {
     const nearHistoryLimit = workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-    if (!nearHistoryLimit && cancelling === undefined) {
+    // A run whose loading alone came near the limit still starts a round of tasks before it continues as new.
+    const mayStart = !nearHistoryLimit || (specRef !== undefined && startedThisRun === 0);
+    if (mayStart && cancelling === undefined) {
       const succeeded = new Set(spec.tasks.filter((t) => results[t.id]?.status === 'succeeded').map((t) => t.id));
       const started = new Set(Object.keys(results));
       for (const id of readyTasks(spec.tasks, succeeded, started)) {
@@ -294,12 +306,12 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       }
     }
     if (spec.tasks.every((t) => isFinal(t.id))) break;
-    if (nearHistoryLimit && running.size === 0) {
+    if (nearHistoryLimit && running.size === 0 && !mayStart) {
       await condition(allHandlersFinished);
       await Promise.all([notifier.flush(), live.flush()]);
       return continueAsNew<typeof nightlyBatch>({
         ...input,
-        carried: { ...(specRef ? { specRef } : { spec }), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
+        carried: { ...(specRef ? { specRef } : { spec: spec as BatchSpec }), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
       });
     }
     changed = false;

@@ -565,13 +565,23 @@ export interface SpecRef {
   hash: string;
 }
 
-/** What the workflow's history holds of a stored spec: its key, its settings and how many parts its tasks fill. */
+/** What the workflow's history holds of a stored spec: its key, its settings and how many parts its task index fills. */
 export interface BatchSpecHeader {
   ref: SpecRef;
   parts: number;
   taskCount: number;
   settings: Omit<BatchSpec, 'tasks'>;
 }
+
+/**
+ * What the batch needs of a task to schedule and show it; the whole TaskSpec (prompt,
+ * checks, sandbox...) is read from the store when the task starts (readBatchTask), so a
+ * run's history holds only the tasks it starts. About a seventh of the whole.
+ */
+export type TaskIndexEntry = Pick<TaskSpec, 'id' | 'title' | 'dependsOn' | 'priority' | 'repo' | 'repoName' | 'complexity' | 'role' | 'fanOut'> & {
+  /** Its position in the normalized spec: where readBatchTask finds it. */
+  index: number;
+};
 
 /** patched() ID of a batch that keeps its spec in the state store and history only the key (storeBatchSpec, readBatchSpecPart). */
 export const BATCH_SPEC_BY_REFERENCE_PATCH = 'batch-spec-by-reference';
