@@ -1,6 +1,7 @@
 /** Entry point of a worker process (`nightshift worker`, the Docker image, crash tests). */
 import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../common/config';
+import { openStateStore, type StateStore } from '../common/store';
 import { shutdownIsolation } from '../sandbox/local';
 import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE } from './index';
 
@@ -19,12 +20,12 @@ export function unreachableReason(err: unknown): string {
 }
 
 /** Connects and registers the worker, retrying with backoff while the server cannot be reached. */
-async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: Worker } | undefined> {
+async function connectAndCreate(config: NightshiftConfig, store: StateStore, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: Worker } | undefined> {
   for (let attempt = 0; !stopped(); attempt++) {
     let connection: NativeConnection | undefined;
     try {
       connection = await connectWorker(config);
-      const worker = await createNightshiftWorker({ config, connection, workerOptions });
+      const worker = await createNightshiftWorker({ config, connection, workerOptions, deps: { store } });
       return { connection, worker };
     } catch (err) {
       await connection?.close().catch(() => undefined);
@@ -64,13 +65,15 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = 
     if (running) say(`${signal}: draining; running activities get ${SHUTDOWN_GRACE} to finish, then go back to the server for another worker`);
     else say(`${signal}: stopping`);
   };
+  // Opened once, before Temporal: a store that cannot be reached stops the worker with its own error, not a wait for Temporal.
+  const store = await openStateStore(config);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     while (!stopping) {
-      const up = await connectAndCreate(config, o.workerOptions, () => stopping);
+      const up = await connectAndCreate(config, store, o.workerOptions, () => stopping);
       if (!up) break;
-      say(`task queue nightshift on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}`);
+      say(`task queue nightshift on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}, state store ${store.location}`);
       running = true;
       try {
         // Resolves after SIGINT/SIGTERM, once in-flight tasks are finished or handed back.
@@ -86,6 +89,7 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions> } = 
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await store.close().catch(() => undefined);
     // The sandbox runtime's network proxies would otherwise keep the process alive.
     await shutdownIsolation();
   }
