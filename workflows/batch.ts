@@ -148,7 +148,19 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     changed: () => refresh(),
   });
   live.listen();
+  // Building the status (and its progress table) walks every task: with 10,000 of them,
+  // doing it on each change overran the workflow task's time. A change only marks it stale;
+  // it is rebuilt once per wake-up, for a query, and before the report.
+  let statusStale = true;
+  let detailsStale = true;
   const refresh = () => {
+    statusStale = true;
+    detailsStale = true;
+    changed = true;
+  };
+  const currentStatus = (): BatchStatus => {
+    if (!statusStale) return status;
+    statusStale = false;
     status.date = date;
     status.state = spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running';
     status.source = spec.source;
@@ -165,9 +177,14 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     status.budget = live.budget();
     status.questions = live.openQuestions(Date.now());
     status.notes = notes.length ? [...notes] : undefined;
-    setCurrentDetails(progressTable(status));
-    changed = true;
+    return status;
   };
+  const publishDetails = () => {
+    if (!detailsStale) return;
+    detailsStale = false;
+    setCurrentDetails(progressTable(currentStatus()));
+  };
+  setHandler(batchStatusQuery, currentStatus);
 
   /** A task that will not succeed takes every task that depends on it down with it. */
   const skipDependents = (id: string) => {
@@ -314,6 +331,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
         carried: { ...(specRef ? { specRef } : { spec: spec as BatchSpec }), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
       });
     }
+    publishDetails();
     changed = false;
     try {
       await condition(() => changed);
@@ -338,10 +356,11 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     await condition(allHandlersFinished);
     status.endedAt = Date.now();
     refresh();
+    publishDetails();
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: cancelling !== undefined ? 'cancelled' : 'completed' }]);
     const totals = sumResults(Object.values(results));
     // The work is done and recorded in this result whatever happens to the report files.
-    const report = await writeReport({ status, budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
+    const report = await writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
     status.report = report;
     const count = (st: string) => spec.tasks.filter((t) => results[t.id]?.status === st).length;
     notifier.send(
