@@ -1,7 +1,7 @@
 /**
- * The state store: everything that must outlive one worker host (transcripts, workspace
- * checkpoints, the night's spec, results, skills, lessons, plans, questions). Workers on
- * several hosts share it; one host shares it with itself through files.
+ * The state store: what must outlive one worker host (transcripts with their questions and
+ * notes, workspace checkpoints, the night's spec, the skills it names, the report). Workers
+ * on several hosts share it; one host shares it with itself through files.
  *
  * Every value lives under (kind, scope, key): the kind of record, the workflow or batch it
  * belongs to, and a name that says which turn, tool use or part it is. Writes that a retry
@@ -13,8 +13,8 @@
  */
 import type { Readable } from 'node:stream';
 
-/** Kinds of record the store holds; each is a table partition or a directory of its own. */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'lessons' | 'plans' | 'questions';
+/** Kinds of record the store holds; each is a directory of its own in the file store. Lessons, plans and learned skills are not here yet. */
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills';
 
 export interface StateStore {
   /**
