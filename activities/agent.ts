@@ -17,20 +17,28 @@ import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
 import type { Sandbox } from '../sandbox/types';
 import { LocalSandbox } from '../sandbox/local';
+import { exportCheckpoint, importCheckpoint } from '../sandbox/checkpoint-sync';
 import { checkpoint, checkpointRef, git, prepareWorkspace, restore } from '../sandbox/workspace';
+import type { StateStore } from '../common/store';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { baselineSection, readBaseline } from './delivery/baseline';
 import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';
 import { buildSystemPrompt, firstMessage } from './prompt';
+import { SKILL_SCOPE, skillKey } from './spec';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
-import { getJson, keys, putJson, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
+import { getJson, keys, putJsonOnce, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
 
 export interface AgentActivityDeps {
   config: Pick<NightshiftConfig, 'root'>;
   sandboxes: SandboxRouter;
   transcripts: TranscriptStore;
+  /**
+   * Shared with other hosts (not `hostLocal`): checkpoints are exported to it, and a task
+   * rebuilt on this host takes its newest checkpoint from it. @default checkpoints stay in this host's checkpoints.git
+   */
+  store?: StateStore;
   /** @default DEFAULT_SAFETY_POLICY (no git writes, no migrations, no deletes outside) */
   safetyPolicy?: SafetyPolicy;
   /** Cap on one tool result the model reads. @default DEFAULT_TOOL_OUTPUT_CHARS */
@@ -139,6 +147,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       if (!checkpointable(sandbox)) return undefined;
       const store = checkpointStoreFor(deps.config);
       const commit = await checkpoint(sandbox, store, checkpointRef(workflowId), message, { timeoutMs: CHECKPOINT_TIMEOUT_MS });
+      if (deps.store && !deps.store.hostLocal) await exportCheckpoint(deps.store, store, workflowId, checkpointRef(workflowId));
       // The worker's own store, never the agent's .git: its tree is the workspace's state.
       return (await git(['--git-dir', store, 'rev-parse', `${commit}^{tree}`])).trim();
     }).catch((err: Error) => {
@@ -169,6 +178,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const made = created(sandboxId, input.sandbox);
       if (!(sandbox instanceof LocalSandbox)) return { ...made, restored: 'empty' };
       if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { ...made, restored: 'existing' };
+      // The task may have run on another host until it died: its newest checkpoint is in the shared store.
+      if (deps.store && !deps.store.hostLocal) await whileBeating(() => importCheckpoint(deps.store!, checkpointStoreFor(deps.config), input.workflowId, checkpointRef(input.workflowId)));
       if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { ...made, restored: 'checkpoint' };
       if (!task.repo) return { ...made, restored: 'empty' };
       await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task), contextFiles: task.contextFiles });
@@ -200,11 +211,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
           }
         },
       };
-      const system = await buildSystemPrompt(task, reader, { root: deps.config.root });
+      const system = await buildSystemPrompt(task, reader, { root: deps.config.root, storedSkill: deps.store ? (hash) => deps.store!.get('skills', SKILL_SCOPE, skillKey(hash)) : undefined });
       // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
       const conflict = await readConflict(store, input.workflowId);
       const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '') + baselineSection(await readBaseline(store, input.workflowId));
-      await putJson(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
+      await putJsonOnce(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
       return { missingContextFiles: missing, promptChars: system.length + first.length + TOOL_SCHEMA_CHARS };
     },
 
@@ -262,9 +273,10 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       }
       const tree = WORKSPACE_CHANGING_TOOLS.has(use.name) && !interrupted ? await checkpointQuietly(input.sandboxId, workflowId, `after turn ${turn} ${use.name}`) : undefined;
       const result: ToolRecord & { tree?: string } = { toolUseId, name: use.name, ...outcome, ...(tree ? { tree } : {}) };
-      await putJson(store, workflowId, keys.tool(turn, toolUseId), result);
+      // A retry that lost to an earlier write answers with the record that won.
+      const kept: ToolRecord & { tree?: string } = await putJsonOnce(store, workflowId, keys.tool(turn, toolUseId), result);
       if (sideEffecting) await store.delete(workflowId, markerKey);
-      return { isError: outcome.isError, summary: outcome.summary, chars: outcome.content.length, callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(outcome.isError, outcome.content), ...(tree ? { tree } : {}) };
+      return { isError: kept.isError, summary: kept.summary, chars: kept.content.length, callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(kept.isError, kept.content), ...(kept.tree ? { tree: kept.tree } : {}) };
     },
 
     /**

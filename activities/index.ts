@@ -26,7 +26,8 @@ import { createReviewActivities } from './delivery/review-cost';
 import { createSimpleActivities } from './simple';
 import { TelegramQuestionIndex } from './telegram-index';
 import { createSpecActivities } from './spec';
-import { FileTranscriptStore, transcriptsDir, type TranscriptStore } from './transcripts';
+import { FileStateStore, type StateStore } from '../common/store';
+import { transcriptsIn, type TranscriptStore } from './transcripts';
 
 export interface ActivityDeps {
   config: NightshiftConfig;
@@ -39,7 +40,12 @@ export interface ActivityDeps {
   sandboxes?: SandboxProvider;
   /** Other providers tasks may choose. @default e2b (needs E2B_API_KEY) and docker, built from config on first use */
   otherSandboxes?: Partial<Record<'e2b' | 'docker', SandboxProvider>>;
-  /** @default files under `<root>/.nightshift/transcripts` */
+  /**
+   * Where state that must outlive this host lives (NIGHTSHIFT_STORE). Required when that is
+   * postgres (createNightshiftWorker opens it). @default files under `<root>/.nightshift`
+   */
+  store?: StateStore;
+  /** @default the `transcripts` records of `store` */
   transcripts?: TranscriptStore;
   /** @default DEFAULT_SAFETY_POLICY */
   safetyPolicy?: SafetyPolicy;
@@ -63,7 +69,8 @@ export interface ActivityDeps {
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const transcripts = deps.transcripts ?? new FileTranscriptStore({ dir: transcriptsDir(deps.config) });
+  const store = deps.store ?? fileStoreOrThrow(deps.config);
+  const transcripts = deps.transcripts ?? transcriptsIn(store);
   const localRoot = path.join(stateDir(deps.config), 'sandboxes');
   const sandboxes = routeSandboxes({
     local: deps.sandboxes ?? createSandboxProvider({ provider: 'local' }, { localRoot }),
@@ -80,14 +87,14 @@ export function createActivities(deps: ActivityDeps) {
         throw err;
       },
     ));
-  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, safetyPolicy: deps.safetyPolicy, hostTaskQueue: deps.hostTaskQueue });
+  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, store, safetyPolicy: deps.safetyPolicy, hostTaskQueue: deps.hostTaskQueue });
   return {
     ...createBudgetActivities({ temporalClient }),
     ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
-    ...createSpecActivities(deps.config),
+    ...createSpecActivities(deps.config, store),
     ...createFolderActivities(deps.config),
-    ...createReportActivities(deps.config),
+    ...createReportActivities(deps.config, store),
     ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,
@@ -97,6 +104,12 @@ export function createActivities(deps: ActivityDeps) {
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
     ...createReviewActivities({ config: deps.config }),
   };
+}
+
+function fileStoreOrThrow(config: NightshiftConfig): StateStore {
+  // Opening postgres is asynchronous (it migrates the schema): the caller does it and passes the store.
+  if (config.store.kind !== 'file') throw new Error('NIGHTSHIFT_STORE is postgres: open it with openStateStore and pass it as deps.store');
+  return new FileStateStore({ dir: stateDir(config) });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -26,6 +26,11 @@ export interface PromptOptions {
   maxFileChars?: number;
   /** Cap on all context files together. @default 80000 characters */
   maxContextChars?: number;
+  /**
+   * The text of a skill by the content hash `nightshift start` recorded (TaskSpec.skillHashes),
+   * from the state store; undefined sends the skill to `<root>/skills/`. @default none
+   */
+  storedSkill?: (sha256: string) => Promise<string | undefined>;
 }
 
 export const SAFETY_RULES = `## Rules you must follow
@@ -98,7 +103,9 @@ export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceRead
   if (task.skills.length > 0 && o.root) {
     const skills: string[] = [];
     for (const name of task.skills) {
-      const text = await readSkill(o.root, name);
+      // The text start read is the one every host prompts with; the worker's own copy is for nights started otherwise.
+      const hash = task.skillHashes?.[name];
+      const text = (hash && o.storedSkill ? await o.storedSkill(hash) : undefined) ?? (await readSkill(o.root, name));
       skills.push(`### ${name}\n${text === undefined ? '(no such skill file)' : fenced(truncateMiddle(text.trim(), maxFile))}`);
     }
     parts.push(section('Skills', skills.join('\n\n')));

@@ -5,6 +5,7 @@
  */
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import type { StateStore } from '../common/store';
 import type { NightshiftConfig } from '../common/config';
 import { escapeMarkdownLine as md } from '../common/markdown';
 import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
@@ -252,7 +253,11 @@ export async function redactStatus(root: string, s: BatchStatus, redactor: Redac
   return { ...batch.value, tasks, notes: batch.found.length ? [...(batch.value.notes ?? []), redactionNote(batch.found, 'the batch notes')] : batch.value.notes };
 }
 
-export async function writeReportFiles(root: string, status: BatchStatus, budgetUsd?: number, redactor: Redactor = workerRedactor()): Promise<{ markdown: string; json: string }> {
+/**
+ * Writes the report files under `<root>/results/`; `keep` also gets each file's name and text
+ * (a shared state store, so the report outlives this worker's host).
+ */
+export async function writeReportFiles(root: string, status: BatchStatus, budgetUsd?: number, redactor: Redactor = workerRedactor(), keep?: (name: string, text: string) => Promise<void>): Promise<{ markdown: string; json: string }> {
   const s = await redactStatus(root, status, redactor);
   const dir = path.join(root, 'results');
   await fs.mkdir(dir, { recursive: true });
@@ -260,18 +265,26 @@ export async function writeReportFiles(root: string, status: BatchStatus, budget
   const markdown = path.join(dir, `${base}-report.md`);
   const json = path.join(dir, `${base}.json`);
   // Whole-file writes of a pure rendering: a retried activity writes the same bytes.
-  await fs.writeFile(markdown, renderReportMarkdown(s, budgetUsd));
-  await fs.writeFile(json, renderReportJson(s, budgetUsd) + '\n');
+  const markdownText = renderReportMarkdown(s, budgetUsd);
+  const jsonText = renderReportJson(s, budgetUsd) + '\n';
+  await fs.writeFile(markdown, markdownText);
+  await fs.writeFile(json, jsonText);
+  if (keep) {
+    await keep(path.basename(markdown), markdownText);
+    await keep(path.basename(json), jsonText);
+  }
   return { markdown: path.relative(root, markdown), json: path.relative(root, json) };
 }
 
-export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>) {
+export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>, store?: StateStore) {
   return {
     async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<{ markdown: string; json: string }> {
       // A worker that could not bound its sandboxes' disks says so where the user looks.
       const unbounded = await failedDiskQuotaProbes();
       const status = unbounded.length ? { ...input.status, notes: [...(input.status.notes ?? []), ...unbounded] } : input.status;
-      return writeReportFiles(config.root, status, input.budgetUsd, workerRedactor(config));
+      // The file store's copy would be the same files twice on one disk; a shared store keeps them past this host.
+      const keep = store && !store.hostLocal ? (name: string, text: string) => store.put('results', input.status.batchId, name.replace(/[^A-Za-z0-9._-]/g, '_'), text) : undefined;
+      return writeReportFiles(config.root, status, input.budgetUsd, workerRedactor(config), keep);
     },
   };
 }

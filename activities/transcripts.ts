@@ -6,30 +6,34 @@
  * Every record is written once under a key that names its turn (and tool_use id), so a
  * retried activity finds its own earlier write instead of appending a second time.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { stateDir, type NightshiftConfig } from '../common/config';
+import { FileStateStore, safeWorkflowDirName, type StateStore } from '../common/store';
 import type { TokenUsage } from '../workflows/contract';
 
-/** Where transcripts live. Another store (S3, a database) implements the same three calls. */
+export { safeWorkflowDirName };
+
+/** A task's transcript: the `transcripts` records of the state store, one scope per workflow ID. */
 export interface TranscriptStore {
   /** The value under `key`, or undefined if none was written. */
   get(workflowId: string, key: string): Promise<string | undefined>;
   /** Replaces the value atomically: a reader sees the old value or the new one, never part of one. */
   put(workflowId: string, key: string, value: string): Promise<void>;
+  /** Writes the value unless `key` has one. @returns false when an earlier writer (a retry's first attempt, another worker) won. */
+  putIfAbsent(workflowId: string, key: string, value: string): Promise<boolean>;
   /** Removes the value; no error if there is none. */
   delete(workflowId: string, key: string): Promise<void>;
 }
 
-/**
- * One directory per workflow ID. IDs contain "/" (`<batchId>/<taskId>`), so the directory
- * name is a readable slug plus a hash of the exact ID, and distinct IDs never share one.
- */
-export function safeWorkflowDirName(workflowId: string): string {
-  const slug = workflowId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
-  return `${slug}-${createHash('sha256').update(workflowId).digest('hex').slice(0, 10)}`;
+/** The transcripts kept in `store`. */
+export function transcriptsIn(store: StateStore): TranscriptStore {
+  return {
+    get: (workflowId, key) => store.get('transcripts', workflowId, key),
+    put: (workflowId, key, value) => store.put('transcripts', workflowId, key, value),
+    putIfAbsent: (workflowId, key, value) => store.putIfAbsent('transcripts', workflowId, key, value),
+    delete: (workflowId, key) => store.delete('transcripts', workflowId, key),
+  };
 }
 
 export function transcriptsDir(config: Pick<NightshiftConfig, 'root'>): string {
@@ -39,22 +43,16 @@ export function transcriptsDir(config: Pick<NightshiftConfig, 'root'>): string {
 export interface FileTranscriptStoreOptions {
   /** Directory holding one subdirectory per workflow. */
   dir: string;
-  /**
-   * Records kept in memory per process. Records are written once and never change, so a
-   * cached copy is never stale; this saves re-reading N turns from disk on turn N+1.
-   * @default 20000
-   */
+  /** Records kept in memory per process (FileStateStoreOptions.cacheEntries). @default 20000 */
   cacheEntries?: number;
 }
 
-const KEY = /^[A-Za-z0-9._-]+$/;
-
+/** Transcripts alone in one directory of files (tests and tools that read a transcript directory). */
 export class FileTranscriptStore implements TranscriptStore {
-  private readonly cache = new Map<string, string>();
-  private readonly cacheEntries: number;
+  private readonly view: TranscriptStore;
 
   constructor(private readonly o: FileTranscriptStoreOptions) {
-    this.cacheEntries = o.cacheEntries ?? 20_000;
+    this.view = transcriptsIn(new FileStateStore({ dir: path.dirname(o.dir), dirs: { transcripts: o.dir }, cacheEntries: o.cacheEntries }));
   }
 
   /** The directory holding `workflowId`'s records (for people reading transcripts). */
@@ -62,44 +60,17 @@ export class FileTranscriptStore implements TranscriptStore {
     return path.join(this.o.dir, safeWorkflowDirName(workflowId));
   }
 
-  private file(workflowId: string, key: string): string {
-    if (!KEY.test(key)) throw new Error(`invalid transcript key ${JSON.stringify(key)}`);
-    return path.join(this.dirFor(workflowId), key);
+  get(workflowId: string, key: string) {
+    return this.view.get(workflowId, key);
   }
-
-  async get(workflowId: string, key: string): Promise<string | undefined> {
-    const f = this.file(workflowId, key);
-    const hit = this.cache.get(f);
-    if (hit !== undefined) return hit;
-    try {
-      const v = await fs.readFile(f, 'utf8');
-      this.remember(f, v);
-      return v;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+  put(workflowId: string, key: string, value: string) {
+    return this.view.put(workflowId, key, value);
   }
-
-  async put(workflowId: string, key: string, value: string): Promise<void> {
-    const f = this.file(workflowId, key);
-    await fs.mkdir(path.dirname(f), { recursive: true });
-    // Write then rename: a worker killed mid-write leaves a stray temp file, never half a record.
-    const tmp = `${f}.${randomBytes(6).toString('hex')}.tmp`;
-    await fs.writeFile(tmp, value);
-    await fs.rename(tmp, f);
-    this.remember(f, value);
+  putIfAbsent(workflowId: string, key: string, value: string) {
+    return this.view.putIfAbsent(workflowId, key, value);
   }
-
-  async delete(workflowId: string, key: string): Promise<void> {
-    const f = this.file(workflowId, key);
-    this.cache.delete(f);
-    await fs.rm(f, { force: true });
-  }
-
-  private remember(f: string, v: string): void {
-    if (this.cache.size >= this.cacheEntries) this.cache.delete(this.cache.keys().next().value as string);
-    this.cache.set(f, v);
+  delete(workflowId: string, key: string) {
+    return this.view.delete(workflowId, key);
   }
 }
 
@@ -166,6 +137,15 @@ export async function getJson<T>(store: TranscriptStore, workflowId: string, key
 
 export function putJson(store: TranscriptStore, workflowId: string, key: string, value: unknown): Promise<void> {
   return store.put(workflowId, key, JSON.stringify(value));
+}
+
+/**
+ * Writes a record that must be written once (a turn, a tool result, the prompt) unless it
+ * exists. @returns the record the store holds: this one, or the one an earlier writer stored.
+ */
+export async function putJsonOnce<T>(store: TranscriptStore, workflowId: string, key: string, value: T): Promise<T> {
+  if (await store.putIfAbsent(workflowId, key, JSON.stringify(value))) return value;
+  return (await getJson<T>(store, workflowId, key)) ?? value;
 }
 
 /** Sent in place of tool results when the model's last turn called no tool. */

@@ -45,6 +45,14 @@ export interface NightshiftConfig {
    * prices, aliases, end-of-life dates, new models. @default none
    */
   modelsFile?: string;
+  /**
+   * NIGHTSHIFT_STORE: where state that must outlive a worker host lives (transcripts,
+   * checkpoints, the night's spec). `file` keeps it under `<root>/.nightshift`, for one
+   * machine; `postgres://user:pass@host:5432/db` puts it in PostgreSQL (the database a
+   * Temporal cluster runs on does), shared by workers on any number of hosts; the worker
+   * creates its tables at start. @default 'file'
+   */
+  store: StoreSetting;
   /** The Temporal CLI that scripts/bootstrap.sh builds. @default <cache>/nightshift/temporal-cli/temporal (TEMPORAL_CLI) */
   temporalCli: string;
   /** The worker's log (worker/log.ts). */
@@ -84,6 +92,8 @@ export interface DeploymentSettings {
    */
   promote: 'auto' | 'manual';
 }
+
+export type StoreSetting = { kind: 'file' } | { kind: 'postgres'; url: string };
 
 export interface NotifyEnv {
   /** TELEGRAM_BOT_TOKEN (seed 001): secret, never leaves the worker. */
@@ -134,6 +144,13 @@ function readChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, allo
 /** Where the Temporal CLI's config file is looked for besides TEMPORAL_CONFIG_FILE. */
 const CONFIG_DIR_VARS = ['HOME', 'XDG_CONFIG_HOME', 'APPDATA'];
 
+function readStore(env: NodeJS.ProcessEnv): StoreSetting {
+  const v = readEnv(env, 'NIGHTSHIFT_STORE');
+  if (v === undefined || v === 'file') return { kind: 'file' };
+  if (/^postgres(ql)?:\/\//.test(v)) return { kind: 'postgres', url: v };
+  throw new Error(`NIGHTSHIFT_STORE must be "file" or a postgres://user:password@host:port/database URL; got "${v.replace(/\/\/[^@/]*@/, '//***@')}"`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
   const overrides: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if ((k.startsWith('TEMPORAL_') || CONFIG_DIR_VARS.includes(k)) && v !== undefined) overrides[k] = v;
@@ -162,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
       webhookUrl: readEnv(env, 'NIGHTSHIFT_WEBHOOK_URL'),
     },
     modelsFile: readEnv(env, 'NIGHTSHIFT_MODELS_FILE'),
+    store: readStore(env),
     temporalCli: readEnv(env, 'TEMPORAL_CLI') ?? path.join(cacheDir(env), 'temporal-cli', 'temporal'),
     deployment: readDeployment(env),
     temporalServerDir: readEnv(env, 'NIGHTSHIFT_TEMPORAL_SERVER_DIR') ?? path.join(cacheDir(env), 'temporal-server'),

@@ -15,6 +15,7 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { LocalSandbox } from './local';
 import { resolveInWorkspace } from './policy';
 import type { Sandbox } from './types';
@@ -111,6 +112,23 @@ export async function git(args: string[], o: { cwd?: string; env?: NodeJS.Proces
 /** Starts git with the same pinned config and environment as `git`, for output too large to buffer; the caller reads and ends it. */
 export function gitProcess(args: string[], o: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
   return spawn('git', [...PINNED, ...args], { cwd: o.cwd, env: gitEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/**
+ * Runs git with its stdout as a stream (a bundle, which may be larger than memory should
+ * hold). `done` settles when git exits, rejecting with its stderr on failure.
+ */
+export function gitStream(args: string[], o: { cwd?: string } = {}): { stdout: Readable; done: Promise<void> } {
+  const child = spawn('git', [...PINNED, ...args], { cwd: o.cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    if (stderr.length < 8192) stderr += d.toString();
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || `exit ${code ?? signal}`}`))));
+  });
+  return { stdout: child.stdout, done };
 }
 
 /**

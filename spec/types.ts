@@ -49,6 +49,12 @@ export interface TaskSpec {
   planFile?: string;
   contextFiles: string[];
   skills: string[];
+  /**
+   * sha256 of each named skill's text as `nightshift start` read it; that text is in the
+   * state store, so workers on any host prompt with the same skill. Absent for nights
+   * started otherwise: the worker reads `<root>/skills/`.
+   */
+  skillHashes?: Record<string, string>;
   deliverables: string[];
   acceptanceCriteria: string[];
   /** Alias or full model ID as written; resolved by common/models.ts. */

@@ -13,6 +13,7 @@ import { CAPABILITIES, CAPABILITY_ACTIVITIES, capabilityQueue, hostTaskQueue, TA
 import { describeCapabilities, detectCapabilities, type WorkerCapabilities } from './capabilities';
 import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
 import { withTaskEvents } from './log';
+import { openStateStore } from '../common/store';
 
 /** Short enough for a container's stop timeout (10 s by default) to leave time for the hand-back. */
 export const SHUTDOWN_GRACE = '5 seconds';
@@ -118,12 +119,14 @@ export class NightshiftWorker {
 export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownHostQueue?: boolean }): Promise<NightshiftWorker> {
   // Activities price and shape requests from the table in force; a bad file stops the worker here, not mid-night.
   installModelFile(o.config.modelsFile);
+  // Created or migrated here, so a worker that cannot reach its store stops at start, not mid-night.
+  const store = o.deps?.store ?? (await openStateStore(o.config));
   const code = await workflowBundle();
   // The worker's own connection serves the activities that update other workflows.
   const client = new Client({ connection: o.connection, namespace: o.config.temporal.namespace });
   const hostQueue = o.ownHostQueue ? hostTaskQueue(o.config.hostId) : undefined;
   // One set of activities for every queue: the sandboxes they hold are this process's.
-  const activities = createActivities({ config: o.config, temporalClient: client, hostTaskQueue: hostQueue, ...o.deps });
+  const activities = createActivities({ config: o.config, temporalClient: client, hostTaskQueue: hostQueue, ...o.deps, store });
   const modelConfigured = o.deps && 'anthropic' in o.deps ? o.deps.anthropic !== undefined : Boolean(o.config.anthropic.apiKey || o.config.anthropic.baseUrl);
   const capabilities = detectCapabilities(o.config, modelConfigured);
   const taskQueue = o.taskQueue ?? TASK_QUEUE;

@@ -1,6 +1,7 @@
 /** Entry point of a worker process (`nightshift worker`, the Docker image, crash tests). */
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../common/config';
+import { openStateStore, type StateStore } from '../common/store';
 import { shutdownIsolation } from '../sandbox/local';
 import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE, type NightshiftWorker } from './index';
 import { installLogger, logWorker } from './log';
@@ -20,12 +21,12 @@ export function unreachableReason(err: unknown): string {
 }
 
 /** Connects and registers the worker, retrying with backoff while the server cannot be reached. */
-async function connectAndCreate(config: NightshiftConfig, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: NightshiftWorker } | undefined> {
+async function connectAndCreate(config: NightshiftConfig, store: StateStore, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: NightshiftWorker } | undefined> {
   for (let attempt = 0; !stopped(); attempt++) {
     let connection: NativeConnection | undefined;
     try {
       connection = await connectWorker(config);
-      const worker = await createNightshiftWorker({ config, connection, workerOptions, ownHostQueue: true });
+      const worker = await createNightshiftWorker({ config, connection, workerOptions, ownHostQueue: true, deps: { store } });
       return { connection, worker };
     } catch (err) {
       await connection?.close().catch(() => undefined);
@@ -65,15 +66,17 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
     if (running) say(`${signal}: draining; running activities get ${SHUTDOWN_GRACE} to finish, then go back to the server for another worker`);
     else say(`${signal}: stopping`);
   };
+  // Opened once, before Temporal: a store that cannot be reached stops the worker with its own error, not a wait for Temporal.
+  const store = await openStateStore(config);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     while (!stopping) {
-      const up = await connectAndCreate(config, o.workerOptions, () => stopping);
+      const up = await connectAndCreate(config, store, o.workerOptions, () => stopping);
       if (!up) break;
       // What it takes and leaves, before the ready line: a worker without a model key is not broken, it leaves model calls to others.
       for (const line of up.worker.describe()) say(line);
-      say(`task queue ${up.worker.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}, own queue ${up.worker.hostTaskQueue}`);
+      say(`task queue ${up.worker.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}, own queue ${up.worker.hostTaskQueue}, state store ${store.location}`);
       running = true;
       try {
         // Resolves after SIGINT/SIGTERM, once in-flight tasks are finished or handed back.
@@ -89,6 +92,7 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await store.close().catch(() => undefined);
     // The sandbox runtime's network proxies would otherwise keep the process alive.
     await shutdownIsolation();
   }

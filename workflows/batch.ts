@@ -28,6 +28,7 @@ import { bookkeeping } from './activity-profiles';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import {
   answerSignal,
+  BATCH_SPEC_BY_REFERENCE_PATCH,
   batchStatusQuery,
   cancelBatchUpdate,
   cancelTaskUpdate,
@@ -42,6 +43,8 @@ import {
   type BatchInput,
   type BatchResult,
   type BatchStatus,
+  type SpecRef,
+  type TaskIndexEntry,
   type TaskResult,
 } from './contract';
 import { BatchLive } from './batch-live';
@@ -53,7 +56,7 @@ import { progressTable, sumResults } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
-const { loadBatchSpec, writeReport, settleClaimedFiles } = proxyActivities<Activities>(bookkeeping);
+const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, readBatchTask, writeReport, settleClaimedFiles } = proxyActivities<Activities>(bookkeeping);
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones
@@ -63,15 +66,29 @@ const { loadBatchSpec, writeReport, settleClaimedFiles } = proxyActivities<Activ
 export const HISTORY_EVENT_LIMIT = 8_000;
 
 /** A scheduled night takes its date from when it was scheduled for, whatever its files say. */
-function dateFor(input: BatchInput, spec: BatchSpec | undefined, workflowId: string, startTime: Date): string {
+function dateFor(input: BatchInput, spec: Pick<BatchSpec, 'date'> | undefined, workflowId: string, startTime: Date): string {
   const scheduled = scheduledRun();
   if (!input.date && scheduled) return dateInZone(scheduled.scheduledAt, input.timezone);
   return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
 }
 
-async function load(input: BatchInput, claimAs: string | undefined): Promise<BatchSpec> {
+/** The night as the batch schedules it: its settings and, per task, at least its TaskIndexEntry fields. */
+type NightPlan = Omit<BatchSpec, 'tasks'> & { tasks: (TaskSpec | TaskIndexEntry)[] };
+
+/** The spec by reference: its header from the store (or stored now), then its task index part by part. */
+async function loadByReference(input: BatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref: SpecRef }> {
+  const carriedRef = input.carried?.specRef;
+  const header = carriedRef ? await readBatchSpecHeader({ ref: carriedRef }) : await storeBatchSpec({ batchId, tasksFile: input.tasksFile, spec: input.spec, storedSpec: input.storedSpec, ...(claimAs !== undefined ? { claimAs } : {}) });
+  const tasks: TaskIndexEntry[] = [];
+  for (let part = 0; part < header.parts; part++) tasks.push(...(await readBatchSpecPart({ ref: header.ref, part })));
+  return { spec: { ...header.settings, tasks }, ref: header.ref };
+}
+
+async function load(input: BatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref?: SpecRef }> {
   try {
-    return await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec, ...(claimAs !== undefined ? { claimAs } : {}) });
+    if (input.carried?.spec) return { spec: input.carried.spec };
+    if (input.carried?.specRef || patched(BATCH_SPEC_BY_REFERENCE_PATCH)) return await loadByReference(input, batchId, claimAs);
+    return { spec: await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec, ...(claimAs !== undefined ? { claimAs } : {}) }) };
   } catch (err) {
     // A task file that does not validate fails the batch at once with every problem listed:
     // retrying the workflow task cannot fix the file.
@@ -104,9 +121,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     : input.tasksFile !== undefined && isPendingFolder(input.tasksFile) && scheduledRun() !== undefined && patched(SCHEDULED_FOLDER_NIGHT_PATCH)
       ? batchId
       : undefined;
-  let spec: BatchSpec;
+  let spec: NightPlan;
+  let specRef: SpecRef | undefined;
   try {
-    spec = input.carried?.spec ?? (await load(input, claimAs));
+    ({ spec, ref: specRef } = await load(input, batchId, claimAs));
   } catch (err) {
     status.state = 'failed';
     status.error = err instanceof Error ? err.message : String(err);
@@ -138,7 +156,19 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     changed: () => refresh(),
   });
   live.listen();
+  // Building the status (and its progress table) walks every task: with 10,000 of them,
+  // doing it on each change overran the workflow task's time. A change only marks it stale;
+  // it is rebuilt once per wake-up, for a query, and before the report.
+  let statusStale = true;
+  let detailsStale = true;
   const refresh = () => {
+    statusStale = true;
+    detailsStale = true;
+    changed = true;
+  };
+  const currentStatus = (): BatchStatus => {
+    if (!statusStale) return status;
+    statusStale = false;
     status.date = date;
     status.state = spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running';
     status.source = spec.source;
@@ -155,9 +185,14 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     status.budget = live.budget();
     status.questions = live.openQuestions(Date.now());
     status.notes = notes.length ? [...notes] : undefined;
-    setCurrentDetails(progressTable(status));
-    changed = true;
+    return status;
   };
+  const publishDetails = () => {
+    if (!detailsStale) return;
+    detailsStale = false;
+    setCurrentDetails(progressTable(currentStatus()));
+  };
+  setHandler(batchStatusQuery, currentStatus);
 
   /** A task that will not succeed takes every task that depends on it down with it. */
   const skipDependents = (id: string) => {
@@ -190,12 +225,18 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     refresh();
   };
 
-  const runTask = async (task: TaskSpec): Promise<void> => {
+  /** Tasks this run started: a run continues as new only after it has started some, so a night always moves on. */
+  let startedThisRun = 0;
+  const runTask = async (entry: TaskSpec | TaskIndexEntry): Promise<void> => {
     const startedAt = Date.now();
-    running.add(task.id);
-    results[task.id] = { taskId: task.id, status: 'running', costUsd: 0, tokens: NO_TOKENS, turns: 0, startedAt };
+    running.add(entry.id);
+    startedThisRun++;
+    results[entry.id] = { taskId: entry.id, status: 'running', costUsd: 0, tokens: NO_TOKENS, turns: 0, startedAt };
     refresh();
     try {
+      // By reference the run holds only the index; the child's input needs the whole task.
+      // Without a reference the night was loaded whole (loadBatchSpec, or a carried spec): every entry is a TaskSpec.
+      const task = specRef && 'index' in entry ? await readBatchTask({ ref: specRef, index: entry.index }) : (entry as TaskSpec);
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
         args: [{ batchId, date, task, sandbox: task.sandbox, dependencies: dependencyBranches(task, results, tasks), ...(spec.notify ? { notify: spec.notify } : {}) }],
@@ -213,10 +254,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     } catch (err) {
       // A failed or halted task fails its workflow and carries its result (task.ts).
       const failed = failedTaskResult(err);
-      if (failed) return finish(task.id, failed);
+      if (failed) return finish(entry.id, failed);
       const cause = (err as { cause?: unknown }).cause;
-      finish(task.id, {
-        ...results[task.id],
+      finish(entry.id, {
+        ...results[entry.id],
         status: isCancellation(err) || isCancellation(cause) ? 'cancelled' : 'failed',
         error: cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err),
         endedAt: Date.now(),
@@ -278,7 +319,9 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   refresh();
   for (;;) {
     const nearHistoryLimit = workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > historyLimit;
-    if (!nearHistoryLimit && cancelling === undefined) {
+    // A run whose loading alone came near the limit still starts a round of tasks before it continues as new.
+    const mayStart = !nearHistoryLimit || (specRef !== undefined && startedThisRun === 0);
+    if (mayStart && cancelling === undefined) {
       const succeeded = new Set(spec.tasks.filter((t) => results[t.id]?.status === 'succeeded').map((t) => t.id));
       const started = new Set(Object.keys(results));
       for (const id of readyTasks(spec.tasks, succeeded, started)) {
@@ -288,7 +331,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       }
     }
     if (spec.tasks.every((t) => isFinal(t.id))) break;
-    if (nearHistoryLimit && running.size === 0) {
+    if (nearHistoryLimit && running.size === 0 && !mayStart) {
       await condition(allHandlersFinished);
       await Promise.all([notifier.flush(), live.flush()]);
       // The batch is pinned (versioning.ts); its next run starts on the current version, so a
@@ -296,9 +339,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       // without upgrade-on-continue-as-new ignore the option and keep the run's version.
       return makeContinueAsNewFunc<typeof nightlyBatch>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
         ...input,
-        carried: { spec, ...(claimAs !== undefined ? { claimedAs: claimAs } : {}), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
+        carried: { ...(specRef ? { specRef } : { spec: spec as BatchSpec }), ...(claimAs !== undefined ? { claimedAs: claimAs } : {}), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
       });
     }
+    publishDetails();
     changed = false;
     try {
       await condition(() => changed);
@@ -323,16 +367,17 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     await condition(allHandlersFinished);
     status.endedAt = Date.now();
     refresh();
+    publishDetails();
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: cancelling !== undefined ? 'cancelled' : 'completed' }]);
     const totals = sumResults(Object.values(results));
     if (claimAs !== undefined && input.tasksFile !== undefined) {
-      const outcomes = spec.tasks.map((t) => ({ file: t.source.file.split('/').pop()!, status: results[t.id]?.status, error: results[t.id]?.error }));
+      const outcomes = spec.tasks.map((t) => ({ file: ('source' in t ? t.source.file : (t.sourceFile ?? '')).split('/').pop()!, status: results[t.id]?.status, error: results[t.id]?.error }));
       await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: Error) => {
         notes.push(`the night's task files could not be moved out of running/: ${(err.cause as Error | undefined)?.message ?? err.message}`);
       });
     }
     // The work is done and recorded in this result whatever happens to the report files.
-    const report = await writeReport({ status, budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
+    const report = await writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
     status.report = report;
     const count = (st: string) => spec.tasks.filter((t) => results[t.id]?.status === st).length;
     notifier.send(

@@ -90,8 +90,14 @@ export function ledgerWorkflowId(date: string): string {
 
 /** `{ "tasksFile"?, "spec"?, "date"? }`: exactly one of tasksFile and spec. */
 export interface BatchInput {
+  /** A task file or directory, relative to the worker's NIGHTSHIFT_ROOT (`temporal workflow start --input`). */
   tasksFile?: string;
   spec?: unknown;
+  /**
+   * The validated spec `nightshift start` put in the state store: every worker, on any
+   * host, runs this night and not its own reading of `tasksFile` (kept for people to read).
+   */
+  storedSpec?: SpecRef;
   /** YYYY-MM-DD; defaults to the file's `date:`, then the date in the workflow ID, then the start date (UTC). */
   date?: string;
   /**
@@ -497,7 +503,10 @@ export interface BatchResult {
 }
 
 export interface CarriedBatchState {
-  spec: BatchSpec;
+  /** Runs continued as new before BATCH_SPEC_BY_REFERENCE_PATCH carry the whole spec… */
+  spec?: BatchSpec;
+  /** …later ones only its key in the state store. */
+  specRef?: SpecRef;
   /** Set when the night claimed a pending/ folder's files (SCHEDULED_FOLDER_NIGHT_PATCH): they are settled at its end. */
   claimedAs?: string;
   startedAt: number;
@@ -638,3 +647,32 @@ export function isPendingFolder(tasksFile: string): boolean {
 
 /** patched() ID of a batch that, when cancelled through Temporal, still cancels its tasks one by one and writes its report. */
 export const GRACEFUL_BATCH_CANCEL_PATCH = 'batch-cancel-writes-report';
+
+/** A night's spec in the state store: the batch it belongs to and the sha256 of its JSON. */
+export interface SpecRef {
+  batchId: string;
+  hash: string;
+}
+
+/** What the workflow's history holds of a stored spec: its key, its settings and how many parts its task index fills. */
+export interface BatchSpecHeader {
+  ref: SpecRef;
+  parts: number;
+  taskCount: number;
+  settings: Omit<BatchSpec, 'tasks'>;
+}
+
+/**
+ * What the batch needs of a task to schedule and show it; the whole TaskSpec (prompt,
+ * checks, sandbox...) is read from the store when the task starts (readBatchTask), so a
+ * run's history holds only the tasks it starts. About a seventh of the whole.
+ */
+export type TaskIndexEntry = Pick<TaskSpec, 'id' | 'title' | 'dependsOn' | 'priority' | 'repo' | 'repoName' | 'complexity' | 'role' | 'fanOut'> & {
+  /** Its position in the normalized spec: where readBatchTask finds it. */
+  index: number;
+  /** The task's file, kept only for a night that claimed a pending/ folder (its files are settled by it at the end). */
+  sourceFile?: string;
+};
+
+/** patched() ID of a batch that keeps its spec in the state store and history only the key (storeBatchSpec, readBatchSpecPart). */
+export const BATCH_SPEC_BY_REFERENCE_PATCH = 'batch-spec-by-reference';

@@ -48,7 +48,7 @@ function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
  * What the batch hands a child: its dependencies' delivered branches, in depends_on order.
  * Only those in the same repository: a branch of another repository is no starting point.
  */
-export function dependencyBranches(task: TaskSpec, results: Record<string, TaskResult>, tasks: Map<string, TaskSpec>): DependencyBranch[] {
+export function dependencyBranches(task: Pick<TaskSpec, 'dependsOn' | 'repo'>, results: Record<string, TaskResult>, tasks: ReadonlyMap<string, Pick<TaskSpec, 'repo'>>): DependencyBranch[] {
   return task.dependsOn.flatMap((id) => {
     const r = results[id];
     const sameRepo = tasks.get(id)?.repo === task.repo;

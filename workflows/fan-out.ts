@@ -6,7 +6,7 @@
 import type { TaskSpec } from '../spec/types';
 
 /** True when `task` is one of a fan-out whose running copies already fill its limit. */
-export function fanOutFull(task: TaskSpec, running: ReadonlySet<string>, tasks: ReadonlyMap<string, TaskSpec>): boolean {
+export function fanOutFull(task: Pick<TaskSpec, 'fanOut'>, running: ReadonlySet<string>, tasks: ReadonlyMap<string, Pick<TaskSpec, 'fanOut'>>): boolean {
   const group = task.fanOut;
   if (!group) return false;
   let n = 0;

@@ -13,7 +13,7 @@ import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budge
 import type { TokenUsage } from '../../workflows/contract';
 import { summarizeToolInput } from '../tools';
 import { oneLine } from '../tools/truncate';
-import { getJson, keys, loadConversation, putJson, type TranscriptStore, type TurnRecord } from '../transcripts';
+import { getJson, keys, loadConversation, putJsonOnce, type TranscriptStore, type TurnRecord } from '../transcripts';
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
@@ -152,14 +152,16 @@ export function createModelActivities(deps: ModelActivityDeps) {
         ...(longTtl ? { cacheTtl: '1h' as const } : {}),
         ...(attempt !== undefined ? { attempt } : {}),
       };
+      let kept: TurnRecord;
       try {
-        await putJson(store, workflowId, keys.turn(turn), rec);
+        // A second writer (an attempt whose first one was thought lost) keeps the first answer, the one history may already hold.
+        kept = await putJsonOnce(store, workflowId, keys.turn(turn), rec);
       } catch (err) {
         // The answer was billed but is lost: the workflow must book it before it asks again.
         if (attempt === undefined) throw err;
         throw ApplicationFailure.create({ type: MODEL_CALL_INTERRUPTED, message: `the answer could not be stored: ${(err as Error).message}`, details: [{ usage, complete: true } satisfies CallProgress] });
       }
-      return summarizeTurn(rec);
+      return summarizeTurn(kept);
     },
   };
 }

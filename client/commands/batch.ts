@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
 import type { SpecIssue } from '../../common/errors';
+import { openStateStore } from '../../common/store';
+import { storeValidatedSpec } from '../../activities/spec';
 import { validateFile } from './validate';
 import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
@@ -42,11 +44,14 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   const date = o.date ?? spec.date ?? localDate();
   for (const w of modelWarnings(spec, date)) o.onWarning?.(`warning: ${w}`);
   const batchId = o.workflowId ?? batchIdFor(date);
+  // Workers read the night from the store, not from their own NIGHTSHIFT_ROOT: any worker on any host runs what was validated here.
+  const store = await openStateStore(config);
+  const storedSpec = await storeValidatedSpec(store, batchId, spec, config.root).finally(() => store.close());
   try {
     const handle = await client.workflow.start(BATCH_WORKFLOW, {
       taskQueue: o.taskQueue ?? TASK_QUEUE,
       workflowId: batchId,
-      args: [{ tasksFile: rel, date }],
+      args: [{ tasksFile: rel, date, storedSpec }],
       staticSummary: `nightshift ${date} · ${spec.tasks.length} tasks from ${rel}`,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
       workflowIdReusePolicy: o.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,

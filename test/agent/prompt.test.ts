@@ -7,6 +7,9 @@ import * as path from 'node:path';
 import { buildSystemPrompt, directoryReader, fenced, SAFETY_RULES } from '../../activities/prompt';
 import { chooseRole } from '../../activities/prompt-roles';
 import { agentSpec } from './helpers';
+import { createSpecActivities, SKILL_SCOPE, skillKey, storeValidatedSpec } from '../../activities/spec';
+import { FileStateStore } from '../../common/store';
+import type { BatchSpec } from '../../spec/types';
 
 test('role: explicit role first (seed 002 long names too), then keywords, then general', () => {
   const t = (o: Record<string, string>) => chooseRole({ title: '', description: '', ...o });
@@ -93,4 +96,26 @@ test('repository text cannot close the quoting around it: the fence outruns ever
     assert.ok(fence.length >= 3 && !text.includes(fence), text);
     assert.equal(f, `${fence}\n${text}\n${fence}`);
   }
+});
+
+test('a skill is prompted as nightshift start read it, from the store, whatever the worker\'s root holds', async () => {
+  const clientRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-prompt-client-'));
+  const workerRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-prompt-worker-'));
+  mkdirSync(path.join(clientRoot, 'skills'));
+  mkdirSync(path.join(workerRoot, 'skills'));
+  writeFileSync(path.join(clientRoot, 'skills/pagination.md'), 'Use cursor pagination.');
+  writeFileSync(path.join(workerRoot, 'skills/pagination.md'), 'Use offset pagination.');
+  const store = new FileStateStore({ dir: mkdtempSync(path.join(os.tmpdir(), 'nightshift-prompt-store-')) });
+  const validated = { source: 'tasks/n.yaml', maxConcurrentAgents: 1, tasks: [agentSpec({ skills: ['pagination', 'missing'] })] } as unknown as BatchSpec;
+  const ref = await storeValidatedSpec(store, 'nightshift-2026-11-29', validated, clientRoot);
+  const { tasks } = await createSpecActivities({ root: workerRoot }, store).loadBatchSpec({ storedSpec: ref });
+  assert.deepEqual(Object.keys(tasks[0].skillHashes ?? {}), ['pagination']);
+  const ws = mkdtempSync(path.join(os.tmpdir(), 'nightshift-prompt-ws-'));
+  const p = await buildSystemPrompt(tasks[0], directoryReader(ws), { root: workerRoot, storedSkill: (hash) => store.get('skills', SKILL_SCOPE, skillKey(hash)) });
+  assert.match(p, /Use cursor pagination\./);
+  assert.doesNotMatch(p, /offset pagination/);
+  assert.match(p, /### missing\n\(no such skill file\)/);
+  // A night started without start (no hashes) keeps reading the worker's own skills.
+  const own = await buildSystemPrompt(agentSpec({ skills: ['pagination'] }), directoryReader(ws), { root: workerRoot });
+  assert.match(own, /Use offset pagination\./);
 });

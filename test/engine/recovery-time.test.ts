@@ -24,7 +24,8 @@ const server = devServerForFile();
 
 /** Every activity type the batch, the agent loop, delivery and a command task run in this night (settleDaily: in the other file). */
 const TYPES = [
-  'loadBatchSpec',
+  'storeBatchSpec',
+  'readBatchSpecPart',
   'reserveDaily',
   'reserveAllowance',
   'createAgentSandbox',

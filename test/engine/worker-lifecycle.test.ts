@@ -123,3 +123,13 @@ test('SIGTERM drains a worker mid-task: another worker finishes the command and 
     await shutdownIsolation();
   }
 });
+
+test('a worker whose postgres state store cannot be reached stops at start, naming the store, not waiting for Temporal', async () => {
+  const port = await freePort();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-nostore-'));
+  const worker = await spawnWorker({ TEMPORAL_ADDRESS: '127.0.0.1:1', NIGHTSHIFT_ROOT: root, NIGHTSHIFT_STORE: `postgres://nightshift:hidden-pw@127.0.0.1:${port}/nightshift` }, 60_000, { ready: 'state store' });
+  await worker.exited;
+  assert.equal(worker.child.exitCode, 1, worker.output());
+  assert.match(worker.output(), new RegExp(`nightshift worker: state store postgres://nightshift:\\*\\*\\*@127\\.0\\.0\\.1:${port}/nightshift: .*ECONNREFUSED`));
+  assert.doesNotMatch(worker.output(), /hidden-pw|waiting for Temporal/);
+});
