@@ -30,7 +30,7 @@ const TASKS = ['t1', 't2', 't3', 't4'];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test('SIGKILLed workers during model calls: billed spend stays under the task, batch and day caps, and the report accounts for it', { timeout: 300_000 }, async () => {
+test('SIGKILLed workers during model calls: billed spend stays under the task, batch and day caps, and the report accounts for it', { timeout: 600_000 }, async () => {
   const seed = Number(process.env.BILLING_FAULTS_SEED ?? Date.now() % 100_000);
   const rand = rng(seed);
   const taskOfRequest: string[] = [];

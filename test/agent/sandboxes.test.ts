@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stateDir, TASK_QUEUE } from '../../common/config';
 import type { BatchResult } from '../../workflows/contract';
@@ -13,6 +13,7 @@ import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../help
 import { startRecordingServer } from '../fakes/notify-servers';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { makeRepo } from '../sandbox/helpers';
+import { removeTree } from '../helpers/mounts';
 import { E2B_KEY_METADATA } from '../../sandbox/e2b';
 import { startFakeE2B } from '../fakes/e2b-server';
 import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
@@ -37,7 +38,7 @@ test('a sandbox deleted between turns is rebuilt from its checkpoint and the tas
       if (turn === 2) {
         // The sandbox disappears while the model thinks about turn 2.
         deleted = readdirSync(sandboxesDir).filter((d) => d.startsWith('sbx-'));
-        for (const d of deleted) rmSync(path.join(sandboxesDir, d), { recursive: true, force: true });
+        for (const d of deleted) removeTree(path.join(sandboxesDir, d));
         return message([toolUse('tu_2', 'bash', { command: 'cat notes/plan.md && git status --short && cat README.md' })]);
       }
       if (turn === 3) return message([toolUse('tu_3', 'finish', { summary: 'kept going after losing the sandbox' })]);

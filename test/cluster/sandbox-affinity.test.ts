@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
@@ -20,6 +20,7 @@ import { hostTaskQueue } from '../../common/task-queues';
 import type { MessagesReply, MessagesRequest } from '../../activities/model/messages-server';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { devServerForFile } from '../helpers/temporal';
+import { removeTree } from '../helpers/mounts';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 import { agentInput, agentSpec, startAgentTask, taskResultOf, workflowIdOf } from '../agent/helpers';
 
@@ -129,8 +130,9 @@ test("every activity on a task's sandbox runs on the worker that created it", as
   try {
     // Sandboxes on both hosts: each pair of tasks starts while the other worker is stopped (SIGSTOP),
     // so its workflow tasks and sandbox creation go to the running one. Later, model calls and
-    // workflow tasks go to either worker; only the sandbox work is pinned.
-    const inputs = ['t1', 't2', 't3', 't4'].map((id) => agentInput(agentSpec({ id, repo, model: 'haiku', maxTurns: TURNS + 2 }), { hostScheduleToStartMs: 120_000 }));
+    // workflow tasks go to either worker; only the sandbox work is pinned. A paused worker's
+    // heartbeats stop too, so the heartbeat timeout outlasts the pause on a loaded machine.
+    const inputs = ['t1', 't2', 't3', 't4'].map((id) => agentInput(agentSpec({ id, repo, model: 'haiku', maxTurns: TURNS + 2 }), { hostScheduleToStartMs: 120_000, heartbeatTimeoutMs: 60_000 }));
     const handles = [];
     for (const [i, pair] of [inputs.slice(0, 2), inputs.slice(2)].entries()) {
       const paused = hosts[1 - i].worker.child;
@@ -186,7 +188,7 @@ test('a host that dies with its scratch directory: the task rebuilds its sandbox
           lostHost = hosts.find((h) => h.worker.child.pid === pidOf(created?.identity));
           assert.ok(lostHost, 'the creating worker is one of the two');
           await lostHost.worker.kill('SIGKILL');
-          rmSync(path.join(lostHost.root, '.nightshift'), { recursive: true, force: true });
+          removeTree(path.join(lostHost.root, '.nightshift'));
         })();
         return { status: 0, hang: true };
       }
