@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stateDir, TASK_QUEUE } from '../../common/config';
 import type { MessagesRequest } from '../../activities/model/messages-server';
@@ -19,6 +19,7 @@ import { startFakeGitHub } from '../fakes/github-server';
 import { startRecordingServer } from '../fakes/notify-servers';
 import { git, GITHUB_REPO, remote, taskOf } from '../delivery/helpers';
 import type { KillRecord } from '../helpers/kill-on-activity-worker';
+import { removeTree } from '../helpers/mounts';
 import { recoveryDelays, seededRepo, startKillingWorkers } from '../helpers/recovery-night';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
 
@@ -59,7 +60,7 @@ test('after a worker dies at the start of a question, sandbox, delivery or simpl
         if (turn === 2) {
           // The task's sandbox disappears while the model thinks: the next tool call rebuilds it.
           const gone = readdirSync(sandboxesDir).filter((d) => d.startsWith('sbx-') && d.includes('-lost-'));
-          for (const d of gone) rmSync(path.join(sandboxesDir, d), { recursive: true, force: true });
+          for (const d of gone) removeTree(path.join(sandboxesDir, d));
           deleted = [...deleted, ...gone];
           return message([toolUse('tu_l2', 'bash', { command: 'cat plan.md' })], { usage });
         }
