@@ -100,8 +100,12 @@ async function activityRuns(workflowId: string): Promise<ActivityRun[]> {
   return [...runs.values()];
 }
 
-/** Waits until the task's createAgentSandbox has started on some worker. */
-async function sandboxCreated(workflowId: string, timeoutMs = 60_000): Promise<void> {
+/**
+ * Waits until the task's createAgentSandbox has run on some worker (its started event is
+ * written when it closes). An attempt handed to the paused worker's open poll is retried
+ * after the heartbeat timeout, hence the margin.
+ */
+async function sandboxCreated(workflowId: string, timeoutMs = 120_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await activityRuns(workflowId)).some((r) => r.type === 'createAgentSandbox' && r.identity)) {
     if (Date.now() > until) throw new Error(`${workflowId} created no sandbox in ${timeoutMs} ms`);
@@ -131,8 +135,9 @@ test("every activity on a task's sandbox runs on the worker that created it", as
     // Sandboxes on both hosts: each pair of tasks starts while the other worker is stopped (SIGSTOP),
     // so its workflow tasks and sandbox creation go to the running one. Later, model calls and
     // workflow tasks go to either worker; only the sandbox work is pinned. A paused worker's
-    // heartbeats stop too, so the heartbeat timeout outlasts the pause on a loaded machine.
-    const inputs = ['t1', 't2', 't3', 't4'].map((id) => agentInput(agentSpec({ id, repo, model: 'haiku', maxTurns: TURNS + 2 }), { hostScheduleToStartMs: 120_000, heartbeatTimeoutMs: 60_000 }));
+    // heartbeats stop too: the production heartbeat timeout (20 s, not the tests' 5 s) keeps
+    // its in-flight steps from failing over and over while it is stopped on a loaded machine.
+    const inputs = ['t1', 't2', 't3', 't4'].map((id) => agentInput(agentSpec({ id, repo, model: 'haiku', maxTurns: TURNS + 2 }), { hostScheduleToStartMs: 120_000, heartbeatTimeoutMs: 20_000 }));
     const handles = [];
     for (const [i, pair] of [inputs.slice(0, 2), inputs.slice(2)].entries()) {
       const paused = hosts[1 - i].worker.child;
