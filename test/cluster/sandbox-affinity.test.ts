@@ -180,7 +180,7 @@ test("every activity on a task's sandbox runs on the worker that created it", as
 test('a host that dies with its scratch directory: the task rebuilds its sandbox on the other host from its checkpoint and counts the loss', async () => {
   const { roots, repo } = hostsLayout();
   const TURNS = 4;
-  const input = agentInput(agentSpec({ id: 'lost', repo, model: 'haiku', maxTurns: TURNS + 2 }), { heartbeatTimeoutMs: 2000, hostScheduleToStartMs: 5000 });
+  const input = agentInput(agentSpec({ id: 'lost', repo, model: 'haiku', maxTurns: TURNS + 2 }), { heartbeatTimeoutMs: 10_000, hostScheduleToStartMs: 5000 });
   let hosts: Host[] = [];
   let lostHost: Host | undefined;
   let killing: Promise<void> | undefined;
