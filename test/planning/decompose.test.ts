@@ -68,9 +68,9 @@ test('a valid plan is forced through submit_plan, written as a task file and a c
     const md = readFileSync(path.join(root, r.files.markdown), 'utf8');
     assert.match(md, /## Execution phases\n\n1\. `task-001`\n2\. `task-002`, `task-003` \(in parallel\)\n3\. `task-004`/);
     assert.match(md, /```mermaid\ngraph TD\n[\s\S]*task_001 --> task_002\n[\s\S]*task_003 --> task_004\n```/);
-    // Priors only (no history): opus high = 2.5M in x $4 + 150k out x $20 = $13.00.
-    assert.match(md, /\| task-003 \| backend \| high \| claude-opus-5-5 \| \$13\.00 \| 4 \| task-001 \|/);
-    assert.match(md, /does not fit/, '$15.68 is over the $15 budget');
+    // Priors only (no history): opus high = 2.1M cache reads x $0.20 + 400k cache writes x $5 + 150k out x $20 = $5.42.
+    assert.match(md, /\| task-003 \| backend \| high \| claude-opus-5-5 \| \$5\.42 \| 4 \| task-001 \|/);
+    assert.match(md, /Estimate: \$6\.63 of the \$15\.00 budget \(fits\)/, 'priced with the prompt cache, the plan fits its $15 budget');
     assert.match(r.text, /Phase 2 \(in parallel\):/);
   } finally {
     await fake.close();
