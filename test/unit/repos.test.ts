@@ -31,7 +31,7 @@ const EXPECTED: Record<string, string[]> = {
     '23-repos.yml:15 repos[5].tag: unknown key "tag"; did you mean "tags"?',
   ],
   '24-target-without-repos-file.yaml': [
-    '24-target-without-repos-file.yaml:3 tasks[0].group: "group" picks repos from a repos file: set repos_file in the batch settings',
+    '24-target-without-repos-file.yaml:3 tasks[0].group: "group" picks repos from a repos file: put repos.yaml beside the task file or set repos_file in the batch settings',
     '24-target-without-repos-file.yaml:5 tasks[1].repos_file: unknown key "repos_file"',
   ],
   '25-missing-repos-file.yaml': ['25-missing-repos-file.yaml:1 repos_file: no such repos file: no-such-repos.yml'],
