@@ -173,6 +173,8 @@ test("every activity on a task's sandbox runs on the worker that created it", as
     assert.equal(creators.size, 2, 'sandboxes were created on both hosts');
   } finally {
     for (const h of hosts) await h.worker.kill('SIGKILL');
+    // The killed workers leave their sandboxes' volumes mounted; the hosts' directory goes with them.
+    removeTree(path.dirname(roots[0]));
     await fake.close();
   }
 });
@@ -230,6 +232,8 @@ test('a host that dies with its scratch directory: the task rebuilds its sandbox
     for (let t = 1; t <= TURNS; t++) assert.ok((counts.get(t) ?? 0) <= (t === 2 ? 2 : 1), `turn ${t} asked ${counts.get(t)} times`);
   } finally {
     for (const h of hosts) await h.worker.kill('SIGKILL');
+    // The killed workers leave their sandboxes' volumes mounted; the hosts' directory goes with them.
+    removeTree(path.dirname(roots[0]));
     await fake.close();
   }
 });
