@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
@@ -21,6 +21,7 @@ import type { MessagesReply, MessagesRequest } from '../../activities/model/mess
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { devServerForFile } from '../helpers/temporal';
 import { removeTree } from '../helpers/mounts';
+import { seededRepo } from '../helpers/recovery-night';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 import { agentInput, agentSpec, startAgentTask, taskResultOf, workflowIdOf } from '../agent/helpers';
 
@@ -48,14 +49,7 @@ function hostsLayout(): { roots: [string, string]; repo: string } {
     for (const d of ['transcripts', 'checkpoints.git']) symlinkSync(path.join(shared, d), path.join(root, '.nightshift', d));
     return root;
   }) as [string, string];
-  const repo = path.join(base, 'repo');
-  mkdirSync(repo);
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'pipe' });
-  writeFileSync(path.join(repo, 'README.md'), '# repo\n');
-  git('init', '-q', '-b', 'main');
-  git('add', '-A');
-  git('commit', '-q', '-m', 'start');
-  return { roots, repo };
+  return { roots, repo: seededRepo(base) };
 }
 
 async function startHosts(roots: [string, string], fakeUrl: string): Promise<Host[]> {
