@@ -15,7 +15,7 @@ import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { LocalSandbox } from './local';
 import { resolveInWorkspace } from './policy';
 import type { Sandbox } from './types';
@@ -128,7 +128,14 @@ export function gitStream(args: string[], o: { cwd?: string } = {}): { stdout: R
     child.on('error', reject);
     child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || `exit ${code ?? signal}`}`))));
   });
-  return { stdout: child.stdout, done };
+  // Piped now, not when the caller reads: a child that exits before its stdout has a reader
+  // has that output resumed and thrown away by Node, which stored empty checkpoint bundles.
+  // pipe() keeps backpressure, so git still waits for a slow reader.
+  const stdout = new PassThrough();
+  child.stdout.pipe(stdout);
+  // A reader that gives up destroys `stdout`; git must then see a closed pipe and exit.
+  stdout.on('close', () => child.stdout.destroy());
+  return { stdout, done };
 }
 
 /**

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import { FileStateStore, type StateStore } from '../../common/store';
 import { PostgresStateStore } from '../../common/store/postgres';
 import { exportCheckpoint, importCheckpoint } from '../../sandbox/checkpoint-sync';
-import { checkpointRef, ensureCheckpointStore } from '../../sandbox/workspace';
+import { checkpointRef, ensureCheckpointStore, gitStream } from '../../sandbox/workspace';
 import { postgresForFile } from '../helpers/postgres';
 
 const pg = postgresForFile();
@@ -79,3 +79,14 @@ for (const backend of backends) {
     }
   });
 }
+
+test('a git stream keeps its output for a reader that comes after git has exited', async () => {
+  const a = await hostWithCheckpoint('refs/nightshift/checkpoints/late-reader', 'x\n');
+  const { stdout, done } = gitStream(['--git-dir', a.gitDir, 'bundle', 'create', '--quiet', '-', 'refs/nightshift/checkpoints/late-reader']);
+  // The reader is late on purpose: a store opening its file or connection does the same.
+  await done;
+  const chunks: Buffer[] = [];
+  for await (const c of stdout) chunks.push(c as Buffer);
+  const bundle = Buffer.concat(chunks).toString('latin1');
+  assert.match(bundle, /^# v[23] git bundle\n/);
+});
