@@ -5,7 +5,7 @@
  */
 import { isGrpcDeadlineError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { CAPABILITIES, CAPABILITY_NEEDS, capabilityQueue, TASK_QUEUE } from '../common/task-queues';
+import { CAPABILITIES, CAPABILITY_NEEDS, CAPABILITY_WORK, capabilityQueue, TASK_QUEUE } from '../common/task-queues';
 import { CliError, EXIT } from './errors';
 
 /**
@@ -59,7 +59,8 @@ export async function capabilityWaits(client: Client, workflowQueue = TASK_QUEUE
     });
     const waiting = Number(r.stats?.approximateBacklogCount ?? 0);
     if (waiting > 0 && freshPollers(r.pollers, now).length === 0) {
-      lines.push(`${waiting} ${capability} ${waiting === 1 ? 'call waits' : 'calls wait'}: no worker polls task queue ${queue}; start one with ${CAPABILITY_NEEDS[capability]}`);
+      const [one, many] = CAPABILITY_WORK[capability];
+      lines.push(`${waiting} ${waiting === 1 ? `${one} waits` : `${many} wait`}: no worker polls task queue ${queue}; start one with ${CAPABILITY_NEEDS[capability]}`);
     }
   }
   return lines;

@@ -1,17 +1,8 @@
-/**
- * Where a task's `context.repo` lives, decided the way git decides it (connect.c,
- * url_is_local_not_ssh): a URL with a scheme, or an scp-like `[user@]host:path` whose
- * first colon comes before any slash, is remote; anything else is a local path, even
- * when it holds an `@` (`/srv/repos/team@2026/app`).
- */
+/** Where a task's `context.repo` lives: remote addresses as git takes them, local paths on this host. */
 import * as path from 'node:path';
+import { isRemoteRepo } from './remote-repo';
 
-export function isRemoteRepo(repo: string): boolean {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) return true;
-  const colon = repo.indexOf(':');
-  const slash = repo.indexOf('/');
-  return colon > 0 && (slash < 0 || colon < slash);
-}
+export { isRemoteRepo };
 
 /** The repo as git should be given it: remote addresses as written, local paths resolved against `root`. */
 export function repoLocation(root: string, repo: string): string {

@@ -11,11 +11,19 @@ import { CAPABILITIES, CAPABILITY_NEEDS, type Capability } from '../common/task-
 export interface WorkerCapabilities {
   /** Capabilities that route work (each has its own queue). */
   routed: Set<Capability>;
-  /** GITHUB_TOKEN: pushes over https and pull requests. Told, not routed: delivery says what it lacked in the task's result. */
-  github: boolean;
-  /** Sandbox providers this host can start. Told, not routed. */
+  /** Sandbox providers this host can start, for the start-up lines. */
   sandboxes: string[];
 }
+
+/** What the worker's activities were built with, where a test or the config decides it rather than the environment. */
+export interface CapabilitySources {
+  /** The activities got a model client (a test passes its own loopback client; otherwise ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL). */
+  modelConfigured: boolean;
+  /** Sandbox providers handed in ready-made (tests point these at loopback fakes). */
+  givenProviders?: readonly string[];
+}
+
+const DOCKER_SOCKET = '/var/run/docker.sock';
 
 function onPath(program: string, env: NodeJS.ProcessEnv): boolean {
   for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
@@ -29,18 +37,29 @@ function onPath(program: string, env: NodeJS.ProcessEnv): boolean {
   return false;
 }
 
-/**
- * `modelConfigured`: whether the activities got a model client (a test passes its own
- * loopback client; otherwise ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL).
- */
-export function detectCapabilities(config: NightshiftConfig, modelConfigured: boolean, env: NodeJS.ProcessEnv = process.env): WorkerCapabilities {
-  const routed = new Set<Capability>();
-  if (modelConfigured) routed.add('model');
-  const sandboxes: string[] = [];
-  if (onPath('bwrap', env)) sandboxes.push('local (bwrap)');
-  if (config.e2b.apiKey) sandboxes.push('e2b');
-  if (onPath('docker', env)) sandboxes.push('docker');
-  return { routed, github: Boolean(config.github.token), sandboxes };
+/** The engine the Docker provider would talk to (sandbox/docker.ts): DOCKER_HOST, or a socket this process may use. */
+function dockerReachable(env: NodeJS.ProcessEnv): boolean {
+  if (env.DOCKER_HOST) return true;
+  try {
+    accessSync(DOCKER_SOCKET, constants.R_OK | constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function detectCapabilities(config: NightshiftConfig, sources: CapabilitySources, env: NodeJS.ProcessEnv = process.env): WorkerCapabilities {
+  const given = new Set(sources.givenProviders ?? []);
+  const has: Record<Capability, boolean> = {
+    model: sources.modelConfigured,
+    // The pull-request activity refuses to run without the token, whatever client it was given.
+    github: Boolean(config.github.token),
+    e2b: given.has('e2b') || Boolean(config.e2b.apiKey),
+    docker: given.has('docker') || dockerReachable(env),
+  };
+  const routed = new Set(CAPABILITIES.filter((c) => has[c]));
+  const sandboxes = [...(onPath('bwrap', env) ? ['local (bwrap)'] : []), ...(has.e2b ? ['e2b'] : []), ...(has.docker ? ['docker'] : [])];
+  return { routed, sandboxes };
 }
 
 /** The lines a worker prints at start: what it will take and what it leaves to other workers. */
@@ -49,7 +68,8 @@ export function describeCapabilities(c: WorkerCapabilities, queues: { queue: str
   for (const capability of CAPABILITIES) {
     if (!c.routed.has(capability)) lines.push(`leaves ${capability} work to other workers: it needs ${CAPABILITY_NEEDS[capability]}`);
   }
-  lines.push(c.github ? 'GitHub: GITHUB_TOKEN set (push and pull requests)' : 'GitHub: no GITHUB_TOKEN (pushes to https remotes and pull requests will fail; local remotes work)');
-  lines.push(`sandboxes: ${c.sandboxes.length ? c.sandboxes.join(', ') : 'none found (no bwrap, docker or E2B_API_KEY)'}`);
+  // A push goes from the host that holds the commit, so it is told, not routed.
+  if (!c.routed.has('github')) lines.push('pushes to https remotes from sandboxes on this host will not be made without GITHUB_TOKEN (local remotes work)');
+  lines.push(`sandboxes: ${c.sandboxes.length ? c.sandboxes.join(', ') : 'none found (no bwrap, Docker engine or E2B_API_KEY)'}`);
   return lines;
 }

@@ -9,7 +9,7 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createActivities, type ActivityDeps } from '../activities';
 import { type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
-import { CAPABILITIES, CAPABILITY_ACTIVITIES, capabilityQueue, hostTaskQueue, TASK_QUEUE, type Capability } from '../common/task-queues';
+import { CAPABILITIES, capabilityActivities, capabilityQueue, hostTaskQueue, TASK_QUEUE, type Capability } from '../common/task-queues';
 import { describeCapabilities, detectCapabilities, type WorkerCapabilities } from './capabilities';
 import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
 import { withTaskEvents } from './log';
@@ -128,7 +128,7 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownH
   // One set of activities for every queue: the sandboxes they hold are this process's.
   const activities = createActivities({ config: o.config, temporalClient: client, hostTaskQueue: hostQueue, ...o.deps, store });
   const modelConfigured = o.deps && 'anthropic' in o.deps ? o.deps.anthropic !== undefined : Boolean(o.config.anthropic.apiKey || o.config.anthropic.baseUrl);
-  const capabilities = detectCapabilities(o.config, modelConfigured);
+  const capabilities = detectCapabilities(o.config, { modelConfigured, givenProviders: Object.keys(o.deps?.otherSandboxes ?? {}) });
   const taskQueue = o.taskQueue ?? TASK_QUEUE;
   const deployment = workerDeploymentOptions(o.config.deployment, code.code);
   const common: Partial<WorkerOptions> = {
@@ -142,7 +142,7 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownH
     // On SIGTERM/SIGINT running activities get this long to finish; then they are cancelled and fail retryably, so another worker takes them over.
     shutdownGraceTime: SHUTDOWN_GRACE,
   };
-  const lacking = CAPABILITIES.filter((c) => !capabilities.routed.has(c)).flatMap((c) => CAPABILITY_ACTIVITIES[c]);
+  const lacking = CAPABILITIES.filter((c) => !capabilities.routed.has(c)).flatMap((c) => capabilityActivities(c) ?? []);
   // Work it cannot do is not registered at all: a model call of a night from before the
   // capability queues, landing here, is then retried until a capable worker takes it.
   const mainActivities = Object.fromEntries(Object.entries(activities).filter(([name]) => !lacking.includes(name)));
@@ -151,7 +151,9 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownH
   const { workflowBundle: _bundle, workflowsPath: _path, ...activityOptions } = o.workerOptions ?? {};
   const capable = [];
   for (const capability of capabilities.routed) {
-    const own = Object.fromEntries(Object.entries(activities).filter(([name]) => CAPABILITY_ACTIVITIES[capability].includes(name)));
+    // A provider's queue carries every step on its sandboxes: all this worker can run.
+    const carried = capabilityActivities(capability);
+    const own = carried ? Object.fromEntries(Object.entries(activities).filter(([name]) => carried.includes(name))) : mainActivities;
     const queue = capabilityQueue(taskQueue, capability);
     capable.push({ capability, queue, worker: await Worker.create({ ...common, taskQueue: queue, activities: own, ...activityOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) }) });
   }

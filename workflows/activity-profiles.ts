@@ -13,7 +13,7 @@
  */
 import { ActivityFailure, patched, TimeoutFailure, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
-import { capabilityQueue, type Capability } from '../common/task-queues';
+import { capabilityQueue, isHostTaskQueue, isRemoteProvider, type Capability } from '../common/task-queues';
 
 /**
  * Model calls go to `<queue>-model`. Histories from before it scheduled them on the
@@ -21,10 +21,31 @@ import { capabilityQueue, type Capability } from '../common/task-queues';
  */
 export const CAPABILITY_QUEUES_PATCH = 'activities-on-capability-queues';
 
-/** `options` on the queue of `capability`'s work. Call inside a workflow. */
-function needing(capability: Capability, options: ActivityOptions): ActivityOptions {
-  if (!patched(CAPABILITY_QUEUES_PATCH)) return options;
+/**
+ * Pull requests go to `<queue>-github`, and every step on an e2b or Docker sandbox to
+ * `<queue>-e2b` / `<queue>-docker`. Histories from before scheduled them on the workflow's
+ * own queue; they keep doing so on replay.
+ */
+export const GITHUB_AND_PROVIDER_QUEUES_PATCH = 'github-and-sandbox-provider-queues';
+
+/** `options` on the queue of `capability`'s work, when the history took routing in under `patchId`. Call inside a workflow. */
+function needing(capability: Capability, options: ActivityOptions, patchId = CAPABILITY_QUEUES_PATCH): ActivityOptions {
+  if (!patched(patchId)) return options;
   return { ...options, taskQueue: capabilityQueue(workflowInfo().taskQueue, capability) };
+}
+
+/** `options` on the GitHub queue: only workers with GITHUB_TOKEN take them. Call inside a workflow. */
+export const onGitHub = (options: ActivityOptions): ActivityOptions => needing('github', options, GITHUB_AND_PROVIDER_QUEUES_PATCH);
+
+/**
+ * Where the steps on a sandbox of `provider` go before it exists: a remote provider's
+ * queue, which only workers that reach the provider poll, and which they keep going to
+ * (any such worker reaches the sandbox). Empty for local sandboxes, whose creator's host
+ * queue is known only once created. Call inside a workflow.
+ */
+export function providerHost(provider: string | undefined, scheduleToStartMs?: number): SandboxHost {
+  if (!isRemoteProvider(provider) || !patched(GITHUB_AND_PROVIDER_QUEUES_PATCH)) return { scheduleToStartMs };
+  return { taskQueue: capabilityQueue(workflowInfo().taskQueue, provider), scheduleToStartMs };
 }
 
 /**
@@ -118,15 +139,24 @@ export const bookkeeping: ActivityOptions = { startToCloseTimeout: '15 seconds',
  */
 export const HOST_SCHEDULE_TO_START_MS = 30_000;
 
-/** Where a task's sandbox lives: its host's queue, absent for remote providers (and tasks from before SANDBOX_AFFINITY_PATCH). */
+/**
+ * Where a task's sandbox lives: its host's queue, or a remote provider's queue (providerHost);
+ * absent for tasks from before SANDBOX_AFFINITY_PATCH, and for remote sandboxes from before
+ * GITHUB_AND_PROVIDER_QUEUES_PATCH.
+ */
 export interface SandboxHost {
   taskQueue?: string;
   scheduleToStartMs?: number;
 }
 
-/** `options` sent to a sandbox's host queue, or left on the shared queue when the sandbox has none. */
+/**
+ * `options` sent to the sandbox's queue, or left on the shared queue when the sandbox has
+ * none. Only a host's queue has a schedule-to-start timeout (the host may be gone); on a
+ * provider's queue the step waits for a worker that reaches the provider.
+ */
 export function onHost(options: ActivityOptions, host: SandboxHost): ActivityOptions {
   if (!host.taskQueue) return options;
+  if (!isHostTaskQueue(host.taskQueue)) return { ...options, taskQueue: host.taskQueue };
   return { ...options, taskQueue: host.taskQueue, scheduleToStartTimeout: host.scheduleToStartMs ?? HOST_SCHEDULE_TO_START_MS };
 }
 

@@ -19,7 +19,8 @@ import {
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
-import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
+import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
+import { isHostTaskQueue } from '../common/task-queues';
 import { resolveModel } from '../common/models';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
@@ -35,12 +36,15 @@ export const PROGRESS_GUARD_PATCH = 'no-progress-guard';
 /** Lost sandboxes rebuilt for one tool call before the task gives up. */
 const SANDBOX_RECOVERIES_PER_CALL = 2;
 
-/** Model calls and sandbox creation go to any worker; what touches the sandbox goes to its host. */
-function proxies(heartbeatTimeout: number, host: SandboxHost) {
+/**
+ * Model calls go to the model queue; creating a local sandbox to any worker, a remote one to
+ * its provider's queue (`provider`); what touches the sandbox goes to its host.
+ */
+function proxies(heartbeatTimeout: number, host: SandboxHost, provider: SandboxHost) {
   const model = proxyActivities<Activities>(modelCall(heartbeatTimeout));
   const modelOnce = proxyActivities<Activities>(modelCallOnce(heartbeatTimeout));
   const tool = proxyActivities<Activities>(onHost(toolCall(heartbeatTimeout), host));
-  const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
+  const sandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), provider));
   const onSandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
@@ -81,8 +85,11 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   const workflowId = workflowInfo().workflowId;
   const opts = input.loop ?? {};
   const heartbeatTimeout = opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
-  const host: SandboxHost = { taskQueue: input.carried?.sandboxQueue, scheduleToStartMs: opts.hostScheduleToStartMs };
-  let acts = proxies(heartbeatTimeout, host);
+  // A remote sandbox's steps go to its provider's queue from the first; a local one's to its creator's host once made.
+  const carriedQueue = input.carried?.sandboxQueue;
+  const provider = carriedQueue && !isHostTaskQueue(carriedQueue) ? { taskQueue: carriedQueue } : providerHost((task.sandbox ?? input.sandbox)?.provider);
+  const host: SandboxHost = { taskQueue: carriedQueue ?? provider.taskQueue, scheduleToStartMs: opts.hostScheduleToStartMs };
+  let acts = proxies(heartbeatTimeout, host, provider);
   const model = resolveModel(task.model, task.complexity);
   const carried = input.carried;
 
@@ -150,8 +157,8 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     const made = await acts.recreateAgentSandbox({ workflowId: storeKey, sandboxId: sandboxId!, sandbox: task.sandbox ?? input.sandbox, task });
     sandboxId = made.sandboxId;
     if (host.taskQueue) {
-      host.taskQueue = made.taskQueue;
-      acts = proxies(heartbeatTimeout, host);
+      host.taskQueue = made.taskQueue ?? provider.taskQueue;
+      acts = proxies(heartbeatTimeout, host, provider);
     }
   };
   /** Runs a step on the sandbox's host; when the host is gone, on a rebuilt sandbox elsewhere. */
@@ -176,7 +183,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       // Worker-specific task queue: everything that touches this sandbox goes back to its host.
       if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
         host.taskQueue = made.taskQueue;
-        acts = proxies(heartbeatTimeout, host);
+        acts = proxies(heartbeatTimeout, host, provider);
       }
     }
     if (!carried) {

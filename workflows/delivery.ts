@@ -8,26 +8,27 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, onHost, sandboxStep, type SandboxHost } from './activity-profiles';
+import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
+import { isRemoteRepo } from '../common/remote-repo';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
 const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
 
+const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
+const heartbeatOf = (input: AgentTaskInput) => input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
+
 /**
  * The steps that read the sandbox, and the push from the delivery repository the commit
- * went into, run on the sandbox's host; the pull request is an API call any worker makes.
+ * went into, run on the sandbox's host. Before a sandbox exists `host` is where it is to be
+ * made: a remote provider's queue, or any worker for a local one.
  */
 function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
-  const heartbeatTimeout = input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
-  const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
-  const git = proxyActivities<Activities>(notRetried(gitStep(heartbeatTimeout)));
+  const heartbeatTimeout = heartbeatOf(input);
   const hostGit = proxyActivities<Activities>(onHost(notRetried(gitStep(heartbeatTimeout)), host));
   const checks = proxyActivities<Activities>(onHost(notRetried(checksRun(heartbeatTimeout)), host));
-  // Creating a sandbox goes to any worker; what touches one goes to its host.
-  const sandbox = proxyActivities<Activities>(sandboxStep(heartbeatTimeout));
-  const onSandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
+  const sandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   const books = proxyActivities<Activities>(bookkeeping);
   return {
     reviewCost: books.reviewCost,
@@ -35,13 +36,23 @@ function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
     runChecks: checks.runChecks,
     runBaselineChecks: checks.runBaselineChecks,
     createAgentSandbox: sandbox.createAgentSandbox,
-    killSandbox: onSandbox.killSandbox,
+    killSandbox: sandbox.killSandbox,
     prepareFromDependencies: hostGit.prepareFromDependencies,
     checkMergeResolution: hostGit.checkMergeResolution,
     commitWork: hostGit.commitWork,
     pushWork: hostGit.pushWork,
-    openPullRequest: git.openPullRequest,
   };
+}
+
+/**
+ * The pull request is an API call: on the GitHub queue, which only workers with a token
+ * poll. A local remote without `pull_request.repo` has no PR to open (the activity says it
+ * skipped), so any worker answers that.
+ */
+function pullRequests(input: AgentTaskInput) {
+  const options = notRetried(gitStep(heartbeatOf(input)));
+  const onGitHubRepo = Boolean(input.task.pullRequest?.repo) || (input.task.repo !== undefined && isRemoteRepo(input.task.repo));
+  return proxyActivities<Activities>(onGitHubRepo ? onGitHub(options) : options);
 }
 
 /**
@@ -91,7 +102,7 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
   const { task } = input;
   if (!task.checks?.length || !task.repo || (input.dependencies?.length ?? 0) > 0) return;
   if (!patched(BASELINE_CHECKS_PATCH)) return;
-  let acts = proxies(input);
+  let acts = proxies(input, providerHost((task.sandbox ?? input.sandbox)?.provider));
   let sandboxId: string | undefined;
   try {
     const made = await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: task.sandbox ?? input.sandbox });
@@ -223,7 +234,7 @@ export async function deliver(
     const pr = task.pullRequest;
     const stackedOn = (pr?.target ?? 'stacked') === 'stacked' && deps.length === 1 && deps[0].pushed ? deps[0].branch : undefined;
     status.activity = 'opening the pull request';
-    const opened = await acts.openPullRequest({
+    const opened = await pullRequests(input).openPullRequest({
       repo: task.repo,
       githubRepo: pr?.repo,
       branch,

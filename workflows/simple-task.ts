@@ -7,7 +7,7 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { batchStep, hostLost, modelCall, modelCallOnce, onHost, sandboxStep, type SandboxHost } from './activity-profiles';
+import { batchStep, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
 import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
 import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
@@ -104,7 +104,8 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
   const raises = new RaiseInbox();
   raises.listen();
   const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
-  const host: SandboxHost = { scheduleToStartMs: input.loop?.hostScheduleToStartMs };
+  // A remote sandbox is made and worked on through its provider's queue; a local one's host is known once made.
+  const host: SandboxHost = providerHost((task.sandbox ?? input.sandbox)?.provider, input.loop?.hostScheduleToStartMs);
   let { model, sandbox, modelOnce } = proxies(host);
   try {
     status.activity = 'creating sandbox';

@@ -15,7 +15,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { commandTask } from './activity-profiles';
+import { commandTask, onHost, providerHost } from './activity-profiles';
 import { runAgentLoop } from './agent-loop';
 import { taskDetails } from './progress';
 import { learnFromSuccess } from './learning';
@@ -77,7 +77,7 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
 
   try {
     if (task.command !== undefined) {
-      const { runCommandTask } = proxyActivities<Activities>(commandTask(task.timeoutMs));
+      const { runCommandTask } = proxyActivities<Activities>(onHost(commandTask(task.timeoutMs), providerHost(task.sandbox?.provider)));
       status.activity = `running: ${task.command}`;
       const r = await runCommandTask({ workflowId: storeKey, task });
       if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });

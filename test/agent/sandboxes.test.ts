@@ -16,7 +16,8 @@ import { makeRepo } from '../sandbox/helpers';
 import { removeTree } from '../helpers/mounts';
 import { E2B_KEY_METADATA } from '../../sandbox/e2b';
 import { startFakeE2B } from '../fakes/e2b-server';
-import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
+import { capabilityWaits } from '../../client/workers';
+import { agentInput, agentSpec, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
 
 const server = devServerForFile();
 
@@ -89,13 +90,24 @@ test('a task whose sandbox.provider is e2b gets its sandbox from E2B, keyed by i
   }
 });
 
-test('a task asking for e2b on a worker without E2B_API_KEY fails at once and says what is missing', async () => {
+test('a task asking for e2b waits for a worker with E2B_API_KEY, and status says so', async () => {
   const fake = await startFakeAnthropic({ script: [] });
   try {
     const worker = await testWorker(server.env, { ...withModel(testConfig(server.env), fake.url), e2b: {} });
-    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ sandbox: { provider: 'e2b', networkAllow: [], envAllow: [] } })));
-    assert.equal(result.status, 'failed');
-    assert.match(result.error ?? '', /sandbox provider "e2b" needs E2B_API_KEY/);
+    assert.ok(!worker.capabilities.routed.has('e2b'));
+    const input = agentInput(agentSpec({ sandbox: { provider: 'e2b', networkAllow: [], envAllow: [] } }));
+    const handle = await startAgentTask(server.env, input);
+    await worker.runUntil(async () => {
+      let waits: string[] = [];
+      for (const until = Date.now() + 30_000; !waits.some((w) => w.includes('nightshift-e2b')); await new Promise((r) => setTimeout(r, 300))) {
+        assert.ok(Date.now() < until, 'the sandbox creation never queued on nightshift-e2b');
+        waits = await capabilityWaits(server.env.client, TASK_QUEUE);
+      }
+      assert.deepEqual(waits, ['1 E2B sandbox step waits: no worker polls task queue nightshift-e2b; start one with E2B_API_KEY set']);
+      const pending = (await handle.describe()).raw.pendingActivities ?? [];
+      assert.deepEqual(pending.map((a) => [a.activityType?.name, a.attempt]), [['createAgentSandbox', 1]], 'waits to be started, not failed or retried');
+    });
+    await handle.terminate('test over');
     assert.equal(fake.requests.length, 0, 'no model call without a sandbox');
   } finally {
     await fake.close();

@@ -1,8 +1,9 @@
 /**
  * Workers that differ in what they can run. Work that needs a model goes to a queue only
  * workers with a model poll: a worker without a key leaves the agent task's model calls
- * waiting, and `status` says why, until a worker with a key takes them. The demo runs on
- * its own queue, so an outside `npm run worker` takes none of its tasks.
+ * waiting, and `status` says why, until a worker with a key takes them. Pull requests go
+ * to a queue only workers with GITHUB_TOKEN poll, the same way. The demo runs on its own
+ * queue, so an outside `npm run worker` takes none of its tasks.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,11 @@ import { capabilityWaits } from '../../client/workers';
 import { DEMO_TASK_QUEUE, TASK_QUEUE } from '../../common/task-queues';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { BatchResult, BatchStatus } from '../../workflows/contract';
+import { deliveryBranch, type TaskResult } from '../../workflows/contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
+import { startFakeGitHub } from '../fakes/github-server';
+import { agentInput, agentSpec, startAgentTask } from '../agent/helpers';
+import { git, GITHUB_REPO, prSettings, remote, writesThenFinishes } from '../delivery/helpers';
 import { startDevServer, testConfig, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 
@@ -85,7 +90,7 @@ test('a worker without a model leaves the agent task waiting, says why, and a wo
 
     const keyed = await spawnWorker({ ...vars, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url });
     workers.push(keyed);
-    assert.match(keyed.output(), /polls nightshift, nightshift-model\n/);
+    assert.match(keyed.output(), /polls nightshift, nightshift-model\n/, 'no GitHub token, E2B key or Docker engine here');
     const result = (await handle.result()) as BatchResult;
     assert.deepEqual(result.tasks.map((t) => `${t.taskId}:${t.status}`), ['cmd:succeeded', 'agent:succeeded'], JSON.stringify(result.tasks.map((t) => t.error)));
     assert.equal(fake.requests.length, 1);
@@ -132,6 +137,62 @@ test('the demo runs on its own task queue while an outside worker without a mode
   } finally {
     process.exitCode = exitCode;
     await outside.kill('SIGKILL');
+    await env.teardown();
+    await shutdownIsolation();
+  }
+});
+
+test('a worker without GITHUB_TOKEN leaves the pull request waiting, and a worker with it opens it', async () => {
+  const env = await startDevServer();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-capabilities-'));
+  const bare = remote();
+  const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
+  const fake = await startFakeAnthropic({ byTurn: (turn) => writesThenFinishes({ 'kept.txt': 'work\n' }, turn) });
+  const vars = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', NIGHTSHIFT_ROOT: root, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
+  const workers: WorkerProcess[] = [];
+  try {
+    const tokenless = await spawnWorker({ ...vars, GITHUB_TOKEN: '', GITHUB_API_URL: gh.url });
+    workers.push(tokenless);
+    assert.match(tokenless.output(), /leaves github work to other workers: it needs GITHUB_TOKEN set/);
+    assert.match(tokenless.output(), /polls nightshift, nightshift-model\n/);
+
+    const input = agentInput(agentSpec({ id: 'pr-waits', repo: bare, createPr: true, pullRequest: prSettings() }));
+    const handle = await startAgentTask(env, input);
+    let waits: string[] = [];
+    for (const until = Date.now() + 90_000; waits.length === 0; await sleep(300)) {
+      assert.ok(Date.now() < until, `the pull request never queued:\n${tokenless.output()}`);
+      waits = await capabilityWaits(env.client, TASK_QUEUE);
+    }
+    assert.deepEqual(waits, ['1 GitHub call waits: no worker polls task queue nightshift-github; start one with GITHUB_TOKEN set']);
+    await sleep(3_000);
+    const pending = (await handle.describe()).raw.pendingActivities ?? [];
+    assert.deepEqual(
+      pending.map((a) => [a.activityType?.name, a.state, a.attempt]),
+      [['openPullRequest', temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED, 1]],
+      'the pull request waits to be started, not retried or failed',
+    );
+    const branch = deliveryBranch(input.batchId, input.date, 'pr-waits');
+    const pushed = git(bare, 'rev-parse', `refs/heads/${branch}`);
+    assert.equal(gh.calls.length, 0, 'the tokenless worker made no GitHub call');
+
+    const tokened = await spawnWorker({ ...vars, GITHUB_TOKEN: 'ghs_test', GITHUB_API_URL: gh.url });
+    workers.push(tokened);
+    assert.match(tokened.output(), /polls nightshift, nightshift-model, nightshift-github\n/);
+    const result = (await handle.result()) as TaskResult;
+    assert.equal(result.status, 'succeeded', result.error);
+    assert.equal(result.deliveryError, undefined);
+    assert.equal(result.commit, pushed, 'the tokenless worker pushed (a local remote needs no token)');
+    const pulls = gh.pulls(GITHUB_REPO);
+    assert.equal(pulls.length, 1);
+    assert.equal(result.prUrl, pulls[0].html_url);
+    const byType = await activityWorkers(env.client, `${input.batchId}/pr-waits`);
+    assert.deepEqual([...(byType.get('openPullRequest') ?? [])].map((id) => id.split('@')[0]), [String(tokened.child.pid)], 'only the worker with the token opened it');
+    assert.deepEqual([...(byType.get('pushWork') ?? [])].map((id) => id.split('@')[0]), [String(tokenless.child.pid)]);
+    assert.deepEqual(await capabilityWaits(env.client, TASK_QUEUE), []);
+  } finally {
+    for (const w of workers) await w.kill('SIGKILL');
+    await fake.close();
+    await gh.close();
     await env.teardown();
     await shutdownIsolation();
   }
