@@ -9,9 +9,11 @@
  * (cat-file), which runs no hooks or filters.
  */
 import { existsSync, statSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSkill } from '../activities/learning/skills';
 import type { SpecIssue } from '../common/errors';
+import { nightLogPath } from '../common/night-log-path';
 import { isRemoteRepo, repoLocation } from '../common/repo-location';
 import { git } from '../sandbox/workspace';
 import type { BatchSpec, TaskSpec } from './types';
@@ -40,7 +42,8 @@ export async function preflight(spec: BatchSpec, root: string): Promise<Prefligh
   const errors: SpecIssue[] = [];
   const warnings: SpecIssue[] = [];
   if (spec.logFile !== undefined) {
-    warnings.push({ file: spec.source, path: 'log_file', message: `nothing is written to ${spec.logFile}: the night's record is results/<date>.md and .json (\`nightshift report\`) and its Temporal history (\`nightshift status\`, the Web UI)` });
+    const where = nightLogPath(spec.logFile, { root, home: os.homedir() });
+    if ('error' in where) errors.push({ file: spec.source, path: 'log_file', message: where.error });
   }
   for (const task of spec.tasks) {
     const at = (field: string, message: string) => ({ file: task.source.file, line: task.source.line, path: `${task.id}: ${field}`, message });

@@ -231,7 +231,7 @@ export const BatchSettingsShape = {
   ...FanOutShape,
   /** What the batch is for (seed 004). */
   description: z.string().optional(),
-  /** Seed 004's run log. Accepted so its files run unchanged; nightshift keeps the night's record elsewhere (preflight warns). */
+  /** Seed 004's run log: each worker appends the night's task events there, as lines (worker/night-log.ts). */
   log_file: z.string().min(1).optional(),
 };
 

@@ -115,7 +115,7 @@ export interface BatchSpec {
   source: string;
   /** What the batch is for (seed 004's `description`). */
   description?: string;
-  /** Seed 004's `log_file`, kept only so preflight can say where the night's record is instead. */
+  /** Seed 004's `log_file`: each worker appends the night's task events there (worker/night-log.ts). */
   logFile?: string;
   date?: string;
   maxCostUsd: number;

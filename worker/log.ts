@@ -70,6 +70,20 @@ function lifecycleEvent(message: string, meta: LogMetadata | undefined): TaskEve
   }
 }
 
+/** Where task events go besides the worker's own log: the nights' log files (worker/night-log.ts). */
+export interface NightLogSink {
+  append(e: TaskEvent, time: string): void;
+  /** A night's settings passed through this worker: its log_file, if it has one. */
+  learn(batchId: string, logFile: string | undefined): void;
+}
+
+let nightLogs: NightLogSink | undefined;
+
+/** Sends this process's task events to the nights' log files too (a worker process; once). */
+export function setNightLogs(sink: NightLogSink | undefined): void {
+  nightLogs = sink;
+}
+
 export class NightshiftLogger implements Logger {
   constructor(
     readonly format: LogFormat,
@@ -82,6 +96,7 @@ export class NightshiftLogger implements Logger {
     const event = (meta?.[EVENT] as TaskEvent | undefined) ?? lifecycleEvent(message, meta);
     const time = new Date().toISOString();
     if (event) {
+      if (event.event !== 'worker') nightLogs?.append(event, time);
       if (this.format === 'json') this.write(JSON.stringify({ time, ...event }));
       // The worker's own lines (connected, waiting, draining) read as they always have.
       else this.write(event.event === 'worker' ? `nightshift worker: ${event.text}` : `${time} ${event.workflowId} ${event.text}`);
@@ -185,6 +200,23 @@ export function activityEvent(activityType: string, workflowId: string, input: u
   }
 }
 
+type SpecResult = { settings?: { logFile?: unknown }; logFile?: unknown };
+
+/** The activities that load a night's spec (activities/spec.ts), and where their result holds its log_file. */
+const NIGHT_LOG_FILE_OF: Record<string, (r: SpecResult) => unknown> = {
+  loadBatchSpec: (r) => r.logFile,
+  storeBatchSpec: (r) => r.settings?.logFile,
+  readBatchSpecHeader: (r) => r.settings?.logFile,
+};
+
+/** The night's log_file setting, when `activityType` loaded its spec; undefined otherwise. */
+function nightSettings(activityType: string, result: unknown): { logFile?: string } | undefined {
+  const of = NIGHT_LOG_FILE_OF[activityType];
+  if (!of) return undefined;
+  const raw = of((result ?? {}) as SpecResult);
+  return { logFile: typeof raw === 'string' ? raw : undefined };
+}
+
 class TaskEventsInbound implements ActivityInboundCallsInterceptor {
   constructor(private readonly ctx: Context) {}
 
@@ -194,6 +226,8 @@ class TaskEventsInbound implements ActivityInboundCallsInterceptor {
     if (!workflowExecution) return result;
     try {
       for (const e of activityEvent(activityType, workflowExecution.workflowId, input.args[0], result)) logEvent(e);
+      const settings = nightSettings(activityType, result);
+      if (settings) nightLogs?.learn(workflowExecution.workflowId, settings.logFile);
     } catch {
       // A log line never fails the activity it describes.
     }

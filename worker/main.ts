@@ -1,10 +1,12 @@
 /** Entry point of a worker process (`nightshift worker`, the Docker image, crash tests). */
+import * as os from 'node:os';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { openStateStore, type StateStore } from '../common/store';
 import { shutdownIsolation } from '../sandbox/local';
 import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE, type NightshiftWorker } from './index';
-import { installLogger, logWorker } from './log';
+import { installLogger, logWorker, setNightLogs } from './log';
+import { NightLogs } from './night-log';
 
 const say = logWorker;
 
@@ -68,6 +70,9 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
   };
   // Opened once, before Temporal: a store that cannot be reached stops the worker with its own error, not a wait for Temporal.
   const store = await openStateStore(config);
+  // The nights' log_file: this process's task events for a night go to its file too.
+  const nightLogs = new NightLogs({ root: config.root, home: os.homedir(), store, say });
+  setNightLogs(nightLogs);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
@@ -92,6 +97,8 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await nightLogs.flushed();
+    setNightLogs(undefined);
     await store.close().catch(() => undefined);
     // The sandbox runtime's network proxies would otherwise keep the process alive.
     await shutdownIsolation();
