@@ -13,7 +13,7 @@ import { installLogger, type LogFormat } from '../worker/log';
 import { runWorker } from '../worker/main';
 import { batchIdFor, latestBatchId, readBatch } from './batches';
 import { cancelCommand, followBatch, localDate, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
-import { listModels, modelsNotOffered, modelWarnings, offeredModelIds, renderModels } from './commands/models';
+import { checkModelsOffered, listModels, modelWarnings, renderModels } from './commands/models';
 import { runDemo } from './commands/demo';
 import { startDecomposed } from './commands/plan';
 import { registerDeployCommands } from './commands/deploy';
@@ -329,14 +329,7 @@ wrote ${files.json}`);
       try {
         const { spec, warnings: found } = await validateFile(config, file);
         const warnings = [...modelWarnings(spec, spec.date ?? localDate()), ...found.map(formatSpecIssue)];
-        if (config.anthropic.apiKey) {
-          const offered = await offeredModelIds(config).catch((err: Error) => {
-            warnings.push(`model names not checked against the API: ${err.message}`);
-            return undefined;
-          });
-          const missing = offered ? modelsNotOffered(spec, offered) : [];
-          if (missing.length) throw new SpecError(missing);
-        }
+        warnings.push(...(await checkModelsOffered(config, spec)));
         if (!o.json) for (const w of warnings) info(`warning: ${w}`);
         print(o.json ? JSON.stringify({ ok: true, spec, warnings }, null, 2) : describePlan(spec));
       } catch (err) {

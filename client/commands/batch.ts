@@ -12,7 +12,7 @@ import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { duration, taskTable, usd } from '../format';
 import { runnable } from '../hints';
-import { modelWarnings } from './models';
+import { checkModelsOffered, modelWarnings } from './models';
 
 export function localDate(d = new Date()): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -43,6 +43,8 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   const { spec, warnings } = await validateFile(config, rel);
   const date = o.date ?? spec.date ?? localDate();
   for (const w of modelWarnings(spec, date)) o.onWarning?.(`warning: ${w}`);
+  // A model name the API does not offer would fail every request of the night: refused here, as validate does.
+  for (const w of await checkModelsOffered(config, spec)) o.onWarning?.(`warning: ${w}`);
   const batchId = o.workflowId ?? batchIdFor(date);
   // Workers read the night from the store, not from their own NIGHTSHIFT_ROOT: any worker on any host runs what was validated here.
   const store = await openStateStore(config);

@@ -2,7 +2,7 @@
 import { daysToEndOfLife, modelEntry, modelTable, nearestModels, resolveModel, worstCasePrice } from '../../common/models';
 import { createAnthropicClient } from '../../activities/model/client';
 import type { NightshiftConfig } from '../../common/config';
-import type { SpecIssue } from '../../common/errors';
+import { SpecError, type SpecIssue } from '../../common/errors';
 import type { BatchSpec } from '../../spec/types';
 import { table } from '../format';
 
@@ -116,6 +116,24 @@ export async function offeredModelIds(config: Pick<NightshiftConfig, 'anthropic'
   const ids: string[] = [];
   for await (const m of client.models.list({ limit: 1000 })) ids.push(m.id);
   return ids;
+}
+
+/**
+ * What `validate` and `start` ask the API of a night's models, when a key is set: a model
+ * it does not offer is a spec error (thrown); an API that cannot be asked is a warning
+ * (returned), since the night may still run.
+ */
+export async function checkModelsOffered(config: Pick<NightshiftConfig, 'anthropic'>, spec: Pick<BatchSpec, 'tasks'>): Promise<string[]> {
+  if (!config.anthropic.apiKey) return [];
+  let offered: string[];
+  try {
+    offered = await offeredModelIds(config);
+  } catch (err) {
+    return [`model names not checked against the API: ${err instanceof Error ? err.message : String(err)}`];
+  }
+  const missing = modelsNotOffered(spec, offered);
+  if (missing.length) throw new SpecError(missing);
+  return [];
 }
 
 /**
