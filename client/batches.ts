@@ -116,5 +116,23 @@ export async function readBatchLive(client: Client, batchId: string): Promise<Ba
       return { ...t, costUsd, tokens, turns, activity, questions, ...(model ? { model } : {}), ...(replay ? { replay } : {}) };
     }),
   );
-  return { ...s, tasks };
+  return { ...s, tasks, ...(s.budget ? { budget: withLiveSpend(s.budget, tasks) } : {}) };
+}
+
+const nano = (usd: number) => Math.round(usd * 1e9);
+
+/**
+ * The batch's spend with its running tasks' own figures: its ledger learns a task's spend
+ * only when the task next asks for an allowance (before a model call) and when it ends, so
+ * a task waiting on an answer or mid-call has spent more than the ledger says. Each task's
+ * ledger entry is at most what the task reports, so the sum of the tasks' figures is the
+ * truer total; the ledger's stays when it is larger (a task whose query went unanswered).
+ */
+export function withLiveSpend(budget: NonNullable<BatchStatus['budget']>, tasks: Pick<TaskStatus, 'costUsd'>[]): NonNullable<BatchStatus['budget']> {
+  const reported = tasks.reduce((sum, t) => sum + nano(t.costUsd ?? 0), 0);
+  const spent = Math.max(nano(budget.spentUsd), reported);
+  if (spent === nano(budget.spentUsd)) return budget;
+  // What was reserved beyond the spend shrinks by what the live figures add: the spend came out of it.
+  const committed = nano(budget.spentUsd) + nano(budget.reservedUsd ?? 0);
+  return { ...budget, spentUsd: spent / 1e9, ...(budget.reservedUsd !== undefined ? { reservedUsd: Math.max(0, committed - spent) / 1e9 } : {}) };
 }

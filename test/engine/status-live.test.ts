@@ -14,6 +14,7 @@ import type { BatchResult, BatchStatus } from '../../workflows/contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { withModel } from '../agent/helpers';
+import { withLiveSpend } from '../../client/batches';
 
 const server = devServerForFile();
 const run = promisify(execFile);
@@ -69,7 +70,10 @@ test('status shows a running task live: tokens, cost, its activity and its open 
       // haiku: 60k in x $0.10 + 48k out x $0.50 per million.
       assert.equal(t.costUsd, 0.03);
       assert.match(t.activity ?? '', /waiting for an answer to "Which pagination pattern/);
+      // The header's total counts the running task's own spend, which the batch's ledger learns only at the next turn.
+      assert.equal(asking.budget?.spentUsd, 0.03);
       const textual = (await nightshift('status', batchId)).stdout;
+      assert.match(textual, new RegExp(`^${batchId} · running.* · \\$0\\.03 of \\$`, 'm'));
       assert.match(textual, /^live\s+waiting_for_answer\s+\$0\.03\s+108000\s/m);
       assert.match(textual, /^now:\n {2}live: turn 1: waiting for an answer/m);
       assert.match(textual, new RegExp(`^waiting for an answer:\\n {2}live \\(asked [^)]+ ago\\): ${QUESTION.replace('?', '\\?')}\\n {4}answer: .*\\banswer live "…" --batch ${batchId}$`, 'm'));
@@ -95,4 +99,11 @@ test('status shows a running task live: tokens, cost, its activity and its open 
     releaseTurn2();
     await fake.close();
   }
+});
+
+test("the header total: the larger of the ledger and the tasks' own figures, the reserve shrunk by what was added", () => {
+  assert.deepEqual(withLiveSpend({ capUsd: 10, spentUsd: 0.01, reservedUsd: 0.5 }, [{ costUsd: 0.03 }, { costUsd: 0.02 }]), { capUsd: 10, spentUsd: 0.05, reservedUsd: 0.46 });
+  // A task whose query went unanswered shows 0: the ledger's larger figure stands.
+  const ledger = { capUsd: 10, spentUsd: 0.2, reservedUsd: 0.1 };
+  assert.equal(withLiveSpend(ledger, [{ costUsd: 0.05 }, { costUsd: 0 }]), ledger);
 });
