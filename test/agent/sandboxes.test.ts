@@ -17,7 +17,7 @@ import { removeTree } from '../helpers/mounts';
 import { E2B_KEY_METADATA } from '../../sandbox/e2b';
 import { startFakeE2B } from '../fakes/e2b-server';
 import { capabilityWaits } from '../../client/workers';
-import { agentInput, agentSpec, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
+import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
 
 const server = devServerForFile();
 
@@ -92,18 +92,20 @@ test('a task whose sandbox.provider is e2b gets its sandbox from E2B, keyed by i
 
 test('a task asking for e2b waits for a worker with E2B_API_KEY, and status says so', async () => {
   const fake = await startFakeAnthropic({ script: [] });
+  // A queue of its own: the e2b test above polled nightshift-e2b moments ago, and a poller counts as present for a while after.
+  const queue = `nightshift-no-e2b-${process.pid}`;
   try {
-    const worker = await testWorker(server.env, { ...withModel(testConfig(server.env), fake.url), e2b: {} });
+    const worker = await testWorker(server.env, { ...withModel(testConfig(server.env), fake.url), e2b: {} }, { taskQueue: queue });
     assert.ok(!worker.capabilities.routed.has('e2b'));
     const input = agentInput(agentSpec({ sandbox: { provider: 'e2b', networkAllow: [], envAllow: [] } }));
-    const handle = await startAgentTask(server.env, input);
+    const handle = await server.env.client.workflow.start('agentTask', { taskQueue: queue, workflowId: workflowIdOf(input), args: [input] });
     await worker.runUntil(async () => {
       let waits: string[] = [];
-      for (const until = Date.now() + 30_000; !waits.some((w) => w.includes('nightshift-e2b')); await new Promise((r) => setTimeout(r, 300))) {
-        assert.ok(Date.now() < until, 'the sandbox creation never queued on nightshift-e2b');
-        waits = await capabilityWaits(server.env.client, TASK_QUEUE);
+      for (const until = Date.now() + 30_000; waits.length === 0; await new Promise((r) => setTimeout(r, 300))) {
+        assert.ok(Date.now() < until, `the sandbox creation never queued on ${queue}-e2b`);
+        waits = await capabilityWaits(server.env.client, queue);
       }
-      assert.deepEqual(waits, ['1 E2B sandbox step waits: no worker polls task queue nightshift-e2b; start one with E2B_API_KEY set']);
+      assert.deepEqual(waits, [`1 E2B sandbox step waits: no worker polls task queue ${queue}-e2b; start one with E2B_API_KEY set`]);
       const pending = (await handle.describe()).raw.pendingActivities ?? [];
       assert.deepEqual(pending.map((a) => [a.activityType?.name, a.attempt]), [['createAgentSandbox', 1]], 'waits to be started, not failed or retried');
     });
