@@ -48,22 +48,22 @@ function freshPollers(pollers: temporal.api.taskqueue.v1.IPollerInfo[] | null | 
  * a worker needs to take them. Empty when nothing waits for want of a worker.
  */
 export async function capabilityWaits(client: Client, workflowQueue = TASK_QUEUE, now = Date.now()): Promise<string[]> {
-  const lines: string[] = [];
-  for (const capability of CAPABILITIES) {
-    const queue = capabilityQueue(workflowQueue, capability);
-    const r = await client.workflowService.describeTaskQueue({
-      namespace: client.options.namespace,
-      taskQueue: { name: queue, kind: TASK_QUEUE_KIND_NORMAL },
-      taskQueueType: TASK_QUEUE_TYPE_ACTIVITY,
-      reportStats: true,
-    });
-    const waiting = Number(r.stats?.approximateBacklogCount ?? 0);
-    if (waiting > 0 && freshPollers(r.pollers, now).length === 0) {
+  const lines = await Promise.all(
+    CAPABILITIES.map(async (capability) => {
+      const queue = capabilityQueue(workflowQueue, capability);
+      const r = await client.workflowService.describeTaskQueue({
+        namespace: client.options.namespace,
+        taskQueue: { name: queue, kind: TASK_QUEUE_KIND_NORMAL },
+        taskQueueType: TASK_QUEUE_TYPE_ACTIVITY,
+        reportStats: true,
+      });
+      const waiting = Number(r.stats?.approximateBacklogCount ?? 0);
+      if (waiting === 0 || freshPollers(r.pollers, now).length > 0) return [];
       const [one, many] = CAPABILITY_WORK[capability];
-      lines.push(`${waiting} ${waiting === 1 ? `${one} waits` : `${many} wait`}: no worker polls task queue ${queue}; start one with ${CAPABILITY_NEEDS[capability]}`);
-    }
-  }
-  return lines;
+      return [`${waiting} ${waiting === 1 ? `${one} waits` : `${many} wait`}: no worker polls task queue ${queue}; start one with ${CAPABILITY_NEEDS[capability]}`];
+    }),
+  );
+  return lines.flat();
 }
 
 /**
