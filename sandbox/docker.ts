@@ -111,74 +111,86 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
     return found.find((c) => c.Labels?.[DOCKER_KEY_LABEL] === key);
   };
 
+  const createOnce = async (o: CreateSandboxOptions): Promise<Sandbox> => {
+    const existing = await findByKey(o.key);
+    if (existing) return ensureRunning(existing);
+
+    const names = namesFor(o.key);
+    const allow = o.network === undefined || o.network === 'none' ? [] : o.network.allow;
+    if (allow.some((h) => h.includes(','))) throw new Error(`a network allowlist entry may not contain a comma: ${allow.join(' ')}`);
+    const workdir = options.workdir ?? '/workspace';
+    const limits = { ...DEFAULT_SANDBOX_LIMITS, ...o.limits };
+    const env: Record<string, string> = { ...o.envs };
+    const mounts: Docker.MountConfig = [{ Type: 'volume', Source: names.volume, Target: workdir }];
+    const labels: Record<string, string> = { [DOCKER_KEY_LABEL]: o.key };
+    if (allow.length > 0) {
+      const dir = path.join(egressRoot, names.egress);
+      await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
+      // Read-only: the container may connect to the socket (a Unix socket on a read-only
+      // mount still accepts connections) but cannot plant anything in the worker's directory.
+      mounts.push({ Type: 'bind', Source: dir, Target: EGRESS_DIR_INSIDE, ReadOnly: true });
+      labels[DOCKER_ALLOW_LABEL] = allow.join(',');
+      const url = `http://127.0.0.1:${PROXY_PORT}`;
+      Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1' });
+    }
+    const image = o.template ?? options.image ?? 'node:20-bookworm';
+    let c: Docker.Container;
+    try {
+      c = await engine(() =>
+        docker.createContainer({
+          name: names.container,
+          Image: image,
+          Cmd: ['sleep', 'infinity'],
+          Labels: labels,
+          Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          WorkingDir: workdir,
+          HostConfig: {
+            // Loopback only: the egress bridge listens there, and nothing else goes out.
+            NetworkMode: 'none',
+            Mounts: mounts,
+            Memory: limits.memoryMb * MIB,
+            // Equal to Memory: no swap on top of it.
+            MemorySwap: limits.memoryMb * MIB,
+            NanoCpus: Math.round(limits.cpus * 1e9),
+            PidsLimit: limits.processes,
+            Ulimits: [{ Name: 'nofile', Soft: limits.openFiles, Hard: limits.openFiles }],
+            CapDrop: ['ALL'],
+            SecurityOpt: ['no-new-privileges'],
+            // An init as PID 1 reaps what commands leave behind in the background.
+            Init: true,
+          },
+        }),
+      );
+    } catch (err) {
+      if (statusOf(err) === 409) {
+        // Another creator with the same key won the name; theirs is the sandbox, listed
+        // once the engine has finished making it.
+        for (let i = 0; i < 50; i++) {
+          const winner = await findByKey(o.key);
+          if (winner) return ensureRunning(winner);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      if (statusOf(err) === 404) throw new Error(`docker image ${image} is not on the engine at ${where} (pull it, or import one; see README "Sandboxes")`);
+      throw err;
+    }
+    await engine(() => c.start()).catch((err: unknown) => {
+      if (statusOf(err) !== 304) throw err;
+    });
+    return wrap(c, labels);
+  };
+
   return {
     async create(o: CreateSandboxOptions): Promise<Sandbox> {
-      const existing = await findByKey(o.key);
-      if (existing) return ensureRunning(existing);
-
-      const names = namesFor(o.key);
-      const allow = o.network === undefined || o.network === 'none' ? [] : o.network.allow;
-      if (allow.some((h) => h.includes(','))) throw new Error(`a network allowlist entry may not contain a comma: ${allow.join(' ')}`);
-      const workdir = options.workdir ?? '/workspace';
-      const limits = { ...DEFAULT_SANDBOX_LIMITS, ...o.limits };
-      const env: Record<string, string> = { ...o.envs };
-      const mounts: Docker.MountConfig = [{ Type: 'volume', Source: names.volume, Target: workdir }];
-      const labels: Record<string, string> = { [DOCKER_KEY_LABEL]: o.key };
-      if (allow.length > 0) {
-        const dir = path.join(egressRoot, names.egress);
-        await fs.promises.mkdir(dir, { recursive: true, mode: 0o700 });
-        // Read-only: the container may connect to the socket (a Unix socket on a read-only
-        // mount still accepts connections) but cannot plant anything in the worker's directory.
-        mounts.push({ Type: 'bind', Source: dir, Target: EGRESS_DIR_INSIDE, ReadOnly: true });
-        labels[DOCKER_ALLOW_LABEL] = allow.join(',');
-        const url = `http://127.0.0.1:${PROXY_PORT}`;
-        Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1' });
-      }
-      const image = o.template ?? options.image ?? 'node:20-bookworm';
-      let c: Docker.Container;
-      try {
-        c = await engine(() =>
-          docker.createContainer({
-            name: names.container,
-            Image: image,
-            Cmd: ['sleep', 'infinity'],
-            Labels: labels,
-            Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-            WorkingDir: workdir,
-            HostConfig: {
-              // Loopback only: the egress bridge listens there, and nothing else goes out.
-              NetworkMode: 'none',
-              Mounts: mounts,
-              Memory: limits.memoryMb * MIB,
-              // Equal to Memory: no swap on top of it.
-              MemorySwap: limits.memoryMb * MIB,
-              NanoCpus: Math.round(limits.cpus * 1e9),
-              PidsLimit: limits.processes,
-              Ulimits: [{ Name: 'nofile', Soft: limits.openFiles, Hard: limits.openFiles }],
-              CapDrop: ['ALL'],
-              SecurityOpt: ['no-new-privileges'],
-              // An init as PID 1 reaps what commands leave behind in the background.
-              Init: true,
-            },
-          }),
-        );
-      } catch (err) {
-        if (statusOf(err) === 409) {
-          // Another creator with the same key won the name; theirs is the sandbox, listed
-          // once the engine has finished making it.
-          for (let i = 0; i < 50; i++) {
-            const winner = await findByKey(o.key);
-            if (winner) return ensureRunning(winner);
-            await new Promise((r) => setTimeout(r, 100));
-          }
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await createOnce(o);
+        } catch (err) {
+          // The container found or made was removed before it started (a racing kill, or
+          // a creator that lost the name): look again.
+          if (statusOf(err) !== 404 || attempt >= 3) throw err;
         }
-        if (statusOf(err) === 404) throw new Error(`docker image ${image} is not on the engine at ${where} (pull it, or import one; see README "Sandboxes")`);
-        throw err;
       }
-      await engine(() => c.start()).catch((err: unknown) => {
-        if (statusOf(err) !== 304) throw err;
-      });
-      return wrap(c, labels);
     },
 
     async connect(id: string): Promise<Sandbox> {
