@@ -158,7 +158,7 @@ install_rootfs() {
     return
   fi
   [ "$(id -u)" = 0 ] || die "building the docker sandbox root filesystem needs root (debootstrap)"
-  say "building the docker sandbox root filesystem with debootstrap (first time on this machine; about a minute)"
+  say "building the docker sandbox root filesystem with debootstrap (first time on this machine; one to three minutes)"
   local start root
   start=$(date +%s)
   root="$tmp/rootfs"
