@@ -449,6 +449,7 @@ class DockerSandbox implements Sandbox {
         if (statusOf(err) !== 404) throw err;
       });
     }
+    if (this.egress) await fs.promises.rm(path.dirname(this.egress.socketPath), { recursive: true, force: true });
     return removed;
   }
 }

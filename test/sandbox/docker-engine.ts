@@ -32,12 +32,46 @@ function findDockerd(): string {
   throw new Error('dockerd not found: run `scripts/bootstrap.sh --docker` (it installs Debian\'s docker.io)');
 }
 
+const DIR_PREFIX = 'nsdocker-';
+
+/**
+ * Stops the engines of test processes that were killed before they could (a dockerd
+ * outlives its parent), then removes their directories. SIGTERM, as a clean shutdown
+ * stops the containers and containerd with it.
+ */
+async function sweepStaleEngines(): Promise<void> {
+  for (const name of fs.readdirSync(os.tmpdir())) {
+    const owner = Number(new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name)?.[1]);
+    if (!owner || owner === process.pid || alive(owner)) continue;
+    const dir = path.join(os.tmpdir(), name);
+    const pidFile = path.join(dir, 'dockerd.pid');
+    const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').trim()) : 0;
+    if (pid && alive(pid)) {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 200 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    removeTree(dir);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
 export async function startTestEngine(): Promise<TestEngine> {
   const dockerd = findDockerd();
   const rootfs = path.join(cacheDir(), 'docker-rootfs', 'rootfs.tar');
   if (!fs.existsSync(rootfs)) throw new Error(`${rootfs} is missing: run \`scripts/bootstrap.sh --docker\``);
-  // Short: containerd's socket lives under the exec root, and Unix socket paths are limited to 108 bytes.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nsdocker-'));
+  await sweepStaleEngines();
+  // Short: containerd's socket lives under the exec root, and Unix socket paths are limited to
+  // 108 bytes. The test process's pid lets a later run clean up after a killed one.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   const socketPath = path.join(dir, 'docker.sock');
   const logFile = path.join(dir, 'dockerd.log');
   const out = fs.openSync(logFile, 'a');

@@ -206,6 +206,8 @@ describe('docker provider on a real engine: network', () => {
       assert.deepEqual(fs.readdirSync(socketDir[0]), [], 'no proxy listens between commands');
       const planted = await sb.exec('touch /run/nightshift/planted');
       assert.notEqual(planted.exitCode, 0, 'the socket directory is read-only inside');
+      await sb.kill();
+      assert.deepEqual(fs.readdirSync(engine.egressDir), [], 'kill removes the socket directory');
     } finally {
       await sb.kill();
     }
