@@ -211,7 +211,7 @@ function defaultHostId(root: string): string {
 }
 
 /** Per-machine cache shared by every clone (the Temporal CLI and server builds live here). */
-function cacheDir(env: NodeJS.ProcessEnv): string {
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = readEnv(env, 'NIGHTSHIFT_CACHE');
   if (base) return base;
   return path.join(readEnv(env, 'XDG_CACHE_HOME') ?? path.join(readEnv(env, 'HOME') ?? '/tmp', '.cache'), 'nightshift');

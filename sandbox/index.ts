@@ -55,7 +55,7 @@ export function createSandboxProvider(config: z.input<typeof SandboxConfigSchema
       return createE2BProvider({ apiKey, apiUrl: deps.e2b?.apiUrl, domain: deps.e2b?.domain, template: c.template, timeoutMs: c.timeoutMs, defaultExecTimeoutMs: c.timeoutMs });
     }
     case 'docker':
-      return createDockerProvider({ image: c.template });
+      return createDockerProvider({ image: c.template, defaultExecTimeoutMs: c.timeoutMs });
   }
 }
 

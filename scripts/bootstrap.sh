@@ -5,16 +5,21 @@
 #   into a per-machine cache.
 # With --cluster also what `npm run cluster` and the cluster tests need: PostgreSQL 15 (the
 #   Debian package) and the Temporal server and its sql tool, built into the same cache.
-# Usage: scripts/bootstrap.sh [--quiet] [--cluster]
+# With --docker also what the docker provider's tests need: the Docker engine (Debian's
+#   docker.io) and a small Debian root filesystem for its sandbox image, made with
+#   debootstrap into the same cache (no image registry is needed).
+# Usage: scripts/bootstrap.sh [--quiet] [--cluster] [--docker]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet=0
 cluster=0
+docker=0
 for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
     --cluster) cluster=1 ;;
-    *) echo "bootstrap: unknown option $arg (use --quiet, --cluster)" >&2; exit 2 ;;
+    --docker) docker=1 ;;
+    *) echo "bootstrap: unknown option $arg (use --quiet, --cluster, --docker)" >&2; exit 2 ;;
   esac
 done
 say() { [ "$quiet" = 1 ] || echo "bootstrap: $*" >&2; }
@@ -40,6 +45,10 @@ for pair in bwrap:bubblewrap socat:socat rg:ripgrep git:git mkfs.ext4:e2fsprogs;
 done
 # client/cluster/postgres.ts runs the server binaries from here, never the system service.
 [ "$cluster" = 1 ] && [ ! -x /usr/lib/postgresql/15/bin/postgres ] && missing+=(postgresql-15)
+if [ "$docker" = 1 ]; then
+  PATH="$PATH:/usr/sbin:/sbin" command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+  PATH="$PATH:/usr/sbin:/sbin" command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+fi
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   sudo=""
@@ -137,6 +146,38 @@ install_server() {
   say "Temporal server v$server_version installed in $cache ($(( $(date +%s) - start ))s)"
 }
 
+# --- Root filesystem of the docker provider's test image -------------------------------
+# Debian's minimal base with what the provider runs inside a container (coreutils' timeout
+# and base64, find, socat for the egress bridge) and git; the tests `docker import` it into
+# an engine of their own. Bump the recipe when the package list changes.
+rootfs_recipe="bookworm-minbase-git-socat-1"
+install_rootfs() {
+  local cache="$cache_base/docker-rootfs"
+  if [ -f "$cache/rootfs.tar" ] && [ "$(cat "$cache/VERSION" 2>/dev/null)" = "$rootfs_recipe" ]; then
+    say "docker sandbox root filesystem $rootfs_recipe found in $cache"
+    return
+  fi
+  [ "$(id -u)" = 0 ] || die "building the docker sandbox root filesystem needs root (debootstrap)"
+  say "building the docker sandbox root filesystem with debootstrap (first time on this machine; one to three minutes)"
+  local start root
+  start=$(date +%s)
+  root="$tmp/rootfs"
+  if ! PATH="$PATH:/usr/sbin:/sbin" debootstrap --variant=minbase --include=git,ca-certificates,socat \
+    bookworm "$root" >"$tmp/debootstrap.log" 2>&1; then
+    tail -5 "$tmp/debootstrap.log" >&2
+    die "debootstrap failed; see the lines above"
+  fi
+  # Nothing the sandbox needs: package caches, documentation, translations.
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+    "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/*
+  mkdir -p "$cache"
+  tar -C "$root" --numeric-owner -cf "$cache/rootfs.tar.partial" .
+  mv "$cache/rootfs.tar.partial" "$cache/rootfs.tar"
+  echo "$rootfs_recipe" > "$cache/VERSION"
+  say "docker sandbox root filesystem installed in $cache ($(( $(date +%s) - start ))s)"
+}
+
 install_cli
 [ "$cluster" = 1 ] && install_server
+[ "$docker" = 1 ] && install_rootfs
 exit 0
