@@ -140,6 +140,11 @@ export interface BatchBehaviour {
   processAfterMs?: number;
   /** The batch reaches its 24 hours unprocessed: every request expires, unbilled. */
   expire?: boolean | ((batch: FakeBatch) => boolean);
+  /**
+   * The batch is processed (and billed) but its results cannot be downloaded: the API's 404,
+   * as for results past their 29 days. The state still reads `ended` with its counts.
+   */
+  resultsGone?: boolean;
 }
 
 /** A Message Batch as the fake keeps it. */
@@ -424,6 +429,7 @@ class FakeBatches {
     }
     if (action === 'results' && method === 'GET') {
       if (b.status !== 'ended') return apiError(400, 'invalid_request_error', `message_batch ${id} has not ended; its results are not available yet`);
+      if (this.behaviour.resultsGone) return apiError(404, 'not_found_error', `the results of message_batch ${id} are no longer available`);
       b.resultReads++;
       // Not in request order, as the API warns: callers must match by custom_id.
       const lines = [...(b.results ?? [])].reverse().map((r) => JSON.stringify(r));
