@@ -27,7 +27,7 @@ export const CAPABILITIES: readonly Capability[] = ['model'];
 /** The activities each capability's queue carries; a worker without it does not register them. */
 export const CAPABILITY_ACTIVITIES: Record<Capability, readonly string[]> = {
   // Planning (decomposeGoal, planFromFindings) is not here: without a model it plans by heuristic.
-  model: ['callModel', 'keepCacheWarm', 'simpleModelCall', 'learnSkill', 'submitSimpleBatch', 'simpleBatchState', 'cancelSimpleBatch', 'collectSimpleBatch'],
+  model: ['callModel', 'keepCacheWarm', 'simpleModelCall', 'learnSkill', 'submitSkillBatch', 'collectSkillBatch', 'submitSimpleBatch', 'simpleBatchState', 'cancelSimpleBatch', 'collectSimpleBatch'],
 };
 
 /** What a worker needs for a capability, in the words `status` and the worker use. */
