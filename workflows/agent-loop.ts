@@ -21,7 +21,7 @@ import {
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
 import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
-import { priceOf, resolveModel } from '../common/models';
+import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
@@ -146,8 +146,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       () => (settled = true),
       () => (settled = true),
     );
-    for (let sent = 0; keepAliveWorthIt(sent, price); sent++) {
-      const due = budget.state.cacheTouchedAt + keepAliveAfterMs(opts.cacheLifetimeMs) - Date.now();
+    // Once the task writes for an hour, its entries live twelve times as long and a rewrite costs the 1-hour rate.
+    const long = budget.state.longCacheTtl === true;
+    const lifetimeMs = (opts.cacheLifetimeMs ?? CACHE_TTL_5M_MS) * (long ? 12 : 1);
+    const rates = { cacheRead: price.cacheRead, cacheWrite: long ? price.cacheWrite1h : price.cacheWrite };
+    for (let sent = 0; keepAliveWorthIt(sent, rates); sent++) {
+      const due = budget.state.cacheTouchedAt + keepAliveAfterMs(lifetimeMs) - Date.now();
       if (await condition(() => settled, Math.max(1, due))) break;
       if (!keepAliveFits(budget, costUsd, contextTokens)) break;
       const at = Date.now();
