@@ -126,6 +126,8 @@ export const keys = {
   question: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.question-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
   /** A note from nightshift (the budget's wrap-up request) sent with turn `turn`'s tool results. */
   note: (turn: number) => `turn-${String(turn).padStart(6, '0')}.note.json`,
+  /** The bill of the `seq`th cache keep-alive sent while turn `turn`'s tools ran or its question waited. */
+  keepAlive: (turn: number, seq: number) => `turn-${String(turn).padStart(6, '0')}.keepalive-${seq}.json`,
   /** Present while a side-effecting tool runs; left behind only if the worker died during it. */
   toolStarted: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.started`,
 };

@@ -14,6 +14,7 @@ const Entry = z.strictObject({
   prices: Rates,
   tiers: z.array(Rates.extend({ abovePromptTokens: z.number().int().positive() })).optional(),
   contextWindow: z.number().int().positive(),
+  minCacheableTokens: z.number().int().positive().optional(),
   maxOutput: z.number().int().positive().nullable().optional(),
   endOfLife: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD').nullable().optional(),
   forcedToolUse: z.enum(['accepted', 'rejected']),

@@ -44,6 +44,8 @@ export interface ModelEntry {
   prices: Rates;
   tiers?: PriceTier[];
   contextWindow: number;
+  /** The shortest prefix a cache breakpoint caches, in tokens; absent where the docs found do not say. */
+  minCacheableTokens?: number;
   /** Null where the docs found do not say. */
   maxOutput?: number | null;
   /** YYYY-MM-DD. */

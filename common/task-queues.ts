@@ -41,7 +41,7 @@ export const REMOTE_PROVIDERS: readonly RemoteProvider[] = ['e2b', 'docker'];
  */
 export const CAPABILITY_ACTIVITIES: Record<Exclude<Capability, RemoteProvider>, readonly string[]> = {
   // Planning (decomposeGoal, planFromFindings) is not here: without a model it plans by heuristic.
-  model: ['callModel', 'simpleModelCall', 'learnSkill', 'submitSimpleBatch', 'simpleBatchState', 'cancelSimpleBatch', 'collectSimpleBatch'],
+  model: ['callModel', 'keepCacheWarm', 'simpleModelCall', 'learnSkill', 'submitSkillBatch', 'collectSkillBatch', 'submitSimpleBatch', 'simpleBatchState', 'cancelSimpleBatch', 'collectSimpleBatch'],
   // The push is not here: it runs where the delivery repository holding the commit is (the sandbox's host).
   github: ['openPullRequest'],
 };

@@ -10,6 +10,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  condition,
   continueAsNew,
   isCancellation,
   patched,
@@ -21,12 +22,13 @@ import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
 import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
 import { isHostTaskQueue } from '../common/task-queues';
-import { resolveModel } from '../common/models';
+import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
+import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
-import { allowanceGrantor, bookTurn, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
+import { allowanceGrantor, bookTurn, callWithBookedAttempts, keepAliveFits, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkBaseline, checkFinish, deliver, prepareFromDependencies } from './delivery';
 import { newProgressState, nudgeText, observeTurn, type CallSeen } from './progress-guard';
 
@@ -50,6 +52,7 @@ function proxies(heartbeatTimeout: number, host: SandboxHost, provider: SandboxH
   return {
     callModel: model.callModel,
     callModelOnce: modelOnce.callModel,
+    keepCacheWarm: modelOnce.keepCacheWarm,
     runTool: tool.runTool,
     createAgentSandbox: sandbox.createAgentSandbox,
     prepareAgent: onSandbox.prepareAgent,
@@ -131,6 +134,46 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     capUsd: task.maxCostUsd,
     allowanceFrom: allowanceGrantor(input),
     remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now()) - waitedMs),
+    ...(opts.cacheLifetimeMs !== undefined ? { cacheLifetimeMs: opts.cacheLifetimeMs } : {}),
+  };
+  // Runs begun before keep-alives replay as they were: no keep-alive, the TTL chosen by the activity.
+  const keepWarm = patched(CACHE_KEPT_WARM_PATCH);
+  let keepAlivesSent = 0;
+  /**
+   * Waits for `work` (a tool call, a question, the checks) while keeping turn `forTurn`'s
+   * prompt cache warm: each time the cache nears the end of its five minutes, a keep-alive
+   * reads it again, as long as that is cheaper than the rewrite it avoids and fits the budget.
+   * A keep-alive that fails only lets the cache go.
+   */
+  const keptWarm = async <T>(forTurn: number, contextTokens: number, work: Promise<T>): Promise<T> => {
+    const price = priceOf(model);
+    if (!keepWarm || !price || budget.state.cacheTouchedAt === undefined) return work;
+    let settled = false;
+    work.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // Once the task writes for an hour, its entries live twelve times as long and a rewrite costs the 1-hour rate.
+    const long = budget.state.longCacheTtl === true;
+    const lifetimeMs = (opts.cacheLifetimeMs ?? CACHE_TTL_5M_MS) * (long ? 12 : 1);
+    const rates = { cacheRead: price.cacheRead, cacheWrite: long ? price.cacheWrite1h : price.cacheWrite };
+    for (let sent = 0; keepAliveWorthIt(sent, rates); sent++) {
+      const due = budget.state.cacheTouchedAt + keepAliveAfterMs(lifetimeMs) - Date.now();
+      if (await condition(() => settled, Math.max(1, due))) break;
+      if (!keepAliveFits(budget, costUsd, contextTokens)) break;
+      const at = Date.now();
+      try {
+        const kept = await acts.keepCacheWarm({ workflowId: storeKey, turn: forTurn, seq: ++keepAlivesSent, model, ...(task.effort ? { effort: task.effort } : {}) });
+        addUsage(tokens, kept.usage);
+        costUsd += kept.costUsd;
+        costEstimated ||= kept.costEstimated;
+        budget.state.cacheTouchedAt = at;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        break;
+      }
+    }
+    return work;
   };
 
   const totals = (): Partial<TaskResult> => ({
@@ -219,7 +262,12 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
           spent: () => costUsd,
           book: (usd) => (costUsd += usd),
           interrupted: interruptedCalls,
-          call: (attempt) => acts.callModelOnce({ workflowId: storeKey, turn, model, maxTokens, attempt, ...effort }),
+          call: (attempt) => {
+            if (!keepWarm) return acts.callModelOnce({ workflowId: storeKey, turn, model, maxTokens, attempt, ...effort });
+            budget.state.cacheTouchedAt = Date.now();
+            keepAlivesSent = 0;
+            return acts.callModelOnce({ workflowId: storeKey, turn, model, maxTokens, attempt, cacheTtl: budget.state.longCacheTtl ? '1h' : '5m', ...effort });
+          },
           say: (line) => publish(`turn ${turn}: ${line}`),
         });
         waitedMs += called.waitedMs;
@@ -252,7 +300,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         if (call.name === 'finish' || ended) continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
         if (call.name === 'ask_human') {
-          const asked = await askHuman({ batchId: input.batchId, storeKey, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' });
+          const asked = await keptWarm(turn, mt.contextTokens, askHuman({ batchId: input.batchId, storeKey, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' }));
           waitedMs += asked.waitedMs;
           addedChars += asked.resultChars;
           if (asked.assumption) assumptions.push(asked.assumption);
@@ -262,7 +310,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         }
         for (let lost = 0; ; lost++) {
           try {
-            const ran = await acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId: sandboxId! });
+            const ran = await keptWarm(turn, mt.contextTokens, acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId: sandboxId! }));
             addedChars += ran.chars;
             if (ran.callHash && ran.resultHash) seen.push({ call: ran.callHash, result: ran.resultHash, summary: `${call.name}: ${call.summary}` });
             if (ran.tree) treeAfter = ran.tree;
@@ -297,7 +345,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await withSandbox((id) => checkFinish(input, { workflowId: storeKey, sandboxId: id, turn: turn - 1, finishToolUseId, fixRounds, integrityTold }, host));
+        const checked = await keptWarm(turn - 1, mt.contextTokens, withSandbox((id) => checkFinish(input, { workflowId: storeKey, sandboxId: id, turn: turn - 1, finishToolUseId, fixRounds, integrityTold }, host)));
         // Failing checks with a fix round left, or weakened tests: the agent reads why as finish's result and goes on.
         if ('again' in checked) {
           if (checked.again === 'checks') fixRounds++;

@@ -391,6 +391,8 @@ export interface AgentLoopOptions {
    * host counts as lost. @default HOST_SCHEDULE_TO_START_MS (activity-profiles.ts)
    */
   hostScheduleToStartMs?: number;
+  /** Advanced (tests, with a fake whose cache clock runs faster): how long the API keeps a 5-minute cache entry. @default 300000 */
+  cacheLifetimeMs?: number;
 }
 
 export interface CarriedAgentState {
@@ -445,6 +447,8 @@ export interface TaskBudgetState {
   lastAnsweredAt?: number;
   /** A gap that long happened: every later call writes at the 1-hour rate (call-model.ts keeps the TTL once chosen). */
   longCacheTtl?: boolean;
+  /** Workflow time the prompt cache was last touched (a model call's or a keep-alive's start); set where the loop keeps it warm (workflows/cache-warmth.ts). */
+  cacheTouchedAt?: number;
 }
 
 /** What the plan said about a task, kept with its result so estimates and insights can learn from it. */

@@ -5,13 +5,14 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, sleep } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { batchStep, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
 import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
 import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
 import { deliver } from './delivery';
+import { waitForBatch } from './message-batch';
 import { Notifier } from './notify';
 import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn } from './task-budget';
 
@@ -24,9 +25,6 @@ export const SIMPLE_RESERVATION_PATCH = 'simple-mode-reservation-by-request-size
 /** Set on histories whose simple-mode call may go through the Message Batches API. */
 export const SIMPLE_BATCH_PATCH = 'simple-mode-batches-api';
 
-/** A durable timer between batch polls: short at first (a batch of one may end in seconds), then every five minutes. */
-const BATCH_POLL_FIRST_MS = 5_000;
-const BATCH_POLL_MAX_MS = 5 * 60_000;
 
 type BatchCall = { stored: true; costUsd: number; suspects: number } | { stored: false; reason: string; costUsd: number; suspects: number };
 
@@ -51,23 +49,8 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
   }
   const { batchId } = submitted;
   const suspects = submitted.suspects.length;
-  let delay = BATCH_POLL_FIRST_MS;
-  let canceled = false;
   try {
-    for (;;) {
-      say(`waiting for batch ${batchId}${canceled ? ' (canceling)' : ''}`);
-      // Never sleep past the moment to give up, so the fallback call keeps the time set aside for it.
-      await sleep(canceled ? delay : Math.max(1_000, Math.min(delay, waitUntil - Date.now())));
-      delay = Math.min(delay * 2, BATCH_POLL_MAX_MS);
-      const state = await batchApi.simpleBatchState({ batchId });
-      if (state.status === 'ended') break;
-      if (!canceled && Date.now() >= waitUntil) {
-        // Out of time to wait: what the batch already answered is still collected below.
-        await batchApi.cancelSimpleBatch({ batchId });
-        canceled = true;
-        delay = BATCH_POLL_FIRST_MS;
-      }
-    }
+    const { canceled } = await waitForBatch({ state: batchApi.simpleBatchState, cancel: batchApi.cancelSimpleBatch }, batchId, waitUntil, say);
     const got = await batchApi.collectSimpleBatch({ workflowId: call.workflowId, batchId, model: call.model });
     return got.stored ? { ...got, suspects } : { ...got, reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`, suspects };
   } catch (err) {

@@ -11,6 +11,7 @@ import { condition, patched, proxyActivities, setHandler, sleep, workflowInfo } 
 import type { Activities } from '../activities';
 import { bookkeeping, crossWorkflow } from './activity-profiles';
 import { batchPrice, CACHE_TTL_5M_MS, priceOf } from '../common/models';
+import { cacheGoneAfterMs } from './cache-warmth';
 import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs, nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
 import { budgetRaisedSignal, type AgentTaskInput, type InterruptedCall, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
 import type { Notifier } from './notify';
@@ -50,6 +51,8 @@ export interface TaskBudgetContext {
   remainingMs: () => number;
   /** The call goes through the Message Batches API, at its discount (common/models.json `batch`). @default 'messages' */
   api?: 'messages' | 'batch';
+  /** How long the API keeps a 5-minute cache entry (tests scale it with the fake's clock). @default CACHE_TTL_5M_MS */
+  cacheLifetimeMs?: number;
 }
 
 /**
@@ -61,9 +64,18 @@ export const LONG_TTL_WORST_CASE_PATCH = 'worst-case-1h-cache-write';
 /** A little earlier than the activity's own test, which runs after the reservation. */
 const LONG_GAP_MS = CACHE_TTL_5M_MS - 30_000;
 
-/** Whether the next call will write its cache for an hour (call-model.ts decides the same way). */
-function nextCallWritesForAnHour(b: TaskBudgetState): boolean {
+/**
+ * Whether the next call will write its cache for an hour. Where the loop keeps the cache
+ * warm (`cacheTouchedAt` set, cache-warmth.ts), this is the choice the call is then made
+ * with; before, call-model.ts decided the same way from its own clock.
+ */
+function nextCallWritesForAnHour(b: TaskBudgetState, lifetimeMs?: number): boolean {
   if (b.longCacheTtl) return true;
+  if (b.cacheTouchedAt !== undefined) {
+    if (Date.now() - b.cacheTouchedAt <= cacheGoneAfterMs(lifetimeMs)) return false;
+    b.longCacheTtl = true;
+    return true;
+  }
   if (b.lastAnsweredAt === undefined || Date.now() - b.lastAnsweredAt <= LONG_GAP_MS) return false;
   if (!patched(LONG_TTL_WORST_CASE_PATCH)) return false;
   b.longCacheTtl = true;
@@ -99,7 +111,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
   for (;;) {
     let raiseHint: string | undefined;
     b.capRaisedUsd += raises.raises.splice(0).reduce((a, r) => a + (r.taskCapAddUsd ?? 0), 0);
-    const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price, { cacheTtl1h: nextCallWritesForAnHour(b) });
+    const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price, { cacheTtl1h: nextCallWritesForAnHour(b, ctx.cacheLifetimeMs) });
     const cap = ctx.capUsd !== undefined ? ctx.capUsd + b.capRaisedUsd : undefined;
     const decision = taskCapDecision(spent, worst, cap);
     let blocked: string | undefined;
@@ -198,6 +210,22 @@ export async function callWithBookedAttempts<T extends { attempt?: number }>(ctx
       await sleep(modelRetryDelayMs(attempt, failed.retryAfterMs));
     }
   }
+}
+
+/**
+ * Whether a keep-alive (cache-warmth.ts) fits what the task may spend: its worst case (the
+ * cache already gone, so the whole prompt written, and its one output token) within the
+ * task's cap and within what the batch already granted. A keep-alive never asks the batch
+ * for more and never pauses the task: when it does not fit, the cache is let go.
+ */
+export function keepAliveFits(ctx: TaskBudgetContext, spent: number, contextTokens: number): boolean {
+  const price = priceOf(ctx.model);
+  if (!price) return false;
+  const worst = worstCaseCostUsd(contextTokens, 1, price);
+  const cap = ctx.capUsd !== undefined ? ctx.capUsd + ctx.state.capRaisedUsd : undefined;
+  if (cap !== undefined && Math.round((spent + worst) * 1e9) > Math.round(cap * 1e9)) return false;
+  if (ctx.allowanceFrom && Math.round((spent + worst) * 1e9) > Math.round(ctx.state.allowanceUsd * 1e9)) return false;
+  return true;
 }
 
 /** Books a finished call and estimates the next request; sends the 75% warning once. */

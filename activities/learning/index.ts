@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
 import { withHeartbeats } from '../heartbeat';
 import type { TranscriptStore } from '../transcripts';
-import { learnSkill, type LearnSkillInput, type LearnSkillResult } from './learn-skill';
+import { collectSkillBatch, learnSkill, submitSkillBatch, type LearnSkillInput, type LearnSkillResult } from './learn-skill';
 
 export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; transcripts: TranscriptStore }) {
   return withHeartbeats({
@@ -12,5 +12,13 @@ export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 
     async learnSkill(input: LearnSkillInput): Promise<LearnSkillResult> {
       return learnSkill({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, signal: Context.current().cancellationSignal }, input);
     },
-  }, ['learnSkill']);
+    /** The same request through the Message Batches API, submitted at most once (activities/model/batches.ts). */
+    async submitSkillBatch(input: LearnSkillInput) {
+      return submitSkillBatch({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts }, input);
+    },
+    /** An ended skill batch's answer, written as learnSkill writes it. */
+    async collectSkillBatch(input: LearnSkillInput & { batchId: string }) {
+      return collectSkillBatch({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts }, input);
+    },
+  }, ['learnSkill', 'submitSkillBatch', 'collectSkillBatch']);
 }

@@ -7,9 +7,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
-import { resolveModel } from '../../common/models';
+import { batchPrice, costOf, priceOf, resolveModel, worstCasePrice } from '../../common/models';
 import type { TaskSpec } from '../../spec/types';
-import { askForToolCall } from '../model/tool-answer';
+import { tokensFromChars, worstCaseCostUsd } from '../../workflows/budget';
+import { batchResults, submitBatchOnce } from '../model/batches';
+import { usageOf } from '../model/metered';
+import { acceptsForcedToolUse, askForToolCall } from '../model/tool-answer';
 import { notConfigured } from '../model/client';
 import { summarizeToolInput } from '../tools';
 import { getJson, keys, type TranscriptStore, type TurnRecord } from '../transcripts';
@@ -79,13 +82,14 @@ async function already(root: string, name: string, workflowId: string): Promise<
   return undefined;
 }
 
-export async function learnSkill(deps: { root: string; anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal }, input: LearnSkillInput): Promise<LearnSkillResult> {
+type LearnDeps = { root: string; anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal };
+
+/** The one request that asks for the skill, or the skill this workflow already wrote. */
+async function skillRequest(deps: LearnDeps, input: LearnSkillInput): Promise<{ done: LearnSkillResult } | { done?: undefined; name: string; params: Omit<Anthropic.MessageCreateParamsNonStreaming, 'tool_choice'> }> {
   const name = input.task.updateSkill ?? '';
   if (!SKILL_NAME.test(name)) throw new Error(`on_completion.update_skill "${name}" is not a valid skill name`);
   const done = await already(deps.root, name, input.workflowId);
-  if (done) return done;
-  if (!deps.anthropic) throw notConfigured();
-
+  if (done) return { done };
   const model = resolveModel(input.model ?? 'sonnet', undefined);
   const existing = await fs.readFile(skillFile(deps.root, 'learned', name), 'utf8').catch(() => undefined);
   const prompt = [
@@ -97,14 +101,69 @@ export async function learnSkill(deps: { root: string; anthropic: Anthropic | un
     existing ? `The current version of skill "${name}", which yours replaces if you are confident:\n<skill>\n${parseFrontMatter(existing).body}\n</skill>` : '',
     `Extract the reusable pattern as skill "${name}" with record_skill.`,
   ].filter(Boolean);
-  const { call, costUsd } = await askForToolCall(deps.anthropic, { model, max_tokens: 4096, tools: [SKILL_TOOL], messages: [{ role: 'user', content: prompt.join('\n\n') }] }, SKILL_TOOL.name, { signal: deps.signal });
+  return { name, params: { model, max_tokens: 4096, tools: [SKILL_TOOL], messages: [{ role: 'user', content: prompt.join('\n\n') }] } };
+}
+
+/** Writes the recorded skill where its confidence sends it. */
+async function writeSkill(root: string, input: LearnSkillInput, name: string, call: Anthropic.ToolUseBlock | undefined, costUsd: number): Promise<LearnSkillResult> {
   const v = (call?.input ?? {}) as { title?: unknown; when_to_use?: unknown; pattern?: unknown; confidence?: unknown };
   if (typeof v.pattern !== 'string' || !v.pattern.trim()) throw new Error('the model did not record a skill pattern');
   const confidence = typeof v.confidence === 'number' && v.confidence >= 0 && v.confidence <= 1 ? v.confidence : 0;
   const status = confidence >= SKILL_CONFIDENCE_THRESHOLD ? 'learned' : 'pending';
-  const file = skillFile(deps.root, status, name);
+  const file = skillFile(root, status, name);
   await fs.mkdir(path.dirname(file), { recursive: true });
   const body = `# ${typeof v.title === 'string' ? v.title : name}\n\nWhen to use: ${typeof v.when_to_use === 'string' ? v.when_to_use : '-'}\n\n${v.pattern.trim()}`;
   await fs.writeFile(file, renderSkill({ name, confidence, source: input.workflowId, task: input.task.id, date: input.date }, body));
-  return { name, status, confidence, file: path.relative(deps.root, file), costUsd };
+  return { name, status, confidence, file: path.relative(root, file), costUsd };
+}
+
+export async function learnSkill(deps: LearnDeps, input: LearnSkillInput): Promise<LearnSkillResult> {
+  const req = await skillRequest(deps, input);
+  if (req.done) return req.done;
+  if (!deps.anthropic) throw notConfigured();
+  const { call, costUsd } = await askForToolCall(deps.anthropic, req.params, SKILL_TOOL.name, { signal: deps.signal });
+  return writeSkill(deps.root, input, req.name, call, costUsd);
+}
+
+/** The one batch of a task run's skill learning (batches.ts keys its records and custom_ids by it). */
+const SKILL_BATCH = 'skill';
+
+/**
+ * Skill learning through the Message Batches API (half price): submits the request at most
+ * once however often this is retried (batches.ts). `learned` when this workflow already wrote its skill.
+ */
+export async function submitSkillBatch(deps: LearnDeps, input: LearnSkillInput): Promise<{ learned: LearnSkillResult } | { learned?: undefined; batchId: string; suspects: string[]; worstUsd: number }> {
+  const req = await skillRequest(deps, input);
+  if (req.done) return { learned: req.done };
+  if (!deps.anthropic) throw notConfigured();
+  // A batch has no second turn to remind a model that answered without the tool: a model that
+  // rejects forced tool use is asked with `auto`, and an answer without the call falls back.
+  const tool_choice: Anthropic.ToolChoice = acceptsForcedToolUse(req.params.model) ? { type: 'tool', name: SKILL_TOOL.name } : { type: 'auto' };
+  const b = await submitBatchOnce(deps.anthropic, deps.transcripts, input.workflowId, SKILL_BATCH, [{ ...req.params, tool_choice }]);
+  // What the batch may cost at most, for a workflow that cannot read its result: the request's tokens (counted conservatively) and all of max_tokens.
+  const worstUsd = worstCaseCostUsd(tokensFromChars(JSON.stringify(req.params).length), req.params.max_tokens, batchPrice(priceOf(req.params.model) ?? worstCasePrice()));
+  return { batchId: b.batchId, suspects: b.suspects, worstUsd };
+}
+
+/**
+ * Reads an ended skill batch's result (downloaded once, then from the store) and writes the
+ * skill it records, priced at the batch rate; otherwise says why, with what the answer cost.
+ */
+export async function collectSkillBatch(deps: LearnDeps, input: LearnSkillInput & { batchId: string }): Promise<{ learned: LearnSkillResult } | { learned?: undefined; reason: string; costUsd: number }> {
+  const req = await skillRequest(deps, input);
+  if (req.done) return { learned: req.done };
+  if (!deps.anthropic) throw notConfigured();
+  const results = await batchResults(deps.anthropic, deps.transcripts, input.workflowId, SKILL_BATCH, input.batchId);
+  const result = Object.values(results)[0];
+  if (!result) return { reason: `batch ${input.batchId} ended without a result for this task`, costUsd: 0 };
+  if (result.type === 'errored') return { reason: `the batched request errored: ${result.error.error?.message ?? 'no message'}`, costUsd: 0 };
+  if (result.type !== 'succeeded') return { reason: `the batched request ${result.type === 'expired' ? 'expired before the batch processed it' : 'was canceled'}`, costUsd: 0 };
+  const msg = result.message;
+  const listed = priceOf(req.params.model);
+  const costUsd = costOf({ ...usageOf(msg.usage), cacheWrite1h: msg.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0 }, batchPrice(listed ?? worstCasePrice()));
+  const call = msg.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === SKILL_TOOL.name);
+  const v = (call?.input ?? {}) as { pattern?: unknown };
+  // Billed either way; an answer without a pattern is counted here and the task asks again.
+  if (typeof v.pattern !== 'string' || !v.pattern.trim()) return { reason: `the batched answer recorded no skill pattern (stop reason ${msg.stop_reason ?? 'none'}); it cost $${costUsd.toFixed(4)}`, costUsd };
+  return { learned: await writeSkill(deps.root, input, req.name, call, costUsd) };
 }

@@ -17,7 +17,7 @@ import { getJson, keys, loadConversation, putJsonOnce, type TranscriptStore, typ
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
-import { effortParams, fitContext, withCacheBreakpoints } from './request';
+import { effortParams, elideThrough, fitContext, withCacheBreakpoints } from './request';
 
 export interface CallModelInput {
   workflowId: string;
@@ -35,6 +35,29 @@ export interface CallModelInput {
    * and heartbeats its usage.
    */
   attempt?: number;
+  /**
+   * The TTL the workflow chose for this call's cache breakpoints (it knows when the cache was
+   * last touched, keep-alives included). Absent in histories from before the choice moved there:
+   * the activity then judges by the gap since the previous answer.
+   */
+  cacheTtl?: '5m' | '1h';
+}
+
+/** keepCacheWarm: touch the cache turn `turn`'s request wrote, so it outlives a long wait. */
+export interface KeepCacheWarmInput {
+  workflowId: string;
+  /** The turn whose request is sent again. */
+  turn: number;
+  /** Which keep-alive of this wait this is (1-based): a retry of the same one is answered from the store. */
+  seq: number;
+  model: string;
+  effort?: Effort;
+}
+
+export interface CacheKeptWarm {
+  usage: TokenUsage;
+  costUsd: number;
+  costEstimated: boolean;
 }
 
 export interface ToolCallSummary {
@@ -117,7 +140,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const fit = fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens }, last?.elidedThroughTurn ?? 0);
       // After one wait longer than the cache lives (a long test run, a question), the task's
       // turns are written to the cache for an hour: the next such wait then reads instead of rewriting.
-      const longTtl = last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && now() - last.respondedAt > CACHE_TTL_5M_MS);
+      const longTtl = input.cacheTtl !== undefined ? input.cacheTtl === '1h' : last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && now() - last.respondedAt > CACHE_TTL_5M_MS);
       const req = withCacheBreakpoints(prompt.system, messages, { ttl: longTtl ? '1h' : '5m' });
 
       const ctx = Context.current();
@@ -162,6 +185,33 @@ export function createModelActivities(deps: ModelActivityDeps) {
         throw ApplicationFailure.create({ type: MODEL_CALL_INTERRUPTED, message: `the answer could not be stored: ${(err as Error).message}`, details: [{ usage, complete: true } satisfies CallProgress] });
       }
       return summarizeTurn(kept);
+    },
+
+    /**
+     * Sends turn `turn`'s request again, byte for byte up to its last breakpoint, with
+     * max_tokens 1: the API reads the cached prefix (a tenth of the input rate) and restarts
+     * its five minutes, so a tool call or a wait longer than that does not cost a rewrite of
+     * the whole conversation. The answer (one token) is thrown away; its bill is stored under
+     * the keep-alive's key, so a retried activity does not pay twice.
+     */
+    async keepCacheWarm(input: KeepCacheWarmInput): Promise<CacheKeptWarm> {
+      const { workflowId, turn, model } = input;
+      const key = keys.keepAlive(turn, input.seq);
+      const done = await getJson<CacheKeptWarm>(store, workflowId, key);
+      if (done) return done;
+      if (!deps.anthropic) throw notConfigured();
+      const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
+      if (!rec) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no stored answer: there is no request to keep warm`, 'NoTurnToKeepWarm');
+      const { prompt, messages } = await loadConversation(store, workflowId, turn);
+      // What fitContext elided for that request, from the same stored records: the same bytes.
+      elideThrough(messages, rec.elidedThroughTurn ?? 0);
+      const req = withCacheBreakpoints(prompt.system, messages, { ttl: rec.cacheTtl ?? '5m' });
+      const ctx = Context.current();
+      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: 1, ...req, ...effortParams(model, input.effort) }, {
+        signal: ctx.cancellationSignal,
+        heartbeat: { beat: () => ctx.heartbeat({ turn, keepAlive: input.seq }), everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
+      });
+      return putJsonOnce<CacheKeptWarm>(store, workflowId, key, { usage: m.usage, costUsd: m.costUsd, costEstimated: m.costEstimated });
     },
   };
 }

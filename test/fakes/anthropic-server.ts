@@ -123,7 +123,7 @@ export interface FakeOptions {
 export interface CacheBehaviour {
   /** The cache's clock (epoch ms); a bench passes a virtual one so a long tool call takes no real time. @default Date.now */
   now?: () => number;
-  /** A prefix shorter than this is not cached (the API's minimum cacheable length). @default 1024 */
+  /** A prefix shorter than this is not cached (the API's minimum cacheable length). @default the model's minCacheableTokens (common/models.json), else 1024 */
   minCacheableTokens?: number;
   /** Count tokens, ignore cache_control: the same requests as a model without caching bills them. */
   off?: boolean;
@@ -140,6 +140,11 @@ export interface BatchBehaviour {
   processAfterMs?: number;
   /** The batch reaches its 24 hours unprocessed: every request expires, unbilled. */
   expire?: boolean | ((batch: FakeBatch) => boolean);
+  /**
+   * The batch is processed (and billed) but its results cannot be downloaded: the API's 404,
+   * as for results past their 29 days. The state still reads `ended` with its counts.
+   */
+  resultsGone?: boolean;
 }
 
 /** A Message Batch as the fake keeps it. */
@@ -199,8 +204,11 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
       const cached = promptCache.use(req.body);
       if (typeof cached === 'string') return apiError(400, 'invalid_request_error', cached);
       if (reply.status === 200 && reply.json && typeof reply.json === 'object' && 'usage' in reply.json) {
-        const json = reply.json as { usage: Usage };
-        reply = { ...reply, json: { ...json, usage: { ...cached, output_tokens: json.usage.output_tokens } } };
+        const json = reply.json as { usage: Usage; content: Block[]; stop_reason: string };
+        // The API stops at max_tokens and bills only what it wrote: a scripted answer longer than that is cut.
+        const cap = Number(req.body.max_tokens);
+        const cut = json.usage.output_tokens > cap;
+        reply = { ...reply, json: { ...json, ...(cut ? { content: [{ type: 'text', text: '' }], stop_reason: 'max_tokens' } : {}), usage: { ...cached, output_tokens: cut ? cap : json.usage.output_tokens } } };
       }
     }
     if (reply) rememberThinking(reply, issuedThinking);
@@ -310,6 +318,7 @@ class PromptCache {
         }
       }
     }
+    const minimum = this.o.minCacheableTokens ?? modelEntry(String(body.model ?? ''))?.minCacheableTokens ?? 1024;
     const read = hit >= 0 ? tokensThrough[hit] : 0;
     if (hit >= 0) {
       const e = this.entries.get(hashes[hit])!;
@@ -319,7 +328,7 @@ class PromptCache {
     const written = { '5m': 0, '1h': 0 };
     let end = read;
     for (const m of marks) {
-      if (m <= hit || tokensThrough[m] < (this.o.minCacheableTokens ?? 1024)) continue;
+      if (m <= hit || tokensThrough[m] < minimum) continue;
       const ttl = blocks[m].ttl!;
       written[ttl] += tokensThrough[m] - end;
       end = tokensThrough[m];
@@ -420,6 +429,7 @@ class FakeBatches {
     }
     if (action === 'results' && method === 'GET') {
       if (b.status !== 'ended') return apiError(400, 'invalid_request_error', `message_batch ${id} has not ended; its results are not available yet`);
+      if (this.behaviour.resultsGone) return apiError(404, 'not_found_error', `the results of message_batch ${id} are no longer available`);
       b.resultReads++;
       // Not in request order, as the API warns: callers must match by custom_id.
       const lines = [...(b.results ?? [])].reverse().map((r) => JSON.stringify(r));

@@ -93,3 +93,48 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
     await fake.close();
   }
 });
+
+test('with model_api: batch the skill is learned through the Message Batches API at half price; a batch without a skill falls back to the Messages API', async () => {
+  const skill = (confidence: number) => message([toolUse('toolu_skill', 'record_skill', { title: 'Greeting modules', when_to_use: 'Adding a tiny module', pattern: '1. Write it.\n2. Run it.', confidence })]);
+  let skillAnswers = 0;
+  const fake = await startFakeAnthropic({
+    byTurn: (turn, req) => {
+      if (hasTool(req, 'record_skill')) {
+        skillAnswers++;
+        // The second task's batched answer records no pattern: it is billed, and the task asks again.
+        if (firstUserText(req).includes('batch-empty') && req.headers['x-fake-batch']) return message([text('I would rather not.')]);
+        return skill(0.9);
+      }
+      return turn === 1 ? message([toolUse('toolu_w', 'write_file', { path: 'greet.js', content: 'console.log("hi")\n' })]) : message([toolUse('toolu_f', 'finish', { summary: 'Added greet.js', verification: 'node greet.js' })]);
+    },
+    batches: { processAfterMs: 1_000 },
+  });
+  try {
+    const config = withModel(testConfig(server.env), fake.url);
+    const run = async (o: Parameters<typeof agentSpec>[0]) => runAgentTask(server.env, await testWorker(server.env, config), agentInput(agentSpec({ ...o, modelApi: 'batch' })));
+
+    const a = await run({ id: 'batched', updateSkill: 'batch-learned' });
+    assert.equal(a.result.status, 'succeeded', a.result.error);
+    assert.match(readFileSync(path.join(config.root, 'skills/learned/batch-learned.md'), 'utf8'), /^---\nname: batch-learned\nconfidence: 0\.9\n[\s\S]*# Greeting modules/);
+    const [batch] = fake.batches();
+    assert.equal(batch.requests.length, 1);
+    assert.match(batch.requests[0].custom_id, /^ns-[0-9a-f]{40}-0$/);
+    assert.deepEqual(batch.requests[0].params.tool_choice, { type: 'auto' }, 'sonnet 5.5 rejects forced tool use');
+    assert.equal(batch.resultReads, 1);
+    assert.equal(fake.requests.filter((r) => hasTool(r, 'record_skill') && !r.headers['x-fake-batch']).length, 0, 'no Messages API call for the skill');
+    // Two agent turns at $0.0004 each (100 in / 20 out on sonnet 5.5) and the skill at half of that.
+    assert.equal(a.result.costUsd, 0.001);
+    assert.equal(Math.round(fake.billing().costUsd * 1e9), Math.round(a.result.costUsd * 1e9), 'booked what was billed');
+
+    const b = await run({ id: 'fallback', updateSkill: 'batch-empty' });
+    assert.equal(b.result.status, 'succeeded', b.result.error);
+    assert.match((b.result.notes ?? []).join('\n'), /skill learning, Message Batches API: the batched answer recorded no skill pattern .*; asked the Messages API instead/);
+    assert.ok(existsSync(path.join(config.root, 'skills/learned/batch-empty.md')), 'learned through the Messages API');
+    assert.equal(fake.batches().length, 2);
+    // Two turns, the billed batch answer without a skill ($0.0002) and the Messages API's ($0.0004).
+    assert.equal(b.result.costUsd, 0.0014);
+    assert.equal(skillAnswers, 3);
+  } finally {
+    await fake.close();
+  }
+});

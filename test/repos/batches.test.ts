@@ -18,7 +18,7 @@ import { createSimpleActivities } from '../../activities/simple';
 import { FileTranscriptStore, keys, putJson } from '../../activities/transcripts';
 import { createLocalProvider } from '../../sandbox/local';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
-import type { BatchResult } from '../../workflows/contract';
+import { cancelBatchUpdate, type BatchResult } from '../../workflows/contract';
 import type { MessagesRequest } from '../../activities/model/messages-server';
 import { badRequest, message, startFakeAnthropic, toolUse, type FakeBatch } from '../fakes/anthropic-server';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
@@ -142,6 +142,58 @@ test('a batch still running when the task can wait no longer is canceled, and th
     assert.ok(batch.cancelAt !== undefined && batch.cancelAt - batch.createdAt < 110_000, `canceled ${batch.cancelAt! - batch.createdAt} ms after it was created`);
     assert.deepEqual(fake.billing().billed.map((b) => b.batchId ?? 'messages'), ['messages'], 'the canceled request was not billed; the fallback was');
     assert.equal(t.costUsd, 0.0015);
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a batch answered and billed whose results cannot be read is booked at its reserved worst case; the task asks the Messages API', async () => {
+  const fake = await startFakeAnthropic({ byTurn: (_t, req) => answer(repoOf(req.body)), batches: { processAfterMs: 0, resultsGone: true } });
+  try {
+    const { root } = testConfig(server.env);
+    makeRepos(root);
+    const yaml = ['repos_file: repos.yaml', 'tasks:', '  - id: gone', '    title: Update README', '    repo_names: [alpha]', '    simple_mode: true', '    model_api: batch', '    agent_config: { model: haiku }', '    on_completion: { create_pr: false }'];
+    const r = await runNight(root, fake.url, yaml);
+    const t = r.tasks[0];
+    assert.equal(t.status, 'succeeded', t.error);
+    const [batch] = fake.batches();
+    assert.equal(batch.status, 'ended');
+    assert.equal(batch.resultReads, 0, 'the results were never served');
+    assert.match((t.notes ?? []).join('\n'), new RegExp(`Message Batches API: batch ${batch.id} could not be read: .*no longer available.*; asked the Messages API instead`));
+    const bill = fake.billing();
+    assert.deepEqual(bill.billed.map((b) => b.batchId ?? 'messages'), [batch.id, 'messages'], 'the batch was billed, then the fallback');
+    // The batched answer's cost is unknown to the task: it books the worst case it reserved, never less than was billed.
+    assert.ok(t.costUsd! >= bill.costUsd, `booked $${t.costUsd} for $${bill.costUsd} billed`);
+    assert.ok(t.costUsd! - 0.0015 > 0.00075, `the batch booked at its worst case ($${(t.costUsd! - 0.0015).toFixed(6)}), above its real $0.00075`);
+    assert.equal(readFileSync(path.join(t.workDir!, 'README.md'), 'utf8'), '# alpha\n\nregenerated\n');
+  } finally {
+    await fake.close();
+  }
+});
+
+test('a night cancelled while its task waits for a batch cancels the batch: nothing of it is billed', async () => {
+  const fake = await startFakeAnthropic({ byTurn: (_t, req) => answer(repoOf(req.body)), batches: { processAfterMs: 60 * 60_000 } });
+  try {
+    const { root } = testConfig(server.env);
+    makeRepos(root);
+    writeFileSync(path.join(root, 'tasks', 'night.yaml'), ['repos_file: repos.yaml', 'tasks:', '  - id: waiting', '    title: Update README', '    repo_names: [alpha]', '    simple_mode: true', '    model_api: batch', '    agent_config: { model: haiku }', '    on_completion: { create_pr: false }'].join('\n') + '\n');
+    const worker = await testWorker(server.env, withModel(testConfig(server.env, root), fake.url));
+    const result = await worker.runUntil(async () => {
+      const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId(), args: [{ tasksFile: 'tasks/night.yaml', date: '2026-11-21' }] });
+      while (fake.batches().length === 0) await new Promise((res) => setTimeout(res, 100));
+      await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason: 'going home' }] });
+      return (await handle.result()) as BatchResult;
+    });
+    const t = result.tasks[0];
+    assert.equal(t.status, 'cancelled', t.error);
+    const [batch] = fake.batches();
+    assert.ok(batch.cancelAt !== undefined, 'the batch was cancelled');
+    // The API ends a canceling batch on its own; the fake does so when it is next looked at.
+    const client = createAnthropicClient({ anthropic: { apiKey: 'sk-test', baseUrl: fake.url } }, { maxRetries: 0 })!;
+    const ended = await client.messages.batches.retrieve(batch.id);
+    assert.deepEqual([ended.processing_status, ended.request_counts.canceled, ended.request_counts.succeeded], ['ended', 1, 0]);
+    assert.equal(fake.billing().requests, 0, 'nothing billed: not the batch, and no fallback call');
+    assert.equal(fake.batches().length, 1, 'and nothing submitted again');
   } finally {
     await fake.close();
   }
