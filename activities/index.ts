@@ -90,7 +90,7 @@ export function createActivities(deps: ActivityDeps) {
   const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, store, safetyPolicy: deps.safetyPolicy, hostTaskQueue: deps.hostTaskQueue });
   return {
     ...createBudgetActivities({ temporalClient }),
-    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
+    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: new TelegramQuestionIndex(store), ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
     ...createSpecActivities(deps.config, store),
     ...createFolderActivities(deps.config),

@@ -13,8 +13,12 @@
  */
 import type { Readable } from 'node:stream';
 
-/** Kinds of record the store holds; each is a directory of its own in the file store. Lessons, plans and learned skills are not here yet. */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills';
+/**
+ * Kinds of record the store holds; each is a directory of its own in the file store.
+ * `telegram`: which question each sent Telegram message asked (scope `questions`).
+ * Lessons, plans and learned skills are not here yet.
+ */
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram';
 
 export interface StateStore {
   /**

@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { createReportActivities } from '../../activities/report';
+import { TelegramQuestionIndex } from '../../activities/telegram-index';
 import { FileStateStore, type StateStore } from '../../common/store';
 import { BLOB_CHUNK_BYTES, PostgresStateStore } from '../../common/store/postgres';
 import type { BatchStatus } from '../../workflows/contract';
@@ -164,6 +165,26 @@ for (const backend of backends) {
       assert.equal(await store.putBlob('checkpoints', s, 'cp.bundle', asyncPieces(10, 1)), true);
     });
 
+    test('the Telegram question index: a record one host writes, another reads; the first record of a message stands', async () => {
+      const other = await backend.open();
+      try {
+        const chatId = `-100${process.pid}${randomBytes(2).readUInt16BE()}`;
+        const sender = new TelegramQuestionIndex(store);
+        const listener = new TelegramQuestionIndex(other);
+        const ref = { chatId, messageId: 7, batchId: 'b', taskId: 't', workflowId: 'b/t', questionId: 'q1' };
+        assert.equal(await listener.get(chatId, 7), undefined);
+        await sender.put(ref);
+        assert.deepEqual(await listener.get(chatId, 7), ref);
+        // A retried notification writes again; the record the listener may already have used stays.
+        await listener.put({ ...ref, questionId: 'q2' });
+        assert.deepEqual(await sender.get(chatId, 7), ref);
+        assert.equal(await listener.get(chatId, 8), undefined);
+        assert.equal(await listener.get(`${chatId}9`, 7), undefined);
+      } finally {
+        await other.close();
+      }
+    });
+
     test('keys that could name another place are refused', async () => {
       for (const key of ['../escape', 'a/b', '..', '', 'x y']) {
         await assert.rejects(store.put('transcripts', scope('keys'), key, 'v'), /invalid state store key/);
@@ -171,6 +192,20 @@ for (const backend of backends) {
     });
   });
 }
+
+test('file: the Telegram question index keeps its layout, .nightshift/telegram/questions/<chat>.<message>.json', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-telegram-'));
+  const questions = path.join(root, '.nightshift', 'telegram', 'questions');
+  const ref = { chatId: '-1004242', messageId: 31, batchId: 'b', taskId: 't', workflowId: 'b/t', questionId: 'q' };
+  await TelegramQuestionIndex.forRoot({ root }).put(ref);
+  assert.deepEqual(JSON.parse(readFileSync(path.join(questions, '-1004242.31.json'), 'utf8')), ref);
+  // A record written before the store (same place, same name) is read as it is.
+  const earlier = { ...ref, messageId: 30, questionId: 'earlier' };
+  writeFileSync(path.join(questions, '-1004242.30.json'), JSON.stringify(earlier));
+  assert.deepEqual(await new TelegramQuestionIndex(new FileStateStore({ dir: path.join(root, '.nightshift') })).get('-1004242', 30), earlier);
+  // A named scope is a directory name: one that could name another place is refused.
+  await assert.rejects(new FileStateStore({ dir: path.join(root, '.nightshift') }).put('telegram', '../questions', 'x.json', 'v'), /invalid state store key/);
+});
 
 test('postgres: workers starting together migrate the schema once, and again is a no-op', async () => {
   const url = pg.server.urlFor('nightshift_migrate');
