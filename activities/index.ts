@@ -98,7 +98,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,
-    ...createPlanningActivities({ config: deps.config, anthropic }),
+    ...createPlanningActivities({ config: deps.config, anthropic, store }),
     ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),

@@ -16,9 +16,10 @@ import type { Readable } from 'node:stream';
 /**
  * Kinds of record the store holds; each is a directory of its own in the file store.
  * `telegram`: which question each sent Telegram message asked (scope `questions`).
- * Lessons, plans and learned skills are not here yet.
+ * `plans`: the plan a planning workflow made (scope: its workflow ID).
+ * Lessons and learned skills are not here yet.
  */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram';
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans';
 
 export interface StateStore {
   /**
