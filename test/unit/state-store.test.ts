@@ -4,13 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { createReportActivities } from '../../activities/report';
 import { TelegramQuestionIndex } from '../../activities/telegram-index';
+import { buildSystemPrompt, directoryReader } from '../../activities/prompt';
+import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey, specKeys, storeValidatedSpec } from '../../activities/spec';
+import { loadBatchSpec } from '../../spec/load';
+import type { BatchSpec } from '../../spec/types';
 import { FileStateStore, type StateStore } from '../../common/store';
 import { BLOB_CHUNK_BYTES, PostgresStateStore } from '../../common/store/postgres';
 import type { BatchStatus } from '../../workflows/contract';
@@ -180,6 +184,39 @@ for (const backend of backends) {
         assert.deepEqual(await sender.get(chatId, 7), ref);
         assert.equal(await listener.get(chatId, 8), undefined);
         assert.equal(await listener.get(`${chatId}9`, 7), undefined);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test('the lessons and a learned skill the starting machine has reach a prompt built on a host that has neither', async () => {
+      const startRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-start-'));
+      mkdirSync(path.join(startRoot, '.nightshift'));
+      mkdirSync(path.join(startRoot, 'skills', 'learned'), { recursive: true });
+      const lessons = `- Run the linter before finishing (${randomBytes(3).toString('hex')})\n`;
+      writeFileSync(path.join(startRoot, '.nightshift', 'lessons.md'), lessons);
+      writeFileSync(path.join(startRoot, 'skills', 'learned', 'migrations.md'), 'Write a down migration for every up migration.\n');
+      const batchId = scope('lessons').replace('/', '-');
+      writeFileSync(path.join(startRoot, 'night.yaml'), 'tasks:\n  - id: t1\n    title: one\n    skills_required: [migrations]\n');
+      const validated = await loadBatchSpec('night.yaml', startRoot);
+      const ref = await storeValidatedSpec(store, batchId, validated, startRoot);
+      const stored = JSON.parse((await store.get('specs', batchId, specKeys.validated(ref.hash)))!) as BatchSpec;
+      const task = stored.tasks[0];
+      assert.ok(task.lessonsHash && task.skillHashes?.migrations, 'the task records both hashes');
+
+      const otherHost = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-host-'));
+      const other = await backend.open();
+      try {
+        const prompt = await buildSystemPrompt(task, directoryReader(otherHost), {
+          root: otherHost,
+          storedSkill: (h) => other.get('skills', SKILL_SCOPE, skillKey(h)),
+          storedLessons: (h) => other.get('lessons', LESSONS_SCOPE, lessonsKey(h)),
+        });
+        assert.match(prompt, /Lessons from earlier nights[\s\S]*Run the linter before finishing/);
+        assert.match(prompt, /### migrations[\s\S]*Write a down migration/);
+        // Without the store the other host has neither.
+        const local = await buildSystemPrompt(task, directoryReader(otherHost), { root: otherHost });
+        assert.doesNotMatch(local, /Run the linter|Write a down migration/);
       } finally {
         await other.close();
       }
