@@ -99,7 +99,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,
     ...createPlanningActivities({ config: deps.config, anthropic, store }),
-    ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
+    ...createLearningActivities({ config: deps.config, anthropic, transcripts, store }),
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
     ...createReviewActivities({ config: deps.config }),

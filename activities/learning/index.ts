@@ -2,15 +2,16 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
+import type { StateStore } from '../../common/store';
 import { withHeartbeats } from '../heartbeat';
 import type { TranscriptStore } from '../transcripts';
 import { learnSkill, type LearnSkillInput, type LearnSkillResult } from './learn-skill';
 
-export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; transcripts: TranscriptStore }) {
+export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; transcripts: TranscriptStore; store?: StateStore }) {
   return withHeartbeats({
-    /** Idempotent by workflow ID: a retry finds the skill file it wrote and returns it. */
+    /** Idempotent by workflow ID: a retry finds the skill file it wrote (or, with a shared store, the skill any host recorded) and returns it. */
     async learnSkill(input: LearnSkillInput): Promise<LearnSkillResult> {
-      return learnSkill({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, signal: Context.current().cancellationSignal }, input);
+      return learnSkill({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, store: deps.store, signal: Context.current().cancellationSignal }, input);
     },
   }, ['learnSkill']);
 }

@@ -14,6 +14,7 @@ import { notConfigured } from '../model/client';
 import { summarizeToolInput } from '../tools';
 import { getJson, keys, type TranscriptStore, type TurnRecord } from '../transcripts';
 import { parseFrontMatter, renderSkill, skillFile, SKILL_NAME, type SkillStatus } from './skills';
+import type { StateStore } from '../../common/store';
 
 /** Confidence at which a learned skill goes straight into use. */
 export const SKILL_CONFIDENCE_THRESHOLD = 0.7;
@@ -79,11 +80,31 @@ async function already(root: string, name: string, workflowId: string): Promise<
   return undefined;
 }
 
-export async function learnSkill(deps: { root: string; anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal }, input: LearnSkillInput): Promise<LearnSkillResult> {
+/** A learning workflow's skill in a shared store, by the workflow: one per workflow and name. */
+const learnedKey = (name: string) => `learned-${name}.md`;
+
+/** Writes the skill text into this host's skills/ (learned or pending by its confidence) and says what it is. */
+async function writeLocal(root: string, name: string, text: string, costUsd: number): Promise<LearnSkillResult> {
+  const confidence = Number(parseFrontMatter(text).fields.confidence);
+  const status = confidence >= SKILL_CONFIDENCE_THRESHOLD ? 'learned' : 'pending';
+  const file = skillFile(root, status, name);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, text);
+  return { name, status, confidence, file: path.relative(root, file), costUsd };
+}
+
+export async function learnSkill(
+  deps: { root: string; anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal; store?: StateStore },
+  input: LearnSkillInput,
+): Promise<LearnSkillResult> {
   const name = input.task.updateSkill ?? '';
   if (!SKILL_NAME.test(name)) throw new Error(`on_completion.update_skill "${name}" is not a valid skill name`);
+  // The file store is this host's disk, which `already` reads; a shared store also knows what an attempt on another host learned.
+  const shared = deps.store && !deps.store.hostLocal ? deps.store : undefined;
   const done = await already(deps.root, name, input.workflowId);
   if (done) return done;
+  const kept = shared ? await shared.get('skills', input.workflowId, learnedKey(name)) : undefined;
+  if (kept !== undefined) return writeLocal(deps.root, name, kept, 0);
   if (!deps.anthropic) throw notConfigured();
 
   const model = resolveModel(input.model ?? 'sonnet', undefined);
@@ -101,10 +122,9 @@ export async function learnSkill(deps: { root: string; anthropic: Anthropic | un
   const v = (call?.input ?? {}) as { title?: unknown; when_to_use?: unknown; pattern?: unknown; confidence?: unknown };
   if (typeof v.pattern !== 'string' || !v.pattern.trim()) throw new Error('the model did not record a skill pattern');
   const confidence = typeof v.confidence === 'number' && v.confidence >= 0 && v.confidence <= 1 ? v.confidence : 0;
-  const status = confidence >= SKILL_CONFIDENCE_THRESHOLD ? 'learned' : 'pending';
-  const file = skillFile(deps.root, status, name);
-  await fs.mkdir(path.dirname(file), { recursive: true });
   const body = `# ${typeof v.title === 'string' ? v.title : name}\n\nWhen to use: ${typeof v.when_to_use === 'string' ? v.when_to_use : '-'}\n\n${v.pattern.trim()}`;
-  await fs.writeFile(file, renderSkill({ name, confidence, source: input.workflowId, task: input.task.id, date: input.date }, body));
-  return { name, status, confidence, file: path.relative(deps.root, file), costUsd };
+  const text = renderSkill({ name, confidence, source: input.workflowId, task: input.task.id, date: input.date }, body);
+  // Of two attempts that both asked, the first skill recorded stands on every host.
+  const recorded = shared && !(await shared.putIfAbsent('skills', input.workflowId, learnedKey(name), text)) ? await shared.get('skills', input.workflowId, learnedKey(name)) : undefined;
+  return writeLocal(deps.root, name, recorded ?? text, costUsd);
 }
