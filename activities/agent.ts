@@ -26,7 +26,7 @@ import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { baselineSection, readBaseline } from './delivery/baseline';
 import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';
 import { buildSystemPrompt, firstMessage } from './prompt';
-import { SKILL_SCOPE, skillKey } from './spec';
+import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey } from './spec';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
 import { getJson, keys, putJsonOnce, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
 
@@ -211,7 +211,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
           }
         },
       };
-      const system = await buildSystemPrompt(task, reader, { root: deps.config.root, storedSkill: deps.store ? (hash) => deps.store!.get('skills', SKILL_SCOPE, skillKey(hash)) : undefined });
+      const system = await buildSystemPrompt(task, reader, { root: deps.config.root, storedSkill: deps.store ? (hash) => deps.store!.get('skills', SKILL_SCOPE, skillKey(hash)) : undefined, storedLessons: deps.store ? (hash) => deps.store!.get('lessons', LESSONS_SCOPE, lessonsKey(hash)) : undefined });
       // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
       const conflict = await readConflict(store, input.workflowId);
       const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '') + baselineSection(await readBaseline(store, input.workflowId));

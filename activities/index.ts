@@ -90,7 +90,7 @@ export function createActivities(deps: ActivityDeps) {
   const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, store, safetyPolicy: deps.safetyPolicy, hostTaskQueue: deps.hostTaskQueue });
   return {
     ...createBudgetActivities({ temporalClient }),
-    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: TelegramQuestionIndex.forRoot(deps.config), ...deps.notify }),
+    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: new TelegramQuestionIndex(store), ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
     ...createSpecActivities(deps.config, store),
     ...createFolderActivities(deps.config),
@@ -98,8 +98,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,
-    ...createPlanningActivities({ config: deps.config, anthropic }),
-    ...createLearningActivities({ config: deps.config, anthropic, transcripts }),
+    ...createPlanningActivities({ config: deps.config, anthropic, store }),
+    ...createLearningActivities({ config: deps.config, anthropic, transcripts, store }),
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
     ...createReviewActivities({ config: deps.config }),

@@ -20,7 +20,7 @@ export interface WorkspaceReader {
 }
 
 export interface PromptOptions {
-  /** NIGHTSHIFT_ROOT: skills come from `<root>/skills/<name>.md` (else `skills/learned/`), lessons from `<root>/.nightshift/lessons.md`. */
+  /** NIGHTSHIFT_ROOT: skills come from `<root>/skills/<name>.md` (else `skills/learned/`), lessons from `<root>/.nightshift/lessons.md`, unless the store has the night's own. */
   root?: string;
   /** Cap per context file, plan file or skill. @default 20000 characters */
   maxFileChars?: number;
@@ -31,6 +31,8 @@ export interface PromptOptions {
    * from the state store; undefined sends the skill to `<root>/skills/`. @default none
    */
   storedSkill?: (sha256: string) => Promise<string | undefined>;
+  /** The lessons by the content hash `nightshift start` recorded (TaskSpec.lessonsHash), from the state store. @default none: `<root>/.nightshift/lessons.md` */
+  storedLessons?: (sha256: string) => Promise<string | undefined>;
 }
 
 export const SAFETY_RULES = `## Rules you must follow
@@ -110,10 +112,10 @@ export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceRead
     }
     parts.push(section('Skills', skills.join('\n\n')));
   }
-  if (o.root) {
-    const lessons = await readHost(path.join(stateDir({ root: o.root }), 'lessons.md'));
-    if (lessons?.trim()) parts.push(section('Lessons from earlier nights', fenced(truncateMiddle(lessons.trim(), maxFile))));
-  }
+  // Like skills: the lessons start read are the ones every host prompts with.
+  const storedLessons = task.lessonsHash && o.storedLessons ? await o.storedLessons(task.lessonsHash) : undefined;
+  const lessons = storedLessons ?? (o.root ? await readHost(path.join(stateDir({ root: o.root }), 'lessons.md')) : undefined);
+  if (lessons?.trim()) parts.push(section('Lessons from earlier nights', fenced(truncateMiddle(lessons.trim(), maxFile))));
   parts.push(SAFETY_RULES);
   return parts.join('\n\n') + '\n';
 }

@@ -17,6 +17,7 @@ import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
 import { normalizeBatch } from '../spec/normalize';
 import { claimPendingFiles, settleClaimedFiles } from './folders';
 import { readSkill } from './learning/skills';
+import { lessonsMarkdown } from './learning/store';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import type { BatchSpecHeader, SpecRef, TaskIndexEntry } from '../workflows/contract';
 
@@ -75,10 +76,13 @@ export function splitTasks<T>(tasks: T[], maxChars = SPEC_PART_CHARS): T[][] {
 /** Where a skill's text is kept by its sha256, shared by every night that names it. */
 export const SKILL_SCOPE = 'by-hash';
 export const skillKey = (sha256: string) => `${sha256}.md`;
+/** Where the lessons a night was started with are kept, by their sha256. */
+export const LESSONS_SCOPE = 'by-hash';
+export const lessonsKey = (sha256: string) => `${sha256}.md`;
 
 /**
  * Stores what `nightshift start` validated for `batchId`, with the text of every skill it
- * names as read from `root` now (each task records their hashes). Content-addressed and
+ * names and of the lessons, as read from `root` now (each task records their hashes). Content-addressed and
  * insert-if-absent: starting the same night twice stores it once.
  */
 export async function storeValidatedSpec(store: StateStore, batchId: string, validated: BatchSpec, root: string): Promise<SpecRef> {
@@ -90,11 +94,14 @@ export async function storeValidatedSpec(store: StateStore, batchId: string, val
     await store.putIfAbsent('skills', SKILL_SCOPE, skillKey(hash), text);
     hashes.set(name, hash);
   }
+  const lessons = await fs.readFile(lessonsMarkdown(root), 'utf8').catch(() => '');
+  const lessonsHash = lessons.trim() ? createHash('sha256').update(lessons).digest('hex') : undefined;
+  if (lessonsHash) await store.putIfAbsent('lessons', LESSONS_SCOPE, lessonsKey(lessonsHash), lessons);
   const spec: BatchSpec = {
     ...validated,
     tasks: validated.tasks.map((t) => {
       const named = t.skills.filter((n) => hashes.has(n));
-      return named.length ? { ...t, skillHashes: Object.fromEntries(named.map((n) => [n, hashes.get(n)!])) } : t;
+      return { ...t, ...(named.length ? { skillHashes: Object.fromEntries(named.map((n) => [n, hashes.get(n)!])) } : {}), ...(lessonsHash ? { lessonsHash } : {}) };
     }),
   };
   const hash = contentHash(spec);

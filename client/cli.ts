@@ -5,6 +5,7 @@
 import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { loadConfig, LOG_FORMATS, webUiUrl } from '../common/config';
+import { openStateStore } from '../common/store';
 import { installModelFile } from '../common/models-file';
 import { formatSpecIssue, SpecError } from '../common/errors';
 import { promptForTask } from '../activities/prompt';
@@ -306,17 +307,20 @@ wrote ${files.json}`);
       const stop = new AbortController();
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
       const client = await connectClient(config);
+      // The workers' records of the questions they sent, wherever they run.
+      const store = await openStateStore(config);
       if (!o.once && !o.json) info(`listening for replies to question messages (${config.notify.telegramApiUrl}); Ctrl-C stops`);
       const sent = await listenTelegram({
         client,
         env: config.notify,
         root: config.root,
+        store,
         once: o.once,
         pollSeconds: o.once ? 0 : pollSeconds,
         signal: stop.signal,
         onAnswer: (a) => print(o.json ? JSON.stringify(a) : `answered ${a.taskId} (${a.workflowId}): ${a.text.replace(/\s+/g, ' ').slice(0, 80)}`),
         onProblem: (line) => info(`telegram: ${line}`),
-      });
+      }).finally(() => store.close());
       if (!o.json) info(`stopped; ${sent.length} answer(s) forwarded`);
     });
 

@@ -55,6 +55,13 @@ export interface TaskSpec {
    * started otherwise: the worker reads `<root>/skills/`.
    */
   skillHashes?: Record<string, string>;
+  /**
+   * sha256 of the lessons (`.nightshift/lessons.md`) `nightshift start` read; their text is
+   * in the state store, so every host prompts with the lessons of the machine that started
+   * the night. Absent when there were none, or for nights started otherwise: the worker
+   * reads its own.
+   */
+  lessonsHash?: string;
   deliverables: string[];
   acceptanceCriteria: string[];
   /** Alias or full model ID as written; resolved by common/models.ts. */

@@ -8,7 +8,7 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
+import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { isRemoteRepo } from '../common/remote-repo';
 import type { TaskSpec } from '../spec/types';
@@ -89,6 +89,12 @@ export const BASELINE_CHECKS_PATCH = 'baseline-checks';
 export const TEST_INTEGRITY_ROUND_PATCH = 'test-integrity-round';
 /** patched() ID of the review-cost summary and the per-repository PR cap. */
 export const REVIEW_CAPACITY_PATCH = 'review-capacity';
+/**
+ * Delivery whose sandbox host died hands the loss to the caller, which rebuilds the sandbox
+ * from its last checkpoint on another host and delivers again, instead of reporting a
+ * schedule-to-start timeout as the delivery's error with nothing pushed.
+ */
+export const DELIVERY_HOST_LOST_PATCH = 'delivery-rebuilds-lost-host';
 /** Label of a PR whose tests look weakened (deleted, skipped, narrowed, none run). */
 export const TEST_INTEGRITY_LABEL = 'nightshift: tests weakened';
 
@@ -269,6 +275,8 @@ export async function deliver(
     if (opened.notes.length) note(opened.notes.join('; '));
   } catch (err) {
     if (isCancellation(err)) throw err;
+    // Every step is idempotent by branch and workflow ID, so delivering again on the rebuilt sandbox is safe.
+    if (hostLost(err) && patched(DELIVERY_HOST_LOST_PATCH)) throw err;
     note(messageOf(err));
   }
   return out;

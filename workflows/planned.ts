@@ -38,6 +38,7 @@ export interface PlannedNightResult {
 const { decomposeGoal } = proxyActivities<Activities>(planningCall());
 
 export async function plannedNight(input: PlannedNightInput): Promise<PlannedNightResult> {
+  const batchId = input.batchId ?? batchIdFor(input.date);
   const plan = await decomposeGoal({
     goal: input.goal,
     prdFile: input.prdFile,
@@ -47,11 +48,12 @@ export async function plannedNight(input: PlannedNightInput): Promise<PlannedNig
     model: input.model,
     out: input.out,
     key: workflowInfo().workflowId,
+    batchId,
   });
-  const batchId = input.batchId ?? batchIdFor(input.date);
   const batch = await executeChild(nightlyBatch, {
     workflowId: batchId,
-    args: [{ tasksFile: plan.tasksFile, date: input.date }],
+    // A plan stored in a shared store runs on any host; the task file is on the planning host only.
+    args: [{ tasksFile: plan.tasksFile, date: input.date, ...(plan.storedSpec ? { storedSpec: plan.storedSpec } : {}) }],
     staticSummary: `nightshift ${input.date} · ${plan.taskIds.length} planned tasks from ${plan.tasksFile}`,
     typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
   });

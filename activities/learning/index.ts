@@ -2,23 +2,24 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
+import type { StateStore } from '../../common/store';
 import { withHeartbeats } from '../heartbeat';
 import type { TranscriptStore } from '../transcripts';
 import { collectSkillBatch, learnSkill, submitSkillBatch, type LearnSkillInput, type LearnSkillResult } from './learn-skill';
 
-export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; transcripts: TranscriptStore }) {
+export function createLearningActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; transcripts: TranscriptStore; store?: StateStore }) {
   return withHeartbeats({
-    /** Idempotent by workflow ID: a retry finds the skill file it wrote and returns it. */
+    /** Idempotent by workflow ID: a retry finds the skill file it wrote (or, with a shared store, the skill any host recorded) and returns it. */
     async learnSkill(input: LearnSkillInput): Promise<LearnSkillResult> {
-      return learnSkill({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, signal: Context.current().cancellationSignal }, input);
+      return learnSkill({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, store: deps.store, signal: Context.current().cancellationSignal }, input);
     },
     /** The same request through the Message Batches API, submitted at most once (activities/model/batches.ts). */
     async submitSkillBatch(input: LearnSkillInput) {
-      return submitSkillBatch({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts }, input);
+      return submitSkillBatch({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, store: deps.store }, input);
     },
     /** An ended skill batch's answer, written as learnSkill writes it. */
     async collectSkillBatch(input: LearnSkillInput & { batchId: string }) {
-      return collectSkillBatch({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts }, input);
+      return collectSkillBatch({ root: deps.config.root, anthropic: deps.anthropic, transcripts: deps.transcripts, store: deps.store }, input);
     },
   }, ['learnSkill', 'submitSkillBatch', 'collectSkillBatch']);
 }

@@ -15,6 +15,7 @@ import { usageOf } from '../model/metered';
 import { acceptsForcedToolUse, askForToolCall } from '../model/tool-answer';
 import { notConfigured } from '../model/client';
 import { summarizeToolInput } from '../tools';
+import type { StateStore } from '../../common/store';
 import { getJson, keys, type TranscriptStore, type TurnRecord } from '../transcripts';
 import { parseFrontMatter, renderSkill, skillFile, SKILL_NAME, type SkillStatus } from './skills';
 
@@ -82,7 +83,23 @@ async function already(root: string, name: string, workflowId: string): Promise<
   return undefined;
 }
 
-type LearnDeps = { root: string; anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal };
+type LearnDeps = { root: string; anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal; store?: StateStore };
+
+/** A learning workflow's skill in a shared store, by the workflow: one per workflow and name. */
+const learnedKey = (name: string) => `learned-${name}.md`;
+
+/** The store other hosts see; the file store is this host's disk, which `already` reads. */
+const sharedStore = (deps: LearnDeps) => (deps.store && !deps.store.hostLocal ? deps.store : undefined);
+
+/** Writes the skill text into this host's skills/ (learned or pending by its confidence) and says what it is. */
+async function writeLocal(root: string, name: string, text: string, costUsd: number): Promise<LearnSkillResult> {
+  const confidence = Number(parseFrontMatter(text).fields.confidence);
+  const status = confidence >= SKILL_CONFIDENCE_THRESHOLD ? 'learned' : 'pending';
+  const file = skillFile(root, status, name);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, text);
+  return { name, status, confidence, file: path.relative(root, file), costUsd };
+}
 
 /** The one request that asks for the skill, or the skill this workflow already wrote. */
 async function skillRequest(deps: LearnDeps, input: LearnSkillInput): Promise<{ done: LearnSkillResult } | { done?: undefined; name: string; params: Omit<Anthropic.MessageCreateParamsNonStreaming, 'tool_choice'> }> {
@@ -90,6 +107,10 @@ async function skillRequest(deps: LearnDeps, input: LearnSkillInput): Promise<{ 
   if (!SKILL_NAME.test(name)) throw new Error(`on_completion.update_skill "${name}" is not a valid skill name`);
   const done = await already(deps.root, name, input.workflowId);
   if (done) return { done };
+  // An attempt on another host may have learned it already: no second model call.
+  const shared = sharedStore(deps);
+  const kept = shared ? await shared.get('skills', input.workflowId, learnedKey(name)) : undefined;
+  if (kept !== undefined) return { done: await writeLocal(deps.root, name, kept, 0) };
   const model = resolveModel(input.model ?? 'sonnet', undefined);
   const existing = await fs.readFile(skillFile(deps.root, 'learned', name), 'utf8').catch(() => undefined);
   const prompt = [
@@ -104,17 +125,16 @@ async function skillRequest(deps: LearnDeps, input: LearnSkillInput): Promise<{ 
   return { name, params: { model, max_tokens: 4096, tools: [SKILL_TOOL], messages: [{ role: 'user', content: prompt.join('\n\n') }] } };
 }
 
-/** Writes the recorded skill where its confidence sends it. */
-async function writeSkill(root: string, input: LearnSkillInput, name: string, call: Anthropic.ToolUseBlock | undefined, costUsd: number): Promise<LearnSkillResult> {
+/** Writes the recorded skill where its confidence sends it; of two attempts that both asked, the first recorded stands on every host. */
+async function writeSkill(deps: LearnDeps, input: LearnSkillInput, name: string, call: Anthropic.ToolUseBlock | undefined, costUsd: number): Promise<LearnSkillResult> {
   const v = (call?.input ?? {}) as { title?: unknown; when_to_use?: unknown; pattern?: unknown; confidence?: unknown };
   if (typeof v.pattern !== 'string' || !v.pattern.trim()) throw new Error('the model did not record a skill pattern');
   const confidence = typeof v.confidence === 'number' && v.confidence >= 0 && v.confidence <= 1 ? v.confidence : 0;
-  const status = confidence >= SKILL_CONFIDENCE_THRESHOLD ? 'learned' : 'pending';
-  const file = skillFile(root, status, name);
-  await fs.mkdir(path.dirname(file), { recursive: true });
   const body = `# ${typeof v.title === 'string' ? v.title : name}\n\nWhen to use: ${typeof v.when_to_use === 'string' ? v.when_to_use : '-'}\n\n${v.pattern.trim()}`;
-  await fs.writeFile(file, renderSkill({ name, confidence, source: input.workflowId, task: input.task.id, date: input.date }, body));
-  return { name, status, confidence, file: path.relative(root, file), costUsd };
+  const text = renderSkill({ name, confidence, source: input.workflowId, task: input.task.id, date: input.date }, body);
+  const shared = sharedStore(deps);
+  const recorded = shared && !(await shared.putIfAbsent('skills', input.workflowId, learnedKey(name), text)) ? await shared.get('skills', input.workflowId, learnedKey(name)) : undefined;
+  return writeLocal(deps.root, name, recorded ?? text, costUsd);
 }
 
 export async function learnSkill(deps: LearnDeps, input: LearnSkillInput): Promise<LearnSkillResult> {
@@ -122,7 +142,7 @@ export async function learnSkill(deps: LearnDeps, input: LearnSkillInput): Promi
   if (req.done) return req.done;
   if (!deps.anthropic) throw notConfigured();
   const { call, costUsd } = await askForToolCall(deps.anthropic, req.params, SKILL_TOOL.name, { signal: deps.signal });
-  return writeSkill(deps.root, input, req.name, call, costUsd);
+  return writeSkill(deps, input, req.name, call, costUsd);
 }
 
 /** The one batch of a task run's skill learning (batches.ts keys its records and custom_ids by it). */
@@ -165,5 +185,5 @@ export async function collectSkillBatch(deps: LearnDeps, input: LearnSkillInput 
   const v = (call?.input ?? {}) as { pattern?: unknown };
   // Billed either way; an answer without a pattern is counted here and the task asks again.
   if (typeof v.pattern !== 'string' || !v.pattern.trim()) return { reason: `the batched answer recorded no skill pattern (stop reason ${msg.stop_reason ?? 'none'}); it cost $${costUsd.toFixed(4)}`, costUsd };
-  return { learned: await writeSkill(deps.root, input, req.name, call, costUsd) };
+  return { learned: await writeSkill(deps, input, req.name, call, costUsd) };
 }

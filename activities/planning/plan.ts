@@ -11,6 +11,7 @@ import type { SpecIssue } from '../../common/errors';
 import { loadBatchSpec } from '../../spec/load';
 import { DEFAULTS } from '../../spec/normalize';
 import type { BatchSpec } from '../../spec/types';
+import type { SpecRef } from '../../workflows/contract';
 import { decomposeWithModel, type DecomposeInput, type Planner } from './decompose';
 import { estimateNight, loadHistory, type NightEstimate } from './estimate';
 import { decomposeHeuristically } from './heuristic';
@@ -83,6 +84,8 @@ export interface DecomposeGoalResult {
   planner: Planner;
   estimatedCostUsd: number;
   fitsBudget: boolean;
+  /** The night as stored in a shared state store, for a batch on any host. */
+  storedSpec?: SpecRef;
 }
 
 export function decomposeGoalResult(r: PlanResult): DecomposeGoalResult {

@@ -2,9 +2,10 @@
  * `nightshift telegram`: seed 001's "reply via Telegram". A long-poll listener on the Bot
  * API's getUpdates: a reply to a question's message becomes the `answer` signal on that
  * task, naming the question. The message is found in the records the worker wrote when it
- * sent the question (activities/telegram-index.ts); a reply to a question message the
- * records do not know (another machine's worker) is matched by the answer command the
- * message ends with, if it came from the configured TELEGRAM_CHAT_ID.
+ * sent the question (activities/telegram-index.ts), in the state store workers share; a
+ * reply to a question message the records do not know (a worker on another store) is
+ * matched by the answer command the message ends with, if it came from the configured
+ * TELEGRAM_CHAT_ID.
  *
  * Offsets are saved after each batch of updates so a restarted listener does not answer
  * twice; Telegram itself forgets an update once a later offset is asked for.
@@ -14,6 +15,7 @@ import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { NotifyEnv } from '../../common/config';
+import type { StateStore } from '../../common/store';
 import { TelegramQuestionIndex, telegramDir } from '../../activities/telegram-index';
 import { answerSignal } from '../../workflows/contract';
 import { CliError, EXIT } from '../errors';
@@ -46,6 +48,8 @@ export interface TelegramListenerOptions {
   client: Client;
   env: NotifyEnv;
   root: string;
+  /** Where the workers record the questions they sent (NIGHTSHIFT_STORE). @default the file store under `root` */
+  store?: StateStore;
   /** One getUpdates call, then return. */
   once?: boolean;
   /** Long-poll wait per call in seconds. @default 25 (with --once: 0) */
@@ -69,7 +73,7 @@ async function call<T>(env: NotifyEnv, token: string, method: string, body: unkn
 export async function listenTelegram(o: TelegramListenerOptions): Promise<ForwardedAnswer[]> {
   const token = o.env.telegramBotToken;
   if (!token) throw new CliError('TELEGRAM_BOT_TOKEN is not set: the listener reads replies with the same bot that sends the questions', EXIT.usage);
-  const index = TelegramQuestionIndex.forRoot({ root: o.root });
+  const index = o.store ? new TelegramQuestionIndex(o.store) : TelegramQuestionIndex.forRoot({ root: o.root });
   const offsetFile = path.join(telegramDir({ root: o.root }), 'offset');
   let offset = Number((await fs.readFile(offsetFile, 'utf8').catch(() => '0')).trim()) || 0;
   const pollSeconds = o.pollSeconds ?? (o.once ? 0 : 25);

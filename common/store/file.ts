@@ -33,6 +33,12 @@ export interface FileStateStoreOptions {
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
 
+/**
+ * Kinds whose scopes are fixed names (`telegram/questions/`) rather than workflow IDs: the
+ * scope is the directory's name as it is, the layout these records had before the store.
+ */
+const NAMED_SCOPES: ReadonlySet<RecordKind> = new Set(['telegram']);
+
 export class FileStateStore implements StateStore {
   readonly hostLocal = true;
   readonly location: string;
@@ -46,7 +52,8 @@ export class FileStateStore implements StateStore {
 
   /** The directory holding one scope's values (for people reading transcripts). */
   dirFor(kind: RecordKind, scope: string): string {
-    return path.join(this.o.dirs?.[kind] ?? path.join(this.o.dir, kind), safeWorkflowDirName(scope));
+    if (NAMED_SCOPES.has(kind)) checkKey(scope);
+    return path.join(this.o.dirs?.[kind] ?? path.join(this.o.dir, kind), NAMED_SCOPES.has(kind) ? scope : safeWorkflowDirName(scope));
   }
 
   private file(kind: RecordKind, scope: string, key: string): string {

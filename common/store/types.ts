@@ -13,8 +13,14 @@
  */
 import type { Readable } from 'node:stream';
 
-/** Kinds of record the store holds; each is a directory of its own in the file store. Lessons, plans and learned skills are not here yet. */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills';
+/**
+ * Kinds of record the store holds; each is a directory of its own in the file store.
+ * `telegram`: which question each sent Telegram message asked (scope `questions`).
+ * `plans`: the plan a planning workflow made (scope: its workflow ID).
+ * `lessons`: the lessons a night was started with, by content hash.
+ * Learned and pending skills are not here yet.
+ */
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons';
 
 export interface StateStore {
   /**

@@ -9,6 +9,8 @@
  * when one worker's death kills several activities, the history keeps only the last
  * attempt's start, and this log keeps each. Both records carry the input's turn, so a model
  * call the workflow retries as a new activity (one attempt each) can be matched to its turn.
+ * NIGHTSHIFT_TEST_KILL_FROM_TURN=n spares the activities of earlier turns, so a worker can
+ * do some of a task's work before it dies.
  */
 import { appendFileSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
@@ -39,6 +41,7 @@ export interface KillRecord {
 
 const types = new Set((process.env.NIGHTSHIFT_TEST_KILL_ON ?? '').split(',').filter(Boolean));
 const dir = process.env.NIGHTSHIFT_TEST_KILL_DIR ?? '';
+const fromTurn = Number(process.env.NIGHTSHIFT_TEST_KILL_FROM_TURN ?? 0);
 
 /** True for the one process that claims `type` (exclusive create: two workers never both die for it). */
 function claim(record: KillRecord): boolean {
@@ -64,7 +67,8 @@ const killOnFirstAttempt: ActivityInterceptorsFactory = (ctx) => ({
         const ids = { activityType, workflowId: workflowExecution?.workflowId ?? '', runId: workflowExecution?.runId ?? '', activityId, ...(typeof turn === 'number' ? { turn } : {}) };
         mkdirSync(dir, { recursive: true });
         appendFileSync(path.join(dir, 'attempts.jsonl'), JSON.stringify({ ...ids, attempt, startedAt: at } satisfies AttemptRecord) + '\n');
-        if (claim({ ...ids, attempt, killedAt: at })) process.kill(process.pid, 'SIGKILL');
+        const spared = fromTurn > 0 && !(typeof turn === 'number' && turn >= fromTurn);
+        if (!spared && claim({ ...ids, attempt, killedAt: at })) process.kill(process.pid, 'SIGKILL');
       }
       return next(input);
     },

@@ -4,12 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { createReportActivities } from '../../activities/report';
+import { TelegramQuestionIndex } from '../../activities/telegram-index';
+import { learnSkill } from '../../activities/learning/learn-skill';
+import { createAnthropicClient } from '../../activities/model/client';
+import { transcriptsIn } from '../../activities/transcripts';
+import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { buildSystemPrompt, directoryReader } from '../../activities/prompt';
+import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey, specKeys, storeValidatedSpec } from '../../activities/spec';
+import { loadBatchSpec } from '../../spec/load';
+import type { BatchSpec } from '../../spec/types';
 import { FileStateStore, type StateStore } from '../../common/store';
 import { BLOB_CHUNK_BYTES, PostgresStateStore } from '../../common/store/postgres';
 import type { BatchStatus } from '../../workflows/contract';
@@ -164,6 +173,59 @@ for (const backend of backends) {
       assert.equal(await store.putBlob('checkpoints', s, 'cp.bundle', asyncPieces(10, 1)), true);
     });
 
+    test('the Telegram question index: a record one host writes, another reads; the first record of a message stands', async () => {
+      const other = await backend.open();
+      try {
+        const chatId = `-100${process.pid}${randomBytes(2).readUInt16BE()}`;
+        const sender = new TelegramQuestionIndex(store);
+        const listener = new TelegramQuestionIndex(other);
+        const ref = { chatId, messageId: 7, batchId: 'b', taskId: 't', workflowId: 'b/t', questionId: 'q1' };
+        assert.equal(await listener.get(chatId, 7), undefined);
+        await sender.put(ref);
+        assert.deepEqual(await listener.get(chatId, 7), ref);
+        // A retried notification writes again; the record the listener may already have used stays.
+        await listener.put({ ...ref, questionId: 'q2' });
+        assert.deepEqual(await sender.get(chatId, 7), ref);
+        assert.equal(await listener.get(chatId, 8), undefined);
+        assert.equal(await listener.get(`${chatId}9`, 7), undefined);
+      } finally {
+        await other.close();
+      }
+    });
+
+    test('the lessons and a learned skill the starting machine has reach a prompt built on a host that has neither', async () => {
+      const startRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-start-'));
+      mkdirSync(path.join(startRoot, '.nightshift'));
+      mkdirSync(path.join(startRoot, 'skills', 'learned'), { recursive: true });
+      const lessons = `- Run the linter before finishing (${randomBytes(3).toString('hex')})\n`;
+      writeFileSync(path.join(startRoot, '.nightshift', 'lessons.md'), lessons);
+      writeFileSync(path.join(startRoot, 'skills', 'learned', 'migrations.md'), 'Write a down migration for every up migration.\n');
+      const batchId = scope('lessons').replace('/', '-');
+      writeFileSync(path.join(startRoot, 'night.yaml'), 'tasks:\n  - id: t1\n    title: one\n    skills_required: [migrations]\n');
+      const validated = await loadBatchSpec('night.yaml', startRoot);
+      const ref = await storeValidatedSpec(store, batchId, validated, startRoot);
+      const stored = JSON.parse((await store.get('specs', batchId, specKeys.validated(ref.hash)))!) as BatchSpec;
+      const task = stored.tasks[0];
+      assert.ok(task.lessonsHash && task.skillHashes?.migrations, 'the task records both hashes');
+
+      const otherHost = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-host-'));
+      const other = await backend.open();
+      try {
+        const prompt = await buildSystemPrompt(task, directoryReader(otherHost), {
+          root: otherHost,
+          storedSkill: (h) => other.get('skills', SKILL_SCOPE, skillKey(h)),
+          storedLessons: (h) => other.get('lessons', LESSONS_SCOPE, lessonsKey(h)),
+        });
+        assert.match(prompt, /Lessons from earlier nights[\s\S]*Run the linter before finishing/);
+        assert.match(prompt, /### migrations[\s\S]*Write a down migration/);
+        // Without the store the other host has neither.
+        const local = await buildSystemPrompt(task, directoryReader(otherHost), { root: otherHost });
+        assert.doesNotMatch(local, /Run the linter|Write a down migration/);
+      } finally {
+        await other.close();
+      }
+    });
+
     test('keys that could name another place are refused', async () => {
       for (const key of ['../escape', 'a/b', '..', '', 'x y']) {
         await assert.rejects(store.put('transcripts', scope('keys'), key, 'v'), /invalid state store key/);
@@ -171,6 +233,20 @@ for (const backend of backends) {
     });
   });
 }
+
+test('file: the Telegram question index keeps its layout, .nightshift/telegram/questions/<chat>.<message>.json', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-telegram-'));
+  const questions = path.join(root, '.nightshift', 'telegram', 'questions');
+  const ref = { chatId: '-1004242', messageId: 31, batchId: 'b', taskId: 't', workflowId: 'b/t', questionId: 'q' };
+  await TelegramQuestionIndex.forRoot({ root }).put(ref);
+  assert.deepEqual(JSON.parse(readFileSync(path.join(questions, '-1004242.31.json'), 'utf8')), ref);
+  // A record written before the store (same place, same name) is read as it is.
+  const earlier = { ...ref, messageId: 30, questionId: 'earlier' };
+  writeFileSync(path.join(questions, '-1004242.30.json'), JSON.stringify(earlier));
+  assert.deepEqual(await new TelegramQuestionIndex(new FileStateStore({ dir: path.join(root, '.nightshift') })).get('-1004242', 30), earlier);
+  // A named scope is a directory name: one that could name another place is refused.
+  await assert.rejects(new FileStateStore({ dir: path.join(root, '.nightshift') }).put('telegram', '../questions', 'x.json', 'v'), /invalid state store key/);
+});
 
 test('postgres: workers starting together migrate the schema once, and again is a no-op', async () => {
   const url = pg.server.urlFor('nightshift_migrate');
@@ -226,5 +302,27 @@ test('postgres: the morning report is kept in the shared store as well as in res
     }
   } finally {
     await store.close();
+  }
+});
+
+test('postgres: a skill one host learned is what a retry on another host returns and writes, without asking the model again', async () => {
+  const fake = await startFakeAnthropic({
+    byTurn: () => message([toolUse('toolu_skill', 'record_skill', { title: 'Migrations', when_to_use: 'schema changes', pattern: 'Write the down migration too.', confidence: 0.9 })]),
+  });
+  const store = await PostgresStateStore.open(pg.server.url);
+  try {
+    const anthropic = createAnthropicClient({ anthropic: { apiKey: 'sk-test', baseUrl: fake.url } });
+    const [hostA, hostB] = ['a', 'b'].map((h) => mkdtempSync(path.join(os.tmpdir(), `nightshift-store-skill-${h}-`)));
+    const input = { workflowId: `nightshift-test-${process.pid}/learner@run-${randomBytes(3).toString('hex')}`, task: { id: 'learner', title: 'Add a table', description: '', acceptanceCriteria: [], updateSkill: 'migrations' }, date: '2026-11-21' };
+    const first = await learnSkill({ root: hostA, anthropic, transcripts: transcriptsIn(store), store }, input);
+    assert.equal(first.status, 'learned');
+    // The activity's retry lands on host B, whose disk has no skill file.
+    const again = await learnSkill({ root: hostB, anthropic, transcripts: transcriptsIn(store), store }, input);
+    assert.deepEqual(again, { ...first, costUsd: 0 });
+    assert.equal(fake.requests.length, 1, 'the model was asked once');
+    assert.equal(readFileSync(path.join(hostB, again.file), 'utf8'), readFileSync(path.join(hostA, first.file), 'utf8'));
+  } finally {
+    await store.close();
+    await fake.close();
   }
 });
