@@ -54,8 +54,23 @@ export function createE2BProvider(options: E2BProviderOptions): SandboxProvider 
   };
   return {
     async create(o: CreateSandboxOptions): Promise<Sandbox> {
+      const workdir = options.workdir ?? DEFAULT_WORKDIR;
+      // Also for a sandbox found by its key: the create that made it may have died before this.
+      const withWorkdir = async (sbx: E2BSandbox) => {
+        const made = await sbx.commands.run(`mkdir -p '${path.posix.basename(workdir).replace(/'/g, `'\\''`)}'`, { cwd: path.posix.dirname(workdir) }).catch((err: Error) => err);
+        if (made instanceof Error) throw new Error(`e2b sandbox ${sbx.sandboxId}: making its workspace ${workdir} failed: ${made.message}`);
+        return new E2BBackedSandbox(sbx, options);
+      };
+      const resume = async (id: string) => {
+        try {
+          return await withWorkdir(await E2BSandbox.connect(id, { ...conn, timeoutMs: lifetimeMs() }));
+        } catch (err) {
+          if (err instanceof NotFoundError) throw new SandboxGone(`e2b sandbox ${id} is gone: ${err.message}`);
+          throw err;
+        }
+      };
       const existing = await findByKey(o.key);
-      if (existing.length > 0) return connect(existing[0].sandboxId);
+      if (existing.length > 0) return resume(existing[0].sandboxId);
       const network = o.network ?? 'none';
       const created = await E2BSandbox.create(o.template ?? options.template ?? 'base', {
         ...conn,
@@ -66,16 +81,13 @@ export function createE2BProvider(options: E2BProviderOptions): SandboxProvider 
         envs: o.envs ?? {},
         ...(network === 'none' ? { allowInternetAccess: false } : { network: { allowOut: network.allow, denyOut: [ALL_TRAFFIC] } }),
       });
-      const workdir = options.workdir ?? DEFAULT_WORKDIR;
-      const made = await created.commands.run(`mkdir -p '${path.posix.basename(workdir).replace(/'/g, `'\\''`)}'`, { cwd: path.posix.dirname(workdir) }).catch((err: Error) => err);
-      if (made instanceof Error) throw new Error(`e2b sandbox ${created.sandboxId}: making its workspace ${workdir} failed: ${made.message}`);
       // Two creators may both have found nothing: the older sandbox wins, the other goes.
       const all = await findByKey(o.key);
       if (all.length > 1 && all[0].sandboxId !== created.sandboxId) {
         await E2BSandbox.kill(created.sandboxId, conn);
-        return connect(all[0].sandboxId);
+        return resume(all[0].sandboxId);
       }
-      return new E2BBackedSandbox(created, options);
+      return withWorkdir(created);
     },
     connect,
   };

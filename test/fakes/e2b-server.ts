@@ -11,6 +11,7 @@
  * elsewhere are refused. Any route, RPC or path the fake does not serve answers with an
  * error naming it, so a new SDK call fails a test instead of passing unseen.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as os from 'node:os';
@@ -113,14 +114,15 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
     let m: RegExpMatchArray | null;
     if (req.method === 'POST' && url.pathname === '/v2/sandboxes') {
       const body = JSON.parse(raw.toString()) as Json;
-      const id = `fake${++n}x${process.pid}`;
       const network = body.network as { allowOut?: string[] } | undefined;
       const policy: NetworkPolicy = network?.allowOut?.length ? { allow: network.allowOut } : 'none';
       const envVars = (body.envVars as Record<string, string>) ?? {};
+      const underneath = await local.create({ key: `e2b-${randomBytes(8).toString('hex')}`, envs: envVars, network: policy });
+      // Named and dated only now, when it becomes visible: a list never shows an older sandbox after a newer one.
+      const id = `fake${++n}x${process.pid}`;
       const s: FakeSandbox = {
         sandboxID: id, templateID: String(body.templateID), metadata: (body.metadata as Record<string, string>) ?? {}, envVars, body,
-        startedAt: new Date(Date.now() + n).toISOString(), state: 'running', resumed: 0,
-        local: await local.create({ key: `e2b-${id}`, envs: envVars, network: policy }),
+        startedAt: new Date(Date.now() + n).toISOString(), state: 'running', resumed: 0, local: underneath,
       };
       sandboxes.set(id, s);
       created.push(s);
