@@ -1,18 +1,19 @@
 /**
  * A night on `sandbox.provider: e2b` with a repository, end to end: the real e2b SDK
  * against the loopback fake of E2B's control plane and envd (commands really run, in
- * local sandboxes underneath), a scripted model, a dependent task starting from its
- * dependency's branch, checks, and PRs on the GitHub fake. The dependent task's sandbox is
+ * local sandboxes underneath), a scripted model, a question answered while the task's
+ * sandbox waits, a dependent task starting from its dependency's branch, checks, and PRs
+ * on the GitHub fake. The dependent task's sandbox is
  * deleted through E2B's API in the middle of its work; it is rebuilt from its checkpoint
  * and the night completes.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { BatchResult } from '../../workflows/contract';
+import { TASK_QUEUE } from '../../common/config';
+import type { BatchResult, BatchStatus } from '../../workflows/contract';
 import { batchIdFor } from '../../workflows/contract';
 import { E2B_KEY_METADATA } from '../../sandbox/e2b';
 import { devServerForFile } from '../helpers/temporal';
-import { runBatch } from '../helpers/batch';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeE2B } from '../fakes/e2b-server';
 import { startFakeGitHub } from '../fakes/github-server';
@@ -22,7 +23,7 @@ const server = devServerForFile();
 const DATE = '2026-11-23';
 const E2B_KEY = 'e2b_night_key';
 
-test('an e2b night: a dependent task starts from its dependency, survives losing its sandbox, and both open PRs', async () => {
+test('an e2b night: a question is answered, a dependent task starts from its dependency, survives losing its sandbox, and both open PRs', async () => {
   const bare = remote();
   const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
   const e2b = await startFakeE2B(E2B_KEY);
@@ -34,7 +35,8 @@ test('an e2b night: a dependent task starts from its dependency, survives losing
       const last = req.body.messages?.[req.body.messages.length - 1]?.content;
       if (Array.isArray(last) && last.some((b: { type?: string }) => b.type === 'tool_result')) (toolResults[task] ??= []).push(JSON.stringify(last));
       if (task === 'schema') {
-        if (turn === 1) return message([toolUse('tu_s1', 'write_file', { path: 'src/schema.ts', content: 'export type Row = { id: string };\n' })]);
+        if (turn === 1) return message([text('I need a decision.'), toolUse('tu_s0', 'ask_human', { context: 'Rows need an id.', question: 'Is the id a string or a number?', options: ['string', 'number'], impact: 'The API types.', assumption: 'string' })]);
+        if (turn === 2) return message([toolUse('tu_s1', 'write_file', { path: 'src/schema.ts', content: 'export type Row = { id: string };\n' })]);
         return message([text('Done.'), toolUse('tu_s2', 'finish', { summary: 'schema written', verification: 'checks' })]);
       }
       if (turn === 1) return message([toolUse('tu_a1', 'bash', { command: 'cat src/schema.ts && git log --format=%s -1' })]);
@@ -64,10 +66,21 @@ test('an e2b night: a dependent task starts from its dependency, survives losing
         { id: 'api', title: 'Write the API on the schema', depends_on: ['schema'], context: { repo: bare }, agent_config: { max_turns: 6 } },
       ],
     };
-    const result: BatchResult = await runBatch(server.env, worker, { spec }, batchIdFor(DATE));
+    const result = await worker.runUntil(async () => {
+      const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchIdFor(DATE), args: [{ spec }] });
+      for (;;) {
+        const s: BatchStatus = await handle.query('status');
+        if (s.questions?.length) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.signal('answer', { taskId: 'schema', text: 'A string, like every other id.' });
+      return (await handle.result()) as BatchResult;
+    });
     const by = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
     for (const t of result.tasks) assert.equal(t.status, 'succeeded', `${t.taskId}: ${t.error}`);
     for (const t of result.tasks) assert.equal(git(bare, 'rev-parse', `refs/heads/${t.branch}`), t.commit, `${t.taskId} pushed`);
+
+    assert.match(toolResults.schema[0], /A string, like every other id\./, 'the answer reached the model');
 
     // The dependent task started from its dependency's branch, sent into its sandbox as a bundle.
     assert.equal(git(bare, 'rev-parse', `${by.api.commit}^`), by.schema.commit);
