@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +14,7 @@ import { createE2BProvider } from '../../sandbox/e2b';
 import type { SandboxProvider } from '../../sandbox/types';
 import { checkpoint, checkpointRef, ensureCheckpointStore, prepareWorkspace, restore } from '../../sandbox/workspace';
 import { startFromDependencies } from '../../activities/delivery/dependencies';
+import { receiveFile, sendFile, TRANSFER_CHUNK_BYTES } from '../../sandbox/remote-workspace';
 import { startFakeE2B, type FakeE2B } from '../fakes/e2b-server';
 import { gitIn, makeRepo, tempDir } from './helpers';
 
@@ -72,6 +74,20 @@ describe('a remote workspace through the sandbox interface', () => {
     assert.equal(status, `nightshift/one\n${prepared.head}\n D README.md\n M feature.txt\n?? notes/\n`);
     assert.equal(await restore(fresh, store, checkpointRef('never')), null);
     await fresh.kill();
+  });
+
+  it('moves a file larger than one piece in and out unchanged, leaving no pieces behind', async () => {
+    const sbx = await provider.create({ key: 'ws/transfer' });
+    const dir = tempDir('ws-transfer');
+    const big = Buffer.concat([randomBytes(TRANSFER_CHUNK_BYTES), randomBytes(TRANSFER_CHUNK_BYTES), randomBytes(12345)]);
+    fs.writeFileSync(path.join(dir, 'in.bin'), big);
+    const sha = createHash('sha256').update(big).digest('hex');
+    await sendFile(sbx, path.join(dir, 'in.bin'), 'big.bin');
+    assert.equal((await sbx.exec('sha256sum big.bin')).stdout.split(' ')[0], sha);
+    await receiveFile(sbx, 'big.bin', path.join(dir, 'out.bin'));
+    assert.equal(createHash('sha256').update(fs.readFileSync(path.join(dir, 'out.bin'))).digest('hex'), sha);
+    assert.equal((await sbx.exec('ls -A')).stdout, '', 'the file and its pieces are gone from the sandbox');
+    await sbx.kill();
   });
 
   it('a dependent task starts from its dependency branch, sent in from the delivery repository', async () => {
