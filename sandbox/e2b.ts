@@ -5,7 +5,7 @@
  * resumes them; the workflow kills them at the end of the task.
  */
 import * as path from 'node:path';
-import { ALL_TRAFFIC, CommandExitError, FileNotFoundError, NotFoundError, Sandbox as E2BSandbox, TimeoutError, type ConnectionOpts } from 'e2b';
+import { ALL_TRAFFIC, CommandExitError, FileNotFoundError, type CommandHandle, NotFoundError, Sandbox as E2BSandbox, TimeoutError, type ConnectionOpts } from 'e2b';
 import { SandboxGone } from '../common/errors';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import type { CreateSandboxOptions, ExecOptions, ExecResult, FileEntry, Sandbox, SandboxProvider } from './types';
@@ -95,6 +95,11 @@ export function createE2BProvider(options: E2BProviderOptions): SandboxProvider 
 
 const DEFAULT_WORKDIR = '/home/user/workspace';
 
+/** What a cancelled exec rejects with, as the local provider does: the signal's reason, else an AbortError. */
+function abortError(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('exec aborted'), { name: 'AbortError' });
+}
+
 function connectionOf(o: E2BProviderOptions): ConnectionOpts {
   // sandboxUrl is in the SDK's connection config, though its public type leaves it out.
   return { apiKey: o.apiKey, apiUrl: o.apiUrl, domain: o.domain, ...(o.sandboxUrl ? { sandboxUrl: o.sandboxUrl } : {}) } as ConnectionOpts;
@@ -122,22 +127,33 @@ class E2BBackedSandbox implements Sandbox {
     const stderr = new CappedOutput(max, o.onOutput);
     const timeoutMs = o.timeoutMs ?? this.options.defaultExecTimeoutMs ?? 30 * 60_000;
     const result = (exitCode: number, timedOut: boolean): ExecResult => ({ exitCode, stdout: stdout.text(), stderr: stderr.text(), timedOut });
+    let handle: CommandHandle | undefined;
     try {
-      const r = await this.sbx.commands.run(cmd, {
+      // Started in the background for its handle: a command past its timeout or cancelled is
+      // killed by pid, not only abandoned when its stream is dropped.
+      handle = await this.sbx.commands.run(cmd, {
+        background: true,
         cwd: this.abs(o.cwd ?? '.'),
         envs: o.envs,
         timeoutMs,
-        onStdout: (d) => stdout.push(Buffer.from(d)),
-        onStderr: (d) => stderr.push(Buffer.from(d)),
+        onStdout: (d: string) => stdout.push(Buffer.from(d)),
+        onStderr: (d: string) => stderr.push(Buffer.from(d)),
         signal: o.signal,
-      } as Parameters<E2BSandbox['commands']['run']>[1]);
+      });
+      const r = await handle.wait();
+      if (o.signal?.aborted) throw abortError(o.signal);
       return result(r.exitCode ?? 0, false);
     } catch (err) {
+      // Cancelled: whatever the stream said after the abort, the caller asked for no result.
+      if (o.signal?.aborted) {
+        await handle?.kill().catch(() => false);
+        throw abortError(o.signal);
+      }
       if (err instanceof CommandExitError) return result(err.exitCode ?? 1, false);
-      if (o.signal?.aborted) throw err;
       // The SDK says "timeout" both for a command that ran too long and for a sandbox that is no more.
       if (err instanceof TimeoutError) {
         await this.assertRunning(err);
+        await handle?.kill().catch(() => false);
         return result(124, true);
       }
       throw await this.goneOr(err as Error);

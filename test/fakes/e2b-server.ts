@@ -73,6 +73,9 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
   const sandboxes = new Map<string, FakeSandbox>();
   const requests: string[] = [];
   const created: FakeSandbox[] = [];
+  /** Running commands by pid, for SendSignal; and the pids it killed. */
+  const processes = new Map<number, AbortController>();
+  const killed: number[] = [];
   const localRoot = o.localRoot ?? fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-fake-e2b-'));
   const local = createLocalProvider({ root: localRoot });
   let n = 0;
@@ -215,6 +218,15 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
     const method = `${rpc[1]}/${rpc[2]}`;
     requests.push(`RPC ${method}`);
     if (method === 'process.Process/Start') return startProcess(s, req, res, raw);
+    if (method === 'process.Process/SendSignal') {
+      const body = JSON.parse(raw.toString() || '{}') as { process?: { pid?: number }; signal?: string | number };
+      if (body.signal !== 'SIGNAL_SIGKILL' && body.signal !== 9) throw new FakeError(400, 'invalid_argument', `fake envd: sends SIGKILL only, not ${String(body.signal)}`);
+      const running = processes.get(Number(body.process?.pid));
+      if (!running) throw new FakeError(404, 'not_found', `fake envd: no process ${String(body.process?.pid)}`);
+      running.abort();
+      killed.push(Number(body.process?.pid));
+      return sendJson(res, 200, {});
+    }
     if (req.headers['content-type'] !== 'application/json') throw new FakeError(415, 'invalid_argument', `fake envd: ${method} expects the Connect JSON encoding, got ${req.headers['content-type']}`);
     const body = JSON.parse(raw.toString() || '{}') as Json;
     if (method === 'filesystem.Filesystem/ListDir') {
@@ -252,6 +264,7 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
     const pid = 1000 + ++n;
     frame(0, { event: { start: { pid } } });
     const abort = new AbortController();
+    processes.set(pid, abort);
     res.on('close', () => abort.abort());
     try {
       const r = await s.local.exec(args[2], {
@@ -270,7 +283,13 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
         frame(2, {});
       }
     } catch (err) {
-      if (!abort.signal.aborted) frame(2, { error: { code: 'internal', message: `fake envd: ${(err as Error).message}` } });
+      // A process killed by SendSignal ends as envd reports it: signal: killed.
+      if (killed.includes(pid)) {
+        frame(0, { event: { end: { exitCode: -1, exited: false, status: 'signal: killed' } } });
+        frame(2, {});
+      } else if (!abort.signal.aborted) frame(2, { error: { code: 'internal', message: `fake envd: ${(err as Error).message}` } });
+    } finally {
+      processes.delete(pid);
     }
     res.end();
   }

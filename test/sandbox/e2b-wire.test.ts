@@ -46,6 +46,12 @@ describe('e2b provider at the wire (control plane and envd fakes)', () => {
     const r = await sbx.exec('sleep 30', { timeoutMs: 1500 });
     assert.equal(r.timedOut, true);
     assert.ok(Date.now() - started < 20_000);
+    assert.ok(fake.requests.includes('RPC process.Process/SendSignal'), 'killed by pid, not only abandoned');
+    const aborted = new AbortController();
+    const running = sbx.exec('sleep 30', { signal: aborted.signal });
+    setTimeout(() => aborted.abort(), 500);
+    await assert.rejects(running);
+    assert.equal(fake.requests.filter((q) => q === 'RPC process.Process/SendSignal').length, 2, 'a cancelled command is killed too');
     await sbx.kill();
   });
 
