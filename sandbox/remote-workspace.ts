@@ -19,6 +19,15 @@ import type { Sandbox } from './types';
 /** Bundles cross the sandbox boundary in pieces of at most this size, so neither side holds a whole repository in memory. */
 export const TRANSFER_CHUNK_BYTES = 16 * 1024 * 1024;
 
+/**
+ * A commit id as the sandbox printed it, or undefined: the sandbox's output is the agent's
+ * to shape, and the worker's git must never take it as an option or a revision expression.
+ */
+export function objectIdOf(printed: string): string | undefined {
+  const id = printed.trim();
+  return /^[0-9a-f]{40}([0-9a-f]{24})?$/.test(id) ? id : undefined;
+}
+
 /** Shell-quotes one word. */
 export const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 

@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { LocalSandbox } from './local';
 import { resolveInWorkspace } from './policy';
-import { receiveFile, runInSandbox, sendFile, shq, transferName, withTempBundle } from './remote-workspace';
+import { objectIdOf, receiveFile, runInSandbox, sendFile, shq, transferName, withTempBundle } from './remote-workspace';
 import type { Sandbox } from './types';
 
 /**
@@ -265,7 +265,9 @@ git config user.email ${shq(id.email)}
   );
   const [head, branch, ...rest] = out.split('\n');
   const missing = new Set(rest.filter((l) => l.startsWith('MISSING ')).map((l) => l.slice('MISSING '.length)));
-  return { head: head.trim(), branch: branch.trim(), missingContextFiles: (o.contextFiles ?? []).filter((f) => !inside.includes(f) || missing.has(f)) };
+  const headId = objectIdOf(head);
+  if (!headId) throw new Error(`the prepared workspace's HEAD is not a commit id: ${head.slice(0, 80)}`);
+  return { head: headId, branch: branch.trim(), missingContextFiles: (o.contextFiles ?? []).filter((f) => !inside.includes(f) || missing.has(f)) };
 }
 
 /** Whether a remote workspace holds the worker's clone or restore (a lost sandbox's new one holds neither). */
@@ -434,7 +436,7 @@ const checkpointMessage = (message: string, branch?: string, origin?: string) =>
  */
 async function checkpointRemote(sandbox: Sandbox, store: string, ref: string, message: string, o: { timeoutMs?: number }): Promise<string> {
   await ensureCheckpointStore(store);
-  const head = (await runInSandbox(sandbox, `if [ -d .git ]; then git --git-dir=.git rev-parse --verify -q 'HEAD^{commit}' || true; fi`, 'reading HEAD')).trim();
+  const head = objectIdOf(await runInSandbox(sandbox, `if [ -d .git ]; then git --git-dir=.git rev-parse --verify -q 'HEAD^{commit}' || true; fi`, 'reading HEAD')) ?? '';
   const storeHas = head ? await git(['--git-dir', store, 'cat-file', '-e', `${head}^{commit}`]).then(() => true, () => false) : false;
   const bundle = transferName('checkpoint');
   const out = await runInSandbox(

@@ -13,7 +13,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { LocalSandbox } from '../../sandbox/local';
-import { sandboxGit, sendFile, shq, transferName, withTempBundle, runInSandbox } from '../../sandbox/remote-workspace';
+import { objectIdOf, sandboxGit, sendFile, shq, transferName, withTempBundle, runInSandbox } from '../../sandbox/remote-workspace';
 import type { Sandbox } from '../../sandbox/types';
 import { git } from '../../sandbox/workspace';
 import type { MergeConflictPolicy } from '../../spec/types';
@@ -58,8 +58,8 @@ async function sendDependency(sandbox: Sandbox, run: WorkspaceGit, dep: Dependen
       await git(['--git-dir', deliveryRepo, 'fetch', '--quiet', '--no-tags', remote, `+refs/heads/${dep.branch}:refs/remotes/origin/${dep.branch}`], { env: authEnv }).catch(() => undefined);
     }
     if (!(await inRepo())) throw notFound(dep);
-    const head = await run(['rev-parse', 'HEAD']);
-    const thin = await git(['--git-dir', deliveryRepo, 'cat-file', '-e', `${head}^{commit}`]).then(() => true, () => false);
+    const head = objectIdOf(await run(['rev-parse', 'HEAD']));
+    const thin = head ? await git(['--git-dir', deliveryRepo, 'cat-file', '-e', `${head}^{commit}`]).then(() => true, () => false) : false;
     // A bundle carries refs, not bare commits: a ref of its own, gone again after.
     const outgoing = `refs/nightshift/outgoing/${transferName('dep').slice(1, -7)}`;
     await git(['--git-dir', deliveryRepo, 'update-ref', outgoing, dep.commit]);
