@@ -18,7 +18,7 @@ import type { SandboxRouter } from '../sandbox/router';
 import type { Sandbox } from '../sandbox/types';
 import { LocalSandbox } from '../sandbox/local';
 import { exportCheckpoint, importCheckpoint } from '../sandbox/checkpoint-sync';
-import { checkpoint, checkpointRef, git, prepareWorkspace, restore } from '../sandbox/workspace';
+import { checkpoint, checkpointRef, git, prepareWorkspace, remoteWorkspacePrepared, restore } from '../sandbox/workspace';
 import type { StateStore } from '../common/store';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/contract';
@@ -111,11 +111,6 @@ export function checkpointStoreFor(config: Pick<NightshiftConfig, 'root'>): stri
   return path.join(stateDir(config), 'checkpoints.git');
 }
 
-/** Checkpoints need the workspace on this host (local provider); the worker's own git reads it. */
-function checkpointable(sandbox: Sandbox): sandbox is LocalSandbox {
-  return sandbox instanceof LocalSandbox;
-}
-
 const INTERRUPTED_BASH =
   'The worker running this command died before it reported back, so the command may have run in part or in full. It was not run again. Check the workspace (and rerun the command if it is safe to) before going on.';
 
@@ -123,10 +118,13 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   const store = deps.transcripts;
   const policy = deps.safetyPolicy ?? DEFAULT_SAFETY_POLICY;
 
-  async function createSandbox(workflowId: string, settings: SandboxSettings | undefined): Promise<string> {
+  async function createSandbox(workflowId: string, settings: SandboxSettings | undefined, taskId?: string): Promise<string> {
     // The environment is an allowlist of worker variables (secrets refused); the network is none unless listed.
     const o = sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] });
-    return (await deps.sandboxes.createOn(settings?.provider ?? 'local', { key: workflowId, ...o, limits: settings?.limits })).id;
+    // What a person looking at the provider's console needs to find the task the sandbox serves.
+    const running = Context.current().info.workflowExecution?.workflowId;
+    const metadata = { ...(running ? { nightshiftWorkflowId: running } : {}), ...(taskId ? { nightshiftTaskId: taskId } : {}) };
+    return (await deps.sandboxes.createOn(settings?.provider ?? 'local', { key: workflowId, ...o, metadata, limits: settings?.limits })).id;
   }
 
   /** A local sandbox is a directory on this host: its activities must come back here. */
@@ -144,7 +142,6 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     // Hashing a large work tree can outlast the heartbeat timeout.
     return whileBeating(async () => {
       const sandbox = await deps.sandboxes.connect(sandboxId);
-      if (!checkpointable(sandbox)) return undefined;
       const store = checkpointStoreFor(deps.config);
       const commit = await checkpoint(sandbox, store, checkpointRef(workflowId), message, { timeoutMs: CHECKPOINT_TIMEOUT_MS });
       if (deps.store && !deps.store.hostLocal) await exportCheckpoint(deps.store, store, workflowId, checkpointRef(workflowId));
@@ -158,8 +155,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
 
   const activities = {
     /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
-    async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings }): Promise<CreatedSandbox> {
-      return created(await createSandbox(input.workflowId, input.sandbox), input.sandbox);
+    async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings; taskId?: string }): Promise<CreatedSandbox> {
+      return created(await createSandbox(input.workflowId, input.sandbox, input.taskId), input.sandbox);
     },
 
     /**
@@ -173,11 +170,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       // A half-gone local sandbox (workspace deleted, metadata left) would be found again by its key.
       const old = await deps.sandboxes.connect(input.sandboxId).catch(() => undefined);
       if (old && !(await old.list('.').then(() => true, () => false))) await old.kill().catch(() => false);
-      const sandboxId = await createSandbox(input.workflowId, input.sandbox);
+      const sandboxId = await createSandbox(input.workflowId, input.sandbox, task.id);
       const sandbox = await deps.sandboxes.connect(sandboxId);
       const made = created(sandboxId, input.sandbox);
-      if (!(sandbox instanceof LocalSandbox)) return { ...made, restored: 'empty' };
-      if (task.repo && existsSync(path.join(sandbox.workspaceDir, '.git'))) return { ...made, restored: 'existing' };
+      const hasRepo = sandbox instanceof LocalSandbox ? existsSync(path.join(sandbox.workspaceDir, '.git')) : await remoteWorkspacePrepared(sandbox);
+      if (task.repo && hasRepo) return { ...made, restored: 'existing' };
       // The task may have run on another host until it died: its newest checkpoint is in the shared store.
       if (deps.store && !deps.store.hostLocal) await whileBeating(() => importCheckpoint(deps.store!, checkpointStoreFor(deps.config), input.workflowId, checkpointRef(input.workflowId)));
       if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { ...made, restored: 'checkpoint' };

@@ -31,8 +31,11 @@ export interface NightshiftConfig {
   };
   anthropic: { apiKey?: string; baseUrl?: string };
   github: { token?: string; apiUrl?: string };
-  /** E2B_API_KEY, and E2B_API_URL / E2B_DOMAIN for a self-hosted or test control plane. */
-  e2b: { apiKey?: string; apiUrl?: string; domain?: string };
+  /**
+   * E2B_API_KEY, E2B_API_URL / E2B_DOMAIN / E2B_SANDBOX_URL for a self-hosted or test
+   * service, E2B_TEMPLATE for tasks that name no `sandbox.template`.
+   */
+  e2b: { apiKey?: string; apiUrl?: string; domain?: string; sandboxUrl?: string; template?: string };
   /**
    * NIGHTSHIFT_DAILY_MAX_COST_USD: cap on the spend of all batches of a UTC day (seed 000's
    * daily budget). A batch file's daily_max_cost_usd can lower it, not raise it. @default none
@@ -169,7 +172,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     },
     anthropic: { apiKey: readEnv(env, 'ANTHROPIC_API_KEY'), baseUrl: readEnv(env, 'ANTHROPIC_BASE_URL') },
     github: { token: readEnv(env, 'GITHUB_TOKEN'), apiUrl: readEnv(env, 'GITHUB_API_URL') },
-    e2b: { apiKey: readEnv(env, 'E2B_API_KEY'), apiUrl: readEnv(env, 'E2B_API_URL'), domain: readEnv(env, 'E2B_DOMAIN') },
+    e2b: {
+      apiKey: readEnv(env, 'E2B_API_KEY'),
+      apiUrl: readEnv(env, 'E2B_API_URL'),
+      domain: readEnv(env, 'E2B_DOMAIN'),
+      sandboxUrl: readEnv(env, 'E2B_SANDBOX_URL'),
+      template: readEnv(env, 'E2B_TEMPLATE'),
+    },
     dailyMaxCostUsd: readDollars(env, 'NIGHTSHIFT_DAILY_MAX_COST_USD'),
     notify: {
       telegramBotToken: readEnv(env, 'TELEGRAM_BOT_TOKEN'),

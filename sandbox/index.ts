@@ -52,7 +52,8 @@ export function createSandboxProvider(config: z.input<typeof SandboxConfigSchema
     case 'e2b': {
       const apiKey = deps.e2b?.apiKey;
       if (!apiKey) throw new SandboxConfigError('sandbox provider "e2b" needs E2B_API_KEY in the worker environment (or choose provider "local")');
-      return createE2BProvider({ apiKey, apiUrl: deps.e2b?.apiUrl, domain: deps.e2b?.domain, template: c.template, timeoutMs: c.timeoutMs, defaultExecTimeoutMs: c.timeoutMs });
+      const e2b = deps.e2b;
+      return createE2BProvider({ apiKey, apiUrl: e2b?.apiUrl, domain: e2b?.domain, sandboxUrl: e2b?.sandboxUrl, template: c.template ?? e2b?.template, timeoutMs: c.timeoutMs, defaultExecTimeoutMs: c.timeoutMs });
     }
     case 'docker':
       return createDockerProvider({ image: c.template, defaultExecTimeoutMs: c.timeoutMs });

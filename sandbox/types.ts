@@ -34,6 +34,8 @@ export interface CreateSandboxOptions {
   key: string;
   /** Provider-specific template or image name. */
   template?: string;
+  /** Labels a provider shows its users (E2B metadata: the workflow and task IDs); never secrets. */
+  metadata?: Record<string, string>;
   /** Lifetime after which the provider may reclaim the sandbox. */
   timeoutMs?: number;
   /** The sandbox's whole environment: an explicit allowlist, never the worker's env. */

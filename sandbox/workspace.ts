@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { LocalSandbox } from './local';
 import { resolveInWorkspace } from './policy';
+import { objectIdOf, receiveFile, runInSandbox, sendFile, shq, transferName, withTempBundle } from './remote-workspace';
 import type { Sandbox } from './types';
 
 /**
@@ -159,10 +160,9 @@ export function gitEnv(): NodeJS.ProcessEnv {
   };
 }
 
-function dirOf(target: string | Sandbox): string {
-  if (typeof target === 'string') return target;
-  if (target instanceof LocalSandbox) return target.workspaceDir;
-  throw new Error(`checkpoints of ${target.constructor.name} sandboxes are not supported yet; only local workspaces`);
+/** Whether the workspace is on this host's disk, where the worker's own git reads it. */
+function isHostWorkspace(target: string | Sandbox): target is string | LocalSandbox {
+  return typeof target === 'string' || target instanceof LocalSandbox;
 }
 
 /**
@@ -171,7 +171,8 @@ function dirOf(target: string | Sandbox): string {
  * activity must not discard work).
  */
 export async function prepareWorkspace(target: string | Sandbox, o: PrepareOptions): Promise<PreparedWorkspace> {
-  const dir = dirOf(target);
+  if (!isHostWorkspace(target)) return prepareRemoteWorkspace(target, o);
+  const dir = typeof target === 'string' ? target : target.workspaceDir;
   if (!fs.existsSync(path.join(dir, '.git'))) {
     await fs.promises.mkdir(dir, { recursive: true });
     // Before the clone: a retry after a crash mid-clone must still know whose `.git` it is.
@@ -212,6 +213,66 @@ function withoutCredentials(repo: string): string {
   } catch {
     return repo;
   }
+}
+
+/** Left in a remote workspace's `.git` once the worker's clone or restore there is complete. */
+const REMOTE_PREPARED_MARK = 'nightshift-prepared';
+
+/**
+ * prepareWorkspace for a sandbox on another machine: the worker clones on the host (its
+ * credentials stay there), bundles every branch and sends the bundle in; the sandbox's git
+ * makes the repository from it, with `origin` named by its URL minus any credentials.
+ */
+async function prepareRemoteWorkspace(sandbox: Sandbox, o: PrepareOptions): Promise<PreparedWorkspace> {
+  const prepared = (await runInSandbox(sandbox, `if [ -f .git/${REMOTE_PREPARED_MARK} ]; then echo yes; fi`, 'looking for a prepared workspace')).trim() === 'yes';
+  if (!prepared) {
+    const clone = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nightshift-clone-'));
+    try {
+      await git(['clone', '--bare', '--no-hardlinks', '--quiet', o.repo, clone]);
+      const has = (ref: string) => git(['--git-dir', clone, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).then(() => true, () => false);
+      const defaultBranch = (await git(['--git-dir', clone, 'symbolic-ref', '--short', 'HEAD']).catch(() => '')) || 'main';
+      const start = (await has(`refs/heads/${o.branch}`)) ? o.branch : o.base ?? defaultBranch;
+      if (!(await has(`refs/heads/${start}`))) throw new Error(`${withoutCredentials(o.repo)} has no branch ${start} to start ${o.branch} from`);
+      const id = o.identity ?? DEFAULT_IDENTITY;
+      await withTempBundle(async (file) => {
+        await git(['--git-dir', clone, 'bundle', 'create', '--quiet', file, '--branches']);
+        const bundle = transferName('clone');
+        await sendFile(sandbox, file, bundle);
+        await runInSandbox(
+          sandbox,
+          `rm -rf .git
+git init -q .
+git fetch -q --no-tags ${shq(bundle)} '+refs/heads/*:refs/remotes/origin/*'
+rm -f ${shq(bundle)}
+git checkout -q -f -B ${shq(o.branch)} ${shq(`refs/remotes/origin/${start}`)}
+git remote add origin ${shq(withoutCredentials(o.repo))}
+git config user.name ${shq(id.name)}
+git config user.email ${shq(id.email)}
+: > .git/${REMOTE_PREPARED_MARK}`,
+          'cloning from the bundle',
+        );
+      });
+    } finally {
+      await fs.promises.rm(clone, { recursive: true, force: true });
+    }
+  }
+  // A context file that would resolve outside the workspace counts as missing, as on the host.
+  const inside = (o.contextFiles ?? []).filter((f) => !path.posix.isAbsolute(f) && !path.posix.normalize(f).startsWith('..'));
+  const out = await runInSandbox(
+    sandbox,
+    ['git rev-parse HEAD', 'git rev-parse --abbrev-ref HEAD', ...inside.map((f) => `[ -e ${shq(f)} ] || echo ${shq(`MISSING ${f}`)}`)].join('\n'),
+    'reading the prepared workspace',
+  );
+  const [head, branch, ...rest] = out.split('\n');
+  const missing = new Set(rest.filter((l) => l.startsWith('MISSING ')).map((l) => l.slice('MISSING '.length)));
+  const headId = objectIdOf(head);
+  if (!headId) throw new Error(`the prepared workspace's HEAD is not a commit id: ${head.slice(0, 80)}`);
+  return { head: headId, branch: branch.trim(), missingContextFiles: (o.contextFiles ?? []).filter((f) => !inside.includes(f) || missing.has(f)) };
+}
+
+/** Whether a remote workspace holds the worker's clone or restore (a lost sandbox's new one holds neither). */
+export async function remoteWorkspacePrepared(sandbox: Sandbox): Promise<boolean> {
+  return (await runInSandbox(sandbox, `if [ -f .git/${REMOTE_PREPARED_MARK} ]; then echo yes; fi`, 'looking for a prepared workspace')).trim() === 'yes';
 }
 
 /** Creates the bare repository that holds checkpoints, if needed. */
@@ -307,6 +368,7 @@ export function onlyEmptyNestedRepos(gitError: string): boolean {
  * @returns the checkpoint commit id.
  */
 export async function checkpoint(target: Sandbox, store: string, ref: string, message = 'nightshift checkpoint', o: { timeoutMs?: number } = {}): Promise<string> {
+  if (!isHostWorkspace(target)) return checkpointRemote(target, store, ref, message, o);
   const sandbox = localOnly(target);
   const { tree, base } = await snapshotWorkTree(sandbox, store, o);
   let trailers = '';
@@ -328,6 +390,7 @@ export async function checkpoint(target: Sandbox, store: string, ref: string, me
  * @returns the checkpoint commit id, or null if there is no checkpoint.
  */
 export async function restore(target: Sandbox, store: string, ref: string, identity: GitIdentity = DEFAULT_IDENTITY): Promise<string | null> {
+  if (!isHostWorkspace(target)) return restoreRemote(target, store, ref, identity);
   const sandbox = localOnly(target);
   const dir = sandbox.workspaceDir;
   const commit = await git(['--git-dir', store, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
@@ -357,5 +420,115 @@ export async function restore(target: Sandbox, store: string, ref: string, ident
   if (origin) await git(['remote', 'add', 'origin', origin], { cwd: dir });
   await git(['config', 'user.name', identity.name], { cwd: dir });
   await git(['config', 'user.email', identity.email], { cwd: dir });
+  return commit;
+}
+
+/** The checkpoint commit's message: the caller's, plus where a restore puts HEAD back. */
+const checkpointMessage = (message: string, branch?: string, origin?: string) => (branch ? `${message}\n\nNightshift-Branch: ${branch}\nNightshift-Origin: ${origin ?? ''}\n` : message);
+
+/**
+ * checkpoint for a sandbox on another machine. The sandbox's git snapshots the work tree
+ * the way the local one does (from HEAD's index, `.git` skipped, nested repositories
+ * without a commit left out, node_modules left out without a repository) into a throwaway
+ * repository, commits it on HEAD and bundles the commit; the bundle leaves the sandbox and
+ * the worker's git fetches it into `store`. The bundle leaves out HEAD's history when the
+ * store already has it.
+ */
+async function checkpointRemote(sandbox: Sandbox, store: string, ref: string, message: string, o: { timeoutMs?: number }): Promise<string> {
+  await ensureCheckpointStore(store);
+  const head = objectIdOf(await runInSandbox(sandbox, `if [ -d .git ]; then git --git-dir=.git rev-parse --verify -q 'HEAD^{commit}' || true; fi`, 'reading HEAD')) ?? '';
+  const storeHas = head ? await git(['--git-dir', store, 'cat-file', '-e', `${head}^{commit}`]).then(() => true, () => false) : false;
+  const bundle = transferName('checkpoint');
+  const out = await runInSandbox(
+    sandbox,
+    `ws="$PWD"
+t="\${TMPDIR:-/tmp}/nightshift-checkpoint"
+rm -rf "$t" && mkdir -p "$t"
+git init -q --bare "$t/repo.git"
+base=${shq(head)}
+if [ -n "$base" ]; then
+  printf '%s\\n' "$ws/.git/objects" > "$t/repo.git/objects/info/alternates"
+  echo "BRANCH $(git --git-dir="$ws/.git" rev-parse --abbrev-ref HEAD)"
+  echo "ORIGIN $(git --git-dir="$ws/.git" remote get-url origin 2>/dev/null || true)"
+fi
+export GIT_DIR="$t/repo.git" GIT_WORK_TREE="$ws" GIT_INDEX_FILE="$t/index"
+if [ -n "$base" ]; then git read-tree "$base"; set -- ; else set -- -- . ':(exclude,glob)**/node_modules/**'; fi
+if ! git add -A --ignore-errors "$@" 2>"$t/add-errors"; then
+  if grep -v -e 'does not have a commit checked out$' -e '^fatal: adding files failed$' "$t/add-errors" >&2; then exit 1; fi
+fi
+echo "TREE $(git write-tree)"`,
+    'snapshotting the workspace',
+    { timeoutMs: o.timeoutMs },
+  );
+  const value = (tag: string) => out.split('\n').find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1).trim();
+  const tree = value('TREE');
+  if (!tree || !/^[0-9a-f]{40,64}$/.test(tree)) throw new Error(`snapshotting the workspace in the sandbox printed no tree: ${out.slice(-400)}`);
+  const branch = head ? value('BRANCH') : undefined;
+  // Committed in the sandbox with fixed identity and the worker's message; dates need not repeat.
+  const commitOut = await runInSandbox(
+    sandbox,
+    `ws="$PWD"
+export GIT_DIR="\${TMPDIR:-/tmp}/nightshift-checkpoint/repo.git"
+c=$(git -c user.name=nightshift -c user.email=nightshift@localhost commit-tree ${shq(tree)} ${head ? `-p ${shq(head)}` : ''} -F - <<'NIGHTSHIFT_MSG'
+${checkpointMessage(message, branch, value('ORIGIN')).replace(/^NIGHTSHIFT_MSG$/gm, 'NIGHTSHIFT_MSG.')}
+NIGHTSHIFT_MSG
+)
+git update-ref refs/nightshift/checkpoint "$c"
+git bundle create -q "$ws/"${shq(bundle)} refs/nightshift/checkpoint ${storeHas ? shq(`^${head}`) : ''}
+rm -rf "\${TMPDIR:-/tmp}/nightshift-checkpoint"
+echo "COMMIT $c"`,
+    'committing the checkpoint',
+    { timeoutMs: o.timeoutMs },
+  );
+  const commit = /^COMMIT ([0-9a-f]{40,64})$/m.exec(commitOut)?.[1];
+  if (!commit) throw new Error(`the checkpoint commit in the sandbox printed no id: ${commitOut.slice(-400)}`);
+  await withTempBundle(async (file) => {
+    await receiveFile(sandbox, bundle, file);
+    await git(['--git-dir', store, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+refs/nightshift/checkpoint:${ref}`]);
+  });
+  const got = await git(['--git-dir', store, 'rev-parse', '--verify', `${ref}^{commit}`]);
+  if (got !== commit) throw new Error(`the checkpoint bundle held ${got}, not ${commit}`);
+  return commit;
+}
+
+/**
+ * restore for a sandbox on another machine: the worker bundles the checkpoint (with its
+ * base's history) from `store` and sends it in; the sandbox's git rebuilds the workspace
+ * as the local restore does. @returns the checkpoint commit id, or null if there is none.
+ */
+async function restoreRemote(sandbox: Sandbox, store: string, ref: string, identity: GitIdentity): Promise<string | null> {
+  const commit = await git(['--git-dir', store, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
+  if (!commit) return null;
+  const messageText = await git(['--git-dir', store, 'log', '-1', '--format=%B', commit]);
+  const hasBase = (await git(['--git-dir', store, 'rev-list', '--parents', '-n', '1', commit])).split(' ').length > 1;
+  const branch = /^Nightshift-Branch: (.+)$/m.exec(messageText)?.[1]?.trim() || 'nightshift';
+  const origin = /^Nightshift-Origin: (.+)$/m.exec(messageText)?.[1]?.trim();
+  const bundle = transferName('restore');
+  await withTempBundle(async (file) => {
+    await git(['--git-dir', store, 'bundle', 'create', '--quiet', file, ref]);
+    await sendFile(sandbox, file, bundle);
+  });
+  const script = hasBase
+    ? `rm -rf .git
+git init -q .
+git fetch -q --no-tags ${shq(bundle)} ${shq(`+${ref}:refs/nightshift/restored`)}
+rm -f ${shq(bundle)}
+git checkout -q -f -B ${shq(branch)} 'refs/nightshift/restored^1'
+# Working tree = checkpoint, index and HEAD = the base: the work shows as changes again.
+git read-tree -u --reset ${shq(`${commit}^{tree}`)}
+git reset -q
+git update-ref -d refs/nightshift/restored
+${origin ? `git remote add origin ${shq(origin)}` : ''}
+git config user.name ${shq(identity.name)}
+git config user.email ${shq(identity.email)}
+: > .git/${REMOTE_PREPARED_MARK}`
+    : `t="\${TMPDIR:-/tmp}/nightshift-restore"
+rm -rf "$t" && mkdir -p "$t"
+git init -q --bare "$t/repo.git"
+git --git-dir="$t/repo.git" fetch -q --no-tags ${shq(bundle)} ${shq(`+${ref}:refs/nightshift/restored`)}
+rm -f ${shq(bundle)}
+GIT_DIR="$t/repo.git" GIT_WORK_TREE="$PWD" GIT_INDEX_FILE="$t/index" git read-tree -u --reset ${shq(`${commit}^{tree}`)}
+rm -rf "$t"`;
+  await runInSandbox(sandbox, script, 'restoring the checkpoint');
   return commit;
 }

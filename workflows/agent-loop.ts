@@ -221,7 +221,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   try {
     if (!sandboxId) {
       status.activity = 'creating sandbox';
-      const made = await acts.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox });
+      const made = await acts.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
       sandboxId = made.sandboxId;
       // Worker-specific task queue: everything that touches this sandbox goes back to its host.
       if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {

@@ -111,7 +111,7 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
   let acts = proxies(input, providerHost((task.sandbox ?? input.sandbox)?.provider));
   let sandboxId: string | undefined;
   try {
-    const made = await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: task.sandbox ?? input.sandbox });
+    const made = await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
     sandboxId = made.sandboxId;
     // A local sandbox is on its creator's disk: the checks and the kill go to that host's queue.
     if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) acts = proxies(input, { taskQueue: made.taskQueue, scheduleToStartMs: input.loop?.hostScheduleToStartMs });

@@ -92,7 +92,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
   let { model, sandbox, modelOnce } = proxies(host);
   try {
     status.activity = 'creating sandbox';
-    const made = await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox });
+    const made = await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
     sandboxId = made.sandboxId;
     // Worker-specific task queue: the sandbox is on its creator's disk. A lost host fails this one-call task.
     if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {

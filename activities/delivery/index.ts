@@ -98,6 +98,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
         workBranch: branch,
         dependencies: input.dependencies,
         deliveryRepo: deliveryRepoFor(config, remote),
+        remote,
         authEnv: authEnv(remote, config.github.token),
         onConflict: input.workflowId ? task.onMergeConflict : 'fail',
       });

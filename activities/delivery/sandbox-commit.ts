@@ -20,6 +20,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { CHECKED_TREE_CHANGED } from '../../common/errors';
 import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox } from '../../sandbox/types';
+import { sandboxGitEnv } from '../../sandbox/remote-workspace';
 import { snapshotWorkTree, workerMadeGit, type GitIdentity } from '../../sandbox/workspace';
 
 /** Files the script leaves in the workspace for `readFile`; removed again right after. */
@@ -113,41 +114,11 @@ git bundle create -q ${q(BUNDLE_FILE)} ${q(ref)} $(git --git-dir="$ws/.git" for-
 echo "DONE"`;
 }
 
-/**
- * Git's environment in the sandbox: configuration only from the throwaway repository and
- * these pinned values (HOME and XDG_CONFIG_HOME name a directory that does not exist, so
- * nothing the agent wrote in its home is read), no hooks, filters' helpers or prompts.
- */
-function gitEnvInSandbox(): Record<string, string> {
-  const config: [string, string][] = [
-    ['safe.directory', '*'],
-    ['core.hooksPath', '/dev/null'],
-    ['core.fsmonitor', 'false'],
-    ['core.attributesFile', '/dev/null'],
-    ['core.excludesFile', '/dev/null'],
-    ['credential.helper', ''],
-    ['commit.gpgSign', 'false'],
-    ['protocol.allow', 'never'],
-    ['gc.auto', '0'],
-  ];
-  return {
-    HOME: '/nonexistent',
-    XDG_CONFIG_HOME: '/nonexistent',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_ATTR_NOSYSTEM: '1',
-    GIT_NO_REPLACE_OBJECTS: '1',
-    GIT_TERMINAL_PROMPT: '0',
-    GIT_CONFIG_COUNT: String(config.length),
-    ...Object.fromEntries(config.flatMap(([k, v], n) => [[`GIT_CONFIG_KEY_${n}`, k], [`GIT_CONFIG_VALUE_${n}`, v]])),
-  };
-}
-
 /** Environment of the commit script: the pinned git environment, identity and fixed dates. */
 function envOf(i: SandboxCommitInput): Record<string, string> {
   const date = `@${Math.floor(i.at / 1000)} +0000`;
   return {
-    ...gitEnvInSandbox(),
+    ...sandboxGitEnv(),
     GIT_AUTHOR_NAME: i.identity.name,
     GIT_AUTHOR_EMAIL: i.identity.email,
     GIT_COMMITTER_NAME: i.identity.name,
@@ -162,7 +133,7 @@ function envOf(i: SandboxCommitInput): Record<string, string> {
  * the same pinned git; for providers whose workspace the worker cannot read itself.
  */
 export async function workTreeInSandbox(sandbox: Sandbox): Promise<string> {
-  const r = await sandbox.exec(`${TREE_SCRIPT}rm -rf "$t"\n`, { envs: gitEnvInSandbox(), timeoutMs: 10 * 60_000 });
+  const r = await sandbox.exec(`${TREE_SCRIPT}rm -rf "$t"\n`, { envs: sandboxGitEnv(), timeoutMs: 10 * 60_000 });
   const tree = /^TREE ([0-9a-f]{40,64})$/m.exec(r.stdout)?.[1];
   if (r.exitCode !== 0 || !tree) throw ApplicationFailure.retryable(`reading the workspace tree in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, 'DeliveryFailed');
   return tree;

@@ -16,7 +16,7 @@ describe('e2b provider against a loopback control plane', () => {
   after(() => fake.close());
 
   it('creates once per key (repeated and concurrent), connects, kills', async () => {
-    const provider = createE2BProvider({ apiKey: 'e2b_fake_key', apiUrl: fake.url, template: 'nightshift-node' });
+    const provider = createE2BProvider({ apiKey: 'e2b_fake_key', apiUrl: fake.url, sandboxUrl: fake.sandboxUrl, template: 'nightshift-node' });
     const first = await provider.create({ key: 'night/task-1', envs: { CI: '1' }, network: { allow: ['registry.npmjs.org'] } });
     const again = await provider.create({ key: 'night/task-1' });
     assert.equal(again.id, first.id);
@@ -40,7 +40,7 @@ describe('e2b provider against a loopback control plane', () => {
   });
 
   it('a wrong API key is an error, not a sandbox', async () => {
-    const provider = createE2BProvider({ apiKey: 'wrong', apiUrl: fake.url });
+    const provider = createE2BProvider({ apiKey: 'wrong', apiUrl: fake.url, sandboxUrl: fake.sandboxUrl });
     await assert.rejects(provider.create({ key: 'k' }), /401|api key|Unauthorized/i);
   });
 });
