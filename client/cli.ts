@@ -22,6 +22,7 @@ import { registerPlanningCommands } from './commands/planning-cli';
 import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
 import { intakeReport, MODES, renderIntake, startIntake, waitForIntake, type IntakeOptions } from './commands/intake';
 import { scheduleCommand } from './commands/schedule-cli';
+import { followUp, renderFollowUp } from './commands/followup';
 import { raiseDay, readLedger, renderLedger } from './commands/ledger';
 import { listenTelegram } from './commands/telegram';
 import { describePlan, validateFile } from './commands/validate';
@@ -208,6 +209,19 @@ export function buildProgram(): Command {
       const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
       print(o.json ? JSON.stringify(files) : `wrote ${files.markdown}
 wrote ${files.json}`);
+    });
+
+  program
+    .command('followup')
+    .description("turn review comments, requested changes and failing check runs on nightshift's open PRs into tasks that continue those PRs, in one batch")
+    .option('--repo <owner/name...>', 'GitHub repositories to read (default: those of the PRs in results/*.json)')
+    .option('--since <date>', 'only feedback given since this date (YYYY-MM-DD) or ISO time')
+    .option('--json', 'print the tasks made, the PRs skipped and the batch ID as JSON')
+    .action(async (o: { repo?: string[]; since?: string; json?: boolean }) => {
+      const client = await connectClient(config);
+      const r = await followUp(client, config, { repos: o.repo, since: o.since });
+      print(o.json ? JSON.stringify(r, null, 2) : renderFollowUp(r));
+      if (r.started && (await pollingWorkers(client)).length === 0) info(`note: ${noWorkerMessage()}; the batch waits until one does`);
     });
 
   program

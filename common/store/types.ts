@@ -14,7 +14,7 @@
 import type { Readable } from 'node:stream';
 
 /** Kinds of record the store holds; each is a directory of its own in the file store. Lessons, plans and learned skills are not here yet. */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills';
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'followups';
 
 export interface StateStore {
   /**
