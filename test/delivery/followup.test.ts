@@ -8,6 +8,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { devServerForFile } from '../helpers/temporal';
 import { runBatch } from '../helpers/batch';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
@@ -109,6 +111,51 @@ test('follow-up: review comments and a failing check become one task on the PR b
     const third = await followUp(server.env.client, config, { repos: [GITHUB_REPO], githubOptions: { retryBaseMs: 20 } });
     assert.deepEqual(third.tasks.map((t) => t.feedback), [[{ kind: 'review-comment', id: later.id }]]);
     await server.env.client.workflow.getHandle(third.batchId).terminate('not run in this test');
+  } finally {
+    await fake.close();
+    await gh.close();
+  }
+});
+
+test('a night with follow-up first runs a task for the reviewed PR ahead of its own, on the PR branch', async () => {
+  const bare = remote();
+  const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
+  const order: string[] = [];
+  const fake = await startFakeAnthropic({
+    byTurn: (turn, req) => {
+      const id = taskOf(req);
+      if (turn === 1) order.push(id);
+      if (id === 'widget') return writesThenFinishes({ 'widget.txt': 'colour\n' }, turn);
+      if (id === 'widget.pr1') return writesThenFinishes({ 'widget.txt': 'color\n' }, turn, 'spelled color');
+      if (id === 'gadget') return writesThenFinishes({ 'gadget.txt': 'new\n' }, turn);
+      return undefined;
+    },
+  });
+  try {
+    const config = deliveryConfig(server.env, fake.url, gh.url);
+    const task = (id: string) => ({ id, title: `Write the ${id} file`, context: { repo: bare }, agent_config: { model: 'haiku', max_turns: 4 } });
+    const first = await runBatch(server.env, await deliveryWorker(server.env, config), { spec: { date: '2026-11-25', pull_request: { repo: GITHUB_REPO }, tasks: [task('widget')] } });
+    const branch = first.tasks[0].branch!;
+    const oldHead = git(bare, 'rev-parse', `refs/heads/${branch}`);
+    const comment = gh.addReviewComment(GITHUB_REPO, 1, { body: 'colour -> color', path: 'widget.txt', line: 1, user: 'alice' });
+
+    const night = await runBatch(server.env, await deliveryWorker(server.env, config), {
+      spec: { date: '2026-11-26', max_concurrent_agents: 1, pull_request: { repo: GITHUB_REPO }, tasks: [task('gadget')] },
+      followUp: {},
+    });
+    assert.deepEqual(night.tasks.map((t) => t.taskId).sort(), ['gadget', 'widget.pr1']);
+    assert.deepEqual(order, ['widget', 'widget.pr1', 'gadget'], 'the follow-up runs first');
+    const followed = night.tasks.find((t) => t.taskId === 'widget.pr1')!;
+    assert.equal(followed.status, 'succeeded', JSON.stringify(followed));
+    assert.equal(followed.branch, branch);
+    assert.equal(followed.prUrl, first.tasks[0].prUrl);
+    assert.equal(git(bare, 'rev-parse', `refs/heads/${branch}^`), oldHead);
+    assert.equal(gh.pulls(GITHUB_REPO).length, 2, "the PR of the night's own task, and no new one for the follow-up");
+    assert.ok(night.report && 'markdown' in night.report);
+    assert.match(readFileSync(path.join(config.root, night.report.markdown), 'utf8'), /follow-up first: 1 task continues reviewed PRs: widget\.pr1/);
+
+    const after = await followUp(server.env.client, config, { repos: [GITHUB_REPO], githubOptions: { retryBaseMs: 20 } });
+    assert.deepEqual(after.tasks, [], `the night took comment ${comment.id}`);
   } finally {
     await fake.close();
     await gh.close();
