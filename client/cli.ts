@@ -4,6 +4,8 @@
  */
 import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { loadConfig, LOG_FORMATS, webUiUrl } from '../common/config';
 import { installModelFile } from '../common/models-file';
 import { formatSpecIssue, SpecError } from '../common/errors';
@@ -200,15 +202,17 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .description('write results/<date>-report.md and results/<date>.json for a batch, running or finished')
+    .description('write results/<date>-report.md, results/<date>.json and the checks as JUnit XML (results/<date>.junit.xml) for a batch, running or finished')
     .argument('[batch]', 'batch workflow ID, or the task file it ran (the newest batch from it) (default: the newest running batch, else the newest)')
-    .option('--json', 'print the paths as JSON')
+    .option('--json', 'print the paths and the report itself (what results/<date>.json holds: every task with its checks) as JSON')
     .action(async (batch: string | undefined, o: { json?: boolean }) => {
       const client = await connectClient(config);
       const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client));
       const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
-      print(o.json ? JSON.stringify(files) : `wrote ${files.markdown}
-wrote ${files.json}`);
+      const report = o.json ? (JSON.parse(await readFile(path.join(config.root, files.json), 'utf8')) as unknown) : undefined;
+      print(o.json ? JSON.stringify({ ...files, report }, null, 2) : `wrote ${files.markdown}
+wrote ${files.json}
+wrote ${files.junit}`);
     });
 
   program

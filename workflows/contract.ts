@@ -502,7 +502,7 @@ export interface BatchResult {
   tokens: TokenUsage;
   tasks: (TaskResult & TaskPlanFacts & { title: string })[];
   /** Report files relative to NIGHTSHIFT_ROOT, or why they could not be written. */
-  report?: { markdown: string; json: string } | { error: string };
+  report?: { markdown: string; json: string; junit?: string } | { error: string };
   /** The Temporal Schedule that started this batch, if one did. */
   scheduleId?: string;
   /** Added by the client, not the workflow: work waiting for a kind of worker none of which is polling (client/workers.ts capabilityWaits). */
