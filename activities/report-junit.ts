@@ -18,7 +18,6 @@ const MAX_OUTPUT_CHARS = 8_000;
 export function xmlText(s: string): string {
   return (
     s
-      // eslint-disable-next-line no-control-regex
       .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD')
       .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
       .replace(/&/g, '&amp;')
