@@ -28,7 +28,9 @@ export interface FollowUpOptions {
   githubOptions?: GitHubClientOptions;
 }
 
-export interface FollowUpOutcome extends Omit<FollowUpPlan, 'spec'> {
+export interface FollowUpOutcome extends Omit<FollowUpPlan, 'spec' | 'batchId'> {
+  /** The batch started (absent when none was). */
+  batchId?: string;
   /** Whether a batch was started (false: no PR needs work). */
   started: boolean;
   repos: string[];
@@ -68,7 +70,7 @@ export async function followUp(client: Client, config: NightshiftConfig, o: Foll
   const since = parseSince(o.since);
   const repos = o.repos?.length ? o.repos.map((r) => parseRepo(r, config.github.apiUrl)) : await reposFromResults(config.root, since);
   const names = repos.map((r) => `${r.owner}/${r.name}`);
-  if (!repos.length) return { batchId: '', started: false, tasks: [], skipped: [], repos: names };
+  if (!repos.length) return { started: false, tasks: [], skipped: [], repos: names };
   const gh = o.github ?? (await createGitHubClient(config.github, o.githubOptions));
   const store = await openStateStore(config);
   try {
@@ -84,7 +86,7 @@ export async function followUp(client: Client, config: NightshiftConfig, o: Foll
           },
         );
     const plan = await planFollowUps(gh, store, { repos, since, date: localDate(), neverStarted });
-    const { spec, ...rest } = plan;
+    const { spec, batchId: _unused, ...rest } = plan;
     if (!spec) return { ...rest, started: false, repos: names };
     const storedSpec = await storeValidatedSpec(store, plan.batchId, spec, config.root);
     try {
@@ -100,7 +102,7 @@ export async function followUp(client: Client, config: NightshiftConfig, o: Foll
       // The same feedback names the same batch: an earlier run of this command started it.
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
     }
-    return { ...rest, started: true, repos: names };
+    return { ...rest, batchId: plan.batchId, started: true, repos: names };
   } finally {
     await store.close();
   }

@@ -8,6 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { devServerForFile } from '../helpers/temporal';
@@ -76,7 +77,7 @@ test('follow-up: review comments and a failing check become one task on the PR b
 
     // A worker runs once: the follow-up night gets a new one, as the next night would.
     const nextWorker = await deliveryWorker(server.env, config);
-    const result = (await nextWorker.runUntil(server.env.client.workflow.getHandle(made.batchId).result())) as BatchResult;
+    const result = (await nextWorker.runUntil(server.env.client.workflow.getHandle(made.batchId!).result())) as BatchResult;
     const task = result.tasks[0];
     assert.equal(task.status, 'succeeded', JSON.stringify(task));
     assert.equal(task.branch, branch, 'the follow-up delivers to the PR branch');
@@ -106,11 +107,25 @@ test('follow-up: review comments and a failing check become one task on the PR b
     assert.equal(again.started, false);
     assert.deepEqual(again.tasks, []);
 
+    // The command itself, as a user runs it (not blocking this process: the fake GitHub answers from it).
+    const cli = (env: NodeJS.ProcessEnv) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [path.join(__dirname, '..', '..', 'client', 'bin.js'), 'followup', '--repo', GITHUB_REPO, '--json'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root, GITHUB_API_URL: gh.url, ...env } }, (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+        );
+      });
+    const printed = await cli({ GITHUB_TOKEN: 'ghs_test' });
+    assert.equal(printed.status, 0, printed.stderr);
+    assert.deepEqual(JSON.parse(printed.stdout), { started: false, tasks: [], skipped: [], repos: [GITHUB_REPO] });
+    const noToken = await cli({ GITHUB_TOKEN: '' });
+    assert.equal(noToken.status, 2);
+    assert.match(noToken.stderr, /^nightshift: no GITHUB_TOKEN to read the pull requests with/);
+
     // New feedback after the follow-up is work again; the handled items and nightshift's own comment are not.
     const later = gh.addReviewComment(GITHUB_REPO, 1, { body: 'also add a newline check', path: 'widget.txt', user: 'alice' });
     const third = await followUp(server.env.client, config, { repos: [GITHUB_REPO], githubOptions: { retryBaseMs: 20 } });
     assert.deepEqual(third.tasks.map((t) => t.feedback), [[{ kind: 'review-comment', id: later.id }]]);
-    await server.env.client.workflow.getHandle(third.batchId).terminate('not run in this test');
+    await server.env.client.workflow.getHandle(third.batchId!).terminate('not run in this test');
   } finally {
     await fake.close();
     await gh.close();
