@@ -26,6 +26,8 @@ import { createReviewActivities } from './delivery/review-cost';
 import { createSimpleActivities } from './simple';
 import { TelegramQuestionIndex } from './telegram-index';
 import { createSpecActivities } from './spec';
+import { createFollowUpNightActivities } from './followup/night';
+import { createGitHubClient } from './delivery/pull-request';
 import { FileStateStore, type StateStore } from '../common/store';
 import { transcriptsIn, type TranscriptStore } from './transcripts';
 
@@ -87,12 +89,16 @@ export function createActivities(deps: ActivityDeps) {
         throw err;
       },
     ));
+  const specActivities = createSpecActivities(deps.config, store);
+  let octokit: Promise<GitHubClient> | undefined;
+  const github = () => (octokit ??= deps.github ? Promise.resolve(deps.github) : createGitHubClient(deps.config.github, deps.githubOptions));
   const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, store, safetyPolicy: deps.safetyPolicy, hostTaskQueue: deps.hostTaskQueue });
   return {
     ...createBudgetActivities({ temporalClient }),
     ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: new TelegramQuestionIndex(store), ...deps.notify }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
-    ...createSpecActivities(deps.config, store),
+    ...specActivities,
+    ...createFollowUpNightActivities({ config: deps.config, store, loadSpec: specActivities.loadBatchSpec, client: github }),
     ...createFolderActivities(deps.config),
     ...createReportActivities(deps.config, store),
     ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),

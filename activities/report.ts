@@ -13,6 +13,7 @@ import { failedDiskQuotaProbes } from '../sandbox/disk-volume';
 import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 import { reviewCostLine } from './delivery/review-cost';
+import { renderChecksJunit } from './report-junit';
 
 const NEEDS_HUMAN: Record<string, string> = {
   failed: 'failed',
@@ -253,32 +254,44 @@ export async function redactStatus(root: string, s: BatchStatus, redactor: Redac
   return { ...batch.value, tasks, notes: batch.found.length ? [...(batch.value.notes ?? []), redactionNote(batch.found, 'the batch notes')] : batch.value.notes };
 }
 
+/** The report's files, relative to NIGHTSHIFT_ROOT. */
+export interface ReportFiles {
+  markdown: string;
+  json: string;
+  /** The checks of every task as JUnit XML (report-junit.ts). */
+  junit: string;
+}
+
 /**
  * Writes the report files under `<root>/results/`; `keep` also gets each file's name and text
  * (a shared state store, so the report outlives this worker's host).
  */
-export async function writeReportFiles(root: string, status: BatchStatus, budgetUsd?: number, redactor: Redactor = workerRedactor(), keep?: (name: string, text: string) => Promise<void>): Promise<{ markdown: string; json: string }> {
+export async function writeReportFiles(root: string, status: BatchStatus, budgetUsd?: number, redactor: Redactor = workerRedactor(), keep?: (name: string, text: string) => Promise<void>): Promise<ReportFiles> {
   const s = await redactStatus(root, status, redactor);
   const dir = path.join(root, 'results');
   await fs.mkdir(dir, { recursive: true });
   const base = reportBaseName(s);
   const markdown = path.join(dir, `${base}-report.md`);
   const json = path.join(dir, `${base}.json`);
+  const junit = path.join(dir, `${base}.junit.xml`);
   // Whole-file writes of a pure rendering: a retried activity writes the same bytes.
   const markdownText = renderReportMarkdown(s, budgetUsd);
   const jsonText = renderReportJson(s, budgetUsd) + '\n';
   await fs.writeFile(markdown, markdownText);
   await fs.writeFile(json, jsonText);
+  const junitText = renderChecksJunit(s);
+  await fs.writeFile(junit, junitText);
   if (keep) {
     await keep(path.basename(markdown), markdownText);
     await keep(path.basename(json), jsonText);
+    await keep(path.basename(junit), junitText);
   }
-  return { markdown: path.relative(root, markdown), json: path.relative(root, json) };
+  return { markdown: path.relative(root, markdown), json: path.relative(root, json), junit: path.relative(root, junit) };
 }
 
 export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>, store?: StateStore) {
   return {
-    async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<{ markdown: string; json: string }> {
+    async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<ReportFiles> {
       // A worker that could not bound its sandboxes' disks says so where the user looks.
       const unbounded = await failedDiskQuotaProbes();
       const status = unbounded.length ? { ...input.status, notes: [...(input.status.notes ?? []), ...unbounded] } : input.status;

@@ -4,6 +4,8 @@
  */
 import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { loadConfig, LOG_FORMATS, webUiUrl } from '../common/config';
 import { openStateStore } from '../common/store';
 import { installModelFile } from '../common/models-file';
@@ -23,6 +25,7 @@ import { registerPlanningCommands } from './commands/planning-cli';
 import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
 import { intakeReport, MODES, renderIntake, startIntake, waitForIntake, type IntakeOptions } from './commands/intake';
 import { scheduleCommand } from './commands/schedule-cli';
+import { followUp, renderFollowUp } from './commands/followup';
 import { raiseDay, readLedger, renderLedger } from './commands/ledger';
 import { listenTelegram } from './commands/telegram';
 import { describePlan, validateFile } from './commands/validate';
@@ -200,15 +203,30 @@ export function buildProgram(): Command {
 
   program
     .command('report')
-    .description('write results/<date>-report.md and results/<date>.json for a batch, running or finished')
+    .description('write results/<date>-report.md, results/<date>.json and the checks as JUnit XML (results/<date>.junit.xml) for a batch, running or finished')
     .argument('[batch]', 'batch workflow ID, or the task file it ran (the newest batch from it) (default: the newest running batch, else the newest)')
-    .option('--json', 'print the paths as JSON')
+    .option('--json', 'print the paths and the report itself (what results/<date>.json holds: every task with its checks) as JSON')
     .action(async (batch: string | undefined, o: { json?: boolean }) => {
       const client = await connectClient(config);
       const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client));
       const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
-      print(o.json ? JSON.stringify(files) : `wrote ${files.markdown}
-wrote ${files.json}`);
+      const report = o.json ? (JSON.parse(await readFile(path.join(config.root, files.json), 'utf8')) as unknown) : undefined;
+      print(o.json ? JSON.stringify({ ...files, report }, null, 2) : `wrote ${files.markdown}
+wrote ${files.json}
+wrote ${files.junit}`);
+    });
+
+  program
+    .command('followup')
+    .description("turn review comments, requested changes and failing check runs on nightshift's open PRs into tasks that continue those PRs, in one batch")
+    .option('--repo <owner/name...>', 'GitHub repositories to read (default: those of the PRs in results/*.json)')
+    .option('--since <date>', 'only feedback given since this date (YYYY-MM-DD) or ISO time')
+    .option('--json', 'print the tasks made, the PRs skipped and the batch ID as JSON')
+    .action(async (o: { repo?: string[]; since?: string; json?: boolean }) => {
+      const client = await connectClient(config);
+      const r = await followUp(client, config, { repos: o.repo, since: o.since });
+      print(o.json ? JSON.stringify(r, null, 2) : renderFollowUp(r));
+      if (r.started && (await pollingWorkers(client)).length === 0) info(`note: ${noWorkerMessage()}; the batch waits until one does`);
     });
 
   program

@@ -111,8 +111,27 @@ export interface TaskSpec {
   modelApi?: 'batch' | 'messages';
   /** The repos-file name of the repo this task was expanded for (`<task>@<repoName>`). */
   repoName?: string;
+  /**
+   * Set on a task `nightshift followup` made from a PR's review feedback: it starts from the
+   * PR's branch (`branch`), and its work is pushed to that branch (fast-forward only) and
+   * reported on that PR instead of opening a new one (activities/followup/).
+   */
+  followUp?: FollowUpOf;
   /** Set on tasks expanded from one task over many repos: at most `maxWorkers` of them run at once. */
   fanOut?: { of: string; maxWorkers: number };
+}
+
+export interface FollowUpOf {
+  /** `owner/name` on GitHub. */
+  githubRepo: string;
+  prNumber: number;
+  prUrl: string;
+  /** The PR's head branch: the task's start and where its commit goes. */
+  branch: string;
+  /** The head commit the feedback was read at. */
+  headSha: string;
+  /** How many comments, reviews and failing check runs the task was given. */
+  feedbackCount: number;
 }
 
 export type MergeConflictPolicy = 'fail' | 'agent';

@@ -52,6 +52,7 @@ import { dependentsOf, readyTasks } from './dag';
 import { Notifier } from './notify';
 import { dependencyBranches } from './delivery';
 import { fanOutFull } from './fan-out';
+import { withFollowUpFirst } from './followup';
 import { progressTable, sumResults } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
@@ -123,8 +124,9 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       : undefined;
   let spec: NightPlan;
   let specRef: SpecRef | undefined;
+  const followUpNotes: string[] = [];
   try {
-    ({ spec, ref: specRef } = await load(input, batchId, claimAs));
+    ({ spec, ref: specRef } = await load(await withFollowUpFirst(input, batchId, claimAs, followUpNotes), batchId, claimAs));
   } catch (err) {
     status.state = 'failed';
     status.error = err instanceof Error ? err.message : String(err);
@@ -142,7 +144,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
 
   // A task whose workflow returned is final even if it ended waiting (parked) or paused by the budget.
   const isFinal = (id: string) => results[id] !== undefined && (FINAL_STATES.includes(results[id].status) || (!running.has(id) && results[id].endedAt !== undefined));
-  const notes: string[] = [...(input.carried?.notes ?? [])];
+  const notes: string[] = [...(input.carried?.notes ?? []), ...followUpNotes];
   const notifier = new Notifier({ workflowId: batchId, batchId, settings: spec.notify }, notes);
   const live: BatchLive = new BatchLive({
     batchId,

@@ -105,6 +105,13 @@ export interface BatchInput {
    * (`nightshift schedule create --timezone`). @default 'UTC'
    */
   timezone?: string;
+  /**
+   * Follow-up first (`nightshift schedule create --followup`): before the night's own
+   * tasks, the review feedback and failing checks on the open nightshift PRs of its tasks'
+   * GitHub repositories become tasks that continue those PRs (workflows/followup.ts).
+   * `since`: ISO date or time; older feedback is not read. @default off
+   */
+  followUp?: { since?: string };
   /** Advanced: continue-as-new once history passes this many events. @default 8000 */
   historyEventLimit?: number;
   /** Internal: state carried across continue-as-new. */
@@ -499,7 +506,7 @@ export interface BatchResult {
   tokens: TokenUsage;
   tasks: (TaskResult & TaskPlanFacts & { title: string })[];
   /** Report files relative to NIGHTSHIFT_ROOT, or why they could not be written. */
-  report?: { markdown: string; json: string } | { error: string };
+  report?: { markdown: string; json: string; junit?: string } | { error: string };
   /** The Temporal Schedule that started this batch, if one did. */
   scheduleId?: string;
   /** Added by the client, not the workflow: work waiting for a kind of worker none of which is polling (client/workers.ts capabilityWaits). */

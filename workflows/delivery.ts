@@ -95,6 +95,8 @@ export const REVIEW_CAPACITY_PATCH = 'review-capacity';
  * schedule-to-start timeout as the delivery's error with nothing pushed.
  */
 export const DELIVERY_HOST_LOST_PATCH = 'delivery-rebuilds-lost-host';
+/** patched() ID of a follow-up task's delivery: its PR's branch, a fast-forward push, a comment on that PR. */
+export const FOLLOW_UP_DELIVERY_PATCH = 'follow-up-delivery';
 /** Label of a PR whose tests look weakened (deleted, skipped, narrowed, none run). */
 export const TEST_INTEGRITY_LABEL = 'nightshift: tests weakened';
 
@@ -107,6 +109,8 @@ export const TEST_INTEGRITY_LABEL = 'nightshift: tests weakened';
 export async function checkBaseline(input: AgentTaskInput, storeKey: string, notes: string[]): Promise<void> {
   const { task } = input;
   if (!task.checks?.length || !task.repo || (input.dependencies?.length ?? 0) > 0) return;
+  // A follow-up starts from its PR's head, whose failing checks are what it is asked to fix: none is pre-existing.
+  if (task.followUp) return;
   if (!patched(BASELINE_CHECKS_PATCH)) return;
   let acts = proxies(input, providerHost((task.sandbox ?? input.sandbox)?.provider));
   let sandboxId: string | undefined;
@@ -175,7 +179,9 @@ export async function deliver(
   if (!task.repo || !deliverable) return result;
   const acts = proxies(input, host);
   // A task that reached delivery before branches were per batch keeps the name it committed under.
-  const branch = patched(BRANCH_PER_BATCH_PATCH) ? deliveryBranch(input.batchId, input.date, task.id) : LEGACY_DELIVERY_BRANCH(input.date, task.id);
+  // Only tasks `nightshift followup` made carry followUp, so no earlier history reaches the patch.
+  const followUp = task.followUp && patched(FOLLOW_UP_DELIVERY_PATCH) ? task.followUp : undefined;
+  const branch = followUp ? followUp.branch : patched(BRANCH_PER_BATCH_PATCH) ? deliveryBranch(input.batchId, input.date, task.id) : LEGACY_DELIVERY_BRANCH(input.date, task.id);
   const out: Partial<TaskResult> = { ...result };
   const note = (e: string) => (out.deliveryError = [out.deliveryError, e].filter(Boolean).join('; '));
   try {
@@ -219,10 +225,17 @@ export async function deliver(
     Object.assign(out, { branch, commit: c.commit });
 
     status.activity = `pushing ${branch}`;
-    const pushed = await acts.pushWork({ repo: task.repo, branch, commit: c.commit });
+    const pushed = await acts.pushWork({ repo: task.repo, branch, commit: c.commit, ...(followUp ? { fastForwardOnly: true } : {}) });
     out.pushed = pushed.pushed;
     if (!pushed.pushed) {
       note(`branch not pushed (${pushed.reason}); it is in the worker's delivery repository and the patch is at ${c.patchFile}`);
+      return out;
+    }
+    if (followUp) {
+      // The PR exists: the push updated it; a comment says what was addressed. No new PR, no PR slot.
+      Object.assign(out, { prUrl: followUp.prUrl, prNumber: followUp.prNumber });
+      status.activity = `commenting on PR #${followUp.prNumber}`;
+      await pullRequests(input).reportFollowUp({ workflowId: o.workflowId, githubRepo: followUp.githubRepo, prNumber: followUp.prNumber, commit: c.commit, feedbackCount: followUp.feedbackCount, status: result.status ?? 'succeeded', summary: result.summary, checks: result.checks });
       return out;
     }
     if (!task.createPr) return out;

@@ -114,9 +114,13 @@ export const pushedRef = (branch: string) => `refs/nightshift/pushed/${branch}`;
  * A branch holding anything else (a person's commits, another worker's) is left as it
  * is, and `pushed: false` says why.
  */
-export async function pushBranch(repoDir: string, o: { remote: string; branch: string; commit: string; token?: string }): Promise<{ pushed: true } | { pushed: false; reason: string }> {
+export async function pushBranch(
+  repoDir: string,
+  o: { remote: string; branch: string; commit: string; token?: string; fastForwardOnly?: boolean },
+): Promise<{ pushed: true } | { pushed: false; reason: string }> {
   const env = authEnv(o.remote, o.token);
   const record = () => withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'update-ref', pushedRef(o.branch), o.commit]));
+  if (o.fastForwardOnly) return fastForward(repoDir, { ...o, env }, record);
   const taken = (at: string) => ({
     pushed: false as const,
     reason: `${o.branch} on the remote is at ${at.slice(0, 12)}, which this task did not push; it was left as it is`,
@@ -145,4 +149,31 @@ export async function pushBranch(repoDir: string, o: { remote: string; branch: s
     throw pushing;
   }
   throw ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, 'DeliveryFailed');
+}
+
+/**
+ * A follow-up's push to a branch that is already a PR: a plain push, which the remote
+ * accepts only as a fast-forward, so commits others added to the branch meanwhile are
+ * never replaced; the branch is then left as it is and `pushed: false` says why.
+ */
+async function fastForward(
+  repoDir: string,
+  o: { remote: string; branch: string; commit: string; token?: string; env: Record<string, string> },
+  record: () => Promise<unknown>,
+): Promise<{ pushed: true } | { pushed: false; reason: string }> {
+  if ((await remoteBranchCommit(o.remote, o.branch, o.token)) !== o.commit) {
+    const refused = await withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'push', '--quiet', '--no-verify', o.remote, `${o.commit}:refs/heads/${o.branch}`], { env: o.env })).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    const now = await remoteBranchCommit(o.remote, o.branch, o.token);
+    if (now !== o.commit) {
+      if (refused && /\[rejected\]|non-fast-forward|fetch first/.test(refused.message)) {
+        return { pushed: false, reason: `${o.branch} on the remote moved to ${now?.slice(0, 12) ?? 'nothing'}, which this task did not start from; its commits were left as they are` };
+      }
+      throw refused ?? ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, 'DeliveryFailed');
+    }
+  }
+  await record();
+  return { pushed: true };
 }

@@ -19,6 +19,7 @@ import { reportBaseName } from '../report';
 import { putJson, type TranscriptStore } from '../transcripts';
 import { createBaselineActivities } from './baseline';
 import { createChecksActivities } from './checks';
+import { createFollowUpActivities } from '../followup';
 import { startFromDependencies } from './dependencies';
 import { filesWithMarkers, MERGE_CONFLICT_KEY, readConflict, type LeftConflict } from './merge-conflict';
 import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess, pushBranch, resolveRemote } from './git';
@@ -80,6 +81,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
   return withHeartbeats({
     ...createChecksActivities(deps),
     ...createBaselineActivities(deps),
+    ...createFollowUpActivities({ config, client }),
 
     /**
      * Clones the task's repo and moves it to its dependencies' branch, or a merge of them;
@@ -147,7 +149,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
     },
 
     /** Pushes the branch from the delivery repository and verifies the remote ref; `pushed: false` says why it could not. */
-    async pushWork(input: { repo: string; branch: string; commit: string }): Promise<{ pushed: boolean; reason?: string }> {
+    async pushWork(input: { repo: string; branch: string; commit: string; fastForwardOnly?: boolean }): Promise<{ pushed: boolean; reason?: string }> {
       const remote = resolveRemote(config.root, input.repo);
       const access = pushAccess(remote, config.github.token);
       if (!access.ok) return { pushed: false, reason: access.reason };
@@ -156,7 +158,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
         // A secret in a committed file stays on this machine: the task keeps its redacted patch.
         const scan = await scanCommitForSecrets(repoDir, input.commit, workerRedactor(config));
         if (!scan.clean) return { pushed: false, reason: secretScanReason(scan) };
-        return pushBranch(repoDir, { remote, branch: input.branch, commit: input.commit, token: config.github.token });
+        return pushBranch(repoDir, { remote, branch: input.branch, commit: input.commit, token: config.github.token, fastForwardOnly: input.fastForwardOnly });
       });
     },
 

@@ -16,8 +16,9 @@ export function scheduleCommand(config: NightshiftConfig, print: (s: string) => 
     .option('--id <id>', 'schedule ID (default nightshift-nightly, whose runs are nightshift-<scheduled time>)')
     .option('--catchup-window <duration>', 'how late a missed night may still start, e.g. 6h', '6h')
     .option('--paused', 'create it paused')
+    .option('--followup', "each night first turns review feedback and failing checks on its repositories' nightshift PRs into tasks (as nightshift followup)")
     .option('--json', 'print machine-readable output')
-    .action(async (o: { cron: string; tasks: string; timezone?: string; id?: string; catchupWindow: string; paused?: boolean; json?: boolean }) => {
+    .action(async (o: { cron: string; tasks: string; timezone?: string; id?: string; catchupWindow: string; paused?: boolean; followup?: boolean; json?: boolean }) => {
       const client = await connectClient(config);
       const r = await createSchedule(client, config, o);
       const info = await describeSchedule(client, r.scheduleId);

@@ -21,6 +21,8 @@ export interface ScheduleCreateOptions {
   /** e.g. "8h". @default '6h' */
   catchupWindow?: string;
   paused?: boolean;
+  /** Each night first turns review feedback on its repositories' nightshift PRs into tasks (BatchInput.followUp). */
+  followup?: boolean;
 }
 
 /** What `schedule list --json` prints per schedule. */
@@ -67,7 +69,7 @@ export async function createSchedule(client: Client, config: NightshiftConfig, o
   if (catchup === undefined) throw new CliError(`--catchup-window "${o.catchupWindow}" must be a duration such as "6h" or "30m"`, EXIT.usage);
   const tasksFile = await tasksPathFor(config, o.tasks);
   const scheduleId = o.id ?? DEFAULT_SCHEDULE_ID;
-  const input: BatchInput = { tasksFile, ...(o.timezone ? { timezone: o.timezone } : {}) };
+  const input: BatchInput = { tasksFile, ...(o.timezone ? { timezone: o.timezone } : {}), ...(o.followup ? { followUp: {} } : {}) };
   try {
     await client.schedule.create({
       scheduleId,

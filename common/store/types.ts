@@ -18,9 +18,10 @@ import type { Readable } from 'node:stream';
  * `telegram`: which question each sent Telegram message asked (scope `questions`).
  * `plans`: the plan a planning workflow made (scope: its workflow ID).
  * `lessons`: the lessons a night was started with, by content hash.
+ * `followups`: review feedback already turned into a follow-up task, by item ID.
  * Learned and pending skills are not here yet.
  */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons';
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons' | 'followups';
 
 export interface StateStore {
   /**

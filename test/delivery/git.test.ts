@@ -105,6 +105,30 @@ test('push: a task replaces only its own earlier push; a branch holding commits 
   assert.equal(git(bare, 'rev-parse', `refs/heads/${input.branch}`), theirs);
 });
 
+test('push of a follow-up: a fast-forward of a branch another worker pushed; commits added meanwhile are never replaced', async () => {
+  const { bare } = makeRepo();
+  const { acts, input, env, sandbox } = await setup({ repo: bare, cloneFrom: bare });
+  // The PR's branch, pushed by the night before (not from this delivery repository), at the workspace's start.
+  const prHead = git(bare, 'rev-parse', 'main');
+  git(bare, 'update-ref', `refs/heads/${input.branch}`, prHead);
+  const fix = await env.run(acts.commitWork, input);
+  assert.deepEqual(await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: fix.commit! }), { pushed: false, reason: `${input.branch} on the remote is at ${prHead.slice(0, 12)}, which this task did not push; it was left as it is` }, 'a night task never takes over a branch');
+  assert.deepEqual(await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: fix.commit!, fastForwardOnly: true }), { pushed: true });
+  assert.equal(git(bare, 'rev-parse', `refs/heads/${input.branch}`), fix.commit);
+  assert.equal(git(bare, 'rev-parse', `${fix.commit!}^`), prHead, 'on top of the PR head');
+  assert.deepEqual(await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: fix.commit!, fastForwardOnly: true }), { pushed: true }, 'a retry finds it there');
+
+  // A reviewer pushes a commit of their own; the next commit, made without it, is not pushed over it.
+  const theirs = git(bare, 'commit-tree', '-p', fix.commit!, '-m', "a reviewer's fix", `${fix.commit!}^{tree}`);
+  git(bare, 'update-ref', `refs/heads/${input.branch}`, theirs);
+  await sandbox.writeFile('src/new.ts', 'export const n = 2;\n');
+  const next = await env.run(acts.commitWork, { ...input, at: input.at + 60_000 });
+  const r = await env.run(acts.pushWork, { repo: bare, branch: input.branch, commit: next.commit!, fastForwardOnly: true });
+  assert.equal(r.pushed, false);
+  assert.match(r.reason ?? '', new RegExp(`moved to ${theirs.slice(0, 12)}, which this task did not start from`));
+  assert.equal(git(bare, 'rev-parse', `refs/heads/${input.branch}`), theirs, 'their commit is still there');
+});
+
 test('credentials: an Authorization header in the environment only; no push without a token or over plain git', () => {
   const env = authEnv('https://github.com/acme/widgets.git', 'ghs_secret');
   assert.equal(env.GIT_CONFIG_KEY_0, 'http.https://github.com/.extraheader');

@@ -84,11 +84,12 @@ test('nightshift start --wait --json runs the example night; status --json reads
   await assert.rejects(nightshift('start', 'tasks/night.yaml', '--workflow-id', id), /already exists/);
 
   // The batch wrote its morning report; `nightshift report` writes the same files on demand.
-  assert.deepEqual(status.report, { markdown: `results/${id}-report.md`, json: `results/${id}.json` });
+  assert.deepEqual(status.report, { markdown: `results/${id}-report.md`, json: `results/${id}.json`, junit: `results/${id}.junit.xml` });
   const md = readFileSync(path.join(cli.root, 'results', `${id}-report.md`), 'utf8');
   assert.match(md, /4 tasks: 4 succeeded, 0 failed, 0 skipped, 0 need a human\./);
   rmSync(path.join(cli.root, 'results'), { recursive: true });
-  const written = JSON.parse((await nightshift('report', id, '--json')).stdout);
+  const { report: printed, ...written } = JSON.parse((await nightshift('report', id, '--json')).stdout) as { markdown: string; json: string; junit: string; report: { results: unknown[] } };
   assert.deepEqual(written, status.report);
+  assert.equal(printed.results.length, 4);
   assert.equal(JSON.parse(readFileSync(path.join(cli.root, written.json), 'utf8')).results.length, 4);
 });

@@ -1,6 +1,9 @@
 /**
  * A loopback server speaking the part of GitHub's REST API nightshift uses: repos get, git
- * refs, pulls list / create / update, issue labels, requested reviewers. The real Octokit
+ * refs, pulls list / create / update, issue labels, requested reviewers, and what
+ * `nightshift followup` reads: reviews, review comments, issue comments (and creating
+ * one), check runs for a ref. Lists are paginated as GitHub paginates them (`per_page` up
+ * to 100, `page`, a `Link` header with rel="next" and rel="last"). The real Octokit
  * talks to it through GITHUB_API_URL. Branches are read from bare repositories on disk
  * (the remotes the worker really pushed to), so a PR for a branch that was never pushed
  * is refused as GitHub would refuse it.
@@ -25,6 +28,53 @@ export interface FakePull {
   merged_at: null;
   labels: { name: string }[];
   requested_reviewers: { login: string }[];
+}
+
+export interface FakeUser {
+  login: string;
+  type?: 'User' | 'Bot';
+}
+
+export interface FakeReview {
+  id: number;
+  user: FakeUser;
+  state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
+  body: string;
+  submitted_at: string;
+  commit_id: string;
+}
+
+export interface FakeReviewComment {
+  id: number;
+  pull_request_review_id: number | null;
+  user: FakeUser;
+  body: string;
+  path: string;
+  line: number | null;
+  diff_hunk: string;
+  commit_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FakeIssueComment {
+  id: number;
+  user: FakeUser;
+  body: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface FakeCheckRun {
+  id: number;
+  name: string;
+  head_sha: string;
+  status: 'queued' | 'in_progress' | 'completed';
+  conclusion: 'success' | 'failure' | 'neutral' | 'cancelled' | 'skipped' | 'timed_out' | 'action_required' | null;
+  started_at: string;
+  completed_at: string | null;
+  html_url: string;
+  output: { title: string | null; summary: string | null; text: string | null };
 }
 
 export interface GitHubCall {
@@ -66,6 +116,15 @@ export interface FakeGitHub {
   url: string;
   calls: GitHubCall[];
   pulls(repo: string): FakePull[];
+  /** A review on PR `number` (its commit is the PR's head now), as a reviewer would submit it. */
+  addReview(repo: string, number: number, r: Pick<FakeReview, 'state' | 'body'> & { user?: string }): FakeReview;
+  /** A comment on a line of the PR's diff. */
+  addReviewComment(repo: string, number: number, c: { body: string; path: string; line?: number; user?: string; reviewId?: number }): FakeReviewComment;
+  /** A comment in the PR's conversation. */
+  addIssueComment(repo: string, number: number, c: { body: string; user?: string }): FakeIssueComment;
+  issueComments(repo: string, number: number): FakeIssueComment[];
+  /** A check run CI reported for `sha` (default: the head of PR `number`'s branch now). */
+  addCheckRun(repo: string, ref: { sha?: string; pr?: number }, c: Pick<FakeCheckRun, 'name' | 'conclusion'> & { title?: string; summary?: string; text?: string }): FakeCheckRun;
   fault(f: Fault): void;
   close(): Promise<void>;
 }
@@ -88,6 +147,45 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
   const pulls = new Map<string, FakePull[]>(Object.keys(o.repos).map((r) => [r, []]));
   const faults: (Fault & { left: number })[] = [];
   const calls: GitHubCall[] = [];
+  const reviews = new Map<string, FakeReview[]>();
+  const reviewComments = new Map<string, FakeReviewComment[]>();
+  const issueComments = new Map<string, FakeIssueComment[]>();
+  const checkRuns = new Map<string, FakeCheckRun[]>();
+  // GitHub's IDs are one sequence per kind across repositories; one sequence here is as good.
+  let nextId = 1000;
+  /** This server's own origin, for the Link header's absolute URLs (known once it listens). */
+  let origin = '';
+  const perPr = <T>(m: Map<string, T[]>, repo: string, number: number): T[] => {
+    const key = `${repo}#${number}`;
+    if (!m.has(key)) m.set(key, []);
+    return m.get(key)!;
+  };
+  const userOf = (login = 'reviewer'): FakeUser => ({ login, type: login.endsWith('[bot]') ? 'Bot' : 'User' });
+  const now = () => new Date().toISOString();
+  function pullOf(repo: string, number: number): FakePull {
+    const pr = pulls.get(repo)?.find((x) => x.number === number);
+    if (!pr) throw new Error(`fake GitHub: ${repo} has no PR #${number}`);
+    return live(repo, pr);
+  }
+  /** GitHub moves a PR's head.sha when its branch is pushed to. */
+  function live(repo: string, pr: FakePull): FakePull {
+    const sha = branchSha(o.repos[repo].bare, pr.head.ref);
+    if (sha) pr.head.sha = sha;
+    return pr;
+  }
+  /** One page of `items` and its Link header, as GitHub pages lists. */
+  function page<T>(p: string, query: Record<string, string>, items: T[], wrap?: (items: T[]) => unknown): Reply {
+    const perPage = Math.min(100, Math.max(1, Number(query.per_page ?? 30) || 30));
+    const n = Math.max(1, Number(query.page ?? 1) || 1);
+    const last = Math.max(1, Math.ceil(items.length / perPage));
+    const slice = items.slice((n - 1) * perPage, n * perPage);
+    const link = (k: number) => {
+      const q = new URLSearchParams({ ...query, per_page: String(perPage), page: String(k) });
+      return `<${origin}${prefix}${p}?${q.toString()}>`;
+    };
+    const rels = [...(n < last ? [`${link(n + 1)}; rel="next"`, `${link(last)}; rel="last"`] : []), ...(n > 1 ? [`${link(1)}; rel="first"`, `${link(n - 1)}; rel="prev"`] : [])];
+    return { status: 200, json: wrap ? wrap(slice) : slice, headers: rels.length ? { link: rels.join(', ') } : {} };
+  }
 
   function route(method: string, p: string, query: Record<string, string>, body: Record<string, unknown>): Reply {
     const m = /^\/repos\/([^/]+)\/([^/]+)(\/.*)?$/.exec(p);
@@ -107,7 +205,34 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
     if (method === 'GET' && rest === '/pulls') {
       const head = query.head?.split(':')[1];
       const state = query.state ?? 'open';
-      return { status: 200, json: list.filter((x) => (!head || x.head.ref === head) && (state === 'all' || x.state === state)) };
+      return page(p, query, list.filter((x) => (!head || x.head.ref === head) && (state === 'all' || x.state === state)).map((x) => live(full, x)));
+    }
+    if (method === 'GET' && (r = /^\/pulls\/(\d+)$/.exec(rest))) {
+      const pr = byNumber(r[1]);
+      return pr ? { status: 200, json: live(full, pr) } : notFound();
+    }
+    if (method === 'GET' && (r = /^\/pulls\/(\d+)\/(reviews|comments)$/.exec(rest))) {
+      if (!byNumber(r[1])) return notFound();
+      return page(p, query, perPr<unknown>(r[2] === 'reviews' ? reviews : reviewComments, full, Number(r[1])));
+    }
+    if ((r = /^\/issues\/(\d+)\/comments$/.exec(rest))) {
+      // Every PR is an issue; a number that is neither is a 404.
+      if (!byNumber(r[1])) return notFound();
+      const comments = perPr(issueComments, full, Number(r[1]));
+      if (method === 'GET') return page(p, query, comments);
+      if (method === 'POST') {
+        if (typeof body.body !== 'string' || !body.body) return { status: 422, json: { message: 'Validation Failed', errors: [{ resource: 'IssueComment', code: 'missing_field', field: 'body' }] } };
+        const c: FakeIssueComment = { id: nextId++, user: userOf('nightshift[bot]'), body: body.body, created_at: now(), updated_at: now() };
+        comments.push(c);
+        return { status: 201, json: c };
+      }
+    }
+    if (method === 'GET' && (r = /^\/commits\/(.+)\/check-runs$/.exec(rest))) {
+      // A ref may be a SHA or a branch name, as on GitHub.
+      const sha = /^[0-9a-f]{40}$/.test(r[1]) ? r[1] : branchSha(repo.bare, r[1].replace(/^(refs\/)?heads\//, ''));
+      if (!sha) return { status: 422, json: { message: `No commit found for SHA: ${r[1]}` } };
+      const runs = (checkRuns.get(`${full}@${sha}`) ?? []).filter((c) => (!query.status || c.status === query.status) && (!query.check_name || c.name === query.check_name));
+      return page(p, query, runs, (items) => ({ total_count: runs.length, check_runs: items }));
     }
     if (method === 'POST' && rest === '/pulls') {
       const head = String(body.head);
@@ -188,10 +313,47 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
     });
   });
   const { port, close } = await listenOnLoopback(server);
+  origin = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}${prefix}`,
     calls,
-    pulls: (r) => pulls.get(r) ?? [],
+    pulls: (r) => (pulls.get(r) ?? []).map((x) => live(r, x)),
+    addReview(repo, number, rv) {
+      const pr = pullOf(repo, number);
+      const review: FakeReview = { id: nextId++, user: userOf(rv.user), state: rv.state, body: rv.body, submitted_at: now(), commit_id: pr.head.sha };
+      perPr(reviews, repo, number).push(review);
+      return review;
+    },
+    addReviewComment(repo, number, c) {
+      const pr = pullOf(repo, number);
+      const comment: FakeReviewComment = { id: nextId++, pull_request_review_id: c.reviewId ?? null, user: userOf(c.user), body: c.body, path: c.path, line: c.line ?? null, diff_hunk: '@@ -1 +1 @@', commit_id: pr.head.sha, created_at: now(), updated_at: now() };
+      perPr(reviewComments, repo, number).push(comment);
+      return comment;
+    },
+    addIssueComment(repo, number, c) {
+      pullOf(repo, number);
+      const comment: FakeIssueComment = { id: nextId++, user: userOf(c.user), body: c.body, created_at: now(), updated_at: now() };
+      perPr(issueComments, repo, number).push(comment);
+      return comment;
+    },
+    issueComments: (repo, number) => perPr(issueComments, repo, number),
+    addCheckRun(repo, ref, c) {
+      const sha = ref.sha ?? pullOf(repo, ref.pr!).head.sha;
+      const run: FakeCheckRun = {
+        id: nextId++,
+        name: c.name,
+        head_sha: sha,
+        status: c.conclusion ? 'completed' : 'in_progress',
+        conclusion: c.conclusion,
+        started_at: now(),
+        completed_at: c.conclusion ? now() : null,
+        html_url: `https://github.example/${repo}/runs/${nextId}`,
+        output: { title: c.title ?? null, summary: c.summary ?? null, text: c.text ?? null },
+      };
+      const key = `${repo}@${sha}`;
+      checkRuns.set(key, [...(checkRuns.get(key) ?? []), run]);
+      return run;
+    },
     fault: (f) => faults.push({ ...f, left: f.times ?? 1 }),
     close,
   };

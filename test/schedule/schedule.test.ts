@@ -62,7 +62,7 @@ test('nightshift schedule create / list / trigger / pause / unpause / delete; th
   assert.equal(result.scheduleId, 'nightshift-nightly');
   assert.deepEqual(result.tasks.map((t) => `${t.taskId}:${t.status}`), ['tidy:succeeded', 'notes:succeeded']);
   // The default schedule's night writes the night's report: results/<date>.json.
-  assert.deepEqual(result.report, { markdown: `results/${result.date}-report.md`, json: `results/${result.date}.json` });
+  assert.deepEqual(result.report, { markdown: `results/${result.date}-report.md`, json: `results/${result.date}.json`, junit: `results/${result.date}.junit.xml` });
   assert.equal(JSON.parse(readFileSync(path.join(cli.root, 'results', `${result.date}.json`), 'utf8')).results.length, 2);
 
   const listed: ScheduleInfo[] = JSON.parse((await nightshift('schedule', 'list', '--json')).stdout);
@@ -100,7 +100,7 @@ test('the README\'s temporal schedule create starts the same night', async () =>
   assert.match(batchId, /^nightshift-docs-/);
   assert.ok([dateInZone(triggeredAt, 'Europe/Berlin'), dateInZone(new Date(), 'Europe/Berlin')].includes(result.date));
   assert.equal(result.scheduleId, 'nightshift-docs');
-  assert.deepEqual(result.report, { markdown: `results/${result.date}-nightshift-docs-report.md`, json: `results/${result.date}-nightshift-docs.json` });
+  assert.deepEqual(result.report, { markdown: `results/${result.date}-nightshift-docs-report.md`, json: `results/${result.date}-nightshift-docs.json`, junit: `results/${result.date}-nightshift-docs.junit.xml` });
   await temporal('schedule', 'delete', '--schedule-id', 'nightshift-docs');
 });
 

@@ -67,10 +67,10 @@ test('questions: each answered one with its answer, who and when; each assumptio
   assert.equal(json.results[1].answeredQuestions, undefined);
 });
 
-test('files: results/<date>-report.md and results/<date>.json with one record per task', async () => {
+test('files: results/<date>-report.md, results/<date>.json with one record per task, and the JUnit XML', async () => {
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-report-'));
   const files = await writeReportFiles(root, batch, 10);
-  assert.deepEqual(files, { markdown: 'results/2026-11-21-report.md', json: 'results/2026-11-21.json' });
+  assert.deepEqual(files, { markdown: 'results/2026-11-21-report.md', json: 'results/2026-11-21.json', junit: 'results/2026-11-21.junit.xml' });
   const json = JSON.parse(readFileSync(path.join(root, files.json), 'utf8'));
   assert.equal(json.costUsd, 1.75);
   assert.equal(json.budgetUsd, 10);

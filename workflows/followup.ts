@@ -1,0 +1,39 @@
+/**
+ * Follow-up first (BatchInput.followUp): before a night loads its spec, the feedback on
+ * its repositories' nightshift PRs becomes tasks that run ahead of its own
+ * (activities/followup/night.ts). A night whose follow-up cannot be read runs its own
+ * tasks and says why in the report.
+ *
+ * Deterministic code only.
+ */
+import { ActivityFailure, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import { gitStep, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import type { BatchInput } from './contract';
+
+/** patched() ID of reading PR feedback before the night's spec is stored. */
+export const FOLLOW_UP_FIRST_PATCH = 'follow-up-first';
+
+// Reads of GitHub and the store: the git profile's heartbeat, but few attempts, so GitHub down delays a night by little.
+const { followUpFirst: readFollowUps } = proxyActivities<Activities>({ ...gitStep(HEARTBEAT_TIMEOUT_MS), retry: { initialInterval: '2 seconds', maximumAttempts: 3 } });
+
+/** The input the night loads its spec from: with follow-up tasks stored first, or as it was. */
+export async function withFollowUpFirst(input: BatchInput, batchId: string, claimAs: string | undefined, notes: string[]): Promise<BatchInput> {
+  if (!input.followUp || input.carried) return input;
+  if (claimAs !== undefined) {
+    notes.push('follow-up first is not done for a night over a pending/ folder: run nightshift followup');
+    return input;
+  }
+  if (!patched(FOLLOW_UP_FIRST_PATCH)) return input;
+  try {
+    const r = await readFollowUps({ batchId, tasksFile: input.tasksFile, spec: input.spec, storedSpec: input.storedSpec, since: input.followUp.since });
+    notes.push(...r.notes);
+    if (r.added.length) notes.push(`follow-up first: ${r.added.length} task${r.added.length === 1 ? '' : 's'} continue${r.added.length === 1 ? 's' : ''} reviewed PRs: ${r.added.join(', ')}`);
+    return r.storedSpec ? { ...input, storedSpec: r.storedSpec } : input;
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    const cause = err instanceof ActivityFailure ? err.cause : err;
+    notes.push(`follow-up first could not read the pull requests (${cause instanceof Error ? cause.message : String(cause)}); the night ran its own tasks`);
+    return input;
+  }
+}
