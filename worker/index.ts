@@ -142,7 +142,9 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownH
     // On SIGTERM/SIGINT running activities get this long to finish; then they are cancelled and fail retryably, so another worker takes them over.
     shutdownGraceTime: SHUTDOWN_GRACE,
   };
-  const lacking = CAPABILITIES.filter((c) => !capabilities.routed.has(c)).flatMap((c) => capabilityActivities(c) ?? []);
+  // GitHub's activities stay on the main queue even without a token: a PR for a local remote
+  // goes there and is answered "skipped"; one for GitHub goes to the GitHub queue instead.
+  const lacking = CAPABILITIES.filter((c) => c !== 'github' && !capabilities.routed.has(c)).flatMap((c) => capabilityActivities(c) ?? []);
   // Work it cannot do is not registered at all: a model call of a night from before the
   // capability queues, landing here, is then retried until a capable worker takes it.
   const mainActivities = Object.fromEntries(Object.entries(activities).filter(([name]) => !lacking.includes(name)));
