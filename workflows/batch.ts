@@ -56,7 +56,7 @@ import { dependentsOf, readyTasks } from './dag';
 import { Notifier } from './notify';
 import { dependencyBranches } from './delivery';
 import { fanOutFull } from './fan-out';
-import { progressTable, sumResults } from './progress';
+import { PROGRESS_ROWS, progressTable, sumResults, type ProgressSummary } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
@@ -243,10 +243,22 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     status.notes = notes.length ? [...notes] : undefined;
     return status;
   };
+  /** A task's state as the status shows it: a running task's own last word (a question, a pause) over its batch's. */
+  const shownState = (id: string): TaskState => (running.has(id) && live.states.has(id) ? live.states.get(id)! : (stateOf(id) ?? 'pending'));
   const publishDetails = () => {
     if (!detailsStale) return;
     detailsStale = false;
-    setCurrentDetails(progressTable(currentStatus()));
+    // Counted from the states, not from a whole status: building 10,000 task rows on every
+    // wake-up took most of each workflow task's time and starved the night.
+    const summary: ProgressSummary = { state: spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running', budget: live.budget(), questions: live.openQuestions(Date.now()), counts: new Map(), rows: [], total: spec.tasks.length };
+    for (const t of spec.tasks) {
+      const state = shownState(t.id);
+      summary.counts.set(state, (summary.counts.get(state) ?? 0) + 1);
+      if (state === 'pending' || summary.rows.length >= PROGRESS_ROWS) continue;
+      const r = resultOf(t.id);
+      summary.rows.push({ taskId: t.id, status: state, costUsd: r?.costUsd ?? 0, error: r?.error, summary: r?.summary });
+    }
+    setCurrentDetails(progressTable(summary));
   };
   setHandler(batchStatusQuery, currentStatus);
 
@@ -484,7 +496,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     await Promise.all([notifier.flush(), live.flush()]);
     // A night that continued as new holds only its last run's results: a small one reads the rest back, a large one points to them.
     const earlier = resultsRef ? spec.tasks.filter((t) => !results[t.id] && stateOf(t.id) !== undefined).map((t) => t.id) : [];
-    const listed = earlier.length === 0 || spec.tasks.length <= INLINE_RESULTS_MAX_TASKS;
+    const listed = earlier.length === 0 || spec.tasks.length <= (input.inlineResultsMaxTasks ?? INLINE_RESULTS_MAX_TASKS);
     if (resultsRef && earlier.length && listed) for (const r of await readTaskResults({ ref: resultsRef, taskIds: earlier })) results[r.taskId] = r;
     return {
       report,
