@@ -204,7 +204,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the paths as JSON')
     .action(async (batch: string | undefined, o: { json?: boolean }) => {
       const client = await connectClient(config);
-      const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client));
+      const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client), config);
       const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
       print(o.json ? JSON.stringify(files) : `wrote ${files.markdown}
 wrote ${files.json}`);

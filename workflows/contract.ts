@@ -107,6 +107,8 @@ export interface BatchInput {
   timezone?: string;
   /** Advanced: continue-as-new once history passes this many events. @default 8000 */
   historyEventLimit?: number;
+  /** Advanced: a night that continued as new lists its results in its BatchResult only up to this many tasks. @default 200 */
+  inlineResultsMaxTasks?: number;
   /** Internal: state carried across continue-as-new. */
   carried?: CarriedBatchState;
 }
