@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { readStoredTasks } from '../../activities/batch-results';
+import { readBatch } from '../../client/batches';
 import { TASK_QUEUE } from '../../common/config';
 import { openStateStore } from '../../common/store';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
@@ -122,4 +123,32 @@ test('a night past several continue-as-new boundaries carries no results, and it
     .filter((e) => e.kind === 'start')
     .map((e) => e.id);
   assert.deepEqual([...starts].sort(), tasks.filter((t) => t.id !== 'after-broken').map((t) => t.id).sort());
+});
+
+test('a large night that continued as new points to its results; the client reads them from the store', async () => {
+  const config = testConfig(server.env);
+  const worker = await testWorker(server.env, config);
+  const tasks = Array.from({ length: 10 }, (_, i) => ({ id: `big${i}`, depends_on: i % 2 ? [`big${i - 1}`] : [], command: loggedCommand(`big${i}`, 0) }));
+  const workflowId = uniqueBatchId('results-ref-large');
+  // Past 4 tasks the night counts as large: its result does not list them.
+  const result: BatchResult = await worker.runUntil(
+    server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: { max_concurrent_agents: 3, tasks }, historyEventLimit: 30, inlineResultsMaxTasks: 4 }] }),
+  );
+  assert.deepEqual(result.tasks, []);
+  assert.equal(result.stored?.taskCount, 10);
+
+  // `nightshift status` / `nightshift report` on the finished night: every task, from the store.
+  const status = await readBatch(server.env.client, workflowId, config);
+  assert.equal(status.state, 'completed');
+  assert.deepEqual(
+    status.tasks.map((t) => [t.taskId, t.status, t.workflowId]),
+    tasks.map((t) => [t.id, 'succeeded', `${workflowId}/${t.id}`]),
+  );
+  for (const t of status.tasks) assert.ok(t.startedAt && t.endedAt, `${t.taskId} has its times`);
+  assert.ok(result.report && 'json' in result.report);
+  const report = JSON.parse(readFileSync(path.join(config.root, result.report.json), 'utf8')) as { results: ReportRecord[] };
+  assert.deepEqual(
+    report.results.map((r) => [r.task, r.state, r.startedAt]),
+    status.tasks.map((t) => [t.taskId, t.status, new Date(t.startedAt!).toISOString()]),
+  );
 });
