@@ -11,18 +11,36 @@ import { NO_TOKENS, taskWorkflowId, type BatchSpecHeader, type ResultsRef, type 
 /** A task's result under its night: `<first run ID>.<task ID>.json` in the batch's scope (task IDs are store-safe, spec/schema.ts TASK_ID). */
 export const resultKey = (ref: ResultsRef, taskId: string) => `${ref.night}.${taskId}.json`;
 
-/** Stored results are read this many at a time: a postgres store answers each with a query. */
-const READ_CONCURRENCY = 32;
+/**
+ * Stored results are read and written this many at a time: a postgres store answers each
+ * with a query, the file store with a few file operations; one at a time, a call of 600
+ * results outlasted its minute on a busy worker.
+ */
+const STORE_CONCURRENCY = 16;
+
+/** Runs `fn` over `items`, at most STORE_CONCURRENCY at once, in order of start. */
+async function eachInParallel<T>(items: readonly T[], fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STORE_CONCURRENCY, items.length) }, lane));
+}
 
 async function readResults(store: StateStore, ref: ResultsRef, taskIds: readonly string[]): Promise<Map<string, TaskResult>> {
+  const found: (TaskResult | undefined)[] = new Array(taskIds.length);
+  await eachInParallel(taskIds, async (id, i) => {
+    const text = await store.get('results', ref.batchId, resultKey(ref, id));
+    if (text !== undefined) found[i] = JSON.parse(text) as TaskResult;
+  });
+  // In the order asked, whatever order the reads finished in.
   const out = new Map<string, TaskResult>();
-  for (let i = 0; i < taskIds.length; i += READ_CONCURRENCY) {
-    const slice = taskIds.slice(i, i + READ_CONCURRENCY);
-    const texts = await Promise.all(slice.map((id) => store.get('results', ref.batchId, resultKey(ref, id))));
-    texts.forEach((text, k) => {
-      if (text !== undefined) out.set(slice[k], JSON.parse(text) as TaskResult);
-    });
-  }
+  taskIds.forEach((id, i) => {
+    if (found[i]) out.set(id, found[i]);
+  });
   return out;
 }
 
@@ -63,9 +81,11 @@ export function createBatchResultActivities(store: StateStore) {
      */
     async recordTaskResults(input: { ref: ResultsRef; results: TaskResult[] }): Promise<number> {
       let written = 0;
-      await whileBeating(async () => {
-        for (const r of input.results) if (await store.putIfAbsent('results', input.ref.batchId, resultKey(input.ref, r.taskId), JSON.stringify(r))) written++;
-      });
+      await whileBeating(() =>
+        eachInParallel(input.results, async (r) => {
+          if (await store.putIfAbsent('results', input.ref.batchId, resultKey(input.ref, r.taskId), JSON.stringify(r))) written++;
+        }),
+      );
       return written;
     },
 

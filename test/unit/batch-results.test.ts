@@ -1,6 +1,11 @@
 /** What a batch by reference carries across continue-as-new instead of its tasks' results. */
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { test } from 'node:test';
+import { createBatchResultActivities } from '../../activities/batch-results';
+import { FileStateStore } from '../../common/store';
 import { committedUsd, newLedger, requestAllowance, settleTask, spentUsd } from '../../workflows/budget';
 import { compactLedger, ENDED_TASKS_LEDGER_KEY, EndedStates, RECORD_CHARS, recordBatches } from '../../workflows/batch-results';
 import { NO_TOKENS, type TaskResult, type TaskState } from '../../workflows/contract';
@@ -77,4 +82,25 @@ test('results are stored in calls that stay under the payload budget, a large on
   for (const p of parts) assert.ok(p.length === 1 || JSON.stringify(p).length <= RECORD_CHARS + p.length, `part of ${p.length} is ${JSON.stringify(p).length} chars`);
   assert.ok(parts.some((p) => p.length === 1 && p[0].taskId === 'big'));
   assert.deepEqual(recordBatches([]), []);
+});
+
+test('results are stored once per night and task: a retry writes nothing, another night is apart', async () => {
+  const store = new FileStateStore({ dir: mkdtempSync(path.join(os.tmpdir(), 'nightshift-results-')) });
+  const { recordTaskResults, readTaskResults } = createBatchResultActivities(store);
+  const night = { batchId: 'nightshift-2026-11-29', night: 'run-1' };
+  const results = Array.from({ length: 40 }, (_, i) => result(`t${i}`, i % 7 ? 'succeeded' : 'failed', { summary: `task ${i}` }));
+  assert.equal(await recordTaskResults({ ref: night, results }), 40);
+  // A retried call, and a second writer with a different result: the first stays.
+  assert.equal(await recordTaskResults({ ref: night, results: [...results.slice(0, 5), result('t1', 'cancelled')] }), 0);
+  const asked = ['t39', 'missing', 't1', 't0'];
+  assert.deepEqual(
+    (await readTaskResults({ ref: night, taskIds: asked })).map((r) => [r.taskId, r.status, r.summary]),
+    [
+      ['t39', 'succeeded', 'task 39'],
+      ['t1', 'succeeded', 'task 1'],
+      ['t0', 'failed', 'task 0'],
+    ],
+  );
+  // The same batch ID on another night (its first run ID) sees none of them.
+  assert.deepEqual(await readTaskResults({ ref: { ...night, night: 'run-2' }, taskIds: ['t0'] }), []);
 });
