@@ -10,6 +10,7 @@ import { createSandboxProvider, routeSandboxes } from '../sandbox';
 import type { SafetyPolicy } from '../sandbox/policy';
 import type { SandboxProvider } from '../sandbox/types';
 import { createAgentActivities } from './agent';
+import { createBatchResultActivities } from './batch-results';
 import { createBudgetActivities } from './budget';
 import { createCommandActivities } from './command';
 import { createDeliveryActivities } from './delivery';
@@ -101,6 +102,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createFollowUpNightActivities({ config: deps.config, store, loadSpec: specActivities.loadBatchSpec, client: github }),
     ...createFolderActivities(deps.config),
     ...createReportActivities(deps.config, store),
+    ...createBatchResultActivities(store),
     ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,

@@ -10,7 +10,9 @@ import type { NightshiftConfig } from '../common/config';
 import { escapeMarkdownLine as md } from '../common/markdown';
 import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
 import { failedDiskQuotaProbes } from '../sandbox/disk-volume';
-import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
+import { readStoredTasks } from './batch-results';
+import { whileBeating } from './heartbeat';
+import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ResultsRef, type SpecRef, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
 import { findOverlaps } from './delivery/overlaps';
 import { reviewCostLine } from './delivery/review-cost';
 import { renderChecksJunit } from './report-junit';
@@ -290,14 +292,24 @@ export async function writeReportFiles(root: string, status: BatchStatus, budget
 }
 
 export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>, store?: StateStore) {
+  async function writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<ReportFiles> {
+    // A worker that could not bound its sandboxes' disks says so where the user looks.
+    const unbounded = await failedDiskQuotaProbes();
+    const status = unbounded.length ? { ...input.status, notes: [...(input.status.notes ?? []), ...unbounded] } : input.status;
+    // The file store's copy would be the same files twice on one disk; a shared store keeps them past this host.
+    const keep = store && !store.hostLocal ? (name: string, text: string) => store.put('results', input.status.batchId, name.replace(/[^A-Za-z0-9._-]/g, '_'), text) : undefined;
+    return writeReportFiles(config.root, status, input.budgetUsd, workerRedactor(config), keep);
+  }
   return {
-    async writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<ReportFiles> {
-      // A worker that could not bound its sandboxes' disks says so where the user looks.
-      const unbounded = await failedDiskQuotaProbes();
-      const status = unbounded.length ? { ...input.status, notes: [...(input.status.notes ?? []), ...unbounded] } : input.status;
-      // The file store's copy would be the same files twice on one disk; a shared store keeps them past this host.
-      const keep = store && !store.hostLocal ? (name: string, text: string) => store.put('results', input.status.batchId, name.replace(/[^A-Za-z0-9._-]/g, '_'), text) : undefined;
-      return writeReportFiles(config.root, status, input.budgetUsd, workerRedactor(config), keep);
+    writeReport,
+
+    /**
+     * The report of a night whose results are in the state store (BATCH_RESULTS_BY_REFERENCE_PATCH):
+     * `status` comes without its tasks, which are read from the store in the spec's order.
+     */
+    async writeStoredReport(input: { status: BatchStatus; budgetUsd?: number; spec: SpecRef; results: ResultsRef }): Promise<ReportFiles> {
+      if (!store) throw new Error('this worker has no state store to read the night\'s results from');
+      return whileBeating(async () => writeReport({ status: { ...input.status, tasks: await readStoredTasks(store, input.spec, input.results) }, budgetUsd: input.budgetUsd }));
     },
   };
 }

@@ -4,10 +4,17 @@
  * same commands. Prints wall times, their ratio, per-task overhead (median, p95), the
  * worker's peak RSS, and the largest workflow history.
  *
+ * For a night that continued as new it also prints how many runs it took, the largest run's
+ * history, and what each run carried into the next (the continue-as-new input) per task.
+ *
  *   npm run bench:engine [-- --tasks 500 --concurrency 50]
  */
 import { spawn } from 'node:child_process';
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { readStoredTasks } from '../activities/batch-results';
 import { TASK_QUEUE } from '../common/config';
+import { openStateStore } from '../common/store';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../test/helpers/temporal';
 import type { BatchResult } from '../workflows/contract';
 import { readyTasks } from '../workflows/dag';
@@ -68,6 +75,62 @@ async function inProcess(dag: ReturnType<typeof makeDag>): Promise<{ wallMs: num
   return { wallMs: performance.now() - t0, perTask };
 }
 
+interface RunFacts {
+  runId: string;
+  events: number;
+  bytes: number;
+  /** Bytes of the continue-as-new input it handed the next run (0 for the last run). */
+  carriedBytes: number;
+  /** The largest payload of any of its events. */
+  largestPayload: number;
+}
+
+/** Each run of the batch, first to last, following continue-as-new: its size and its largest payload. */
+async function batchRuns(client: Client, workflowId: string, firstRunId: string): Promise<RunFacts[]> {
+  const runs: RunFacts[] = [];
+  for (let runId: string | undefined = firstRunId; runId; ) {
+    const d = await client.workflow.getHandle(workflowId, runId).describe();
+    const facts: RunFacts = { runId, events: d.historyLength ?? 0, bytes: d.historySize ?? 0, carriedBytes: 0, largestPayload: 0 };
+    let next: string | undefined;
+    let nextPageToken: Uint8Array | undefined;
+    do {
+      // Small pages: a page of index parts would pass gRPC's 4 MB.
+      const page: temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize: 100, nextPageToken });
+      for (const e of page.history?.events ?? []) {
+        const payloads = payloadsOf(e);
+        for (const p of payloads) facts.largestPayload = Math.max(facts.largestPayload, p.data?.length ?? 0);
+        if (e.workflowExecutionContinuedAsNewEventAttributes) {
+          facts.carriedBytes = payloads.reduce((n, p) => n + (p.data?.length ?? 0), 0);
+          next = e.workflowExecutionContinuedAsNewEventAttributes.newExecutionRunId ?? undefined;
+        }
+      }
+      nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
+    } while (nextPageToken);
+    runs.push(facts);
+    runId = next;
+  }
+  return runs;
+}
+
+/** The payloads an event carries (inputs, results, update arguments and answers). */
+function payloadsOf(e: temporal.api.history.v1.IHistoryEvent): temporal.api.common.v1.IPayload[] {
+  const lists = [
+    e.workflowExecutionStartedEventAttributes?.input,
+    e.workflowExecutionContinuedAsNewEventAttributes?.input,
+    e.workflowExecutionCompletedEventAttributes?.result,
+    e.activityTaskScheduledEventAttributes?.input,
+    e.activityTaskCompletedEventAttributes?.result,
+    e.startChildWorkflowExecutionInitiatedEventAttributes?.input,
+    e.childWorkflowExecutionCompletedEventAttributes?.result,
+    e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args,
+    e.workflowExecutionUpdateCompletedEventAttributes?.outcome?.success,
+    e.workflowExecutionSignaledEventAttributes?.input,
+  ];
+  return lists.flatMap((l) => l?.payloads ?? []);
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+
 async function main() {
   const dag = makeDag(TASKS);
   const eager = process.argv.includes('--eager');
@@ -78,23 +141,37 @@ async function main() {
     const worker = await testWorker(env, config, { workerOptions: { maxConcurrentWorkflowTaskExecutions: 100 } });
     const workflowId = uniqueBatchId('bench-engine');
     const t0 = performance.now();
-    const result: BatchResult = await worker.runUntil(
-      env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: { max_concurrent_agents: CONCURRENCY, tasks: dag } }] }),
-    );
+    const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: { max_concurrent_agents: CONCURRENCY, tasks: dag } }] });
+    const result: BatchResult = await worker.runUntil(handle.result());
     const temporalWallMs = performance.now() - t0;
     const workerRss = peakRssMiB();
-    const failed = result.tasks.filter((t) => t.status !== 'succeeded');
+    // A night that continued as new lists its results in the state store, not in its result.
+    let tasks = result.tasks;
+    if (tasks.length === 0 && result.stored) {
+      const store = await openStateStore(config);
+      try {
+        tasks = await readStoredTasks(store, result.stored.spec, result.stored.results);
+      } finally {
+        await store.close();
+      }
+    }
+    if (tasks.length !== TASKS) throw new Error(`the night reports ${tasks.length} tasks of ${TASKS}`);
+    const failed = tasks.filter((t) => t.status !== 'succeeded');
     if (failed.length) throw new Error(`${failed.length} tasks did not succeed, e.g. ${failed[0].taskId}: ${failed[0].error}`);
 
     const batch = await env.client.workflow.getHandle(workflowId).describe();
+    const runs = await batchRuns(env.client, workflowId, handle.firstExecutionRunId);
+    const largestRun = runs.reduce((a, r) => (r.bytes > a.bytes ? r : a), runs[0]);
+    const carried = runs.filter((r) => r.carriedBytes > 0);
+    const maxCarried = Math.max(0, ...carried.map((r) => r.carriedBytes));
     let childMax = { events: 0, bytes: 0 };
-    for (const t of result.tasks.slice(0, 20)) {
+    for (const t of tasks.slice(0, 20)) {
       const d = await env.client.workflow.getHandle(`${workflowId}/${t.taskId}`).describe();
       if ((d.historyLength ?? 0) > childMax.events) childMax = { events: d.historyLength ?? 0, bytes: d.historySize ?? 0 };
     }
 
     const base = await inProcess(dag);
-    const overhead = result.tasks.map((t) => t.endedAt! - t.startedAt! - (base.perTask.get(t.taskId) ?? 0));
+    const overhead = tasks.map((t) => t.endedAt! - t.startedAt! - (base.perTask.get(t.taskId) ?? 0));
     const lines = [
       `bench:engine · ${new Date().toISOString().slice(0, 10)} · ${machine()}`,
       `${TASKS} tasks, concurrency ${CONCURRENCY}, command "${COMMAND}"${eager ? ', eager activity execution' : ''}`,
@@ -103,7 +180,11 @@ async function main() {
       `ratio                ${(temporalWallMs / base.wallMs).toFixed(1)}×`,
       `per-task overhead    median ${median(overhead).toFixed(1)} ms · p95 ${percentile(overhead, 95).toFixed(1)} ms (child start→end minus the same command in-process)`,
       `worker peak RSS      ${workerRss.toFixed(0)} MiB (worker, client and bundler in one process)`,
-      `batch history        ${batch.historyLength} events · ${((batch.historySize ?? 0) / 1024).toFixed(0)} KiB`,
+      `batch history        ${batch.historyLength} events · ${kib(batch.historySize ?? 0)} (last run)`,
+      `runs                 ${runs.length} (continued as new ${runs.length - 1} times); largest run ${largestRun.events} events · ${kib(largestRun.bytes)}`,
+      `largest payload      ${kib(Math.max(...runs.map((r) => r.largestPayload)))} (any event of any run of the batch)`,
+      ...(carried.length ? [`carried per run       largest ${maxCarried} bytes, ${(maxCarried / TASKS).toFixed(2)} bytes a task (continue-as-new input)`] : []),
+      `results              ${tasks.length} in the ${result.tasks.length ? 'batch result' : 'state store'}; report ${result.report && 'json' in result.report ? result.report.json : JSON.stringify(result.report)}`,
       `largest task history ${childMax.events} events · ${(childMax.bytes / 1024).toFixed(1)} KiB (of the first 20)`,
     ];
     console.log(lines.join('\n'));

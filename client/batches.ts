@@ -3,6 +3,9 @@ import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { readStoredTasks } from '../activities/batch-results';
+import { loadConfig, type NightshiftConfig } from '../common/config';
+import { openStateStore } from '../common/store';
 import { BATCH_WORKFLOW, batchStatusQuery, FINAL_STATES, taskStatusQuery, type BatchResult, type BatchStatus, type TaskStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
 import { nightshiftCommand } from './hints';
@@ -47,8 +50,23 @@ export async function runningBatchIds(client: Client): Promise<string[]> {
   return ids;
 }
 
-/** Live state from the `status` query; for a closed batch, its result (no worker needed). */
-export async function readBatch(client: Client, batchId: string): Promise<BatchStatus> {
+/** A finished night's tasks: from its result, or from the state store when the result points there (a night that continued as new). */
+async function finishedTasks(r: BatchResult, config: Pick<NightshiftConfig, 'root' | 'store'> | undefined): Promise<BatchResult['tasks']> {
+  if (r.tasks.length > 0 || !r.stored) return r.tasks;
+  const store = await openStateStore(config ?? loadConfig());
+  try {
+    return await readStoredTasks(store, r.stored.spec, r.stored.results);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Live state from the `status` query; for a closed batch, its result (no worker needed), with
+ * its tasks from the state store `config` names (default: this process's environment) when the
+ * result holds only where they are.
+ */
+export async function readBatch(client: Client, batchId: string, config?: Pick<NightshiftConfig, 'root' | 'store'>): Promise<BatchStatus> {
   const handle = client.workflow.getHandle(batchId);
   let description;
   try {
@@ -76,7 +94,7 @@ export async function readBatch(client: Client, batchId: string): Promise<BatchS
       source: r.source,
       startedAt: r.startedAt,
       endedAt: r.endedAt,
-      tasks: r.tasks.map((t) => ({ ...t, workflowId: `${batchId}/${t.taskId}` })),
+      tasks: (await finishedTasks(r, config)).map((t) => ({ ...t, workflowId: `${batchId}/${t.taskId}` })),
     };
   }
   // A night cancelled through Temporal recorded its tasks before it ended: a worker can still answer for it.

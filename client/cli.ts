@@ -208,7 +208,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the paths and the report itself (what results/<date>.json holds: every task with its checks) as JSON')
     .action(async (batch: string | undefined, o: { json?: boolean }) => {
       const client = await connectClient(config);
-      const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client));
+      const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client), config);
       const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
       const report = o.json ? (JSON.parse(await readFile(path.join(config.root, files.json), 'utf8')) as unknown) : undefined;
       print(o.json ? JSON.stringify({ ...files, report }, null, 2) : `wrote ${files.markdown}

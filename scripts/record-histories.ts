@@ -16,7 +16,7 @@ import { INTAKE_WORKFLOW, type IntakeInput } from '../workflows/intake-contract'
 
 const OUT = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
 
-const SCENARIOS: { name: string; spec: unknown; cancel?: string }[] = [
+const SCENARIOS: { name: string; spec: unknown; cancel?: string; historyEventLimit?: number }[] = [
   {
     name: 'wander-dag',
     spec: {
@@ -37,6 +37,22 @@ const SCENARIOS: { name: string; spec: unknown; cancel?: string }[] = [
     name: 'cancel-running-task',
     spec: { tasks: [{ id: 'slow', command: 'sleep 30' }, { id: 'after', depends_on: ['slow'], command: 'true' }] },
     cancel: 'slow',
+  },
+  {
+    // Continues as new several times: the recorded history is the last run, which starts from what the earlier ones carried.
+    name: 'continued-as-new',
+    spec: {
+      max_concurrent_agents: 2,
+      tasks: [
+        { id: 'n1', command: 'echo one' },
+        { id: 'n2', depends_on: ['n1'], command: 'echo two' },
+        { id: 'n3', command: 'exit 3' },
+        { id: 'n4', depends_on: ['n3'], command: 'true' },
+        { id: 'n5', depends_on: ['n2'], command: 'echo five' },
+        { id: 'n6', command: 'echo six' },
+      ],
+    },
+    historyEventLimit: 30,
   },
 ];
 
@@ -60,7 +76,7 @@ async function main() {
     await worker.runUntil(async () => {
       for (const s of SCENARIOS) {
         const workflowId = `nightshift-replay-${s.name}`;
-        const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: s.spec }] });
+        const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: s.spec, ...(s.historyEventLimit !== undefined ? { historyEventLimit: s.historyEventLimit } : {}) }] });
         if (s.cancel) {
           while (!(await handle.query(batchStatusQuery)).tasks.some((t) => t.taskId === s.cancel && t.status === 'running')) {
             await new Promise((r) => setTimeout(r, 100));

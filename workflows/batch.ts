@@ -24,10 +24,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { bookkeeping } from './activity-profiles';
+import { bookkeeping, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import {
   answerSignal,
+  BATCH_RESULTS_BY_REFERENCE_PATCH,
   BATCH_SPEC_BY_REFERENCE_PATCH,
   batchStatusQuery,
   cancelBatchUpdate,
@@ -43,21 +44,31 @@ import {
   type BatchInput,
   type BatchResult,
   type BatchStatus,
+  type ResultsRef,
   type SpecRef,
   type TaskIndexEntry,
   type TaskResult,
+  type TaskState,
 } from './contract';
 import { BatchLive } from './batch-live';
+import { addTotals, compactLedger, EndedStates, INLINE_RESULTS_MAX_TASKS, NO_TOTALS, recordBatches } from './batch-results';
 import { dependentsOf, readyTasks } from './dag';
 import { Notifier } from './notify';
 import { dependencyBranches } from './delivery';
 import { fanOutFull } from './fan-out';
 import { withFollowUpFirst } from './followup';
-import { progressTable, sumResults } from './progress';
+import { PROGRESS_ROWS, progressTable, sumResults, type ProgressSummary } from './progress';
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
-const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, readBatchTask, writeReport, settleClaimedFiles } = proxyActivities<Activities>(bookkeeping);
+const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, readBatchTask, writeReport, settleClaimedFiles, readTaskResults } = proxyActivities<Activities>(bookkeeping);
+/**
+ * A result not stored would be missing from the report: a store that is down holds the
+ * night up (retried without end, the pending activity showing why) rather than lose it.
+ */
+const { recordTaskResults } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry: { initialInterval: '1 second', maximumInterval: '30 seconds' } });
+/** The report of a night by reference reads every task's result from the store: 10,000 of them take more than bookkeeping's 15 s on a busy worker. */
+const { writeStoredReport } = proxyActivities<Activities>({ ...bookkeeping, startToCloseTimeout: '10 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS });
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones
@@ -136,6 +147,23 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   const date = dateFor(input, spec, batchId, info.startTime);
   const tasks = new Map(spec.tasks.map((t) => [t.id, t]));
   const results: Record<string, TaskResult> = input.carried?.results ?? {};
+  // By reference, a run holds the results of the tasks it ended; earlier runs' are in the
+  // state store, and of them the run knows only each one's state (and their totals).
+  const resultsRef: ResultsRef | undefined = input.carried ? input.carried.resultsRef : specRef !== undefined && patched(BATCH_RESULTS_BY_REFERENCE_PATCH) ? { batchId, night: info.firstExecutionRunId } : undefined;
+  const positions = new Map(spec.tasks.map((t, i) => [t.id, i]));
+  const ended = new EndedStates(spec.tasks.length, input.carried?.states);
+  const earlierTotals = input.carried?.totals ?? NO_TOTALS;
+  const stateOf = (id: string): TaskState | undefined => results[id]?.status ?? ended.state(positions.get(id)!);
+  /** What the status shows of a task: its result, or for one ended in an earlier run, its state (the rest is in the store). */
+  const resultOf = (id: string): TaskResult | undefined => {
+    if (results[id]) return results[id];
+    const state = ended.state(positions.get(id)!);
+    return state && { taskId: id, status: state, costUsd: 0, tokens: NO_TOKENS, turns: 0 };
+  };
+  /** Ended in this run and not yet written to the store. */
+  const unrecorded: string[] = [];
+  /** Why a running task is being cancelled: its result says so as it ends, before it is stored. */
+  const cancelReasons = new Map<string, string>();
   const running = new Set<string>();
   /** Tasks whose child workflow the server has started (running also holds ones still starting). */
   const childStarted = new Set<string>();
@@ -143,7 +171,35 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   const historyLimit = input.historyEventLimit ?? HISTORY_EVENT_LIMIT;
 
   // A task whose workflow returned is final even if it ended waiting (parked) or paused by the budget.
-  const isFinal = (id: string) => results[id] !== undefined && (FINAL_STATES.includes(results[id].status) || (!running.has(id) && results[id].endedAt !== undefined));
+  const isFinal = (id: string) => {
+    const r = results[id];
+    if (r === undefined) return ended.state(positions.get(id)!) !== undefined;
+    return FINAL_STATES.includes(r.status) || (!running.has(id) && r.endedAt !== undefined);
+  };
+  /** Every ended task's result goes through here, so a night by reference stores each once. */
+  const settle = (id: string, result: TaskResult) => {
+    results[id] = result;
+    if (resultsRef) unrecorded.push(id);
+  };
+  let recording: Promise<void> | undefined;
+  const recordEnded = async (ref: ResultsRef): Promise<void> => {
+    try {
+      while (unrecorded.length) {
+        const done = unrecorded.splice(0).map((id) => results[id]);
+        // Stored even while the night is being cancelled: its report reads them.
+        for (const part of recordBatches(done)) await CancellationScope.nonCancellable(() => recordTaskResults({ ref, results: part }));
+      }
+    } finally {
+      recording = undefined;
+    }
+  };
+  /** Before the run continues as new or writes the report: every ended task's result is in the store. */
+  const allRecorded = async (ref: ResultsRef): Promise<void> => {
+    while (unrecorded.length || recording) {
+      recording ??= recordEnded(ref);
+      await recording;
+    }
+  };
   const notes: string[] = [...(input.carried?.notes ?? []), ...followUpNotes];
   const notifier = new Notifier({ workflowId: batchId, batchId, settings: spec.notify }, notes);
   const live: BatchLive = new BatchLive({
@@ -176,7 +232,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     status.source = spec.source;
     status.maxConcurrentAgents = spec.maxConcurrentAgents;
     status.tasks = spec.tasks.map((t) => ({
-      ...(results[t.id] ?? { taskId: t.id, status: 'pending', costUsd: 0, tokens: NO_TOKENS, turns: 0 }),
+      ...(resultOf(t.id) ?? { taskId: t.id, status: 'pending', costUsd: 0, tokens: NO_TOKENS, turns: 0 }),
       ...(running.has(t.id) && live.states.has(t.id) ? { status: live.states.get(t.id)! } : {}),
       title: t.title,
       ...(t.repoName ? { repo: t.repoName } : {}),
@@ -189,21 +245,33 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     status.notes = notes.length ? [...notes] : undefined;
     return status;
   };
+  /** A task's state as the status shows it: a running task's own last word (a question, a pause) over its batch's. */
+  const shownState = (id: string): TaskState => (running.has(id) && live.states.has(id) ? live.states.get(id)! : (stateOf(id) ?? 'pending'));
   const publishDetails = () => {
     if (!detailsStale) return;
     detailsStale = false;
-    setCurrentDetails(progressTable(currentStatus()));
+    // Counted from the states, not from a whole status: building 10,000 task rows on every
+    // wake-up took most of each workflow task's time and starved the night.
+    const summary: ProgressSummary = { state: spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running', budget: live.budget(), questions: live.openQuestions(Date.now()), counts: new Map(), rows: [], total: spec.tasks.length };
+    for (const t of spec.tasks) {
+      const state = shownState(t.id);
+      summary.counts.set(state, (summary.counts.get(state) ?? 0) + 1);
+      if (state === 'pending' || summary.rows.length >= PROGRESS_ROWS) continue;
+      const r = resultOf(t.id);
+      summary.rows.push({ taskId: t.id, status: state, costUsd: r?.costUsd ?? 0, error: r?.error, summary: r?.summary });
+    }
+    setCurrentDetails(progressTable(summary));
   };
   setHandler(batchStatusQuery, currentStatus);
 
   /** A task that will not succeed takes every task that depends on it down with it. */
   const skipDependents = (id: string) => {
-    const st = results[id].status;
+    const st = stateOf(id)!;
     // A parked or paused task's dependents are held: they need its work, which is kept but not done.
     const why = st === 'waiting_for_answer' ? `held: dependency ${id} is parked waiting for an answer` : st === 'paused_budget' ? `held: dependency ${id} was stopped by the budget` : `dependency ${id} ${st}`;
     for (const dep of dependentsOf(spec.tasks, id)) {
-      if (results[dep] !== undefined) continue;
-      results[dep] = {
+      if (stateOf(dep) !== undefined) continue;
+      settle(dep, {
         taskId: dep,
         status: 'skipped',
         error: why,
@@ -211,12 +279,13 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
         tokens: NO_TOKENS,
         turns: 0,
         endedAt: Date.now(),
-      };
+      });
     }
   };
 
   const finish = (id: string, result: TaskResult) => {
-    results[id] = { ...result, endedAt: result.endedAt ?? Date.now() };
+    const reason = cancelReasons.get(id);
+    settle(id, { ...result, endedAt: result.endedAt ?? Date.now(), ...(reason !== undefined && result.status === 'cancelled' ? { error: reason } : {}) });
     running.delete(id);
     live.taskEnded(id, result.costUsd);
     if (result.status !== 'succeeded') skipDependents(id);
@@ -225,6 +294,15 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       notifier.send(event, `task-${event}-${id}`, `${id} ${result.status}`, `${id} (${tasks.get(id)?.title ?? id}) ${result.status}: ${result.error ?? 'no reason given'}`);
     }
     refresh();
+  };
+
+  /** The results a task starts from: those its run holds, and from the store those of earlier runs that delivered a branch here. */
+  const dependencyResults = async (ref: ResultsRef, task: TaskSpec): Promise<Record<string, TaskResult>> => {
+    const own = Object.fromEntries(task.dependsOn.filter((d) => results[d]).map((d) => [d, results[d]]));
+    const stored = task.dependsOn.filter((d) => !results[d] && ended.delivered(positions.get(d)!) && tasks.get(d)?.repo === task.repo);
+    if (stored.length === 0) return own;
+    for (const r of await readTaskResults({ ref, taskIds: stored })) own[r.taskId] = r;
+    return own;
   };
 
   /** Tasks this run started: a run continues as new only after it has started some, so a night always moves on. */
@@ -239,9 +317,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       // By reference the run holds only the index; the child's input needs the whole task.
       // Without a reference the night was loaded whole (loadBatchSpec, or a carried spec): every entry is a TaskSpec.
       const task = specRef && 'index' in entry ? await readBatchTask({ ref: specRef, index: entry.index }) : (entry as TaskSpec);
+      const dependencies = dependencyBranches(task, resultsRef ? await dependencyResults(resultsRef, task) : results, tasks);
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
-        args: [{ batchId, date, task, sandbox: task.sandbox, dependencies: dependencyBranches(task, results, tasks), ...(spec.notify ? { notify: spec.notify } : {}) }],
+        args: [{ batchId, date, task, sandbox: task.sandbox, dependencies, ...(spec.notify ? { notify: spec.notify } : {}) }],
         staticSummary: `${task.id} · ${task.title}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },
@@ -270,10 +349,11 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
   /** Cancels one task: not started, it is cancelled with the reason; running, its workflow is cancelled and its own result stands. */
   const cancelOne = async (taskId: string, reason: string | undefined): Promise<void> => {
     if (!isFinal(taskId) && !running.has(taskId)) {
-      results[taskId] = { taskId, status: 'cancelled', error: reason ?? 'cancelled before it started', costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: Date.now() };
+      settle(taskId, { taskId, status: 'cancelled', error: reason ?? 'cancelled before it started', costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: Date.now() });
       skipDependents(taskId);
       refresh();
     } else if (running.has(taskId)) {
+      if (reason) cancelReasons.set(taskId, reason);
       await condition(() => childStarted.has(taskId) || isFinal(taskId));
       if (!isFinal(taskId)) {
         await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId))
@@ -295,14 +375,14 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
 
   setHandler(cancelBatchUpdate, async ({ reason }) => {
     await cancelAll(reason ?? 'cancelled');
-    return spec.tasks.map((t) => results[t.id]);
+    return spec.tasks.map((t) => resultOf(t.id)!);
   });
 
   setHandler(
     cancelTaskUpdate,
     async ({ taskId, reason }) => {
       await cancelOne(taskId, reason);
-      return results[taskId];
+      return resultOf(taskId)!;
     },
     {
       validator: ({ taskId }) => {
@@ -324,8 +404,8 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     // A run whose loading alone came near the limit still starts a round of tasks before it continues as new.
     const mayStart = !nearHistoryLimit || (specRef !== undefined && startedThisRun === 0);
     if (mayStart && cancelling === undefined) {
-      const succeeded = new Set(spec.tasks.filter((t) => results[t.id]?.status === 'succeeded').map((t) => t.id));
-      const started = new Set(Object.keys(results));
+      const succeeded = new Set(spec.tasks.filter((t) => stateOf(t.id) === 'succeeded').map((t) => t.id));
+      const started = new Set(spec.tasks.filter((t) => stateOf(t.id) !== undefined).map((t) => t.id));
       for (const id of readyTasks(spec.tasks, succeeded, started)) {
         if (running.size >= spec.maxConcurrentAgents) break;
         if (fanOutFull(tasks.get(id)!, running, tasks)) continue;
@@ -336,14 +416,36 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     if (nearHistoryLimit && running.size === 0 && !mayStart) {
       await condition(allHandlersFinished);
       await Promise.all([notifier.flush(), live.flush()]);
+      if (resultsRef) await allRecorded(resultsRef);
       // The batch is pinned (versioning.ts); its next run starts on the current version, so a
       // deploy reaches a long night here, where no task of this run is still open. Servers
       // without upgrade-on-continue-as-new ignore the option and keep the run's version.
+      // By reference the next run reads the spec from the store: an inline spec (10,000 tasks: half a megabyte) is not carried again.
+      const { spec: _inlineSpec, ...inputByReference } = input;
       return makeContinueAsNewFunc<typeof nightlyBatch>({ initialVersioningBehavior: 'AUTO_UPGRADE' })({
-        ...input,
-        carried: { ...(specRef ? { specRef } : { spec: spec as BatchSpec }), ...(claimAs !== undefined ? { claimedAs: claimAs } : {}), startedAt: status.startedAt, results, runs: (input.carried?.runs ?? 0) + 1, budget: live.ledger, notes },
+        ...(resultsRef ? inputByReference : input),
+        carried: {
+          ...(specRef ? { specRef } : { spec: spec as BatchSpec }),
+          ...(claimAs !== undefined ? { claimedAs: claimAs } : {}),
+          startedAt: status.startedAt,
+          ...(resultsRef
+            ? {
+                results: {},
+                resultsRef,
+                states: ended.pack(
+                  spec.tasks.map((t) => t.id),
+                  results,
+                ),
+                totals: addTotals(earlierTotals, sumResults(Object.values(results))),
+                budget: compactLedger(live.ledger, Object.keys(results)),
+              }
+            : { results, budget: live.ledger }),
+          runs: (input.carried?.runs ?? 0) + 1,
+          notes,
+        },
       });
     }
+    if (resultsRef && unrecorded.length && !recording) recording = recordEnded(resultsRef);
     publishDetails();
     changed = false;
     try {
@@ -371,17 +473,20 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     refresh();
     publishDetails();
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: cancelling !== undefined ? 'cancelled' : 'completed' }]);
-    const totals = sumResults(Object.values(results));
+    const totals = resultsRef ? addTotals(earlierTotals, sumResults(Object.values(results))) : sumResults(Object.values(results));
     if (claimAs !== undefined && input.tasksFile !== undefined) {
-      const outcomes = spec.tasks.map((t) => ({ file: ('source' in t ? t.source.file : (t.sourceFile ?? '')).split('/').pop()!, status: results[t.id]?.status, error: results[t.id]?.error }));
+      const outcomes = spec.tasks.map((t) => ({ file: ('source' in t ? t.source.file : (t.sourceFile ?? '')).split('/').pop()!, status: stateOf(t.id), error: results[t.id]?.error }));
       await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: Error) => {
         notes.push(`the night's task files could not be moved out of running/: ${(err.cause as Error | undefined)?.message ?? err.message}`);
       });
     }
     // The work is done and recorded in this result whatever happens to the report files.
-    const report = await writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd }).catch((err: Error) => ({ error: (err.cause as Error | undefined)?.message ?? err.message }));
+    if (resultsRef) await allRecorded(resultsRef);
+    const report = await (resultsRef && specRef ? writeStoredReport({ status: { ...currentStatus(), tasks: [] }, budgetUsd: spec.maxCostUsd, spec: specRef, results: resultsRef }) : writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd })).catch((err: Error) => ({
+      error: (err.cause as Error | undefined)?.message ?? err.message,
+    }));
     status.report = report;
-    const count = (st: string) => spec.tasks.filter((t) => results[t.id]?.status === st).length;
+    const count = (st: string) => spec.tasks.filter((t) => stateOf(t.id) === st).length;
     notifier.send(
       'batch_finished',
       'batch-finished',
@@ -391,6 +496,10 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       { status: 'completed', costUsd: totals.costUsd, report },
     );
     await Promise.all([notifier.flush(), live.flush()]);
+    // A night that continued as new holds only its last run's results: a small one reads the rest back, a large one points to them.
+    const earlier = resultsRef ? spec.tasks.filter((t) => !results[t.id] && stateOf(t.id) !== undefined).map((t) => t.id) : [];
+    const listed = earlier.length === 0 || spec.tasks.length <= (input.inlineResultsMaxTasks ?? INLINE_RESULTS_MAX_TASKS);
+    if (resultsRef && earlier.length && listed) for (const r of await readTaskResults({ ref: resultsRef, taskIds: earlier })) results[r.taskId] = r;
     return {
       report,
       batchId,
@@ -400,7 +509,8 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       startedAt: status.startedAt,
       endedAt: status.endedAt,
       ...totals,
-      tasks: spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role, ...(t.repoName ? { repo: t.repoName } : {}) })),
+      tasks: listed ? spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role, ...(t.repoName ? { repo: t.repoName } : {}) })) : [],
+      ...(resultsRef && specRef ? { stored: { spec: specRef, results: resultsRef, taskCount: spec.tasks.length } } : {}),
     };
   }
 }

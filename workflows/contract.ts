@@ -114,6 +114,8 @@ export interface BatchInput {
   followUp?: { since?: string };
   /** Advanced: continue-as-new once history passes this many events. @default 8000 */
   historyEventLimit?: number;
+  /** Advanced: a night that continued as new lists its results in its BatchResult only up to this many tasks. @default 200 */
+  inlineResultsMaxTasks?: number;
   /** Internal: state carried across continue-as-new. */
   carried?: CarriedBatchState;
 }
@@ -504,6 +506,10 @@ export interface BatchResult {
   endedAt: number;
   costUsd: number;
   tokens: TokenUsage;
+  /**
+   * Every task's result, in the spec's order; empty when the night continued as new with its
+   * results in the state store (`stored`): read them there (readStoredTasks) or in the report.
+   */
   tasks: (TaskResult & TaskPlanFacts & { title: string })[];
   /** Report files relative to NIGHTSHIFT_ROOT, or why they could not be written. */
   report?: { markdown: string; json: string; junit?: string } | { error: string };
@@ -511,6 +517,8 @@ export interface BatchResult {
   scheduleId?: string;
   /** Added by the client, not the workflow: work waiting for a kind of worker none of which is polling (client/workers.ts capabilityWaits). */
   waiting?: string[];
+  /** Where the night's spec and its tasks' results are kept (BATCH_RESULTS_BY_REFERENCE_PATCH), and how many tasks it had. */
+  stored?: { spec: SpecRef; results: ResultsRef; taskCount: number };
 }
 
 export interface CarriedBatchState {
@@ -521,7 +529,14 @@ export interface CarriedBatchState {
   /** Set when the night claimed a pending/ folder's files (SCHEDULED_FOLDER_NIGHT_PATCH): they are settled at its end. */
   claimedAs?: string;
   startedAt: number;
+  /** Runs continued as new before BATCH_RESULTS_BY_REFERENCE_PATCH carry every ended task's result… */
   results: Record<string, TaskResult>;
+  /** …later ones the key they are stored under, */
+  resultsRef?: ResultsRef;
+  /** each ended task's state packed one character per task in spec order (workflows/batch-results.ts), */
+  states?: string;
+  /** and the sums over the tasks ended in earlier runs. */
+  totals?: { costUsd: number; tokens: TokenUsage; turns: number };
   runs: number;
   budget?: BatchBudgetLedger;
   notes?: string[];
@@ -687,3 +702,21 @@ export type TaskIndexEntry = Pick<TaskSpec, 'id' | 'title' | 'dependsOn' | 'prio
 
 /** patched() ID of a batch that keeps its spec in the state store and history only the key (storeBatchSpec, readBatchSpecPart). */
 export const BATCH_SPEC_BY_REFERENCE_PATCH = 'batch-spec-by-reference';
+
+/**
+ * Where a night's task results are kept in the state store: scope `batchId`, one record per
+ * task under `night` (the first run's ID, so a batch ID used again never reads an older
+ * night's results).
+ */
+export interface ResultsRef {
+  batchId: string;
+  night: string;
+}
+
+/**
+ * patched() ID of a batch that writes each ended task's result to the state store
+ * (recordTaskResults) and carries across continue-as-new only each task's state, one
+ * character a task, and running totals; the report reads the results from the store. A
+ * night carrying whole results passed the 2 MiB continue-as-new limit at about 7,100 tasks.
+ */
+export const BATCH_RESULTS_BY_REFERENCE_PATCH = 'batch-results-by-reference';

@@ -17,19 +17,25 @@ export function sumResults(results: readonly TaskResult[]): { costUsd: number; t
   return { costUsd: Math.round(costUsd * 1e6) / 1e6, tokens, turns };
 }
 
+/** What the Web UI's table of a batch shows: the counts per state, and the first tasks that started. */
+export interface ProgressSummary extends Pick<BatchStatus, 'state' | 'budget' | 'questions'> {
+  /** Tasks per state, in the order each state first appears in the spec. */
+  counts: Map<string, number>;
+  /** The first PROGRESS_ROWS tasks that are not pending, in the spec's order. */
+  rows: Pick<TaskStatus, 'taskId' | 'status' | 'costUsd' | 'error' | 'summary'>[];
+  total: number;
+}
+
+export const PROGRESS_ROWS = 40;
+
 /** Markdown shown as the batch's current details in the Web UI. */
-export function progressTable(status: BatchStatus): string {
-  const counts = new Map<string, number>();
-  for (const t of status.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
-  const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(' · ');
-  const rows = status.tasks
-    .filter((t) => t.status !== 'pending')
-    .slice(0, 40)
-    .map((t) => [mdText(t.taskId, 80), t.status, mdUsd(t.costUsd), mdText(t.error ?? t.summary ?? '')]);
-  const more = status.tasks.length > 40 ? `\n\n…and ${status.tasks.length - 40} more` : '';
-  const budget = status.budget ? ` · ${mdUsd(status.budget.spentUsd)} of ${mdUsd(status.budget.capUsd)}` : '';
-  const questions = (status.questions ?? []).map((q) => questionLine(q, q.askedAt + q.ageMs));
-  return [`**${status.state}** · ${summary}${budget}`, ...(questions.length ? ['', '**Waiting for an answer**', '', ...questions] : []), '', mdTable(['task', 'status', 'cost', 'note'], rows)].join('\n') + more;
+export function progressTable(p: ProgressSummary): string {
+  const summary = [...p.counts].map(([s, n]) => `${n} ${s}`).join(' · ');
+  const rows = p.rows.slice(0, PROGRESS_ROWS).map((t) => [mdText(t.taskId, 80), t.status, mdUsd(t.costUsd), mdText(t.error ?? t.summary ?? '')]);
+  const more = p.total > PROGRESS_ROWS ? `\n\n…and ${p.total - PROGRESS_ROWS} more` : '';
+  const budget = p.budget ? ` · ${mdUsd(p.budget.spentUsd)} of ${mdUsd(p.budget.capUsd)}` : '';
+  const questions = (p.questions ?? []).map((q) => questionLine(q, q.askedAt + q.ageMs));
+  return [`**${p.state}** · ${summary}${budget}`, ...(questions.length ? ['', '**Waiting for an answer**', '', ...questions] : []), '', mdTable(['task', 'status', 'cost', 'note'], rows)].join('\n') + more;
 }
 
 /** One open question: who asks, what, since when, until when, and the command that answers it. */

@@ -38,7 +38,8 @@ const TYPES = [
   'killSandbox',
   'runCommandTask',
   'notify',
-  'writeReport',
+  'recordTaskResults',
+  'writeStoredReport',
 ];
 
 test('after a worker dies at the start of any activity, its next attempt starts within 30 s', async () => {
