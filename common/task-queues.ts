@@ -43,7 +43,7 @@ export const CAPABILITY_ACTIVITIES: Record<Exclude<Capability, RemoteProvider>, 
   // Planning (decomposeGoal, planFromFindings) is not here: without a model it plans by heuristic.
   model: ['callModel', 'keepCacheWarm', 'simpleModelCall', 'learnSkill', 'submitSkillBatch', 'collectSkillBatch', 'submitSimpleBatch', 'simpleBatchState', 'cancelSimpleBatch', 'collectSimpleBatch'],
   // The push is not here: it runs where the delivery repository holding the commit is (the sandbox's host).
-  github: ['openPullRequest'],
+  github: ['openPullRequest', 'reportFollowUp'],
 };
 
 /** What a worker needs for a capability, in the words `status` and the worker use. */
