@@ -27,7 +27,9 @@ function night(marker: string) {
 }
 
 async function untilSlowRuns(handle: { query: (q: typeof batchStatusQuery) => Promise<{ tasks: { taskId: string; status: string }[] }> }) {
-  while (!(await handle.query(batchStatusQuery)).tasks.some((t) => t.taskId === 'slow' && t.status === 'running')) await new Promise((r) => setTimeout(r, 100));
+  // And `quick` has ended: on a loaded machine its sandbox can take longer than `slow` takes to start.
+  const ready = (tasks: { taskId: string; status: string }[]) => tasks.some((t) => t.taskId === 'slow' && t.status === 'running') && tasks.some((t) => t.taskId === 'quick' && t.status === 'succeeded');
+  while (!ready((await handle.query(batchStatusQuery)).tasks)) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 500)); // let the command start
 }
 
