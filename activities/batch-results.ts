@@ -3,13 +3,24 @@
  * carrying it across continue-as-new (BATCH_RESULTS_BY_REFERENCE_PATCH), and the report
  * and the client read them back, joined with the task index of the stored spec.
  */
+import { createHash } from 'node:crypto';
 import type { StateStore } from '../common/store';
+import { STORE_KEY } from '../common/store/types';
 import { whileBeating } from './heartbeat';
 import { specKeys } from './spec';
 import { NO_TOKENS, taskWorkflowId, type BatchSpecHeader, type ResultsRef, type SpecRef, type TaskIndexEntry, type TaskResult, type TaskStatus } from '../workflows/contract';
 
-/** A task's result under its night: `<first run ID>.<task ID>.json` in the batch's scope (task IDs are store-safe, spec/schema.ts TASK_ID). */
-export const resultKey = (ref: ResultsRef, taskId: string) => `${ref.night}.${taskId}.json`;
+/**
+ * A task's result under its night: `<first run ID>.<task ID>.json` in the batch's scope. A
+ * written task ID is store-safe (spec/schema.ts TASK_ID), but a fanned-out one is
+ * `<id>@<repo>`: that one is named by a slug and a hash of the exact ID, so no two meet.
+ */
+export const resultKey = (ref: ResultsRef, taskId: string) => `${ref.night}.${storeSafe(taskId)}.json`;
+
+function storeSafe(taskId: string): string {
+  if (STORE_KEY.test(taskId)) return taskId;
+  return `${taskId.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 80)}-${createHash('sha256').update(taskId).digest('hex').slice(0, 16)}`;
+}
 
 /**
  * Stored results are read and written this many at a time: a postgres store answers each

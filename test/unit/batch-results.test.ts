@@ -4,7 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { createBatchResultActivities } from '../../activities/batch-results';
+import { createBatchResultActivities, resultKey } from '../../activities/batch-results';
+import { checkKey } from '../../common/store/types';
 import { FileStateStore } from '../../common/store';
 import { committedUsd, newLedger, requestAllowance, settleTask, spentUsd } from '../../workflows/budget';
 import { compactLedger, ENDED_TASKS_LEDGER_KEY, EndedStates, RECORD_CHARS, recordBatches } from '../../workflows/batch-results';
@@ -103,4 +104,12 @@ test('results are stored once per night and task: a retry writes nothing, anothe
   );
   // The same batch ID on another night (its first run ID) sees none of them.
   assert.deepEqual(await readTaskResults({ ref: { ...night, night: 'run-2' }, taskIds: ['t0'] }), []);
+});
+
+test('a fanned-out task ID (`<id>@<repo>`) has a store key of its own', () => {
+  const ref = { batchId: 'nightshift-2026-11-29', night: 'run-1' };
+  const keys = ['readme@alpha', 'readme@beta', 'readme_alpha', 'plain-id'].map((id) => resultKey(ref, id));
+  for (const k of keys) checkKey(k);
+  assert.equal(new Set(keys).size, keys.length);
+  assert.equal(keys[3], 'run-1.plain-id.json', 'a written ID is kept as it is');
 });
