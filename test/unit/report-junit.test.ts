@@ -10,19 +10,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeReportFiles } from '../../activities/report';
 import { renderChecksJunit } from '../../activities/report-junit';
-import type { BatchStatus, CheckResult, TaskStatus } from '../../workflows/contract';
+import type { BatchStatus, CheckResult } from '../../workflows/contract';
+import { taskStatus } from '../helpers/task-status';
 
 const check = (command: string, o: Partial<CheckResult> = {}): CheckResult => ({ command, exitCode: 0, passed: true, outputTail: '', ...o });
-const task = (taskId: string, extra: Partial<TaskStatus>): TaskStatus => ({
-  taskId,
-  title: taskId,
-  workflowId: `nightshift-2026-11-21/${taskId}`,
-  status: 'succeeded',
-  costUsd: 0,
-  tokens: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
-  turns: 0,
-  ...extra,
-});
+const task = taskStatus;
 
 const batch: BatchStatus = {
   batchId: 'nightshift-2026-11-21',

@@ -6,17 +6,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderReportMarkdown, writeReportFiles } from '../../activities/report';
 import type { BatchStatus, TaskStatus } from '../../workflows/contract';
+import { taskStatus } from '../helpers/task-status';
 
-const task = (taskId: string, status: TaskStatus['status'], extra: Partial<TaskStatus> = {}): TaskStatus => ({
-  taskId,
-  title: `Title ${taskId}`,
-  workflowId: `nightshift-2026-11-21/${taskId}`,
-  status,
-  costUsd: 0,
-  tokens: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
-  turns: 0,
-  ...extra,
-});
+const task = (taskId: string, status: TaskStatus['status'], extra: Partial<TaskStatus> = {}): TaskStatus => taskStatus(taskId, { title: `Title ${taskId}`, status, ...extra });
 
 const batch: BatchStatus = {
   batchId: 'nightshift-2026-11-21',
