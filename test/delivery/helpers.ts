@@ -18,8 +18,9 @@ export function remote(): string {
   return makeRepo().bare;
 }
 
+/** Git on a test's own repository, with an identity of its own: a fresh machine has no global one. */
 export function git(gitDir: string, ...args: string[]): string {
-  return execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', '--git-dir', gitDir, ...args], { encoding: 'utf8' }).trim();
 }
 
 /** The task a model request belongs to, read from the first message ("Start on task <id>: ..."). */
