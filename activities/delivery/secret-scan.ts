@@ -216,8 +216,12 @@ async function outgoingRange(repoDir: string, commit: string, remoteHas: string[
   return [commit, ...present.map((s) => `^${s}`)].join('\n') + '\n';
 }
 
-/** Options of the diff pass: every byte as text, nothing configured or external run, paths as git quotes them. */
-const DIFF_ARGS = ['-p', '--format=%x01', '--text', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', '--diff-merges=first-parent', '--src-prefix=a/', '--dst-prefix=b/', '--no-relative', '--submodule=short'];
+/**
+ * Options of the diff pass: every byte as text, nothing configured or external run, paths
+ * as git quotes them; no context lines and no body for a deleted file, which send nothing
+ * new and would only count against the cap.
+ */
+const DIFF_ARGS = ['-p', '--unified=0', '--irreversible-delete', '--format=%x01', '--text', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', '--diff-merges=first-parent', '--src-prefix=a/', '--dst-prefix=b/', '--no-relative', '--submodule=short'];
 /** Options of the text pass: who made each commit, its message, and the names of the files it touches. */
 const TEXT_ARGS = ['--format=%an%n%ae%n%cn%n%ce%n%B', '--name-only', '-z', '--no-renames', '--diff-merges=first-parent'];
 

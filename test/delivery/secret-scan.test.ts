@@ -110,6 +110,13 @@ describe('what the diff hides a secret in', () => {
     assert.deepEqual(byFile(scan3), { 'c-[REDACTED: GitHub token].env': ['GitHub token'], [COMMIT_TEXT]: ['GitHub token'] });
   });
 
+  it('deleting a large file costs nothing against the cap', async () => {
+    const repo = newRepo('secret-delete');
+    const base = repo.commit({ 'vendor/big.txt': 'v'.repeat(2 * 1024 * 1024) + '\n' });
+    const head = repo.commit({ 'vendor/big.txt': null, 'a.txt': 'a\n' });
+    assert.deepEqual(await scanCommitForSecrets(repo.gitDir, head, redactor, { remoteHas: [base], maxBytes: 64 * 1024 }), { clean: true });
+  });
+
   it('a large file is streamed: a token in the middle of a 48 MiB line is found while memory stays bounded', async () => {
     const repo = newRepo('secret-big');
     const base = repo.commit({ 'a.txt': 'a\n' });
