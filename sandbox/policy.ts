@@ -128,6 +128,11 @@ const INTERPRETERS: Array<{ match: RegExp; code: RegExp; valued: Set<string>; no
 ];
 /** What a command line can write to, in the same breath as running it. */
 const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>']);
+/** Tools whose output files the policy cannot name from their arguments: archives, editors, splitters. */
+const WRITES_UNNAMED = new Set(['tar', 'unzip', 'patch', 'split', 'csplit', 'cpio', 'ar', 'jar', 'bsdtar', 'pax', 'unrar', '7z', '7za', '7zr', 'gzip', 'gunzip', 'bzip2', 'bunzip2', 'xz', 'unxz', 'lzma', 'unlzma', 'zstd', 'unzstd', 'lz4', 'ex', 'ed', 'red', 'vi', 'vim', 'nvim', 'view', 'vimdiff', 'emacs', 'nano', 'busybox']);
+/** Package-manager verbs that rewrite package.json (and so the scripts it runs). */
+const PACKAGE_JSON_WRITERS = new Set(['pkg', 'set-script', 'init', 'create']);
+
 /** git options that come before the subcommand and take a separate value. */
 const GIT_VALUE_OPTIONS = new Set(['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--config-env', '--exec-path']);
 /** Subcommands that stage, commit, move refs, rewrite history or talk to a remote for writing. */
@@ -671,16 +676,55 @@ class CommandCheck {
       const code = args.find((a) => a === undefined || !a.startsWith('-'));
       if (code === undefined) return lenient ? undefined : this.unresolved('cannot tell what awk program runs');
       if (/system\s*\(|\|\s*getline|print[^;]*\|/.test(code)) this.scanCode(code, 'awk');
+      // `print > "run.sh"`: a file named inside the program (a comparison looks the same; both count).
+      if (code.includes('>')) this.writesUnknown = true;
       return;
     }
-    for (const tool of ['tee', 'dd', 'cp', 'mv', 'ln', 'install', 'curl', 'wget', 'tar', 'unzip', 'rsync', 'patch', 'base64', 'sed', 'mkfifo', 'mknod']) if (program === tool) this.notePrograms(program, args, scope);
+    this.notePrograms(program, args, scope);
     if (argv[0]!.includes('/')) this.scriptFile(argv[0], scope, depth, 'exec');
   }
 
-  /** Writes by the usual file tools, so a script written and run in one line is caught. */
+  /**
+   * Writes by file tools, so a script written and run in one line is caught: where a tool
+   * names its output the path is noted, and a tool whose outputs the policy cannot name
+   * (an archive, an editor, `split`) counts as writing anything.
+   */
   private notePrograms(program: string, args: Array<string | undefined>, scope: Scope): void {
     const operands = args.filter((a) => a === undefined || !a.startsWith('-'));
-    if (program === 'tee' || program === 'mkfifo') for (const a of operands) this.noteWrite(a, scope);
+    const valueOf = (...names: string[]): string | undefined | null => {
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i];
+        if (a === undefined) continue;
+        for (const n of names) {
+          if (a === n) return args[i + 1];
+          if (n.startsWith('--') && a.startsWith(`${n}=`)) return a.slice(n.length + 1);
+        }
+      }
+      return null;
+    };
+    const target = ['cp', 'mv', 'ln', 'install'].includes(program) ? valueOf('-t', '--target-directory') : null;
+    if (target !== null) return this.noteWrite(target, scope);
+    if (WRITES_UNNAMED.has(program)) {
+      // A compressor told to write to its standard output writes no file.
+      if (!/^(gzip|gunzip|bzip2|bunzip2|xz|unxz|lzma|unlzma|zstd|unzstd|lz4)$/.test(program) || !args.some((a) => a === '-c' || a === '--stdout' || a === '--to-stdout' || (a !== undefined && /^-[a-zA-Z]*c[a-zA-Z]*$/.test(a)))) this.writesUnknown = true;
+      return;
+    }
+    if (program === 'sponge') this.noteWrite(operands[0], scope);
+    else if (program === 'sort') {
+      const out = valueOf('-o', '--output');
+      if (out !== null) this.noteWrite(out, scope);
+    } else if (program === 'uniq') {
+      if (operands.length > 1) this.noteWrite(operands[1], scope);
+    } else if (program === 'openssl') {
+      const out = valueOf('-out');
+      if (out !== null) this.noteWrite(out, scope);
+    } else if (program === 'xxd') {
+      if (args.some((a) => a === '-r' || a === '-revert') && operands.length > 1) this.noteWrite(operands[1], scope);
+    } else if (program === 'uudecode') {
+      const out = valueOf('-o', '--output-file');
+      if (out === null) this.writesUnknown = true;
+      else this.noteWrite(out, scope);
+    } else if (program === 'tee' || program === 'mkfifo') for (const a of operands) this.noteWrite(a, scope);
     else if (program === 'mknod') this.noteWrite(operands[0], scope);
     else if (program === 'dd') {
       for (const a of args) if (a?.startsWith('of=')) this.noteWrite(a.slice(3), scope);
@@ -690,8 +734,11 @@ class CommandCheck {
       const at = args.findIndex((a) => a === '-o' || a === '--output' || a === '-O' || a === '--output-document');
       if (at !== -1 && args[at] !== '-O') this.noteWrite(args[at + 1], scope);
       else if (program === 'wget' || args.some((a) => a === '-O' || a === '--remote-name' || a === '-J')) this.writesUnknown = true;
-    } else if (program === 'sed' && args.some((a) => a?.startsWith('-i') || a === '--in-place')) for (const a of operands.slice(1)) this.noteWrite(a, scope);
-    else if (program === 'tar' || program === 'unzip' || program === 'patch') this.writesUnknown = true;
+    } else if (program === 'sed') {
+      if (args.some((a) => a?.startsWith('-i') || a === '--in-place')) for (const a of operands.slice(1)) this.noteWrite(a, scope);
+      // The `w FILE` command and the `w` flag of `s///` write a file named in the script.
+      if (args.some((a) => a === undefined || /(^|[;}\n/])\s*[0-9gpIiMme]*[wW]\s/.test(a))) this.writesUnknown = true;
+    }
   }
 
   private alias(program: string, args: Array<string | undefined>, scope: Scope): void {
@@ -778,7 +825,7 @@ class CommandCheck {
     }
     if (text.includes('\u0000')) {
       if (how === 'shell') this.unresolved(`${file} is not a text script`);
-      return;
+      return this.mayWriteAnything();
     }
     const shebang = text.startsWith('#!') ? text.slice(0, text.indexOf('\n') === -1 ? undefined : text.indexOf('\n')) : '';
     if (how === 'exec' && shebang && !/\b(sh|bash|dash|zsh|ksh|ash)\b/.test(shebang)) return;
@@ -879,14 +926,15 @@ class CommandCheck {
       const a = args[i];
       if (a === undefined) return this.unresolved(`cannot tell what ${program} runs`);
       const eq = a.match(/^(--eval|--print)=(.*)$/s);
-      if (eq) return this.scanCode(eq[2], program);
+      // Code the line hands an interpreter, or a program it runs, may write any file.
+      if (eq) return this.scanCode(eq[2], program), this.mayWriteAnything();
       if (spec.code.test(a)) {
         const code = args[i + 1];
         if (code === undefined) return this.unresolved(`cannot tell what code ${program} runs`);
         // Code may start what its own arguments say: `node -e 'exec(process.argv[1])' 'git push'`.
         const rest = args.slice(i + 2);
         if (rest.some((x) => x === undefined)) return this.unresolved(`cannot tell what ${program} is given`);
-        return this.scanCode([code, ...rest].join(' '), program);
+        return this.scanCode([code, ...rest].join(' '), program), this.mayWriteAnything();
       }
       if (spec.noStdin?.has(a)) return;
       if (a === '-') break;
@@ -908,9 +956,20 @@ class CommandCheck {
     if (stdin === 'none') return;
     if (stdin === 'unknown' || stdin.text.startsWith('\u0000file:')) {
       if (!lenient) this.unresolved(`cannot tell what code ${program} reads from its input`);
-      return;
+      return this.mayWriteAnything();
     }
     this.scanCode(stdin.text, program);
+    this.mayWriteAnything();
+  }
+
+  /**
+   * After code the line itself hands an interpreter, or a binary from the workspace the
+   * policy cannot read: it may have written any file, so a script the same line runs next
+   * cannot be read first. The agent can run that in a call of its own. (A program file the
+   * policy reads, or a test runner, is not held to this: its writes are not followed.)
+   */
+  private mayWriteAnything(): void {
+    this.writesUnknown = true;
   }
 
   /**
@@ -940,6 +999,7 @@ class CommandCheck {
 
   private find(args: Array<string | undefined>, scope: Scope, inner: Scope, depth: number, lenient: boolean): void {
     let execsDelete = false;
+    for (let i = 0; i < args.length; i++) if (['-fprint', '-fprint0', '-fprintf', '-fls'].includes(args[i] ?? '')) this.noteWrite(args[i + 1], scope);
     for (let i = 0; i < args.length; i++) {
       if (!['-exec', '-execdir', '-ok', '-okdir'].includes(args[i] ?? '')) continue;
       let end = args.findIndex((w, j) => j > i && (w === ';' || w === '+' || w === '\\;'));
@@ -1139,6 +1199,11 @@ class CommandCheck {
       const s = copyScope(scope);
       s.cwd = dir;
       return this.program([withoutVersion(operands[1]), ...operands.slice(2)], s, copyScope(s), 'none', depth + 1, lenient, false);
+    } else if (PACKAGE_JSON_WRITERS.has(verb)) {
+      // `npm pkg set scripts.test=…` rewrites the scripts a later `npm test` on this line runs.
+      if (dir === undefined) this.writesUnknown = true;
+      else this.written.add(path.join(dir, 'package.json'));
+      return;
     } else if (manager === 'npm' || MANAGER_BUILTINS.has(verb)) {
       return;
     } else {

@@ -103,6 +103,12 @@ export async function remoteBranchCommit(remote: string, branch: string, token?:
   return out.split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`))?.split('\t')[0];
 }
 
+/** What every ref on `remote` points at: the objects a push there need not send. */
+export async function remoteTips(remote: string, token?: string): Promise<string[]> {
+  const out = await git(['ls-remote', remote], { env: authEnv(remote, token) });
+  return [...new Set(out.split('\n').map((l) => l.split('\t')[0]).filter(Boolean))];
+}
+
 /** Where the delivery repository records the last commit it pushed to `branch` (the lease of the next push). */
 export const pushedRef = (branch: string) => `refs/nightshift/pushed/${branch}`;
 

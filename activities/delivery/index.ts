@@ -22,7 +22,7 @@ import { createChecksActivities } from './checks';
 import { createFollowUpActivities } from '../followup';
 import { startFromDependencies } from './dependencies';
 import { filesWithMarkers, MERGE_CONFLICT_KEY, readConflict, type LeftConflict } from './merge-conflict';
-import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess, pushBranch, resolveRemote } from './git';
+import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess, pushBranch, remoteTips, resolveRemote } from './git';
 import { prBody, prTitle, type PrContent } from './pr-body';
 import { createGitHubClient, ensurePullRequest, githubRepoOf, PullRequestFailed, type GitHubClient, type GitHubClientOptions, type PullRequestRef } from './pull-request';
 import { checkpointStoreFor } from '../agent';
@@ -156,7 +156,9 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
       return whileBeating(async () => {
         const repoDir = deliveryRepoFor(config, remote);
         // A secret in a committed file stays on this machine: the task keeps its redacted patch.
-        const scan = await scanCommitForSecrets(repoDir, input.commit, workerRedactor(config));
+        // Read-only, so a retry scans again and comes to the same answer.
+        const remoteHas = await remoteTips(remote, config.github.token);
+        const scan = await scanCommitForSecrets(repoDir, input.commit, workerRedactor(config), { remoteHas });
         if (!scan.clean) return { pushed: false, reason: secretScanReason(scan) };
         return pushBranch(repoDir, { remote, branch: input.branch, commit: input.commit, token: config.github.token, fastForwardOnly: input.fastForwardOnly });
       });

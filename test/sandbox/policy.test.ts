@@ -218,6 +218,39 @@ describe('checkCommand sees through the shell', () => {
     allowed('$X migrate', SafetyPolicySchema.parse({ allowGit: true, migrationPatterns: [] }));
   });
 
+  it('a script rewritten on the same line by a writer the policy cannot follow is refused, not read stale', () => {
+    // scripts/tool.py, scripts/check.sh and package.json exist and are harmless as they are read.
+    fs.writeFileSync(path.join(ws, 'tool.bin'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]));
+    fs.chmodSync(path.join(ws, 'tool.bin'), 0o755);
+    for (const cmd of [
+      `python3 -c "open('scripts/check.sh','w').write(open('payload.txt').read())" && sh scripts/check.sh`,
+      `node -e "require('fs').copyFileSync('payload.txt', 'scripts/check.sh')"; ./scripts/check.sh`,
+      `perl -e 'open F, ">scripts/check.sh"' && bash scripts/check.sh`,
+      `echo "print('x')" | python3 && sh scripts/check.sh`,
+      `awk '{ print > "scripts/check.sh" }' payload.txt && sh scripts/check.sh`,
+      `sed -n 's/^//w scripts/check.sh' payload.txt && sh scripts/check.sh`,
+      `sponge scripts/check.sh < payload.txt && sh scripts/check.sh`,
+      `sort -o scripts/check.sh payload.txt; sh scripts/check.sh`,
+      `uniq payload.txt scripts/check.sh && sh scripts/check.sh`,
+      `cp -t scripts payload/check.sh && sh scripts/check.sh`,
+      `xxd -r dump.hex scripts/check.sh && sh scripts/check.sh`,
+      `openssl enc -d -base64 -in p.b64 -out scripts/check.sh && sh scripts/check.sh`,
+      `gunzip payload.gz && sh scripts/check.sh`,
+      `split -l 1 payload.txt scripts/ && sh scripts/check.sh`,
+      `ex -sc 'r payload.txt|x' scripts/check.sh && sh scripts/check.sh`,
+      `find . -name x -fprint scripts/check.sh; sh scripts/check.sh`,
+      `./tool.bin && sh scripts/check.sh`,
+      `npm pkg set scripts.test='sh payload.txt' && npm test`,
+      `python3 -c "open('scripts/tool.py','w').write(open('payload.txt').read())" && python3 scripts/tool.py`,
+    ]) refused(cmd, git);
+    // The same writers alone, or with nothing read after them, pass.
+    for (const cmd of [
+      `python3 -c "open('out.txt','w').write('x')"`, 'gzip -dc payload.gz > out.txt', 'sort -o out.txt payload.txt && cat out.txt', 'npm pkg get name',
+      `awk '{ print $1 }' README.md && sh scripts/check.sh`, `sed -n 1p README.md && sh scripts/check.sh`, 'npm test && npm run lint',
+      `npm pkg set version=1.0.1 && git status`,
+    ]) allowed(cmd);
+  });
+
   it('without a way to read files, package scripts and script files are refused', () => {
     assert.throws(() => checkCommand('npm test', DEFAULT_SAFETY_POLICY, ws), (e: unknown) => e instanceof PolicyViolation && e.rule === git);
     assert.throws(() => checkCommand('sh scripts/deploy.sh', DEFAULT_SAFETY_POLICY, ws), PolicyViolation);
