@@ -88,7 +88,7 @@ export const lessonsKey = (sha256: string) => `${sha256}.md`;
 export async function storeValidatedSpec(store: StateStore, batchId: string, validated: BatchSpec, root: string): Promise<SpecRef> {
   const hashes = new Map<string, string>();
   for (const name of new Set(validated.tasks.flatMap((t) => t.skills))) {
-    const text = await readSkill(root, name);
+    const text = await readSkill({ root, store }, name);
     if (text === undefined) continue;
     const hash = createHash('sha256').update(text).digest('hex');
     await store.putIfAbsent('skills', SKILL_SCOPE, skillKey(hash), text);

@@ -1,0 +1,156 @@
+/**
+ * What used to stay on one worker's disk, now in the state store, against both
+ * implementations: a record host A writes (its own NIGHTSHIFT_ROOT) is what host B reads
+ * (another root), and what `nightshift` reads from the store NIGHTSHIFT_STORE names.
+ *
+ * `file` is one machine: both hosts' stores are the `file` store of the same root, the one
+ * the CLI is given, and its layout is today's. `postgres` is two hosts with no shared disk:
+ * each has a fresh root and the CLI runs in a third.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { learnSkill } from '../../activities/learning/learn-skill';
+import { approveSkill, findSkill, listSkills, readSkill, rejectSkill } from '../../activities/learning/skills';
+import { createAnthropicClient } from '../../activities/model/client';
+import { transcriptsIn } from '../../activities/transcripts';
+import { fileStoreFor, type StateStore } from '../../common/store';
+import { PostgresStateStore } from '../../common/store/postgres';
+import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { postgresForFile } from '../helpers/postgres';
+
+const run = promisify(execFile);
+const REPO = path.join(__dirname, '..', '..');
+const pg = postgresForFile();
+
+const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `nightshift-hoststate-${name}-`));
+
+interface Backend {
+  name: string;
+  /** A store as a worker or CLI on a host with this root opens it. */
+  open(hostRoot: string): Promise<StateStore>;
+  /** Roots of host A, host B and the CLI's host. */
+  roots(): { a: string; b: string; cli: string };
+  /** What the CLI is started with to use this store. */
+  cliEnv(): Record<string, string>;
+}
+
+/** One machine: every "host" is this root. */
+const machineRoot = tmp('machine');
+const backends: Backend[] = [
+  { name: 'file', open: async () => fileStoreFor({ root: machineRoot }), roots: () => ({ a: machineRoot, b: machineRoot, cli: machineRoot }), cliEnv: () => ({ NIGHTSHIFT_STORE: 'file' }) },
+  { name: 'postgres', open: () => PostgresStateStore.open(pg.server.url), roots: () => ({ a: tmp('a'), b: tmp('b'), cli: tmp('cli') }), cliEnv: () => ({ NIGHTSHIFT_STORE: pg.server.url }) },
+];
+
+/** `nightshift ARGS` as a person types it on the CLI's host, with the backend's store. */
+async function nightshift(backend: Backend, root: string, ...args: string[]): Promise<string> {
+  const { stdout } = await run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NIGHTSHIFT_ROOT: root, ...backend.cliEnv() } });
+  return stdout;
+}
+
+/** Names unique per run, so the postgres tests never see another run's rows. */
+const unique = (name: string) => `${name}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+for (const backend of backends) {
+  describe(`${backend.name} store`, () => {
+    const opened: StateStore[] = [];
+    const open = async (root: string) => {
+      const s = await backend.open(root);
+      opened.push(s);
+      return s;
+    };
+    after(async () => {
+      await Promise.all(opened.map((s) => s.close()));
+    });
+
+    describe('learned and pending skills', () => {
+      let fake: Awaited<ReturnType<typeof startFakeAnthropic>>;
+      before(async () => {
+        fake = await startFakeAnthropic({
+          byTurn: (_turn, req) => {
+            const confident = JSON.stringify(req.body.messages).includes('confident');
+            return message([toolUse('toolu_skill', 'record_skill', { title: confident ? 'Migrations' : 'A hunch', when_to_use: 'schema changes', pattern: confident ? 'Write the down migration too.' : 'Maybe squash them.', confidence: confident ? 0.9 : 0.3 })]);
+          },
+        });
+      });
+      after(async () => {
+        await fake.close();
+      });
+
+      test('a skill host A learned is on host B\'s shelf, a retry on B does not ask again, and the CLI lists, approves and rejects from the store', async () => {
+        const roots = backend.roots();
+        const [storeA, storeB] = [await open(roots.a), await open(roots.b)];
+        const anthropic = createAnthropicClient({ anthropic: { apiKey: 'sk-test', baseUrl: fake.url } });
+        const [learned, pending, dropped] = [unique('confident-skill'), unique('pending-skill'), unique('dropped-skill')];
+        const task = (name: string) => ({ workflowId: `night-${name}/t@run-1`, task: { id: 't', title: name.startsWith('confident') ? 'be confident' : 'guess', description: '', acceptanceCriteria: [], updateSkill: name }, date: '2026-11-21' });
+        const asked = fake.requests.length;
+        const first = await learnSkill({ anthropic, transcripts: transcriptsIn(storeA), store: storeA }, task(learned));
+        assert.equal(first.status, 'learned');
+        assert.equal((await learnSkill({ anthropic, transcripts: transcriptsIn(storeA), store: storeA }, task(pending))).status, 'pending');
+        assert.equal((await learnSkill({ anthropic, transcripts: transcriptsIn(storeA), store: storeA }, task(dropped))).status, 'pending');
+
+        // The activity's retry lands on host B: it finds the skill and asks nobody.
+        assert.deepEqual(await learnSkill({ anthropic, transcripts: transcriptsIn(storeB), store: storeB }, task(learned)), { ...first, costUsd: 0 });
+        assert.equal(fake.requests.length - asked, 3, 'one model call per skill');
+        // Host B prompts with it.
+        assert.match((await readSkill({ root: roots.b, store: storeB }, learned))!, /Write the down migration too\./);
+        const onB = (await listSkills({ root: roots.b, store: storeB })).filter((s) => [learned, pending, dropped].includes(s.name));
+        assert.deepEqual(onB.map((s) => [s.name, s.status, s.confidence]).sort(), [[learned, 'learned', 0.9], [pending, 'pending', 0.3], [dropped, 'pending', 0.3]].sort());
+
+        // A person on a third machine reviews them.
+        const listed = JSON.parse(await nightshift(backend, roots.cli, 'skills', 'list', '--json')) as { name: string; status: string }[];
+        assert.deepEqual(listed.filter((s) => s.name === pending).map((s) => s.status), ['pending']);
+        assert.match(await nightshift(backend, roots.cli, 'skills', 'show', learned), /^---\nname: [^\n]+\nconfidence: 0\.9\n[\s\S]*Write the down migration too\./);
+        assert.match(await nightshift(backend, roots.cli, 'skills', 'approve', pending), new RegExp(`approved: skills/learned/${pending}\\.md`));
+        assert.match(await nightshift(backend, roots.cli, 'skills', 'reject', dropped), new RegExp(`rejected ${dropped}`));
+        // Host A sees what the person did.
+        assert.equal((await findSkill({ root: roots.a, store: storeA }, pending)).meta.status, 'learned');
+        assert.match((await readSkill({ root: roots.a, store: storeA }, pending))!, /Maybe squash them\./);
+        await assert.rejects(findSkill({ root: roots.a, store: storeA }, dropped), /no skill/);
+        await assert.rejects(rejectSkill({ root: roots.b, store: storeB }, pending), /no pending skill/);
+
+        if (backend.name === 'file') {
+          // One machine keeps today's layout: the files are where people have always found them.
+          assert.match(readFileSync(path.join(machineRoot, 'skills', 'learned', `${pending}.md`), 'utf8'), /approved: \d{4}-\d\d-\d\d/);
+          assert.ok(existsSync(path.join(machineRoot, 'skills', 'learned', `${learned}.md`)));
+          assert.ok(!existsSync(path.join(machineRoot, 'skills', 'pending', `${dropped}.md`)));
+        } else {
+          // Nothing of it is on either host's disk.
+          for (const r of [roots.a, roots.b, roots.cli]) assert.ok(!existsSync(path.join(r, 'skills')), `${r} has no skills/`);
+        }
+      });
+    });
+  });
+}
+
+test('file: skills an existing user has in skills/learned/ and skills/pending/ are seen, approved and rejected as before', async () => {
+  const root = tmp('existing');
+  mkdirSync(path.join(root, 'skills', 'learned'), { recursive: true });
+  mkdirSync(path.join(root, 'skills', 'pending'), { recursive: true });
+  writeFileSync(path.join(root, 'skills', 'by-hand.md'), '# By hand\nAlways run the linter.\n');
+  writeFileSync(path.join(root, 'skills', 'learned', 'old.md'), '---\nname: old\nconfidence: 0.8\n---\nKeep migrations reversible.\n');
+  writeFileSync(path.join(root, 'skills', 'pending', 'maybe.md'), '---\nname: maybe\nconfidence: 0.4\n---\nSquash migrations.\n');
+  const file = backends[0];
+  const listed = JSON.parse(await nightshift(file, root, 'skills', 'list', '--json')) as { name: string; status: string; file: string }[];
+  assert.deepEqual(
+    listed.map((s) => [s.name, s.status, s.file]),
+    [
+      ['by-hand', 'skill', 'skills/by-hand.md'],
+      ['old', 'learned', 'skills/learned/old.md'],
+      ['maybe', 'pending', 'skills/pending/maybe.md'],
+    ],
+  );
+  const shelf = { root, store: fileStoreFor({ root }) };
+  assert.equal(await readSkill(shelf, 'old'), 'Keep migrations reversible.\n');
+  await approveSkill(shelf, 'maybe');
+  assert.match(readFileSync(path.join(root, 'skills', 'learned', 'maybe.md'), 'utf8'), /^---\nname: maybe\nconfidence: 0\.4\napproved: [\d-]+\n---\nSquash migrations\.\n$/);
+  assert.ok(!existsSync(path.join(root, 'skills', 'pending', 'maybe.md')));
+  // A person edits a learned skill by hand: the next read, in a process that read it before, sees the edit.
+  writeFileSync(path.join(root, 'skills', 'learned', 'old.md'), '---\nname: old\n---\nKeep migrations reversible, and test the down step.\n');
+  assert.match((await readSkill(shelf, 'old'))!, /test the down step/);
+});
