@@ -5,13 +5,13 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { stateDir } from '../common/config';
 import { SpecError } from '../common/errors';
 import { isRemoteRepo } from '../common/repo-location';
 import { loadBatchSpec } from '../spec/load';
 import type { TaskSpec } from '../spec/types';
 import { fileStoreFor, type StateStore } from '../common/store';
 import { readSkill } from './learning/skills';
+import { lessonsText } from './learning/store';
 import { chooseRole, ROLE_TEMPLATES } from './prompt-roles';
 import { truncateMiddle } from './tools/truncate';
 
@@ -21,9 +21,9 @@ export interface WorkspaceReader {
 }
 
 export interface PromptOptions {
-  /** NIGHTSHIFT_ROOT: skills come from `<root>/skills/<name>.md` (else the learned ones in `store`), lessons from `<root>/.nightshift/lessons.md`, unless the store has the night's own. */
+  /** NIGHTSHIFT_ROOT: skills come from `<root>/skills/<name>.md` (else the learned ones in `store`), lessons from `store`, unless the night carries its own. */
   root?: string;
-  /** Where learned skills are (activities/learning/skills.ts). @default the `file` store of `root` */
+  /** Where learned skills and lessons are (activities/learning/). @default the `file` store of `root` */
   store?: StateStore;
   /** Cap per context file, plan file or skill. @default 20000 characters */
   maxFileChars?: number;
@@ -34,7 +34,7 @@ export interface PromptOptions {
    * from the state store; undefined sends the skill to the shelf of `root` and `store`. @default none
    */
   storedSkill?: (sha256: string) => Promise<string | undefined>;
-  /** The lessons by the content hash `nightshift start` recorded (TaskSpec.lessonsHash), from the state store. @default none: `<root>/.nightshift/lessons.md` */
+  /** The lessons by the content hash `nightshift start` recorded (TaskSpec.lessonsHash), from the state store. @default none: the lessons in `store` now */
   storedLessons?: (sha256: string) => Promise<string | undefined>;
 }
 
@@ -118,7 +118,7 @@ export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceRead
   }
   // Like skills: the lessons start read are the ones every host prompts with.
   const storedLessons = task.lessonsHash && o.storedLessons ? await o.storedLessons(task.lessonsHash) : undefined;
-  const lessons = storedLessons ?? (o.root ? await readHost(path.join(stateDir({ root: o.root }), 'lessons.md')) : undefined);
+  const lessons = storedLessons ?? (o.root ? await lessonsText({ root: o.root, store: o.store ?? fileStoreFor({ root: o.root }) }) : undefined);
   if (lessons?.trim()) parts.push(section('Lessons from earlier nights', fenced(truncateMiddle(lessons.trim(), maxFile))));
   parts.push(SAFETY_RULES);
   return parts.join('\n\n') + '\n';

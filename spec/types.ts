@@ -56,10 +56,10 @@ export interface TaskSpec {
    */
   skillHashes?: Record<string, string>;
   /**
-   * sha256 of the lessons (`.nightshift/lessons.md`) `nightshift start` read; their text is
-   * in the state store, so every host prompts with the lessons of the machine that started
-   * the night. Absent when there were none, or for nights started otherwise: the worker
-   * reads its own.
+   * sha256 of the lessons `nightshift start` rendered from the lessons list; their text is
+   * in the state store, so every task of the night prompts with the same lessons. Absent
+   * when there were none, or for nights started otherwise: the worker renders the list as
+   * it is then.
    */
   lessonsHash?: string;
   deliverables: string[];

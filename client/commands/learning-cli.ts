@@ -79,7 +79,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .argument('<file>', 'e.g. feedback/2026-11-21.md')
     .option('--json', 'print the parsed feedback and the lessons added as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const r = await notFound(importFeedback(root, file));
+      const r = await notFound(withStore(config, (store) => importFeedback({ root, store }, file)));
       if (r.unknownTasks.length) info(`note: results/${r.feedback.date}.json has no task ${r.unknownTasks.join(', ')}; their ratings are kept anyway`);
       if (o.json) return print(JSON.stringify({ feedback: r.feedback, ratingsFile: r.ratingsFile, added: r.added }, null, 2));
       const rated = r.feedback.tasks.filter((t) => t.rating !== undefined);
@@ -97,7 +97,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('list')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const all = await listLessons(root);
+      const all = await withStore(config, (store) => listLessons({ root, store }));
       if (o.json) return print(JSON.stringify(all, null, 2));
       print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text])) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
     });
@@ -105,7 +105,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('remove')
     .argument('<id>')
     .description('remove a lesson (it stays removed if its feedback is read again)')
-    .action(async (id: string) => print(`removed ${id}: ${(await notFound(removeLesson(root, id))).text}`));
+    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStore(config, (store) => removeLesson({ root, store }, id)))).text}`));
 
   program
     .command('insights')

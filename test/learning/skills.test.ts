@@ -73,7 +73,7 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
     // Feedback on night 1 adds a lesson.
     mkdirSync(path.join(root, 'feedback'));
     writeFileSync(path.join(root, 'feedback/2026-11-21.md'), '# Feedback - 2026-11-21\n\n## greet: Greeting\nRating: 4/5\n\n✅ Small and checked\n\nAction: Print the command you ran to check your work\n');
-    await importFeedback(root, 'feedback/2026-11-21.md');
+    await importFeedback({ root, store: fileStoreFor({ root }) }, 'feedback/2026-11-21.md');
 
     // Night 2: a task that requires the learned skill gets it, and the lesson, in its system prompt.
     const before = fake.requests.length;

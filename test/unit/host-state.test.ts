@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -17,11 +17,14 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { learnSkill } from '../../activities/learning/learn-skill';
 import { approveSkill, findSkill, listSkills, readSkill, rejectSkill } from '../../activities/learning/skills';
+import { importFeedback, listLessons, type Lesson } from '../../activities/learning/store';
+import { buildSystemPrompt, directoryReader } from '../../activities/prompt';
 import { createAnthropicClient } from '../../activities/model/client';
 import { transcriptsIn } from '../../activities/transcripts';
 import { fileStoreFor, type StateStore } from '../../common/store';
 import { PostgresStateStore } from '../../common/store/postgres';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { agentSpec } from '../agent/helpers';
 import { postgresForFile } from '../helpers/postgres';
 
 const run = promisify(execFile);
@@ -125,6 +128,32 @@ for (const backend of backends) {
         }
       });
     });
+
+    test('lessons host A read from feedback are in host B\'s prompts; the CLI lists and removes them in the store, and a removed one stays removed', async () => {
+      const roots = backend.roots();
+      const [storeA, storeB] = [await open(roots.a), await open(roots.b)];
+      const tag = unique('lesson');
+      mkdirSync(path.join(roots.a, 'feedback'), { recursive: true });
+      writeFileSync(path.join(roots.a, 'feedback', `${tag}.md`), `# Feedback - 2026-11-21\n\n## t1: One\nRating: 2/5\n\nAction: Run the linter (${tag})\nAction: Write the changelog (${tag})\n`);
+      const imported = await importFeedback({ root: roots.a, store: storeA }, `feedback/${tag}.md`);
+      assert.equal(imported.added.length, 2);
+      // Read again on another host at once: nothing is added twice.
+      assert.equal((await importFeedback({ root: roots.a, store: storeB }, `feedback/${tag}.md`)).added.length, 0);
+
+      const mine = async (store: StateStore, root: string) => (await listLessons({ root, store })).filter((l) => l.text.includes(tag));
+      assert.deepEqual((await mine(storeB, roots.b)).map((l) => l.text), [`Run the linter (${tag})`, `Write the changelog (${tag})`]);
+      const prompt = await buildSystemPrompt(agentSpec({}), directoryReader(roots.b), { root: roots.b, store: storeB });
+      assert.match(prompt, new RegExp(`## Lessons from earlier nights[\\s\\S]*- Run the linter \\(${tag}\\) \\(feedback 2026-11-21, t1 rated 2/5\\)`));
+
+      const listed = JSON.parse(await nightshift(backend, roots.cli, 'lessons', 'list', '--json')) as { id: string; text: string }[];
+      const linter = listed.find((l) => l.text === `Run the linter (${tag})`);
+      assert.ok(linter, 'the CLI lists the lesson from the store');
+      assert.match(await nightshift(backend, roots.cli, 'lessons', 'remove', linter.id), new RegExp(`removed ${linter.id}`));
+      assert.deepEqual((await mine(storeA, roots.a)).map((l) => l.text), [`Write the changelog (${tag})`]);
+      assert.equal((await importFeedback({ root: roots.a, store: storeA }, `feedback/${tag}.md`)).added.length, 0, 'a removed lesson stays removed');
+      assert.doesNotMatch(await buildSystemPrompt(agentSpec({}), directoryReader(roots.b), { root: roots.b, store: storeB }), /Run the linter/);
+      if (backend.name === 'postgres') for (const r of [roots.b, roots.cli]) assert.ok(!existsSync(path.join(r, '.nightshift')), `${r} has no .nightshift/`);
+    });
   });
 }
 
@@ -153,4 +182,22 @@ test('file: skills an existing user has in skills/learned/ and skills/pending/ a
   // A person edits a learned skill by hand: the next read, in a process that read it before, sees the edit.
   writeFileSync(path.join(root, 'skills', 'learned', 'old.md'), '---\nname: old\n---\nKeep migrations reversible, and test the down step.\n');
   assert.match((await readSkill(shelf, 'old'))!, /test the down step/);
+});
+
+test('file: the lessons an existing user has in .nightshift/learning/lessons.json move into the store, removals included', async () => {
+  const root = tmp('existing-lessons');
+  mkdirSync(path.join(root, '.nightshift', 'learning'), { recursive: true });
+  mkdirSync(path.join(root, 'feedback'));
+  writeFileSync(path.join(root, 'feedback', '2026-11-03.md'), '# Feedback - 2026-11-03\n\n## t1: One\nAction: Keep it small\nAction: Squash commits\n');
+  // The id a lesson has always had: its source, task and text.
+  const idOf = (text: string) => createHash('sha256').update(`feedback/2026-11-03.md\nt1\n${text}`).digest('hex').slice(0, 8);
+  const legacy = path.join(root, '.nightshift', 'learning', 'lessons.json');
+  const kept = { id: idOf('Keep it small'), text: 'Keep it small', source: 'feedback/2026-11-03.md', task: 't1', date: '2026-11-03', addedAt: '2026-11-04T08:00:00Z' };
+  writeFileSync(legacy, JSON.stringify({ lessons: [kept], removed: [idOf('Squash commits')] }));
+  const listed = JSON.parse(await nightshift(backends[0], root, 'lessons', 'list', '--json')) as Lesson[];
+  assert.deepEqual(listed, [kept]);
+  assert.ok(!existsSync(legacy) && existsSync(`${legacy}.migrated`), 'read once, then set aside');
+  // Reading the feedback again adds neither the lesson it has nor the one a person removed.
+  assert.deepEqual((await importFeedback({ root, store: fileStoreFor({ root }) }, 'feedback/2026-11-03.md')).added, []);
+  assert.deepEqual(await listLessons({ root, store: fileStoreFor({ root }) }), [kept]);
 });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +12,7 @@ import { Client } from 'pg';
 import { createReportActivities } from '../../activities/report';
 import { TelegramQuestionIndex } from '../../activities/telegram-index';
 import { writeStoredSkill } from '../../activities/learning/skills';
+import { LESSON_LIST_SCOPE } from '../../activities/learning/store';
 import { buildSystemPrompt, directoryReader } from '../../activities/prompt';
 import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey, specKeys, storeValidatedSpec } from '../../activities/spec';
 import { loadBatchSpec } from '../../spec/load';
@@ -192,9 +193,9 @@ for (const backend of backends) {
 
     test('the lessons and a learned skill the starting machine has reach a prompt built on a host that has neither', async () => {
       const startRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-start-'));
-      mkdirSync(path.join(startRoot, '.nightshift'));
-      const lessons = `- Run the linter before finishing (${randomBytes(3).toString('hex')})\n`;
-      writeFileSync(path.join(startRoot, '.nightshift', 'lessons.md'), lessons);
+      const lessonId = randomBytes(4).toString('hex');
+      const lesson = { id: lessonId, text: `Run the linter before finishing (${lessonId})`, source: 'feedback/2026-11-20.md', date: '2026-11-20', addedAt: new Date().toISOString() };
+      await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, `${lessonId}.json`, JSON.stringify(lesson));
       await writeStoredSkill(store, 'learned', 'migrations', 'Write a down migration for every up migration.\n');
       const batchId = scope('lessons').replace('/', '-');
       writeFileSync(path.join(startRoot, 'night.yaml'), 'tasks:\n  - id: t1\n    title: one\n    skills_required: [migrations]\n');
