@@ -52,7 +52,7 @@ export interface TaskSpec {
   /**
    * sha256 of each named skill's text as `nightshift start` read it; that text is in the
    * state store, so workers on any host prompt with the same skill. Absent for nights
-   * started otherwise: the worker reads `<root>/skills/`.
+   * started otherwise: the worker reads `<root>/skills/`, then the learned skills in its store.
    */
   skillHashes?: Record<string, string>;
   /**
