@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
-import { openStateStore, type StateStore } from '../../common/store';
+import { withStateStore } from '../../common/store';
 import { computeInsights, type InsightRow } from '../../activities/learning/insights';
 import { approveSkill, findSkill, listSkills, rejectSkill, SkillNotFound, type SkillShelf } from '../../activities/learning/skills';
 import { importFeedback, LessonNotFound, listLessons, removeLesson } from '../../activities/learning/store';
@@ -31,19 +31,9 @@ export function renderInsightRows(title: string, rows: InsightRow[]): string {
   )}`;
 }
 
-/** Runs `fn` with the state store NIGHTSHIFT_STORE names, where every host's learned skills and lessons are. */
-async function withStore<T>(config: NightshiftConfig, fn: (store: StateStore) => Promise<T>): Promise<T> {
-  const store = await openStateStore(config);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
-
 export function registerLearningCommands(program: Command, config: NightshiftConfig, print: Print, info: Print): void {
   const root = config.root;
-  const shelf = <T>(fn: (s: SkillShelf) => Promise<T>) => withStore(config, (store) => fn({ root, store }));
+  const shelf = <T>(fn: (s: SkillShelf) => Promise<T>) => withStateStore(config, (store) => fn({ root, store }));
   const skills = program.command('skills').description('the skills store: skills/<name>.md, and the learned and pending skills in the state store (skills/learned/, skills/pending/ with the file store)');
   skills
     .command('list')
@@ -79,7 +69,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .argument('<file>', 'e.g. feedback/2026-11-21.md')
     .option('--json', 'print the parsed feedback and the lessons added as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const r = await notFound(withStore(config, (store) => importFeedback({ root, store }, file)));
+      const r = await notFound(withStateStore(config, (store) => importFeedback({ root, store }, file)));
       if (r.unknownTasks.length) info(`note: results/${r.feedback.date}.json has no task ${r.unknownTasks.join(', ')}; their ratings are kept anyway`);
       if (o.json) return print(JSON.stringify({ feedback: r.feedback, ratingsFile: r.ratingsFile, added: r.added }, null, 2));
       const rated = r.feedback.tasks.filter((t) => t.rating !== undefined);
@@ -97,7 +87,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('list')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const all = await withStore(config, (store) => listLessons({ root, store }));
+      const all = await withStateStore(config, (store) => listLessons({ root, store }));
       if (o.json) return print(JSON.stringify(all, null, 2));
       print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text])) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
     });
@@ -105,7 +95,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('remove')
     .argument('<id>')
     .description('remove a lesson (it stays removed if its feedback is read again)')
-    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStore(config, (store) => removeLesson({ root, store }, id)))).text}`));
+    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStateStore(config, (store) => removeLesson({ root, store }, id)))).text}`));
 
   program
     .command('insights')

@@ -25,3 +25,13 @@ export async function openStateStore(config: Pick<NightshiftConfig, 'root' | 'st
   if (config.store.kind === 'postgres') return PostgresStateStore.open(config.store.url);
   return fileStoreFor(config);
 }
+
+/** Runs `fn` with the store NIGHTSHIFT_STORE names, closed afterwards: for CLI commands that read or write a few records. */
+export async function withStateStore<T>(config: Pick<NightshiftConfig, 'root' | 'store'>, fn: (store: StateStore) => Promise<T>): Promise<T> {
+  const store = await openStateStore(config);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}

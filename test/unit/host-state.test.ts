@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { learnSkill } from '../../activities/learning/learn-skill';
 import { approveSkill, findSkill, listSkills, readSkill, rejectSkill } from '../../activities/learning/skills';
@@ -24,6 +25,8 @@ import { transcriptsIn } from '../../activities/transcripts';
 import { fileStoreFor, type StateStore } from '../../common/store';
 import { PostgresStateStore } from '../../common/store/postgres';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { continueSession, planCommand, runPlanningRepl } from '../../client/commands/plan';
+import { loadConfig } from '../../common/config';
 import { agentSpec } from '../agent/helpers';
 import { postgresForFile } from '../helpers/postgres';
 
@@ -154,6 +157,49 @@ for (const backend of backends) {
       assert.doesNotMatch(await buildSystemPrompt(agentSpec({}), directoryReader(roots.b), { root: roots.b, store: storeB }), /Run the linter/);
       if (backend.name === 'postgres') for (const r of [roots.b, roots.cli]) assert.ok(!existsSync(path.join(r, '.nightshift')), `${r} has no .nightshift/`);
     });
+
+    test('a planning session host A began is continued on host B; the CLI lists it from the store; an edit over a stale version is refused', async () => {
+      const roots = backend.roots();
+      const [configA, configB] = [roots.a, roots.b].map((root) => loadConfig({ ...process.env, NIGHTSHIFT_ROOT: root, ...backend.cliEnv() }));
+      const goal = `Add a CLI and a config file ${unique('goal')}`;
+      const planned = await planCommand(configA, goal, { date: '2026-12-01', heuristic: true });
+      const id = planned.session.id;
+      assert.equal(planned.session.version, 1);
+
+      // Host B has neither the session nor the task file; it resumes from the store and edits.
+      const onB = await continueSession(configB, id);
+      assert.deepEqual(onB.draft, planned.session.draft);
+      const out = new PassThrough();
+      let printed = '';
+      out.on('data', (c: Buffer) => (printed += c.toString()));
+      const noStart = async () => {
+        throw new Error('not started in this test');
+      };
+      const edited = await runPlanningRepl(configB, onB, { input: Readable.from(['add Write a changelog\n', 'approve\n', 'quit\n']), output: out, start: noStart });
+      assert.match(printed, /added task-\d+: Write a changelog/);
+      assert.equal(edited.state, 'approved');
+      assert.equal(edited.version, 3);
+      // B wrote the task file from the session, on its own disk.
+      assert.match(readFileSync(path.join(roots.b, edited.out), 'utf8'), /Write a changelog/);
+
+      // Host A, still holding version 1, tries an edit: refused, and shown what B saved.
+      const stale = new PassThrough();
+      let told = '';
+      stale.on('data', (c: Buffer) => (told += c.toString()));
+      const afterA = await runPlanningRepl(configA, planned.session, { input: Readable.from(['remove task-001\n', 'quit\n']), output: stale, start: noStart });
+      assert.match(told, new RegExp(`refused: session ${id} was changed elsewhere`));
+      assert.match(told, /reloaded version 3 \(approved\)[\s\S]*Write a changelog/);
+      assert.equal(afterA.version, 3);
+      assert.equal(afterA.draft.tasks.length, edited.draft.tasks.length, 'nothing of B\'s edit was undone');
+
+      const listed = JSON.parse(await nightshift(backend, roots.cli, 'plan', 'list', '--json')) as { id: string; state: string; version: number; draft: { tasks: { title: string }[] } }[];
+      const mine = listed.find((x) => x.id === id);
+      assert.ok(mine, 'the CLI lists the session from the store');
+      assert.equal(mine.state, 'approved');
+      assert.ok(mine.draft.tasks.some((t) => t.title === 'Write a changelog'));
+      const shown = JSON.parse(await nightshift(backend, roots.cli, 'plan', 'continue', id, '--json')) as { version: number };
+      assert.equal(shown.version, 3);
+    });
   });
 }
 
@@ -200,4 +246,20 @@ test('file: the lessons an existing user has in .nightshift/learning/lessons.jso
   // Reading the feedback again adds neither the lesson it has nor the one a person removed.
   assert.deepEqual((await importFeedback({ root, store: fileStoreFor({ root }) }, 'feedback/2026-11-03.md')).added, []);
   assert.deepEqual(await listLessons({ root, store: fileStoreFor({ root }) }), [kept]);
+});
+
+test('file: planning sessions an existing user has in .nightshift/plans/<id>.json are listed and continued from the store', async () => {
+  const root = tmp('existing-plans');
+  const config = loadConfig({ ...process.env, NIGHTSHIFT_ROOT: root, NIGHTSHIFT_STORE: 'file' });
+  // A session as the release before the store saved it (no version).
+  const { session } = await planCommand(config, 'Write the docs', { date: '2026-11-30', heuristic: true });
+  const { version: _version, ...old } = session;
+  const store = fileStoreFor({ root });
+  await store.delete('plans', 'sessions', `${session.id}.v000001.json`);
+  mkdirSync(path.join(root, '.nightshift', 'plans'), { recursive: true });
+  writeFileSync(path.join(root, '.nightshift', 'plans', 'legacy-session.json'), JSON.stringify({ ...old, id: 'legacy-session' }, null, 2));
+  const listed = JSON.parse(await nightshift(backends[0], root, 'plan', 'list', '--json')) as { id: string; version: number; from: string }[];
+  assert.deepEqual(listed.map((s) => [s.id, s.version, s.from]), [['legacy-session', 1, 'Write the docs']]);
+  assert.ok(existsSync(path.join(root, '.nightshift', 'plans', 'legacy-session.json.migrated')));
+  assert.equal((await continueSession(config, 'legacy-session')).draft.tasks.length, session.draft.tasks.length);
 });
