@@ -95,7 +95,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
       const client = await connectClient(config);
       if (o.wait) await requireWorker(client);
       const handle = await client.workflow.start(IMPROVE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
-      if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries in .nightshift/improve/`);
+      if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries are kept in the state store (.nightshift/improve/ with the file store)`);
       const r = (await handle.result()) as ImproveResult;
       if (o.json) return print(JSON.stringify(r, null, 2));
       for (const l of r.loops) print(`loop ${l.loop}: research ${l.research.status}${l.batchId ? `, batch ${l.batchId}: ${l.tasks.map((t) => `${t.taskId} ${t.status}`).join(', ')}` : ''}`);

@@ -22,8 +22,9 @@ import type { Readable } from 'node:stream';
  * `learned-skills`: the skills `update_skill` learned (scope `learned`) or that wait for a
  * person (scope `pending`), keyed `<name>.md`; they change (approve, a newer lesson), so
  * writes replace.
+ * `improve`: an improvement loop's findings and summary (scope: the improvement workflow).
  */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons' | 'followups' | 'learned-skills';
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons' | 'followups' | 'learned-skills' | 'improve';
 
 export interface StateStore {
   /**

@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { PassThrough, Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { learnSkill } from '../../activities/learning/learn-skill';
 import { approveSkill, findSkill, listSkills, readSkill, rejectSkill } from '../../activities/learning/skills';
 import { importFeedback, listLessons, type Lesson } from '../../activities/learning/store';
@@ -27,6 +28,8 @@ import { PostgresStateStore } from '../../common/store/postgres';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { continueSession, planCommand, runPlanningRepl } from '../../client/commands/plan';
 import { loadConfig } from '../../common/config';
+import { FINDINGS_FILE, createImproveActivities } from '../../activities/planning/improve';
+import { createSpecActivities } from '../../activities/spec';
 import { agentSpec } from '../agent/helpers';
 import { postgresForFile } from '../helpers/postgres';
 
@@ -199,6 +202,45 @@ for (const backend of backends) {
       assert.ok(mine.draft.tasks.some((t) => t.title === 'Write a changelog'));
       const shown = JSON.parse(await nightshift(backend, roots.cli, 'plan', 'continue', id, '--json')) as { version: number };
       assert.equal(shown.version, 3);
+    });
+
+    test('an improvement loop: the findings and summary host A kept are what a retry on host B returns, and the planned night loads on B', async () => {
+      const roots = backend.roots();
+      const [storeA, storeB] = [await open(roots.a), await open(roots.b)];
+      const acts = (root: string, store: StateStore) => createImproveActivities({ config: { root }, anthropic: undefined, store, shared: store.hostLocal ? undefined : store });
+      const env = new MockActivityEnvironment();
+      const inActivity = <T>(fn: () => Promise<T>) => env.run(fn) as Promise<T>;
+      const workflowId = unique('improve');
+      const research = tmp('research');
+      writeFileSync(path.join(research, FINDINGS_FILE), '## Tests are missing\n- add them\n\n## The docs are stale\n- rewrite them\n');
+      const ref = { workflowId, loop: 1, repo: 'https://example.invalid/app.git' };
+      const input = { ...ref, date: '2026-12-01', workDir: research, batchId: `${workflowId}-loop-1-batch` };
+      const onA = await inActivity(() => acts(roots.a, storeA).planFromFindings(input));
+      assert.match(onA.findings, /Tests are missing/);
+      // The retry lands on host B, which has neither the research workspace nor the task file.
+      const onB = await inActivity(() => acts(roots.b, storeB).planFromFindings({ ...input, workDir: path.join(roots.b, 'no-such-workspace'), summary: 'something else' }));
+      assert.equal(onB.findings, onA.findings);
+      assert.deepEqual(onB.taskIds, onA.taskIds);
+      if (backend.name === 'postgres') {
+        assert.ok(onA.storedSpec, 'the night is in the shared store');
+        assert.deepEqual(onB.storedSpec, onA.storedSpec);
+        assert.ok(!existsSync(path.join(roots.b, 'tasks')), 'host B did not plan again');
+        const { tasks } = await createSpecActivities({ root: roots.b }, storeB).loadBatchSpec({ storedSpec: onB.storedSpec });
+        assert.deepEqual(tasks.map((t) => t.id), onA.taskIds);
+      } else {
+        // One machine: the batch reads the task file where the plan wrote it.
+        assert.equal(onA.storedSpec, undefined);
+        assert.ok(existsSync(path.join(machineRoot, onA.tasksFile)));
+      }
+
+      const tasks = (status: string) => [{ taskId: 'task-001', title: 'Add the tests', status, costUsd: 0.5 }];
+      const summaryA = await inActivity(() => acts(roots.a, storeA).writeLoopSummary({ ...ref, findings: onA.findings, tasks: tasks('succeeded') }));
+      assert.match(summaryA.text, /^# Loop 1 summary\n\nFindings: Tests are missing; The docs are stale\n[\s\S]*- task-001 Add the tests: succeeded/);
+      const summaryB = await inActivity(() => acts(roots.b, storeB).writeLoopSummary({ ...ref, findings: onA.findings, tasks: tasks('failed') }));
+      assert.deepEqual(summaryB, summaryA, 'the retry returns the summary the first attempt kept');
+      assert.equal(await storeB.get('improve', workflowId, 'loop-1-summary.md'), `${summaryA.text}\n`);
+      if (backend.name === 'file') assert.equal(readFileSync(path.join(machineRoot, summaryA.file), 'utf8'), `${summaryA.text}\n`);
+      else assert.match(summaryA.file, /^postgres:\/\/.* improve\/.*\/loop-1-summary\.md$/);
     });
   });
 }
