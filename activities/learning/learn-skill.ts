@@ -51,6 +51,7 @@ export interface LearnSkillResult {
   name: string;
   status: StoredSkillStatus;
   confidence: number;
+  /** Its path under the root with the `file` store (skills.ts `skillPath`); its name in any other store. */
   file: string;
   costUsd: number;
 }
