@@ -162,7 +162,7 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
         if (cmd === 'start') {
           if (s.state === 'started') throw new PlanEditError(`already started as ${s.batchId}`);
           const batchId = await io.start(s.out, s.date);
-          s = await saveSession(place, { ...s, state: 'started', batchId, log: [...s.log, `started ${batchId}`] });
+          s = await recordStarted(place, s, batchId);
           say(`started ${batchId} · nightshift status ${batchId}`);
           break;
         }
@@ -182,6 +182,22 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
   // Every change was saved as it was made.
   say(`\nsaved session ${s.id} (${s.state}); resume with: nightshift plan continue ${s.id}`);
   return s;
+}
+
+/**
+ * Saves that the session's night started. The night is running by now, so a save made
+ * elsewhere meanwhile must not turn this into a refusal: the start is recorded on the
+ * latest version.
+ */
+async function recordStarted(place: SessionPlace, s: PlanSession, batchId: string): Promise<PlanSession> {
+  for (let latest = s; ; ) {
+    try {
+      return await saveSession(place, { ...latest, state: 'started', batchId, log: [...latest.log, `started ${batchId}`] });
+    } catch (err) {
+      if (!(err instanceof PlanSessionChanged)) throw err;
+      latest = (await loadSession(place, s.id)) ?? latest;
+    }
+  }
 }
 
 export async function continueSession(config: NightshiftConfig, id: string): Promise<PlanSession> {

@@ -202,6 +202,13 @@ for (const backend of backends) {
       assert.ok(mine.draft.tasks.some((t) => t.title === 'Write a changelog'));
       const shown = JSON.parse(await nightshift(backend, roots.cli, 'plan', 'continue', id, '--json')) as { version: number };
       assert.equal(shown.version, 3);
+
+      // A starts the night from version 3 while B has saved an edit since: the start is not refused, and B's edit stays.
+      await runPlanningRepl(configB, await continueSession(configB, id), { input: Readable.from(['set task-001 title Renamed on B\n', 'quit\n']), output: new PassThrough(), start: noStart });
+      const started = await runPlanningRepl(configA, afterA, { input: Readable.from(['start\n']), output: new PassThrough(), start: async () => 'nightshift-2026-12-01' });
+      assert.deepEqual([started.state, started.batchId, started.version], ['started', 'nightshift-2026-12-01', 5]);
+      assert.equal(started.draft.tasks.find((t) => t.id === 'task-001')?.title, 'Renamed on B');
+      assert.equal((await continueSession(configB, id)).state, 'started');
     });
 
     test('an improvement loop: the findings and summary host A kept are what a retry on host B returns, and the planned night loads on B', async () => {
