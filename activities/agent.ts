@@ -208,7 +208,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
           }
         },
       };
-      const system = await buildSystemPrompt(task, reader, { root: deps.config.root, storedSkill: deps.store ? (hash) => deps.store!.get('skills', SKILL_SCOPE, skillKey(hash)) : undefined, storedLessons: deps.store ? (hash) => deps.store!.get('lessons', LESSONS_SCOPE, lessonsKey(hash)) : undefined });
+      const system = await buildSystemPrompt(task, reader, { root: deps.config.root, store: deps.store, storedSkill: deps.store ? (hash) => deps.store!.get('skills', SKILL_SCOPE, skillKey(hash)) : undefined, storedLessons: deps.store ? (hash) => deps.store!.get('lessons', LESSONS_SCOPE, lessonsKey(hash)) : undefined });
       // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
       const conflict = await readConflict(store, input.workflowId);
       const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '') + baselineSection(await readBaseline(store, input.workflowId));

@@ -29,7 +29,7 @@ import { TelegramQuestionIndex } from './telegram-index';
 import { createSpecActivities } from './spec';
 import { createFollowUpNightActivities } from './followup/night';
 import { createGitHubClient } from './delivery/pull-request';
-import { FileStateStore, type StateStore } from '../common/store';
+import { fileStoreFor, type StateStore } from '../common/store';
 import { transcriptsIn, type TranscriptStore } from './transcripts';
 
 export interface ActivityDeps {
@@ -107,7 +107,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,
     ...createPlanningActivities({ config: deps.config, anthropic, store }),
-    ...createLearningActivities({ config: deps.config, anthropic, transcripts, store }),
+    ...createLearningActivities({ anthropic, transcripts, store }),
     ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
     ...createReviewActivities({ config: deps.config }),
@@ -117,7 +117,7 @@ export function createActivities(deps: ActivityDeps) {
 function fileStoreOrThrow(config: NightshiftConfig): StateStore {
   // Opening postgres is asynchronous (it migrates the schema): the caller does it and passes the store.
   if (config.store.kind !== 'file') throw new Error('NIGHTSHIFT_STORE is postgres: open it with openStateStore and pass it as deps.store');
-  return new FileStateStore({ dir: stateDir(config) });
+  return fileStoreFor(config);
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -17,7 +17,7 @@ import { loadBatchSpec, parseBatchSpecIn } from '../spec/load';
 import { normalizeBatch } from '../spec/normalize';
 import { claimPendingFiles, settleClaimedFiles } from './folders';
 import { readSkill } from './learning/skills';
-import { lessonsMarkdown } from './learning/store';
+import { lessonsText } from './learning/store';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import type { BatchSpecHeader, SpecRef, TaskIndexEntry } from '../workflows/contract';
 
@@ -82,19 +82,19 @@ export const lessonsKey = (sha256: string) => `${sha256}.md`;
 
 /**
  * Stores what `nightshift start` validated for `batchId`, with the text of every skill it
- * names and of the lessons, as read from `root` now (each task records their hashes). Content-addressed and
+ * names and of the lessons, as they are now (hand-written skills from `root`, the rest from `store`) (each task records their hashes). Content-addressed and
  * insert-if-absent: starting the same night twice stores it once.
  */
 export async function storeValidatedSpec(store: StateStore, batchId: string, validated: BatchSpec, root: string): Promise<SpecRef> {
   const hashes = new Map<string, string>();
   for (const name of new Set(validated.tasks.flatMap((t) => t.skills))) {
-    const text = await readSkill(root, name);
+    const text = await readSkill({ root, store }, name);
     if (text === undefined) continue;
     const hash = createHash('sha256').update(text).digest('hex');
     await store.putIfAbsent('skills', SKILL_SCOPE, skillKey(hash), text);
     hashes.set(name, hash);
   }
-  const lessons = await fs.readFile(lessonsMarkdown(root), 'utf8').catch(() => '');
+  const lessons = await lessonsText({ root, store });
   const lessonsHash = lessons.trim() ? createHash('sha256').update(lessons).digest('hex') : undefined;
   if (lessonsHash) await store.putIfAbsent('lessons', LESSONS_SCOPE, lessonsKey(lessonsHash), lessons);
   const spec: BatchSpec = {

@@ -380,7 +380,8 @@ wrote ${files.junit}`);
     .argument('<task>', 'task ID')
     .option('--json', 'print { system, firstMessage } as JSON')
     .action(async (file: string, task: string, o: { json?: boolean }) => {
-      const p = await promptForTask(file, task, config.root);
+      const store = await openStateStore(config);
+      const p = await promptForTask(file, task, config.root, store).finally(() => store.close());
       print(o.json ? JSON.stringify({ system: p.system, firstMessage: p.firstMessage }, null, 2) : `${p.system}\n\n--- first message ---\n${p.firstMessage}`);
     });
 

@@ -12,6 +12,7 @@ import { existsSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readSkill } from '../activities/learning/skills';
+import { fileStoreFor, type StateStore } from '../common/store';
 import type { SpecIssue } from '../common/errors';
 import { nightLogPath } from '../common/night-log-path';
 import { isRemoteRepo, repoLocation } from '../common/repo-location';
@@ -38,7 +39,8 @@ async function inRepo(gitDir: string, task: TaskSpec, file: string): Promise<boo
   return exists('HEAD');
 }
 
-export async function preflight(spec: BatchSpec, root: string): Promise<Preflight> {
+/** `store`: where learned skills are (NIGHTSHIFT_STORE). @default the `file` store of `root` */
+export async function preflight(spec: BatchSpec, root: string, store: StateStore = fileStoreFor({ root })): Promise<Preflight> {
   const errors: SpecIssue[] = [];
   const warnings: SpecIssue[] = [];
   if (spec.logFile !== undefined) {
@@ -65,7 +67,7 @@ export async function preflight(spec: BatchSpec, root: string): Promise<Prefligh
       else if (gitDir && !(await inRepo(gitDir, task, file))) warnings.push(at(field, `${file} is not in ${task.repo}; the agent is told it is missing`));
     }
     for (const skill of task.skills) {
-      if ((await readSkill(root, skill)) === undefined) warnings.push(at('skills_required', `no skill "${skill}" in skills/ or skills/learned/`));
+      if ((await readSkill({ root, store }, skill)) === undefined) warnings.push(at('skills_required', `no skill "${skill}" in skills/ or ${store.hostLocal ? 'skills/learned/' : `the learned skills in ${store.location}`}`));
     }
   }
   return { errors, warnings };

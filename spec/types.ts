@@ -52,14 +52,14 @@ export interface TaskSpec {
   /**
    * sha256 of each named skill's text as `nightshift start` read it; that text is in the
    * state store, so workers on any host prompt with the same skill. Absent for nights
-   * started otherwise: the worker reads `<root>/skills/`.
+   * started otherwise: the worker reads `<root>/skills/`, then the learned skills in its store.
    */
   skillHashes?: Record<string, string>;
   /**
-   * sha256 of the lessons (`.nightshift/lessons.md`) `nightshift start` read; their text is
-   * in the state store, so every host prompts with the lessons of the machine that started
-   * the night. Absent when there were none, or for nights started otherwise: the worker
-   * reads its own.
+   * sha256 of the lessons `nightshift start` rendered from the lessons list; their text is
+   * in the state store, so every task of the night prompts with the same lessons. Absent
+   * when there were none, or for nights started otherwise: the worker renders the list as
+   * it is then.
    */
   lessonsHash?: string;
   deliverables: string[];

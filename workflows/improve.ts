@@ -1,8 +1,8 @@
 /**
  * improvementLoops (seed 003, `nightshift improve --repo R --loops N`). Per loop: a
  * research agent (an agentTask child) writes FINDINGS.md; the findings are planned into at
- * most five tasks; those run as a nightlyBatch child; a memory step writes a short loop
- * summary. The next loop's research and planning read that summary, not the history, so
+ * most five tasks; those run as a nightlyBatch child (from the night stored in a shared
+ * state store, when there is one); a memory step keeps a short loop summary. The next loop's research and planning read that summary, not the history, so
  * loop N costs the same context as loop 1.
  *
  * Deterministic code only.
@@ -71,12 +71,14 @@ export async function improvementLoops(input: ImproveInput): Promise<ImproveResu
     // Without findings there is nothing to plan; the loops stop rather than guess.
     if (research.status !== 'succeeded') break;
 
-    const plan = await acts.planFromFindings({ ...ref, date: input.date, workDir: research.workDir, summary: research.summary, maxCostUsd: input.maxCostUsdPerLoop, model: input.model });
-    result.tasksFile = plan.tasksFile;
     const batchId = `${loopId}-batch`;
+    const plan = await acts.planFromFindings({ ...ref, date: input.date, workDir: research.workDir, summary: research.summary, maxCostUsd: input.maxCostUsdPerLoop, model: input.model, batchId });
+    result.tasksFile = plan.tasksFile;
     const batch = await executeChild(nightlyBatch, {
       workflowId: batchId,
-      args: [{ tasksFile: plan.tasksFile, date: input.date }],
+      // A plan kept in a shared store runs on any host; the task file is on the planning host only.
+      // Replaying an older run changes nothing: its plan, from history, has no storedSpec.
+      args: [{ tasksFile: plan.tasksFile, date: input.date, ...(plan.storedSpec ? { storedSpec: plan.storedSpec } : {}) }],
       staticSummary: `improvement loop ${loop}: ${plan.taskIds.length} tasks from ${plan.tasksFile}`,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
     });

@@ -1,11 +1,10 @@
 /**
  * on_completion.update_skill: after a task succeeds, one model call reads what the agent
  * did and extracts the reusable pattern, forced through the `record_skill` tool with a
- * confidence. At or above the threshold it goes to skills/learned/<name>.md, below it to
- * skills/pending/<name>.md for a person to approve or reject.
+ * confidence. At or above the threshold it goes on the shelf as learned, below it as
+ * pending for a person to approve or reject (skills.ts: `skills/learned/<name>.md` and
+ * `skills/pending/<name>.md` with the `file` store).
  */
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { batchPrice, costOf, priceOf, resolveModel, worstCasePrice } from '../../common/models';
 import type { TaskSpec } from '../../spec/types';
@@ -17,7 +16,7 @@ import { notConfigured } from '../model/client';
 import { summarizeToolInput } from '../tools';
 import type { StateStore } from '../../common/store';
 import { getJson, keys, type TranscriptStore, type TurnRecord } from '../transcripts';
-import { parseFrontMatter, renderSkill, skillFile, SKILL_NAME, type SkillStatus } from './skills';
+import { parseFrontMatter, readStoredSkill, renderSkill, skillPath, SKILL_NAME, writeStoredSkill, type StoredSkillStatus } from './skills';
 
 /** Confidence at which a learned skill goes straight into use. */
 export const SKILL_CONFIDENCE_THRESHOLD = 0.7;
@@ -50,8 +49,9 @@ export interface LearnSkillInput {
 
 export interface LearnSkillResult {
   name: string;
-  status: Exclude<SkillStatus, 'skill'>;
+  status: StoredSkillStatus;
   confidence: number;
+  /** Its path under the root with the `file` store (skills.ts `skillPath`); its name in any other store. */
   file: string;
   costUsd: number;
 }
@@ -71,48 +71,44 @@ export async function transcriptDigest(store: TranscriptStore, workflowId: strin
   return text.length > maxChars ? '…' + text.slice(-maxChars) : text;
 }
 
-/** The skill this workflow already wrote (a retried activity), if any. */
-async function already(root: string, name: string, workflowId: string): Promise<LearnSkillResult | undefined> {
+type LearnDeps = { anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal; store: StateStore };
+
+/** The skill this workflow already put on the shelf (a retried activity), if any. */
+async function already(store: StateStore, name: string, workflowId: string): Promise<LearnSkillResult | undefined> {
   for (const status of ['learned', 'pending'] as const) {
-    const file = skillFile(root, status, name);
-    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    const text = await readStoredSkill(store, status, name);
     if (text === undefined) continue;
     const { fields } = parseFrontMatter(text);
-    if (fields.source === workflowId) return { name, status, confidence: Number(fields.confidence), file: path.relative(root, file), costUsd: 0 };
+    if (fields.source === workflowId) return { name, status, confidence: Number(fields.confidence), file: skillPath(status, name), costUsd: 0 };
   }
   return undefined;
 }
 
-type LearnDeps = { root: string; anthropic: Anthropic | undefined; transcripts: TranscriptStore; signal?: AbortSignal; store?: StateStore };
-
-/** A learning workflow's skill in a shared store, by the workflow: one per workflow and name. */
+/**
+ * A learning workflow's skill by the workflow: one per workflow and name, insert-if-absent,
+ * so of two attempts that both asked the model the first answer stands on every host.
+ */
 const learnedKey = (name: string) => `learned-${name}.md`;
 
-/** The store other hosts see; the file store is this host's disk, which `already` reads. */
-const sharedStore = (deps: LearnDeps) => (deps.store && !deps.store.hostLocal ? deps.store : undefined);
-
-/** Writes the skill text into this host's skills/ (learned or pending by its confidence) and says what it is. */
-async function writeLocal(root: string, name: string, text: string, costUsd: number): Promise<LearnSkillResult> {
+/** Puts the skill text on the shelf (learned or pending by its confidence) and says what it is. */
+async function shelve(store: StateStore, name: string, text: string, costUsd: number): Promise<LearnSkillResult> {
   const confidence = Number(parseFrontMatter(text).fields.confidence);
   const status = confidence >= SKILL_CONFIDENCE_THRESHOLD ? 'learned' : 'pending';
-  const file = skillFile(root, status, name);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, text);
-  return { name, status, confidence, file: path.relative(root, file), costUsd };
+  await writeStoredSkill(store, status, name, text);
+  return { name, status, confidence, file: skillPath(status, name), costUsd };
 }
 
 /** The one request that asks for the skill, or the skill this workflow already wrote. */
 async function skillRequest(deps: LearnDeps, input: LearnSkillInput): Promise<{ done: LearnSkillResult } | { done?: undefined; name: string; params: Omit<Anthropic.MessageCreateParamsNonStreaming, 'tool_choice'> }> {
   const name = input.task.updateSkill ?? '';
   if (!SKILL_NAME.test(name)) throw new Error(`on_completion.update_skill "${name}" is not a valid skill name`);
-  const done = await already(deps.root, name, input.workflowId);
+  const done = await already(deps.store, name, input.workflowId);
   if (done) return { done };
-  // An attempt on another host may have learned it already: no second model call.
-  const shared = sharedStore(deps);
-  const kept = shared ? await shared.get('skills', input.workflowId, learnedKey(name)) : undefined;
-  if (kept !== undefined) return { done: await writeLocal(deps.root, name, kept, 0) };
+  // An attempt that died after recording its answer (on this host or another): no second model call.
+  const kept = await deps.store.get('skills', input.workflowId, learnedKey(name));
+  if (kept !== undefined) return { done: await shelve(deps.store, name, kept, 0) };
   const model = resolveModel(input.model ?? 'sonnet', undefined);
-  const existing = await fs.readFile(skillFile(deps.root, 'learned', name), 'utf8').catch(() => undefined);
+  const existing = await readStoredSkill(deps.store, 'learned', name);
   const prompt = [
     `A coding agent finished task ${input.task.id}: ${input.task.title}.`,
     `Description: ${input.task.description || '(none)'}`,
@@ -132,9 +128,8 @@ async function writeSkill(deps: LearnDeps, input: LearnSkillInput, name: string,
   const confidence = typeof v.confidence === 'number' && v.confidence >= 0 && v.confidence <= 1 ? v.confidence : 0;
   const body = `# ${typeof v.title === 'string' ? v.title : name}\n\nWhen to use: ${typeof v.when_to_use === 'string' ? v.when_to_use : '-'}\n\n${v.pattern.trim()}`;
   const text = renderSkill({ name, confidence, source: input.workflowId, task: input.task.id, date: input.date }, body);
-  const shared = sharedStore(deps);
-  const recorded = shared && !(await shared.putIfAbsent('skills', input.workflowId, learnedKey(name), text)) ? await shared.get('skills', input.workflowId, learnedKey(name)) : undefined;
-  return writeLocal(deps.root, name, recorded ?? text, costUsd);
+  const recorded = (await deps.store.putIfAbsent('skills', input.workflowId, learnedKey(name), text)) ? text : await deps.store.get('skills', input.workflowId, learnedKey(name));
+  return shelve(deps.store, name, recorded ?? text, costUsd);
 }
 
 export async function learnSkill(deps: LearnDeps, input: LearnSkillInput): Promise<LearnSkillResult> {

@@ -1,14 +1,16 @@
 /**
  * What the nights taught: ratings stored beside the results they rate
- * (`results/<date>.feedback.json`), and lessons from feedback Action lines, kept in
- * `.nightshift/learning/lessons.json` (with source and date) and rendered to
- * `.nightshift/lessons.md`, which every agent prompt includes. A removed lesson stays
- * removed when its feedback file is read again.
+ * (`results/<date>.feedback.json`), and lessons from feedback Action lines, kept in the
+ * state store (kind `lessons`, scope `list`), one record per lesson, so every worker host
+ * prompts with them and `nightshift lessons` on any machine with the same NIGHTSHIFT_STORE
+ * lists and removes them. A removed lesson leaves a marker behind, so it stays removed when
+ * its feedback file is read again.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stateDir } from '../../common/config';
+import type { StateStore } from '../../common/store';
 import { parseFeedback, type Feedback } from './feedback';
 
 export interface Lesson {
@@ -23,15 +25,20 @@ export interface Lesson {
   addedAt: string;
 }
 
-interface LessonsFile {
-  lessons: Lesson[];
-  /** Ids removed by a person: never added again. */
-  removed: string[];
+/** A host's root (its feedback files and results) and the store its lessons are in. */
+export interface LessonPlace {
+  root: string;
+  store: StateStore;
 }
 
-const learningDir = (root: string) => path.join(stateDir({ root }), 'learning');
-const lessonsJson = (root: string) => path.join(learningDir(root), 'lessons.json');
-export const lessonsMarkdown = (root: string) => path.join(stateDir({ root }), 'lessons.md');
+/** The list every prompt falls back to; nights `nightshift start` started carry its text by hash (activities/spec.ts). */
+export const LESSON_LIST_SCOPE = 'list';
+const lessonKey = (id: string) => `${id}.json`;
+/** Written when a person removes the lesson: never added again. */
+const removedKey = (id: string) => `${id}.removed`;
+
+/** Where the lessons were before the store: `.nightshift/learning/lessons.json`, read once and moved in. */
+const legacyLessonsJson = (root: string) => path.join(stateDir({ root }), 'learning', 'lessons.json');
 export const feedbackResultsFile = (root: string, date: string) => path.join(root, 'results', `${date}.feedback.json`);
 
 async function writeAtomic(file: string, text: string): Promise<void> {
@@ -40,31 +47,51 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   await fs.rename(`${file}.tmp`, file);
 }
 
-async function readLessons(root: string): Promise<LessonsFile> {
-  const text = await fs.readFile(lessonsJson(root), 'utf8').catch(() => undefined);
-  return text ? (JSON.parse(text) as LessonsFile) : { lessons: [], removed: [] };
+/**
+ * Moves an existing user's lessons file into the store: every lesson and removal
+ * insert-if-absent (so running it twice, or on two hosts, is harmless), then renames the
+ * file so it is not read again.
+ */
+async function migrateLegacyLessons({ root, store }: LessonPlace): Promise<void> {
+  const file = legacyLessonsJson(root);
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  const legacy = JSON.parse(text) as { lessons?: Lesson[]; removed?: string[] };
+  for (const id of legacy.removed ?? []) await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, removedKey(id), new Date().toISOString());
+  for (const l of legacy.lessons ?? []) await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, lessonKey(l.id), JSON.stringify(l));
+  await fs.rename(file, `${file}.migrated`);
 }
 
 export function renderLessons(lessons: Lesson[]): string {
   return lessons.map((l) => `- ${l.text} (feedback ${l.date}${l.task ? `, ${l.task}${l.rating ? ` rated ${l.rating}` : ''}` : ''})`).join('\n') + (lessons.length ? '\n' : '');
 }
 
-async function saveLessons(root: string, f: LessonsFile): Promise<void> {
-  await writeAtomic(lessonsJson(root), JSON.stringify(f, null, 2) + '\n');
-  await writeAtomic(lessonsMarkdown(root), renderLessons(f.lessons));
+/** Every lesson not removed, oldest first. */
+export async function listLessons(place: LessonPlace): Promise<Lesson[]> {
+  await migrateLegacyLessons(place);
+  const keys = await place.store.list('lessons', LESSON_LIST_SCOPE);
+  const removed = new Set(keys.filter((k) => k.endsWith('.removed')).map((k) => k.slice(0, -'.removed'.length)));
+  const out: Lesson[] = [];
+  for (const k of keys.filter((k) => k.endsWith('.json') && !removed.has(k.slice(0, -'.json'.length)))) {
+    const text = await place.store.get('lessons', LESSON_LIST_SCOPE, k);
+    if (text !== undefined) out.push(JSON.parse(text) as Lesson);
+  }
+  return out.sort((a, b) => (a.addedAt === b.addedAt ? (a.id < b.id ? -1 : 1) : a.addedAt < b.addedAt ? -1 : 1));
 }
 
-export async function listLessons(root: string): Promise<Lesson[]> {
-  return (await readLessons(root)).lessons;
+/** The lessons as every agent prompt shows them (empty when there are none). */
+export async function lessonsText(place: LessonPlace): Promise<string> {
+  return renderLessons(await listLessons(place));
 }
 
 export class LessonNotFound extends Error {}
 
-export async function removeLesson(root: string, id: string): Promise<Lesson> {
-  const f = await readLessons(root);
-  const l = f.lessons.find((x) => x.id === id);
+export async function removeLesson(place: LessonPlace, id: string): Promise<Lesson> {
+  const l = (await listLessons(place)).find((x) => x.id === id);
   if (!l) throw new LessonNotFound(`no lesson "${id}"; see nightshift lessons list`);
-  await saveLessons(root, { lessons: f.lessons.filter((x) => x.id !== id), removed: [...f.removed, id] });
+  // The marker first: a crash before the delete still leaves the lesson removed.
+  await place.store.putIfAbsent('lessons', LESSON_LIST_SCOPE, removedKey(id), new Date().toISOString());
+  await place.store.delete('lessons', LESSON_LIST_SCOPE, lessonKey(id));
   return l;
 }
 
@@ -80,7 +107,8 @@ export interface FeedbackImport {
 }
 
 /** Reads a feedback file and stores what it says. Reading the same file again changes nothing. */
-export async function importFeedback(root: string, file: string): Promise<FeedbackImport> {
+export async function importFeedback(place: LessonPlace, file: string): Promise<FeedbackImport> {
+  const { root, store } = place;
   const abs = path.resolve(root, file);
   const rel = path.relative(root, abs).startsWith('..') ? abs : path.relative(root, abs);
   const text = await fs.readFile(abs, 'utf8');
@@ -94,16 +122,17 @@ export async function importFeedback(root: string, file: string): Promise<Feedba
   const ratingsFile = feedbackResultsFile(root, date);
   await writeAtomic(ratingsFile, JSON.stringify({ date, source: rel, ...feedback, file: undefined }, null, 2) + '\n');
 
-  const store = await readLessons(root);
+  await migrateLegacyLessons(place);
   const added: Lesson[] = [];
   for (const t of feedback.tasks) {
     for (const action of t.actions) {
       const id = lessonId(rel, t.taskId, action);
-      if (store.removed.includes(id) || store.lessons.some((l) => l.id === id)) continue;
-      added.push({ id, text: action, source: rel, task: t.taskId, date, ...(t.rating !== undefined ? { rating: `${t.rating}/${t.outOf}` } : {}), addedAt: new Date().toISOString() });
+      if ((await store.get('lessons', LESSON_LIST_SCOPE, removedKey(id))) !== undefined) continue;
+      const lesson: Lesson = { id, text: action, source: rel, task: t.taskId, date, ...(t.rating !== undefined ? { rating: `${t.rating}/${t.outOf}` } : {}), addedAt: new Date().toISOString() };
+      // Insert-if-absent: the same file read twice, or on two hosts at once, adds each lesson once.
+      if (await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, lessonKey(id), JSON.stringify(lesson))) added.push(lesson);
     }
   }
-  if (added.length || !(await fs.stat(lessonsMarkdown(root)).catch(() => undefined))) await saveLessons(root, { ...store, lessons: [...store.lessons, ...added] });
   return { feedback, ratingsFile: path.relative(root, ratingsFile), added, unknownTasks };
 }
 

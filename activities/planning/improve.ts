@@ -1,16 +1,20 @@
 /**
  * The activities of improvement loops (seed 003): the research task each loop starts
  * with, planning its findings into at most five tasks, and the memory step that leaves a
- * short loop summary, which the next loop reads instead of the whole history.
+ * short loop summary, which the next loop reads instead of the whole history. The findings
+ * and summaries are kept in the state store (kind `improve`, scope: the improvement
+ * workflow), so a retry on another host sees what the first attempt kept.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
-import { stateDir, type NightshiftConfig } from '../../common/config';
+import type { NightshiftConfig } from '../../common/config';
+import { FileStateStore, type StateStore } from '../../common/store';
 import { parseBatchSpec } from '../../spec/load';
 import type { TaskSpec } from '../../spec/types';
-import { decomposeGoalResult, makePlan, type DecomposeGoalResult } from './plan';
+import { makePlan, type DecomposeGoalResult } from './plan';
+import { planOnce } from './plan-once';
 
 /** Where the research agent writes its findings, in the repository's workspace. */
 export const FINDINGS_FILE = 'FINDINGS.md';
@@ -18,7 +22,22 @@ export const FINDINGS_FILE = 'FINDINGS.md';
 export const LOOP_MAX_TASKS = 5;
 
 const slug = (id: string) => id.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);
-export const improveDir = (root: string, workflowId: string) => path.join(stateDir({ root }), 'improve', slug(workflowId));
+export const improveKeys = {
+  findings: (loop: number) => `loop-${loop}-findings.md`,
+  summary: (loop: number) => `loop-${loop}-summary.md`,
+};
+
+/** Where a record is, for people: its file under the root with the `file` store, else the store and key. */
+function whereKept(root: string, store: StateStore, workflowId: string, key: string): string {
+  if (store instanceof FileStateStore) return path.relative(root, path.join(store.dirFor('improve', workflowId), key));
+  return `${store.location} improve/${workflowId}/${key}`;
+}
+
+/** Writes `text` unless the key has a value; returns the value kept (the first attempt's, on a retry). */
+async function keepOnce(store: StateStore, workflowId: string, key: string, text: string): Promise<string> {
+  if (await store.putIfAbsent('improve', workflowId, key, text)) return text;
+  return (await store.get('improve', workflowId, key)) ?? text;
+}
 
 export interface LoopRef {
   /** The improvement workflow's ID. */
@@ -32,8 +51,10 @@ export interface LoopRef {
 /** What one loop's research agent may spend when the loop names no budget. */
 export const RESEARCH_MAX_COST_USD = 5;
 
-export function createImproveActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined }) {
+/** `shared`: the store when it is shared by hosts (not the `file` store), where plans and their nights are kept for any host. */
+export function createImproveActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; store: StateStore; shared: StateStore | undefined }) {
   const root = deps.config.root;
+  const store = deps.store;
   return {
     /** The loop's research task, through the one task-file schema (defaults included). */
     /** The research agent's task; `maxCostUsd` caps it (it holds no batch allowance). @default RESEARCH_MAX_COST_USD */
@@ -66,17 +87,21 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
       return spec.tasks[0];
     },
 
-    /** Plans the findings into at most five tasks (idempotent: the plan is keyed by loop). */
-    async planFromFindings(input: LoopRef & { date: string; workDir?: string; summary?: string; maxCostUsd?: number; model?: string }): Promise<DecomposeGoalResult & { findings: string }> {
+    /**
+     * Plans the findings into at most five tasks (idempotent: the plan is keyed by loop).
+     * With a shared store and a `batchId`, the night is stored for the batch (`storedSpec`)
+     * and the plan for a retry on another host.
+     */
+    async planFromFindings(input: LoopRef & { date: string; workDir?: string; summary?: string; maxCostUsd?: number; model?: string; batchId?: string }): Promise<DecomposeGoalResult & { findings: string }> {
       const fromFile = input.workDir ? await fs.readFile(path.join(input.workDir, FINDINGS_FILE), 'utf8').catch(() => undefined) : undefined;
-      const findings = fromFile?.trim() || input.summary?.trim() || '(the research agent reported nothing)';
-      const dir = improveDir(root, input.workflowId);
-      await fs.mkdir(dir, { recursive: true });
-      await fs.writeFile(path.join(dir, `loop-${input.loop}-findings.md`), findings + '\n');
-      const r = await makePlan(
-        root,
-        deps.anthropic,
-        {
+      // A retry on a host without the research workspace plans from what the first attempt kept.
+      const findings = (await keepOnce(store, input.workflowId, improveKeys.findings(input.loop), (fromFile?.trim() || input.summary?.trim() || '(the research agent reported nothing)') + '\n')).trim();
+      const key = `${input.workflowId}/loop-${input.loop}`;
+      const planned = await planOnce({ shared: deps.shared, key, batchId: input.batchId, root }, () =>
+        makePlan(
+          root,
+          deps.anthropic,
+          {
           document: { name: `findings of improvement loop ${input.loop}`, text: findings },
           context: input.previousSummary,
           date: input.date,
@@ -85,17 +110,19 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
           repo: input.repo,
           model: input.model,
           out: path.join('tasks', 'improve', slug(input.workflowId), `loop-${input.loop}.yaml`),
-          key: `${input.workflowId}/loop-${input.loop}`,
+          key,
         },
         { signal: Context.current().cancellationSignal },
+        ),
       );
-      return { ...decomposeGoalResult(r), findings: findings.slice(0, 4000) };
+      return { ...planned, findings: findings.slice(0, 4000) };
     },
 
     /**
      * The memory step: a short summary of the loop (what was found, what each task did,
-     * what it cost) written to `.nightshift/improve/<id>/loop-N-summary.md`. The next loop
-     * reads this, not the history. Whole-file write: a retry writes the same bytes.
+     * what it cost), kept in the state store (`.nightshift/improve/<id>/loop-N-summary.md`
+     * with the `file` store). The next loop reads this, not the history. Insert-if-absent:
+     * a retry returns the summary the first attempt kept.
      */
     async writeLoopSummary(input: LoopRef & { findings: string; tasks: { taskId: string; title: string; status: string; summary?: string; error?: string; costUsd: number }[] }): Promise<{ file: string; text: string }> {
       const headlines = input.findings
@@ -114,10 +141,9 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
         '',
         `Cost: $${cost.toFixed(2)}. Left for the next loop: ${input.tasks.filter((t) => t.status !== 'succeeded').map((t) => t.title).join('; ') || 'nothing'}.`,
       ].join('\n');
-      const file = path.join(improveDir(root, input.workflowId), `loop-${input.loop}-summary.md`);
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      await fs.writeFile(file, text + '\n');
-      return { file: path.relative(root, file), text };
+      const key = improveKeys.summary(input.loop);
+      const kept = await keepOnce(store, input.workflowId, key, text + '\n');
+      return { file: whereKept(root, store, input.workflowId, key), text: kept.trimEnd() };
     },
   };
 }

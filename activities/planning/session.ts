@@ -1,22 +1,28 @@
 /**
  * Interactive planning sessions (seed 002): a plan that is discussed and edited (add,
- * remove, split, modify) before it is approved and started. Sessions are saved under
- * `.nightshift/plans/<id>.json` after every change, so `nightshift plan continue ID`
- * resumes exactly where the last one stopped. The edits are pure functions over the plan;
- * each is checked like a plan from the model, so no edit can leave a cycle or a dangling
- * dependency behind.
+ * remove, split, modify) before it is approved and started. Sessions are saved in the state
+ * store after every change, so `nightshift plan continue ID` resumes exactly where the last
+ * one stopped, on any machine with the same NIGHTSHIFT_STORE. The edits are pure functions
+ * over the plan; each is checked like a plan from the model, so no edit can leave a cycle or
+ * a dangling dependency behind.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { stateDir } from '../../common/config';
 import { formatSpecIssue } from '../../common/errors';
 import type { Complexity } from '../../common/models';
+import type { StateStore } from '../../common/store';
 import { asList } from '../../spec/schema';
 import type { Planner } from './decompose';
 import { checkPlan, type PlanDraft, type PlannedTask } from './plan-tool';
 
 export interface PlanSession {
   id: string;
+  /**
+   * How many times it was saved: each save writes the next version insert-if-absent, so of
+   * two people editing one session at once the second is told instead of undoing the first.
+   */
+  version: number;
   createdAt: string;
   updatedAt: string;
   /** The goal or document the plan came from. */
@@ -34,46 +40,84 @@ export interface PlanSession {
   log: string[];
 }
 
+/** A host's root (the task files a session writes) and the store its sessions are in. */
+export interface SessionPlace {
+  root: string;
+  store: StateStore;
+}
+
 /** Sessions accept far more tasks than one decomposition produces. */
 const MAX_SESSION_TASKS = 200;
 
 export class PlanEditError extends Error {}
 
-function sessionsDir(root: string): string {
-  return path.join(stateDir({ root }), 'plans');
-}
+/** Another save of the session came first (someone else is editing it). */
+export class PlanSessionChanged extends PlanEditError {}
 
 const SESSION_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-export async function saveSession(root: string, s: PlanSession): Promise<void> {
-  await fs.mkdir(sessionsDir(root), { recursive: true });
-  const file = path.join(sessionsDir(root), `${s.id}.json`);
-  await fs.writeFile(`${file}.tmp`, JSON.stringify({ ...s, updatedAt: new Date().toISOString() }, null, 2));
-  await fs.rename(`${file}.tmp`, file);
+/** Every session's versions are records `<id>.v000001.json`, … under kind `plans`, this scope. */
+export const SESSION_SCOPE = 'sessions';
+const versionKey = (id: string, version: number) => `${id}.v${String(version).padStart(6, '0')}.json`;
+/** The last `.vNNNNNN.json` is the version: an id may itself hold dots. */
+const VERSION_KEY = /^(.+)\.v(\d{6,})\.json$/;
+
+/** Where sessions were before the store, `.nightshift/plans/<id>.json`: moved in when first read. */
+const legacyDir = (root: string) => path.join(stateDir({ root }), 'plans');
+
+async function migrateLegacySession(place: SessionPlace, id: string): Promise<void> {
+  const file = path.join(legacyDir(place.root), `${id}.json`);
+  const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return;
+  // Insert-if-absent: a second migration (or a session of that id made elsewhere first) changes nothing.
+  await place.store.putIfAbsent('plans', SESSION_SCOPE, versionKey(id, 1), JSON.stringify({ ...(JSON.parse(text) as object), version: 1 }, null, 2));
+  await fs.rename(file, `${file}.migrated`);
 }
 
-export async function loadSession(root: string, id: string): Promise<PlanSession | undefined> {
+/**
+ * Saves `s` as its next version and returns it as saved.
+ * @throws PlanSessionChanged when another save of that version came first.
+ */
+export async function saveSession(place: SessionPlace, s: PlanSession): Promise<PlanSession> {
+  const saved: PlanSession = { ...s, version: s.version + 1, updatedAt: new Date().toISOString() };
+  if (!(await place.store.putIfAbsent('plans', SESSION_SCOPE, versionKey(s.id, saved.version), JSON.stringify(saved, null, 2)))) {
+    throw new PlanSessionChanged(`session ${s.id} was changed elsewhere (it is past version ${s.version}); resume it again with nightshift plan continue ${s.id}`);
+  }
+  return saved;
+}
+
+async function latestVersion(place: SessionPlace, id: string): Promise<number | undefined> {
+  const versions = (await place.store.list('plans', SESSION_SCOPE, `${id}.v`)).map((k) => VERSION_KEY.exec(k)).filter((m) => m?.[1] === id).map((m) => Number(m![2]));
+  return versions.length ? Math.max(...versions) : undefined;
+}
+
+export async function loadSession(place: SessionPlace, id: string): Promise<PlanSession | undefined> {
   if (!SESSION_ID.test(id)) return undefined;
-  const text = await fs.readFile(path.join(sessionsDir(root), `${id}.json`), 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : (JSON.parse(text) as PlanSession);
+  await migrateLegacySession(place, id);
+  const version = await latestVersion(place, id);
+  if (version === undefined) return undefined;
+  const text = await place.store.get('plans', SESSION_SCOPE, versionKey(id, version));
+  return text === undefined ? undefined : { ...(JSON.parse(text) as PlanSession), version };
 }
 
-export async function listSessions(root: string): Promise<PlanSession[]> {
-  const names = await fs.readdir(sessionsDir(root)).catch(() => [] as string[]);
+export async function listSessions(place: SessionPlace): Promise<PlanSession[]> {
+  const legacy = await fs.readdir(legacyDir(place.root)).catch(() => [] as string[]);
+  for (const n of legacy.filter((f) => f.endsWith('.json') && SESSION_ID.test(f.slice(0, -5)))) await migrateLegacySession(place, n.slice(0, -5));
+  const ids = new Set((await place.store.list('plans', SESSION_SCOPE)).map((k) => VERSION_KEY.exec(k)?.[1]).filter((id): id is string => id !== undefined));
   const out: PlanSession[] = [];
-  for (const n of names.filter((f) => f.endsWith('.json'))) {
-    const s = await loadSession(root, n.slice(0, -5));
+  for (const id of ids) {
+    const s = await loadSession(place, id);
     if (s) out.push(s);
   }
   return out.sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : -1));
 }
 
 /** `2026-11-21-build-a-rest-api`, with `-2`, `-3` … when taken. */
-export async function newSessionId(root: string, date: string, from: string): Promise<string> {
+export async function newSessionId(place: SessionPlace, date: string, from: string): Promise<string> {
   const base = `${date}-${from.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 30) || 'plan'}`;
   for (let n = 1; ; n++) {
     const id = n === 1 ? base : `${base}-${n}`;
-    if (!(await loadSession(root, id))) return id;
+    if (!(await loadSession(place, id))) return id;
   }
 }
 

@@ -14,7 +14,8 @@ import { createAnthropicClient } from '../../activities/model/client';
 import { describeIssues, type PlanDraft } from '../../activities/planning/plan-tool';
 import { defaultPlanFile, makePlan, savePlan } from '../../activities/planning/plan';
 import { describePlanner, type PlanHeader } from '../../activities/planning/render';
-import { addTask, EDITABLE_FIELDS, listSessions, loadSession, modifyTask, newSessionId, PlanEditError, removeTask, saveSession, splitTask, type PlanSession } from '../../activities/planning/session';
+import { addTask, EDITABLE_FIELDS, listSessions, loadSession, modifyTask, newSessionId, PlanEditError, PlanSessionChanged, removeTask, saveSession, splitTask, type PlanSession, type SessionPlace } from '../../activities/planning/session';
+import { withStateStore } from '../../common/store';
 import { batchIdFor } from '../../workflows/contract';
 import { PLANNED_WORKFLOW, type PlannedNightInput } from '../../workflows/planned';
 import { CliError, EXIT } from '../errors';
@@ -58,22 +59,25 @@ export async function planCommand(config: NightshiftConfig, goal: string | undef
   if (r.planner.kind === 'heuristic') notes.push(`planned heuristically: ${r.planner.reason}`);
   if (r.rejected) notes.push(`the model's first plan was invalid and was sent back once:\n${describeIssues(r.rejected)}`);
   const from = goal ?? document!.name;
-  const session: PlanSession = {
-    id: await newSessionId(config.root, date, from),
-    createdAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-    from,
-    date,
-    maxCostUsd: r.spec.maxCostUsd,
-    out: r.files.yaml,
-    repo: o.repo,
-    planner: r.planner,
-    draft: r.draft,
-    state: 'draft',
-    log: [`planned by ${describePlanner(r.planner)}`],
-  };
-  await saveSession(config.root, session);
-  return { session, text: `${r.text}\n\nwrote ${r.files.yaml} and ${r.files.markdown} · session ${session.id}`, notes };
+  return withStateStore(config, async (store) => {
+    const place = { root: config.root, store };
+    const session = await saveSession(place, {
+      id: await newSessionId(place, date, from),
+      version: 0,
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+      from,
+      date,
+      maxCostUsd: r.spec.maxCostUsd,
+      out: r.files.yaml,
+      repo: o.repo,
+      planner: r.planner,
+      draft: r.draft,
+      state: 'draft',
+      log: [`planned by ${describePlanner(r.planner)}`],
+    });
+    return { session, text: `${r.text}\n\nwrote ${r.files.yaml} and ${r.files.markdown} · session ${session.id}`, notes };
+  });
 }
 
 function headerOf(s: PlanSession): PlanHeader {
@@ -106,20 +110,25 @@ export interface ReplIo {
 
 /**
  * The interactive session. Every accepted edit is saved and rewrites the task file; an
- * edit that would make the plan invalid is refused with the reason.
+ * edit that would make the plan invalid is refused with the reason, and so is one that
+ * comes after someone else's save of the session (it is reloaded and shown).
  */
 export async function runPlanningRepl(config: NightshiftConfig, session: PlanSession, io: ReplIo): Promise<PlanSession> {
+  return withStateStore(config, (store) => repl({ root: config.root, store }, session, io));
+}
+
+async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Promise<PlanSession> {
   const say = (s: string) => io.output.write(s + '\n');
+  const root = place.root;
   let s = session;
   const rl = readline.createInterface({ input: io.input, terminal: false });
   // Take the iterator now: it buffers lines that arrive while the plan is being written.
   const lines = rl[Symbol.asyncIterator]();
   const apply = async (draft: PlanDraft, what: string) => {
-    s = { ...s, draft, state: s.state === 'started' ? 'started' : 'draft', log: [...s.log, what] };
-    await saveSession(config.root, s);
-    say(`${what}\n${await writeSession(config.root, s)}`);
+    s = await saveSession(place, { ...s, draft, state: s.state === 'started' ? 'started' : 'draft', log: [...s.log, what] });
+    say(`${what}\n${await writeSession(root, s)}`);
   };
-  say(`session ${s.id} · ${s.from} · ${s.state}\n${await writeSession(config.root, s)}\n\n${REPL_HELP}`);
+  say(`session ${s.id} · ${s.from} · ${s.state}\n${await writeSession(root, s)}\n\n${REPL_HELP}`);
   io.output.write('plan> ');
   for (let next = await lines.next(); !next.done; next = await lines.next()) {
     const raw = next.value;
@@ -129,7 +138,7 @@ export async function runPlanningRepl(config: NightshiftConfig, session: PlanSes
     try {
       if (!cmd) {
         // nothing
-      } else if (cmd === 'show') say(await writeSession(config.root, s));
+      } else if (cmd === 'show') say(await writeSession(root, s));
       else if (cmd === 'help') say(REPL_HELP);
       else if (cmd === 'add') {
         const [title, description] = arg.split(/\s+--\s+/);
@@ -147,15 +156,13 @@ export async function runPlanningRepl(config: NightshiftConfig, session: PlanSes
         await apply(modifyTask(s.draft, id ?? '', field ?? '', value), `set ${id} ${field}`);
       } else if (cmd === 'approve' || cmd === 'start') {
         if (s.state === 'draft') {
-          s = { ...s, state: 'approved', log: [...s.log, 'approved'] };
-          await saveSession(config.root, s);
+          s = await saveSession(place, { ...s, state: 'approved', log: [...s.log, 'approved'] });
           say(`approved ${s.out}`);
         }
         if (cmd === 'start') {
           if (s.state === 'started') throw new PlanEditError(`already started as ${s.batchId}`);
           const batchId = await io.start(s.out, s.date);
-          s = { ...s, state: 'started', batchId, log: [...s.log, `started ${batchId}`] };
-          await saveSession(config.root, s);
+          s = await recordStarted(place, s, batchId);
           say(`started ${batchId} · nightshift status ${batchId}`);
           break;
         }
@@ -164,23 +171,43 @@ export async function runPlanningRepl(config: NightshiftConfig, session: PlanSes
     } catch (err) {
       if (!(err instanceof PlanEditError || err instanceof CliError)) throw err;
       say(`refused: ${err.message}`);
+      if (err instanceof PlanSessionChanged) {
+        s = (await loadSession(place, s.id)) ?? s;
+        say(`reloaded version ${s.version} (${s.state}):\n${await writeSession(root, s)}`);
+      }
     }
     io.output.write('plan> ');
   }
   rl.close();
-  await saveSession(config.root, s);
+  // Every change was saved as it was made.
   say(`\nsaved session ${s.id} (${s.state}); resume with: nightshift plan continue ${s.id}`);
   return s;
 }
 
+/**
+ * Saves that the session's night started. The night is running by now, so a save made
+ * elsewhere meanwhile must not turn this into a refusal: the start is recorded on the
+ * latest version.
+ */
+async function recordStarted(place: SessionPlace, s: PlanSession, batchId: string): Promise<PlanSession> {
+  for (let latest = s; ; ) {
+    try {
+      return await saveSession(place, { ...latest, state: 'started', batchId, log: [...latest.log, `started ${batchId}`] });
+    } catch (err) {
+      if (!(err instanceof PlanSessionChanged)) throw err;
+      latest = (await loadSession(place, s.id)) ?? latest;
+    }
+  }
+}
+
 export async function continueSession(config: NightshiftConfig, id: string): Promise<PlanSession> {
-  const s = await loadSession(config.root, id);
+  const s = await withStateStore(config, (store) => loadSession({ root: config.root, store }, id));
   if (!s) throw new CliError(`no planning session "${id}"; see nightshift plan list`, EXIT.notFound);
   return s;
 }
 
 export async function listCommand(config: NightshiftConfig): Promise<{ sessions: PlanSession[]; text: string }> {
-  const sessions = await listSessions(config.root);
+  const sessions = await withStateStore(config, (store) => listSessions({ root: config.root, store }));
   const text = sessions.length
     ? table(
         ['SESSION', 'STATE', 'TASKS', 'FILE', 'UPDATED', 'FROM'],

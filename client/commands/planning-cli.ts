@@ -45,13 +45,15 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
       }
       await runPlanningRepl(config, r.session, interactiveIo());
     });
+  // Commander gives `plan list --json` to plan, whose own --json it also knows (program options are not positional).
+  const asJson = () => (plan.opts() as { json?: boolean }).json === true;
   plan
     .command('list')
     .description('planning sessions, newest first')
     .option('--json', 'print the sessions as JSON')
     .action(async (o: { json?: boolean }) => {
       const r = await listCommand(config);
-      print(o.json ? JSON.stringify(r.sessions, null, 2) : r.text);
+      print(o.json || asJson() ? JSON.stringify(r.sessions, null, 2) : r.text);
     });
   plan
     .command('continue')
@@ -60,7 +62,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     .option('--json', 'print the session as JSON instead of resuming it')
     .action(async (id: string, o: { json?: boolean }) => {
       const s = await continueSession(config, id);
-      if (o.json) return print(JSON.stringify(s, null, 2));
+      if (o.json || asJson()) return print(JSON.stringify(s, null, 2));
       if (!process.stdin.isTTY) info(`reading commands from standard input for ${describeSession(s)}`);
       await runPlanningRepl(config, s, interactiveIo());
     });
@@ -95,7 +97,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
       const client = await connectClient(config);
       if (o.wait) await requireWorker(client);
       const handle = await client.workflow.start(IMPROVE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
-      if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries in .nightshift/improve/`);
+      if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries are kept in the state store (.nightshift/improve/ with the file store)`);
       const r = (await handle.result()) as ImproveResult;
       if (o.json) return print(JSON.stringify(r, null, 2));
       for (const l of r.loops) print(`loop ${l.loop}: research ${l.research.status}${l.batchId ? `, batch ${l.batchId}: ${l.tasks.map((t) => `${t.taskId} ${t.status}`).join(', ')}` : ''}`);

@@ -1,6 +1,7 @@
 /** `nightshift validate FILE`: every problem at once, or the plan it would run. */
 import type { NightshiftConfig } from '../../common/config';
 import { SpecError, type SpecIssue } from '../../common/errors';
+import { openStateStore } from '../../common/store';
 import { resolveModel } from '../../common/models';
 import { loadBatchSpec } from '../../spec/load';
 import { preflight } from '../../spec/preflight';
@@ -14,7 +15,9 @@ import { table, usd } from '../format';
  */
 export async function validateFile(config: NightshiftConfig, file: string): Promise<{ spec: BatchSpec; warnings: SpecIssue[] }> {
   const spec = await loadBatchSpec(file, config.root);
-  const { errors, warnings } = await preflight(spec, config.root);
+  // Learned skills are in the store every worker reads, not necessarily on this disk.
+  const store = await openStateStore(config);
+  const { errors, warnings } = await preflight(spec, config.root, store).finally(() => store.close());
   if (errors.length) throw new SpecError(errors);
   return { spec, warnings };
 }

@@ -37,7 +37,13 @@ const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENO
  * Kinds whose scopes are fixed names (`telegram/questions/`) rather than workflow IDs: the
  * scope is the directory's name as it is, the layout these records had before the store.
  */
-const NAMED_SCOPES: ReadonlySet<RecordKind> = new Set(['telegram']);
+const NAMED_SCOPES: ReadonlySet<RecordKind> = new Set(['telegram', 'learned-skills']);
+
+/**
+ * Kinds whose values a person or another process replaces (approving a skill, editing it by
+ * hand): read from disk every time, so no process keeps prompting with an old version.
+ */
+const UNCACHED: ReadonlySet<RecordKind> = new Set(['learned-skills']);
 
 export class FileStateStore implements StateStore {
   readonly hostLocal = true;
@@ -75,7 +81,7 @@ export class FileStateStore implements StateStore {
     if (hit !== undefined) return hit;
     try {
       const v = await fs.readFile(f, 'utf8');
-      this.remember(f, v);
+      if (!UNCACHED.has(kind)) this.remember(f, v);
       return v;
     } catch (err) {
       if (isMissing(err)) return undefined;
@@ -90,7 +96,7 @@ export class FileStateStore implements StateStore {
     const tmp = this.tmpFor(f);
     await fs.writeFile(tmp, value);
     await fs.rename(tmp, f);
-    this.remember(f, value);
+    if (!UNCACHED.has(kind)) this.remember(f, value);
   }
 
   async putIfAbsent(kind: RecordKind, scope: string, key: string, value: string): Promise<boolean> {

@@ -19,9 +19,12 @@ import type { Readable } from 'node:stream';
  * `plans`: the plan a planning workflow made (scope: its workflow ID).
  * `lessons`: the lessons a night was started with, by content hash.
  * `followups`: review feedback already turned into a follow-up task, by item ID.
- * Learned and pending skills are not here yet.
+ * `learned-skills`: the skills `update_skill` learned (scope `learned`) or that wait for a
+ * person (scope `pending`), keyed `<name>.md`; they change (approve, a newer lesson), so
+ * writes replace.
+ * `improve`: an improvement loop's findings and summary (scope: the improvement workflow).
  */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons' | 'followups';
+export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons' | 'followups' | 'learned-skills' | 'improve';
 
 export interface StateStore {
   /**

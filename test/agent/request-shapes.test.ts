@@ -15,6 +15,7 @@ import { createAnthropicClient } from '../../activities/model/client';
 import { toolReminder } from '../../activities/model/tool-answer';
 import { makePlan } from '../../activities/planning/plan';
 import { learnSkill } from '../../activities/learning/learn-skill';
+import { fileStoreFor } from '../../common/store';
 import { createSimpleActivities } from '../../activities/simple';
 import { createSpecActivities } from '../../activities/spec';
 import { parseBatchYaml } from '../../spec/load';
@@ -121,7 +122,7 @@ test('skill learning on opus 5.5 records the skill from an auto answer', async (
     const root = tmp('skill');
     const transcripts = new FileTranscriptStore({ dir: path.join(root, 'transcripts') });
     const r = await learnSkill(
-      { root, anthropic: client(fake.url), transcripts },
+      { anthropic: client(fake.url), transcripts, store: fileStoreFor({ root }) },
       { workflowId: 'night/t1', task: { id: 't1', title: 'Greet', description: 'Add greet.js', acceptanceCriteria: [], updateSkill: 'greeting' }, summary: 'Added greet.js', date: '2026-11-29', model: 'opus' },
     );
     assert.equal(r.status, 'learned');

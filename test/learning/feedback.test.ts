@@ -5,13 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseFeedback, FeedbackInvalid } from '../../activities/learning/feedback';
 import { computeInsights } from '../../activities/learning/insights';
 import { importFeedback, listLessons, removeLesson } from '../../activities/learning/store';
 import { promptForTask } from '../../activities/prompt';
+import { fileStoreFor } from '../../common/store';
+
+/** One machine: the `file` store of the root. */
+const place = (root: string) => ({ root, store: fileStoreFor({ root }) });
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'feedback', '2025-11-18.md');
 
@@ -72,7 +76,7 @@ function rootWithNight(): string {
 
 test("a feedback file's ratings are stored with the results and its Action lines become lessons in the next night's prompt", async () => {
   const root = rootWithNight();
-  const r = await importFeedback(root, 'feedback/2025-11-18.md');
+  const r = await importFeedback(place(root), 'feedback/2025-11-18.md');
   assert.equal(r.ratingsFile, 'results/2025-11-18.feedback.json');
   assert.deepEqual(r.unknownTasks, []);
   assert.deepEqual(r.added.map((l) => [l.text, l.source, l.task, l.date, l.rating]), [
@@ -88,18 +92,17 @@ test("a feedback file's ratings are stored with the results and its Action lines
   assert.match(system, /## Lessons from earlier nights\n`{3,}\n- Make testing mandatory in agent instructions \(feedback 2025-11-18, task-002 rated 3\/5\)\n- Add PAGINATION\.md to default context/);
 
   // Reading the file again adds nothing; a removed lesson stays removed.
-  assert.equal((await importFeedback(root, 'feedback/2025-11-18.md')).added.length, 0);
-  await removeLesson(root, r.added[0].id);
-  assert.equal((await importFeedback(root, 'feedback/2025-11-18.md')).added.length, 0);
-  assert.deepEqual((await listLessons(root)).map((l) => l.text), ['Add PAGINATION.md to default context for pagination tasks']);
+  assert.equal((await importFeedback(place(root), 'feedback/2025-11-18.md')).added.length, 0);
+  await removeLesson(place(root), r.added[0].id);
+  assert.equal((await importFeedback(place(root), 'feedback/2025-11-18.md')).added.length, 0);
+  assert.deepEqual((await listLessons(place(root))).map((l) => l.text), ['Add PAGINATION.md to default context for pagination tasks']);
   const after = await promptForTask('tasks/2025-11-19.yaml', 'task-010', root);
   assert.doesNotMatch(after.system, /Make testing mandatory/);
-  assert.ok(existsSync(path.join(root, '.nightshift/learning/lessons.json')));
 });
 
 test('insights: success, cost and ratings by night, role, model and complexity', async () => {
   const root = rootWithNight();
-  await importFeedback(root, 'feedback/2025-11-18.md');
+  await importFeedback(place(root), 'feedback/2025-11-18.md');
   const i = await computeInsights(root);
   assert.deepEqual(i.total, { key: 'all', tasks: 3, succeeded: 2, successRate: 0.67, costUsd: 4.2, avgCostUsd: 1.4, avgRating: 4, rated: 2 });
   assert.deepEqual(i.byDate.map((r) => [r.key, r.tasks, r.successRate, r.avgRating]), [['2025-11-18', 2, 1, 4], ['2025-11-19', 1, 0, undefined]]);

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { approveSkill, listSkills, rejectSkill } from '../../activities/learning/skills';
 import { importFeedback } from '../../activities/learning/store';
+import { fileStoreFor } from '../../common/store';
 import type { MessagesRequest } from '../../activities/model/messages-server';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
@@ -58,7 +59,7 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
     assert.match(learned, /2\. Run it with node to check it prints\./);
     assert.ok(existsSync(path.join(root, 'skills/pending/one-off.md')));
     assert.ok(!existsSync(path.join(root, 'skills/learned/one-off.md')));
-    assert.deepEqual((await listSkills(root)).map((s) => [s.name, s.status, s.confidence]), [['greeting-module', 'learned', 0.9], ['one-off', 'pending', 0.3]]);
+    assert.deepEqual((await listSkills({ root, store: fileStoreFor({ root }) })).map((s) => [s.name, s.status, s.confidence]), [['greeting-module', 'learned', 0.9], ['one-off', 'pending', 0.3]]);
 
     // The extraction read what the agent did, and its cost is in the task's total.
     const extraction = fake.requests.find((r) => hasTool(r, 'record_skill') && firstUserText(r).includes('greeting-module'))!;
@@ -72,7 +73,7 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
     // Feedback on night 1 adds a lesson.
     mkdirSync(path.join(root, 'feedback'));
     writeFileSync(path.join(root, 'feedback/2026-11-21.md'), '# Feedback - 2026-11-21\n\n## greet: Greeting\nRating: 4/5\n\n✅ Small and checked\n\nAction: Print the command you ran to check your work\n');
-    await importFeedback(root, 'feedback/2026-11-21.md');
+    await importFeedback({ root, store: fileStoreFor({ root }) }, 'feedback/2026-11-21.md');
 
     // Night 2: a task that requires the learned skill gets it, and the lesson, in its system prompt.
     const before = fake.requests.length;
@@ -85,10 +86,10 @@ test('skills land in learned/ or pending/ by confidence, and appear in the next 
     assert.equal(fake.exhausted, undefined);
 
     // A person reviews the pending one.
-    await approveSkill(root, 'one-off');
+    await approveSkill({ root, store: fileStoreFor({ root }) }, 'one-off');
     assert.ok(existsSync(path.join(root, 'skills/learned/one-off.md')));
     assert.ok(!existsSync(path.join(root, 'skills/pending/one-off.md')));
-    await assert.rejects(rejectSkill(root, 'one-off'), /no pending skill "one-off"/);
+    await assert.rejects(rejectSkill({ root, store: fileStoreFor({ root }) }, 'one-off'), /no pending skill "one-off"/);
   } finally {
     await fake.close();
   }

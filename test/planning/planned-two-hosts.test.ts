@@ -1,7 +1,7 @@
 /**
- * `start --decompose` across hosts that share only the postgres state store: the plan is
- * made on host A (its task file in A's root), then A goes with its root, and host B runs
- * the planned night from the store. Real dev server, real PostgreSQL, two in-process
+ * `start --decompose`, and an improvement loop, across hosts that share only the postgres
+ * state store: the plan is made on host A (its task file in A's root), then A goes with its
+ * root, and host B runs the planned night from the store. Real dev server, real PostgreSQL, two in-process
  * workers with separate roots, the real SDK talking to a scripted Messages API.
  */
 import { test } from 'node:test';
@@ -15,6 +15,9 @@ import type { NightshiftConfig } from '../../common/config';
 import type { MessagesRequest } from '../../activities/model/messages-server';
 import { PostgresStateStore } from '../../common/store/postgres';
 import type { PlannedNightResult } from '../../workflows/planned';
+import type { ImproveInput, ImproveResult } from '../../workflows/improve';
+import { TASK_QUEUE } from '../../common/config';
+import { makeRepo } from '../sandbox/helpers';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { withModel } from '../agent/helpers';
 import { postgresForFile } from '../helpers/postgres';
@@ -82,6 +85,49 @@ test('a night planned on host A runs on host B from the shared store after A is 
     // The plan was paid for once, and its record is in the store for a retry on any host.
     assert.equal(fake.requests.filter(isPlanning).length, 1);
     assert.deepEqual(JSON.parse((await store.get('plans', r.planWorkflowId, 'decomposed.json'))!), result.plan);
+  } finally {
+    await store.close();
+    await fake.close();
+  }
+});
+
+test('an improvement loop planned on host A runs its batch on host B from the shared store after A is gone with its root', async () => {
+  const isResearch = (req: MessagesRequest) => ((req.body.system as { text: string }[] | undefined) ?? []).some((b) => b.text.includes('Research: what to improve next'));
+  const fake = await startFakeAnthropic({
+    byTurn: (turn, req) => {
+      if (isPlanning(req)) return message([toolUse('toolu_plan', 'submit_plan', { tasks: [PLAN.tasks[0]] })]);
+      if (isResearch(req) && turn === 1) return message([toolUse('toolu_w', 'write_file', { path: 'FINDINGS.md', content: '## hello.txt is missing\n- it exists afterwards\n' })]);
+      return message([toolUse('toolu_fin', 'finish', { summary: 'done', verification: 'looked' })]);
+    },
+  });
+  const host = (name: string): NightshiftConfig => ({ ...withModel(testConfig(server.env, mkdtempSync(path.join(os.tmpdir(), `nightshift-improve-${name}-`))), fake.url), store: { kind: 'postgres', url: pg.server.url } });
+  const [a, b] = [host('a'), host('b')];
+  const store = await PostgresStateStore.open(pg.server.url);
+  try {
+    const id = uniqueBatchId('improve-hosts');
+    const input: ImproveInput = { repo: makeRepo().bare, loops: 1, date: '2026-12-04' };
+    const workerA = await testWorker(server.env, a);
+    await workerA.runUntil(async () => {
+      await server.env.client.workflow.start('improvementLoops', { taskQueue: TASK_QUEUE, workflowId: id, args: [input] });
+      await activityCompleted(id, 'planFromFindings');
+    });
+    const taskFile = path.join('tasks', 'improve', id, 'loop-1.yaml');
+    assert.ok(existsSync(path.join(a.root, taskFile)), 'host A wrote the task file into its root');
+    rmSync(a.root, { recursive: true, force: true });
+
+    const workerB = await testWorker(server.env, b);
+    const r = (await workerB.runUntil(server.env.client.workflow.getHandle(id).result())) as ImproveResult;
+    assert.deepEqual(r.loops[0].tasks.map((t) => [t.taskId, t.status]), [['task-001', 'succeeded']]);
+    assert.equal(existsSync(path.join(b.root, taskFile)), false, 'host B never had the task file');
+    // The loop's batch was started with the night stored under its ID.
+    const batchId = `${id}-loop-1-batch`;
+    const started = (await server.env.client.workflow.getHandle(batchId).fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+    assert.equal((JSON.parse(Buffer.from(started!).toString('utf8')) as { storedSpec?: { batchId: string } }).storedSpec?.batchId, batchId);
+    assert.equal(fake.requests.filter(isPlanning).length, 1, 'planned once');
+    // The findings and the summary are in the store, whichever host wrote them.
+    assert.match((await store.get('improve', id, 'loop-1-findings.md'))!, /hello\.txt is missing/);
+    assert.match((await store.get('improve', id, 'loop-1-summary.md'))!, /^# Loop 1 summary\n\nFindings: hello\.txt is missing\n\nTasks:\n- task-001 Write hello\.txt: succeeded/);
+    assert.equal(`${r.summary}\n`, await store.get('improve', id, 'loop-1-summary.md'));
   } finally {
     await store.close();
     await fake.close();

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
+import { fileStoreFor } from '../../common/store';
 import { addTask, loadSession, modifyTask, PlanEditError, removeTask, splitTask } from '../../activities/planning/session';
 import type { PlanDraft } from '../../activities/planning/plan-tool';
 import { continueSession, listCommand, planCommand, runPlanningRepl, startDecomposed } from '../../client/commands/plan';
@@ -82,7 +83,7 @@ test('a session is edited line by line, saved, listed, resumed and started as a 
   });
   assert.equal(s2.state, 'started');
   assert.equal(s2.batchId, batchId);
-  assert.equal((await loadSession(config.root, id))?.state, 'started');
+  assert.equal((await loadSession({ root: config.root, store: fileStoreFor(config) }, id))?.state, 'started');
   const desc = await server.env.client.workflow.getHandle(batchId).describe();
   assert.equal(desc.type, 'nightlyBatch');
   await server.env.client.workflow.getHandle(batchId).terminate('test: only the start was under test');

@@ -20,7 +20,7 @@ function rootWith(yaml: string): { config: NightshiftConfig; file: string } {
   mkdirSync(path.join(root, 'skills'));
   writeFileSync(path.join(root, 'skills', 'testing.md'), '# Testing\nRun the tests.\n');
   writeFileSync(path.join(root, 'tasks', 'night.yaml'), yaml);
-  return { config: { root } as NightshiftConfig, file: 'tasks/night.yaml' };
+  return { config: { root, store: { kind: 'file' } } as NightshiftConfig, file: 'tasks/night.yaml' };
 }
 
 test('warnings: an agent task with no repo, context and plan files not in the repo, an unknown skill', async () => {

@@ -4,17 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from 'pg';
 import { createReportActivities } from '../../activities/report';
 import { TelegramQuestionIndex } from '../../activities/telegram-index';
-import { learnSkill } from '../../activities/learning/learn-skill';
-import { createAnthropicClient } from '../../activities/model/client';
-import { transcriptsIn } from '../../activities/transcripts';
-import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { writeStoredSkill } from '../../activities/learning/skills';
+import { LESSON_LIST_SCOPE } from '../../activities/learning/store';
 import { buildSystemPrompt, directoryReader } from '../../activities/prompt';
 import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey, specKeys, storeValidatedSpec } from '../../activities/spec';
 import { loadBatchSpec } from '../../spec/load';
@@ -195,11 +193,10 @@ for (const backend of backends) {
 
     test('the lessons and a learned skill the starting machine has reach a prompt built on a host that has neither', async () => {
       const startRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-start-'));
-      mkdirSync(path.join(startRoot, '.nightshift'));
-      mkdirSync(path.join(startRoot, 'skills', 'learned'), { recursive: true });
-      const lessons = `- Run the linter before finishing (${randomBytes(3).toString('hex')})\n`;
-      writeFileSync(path.join(startRoot, '.nightshift', 'lessons.md'), lessons);
-      writeFileSync(path.join(startRoot, 'skills', 'learned', 'migrations.md'), 'Write a down migration for every up migration.\n');
+      const lessonId = randomBytes(4).toString('hex');
+      const lesson = { id: lessonId, text: `Run the linter before finishing (${lessonId})`, source: 'feedback/2026-11-20.md', date: '2026-11-20', addedAt: new Date().toISOString() };
+      await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, `${lessonId}.json`, JSON.stringify(lesson));
+      await writeStoredSkill(store, 'learned', 'migrations', 'Write a down migration for every up migration.\n');
       const batchId = scope('lessons').replace('/', '-');
       writeFileSync(path.join(startRoot, 'night.yaml'), 'tasks:\n  - id: t1\n    title: one\n    skills_required: [migrations]\n');
       const validated = await loadBatchSpec('night.yaml', startRoot);
@@ -302,27 +299,5 @@ test('postgres: the morning report is kept in the shared store as well as in res
     }
   } finally {
     await store.close();
-  }
-});
-
-test('postgres: a skill one host learned is what a retry on another host returns and writes, without asking the model again', async () => {
-  const fake = await startFakeAnthropic({
-    byTurn: () => message([toolUse('toolu_skill', 'record_skill', { title: 'Migrations', when_to_use: 'schema changes', pattern: 'Write the down migration too.', confidence: 0.9 })]),
-  });
-  const store = await PostgresStateStore.open(pg.server.url);
-  try {
-    const anthropic = createAnthropicClient({ anthropic: { apiKey: 'sk-test', baseUrl: fake.url } });
-    const [hostA, hostB] = ['a', 'b'].map((h) => mkdtempSync(path.join(os.tmpdir(), `nightshift-store-skill-${h}-`)));
-    const input = { workflowId: `nightshift-test-${process.pid}/learner@run-${randomBytes(3).toString('hex')}`, task: { id: 'learner', title: 'Add a table', description: '', acceptanceCriteria: [], updateSkill: 'migrations' }, date: '2026-11-21' };
-    const first = await learnSkill({ root: hostA, anthropic, transcripts: transcriptsIn(store), store }, input);
-    assert.equal(first.status, 'learned');
-    // The activity's retry lands on host B, whose disk has no skill file.
-    const again = await learnSkill({ root: hostB, anthropic, transcripts: transcriptsIn(store), store }, input);
-    assert.deepEqual(again, { ...first, costUsd: 0 });
-    assert.equal(fake.requests.length, 1, 'the model was asked once');
-    assert.equal(readFileSync(path.join(hostB, again.file), 'utf8'), readFileSync(path.join(hostA, first.file), 'utf8'));
-  } finally {
-    await store.close();
-    await fake.close();
   }
 });
