@@ -23,6 +23,8 @@ export interface Lesson {
   date: string;
   rating?: string;
   addedAt: string;
+  /** Its place in its feedback file: lessons read in one go share `addedAt` and keep the file's order. Absent in older records. */
+  order?: number;
 }
 
 /** A host's root (its feedback files and results) and the store its lessons are in. */
@@ -76,7 +78,11 @@ export async function listLessons(place: LessonPlace): Promise<Lesson[]> {
     const text = await place.store.get('lessons', LESSON_LIST_SCOPE, k);
     if (text !== undefined) out.push(JSON.parse(text) as Lesson);
   }
-  return out.sort((a, b) => (a.addedAt === b.addedAt ? (a.id < b.id ? -1 : 1) : a.addedAt < b.addedAt ? -1 : 1));
+  return out.sort((a, b) => {
+    if (a.addedAt !== b.addedAt) return a.addedAt < b.addedAt ? -1 : 1;
+    if ((a.order ?? 0) !== (b.order ?? 0)) return (a.order ?? 0) - (b.order ?? 0);
+    return a.id < b.id ? -1 : 1;
+  });
 }
 
 /** The lessons as every agent prompt shows them (empty when there are none). */
@@ -124,11 +130,14 @@ export async function importFeedback(place: LessonPlace, file: string): Promise<
 
   await migrateLegacyLessons(place);
   const added: Lesson[] = [];
+  const addedAt = new Date().toISOString();
+  let order = 0;
   for (const t of feedback.tasks) {
     for (const action of t.actions) {
+      order += 1;
       const id = lessonId(rel, t.taskId, action);
       if ((await store.get('lessons', LESSON_LIST_SCOPE, removedKey(id))) !== undefined) continue;
-      const lesson: Lesson = { id, text: action, source: rel, task: t.taskId, date, ...(t.rating !== undefined ? { rating: `${t.rating}/${t.outOf}` } : {}), addedAt: new Date().toISOString() };
+      const lesson: Lesson = { id, text: action, source: rel, task: t.taskId, date, ...(t.rating !== undefined ? { rating: `${t.rating}/${t.outOf}` } : {}), addedAt, order };
       // Insert-if-absent: the same file read twice, or on two hosts at once, adds each lesson once.
       if (await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, lessonKey(id), JSON.stringify(lesson))) added.push(lesson);
     }
