@@ -15,7 +15,7 @@ import { temporal } from '@temporalio/proto';
 import type { Client } from '@temporalio/client';
 import { readBatch } from '../../client/batches';
 import { runDemo } from '../../client/commands/demo';
-import { capabilityWaits } from '../../client/workers';
+import { capabilityWaits, untilPolled } from '../../client/workers';
 import { DEMO_TASK_QUEUE, hostTaskQueue, TASK_QUEUE } from '../../common/task-queues';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { BatchResult, BatchStatus } from '../../workflows/contract';
@@ -183,6 +183,8 @@ test("a GitHub task's sandbox is made by a worker with GITHUB_TOKEN, which pushe
     assert.match(tokenless.output(), /leaves github work to other workers: it needs GITHUB_TOKEN set/);
     assert.match(tokenless.output(), /polls nightshift, nightshift-model\n/);
     assert.doesNotMatch(tokenless.output(), /https remotes/, 'no warning about pushes it is no longer given');
+    // Its start-up line can come before its first poll reaches the server; `status` needs the poll.
+    await untilPolled(env.client, TASK_QUEUE);
 
     const batchId = uniqueBatchId('capabilities-github');
     const agent = (id: string) => ({ id, title: `Write ${id}.txt`, description: 'Write the file and finish.', agent_config: { model: 'haiku', max_turns: 4 } });
