@@ -2,8 +2,8 @@
  * Workers that differ in what they can run. Work that needs a model goes to a queue only
  * workers with a model poll: a worker without a key leaves the agent task's model calls
  * waiting, and `status` says why, until a worker with a key takes them. A task delivered on
- * GitHub has its sandbox made from a queue only workers with GITHUB_TOKEN poll, the same
- * way, so the host that pushes its branch and opens its PR has the token. The demo runs on
+ * GitHub has its sandbox made (and remade, when its host dies) from a queue only workers
+ * with GITHUB_TOKEN poll, the same way, so the host that pushes its branch has the token. The demo runs on
  * its own queue, so an outside `npm run worker` takes none of its tasks.
  */
 import { test } from 'node:test';
@@ -21,7 +21,8 @@ import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { BatchResult, BatchStatus } from '../../workflows/contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from '../delivery/helpers';
+import { git, GITHUB_REPO, prSettings, remote, taskOf, writesThenFinishes } from '../delivery/helpers';
+import { agentInput, agentSpec, startAgentTask, taskResultOf, workflowIdOf } from '../agent/helpers';
 import { startDevServer, testConfig, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 
@@ -254,6 +255,67 @@ test("a GitHub task's sandbox is made by a worker with GITHUB_TOKEN, which pushe
     assert.deepEqual(await capabilityWaits(env.client, TASK_QUEUE), []);
   } finally {
     for (const w of workers) await w.kill('SIGKILL');
+    await fake.close();
+    await gh.close();
+    await env.teardown();
+    await shutdownIsolation();
+  }
+});
+
+test("a GitHub task whose sandbox host dies is rebuilt by another worker with GITHUB_TOKEN, never by one without", async () => {
+  const env = await startDevServer();
+  const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-capabilities-'));
+  const bare = remote();
+  const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
+  const vars = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', NIGHTSHIFT_ROOT: root, GITHUB_API_URL: gh.url };
+  const workers: WorkerProcess[] = [];
+  // The model is only on the tokenless worker, so the sandbox's first host holds no model call when it dies.
+  const tokenlessVars = { ...vars, GITHUB_TOKEN: '', NIGHTSHIFT_HOST_ID: `caps-a-${process.pid}` };
+  const tokenVars = (host: string) => ({ ...vars, GITHUB_TOKEN: 'ghs_test', ANTHROPIC_API_KEY: '', ANTHROPIC_BASE_URL: '', NIGHTSHIFT_HOST_ID: `caps-${host}-${process.pid}` });
+  let replacement: Promise<WorkerProcess> | undefined;
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) => {
+      // After turn 1's tool ran on the first token host: that host dies, another with the token comes up.
+      if (turn === 2 && !replacement) {
+        void workers[1].kill('SIGKILL');
+        replacement = spawnWorker(tokenVars('c'));
+      }
+      if (turn === 1) return message([toolUse('tu_w1', 'write_file', { path: 'one.txt', content: 'one\n' })]);
+      if (turn === 2) return message([toolUse('tu_w2', 'write_file', { path: 'two.txt', content: 'two\n' })]);
+      return message([text('Done.'), toolUse('tu_fin', 'finish', { summary: 'wrote two files', verification: 'read them back' })]);
+    },
+  });
+  try {
+    workers.push(await spawnWorker({ ...tokenlessVars, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url }));
+    workers.push(await spawnWorker(tokenVars('b')));
+    const input = agentInput(agentSpec({ id: 'rebuilt', repo: bare, createPr: true, pullRequest: prSettings(), model: 'haiku', maxTurns: 5 }), { hostScheduleToStartMs: 5_000 });
+    const handle = await startAgentTask(env, input);
+    const result = await taskResultOf(handle);
+    assert.ok(replacement, 'the first token host was killed');
+    const tokenedAgain = await replacement;
+    workers.push(tokenedAgain);
+    assert.equal(result.status, 'succeeded', result.error);
+    assert.equal(result.sandboxesLost, 1);
+    assert.equal(result.deliveryError, undefined);
+    assert.equal(result.pushed, true);
+    assert.equal(git(bare, 'rev-parse', `refs/heads/${result.branch}`), result.commit);
+    assert.deepEqual(git(bare, 'ls-tree', '--name-only', result.commit!).split('\n').filter((f) => f.endsWith('.txt')).sort(), ['one.txt', 'two.txt'], "the rebuilt sandbox kept turn 1's work");
+    assert.equal(gh.pulls(GITHUB_REPO).length, 1);
+
+    const runs = await activityRuns(env.client, workflowIdOf(input));
+    const [tokenless, first, second] = [workers[0], workers[1], tokenedAgain].map((w) => String(w.child.pid));
+    assert.deepEqual(
+      runs.filter((r) => SANDBOX_MADE.includes(r.type)).map((r) => [r.type, r.taskQueue, pidOf(r.identity)]),
+      [
+        ['createAgentSandbox', 'nightshift-github', first],
+        ['recreateAgentSandbox', 'nightshift-github', second],
+      ],
+    );
+    for (const r of runs.filter((r) => ['pushWork', 'commitWork'].includes(r.type))) assert.deepEqual([r.type, r.taskQueue, pidOf(r.identity)], [r.type, hostTaskQueue(`caps-c-${process.pid}`), second]);
+    assert.ok(!runs.some((r) => pidOf(r.identity) === tokenless && [...SANDBOX_MADE, ...ON_SANDBOX].includes(r.type)), 'the tokenless worker never held the sandbox');
+  } finally {
+    for (const w of workers) await w.kill('SIGKILL');
+    await (await replacement?.catch(() => undefined))?.kill('SIGKILL');
     await fake.close();
     await gh.close();
     await env.teardown();
