@@ -10,3 +10,11 @@ export function isRemoteRepo(repo: string): boolean {
   const slash = repo.indexOf('/');
   return colon > 0 && (slash < 0 || colon < slash);
 }
+
+/**
+ * Whether a task's delivery is on GitHub: it names `pull_request.repo`, or its repo is
+ * remote. Its pull request needs GITHUB_TOKEN, and so does a push to an https remote.
+ */
+export function deliversToGitHub(task: { repo?: string; pullRequest?: { repo?: string } }): boolean {
+  return Boolean(task.pullRequest?.repo) || (task.repo !== undefined && isRemoteRepo(task.repo));
+}

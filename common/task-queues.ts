@@ -14,6 +14,8 @@
  * Each worker also polls a queue of its own (Temporal's worker-specific task queue
  * pattern): creating a local sandbox returns it, and every activity that touches that
  * sandbox is scheduled there, because the sandbox is a directory on that host's disk.
+ * A task delivered on GitHub has its local sandbox made on the GitHub queue, so that host
+ * has the token its push needs.
  */
 
 /** The task queue is part of the public contract (design.md). */
@@ -23,8 +25,8 @@ export const TASK_QUEUE = 'nightshift';
 export const DEMO_TASK_QUEUE = 'nightshift-demo';
 
 /**
- * What a worker may lack. `model`: a model API is configured. `github`: it can talk to
- * GitHub's API. `e2b`, `docker`: it can reach that sandbox provider.
+ * What a worker may lack. `model`: a model API is configured. `github`: it has a token for
+ * GitHub's API and for pushes to https remotes. `e2b`, `docker`: it can reach that sandbox provider.
  */
 export type Capability = 'model' | 'github' | 'e2b' | 'docker';
 
@@ -42,8 +44,9 @@ export const REMOTE_PROVIDERS: readonly RemoteProvider[] = ['e2b', 'docker'];
 export const CAPABILITY_ACTIVITIES: Record<Exclude<Capability, RemoteProvider>, readonly string[]> = {
   // Planning (decomposeGoal, planFromFindings) is not here: without a model it plans by heuristic.
   model: ['callModel', 'keepCacheWarm', 'simpleModelCall', 'learnSkill', 'submitSkillBatch', 'collectSkillBatch', 'submitSimpleBatch', 'simpleBatchState', 'cancelSimpleBatch', 'collectSimpleBatch'],
-  // The push is not here: it runs where the delivery repository holding the commit is (the sandbox's host).
-  github: ['openPullRequest', 'reportFollowUp'],
+  // The push runs on the sandbox's host, where the delivery repository holding the commit is:
+  // making a GitHub task's local sandbox here makes that host one with the token.
+  github: ['openPullRequest', 'reportFollowUp', 'createAgentSandbox', 'recreateAgentSandbox'],
 };
 
 /** What a worker needs for a capability, in the words `status` and the worker use. */
@@ -57,7 +60,7 @@ export const CAPABILITY_NEEDS: Record<Capability, string> = {
 /** What one waiting activity of a capability's queue is, for `status`: "1 model call waits". */
 export const CAPABILITY_WORK: Record<Capability, [one: string, many: string]> = {
   model: ['model call', 'model calls'],
-  github: ['GitHub call', 'GitHub calls'],
+  github: ['GitHub step', 'GitHub steps'],
   e2b: ['E2B sandbox step', 'E2B sandbox steps'],
   docker: ['Docker sandbox step', 'Docker sandbox steps'],
 };

@@ -68,8 +68,6 @@ export function describeCapabilities(c: WorkerCapabilities, queues: { queue: str
   for (const capability of CAPABILITIES) {
     if (!c.routed.has(capability)) lines.push(`leaves ${capability} work to other workers: it needs ${CAPABILITY_NEEDS[capability]}`);
   }
-  // A push goes from the host that holds the commit, so it is told, not routed.
-  if (!c.routed.has('github')) lines.push('pushes to https remotes from sandboxes on this host will not be made without GITHUB_TOKEN (local remotes work)');
   lines.push(`sandboxes: ${c.sandboxes.length ? c.sandboxes.join(', ') : 'none found (no bwrap, Docker engine or E2B_API_KEY)'}`);
   return lines;
 }

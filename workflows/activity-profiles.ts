@@ -13,6 +13,7 @@
  */
 import { ActivityFailure, patched, TimeoutFailure, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
 import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { deliversToGitHub } from '../common/remote-repo';
 import { capabilityQueue, isHostTaskQueue, isRemoteProvider, type Capability } from '../common/task-queues';
 
 /**
@@ -27,6 +28,13 @@ export const CAPABILITY_QUEUES_PATCH = 'activities-on-capability-queues';
  * own queue; they keep doing so on replay.
  */
 export const GITHUB_AND_PROVIDER_QUEUES_PATCH = 'github-and-sandbox-provider-queues';
+
+/**
+ * The local sandbox of a task delivered on GitHub is made on `<queue>-github`, so the host
+ * that holds it (and pushes its branch from there) has GITHUB_TOKEN. Histories from before
+ * made it on any worker; they keep doing so on replay.
+ */
+export const GITHUB_TASK_SANDBOXES_PATCH = 'github-task-sandboxes-on-token-hosts';
 
 /** `options` on the queue of `capability`'s work, when the history took routing in under `patchId`. Call inside a workflow. */
 function needing(capability: Capability, options: ActivityOptions, patchId = CAPABILITY_QUEUES_PATCH): ActivityOptions {
@@ -46,6 +54,17 @@ export const onGitHub = (options: ActivityOptions): ActivityOptions => needing('
 export function providerHost(provider: string | undefined, scheduleToStartMs?: number): SandboxHost {
   if (!isRemoteProvider(provider) || !patched(GITHUB_AND_PROVIDER_QUEUES_PATCH)) return { scheduleToStartMs };
   return { taskQueue: capabilityQueue(workflowInfo().taskQueue, provider), scheduleToStartMs };
+}
+
+/**
+ * Where a task's sandbox is made (created, or rebuilt after a loss), given `steps`, where its
+ * steps go before it exists (providerHost). A remote provider's sandbox is made there too;
+ * a local one of a task delivered on GitHub on the GitHub queue, whose worker returns its
+ * own host queue like any creator. Call inside a workflow.
+ */
+export function sandboxCreator(task: { repo?: string; pullRequest?: { repo?: string } }, provider: string | undefined, steps: SandboxHost): SandboxHost {
+  if (isRemoteProvider(provider) || !deliversToGitHub(task) || !patched(GITHUB_TASK_SANDBOXES_PATCH)) return { ...steps };
+  return { ...steps, taskQueue: capabilityQueue(workflowInfo().taskQueue, 'github') };
 }
 
 /**

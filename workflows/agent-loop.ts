@@ -20,7 +20,7 @@ import {
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
-import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
+import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxCreator, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
 import { isHostTaskQueue } from '../common/task-queues';
 import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
@@ -39,14 +39,14 @@ export const PROGRESS_GUARD_PATCH = 'no-progress-guard';
 const SANDBOX_RECOVERIES_PER_CALL = 2;
 
 /**
- * Model calls go to the model queue; creating a local sandbox to any worker, a remote one to
- * its provider's queue (`provider`); what touches the sandbox goes to its host.
+ * Model calls go to the model queue; creating (or rebuilding) the sandbox to `creator`
+ * (activity-profiles.ts sandboxCreator); what touches the sandbox goes to its host.
  */
-function proxies(heartbeatTimeout: number, host: SandboxHost, provider: SandboxHost) {
+function proxies(heartbeatTimeout: number, host: SandboxHost, creator: SandboxHost) {
   const model = proxyActivities<Activities>(modelCall(heartbeatTimeout));
   const modelOnce = proxyActivities<Activities>(modelCallOnce(heartbeatTimeout));
   const tool = proxyActivities<Activities>(onHost(toolCall(heartbeatTimeout), host));
-  const sandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), provider));
+  const sandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), creator));
   const onSandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
@@ -90,9 +90,11 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   const heartbeatTimeout = opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   // A remote sandbox's steps go to its provider's queue from the first; a local one's to its creator's host once made.
   const carriedQueue = input.carried?.sandboxQueue;
-  const provider = carriedQueue && !isHostTaskQueue(carriedQueue) ? { taskQueue: carriedQueue } : providerHost((task.sandbox ?? input.sandbox)?.provider);
+  const settings = task.sandbox ?? input.sandbox;
+  const provider = carriedQueue && !isHostTaskQueue(carriedQueue) ? { taskQueue: carriedQueue } : providerHost(settings?.provider);
   const host: SandboxHost = { taskQueue: carriedQueue ?? provider.taskQueue, scheduleToStartMs: opts.hostScheduleToStartMs };
-  let acts = proxies(heartbeatTimeout, host, provider);
+  const creator = sandboxCreator(task, settings?.provider, provider);
+  let acts = proxies(heartbeatTimeout, host, creator);
   const model = resolveModel(task.model, task.complexity);
   const carried = input.carried;
 
@@ -194,14 +196,14 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     setCurrentDetails(taskDetails(status, Date.now()));
   };
 
-  /** Builds the sandbox again from its last checkpoint, on whichever worker takes the activity. */
+  /** Builds the sandbox again from its last checkpoint, on whichever worker takes the activity from the creator's queue. */
   const rebuildSandbox = async (why: string) => {
     publish(`turn ${turn}: ${why}, rebuilding it from its last checkpoint`);
     const made = await acts.recreateAgentSandbox({ workflowId: storeKey, sandboxId: sandboxId!, sandbox: task.sandbox ?? input.sandbox, task });
     sandboxId = made.sandboxId;
     if (host.taskQueue) {
       host.taskQueue = made.taskQueue ?? provider.taskQueue;
-      acts = proxies(heartbeatTimeout, host, provider);
+      acts = proxies(heartbeatTimeout, host, creator);
     }
   };
   /** Runs a step on the sandbox's host; when the host is gone, on a rebuilt sandbox elsewhere. */
@@ -226,7 +228,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       // Worker-specific task queue: everything that touches this sandbox goes back to its host.
       if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
         host.taskQueue = made.taskQueue;
-        acts = proxies(heartbeatTimeout, host, provider);
+        acts = proxies(heartbeatTimeout, host, creator);
       }
     }
     if (!carried) {

@@ -10,7 +10,7 @@ import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation,
 import type { Activities } from '../activities';
 import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
-import { isRemoteRepo } from '../common/remote-repo';
+import { deliversToGitHub } from '../common/remote-repo';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
@@ -51,8 +51,7 @@ function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
  */
 function pullRequests(input: AgentTaskInput) {
   const options = notRetried(gitStep(heartbeatOf(input)));
-  const onGitHubRepo = Boolean(input.task.pullRequest?.repo) || (input.task.repo !== undefined && isRemoteRepo(input.task.repo));
-  return proxyActivities<Activities>(onGitHubRepo ? onGitHub(options) : options);
+  return proxyActivities<Activities>(deliversToGitHub(input.task) ? onGitHub(options) : options);
 }
 
 /**

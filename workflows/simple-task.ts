@@ -7,7 +7,7 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { batchStep, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
+import { batchStep, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxCreator, sandboxStep, type SandboxHost } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
 import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
 import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
@@ -88,11 +88,13 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
   raises.listen();
   const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
   // A remote sandbox is made and worked on through its provider's queue; a local one's host is known once made.
-  const host: SandboxHost = providerHost((task.sandbox ?? input.sandbox)?.provider, input.loop?.hostScheduleToStartMs);
+  const settings = task.sandbox ?? input.sandbox;
+  const host: SandboxHost = providerHost(settings?.provider, input.loop?.hostScheduleToStartMs);
   let { model, sandbox, modelOnce } = proxies(host);
+  const creating = proxyActivities<Activities>(onHost(sandboxStep(), sandboxCreator(task, settings?.provider, host)));
   try {
     status.activity = 'creating sandbox';
-    const made = await sandbox.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
+    const made = await creating.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
     sandboxId = made.sandboxId;
     // Worker-specific task queue: the sandbox is on its creator's disk. A lost host fails this one-call task.
     if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {

@@ -1,7 +1,7 @@
 /**
  * Replays committed agentTask histories (tool calls and finish; a continue-as-new chain;
- * a policy halt) against today's workflow code, so a nondeterministic change to the agent
- * loop fails here before it breaks a task in flight.
+ * a policy halt; a delivery to GitHub) against today's workflow code, so a
+ * nondeterministic change to the agent loop fails here before it breaks a task in flight.
  *
  * Re-record only for a deliberate, versioned change:
  *   NIGHTSHIFT_RECORD=1 node --import tsx --test test/agent/history-replay.test.ts
@@ -16,6 +16,8 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { AgentTaskInput } from '../../workflows/contract';
 import { message, overloaded, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
+import { startFakeGitHub } from '../fakes/github-server';
+import { deliveryConfig, deliveryWorker, GITHUB_REPO, prSettings, remote, writesThenFinishes } from '../delivery/helpers';
 import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
 import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
 
@@ -23,7 +25,8 @@ const DIR = path.join(__dirname, '..', 'fixtures', 'agent-histories');
 
 const finish = (id: string) => message([toolUse(id, 'finish', { summary: 'done', verification: 'checked' })]);
 
-const SCENARIOS: { name: string; input: AgentTaskInput; byTurn: (turn: number) => ReturnType<typeof message> }[] = [
+/** `github`: the task is delivered on GitHub (a fresh remote with a PR on the GitHub fake), by a worker with a token. */
+const SCENARIOS: { name: string; input: AgentTaskInput; byTurn: (turn: number) => ReturnType<typeof message>; github?: true }[] = [
   {
     // The loop's own model-call retry (patch model-call-attempts-booked): a 529, a backoff timer, a second attempt.
     name: 'model-retries',
@@ -59,6 +62,13 @@ const SCENARIOS: { name: string; input: AgentTaskInput; byTurn: (turn: number) =
     input: agentInput(agentSpec({ id: 'replay-halt', model: 'haiku' })),
     byTurn: () => message([toolUse('tu_1', 'bash', { command: 'git push origin main' })]),
   },
+  {
+    // The sandbox made on the GitHub queue (patch github-task-sandboxes-on-token-hosts), then push and PR.
+    name: 'github-delivery',
+    input: agentInput(agentSpec({ id: 'replay-github', model: 'haiku', createPr: true, pullRequest: prSettings() })),
+    byTurn: (t) => writesThenFinishes({ 'a.txt': 'a\n' }, t),
+    github: true,
+  },
 ];
 
 async function record(): Promise<void> {
@@ -67,9 +77,11 @@ async function record(): Promise<void> {
   try {
     for (const s of SCENARIOS.filter((x) => process.env.NIGHTSHIFT_RECORD === '1' || process.env.NIGHTSHIFT_RECORD === x.name)) {
       const fake = await startFakeAnthropic({ byTurn: s.byTurn });
+      const bare = s.github ? remote() : undefined;
+      const gh = bare ? await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } }) : undefined;
       try {
-        const worker = await testWorker(env, withModel(testConfig(env), fake.url));
-        const input = { ...s.input, batchId: `nightshift-replay-agent-${s.name}` };
+        const worker = gh ? await deliveryWorker(env, deliveryConfig(env, fake.url, gh.url)) : await testWorker(env, withModel(testConfig(env), fake.url));
+        const input = { ...s.input, batchId: `nightshift-replay-agent-${s.name}`, ...(bare ? { task: { ...s.input.task, repo: bare } } : {}) };
         const { firstRunId } = await runAgentTask(env, worker, input);
         const workflowId = workflowIdOf(input);
         let runId: string | undefined = firstRunId;
@@ -80,6 +92,7 @@ async function record(): Promise<void> {
         }
       } finally {
         await fake.close();
+        await gh?.close();
       }
     }
   } finally {
