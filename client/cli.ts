@@ -6,7 +6,7 @@ import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { loadConfig, LOG_FORMATS, webUiUrl } from '../common/config';
+import { loadConfig, LOG_FORMATS, webUiUrl, type NightshiftConfig } from '../common/config';
 import { openStateStore } from '../common/store';
 import { installModelFile } from '../common/models-file';
 import { formatSpecIssue, SpecError } from '../common/errors';
@@ -105,8 +105,8 @@ function parsePort(v: string): number {
 }
 
 export function buildProgram(): Command {
-  const config = loadConfig();
-  installModelFile(config.modelsFile);
+  // Read in the preAction hook, after the arguments: `--help` and `--version` work with any settings.
+  const config = {} as NightshiftConfig;
   const program = new Command('nightshift').description('Run a night of coding-agent work as durable Temporal workflows.');
   for (const f of CONNECTION_FLAGS) program.option(f.flags, f.help);
   program.addOption(new Option('-o, --output <format>', 'text, or json: the same as --json on every command that has it').choices(['text', 'json']));
@@ -120,6 +120,7 @@ export function buildProgram(): Command {
     const global = program.opts();
     try {
       Object.assign(config, loadConfig(connectionEnv(global)));
+      installModelFile(config.modelsFile);
       repeatInHints(givenConnectionFlags(program));
     } catch (err) {
       throw new CliError((err as Error).message, EXIT.usage);
