@@ -10,14 +10,9 @@ import { validateFile } from './validate';
 import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
-import { duration, taskTable, usd } from '../format';
+import { duration, localDate, taskTable, usd } from '../format';
 import { runnable } from '../hints';
 import { checkModelsOffered, modelWarnings } from './models';
-
-export function localDate(d = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
 
 export interface StartOptions {
   date?: string;

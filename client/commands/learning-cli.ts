@@ -4,11 +4,10 @@
  */
 import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
-import { computeInsights, type InsightRow } from '../../activities/learning/insights';
-import { approveSkill, findSkill, listSkills, rejectSkill, SkillNotFound } from '../../activities/learning/skills';
-import { importFeedback, LessonNotFound, listLessons, removeLesson } from '../../activities/learning/store';
+import type { InsightRow } from '../../activities/learning/insights';
 import { CliError, EXIT } from '../errors';
 import { table, usd } from '../format';
+import { load } from '../lazy';
 
 type Print = (s: string) => void;
 
@@ -17,7 +16,8 @@ async function notFound<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof SkillNotFound || err instanceof LessonNotFound) throw new CliError(err.message, EXIT.notFound);
+    // The store modules are loaded: the command that threw used them.
+    if (err instanceof load.skills().SkillNotFound || err instanceof load.lessons().LessonNotFound) throw new CliError(err.message, EXIT.notFound);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`no such file: ${(err as NodeJS.ErrnoException).path}`, EXIT.notFound);
     throw err;
   }
@@ -37,7 +37,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .description('every skill, learned skill and pending skill')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const all = await listSkills(config.root);
+      const all = await load.skills().listSkills(config.root);
       if (o.json) return print(JSON.stringify(all, null, 2));
       print(all.length ? table(['SKILL', 'STATUS', 'CONFIDENCE', 'LEARNED FROM', 'DATE'], all.map((s) => [s.name, s.status, s.confidence?.toFixed(2) ?? '-', s.source ?? '-', s.date ?? '-'])) : 'no skills yet: write skills/<name>.md, or set on_completion.update_skill on a task');
     });
@@ -45,18 +45,18 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('show')
     .argument('<name>')
     .description('print a skill (hand-written first, then learned, then pending)')
-    .action(async (name: string) => print((await notFound(findSkill(config.root, name))).text));
+    .action(async (name: string) => print((await notFound(load.skills().findSkill(config.root, name))).text));
   skills
     .command('approve')
     .argument('<name>')
     .description('move a pending skill to skills/learned/, where tasks that require it find it')
-    .action(async (name: string) => print(`approved: ${(await notFound(approveSkill(config.root, name))).file}`));
+    .action(async (name: string) => print(`approved: ${(await notFound(load.skills().approveSkill(config.root, name))).file}`));
   skills
     .command('reject')
     .argument('<name>')
     .description('delete a pending skill')
     .action(async (name: string) => {
-      await notFound(rejectSkill(config.root, name));
+      await notFound(load.skills().rejectSkill(config.root, name));
       print(`rejected ${name}`);
     });
 
@@ -66,7 +66,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .argument('<file>', 'e.g. feedback/2026-11-21.md')
     .option('--json', 'print the parsed feedback and the lessons added as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const r = await notFound(importFeedback(config.root, file));
+      const r = await notFound(load.lessons().importFeedback(config.root, file));
       if (r.unknownTasks.length) info(`note: results/${r.feedback.date}.json has no task ${r.unknownTasks.join(', ')}; their ratings are kept anyway`);
       if (o.json) return print(JSON.stringify({ feedback: r.feedback, ratingsFile: r.ratingsFile, added: r.added }, null, 2));
       const rated = r.feedback.tasks.filter((t) => t.rating !== undefined);
@@ -84,7 +84,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('list')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const all = await listLessons(config.root);
+      const all = await load.lessons().listLessons(config.root);
       if (o.json) return print(JSON.stringify(all, null, 2));
       print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text])) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
     });
@@ -92,14 +92,14 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('remove')
     .argument('<id>')
     .description('remove a lesson (it stays removed if its feedback is read again)')
-    .action(async (id: string) => print(`removed ${id}: ${(await notFound(removeLesson(config.root, id))).text}`));
+    .action(async (id: string) => print(`removed ${id}: ${(await notFound(load.lessons().removeLesson(config.root, id))).text}`));
 
   program
     .command('insights')
     .description('ratings, cost and success over time, by role, model and complexity')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const i = await computeInsights(config.root);
+      const i = await load.insights().computeInsights(config.root);
       if (o.json) return print(JSON.stringify(i, null, 2));
       print([renderInsightRows('All nights', [i.total]), renderInsightRows('By night', i.byDate), renderInsightRows('By role', i.byRole), renderInsightRows('By model', i.byModel), renderInsightRows('By complexity', i.byComplexity)].join('\n\n'));
     });
