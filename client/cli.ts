@@ -5,7 +5,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { loadConfig, LOG_FORMATS, webUiUrl, type NightshiftConfig } from '../common/config';
+import { debugStacks, loadConfig, LOG_FORMATS, webUiUrl, type NightshiftConfig } from '../common/config';
 import { formatSpecIssue, SpecError } from '../common/errors';
 import type { LogFormat } from '../worker/log';
 import type { BatchStatus } from '../workflows/contract';
@@ -18,7 +18,7 @@ import { scheduleCommand } from './commands/schedule-cli';
 import { CliError, EXIT } from './errors';
 import { localDate } from './format';
 import { load } from './lazy';
-import { nightshiftCommand, repeatInHints, versionLine } from './hints';
+import { configureHints, nightshiftCommand, versionLine } from './hints';
 
 
 /** `start --mode`: seed 000's modes over a tasks folder (commands/intake.ts runs them). */
@@ -75,9 +75,9 @@ function givenConnectionFlags(program: Command): string[] {
   return out;
 }
 
-/** The environment the global flags describe: the process's, with each flag given laid over its variable. */
-export function connectionEnv(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out = { ...env };
+/** The variables the global flags stand for, each flag given as the value of its variable, to lay over the environment. */
+export function connectionOverrides(flags: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const f of CONNECTION_FLAGS) {
     const v = flags[new Option(f.flags).attributeName()];
     if (v !== undefined) out[f.variable] = v === true ? 'true' : String(v);
@@ -107,9 +107,9 @@ export function buildProgram(): Command {
   program.hook('preAction', (_program, action) => {
     const global = program.opts();
     try {
-      Object.assign(config, loadConfig(connectionEnv(global)));
+      Object.assign(config, loadConfig(undefined, connectionOverrides(global)));
       if (config.modelsFile) load.modelsFile().installModelFile(config.modelsFile);
-      repeatInHints(givenConnectionFlags(program));
+      configureHints(config.host, givenConnectionFlags(program));
     } catch (err) {
       throw new CliError((err as Error).message, EXIT.usage);
     }
@@ -259,7 +259,7 @@ wrote ${files.junit}`);
         return;
       }
       if (!task || text === undefined) throw new CliError('usage: nightshift answer TASK "text" [--batch ID], or nightshift answer --from-files [dir]', EXIT.usage);
-      const sent = await load.questions().answerTask(client, task, text, o.batch);
+      const sent = await load.questions().answerTask(client, task, text, o.batch, load.questions().localUser(config.host));
       print(o.json ? JSON.stringify(sent) : `answered ${task} (${sent.workflowId})${sent.question ? `: ${sent.question.slice(0, 80)}` : ''}`);
     });
 
@@ -421,7 +421,7 @@ export async function main(argv = process.argv): Promise<void> {
     const { message, exitCode } = describeError(err);
     if (message) process.stderr.write(`nightshift: ${message}\n`);
     // A stack is for whoever debugs nightshift, not for its users.
-    if (process.env.NIGHTSHIFT_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    if (debugStacks() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exit(exitCode);
   }
 }

@@ -75,3 +75,12 @@ test('the same command with good settings runs: the failure above was the settin
   const r = await nightshift(['models', '--json'], {});
   assert.ok((JSON.parse(r.stdout) as { models: unknown[] }).models.length > 0);
 });
+
+test('NIGHTSHIFT_DEBUG adds the stack after the line; without it there is none', async () => {
+  const plain = await failing(['validate', 'tasks/none.yaml'], {});
+  assert.match(plain.stderr, /^nightshift: /);
+  assert.doesNotMatch(plain.stderr, /^\s+at /m);
+  const debug = await failing(['validate', 'tasks/none.yaml'], { NIGHTSHIFT_DEBUG: '1' });
+  assert.equal(debug.code, plain.code);
+  assert.match(debug.stderr, /^\s+at /m);
+});
