@@ -9,6 +9,7 @@
 /* eslint-disable @typescript-eslint/no-require-imports */
 export const load = {
   batch: () => require('./commands/batch') as typeof import('./commands/batch'),
+  batchResults: () => require('../activities/batch-results') as typeof import('../activities/batch-results'),
   batches: () => require('./batches') as typeof import('./batches'),
   contract: () => require('../workflows/contract') as typeof import('../workflows/contract'),
   demo: () => require('./commands/demo') as typeof import('./commands/demo'),
@@ -30,6 +31,7 @@ export const load = {
   schedule: () => require('./commands/schedule') as typeof import('./commands/schedule'),
   server: () => require('./server') as typeof import('./server'),
   skills: () => require('../activities/learning/skills') as typeof import('../activities/learning/skills'),
+  specs: () => require('../activities/spec') as typeof import('../activities/spec'),
   store: () => require('../common/store') as typeof import('../common/store'),
   telegram: () => require('./commands/telegram') as typeof import('./commands/telegram'),
   temporal: () => require('./temporal') as typeof import('./temporal'),

@@ -58,4 +58,6 @@ test('a command that talks to Temporal does load its client: the probe sees what
   // Nothing listens on port 1; the command loads the client, tries, and fails fast.
   const loaded = await loadedBy(['--address', '127.0.0.1:1', 'status']);
   assert.ok(loaded.includes('@temporalio/client'), loaded.join(', '));
+  // What starting a night needs (the validator, the state store's driver) is not what status needs.
+  assert.deepEqual(loaded.filter((p) => ['@temporalio/worker', '@anthropic-ai/sdk', 'pg', 'yaml', 'zod'].includes(p)), []);
 });
