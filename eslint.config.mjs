@@ -24,6 +24,14 @@ export default tseslint.config(
     },
   },
   {
+    // Settings are read once, in common/config.ts (README, "Configuration"); tests and benchmarks set up their own.
+    files: ['**/*.ts'],
+    ignores: ['common/config.ts', 'test/**', 'bench/**'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read settings in common/config.ts; pass the environment on with inheritedEnv().' }],
+    },
+  },
+  {
     // Workflow code is replayed: it must be deterministic, so no Node built-ins and no
     // clients that do I/O. Types may still be imported.
     files: ['workflows/**/*.ts'],

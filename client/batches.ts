@@ -3,12 +3,11 @@ import { existsSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { readStoredTasks } from '../activities/batch-results';
 import { loadConfig, type NightshiftConfig } from '../common/config';
-import { openStateStore } from '../common/store';
 import { BATCH_WORKFLOW, batchStatusQuery, FINAL_STATES, taskStatusQuery, type BatchResult, type BatchStatus, type TaskStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
 import { nightshiftCommand } from './hints';
+import { load } from './lazy';
 import { capabilityWaits, queryWithWorker } from './workers';
 
 /** The newest running batch, else the newest batch at all. */
@@ -53,9 +52,10 @@ export async function runningBatchIds(client: Client): Promise<string[]> {
 /** A finished night's tasks: from its result, or from the state store when the result points there (a night that continued as new). */
 async function finishedTasks(r: BatchResult, config: Pick<NightshiftConfig, 'root' | 'store'> | undefined): Promise<BatchResult['tasks']> {
   if (r.tasks.length > 0 || !r.stored) return r.tasks;
-  const store = await openStateStore(config ?? loadConfig());
+  // Loaded only for a night whose tasks the store holds: `status` of a running one never opens it.
+  const store = await load.store().openStateStore(config ?? loadConfig());
   try {
-    return await readStoredTasks(store, r.stored.spec, r.stored.results);
+    return await load.batchResults().readStoredTasks(store, r.stored.spec, r.stored.results);
   } finally {
     await store.close();
   }

@@ -2,40 +2,27 @@
  * `nightshift`: start, watch and steer nights of agent work. Every command talks to
  * Temporal; the same actions are available through the Temporal CLI (see README).
  */
-import { isGrpcServiceError, WorkflowFailedError } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { loadConfig, LOG_FORMATS, webUiUrl } from '../common/config';
-import { openStateStore } from '../common/store';
-import { installModelFile } from '../common/models-file';
+import { debugStacks, loadConfig, LOG_FORMATS, webUiUrl, type NightshiftConfig } from '../common/config';
 import { formatSpecIssue, SpecError } from '../common/errors';
-import { promptForTask } from '../activities/prompt';
-import { writeReportFiles } from '../activities/report';
-import { installLogger, type LogFormat } from '../worker/log';
-import { runWorker } from '../worker/main';
-import { batchIdFor, latestBatchId, readBatch } from './batches';
-import { cancelCommand, followBatch, localDate, renderStatus, startBatch, statusCommand, webUiLink } from './commands/batch';
-import { checkModelsOffered, listModels, modelWarnings, renderModels } from './commands/models';
-import { runDemo } from './commands/demo';
-import { startDecomposed } from './commands/plan';
+import type { LogFormat } from '../worker/log';
+import type { BatchStatus } from '../workflows/contract';
+import type { IntakeStatus } from '../workflows/intake-contract';
+import type { IntakeOptions } from './commands/intake';
 import { registerDeployCommands } from './commands/deploy';
 import { registerLearningCommands } from './commands/learning-cli';
 import { registerPlanningCommands } from './commands/planning-cli';
-import { answerFromFiles, answerTask, listQuestions, raiseBudget, renderQuestions } from './commands/questions';
-import { intakeReport, MODES, renderIntake, startIntake, waitForIntake, type IntakeOptions } from './commands/intake';
 import { scheduleCommand } from './commands/schedule-cli';
-import { followUp, renderFollowUp } from './commands/followup';
-import { raiseDay, readLedger, renderLedger } from './commands/ledger';
-import { listenTelegram } from './commands/telegram';
-import { describePlan, validateFile } from './commands/validate';
 import { CliError, EXIT } from './errors';
-import { FINAL_STATES, type BatchStatus } from '../workflows/contract';
-import type { IntakeStatus } from '../workflows/intake-contract';
-import { nightshiftCommand, repeatInHints, versionLine } from './hints';
-import { runDevServer } from './server';
-import { connectClient } from './temporal';
-import { noWorkerMessage, pollingWorkers, requireWorker } from './workers';
+import { localDate } from './format';
+import { load } from './lazy';
+import { configureHints, nightshiftCommand, versionLine } from './hints';
+
+
+/** `start --mode`: seed 000's modes over a tasks folder (commands/intake.ts runs them). */
+const MODES = ['once', 'batch', 'continuous', 'status'] as const;
 
 const print = (s: string) => process.stdout.write(s + '\n');
 const info = (s: string) => process.stderr.write(s + '\n');
@@ -44,7 +31,7 @@ const info = (s: string) => process.stderr.write(s + '\n');
 const batchSucceeded = (s: BatchStatus) => s.state !== 'failed' && s.tasks.every((t) => t.status === 'succeeded');
 
 /** Exit 1 for `status`: the batch failed, or a task ended without succeeding (running and pending tasks may still). */
-const batchFailed = (s: BatchStatus) => s.state === 'failed' || s.tasks.some((t) => FINAL_STATES.includes(t.status) && t.status !== 'succeeded');
+const batchFailed = (s: BatchStatus) => s.state === 'failed' || s.tasks.some((t) => load.contract().FINAL_STATES.includes(t.status) && t.status !== 'succeeded');
 
 /** Exit 1 for `start --mode once|batch --wait`: a file was rejected or a task did not succeed. */
 const intakeSucceeded = (s: IntakeStatus) => s.rejected.length === 0 && s.recent.every((t) => t.status === 'succeeded');
@@ -88,9 +75,9 @@ function givenConnectionFlags(program: Command): string[] {
   return out;
 }
 
-/** The environment the global flags describe: the process's, with each flag given laid over its variable. */
-export function connectionEnv(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const out = { ...env };
+/** The variables the global flags stand for, each flag given as the value of its variable, to lay over the environment. */
+export function connectionOverrides(flags: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
   for (const f of CONNECTION_FLAGS) {
     const v = flags[new Option(f.flags).attributeName()];
     if (v !== undefined) out[f.variable] = v === true ? 'true' : String(v);
@@ -105,8 +92,9 @@ function parsePort(v: string): number {
 }
 
 export function buildProgram(): Command {
-  const config = loadConfig();
-  installModelFile(config.modelsFile);
+  // Read in the preAction hook, after the arguments: `--help` and `--version` work with any settings.
+  const config = {} as NightshiftConfig;
+  const connect = () => load.temporal().connectClient(config);
   const program = new Command('nightshift').description('Run a night of coding-agent work as durable Temporal workflows.');
   for (const f of CONNECTION_FLAGS) program.option(f.flags, f.help);
   program.addOption(new Option('-o, --output <format>', 'text, or json: the same as --json on every command that has it').choices(['text', 'json']));
@@ -119,13 +107,17 @@ export function buildProgram(): Command {
   program.hook('preAction', (_program, action) => {
     const global = program.opts();
     try {
-      Object.assign(config, loadConfig(connectionEnv(global)));
-      repeatInHints(givenConnectionFlags(program));
+      Object.assign(config, loadConfig(undefined, connectionOverrides(global)));
+      if (config.modelsFile) load.modelsFile().installModelFile(config.modelsFile);
+      configureHints(config.host, givenConnectionFlags(program));
     } catch (err) {
       throw new CliError((err as Error).message, EXIT.usage);
     }
-    const logFormat = (action.opts() as { logFormat?: LogFormat }).logFormat;
-    installLogger({ ...config.log, ...(logFormat ? { format: logFormat } : {}) });
+    // Only the commands that run a worker (they take --log-format) have a Temporal runtime to log for.
+    if (action.options.some((o) => o.long === '--log-format')) {
+      const logFormat = (action.opts() as { logFormat?: LogFormat }).logFormat;
+      load.log().installLogger({ ...config.log, ...(logFormat ? { format: logFormat } : {}) });
+    }
     if (global.output === 'json') {
       if (!action.options.some((o) => o.long === '--json')) throw new CliError(`-o json: \`${action.name()}\` has no JSON output`, EXIT.usage);
       action.setOptionValue('json', true);
@@ -147,40 +139,40 @@ export function buildProgram(): Command {
     .option('--max-concurrent <n>', 'with --mode: tasks running at once (default 3)')
     .option('--poll <duration>', 'with --mode: how often pending/ is read (default 60s)')
     .action(async (file: string | undefined, o: { decompose?: boolean; date?: string; workflowId?: string; rerun?: boolean; wait?: boolean; json?: boolean } & IntakeOptions & { mode?: (typeof MODES)[number] }) => {
-      const client = await connectClient(config);
+      const client = await connect();
       if (o.mode === 'status') {
-        const r = await intakeReport(client, config, file, o.workflowId);
-        print(o.json ? JSON.stringify(r, null, 2) : renderIntake(r));
+        const r = await load.intake().intakeReport(client, config, file, o.workflowId);
+        print(o.json ? JSON.stringify(r, null, 2) : load.intake().renderIntake(r));
         return;
       }
       if (o.mode) {
-        if (o.wait && o.mode !== 'continuous') await requireWorker(client);
-        const { intakeId, folder } = await startIntake(client, config, o.mode, file, o);
+        if (o.wait && o.mode !== 'continuous') await load.workers().requireWorker(client);
+        const { intakeId, folder } = await load.intake().startIntake(client, config, o.mode, file, o);
         if (!o.wait || o.mode === 'continuous') {
           print(o.json ? JSON.stringify({ intakeId, folder, mode: o.mode }) : `started ${intakeId} (${o.mode}) over ${folder}/pending/\n  status: ${nightshiftCommand()} status --intake`);
           return;
         }
-        const final = await waitForIntake(client, intakeId);
-        print(o.json ? JSON.stringify(final, null, 2) : renderIntake(await intakeReport(client, config, file, intakeId)));
+        const final = await load.intake().waitForIntake(client, intakeId);
+        print(o.json ? JSON.stringify(final, null, 2) : load.intake().renderIntake(await load.intake().intakeReport(client, config, file, intakeId)));
         if (!intakeSucceeded(final)) process.exitCode = EXIT.failure;
         return;
       }
       if (!file) throw new CliError('give a task file or directory, or --mode once|batch|continuous|status', EXIT.usage);
       // Waiting needs a worker; checked before anything starts, so nothing is left waiting behind a failed command.
-      if (o.wait) await requireWorker(client);
-      const started = o.decompose ? await startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await startBatch(client, config, file, { ...o, onWarning: info });
+      if (o.wait) await load.workers().requireWorker(client);
+      const started = o.decompose ? await load.plan().startDecomposed(client, file, { date: o.date, workflowId: o.workflowId }, o.wait ? info : undefined) : await load.batch().startBatch(client, config, file, { ...o, onWarning: info });
       const { batchId, runId } = started;
       for (const w of 'warnings' in started ? started.warnings : []) info(`warning: ${formatSpecIssue(w)}`);
       if (!o.wait) {
-        if (o.json) print(JSON.stringify({ batchId, runId, webUi: webUiLink(config, batchId) }));
-        else print(`started ${batchId}\n  web UI: ${webUiLink(config, batchId)}\n  status: ${nightshiftCommand()} status ${batchId}`);
+        if (o.json) print(JSON.stringify({ batchId, runId, webUi: load.batch().webUiLink(config, batchId) }));
+        else print(`started ${batchId}\n  web UI: ${load.batch().webUiLink(config, batchId)}\n  status: ${nightshiftCommand()} status ${batchId}`);
         // The batch waits on the server until a worker comes; say so rather than leave it silent.
-        if ((await pollingWorkers(client)).length === 0) info(`note: ${noWorkerMessage()}; the batch waits until one does`);
+        if ((await load.workers().pollingWorkers(client)).length === 0) info(`note: ${load.workers().noWorkerMessage()}; the batch waits until one does`);
         return;
       }
-      if (!o.json) info(`started ${batchId} · web UI: ${webUiLink(config, batchId)}`);
-      const s = await followBatch(client, batchId, o.json ? () => undefined : info);
-      print(o.json ? JSON.stringify(s, null, 2) : '\n' + renderStatus(s));
+      if (!o.json) info(`started ${batchId} · web UI: ${load.batch().webUiLink(config, batchId)}`);
+      const s = await load.batch().followBatch(client, batchId, o.json ? () => undefined : info);
+      print(o.json ? JSON.stringify(s, null, 2) : '\n' + load.batch().renderStatus(s));
       if (!batchSucceeded(s)) process.exitCode = EXIT.failure;
     });
 
@@ -193,11 +185,11 @@ export function buildProgram(): Command {
     .option('--intake [folder]', "seed 000's view: the tasks folder (pending/running/completed/failed), the intake and today's budget")
     .action(async (batch: string | undefined, o: { json?: boolean; watch?: boolean; intake?: string | boolean }) => {
       if (o.intake) {
-        const r = await intakeReport(await connectClient(config), config, typeof o.intake === 'string' ? o.intake : undefined);
-        print(o.json ? JSON.stringify(r, null, 2) : renderIntake(r));
+        const r = await load.intake().intakeReport(await connect(), config, typeof o.intake === 'string' ? o.intake : undefined);
+        print(o.json ? JSON.stringify(r, null, 2) : load.intake().renderIntake(r));
         return;
       }
-      const s = await statusCommand(await connectClient(config), batch, o, print);
+      const s = await load.batch().statusCommand(await connect(), batch, o, print);
       if (batchFailed(s)) process.exitCode = EXIT.failure;
     });
 
@@ -207,9 +199,9 @@ export function buildProgram(): Command {
     .argument('[batch]', 'batch workflow ID, or the task file it ran (the newest batch from it) (default: the newest running batch, else the newest)')
     .option('--json', 'print the paths and the report itself (what results/<date>.json holds: every task with its checks) as JSON')
     .action(async (batch: string | undefined, o: { json?: boolean }) => {
-      const client = await connectClient(config);
-      const status = await readBatch(client, batch !== undefined ? await batchIdFor(client, config.root, batch) : await latestBatchId(client), config);
-      const files = await writeReportFiles(config.root, status, status.budget?.capUsd);
+      const client = await connect();
+      const status = await load.batches().readBatch(client, batch !== undefined ? await load.batches().batchIdFor(client, config.root, batch) : await load.batches().latestBatchId(client), config);
+      const files = await load.report().writeReportFiles(config.root, status, status.budget?.capUsd);
       const report = o.json ? (JSON.parse(await readFile(path.join(config.root, files.json), 'utf8')) as unknown) : undefined;
       print(o.json ? JSON.stringify({ ...files, report }, null, 2) : `wrote ${files.markdown}
 wrote ${files.json}
@@ -223,10 +215,10 @@ wrote ${files.junit}`);
     .option('--since <date>', 'only feedback given since this date (YYYY-MM-DD) or ISO time')
     .option('--json', 'print the tasks made, the PRs skipped and the batch ID as JSON')
     .action(async (o: { repo?: string[]; since?: string; json?: boolean }) => {
-      const client = await connectClient(config);
-      const r = await followUp(client, config, { repos: o.repo, since: o.since });
-      print(o.json ? JSON.stringify(r, null, 2) : renderFollowUp(r));
-      if (r.started && (await pollingWorkers(client)).length === 0) info(`note: ${noWorkerMessage()}; the batch waits until one does`);
+      const client = await connect();
+      const r = await load.followup().followUp(client, config, { repos: o.repo, since: o.since });
+      print(o.json ? JSON.stringify(r, null, 2) : load.followup().renderFollowUp(r));
+      if (r.started && (await load.workers().pollingWorkers(client)).length === 0) info(`note: ${load.workers().noWorkerMessage()}; the batch waits until one does`);
     });
 
   program
@@ -237,9 +229,9 @@ wrote ${files.junit}`);
     .option('--reason <text>', "recorded in the task's result and the report")
     .option('--json', 'print the task result (without TASK: every task result) as JSON')
     .action(async (batch: string, task: string | undefined, o: { reason?: string; json?: boolean }) => {
-      const client = await connectClient(config);
-      await requireWorker(client);
-      const results = await cancelCommand(client, batch, task, o.reason);
+      const client = await connect();
+      await load.workers().requireWorker(client);
+      const results = await load.batch().cancelCommand(client, batch, task, o.reason);
       if (o.json) print(JSON.stringify(task === undefined ? results : results[0]));
       else for (const r of results) print(`${r.taskId}: ${r.status}${r.error ? ` (${r.error})` : ''}`);
     });
@@ -253,10 +245,10 @@ wrote ${files.junit}`);
     .option('--from-files [dir]', 'send every <task>-answer.md in dir (default: agent_questions/); sent files are renamed *-answer.sent.md')
     .option('--json', 'print what was sent as JSON')
     .action(async (task: string | undefined, text: string | undefined, o: { batch?: string; fromFiles?: string | boolean; json?: boolean }) => {
-      const client = await connectClient(config);
+      const client = await connect();
       if (o.fromFiles !== undefined) {
         if (task || text) throw new CliError('--from-files takes no task or text', EXIT.usage);
-        const r = await answerFromFiles(client, config, typeof o.fromFiles === 'string' ? o.fromFiles : undefined, o.batch);
+        const r = await load.questions().answerFromFiles(client, config, typeof o.fromFiles === 'string' ? o.fromFiles : undefined, o.batch);
         if (o.json) print(JSON.stringify(r, null, 2));
         else {
           for (const a of r.sent) print(`answered ${a.taskId} (${a.workflowId})`);
@@ -267,7 +259,7 @@ wrote ${files.junit}`);
         return;
       }
       if (!task || text === undefined) throw new CliError('usage: nightshift answer TASK "text" [--batch ID], or nightshift answer --from-files [dir]', EXIT.usage);
-      const sent = await answerTask(client, task, text, o.batch);
+      const sent = await load.questions().answerTask(client, task, text, o.batch, load.questions().localUser(config.host));
       print(o.json ? JSON.stringify(sent) : `answered ${task} (${sent.workflowId})${sent.question ? `: ${sent.question.slice(0, 80)}` : ''}`);
     });
 
@@ -276,8 +268,8 @@ wrote ${files.junit}`);
     .description('list open questions across running batches, with their age and the command that answers each')
     .option('--json', 'print the questions as JSON')
     .action(async (o: { json?: boolean }) => {
-      const qs = await listQuestions(await connectClient(config));
-      print(o.json ? JSON.stringify(qs, null, 2) : renderQuestions(qs));
+      const qs = await load.questions().listQuestions(await connect());
+      print(o.json ? JSON.stringify(qs, null, 2) : load.questions().renderQuestions(qs));
     });
 
   const budget = program.command('budget').description("a running batch's budget");
@@ -289,7 +281,7 @@ wrote ${files.junit}`);
     .option('--task <id>', "raise this task's max_cost_usd instead of the batch's")
     .option('--json', 'print the new cap and the resumed tasks as JSON')
     .action(async (batch: string, usd: string, o: { task?: string; json?: boolean }) => {
-      const r = await raiseBudget(await connectClient(config), batch, usd, o.task);
+      const r = await load.questions().raiseBudget(await connect(), batch, usd, o.task);
       print(o.json ? JSON.stringify(r) : `${batch}: ${o.task ? `${o.task}'s cap raised` : `cap now $${r.capUsd.toFixed(2)}`}; resumed: ${r.resumed.join(', ') || 'none'}`);
     });
 
@@ -299,8 +291,8 @@ wrote ${files.junit}`);
     .argument('[date]', 'UTC date YYYY-MM-DD (default: today)')
     .option('--json', 'print the ledger as JSON')
     .action(async (date: string | undefined, o: { json?: boolean }) => {
-      const s = await readLedger(await connectClient(config), date);
-      print(o.json ? JSON.stringify(s, null, 2) : renderLedger(s));
+      const s = await load.ledger().readLedger(await connect(), date);
+      print(o.json ? JSON.stringify(s, null, 2) : load.ledger().renderLedger(s));
     });
   budget
     .command('raise-day')
@@ -309,7 +301,7 @@ wrote ${files.junit}`);
     .option('--date <YYYY-MM-DD>', 'the UTC day (default: today)')
     .option('--json', 'print the new cap and the resumed tasks as JSON')
     .action(async (usd: string, o: { date?: string; json?: boolean }) => {
-      const r = await raiseDay(await connectClient(config), usd, o.date);
+      const r = await load.ledger().raiseDay(await connect(), usd, o.date);
       print(o.json ? JSON.stringify(r) : `${r.date}: daily cap now $${r.capUsd.toFixed(2)}; resumed: ${r.resumed.join(', ') || 'none'}`);
     });
 
@@ -324,11 +316,11 @@ wrote ${files.junit}`);
       if (!Number.isInteger(pollSeconds) || pollSeconds < 0 || pollSeconds > 50) throw new CliError(`--poll-seconds must be a whole number of seconds from 0 to 50, not "${o.pollSeconds}"`, EXIT.usage);
       const stop = new AbortController();
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop.abort());
-      const client = await connectClient(config);
+      const client = await connect();
       // The workers' records of the questions they sent, wherever they run.
-      const store = await openStateStore(config);
+      const store = await load.store().openStateStore(config);
       if (!o.once && !o.json) info(`listening for replies to question messages (${config.notify.telegramApiUrl}); Ctrl-C stops`);
-      const sent = await listenTelegram({
+      const sent = await load.telegram().listenTelegram({
         client,
         env: config.notify,
         root: config.root,
@@ -349,11 +341,11 @@ wrote ${files.junit}`);
     .option('--json', 'print the normalized batch, or the problems, as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
       try {
-        const { spec, warnings: found } = await validateFile(config, file);
-        const warnings = [...modelWarnings(spec, spec.date ?? localDate()), ...found.map(formatSpecIssue)];
-        warnings.push(...(await checkModelsOffered(config, spec)));
+        const { spec, warnings: found } = await load.validate().validateFile(config, file);
+        const warnings = [...load.models().modelWarnings(spec, spec.date ?? localDate()), ...found.map(formatSpecIssue)];
+        warnings.push(...(await load.models().checkModelsOffered(config, spec)));
         if (!o.json) for (const w of warnings) info(`warning: ${w}`);
-        print(o.json ? JSON.stringify({ ok: true, spec, warnings }, null, 2) : describePlan(spec));
+        print(o.json ? JSON.stringify({ ok: true, spec, warnings }, null, 2) : load.validate().describePlan(spec));
       } catch (err) {
         if (err instanceof SpecError && o.json) {
           print(JSON.stringify({ ok: false, issues: err.issues }, null, 2));
@@ -369,8 +361,8 @@ wrote ${files.junit}`);
     .description('the models nightshift knows: aliases, prices per million tokens, window, how a tool answer is asked for, thinking, end of life')
     .option('--json', 'print the table as JSON')
     .action((o: { json?: boolean }) => {
-      const listing = listModels(localDate(), config.modelsFile);
-      print(o.json ? JSON.stringify(listing, null, 2) : renderModels(listing));
+      const listing = load.models().listModels(localDate(), config.modelsFile);
+      print(o.json ? JSON.stringify(listing, null, 2) : load.models().renderModels(listing));
     });
 
   program
@@ -380,8 +372,8 @@ wrote ${files.junit}`);
     .argument('<task>', 'task ID')
     .option('--json', 'print { system, firstMessage } as JSON')
     .action(async (file: string, task: string, o: { json?: boolean }) => {
-      const store = await openStateStore(config);
-      const p = await promptForTask(file, task, config.root, store).finally(() => store.close());
+      const store = await load.store().openStateStore(config);
+      const p = await load.prompt().promptForTask(file, task, config.root, store).finally(() => store.close());
       print(o.json ? JSON.stringify({ system: p.system, firstMessage: p.firstMessage }, null, 2) : `${p.system}\n\n--- first message ---\n${p.firstMessage}`);
     });
 
@@ -389,7 +381,7 @@ wrote ${files.junit}`);
     .command('worker')
     .description('run a worker on task queue "nightshift" (Ctrl-C stops it after handing back its work); logs one line per task event')
     .addOption(new Option('--log-format <format>', 'text lines, or json lines (NIGHTSHIFT_LOG_FORMAT)').choices([...LOG_FORMATS]))
-    .action(async () => runWorker({ config }));
+    .action(async () => load.worker().runWorker({ config }));
 
   program
     .command('server')
@@ -398,7 +390,7 @@ wrote ${files.junit}`);
     .action(async (o: { uiPort?: string }) => {
       if (o.uiPort) config.temporal.uiPort = parsePort(o.uiPort);
       info(`Temporal dev server on ${config.temporal.address}, Web UI ${webUiUrl(config)}`);
-      const child = runDevServer(config);
+      const child = load.server().runDevServer(config);
       await new Promise<void>((resolve) => child.once('exit', () => resolve()));
     });
 
@@ -411,7 +403,7 @@ wrote ${files.junit}`);
     .option('--json', 'print the final status as JSON')
     .action(async (o: { file: string; json?: boolean; uiPort?: string }) => {
       if (o.uiPort) config.temporal.uiPort = parsePort(o.uiPort);
-      await runDemo(config, o, print, info);
+      await load.demo().runDemo(config, o, print, info);
     });
 
   registerPlanningCommands(program, config, print, info);
@@ -430,7 +422,7 @@ export async function main(argv = process.argv): Promise<void> {
     const { message, exitCode } = describeError(err);
     if (message) process.stderr.write(`nightshift: ${message}\n`);
     // A stack is for whoever debugs nightshift, not for its users.
-    if (process.env.NIGHTSHIFT_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    if (debugStacks() && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     process.exit(exitCode);
   }
 }
@@ -441,6 +433,8 @@ export function describeError(err: unknown): { message?: string; exitCode: numbe
   if (err instanceof CommanderError) return { exitCode: ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code) ? EXIT.ok : EXIT.usage };
   if (err instanceof SpecError) return { message: err.message, exitCode: EXIT.invalidSpec };
   if (err instanceof CliError) return { message: err.message, exitCode: err.exitCode };
+  // Loaded only now: an error from Temporal means its client is loaded already.
+  const { isGrpcServiceError, WorkflowFailedError } = load.temporalClient();
   if (err instanceof WorkflowFailedError) {
     const causes: string[] = [];
     for (let e: unknown = err.cause; e instanceof Error && causes.length < 4; e = e.cause) causes.push(e.message);

@@ -29,3 +29,9 @@ export function taskTable(tasks: (TaskResult & { title?: string })[], now = Date
     }),
   );
 }
+
+/** Today (or `d`) as YYYY-MM-DD in the local time zone: the night a person means by "tonight". */
+export function localDate(d = new Date()): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}

@@ -6,16 +6,18 @@
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { NightshiftConfig } from '../common/config';
+import type { HostSettings, NightshiftConfig } from '../common/config';
 
 const REPO = path.join(__dirname, '..');
 
 /** A path as one word of a command line to paste. */
 const shellWord = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
 
-export function onPath(name: string, env: NodeJS.ProcessEnv = process.env): boolean {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
+/** Where a hint looks: PATH, and the npm script this run came through. */
+type Shell = Pick<HostSettings, 'searchPath' | 'npmScript'>;
+
+export function onPath(name: string, searchPath: readonly string[]): boolean {
+  for (const dir of searchPath) {
     try {
       accessSync(path.join(dir, name), constants.X_OK);
       return true;
@@ -28,8 +30,11 @@ export function onPath(name: string, env: NodeJS.ProcessEnv = process.env): bool
 
 /** Connection flags this run was given (`--address H:P`, `--env prod`), which a hint repeats so it reaches the same server. */
 let connectionArgs: string[] = [];
+/** This run's shell, set with the settings before a command runs; until then hints assume nothing is on PATH. */
+let shell: Shell = { searchPath: [] };
 
-export function repeatInHints(args: string[]): void {
+export function configureHints(host: Shell, args: string[]): void {
+  shell = host;
   connectionArgs = args.map(shellWord);
 }
 
@@ -38,27 +43,27 @@ export function repeatInHints(args: string[]): void {
  * nightshift --` when this run came through that script, else `npx nightshift` (which runs
  * the project's own bin there and nowhere else). Elsewhere, node with the bin's full path.
  */
-export function nightshiftCommand(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
-  return [bareNightshift(env, cwd), ...connectionArgs].join(' ');
+export function nightshiftCommand(host: Shell = shell, cwd = process.cwd()): string {
+  return [bareNightshift(host, cwd), ...connectionArgs].join(' ');
 }
 
-function bareNightshift(env: NodeJS.ProcessEnv, cwd: string): string {
-  if (onPath('nightshift', env)) return 'nightshift';
+function bareNightshift(host: Shell, cwd: string): string {
+  if (onPath('nightshift', host.searchPath)) return 'nightshift';
   const inClone = !path.relative(REPO, cwd).startsWith('..') && !path.isAbsolute(path.relative(REPO, cwd));
-  if (inClone) return env.npm_lifecycle_event === 'nightshift' ? 'npm run nightshift --' : 'npx nightshift';
+  if (inClone) return host.npmScript === 'nightshift' ? 'npm run nightshift --' : 'npx nightshift';
   return `node ${shellWord(path.join(REPO, 'client', 'bin.js'))}`;
 }
 
 
 /** `temporal` when it is on PATH, else the full path of the build scripts/bootstrap.sh made. */
-export function temporalCommand(config: Pick<NightshiftConfig, 'temporalCli'>, env: NodeJS.ProcessEnv = process.env): string {
-  if (onPath('temporal', env) || !existsSync(config.temporalCli)) return 'temporal';
+export function temporalCommand(config: Pick<NightshiftConfig, 'temporalCli'>, host: Shell = shell): string {
+  if (onPath('temporal', host.searchPath) || !existsSync(config.temporalCli)) return 'temporal';
   return shellWord(config.temporalCli);
 }
 
 /** A command line the workflows spell `nightshift ...` (they cannot look at PATH), as it runs here. */
-export function runnable(commandLine: string, env: NodeJS.ProcessEnv = process.env): string {
-  return commandLine.replace(/^nightshift /, `${nightshiftCommand(env)} `);
+export function runnable(commandLine: string, host: Shell = shell): string {
+  return commandLine.replace(/^nightshift /, `${nightshiftCommand(host)} `);
 }
 
 /** `0.1.0 (commit 1a2b3c4)`: the package version, and the commit when this is a git checkout. */

@@ -1,6 +1,7 @@
 /**
  * The one place nightshift reads its environment. Everything else receives a
- * `NightshiftConfig`, so tests can build one without touching `process.env`.
+ * `NightshiftConfig`, so tests can build one without touching `process.env`; what passes
+ * the environment on unread (to a child process, into a sandbox) takes it from `inheritedEnv()`.
  */
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
@@ -79,6 +80,22 @@ export interface NightshiftConfig {
    * the same after a restart on the same host and root
    */
   hostId: string;
+  /** The machine this process runs on, as its environment describes it. */
+  host: HostSettings;
+}
+
+export interface HostSettings {
+  /** PATH, split: where `bwrap`, `temporal` and `nightshift` are looked for (the CLI's hints, the worker's capabilities). */
+  searchPath: string[];
+  /**
+   * DOCKER_HOST: the Docker engine of the `docker` sandbox provider (dockerode reads it too).
+   * @default none: /var/run/docker.sock
+   */
+  dockerHost?: string;
+  /** npm_lifecycle_event: the npm script this run came through, so a hint says `npm run nightshift --` after that one. */
+  npmScript?: string;
+  /** USER: who answers a question, when the system knows no name for this user ID. */
+  user?: string;
 }
 
 export interface DeploymentSettings {
@@ -154,12 +171,17 @@ function readStore(env: NodeJS.ProcessEnv): StoreSetting {
   throw new Error(`NIGHTSHIFT_STORE must be "file" or a postgres://user:password@host:port/database URL; got "${v.replace(/\/\/[^@/]*@/, '//***@')}"`);
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConfig {
-  const overrides: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if ((k.startsWith('TEMPORAL_') || CONFIG_DIR_VARS.includes(k)) && v !== undefined) overrides[k] = v;
+/**
+ * The settings, from `env` with `overrides` laid over it (the CLI's connection flags stand
+ * for their TEMPORAL_* variables). Throws an Error naming the variable for a value it refuses.
+ */
+export function loadConfig(base: NodeJS.ProcessEnv = process.env, overrides: Record<string, string> = {}): NightshiftConfig {
+  const env = { ...base, ...overrides };
+  const temporalVars: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if ((k.startsWith('TEMPORAL_') || CONFIG_DIR_VARS.includes(k)) && v !== undefined) temporalVars[k] = v;
   // envconfig understands TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
   // TEMPORAL_PROFILE and the Temporal CLI's config file, so Cloud and self-hosted clusters work alike.
-  const loaded = loadClientConnectConfig({ overrideEnvVars: overrides });
+  const loaded = loadClientConnectConfig({ overrideEnvVars: temporalVars });
   const address = loaded.connectionOptions.address ?? 'localhost:7233';
   const root = path.resolve(readEnv(env, 'NIGHTSHIFT_ROOT') ?? process.cwd());
   return {
@@ -193,6 +215,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): NightshiftConf
     deployment: readDeployment(env),
     temporalServerDir: readEnv(env, 'NIGHTSHIFT_TEMPORAL_SERVER_DIR') ?? path.join(cacheDir(env), 'temporal-server'),
     hostId: readEnv(env, 'NIGHTSHIFT_HOST_ID') ?? defaultHostId(root),
+    host: {
+      searchPath: (env.PATH ?? '').split(path.delimiter).filter(Boolean),
+      dockerHost: dockerHost(env),
+      npmScript: readEnv(env, 'npm_lifecycle_event'),
+      user: readEnv(env, 'USER'),
+    },
     log: {
       format: readChoice(env, 'NIGHTSHIFT_LOG_FORMAT', LOG_FORMATS) ?? 'text',
       level: readChoice(env, 'NIGHTSHIFT_LOG_LEVEL', LOG_LEVELS) ?? 'WARN',
@@ -212,6 +240,29 @@ function readDeployment(env: NodeJS.ProcessEnv): DeploymentSettings {
     if (v !== undefined && !/^[A-Za-z0-9._+-]{1,200}$/.test(v)) throw new Error(`${k} may hold letters, digits and . _ + - only; got "${v}"`);
   }
   return { versioning: versioning === 'on', name, buildId, promote };
+}
+
+/** DOCKER_HOST; also read where the Docker provider names the engine it could not reach. */
+export function dockerHost(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return readEnv(env, 'DOCKER_HOST');
+}
+
+/**
+ * NIGHTSHIFT_DEBUG: the CLI prints an error's stack trace after its message. Read on its own
+ * because it must work when the other settings are refused. @default off
+ */
+export function debugStacks(env: NodeJS.ProcessEnv = process.env): boolean {
+  return readEnv(env, 'NIGHTSHIFT_DEBUG') !== undefined;
+}
+
+/**
+ * This process's environment, for code that passes it on without reading a setting from it:
+ * child processes (git, psql, the Temporal server tools) inherit it, a task's `env_allow` names
+ * variables of it to pass into the task's sandbox, and the redactor takes the values of its
+ * secret-named variables.
+ */
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  return process.env;
 }
 
 /** Two workers with separate roots on one machine hold separate sandboxes, so the root is part of the default. */

@@ -5,7 +5,7 @@
  * may have read a token it should never have seen; this is the last place to stop it.
  */
 import { isSecretEnvName } from '../sandbox/secrets';
-import type { NightshiftConfig } from './config';
+import { inheritedEnv, type NightshiftConfig } from './config';
 
 export interface Redacted {
   text: string;
@@ -90,7 +90,7 @@ type SecretConfig = Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b
  * The worker's secrets: those in its configuration and every variable of its environment
  * whose name says secret (the names that never pass into a sandbox).
  */
-export function workerRedactor(config: SecretConfig = {}, env: NodeJS.ProcessEnv = process.env): Redactor {
+export function workerRedactor(config: SecretConfig = {}, env: NodeJS.ProcessEnv = inheritedEnv()): Redactor {
   const secrets: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(env)) if (isSecretEnvName(name)) secrets[name] = value;
   Object.assign(secrets, {

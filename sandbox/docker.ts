@@ -14,6 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
+import { dockerHost } from '../common/config';
 import { SandboxGone } from '../common/errors';
 import { startEgressProxy, type EgressProxy } from './egress-proxy';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
@@ -72,7 +73,7 @@ function namesFor(key: string): { container: string; volume: string; egress: str
 
 export function createDockerProvider(options: DockerProviderOptions = {}): SandboxProvider {
   const docker = new Docker(options.docker);
-  const where = options.docker?.socketPath ?? options.docker?.host ?? process.env.DOCKER_HOST ?? '/var/run/docker.sock';
+  const where = options.docker?.socketPath ?? options.docker?.host ?? dockerHost() ?? '/var/run/docker.sock';
   const egressRoot = options.egressDir ?? path.join(os.tmpdir(), 'nightshift-docker-egress');
   const proxies = new EgressProxies();
   const engine: Engine = async (f) => {

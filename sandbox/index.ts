@@ -3,7 +3,7 @@
  * schema (batch and task level), so an unknown provider is a validation error there.
  */
 import { z } from 'zod';
-import type { NightshiftConfig } from '../common/config';
+import { inheritedEnv, type NightshiftConfig } from '../common/config';
 import { NightshiftError } from '../common/errors';
 import { createDockerProvider } from './docker';
 import { createE2BProvider } from './e2b';
@@ -61,7 +61,7 @@ export function createSandboxProvider(config: z.input<typeof SandboxConfigSchema
 }
 
 /** The create options a config implies: the env allowlist and the network policy. */
-export function sandboxCreateOptions(config: z.input<typeof SandboxConfigSchema>, env: NodeJS.ProcessEnv = process.env): { envs: Record<string, string>; network: NetworkPolicy; template?: string; timeoutMs: number } {
+export function sandboxCreateOptions(config: z.input<typeof SandboxConfigSchema>, env: NodeJS.ProcessEnv = inheritedEnv()): { envs: Record<string, string>; network: NetworkPolicy; template?: string; timeoutMs: number } {
   const c = SandboxConfigSchema.parse(config);
   const envs: Record<string, string> = {};
   for (const name of c.passEnv) if (env[name] !== undefined) envs[name] = env[name] as string;

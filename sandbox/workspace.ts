@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
+import { inheritedEnv } from '../common/config';
 import { LocalSandbox } from './local';
 import { resolveInWorkspace } from './policy';
 import { objectIdOf, receiveFile, runInSandbox, sendFile, shq, transferName, withTempBundle } from './remote-workspace';
@@ -146,7 +147,7 @@ export function gitStream(args: string[], o: { cwd?: string } = {}): { stdout: R
  */
 export function gitEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GIT_')) env[k] = v;
+  for (const [k, v] of Object.entries(inheritedEnv())) if (!k.startsWith('GIT_')) env[k] = v;
   const home = workerGitHome();
   return {
     ...env,

@@ -25,8 +25,8 @@ export interface CapabilitySources {
 
 const DOCKER_SOCKET = '/var/run/docker.sock';
 
-function onPath(program: string, env: NodeJS.ProcessEnv): boolean {
-  for (const dir of (env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+function onPath(program: string, searchPath: readonly string[]): boolean {
+  for (const dir of searchPath) {
     try {
       accessSync(path.join(dir, program), constants.X_OK);
       return true;
@@ -38,8 +38,8 @@ function onPath(program: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 /** The engine the Docker provider would talk to (sandbox/docker.ts): DOCKER_HOST, or a socket this process may use. */
-function dockerReachable(env: NodeJS.ProcessEnv): boolean {
-  if (env.DOCKER_HOST) return true;
+function dockerReachable(host: NightshiftConfig['host']): boolean {
+  if (host.dockerHost) return true;
   try {
     accessSync(DOCKER_SOCKET, constants.R_OK | constants.W_OK);
     return true;
@@ -48,17 +48,17 @@ function dockerReachable(env: NodeJS.ProcessEnv): boolean {
   }
 }
 
-export function detectCapabilities(config: NightshiftConfig, sources: CapabilitySources, env: NodeJS.ProcessEnv = process.env): WorkerCapabilities {
+export function detectCapabilities(config: Pick<NightshiftConfig, 'github' | 'e2b' | 'host'>, sources: CapabilitySources): WorkerCapabilities {
   const given = new Set(sources.givenProviders ?? []);
   const has: Record<Capability, boolean> = {
     model: sources.modelConfigured,
     // The pull-request activity refuses to run without the token, whatever client it was given.
     github: Boolean(config.github.token),
     e2b: given.has('e2b') || Boolean(config.e2b.apiKey),
-    docker: given.has('docker') || dockerReachable(env),
+    docker: given.has('docker') || dockerReachable(config.host),
   };
   const routed = new Set(CAPABILITIES.filter((c) => has[c]));
-  const sandboxes = [...(onPath('bwrap', env) ? ['local (bwrap)'] : []), ...(has.e2b ? ['e2b'] : []), ...(has.docker ? ['docker'] : [])];
+  const sandboxes = [...(onPath('bwrap', config.host.searchPath) ? ['local (bwrap)'] : []), ...(has.e2b ? ['e2b'] : []), ...(has.docker ? ['docker'] : [])];
   return { routed, sandboxes };
 }
 

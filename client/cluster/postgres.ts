@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { inheritedEnv } from '../../common/config';
 
 /** Where `apt-get install postgresql-15` puts the server binaries (scripts/bootstrap.sh --cluster installs it). */
 export const POSTGRES_BIN = '/usr/lib/postgresql/15/bin';
@@ -140,7 +141,7 @@ export async function startPostgres(o: PostgresOptions): Promise<PostgresServer>
   const killOnExit = () => child.kill('SIGQUIT');
   process.once('exit', killOnExit);
 
-  const env = { ...process.env, PGPASSWORD: password };
+  const env = { ...inheritedEnv(), PGPASSWORD: password };
   const conn = ['-h', '127.0.0.1', '-p', String(o.port), '-U', POSTGRES_USER];
   const deadline = Date.now() + 60_000;
   for (;;) {

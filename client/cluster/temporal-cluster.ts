@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
+import { inheritedEnv } from '../../common/config';
 import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { freePort, startPostgres, type PostgresServer } from './postgres';
 
@@ -112,7 +113,7 @@ const DATABASES = { temporal: 'temporal', visibility: 'temporal_visibility' } as
  * data directory is migrated in place after a server upgrade.
  */
 function setupSchemas(sqlTool: string, schemaDir: string, pg: PostgresServer): void {
-  const env = { ...process.env, SQL_PLUGIN: 'postgres12', SQL_HOST: pg.host, SQL_PORT: String(pg.port), SQL_USER: pg.user, SQL_PASSWORD: pg.password };
+  const env = { ...inheritedEnv(), SQL_PLUGIN: 'postgres12', SQL_HOST: pg.host, SQL_PORT: String(pg.port), SQL_USER: pg.user, SQL_PASSWORD: pg.password };
   for (const [schema, database] of Object.entries(DATABASES)) {
     for (const args of [['create-database'], ['setup-schema', '-v', '0.0'], ['update-schema', '-d', path.join(schemaDir, schema, 'versioned')]]) {
       const r = spawnSync(sqlTool, ['--db', database, ...args], { env, encoding: 'utf8' });

@@ -4,20 +4,12 @@ import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
 import type { SpecIssue } from '../../common/errors';
-import { openStateStore } from '../../common/store';
-import { storeValidatedSpec } from '../../activities/spec';
-import { validateFile } from './validate';
 import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
-import { duration, taskTable, usd } from '../format';
+import { duration, localDate, taskTable, usd } from '../format';
 import { runnable } from '../hints';
-import { checkModelsOffered, modelWarnings } from './models';
-
-export function localDate(d = new Date()): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
+import { load } from '../lazy';
 
 export interface StartOptions {
   date?: string;
@@ -40,15 +32,16 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
     throw new CliError(`${file} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
   }
-  const { spec, warnings } = await validateFile(config, rel);
+  // Loaded here: `status` and `cancel` share this file and need none of what starting needs.
+  const { spec, warnings } = await load.validate().validateFile(config, rel);
   const date = o.date ?? spec.date ?? localDate();
-  for (const w of modelWarnings(spec, date)) o.onWarning?.(`warning: ${w}`);
+  for (const w of load.models().modelWarnings(spec, date)) o.onWarning?.(`warning: ${w}`);
   // A model name the API does not offer would fail every request of the night: refused here, as validate does.
-  for (const w of await checkModelsOffered(config, spec)) o.onWarning?.(`warning: ${w}`);
+  for (const w of await load.models().checkModelsOffered(config, spec)) o.onWarning?.(`warning: ${w}`);
   const batchId = o.workflowId ?? batchIdFor(date);
   // Workers read the night from the store, not from their own NIGHTSHIFT_ROOT: any worker on any host runs what was validated here.
-  const store = await openStateStore(config);
-  const storedSpec = await storeValidatedSpec(store, batchId, spec, config.root).finally(() => store.close());
+  const store = await load.store().openStateStore(config);
+  const storedSpec = await load.specs().storeValidatedSpec(store, batchId, spec, config.root).finally(() => store.close());
   try {
     const handle = await client.workflow.start(BATCH_WORKFLOW, {
       taskQueue: o.taskQueue ?? TASK_QUEUE,

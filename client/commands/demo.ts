@@ -15,7 +15,8 @@ import { connectWorker, createNightshiftWorker } from '../../worker';
 import { ensureDevServer } from '../server';
 import { connectClient } from '../temporal';
 import { untilPolled } from '../workers';
-import { followBatch, localDate, renderStatus, startBatch, webUiLink } from './batch';
+import { localDate } from '../format';
+import { followBatch, renderStatus, startBatch, webUiLink } from './batch';
 
 const REPO = path.join(__dirname, '..', '..');
 

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
 import { CliError, EXIT } from '../errors';
 import { table } from '../format';
-import { connectClient } from '../temporal';
+import { load } from '../lazy';
 
 type Print = (s: string) => void;
 
@@ -87,7 +87,7 @@ export function registerDeployCommands(program: Command, config: NightshiftConfi
     .description('current and ramping versions, workflows pinned to each, and which old versions are drained')
     .option('--json', 'print the status as JSON')
     .action(async (o: { json?: boolean }) => {
-      const s = await deployStatus(await connectClient(config), config.deployment.name);
+      const s = await deployStatus(await load.temporal().connectClient(config), config.deployment.name);
       print(o.json ? JSON.stringify(s, null, 2) : renderDeployStatus(s));
     });
 }

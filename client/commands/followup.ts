@@ -14,7 +14,7 @@ import { createGitHubClient, githubRepoOf, type GitHubClient, type GitHubClientO
 import { planFollowUps, type FollowUpPlan } from '../../activities/followup/tasks';
 import { BATCH_WORKFLOW, SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { CliError, EXIT } from '../errors';
-import { localDate } from './batch';
+import { localDate } from '../format';
 
 export interface FollowUpOptions {
   /** `owner/name` or a GitHub URL, each. @default every repository a PR in results/*.json (since `since`) went to */

@@ -4,12 +4,11 @@
  */
 import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
-import { withStateStore } from '../../common/store';
-import { computeInsights, type InsightRow } from '../../activities/learning/insights';
-import { approveSkill, findSkill, listSkills, rejectSkill, SkillNotFound, type SkillShelf } from '../../activities/learning/skills';
-import { importFeedback, LessonNotFound, listLessons, removeLesson } from '../../activities/learning/store';
+import type { InsightRow } from '../../activities/learning/insights';
+import type { SkillShelf } from '../../activities/learning/skills';
 import { CliError, EXIT } from '../errors';
 import { table, usd } from '../format';
+import { load } from '../lazy';
 
 type Print = (s: string) => void;
 
@@ -18,7 +17,8 @@ async function notFound<T>(p: Promise<T>): Promise<T> {
   try {
     return await p;
   } catch (err) {
-    if (err instanceof SkillNotFound || err instanceof LessonNotFound) throw new CliError(err.message, EXIT.notFound);
+    // The store modules are loaded: the command that threw used them.
+    if (err instanceof load.skills().SkillNotFound || err instanceof load.lessons().LessonNotFound) throw new CliError(err.message, EXIT.notFound);
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`no such file: ${(err as NodeJS.ErrnoException).path}`, EXIT.notFound);
     throw err;
   }
@@ -33,14 +33,15 @@ export function renderInsightRows(title: string, rows: InsightRow[]): string {
 
 export function registerLearningCommands(program: Command, config: NightshiftConfig, print: Print, info: Print): void {
   const root = config.root;
-  const shelf = <T>(fn: (s: SkillShelf) => Promise<T>) => withStateStore(config, (store) => fn({ root, store }));
+  const withStore = <T>(fn: (store: import('../../common/store').StateStore) => Promise<T>) => load.store().withStateStore(config, fn);
+  const shelf = <T>(fn: (s: SkillShelf) => Promise<T>) => withStore((store) => fn({ root, store }));
   const skills = program.command('skills').description('the skills store: skills/<name>.md, and the learned and pending skills in the state store (skills/learned/, skills/pending/ with the file store)');
   skills
     .command('list')
     .description('every skill, learned skill and pending skill')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const all = await shelf(listSkills);
+      const all = await shelf(load.skills().listSkills);
       if (o.json) return print(JSON.stringify(all, null, 2));
       print(all.length ? table(['SKILL', 'STATUS', 'CONFIDENCE', 'LEARNED FROM', 'DATE'], all.map((s) => [s.name, s.status, s.confidence?.toFixed(2) ?? '-', s.source ?? '-', s.date ?? '-'])) : 'no skills yet: write skills/<name>.md, or set on_completion.update_skill on a task');
     });
@@ -48,18 +49,18 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('show')
     .argument('<name>')
     .description('print a skill (hand-written first, then learned, then pending)')
-    .action(async (name: string) => print((await notFound(shelf((s) => findSkill(s, name)))).text));
+    .action(async (name: string) => print((await notFound(shelf((s) => load.skills().findSkill(s, name)))).text));
   skills
     .command('approve')
     .argument('<name>')
     .description('make a pending skill learned, where tasks that require it find it')
-    .action(async (name: string) => print(`approved: ${(await notFound(shelf((s) => approveSkill(s, name)))).file}`));
+    .action(async (name: string) => print(`approved: ${(await notFound(shelf((s) => load.skills().approveSkill(s, name)))).file}`));
   skills
     .command('reject')
     .argument('<name>')
     .description('delete a pending skill')
     .action(async (name: string) => {
-      await notFound(shelf((s) => rejectSkill(s, name)));
+      await notFound(shelf((s) => load.skills().rejectSkill(s, name)));
       print(`rejected ${name}`);
     });
 
@@ -69,7 +70,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .argument('<file>', 'e.g. feedback/2026-11-21.md')
     .option('--json', 'print the parsed feedback and the lessons added as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const r = await notFound(withStateStore(config, (store) => importFeedback({ root, store }, file)));
+      const r = await notFound(withStore((store) => load.lessons().importFeedback({ root, store }, file)));
       if (r.unknownTasks.length) info(`note: results/${r.feedback.date}.json has no task ${r.unknownTasks.join(', ')}; their ratings are kept anyway`);
       if (o.json) return print(JSON.stringify({ feedback: r.feedback, ratingsFile: r.ratingsFile, added: r.added }, null, 2));
       const rated = r.feedback.tasks.filter((t) => t.rating !== undefined);
@@ -87,7 +88,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('list')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const all = await withStateStore(config, (store) => listLessons({ root, store }));
+      const all = await withStore((store) => load.lessons().listLessons({ root, store }));
       if (o.json) return print(JSON.stringify(all, null, 2));
       print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text])) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
     });
@@ -95,14 +96,14 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('remove')
     .argument('<id>')
     .description('remove a lesson (it stays removed if its feedback is read again)')
-    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStateStore(config, (store) => removeLesson({ root, store }, id)))).text}`));
+    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStore((store) => load.lessons().removeLesson({ root, store }, id)))).text}`));
 
   program
     .command('insights')
     .description('ratings, cost and success over time, by role, model and complexity')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const i = await computeInsights(root);
+      const i = await load.insights().computeInsights(config.root);
       if (o.json) return print(JSON.stringify(i, null, 2));
       print([renderInsightRows('All nights', [i.total]), renderInsightRows('By night', i.byDate), renderInsightRows('By role', i.byRole), renderInsightRows('By model', i.byModel), renderInsightRows('By complexity', i.byComplexity)].join('\n\n'));
     });

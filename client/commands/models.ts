@@ -1,10 +1,10 @@
 /** `nightshift models`: the model table in force, and the model warnings validate and start print. */
 import { daysToEndOfLife, modelEntry, modelTable, nearestModels, resolveModel, worstCasePrice } from '../../common/models';
-import { createAnthropicClient } from '../../activities/model/client';
 import type { NightshiftConfig } from '../../common/config';
 import { SpecError, type SpecIssue } from '../../common/errors';
 import type { BatchSpec } from '../../spec/types';
 import { table } from '../format';
+import { load } from '../lazy';
 
 /** Warn this many days before a model's end of life. */
 export const END_OF_LIFE_WARNING_DAYS = 14;
@@ -111,7 +111,8 @@ export function modelWarnings(spec: Pick<BatchSpec, 'tasks'>, nightDate: string)
  * before it starts. Bounded so an unreachable API delays validate by seconds, not minutes.
  */
 export async function offeredModelIds(config: Pick<NightshiftConfig, 'anthropic'>): Promise<string[]> {
-  const client = createAnthropicClient(config, { maxRetries: 0, timeoutMs: 10_000 });
+  // The SDK is loaded here, not with the table: `models` and a keyless `validate` never call it.
+  const client = load.modelClient().createAnthropicClient(config, { maxRetries: 0, timeoutMs: 10_000 });
   if (!client) return [];
   const ids: string[] = [];
   for await (const m of client.models.list({ limit: 1000 })) ids.push(m.id);

@@ -19,8 +19,7 @@ import { withStateStore } from '../../common/store';
 import { batchIdFor } from '../../workflows/contract';
 import { PLANNED_WORKFLOW, type PlannedNightInput } from '../../workflows/planned';
 import { CliError, EXIT } from '../errors';
-import { table, usd } from '../format';
-import { localDate } from './batch';
+import { localDate, table, usd } from '../format';
 
 export interface PlanOptions {
   prd?: string;

@@ -3,13 +3,11 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
 import { TASK_QUEUE } from '../../common/config';
-import { IMPROVE_WORKFLOW, type ImproveInput, type ImproveResult } from '../../workflows/improve';
+import type { ImproveInput, ImproveResult } from '../../workflows/improve';
 import { CliError, EXIT } from '../errors';
-import { connectClient } from '../temporal';
-import { localDate, startBatch } from './batch';
-import { estimateCommand, renderEstimate } from './estimate';
-import { continueSession, describeSession, listCommand, planCommand, runPlanningRepl, type PlanOptions } from './plan';
-import { requireWorker } from '../workers';
+import { localDate } from '../format';
+import { load } from '../lazy';
+import type { PlanOptions } from './plan';
 
 type Print = (s: string) => void;
 
@@ -18,7 +16,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     input: process.stdin,
     output: process.stdout,
     // Session files are relative to the root; startBatch resolves against the working directory.
-    start: async (file: string, date: string) => (await startBatch(await connectClient(config), config, path.join(config.root, file), { date })).batchId,
+    start: async (file: string, date: string) => (await load.batch().startBatch(await load.temporal().connectClient(config), config, path.join(config.root, file), { date })).batchId,
   });
   const plan = program
     .command('plan')
@@ -35,7 +33,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     .option('--no-interactive', 'write the plan and exit, even in a terminal')
     .option('--json', 'print the session as JSON (never interactive)')
     .action(async (goal: string | undefined, o: PlanOptions & { interactive: boolean; json?: boolean }) => {
-      const r = await planCommand(config, goal, o);
+      const r = await load.plan().planCommand(config, goal, o);
       for (const n of r.notes) info(`note: ${n}`);
       if (o.json) return print(JSON.stringify(r.session, null, 2));
       if (!o.interactive || !process.stdin.isTTY || !process.stdout.isTTY) {
@@ -43,7 +41,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
         print(`edit it with: nightshift plan continue ${r.session.id}`);
         return;
       }
-      await runPlanningRepl(config, r.session, interactiveIo());
+      await load.plan().runPlanningRepl(config, r.session, interactiveIo());
     });
   // Commander gives `plan list --json` to plan, whose own --json it also knows (program options are not positional).
   const asJson = () => (plan.opts() as { json?: boolean }).json === true;
@@ -52,7 +50,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     .description('planning sessions, newest first')
     .option('--json', 'print the sessions as JSON')
     .action(async (o: { json?: boolean }) => {
-      const r = await listCommand(config);
+      const r = await load.plan().listCommand(config);
       print(o.json || asJson() ? JSON.stringify(r.sessions, null, 2) : r.text);
     });
   plan
@@ -61,10 +59,10 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     .argument('<id>', 'session ID from plan list')
     .option('--json', 'print the session as JSON instead of resuming it')
     .action(async (id: string, o: { json?: boolean }) => {
-      const s = await continueSession(config, id);
+      const s = await load.plan().continueSession(config, id);
       if (o.json || asJson()) return print(JSON.stringify(s, null, 2));
-      if (!process.stdin.isTTY) info(`reading commands from standard input for ${describeSession(s)}`);
-      await runPlanningRepl(config, s, interactiveIo());
+      if (!process.stdin.isTTY) info(`reading commands from standard input for ${load.plan().describeSession(s)}`);
+      await load.plan().runPlanningRepl(config, s, interactiveIo());
     });
 
   program
@@ -73,8 +71,8 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     .argument('<file>', 'task file or directory')
     .option('--json', 'print the estimate as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const e = await estimateCommand(config, file);
-      print(o.json ? JSON.stringify(e, null, 2) : renderEstimate(e));
+      const e = await load.estimate().estimateCommand(config, file);
+      print(o.json ? JSON.stringify(e, null, 2) : load.estimate().renderEstimate(e));
       if (!e.fits) process.exitCode = EXIT.failure;
     });
 
@@ -94,9 +92,9 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
       const date = o.date ?? localDate();
       const input: ImproveInput = { repo: o.repo, loops: o.loops, date, maxCostUsdPerLoop: o.budget, model: o.model };
       const workflowId = o.workflowId ?? `nightshift-improve-${date}`;
-      const client = await connectClient(config);
-      if (o.wait) await requireWorker(client);
-      const handle = await client.workflow.start(IMPROVE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
+      const client = await load.temporal().connectClient(config);
+      if (o.wait) await load.workers().requireWorker(client);
+      const handle = await client.workflow.start(load.improve().IMPROVE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
       if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries are kept in the state store (.nightshift/improve/ with the file store)`);
       const r = (await handle.result()) as ImproveResult;
       if (o.json) return print(JSON.stringify(r, null, 2));

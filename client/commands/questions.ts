@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { questionsDir } from '../../activities/questions';
-import type { NightshiftConfig } from '../../common/config';
+import type { HostSettings, NightshiftConfig } from '../../common/config';
 import { answerSignal, raiseBudgetUpdate, taskStatusQuery, TASK_WORKFLOW, taskWorkflowId, type OpenQuestion } from '../../workflows/contract';
 import { readBatch, runningBatchIds } from '../batches';
 import { CliError, EXIT } from '../errors';
@@ -34,17 +34,18 @@ async function findTaskWorkflow(client: Client, taskId: string, batch?: string):
   return ids[0];
 }
 
-/** Who answers, for the report and the PR: the local user name, when the system knows one. */
-function localUser(): string | undefined {
+/** Who answers at this terminal, for the report and the PR: the local user name, when the system knows one. */
+export function localUser(host: Pick<HostSettings, 'user'>): string | undefined {
   try {
     return os.userInfo().username || undefined;
   } catch {
-    return process.env.USER || undefined;
+    return host.user;
   }
 }
 
 /** Sends `text` to the task's open question (naming it, so it cannot answer a later one by mistake). */
-export async function answerTask(client: Client, taskId: string, text: string, batch?: string): Promise<AnswerSent> {
+/** `by` names who answered (localUser at a terminal); none when the answer came from elsewhere, as Telegram's do. */
+export async function answerTask(client: Client, taskId: string, text: string, batch?: string, by?: string): Promise<AnswerSent> {
   if (!text.trim()) throw new CliError('the answer is empty', EXIT.usage);
   const workflowId = await findTaskWorkflow(client, taskId, batch);
   const handle = client.workflow.getHandle(workflowId);
@@ -59,7 +60,6 @@ export async function answerTask(client: Client, taskId: string, text: string, b
     if (err instanceof CliError) throw err;
     // No worker to answer the query: the signal is still delivered when one returns.
   }
-  const by = localUser();
   await handle.signal(answerSignal, { text, ...(open ? { questionId: open.questionId } : {}), ...(by ? { by } : {}) });
   return { taskId, workflowId, ...(open ? { questionId: open.questionId, question: open.question } : {}) };
 }
@@ -81,7 +81,7 @@ export async function answerFromFiles(client: Client, config: NightshiftConfig, 
     // The seed's files start with "# Answer to task-001"; the rest is the answer.
     const text = (await fs.readFile(file, 'utf8')).replace(/^#\s*Answer to .*\n+/i, '').trim();
     try {
-      sent.push(await answerTask(client, taskId, text, batch));
+      sent.push(await answerTask(client, taskId, text, batch, localUser(config.host)));
       await fs.rename(file, file.replace(/-answer\.md$/, '-answer.sent.md'));
     } catch (err) {
       failed.push({ file: path.relative(process.cwd(), file) || file, error: (err as Error).message });

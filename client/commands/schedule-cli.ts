@@ -1,8 +1,7 @@
 /** The `nightshift schedule` command tree (kept out of cli.ts, which many commands share). */
 import { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
-import { connectClient } from '../temporal';
-import { createSchedule, describeSchedule, listSchedules, renderSchedules, scheduleAction } from './schedule';
+import { load } from '../lazy';
 
 export function scheduleCommand(config: NightshiftConfig, print: (s: string) => void): Command {
   const cmd = new Command('schedule').description('nightly batches on a Temporal Schedule: create, list, pause, unpause, trigger, delete');
@@ -19,9 +18,9 @@ export function scheduleCommand(config: NightshiftConfig, print: (s: string) => 
     .option('--followup', "each night first turns review feedback and failing checks on its repositories' nightshift PRs into tasks (as nightshift followup)")
     .option('--json', 'print machine-readable output')
     .action(async (o: { cron: string; tasks: string; timezone?: string; id?: string; catchupWindow: string; paused?: boolean; followup?: boolean; json?: boolean }) => {
-      const client = await connectClient(config);
-      const r = await createSchedule(client, config, o);
-      const info = await describeSchedule(client, r.scheduleId);
+      const client = await load.temporal().connectClient(config);
+      const r = await load.schedule().createSchedule(client, config, o);
+      const info = await load.schedule().describeSchedule(client, r.scheduleId);
       if (o.json) print(JSON.stringify(info, null, 2));
       else print(`created schedule ${r.scheduleId}: ${o.cron} ${o.timezone ?? 'UTC'} · runs ${info.tasksFile} as ${r.workflowIdBase}-<scheduled time>\n  next run: ${info.nextRuns[0] ?? '-'}`);
     });
@@ -31,8 +30,8 @@ export function scheduleCommand(config: NightshiftConfig, print: (s: string) => 
     .description('schedules that start nightlyBatch, with their next run and last batch')
     .option('--json', 'print machine-readable output')
     .action(async (o: { json?: boolean }) => {
-      const list = await listSchedules(await connectClient(config));
-      print(o.json ? JSON.stringify(list, null, 2) : renderSchedules(list));
+      const list = await load.schedule().listSchedules(await load.temporal().connectClient(config));
+      print(o.json ? JSON.stringify(list, null, 2) : load.schedule().renderSchedules(list));
     });
 
   cmd
@@ -41,8 +40,8 @@ export function scheduleCommand(config: NightshiftConfig, print: (s: string) => 
     .argument('[id]', 'schedule ID', 'nightshift-nightly')
     .option('--json', 'print machine-readable output')
     .action(async (id: string, o: { json?: boolean }) => {
-      const info = await describeSchedule(await connectClient(config), id);
-      print(o.json ? JSON.stringify(info, null, 2) : renderSchedules([info]));
+      const info = await load.schedule().describeSchedule(await load.temporal().connectClient(config), id);
+      print(o.json ? JSON.stringify(info, null, 2) : load.schedule().renderSchedules([info]));
     });
 
   for (const [name, what] of [
@@ -58,7 +57,7 @@ export function scheduleCommand(config: NightshiftConfig, print: (s: string) => 
       .option('--json', 'print machine-readable output');
     if (name === 'pause' || name === 'unpause') sub.option('--note <text>', 'recorded on the schedule');
     sub.action(async (id: string, o: { json?: boolean; note?: string }) => {
-      await scheduleAction(await connectClient(config), name, id, o.note);
+      await load.schedule().scheduleAction(await load.temporal().connectClient(config), name, id, o.note);
       print(o.json ? JSON.stringify({ scheduleId: id, action: name, ok: true }) : `${name}: ${id}`);
     });
   }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { answerTask } from '../../client/commands/questions';
+import { answerTask, localUser } from '../../client/commands/questions';
 import { devServerForFile } from '../helpers/temporal';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
@@ -208,7 +208,7 @@ test('a question answered with `nightshift answer` reaches the PR body with its 
         if (s.questions?.length) break;
         await new Promise((r) => setTimeout(r, 100));
       }
-      const sent = await answerTask(server.env.client, 'agent-1', 'Cursor pagination, as in docs/PAGINATION.md', input.batchId);
+      const sent = await answerTask(server.env.client, 'agent-1', 'Cursor pagination, as in docs/PAGINATION.md', input.batchId, localUser({}));
       assert.equal(sent.question, 'Which pagination pattern should I follow?');
       return await taskResultOf(handle);
     });

@@ -172,9 +172,9 @@ test('hint spellings: on PATH the bare names; in the clone npx; the Temporal CLI
   const bin = mkdtempSync(path.join(os.tmpdir(), 'nightshift-path-'));
   for (const name of ['nightshift', 'temporal']) writeFileSync(path.join(bin, name), '#!/bin/sh\n', { mode: 0o755 });
   const config = { temporalCli: TEMPORAL };
-  assert.equal(nightshiftCommand({ PATH: bin }, os.tmpdir()), 'nightshift');
-  assert.equal(temporalCommand(config, { PATH: bin }), 'temporal');
-  assert.equal(nightshiftCommand({ PATH: '/nonexistent' }, REPO), 'npx nightshift');
-  assert.equal(nightshiftCommand({ PATH: '/nonexistent', npm_lifecycle_event: 'nightshift' }, path.join(REPO, 'tasks')), 'npm run nightshift --');
-  assert.equal(temporalCommand(config, { PATH: '/nonexistent' }), TEMPORAL);
+  assert.equal(nightshiftCommand({ searchPath: [bin] }, os.tmpdir()), 'nightshift');
+  assert.equal(temporalCommand(config, { searchPath: [bin] }), 'temporal');
+  assert.equal(nightshiftCommand({ searchPath: ['/nonexistent'] }, REPO), 'npx nightshift');
+  assert.equal(nightshiftCommand({ searchPath: ['/nonexistent'], npmScript: 'nightshift' }, path.join(REPO, 'tasks')), 'npm run nightshift --');
+  assert.equal(temporalCommand(config, { searchPath: ['/nonexistent'] }), TEMPORAL);
 });

@@ -15,24 +15,50 @@ const REPO = path.join(__dirname, '..', '..');
 const cli = cliHarness((root) => cpSync(path.join(REPO, 'tasks'), path.join(root, 'tasks'), { recursive: true }));
 const { temporal, nightshift } = cli;
 
+/**
+ * Errors of a query the workflow cannot answer yet: it is not started (the batch marks a task
+ * running before it starts the task's workflow), or its first workflow task has not run (the
+ * server holds the query a moment, then refuses it). Anything else fails the test.
+ */
+const NOT_ANSWERING_YET = /workflow not found|not ready to handle|workflow task (has not|not) (been )?(completed|started)/i;
+
+/**
+ * A workflow's `status` query through the Temporal CLI, or undefined while it cannot answer.
+ * The CLI prints an empty JSON list as null (a loading batch's tasks, a query with no result).
+ */
+async function cliStatus<T>(workflowId: string): Promise<T | undefined> {
+  let stdout: string;
+  try {
+    ({ stdout } = await temporal('workflow', 'query', '--workflow-id', workflowId, '--type', 'status', '--output', 'json'));
+  } catch (err) {
+    if (NOT_ANSWERING_YET.test((err as { stderr?: string }).stderr ?? '')) return undefined;
+    throw err;
+  }
+  return (JSON.parse(stdout) as { queryResult: T[] | null }).queryResult?.[0] ?? undefined;
+}
+
+/** Reads until `done` holds, for at most a minute; the last reading goes into the failure. */
+async function until<T>(what: string, read: () => Promise<T | undefined>, done: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 60_000;
+  let last: T | undefined;
+  for (;;) {
+    last = await read();
+    if (last !== undefined && done(last)) return last;
+    if (Date.now() > deadline) assert.fail(`${what}: still ${JSON.stringify(last)} after a minute`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 test('temporal workflow start / query status / update cancelTask, by their public names', async () => {
   const id = uniqueBatchId();
   writeFileSync(path.join(cli.root, 'tasks', 'slow.yaml'), 'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n');
   await temporal('workflow', 'start', '--type', 'nightlyBatch', '--task-queue', 'nightshift', '--workflow-id', id, '--input', '{"tasksFile":"tasks/slow.yaml"}');
-  // A query that reaches the workflow before its first workflow task has run answers null;
-  // while the file loads, the Temporal CLI prints the empty task list as null.
-  let status: BatchStatus | null;
-  do {
-    await new Promise((r) => setTimeout(r, 200));
-    const q = await temporal('workflow', 'query', '--workflow-id', id, '--type', 'status', '--output', 'json');
-    status = JSON.parse(q.stdout).queryResult[0];
-  } while (!status?.tasks?.some((t) => t.taskId === 'slow' && t.status === 'running'));
-  assert.ok(status);
+  // The task's own workflow answering shows it started; the batch marks it running a step before that.
+  const task = await until('the slow task', () => cliStatus<{ taskId: string; status: string }>(`${id}/slow`), (t) => t.status === 'running');
+  assert.equal(task.taskId, 'slow');
+  const status = await until('the batch', () => cliStatus<BatchStatus>(id), (s) => (s.tasks ?? []).some((t) => t.taskId === 'slow' && t.status === 'running'));
   assert.equal(status.batchId, id);
   assert.equal(status.source, 'tasks/slow.yaml');
-
-  const taskQuery = await temporal('workflow', 'query', '--workflow-id', `${id}/slow`, '--type', 'status', '--output', 'json');
-  assert.equal(JSON.parse(taskQuery.stdout).queryResult[0].taskId, 'slow');
 
   await temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'cancelTask', '--input', '{"taskId":"slow","reason":"not tonight"}');
   const result = await cli.env.client.workflow.getHandle(id).result();
@@ -41,9 +67,13 @@ test('temporal workflow start / query status / update cancelTask, by their publi
     ['slow:cancelled', 'quick:succeeded'],
   );
 
-  const listed = await temporal('workflow', 'list', '--query', `NightshiftBatch='${id}'`, '--output', 'json');
-  const ids = JSON.parse(listed.stdout).map((w: { execution: { workflowId: string } }) => w.execution.workflowId).sort();
-  assert.deepEqual(ids, [id, `${id}/quick`, `${id}/slow`]);
+  // The list reads visibility, which catches up with the workflows a moment after they start;
+  // until then it is short, or empty, which the CLI prints as null.
+  const listed = async () => {
+    const { stdout } = await temporal('workflow', 'list', '--query', `NightshiftBatch='${id}'`, '--output', 'json');
+    return ((JSON.parse(stdout) as { execution: { workflowId: string } }[] | null) ?? []).map((w) => w.execution.workflowId).sort();
+  };
+  assert.deepEqual(await until('the batch\'s workflows in the list', listed, (ids) => ids.length >= 3), [id, `${id}/quick`, `${id}/slow`]);
 });
 
 test('nightshift validate: exit 3 and every problem; the plan for a good file', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadConfig, webUiUrl } from '../../common/config';
+import { debugStacks, loadConfig, webUiUrl } from '../../common/config';
 
 /** An environment with none of the runner's Temporal or nightshift settings. */
 function bare(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -35,4 +35,16 @@ test("the Temporal CLI's config file is found in its default place, and TEMPORAL
   assert.deepEqual([prod.temporal.address, prod.temporal.namespace], ['10.0.0.2:7233', 'night']);
   // A variable wins over the profile.
   assert.equal(loadConfig({ ...env, TEMPORAL_PROFILE: 'prod', TEMPORAL_ADDRESS: '10.0.0.3:7233' }).temporal.address, '10.0.0.3:7233');
+});
+
+test('the host as the environment describes it, the CLI flags laid over the variables, and NIGHTSHIFT_DEBUG on its own', () => {
+  const host = loadConfig(bare({ PATH: `/opt/x/bin${path.delimiter}${path.delimiter}/usr/bin`, DOCKER_HOST: 'tcp://10.0.0.2:2375', npm_lifecycle_event: 'nightshift', USER: 'alice' })).host;
+  assert.deepEqual(host, { searchPath: ['/opt/x/bin', '/usr/bin'], dockerHost: 'tcp://10.0.0.2:2375', npmScript: 'nightshift', user: 'alice' });
+  assert.deepEqual(loadConfig(bare({ PATH: '' })).host, { searchPath: [], dockerHost: undefined, npmScript: undefined, user: undefined });
+  const flagged = loadConfig(bare({ TEMPORAL_ADDRESS: '127.0.0.1:7300' }), { TEMPORAL_ADDRESS: '127.0.0.1:7400' });
+  assert.equal(flagged.temporal.address, '127.0.0.1:7400');
+  assert.equal(flagged.temporal.uiPort, 8400);
+  assert.equal(debugStacks({}), false);
+  assert.equal(debugStacks({ NIGHTSHIFT_DEBUG: ' ' }), false);
+  assert.equal(debugStacks({ NIGHTSHIFT_DEBUG: '1' }), true);
 });
