@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
 import type { InsightRow } from '../../activities/learning/insights';
 import type { SkillShelf } from '../../activities/learning/skills';
+import type { StateStore } from '../../common/store';
 import { CliError, EXIT } from '../errors';
 import { table, usd } from '../format';
 import { load } from '../lazy';
@@ -32,9 +33,9 @@ export function renderInsightRows(title: string, rows: InsightRow[]): string {
 }
 
 export function registerLearningCommands(program: Command, config: NightshiftConfig, print: Print, info: Print): void {
-  const root = config.root;
-  const withStore = <T>(fn: (store: import('../../common/store').StateStore) => Promise<T>) => load.store().withStateStore(config, fn);
-  const shelf = <T>(fn: (s: SkillShelf) => Promise<T>) => withStore((store) => fn({ root, store }));
+  // `config` is filled in once the arguments are parsed (client/cli.ts), so it is read inside the actions.
+  const withStore = <T>(fn: (store: StateStore) => Promise<T>) => load.store().withStateStore(config, fn);
+  const shelf = <T>(fn: (s: SkillShelf) => Promise<T>) => withStore((store) => fn({ root: config.root, store }));
   const skills = program.command('skills').description('the skills store: skills/<name>.md, and the learned and pending skills in the state store (skills/learned/, skills/pending/ with the file store)');
   skills
     .command('list')
@@ -70,7 +71,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .argument('<file>', 'e.g. feedback/2026-11-21.md')
     .option('--json', 'print the parsed feedback and the lessons added as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const r = await notFound(withStore((store) => load.lessons().importFeedback({ root, store }, file)));
+      const r = await notFound(withStore((store) => load.lessons().importFeedback({ root: config.root, store }, file)));
       if (r.unknownTasks.length) info(`note: results/${r.feedback.date}.json has no task ${r.unknownTasks.join(', ')}; their ratings are kept anyway`);
       if (o.json) return print(JSON.stringify({ feedback: r.feedback, ratingsFile: r.ratingsFile, added: r.added }, null, 2));
       const rated = r.feedback.tasks.filter((t) => t.rating !== undefined);
@@ -88,7 +89,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('list')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
-      const all = await withStore((store) => load.lessons().listLessons({ root, store }));
+      const all = await withStore((store) => load.lessons().listLessons({ root: config.root, store }));
       if (o.json) return print(JSON.stringify(all, null, 2));
       print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text])) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
     });
@@ -96,7 +97,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('remove')
     .argument('<id>')
     .description('remove a lesson (it stays removed if its feedback is read again)')
-    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStore((store) => load.lessons().removeLesson({ root, store }, id)))).text}`));
+    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStore((store) => load.lessons().removeLesson({ root: config.root, store }, id)))).text}`));
 
   program
     .command('insights')
