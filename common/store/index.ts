@@ -2,7 +2,6 @@
 import * as path from 'node:path';
 import { stateDir, type NightshiftConfig } from '../config';
 import { FileStateStore } from './file';
-import { PostgresStateStore } from './postgres';
 import type { StateStore } from './types';
 
 export type { RecordKind, StateStore } from './types';
@@ -22,7 +21,12 @@ export function fileStoreFor(config: Pick<NightshiftConfig, 'root'>): FileStateS
  * uploads, insert-if-absent as a conditional `If-None-Match: *` put) is one more branch here.
  */
 export async function openStateStore(config: Pick<NightshiftConfig, 'root' | 'store'>): Promise<StateStore> {
-  if (config.store.kind === 'postgres') return PostgresStateStore.open(config.store.url);
+  if (config.store.kind === 'postgres') {
+    // Loaded only for a postgres store: pg costs every file-store process (and every CLI command) its start-up time.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PostgresStateStore } = require('./postgres') as typeof import('./postgres');
+    return PostgresStateStore.open(config.store.url);
+  }
   return fileStoreFor(config);
 }
 
