@@ -65,6 +65,20 @@ describe('disk quota by default', () => {
     assert.deepEqual(loopsUnder(sandboxesDir).filter((l) => l.includes('many')), []);
   });
 
+  it('discarding a sandbox by key frees its volume and loop device, also when it was not mounted', { timeout: 120_000 }, async () => {
+    const mounted = (await provider.create({ key: 'disk-quota/discard-mounted' })) as LocalSandbox;
+    const unmounted = (await provider.create({ key: 'disk-quota/discard-unmounted' })) as LocalSandbox;
+    made.push(mounted, unmounted);
+    // As after a reboot: the image is there, nothing is mounted.
+    execFileSync('umount', [path.dirname(unmounted.workspaceDir)]);
+    assert.equal(isMountPoint(path.dirname(unmounted.workspaceDir)), false);
+    assert.equal(await provider.discard!('disk-quota/discard-mounted'), true);
+    assert.equal(await provider.discard!('disk-quota/discard-unmounted'), true);
+    for (const sb of [mounted, unmounted]) assert.equal(fs.existsSync(sb.dir), false, `${sb.id} is gone`);
+    for (let i = 0; i < 50 && loopsUnder(sandboxesDir).some((l) => l.includes('discard')); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(loopsUnder(sandboxesDir).filter((l) => l.includes('discard')), []);
+  });
+
   it('the worker’s provider gives its sandboxes the 10 GiB default', { timeout: 60_000 }, async () => {
     const workerProvider = createSandboxProvider({ provider: 'local' }, { localRoot: path.join(root, 'worker-sandboxes') });
     const sb = (await workerProvider.create({ key: 'disk-quota/worker' })) as LocalSandbox;
