@@ -68,6 +68,7 @@ function timedProvider(inner: SandboxProvider, phases: Phases): SandboxProvider 
       return wrap(await phases.time(`create (${label})`, () => inner.create(o)), label);
     },
     connect: (id) => inner.connect(id),
+    ...(inner.discard ? { discard: (key: string) => phases.time('discard (by key)', () => inner.discard!(key)) } : {}),
   };
 }
 
