@@ -110,7 +110,7 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
         if (diskMb === undefined && options.defaultDiskMb !== undefined && (await diskQuotaSupport(root)).ok) diskMb = options.defaultDiskMb;
         if (diskMb !== undefined) {
           try {
-            await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb);
+            await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb, { templateDir: root });
             await ensureVolumeMounted(path.join(staging, VOLUME_IMAGE), path.join(staging, VOLUME_MOUNT));
             meta.volume = { sizeMb: diskMb };
           } catch (err) {
