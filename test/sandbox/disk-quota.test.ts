@@ -79,6 +79,21 @@ describe('disk quota by default', () => {
     assert.deepEqual(loopsUnder(sandboxesDir).filter((l) => l.includes('discard')), []);
   });
 
+  it('sandboxes copied from one formatted template share nothing: what one writes, the next never sees', { timeout: 120_000 }, async () => {
+    const first = (await provider.create({ key: 'disk-quota/template-a' })) as LocalSandbox;
+    made.push(first);
+    await first.exec('head -c 3000000 /dev/urandom > secret.bin && mkdir -p "$HOME/.cache" && echo token > "$HOME/.cache/t"');
+    const template = path.join(sandboxesDir, '.volume-template-48.img');
+    const templateBlocks = fs.statSync(template).blocks;
+    const second = (await provider.create({ key: 'disk-quota/template-b' })) as LocalSandbox;
+    made.push(second);
+    assert.notEqual(fs.statSync(path.join(first.dir, 'disk.img')).ino, fs.statSync(path.join(second.dir, 'disk.img')).ino);
+    const seen = await second.exec('ls -A . "$HOME" "$TMPDIR"; df -m --output=used . | tail -1');
+    assert.doesNotMatch(seen.stdout, /secret\.bin|\.cache/);
+    assert.ok(Number(seen.stdout.trim().split('\n').pop()) < 3, `the second volume starts empty: ${seen.stdout}`);
+    assert.equal(fs.statSync(template).blocks, templateBlocks, 'the template is never written through a sandbox');
+  });
+
   it('the worker’s provider gives its sandboxes the 10 GiB default', { timeout: 60_000 }, async () => {
     const workerProvider = createSandboxProvider({ provider: 'local' }, { localRoot: path.join(root, 'worker-sandboxes') });
     const sb = (await workerProvider.create({ key: 'disk-quota/worker' })) as LocalSandbox;
