@@ -33,10 +33,20 @@ function run(file: string, args: string[]): Promise<void> {
  */
 export async function createVolumeImage(image: string, sizeMb: number, o: { templateDir?: string } = {}): Promise<void> {
   if (o.templateDir) {
-    const template = await formattedTemplate(o.templateDir, sizeMb);
-    // A new file takes the template's mode (0600); no data block is read where it has a hole.
-    await run('cp', ['--sparse=always', template, image]);
-    return;
+    for (let attempt = 1; ; attempt++) {
+      const template = await formattedTemplate(o.templateDir, sizeMb);
+      try {
+        // A new file takes the template's mode (0600); no data block is read where it has a hole.
+        await run('cp', ['--sparse=always', template, image]);
+        return;
+      } catch (err) {
+        // A template deleted under the worker (a cleaned sandboxes directory) is made again,
+        // rather than every later sandbox failing its volume and running unbounded.
+        if (attempt > 1 || fs.existsSync(template)) throw err;
+        templates.delete(template);
+        await fs.promises.rm(image, { force: true });
+      }
+    }
   }
   await formatImage(image, sizeMb);
 }

@@ -92,6 +92,13 @@ describe('disk quota by default', () => {
     assert.doesNotMatch(seen.stdout, /secret\.bin|\.cache/);
     assert.ok(Number(seen.stdout.trim().split('\n').pop()) < 3, `the second volume starts empty: ${seen.stdout}`);
     assert.equal(fs.statSync(template).blocks, templateBlocks, 'the template is never written through a sandbox');
+    // Someone cleans the sandboxes directory under the running worker: the next volume is still bounded.
+    fs.rmSync(template);
+    const third = (await provider.create({ key: 'disk-quota/template-c' })) as LocalSandbox;
+    made.push(third);
+    assert.equal(third.diskUnbounded, undefined);
+    assert.ok(isMountPoint(path.dirname(third.workspaceDir)), 'the third sandbox has its own volume');
+    assert.ok(fs.existsSync(template), 'the template was made again');
   });
 
   it('the worker’s provider gives its sandboxes the 10 GiB default', { timeout: 60_000 }, async () => {
