@@ -71,7 +71,7 @@ export function createCommandActivities(deps: CommandActivityDeps) {
           const provider = settings?.provider ?? 'local';
           const options = { key: workflowId, ...sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] }) };
           // A retry starts from a fresh sandbox, so a half-finished earlier attempt leaves no trace.
-          await killQuietly(await deps.sandboxes.createOn(provider, options));
+          await deps.sandboxes.discardOn(provider, options);
           const sandbox = await deps.sandboxes.createOn(provider, options);
           try {
             checkCommand(task.command!, policy, workspaceRootOf(sandbox));

@@ -110,7 +110,7 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
         if (diskMb === undefined && options.defaultDiskMb !== undefined && (await diskQuotaSupport(root)).ok) diskMb = options.defaultDiskMb;
         if (diskMb !== undefined) {
           try {
-            await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb);
+            await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb, { templateDir: root });
             await ensureVolumeMounted(path.join(staging, VOLUME_IMAGE), path.join(staging, VOLUME_MOUNT));
             meta.volume = { sizeMb: diskMb };
           } catch (err) {
@@ -138,9 +138,20 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
     async connect(id: string): Promise<Sandbox> {
       return openSandbox(id);
     },
+    async discard(key: string): Promise<boolean> {
+      let sandbox: LocalSandbox;
+      try {
+        // Not mounted first: a volume about to be deleted needs no mount.
+        sandbox = await openSandbox(localSandboxId(key), { mount: false });
+      } catch (err) {
+        if (err instanceof SandboxGone) return false;
+        throw err;
+      }
+      return sandbox.kill();
+    },
   };
 
-  async function openSandbox(id: string): Promise<LocalSandbox> {
+  async function openSandbox(id: string, o: { mount?: boolean } = {}): Promise<LocalSandbox> {
     if (!/^sbx-[a-z0-9-]+$/.test(id)) throw new SandboxGone(`no local sandbox ${JSON.stringify(id)}`);
     const dir = path.join(root, id);
     let meta: Meta;
@@ -152,7 +163,7 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
     // A sandbox made before its directory was private is made private now.
     await fs.promises.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
     // After a reboot (or a kill that raced this open) the volume may need mounting again.
-    if (meta.volume && fs.existsSync(path.join(dir, VOLUME_IMAGE))) await ensureVolumeMounted(path.join(dir, VOLUME_IMAGE), path.join(dir, VOLUME_MOUNT));
+    if (meta.volume && o.mount !== false && fs.existsSync(path.join(dir, VOLUME_IMAGE))) await ensureVolumeMounted(path.join(dir, VOLUME_IMAGE), path.join(dir, VOLUME_MOUNT));
     return new LocalSandbox(id, dir, meta, { ...options, root });
   }
 }

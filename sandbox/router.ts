@@ -14,6 +14,8 @@ import type { CreateSandboxOptions, Sandbox, SandboxProvider } from './types';
 export interface SandboxRouter extends SandboxProvider {
   /** Creates (idempotently, by key) on the named provider. `create` uses `local`. */
   createOn(provider: SandboxProviderName, o: CreateSandboxOptions): Promise<Sandbox>;
+  /** Kills whatever sandbox an earlier create with `o.key` left on the named provider, so the next create starts fresh. */
+  discardOn(provider: SandboxProviderName, o: CreateSandboxOptions): Promise<void>;
 }
 
 export type ProviderSource = SandboxProvider | (() => SandboxProvider);
@@ -37,6 +39,12 @@ export function routeSandboxes(sources: { local: ProviderSource } & Partial<Reco
   return {
     async createOn(name, o) {
       return named(name, await provider(name).create(o));
+    },
+    async discardOn(name, o) {
+      const p = provider(name);
+      // A provider that cannot look a sandbox up by key finds it by creating it (idempotent by key).
+      if (p.discard) await p.discard(o.key);
+      else await (await p.create(o)).kill().catch(() => false);
     },
     async create(o) {
       return provider('local').create(o);

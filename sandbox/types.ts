@@ -94,4 +94,10 @@ export interface SandboxProvider {
   create(o: CreateSandboxOptions): Promise<Sandbox>;
   /** Throws `SandboxGone` (non-retryable) when the sandbox no longer exists. */
   connect(id: string): Promise<Sandbox>;
+  /**
+   * Kills the sandbox created with `key`, if there is one, without making one first.
+   * Optional: the router falls back to create-then-kill for providers without it.
+   * @returns false if there was none.
+   */
+  discard?(key: string): Promise<boolean>;
 }

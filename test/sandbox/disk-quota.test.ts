@@ -65,6 +65,42 @@ describe('disk quota by default', () => {
     assert.deepEqual(loopsUnder(sandboxesDir).filter((l) => l.includes('many')), []);
   });
 
+  it('discarding a sandbox by key frees its volume and loop device, also when it was not mounted', { timeout: 120_000 }, async () => {
+    const mounted = (await provider.create({ key: 'disk-quota/discard-mounted' })) as LocalSandbox;
+    const unmounted = (await provider.create({ key: 'disk-quota/discard-unmounted' })) as LocalSandbox;
+    made.push(mounted, unmounted);
+    // As after a reboot: the image is there, nothing is mounted.
+    execFileSync('umount', [path.dirname(unmounted.workspaceDir)]);
+    assert.equal(isMountPoint(path.dirname(unmounted.workspaceDir)), false);
+    assert.equal(await provider.discard!('disk-quota/discard-mounted'), true);
+    assert.equal(await provider.discard!('disk-quota/discard-unmounted'), true);
+    for (const sb of [mounted, unmounted]) assert.equal(fs.existsSync(sb.dir), false, `${sb.id} is gone`);
+    for (let i = 0; i < 50 && loopsUnder(sandboxesDir).some((l) => l.includes('discard')); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(loopsUnder(sandboxesDir).filter((l) => l.includes('discard')), []);
+  });
+
+  it('sandboxes copied from one formatted template share nothing: what one writes, the next never sees', { timeout: 120_000 }, async () => {
+    const first = (await provider.create({ key: 'disk-quota/template-a' })) as LocalSandbox;
+    made.push(first);
+    await first.exec('head -c 3000000 /dev/urandom > secret.bin && mkdir -p "$HOME/.cache" && echo token > "$HOME/.cache/t"');
+    const template = path.join(sandboxesDir, '.volume-template-48.img');
+    const templateBlocks = fs.statSync(template).blocks;
+    const second = (await provider.create({ key: 'disk-quota/template-b' })) as LocalSandbox;
+    made.push(second);
+    assert.notEqual(fs.statSync(path.join(first.dir, 'disk.img')).ino, fs.statSync(path.join(second.dir, 'disk.img')).ino);
+    const seen = await second.exec('ls -A . "$HOME" "$TMPDIR"; df -m --output=used . | tail -1');
+    assert.doesNotMatch(seen.stdout, /secret\.bin|\.cache/);
+    assert.ok(Number(seen.stdout.trim().split('\n').pop()) < 3, `the second volume starts empty: ${seen.stdout}`);
+    assert.equal(fs.statSync(template).blocks, templateBlocks, 'the template is never written through a sandbox');
+    // Someone cleans the sandboxes directory under the running worker: the next volume is still bounded.
+    fs.rmSync(template);
+    const third = (await provider.create({ key: 'disk-quota/template-c' })) as LocalSandbox;
+    made.push(third);
+    assert.equal(third.diskUnbounded, undefined);
+    assert.ok(isMountPoint(path.dirname(third.workspaceDir)), 'the third sandbox has its own volume');
+    assert.ok(fs.existsSync(template), 'the template was made again');
+  });
+
   it('the worker’s provider gives its sandboxes the 10 GiB default', { timeout: 60_000 }, async () => {
     const workerProvider = createSandboxProvider({ provider: 'local' }, { localRoot: path.join(root, 'worker-sandboxes') });
     const sb = (await workerProvider.create({ key: 'disk-quota/worker' })) as LocalSandbox;

@@ -32,6 +32,21 @@ describe('local sandbox lifecycle', () => {
     await other.kill();
   });
 
+  it('discard kills the sandbox made with a key and is false when there is none', async () => {
+    const provider = createLocalProvider({ root });
+    const first = await provider.create({ key: 'batch/discarded' });
+    await first.writeFile('left-by-attempt-1.txt', 'stale');
+    assert.equal(await provider.discard!('batch/discarded'), true);
+    await assert.rejects(provider.connect(first.id), SandboxGone);
+    assert.equal(await provider.discard!('batch/discarded'), false);
+    assert.equal(await provider.discard!('batch/never-made'), false);
+    const fresh = await provider.create({ key: 'batch/discarded' });
+    assert.equal(fresh.id, first.id);
+    assert.deepEqual(await fresh.list('.'), []);
+    assert.equal(fs.readdirSync(root).filter((n) => n.startsWith('.trash-') || n.startsWith('.staging-')).length, 0, 'nothing left half-removed');
+    await fresh.kill();
+  });
+
   it('files: write, read, list', async () => {
     const sb = await createLocalProvider({ root }).create({ key: 'files' });
     await sb.writeFile('src/deep/a.ts', 'export {}\n');
