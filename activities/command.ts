@@ -69,7 +69,8 @@ export function createCommandActivities(deps: CommandActivityDeps) {
         async () => {
           const settings = task.sandbox;
           const provider = settings?.provider ?? 'local';
-          const options = { key: workflowId, ...sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] }) };
+          // The task's limits, as an agent task's sandbox gets them: a command is no less able to fill a disk.
+          const options = { key: workflowId, ...sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] }), limits: settings?.limits };
           // A retry starts from a fresh sandbox, so a half-finished earlier attempt leaves no trace.
           await deps.sandboxes.discardOn(provider, options);
           const sandbox = await deps.sandboxes.createOn(provider, options);

@@ -33,8 +33,8 @@ describe('command task sandboxes', () => {
   const sandboxes = routeSandboxes({ local: counting });
   const agent = createAgentActivities({ config: { root }, sandboxes, transcripts: new FileTranscriptStore({ dir: path.join(root, '.nightshift', 'transcripts') }) });
   const { runCommandTask } = createCommandActivities({ config: { root }, sandboxes, keepWork: (input) => new MockActivityEnvironment().run(agent.keepWork, input) });
-  const taskRunning = (command: string) => parseBatchYaml(`tasks:\n  - id: cmd\n    command: ${JSON.stringify(command)}\n`, 'command.yaml').tasks[0];
-  const run = (workflowId: string, command: string) => new MockActivityEnvironment().run(runCommandTask, { workflowId, task: taskRunning(command) }) as ReturnType<typeof runCommandTask>;
+  const taskRunning = (command: string, sandbox = '') => parseBatchYaml(`${sandbox}tasks:\n  - id: cmd\n    command: ${JSON.stringify(command)}\n`, 'command.yaml').tasks[0];
+  const run = (workflowId: string, command: string, sandbox = '') => new MockActivityEnvironment().run(runCommandTask, { workflowId, task: taskRunning(command, sandbox) }) as ReturnType<typeof runCommandTask>;
   after(() => shutdownIsolation());
 
   it('a first attempt makes one sandbox and leaves none behind', async () => {
@@ -54,5 +54,13 @@ describe('command task sandboxes', () => {
     await assert.rejects(leftover.exec('true'), { name: 'SandboxGone' });
     const kept = workDirFor({ root }, 'night/retried');
     assert.deepEqual(fs.readdirSync(kept).sort(), ['out.txt']);
+  });
+
+  it("the task file's limits bound a command as they bound an agent: 96 MiB into a 64 MiB disk fails", async () => {
+    const r = await run('night/bounded', 'head -c 96M /dev/zero > big; echo "exit $?"', 'sandbox:\n  limits: { disk_mb: 64 }\n');
+    assert.match(r.outputTail, /No space left on device/);
+    assert.match(r.outputTail, /exit 1/);
+    const unbounded = await run('night/unbounded', 'head -c 96M /dev/zero > big; echo "exit $?"; rm big');
+    assert.match(unbounded.outputTail, /exit 0/, 'the same write fits the default disk');
   });
 });
