@@ -69,7 +69,7 @@ export const SandboxLimitsSchema = z
       .min(32, { message: 'must be at least 32' })
       .max(10_485_760, { message: 'must be at most 10485760' })
       .optional()
-      .describe('Size of the sandbox\'s disk (workspace, HOME and TMPDIR together), in MiB; writes past it fail with "No space left on device". Default: none (the disk is bounded only when this is set).'),
+      .describe('Size of the sandbox\'s disk (workspace, HOME and TMPDIR together), in MiB; writes past it fail with "No space left on device". Default 10240 where the worker can make disk volumes (root, loop devices, mkfs.ext4); elsewhere unbounded, which the worker says at start and in the report.'),
     open_files: z
       .number({ message: 'must be a number' })
       .int({ message: 'must be a whole number' })
