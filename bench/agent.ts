@@ -5,16 +5,17 @@
  * called one after another). Prints the orchestration overhead per turn (median, p95),
  * history bytes per turn, and the worker's RSS.
  *
- *   npm run bench:agent [-- --turns 20 --eager --cluster]
+ *   npm run bench:agent [-- --turns 20 --eager | --cluster]
  *
  * `--cluster` runs it on the two-node cluster of `npm run cluster` (throwaway PostgreSQL,
  * worker and client on node A) with the postgres state store, instead of the dev server and
- * the file store; the in-process baseline then uses the same store.
+ * the file store; the in-process baseline then uses the same store. The cluster executes
+ * activities eagerly (its dynamic config), so compare it with `--eager` on the dev server.
  *
  * Tools are file tools (write, read, edit, list) so the sandbox's process start-up does not
  * drown the figure; a turn's time is the gap between consecutive model requests.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -90,6 +91,8 @@ async function inProcess(config: NightshiftConfig, store: StateStore): Promise<{
 /** Where the bench runs: a Temporal frontend, a client and a worker connection to it, and the settings for its worker. */
 interface BenchServer {
   label: string;
+  /** Whether the server hands an activity to the worker with the workflow task that scheduled it. */
+  eager: boolean;
   client: Client;
   workerConnection: NativeConnection;
   config: NightshiftConfig;
@@ -101,12 +104,12 @@ interface BenchServer {
  */
 async function startServer(cluster: boolean, eager: boolean, cleanups: (() => Promise<void>)[]): Promise<BenchServer> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-agent-'));
+  cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
   if (!cluster) {
     const env = await startDevServer(eager ? ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'] : []);
     cleanups.push(() => env.teardown());
-    return { label: 'dev server, file store', client: env.client, workerConnection: env.nativeConnection, config: testConfig(env, root) };
+    return { label: 'dev server, file store', eager, client: env.client, workerConnection: env.nativeConnection, config: testConfig(env, root) };
   }
-  if (eager) throw new Error('--eager is a dev-server setting here; the cluster runs with its own dynamic config');
   const c = await startTestCluster({ storeDatabase: 'nightshift' });
   cleanups.push(() => c.stop());
   const address = c.addresses[0];
@@ -116,6 +119,8 @@ async function startServer(cluster: boolean, eager: boolean, cleanups: (() => Pr
   cleanups.push(() => workerConnection.close());
   return {
     label: 'two-node cluster on PostgreSQL 15, postgres store',
+    // The cluster's dynamic config turns it on, as `npm run cluster` does for users.
+    eager: true,
     client: new Client({ connection, namespace: c.namespace }),
     workerConnection,
     config: { ...clusterConfig(c, address, root), store: { kind: 'postgres', url: c.postgres.urlFor('nightshift') } },
@@ -157,7 +162,7 @@ async function main(cleanups: (() => Promise<void>)[]) {
   console.log(
     [
       `bench:agent · ${new Date().toISOString().slice(0, 10)} · ${machine()}`,
-      `${result.turns} turns, zero-latency scripted model on loopback, local sandbox, file tools, ${server.label}${eager ? ', eager activity execution' : ''}`,
+      `${result.turns} turns, zero-latency scripted model on loopback, local sandbox, file tools, ${server.label}${server.eager ? ', eager activity execution' : ''}`,
       `temporal wall          ${temporalWallMs.toFixed(0)} ms (${(temporalWallMs / result.turns).toFixed(1)} ms/turn, incl. sandbox create/prepare/keep/kill)`,
       `in-process wall        ${base.wallMs.toFixed(0)} ms (${(base.wallMs / result.turns).toFixed(1)} ms/turn, model + tool calls only)`,
       `per-turn time          temporal median ${median(temporalTimes).toFixed(1)} ms · in-process median ${median(base.times).toFixed(1)} ms`,
