@@ -38,7 +38,7 @@ export function workflowIdOf(input: AgentTaskInput): string {
   return `${input.batchId}/${input.task.id}`;
 }
 
-export async function startAgentTask(env: TestWorkflowEnvironment, input: AgentTaskInput) {
+export async function startAgentTask(env: Pick<TestWorkflowEnvironment, 'client'>, input: AgentTaskInput) {
   return env.client.workflow.start('agentTask', { taskQueue: TASK_QUEUE, workflowId: workflowIdOf(input), args: [input] });
 }
 
@@ -50,14 +50,14 @@ export function taskResultOf(handle: { result(): Promise<unknown> }): Promise<Ta
   );
 }
 
-export async function runAgentTask(env: TestWorkflowEnvironment, worker: NightshiftWorker, input: AgentTaskInput): Promise<{ result: TaskResult; firstRunId: string }> {
+export async function runAgentTask(env: Pick<TestWorkflowEnvironment, 'client'>, worker: NightshiftWorker, input: AgentTaskInput): Promise<{ result: TaskResult; firstRunId: string }> {
   const handle = await startAgentTask(env, input);
   const result = await worker.runUntil(taskResultOf(handle));
   return { result, firstRunId: handle.firstExecutionRunId };
 }
 
 /** Encoded size of every run of the workflow, following its continue-as-new chain. */
-export async function historyBytes(env: TestWorkflowEnvironment, workflowId: string, firstRunId: string): Promise<{ bytes: number; events: number; runs: number }> {
+export async function historyBytes(env: Pick<TestWorkflowEnvironment, 'client'>, workflowId: string, firstRunId: string): Promise<{ bytes: number; events: number; runs: number }> {
   let bytes = 0;
   let events = 0;
   let runs = 0;
