@@ -12,7 +12,7 @@
  * past a cap.
  */
 import { ActivityFailure, ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/common';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { FailureType, ModelNotConfigured, ModelRequestInvalid, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { costOf, ratesFor, type ModelPrice } from '../common/models';
 import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState, InterruptedCall, TokenUsage } from './contract';
 
@@ -195,7 +195,7 @@ export const MODEL_CALL_INTERRUPTED = 'ModelCallInterrupted';
  * Failure types that mean the API answered with an error status (or was never reached):
  * nothing was billed for the attempt.
  */
-export const UNBILLED_MODEL_FAILURES: readonly string[] = ['ModelUnavailable', 'ModelRequestInvalid', 'ModelNotConfigured'];
+export const UNBILLED_MODEL_FAILURES: readonly string[] = [FailureType.ModelUnavailable, ModelRequestInvalid.name, ModelNotConfigured.name];
 
 export function isCallProgress(v: unknown): v is CallProgress {
   if (!v || typeof v !== 'object') return false;

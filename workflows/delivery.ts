@@ -9,14 +9,12 @@
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
-import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
+import { DELIVERY_NON_RETRYABLE_ERRORS, FailureType } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
-const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
-
-const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
+const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS } });
 const heartbeatOf = (input: AgentTaskInput) => input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
 
 /**
@@ -210,7 +208,7 @@ export async function deliver(
     } catch (err) {
       const cause = err instanceof ActivityFailure ? err.cause : undefined;
       // What would be delivered is not what was checked: the task fails, whatever it reported.
-      if (cause instanceof ApplicationFailure && cause.type === CHECKED_TREE_CHANGED) return { ...out, status: 'failed', error: [out.error, cause.message].filter(Boolean).join('; ') };
+      if (cause instanceof ApplicationFailure && cause.type === FailureType.CheckedTreeChanged) return { ...out, status: 'failed', error: [out.error, cause.message].filter(Boolean).join('; ') };
       throw err;
     }
     if (!c.commit) return out;
