@@ -7,7 +7,6 @@
  * identically, not the host clock.
  */
 import {
-  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -53,6 +52,8 @@ import {
 import { BatchLive } from './batch-live';
 import { addTotals, compactLedger, EndedStates, INLINE_RESULTS_MAX_TASKS, NO_TOTALS, recordBatches } from './batch-results';
 import { dependentsOf, readyTasks } from './dag';
+import { domainError } from './domain-error';
+import { SpecError } from '../common/errors';
 import { Notifier } from './notify';
 import { dependencyBranches } from './delivery';
 import { fanOutFull } from './fan-out';
@@ -104,8 +105,8 @@ async function load(input: BatchInput, batchId: string, claimAs: string | undefi
   } catch (err) {
     // A task file that does not validate fails the batch at once with every problem listed:
     // retrying the workflow task cannot fix the file.
-    const cause = err instanceof ActivityFailure ? err.cause : err;
-    if (cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'SpecError', ...(cause.details ?? []));
+    const { error } = domainError(err);
+    if (error instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(error.message, error.type ?? SpecError.name, ...(error.details ?? []));
     throw err;
   }
 }
@@ -336,11 +337,11 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       // A failed or halted task fails its workflow and carries its result (task.ts).
       const failed = failedTaskResult(err);
       if (failed) return finish(entry.id, failed);
-      const cause = (err as { cause?: unknown }).cause;
+      const failure = domainError(err);
       finish(entry.id, {
         ...results[entry.id],
-        status: isCancellation(err) || isCancellation(cause) ? 'cancelled' : 'failed',
-        error: cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err),
+        status: isCancellation(err) || isCancellation(failure.error) ? 'cancelled' : 'failed',
+        error: failure.message,
         endedAt: Date.now(),
       });
     }
@@ -476,14 +477,14 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     const totals = resultsRef ? addTotals(earlierTotals, sumResults(Object.values(results))) : sumResults(Object.values(results));
     if (claimAs !== undefined && input.tasksFile !== undefined) {
       const outcomes = spec.tasks.map((t) => ({ file: ('source' in t ? t.source.file : (t.sourceFile ?? '')).split('/').pop()!, status: stateOf(t.id), error: results[t.id]?.error }));
-      await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: Error) => {
-        notes.push(`the night's task files could not be moved out of running/: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: unknown) => {
+        notes.push(`the night's task files could not be moved out of running/: ${domainError(err).message}`);
       });
     }
     // The work is done and recorded in this result whatever happens to the report files.
     if (resultsRef) await allRecorded(resultsRef);
-    const report = await (resultsRef && specRef ? writeStoredReport({ status: { ...currentStatus(), tasks: [] }, budgetUsd: spec.maxCostUsd, spec: specRef, results: resultsRef }) : writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd })).catch((err: Error) => ({
-      error: (err.cause as Error | undefined)?.message ?? err.message,
+    const report = await (resultsRef && specRef ? writeStoredReport({ status: { ...currentStatus(), tasks: [] }, budgetUsd: spec.maxCostUsd, spec: specRef, results: resultsRef }) : writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd })).catch((err: unknown) => ({
+      error: domainError(err).message,
     }));
     status.report = report;
     const count = (st: string) => spec.tasks.filter((t) => stateOf(t.id) === st).length;

@@ -6,11 +6,12 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { DELIVERY_NON_RETRYABLE_ERRORS, FailureType } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
+import { domainError } from './domain-error';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
@@ -64,11 +65,6 @@ export function dependencyBranches(task: Pick<TaskSpec, 'dependsOn' | 'repo'>, r
   });
 }
 
-const messageOf = (err: unknown): string => {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-};
-
 /**
  * Before the prompt is built: move the workspace to the dependencies' work. A conflict
  * fails the task (MergeConflict), or with `on_merge_conflict: agent` is left in progress
@@ -119,7 +115,7 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
     await acts.runBaselineChecks({ workflowId: storeKey, sandboxId, task, night: input.date });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    notes.push(`the checks could not be run on the base (${messageOf(err)}); failures were judged without it`);
+    notes.push(`the checks could not be run on the base (${domainError(err).message}); failures were judged without it`);
   } finally {
     const id = sandboxId;
     const there = acts;
@@ -206,9 +202,9 @@ export async function deliver(
     try {
       c = await acts.commitWork({ workflowId: o.storeKey, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id, ...treeRule });
     } catch (err) {
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      const failure = domainError(err);
       // What would be delivered is not what was checked: the task fails, whatever it reported.
-      if (cause instanceof ApplicationFailure && cause.type === FailureType.CheckedTreeChanged) return { ...out, status: 'failed', error: [out.error, cause.message].filter(Boolean).join('; ') };
+      if (failure.type === FailureType.CheckedTreeChanged) return { ...out, status: 'failed', error: [out.error, failure.message].filter(Boolean).join('; ') };
       throw err;
     }
     if (!c.commit) return out;
@@ -287,7 +283,7 @@ export async function deliver(
     if (isCancellation(err)) throw err;
     // Every step is idempotent by branch and workflow ID, so delivering again on the rebuilt sandbox is safe.
     if (hostLost(err) && patched(DELIVERY_HOST_LOST_PATCH)) throw err;
-    note(messageOf(err));
+    note(domainError(err).message);
   }
   return out;
 }

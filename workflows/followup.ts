@@ -6,9 +6,10 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import { isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { gitStep, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import { domainError } from './domain-error';
 import type { BatchInput } from './contract';
 
 /** patched() ID of reading PR feedback before the night's spec is stored. */
@@ -32,8 +33,7 @@ export async function withFollowUpFirst(input: BatchInput, batchId: string, clai
     return r.storedSpec ? { ...input, storedSpec: r.storedSpec } : input;
   } catch (err) {
     if (isCancellation(err)) throw err;
-    const cause = err instanceof ActivityFailure ? err.cause : err;
-    notes.push(`follow-up first could not read the pull requests (${cause instanceof Error ? cause.message : String(cause)}); the night ran its own tasks`);
+    notes.push(`follow-up first could not read the pull requests (${domainError(err).message}); the night ran its own tasks`);
     return input;
   }
 }
