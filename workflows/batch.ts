@@ -23,7 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { bookkeeping, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import { bookkeeping, resultStore, storedReport } from './activity-profiles';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import {
   answerSignal,
@@ -63,13 +63,8 @@ import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
 const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, readBatchTask, writeReport, settleClaimedFiles, readTaskResults } = proxyActivities<Activities>(bookkeeping);
-/**
- * A result not stored would be missing from the report: a store that is down holds the
- * night up (retried without end, the pending activity showing why) rather than lose it.
- */
-const { recordTaskResults } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry: { initialInterval: '1 second', maximumInterval: '30 seconds' } });
-/** The report of a night by reference reads every task's result from the store: 10,000 of them take more than bookkeeping's 15 s on a busy worker. */
-const { writeStoredReport } = proxyActivities<Activities>({ ...bookkeeping, startToCloseTimeout: '10 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS });
+const { recordTaskResults } = proxyActivities<Activities>(resultStore());
+const { writeStoredReport } = proxyActivities<Activities>(storedReport());
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones

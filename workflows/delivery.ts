@@ -6,16 +6,15 @@
  *
  * Deterministic code only.
  */
-import { CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
-import { DELIVERY_NON_RETRYABLE_ERRORS, FailureType } from '../common/errors';
+import { FailureType } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import { domainError } from './domain-error';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
-const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS } });
 const heartbeatOf = (input: AgentTaskInput) => input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
 
 /**
@@ -25,8 +24,8 @@ const heartbeatOf = (input: AgentTaskInput) => input.loop?.heartbeatTimeoutMs ??
  */
 function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
   const heartbeatTimeout = heartbeatOf(input);
-  const hostGit = proxyActivities<Activities>(onHost(notRetried(gitStep(heartbeatTimeout)), host));
-  const checks = proxyActivities<Activities>(onHost(notRetried(checksRun(heartbeatTimeout)), host));
+  const hostGit = proxyActivities<Activities>(onHost(gitStep(heartbeatTimeout), host));
+  const checks = proxyActivities<Activities>(onHost(checksRun(heartbeatTimeout), host));
   const sandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   const books = proxyActivities<Activities>(bookkeeping);
   return {
@@ -49,7 +48,7 @@ function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
  * skipped), so any worker answers that.
  */
 function pullRequests(input: AgentTaskInput) {
-  const options = notRetried(gitStep(heartbeatOf(input)));
+  const options = gitStep(heartbeatOf(input));
   return proxyActivities<Activities>(deliversToGitHub(input.task) ? onGitHub(options) : options);
 }
 

@@ -8,15 +8,14 @@
  */
 import { isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { gitStep, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import { followUpRead } from './activity-profiles';
 import { domainError } from './domain-error';
 import type { BatchInput } from './contract';
 
 /** patched() ID of reading PR feedback before the night's spec is stored. */
 export const FOLLOW_UP_FIRST_PATCH = 'follow-up-first';
 
-// Reads of GitHub and the store: the git profile's heartbeat, but few attempts, so GitHub down delays a night by little.
-const { followUpFirst: readFollowUps } = proxyActivities<Activities>({ ...gitStep(HEARTBEAT_TIMEOUT_MS), retry: { initialInterval: '2 seconds', maximumAttempts: 3 } });
+const { followUpFirst: readFollowUps } = proxyActivities<Activities>(followUpRead());
 
 /** The input the night loads its spec from: with follow-up tasks stored first, or as it was. */
 export async function withFollowUpFirst(input: BatchInput, batchId: string, claimAs: string | undefined, notes: string[]): Promise<BatchInput> {
