@@ -29,7 +29,7 @@ import { buildSystemPrompt, firstMessage } from './prompt';
 import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey } from './spec';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
 import { getJson, keys, putJsonOnce, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
-import { FailureType } from '../common/errors';
+import { FailureType, SandboxGone } from '../common/errors';
 
 export interface AgentActivityDeps {
   config: Pick<NightshiftConfig, 'root'>;
@@ -328,7 +328,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       try {
         return await (await deps.sandboxes.connect(input.sandboxId)).kill();
       } catch (err) {
-        if ((err as Error).name === 'SandboxGone') return false;
+        if ((err as Error).name === SandboxGone.name) return false;
         throw err;
       }
     },
