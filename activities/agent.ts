@@ -29,6 +29,7 @@ import { buildSystemPrompt, firstMessage } from './prompt';
 import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey } from './spec';
 import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
 import { getJson, keys, putJsonOnce, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
+import { FailureType, SandboxGone } from '../common/errors';
 
 export interface AgentActivityDeps {
   config: Pick<NightshiftConfig, 'root'>;
@@ -230,7 +231,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         const hashes = use ? { callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(done.isError, done.content) } : {};
         return { isError: done.isError, summary: done.summary, chars: done.content.length, ...hashes, ...(done.tree ? { tree: done.tree } : {}) };
       }
-      if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, 'TranscriptMissing');
+      if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, FailureType.TranscriptMissing);
       const toolInput = (use.input ?? {}) as Record<string, unknown>;
 
       const sideEffecting = SIDE_EFFECTING_TOOLS.has(use.name);
@@ -327,7 +328,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       try {
         return await (await deps.sandboxes.connect(input.sandboxId)).kill();
       } catch (err) {
-        if ((err as Error).name === 'SandboxGone') return false;
+        if ((err as Error).name === SandboxGone.name) return false;
         throw err;
       }
     },

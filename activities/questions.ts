@@ -14,6 +14,7 @@ import type { OpenQuestion, QuestionTimeoutPolicy } from '../workflows/contract'
 import { getJson, keys, putJson, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
 import { oneLine } from './tools/truncate';
 import { answerCommandFor, renderQuestionFile } from '../common/questions';
+import { FailureType } from '../common/errors';
 
 /** Longest question field kept in workflow history; the file and the store keep it whole. */
 const FIELD_CHARS = 3000;
@@ -51,7 +52,7 @@ export function createQuestionActivities(deps: { config: Pick<NightshiftConfig, 
       if (!q) {
         const rec = await getJson<TurnRecord>(store, storeKey, keys.turn(turn));
         const use = rec?.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.id === toolUseId);
-        if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, 'TranscriptMissing');
+        if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, FailureType.TranscriptMissing);
         const i = (use.input ?? {}) as Record<string, unknown>;
         const options = Array.isArray(i.options) ? i.options.filter((o): o is string => typeof o === 'string' && o.trim() !== '') : str(i.options) ? [str(i.options)!] : [];
         q = {

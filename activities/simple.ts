@@ -22,6 +22,7 @@ import { batchPrice, costOf, priceOf, worstCasePrice } from '../common/models';
 import { usageOf } from './model/metered';
 import { truncateMiddle } from './tools/truncate';
 import { getJson, keys, putJson, type PromptRecord, type TranscriptStore } from './transcripts';
+import { FailureType } from '../common/errors';
 
 export const WRITE_FILES_TOOL: Anthropic.Tool = {
   name: 'write_files',
@@ -143,7 +144,7 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
   /** The request: the task's prompt, simple mode's rules, and a snapshot of the workspace. */
   async function simpleParams(input: SimpleCallInput): Promise<Omit<Anthropic.MessageCreateParamsNonStreaming, 'tool_choice'>> {
     const prompt = await getJson<PromptRecord>(store, input.workflowId, keys.prompt);
-    if (!prompt) throw ApplicationFailure.nonRetryable(`no prompt stored for ${input.workflowId}: prepareAgent must run first`, 'TranscriptMissing');
+    if (!prompt) throw ApplicationFailure.nonRetryable(`no prompt stored for ${input.workflowId}: prepareAgent must run first`, FailureType.TranscriptMissing);
     const repo = await snapshot(deps.sandboxes, input.sandboxId, input.contextFiles, deps.snapshotChars ?? 120_000);
     return {
       model: input.model,
@@ -221,7 +222,7 @@ export function createSimpleActivities(deps: SimpleActivityDeps) {
     async simpleModelCall(input: SimpleCallInput & { attempt?: number; storedOnly?: boolean }): Promise<SimpleResult> {
       const { workflowId } = input;
       let rec = await getJson<SimpleRecord>(store, workflowId, SIMPLE_KEY);
-      if (!rec && input.storedOnly) throw ApplicationFailure.nonRetryable(`no stored answer for ${workflowId}: the batch's result must be collected first`, 'TranscriptMissing');
+      if (!rec && input.storedOnly) throw ApplicationFailure.nonRetryable(`no stored answer for ${workflowId}: the batch's result must be collected first`, FailureType.TranscriptMissing);
       if (!rec) {
         if (!deps.anthropic) throw notConfigured();
         const params = await simpleParams(input);

@@ -1,10 +1,15 @@
 /**
- * Domain errors. Temporal matches `retry.nonRetryableErrorTypes` against an error's class
- * name, so each class name here is part of the retry contract: list the non-retryable ones
- * once, in NON_RETRYABLE_ERRORS, and every activity proxy uses that list.
+ * Domain errors: the one home of every failure type that crosses the activity boundary.
+ * Temporal matches `retry.nonRetryableErrorTypes` against an error's class name (or an
+ * ApplicationFailure's type), so each name here is part of the retry contract, and the
+ * histories of running nights carry them: never rename one. A class says once whether it
+ * may be retried; the lists the activity profiles use are derived from that.
  */
 
 export class NightshiftError extends Error {
+  /** Whether an activity that threw it may be retried: false when the same call fails the same way. */
+  static readonly retryable: boolean = true;
+
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
@@ -26,6 +31,8 @@ export function formatSpecIssue(i: SpecIssue): string {
 
 /** A task file (or spec object) that is not a valid batch. Carries every issue at once. */
 export class SpecError extends NightshiftError {
+  static override readonly retryable = false;
+
   constructor(readonly issues: SpecIssue[]) {
     super(
       `${issues.length} problem${issues.length === 1 ? '' : 's'} in the task file:\n` +
@@ -34,11 +41,10 @@ export class SpecError extends NightshiftError {
   }
 }
 
-/** A reservation the budget cannot cover, or a cost that cannot be known. */
-export class BudgetExceeded extends NightshiftError {}
-
 /** The agent tried something the safety policy forbids. Halts the task. */
 export class PolicyViolation extends NightshiftError {
+  static override readonly retryable = false;
+
   constructor(
     readonly rule: string,
     readonly command: string,
@@ -49,33 +55,72 @@ export class PolicyViolation extends NightshiftError {
 }
 
 /** The sandbox no longer exists; the task recreates it from its last checkpoint. */
-export class SandboxGone extends NightshiftError {}
+export class SandboxGone extends NightshiftError {
+  static override readonly retryable = false;
+}
 
 /** A request the model API rejected as malformed (HTTP 400): retrying cannot help. */
-export class ModelRequestInvalid extends NightshiftError {}
-
-/**
- * The model API is busy or failing (429, 529, 5xx, a connection error or a malformed
- * body). Retried by the activity policy, after the server's retry-after when it sent one.
- */
-export class ModelUnavailable extends NightshiftError {}
+export class ModelRequestInvalid extends NightshiftError {
+  static override readonly retryable = false;
+}
 
 /** No ANTHROPIC_API_KEY and no ANTHROPIC_BASE_URL: there is no model to call. */
-export class ModelNotConfigured extends NightshiftError {}
+export class ModelNotConfigured extends NightshiftError {
+  static override readonly retryable = false;
+}
+
+/** A sandbox provider cannot be built from this config and environment. */
+export class SandboxConfigError extends NightshiftError {
+  static override readonly retryable = false;
+}
 
 /**
- * The failure type of a delivery refused because the workspace's tree is not the one the
- * checks ran on: the task fails, nothing is committed or pushed.
+ * No token, no repository name, or GitHub refused the request for good. Retryable outside
+ * delivery only because only delivery throws it (DELIVERY_NON_RETRYABLE_ERRORS).
  */
-export const CHECKED_TREE_CHANGED = 'CheckedTreeChanged';
+export class PullRequestFailed extends NightshiftError {}
 
-/** Error class names Temporal must not retry. */
-export const NON_RETRYABLE_ERRORS = [
-  'SpecError',
-  'BudgetExceeded',
-  'PolicyViolation',
-  'SandboxGone',
-  'ModelRequestInvalid',
-  'ModelNotConfigured',
-  'SandboxConfigError',
+/**
+ * Failure types activities throw as an ApplicationFailure rather than a class, to carry
+ * details or the non-retryable flag; the thrower and the catcher both name them from here.
+ */
+export const FailureType = {
+  /**
+   * The model API is busy or failing (429, 529, 5xx, a connection error or a malformed
+   * body). Retried, after the server's retry-after (in the details) when it sent one.
+   */
+  ModelUnavailable: 'ModelUnavailable',
+  /** A stored turn, prompt or answer an activity needs is not there: a step ran out of order. */
+  TranscriptMissing: 'TranscriptMissing',
+  /** The task asks for a delivery its settings cannot give (dependencies' branches without a repo). */
+  DeliveryUnsupported: 'DeliveryUnsupported',
+  /** A delivery step (commit, push) that failed in a way a retry may fix. */
+  DeliveryFailed: 'DeliveryFailed',
+  /** The dependencies' branches conflict and the task may not leave the conflict to the agent. */
+  MergeConflict: 'MergeConflict',
+  /** The workspace's tree is not the one the checks ran on: the task fails, nothing is committed or pushed. */
+  CheckedTreeChanged: 'CheckedTreeChanged',
+  /** The keep-warm call found no stored turn to repeat. */
+  NoTurnToKeepWarm: 'NoTurnToKeepWarm',
+} as const;
+
+/** Every error class activities throw, in the order their names appear in retry policies. */
+const ERROR_CLASSES = [SpecError, PolicyViolation, SandboxGone, ModelRequestInvalid, ModelNotConfigured, SandboxConfigError, PullRequestFailed];
+
+/**
+ * A type no code throws any more. It stays in the list because running nights scheduled
+ * their activities with it and a retry policy should not change under them.
+ */
+const RETIRED_NON_RETRYABLE = ['BudgetExceeded'];
+
+/** Error types Temporal must not retry, for every activity profile. */
+export const NON_RETRYABLE_ERRORS: string[] = [...ERROR_CLASSES.filter((c) => !c.retryable).map((c) => c.name), ...RETIRED_NON_RETRYABLE];
+
+/** Delivery's refusals on top: the same commit, merge or pull request fails the same way again. */
+export const DELIVERY_NON_RETRYABLE_ERRORS: string[] = [
+  ...NON_RETRYABLE_ERRORS,
+  PullRequestFailed.name,
+  FailureType.MergeConflict,
+  FailureType.DeliveryUnsupported,
+  FailureType.CheckedTreeChanged,
 ];

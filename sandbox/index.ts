@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { inheritedEnv, type NightshiftConfig } from '../common/config';
-import { NightshiftError } from '../common/errors';
+import { SandboxConfigError } from '../common/errors';
 import { createDockerProvider } from './docker';
 import { createE2BProvider } from './e2b';
 import { createLocalProvider } from './local';
@@ -33,9 +33,6 @@ export const SandboxConfigSchema = z.object({
     .refine((names) => !names.some(isSecretEnvName), { message: 'passEnv may not name a secret (keys, tokens, passwords stay in the worker)' }),
 });
 export type SandboxConfig = z.infer<typeof SandboxConfigSchema>;
-
-/** A provider cannot be built from this config and environment. */
-export class SandboxConfigError extends NightshiftError {}
 
 export interface ProviderDeps {
   /** Root for local sandboxes: `<NIGHTSHIFT_ROOT>/.nightshift/sandboxes`. */

@@ -12,9 +12,10 @@
  * `patched` and the workflow's queue), the rest are pure data.
  */
 import { ActivityFailure, patched, TimeoutFailure, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { DELIVERY_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import { capabilityQueue, isHostTaskQueue, isRemoteProvider, type Capability } from '../common/task-queues';
+import { MODEL_RETRY } from './budget';
 
 /**
  * Model calls go to `<queue>-model`. Histories from before it scheduled them on the
@@ -80,8 +81,18 @@ function beating(startToCloseTimeout: ActivityOptions['startToCloseTimeout'], re
   return (heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS): ActivityOptions => ({ startToCloseTimeout, heartbeatTimeout, retry });
 }
 
-/** callModel, simpleModelCall: a streamed answer of max_tokens takes minutes; backoff for 429/529/5xx (a retry-after overrides the interval). */
-const modelCallOptions = beating('10 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+/**
+ * callModel, simpleModelCall: a streamed answer of max_tokens takes minutes; backoff for
+ * 429/529/5xx (a retry-after overrides the interval), the same backoff the workflow uses
+ * when it owns the retries (MODEL_RETRY).
+ */
+const modelCallOptions = beating('10 minutes', {
+  initialInterval: MODEL_RETRY.initialMs,
+  backoffCoefficient: MODEL_RETRY.coefficient,
+  maximumInterval: MODEL_RETRY.maxIntervalMs,
+  maximumAttempts: MODEL_RETRY.maxAttempts,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+});
 
 /**
  * callModelOnce, simpleModelCallOnce: one attempt per activity, because the workflow owns the
@@ -109,11 +120,14 @@ export const toolCall = beating('35 minutes', { initialInterval: '1 second', max
 /** Create, prepare, recreate, keep work, kill: a clone or a copy of a large workspace may take many minutes. */
 export const sandboxStep = beating('20 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
 
-/** Delivery's git and GitHub steps: a push or clone of a large repository may take many minutes. */
-export const gitStep = beating('20 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 });
+/**
+ * Delivery's git and GitHub steps: a push or clone of a large repository may take many
+ * minutes. Delivery's refusals (a conflict, a changed tree, a refused PR) are not retried.
+ */
+export const gitStep = beating('20 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS });
 
 /** Acceptance checks: each command may take up to 30 minutes, and a round runs several. */
-export const checksRun = beating('4 hours', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 });
+export const checksRun = beating('4 hours', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS });
 
 /**
  * Planning, improvement loops, skill learning: one or a few model calls of minutes each.
@@ -123,6 +137,18 @@ export const planningCall = beating('15 minutes', { initialInterval: '2 seconds'
 
 /** learnSkill, which cannot work without a model, on the model queue. Call inside a workflow. */
 export const skillLearningCall = () => needing('model', planningCall());
+
+/** followUpFirst's reads of GitHub and the store: few attempts, so GitHub down delays a night by little. */
+export const followUpRead = beating('20 minutes', { initialInterval: '2 seconds', maximumAttempts: 3 });
+
+/**
+ * recordTaskResults: a result not stored would be missing from the report, so a store that
+ * is down holds the night up (retried without end, the pending activity showing why).
+ */
+export const resultStore = beating('5 minutes', { initialInterval: '1 second', maximumInterval: '30 seconds' });
+
+/** writeStoredReport reads every task's result from the store: 10,000 of them take more than bookkeeping's 15 s on a busy worker. */
+export const storedReport = beating('10 minutes', quickRetry);
 
 /** reserveAllowance, reserveDaily: an Update waits on the other workflow's worker, which may itself be recovering. */
 export const crossWorkflow = beating('5 minutes', quickRetry);

@@ -7,8 +7,6 @@
  * Deterministic code only.
  */
 import {
-  ActivityFailure,
-  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
@@ -30,6 +28,8 @@ import { taskDetails } from './progress';
 import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
 import { allowanceGrantor, bookTurn, callWithBookedAttempts, keepAliveFits, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkBaseline, checkFinish, deliver, prepareFromDependencies } from './delivery';
+import { domainError } from './domain-error';
+import { PolicyViolation, SandboxGone } from '../common/errors';
 import { newProgressState, nudgeText, observeTurn, type CallSeen } from './progress-guard';
 
 /** patched() ID of the no-progress guard: nudge, then stop a task that keeps doing the same thing. */
@@ -69,13 +69,6 @@ function addUsage(a: TokenUsage, b: TokenUsage): void {
   a.output += b.output;
   a.cacheWrite += b.cacheWrite;
   a.cacheRead += b.cacheRead;
-}
-
-/** The domain error inside an activity failure, if it is one of ours. */
-function causeType(err: unknown): { type?: string; message: string } | undefined {
-  if (!(err instanceof ActivityFailure)) return undefined;
-  const c = err.cause;
-  return c instanceof ApplicationFailure ? { type: c.type ?? undefined, message: c.message } : c ? { message: c.message } : undefined;
 }
 
 /**
@@ -319,7 +312,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
             break;
           } catch (err) {
             // A sandbox that is gone, alone or with its host, is rebuilt from the last checkpoint and the call runs there.
-            const gone = causeType(err)?.type === 'SandboxGone';
+            const gone = domainError(err).type === SandboxGone.name;
             if (!(gone || hostLost(err)) || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
             if (!gone) sandboxesLost++;
             await rebuildSandbox(gone ? 'sandbox lost' : "the sandbox's host is gone");
@@ -368,9 +361,9 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       outcome = await withSandbox((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, { ...totals(), ...ended }, status, host));
     }
   } catch (err) {
-    const cause = causeType(err);
+    const failure = domainError(err);
     // A policy breach halts the task: the agent tried something it must not do.
-    if (cause?.type === 'PolicyViolation') outcome = { status: 'halted', error: cause.message };
+    if (failure.type === PolicyViolation.name) outcome = { status: 'halted', error: failure.message };
     else if (isCancellation(err) && sandboxId && patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) {
       // Cancelled: what the agent did so far is delivered as a draft before the sandbox goes.
       const cancelled: Partial<TaskResult> = { ...totals(), status: 'cancelled', error: 'cancelled; the work so far is kept' };
@@ -388,8 +381,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
           status.workDir = kept.workDir;
         } catch (err) {
           // Losing the copy must not turn a finished task into a failed one; the report says so.
-          const why = causeType(err)?.message ?? (err instanceof Error ? err.message : String(err));
-          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${why}`].filter(Boolean).join('; ') };
+          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${domainError(err).message}`].filter(Boolean).join('; ') };
         }
         try {
           await acts.killSandbox({ sandboxId: sandboxId! });

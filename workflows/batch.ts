@@ -7,7 +7,6 @@
  * identically, not the host clock.
  */
 import {
-  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
@@ -24,7 +23,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { bookkeeping, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import { bookkeeping, resultStore, storedReport } from './activity-profiles';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import {
   answerSignal,
@@ -53,6 +52,8 @@ import {
 import { BatchLive } from './batch-live';
 import { addTotals, compactLedger, EndedStates, INLINE_RESULTS_MAX_TASKS, NO_TOTALS, recordBatches } from './batch-results';
 import { dependentsOf, readyTasks } from './dag';
+import { domainError } from './domain-error';
+import { SpecError } from '../common/errors';
 import { Notifier } from './notify';
 import { dependencyBranches } from './delivery';
 import { fanOutFull } from './fan-out';
@@ -62,13 +63,8 @@ import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from './task';
 
 const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, readBatchTask, writeReport, settleClaimedFiles, readTaskResults } = proxyActivities<Activities>(bookkeeping);
-/**
- * A result not stored would be missing from the report: a store that is down holds the
- * night up (retried without end, the pending activity showing why) rather than lose it.
- */
-const { recordTaskResults } = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry: { initialInterval: '1 second', maximumInterval: '30 seconds' } });
-/** The report of a night by reference reads every task's result from the store: 10,000 of them take more than bookkeeping's 15 s on a busy worker. */
-const { writeStoredReport } = proxyActivities<Activities>({ ...bookkeeping, startToCloseTimeout: '10 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS });
+const { recordTaskResults } = proxyActivities<Activities>(resultStore());
+const { writeStoredReport } = proxyActivities<Activities>(storedReport());
 
 /**
  * Past this many history events the batch stops starting tasks, lets the running ones
@@ -104,8 +100,8 @@ async function load(input: BatchInput, batchId: string, claimAs: string | undefi
   } catch (err) {
     // A task file that does not validate fails the batch at once with every problem listed:
     // retrying the workflow task cannot fix the file.
-    const cause = err instanceof ActivityFailure ? err.cause : err;
-    if (cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'SpecError', ...(cause.details ?? []));
+    const { error } = domainError(err);
+    if (error instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(error.message, error.type ?? SpecError.name, ...(error.details ?? []));
     throw err;
   }
 }
@@ -336,11 +332,11 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       // A failed or halted task fails its workflow and carries its result (task.ts).
       const failed = failedTaskResult(err);
       if (failed) return finish(entry.id, failed);
-      const cause = (err as { cause?: unknown }).cause;
+      const failure = domainError(err);
       finish(entry.id, {
         ...results[entry.id],
-        status: isCancellation(err) || isCancellation(cause) ? 'cancelled' : 'failed',
-        error: cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err),
+        status: isCancellation(err) || isCancellation(failure.error) ? 'cancelled' : 'failed',
+        error: failure.message,
         endedAt: Date.now(),
       });
     }
@@ -476,14 +472,14 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
     const totals = resultsRef ? addTotals(earlierTotals, sumResults(Object.values(results))) : sumResults(Object.values(results));
     if (claimAs !== undefined && input.tasksFile !== undefined) {
       const outcomes = spec.tasks.map((t) => ({ file: ('source' in t ? t.source.file : (t.sourceFile ?? '')).split('/').pop()!, status: stateOf(t.id), error: results[t.id]?.error }));
-      await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: Error) => {
-        notes.push(`the night's task files could not be moved out of running/: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: unknown) => {
+        notes.push(`the night's task files could not be moved out of running/: ${domainError(err).message}`);
       });
     }
     // The work is done and recorded in this result whatever happens to the report files.
     if (resultsRef) await allRecorded(resultsRef);
-    const report = await (resultsRef && specRef ? writeStoredReport({ status: { ...currentStatus(), tasks: [] }, budgetUsd: spec.maxCostUsd, spec: specRef, results: resultsRef }) : writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd })).catch((err: Error) => ({
-      error: (err.cause as Error | undefined)?.message ?? err.message,
+    const report = await (resultsRef && specRef ? writeStoredReport({ status: { ...currentStatus(), tasks: [] }, budgetUsd: spec.maxCostUsd, spec: specRef, results: resultsRef }) : writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd })).catch((err: unknown) => ({
+      error: domainError(err).message,
     }));
     status.report = report;
     const count = (st: string) => spec.tasks.filter((t) => stateOf(t.id) === st).length;

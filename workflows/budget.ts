@@ -11,9 +11,10 @@
  * Amounts are compared in nano-dollars (integers) so float noise cannot let a sum slip
  * past a cap.
  */
-import { ActivityFailure, ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/common';
-import { NON_RETRYABLE_ERRORS } from '../common/errors';
+import { ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/common';
+import { FailureType, ModelNotConfigured, ModelRequestInvalid, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { costOf, ratesFor, type ModelPrice } from '../common/models';
+import { domainError } from './domain-error';
 import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState, InterruptedCall, TokenUsage } from './contract';
 
 /** Seed 001's COST_WARNING_THRESHOLD. */
@@ -195,7 +196,7 @@ export const MODEL_CALL_INTERRUPTED = 'ModelCallInterrupted';
  * Failure types that mean the API answered with an error status (or was never reached):
  * nothing was billed for the attempt.
  */
-export const UNBILLED_MODEL_FAILURES: readonly string[] = ['ModelUnavailable', 'ModelRequestInvalid', 'ModelNotConfigured'];
+export const UNBILLED_MODEL_FAILURES: readonly string[] = [FailureType.ModelUnavailable, ModelRequestInvalid.name, ModelNotConfigured.name];
 
 export function isCallProgress(v: unknown): v is CallProgress {
   if (!v || typeof v !== 'object') return false;
@@ -235,7 +236,7 @@ export interface AttemptOutcome {
  * any other failure may have been billed, and its last heartbeat says how much is known.
  */
 export function attemptOutcome(err: unknown): AttemptOutcome {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const cause = domainError(err).error;
   if (cause instanceof ApplicationFailure) {
     const type = cause.type ?? '';
     const detail: unknown = cause.details?.[0];

@@ -6,17 +6,15 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from './activity-profiles';
-import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
+import { FailureType } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
+import { domainError } from './domain-error';
 import type { TaskSpec } from '../spec/types';
 import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 
-const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
-
-const notRetried = (o: ActivityOptions): ActivityOptions => ({ ...o, retry: { ...o.retry, nonRetryableErrorTypes: NOT_RETRIED } });
 const heartbeatOf = (input: AgentTaskInput) => input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
 
 /**
@@ -26,8 +24,8 @@ const heartbeatOf = (input: AgentTaskInput) => input.loop?.heartbeatTimeoutMs ??
  */
 function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
   const heartbeatTimeout = heartbeatOf(input);
-  const hostGit = proxyActivities<Activities>(onHost(notRetried(gitStep(heartbeatTimeout)), host));
-  const checks = proxyActivities<Activities>(onHost(notRetried(checksRun(heartbeatTimeout)), host));
+  const hostGit = proxyActivities<Activities>(onHost(gitStep(heartbeatTimeout), host));
+  const checks = proxyActivities<Activities>(onHost(checksRun(heartbeatTimeout), host));
   const sandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   const books = proxyActivities<Activities>(bookkeeping);
   return {
@@ -50,7 +48,7 @@ function proxies(input: AgentTaskInput, host: SandboxHost = {}) {
  * skipped), so any worker answers that.
  */
 function pullRequests(input: AgentTaskInput) {
-  const options = notRetried(gitStep(heartbeatOf(input)));
+  const options = gitStep(heartbeatOf(input));
   return proxyActivities<Activities>(deliversToGitHub(input.task) ? onGitHub(options) : options);
 }
 
@@ -65,11 +63,6 @@ export function dependencyBranches(task: Pick<TaskSpec, 'dependsOn' | 'repo'>, r
     return sameRepo && r?.branch && r.commit ? [{ taskId: id, branch: r.branch, commit: r.commit, pushed: r.pushed, prNumber: r.prNumber, prUrl: r.prUrl }] : [];
   });
 }
-
-const messageOf = (err: unknown): string => {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
-};
 
 /**
  * Before the prompt is built: move the workspace to the dependencies' work. A conflict
@@ -121,7 +114,7 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
     await acts.runBaselineChecks({ workflowId: storeKey, sandboxId, task, night: input.date });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    notes.push(`the checks could not be run on the base (${messageOf(err)}); failures were judged without it`);
+    notes.push(`the checks could not be run on the base (${domainError(err).message}); failures were judged without it`);
   } finally {
     const id = sandboxId;
     const there = acts;
@@ -208,9 +201,9 @@ export async function deliver(
     try {
       c = await acts.commitWork({ workflowId: o.storeKey, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id, ...treeRule });
     } catch (err) {
-      const cause = err instanceof ActivityFailure ? err.cause : undefined;
+      const failure = domainError(err);
       // What would be delivered is not what was checked: the task fails, whatever it reported.
-      if (cause instanceof ApplicationFailure && cause.type === CHECKED_TREE_CHANGED) return { ...out, status: 'failed', error: [out.error, cause.message].filter(Boolean).join('; ') };
+      if (failure.type === FailureType.CheckedTreeChanged) return { ...out, status: 'failed', error: [out.error, failure.message].filter(Boolean).join('; ') };
       throw err;
     }
     if (!c.commit) return out;
@@ -289,7 +282,7 @@ export async function deliver(
     if (isCancellation(err)) throw err;
     // Every step is idempotent by branch and workflow ID, so delivering again on the rebuilt sandbox is safe.
     if (hostLost(err) && patched(DELIVERY_HOST_LOST_PATCH)) throw err;
-    note(messageOf(err));
+    note(domainError(err).message);
   }
   return out;
 }

@@ -6,16 +6,16 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import { isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { gitStep, HEARTBEAT_TIMEOUT_MS } from './activity-profiles';
+import { followUpRead } from './activity-profiles';
+import { domainError } from './domain-error';
 import type { BatchInput } from './contract';
 
 /** patched() ID of reading PR feedback before the night's spec is stored. */
 export const FOLLOW_UP_FIRST_PATCH = 'follow-up-first';
 
-// Reads of GitHub and the store: the git profile's heartbeat, but few attempts, so GitHub down delays a night by little.
-const { followUpFirst: readFollowUps } = proxyActivities<Activities>({ ...gitStep(HEARTBEAT_TIMEOUT_MS), retry: { initialInterval: '2 seconds', maximumAttempts: 3 } });
+const { followUpFirst: readFollowUps } = proxyActivities<Activities>(followUpRead());
 
 /** The input the night loads its spec from: with follow-up tasks stored first, or as it was. */
 export async function withFollowUpFirst(input: BatchInput, batchId: string, claimAs: string | undefined, notes: string[]): Promise<BatchInput> {
@@ -32,8 +32,7 @@ export async function withFollowUpFirst(input: BatchInput, batchId: string, clai
     return r.storedSpec ? { ...input, storedSpec: r.storedSpec } : input;
   } catch (err) {
     if (isCancellation(err)) throw err;
-    const cause = err instanceof ActivityFailure ? err.cause : err;
-    notes.push(`follow-up first could not read the pull requests (${cause instanceof Error ? cause.message : String(cause)}); the night ran its own tasks`);
+    notes.push(`follow-up first could not read the pull requests (${domainError(err).message}); the night ran its own tasks`);
     return input;
   }
 }

@@ -12,7 +12,6 @@
  * Deterministic code only; Date.now() is the workflow clock.
  */
 import {
-  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -27,6 +26,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, taskWait } from './activity-profiles';
+import { SpecError } from '../common/errors';
+import { domainError } from './domain-error';
 import type { PendingTask } from '../activities/folders';
 import { NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId } from './contract';
 import { addTasksUpdate, intakeStatusQuery, type InFlightTask, type IntakeInput, type IntakeStatus } from './intake-contract';
@@ -93,8 +94,8 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
       return { added };
     } catch (err) {
       // The caller sees what is wrong with its tasks, not "activity task failed".
-      const cause = err instanceof ActivityFailure ? err.cause : err;
-      if (cause instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(cause.message, cause.type ?? 'SpecError');
+      const { error } = domainError(err);
+      if (error instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(error.message, error.type ?? SpecError.name);
       throw err;
     }
   });

@@ -7,6 +7,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { notifyCall } from './activity-profiles';
+import { domainError } from './domain-error';
 import type { NotifyEvent, NotifySettings } from './contract';
 
 const { notify } = proxyActivities<Activities>(notifyCall());
@@ -26,8 +27,8 @@ export class Notifier {
       (r) => {
         for (const f of r.failed) this.notes.push(`notification "${title}" was not delivered by ${f.channel}: ${f.error}`);
       },
-      (err: Error) => {
-        this.notes.push(`notification "${title}" was not sent: ${(err.cause as Error | undefined)?.message ?? err.message}`);
+      (err: unknown) => {
+        this.notes.push(`notification "${title}" was not sent: ${domainError(err).message}`);
       },
     );
     this.pending.push(sending);

@@ -12,6 +12,7 @@ import { priceOf, resolveModel } from '../common/models';
 import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
 import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
 import { deliver } from './delivery';
+import { domainError } from './domain-error';
 import { waitForBatch } from './message-batch';
 import { Notifier } from './notify';
 import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn } from './task-budget';
@@ -45,7 +46,7 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
     submitted = await batchApi.submitSimpleBatch(call);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return { stored: false, reason: `the batch could not be submitted: ${messageOf(err)}`, costUsd: 0, suspects: 0 };
+    return { stored: false, reason: `the batch could not be submitted: ${domainError(err).message}`, costUsd: 0, suspects: 0 };
   }
   const { batchId } = submitted;
   const suspects = submitted.suspects.length;
@@ -60,7 +61,7 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
       throw err;
     }
     // The batch may have been answered (and billed) though its state or results cannot be read: counted at its worst case.
-    return { stored: false, reason: `batch ${batchId} could not be read: ${messageOf(err)}`, costUsd: worstUsd, suspects };
+    return { stored: false, reason: `batch ${batchId} could not be read: ${domainError(err).message}`, costUsd: worstUsd, suspects };
   }
 }
 
@@ -71,11 +72,6 @@ function proxies(host: SandboxHost) {
     sandbox: proxyActivities<Activities>(onHost(sandboxStep(), host)),
     modelOnce: proxyActivities<Activities>(onHost(modelCallOnce(), host)),
   };
-}
-
-function messageOf(err: unknown): string {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /** `storeKey`: what the task run's records are kept under (contract.ts taskRunKey). */
@@ -197,7 +193,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
   } catch (err) {
     if (isCancellation(err)) throw err;
     // A non-retryable failure (the API refused the request, a clone that cannot work) ends this repo's task, not the night.
-    if (err instanceof ActivityFailure || err instanceof ApplicationFailure) outcome = { status: 'failed', error: messageOf(err) };
+    if (err instanceof ActivityFailure || err instanceof ApplicationFailure) outcome = { status: 'failed', error: domainError(err).message };
     else throw err;
   } finally {
     if (sandboxId) {
@@ -207,7 +203,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
           const kept = await sandbox.keepWork({ workflowId: storeKey, sandboxId: id });
           outcome = { ...outcome, workDir: kept.workDir };
         } catch (err) {
-          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${messageOf(err)}`].filter(Boolean).join('; ') };
+          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${domainError(err).message}`].filter(Boolean).join('; ') };
         }
         try {
           await sandbox.killSandbox({ sandboxId: id });

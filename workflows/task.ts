@@ -17,6 +17,7 @@ import {
 import type { Activities } from '../activities';
 import { commandTask, onHost, providerHost } from './activity-profiles';
 import { runAgentLoop } from './agent-loop';
+import { domainError } from './domain-error';
 import { taskDetails } from './progress';
 import { learnFromSuccess } from './learning';
 import { runSimpleTask } from './simple-task';
@@ -98,7 +99,6 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
       throw err;
     }
     if (err instanceof ApplicationFailure && err.nonRetryable) return finished(end({ status: 'failed', error: err.message }));
-    const cause = (err as { cause?: Error }).cause;
-    return finished(end({ status: 'failed', error: cause?.message ?? (err as Error).message }));
+    return finished(end({ status: 'failed', error: domainError(err).message }));
   }
 }

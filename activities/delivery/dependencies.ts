@@ -20,6 +20,7 @@ import type { MergeConflictPolicy } from '../../spec/types';
 import type { DependencyBranch } from '../../workflows/contract';
 import { ensureDeliveryRepo } from './git';
 import type { LeftConflict } from './merge-conflict';
+import { FailureType } from '../../common/errors';
 
 /** Git in the task's workspace: the worker's own on a local one, the sandbox's on a remote one. */
 type WorkspaceGit = (args: string[]) => Promise<string>;
@@ -42,7 +43,7 @@ async function fetchDependency(dir: string, dep: DependencyBranch, deliveryRepo:
 }
 
 const notFound = (dep: DependencyBranch) =>
-  ApplicationFailure.retryable(`the branch ${dep.branch} of dependency ${dep.taskId} (commit ${dep.commit.slice(0, 12)}) is in neither the delivery repository nor the remote`, 'DeliveryFailed');
+  ApplicationFailure.retryable(`the branch ${dep.branch} of dependency ${dep.taskId} (commit ${dep.commit.slice(0, 12)}) is in neither the delivery repository nor the remote`, FailureType.DeliveryFailed);
 
 /**
  * The same for a remote workspace: the worker makes sure its delivery repository holds the
@@ -137,20 +138,20 @@ export async function startFromDependencies(
     const others = deps.slice(0, deps.indexOf(d)).map((x) => x.taskId).join(', ');
     throw ApplicationFailure.nonRetryable(
       `the branches of its dependencies conflict: merging ${d.taskId} (${d.branch}) into ${others} conflicts in ${files.join(', ') || 'files git did not name'}; resolve the conflict by hand, make one dependency depend on the other, or set on_merge_conflict: agent`,
-      'MergeConflict',
+      FailureType.MergeConflict,
     );
   }
   if (conflicting.length > 1) {
     const each = conflicting.map((c) => `${c.dep.taskId} (${c.dep.branch}) in ${c.files.join(', ') || 'files git did not name'}`).join('; ');
     throw ApplicationFailure.nonRetryable(
       `the branches of its dependencies conflict: ${each}; on_merge_conflict: agent leaves one conflicting merge to the agent, not ${conflicting.length}: resolve the others by hand, or make the dependencies depend on each other`,
-      'MergeConflict',
+      FailureType.MergeConflict,
     );
   }
   const [left] = conflicting;
   if (left && !(await merge(left.dep))) {
     if (!(await run(['rev-parse', '--verify', '--quiet', 'MERGE_HEAD']).catch(() => ''))) {
-      throw ApplicationFailure.nonRetryable(`merging ${left.dep.taskId} (${left.dep.branch}) failed without leaving a merge to resolve`, 'MergeConflict');
+      throw ApplicationFailure.nonRetryable(`merging ${left.dep.taskId} (${left.dep.branch}) failed without leaving a merge to resolve`, FailureType.MergeConflict);
     }
     return { head: await head(), merged: true, conflict: await leftFor(left.dep) };
   }

@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { stateDir, type NightshiftConfig } from '../../common/config';
 import { repoLocation } from '../../common/repo-location';
 import { git } from '../../sandbox/workspace';
+import { FailureType } from '../../common/errors';
 
 /** A task's repo as git understands it: a URL, scp-style address, or an absolute local path (common/repo-location.ts). */
 export function resolveRemote(root: string, repo: string): string {
@@ -89,7 +90,7 @@ export async function importBundle(
       }
       await git(['--git-dir', repoDir, 'fetch', '--quiet', '--no-tags', file, `+refs/heads/${o.branch}:refs/heads/${o.branch}`]);
       const got = await git(['--git-dir', repoDir, 'rev-parse', `refs/heads/${o.branch}`]);
-      if (got !== o.commit) throw ApplicationFailure.retryable(`the bundle held ${got}, not ${o.commit}`, 'DeliveryFailed');
+      if (got !== o.commit) throw ApplicationFailure.retryable(`the bundle held ${got}, not ${o.commit}`, FailureType.DeliveryFailed);
       return 'ok';
     });
   } finally {
@@ -154,7 +155,7 @@ export async function pushBranch(
     if (now !== undefined && now !== ours) return taken(now);
     throw pushing;
   }
-  throw ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, 'DeliveryFailed');
+  throw ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, FailureType.DeliveryFailed);
 }
 
 /**
@@ -177,7 +178,7 @@ async function fastForward(
       if (refused && /\[rejected\]|non-fast-forward|fetch first/.test(refused.message)) {
         return { pushed: false, reason: `${o.branch} on the remote moved to ${now?.slice(0, 12) ?? 'nothing'}, which this task did not start from; its commits were left as they are` };
       }
-      throw refused ?? ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, 'DeliveryFailed');
+      throw refused ?? ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, FailureType.DeliveryFailed);
     }
   }
   await record();

@@ -24,10 +24,11 @@ import { startFromDependencies } from './dependencies';
 import { filesWithMarkers, MERGE_CONFLICT_KEY, readConflict, type LeftConflict } from './merge-conflict';
 import { authEnv, deliveryRepoFor, ensureDeliveryRepo, importBundle, pushAccess, pushBranch, remoteTips, resolveRemote } from './git';
 import { prBody, prTitle, type PrContent } from './pr-body';
-import { createGitHubClient, ensurePullRequest, githubRepoOf, PullRequestFailed, type GitHubClient, type GitHubClientOptions, type PullRequestRef } from './pull-request';
+import { createGitHubClient, ensurePullRequest, githubRepoOf, type GitHubClient, type GitHubClientOptions, type PullRequestRef } from './pull-request';
 import { checkpointStoreFor } from '../agent';
 import { scanCommitForSecrets, secretScanReason } from './secret-scan';
 import { commitInSandbox, workTreeOf } from './sandbox-commit';
+import { FailureType, PullRequestFailed } from '../../common/errors';
 
 export interface DeliveryDeps {
   config: Pick<NightshiftConfig, 'root' | 'github'>;
@@ -90,7 +91,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
      */
     async prepareFromDependencies(input: { workflowId?: string; sandboxId: string; task: TaskSpec; dependencies: DependencyBranch[] }): Promise<{ head: string; merged: boolean; conflict?: LeftConflict }> {
       const { task } = input;
-      if (!task.repo) throw ApplicationFailure.nonRetryable(`task ${task.id} has dependencies with branches but no context.repo`, 'DeliveryUnsupported');
+      if (!task.repo) throw ApplicationFailure.nonRetryable(`task ${task.id} has dependencies with branches but no context.repo`, FailureType.DeliveryUnsupported);
       const remote = resolveRemote(config.root, task.repo);
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const branch = workBranch(task);
@@ -180,7 +181,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
     }): Promise<PullRequestRef | { skipped: string }> {
       const gh = githubRepoOf(input.repo, input.githubRepo, config.github.apiUrl);
       if (!gh) return { skipped: `${input.repo} is not a GitHub repository (set pull_request.repo: owner/name if it mirrors one)` };
-      if (!config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to open the pull request with', 'PullRequestFailed');
+      if (!config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to open the pull request with', PullRequestFailed.name);
       // Agent text may carry a secret it read: the PR shows it redacted, with a note saying so.
       const redacted = workerRedactor(config).redactDeep(input.content);
       const c = redacted.found.length ? { ...redacted.value, notes: [...(redacted.value.notes ?? []), redactionNote(redacted.found, 'this pull request')] } : input.content;
@@ -202,7 +203,7 @@ export function createDeliveryActivities(deps: DeliveryDeps) {
         const st = (err as { status?: number }).status;
         // 4xx other than 408/429 will not change on retry (bad token, no such repo, invalid base).
         if (err instanceof PullRequestFailed || (st && st >= 400 && st < 500 && st !== 408 && st !== 429)) {
-          throw ApplicationFailure.nonRetryable(`GitHub: ${(err as Error).message}`, 'PullRequestFailed');
+          throw ApplicationFailure.nonRetryable(`GitHub: ${(err as Error).message}`, PullRequestFailed.name);
         }
         throw err;
       }

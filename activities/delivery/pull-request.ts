@@ -7,7 +7,7 @@
  * whose first answer was lost) is resolved by looking it up again. One task, one PR.
  */
 import type { Octokit } from 'octokit';
-import { NightshiftError } from '../../common/errors';
+import { PullRequestFailed } from '../../common/errors';
 import type { NightshiftConfig } from '../../common/config';
 import { FAILING_CHECKS_LABEL } from './pr-body';
 
@@ -17,9 +17,6 @@ export interface GitHubRepo {
   owner: string;
   name: string;
 }
-
-/** No token, no repository name, or GitHub refused the request for good. */
-export class PullRequestFailed extends NightshiftError {}
 
 /**
  * The GitHub repository a task's PR goes to: `pull_request.repo` when set (needed for a

@@ -17,7 +17,7 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
-import { CHECKED_TREE_CHANGED } from '../../common/errors';
+import { FailureType } from '../../common/errors';
 import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox } from '../../sandbox/types';
 import { sandboxGitEnv } from '../../sandbox/remote-workspace';
@@ -135,7 +135,7 @@ function envOf(i: SandboxCommitInput): Record<string, string> {
 export async function workTreeInSandbox(sandbox: Sandbox): Promise<string> {
   const r = await sandbox.exec(`${TREE_SCRIPT}rm -rf "$t"\n`, { envs: sandboxGitEnv(), timeoutMs: 10 * 60_000 });
   const tree = /^TREE ([0-9a-f]{40,64})$/m.exec(r.stdout)?.[1];
-  if (r.exitCode !== 0 || !tree) throw ApplicationFailure.retryable(`reading the workspace tree in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, 'DeliveryFailed');
+  if (r.exitCode !== 0 || !tree) throw ApplicationFailure.retryable(`reading the workspace tree in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, FailureType.DeliveryFailed);
   return tree;
 }
 
@@ -158,17 +158,17 @@ export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): 
   const value = (tag: string) => lines.find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1).trim();
   const base = value('BASE');
   if (r.exitCode !== 0 || !base) {
-    throw ApplicationFailure.retryable(`committing the work in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, 'DeliveryFailed');
+    throw ApplicationFailure.retryable(`committing the work in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, FailureType.DeliveryFailed);
   }
   const tree = value('TREE') ?? '';
   if (lines.includes('TREE_CHANGED')) {
     throw ApplicationFailure.nonRetryable(
       `the workspace changed after the checks ran (they checked tree ${i.expectTree}, the workspace now holds ${tree}); nothing was delivered`,
-      CHECKED_TREE_CHANGED,
+      FailureType.CheckedTreeChanged,
     );
   }
   if (lines.includes('EMPTY')) return { base, tree, files: [] };
-  if (!lines.includes('DONE')) throw ApplicationFailure.retryable(`the sandbox commit script stopped early: ${r.stderr.trim().slice(-800)}`, 'DeliveryFailed');
+  if (!lines.includes('DONE')) throw ApplicationFailure.retryable(`the sandbox commit script stopped early: ${r.stderr.trim().slice(-800)}`, FailureType.DeliveryFailed);
   const files = lines.filter((l) => l.startsWith('FILE ')).map((l) => l.slice(5));
   try {
     // The orchestrator wrote these two itself, and a whole repository's bundle can be large.

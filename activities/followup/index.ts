@@ -12,6 +12,7 @@ import type { ChecksOutcome } from '../../workflows/contract';
 import type { GitHubClient } from '../delivery/pull-request';
 import { whileBeating } from '../heartbeat';
 import { FOLLOW_UP_MARKER } from './feedback';
+import { PullRequestFailed } from '../../common/errors';
 
 export interface FollowUpReport {
   workflowId: string;
@@ -43,7 +44,7 @@ export function createFollowUpActivities(deps: { config: Pick<NightshiftConfig, 
     /** Comments on the followed PR once per task workflow: `{ url }` of the comment. */
     async reportFollowUp(input: FollowUpReport): Promise<{ url: string }> {
       const [owner, repo] = input.githubRepo.split('/');
-      if (!deps.config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to comment on the pull request with', 'PullRequestFailed');
+      if (!deps.config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to comment on the pull request with', PullRequestFailed.name);
       const body = workerRedactor(deps.config).redact(followUpComment(input)).text;
       const mark = `${FOLLOW_UP_MARKER} ${escapeMarkdownLine(input.workflowId).replace(/--/g, '- -')} -->`;
       return whileBeating(async () => {

@@ -18,6 +18,7 @@ import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
 import { effortParams, elideThrough, fitContext, withCacheBreakpoints } from './request';
+import { FailureType } from '../../common/errors';
 
 export interface CallModelInput {
   workflowId: string;
@@ -201,7 +202,7 @@ export function createModelActivities(deps: ModelActivityDeps) {
       if (done) return done;
       if (!deps.anthropic) throw notConfigured();
       const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
-      if (!rec) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no stored answer: there is no request to keep warm`, 'NoTurnToKeepWarm');
+      if (!rec) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no stored answer: there is no request to keep warm`, FailureType.NoTurnToKeepWarm);
       const { prompt, messages } = await loadConversation(store, workflowId, turn);
       // What fitContext elided for that request, from the same stored records: the same bytes.
       elideThrough(messages, rec.elidedThroughTurn ?? 0);

@@ -7,7 +7,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
-import { ModelNotConfigured, ModelRequestInvalid } from '../../common/errors';
+import { FailureType, ModelNotConfigured, ModelRequestInvalid } from '../../common/errors';
 import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
 
 export interface ModelClientOptions {
@@ -73,7 +73,7 @@ export function toActivityError(err: unknown): Error {
     if (status === 401 || status === 403) return new ModelNotConfigured(`the model API refused the credentials (HTTP ${status}): ${detail}`);
     const wait = retryAfterMs(err.headers);
     return ApplicationFailure.create({
-      type: 'ModelUnavailable',
+      type: FailureType.ModelUnavailable,
       message: `the model API is unavailable (HTTP ${status}${wait !== undefined ? `, retry after ${Math.round(wait)} ms` : ''}): ${detail}`,
       nextRetryDelay: wait !== undefined ? Math.min(wait, MAX_RETRY_AFTER_MS) : undefined,
       // Also as a detail: a workflow that owns the retries (the agent loop) does not receive nextRetryDelay.
@@ -81,7 +81,7 @@ export function toActivityError(err: unknown): Error {
     });
   }
   const message = err instanceof Error ? err.message : String(err);
-  return ApplicationFailure.create({ type: 'ModelUnavailable', message: `model call failed: ${message}` });
+  return ApplicationFailure.create({ type: FailureType.ModelUnavailable, message: `model call failed: ${message}` });
 }
 
 /** Errors whose request never left this host: refused or unresolvable, so never billed. */
@@ -116,7 +116,7 @@ export function assertMessage(m: unknown): asserts m is Anthropic.Message {
   const v = m as Partial<Anthropic.Message> | null;
   if (!v || typeof v !== 'object' || v.type !== 'message' || !Array.isArray(v.content) || typeof v.usage !== 'object' || v.usage === null) {
     throw ApplicationFailure.create({
-      type: 'ModelUnavailable',
+      type: FailureType.ModelUnavailable,
       message: `the model API returned a malformed response: ${JSON.stringify(m)?.slice(0, 200) ?? String(m)}`,
     });
   }

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { commitInSandbox, workTreeOf } from '../../activities/delivery/sandbox-commit';
-import { CHECKED_TREE_CHANGED } from '../../common/errors';
+import { FailureType } from '../../common/errors';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { checkpoint, checkpointRef, git, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';
 import { scratchDir } from '../helpers/outside-tmp';
@@ -139,7 +139,7 @@ describe('host git over a hostile workspace', () => {
     await sb.exec("printf 'swapped after the checks\\n' > app.txt");
     await assert.rejects(
       commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: true, expectTree: checked.tree }),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === CHECKED_TREE_CHANGED && err.nonRetryable && err.message.includes(checked.tree),
+      (err: unknown) => err instanceof ApplicationFailure && err.type === FailureType.CheckedTreeChanged && err.nonRetryable && err.message.includes(checked.tree),
     );
     await sb.exec("printf 'checked\\n' > app.txt");
     const again = await commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: false, expectTree: checked.tree });

@@ -4,7 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { SandboxGone } from '../../common/errors';
 import { createDockerProvider, DockerUnavailable } from '../../sandbox/docker';
 import { createE2BProvider } from '../../sandbox/e2b';
-import { createSandboxProvider, SandboxConfigError, SandboxConfigSchema, sandboxCreateOptions } from '../../sandbox/index';
+import { SandboxConfigError } from '../../common/errors';
+import { createSandboxProvider, SandboxConfigSchema, sandboxCreateOptions } from '../../sandbox/index';
 import { startFakeE2B, type FakeE2B } from '../fakes/e2b-server';
 import { tempDir } from './helpers';
 
