@@ -23,6 +23,7 @@ import type { Activities } from '../activities';
 import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxCreator, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
 import { isHostTaskQueue } from '../common/task-queues';
 import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
+import { roundUsdNano } from '../common/money';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
@@ -179,7 +180,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   };
 
   const totals = (): Partial<TaskResult> => ({
-    costUsd: Math.round(costUsd * 1e9) / 1e9,
+    costUsd: roundUsdNano(costUsd),
     tokens: { ...tokens },
     turns: turn - 1,
     ...(answeredBy ? { model: answeredBy } : {}),
