@@ -21,7 +21,7 @@ import { exportCheckpoint, importCheckpoint } from '../sandbox/checkpoint-sync';
 import { checkpoint, checkpointRef, git, prepareWorkspace, remoteWorkspacePrepared, restore } from '../sandbox/workspace';
 import type { StateStore } from '../common/store';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
-import { workBranch } from '../workflows/contract';
+import { workBranch } from '../workflows/branches';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { baselineSection, readBaseline } from './delivery/baseline';
 import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';

@@ -15,6 +15,7 @@ import type { SandboxRouter } from '../sandbox/router';
 import type { Sandbox } from '../sandbox/types';
 import { prepareWorkspace } from '../sandbox/workspace';
 import type { TaskSpec } from '../spec/types';
+import { workBranch } from '../workflows/branches';
 import { whileBeating } from './heartbeat';
 
 export interface CommandResult {
@@ -76,7 +77,7 @@ export function createCommandActivities(deps: CommandActivityDeps) {
           const sandbox = await deps.sandboxes.createOn(provider, options);
           try {
             checkCommand(task.command!, policy, workspaceRootOf(sandbox));
-            if (task.repo) await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}` });
+            if (task.repo) await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task) });
             const started = Date.now();
             let r;
             try {

@@ -12,7 +12,8 @@ import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitH
 import { CHECKED_TREE_CHANGED, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import type { TaskSpec } from '../spec/types';
-import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
+import { BRANCH_PER_BATCH_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
+import { deliveryBranch, LEGACY_DELIVERY_BRANCH } from './branches';
 
 const NOT_RETRIED = [...NON_RETRYABLE_ERRORS, 'PullRequestFailed', 'MergeConflict', 'DeliveryUnsupported', CHECKED_TREE_CHANGED];
 
