@@ -15,13 +15,11 @@ import { repoLocation } from '../common/repo-location';
 import { sandboxCreateOptions } from '../sandbox';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
-import type { Sandbox } from '../sandbox/types';
-import { LocalSandbox } from '../sandbox/local';
 import { exportCheckpoint, importCheckpoint } from '../sandbox/checkpoint-sync';
-import { checkpoint, checkpointRef, git, prepareWorkspace, remoteWorkspacePrepared, restore } from '../sandbox/workspace';
+import { checkpoint, checkpointRef, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, remoteWorkspacePrepared, restore } from '../sandbox/workspace';
 import type { StateStore } from '../common/store';
 import type { SandboxSettings, TaskSpec } from '../spec/types';
-import { workBranch } from '../workflows/contract';
+import { workBranch } from '../workflows/branches';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { baselineSection, readBaseline } from './delivery/baseline';
 import { heartbeatEvery, whileBeating, withHeartbeats } from './heartbeat';
@@ -81,11 +79,6 @@ function resultHashOf(isError: boolean, content: string): string {
   return hash16(`${isError ? 'error' : 'ok'}\0${steady}`);
 }
 const callHashOf = (name: string, input: unknown) => hash16(`${name}\0${JSON.stringify(input ?? {})}`);
-
-/** The policy needs the workspace as a path; the local provider has one on the host. */
-function workspaceRootOf(sandbox: Sandbox): string {
-  return (sandbox as Partial<{ workspaceDir: string }>).workspaceDir ?? '/home/user/workspace';
-}
 
 const decoder = new TextDecoder('utf-8');
 
@@ -174,7 +167,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       const sandboxId = await createSandbox(input.workflowId, input.sandbox, task.id);
       const sandbox = await deps.sandboxes.connect(sandboxId);
       const made = created(sandboxId, input.sandbox);
-      const hasRepo = sandbox instanceof LocalSandbox ? existsSync(path.join(sandbox.workspaceDir, '.git')) : await remoteWorkspacePrepared(sandbox);
+      const hostDir = hostWorkspaceOf(sandbox);
+      const hasRepo = hostDir !== undefined ? existsSync(path.join(hostDir, '.git')) : await remoteWorkspacePrepared(sandbox);
       if (task.repo && hasRepo) return { ...made, restored: 'existing' };
       // The task may have run on another host until it died: its newest checkpoint is in the shared store.
       if (deps.store && !deps.store.hostLocal) await whileBeating(() => importCheckpoint(deps.store!, checkpointStoreFor(deps.config), input.workflowId, checkpointRef(input.workflowId)));
@@ -249,7 +243,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
           const sandbox = await deps.sandboxes.connect(input.sandboxId);
           const toolCtx: ToolContext = {
             sandbox,
-            workspaceRoot: workspaceRootOf(sandbox),
+            workspaceRoot: policyWorkspaceRoot(sandbox),
             policy,
             signal: ctx.cancellationSignal,
             onOutput: (c) => {

@@ -13,8 +13,9 @@ import { sandboxCreateOptions } from '../sandbox';
 import { checkCommand, DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
 import type { Sandbox } from '../sandbox/types';
-import { prepareWorkspace } from '../sandbox/workspace';
+import { policyWorkspaceRoot, prepareWorkspace } from '../sandbox/workspace';
 import type { TaskSpec } from '../spec/types';
+import { workBranch } from '../workflows/branches';
 import { whileBeating } from './heartbeat';
 
 export interface CommandResult {
@@ -34,11 +35,6 @@ export interface CommandActivityDeps {
   safetyPolicy?: SafetyPolicy;
   /** Copies the workspace out of the sandbox (the agent activities' keepWork). */
   keepWork: (input: { workflowId: string; sandboxId: string }) => Promise<unknown>;
-}
-
-/** The policy needs the workspace as a path; the local provider has one on the host. */
-function workspaceRootOf(sandbox: Sandbox): string {
-  return (sandbox as Partial<{ workspaceDir: string }>).workspaceDir ?? '/home/user/workspace';
 }
 
 /**
@@ -75,8 +71,8 @@ export function createCommandActivities(deps: CommandActivityDeps) {
           await deps.sandboxes.discardOn(provider, options);
           const sandbox = await deps.sandboxes.createOn(provider, options);
           try {
-            checkCommand(task.command!, policy, workspaceRootOf(sandbox));
-            if (task.repo) await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: task.branch ?? `nightshift/${task.id}` });
+            checkCommand(task.command!, policy, policyWorkspaceRoot(sandbox));
+            if (task.repo) await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task) });
             const started = Date.now();
             let r;
             try {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { StateStore } from '../common/store';
 import type { NightshiftConfig } from '../common/config';
 import { escapeMarkdownLine as md } from '../common/markdown';
+import { roundUsd } from '../common/money';
 import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
 import { failedDiskQuotaProbes } from '../sandbox/disk-volume';
 import { readStoredTasks } from './batch-results';
@@ -164,7 +165,7 @@ export function renderReportJson(s: BatchStatus, budgetUsd?: number): string {
       state: s.state,
       source: s.source,
       budgetUsd,
-      costUsd: Math.round(s.tasks.reduce((a, t) => a + t.costUsd, 0) * 1e6) / 1e6,
+      costUsd: roundUsd(s.tasks.reduce((a, t) => a + t.costUsd, 0)),
       results: s.tasks.map((t) => ({
         task: t.taskId,
         title: t.title,

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { loadConfig, type NightshiftConfig } from '../common/config';
+import { fromNanoUsd, toNanoUsd } from '../common/money';
 import { BATCH_WORKFLOW, batchStatusQuery, FINAL_STATES, taskStatusQuery, type BatchResult, type BatchStatus, type TaskStatus } from '../workflows/contract';
 import { CliError, EXIT } from './errors';
 import { nightshiftCommand } from './hints';
@@ -137,8 +138,6 @@ export async function readBatchLive(client: Client, batchId: string): Promise<Ba
   return { ...s, tasks, ...(s.budget ? { budget: withLiveSpend(s.budget, tasks) } : {}) };
 }
 
-const nano = (usd: number) => Math.round(usd * 1e9);
-
 /**
  * The batch's spend with its running tasks' own figures: its ledger learns a task's spend
  * only when the task next asks for an allowance (before a model call) and when it ends, so
@@ -147,10 +146,10 @@ const nano = (usd: number) => Math.round(usd * 1e9);
  * truer total; the ledger's stays when it is larger (a task whose query went unanswered).
  */
 export function withLiveSpend(budget: NonNullable<BatchStatus['budget']>, tasks: Pick<TaskStatus, 'costUsd'>[]): NonNullable<BatchStatus['budget']> {
-  const reported = tasks.reduce((sum, t) => sum + nano(t.costUsd ?? 0), 0);
-  const spent = Math.max(nano(budget.spentUsd), reported);
-  if (spent === nano(budget.spentUsd)) return budget;
+  const reported = tasks.reduce((sum, t) => sum + toNanoUsd(t.costUsd ?? 0), 0);
+  const spent = Math.max(toNanoUsd(budget.spentUsd), reported);
+  if (spent === toNanoUsd(budget.spentUsd)) return budget;
   // What was reserved beyond the spend shrinks by what the live figures add: the spend came out of it.
-  const committed = nano(budget.spentUsd) + nano(budget.reservedUsd ?? 0);
-  return { ...budget, spentUsd: spent / 1e9, ...(budget.reservedUsd !== undefined ? { reservedUsd: Math.max(0, committed - spent) / 1e9 } : {}) };
+  const committed = toNanoUsd(budget.spentUsd) + toNanoUsd(budget.reservedUsd ?? 0);
+  return { ...budget, spentUsd: fromNanoUsd(spent), ...(budget.reservedUsd !== undefined ? { reservedUsd: fromNanoUsd(Math.max(0, committed - spent)) } : {}) };
 }

@@ -9,6 +9,7 @@
  * table with the user's file laid over it.
  */
 import SHIPPED from './models.json';
+import { fromNanoUsd } from './money';
 
 export type Complexity = 'low' | 'medium' | 'high';
 
@@ -207,7 +208,7 @@ export function costOf(usage: UsageTokens, price: ModelPrice): number {
   const long = Math.min(usage.cacheWrite1h ?? 0, usage.cacheWrite);
   // Prices are per million tokens, so this sum is in millionths of a dollar.
   const micro = usage.input * r.input + usage.output * r.output + (usage.cacheWrite - long) * r.cacheWrite + long * r.cacheWrite1h + usage.cacheRead * r.cacheRead;
-  return Math.round(micro * 1000) / 1e9;
+  return fromNanoUsd(Math.round(micro * 1000));
 }
 
 /** Days from `today` (YYYY-MM-DD) to a model's end of life; negative once past; undefined without a date. */

@@ -161,6 +161,26 @@ export function gitEnv(): NodeJS.ProcessEnv {
   };
 }
 
+/**
+ * The workspace's directory on this host's disk, where the worker's own git and the
+ * command policy can read it; undefined when it lives in a remote sandbox (Docker, E2B)
+ * and is reached only through the sandbox's API.
+ */
+export function hostWorkspaceOf(sandbox: Sandbox): string | undefined {
+  return sandbox instanceof LocalSandbox ? sandbox.workspaceDir : undefined;
+}
+
+/**
+ * The workspace as the command policy names it: its host path when it has one, else the
+ * remote sandboxes' default working directory (the policy only needs a root to resolve
+ * `cd` and relative paths against).
+ */
+export function policyWorkspaceRoot(sandbox: Sandbox): string {
+  return hostWorkspaceOf(sandbox) ?? REMOTE_POLICY_WORKSPACE;
+}
+
+const REMOTE_POLICY_WORKSPACE = '/home/user/workspace';
+
 /** Whether the workspace is on this host's disk, where the worker's own git reads it. */
 function isHostWorkspace(target: string | Sandbox): target is string | LocalSandbox {
   return typeof target === 'string' || target instanceof LocalSandbox;

@@ -9,6 +9,7 @@ import { didYouMean, formatPath, type FieldPath } from './locate';
 import { expandRepoTargets, type RepoSet } from './repos';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
 import type { BatchSpec, SandboxSettings, TaskSpec } from './types';
+import { DEFAULTS } from './defaults';
 import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
 
 interface Placed {
@@ -26,19 +27,6 @@ export interface ParsedTask extends Placed {
 export interface InvalidTask extends Placed {
   value: unknown;
 }
-
-export const DEFAULTS = {
-  maxCostUsd: 50,
-  maxConcurrentAgents: 3,
-  questionTimeoutMs: 8 * 3_600_000,
-  maxTurns: 100,
-  taskTimeoutMs: 4 * 3_600_000,
-  priority: 5,
-  onQuestionTimeout: 'continue',
-  fixAttempts: 2,
-  maxPrsPerRepo: 5,
-  onMergeConflict: 'fail',
-} as const;
 
 function notifySettings(n: NonNullable<BatchFile['notify']>): NotifySettings {
   return {

@@ -21,11 +21,13 @@ import type { Activities } from '../activities';
 import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxCreator, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
 import { isHostTaskQueue } from '../common/task-queues';
 import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
+import { roundUsdNano } from '../common/money';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
 import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
-import { AnswerInbox, askHuman, DEFAULT_QUESTION_TIMEOUT_MS } from './questions';
+import { AnswerInbox, askHuman } from './questions';
+import { taskSetting } from '../spec/defaults';
 import { allowanceGrantor, bookTurn, callWithBookedAttempts, keepAliveFits, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkBaseline, checkFinish, deliver, prepareFromDependencies } from './delivery';
 import { domainError } from './domain-error';
@@ -172,7 +174,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   };
 
   const totals = (): Partial<TaskResult> => ({
-    costUsd: Math.round(costUsd * 1e9) / 1e9,
+    costUsd: roundUsdNano(costUsd),
     tokens: { ...tokens },
     turns: turn - 1,
     ...(answeredBy ? { model: answeredBy } : {}),
@@ -295,7 +297,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         if (call.name === 'finish' || ended) continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
         if (call.name === 'ask_human') {
-          const asked = await keptWarm(turn, mt.contextTokens, askHuman({ batchId: input.batchId, storeKey, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: task.questionTimeoutMs ?? DEFAULT_QUESTION_TIMEOUT_MS, onTimeout: task.onQuestionTimeout ?? 'continue' }));
+          const asked = await keptWarm(turn, mt.contextTokens, askHuman({ batchId: input.batchId, storeKey, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: taskSetting(task, 'questionTimeoutMs'), onTimeout: taskSetting(task, 'onQuestionTimeout') }));
           waitedMs += asked.waitedMs;
           addedChars += asked.resultChars;
           if (asked.assumption) assumptions.push(asked.assumption);

@@ -9,6 +9,7 @@
 import { getExternalWorkflowHandle, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, crossWorkflow } from './activity-profiles';
+import { roundUsd } from '../common/money';
 import { committedUsd, ledgerDate, newLedger, requestAllowance, revokeAllowance, settleTask, spentUsd, takeWarning, WARNING_FRACTION } from './budget';
 import {
   budgetRaisedSignal,
@@ -171,7 +172,7 @@ export class BatchLive {
 
   budget(): NonNullable<BatchStatus['budget']> {
     const spent = spentUsd(this.ledger);
-    return { capUsd: this.ledger.capUsd, spentUsd: Math.round(spent * 1e6) / 1e6, reservedUsd: Math.round((committedUsd(this.ledger) - spent) * 1e6) / 1e6, warned: this.ledger.warned };
+    return { capUsd: this.ledger.capUsd, spentUsd: roundUsd(spent), reservedUsd: roundUsd(committedUsd(this.ledger) - spent), warned: this.ledger.warned };
   }
 
   /** Open questions, oldest first, with their age at `now`. */

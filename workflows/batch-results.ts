@@ -8,6 +8,7 @@
  */
 import type { BatchBudgetLedger, TaskResult, TaskState, TokenUsage } from './contract';
 import { NO_TOKENS } from './contract';
+import { fromNanoUsd, roundUsd, toNanoUsd } from '../common/money';
 
 /** One character per state; a succeeded task that delivered a branch and commit is `S`. */
 const CODE: Record<TaskState, string> = {
@@ -70,7 +71,7 @@ export const NO_TOTALS: ResultTotals = { costUsd: 0, tokens: NO_TOKENS, turns: 0
 /** Totals plus more totals (what sumResults gives for the results a run still holds). */
 export function addTotals(a: ResultTotals, b: ResultTotals): ResultTotals {
   return {
-    costUsd: Math.round((a.costUsd + b.costUsd) * 1e6) / 1e6,
+    costUsd: roundUsd(a.costUsd + b.costUsd),
     turns: a.turns + b.turns,
     tokens: { input: a.tokens.input + b.tokens.input, output: a.tokens.output + b.tokens.output, cacheWrite: a.tokens.cacheWrite + b.tokens.cacheWrite, cacheRead: a.tokens.cacheRead + b.tokens.cacheRead },
   };
@@ -92,16 +93,16 @@ export function compactLedger(ledger: BatchBudgetLedger, ended: readonly string[
   const tasks = { ...ledger.tasks };
   const lastGrant = { ...ledger.lastGrant };
   const folded = tasks[ENDED_TASKS_LEDGER_KEY] ?? { spentUsd: 0, heldUsd: 0 };
-  let spentNano = Math.round(folded.spentUsd * 1e9);
+  let spentNano = toNanoUsd(folded.spentUsd);
   for (const id of ended) {
     const t = tasks[id];
     delete lastGrant[id];
     if (!t) continue;
     // An ended task holds what it spent (settleTask).
-    spentNano += Math.round(Math.max(t.spentUsd, t.heldUsd) * 1e9);
+    spentNano += toNanoUsd(Math.max(t.spentUsd, t.heldUsd));
     delete tasks[id];
   }
-  if (spentNano > 0 || tasks[ENDED_TASKS_LEDGER_KEY]) tasks[ENDED_TASKS_LEDGER_KEY] = { spentUsd: spentNano / 1e9, heldUsd: spentNano / 1e9 };
+  if (spentNano > 0 || tasks[ENDED_TASKS_LEDGER_KEY]) tasks[ENDED_TASKS_LEDGER_KEY] = { spentUsd: fromNanoUsd(spentNano), heldUsd: fromNanoUsd(spentNano) };
   return { ...ledger, tasks, lastGrant };
 }
 

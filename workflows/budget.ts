@@ -14,14 +14,12 @@
 import { ApplicationFailure, CancelledFailure, TimeoutFailure } from '@temporalio/common';
 import { FailureType, ModelNotConfigured, ModelRequestInvalid, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { costOf, ratesFor, type ModelPrice } from '../common/models';
+import { fromNanoUsd, toNanoUsd } from '../common/money';
 import { domainError } from './domain-error';
 import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState, InterruptedCall, TokenUsage } from './contract';
 
 /** Seed 001's COST_WARNING_THRESHOLD. */
 export const WARNING_FRACTION = 0.75;
-
-const nano = (usd: number) => Math.round(usd * 1e9);
-const usd = (n: number) => n / 1e9;
 
 /**
  * Conservative input tokens for a request of `chars` characters. English prose runs about
@@ -94,12 +92,12 @@ export function newLedger(capUsd: number): BatchBudgetLedger {
 /** Spent plus held by every task: what the cap must cover. */
 export function committedUsd(l: BatchBudgetLedger): number {
   let n = 0;
-  for (const t of Object.values(l.tasks)) n += Math.max(nano(t.spentUsd), nano(t.heldUsd));
-  return usd(n);
+  for (const t of Object.values(l.tasks)) n += Math.max(toNanoUsd(t.spentUsd), toNanoUsd(t.heldUsd));
+  return fromNanoUsd(n);
 }
 
 export function spentUsd(l: BatchBudgetLedger): number {
-  return usd(Object.values(l.tasks).reduce((a, t) => a + nano(t.spentUsd), 0));
+  return fromNanoUsd(Object.values(l.tasks).reduce((a, t) => a + toNanoUsd(t.spentUsd), 0));
 }
 
 /**
@@ -112,11 +110,11 @@ export function requestAllowance(l: BatchBudgetLedger, req: AllowanceRequest): A
   if (last?.key === req.key) return last.grant;
   const t = (l.tasks[req.taskId] ??= { spentUsd: 0, heldUsd: 0 });
   t.spentUsd = Math.max(t.spentUsd, req.spentUsd);
-  const mine = Math.max(nano(t.spentUsd), nano(t.heldUsd));
-  const others = nano(committedUsd(l)) - mine;
-  const want = Math.max(nano(req.needUsd), nano(t.spentUsd));
-  const granted = others + want <= nano(l.capUsd);
-  t.heldUsd = granted ? usd(want) : t.spentUsd;
+  const mine = Math.max(toNanoUsd(t.spentUsd), toNanoUsd(t.heldUsd));
+  const others = toNanoUsd(committedUsd(l)) - mine;
+  const want = Math.max(toNanoUsd(req.needUsd), toNanoUsd(t.spentUsd));
+  const granted = others + want <= toNanoUsd(l.capUsd);
+  t.heldUsd = granted ? fromNanoUsd(want) : t.spentUsd;
   const grant: AllowanceGrant = { granted, allowanceUsd: t.heldUsd, capUsd: l.capUsd, committedUsd: committedUsd(l) };
   l.lastGrant[req.taskId] = { key: req.key, grant };
   return grant;
@@ -131,7 +129,7 @@ export function settleTask(l: BatchBudgetLedger, taskId: string, finalSpentUsd: 
 
 /** True once, when spending first reaches WARNING_FRACTION of the cap. */
 export function takeWarning(l: BatchBudgetLedger): boolean {
-  if (l.warned || nano(spentUsd(l)) < nano(l.capUsd * WARNING_FRACTION)) return false;
+  if (l.warned || toNanoUsd(spentUsd(l)) < toNanoUsd(l.capUsd * WARNING_FRACTION)) return false;
   l.warned = true;
   return true;
 }
@@ -145,14 +143,14 @@ export type TaskCapDecision = 'go' | 'wrap_up' | 'stop';
  */
 export function taskCapDecision(spent: number, worstCase: number, capUsd: number | undefined): TaskCapDecision {
   if (capUsd === undefined) return 'go';
-  if (nano(spent) + nano(worstCase) > nano(capUsd)) return 'stop';
-  if (nano(spent) + 2 * nano(worstCase) > nano(capUsd)) return 'wrap_up';
+  if (toNanoUsd(spent) + toNanoUsd(worstCase) > toNanoUsd(capUsd)) return 'stop';
+  if (toNanoUsd(spent) + 2 * toNanoUsd(worstCase) > toNanoUsd(capUsd)) return 'wrap_up';
   return 'go';
 }
 
 /** True when `spent` has reached WARNING_FRACTION of `capUsd`. */
 export function pastWarning(spent: number, capUsd: number | undefined): boolean {
-  return capUsd !== undefined && nano(spent) >= nano(capUsd * WARNING_FRACTION);
+  return capUsd !== undefined && toNanoUsd(spent) >= toNanoUsd(capUsd * WARNING_FRACTION);
 }
 
 /**
@@ -288,7 +286,7 @@ export function requestDaily(d: DailyLedgerState, req: DailyAllowanceRequest): D
   const last = d.ledger.lastGrant[req.holder];
   if (last?.key === req.key) return { ...last.grant, date: d.date };
   d.ledger.capUsd = req.capUsd + d.raisedUsd;
-  const g = requestAllowance(d.ledger, { taskId: req.holder, key: req.key, spentUsd: usd(nano(req.spentUsd) - nano(base)), needUsd: usd(nano(req.needUsd) - nano(base)) });
+  const g = requestAllowance(d.ledger, { taskId: req.holder, key: req.key, spentUsd: fromNanoUsd(toNanoUsd(req.spentUsd) - toNanoUsd(base)), needUsd: fromNanoUsd(toNanoUsd(req.needUsd) - toNanoUsd(base)) });
   d.paused = d.paused.filter((h) => h !== req.holder);
   if (!g.granted) d.paused.push(req.holder);
   const warn = takeWarning(d.ledger);
@@ -299,7 +297,7 @@ export function requestDaily(d: DailyLedgerState, req: DailyAllowanceRequest): D
 export function settleDaily(d: DailyLedgerState, holder: string, totalSpentUsd: number): void {
   const base = d.bases[holder];
   if (base === undefined) return;
-  settleTask(d.ledger, holder, usd(Math.max(0, nano(totalSpentUsd) - nano(base))));
+  settleTask(d.ledger, holder, fromNanoUsd(Math.max(0, toNanoUsd(totalSpentUsd) - toNanoUsd(base))));
   d.paused = d.paused.filter((h) => h !== holder);
 }
 
@@ -307,6 +305,6 @@ export function settleDaily(d: DailyLedgerState, holder: string, totalSpentUsd: 
 export function raiseDaily(d: DailyLedgerState, addUsd: number): string[] {
   d.raisedUsd += addUsd;
   d.ledger.capUsd += addUsd;
-  if (nano(spentUsd(d.ledger)) < nano(d.ledger.capUsd * WARNING_FRACTION)) d.ledger.warned = false;
+  if (toNanoUsd(spentUsd(d.ledger)) < toNanoUsd(d.ledger.capUsd * WARNING_FRACTION)) d.ledger.warned = false;
   return d.paused.splice(0);
 }

@@ -39,43 +39,8 @@ export function taskRunKey(workflowId: string, firstExecutionRunId: string): str
   return `${workflowId}@${firstExecutionRunId}`;
 }
 
-/**
- * The branch a task delivers to. The night's default batch (`nightshift-<date>`) delivers
- * to `nightshift/<date>/<task>`; any other batch (another --workflow-id, a schedule's
- * run, the intake) to `nightshift/<batch>/<task>`, so two batches on one date never
- * share a branch. The batch ID is made ref-safe injectively: every character outside
- * [A-Za-z0-9_-] becomes %XX, and an ID that reads as a bare date is escaped too, so no
- * two batches, and no batch and a night's default, get the same name.
- */
-export function deliveryBranch(batchId: string, date: string, taskId: string): string {
-  if (batchId === batchIdFor(date)) return `nightshift/${date}/${taskId}`;
-  return `nightshift/${refSafeName(batchId)}/${taskId}`;
-}
-
-/** The branch names before they were made per batch: what tasks started then keep using. */
-export const LEGACY_DELIVERY_BRANCH = (date: string, taskId: string) => `nightshift/${date}/${taskId}`;
-
-/** patched() ID of delivering to deliveryBranch (per batch) instead of LEGACY_DELIVERY_BRANCH. */
+/** patched() ID of delivering to deliveryBranch (per batch) instead of LEGACY_DELIVERY_BRANCH (branches.ts). */
 export const BRANCH_PER_BATCH_PATCH = 'delivery-branch-per-batch';
-
-function refSafeName(id: string): string {
-  const escape = (c: string) => {
-    const uri = encodeURIComponent(c);
-    // encodeURIComponent leaves !'()*.~ as they are; those become %XX here too.
-    return uri.startsWith('%') ? uri : `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`;
-  };
-  const name = Array.from(id, (c) => (/[A-Za-z0-9_-]/.test(c) ? c : escape(c))).join('');
-  return /^\d{4}-\d{2}-\d{2}$/.test(name) ? escape(name[0]) + name.slice(1) : name;
-}
-
-/**
- * The branch a task's workspace is checked out on while the agent works: the task's own
- * `branch:` if it names one, else `nightshift/<task>`. It never leaves the sandbox; what is
- * pushed is deliveryBranch.
- */
-export function workBranch(task: Pick<TaskSpec, 'id' | 'branch'>): string {
-  return task.branch ?? `nightshift/${task.id}`;
-}
 
 /** patched() ID of keying a task's records by run (taskRunKey) instead of by workflow ID. */
 export const RUN_KEYED_RECORDS_PATCH = 'task-records-keyed-by-run';

@@ -13,7 +13,9 @@ import { FailureType } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import { domainError } from './domain-error';
 import type { TaskSpec } from '../spec/types';
-import { BRANCH_PER_BATCH_PATCH, deliveryBranch, LEGACY_DELIVERY_BRANCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
+import { BRANCH_PER_BATCH_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
+import { deliveryBranch, LEGACY_DELIVERY_BRANCH } from './branches';
+import { taskSetting } from '../spec/defaults';
 
 const heartbeatOf = (input: AgentTaskInput) => input.loop?.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
 
@@ -138,7 +140,7 @@ export async function checkFinish(
 ): Promise<{ again: 'checks' | 'integrity'; integrityTold: boolean } | Partial<TaskResult>> {
   const checks = input.task.checks ?? [];
   if (checks.length === 0) return {};
-  const fixAttempts = input.task.fixAttempts ?? 2;
+  const fixAttempts = taskSetting(input.task, 'fixAttempts');
   const feedback = o.fixRounds < fixAttempts;
   const integrityFeedback = !o.integrityTold && patched(TEST_INTEGRITY_ROUND_PATCH);
   const round = await proxies(input, host).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback, integrityFeedback });

@@ -10,6 +10,7 @@
 import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { bookkeeping, planningCall } from './activity-profiles';
+import { roundUsd } from '../common/money';
 import { agentTask } from './task';
 import { nightlyBatch } from './batch';
 import { failedTaskResult, SEARCH_ATTRIBUTES, type TaskResult } from './contract';
@@ -90,5 +91,5 @@ export async function improvementLoops(input: ImproveInput): Promise<ImproveResu
     result.summaryFile = memory.file;
     summary = memory.text;
   }
-  return { loops, costUsd: Math.round(costUsd * 1e6) / 1e6, summary };
+  return { loops, costUsd: roundUsd(costUsd), summary };
 }

@@ -34,6 +34,7 @@ import { addTasksUpdate, intakeStatusQuery, type InFlightTask, type IntakeInput,
 import { allowanceFor, remainingBudget } from './intake-budget';
 import { agentTask } from './task';
 import { mdText, mdUsd } from './markdown';
+import { roundUsd } from '../common/money';
 
 const acts = proxyActivities<Activities>(bookkeeping);
 const waiter = proxyActivities<Activities>(taskWait());
@@ -77,7 +78,7 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
   };
   const refresh = () => {
     status.day = day;
-    status.budget = { capUsd: cap, spentUsd: Math.round(spent * 1e6) / 1e6, reservedUsd: cap - spent - remainingBudget(cap, spent, inFlight.values()) };
+    status.budget = { capUsd: cap, spentUsd: roundUsd(spent), reservedUsd: cap - spent - remainingBudget(cap, spent, inFlight.values()) };
     status.inFlight = [...inFlight.values()];
     status.state = pausedForBudget ? 'paused_budget' : inFlight.size > 0 ? 'running' : 'idle';
     setCurrentDetails(`${input.mode} intake of ${mdText(folder)}/pending · ${inFlight.size} running · ${mdUsd(spent)} of ${mdUsd(cap)} today`);

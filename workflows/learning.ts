@@ -13,6 +13,7 @@ import { CancellationScope, isCancellation, log, patched, proxyActivities, workf
 import type { Activities } from '../activities';
 import type { LearnSkillInput, LearnSkillResult } from '../activities/learning/learn-skill';
 import { batchStep, skillLearningCall } from './activity-profiles';
+import { roundUsdNano } from '../common/money';
 import { batchWaitUntil } from './budget';
 import type { AgentTaskInput, TaskResult } from './contract';
 import { waitForBatch } from './message-batch';
@@ -26,7 +27,7 @@ export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<T
   if (outcome.status !== 'succeeded' || !task.updateSkill) return;
   // What learning cost is the task's spend too: no call is free in the totals.
   // Rounded like the loop's totals, so the sum carries no float noise (0.0012000000000000001).
-  const book = (usd: number) => (outcome.costUsd = Math.round(((outcome.costUsd ?? 0) + usd) * 1e9) / 1e9);
+  const book = (usd: number) => (outcome.costUsd = roundUsdNano((outcome.costUsd ?? 0) + usd));
   const request: LearnSkillInput = {
     workflowId: storeKey,
     task: { id: task.id, title: task.title, description: task.description, acceptanceCriteria: task.acceptanceCriteria, updateSkill: task.updateSkill },

@@ -13,6 +13,7 @@
  */
 import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import { committedUsd, newDailyLedger, raiseDaily, requestDaily, settleDaily, spentUsd } from './budget';
+import { roundUsd } from '../common/money';
 import {
   budgetRaisedSignal,
   dailyLedgerStatusQuery,
@@ -35,13 +36,12 @@ export interface DailyLedgerInput {
 
 export function ledgerStatus(d: DailyLedgerState): DailyLedgerStatus {
   const spent = spentUsd(d.ledger);
-  const round = (n: number) => Math.round(n * 1e6) / 1e6;
   return {
     date: d.date,
     capUsd: d.ledger.capUsd,
     raisedUsd: d.raisedUsd,
-    spentUsd: round(spent),
-    reservedUsd: round(committedUsd(d.ledger) - spent),
+    spentUsd: roundUsd(spent),
+    reservedUsd: roundUsd(committedUsd(d.ledger) - spent),
     tasks: Object.keys(d.ledger.tasks).length,
     paused: [...d.paused],
   };

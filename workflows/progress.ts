@@ -1,6 +1,7 @@
 /** Pure helpers that summarise task results for the status query and the Web UI. */
 import { NO_TOKENS, type BatchStatus, type OpenQuestion, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { mdCode, mdTable, mdText, mdTime, mdUsd } from './markdown';
+import { roundUsd } from '../common/money';
 
 export function sumResults(results: readonly TaskResult[]): { costUsd: number; tokens: TokenUsage; turns: number } {
   const tokens = { ...NO_TOKENS };
@@ -14,7 +15,7 @@ export function sumResults(results: readonly TaskResult[]): { costUsd: number; t
     tokens.cacheWrite += r.tokens.cacheWrite;
     tokens.cacheRead += r.tokens.cacheRead;
   }
-  return { costUsd: Math.round(costUsd * 1e6) / 1e6, tokens, turns };
+  return { costUsd: roundUsd(costUsd), tokens, turns };
 }
 
 /** What the Web UI's table of a batch shows: the counts per state, and the first tasks that started. */

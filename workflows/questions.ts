@@ -20,8 +20,6 @@ import type { Notifier } from './notify';
 
 const { recordQuestion, recordAnswer } = proxyActivities<Activities>(bookkeeping);
 
-export const DEFAULT_QUESTION_TIMEOUT_MS = 8 * 3_600_000;
-
 /** Answers received and not yet given to a question. */
 export class AnswerInbox {
   constructor(readonly answers: AnswerInput[] = []) {}

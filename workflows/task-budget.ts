@@ -11,6 +11,7 @@ import { condition, patched, proxyActivities, setHandler, sleep, workflowInfo } 
 import type { Activities } from '../activities';
 import { bookkeeping, crossWorkflow } from './activity-profiles';
 import { batchPrice, CACHE_TTL_5M_MS, priceOf } from '../common/models';
+import { toNanoUsd } from '../common/money';
 import { cacheGoneAfterMs } from './cache-warmth';
 import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs, nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
 import { budgetRaisedSignal, type AgentTaskInput, type InterruptedCall, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
@@ -116,7 +117,7 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
     const decision = taskCapDecision(spent, worst, cap);
     let blocked: string | undefined;
     if (decision === 'stop') blocked = `the next call may cost up to ${money(worst)} and the task has ${money(cap! - spent)} left of its max_cost_usd (${money(cap!)})`;
-    else if (batchId && Math.round(b.allowanceUsd * 1e9) < Math.round((spent + worst) * 1e9)) {
+    else if (batchId && toNanoUsd(b.allowanceUsd) < toNanoUsd(spent + worst)) {
       const grant = await reserveAllowance({
         batchWorkflowId: batchId,
         request: { taskId: ctx.status.taskId, key: `${ctx.storeKey ?? ctx.status.workflowId}#${turn}${attempt !== undefined && attempt > 1 ? `.${attempt}` : ''}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
@@ -223,8 +224,8 @@ export function keepAliveFits(ctx: TaskBudgetContext, spent: number, contextToke
   if (!price) return false;
   const worst = worstCaseCostUsd(contextTokens, 1, price);
   const cap = ctx.capUsd !== undefined ? ctx.capUsd + ctx.state.capRaisedUsd : undefined;
-  if (cap !== undefined && Math.round((spent + worst) * 1e9) > Math.round(cap * 1e9)) return false;
-  if (ctx.allowanceFrom && Math.round((spent + worst) * 1e9) > Math.round(ctx.state.allowanceUsd * 1e9)) return false;
+  if (cap !== undefined && toNanoUsd(spent + worst) > toNanoUsd(cap)) return false;
+  if (ctx.allowanceFrom && toNanoUsd(spent + worst) > toNanoUsd(ctx.state.allowanceUsd)) return false;
   return true;
 }
 

@@ -17,7 +17,7 @@ import { repoLocation } from '../../common/repo-location';
 import type { SandboxProvider } from '../../sandbox/types';
 import { prepareWorkspace } from '../../sandbox/workspace';
 import type { TaskSpec } from '../../spec/types';
-import { workBranch } from '../../workflows/contract';
+import { workBranch } from '../../workflows/branches';
 import { whileBeating } from '../heartbeat';
 import { getJson, putJson, type TranscriptStore } from '../transcripts';
 import { countTests, type TestCounts } from './test-integrity';

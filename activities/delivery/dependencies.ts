@@ -12,10 +12,9 @@
  * to the agent) there is nothing left to do.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { LocalSandbox } from '../../sandbox/local';
 import { objectIdOf, sandboxGit, sendFile, shq, transferName, withTempBundle, runInSandbox } from '../../sandbox/remote-workspace';
 import type { Sandbox } from '../../sandbox/types';
-import { git } from '../../sandbox/workspace';
+import { git, hostWorkspaceOf } from '../../sandbox/workspace';
 import type { MergeConflictPolicy } from '../../spec/types';
 import type { DependencyBranch } from '../../workflows/contract';
 import { ensureDeliveryRepo } from './git';
@@ -90,12 +89,12 @@ export async function startFromDependencies(
   sandbox: Sandbox,
   o: { taskId: string; workBranch: string; dependencies: DependencyBranch[]; deliveryRepo: string; remote: string; authEnv: Record<string, string>; onConflict?: MergeConflictPolicy },
 ): Promise<{ head: string; merged: boolean; conflict?: LeftConflict }> {
-  const local = sandbox instanceof LocalSandbox;
-  const run: WorkspaceGit = local ? (args) => git(args, { cwd: sandbox.workspaceDir }) : sandboxGit(sandbox);
+  const hostDir = hostWorkspaceOf(sandbox);
+  const run: WorkspaceGit = hostDir !== undefined ? (args) => git(args, { cwd: hostDir }) : sandboxGit(sandbox);
   const deps = o.dependencies;
   const agent = o.onConflict === 'agent';
   for (const d of deps) {
-    if (local) await fetchDependency(sandbox.workspaceDir, d, o.deliveryRepo, o.authEnv);
+    if (hostDir !== undefined) await fetchDependency(hostDir, d, o.deliveryRepo, o.authEnv);
     else await sendDependency(sandbox, run, d, o.deliveryRepo, o.remote, o.authEnv);
   }
   const head = () => run(['rev-parse', 'HEAD']);

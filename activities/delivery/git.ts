@@ -116,7 +116,7 @@ export const pushedRef = (branch: string) => `refs/nightshift/pushed/${branch}`;
 /**
  * Pushes `commit` to `refs/heads/<branch>` on `remote` and reads the ref back: a push that
  * hung or lied is an error (retried), never a silent success. The branch belongs to one
- * task of one batch (contract.ts deliveryBranch): the push replaces only what this
+ * task of one batch (workflows/branches.ts deliveryBranch): the push replaces only what this
  * delivery repository pushed there before (a rerun's earlier work), with a lease on it.
  * A branch holding anything else (a person's commits, another worker's) is left as it
  * is, and `pushed: false` says why.

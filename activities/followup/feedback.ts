@@ -7,9 +7,7 @@
  * hostile input, kept as data here and quoted where it is rendered (followup/tasks.ts).
  */
 import type { GitHubClient, GitHubRepo } from '../delivery/pull-request';
-
-/** The branches nightshift delivers to (workflows/contract.ts deliveryBranch). */
-export const NIGHTSHIFT_BRANCH_PREFIX = 'nightshift/';
+import { NIGHTSHIFT_BRANCH_PREFIX } from '../../workflows/branches';
 
 /** Opens every comment nightshift writes on a PR, so a later follow-up never reads its own words as feedback. */
 export const FOLLOW_UP_MARKER = '<!-- nightshift-followup';

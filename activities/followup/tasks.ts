@@ -12,30 +12,16 @@
 import { createHash } from 'node:crypto';
 import type { StateStore } from '../../common/store';
 import type { BatchSpec, TaskSpec } from '../../spec/types';
-import { batchIdFor } from '../../workflows/contract';
+import { taskOfBranch } from '../../workflows/branches';
 import type { GitHubClient, GitHubRepo } from '../delivery/pull-request';
 import { fenced } from '../prompt';
 import { oneLine, truncateMiddle } from '../tools/truncate';
-import { NIGHTSHIFT_BRANCH_PREFIX, readPullFeedback, type FeedbackItem, type PullFeedback } from './feedback';
+import { readPullFeedback, type FeedbackItem, type PullFeedback } from './feedback';
 
 /** Characters of one comment or check output in the prompt; the rest is cut from the middle, saying so. */
 export const MAX_ITEM_CHARS = 4_000;
 /** Characters of feedback in one task's prompt; items past it are counted, not shown. */
 export const MAX_FEEDBACK_CHARS = 24_000;
-
-/** The batch and task a delivery branch belongs to (the inverse of workflows/contract.ts deliveryBranch). */
-export function taskOfBranch(branch: string): { batchId: string; taskId: string } | undefined {
-  if (!branch.startsWith(NIGHTSHIFT_BRANCH_PREFIX)) return undefined;
-  const [segment, ...rest] = branch.slice(NIGHTSHIFT_BRANCH_PREFIX.length).split('/');
-  const taskId = rest.join('/');
-  if (!segment || !taskId) return undefined;
-  if (/^\d{4}-\d{2}-\d{2}$/.test(segment)) return { batchId: batchIdFor(segment), taskId };
-  try {
-    return { batchId: decodeURIComponent(segment), taskId };
-  } catch {
-    return undefined;
-  }
-}
 
 type Settings = Omit<BatchSpec, 'tasks'>;
 

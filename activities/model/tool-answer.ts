@@ -9,6 +9,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { modelEntry } from '../../common/models';
+import { roundUsdNano } from '../../common/money';
 import type { TokenUsage } from '../../workflows/contract';
 import { createMeteredMessage, type MeteredMessage } from './metered';
 
@@ -66,7 +67,7 @@ function summed(answers: MeteredMessage[], call: Anthropic.ToolUseBlock | undefi
     model: last.model,
     replay: last.replay,
     usage,
-    costUsd: Math.round(answers.reduce((s, a) => s + a.costUsd, 0) * 1e9) / 1e9,
+    costUsd: roundUsdNano(answers.reduce((s, a) => s + a.costUsd, 0)),
     costEstimated: answers.some((a) => a.costEstimated),
   };
 }

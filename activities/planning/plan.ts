@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import type { SpecIssue } from '../../common/errors';
 import { loadBatchSpec } from '../../spec/load';
-import { DEFAULTS } from '../../spec/normalize';
+import { DEFAULTS } from '../../spec/defaults';
 import type { BatchSpec } from '../../spec/types';
 import type { SpecRef } from '../../workflows/contract';
 import { decomposeWithModel, type DecomposeInput, type Planner } from './decompose';

@@ -13,7 +13,8 @@ import { promptForTask } from '../../activities/prompt';
 import { FileTranscriptStore, getJson, keys, transcriptsDir, type ToolRecord } from '../../activities/transcripts';
 import type { BatchResult } from '../../workflows/contract';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
-import { deliveryBranch, taskRunKey } from '../../workflows/contract';
+import { taskRunKey } from '../../workflows/contract';
+import { deliveryBranch } from '../../workflows/branches';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');
 

@@ -16,7 +16,7 @@ import { startFakeGitHub } from '../fakes/github-server';
 import type { TaskStatus } from '../../workflows/contract';
 import { agentInput, agentSpec, runAgentTask, startAgentTask, taskResultOf } from '../agent/helpers';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, prSettings, remote, writesThenFinishes } from './helpers';
-import { deliveryBranch } from '../../workflows/contract';
+import { deliveryBranch } from '../../workflows/branches';
 
 const server = devServerForFile();
 

@@ -11,7 +11,7 @@ import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { agentInput, agentSpec, startAgentTask, taskResultOf } from '../agent/helpers';
 import { git, GITHUB_REPO, prSettings, remote, writesThenFinishes } from './helpers';
-import { deliveryBranch } from '../../workflows/contract';
+import { deliveryBranch } from '../../workflows/branches';
 
 const server = devServerForFile();
 

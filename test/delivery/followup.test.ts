@@ -17,9 +17,10 @@ import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { createGitHubClient } from '../../activities/delivery/pull-request';
 import { readPullFeedback, FOLLOW_UP_MARKER } from '../../activities/followup/feedback';
-import { followUpDescription, taskOfBranch } from '../../activities/followup/tasks';
+import { followUpDescription } from '../../activities/followup/tasks';
 import { followUp } from '../../client/commands/followup';
-import { deliveryBranch, type BatchResult } from '../../workflows/contract';
+import type { BatchResult } from '../../workflows/contract';
+import { deliveryBranch, taskOfBranch } from '../../workflows/branches';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
 import type { MessagesRequest } from '../../activities/model/messages-server';
 

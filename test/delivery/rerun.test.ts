@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { devServerForFile, uniqueBatchId } from '../helpers/temporal';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { batchIdFor, deliveryBranch } from '../../workflows/contract';
+import { batchIdFor } from '../../workflows/contract';
+import { deliveryBranch, workBranch } from '../../workflows/branches';
 import { agentInput, agentSpec, runAgentTask, startAgentTask, taskResultOf } from '../agent/helpers';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
 
@@ -128,6 +129,8 @@ test('branch names: ref-safe and distinct for any batch ID', () => {
     const ref = deliveryBranch(id, DATE, 't');
     assert.doesNotThrow(() => git(bare(), 'check-ref-format', `refs/heads/${ref}`), ref);
   }
+  assert.equal(workBranch({ id: 't' }), 'nightshift/t', 'the agent works on nightshift/<task> unless the task names a branch');
+  assert.equal(workBranch({ id: 't', branch: 'feature/x' }), 'feature/x');
 });
 
 let bareRepo: string | undefined;

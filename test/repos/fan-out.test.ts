@@ -15,7 +15,7 @@ import { badRequest, message, startFakeAnthropic, text, toolUse } from '../fakes
 import type { MessagesRequest } from '../../activities/model/messages-server';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { withModel } from '../agent/helpers';
-import { deliveryBranch } from '../../workflows/contract';
+import { deliveryBranch } from '../../workflows/branches';
 
 const server = devServerForFile();
 const REPOS = ['alpha', 'beta', 'gamma'];

@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { commitInSandbox, workTreeOf } from '../../activities/delivery/sandbox-commit';
 import { FailureType } from '../../common/errors';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
-import { checkpoint, checkpointRef, git, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';
+import { checkpoint, checkpointRef, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';
 import { scratchDir } from '../helpers/outside-tmp';
 import { makeRepo } from './helpers';
 
@@ -55,6 +55,8 @@ describe('host git over a hostile workspace', () => {
 
   it('a repo-less checkpoint reads an agent-made .git as plain files and runs none of its programs', async () => {
     const sb = (await provider.create({ key: 'host-git/repo-less' })) as LocalSandbox;
+    assert.equal(hostWorkspaceOf(sb), sb.workspaceDir, 'a local workspace is read where it is on the host');
+    assert.equal(policyWorkspaceRoot(sb), sb.workspaceDir);
     // Planted by a real sandbox command, as the agent would; no word "git" on the line.
     const plant = await sb.exec(
       [

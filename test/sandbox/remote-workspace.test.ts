@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createE2BProvider } from '../../sandbox/e2b';
 import type { SandboxProvider } from '../../sandbox/types';
-import { checkpoint, checkpointRef, ensureCheckpointStore, prepareWorkspace, restore } from '../../sandbox/workspace';
+import { checkpoint, checkpointRef, ensureCheckpointStore, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, restore } from '../../sandbox/workspace';
 import { startFromDependencies } from '../../activities/delivery/dependencies';
 import { receiveFile, sendFile, TRANSFER_CHUNK_BYTES } from '../../sandbox/remote-workspace';
 import { startFakeE2B, type FakeE2B } from '../fakes/e2b-server';
@@ -37,6 +37,8 @@ describe('a remote workspace through the sandbox interface', () => {
     gitIn(repo, 'commit', '-q', '-m', 'feature');
     gitIn(repo, 'push', '-q', bare, 'feature');
     const sbx = await provider.create({ key: 'ws/one' });
+    assert.equal(hostWorkspaceOf(sbx), undefined, 'a remote workspace has no path on this host');
+    assert.equal(policyWorkspaceRoot(sbx), '/home/user/workspace');
     const prepared = await prepareWorkspace(sbx, { repo: bare, branch: 'nightshift/one', base: 'feature', contextFiles: ['README.md', 'nope.md', '../outside'] });
     assert.equal(prepared.branch, 'nightshift/one');
     assert.equal(prepared.head, gitIn(bare, 'rev-parse', 'feature'));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { loadBatchSpec, parseBatchSpec } from '../../spec/load';
-import { DEFAULTS } from '../../spec/normalize';
+import { DEFAULTS } from '../../spec/defaults';
 
 const ROOT = path.join(__dirname, '..', '..');
 
