@@ -4,9 +4,10 @@
  * nightshift was never linked, sends them nowhere.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { HostSettings, NightshiftConfig } from '../common/config';
+import { onPath } from '../common/on-path';
 
 const REPO = path.join(__dirname, '..');
 
@@ -15,18 +16,6 @@ const shellWord = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace
 
 /** Where a hint looks: PATH, and the npm script this run came through. */
 type Shell = Pick<HostSettings, 'searchPath' | 'npmScript'>;
-
-export function onPath(name: string, searchPath: readonly string[]): boolean {
-  for (const dir of searchPath) {
-    try {
-      accessSync(path.join(dir, name), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
 
 /** Connection flags this run was given (`--address H:P`, `--env prod`), which a hint repeats so it reaches the same server. */
 let connectionArgs: string[] = [];

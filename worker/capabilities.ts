@@ -4,9 +4,9 @@
  * cannot do waits for a worker that can instead of failing here.
  */
 import { accessSync, constants } from 'node:fs';
-import * as path from 'node:path';
 import type { NightshiftConfig } from '../common/config';
 import { CAPABILITIES, CAPABILITY_NEEDS, type Capability } from '../common/task-queues';
+import { onPath } from '../common/on-path';
 
 export interface WorkerCapabilities {
   /** Capabilities that route work (each has its own queue). */
@@ -24,18 +24,6 @@ export interface CapabilitySources {
 }
 
 const DOCKER_SOCKET = '/var/run/docker.sock';
-
-function onPath(program: string, searchPath: readonly string[]): boolean {
-  for (const dir of searchPath) {
-    try {
-      accessSync(path.join(dir, program), constants.X_OK);
-      return true;
-    } catch {
-      // not in this directory
-    }
-  }
-  return false;
-}
 
 /** The engine the Docker provider would talk to (sandbox/docker.ts): DOCKER_HOST, or a socket this process may use. */
 function dockerReachable(host: NightshiftConfig['host']): boolean {
