@@ -147,7 +147,7 @@ const FanOutShape = {
   max_workers: z.number().int().min(1).max(1000, { message: 'must be at most 1000' }).optional().describe('At most this many per-repo copies of one task run at once, inside `max_concurrent_agents`. Default: the batch\'s, else no bound.'),
   simple_mode: z.boolean().optional().describe('One model call that returns the files to write (the `write_files` tool), no tool loop. Default: the batch\'s, else false.'),
   /** Simple mode's call through the Message Batches API (half price, may take hours) or the Messages API. */
-  model_api: z.enum(['batch', 'messages'], { message: 'must be batch or messages' }).optional().describe('Simple mode\'s call through the Message Batches API (`batch`, half price, may take hours) or the Messages API (`messages`); agent tasks always use the Messages API for their turns, and with `batch` their `update_skill` learning goes through the Batches API. Default: the batch\'s, else `batch` when the task\'s `timeout` leaves an hour to wait, else `messages`.'),
+  model_api: z.enum(['batch', 'messages'], { message: 'must be batch or messages' }).optional().describe('Simple mode\'s call through the Message Batches API (`batch`, half price, may take hours) or the Messages API (`messages`); agent tasks always use the Messages API for their turns, and with `batch` their `update_skill` learning goes through the Batches API (falling back to the Messages API, with a note, when the batch gives no skill in time). Default: the batch\'s, else `batch` when the task\'s `timeout` leaves an hour to wait, else `messages`.'),
 };
 
 /** Which repos a task runs on: at most one of these (checked in spec/repos.ts). */
@@ -180,7 +180,7 @@ export const TaskFileSchema = z.strictObject({
     .optional()
     .describe('The repository and branch to work on, a plan to read, and files to read first.'),
   context_files: stringList.optional().describe('Files the agent reads first, quoted in its prompt. Default: none.'),
-  skills_required: stringList.optional().describe('Skills put in the prompt: `skills/<name>.md`, else the learned skill of that name in the state store. Default: none.'),
+  skills_required: stringList.optional().describe('Skills put in the prompt: `skills/<name>.md`, else the learned skill of that name in the state store (`skills/learned/<name>.md` with the `file` store). Default: none.'),
   /** Seed 004's one skill per task; joins skills_required. */
   skill: z.string().min(1).optional().describe('One skill, as the JSON config names it; joins `skills_required`. Default: none.'),
   deliverables: stringList.optional().describe('What the task must produce (files, usually); part of what done means. Default: none.'),
