@@ -48,7 +48,7 @@ const modelName = z.string().refine(isKnownModel, {
     `unknown model alias "${String(i.input)}"; use ${aliasNames().join(', ')} or a full model ID (claude-...)`,
 });
 
-/** Resource bounds of one sandbox (the local provider enforces them; see README, "Sandbox limits"). */
+/** Resource bounds of one sandbox (the local provider enforces them; see docs/sandboxes.md, "Sandbox limits"). */
 export const SandboxLimitsSchema = z
   .strictObject({
     memory_mb: z
