@@ -1,6 +1,6 @@
 /**
  * `nightshift`: start, watch and steer nights of agent work. Every command talks to
- * Temporal; the same actions are available through the Temporal CLI (see README).
+ * Temporal; the same actions are available through the Temporal CLI (see docs/operations.md).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
@@ -427,7 +427,7 @@ export async function main(argv = process.argv): Promise<void> {
   }
 }
 
-/** The line a person reads and the documented exit code (README, "Exit codes") for any error. */
+/** The line a person reads and the documented exit code (docs/cli.md, "Exit codes") for any error. */
 export function describeError(err: unknown): { message?: string; exitCode: number } {
   // Commander printed its own message (and the hint) already.
   if (err instanceof CommanderError) return { exitCode: ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code) ? EXIT.ok : EXIT.usage };

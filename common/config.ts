@@ -66,7 +66,7 @@ export interface NightshiftConfig {
     /** NIGHTSHIFT_LOG_LEVEL: the least severe SDK message shown; task events always show. @default 'WARN' */
     level: (typeof LOG_LEVELS)[number];
   };
-  /** Worker Versioning: which Worker Deployment Version this worker is (README, "Deploying during a night"). */
+  /** Worker Versioning: which Worker Deployment Version this worker is (docs/operations.md, "Deploying during a night"). */
   deployment: DeploymentSettings;
   /**
    * The Temporal server and sql tool `scripts/bootstrap.sh --cluster` builds for `npm run cluster`,

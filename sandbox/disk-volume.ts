@@ -189,5 +189,5 @@ export async function failedDiskQuotaProbes(): Promise<string[]> {
 }
 
 export function diskUnboundedNote(why: string): string {
-  return `local sandbox disks are NOT bounded on this worker (${why}); an agent can fill the disk holding NIGHTSHIFT_ROOT. Run the worker as root with loop devices and mkfs.ext4 (README: Sandbox limits)`;
+  return `local sandbox disks are NOT bounded on this worker (${why}); an agent can fill the disk holding NIGHTSHIFT_ROOT. Run the worker as root with loop devices and mkfs.ext4 (docs/sandboxes.md: Sandbox limits)`;
 }

@@ -172,7 +172,7 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
           await new Promise((r) => setTimeout(r, 100));
         }
       }
-      if (statusOf(err) === 404) throw new Error(`docker image ${image} is not on the engine at ${where} (pull it, or import one; see README "Sandboxes")`);
+      if (statusOf(err) === 404) throw new Error(`docker image ${image} is not on the engine at ${where} (pull it, or import one; see docs/sandboxes.md)`);
       throw err;
     }
     await engine(() => c.start()).catch((err: unknown) => {

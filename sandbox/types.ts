@@ -42,7 +42,7 @@ export interface CreateSandboxOptions {
   envs?: Record<string, string>;
   /** @default 'none' */
   network?: NetworkPolicy;
-  /** @default DEFAULT_SANDBOX_LIMITS (the local provider enforces them; see README) */
+  /** @default DEFAULT_SANDBOX_LIMITS (the local provider enforces them; see docs/sandboxes.md) */
   limits?: SandboxLimits;
 }
 

@@ -1,6 +1,6 @@
 /**
  * How each workflow type behaves when a new worker version becomes current (Worker
- * Versioning; README, "Deploying during a night").
+ * Versioning; docs/operations.md, "Deploying during a night").
  *
  * PINNED: a run finishes on the worker version it started on, so a deploy never replays its
  * history against other code and its changes need no `patched()`. That is right for

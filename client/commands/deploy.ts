@@ -1,7 +1,7 @@
 /**
  * `nightshift deploy status`: the Worker Deployment's current and ramping versions, how
  * many running workflows are pinned to each version, and which old versions are drained,
- * so their workers can stop (README, "Deploying during a night").
+ * so their workers can stop (docs/operations.md, "Deploying during a night").
  */
 import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';

@@ -1,5 +1,5 @@
 /**
- * The README's commands, run for real: the Temporal CLI starts, queries and updates a
+ * The Temporal CLI commands of docs/operations.md, run for real: the Temporal CLI starts, queries and updates a
  * batch by its public names, and the nightshift CLI validates, starts and reports.
  */
 import { test } from 'node:test';

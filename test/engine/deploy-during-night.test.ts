@@ -159,7 +159,7 @@ test('a deploy mid-night: A finishes what it started, B takes what starts after,
     );
     assert.ok(!waiting.tasks.some((t) => t.taskId === 'n1-later' && t.status !== 'pending'), 'n1-later waits for the next run');
 
-    // Version B: polls, then the operator makes it current with the Temporal CLI (README).
+    // Version B: polls, then the operator makes it current with the Temporal CLI (docs/operations.md).
     const workerB = await spawnWorker(workerEnv(B, 'manual'), 120_000, { entry: path.join(versionB, 'worker', 'main.ts') });
     workers.push(workerB);
     const cli = loadConfig().temporalCli;
@@ -200,7 +200,7 @@ test('a deploy mid-night: A finishes what it started, B takes what starts after,
     assert.ok(night1Runs.length >= 2, `night 1 continued as new (${night1Runs.length} runs)`);
     assert.deepEqual([...night1Runs[0].buildIds], [A], 'night 1 run 1 ran on A only');
     // The embedded server (1.29) has no upgrade-on-continue-as-new: a pinned night's next run keeps its version.
-    // A server that has it moves run 2 to B; then this and the README's "Deploying during a night" must change together.
+    // A server that has it moves run 2 to B; then this and docs/operations.md's "Deploying during a night" must change together.
     assert.deepEqual([...night1Runs[1].buildIds], [A], 'night 1 run 2 stays on A (server without upgrade-on-continue-as-new)');
     for (const id of ['n1-one', 'n1-two', 'n1-ask', 'n1-later']) {
       const runs = await runsOf(`${night1.workflowId}/${id}`);

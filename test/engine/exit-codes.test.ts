@@ -1,5 +1,5 @@
 /**
- * The README's exit-code table, row by row, through the real CLI against a real dev
+ * The exit-code table of docs/cli.md, row by row, through the real CLI against a real dev
  * server; first with no worker at all (the commands that need one say so within seconds),
  * then with one.
  */

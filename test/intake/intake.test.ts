@@ -31,7 +31,7 @@ after(async () => {
 
 const ls = (root: string, f: string) => (existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : []);
 
-/** Written beside pending/ and renamed in, as the README tells users to. */
+/** Written beside pending/ and renamed in, as docs/folder-mode.md tells users to. */
 function drop(root: string, folder: string, file: string, text: string): void {
   const tmp = path.join(root, 'tasks', `.${file}.tmp`);
   mkdirSync(path.join(root, 'tasks', folder), { recursive: true });

@@ -1,6 +1,6 @@
 /**
  * Nightly schedules on a real dev server: created with the nightshift CLI and with the
- * Temporal CLI as the README shows, triggered, their batch run to the end with the night's
+ * Temporal CLI as docs/operations.md shows, triggered, their batch run to the end with the night's
  * date taken from the scheduled time, then paused, unpaused and deleted.
  */
 import { test } from 'node:test';
@@ -87,7 +87,7 @@ test('nightshift schedule create / list / trigger / pause / unpause / delete; th
   });
 });
 
-test('the README\'s temporal schedule create starts the same night', async () => {
+test('the documented temporal schedule create starts the same night', async () => {
   await temporal(
     'schedule', 'create', '--schedule-id', 'nightshift-docs', '--cron', '0 2 * * *', '--time-zone', 'Europe/Berlin',
     '--overlap-policy', 'Skip', '--catchup-window', '6h',

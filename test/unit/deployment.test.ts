@@ -1,6 +1,7 @@
 /**
  * No Docker engine runs here, so docker-compose.yml is checked, not run: it parses, and
- * every service, port, variable and search attribute it names matches the code and README.
+ * every service, port, variable and search attribute it names matches the code and the docs
+ * (docs/configuration.md lists the variables, docs/operations.md the Docker set-up).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,8 @@ import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
 
 const ROOT = path.join(__dirname, '..', '..');
 const compose = parse(readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8'));
-const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+const configurationDoc = readFileSync(path.join(ROOT, 'docs', 'configuration.md'), 'utf8');
+const operationsDoc = readFileSync(path.join(ROOT, 'docs', 'operations.md'), 'utf8');
 const config = readFileSync(path.join(ROOT, 'common', 'config.ts'), 'utf8');
 
 test('compose has PostgreSQL, Temporal, the Web UI and a scalable worker', () => {
@@ -26,7 +28,7 @@ test('compose has PostgreSQL, Temporal, the Web UI and a scalable worker', () =>
 test('every worker variable is one the config module reads, and the public contract lists', () => {
   for (const name of Object.keys(compose.services.worker.environment)) {
     assert.ok(config.includes(`'${name}'`) || name.startsWith('TEMPORAL_'), `${name} is read by common/config.ts`);
-    assert.ok(readme.includes(name), `${name} is documented in README.md`);
+    assert.ok(configurationDoc.includes(name), `${name} is documented in docs/configuration.md`);
   }
 });
 
@@ -43,7 +45,7 @@ test('the worker image builds from files that exist and runs the worker entry po
   assert.match(dockerfile, /bubblewrap/);
 });
 
-test('the README names the same images and the scale command', () => {
-  for (const svc of ['temporal', 'temporal-ui', 'postgresql']) assert.ok(readme.includes(compose.services[svc].image), `README names ${compose.services[svc].image}`);
-  assert.match(readme, /docker compose up -d --scale worker=\d/);
+test('the operations docs name the same images and the scale command', () => {
+  for (const svc of ['temporal', 'temporal-ui', 'postgresql']) assert.ok(operationsDoc.includes(compose.services[svc].image), `docs/operations.md names ${compose.services[svc].image}`);
+  assert.match(operationsDoc, /docker compose up -d --scale worker=\d/);
 });
