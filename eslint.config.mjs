@@ -9,7 +9,7 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.nightshift/**', 'results/**', 'client/bin.js', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.nightshift/**', 'results/**', 'client/bin.js', 'eslint.config.mjs'] },
   ...tseslint.configs.recommended,
   {
     files: ['**/*.ts'],

@@ -6,10 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { NIGHTSHIFT_CHECKOUT } from '../common/checkout';
 import type { HostSettings, NightshiftConfig } from '../common/config';
 import { onPath } from '../common/on-path';
-
-const REPO = path.join(__dirname, '..');
 
 /** A path as one word of a command line to paste. */
 const shellWord = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, `'\\''`)}'`);
@@ -38,9 +37,9 @@ export function nightshiftCommand(host: Shell = shell, cwd = process.cwd()): str
 
 function bareNightshift(host: Shell, cwd: string): string {
   if (onPath('nightshift', host.searchPath)) return 'nightshift';
-  const inClone = !path.relative(REPO, cwd).startsWith('..') && !path.isAbsolute(path.relative(REPO, cwd));
+  const inClone = !path.relative(NIGHTSHIFT_CHECKOUT, cwd).startsWith('..') && !path.isAbsolute(path.relative(NIGHTSHIFT_CHECKOUT, cwd));
   if (inClone) return host.npmScript === 'nightshift' ? 'npm run nightshift --' : 'npx nightshift';
-  return `node ${shellWord(path.join(REPO, 'client', 'bin.js'))}`;
+  return `node ${shellWord(path.join(NIGHTSHIFT_CHECKOUT, 'client', 'bin.js'))}`;
 }
 
 
@@ -57,10 +56,10 @@ export function runnable(commandLine: string, host: Shell = shell): string {
 
 /** `0.1.0 (commit 1a2b3c4)`: the package version, and the commit when this is a git checkout. */
 export function versionLine(): string {
-  const { version } = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(path.join(NIGHTSHIFT_CHECKOUT, 'package.json'), 'utf8')) as { version: string };
   let commit: string | undefined;
   try {
-    commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    commit = execFileSync('git', ['-C', NIGHTSHIFT_CHECKOUT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
   } catch {
     // not a git checkout (a packed install, the Docker image): the version alone
   }

@@ -20,9 +20,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startEgressProxy, type EgressProxy } from './egress-proxy';
 
-/** This checkout of nightshift (its code, config and node_modules). */
-export const NIGHTSHIFT_CHECKOUT = path.resolve(__dirname, '..');
-
 /**
  * The /etc entries a sandbox may read: user and group names, name resolution, TLS roots,
  * the dynamic linker, time zone, MIME and terminal data, language runtimes' own config.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything nightshift needs on a fresh clone, and nothing twice:
-#   npm packages (the locked versions), Debian packages for the local sandbox (bubblewrap, socat,
-#   ripgrep, git, e2fsprogs for disk quotas), and the Temporal CLI, built from its Go module
-#   into a per-machine cache.
+#   npm packages (the locked versions), the compiled JavaScript in dist/, Debian packages
+#   for the local sandbox (bubblewrap, socat, ripgrep, git, e2fsprogs for disk quotas), and
+#   the Temporal CLI, built from its Go module into a per-machine cache.
 # With --cluster also what `npm run cluster` and the cluster tests need: PostgreSQL 15 (the
 #   Debian package) and the Temporal server and its sql tool, built into the same cache.
 # With --docker also what the docker provider's tests need: the Docker engine (Debian's
@@ -37,6 +37,11 @@ fi
 # instead, so check they load rather than trusting the install.
 node -e "require('@temporalio/core-bridge'); require('@swc/core'); require('esbuild')" \
   || die "a native package (@temporalio/core-bridge, @swc/core or esbuild) does not load; try 'rm -rf node_modules && npm install'"
+
+# --- the compiled JavaScript the bin runs (dist/) ------------------------------------------
+# `npm install` builds it once (the prepare script); this catches sources changed since.
+# tsc's build mode compares them with dist/.tsbuildinfo, so an unchanged tree costs about a second.
+node_modules/.bin/tsc -b tsconfig.build.json || die "compiling TypeScript into dist/ failed; see the errors above"
 
 # --- Debian packages for the local sandbox (and PostgreSQL for the cluster) -------------
 missing=()

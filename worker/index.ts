@@ -3,7 +3,6 @@
  * dependencies. `nightshift worker` runs one; tests and benchmarks build their own with
  * activities pointed at loopback servers.
  */
-import * as path from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
@@ -21,9 +20,13 @@ export const SHUTDOWN_GRACE = '5 seconds';
 type Bundle = Awaited<ReturnType<typeof bundleWorkflowCode>>;
 let bundle: Promise<Bundle> | undefined;
 
-/** Bundling takes seconds; one process needs it once however many workers it builds. */
+/**
+ * Bundling takes seconds; one process needs it once however many workers it builds.
+ * Resolved beside this file, so a compiled worker bundles the compiled workflows in dist/
+ * and one run through tsx (tests, benchmarks) bundles the TypeScript sources.
+ */
 export function workflowBundle(): Promise<Bundle> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: path.join(__dirname, '..', 'workflows', 'index.ts'), logger: quietBundlerLogger });
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: quietBundlerLogger });
   return bundle;
 }
 

@@ -10,11 +10,10 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { Worker, WorkerOptions } from '@temporalio/worker';
+import { NIGHTSHIFT_CHECKOUT } from '../common/checkout';
 import type { DeploymentSettings } from '../common/config';
 
 type DeploymentOptions = NonNullable<WorkerOptions['workerDeploymentOptions']>;
-
-const SOURCE_ROOT = path.join(__dirname, '..');
 
 /** temporal.api.enums.v1.WorkerDeploymentVersionStatus DRAINING and DRAINED. */
 const DRAINING = 4;
@@ -26,10 +25,10 @@ const DRAINED = 5;
  * from a tarball) the workflow bundle's own hash stands in for the commit.
  */
 export function defaultBuildId(bundleCode: string): string {
-  const { version } = JSON.parse(readFileSync(path.join(SOURCE_ROOT, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(path.join(NIGHTSHIFT_CHECKOUT, 'package.json'), 'utf8')) as { version: string };
   let commit: string;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: SOURCE_ROOT, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: NIGHTSHIFT_CHECKOUT, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
   } catch {
     commit = `bundle-${createHash('sha256').update(bundleCode).digest('hex').slice(0, 12)}`;
   }

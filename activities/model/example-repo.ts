@@ -4,12 +4,10 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { NIGHTSHIFT_CHECKOUT } from '../../common/checkout';
 import { git } from '../../sandbox/workspace';
 import type { MessagesServer } from './messages-server';
 import { startReplayModelServer } from './replay-server';
-
-/** This checkout of nightshift, where the recording lives. */
-const CHECKOUT = path.join(__dirname, '..', '..');
 
 /** Where tasks/example-agent.yaml expects it, relative to NIGHTSHIFT_ROOT. */
 export const EXAMPLE_REPO = '.nightshift/demo/strings';
@@ -63,5 +61,5 @@ export async function createExampleRepo(dir: string): Promise<string> {
  */
 export async function startOfflineExample(root: string): Promise<MessagesServer> {
   await createExampleRepo(path.join(root, EXAMPLE_REPO));
-  return startReplayModelServer(path.join(CHECKOUT, EXAMPLE_RECORDING));
+  return startReplayModelServer(path.join(NIGHTSHIFT_CHECKOUT, EXAMPLE_RECORDING));
 }

@@ -7,6 +7,7 @@
 import * as path from 'node:path';
 import { createExampleRepo, EXAMPLE_RECORDING, EXAMPLE_REPO } from '../../activities/model/example-repo';
 import { startReplayModelServer } from '../../activities/model/replay-server';
+import { NIGHTSHIFT_CHECKOUT } from '../../common/checkout';
 import type { NightshiftConfig } from '../../common/config';
 import { webUiUrl } from '../../common/config';
 import { DEMO_TASK_QUEUE } from '../../common/task-queues';
@@ -18,15 +19,13 @@ import { untilPolled } from '../workers';
 import { localDate } from '../format';
 import { followBatch, renderStatus, startBatch, webUiLink } from './batch';
 
-const REPO = path.join(__dirname, '..', '..');
-
 export async function runDemo(config: NightshiftConfig, o: { file: string; json?: boolean }, print: (s: string) => void, info: (s: string) => void): Promise<void> {
   const serverPid = await ensureDevServer(config, info);
   // The example agent task works on a small repository the demo creates afresh each run.
   await createExampleRepo(path.join(config.root, EXAMPLE_REPO));
   let replay: Awaited<ReturnType<typeof startReplayModelServer>> | undefined;
   if (!config.anthropic.apiKey && !config.anthropic.baseUrl) {
-    replay = await startReplayModelServer(path.join(REPO, EXAMPLE_RECORDING));
+    replay = await startReplayModelServer(path.join(NIGHTSHIFT_CHECKOUT, EXAMPLE_RECORDING));
     config = { ...config, anthropic: { baseUrl: replay.url } };
     info('no ANTHROPIC_API_KEY: agent tasks are answered by the OFFLINE REPLAY MODEL (a recorded transcript), not a live model');
   }

@@ -9,7 +9,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TASK_QUEUE } from '../../common/config';
 import { ledgerDate } from '../../workflows/budget';
@@ -19,10 +18,10 @@ import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server'
 import { startRecordingServer } from '../fakes/notify-servers';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { agentInput, agentSpec, startAgentTask, withModel, taskResultOf } from './helpers';
+import { nightshiftBin } from '../helpers/bin';
 
 const server = devServerForFile();
 const run = promisify(execFile);
-const REPO = path.join(__dirname, '..', '..');
 const T = { timeout: 240_000 };
 
 /** Pinned to haiku 4.5 (not the alias, which moves): $1 in / $5 out per million, 20,000 in + 100 out = $0.0205 a response. */
@@ -74,7 +73,7 @@ test('six tasks against a $0.25 cap never spend past it and pause; `nightshift b
 
       const raised = JSON.parse(
         (
-          await run(process.execPath, [path.join(REPO, 'client', 'bin.js'), 'budget', 'raise', batchId, '1', '--json'], {
+          await run(process.execPath, [nightshiftBin(), 'budget', 'raise', batchId, '1', '--json'], {
             encoding: 'utf8',
             env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root },
           })
@@ -91,7 +90,7 @@ test('six tasks against a $0.25 cap never spend past it and pause; `nightshift b
 
     // Bad raises are refused with a clear message and exit code.
     await assert.rejects(
-      run(process.execPath, [path.join(REPO, 'client', 'bin.js'), 'budget', 'raise', batchId, '-3'], { encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: server.env.address } }),
+      run(process.execPath, [nightshiftBin(), 'budget', 'raise', batchId, '-3'], { encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: server.env.address } }),
       (err: { code: number; stderr: string }) => err.code === 2 && /not an amount of US dollars above 0/.test(err.stderr),
     );
   } finally {
@@ -139,7 +138,7 @@ test('two batches of one day under a $0.25 daily cap never spend past it togethe
     const config = withModel(testConfig(server.env), fake.url);
     const worker = await testWorker(server.env, config);
     const cli = (...args: string[]) =>
-      run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], { encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root } });
+      run(process.execPath, [nightshiftBin(), ...args], { encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root } });
     // Each batch could spend $1 on its own; the day allows $0.25 for both.
     const spec = (prefix: string) => ({
       max_cost_usd: 1,

@@ -22,10 +22,10 @@ import { startRecordingServer, type RecordingServer } from '../fakes/notify-serv
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 import { agentInput, agentSpec, startAgentTask, withModel, taskResultOf } from './helpers';
+import { nightshiftBin } from '../helpers/bin';
 
 const server = devServerForFile();
 const run = promisify(execFile);
-const REPO = path.join(__dirname, '..', '..');
 const T = { timeout: 180_000 };
 
 const ASK = {
@@ -129,7 +129,7 @@ function startBatch(env: TestWorkflowEnvironment, spec: Record<string, unknown>,
 const agentTaskFile = (id: string, extra: Record<string, unknown> = {}) => ({ id, title: `task ${id}`, description: `Do ${id}.`, agent_config: { model: 'haiku' }, ...extra });
 
 const nightshift = (root: string, ...args: string[]) =>
-  run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: root } });
+  run(process.execPath, [nightshiftBin(), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: root } });
 
 test('answers through the batch signal, `nightshift answer`, and `nightshift answer --from-files`; `nightshift questions` lists them', T, async () => {
   const fake = await startFakeAnthropic({ byTurn: askThenFinish });
@@ -244,7 +244,7 @@ test('a reply to the question on Telegram answers it: `nightshift telegram --onc
     const config = { ...withModel(testConfig(server.env), fake.url), notify: { telegramBotToken: 'bot-token', telegramChatId: '4242', telegramApiUrl: tg.url } };
     const worker = await testWorker(server.env, config);
     const vars = { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root, TELEGRAM_BOT_TOKEN: 'bot-token', TELEGRAM_CHAT_ID: '4242', NIGHTSHIFT_TELEGRAM_API_URL: tg.url };
-    const telegram = (...args: string[]) => run(process.execPath, [path.join(REPO, 'client', 'bin.js'), 'telegram', ...args], { cwd: config.root, encoding: 'utf8', env: vars });
+    const telegram = (...args: string[]) => run(process.execPath, [nightshiftBin(), 'telegram', ...args], { cwd: config.root, encoding: 'utf8', env: vars });
     const asked = (taskId: string) => tg.waitFor((r) => r.path.endsWith('/sendMessage') && String(r.body.text).startsWith(`${taskId} asks:`));
     const finalRequest = (taskId: string) => fake.requests.find((r) => r.turn === 2 && JSON.stringify(r.body.messages?.[0]).includes(`task ${taskId}:`));
 
@@ -263,7 +263,7 @@ test('a reply to the question on Telegram answers it: `nightshift telegram --onc
       assert.deepEqual(tg.pendingUpdates(), []);
 
       // The listener long-polls; without the record (another machine's worker) the reply is matched by the message's answer command.
-      const listener = spawn(process.execPath, [path.join(REPO, 'client', 'bin.js'), 'telegram', '--json', '--poll-seconds', '2'], { cwd: config.root, env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
+      const listener = spawn(process.execPath, [nightshiftBin(), 'telegram', '--json', '--poll-seconds', '2'], { cwd: config.root, env: vars, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       let err = '';
       listener.stdout.on('data', (b: Buffer) => (out += b.toString()));

@@ -23,6 +23,7 @@ import type { BatchResult } from '../../workflows/contract';
 import { deliveryBranch, taskOfBranch } from '../../workflows/branches';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
 import type { MessagesRequest } from '../../activities/model/messages-server';
+import { nightshiftBin } from '../helpers/bin';
 
 const server = devServerForFile();
 
@@ -111,7 +112,7 @@ test('follow-up: review comments and a failing check become one task on the PR b
     // The command itself, as a user runs it (not blocking this process: the fake GitHub answers from it).
     const cli = (env: NodeJS.ProcessEnv) =>
       new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [path.join(__dirname, '..', '..', 'client', 'bin.js'), 'followup', '--repo', GITHUB_REPO, '--json'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root, GITHUB_API_URL: gh.url, ...env } }, (err, stdout, stderr) =>
+        execFile(process.execPath, [nightshiftBin(), 'followup', '--repo', GITHUB_REPO, '--json'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root, GITHUB_API_URL: gh.url, ...env } }, (err, stdout, stderr) =>
           resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
         );
       });

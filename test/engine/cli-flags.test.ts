@@ -14,10 +14,11 @@ import { promisify } from 'node:util';
 import { loadConfig } from '../../common/config';
 import { nightshiftCommand, temporalCommand } from '../../client/hints';
 import { reachable } from '../../client/server';
+import { nightshiftBin } from '../helpers/bin';
 
 const run = promisify(execFile);
 const REPO = path.join(__dirname, '..', '..');
-const BIN = path.join(REPO, 'client', 'bin.js');
+const BIN = nightshiftBin();
 const TEMPORAL = loadConfig().temporalCli;
 const SDK_VERSION = (JSON.parse(readFileSync(path.join(REPO, 'node_modules', '@temporalio', 'client', 'package.json'), 'utf8')) as { version: string }).version;
 

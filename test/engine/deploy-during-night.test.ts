@@ -28,9 +28,9 @@ import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '
 import { buildVersionB, VERSION_B_MARKER } from '../helpers/code-version';
 import { startDevServer, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
+import { nightshiftBin } from '../helpers/bin';
 
 const run = promisify(execFile);
-const REPO = path.join(__dirname, '..', '..');
 const DEPLOYMENT = 'nightshift';
 const A = 'deploy-test-a';
 const B = 'deploy-test-b';
@@ -65,7 +65,7 @@ function script(turn: number, req: MessagesRequest) {
 const agentTask = (id: string, extra: Record<string, unknown> = {}) => ({ id, title: `task ${id}`, description: `Do ${id}.`, agent_config: { model: 'haiku' }, ...extra });
 
 const nightshift = (root: string, ...args: string[]) =>
-  run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: env.address, NIGHTSHIFT_ROOT: root } });
+  run(process.execPath, [nightshiftBin(), ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: env.address, NIGHTSHIFT_ROOT: root } });
 
 async function deployStatus(root: string): Promise<DeployStatus> {
   return JSON.parse((await nightshift(root, 'deploy', 'status', '--json')).stdout) as DeployStatus;

@@ -13,8 +13,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NightshiftWorker } from '../../worker';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
+import { nightshiftBin } from '../helpers/bin';
 
-const REPO = path.join(__dirname, '..', '..');
 const NO_WORKER = /^nightshift: no worker is polling task queue nightshift; start one with `npm run worker`$/m;
 /**
  * Beyond the CLI's own start-up (measured: `--help`), well below the ~35 s the server held
@@ -55,7 +55,7 @@ function nightshift(args: string[], extraEnv: Record<string, string> = {}): Prom
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      [path.join(REPO, 'client', 'bin.js'), ...args],
+      [nightshiftBin(), ...args],
       { cwd: root, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: env.address, NIGHTSHIFT_ROOT: root, NIGHTSHIFT_DEBUG: '', ...extraEnv } },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, ms: Date.now() - t0 }),
     );

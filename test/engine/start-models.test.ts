@@ -12,9 +12,10 @@ import { promisify } from 'node:util';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
+import { nightshiftBin } from '../helpers/bin';
 
 const run = promisify(execFile);
-const BIN = path.join(__dirname, '..', '..', 'client', 'bin.js');
+const BIN = nightshiftBin();
 const server = devServerForFile();
 
 type Run = { code: number; stdout: string; stderr: string };

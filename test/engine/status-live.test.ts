@@ -7,7 +7,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TASK_QUEUE } from '../../common/config';
 import type { BatchResult, BatchStatus } from '../../workflows/contract';
@@ -15,10 +14,11 @@ import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-s
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { withModel } from '../agent/helpers';
 import { withLiveSpend } from '../../client/batches';
+import { nightshiftBin } from '../helpers/bin';
 
 const server = devServerForFile();
 const run = promisify(execFile);
-const BIN = path.join(__dirname, '..', '..', 'client', 'bin.js');
+const BIN = nightshiftBin();
 
 const QUESTION = 'Which pagination pattern should I follow?';
 

@@ -7,15 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import * as path from 'node:path';
 import { TASK_QUEUE } from '../../common/config';
 import { NightshiftLogger, activityEvent } from '../../worker/log';
 import type { BatchResult } from '../../workflows/contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
+import { nightshiftBin } from '../helpers/bin';
 
 const server = devServerForFile();
-const BIN = path.join(__dirname, '..', '..', 'client', 'bin.js');
+const BIN = nightshiftBin();
 
 interface Line {
   time: string;

@@ -4,7 +4,6 @@
  * runners pointed at that server and root.
  */
 import { execFile } from 'node:child_process';
-import * as path from 'node:path';
 import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -12,9 +11,9 @@ import type { NightshiftWorker } from '../../worker';
 import { loadConfig } from '../../common/config';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { startDevServer, testConfig, testWorker } from './temporal';
+import { nightshiftBin } from './bin';
 
 const run = promisify(execFile);
-const REPO = path.join(__dirname, '..', '..');
 
 export interface CliHarness {
   readonly env: TestWorkflowEnvironment;
@@ -58,7 +57,7 @@ export function cliHarness(prepareRoot: (root: string) => void = () => undefined
     temporal: (...args) => run(loadConfig().temporalCli, [...args, '--address', started().env.address], { encoding: 'utf8' }),
     nightshift: (...args) => {
       const { env: e, root: r } = started();
-      return run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], {
+      return run(process.execPath, [nightshiftBin(), ...args], {
         cwd: r,
         encoding: 'utf8',
         env: { ...process.env, TEMPORAL_ADDRESS: e.address, NIGHTSHIFT_ROOT: r },

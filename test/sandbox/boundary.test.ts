@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { PolicyViolation } from '../../common/errors';
 import { isMountPoint } from '../../sandbox/disk-volume';
 import { createLocalProvider, type LocalSandbox } from '../../sandbox/local';
-import { ETC_ALLOWLIST, NIGHTSHIFT_CHECKOUT, shutdownIsolation } from '../../sandbox/os-isolation';
+import { NIGHTSHIFT_CHECKOUT } from '../../common/checkout';
+import { ETC_ALLOWLIST, shutdownIsolation } from '../../sandbox/os-isolation';
 import { cgroupBases } from '../../sandbox/resource-cgroup';
 import { processesMatching } from './helpers';
 

@@ -10,9 +10,10 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { nightshiftBin } from '../helpers/bin';
 
 const run = promisify(execFile);
-const BIN = path.join(__dirname, '..', '..', 'client', 'bin.js');
+const BIN = nightshiftBin();
 
 /** Every one is wrong in a way common/config.ts refuses. */
 const BAD_SETTINGS: Record<string, RegExp> = {

@@ -40,8 +40,16 @@ test('the search attributes registered are exactly the ones the workflows use', 
 
 test('the worker image builds from files that exist and runs the worker entry point', () => {
   const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
-  assert.match(dockerfile, /CMD \["node", "--import", "tsx", "worker\/main.ts"\]/);
+  assert.match(dockerfile, /CMD \["node", "dist\/worker\/main.js"\]/);
+  // dist/worker/main.js is what the build stage's install compiles (the prepare script) from worker/main.ts.
   assert.ok(existsSync(path.join(ROOT, 'worker', 'main.ts')));
+  const build = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string; rootDir: string }; include: string[] };
+  assert.deepEqual([build.compilerOptions.outDir, build.compilerOptions.rootDir], ['dist', '.']);
+  assert.ok(build.include.includes('worker'));
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  assert.match(pkg.scripts.prepare, /npm run build/);
+  assert.match(dockerfile, /RUN npm install[^\n]*&& npm prune --omit=dev/);
+  assert.match(dockerfile, /COPY --from=build \/app \/app/);
   assert.match(dockerfile, /bubblewrap/);
 });
 

@@ -32,9 +32,9 @@ import { FINDINGS_FILE, createImproveActivities } from '../../activities/plannin
 import { createSpecActivities } from '../../activities/spec';
 import { agentSpec } from '../agent/helpers';
 import { postgresForFile } from '../helpers/postgres';
+import { nightshiftBin } from '../helpers/bin';
 
 const run = promisify(execFile);
-const REPO = path.join(__dirname, '..', '..');
 const pg = postgresForFile();
 
 const tmp = (name: string) => mkdtempSync(path.join(os.tmpdir(), `nightshift-hoststate-${name}-`));
@@ -58,7 +58,7 @@ const backends: Backend[] = [
 
 /** `nightshift ARGS` as a person types it on the CLI's host, with the backend's store. */
 async function nightshift(backend: Backend, root: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run(process.execPath, [path.join(REPO, 'client', 'bin.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NIGHTSHIFT_ROOT: root, ...backend.cliEnv() } });
+  const { stdout } = await run(process.execPath, [nightshiftBin(), ...args], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NIGHTSHIFT_ROOT: root, ...backend.cliEnv() } });
   return stdout;
 }
 

@@ -13,9 +13,10 @@ import { FileTranscriptStore, keys, putJson } from '../../activities/transcripts
 import { modelWarnings } from '../../client/commands/models';
 import { parseBatchYaml } from '../../spec/load';
 import { modelNotFound, startFakeAnthropic } from '../fakes/anthropic-server';
+import { nightshiftBin } from '../helpers/bin';
 
 const run = promisify(execFile);
-const BIN = path.join(__dirname, '..', '..', 'client', 'bin.js');
+const BIN = nightshiftBin();
 
 function root(): string {
   const r = mkdtempSync(path.join(os.tmpdir(), 'nightshift-models-cli-'));
