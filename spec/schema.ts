@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { aliasNames, EFFORTS, isKnownModel } from '../common/models';
 import { isSecretEnvName } from '../sandbox/secrets';
+import { SANDBOX_PROVIDERS } from '../sandbox/types';
 import { NOTIFY_EVENTS } from '../workflows/contract';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
@@ -88,7 +89,7 @@ export const SandboxLimitsSchema = z
   .describe('Resource bounds of each sandbox; a task\'s fields override the batch\'s one by one.');
 
 export const SandboxSettingsSchema = z.strictObject({
-  provider: z.enum(['local', 'e2b', 'docker'], { message: 'must be one of local, e2b, docker' }).optional(),
+  provider: z.enum(SANDBOX_PROVIDERS, { message: `must be one of ${SANDBOX_PROVIDERS.join(', ')}` }).optional(),
   template: z.string().optional(),
   network_allow: stringList.optional(),
   env_allow: z

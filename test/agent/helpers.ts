@@ -3,7 +3,8 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NightshiftWorker } from '../../worker';
 import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
-import type { SandboxSettings, TaskSpec } from '../../spec/types';
+import type { SandboxSettings } from '../../sandbox/types';
+import type { TaskSpec } from '../../spec/types';
 import { failedTaskResult, type AgentLoopOptions, type AgentTaskInput, type TaskResult } from '../../workflows/contract';
 import { uniqueBatchId } from '../helpers/temporal';
 
