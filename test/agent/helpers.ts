@@ -32,7 +32,7 @@ export function agentSpec(o: Partial<TaskSpec> = {}): TaskSpec {
 }
 
 export function agentInput(task: TaskSpec, loop: AgentLoopOptions = {}): AgentTaskInput {
-  return { batchId: uniqueBatchId('agent'), date: '2026-11-21', task, sandbox: NO_NETWORK, loop: { heartbeatTimeoutMs: 5000, ...loop } };
+  return { batchId: uniqueBatchId('agent'), date: '2026-11-21', task, loop: { heartbeatTimeoutMs: 5000, ...loop } };
 }
 
 export function workflowIdOf(input: AgentTaskInput): string {
