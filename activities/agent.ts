@@ -10,15 +10,16 @@ import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
-import { stateDir, type NightshiftConfig } from '../common/config';
+import { inheritedEnv, stateDir, type NightshiftConfig } from '../common/config';
 import { repoLocation } from '../common/repo-location';
-import { sandboxCreateOptions } from '../sandbox';
+import { sandboxRequest } from '../sandbox/settings';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
 import { exportCheckpoint, importCheckpoint } from '../sandbox/checkpoint-sync';
 import { checkpoint, checkpointRef, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, remoteWorkspacePrepared, restore } from '../sandbox/workspace';
 import type { StateStore } from '../common/store';
-import type { SandboxSettings, TaskSpec } from '../spec/types';
+import type { SandboxSettings } from '../sandbox/types';
+import type { TaskSpec } from '../spec/types';
 import { workBranch } from '../workflows/branches';
 import { conflictSection, readConflict } from './delivery/merge-conflict';
 import { baselineSection, readBaseline } from './delivery/baseline';
@@ -112,19 +113,14 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   const store = deps.transcripts;
   const policy = deps.safetyPolicy ?? DEFAULT_SAFETY_POLICY;
 
-  async function createSandbox(workflowId: string, settings: SandboxSettings | undefined, taskId?: string): Promise<string> {
-    // The environment is an allowlist of worker variables (secrets refused); the network is none unless listed.
-    const o = sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] });
+  /** A local sandbox is a directory on this host: its activities must come back here, which the returned queue says. */
+  async function createSandbox(workflowId: string, settings: SandboxSettings | undefined, taskId?: string): Promise<CreatedSandbox> {
     // What a person looking at the provider's console needs to find the task the sandbox serves.
     const running = Context.current().info.workflowExecution?.workflowId;
     const metadata = { ...(running ? { nightshiftWorkflowId: running } : {}), ...(taskId ? { nightshiftTaskId: taskId } : {}) };
-    return (await deps.sandboxes.createOn(settings?.provider ?? 'local', { key: workflowId, ...o, metadata, limits: settings?.limits })).id;
-  }
-
-  /** A local sandbox is a directory on this host: its activities must come back here. */
-  function created(sandboxId: string, settings: SandboxSettings | undefined): CreatedSandbox {
-    const local = (settings?.provider ?? 'local') === 'local';
-    return { sandboxId, ...(local && deps.hostTaskQueue ? { taskQueue: deps.hostTaskQueue } : {}) };
+    const { provider, options } = sandboxRequest(settings, workflowId, { env: inheritedEnv(), metadata });
+    const sandboxId = (await deps.sandboxes.createOn(provider, options)).id;
+    return { sandboxId, ...(provider === 'local' && deps.hostTaskQueue ? { taskQueue: deps.hostTaskQueue } : {}) };
   }
 
   /**
@@ -150,7 +146,7 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   const activities = {
     /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
     async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings; taskId?: string }): Promise<CreatedSandbox> {
-      return created(await createSandbox(input.workflowId, input.sandbox, input.taskId), input.sandbox);
+      return createSandbox(input.workflowId, input.sandbox, input.taskId);
     },
 
     /**
@@ -164,9 +160,8 @@ export function createAgentActivities(deps: AgentActivityDeps) {
       // A half-gone local sandbox (workspace deleted, metadata left) would be found again by its key.
       const old = await deps.sandboxes.connect(input.sandboxId).catch(() => undefined);
       if (old && !(await old.list('.').then(() => true, () => false))) await old.kill().catch(() => false);
-      const sandboxId = await createSandbox(input.workflowId, input.sandbox, task.id);
-      const sandbox = await deps.sandboxes.connect(sandboxId);
-      const made = created(sandboxId, input.sandbox);
+      const made = await createSandbox(input.workflowId, input.sandbox, task.id);
+      const sandbox = await deps.sandboxes.connect(made.sandboxId);
       const hostDir = hostWorkspaceOf(sandbox);
       const hasRepo = hostDir !== undefined ? existsSync(path.join(hostDir, '.git')) : await remoteWorkspacePrepared(sandbox);
       if (task.repo && hasRepo) return { ...made, restored: 'existing' };

@@ -7,11 +7,11 @@
  */
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import type { NightshiftConfig } from '../common/config';
+import { inheritedEnv, type NightshiftConfig } from '../common/config';
 import { repoLocation } from '../common/repo-location';
-import { sandboxCreateOptions } from '../sandbox';
 import { checkCommand, DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../sandbox/policy';
 import type { SandboxRouter } from '../sandbox/router';
+import { sandboxRequest } from '../sandbox/settings';
 import type { Sandbox } from '../sandbox/types';
 import { policyWorkspaceRoot, prepareWorkspace } from '../sandbox/workspace';
 import type { TaskSpec } from '../spec/types';
@@ -63,10 +63,8 @@ export function createCommandActivities(deps: CommandActivityDeps) {
       let tail = '';
       return whileBeating(
         async () => {
-          const settings = task.sandbox;
-          const provider = settings?.provider ?? 'local';
-          // The task's limits, as an agent task's sandbox gets them: a command is no less able to fill a disk.
-          const options = { key: workflowId, ...sandboxCreateOptions({ template: settings?.template, network: settings?.networkAllow ?? [], passEnv: settings?.envAllow ?? [] }), limits: settings?.limits };
+          // The same request as an agent task's sandbox, limits included: a command is no less able to fill a disk.
+          const { provider, options } = sandboxRequest(task.sandbox, workflowId, { env: inheritedEnv() });
           // A retry starts from a fresh sandbox, so a half-finished earlier attempt leaves no trace.
           await deps.sandboxes.discardOn(provider, options);
           const sandbox = await deps.sandboxes.createOn(provider, options);

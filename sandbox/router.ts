@@ -8,8 +8,7 @@
  * and fails only the tasks that ask for e2b, with a message that says what is missing.
  */
 import { SandboxGone } from '../common/errors';
-import type { SandboxProviderName } from '../spec/types';
-import type { CreateSandboxOptions, Sandbox, SandboxProvider } from './types';
+import type { CreateSandboxOptions, Sandbox, SandboxProvider, SandboxProviderName } from './types';
 
 export interface SandboxRouter extends SandboxProvider {
   /** Creates (idempotently, by key) on the named provider. `create` uses `local`. */

@@ -6,6 +6,29 @@
 
 export type NetworkPolicy = 'none' | { allow: string[] };
 
+export const SANDBOX_PROVIDERS = ['local', 'e2b', 'docker'] as const;
+export type SandboxProviderName = (typeof SANDBOX_PROVIDERS)[number];
+
+/**
+ * A task's sandbox as the task file asks for it (spec/ fills it from the batch's and the
+ * task's `sandbox:`, sandbox/settings.ts turns it into a provider's create request). It
+ * travels in workflow histories, so a field added here stays optional.
+ */
+export interface SandboxSettings {
+  provider: SandboxProviderName;
+  /** E2B template or Docker image. */
+  template?: string;
+  /** Hosts the sandbox may reach; empty means no network. */
+  networkAllow: string[];
+  /** Names of worker environment variables copied into the sandbox. Secrets are refused. */
+  envAllow: string[];
+  /** Resource bounds, field by field the task's over the batch's; absent fields take the provider's defaults. */
+  limits?: SandboxLimits;
+}
+
+/** Sandbox lifetime (e2b) and the default per-command timeout. */
+export const SANDBOX_TIMEOUT_MS = 60 * 60_000;
+
 /** Resource bounds of one sandbox; every field falls back to DEFAULT_SANDBOX_LIMITS. */
 export interface SandboxLimits {
   /** Memory of all the sandbox's processes together (RAM, page cache, tmpfs); an OOM kills the command. */

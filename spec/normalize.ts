@@ -8,7 +8,9 @@ import { findCycle } from '../workflows/dag';
 import { didYouMean, formatPath, type FieldPath } from './locate';
 import { expandRepoTargets, type RepoSet } from './repos';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
-import type { BatchSpec, SandboxSettings, TaskSpec } from './types';
+import type { BatchSpec, TaskSpec } from './types';
+import { NO_SANDBOX_SETTINGS, settingsFromTaskFile } from '../sandbox/settings';
+import type { SandboxSettings } from '../sandbox/types';
 import { DEFAULTS } from './defaults';
 import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
 
@@ -82,7 +84,7 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     timeoutMs: r.timeout !== undefined ? parseDuration(r.timeout)! : DEFAULTS.taskTimeoutMs,
     questionTimeoutMs: r.question_timeout !== undefined ? parseDuration(r.question_timeout)! : d.questionTimeoutMs,
     onQuestionTimeout: r.on_question_timeout ?? d.onQuestionTimeout,
-    sandbox: sandboxSettings(r.sandbox, batchSandbox),
+    sandbox: settingsFromTaskFile(r.sandbox, batchSandbox),
     source: { file: t.file, line: t.locate([...t.pathPrefix]) },
     checks: asList(r.checks ?? batch.checks),
     fixAttempts: r.fix_attempts ?? batch.fix_attempts ?? DEFAULTS.fixAttempts,
@@ -98,21 +100,6 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
 function noProgress(raw: { repeats?: number; revisits?: number; idle_turns?: number }): { noProgress?: TaskSpec['noProgress'] } {
   const set = { ...(raw.repeats !== undefined ? { repeats: raw.repeats } : {}), ...(raw.revisits !== undefined ? { revisits: raw.revisits } : {}), ...(raw.idle_turns !== undefined ? { idleTurns: raw.idle_turns } : {}) };
   return Object.keys(set).length ? { noProgress: set } : {};
-}
-
-function sandboxSettings(raw: BatchFile['sandbox'], base: SandboxSettings): SandboxSettings {
-  const settings: SandboxSettings = {
-    provider: raw?.provider ?? base.provider,
-    template: raw?.template ?? base.template,
-    networkAllow: raw?.network_allow ?? base.networkAllow,
-    envAllow: raw?.env_allow ?? base.envAllow,
-  };
-  const l = raw?.limits;
-  const own = { memoryMb: l?.memory_mb, cpus: l?.cpus, diskMb: l?.disk_mb, openFiles: l?.open_files, processes: l?.processes };
-  // Field by field: a task that raises memory keeps the batch's CPU bound.
-  const limits = { ...base.limits, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) };
-  if (Object.keys(limits).length > 0) settings.limits = limits;
-  return settings;
 }
 
 /** The references a task makes, read leniently so invalid tasks can be checked too. */
@@ -187,7 +174,7 @@ export function normalizeBatch(
 ): BatchSpec {
   checkReferences(referencesOf(parsed, invalid), issues, new Set(extra.knownTaskIds), extra.unseenTasksWait ?? false);
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
-  const batchSandbox = sandboxSettings(settings.sandbox, { provider: 'local', networkAllow: [], envAllow: [] });
+  const batchSandbox = settingsFromTaskFile(settings.sandbox, NO_SANDBOX_SETTINGS);
   const questionTimeoutMs = settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs;
   const onQuestionTimeout = settings.on_question_timeout ?? DEFAULTS.onQuestionTimeout;
   const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox, { questionTimeoutMs, onQuestionTimeout }, settings));

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { aliasNames, EFFORTS, isKnownModel } from '../common/models';
 import { isSecretEnvName } from '../sandbox/secrets';
+import { SANDBOX_PROVIDERS } from '../sandbox/types';
 import { NOTIFY_EVENTS } from '../workflows/contract';
 import { DEFAULTS } from './defaults';
 
@@ -89,7 +90,7 @@ export const SandboxLimitsSchema = z
   .describe('Resource bounds of each sandbox; a task\'s fields override the batch\'s one by one.');
 
 export const SandboxSettingsSchema = z.strictObject({
-  provider: z.enum(['local', 'e2b', 'docker'], { message: 'must be one of local, e2b, docker' }).optional().describe('Where the sandbox runs: `local` (bubblewrap on the worker host), `e2b` (E2B cloud sandboxes, needs `E2B_API_KEY`) or `docker` (a container on a Docker engine). Default: local.'),
+  provider: z.enum(SANDBOX_PROVIDERS, { message: `must be one of ${SANDBOX_PROVIDERS.join(', ')}` }).optional().describe('Where the sandbox runs: `local` (bubblewrap on the worker host), `e2b` (E2B cloud sandboxes, needs `E2B_API_KEY`) or `docker` (a container on a Docker engine). Default: local.'),
   template: z.string().optional().describe('The E2B template or Docker image. Default: `E2B_TEMPLATE` (else `base`) for e2b, `node:20-bookworm` for docker.'),
   network_allow: stringList.optional().describe('Hosts the sandbox may reach through the worker\'s allow-listing proxy. Default: none (no network).'),
   env_allow: z

@@ -3,22 +3,8 @@
  * only, so this file has no runtime dependencies.
  */
 import type { Complexity, Effort } from '../common/models';
-import type { SandboxLimits } from '../sandbox/types';
+import type { SandboxSettings } from '../sandbox/types';
 import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
-
-export type SandboxProviderName = 'local' | 'e2b' | 'docker';
-
-export interface SandboxSettings {
-  provider: SandboxProviderName;
-  /** E2B template or Docker image. */
-  template?: string;
-  /** Hosts the sandbox may reach; empty means no network. */
-  networkAllow: string[];
-  /** Names of worker environment variables copied into the sandbox. Secrets are refused. */
-  envAllow: string[];
-  /** Resource bounds, field by field the task's over the batch's; absent fields take the provider's defaults. */
-  limits?: SandboxLimits;
-}
 
 export interface PullRequestSettings {
   /** GitHub repository `owner/name`; default: parsed from the task's repo URL. */

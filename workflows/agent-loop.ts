@@ -18,12 +18,11 @@ import {
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../activities/model/call-model';
 import type { Activities } from '../activities';
-import { bookkeeping, HEARTBEAT_TIMEOUT_MS, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxCreator, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
-import { isHostTaskQueue } from '../common/task-queues';
+import { bookkeeping, HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, onHost, sandboxStep, toolCall, type SandboxHost } from './activity-profiles';
 import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
 import { roundUsdNano } from '../common/money';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
-import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
+import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman } from './questions';
@@ -31,7 +30,8 @@ import { taskSetting } from '../spec/defaults';
 import { allowanceGrantor, bookTurn, callWithBookedAttempts, keepAliveFits, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from './task-budget';
 import { checkBaseline, checkFinish, deliver, prepareFromDependencies } from './delivery';
 import { domainError } from './domain-error';
-import { PolicyViolation, SandboxGone } from '../common/errors';
+import { PolicyViolation } from '../common/errors';
+import { TaskSandbox } from './task-sandbox';
 import { newProgressState, nudgeText, observeTurn, type CallSeen } from './progress-guard';
 
 /** patched() ID of the no-progress guard: nudge, then stop a task that keeps doing the same thing. */
@@ -41,14 +41,13 @@ export const PROGRESS_GUARD_PATCH = 'no-progress-guard';
 const SANDBOX_RECOVERIES_PER_CALL = 2;
 
 /**
- * Model calls go to the model queue; creating (or rebuilding) the sandbox to `creator`
- * (activity-profiles.ts sandboxCreator); what touches the sandbox goes to its host.
+ * Model calls go to the model queue; what touches the sandbox goes to its host. Making,
+ * rebuilding and removing the sandbox is TaskSandbox's (task-sandbox.ts).
  */
-function proxies(heartbeatTimeout: number, host: SandboxHost, creator: SandboxHost) {
+function proxies(heartbeatTimeout: number, host: SandboxHost) {
   const model = proxyActivities<Activities>(modelCall(heartbeatTimeout));
   const modelOnce = proxyActivities<Activities>(modelCallOnce(heartbeatTimeout));
   const tool = proxyActivities<Activities>(onHost(toolCall(heartbeatTimeout), host));
-  const sandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), creator));
   const onSandbox = proxyActivities<Activities>(onHost(sandboxStep(heartbeatTimeout), host));
   // Named one by one: the proxies are Proxy objects, which spreading would leave empty.
   return {
@@ -56,11 +55,7 @@ function proxies(heartbeatTimeout: number, host: SandboxHost, creator: SandboxHo
     callModelOnce: modelOnce.callModel,
     keepCacheWarm: modelOnce.keepCacheWarm,
     runTool: tool.runTool,
-    createAgentSandbox: sandbox.createAgentSandbox,
     prepareAgent: onSandbox.prepareAgent,
-    recreateAgentSandbox: sandbox.recreateAgentSandbox,
-    keepWork: onSandbox.keepWork,
-    killSandbox: onSandbox.killSandbox,
     addNote: proxyActivities<Activities>(bookkeeping).addNote,
   };
 }
@@ -84,18 +79,21 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   const opts = input.loop ?? {};
   const heartbeatTimeout = opts.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
   // A remote sandbox's steps go to its provider's queue from the first; a local one's to its creator's host once made.
-  const carriedQueue = input.carried?.sandboxQueue;
-  const settings = task.sandbox ?? input.sandbox;
-  const provider = carriedQueue && !isHostTaskQueue(carriedQueue) ? { taskQueue: carriedQueue } : providerHost(settings?.provider);
-  const host: SandboxHost = { taskQueue: carriedQueue ?? provider.taskQueue, scheduleToStartMs: opts.hostScheduleToStartMs };
-  const creator = sandboxCreator(task, settings?.provider, provider);
-  let acts = proxies(heartbeatTimeout, host, creator);
+  const sandbox: TaskSandbox = new TaskSandbox(input, storeKey, {
+    heartbeatTimeout,
+    hostScheduleToStartMs: opts.hostScheduleToStartMs,
+    recoveries: SANDBOX_RECOVERIES_PER_CALL,
+    carried: input.carried,
+    placeCreatorNow: true,
+    onMoved: () => (acts = proxies(heartbeatTimeout, sandbox.host)),
+    onRebuild: (why) => publish(`turn ${turn}: ${why}, rebuilding it from its last checkpoint`),
+  });
+  const host = sandbox.host;
+  let acts = proxies(heartbeatTimeout, host);
   const model = resolveModel(task.model, task.complexity);
   const carried = input.carried;
 
   let turn = carried?.turn ?? 1;
-  let sandboxId = carried?.sandboxId;
-  let sandboxesLost = carried?.sandboxesLost ?? 0;
   const tokens = carried ? { ...carried.tokens } : { ...status.tokens };
   let costUsd = carried?.costUsd ?? 0;
   let answeredBy = carried?.model;
@@ -181,7 +179,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     ...(replay ? { replay } : {}),
     ...(costEstimated ? { costEstimated } : {}),
     ...(interruptedCalls.length ? { interruptedCalls: [...interruptedCalls] } : {}),
-    ...(sandboxesLost ? { sandboxesLost } : {}),
+    ...(sandbox.hostsLost ? { sandboxesLost: sandbox.hostsLost } : {}),
     ...(assumptions.length ? { assumptions: [...assumptions] } : {}),
     ...(answeredQuestions.length ? { answeredQuestions: [...answeredQuestions] } : {}),
     ...(notes.length ? { notes: [...notes] } : {}),
@@ -191,47 +189,18 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     setCurrentDetails(taskDetails(status, Date.now()));
   };
 
-  /** Builds the sandbox again from its last checkpoint, on whichever worker takes the activity from the creator's queue. */
-  const rebuildSandbox = async (why: string) => {
-    publish(`turn ${turn}: ${why}, rebuilding it from its last checkpoint`);
-    const made = await acts.recreateAgentSandbox({ workflowId: storeKey, sandboxId: sandboxId!, sandbox: task.sandbox ?? input.sandbox, task });
-    sandboxId = made.sandboxId;
-    if (host.taskQueue) {
-      host.taskQueue = made.taskQueue ?? provider.taskQueue;
-      acts = proxies(heartbeatTimeout, host, creator);
-    }
-  };
-  /** Runs a step on the sandbox's host; when the host is gone, on a rebuilt sandbox elsewhere. */
-  const withSandbox = async <T>(step: (id: string) => Promise<T>): Promise<T> => {
-    for (let lost = 0; ; lost++) {
-      try {
-        return await step(sandboxId!);
-      } catch (err) {
-        if (!hostLost(err) || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
-        sandboxesLost++;
-        await rebuildSandbox("the sandbox's host is gone");
-      }
-    }
-  };
-
   let outcome: Partial<TaskResult> = {};
   try {
-    if (!sandboxId) {
+    if (!sandbox.id) {
       status.activity = 'creating sandbox';
-      const made = await acts.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
-      sandboxId = made.sandboxId;
-      // Worker-specific task queue: everything that touches this sandbox goes back to its host.
-      if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
-        host.taskQueue = made.taskQueue;
-        acts = proxies(heartbeatTimeout, host, creator);
-      }
+      await sandbox.create();
     }
     if (!carried) {
       status.activity = 'preparing workspace';
-      await withSandbox((id) => prepareFromDependencies(input, id, storeKey, host));
+      await sandbox.run((id) => prepareFromDependencies(input, id, storeKey, host));
       if (task.checks?.length) status.activity = 'running the checks on the base';
       await checkBaseline(input, storeKey, notes);
-      const prepared = await withSandbox((id) => acts.prepareAgent({ workflowId: storeKey, sandboxId: id, task }));
+      const prepared = await sandbox.run((id) => acts.prepareAgent({ workflowId: storeKey, sandboxId: id, task }));
       budget.state = newTaskBudget(prepared.promptChars);
     }
 
@@ -305,21 +274,11 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
           ended = asked.end;
           continue;
         }
-        for (let lost = 0; ; lost++) {
-          try {
-            const ran = await keptWarm(turn, mt.contextTokens, acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId: sandboxId! }));
-            addedChars += ran.chars;
-            if (ran.callHash && ran.resultHash) seen.push({ call: ran.callHash, result: ran.resultHash, summary: `${call.name}: ${call.summary}` });
-            if (ran.tree) treeAfter = ran.tree;
-            break;
-          } catch (err) {
-            // A sandbox that is gone, alone or with its host, is rebuilt from the last checkpoint and the call runs there.
-            const gone = domainError(err).type === SandboxGone.name;
-            if (!(gone || hostLost(err)) || lost >= SANDBOX_RECOVERIES_PER_CALL) throw err;
-            if (!gone) sandboxesLost++;
-            await rebuildSandbox(gone ? 'sandbox lost' : "the sandbox's host is gone");
-          }
-        }
+        // A sandbox that is gone, alone or with its host, is rebuilt from the last checkpoint and the call runs there.
+        const ran = await sandbox.run((id) => keptWarm(turn, mt.contextTokens, acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId: id })), { alsoWhenGone: true });
+        addedChars += ran.chars;
+        if (ran.callHash && ran.resultHash) seen.push({ call: ran.callHash, result: ran.resultHash, summary: `${call.name}: ${call.summary}` });
+        if (ran.tree) treeAfter = ran.tree;
       }
       turn++;
       bookTurn(budget, costUsd, mt.contextTokens, mt.usage.output, addedChars);
@@ -342,7 +301,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await keptWarm(turn - 1, mt.contextTokens, withSandbox((id) => checkFinish(input, { workflowId: storeKey, sandboxId: id, turn: turn - 1, finishToolUseId, fixRounds, integrityTold }, host)));
+        const checked = await keptWarm(turn - 1, mt.contextTokens, sandbox.run((id) => checkFinish(input, { workflowId: storeKey, sandboxId: id, turn: turn - 1, finishToolUseId, fixRounds, integrityTold }, host)));
         // Failing checks with a fix round left, or weakened tests: the agent reads why as finish's result and goes on.
         if ('again' in checked) {
           if (checked.again === 'checks') fixRounds++;
@@ -360,39 +319,22 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     }
     if (!continuing) {
       const ended = outcome;
-      outcome = await withSandbox((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, { ...totals(), ...ended }, status, host));
+      outcome = await sandbox.run((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, { ...totals(), ...ended }, status, host));
     }
   } catch (err) {
     const failure = domainError(err);
     // A policy breach halts the task: the agent tried something it must not do.
     if (failure.type === PolicyViolation.name) outcome = { status: 'halted', error: failure.message };
-    else if (isCancellation(err) && sandboxId && patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) {
+    else if (isCancellation(err) && sandbox.id && patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) {
       // Cancelled: what the agent did so far is delivered as a draft before the sandbox goes.
       const cancelled: Partial<TaskResult> = { ...totals(), status: 'cancelled', error: 'cancelled; the work so far is kept' };
-      outcome = await CancellationScope.nonCancellable(() => withSandbox((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status, host)));
+      outcome = await CancellationScope.nonCancellable(() => sandbox.run((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status, host)));
       Object.assign(status, outcome);
       throw err;
     } else throw err;
   } finally {
-    if (sandboxId && !continuing) {
-      // Cleanup runs even when the task is cancelled: the work is copied out, then the sandbox goes.
-      await CancellationScope.nonCancellable(async () => {
-        try {
-          const kept = await withSandbox((id) => acts.keepWork({ workflowId: storeKey, sandboxId: id }));
-          outcome = { ...outcome, workDir: kept.workDir };
-          status.workDir = kept.workDir;
-        } catch (err) {
-          // Losing the copy must not turn a finished task into a failed one; the report says so.
-          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${domainError(err).message}`].filter(Boolean).join('; ') };
-        }
-        try {
-          await acts.killSandbox({ sandboxId: sandboxId! });
-        } catch (err) {
-          // A sandbox whose host is gone went with it.
-          if (!hostLost(err)) throw err;
-        }
-      });
-    }
+    // Cleanup runs even when the task is cancelled: the work is copied out, then the sandbox goes.
+    if (sandbox.id && !continuing) outcome = await sandbox.release(outcome, status);
   }
 
   await notifier.flush();
@@ -402,7 +344,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       carried: {
         turn,
         storeKey,
-        sandboxId: sandboxId!,
+        sandboxId: sandbox.id!,
         startedAt: status.startedAt ?? Date.now(),
         costUsd,
         tokens,
@@ -421,7 +363,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         ...(guarded ? { progress } : {}),
         ...(interruptedCalls.length ? { interruptedCalls } : {}),
         ...(host.taskQueue ? { sandboxQueue: host.taskQueue } : {}),
-        ...(sandboxesLost ? { sandboxesLost } : {}),
+        ...(sandbox.hostsLost ? { sandboxesLost: sandbox.hostsLost } : {}),
       },
     });
   }

@@ -316,7 +316,7 @@ export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
       const dependencies = dependencyBranches(task, resultsRef ? await dependencyResults(resultsRef, task) : results, tasks);
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
-        args: [{ batchId, date, task, sandbox: task.sandbox, dependencies, ...(spec.notify ? { notify: spec.notify } : {}) }],
+        args: [{ batchId, date, task, dependencies, ...(spec.notify ? { notify: spec.notify } : {}) }],
         staticSummary: `${task.id} · ${task.title}`,
         typedSearchAttributes: [
           { key: SEARCH_ATTRIBUTES.batch, value: batchId },

@@ -5,6 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { SandboxSettings } from '../sandbox/types';
 import type { BatchSpec, TaskSpec } from '../spec/types';
 import type { ProgressState } from './progress-guard';
 
@@ -333,7 +334,12 @@ export interface AgentTaskInput {
   batchId: string;
   date: string;
   task: TaskSpec;
-  sandbox: BatchSpec['sandbox'];
+  /**
+   * The batch's sandbox settings, from before tasks carried their own (`task.sandbox`), and
+   * a copy of those after. Histories of those nights still hold it, so it stays readable;
+   * nothing sends it now, and task-sandbox.ts sandboxSettingsOf reads the task's copy first.
+   */
+  sandbox?: SandboxSettings;
   /**
    * The workflow that grants this task's budget allowances (a nightlyBatch). Default: the
    * parent workflow. null: none; the task's own max_cost_usd alone bounds it (a task

@@ -13,6 +13,7 @@ import { FailureType } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import { domainError } from './domain-error';
 import type { TaskSpec } from '../spec/types';
+import { sandboxSettingsOf } from './task-sandbox';
 import { BRANCH_PER_BATCH_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
 import { deliveryBranch, LEGACY_DELIVERY_BRANCH } from './branches';
 import { taskSetting } from '../spec/defaults';
@@ -106,10 +107,11 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
   // A follow-up starts from its PR's head, whose failing checks are what it is asked to fix: none is pre-existing.
   if (task.followUp) return;
   if (!patched(BASELINE_CHECKS_PATCH)) return;
-  let acts = proxies(input, providerHost((task.sandbox ?? input.sandbox)?.provider));
+  const settings = sandboxSettingsOf(input);
+  let acts = proxies(input, providerHost(settings?.provider));
   let sandboxId: string | undefined;
   try {
-    const made = await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
+    const made = await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: settings, taskId: task.id });
     sandboxId = made.sandboxId;
     // A local sandbox is on its creator's disk: the checks and the kill go to that host's queue.
     if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) acts = proxies(input, { taskQueue: made.taskQueue, scheduleToStartMs: input.loop?.hostScheduleToStartMs });

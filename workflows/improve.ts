@@ -61,7 +61,7 @@ export async function improvementLoops(input: ImproveInput): Promise<ImproveResu
     const research = await executeChild(agentTask, {
       workflowId: `${loopId}/${task.id}`,
       // The research task is bounded by its own max_cost_usd: this workflow grants no allowances.
-      args: [{ batchId: loopId, date: input.date, task, sandbox: task.sandbox, allowanceFrom: null }],
+      args: [{ batchId: loopId, date: input.date, task, allowanceFrom: null }],
       staticSummary: `improvement loop ${loop}: research`,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.task, value: task.id }],
       // A research task that failed fails its workflow, carrying its result (task.ts).

@@ -130,7 +130,7 @@ export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus
         child = await startChild(agentTask, {
           workflowId,
           // Each task's cap is its share of the daily budget (intake-budget.ts); the intake grants no allowances.
-          args: [{ batchId: intakeId, date: day, task, sandbox: task.sandbox, allowanceFrom: null }],
+          args: [{ batchId: intakeId, date: day, task, allowanceFrom: null }],
           // The task must outlive this run's continue-as-new; settle() waits on it by ID.
           parentClosePolicy: ParentClosePolicy.ABANDON,
           staticSummary: `${p.task.id} · ${p.task.title}`,

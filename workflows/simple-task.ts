@@ -7,14 +7,15 @@
  */
 import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { batchStep, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxCreator, sandboxStep, type SandboxHost } from './activity-profiles';
+import { batchStep, modelCall, modelCallOnce, onHost, sandboxStep, type SandboxHost } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
 import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
-import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
+import type { AgentTaskInput, InterruptedCall, TaskResult, TaskStatus } from './contract';
 import { deliver } from './delivery';
 import { domainError } from './domain-error';
 import { waitForBatch } from './message-batch';
 import { Notifier } from './notify';
+import { TaskSandbox } from './task-sandbox';
 import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn } from './task-budget';
 
 /** max_tokens of the one call. */
@@ -77,26 +78,23 @@ function proxies(host: SandboxHost) {
 /** `storeKey`: what the task run's records are kept under (contract.ts taskRunKey). */
 export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
   const { task } = input;
-  let sandboxId: string | undefined;
   let outcome: Partial<TaskResult> = {};
   const notes: string[] = [];
   const raises = new RaiseInbox();
   raises.listen();
   const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
   // A remote sandbox is made and worked on through its provider's queue; a local one's host is known once made.
-  const settings = task.sandbox ?? input.sandbox;
-  const host: SandboxHost = providerHost(settings?.provider, input.loop?.hostScheduleToStartMs);
+  // A lost host fails this one-call task: nothing is rebuilt.
+  const taskSandbox: TaskSandbox = new TaskSandbox(input, storeKey, {
+    hostScheduleToStartMs: input.loop?.hostScheduleToStartMs,
+    recoveries: 0,
+    onMoved: () => ({ model, sandbox, modelOnce } = proxies(host)),
+  });
+  const host = taskSandbox.host;
   let { model, sandbox, modelOnce } = proxies(host);
-  const creating = proxyActivities<Activities>(onHost(sandboxStep(), sandboxCreator(task, settings?.provider, host)));
   try {
     status.activity = 'creating sandbox';
-    const made = await creating.createAgentSandbox({ workflowId: storeKey, sandbox: task.sandbox ?? input.sandbox, taskId: task.id });
-    sandboxId = made.sandboxId;
-    // Worker-specific task queue: the sandbox is on its creator's disk. A lost host fails this one-call task.
-    if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
-      host.taskQueue = made.taskQueue;
-      ({ model, sandbox, modelOnce } = proxies(host));
-    }
+    const sandboxId = await taskSandbox.create();
     status.activity = 'preparing workspace';
     const prepared = await sandbox.prepareAgent({ workflowId: storeKey, sandboxId, task });
     const m = resolveModel(task.model, task.complexity);
@@ -196,23 +194,7 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     if (err instanceof ActivityFailure || err instanceof ApplicationFailure) outcome = { status: 'failed', error: domainError(err).message };
     else throw err;
   } finally {
-    if (sandboxId) {
-      const id = sandboxId;
-      await CancellationScope.nonCancellable(async () => {
-        try {
-          const kept = await sandbox.keepWork({ workflowId: storeKey, sandboxId: id });
-          outcome = { ...outcome, workDir: kept.workDir };
-        } catch (err) {
-          outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${domainError(err).message}`].filter(Boolean).join('; ') };
-        }
-        try {
-          await sandbox.killSandbox({ sandboxId: id });
-        } catch (err) {
-          // A sandbox whose host is gone went with it.
-          if (!hostLost(err)) throw err;
-        }
-      });
-    }
+    if (taskSandbox.id) outcome = await taskSandbox.release(outcome, status);
   }
   await notifier.flush();
   return notes.length ? { ...outcome, notes: [...(outcome.notes ?? []), ...notes] } : outcome;

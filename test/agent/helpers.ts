@@ -3,7 +3,8 @@ import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NightshiftWorker } from '../../worker';
 import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
-import type { SandboxSettings, TaskSpec } from '../../spec/types';
+import type { SandboxSettings } from '../../sandbox/types';
+import type { TaskSpec } from '../../spec/types';
 import { failedTaskResult, type AgentLoopOptions, type AgentTaskInput, type TaskResult } from '../../workflows/contract';
 import { uniqueBatchId } from '../helpers/temporal';
 
@@ -31,7 +32,7 @@ export function agentSpec(o: Partial<TaskSpec> = {}): TaskSpec {
 }
 
 export function agentInput(task: TaskSpec, loop: AgentLoopOptions = {}): AgentTaskInput {
-  return { batchId: uniqueBatchId('agent'), date: '2026-11-21', task, sandbox: NO_NETWORK, loop: { heartbeatTimeoutMs: 5000, ...loop } };
+  return { batchId: uniqueBatchId('agent'), date: '2026-11-21', task, loop: { heartbeatTimeoutMs: 5000, ...loop } };
 }
 
 export function workflowIdOf(input: AgentTaskInput): string {

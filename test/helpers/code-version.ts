@@ -29,7 +29,7 @@ export function buildVersionB(): string {
   for (const entry of COPIED) cpSync(path.join(REPO, entry), path.join(root, entry), { recursive: true });
   symlinkSync(realpathSync(path.join(REPO, 'node_modules')), path.join(root, 'node_modules'));
   edit(path.join(root, 'workflows', 'batch.ts'), '  const batchId = info.workflowId;', `  ${EXTRA_CALL}`);
-  edit(path.join(root, 'workflows', 'agent-loop.ts'), '      const made = await acts.createAgentSandbox(', `      ${EXTRA_CALL}`);
+  edit(path.join(root, 'workflows', 'agent-loop.ts'), '      await sandbox.create();', `      ${EXTRA_CALL}`);
   return root;
 }
 
