@@ -21,6 +21,12 @@ export default tseslint.config(
         { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      // A promise passed where a void callback or a condition is expected is never awaited:
+      // its rejection is lost and an `if (promise)` is always true.
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/await-thenable': 'error',
+      // A new task status or message kind must be handled wherever the old ones are.
+      '@typescript-eslint/switch-exhaustiveness-check': 'error',
     },
   },
   {

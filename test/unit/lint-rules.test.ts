@@ -27,3 +27,23 @@ test('a forgotten await is an error everywhere', async () => {
   const ids = await ruleIds('async function f(): Promise<void> {}\nexport function g(): void {\n  f();\n}\n', 'activities/spec.ts');
   assert.deepEqual(ids, ['@typescript-eslint/no-floating-promises']);
 });
+
+test('a promise where a callback or a condition is expected, an await of a non-promise, a switch missing a case', async () => {
+  const code = [
+    "type Kind = 'a' | 'b';",
+    'export async function f(kind: Kind, names: string[]): Promise<number> {',
+    '  names.forEach(async (n) => { await Promise.resolve(n); });',
+    '  const ready = Promise.resolve(true);',
+    '  if (ready) await 1;',
+    "  switch (kind) { case 'a': return 1; }",
+    '  return 0;',
+    '}',
+    '',
+  ].join('\n');
+  assert.deepEqual((await ruleIds(code, 'activities/spec.ts')).sort(), [
+    '@typescript-eslint/await-thenable',
+    '@typescript-eslint/no-misused-promises',
+    '@typescript-eslint/no-misused-promises',
+    '@typescript-eslint/switch-exhaustiveness-check',
+  ]);
+});

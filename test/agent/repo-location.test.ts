@@ -16,7 +16,7 @@ import { isRemoteRepo, repoLocation } from '../../common/repo-location';
 import { createLocalProvider, type LocalSandbox } from '../../sandbox/local';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { routeSandboxes } from '../../sandbox/router';
-import { agentSpec } from '../agent/helpers';
+import { agentSpec } from './helpers';
 import { makeRepo, tempDir } from '../sandbox/helpers';
 
 after(() => shutdownIsolation());

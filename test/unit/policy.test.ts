@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { PolicyViolation } from '../../common/errors';
 import { checkCommand, DEFAULT_SAFETY_POLICY, resolveInWorkspace, SafetyPolicySchema, type WorkspaceFiles } from '../../sandbox/policy';
-import { tempDir } from './helpers';
+import { tempDir } from '../sandbox/helpers';
 
 const ws = tempDir('policy-ws');
 fs.mkdirSync(path.join(ws, 'src'));

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { buildSystemPrompt, directoryReader, fenced, SAFETY_RULES } from '../../activities/prompt';
 import { chooseRole } from '../../activities/prompt-roles';
-import { agentSpec } from './helpers';
+import { agentSpec } from '../agent/helpers';
 import { createSpecActivities, SKILL_SCOPE, skillKey, storeValidatedSpec } from '../../activities/spec';
 import { FileStateStore, fileStoreFor } from '../../common/store';
 import { LESSON_LIST_SCOPE } from '../../activities/learning/store';
