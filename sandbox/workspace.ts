@@ -330,6 +330,21 @@ function localOnly(target: Sandbox): LocalSandbox {
   throw new Error(`checkpoints of ${target.constructor.name} sandboxes are not supported yet; only local workspaces`);
 }
 
+/**
+ * What the delivery commit (activities/delivery/sandbox-commit.ts) writes at the
+ * workspace's top for `readFile` to carry out, and removes right after.
+ */
+export const DELIVERY_BUNDLE_FILE = '.nightshift-delivery.bundle';
+export const DELIVERY_PATCH_FILE = '.nightshift-delivery.patch';
+
+/**
+ * The work tree as every tree of the work reads it: the delivery files left out. A worker
+ * that dies between writing and removing them leaves them in the workspace, and the worker
+ * that delivers again must still read the tree the checks ran on, on the host and in the
+ * sandbox alike.
+ */
+export const WORK_TREE_PATHSPEC = ['.', ...[DELIVERY_BUNDLE_FILE, DELIVERY_PATCH_FILE].map((f) => `:(top,literal,exclude)${f}`)];
+
 export interface WorkTreeSnapshot {
   /** The tree of the work tree, as a commit of it would hold it. */
   tree: string;
@@ -360,7 +375,7 @@ export async function snapshotWorkTree(target: Sandbox, store: string, o: { time
     const over = ['--git-dir', store, '--work-tree', sandbox.workspaceDir];
     if (base) await git([...over, 'read-tree', base], { env });
     // Without a repository nothing is delivered from this tree; installed packages would only slow every checkpoint.
-    const pathspec = base ? [] : ['--', '.', ':(exclude,glob)**/node_modules/**'];
+    const pathspec = ['--', ...WORK_TREE_PATHSPEC, ...(base ? [] : [':(exclude,glob)**/node_modules/**'])];
     await git([...over, 'add', '-A', '--ignore-errors', ...pathspec], { cwd: sandbox.workspaceDir, env, timeoutMs: o.timeoutMs }).catch((err: Error) => {
       if (!onlyEmptyNestedRepos(err.message)) throw err;
     });
