@@ -171,15 +171,12 @@ export function hostWorkspaceOf(sandbox: Sandbox): string | undefined {
 }
 
 /**
- * The workspace as the command policy names it: its host path when it has one, else the
- * remote sandboxes' default working directory (the policy only needs a root to resolve
- * `cd` and relative paths against).
+ * The workspace as the command policy names it: the path the sandbox's commands see (the
+ * host path for a local sandbox), so the absolute paths an agent writes resolve inside it.
  */
 export function policyWorkspaceRoot(sandbox: Sandbox): string {
-  return hostWorkspaceOf(sandbox) ?? REMOTE_POLICY_WORKSPACE;
+  return sandbox.workdir;
 }
-
-const REMOTE_POLICY_WORKSPACE = '/home/user/workspace';
 
 /** Whether the workspace is on this host's disk, where the worker's own git reads it. */
 function isHostWorkspace(target: string | Sandbox): target is string | LocalSandbox {
