@@ -71,10 +71,15 @@ export interface ActivityDeps {
   hostTaskQueue?: string;
 }
 
+/** The directory holding this worker's local sandboxes. */
+export function localSandboxRoot(config: Pick<NightshiftConfig, 'root'>): string {
+  return path.join(stateDir(config), 'sandboxes');
+}
+
 export function createActivities(deps: ActivityDeps) {
   const store = deps.store ?? fileStoreOrThrow(deps.config);
   const transcripts = deps.transcripts ?? transcriptsIn(store);
-  const localRoot = path.join(stateDir(deps.config), 'sandboxes');
+  const localRoot = localSandboxRoot(deps.config);
   const sandboxes = routeSandboxes({
     local: deps.sandboxes ?? createSandboxProvider({ provider: 'local' }, { localRoot }),
     e2b: deps.otherSandboxes?.e2b ?? (() => createSandboxProvider({ provider: 'e2b' }, { localRoot, e2b: deps.config.e2b })),

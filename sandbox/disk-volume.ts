@@ -8,10 +8,15 @@
  * exist at boot), and each is freed when its sandbox is killed. Where any of it is
  * missing the sandbox runs without a disk bound: probeDiskQuota finds that out once per
  * worker, which then warns at start-up and in every report (see LocalSandbox).
+ *
+ * A worker killed with SIGKILL frees nothing: every process that opens a volume records
+ * itself beside the mount point, and a worker starting up unmounts (and so frees the loop
+ * device of) each volume whose holders on this host are all gone (sweepOrphanVolumes).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 
 const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -103,8 +108,11 @@ export function isMountPoint(p: string): boolean {
  * makes sure the image is mounted once (two mounts of one ext4 image corrupt it).
  */
 export async function ensureVolumeMounted(image: string, mountPoint: string): Promise<void> {
-  if (isMountPoint(mountPoint)) return;
+  // Recorded before the mount is looked at: a sweep that takes the lock after this sees it.
+  recordHolder(mountPoint);
   const lock = `${mountPoint}.lock`;
+  // A lock may be a sweep's about to unmount: then wait for it below and mount again.
+  if (isMountPoint(mountPoint) && !fs.existsSync(lock)) return;
   for (let attempt = 0; ; attempt++) {
     try {
       await fs.promises.mkdir(lock);
@@ -131,8 +139,110 @@ export async function ensureVolumeMounted(image: string, mountPoint: string): Pr
 
 /** Detaches the volume (lazily: a process still holding a file there keeps it until it exits). */
 export async function unmountVolume(mountPoint: string): Promise<void> {
+  // A volume never made (its parent a file, as a failed probe's) has no record to remove either.
+  await fs.promises.rm(holdersDir(mountPoint), { recursive: true, force: true }).catch(() => undefined);
   if (!isMountPoint(mountPoint)) return;
   await run('umount', ['-l', mountPoint]).catch(() => undefined);
+}
+
+/** Where the processes that opened the volume at `mountPoint` record themselves (outside what the sandbox sees). */
+const holdersDir = (mountPoint: string) => `${mountPoint}.holders`;
+
+/** The start time of process `pid` in clock ticks since boot, or undefined when there is no such process. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: fields count from its last ')'; field 22 is the start.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * This process as a holder: host, pid and start time, so a new process that reuses a dead
+ * holder's pid is not taken for it, and another host sharing the root never counts (a
+ * mount is one host's).
+ */
+let ownHolderName: string | undefined;
+function holderName(): string {
+  return (ownHolderName ??= `${os.hostname()}.${process.pid}.${processStart(process.pid) ?? '0'}`);
+}
+
+function holderAlive(name: string): boolean {
+  const parts = name.split('.');
+  const start = parts.pop();
+  const pid = Number(parts.pop());
+  if (parts.join('.') !== os.hostname() || !Number.isInteger(pid) || pid <= 0) return false;
+  return processStart(pid) === start;
+}
+
+function recordHolder(mountPoint: string): void {
+  const file = path.join(holdersDir(mountPoint), holderName());
+  if (fs.existsSync(file)) return;
+  fs.mkdirSync(holdersDir(mountPoint), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, '');
+}
+
+/** The mounts at or below `dir` on this host with their sources, deepest first (octal escapes of /proc/self/mountinfo decoded). */
+export function mountsUnder(dir: string): { mountPoint: string; source: string }[] {
+  const text = fs.existsSync('/proc/self/mountinfo') ? fs.readFileSync('/proc/self/mountinfo', 'utf8') : '';
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const found: { mountPoint: string; source: string }[] = [];
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const at = fields.indexOf('-');
+    if (fields.length < 5 || at < 0) continue;
+    const mountPoint = unescape(fields[4]);
+    if (mountPoint === dir || mountPoint.startsWith(dir + path.sep)) found.push({ mountPoint, source: unescape(fields[at + 2] ?? '') });
+  }
+  return found.sort((a, b) => b.mountPoint.length - a.mountPoint.length);
+}
+
+/** The file behind loop device `device` (`/dev/loopN`), or undefined when it is free or not a loop device. */
+function loopBackingFile(device: string): string | undefined {
+  const name = /^\/dev\/(loop\d+)$/.exec(device)?.[1];
+  if (!name) return undefined;
+  try {
+    return fs.readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Unmounts the volumes under `root` that dead processes of this host left mounted (a
+ * worker killed with SIGKILL), and detaches their loop devices. A volume with a live
+ * holder (another worker sharing the root, a sandbox opened again since) is left alone,
+ * and so is one no holder ever recorded (a worker of an older version may still use it).
+ * A sandbox whose volume went this way is mounted again when a worker next opens it.
+ * @returns the mount points unmounted.
+ */
+export async function sweepOrphanVolumes(root: string): Promise<string[]> {
+  const swept: string[] = [];
+  for (const { mountPoint, source } of mountsUnder(path.resolve(root))) {
+    const holders = () => fs.readdirSync(holdersDir(mountPoint));
+    if (!fs.existsSync(holdersDir(mountPoint)) || holders().some(holderAlive)) continue;
+    const lock = `${mountPoint}.lock`;
+    try {
+      fs.mkdirSync(lock);
+    } catch {
+      continue; // being mounted or swept right now
+    }
+    try {
+      // Again under the lock: a process that opened the volume meanwhile has recorded itself by now.
+      if (holders().some(holderAlive)) continue;
+      const backing = loopBackingFile(source);
+      await run('umount', ['-l', mountPoint]);
+      // `mount -o loop` frees the device on unmount; one that stayed is still this image's, and the lock keeps it so.
+      if (backing && loopBackingFile(source) === backing) await run('losetup', ['-d', source]).catch(() => undefined);
+      fs.rmSync(holdersDir(mountPoint), { recursive: true, force: true });
+      swept.push(mountPoint);
+    } finally {
+      fs.rmSync(lock, { recursive: true, force: true });
+    }
+  }
+  return swept;
 }
 
 export type DiskQuotaSupport = { ok: true } | { ok: false; why: string };

@@ -25,6 +25,8 @@ export const DOCKER_KEY_LABEL = 'nightshift.key';
 export const DOCKER_ALLOW_LABEL = 'nightshift.network-allow';
 
 /** Where the egress proxy's socket appears inside a container, and the bridge's port. */
+/** Where the container's workspace volume is mounted, unless the provider names another path. */
+export const DOCKER_WORKDIR = '/workspace';
 const EGRESS_DIR_INSIDE = '/run/nightshift';
 const EGRESS_SOCKET = 'egress.sock';
 const PROXY_PORT = 3128;
@@ -36,7 +38,7 @@ export interface DockerProviderOptions {
   image?: string;
   /** Engine connection (socketPath or host/port). @default DOCKER_HOST or the local socket */
   docker?: Docker.DockerOptions;
-  /** Where the workspace volume is mounted. @default '/workspace' */
+  /** Where the workspace volume is mounted. @default DOCKER_WORKDIR */
   workdir?: string;
   /** @default 1 MiB per stream */
   maxOutputBytes?: number;
@@ -119,7 +121,7 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
     const names = namesFor(o.key);
     const allow = o.network === undefined || o.network === 'none' ? [] : o.network.allow;
     if (allow.some((h) => h.includes(','))) throw new Error(`a network allowlist entry may not contain a comma: ${allow.join(' ')}`);
-    const workdir = options.workdir ?? '/workspace';
+    const workdir = options.workdir ?? DOCKER_WORKDIR;
     const limits = { ...DEFAULT_SANDBOX_LIMITS, ...o.limits };
     const env: Record<string, string> = { ...o.envs };
     const mounts: Docker.MountConfig = [{ Type: 'volume', Source: names.volume, Target: workdir }];
@@ -251,6 +253,7 @@ interface RawRun {
 
 class DockerSandbox implements Sandbox {
   readonly id: string;
+  readonly workdir: string;
   constructor(
     private readonly c: Docker.Container,
     private readonly options: DockerProviderOptions,
@@ -262,10 +265,11 @@ class DockerSandbox implements Sandbox {
     private readonly volume: string | undefined,
   ) {
     this.id = c.id;
+    this.workdir = options.workdir ?? DOCKER_WORKDIR;
   }
 
   private abs(p: string): string {
-    return path.posix.resolve(this.options.workdir ?? '/workspace', p);
+    return path.posix.resolve(this.workdir, p);
   }
 
   /**
@@ -419,7 +423,7 @@ class DockerSandbox implements Sandbox {
   }
 
   async list(p: string, o: { depth?: number; maxEntries?: number } = {}): Promise<FileEntry[]> {
-    const root = this.options.workdir ?? '/workspace';
+    const root = this.workdir;
     const limit = o.maxEntries === undefined ? '' : ' | head -n "$3"';
     const out = new CappedOutput(64 * MIB);
     const stderr = new CappedOutput(4096);

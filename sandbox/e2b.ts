@@ -107,7 +107,7 @@ function connectionOf(o: E2BProviderOptions): ConnectionOpts {
 
 class E2BBackedSandbox implements Sandbox {
   readonly id: string;
-  private readonly workdir: string;
+  readonly workdir: string;
 
   constructor(
     private readonly sbx: E2BSandbox,

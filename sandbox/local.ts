@@ -187,6 +187,11 @@ export class LocalSandbox implements Sandbox {
     this.homeDir = path.join(base, 'home');
   }
 
+  /** Commands see the workspace at its host path (it is bound there). */
+  get workdir(): string {
+    return this.workspaceDir;
+  }
+
   /** Why the sandbox's disk is not bounded although a limit was asked for; undefined when it is, or none was asked. */
   get diskUnbounded(): string | undefined {
     return this.meta.diskUnbounded;

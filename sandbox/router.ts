@@ -61,6 +61,7 @@ export function routeSandboxes(sources: { local: ProviderSource } & Partial<Reco
 function withId(id: string, s: Sandbox): Sandbox {
   return {
     id,
+    workdir: s.workdir,
     exec: (cmd, o) => s.exec(cmd, o),
     readFile: (p, o) => s.readFile(p, o),
     writeFile: (p, d) => s.writeFile(p, d),

@@ -98,6 +98,8 @@ export interface FileEntry {
 
 export interface Sandbox {
   readonly id: string;
+  /** The workspace's absolute path as the sandbox's own commands name it: where they start and relative paths resolve. */
+  readonly workdir: string;
   exec(cmd: string, o?: ExecOptions): Promise<ExecResult>;
   /**
    * A file larger than `maxBytes` (local provider default: 64 MiB) is refused with code

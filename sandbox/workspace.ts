@@ -171,15 +171,12 @@ export function hostWorkspaceOf(sandbox: Sandbox): string | undefined {
 }
 
 /**
- * The workspace as the command policy names it: its host path when it has one, else the
- * remote sandboxes' default working directory (the policy only needs a root to resolve
- * `cd` and relative paths against).
+ * The workspace as the command policy names it: the path the sandbox's commands see (the
+ * host path for a local sandbox), so the absolute paths an agent writes resolve inside it.
  */
 export function policyWorkspaceRoot(sandbox: Sandbox): string {
-  return hostWorkspaceOf(sandbox) ?? REMOTE_POLICY_WORKSPACE;
+  return sandbox.workdir;
 }
-
-const REMOTE_POLICY_WORKSPACE = '/home/user/workspace';
 
 /** Whether the workspace is on this host's disk, where the worker's own git reads it. */
 function isHostWorkspace(target: string | Sandbox): target is string | LocalSandbox {
@@ -330,6 +327,21 @@ function localOnly(target: Sandbox): LocalSandbox {
   throw new Error(`checkpoints of ${target.constructor.name} sandboxes are not supported yet; only local workspaces`);
 }
 
+/**
+ * What the delivery commit (activities/delivery/sandbox-commit.ts) writes at the
+ * workspace's top for `readFile` to carry out, and removes right after.
+ */
+export const DELIVERY_BUNDLE_FILE = '.nightshift-delivery.bundle';
+export const DELIVERY_PATCH_FILE = '.nightshift-delivery.patch';
+
+/**
+ * The work tree as every tree of the work reads it: the delivery files left out. A worker
+ * that dies between writing and removing them leaves them in the workspace, and the worker
+ * that delivers again must still read the tree the checks ran on, on the host and in the
+ * sandbox alike.
+ */
+export const WORK_TREE_PATHSPEC = ['.', ...[DELIVERY_BUNDLE_FILE, DELIVERY_PATCH_FILE].map((f) => `:(top,literal,exclude)${f}`)];
+
 export interface WorkTreeSnapshot {
   /** The tree of the work tree, as a commit of it would hold it. */
   tree: string;
@@ -360,7 +372,7 @@ export async function snapshotWorkTree(target: Sandbox, store: string, o: { time
     const over = ['--git-dir', store, '--work-tree', sandbox.workspaceDir];
     if (base) await git([...over, 'read-tree', base], { env });
     // Without a repository nothing is delivered from this tree; installed packages would only slow every checkpoint.
-    const pathspec = base ? [] : ['--', '.', ':(exclude,glob)**/node_modules/**'];
+    const pathspec = ['--', ...WORK_TREE_PATHSPEC, ...(base ? [] : [':(exclude,glob)**/node_modules/**'])];
     await git([...over, 'add', '-A', '--ignore-errors', ...pathspec], { cwd: sandbox.workspaceDir, env, timeoutMs: o.timeoutMs }).catch((err: Error) => {
       if (!onlyEmptyNestedRepos(err.message)) throw err;
     });

@@ -3,6 +3,8 @@ import * as os from 'node:os';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { openStateStore, type StateStore } from '../common/store';
+import { localSandboxRoot } from '../activities';
+import { sweepOrphanVolumes } from '../sandbox/disk-volume';
 import { shutdownIsolation } from '../sandbox/local';
 import { connectWorker, createNightshiftWorker, SHUTDOWN_GRACE, type NightshiftWorker } from './index';
 import { installLogger, logWorker, setNightLogs } from './log';
@@ -70,6 +72,12 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
   };
   // Opened once, before Temporal: a store that cannot be reached stops the worker with its own error, not a wait for Temporal.
   const store = await openStateStore(config);
+  // Before any sandbox is opened: volumes an earlier worker here left mounted when it was killed.
+  const swept = await sweepOrphanVolumes(localSandboxRoot(config)).catch((err: Error) => {
+    say(`could not sweep the sandbox volumes dead workers left: ${err.message}`);
+    return [];
+  });
+  if (swept.length) say(`unmounted ${swept.length} sandbox volume${swept.length === 1 ? '' : 's'} left by dead workers: ${swept.join(', ')}`);
   // The nights' log_file: this process's task events for a night go to its file too.
   const nightLogs = new NightLogs({ root: config.root, home: os.homedir(), store, say });
   setNightLogs(nightLogs);

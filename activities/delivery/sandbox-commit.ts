@@ -21,11 +21,7 @@ import { FailureType } from '../../common/errors';
 import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox } from '../../sandbox/types';
 import { sandboxGitEnv } from '../../sandbox/remote-workspace';
-import { snapshotWorkTree, workerMadeGit, type GitIdentity } from '../../sandbox/workspace';
-
-/** Files the script leaves in the workspace for `readFile`; removed again right after. */
-export const BUNDLE_FILE = '.nightshift-delivery.bundle';
-export const PATCH_FILE = '.nightshift-delivery.patch';
+import { DELIVERY_BUNDLE_FILE, DELIVERY_PATCH_FILE, snapshotWorkTree, workerMadeGit, WORK_TREE_PATHSPEC, type GitIdentity } from '../../sandbox/workspace';
 
 export interface SandboxCommitInput {
   /** Branch name inside the bundle (the delivery branch). */
@@ -64,7 +60,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const TREE_SCRIPT = `set -eu
 ws="$PWD"
 t="\${TMPDIR:-/tmp}/nightshift-delivery"
-rm -rf "$t" ${q(BUNDLE_FILE)} ${q(PATCH_FILE)}
+rm -rf "$t" ${q(DELIVERY_BUNDLE_FILE)} ${q(DELIVERY_PATCH_FILE)}
 mkdir -p "$t"
 git init -q --bare "$t/repo.git"
 printf '%s\\n' "$ws/.git/objects" > "$t/repo.git/objects/info/alternates"
@@ -74,7 +70,7 @@ export GIT_DIR="$t/repo.git" GIT_WORK_TREE="$ws" GIT_INDEX_FILE="$t/index"
 # Start from HEAD's index so tracked files that match .gitignore stay tracked.
 git read-tree "$base"
 # A nested repository without a commit is left out (as the worker's checkpoint does); any other error stops.
-if ! git add -A --ignore-errors 2>"$t/add-errors"; then
+if ! git add -A --ignore-errors -- ${WORK_TREE_PATHSPEC.map(q).join(' ')} 2>"$t/add-errors"; then
   if grep -v -e 'does not have a commit checked out$' -e '^fatal: adding files failed$' "$t/add-errors" >&2; then exit 1; fi
 fi
 tree=$(git write-tree)
@@ -99,16 +95,16 @@ git update-ref ${q(ref)} "$commit"
 git diff-tree -r --no-commit-id --name-only -z "$base" "$commit" | tr '\\0' '\\n' | sed 's/^/FILE /'
 if [ -n "$merging" ]; then
   # format-patch skips merges: the change against the first parent, in the same mail format.
-  git show --diff-merges=first-parent --format=email --binary "$commit" > ${q(PATCH_FILE)}
+  git show --diff-merges=first-parent --format=email --binary "$commit" > ${q(DELIVERY_PATCH_FILE)}
 else
-  git format-patch -q --stdout --binary -1 "$commit" > ${q(PATCH_FILE)}
+  git format-patch -q --stdout --binary -1 "$commit" > ${q(DELIVERY_PATCH_FILE)}
 fi
 ${
   i.bundle
     ? i.fullBundle
-      ? `git bundle create -q ${q(BUNDLE_FILE)} ${q(ref)}`
+      ? `git bundle create -q ${q(DELIVERY_BUNDLE_FILE)} ${q(ref)}`
       : `# Thin: leave out what the workspace's remotes (origin, dependencies) already hold.
-git bundle create -q ${q(BUNDLE_FILE)} ${q(ref)} $(git --git-dir="$ws/.git" for-each-ref --format='^%(objectname)' refs/remotes)`
+git bundle create -q ${q(DELIVERY_BUNDLE_FILE)} ${q(ref)} $(git --git-dir="$ws/.git" for-each-ref --format='^%(objectname)' refs/remotes)`
     : ''
 }
 echo "DONE"`;
@@ -172,11 +168,11 @@ export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): 
   const files = lines.filter((l) => l.startsWith('FILE ')).map((l) => l.slice(5));
   try {
     // The orchestrator wrote these two itself, and a whole repository's bundle can be large.
-    const patch = await sandbox.readFile(PATCH_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES });
-    const bundle = i.bundle ? await sandbox.readFile(BUNDLE_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES }) : undefined;
+    const patch = await sandbox.readFile(DELIVERY_PATCH_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES });
+    const bundle = i.bundle ? await sandbox.readFile(DELIVERY_BUNDLE_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES }) : undefined;
     const merged = lines.filter((l) => l.startsWith('MERGING ')).map((l) => l.slice(8).trim());
     return { base, tree, commit: value('COMMIT'), files, patch, bundle, ...(merged.length ? { merged } : {}) };
   } finally {
-    await sandbox.exec(`rm -f ${q(BUNDLE_FILE)} ${q(PATCH_FILE)}`);
+    await sandbox.exec(`rm -f ${q(DELIVERY_BUNDLE_FILE)} ${q(DELIVERY_PATCH_FILE)}`);
   }
 }

@@ -4,16 +4,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { mountsUnder as volumeMountsUnder } from '../../sandbox/disk-volume';
 
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo; octal escapes decoded). */
+/** Mount points at or below `dir`, deepest first. */
 export function mountsUnder(dir: string): string[] {
-  const text = fs.existsSync('/proc/self/mountinfo') ? fs.readFileSync('/proc/self/mountinfo', 'utf8') : '';
-  const points = text
-    .split('\n')
-    .map((line) => line.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
-    .filter((p): p is string => Boolean(p) && (p === dir || p.startsWith(dir + path.sep)));
-  return points.sort((a, b) => b.length - a.length);
+  return volumeMountsUnder(dir).map((m) => m.mountPoint);
 }
 
 /** `rm -rf dir`, after lazily unmounting every volume below it. */

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createReportActivities } from '../../activities/report';
-import { diskQuotaSupport, isMountPoint } from '../../sandbox/disk-volume';
+import { diskQuotaSupport, isMountPoint, sweepOrphanVolumes } from '../../sandbox/disk-volume';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { createSandboxProvider } from '../../sandbox/index';
 import { DEFAULT_DISK_MB } from '../../sandbox/types';
@@ -117,6 +117,34 @@ describe('disk quota by default', () => {
     made.push(sb);
     const size = Number((await sb.exec('df -m --output=size . | tail -1')).stdout.trim());
     assert.ok(size > 64 && size <= 96, `volume of ${size} MiB`);
+  });
+
+  it('the start-up sweep takes only volumes whose holders are all dead, and the next open mounts them again', { timeout: 120_000 }, async () => {
+    const own = (await provider.create({ key: 'disk-quota/sweep-live' })) as LocalSandbox;
+    const orphan = (await provider.create({ key: 'disk-quota/sweep-dead' })) as LocalSandbox;
+    const unrecorded = (await provider.create({ key: 'disk-quota/sweep-unrecorded' })) as LocalSandbox;
+    made.push(own, orphan, unrecorded);
+    const volumeOf = (sb: LocalSandbox) => path.dirname(sb.workspaceDir);
+    // The orphan's only holder becomes a process that has exited, with the start time it had.
+    const holders = `${volumeOf(orphan)}.holders`;
+    const [self] = fs.readdirSync(holders);
+    const exited = spawnSync('true').pid!;
+    fs.renameSync(path.join(holders, self), path.join(holders, self.replace(`.${process.pid}.`, `.${exited}.`)));
+    // As a worker of an older version leaves it: mounted, with no record at all.
+    fs.rmSync(`${volumeOf(unrecorded)}.holders`, { recursive: true });
+    const loop = loopsUnder(orphan.dir);
+    assert.equal(loop.length, 1, 'the orphan volume is on a loop device');
+
+    assert.deepEqual(await sweepOrphanVolumes(sandboxesDir), [volumeOf(orphan)]);
+    assert.equal(isMountPoint(volumeOf(orphan)), false, 'the orphan volume is unmounted');
+    for (let i = 0; i < 50 && loopsUnder(orphan.dir).length; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(loopsUnder(orphan.dir), [], 'and its loop device freed');
+    assert.ok(isMountPoint(volumeOf(own)), 'a live holder keeps its volume');
+    assert.ok(isMountPoint(volumeOf(unrecorded)), 'a volume nobody recorded is left alone');
+
+    const reopened = (await provider.connect(orphan.id)) as LocalSandbox;
+    assert.ok(isMountPoint(volumeOf(reopened)), 'opening the sandbox mounts its volume again');
+    assert.equal((await reopened.exec('echo back > f && cat f')).stdout.trim(), 'back');
   });
 
   it('a worker whose probe failed says so in the notes of every report it writes', async () => {

@@ -9,8 +9,11 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SandboxGone } from '../../common/errors';
+import { PolicyViolation, SandboxGone } from '../../common/errors';
 import { createDockerProvider, DOCKER_KEY_LABEL, type DockerProviderOptions } from '../../sandbox/docker';
+import { checkCommandInSandbox, DEFAULT_SAFETY_POLICY, RULES } from '../../sandbox/policy';
+import { routeSandboxes } from '../../sandbox/router';
+import { policyWorkspaceRoot } from '../../sandbox/workspace';
 import type { SandboxProvider } from '../../sandbox/types';
 import { startTestEngine, TEST_IMAGE, type TestEngine } from './docker-engine';
 
@@ -89,6 +92,22 @@ describe('docker provider on a real engine: exec and files', () => {
       await sb.exec('for i in 1 2 3; do echo line$i; done', { onOutput: (c) => streamed.push(c) });
       assert.match(streamed.join(''), /line1\nline2\nline3\n/);
       assert.equal((await sb.exec('git --version')).exitCode, 0, 'the image has git');
+    } finally {
+      await sb.kill();
+    }
+  });
+
+  it('the command policy names the workspace where the container has it: a delete inside passes, one outside is refused', async () => {
+    // Reached as the agent's tools reach it: through the router, under the id the workflow stores.
+    const sb = await routeSandboxes({ local: () => assert.fail('no local sandbox here'), docker: provider }).createOn('docker', { key: 'night-2/policy' });
+    try {
+      await sb.writeFile('build.log', 'old\n');
+      const root = policyWorkspaceRoot(sb);
+      assert.equal(root, (await sb.exec('pwd')).stdout.trim(), 'the policy root is the directory commands start in');
+      await checkCommandInSandbox(`rm ${root}/build.log`, DEFAULT_SAFETY_POLICY, root, sb);
+      assert.equal((await sb.exec(`rm ${root}/build.log && ls`)).stdout, '', 'the checked delete removed the file it named');
+      await assert.rejects(checkCommandInSandbox('rm /home/user/workspace/build.log', DEFAULT_SAFETY_POLICY, root, sb), (err: unknown) => err instanceof PolicyViolation && err.rule === RULES.delete);
+      await assert.rejects(checkCommandInSandbox(`rm ${root}/../etc/hostname`, DEFAULT_SAFETY_POLICY, root, sb), (err: unknown) => err instanceof PolicyViolation && err.rule === RULES.delete);
     } finally {
       await sb.kill();
     }
