@@ -333,6 +333,12 @@ function localOnly(target: Sandbox): LocalSandbox {
  */
 export const DELIVERY_BUNDLE_FILE = '.nightshift-delivery.bundle';
 export const DELIVERY_PATCH_FILE = '.nightshift-delivery.patch';
+/**
+ * Every file the delivery commit may leave behind when its worker dies: the two above, and
+ * the lock `git bundle create` writes before renaming it into place (left, it makes every
+ * later bundle fail with "File exists").
+ */
+export const DELIVERY_FILES = [DELIVERY_BUNDLE_FILE, DELIVERY_PATCH_FILE, `${DELIVERY_BUNDLE_FILE}.lock`];
 
 /**
  * The work tree as every tree of the work reads it: the delivery files left out. A worker
@@ -340,7 +346,7 @@ export const DELIVERY_PATCH_FILE = '.nightshift-delivery.patch';
  * that delivers again must still read the tree the checks ran on, on the host and in the
  * sandbox alike.
  */
-export const WORK_TREE_PATHSPEC = ['.', ...[DELIVERY_BUNDLE_FILE, DELIVERY_PATCH_FILE].map((f) => `:(top,literal,exclude)${f}`)];
+export const WORK_TREE_PATHSPEC = ['.', ...DELIVERY_FILES.map((f) => `:(top,literal,exclude)${f}`)];
 
 export interface WorkTreeSnapshot {
   /** The tree of the work tree, as a commit of it would hold it. */

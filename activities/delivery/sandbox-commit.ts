@@ -21,7 +21,7 @@ import { FailureType } from '../../common/errors';
 import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox } from '../../sandbox/types';
 import { sandboxGitEnv } from '../../sandbox/remote-workspace';
-import { DELIVERY_BUNDLE_FILE, DELIVERY_PATCH_FILE, snapshotWorkTree, workerMadeGit, WORK_TREE_PATHSPEC, type GitIdentity } from '../../sandbox/workspace';
+import { DELIVERY_BUNDLE_FILE, DELIVERY_FILES, DELIVERY_PATCH_FILE, snapshotWorkTree, workerMadeGit, WORK_TREE_PATHSPEC, type GitIdentity } from '../../sandbox/workspace';
 
 export interface SandboxCommitInput {
   /** Branch name inside the bundle (the delivery branch). */
@@ -60,7 +60,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const TREE_SCRIPT = `set -eu
 ws="$PWD"
 t="\${TMPDIR:-/tmp}/nightshift-delivery"
-rm -rf "$t" ${q(DELIVERY_BUNDLE_FILE)} ${q(DELIVERY_PATCH_FILE)}
+rm -rf "$t" ${DELIVERY_FILES.map(q).join(' ')}
 mkdir -p "$t"
 git init -q --bare "$t/repo.git"
 printf '%s\\n' "$ws/.git/objects" > "$t/repo.git/objects/info/alternates"
@@ -173,6 +173,6 @@ export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): 
     const merged = lines.filter((l) => l.startsWith('MERGING ')).map((l) => l.slice(8).trim());
     return { base, tree, commit: value('COMMIT'), files, patch, bundle, ...(merged.length ? { merged } : {}) };
   } finally {
-    await sandbox.exec(`rm -f ${q(DELIVERY_BUNDLE_FILE)} ${q(DELIVERY_PATCH_FILE)}`);
+    await sandbox.exec(`rm -f ${DELIVERY_FILES.map(q).join(' ')}`);
   }
 }

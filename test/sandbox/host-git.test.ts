@@ -14,7 +14,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { commitInSandbox, workTreeOf } from '../../activities/delivery/sandbox-commit';
 import { FailureType } from '../../common/errors';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
-import { checkpoint, checkpointRef, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';
+import { checkpoint, checkpointRef, DELIVERY_FILES, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';
 import { scratchDir } from '../helpers/outside-tmp';
 import { makeRepo } from './helpers';
 
@@ -146,6 +146,22 @@ describe('host git over a hostile workspace', () => {
     await sb.exec("printf 'checked\\n' > app.txt");
     const again = await commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: false, expectTree: checked.tree });
     assert.equal(again.tree, checked.tree, 'the same content is the same tree again');
+    await sb.kill();
+  });
+
+  it('a commit a killed worker left half-written (patch, bundle, bundle lock) neither changes the tree nor blocks the next', async () => {
+    const sb = (await provider.create({ key: 'host-git/left-behind' })) as LocalSandbox;
+    const { bare } = makeRepo();
+    await prepareWorkspace(sb, { repo: bare, branch: 'main' });
+    await sb.writeFile('app.txt', 'checked\n');
+    const checked = await snapshotWorkTree(sb, store);
+    // What a worker SIGKILLed inside `git bundle create` leaves at the workspace's top.
+    for (const f of DELIVERY_FILES) fs.writeFileSync(path.join(sb.workspaceDir, f), 'half-written');
+    assert.equal((await snapshotWorkTree(sb, store)).tree, checked.tree, 'the left files are not part of the work');
+    const made = await commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: true, expectTree: checked.tree });
+    assert.equal(made.tree, checked.tree);
+    assert.ok(made.bundle && made.bundle.length > 0, 'the bundle was written despite the stale lock');
+    for (const f of DELIVERY_FILES) assert.ok(!fs.existsSync(path.join(sb.workspaceDir, f)), `${f} is cleaned up`);
     await sb.kill();
   });
 
