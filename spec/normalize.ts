@@ -10,7 +10,7 @@ import { expandRepoTargets, type RepoSet } from './repos';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
 import type { BatchSpec, SandboxSettings, TaskSpec } from './types';
 import { DEFAULTS } from './defaults';
-import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
+import type { NotifySettings, QuestionTimeoutPolicy } from '../contract';
 
 interface Placed {
   file: string;

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { aliasNames, EFFORTS, isKnownModel } from '../common/models';
 import { isSecretEnvName } from '../sandbox/secrets';
-import { NOTIFY_EVENTS } from '../workflows/contract';
+import { NOTIFY_EVENTS } from '../contract';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

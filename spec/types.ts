@@ -4,7 +4,7 @@
  */
 import type { Complexity, Effort } from '../common/models';
 import type { SandboxLimits } from '../sandbox/types';
-import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
+import type { NotifySettings, QuestionTimeoutPolicy } from '../contract';
 
 export type SandboxProviderName = 'local' | 'e2b' | 'docker';
 

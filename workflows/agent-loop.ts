@@ -23,7 +23,8 @@ import { isHostTaskQueue } from '../common/task-queues';
 import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
 import { roundUsdNano } from '../common/money';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
-import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
+import { CANCELLED_TASK_KEEPS_RESULT_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput } from './task-messages';
+import { type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from '../contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman } from './questions';
@@ -76,7 +77,7 @@ function addUsage(a: TokenUsage, b: TokenUsage): void {
 /**
  * Runs the loop for `input.task` and returns how it ended. Updates `status` (the task's
  * `status` query) as it goes. May continue-as-new, carrying the turn, totals and sandbox.
- * `storeKey` is what the run's records are kept under (contract.ts taskRunKey).
+ * `storeKey` is what the run's records are kept under (task-messages.ts taskRunKey).
  */
 export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
   const { task } = input;

@@ -10,7 +10,8 @@ import type { Activities } from '../activities';
 import { batchStep, hostLost, modelCall, modelCallOnce, onHost, providerHost, sandboxCreator, sandboxStep, type SandboxHost } from './activity-profiles';
 import { priceOf, resolveModel } from '../common/models';
 import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from './budget';
-import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus } from './contract';
+import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput } from './task-messages';
+import { type InterruptedCall, type TaskResult, type TaskStatus } from '../contract';
 import { deliver } from './delivery';
 import { domainError } from './domain-error';
 import { waitForBatch } from './message-batch';
@@ -74,7 +75,7 @@ function proxies(host: SandboxHost) {
   };
 }
 
-/** `storeKey`: what the task run's records are kept under (contract.ts taskRunKey). */
+/** `storeKey`: what the task run's records are kept under (task-messages.ts taskRunKey). */
 export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
   const { task } = input;
   let sandboxId: string | undefined;

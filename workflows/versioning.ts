@@ -22,6 +22,7 @@
  * they start (tasks, batches) are pinned to the version current at their start.
  */
 import type { VersioningBehavior } from '@temporalio/common';
+import type { WorkflowType } from '../contract';
 
 export const VERSIONING_BEHAVIOR = {
   nightlyBatch: 'PINNED',
@@ -30,6 +31,4 @@ export const VERSIONING_BEHAVIOR = {
   improvementLoops: 'AUTO_UPGRADE',
   nightshiftIntake: 'AUTO_UPGRADE',
   dailyLedger: 'AUTO_UPGRADE',
-} as const satisfies Record<string, VersioningBehavior>;
-
-export type WorkflowType = keyof typeof VERSIONING_BEHAVIOR;
+} as const satisfies Record<WorkflowType, VersioningBehavior>;
