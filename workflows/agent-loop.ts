@@ -110,7 +110,7 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   const interruptedCalls: InterruptedCall[] = [...(carried?.interruptedCalls ?? [])];
   const runStartTurn = turn;
   let continuing = false;
-  // Questions and budget (questions.ts, task-budget.ts): handlers first, so no signal is missed.
+  // Questions and budget (workflows/questions.ts, task-budget.ts): handlers first, so no signal is missed.
   const inbox = new AnswerInbox(carried?.answers ? [...carried.answers] : []);
   inbox.listen();
   const raises = new RaiseInbox();

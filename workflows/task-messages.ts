@@ -106,7 +106,7 @@ export interface CarriedAgentState {
   runs: number;
   /** Answers that arrived with no question open yet; delivered to the next question. */
   answers?: AnswerInput[];
-  /** Budget and question state of the loop (workflows/task-budget.ts, questions.ts). */
+  /** Budget and question state of the loop (workflows/task-budget.ts, workflows/questions.ts). */
   budget?: TaskBudgetState;
   assumptions?: string[];
   answeredQuestions?: AnsweredQuestion[];
