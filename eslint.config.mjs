@@ -38,9 +38,9 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code is replayed: it must be deterministic, so no Node built-ins and no
+    // Workflow code (and the contract it imports) is replayed: it must be deterministic, so no Node built-ins and no
     // clients that do I/O. Types may still be imported.
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'contract/**/*.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',

@@ -8,7 +8,8 @@ import type { StateStore } from '../common/store';
 import { STORE_KEY } from '../common/store/types';
 import { whileBeating } from './heartbeat';
 import { specKeys } from './spec';
-import { NO_TOKENS, taskWorkflowId, type BatchSpecHeader, type ResultsRef, type SpecRef, type TaskIndexEntry, type TaskResult, type TaskStatus } from '../workflows/contract';
+import { NO_TOKENS, taskWorkflowId, type ResultsRef, type SpecRef, type TaskResult, type TaskStatus } from '../contract';
+import { type BatchSpecHeader, type TaskIndexEntry } from '../workflows/batch-messages';
 
 /**
  * A task's result under its night: `<first run ID>.<task ID>.json` in the batch's scope. A

@@ -9,19 +9,9 @@
  */
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
-import { TASK_QUEUE } from '../common/config';
+import { LEDGER_WORKFLOW, ledgerWorkflowId, TASK_QUEUE } from '../contract';
 import { withHeartbeats } from './heartbeat';
-import {
-  LEDGER_WORKFLOW,
-  ledgerWorkflowId,
-  reserveBudgetUpdate,
-  reserveDailyUpdate,
-  settleDailySignal,
-  type AllowanceGrant,
-  type AllowanceRequest,
-  type DailyAllowanceRequest,
-  type DailyGrant,
-} from '../workflows/contract';
+import { reserveBudgetUpdate, reserveDailyUpdate, settleDailySignal, type AllowanceGrant, type AllowanceRequest, type DailyAllowanceRequest, type DailyGrant } from '../workflows/budget-messages';
 
 /** The queue of the worker running this activity, so the ledger runs where the batch does. */
 function taskQueue(): string {

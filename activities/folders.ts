@@ -13,7 +13,7 @@ import type { NightshiftConfig } from '../common/config';
 import { SpecError } from '../common/errors';
 import { loadBatchSpec, parseBatchSpec } from '../spec/load';
 import type { TaskSpec } from '../spec/types';
-import { failedTaskResult, NO_TOKENS, type TaskResult } from '../workflows/contract';
+import { failedTaskResult, NO_TOKENS, type TaskResult } from '../contract';
 
 export const FOLDERS = ['pending', 'running', 'completed', 'failed'] as const;
 export type Folder = (typeof FOLDERS)[number];

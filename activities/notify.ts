@@ -6,7 +6,7 @@
  */
 import type { NotifyEnv } from '../common/config';
 import { redactionNote, workerRedactor } from '../common/redact';
-import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings, type OpenQuestion } from '../workflows/contract';
+import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings, type OpenQuestion } from '../contract';
 import { withHeartbeats } from './heartbeat';
 import type { TelegramQuestionIndex } from './telegram-index';
 import type { TranscriptStore } from './transcripts';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../common/config';
-import type { OpenQuestion, QuestionTimeoutPolicy } from '../workflows/contract';
+import type { OpenQuestion, QuestionTimeoutPolicy } from '../contract';
 import { getJson, keys, putJson, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
 import { oneLine } from './tools/truncate';
 import { answerCommandFor, renderQuestionFile } from '../common/questions';
@@ -22,7 +22,7 @@ const FIELD_CHARS = 3000;
 export interface RecordQuestionInput {
   /** The task workflow, which an answer is signalled to. */
   workflowId: string;
-  /** Where the run's transcript is kept (contract.ts taskRunKey). @default workflowId */
+  /** Where the run's transcript is kept (task-messages.ts taskRunKey). @default workflowId */
   storeKey?: string;
   batchId: string;
   taskId: string;

@@ -9,7 +9,7 @@
  * passed and carries a <flakyFailure> (the surefire convention); a timed-out one is a
  * <failure type="timeout">. The output tail is the failure's text.
  */
-import type { BatchStatus, CheckResult, ChecksOutcome } from '../workflows/contract';
+import type { BatchStatus, CheckResult, ChecksOutcome } from '../contract';
 
 /** Characters of a check's output in the XML; the tail is where a failure shows. */
 const MAX_OUTPUT_CHARS = 8_000;

@@ -13,7 +13,7 @@ import { redactionNote, workerRedactor, type Redactor } from '../common/redact';
 import { failedDiskQuotaProbes } from '../sandbox/disk-volume';
 import { readStoredTasks } from './batch-results';
 import { whileBeating } from './heartbeat';
-import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ResultsRef, type SpecRef, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../workflows/contract';
+import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ResultsRef, type SpecRef, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../contract';
 import { findOverlaps } from './delivery/overlaps';
 import { reviewCostLine } from './delivery/review-cost';
 import { renderChecksJunit } from './report-junit';

@@ -13,7 +13,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Context } from '@temporalio/activity';
 import type { SandboxProvider } from '../sandbox/types';
 import { MODEL_CALL_INTERRUPTED, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, type CallProgress } from '../workflows/budget';
-import type { TokenUsage } from '../workflows/contract';
+import type { TokenUsage } from '../contract';
 import { notConfigured } from './model/client';
 import { heartbeatEvery, withHeartbeats } from './heartbeat';
 import { acceptsForcedToolUse, askForToolCall } from './model/tool-answer';

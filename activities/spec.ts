@@ -19,7 +19,8 @@ import { claimPendingFiles, settleClaimedFiles } from './folders';
 import { readSkill } from './learning/skills';
 import { lessonsText } from './learning/store';
 import type { BatchSpec, TaskSpec } from '../spec/types';
-import type { BatchSpecHeader, SpecRef, TaskIndexEntry } from '../workflows/contract';
+import type { BatchSpecHeader, TaskIndexEntry } from '../workflows/batch-messages';
+import type { SpecRef } from '../contract';
 
 /** The daily cap is the operator's (environment) and the file's together: the lower one holds. */
 function withDailyCap(spec: BatchSpec, envCap: number | undefined): BatchSpec {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type Anthropic from '@anthropic-ai/sdk';
 import { stateDir, type NightshiftConfig } from '../common/config';
 import { FileStateStore, safeWorkflowDirName, type StateStore } from '../common/store';
-import type { TokenUsage } from '../workflows/contract';
+import type { TokenUsage } from '../contract';
 
 export { safeWorkflowDirName };
 

@@ -32,7 +32,7 @@ import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '
 import { clusterConfig, startTestCluster } from '../test/helpers/cluster';
 import { startDevServer, testConfig } from '../test/helpers/temporal';
 import { createNightshiftWorker } from '../worker';
-import { taskRunKey } from '../workflows/contract';
+import { taskRunKey } from '../workflows/task-messages';
 import { machine, median, peakRssMiB, percentile } from './stats';
 
 const arg = (name: string, fallback: number) => {

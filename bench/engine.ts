@@ -13,10 +13,10 @@ import { spawn } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { readStoredTasks } from '../activities/batch-results';
-import { TASK_QUEUE } from '../common/config';
+import { TASK_QUEUE } from '../contract';
 import { openStateStore } from '../common/store';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../test/helpers/temporal';
-import type { BatchResult } from '../workflows/contract';
+import type { BatchResult } from '../contract';
 import { readyTasks } from '../workflows/dag';
 import { machine, median, peakRssMiB, percentile, rng } from './stats';
 

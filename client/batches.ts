@@ -5,7 +5,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { fromNanoUsd, toNanoUsd } from '../common/money';
-import { BATCH_WORKFLOW, batchStatusQuery, FINAL_STATES, taskStatusQuery, type BatchResult, type BatchStatus, type TaskStatus } from '../workflows/contract';
+import { BATCH_WORKFLOW, batchStatusQuery, FINAL_STATES, taskStatusQuery, type BatchResult, type BatchStatus, type TaskStatus } from '../contract';
 import { CliError, EXIT } from './errors';
 import { nightshiftCommand } from './hints';
 import { load } from './lazy';

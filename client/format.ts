@@ -1,5 +1,5 @@
 /** Human-readable tables for the CLI; `--json` bypasses all of this. */
-import type { TaskResult } from '../workflows/contract';
+import type { TaskResult } from '../contract';
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

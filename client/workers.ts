@@ -5,7 +5,8 @@
  */
 import { isGrpcDeadlineError, type Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
-import { CAPABILITIES, CAPABILITY_NEEDS, CAPABILITY_WORK, capabilityQueue, TASK_QUEUE } from '../common/task-queues';
+import { CAPABILITIES, CAPABILITY_NEEDS, CAPABILITY_WORK, capabilityQueue } from '../common/task-queues';
+import { TASK_QUEUE } from '../contract';
 import { CliError, EXIT } from './errors';
 
 /**

@@ -2,7 +2,7 @@
  * How a question reads to a person: seed 001's question file and the notification text.
  * Pure, so the workflow (notifications) and the activity (the file) render it alike.
  */
-import type { OpenQuestion } from '../workflows/contract';
+import type { OpenQuestion } from '../contract';
 
 /** `nightshift answer` with the task (and batch, when not the night's default one). */
 export function answerCommandFor(batchId: string, taskId: string): string {

@@ -18,8 +18,7 @@
  * has the token its push needs.
  */
 
-/** The task queue is part of the public contract (design.md). */
-export const TASK_QUEUE = 'nightshift';
+import { TASK_QUEUE } from '../contract/names';
 
 /** `npm run demo`'s own queue, so an outside `npm run worker` never takes the demo's tasks. */
 export const DEMO_TASK_QUEUE = 'nightshift-demo';

@@ -9,10 +9,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { loadConfig, TASK_QUEUE } from '../common/config';
+import { loadConfig } from '../common/config';
+import { batchStatusQuery, cancelTaskUpdate, INTAKE_WORKFLOW, TASK_QUEUE, type IntakeInput } from '../contract';
 import { startDevServer, testConfig, testWorker } from '../test/helpers/temporal';
-import { cancelTaskUpdate, batchStatusQuery } from '../workflows/contract';
-import { INTAKE_WORKFLOW, type IntakeInput } from '../workflows/intake-contract';
 
 const OUT = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
 

@@ -16,9 +16,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { loadConfig, TASK_QUEUE } from '../common/config';
+import { loadConfig } from '../common/config';
+import { SEARCH_ATTRIBUTES, TASK_QUEUE, type BatchResult } from '../contract';
 import { shutdownIsolation } from '../sandbox/os-isolation';
-import { SEARCH_ATTRIBUTES, type BatchResult } from '../workflows/contract';
 import { createNightshiftWorker } from '../worker';
 
 const run = promisify(execFile);

@@ -12,7 +12,7 @@ import type { BatchSpec, TaskSpec } from './types';
 import { NO_SANDBOX_SETTINGS, settingsFromTaskFile } from '../sandbox/settings';
 import type { SandboxSettings } from '../sandbox/types';
 import { DEFAULTS } from './defaults';
-import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
+import type { NotifySettings, QuestionTimeoutPolicy } from '../contract';
 
 interface Placed {
   file: string;

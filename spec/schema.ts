@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { aliasNames, EFFORTS, isKnownModel } from '../common/models';
 import { isSecretEnvName } from '../sandbox/secrets';
 import { SANDBOX_PROVIDERS } from '../sandbox/types';
-import { NOTIFY_EVENTS } from '../workflows/contract';
+import { NOTIFY_EVENTS } from '../contract';
 import { DEFAULTS } from './defaults';
 
 const DURATION = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/;

@@ -4,7 +4,7 @@
  */
 import type { Complexity, Effort } from '../common/models';
 import type { SandboxSettings } from '../sandbox/types';
-import type { NotifySettings, QuestionTimeoutPolicy } from '../workflows/contract';
+import type { NotifySettings, QuestionTimeoutPolicy } from '../contract';
 
 export interface PullRequestSettings {
   /** GitHub repository `owner/name`; default: parsed from the task's repo URL. */

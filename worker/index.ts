@@ -8,7 +8,8 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createActivities, type ActivityDeps } from '../activities';
 import { type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
-import { CAPABILITIES, capabilityActivities, capabilityQueue, hostTaskQueue, TASK_QUEUE, type Capability } from '../common/task-queues';
+import { CAPABILITIES, capabilityActivities, capabilityQueue, hostTaskQueue, type Capability } from '../common/task-queues';
+import { TASK_QUEUE } from '../contract';
 import { describeCapabilities, detectCapabilities, type WorkerCapabilities } from './capabilities';
 import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
 import { withTaskEvents } from './log';

@@ -13,7 +13,7 @@ import type { Context } from '@temporalio/activity';
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import { Runtime, type ActivityInboundCallsInterceptor, type ActivityInterceptorsFactory, type WorkerInterceptors } from '@temporalio/worker';
 import type { NightshiftConfig } from '../common/config';
-import { BATCH_WORKFLOW, TASK_WORKFLOW } from '../workflows/contract';
+import { BATCH_WORKFLOW, TASK_WORKFLOW } from '../contract';
 
 export type LogFormat = NightshiftConfig['log']['format'];
 

@@ -22,7 +22,8 @@ import { bookkeeping, HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, onHost, sa
 import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../common/models';
 import { roundUsdNano } from '../common/money';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
-import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput, type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
+import { CANCELLED_TASK_KEEPS_RESULT_PATCH, type AgentTaskInput } from './task-messages';
+import { type InterruptedCall, type TaskResult, type TaskStatus, type TokenUsage } from '../contract';
 import { Notifier } from './notify';
 import { taskDetails } from './progress';
 import { AnswerInbox, askHuman } from './questions';

@@ -10,20 +10,10 @@ import { getExternalWorkflowHandle, proxyActivities, setHandler } from '@tempora
 import type { Activities } from '../activities';
 import { bookkeeping, crossWorkflow } from './activity-profiles';
 import { roundUsd } from '../common/money';
-import { committedUsd, ledgerDate, newLedger, requestAllowance, revokeAllowance, settleTask, spentUsd, takeWarning, WARNING_FRACTION } from './budget';
-import {
-  budgetRaisedSignal,
-  type AllowanceGrant,
-  type AllowanceRequest,
-  raiseBudgetUpdate,
-  reserveBudgetUpdate,
-  taskEventSignal,
-  taskWorkflowId,
-  type BatchBudgetLedger,
-  type BatchStatus,
-  type OpenQuestion,
-  type TaskState,
-} from './contract';
+import { committedUsd, newLedger, requestAllowance, revokeAllowance, settleTask, spentUsd, takeWarning, WARNING_FRACTION } from './budget';
+import { ledgerDate, raiseBudgetUpdate, taskWorkflowId, type BatchStatus, type OpenQuestion, type TaskState } from '../contract';
+import { budgetRaisedSignal, type AllowanceGrant, type AllowanceRequest, reserveBudgetUpdate, type BatchBudgetLedger } from './budget-messages';
+import { taskEventSignal } from './task-messages';
 import type { Notifier } from './notify';
 
 const money = (n: number) => `$${n.toFixed(2)}`;

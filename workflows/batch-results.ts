@@ -6,8 +6,9 @@
  *
  * Deterministic code only.
  */
-import type { BatchBudgetLedger, TaskResult, TaskState, TokenUsage } from './contract';
-import { NO_TOKENS } from './contract';
+import type { BatchBudgetLedger } from './budget-messages';
+import type { TaskResult, TaskState, TokenUsage } from '../contract';
+import { NO_TOKENS } from '../contract';
 import { fromNanoUsd, roundUsd, toNanoUsd } from '../common/money';
 
 /** One character per state; a succeeded task that delivered a branch and commit is `S`. */

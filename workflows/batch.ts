@@ -25,30 +25,8 @@ import {
 import type { Activities } from '../activities';
 import { bookkeeping, resultStore, storedReport } from './activity-profiles';
 import type { BatchSpec, TaskSpec } from '../spec/types';
-import {
-  answerSignal,
-  BATCH_RESULTS_BY_REFERENCE_PATCH,
-  BATCH_SPEC_BY_REFERENCE_PATCH,
-  batchStatusQuery,
-  cancelBatchUpdate,
-  cancelTaskUpdate,
-  failedTaskResult,
-  GRACEFUL_BATCH_CANCEL_PATCH,
-  isPendingFolder,
-  SCHEDULED_FOLDER_NIGHT_PATCH,
-  FINAL_STATES,
-  NO_TOKENS,
-  SEARCH_ATTRIBUTES,
-  taskWorkflowId,
-  type BatchInput,
-  type BatchResult,
-  type BatchStatus,
-  type ResultsRef,
-  type SpecRef,
-  type TaskIndexEntry,
-  type TaskResult,
-  type TaskState,
-} from './contract';
+import { answerSignal, batchStatusQuery, cancelBatchUpdate, cancelTaskUpdate, failedTaskResult, FINAL_STATES, NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId, type BatchResult, type BatchStatus, type ResultsRef, type SpecRef, type TaskResult, type TaskState } from '../contract';
+import { BATCH_RESULTS_BY_REFERENCE_PATCH, BATCH_SPEC_BY_REFERENCE_PATCH, GRACEFUL_BATCH_CANCEL_PATCH, isPendingFolder, SCHEDULED_FOLDER_NIGHT_PATCH, type NightlyBatchInput, type TaskIndexEntry } from './batch-messages';
 import { BatchLive } from './batch-live';
 import { addTotals, compactLedger, EndedStates, INLINE_RESULTS_MAX_TASKS, NO_TOTALS, recordBatches } from './batch-results';
 import { dependentsOf, readyTasks } from './dag';
@@ -74,7 +52,7 @@ const { writeStoredReport } = proxyActivities<Activities>(storedReport());
 export const HISTORY_EVENT_LIMIT = 8_000;
 
 /** A scheduled night takes its date from when it was scheduled for, whatever its files say. */
-function dateFor(input: BatchInput, spec: Pick<BatchSpec, 'date'> | undefined, workflowId: string, startTime: Date): string {
+function dateFor(input: NightlyBatchInput, spec: Pick<BatchSpec, 'date'> | undefined, workflowId: string, startTime: Date): string {
   const scheduled = scheduledRun();
   if (!input.date && scheduled) return dateInZone(scheduled.scheduledAt, input.timezone);
   return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
@@ -84,7 +62,7 @@ function dateFor(input: BatchInput, spec: Pick<BatchSpec, 'date'> | undefined, w
 type NightPlan = Omit<BatchSpec, 'tasks'> & { tasks: (TaskSpec | TaskIndexEntry)[] };
 
 /** The spec by reference: its header from the store (or stored now), then its task index part by part. */
-async function loadByReference(input: BatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref: SpecRef }> {
+async function loadByReference(input: NightlyBatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref: SpecRef }> {
   const carriedRef = input.carried?.specRef;
   const header = carriedRef ? await readBatchSpecHeader({ ref: carriedRef }) : await storeBatchSpec({ batchId, tasksFile: input.tasksFile, spec: input.spec, storedSpec: input.storedSpec, ...(claimAs !== undefined ? { claimAs } : {}) });
   const tasks: TaskIndexEntry[] = [];
@@ -92,7 +70,7 @@ async function loadByReference(input: BatchInput, batchId: string, claimAs: stri
   return { spec: { ...header.settings, tasks }, ref: header.ref };
 }
 
-async function load(input: BatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref?: SpecRef }> {
+async function load(input: NightlyBatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref?: SpecRef }> {
   try {
     if (input.carried?.spec) return { spec: input.carried.spec };
     if (input.carried?.specRef || patched(BATCH_SPEC_BY_REFERENCE_PATCH)) return await loadByReference(input, batchId, claimAs);
@@ -106,7 +84,7 @@ async function load(input: BatchInput, batchId: string, claimAs: string | undefi
   }
 }
 
-export async function nightlyBatch(input: BatchInput): Promise<BatchResult> {
+export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResult> {
   const info = workflowInfo();
   const batchId = info.workflowId;
   const status: BatchStatus = {

@@ -5,7 +5,7 @@
  * I/O, clock or Node built-ins.
  */
 import type { TaskSpec } from '../spec/types';
-import { batchIdFor } from './contract';
+import { batchIdFor } from '../contract';
 
 /** What every branch nightshift creates starts with. */
 export const NIGHTSHIFT_BRANCH_PREFIX = 'nightshift/';

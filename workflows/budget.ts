@@ -16,7 +16,8 @@ import { FailureType, ModelNotConfigured, ModelRequestInvalid, NON_RETRYABLE_ERR
 import { costOf, ratesFor, type ModelPrice } from '../common/models';
 import { fromNanoUsd, toNanoUsd } from '../common/money';
 import { domainError } from './domain-error';
-import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState, InterruptedCall, TokenUsage } from './contract';
+import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState } from './budget-messages';
+import type { InterruptedCall, TokenUsage } from '../contract';
 
 /** Seed 001's COST_WARNING_THRESHOLD. */
 export const WARNING_FRACTION = 0.75;
@@ -266,11 +267,6 @@ export const MODEL_RETRY = { maxAttempts: 10, initialMs: 2000, coefficient: 2, m
  * what it spent before its first request of the day was reserved (and is counted) on an
  * earlier day, so the new day counts from that base.
  */
-
-/** The UTC date of `epochMs`: which day's ledger a reservation made then belongs to. */
-export function ledgerDate(epochMs: number): string {
-  return new Date(epochMs).toISOString().slice(0, 10);
-}
 
 export function newDailyLedger(date: string): DailyLedgerState {
   return { date, ledger: newLedger(0), bases: {}, raisedUsd: 0, paused: [] };

@@ -14,7 +14,8 @@ import { deliversToGitHub } from '../common/remote-repo';
 import { domainError } from './domain-error';
 import type { TaskSpec } from '../spec/types';
 import { sandboxSettingsOf } from './task-sandbox';
-import { BRANCH_PER_BATCH_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type ChecksOutcome, type DependencyBranch, type TaskResult, type TaskStatus } from './contract';
+import { BRANCH_PER_BATCH_PATCH, SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type DependencyBranch } from './task-messages';
+import { type ChecksOutcome, type TaskResult, type TaskStatus } from '../contract';
 import { deliveryBranch, LEGACY_DELIVERY_BRANCH } from './branches';
 import { taskSetting } from '../spec/defaults';
 

@@ -1,5 +1,5 @@
 /**
- * Follow-up first (BatchInput.followUp): before a night loads its spec, the feedback on
+ * Follow-up first (NightlyBatchInput.followUp): before a night loads its spec, the feedback on
  * its repositories' nightshift PRs becomes tasks that run ahead of its own
  * (activities/followup/night.ts). A night whose follow-up cannot be read runs its own
  * tasks and says why in the report.
@@ -10,7 +10,7 @@ import { isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { followUpRead } from './activity-profiles';
 import { domainError } from './domain-error';
-import type { BatchInput } from './contract';
+import type { NightlyBatchInput } from './batch-messages';
 
 /** patched() ID of reading PR feedback before the night's spec is stored. */
 export const FOLLOW_UP_FIRST_PATCH = 'follow-up-first';
@@ -18,7 +18,7 @@ export const FOLLOW_UP_FIRST_PATCH = 'follow-up-first';
 const { followUpFirst: readFollowUps } = proxyActivities<Activities>(followUpRead());
 
 /** The input the night loads its spec from: with follow-up tasks stored first, or as it was. */
-export async function withFollowUpFirst(input: BatchInput, batchId: string, claimAs: string | undefined, notes: string[]): Promise<BatchInput> {
+export async function withFollowUpFirst(input: NightlyBatchInput, batchId: string, claimAs: string | undefined, notes: string[]): Promise<NightlyBatchInput> {
   if (!input.followUp || input.carried) return input;
   if (claimAs !== undefined) {
     notes.push('follow-up first is not done for a night over a pending/ folder: run nightshift followup');

@@ -13,37 +13,7 @@ import { bookkeeping, planningCall } from './activity-profiles';
 import { roundUsd } from '../common/money';
 import { agentTask } from './task';
 import { nightlyBatch } from './batch';
-import { failedTaskResult, SEARCH_ATTRIBUTES, type TaskResult } from './contract';
-
-export const IMPROVE_WORKFLOW = 'improvementLoops';
-
-export interface ImproveInput {
-  /** Repository (URL or path inside NIGHTSHIFT_ROOT) to improve. */
-  repo: string;
-  loops: number;
-  /** YYYY-MM-DD, for the task files and results. */
-  date: string;
-  /** max_cost_usd of each loop's batch. @default 50 */
-  maxCostUsdPerLoop?: number;
-  /** Model for research and planning. @default sonnet (planning), by complexity (research) */
-  model?: string;
-}
-
-export interface LoopResult {
-  loop: number;
-  research: Pick<TaskResult, 'status' | 'costUsd' | 'error'>;
-  tasksFile?: string;
-  batchId?: string;
-  tasks: { taskId: string; status: string; costUsd: number }[];
-  summaryFile?: string;
-}
-
-export interface ImproveResult {
-  loops: LoopResult[];
-  costUsd: number;
-  /** The last loop's summary. */
-  summary?: string;
-}
+import { failedTaskResult, SEARCH_ATTRIBUTES, type ImproveInput, type ImproveResult, type LoopResult } from '../contract';
 
 const { planFromFindings } = proxyActivities<Activities>(planningCall());
 const { researchTaskFor, writeLoopSummary } = proxyActivities<Activities>(bookkeeping);

@@ -1,5 +1,5 @@
 /** The intake's daily budget arithmetic. Pure, deterministic. */
-import type { InFlightTask } from './intake-contract';
+import type { InFlightTask } from '../contract';
 
 /** What may still be spent today, with every running task's allowance set aside. */
 export function remainingBudget(capUsd: number, spentUsd: number, inFlight: Iterable<Pick<InFlightTask, 'allowanceUsd'>>): number {

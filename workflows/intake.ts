@@ -29,8 +29,7 @@ import { bookkeeping, taskWait } from './activity-profiles';
 import { SpecError } from '../common/errors';
 import { domainError } from './domain-error';
 import type { PendingTask } from '../activities/folders';
-import { NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId } from './contract';
-import { addTasksUpdate, intakeStatusQuery, type InFlightTask, type IntakeInput, type IntakeStatus } from './intake-contract';
+import { addTasksUpdate, intakeStatusQuery, NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId, type InFlightTask, type IntakeInput, type IntakeStatus, type TaskResult } from '../contract';
 import { allowanceFor, remainingBudget } from './intake-budget';
 import { agentTask } from './task';
 import { mdText, mdUsd } from './markdown';
@@ -43,7 +42,24 @@ const RECENT_RESULTS = 50;
 
 const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
-export async function nightshiftIntake(input: IntakeInput): Promise<IntakeStatus> {
+/** nightshiftIntake's input: the public IntakeInput and the state a run carries across continue-as-new. */
+export interface IntakeWorkflowInput extends IntakeInput {
+  carried?: CarriedIntakeState;
+}
+
+export interface CarriedIntakeState {
+  day: string;
+  spentUsd: number;
+  inFlight: InFlightTask[];
+  /** Newest last, at most RECENT_RESULTS. */
+  recent: (TaskResult & { file: string })[];
+  /** Task IDs that succeeded under this intake (dependencies met even if their file is moved away). */
+  succeeded: string[];
+  runs: number;
+  polls: number;
+}
+
+export async function nightshiftIntake(input: IntakeWorkflowInput): Promise<IntakeStatus> {
   const intakeId = workflowInfo().workflowId;
   const folder = input.folder ?? 'tasks';
   const cap = input.dailyBudgetUsd ?? 50;

@@ -15,13 +15,14 @@ import type { LearnSkillInput, LearnSkillResult } from '../activities/learning/l
 import { batchStep, skillLearningCall } from './activity-profiles';
 import { roundUsdNano } from '../common/money';
 import { batchWaitUntil } from './budget';
-import type { AgentTaskInput, TaskResult } from './contract';
+import type { AgentTaskInput } from './task-messages';
+import type { TaskResult } from '../contract';
 import { waitForBatch } from './message-batch';
 
 /** Set on histories whose skill learning may go through the Message Batches API. */
 export const SKILL_BATCH_PATCH = 'skill-learning-batches-api';
 
-/** `storeKey`: where the task run's transcript is kept (contract.ts taskRunKey). */
+/** `storeKey`: where the task run's transcript is kept (task-messages.ts taskRunKey). */
 export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<TaskResult>, storeKey: string): Promise<void> {
   const { task } = input;
   if (outcome.status !== 'succeeded' || !task.updateSkill) return;

@@ -14,15 +14,8 @@
 import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import { committedUsd, newDailyLedger, raiseDaily, requestDaily, settleDaily, spentUsd } from './budget';
 import { roundUsd } from '../common/money';
-import {
-  budgetRaisedSignal,
-  dailyLedgerStatusQuery,
-  raiseBudgetUpdate,
-  reserveDailyUpdate,
-  settleDailySignal,
-  type DailyLedgerState,
-  type DailyLedgerStatus,
-} from './contract';
+import { budgetRaisedSignal, reserveDailyUpdate, settleDailySignal, type DailyLedgerState } from './budget-messages';
+import { dailyLedgerStatusQuery, raiseBudgetUpdate, type DailyLedgerStatus } from '../contract';
 
 const DAY_MS = 86_400_000;
 /** Past this many events the ledger continues as new (a busy day has thousands of reservations). */

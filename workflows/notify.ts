@@ -8,7 +8,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { notifyCall } from './activity-profiles';
 import { domainError } from './domain-error';
-import type { NotifyEvent, NotifySettings } from './contract';
+import type { NotifyEvent, NotifySettings } from '../contract';
 
 const { notify } = proxyActivities<Activities>(notifyCall());
 

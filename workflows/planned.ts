@@ -10,25 +10,8 @@ import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflo
 import type { Activities } from '../activities';
 import { planningCall } from './activity-profiles';
 import type { DecomposeGoalResult } from '../activities/planning';
-import { batchIdFor, SEARCH_ATTRIBUTES, type BatchResult } from './contract';
+import { batchIdFor, SEARCH_ATTRIBUTES, type BatchResult, type PlannedNightInput } from '../contract';
 import { nightlyBatch } from './batch';
-
-export const PLANNED_WORKFLOW = 'plannedNight';
-
-export interface PlannedNightInput {
-  goal?: string;
-  /** A PRD inside NIGHTSHIFT_ROOT to plan from instead of a goal. */
-  prdFile?: string;
-  date: string;
-  /** The batch's workflow ID. @default nightshift-<date> */
-  batchId?: string;
-  maxCostUsd?: number;
-  repo?: string;
-  /** Planning model alias or ID. @default sonnet */
-  model?: string;
-  /** Task file to write. @default tasks/<date>.yaml */
-  out?: string;
-}
 
 export interface PlannedNightResult {
   plan: DecomposeGoalResult;

@@ -1,5 +1,5 @@
 /** Pure helpers that summarise task results for the status query and the Web UI. */
-import { NO_TOKENS, type BatchStatus, type OpenQuestion, type TaskResult, type TaskStatus, type TokenUsage } from './contract';
+import { NO_TOKENS, type BatchStatus, type OpenQuestion, type TaskResult, type TaskStatus, type TokenUsage } from '../contract';
 import { mdCode, mdTable, mdText, mdTime, mdUsd } from './markdown';
 import { roundUsd } from '../common/money';
 

@@ -15,7 +15,8 @@ import { taskDetails } from './progress';
 import type { Activities } from '../activities';
 import { bookkeeping } from './activity-profiles';
 import { renderQuestionMessage } from '../common/questions';
-import { answerSignal, SEARCH_ATTRIBUTES, taskEventSignal, type AnsweredQuestion, type AnswerInput, type OpenQuestion, type QuestionTimeoutPolicy, type TaskResult, type TaskState, type TaskStatus } from './contract';
+import { answerSignal, SEARCH_ATTRIBUTES, type AnsweredQuestion, type AnswerInput, type OpenQuestion, type QuestionTimeoutPolicy, type TaskResult, type TaskState, type TaskStatus } from '../contract';
+import { taskEventSignal } from './task-messages';
 import type { Notifier } from './notify';
 
 const { recordQuestion, recordAnswer } = proxyActivities<Activities>(bookkeeping);
@@ -62,7 +63,7 @@ export function setTaskState(status: TaskStatus, state: TaskState): void {
 
 export interface AskContext {
   batchId: string;
-  /** Where the run's transcript is kept (contract.ts taskRunKey); default the workflow ID. */
+  /** Where the run's transcript is kept (task-messages.ts taskRunKey); default the workflow ID. */
   storeKey?: string;
   turn: number;
   toolUseId: string;

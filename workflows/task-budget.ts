@@ -14,7 +14,9 @@ import { batchPrice, CACHE_TTL_5M_MS, priceOf } from '../common/models';
 import { toNanoUsd } from '../common/money';
 import { cacheGoneAfterMs } from './cache-warmth';
 import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs, nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './budget';
-import { budgetRaisedSignal, type AgentTaskInput, type InterruptedCall, type TaskBudgetState, type TaskResult, type TaskStatus } from './contract';
+import { budgetRaisedSignal, type TaskBudgetState } from './budget-messages';
+import { type AgentTaskInput } from './task-messages';
+import { type InterruptedCall, type TaskResult, type TaskStatus } from '../contract';
 import type { Notifier } from './notify';
 import { setTaskState, tellBatch } from './questions';
 
@@ -38,7 +40,7 @@ export function newTaskBudget(promptChars: number): TaskBudgetState {
 export interface TaskBudgetContext {
   state: TaskBudgetState;
   status: TaskStatus;
-  /** Where the run's transcript is kept (contract.ts taskRunKey); default the workflow ID. */
+  /** Where the run's transcript is kept (task-messages.ts taskRunKey); default the workflow ID. */
   storeKey?: string;
   notifier: Notifier;
   notes: string[];

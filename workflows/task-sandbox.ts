@@ -14,7 +14,8 @@ import { SandboxGone } from '../common/errors';
 import { isHostTaskQueue } from '../common/task-queues';
 import type { SandboxSettings } from '../sandbox/types';
 import { hostLost, onHost, providerHost, sandboxCreator, sandboxStep, type SandboxHost } from './activity-profiles';
-import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput, type TaskResult, type TaskStatus } from './contract';
+import { SANDBOX_AFFINITY_PATCH, type AgentTaskInput } from './task-messages';
+import { type TaskResult, type TaskStatus } from '../contract';
 import { domainError } from './domain-error';
 
 /** The task's sandbox settings: its own, else those the input carried beside it in older histories. */

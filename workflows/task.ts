@@ -21,20 +21,8 @@ import { domainError } from './domain-error';
 import { taskDetails } from './progress';
 import { learnFromSuccess } from './learning';
 import { runSimpleTask } from './simple-task';
-import {
-  CANCELLED_TASK_KEEPS_RESULT_PATCH,
-  FAILING_STATES,
-  NO_TOKENS,
-  RUN_KEYED_RECORDS_PATCH,
-  SEARCH_ATTRIBUTES,
-  TASK_FAILED_ERROR,
-  TASK_FAILS_WORKFLOW_PATCH,
-  taskRunKey,
-  taskStatusQuery,
-  type AgentTaskInput,
-  type TaskResult,
-  type TaskStatus,
-} from './contract';
+import { CANCELLED_TASK_KEEPS_RESULT_PATCH, RUN_KEYED_RECORDS_PATCH, TASK_FAILS_WORKFLOW_PATCH, taskRunKey, type AgentTaskInput } from './task-messages';
+import { FAILING_STATES, NO_TOKENS, SEARCH_ATTRIBUTES, TASK_FAILED_ERROR, taskStatusQuery, type TaskResult, type TaskStatus } from '../contract';
 
 export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
   const { task } = input;

@@ -14,7 +14,7 @@ import type { NightshiftConfig } from '../../common/config';
 import { LocalSandbox } from '../../sandbox/local';
 import type { Sandbox, SandboxProvider } from '../../sandbox/types';
 import { git, workerMadeGit } from '../../sandbox/workspace';
-import type { CheckResult, IntegrityFinding } from '../../workflows/contract';
+import type { CheckResult, IntegrityFinding } from '../../contract';
 import { whileBeating } from '../heartbeat';
 import { workTreeOf } from './sandbox-commit';
 import { truncateMiddle } from '../tools/truncate';

@@ -16,7 +16,7 @@ import { objectIdOf, sandboxGit, sendFile, shq, transferName, withTempBundle, ru
 import type { Sandbox } from '../../sandbox/types';
 import { git, hostWorkspaceOf } from '../../sandbox/workspace';
 import type { MergeConflictPolicy } from '../../spec/types';
-import type { DependencyBranch } from '../../workflows/contract';
+import type { DependencyBranch } from '../../workflows/task-messages';
 import { ensureDeliveryRepo } from './git';
 import type { LeftConflict } from './merge-conflict';
 import { FailureType } from '../../common/errors';

@@ -13,7 +13,7 @@ import { LocalSandbox } from '../../sandbox/local';
 import type { SandboxProvider } from '../../sandbox/types';
 import { DEFAULT_IDENTITY, prepareWorkspace, type GitIdentity } from '../../sandbox/workspace';
 import type { TaskSpec } from '../../spec/types';
-import type { DependencyBranch } from '../../workflows/contract';
+import type { DependencyBranch } from '../../workflows/task-messages';
 import { workBranch } from '../../workflows/branches';
 import { whileBeating, withHeartbeats } from '../heartbeat';
 import { reportBaseName } from '../report';

@@ -2,7 +2,7 @@
  * Tasks run side by side that changed the same files: their branches will likely conflict
  * when merged, so the morning report flags them.
  */
-import type { TaskResult } from '../../workflows/contract';
+import type { TaskResult } from '../../contract';
 
 export interface Overlap {
   tasks: [string, string];

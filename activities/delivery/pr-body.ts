@@ -1,6 +1,7 @@
 /** The pull request's text: what a reviewer needs without opening the transcript. */
 import { escapeMarkdownLine, quoteAgentText } from '../../common/markdown';
-import type { AnsweredQuestion, CheckResult, ChecksOutcome, DependencyBranch, ReviewCost, TokenUsage } from '../../workflows/contract';
+import type { AnsweredQuestion, CheckResult, ChecksOutcome, ReviewCost, TokenUsage } from '../../contract';
+import type { DependencyBranch } from '../../workflows/task-messages';
 import { reviewCostLine } from './review-cost';
 
 export interface PrContent {

@@ -10,7 +10,7 @@
  * text, never run.
  */
 
-import type { IntegrityFinding, TestCounts } from '../../workflows/contract';
+import type { IntegrityFinding, TestCounts } from '../../contract';
 
 export type { IntegrityFinding, TestCounts };
 

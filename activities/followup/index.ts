@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
 import { escapeMarkdownLine, quoteAgentText } from '../../common/markdown';
 import { workerRedactor } from '../../common/redact';
-import type { ChecksOutcome } from '../../workflows/contract';
+import type { ChecksOutcome } from '../../contract';
 import type { GitHubClient } from '../delivery/pull-request';
 import { whileBeating } from '../heartbeat';
 import { FOLLOW_UP_MARKER } from './feedback';

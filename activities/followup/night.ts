@@ -8,7 +8,7 @@
 import type { NightshiftConfig } from '../../common/config';
 import type { StateStore } from '../../common/store';
 import type { BatchSpec } from '../../spec/types';
-import type { SpecRef } from '../../workflows/contract';
+import type { SpecRef } from '../../contract';
 import { githubRepoOf, type GitHubClient, type GitHubRepo } from '../delivery/pull-request';
 import { whileBeating } from '../heartbeat';
 import { storeValidatedSpec, type SpecInput } from '../spec';

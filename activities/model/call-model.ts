@@ -10,7 +10,7 @@ import { heartbeatEvery } from '../heartbeat';
 import { ApplicationFailure } from '@temporalio/common';
 import { CACHE_TTL_5M_MS, priceOf, worstCasePrice, type Effort } from '../../common/models';
 import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
-import type { TokenUsage } from '../../workflows/contract';
+import type { TokenUsage } from '../../contract';
 import { summarizeToolInput } from '../tools';
 import { oneLine } from '../tools/truncate';
 import { getJson, keys, loadConversation, putJsonOnce, type TranscriptStore, type TurnRecord } from '../transcripts';

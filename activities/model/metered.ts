@@ -5,7 +5,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { costOf, priceOf, worstCasePrice } from '../../common/models';
-import type { TokenUsage } from '../../workflows/contract';
+import type { TokenUsage } from '../../contract';
 import type { CallProgress } from '../../workflows/budget';
 import { assertMessage, toActivityError, toStreamedCallError } from './client';
 

@@ -10,7 +10,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { modelEntry } from '../../common/models';
 import { roundUsdNano } from '../../common/money';
-import type { TokenUsage } from '../../workflows/contract';
+import type { TokenUsage } from '../../contract';
 import { createMeteredMessage, type MeteredMessage } from './metered';
 
 export interface ToolAnswer extends Omit<MeteredMessage, 'msg'> {

@@ -8,7 +8,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { SpecError, type SpecIssue } from '../../common/errors';
 import { resolveModel } from '../../common/models';
 import type { BatchSpec } from '../../spec/types';
-import type { TokenUsage } from '../../workflows/contract';
+import type { TokenUsage } from '../../contract';
 import { askForToolCall } from '../model/tool-answer';
 import { ROLES } from '../prompt-roles';
 import { checkPlan, describeIssues, PLAN_TOOL_NAME, planTool, type PlanDraft } from './plan-tool';

@@ -11,7 +11,7 @@ import type { SpecIssue } from '../../common/errors';
 import { loadBatchSpec } from '../../spec/load';
 import { DEFAULTS } from '../../spec/defaults';
 import type { BatchSpec } from '../../spec/types';
-import type { SpecRef } from '../../workflows/contract';
+import type { SpecRef } from '../../contract';
 import { decomposeWithModel, type DecomposeInput, type Planner } from './decompose';
 import { estimateNight, loadHistory, type NightEstimate } from './estimate';
 import { decomposeHeuristically } from './heuristic';

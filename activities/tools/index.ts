@@ -1,5 +1,5 @@
 /**
- * Runs one tool call against the task's sandbox. The `runTool` activity (agent.ts) adds
+ * Runs one tool call against the task's sandbox. The `runTool` activity (activities/agent.ts) adds
  * the idempotency around it; this file only maps names to implementations.
  */
 import { fail, ok, ToolInputError, type ToolContext, type ToolOutcome } from './context';

@@ -12,7 +12,7 @@ import { Connection, isGrpcServiceError } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { inheritedEnv } from '../../common/config';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
+import { SEARCH_ATTRIBUTES } from '../../contract';
 import { freePort, startPostgres, type PostgresServer } from './postgres';
 
 /** The server version scripts/bootstrap.sh builds and docker-compose.yml runs. */
@@ -225,7 +225,7 @@ const GRPC_NOT_FOUND = 5;
 const GRPC_ALREADY_EXISTS = 6;
 
 /**
- * Registers the namespace and nightshift's search attributes (workflows/contract.ts), each
+ * Registers the namespace and nightshift's search attributes (contract/search-attributes.ts), each
  * only if missing. The frontend learns of a new namespace on its next cache refresh, so
  * adding the attributes is retried until it sees it.
  */

@@ -2,9 +2,9 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
-import { TASK_QUEUE, webUiUrl, type NightshiftConfig } from '../../common/config';
+import { webUiUrl, type NightshiftConfig } from '../../common/config';
+import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, TASK_QUEUE, type BatchStatus, type TaskResult } from '../../contract';
 import type { SpecIssue } from '../../common/errors';
-import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { duration, localDate, taskTable, usd } from '../format';

@@ -7,12 +7,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
+import { type NightshiftConfig } from '../../common/config';
+import { BATCH_WORKFLOW, SEARCH_ATTRIBUTES, TASK_QUEUE } from '../../contract';
 import { openStateStore } from '../../common/store';
 import { storeValidatedSpec } from '../../activities/spec';
 import { createGitHubClient, githubRepoOf, type GitHubClient, type GitHubClientOptions, type GitHubRepo } from '../../activities/delivery/pull-request';
 import { planFollowUps, type FollowUpPlan } from '../../activities/followup/tasks';
-import { BATCH_WORKFLOW, SEARCH_ATTRIBUTES } from '../../workflows/contract';
 import { CliError, EXIT } from '../errors';
 import { localDate } from '../format';
 

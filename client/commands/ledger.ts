@@ -4,8 +4,7 @@
  * cap has reserved money that day.
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { ledgerDate } from '../../workflows/budget';
-import { dailyLedgerStatusQuery, ledgerWorkflowId, raiseBudgetUpdate, type DailyLedgerStatus } from '../../workflows/contract';
+import { dailyLedgerStatusQuery, ledgerDate, ledgerWorkflowId, raiseBudgetUpdate, type DailyLedgerStatus } from '../../contract';
 import { CliError, EXIT } from '../errors';
 import { usd } from '../format';
 import { queryWithWorker } from '../workers';

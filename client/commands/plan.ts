@@ -9,15 +9,14 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
-import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
+import { type NightshiftConfig } from '../../common/config';
+import { batchIdFor, PLANNED_WORKFLOW, planWorkflowId as planWorkflowIdFor, TASK_QUEUE, type PlannedNightInput } from '../../contract';
 import { createAnthropicClient } from '../../activities/model/client';
 import { describeIssues, type PlanDraft } from '../../activities/planning/plan-tool';
 import { defaultPlanFile, makePlan, savePlan } from '../../activities/planning/plan';
 import { describePlanner, type PlanHeader } from '../../activities/planning/render';
 import { addTask, EDITABLE_FIELDS, listSessions, loadSession, modifyTask, newSessionId, PlanEditError, PlanSessionChanged, removeTask, saveSession, splitTask, type PlanSession, type SessionPlace } from '../../activities/planning/session';
 import { withStateStore } from '../../common/store';
-import { batchIdFor } from '../../workflows/contract';
-import { PLANNED_WORKFLOW, type PlannedNightInput } from '../../workflows/planned';
 import { CliError, EXIT } from '../errors';
 import { localDate, table, usd } from '../format';
 
@@ -225,7 +224,7 @@ export async function startDecomposed(client: Client, goal: string, o: Omit<Plan
   const date = o.date ?? localDate();
   const batchId = o.workflowId ?? batchIdFor(date);
   const input: PlannedNightInput = { goal, date, batchId, maxCostUsd: o.budget, repo: o.repo, model: o.model, out: o.out ?? defaultPlanFile(date) };
-  const planWorkflowId = `${batchId}-plan`;
+  const planWorkflowId = planWorkflowIdFor(batchId);
   let runId: string;
   try {
     const h = await client.workflow.start(PLANNED_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: planWorkflowId, args: [input], staticSummary: `plan and run: ${goal.slice(0, 100)}` });

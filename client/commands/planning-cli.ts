@@ -2,8 +2,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import type { NightshiftConfig } from '../../common/config';
-import { TASK_QUEUE } from '../../common/config';
-import type { ImproveInput, ImproveResult } from '../../workflows/improve';
+import type { ImproveInput, ImproveResult } from '../../contract';
 import { CliError, EXIT } from '../errors';
 import { localDate } from '../format';
 import { load } from '../lazy';
@@ -91,10 +90,10 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
       if (!Number.isInteger(o.loops) || o.loops < 1) throw new CliError('--loops must be a whole number of at least 1', EXIT.usage);
       const date = o.date ?? localDate();
       const input: ImproveInput = { repo: o.repo, loops: o.loops, date, maxCostUsdPerLoop: o.budget, model: o.model };
-      const workflowId = o.workflowId ?? `nightshift-improve-${date}`;
+      const workflowId = o.workflowId ?? load.contract().improveWorkflowId(date);
       const client = await load.temporal().connectClient(config);
       if (o.wait) await load.workers().requireWorker(client);
-      const handle = await client.workflow.start(load.improve().IMPROVE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
+      const handle = await client.workflow.start(load.contract().IMPROVE_WORKFLOW, { taskQueue: load.contract().TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
       if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries are kept in the state store (.nightshift/improve/ with the file store)`);
       const r = (await handle.result()) as ImproveResult;
       if (o.json) return print(JSON.stringify(r, null, 2));

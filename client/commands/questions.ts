@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { questionsDir } from '../../activities/questions';
 import type { HostSettings, NightshiftConfig } from '../../common/config';
-import { answerSignal, raiseBudgetUpdate, taskStatusQuery, TASK_WORKFLOW, taskWorkflowId, type OpenQuestion } from '../../workflows/contract';
+import { answerSignal, raiseBudgetUpdate, taskStatusQuery, TASK_WORKFLOW, taskWorkflowId, type OpenQuestion } from '../../contract';
 import { readBatch, runningBatchIds } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { duration, table } from '../format';

@@ -6,10 +6,10 @@
  */
 import * as path from 'node:path';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleSummary } from '@temporalio/client';
-import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
+import { type NightshiftConfig } from '../../common/config';
+import { BATCH_WORKFLOW, DEFAULT_SCHEDULE_ID, TASK_QUEUE, type BatchInput } from '../../contract';
 import { parseDuration } from '../../spec/schema';
 import { loadBatchSpec } from '../../spec/load';
-import { BATCH_WORKFLOW, DEFAULT_SCHEDULE_ID, type BatchInput } from '../../workflows/contract';
 import { CliError, EXIT } from '../errors';
 import { table } from '../format';
 

@@ -17,7 +17,7 @@ import type { Client } from '@temporalio/client';
 import type { NotifyEnv } from '../../common/config';
 import type { StateStore } from '../../common/store';
 import { TelegramQuestionIndex, telegramDir } from '../../activities/telegram-index';
-import { answerSignal } from '../../workflows/contract';
+import { answerSignal } from '../../contract';
 import { CliError, EXIT } from '../errors';
 import { answerTask } from './questions';
 

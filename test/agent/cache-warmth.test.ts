@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { priceOf } from '../../common/models';
 import { worstCaseCostUsd } from '../../workflows/budget';
-import type { TaskStatus } from '../../workflows/contract';
+import type { TaskStatus } from '../../contract';
 import { message, scaledClock, startFakeAnthropic, toolUse, type FakeAnthropic } from '../fakes/anthropic-server';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { agentInput, agentSpec, startAgentTask, taskResultOf, withModel } from './helpers';

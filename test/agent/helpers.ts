@@ -2,10 +2,11 @@
 import { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NightshiftWorker } from '../../worker';
-import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
+import { type NightshiftConfig } from '../../common/config';
+import { failedTaskResult, TASK_QUEUE, type TaskResult } from '../../contract';
 import type { SandboxSettings } from '../../sandbox/types';
 import type { TaskSpec } from '../../spec/types';
-import { failedTaskResult, type AgentLoopOptions, type AgentTaskInput, type TaskResult } from '../../workflows/contract';
+import { type AgentLoopOptions, type AgentTaskInput } from '../../workflows/task-messages';
 import { uniqueBatchId } from '../helpers/temporal';
 
 export const NO_NETWORK: SandboxSettings = { provider: 'local', networkAllow: [], envAllow: [] };

@@ -12,7 +12,7 @@ import { badRequest, malformed, message, overloaded, rateLimited, startFakeAnthr
 import { WorkflowFailedError } from '@temporalio/client';
 import { workDirFor } from '../../activities/agent';
 import { agentInput, agentSpec, historyBytes, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
-import { taskRunKey } from '../../workflows/contract';
+import { taskRunKey } from '../../workflows/task-messages';
 
 const server = devServerForFile();
 

@@ -14,9 +14,10 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
+import { type NightshiftConfig } from '../../common/config';
+import { TASK_QUEUE } from '../../contract';
 import type { MessagesRequest } from '../../activities/model/messages-server';
-import type { BatchResult, BatchStatus, TaskStatus } from '../../workflows/contract';
+import type { BatchResult, BatchStatus, TaskStatus } from '../../contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startRecordingServer, type RecordingServer } from '../fakes/notify-servers';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';

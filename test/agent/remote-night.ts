@@ -8,9 +8,8 @@
 import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NightshiftWorker } from '../../worker';
-import { TASK_QUEUE } from '../../common/config';
-import type { BatchResult, BatchStatus } from '../../workflows/contract';
-import { batchIdFor } from '../../workflows/contract';
+import { batchIdFor, TASK_QUEUE } from '../../contract';
+import type { BatchResult, BatchStatus } from '../../contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import type { startFakeGitHub } from '../fakes/github-server';
 import { git, GITHUB_REPO, taskOf } from '../delivery/helpers';

@@ -13,7 +13,7 @@ import { answerTask, localUser } from '../../client/commands/questions';
 import { devServerForFile } from '../helpers/temporal';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import type { TaskStatus } from '../../workflows/contract';
+import type { TaskStatus } from '../../contract';
 import { agentInput, agentSpec, runAgentTask, startAgentTask, taskResultOf } from '../agent/helpers';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, prSettings, remote, writesThenFinishes } from './helpers';
 import { deliveryBranch } from '../../workflows/branches';

@@ -19,7 +19,7 @@ import { createGitHubClient } from '../../activities/delivery/pull-request';
 import { readPullFeedback, FOLLOW_UP_MARKER } from '../../activities/followup/feedback';
 import { followUpDescription } from '../../activities/followup/tasks';
 import { followUp } from '../../client/commands/followup';
-import type { BatchResult } from '../../workflows/contract';
+import type { BatchResult } from '../../contract';
 import { deliveryBranch, taskOfBranch } from '../../workflows/branches';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
 import type { MessagesRequest } from '../../activities/model/messages-server';

@@ -16,7 +16,7 @@ import { createDeliveryActivities } from '../../activities/delivery';
 import { FileTranscriptStore, getJson, keys, type PromptRecord } from '../../activities/transcripts';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { routeSandboxes } from '../../sandbox/router';
-import type { DependencyBranch } from '../../workflows/contract';
+import type { DependencyBranch } from '../../workflows/task-messages';
 import { agentSpec } from '../agent/helpers';
 import { gitIn, makeRepo, tempDir } from '../sandbox/helpers';
 

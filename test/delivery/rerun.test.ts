@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { devServerForFile, uniqueBatchId } from '../helpers/temporal';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { batchIdFor } from '../../workflows/contract';
+import { batchIdFor } from '../../contract';
 import { deliveryBranch, workBranch } from '../../workflows/branches';
 import { agentInput, agentSpec, runAgentTask, startAgentTask, taskResultOf } from '../agent/helpers';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';

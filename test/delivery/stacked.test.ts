@@ -8,13 +8,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BatchResult } from '../../workflows/contract';
+import type { BatchResult } from '../../contract';
 import { devServerForFile } from '../helpers/temporal';
 import { runBatch } from '../helpers/batch';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
-import { batchIdFor } from '../../workflows/contract';
+import { batchIdFor } from '../../contract';
 
 const server = devServerForFile();
 const DATE = '2026-11-22';

@@ -18,7 +18,7 @@ import { agentInput, agentSpec, runAgentTask } from '../agent/helpers';
 import { gitIn, tempDir } from '../sandbox/helpers';
 import { stateDir } from '../../common/config';
 import { renderReportMarkdown } from '../../activities/report';
-import type { BatchStatus, TaskResult } from '../../workflows/contract';
+import type { BatchStatus, TaskResult } from '../../contract';
 import { TEST_INTEGRITY_LABEL } from '../../workflows/delivery';
 import { deliveryConfig, deliveryWorker, GITHUB_REPO, prSettings } from './helpers';
 

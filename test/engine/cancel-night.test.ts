@@ -10,9 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
-import { TASK_QUEUE } from '../../common/config';
+import { batchStatusQuery, cancelBatchUpdate, TASK_QUEUE, type BatchResult } from '../../contract';
 import { readBatch } from '../../client/batches';
-import { batchStatusQuery, cancelBatchUpdate, type BatchResult } from '../../workflows/contract';
 
 const server = devServerForFile();
 

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BatchStatus } from '../../workflows/contract';
+import type { BatchStatus } from '../../contract';
 import { uniqueBatchId } from '../helpers/temporal';
 import { createExampleRepo, EXAMPLE_REPO } from '../../activities/model/example-repo';
 import { cliHarness } from '../helpers/cli';

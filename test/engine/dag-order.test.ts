@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
-import { TASK_QUEUE } from '../../common/config';
-import type { BatchResult } from '../../workflows/contract';
+import { TASK_QUEUE } from '../../contract';
+import type { BatchResult } from '../../contract';
 
 let env: TestWorkflowEnvironment;
 before(async () => {

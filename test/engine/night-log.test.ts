@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { TASK_QUEUE } from '../../common/config';
+import { TASK_QUEUE } from '../../contract';
 import { NIGHT_LOG_MAX_BYTES, nightLogPath } from '../../common/night-log-path';
 import { preflight } from '../../spec/preflight';
 import { loadBatchSpec } from '../../spec/load';
 import { NightLogs } from '../../worker/night-log';
-import type { BatchResult } from '../../workflows/contract';
+import type { BatchResult } from '../../contract';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
 import { spawnWorker } from '../helpers/worker-process';
 

@@ -9,10 +9,11 @@ import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { readStoredTasks } from '../../activities/batch-results';
 import { readBatch } from '../../client/batches';
-import { TASK_QUEUE } from '../../common/config';
+import { TASK_QUEUE } from '../../contract';
 import { openStateStore } from '../../common/store';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
-import type { BatchResult, CarriedBatchState } from '../../workflows/contract';
+import type { BatchResult } from '../../contract';
+import type { CarriedBatchState } from '../../workflows/batch-messages';
 import { loggedCommand, readLog } from '../helpers/batch';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 

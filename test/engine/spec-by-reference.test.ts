@@ -11,8 +11,10 @@ import { test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
 import { startBatch } from '../../client/commands/batch';
-import { TASK_QUEUE, type NightshiftConfig } from '../../common/config';
-import type { BatchResult, CarriedBatchState } from '../../workflows/contract';
+import { type NightshiftConfig } from '../../common/config';
+import { TASK_QUEUE } from '../../contract';
+import type { BatchResult } from '../../contract';
+import type { CarriedBatchState } from '../../workflows/batch-messages';
 import { postgresForFile } from '../helpers/postgres';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 

@@ -7,8 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
-import { TASK_QUEUE } from '../../common/config';
-import type { BatchResult } from '../../workflows/contract';
+import { TASK_QUEUE } from '../../contract';
+import type { BatchResult } from '../../contract';
 
 const server = devServerForFile();
 

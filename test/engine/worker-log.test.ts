@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { TASK_QUEUE } from '../../common/config';
+import { TASK_QUEUE } from '../../contract';
 import { NightshiftLogger, activityEvent } from '../../worker/log';
-import type { BatchResult } from '../../workflows/contract';
+import type { BatchResult } from '../../contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';
 import { nightshiftBin } from '../helpers/bin';

@@ -3,8 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NightshiftWorker } from '../../worker';
-import { TASK_QUEUE } from '../../common/config';
-import type { BatchInput, BatchResult } from '../../workflows/contract';
+import { TASK_QUEUE } from '../../contract';
+import type { BatchInput, BatchResult } from '../../contract';
 import { uniqueBatchId } from './temporal';
 
 export function runBatch(env: TestWorkflowEnvironment, worker: NightshiftWorker, input: BatchInput, workflowId = uniqueBatchId()): Promise<BatchResult> {

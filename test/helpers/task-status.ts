@@ -1,5 +1,5 @@
 /** A task's status row for report and rendering tests: a finished task with nothing spent, `extra` on top. */
-import type { TaskStatus } from '../../workflows/contract';
+import type { TaskStatus } from '../../contract';
 
 export function taskStatus(taskId: string, extra: Partial<TaskStatus> = {}): TaskStatus {
   return {

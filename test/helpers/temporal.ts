@@ -9,7 +9,7 @@ import { after, before } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadConfig, type NightshiftConfig } from '../../common/config';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
-import { SEARCH_ATTRIBUTES } from '../../workflows/contract';
+import { SEARCH_ATTRIBUTES } from '../../contract';
 import { createNightshiftWorker, type NightshiftWorker, type NightshiftWorkerOptions } from '../../worker';
 
 /** `extraArgs` go to `temporal server start-dev` (e.g. dynamic config values); `port` fixes its port (default: a free one). */

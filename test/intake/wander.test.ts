@@ -10,11 +10,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { TASK_QUEUE } from '../../common/config';
+import { INTAKE_WORKFLOW, intakeStatusQuery, TASK_QUEUE, type IntakeStatus } from '../../contract';
 import { SpecError } from '../../common/errors';
 import { loadBatchSpec } from '../../spec/load';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
-import { INTAKE_WORKFLOW, intakeStatusQuery, type IntakeStatus } from '../../workflows/intake-contract';
 import { loggedCommand, readLog } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { MessagesRequest } from '../../activities/model/messages-server';
-import { TASK_QUEUE } from '../../common/config';
+import { TASK_QUEUE } from '../../contract';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { makeRepo } from '../sandbox/helpers';
 import { withModel } from '../agent/helpers';
-import type { ImproveInput, ImproveResult } from '../../workflows/improve';
+import type { ImproveInput, ImproveResult } from '../../contract';
 
 const server = devServerForFile();
 

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ScheduleOverlapPolicy } from '@temporalio/client';
-import { TASK_QUEUE } from '../../common/config';
-import type { BatchResult } from '../../workflows/contract';
+import { TASK_QUEUE } from '../../contract';
+import type { BatchResult } from '../../contract';
 import { loggedCommand, readLog } from '../helpers/batch';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 

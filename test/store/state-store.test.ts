@@ -19,7 +19,7 @@ import { loadBatchSpec } from '../../spec/load';
 import type { BatchSpec } from '../../spec/types';
 import { FileStateStore, type StateStore } from '../../common/store';
 import { BLOB_CHUNK_BYTES, PostgresStateStore } from '../../common/store/postgres';
-import type { BatchStatus } from '../../workflows/contract';
+import type { BatchStatus } from '../../contract';
 import { postgresForFile } from '../helpers/postgres';
 
 const pg = postgresForFile();

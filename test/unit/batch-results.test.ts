@@ -9,7 +9,7 @@ import { checkKey } from '../../common/store/types';
 import { FileStateStore } from '../../common/store';
 import { committedUsd, newLedger, requestAllowance, settleTask, spentUsd } from '../../workflows/budget';
 import { compactLedger, ENDED_TASKS_LEDGER_KEY, EndedStates, RECORD_CHARS, recordBatches } from '../../workflows/batch-results';
-import { NO_TOKENS, type TaskResult, type TaskState } from '../../workflows/contract';
+import { NO_TOKENS, type TaskResult, type TaskState } from '../../contract';
 
 const result = (taskId: string, status: TaskState, extra: Partial<TaskResult> = {}): TaskResult => ({ taskId, status, costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: 1, ...extra });
 

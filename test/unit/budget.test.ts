@@ -12,32 +12,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MODEL_PRICES } from '../../common/models';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
-import type { AllowanceGrant, BatchBudgetLedger, DailyLedgerState } from '../../workflows/contract';
-import {
-  attemptOutcome,
-  committedUsd,
-  interruptedCallCost,
-  isCallProgress,
-  MODEL_CALL_INTERRUPTED,
-  MODEL_RETRY,
-  modelRetryDelayMs,
-  ledgerDate,
-  newDailyLedger,
-  newLedger,
-  nextInputTokens,
-  pastWarning,
-  raiseDaily,
-  requestAllowance,
-  requestDaily,
-  revokeAllowance,
-  settleDaily,
-  settleTask,
-  spentUsd,
-  takeWarning,
-  taskCapDecision,
-  tokensFromChars,
-  worstCaseCostUsd,
-} from '../../workflows/budget';
+import type { AllowanceGrant, BatchBudgetLedger, DailyLedgerState } from '../../workflows/budget-messages';
+import { attemptOutcome, committedUsd, interruptedCallCost, isCallProgress, MODEL_CALL_INTERRUPTED, MODEL_RETRY, modelRetryDelayMs, newDailyLedger, newLedger, nextInputTokens, pastWarning, raiseDaily, requestAllowance, requestDaily, revokeAllowance, settleDaily, settleTask, spentUsd, takeWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from '../../workflows/budget';
+import { ledgerDate } from '../../contract';
 
 const sonnet = MODEL_PRICES['claude-sonnet-4-5'];
 

@@ -11,7 +11,7 @@ import { loadConfig } from '../../common/config';
 import { useModelTable } from '../../common/models';
 import { installModelFile } from '../../common/models-file';
 import { parseBatchYaml } from '../../spec/load';
-import type { BatchStatus } from '../../workflows/contract';
+import type { BatchStatus } from '../../contract';
 
 const rec = (task: string, state: string, model: string | undefined, complexity: string, costUsd: number, hours: number, extra: object = {}) => ({
   task,

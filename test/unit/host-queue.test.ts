@@ -1,7 +1,8 @@
 /** The worker-specific queue a worker polls, and the host id that names it (common/config.ts, common/task-queues.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadConfig, TASK_QUEUE } from '../../common/config';
+import { loadConfig } from '../../common/config';
+import { TASK_QUEUE } from '../../contract';
 import { hostTaskQueue } from '../../common/task-queues';
 import { HOST_SCHEDULE_TO_START_MS, onHost, sandboxStep } from '../../workflows/activity-profiles';
 

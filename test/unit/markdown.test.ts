@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mdCode, mdText, mdUsd } from '../../workflows/markdown';
 import { taskDetails } from '../../workflows/progress';
-import type { TaskStatus } from '../../workflows/contract';
+import type { TaskStatus } from '../../contract';
 
 test('text is escaped and kept on one line; money is text, not math', () => {
   assert.equal(mdText('a | b\n\nc $1 *x* `y` [z](u) <b>'), 'a \\| b c \\$1 \\*x\\* \\`y\\` \\[z\\](u) \\<b\\>');

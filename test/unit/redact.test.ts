@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { redactionNote, Redactor, workerRedactor } from '../../common/redact';
 import { writeReportFiles } from '../../activities/report';
-import type { BatchStatus } from '../../workflows/contract';
+import type { BatchStatus } from '../../contract';
 
 const fakeKey = (prefix: string, n: number) => prefix + 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5mN7pQ9rS1tU3'.slice(0, n);
 

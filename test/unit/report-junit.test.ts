@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeReportFiles } from '../../activities/report';
 import { renderChecksJunit } from '../../activities/report-junit';
-import type { BatchStatus, CheckResult } from '../../workflows/contract';
+import type { BatchStatus, CheckResult } from '../../contract';
 import { taskStatus } from '../helpers/task-status';
 
 const check = (command: string, o: Partial<CheckResult> = {}): CheckResult => ({ command, exitCode: 0, passed: true, outputTail: '', ...o });

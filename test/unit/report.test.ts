@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { renderReportMarkdown, writeReportFiles } from '../../activities/report';
-import type { BatchStatus, TaskStatus } from '../../workflows/contract';
+import type { BatchStatus, TaskStatus } from '../../contract';
 import { taskStatus } from '../helpers/task-status';
 
 const task = (taskId: string, status: TaskStatus['status'], extra: Partial<TaskStatus> = {}): TaskStatus => taskStatus(taskId, { title: `Title ${taskId}`, status, ...extra });
