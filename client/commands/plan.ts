@@ -19,6 +19,7 @@ import { withStateStore } from '../../common/store';
 import { batchIdFor } from '../../workflows/contract';
 import { PLANNED_WORKFLOW, type PlannedNightInput } from '../../workflows/planned';
 import { CliError, EXIT } from '../errors';
+import { didYouMeanSuffix } from '../../common/suggest';
 import { localDate, table, usd } from '../format';
 
 export interface PlanOptions {
@@ -88,6 +89,9 @@ async function writeSession(root: string, s: PlanSession): Promise<string> {
   const r = await savePlan(root, s.draft, headerOf(s), { out: s.out });
   return r.text;
 }
+
+/** What the prompt answers to, for a did-you-mean on anything else. */
+const REPL_COMMANDS = ['show', 'add', 'remove', 'split', 'set', 'approve', 'start', 'quit', 'exit', 'help'];
 
 export const REPL_HELP = `commands:
   show                          the plan: phases, models, estimates
@@ -166,7 +170,7 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
           break;
         }
       } else if (cmd === 'quit' || cmd === 'exit') break;
-      else say(`unknown command "${cmd}"\n${REPL_HELP}`);
+      else say(`unknown command "${cmd}"${didYouMeanSuffix(cmd, REPL_COMMANDS)}\n${REPL_HELP}`);
     } catch (err) {
       if (!(err instanceof PlanEditError || err instanceof CliError)) throw err;
       say(`refused: ${err.message}`);
