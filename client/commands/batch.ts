@@ -7,7 +7,7 @@ import type { SpecIssue } from '../../common/errors';
 import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
-import { duration, localDate, taskTable, usd } from '../format';
+import { duration, localDate, redrawer, taskTable, usd } from '../format';
 import { runnable } from '../hints';
 import { load } from '../lazy';
 
@@ -107,10 +107,12 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
 
 export async function statusCommand(client: Client, batch: string | undefined, o: { json?: boolean; watch?: boolean }, print: (s: string) => void): Promise<BatchStatus> {
   const batchId = batch ?? (await latestBatchId(client));
+  // On a terminal each refresh replaces the last; in a pipe each is printed after the last.
+  const show = o.watch && !o.json && process.stdout.isTTY ? redrawer(process.stdout) : print;
   for (;;) {
     const s = await readBatchLive(client, batchId);
     if (o.json) print(JSON.stringify(s, null, 2));
-    else print((o.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + renderStatus(s));
+    else show(renderStatus(s));
     if (!o.watch || s.state === 'completed' || s.state === 'failed') return s;
     await new Promise((r) => setTimeout(r, 2000));
   }

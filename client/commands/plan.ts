@@ -214,7 +214,8 @@ export async function listCommand(config: NightshiftConfig): Promise<{ sessions:
   const text = sessions.length
     ? table(
         ['SESSION', 'STATE', 'TASKS', 'FILE', 'UPDATED', 'FROM'],
-        sessions.map((s) => [s.id, s.state + (s.batchId ? ` (${s.batchId})` : ''), String(s.draft.tasks.length), s.out, s.updatedAt.slice(0, 16), s.from.slice(0, 60)]),
+        sessions.map((s) => [s.id, s.state + (s.batchId ? ` (${s.batchId})` : ''), String(s.draft.tasks.length), s.out, s.updatedAt.slice(0, 16), s.from.replace(/\s+/g, ' ')]),
+        { fit: ['FROM'] },
       )
     : 'no planning sessions; start one with nightshift plan "goal"';
   return { sessions, text };
