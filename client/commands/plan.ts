@@ -107,6 +107,8 @@ export const REPL_HELP = `commands:
 export interface ReplIo {
   input: Readable;
   output: Writable;
+  /** Line editing, arrow keys and history. @default when input and output are both terminals */
+  terminal?: boolean;
   /** Starts the batch for a task file; returns the batch ID. */
   start(file: string, date: string): Promise<string>;
 }
@@ -124,7 +126,9 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
   const say = (s: string) => io.output.write(s + '\n');
   const root = place.root;
   let s = session;
-  const rl = readline.createInterface({ input: io.input, terminal: false });
+  // In a terminal, readline edits the line (arrows, history); otherwise lines are read as they come.
+  const terminal = io.terminal ?? Boolean((io.input as Partial<NodeJS.ReadStream>).isTTY && (io.output as Partial<NodeJS.WriteStream>).isTTY);
+  const rl = readline.createInterface({ input: io.input, output: io.output, terminal, prompt: 'plan> ', historySize: terminal ? 200 : 0, removeHistoryDuplicates: true });
   // Take the iterator now: it buffers lines that arrive while the plan is being written.
   const lines = rl[Symbol.asyncIterator]();
   const apply = async (draft: PlanDraft, what: string) => {
@@ -132,7 +136,7 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
     say(`${what}\n${await writeSession(root, s)}`);
   };
   say(`session ${s.id} · ${s.from} · ${s.state}\n${await writeSession(root, s)}\n\n${REPL_HELP}`);
-  io.output.write('plan> ');
+  rl.prompt(true);
   for (let next = await lines.next(); !next.done; next = await lines.next()) {
     const raw = next.value;
     const line = raw.trim();
@@ -179,7 +183,8 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
         say(`reloaded version ${s.version} (${s.state}):\n${await writeSession(root, s)}`);
       }
     }
-    io.output.write('plan> ');
+    // Keep the cursor where typing ahead left it, rather than at the start of what was typed.
+    rl.prompt(true);
   }
   rl.close();
   // Every change was saved as it was made.
