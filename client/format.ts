@@ -27,6 +27,9 @@ export function truncate(text: string, width: number): string {
   return out + ELLIPSIS;
 }
 
+/** `text` padded with spaces to `width` terminal columns (String.padEnd counts a wide character as one). */
+export const padToWidth = (text: string, width: number): string => text + ' '.repeat(Math.max(0, width - stringWidth(text)));
+
 export interface TableOptions {
   /** Headings of the free-text columns that may be cut to fit, the widest cut first. */
   fit?: readonly string[];
@@ -54,12 +57,11 @@ export function table(header: string[], rows: string[][], o: TableOptions = {}):
       over -= cut;
     }
   }
-  const pad = (c: string, w: number) => c + ' '.repeat(Math.max(0, w - stringWidth(c)));
   const line = (cells: string[]) =>
     cells
       .map((c, i) => {
         const cell = stringWidth(c) > widths[i] ? truncate(c, widths[i]) : c;
-        return i === cells.length - 1 ? cell : pad(cell, widths[i]);
+        return i === cells.length - 1 ? cell : padToWidth(cell, widths[i]);
       })
       .join(GAP)
       .trimEnd();

@@ -7,7 +7,7 @@ import type { SpecIssue } from '../../common/errors';
 import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, type BatchStatus, type TaskResult } from '../../workflows/contract';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
-import { duration, localDate, redrawer, taskTable, usd } from '../format';
+import { duration, localDate, padToWidth, redrawer, taskTable, usd } from '../format';
 import { runnable } from '../hints';
 import { load } from '../lazy';
 
@@ -91,7 +91,7 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
     waitsSaid = waits;
     for (const t of s.tasks) {
       if (seen.get(t.taskId) !== t.status) {
-        if (seen.size > 0 || t.status !== 'pending') print(`  ${t.taskId.padEnd(20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);
+        if (seen.size > 0 || t.status !== 'pending') print(`  ${padToWidth(t.taskId, 20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);
         seen.set(t.taskId, t.status);
       }
     }

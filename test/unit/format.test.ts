@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import stringWidth from 'string-width';
 import type { TaskResult } from '../../workflows/contract';
-import { redrawer, table, taskTable, terminalColumns, truncate } from '../../client/format';
+import { padToWidth, redrawer, table, taskTable, terminalColumns, truncate } from '../../client/format';
 import { renderQuestions, type ListedQuestion } from '../../client/commands/questions';
 
 const task = (taskId: string, summary: string): TaskResult => ({
@@ -62,6 +62,7 @@ test('wide characters count two columns, so columns stay aligned and cuts land o
   assert.equal(en.indexOf('plain'), 16);
   assert.ok(stringWidth(cjk) <= 30, cjk);
   assert.equal(truncate('説明文', 4), '説…');
+  assert.equal(padToWidth('日本', 6), '日本  ', 'the progress lines of start --wait pad by display width too');
 });
 
 class Screen extends Writable {
