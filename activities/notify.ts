@@ -1,11 +1,13 @@
 /**
  * Notifications (seed 001's Telegram alerts, plus Slack and a generic JSON webhook). A
- * channel that fails never fails a task: each channel gets a few attempts, then the
- * failure is returned for the report. Delivery is recorded per (workflow, key, channel),
+ * channel that fails never fails a task: each channel gets a few attempts within a bounded
+ * time (common/retry.ts, which honours a rate limit's Retry-After), then the failure is
+ * returned for the report. Delivery is recorded per (workflow, key, channel),
  * so a retried activity does not send twice.
  */
 import type { NotifyEnv } from '../common/config';
 import { redactionNote, workerRedactor } from '../common/redact';
+import { HttpStatusError, retryAfterOf, withRetries } from '../common/retry';
 import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings, type OpenQuestion } from '../contract';
 import { withHeartbeats } from './heartbeat';
 import type { TelegramQuestionIndex } from './telegram-index';
@@ -45,6 +47,11 @@ export interface NotifyDeps {
   attempts?: number;
   /** Delay before the second attempt; doubles after. @default 500 */
   backoffMs?: number;
+  /**
+   * A channel's attempts and waits end within this, so three slow channels still finish
+   * inside the activity's timeout (workflows/activity-profiles.ts notifyCall). @default 45000
+   */
+  giveUpAfterMs?: number;
   /** @default 10000 */
   requestTimeoutMs?: number;
 }
@@ -60,12 +67,14 @@ const TELEGRAM_MAX = 4000;
 async function post(url: string, body: unknown, timeoutMs: number): Promise<unknown> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
   const text = await res.text();
-  if (!res.ok) throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
+  let parsed: unknown = text;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
-    return text;
+    // Slack answers `ok` as plain text
   }
+  if (!res.ok) throw new HttpStatusError(res.status, `HTTP ${res.status}: ${text.slice(0, 200)}`, retryAfterOf(res.headers, parsed));
+  return parsed;
 }
 
 /** The channels `settings` (task file) and `env` (worker) configure together. */
@@ -117,6 +126,7 @@ const sentKey = (key: string, channel: string) => `notify.${key.replace(/[^A-Za-
 export function createNotifyActivities(deps: NotifyDeps) {
   const attempts = deps.attempts ?? 3;
   const backoff = deps.backoffMs ?? 500;
+  const giveUpAfterMs = deps.giveUpAfterMs ?? 45_000;
   const timeoutMs = deps.requestTimeoutMs ?? 10_000;
   return withHeartbeats({
     /** Sends to every configured channel. Never throws: failures come back in `failed`. */
@@ -134,25 +144,22 @@ export function createNotifyActivities(deps: NotifyDeps) {
           result.sent.push(ch.name);
           continue;
         }
-        let lastError = '';
-        for (let i = 0; i < attempts; i++) {
-          if (i > 0) await new Promise((r) => setTimeout(r, backoff * 2 ** (i - 1)));
-          try {
-            const extra = (await ch.send()) ?? {};
-            // Sent is sent: a record that cannot be written must not send the message again.
-            await recordTelegramQuestion(input, extra, deps.telegramIndex).catch((err: Error) =>
-              result.failed.push({ channel: ch.name, error: `sent, but a reply to it cannot be matched to the question (nightshift telegram): ${err.message}` }),
-            );
-            await deps.store.put(input.workflowId, k, JSON.stringify(extra));
-            Object.assign(result, extra);
-            result.sent.push(ch.name);
-            lastError = '';
-            break;
-          } catch (err) {
-            lastError = err instanceof Error ? err.message : String(err);
-          }
+        let extra: Record<string, unknown>;
+        try {
+          extra = (await withRetries(() => ch.send(), { attempts, firstDelayMs: backoff, giveUpAfterMs })) ?? {};
+        } catch (err) {
+          result.failed.push({ channel: ch.name, error: err instanceof Error ? err.message : String(err) });
+          continue;
         }
-        if (lastError) result.failed.push({ channel: ch.name, error: `${attempts} attempts: ${lastError}` });
+        // Sent is sent: a record that cannot be written must not send the message again.
+        await recordTelegramQuestion(input, extra, deps.telegramIndex).catch((err: Error) =>
+          result.failed.push({ channel: ch.name, error: `sent, but a reply to it cannot be matched to the question (nightshift telegram): ${err.message}` }),
+        );
+        await deps.store.put(input.workflowId, k, JSON.stringify(extra)).catch((err: Error) =>
+          result.failed.push({ channel: ch.name, error: `sent, but not recorded as sent, so a retried notification may send it again: ${err.message}` }),
+        );
+        Object.assign(result, extra);
+        result.sent.push(ch.name);
       }
       return result;
     },

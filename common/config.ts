@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
+import { didYouMeanSuffix } from './suggest';
 
 
 export const LOG_FORMATS = ['text', 'json'] as const;
@@ -156,7 +157,7 @@ function readChoice<T extends string>(env: NodeJS.ProcessEnv, name: string, allo
   const v = readEnv(env, name);
   if (v === undefined) return undefined;
   const hit = allowed.find((a) => a.toLowerCase() === v.toLowerCase());
-  if (!hit) throw new Error(`${name} must be one of ${allowed.join(', ')}; got "${v}"`);
+  if (!hit) throw new Error(`${name} must be one of ${allowed.join(', ')}; got "${v}"${didYouMeanSuffix(v, allowed)}`);
   return hit;
 }
 

@@ -10,6 +10,7 @@
  */
 import SHIPPED from './models.json';
 import { fromNanoUsd } from './money';
+import { nearest } from './suggest';
 
 export type Complexity = 'low' | 'medium' | 'high';
 
@@ -221,16 +222,7 @@ export function daysToEndOfLife(model: string, today: string): number | undefine
 /** Known IDs and aliases (or the `among` names) nearest to `model` by edit distance, for a did-you-mean. */
 export function nearestModels(model: string, max = 2, among?: readonly string[]): string[] {
   const names = among ?? [...Object.keys(table.aliases), ...Object.keys(table.models)];
-  const scored = names.map((n) => ({ n, d: editDistance(model, n) })).filter((x) => x.d <= Math.max(2, Math.floor(model.length / 4)));
-  return scored.sort((a, b) => a.d - b.d || a.n.localeCompare(b.n)).slice(0, max).map((x) => x.n);
+  // Model IDs are long and differ by a digit or two, so two edits are always worth a hint.
+  return nearest(model, names, { max, floor: 2 });
 }
 
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = cur;
-  }
-  return prev[b.length];
-}

@@ -10,7 +10,8 @@ import type { z } from 'zod';
 import { SpecError, type SpecIssue } from '../common/errors';
 import { blankJsonComments, isJsonFile } from './jsonc';
 import { BatchFileSchema, TASK_ID, TaskFileSchema, type BatchFile } from './schema';
-import { didYouMean, formatPath, knownKeysAt, lineOf, type FieldPath } from './locate';
+import { formatPath, knownKeysAt, lineOf, type FieldPath } from './locate';
+import { didYouMean } from '../common/suggest';
 import { normalizeBatch, type InvalidTask, type LoadExtras, type ParsedTask } from './normalize';
 import { loadReposFile, TARGET_KEYS, type RepoSet } from './repos';
 import type { BatchSpec } from './types';
@@ -46,7 +47,10 @@ function zodIssues(error: z.ZodError, schema: z.core.$ZodType, where: Located, p
       });
     }
     const missing = issue.code === 'invalid_type' && issue.input === undefined;
-    return [{ file: where.file, line: where.locate(full), path: formatPath(full), message: missing ? 'is required' : issue.message }];
+    // A misspelt choice (`medum`, `dokcer`) gets the same did-you-mean as a misspelt key.
+    const choice = issue.code === 'invalid_value' && typeof issue.input === 'string' ? didYouMean(issue.input, issue.values.filter((v) => typeof v === 'string')) : undefined;
+    const message = missing ? 'is required' : `${issue.message}${choice ? `; did you mean "${choice}"?` : ''}`;
+    return [{ file: where.file, line: where.locate(full), path: formatPath(full), message }];
   });
 }
 

@@ -1,6 +1,6 @@
 /**
  * Maps a field path (["tasks", 2, "depends_on"]) back to a line of the YAML source, and
- * suggests the nearest known key for a misspelt one.
+ * finds the keys a schema knows at a path (for a did-you-mean on a misspelt one).
  */
 import { isMap, isScalar, LineCounter, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
@@ -34,30 +34,6 @@ export function lineOf(doc: Document, counter: LineCounter, path: FieldPath, key
     if (node?.range) return counter.linePos(node.range[0]).line;
   }
   return undefined;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
-}
-
-export function didYouMean(key: string, known: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestScore = Infinity;
-  for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k.toLowerCase());
-    if (d < bestScore) [best, bestScore] = [k, d];
-  }
-  return best !== undefined && bestScore <= Math.max(1, Math.floor(key.length / 4)) ? best : undefined;
 }
 
 type AnySchema = z.core.$ZodType;

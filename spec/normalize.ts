@@ -5,7 +5,8 @@
  */
 import type { SpecIssue } from '../common/errors';
 import { findCycle } from '../workflows/dag';
-import { didYouMean, formatPath, type FieldPath } from './locate';
+import { formatPath, type FieldPath } from './locate';
+import { didYouMean } from '../common/suggest';
 import { expandRepoTargets, type RepoSet } from './repos';
 import { asList, parseDuration, type BatchFile, type TaskFile } from './schema';
 import type { BatchSpec, TaskSpec } from './types';

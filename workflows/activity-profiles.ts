@@ -153,7 +153,7 @@ export const storedReport = beating('10 minutes', quickRetry);
 /** reserveAllowance, reserveDaily: an Update waits on the other workflow's worker, which may itself be recovering. */
 export const crossWorkflow = beating('5 minutes', quickRetry);
 
-/** notify: each channel is retried inside the activity, up to ~35 s per channel. The activity never throws, so this retry covers only a lost worker. */
+/** notify: each channel is retried inside the activity, for at most 45 s per channel (common/retry.ts). The activity never throws, so this retry covers only a lost worker. */
 export const notifyCall = beating('3 minutes', { initialInterval: '1 second', maximumAttempts: 3 });
 
 /** awaitTaskResult: waits as long as a task may run. */

@@ -12,6 +12,7 @@ import { stateDir } from '../../common/config';
 import { formatSpecIssue } from '../../common/errors';
 import type { Complexity } from '../../common/models';
 import type { StateStore } from '../../common/store';
+import { didYouMeanSuffix } from '../../common/suggest';
 import { asList } from '../../spec/schema';
 import type { Planner } from './decompose';
 import { checkPlan, type PlanDraft, type PlannedTask } from './plan-tool';
@@ -220,7 +221,7 @@ export function modifyTask(draft: PlanDraft, id: string, field: string, value: s
       patch.deliverables = list;
       break;
     default:
-      throw new PlanEditError(`unknown field "${field}"; use one of ${EDITABLE_FIELDS.join(', ')}`);
+      throw new PlanEditError(`unknown field "${field}"${didYouMeanSuffix(field, EDITABLE_FIELDS)}; use one of ${EDITABLE_FIELDS.join(', ')}`);
   }
   return checked({ ...draft, tasks: draft.tasks.map((t) => (t.id === id ? ({ ...t, ...patch } as PlannedTask) : t)) });
 }

@@ -7,7 +7,7 @@ import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_
 import type { SpecIssue } from '../../common/errors';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
-import { duration, localDate, taskTable, usd } from '../format';
+import { duration, localDate, padToWidth, redrawer, taskTable, usd } from '../format';
 import { runnable } from '../hints';
 import { load } from '../lazy';
 
@@ -91,7 +91,7 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
     waitsSaid = waits;
     for (const t of s.tasks) {
       if (seen.get(t.taskId) !== t.status) {
-        if (seen.size > 0 || t.status !== 'pending') print(`  ${t.taskId.padEnd(20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);
+        if (seen.size > 0 || t.status !== 'pending') print(`  ${padToWidth(t.taskId, 20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);
         seen.set(t.taskId, t.status);
       }
     }
@@ -107,10 +107,12 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
 
 export async function statusCommand(client: Client, batch: string | undefined, o: { json?: boolean; watch?: boolean }, print: (s: string) => void): Promise<BatchStatus> {
   const batchId = batch ?? (await latestBatchId(client));
+  // On a terminal each refresh replaces the last; in a pipe each is printed after the last.
+  const show = o.watch && !o.json && process.stdout.isTTY ? redrawer(process.stdout) : print;
   for (;;) {
     const s = await readBatchLive(client, batchId);
     if (o.json) print(JSON.stringify(s, null, 2));
-    else print((o.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : '') + renderStatus(s));
+    else show(renderStatus(s));
     if (!o.watch || s.state === 'completed' || s.state === 'failed') return s;
     await new Promise((r) => setTimeout(r, 2000));
   }

@@ -24,7 +24,7 @@ export function renderEstimate(e: NightEstimate): string {
     `cost: ${basis(t.costSamples)}, time: ${basis(t.hoursSamples)}`,
   ]);
   return [
-    table(['TASK', 'MODEL', 'COMPLEXITY', 'COST', 'TIME', 'BASIS'], rows),
+    table(['TASK', 'MODEL', 'COMPLEXITY', 'COST', 'TIME', 'BASIS'], rows, { fit: ['BASIS'] }),
     '',
     `night: ${usd(e.costUsd)} of ${usd(e.budgetUsd)} max_cost_usd — ${e.fits ? 'fits' : 'does NOT fit'}; about ${e.hours}h wall-clock`,
     `history: ${e.historyTasks} finished agent tasks in results/*.json (prior: seed 001's hours, low 1h / medium 2.5h / high 4h)`,

@@ -91,7 +91,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .action(async (o: { json?: boolean }) => {
       const all = await withStore((store) => load.lessons().listLessons({ root: config.root, store }));
       if (o.json) return print(JSON.stringify(all, null, 2));
-      print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text])) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
+      print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text.replace(/\s+/g, ' ')]), { fit: ['LESSON'] }) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
     });
   lessons
     .command('remove')

@@ -18,6 +18,7 @@ import { describePlanner, type PlanHeader } from '../../activities/planning/rend
 import { addTask, EDITABLE_FIELDS, listSessions, loadSession, modifyTask, newSessionId, PlanEditError, PlanSessionChanged, removeTask, saveSession, splitTask, type PlanSession, type SessionPlace } from '../../activities/planning/session';
 import { withStateStore } from '../../common/store';
 import { CliError, EXIT } from '../errors';
+import { didYouMeanSuffix } from '../../common/suggest';
 import { localDate, table, usd } from '../format';
 
 export interface PlanOptions {
@@ -88,6 +89,9 @@ async function writeSession(root: string, s: PlanSession): Promise<string> {
   return r.text;
 }
 
+/** What the prompt answers to, for a did-you-mean on anything else. */
+const REPL_COMMANDS = ['show', 'add', 'remove', 'split', 'set', 'approve', 'start', 'quit', 'exit', 'help'];
+
 export const REPL_HELP = `commands:
   show                          the plan: phases, models, estimates
   add TITLE [-- DESCRIPTION]    add a task (complexity medium, no dependencies; change with set)
@@ -102,6 +106,8 @@ export const REPL_HELP = `commands:
 export interface ReplIo {
   input: Readable;
   output: Writable;
+  /** Line editing, arrow keys and history. @default when input and output are both terminals */
+  terminal?: boolean;
   /** Starts the batch for a task file; returns the batch ID. */
   start(file: string, date: string): Promise<string>;
 }
@@ -119,7 +125,9 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
   const say = (s: string) => io.output.write(s + '\n');
   const root = place.root;
   let s = session;
-  const rl = readline.createInterface({ input: io.input, terminal: false });
+  // In a terminal, readline edits the line (arrows, history); otherwise lines are read as they come.
+  const terminal = io.terminal ?? Boolean((io.input as Partial<NodeJS.ReadStream>).isTTY && (io.output as Partial<NodeJS.WriteStream>).isTTY);
+  const rl = readline.createInterface({ input: io.input, output: io.output, terminal, prompt: 'plan> ', historySize: terminal ? 200 : 0, removeHistoryDuplicates: true });
   // Take the iterator now: it buffers lines that arrive while the plan is being written.
   const lines = rl[Symbol.asyncIterator]();
   const apply = async (draft: PlanDraft, what: string) => {
@@ -127,7 +135,7 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
     say(`${what}\n${await writeSession(root, s)}`);
   };
   say(`session ${s.id} · ${s.from} · ${s.state}\n${await writeSession(root, s)}\n\n${REPL_HELP}`);
-  io.output.write('plan> ');
+  rl.prompt(true);
   for (let next = await lines.next(); !next.done; next = await lines.next()) {
     const raw = next.value;
     const line = raw.trim();
@@ -165,7 +173,7 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
           break;
         }
       } else if (cmd === 'quit' || cmd === 'exit') break;
-      else say(`unknown command "${cmd}"\n${REPL_HELP}`);
+      else say(`unknown command "${cmd}"${didYouMeanSuffix(cmd, REPL_COMMANDS)}\n${REPL_HELP}`);
     } catch (err) {
       if (!(err instanceof PlanEditError || err instanceof CliError)) throw err;
       say(`refused: ${err.message}`);
@@ -174,7 +182,8 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
         say(`reloaded version ${s.version} (${s.state}):\n${await writeSession(root, s)}`);
       }
     }
-    io.output.write('plan> ');
+    // Keep the cursor where typing ahead left it, rather than at the start of what was typed.
+    rl.prompt(true);
   }
   rl.close();
   // Every change was saved as it was made.
@@ -209,7 +218,8 @@ export async function listCommand(config: NightshiftConfig): Promise<{ sessions:
   const text = sessions.length
     ? table(
         ['SESSION', 'STATE', 'TASKS', 'FILE', 'UPDATED', 'FROM'],
-        sessions.map((s) => [s.id, s.state + (s.batchId ? ` (${s.batchId})` : ''), String(s.draft.tasks.length), s.out, s.updatedAt.slice(0, 16), s.from.slice(0, 60)]),
+        sessions.map((s) => [s.id, s.state + (s.batchId ? ` (${s.batchId})` : ''), String(s.draft.tasks.length), s.out, s.updatedAt.slice(0, 16), s.from.replace(/\s+/g, ' ')]),
+        { fit: ['FROM'] },
       )
     : 'no planning sessions; start one with nightshift plan "goal"';
   return { sessions, text };

@@ -105,8 +105,9 @@ export async function listQuestions(client: Client, now = Date.now()): Promise<L
 
 export function renderQuestions(qs: ListedQuestion[]): string {
   if (qs.length === 0) return 'no open questions';
-  const rows = qs.map((q) => [q.taskId, duration(q.ageMs), q.question.replace(/\s+/g, ' ').slice(0, 70), runnable(q.answerCommand)]);
-  return table(['TASK', 'AGE', 'QUESTION', 'ANSWER WITH'], rows);
+  const rows = qs.map((q) => [q.taskId, duration(q.ageMs), q.question.replace(/\s+/g, ' '), runnable(q.answerCommand)]);
+  // The answer command is pasted, so it is never the column cut.
+  return table(['TASK', 'AGE', 'QUESTION', 'ANSWER WITH'], rows, { fit: ['QUESTION'] });
 }
 
 export async function raiseBudget(client: Client, batchId: string, usd: string, taskId?: string): Promise<{ capUsd: number; resumed: string[] }> {

@@ -12,9 +12,9 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
 import type { NotifyEnv } from '../../common/config';
+import { HttpStatusError, retryAfterOf, withRetries } from '../../common/retry';
 import type { StateStore } from '../../common/store';
 import { TelegramQuestionIndex, telegramDir } from '../../activities/telegram-index';
 import { answerSignal } from '../../contract';
@@ -59,13 +59,16 @@ export interface TelegramListenerOptions {
   onProblem?: (line: string) => void;
 }
 
+/** After this long failing, the listener says so once more and starts its backoff over. */
+const LISTENER_PATIENCE_MS = 15 * 60_000;
+
 /** The answer command the question message ends with: `nightshift answer TASK "…" --batch BATCH`. */
 const ANSWER_LINE = /nightshift answer (\S+) "…" --batch (\S+)\s*$/m;
 
 async function call<T>(env: NotifyEnv, token: string, method: string, body: unknown, signal?: AbortSignal): Promise<T> {
   const res = await fetch(`${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   const r = (await res.json().catch(() => ({ ok: false, description: `HTTP ${res.status}` }))) as { ok?: boolean; description?: string; result?: T };
-  if (r.ok !== true) throw new Error(`Telegram ${method}: ${r.description ?? `HTTP ${res.status}`}`);
+  if (r.ok !== true) throw new HttpStatusError(res.status, `Telegram ${method}: ${r.description ?? `HTTP ${res.status}`}`, retryAfterOf(res.headers, r));
   return r.result as T;
 }
 
@@ -78,19 +81,27 @@ export async function listenTelegram(o: TelegramListenerOptions): Promise<Forwar
   let offset = Number((await fs.readFile(offsetFile, 'utf8').catch(() => '0')).trim()) || 0;
   const pollSeconds = o.pollSeconds ?? (o.once ? 0 : 25);
   const forwarded: ForwardedAnswer[] = [];
-  let failures = 0;
 
   while (!o.signal?.aborted) {
     let updates: TgUpdate[];
     try {
-      updates = await call<TgUpdate[]>(o.env, token, 'getUpdates', { offset, timeout: pollSeconds, allowed_updates: ['message'] }, o.signal);
-      failures = 0;
+      // A network blip, Telegram restarting or its flood control: back off up to a minute,
+      // as long as it asks. Even a refusal (a revoked token) is retried, since the listener
+      // is meant to outlast a night of such things; --once reports the first failure.
+      updates = await withRetries(() => call<TgUpdate[]>(o.env, token, 'getUpdates', { offset, timeout: pollSeconds, allowed_updates: ['message'] }, o.signal), {
+        attempts: o.once ? 1 : Infinity,
+        firstDelayMs: 1000,
+        maxDelayMs: 60_000,
+        giveUpAfterMs: LISTENER_PATIENCE_MS,
+        retryable: () => true,
+        signal: o.signal,
+        onRetry: (err, waitMs) => o.onProblem?.(`${(err as Error).message}; retrying in ${Math.ceil(waitMs / 1000)}s`),
+      });
     } catch (err) {
       if (o.signal?.aborted) break;
-      if (o.once) throw new CliError((err as Error).message, EXIT.unavailable);
-      // A network blip or Telegram restarting: keep listening, backing off up to a minute.
-      o.onProblem?.(`${(err as Error).message}; retrying`);
-      await sleep(Math.min(60_000, 1000 * 2 ** failures++), undefined, { signal: o.signal }).catch(() => undefined);
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause : (err as Error);
+      if (o.once) throw new CliError(cause.message, EXIT.unavailable);
+      o.onProblem?.(`${(err as Error).message}; still listening`);
       continue;
     }
     for (const u of updates) {

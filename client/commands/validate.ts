@@ -36,6 +36,6 @@ export function describePlan(spec: BatchSpec): string {
     `${spec.source}: ${spec.tasks.length} task${spec.tasks.length === 1 ? '' : 's'} in ${phases.length} phase${phases.length === 1 ? '' : 's'}; ` +
       `budget ${usd(spec.maxCostUsd)}, at most ${spec.maxConcurrentAgents} at once, sandbox ${spec.sandbox.provider}`,
     '',
-    table(['PHASE', 'TASK', 'RUNS', 'DEPENDS ON', 'TITLE'], rows),
+    table(['PHASE', 'TASK', 'RUNS', 'DEPENDS ON', 'TITLE'], rows, { fit: ['TITLE'] }),
   ].join('\n');
 }

@@ -1,7 +1,9 @@
 /**
  * Loopback HTTP servers standing in for Telegram's Bot API, a Slack incoming webhook and a
  * generic webhook. They speak the real wire format (JSON POSTs, Telegram's `{ ok, result }`)
- * and record every request; `failWith` makes one answer with an error status.
+ * and record every request; `failWith` makes one answer with an error status, and
+ * `rateLimit` makes the first requests answer 429 as each service does (a Retry-After
+ * header; Telegram also says `parameters.retry_after` in the body).
  *
  * The Telegram one also serves getUpdates as the Bot API does: updates from `offset` on
  * (an earlier offset confirms and forgets them), waiting up to `timeout` seconds for one
@@ -14,6 +16,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   body: Record<string, unknown>;
+  /** Date.now() when it arrived, to check a client waited as long as it was told. */
+  receivedAt: number;
 }
 
 export interface TelegramUpdate {
@@ -40,7 +44,16 @@ export interface RecordingServer {
   close(): Promise<void>;
 }
 
-export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'webhook'; failWith?: number }): Promise<RecordingServer> {
+export interface RateLimit {
+  /** How many requests are refused before the server answers normally. */
+  times: number;
+  retryAfterSeconds: number;
+  /** Say it in the Retry-After header. @default true */
+  header?: boolean;
+}
+
+export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'webhook'; failWith?: number; rateLimit?: RateLimit }): Promise<RecordingServer> {
+  let refusals = o.rateLimit?.times ?? 0;
   const requests: RecordedRequest[] = [];
   const waiters: { match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }[] = [];
   let messageId = 100;
@@ -81,11 +94,19 @@ export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'we
       } catch {
         body = { raw: data };
       }
-      const rec = { method: req.method ?? '', path: req.url ?? '', body };
+      const rec = { method: req.method ?? '', path: req.url ?? '', body, receivedAt: Date.now() };
       requests.push(rec);
       for (const w of waiters.filter((x) => x.match(rec))) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(rec);
+      }
+      if (o.rateLimit && refusals > 0) {
+        refusals--;
+        const seconds = o.rateLimit.retryAfterSeconds;
+        const headers = { 'content-type': 'application/json', ...(o.rateLimit.header === false ? {} : { 'retry-after': String(seconds) }) };
+        const body = o.kind === 'telegram' ? { ok: false, error_code: 429, description: `Too Many Requests: retry after ${seconds}`, parameters: { retry_after: seconds } } : { error: 'rate_limited' };
+        res.writeHead(429, headers).end(JSON.stringify(body));
+        return;
       }
       if (o.failWith) {
         res.writeHead(o.failWith, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, description: 'failing on purpose' }));

@@ -89,6 +89,41 @@ test('a session is edited line by line, saved, listed, resumed and started as a 
   await server.env.client.workflow.getHandle(batchId).terminate('test: only the start was under test');
 });
 
+test('in a terminal the prompt edits the line: the left arrow moves the cursor, the up arrow recalls the last command', async () => {
+  const config = testConfig(server.env);
+  const planned = await planCommand(config, 'Add a search page', { date: '2026-12-02', heuristic: true });
+  const input = new PassThrough();
+  const output = new PassThrough();
+  let printed = '';
+  output.on('data', (c: Buffer) => (printed += c.toString()));
+  const LEFT = '\x1b[D';
+  const UP = '\x1b[A';
+  const session = runPlanningRepl(config, planned.session, { input, output, terminal: true, start: async () => 'unused' });
+  // Keystrokes one by one, as a terminal sends them: "shw", left, "o" makes "show"; the up arrow brings back "remove task-003".
+  for (const key of [...'shw', LEFT, 'o', '\r', ...'remove task-003', '\r', UP, '\r', ...'quit', '\r']) {
+    input.write(key);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const s = await session;
+  assert.doesNotMatch(printed, /unknown command/);
+  assert.doesNotMatch(printed, /\^\[\[/, 'no arrow key is printed as ^[[');
+  assert.match(printed, /removed task-003/);
+  assert.match(printed, /refused: no task "task-003"/, 'the recalled command ran a second time');
+  assert.ok(!s.draft.tasks.some((t) => t.id === 'task-003'));
+});
+
+test('without a terminal the prompt reads plain lines, and a mistyped command gets a did-you-mean', async () => {
+  const config = testConfig(server.env);
+  const planned = await planCommand(config, 'Add an export button', { date: '2026-12-03', heuristic: true });
+  const output = new PassThrough();
+  let printed = '';
+  output.on('data', (c: Buffer) => (printed += c.toString()));
+  await runPlanningRepl(config, planned.session, { input: Readable.from(['shwo\n', 'set task-001 titel Export\n', 'quit\n']), output, start: async () => 'unused' });
+  assert.match(printed, /unknown command "shwo"; did you mean "show"\?/);
+  assert.match(printed, /refused: unknown field "titel"; did you mean "title"\?/);
+  assert.doesNotMatch(printed, /\x1b\[/, 'no terminal escapes into a pipe');
+});
+
 test('start --decompose: the plannedNight workflow plans through the decomposeGoal activity, then runs the plan as the batch', async () => {
   const plan = {
     tasks: [
