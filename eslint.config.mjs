@@ -56,7 +56,7 @@ export default tseslint.config(
           ],
           patterns: [
             {
-              group: ['../activities', '../activities/*', '../sandbox', '../sandbox/*', '../spec/load*', '../spec/normalize*'],
+              group: ['../activities', '../activities/*', '../sandbox', '../sandbox/*', '../taskfile/load*', '../taskfile/normalize*', '../../activities', '../../activities/*', '../../sandbox', '../../sandbox/*', '../../taskfile/load*', '../../taskfile/normalize*'],
               allowTypeImports: true,
               message: 'Workflows see activities only as types.',
             },

@@ -1,5 +1,5 @@
 /**
- * Notifications (seed 001's Telegram alerts, plus Slack and a generic JSON webhook). A
+ * Notifications (Telegram alerts, plus Slack and a generic JSON webhook). A
  * channel that fails never fails a task: each channel gets a few attempts within a bounded
  * time (common/retry.ts, which honours a rate limit's Retry-After), then the failure is
  * returned for the report. Delivery is recorded per (workflow, key, channel),
@@ -10,8 +10,8 @@ import { redactionNote, workerRedactor } from '../common/redact';
 import { HttpStatusError, retryAfterOf, withRetries } from '../common/retry';
 import { NOTIFY_EVENTS, type NotifyEvent, type NotifySettings, type OpenQuestion } from '../contract';
 import { withHeartbeats } from './heartbeat';
-import type { TelegramQuestionIndex } from './telegram-index';
-import type { TranscriptStore } from './transcripts';
+import type { TelegramQuestionIndex } from './questions/telegram-index';
+import type { TranscriptStore } from './task/transcripts';
 
 export interface NotifyInput {
   /** The workflow sending it; with `key`, what makes a delivery happen once. */

@@ -22,8 +22,8 @@ import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { NativeConnection } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { MessagesReply } from '../activities/model/messages-server';
-import { keys, transcriptsIn } from '../activities/transcripts';
+import type { MessagesReply } from '../demo/messages-server';
+import { keys, transcriptsIn } from '../activities/task/transcripts';
 import type { NightshiftConfig } from '../common/config';
 import { openStateStore, type StateStore } from '../common/store';
 import { shutdownIsolation } from '../sandbox/os-isolation';
@@ -32,7 +32,7 @@ import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '
 import { clusterConfig, startTestCluster } from '../test/helpers/cluster';
 import { startDevServer, testConfig } from '../test/helpers/temporal';
 import { createNightshiftWorker } from '../worker';
-import { taskRunKey } from '../workflows/task-messages';
+import { taskRunKey } from '../workflows/task/messages';
 import { machine, median, peakRssMiB, percentile } from './stats';
 
 const arg = (name: string, fallback: number) => {

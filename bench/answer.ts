@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { TASK_QUEUE } from '../contract';
-import type { MessagesRequest } from '../activities/model/messages-server';
+import type { MessagesRequest } from '../demo/messages-server';
 import { shutdownIsolation } from '../sandbox/os-isolation';
 import type { BatchStatus, TaskResult, TaskStatus } from '../contract';
 import { agentInput, agentSpec, startAgentTask, withModel } from '../test/agent/helpers';

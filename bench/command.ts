@@ -13,15 +13,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createAgentActivities } from '../activities/agent';
-import { createCommandActivities } from '../activities/command';
-import { FileTranscriptStore } from '../activities/transcripts';
+import { createAgentActivities } from '../activities/task/sandbox-steps';
+import { createCommandActivities } from '../activities/task/command';
+import { FileTranscriptStore } from '../activities/task/transcripts';
 import { createSandboxProvider } from '../sandbox';
 import { createVolumeImage, diskQuotaSupport, ensureVolumeMounted, unmountVolume } from '../sandbox/disk-volume';
 import { shutdownIsolation } from '../sandbox/local';
 import { routeSandboxes } from '../sandbox/router';
 import { DEFAULT_DISK_MB, type Sandbox, type SandboxProvider } from '../sandbox/types';
-import { parseBatchYaml } from '../spec/load';
+import { parseBatchYaml } from '../taskfile/load';
 import { machine, median, percentile } from './stats';
 
 const arg = (name: string, fallback: number) => {

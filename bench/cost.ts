@@ -7,7 +7,7 @@
  *   npm run bench:cost [-- --turns 40 --repos 20 --per-turn]
  *
  * Three agent runs of the same requests: the agent loop as it is (keep-alives during long
- * waits, the TTL chosen by the loop, workflows/cache-warmth.ts), the loop as it was before
+ * waits, the TTL chosen by the loop, workflows/task/cache-warmth.ts), the loop as it was before
  * keep-alives (no keep-alive; after a gap that outlived the cache every call writes for an
  * hour), and caching off.
  *
@@ -29,14 +29,14 @@ import * as path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAnthropicClient } from '../activities/model/client';
 import { createModelActivities } from '../activities/model/call-model';
-import { createSimpleActivities } from '../activities/simple';
-import { FileTranscriptStore, keys, putJson, type ToolRecord, type TranscriptStore } from '../activities/transcripts';
+import { createSimpleActivities } from '../activities/task/simple';
+import { FileTranscriptStore, keys, putJson, type ToolRecord, type TranscriptStore } from '../activities/task/transcripts';
 import { createLocalProvider } from '../sandbox/local';
 import { shutdownIsolation } from '../sandbox/os-isolation';
 import { message, startFakeAnthropic, text, toolUse, type Billing } from '../test/fakes/anthropic-server';
 import { machine } from './stats';
 import { priceOf } from '../common/models';
-import { cacheGoneAfterMs, keepAliveAfterMs, keepAliveWorthIt } from '../workflows/cache-warmth';
+import { cacheGoneAfterMs, keepAliveAfterMs, keepAliveWorthIt } from '../workflows/task/cache-warmth';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -109,7 +109,7 @@ async function agentRun(mode: AgentMode, dir: string): Promise<{ f: Figures; tur
     let elisions = 0;
     let longTtlFrom: number | undefined;
     let keepAlives = 0;
-    // The agent loop's cache state (agent-loop.ts, task-budget.ts): when the cache was last touched, and whether calls write for an hour.
+    // The agent loop's cache state (workflows/task/agent-loop.ts, workflows/budget/task-side.ts): when the cache was last touched, and whether calls write for an hour.
     // Without caching there is nothing to keep warm: the baseline is the turns alone.
     const warm = mode === 'kept-warm';
     const keepAliveBills = new Set<number>();
@@ -130,7 +130,7 @@ async function agentRun(mode: AgentMode, dir: string): Promise<{ f: Figures; tur
       for (const call of t.toolCalls.filter((c) => c.name === 'bash')) {
         const content = output(turn, 24_000);
         const toolEnds = virtual + (LONG_TOOL_TURNS.has(turn) ? LONG_TOOL_MS : 0);
-        // While the tool runs, the loop's keep-alives (agent-loop.ts keptWarm), on the same clock.
+        // While the tool runs, the loop's keep-alives (workflows/task/agent-loop.ts keptWarm), on the same clock.
         for (let sent = 0; warm && keepAliveWorthIt(sent, price) && touchedAt + keepAliveAfterMs() < toolEnds; sent++) {
           virtual = touchedAt + keepAliveAfterMs();
           touchedAt = virtual;

@@ -12,12 +12,12 @@
 import { spawn } from 'node:child_process';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { readStoredTasks } from '../activities/batch-results';
+import { readStoredTasks } from '../activities/night/results';
 import { TASK_QUEUE } from '../contract';
 import { openStateStore } from '../common/store';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../test/helpers/temporal';
 import type { BatchResult } from '../contract';
-import { readyTasks } from '../workflows/dag';
+import { readyTasks } from '../workflows/night/dag';
 import { machine, median, peakRssMiB, percentile, rng } from './stats';
 
 const arg = (name: string, fallback: number) => {

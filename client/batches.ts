@@ -24,7 +24,7 @@ export async function latestBatchId(client: Client, runningOnly = false): Promis
 const FILE_SEARCH_LIMIT = 200;
 
 /**
- * `report tasks/2025-11-18.yaml` (seed 001): an argument that names a task file or folder
+ * `report tasks/2025-11-18.yaml` (a daily file): an argument that names a task file or folder
  * means the newest batch started from it; anything else is a batch ID.
  */
 export async function batchIdFor(client: Client, root: string, arg: string): Promise<string> {

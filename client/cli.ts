@@ -20,7 +20,7 @@ import { load } from './lazy';
 import { configureHints, nightshiftCommand, versionLine } from './hints';
 
 
-/** `start --mode`: seed 000's modes over a tasks folder (commands/intake.ts runs them). */
+/** `start --mode`: folder mode over a tasks folder (commands/intake.ts runs them). */
 const MODES = ['once', 'batch', 'continuous', 'status'] as const;
 
 const print = (s: string) => process.stdout.write(s + '\n');
@@ -133,7 +133,7 @@ export function buildProgram(): Command {
     .option('--rerun', 'run again even if this batch ID already completed')
     .option('--wait', 'follow progress until the batch ends, then print the result table')
     .option('--json', 'print machine-readable output')
-    .addOption(new Option('--mode <mode>', "seed 000's modes over FOLDER/pending/").choices([...MODES]))
+    .addOption(new Option('--mode <mode>', "folder mode over FOLDER/pending/").choices([...MODES]))
     .option('--budget <usd>', 'with --mode: daily budget in USD, reset at midnight UTC (default 50)')
     .option('--max-concurrent <n>', 'with --mode: tasks running at once (default 3)')
     .option('--poll <duration>', 'with --mode: how often pending/ is read (default 60s)')
@@ -181,7 +181,7 @@ export function buildProgram(): Command {
     .argument('[batch]', 'batch workflow ID, e.g. nightshift-2026-11-21')
     .option('--json', 'print the status query result as JSON')
     .option('--watch', 'refresh every 2 seconds until the batch ends')
-    .option('--intake [folder]', "seed 000's view: the tasks folder (pending/running/completed/failed), the intake and today's budget")
+    .option('--intake [folder]', "folder mode's view: the tasks folder (pending/running/completed/failed), the intake and today's budget")
     .action(async (batch: string | undefined, o: { json?: boolean; watch?: boolean; intake?: string | boolean }) => {
       if (o.intake) {
         const r = await load.intake().intakeReport(await connect(), config, typeof o.intake === 'string' ? o.intake : undefined);

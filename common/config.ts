@@ -38,7 +38,7 @@ export interface NightshiftConfig {
    */
   e2b: { apiKey?: string; apiUrl?: string; domain?: string; sandboxUrl?: string; template?: string };
   /**
-   * NIGHTSHIFT_DAILY_MAX_COST_USD: cap on the spend of all batches of a UTC day (seed 000's
+   * NIGHTSHIFT_DAILY_MAX_COST_USD: cap on the spend of all batches of a UTC day (folder mode's
    * daily budget). A batch file's daily_max_cost_usd can lower it, not raise it. @default none
    */
   dailyMaxCostUsd?: number;
@@ -116,9 +116,9 @@ export interface DeploymentSettings {
 export type StoreSetting = { kind: 'file' } | { kind: 'postgres'; url: string };
 
 export interface NotifyEnv {
-  /** TELEGRAM_BOT_TOKEN (seed 001): secret, never leaves the worker. */
+  /** TELEGRAM_BOT_TOKEN: secret, never leaves the worker. */
   telegramBotToken?: string;
-  /** TELEGRAM_CHAT_ID (seed 001); a task file's notify.telegram.chat_id overrides it. */
+  /** TELEGRAM_CHAT_ID; a task file's notify.telegram.chat_id overrides it. */
   telegramChatId?: string;
   /** NIGHTSHIFT_TELEGRAM_API_URL. @default https://api.telegram.org */
   telegramApiUrl: string;

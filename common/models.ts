@@ -14,7 +14,7 @@ import { nearest } from './suggest';
 
 export type Complexity = 'low' | 'medium' | 'high';
 
-/** Seed 003: easy -> haiku, normal -> sonnet, complex -> opus. */
+/** Complexity to model: easy -> haiku, normal -> sonnet, complex -> opus. */
 export const MODEL_FOR_COMPLEXITY: Record<Complexity, string> = { low: 'haiku', medium: 'sonnet', high: 'opus' };
 
 /** The API's effort levels (`output_config.effort`), for models whose row says `effort: true`. */

@@ -1,5 +1,5 @@
 /**
- * Where a night's `log_file` (seed 004's setting) is written, or why it cannot be. The
+ * Where a night's `log_file` is written, or why it cannot be. The
  * path comes from the task file; the lines come from agents. Neither may put the log where
  * agents' files and the worker's state live (`.nightshift/` under the root: workspaces,
  * transcripts, delivery repositories), and `~user` forms are not guessed at.

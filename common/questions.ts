@@ -1,5 +1,5 @@
 /**
- * How a question reads to a person: seed 001's question file and the notification text.
+ * How a question reads to a person: the question file and the notification text.
  * Pure, so the workflow (notifications) and the activity (the file) render it alike.
  */
 import type { OpenQuestion } from '../contract';
@@ -9,7 +9,7 @@ export function answerCommandFor(batchId: string, taskId: string): string {
   return `nightshift answer ${taskId} "…" --batch ${batchId}`;
 }
 
-/** Seed 001's question file: Context / Question / Options / Impact, plus the assumption and how to answer. */
+/** The question file: Context / Question / Options / Impact, plus the assumption and how to answer. */
 export function renderQuestionFile(q: OpenQuestion): string {
   return [
     `# Question from Agent ${q.taskId}`,

@@ -24,7 +24,7 @@ export interface BatchInput {
   /**
    * Follow-up first (`nightshift schedule create --followup`): before the night's own
    * tasks, the review feedback and failing checks on the open nightshift PRs of its tasks'
-   * GitHub repositories become tasks that continue those PRs (workflows/followup.ts).
+   * GitHub repositories become tasks that continue those PRs (workflows/followup/night.ts).
    * `since`: ISO date or time; older feedback is not read. @default off
    */
   followUp?: { since?: string };

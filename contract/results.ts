@@ -14,7 +14,7 @@ export type TaskState =
   | 'skipped'
   | 'waiting_for_answer'
   | 'paused_budget'
-  /** Stopped by the no-progress guard (workflows/progress-guard.ts); its work is kept and delivered as a draft. */
+  /** Stopped by the no-progress guard (workflows/task/progress-guard.ts); its work is kept and delivered as a draft. */
   | 'stuck';
 
 /**
@@ -95,7 +95,7 @@ export interface TaskResult {
   notes?: string[];
   /** The open question a parked task ended on. */
   question?: OpenQuestion;
-  /** The delivered commit on `branch` (see workflows/delivery.ts). */
+  /** The delivered commit on `branch` (see workflows/task/delivery.ts). */
   commit?: string;
   /** Whether `branch` reached the task's remote; when not, it is in the worker's delivery repository. */
   pushed?: boolean;
@@ -112,7 +112,7 @@ export interface TaskResult {
   filesChanged?: string[];
   /** The repos-file name of the repo a task expanded over many repos ran on. */
   repo?: string;
-  /** What reviewing the delivered change costs (activities/delivery/review-cost.ts). */
+  /** What reviewing the delivered change costs (activities/task/delivery/review-cost.ts). */
   reviewCost?: ReviewCost;
   /** The repository had its night's `max_prs_per_repo` already: a branch and a patch, no PR. */
   prCapped?: boolean;
@@ -157,7 +157,7 @@ export interface TestCounts {
   skipped: number;
 }
 
-/** A sign that the agent weakened the tests rather than passed them (activities/delivery/test-integrity.ts). */
+/** A sign that the agent weakened the tests rather than passed them (activities/task/delivery/test-integrity.ts). */
 export interface IntegrityFinding {
   kind: 'tests-disappeared' | 'newly-skipped' | 'only' | 'zero-tests' | 'test-file-deleted' | 'test-file-emptied';
   detail: string;
@@ -174,7 +174,7 @@ export interface ChecksOutcome {
   integrity?: IntegrityFinding[];
 }
 
-/** A question the agent asked with ask_human (seed 001's question file, made self-contained). */
+/** A question the agent asked with ask_human (the question file, made self-contained). */
 export interface OpenQuestion {
   /** `<turn>-<tool_use id>`; optional in an answer. */
   questionId: string;

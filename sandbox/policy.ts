@@ -1,5 +1,5 @@
 /**
- * The orchestrator-side safety policy (seed 001, "Safety Features"): checked before a
+ * The orchestrator-side safety policy: checked before a
  * tool runs. It is the first of two walls; the sandbox is the second (the workspace's
  * `.git` is read-only inside it and the network is an allowlist), so a command that
  * slips past this parser by obfuscation still cannot commit, push or reach a database.

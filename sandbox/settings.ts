@@ -6,11 +6,11 @@
  */
 import type { z } from 'zod';
 import { SandboxConfigError } from '../common/errors';
-import type { SandboxSettingsSchema } from '../spec/schema';
+import type { SandboxSettingsSchema } from '../taskfile/schema';
 import { isSecretEnvName } from './secrets';
 import { SANDBOX_PROVIDERS, SANDBOX_TIMEOUT_MS, type CreateSandboxOptions, type SandboxLimits, type SandboxProviderName, type SandboxSettings } from './types';
 
-/** What a task file's `sandbox:` block holds (spec/schema.ts). */
+/** What a task file's `sandbox:` block holds (taskfile/schema.ts). */
 export type SandboxSettingsFile = z.infer<typeof SandboxSettingsSchema>;
 
 /** A batch that names no sandbox settings: local, no network, no variables. */

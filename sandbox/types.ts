@@ -10,7 +10,7 @@ export const SANDBOX_PROVIDERS = ['local', 'e2b', 'docker'] as const;
 export type SandboxProviderName = (typeof SANDBOX_PROVIDERS)[number];
 
 /**
- * A task's sandbox as the task file asks for it (spec/ fills it from the batch's and the
+ * A task's sandbox as the task file asks for it (taskfile/ fills it from the batch's and the
  * task's `sandbox:`, sandbox/settings.ts turns it into a provider's create request). It
  * travels in workflow histories, so a field added here stays optional.
  */

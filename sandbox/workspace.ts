@@ -328,7 +328,7 @@ function localOnly(target: Sandbox): LocalSandbox {
 }
 
 /**
- * What the delivery commit (activities/delivery/sandbox-commit.ts) writes at the
+ * What the delivery commit (activities/task/delivery/sandbox-commit.ts) writes at the
  * workspace's top for `readFile` to carry out, and removes right after.
  */
 export const DELIVERY_BUNDLE_FILE = '.nightshift-delivery.bundle';

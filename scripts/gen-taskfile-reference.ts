@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
-import { BatchSettingsShape, TaskFileSchema } from '../spec/schema';
+import { BatchSettingsShape, TaskFileSchema } from '../taskfile/schema';
 
 export const TASK_FILE_REFERENCE = path.join(__dirname, '..', 'docs', 'task-file.md');
 
@@ -95,7 +95,7 @@ export function renderTaskFileReference(): string {
   return [
     '# Task-file reference',
     '',
-    '<!-- Generated from spec/schema.ts by `npm run docs:taskfile`; edit the `.describe()` texts there, not this page. -->',
+    '<!-- Generated from taskfile/schema.ts by `npm run docs:taskfile`; edit the `.describe()` texts there, not this page. -->',
     '',
     'Every key a task file may hold, with its type, its default and what it means. How to',
     'write a night (the formats, examples, validation) is in [Writing a night](writing-a-night.md).',

@@ -202,7 +202,7 @@ export function activityEvent(activityType: string, workflowId: string, input: u
 
 type SpecResult = { settings?: { logFile?: unknown }; logFile?: unknown };
 
-/** The activities that load a night's spec (activities/spec.ts), and where their result holds its log_file. */
+/** The activities that load a night's spec (activities/night/spec.ts), and where their result holds its log_file. */
 const NIGHT_LOG_FILE_OF: Record<string, (r: SpecResult) => unknown> = {
   loadBatchSpec: (r) => r.logFile,
   storeBatchSpec: (r) => r.settings?.logFile,

@@ -1,8 +1,8 @@
 /**
- * A night's `log_file` (seed 004: `tail -f ~/.orchestrator/logs/overnight.log`). Every
+ * A night's `log_file` (to `tail -f` as the night runs). Every
  * worker process appends the task events it logs for that night to the file, on its own
  * host, one line each: on one machine the file holds the whole night; on several, each
- * machine's file holds what ran there (as seed 004's distributed runs did with --log-file).
+ * machine's file holds what ran there (as distributed runs do with --log-file).
  *
  * The path is the task file's, checked again here (common/night-log-path.ts); the lines
  * carry agent text, so each is one bounded line, and the file stops at NIGHT_LOG_MAX_BYTES.

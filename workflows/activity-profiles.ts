@@ -15,7 +15,7 @@ import { ActivityFailure, patched, TimeoutFailure, workflowInfo, type ActivityOp
 import { DELIVERY_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import { capabilityQueue, isHostTaskQueue, isRemoteProvider, type Capability } from '../common/task-queues';
-import { MODEL_RETRY } from './budget';
+import { MODEL_RETRY } from './budget/arithmetic';
 
 /**
  * Model calls go to `<queue>-model`. Histories from before it scheduled them on the
@@ -96,7 +96,7 @@ const modelCallOptions = beating('10 minutes', {
 
 /**
  * callModelOnce, simpleModelCallOnce: one attempt per activity, because the workflow owns the
- * retries (task-budget.ts callWithBookedAttempts): every attempt is reserved before it
+ * retries (workflows/budget/task-side.ts callWithBookedAttempts): every attempt is reserved before it
  * starts and, when its outcome is unknown, booked before the next. The heartbeat timeout
  * turns a dead worker into a timeout carrying the usage streamed so far.
  */

@@ -4,7 +4,7 @@
  * into its batch and task. Workflows import this module, so it stays deterministic: no
  * I/O, clock or Node built-ins.
  */
-import type { TaskSpec } from '../spec/types';
+import type { TaskSpec } from '../taskfile/types';
 import { batchIdFor } from '../contract';
 
 /** What every branch nightshift creates starts with. */

@@ -1,11 +1,11 @@
 /** Every workflow type the worker registers. Bundled for Temporal's deterministic sandbox. */
 import { setWorkflowOptions } from '@temporalio/workflow';
-import { nightlyBatch } from './batch';
-import { agentTask } from './task';
-import { plannedNight } from './planned';
-import { improvementLoops } from './improve';
-import { nightshiftIntake } from './intake';
-import { dailyLedger } from './ledger';
+import { nightlyBatch } from './night/batch';
+import { agentTask } from './task/task';
+import { plannedNight } from './planning/planned-night';
+import { improvementLoops } from './planning/improvement-loops';
+import { nightshiftIntake } from './intake/intake';
+import { dailyLedger } from './budget/daily-ledger';
 import { VERSIONING_BEHAVIOR } from './versioning';
 
 const workflows = { nightlyBatch, agentTask, plannedNight, improvementLoops, nightshiftIntake, dailyLedger };

@@ -8,7 +8,7 @@
  * question, and its own continue-as-new stays on that version) and for `plannedNight`.
  * `nightlyBatch` is pinned too: its tasks are its children, which the server starts on the
  * parent's pinned version, so a night is one unit of code. It moves at its next
- * continue-as-new (workflows/batch.ts): the new run starts on the current version.
+ * continue-as-new (workflows/night/batch.ts): the new run starts on the current version.
  *
  * AUTO_UPGRADE: the next workflow task runs on the current version, replaying the run so
  * far on the new code, so every change to these types must be guarded with `patched()`

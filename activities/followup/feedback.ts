@@ -6,7 +6,7 @@
  * All of it is written by other people or systems and reaches the agent's prompt: it is
  * hostile input, kept as data here and quoted where it is rendered (followup/tasks.ts).
  */
-import type { GitHubClient, GitHubRepo } from '../delivery/pull-request';
+import type { GitHubClient, GitHubRepo } from '../task/delivery/pull-request';
 import { NIGHTSHIFT_BRANCH_PREFIX } from '../../workflows/branches';
 
 /** Opens every comment nightshift writes on a PR, so a later follow-up never reads its own words as feedback. */

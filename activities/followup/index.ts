@@ -9,7 +9,7 @@ import type { NightshiftConfig } from '../../common/config';
 import { escapeMarkdownLine, quoteAgentText } from '../../common/markdown';
 import { workerRedactor } from '../../common/redact';
 import type { ChecksOutcome } from '../../contract';
-import type { GitHubClient } from '../delivery/pull-request';
+import type { GitHubClient } from '../task/delivery/pull-request';
 import { whileBeating } from '../heartbeat';
 import { FOLLOW_UP_MARKER } from './feedback';
 import { PullRequestFailed } from '../../common/errors';

@@ -7,11 +7,11 @@
  */
 import type { NightshiftConfig } from '../../common/config';
 import type { StateStore } from '../../common/store';
-import type { BatchSpec } from '../../spec/types';
+import type { BatchSpec } from '../../taskfile/types';
 import type { SpecRef } from '../../contract';
-import { githubRepoOf, type GitHubClient, type GitHubRepo } from '../delivery/pull-request';
+import { githubRepoOf, type GitHubClient, type GitHubRepo } from '../task/delivery/pull-request';
 import { whileBeating } from '../heartbeat';
-import { storeValidatedSpec, type SpecInput } from '../spec';
+import { storeValidatedSpec, type SpecInput } from '../night/spec';
 import { planFollowUps } from './tasks';
 
 export interface FollowUpNightInput extends Pick<SpecInput, 'tasksFile' | 'spec' | 'storedSpec'> {

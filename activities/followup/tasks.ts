@@ -11,11 +11,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { StateStore } from '../../common/store';
-import type { BatchSpec, TaskSpec } from '../../spec/types';
+import type { BatchSpec, TaskSpec } from '../../taskfile/types';
 import { taskOfBranch } from '../../workflows/branches';
-import type { GitHubClient, GitHubRepo } from '../delivery/pull-request';
-import { fenced } from '../prompt';
-import { oneLine, truncateMiddle } from '../tools/truncate';
+import type { GitHubClient, GitHubRepo } from '../task/delivery/pull-request';
+import { fenced } from '../task/prompt';
+import { oneLine, truncateMiddle } from '../task/tools/truncate';
 import { readPullFeedback, type FeedbackItem, type PullFeedback } from './feedback';
 
 /** Characters of one comment or check output in the prompt; the rest is cut from the middle, saying so. */

@@ -1,5 +1,5 @@
 /**
- * Seed 001's feedback file, read exactly:
+ * The feedback file, read exactly:
  *
  *   # Feedback - 2025-11-18
  *   ## task-002: Pagination Implementation
@@ -12,7 +12,7 @@
  * Problems are reported with file, line and what is wrong, all at once.
  */
 import { SpecError, type SpecIssue } from '../../common/errors';
-import { TASK_ID } from '../../spec/schema';
+import { TASK_ID } from '../../taskfile/schema';
 
 /** A feedback file that does not follow the format; every problem at once, like a task file. */
 export class FeedbackInvalid extends SpecError {

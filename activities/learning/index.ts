@@ -3,7 +3,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import type { StateStore } from '../../common/store';
 import { withHeartbeats } from '../heartbeat';
-import type { TranscriptStore } from '../transcripts';
+import type { TranscriptStore } from '../task/transcripts';
 import { collectSkillBatch, learnSkill, submitSkillBatch, type LearnSkillInput, type LearnSkillResult } from './learn-skill';
 
 export function createLearningActivities(deps: { anthropic: Anthropic | undefined; transcripts: TranscriptStore; store: StateStore }) {

@@ -4,7 +4,7 @@
  * how many succeeded, what they cost, how people rated them.
  */
 import { loadHistory, modelFamily, type HistoryRecord } from '../planning/estimate';
-import { chooseRole } from '../prompt-roles';
+import { chooseRole } from '../task/prompt-roles';
 import { loadRatings } from './store';
 
 export interface InsightRow {

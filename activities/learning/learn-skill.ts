@@ -7,15 +7,15 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { batchPrice, costOf, priceOf, resolveModel, worstCasePrice } from '../../common/models';
-import type { TaskSpec } from '../../spec/types';
-import { tokensFromChars, worstCaseCostUsd } from '../../workflows/budget';
+import type { TaskSpec } from '../../taskfile/types';
+import { tokensFromChars, worstCaseCostUsd } from '../../workflows/budget/arithmetic';
 import { batchResults, submitBatchOnce } from '../model/batches';
 import { usageOf } from '../model/metered';
 import { acceptsForcedToolUse, askForToolCall } from '../model/tool-answer';
 import { notConfigured } from '../model/client';
-import { summarizeToolInput } from '../tools';
+import { summarizeToolInput } from '../task/tools';
 import type { StateStore } from '../../common/store';
-import { getJson, keys, type TranscriptStore, type TurnRecord } from '../transcripts';
+import { getJson, keys, type TranscriptStore, type TurnRecord } from '../task/transcripts';
 import { parseFrontMatter, readStoredSkill, renderSkill, skillPath, SKILL_NAME, writeStoredSkill, type StoredSkillStatus } from './skills';
 
 /** Confidence at which a learned skill goes straight into use. */

@@ -1,5 +1,5 @@
 /**
- * The skills store (seed 000): `skills/<name>.md` written by people, in NIGHTSHIFT_ROOT;
+ * The skills store: `skills/<name>.md` written by people, in NIGHTSHIFT_ROOT;
  * learned skills, extracted with high confidence after a task succeeded, and pending ones
  * a person approves or rejects, in the state store (`learned-skills`, scopes `learned` and
  * `pending`), so every host and the CLI see the same ones. With the `file` store those are

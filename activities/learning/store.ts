@@ -33,7 +33,7 @@ export interface LessonPlace {
   store: StateStore;
 }
 
-/** The list every prompt falls back to; nights `nightshift start` started carry its text by hash (activities/spec.ts). */
+/** The list every prompt falls back to; nights `nightshift start` started carry its text by hash (activities/night/spec.ts). */
 export const LESSON_LIST_SCOPE = 'list';
 const lessonKey = (id: string) => `${id}.json`;
 /** Written when a person removes the lesson: never added again. */

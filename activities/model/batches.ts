@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Anthropic from '@anthropic-ai/sdk';
-import { getJson, putJson, type TranscriptStore } from '../transcripts';
+import { getJson, putJson, type TranscriptStore } from '../task/transcripts';
 import { toActivityError } from './client';
 
 /** custom_id: the API takes 1-64 of [a-zA-Z0-9_-]; a task run key holds other characters and may be longer. */

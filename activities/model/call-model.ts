@@ -9,11 +9,11 @@ import { Context } from '@temporalio/activity';
 import { heartbeatEvery } from '../heartbeat';
 import { ApplicationFailure } from '@temporalio/common';
 import { CACHE_TTL_5M_MS, priceOf, worstCasePrice, type Effort } from '../../common/models';
-import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
+import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget/arithmetic';
 import type { TokenUsage } from '../../contract';
-import { summarizeToolInput } from '../tools';
-import { oneLine } from '../tools/truncate';
-import { getJson, keys, loadConversation, putJsonOnce, type TranscriptStore, type TurnRecord } from '../transcripts';
+import { summarizeToolInput } from '../task/tools';
+import { oneLine } from '../task/tools/truncate';
+import { getJson, keys, loadConversation, putJsonOnce, type TranscriptStore, type TurnRecord } from '../task/transcripts';
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
@@ -32,7 +32,7 @@ export interface CallModelInput {
   effort?: Effort;
   /**
    * The workflow's attempt number, when the workflow owns the retries and books each
-   * attempt (callWithBookedAttempts, workflows/task-budget.ts): the call is then streamed
+   * attempt (callWithBookedAttempts, workflows/budget/task-side.ts): the call is then streamed
    * and heartbeats its usage.
    */
   attempt?: number;

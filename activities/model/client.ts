@@ -8,7 +8,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { ApplicationFailure } from '@temporalio/common';
 import type { NightshiftConfig } from '../../common/config';
 import { FailureType, ModelNotConfigured, ModelRequestInvalid } from '../../common/errors';
-import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget';
+import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budget/arithmetic';
 
 export interface ModelClientOptions {
   /** Retries inside the SDK before the activity policy takes over. @default 1 */

@@ -6,7 +6,7 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { costOf, priceOf, worstCasePrice } from '../../common/models';
 import type { TokenUsage } from '../../contract';
-import type { CallProgress } from '../../workflows/budget';
+import type { CallProgress } from '../../workflows/budget/arithmetic';
 import { assertMessage, toActivityError, toStreamedCallError } from './client';
 
 export function usageOf(u: Anthropic.Usage): TokenUsage {

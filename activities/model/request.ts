@@ -5,7 +5,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { modelEntry, type Effort } from '../../common/models';
-import { TOOL_DEFINITIONS } from '../tools/definitions';
+import { TOOL_DEFINITIONS } from '../task/tools/definitions';
 
 /**
  * The effort setting, for models that take one; nothing for the others (an older model answers

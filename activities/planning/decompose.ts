@@ -7,10 +7,10 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { SpecError, type SpecIssue } from '../../common/errors';
 import { resolveModel } from '../../common/models';
-import type { BatchSpec } from '../../spec/types';
+import type { BatchSpec } from '../../taskfile/types';
 import type { TokenUsage } from '../../contract';
 import { askForToolCall } from '../model/tool-answer';
-import { ROLES } from '../prompt-roles';
+import { ROLES } from '../task/prompt-roles';
 import { checkPlan, describeIssues, PLAN_TOOL_NAME, planTool, type PlanDraft } from './plan-tool';
 
 export interface DecomposeInput {

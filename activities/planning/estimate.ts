@@ -1,16 +1,16 @@
 /**
  * Predicted cost and duration of a night, from the history of tasks that ran
- * (results/*.json) by model and complexity. Seed 001's hours (low 1, medium 2.5, high 4)
+ * (results/*.json) by model and complexity. Default hours per complexity (low 1, medium 2.5, high 4)
  * and a token budget per complexity are the prior; each observed task pulls the estimate
  * towards what really happened, so a few odd nights cannot swing it far.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { batchPrice, costOf, modelIdOf, priceOf, resolveModel, worstCasePrice, type Complexity } from '../../common/models';
-import { batchWaitUntil, simpleModeUsesBatch } from '../../workflows/budget';
-import type { BatchSpec, TaskSpec } from '../../spec/types';
+import { batchWaitUntil, simpleModeUsesBatch } from '../../workflows/budget/arithmetic';
+import type { BatchSpec, TaskSpec } from '../../taskfile/types';
 
-/** Seed 001's complexity estimates, in hours. */
+/** Default hours per complexity, before any history. */
 export const PRIOR_HOURS: Record<Complexity, number> = { low: 1, medium: 2.5, high: 4 };
 
 /** Tokens an agent task of each complexity is assumed to use before any history exists. */
@@ -157,7 +157,7 @@ export function estimateTask(task: TaskSpec, history: readonly HistoryRecord[]):
   }
   const model = resolveModel(task.model, task.complexity);
   const family = modelFamily(model);
-  // As the workflow decides it for a task that starts now (workflows/simple-task.ts).
+  // As the workflow decides it for a task that starts now (workflows/task/simple-task.ts).
   const batch = task.simpleMode === true && simpleModeUsesBatch(task.modelApi, batchWaitUntil(0, task.timeoutMs), 0);
   const ran = history.filter((h) => isFinishedAgentWork(h) && (h.complexity ?? 'medium') === complexity);
   const costs = ran.filter((h) => modelFamily(h.model) === family).map((h) => h.costUsd);

@@ -1,10 +1,10 @@
 /**
- * Decomposition without a model (seed 002's fallback): a goal is split into clauses, a
+ * Decomposition without a model (the fallback): a goal is split into clauses, a
  * document into its sections, between a design task and a tests-and-docs task. Crude on
  * purpose; the plan says it was made this way and is meant to be edited before it runs.
  */
 import type { Complexity } from '../../common/models';
-import { chooseRole } from '../prompt-roles';
+import { chooseRole } from '../task/prompt-roles';
 import { checkPlan, type PlanDraft, type PlannedTask } from './plan-tool';
 import type { DecomposeInput, Decomposition } from './decompose';
 import { DEFAULT_MAX_TASKS } from './decompose';

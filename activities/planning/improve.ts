@@ -1,5 +1,5 @@
 /**
- * The activities of improvement loops (seed 003): the research task each loop starts
+ * The activities of improvement loops: the research task each loop starts
  * with, planning its findings into at most five tasks, and the memory step that leaves a
  * short loop summary, which the next loop reads instead of the whole history. The findings
  * and summaries are kept in the state store (kind `improve`, scope: the improvement
@@ -11,14 +11,14 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { Context } from '@temporalio/activity';
 import type { NightshiftConfig } from '../../common/config';
 import { FileStateStore, type StateStore } from '../../common/store';
-import { parseBatchSpec } from '../../spec/load';
-import type { TaskSpec } from '../../spec/types';
+import { parseBatchSpec } from '../../taskfile/load';
+import type { TaskSpec } from '../../taskfile/types';
 import { makePlan, type DecomposeGoalResult } from './plan';
 import { planOnce } from './plan-once';
 
 /** Where the research agent writes its findings, in the repository's workspace. */
 export const FINDINGS_FILE = 'FINDINGS.md';
-/** Seed 003: at most five tasks per loop. */
+/** At most five tasks per loop. */
 export const LOOP_MAX_TASKS = 5;
 
 const slug = (id: string) => id.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 100);

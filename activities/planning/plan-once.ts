@@ -6,7 +6,7 @@
  * host's disk.
  */
 import type { StateStore } from '../../common/store';
-import { storeValidatedSpec } from '../spec';
+import { storeValidatedSpec } from '../night/spec';
 import { decomposeGoalResult, type DecomposeGoalResult, type PlanResult } from './plan';
 
 /** The plan a key made, in a shared store (scope: the key). */

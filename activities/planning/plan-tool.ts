@@ -1,15 +1,15 @@
 /**
  * The plan a decomposition produces, and the tool the model must answer through. The
- * tool's JSON schema is generated from the task-file schema (spec/schema.ts), so a plan
+ * tool's JSON schema is generated from the task-file schema (taskfile/schema.ts), so a plan
  * is a task file and there is one schema for both; validation goes through the same
  * loader as `nightshift validate`, DAG checks included.
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { z } from 'zod';
 import { formatSpecIssue, SpecError, type SpecIssue } from '../../common/errors';
-import { parseBatchSpec } from '../../spec/load';
-import { TaskFileSchema, type TaskFile } from '../../spec/schema';
-import type { BatchSpec } from '../../spec/types';
+import { parseBatchSpec } from '../../taskfile/load';
+import { TaskFileSchema, type TaskFile } from '../../taskfile/schema';
+import type { BatchSpec } from '../../taskfile/types';
 
 /** The task-file fields a plan sets; the rest (sandbox, commands, budgets) stay the user's. */
 export const PlannedTaskSchema = TaskFileSchema.pick({

@@ -7,9 +7,9 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Document } from 'yaml';
 import { SpecError } from '../../common/errors';
-import { chooseRole } from '../prompt-roles';
-import type { BatchSpec } from '../../spec/types';
-import { waves } from '../../workflows/dag';
+import { chooseRole } from '../task/prompt-roles';
+import type { BatchSpec } from '../../taskfile/types';
+import { waves } from '../../workflows/night/dag';
 import type { Planner } from './decompose';
 import type { NightEstimate } from './estimate';
 import type { PlanDraft } from './plan-tool';
@@ -78,7 +78,7 @@ export function renderPlanMarkdown(spec: BatchSpec, h: PlanHeader, est: NightEst
     `- Planner: ${describePlanner(h.planner)}`,
     `- Task file: \`${yamlFile}\` (review it, then \`nightshift start ${yamlFile}\`)`,
     ...(h.summary ? [`- Approach: ${h.summary}`] : []),
-    `- Estimate: ${usd(est.costUsd)} of the ${usd(est.budgetUsd)} budget (${est.fits ? 'fits' : '**does not fit**'}), about ${est.hours} h wall-clock with ${spec.maxConcurrentAgents} agents at once; from ${est.historyTasks} finished agent tasks of history plus seed 001's hours as the prior`,
+    `- Estimate: ${usd(est.costUsd)} of the ${usd(est.budgetUsd)} budget (${est.fits ? 'fits' : '**does not fit**'}), about ${est.hours} h wall-clock with ${spec.maxConcurrentAgents} agents at once; from ${est.historyTasks} finished agent tasks of history plus default hours per complexity as the prior`,
     '',
     '## Execution phases',
     '',

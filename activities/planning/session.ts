@@ -1,5 +1,5 @@
 /**
- * Interactive planning sessions (seed 002): a plan that is discussed and edited (add,
+ * Interactive planning sessions: a plan that is discussed and edited (add,
  * remove, split, modify) before it is approved and started. Sessions are saved in the state
  * store after every change, so `nightshift plan continue ID` resumes exactly where the last
  * one stopped, on any machine with the same NIGHTSHIFT_STORE. The edits are pure functions
@@ -13,7 +13,7 @@ import { formatSpecIssue } from '../../common/errors';
 import type { Complexity } from '../../common/models';
 import type { StateStore } from '../../common/store';
 import { didYouMeanSuffix } from '../../common/suggest';
-import { asList } from '../../spec/schema';
+import { asList } from '../../taskfile/schema';
 import type { Planner } from './decompose';
 import { checkPlan, type PlanDraft, type PlannedTask } from './plan-tool';
 

@@ -5,8 +5,8 @@
  * be inspected in the Web UI.
  */
 import * as path from 'node:path';
-import { createExampleRepo, EXAMPLE_RECORDING, EXAMPLE_REPO } from '../../activities/model/example-repo';
-import { startReplayModelServer } from '../../activities/model/replay-server';
+import { createExampleRepo, EXAMPLE_RECORDING, EXAMPLE_REPO } from '../../demo/example-repo';
+import { startReplayModelServer } from '../../demo/replay-server';
 import { NIGHTSHIFT_CHECKOUT } from '../../common/checkout';
 import type { NightshiftConfig } from '../../common/config';
 import { webUiUrl } from '../../common/config';

@@ -1,7 +1,7 @@
 /** `nightshift estimate FILE`: predicted cost and duration per task and for the night. */
 import type { NightshiftConfig } from '../../common/config';
 import { estimateNight, loadHistory, type NightEstimate } from '../../activities/planning/estimate';
-import { loadBatchSpec } from '../../spec/load';
+import { loadBatchSpec } from '../../taskfile/load';
 import { table, usd } from '../format';
 
 export async function estimateCommand(config: NightshiftConfig, file: string): Promise<NightEstimate> {
@@ -27,6 +27,6 @@ export function renderEstimate(e: NightEstimate): string {
     table(['TASK', 'MODEL', 'COMPLEXITY', 'COST', 'TIME', 'BASIS'], rows, { fit: ['BASIS'] }),
     '',
     `night: ${usd(e.costUsd)} of ${usd(e.budgetUsd)} max_cost_usd — ${e.fits ? 'fits' : 'does NOT fit'}; about ${e.hours}h wall-clock`,
-    `history: ${e.historyTasks} finished agent tasks in results/*.json (prior: seed 001's hours, low 1h / medium 2.5h / high 4h)`,
+    `history: ${e.historyTasks} finished agent tasks in results/*.json (prior: default hours, low 1h / medium 2.5h / high 4h)`,
   ].join('\n');
 }

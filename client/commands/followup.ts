@@ -10,8 +10,8 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNo
 import { type NightshiftConfig } from '../../common/config';
 import { BATCH_WORKFLOW, SEARCH_ATTRIBUTES, TASK_QUEUE } from '../../contract';
 import { openStateStore } from '../../common/store';
-import { storeValidatedSpec } from '../../activities/spec';
-import { createGitHubClient, githubRepoOf, type GitHubClient, type GitHubClientOptions, type GitHubRepo } from '../../activities/delivery/pull-request';
+import { storeValidatedSpec } from '../../activities/night/spec';
+import { createGitHubClient, githubRepoOf, type GitHubClient, type GitHubClientOptions, type GitHubRepo } from '../../activities/task/delivery/pull-request';
 import { planFollowUps, type FollowUpPlan } from '../../activities/followup/tasks';
 import { CliError, EXIT } from '../errors';
 import { localDate } from '../format';

@@ -1,15 +1,15 @@
 /**
- * Seed 000's modes: `nightshift start --mode once|batch|continuous [FOLDER]` starts the
+ * Folder mode: `nightshift start --mode once|batch|continuous [FOLDER]` starts the
  * intake workflow over FOLDER/pending/ (default `tasks/`); `--mode status` and
  * `nightshift status --intake` show it with the folder's contents.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { folderCounts, FOLDERS, type Folder } from '../../activities/folders';
+import { folderCounts, FOLDERS, type Folder } from '../../activities/intake/folders';
 import { type NightshiftConfig } from '../../common/config';
 import { DEFAULT_INTAKE_ID, INTAKE_WORKFLOW, intakeStatusQuery, TASK_QUEUE, type IntakeInput, type IntakeMode, type IntakeStatus } from '../../contract';
-import { parseDuration } from '../../spec/schema';
+import { parseDuration } from '../../taskfile/schema';
 import { CliError, EXIT } from '../errors';
 import { taskTable, usd } from '../format';
 import { nightshiftCommand, temporalCommand } from '../hints';

@@ -67,7 +67,7 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
 
   program
     .command('feedback')
-    .description("read a feedback file (seed 001's format): ratings are stored with the night's results, Action lines become lessons")
+    .description("read a feedback file: ratings are stored with the night's results, Action lines become lessons")
     .argument('<file>', 'e.g. feedback/2026-11-21.md')
     .option('--json', 'print the parsed feedback and the lessons added as JSON')
     .action(async (file: string, o: { json?: boolean }) => {

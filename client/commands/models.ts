@@ -2,7 +2,7 @@
 import { daysToEndOfLife, modelEntry, modelTable, nearestModels, resolveModel, worstCasePrice } from '../../common/models';
 import type { NightshiftConfig } from '../../common/config';
 import { SpecError, type SpecIssue } from '../../common/errors';
-import type { BatchSpec } from '../../spec/types';
+import type { BatchSpec } from '../../taskfile/types';
 import { table } from '../format';
 import { load } from '../lazy';
 

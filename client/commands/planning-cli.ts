@@ -77,7 +77,7 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
 
   program
     .command('improve')
-    .description('improvement loops (seed 003): per loop a research agent, its findings planned into at most 5 tasks, a batch, a loop summary')
+    .description('improvement loops: per loop a research agent, its findings planned into at most 5 tasks, a batch, a loop summary')
     .requiredOption('--repo <repo>', 'repository to improve (URL, or a path inside NIGHTSHIFT_ROOT)')
     .option('--loops <n>', 'how many loops', (v) => Number.parseInt(v, 10), 1)
     .option('--date <YYYY-MM-DD>', 'date of the task files and results (default: today)')

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { questionsDir } from '../../activities/questions';
+import { questionsDir } from '../../activities/questions/ask-human';
 import type { HostSettings, NightshiftConfig } from '../../common/config';
 import { answerSignal, raiseBudgetUpdate, taskStatusQuery, TASK_WORKFLOW, taskWorkflowId, type OpenQuestion } from '../../contract';
 import { readBatch, runningBatchIds } from '../batches';
@@ -64,7 +64,7 @@ export async function answerTask(client: Client, taskId: string, text: string, b
   return { taskId, workflowId, ...(open ? { questionId: open.questionId, question: open.question } : {}) };
 }
 
-/** Seed 001's answer files: `agent_questions/<task-id>-answer.md`. Sent ones are renamed `*.sent.md`. */
+/** Answer files: `agent_questions/<task-id>-answer.md`. Sent ones are renamed `*.sent.md`. */
 export async function answerFromFiles(client: Client, config: NightshiftConfig, dir?: string, batch?: string): Promise<{ sent: AnswerSent[]; failed: { file: string; error: string }[] }> {
   const from = path.resolve(dir ?? questionsDir(config));
   let names: string[];

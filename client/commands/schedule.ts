@@ -8,8 +8,8 @@ import * as path from 'node:path';
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleSummary } from '@temporalio/client';
 import { type NightshiftConfig } from '../../common/config';
 import { BATCH_WORKFLOW, DEFAULT_SCHEDULE_ID, TASK_QUEUE, type BatchInput } from '../../contract';
-import { parseDuration } from '../../spec/schema';
-import { loadBatchSpec } from '../../spec/load';
+import { parseDuration } from '../../taskfile/schema';
+import { loadBatchSpec } from '../../taskfile/load';
 import { CliError, EXIT } from '../errors';
 import { table } from '../format';
 

@@ -1,8 +1,8 @@
 /**
- * `nightshift telegram`: seed 001's "reply via Telegram". A long-poll listener on the Bot
+ * `nightshift telegram`: "reply via Telegram". A long-poll listener on the Bot
  * API's getUpdates: a reply to a question's message becomes the `answer` signal on that
  * task, naming the question. The message is found in the records the worker wrote when it
- * sent the question (activities/telegram-index.ts), in the state store workers share; a
+ * sent the question (activities/questions/telegram-index.ts), in the state store workers share; a
  * reply to a question message the records do not know (a worker on another store) is
  * matched by the answer command the message ends with, if it came from the configured
  * TELEGRAM_CHAT_ID.
@@ -16,7 +16,7 @@ import type { Client } from '@temporalio/client';
 import type { NotifyEnv } from '../../common/config';
 import { HttpStatusError, retryAfterOf, withRetries } from '../../common/retry';
 import type { StateStore } from '../../common/store';
-import { TelegramQuestionIndex, telegramDir } from '../../activities/telegram-index';
+import { TelegramQuestionIndex, telegramDir } from '../../activities/questions/telegram-index';
 import { answerSignal } from '../../contract';
 import { CliError, EXIT } from '../errors';
 import { answerTask } from './questions';

@@ -3,10 +3,10 @@ import type { NightshiftConfig } from '../../common/config';
 import { SpecError, type SpecIssue } from '../../common/errors';
 import { openStateStore } from '../../common/store';
 import { resolveModel } from '../../common/models';
-import { loadBatchSpec } from '../../spec/load';
-import { preflight } from '../../spec/preflight';
-import type { BatchSpec } from '../../spec/types';
-import { waves } from '../../workflows/dag';
+import { loadBatchSpec } from '../../taskfile/load';
+import { preflight } from '../../taskfile/preflight';
+import type { BatchSpec } from '../../taskfile/types';
+import { waves } from '../../workflows/night/dag';
 import { table, usd } from '../format';
 
 /**

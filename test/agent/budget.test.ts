@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { ledgerDate, ledgerWorkflowId, TASK_QUEUE, type BatchResult, type BatchStatus, type DailyLedgerStatus, type TaskStatus } from '../../contract';
-import { WRAP_UP_NOTE } from '../../workflows/task-budget';
+import { WRAP_UP_NOTE } from '../../workflows/budget/task-side';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { startRecordingServer } from '../fakes/notify-servers';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';

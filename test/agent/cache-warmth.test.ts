@@ -4,12 +4,12 @@
  * and the loop told the same (`loop.cacheLifetimeMs`): a tool call that outlives the cache is
  * covered by keep-alives, so the next turn reads instead of rewriting, and each keep-alive is
  * booked; a budget pause that outlives it makes the next call write for an hour, and the
- * reservation prices that 1-hour write (workflows/task-budget.ts).
+ * reservation prices that 1-hour write (workflows/budget/task-side.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { priceOf } from '../../common/models';
-import { worstCaseCostUsd } from '../../workflows/budget';
+import { worstCaseCostUsd } from '../../workflows/budget/arithmetic';
 import type { TaskStatus } from '../../contract';
 import { message, scaledClock, startFakeAnthropic, toolUse, type FakeAnthropic } from '../fakes/anthropic-server';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
-import type { MessagesReply } from '../../activities/model/messages-server';
+import type { MessagesReply } from '../../demo/messages-server';
 import { agentInput, agentSpec, runAgentTask, startAgentTask, withModel, taskResultOf } from './helpers';
 
 const server = devServerForFile();

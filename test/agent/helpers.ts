@@ -5,8 +5,8 @@ import type { NightshiftWorker } from '../../worker';
 import { type NightshiftConfig } from '../../common/config';
 import { failedTaskResult, TASK_QUEUE, type TaskResult } from '../../contract';
 import type { SandboxSettings } from '../../sandbox/types';
-import type { TaskSpec } from '../../spec/types';
-import { type AgentLoopOptions, type AgentTaskInput } from '../../workflows/task-messages';
+import type { TaskSpec } from '../../taskfile/types';
+import { type AgentLoopOptions, type AgentTaskInput } from '../../workflows/task/messages';
 import { uniqueBatchId } from '../helpers/temporal';
 
 export const NO_NETWORK: SandboxSettings = { provider: 'local', networkAllow: [], envAllow: [] };

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
-import type { AgentTaskInput } from '../../workflows/task-messages';
+import type { AgentTaskInput } from '../../workflows/task/messages';
 import { message, overloaded, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { deliveryConfig, deliveryWorker, GITHUB_REPO, prSettings, remote, writesThenFinishes } from '../delivery/helpers';

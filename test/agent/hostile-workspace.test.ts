@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { checkpointStoreFor } from '../../activities/agent';
+import { checkpointStoreFor } from '../../activities/task/sandbox-steps';
 import { checkpointRef } from '../../sandbox/workspace';
 import type { NightshiftConfig } from '../../common/config';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';

@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { badRequest, malformed, message, overloaded, rateLimited, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { WorkflowFailedError } from '@temporalio/client';
-import { workDirFor } from '../../activities/agent';
+import { workDirFor } from '../../activities/task/sandbox-steps';
 import { agentInput, agentSpec, historyBytes, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
-import { taskRunKey } from '../../workflows/task-messages';
+import { taskRunKey } from '../../workflows/task/messages';
 
 const server = devServerForFile();
 

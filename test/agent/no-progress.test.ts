@@ -10,9 +10,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { devServerForFile } from '../helpers/temporal';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { renderReportMarkdown } from '../../activities/report';
+import { renderReportMarkdown } from '../../activities/night/report';
 import { agentInput, agentSpec, runAgentTask } from './helpers';
 import { deliveryConfig, deliveryWorker, GITHUB_REPO, prSettings, remote } from '../delivery/helpers';
 

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { type NightshiftConfig } from '../../common/config';
 import { TASK_QUEUE } from '../../contract';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import type { BatchResult, BatchStatus, TaskStatus } from '../../contract';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startRecordingServer, type RecordingServer } from '../fakes/notify-servers';
@@ -79,7 +79,7 @@ test('a question goes out on Telegram, Slack and the webhook; a signal on the ta
       assert.equal(q.assumption, ASK.assumption);
       assert.deepEqual(q.options, ASK.options);
       assert.equal((sent.body.question as { questionId: string }).questionId, q.questionId);
-      // Seed 001's question file, self-contained.
+      // The question file, self-contained.
       const file = readFileSync(path.join(config.root, 'agent_questions', 'ask-1.md'), 'utf8');
       for (const part of ['## Context', ASK.context, '## Question', '## Options', ASK.options[1], '## Impact', ASK.assumption, 'nightshift answer ask-1']) assert.ok(file.includes(part), `question file has ${part}`);
       await handle.signal('answer', { text: 'Use pattern B from PAGINATION.md' });

@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { TASK_QUEUE } from '../../contract';
-import { createExampleRepo, EXAMPLE_REPO, EXAMPLE_TASK_FILE, startOfflineExample } from '../../activities/model/example-repo';
-import { promptForTask } from '../../activities/prompt';
-import { FileTranscriptStore, getJson, keys, transcriptsDir, type ToolRecord } from '../../activities/transcripts';
+import { createExampleRepo, EXAMPLE_REPO, EXAMPLE_TASK_FILE, startOfflineExample } from '../../demo/example-repo';
+import { promptForTask } from '../../activities/task/prompt';
+import { FileTranscriptStore, getJson, keys, transcriptsDir, type ToolRecord } from '../../activities/task/transcripts';
 import type { BatchResult } from '../../contract';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
-import { taskRunKey } from '../../workflows/task-messages';
+import { taskRunKey } from '../../workflows/task/messages';
 import { deliveryBranch } from '../../workflows/branches';
 
 const REPO_ROOT = path.join(__dirname, '..', '..');

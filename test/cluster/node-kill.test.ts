@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { TASK_QUEUE } from '../../contract';
-import type { MessagesReply, MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesReply, MessagesRequest } from '../../demo/messages-server';
 import type { BatchResult } from '../../contract';
 import { createNightshiftWorker } from '../../worker';
 import { shutdownIsolation } from '../../sandbox/os-isolation';

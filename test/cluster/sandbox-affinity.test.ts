@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { temporal } from '@temporalio/proto';
 import { hostTaskQueue } from '../../common/task-queues';
-import type { MessagesReply, MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesReply, MessagesRequest } from '../../demo/messages-server';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { devServerForFile } from '../helpers/temporal';
 import { removeTree } from '../helpers/mounts';

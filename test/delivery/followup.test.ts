@@ -15,14 +15,14 @@ import { devServerForFile } from '../helpers/temporal';
 import { runBatch } from '../helpers/batch';
 import { startFakeAnthropic } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { createGitHubClient } from '../../activities/delivery/pull-request';
+import { createGitHubClient } from '../../activities/task/delivery/pull-request';
 import { readPullFeedback, FOLLOW_UP_MARKER } from '../../activities/followup/feedback';
 import { followUpDescription } from '../../activities/followup/tasks';
 import { followUp } from '../../client/commands/followup';
 import type { BatchResult } from '../../contract';
 import { deliveryBranch, taskOfBranch } from '../../workflows/branches';
 import { deliveryConfig, deliveryWorker, git, GITHUB_REPO, remote, taskOf, writesThenFinishes } from './helpers';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import { nightshiftBin } from '../helpers/bin';
 
 const server = devServerForFile();

@@ -2,8 +2,8 @@
 import { execFileSync } from 'node:child_process';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { NightshiftConfig } from '../../common/config';
-import type { PullRequestSettings } from '../../spec/types';
-import type { MessagesReply, MessagesRequest } from '../../activities/model/messages-server';
+import type { PullRequestSettings } from '../../taskfile/types';
+import type { MessagesReply, MessagesRequest } from '../../demo/messages-server';
 import { message, text, toolUse } from '../fakes/anthropic-server';
 import { makeRepo } from '../sandbox/helpers';
 import { testConfig, testWorker } from '../helpers/temporal';

@@ -11,12 +11,12 @@ import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createAgentActivities } from '../../activities/agent';
-import { createDeliveryActivities } from '../../activities/delivery';
-import { FileTranscriptStore, getJson, keys, type PromptRecord } from '../../activities/transcripts';
+import { createAgentActivities } from '../../activities/task/sandbox-steps';
+import { createDeliveryActivities } from '../../activities/task/delivery';
+import { FileTranscriptStore, getJson, keys, type PromptRecord } from '../../activities/task/transcripts';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { routeSandboxes } from '../../sandbox/router';
-import type { DependencyBranch } from '../../workflows/task-messages';
+import type { DependencyBranch } from '../../workflows/task/messages';
 import { agentSpec } from '../agent/helpers';
 import { gitIn, makeRepo, tempDir } from '../sandbox/helpers';
 

@@ -1,5 +1,5 @@
 /**
- * `on_merge_conflict: agent` on a real dev server with seed 000's Wander DAG: 002 and 003
+ * `on_merge_conflict: agent` on a real dev server with the Wander example's DAG: 002 and 003
  * both write src/shared.ts, so 004's merge of their branches conflicts. The merge is left
  * in progress in 004's workspace, its first message names the file, a scripted agent reads
  * the markers and edits the file, and the delivered branch in the bare remote is a merge
@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { MessagesReply, MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesReply, MessagesRequest } from '../../demo/messages-server';
 import type { BatchResult } from '../../contract';
 import { devServerForFile } from '../helpers/temporal';
 import { runBatch } from '../helpers/batch';

@@ -13,7 +13,7 @@ import { devServerForFile } from '../helpers/temporal';
 import { runBatch } from '../helpers/batch';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { filePrSlots, reviewCostLine, reviewCostOf } from '../../activities/delivery/review-cost';
+import { filePrSlots, reviewCostLine, reviewCostOf } from '../../activities/task/delivery/review-cost';
 import { tempDir } from '../sandbox/helpers';
 import { deliveryConfig, deliveryWorker, GITHUB_REPO, remote, taskOf } from './helpers';
 

@@ -1,5 +1,5 @@
 /**
- * Seed 000's Wander DAG as a real batch: 002 and 003 start from 001's branch, 004 from a
+ * The Wander example's DAG as a real batch: 002 and 003 start from 001's branch, 004 from a
  * merge of both; PRs are stacked on the dependency's branch (one dependency) or target the
  * base with a note (several). A conflicting merge fails the dependent task naming the
  * files, and the report flags the tasks that changed the same files side by side.

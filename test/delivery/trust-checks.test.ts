@@ -12,14 +12,14 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { devServerForFile } from '../helpers/temporal';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
-import type { MessagesReply, MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesReply, MessagesRequest } from '../../demo/messages-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { agentInput, agentSpec, runAgentTask } from '../agent/helpers';
 import { gitIn, tempDir } from '../sandbox/helpers';
 import { stateDir } from '../../common/config';
-import { renderReportMarkdown } from '../../activities/report';
+import { renderReportMarkdown } from '../../activities/night/report';
 import type { BatchStatus, TaskResult } from '../../contract';
-import { TEST_INTEGRITY_LABEL } from '../../workflows/delivery';
+import { TEST_INTEGRITY_LABEL } from '../../workflows/task/delivery';
 import { deliveryConfig, deliveryWorker, GITHUB_REPO, prSettings } from './helpers';
 
 const server = devServerForFile();

@@ -8,7 +8,7 @@ import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BatchStatus } from '../../contract';
 import { uniqueBatchId } from '../helpers/temporal';
-import { createExampleRepo, EXAMPLE_REPO } from '../../activities/model/example-repo';
+import { createExampleRepo, EXAMPLE_REPO } from '../../demo/example-repo';
 import { cliHarness } from '../helpers/cli';
 
 const REPO = path.join(__dirname, '..', '..');

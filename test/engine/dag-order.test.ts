@@ -1,5 +1,5 @@
 /**
- * Seed 000's Wander example on a real server: 002 and 003 run side by side after 001,
+ * The Wander example on a real server: 002 and 003 run side by side after 001,
  * and 004 after both. Order is measured from each task's recorded start and end times.
  */
 import { after, before, test } from 'node:test';

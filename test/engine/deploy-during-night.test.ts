@@ -22,7 +22,7 @@ import { loadConfig } from '../../common/config';
 import { INTAKE_WORKFLOW, TASK_QUEUE, type IntakeInput } from '../../contract';
 import { VERSIONING_DYNAMIC_CONFIG } from '../../client/server';
 import type { DeployStatus } from '../../client/commands/deploy';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import type { BatchResult, BatchStatus } from '../../contract';
 import { message, startFakeAnthropic, text, toolUse, type FakeAnthropic } from '../fakes/anthropic-server';
 import { buildVersionB, VERSION_B_MARKER } from '../helpers/code-version';

@@ -1,5 +1,5 @@
 /**
- * Seed 004's `log_file`: a worker process appends the night's task events to the file the
+ * `log_file`: a worker process appends the night's task events to the file the
  * task file names, one line each; a path inside `.nightshift/` is refused before the
  * night; a link planted at the log's name is not followed; the file stops at its bound.
  */
@@ -10,8 +10,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TASK_QUEUE } from '../../contract';
 import { NIGHT_LOG_MAX_BYTES, nightLogPath } from '../../common/night-log-path';
-import { preflight } from '../../spec/preflight';
-import { loadBatchSpec } from '../../spec/load';
+import { preflight } from '../../taskfile/preflight';
+import { loadBatchSpec } from '../../taskfile/load';
 import { NightLogs } from '../../worker/night-log';
 import type { BatchResult } from '../../contract';
 import { devServerForFile, testConfig, uniqueBatchId } from '../helpers/temporal';

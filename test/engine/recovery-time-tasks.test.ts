@@ -13,7 +13,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { stateDir } from '../../common/config';
 import { TASK_QUEUE, taskWorkflowId, type BatchResult, type TaskStatus } from '../../contract';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
 import { startRecordingServer } from '../fakes/notify-servers';

@@ -1,5 +1,5 @@
 /**
- * Seed 001's habit: `report tasks/2025-11-18.yaml` reports the batch that ran that file,
+ * The daily-file habit: `report tasks/2025-11-18.yaml` reports the batch that ran that file,
  * not the newest batch, and a file no batch ran is "not found" (exit 5).
  */
 import { test } from 'node:test';

@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
-import { readStoredTasks } from '../../activities/batch-results';
+import { readStoredTasks } from '../../activities/night/results';
 import { readBatch } from '../../client/batches';
 import { TASK_QUEUE } from '../../contract';
 import { openStateStore } from '../../common/store';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { BatchResult } from '../../contract';
-import type { CarriedBatchState } from '../../workflows/batch-messages';
+import type { CarriedBatchState } from '../../workflows/night/messages';
 import { loggedCommand, readLog } from '../helpers/batch';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 

@@ -14,7 +14,7 @@ import { startBatch } from '../../client/commands/batch';
 import { type NightshiftConfig } from '../../common/config';
 import { TASK_QUEUE } from '../../contract';
 import type { BatchResult } from '../../contract';
-import type { CarriedBatchState } from '../../workflows/batch-messages';
+import type { CarriedBatchState } from '../../workflows/night/messages';
 import { postgresForFile } from '../helpers/postgres';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 

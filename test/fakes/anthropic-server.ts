@@ -9,7 +9,7 @@
  * GET /_billing on the server.
  */
 import { createHash } from 'node:crypto';
-import { apiError, serveMessages, turnOf, type MessagesReply, type MessagesRequest } from '../../activities/model/messages-server';
+import { apiError, serveMessages, turnOf, type MessagesReply, type MessagesRequest } from '../../demo/messages-server';
 import { batchPrice, costOf, modelEntry, modelTable, priceOf, worstCasePrice } from '../../common/models';
 
 export interface Usage {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 const REPO = path.join(__dirname, '..', '..');
 
 /** The code the deploy tests run; test/, bench/ and local state are left behind. */
-const COPIED = ['package.json', 'tsconfig.json', 'activities', 'client', 'common', 'contract', 'sandbox', 'spec', 'workflows', 'worker', 'skills'];
+const COPIED = ['package.json', 'tsconfig.json', 'activities', 'client', 'common', 'contract', 'sandbox', 'taskfile', 'workflows', 'worker', 'skills', 'demo'];
 
 /** A harmless activity call (validating a one-task inline spec) that version A never makes. */
 const EXTRA_CALL = `await proxyActivities<Activities>({ startToCloseTimeout: '30 seconds' }).loadBatchSpec({ spec: { tasks: [{ id: 'version-b', command: 'true' }] } });`;
@@ -28,8 +28,8 @@ export function buildVersionB(): string {
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-version-b-'));
   for (const entry of COPIED) cpSync(path.join(REPO, entry), path.join(root, entry), { recursive: true });
   symlinkSync(realpathSync(path.join(REPO, 'node_modules')), path.join(root, 'node_modules'));
-  edit(path.join(root, 'workflows', 'batch.ts'), '  const batchId = info.workflowId;', `  ${EXTRA_CALL}`);
-  edit(path.join(root, 'workflows', 'agent-loop.ts'), '      await sandbox.create();', `      ${EXTRA_CALL}`);
+  edit(path.join(root, 'workflows', 'night', 'batch.ts'), '  const batchId = info.workflowId;', `  ${EXTRA_CALL}`);
+  edit(path.join(root, 'workflows', 'task', 'agent-loop.ts'), '      await sandbox.create();', `      ${EXTRA_CALL}`);
   return root;
 }
 

@@ -30,7 +30,7 @@ export function seededRepo(root: string): string {
 }
 
 /**
- * Activities with one attempt each, whose retries the workflow owns (task-budget.ts
+ * Activities with one attempt each, whose retries the workflow owns (workflows/budget/task-side.ts
  * callWithBookedAttempts): a killed one times out on its heartbeat and is booked, and the
  * next attempt is a new activity of the same type and turn.
  */

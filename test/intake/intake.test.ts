@@ -1,5 +1,5 @@
 /**
- * The intake (seed 000's modes and folders) on a real dev server: continuous mode takes a
+ * The intake (folder mode) on a real dev server: continuous mode takes a
  * file dropped into pending/ and a task queued by `addTasks` while it runs, and a task in
  * flight survives continue-as-new; files move pending/ -> running/ -> completed/ or
  * failed/; a worker SIGKILLed mid-task leaves nothing stranded in running/, and a file a

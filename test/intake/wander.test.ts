@@ -1,5 +1,5 @@
 /**
- * Seed 000's Wander tasks dropped into pending/ one at a time, as files arrive in folder
+ * The Wander example's tasks dropped into pending/ one at a time, as files arrive in folder
  * mode: wander-001 alone is taken although it triggers tasks not queued yet; wander-004,
  * dropped before its dependencies exist, waits for them (and the intake says for what);
  * all four run in dependency order. The files are tasks/wander/ with the agent's context
@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { INTAKE_WORKFLOW, intakeStatusQuery, TASK_QUEUE, type IntakeStatus } from '../../contract';
 import { SpecError } from '../../common/errors';
-import { loadBatchSpec } from '../../spec/load';
+import { loadBatchSpec } from '../../taskfile/load';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { loggedCommand, readLog } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';

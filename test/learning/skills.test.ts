@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { approveSkill, listSkills, rejectSkill } from '../../activities/learning/skills';
 import { importFeedback } from '../../activities/learning/store';
 import { fileStoreFor } from '../../common/store';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 import { agentInput, agentSpec, runAgentTask, withModel } from '../agent/helpers';

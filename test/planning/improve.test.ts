@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import { TASK_QUEUE } from '../../contract';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';

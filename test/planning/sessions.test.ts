@@ -13,11 +13,11 @@ import { addTask, loadSession, modifyTask, PlanEditError, removeTask, splitTask 
 import type { PlanDraft } from '../../activities/planning/plan-tool';
 import { continueSession, listCommand, planCommand, runPlanningRepl, startDecomposed } from '../../client/commands/plan';
 import { startBatch } from '../../client/commands/batch';
-import { loadBatchSpec } from '../../spec/load';
+import { loadBatchSpec } from '../../taskfile/load';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { message, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { withModel } from '../agent/helpers';
-import type { PlannedNightResult } from '../../workflows/planned';
+import type { PlannedNightResult } from '../../workflows/planning/planned-night';
 
 const server = devServerForFile();
 

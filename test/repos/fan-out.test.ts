@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { TASK_QUEUE } from '../../contract';
 import type { BatchResult } from '../../contract';
 import { badRequest, message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
-import type { MessagesRequest } from '../../activities/model/messages-server';
+import type { MessagesRequest } from '../../demo/messages-server';
 import { devServerForFile, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
 import { withModel } from '../agent/helpers';
 import { deliveryBranch } from '../../workflows/branches';

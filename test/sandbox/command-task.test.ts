@@ -9,13 +9,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createAgentActivities, workDirFor } from '../../activities/agent';
-import { createCommandActivities } from '../../activities/command';
-import { FileTranscriptStore } from '../../activities/transcripts';
+import { createAgentActivities, workDirFor } from '../../activities/task/sandbox-steps';
+import { createCommandActivities } from '../../activities/task/command';
+import { FileTranscriptStore } from '../../activities/task/transcripts';
 import { createLocalProvider, shutdownIsolation } from '../../sandbox/local';
 import { routeSandboxes } from '../../sandbox/router';
 import type { SandboxProvider } from '../../sandbox/types';
-import { parseBatchYaml } from '../../spec/load';
+import { parseBatchYaml } from '../../taskfile/load';
 import { tempDir } from './helpers';
 
 describe('command task sandboxes', () => {

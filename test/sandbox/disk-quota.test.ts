@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createReportActivities } from '../../activities/report';
+import { createReportActivities } from '../../activities/night/report';
 import { diskQuotaSupport, isMountPoint, sweepOrphanVolumes } from '../../sandbox/disk-volume';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { createSandboxProvider } from '../../sandbox/index';

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
-import { commitInSandbox, workTreeOf } from '../../activities/delivery/sandbox-commit';
+import { commitInSandbox, workTreeOf } from '../../activities/task/delivery/sandbox-commit';
 import { FailureType } from '../../common/errors';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
 import { checkpoint, checkpointRef, DELIVERY_FILES, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';

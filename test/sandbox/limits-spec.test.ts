@@ -8,13 +8,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createAgentActivities } from '../../activities/agent';
-import { FileTranscriptStore } from '../../activities/transcripts';
+import { createAgentActivities } from '../../activities/task/sandbox-steps';
+import { FileTranscriptStore } from '../../activities/task/transcripts';
 import { SpecError } from '../../common/errors';
 import { createLocalProvider, shutdownIsolation } from '../../sandbox/local';
 import { cgroupBases } from '../../sandbox/resource-cgroup';
 import { routeSandboxes } from '../../sandbox/router';
-import { parseBatchYaml } from '../../spec/load';
+import { parseBatchYaml } from '../../taskfile/load';
 
 after(() => shutdownIsolation());
 

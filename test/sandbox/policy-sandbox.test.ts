@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { bashTool } from '../../activities/tools/shell';
+import { bashTool } from '../../activities/task/tools/shell';
 import { PolicyViolation } from '../../common/errors';
 import { createLocalProvider, type LocalSandbox } from '../../sandbox/local';
 import { shutdownIsolation } from '../../sandbox/os-isolation';

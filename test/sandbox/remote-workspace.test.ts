@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { createE2BProvider } from '../../sandbox/e2b';
 import type { SandboxProvider } from '../../sandbox/types';
 import { checkpoint, checkpointRef, ensureCheckpointStore, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, restore } from '../../sandbox/workspace';
-import { startFromDependencies } from '../../activities/delivery/dependencies';
+import { startFromDependencies } from '../../activities/task/delivery/dependencies';
 import { receiveFile, sendFile, TRANSFER_CHUNK_BYTES } from '../../sandbox/remote-workspace';
 import { startFakeE2B, type FakeE2B } from '../fakes/e2b-server';
 import { gitIn, makeRepo, tempDir } from './helpers';

@@ -5,8 +5,8 @@ import { createE2BProvider } from '../../sandbox/e2b';
 import { routeSandboxes } from '../../sandbox/router';
 import { NO_SANDBOX_SETTINGS, sandboxRequest } from '../../sandbox/settings';
 import { SANDBOX_TIMEOUT_MS, type SandboxSettings } from '../../sandbox/types';
-import { parseBatchSpec } from '../../spec/load';
-import { SandboxLimitsSchema, SandboxSettingsSchema } from '../../spec/schema';
+import { parseBatchSpec } from '../../taskfile/load';
+import { SandboxLimitsSchema, SandboxSettingsSchema } from '../../taskfile/schema';
 import { startFakeE2B, type FakeE2B } from '../fakes/e2b-server';
 
 /** A task-file `sandbox:` block that sets every field the schema has. */

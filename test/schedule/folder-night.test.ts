@@ -1,5 +1,5 @@
 /**
- * A schedule over seed 000's tasks/pending/ takes its files as the intake does: a night
+ * A schedule over folder mode's tasks/pending/ takes its files as the intake does: a night
  * runs what is there and moves each file to completed/ or failed/ (back to pending/ if it
  * never ran), so the next night does not run it again; an empty folder is an empty night
  * with its report, not a failure; a dependency done on an earlier night is met.

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { BatchResult } from '../../contract';
-import { dateInZone } from '../../workflows/schedule-date';
+import { dateInZone } from '../../workflows/night/schedule-date';
 import type { ScheduleInfo } from '../../client/commands/schedule';
 import { cliHarness } from '../helpers/cli';
 

@@ -8,7 +8,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import type { ActivityOptions } from '@temporalio/workflow';
 import { DELIVERY_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../../common/errors';
 import { checksRun, followUpRead, gitStep, HEARTBEAT_TIMEOUT_MS, resultStore, storedReport } from '../../workflows/activity-profiles';
-import { MODEL_RETRY } from '../../workflows/budget';
+import { MODEL_RETRY } from '../../workflows/budget/arithmetic';
 
 /** Durations in milliseconds, so '2 seconds' and 2000 compare equal as they do on the wire. */
 function normalized(o: ActivityOptions) {

@@ -4,11 +4,11 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { createBatchResultActivities, resultKey } from '../../activities/batch-results';
+import { createBatchResultActivities, resultKey } from '../../activities/night/results';
 import { checkKey } from '../../common/store/types';
 import { FileStateStore } from '../../common/store';
-import { committedUsd, newLedger, requestAllowance, settleTask, spentUsd } from '../../workflows/budget';
-import { compactLedger, ENDED_TASKS_LEDGER_KEY, EndedStates, RECORD_CHARS, recordBatches } from '../../workflows/batch-results';
+import { committedUsd, newLedger, requestAllowance, settleTask, spentUsd } from '../../workflows/budget/arithmetic';
+import { compactLedger, ENDED_TASKS_LEDGER_KEY, EndedStates, RECORD_CHARS, recordBatches } from '../../workflows/night/results';
 import { NO_TOKENS, type TaskResult, type TaskState } from '../../contract';
 
 const result = (taskId: string, status: TaskState, extra: Partial<TaskResult> = {}): TaskResult => ({ taskId, status, costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: 1, ...extra });

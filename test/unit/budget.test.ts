@@ -1,5 +1,5 @@
 /**
- * Budget arithmetic (workflows/budget.ts): worst-case prices, grants and refusals,
+ * Budget arithmetic (workflows/budget/arithmetic.ts): worst-case prices, grants and refusals,
  * idempotent keys, the daily ledger, and a randomized property test: whatever the
  * interleaving of 3 to 10 tasks in two batches under one daily cap reserving, spending,
  * pausing and crossing midnight, booked spend never passes the task, batch or daily cap
@@ -12,8 +12,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MODEL_PRICES } from '../../common/models';
 import { ActivityFailure, ApplicationFailure, CancelledFailure, RetryState, TimeoutFailure, TimeoutType } from '@temporalio/common';
-import type { AllowanceGrant, BatchBudgetLedger, DailyLedgerState } from '../../workflows/budget-messages';
-import { attemptOutcome, committedUsd, interruptedCallCost, isCallProgress, MODEL_CALL_INTERRUPTED, MODEL_RETRY, modelRetryDelayMs, newDailyLedger, newLedger, nextInputTokens, pastWarning, raiseDaily, requestAllowance, requestDaily, revokeAllowance, settleDaily, settleTask, spentUsd, takeWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from '../../workflows/budget';
+import type { AllowanceGrant, BatchBudgetLedger, DailyLedgerState } from '../../workflows/budget/messages';
+import { attemptOutcome, committedUsd, interruptedCallCost, isCallProgress, MODEL_CALL_INTERRUPTED, MODEL_RETRY, modelRetryDelayMs, newDailyLedger, newLedger, nextInputTokens, pastWarning, raiseDaily, requestAllowance, requestDaily, revokeAllowance, settleDaily, settleTask, spentUsd, takeWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from '../../workflows/budget/arithmetic';
 import { ledgerDate } from '../../contract';
 
 const sonnet = MODEL_PRICES['claude-sonnet-4-5'];
@@ -93,7 +93,7 @@ function rng(seed: number) {
 }
 
 /**
- * What BatchLive does with a request (workflows/batch-live.ts): the batch's grant, then the
+ * What BatchLive does with a request (workflows/budget/batch-side.ts): the batch's grant, then the
  * day's; the day refusing takes the batch's grant back. Past midnight the old day books
  * what the task spent before the new day is asked.
  */

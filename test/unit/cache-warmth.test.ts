@@ -1,8 +1,8 @@
-/** When the agent loop sends a cache keep-alive, and when it lets the cache go (workflows/cache-warmth.ts). */
+/** When the agent loop sends a cache keep-alive, and when it lets the cache go (workflows/task/cache-warmth.ts). */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { priceOf } from '../../common/models';
-import { cacheGoneAfterMs, keepAliveAfterMs, keepAliveWorthIt } from '../../workflows/cache-warmth';
+import { cacheGoneAfterMs, keepAliveAfterMs, keepAliveWorthIt } from '../../workflows/task/cache-warmth';
 
 test('keep-alives go out before the cache expires, and stop once they would cost more than the rewrite they avoid', () => {
   assert.equal(keepAliveAfterMs(), 4 * 60_000, 'a minute before the five minutes end');

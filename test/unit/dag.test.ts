@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dependentsOf, findCycle, readyTasks, waves } from '../../workflows/dag';
+import { dependentsOf, findCycle, readyTasks, waves } from '../../workflows/night/dag';
 
 const t = (id: string, dependsOn: string[] = [], priority = 5) => ({ id, dependsOn, priority });
 const wander = [t('w1'), t('w2', ['w1']), t('w3', ['w1']), t('w4', ['w2', 'w3'])];

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { createAnthropicClient } from '../../activities/model/client';
 import { makePlan } from '../../activities/planning/plan';
 import { SpecError } from '../../common/errors';
-import { loadBatchSpec } from '../../spec/load';
+import { loadBatchSpec } from '../../taskfile/load';
 import { message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 
 const tmpRoot = () => mkdtempSync(path.join(os.tmpdir(), 'nightshift-plan-'));

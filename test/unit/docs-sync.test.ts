@@ -13,11 +13,11 @@ const ROOT = path.join(__dirname, '..', '..');
 
 test('docs/task-file.md is what the schema renders today', () => {
   const committed = existsSync(TASK_FILE_REFERENCE) ? readFileSync(TASK_FILE_REFERENCE, 'utf8') : '';
-  assert.ok(committed === renderTaskFileReference(), 'docs/task-file.md is out of date with spec/schema.ts: run npm run docs:taskfile');
+  assert.ok(committed === renderTaskFileReference(), 'docs/task-file.md is out of date with taskfile/schema.ts: run npm run docs:taskfile');
 });
 
 test('every task-file key has a describe text', () => {
-  assert.deepEqual(undescribedKeys(), [], 'add a .describe() to these keys in spec/schema.ts, then run npm run docs:taskfile');
+  assert.deepEqual(undescribedKeys(), [], 'add a .describe() to these keys in taskfile/schema.ts, then run npm run docs:taskfile');
 });
 
 /** Relative link targets in markdown: `[text](target)`, without a URL scheme or a pure #anchor. */

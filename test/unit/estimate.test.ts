@@ -1,16 +1,16 @@
-/** `nightshift estimate`: priors from seed 001, pulled toward a fixture history of finished tasks. */
+/** `nightshift estimate`: default priors, pulled toward a fixture history of finished tasks. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { estimateNight, loadHistory } from '../../activities/planning/estimate';
-import { writeReportFiles } from '../../activities/report';
+import { writeReportFiles } from '../../activities/night/report';
 import { estimateCommand, renderEstimate } from '../../client/commands/estimate';
 import { loadConfig } from '../../common/config';
 import { useModelTable } from '../../common/models';
 import { installModelFile } from '../../common/models-file';
-import { parseBatchYaml } from '../../spec/load';
+import { parseBatchYaml } from '../../taskfile/load';
 import type { BatchStatus } from '../../contract';
 
 const rec = (task: string, state: string, model: string | undefined, complexity: string, costUsd: number, hours: number, extra: object = {}) => ({
@@ -74,7 +74,7 @@ test('history by model and complexity pulls the prior; tasks with no history kee
   assert.deepEqual([row('t1').model, row('t1').costUsd, row('t1').hours, row('t1').costSamples], ['claude-haiku-5-5', 0.05, 0.83, 1]);
   // sonnet 5.5/medium: prior 840k x $0.20 + 160k x $2.50 + 60k x $10 = $1.168 and 2.5 h; observed $2 and $3 over 2 h and 1 h. The failed, skipped, replayed and command tasks do not count: (2 x 1.168 + 5) / 4.
   assert.deepEqual([row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples], [1.83, 2, 2, 2]);
-  // opus 5.5/high: no history on this model, so the cost prior (2.1M x $0.20 + 400k x $5 + 150k x $20 = $5.42); the sonnet 4.5 high task's 4 h leaves seed 001's 4 h; over the task's own $5 cap.
+  // opus 5.5/high: no history on this model, so the cost prior (2.1M x $0.20 + 400k x $5 + 150k x $20 = $5.42); the sonnet 4.5 high task's 4 h leaves the default 4 h; over the task's own $5 cap.
   assert.deepEqual([row('t4').model, row('t4').costUsd, row('t4').hours, row('t4').costSamples, row('t4').hoursSamples, row('t4').overTaskCap], ['claude-opus-5-5', 5.42, 4, 0, 1, true]);
   assert.deepEqual([row('fmt').model, row('fmt').costUsd, row('fmt').hours, row('fmt').hoursSamples], ['command', 0, 0.1, 1]);
   assert.equal(e.costUsd, 9.13);

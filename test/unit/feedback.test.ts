@@ -1,5 +1,5 @@
 /**
- * Seed 001's feedback file, read field by field (the fixture is the seed's own example,
+ * The feedback file, read field by field (the fixture is the seed's own example,
  * copied verbatim); ratings stored beside the night's results; Action lines become lessons
  * in the next prompt; insights over a small history.
  */
@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { parseFeedback, FeedbackInvalid } from '../../activities/learning/feedback';
 import { computeInsights } from '../../activities/learning/insights';
 import { importFeedback, listLessons, removeLesson } from '../../activities/learning/store';
-import { promptForTask } from '../../activities/prompt';
+import { promptForTask } from '../../activities/task/prompt';
 import { fileStoreFor } from '../../common/store';
 
 /** One machine: the `file` store of the root. */
@@ -19,7 +19,7 @@ const place = (root: string) => ({ root, store: fileStoreFor({ root }) });
 
 const FIXTURE = path.join(__dirname, '..', 'fixtures', 'feedback', '2025-11-18.md');
 
-test("seed 001's example feedback, field by field", () => {
+test("the example feedback file, field by field", () => {
   const fb = parseFeedback(readFileSync(FIXTURE, 'utf8'), 'feedback/2025-11-18.md');
   assert.equal(fb.date, '2025-11-18');
   assert.equal(fb.tasks.length, 2);

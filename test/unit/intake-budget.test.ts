@@ -1,7 +1,7 @@
 /** The intake's daily budget: running tasks' caps are set aside, so together they cannot pass it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { allowanceFor, remainingBudget } from '../../workflows/intake-budget';
+import { allowanceFor, remainingBudget } from '../../workflows/budget/intake-share';
 
 test('each task is capped by what is left once running tasks are set aside', () => {
   assert.equal(remainingBudget(50, 0, []), 50);

@@ -13,18 +13,18 @@ async function ruleIds(code: string, file: string): Promise<string[]> {
 }
 
 test('workflows/ may not import Node built-ins or side-effecting clients', async () => {
-  const ids = await ruleIds("import * as fs from 'node:fs';\nimport { Octokit } from 'octokit';\nexport const x = [fs, Octokit];\n", 'workflows/dag.ts');
+  const ids = await ruleIds("import * as fs from 'node:fs';\nimport { Octokit } from 'octokit';\nexport const x = [fs, Octokit];\n", 'workflows/night/dag.ts');
   assert.deepEqual(ids, ['@typescript-eslint/no-restricted-imports', '@typescript-eslint/no-restricted-imports']);
 });
 
 test('workflows/ may import activity types only', async () => {
-  assert.deepEqual(await ruleIds("import type { Activities } from '../activities';\nexport type A = Activities;\n", 'workflows/dag.ts'), []);
-  const ids = await ruleIds("import { createActivities } from '../activities';\nexport const c = createActivities;\n", 'workflows/dag.ts');
+  assert.deepEqual(await ruleIds("import type { Activities } from '../activities';\nexport type A = Activities;\n", 'workflows/night/dag.ts'), []);
+  const ids = await ruleIds("import { createActivities } from '../activities';\nexport const c = createActivities;\n", 'workflows/night/dag.ts');
   assert.deepEqual(ids, ['@typescript-eslint/no-restricted-imports']);
 });
 
 test('a forgotten await is an error everywhere', async () => {
-  const ids = await ruleIds('async function f(): Promise<void> {}\nexport function g(): void {\n  f();\n}\n', 'activities/spec.ts');
+  const ids = await ruleIds('async function f(): Promise<void> {}\nexport function g(): void {\n  f();\n}\n', 'activities/night/spec.ts');
   assert.deepEqual(ids, ['@typescript-eslint/no-floating-promises']);
 });
 
@@ -40,7 +40,7 @@ test('a promise where a callback or a condition is expected, an await of a non-p
     '}',
     '',
   ].join('\n');
-  assert.deepEqual((await ruleIds(code, 'activities/spec.ts')).sort(), [
+  assert.deepEqual((await ruleIds(code, 'activities/night/spec.ts')).sort(), [
     '@typescript-eslint/await-thenable',
     '@typescript-eslint/no-misused-promises',
     '@typescript-eslint/no-misused-promises',

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mdCode, mdText, mdUsd } from '../../workflows/markdown';
-import { taskDetails } from '../../workflows/progress';
+import { taskDetails } from '../../workflows/night/progress';
 import type { TaskStatus } from '../../contract';
 
 test('text is escaped and kept on one line; money is text, not math', () => {

@@ -9,9 +9,9 @@ import { promisify } from 'node:util';
 import Anthropic from '@anthropic-ai/sdk';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createModelActivities } from '../../activities/model/call-model';
-import { FileTranscriptStore, keys, putJson } from '../../activities/transcripts';
+import { FileTranscriptStore, keys, putJson } from '../../activities/task/transcripts';
 import { modelWarnings } from '../../client/commands/models';
-import { parseBatchYaml } from '../../spec/load';
+import { parseBatchYaml } from '../../taskfile/load';
 import { modelNotFound, startFakeAnthropic } from '../fakes/anthropic-server';
 import { nightshiftBin } from '../helpers/bin';
 

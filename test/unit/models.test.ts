@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { batchPrice, batchPriceFactor, costOf, daysToEndOfLife, modelEntry, nearestModels, priceOf, resolveModel, shippedModelTable, useModelTable } from '../../common/models';
 import { installModelFile, readModelFile } from '../../common/models-file';
-import { worstCaseCostUsd } from '../../workflows/budget';
+import { worstCaseCostUsd } from '../../workflows/budget/arithmetic';
 
 const tmpFile = (body: unknown) => {
   const f = path.join(mkdtempSync(path.join(os.tmpdir(), 'nightshift-models-')), 'models.json');

@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { validateFile } from '../../client/commands/validate';
 import { formatSpecIssue, SpecError } from '../../common/errors';
-import { renderReportMarkdown } from '../../activities/report';
+import { renderReportMarkdown } from '../../activities/night/report';
 import type { NightshiftConfig } from '../../common/config';
 import { makeRepo } from '../sandbox/helpers';
 

@@ -1,13 +1,13 @@
 /**
- * The no-progress guard (workflows/progress-guard.ts) on recorded turn sequences: what
+ * The no-progress guard (workflows/task/progress-guard.ts) on recorded turn sequences: what
  * progress looks like, the same failing command again and again, an edit flipped back and
  * forth, turns that learn nothing; nudged once, then stuck; thresholds from the settings.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatSpecIssue, SpecError } from '../../common/errors';
-import { parseBatchYaml } from '../../spec/load';
-import { newProgressState, observeTurn, type ProgressSettings, type TurnSeen } from '../../workflows/progress-guard';
+import { parseBatchYaml } from '../../taskfile/load';
+import { newProgressState, observeTurn, type ProgressSettings, type TurnSeen } from '../../workflows/task/progress-guard';
 
 const bash = (cmd: string, result: string) => ({ call: `bash ${cmd}`, result, summary: `bash: ${cmd}` });
 const read = (file: string, result: string) => ({ call: `read ${file}`, result, summary: `read_file: ${file}` });

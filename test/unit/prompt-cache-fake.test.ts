@@ -12,7 +12,7 @@ import type Anthropic from '@anthropic-ai/sdk';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAnthropicClient } from '../../activities/model/client';
 import { createModelActivities } from '../../activities/model/call-model';
-import { FileTranscriptStore, keys, putJson, type ToolRecord } from '../../activities/transcripts';
+import { FileTranscriptStore, keys, putJson, type ToolRecord } from '../../activities/task/transcripts';
 import { fakeTokens, message, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
 
 test('the caching fake: minimum length, 5-minute and 1-hour TTLs by prefix, reads extend, refused breakpoints', async () => {

@@ -1,18 +1,18 @@
-/** The system prompt: role choice (seed 002), task sections, files, skills, lessons, caps, rules. */
+/** The system prompt: role choice, task sections, files, skills, lessons, caps, rules. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildSystemPrompt, directoryReader, fenced, SAFETY_RULES } from '../../activities/prompt';
-import { chooseRole } from '../../activities/prompt-roles';
+import { buildSystemPrompt, directoryReader, fenced, SAFETY_RULES } from '../../activities/task/prompt';
+import { chooseRole } from '../../activities/task/prompt-roles';
 import { agentSpec } from '../agent/helpers';
-import { createSpecActivities, SKILL_SCOPE, skillKey, storeValidatedSpec } from '../../activities/spec';
+import { createSpecActivities, SKILL_SCOPE, skillKey, storeValidatedSpec } from '../../activities/night/spec';
 import { FileStateStore, fileStoreFor } from '../../common/store';
 import { LESSON_LIST_SCOPE } from '../../activities/learning/store';
-import type { BatchSpec } from '../../spec/types';
+import type { BatchSpec } from '../../taskfile/types';
 
-test('role: explicit role first (seed 002 long names too), then keywords, then general', () => {
+test('role: explicit role first (long names too), then keywords, then general', () => {
   const t = (o: Record<string, string>) => chooseRole({ title: '', description: '', ...o });
   assert.equal(t({ role: 'frontend' }), 'frontend');
   assert.equal(t({ role: 'backend-systems-engineer' }), 'backend');

@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { prBody, prTitle, FAILING_CHECKS_LABEL, type PrContent } from '../../activities/delivery/pr-body';
-import { createGitHubClient, ensurePullRequest, githubRepoOf, type EnsurePrInput } from '../../activities/delivery/pull-request';
+import { prBody, prTitle, FAILING_CHECKS_LABEL, type PrContent } from '../../activities/task/delivery/pr-body';
+import { createGitHubClient, ensurePullRequest, githubRepoOf, type EnsurePrInput } from '../../activities/task/delivery/pull-request';
 import { startFakeGitHub } from '../fakes/github-server';
 import { gitIn, makeRepo } from '../sandbox/helpers';
 

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { redactionNote, Redactor, workerRedactor } from '../../common/redact';
-import { writeReportFiles } from '../../activities/report';
+import { writeReportFiles } from '../../activities/night/report';
 import type { BatchStatus } from '../../contract';
 
 const fakeKey = (prefix: string, n: number) => prefix + 'aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5bC7dE9fG1hJ3kL5mN7pQ9rS1tU3'.slice(0, n);
@@ -70,7 +70,7 @@ test('the report redacts every task field and notes it, and notes a redacted pat
 
 test('a notification carries no secret: the message is redacted and says so', async () => {
   const { createNotifyActivities } = await import('../../activities/notify');
-  const { FileTranscriptStore } = await import('../../activities/transcripts');
+  const { FileTranscriptStore } = await import('../../activities/task/transcripts');
   const { startRecordingServer } = await import('../fakes/notify-servers');
   const hook = await startRecordingServer({ kind: 'webhook' });
   const slack = await startRecordingServer({ kind: 'slack' });

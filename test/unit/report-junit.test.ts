@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeReportFiles } from '../../activities/report';
-import { renderChecksJunit } from '../../activities/report-junit';
+import { writeReportFiles } from '../../activities/night/report';
+import { renderChecksJunit } from '../../activities/night/report-junit';
 import type { BatchStatus, CheckResult } from '../../contract';
 import { taskStatus } from '../helpers/task-status';
 

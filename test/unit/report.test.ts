@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { renderReportMarkdown, writeReportFiles } from '../../activities/report';
+import { renderReportMarkdown, writeReportFiles } from '../../activities/night/report';
 import type { BatchStatus, TaskStatus } from '../../contract';
 import { taskStatus } from '../helpers/task-status';
 

@@ -1,5 +1,5 @@
 /**
- * Seed 004's repos file and repo targets: expansion into one task per repo, enabled,
+ * The repos file and repo targets: expansion into one task per repo, enabled,
  * parallel / max_workers, dependencies between expanded tasks, the shipped examples, and
  * every mistake reported with file, line and field.
  */
@@ -9,8 +9,8 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatSpecIssue, SpecError } from '../../common/errors';
-import { loadBatchSpec, parseBatchSpecIn } from '../../spec/load';
-import { fanOutFull } from '../../workflows/fan-out';
+import { loadBatchSpec, parseBatchSpecIn } from '../../taskfile/load';
+import { fanOutFull } from '../../workflows/night/fan-out';
 
 const REPO = path.join(__dirname, '..', '..');
 const MALFORMED = path.join(__dirname, '..', 'fixtures', 'malformed');
@@ -116,7 +116,7 @@ test('inline workflow input may name a repos file relative to NIGHTSHIFT_ROOT', 
   await assert.rejects(parseBatchSpecIn({ repos_file: 'nope.yaml', tasks: [{ id: 'x', group: 'all' }] }, root), /spec repos_file: no such repos file: nope\.yaml/);
 });
 
-test("seed 004's shipped examples validate and expand over the sample repos file", async () => {
+test("the many-repos examples validate and expand over the sample repos file", async () => {
   const readmes = await loadBatchSpec('tasks/repos/overnight-readmes.yaml', REPO);
   assert.deepEqual(readmes.tasks.map((t) => t.id), ['readme@strings', 'readme@notes', 'readme@api']);
   assert.ok(readmes.tasks.every((t) => t.simpleMode && t.fanOut?.maxWorkers === 5));

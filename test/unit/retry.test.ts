@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createNotifyActivities } from '../../activities/notify';
-import { FileTranscriptStore } from '../../activities/transcripts';
+import { FileTranscriptStore } from '../../activities/task/transcripts';
 import type { NotifyEnv } from '../../common/config';
 import { HttpStatusError, parseRetryAfter, RetriesExhausted, withRetries } from '../../common/retry';
 import { startRecordingServer, type RateLimit } from '../fakes/notify-servers';

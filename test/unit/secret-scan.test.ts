@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { COMMIT_TEXT, scanCommitForSecrets, secretScanReason, type CommitScan } from '../../activities/delivery/secret-scan';
+import { COMMIT_TEXT, scanCommitForSecrets, secretScanReason, type CommitScan } from '../../activities/task/delivery/secret-scan';
 import { Redactor } from '../../common/redact';
 import { scratchDir } from '../helpers/outside-tmp';
 

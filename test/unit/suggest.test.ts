@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { formatSpecIssue, SpecError } from '../../common/errors';
 import { didYouMean, nearest } from '../../common/suggest';
-import { loadBatchSpec } from '../../spec/load';
+import { loadBatchSpec } from '../../taskfile/load';
 
 test('a swapped pair of letters and a dropped letter each count as one edit', () => {
   assert.equal(didYouMean('titel', ['description', 'title', 'role']), 'title');

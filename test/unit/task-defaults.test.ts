@@ -1,11 +1,11 @@
 /**
- * Task defaults (spec/defaults.ts): a task the loader built carries its settings, and a
+ * Task defaults (taskfile/defaults.ts): a task the loader built carries its settings, and a
  * task from an older history or built outside the loader reads the loader's defaults,
  * never a second copy of them.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULTS, taskSetting } from '../../spec/defaults';
+import { DEFAULTS, taskSetting } from '../../taskfile/defaults';
 
 test('a task without the field gets the loader default; a set field, even 0, is kept', () => {
   assert.equal(taskSetting({}, 'fixAttempts'), DEFAULTS.fixAttempts);

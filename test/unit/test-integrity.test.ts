@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { countTests, integrityFindings, isTestFile } from '../../activities/delivery/test-integrity';
+import { countTests, integrityFindings, isTestFile } from '../../activities/task/delivery/test-integrity';
 
 function nodeTestOutput(reporter: 'tap' | 'spec'): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ns-integrity-'));
