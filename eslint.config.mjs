@@ -3,9 +3,34 @@
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises',
-  'http', 'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'timers',
-  'tls', 'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'readline',
+  'stream',
+  'timers',
+  'tls',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
 ];
 
 export default tseslint.config(
@@ -18,7 +43,11 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': [
         'error',
         // node:test's test()/describe() return promises the runner itself awaits.
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       // A promise passed where a void callback or a condition is expected is never awaited:
@@ -34,7 +63,14 @@ export default tseslint.config(
     files: ['**/*.ts'],
     ignores: ['common/config.ts', 'test/**', 'bench/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read settings in common/config.ts; pass the environment on with inheritedEnv().' }],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'env',
+          message: 'Read settings in common/config.ts; pass the environment on with inheritedEnv().',
+        },
+      ],
     },
   },
   {
@@ -50,13 +86,36 @@ export default tseslint.config(
               { name: m, message: 'Workflow code must not use Node built-ins.' },
               { name: `node:${m}`, message: 'Workflow code must not use Node built-ins.' },
             ]),
-            ...['@anthropic-ai/sdk', 'octokit', 'e2b', 'yaml', 'dockerode', '@temporalio/client', '@temporalio/activity'].map(
-              (name) => ({ name, message: 'Side-effecting packages belong in activities.', allowTypeImports: true }),
-            ),
+            ...[
+              '@anthropic-ai/sdk',
+              'octokit',
+              'e2b',
+              'yaml',
+              'dockerode',
+              '@temporalio/client',
+              '@temporalio/activity',
+            ].map((name) => ({
+              name,
+              message: 'Side-effecting packages belong in activities.',
+              allowTypeImports: true,
+            })),
           ],
           patterns: [
             {
-              group: ['../activities', '../activities/*', '../sandbox', '../sandbox/*', '../taskfile/load*', '../taskfile/normalize*', '../../activities', '../../activities/*', '../../sandbox', '../../sandbox/*', '../../taskfile/load*', '../../taskfile/normalize*'],
+              group: [
+                '../activities',
+                '../activities/*',
+                '../sandbox',
+                '../sandbox/*',
+                '../taskfile/load*',
+                '../taskfile/normalize*',
+                '../../activities',
+                '../../activities/*',
+                '../../sandbox',
+                '../../sandbox/*',
+                '../../taskfile/load*',
+                '../../taskfile/normalize*',
+              ],
               allowTypeImports: true,
               message: 'Workflows see activities only as types.',
             },

@@ -37,7 +37,10 @@ export async function whileBeating<T>(work: () => Promise<T>, details?: () => un
 type AsyncFn = (...args: never[]) => Promise<unknown>;
 
 /** `activities` with the functions named in `names` beating for as long as each call runs. */
-export function withHeartbeats<T extends Record<string, AsyncFn>, K extends keyof T>(activities: T, names: readonly K[]): T {
+export function withHeartbeats<T extends Record<string, AsyncFn>, K extends keyof T>(
+  activities: T,
+  names: readonly K[],
+): T {
   const out = { ...activities };
   for (const name of names) {
     const fn = activities[name];

@@ -82,7 +82,9 @@ export function createActivities(deps: ActivityDeps) {
   const localRoot = localSandboxRoot(deps.config);
   const sandboxes = routeSandboxes({
     local: deps.sandboxes ?? createSandboxProvider({ provider: 'local' }, { localRoot }),
-    e2b: deps.otherSandboxes?.e2b ?? (() => createSandboxProvider({ provider: 'e2b' }, { localRoot, e2b: deps.config.e2b })),
+    e2b:
+      deps.otherSandboxes?.e2b ??
+      (() => createSandboxProvider({ provider: 'e2b' }, { localRoot, e2b: deps.config.e2b })),
     docker: deps.otherSandboxes?.docker ?? (() => createSandboxProvider({ provider: 'docker' }, { localRoot })),
   });
   const anthropic = 'anthropic' in deps ? deps.anthropic : createAnthropicClient(deps.config);
@@ -97,23 +99,54 @@ export function createActivities(deps: ActivityDeps) {
     ));
   const specActivities = createSpecActivities(deps.config, store);
   let octokit: Promise<GitHubClient> | undefined;
-  const github = () => (octokit ??= deps.github ? Promise.resolve(deps.github) : createGitHubClient(deps.config.github, deps.githubOptions));
-  const agent = createAgentActivities({ config: deps.config, sandboxes, transcripts, store, safetyPolicy: deps.safetyPolicy, hostTaskQueue: deps.hostTaskQueue });
+  const github = () =>
+    (octokit ??= deps.github
+      ? Promise.resolve(deps.github)
+      : createGitHubClient(deps.config.github, deps.githubOptions));
+  const agent = createAgentActivities({
+    config: deps.config,
+    sandboxes,
+    transcripts,
+    store,
+    safetyPolicy: deps.safetyPolicy,
+    hostTaskQueue: deps.hostTaskQueue,
+  });
   return {
     ...createBudgetActivities({ temporalClient }),
-    ...createNotifyActivities({ env: deps.config.notify, store: transcripts, telegramIndex: new TelegramQuestionIndex(store), ...deps.notify }),
+    ...createNotifyActivities({
+      env: deps.config.notify,
+      store: transcripts,
+      telegramIndex: new TelegramQuestionIndex(store),
+      ...deps.notify,
+    }),
     ...createQuestionActivities({ config: deps.config, transcripts }),
     ...specActivities,
-    ...createFollowUpNightActivities({ config: deps.config, store, loadSpec: specActivities.loadBatchSpec, client: github }),
+    ...createFollowUpNightActivities({
+      config: deps.config,
+      store,
+      loadSpec: specActivities.loadBatchSpec,
+      client: github,
+    }),
     ...createFolderActivities(deps.config),
     ...createReportActivities(deps.config, store),
     ...createBatchResultActivities(store),
-    ...createCommandActivities({ config: deps.config, sandboxes, safetyPolicy: deps.safetyPolicy, keepWork: agent.keepWork }),
+    ...createCommandActivities({
+      config: deps.config,
+      sandboxes,
+      safetyPolicy: deps.safetyPolicy,
+      keepWork: agent.keepWork,
+    }),
     ...createModelActivities({ anthropic, transcripts }),
     ...agent,
     ...createPlanningActivities({ config: deps.config, anthropic, store }),
     ...createLearningActivities({ anthropic, transcripts, store }),
-    ...createDeliveryActivities({ config: deps.config, sandboxes, transcripts, github: deps.github, githubOptions: deps.githubOptions }),
+    ...createDeliveryActivities({
+      config: deps.config,
+      sandboxes,
+      transcripts,
+      github: deps.github,
+      githubOptions: deps.githubOptions,
+    }),
     ...createSimpleActivities({ anthropic, sandboxes, transcripts }),
     ...createReviewActivities({ config: deps.config }),
   };
@@ -121,7 +154,8 @@ export function createActivities(deps: ActivityDeps) {
 
 function fileStoreOrThrow(config: NightshiftConfig): StateStore {
   // Opening postgres is asynchronous (it migrates the schema): the caller does it and passes the store.
-  if (config.store.kind !== 'file') throw new Error('NIGHTSHIFT_STORE is postgres: open it with openStateStore and pass it as deps.store');
+  if (config.store.kind !== 'file')
+    throw new Error('NIGHTSHIFT_STORE is postgres: open it with openStateStore and pass it as deps.store');
   return fileStoreFor(config);
 }
 

@@ -65,7 +65,12 @@ interface Channel {
 const TELEGRAM_MAX = 4000;
 
 async function post(url: string, body: unknown, timeoutMs: number): Promise<unknown> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   const text = await res.text();
   let parsed: unknown = text;
   try {
@@ -73,7 +78,12 @@ async function post(url: string, body: unknown, timeoutMs: number): Promise<unkn
   } catch {
     // Slack answers `ok` as plain text
   }
-  if (!res.ok) throw new HttpStatusError(res.status, `HTTP ${res.status}: ${text.slice(0, 200)}`, retryAfterOf(res.headers, parsed));
+  if (!res.ok)
+    throw new HttpStatusError(
+      res.status,
+      `HTTP ${res.status}: ${text.slice(0, 200)}`,
+      retryAfterOf(res.headers, parsed),
+    );
   return parsed;
 }
 
@@ -88,7 +98,11 @@ export function channelsFor(input: NotifyInput, env: NotifyEnv, timeoutMs: numbe
       name: 'telegram',
       async send() {
         const body = `${input.title}\n\n${input.text}`;
-        const r = (await post(`${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/sendMessage`, { chat_id: chatId, text: body.length > TELEGRAM_MAX ? body.slice(0, TELEGRAM_MAX - 1) + '…' : body }, timeoutMs)) as {
+        const r = (await post(
+          `${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/sendMessage`,
+          { chat_id: chatId, text: body.length > TELEGRAM_MAX ? body.slice(0, TELEGRAM_MAX - 1) + '…' : body },
+          timeoutMs,
+        )) as {
           ok?: boolean;
           description?: string;
           result?: { message_id?: number; chat?: { id?: number | string } };
@@ -99,13 +113,29 @@ export function channelsFor(input: NotifyInput, env: NotifyEnv, timeoutMs: numbe
     });
   }
   const slack = s.slack?.webhookUrl ?? env.slackWebhookUrl;
-  if (slack) out.push({ name: 'slack', send: async () => (await post(slack, { text: `*${input.title}*\n${input.text}` }, timeoutMs), undefined) });
+  if (slack)
+    out.push({
+      name: 'slack',
+      send: async () => (await post(slack, { text: `*${input.title}*\n${input.text}` }, timeoutMs), undefined),
+    });
   const hook = s.webhook?.url ?? env.webhookUrl;
   if (hook) {
     out.push({
       name: 'webhook',
       send: async () => (
-        await post(hook, { event: input.event, batchId: input.batchId, taskId: input.taskId, title: input.title, text: input.text, ...input.data }, timeoutMs), undefined
+        await post(
+          hook,
+          {
+            event: input.event,
+            batchId: input.batchId,
+            taskId: input.taskId,
+            title: input.title,
+            text: input.text,
+            ...input.data,
+          },
+          timeoutMs,
+        ),
+        undefined
       ),
     });
   }
@@ -113,10 +143,28 @@ export function channelsFor(input: NotifyInput, env: NotifyEnv, timeoutMs: numbe
 }
 
 /** A question that went out on Telegram is recorded by chat and message id, so a reply to it answers it. */
-async function recordTelegramQuestion(input: NotifyInput, sent: Partial<NotifyResult>, index: TelegramQuestionIndex | undefined): Promise<void> {
+async function recordTelegramQuestion(
+  input: NotifyInput,
+  sent: Partial<NotifyResult>,
+  index: TelegramQuestionIndex | undefined,
+): Promise<void> {
   const q = input.data?.question as OpenQuestion | undefined;
-  if (!index || input.event !== 'question' || !q || sent.telegramMessageId === undefined || sent.telegramChatId === undefined) return;
-  await index.put({ chatId: sent.telegramChatId, messageId: sent.telegramMessageId, batchId: input.batchId, taskId: q.taskId, workflowId: q.workflowId, questionId: q.questionId });
+  if (
+    !index ||
+    input.event !== 'question' ||
+    !q ||
+    sent.telegramMessageId === undefined ||
+    sent.telegramChatId === undefined
+  )
+    return;
+  await index.put({
+    chatId: sent.telegramChatId,
+    messageId: sent.telegramMessageId,
+    batchId: input.batchId,
+    taskId: q.taskId,
+    workflowId: q.workflowId,
+    questionId: q.questionId,
+  });
 }
 
 const wanted = (input: NotifyInput) => (input.settings?.events ?? NOTIFY_EVENTS).includes(input.event);
@@ -128,40 +176,55 @@ export function createNotifyActivities(deps: NotifyDeps) {
   const backoff = deps.backoffMs ?? 500;
   const giveUpAfterMs = deps.giveUpAfterMs ?? 45_000;
   const timeoutMs = deps.requestTimeoutMs ?? 10_000;
-  return withHeartbeats({
-    /** Sends to every configured channel. Never throws: failures come back in `failed`. */
-    async notify(original: NotifyInput): Promise<NotifyResult> {
-      const result: NotifyResult = { sent: [], failed: [] };
-      if (!wanted(original)) return result;
-      const { title, text, data } = original;
-      const redacted = workerRedactor({ notify: deps.env }).redactDeep({ title, text, data });
-      const input = redacted.found.length ? { ...original, ...redacted.value, text: `${redacted.value.text}\n\n(nightshift ${redactionNote(redacted.found, 'this message')})` } : original;
-      for (const ch of channelsFor(input, deps.env, timeoutMs)) {
-        const k = sentKey(input.key, ch.name);
-        const done = await deps.store.get(input.workflowId, k);
-        if (done !== undefined) {
-          Object.assign(result, JSON.parse(done));
+  return withHeartbeats(
+    {
+      /** Sends to every configured channel. Never throws: failures come back in `failed`. */
+      async notify(original: NotifyInput): Promise<NotifyResult> {
+        const result: NotifyResult = { sent: [], failed: [] };
+        if (!wanted(original)) return result;
+        const { title, text, data } = original;
+        const redacted = workerRedactor({ notify: deps.env }).redactDeep({ title, text, data });
+        const input = redacted.found.length
+          ? {
+              ...original,
+              ...redacted.value,
+              text: `${redacted.value.text}\n\n(nightshift ${redactionNote(redacted.found, 'this message')})`,
+            }
+          : original;
+        for (const ch of channelsFor(input, deps.env, timeoutMs)) {
+          const k = sentKey(input.key, ch.name);
+          const done = await deps.store.get(input.workflowId, k);
+          if (done !== undefined) {
+            Object.assign(result, JSON.parse(done));
+            result.sent.push(ch.name);
+            continue;
+          }
+          let extra: Record<string, unknown>;
+          try {
+            extra = (await withRetries(() => ch.send(), { attempts, firstDelayMs: backoff, giveUpAfterMs })) ?? {};
+          } catch (err) {
+            result.failed.push({ channel: ch.name, error: err instanceof Error ? err.message : String(err) });
+            continue;
+          }
+          // Sent is sent: a record that cannot be written must not send the message again.
+          await recordTelegramQuestion(input, extra, deps.telegramIndex).catch((err: Error) =>
+            result.failed.push({
+              channel: ch.name,
+              error: `sent, but a reply to it cannot be matched to the question (nightshift telegram): ${err.message}`,
+            }),
+          );
+          await deps.store.put(input.workflowId, k, JSON.stringify(extra)).catch((err: Error) =>
+            result.failed.push({
+              channel: ch.name,
+              error: `sent, but not recorded as sent, so a retried notification may send it again: ${err.message}`,
+            }),
+          );
+          Object.assign(result, extra);
           result.sent.push(ch.name);
-          continue;
         }
-        let extra: Record<string, unknown>;
-        try {
-          extra = (await withRetries(() => ch.send(), { attempts, firstDelayMs: backoff, giveUpAfterMs })) ?? {};
-        } catch (err) {
-          result.failed.push({ channel: ch.name, error: err instanceof Error ? err.message : String(err) });
-          continue;
-        }
-        // Sent is sent: a record that cannot be written must not send the message again.
-        await recordTelegramQuestion(input, extra, deps.telegramIndex).catch((err: Error) =>
-          result.failed.push({ channel: ch.name, error: `sent, but a reply to it cannot be matched to the question (nightshift telegram): ${err.message}` }),
-        );
-        await deps.store.put(input.workflowId, k, JSON.stringify(extra)).catch((err: Error) =>
-          result.failed.push({ channel: ch.name, error: `sent, but not recorded as sent, so a retried notification may send it again: ${err.message}` }),
-        );
-        Object.assign(result, extra);
-        result.sent.push(ch.name);
-      }
-      return result;
+        return result;
+      },
     },
-  }, ['notify']);
+    ['notify'],
+  );
 }

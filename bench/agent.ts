@@ -43,7 +43,8 @@ const TURNS = arg('turns', 20);
 
 function scripted(turn: number): MessagesReply {
   const usage = { usage: { input_tokens: 2000, output_tokens: 150, cache_read_input_tokens: 10_000 } };
-  if (turn >= TURNS) return message([text('Done.'), toolUse(`tu_${turn}`, 'finish', { summary: 'bench', verification: 'none' })], usage);
+  if (turn >= TURNS)
+    return message([text('Done.'), toolUse(`tu_${turn}`, 'finish', { summary: 'bench', verification: 'none' })], usage);
   const f = `src/file${turn % 5}.txt`;
   switch (turn % 4) {
     case 1:
@@ -51,7 +52,17 @@ function scripted(turn: number): MessagesReply {
     case 2:
       return message([toolUse(`tu_${turn}`, 'read_file', { path: `src/file${(turn - 1) % 5}.txt` })], usage);
     case 3:
-      return message([toolUse(`tu_${turn}`, 'edit_file', { path: `src/file${(turn - 2) % 5}.txt`, old_text: `turn ${turn - 2}\n`, new_text: `edited ${turn}\n`, replace_all: true })], usage);
+      return message(
+        [
+          toolUse(`tu_${turn}`, 'edit_file', {
+            path: `src/file${(turn - 2) % 5}.txt`,
+            old_text: `turn ${turn - 2}\n`,
+            new_text: `edited ${turn}\n`,
+            replace_all: true,
+          }),
+        ],
+        usage,
+      );
     default:
       return message([toolUse(`tu_${turn}`, 'list_files', { path: '.', depth: 3 })], usage);
   }
@@ -77,7 +88,8 @@ async function inProcess(config: NightshiftConfig, store: StateStore): Promise<{
     const t0 = performance.now();
     for (let turn = 1; ; turn++) {
       const mt = await run(acts.callModel, { workflowId, turn, model: 'claude-sonnet-5-5' });
-      for (const c of mt.toolCalls) if (c.name !== 'finish') await run(acts.runTool, { workflowId, turn, toolUseId: c.id, sandboxId });
+      for (const c of mt.toolCalls)
+        if (c.name !== 'finish') await run(acts.runTool, { workflowId, turn, toolUseId: c.id, sandboxId });
       if (mt.finish) break;
     }
     const wallMs = performance.now() - t0;
@@ -106,9 +118,17 @@ async function startServer(cluster: boolean, eager: boolean, cleanups: (() => Pr
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-agent-'));
   cleanups.push(async () => rmSync(root, { recursive: true, force: true }));
   if (!cluster) {
-    const env = await startDevServer(eager ? ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'] : []);
+    const env = await startDevServer(
+      eager ? ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'] : [],
+    );
     cleanups.push(() => env.teardown());
-    return { label: 'dev server, file store', eager, client: env.client, workerConnection: env.nativeConnection, config: testConfig(env, root) };
+    return {
+      label: 'dev server, file store',
+      eager,
+      client: env.client,
+      workerConnection: env.nativeConnection,
+      config: testConfig(env, root),
+    };
   }
   const c = await startTestCluster({ storeDatabase: 'nightshift' });
   cleanups.push(() => c.stop());
@@ -139,11 +159,17 @@ async function main(cleanups: (() => Promise<void>)[]) {
   cleanups.push(() => fake.close());
 
   const config = server.config;
-  const worker = await createNightshiftWorker({ config: withModel(config, fake.url), connection: server.workerConnection, deps: { store } });
+  const worker = await createNightshiftWorker({
+    config: withModel(config, fake.url),
+    connection: server.workerConnection,
+    deps: { store },
+  });
   // Warm-up: bundle, sandbox runtime and connections, so the timed runs measure steady state.
   await inProcess(config, store);
 
-  const input = agentInput(agentSpec({ id: 'bench', maxTurns: TURNS + 5, model: 'sonnet' }), { heartbeatTimeoutMs: 30_000 });
+  const input = agentInput(agentSpec({ id: 'bench', maxTurns: TURNS + 5, model: 'sonnet' }), {
+    heartbeatTimeoutMs: 30_000,
+  });
   const t0 = performance.now();
   const { result, firstRunId } = await runAgentTask(server, worker, input);
   const temporalWallMs = performance.now() - t0;
@@ -157,7 +183,8 @@ async function main(cleanups: (() => Promise<void>)[]) {
   const overhead = temporalTimes.map((t, i) => t - (base.times[i] ?? 0));
   // Sanity: the transcript really grew, while history did not. The task keeps it under its first run's key.
   const transcriptTurn = await transcriptsIn(store).get(taskRunKey(workflowIdOf(input), firstRunId), keys.turn(1));
-  if (!transcriptTurn) throw new Error(`no transcript of turn 1 in the ${config.store.kind} store: the bench measured something else`);
+  if (!transcriptTurn)
+    throw new Error(`no transcript of turn 1 in the ${config.store.kind} store: the bench measured something else`);
 
   console.log(
     [
@@ -176,12 +203,17 @@ async function main(cleanups: (() => Promise<void>)[]) {
 
 /** Undoes in reverse order of starting; one failing undo does not skip the others. */
 async function runCleanups(cleanups: (() => Promise<void>)[]): Promise<void> {
-  for (const undo of cleanups.splice(0).reverse()) await undo().catch((err: unknown) => console.error('bench:agent cleanup:', err));
+  for (const undo of cleanups.splice(0).reverse())
+    await undo().catch((err: unknown) => console.error('bench:agent cleanup:', err));
 }
 
 const cleanups: (() => Promise<void>)[] = [];
 // Ctrl-C must not leave a cluster and its PostgreSQL running behind the bench.
-for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) process.once(signal, () => void runCleanups(cleanups).finally(() => process.exit(code)));
+for (const [signal, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const)
+  process.once(signal, () => void runCleanups(cleanups).finally(() => process.exit(code)));
 main(cleanups)
   .catch((err: unknown) => {
     console.error(err);

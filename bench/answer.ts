@@ -51,13 +51,19 @@ async function until<T>(read: () => Promise<T>, ok: (v: T) => boolean): Promise<
 /** When the model server received the resumed (turn 2) request of task `taskId`. */
 async function resumedAt(fake: FakeAnthropic, taskId: string): Promise<number> {
   const of = (r: MessagesRequest) => r.turn === 2 && JSON.stringify(r.body.messages?.[0]).includes(`task ${taskId}:`);
-  return (await until(async () => fake.requests.find(of), (r) => r !== undefined))!.at;
+  return (await until(
+    async () => fake.requests.find(of),
+    (r) => r !== undefined,
+  ))!.at;
 }
 
 async function viaTask(env: TestWorkflowEnvironment, fake: FakeAnthropic, i: number): Promise<number> {
   const id = `answer-task-${i}`;
   const handle = await startAgentTask(env, agentInput(agentSpec({ id, model: 'haiku' })));
-  await until<TaskStatus>(() => handle.query('status'), (s) => s.status === 'waiting_for_answer');
+  await until<TaskStatus>(
+    () => handle.query('status'),
+    (s) => s.status === 'waiting_for_answer',
+  );
   await sleep(SETTLE_MS);
   const t0 = Date.now();
   await handle.signal('answer', { text: 'B' });
@@ -69,11 +75,21 @@ async function viaTask(env: TestWorkflowEnvironment, fake: FakeAnthropic, i: num
 
 async function viaBatch(env: TestWorkflowEnvironment, fake: FakeAnthropic, n: number): Promise<number[]> {
   const ids = Array.from({ length: n }, (_, i) => `answer-batch-${i}`);
-  const spec = { max_concurrent_agents: 1, tasks: ids.map((id) => ({ id, title: id, description: `Do ${id}.`, agent_config: { model: 'haiku' } })) };
-  const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId('bench-answer'), args: [{ spec }] });
+  const spec = {
+    max_concurrent_agents: 1,
+    tasks: ids.map((id) => ({ id, title: id, description: `Do ${id}.`, agent_config: { model: 'haiku' } })),
+  };
+  const handle = await env.client.workflow.start('nightlyBatch', {
+    taskQueue: TASK_QUEUE,
+    workflowId: uniqueBatchId('bench-answer'),
+    args: [{ spec }],
+  });
   const out: number[] = [];
   for (const id of ids) {
-    await until<BatchStatus>(() => handle.query('status'), (s) => (s.questions ?? []).some((q) => q.taskId === id));
+    await until<BatchStatus>(
+      () => handle.query('status'),
+      (s) => (s.questions ?? []).some((q) => q.taskId === id),
+    );
     await sleep(SETTLE_MS);
     const t0 = Date.now();
     await handle.signal('answer', { taskId: id, text: 'B' });
@@ -96,7 +112,8 @@ async function main() {
       for (let i = 0; i < SAMPLES; i++) task.push(await viaTask(env, fake, i));
       return { task, batch: await viaBatch(env, fake, SAMPLES) };
     });
-    const line = (name: string, v: number[]) => `${name.padEnd(22)} median ${median(v).toFixed(0)} ms · p95 ${percentile(v, 95).toFixed(0)} ms · max ${Math.max(...v).toFixed(0)} ms (n = ${v.length})`;
+    const line = (name: string, v: number[]) =>
+      `${name.padEnd(22)} median ${median(v).toFixed(0)} ms · p95 ${percentile(v, 95).toFixed(0)} ms · max ${Math.max(...v).toFixed(0)} ms (n = ${v.length})`;
     console.log(
       [
         `bench:answer · ${new Date().toISOString().slice(0, 10)} · ${machine()}`,

@@ -45,7 +45,10 @@ class Phases {
     }
   }
   lines(): string[] {
-    return [...this.ms].map(([name, xs]) => `  ${name.padEnd(34)} median ${median(xs).toFixed(1).padStart(8)} ms · p95 ${percentile(xs, 95).toFixed(1).padStart(8)} ms · n=${xs.length}`);
+    return [...this.ms].map(
+      ([name, xs]) =>
+        `  ${name.padEnd(34)} median ${median(xs).toFixed(1).padStart(8)} ms · p95 ${percentile(xs, 95).toFixed(1).padStart(8)} ms · n=${xs.length}`,
+    );
   }
 }
 
@@ -73,7 +76,10 @@ function timedProvider(inner: SandboxProvider, phases: Phases): SandboxProvider 
 }
 
 /** Loop devices backed by a file under `dir` (other work on the machine makes its own). */
-const loopDevicesUnder = (dir: string) => execFileSync('losetup', ['-a'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(dir)).length;
+const loopDevicesUnder = (dir: string) =>
+  execFileSync('losetup', ['-a'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.includes(dir)).length;
 
 async function main() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-command-'));
@@ -82,8 +88,14 @@ async function main() {
   const loopsBefore = loopDevices();
   const quota = await diskQuotaSupport(sandboxesDir);
   const phases = new Phases();
-  const sandboxes = routeSandboxes({ local: timedProvider(createSandboxProvider({ provider: 'local' }, { localRoot: sandboxesDir }), phases) });
-  const agent = createAgentActivities({ config: { root }, sandboxes, transcripts: new FileTranscriptStore({ dir: path.join(root, '.nightshift', 'transcripts') }) });
+  const sandboxes = routeSandboxes({
+    local: timedProvider(createSandboxProvider({ provider: 'local' }, { localRoot: sandboxesDir }), phases),
+  });
+  const agent = createAgentActivities({
+    config: { root },
+    sandboxes,
+    transcripts: new FileTranscriptStore({ dir: path.join(root, '.nightshift', 'transcripts') }),
+  });
   const { runCommandTask } = createCommandActivities({
     config: { root },
     sandboxes,
@@ -103,7 +115,14 @@ async function main() {
     Array.from({ length: Math.min(CONCURRENCY, TASKS) }, async () => {
       while (next < TASKS) {
         const i = next++;
-        const r = await phases.time('runCommandTask (whole activity)', () => new MockActivityEnvironment().run(runCommandTask, { workflowId: `bench-command/t${i}`, task }) as ReturnType<typeof runCommandTask>);
+        const r = await phases.time(
+          'runCommandTask (whole activity)',
+          () =>
+            new MockActivityEnvironment().run(runCommandTask, {
+              workflowId: `bench-command/t${i}`,
+              task,
+            }) as ReturnType<typeof runCommandTask>,
+        );
         if (r.exitCode !== 0) throw new Error(`task ${i} exited ${r.exitCode}: ${r.outputTail}`);
       }
     }),
@@ -139,13 +158,22 @@ async function main() {
 
   console.log(
     [
-      `bench:command · ${new Date().toISOString()} · ${machine()} · load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+      `bench:command · ${new Date().toISOString()} · ${machine()} · load ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
       `${TASKS} command tasks (\`true\`), ${CONCURRENCY} at once; disk volume ${quota.ok ? `on (${DEFAULT_DISK_MB} MiB)` : `off: ${quota.why}`}`,
       `first task of the process  ${warmMs.toFixed(1)} ms`,
       `wall                       ${(wallMs / 1000).toFixed(2)} s (${(wallMs / TASKS).toFixed(1)} ms a task)`,
       'activity phases:',
       ...phases.lines(),
-      ...(quota.ok ? ['disk volume alone (sequential):', ...volume.lines(), `  image allocated after mkfs       median ${median(allocatedKiB).toFixed(0)} KiB`] : []),
+      ...(quota.ok
+        ? [
+            'disk volume alone (sequential):',
+            ...volume.lines(),
+            `  image allocated after mkfs       median ${median(allocatedKiB).toFixed(0)} KiB`,
+          ]
+        : []),
       `loop devices               ${loopsBefore} before · ${loopsAfterTasks} after the tasks · ${loopsAtEnd} at the end`,
     ].join('\n'),
   );

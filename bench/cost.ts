@@ -30,7 +30,13 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createAnthropicClient } from '../activities/model/client';
 import { createModelActivities } from '../activities/model/call-model';
 import { createSimpleActivities } from '../activities/task/simple';
-import { FileTranscriptStore, keys, putJson, type ToolRecord, type TranscriptStore } from '../activities/task/transcripts';
+import {
+  FileTranscriptStore,
+  keys,
+  putJson,
+  type ToolRecord,
+  type TranscriptStore,
+} from '../activities/task/transcripts';
 import { createLocalProvider } from '../sandbox/local';
 import { shutdownIsolation } from '../sandbox/os-isolation';
 import { message, startFakeAnthropic, text, toolUse, type Billing } from '../test/fakes/anthropic-server';
@@ -58,7 +64,8 @@ const run = <A, R>(fn: (a: A) => Promise<R>, a: A) => new MockActivityEnvironmen
 /** Deterministic filler: a tool output that does not compress into a shared prefix by accident. */
 function output(turn: number, chars: number): string {
   const lines: string[] = [];
-  for (let i = 0; lines.join('\n').length < chars; i++) lines.push(`turn ${turn} line ${i}: ${((turn * 7919 + i * 104729) % 1_000_003).toString(36).repeat(6)}`);
+  for (let i = 0; lines.join('\n').length < chars; i++)
+    lines.push(`turn ${turn} line ${i}: ${((turn * 7919 + i * 104729) % 1_000_003).toString(36).repeat(6)}`);
   return lines.join('\n').slice(0, chars);
 }
 
@@ -88,7 +95,10 @@ function figures(b: Billing): Figures {
 
 type AgentMode = 'kept-warm' | 'before-keep-alives' | 'caching-off';
 
-async function agentRun(mode: AgentMode, dir: string): Promise<{ f: Figures; turnsReadShare: number; elisions: number; longTtlFrom?: number; keepAlives: number }> {
+async function agentRun(
+  mode: AgentMode,
+  dir: string,
+): Promise<{ f: Figures; turnsReadShare: number; elisions: number; longTtlFrom?: number; keepAlives: number }> {
   const cacheOff = mode === 'caching-off';
   let virtual = Date.parse('2026-11-21T22:00:00Z');
   const now = () => virtual;
@@ -96,15 +106,30 @@ async function agentRun(mode: AgentMode, dir: string): Promise<{ f: Figures; tur
     cache: { now, off: cacheOff },
     byTurn: (turn) =>
       turn >= TURNS
-        ? message([toolUse(`tu_${turn}`, 'finish', { summary: 'done', verification: 'tests pass' })], { usage: { input_tokens: 0, output_tokens: 150 }, model: AGENT_MODEL })
-        : message([text(`Step ${turn}: running the next check.`), toolUse(`tu_${turn}`, 'bash', { command: `npm test -- --shard ${turn}` })], { usage: { input_tokens: 0, output_tokens: 400 }, model: AGENT_MODEL }),
+        ? message([toolUse(`tu_${turn}`, 'finish', { summary: 'done', verification: 'tests pass' })], {
+            usage: { input_tokens: 0, output_tokens: 150 },
+            model: AGENT_MODEL,
+          })
+        : message(
+            [
+              text(`Step ${turn}: running the next check.`),
+              toolUse(`tu_${turn}`, 'bash', { command: `npm test -- --shard ${turn}` }),
+            ],
+            { usage: { input_tokens: 0, output_tokens: 400 }, model: AGENT_MODEL },
+          ),
   });
   try {
     const transcripts: TranscriptStore = new FileTranscriptStore({ dir: path.join(dir, mode) });
-    const anthropic = createAnthropicClient({ anthropic: { apiKey: 'sk-bench', baseUrl: fake.url } }, { maxRetries: 0 })!;
+    const anthropic = createAnthropicClient(
+      { anthropic: { apiKey: 'sk-bench', baseUrl: fake.url } },
+      { maxRetries: 0 },
+    )!;
     const acts = createModelActivities({ anthropic, transcripts, now });
     const workflowId = 'bench/cost-agent';
-    await putJson(transcripts, workflowId, keys.prompt, { system: SYSTEM, firstMessage: 'Make the test suite pass; run each shard.' });
+    await putJson(transcripts, workflowId, keys.prompt, {
+      system: SYSTEM,
+      firstMessage: 'Make the test suite pass; run each shard.',
+    });
     let elidedThrough = 0;
     let elisions = 0;
     let longTtlFrom: number | undefined;
@@ -119,8 +144,17 @@ async function agentRun(mode: AgentMode, dir: string): Promise<{ f: Figures; tur
     for (let turn = 1; turn <= TURNS; turn++) {
       if (warm && touchedAt !== undefined && virtual - touchedAt > cacheGoneAfterMs()) longTtl = true;
       touchedAt = virtual;
-      const t = await run(acts.callModel, { workflowId, turn, model: AGENT_MODEL, maxTokens: 8192, ...(warm ? { cacheTtl: longTtl ? ('1h' as const) : ('5m' as const) } : {}) });
-      const rec = JSON.parse((await transcripts.get(workflowId, keys.turn(turn)))!) as { elidedThroughTurn?: number; cacheTtl?: string };
+      const t = await run(acts.callModel, {
+        workflowId,
+        turn,
+        model: AGENT_MODEL,
+        maxTokens: 8192,
+        ...(warm ? { cacheTtl: longTtl ? ('1h' as const) : ('5m' as const) } : {}),
+      });
+      const rec = JSON.parse((await transcripts.get(workflowId, keys.turn(turn)))!) as {
+        elidedThroughTurn?: number;
+        cacheTtl?: string;
+      };
       if ((rec.elidedThroughTurn ?? 0) > elidedThrough) {
         elisions++;
         elidedThrough = rec.elidedThroughTurn!;
@@ -138,13 +172,26 @@ async function agentRun(mode: AgentMode, dir: string): Promise<{ f: Figures; tur
           await run(acts.keepCacheWarm, { workflowId, turn, seq: ++keepAlives, model: AGENT_MODEL });
         }
         virtual = toolEnds;
-        await putJson(transcripts, workflowId, keys.tool(turn, call.id), { toolUseId: call.id, name: 'bash', isError: false, content, summary: 'ran' } satisfies ToolRecord);
+        await putJson(transcripts, workflowId, keys.tool(turn, call.id), {
+          toolUseId: call.id,
+          name: 'bash',
+          isError: false,
+          content,
+          summary: 'ran',
+        } satisfies ToolRecord);
       }
     }
-    if (PER_TURN && mode === 'kept-warm') for (const [i, r] of fake.billing().billed.entries()) console.log(i + 1, JSON.stringify(r.usage), r.costUsd);
+    if (PER_TURN && mode === 'kept-warm')
+      for (const [i, r] of fake.billing().billed.entries()) console.log(i + 1, JSON.stringify(r.usage), r.costUsd);
     const bill = fake.billing();
     const turnsOnly = figures({ ...bill, billed: bill.billed.filter((_, i) => !keepAliveBills.has(i)) });
-    return { f: figures(bill), turnsReadShare: turnsOnly.cacheRead / turnsOnly.inputTokens, elisions, longTtlFrom, keepAlives };
+    return {
+      f: figures(bill),
+      turnsReadShare: turnsOnly.cacheRead / turnsOnly.inputTokens,
+      elisions,
+      longTtlFrom,
+      keepAlives,
+    };
   } finally {
     await fake.close();
   }
@@ -154,7 +201,15 @@ async function simpleRun(api: 'messages' | 'batch', dir: string): Promise<Figure
   const fake = await startFakeAnthropic({
     byTurn: (_t, req) => {
       const repo = /repo-(\d+)/.exec(JSON.stringify(req.body.system))?.[1] ?? '?';
-      return message([toolUse(`tu_${repo}`, 'write_files', { files: [{ path: 'README.md', content: `# repo ${repo}\n\n${output(Number(repo), 3_000)}\n` }], summary: `Refreshed repo ${repo}` })], { usage: { input_tokens: 0, output_tokens: 900 }, model: SIMPLE_MODEL });
+      return message(
+        [
+          toolUse(`tu_${repo}`, 'write_files', {
+            files: [{ path: 'README.md', content: `# repo ${repo}\n\n${output(Number(repo), 3_000)}\n` }],
+            summary: `Refreshed repo ${repo}`,
+          }),
+        ],
+        { usage: { input_tokens: 0, output_tokens: 900 }, model: SIMPLE_MODEL },
+      );
     },
     // Counts each request's tokens; simple mode marks no breakpoints, so nothing is cached.
     cache: {},
@@ -163,7 +218,10 @@ async function simpleRun(api: 'messages' | 'batch', dir: string): Promise<Figure
   try {
     const transcripts = new FileTranscriptStore({ dir: path.join(dir, `simple-${api}`) });
     const sandboxes = createLocalProvider({ root: path.join(dir, `sandboxes-${api}`) });
-    const anthropic = createAnthropicClient({ anthropic: { apiKey: 'sk-bench', baseUrl: fake.url } }, { maxRetries: 0 })!;
+    const anthropic = createAnthropicClient(
+      { anthropic: { apiKey: 'sk-bench', baseUrl: fake.url } },
+      { maxRetries: 0 },
+    )!;
     const acts = createSimpleActivities({ anthropic, sandboxes, transcripts });
     for (let i = 0; i < REPOS; i++) {
       const workflowId = `bench/simple-${api}-${i}`;
@@ -171,12 +229,16 @@ async function simpleRun(api: 'messages' | 'batch', dir: string): Promise<Figure
       const box = await sandboxes.connect(sandbox.id);
       await box.writeFile('README.md', `# repo ${i}\n\n${output(i, 2_000 + 400 * i)}\n`);
       await box.writeFile('src/index.js', output(i + 100, 6_000));
-      await putJson(transcripts, workflowId, keys.prompt, { system: `Task readme@repo-${i}: refresh the README.\n${SYSTEM}`, firstMessage: 'Go.' });
+      await putJson(transcripts, workflowId, keys.prompt, {
+        system: `Task readme@repo-${i}: refresh the README.\n${SYSTEM}`,
+        firstMessage: 'Go.',
+      });
       const call = { workflowId, sandboxId: sandbox.id, model: SIMPLE_MODEL, contextFiles: ['README.md'] };
       if (api === 'messages') await run(acts.simpleModelCall, call);
       else {
         const { batchId } = await run(acts.submitSimpleBatch, call);
-        while ((await run(acts.simpleBatchState, { batchId })).status !== 'ended') await new Promise((r) => setTimeout(r, 50));
+        while ((await run(acts.simpleBatchState, { batchId })).status !== 'ended')
+          await new Promise((r) => setTimeout(r, 50));
         const got = await run(acts.collectSimpleBatch, { workflowId, batchId, model: SIMPLE_MODEL });
         if (!got.stored) throw new Error(`repo ${i}: ${got.reason}`);
         await run(acts.simpleModelCall, { ...call, storedOnly: true });
@@ -200,14 +262,26 @@ async function main(): Promise<void> {
     const readShare = cached.f.cacheRead / cached.f.inputTokens;
     const ratio = cached.f.costUsd / uncached.f.costUsd;
     console.log(`bench:cost on ${machine()}`);
-    console.log(`\nagent task: ${TURNS} turns on ${AGENT_MODEL}, two ${LONG_TOOL_MS / 60_000}-minute tool calls (turns ${[...LONG_TOOL_TURNS].join(', ')}), ${cached.elisions} elision step(s); kept warm: ${cached.keepAlives} keep-alive(s), 1-hour TTL from turn ${cached.longTtlFrom ?? '-'}; before keep-alives: 1-hour TTL from turn ${before.longTtlFrom ?? '-'}`);
-    console.log('| run | cost | of uncached | input tokens | read from cache | cache writes | uncached input | output |');
+    console.log(
+      `\nagent task: ${TURNS} turns on ${AGENT_MODEL}, two ${LONG_TOOL_MS / 60_000}-minute tool calls (turns ${[...LONG_TOOL_TURNS].join(', ')}), ${cached.elisions} elision step(s); kept warm: ${cached.keepAlives} keep-alive(s), 1-hour TTL from turn ${cached.longTtlFrom ?? '-'}; before keep-alives: 1-hour TTL from turn ${before.longTtlFrom ?? '-'}`,
+    );
+    console.log(
+      '| run | cost | of uncached | input tokens | read from cache | cache writes | uncached input | output |',
+    );
     console.log('|---|---|---|---|---|---|---|---|');
-    for (const [name, r] of [['caching, kept warm', cached], ['caching, before keep-alives', before], ['caching off', uncached]] as const) {
+    for (const [name, r] of [
+      ['caching, kept warm', cached],
+      ['caching, before keep-alives', before],
+      ['caching off', uncached],
+    ] as const) {
       const f = r.f;
-      console.log(`| ${name} | ${usd(f.costUsd)} | ${(f.costUsd / uncached.f.costUsd).toFixed(3)} | ${f.inputTokens.toLocaleString('en')} | ${pct(f.cacheRead / f.inputTokens)} | ${f.cacheWrite.toLocaleString('en')} | ${f.uncached.toLocaleString('en')} | ${f.output.toLocaleString('en')} |`);
+      console.log(
+        `| ${name} | ${usd(f.costUsd)} | ${(f.costUsd / uncached.f.costUsd).toFixed(3)} | ${f.inputTokens.toLocaleString('en')} | ${pct(f.cacheRead / f.inputTokens)} | ${f.cacheWrite.toLocaleString('en')} | ${f.uncached.toLocaleString('en')} | ${f.output.toLocaleString('en')} |`,
+      );
     }
-    console.log(`read from cache ${pct(readShare)}, ${pct(cached.turnsReadShare)} of the turns' own input without the keep-alives' (target >= 85 %: ${Math.min(readShare, cached.turnsReadShare) >= 0.85 ? 'met' : 'NOT met'}); cost ${ratio.toFixed(3)} of uncached (target <= 0.333: ${ratio <= 1 / 3 ? 'met' : 'NOT met'})`);
+    console.log(
+      `read from cache ${pct(readShare)}, ${pct(cached.turnsReadShare)} of the turns' own input without the keep-alives' (target >= 85 %: ${Math.min(readShare, cached.turnsReadShare) >= 0.85 ? 'met' : 'NOT met'}); cost ${ratio.toFixed(3)} of uncached (target <= 0.333: ${ratio <= 1 / 3 ? 'met' : 'NOT met'})`,
+    );
 
     const messages = await simpleRun('messages', dir);
     const batch = await simpleRun('batch', dir);
@@ -215,9 +289,15 @@ async function main(): Promise<void> {
     console.log(`\nsimple mode: ${REPOS} repos on ${SIMPLE_MODEL}`);
     console.log('| run | cost | input tokens | output |');
     console.log('|---|---|---|---|');
-    console.log(`| Messages API | ${usd(messages.costUsd)} | ${messages.inputTokens.toLocaleString('en')} | ${messages.output.toLocaleString('en')} |`);
-    console.log(`| Batches API | ${usd(batch.costUsd)} | ${batch.inputTokens.toLocaleString('en')} | ${batch.output.toLocaleString('en')} |`);
-    console.log(`batch / messages cost ${batchRatio.toFixed(4)} (target 0.5 ± 0.01: ${Math.abs(batchRatio - 0.5) <= 0.01 ? 'met' : 'NOT met'})`);
+    console.log(
+      `| Messages API | ${usd(messages.costUsd)} | ${messages.inputTokens.toLocaleString('en')} | ${messages.output.toLocaleString('en')} |`,
+    );
+    console.log(
+      `| Batches API | ${usd(batch.costUsd)} | ${batch.inputTokens.toLocaleString('en')} | ${batch.output.toLocaleString('en')} |`,
+    );
+    console.log(
+      `batch / messages cost ${batchRatio.toFixed(4)} (target 0.5 ± 0.01: ${Math.abs(batchRatio - 0.5) <= 0.01 ? 'met' : 'NOT met'})`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await shutdownIsolation();

@@ -33,7 +33,8 @@ function makeDag(n: number) {
   const rand = rng(42);
   return Array.from({ length: n }, (_, i) => {
     const deps = new Set<string>();
-    if (i > 0 && rand() > 0.33) for (let k = 0; k < 1 + Math.floor(rand() * 2); k++) deps.add(`t${Math.floor(rand() * i)}`);
+    if (i > 0 && rand() > 0.33)
+      for (let k = 0; k < 1 + Math.floor(rand() * 2); k++) deps.add(`t${Math.floor(rand() * i)}`);
     return { id: `t${i}`, depends_on: [...deps], command: COMMAND };
   });
 }
@@ -88,14 +89,26 @@ interface RunFacts {
 /** Each run of the batch, first to last, following continue-as-new: its size and its largest payload. */
 async function batchRuns(client: Client, workflowId: string, firstRunId: string): Promise<RunFacts[]> {
   const runs: RunFacts[] = [];
-  for (let runId: string | undefined = firstRunId; runId; ) {
+  for (let runId: string | undefined = firstRunId; runId;) {
     const d = await client.workflow.getHandle(workflowId, runId).describe();
-    const facts: RunFacts = { runId, events: d.historyLength ?? 0, bytes: d.historySize ?? 0, carriedBytes: 0, largestPayload: 0 };
+    const facts: RunFacts = {
+      runId,
+      events: d.historyLength ?? 0,
+      bytes: d.historySize ?? 0,
+      carriedBytes: 0,
+      largestPayload: 0,
+    };
     let next: string | undefined;
     let nextPageToken: Uint8Array | undefined;
     do {
       // Small pages: a page of index parts would pass gRPC's 4 MB.
-      const page: temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId, runId }, maximumPageSize: 100, nextPageToken });
+      const page: temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse =
+        await client.workflowService.getWorkflowExecutionHistory({
+          namespace: client.options.namespace,
+          execution: { workflowId, runId },
+          maximumPageSize: 100,
+          nextPageToken,
+        });
       for (const e of page.history?.events ?? []) {
         const payloads = payloadsOf(e);
         for (const p of payloads) facts.largestPayload = Math.max(facts.largestPayload, p.data?.length ?? 0);
@@ -141,7 +154,11 @@ async function main() {
     const worker = await testWorker(env, config, { workerOptions: { maxConcurrentWorkflowTaskExecutions: 100 } });
     const workflowId = uniqueBatchId('bench-engine');
     const t0 = performance.now();
-    const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: { max_concurrent_agents: CONCURRENCY, tasks: dag } }] });
+    const handle = await env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [{ spec: { max_concurrent_agents: CONCURRENCY, tasks: dag } }],
+    });
     const result: BatchResult = await worker.runUntil(handle.result());
     const temporalWallMs = performance.now() - t0;
     const workerRss = peakRssMiB();
@@ -157,7 +174,8 @@ async function main() {
     }
     if (tasks.length !== TASKS) throw new Error(`the night reports ${tasks.length} tasks of ${TASKS}`);
     const failed = tasks.filter((t) => t.status !== 'succeeded');
-    if (failed.length) throw new Error(`${failed.length} tasks did not succeed, e.g. ${failed[0].taskId}: ${failed[0].error}`);
+    if (failed.length)
+      throw new Error(`${failed.length} tasks did not succeed, e.g. ${failed[0].taskId}: ${failed[0].error}`);
 
     const batch = await env.client.workflow.getHandle(workflowId).describe();
     const runs = await batchRuns(env.client, workflowId, handle.firstExecutionRunId);
@@ -167,7 +185,8 @@ async function main() {
     let childMax = { events: 0, bytes: 0 };
     for (const t of tasks.slice(0, 20)) {
       const d = await env.client.workflow.getHandle(`${workflowId}/${t.taskId}`).describe();
-      if ((d.historyLength ?? 0) > childMax.events) childMax = { events: d.historyLength ?? 0, bytes: d.historySize ?? 0 };
+      if ((d.historyLength ?? 0) > childMax.events)
+        childMax = { events: d.historyLength ?? 0, bytes: d.historySize ?? 0 };
     }
 
     const base = await inProcess(dag);
@@ -183,7 +202,11 @@ async function main() {
       `batch history        ${batch.historyLength} events · ${kib(batch.historySize ?? 0)} (last run)`,
       `runs                 ${runs.length} (continued as new ${runs.length - 1} times); largest run ${largestRun.events} events · ${kib(largestRun.bytes)}`,
       `largest payload      ${kib(Math.max(...runs.map((r) => r.largestPayload)))} (any event of any run of the batch)`,
-      ...(carried.length ? [`carried per run       largest ${maxCarried} bytes, ${(maxCarried / TASKS).toFixed(2)} bytes a task (continue-as-new input)`] : []),
+      ...(carried.length
+        ? [
+            `carried per run       largest ${maxCarried} bytes, ${(maxCarried / TASKS).toFixed(2)} bytes a task (continue-as-new input)`,
+          ]
+        : []),
       `results              ${tasks.length} in the ${result.tasks.length ? 'batch result' : 'state store'}; report ${result.report && 'json' in result.report ? result.report.json : JSON.stringify(result.report)}`,
       `largest task history ${childMax.events} events · ${(childMax.bytes / 1024).toFixed(1)} KiB (of the first 20)`,
     ];

@@ -47,5 +47,7 @@ console.log(`|---|${sizes.map(() => '---|').join('')}---|`);
 for (const [name, shape] of Object.entries(SHAPES)) {
   const ms = sizes.map((b) => timeCheck(lineOf(shape, b)));
   const perKiB = (i: number) => ((ms[i] * 1000) / (sizes[i] / 1024)).toFixed(1);
-  console.log(`| ${name} | ${ms.map((m) => `${m.toFixed(2)} ms`).join(' | ')} | ${perKiB(0)} / ${perKiB(sizes.length - 1)} |`);
+  console.log(
+    `| ${name} | ${ms.map((m) => `${m.toFixed(2)} ms`).join(' | ')} | ${perKiB(0)} / ${perKiB(sizes.length - 1)} |`,
+  );
 }

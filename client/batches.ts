@@ -5,7 +5,15 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { loadConfig, type NightshiftConfig } from '../common/config';
 import { fromNanoUsd, toNanoUsd } from '../common/money';
-import { BATCH_WORKFLOW, batchStatusQuery, FINAL_STATES, taskStatusQuery, type BatchResult, type BatchStatus, type TaskStatus } from '../contract';
+import {
+  BATCH_WORKFLOW,
+  batchStatusQuery,
+  FINAL_STATES,
+  taskStatusQuery,
+  type BatchResult,
+  type BatchStatus,
+  type TaskStatus,
+} from '../contract';
 import { CliError, EXIT } from './errors';
 import { nightshiftCommand } from './hints';
 import { load } from './lazy';
@@ -17,7 +25,10 @@ export async function latestBatchId(client: Client, runningOnly = false): Promis
     const query = `WorkflowType='${BATCH_WORKFLOW}'${filter ? ` AND ${filter}` : ''}`;
     for await (const wf of client.workflow.list({ query, pageSize: 1 })) return wf.workflowId;
   }
-  throw new CliError(runningOnly ? 'no batch is running' : `no batch found; start one with \`${nightshiftCommand()} start FILE\``, EXIT.notFound);
+  throw new CliError(
+    runningOnly ? 'no batch is running' : `no batch found; start one with \`${nightshiftCommand()} start FILE\``,
+    EXIT.notFound,
+  );
 }
 
 /** Batches searched, newest first, for the one that ran a task file. */
@@ -36,22 +47,35 @@ export async function batchIdFor(client: Client, root: string, arg: string): Pro
   let searched = 0;
   for await (const wf of client.workflow.list({ query: `WorkflowType='${BATCH_WORKFLOW}'` })) {
     if (++searched > FILE_SEARCH_LIMIT) break;
-    const history = await client.workflowService.getWorkflowExecutionHistory({ namespace: client.options.namespace, execution: { workflowId: wf.workflowId, runId: wf.runId }, maximumPageSize: 1 });
+    const history = await client.workflowService.getWorkflowExecutionHistory({
+      namespace: client.options.namespace,
+      execution: { workflowId: wf.workflowId, runId: wf.runId },
+      maximumPageSize: 1,
+    });
     const payload = history.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
     const input = payload ? (defaultPayloadConverter.fromPayload(payload) as { tasksFile?: unknown }) : undefined;
     if (same(input?.tasksFile)) return wf.workflowId;
   }
-  throw new CliError(`no batch ran ${rel} (searched the newest ${Math.min(searched, FILE_SEARCH_LIMIT)}); start one with \`nightshift start ${rel}\``, EXIT.notFound);
+  throw new CliError(
+    `no batch ran ${rel} (searched the newest ${Math.min(searched, FILE_SEARCH_LIMIT)}); start one with \`nightshift start ${rel}\``,
+    EXIT.notFound,
+  );
 }
 
 export async function runningBatchIds(client: Client): Promise<string[]> {
   const ids: string[] = [];
-  for await (const wf of client.workflow.list({ query: `WorkflowType='${BATCH_WORKFLOW}' AND ExecutionStatus='Running'` })) ids.push(wf.workflowId);
+  for await (const wf of client.workflow.list({
+    query: `WorkflowType='${BATCH_WORKFLOW}' AND ExecutionStatus='Running'`,
+  }))
+    ids.push(wf.workflowId);
   return ids;
 }
 
 /** A finished night's tasks: from its result, or from the state store when the result points there (a night that continued as new). */
-async function finishedTasks(r: BatchResult, config: Pick<NightshiftConfig, 'root' | 'store'> | undefined): Promise<BatchResult['tasks']> {
+async function finishedTasks(
+  r: BatchResult,
+  config: Pick<NightshiftConfig, 'root' | 'store'> | undefined,
+): Promise<BatchResult['tasks']> {
   if (r.tasks.length > 0 || !r.stored) return r.tasks;
   // Loaded only for a night whose tasks the store holds: `status` of a running one never opens it.
   const store = await load.store().openStateStore(config ?? loadConfig());
@@ -67,7 +91,11 @@ async function finishedTasks(r: BatchResult, config: Pick<NightshiftConfig, 'roo
  * its tasks from the state store `config` names (default: this process's environment) when the
  * result holds only where they are.
  */
-export async function readBatch(client: Client, batchId: string, config?: Pick<NightshiftConfig, 'root' | 'store'>): Promise<BatchStatus> {
+export async function readBatch(
+  client: Client,
+  batchId: string,
+  config?: Pick<NightshiftConfig, 'root' | 'store'>,
+): Promise<BatchStatus> {
   const handle = client.workflow.getHandle(batchId);
   let description;
   try {
@@ -128,11 +156,22 @@ export async function readBatchLive(client: Client, batchId: string): Promise<Ba
     s.tasks.map(async (t): Promise<TaskStatus> => {
       if (t.status === 'pending' || FINAL_STATES.includes(t.status)) return t;
       const live = await client
-        .withDeadline(Date.now() + TASK_QUERY_DEADLINE_MS, () => client.workflow.getHandle(t.workflowId).query(taskStatusQuery))
+        .withDeadline(Date.now() + TASK_QUERY_DEADLINE_MS, () =>
+          client.workflow.getHandle(t.workflowId).query(taskStatusQuery),
+        )
         .catch(() => undefined);
       if (!live) return t;
       const { costUsd, tokens, turns, activity, questions, model, replay } = live;
-      return { ...t, costUsd, tokens, turns, activity, questions, ...(model ? { model } : {}), ...(replay ? { replay } : {}) };
+      return {
+        ...t,
+        costUsd,
+        tokens,
+        turns,
+        activity,
+        questions,
+        ...(model ? { model } : {}),
+        ...(replay ? { replay } : {}),
+      };
     }),
   );
   return { ...s, tasks, ...(s.budget ? { budget: withLiveSpend(s.budget, tasks) } : {}) };
@@ -145,11 +184,18 @@ export async function readBatchLive(client: Client, batchId: string): Promise<Ba
  * ledger entry is at most what the task reports, so the sum of the tasks' figures is the
  * truer total; the ledger's stays when it is larger (a task whose query went unanswered).
  */
-export function withLiveSpend(budget: NonNullable<BatchStatus['budget']>, tasks: Pick<TaskStatus, 'costUsd'>[]): NonNullable<BatchStatus['budget']> {
+export function withLiveSpend(
+  budget: NonNullable<BatchStatus['budget']>,
+  tasks: Pick<TaskStatus, 'costUsd'>[],
+): NonNullable<BatchStatus['budget']> {
   const reported = tasks.reduce((sum, t) => sum + toNanoUsd(t.costUsd ?? 0), 0);
   const spent = Math.max(toNanoUsd(budget.spentUsd), reported);
   if (spent === toNanoUsd(budget.spentUsd)) return budget;
   // What was reserved beyond the spend shrinks by what the live figures add: the spend came out of it.
   const committed = toNanoUsd(budget.spentUsd) + toNanoUsd(budget.reservedUsd ?? 0);
-  return { ...budget, spentUsd: fromNanoUsd(spent), ...(budget.reservedUsd !== undefined ? { reservedUsd: fromNanoUsd(Math.max(0, committed - spent)) } : {}) };
+  return {
+    ...budget,
+    spentUsd: fromNanoUsd(spent),
+    ...(budget.reservedUsd !== undefined ? { reservedUsd: fromNanoUsd(Math.max(0, committed - spent)) } : {}),
+  };
 }

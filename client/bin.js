@@ -9,7 +9,9 @@ try {
   ({ main } = require(cli));
 } catch (err) {
   if (err.code !== 'MODULE_NOT_FOUND' || !String(err.message).includes(cli)) throw err;
-  process.stderr.write(`nightshift: not built (no dist/client/cli.js); run npm install or npm run build in ${path.join(__dirname, '..')}\n`);
+  process.stderr.write(
+    `nightshift: not built (no dist/client/cli.js); run npm install or npm run build in ${path.join(__dirname, '..')}\n`,
+  );
   process.exit(1);
 }
 main();

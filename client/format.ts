@@ -9,7 +9,9 @@ const ELLIPSIS = '…';
 const MIN_FREE_TEXT = 12;
 
 /** The terminal's width when output goes to one; none for a pipe or a file, so scripts get every character. */
-export function terminalColumns(out: Pick<NodeJS.WriteStream, 'isTTY' | 'columns'> = process.stdout): number | undefined {
+export function terminalColumns(
+  out: Pick<NodeJS.WriteStream, 'isTTY' | 'columns'> = process.stdout,
+): number | undefined {
   return out.isTTY && out.columns > 0 ? out.columns : undefined;
 }
 
@@ -28,7 +30,8 @@ export function truncate(text: string, width: number): string {
 }
 
 /** `text` padded with spaces to `width` terminal columns (String.padEnd counts a wide character as one). */
-export const padToWidth = (text: string, width: number): string => text + ' '.repeat(Math.max(0, width - stringWidth(text)));
+export const padToWidth = (text: string, width: number): string =>
+  text + ' '.repeat(Math.max(0, width - stringWidth(text)));
 
 export interface TableOptions {
   /** Headings of the free-text columns that may be cut to fit, the widest cut first. */

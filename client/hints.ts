@@ -37,11 +37,12 @@ export function nightshiftCommand(host: Shell = shell, cwd = process.cwd()): str
 
 function bareNightshift(host: Shell, cwd: string): string {
   if (onPath('nightshift', host.searchPath)) return 'nightshift';
-  const inClone = !path.relative(NIGHTSHIFT_CHECKOUT, cwd).startsWith('..') && !path.isAbsolute(path.relative(NIGHTSHIFT_CHECKOUT, cwd));
+  const inClone =
+    !path.relative(NIGHTSHIFT_CHECKOUT, cwd).startsWith('..') &&
+    !path.isAbsolute(path.relative(NIGHTSHIFT_CHECKOUT, cwd));
   if (inClone) return host.npmScript === 'nightshift' ? 'npm run nightshift --' : 'npx nightshift';
   return `node ${shellWord(path.join(NIGHTSHIFT_CHECKOUT, 'client', 'bin.js'))}`;
 }
-
 
 /** `temporal` when it is on PATH, else the full path of the build scripts/bootstrap.sh made. */
 export function temporalCommand(config: Pick<NightshiftConfig, 'temporalCli'>, host: Shell = shell): string {
@@ -56,13 +57,21 @@ export function runnable(commandLine: string, host: Shell = shell): string {
 
 /** `0.1.0 (commit 1a2b3c4)`: the package version, and the commit when this is a git checkout. */
 export function versionLine(): string {
-  const { version } = JSON.parse(readFileSync(path.join(NIGHTSHIFT_CHECKOUT, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(path.join(NIGHTSHIFT_CHECKOUT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
   let commit: string | undefined;
   try {
-    commit = execFileSync('git', ['-C', NIGHTSHIFT_CHECKOUT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).trim();
+    commit = execFileSync('git', ['-C', NIGHTSHIFT_CHECKOUT, 'rev-parse', '--short', 'HEAD'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    }).trim();
   } catch {
     // not a git checkout (a packed install, the Docker image): the version alone
   }
-  const sdk = (JSON.parse(readFileSync(require.resolve('@temporalio/client/package.json'), 'utf8')) as { version: string }).version;
+  const sdk = (
+    JSON.parse(readFileSync(require.resolve('@temporalio/client/package.json'), 'utf8')) as { version: string }
+  ).version;
   return `${version}${commit ? ` (commit ${commit})` : ''}, Temporal TypeScript SDK ${sdk}`;
 }

@@ -17,21 +17,32 @@ const SEARCH_ATTRIBUTES = ['NightshiftBatch', 'NightshiftTask', 'NightshiftRepo'
  * and then waits 3 more for visibility; a local SQLite server needs neither, and the
  * operator waiting to stop the old worker (`nightshift deploy status`) should not wait 6.
  */
-export const VERSIONING_DYNAMIC_CONFIG = ['matching.wv.VersionDrainageStatusRefreshInterval="5s"', 'matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"'];
+export const VERSIONING_DYNAMIC_CONFIG = [
+  'matching.wv.VersionDrainageStatusRefreshInterval="5s"',
+  'matching.wv.VersionDrainageStatusVisibilityGracePeriod="5s"',
+];
 
 export function devServerArgs(config: NightshiftConfig): string[] {
   const [host, port] = config.temporal.address.split(':');
   return [
-    'server', 'start-dev',
-    '--db-filename', path.join(stateDir(config), 'temporal.db'),
-    '--ip', host === 'localhost' ? '127.0.0.1' : host,
-    '--port', port ?? '7233',
-    '--ui-port', String(config.temporal.uiPort),
-    '--namespace', config.temporal.namespace,
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--db-filename',
+    path.join(stateDir(config), 'temporal.db'),
+    '--ip',
+    host === 'localhost' ? '127.0.0.1' : host,
+    '--port',
+    port ?? '7233',
+    '--ui-port',
+    String(config.temporal.uiPort),
+    '--namespace',
+    config.temporal.namespace,
+    '--log-level',
+    'warn',
     // Hands an activity to the worker in the same round trip as the workflow task that
     // scheduled it: halves per-task and per-turn latency (BENCHMARKS.md).
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
     ...VERSIONING_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
     ...SEARCH_ATTRIBUTES.flatMap((a) => ['--search-attribute', `${a}=Keyword`]),
   ];
@@ -53,7 +64,10 @@ export function reachable(address: string, timeoutMs = 1000): Promise<boolean> {
 
 function requireCli(config: NightshiftConfig): void {
   if (!existsSync(config.temporalCli)) {
-    throw new CliError(`no Temporal CLI at ${config.temporalCli}; run 'npm run bootstrap' to build it`, EXIT.unavailable);
+    throw new CliError(
+      `no Temporal CLI at ${config.temporalCli}; run 'npm run bootstrap' to build it`,
+      EXIT.unavailable,
+    );
   }
 }
 
@@ -83,5 +97,8 @@ export async function ensureDevServer(config: NightshiftConfig, log: (s: string)
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new CliError(`the Temporal dev server did not come up at ${config.temporal.address}; see ${logFile}`, EXIT.unavailable);
+  throw new CliError(
+    `the Temporal dev server did not come up at ${config.temporal.address}; see ${logFile}`,
+    EXIT.unavailable,
+  );
 }

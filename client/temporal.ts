@@ -6,7 +6,9 @@ import { CliError, EXIT } from './errors';
 export async function connectClient(config: NightshiftConfig): Promise<Client> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...config.temporal.connection, connectTimeout: '3s' } as Parameters<typeof Connection.connect>[0]);
+    connection = await Connection.connect({ ...config.temporal.connection, connectTimeout: '3s' } as Parameters<
+      typeof Connection.connect
+    >[0]);
   } catch (err) {
     throw new CliError(
       `cannot reach Temporal at ${config.temporal.address} (${(err as Error).message}).\n` +

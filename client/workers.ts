@@ -27,7 +27,8 @@ export function noWorkerMessage(taskQueue = TASK_QUEUE): string {
   return `no worker is polling task queue ${taskQueue}; start one with \`npm run worker\``;
 }
 
-const millis = (t: temporal.api.taskqueue.v1.IPollerInfo['lastAccessTime']) => (t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : undefined);
+const millis = (t: temporal.api.taskqueue.v1.IPollerInfo['lastAccessTime']) =>
+  t ? Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6) : undefined;
 
 /** Workers that polled the task queue's workflow tasks lately. */
 export async function pollingWorkers(client: Client, taskQueue = TASK_QUEUE, now = Date.now()): Promise<string[]> {
@@ -40,7 +41,9 @@ export async function pollingWorkers(client: Client, taskQueue = TASK_QUEUE, now
 }
 
 function freshPollers(pollers: temporal.api.taskqueue.v1.IPollerInfo[] | null | undefined, now: number): string[] {
-  return (pollers ?? []).filter((p) => now - (millis(p.lastAccessTime) ?? now) < POLLER_FRESH_MS).map((p) => p.identity ?? '?');
+  return (pollers ?? [])
+    .filter((p) => now - (millis(p.lastAccessTime) ?? now) < POLLER_FRESH_MS)
+    .map((p) => p.identity ?? '?');
 }
 
 /**
@@ -61,7 +64,9 @@ export async function capabilityWaits(client: Client, workflowQueue = TASK_QUEUE
       const waiting = Number(r.stats?.approximateBacklogCount ?? 0);
       if (waiting === 0 || freshPollers(r.pollers, now).length > 0) return [];
       const [one, many] = CAPABILITY_WORK[capability];
-      return [`${waiting} ${waiting === 1 ? `${one} waits` : `${many} wait`}: no worker polls task queue ${queue}; start one with ${CAPABILITY_NEEDS[capability]}`];
+      return [
+        `${waiting} ${waiting === 1 ? `${one} waits` : `${many} wait`}: no worker polls task queue ${queue}; start one with ${CAPABILITY_NEEDS[capability]}`,
+      ];
     }),
   );
   return lines.flat();
@@ -75,14 +80,19 @@ export async function capabilityWaits(client: Client, workflowQueue = TASK_QUEUE
 export async function untilPolled(client: Client, taskQueue: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while ((await pollingWorkers(client, taskQueue)).length === 0) {
-    if (Date.now() > deadline) throw new CliError(`the worker started here did not poll task queue ${taskQueue} within ${timeoutMs / 1000} s`, EXIT.unavailable);
+    if (Date.now() > deadline)
+      throw new CliError(
+        `the worker started here did not poll task queue ${taskQueue} within ${timeoutMs / 1000} s`,
+        EXIT.unavailable,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
 /** Fails with the no-worker message (exit 4) when nothing polls the task queue. */
 export async function requireWorker(client: Client, taskQueue = TASK_QUEUE): Promise<void> {
-  if ((await pollingWorkers(client, taskQueue)).length === 0) throw new CliError(noWorkerMessage(taskQueue), EXIT.unavailable);
+  if ((await pollingWorkers(client, taskQueue)).length === 0)
+    throw new CliError(noWorkerMessage(taskQueue), EXIT.unavailable);
 }
 
 /** Runs a query, or fails within seconds with the no-worker message when no worker can answer it. */
@@ -92,7 +102,11 @@ export async function queryWithWorker<R>(client: Client, query: () => Promise<R>
     return await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, query);
   } catch (err) {
     // The worker listed a moment ago went away, or is too busy to answer.
-    if (isGrpcDeadlineError(err)) throw new CliError(`no worker answered within ${QUERY_DEADLINE_MS / 1000} s; ${noWorkerMessage(taskQueue)}`, EXIT.unavailable);
+    if (isGrpcDeadlineError(err))
+      throw new CliError(
+        `no worker answered within ${QUERY_DEADLINE_MS / 1000} s; ${noWorkerMessage(taskQueue)}`,
+        EXIT.unavailable,
+      );
     throw err;
   }
 }

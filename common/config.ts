@@ -10,7 +10,6 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { NativeConnectionOptions } from '@temporalio/worker';
 import { didYouMeanSuffix } from './suggest';
 
-
 export const LOG_FORMATS = ['text', 'json'] as const;
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
@@ -139,7 +138,8 @@ function readDollars(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = readEnv(env, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number of US dollars above 0, e.g. 50; got "${v}"`);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new Error(`${name} must be a number of US dollars above 0, e.g. 50; got "${v}"`);
   return n;
 }
 
@@ -148,7 +148,8 @@ function readPort(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const v = readEnv(env, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name} must be a port number from 1 to 65535; got "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new Error(`${name} must be a port number from 1 to 65535; got "${v}"`);
   return n;
 }
 
@@ -168,17 +169,23 @@ function readStore(env: NodeJS.ProcessEnv): StoreSetting {
   const v = readEnv(env, 'NIGHTSHIFT_STORE');
   if (v === undefined || v === 'file') return { kind: 'file' };
   if (/^postgres(ql)?:\/\//.test(v)) return { kind: 'postgres', url: v };
-  throw new Error(`NIGHTSHIFT_STORE must be "file" or a postgres://user:password@host:port/database URL; got "${v.replace(/\/\/[^@/]*@/, '//***@')}"`);
+  throw new Error(
+    `NIGHTSHIFT_STORE must be "file" or a postgres://user:password@host:port/database URL; got "${v.replace(/\/\/[^@/]*@/, '//***@')}"`,
+  );
 }
 
 /**
  * The settings, from `env` with `overrides` laid over it (the CLI's connection flags stand
  * for their TEMPORAL_* variables). Throws an Error naming the variable for a value it refuses.
  */
-export function loadConfig(base: NodeJS.ProcessEnv = process.env, overrides: Record<string, string> = {}): NightshiftConfig {
+export function loadConfig(
+  base: NodeJS.ProcessEnv = process.env,
+  overrides: Record<string, string> = {},
+): NightshiftConfig {
   const env = { ...base, ...overrides };
   const temporalVars: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if ((k.startsWith('TEMPORAL_') || CONFIG_DIR_VARS.includes(k)) && v !== undefined) temporalVars[k] = v;
+  for (const [k, v] of Object.entries(env))
+    if ((k.startsWith('TEMPORAL_') || CONFIG_DIR_VARS.includes(k)) && v !== undefined) temporalVars[k] = v;
   // envconfig understands TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*,
   // TEMPORAL_PROFILE and the Temporal CLI's config file, so Cloud and self-hosted clusters work alike.
   const loaded = loadClientConnectConfig({ overrideEnvVars: temporalVars });
@@ -230,14 +237,20 @@ export function loadConfig(base: NodeJS.ProcessEnv = process.env, overrides: Rec
 
 function readDeployment(env: NodeJS.ProcessEnv): DeploymentSettings {
   const versioning = readEnv(env, 'NIGHTSHIFT_WORKER_VERSIONING') ?? 'on';
-  if (versioning !== 'on' && versioning !== 'off') throw new Error(`NIGHTSHIFT_WORKER_VERSIONING must be on or off; got "${versioning}"`);
+  if (versioning !== 'on' && versioning !== 'off')
+    throw new Error(`NIGHTSHIFT_WORKER_VERSIONING must be on or off; got "${versioning}"`);
   const promote = readEnv(env, 'NIGHTSHIFT_DEPLOY_PROMOTE') ?? 'auto';
-  if (promote !== 'auto' && promote !== 'manual') throw new Error(`NIGHTSHIFT_DEPLOY_PROMOTE must be auto or manual; got "${promote}"`);
+  if (promote !== 'auto' && promote !== 'manual')
+    throw new Error(`NIGHTSHIFT_DEPLOY_PROMOTE must be auto or manual; got "${promote}"`);
   const name = readEnv(env, 'NIGHTSHIFT_DEPLOYMENT_NAME') ?? 'nightshift';
   const buildId = readEnv(env, 'NIGHTSHIFT_BUILD_ID');
   // The server joins the two with a colon in the TemporalWorkerDeploymentVersion search attribute.
-  for (const [k, v] of [['NIGHTSHIFT_DEPLOYMENT_NAME', name], ['NIGHTSHIFT_BUILD_ID', buildId]] as const) {
-    if (v !== undefined && !/^[A-Za-z0-9._+-]{1,200}$/.test(v)) throw new Error(`${k} may hold letters, digits and . _ + - only; got "${v}"`);
+  for (const [k, v] of [
+    ['NIGHTSHIFT_DEPLOYMENT_NAME', name],
+    ['NIGHTSHIFT_BUILD_ID', buildId],
+  ] as const) {
+    if (v !== undefined && !/^[A-Za-z0-9._+-]{1,200}$/.test(v))
+      throw new Error(`${k} may hold letters, digits and . _ + - only; got "${v}"`);
   }
   return { versioning: versioning === 'on', name, buildId, promote };
 }

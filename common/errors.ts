@@ -105,7 +105,15 @@ export const FailureType = {
 } as const;
 
 /** Every error class activities throw, in the order their names appear in retry policies. */
-const ERROR_CLASSES = [SpecError, PolicyViolation, SandboxGone, ModelRequestInvalid, ModelNotConfigured, SandboxConfigError, PullRequestFailed];
+const ERROR_CLASSES = [
+  SpecError,
+  PolicyViolation,
+  SandboxGone,
+  ModelRequestInvalid,
+  ModelNotConfigured,
+  SandboxConfigError,
+  PullRequestFailed,
+];
 
 /**
  * A type no code throws any more. It stays in the list because running nights scheduled
@@ -114,7 +122,10 @@ const ERROR_CLASSES = [SpecError, PolicyViolation, SandboxGone, ModelRequestInva
 const RETIRED_NON_RETRYABLE = ['BudgetExceeded'];
 
 /** Error types Temporal must not retry, for every activity profile. */
-export const NON_RETRYABLE_ERRORS: string[] = [...ERROR_CLASSES.filter((c) => !c.retryable).map((c) => c.name), ...RETIRED_NON_RETRYABLE];
+export const NON_RETRYABLE_ERRORS: string[] = [
+  ...ERROR_CLASSES.filter((c) => !c.retryable).map((c) => c.name),
+  ...RETIRED_NON_RETRYABLE,
+];
 
 /** Delivery's refusals on top: the same commit, merge or pull request fails the same way again. */
 export const DELIVERY_NON_RETRYABLE_ERRORS: string[] = [

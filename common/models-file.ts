@@ -16,7 +16,11 @@ const Entry = z.strictObject({
   contextWindow: z.number().int().positive(),
   minCacheableTokens: z.number().int().positive().optional(),
   maxOutput: z.number().int().positive().nullable().optional(),
-  endOfLife: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD').nullable().optional(),
+  endOfLife: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'must be a date, YYYY-MM-DD')
+    .nullable()
+    .optional(),
   forcedToolUse: z.enum(['accepted', 'rejected']),
   thinking: z.enum(['always', 'adaptive', 'extended']),
   effort: z.boolean(),
@@ -25,7 +29,9 @@ const Entry = z.strictObject({
 const UserFile = z.strictObject({
   about: z.union([z.string(), z.array(z.string())]).optional(),
   batch: z.strictObject({ priceFactor: z.number().gt(0).max(1), source: z.string().optional() }).optional(),
-  aliases: z.record(z.string(), z.string().regex(/^claude-[a-z0-9][a-z0-9.-]*$/, 'must be a full model ID (claude-...)')).optional(),
+  aliases: z
+    .record(z.string(), z.string().regex(/^claude-[a-z0-9][a-z0-9.-]*$/, 'must be a full model ID (claude-...)'))
+    .optional(),
   // A known model may change only some fields; a new one must give them all (checked below).
   models: z.record(z.string(), Entry.partial()).optional(),
 });
@@ -39,13 +45,19 @@ export function readModelFile(file: string): ModelTable {
     throw new Error(`NIGHTSHIFT_MODELS_FILE ${file}: ${(err as Error).message}`);
   }
   const parsed = UserFile.safeParse(raw);
-  if (!parsed.success) throw new Error(`NIGHTSHIFT_MODELS_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new Error(
+      `NIGHTSHIFT_MODELS_FILE ${file}: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`,
+    );
   const base = shippedModelTable();
   const models: Record<string, ModelEntry> = { ...base.models };
   for (const [id, partial] of Object.entries(parsed.data.models ?? {})) {
     const merged = { ...base.models[id], ...partial, ...(partial.prices ? { prices: partial.prices } : {}) };
     const full = Entry.safeParse(merged);
-    if (!full.success) throw new Error(`NIGHTSHIFT_MODELS_FILE ${file}: models.${id}: ${full.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}${base.models[id] ? '' : ' (a model the shipped table does not know needs every field)'}`);
+    if (!full.success)
+      throw new Error(
+        `NIGHTSHIFT_MODELS_FILE ${file}: models.${id}: ${full.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}${base.models[id] ? '' : ' (a model the shipped table does not know needs every field)'}`,
+      );
     models[id] = full.data;
   }
   const aliases = { ...base.aliases, ...(parsed.data.aliases ?? {}) };

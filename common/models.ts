@@ -85,7 +85,11 @@ export interface ModelPrice {
   tiers?: PriceTier[];
 }
 
-const shipped: ModelTable = { batch: SHIPPED.batch, aliases: SHIPPED.aliases, models: SHIPPED.models as Record<string, ModelEntry> };
+const shipped: ModelTable = {
+  batch: SHIPPED.batch,
+  aliases: SHIPPED.aliases,
+  models: SHIPPED.models as Record<string, ModelEntry>,
+};
 let table: ModelTable = shipped;
 let prices: Record<string, ModelPrice> = pricesOf(shipped);
 
@@ -93,7 +97,15 @@ function pricesOf(t: ModelTable): Record<string, ModelPrice> {
   return Object.fromEntries(
     Object.entries(t.models).map(([id, m]) => [
       id,
-      { input: m.prices.input, output: m.prices.output, cacheWrite: m.prices.cacheWrite5m, cacheWrite1h: m.prices.cacheWrite1h, cacheRead: m.prices.cacheRead, contextWindow: m.contextWindow, ...(m.tiers?.length ? { tiers: m.tiers } : {}) },
+      {
+        input: m.prices.input,
+        output: m.prices.output,
+        cacheWrite: m.prices.cacheWrite5m,
+        cacheWrite1h: m.prices.cacheWrite1h,
+        cacheRead: m.prices.cacheRead,
+        contextWindow: m.contextWindow,
+        ...(m.tiers?.length ? { tiers: m.tiers } : {}),
+      },
     ]),
   );
 }
@@ -175,7 +187,8 @@ export function batchPriceFactor(): number {
 
 /** A price row as the Message Batches API charges it: every rate, tiers included, times the batch factor. */
 export function batchPrice(price: ModelPrice, factor: number = batchPriceFactor()): ModelPrice {
-  const scale = <T extends Rates | Omit<ModelPrice, 'contextWindow' | 'tiers'>>(r: T): T => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'abovePromptTokens' ? v : v * factor])) as T;
+  const scale = <T extends Rates | Omit<ModelPrice, 'contextWindow' | 'tiers'>>(r: T): T =>
+    Object.fromEntries(Object.entries(r).map(([k, v]) => [k, k === 'abovePromptTokens' ? v : v * factor])) as T;
   const { contextWindow, tiers, ...rates } = price;
   return { ...scale(rates), contextWindow, ...(tiers ? { tiers: tiers.map((t) => scale(t)) } : {}) };
 }
@@ -195,8 +208,18 @@ export interface UsageTokens {
 
 /** The rates one request pays: a tier's when its prompt passes the tier's size. */
 export function ratesFor(price: ModelPrice, promptTokens: number): Omit<ModelPrice, 'contextWindow' | 'tiers'> {
-  const tier = (price.tiers ?? []).filter((t) => promptTokens > t.abovePromptTokens).sort((a, b) => b.abovePromptTokens - a.abovePromptTokens)[0];
-  return tier ? { input: tier.input, output: tier.output, cacheWrite: tier.cacheWrite5m, cacheWrite1h: tier.cacheWrite1h, cacheRead: tier.cacheRead } : price;
+  const tier = (price.tiers ?? [])
+    .filter((t) => promptTokens > t.abovePromptTokens)
+    .sort((a, b) => b.abovePromptTokens - a.abovePromptTokens)[0];
+  return tier
+    ? {
+        input: tier.input,
+        output: tier.output,
+        cacheWrite: tier.cacheWrite5m,
+        cacheWrite1h: tier.cacheWrite1h,
+        cacheRead: tier.cacheRead,
+      }
+    : price;
 }
 
 /**
@@ -208,7 +231,12 @@ export function costOf(usage: UsageTokens, price: ModelPrice): number {
   const r = ratesFor(price, usage.input + usage.cacheRead + usage.cacheWrite);
   const long = Math.min(usage.cacheWrite1h ?? 0, usage.cacheWrite);
   // Prices are per million tokens, so this sum is in millionths of a dollar.
-  const micro = usage.input * r.input + usage.output * r.output + (usage.cacheWrite - long) * r.cacheWrite + long * r.cacheWrite1h + usage.cacheRead * r.cacheRead;
+  const micro =
+    usage.input * r.input +
+    usage.output * r.output +
+    (usage.cacheWrite - long) * r.cacheWrite +
+    long * r.cacheWrite1h +
+    usage.cacheRead * r.cacheRead;
   return fromNanoUsd(Math.round(micro * 1000));
 }
 
@@ -225,4 +253,3 @@ export function nearestModels(model: string, max = 2, among?: readonly string[])
   // Model IDs are long and differ by a digit or two, so two edits are always worth a hint.
   return nearest(model, names, { max, floor: 2 });
 }
-

@@ -18,6 +18,9 @@ export function nightLogPath(raw: string, o: { root: string; home: string }): { 
   else if (raw.startsWith('~')) return { error: `log_file ${raw}: only ~/ is expanded; write the path out` };
   else resolved = path.resolve(o.root, raw);
   const state = path.join(path.resolve(o.root), '.nightshift');
-  if (resolved === state || resolved.startsWith(state + path.sep)) return { error: `log_file ${raw} is inside ${state}, where the agents' workspaces and the worker's state are; put it elsewhere` };
+  if (resolved === state || resolved.startsWith(state + path.sep))
+    return {
+      error: `log_file ${raw} is inside ${state}, where the agents' workspaces and the worker's state are; put it elsewhere`,
+    };
   return { path: resolved };
 }

@@ -54,7 +54,10 @@ export class RetriesExhausted extends Error {
     cause: unknown,
     why: string,
   ) {
-    super(`${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}${why}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super(
+      `${attempts} ${attempts === 1 ? 'attempt' : 'attempts'}${why}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
     this.name = 'RetriesExhausted';
   }
 }
@@ -91,7 +94,10 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, o: Retr
       const asked = err instanceof HttpStatusError ? err.retryAfterMs : undefined;
       const wait = Math.max(backoff, asked ?? 0);
       if (Date.now() + wait > deadline) {
-        const why = asked !== undefined && asked >= backoff ? ` (the server asked to wait ${Math.ceil(asked / 1000)}s, past the time allowed)` : ' (out of time)';
+        const why =
+          asked !== undefined && asked >= backoff
+            ? ` (the server asked to wait ${Math.ceil(asked / 1000)}s, past the time allowed)`
+            : ' (out of time)';
         throw new RetriesExhausted(n, err, why);
       }
       o.onRetry?.(err, wait, n);

@@ -42,7 +42,18 @@ export const REMOTE_PROVIDERS: readonly RemoteProvider[] = ['e2b', 'docker'];
  */
 export const CAPABILITY_ACTIVITIES: Record<Exclude<Capability, RemoteProvider>, readonly string[]> = {
   // Planning (decomposeGoal, planFromFindings) is not here: without a model it plans by heuristic.
-  model: ['callModel', 'keepCacheWarm', 'simpleModelCall', 'learnSkill', 'submitSkillBatch', 'collectSkillBatch', 'submitSimpleBatch', 'simpleBatchState', 'cancelSimpleBatch', 'collectSimpleBatch'],
+  model: [
+    'callModel',
+    'keepCacheWarm',
+    'simpleModelCall',
+    'learnSkill',
+    'submitSkillBatch',
+    'collectSkillBatch',
+    'submitSimpleBatch',
+    'simpleBatchState',
+    'cancelSimpleBatch',
+    'collectSimpleBatch',
+  ],
   // The push runs on the sandbox's host, where the delivery repository holding the commit is:
   // making a GitHub task's local sandbox here makes that host one with the token.
   github: ['openPullRequest', 'reportFollowUp', 'createAgentSandbox', 'recreateAgentSandbox'],
@@ -64,7 +75,8 @@ export const CAPABILITY_WORK: Record<Capability, [one: string, many: string]> = 
   docker: ['Docker sandbox step', 'Docker sandbox steps'],
 };
 
-export const isRemoteProvider = (provider: string | undefined): provider is RemoteProvider => REMOTE_PROVIDERS.includes(provider as RemoteProvider);
+export const isRemoteProvider = (provider: string | undefined): provider is RemoteProvider =>
+  REMOTE_PROVIDERS.includes(provider as RemoteProvider);
 
 /** The activities `capability`'s queue carries; undefined for a provider's queue, which carries every step on its sandboxes. */
 export function capabilityActivities(capability: Capability): readonly string[] | undefined {

@@ -43,7 +43,14 @@ export interface NotifySettings {
   webhook?: { url?: string };
 }
 
-export const NOTIFY_EVENTS = ['question', 'budget_warning', 'budget_exhausted', 'halted', 'failed', 'batch_finished'] as const;
+export const NOTIFY_EVENTS = [
+  'question',
+  'budget_warning',
+  'budget_exhausted',
+  'halted',
+  'failed',
+  'batch_finished',
+] as const;
 
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
 

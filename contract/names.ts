@@ -15,7 +15,14 @@ export const PLANNED_WORKFLOW = 'plannedNight';
 export const IMPROVE_WORKFLOW = 'improvementLoops';
 
 /** Every workflow type the worker registers; workflows/index.ts and workflows/versioning.ts must cover each. */
-export const WORKFLOW_TYPES = [BATCH_WORKFLOW, TASK_WORKFLOW, PLANNED_WORKFLOW, IMPROVE_WORKFLOW, INTAKE_WORKFLOW, LEDGER_WORKFLOW] as const;
+export const WORKFLOW_TYPES = [
+  BATCH_WORKFLOW,
+  TASK_WORKFLOW,
+  PLANNED_WORKFLOW,
+  IMPROVE_WORKFLOW,
+  INTAKE_WORKFLOW,
+  LEDGER_WORKFLOW,
+] as const;
 export type WorkflowType = (typeof WORKFLOW_TYPES)[number];
 
 /** `nightshift schedule create` without `--id`; its runs are named `nightshift-<scheduled time>`. */

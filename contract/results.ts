@@ -33,14 +33,26 @@ export const TASK_FAILED_ERROR = 'TaskFailed';
  * WorkflowFailedError in a client); undefined for any other error.
  */
 export function failedTaskResult(err: unknown): TaskResult | undefined {
-  for (let e = err as { type?: unknown; details?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as { type?: unknown; details?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (e.type === TASK_FAILED_ERROR && Array.isArray(e.details) && e.details[0]) return e.details[0] as TaskResult;
   }
   return undefined;
 }
 
 /** States after which a task never changes again. */
-export const FINAL_STATES: readonly TaskState[] = ['succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped', 'stuck'];
+export const FINAL_STATES: readonly TaskState[] = [
+  'succeeded',
+  'failed',
+  'incomplete',
+  'halted',
+  'cancelled',
+  'skipped',
+  'stuck',
+];
 
 export interface TokenUsage {
   input: number;

@@ -16,7 +16,9 @@ export const EXAMPLE_TASK_FILE = 'tasks/example-agent.yaml';
 
 export const EXAMPLE_FILES: Record<string, string> = {
   'README.md': '# strings\n\nSmall string helpers. Run the tests with `npm test` (node --test).\n',
-  'package.json': JSON.stringify({ name: 'strings', version: '1.0.0', private: true, scripts: { test: 'node --test' } }, null, 2) + '\n',
+  'package.json':
+    JSON.stringify({ name: 'strings', version: '1.0.0', private: true, scripts: { test: 'node --test' } }, null, 2) +
+    '\n',
   'src/strings.js': [
     "'use strict';",
     '',
@@ -50,7 +52,19 @@ export async function createExampleRepo(dir: string): Promise<string> {
   }
   await git(['init', '--quiet', '--initial-branch=main', dir]);
   await git(['add', '-A'], { cwd: dir });
-  await git(['-c', 'user.name=nightshift', '-c', 'user.email=nightshift@localhost', 'commit', '--quiet', '-m', 'strings: capitalize'], { cwd: dir });
+  await git(
+    [
+      '-c',
+      'user.name=nightshift',
+      '-c',
+      'user.email=nightshift@localhost',
+      'commit',
+      '--quiet',
+      '-m',
+      'strings: capitalize',
+    ],
+    { cwd: dir },
+  );
   return dir;
 }
 

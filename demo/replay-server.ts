@@ -14,7 +14,12 @@ import { apiError, serveMessages, type MessagesServer } from './messages-server'
 export interface RecordedTurn {
   content: unknown[];
   stop_reason?: string;
-  usage?: { input_tokens?: number; output_tokens?: number; cache_creation_input_tokens?: number; cache_read_input_tokens?: number };
+  usage?: {
+    input_tokens?: number;
+    output_tokens?: number;
+    cache_creation_input_tokens?: number;
+    cache_read_input_tokens?: number;
+  };
 }
 
 export interface Recording {
@@ -26,7 +31,8 @@ export interface Recording {
 
 export async function loadRecording(file: string): Promise<Recording> {
   const rec = JSON.parse(await fs.readFile(file, 'utf8')) as Recording;
-  if (!Array.isArray(rec.turns) || rec.turns.length === 0) throw new Error(`${file}: a recording needs a non-empty "turns" list`);
+  if (!Array.isArray(rec.turns) || rec.turns.length === 0)
+    throw new Error(`${file}: a recording needs a non-empty "turns" list`);
   return rec;
 }
 
@@ -35,7 +41,12 @@ export async function startReplayModelServer(recordingFile: string): Promise<Mes
   const name = `replay:${path.basename(recordingFile)}`;
   return serveMessages(({ turn }) => {
     const t = rec.turns[turn - 1];
-    if (!t) return apiError(400, 'invalid_request_error', `${name} has ${rec.turns.length} recorded turns; turn ${turn} was asked for`);
+    if (!t)
+      return apiError(
+        400,
+        'invalid_request_error',
+        `${name} has ${rec.turns.length} recorded turns; turn ${turn} was asked for`,
+      );
     return {
       status: 200,
       json: {
@@ -46,7 +57,13 @@ export async function startReplayModelServer(recordingFile: string): Promise<Mes
         content: t.content,
         stop_reason: t.stop_reason ?? 'end_turn',
         stop_sequence: null,
-        usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, ...t.usage },
+        usage: {
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+          ...t.usage,
+        },
       },
     };
   });

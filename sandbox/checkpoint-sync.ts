@@ -37,19 +37,32 @@ async function hasBlob(store: StateStore, workflowId: string, key: string): Prom
 }
 
 /** Streams `git bundle create - <revs>` into the store under `key` (insert-if-absent). */
-async function storeBundle(store: StateStore, gitDir: string, workflowId: string, key: string, revs: string[]): Promise<void> {
+async function storeBundle(
+  store: StateStore,
+  gitDir: string,
+  workflowId: string,
+  key: string,
+  revs: string[],
+): Promise<void> {
   const { stdout, done } = gitStream(['--git-dir', gitDir, 'bundle', 'create', '--quiet', '-', ...revs]);
   // A store that fails stops reading: git must then see a closed pipe and exit rather than wait.
   const put = store.putBlob('checkpoints', workflowId, key, stdout).catch((err: unknown) => {
     stdout.destroy();
     throw err;
   });
-  const failed = (await Promise.allSettled([put, done])).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const failed = (await Promise.allSettled([put, done])).find(
+    (r): r is PromiseRejectedResult => r.status === 'rejected',
+  );
   if (failed) throw failed.reason;
 }
 
 /** Exports the checkpoint at `ref` unless the store already has it as the task's latest. */
-export async function exportCheckpoint(store: StateStore, gitDir: string, workflowId: string, ref: string): Promise<void> {
+export async function exportCheckpoint(
+  store: StateStore,
+  gitDir: string,
+  workflowId: string,
+  ref: string,
+): Promise<void> {
   const commit = await revParse(gitDir, `${ref}^{commit}`);
   if (!commit) return;
   const latestText = await store.get('checkpoints', workflowId, LATEST);
@@ -63,13 +76,25 @@ export async function exportCheckpoint(store: StateStore, gitDir: string, workfl
   }
   await storeBundle(store, gitDir, workflowId, checkpointBundle(commit), [ref, ...(base ? [`^${base}`] : [])]);
   // Last: a latest.json found means its bundles are there.
-  await store.put('checkpoints', workflowId, LATEST, JSON.stringify({ commit, ...(base ? { base } : {}) } satisfies LatestCheckpoint));
+  await store.put(
+    'checkpoints',
+    workflowId,
+    LATEST,
+    JSON.stringify({ commit, ...(base ? { base } : {}) } satisfies LatestCheckpoint),
+  );
 }
 
 /** Fetches a stored bundle's `ref` into `gitDir`; the bundle passes through a temp file, never memory. */
-async function fetchBundle(store: StateStore, gitDir: string, workflowId: string, key: string, ref: string): Promise<void> {
+async function fetchBundle(
+  store: StateStore,
+  gitDir: string,
+  workflowId: string,
+  key: string,
+  ref: string,
+): Promise<void> {
   const blob = await store.getBlob('checkpoints', workflowId, key);
-  if (!blob) throw new Error(`checkpoint bundle ${key} of ${workflowId} is missing from the state store (${store.location})`);
+  if (!blob)
+    throw new Error(`checkpoint bundle ${key} of ${workflowId} is missing from the state store (${store.location})`);
   const tmp = path.join(os.tmpdir(), `nightshift-bundle-${randomBytes(6).toString('hex')}.bundle`);
   try {
     await pipeline(blob, createWriteStream(tmp));
@@ -83,13 +108,19 @@ async function fetchBundle(store: StateStore, gitDir: string, workflowId: string
  * Brings the task's newest checkpoint from the store into `gitDir` at `ref`, when the store
  * has one this host lacks. @returns true if `ref` now holds the store's latest checkpoint.
  */
-export async function importCheckpoint(store: StateStore, gitDir: string, workflowId: string, ref: string): Promise<boolean> {
+export async function importCheckpoint(
+  store: StateStore,
+  gitDir: string,
+  workflowId: string,
+  ref: string,
+): Promise<boolean> {
   const latestText = await store.get('checkpoints', workflowId, LATEST);
   if (!latestText) return false;
   const latest = JSON.parse(latestText) as LatestCheckpoint;
   await ensureCheckpointStore(gitDir);
   if ((await revParse(gitDir, `${ref}^{commit}`)) === latest.commit) return true;
-  if (latest.base && !(await revParse(gitDir, `${latest.base}^{commit}`))) await fetchBundle(store, gitDir, workflowId, baseBundle(latest.base), baseRef(latest.base));
+  if (latest.base && !(await revParse(gitDir, `${latest.base}^{commit}`)))
+    await fetchBundle(store, gitDir, workflowId, baseBundle(latest.base), baseRef(latest.base));
   await fetchBundle(store, gitDir, workflowId, checkpointBundle(latest.commit), ref);
   return (await revParse(gitDir, `${ref}^{commit}`)) === latest.commit;
 }

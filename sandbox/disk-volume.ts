@@ -36,7 +36,11 @@ function run(file: string, args: string[]): Promise<void> {
  * `templateDir`, the image is a sparse copy of one formatted once per size and process
  * there (see formattedTemplate); without, mkfs formats it.
  */
-export async function createVolumeImage(image: string, sizeMb: number, o: { templateDir?: string } = {}): Promise<void> {
+export async function createVolumeImage(
+  image: string,
+  sizeMb: number,
+  o: { templateDir?: string } = {},
+): Promise<void> {
   if (o.templateDir) {
     for (let attempt = 1; ; attempt++) {
       const template = await formattedTemplate(o.templateDir, sizeMb);
@@ -61,7 +65,17 @@ async function formatImage(image: string, sizeMb: number): Promise<void> {
   await fs.promises.truncate(image, sizeMb * 1024 * 1024);
   // No reserved blocks: the whole size is the sandbox's. The image is sparse, so its inode
   // tables and journal already read as zeros: nothing needs writing now or after the mount.
-  await run('mkfs.ext4', ['-q', '-F', '-m', '0', '-E', 'lazy_itable_init=1,lazy_journal_init=1,nodiscard', '-L', 'nightshift', image]);
+  await run('mkfs.ext4', [
+    '-q',
+    '-F',
+    '-m',
+    '0',
+    '-E',
+    'lazy_itable_init=1,lazy_journal_init=1,nodiscard',
+    '-L',
+    'nightshift',
+    image,
+  ]);
 }
 
 const templates = new Map<string, Promise<string>>();
@@ -120,7 +134,12 @@ export async function ensureVolumeMounted(image: string, mountPoint: string): Pr
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       if (isMountPoint(mountPoint)) return;
-      const age = Date.now() - (await fs.promises.stat(lock).then((s) => s.mtimeMs, () => Date.now()));
+      const age =
+        Date.now() -
+        (await fs.promises.stat(lock).then(
+          (s) => s.mtimeMs,
+          () => Date.now(),
+        ));
       // A lock older than any mount takes was left by a worker that died holding it.
       if (age > 60_000 || attempt > 600) await fs.promises.rm(lock, { recursive: true, force: true });
       await new Promise((r) => setTimeout(r, 100));
@@ -194,7 +213,8 @@ export function mountsUnder(dir: string): { mountPoint: string; source: string }
     const at = fields.indexOf('-');
     if (fields.length < 5 || at < 0) continue;
     const mountPoint = unescape(fields[4]);
-    if (mountPoint === dir || mountPoint.startsWith(dir + path.sep)) found.push({ mountPoint, source: unescape(fields[at + 2] ?? '') });
+    if (mountPoint === dir || mountPoint.startsWith(dir + path.sep))
+      found.push({ mountPoint, source: unescape(fields[at + 2] ?? '') });
   }
   return found.sort((a, b) => b.mountPoint.length - a.mountPoint.length);
 }
@@ -262,7 +282,7 @@ export async function probeDiskQuota(dir: string): Promise<DiskQuotaSupport> {
     if (!isMountPoint(probe)) return { ok: false, why: 'the probe volume did not mount' };
     try {
       await fs.promises.writeFile(path.join(probe, 'fill'), Buffer.alloc(16 * 1024 * 1024));
-      return { ok: false, why: 'a write past the probe volume\'s size succeeded' };
+      return { ok: false, why: "a write past the probe volume's size succeeded" };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
     }

@@ -18,7 +18,15 @@ import { dockerHost } from '../common/config';
 import { SandboxGone } from '../common/errors';
 import { startEgressProxy, type EgressProxy } from './egress-proxy';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
-import { DEFAULT_SANDBOX_LIMITS, type CreateSandboxOptions, type ExecOptions, type ExecResult, type FileEntry, type Sandbox, type SandboxProvider } from './types';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  type CreateSandboxOptions,
+  type ExecOptions,
+  type ExecResult,
+  type FileEntry,
+  type Sandbox,
+  type SandboxProvider,
+} from './types';
 
 export const DOCKER_KEY_LABEL = 'nightshift.key';
 /** The hosts a container may reach through the egress proxy, comma-separated; absent for none. */
@@ -55,7 +63,9 @@ export interface DockerProviderOptions {
 /** The engine could not be reached; says where it looked. */
 export class DockerUnavailable extends Error {
   constructor(where: string, cause: unknown) {
-    super(`docker engine unreachable at ${where}: ${cause instanceof Error ? cause.message : String(cause)} (is Docker running, and is the socket readable by the worker?)`);
+    super(
+      `docker engine unreachable at ${where}: ${cause instanceof Error ? cause.message : String(cause)} (is Docker running, and is the socket readable by the worker?)`,
+    );
     this.name = 'DockerUnavailable';
   }
 }
@@ -69,7 +79,10 @@ function statusOf(err: unknown): number | undefined {
 /** Container and volume names: docker allows [a-zA-Z0-9_.-]; the hash keeps distinct keys apart. */
 function namesFor(key: string): { container: string; volume: string; egress: string } {
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
-  const readable = key.replace(/[^a-zA-Z0-9_.-]+/g, '-').replace(/^[^a-zA-Z0-9]+/, '').slice(0, 100);
+  const readable = key
+    .replace(/[^a-zA-Z0-9_.-]+/g, '-')
+    .replace(/^[^a-zA-Z0-9]+/, '')
+    .slice(0, 100);
   return { container: `nightshift-${readable}-${hash}`, volume: `nightshift-${readable}-${hash}`, egress: hash };
 }
 
@@ -83,7 +96,8 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
       return await f();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'EHOSTUNREACH') throw new DockerUnavailable(where, err);
+      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'EHOSTUNREACH')
+        throw new DockerUnavailable(where, err);
       throw err;
     }
   };
@@ -92,15 +106,27 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
   const wrap = (c: Docker.Container, labels: Record<string, string> | undefined): DockerSandbox => {
     const allow = labels?.[DOCKER_ALLOW_LABEL]?.split(',').filter(Boolean) ?? [];
     const key = labels?.[DOCKER_KEY_LABEL];
-    const egress = allow.length > 0 && key !== undefined ? { socketPath: path.join(egressRoot, namesFor(key).egress, EGRESS_SOCKET), allow } : undefined;
-    return new DockerSandbox(c, options, engine, egress, proxies, docker, key === undefined ? undefined : namesFor(key).volume);
+    const egress =
+      allow.length > 0 && key !== undefined
+        ? { socketPath: path.join(egressRoot, namesFor(key).egress, EGRESS_SOCKET), allow }
+        : undefined;
+    return new DockerSandbox(
+      c,
+      options,
+      engine,
+      egress,
+      proxies,
+      docker,
+      key === undefined ? undefined : namesFor(key).volume,
+    );
   };
 
   /** Starts a stopped container (a rebooted engine); its egress directory must exist to be bound again. */
   const ensureRunning = async (info: Docker.ContainerInfo): Promise<DockerSandbox> => {
     const c = docker.getContainer(info.Id);
     const key = info.Labels?.[DOCKER_KEY_LABEL];
-    if (info.Labels?.[DOCKER_ALLOW_LABEL] && key !== undefined) await fs.promises.mkdir(path.join(egressRoot, namesFor(key).egress), { recursive: true, mode: 0o700 });
+    if (info.Labels?.[DOCKER_ALLOW_LABEL] && key !== undefined)
+      await fs.promises.mkdir(path.join(egressRoot, namesFor(key).egress), { recursive: true, mode: 0o700 });
     if (info.State !== 'running') {
       await engine(() => c.start()).catch((err: unknown) => {
         if (statusOf(err) !== 304) throw err; // 304: started meanwhile by another caller
@@ -110,7 +136,9 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
   };
 
   const findByKey = async (key: string): Promise<Docker.ContainerInfo | undefined> => {
-    const found = await engine(() => docker.listContainers({ all: true, filters: { label: [`${DOCKER_KEY_LABEL}=${key}`] } }));
+    const found = await engine(() =>
+      docker.listContainers({ all: true, filters: { label: [`${DOCKER_KEY_LABEL}=${key}`] } }),
+    );
     return found.find((c) => c.Labels?.[DOCKER_KEY_LABEL] === key);
   };
 
@@ -120,7 +148,8 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
 
     const names = namesFor(o.key);
     const allow = o.network === undefined || o.network === 'none' ? [] : o.network.allow;
-    if (allow.some((h) => h.includes(','))) throw new Error(`a network allowlist entry may not contain a comma: ${allow.join(' ')}`);
+    if (allow.some((h) => h.includes(',')))
+      throw new Error(`a network allowlist entry may not contain a comma: ${allow.join(' ')}`);
     const workdir = options.workdir ?? DOCKER_WORKDIR;
     const limits = { ...DEFAULT_SANDBOX_LIMITS, ...o.limits };
     const env: Record<string, string> = { ...o.envs };
@@ -134,7 +163,14 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
       mounts.push({ Type: 'bind', Source: dir, Target: EGRESS_DIR_INSIDE, ReadOnly: true });
       labels[DOCKER_ALLOW_LABEL] = allow.join(',');
       const url = `http://127.0.0.1:${PROXY_PORT}`;
-      Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1' });
+      Object.assign(env, {
+        HTTP_PROXY: url,
+        HTTPS_PROXY: url,
+        http_proxy: url,
+        https_proxy: url,
+        NO_PROXY: 'localhost,127.0.0.1',
+        no_proxy: 'localhost,127.0.0.1',
+      });
     }
     const image = o.template ?? options.image ?? 'node:20-bookworm';
     let c: Docker.Container;
@@ -174,7 +210,10 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
           await new Promise((r) => setTimeout(r, 100));
         }
       }
-      if (statusOf(err) === 404) throw new Error(`docker image ${image} is not on the engine at ${where} (pull it, or import one; see docs/sandboxes.md)`);
+      if (statusOf(err) === 404)
+        throw new Error(
+          `docker image ${image} is not on the engine at ${where} (pull it, or import one; see docs/sandboxes.md)`,
+        );
       throw err;
     }
     await engine(() => c.start()).catch((err: unknown) => {
@@ -330,7 +369,12 @@ class DockerSandbox implements Sandbox {
       o.signal?.addEventListener('abort', killGroup, { once: true });
       if (o.stdin !== undefined) stream.end(Buffer.from(o.stdin));
       try {
-        await new Promise<void>((resolve) => stream.on('end', resolve).on('close', resolve).on('error', () => resolve()));
+        await new Promise<void>((resolve) =>
+          stream
+            .on('end', resolve)
+            .on('close', resolve)
+            .on('error', () => resolve()),
+        );
       } finally {
         clearTimeout(deadline);
         o.signal?.removeEventListener('abort', killGroup);
@@ -351,10 +395,19 @@ class DockerSandbox implements Sandbox {
 
   private async killGroup(pidFile: string): Promise<void> {
     try {
-      const e = await this.c.exec({ Cmd: ['sh', '-c', `pgid=$(cat '${pidFile}' 2>/dev/null) && kill -s KILL -- "-$pgid"; rm -f '${pidFile}'`], AttachStdout: true, AttachStderr: true });
+      const e = await this.c.exec({
+        Cmd: ['sh', '-c', `pgid=$(cat '${pidFile}' 2>/dev/null) && kill -s KILL -- "-$pgid"; rm -f '${pidFile}'`],
+        AttachStdout: true,
+        AttachStderr: true,
+      });
       const stream = await e.start({ hijack: true, stdin: false });
       stream.resume();
-      await new Promise<void>((resolve) => stream.on('end', resolve).on('close', resolve).on('error', () => resolve()));
+      await new Promise<void>((resolve) =>
+        stream
+          .on('end', resolve)
+          .on('close', resolve)
+          .on('error', () => resolve()),
+      );
     } catch {
       // The container may be gone already: nothing left to kill.
     }
@@ -373,7 +426,10 @@ class DockerSandbox implements Sandbox {
     const max = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     const stdout = new CappedOutput(max, o.onOutput);
     const stderr = new CappedOutput(max, o.onOutput);
-    const { exitCode, timedOut } = await this.run(cmd, [], { ...o, sink: (s, d) => (s === 'stdout' ? stdout : stderr).push(d) });
+    const { exitCode, timedOut } = await this.run(cmd, [], {
+      ...o,
+      sink: (s, d) => (s === 'stdout' ? stdout : stderr).push(d),
+    });
     return { exitCode, stdout: stdout.text(), stderr: stderr.text(), timedOut };
   }
 
@@ -427,15 +483,24 @@ class DockerSandbox implements Sandbox {
     const limit = o.maxEntries === undefined ? '' : ' | head -n "$3"';
     const out = new CappedOutput(64 * MIB);
     const stderr = new CappedOutput(4096);
-    const r = await this.run(`find "$1" -mindepth 1 -maxdepth "$2" \\( -type f -o -type d -o -type l \\) -printf '%y %s %p\\n'${limit}`, [this.abs(p), String(Math.floor(o.depth ?? 1)), String(Math.floor(o.maxEntries ?? 0))], {
-      sink: (s, d) => (s === 'stdout' ? out : stderr).push(d),
-    });
+    const r = await this.run(
+      `find "$1" -mindepth 1 -maxdepth "$2" \\( -type f -o -type d -o -type l \\) -printf '%y %s %p\\n'${limit}`,
+      [this.abs(p), String(Math.floor(o.depth ?? 1)), String(Math.floor(o.maxEntries ?? 0))],
+      {
+        sink: (s, d) => (s === 'stdout' ? out : stderr).push(d),
+      },
+    );
     if (r.exitCode !== 0) throw new Error(`list ${p}: ${stderr.text().trim()}`);
     const entries: FileEntry[] = [];
     for (const line of out.text().split('\n')) {
       const m = /^(\S) (\d+) (.*)$/.exec(line);
       if (!m || !['f', 'd', 'l'].includes(m[1])) continue;
-      entries.push({ path: path.posix.relative(root, m[3]), type: m[1] === 'd' ? 'dir' : 'file', size: Number(m[2]), ...(m[1] === 'l' ? { symlink: true } : {}) });
+      entries.push({
+        path: path.posix.relative(root, m[3]),
+        type: m[1] === 'd' ? 'dir' : 'file',
+        size: Number(m[2]),
+        ...(m[1] === 'l' ? { symlink: true } : {}),
+      });
     }
     return entries;
   }

@@ -5,7 +5,16 @@
  * resumes them; the workflow kills them at the end of the task.
  */
 import * as path from 'node:path';
-import { ALL_TRAFFIC, CommandExitError, FileNotFoundError, type CommandHandle, NotFoundError, Sandbox as E2BSandbox, TimeoutError, type ConnectionOpts } from 'e2b';
+import {
+  ALL_TRAFFIC,
+  CommandExitError,
+  FileNotFoundError,
+  type CommandHandle,
+  NotFoundError,
+  Sandbox as E2BSandbox,
+  TimeoutError,
+  type ConnectionOpts,
+} from 'e2b';
 import { SandboxGone } from '../common/errors';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import type { CreateSandboxOptions, ExecOptions, ExecResult, FileEntry, Sandbox, SandboxProvider } from './types';
@@ -38,10 +47,15 @@ export function createE2BProvider(options: E2BProviderOptions): SandboxProvider 
   const lifetimeMs = (o?: number) => o ?? options.timeoutMs ?? 60 * 60_000;
   const findByKey = async (key: string) => {
     const found = [];
-    const pages = E2BSandbox.list({ ...conn, query: { metadata: { [E2B_KEY_METADATA]: key }, state: ['running', 'paused'] } });
+    const pages = E2BSandbox.list({
+      ...conn,
+      query: { metadata: { [E2B_KEY_METADATA]: key }, state: ['running', 'paused'] },
+    });
     while (pages.hasNext) found.push(...(await pages.nextItems()));
     // Oldest first, so racing creators agree on the same winner.
-    return found.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.sandboxId.localeCompare(b.sandboxId));
+    return found.sort(
+      (a, b) => a.startedAt.getTime() - b.startedAt.getTime() || a.sandboxId.localeCompare(b.sandboxId),
+    );
   };
   const connect = async (id: string): Promise<Sandbox> => {
     try {
@@ -57,8 +71,13 @@ export function createE2BProvider(options: E2BProviderOptions): SandboxProvider 
       const workdir = options.workdir ?? DEFAULT_WORKDIR;
       // Also for a sandbox found by its key: the create that made it may have died before this.
       const withWorkdir = async (sbx: E2BSandbox) => {
-        const made = await sbx.commands.run(`mkdir -p '${path.posix.basename(workdir).replace(/'/g, `'\\''`)}'`, { cwd: path.posix.dirname(workdir) }).catch((err: Error) => err);
-        if (made instanceof Error) throw new Error(`e2b sandbox ${sbx.sandboxId}: making its workspace ${workdir} failed: ${made.message}`);
+        const made = await sbx.commands
+          .run(`mkdir -p '${path.posix.basename(workdir).replace(/'/g, `'\\''`)}'`, {
+            cwd: path.posix.dirname(workdir),
+          })
+          .catch((err: Error) => err);
+        if (made instanceof Error)
+          throw new Error(`e2b sandbox ${sbx.sandboxId}: making its workspace ${workdir} failed: ${made.message}`);
         return new E2BBackedSandbox(sbx, options);
       };
       const resume = async (id: string) => {
@@ -79,7 +98,9 @@ export function createE2BProvider(options: E2BProviderOptions): SandboxProvider 
         // A worker that dies leaves the sandbox paused, not deleted; only an explicit connect wakes it.
         lifecycle: { onTimeout: 'pause', autoResume: false },
         envs: o.envs ?? {},
-        ...(network === 'none' ? { allowInternetAccess: false } : { network: { allowOut: network.allow, denyOut: [ALL_TRAFFIC] } }),
+        ...(network === 'none'
+          ? { allowInternetAccess: false }
+          : { network: { allowOut: network.allow, denyOut: [ALL_TRAFFIC] } }),
       });
       // Two creators may both have found nothing: the older sandbox wins, the other goes.
       const all = await findByKey(o.key);
@@ -97,12 +118,19 @@ const DEFAULT_WORKDIR = '/home/user/workspace';
 
 /** What a cancelled exec rejects with, as the local provider does: the signal's reason, else an AbortError. */
 function abortError(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : Object.assign(new Error('exec aborted'), { name: 'AbortError' });
+  return signal.reason instanceof Error
+    ? signal.reason
+    : Object.assign(new Error('exec aborted'), { name: 'AbortError' });
 }
 
 function connectionOf(o: E2BProviderOptions): ConnectionOpts {
   // sandboxUrl is in the SDK's connection config, though its public type leaves it out.
-  return { apiKey: o.apiKey, apiUrl: o.apiUrl, domain: o.domain, ...(o.sandboxUrl ? { sandboxUrl: o.sandboxUrl } : {}) } as ConnectionOpts;
+  return {
+    apiKey: o.apiKey,
+    apiUrl: o.apiUrl,
+    domain: o.domain,
+    ...(o.sandboxUrl ? { sandboxUrl: o.sandboxUrl } : {}),
+  } as ConnectionOpts;
 }
 
 class E2BBackedSandbox implements Sandbox {
@@ -126,7 +154,12 @@ class E2BBackedSandbox implements Sandbox {
     const stdout = new CappedOutput(max, o.onOutput);
     const stderr = new CappedOutput(max, o.onOutput);
     const timeoutMs = o.timeoutMs ?? this.options.defaultExecTimeoutMs ?? 30 * 60_000;
-    const result = (exitCode: number, timedOut: boolean): ExecResult => ({ exitCode, stdout: stdout.text(), stderr: stderr.text(), timedOut });
+    const result = (exitCode: number, timedOut: boolean): ExecResult => ({
+      exitCode,
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+      timedOut,
+    });
     let handle: CommandHandle | undefined;
     try {
       // Started in the background for its handle: a command past its timeout or cancelled is
@@ -161,20 +194,30 @@ class E2BBackedSandbox implements Sandbox {
   }
 
   async readFile(p: string, o: { maxBytes?: number } = {}): Promise<Uint8Array> {
-    const data = await this.sbx.files.read(this.abs(p), { format: 'bytes' }).catch(async (err: Error) => Promise.reject(await this.goneOr(err)));
+    const data = await this.sbx.files
+      .read(this.abs(p), { format: 'bytes' })
+      .catch(async (err: Error) => Promise.reject(await this.goneOr(err)));
     // envd has no size limit on a read, so the cap is checked after it.
-    if (o.maxBytes !== undefined && data.byteLength > o.maxBytes) throw Object.assign(new Error(`${p} is ${data.byteLength} bytes, more than the ${o.maxBytes} that may be read`), { code: 'EFBIG' });
+    if (o.maxBytes !== undefined && data.byteLength > o.maxBytes)
+      throw Object.assign(new Error(`${p} is ${data.byteLength} bytes, more than the ${o.maxBytes} that may be read`), {
+        code: 'EFBIG',
+      });
     return data;
   }
 
   async writeFile(p: string, data: string | Uint8Array): Promise<void> {
-    const body = typeof data === 'string' ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
+    const body =
+      typeof data === 'string' ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
     // An octet stream, not a multipart form: no copy of the data into a form, no boundary to scan for.
-    await this.sbx.files.write(this.abs(p), body as string | ArrayBuffer, { useOctetStream: true }).catch(async (err: Error) => Promise.reject(await this.goneOr(err)));
+    await this.sbx.files
+      .write(this.abs(p), body as string | ArrayBuffer, { useOctetStream: true })
+      .catch(async (err: Error) => Promise.reject(await this.goneOr(err)));
   }
 
   async list(p: string, o: { depth?: number; maxEntries?: number } = {}): Promise<FileEntry[]> {
-    const entries = await this.sbx.files.list(this.abs(p), { depth: o.depth ?? 1 }).catch(async (err: Error) => Promise.reject(await this.goneOr(err)));
+    const entries = await this.sbx.files
+      .list(this.abs(p), { depth: o.depth ?? 1 })
+      .catch(async (err: Error) => Promise.reject(await this.goneOr(err)));
     return entries.slice(0, o.maxEntries).map((e) => ({
       path: path.posix.relative(this.workdir, e.path),
       type: e.type === 'dir' ? 'dir' : 'file',
@@ -202,13 +245,17 @@ class E2BBackedSandbox implements Sandbox {
   private async assertRunning(cause: Error): Promise<void> {
     const state = await this.state();
     if (state === 'gone') throw new SandboxGone(`e2b sandbox ${this.id} is gone: ${cause.message}`);
-    if (state === 'paused') throw new Error(`e2b sandbox ${this.id} was paused (its timeout passed) while in use; a retry resumes it`);
+    if (state === 'paused')
+      throw new Error(`e2b sandbox ${this.id} was paused (its timeout passed) while in use; a retry resumes it`);
   }
 
   /** SandboxGone when the control plane no longer knows the sandbox, a retryable error when it paused; a missing file stays an ENOENT. */
   private async goneOr(err: Error): Promise<Error> {
     if (err instanceof FileNotFoundError) return Object.assign(err, { code: 'ENOENT' });
     if (!(err instanceof TimeoutError || err instanceof NotFoundError)) return err;
-    return this.assertRunning(err).then(() => err, (stateErr: Error) => stateErr);
+    return this.assertRunning(err).then(
+      () => err,
+      (stateErr: Error) => stateErr,
+    );
   }
 }

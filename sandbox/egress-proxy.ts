@@ -22,7 +22,10 @@ export interface EgressProxy {
  * matches every name below example.com (not example.com itself).
  */
 export function hostAllowed(host: string, allow: readonly string[]): boolean {
-  const name = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const name = host
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   return allow.some((entry) => {
     const e = entry.toLowerCase().replace(/\.$/, '');
     return e.startsWith('*.') ? name.endsWith(e.slice(1)) && name.length > e.length - 1 : name === e;
@@ -36,13 +39,30 @@ export function hostAllowed(host: string, allow: readonly string[]): boolean {
  * literally in the allowlist may be one of these.
  */
 const INTERNAL = new net.BlockList();
-for (const [prefix, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.168.0.0', 16]] as const) {
+for (const [prefix, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const) {
   INTERNAL.addSubnet(prefix, bits, 'ipv4');
 }
-for (const [prefix, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10]] as const) INTERNAL.addSubnet(prefix, bits, 'ipv6');
+for (const [prefix, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const)
+  INTERNAL.addSubnet(prefix, bits, 'ipv6');
 
 /** The address to connect to for an allowed host, or an error saying why not. */
-async function resolveAllowed(host: string, allow: readonly string[]): Promise<{ address: string } | { refused: string }> {
+async function resolveAllowed(
+  host: string,
+  allow: readonly string[],
+): Promise<{ address: string } | { refused: string }> {
   const name = host.replace(/^\[|\]$/g, '');
   if (!hostAllowed(name, allow)) return { refused: `${name} is not in this sandbox's network allowlist` };
   if (net.isIP(name)) return { address: name };
@@ -58,7 +78,16 @@ async function resolveAllowed(host: string, allow: readonly string[]): Promise<{
   return { address };
 }
 
-const HOP_BY_HOP = new Set(['proxy-authorization', 'proxy-connection', 'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade']);
+const HOP_BY_HOP = new Set([
+  'proxy-authorization',
+  'proxy-connection',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
 
 export async function startEgressProxy(socketPath: string, allow: readonly string[]): Promise<EgressProxy> {
   const open = new Set<net.Socket>();
@@ -87,10 +116,19 @@ export async function startEgressProxy(socketPath: string, allow: readonly strin
       const headers: http.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k)) headers[k] = v;
       // The checked address, not the name again: a second lookup could answer otherwise.
-      const upstream = http.request({ host: r.address, port: target.port || 80, method: req.method, path: `${target.pathname}${target.search}`, headers }, (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      });
+      const upstream = http.request(
+        {
+          host: r.address,
+          port: target.port || 80,
+          method: req.method,
+          path: `${target.pathname}${target.search}`,
+          headers,
+        },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
       upstream.on('error', (err) => {
         if (!res.headersSent) res.writeHead(502).end(`nightshift proxy: ${err.message}\n`);
         else res.destroy();
@@ -102,7 +140,8 @@ export async function startEgressProxy(socketPath: string, allow: readonly strin
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     track(client);
     const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(req.url ?? '');
-    const refuse = (why: string) => client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nnightshift proxy: ${why}\n`);
+    const refuse = (why: string) =>
+      client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\n\r\nnightshift proxy: ${why}\n`);
     if (!m) {
       refuse(`${req.url ?? ''} is not host:port`);
       return;

@@ -9,10 +9,25 @@ import { createE2BProvider } from './e2b';
 import { createLocalProvider } from './local';
 import { DEFAULT_DISK_MB, SANDBOX_TIMEOUT_MS, type SandboxProviderName, type SandboxProvider } from './types';
 
-export type { Sandbox, SandboxProvider, ExecResult, ExecOptions, CreateSandboxOptions, NetworkPolicy, SandboxSettings, SandboxProviderName } from './types';
+export type {
+  Sandbox,
+  SandboxProvider,
+  ExecResult,
+  ExecOptions,
+  CreateSandboxOptions,
+  NetworkPolicy,
+  SandboxSettings,
+  SandboxProviderName,
+} from './types';
 export { routeSandboxes, type SandboxRouter } from './router';
 export { sandboxRequest, settingsFromTaskFile, type SandboxRequest } from './settings';
-export { checkCommand, resolveInWorkspace, SafetyPolicySchema, DEFAULT_SAFETY_POLICY, type SafetyPolicy } from './policy';
+export {
+  checkCommand,
+  resolveInWorkspace,
+  SafetyPolicySchema,
+  DEFAULT_SAFETY_POLICY,
+  type SafetyPolicy,
+} from './policy';
 
 export interface ProviderDeps {
   /** Root for local sandboxes: `<NIGHTSHIFT_ROOT>/.nightshift/sandboxes`. */
@@ -26,12 +41,27 @@ export function createSandboxProvider(config: { provider?: SandboxProviderName }
   const provider = config.provider ?? 'local';
   switch (provider) {
     case 'local':
-      return createLocalProvider({ root: deps.localRoot, defaultExecTimeoutMs: SANDBOX_TIMEOUT_MS, defaultDiskMb: DEFAULT_DISK_MB });
+      return createLocalProvider({
+        root: deps.localRoot,
+        defaultExecTimeoutMs: SANDBOX_TIMEOUT_MS,
+        defaultDiskMb: DEFAULT_DISK_MB,
+      });
     case 'e2b': {
       const e2b = deps.e2b;
       const apiKey = e2b?.apiKey;
-      if (!apiKey) throw new SandboxConfigError('sandbox provider "e2b" needs E2B_API_KEY in the worker environment (or choose provider "local")');
-      return createE2BProvider({ apiKey, apiUrl: e2b.apiUrl, domain: e2b.domain, sandboxUrl: e2b.sandboxUrl, template: e2b.template, timeoutMs: SANDBOX_TIMEOUT_MS, defaultExecTimeoutMs: SANDBOX_TIMEOUT_MS });
+      if (!apiKey)
+        throw new SandboxConfigError(
+          'sandbox provider "e2b" needs E2B_API_KEY in the worker environment (or choose provider "local")',
+        );
+      return createE2BProvider({
+        apiKey,
+        apiUrl: e2b.apiUrl,
+        domain: e2b.domain,
+        sandboxUrl: e2b.sandboxUrl,
+        template: e2b.template,
+        timeoutMs: SANDBOX_TIMEOUT_MS,
+        defaultExecTimeoutMs: SANDBOX_TIMEOUT_MS,
+      });
     }
     case 'docker':
       return createDockerProvider({ defaultExecTimeoutMs: SANDBOX_TIMEOUT_MS });

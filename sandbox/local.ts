@@ -26,7 +26,17 @@ import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import { resolveInWorkspace } from './policy';
 import { keyringDenyFilter } from './seccomp';
 import { ensureSandboxCgroups, killSandboxCgroups } from './resource-cgroup';
-import { DEFAULT_SANDBOX_LIMITS, type CreateSandboxOptions, type ExecOptions, type ExecResult, type FileEntry, type NetworkPolicy, type Sandbox, type SandboxLimits, type SandboxProvider } from './types';
+import {
+  DEFAULT_SANDBOX_LIMITS,
+  type CreateSandboxOptions,
+  type ExecOptions,
+  type ExecResult,
+  type FileEntry,
+  type NetworkPolicy,
+  type Sandbox,
+  type SandboxLimits,
+  type SandboxProvider,
+} from './types';
 
 export interface LocalProviderOptions {
   /** Directory holding one subdirectory per sandbox (the worker passes `<NIGHTSHIFT_ROOT>/.nightshift/sandboxes`). */
@@ -88,7 +98,11 @@ const draining = new Map<string, Promise<unknown>>();
 
 /** A readable id from the key plus a hash, so distinct keys never collide. */
 export function localSandboxId(key: string): string {
-  const slug = key.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40);
+  const slug = key
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40);
   return `sbx-${slug}-${createHash('sha256').update(key).digest('hex').slice(0, 12)}`;
 }
 
@@ -105,9 +119,17 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
         await fs.promises.chmod(root, PRIVATE_DIR_MODE);
         const staging = path.join(root, `.staging-${id}-${randomBytes(6).toString('hex')}`);
         await fs.promises.mkdir(staging, { recursive: true, mode: PRIVATE_DIR_MODE });
-        const meta: Meta = { key: o.key, createdAt: new Date().toISOString(), envs: o.envs ?? {}, network: o.network ?? 'none', timeoutMs: o.timeoutMs, limits: o.limits };
+        const meta: Meta = {
+          key: o.key,
+          createdAt: new Date().toISOString(),
+          envs: o.envs ?? {},
+          network: o.network ?? 'none',
+          timeoutMs: o.timeoutMs,
+          limits: o.limits,
+        };
         let diskMb = o.limits?.diskMb ?? options.limits?.diskMb;
-        if (diskMb === undefined && options.defaultDiskMb !== undefined && (await diskQuotaSupport(root)).ok) diskMb = options.defaultDiskMb;
+        if (diskMb === undefined && options.defaultDiskMb !== undefined && (await diskQuotaSupport(root)).ok)
+          diskMb = options.defaultDiskMb;
         if (diskMb !== undefined) {
           try {
             await createVolumeImage(path.join(staging, VOLUME_IMAGE), diskMb, { templateDir: root });
@@ -163,7 +185,8 @@ export function createLocalProvider(options: LocalProviderOptions): SandboxProvi
     // A sandbox made before its directory was private is made private now.
     await fs.promises.chmod(dir, PRIVATE_DIR_MODE).catch(() => undefined);
     // After a reboot (or a kill that raced this open) the volume may need mounting again.
-    if (meta.volume && o.mount !== false && fs.existsSync(path.join(dir, VOLUME_IMAGE))) await ensureVolumeMounted(path.join(dir, VOLUME_IMAGE), path.join(dir, VOLUME_MOUNT));
+    if (meta.volume && o.mount !== false && fs.existsSync(path.join(dir, VOLUME_IMAGE)))
+      await ensureVolumeMounted(path.join(dir, VOLUME_IMAGE), path.join(dir, VOLUME_MOUNT));
     return new LocalSandbox(id, dir, meta, { ...options, root });
   }
 }
@@ -204,7 +227,12 @@ export class LocalSandbox implements Sandbox {
     const tmp = this.tmpDir;
     const home = this.homeDir;
     const network = this.meta.network;
-    const limits = { ...DEFAULT_SANDBOX_LIMITS, ...(this.options.pidsLimit ? { processes: this.options.pidsLimit } : {}), ...this.options.limits, ...this.meta.limits };
+    const limits = {
+      ...DEFAULT_SANDBOX_LIMITS,
+      ...(this.options.pidsLimit ? { processes: this.options.pidsLimit } : {}),
+      ...this.options.limits,
+      ...this.meta.limits,
+    };
     const gitGuard = await holdGitReadOnly(this.id, this.workspaceDir);
     let isolated: IsolatedCommand;
     try {
@@ -220,7 +248,11 @@ export class LocalSandbox implements Sandbox {
       throw err;
     }
     const seccomp = await this.seccompFilterFile();
-    const cgroups = ensureSandboxCgroups(this.id, { pids: limits.processes, memoryBytes: limits.memoryMb * MIB, cpus: limits.cpus });
+    const cgroups = ensureSandboxCgroups(this.id, {
+      pids: limits.processes,
+      memoryBytes: limits.memoryMb * MIB,
+      cpus: limits.cpus,
+    });
     const oomBefore = cgroups.oomKills();
     // Joining the cgroups before bubblewrap starts puts every descendant in them; `exec`
     // makes bubblewrap the worker's own child, so --die-with-parent ends it with the worker.
@@ -294,7 +326,11 @@ export class LocalSandbox implements Sandbox {
       });
       const settle = (code: number | null, sig: NodeJS.Signals | null) => {
         if (aborted) {
-          reject(o.signal?.reason instanceof Error ? o.signal.reason : Object.assign(new Error('exec aborted'), { name: 'AbortError' }));
+          reject(
+            o.signal?.reason instanceof Error
+              ? o.signal.reason
+              : Object.assign(new Error('exec aborted'), { name: 'AbortError' }),
+          );
           return;
         }
         const oomAfter = cgroups.oomKills();
@@ -318,7 +354,11 @@ export class LocalSandbox implements Sandbox {
     this.assertAlive();
     const max = o.maxBytes ?? DEFAULT_MAX_READ_BYTES;
     const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-    const fh = await this.openInWorkspace(resolveInWorkspace(this.workspaceDir, p), O_RDONLY | O_NOFOLLOW | O_NONBLOCK, p);
+    const fh = await this.openInWorkspace(
+      resolveInWorkspace(this.workspaceDir, p),
+      O_RDONLY | O_NOFOLLOW | O_NONBLOCK,
+      p,
+    );
     try {
       const st = await fh.stat();
       if (st.isDirectory()) throw fileError('EISDIR', `${p} is a directory`);
@@ -359,7 +399,12 @@ export class LocalSandbox implements Sandbox {
    * workspace (an intermediate directory swapped for a symlink after the path was
    * resolved shows up here). Anything else is closed and refused.
    */
-  private async openInWorkspace(real: string, flags: number, spelled: string, mode?: number): Promise<fs.promises.FileHandle> {
+  private async openInWorkspace(
+    real: string,
+    flags: number,
+    spelled: string,
+    mode?: number,
+  ): Promise<fs.promises.FileHandle> {
     const fh = await fs.promises.open(real, flags, mode).catch((err: NodeJS.ErrnoException) => {
       // ENXIO: a socket, or a FIFO opened for writing with nobody reading; ELOOP: a symlink.
       if (err.code === 'ENXIO' || err.code === 'ELOOP') throw fileError('EFTYPE', `${spelled} is not a regular file`);
@@ -370,7 +415,8 @@ export class LocalSandbox implements Sandbox {
       if (!st.isFile() && !st.isDirectory()) throw fileError('EFTYPE', `${spelled} is not a regular file`);
       const opened = await fs.promises.readlink(`/proc/self/fd/${fh.fd}`).catch(() => real);
       const root = fs.realpathSync(this.workspaceDir);
-      if (opened !== root && !opened.startsWith(root + path.sep)) throw fileError('EACCES', `${spelled} resolves outside the workspace`);
+      if (opened !== root && !opened.startsWith(root + path.sep))
+        throw fileError('EACCES', `${spelled} resolves outside the workspace`);
       return fh;
     } catch (err) {
       await fh.close();
@@ -399,7 +445,12 @@ export class LocalSandbox implements Sandbox {
         const st = await fs.promises.lstat(full).catch(() => undefined);
         if (!st) continue;
         const type = d.isDirectory() ? 'dir' : 'file';
-        out.push({ path: path.relative(rootReal, full).split(path.sep).join('/'), type, size: st.size, ...(d.isSymbolicLink() ? { symlink: true } : {}) });
+        out.push({
+          path: path.relative(rootReal, full).split(path.sep).join('/'),
+          type,
+          size: st.size,
+          ...(d.isSymbolicLink() ? { symlink: true } : {}),
+        });
         if (type === 'dir' && depth > 1) await walk(full, depth - 1);
       }
     };
@@ -475,11 +526,21 @@ async function holdGitReadOnly(id: string, workspace: string): Promise<{ path: s
   if (st && st.isFile() && st.size > 0) return { path: gitPath, release: async () => {} };
   if (st && !st.isFile()) {
     // A symlink would make bubblewrap bind whatever host path it names.
-    throw new PolicyViolation('no-git-writes', '.git', `the workspace's .git is a ${st.isSymbolicLink() ? 'symlink' : 'special file'}; refusing to run`);
+    throw new PolicyViolation(
+      'no-git-writes',
+      '.git',
+      `the workspace's .git is a ${st.isSymbolicLink() ? 'symlink' : 'special file'}; refusing to run`,
+    );
   }
   if (!st) {
     try {
-      await (await fs.promises.open(gitPath, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o444)).close();
+      await (
+        await fs.promises.open(
+          gitPath,
+          fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+          0o444,
+        )
+      ).close();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }

@@ -85,7 +85,8 @@ async function sweepStaleProxyDirs(): Promise<void> {
     try {
       process.kill(pid, 0);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') await fs.promises.rm(path.join(os.tmpdir(), name), { recursive: true, force: true });
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH')
+        await fs.promises.rm(path.join(os.tmpdir(), name), { recursive: true, force: true });
     }
   }
 }
@@ -97,10 +98,12 @@ const openProxies = new Map<EgressProxy, string>();
 export async function shutdownIsolation(): Promise<void> {
   const open = [...openProxies];
   openProxies.clear();
-  await Promise.all(open.map(async ([proxy, dir]) => {
-    await proxy.close();
-    await fs.promises.rm(dir, { recursive: true, force: true });
-  }));
+  await Promise.all(
+    open.map(async ([proxy, dir]) => {
+      await proxy.close();
+      await fs.promises.rm(dir, { recursive: true, force: true });
+    }),
+  );
 }
 
 export interface IsolationRules {
@@ -150,7 +153,8 @@ export function systemView(): string[] {
   // kernel.core_pattern (a program the host kernel runs as root), sysrq-trigger (reboot)
   // and the other global sysctls. They stay readable, never writable.
   for (const entry of PROC_READ_ONLY) args.push('--ro-bind-try', `/proc/${entry}`, `/proc/${entry}`);
-  for (const entry of PROC_HIDDEN) if (fs.existsSync(`/proc/${entry}`)) args.push('--ro-bind', '/dev/null', `/proc/${entry}`);
+  for (const entry of PROC_HIDDEN)
+    if (fs.existsSync(`/proc/${entry}`)) args.push('--ro-bind', '/dev/null', `/proc/${entry}`);
   args.push('--dev', '/dev', '--tmpfs', '/tmp', '--tmpfs', '/var/tmp');
   return args;
 }
@@ -162,7 +166,9 @@ const toolsFound = new Set<string>();
 function requireTool(name: string, pkg: string): void {
   if (toolsFound.has(name)) return;
   if (!SYSTEM_BIN_DIRS.some((d) => fs.existsSync(path.join(d, name)))) {
-    throw new Error(`local sandbox unavailable: ${name} not found in ${SYSTEM_BIN_DIRS.join(':')} (install ${pkg}; scripts/bootstrap.sh does)`);
+    throw new Error(
+      `local sandbox unavailable: ${name} not found in ${SYSTEM_BIN_DIRS.join(':')} (install ${pkg}; scripts/bootstrap.sh does)`,
+    );
   }
   toolsFound.add(name);
 }
@@ -182,14 +188,23 @@ export async function isolate(command: string, rules: IsolationRules): Promise<I
     // later worker remove what a killed one left.
     proxyDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), `${PROXY_DIR_PREFIX}${process.pid}-`));
     const dir = proxyDir;
-    proxy = await startEgressProxy(path.join(dir, `${randomBytes(4).toString('hex')}.sock`), rules.allowHosts).catch(async (err: unknown) => {
-      await fs.promises.rm(dir, { recursive: true, force: true });
-      throw err;
-    });
+    proxy = await startEgressProxy(path.join(dir, `${randomBytes(4).toString('hex')}.sock`), rules.allowHosts).catch(
+      async (err: unknown) => {
+        await fs.promises.rm(dir, { recursive: true, force: true });
+        throw err;
+      },
+    );
     openProxies.set(proxy, proxyDir);
     binds.push('--ro-bind', proxy.socketPath, PROXY_SOCKET_INSIDE);
     const url = `http://127.0.0.1:${SANDBOX_PROXY_PORT}`;
-    Object.assign(env, { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: 'localhost,127.0.0.1', no_proxy: 'localhost,127.0.0.1' });
+    Object.assign(env, {
+      HTTP_PROXY: url,
+      HTTPS_PROXY: url,
+      http_proxy: url,
+      https_proxy: url,
+      NO_PROXY: 'localhost,127.0.0.1',
+      no_proxy: 'localhost,127.0.0.1',
+    });
     // The bridge runs in a subshell so it is no job of the command's shell (`wait` would
     // wait for it), and the command starts once it listens (0C38 = 3128, 0A = LISTEN).
     setup = [

@@ -8,7 +8,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { PolicyViolation } from '../common/errors';
-import { parseShell, ShellSyntaxError, type Command, type Redirect, type Script, type Word, type WordPart } from './shell-words';
+import {
+  parseShell,
+  ShellSyntaxError,
+  type Command,
+  type Redirect,
+  type Script,
+  type Word,
+  type WordPart,
+} from './shell-words';
 
 /** Default patterns (case-insensitive regular expressions) of commands that apply database migrations. */
 export const DEFAULT_MIGRATION_PATTERNS: readonly string[] = [
@@ -91,7 +99,25 @@ const WRAPPERS: Record<string, { valued: Set<string>; operands?: number }> = {
   setsid: { valued: new Set() },
   stdbuf: { valued: new Set(['-i', '-o', '-e']) },
   timeout: { valued: new Set(['-s', '-k', '--signal', '--kill-after']), operands: 1 },
-  xargs: { valued: new Set(['-I', '-L', '-n', '-P', '-s', '-d', '-E', '-e', '-a', '--max-args', '--max-procs', '--delimiter', '--arg-file', '--replace', '--max-lines']) },
+  xargs: {
+    valued: new Set([
+      '-I',
+      '-L',
+      '-n',
+      '-P',
+      '-s',
+      '-d',
+      '-E',
+      '-e',
+      '-a',
+      '--max-args',
+      '--max-procs',
+      '--delimiter',
+      '--arg-file',
+      '--replace',
+      '--max-lines',
+    ]),
+  },
   parallel: { valued: new Set(['-j', '-S', '--jobs', '-I', '--delay', '--timeout']) },
   npx: { valued: new Set(['-p', '--package', '--cache', '--userconfig']) },
   pnpx: { valued: new Set(['-p', '--package']) },
@@ -118,9 +144,55 @@ const WRAPPERS: Record<string, { valued: Set<string>; operands?: number }> = {
 };
 /** Interpreters, with the options that carry code and those that take another value. */
 const INTERPRETERS: Array<{ match: RegExp; code: RegExp; valued: Set<string>; noStdin?: Set<string> }> = [
-  { match: /^python[0-9.]*$|^pypy[0-9.]*$/, code: /^-[a-zA-Z]*c$/, valued: new Set(['-W', '-X', '-Q']), noStdin: new Set(['-m', '-V', '--version', '-h', '--help']) },
-  { match: /^(node|nodejs)$/, code: /^(-e|--eval|-p|--print|-pe)$/, valued: new Set(['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--env-file', '--test-reporter', '--test-reporter-destination', '--test-concurrency', '--test-name-pattern', '--input-type', '--stack-size', '--max-old-space-size', '--title']), noStdin: new Set(['--test', '-v', '--version', '-h', '--help', '--check', '-c', '--run']) },
-  { match: /^(bun|deno)$/, code: /^(-e|--eval|-p|--print|eval)$/, valued: new Set(['-r', '--preload', '--cwd', '--config']), noStdin: new Set(['test', 'run', 'install', 'i', 'add', 'x', 'build', 'fmt', 'lint', 'check', 'task', '--version', '-v']) },
+  {
+    match: /^python[0-9.]*$|^pypy[0-9.]*$/,
+    code: /^-[a-zA-Z]*c$/,
+    valued: new Set(['-W', '-X', '-Q']),
+    noStdin: new Set(['-m', '-V', '--version', '-h', '--help']),
+  },
+  {
+    match: /^(node|nodejs)$/,
+    code: /^(-e|--eval|-p|--print|-pe)$/,
+    valued: new Set([
+      '-r',
+      '--require',
+      '--import',
+      '--loader',
+      '--experimental-loader',
+      '-C',
+      '--conditions',
+      '--env-file',
+      '--test-reporter',
+      '--test-reporter-destination',
+      '--test-concurrency',
+      '--test-name-pattern',
+      '--input-type',
+      '--stack-size',
+      '--max-old-space-size',
+      '--title',
+    ]),
+    noStdin: new Set(['--test', '-v', '--version', '-h', '--help', '--check', '-c', '--run']),
+  },
+  {
+    match: /^(bun|deno)$/,
+    code: /^(-e|--eval|-p|--print|eval)$/,
+    valued: new Set(['-r', '--preload', '--cwd', '--config']),
+    noStdin: new Set([
+      'test',
+      'run',
+      'install',
+      'i',
+      'add',
+      'x',
+      'build',
+      'fmt',
+      'lint',
+      'check',
+      'task',
+      '--version',
+      '-v',
+    ]),
+  },
   { match: /^perl[0-9.]*$/, code: /^-[a-zA-Z]*[eE]$/, valued: new Set(['-I', '-M', '-m', '-x']) },
   { match: /^ruby[0-9.]*$/, code: /^-[a-zA-Z]*e$/, valued: new Set(['-I', '-r', '-C', '-E']) },
   { match: /^php[0-9.]*$/, code: /^-[a-zA-Z]*[rB]$/, valued: new Set(['-c', '-d', '-z']) },
@@ -129,41 +201,260 @@ const INTERPRETERS: Array<{ match: RegExp; code: RegExp; valued: Set<string>; no
 /** What a command line can write to, in the same breath as running it. */
 const WRITE_REDIRECTS = new Set(['>', '>>', '>|', '&>', '&>>', '<>']);
 /** Tools whose output files the policy cannot name from their arguments: archives, editors, splitters. */
-const WRITES_UNNAMED = new Set(['tar', 'unzip', 'patch', 'split', 'csplit', 'cpio', 'ar', 'jar', 'bsdtar', 'pax', 'unrar', '7z', '7za', '7zr', 'gzip', 'gunzip', 'bzip2', 'bunzip2', 'xz', 'unxz', 'lzma', 'unlzma', 'zstd', 'unzstd', 'lz4', 'ex', 'ed', 'red', 'vi', 'vim', 'nvim', 'view', 'vimdiff', 'emacs', 'nano', 'busybox']);
+const WRITES_UNNAMED = new Set([
+  'tar',
+  'unzip',
+  'patch',
+  'split',
+  'csplit',
+  'cpio',
+  'ar',
+  'jar',
+  'bsdtar',
+  'pax',
+  'unrar',
+  '7z',
+  '7za',
+  '7zr',
+  'gzip',
+  'gunzip',
+  'bzip2',
+  'bunzip2',
+  'xz',
+  'unxz',
+  'lzma',
+  'unlzma',
+  'zstd',
+  'unzstd',
+  'lz4',
+  'ex',
+  'ed',
+  'red',
+  'vi',
+  'vim',
+  'nvim',
+  'view',
+  'vimdiff',
+  'emacs',
+  'nano',
+  'busybox',
+]);
 /** Package-manager verbs that rewrite package.json (and so the scripts it runs). */
 const PACKAGE_JSON_WRITERS = new Set(['pkg', 'set-script', 'init', 'create']);
 
 /** git options that come before the subcommand and take a separate value. */
-const GIT_VALUE_OPTIONS = new Set(['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--config-env', '--exec-path']);
+const GIT_VALUE_OPTIONS = new Set([
+  '-C',
+  '-c',
+  '--git-dir',
+  '--work-tree',
+  '--namespace',
+  '--super-prefix',
+  '--config-env',
+  '--exec-path',
+]);
 /** Subcommands that stage, commit, move refs, rewrite history or talk to a remote for writing. */
 const GIT_FORBIDDEN = new Set([
-  'add', 'commit', 'push', 'rebase', 'reset', 'filter-branch', 'filter-repo', 'update-ref', 'update-index',
-  'symbolic-ref', 'replace', 'merge', 'cherry-pick', 'revert', 'am', 'pull', 'stash', 'tag', 'notes', 'rm', 'mv',
-  'commit-tree', 'write-tree', 'read-tree', 'mktree', 'fast-import', 'send-pack', 'receive-pack', 'gc', 'prune',
-  'switch', 'worktree', 'submodule', 'init', 'clone', 'remote', 'apply', 'restore', 'config',
+  'add',
+  'commit',
+  'push',
+  'rebase',
+  'reset',
+  'filter-branch',
+  'filter-repo',
+  'update-ref',
+  'update-index',
+  'symbolic-ref',
+  'replace',
+  'merge',
+  'cherry-pick',
+  'revert',
+  'am',
+  'pull',
+  'stash',
+  'tag',
+  'notes',
+  'rm',
+  'mv',
+  'commit-tree',
+  'write-tree',
+  'read-tree',
+  'mktree',
+  'fast-import',
+  'send-pack',
+  'receive-pack',
+  'gc',
+  'prune',
+  'switch',
+  'worktree',
+  'submodule',
+  'init',
+  'clone',
+  'remote',
+  'apply',
+  'restore',
+  'config',
 ]);
 /** Subcommands that only read (or, like `checkout -- file` and `clean`, touch only the work tree). */
 const GIT_READ_ONLY = new Set([
-  'status', 'diff', 'log', 'show', 'branch', 'checkout', 'blame', 'annotate', 'grep', 'ls-files', 'ls-tree', 'ls-remote', 'rev-parse',
-  'rev-list', 'describe', 'shortlog', 'cat-file', 'reflog', 'help', 'version', 'fetch', 'merge-base', 'name-rev', 'for-each-ref',
-  'show-ref', 'whatchanged', 'range-diff', 'archive', 'clean', 'format-patch', 'check-ignore', 'check-attr', 'count-objects', 'fsck',
-  'var', 'verify-commit', 'verify-tag', 'diff-tree', 'diff-files', 'diff-index', 'show-branch', 'cherry', 'hash-object', 'stripspace',
-  'interpret-trailers', 'column', 'check-ref-format', 'difftool', 'bugreport', 'get-tar-commit-id', 'show-index', 'verify-pack',
-  '--version', '--help', 'request-pull', 'mailinfo', 'mailsplit', 'patch-id', 'unpack-file',
+  'status',
+  'diff',
+  'log',
+  'show',
+  'branch',
+  'checkout',
+  'blame',
+  'annotate',
+  'grep',
+  'ls-files',
+  'ls-tree',
+  'ls-remote',
+  'rev-parse',
+  'rev-list',
+  'describe',
+  'shortlog',
+  'cat-file',
+  'reflog',
+  'help',
+  'version',
+  'fetch',
+  'merge-base',
+  'name-rev',
+  'for-each-ref',
+  'show-ref',
+  'whatchanged',
+  'range-diff',
+  'archive',
+  'clean',
+  'format-patch',
+  'check-ignore',
+  'check-attr',
+  'count-objects',
+  'fsck',
+  'var',
+  'verify-commit',
+  'verify-tag',
+  'diff-tree',
+  'diff-files',
+  'diff-index',
+  'show-branch',
+  'cherry',
+  'hash-object',
+  'stripspace',
+  'interpret-trailers',
+  'column',
+  'check-ref-format',
+  'difftool',
+  'bugreport',
+  'get-tar-commit-id',
+  'show-index',
+  'verify-pack',
+  '--version',
+  '--help',
+  'request-pull',
+  'mailinfo',
+  'mailsplit',
+  'patch-id',
+  'unpack-file',
 ]);
 /** Code that reaches git through a library instead of the program. */
-const GIT_LIBRARIES = /\b(simple-git|isomorphic-git|nodegit|es-git|gitpython|pygit2|dulwich|rugged|from\s+git\s+import|import\s+git\b|require\s*\(\s*['"]git['"])/i;
+const GIT_LIBRARIES =
+  /\b(simple-git|isomorphic-git|nodegit|es-git|gitpython|pygit2|dulwich|rugged|from\s+git\s+import|import\s+git\b|require\s*\(\s*['"]git['"])/i;
 /** Code that starts processes… */
-const SPAWNS = /\b(subprocess|os\.system|os\.popen|os\.exec\w*|os\.spawn\w*|pty\.spawn|popen\w*|child_process|exec(Sync|File|FileSync)?|spawn(Sync)?|system|Process\.spawn|Open3|Deno\.(run|Command)|Bun\.(spawn|\$)|shell_exec|passthru|proc_open|qx)\b|`|%x/;
+const SPAWNS =
+  /\b(subprocess|os\.system|os\.popen|os\.exec\w*|os\.spawn\w*|pty\.spawn|popen\w*|child_process|exec(Sync|File|FileSync)?|spawn(Sync)?|system|Process\.spawn|Open3|Deno\.(run|Command)|Bun\.(spawn|\$)|shell_exec|passthru|proc_open|qx)\b|`|%x/;
 /** …and builds strings the scan cannot read: then what it starts cannot be resolved. */
-const OBFUSCATES = /base64|b64decode|atob|fromCharCode|\bchr\s*\(|\bord\s*\(|unhexlify|fromhex|\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\[0-7]{3}|\[::-1\]|reverse|rot13|codecs|decode\s*\(|\beval\b|\bexec\s*\(|__import__|getattr|importlib|\bpack\s*\(|['"`]\s*\+|\+\s*['"`]|\.join\s*\(|%\s*\(|\bformat\s*\(|\$\{|\bf['"]|replace\s*\(|\bsprintf|\binterpolate/i;
+const OBFUSCATES =
+  /base64|b64decode|atob|fromCharCode|\bchr\s*\(|\bord\s*\(|unhexlify|fromhex|\\x[0-9a-f]{2}|\\u[0-9a-f]{4}|\\[0-7]{3}|\[::-1\]|reverse|rot13|codecs|decode\s*\(|\beval\b|\bexec\s*\(|__import__|getattr|importlib|\bpack\s*\(|['"`]\s*\+|\+\s*['"`]|\.join\s*\(|%\s*\(|\bformat\s*\(|\$\{|\bf['"]|replace\s*\(|\bsprintf|\binterpolate/i;
 /** Package managers whose `run X` (and plain `X`) runs scripts from package.json. */
 const PACKAGE_MANAGERS = new Set(['npm', 'pnpm', 'yarn', 'bun']);
 /** npm/yarn/pnpm/bun verbs that run the root package's install lifecycle scripts. */
-const INSTALL_VERBS = new Set(['install', 'i', 'in', 'ins', 'inst', 'insta', 'instal', 'isnt', 'isnta', 'isntal', 'isntall', 'ci', 'clean-install', 'install-clean', 'add', 'it', 'install-test', 'cit', 'rebuild', 'rb']);
+const INSTALL_VERBS = new Set([
+  'install',
+  'i',
+  'in',
+  'ins',
+  'inst',
+  'insta',
+  'instal',
+  'isnt',
+  'isnta',
+  'isntal',
+  'isntall',
+  'ci',
+  'clean-install',
+  'install-clean',
+  'add',
+  'it',
+  'install-test',
+  'cit',
+  'rebuild',
+  'rb',
+]);
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'prepublish', 'preprepare', 'prepare', 'postprepare'];
 /** Verbs that are the package manager's own, not scripts. */
-const MANAGER_BUILTINS = new Set(['audit', 'bin', 'cache', 'config', 'dedupe', 'doctor', 'explain', 'help', 'info', 'init', 'link', 'list', 'ls', 'outdated', 'pack', 'prune', 'publish', 'remove', 'rm', 'uninstall', 'un', 'unlink', 'update', 'up', 'upgrade', 'version', 'view', 'why', 'whoami', 'store', 'licenses', 'login', 'logout', 'set', 'get', 'search', 'fund', 'query', 'pkg', 'root', 'prefix', 'run', 'run-script', 'rum', 'urn', 'exec', 'x', 'dlx', 'create', 'import', 'patch', 'deploy', 'workspaces', 'workspace', 'dedupe', 'env', 'node', 'plugin', 'constraints', 'npm']);
+const MANAGER_BUILTINS = new Set([
+  'audit',
+  'bin',
+  'cache',
+  'config',
+  'dedupe',
+  'doctor',
+  'explain',
+  'help',
+  'info',
+  'init',
+  'link',
+  'list',
+  'ls',
+  'outdated',
+  'pack',
+  'prune',
+  'publish',
+  'remove',
+  'rm',
+  'uninstall',
+  'un',
+  'unlink',
+  'update',
+  'up',
+  'upgrade',
+  'version',
+  'view',
+  'why',
+  'whoami',
+  'store',
+  'licenses',
+  'login',
+  'logout',
+  'set',
+  'get',
+  'search',
+  'fund',
+  'query',
+  'pkg',
+  'root',
+  'prefix',
+  'run',
+  'run-script',
+  'rum',
+  'urn',
+  'exec',
+  'x',
+  'dlx',
+  'create',
+  'import',
+  'patch',
+  'deploy',
+  'workspaces',
+  'workspace',
+  'dedupe',
+  'env',
+  'node',
+  'plugin',
+  'constraints',
+  'npm',
+]);
 /** Nesting of `sh -c`, package scripts and script files beyond which nothing is resolved. */
 const MAX_DEPTH = 8;
 /** The biggest package.json or script file the policy reads. */
@@ -190,7 +481,13 @@ const NO_FILES: WorkspaceFiles = () => undefined;
  * against it. `files` reads package.json and scripts the command runs; without it they
  * count as unreadable, so package scripts and script files are refused.
  */
-export function checkCommand(cmd: string, policy: SafetyPolicy, workspaceRoot: string, cwd: string = workspaceRoot, files: WorkspaceFiles = NO_FILES): void {
+export function checkCommand(
+  cmd: string,
+  policy: SafetyPolicy,
+  workspaceRoot: string,
+  cwd: string = workspaceRoot,
+  files: WorkspaceFiles = NO_FILES,
+): void {
   new CommandCheck(cmd, policy, workspaceRoot, files).run(cwd);
 }
 
@@ -213,10 +510,12 @@ if [ -f "$p" ] && [ ! -p "$p" ] && [ "$(stat -c %s -- "$p")" = "$(stat -c %s -- 
 
 async function askExecutable(sandbox: PolicyFileSource, abs: string): Promise<string | null | undefined> {
   if (!sandbox.exec) return undefined;
-  const r = await sandbox.exec(`set -- ${shellQuote(abs)}\n${EXECUTABLE_SCRIPT}`, { timeoutMs: 10_000 }).catch((err: unknown) => {
-    if (isFileError(err)) return undefined;
-    throw err;
-  });
+  const r = await sandbox
+    .exec(`set -- ${shellQuote(abs)}\n${EXECUTABLE_SCRIPT}`, { timeoutMs: 10_000 })
+    .catch((err: unknown) => {
+      if (isFileError(err)) return undefined;
+      throw err;
+    });
   const answer = r?.exitCode === 0 ? r.stdout.trim() : undefined;
   return answer === 'missing' ? null : answer === 'git' || answer === 'other' ? answer : undefined;
 }
@@ -226,7 +525,12 @@ async function askExecutable(sandbox: PolicyFileSource, abs: string): Promise<st
  * sandbox: each pass asks for what it needs, they are fetched (bounded in size and time),
  * and the check runs again, a few rounds at most.
  */
-export async function checkCommandInSandbox(cmd: string, policy: SafetyPolicy, workspaceRoot: string, sandbox: PolicyFileSource): Promise<void> {
+export async function checkCommandInSandbox(
+  cmd: string,
+  policy: SafetyPolicy,
+  workspaceRoot: string,
+  sandbox: PolicyFileSource,
+): Promise<void> {
   const fetched = new Map<string, string | null | undefined>();
   for (let round = 0; ; round++) {
     const wanted = new Set<string>();
@@ -239,7 +543,13 @@ export async function checkCommandInSandbox(cmd: string, policy: SafetyPolicy, w
       return PENDING;
     });
     if (wanted.size === 0) return;
-    for (const rel of wanted) fetched.set(rel, rel.startsWith(EXECUTABLE_QUERY) ? await askExecutable(sandbox, rel.slice(EXECUTABLE_QUERY.length)) : await readBounded(sandbox, rel));
+    for (const rel of wanted)
+      fetched.set(
+        rel,
+        rel.startsWith(EXECUTABLE_QUERY)
+          ? await askExecutable(sandbox, rel.slice(EXECUTABLE_QUERY.length))
+          : await readBounded(sandbox, rel),
+      );
   }
 }
 
@@ -253,7 +563,12 @@ async function readBounded(sandbox: PolicyFileSource, rel: string): Promise<stri
     throw err;
   }
   const want = path.posix.normalize(rel);
-  const entry = entries.find((e) => path.posix.normalize(e.path) === want || path.posix.join(dir, path.posix.basename(e.path)) === want && path.posix.basename(e.path) === path.posix.basename(want));
+  const entry = entries.find(
+    (e) =>
+      path.posix.normalize(e.path) === want ||
+      (path.posix.join(dir, path.posix.basename(e.path)) === want &&
+        path.posix.basename(e.path) === path.posix.basename(want)),
+  );
   // Listings leave out FIFOs, sockets and devices: a name missing from the listing is
   // absent only if reading it says so, otherwise it is something the check cannot trust.
   if (!entry) return (await absent(sandbox, rel)) ? null : undefined;
@@ -365,7 +680,11 @@ class CommandCheck {
    * there is nothing left to protect.
    */
   private unresolved(what: string): void {
-    const rule = !this.policy.allowGit ? RULES.git : this.policy.migrationPatterns.length > 0 ? RULES.migration : undefined;
+    const rule = !this.policy.allowGit
+      ? RULES.git
+      : this.policy.migrationPatterns.length > 0
+        ? RULES.migration
+        : undefined;
     if (rule) this.violation(rule, `${what}; what the policy cannot resolve is refused`);
   }
 
@@ -409,7 +728,9 @@ class CommandCheck {
     }
     for (const w of c.words) this.substitutions(w, scope, depth, lenient);
     const argv = this.argv(c.words, scope);
-    const assigned = new Map([...c.assigns].map((a) => [a.name, a.value && this.resolve(a.value, scope).text] as const));
+    const assigned = new Map(
+      [...c.assigns].map((a) => [a.name, a.value && this.resolve(a.value, scope).text] as const),
+    );
     if (argv.length === 0) {
       for (const [k, v] of assigned) scope.env.set(k, v);
       return 'none';
@@ -432,7 +753,13 @@ class CommandCheck {
     const parts = raw === undefined ? [undefined] : raw.replace(/^["']|["']$/g, '').split(':');
     for (const p of parts) {
       if (p === '$PATH' || p === '${PATH}') continue;
-      if (p === undefined || !path.isAbsolute(p) || /[$`*?]/.test(p) || this.relative(p) !== undefined || /^\/(tmp|var\/tmp|dev\/shm|home|root|proc)(\/|$)/.test(path.resolve(p))) {
+      if (
+        p === undefined ||
+        !path.isAbsolute(p) ||
+        /[$`*?]/.test(p) ||
+        this.relative(p) !== undefined ||
+        /^\/(tmp|var\/tmp|dev\/shm|home|root|proc)(\/|$)/.test(path.resolve(p))
+      ) {
         return this.unresolved(`PATH=${raw ?? '?'} can make a program name run a file the policy cannot see`);
       }
     }
@@ -482,7 +809,8 @@ class CommandCheck {
       }
       if (p.kind === 'arith') return { text: undefined, glob, split };
       if (!p.quoted) split = true;
-      const value = p.kind === 'var' ? this.variable(p, scope) : p.fileName ? undefined : this.substitutionOutput(p.script, scope);
+      const value =
+        p.kind === 'var' ? this.variable(p, scope) : p.fileName ? undefined : this.substitutionOutput(p.script, scope);
       if (value === undefined) return { text: undefined, glob, split };
       text += value;
     }
@@ -532,7 +860,15 @@ class CommandCheck {
    * assignments change); `inner` is what a child shell would see. `tailUnknown`: more
    * arguments come from input (xargs).
    */
-  private program(argvIn: Array<string | undefined>, scope: Scope, inner: Scope, stdin: Stdin, depth: number, lenient: boolean, tailUnknown: boolean): void {
+  private program(
+    argvIn: Array<string | undefined>,
+    scope: Scope,
+    inner: Scope,
+    stdin: Stdin,
+    depth: number,
+    lenient: boolean,
+    tailUnknown: boolean,
+  ): void {
     let argv = argvIn;
     // Aliases: `alias g=git; g push` (each alias expands once, as in the shell).
     const first = argv[0];
@@ -562,7 +898,8 @@ class CommandCheck {
         if (name === 'env' && (a === '-S' || a.startsWith('--split-string'))) {
           const script = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
           const after = argv.slice(a.includes('=') ? i + 1 : i + 2);
-          if (script === undefined || after.some((x) => x === undefined)) return this.unresolved('cannot tell what env -S runs');
+          if (script === undefined || after.some((x) => x === undefined))
+            return this.unresolved('cannot tell what env -S runs');
           return this.source([script, ...after.map((x) => shellQuote(x!))].join(' '), inner, depth + 1, lenient);
         }
         if (name === 'env' && /^[A-Za-z_][A-Za-z0-9_]*=/.test(a)) {
@@ -598,8 +935,18 @@ class CommandCheck {
         // `xargs -I{} git {}`: a word holding the placeholder is whatever the input says.
         const options = argv.slice(1, i);
         const at = options.findIndex((o) => o === '-I' || o === '--replace' || o?.startsWith('--replace='));
-        const placeholder = name === 'parallel' ? '{' : options.includes('-i') ? '{}' : at === -1 ? undefined : options[at]!.startsWith('--replace=') ? options[at]!.slice(10) : (options[at + 1] ?? '{}');
-        if (placeholder !== undefined) argv = [...argv.slice(0, i + 1), ...argv.slice(i + 1).map((a) => (a?.includes(placeholder) ? undefined : a))];
+        const placeholder =
+          name === 'parallel'
+            ? '{'
+            : options.includes('-i')
+              ? '{}'
+              : at === -1
+                ? undefined
+                : options[at]!.startsWith('--replace=')
+                  ? options[at]!.slice(10)
+                  : (options[at + 1] ?? '{}');
+        if (placeholder !== undefined)
+          argv = [...argv.slice(0, i + 1), ...argv.slice(i + 1).map((a) => (a?.includes(placeholder) ? undefined : a))];
       }
       if (name === 'command' && argv.slice(1, i).some((o) => o === '-v' || o === '-V')) return;
       if (i >= argv.length) return;
@@ -614,10 +961,14 @@ class CommandCheck {
     checkPatterns(this.cmd, text, this.policy.extraForbiddenPatterns, RULES.pattern);
 
     const interpreter = INTERPRETERS.find((x) => x.match.test(program));
-    if (tailUnknown && (SHELLS.has(program) || interpreter || ['eval', 'source', '.', 'su', 'sg', 'watch', 'script'].includes(program))) {
+    if (
+      tailUnknown &&
+      (SHELLS.has(program) || interpreter || ['eval', 'source', '.', 'su', 'sg', 'watch', 'script'].includes(program))
+    ) {
       return this.unresolved(`cannot tell what ${program} runs: its arguments come from input`);
     }
-    if (SHELLS.has(program) || program === 'su' || program === 'sg') return this.shell(program, args, inner, stdin, depth, lenient);
+    if (SHELLS.has(program) || program === 'su' || program === 'sg')
+      return this.shell(program, args, inner, stdin, depth, lenient);
     if (program === 'eval') {
       if (args.some((a) => a === undefined) || tailUnknown) return this.unresolved('cannot tell what eval runs');
       return this.source(args.join(' '), scope, depth + 1, lenient);
@@ -625,7 +976,10 @@ class CommandCheck {
     if (program === 'source' || program === '.') return this.scriptFile(args[0], scope, depth, 'shell');
     if (program === 'watch' || program === 'script') {
       // Both hand their command to a shell: `watch 'git push'`, `script -c 'git push'`.
-      const at = program === 'script' ? args.findIndex((a) => a !== undefined && /^-[a-zA-Z]*c$|^--command$/.test(a)) + 1 : args.findIndex((a, i) => a !== undefined && !a.startsWith('-') && !/^-(n|d|x)$/.test(args[i - 1] ?? ''));
+      const at =
+        program === 'script'
+          ? args.findIndex((a) => a !== undefined && /^-[a-zA-Z]*c$|^--command$/.test(a)) + 1
+          : args.findIndex((a, i) => a !== undefined && !a.startsWith('-') && !/^-(n|d|x)$/.test(args[i - 1] ?? ''));
       if (at <= 0 && program === 'script') return;
       const rest = args.slice(at);
       if (rest.some((a) => a === undefined)) return this.unresolved(`cannot tell what ${program} runs`);
@@ -636,23 +990,52 @@ class CommandCheck {
     if (gitAlias) return this.program(['git', gitAlias[1], ...args], scope, inner, stdin, depth, lenient, tailUnknown);
     // A program spelled as a path may be a link to git, or a copy of it, made in an earlier
     // call: what it is, is asked of the sandbox (realpath and a byte comparison with git).
-    if (program !== 'git' && argv[0]!.includes('/') && !this.policy.allowGit && this.executable(argv[0]!, scope) === 'git') {
+    if (
+      program !== 'git' &&
+      argv[0]!.includes('/') &&
+      !this.policy.allowGit &&
+      this.executable(argv[0]!, scope) === 'git'
+    ) {
       return this.program(['git', ...args], scope, inner, stdin, depth, lenient, tailUnknown);
     }
     if (program === 'git') {
       if (!this.policy.allowGit) {
         // Variables that make git run a program or read config of the agent's choosing.
-        const risky = ['GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS', 'GIT_CONFIG', 'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_EXEC_PATH', 'GIT_SSH', 'GIT_SSH_COMMAND', 'GIT_PAGER', 'GIT_EDITOR', 'GIT_SEQUENCE_EDITOR', 'GIT_EXTERNAL_DIFF', 'GIT_ASKPASS', 'GIT_PROXY_COMMAND', 'PAGER', 'EDITOR', 'VISUAL', 'HOME', 'XDG_CONFIG_HOME'].find((v) => inner.env.has(v));
+        const risky = [
+          'GIT_CONFIG_COUNT',
+          'GIT_CONFIG_PARAMETERS',
+          'GIT_CONFIG',
+          'GIT_CONFIG_GLOBAL',
+          'GIT_CONFIG_SYSTEM',
+          'GIT_EXEC_PATH',
+          'GIT_SSH',
+          'GIT_SSH_COMMAND',
+          'GIT_PAGER',
+          'GIT_EDITOR',
+          'GIT_SEQUENCE_EDITOR',
+          'GIT_EXTERNAL_DIFF',
+          'GIT_ASKPASS',
+          'GIT_PROXY_COMMAND',
+          'PAGER',
+          'EDITOR',
+          'VISUAL',
+          'HOME',
+          'XDG_CONFIG_HOME',
+        ].find((v) => inner.env.has(v));
         if (risky) this.violation(RULES.git, `git with ${risky} set can run a program of the agent's choosing`);
         checkGit(this.cmd, args, tailUnknown, (w) => this.unresolved(w));
       }
       return;
     }
     if (program === 'find') return this.find(args, scope, inner, depth, lenient);
-    if (['rm', 'rmdir', 'unlink', 'shred'].includes(program)) return this.deletes(program, args, scope, lenient, tailUnknown);
+    if (['rm', 'rmdir', 'unlink', 'shred'].includes(program))
+      return this.deletes(program, args, scope, lenient, tailUnknown);
     if (program === 'cd' || program === 'pushd' || program === 'popd') {
       const target = args.find((a) => a === undefined || !a.startsWith('-'));
-      scope.cwd = program === 'popd' || target === undefined || scope.cwd === undefined || args.length === 0 ? undefined : path.resolve(scope.cwd, target);
+      scope.cwd =
+        program === 'popd' || target === undefined || scope.cwd === undefined || args.length === 0
+          ? undefined
+          : path.resolve(scope.cwd, target);
       return;
     }
     if (program === 'alias' || (program === 'hash' && args[0] === '-p')) return this.alias(program, args, scope);
@@ -706,7 +1089,17 @@ class CommandCheck {
     if (target !== null) return this.noteWrite(target, scope);
     if (WRITES_UNNAMED.has(program)) {
       // A compressor told to write to its standard output writes no file.
-      if (!/^(gzip|gunzip|bzip2|bunzip2|xz|unxz|lzma|unlzma|zstd|unzstd|lz4)$/.test(program) || !args.some((a) => a === '-c' || a === '--stdout' || a === '--to-stdout' || (a !== undefined && /^-[a-zA-Z]*c[a-zA-Z]*$/.test(a)))) this.writesUnknown = true;
+      if (
+        !/^(gzip|gunzip|bzip2|bunzip2|xz|unxz|lzma|unlzma|zstd|unzstd|lz4)$/.test(program) ||
+        !args.some(
+          (a) =>
+            a === '-c' ||
+            a === '--stdout' ||
+            a === '--to-stdout' ||
+            (a !== undefined && /^-[a-zA-Z]*c[a-zA-Z]*$/.test(a)),
+        )
+      )
+        this.writesUnknown = true;
       return;
     }
     if (program === 'sponge') this.noteWrite(operands[0], scope);
@@ -728,14 +1121,16 @@ class CommandCheck {
     else if (program === 'mknod') this.noteWrite(operands[0], scope);
     else if (program === 'dd') {
       for (const a of args) if (a?.startsWith('of=')) this.noteWrite(a.slice(3), scope);
-    }
-    else if (['cp', 'mv', 'ln', 'install', 'rsync'].includes(program)) this.noteWrite(operands[operands.length - 1], scope);
+    } else if (['cp', 'mv', 'ln', 'install', 'rsync'].includes(program))
+      this.noteWrite(operands[operands.length - 1], scope);
     else if (program === 'curl' || program === 'wget') {
       const at = args.findIndex((a) => a === '-o' || a === '--output' || a === '-O' || a === '--output-document');
       if (at !== -1 && args[at] !== '-O') this.noteWrite(args[at + 1], scope);
-      else if (program === 'wget' || args.some((a) => a === '-O' || a === '--remote-name' || a === '-J')) this.writesUnknown = true;
+      else if (program === 'wget' || args.some((a) => a === '-O' || a === '--remote-name' || a === '-J'))
+        this.writesUnknown = true;
     } else if (program === 'sed') {
-      if (args.some((a) => a?.startsWith('-i') || a === '--in-place')) for (const a of operands.slice(1)) this.noteWrite(a, scope);
+      if (args.some((a) => a?.startsWith('-i') || a === '--in-place'))
+        for (const a of operands.slice(1)) this.noteWrite(a, scope);
       // The `w FILE` command and the `w` flag of `s///` write a file named in the script.
       if (args.some((a) => a === undefined || /(^|[;}\n/])\s*[0-9gpIiMme]*[wW]\s/.test(a))) this.writesUnknown = true;
     }
@@ -755,9 +1150,17 @@ class CommandCheck {
     }
   }
 
-  private shell(program: string, args: Array<string | undefined>, inner: Scope, stdin: Stdin, depth: number, lenient: boolean): void {
+  private shell(
+    program: string,
+    args: Array<string | undefined>,
+    inner: Scope,
+    stdin: Stdin,
+    depth: number,
+    lenient: boolean,
+  ): void {
     // A shell first runs the file BASH_ENV (bash) or ENV (sh) names.
-    for (const startup of ['BASH_ENV', 'ENV']) if (inner.env.has(startup)) this.scriptFile(inner.env.get(startup), inner, depth, 'shell');
+    for (const startup of ['BASH_ENV', 'ENV'])
+      if (inner.env.has(startup)) this.scriptFile(inner.env.get(startup), inner, depth, 'shell');
     let commandString = false;
     let fromStdin = false;
     let i = 0;
@@ -785,7 +1188,15 @@ class CommandCheck {
       if (script === undefined) return this.unresolved(`cannot tell what ${program} -c runs`);
       const s = copyScope(inner);
       operands.slice(1).forEach((v, n) => s.env.set(String(n), v));
-      s.env.set('@', operands.slice(2).every((v) => v !== undefined) ? operands.slice(2).map((v) => shellQuote(v!)).join(' ') : undefined);
+      s.env.set(
+        '@',
+        operands.slice(2).every((v) => v !== undefined)
+          ? operands
+              .slice(2)
+              .map((v) => shellQuote(v!))
+              .join(' ')
+          : undefined,
+      );
       return this.source(script, s, depth + 1, lenient);
     }
     if (!fromStdin && operands.length > 0) return this.scriptFile(operands[0], inner, depth, 'shell');
@@ -812,7 +1223,11 @@ class CommandCheck {
     const rel = this.relative(abs);
     if (rel === undefined) {
       // Outside the workspace: the system's programs are fine; a script in tmp or home is the agent's.
-      if (how === 'shell' || /^\/(tmp|var\/tmp|dev\/shm|home|root|proc|dev\/fd)\//.test(abs) || abs.startsWith('/dev/stdin')) {
+      if (
+        how === 'shell' ||
+        /^\/(tmp|var\/tmp|dev\/shm|home|root|proc|dev\/fd)\//.test(abs) ||
+        abs.startsWith('/dev/stdin')
+      ) {
         this.unresolved(`${file} is outside the workspace, where the policy cannot read it`);
       }
       return;
@@ -827,7 +1242,9 @@ class CommandCheck {
       if (how === 'shell') this.unresolved(`${file} is not a text script`);
       return this.mayWriteAnything();
     }
-    const shebang = text.startsWith('#!') ? text.slice(0, text.indexOf('\n') === -1 ? undefined : text.indexOf('\n')) : '';
+    const shebang = text.startsWith('#!')
+      ? text.slice(0, text.indexOf('\n') === -1 ? undefined : text.indexOf('\n'))
+      : '';
     if (how === 'exec' && shebang && !/\b(sh|bash|dash|zsh|ksh|ash)\b/.test(shebang)) return;
     const key = `file:${rel}`;
     if (this.visitedScripts.has(key)) return;
@@ -841,10 +1258,14 @@ class CommandCheck {
    * cannot be had (no sandbox to ask: a plain check of the words).
    */
   private executable(file: string, scope: Scope): 'git' | 'other' | undefined {
-    if (scope.cwd === undefined && !path.isAbsolute(file)) return this.unresolved(`cannot tell where ${file} is`), undefined;
+    if (scope.cwd === undefined && !path.isAbsolute(file))
+      return (this.unresolved(`cannot tell where ${file} is`), undefined);
     const abs = path.resolve(scope.cwd ?? '/', file);
     if (this.writesUnknown || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) {
-      return this.unresolved(`${file} is written by this same command, so the policy cannot tell what it is`), undefined;
+      return (
+        this.unresolved(`${file} is written by this same command, so the policy cannot tell what it is`),
+        undefined
+      );
     }
     const answer = this.files(`${EXECUTABLE_QUERY}${abs}`);
     if (answer === 'git') return 'git';
@@ -866,16 +1287,22 @@ class CommandCheck {
     const dir = path.dirname(abs);
     const imports: string[][] = [];
     if (python) {
-      if (/\b(importlib|__import__|runpy|imp\.load_source|exec\s*\(\s*open)\b/.test(text)) return this.unresolved(`${path.basename(abs)} imports modules named at run time`);
+      if (/\b(importlib|__import__|runpy|imp\.load_source|exec\s*\(\s*open)\b/.test(text))
+        return this.unresolved(`${path.basename(abs)} imports modules named at run time`);
       const names: string[] = [];
-      for (const m of text.matchAll(/^[ \t]*import[ \t]+([\w., \t]+)/gm)) names.push(...m[1].split(',').map((x) => x.trim().split(/\s+/)[0]));
+      for (const m of text.matchAll(/^[ \t]*import[ \t]+([\w., \t]+)/gm))
+        names.push(...m[1].split(',').map((x) => x.trim().split(/\s+/)[0]));
       for (const m of text.matchAll(/^[ \t]*from[ \t]+(\.*)([\w.]*)[ \t]+import[ \t]+\(?([\w, \t*]+)/gm)) {
         const base = path.resolve(dir, ...Array(Math.max(0, m[1].length - 1)).fill('..'));
         const mod = m[2] ? path.join(base, ...m[2].split('.')) : base;
         if (m[1]) {
           // `from . import x` may name a submodule: each name is a candidate too.
           imports.push([`${mod}.py`, path.join(mod, '__init__.py')]);
-          for (const n of m[3].split(',').map((x) => x.trim().split(/\s+/)[0]).filter((x) => x && x !== '*')) imports.push([path.join(mod, `${n}.py`), path.join(mod, n, '__init__.py'), 'optional']);
+          for (const n of m[3]
+            .split(',')
+            .map((x) => x.trim().split(/\s+/)[0])
+            .filter((x) => x && x !== '*'))
+            imports.push([path.join(mod, `${n}.py`), path.join(mod, n, '__init__.py'), 'optional']);
         } else names.push(m[2]);
       }
       for (const n of names.filter(Boolean)) {
@@ -883,10 +1310,17 @@ class CommandCheck {
         imports.push([`${mod}.py`, path.join(mod, '__init__.py'), 'optional']);
       }
     } else {
-      if (/\b(require|import)\s*\(\s*[^'"`\s)]/.test(text)) return this.unresolved(`${path.basename(abs)} imports modules named at run time`);
-      for (const m of text.matchAll(/(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|\bimport\s+)['"`](\.{1,2}\/[^'"`]+)['"`]/g)) {
+      if (/\b(require|import)\s*\(\s*[^'"`\s)]/.test(text))
+        return this.unresolved(`${path.basename(abs)} imports modules named at run time`);
+      for (const m of text.matchAll(
+        /(?:\brequire\s*\(\s*|\bimport\s*\(\s*|\bfrom\s+|\bimport\s+)['"`](\.{1,2}\/[^'"`]+)['"`]/g,
+      )) {
         const mod = path.resolve(dir, m[1]);
-        imports.push([mod, ...['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.json'].map((e) => mod + e), ...['index.js', 'index.mjs', 'index.ts'].map((f) => path.join(mod, f))]);
+        imports.push([
+          mod,
+          ...['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts', '.json'].map((e) => mod + e),
+          ...['index.js', 'index.mjs', 'index.ts'].map((f) => path.join(mod, f)),
+        ]);
       }
     }
     for (const candidates of imports) {
@@ -900,7 +1334,8 @@ class CommandCheck {
         }
         const rel = this.relative(file);
         if (rel === undefined) continue;
-        if (this.writesUnknown || [...this.written].some((w) => file === w || file.startsWith(w + path.sep))) return this.unresolved(`${rel} is written by this same command, so the policy cannot read it first`);
+        if (this.writesUnknown || [...this.written].some((w) => file === w || file.startsWith(w + path.sep)))
+          return this.unresolved(`${rel} is written by this same command, so the policy cannot read it first`);
         const t = this.files(rel);
         if (t === PENDING) return;
         if (t === null) continue;
@@ -911,7 +1346,8 @@ class CommandCheck {
         if (!t.includes('\u0000') && !file.endsWith('.json')) this.programFile(file, t, program, seen);
         break;
       }
-      if (!resolved && !optional) return this.unresolved(`cannot find ${path.relative(dir, files[0])}, which ${path.basename(abs)} imports`);
+      if (!resolved && !optional)
+        return this.unresolved(`cannot find ${path.relative(dir, files[0])}, which ${path.basename(abs)} imports`);
     }
   }
 
@@ -921,20 +1357,27 @@ class CommandCheck {
     return path.relative(this.rootReal, real).split(path.sep).join('/') || '.';
   }
 
-  private interpreter(program: string, spec: (typeof INTERPRETERS)[number], args: Array<string | undefined>, scope: Scope, stdin: Stdin, lenient: boolean): void {
+  private interpreter(
+    program: string,
+    spec: (typeof INTERPRETERS)[number],
+    args: Array<string | undefined>,
+    scope: Scope,
+    stdin: Stdin,
+    lenient: boolean,
+  ): void {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
       if (a === undefined) return this.unresolved(`cannot tell what ${program} runs`);
       const eq = a.match(/^(--eval|--print)=(.*)$/s);
       // Code the line hands an interpreter, or a program it runs, may write any file.
-      if (eq) return this.scanCode(eq[2], program), this.mayWriteAnything();
+      if (eq) return (this.scanCode(eq[2], program), this.mayWriteAnything());
       if (spec.code.test(a)) {
         const code = args[i + 1];
         if (code === undefined) return this.unresolved(`cannot tell what code ${program} runs`);
         // Code may start what its own arguments say: `node -e 'exec(process.argv[1])' 'git push'`.
         const rest = args.slice(i + 2);
         if (rest.some((x) => x === undefined)) return this.unresolved(`cannot tell what ${program} is given`);
-        return this.scanCode([code, ...rest].join(' '), program), this.mayWriteAnything();
+        return (this.scanCode([code, ...rest].join(' '), program), this.mayWriteAnything());
       }
       if (spec.noStdin?.has(a)) return;
       if (a === '-') break;
@@ -944,7 +1387,11 @@ class CommandCheck {
         // the sandbox) for git libraries, and for git writes and migrations when it can start
         // processes. Test runners (`node --test`, `-m pytest`) stop before this.
         const abs = scope.cwd === undefined ? undefined : path.resolve(scope.cwd, a);
-        if (this.writesUnknown || abs === undefined || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) {
+        if (
+          this.writesUnknown ||
+          abs === undefined ||
+          [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))
+        ) {
           return this.unresolved(`${a} is written by this same command, so the policy cannot read it first`);
         }
         const rel = this.relative(abs);
@@ -983,7 +1430,8 @@ class CommandCheck {
    */
   private scanCode(code: string | undefined, program: string, from: 'line' | 'file' = 'line'): void {
     if (code === undefined) return this.unresolved(`cannot tell what code ${program} runs`);
-    if (!this.policy.allowGit && GIT_LIBRARIES.test(code)) this.violation(RULES.git, `${program} code uses a git library; the worker commits and pushes, not the agent`);
+    if (!this.policy.allowGit && GIT_LIBRARIES.test(code))
+      this.violation(RULES.git, `${program} code uses a git library; the worker commits and pushes, not the agent`);
     const spawns = SPAWNS.test(code);
     if (from === 'file' && !spawns) return;
     const flat = code.replace(/[\s'"`,;()[\]{}+]+/g, ' ');
@@ -994,22 +1442,33 @@ class CommandCheck {
       });
     }
     checkPatterns(this.cmd, flat, this.policy.migrationPatterns, RULES.migration);
-    if (from === 'line' && spawns && OBFUSCATES.test(code)) this.unresolved(`cannot tell what the ${program} code starts`);
+    if (from === 'line' && spawns && OBFUSCATES.test(code))
+      this.unresolved(`cannot tell what the ${program} code starts`);
   }
 
   private find(args: Array<string | undefined>, scope: Scope, inner: Scope, depth: number, lenient: boolean): void {
     let execsDelete = false;
-    for (let i = 0; i < args.length; i++) if (['-fprint', '-fprint0', '-fprintf', '-fls'].includes(args[i] ?? '')) this.noteWrite(args[i + 1], scope);
+    for (let i = 0; i < args.length; i++)
+      if (['-fprint', '-fprint0', '-fprintf', '-fls'].includes(args[i] ?? '')) this.noteWrite(args[i + 1], scope);
     for (let i = 0; i < args.length; i++) {
       if (!['-exec', '-execdir', '-ok', '-okdir'].includes(args[i] ?? '')) continue;
       let end = args.findIndex((w, j) => j > i && (w === ';' || w === '+' || w === '\\;'));
       if (end === -1) end = args.length;
       const exec = args.slice(i + 1, end);
       const execProgram = path.basename(exec[0] ?? '');
-      if (['rm', 'rmdir', 'unlink', 'shred', 'xargs', 'eval', 'mv'].includes(execProgram) || SHELLS.has(execProgram)) execsDelete = true;
+      if (['rm', 'rmdir', 'unlink', 'shred', 'xargs', 'eval', 'mv'].includes(execProgram) || SHELLS.has(execProgram))
+        execsDelete = true;
       // `{}` names files under the starting points, which are checked below.
       const s = copyScope(inner);
-      this.program(exec.map((w) => (w === '{}' ? '.' : w)), s, copyScope(s), 'none', depth + 1, lenient, false);
+      this.program(
+        exec.map((w) => (w === '{}' ? '.' : w)),
+        s,
+        copyScope(s),
+        'none',
+        depth + 1,
+        lenient,
+        false,
+      );
       i = end;
     }
     if (this.policy.allowDeleteOutside) return;
@@ -1022,9 +1481,19 @@ class CommandCheck {
     for (const s of starts.length > 0 ? starts : ['.']) this.deleteTarget(s, scope, lenient, true);
   }
 
-  private deletes(program: string, args: Array<string | undefined>, scope: Scope, lenient: boolean, tailUnknown: boolean): void {
+  private deletes(
+    program: string,
+    args: Array<string | undefined>,
+    scope: Scope,
+    lenient: boolean,
+    tailUnknown: boolean,
+  ): void {
     if (this.policy.allowDeleteOutside) return;
-    if (tailUnknown) this.violation(RULES.delete, `${program} takes its targets from input, so the policy cannot tell where they are; use find -delete`);
+    if (tailUnknown)
+      this.violation(
+        RULES.delete,
+        `${program} takes its targets from input, so the policy cannot tell where they are; use find -delete`,
+      );
     let optionsEnded = false;
     for (const w of args) {
       if (!optionsEnded && w === '--') optionsEnded = true;
@@ -1035,7 +1504,10 @@ class CommandCheck {
   private deleteTarget(target: string | undefined, scope: Scope, lenient: boolean, recursiveFromHere = false): void {
     if (target === undefined || scope.cwd === undefined) {
       if (lenient) return;
-      this.violation(RULES.delete, `cannot tell where ${target ?? 'a target'} points; use a path relative to the workspace`);
+      this.violation(
+        RULES.delete,
+        `cannot tell where ${target ?? 'a target'} points; use a path relative to the workspace`,
+      );
     }
     checkDeleteTarget(this.cmd, target, this.root, scope.cwd, recursiveFromHere);
   }
@@ -1055,9 +1527,16 @@ class CommandCheck {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
       if (a === undefined) return this.unresolved('cannot tell what make is asked to run');
-      const valued = a.match(/^(-f|--file|--makefile|-C|--directory|-I|--include-dir|-o|--old-file|--assume-old|-W|--what-if|--new-file|--assume-new|-j|--jobs|-l|--load-average|-O|--output-sync)(=(.*))?$/s);
+      const valued = a.match(
+        /^(-f|--file|--makefile|-C|--directory|-I|--include-dir|-o|--old-file|--assume-old|-W|--what-if|--new-file|--assume-new|-j|--jobs|-l|--load-average|-O|--output-sync)(=(.*))?$/s,
+      );
       if (valued) {
-        const value = valued[2] ? valued[3] : ['-j', '--jobs', '-l', '--load-average', '-O', '--output-sync'].includes(valued[1]) && !/^\d/.test(args[i + 1] ?? '') ? '' : args[++i];
+        const value = valued[2]
+          ? valued[3]
+          : ['-j', '--jobs', '-l', '--load-average', '-O', '--output-sync'].includes(valued[1]) &&
+              !/^\d/.test(args[i + 1] ?? '')
+            ? ''
+            : args[++i];
         if (value === undefined) return this.unresolved('cannot tell what make is given');
         if (['-f', '--file', '--makefile'].includes(valued[1])) files.push(value);
         if (['-C', '--directory'].includes(valued[1])) dir = dir === undefined ? undefined : path.resolve(dir, value);
@@ -1065,12 +1544,17 @@ class CommandCheck {
       else if (/^-f./.test(a)) files.push(a.slice(2));
       else if (a.startsWith('--eval')) return this.unresolved('make --eval runs text the policy does not follow');
       else if (a.startsWith('-')) continue;
-      else if (/^[A-Za-z_][A-Za-z0-9_.-]*:?=/.test(a)) vars.set(a.slice(0, a.indexOf('=')).replace(/:$/, ''), a.slice(a.indexOf('=') + 1));
+      else if (/^[A-Za-z_][A-Za-z0-9_.-]*:?=/.test(a))
+        vars.set(a.slice(0, a.indexOf('=')).replace(/:$/, ''), a.slice(a.indexOf('=') + 1));
       else targets.push(a);
     }
     if (dir === undefined) return this.unresolved('cannot tell which Makefile make reads');
-    if (files.includes('-') || files.some((f) => f.startsWith('/dev/'))) return this.unresolved('make reads its makefile from input');
-    const candidates = files.length > 0 ? files.map((f) => path.resolve(dir!, f)) : ['GNUmakefile', 'makefile', 'Makefile'].map((f) => path.join(dir!, f));
+    if (files.includes('-') || files.some((f) => f.startsWith('/dev/')))
+      return this.unresolved('make reads its makefile from input');
+    const candidates =
+      files.length > 0
+        ? files.map((f) => path.resolve(dir!, f))
+        : ['GNUmakefile', 'makefile', 'Makefile'].map((f) => path.join(dir!, f));
     const texts: string[] = [];
     // 'stop': pending (asked of the sandbox) or unresolved (refused, or no rule to refuse by).
     const read = (abs: string, required: boolean, nesting: number): 'read' | 'absent' | 'stop' => {
@@ -1078,7 +1562,8 @@ class CommandCheck {
         this.unresolved(why);
         return 'stop';
       };
-      if (this.writesUnknown || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep))) return stop(`${abs} is written by this same command, so the policy cannot read it first`);
+      if (this.writesUnknown || [...this.written].some((w) => abs === w || abs.startsWith(w + path.sep)))
+        return stop(`${abs} is written by this same command, so the policy cannot read it first`);
       const rel = this.relative(abs);
       if (rel === undefined) return stop(`${abs} is outside the workspace, where the policy cannot read it`);
       const text = this.files(rel);
@@ -1111,11 +1596,14 @@ class CommandCheck {
     const expand = (text: string): string => {
       let out = text;
       for (let round = 0; round < 8; round++) {
-        const next = out.replace(/\$[({]([A-Za-z_][A-Za-z0-9_.-]*)[)}]|\$([A-Za-z_])(?![A-Za-z0-9_(])/g, (whole, long?: string, short?: string) => {
-          const name = long ?? short!;
-          const value = vars.get(name) ?? (inner.env.has(name) ? inner.env.get(name) : undefined);
-          return value === undefined ? whole : value;
-        });
+        const next = out.replace(
+          /\$[({]([A-Za-z_][A-Za-z0-9_.-]*)[)}]|\$([A-Za-z_])(?![A-Za-z0-9_(])/g,
+          (whole, long?: string, short?: string) => {
+            const name = long ?? short!;
+            const value = vars.get(name) ?? (inner.env.has(name) ? inner.env.get(name) : undefined);
+            return value === undefined ? whole : value;
+          },
+        );
         if (next === out) break;
         out = next;
       }
@@ -1139,7 +1627,8 @@ class CommandCheck {
       shellTexts.push(...rule.recipe);
       for (const dep of rule.deps.flatMap((d) => expand(d).split(/\s+/)).filter(Boolean)) queue.push(dep);
     }
-    if (patternRulesNeeded) for (const [t, rule] of makefile.rules) if (t.includes('%')) shellTexts.push(...rule.recipe);
+    if (patternRulesNeeded)
+      for (const [t, rule] of makefile.rules) if (t.includes('%')) shellTexts.push(...rule.recipe);
     for (const text of shellTexts) {
       const line = expand(text).replace(/^[@+-]+/, '');
       if (line.trim()) this.source(line, freshScope(dir), depth + 1, true);
@@ -1147,7 +1636,13 @@ class CommandCheck {
   }
 
   /** `npm run X`, `npm test`, `yarn X`, `pnpm X`, `bun run X`, and the install lifecycle: the package.json scripts they run. */
-  private packageManager(manager: string, args: Array<string | undefined>, scope: Scope, depth: number, lenient: boolean): void {
+  private packageManager(
+    manager: string,
+    args: Array<string | undefined>,
+    scope: Scope,
+    depth: number,
+    lenient: boolean,
+  ): void {
     let dir = scope.cwd;
     let workspaceUnknown = false;
     const operands: Array<string | undefined> = [];
@@ -1185,7 +1680,8 @@ class CommandCheck {
       if (manager === 'npm') return;
       scripts = INSTALL_SCRIPTS;
     } else if (['run', 'run-script', 'rum', 'urn'].includes(verb)) {
-      if (operands[1] === undefined) return operands.length > 1 ? this.unresolved(`cannot tell which script ${manager} runs`) : undefined;
+      if (operands[1] === undefined)
+        return operands.length > 1 ? this.unresolved(`cannot tell which script ${manager} runs`) : undefined;
       scripts = [operands[1]];
       extra = operands.slice(2);
     } else if (['test', 't', 'tst', 'start', 'stop', 'restart'].includes(verb)) {
@@ -1198,7 +1694,15 @@ class CommandCheck {
     } else if (['exec', 'x', 'dlx'].includes(verb) || (manager === 'bun' && verb === 'x')) {
       const s = copyScope(scope);
       s.cwd = dir;
-      return this.program([withoutVersion(operands[1]), ...operands.slice(2)], s, copyScope(s), 'none', depth + 1, lenient, false);
+      return this.program(
+        [withoutVersion(operands[1]), ...operands.slice(2)],
+        s,
+        copyScope(s),
+        'none',
+        depth + 1,
+        lenient,
+        false,
+      );
     } else if (PACKAGE_JSON_WRITERS.has(verb)) {
       // `npm pkg set scripts.test=…` rewrites the scripts a later `npm test` on this line runs.
       if (dir === undefined) this.writesUnknown = true;
@@ -1217,7 +1721,8 @@ class CommandCheck {
     if (workspaceUnknown) return this.unresolved(`cannot tell which workspace's scripts ${manager} runs`);
     if (dir === undefined) return this.unresolved(`cannot tell which package.json ${manager} reads`);
     const pkg = path.join(dir, 'package.json');
-    if (this.writesUnknown || this.written.has(pkg)) return this.unresolved('package.json is written by this same command, so the policy cannot read it first');
+    if (this.writesUnknown || this.written.has(pkg))
+      return this.unresolved('package.json is written by this same command, so the policy cannot read it first');
     const rel = this.relative(pkg);
     if (rel === undefined) return this.unresolved(`${pkg} is outside the workspace`);
     const text = this.files(rel);
@@ -1226,7 +1731,10 @@ class CommandCheck {
     if (table === undefined) return this.unresolved(`cannot read the scripts of ${rel}`);
     const tail = extra.map((a) => (a === undefined ? '"$__unresolved__"' : shellQuote(a))).join(' ');
     for (const name of scripts) {
-      const names = name.startsWith('pre') || name.startsWith('post') || INSTALL_SCRIPTS.includes(name) ? [name] : [`pre${name}`, name, `post${name}`];
+      const names =
+        name.startsWith('pre') || name.startsWith('post') || INSTALL_SCRIPTS.includes(name)
+          ? [name]
+          : [`pre${name}`, name, `post${name}`];
       for (const n of names) {
         const body = table[n];
         const key = `${rel}#${n}`;
@@ -1264,7 +1772,9 @@ function parseMakefile(text: string): Makefile {
     }
     const line = raw.replace(/(^|[^\\])#.*$/, '$1').trimEnd();
     if (!line.trim()) continue;
-    const assign = /^\s*(?:export\s+|override\s+)*([A-Za-z_][A-Za-z0-9_.-]*)\s*(:::=|::=|:=|\?=|\+=|!=|=)\s*(.*)$/.exec(line);
+    const assign = /^\s*(?:export\s+|override\s+)*([A-Za-z_][A-Za-z0-9_.-]*)\s*(:::=|::=|:=|\?=|\+=|!=|=)\s*(.*)$/.exec(
+      line,
+    );
     if (assign) {
       const [, name, op, value] = assign;
       if (op === '!=') out.shellCalls.push(value);
@@ -1273,7 +1783,10 @@ function parseMakefile(text: string): Makefile {
       continue;
     }
     const rule = /^([^:=#\t][^:=]*?)\s*::?\s*(.*)$/.exec(line);
-    if (rule && !/^\s*(-?include|sinclude|define|endef|ifeq|ifneq|ifdef|ifndef|else|endif|vpath|export|unexport)\b/.test(line)) {
+    if (
+      rule &&
+      !/^\s*(-?include|sinclude|define|endef|ifeq|ifneq|ifdef|ifndef|else|endif|vpath|export|unexport)\b/.test(line)
+    ) {
       const [depsPart, inline] = rule[2].split(/;(.*)/s);
       const deps = depsPart.replace(/\|/, ' ').split(/\s+/).filter(Boolean);
       current = [];
@@ -1333,18 +1846,38 @@ function shellQuote(s: string): string {
   return /^[A-Za-z0-9_\-./=:,+%@]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-function checkGit(cmd: string, words: Array<string | undefined>, tailUnknown: boolean, unresolved: (what: string) => void): void {
+function checkGit(
+  cmd: string,
+  words: Array<string | undefined>,
+  tailUnknown: boolean,
+  unresolved: (what: string) => void,
+): void {
   let i = 0;
   while (i < words.length && (words[i] === undefined || words[i]!.startsWith('-'))) {
     const opt = words[i];
     if (opt === undefined) return unresolved('cannot tell what git is asked to do');
-    const key = opt === '-c' ? words[i + 1] : opt.startsWith('-c') ? opt.slice(2) : opt.startsWith('--config-env') ? (words[i + 1] ?? opt) : '';
+    const key =
+      opt === '-c'
+        ? words[i + 1]
+        : opt.startsWith('-c')
+          ? opt.slice(2)
+          : opt.startsWith('--config-env')
+            ? (words[i + 1] ?? opt)
+            : '';
     if (key === undefined) return unresolved('cannot tell which git setting is given');
     if (opt.startsWith('--exec-path=') || (opt === '--exec-path' && words[i + 1] !== undefined)) {
-      throw new PolicyViolation(RULES.git, cmd, 'git --exec-path runs git commands from a directory of the agent\'s choosing');
+      throw new PolicyViolation(
+        RULES.git,
+        cmd,
+        "git --exec-path runs git commands from a directory of the agent's choosing",
+      );
     }
     // An alias or hook set on the command line can hide any subcommand.
-    if (/^(alias\.|core\.hookspath|core\.sshcommand|core\.fsmonitor|core\.pager|core\.editor|core\.gitproxy|sequence\.editor|diff\.external|credential\.helper|filter\.|include\.|includeif\.)/i.test(key)) {
+    if (
+      /^(alias\.|core\.hookspath|core\.sshcommand|core\.fsmonitor|core\.pager|core\.editor|core\.gitproxy|sequence\.editor|diff\.external|credential\.helper|filter\.|include\.|includeif\.)/i.test(
+        key,
+      )
+    ) {
       throw new PolicyViolation(RULES.git, cmd, `git -c ${key.split('=')[0]} is not allowed`);
     }
     i += GIT_VALUE_OPTIONS.has(opt) ? 2 : 1;
@@ -1358,12 +1891,20 @@ function checkGit(cmd: string, words: Array<string | undefined>, tailUnknown: bo
   const args = words.slice(i + 1).map((a) => a ?? '?');
   const forbidden =
     GIT_FORBIDDEN.has(sub) ||
-    (sub === 'branch' && (tailUnknown || args.some((a) => !a.startsWith('-') || /^-(d|D|m|M|f|c|C)$|^--(delete|move|force|copy|set-upstream)/.test(a)))) ||
+    (sub === 'branch' &&
+      (tailUnknown ||
+        args.some(
+          (a) => !a.startsWith('-') || /^-(d|D|m|M|f|c|C)$|^--(delete|move|force|copy|set-upstream)/.test(a),
+        ))) ||
     (sub === 'checkout' && args.some((a) => /^-(b|B)$|^--orphan/.test(a))) ||
     (sub === 'reflog' && args.some((a) => a === 'expire' || a === 'delete')) ||
     (sub === 'hash-object' && args.includes('-w'));
   if (forbidden) {
-    throw new PolicyViolation(RULES.git, cmd, `git ${sub} changes the repository; the worker commits and pushes, not the agent`);
+    throw new PolicyViolation(
+      RULES.git,
+      cmd,
+      `git ${sub} changes the repository; the worker commits and pushes, not the agent`,
+    );
   }
   // Anything else may be an alias from a config the agent wrote, or an external git-* program.
   if (!GIT_READ_ONLY.has(sub)) unresolved(`git ${sub} is not a read-only git command the policy knows`);
@@ -1390,7 +1931,11 @@ function checkPatterns(cmd: string, text: string, patterns: readonly string[], r
  */
 function checkDeleteTarget(cmd: string, target: string, root: string, cwd: string, recursiveFromHere = false): void {
   if (/^[~$]|`|\$\(/.test(target)) {
-    throw new PolicyViolation(RULES.delete, cmd, `cannot tell where ${target} points; use a path relative to the workspace`);
+    throw new PolicyViolation(
+      RULES.delete,
+      cmd,
+      `cannot tell where ${target} points; use a path relative to the workspace`,
+    );
   }
   const rootReal = realRoot(root);
   const resolved = resolveLoosely(path.resolve(resolveLoosely(cwd), target.replace(/\/+$/, '') || '/'));

@@ -58,20 +58,37 @@ export function sandboxGitEnv(): Record<string, string> {
     GIT_NO_REPLACE_OBJECTS: '1',
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_COUNT: String(config.length),
-    ...Object.fromEntries(config.flatMap(([k, v], n) => [[`GIT_CONFIG_KEY_${n}`, k], [`GIT_CONFIG_VALUE_${n}`, v]])),
+    ...Object.fromEntries(
+      config.flatMap(([k, v], n) => [
+        [`GIT_CONFIG_KEY_${n}`, k],
+        [`GIT_CONFIG_VALUE_${n}`, v],
+      ]),
+    ),
   };
 }
 
 /** Runs a script in the workspace with the pinned git environment; a non-zero exit is an error carrying its output. */
-export async function runInSandbox(sandbox: Sandbox, script: string, what: string, o: { timeoutMs?: number; envs?: Record<string, string> } = {}): Promise<string> {
-  const r = await sandbox.exec(`set -eu\n${script}`, { envs: { ...sandboxGitEnv(), ...o.envs }, timeoutMs: o.timeoutMs ?? 20 * 60_000 });
-  if (r.exitCode !== 0) throw new Error(`${what} in the sandbox failed (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''}): ${(r.stderr || r.stdout).trim().slice(-800)}`);
+export async function runInSandbox(
+  sandbox: Sandbox,
+  script: string,
+  what: string,
+  o: { timeoutMs?: number; envs?: Record<string, string> } = {},
+): Promise<string> {
+  const r = await sandbox.exec(`set -eu\n${script}`, {
+    envs: { ...sandboxGitEnv(), ...o.envs },
+    timeoutMs: o.timeoutMs ?? 20 * 60_000,
+  });
+  if (r.exitCode !== 0)
+    throw new Error(
+      `${what} in the sandbox failed (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
+    );
   return r.stdout;
 }
 
 /** Git in the workspace of a remote sandbox, like `git(args, { cwd })` on a local one: trimmed stdout, or an error with git's stderr. */
 export function sandboxGit(sandbox: Sandbox): (args: string[]) => Promise<string> {
-  return async (args) => (await runInSandbox(sandbox, `git ${args.map(shq).join(' ')}`, `git ${args.join(' ')}`)).trim();
+  return async (args) =>
+    (await runInSandbox(sandbox, `git ${args.map(shq).join(' ')}`, `git ${args.join(' ')}`)).trim();
 }
 
 /** A path in the workspace for a transfer file, unlikely to meet one of the repository's. */
@@ -97,13 +114,25 @@ export async function sendFile(sandbox: Sandbox, hostFile: string, dest: string)
     }
   }
   if (pending.length || parts.length === 0) await flush(pending);
-  await runInSandbox(sandbox, `cat ${parts.map(shq).join(' ')} > ${shq(dest)}\nrm -f ${parts.map(shq).join(' ')}`, 'joining a transferred file');
+  await runInSandbox(
+    sandbox,
+    `cat ${parts.map(shq).join(' ')} > ${shq(dest)}\nrm -f ${parts.map(shq).join(' ')}`,
+    'joining a transferred file',
+  );
 }
 
 /** Copies `src` (workspace-relative, a file the orchestrator made) out of the sandbox to a host file, piece by piece, and removes it there. */
 export async function receiveFile(sandbox: Sandbox, src: string, hostFile: string): Promise<void> {
-  const listing = await runInSandbox(sandbox, `split -b ${TRANSFER_CHUNK_BYTES} -a 5 -d ${shq(src)} ${shq(`${src}.part-`)}\nrm -f ${shq(src)}\nls -1 ${shq(src)}.part-* 2>/dev/null || true`, 'splitting a file to transfer');
-  const parts = listing.split('\n').map((l) => l.trim()).filter((l) => l.startsWith(`${src}.part-`)).sort();
+  const listing = await runInSandbox(
+    sandbox,
+    `split -b ${TRANSFER_CHUNK_BYTES} -a 5 -d ${shq(src)} ${shq(`${src}.part-`)}\nrm -f ${shq(src)}\nls -1 ${shq(src)}.part-* 2>/dev/null || true`,
+    'splitting a file to transfer',
+  );
+  const parts = listing
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith(`${src}.part-`))
+    .sort();
   const out = createWriteStream(hostFile);
   try {
     for (const part of parts) {
@@ -112,7 +141,10 @@ export async function receiveFile(sandbox: Sandbox, src: string, hostFile: strin
     }
   } finally {
     await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
-    if (parts.length) await runInSandbox(sandbox, `rm -f ${parts.map(shq).join(' ')}`, 'removing transferred pieces').catch(() => undefined);
+    if (parts.length)
+      await runInSandbox(sandbox, `rm -f ${parts.map(shq).join(' ')}`, 'removing transferred pieces').catch(
+        () => undefined,
+      );
   }
 }
 

@@ -35,7 +35,10 @@ let cachedBases: CgroupBases | undefined;
 export function cgroupBases(): CgroupBases {
   if (cachedBases) return cachedBases;
   try {
-    cachedBases = findCgroupBases(fs.readFileSync('/proc/self/cgroup', 'utf8'), fs.readFileSync('/proc/self/mountinfo', 'utf8'));
+    cachedBases = findCgroupBases(
+      fs.readFileSync('/proc/self/cgroup', 'utf8'),
+      fs.readFileSync('/proc/self/mountinfo', 'utf8'),
+    );
   } catch {
     cachedBases = {}; // no /proc: not Linux
   }
@@ -65,7 +68,8 @@ export function findCgroupBases(procSelfCgroup: string, mountinfo: string): Cgro
       }
     } else if (fstype === 'cgroup2') {
       const line = own.find((l) => l.startsWith('0::'));
-      for (const controller of CONTROLLERS) candidates.push({ controller, dir: path.join(mountPoint, line?.slice(3) ?? '/'), version: 2 });
+      for (const controller of CONTROLLERS)
+        candidates.push({ controller, dir: path.join(mountPoint, line?.slice(3) ?? '/'), version: 2 });
     }
   }
   // v1 first: on hybrid systems the unified hierarchy usually has no controllers.
@@ -157,7 +161,11 @@ export interface SandboxCgroups {
 }
 
 /** Creates (or reuses) the sandbox's cgroups with the limits written; controllers that fail are left out. */
-export function ensureSandboxCgroups(id: string, limits: ResourceLimits, bases: CgroupBases = cgroupBases()): SandboxCgroups {
+export function ensureSandboxCgroups(
+  id: string,
+  limits: ResourceLimits,
+  bases: CgroupBases = cgroupBases(),
+): SandboxCgroups {
   const dirs = new Map<string, 1 | 2>();
   const enforced = new Set<Controller>();
   let memory: { dir: string; version: 1 | 2 } | undefined;

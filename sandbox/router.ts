@@ -21,7 +21,9 @@ export type ProviderSource = SandboxProvider | (() => SandboxProvider);
 
 const PREFIXED = /^(e2b|docker):(.+)$/s;
 
-export function routeSandboxes(sources: { local: ProviderSource } & Partial<Record<SandboxProviderName, ProviderSource>>): SandboxRouter {
+export function routeSandboxes(
+  sources: { local: ProviderSource } & Partial<Record<SandboxProviderName, ProviderSource>>,
+): SandboxRouter {
   const built = new Map<SandboxProviderName, SandboxProvider>();
   const provider = (name: SandboxProviderName): SandboxProvider => {
     let p = built.get(name);
@@ -33,7 +35,8 @@ export function routeSandboxes(sources: { local: ProviderSource } & Partial<Reco
     }
     return p;
   };
-  const named = (name: SandboxProviderName, s: Sandbox): Sandbox => (name === 'local' ? s : withId(`${name}:${s.id}`, s));
+  const named = (name: SandboxProviderName, s: Sandbox): Sandbox =>
+    name === 'local' ? s : withId(`${name}:${s.id}`, s);
 
   return {
     async createOn(name, o) {

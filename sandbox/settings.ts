@@ -8,7 +8,14 @@ import type { z } from 'zod';
 import { SandboxConfigError } from '../common/errors';
 import type { SandboxSettingsSchema } from '../taskfile/schema';
 import { isSecretEnvName } from './secrets';
-import { SANDBOX_PROVIDERS, SANDBOX_TIMEOUT_MS, type CreateSandboxOptions, type SandboxLimits, type SandboxProviderName, type SandboxSettings } from './types';
+import {
+  SANDBOX_PROVIDERS,
+  SANDBOX_TIMEOUT_MS,
+  type CreateSandboxOptions,
+  type SandboxLimits,
+  type SandboxProviderName,
+  type SandboxSettings,
+} from './types';
 
 /** What a task file's `sandbox:` block holds (taskfile/schema.ts). */
 export type SandboxSettingsFile = z.infer<typeof SandboxSettingsSchema>;
@@ -25,7 +32,13 @@ export function settingsFromTaskFile(raw: SandboxSettingsFile | undefined, base:
     envAllow: raw?.env_allow ?? base.envAllow,
   };
   const l = raw?.limits;
-  const own = { memoryMb: l?.memory_mb, cpus: l?.cpus, diskMb: l?.disk_mb, openFiles: l?.open_files, processes: l?.processes };
+  const own = {
+    memoryMb: l?.memory_mb,
+    cpus: l?.cpus,
+    diskMb: l?.disk_mb,
+    openFiles: l?.open_files,
+    processes: l?.processes,
+  };
   // Field by field: a task that raises memory keeps the batch's CPU bound.
   const limits = { ...base.limits, ...definedLimits(own) };
   if (Object.keys(limits).length > 0) settings.limits = limits;
@@ -39,7 +52,13 @@ export interface SandboxRequest {
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const LIMIT_FIELDS = ['memoryMb', 'cpus', 'diskMb', 'openFiles', 'processes'] as const satisfies readonly (keyof SandboxLimits)[];
+const LIMIT_FIELDS = [
+  'memoryMb',
+  'cpus',
+  'diskMb',
+  'openFiles',
+  'processes',
+] as const satisfies readonly (keyof SandboxLimits)[];
 
 /**
  * The create request for the sandbox keyed `key` of a task with `settings` (absent in
@@ -48,17 +67,29 @@ const LIMIT_FIELDS = ['memoryMb', 'cpus', 'diskMb', 'openFiles', 'processes'] as
  * checked again here: an unknown provider or a secret's name never reaches a provider.
  * `env` is where the allowed variables' values come from (the worker's inheritedEnv()).
  */
-export function sandboxRequest(settings: SandboxSettings | undefined, key: string, extra: { env: NodeJS.ProcessEnv; metadata?: Record<string, string> }): SandboxRequest {
+export function sandboxRequest(
+  settings: SandboxSettings | undefined,
+  key: string,
+  extra: { env: NodeJS.ProcessEnv; metadata?: Record<string, string> },
+): SandboxRequest {
   const s = settings ?? NO_SANDBOX_SETTINGS;
   const provider = s.provider ?? 'local';
   if (!(SANDBOX_PROVIDERS as readonly string[]).includes(provider)) {
-    throw new SandboxConfigError(`unknown sandbox provider "${String(provider)}"; use one of ${SANDBOX_PROVIDERS.join(', ')}`);
+    throw new SandboxConfigError(
+      `unknown sandbox provider "${String(provider)}"; use one of ${SANDBOX_PROVIDERS.join(', ')}`,
+    );
   }
   const names = s.envAllow ?? [];
   const bad = names.filter((n) => typeof n !== 'string' || !ENV_NAME.test(n));
-  if (bad.length) throw new SandboxConfigError(`sandbox env_allow holds names that are not environment variable names: ${bad.map(String).join(', ')}`);
+  if (bad.length)
+    throw new SandboxConfigError(
+      `sandbox env_allow holds names that are not environment variable names: ${bad.map(String).join(', ')}`,
+    );
   const secrets = names.filter(isSecretEnvName);
-  if (secrets.length) throw new SandboxConfigError(`sandbox env_allow may not name a secret (${secrets.join(', ')}): keys and tokens stay in the worker`);
+  if (secrets.length)
+    throw new SandboxConfigError(
+      `sandbox env_allow may not name a secret (${secrets.join(', ')}): keys and tokens stay in the worker`,
+    );
 
   const { env } = extra;
   const envs: Record<string, string> = {};

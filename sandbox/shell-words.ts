@@ -69,7 +69,22 @@ export class ShellSyntaxError extends Error {}
 /** Past this nesting of `$(…)`, quotes and subshells the text is refused, not parsed. */
 const MAX_NESTING = 64;
 const META = ' \t\n;&|<>()';
-const SKIPPED_KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'while', 'until', '!', '{', '}', 'time', 'coproc']);
+const SKIPPED_KEYWORDS = new Set([
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'do',
+  'done',
+  'while',
+  'until',
+  '!',
+  '{',
+  '}',
+  'time',
+  'coproc',
+]);
 
 const EMPTY_PARENS = /\(\s*\)/y;
 /** Characters with no meaning to the shell inside a word, and inside double quotes. */
@@ -177,7 +192,10 @@ class Parser {
   }
 
   private atWord(w: string): boolean {
-    return this.src.startsWith(w, this.pos) && (this.pos + w.length >= this.src.length || META.includes(this.src[this.pos + w.length]));
+    return (
+      this.src.startsWith(w, this.pos) &&
+      (this.pos + w.length >= this.src.length || META.includes(this.src[this.pos + w.length]))
+    );
   }
 
   private pipeline(end: End): Pipeline {
@@ -271,7 +289,21 @@ class Parser {
     return {
       kind: 'group',
       subshell: false,
-      body: { pipelines: [{ commands: [{ kind: 'simple', assigns: [], words: [{ parts: [{ kind: 'lit', text: ':', glob: false }], raw: ':' }, ...words.slice(1)], redirects: [] }] }, { commands: [{ kind: 'simple', assigns: [{ name, value: undefined }], words: [], redirects: [] }] }] },
+      body: {
+        pipelines: [
+          {
+            commands: [
+              {
+                kind: 'simple',
+                assigns: [],
+                words: [{ parts: [{ kind: 'lit', text: ':', glob: false }], raw: ':' }, ...words.slice(1)],
+                redirects: [],
+              },
+            ],
+          },
+          { commands: [{ kind: 'simple', assigns: [{ name, value: undefined }], words: [], redirects: [] }] },
+        ],
+      },
       redirects: [],
     };
   }
@@ -282,7 +314,18 @@ class Parser {
     this.skipBlanks();
     if (!this.atWord('in')) throw new ShellSyntaxError('case without in');
     this.pos += 2;
-    const pipelines: Pipeline[] = [{ commands: [{ kind: 'simple', assigns: [], words: [{ parts: [{ kind: 'lit', text: ':', glob: false }], raw: ':' }, subject], redirects: [] }] }];
+    const pipelines: Pipeline[] = [
+      {
+        commands: [
+          {
+            kind: 'simple',
+            assigns: [],
+            words: [{ parts: [{ kind: 'lit', text: ':', glob: false }], raw: ':' }, subject],
+            redirects: [],
+          },
+        ],
+      },
+    ];
     for (;;) {
       while (/[ \t\r\n;]/.test(this.peek())) {
         if (this.peek() === '\n') this.newline();
@@ -367,7 +410,9 @@ class Parser {
         lines.push(line);
       }
       const text = lines.length > 0 ? lines.join('\n') + '\n' : '';
-      h.redirect.body = h.expand ? parseExpandingText(text) : { parts: [{ kind: 'lit', text, glob: false }], raw: text };
+      h.redirect.body = h.expand
+        ? parseExpandingText(text)
+        : { parts: [{ kind: 'lit', text, glob: false }], raw: text };
     }
   }
 
@@ -461,7 +506,10 @@ class Parser {
         this.pos += run[0].length;
       } else {
         // `*?[` are globs; `{a,b}` is brace expansion: either can spell any program name.
-        const pattern = c === '*' || c === '?' || ((c === '[' || c === '{') && this.matchHere(c === '[' ? BRACKET_GLOB : BRACE_EXPANSION) !== null);
+        const pattern =
+          c === '*' ||
+          c === '?' ||
+          ((c === '[' || c === '{') && this.matchHere(c === '[' ? BRACKET_GLOB : BRACE_EXPANSION) !== null);
         addLiteral(parts, c, pattern);
         this.pos++;
       }
@@ -557,7 +605,8 @@ class Parser {
 
   private arithmeticBrackets(): void {
     const end = this.closing(']', this.pos);
-    if (/\$\(|`/.test(this.src.slice(this.pos, end))) throw new ShellSyntaxError('command substitution inside arithmetic');
+    if (/\$\(|`/.test(this.src.slice(this.pos, end)))
+      throw new ShellSyntaxError('command substitution inside arithmetic');
     this.pos = end + 1;
   }
 
@@ -598,7 +647,13 @@ class Parser {
     if (/\$\(|`/.test(rest)) {
       const sub = new Parser(rest);
       sub.nesting = this.nesting;
-      return { kind: 'var', name: m[1], op: op || rest[0] || '?', arg: { parts: sub.doubleQuoted(true), raw: rest }, quoted };
+      return {
+        kind: 'var',
+        name: m[1],
+        op: op || rest[0] || '?',
+        arg: { parts: sub.doubleQuoted(true), raw: rest },
+        quoted,
+      };
     }
     return { kind: 'var', name: m[1], op: op || '', quoted };
   }
@@ -617,7 +672,21 @@ class Parser {
       }
       const e = this.peek();
       this.pos++;
-      const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', v: '\v', '\\': '\\', "'": "'", '"': '"', '?': '?' };
+      const simple: Record<string, string> = {
+        n: '\n',
+        t: '\t',
+        r: '\r',
+        a: '\x07',
+        b: '\b',
+        e: '\x1b',
+        E: '\x1b',
+        f: '\f',
+        v: '\v',
+        '\\': '\\',
+        "'": "'",
+        '"': '"',
+        '?': '?',
+      };
       if (e in simple) out += simple[e];
       else if (e === 'x' || e === 'u' || e === 'U') {
         const max = e === 'x' ? 2 : e === 'u' ? 4 : 8;

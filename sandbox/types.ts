@@ -50,7 +50,12 @@ export interface SandboxLimits {
 export const DEFAULT_DISK_MB = 10240;
 
 /** Defaults of the other bounds every local sandbox gets. */
-export const DEFAULT_SANDBOX_LIMITS: Required<Omit<SandboxLimits, 'diskMb'>> = { memoryMb: 4096, cpus: 1, openFiles: 4096, processes: 512 };
+export const DEFAULT_SANDBOX_LIMITS: Required<Omit<SandboxLimits, 'diskMb'>> = {
+  memoryMb: 4096,
+  cpus: 1,
+  openFiles: 4096,
+  processes: 512,
+};
 
 export interface CreateSandboxOptions {
   /** Idempotency key (the task's workflow ID): a second create with the same key returns the same sandbox. */

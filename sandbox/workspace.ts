@@ -95,15 +95,25 @@ export interface PreparedWorkspace {
 export const HOST_GIT_TIMEOUT_MS = 20 * 60_000;
 
 /** Runs git and returns trimmed stdout; throws with git's stderr on failure, or once `timeoutMs` has passed (SIGKILL). */
-export async function git(args: string[], o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+export async function git(
+  args: string[],
+  o: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const timeoutMs = o.timeoutMs ?? HOST_GIT_TIMEOUT_MS;
     execFile(
       'git',
       [...PINNED, ...args],
-      { cwd: o.cwd, env: { ...gitEnv(), ...o.env }, maxBuffer: 64 * 1024 * 1024, timeout: timeoutMs, killSignal: 'SIGKILL' },
+      {
+        cwd: o.cwd,
+        env: { ...gitEnv(), ...o.env },
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: timeoutMs,
+        killSignal: 'SIGKILL',
+      },
       (err, stdout, stderr) => {
-        if (err && err.killed) reject(new Error(`git ${args.join(' ')} was killed after ${timeoutMs} ms (the work tree made it wait)`));
+        if (err && err.killed)
+          reject(new Error(`git ${args.join(' ')} was killed after ${timeoutMs} ms (the work tree made it wait)`));
         else if (err) reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || err.message}`));
         else resolve(stdout.trim());
       },
@@ -128,7 +138,11 @@ export function gitStream(args: string[], o: { cwd?: string } = {}): { stdout: R
   });
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || `exit ${code ?? signal}`}`))));
+    child.on('close', (code, signal) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`git ${args.join(' ')} failed: ${stderr.trim() || `exit ${code ?? signal}`}`)),
+    );
   });
   // Piped now, not when the caller reads: a child that exits before its stdout has a reader
   // has that output resumed and thrown away by Node, which stored empty checkpoint bundles.
@@ -199,7 +213,9 @@ export async function prepareWorkspace(target: string | Sandbox, o: PrepareOptio
     await git(['clone', '--no-hardlinks', '--quiet', o.repo, dir]);
     const remoteUrl = withoutCredentials(o.repo);
     if (remoteUrl !== o.repo) await git(['remote', 'set-url', 'origin', remoteUrl], { cwd: dir });
-    const onRemote = await git(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${o.branch}`], { cwd: dir }).catch(() => '');
+    const onRemote = await git(['rev-parse', '--verify', '--quiet', `refs/remotes/origin/${o.branch}`], {
+      cwd: dir,
+    }).catch(() => '');
     if (onRemote) await git(['checkout', '--quiet', '-B', o.branch, `origin/${o.branch}`], { cwd: dir });
     else await git(['checkout', '--quiet', '-B', o.branch, ...(o.base ? [`origin/${o.base}`] : [])], { cwd: dir });
     const id = o.identity ?? DEFAULT_IDENTITY;
@@ -242,15 +258,28 @@ const REMOTE_PREPARED_MARK = 'nightshift-prepared';
  * makes the repository from it, with `origin` named by its URL minus any credentials.
  */
 async function prepareRemoteWorkspace(sandbox: Sandbox, o: PrepareOptions): Promise<PreparedWorkspace> {
-  const prepared = (await runInSandbox(sandbox, `if [ -f .git/${REMOTE_PREPARED_MARK} ]; then echo yes; fi`, 'looking for a prepared workspace')).trim() === 'yes';
+  const prepared =
+    (
+      await runInSandbox(
+        sandbox,
+        `if [ -f .git/${REMOTE_PREPARED_MARK} ]; then echo yes; fi`,
+        'looking for a prepared workspace',
+      )
+    ).trim() === 'yes';
   if (!prepared) {
     const clone = await fs.promises.mkdtemp(path.join(os.tmpdir(), 'nightshift-clone-'));
     try {
       await git(['clone', '--bare', '--no-hardlinks', '--quiet', o.repo, clone]);
-      const has = (ref: string) => git(['--git-dir', clone, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).then(() => true, () => false);
-      const defaultBranch = (await git(['--git-dir', clone, 'symbolic-ref', '--short', 'HEAD']).catch(() => '')) || 'main';
-      const start = (await has(`refs/heads/${o.branch}`)) ? o.branch : o.base ?? defaultBranch;
-      if (!(await has(`refs/heads/${start}`))) throw new Error(`${withoutCredentials(o.repo)} has no branch ${start} to start ${o.branch} from`);
+      const has = (ref: string) =>
+        git(['--git-dir', clone, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).then(
+          () => true,
+          () => false,
+        );
+      const defaultBranch =
+        (await git(['--git-dir', clone, 'symbolic-ref', '--short', 'HEAD']).catch(() => '')) || 'main';
+      const start = (await has(`refs/heads/${o.branch}`)) ? o.branch : (o.base ?? defaultBranch);
+      if (!(await has(`refs/heads/${start}`)))
+        throw new Error(`${withoutCredentials(o.repo)} has no branch ${start} to start ${o.branch} from`);
       const id = o.identity ?? DEFAULT_IDENTITY;
       await withTempBundle(async (file) => {
         await git(['--git-dir', clone, 'bundle', 'create', '--quiet', file, '--branches']);
@@ -275,22 +304,40 @@ git config user.email ${shq(id.email)}
     }
   }
   // A context file that would resolve outside the workspace counts as missing, as on the host.
-  const inside = (o.contextFiles ?? []).filter((f) => !path.posix.isAbsolute(f) && !path.posix.normalize(f).startsWith('..'));
+  const inside = (o.contextFiles ?? []).filter(
+    (f) => !path.posix.isAbsolute(f) && !path.posix.normalize(f).startsWith('..'),
+  );
   const out = await runInSandbox(
     sandbox,
-    ['git rev-parse HEAD', 'git rev-parse --abbrev-ref HEAD', ...inside.map((f) => `[ -e ${shq(f)} ] || echo ${shq(`MISSING ${f}`)}`)].join('\n'),
+    [
+      'git rev-parse HEAD',
+      'git rev-parse --abbrev-ref HEAD',
+      ...inside.map((f) => `[ -e ${shq(f)} ] || echo ${shq(`MISSING ${f}`)}`),
+    ].join('\n'),
     'reading the prepared workspace',
   );
   const [head, branch, ...rest] = out.split('\n');
   const missing = new Set(rest.filter((l) => l.startsWith('MISSING ')).map((l) => l.slice('MISSING '.length)));
   const headId = objectIdOf(head);
   if (!headId) throw new Error(`the prepared workspace's HEAD is not a commit id: ${head.slice(0, 80)}`);
-  return { head: headId, branch: branch.trim(), missingContextFiles: (o.contextFiles ?? []).filter((f) => !inside.includes(f) || missing.has(f)) };
+  return {
+    head: headId,
+    branch: branch.trim(),
+    missingContextFiles: (o.contextFiles ?? []).filter((f) => !inside.includes(f) || missing.has(f)),
+  };
 }
 
 /** Whether a remote workspace holds the worker's clone or restore (a lost sandbox's new one holds neither). */
 export async function remoteWorkspacePrepared(sandbox: Sandbox): Promise<boolean> {
-  return (await runInSandbox(sandbox, `if [ -f .git/${REMOTE_PREPARED_MARK} ]; then echo yes; fi`, 'looking for a prepared workspace')).trim() === 'yes';
+  return (
+    (
+      await runInSandbox(
+        sandbox,
+        `if [ -f .git/${REMOTE_PREPARED_MARK} ]; then echo yes; fi`,
+        'looking for a prepared workspace',
+      )
+    ).trim() === 'yes'
+  );
 }
 
 /** Creates the bare repository that holds checkpoints, if needed. */
@@ -319,7 +366,9 @@ function markWorkerGit(sandbox: LocalSandbox): void {
 }
 
 export function workerMadeGit(sandbox: LocalSandbox): boolean {
-  return fs.existsSync(path.join(sandbox.dir, WORKER_GIT_MARK)) && fs.existsSync(path.join(sandbox.workspaceDir, '.git'));
+  return (
+    fs.existsSync(path.join(sandbox.dir, WORKER_GIT_MARK)) && fs.existsSync(path.join(sandbox.workspaceDir, '.git'))
+  );
 }
 
 function localOnly(target: Sandbox): LocalSandbox {
@@ -362,15 +411,32 @@ export interface WorkTreeSnapshot {
  * are left out. Starts from the base commit's index, as the delivery commit does, so
  * tracked files that match `.gitignore` stay in and both give the same tree.
  */
-export async function snapshotWorkTree(target: Sandbox, store: string, o: { timeoutMs?: number } = {}): Promise<WorkTreeSnapshot> {
+export async function snapshotWorkTree(
+  target: Sandbox,
+  store: string,
+  o: { timeoutMs?: number } = {},
+): Promise<WorkTreeSnapshot> {
   const sandbox = localOnly(target);
   await ensureCheckpointStore(store);
   let base: string | undefined;
   if (workerMadeGit(sandbox)) {
     base = await git(['--git-dir', path.join(sandbox.workspaceDir, '.git'), 'rev-parse', '--verify', 'HEAD^{commit}']);
     // Only the objects, once: restore needs the base's history, the store needs no ref for it.
-    const stored = await git(['--git-dir', store, 'cat-file', '-e', `${base}^{commit}`]).then(() => true, () => false);
-    if (!stored) await git(['--git-dir', store, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', path.join(sandbox.workspaceDir, '.git'), base]);
+    const stored = await git(['--git-dir', store, 'cat-file', '-e', `${base}^{commit}`]).then(
+      () => true,
+      () => false,
+    );
+    if (!stored)
+      await git([
+        '--git-dir',
+        store,
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        '--no-write-fetch-head',
+        path.join(sandbox.workspaceDir, '.git'),
+        base,
+      ]);
   }
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-snapshot-'));
   try {
@@ -379,7 +445,11 @@ export async function snapshotWorkTree(target: Sandbox, store: string, o: { time
     if (base) await git([...over, 'read-tree', base], { env });
     // Without a repository nothing is delivered from this tree; installed packages would only slow every checkpoint.
     const pathspec = ['--', ...WORK_TREE_PATHSPEC, ...(base ? [] : [':(exclude,glob)**/node_modules/**'])];
-    await git([...over, 'add', '-A', '--ignore-errors', ...pathspec], { cwd: sandbox.workspaceDir, env, timeoutMs: o.timeoutMs }).catch((err: Error) => {
+    await git([...over, 'add', '-A', '--ignore-errors', ...pathspec], {
+      cwd: sandbox.workspaceDir,
+      env,
+      timeoutMs: o.timeoutMs,
+    }).catch((err: Error) => {
       if (!onlyEmptyNestedRepos(err.message)) throw err;
     });
     return { tree: await git([...over, 'write-tree'], { env }), base };
@@ -394,7 +464,10 @@ export async function snapshotWorkTree(target: Sandbox, store: string, o: { time
  * The delivery commit in the sandbox skips the same ones, so both see the same tree.
  */
 export function onlyEmptyNestedRepos(gitError: string): boolean {
-  const lines = gitError.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = gitError
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   const nested = lines.filter((l) => /does not have a commit checked out$/.test(l));
   return nested.length > 0 && lines.every((l) => nested.includes(l) || /^fatal: adding files failed$/.test(l));
 }
@@ -406,7 +479,13 @@ export function onlyEmptyNestedRepos(gitError: string): boolean {
  * agent's work as uncommitted changes. Nothing in the workspace is written.
  * @returns the checkpoint commit id.
  */
-export async function checkpoint(target: Sandbox, store: string, ref: string, message = 'nightshift checkpoint', o: { timeoutMs?: number } = {}): Promise<string> {
+export async function checkpoint(
+  target: Sandbox,
+  store: string,
+  ref: string,
+  message = 'nightshift checkpoint',
+  o: { timeoutMs?: number } = {},
+): Promise<string> {
   if (!isHostWorkspace(target)) return checkpointRemote(target, store, ref, message, o);
   const sandbox = localOnly(target);
   const { tree, base } = await snapshotWorkTree(sandbox, store, o);
@@ -417,7 +496,19 @@ export async function checkpoint(target: Sandbox, store: string, ref: string, me
     const origin = await git([...wsGit, 'remote', 'get-url', 'origin']).catch(() => '');
     trailers = `\n\nNightshift-Branch: ${branch}\nNightshift-Origin: ${origin}\n`;
   }
-  const commit = await git(['--git-dir', store, '-c', 'user.name=nightshift', '-c', 'user.email=nightshift@localhost', 'commit-tree', tree, ...(base ? ['-p', base] : []), '-m', `${message}${trailers}`]);
+  const commit = await git([
+    '--git-dir',
+    store,
+    '-c',
+    'user.name=nightshift',
+    '-c',
+    'user.email=nightshift@localhost',
+    'commit-tree',
+    tree,
+    ...(base ? ['-p', base] : []),
+    '-m',
+    `${message}${trailers}`,
+  ]);
   await git(['--git-dir', store, 'update-ref', ref, commit]);
   return commit;
 }
@@ -428,7 +519,12 @@ export async function checkpoint(target: Sandbox, store: string, ref: string, me
  * a workspace without the worker's `.git` gives back its files only.
  * @returns the checkpoint commit id, or null if there is no checkpoint.
  */
-export async function restore(target: Sandbox, store: string, ref: string, identity: GitIdentity = DEFAULT_IDENTITY): Promise<string | null> {
+export async function restore(
+  target: Sandbox,
+  store: string,
+  ref: string,
+  identity: GitIdentity = DEFAULT_IDENTITY,
+): Promise<string | null> {
   if (!isHostWorkspace(target)) return restoreRemote(target, store, ref, identity);
   const sandbox = localOnly(target);
   const dir = sandbox.workspaceDir;
@@ -441,7 +537,9 @@ export async function restore(target: Sandbox, store: string, ref: string, ident
   if (!hasBase) {
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-restore-'));
     try {
-      await git(['--git-dir', store, '--work-tree', dir, 'read-tree', '-u', '--reset', `${commit}^{tree}`], { env: { GIT_INDEX_FILE: path.join(scratch, 'index') } });
+      await git(['--git-dir', store, '--work-tree', dir, 'read-tree', '-u', '--reset', `${commit}^{tree}`], {
+        env: { GIT_INDEX_FILE: path.join(scratch, 'index') },
+      });
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
@@ -463,7 +561,8 @@ export async function restore(target: Sandbox, store: string, ref: string, ident
 }
 
 /** The checkpoint commit's message: the caller's, plus where a restore puts HEAD back. */
-const checkpointMessage = (message: string, branch?: string, origin?: string) => (branch ? `${message}\n\nNightshift-Branch: ${branch}\nNightshift-Origin: ${origin ?? ''}\n` : message);
+const checkpointMessage = (message: string, branch?: string, origin?: string) =>
+  branch ? `${message}\n\nNightshift-Branch: ${branch}\nNightshift-Origin: ${origin ?? ''}\n` : message;
 
 /**
  * checkpoint for a sandbox on another machine. The sandbox's git snapshots the work tree
@@ -473,10 +572,28 @@ const checkpointMessage = (message: string, branch?: string, origin?: string) =>
  * the worker's git fetches it into `store`. The bundle leaves out HEAD's history when the
  * store already has it.
  */
-async function checkpointRemote(sandbox: Sandbox, store: string, ref: string, message: string, o: { timeoutMs?: number }): Promise<string> {
+async function checkpointRemote(
+  sandbox: Sandbox,
+  store: string,
+  ref: string,
+  message: string,
+  o: { timeoutMs?: number },
+): Promise<string> {
   await ensureCheckpointStore(store);
-  const head = objectIdOf(await runInSandbox(sandbox, `if [ -d .git ]; then git --git-dir=.git rev-parse --verify -q 'HEAD^{commit}' || true; fi`, 'reading HEAD')) ?? '';
-  const storeHas = head ? await git(['--git-dir', store, 'cat-file', '-e', `${head}^{commit}`]).then(() => true, () => false) : false;
+  const head =
+    objectIdOf(
+      await runInSandbox(
+        sandbox,
+        `if [ -d .git ]; then git --git-dir=.git rev-parse --verify -q 'HEAD^{commit}' || true; fi`,
+        'reading HEAD',
+      ),
+    ) ?? '';
+  const storeHas = head
+    ? await git(['--git-dir', store, 'cat-file', '-e', `${head}^{commit}`]).then(
+        () => true,
+        () => false,
+      )
+    : false;
   const bundle = transferName('checkpoint');
   const out = await runInSandbox(
     sandbox,
@@ -499,9 +616,15 @@ echo "TREE $(git write-tree)"`,
     'snapshotting the workspace',
     { timeoutMs: o.timeoutMs },
   );
-  const value = (tag: string) => out.split('\n').find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1).trim();
+  const value = (tag: string) =>
+    out
+      .split('\n')
+      .find((l) => l.startsWith(`${tag} `))
+      ?.slice(tag.length + 1)
+      .trim();
   const tree = value('TREE');
-  if (!tree || !/^[0-9a-f]{40,64}$/.test(tree)) throw new Error(`snapshotting the workspace in the sandbox printed no tree: ${out.slice(-400)}`);
+  if (!tree || !/^[0-9a-f]{40,64}$/.test(tree))
+    throw new Error(`snapshotting the workspace in the sandbox printed no tree: ${out.slice(-400)}`);
   const branch = head ? value('BRANCH') : undefined;
   // Committed in the sandbox with fixed identity and the worker's message; dates need not repeat.
   const commitOut = await runInSandbox(
@@ -523,7 +646,16 @@ echo "COMMIT $c"`,
   if (!commit) throw new Error(`the checkpoint commit in the sandbox printed no id: ${commitOut.slice(-400)}`);
   await withTempBundle(async (file) => {
     await receiveFile(sandbox, bundle, file);
-    await git(['--git-dir', store, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+refs/nightshift/checkpoint:${ref}`]);
+    await git([
+      '--git-dir',
+      store,
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--no-write-fetch-head',
+      file,
+      `+refs/nightshift/checkpoint:${ref}`,
+    ]);
   });
   const got = await git(['--git-dir', store, 'rev-parse', '--verify', `${ref}^{commit}`]);
   if (got !== commit) throw new Error(`the checkpoint bundle held ${got}, not ${commit}`);
@@ -535,7 +667,12 @@ echo "COMMIT $c"`,
  * base's history) from `store` and sends it in; the sandbox's git rebuilds the workspace
  * as the local restore does. @returns the checkpoint commit id, or null if there is none.
  */
-async function restoreRemote(sandbox: Sandbox, store: string, ref: string, identity: GitIdentity): Promise<string | null> {
+async function restoreRemote(
+  sandbox: Sandbox,
+  store: string,
+  ref: string,
+  identity: GitIdentity,
+): Promise<string | null> {
   const commit = await git(['--git-dir', store, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]).catch(() => '');
   if (!commit) return null;
   const messageText = await git(['--git-dir', store, 'log', '-1', '--format=%B', commit]);

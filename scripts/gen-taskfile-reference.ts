@@ -40,7 +40,9 @@ function typeOf(s: JsonSchema): string {
   if (s.type === 'array') return `list of ${s.items ? typeOf(s.items) : 'anything'}`;
   if (s.type === 'integer' || s.type === 'number') {
     const noun = s.type === 'integer' ? 'whole number' : 'number';
-    const low = (s.minimum !== undefined && s.minimum > -UNBOUNDED ? s.minimum : undefined) ?? (s.exclusiveMinimum !== undefined ? `more than ${s.exclusiveMinimum}` : undefined);
+    const low =
+      (s.minimum !== undefined && s.minimum > -UNBOUNDED ? s.minimum : undefined) ??
+      (s.exclusiveMinimum !== undefined ? `more than ${s.exclusiveMinimum}` : undefined);
     const high = s.maximum !== undefined && s.maximum < UNBOUNDED ? s.maximum : undefined;
     if (typeof low === 'number' && high !== undefined) return `${noun} ${low}–${high}`;
     if (low !== undefined && high !== undefined) return `${noun}, ${low}, at most ${high}`;
@@ -71,7 +73,8 @@ const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function table(rows: Row[]): string {
   const lines = ['| key | type | default | meaning |', '|---|---|---|---|'];
-  for (const r of rows) lines.push(`| \`${r.key}\` | ${cell(r.type)} | ${cell(r.default || '—')} | ${cell(r.description)} |`);
+  for (const r of rows)
+    lines.push(`| \`${r.key}\` | ${cell(r.type)} | ${cell(r.default || '—')} | ${cell(r.description)} |`);
   return lines.join('\n');
 }
 

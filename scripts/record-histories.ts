@@ -30,11 +30,22 @@ const SCENARIOS: { name: string; spec: unknown; cancel?: string; historyEventLim
   },
   {
     name: 'failure-skips-dependents',
-    spec: { tasks: [{ id: 'bad', command: 'exit 2' }, { id: 'after', depends_on: ['bad'], command: 'true' }, { id: 'free', command: 'true' }] },
+    spec: {
+      tasks: [
+        { id: 'bad', command: 'exit 2' },
+        { id: 'after', depends_on: ['bad'], command: 'true' },
+        { id: 'free', command: 'true' },
+      ],
+    },
   },
   {
     name: 'cancel-running-task',
-    spec: { tasks: [{ id: 'slow', command: 'sleep 30' }, { id: 'after', depends_on: ['slow'], command: 'true' }] },
+    spec: {
+      tasks: [
+        { id: 'slow', command: 'sleep 30' },
+        { id: 'after', depends_on: ['slow'], command: 'true' },
+      ],
+    },
     cancel: 'slow',
   },
   {
@@ -57,16 +68,33 @@ const SCENARIOS: { name: string; spec: unknown; cancel?: string; historyEventLim
 
 /** The Temporal CLI's JSON export, the format historyFromJSON reads, without failure stack traces (they hold this machine's paths, and replay never reads them). */
 function historyJson(address: string, workflowId: string): string {
-  const exported = execFileSync(loadConfig().temporalCli, ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'], { encoding: 'utf8' });
-  return JSON.stringify(JSON.parse(exported, (key, value: unknown) => (key === 'stackTrace' ? '' : value)), null, 2) + '\n';
+  const exported = execFileSync(
+    loadConfig().temporalCli,
+    ['workflow', 'show', '--address', address, '--workflow-id', workflowId, '--output', 'json'],
+    { encoding: 'utf8' },
+  );
+  return (
+    JSON.stringify(
+      JSON.parse(exported, (key, value: unknown) => (key === 'stackTrace' ? '' : value)),
+      null,
+      2,
+    ) + '\n'
+  );
 }
 
 async function main() {
   const label = process.argv[2];
-  if (!label || !/^[a-z0-9.-]+$/.test(label)) throw new Error('usage: npx tsx scripts/record-histories.ts LABEL (lower-case letters, digits, . and -), e.g. the release: 0.2.0');
+  if (!label || !/^[a-z0-9.-]+$/.test(label))
+    throw new Error(
+      'usage: npx tsx scripts/record-histories.ts LABEL (lower-case letters, digits, . and -), e.g. the release: 0.2.0',
+    );
   const fileOf = (name: string, kind: string) => `${name}.${label}.${kind}.json`;
-  const planned = [...SCENARIOS.flatMap((s) => [fileOf(s.name, 'batch'), fileOf(s.name, 'task')]), fileOf('intake-batch-mode', 'intake')];
-  for (const f of planned) if (existsSync(path.join(OUT, f))) throw new Error(`${f} exists; fixtures are never re-recorded, pick a new label`);
+  const planned = [
+    ...SCENARIOS.flatMap((s) => [fileOf(s.name, 'batch'), fileOf(s.name, 'task')]),
+    fileOf('intake-batch-mode', 'intake'),
+  ];
+  for (const f of planned)
+    if (existsSync(path.join(OUT, f))) throw new Error(`${f} exists; fixtures are never re-recorded, pick a new label`);
   const env = await startDevServer();
   try {
     const config = testConfig(env);
@@ -75,9 +103,17 @@ async function main() {
     await worker.runUntil(async () => {
       for (const s of SCENARIOS) {
         const workflowId = `nightshift-replay-${s.name}`;
-        const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: s.spec, ...(s.historyEventLimit !== undefined ? { historyEventLimit: s.historyEventLimit } : {}) }] });
+        const handle = await env.client.workflow.start('nightlyBatch', {
+          taskQueue: TASK_QUEUE,
+          workflowId,
+          args: [
+            { spec: s.spec, ...(s.historyEventLimit !== undefined ? { historyEventLimit: s.historyEventLimit } : {}) },
+          ],
+        });
         if (s.cancel) {
-          while (!(await handle.query(batchStatusQuery)).tasks.some((t) => t.taskId === s.cancel && t.status === 'running')) {
+          while (
+            !(await handle.query(batchStatusQuery)).tasks.some((t) => t.taskId === s.cancel && t.status === 'running')
+          ) {
             await new Promise((r) => setTimeout(r, 100));
           }
           await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: s.cancel }] });
@@ -93,12 +129,15 @@ async function main() {
       // The intake is AUTO_UPGRADE (workflows/versioning.ts): a deploy replays its runs on the new code, so its history matters most.
       const pending = path.join(config.root, 'tasks', 'pending');
       mkdirSync(pending, { recursive: true });
-      for (const f of ['running', 'completed', 'failed']) mkdirSync(path.join(config.root, 'tasks', f), { recursive: true });
+      for (const f of ['running', 'completed', 'failed'])
+        mkdirSync(path.join(config.root, 'tasks', f), { recursive: true });
       writeFileSync(path.join(pending, 'first.yaml'), 'id: first\npriority: 5\ncommand: echo first\n');
       writeFileSync(path.join(pending, 'second.yaml'), 'id: second\ndepends_on: first\ncommand: echo second\n');
       const intakeId = 'nightshift-replay-intake';
       const input: IntakeInput = { mode: 'batch', folder: 'tasks', pollIntervalMs: 200 };
-      await (await env.client.workflow.start(INTAKE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: intakeId, args: [input] })).result();
+      await (
+        await env.client.workflow.start(INTAKE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: intakeId, args: [input] })
+      ).result();
       writeFileSync(path.join(OUT, fileOf('intake-batch-mode', 'intake')), historyJson(env.address, intakeId));
       index[fileOf('intake-batch-mode', 'intake')] = intakeId;
       console.log('recorded intake-batch-mode');

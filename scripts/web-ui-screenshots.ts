@@ -33,7 +33,20 @@ async function freePort(): Promise<number> {
 
 async function screenshot(url: string, file: string): Promise<void> {
   // The UI is a single-page app: give it virtual time to fetch and render.
-  await run('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--hide-scrollbars', '--window-size=1600,1000', '--virtual-time-budget=15000', `--screenshot=${file}`, url], { timeout: 120_000 });
+  await run(
+    'chromium',
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--hide-scrollbars',
+      '--window-size=1600,1000',
+      '--virtual-time-budget=15000',
+      `--screenshot=${file}`,
+      url,
+    ],
+    { timeout: 120_000 },
+  );
 }
 
 async function main(): Promise<void> {
@@ -41,12 +54,21 @@ async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
   const uiPort = await freePort();
   const env = await TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: loadConfig().temporalCli }, ui: true, uiPort, searchAttributes: Object.values(SEARCH_ATTRIBUTES), extraArgs: ['--log-level', 'error'] },
+    server: {
+      executable: { type: 'existing-path', path: loadConfig().temporalCli },
+      ui: true,
+      uiPort,
+      searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+      extraArgs: ['--log-level', 'error'],
+    },
   });
   try {
     const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-ui-root-'));
     const base = loadConfig({ ...process.env, NIGHTSHIFT_ROOT: root });
-    const config = { ...base, temporal: { ...base.temporal, address: env.address, namespace: 'default', connection: { address: env.address } } };
+    const config = {
+      ...base,
+      temporal: { ...base.temporal, address: env.address, namespace: 'default', connection: { address: env.address } },
+    };
     const worker = await createNightshiftWorker({ config, connection: env.nativeConnection });
     const batchId = `nightshift-ui-${Date.now().toString(36)}`;
     const spec = {
@@ -57,7 +79,11 @@ async function main(): Promise<void> {
         { id: 'after', command: 'echo never', depends_on: ['broken'] },
       ],
     };
-    const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ spec }] });
+    const handle = await env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: batchId,
+      args: [{ spec }],
+    });
     const result: BatchResult = await worker.runUntil(handle.result());
     console.log(result.tasks.map((t) => `${t.taskId}: ${t.status}`).join(', '));
     const ui = `http://127.0.0.1:${uiPort}/namespaces/default/workflows`;
@@ -66,7 +92,12 @@ async function main(): Promise<void> {
     await screenshot(`${ui}/${encodeURIComponent(`${batchId}/broken`)}`, path.join(out, 'failed-task.png'));
     // The batch's current details are on its User Metadata tab (read through a query, so the worker runs meanwhile).
     const answering = await createNightshiftWorker({ config, connection: env.nativeConnection });
-    await answering.runUntil(screenshot(`${ui}/${encodeURIComponent(batchId)}/${handle.firstExecutionRunId}/user-metadata`, path.join(out, 'batch-details.png')));
+    await answering.runUntil(
+      screenshot(
+        `${ui}/${encodeURIComponent(batchId)}/${handle.firstExecutionRunId}/user-metadata`,
+        path.join(out, 'batch-details.png'),
+      ),
+    );
     console.log(`screenshots in ${out}: workflows.png, batch.png, failed-task.png, batch-details.png`);
   } finally {
     await env.teardown();

@@ -48,7 +48,13 @@ function zodIssues(error: z.ZodError, schema: z.core.$ZodType, where: Located, p
     }
     const missing = issue.code === 'invalid_type' && issue.input === undefined;
     // A misspelt choice (`medum`, `dokcer`) gets the same did-you-mean as a misspelt key.
-    const choice = issue.code === 'invalid_value' && typeof issue.input === 'string' ? didYouMean(issue.input, issue.values.filter((v) => typeof v === 'string')) : undefined;
+    const choice =
+      issue.code === 'invalid_value' && typeof issue.input === 'string'
+        ? didYouMean(
+            issue.input,
+            issue.values.filter((v) => typeof v === 'string'),
+          )
+        : undefined;
     const message = missing ? 'is required' : `${issue.message}${choice ? `; did you mean "${choice}"?` : ''}`;
     return [{ file: where.file, line: where.locate(full), path: formatPath(full), message }];
   });
@@ -56,7 +62,12 @@ function zodIssues(error: z.ZodError, schema: z.core.$ZodType, where: Located, p
 
 /** A JSON task file names its tasks and gives no IDs: "Update READMEs" is task update-readmes. */
 export function idFromName(name: string): string | undefined {
-  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+/, '').slice(0, 64).replace(/-+$/, '');
+  const slug = name
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
   return TASK_ID.test(slug) ? slug : undefined;
 }
 
@@ -70,7 +81,12 @@ function parseTask(value: unknown, where: Located, prefix: FieldPath, issues: Sp
       out.tasks.push({ raw: { ...r.data, id }, file: where.file, pathPrefix: prefix, locate: where.locate });
       return;
     }
-    issues.push({ file: where.file, line: where.locate(prefix), path: formatPath([...prefix, 'id']), message: 'is required (or a name to make it from)' });
+    issues.push({
+      file: where.file,
+      line: where.locate(prefix),
+      path: formatPath([...prefix, 'id']),
+      message: 'is required (or a name to make it from)',
+    });
   } else issues.push(...zodIssues(r.error, TaskFileSchema, where, prefix));
   out.invalid.push({ value, file: where.file, pathPrefix: prefix, locate: where.locate });
 }
@@ -78,7 +94,12 @@ function parseTask(value: unknown, where: Located, prefix: FieldPath, issues: Sp
 /** Validates one parsed document (batch or single task). */
 function parseValue(value: unknown, where: Located, issues: SpecIssue[]): ParsedFile | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    issues.push({ file: where.file, line: 1, path: '', message: 'expected a batch (with tasks:) or a single task (with id:)' });
+    issues.push({
+      file: where.file,
+      line: 1,
+      path: '',
+      message: 'expected a batch (with tasks:) or a single task (with id:)',
+    });
     return undefined;
   }
   const out: ParsedFile = { tasks: [], invalid: [], locate: where.locate };
@@ -89,7 +110,13 @@ function parseValue(value: unknown, where: Located, issues: SpecIssue[]): Parsed
     if (r.success) {
       const { tasks: _tasks, settings: block, ...top } = r.data;
       for (const key of Object.keys(block ?? {})) {
-        if (key in top) issues.push({ file: where.file, line: where.locate(['settings', key], true), path: formatPath(['settings', key]), message: `"${key}" is set both in settings and at the top of the file; keep one` });
+        if (key in top)
+          issues.push({
+            file: where.file,
+            line: where.locate(['settings', key], true),
+            path: formatPath(['settings', key]),
+            message: `"${key}" is set both in settings and at the top of the file; keep one`,
+          });
       }
       out.settings = { ...top, ...block };
     }
@@ -104,10 +131,19 @@ function parseValue(value: unknown, where: Located, issues: SpecIssue[]): Parsed
 function parseYaml(text: string, file: string, issues: SpecIssue[]): ParsedFile | undefined {
   const counter = new LineCounter();
   const json = isJsonFile(file);
-  const doc: Document = parseDocument(json ? blankJsonComments(text) : text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const doc: Document = parseDocument(json ? blankJsonComments(text) : text, {
+    lineCounter: counter,
+    prettyErrors: false,
+    uniqueKeys: true,
+  });
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      issues.push({ file, line: counter.linePos(e.pos[0]).line, path: '', message: `${json ? 'JSON' : 'YAML'} syntax: ${e.message.split('\n')[0]}` });
+      issues.push({
+        file,
+        line: counter.linePos(e.pos[0]).line,
+        path: '',
+        message: `${json ? 'JSON' : 'YAML'} syntax: ${e.message.split('\n')[0]}`,
+      });
     }
     return undefined;
   }
@@ -127,9 +163,13 @@ export async function loadBatchSpec(input: string, root: string, extras: LoadExt
   if (!stat) throw new SpecError([{ file: source, path: '', message: 'no such file or directory' }]);
 
   const files = stat.isDirectory()
-    ? (await fs.readdir(abs)).filter((f) => /\.ya?ml$/i.test(f)).sort().map((f) => path.join(abs, f))
+    ? (await fs.readdir(abs))
+        .filter((f) => /\.ya?ml$/i.test(f))
+        .sort()
+        .map((f) => path.join(abs, f))
     : [abs];
-  if (files.length === 0) throw new SpecError([{ file: source, path: '', message: 'the directory holds no .yaml or .yml task files' }]);
+  if (files.length === 0)
+    throw new SpecError([{ file: source, path: '', message: 'the directory holds no .yaml or .yml task files' }]);
 
   const issues: SpecIssue[] = [];
   const parsed: ParsedFile[] = [];
@@ -143,16 +183,28 @@ export async function loadBatchSpec(input: string, root: string, extras: LoadExt
     const p = parseYaml(text, name, issues);
     if (!p) continue;
     if (p.settings && Object.keys(p.settings).length > 0) settingsFrom.push(name);
-    if (p.settings?.repos_file !== undefined) reposFrom = { file: f, shown: name, line: p.locate?.(['repos_file']), reposFile: p.settings.repos_file };
+    if (p.settings?.repos_file !== undefined)
+      reposFrom = { file: f, shown: name, line: p.locate?.(['repos_file']), reposFile: p.settings.repos_file };
     parsed.push(p);
   }
   if (settingsFrom.length > 1) {
-    issues.push({ file: source, path: '', message: `batch settings are given in more than one file (${settingsFrom.join(', ')}); keep them in one` });
+    issues.push({
+      file: source,
+      path: '',
+      message: `batch settings are given in more than one file (${settingsFrom.join(', ')}); keep them in one`,
+    });
   }
   // A repos file is named relative to the file that names it; unnamed, it sits beside the tasks.
-  const beside = !reposFrom && parsed.some((p) => p.tasks.some((t) => TARGET_KEYS.some((k) => k !== 'repos' && t.raw[k] !== undefined))) ? reposFileBeside(stat.isDirectory() ? abs : path.dirname(abs)) : undefined;
+  const beside =
+    !reposFrom &&
+    parsed.some((p) => p.tasks.some((t) => TARGET_KEYS.some((k) => k !== 'repos' && t.raw[k] !== undefined)))
+      ? reposFileBeside(stat.isDirectory() ? abs : path.dirname(abs))
+      : undefined;
   const repos = reposFrom
-    ? await reposFileOf(reposFrom.reposFile, path.dirname(reposFrom.file), root, issues, { file: reposFrom.shown, line: reposFrom.line })
+    ? await reposFileOf(reposFrom.reposFile, path.dirname(reposFrom.file), root, issues, {
+        file: reposFrom.shown,
+        line: reposFrom.line,
+      })
     : beside
       ? await reposFileOf(beside, path.dirname(beside), root, issues, { file: source })
       : undefined;
@@ -166,7 +218,13 @@ function reposFileBeside(dir: string): string | undefined {
   return REPOS_FILE_NAMES.map((n) => path.join(dir, n)).find((f) => existsSync(f));
 }
 
-async function reposFileOf(file: string, dir: string, root: string, issues: SpecIssue[], namedAt: { file: string; line?: number }): Promise<RepoSet | null> {
+async function reposFileOf(
+  file: string,
+  dir: string,
+  root: string,
+  issues: SpecIssue[],
+  namedAt: { file: string; line?: number },
+): Promise<RepoSet | null> {
   const abs = path.resolve(dir, file);
   return loadReposFile(abs, root, displayPath(abs, root), issues, namedAt);
 }
@@ -176,7 +234,8 @@ export async function parseBatchSpecIn(value: unknown, root: string, source = 's
   const issues: SpecIssue[] = [];
   const p = parseValue(value, { file: source, locate: () => undefined }, issues);
   const reposFile = p?.settings?.repos_file;
-  const repos = reposFile !== undefined ? await reposFileOf(reposFile, root, root, issues, { file: source }) : undefined;
+  const repos =
+    reposFile !== undefined ? await reposFileOf(reposFile, root, root, issues, { file: source }) : undefined;
   return finish(source, p ? [p] : [], issues, { repos });
 }
 
@@ -194,11 +253,25 @@ export function parseBatchYaml(text: string, source: string): BatchSpec {
   return finish(source, p ? [p] : [], issues);
 }
 
-function finish(source: string, parsed: ParsedFile[], issues: SpecIssue[], extra: LoadExtras & { repos?: RepoSet | null } = {}): BatchSpec {
+function finish(
+  source: string,
+  parsed: ParsedFile[],
+  issues: SpecIssue[],
+  extra: LoadExtras & { repos?: RepoSet | null } = {},
+): BatchSpec {
   const settings = Object.assign({}, ...parsed.map((p) => p.settings ?? {}));
-  const spec = normalizeBatch(source, settings, parsed.flatMap((p) => p.tasks), parsed.flatMap((p) => p.invalid), issues, extra);
+  const spec = normalizeBatch(
+    source,
+    settings,
+    parsed.flatMap((p) => p.tasks),
+    parsed.flatMap((p) => p.invalid),
+    issues,
+    extra,
+  );
   if (issues.length > 0) {
-    throw new SpecError([...issues].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0))));
+    throw new SpecError(
+      [...issues].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0))),
+    );
   }
   return spec;
 }

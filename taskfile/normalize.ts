@@ -54,7 +54,13 @@ interface TaskDefaults {
 
 type BatchSettings = Omit<BatchFile, 'tasks'>;
 
-function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSettings, d: TaskDefaults, batch: BatchSettings): TaskSpec {
+function toTask(
+  t: ParsedTask,
+  batchPriority: number,
+  batchSandbox: SandboxSettings,
+  d: TaskDefaults,
+  batch: BatchSettings,
+): TaskSpec {
   const r = t.raw;
   const pr = { ...batch.pull_request, ...r.pull_request };
   return {
@@ -89,7 +95,13 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
     source: { file: t.file, line: t.locate([...t.pathPrefix]) },
     checks: asList(r.checks ?? batch.checks),
     fixAttempts: r.fix_attempts ?? batch.fix_attempts ?? DEFAULTS.fixAttempts,
-    pullRequest: { repo: pr.repo, labels: pr.labels ?? [], reviewers: pr.reviewers ?? [], draft: pr.draft ?? false, target: pr.target ?? 'stacked' },
+    pullRequest: {
+      repo: pr.repo,
+      labels: pr.labels ?? [],
+      reviewers: pr.reviewers ?? [],
+      draft: pr.draft ?? false,
+      target: pr.target ?? 'stacked',
+    },
     reviewFirst: batch.review_first ?? false,
     maxPrsPerRepo: batch.max_prs_per_repo ?? DEFAULTS.maxPrsPerRepo,
     onMergeConflict: r.on_merge_conflict ?? batch.on_merge_conflict ?? DEFAULTS.onMergeConflict,
@@ -98,8 +110,14 @@ function toTask(t: ParsedTask, batchPriority: number, batchSandbox: SandboxSetti
 }
 
 /** The guard's thresholds as given (task over batch); the guard fills in its defaults. */
-function noProgress(raw: { repeats?: number; revisits?: number; idle_turns?: number }): { noProgress?: TaskSpec['noProgress'] } {
-  const set = { ...(raw.repeats !== undefined ? { repeats: raw.repeats } : {}), ...(raw.revisits !== undefined ? { revisits: raw.revisits } : {}), ...(raw.idle_turns !== undefined ? { idleTurns: raw.idle_turns } : {}) };
+function noProgress(raw: { repeats?: number; revisits?: number; idle_turns?: number }): {
+  noProgress?: TaskSpec['noProgress'];
+} {
+  const set = {
+    ...(raw.repeats !== undefined ? { repeats: raw.repeats } : {}),
+    ...(raw.revisits !== undefined ? { revisits: raw.revisits } : {}),
+    ...(raw.idle_turns !== undefined ? { idleTurns: raw.idle_turns } : {}),
+  };
   return Object.keys(set).length ? { noProgress: set } : {};
 }
 
@@ -113,10 +131,24 @@ interface References extends Placed {
 function referencesOf(valid: ParsedTask[], invalid: InvalidTask[]): References[] {
   const lenient = invalid.map((t) => {
     const v = (t.value ?? {}) as { id?: unknown; depends_on?: unknown; on_completion?: { trigger_next?: unknown } };
-    return { ...t, id: typeof v.id === 'string' ? v.id : undefined, dependsOn: v.depends_on, triggerNext: v.on_completion?.trigger_next };
+    return {
+      ...t,
+      id: typeof v.id === 'string' ? v.id : undefined,
+      dependsOn: v.depends_on,
+      triggerNext: v.on_completion?.trigger_next,
+    };
   });
-  const ok = valid.map((t) => ({ ...t, id: t.raw.id, dependsOn: t.raw.depends_on, triggerNext: t.raw.on_completion?.trigger_next }));
-  return [...ok, ...lenient].sort((a, b) => (a.locate([...a.pathPrefix]) ?? 0) - (b.locate([...b.pathPrefix]) ?? 0) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  const ok = valid.map((t) => ({
+    ...t,
+    id: t.raw.id,
+    dependsOn: t.raw.depends_on,
+    triggerNext: t.raw.on_completion?.trigger_next,
+  }));
+  return [...ok, ...lenient].sort(
+    (a, b) =>
+      (a.locate([...a.pathPrefix]) ?? 0) - (b.locate([...b.pathPrefix]) ?? 0) ||
+      (a.file < b.file ? -1 : a.file > b.file ? 1 : 0),
+  );
 }
 
 /** What a caller may add to a load. */
@@ -130,7 +162,12 @@ export interface LoadExtras {
   unseenTasksWait?: boolean;
 }
 
-function checkReferences(refs: References[], issues: SpecIssue[], known: ReadonlySet<string>, unseenTasksWait: boolean): void {
+function checkReferences(
+  refs: References[],
+  issues: SpecIssue[],
+  known: ReadonlySet<string>,
+  unseenTasksWait: boolean,
+): void {
   const at = (r: References, field: FieldPath, keyLine = false) => ({
     file: r.file,
     line: r.locate([...r.pathPrefix, ...field], keyLine),
@@ -143,7 +180,10 @@ function checkReferences(refs: References[], issues: SpecIssue[], known: Readonl
     if (!prev) first.set(r.id, r);
     else {
       const f = at(prev, ['id']);
-      issues.push({ ...at(r, ['id']), message: `duplicate task id "${r.id}" (first declared at ${f.file}:${f.line ?? '?'})` });
+      issues.push({
+        ...at(r, ['id']),
+        message: `duplicate task id "${r.id}" (first declared at ${f.file}:${f.line ?? '?'})`,
+      });
     }
   }
   const ids = [...first.keys()];
@@ -152,7 +192,10 @@ function checkReferences(refs: References[], issues: SpecIssue[], known: Readonl
     list.forEach((id, j) => {
       if (typeof id !== 'string' || first.has(id) || known.has(id) || unseenTasksWait) return;
       // A task is never the one it meant to name.
-      const hint = didYouMean(id, ids.filter((other) => other !== r.id));
+      const hint = didYouMean(
+        id,
+        ids.filter((other) => other !== r.id),
+      );
       issues.push({
         ...at(r, typeof value === 'string' ? field : [...field, j]),
         message: `unknown task id "${id}"${hint ? `; did you mean "${hint}"?` : ''}`,
@@ -176,9 +219,12 @@ export function normalizeBatch(
   checkReferences(referencesOf(parsed, invalid), issues, new Set(extra.knownTaskIds), extra.unseenTasksWait ?? false);
   const batchPriority = priorityOf(settings.priority, DEFAULTS.priority);
   const batchSandbox = settingsFromTaskFile(settings.sandbox, NO_SANDBOX_SETTINGS);
-  const questionTimeoutMs = settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs;
+  const questionTimeoutMs =
+    settings.question_timeout !== undefined ? parseDuration(settings.question_timeout)! : DEFAULTS.questionTimeoutMs;
   const onQuestionTimeout = settings.on_question_timeout ?? DEFAULTS.onQuestionTimeout;
-  const tasks = parsed.map((t) => toTask(t, batchPriority, batchSandbox, { questionTimeoutMs, onQuestionTimeout }, settings));
+  const tasks = parsed.map((t) =>
+    toTask(t, batchPriority, batchSandbox, { questionTimeoutMs, onQuestionTimeout }, settings),
+  );
 
   // trigger_next is the same edge seen from the other end: A triggers X = X depends on A.
   const byId = new Map(tasks.map((t) => [t.id, t]));

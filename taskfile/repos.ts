@@ -34,7 +34,9 @@ export interface RepoSet {
 const REPO_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 const RepoSchema = z.strictObject({
-  name: z.string().regex(REPO_NAME, { message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit' }),
+  name: z.string().regex(REPO_NAME, {
+    message: 'must be letters, digits, ".", "_" or "-" (at most 64), starting with a letter or digit',
+  }),
   path: z.string().min(1).optional(),
   url: z.string().min(1).optional(),
   group: z.string().min(1).optional(),
@@ -42,20 +44,33 @@ const RepoSchema = z.strictObject({
   description: z.string().optional(),
 });
 
-const ReposFileSchema = z.strictObject({ repos: z.array(z.unknown()).min(1, { message: 'must list at least one repo' }) });
+const ReposFileSchema = z.strictObject({
+  repos: z.array(z.unknown()).min(1, { message: 'must list at least one repo' }),
+});
 
 /** The keys that name a task's repos; at most one per task. */
 export const TARGET_KEYS = ['group', 'tag', 'repos', 'repo_names'] as const;
 
 type Locate = (p: FieldPath, keyLine?: boolean) => number | undefined;
 
-function schemaIssues(error: z.ZodError, schema: z.core.$ZodType, file: string, locate: Locate, prefix: FieldPath): SpecIssue[] {
+function schemaIssues(
+  error: z.ZodError,
+  schema: z.core.$ZodType,
+  file: string,
+  locate: Locate,
+  prefix: FieldPath,
+): SpecIssue[] {
   return error.issues.flatMap((issue): SpecIssue[] => {
     const full = [...prefix, ...issue.path];
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => {
         const hint = didYouMean(key, knownKeysAt(schema, issue.path));
-        return { file, line: locate([...full, key], true), path: formatPath([...full, key]), message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''}` };
+        return {
+          file,
+          line: locate([...full, key], true),
+          path: formatPath([...full, key]),
+          message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''}`,
+        };
       });
     }
     const missing = issue.code === 'invalid_type' && issue.input === undefined;
@@ -83,9 +98,19 @@ export async function loadReposFile(
   }
   const counter = new LineCounter();
   const json = isJsonFile(abs);
-  const doc = parseDocument(json ? blankJsonComments(text) : text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(json ? blankJsonComments(text) : text, {
+    lineCounter: counter,
+    prettyErrors: false,
+    uniqueKeys: true,
+  });
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) issues.push({ file: shown, line: counter.linePos(e.pos[0]).line, path: '', message: `${json ? 'JSON' : 'YAML'} syntax: ${e.message.split('\n')[0]}` });
+    for (const e of doc.errors)
+      issues.push({
+        file: shown,
+        line: counter.linePos(e.pos[0]).line,
+        path: '',
+        message: `${json ? 'JSON' : 'YAML'} syntax: ${e.message.split('\n')[0]}`,
+      });
     return null;
   }
   const locate: Locate = (p, keyLine) => lineOf(doc, counter, p, keyLine);
@@ -106,18 +131,34 @@ export async function loadReposFile(
     }
     const { name, path: p, url, group, tags } = r.data;
     if ((p === undefined) === (url === undefined)) {
-      issues.push({ file: shown, line: locate(['repos', i]), path: formatPath(['repos', i]), message: `repo "${name}" needs exactly one of path and url` });
+      issues.push({
+        file: shown,
+        line: locate(['repos', i]),
+        path: formatPath(['repos', i]),
+        message: `repo "${name}" needs exactly one of path and url`,
+      });
       return;
     }
     if (firstLine.has(name)) {
-      issues.push({ file: shown, line: locate(['repos', i, 'name']), path: formatPath(['repos', i, 'name']), message: `duplicate repo name "${name}" (first declared at ${shown}:${firstLine.get(name) ?? '?'})` });
+      issues.push({
+        file: shown,
+        line: locate(['repos', i, 'name']),
+        path: formatPath(['repos', i, 'name']),
+        message: `duplicate repo name "${name}" (first declared at ${shown}:${firstLine.get(name) ?? '?'})`,
+      });
       return;
     }
     if (group === 'all') {
-      issues.push({ file: shown, line: locate(['repos', i, 'group']), path: formatPath(['repos', i, 'group']), message: 'group "all" is reserved: a task with group: all runs on every repo' });
+      issues.push({
+        file: shown,
+        line: locate(['repos', i, 'group']),
+        path: formatPath(['repos', i, 'group']),
+        message: 'group "all" is reserved: a task with group: all runs on every repo',
+      });
     }
     firstLine.set(name, locate(['repos', i, 'name']));
-    const location = url ?? (path.isAbsolute(p!) ? p! : path.relative(root, path.resolve(path.dirname(abs), p!)) || '.');
+    const location =
+      url ?? (path.isAbsolute(p!) ? p! : path.relative(root, path.resolve(path.dirname(abs), p!)) || '.');
     repos.push({ name, location, group, tags: tags ?? [] });
   });
   return { file: shown, repos };
@@ -140,13 +181,23 @@ type Settings = Pick<BatchFile, 'parallel' | 'max_workers' | 'simple_mode' | 'mo
  * an expanded task depends on its own repo's copy of an expanded dependency when there is
  * one, else on every copy.
  */
-export function expandRepoTargets(parsed: ParsedTask[], tasks: TaskSpec[], settings: Settings, repoSet: RepoSet | null | undefined, issues: SpecIssue[]): TaskSpec[] {
+export function expandRepoTargets(
+  parsed: ParsedTask[],
+  tasks: TaskSpec[],
+  settings: Settings,
+  repoSet: RepoSet | null | undefined,
+  issues: SpecIssue[],
+): TaskSpec[] {
   const copies = new Map<string, string[]>();
   const out: TaskSpec[] = [];
   tasks.forEach((task, i) => {
     const p = parsed[i];
     const raw = p.raw;
-    const at = (field: FieldPath, keyLine = false) => ({ file: p.file, line: p.locate([...p.pathPrefix, ...field], keyLine), path: formatPath([...p.pathPrefix, ...field]) });
+    const at = (field: FieldPath, keyLine = false) => ({
+      file: p.file,
+      line: p.locate([...p.pathPrefix, ...field], keyLine),
+      path: formatPath([...p.pathPrefix, ...field]),
+    });
     if (raw.enabled === false) {
       copies.set(task.id, []);
       return;
@@ -162,11 +213,17 @@ export function expandRepoTargets(parsed: ParsedTask[], tasks: TaskSpec[], setti
     }
     const key = given[0];
     if (given.length > 1) {
-      issues.push({ ...at([given[1]], true), message: `give one of ${TARGET_KEYS.join(', ')}; this task has both "${given[0]}" and "${given[1]}"` });
+      issues.push({
+        ...at([given[1]], true),
+        message: `give one of ${TARGET_KEYS.join(', ')}; this task has both "${given[0]}" and "${given[1]}"`,
+      });
       return;
     }
     if (raw.context?.repo !== undefined) {
-      issues.push({ ...at(['context', 'repo']), message: `a task that runs on repos by "${key}" may not also name context.repo` });
+      issues.push({
+        ...at(['context', 'repo']),
+        message: `a task that runs on repos by "${key}" may not also name context.repo`,
+      });
       return;
     }
     const targets = resolveTargets(raw, key, repoSet, at, issues);
@@ -174,15 +231,30 @@ export function expandRepoTargets(parsed: ParsedTask[], tasks: TaskSpec[], setti
     const names = new Set<string>();
     for (const r of targets) {
       if (names.has(r.name)) {
-        issues.push({ ...at([key]), message: `two repos are both named "${r.name}"; list them in the repos file with distinct names` });
+        issues.push({
+          ...at([key]),
+          message: `two repos are both named "${r.name}"; list them in the repos file with distinct names`,
+        });
         return;
       }
       names.add(r.name);
     }
-    const maxWorkers = (raw.parallel ?? settings.parallel) === false ? 1 : (raw.max_workers ?? settings.max_workers ?? 1000);
-    copies.set(task.id, targets.map((r) => `${task.id}@${r.name}`));
+    const maxWorkers =
+      (raw.parallel ?? settings.parallel) === false ? 1 : (raw.max_workers ?? settings.max_workers ?? 1000);
+    copies.set(
+      task.id,
+      targets.map((r) => `${task.id}@${r.name}`),
+    );
     for (const r of targets) {
-      out.push({ ...task, id: `${task.id}@${r.name}`, title: `${task.title} · ${r.name}`, repo: r.location, repoName: r.name, simpleMode, fanOut: { of: task.id, maxWorkers } });
+      out.push({
+        ...task,
+        id: `${task.id}@${r.name}`,
+        title: `${task.title} · ${r.name}`,
+        repo: r.location,
+        repoName: r.name,
+        simpleMode,
+        fanOut: { of: task.id, maxWorkers },
+      });
     }
   });
   return out.map((t) => ({
@@ -205,7 +277,10 @@ function resolveTargets(
   if (key === 'repos') return raw.repos!.map(repoAtPath);
   if (repoSet === null) return undefined;
   if (!repoSet) {
-    issues.push({ ...at([key]), message: `"${key}" picks repos from a repos file: put repos.yaml beside the task file or set repos_file in the batch settings` });
+    issues.push({
+      ...at([key]),
+      message: `"${key}" picks repos from a repos file: put repos.yaml beside the task file or set repos_file in the batch settings`,
+    });
     return undefined;
   }
   const all = repoSet.repos;
@@ -215,7 +290,10 @@ function resolveTargets(
     if (found.length > 0) return found;
     const groups = [...new Set(all.flatMap((r) => (r.group ? [r.group] : [])))];
     const hint = didYouMean(g, groups);
-    issues.push({ ...at(['group']), message: `no repo in group "${g}" in ${repoSet.file}${hint ? `; did you mean "${hint}"?` : ''} (groups: ${['all', ...groups].join(', ')})` });
+    issues.push({
+      ...at(['group']),
+      message: `no repo in group "${g}" in ${repoSet.file}${hint ? `; did you mean "${hint}"?` : ''} (groups: ${['all', ...groups].join(', ')})`,
+    });
     return undefined;
   }
   if (key === 'tag') {
@@ -223,7 +301,10 @@ function resolveTargets(
     if (found.length > 0) return found;
     const tags = [...new Set(all.flatMap((r) => r.tags))];
     const hint = didYouMean(raw.tag!, tags);
-    issues.push({ ...at(['tag']), message: `no repo tagged "${raw.tag}" in ${repoSet.file}${hint ? `; did you mean "${hint}"?` : ''}` });
+    issues.push({
+      ...at(['tag']),
+      message: `no repo tagged "${raw.tag}" in ${repoSet.file}${hint ? `; did you mean "${hint}"?` : ''}`,
+    });
     return undefined;
   }
   const byName = new Map(all.map((r) => [r.name, r]));
@@ -235,7 +316,10 @@ function resolveTargets(
     else {
       ok = false;
       const hint = didYouMean(n, [...byName.keys()]);
-      issues.push({ ...at(['repo_names', j]), message: `unknown repo "${n}" in ${repoSet.file}${hint ? `; did you mean "${hint}"?` : ''}` });
+      issues.push({
+        ...at(['repo_names', j]),
+        message: `unknown repo "${n}" in ${repoSet.file}${hint ? `; did you mean "${hint}"?` : ''}`,
+      });
     }
   });
   return ok ? found : undefined;

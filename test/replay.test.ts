@@ -19,7 +19,9 @@ const DIR = path.join(__dirname, 'fixtures', 'histories');
 
 test('committed histories replay without nondeterminism', async () => {
   const index: Record<string, string> = JSON.parse(readFileSync(path.join(DIR, 'index.json'), 'utf8'));
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.json') && f !== 'index.json').sort();
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.json') && f !== 'index.json')
+    .sort();
   assert.ok(files.length >= 4, `expected recorded histories in ${DIR}, found ${files.length}`);
   assert.deepEqual(Object.keys(index).sort(), files, 'index.json names every history');
   await assertHistoriesReplay(committed());
@@ -36,7 +38,17 @@ test('a nondeterministic change fails the check with what to do: pin, patch or v
   // Version B makes an extra activity call at the start of every batch and agent loop.
   const root = buildVersionB();
   try {
-    const bundle = await bundleWorkflowCode({ workflowsPath: path.join(root, 'workflows', 'index.ts'), logger: { log: () => undefined, trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined } });
+    const bundle = await bundleWorkflowCode({
+      workflowsPath: path.join(root, 'workflows', 'index.ts'),
+      logger: {
+        log: () => undefined,
+        trace: () => undefined,
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: () => undefined,
+      },
+    });
     const err = await assertHistoriesReplay(committed(), bundle).then(
       () => undefined,
       (e: Error) => e,

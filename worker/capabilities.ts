@@ -36,7 +36,10 @@ function dockerReachable(host: NightshiftConfig['host']): boolean {
   }
 }
 
-export function detectCapabilities(config: Pick<NightshiftConfig, 'github' | 'e2b' | 'host'>, sources: CapabilitySources): WorkerCapabilities {
+export function detectCapabilities(
+  config: Pick<NightshiftConfig, 'github' | 'e2b' | 'host'>,
+  sources: CapabilitySources,
+): WorkerCapabilities {
   const given = new Set(sources.givenProviders ?? []);
   const has: Record<Capability, boolean> = {
     model: sources.modelConfigured,
@@ -46,16 +49,26 @@ export function detectCapabilities(config: Pick<NightshiftConfig, 'github' | 'e2
     docker: given.has('docker') || dockerReachable(config.host),
   };
   const routed = new Set(CAPABILITIES.filter((c) => has[c]));
-  const sandboxes = [...(onPath('bwrap', config.host.searchPath) ? ['local (bwrap)'] : []), ...(has.e2b ? ['e2b'] : []), ...(has.docker ? ['docker'] : [])];
+  const sandboxes = [
+    ...(onPath('bwrap', config.host.searchPath) ? ['local (bwrap)'] : []),
+    ...(has.e2b ? ['e2b'] : []),
+    ...(has.docker ? ['docker'] : []),
+  ];
   return { routed, sandboxes };
 }
 
 /** The lines a worker prints at start: what it will take and what it leaves to other workers. */
-export function describeCapabilities(c: WorkerCapabilities, queues: { queue: string; capability?: Capability }[]): string[] {
+export function describeCapabilities(
+  c: WorkerCapabilities,
+  queues: { queue: string; capability?: Capability }[],
+): string[] {
   const lines = [`polls ${queues.map((q) => q.queue).join(', ')}`];
   for (const capability of CAPABILITIES) {
-    if (!c.routed.has(capability)) lines.push(`leaves ${capability} work to other workers: it needs ${CAPABILITY_NEEDS[capability]}`);
+    if (!c.routed.has(capability))
+      lines.push(`leaves ${capability} work to other workers: it needs ${CAPABILITY_NEEDS[capability]}`);
   }
-  lines.push(`sandboxes: ${c.sandboxes.length ? c.sandboxes.join(', ') : 'none found (no bwrap, Docker engine or E2B_API_KEY)'}`);
+  lines.push(
+    `sandboxes: ${c.sandboxes.length ? c.sandboxes.join(', ') : 'none found (no bwrap, Docker engine or E2B_API_KEY)'}`,
+  );
   return lines;
 }

@@ -8,7 +8,13 @@ import { bundleWorkflowCode, NativeConnection, Worker, type WorkerOptions } from
 import { createActivities, type ActivityDeps } from '../activities';
 import { type NightshiftConfig } from '../common/config';
 import { installModelFile } from '../common/models-file';
-import { CAPABILITIES, capabilityActivities, capabilityQueue, hostTaskQueue, type Capability } from '../common/task-queues';
+import {
+  CAPABILITIES,
+  capabilityActivities,
+  capabilityQueue,
+  hostTaskQueue,
+  type Capability,
+} from '../common/task-queues';
 import { TASK_QUEUE } from '../contract';
 import { describeCapabilities, detectCapabilities, type WorkerCapabilities } from './capabilities';
 import { promoteWhenPolling, workerDeploymentOptions } from './versioning';
@@ -81,7 +87,10 @@ export class NightshiftWorker {
 
   /** What the worker takes and what it leaves to others, for its start-up lines. */
   describe(): string[] {
-    return describeCapabilities(this.capabilities, [{ queue: this.taskQueue }, ...this.capable.map(({ capability, queue }) => ({ queue, capability }))]);
+    return describeCapabilities(this.capabilities, [
+      { queue: this.taskQueue },
+      ...this.capable.map(({ capability, queue }) => ({ queue, capability })),
+    ]);
   }
 
   /** Runs until SIGINT/SIGTERM or `shutdown()`; one worker failing stops the others. */
@@ -100,7 +109,10 @@ export class NightshiftWorker {
   async runUntil<R>(until: Promise<R> | (() => Promise<R>)): Promise<R> {
     const running = this.run();
     try {
-      return await Promise.race([typeof until === 'function' ? until() : until, running.then(() => Promise.reject(new Error('the worker stopped before the awaited work finished')))]);
+      return await Promise.race([
+        typeof until === 'function' ? until() : until,
+        running.then(() => Promise.reject(new Error('the worker stopped before the awaited work finished'))),
+      ]);
     } finally {
       this.shutdown();
       await running.catch(() => undefined);
@@ -120,7 +132,9 @@ export class NightshiftWorker {
  * `ownHostQueue`: also poll this host's own queue, so local sandboxes created here are
  * worked on here (a worker process; in-process test workers share one root and skip it).
  */
-export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownHostQueue?: boolean }): Promise<NightshiftWorker> {
+export async function createNightshiftWorker(
+  o: NightshiftWorkerOptions & { ownHostQueue?: boolean },
+): Promise<NightshiftWorker> {
   // Activities price and shape requests from the table in force; a bad file stops the worker here, not mid-night.
   installModelFile(o.config.modelsFile);
   // Created or migrated here, so a worker that cannot reach its store stops at start, not mid-night.
@@ -130,9 +144,21 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownH
   const client = new Client({ connection: o.connection, namespace: o.config.temporal.namespace });
   const hostQueue = o.ownHostQueue ? hostTaskQueue(o.config.hostId) : undefined;
   // One set of activities for every queue: the sandboxes they hold are this process's.
-  const activities = createActivities({ config: o.config, temporalClient: client, hostTaskQueue: hostQueue, ...o.deps, store });
-  const modelConfigured = o.deps && 'anthropic' in o.deps ? o.deps.anthropic !== undefined : Boolean(o.config.anthropic.apiKey || o.config.anthropic.baseUrl);
-  const capabilities = detectCapabilities(o.config, { modelConfigured, givenProviders: Object.keys(o.deps?.otherSandboxes ?? {}) });
+  const activities = createActivities({
+    config: o.config,
+    temporalClient: client,
+    hostTaskQueue: hostQueue,
+    ...o.deps,
+    store,
+  });
+  const modelConfigured =
+    o.deps && 'anthropic' in o.deps
+      ? o.deps.anthropic !== undefined
+      : Boolean(o.config.anthropic.apiKey || o.config.anthropic.baseUrl);
+  const capabilities = detectCapabilities(o.config, {
+    modelConfigured,
+    givenProviders: Object.keys(o.deps?.otherSandboxes ?? {}),
+  });
   const taskQueue = o.taskQueue ?? TASK_QUEUE;
   const deployment = workerDeploymentOptions(o.config.deployment, code.code);
   const common: Partial<WorkerOptions> = {
@@ -148,23 +174,61 @@ export async function createNightshiftWorker(o: NightshiftWorkerOptions & { ownH
   };
   // GitHub's activities stay on the main queue even without a token: a PR for a local remote
   // goes there and is answered "skipped"; one for GitHub goes to the GitHub queue instead.
-  const lacking = CAPABILITIES.filter((c) => c !== 'github' && !capabilities.routed.has(c)).flatMap((c) => capabilityActivities(c) ?? []);
+  const lacking = CAPABILITIES.filter((c) => c !== 'github' && !capabilities.routed.has(c)).flatMap(
+    (c) => capabilityActivities(c) ?? [],
+  );
   // Work it cannot do is not registered at all: a model call of a night from before the
   // capability queues, landing here, is then retried until a capable worker takes it.
   const mainActivities = Object.fromEntries(Object.entries(activities).filter(([name]) => !lacking.includes(name)));
-  const main = await Worker.create({ ...common, taskQueue, workflowBundle: code, activities: mainActivities, ...o.workerOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) });
+  const main = await Worker.create({
+    ...common,
+    taskQueue,
+    workflowBundle: code,
+    activities: mainActivities,
+    ...o.workerOptions,
+    interceptors: withTaskEvents(o.workerOptions?.interceptors),
+  });
   // Activities only on the other queues: the workflows stay on the main queue.
   const { workflowBundle: _bundle, workflowsPath: _path, ...activityOptions } = o.workerOptions ?? {};
   const capable = [];
   for (const capability of capabilities.routed) {
     // A provider's queue carries every step on its sandboxes: all this worker can run.
     const carried = capabilityActivities(capability);
-    const own = carried ? Object.fromEntries(Object.entries(activities).filter(([name]) => carried.includes(name))) : mainActivities;
+    const own = carried
+      ? Object.fromEntries(Object.entries(activities).filter(([name]) => carried.includes(name)))
+      : mainActivities;
     const queue = capabilityQueue(taskQueue, capability);
-    capable.push({ capability, queue, worker: await Worker.create({ ...common, taskQueue: queue, activities: own, ...activityOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) }) });
+    capable.push({
+      capability,
+      queue,
+      worker: await Worker.create({
+        ...common,
+        taskQueue: queue,
+        activities: own,
+        ...activityOptions,
+        interceptors: withTaskEvents(o.workerOptions?.interceptors),
+      }),
+    });
   }
-  const host = hostQueue ? { queue: hostQueue, worker: await Worker.create({ ...common, taskQueue: hostQueue, activities: mainActivities, ...activityOptions, interceptors: withTaskEvents(o.workerOptions?.interceptors) }) } : undefined;
-  void promoteWhenPolling({ worker: main, client, settings: o.config.deployment, options: o.workerOptions?.workerDeploymentOptions ?? deployment, say: (line) => console.error(`nightshift worker: ${line}`) });
+  const host = hostQueue
+    ? {
+        queue: hostQueue,
+        worker: await Worker.create({
+          ...common,
+          taskQueue: hostQueue,
+          activities: mainActivities,
+          ...activityOptions,
+          interceptors: withTaskEvents(o.workerOptions?.interceptors),
+        }),
+      }
+    : undefined;
+  void promoteWhenPolling({
+    worker: main,
+    client,
+    settings: o.config.deployment,
+    options: o.workerOptions?.workerDeploymentOptions ?? deployment,
+    say: (line) => console.error(`nightshift worker: ${line}`),
+  });
   return new NightshiftWorker(main, capable, capabilities, host);
 }
 

@@ -11,7 +11,12 @@
  */
 import type { Context } from '@temporalio/activity';
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
-import { Runtime, type ActivityInboundCallsInterceptor, type ActivityInterceptorsFactory, type WorkerInterceptors } from '@temporalio/worker';
+import {
+  Runtime,
+  type ActivityInboundCallsInterceptor,
+  type ActivityInterceptorsFactory,
+  type WorkerInterceptors,
+} from '@temporalio/worker';
 import type { NightshiftConfig } from '../common/config';
 import { BATCH_WORKFLOW, TASK_WORKFLOW } from '../contract';
 
@@ -33,17 +38,26 @@ const SEVERITY: Record<LogLevel, number> = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 
 
 /** One line of agent or SDK text: no control characters (a terminal escape in a question stays text), bounded. */
 export function oneLine(s: unknown, max = 200): string {
-  const flat = String(s ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\s]+/g, ' ').trim();
+  const flat = String(s ?? '')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\s]+/g, ' ')
+    .trim();
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-const errorMessage = (e: unknown) => oneLine(e instanceof Error || (typeof e === 'object' && e !== null && 'message' in e) ? (e as { message: unknown }).message : e, 300);
+const errorMessage = (e: unknown) =>
+  oneLine(
+    e instanceof Error || (typeof e === 'object' && e !== null && 'message' in e)
+      ? (e as { message: unknown }).message
+      : e,
+    300,
+  );
 
 /** The SDK meta worth a line: where it happened, and an error's message (never its dump). */
 function briefMeta(meta: LogMetadata | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!meta) return out;
-  for (const k of ['workflowType', 'workflowId', 'activityType', 'taskQueue', 'state']) if (typeof meta[k] === 'string') out[k] = oneLine(meta[k], 120);
+  for (const k of ['workflowType', 'workflowId', 'activityType', 'taskQueue', 'state'])
+    if (typeof meta[k] === 'string') out[k] = oneLine(meta[k], 120);
   if (meta.error !== undefined) out.error = errorMessage(meta.error);
   return out;
 }
@@ -58,7 +72,11 @@ function lifecycleEvent(message: string, meta: LogMetadata | undefined): TaskEve
     case 'Workflow started':
       return { event: `${who}.started`, workflowId, text: 'started' };
     case 'Workflow completed':
-      return { event: `${who}.${who === 'task' ? 'succeeded' : 'completed'}`, workflowId, text: who === 'task' ? 'succeeded' : 'completed' };
+      return {
+        event: `${who}.${who === 'task' ? 'succeeded' : 'completed'}`,
+        workflowId,
+        text: who === 'task' ? 'succeeded' : 'completed',
+      };
     case 'Workflow completed as cancelled':
       return { event: `${who}.cancelled`, workflowId, text: 'cancelled' };
     case 'Workflow failed': {
@@ -99,7 +117,10 @@ export class NightshiftLogger implements Logger {
       if (event.event !== 'worker') nightLogs?.append(event, time);
       if (this.format === 'json') this.write(JSON.stringify({ time, ...event }));
       // The worker's own lines (connected, waiting, draining) read as they always have.
-      else this.write(event.event === 'worker' ? `nightshift worker: ${event.text}` : `${time} ${event.workflowId} ${event.text}`);
+      else
+        this.write(
+          event.event === 'worker' ? `nightshift worker: ${event.text}` : `${time} ${event.workflowId} ${event.text}`,
+        );
       return;
     }
     if (SEVERITY[level] < SEVERITY[this.level]) return;
@@ -109,7 +130,9 @@ export class NightshiftLogger implements Logger {
       return;
     }
     const where = [brief.workflowId, brief.activityType, brief.state].filter(Boolean).join(' ');
-    this.write(`${time} ${level} ${oneLine(message, 500)}${where ? ` (${where})` : ''}${brief.error ? `: ${brief.error}` : ''}`);
+    this.write(
+      `${time} ${level} ${oneLine(message, 500)}${where ? ` (${where})` : ''}${brief.error ? `: ${brief.error}` : ''}`,
+    );
   }
 
   trace(message: string, meta?: LogMetadata): void {
@@ -166,7 +189,12 @@ export function activityEvent(activityType: string, workflowId: string, input: u
       const cost = Number(r.costUsd ?? 0);
       const calls = (Array.isArray(r.toolCalls) ? r.toolCalls : []) as { name: string; summary: string }[];
       const turn = Number(r.turn ?? i.turn);
-      const tokens = { input: usage.input ?? 0, output: usage.output ?? 0, cacheRead: usage.cacheRead ?? 0, cacheWrite: usage.cacheWrite ?? 0 };
+      const tokens = {
+        input: usage.input ?? 0,
+        output: usage.output ?? 0,
+        cacheRead: usage.cacheRead ?? 0,
+        cacheWrite: usage.cacheWrite ?? 0,
+      };
       const turnEvent: TaskEvent = {
         event: 'task.turn',
         workflowId,
@@ -176,25 +204,80 @@ export function activityEvent(activityType: string, workflowId: string, input: u
         model: oneLine(r.model, 80),
         text: `turn ${turn}: ${tokens.input + tokens.cacheRead + tokens.cacheWrite} in / ${tokens.output} out tokens, $${cost.toFixed(4)}${calls.length ? `; ${calls.length} tool call${calls.length === 1 ? '' : 's'}` : ''}`,
       };
-      return [turnEvent, ...calls.map((c) => ({ event: 'task.tool', workflowId, turn, tool: oneLine(c.name, 60), summary: oneLine(c.summary), text: `turn ${turn}: ${oneLine(c.name, 60)} ${oneLine(c.summary)}`.trimEnd() }))];
+      return [
+        turnEvent,
+        ...calls.map((c) => ({
+          event: 'task.tool',
+          workflowId,
+          turn,
+          tool: oneLine(c.name, 60),
+          summary: oneLine(c.summary),
+          text: `turn ${turn}: ${oneLine(c.name, 60)} ${oneLine(c.summary)}`.trimEnd(),
+        })),
+      ];
     }
     case 'recordQuestion':
-      return [{ event: 'task.question', workflowId, turn: i.turn, question: oneLine(r.question, 300), text: `asks: ${oneLine(r.question, 300)}` }];
+      return [
+        {
+          event: 'task.question',
+          workflowId,
+          turn: i.turn,
+          question: oneLine(r.question, 300),
+          text: `asks: ${oneLine(r.question, 300)}`,
+        },
+      ];
     case 'recordAnswer':
       return [{ event: 'task.answered', workflowId, turn: i.turn, text: `got an answer: ${oneLine(i.summary, 120)}` }];
     case 'runChecks': {
-      const results = (Array.isArray(r.results) ? r.results : []) as { command: string; exitCode: number; passed: boolean }[];
+      const results = (Array.isArray(r.results) ? r.results : []) as {
+        command: string;
+        exitCode: number;
+        passed: boolean;
+      }[];
       const failing = results.filter((c) => !c.passed).map((c) => `${oneLine(c.command, 80)} (exit ${c.exitCode})`);
-      return [{ event: 'task.checks', workflowId, passed: r.passed === true, text: r.passed ? `checks passed (${results.length})` : `checks FAILED: ${failing.join(', ')}` }];
+      return [
+        {
+          event: 'task.checks',
+          workflowId,
+          passed: r.passed === true,
+          text: r.passed ? `checks passed (${results.length})` : `checks FAILED: ${failing.join(', ')}`,
+        },
+      ];
     }
     case 'pushWork':
-      return [{ event: 'task.delivered', workflowId, branch: oneLine(i.branch, 200), pushed: r.pushed === true, text: r.pushed ? `pushed ${oneLine(i.branch, 200)}` : `kept ${oneLine(i.branch, 200)} locally, not pushed: ${oneLine(r.reason)}` }];
+      return [
+        {
+          event: 'task.delivered',
+          workflowId,
+          branch: oneLine(i.branch, 200),
+          pushed: r.pushed === true,
+          text: r.pushed
+            ? `pushed ${oneLine(i.branch, 200)}`
+            : `kept ${oneLine(i.branch, 200)} locally, not pushed: ${oneLine(r.reason)}`,
+        },
+      ];
     case 'openPullRequest':
       return typeof r.url === 'string'
-        ? [{ event: 'task.delivered', workflowId, prUrl: oneLine(r.url, 300), text: `${r.draft ? 'draft ' : ''}pull request ${oneLine(r.url, 300)}` }]
+        ? [
+            {
+              event: 'task.delivered',
+              workflowId,
+              prUrl: oneLine(r.url, 300),
+              text: `${r.draft ? 'draft ' : ''}pull request ${oneLine(r.url, 300)}`,
+            },
+          ]
         : [{ event: 'task.delivered', workflowId, text: `no pull request: ${oneLine(r.skipped)}` }];
     case 'runCommandTask':
-      return [{ event: 'task.command', workflowId, exitCode: r.exitCode, text: r.timedOut ? 'command timed out' : `command exited ${String(r.exitCode)} after ${(Number(r.durationMs ?? 0) / 1000).toFixed(1)} s` }];
+      return [
+        {
+          event: 'task.command',
+          workflowId,
+          exitCode: r.exitCode,
+          text: r.timedOut
+            ? 'command timed out'
+            : `command exited ${String(r.exitCode)} after ${(Number(r.durationMs ?? 0) / 1000).toFixed(1)} s`,
+        },
+      ];
     default:
       return [];
   }
@@ -220,7 +303,10 @@ function nightSettings(activityType: string, result: unknown): { logFile?: strin
 class TaskEventsInbound implements ActivityInboundCallsInterceptor {
   constructor(private readonly ctx: Context) {}
 
-  async execute(input: Parameters<NonNullable<ActivityInboundCallsInterceptor['execute']>>[0], next: Parameters<NonNullable<ActivityInboundCallsInterceptor['execute']>>[1]): Promise<unknown> {
+  async execute(
+    input: Parameters<NonNullable<ActivityInboundCallsInterceptor['execute']>>[0],
+    next: Parameters<NonNullable<ActivityInboundCallsInterceptor['execute']>>[1],
+  ): Promise<unknown> {
     const result = await next(input);
     const { activityType, workflowExecution } = this.ctx.info;
     if (!workflowExecution) return result;

@@ -25,12 +25,23 @@ export function unreachableReason(err: unknown): string {
 }
 
 /** Connects and registers the worker, retrying with backoff while the server cannot be reached. */
-async function connectAndCreate(config: NightshiftConfig, store: StateStore, workerOptions: Partial<WorkerOptions> | undefined, stopped: () => boolean): Promise<{ connection: NativeConnection; worker: NightshiftWorker } | undefined> {
+async function connectAndCreate(
+  config: NightshiftConfig,
+  store: StateStore,
+  workerOptions: Partial<WorkerOptions> | undefined,
+  stopped: () => boolean,
+): Promise<{ connection: NativeConnection; worker: NightshiftWorker } | undefined> {
   for (let attempt = 0; !stopped(); attempt++) {
     let connection: NativeConnection | undefined;
     try {
       connection = await connectWorker(config);
-      const worker = await createNightshiftWorker({ config, connection, workerOptions, ownHostQueue: true, deps: { store } });
+      const worker = await createNightshiftWorker({
+        config,
+        connection,
+        workerOptions,
+        ownHostQueue: true,
+        deps: { store },
+      });
       return { connection, worker };
     } catch (err) {
       await connection?.close().catch(() => undefined);
@@ -46,7 +57,10 @@ async function connectAndCreate(config: NightshiftConfig, store: StateStore, wor
 
 function isUnreachable(err: unknown): boolean {
   const e = err as { name?: string; message?: string };
-  return e?.name === 'TransportError' || /transport|connect|refused|unavailable|dns|timed? ?out|deadline|broken pipe|reset/i.test(String(e?.message ?? err));
+  return (
+    e?.name === 'TransportError' ||
+    /transport|connect|refused|unavailable|dns|timed? ?out|deadline|broken pipe|reset/i.test(String(e?.message ?? err))
+  );
 }
 
 async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
@@ -59,7 +73,9 @@ async function sleepUnless(ms: number, stopped: () => boolean): Promise<void> {
  * reconnects when a running worker loses it (a server restart).
  * `workerOptions` lets test entry points add interceptors; `config` carries the CLI's flags.
  */
-export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; config?: NightshiftConfig } = {}): Promise<void> {
+export async function runWorker(
+  o: { workerOptions?: Partial<WorkerOptions>; config?: NightshiftConfig } = {},
+): Promise<void> {
   const config = o.config ?? loadConfig();
   let stopping = false;
   let running = false;
@@ -67,7 +83,10 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
     if (stopping) return;
     stopping = true;
     // Worker.run() drains on these signals by itself (the SDK's runtime listens); this says so.
-    if (running) say(`${signal}: draining; running activities get ${SHUTDOWN_GRACE} to finish, then go back to the server for another worker`);
+    if (running)
+      say(
+        `${signal}: draining; running activities get ${SHUTDOWN_GRACE} to finish, then go back to the server for another worker`,
+      );
     else say(`${signal}: stopping`);
   };
   // Opened once, before Temporal: a store that cannot be reached stops the worker with its own error, not a wait for Temporal.
@@ -77,7 +96,10 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
     say(`could not sweep the sandbox volumes dead workers left: ${err.message}`);
     return [];
   });
-  if (swept.length) say(`unmounted ${swept.length} sandbox volume${swept.length === 1 ? '' : 's'} left by dead workers: ${swept.join(', ')}`);
+  if (swept.length)
+    say(
+      `unmounted ${swept.length} sandbox volume${swept.length === 1 ? '' : 's'} left by dead workers: ${swept.join(', ')}`,
+    );
   // The nights' log_file: this process's task events for a night go to its file too.
   const nightLogs = new NightLogs({ root: config.root, home: os.homedir(), store, say });
   setNightLogs(nightLogs);
@@ -89,7 +111,9 @@ export async function runWorker(o: { workerOptions?: Partial<WorkerOptions>; con
       if (!up) break;
       // What it takes and leaves, before the ready line: a worker without a model key is not broken, it leaves model calls to others.
       for (const line of up.worker.describe()) say(line);
-      say(`task queue ${up.worker.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}, own queue ${up.worker.hostTaskQueue}, state store ${store.location}`);
+      say(
+        `task queue ${up.worker.taskQueue} on ${config.temporal.address} (namespace ${config.temporal.namespace}), root ${config.root}, own queue ${up.worker.hostTaskQueue}, state store ${store.location}`,
+      );
       running = true;
       try {
         // Resolves after SIGINT/SIGTERM, once in-flight tasks are finished or handed back.

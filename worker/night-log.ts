@@ -37,7 +37,8 @@ export class NightLogs implements NightLogSink {
     const known = this.files.get(batchId);
     const file = this.checked(batchId, logFile);
     this.files.set(batchId, { path: file });
-    if (file && known?.path !== file) this.write(file, `${new Date().toISOString()} ${oneLine(batchId, 200)} logging to ${file} from this worker`);
+    if (file && known?.path !== file)
+      this.write(file, `${new Date().toISOString()} ${oneLine(batchId, 200)} logging to ${file} from this worker`);
   }
 
   append(e: TaskEvent, time: string): void {
@@ -71,7 +72,8 @@ export class NightLogs implements NightLogSink {
         .then((raw) => {
           const file = this.checked(batchId, raw);
           // learn() may have answered meanwhile; it wins.
-          if (!this.files.get(batchId) || this.files.get(batchId)?.until !== undefined) this.files.set(batchId, file ? { path: file } : { until: Date.now() + MISS_TTL_MS });
+          if (!this.files.get(batchId) || this.files.get(batchId)?.until !== undefined)
+            this.files.set(batchId, file ? { path: file } : { until: Date.now() + MISS_TTL_MS });
           return this.files.get(batchId)?.path;
         })
         .catch(() => undefined)
@@ -85,7 +87,9 @@ export class NightLogs implements NightLogSink {
   private async storedLogFile(batchId: string): Promise<string | undefined> {
     const store = this.o.store;
     if (!store) return undefined;
-    const headers = (await store.list('specs', batchId, 'normalized-')).filter((k) => /^normalized-[0-9a-f]+\.json$/.test(k));
+    const headers = (await store.list('specs', batchId, 'normalized-')).filter((k) =>
+      /^normalized-[0-9a-f]+\.json$/.test(k),
+    );
     for (const key of headers) {
       const raw = await store.get('specs', batchId, key);
       const logFile = raw ? (JSON.parse(raw) as { settings?: { logFile?: unknown } }).settings?.logFile : undefined;
@@ -97,7 +101,14 @@ export class NightLogs implements NightLogSink {
   /** Appends in order per file; never throws. */
   private write(file: string, line: string): void {
     const prev = this.chains.get(file) ?? Promise.resolve();
-    const next = prev.then(() => this.appendLine(file, `${line}\n`)).catch((err: unknown) => this.once(`failed:${file}`, `cannot write the night's log ${file}: ${err instanceof Error ? err.message : String(err)}`));
+    const next = prev
+      .then(() => this.appendLine(file, `${line}\n`))
+      .catch((err: unknown) =>
+        this.once(
+          `failed:${file}`,
+          `cannot write the night's log ${file}: ${err instanceof Error ? err.message : String(err)}`,
+        ),
+      );
     this.chains.set(file, next);
     void next.finally(() => {
       if (this.chains.get(file) === next) this.chains.delete(file);
@@ -107,7 +118,11 @@ export class NightLogs implements NightLogSink {
   private async appendLine(file: string, line: string): Promise<void> {
     await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
     // No following a link planted at the log's name: the line goes to that file or nowhere.
-    const handle = await fs.open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+    const handle = await fs.open(
+      file,
+      constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       const { size } = await handle.stat();
       if (this.full.has(file)) return;

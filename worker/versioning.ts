@@ -25,17 +25,28 @@ const DRAINED = 5;
  * from a tarball) the workflow bundle's own hash stands in for the commit.
  */
 export function defaultBuildId(bundleCode: string): string {
-  const { version } = JSON.parse(readFileSync(path.join(NIGHTSHIFT_CHECKOUT, 'package.json'), 'utf8')) as { version: string };
+  const { version } = JSON.parse(readFileSync(path.join(NIGHTSHIFT_CHECKOUT, 'package.json'), 'utf8')) as {
+    version: string;
+  };
   let commit: string;
   try {
-    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: NIGHTSHIFT_CHECKOUT, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString().trim();
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd: NIGHTSHIFT_CHECKOUT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    })
+      .toString()
+      .trim();
   } catch {
     commit = `bundle-${createHash('sha256').update(bundleCode).digest('hex').slice(0, 12)}`;
   }
   return `${version}+${commit}`;
 }
 
-export function workerDeploymentOptions(settings: DeploymentSettings, bundleCode: string): DeploymentOptions | undefined {
+export function workerDeploymentOptions(
+  settings: DeploymentSettings,
+  bundleCode: string,
+): DeploymentOptions | undefined {
   if (!settings.versioning) return undefined;
   return {
     version: { deploymentName: settings.name, buildId: settings.buildId ?? defaultBuildId(bundleCode) },
@@ -57,7 +68,13 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * lost it; never for an old version that a newer one replaced. Ends when the worker stops;
  * a night started before promotion waits in the queue and is not lost.
  */
-export async function promoteWhenPolling(o: { worker: Worker; client: Client; settings: DeploymentSettings; options: DeploymentOptions | undefined; say: (line: string) => void }): Promise<void> {
+export async function promoteWhenPolling(o: {
+  worker: Worker;
+  client: Client;
+  settings: DeploymentSettings;
+  options: DeploymentOptions | undefined;
+  say: (line: string) => void;
+}): Promise<void> {
   if (!o.options || o.settings.promote !== 'auto') return;
   const { deploymentName, buildId } = o.options.version;
   const namespace = o.client.options.namespace;
@@ -77,7 +94,10 @@ export async function promoteWhenPolling(o: { worker: Worker; client: Client; se
         } else if (own?.status === DRAINING || own?.status === DRAINED) {
           // A version that was replaced must not take over again because one of its workers
           // restarted (a crash during a rolling deploy); going back is the operator's call.
-          if (!saidReplaced) o.say(`version ${deploymentName}:${buildId} was replaced by ${current?.buildId ?? 'another'}; not making it current again (set-current-version does, on purpose)`);
+          if (!saidReplaced)
+            o.say(
+              `version ${deploymentName}:${buildId} was replaced by ${current?.buildId ?? 'another'}; not making it current again (set-current-version does, on purpose)`,
+            );
           saidReplaced = settled = true;
         } else {
           await o.client.workflowService.setWorkerDeploymentCurrentVersion({
@@ -89,13 +109,19 @@ export async function promoteWhenPolling(o: { worker: Worker; client: Client; se
             ignoreMissingTaskQueues: true,
           });
           // The first version of a deployment becoming current is the ordinary start, not news.
-          if (current?.buildId) o.say(`version ${deploymentName}:${buildId} is now current (was ${current.buildId}; workflows pinned to it finish there)`);
+          if (current?.buildId)
+            o.say(
+              `version ${deploymentName}:${buildId} is now current (was ${current.buildId}; workflows pinned to it finish there)`,
+            );
           settled = true;
         }
         failures = 0;
       } catch (err) {
         // Not registered yet (the first poll is on its way), or another worker promoted concurrently: look again soon.
-        if (++failures === 30) o.say(`cannot make ${deploymentName}:${buildId} current yet (${err instanceof Error ? err.message : String(err)}); still trying`);
+        if (++failures === 30)
+          o.say(
+            `cannot make ${deploymentName}:${buildId} current yet (${err instanceof Error ? err.message : String(err)}); still trying`,
+          );
       }
     }
     await pause(settled ? RECHECK_MS : Math.min(200 * (failures + 1), 2000));

@@ -11,7 +11,14 @@
  * workers with it poll; those profiles are built inside a running workflow (they ask
  * `patched` and the workflow's queue), the rest are pure data.
  */
-import { ActivityFailure, patched, TimeoutFailure, workflowInfo, type ActivityOptions, type RetryPolicy } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  patched,
+  TimeoutFailure,
+  workflowInfo,
+  type ActivityOptions,
+  type RetryPolicy,
+} from '@temporalio/workflow';
 import { DELIVERY_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../common/errors';
 import { deliversToGitHub } from '../common/remote-repo';
 import { capabilityQueue, isHostTaskQueue, isRemoteProvider, type Capability } from '../common/task-queues';
@@ -44,7 +51,8 @@ function needing(capability: Capability, options: ActivityOptions, patchId = CAP
 }
 
 /** `options` on the GitHub queue: only workers with GITHUB_TOKEN take them. Call inside a workflow. */
-export const onGitHub = (options: ActivityOptions): ActivityOptions => needing('github', options, GITHUB_AND_PROVIDER_QUEUES_PATCH);
+export const onGitHub = (options: ActivityOptions): ActivityOptions =>
+  needing('github', options, GITHUB_AND_PROVIDER_QUEUES_PATCH);
 
 /**
  * Where the steps on a sandbox of `provider` go before it exists: a remote provider's
@@ -63,8 +71,13 @@ export function providerHost(provider: string | undefined, scheduleToStartMs?: n
  * a local one of a task delivered on GitHub on the GitHub queue, whose worker returns its
  * own host queue like any creator. Call inside a workflow.
  */
-export function sandboxCreator(task: { repo?: string; pullRequest?: { repo?: string } }, provider: string | undefined, steps: SandboxHost): SandboxHost {
-  if (isRemoteProvider(provider) || !deliversToGitHub(task) || !patched(GITHUB_TASK_SANDBOXES_PATCH)) return { ...steps };
+export function sandboxCreator(
+  task: { repo?: string; pullRequest?: { repo?: string } },
+  provider: string | undefined,
+  steps: SandboxHost,
+): SandboxHost {
+  if (isRemoteProvider(provider) || !deliversToGitHub(task) || !patched(GITHUB_TASK_SANDBOXES_PATCH))
+    return { ...steps };
   return { ...steps, taskQueue: capabilityQueue(workflowInfo().taskQueue, 'github') };
 }
 
@@ -74,11 +87,19 @@ export function sandboxCreator(task: { repo?: string; pullRequest?: { repo?: str
  */
 export const HEARTBEAT_TIMEOUT_MS = 20_000;
 
-const quickRetry: RetryPolicy = { initialInterval: '1 second', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS };
+const quickRetry: RetryPolicy = {
+  initialInterval: '1 second',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+};
 
 /** Options that heartbeat, with a heartbeat timeout a test may shorten. */
 function beating(startToCloseTimeout: ActivityOptions['startToCloseTimeout'], retry: RetryPolicy) {
-  return (heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS): ActivityOptions => ({ startToCloseTimeout, heartbeatTimeout, retry });
+  return (heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS): ActivityOptions => ({
+    startToCloseTimeout,
+    heartbeatTimeout,
+    retry,
+  });
 }
 
 /**
@@ -109,31 +130,61 @@ export const modelCall = (heartbeatTimeout?: number) => needing('model', modelCa
 export const modelCallOnce = (heartbeatTimeout?: number) => needing('model', modelCallOnceOptions(heartbeatTimeout));
 
 /** The Message Batches API's submit, poll, cancel and collect: a request or two each, heartbeating; the waiting is the workflow's timers. */
-const batchStepOptions = beating('5 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+const batchStepOptions = beating('5 minutes', {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+});
 
 /** The batch steps on the model queue: they hold the API key. Call inside a workflow. */
 export const batchStep = (heartbeatTimeout?: number) => needing('model', batchStepOptions(heartbeatTimeout));
 
 /** runTool: bash may run for up to 30 minutes; a few minutes more for the checkpoint after it. */
-export const toolCall = beating('35 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+export const toolCall = beating('35 minutes', {
+  initialInterval: '1 second',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+});
 
 /** Create, prepare, recreate, keep work, kill: a clone or a copy of a large workspace may take many minutes. */
-export const sandboxStep = beating('20 minutes', { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+export const sandboxStep = beating('20 minutes', {
+  initialInterval: '1 second',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+});
 
 /**
  * Delivery's git and GitHub steps: a push or clone of a large repository may take many
  * minutes. Delivery's refusals (a conflict, a changed tree, a refused PR) are not retried.
  */
-export const gitStep = beating('20 minutes', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6, nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS });
+export const gitStep = beating('20 minutes', {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 6,
+  nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS,
+});
 
 /** Acceptance checks: each command may take up to 30 minutes, and a round runs several. */
-export const checksRun = beating('4 hours', { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3, nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS });
+export const checksRun = beating('4 hours', {
+  initialInterval: '2 seconds',
+  backoffCoefficient: 2,
+  maximumInterval: '1 minute',
+  maximumAttempts: 3,
+  nonRetryableErrorTypes: DELIVERY_NON_RETRYABLE_ERRORS,
+});
 
 /**
  * Planning, improvement loops, skill learning: one or a few model calls of minutes each.
  * Planning runs on any worker: without a model it plans by heuristic, as documented.
  */
-export const planningCall = beating('15 minutes', { initialInterval: '2 seconds', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS });
+export const planningCall = beating('15 minutes', {
+  initialInterval: '2 seconds',
+  maximumAttempts: 5,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERRORS,
+});
 
 /** learnSkill, which cannot work without a model, on the model queue. Call inside a workflow. */
 export const skillLearningCall = () => needing('model', planningCall());
@@ -166,7 +217,11 @@ export const taskWait = beating('7 days', { initialInterval: '1 second', maximum
  * deaths still finishes it.
  */
 export function commandTask(timeoutMs: number, heartbeatTimeout: number = HEARTBEAT_TIMEOUT_MS): ActivityOptions {
-  return { startToCloseTimeout: timeoutMs + 60_000, heartbeatTimeout, retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS } };
+  return {
+    startToCloseTimeout: timeoutMs + 60_000,
+    heartbeatTimeout,
+    retry: { initialInterval: '1 second', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+  };
 }
 
 /**
@@ -202,7 +257,11 @@ export interface SandboxHost {
 export function onHost(options: ActivityOptions, host: SandboxHost): ActivityOptions {
   if (!host.taskQueue) return options;
   if (!isHostTaskQueue(host.taskQueue)) return { ...options, taskQueue: host.taskQueue };
-  return { ...options, taskQueue: host.taskQueue, scheduleToStartTimeout: host.scheduleToStartMs ?? HOST_SCHEDULE_TO_START_MS };
+  return {
+    ...options,
+    taskQueue: host.taskQueue,
+    scheduleToStartTimeout: host.scheduleToStartMs ?? HOST_SCHEDULE_TO_START_MS,
+  };
 }
 
 /**
@@ -210,5 +269,9 @@ export function onHost(options: ActivityOptions, host: SandboxHost): ActivityOpt
  * timeout (a worker that died mid-activity ends here too, once the retry waits there).
  */
 export function hostLost(err: unknown): boolean {
-  return err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === 'SCHEDULE_TO_START';
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
 }

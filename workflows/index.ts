@@ -9,7 +9,10 @@ import { dailyLedger } from './budget/daily-ledger';
 import { VERSIONING_BEHAVIOR } from './versioning';
 
 const workflows = { nightlyBatch, agentTask, plannedNight, improvementLoops, nightshiftIntake, dailyLedger };
-for (const [type, fn] of Object.entries(workflows) as [keyof typeof workflows, (...args: never[]) => Promise<unknown>][]) {
+for (const [type, fn] of Object.entries(workflows) as [
+  keyof typeof workflows,
+  (...args: never[]) => Promise<unknown>,
+][]) {
   setWorkflowOptions({ versioningBehavior: VERSIONING_BEHAVIOR[type] }, fn);
 }
 

@@ -18,7 +18,12 @@ export interface BatchPolling {
 }
 
 /** Resolves once batch `batchId` has ended; `canceled` when it was cancelled for running past `waitUntil`. */
-export async function waitForBatch(api: BatchPolling, batchId: string, waitUntil: number, say: (line: string) => void): Promise<{ canceled: boolean }> {
+export async function waitForBatch(
+  api: BatchPolling,
+  batchId: string,
+  waitUntil: number,
+  say: (line: string) => void,
+): Promise<{ canceled: boolean }> {
   let delay = BATCH_POLL_FIRST_MS;
   let canceled = false;
   for (;;) {

@@ -25,7 +25,8 @@ export class Notifier {
   send(event: NotifyEvent, key: string, title: string, text: string, data?: Record<string, unknown>): void {
     const sending = notify({ ...this.base, key, event, title, text, data }).then(
       (r) => {
-        for (const f of r.failed) this.notes.push(`notification "${title}" was not delivered by ${f.channel}: ${f.error}`);
+        for (const f of r.failed)
+          this.notes.push(`notification "${title}" was not delivered by ${f.channel}: ${f.error}`);
       },
       (err: unknown) => {
         this.notes.push(`notification "${title}" was not sent: ${domainError(err).message}`);

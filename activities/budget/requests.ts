@@ -11,7 +11,15 @@ import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '
 import { Context } from '@temporalio/activity';
 import { LEDGER_WORKFLOW, ledgerWorkflowId, TASK_QUEUE } from '../../contract';
 import { withHeartbeats } from '../heartbeat';
-import { reserveBudgetUpdate, reserveDailyUpdate, settleDailySignal, type AllowanceGrant, type AllowanceRequest, type DailyAllowanceRequest, type DailyGrant } from '../../workflows/budget/messages';
+import {
+  reserveBudgetUpdate,
+  reserveDailyUpdate,
+  settleDailySignal,
+  type AllowanceGrant,
+  type AllowanceRequest,
+  type DailyAllowanceRequest,
+  type DailyGrant,
+} from '../../workflows/budget/messages';
 
 /** The queue of the worker running this activity, so the ledger runs where the batch does. */
 function taskQueue(): string {
@@ -23,32 +31,43 @@ function taskQueue(): string {
 }
 
 export function createBudgetActivities(deps: { temporalClient: () => Promise<Client> }) {
-  return withHeartbeats({
-    async reserveAllowance(input: { batchWorkflowId: string; request: AllowanceRequest }): Promise<AllowanceGrant> {
-      const client = await deps.temporalClient();
-      return client.workflow.getHandle(input.batchWorkflowId).executeUpdate(reserveBudgetUpdate, { args: [input.request], updateId: input.request.key });
-    },
+  return withHeartbeats(
+    {
+      async reserveAllowance(input: { batchWorkflowId: string; request: AllowanceRequest }): Promise<AllowanceGrant> {
+        const client = await deps.temporalClient();
+        return client.workflow
+          .getHandle(input.batchWorkflowId)
+          .executeUpdate(reserveBudgetUpdate, { args: [input.request], updateId: input.request.key });
+      },
 
-    /** Asks `date`'s ledger, starting it if need be. */
-    async reserveDaily(input: { date: string; request: DailyAllowanceRequest }): Promise<DailyGrant> {
-      const client = await deps.temporalClient();
-      const start = new WithStartWorkflowOperation(LEDGER_WORKFLOW, {
-        workflowId: ledgerWorkflowId(input.date),
-        taskQueue: taskQueue(),
-        args: [{ date: input.date }],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-      return client.workflow.executeUpdateWithStart(reserveDailyUpdate, { args: [input.request], updateId: input.request.key, startWorkflowOperation: start });
-    },
+      /** Asks `date`'s ledger, starting it if need be. */
+      async reserveDaily(input: { date: string; request: DailyAllowanceRequest }): Promise<DailyGrant> {
+        const client = await deps.temporalClient();
+        const start = new WithStartWorkflowOperation(LEDGER_WORKFLOW, {
+          workflowId: ledgerWorkflowId(input.date),
+          taskQueue: taskQueue(),
+          args: [{ date: input.date }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        });
+        return client.workflow.executeUpdateWithStart(reserveDailyUpdate, {
+          args: [input.request],
+          updateId: input.request.key,
+          startWorkflowOperation: start,
+        });
+      },
 
-    /** Books a finished task's spend on the day it last reserved from; a closed ledger needs nothing. */
-    async settleDaily(input: { date: string; holder: string; spentUsd: number }): Promise<void> {
-      const client = await deps.temporalClient();
-      try {
-        await client.workflow.getHandle(ledgerWorkflowId(input.date)).signal(settleDailySignal, { holder: input.holder, spentUsd: input.spentUsd });
-      } catch (err) {
-        if (!(err instanceof WorkflowNotFoundError)) throw err;
-      }
+      /** Books a finished task's spend on the day it last reserved from; a closed ledger needs nothing. */
+      async settleDaily(input: { date: string; holder: string; spentUsd: number }): Promise<void> {
+        const client = await deps.temporalClient();
+        try {
+          await client.workflow
+            .getHandle(ledgerWorkflowId(input.date))
+            .signal(settleDailySignal, { holder: input.holder, spentUsd: input.spentUsd });
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      },
     },
-  }, ['reserveAllowance', 'reserveDaily']);
+    ['reserveAllowance', 'reserveDaily'],
+  );
 }

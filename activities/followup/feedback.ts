@@ -48,7 +48,8 @@ export interface PullFeedback {
 /** Conclusions that mean the check found a problem in the code (cancelled and action_required wait on people). */
 const FAILING = new Set(['failure', 'timed_out']);
 
-const after = (at: string | null | undefined, since: Date | undefined) => !since || (at !== undefined && at !== null && Date.parse(at) >= since.getTime());
+const after = (at: string | null | undefined, since: Date | undefined) =>
+  !since || (at !== undefined && at !== null && Date.parse(at) >= since.getTime());
 const ours = (body: string | null | undefined) => (body ?? '').includes(FOLLOW_UP_MARKER);
 
 interface UserLike {
@@ -94,7 +95,11 @@ interface PullLike {
 }
 
 /** The open PRs on nightshift's branches in `repo`, each with the feedback given since `since` (failing checks: on its head now). */
-export async function readPullFeedback(gh: GitHubClient, repo: GitHubRepo, o: { since?: Date } = {}): Promise<PullFeedback[]> {
+export async function readPullFeedback(
+  gh: GitHubClient,
+  repo: GitHubRepo,
+  o: { since?: Date } = {},
+): Promise<PullFeedback[]> {
   const base = { owner: repo.owner, repo: repo.name, per_page: 100 };
   const pulls = (await gh.paginate(gh.rest.pulls.list, { ...base, state: 'open' })) as PullLike[];
   const out: PullFeedback[] = [];
@@ -102,18 +107,44 @@ export async function readPullFeedback(gh: GitHubClient, repo: GitHubRepo, o: { 
     const n = { ...base, pull_number: pr.number };
     const reviews = (await gh.paginate(gh.rest.pulls.listReviews, n)) as ReviewLike[];
     const reviewComments = (await gh.paginate(gh.rest.pulls.listReviewComments, n)) as ReviewCommentLike[];
-    const comments = (await gh.paginate(gh.rest.issues.listComments, { ...base, issue_number: pr.number })) as IssueCommentLike[];
+    const comments = (await gh.paginate(gh.rest.issues.listComments, {
+      ...base,
+      issue_number: pr.number,
+    })) as IssueCommentLike[];
     const checks = (await gh.paginate(gh.rest.checks.listForRef, { ...base, ref: pr.head.sha })) as CheckRunLike[];
     const items: FeedbackItem[] = [
       ...reviews
         .filter((r) => r.state === 'CHANGES_REQUESTED' && after(r.submitted_at, o.since) && !ours(r.body))
-        .map((r): FeedbackItem => ({ kind: 'review', id: r.id, asksForWork: true, author: r.user?.login, at: r.submitted_at ?? undefined, body: r.body ?? '' })),
+        .map((r): FeedbackItem => ({
+          kind: 'review',
+          id: r.id,
+          asksForWork: true,
+          author: r.user?.login,
+          at: r.submitted_at ?? undefined,
+          body: r.body ?? '',
+        })),
       ...reviewComments
         .filter((c) => after(c.created_at, o.since) && !ours(c.body))
-        .map((c): FeedbackItem => ({ kind: 'review-comment', id: c.id, asksForWork: true, author: c.user?.login, at: c.created_at, body: c.body, path: c.path, line: c.line ?? c.original_line ?? null })),
+        .map((c): FeedbackItem => ({
+          kind: 'review-comment',
+          id: c.id,
+          asksForWork: true,
+          author: c.user?.login,
+          at: c.created_at,
+          body: c.body,
+          path: c.path,
+          line: c.line ?? c.original_line ?? null,
+        })),
       ...comments
         .filter((c) => after(c.created_at, o.since) && !ours(c.body))
-        .map((c): FeedbackItem => ({ kind: 'comment', id: c.id, asksForWork: false, author: c.user?.login, at: c.created_at, body: c.body ?? '' })),
+        .map((c): FeedbackItem => ({
+          kind: 'comment',
+          id: c.id,
+          asksForWork: false,
+          author: c.user?.login,
+          at: c.created_at,
+          body: c.body ?? '',
+        })),
       ...checks
         .filter((c) => c.status === 'completed' && c.conclusion !== null && FAILING.has(c.conclusion))
         .map((c): FeedbackItem => ({
@@ -127,7 +158,16 @@ export async function readPullFeedback(gh: GitHubClient, repo: GitHubRepo, o: { 
           body: [c.output?.title, c.output?.summary, c.output?.text].filter(Boolean).join('\n\n'),
         })),
     ];
-    if (items.length) out.push({ repo, number: pr.number, url: pr.html_url, title: pr.title, branch: pr.head.ref, headSha: pr.head.sha, items });
+    if (items.length)
+      out.push({
+        repo,
+        number: pr.number,
+        url: pr.html_url,
+        title: pr.title,
+        branch: pr.head.ref,
+        headSha: pr.head.sha,
+        items,
+      });
   }
   return out;
 }

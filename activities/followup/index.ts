@@ -27,7 +27,10 @@ export interface FollowUpReport {
 
 export function followUpComment(r: FollowUpReport): string {
   const checks = r.checks
-    ? r.checks.results.map((c) => `- \`${c.command.replace(/`/g, "'")}\`: ${c.flaky ? 'flaky' : c.passed ? 'passed' : c.preExisting ? 'failed, also on the base' : `failed (exit ${c.exitCode})`}`)
+    ? r.checks.results.map(
+        (c) =>
+          `- \`${c.command.replace(/`/g, "'")}\`: ${c.flaky ? 'flaky' : c.passed ? 'passed' : c.preExisting ? 'failed, also on the base' : `failed (exit ${c.exitCode})`}`,
+      )
     : ['- no checks are configured for this task'];
   return [
     `${FOLLOW_UP_MARKER} ${escapeMarkdownLine(r.workflowId).replace(/--/g, '- -')} -->`,
@@ -35,21 +38,35 @@ export function followUpComment(r: FollowUpReport): string {
     '',
     '**Checks on the pushed commit:**',
     ...checks,
-    ...(r.summary ? ['', "**The agent's summary** (its own words, not verified):", '', quoteAgentText(r.summary.slice(0, 6000))] : []),
+    ...(r.summary
+      ? ['', "**The agent's summary** (its own words, not verified):", '', quoteAgentText(r.summary.slice(0, 6000))]
+      : []),
   ].join('\n');
 }
 
-export function createFollowUpActivities(deps: { config: Pick<NightshiftConfig, 'github'>; client: () => Promise<GitHubClient> }) {
+export function createFollowUpActivities(deps: {
+  config: Pick<NightshiftConfig, 'github'>;
+  client: () => Promise<GitHubClient>;
+}) {
   return {
     /** Comments on the followed PR once per task workflow: `{ url }` of the comment. */
     async reportFollowUp(input: FollowUpReport): Promise<{ url: string }> {
       const [owner, repo] = input.githubRepo.split('/');
-      if (!deps.config.github.token) throw ApplicationFailure.nonRetryable('no GITHUB_TOKEN in the worker environment to comment on the pull request with', PullRequestFailed.name);
+      if (!deps.config.github.token)
+        throw ApplicationFailure.nonRetryable(
+          'no GITHUB_TOKEN in the worker environment to comment on the pull request with',
+          PullRequestFailed.name,
+        );
       const body = workerRedactor(deps.config).redact(followUpComment(input)).text;
       const mark = `${FOLLOW_UP_MARKER} ${escapeMarkdownLine(input.workflowId).replace(/--/g, '- -')} -->`;
       return whileBeating(async () => {
         const gh = await deps.client();
-        const comments = (await gh.paginate(gh.rest.issues.listComments, { owner, repo, issue_number: input.prNumber, per_page: 100 })) as { body?: string; html_url: string }[];
+        const comments = (await gh.paginate(gh.rest.issues.listComments, {
+          owner,
+          repo,
+          issue_number: input.prNumber,
+          per_page: 100,
+        })) as { body?: string; html_url: string }[];
         const earlier = comments.find((c) => c.body?.split('\n')[0] === mark);
         if (earlier) return { url: earlier.html_url };
         const { data } = await gh.rest.issues.createComment({ owner, repo, issue_number: input.prNumber, body });

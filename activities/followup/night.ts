@@ -42,11 +42,21 @@ export function createFollowUpNightActivities(deps: {
         const r = t.repo ? githubRepoOf(t.repo, t.pullRequest?.repo, deps.config.github.apiUrl) : undefined;
         if (r) repos.set(`${r.owner}/${r.name}`, r);
       }
-      if (!repos.size) return { added: [], notes: ['follow-up first: no task of this night is on a GitHub repository'] };
-      if (!deps.config.github.token) return { added: [], notes: ['follow-up first: no GITHUB_TOKEN in the worker environment to read the pull requests with'] };
+      if (!repos.size)
+        return { added: [], notes: ['follow-up first: no task of this night is on a GitHub repository'] };
+      if (!deps.config.github.token)
+        return {
+          added: [],
+          notes: ['follow-up first: no GITHUB_TOKEN in the worker environment to read the pull requests with'],
+        };
       const since = input.since ? new Date(input.since) : undefined;
       return whileBeating(async () => {
-        const plan = await planFollowUps(await deps.client(), deps.store, { repos: [...repos.values()], since, date: night.date ?? '', batchId: input.batchId });
+        const plan = await planFollowUps(await deps.client(), deps.store, {
+          repos: [...repos.values()],
+          since,
+          date: night.date ?? '',
+          batchId: input.batchId,
+        });
         const notes = plan.skipped.map((s) => `follow-up first: ${s.prUrl} not followed up: ${s.reason}`);
         if (!plan.spec) return { added: [], notes };
         const own = new Set(night.tasks.map((t) => t.id));
@@ -56,7 +66,12 @@ export function createFollowUpNightActivities(deps: {
           while (own.has(id)) id = `${id}.followup`;
           return { ...t, id, priority: first };
         });
-        const storedSpec = await storeValidatedSpec(deps.store, input.batchId, { ...night, tasks: [...followUps, ...night.tasks] }, deps.config.root);
+        const storedSpec = await storeValidatedSpec(
+          deps.store,
+          input.batchId,
+          { ...night, tasks: [...followUps, ...night.tasks] },
+          deps.config.root,
+        );
         return { storedSpec, added: followUps.map((t) => t.id), notes };
       });
     },

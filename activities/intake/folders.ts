@@ -46,7 +46,11 @@ async function listYaml(dir: string): Promise<string[]> {
   }
 }
 
-const exists = (p: string) => fs.access(p).then(() => true, () => false);
+const exists = (p: string) =>
+  fs.access(p).then(
+    () => true,
+    () => false,
+  );
 
 /** Moves `file` between folders. Done already (only the target exists) counts as success. */
 export async function moveFile(base: string, file: string, from: Folder, to: Folder): Promise<'moved' | 'already'> {
@@ -80,12 +84,18 @@ function claimDir(base: string, night: string): string {
  * and returns that directory (relative to root) and the IDs in completed/. Repeating it
  * (a retried activity) takes what has arrived since and returns the same directory.
  */
-export async function claimPendingFiles(root: string, pendingDir: string, night: string): Promise<{ dir: string; files: string[]; completedIds: string[] }> {
+export async function claimPendingFiles(
+  root: string,
+  pendingDir: string,
+  night: string,
+): Promise<{ dir: string; files: string[]; completedIds: string[] }> {
   const base = path.dirname(path.resolve(root, pendingDir));
   const dir = claimDir(base, night);
   await fs.mkdir(dir, { recursive: true });
   for (const file of await listYaml(path.join(base, 'pending'))) {
-    await fs.rename(path.join(base, 'pending', file), path.join(dir, file)).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    await fs
+      .rename(path.join(base, 'pending', file), path.join(dir, file))
+      .catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
   }
   const completedIds: string[] = [];
   for (const file of await listYaml(path.join(base, 'completed'))) {
@@ -108,16 +118,30 @@ export interface ClaimedOutcome {
  * and did not to failed/ (the reason beside it), one that never ran (skipped, or the
  * night's file did not validate) back to pending/. Idempotent.
  */
-export async function settleClaimedFiles(root: string, pendingDir: string, night: string, outcomes: ClaimedOutcome[]): Promise<void> {
+export async function settleClaimedFiles(
+  root: string,
+  pendingDir: string,
+  night: string,
+  outcomes: ClaimedOutcome[],
+): Promise<void> {
   const base = path.dirname(path.resolve(root, pendingDir));
   const dir = claimDir(base, night);
   const byFile = new Map(outcomes.map((o) => [o.file, o]));
   for (const file of await listYaml(dir)) {
     const o = byFile.get(file);
-    const to: Folder = o?.status === 'succeeded' ? 'completed' : o?.status === undefined || o.status === 'skipped' ? 'pending' : 'failed';
+    const to: Folder =
+      o?.status === 'succeeded'
+        ? 'completed'
+        : o?.status === undefined || o.status === 'skipped'
+          ? 'pending'
+          : 'failed';
     await fs.mkdir(path.join(base, to), { recursive: true });
     await fs.rename(path.join(dir, file), path.join(base, to, file));
-    if (to === 'failed') await fs.writeFile(path.join(base, 'failed', `${file}.error.txt`), `${o!.status}${o!.error ? `: ${o!.error}` : ''}\n`);
+    if (to === 'failed')
+      await fs.writeFile(
+        path.join(base, 'failed', `${file}.error.txt`),
+        `${o!.status}${o!.error ? `: ${o!.error}` : ''}\n`,
+      );
   }
   await fs.rmdir(dir).catch(() => undefined);
 }
@@ -136,15 +160,18 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
       const out: ScanResult = { pending: [], rejected: [], completedIds: [] };
       // A task may depend on a task in another file, in any of the four folders.
       const known: string[] = [];
-      for (const f of FOLDERS) for (const file of await listYaml(path.join(base, f))) known.push((await idOf(path.join(base, f, file))) ?? '');
+      for (const f of FOLDERS)
+        for (const file of await listYaml(path.join(base, f))) known.push((await idOf(path.join(base, f, file))) ?? '');
       // Files arrive one at a time: a dependency not seen yet is waited for, not rejected.
-      const load = (rel: string) => loadBatchSpec(rel, config.root, { knownTaskIds: known.filter(Boolean), unseenTasksWait: true });
+      const load = (rel: string) =>
+        loadBatchSpec(rel, config.root, { knownTaskIds: known.filter(Boolean), unseenTasksWait: true });
       // trigger_next is depends_on seen from the other end, across files too: a task waits
       // for the queued or running tasks that trigger it.
       const triggeredBy = new Map<string, string[]>();
       for (const file of await listYaml(path.join(base, 'running'))) {
         const spec = await load(path.relative(config.root, path.join(base, 'running', file))).catch(() => undefined);
-        for (const t of spec?.tasks ?? []) for (const next of t.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), t.id]);
+        for (const t of spec?.tasks ?? [])
+          for (const next of t.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), t.id]);
       }
       for (const file of await listYaml(path.join(base, 'pending'))) {
         const rel = path.relative(config.root, path.join(base, 'pending', file));
@@ -152,21 +179,26 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
         try {
           const spec = await load(rel);
           if (spec.tasks.length === 1) out.pending.push({ file, task: spec.tasks[0] });
-          else error = `${rel}: holds ${spec.tasks.length} tasks; a file in pending/ is one task (folder mode's layout). Run a many-task file with \`nightshift start FILE\`.`;
+          else
+            error = `${rel}: holds ${spec.tasks.length} tasks; a file in pending/ is one task (folder mode's layout). Run a many-task file with \`nightshift start FILE\`.`;
         } catch (err) {
           if (!(err instanceof SpecError)) throw err;
           error = err.message;
         }
         if (error !== undefined) {
-          if ((await moveFile(base, file, 'pending', 'failed')) === 'moved') await fs.writeFile(path.join(base, 'failed', `${file}.error.txt`), error + '\n');
+          if ((await moveFile(base, file, 'pending', 'failed')) === 'moved')
+            await fs.writeFile(path.join(base, 'failed', `${file}.error.txt`), error + '\n');
           out.rejected.push({ file, error });
         }
       }
-      for (const p of out.pending) for (const next of p.task.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), p.task.id]);
+      for (const p of out.pending)
+        for (const next of p.task.triggerNext) triggeredBy.set(next, [...(triggeredBy.get(next) ?? []), p.task.id]);
       const seen = new Set(known.filter(Boolean));
       out.waiting = [];
       for (const p of out.pending) {
-        const triggers = (triggeredBy.get(p.task.id) ?? []).filter((id) => id !== p.task.id && !p.task.dependsOn.includes(id));
+        const triggers = (triggeredBy.get(p.task.id) ?? []).filter(
+          (id) => id !== p.task.id && !p.task.dependsOn.includes(id),
+        );
         if (triggers.length > 0) p.task = { ...p.task, dependsOn: [...p.task.dependsOn, ...triggers] };
         const unseen = p.task.dependsOn.filter((d) => !seen.has(d));
         if (unseen.length > 0) out.waiting.push({ file: p.file, taskId: p.task.id, unseen });
@@ -185,7 +217,13 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
     },
 
     /** pending/ -> running/ and running/ -> completed/ or failed/; idempotent. */
-    async moveTaskFile(input: { folder: string; file: string; from: Folder; to: Folder; error?: string }): Promise<'moved' | 'already'> {
+    async moveTaskFile(input: {
+      folder: string;
+      file: string;
+      from: Folder;
+      to: Folder;
+      error?: string;
+    }): Promise<'moved' | 'already'> {
       const base = baseOf(input.folder);
       const r = await moveFile(base, input.file, input.from, input.to);
       const note = path.join(base, input.to, `${input.file}.error.txt`);
@@ -199,7 +237,10 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
      * this intake's ID (adopted: returned so the intake waits for it) or left behind by a
      * crash or a terminated intake (moved back to pending/ to run again).
      */
-    async reconcileRunning(input: { folder: string; intakeId: string; keep: string[] }): Promise<{ adopted: { file: string; taskId: string; workflowId: string; runId: string }[]; requeued: string[] }> {
+    async reconcileRunning(input: { folder: string; intakeId: string; keep: string[] }): Promise<{
+      adopted: { file: string; taskId: string; workflowId: string; runId: string }[];
+      requeued: string[];
+    }> {
       const base = baseOf(input.folder);
       const client = Context.current().client;
       const adopted: { file: string; taskId: string; workflowId: string; runId: string }[] = [];
@@ -208,9 +249,15 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
         if (input.keep.includes(file)) continue;
         const taskId = await idOf(path.join(base, 'running', file));
         const workflowId = taskId ? `${input.intakeId}/${taskId}` : undefined;
-        const d = workflowId ? await client.workflow.getHandle(workflowId).describe().catch((err) => (err instanceof WorkflowNotFoundError ? undefined : Promise.reject(err))) : undefined;
+        const d = workflowId
+          ? await client.workflow
+              .getHandle(workflowId)
+              .describe()
+              .catch((err) => (err instanceof WorkflowNotFoundError ? undefined : Promise.reject(err)))
+          : undefined;
         // runId '' waits on the latest run of that ID, which is this task's while it runs.
-        if (d && d.status.name === 'RUNNING' && taskId && workflowId) adopted.push({ file, taskId, workflowId, runId: '' });
+        if (d && d.status.name === 'RUNNING' && taskId && workflowId)
+          adopted.push({ file, taskId, workflowId, runId: '' });
         else {
           await moveFile(base, file, 'running', 'pending');
           requeued.push(file);
@@ -228,7 +275,11 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
       const ctx = Context.current();
       const beat = setInterval(() => ctx.heartbeat(), 5_000);
       try {
-        const handle = ctx.client.workflow.getHandle(input.workflowId, undefined, input.runId ? { firstExecutionRunId: input.runId } : undefined);
+        const handle = ctx.client.workflow.getHandle(
+          input.workflowId,
+          undefined,
+          input.runId ? { firstExecutionRunId: input.runId } : undefined,
+        );
         // Aborted when the activity is cancelled or its worker shuts down: the wait is simply taken up again.
         return (await ctx.client.withAbortSignal(ctx.cancellationSignal, () => handle.result())) as TaskResult;
       } catch (err) {
@@ -236,7 +287,14 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
         const failed = failedTaskResult(err);
         if (failed) return failed;
         const cause = (err as { cause?: Error }).cause;
-        return { taskId: input.taskId, status: 'failed', error: cause?.message ?? (err as Error).message, costUsd: 0, tokens: NO_TOKENS, turns: 0 };
+        return {
+          taskId: input.taskId,
+          status: 'failed',
+          error: cause?.message ?? (err as Error).message,
+          costUsd: 0,
+          tokens: NO_TOKENS,
+          turns: 0,
+        };
       } finally {
         clearInterval(beat);
       }
@@ -249,7 +307,14 @@ export function createFolderActivities(config: Pick<NightshiftConfig, 'root'>) {
       await fs.mkdir(path.join(base, 'pending'), { recursive: true });
       for (const [i, t] of spec.tasks.entries()) {
         const file = `${t.id}.yaml`;
-        if (await exists(path.join(base, 'running', file))) throw new SpecError([{ file: 'addTasks', path: `tasks[${i}].id`, message: `task "${t.id}" is running now; wait for it to finish` }]);
+        if (await exists(path.join(base, 'running', file)))
+          throw new SpecError([
+            {
+              file: 'addTasks',
+              path: `tasks[${i}].id`,
+              message: `task "${t.id}" is running now; wait for it to finish`,
+            },
+          ]);
       }
       for (const raw of input.tasks as { id: string }[]) {
         const dst = path.join(base, 'pending', `${raw.id}.yaml`);

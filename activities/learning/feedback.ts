@@ -57,7 +57,10 @@ export function parseFeedback(text: string, file: string): Feedback {
   const fb: Feedback = { file, tasks: [], orchestrator: { good: [], improve: [], notes: [] }, tomorrow: [] };
   const issues: SpecIssue[] = [];
   const fileDate = /(\d{4}-\d{2}-\d{2})/.exec(file)?.[1];
-  let section: { kind: 'task'; task: TaskFeedback } | { kind: 'orchestrator' } | { kind: 'tomorrow' } | { kind: 'none' } = { kind: 'none' };
+  let section:
+    { kind: 'task'; task: TaskFeedback } | { kind: 'orchestrator' } | { kind: 'tomorrow' } | { kind: 'none' } = {
+    kind: 'none',
+  };
   const seen = new Map<string, number>();
 
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -76,11 +79,22 @@ export function parseFeedback(text: string, file: string): Feedback {
       else {
         const m = TASK_HEADING.exec(line);
         if (!m || !TASK_ID.test(m[1])) {
-          issues.push({ file, line: n, path: '', message: `expected "## task-id: Name", "## Orchestrator Performance" or "## Tomorrow's Adjustments", got "${line}"` });
+          issues.push({
+            file,
+            line: n,
+            path: '',
+            message: `expected "## task-id: Name", "## Orchestrator Performance" or "## Tomorrow's Adjustments", got "${line}"`,
+          });
           section = { kind: 'none' };
           return;
         }
-        if (seen.has(m[1])) issues.push({ file, line: n, path: m[1], message: `task ${m[1]} has a section already (line ${seen.get(m[1])})` });
+        if (seen.has(m[1]))
+          issues.push({
+            file,
+            line: n,
+            path: m[1],
+            message: `task ${m[1]} has a section already (line ${seen.get(m[1])})`,
+          });
         seen.set(m[1], n);
         const task: TaskFeedback = { taskId: m[1], name: m[2], line: n, good: [], issues: [], actions: [], notes: [] };
         fb.tasks.push(task);
@@ -93,8 +107,15 @@ export function parseFeedback(text: string, file: string): Feedback {
       const rating = RATING.exec(line);
       if (rating) {
         const r = /^(\d+)\s*\/\s*(\d+)$/.exec(rating[1]);
-        if (!r || Number(r[2]) === 0 || Number(r[1]) > Number(r[2])) issues.push({ file, line: n, path: `${t.taskId}.rating`, message: `must be N/M with N at most M, e.g. 4/5; got "${rating[1]}"` });
-        else if (t.rating !== undefined) issues.push({ file, line: n, path: `${t.taskId}.rating`, message: 'is given twice' });
+        if (!r || Number(r[2]) === 0 || Number(r[1]) > Number(r[2]))
+          issues.push({
+            file,
+            line: n,
+            path: `${t.taskId}.rating`,
+            message: `must be N/M with N at most M, e.g. 4/5; got "${rating[1]}"`,
+          });
+        else if (t.rating !== undefined)
+          issues.push({ file, line: n, path: `${t.taskId}.rating`, message: 'is given twice' });
         else [t.rating, t.outOf] = [Number(r[1]), Number(r[2])];
         return;
       }
@@ -121,7 +142,13 @@ export function parseFeedback(text: string, file: string): Feedback {
     issues.push({ file, line: n, path: '', message: 'text outside any section; start one with "## task-id: Name"' });
   });
   fb.date ??= fileDate;
-  if (!fb.date) issues.push({ file, line: 1, path: 'date', message: 'no date: name the file feedback/YYYY-MM-DD.md or start it with "# Feedback - YYYY-MM-DD"' });
+  if (!fb.date)
+    issues.push({
+      file,
+      line: 1,
+      path: 'date',
+      message: 'no date: name the file feedback/YYYY-MM-DD.md or start it with "# Feedback - YYYY-MM-DD"',
+    });
   if (issues.length) throw new FeedbackInvalid(issues);
   return fb;
 }

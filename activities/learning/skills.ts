@@ -58,7 +58,9 @@ export function parseFrontMatter(text: string): { fields: Record<string, string>
 }
 
 export function renderSkill(fields: Record<string, string | number>, body: string): string {
-  return `---\n${Object.entries(fields).map(([k, v]) => `${k}: ${String(v).replace(/\n/g, ' ')}`).join('\n')}\n---\n${body.trim()}\n`;
+  return `---\n${Object.entries(fields)
+    .map(([k, v]) => `${k}: ${String(v).replace(/\n/g, ' ')}`)
+    .join('\n')}\n---\n${body.trim()}\n`;
 }
 
 async function readHandWritten(root: string, name: string): Promise<string | undefined> {
@@ -66,13 +68,22 @@ async function readHandWritten(root: string, name: string): Promise<string | und
 }
 
 /** A learned or pending skill's whole text (front matter included), or undefined. */
-export async function readStoredSkill(store: StateStore, status: StoredSkillStatus, name: string): Promise<string | undefined> {
+export async function readStoredSkill(
+  store: StateStore,
+  status: StoredSkillStatus,
+  name: string,
+): Promise<string | undefined> {
   checkName(name);
   return store.get('learned-skills', status, skillKey(name));
 }
 
 /** Writes (or replaces) a learned or pending skill. */
-export async function writeStoredSkill(store: StateStore, status: StoredSkillStatus, name: string, text: string): Promise<void> {
+export async function writeStoredSkill(
+  store: StateStore,
+  status: StoredSkillStatus,
+  name: string,
+  text: string,
+): Promise<void> {
   checkName(name);
   await store.put('learned-skills', status, skillKey(name), text);
 }
@@ -99,7 +110,9 @@ function metaOf(name: string, status: SkillStatus, text: string): SkillMeta {
 export async function listSkills(shelf: SkillShelf): Promise<SkillMeta[]> {
   const out: SkillMeta[] = [];
   const handWritten = await fs.readdir(path.join(shelf.root, 'skills'), { withFileTypes: true }).catch(() => []);
-  for (const e of handWritten.filter((f) => f.isFile() && f.name.endsWith('.md') && SKILL_NAME.test(f.name.slice(0, -3))).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+  for (const e of handWritten
+    .filter((f) => f.isFile() && f.name.endsWith('.md') && SKILL_NAME.test(f.name.slice(0, -3)))
+    .sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const name = e.name.slice(0, -3);
     out.push(metaOf(name, 'skill', (await readHandWritten(shelf.root, name)) ?? ''));
   }
@@ -118,10 +131,15 @@ export async function listSkills(shelf: SkillShelf): Promise<SkillMeta[]> {
 export class SkillNotFound extends Error {}
 
 /** The named skill; `status` picks one when a name exists in several places (hand-written first, then learned, then pending). */
-export async function findSkill(shelf: SkillShelf, name: string, status?: SkillStatus): Promise<{ meta: SkillMeta; text: string }> {
+export async function findSkill(
+  shelf: SkillShelf,
+  name: string,
+  status?: SkillStatus,
+): Promise<{ meta: SkillMeta; text: string }> {
   if (SKILL_NAME.test(name)) {
     for (const s of status ? [status] : (['skill', 'learned', 'pending'] as const)) {
-      const text = s === 'skill' ? await readHandWritten(shelf.root, name) : await readStoredSkill(shelf.store, s, name);
+      const text =
+        s === 'skill' ? await readHandWritten(shelf.root, name) : await readStoredSkill(shelf.store, s, name);
       if (text !== undefined) return { meta: metaOf(name, s, text), text };
     }
   }

@@ -59,13 +59,21 @@ async function migrateLegacyLessons({ root, store }: LessonPlace): Promise<void>
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return;
   const legacy = JSON.parse(text) as { lessons?: Lesson[]; removed?: string[] };
-  for (const id of legacy.removed ?? []) await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, removedKey(id), new Date().toISOString());
-  for (const l of legacy.lessons ?? []) await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, lessonKey(l.id), JSON.stringify(l));
+  for (const id of legacy.removed ?? [])
+    await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, removedKey(id), new Date().toISOString());
+  for (const l of legacy.lessons ?? [])
+    await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, lessonKey(l.id), JSON.stringify(l));
   await fs.rename(file, `${file}.migrated`);
 }
 
 export function renderLessons(lessons: Lesson[]): string {
-  return lessons.map((l) => `- ${l.text} (feedback ${l.date}${l.task ? `, ${l.task}${l.rating ? ` rated ${l.rating}` : ''}` : ''})`).join('\n') + (lessons.length ? '\n' : '');
+  return (
+    lessons
+      .map(
+        (l) => `- ${l.text} (feedback ${l.date}${l.task ? `, ${l.task}${l.rating ? ` rated ${l.rating}` : ''}` : ''})`,
+      )
+      .join('\n') + (lessons.length ? '\n' : '')
+  );
 }
 
 /** Every lesson not removed, oldest first. */
@@ -101,7 +109,11 @@ export async function removeLesson(place: LessonPlace, id: string): Promise<Less
   return l;
 }
 
-const lessonId = (source: string, task: string | undefined, text: string) => createHash('sha256').update(`${source}\n${task ?? ''}\n${text}`).digest('hex').slice(0, 8);
+const lessonId = (source: string, task: string | undefined, text: string) =>
+  createHash('sha256')
+    .update(`${source}\n${task ?? ''}\n${text}`)
+    .digest('hex')
+    .slice(0, 8);
 
 export interface FeedbackImport {
   feedback: Feedback;
@@ -121,7 +133,10 @@ export async function importFeedback(place: LessonPlace, file: string): Promise<
   const feedback = parseFeedback(text, rel);
   const date = feedback.date!;
 
-  const results = await fs.readFile(path.join(root, 'results', `${date}.json`), 'utf8').then((t) => JSON.parse(t) as { results?: { task: string }[] }, () => undefined);
+  const results = await fs.readFile(path.join(root, 'results', `${date}.json`), 'utf8').then(
+    (t) => JSON.parse(t) as { results?: { task: string }[] },
+    () => undefined,
+  );
   const known = new Set(results?.results?.map((r) => r.task) ?? []);
   const unknownTasks = results ? feedback.tasks.map((t) => t.taskId).filter((id) => !known.has(id)) : [];
 
@@ -137,22 +152,39 @@ export async function importFeedback(place: LessonPlace, file: string): Promise<
       order += 1;
       const id = lessonId(rel, t.taskId, action);
       if ((await store.get('lessons', LESSON_LIST_SCOPE, removedKey(id))) !== undefined) continue;
-      const lesson: Lesson = { id, text: action, source: rel, task: t.taskId, date, ...(t.rating !== undefined ? { rating: `${t.rating}/${t.outOf}` } : {}), addedAt, order };
+      const lesson: Lesson = {
+        id,
+        text: action,
+        source: rel,
+        task: t.taskId,
+        date,
+        ...(t.rating !== undefined ? { rating: `${t.rating}/${t.outOf}` } : {}),
+        addedAt,
+        order,
+      };
       // Insert-if-absent: the same file read twice, or on two hosts at once, adds each lesson once.
-      if (await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, lessonKey(id), JSON.stringify(lesson))) added.push(lesson);
+      if (await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, lessonKey(id), JSON.stringify(lesson)))
+        added.push(lesson);
     }
   }
   return { feedback, ratingsFile: path.relative(root, ratingsFile), added, unknownTasks };
 }
 
 /** Every stored rating: `results/*.feedback.json`. */
-export async function loadRatings(root: string): Promise<{ date: string; task: string; rating: number; outOf: number }[]> {
+export async function loadRatings(
+  root: string,
+): Promise<{ date: string; task: string; rating: number; outOf: number }[]> {
   const dir = path.join(root, 'results');
   const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.feedback.json')).sort();
   const out: { date: string; task: string; rating: number; outOf: number }[] = [];
   for (const n of names) {
-    const f = JSON.parse(await fs.readFile(path.join(dir, n), 'utf8')) as { date: string; tasks: { taskId: string; rating?: number; outOf?: number }[] };
-    for (const t of f.tasks) if (t.rating !== undefined && t.outOf) out.push({ date: f.date, task: t.taskId, rating: t.rating, outOf: t.outOf });
+    const f = JSON.parse(await fs.readFile(path.join(dir, n), 'utf8')) as {
+      date: string;
+      tasks: { taskId: string; rating?: number; outOf?: number }[];
+    };
+    for (const t of f.tasks)
+      if (t.rating !== undefined && t.outOf)
+        out.push({ date: f.date, task: t.taskId, rating: t.rating, outOf: t.outOf });
   }
   return out;
 }

@@ -53,7 +53,13 @@ async function api<T>(call: () => Promise<T>): Promise<T> {
 }
 
 /** Submits `requests` as batch `name` of the task run stored under `workflowId`, at most once. */
-export async function submitBatchOnce(anthropic: Anthropic, store: TranscriptStore, workflowId: string, name: string, requests: Anthropic.MessageCreateParamsNonStreaming[]): Promise<SubmittedBatch> {
+export async function submitBatchOnce(
+  anthropic: Anthropic,
+  store: TranscriptStore,
+  workflowId: string,
+  name: string,
+  requests: Anthropic.MessageCreateParamsNonStreaming[],
+): Promise<SubmittedBatch> {
   const prior = await getJson<BatchRecord>(store, workflowId, recordKey(name));
   if (prior?.batchId) return { batchId: prior.batchId, customIds: prior.customIds, suspects: prior.suspects };
   const customIds = requests.map((_, i) => customIdFor(`${workflowId}/${name}`, i));
@@ -70,13 +76,18 @@ export async function submitBatchOnce(anthropic: Anthropic, store: TranscriptSto
   const rec: BatchRecord = { intentAt: prior?.intentAt ?? Date.now(), customIds, suspects };
   // The intent first: a worker that dies after the API created the batch leaves this behind for the retry.
   await putJson(store, workflowId, recordKey(name), rec);
-  const batch = await api(() => anthropic.messages.batches.create({ requests: requests.map((params, i) => ({ custom_id: customIds[i], params })) }));
+  const batch = await api(() =>
+    anthropic.messages.batches.create({ requests: requests.map((params, i) => ({ custom_id: customIds[i], params })) }),
+  );
   await putJson(store, workflowId, recordKey(name), { ...rec, batchId: batch.id } satisfies BatchRecord);
   return { batchId: batch.id, customIds, suspects };
 }
 
 /** Batches created since the intent with as many requests as ours: adopted when their results hold our custom_ids. */
-async function findSubmitted(anthropic: Anthropic, rec: BatchRecord): Promise<{ adopted?: string; unconfirmed: string[] }> {
+async function findSubmitted(
+  anthropic: Anthropic,
+  rec: BatchRecord,
+): Promise<{ adopted?: string; unconfirmed: string[] }> {
   const unconfirmed: string[] = [];
   const since = rec.intentAt - CLOCK_SKEW_MS;
   const ours = new Set(rec.customIds);
@@ -111,8 +122,18 @@ export async function cancelBatch(anthropic: Anthropic, batchId: string): Promis
 }
 
 /** An ended batch's results by custom_id, downloaded once and then read from the store. */
-export async function batchResults(anthropic: Anthropic, store: TranscriptStore, workflowId: string, name: string, batchId: string): Promise<Record<string, Anthropic.Messages.MessageBatchResult>> {
-  const stored = await getJson<{ batchId: string; results: Record<string, Anthropic.Messages.MessageBatchResult> }>(store, workflowId, resultsKey(name));
+export async function batchResults(
+  anthropic: Anthropic,
+  store: TranscriptStore,
+  workflowId: string,
+  name: string,
+  batchId: string,
+): Promise<Record<string, Anthropic.Messages.MessageBatchResult>> {
+  const stored = await getJson<{ batchId: string; results: Record<string, Anthropic.Messages.MessageBatchResult> }>(
+    store,
+    workflowId,
+    resultsKey(name),
+  );
   if (stored?.batchId === batchId) return stored.results;
   const results: Record<string, Anthropic.Messages.MessageBatchResult> = {};
   for await (const r of await api(() => anthropic.messages.batches.results(batchId))) results[r.custom_id] = r.result;

@@ -13,7 +13,14 @@ import { MODEL_CALL_INTERRUPTED, type CallProgress } from '../../workflows/budge
 import type { TokenUsage } from '../../contract';
 import { summarizeToolInput } from '../task/tools';
 import { oneLine } from '../task/tools/truncate';
-import { getJson, keys, loadConversation, putJsonOnce, type TranscriptStore, type TurnRecord } from '../task/transcripts';
+import {
+  getJson,
+  keys,
+  loadConversation,
+  putJsonOnce,
+  type TranscriptStore,
+  type TurnRecord,
+} from '../task/transcripts';
 import { notConfigured } from './client';
 import { createMeteredMessage } from './metered';
 export { isReplayModel, usageOf } from './metered';
@@ -106,12 +113,17 @@ export function summarizeTurn(rec: TurnRecord): ModelTurn {
     .join(' ');
   const fin = uses.find((u) => u.name === 'finish');
   const fi = (fin?.input ?? {}) as Record<string, unknown>;
-  const cap = (v: unknown) => (typeof v === 'string' ? (v.length > FINISH_TEXT_CHARS ? v.slice(0, FINISH_TEXT_CHARS - 1) + '…' : v) : '');
+  const cap = (v: unknown) =>
+    typeof v === 'string' ? (v.length > FINISH_TEXT_CHARS ? v.slice(0, FINISH_TEXT_CHARS - 1) + '…' : v) : '';
   return {
     turn: rec.turn,
     stopReason: rec.stopReason,
     text: oneLine(text, 300),
-    toolCalls: uses.map((u) => ({ id: u.id, name: u.name, summary: summarizeToolInput(u.name, (u.input ?? {}) as Record<string, unknown>) })),
+    toolCalls: uses.map((u) => ({
+      id: u.id,
+      name: u.name,
+      summary: summarizeToolInput(u.name, (u.input ?? {}) as Record<string, unknown>),
+    })),
     ...(fin ? { finish: { summary: cap(fi.summary), verification: cap(fi.verification) } } : {}),
     usage: rec.usage,
     costUsd: rec.costUsd,
@@ -138,28 +150,41 @@ export function createModelActivities(deps: ModelActivityDeps) {
       const maxTokens = input.maxTokens ?? 8192;
       const price = priceOf(model);
       const { prompt, messages, last } = await loadConversation(store, workflowId, turn);
-      const fit = fitContext(messages, prompt.system, last?.contextTokens ?? 0, { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens }, last?.elidedThroughTurn ?? 0);
+      const fit = fitContext(
+        messages,
+        prompt.system,
+        last?.contextTokens ?? 0,
+        { contextWindow: price?.contextWindow ?? worstCasePrice().contextWindow, maxTokens },
+        last?.elidedThroughTurn ?? 0,
+      );
       // After one wait longer than the cache lives (a long test run, a question), the task's
       // turns are written to the cache for an hour: the next such wait then reads instead of rewriting.
-      const longTtl = input.cacheTtl !== undefined ? input.cacheTtl === '1h' : last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && now() - last.respondedAt > CACHE_TTL_5M_MS);
+      const longTtl =
+        input.cacheTtl !== undefined
+          ? input.cacheTtl === '1h'
+          : last?.cacheTtl === '1h' || (last?.respondedAt !== undefined && now() - last.respondedAt > CACHE_TTL_5M_MS);
       const req = withCacheBreakpoints(prompt.system, messages, { ttl: longTtl ? '1h' : '5m' });
 
       const ctx = Context.current();
       const attempt = input.attempt;
       let progress: CallProgress = {};
       const beat = () => ctx.heartbeat(attempt !== undefined ? { turn, attempt, ...progress } : { turn });
-      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: maxTokens, ...req, ...effortParams(model, input.effort) }, {
-        signal: ctx.cancellationSignal,
-        heartbeat: { beat, everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
-        ...(attempt !== undefined
-          ? {
-              progress: (p: CallProgress) => {
-                progress = p;
-                beat();
-              },
-            }
-          : {}),
-      });
+      const m = await createMeteredMessage(
+        deps.anthropic,
+        { model, max_tokens: maxTokens, ...req, ...effortParams(model, input.effort) },
+        {
+          signal: ctx.cancellationSignal,
+          heartbeat: { beat, everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
+          ...(attempt !== undefined
+            ? {
+                progress: (p: CallProgress) => {
+                  progress = p;
+                  beat();
+                },
+              }
+            : {}),
+        },
+      );
       const { msg, usage } = m;
       const rec: TurnRecord = {
         turn,
@@ -183,7 +208,11 @@ export function createModelActivities(deps: ModelActivityDeps) {
       } catch (err) {
         // The answer was billed but is lost: the workflow must book it before it asks again.
         if (attempt === undefined) throw err;
-        throw ApplicationFailure.create({ type: MODEL_CALL_INTERRUPTED, message: `the answer could not be stored: ${(err as Error).message}`, details: [{ usage, complete: true } satisfies CallProgress] });
+        throw ApplicationFailure.create({
+          type: MODEL_CALL_INTERRUPTED,
+          message: `the answer could not be stored: ${(err as Error).message}`,
+          details: [{ usage, complete: true } satisfies CallProgress],
+        });
       }
       return summarizeTurn(kept);
     },
@@ -202,17 +231,32 @@ export function createModelActivities(deps: ModelActivityDeps) {
       if (done) return done;
       if (!deps.anthropic) throw notConfigured();
       const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
-      if (!rec) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no stored answer: there is no request to keep warm`, FailureType.NoTurnToKeepWarm);
+      if (!rec)
+        throw ApplicationFailure.nonRetryable(
+          `turn ${turn} of ${workflowId} has no stored answer: there is no request to keep warm`,
+          FailureType.NoTurnToKeepWarm,
+        );
       const { prompt, messages } = await loadConversation(store, workflowId, turn);
       // What fitContext elided for that request, from the same stored records: the same bytes.
       elideThrough(messages, rec.elidedThroughTurn ?? 0);
       const req = withCacheBreakpoints(prompt.system, messages, { ttl: rec.cacheTtl ?? '5m' });
       const ctx = Context.current();
-      const m = await createMeteredMessage(deps.anthropic, { model, max_tokens: 1, ...req, ...effortParams(model, input.effort) }, {
-        signal: ctx.cancellationSignal,
-        heartbeat: { beat: () => ctx.heartbeat({ turn, keepAlive: input.seq }), everyMs: heartbeatEvery(ctx, deps.heartbeatMs) },
+      const m = await createMeteredMessage(
+        deps.anthropic,
+        { model, max_tokens: 1, ...req, ...effortParams(model, input.effort) },
+        {
+          signal: ctx.cancellationSignal,
+          heartbeat: {
+            beat: () => ctx.heartbeat({ turn, keepAlive: input.seq }),
+            everyMs: heartbeatEvery(ctx, deps.heartbeatMs),
+          },
+        },
+      );
+      return putJsonOnce<CacheKeptWarm>(store, workflowId, key, {
+        usage: m.usage,
+        costUsd: m.costUsd,
+        costEstimated: m.costEstimated,
       });
-      return putJsonOnce<CacheKeptWarm>(store, workflowId, key, { usage: m.usage, costUsd: m.costUsd, costEstimated: m.costEstimated });
     },
   };
 }

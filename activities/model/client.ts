@@ -22,7 +22,10 @@ export interface ModelClientOptions {
  * Anthropic-compatible local servers, the offline replay model). Undefined when neither
  * is set; callModel then fails with ModelNotConfigured rather than sending an unsigned request.
  */
-export function createAnthropicClient(config: Pick<NightshiftConfig, 'anthropic'>, o: ModelClientOptions = {}): Anthropic | undefined {
+export function createAnthropicClient(
+  config: Pick<NightshiftConfig, 'anthropic'>,
+  o: ModelClientOptions = {},
+): Anthropic | undefined {
   const { apiKey, baseUrl } = config.anthropic;
   if (!apiKey && !baseUrl) return undefined;
   return new Anthropic({
@@ -35,7 +38,9 @@ export function createAnthropicClient(config: Pick<NightshiftConfig, 'anthropic'
 }
 
 export function notConfigured(): ModelNotConfigured {
-  return new ModelNotConfigured('no model configured: set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a compatible server, or run the demo, which uses the offline replay model)');
+  return new ModelNotConfigured(
+    'no model configured: set ANTHROPIC_API_KEY (or ANTHROPIC_BASE_URL for a compatible server, or run the demo, which uses the offline replay model)',
+  );
 }
 
 /** Milliseconds the server asked us to wait, from retry-after-ms or retry-after (seconds or a date). */
@@ -66,11 +71,19 @@ export function toActivityError(err: unknown): Error {
     const status = err.status;
     // The API's answer to a model ID it does not have: say so plainly, since a night of retries cannot fix it.
     // (A 404 for a wrong path or base URL is also not_found_error, but does not name a model.)
-    if (status === 404 && (err.error as { error?: { type?: string } } | undefined)?.error?.type === 'not_found_error' && /\bmodel\b/i.test(detail)) {
-      return new ModelRequestInvalid(`the model API does not know this model (HTTP 404 not_found_error: ${detail}); check the task's agent_config.model against \`nightshift models\``);
+    if (
+      status === 404 &&
+      (err.error as { error?: { type?: string } } | undefined)?.error?.type === 'not_found_error' &&
+      /\bmodel\b/i.test(detail)
+    ) {
+      return new ModelRequestInvalid(
+        `the model API does not know this model (HTTP 404 not_found_error: ${detail}); check the task's agent_config.model against \`nightshift models\``,
+      );
     }
-    if ([400, 404, 413, 422].includes(status)) return new ModelRequestInvalid(`the model API rejected the request (HTTP ${status}): ${detail}`);
-    if (status === 401 || status === 403) return new ModelNotConfigured(`the model API refused the credentials (HTTP ${status}): ${detail}`);
+    if ([400, 404, 413, 422].includes(status))
+      return new ModelRequestInvalid(`the model API rejected the request (HTTP ${status}): ${detail}`);
+    if (status === 401 || status === 403)
+      return new ModelNotConfigured(`the model API refused the credentials (HTTP ${status}): ${detail}`);
     const wait = retryAfterMs(err.headers);
     return ApplicationFailure.create({
       type: FailureType.ModelUnavailable,
@@ -88,7 +101,11 @@ export function toActivityError(err: unknown): Error {
 const NOT_SENT_CODES = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'];
 
 function neverSent(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+  for (
+    let e: unknown = err, depth = 0;
+    e && typeof e === 'object' && depth < 5;
+    e = (e as { cause?: unknown }).cause, depth++
+  ) {
     if (NOT_SENT_CODES.includes(String((e as { code?: unknown }).code))) return true;
   }
   return false;
@@ -114,7 +131,14 @@ export function toStreamedCallError(err: unknown, progress: CallProgress): Error
 /** The SDK parses JSON for us, but a proxy can still hand back something that is not a message. */
 export function assertMessage(m: unknown): asserts m is Anthropic.Message {
   const v = m as Partial<Anthropic.Message> | null;
-  if (!v || typeof v !== 'object' || v.type !== 'message' || !Array.isArray(v.content) || typeof v.usage !== 'object' || v.usage === null) {
+  if (
+    !v ||
+    typeof v !== 'object' ||
+    v.type !== 'message' ||
+    !Array.isArray(v.content) ||
+    typeof v.usage !== 'object' ||
+    v.usage === null
+  ) {
     throw ApplicationFailure.create({
       type: FailureType.ModelUnavailable,
       message: `the model API returned a malformed response: ${JSON.stringify(m)?.slice(0, 200) ?? String(m)}`,

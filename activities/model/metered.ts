@@ -10,7 +10,12 @@ import type { CallProgress } from '../../workflows/budget/arithmetic';
 import { assertMessage, toActivityError, toStreamedCallError } from './client';
 
 export function usageOf(u: Anthropic.Usage): TokenUsage {
-  return { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
+  return {
+    input: u.input_tokens ?? 0,
+    output: u.output_tokens ?? 0,
+    cacheWrite: u.cache_creation_input_tokens ?? 0,
+    cacheRead: u.cache_read_input_tokens ?? 0,
+  };
 }
 
 /** The offline replay model names itself `replay:<recording>` in the response's model field. */
@@ -38,7 +43,11 @@ export interface MeteredMessage {
 export async function createMeteredMessage(
   anthropic: Anthropic,
   params: Anthropic.MessageCreateParamsNonStreaming,
-  o: { signal?: AbortSignal; heartbeat?: { beat: () => void; everyMs: number }; progress?: (p: CallProgress) => void } = {},
+  o: {
+    signal?: AbortSignal;
+    heartbeat?: { beat: () => void; everyMs: number };
+    progress?: (p: CallProgress) => void;
+  } = {},
 ): Promise<MeteredMessage> {
   const timer = o.heartbeat ? setInterval(o.heartbeat.beat, o.heartbeat.everyMs) : undefined;
   let msg: Anthropic.Message;
@@ -79,7 +88,12 @@ export async function createMeteredMessage(
     replay,
     // A model missing from the table is charged at the dearest row: never taken as free.
     // 1-hour cache writes cost more than 5-minute ones; the usage says how many there were.
-    costUsd: replay ? 0 : costOf({ ...usage, cacheWrite1h: msg.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0 }, price ?? worstCasePrice()),
+    costUsd: replay
+      ? 0
+      : costOf(
+          { ...usage, cacheWrite1h: msg.usage.cache_creation?.ephemeral_1h_input_tokens ?? 0 },
+          price ?? worstCasePrice(),
+        ),
     costEstimated: !replay && price === undefined,
   };
 }

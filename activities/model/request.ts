@@ -16,7 +16,6 @@ export function effortParams(model: string, effort: Effort | undefined): { outpu
   return effort && modelEntry(model)?.effort ? { output_config: { effort } } : {};
 }
 
-
 /**
  * Breakpoints (the API allows four): the last tool caches the tools; the system prompt
  * caches tools + system; the last block of the newest user message writes this turn's
@@ -28,9 +27,18 @@ export function withCacheBreakpoints(
   messages: Anthropic.MessageParam[],
   o: { ttl?: '5m' | '1h' } = {},
 ): { system: Anthropic.TextBlockParam[]; tools: Anthropic.Tool[]; messages: Anthropic.MessageParam[] } {
-  const EPHEMERAL: Anthropic.CacheControlEphemeral = o.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
-  const tools = TOOL_DEFINITIONS.map((t, i) => (i === TOOL_DEFINITIONS.length - 1 ? { ...t, cache_control: EPHEMERAL } : t));
-  const out = messages.map((m) => ({ ...m, content: typeof m.content === 'string' ? [{ type: 'text' as const, text: m.content }] : [...m.content] }) as Anthropic.MessageParam);
+  const EPHEMERAL: Anthropic.CacheControlEphemeral =
+    o.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
+  const tools = TOOL_DEFINITIONS.map((t, i) =>
+    i === TOOL_DEFINITIONS.length - 1 ? { ...t, cache_control: EPHEMERAL } : t,
+  );
+  const out = messages.map(
+    (m) =>
+      ({
+        ...m,
+        content: typeof m.content === 'string' ? [{ type: 'text' as const, text: m.content }] : [...m.content],
+      }) as Anthropic.MessageParam,
+  );
   const userIdx = out.map((m, i) => (m.role === 'user' ? i : -1)).filter((i) => i >= 0);
   for (const i of userIdx.slice(-2)) {
     const blocks = out[i].content as Anthropic.ContentBlockParam[];
@@ -96,7 +104,13 @@ export interface ContextFit {
  * back under `elideTo`: one cache write, then many turns of reads, instead of a new prefix (and
  * a full cache write) on every turn past the threshold.
  */
-export function fitContext(messages: Anthropic.MessageParam[], system: string, lastContextTokens: number, limits: ContextLimits, elidedThroughTurn = 0): ContextFit {
+export function fitContext(
+  messages: Anthropic.MessageParam[],
+  system: string,
+  lastContextTokens: number,
+  limits: ContextLimits,
+  elidedThroughTurn = 0,
+): ContextFit {
   let elided = elideThrough(messages, elidedThroughTurn);
   const now = estimateTokens(messages, system);
   // The API counted the previous request (this one without its newest exchange): its figure

@@ -29,7 +29,8 @@ export function acceptsForcedToolUse(model: string): boolean {
   return modelEntry(model)?.forcedToolUse === 'accepted';
 }
 
-export const toolReminder = (toolName: string) => `Answer now by calling the ${toolName} tool, once, with your whole answer; reply with nothing else.`;
+export const toolReminder = (toolName: string) =>
+  `Answer now by calling the ${toolName} tool, once, with your whole answer; reply with nothing else.`;
 
 export async function askForToolCall(
   anthropic: Anthropic,
@@ -55,7 +56,11 @@ export async function askForToolCall(
   }
 }
 
-function summed(answers: MeteredMessage[], call: Anthropic.ToolUseBlock | undefined, messages: Anthropic.MessageParam[]): ToolAnswer {
+function summed(
+  answers: MeteredMessage[],
+  call: Anthropic.ToolUseBlock | undefined,
+  messages: Anthropic.MessageParam[],
+): ToolAnswer {
   const last = answers[answers.length - 1];
   const usage: TokenUsage = { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 };
   for (const a of answers) for (const k of Object.keys(usage) as (keyof TokenUsage)[]) usage[k] += a.usage[k] ?? 0;

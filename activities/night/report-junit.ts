@@ -16,28 +16,42 @@ const MAX_OUTPUT_CHARS = 8_000;
 
 /** Text as XML character data or an attribute value: escaped, and without the characters XML 1.0 cannot hold. */
 export function xmlText(s: string): string {
-  return (
-    s
-      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD')
-      .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
-      .replace(/&/g, '&amp;')
-      .replace(/</g, '&lt;')
-      .replace(/>/g, '&gt;')
-      .replace(/"/g, '&quot;')
-      .replace(/'/g, '&apos;')
-  );
+  return s
+    .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '\uFFFD')
+    .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
 }
 
-const tail = (s: string) => (s.length > MAX_OUTPUT_CHARS ? `[… ${s.length - MAX_OUTPUT_CHARS} characters cut …]\n${s.slice(-MAX_OUTPUT_CHARS)}` : s);
+const tail = (s: string) =>
+  s.length > MAX_OUTPUT_CHARS
+    ? `[… ${s.length - MAX_OUTPUT_CHARS} characters cut …]\n${s.slice(-MAX_OUTPUT_CHARS)}`
+    : s;
 
 function testcase(taskId: string, r: CheckResult): string {
   const open = `    <testcase classname="${xmlText(`nightshift.${taskId}`)}" name="${xmlText(r.command)}">`;
   const counts = r.tests ? ` (${r.tests.total} tests, ${r.tests.failed} failed, ${r.tests.skipped} skipped)` : '';
-  if (r.flaky) return [open, `      <flakyFailure message="failed, then passed on a rerun of the same tree${counts}" type="flaky"/>`, '    </testcase>'].join('\n');
+  if (r.flaky)
+    return [
+      open,
+      `      <flakyFailure message="failed, then passed on a rerun of the same tree${counts}" type="flaky"/>`,
+      '    </testcase>',
+    ].join('\n');
   if (r.passed) return `${open.slice(0, -1)}/>`;
   const type = r.timedOut ? 'timeout' : r.preExisting ? 'pre-existing' : 'failure';
-  const message = r.timedOut ? 'timed out' : r.preExisting ? `exit ${r.exitCode}; it failed on the base too${counts}` : `exit ${r.exitCode}${counts}`;
-  return [open, `      <failure message="${xmlText(message)}" type="${type}">${xmlText(tail(r.outputTail))}</failure>`, '    </testcase>'].join('\n');
+  const message = r.timedOut
+    ? 'timed out'
+    : r.preExisting
+      ? `exit ${r.exitCode}; it failed on the base too${counts}`
+      : `exit ${r.exitCode}${counts}`;
+  return [
+    open,
+    `      <failure message="${xmlText(message)}" type="${type}">${xmlText(tail(r.outputTail))}</failure>`,
+    '    </testcase>',
+  ].join('\n');
 }
 
 function integrityCase(taskId: string, checks: ChecksOutcome): string | undefined {
@@ -56,11 +70,25 @@ export function renderChecksJunit(s: Pick<BatchStatus, 'batchId' | 'tasks'>): st
   let failures = 0;
   for (const t of s.tasks) {
     if (!t.checks) continue;
-    const cases = [...t.checks.results.map((r) => testcase(t.taskId, r)), integrityCase(t.taskId, t.checks)].filter((c): c is string => c !== undefined);
+    const cases = [...t.checks.results.map((r) => testcase(t.taskId, r)), integrityCase(t.taskId, t.checks)].filter(
+      (c): c is string => c !== undefined,
+    );
     const failed = t.checks.results.filter((r) => !r.passed).length + (t.checks.integrity?.length ? 1 : 0);
     tests += cases.length;
     failures += failed;
-    suites.push([`  <testsuite name="${xmlText(t.taskId)}" tests="${cases.length}" failures="${failed}" errors="0" skipped="0">`, ...cases, '  </testsuite>'].join('\n'));
+    suites.push(
+      [
+        `  <testsuite name="${xmlText(t.taskId)}" tests="${cases.length}" failures="${failed}" errors="0" skipped="0">`,
+        ...cases,
+        '  </testsuite>',
+      ].join('\n'),
+    );
   }
-  return ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="${xmlText(s.batchId)}" tests="${tests}" failures="${failures}" errors="0">`, ...suites, '</testsuites>', ''].join('\n');
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="${xmlText(s.batchId)}" tests="${tests}" failures="${failures}" errors="0">`,
+    ...suites,
+    '</testsuites>',
+    '',
+  ].join('\n');
 }

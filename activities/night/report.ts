@@ -13,7 +13,15 @@ import { redactionNote, workerRedactor, type Redactor } from '../../common/redac
 import { failedDiskQuotaProbes } from '../../sandbox/disk-volume';
 import { readStoredTasks } from './results';
 import { whileBeating } from '../heartbeat';
-import { DEFAULT_SCHEDULE_ID, type BatchStatus, type ResultsRef, type SpecRef, type ChecksOutcome, type InterruptedCall, type TaskStatus } from '../../contract';
+import {
+  DEFAULT_SCHEDULE_ID,
+  type BatchStatus,
+  type ResultsRef,
+  type SpecRef,
+  type ChecksOutcome,
+  type InterruptedCall,
+  type TaskStatus,
+} from '../../contract';
 import { findOverlaps } from '../task/delivery/overlaps';
 import { reviewCostLine } from '../task/delivery/review-cost';
 import { renderChecksJunit } from './report-junit';
@@ -29,35 +37,60 @@ const NEEDS_HUMAN: Record<string, string> = {
 };
 
 const usd = (n: number) => `$${n.toFixed(2)}`;
-const minutes = (t: TaskStatus) => (t.startedAt && t.endedAt ? `${((t.endedAt - t.startedAt) / 60_000).toFixed(1)} min` : '-');
+const minutes = (t: TaskStatus) =>
+  t.startedAt && t.endedAt ? `${((t.endedAt - t.startedAt) / 60_000).toFixed(1)} min` : '-';
 function checksLine(c: ChecksOutcome): string {
   const rounds = `${c.fixRounds} fix round${c.fixRounds === 1 ? '' : 's'}`;
-  if (c.passed) return `passed (${c.results.map((r) => `\`${r.command}\``).join(', ')}${c.fixRounds ? `, after ${rounds}` : ''})`;
-  return `FAILING after ${rounds}: ${c.results.filter((r) => !r.passed && !r.preExisting).map((r) => `\`${r.command}\` (exit ${r.exitCode})`).join(', ')}`;
+  if (c.passed)
+    return `passed (${c.results.map((r) => `\`${r.command}\``).join(', ')}${c.fixRounds ? `, after ${rounds}` : ''})`;
+  return `FAILING after ${rounds}: ${c.results
+    .filter((r) => !r.passed && !r.preExisting)
+    .map((r) => `\`${r.command}\` (exit ${r.exitCode})`)
+    .join(', ')}`;
 }
 
 /** One line per check when the base was checked too: how it did before the agent and after. */
 function baseVsResult(c: ChecksOutcome): string[] {
   if (!c.results.some((r) => r.base || r.flaky)) return [];
-  const result = (r: ChecksOutcome['results'][number]) => (r.flaky ? 'flaky (failed, passed on rerun)' : r.passed ? 'passed' : r.preExisting ? `failed (exit ${r.exitCode}), pre-existing` : `failed (exit ${r.exitCode})`);
-  const tests = (t: ChecksOutcome['results'][number]['tests']) => (t ? ` [${t.total} tests, ${t.failed} failed, ${t.skipped} skipped]` : '');
-  return c.results.map((r) => `  - \`${md(r.command)}\`: base ${r.base ?? 'not run'}${tests(r.baseTests)} → ${result(r)}${tests(r.tests)}`);
+  const result = (r: ChecksOutcome['results'][number]) =>
+    r.flaky
+      ? 'flaky (failed, passed on rerun)'
+      : r.passed
+        ? 'passed'
+        : r.preExisting
+          ? `failed (exit ${r.exitCode}), pre-existing`
+          : `failed (exit ${r.exitCode})`;
+  const tests = (t: ChecksOutcome['results'][number]['tests']) =>
+    t ? ` [${t.total} tests, ${t.failed} failed, ${t.skipped} skipped]` : '';
+  return c.results.map(
+    (r) => `  - \`${md(r.command)}\`: base ${r.base ?? 'not run'}${tests(r.baseTests)} → ${result(r)}${tests(r.tests)}`,
+  );
 }
 
 /** The delivery lines of one task: PR, branch, patch, checks, problems. */
 function deliveryLines(t: TaskStatus): string[] {
   return [
     ...(t.prUrl ? [`- pull request: ${t.prUrl}${t.prDraft ? ' (draft)' : ''}`] : []),
-    ...(t.branch ? [`- branch: \`${t.branch}\`${t.commit ? ` at ${t.commit.slice(0, 12)}` : ''}${t.pushed === false ? ' (not pushed: in the worker\'s delivery repository)' : t.pushed ? ' (pushed)' : ''}`] : []),
+    ...(t.branch
+      ? [
+          `- branch: \`${t.branch}\`${t.commit ? ` at ${t.commit.slice(0, 12)}` : ''}${t.pushed === false ? " (not pushed: in the worker's delivery repository)" : t.pushed ? ' (pushed)' : ''}`,
+        ]
+      : []),
     ...(t.patchFile ? [`- patch: [${t.patchFile}](${t.patchFile.replace(/^results\//, '')})`] : []),
     ...(t.checks ? [`- checks: ${checksLine(t.checks)}`, ...baseVsResult(t.checks)] : []),
     ...(t.checks?.integrity ?? []).map((f) => `- tests weakened: ${md(f.detail)}`),
-    ...(t.filesChanged?.length ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`] : []),
+    ...(t.filesChanged?.length
+      ? [`- files changed: ${t.filesChanged.length}${t.filesChanged.length >= 200 ? ' or more' : ''}`]
+      : []),
     ...(t.workDir && !t.branch && t.patchFile ? [`- changes for review in: ${t.workDir}`] : []),
     // No branch and no patch (no repository, nothing committed): the kept workspace is all there is.
     ...(t.workDir && !t.branch && !t.patchFile ? [`- nothing delivered; the work is in: ${t.workDir}`] : []),
     ...(t.reviewCost ? [`- review cost: ${md(reviewCostLine(t.reviewCost))}`] : []),
-    ...(t.prCapped ? ['- no pull request: the repository already had its `max_prs_per_repo` pull requests for the night; the branch and the patch above are the delivery'] : []),
+    ...(t.prCapped
+      ? [
+          '- no pull request: the repository already had its `max_prs_per_repo` pull requests for the night; the branch and the patch above are the delivery',
+        ]
+      : []),
     ...(t.deliveryError ? [`- delivery problem: ${md(t.deliveryError)}`] : []),
   ];
 }
@@ -99,7 +132,11 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
     '',
     `Batch \`${s.batchId}\`${s.source ? ` from \`${s.source}\`` : ''} · ${s.state}`,
     `${s.tasks.length} tasks: ${count('succeeded')} succeeded, ${count('failed')} failed, ${count('skipped')} skipped, ${attention.length} need a human.`,
-    ...(capped.length ? [`${capped.length} delivered as a branch and a patch without a pull request (max_prs_per_repo reached): ${capped.map((t) => t.taskId).join(', ')}.`] : []),
+    ...(capped.length
+      ? [
+          `${capped.length} delivered as a branch and a patch without a pull request (max_prs_per_repo reached): ${capped.map((t) => t.taskId).join(', ')}.`,
+        ]
+      : []),
     `Cost: ${usd(spent)}${budgetUsd !== undefined ? ` of ${usd(budgetUsd)} (${((spent / budgetUsd) * 100).toFixed(0)} %)` : ''} · tokens: ${s.tasks.reduce((a, t) => a + tokens(t), 0)}`,
     ...(s.tasks.some((t) => t.interruptedCalls?.length)
       ? [
@@ -107,39 +144,76 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
         ]
       : []),
     ...(s.tasks.some((t) => t.replay)
-      ? ['', '**Offline replay model:** no live model ran tonight; agent tasks were answered from a recorded transcript (tasks marked "replay" below).']
+      ? [
+          '',
+          '**Offline replay model:** no live model ran tonight; agent tasks were answered from a recorded transcript (tasks marked "replay" below).',
+        ]
       : []),
     '',
     '## Needs a human',
     '',
     ...(attention.length + deliveryTrouble.length + weakened.length
       ? [
-          ...attention.map((t) => `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${md(t.error)}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
+          ...attention.map(
+            (t) =>
+              `- **${t.taskId}** (${t.title}): ${NEEDS_HUMAN[t.status]}${t.error ? ` — ${md(t.error)}` : ''}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`,
+          ),
           ...deliveryTrouble.map((t) => `- **${t.taskId}** (${t.title}): delivery problem — ${md(t.deliveryError!)}`),
-          ...weakened.map((t) => `- **${t.taskId}** (${t.title}): tests look weakened — ${t.checks!.integrity!.map((f) => md(f.detail)).join('; ')}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`),
+          ...weakened.map(
+            (t) =>
+              `- **${t.taskId}** (${t.title}): tests look weakened — ${t.checks!.integrity!.map((f) => md(f.detail)).join('; ')}${t.prUrl ? ` (draft PR: ${t.prUrl})` : ''}`,
+          ),
         ]
       : ['Nothing. Every task that ran succeeded.']),
-    ...(s.questions?.length ? ['', ...s.questions.map((q) => `- open question from **${q.taskId}**: ${md(q.question)} — answer with \`${q.answerCommand}\``)] : []),
+    ...(s.questions?.length
+      ? [
+          '',
+          ...s.questions.map(
+            (q) => `- open question from **${q.taskId}**: ${md(q.question)} — answer with \`${q.answerCommand}\``,
+          ),
+        ]
+      : []),
     ...(s.tasks.some((t) => t.assumptions?.length)
-      ? ['', '## Assumptions to check', '', ...s.tasks.flatMap((t) => (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${md(a)}`))]
+      ? [
+          '',
+          '## Assumptions to check',
+          '',
+          ...s.tasks.flatMap((t) =>
+            (t.assumptions ?? []).map((a) => `- **${t.taskId}** went on without an answer, assuming: ${md(a)}`),
+          ),
+        ]
       : []),
     ...(s.notes?.length ? ['', '## Notes', '', ...s.notes.map((n) => `- ${md(n)}`)] : []),
     '',
     ...(overlaps.length
-      ? ['## Changed the same files side by side', '', ...overlaps.map((o) => `- **${o.tasks[0]}** and **${o.tasks[1]}** both changed ${o.files.map((f) => `\`${f}\``).join(', ')}: expect a conflict when merging their branches`), '']
+      ? [
+          '## Changed the same files side by side',
+          '',
+          ...overlaps.map(
+            (o) =>
+              `- **${o.tasks[0]}** and **${o.tasks[1]}** both changed ${o.files.map((f) => `\`${f}\``).join(', ')}: expect a conflict when merging their branches`,
+          ),
+          '',
+        ]
       : []),
     '## Tasks',
     '',
     '| task | status | cost | tokens | turns | duration | result |',
     '|---|---|---|---|---|---|---|',
-    ...ordered.map((t) => `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`),
+    ...ordered.map(
+      (t) =>
+        `| ${t.taskId} | ${t.status} | ${usd(t.costUsd)} | ${tokens(t)} | ${t.turns} | ${minutes(t)} | ${md(t.prUrl ?? t.branch ?? t.summary ?? t.error ?? '')} |`,
+    ),
     '',
     ...ordered.flatMap((t) => [
       `### ${t.taskId}: ${t.title}`,
       '',
       `- status: ${t.status}`,
       `- cost: ${usd(t.costUsd)} (input ${t.tokens.input}, output ${t.tokens.output}, cache write ${t.tokens.cacheWrite}, cache read ${t.tokens.cacheRead} tokens) over ${t.turns} turns`,
-      ...(t.interruptedCalls ?? []).map((c) => `- interrupted model call: turn ${c.turn}, attempt ${c.attempt}, booked ${usd(c.bookedUsd)} (${BASIS[c.basis]})`),
+      ...(t.interruptedCalls ?? []).map(
+        (c) =>
+          `- interrupted model call: turn ${c.turn}, attempt ${c.attempt}, booked ${usd(c.bookedUsd)} (${BASIS[c.basis]})`,
+      ),
       `- duration: ${minutes(t)}`,
       ...(t.model ? [`- model: ${t.model}${t.replay ? ' (replay: recorded answers, not a live model)' : ''}`] : []),
       ...deliveryLines(t),
@@ -147,7 +221,10 @@ export function renderReportMarkdown(s: BatchStatus, budgetUsd?: number): string
       ...(t.summary ? [`- summary: ${md(t.summary)}`] : []),
       ...(t.error ? [`- reason: ${md(t.error)}`] : []),
       ...(t.question ? [`- unanswered question: ${md(t.question.question)} (answer it, then rerun the task)`] : []),
-      ...(t.answeredQuestions ?? []).map((q) => `- asked: ${md(q.question)} — answered${q.by ? ` by ${md(q.by)}` : ''} at ${new Date(q.answeredAt).toISOString()}: ${md(q.answer)}`),
+      ...(t.answeredQuestions ?? []).map(
+        (q) =>
+          `- asked: ${md(q.question)} — answered${q.by ? ` by ${md(q.by)}` : ''} at ${new Date(q.answeredAt).toISOString()}: ${md(q.answer)}`,
+      ),
       ...(t.assumptions ?? []).map((a) => `- assumed (no answer): ${md(a)}`),
       ...(t.notes ?? []).map((n) => `- note: ${md(n)}`),
       '',
@@ -249,12 +326,19 @@ export async function redactStatus(root: string, s: BatchStatus, redactor: Redac
   for (const t of s.tasks) {
     const r = redactor.redactDeep(t);
     const notes = r.found.length ? [redactionNote(r.found, "this task's text")] : [];
-    if (t.patchFile && (await patchWasRedacted(root, t.patchFile))) notes.push(redactionNote([], `the patch file (${t.patchFile})`));
+    if (t.patchFile && (await patchWasRedacted(root, t.patchFile)))
+      notes.push(redactionNote([], `the patch file (${t.patchFile})`));
     tasks.push(notes.length ? { ...r.value, notes: [...(r.value.notes ?? []), ...notes] } : r.value);
   }
   const { tasks: _, ...rest } = s;
   const batch = redactor.redactDeep(rest);
-  return { ...batch.value, tasks, notes: batch.found.length ? [...(batch.value.notes ?? []), redactionNote(batch.found, 'the batch notes')] : batch.value.notes };
+  return {
+    ...batch.value,
+    tasks,
+    notes: batch.found.length
+      ? [...(batch.value.notes ?? []), redactionNote(batch.found, 'the batch notes')]
+      : batch.value.notes,
+  };
 }
 
 /** The report's files, relative to NIGHTSHIFT_ROOT. */
@@ -269,7 +353,13 @@ export interface ReportFiles {
  * Writes the report files under `<root>/results/`; `keep` also gets each file's name and text
  * (a shared state store, so the report outlives this worker's host).
  */
-export async function writeReportFiles(root: string, status: BatchStatus, budgetUsd?: number, redactor: Redactor = workerRedactor(), keep?: (name: string, text: string) => Promise<void>): Promise<ReportFiles> {
+export async function writeReportFiles(
+  root: string,
+  status: BatchStatus,
+  budgetUsd?: number,
+  redactor: Redactor = workerRedactor(),
+  keep?: (name: string, text: string) => Promise<void>,
+): Promise<ReportFiles> {
   const s = await redactStatus(root, status, redactor);
   const dir = path.join(root, 'results');
   await fs.mkdir(dir, { recursive: true });
@@ -289,16 +379,29 @@ export async function writeReportFiles(root: string, status: BatchStatus, budget
     await keep(path.basename(json), jsonText);
     await keep(path.basename(junit), junitText);
   }
-  return { markdown: path.relative(root, markdown), json: path.relative(root, json), junit: path.relative(root, junit) };
+  return {
+    markdown: path.relative(root, markdown),
+    json: path.relative(root, json),
+    junit: path.relative(root, junit),
+  };
 }
 
-export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>, store?: StateStore) {
+export function createReportActivities(
+  config: Pick<NightshiftConfig, 'root'> & Partial<Pick<NightshiftConfig, 'anthropic' | 'github' | 'e2b' | 'notify'>>,
+  store?: StateStore,
+) {
   async function writeReport(input: { status: BatchStatus; budgetUsd?: number }): Promise<ReportFiles> {
     // A worker that could not bound its sandboxes' disks says so where the user looks.
     const unbounded = await failedDiskQuotaProbes();
-    const status = unbounded.length ? { ...input.status, notes: [...(input.status.notes ?? []), ...unbounded] } : input.status;
+    const status = unbounded.length
+      ? { ...input.status, notes: [...(input.status.notes ?? []), ...unbounded] }
+      : input.status;
     // The file store's copy would be the same files twice on one disk; a shared store keeps them past this host.
-    const keep = store && !store.hostLocal ? (name: string, text: string) => store.put('results', input.status.batchId, name.replace(/[^A-Za-z0-9._-]/g, '_'), text) : undefined;
+    const keep =
+      store && !store.hostLocal
+        ? (name: string, text: string) =>
+            store.put('results', input.status.batchId, name.replace(/[^A-Za-z0-9._-]/g, '_'), text)
+        : undefined;
     return writeReportFiles(config.root, status, input.budgetUsd, workerRedactor(config), keep);
   }
   return {
@@ -308,9 +411,19 @@ export function createReportActivities(config: Pick<NightshiftConfig, 'root'> & 
      * The report of a night whose results are in the state store (BATCH_RESULTS_BY_REFERENCE_PATCH):
      * `status` comes without its tasks, which are read from the store in the spec's order.
      */
-    async writeStoredReport(input: { status: BatchStatus; budgetUsd?: number; spec: SpecRef; results: ResultsRef }): Promise<ReportFiles> {
-      if (!store) throw new Error('this worker has no state store to read the night\'s results from');
-      return whileBeating(async () => writeReport({ status: { ...input.status, tasks: await readStoredTasks(store, input.spec, input.results) }, budgetUsd: input.budgetUsd }));
+    async writeStoredReport(input: {
+      status: BatchStatus;
+      budgetUsd?: number;
+      spec: SpecRef;
+      results: ResultsRef;
+    }): Promise<ReportFiles> {
+      if (!store) throw new Error("this worker has no state store to read the night's results from");
+      return whileBeating(async () =>
+        writeReport({
+          status: { ...input.status, tasks: await readStoredTasks(store, input.spec, input.results) },
+          budgetUsd: input.budgetUsd,
+        }),
+      );
     },
   };
 }

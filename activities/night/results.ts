@@ -8,7 +8,14 @@ import type { StateStore } from '../../common/store';
 import { STORE_KEY } from '../../common/store/types';
 import { whileBeating } from '../heartbeat';
 import { specKeys } from './spec';
-import { NO_TOKENS, taskWorkflowId, type ResultsRef, type SpecRef, type TaskResult, type TaskStatus } from '../../contract';
+import {
+  NO_TOKENS,
+  taskWorkflowId,
+  type ResultsRef,
+  type SpecRef,
+  type TaskResult,
+  type TaskStatus,
+} from '../../contract';
 import { type BatchSpecHeader, type TaskIndexEntry } from '../../workflows/night/messages';
 
 /**
@@ -42,7 +49,11 @@ async function eachInParallel<T>(items: readonly T[], fn: (item: T, i: number) =
   await Promise.all(Array.from({ length: Math.min(STORE_CONCURRENCY, items.length) }, lane));
 }
 
-async function readResults(store: StateStore, ref: ResultsRef, taskIds: readonly string[]): Promise<Map<string, TaskResult>> {
+async function readResults(
+  store: StateStore,
+  ref: ResultsRef,
+  taskIds: readonly string[],
+): Promise<Map<string, TaskResult>> {
   const found: (TaskResult | undefined)[] = new Array(taskIds.length);
   await eachInParallel(taskIds, async (id, i) => {
     const text = await store.get('results', ref.batchId, resultKey(ref, id));
@@ -62,12 +73,16 @@ async function readResults(store: StateStore, ref: ResultsRef, taskIds: readonly
  */
 export async function readStoredTasks(store: StateStore, spec: SpecRef, results: ResultsRef): Promise<TaskStatus[]> {
   const headerText = await store.get('specs', spec.batchId, specKeys.header(spec.hash));
-  if (headerText === undefined) throw new Error(`the spec ${spec.batchId} ${spec.hash.slice(0, 12)} is not in the state store (${store.location})`);
+  if (headerText === undefined)
+    throw new Error(`the spec ${spec.batchId} ${spec.hash.slice(0, 12)} is not in the state store (${store.location})`);
   const header = JSON.parse(headerText) as BatchSpecHeader;
   const index: TaskIndexEntry[] = [];
   for (let part = 0; part < header.parts; part++) {
     const text = await store.get('specs', spec.batchId, specKeys.index(spec.hash, part));
-    if (text === undefined) throw new Error(`part ${part} of the task index of the spec ${spec.batchId} ${spec.hash.slice(0, 12)} is not in the state store (${store.location})`);
+    if (text === undefined)
+      throw new Error(
+        `part ${part} of the task index of the spec ${spec.batchId} ${spec.hash.slice(0, 12)} is not in the state store (${store.location})`,
+      );
     index.push(...(JSON.parse(text) as TaskIndexEntry[]));
   }
   const stored = await readResults(
@@ -95,7 +110,8 @@ export function createBatchResultActivities(store: StateStore) {
       let written = 0;
       await whileBeating(() =>
         eachInParallel(input.results, async (r) => {
-          if (await store.putIfAbsent('results', input.ref.batchId, resultKey(input.ref, r.taskId), JSON.stringify(r))) written++;
+          if (await store.putIfAbsent('results', input.ref.batchId, resultKey(input.ref, r.taskId), JSON.stringify(r)))
+            written++;
         }),
       );
       return written;

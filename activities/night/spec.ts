@@ -34,7 +34,18 @@ function withDailyCap(spec: BatchSpec, envCap: number | undefined): BatchSpec {
  * NIGHTSHIFT_MODELS_FILE is in force; the workflow sandbox only knows the shipped aliases.
  */
 function withModelIds(spec: BatchSpec): BatchSpec {
-  return { ...spec, tasks: spec.tasks.map((t) => (t.command !== undefined ? t : { ...t, model: resolveModel(t.model, t.complexity), effort: t.effort ?? EFFORT_FOR_COMPLEXITY[t.complexity ?? 'medium'] })) };
+  return {
+    ...spec,
+    tasks: spec.tasks.map((t) =>
+      t.command !== undefined
+        ? t
+        : {
+            ...t,
+            model: resolveModel(t.model, t.complexity),
+            effort: t.effort ?? EFFORT_FOR_COMPLEXITY[t.complexity ?? 'medium'],
+          },
+    ),
+  };
 }
 
 /** Characters of JSON per part: under the SDK's 512 KiB payload warning, a quarter of the 2 MiB limit. */
@@ -55,7 +66,17 @@ export function contentHash(value: unknown): string {
 /** What the batch workflow schedules a task by (TaskIndexEntry), without its index. */
 function indexEntry(t: TaskSpec): Omit<TaskIndexEntry, 'index'> {
   const { id, title, dependsOn, priority, repo, repoName, complexity, role, fanOut } = t;
-  return { id, title, dependsOn, priority, ...(repo !== undefined ? { repo } : {}), ...(repoName !== undefined ? { repoName } : {}), ...(complexity !== undefined ? { complexity } : {}), ...(role !== undefined ? { role } : {}), ...(fanOut !== undefined ? { fanOut } : {}) };
+  return {
+    id,
+    title,
+    dependsOn,
+    priority,
+    ...(repo !== undefined ? { repo } : {}),
+    ...(repoName !== undefined ? { repoName } : {}),
+    ...(complexity !== undefined ? { complexity } : {}),
+    ...(role !== undefined ? { role } : {}),
+    ...(fanOut !== undefined ? { fanOut } : {}),
+  };
 }
 
 /** Splits a list into runs of at most `maxChars` of JSON (a single larger item is a part of its own). */
@@ -86,7 +107,12 @@ export const lessonsKey = (sha256: string) => `${sha256}.md`;
  * names and of the lessons, as they are now (hand-written skills from `root`, the rest from `store`) (each task records their hashes). Content-addressed and
  * insert-if-absent: starting the same night twice stores it once.
  */
-export async function storeValidatedSpec(store: StateStore, batchId: string, validated: BatchSpec, root: string): Promise<SpecRef> {
+export async function storeValidatedSpec(
+  store: StateStore,
+  batchId: string,
+  validated: BatchSpec,
+  root: string,
+): Promise<SpecRef> {
   const hashes = new Map<string, string>();
   for (const name of new Set(validated.tasks.flatMap((t) => t.skills))) {
     const text = await readSkill({ root, store }, name);
@@ -102,7 +128,11 @@ export async function storeValidatedSpec(store: StateStore, batchId: string, val
     ...validated,
     tasks: validated.tasks.map((t) => {
       const named = t.skills.filter((n) => hashes.has(n));
-      return { ...t, ...(named.length ? { skillHashes: Object.fromEntries(named.map((n) => [n, hashes.get(n)!])) } : {}), ...(lessonsHash ? { lessonsHash } : {}) };
+      return {
+        ...t,
+        ...(named.length ? { skillHashes: Object.fromEntries(named.map((n) => [n, hashes.get(n)!])) } : {}),
+        ...(lessonsHash ? { lessonsHash } : {}),
+      };
     }),
   };
   const hash = contentHash(spec);
@@ -128,7 +158,11 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
       const spec = await loadBatchSpec(claim.dir, config.root, { knownTaskIds: claim.completedIds });
       // A dependency done on an earlier night (its file in completed/) is met.
       const here = new Set(spec.tasks.map((t) => t.id));
-      return { ...spec, source: pendingDir, tasks: spec.tasks.map((t) => ({ ...t, dependsOn: t.dependsOn.filter((d) => here.has(d)) })) };
+      return {
+        ...spec,
+        source: pendingDir,
+        tasks: spec.tasks.map((t) => ({ ...t, dependsOn: t.dependsOn.filter((d) => here.has(d)) })),
+      };
     } catch (err) {
       // Nothing ran: the files go back where the person put them, to be fixed.
       if (err instanceof SpecError) await settleClaimedFiles(config.root, pendingDir, night, []);
@@ -152,24 +186,38 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
       return JSON.parse(text) as BatchSpec;
     }
     if ((input.tasksFile === undefined) === (input.spec === undefined)) {
-      throw new SpecError([{ file: 'workflow input', path: '', message: 'give exactly one of "tasksFile" and "spec"' }]);
+      throw new SpecError([
+        { file: 'workflow input', path: '', message: 'give exactly one of "tasksFile" and "spec"' },
+      ]);
     }
     if (input.tasksFile !== undefined) {
       const abs = path.resolve(config.root, input.tasksFile);
       if (!(await fs.stat(abs).catch(() => undefined))) {
-        throw new SpecError([{ file: input.tasksFile, path: '', message: `no such file or directory: this worker resolved it against its NIGHTSHIFT_ROOT ${config.root} (as ${abs}); start workers in the directory that holds the task files, or use nightshift start, which hands the validated spec to every worker` }]);
+        throw new SpecError([
+          {
+            file: input.tasksFile,
+            path: '',
+            message: `no such file or directory: this worker resolved it against its NIGHTSHIFT_ROOT ${config.root} (as ${abs}); start workers in the directory that holds the task files, or use nightshift start, which hands the validated spec to every worker`,
+          },
+        ]);
       }
-      return input.claimAs !== undefined ? loadClaimed(input.tasksFile, input.claimAs) : loadBatchSpec(input.tasksFile, config.root);
+      return input.claimAs !== undefined
+        ? loadClaimed(input.tasksFile, input.claimAs)
+        : loadBatchSpec(input.tasksFile, config.root);
     }
     return parseBatchSpecIn(input.spec, config.root);
   }
 
-  const normalize = async (input: SpecInput) => withDailyCap(withModelIds(await validate(input)), config.dailyMaxCostUsd);
+  const normalize = async (input: SpecInput) =>
+    withDailyCap(withModelIds(await validate(input)), config.dailyMaxCostUsd);
 
   async function need(ref: SpecRef, key: string, what: string): Promise<string> {
     if (!store) throw new Error('this worker has no state store');
     const text = await store.get('specs', ref.batchId, key);
-    if (text === undefined) throw new Error(`${what} the spec ${ref.batchId} ${ref.hash.slice(0, 12)} is not in the state store (${store.location})`);
+    if (text === undefined)
+      throw new Error(
+        `${what} the spec ${ref.batchId} ${ref.hash.slice(0, 12)} is not in the state store (${store.location})`,
+      );
     return text;
   }
 
@@ -209,25 +257,45 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
       const index: TaskIndexEntry[] = [];
       for (const [part, tasks] of taskParts.entries()) {
         await store.putIfAbsent('specs', batchId, specKeys.tasks(hash, part), JSON.stringify(tasks));
-        for (const t of tasks) index.push({ ...indexEntry(t), index: index.length, ...(input.claimAs !== undefined ? { sourceFile: t.source.file } : {}) });
+        for (const t of tasks)
+          index.push({
+            ...indexEntry(t),
+            index: index.length,
+            ...(input.claimAs !== undefined ? { sourceFile: t.source.file } : {}),
+          });
       }
       const indexParts = splitTasks(index);
-      for (const [part, entries] of indexParts.entries()) await store.putIfAbsent('specs', batchId, specKeys.index(hash, part), JSON.stringify(entries));
+      for (const [part, entries] of indexParts.entries())
+        await store.putIfAbsent('specs', batchId, specKeys.index(hash, part), JSON.stringify(entries));
       const { tasks: _tasks, ...settings } = spec;
-      const header: BatchSpecHeader = { ref: { batchId, hash }, parts: indexParts.length, taskCount: spec.tasks.length, settings };
+      const header: BatchSpecHeader = {
+        ref: { batchId, hash },
+        parts: indexParts.length,
+        taskCount: spec.tasks.length,
+        settings,
+      };
       // Last: a header found means every part is there.
-      await store.putIfAbsent('specs', batchId, specKeys.header(hash), JSON.stringify({ ...header, taskParts: taskParts.map((p) => p.length) }));
+      await store.putIfAbsent(
+        'specs',
+        batchId,
+        specKeys.header(hash),
+        JSON.stringify({ ...header, taskParts: taskParts.map((p) => p.length) }),
+      );
       return header;
     },
 
     /** One part of a stored spec's task index, in order. */
     async readBatchSpecPart(input: { ref: SpecRef; part: number }): Promise<TaskIndexEntry[]> {
-      return JSON.parse(await need(input.ref, specKeys.index(input.ref.hash, input.part), `part ${input.part} of the task index of`)) as TaskIndexEntry[];
+      return JSON.parse(
+        await need(input.ref, specKeys.index(input.ref.hash, input.part), `part ${input.part} of the task index of`),
+      ) as TaskIndexEntry[];
     },
 
     /** The whole TaskSpec of the task at `index` of a stored spec, for its child workflow's input. */
     async readBatchTask(input: { ref: SpecRef; index: number }): Promise<TaskSpec> {
-      const header = JSON.parse(await need(input.ref, specKeys.header(input.ref.hash), 'the header of')) as { taskParts: number[] };
+      const header = JSON.parse(await need(input.ref, specKeys.header(input.ref.hash), 'the header of')) as {
+        taskParts: number[];
+      };
       let first = 0;
       for (const [part, count] of header.taskParts.entries()) {
         if (input.index < first + count) return (await taskPart(input.ref, part))[input.index - first];
@@ -238,7 +306,9 @@ export function createSpecActivities(config: Pick<NightshiftConfig, 'root' | 'da
 
     /** The header of a stored spec (a run continued as new reads its spec again by key). */
     async readBatchSpecHeader(input: { ref: SpecRef }): Promise<BatchSpecHeader> {
-      const { taskParts: _parts, ...header } = JSON.parse(await need(input.ref, specKeys.header(input.ref.hash), 'the header of')) as BatchSpecHeader & { taskParts: number[] };
+      const { taskParts: _parts, ...header } = JSON.parse(
+        await need(input.ref, specKeys.header(input.ref.hash), 'the header of'),
+      ) as BatchSpecHeader & { taskParts: number[] };
       return header;
     },
   };

@@ -6,7 +6,15 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { batchPrice, costOf, modelIdOf, priceOf, resolveModel, worstCasePrice, type Complexity } from '../../common/models';
+import {
+  batchPrice,
+  costOf,
+  modelIdOf,
+  priceOf,
+  resolveModel,
+  worstCasePrice,
+  type Complexity,
+} from '../../common/models';
 import { batchWaitUntil, simpleModeUsesBatch } from '../../workflows/budget/arithmetic';
 import type { BatchSpec, TaskSpec } from '../../taskfile/types';
 
@@ -67,7 +75,19 @@ export function modelFamily(model: string | undefined): string | undefined {
 
 interface ResultsFile {
   date?: string;
-  results?: { task: string; state?: string; status?: string; model?: string; complexity?: Complexity; role?: string; title?: string; costUsd?: number; startedAt?: string; endedAt?: string; replay?: boolean }[];
+  results?: {
+    task: string;
+    state?: string;
+    status?: string;
+    model?: string;
+    complexity?: Complexity;
+    role?: string;
+    title?: string;
+    costUsd?: number;
+    startedAt?: string;
+    endedAt?: string;
+    replay?: boolean;
+  }[];
 }
 
 /** Every task record in `<root>/results/*.json`; files that are not batch results are skipped. */
@@ -131,13 +151,25 @@ export interface NightEstimate {
   historyTasks: number;
 }
 
-export function priorCost(model: string, complexity: Complexity, mode: { simple?: boolean; batch?: boolean } = {}): number {
+export function priorCost(
+  model: string,
+  complexity: Complexity,
+  mode: { simple?: boolean; batch?: boolean } = {},
+): number {
   // The prior is a whole task's tokens over many requests, not one prompt, so a prompt-size tier does not apply.
   const { tiers: _perRequest, ...listed } = priceOf(model) ?? worstCasePrice();
   const base = mode.batch ? batchPrice(listed) : listed;
   if (mode.simple) return costOf({ ...PRIOR_SIMPLE_TOKENS, cacheWrite: 0, cacheRead: 0 }, base);
   const { input, output } = PRIOR_TOKENS[complexity];
-  return costOf({ input: 0, output, cacheRead: Math.round(input * PRIOR_CACHE_SHARES.read), cacheWrite: Math.round(input * PRIOR_CACHE_SHARES.write) }, base);
+  return costOf(
+    {
+      input: 0,
+      output,
+      cacheRead: Math.round(input * PRIOR_CACHE_SHARES.read),
+      cacheWrite: Math.round(input * PRIOR_CACHE_SHARES.write),
+    },
+    base,
+  );
 }
 
 function blend(prior: number, observed: number[]): number {
@@ -151,7 +183,9 @@ export function estimateTask(task: TaskSpec, history: readonly HistoryRecord[]):
   const base = { id: task.id, title: task.title, complexity, dependsOn: task.dependsOn };
   if (task.command !== undefined) {
     // Only this task's own earlier command runs are comparable.
-    const runs = history.filter((h) => h.task === task.id && h.model === undefined && h.hours !== undefined).map((h) => h.hours!);
+    const runs = history
+      .filter((h) => h.task === task.id && h.model === undefined && h.hours !== undefined)
+      .map((h) => h.hours!);
     const hours = runs.length ? runs.reduce((a, b) => a + b, 0) / runs.length : 0;
     return { ...base, model: 'command', costUsd: 0, hours: round(hours, 2), costSamples: 0, hoursSamples: runs.length };
   }
@@ -162,7 +196,10 @@ export function estimateTask(task: TaskSpec, history: readonly HistoryRecord[]):
   const ran = history.filter((h) => isFinishedAgentWork(h) && (h.complexity ?? 'medium') === complexity);
   const costs = ran.filter((h) => modelFamily(h.model) === family).map((h) => h.costUsd);
   const hours = ran.filter((h) => h.hours !== undefined).map((h) => h.hours!);
-  const costUsd = round(blend(priorCost(model, complexity, { simple: task.simpleMode === true, batch }), costs), task.simpleMode ? 4 : 2);
+  const costUsd = round(
+    blend(priorCost(model, complexity, { simple: task.simpleMode === true, batch }), costs),
+    task.simpleMode ? 4 : 2,
+  );
   return {
     ...base,
     model,
@@ -193,8 +230,19 @@ function criticalPathHours(tasks: readonly TaskEstimate[]): number {
 
 export function estimateNight(spec: BatchSpec, history: readonly HistoryRecord[]): NightEstimate {
   const tasks = spec.tasks.map((t) => estimateTask(t, history));
-  const costUsd = round(tasks.reduce((a, t) => a + t.costUsd, 0), 2);
+  const costUsd = round(
+    tasks.reduce((a, t) => a + t.costUsd, 0),
+    2,
+  );
   const work = tasks.reduce((a, t) => a + t.hours, 0);
   const hours = round(Math.max(criticalPathHours(tasks), work / spec.maxConcurrentAgents), 2);
-  return { source: spec.source, tasks, costUsd, hours, budgetUsd: spec.maxCostUsd, fits: costUsd <= spec.maxCostUsd, historyTasks: history.filter(isFinishedAgentWork).length };
+  return {
+    source: spec.source,
+    tasks,
+    costUsd,
+    hours,
+    budgetUsd: spec.maxCostUsd,
+    fits: costUsd <= spec.maxCostUsd,
+    historyTasks: history.filter(isFinishedAgentWork).length,
+  };
 }

@@ -9,9 +9,11 @@ import { checkPlan, type PlanDraft, type PlannedTask } from './plan-tool';
 import type { DecomposeInput, Decomposition } from './decompose';
 import { DEFAULT_MAX_TASKS } from './decompose';
 
-const VERB = /^(add|build|convert|create|design|document|fix|implement|improve|make|migrate|refactor|remove|replace|set up|support|update|write)\b/i;
+const VERB =
+  /^(add|build|convert|create|design|document|fix|implement|improve|make|migrate|refactor|remove|replace|set up|support|update|write)\b/i;
 /** Sections of a PRD that describe rather than ask for work. */
-const NOT_WORK = /^(overview|introduction|background|summary|context|problem|goals?|non-goals?|out of scope|motivation|glossary|references|open questions|appendix|table of contents)\b/i;
+const NOT_WORK =
+  /^(overview|introduction|background|summary|context|problem|goals?|non-goals?|out of scope|motivation|glossary|references|open questions|appendix|table of contents)\b/i;
 
 interface Piece {
   title: string;
@@ -29,8 +31,15 @@ function clausesOf(goal: string): Piece[] {
     .split(/\s+with\s+/i)
     .forEach((part, level) => {
       const base = pieces.length - 1;
-      for (const c of part.split(/\s*(?:,|;|\band\b|\bplus\b|&)\s*/i).map((s) => s.trim()).filter(Boolean)) {
-        pieces.push({ title: VERB.test(c) ? c[0].toUpperCase() + c.slice(1) : `Implement ${c}`, body: c, buildsOn: level > 0 && base >= 0 ? base : undefined });
+      for (const c of part
+        .split(/\s*(?:,|;|\band\b|\bplus\b|&)\s*/i)
+        .map((s) => s.trim())
+        .filter(Boolean)) {
+        pieces.push({
+          title: VERB.test(c) ? c[0].toUpperCase() + c.slice(1) : `Implement ${c}`,
+          body: c,
+          buildsOn: level > 0 && base >= 0 ? base : undefined,
+        });
       }
     });
   return pieces;
@@ -67,12 +76,20 @@ function bullets(body: string): string[] {
 }
 
 const id = (n: number) => `task-${String(n).padStart(3, '0')}`;
-const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'plan';
+const slug = (s: string) =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 40) || 'plan';
 
 export function decomposeHeuristically(input: DecomposeInput, reason: string): Decomposition {
   const maxTasks = input.maxTasks ?? DEFAULT_MAX_TASKS;
   const subject = input.goal ?? input.document?.name ?? 'the goal';
-  const pieces = (input.document ? sectionsOf(input.document.text) : clausesOf(input.goal ?? '')).slice(0, Math.max(1, maxTasks - 2));
+  const pieces = (input.document ? sectionsOf(input.document.text) : clausesOf(input.goal ?? '')).slice(
+    0,
+    Math.max(1, maxTasks - 2),
+  );
   const design = `docs/plans/${slug(input.goal ?? input.document?.name ?? 'plan')}.md`;
   const tasks: PlannedTask[] = [];
   const withDesign = maxTasks >= 3;

@@ -52,7 +52,12 @@ export interface LoopRef {
 export const RESEARCH_MAX_COST_USD = 5;
 
 /** `shared`: the store when it is shared by hosts (not the `file` store), where plans and their nights are kept for any host. */
-export function createImproveActivities(deps: { config: Pick<NightshiftConfig, 'root'>; anthropic: Anthropic | undefined; store: StateStore; shared: StateStore | undefined }) {
+export function createImproveActivities(deps: {
+  config: Pick<NightshiftConfig, 'root'>;
+  anthropic: Anthropic | undefined;
+  store: StateStore;
+  shared: StateStore | undefined;
+}) {
   const root = deps.config.root;
   const store = deps.store;
   return {
@@ -69,15 +74,22 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
               description: [
                 `Analyse this codebase for the most valuable improvements: bugs, missing tests, unclear code, missing documentation, fragile edges.`,
                 `Do not change the code. Write ${FINDINGS_FILE} at the repository root: one "## " section per issue, most valuable first, each with what is wrong, where (files), and how to tell it is fixed (as "- " bullet points). At most ${LOOP_MAX_TASKS} issues.`,
-                input.previousSummary ? `The previous loop's summary (do not report again what it fixed; do report what it left failing):\n${input.previousSummary}` : '',
+                input.previousSummary
+                  ? `The previous loop's summary (do not report again what it fixed; do report what it left failing):\n${input.previousSummary}`
+                  : '',
               ]
                 .filter(Boolean)
                 .join('\n\n'),
               context: { repo: input.repo, branch: `nightshift/improve-research-${input.loop}` },
               deliverables: [FINDINGS_FILE],
-              acceptance_criteria: [`${FINDINGS_FILE} lists at most ${LOOP_MAX_TASKS} issues, each with files and a check`],
+              acceptance_criteria: [
+                `${FINDINGS_FILE} lists at most ${LOOP_MAX_TASKS} issues, each with files and a check`,
+              ],
               estimated_complexity: 'medium',
-              agent_config: { max_cost_usd: input.maxCostUsd ?? RESEARCH_MAX_COST_USD, ...(input.model ? { model: input.model } : {}) },
+              agent_config: {
+                max_cost_usd: input.maxCostUsd ?? RESEARCH_MAX_COST_USD,
+                ...(input.model ? { model: input.model } : {}),
+              },
               on_completion: { create_pr: false },
             },
           ],
@@ -92,27 +104,45 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
      * With a shared store and a `batchId`, the night is stored for the batch (`storedSpec`)
      * and the plan for a retry on another host.
      */
-    async planFromFindings(input: LoopRef & { date: string; workDir?: string; summary?: string; maxCostUsd?: number; model?: string; batchId?: string }): Promise<DecomposeGoalResult & { findings: string }> {
-      const fromFile = input.workDir ? await fs.readFile(path.join(input.workDir, FINDINGS_FILE), 'utf8').catch(() => undefined) : undefined;
+    async planFromFindings(
+      input: LoopRef & {
+        date: string;
+        workDir?: string;
+        summary?: string;
+        maxCostUsd?: number;
+        model?: string;
+        batchId?: string;
+      },
+    ): Promise<DecomposeGoalResult & { findings: string }> {
+      const fromFile = input.workDir
+        ? await fs.readFile(path.join(input.workDir, FINDINGS_FILE), 'utf8').catch(() => undefined)
+        : undefined;
       // A retry on a host without the research workspace plans from what the first attempt kept.
-      const findings = (await keepOnce(store, input.workflowId, improveKeys.findings(input.loop), (fromFile?.trim() || input.summary?.trim() || '(the research agent reported nothing)') + '\n')).trim();
+      const findings = (
+        await keepOnce(
+          store,
+          input.workflowId,
+          improveKeys.findings(input.loop),
+          (fromFile?.trim() || input.summary?.trim() || '(the research agent reported nothing)') + '\n',
+        )
+      ).trim();
       const key = `${input.workflowId}/loop-${input.loop}`;
       const planned = await planOnce({ shared: deps.shared, key, batchId: input.batchId, root }, () =>
         makePlan(
           root,
           deps.anthropic,
           {
-          document: { name: `findings of improvement loop ${input.loop}`, text: findings },
-          context: input.previousSummary,
-          date: input.date,
-          maxCostUsd: input.maxCostUsd,
-          maxTasks: LOOP_MAX_TASKS,
-          repo: input.repo,
-          model: input.model,
-          out: path.join('tasks', 'improve', slug(input.workflowId), `loop-${input.loop}.yaml`),
-          key,
-        },
-        { signal: Context.current().cancellationSignal },
+            document: { name: `findings of improvement loop ${input.loop}`, text: findings },
+            context: input.previousSummary,
+            date: input.date,
+            maxCostUsd: input.maxCostUsd,
+            maxTasks: LOOP_MAX_TASKS,
+            repo: input.repo,
+            model: input.model,
+            out: path.join('tasks', 'improve', slug(input.workflowId), `loop-${input.loop}.yaml`),
+            key,
+          },
+          { signal: Context.current().cancellationSignal },
         ),
       );
       return { ...planned, findings: findings.slice(0, 4000) };
@@ -124,7 +154,12 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
      * with the `file` store). The next loop reads this, not the history. Insert-if-absent:
      * a retry returns the summary the first attempt kept.
      */
-    async writeLoopSummary(input: LoopRef & { findings: string; tasks: { taskId: string; title: string; status: string; summary?: string; error?: string; costUsd: number }[] }): Promise<{ file: string; text: string }> {
+    async writeLoopSummary(
+      input: LoopRef & {
+        findings: string;
+        tasks: { taskId: string; title: string; status: string; summary?: string; error?: string; costUsd: number }[];
+      },
+    ): Promise<{ file: string; text: string }> {
       const headlines = input.findings
         .split('\n')
         .map((l) => /^##\s+(.+)$/.exec(l.trim())?.[1])
@@ -137,9 +172,17 @@ export function createImproveActivities(deps: { config: Pick<NightshiftConfig, '
         `Findings: ${headlines.length ? headlines.join('; ') : one(input.findings)}`,
         '',
         'Tasks:',
-        ...input.tasks.map((t) => `- ${t.taskId} ${t.title}: ${t.status}${t.status === 'succeeded' ? (t.summary ? ` (${one(t.summary)})` : '') : t.error ? ` (${one(t.error)})` : ''}`),
+        ...input.tasks.map(
+          (t) =>
+            `- ${t.taskId} ${t.title}: ${t.status}${t.status === 'succeeded' ? (t.summary ? ` (${one(t.summary)})` : '') : t.error ? ` (${one(t.error)})` : ''}`,
+        ),
         '',
-        `Cost: $${cost.toFixed(2)}. Left for the next loop: ${input.tasks.filter((t) => t.status !== 'succeeded').map((t) => t.title).join('; ') || 'nothing'}.`,
+        `Cost: $${cost.toFixed(2)}. Left for the next loop: ${
+          input.tasks
+            .filter((t) => t.status !== 'succeeded')
+            .map((t) => t.title)
+            .join('; ') || 'nothing'
+        }.`,
       ].join('\n');
       const key = improveKeys.summary(input.loop);
       const kept = await keepOnce(store, input.workflowId, key, text + '\n');

@@ -16,14 +16,20 @@ const DECOMPOSED = 'decomposed.json';
  * `plan()` unless the store already has what the key planned. `shared` is undefined for the
  * `file` store: that is this host's disk, where the task file already is.
  */
-export async function planOnce(o: { shared: StateStore | undefined; key: string | undefined; batchId?: string; root: string }, plan: () => Promise<PlanResult>): Promise<DecomposeGoalResult> {
+export async function planOnce(
+  o: { shared: StateStore | undefined; key: string | undefined; batchId?: string; root: string },
+  plan: () => Promise<PlanResult>,
+): Promise<DecomposeGoalResult> {
   const { shared, key } = o;
   const kept = shared && key ? await shared.get('plans', key, DECOMPOSED) : undefined;
   if (kept) return JSON.parse(kept) as DecomposeGoalResult;
   const r = await plan();
   const result = decomposeGoalResult(r);
   if (!shared || !key) return result;
-  const planned: DecomposeGoalResult = { ...result, ...(o.batchId ? { storedSpec: await storeValidatedSpec(shared, o.batchId, r.spec, o.root) } : {}) };
+  const planned: DecomposeGoalResult = {
+    ...result,
+    ...(o.batchId ? { storedSpec: await storeValidatedSpec(shared, o.batchId, r.spec, o.root) } : {}),
+  };
   // Of two attempts that both planned, the first record stands and both return it.
   if (await shared.putIfAbsent('plans', key, DECOMPOSED, JSON.stringify(planned))) return planned;
   return JSON.parse((await shared.get('plans', key, DECOMPOSED))!) as DecomposeGoalResult;

@@ -36,7 +36,16 @@ export interface PlanDraft {
 export const PLAN_TOOL_NAME = 'submit_plan';
 
 /** Fields the model must fill even though a hand-written task file may leave them out. */
-const REQUIRED_OF_MODEL = ['id', 'title', 'description', 'role', 'depends_on', 'estimated_complexity', 'acceptance_criteria', 'deliverables'];
+const REQUIRED_OF_MODEL = [
+  'id',
+  'title',
+  'description',
+  'role',
+  'depends_on',
+  'estimated_complexity',
+  'acceptance_criteria',
+  'deliverables',
+];
 
 export function planTool(maxTasks: number): Anthropic.Tool {
   const task = z.toJSONSchema(PlannedTaskSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
@@ -70,12 +79,19 @@ export function checkPlan(draft: unknown, o: { maxTasks: number; source?: string
   const tasks = (draft as { tasks?: unknown } | null)?.tasks;
   const issues: SpecIssue[] = [];
   if (!Array.isArray(tasks)) return { issues: [{ file: source, path: 'tasks', message: 'must be a list of tasks' }] };
-  if (tasks.length > o.maxTasks) issues.push({ file: source, path: 'tasks', message: `has ${tasks.length} tasks; at most ${o.maxTasks} are allowed` });
+  if (tasks.length > o.maxTasks)
+    issues.push({
+      file: source,
+      path: 'tasks',
+      message: `has ${tasks.length} tasks; at most ${o.maxTasks} are allowed`,
+    });
   // A plan may not smuggle in what only a person should write (commands, sandbox settings, budgets).
   const allowed = new Set([...Object.keys(PlannedTaskSchema.shape), 'context']);
   tasks.forEach((t, i) => {
     if (t && typeof t === 'object' && !Array.isArray(t)) {
-      for (const k of Object.keys(t)) if (!allowed.has(k)) issues.push({ file: source, path: `tasks[${i}].${k}`, message: `"${k}" is not a field a plan may set` });
+      for (const k of Object.keys(t))
+        if (!allowed.has(k))
+          issues.push({ file: source, path: `tasks[${i}].${k}`, message: `"${k}" is not a field a plan may set` });
     }
   });
   try {

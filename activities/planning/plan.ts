@@ -57,7 +57,12 @@ function withRepo(draft: PlanDraft, repo: string | undefined): PlanDraft {
 }
 
 /** Writes an already decided plan (after interactive edits too) and estimates it. */
-export async function savePlan(root: string, draft: PlanDraft, h: PlanHeader, o: { out?: string; overwrite?: boolean } = {}): Promise<Omit<PlanResult, 'planner' | 'rejected'>> {
+export async function savePlan(
+  root: string,
+  draft: PlanDraft,
+  h: PlanHeader,
+  o: { out?: string; overwrite?: boolean } = {},
+): Promise<Omit<PlanResult, 'planner' | 'rejected'>> {
   const out = o.out ?? defaultPlanFile(h.date);
   const yaml = renderPlanYaml(draft, h);
   // Write, then load through the one loader: what is reported is what `start` will run.
@@ -99,7 +104,12 @@ export function decomposeGoalResult(r: PlanResult): DecomposeGoalResult {
   };
 }
 
-export async function makePlan(root: string, anthropic: Anthropic | undefined, req: PlanRequest, o: { signal?: AbortSignal } = {}): Promise<PlanResult> {
+export async function makePlan(
+  root: string,
+  anthropic: Anthropic | undefined,
+  req: PlanRequest,
+  o: { signal?: AbortSignal } = {},
+): Promise<PlanResult> {
   const out = req.out ?? defaultPlanFile(req.date);
   const header = (planner: Planner, summary?: string): PlanHeader => ({
     date: req.date,
@@ -112,12 +122,24 @@ export async function makePlan(root: string, anthropic: Anthropic | undefined, r
   if (await existingPlan(root, out, req.key)) {
     const spec = await loadBatchSpec(out, root);
     const estimate = estimateNight(spec, await loadHistory(root));
-    return { draft: { tasks: [] }, spec, planner: { kind: 'reused', key: req.key! }, estimate, files: { yaml: out, markdown: out.replace(/\.ya?ml$/i, '') + '.plan.md' }, text: renderPlanText(spec, estimate) };
+    return {
+      draft: { tasks: [] },
+      spec,
+      planner: { kind: 'reused', key: req.key! },
+      estimate,
+      files: { yaml: out, markdown: out.replace(/\.ya?ml$/i, '') + '.plan.md' },
+      text: renderPlanText(spec, estimate),
+    };
   }
   const d =
     anthropic && !req.heuristic
       ? await decomposeWithModel(anthropic, req, o)
-      : decomposeHeuristically(req, req.heuristic ? 'asked for with --heuristic' : 'no model configured: set ANTHROPIC_API_KEY for a model-made plan');
+      : decomposeHeuristically(
+          req,
+          req.heuristic
+            ? 'asked for with --heuristic'
+            : 'no model configured: set ANTHROPIC_API_KEY for a model-made plan',
+        );
   const draft = withRepo(d.draft, req.repo);
   const saved = await savePlan(root, draft, header(d.planner, d.draft.summary), { out, overwrite: req.overwrite });
   return { ...saved, planner: d.planner, rejected: d.rejected };

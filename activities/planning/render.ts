@@ -26,7 +26,8 @@ export interface PlanHeader {
 }
 
 export function describePlanner(p: Planner): string {
-  if (p.kind === 'model') return `${p.model}, ${p.attempts === 1 ? 'first answer valid' : `valid on attempt ${p.attempts}`}, planning cost $${p.costUsd.toFixed(4)}`;
+  if (p.kind === 'model')
+    return `${p.model}, ${p.attempts === 1 ? 'first answer valid' : `valid on attempt ${p.attempts}`}, planning cost $${p.costUsd.toFixed(4)}`;
   if (p.kind === 'reused') return `the plan already written for ${p.key}`;
   return `heuristic decomposition (${p.reason}); no model was asked`;
 }
@@ -48,7 +49,9 @@ const esc = (s: string) => s.replace(/"/g, "'").replace(/[[\]]/g, '');
 export function mermaidGraph(spec: BatchSpec): string {
   const lines = ['graph TD'];
   for (const t of spec.tasks) lines.push(`  ${t.id.replace(/[^A-Za-z0-9_]/g, '_')}["${t.id}: ${esc(t.title)}"]`);
-  for (const t of spec.tasks) for (const d of t.dependsOn) lines.push(`  ${d.replace(/[^A-Za-z0-9_]/g, '_')} --> ${t.id.replace(/[^A-Za-z0-9_]/g, '_')}`);
+  for (const t of spec.tasks)
+    for (const d of t.dependsOn)
+      lines.push(`  ${d.replace(/[^A-Za-z0-9_]/g, '_')} --> ${t.id.replace(/[^A-Za-z0-9_]/g, '_')}`);
   return lines.join('\n');
 }
 
@@ -62,10 +65,15 @@ export function renderPlanText(spec: BatchSpec, est: NightEstimate): string {
       const t = spec.tasks.find((x) => x.id === id)!;
       const e = byId.get(id)!;
       const after = t.dependsOn.length ? `  <- ${t.dependsOn.join(', ')}` : '';
-      lines.push(`  ${id}  ${t.title}  [${chooseRole(t)}, ${e.complexity}, ${e.model}, ~${usd(e.costUsd)}, ~${e.hours}h]${after}`);
+      lines.push(
+        `  ${id}  ${t.title}  [${chooseRole(t)}, ${e.complexity}, ${e.model}, ~${usd(e.costUsd)}, ~${e.hours}h]${after}`,
+      );
     }
   });
-  lines.push('', `Estimated: ${usd(est.costUsd)} of ${usd(est.budgetUsd)} budget (${est.fits ? 'fits' : 'DOES NOT FIT'}), about ${est.hours} h wall-clock with ${spec.maxConcurrentAgents} agents`);
+  lines.push(
+    '',
+    `Estimated: ${usd(est.costUsd)} of ${usd(est.budgetUsd)} budget (${est.fits ? 'fits' : 'DOES NOT FIT'}), about ${est.hours} h wall-clock with ${spec.maxConcurrentAgents} agents`,
+  );
   return lines.join('\n');
 }
 
@@ -82,7 +90,9 @@ export function renderPlanMarkdown(spec: BatchSpec, h: PlanHeader, est: NightEst
     '',
     '## Execution phases',
     '',
-    ...waves(spec.tasks).map((w, i) => `${i + 1}. ${w.map((id) => `\`${id}\``).join(', ')}${w.length > 1 ? ' (in parallel)' : ''}`),
+    ...waves(spec.tasks).map(
+      (w, i) => `${i + 1}. ${w.map((id) => `\`${id}\``).join(', ')}${w.length > 1 ? ' (in parallel)' : ''}`,
+    ),
     '',
     '## Dependency graph',
     '',
@@ -117,11 +127,28 @@ export function companionOf(yamlFile: string): string {
  * Writes both files (whole-file writes: a retry writes the same bytes). Refuses to replace
  * a task file that is not a plan nightshift wrote, unless `overwrite`.
  */
-export async function writePlanFiles(root: string, yamlRel: string, yamlText: string, markdown: string, o: { overwrite?: boolean } = {}): Promise<{ yaml: string; markdown: string }> {
+export async function writePlanFiles(
+  root: string,
+  yamlRel: string,
+  yamlText: string,
+  markdown: string,
+  o: { overwrite?: boolean } = {},
+): Promise<{ yaml: string; markdown: string }> {
   const abs = path.resolve(root, yamlRel);
   const existing = await fs.readFile(abs, 'utf8').catch(() => undefined);
-  if (existing !== undefined && existing !== yamlText && !o.overwrite && !existing.startsWith('# Planned by nightshift')) {
-    throw new SpecError([{ file: yamlRel, path: '', message: 'already exists and was not written by nightshift plan; choose another file (--out) or pass --force' }]);
+  if (
+    existing !== undefined &&
+    existing !== yamlText &&
+    !o.overwrite &&
+    !existing.startsWith('# Planned by nightshift')
+  ) {
+    throw new SpecError([
+      {
+        file: yamlRel,
+        path: '',
+        message: 'already exists and was not written by nightshift plan; choose another file (--out) or pass --force',
+      },
+    ]);
   }
   await fs.mkdir(path.dirname(abs), { recursive: true });
   await fs.writeFile(abs, yamlText);

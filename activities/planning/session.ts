@@ -71,7 +71,12 @@ async function migrateLegacySession(place: SessionPlace, id: string): Promise<vo
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   if (text === undefined) return;
   // Insert-if-absent: a second migration (or a session of that id made elsewhere first) changes nothing.
-  await place.store.putIfAbsent('plans', SESSION_SCOPE, versionKey(id, 1), JSON.stringify({ ...(JSON.parse(text) as object), version: 1 }, null, 2));
+  await place.store.putIfAbsent(
+    'plans',
+    SESSION_SCOPE,
+    versionKey(id, 1),
+    JSON.stringify({ ...(JSON.parse(text) as object), version: 1 }, null, 2),
+  );
   await fs.rename(file, `${file}.migrated`);
 }
 
@@ -81,14 +86,26 @@ async function migrateLegacySession(place: SessionPlace, id: string): Promise<vo
  */
 export async function saveSession(place: SessionPlace, s: PlanSession): Promise<PlanSession> {
   const saved: PlanSession = { ...s, version: s.version + 1, updatedAt: new Date().toISOString() };
-  if (!(await place.store.putIfAbsent('plans', SESSION_SCOPE, versionKey(s.id, saved.version), JSON.stringify(saved, null, 2)))) {
-    throw new PlanSessionChanged(`session ${s.id} was changed elsewhere (it is past version ${s.version}); resume it again with nightshift plan continue ${s.id}`);
+  if (
+    !(await place.store.putIfAbsent(
+      'plans',
+      SESSION_SCOPE,
+      versionKey(s.id, saved.version),
+      JSON.stringify(saved, null, 2),
+    ))
+  ) {
+    throw new PlanSessionChanged(
+      `session ${s.id} was changed elsewhere (it is past version ${s.version}); resume it again with nightshift plan continue ${s.id}`,
+    );
   }
   return saved;
 }
 
 async function latestVersion(place: SessionPlace, id: string): Promise<number | undefined> {
-  const versions = (await place.store.list('plans', SESSION_SCOPE, `${id}.v`)).map((k) => VERSION_KEY.exec(k)).filter((m) => m?.[1] === id).map((m) => Number(m![2]));
+  const versions = (await place.store.list('plans', SESSION_SCOPE, `${id}.v`))
+    .map((k) => VERSION_KEY.exec(k))
+    .filter((m) => m?.[1] === id)
+    .map((m) => Number(m![2]));
   return versions.length ? Math.max(...versions) : undefined;
 }
 
@@ -103,8 +120,13 @@ export async function loadSession(place: SessionPlace, id: string): Promise<Plan
 
 export async function listSessions(place: SessionPlace): Promise<PlanSession[]> {
   const legacy = await fs.readdir(legacyDir(place.root)).catch(() => [] as string[]);
-  for (const n of legacy.filter((f) => f.endsWith('.json') && SESSION_ID.test(f.slice(0, -5)))) await migrateLegacySession(place, n.slice(0, -5));
-  const ids = new Set((await place.store.list('plans', SESSION_SCOPE)).map((k) => VERSION_KEY.exec(k)?.[1]).filter((id): id is string => id !== undefined));
+  for (const n of legacy.filter((f) => f.endsWith('.json') && SESSION_ID.test(f.slice(0, -5))))
+    await migrateLegacySession(place, n.slice(0, -5));
+  const ids = new Set(
+    (await place.store.list('plans', SESSION_SCOPE))
+      .map((k) => VERSION_KEY.exec(k)?.[1])
+      .filter((id): id is string => id !== undefined),
+  );
   const out: PlanSession[] = [];
   for (const id of ids) {
     const s = await loadSession(place, id);
@@ -115,7 +137,13 @@ export async function listSessions(place: SessionPlace): Promise<PlanSession[]> 
 
 /** `2026-11-21-build-a-rest-api`, with `-2`, `-3` … when taken. */
 export async function newSessionId(place: SessionPlace, date: string, from: string): Promise<string> {
-  const base = `${date}-${from.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 30) || 'plan'}`;
+  const base = `${date}-${
+    from
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 30) || 'plan'
+  }`;
   for (let n = 1; ; n++) {
     const id = n === 1 ? base : `${base}-${n}`;
     if (!(await loadSession(place, id))) return id;
@@ -136,7 +164,10 @@ function find(draft: PlanDraft, id: string): PlannedTask {
 }
 
 function nextId(draft: PlanDraft): string {
-  const nums = draft.tasks.map((t) => /^task-(\d+)$/.exec(t.id)?.[1]).filter(Boolean).map(Number);
+  const nums = draft.tasks
+    .map((t) => /^task-(\d+)$/.exec(t.id)?.[1])
+    .filter(Boolean)
+    .map(Number);
   return `task-${String(Math.max(0, ...nums) + 1).padStart(3, '0')}`;
 }
 
@@ -183,9 +214,15 @@ export function removeTask(draft: PlanDraft, id: string): PlanDraft {
  */
 export function splitTask(draft: PlanDraft, id: string, titles: string[]): { draft: PlanDraft; ids: string[] } {
   const orig = find(draft, id);
-  if (titles.length < 2) throw new PlanEditError('split needs at least two parts, e.g. split task-003 Components | Styles');
+  if (titles.length < 2)
+    throw new PlanEditError('split needs at least two parts, e.g. split task-003 Components | Styles');
   const ids = titles.map((_, i) => `${id}${String.fromCharCode(97 + i)}`);
-  const parts: PlannedTask[] = titles.map((title, i) => ({ ...orig, id: ids[i], title, description: `${title} (part ${i + 1} of ${titles.length} of: ${orig.title}). ${orig.description ?? ''}`.trim() }));
+  const parts: PlannedTask[] = titles.map((title, i) => ({
+    ...orig,
+    id: ids[i],
+    title,
+    description: `${title} (part ${i + 1} of ${titles.length} of: ${orig.title}). ${orig.description ?? ''}`.trim(),
+  }));
   const tasks = draft.tasks.flatMap((t) => {
     if (t.id === id) return parts;
     const deps = asList(t.depends_on);
@@ -194,13 +231,24 @@ export function splitTask(draft: PlanDraft, id: string, titles: string[]): { dra
   return { draft: checked({ ...draft, tasks }), ids };
 }
 
-export const EDITABLE_FIELDS = ['title', 'description', 'role', 'complexity', 'depends_on', 'criteria', 'deliverables'] as const;
+export const EDITABLE_FIELDS = [
+  'title',
+  'description',
+  'role',
+  'complexity',
+  'depends_on',
+  'criteria',
+  'deliverables',
+] as const;
 export type EditableField = (typeof EDITABLE_FIELDS)[number];
 
 /** `set task-002 depends_on task-001, task-004`; lists are comma-separated, an empty value clears. */
 export function modifyTask(draft: PlanDraft, id: string, field: string, value: string): PlanDraft {
   find(draft, id);
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const patch: Partial<Record<keyof PlannedTask, unknown>> = {};
   switch (field as EditableField) {
     case 'title':
@@ -221,7 +269,9 @@ export function modifyTask(draft: PlanDraft, id: string, field: string, value: s
       patch.deliverables = list;
       break;
     default:
-      throw new PlanEditError(`unknown field "${field}"${didYouMeanSuffix(field, EDITABLE_FIELDS)}; use one of ${EDITABLE_FIELDS.join(', ')}`);
+      throw new PlanEditError(
+        `unknown field "${field}"${didYouMeanSuffix(field, EDITABLE_FIELDS)}; use one of ${EDITABLE_FIELDS.join(', ')}`,
+      );
   }
   return checked({ ...draft, tasks: draft.tasks.map((t) => (t.id === id ? ({ ...t, ...patch } as PlannedTask) : t)) });
 }

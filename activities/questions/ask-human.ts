@@ -40,7 +40,10 @@ export function questionsDir(config: Pick<NightshiftConfig, 'root'>): string {
 const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : undefined);
 const cap = (s: string) => (s.length > FIELD_CHARS ? s.slice(0, FIELD_CHARS - 1) + '…' : s);
 
-export function createQuestionActivities(deps: { config: Pick<NightshiftConfig, 'root'>; transcripts: TranscriptStore }) {
+export function createQuestionActivities(deps: {
+  config: Pick<NightshiftConfig, 'root'>;
+  transcripts: TranscriptStore;
+}) {
   const store = deps.transcripts;
   return {
     /** Reads the ask_human call from the turn's record and records it as a question. */
@@ -52,9 +55,17 @@ export function createQuestionActivities(deps: { config: Pick<NightshiftConfig, 
       if (!q) {
         const rec = await getJson<TurnRecord>(store, storeKey, keys.turn(turn));
         const use = rec?.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.id === toolUseId);
-        if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, FailureType.TranscriptMissing);
+        if (!use)
+          throw ApplicationFailure.nonRetryable(
+            `turn ${turn} of ${workflowId} has no tool call ${toolUseId}`,
+            FailureType.TranscriptMissing,
+          );
         const i = (use.input ?? {}) as Record<string, unknown>;
-        const options = Array.isArray(i.options) ? i.options.filter((o): o is string => typeof o === 'string' && o.trim() !== '') : str(i.options) ? [str(i.options)!] : [];
+        const options = Array.isArray(i.options)
+          ? i.options.filter((o): o is string => typeof o === 'string' && o.trim() !== '')
+          : str(i.options)
+            ? [str(i.options)!]
+            : [];
         q = {
           questionId: `${turn}-${toolUseId}`,
           taskId: input.taskId,
@@ -89,11 +100,23 @@ export function createQuestionActivities(deps: { config: Pick<NightshiftConfig, 
      * Writes the ask_human tool result (the answer, or what to do without one). The first
      * write wins: a retry, or a second answer racing the first, leaves the record as it is.
      */
-    async recordAnswer(input: { workflowId: string; turn: number; toolUseId: string; content: string; summary: string }): Promise<{ chars: number }> {
+    async recordAnswer(input: {
+      workflowId: string;
+      turn: number;
+      toolUseId: string;
+      content: string;
+      summary: string;
+    }): Promise<{ chars: number }> {
       const key = keys.tool(input.turn, input.toolUseId);
       const done = await getJson<ToolRecord>(store, input.workflowId, key);
       if (done) return { chars: done.content.length };
-      const rec: ToolRecord = { toolUseId: input.toolUseId, name: 'ask_human', isError: false, content: input.content, summary: input.summary };
+      const rec: ToolRecord = {
+        toolUseId: input.toolUseId,
+        name: 'ask_human',
+        isError: false,
+        content: input.content,
+        summary: input.summary,
+      };
       await putJson(store, input.workflowId, key, rec);
       return { chars: input.content.length };
     },

@@ -44,7 +44,10 @@ export interface CommandActivityDeps {
 function abortedBy(signal: AbortSignal): Error {
   const reason: unknown = signal.reason;
   if (reason instanceof CancelledFailure && reason.message === 'WORKER_SHUTDOWN') {
-    return ApplicationFailure.retryable('the worker stopped while the command ran; another worker runs it again', 'WorkerShutdown');
+    return ApplicationFailure.retryable(
+      'the worker stopped while the command ran; another worker runs it again',
+      'WorkerShutdown',
+    );
   }
   return reason instanceof Error ? reason : new CancelledFailure('command aborted');
 }
@@ -70,7 +73,11 @@ export function createCommandActivities(deps: CommandActivityDeps) {
           const sandbox = await deps.sandboxes.createOn(provider, options);
           try {
             checkCommand(task.command!, policy, policyWorkspaceRoot(sandbox));
-            if (task.repo) await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task) });
+            if (task.repo)
+              await prepareWorkspace(sandbox, {
+                repo: repoLocation(deps.config.root, task.repo),
+                branch: workBranch(task),
+              });
             const started = Date.now();
             let r;
             try {
@@ -88,7 +95,12 @@ export function createCommandActivities(deps: CommandActivityDeps) {
             }
             await deps.keepWork({ workflowId, sandboxId: sandbox.id });
             const note = r.timedOut ? `\n[nightshift: killed after ${task.timeoutMs} ms timeout]\n` : '';
-            return { exitCode: r.exitCode, timedOut: r.timedOut, outputTail: (tail + note).slice(-TAIL_BYTES), durationMs: Date.now() - started };
+            return {
+              exitCode: r.exitCode,
+              timedOut: r.timedOut,
+              outputTail: (tail + note).slice(-TAIL_BYTES),
+              durationMs: Date.now() - started,
+            };
           } finally {
             await killQuietly(sandbox);
           }

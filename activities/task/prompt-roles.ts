@@ -37,7 +37,13 @@ const KEYWORDS: Record<Exclude<Role, 'general'>, RegExp> = {
  * `role:` first (the long names such as `backend-systems-engineer` included), then
  * type/module, then keywords in title and description. Falls back to `general`.
  */
-export function chooseRole(task: { role?: string; type?: string; module?: string; title: string; description: string }): Role {
+export function chooseRole(task: {
+  role?: string;
+  type?: string;
+  module?: string;
+  title: string;
+  description: string;
+}): Role {
   const explicit = task.role?.toLowerCase();
   if (explicit) {
     const exact = ROLES.find((r) => explicit === r);

@@ -75,11 +75,18 @@ async function readHost(file: string): Promise<string | undefined> {
   }
 }
 
-export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceReader, o: PromptOptions = {}): Promise<string> {
+export async function buildSystemPrompt(
+  task: TaskSpec,
+  workspace: WorkspaceReader,
+  o: PromptOptions = {},
+): Promise<string> {
   const maxFile = o.maxFileChars ?? 20_000;
   let contextBudget = o.maxContextChars ?? 80_000;
   const role = chooseRole(task);
-  const parts: string[] = [ROLE_TEMPLATES[role], `You work unattended, overnight, through the tools you are given, in a sandboxed copy of the repository. Nobody is watching; be thorough and leave the workspace in a state a reviewer can check.`];
+  const parts: string[] = [
+    ROLE_TEMPLATES[role],
+    `You work unattended, overnight, through the tools you are given, in a sandboxed copy of the repository. Nobody is watching; be thorough and leave the workspace in a state a reviewer can check.`,
+  ];
 
   const taskLines = [`**${task.title}** (task ${task.id})`, '', task.description || '(no description given)'];
   parts.push(section('Your task', taskLines.join('\n')));
@@ -88,7 +95,12 @@ export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceRead
 
   if (task.planFile) {
     const plan = await workspace.readFile(task.planFile);
-    parts.push(section(`Plan (${task.planFile})`, plan === undefined ? '(the plan file does not exist in the workspace)' : fenced(truncateMiddle(plan, maxFile))));
+    parts.push(
+      section(
+        `Plan (${task.planFile})`,
+        plan === undefined ? '(the plan file does not exist in the workspace)' : fenced(truncateMiddle(plan, maxFile)),
+      ),
+    );
   }
   if (task.contextFiles.length > 0) {
     const files: string[] = [];
@@ -99,7 +111,8 @@ export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceRead
         continue;
       }
       const cap = Math.max(0, Math.min(maxFile, contextBudget));
-      const shown = cap === 0 ? '(not included: the context budget is spent; read it with read_file)' : truncateMiddle(text, cap);
+      const shown =
+        cap === 0 ? '(not included: the context budget is spent; read it with read_file)' : truncateMiddle(text, cap);
       contextBudget -= Math.min(text.length, cap);
       files.push(`### ${f}\n${cap === 0 ? shown : fenced(shown)}`);
     }
@@ -112,14 +125,19 @@ export async function buildSystemPrompt(task: TaskSpec, workspace: WorkspaceRead
       // The text start read is the one every host prompts with; the worker's own copy is for nights started otherwise.
       const hash = task.skillHashes?.[name];
       const text = (hash && o.storedSkill ? await o.storedSkill(hash) : undefined) ?? (await readSkill(shelf, name));
-      skills.push(`### ${name}\n${text === undefined ? '(no such skill file)' : fenced(truncateMiddle(text.trim(), maxFile))}`);
+      skills.push(
+        `### ${name}\n${text === undefined ? '(no such skill file)' : fenced(truncateMiddle(text.trim(), maxFile))}`,
+      );
     }
     parts.push(section('Skills', skills.join('\n\n')));
   }
   // Like skills: the lessons start read are the ones every host prompts with.
   const storedLessons = task.lessonsHash && o.storedLessons ? await o.storedLessons(task.lessonsHash) : undefined;
-  const lessons = storedLessons ?? (o.root ? await lessonsText({ root: o.root, store: o.store ?? fileStoreFor({ root: o.root }) }) : undefined);
-  if (lessons?.trim()) parts.push(section('Lessons from earlier nights', fenced(truncateMiddle(lessons.trim(), maxFile))));
+  const lessons =
+    storedLessons ??
+    (o.root ? await lessonsText({ root: o.root, store: o.store ?? fileStoreFor({ root: o.root }) }) : undefined);
+  if (lessons?.trim())
+    parts.push(section('Lessons from earlier nights', fenced(truncateMiddle(lessons.trim(), maxFile))));
   parts.push(SAFETY_RULES);
   return parts.join('\n\n') + '\n';
 }
@@ -146,12 +164,27 @@ export function directoryReader(dir: string): WorkspaceReader {
  * `root`, and learned skills and lessons from `store` (@default the `file` store of `root`).
  * Throws SpecError when the file is invalid or has no such task.
  */
-export async function promptForTask(tasksFile: string, taskId: string, root: string, store?: StateStore): Promise<{ task: TaskSpec; system: string; firstMessage: string }> {
+export async function promptForTask(
+  tasksFile: string,
+  taskId: string,
+  root: string,
+  store?: StateStore,
+): Promise<{ task: TaskSpec; system: string; firstMessage: string }> {
   const spec = await loadBatchSpec(tasksFile, root);
   const task = spec.tasks.find((t) => t.id === taskId);
   if (!task) {
-    throw new SpecError([{ file: spec.source, path: '', message: `no task "${taskId}"; the file has ${spec.tasks.map((t) => t.id).join(', ')}` }]);
+    throw new SpecError([
+      {
+        file: spec.source,
+        path: '',
+        message: `no task "${taskId}"; the file has ${spec.tasks.map((t) => t.id).join(', ')}`,
+      },
+    ]);
   }
   const repoDir = task.repo && !isRemoteRepo(task.repo) ? path.resolve(root, task.repo) : root;
-  return { task, system: await buildSystemPrompt(task, directoryReader(repoDir), { root, store }), firstMessage: firstMessage(task) };
+  return {
+    task,
+    system: await buildSystemPrompt(task, directoryReader(repoDir), { root, store }),
+    firstMessage: firstMessage(task),
+  };
 }

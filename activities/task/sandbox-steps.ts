@@ -16,7 +16,16 @@ import { sandboxRequest } from '../../sandbox/settings';
 import { DEFAULT_SAFETY_POLICY, type SafetyPolicy } from '../../sandbox/policy';
 import type { SandboxRouter } from '../../sandbox/router';
 import { exportCheckpoint, importCheckpoint } from '../../sandbox/checkpoint-sync';
-import { checkpoint, checkpointRef, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, remoteWorkspacePrepared, restore } from '../../sandbox/workspace';
+import {
+  checkpoint,
+  checkpointRef,
+  git,
+  hostWorkspaceOf,
+  policyWorkspaceRoot,
+  prepareWorkspace,
+  remoteWorkspacePrepared,
+  restore,
+} from '../../sandbox/workspace';
 import type { StateStore } from '../../common/store';
 import type { SandboxSettings } from '../../sandbox/types';
 import type { TaskSpec } from '../../taskfile/types';
@@ -26,8 +35,24 @@ import { baselineSection, readBaseline } from './delivery/baseline';
 import { heartbeatEvery, whileBeating, withHeartbeats } from '../heartbeat';
 import { buildSystemPrompt, firstMessage } from './prompt';
 import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey } from '../night/spec';
-import { executeTool, SIDE_EFFECTING_TOOLS, TOOL_DEFINITIONS, WORKSPACE_CHANGING_TOOLS, type ToolContext, type ToolOutcome } from './tools';
-import { getJson, keys, putJsonOnce, safeWorkflowDirName, type PromptRecord, type ToolRecord, type TranscriptStore, type TurnRecord } from './transcripts';
+import {
+  executeTool,
+  SIDE_EFFECTING_TOOLS,
+  TOOL_DEFINITIONS,
+  WORKSPACE_CHANGING_TOOLS,
+  type ToolContext,
+  type ToolOutcome,
+} from './tools';
+import {
+  getJson,
+  keys,
+  putJsonOnce,
+  safeWorkflowDirName,
+  type PromptRecord,
+  type ToolRecord,
+  type TranscriptStore,
+  type TurnRecord,
+} from './transcripts';
 import { FailureType, SandboxGone } from '../../common/errors';
 
 export interface AgentActivityDeps {
@@ -114,10 +139,17 @@ export function createAgentActivities(deps: AgentActivityDeps) {
   const policy = deps.safetyPolicy ?? DEFAULT_SAFETY_POLICY;
 
   /** A local sandbox is a directory on this host: its activities must come back here, which the returned queue says. */
-  async function createSandbox(workflowId: string, settings: SandboxSettings | undefined, taskId?: string): Promise<CreatedSandbox> {
+  async function createSandbox(
+    workflowId: string,
+    settings: SandboxSettings | undefined,
+    taskId?: string,
+  ): Promise<CreatedSandbox> {
     // What a person looking at the provider's console needs to find the task the sandbox serves.
     const running = Context.current().info.workflowExecution?.workflowId;
-    const metadata = { ...(running ? { nightshiftWorkflowId: running } : {}), ...(taskId ? { nightshiftTaskId: taskId } : {}) };
+    const metadata = {
+      ...(running ? { nightshiftWorkflowId: running } : {}),
+      ...(taskId ? { nightshiftTaskId: taskId } : {}),
+    };
     const { provider, options } = sandboxRequest(settings, workflowId, { env: inheritedEnv(), metadata });
     const sandboxId = (await deps.sandboxes.createOn(provider, options)).id;
     return { sandboxId, ...(provider === 'local' && deps.hostTaskQueue ? { taskQueue: deps.hostTaskQueue } : {}) };
@@ -128,13 +160,20 @@ export function createAgentActivities(deps: AgentActivityDeps) {
    * with the agent's work in it. A failed checkpoint must not fail the tool call that
    * already ran: it is logged, and the previous checkpoint stands.
    */
-  async function checkpointQuietly(sandboxId: string, workflowId: string, message: string): Promise<string | undefined> {
+  async function checkpointQuietly(
+    sandboxId: string,
+    workflowId: string,
+    message: string,
+  ): Promise<string | undefined> {
     // Hashing a large work tree can outlast the heartbeat timeout.
     return whileBeating(async () => {
       const sandbox = await deps.sandboxes.connect(sandboxId);
       const store = checkpointStoreFor(deps.config);
-      const commit = await checkpoint(sandbox, store, checkpointRef(workflowId), message, { timeoutMs: CHECKPOINT_TIMEOUT_MS });
-      if (deps.store && !deps.store.hostLocal) await exportCheckpoint(deps.store, store, workflowId, checkpointRef(workflowId));
+      const commit = await checkpoint(sandbox, store, checkpointRef(workflowId), message, {
+        timeoutMs: CHECKPOINT_TIMEOUT_MS,
+      });
+      if (deps.store && !deps.store.hostLocal)
+        await exportCheckpoint(deps.store, store, workflowId, checkpointRef(workflowId));
       // The worker's own store, never the agent's .git: its tree is the workspace's state.
       return (await git(['--git-dir', store, 'rev-parse', `${commit}^{tree}`])).trim();
     }).catch((err: Error) => {
@@ -145,7 +184,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
 
   const activities = {
     /** Idempotent by key: a retry, or a new run after continue-as-new, gets the same sandbox. */
-    async createAgentSandbox(input: { workflowId: string; sandbox?: SandboxSettings; taskId?: string }): Promise<CreatedSandbox> {
+    async createAgentSandbox(input: {
+      workflowId: string;
+      sandbox?: SandboxSettings;
+      taskId?: string;
+    }): Promise<CreatedSandbox> {
       return createSandbox(input.workflowId, input.sandbox, input.taskId);
     },
 
@@ -155,21 +198,47 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      * or, with no checkpoint yet, as a fresh clone. Idempotent: a retry finds the restored
      * workspace and leaves it alone.
      */
-    async recreateAgentSandbox(input: { workflowId: string; sandboxId: string; sandbox?: SandboxSettings; task: TaskSpec }): Promise<CreatedSandbox & { restored: 'checkpoint' | 'clone' | 'existing' | 'empty' }> {
+    async recreateAgentSandbox(input: {
+      workflowId: string;
+      sandboxId: string;
+      sandbox?: SandboxSettings;
+      task: TaskSpec;
+    }): Promise<CreatedSandbox & { restored: 'checkpoint' | 'clone' | 'existing' | 'empty' }> {
       const { task } = input;
       // A half-gone local sandbox (workspace deleted, metadata left) would be found again by its key.
       const old = await deps.sandboxes.connect(input.sandboxId).catch(() => undefined);
-      if (old && !(await old.list('.').then(() => true, () => false))) await old.kill().catch(() => false);
+      if (
+        old &&
+        !(await old.list('.').then(
+          () => true,
+          () => false,
+        ))
+      )
+        await old.kill().catch(() => false);
       const made = await createSandbox(input.workflowId, input.sandbox, task.id);
       const sandbox = await deps.sandboxes.connect(made.sandboxId);
       const hostDir = hostWorkspaceOf(sandbox);
-      const hasRepo = hostDir !== undefined ? existsSync(path.join(hostDir, '.git')) : await remoteWorkspacePrepared(sandbox);
+      const hasRepo =
+        hostDir !== undefined ? existsSync(path.join(hostDir, '.git')) : await remoteWorkspacePrepared(sandbox);
       if (task.repo && hasRepo) return { ...made, restored: 'existing' };
       // The task may have run on another host until it died: its newest checkpoint is in the shared store.
-      if (deps.store && !deps.store.hostLocal) await whileBeating(() => importCheckpoint(deps.store!, checkpointStoreFor(deps.config), input.workflowId, checkpointRef(input.workflowId)));
-      if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId))) return { ...made, restored: 'checkpoint' };
+      if (deps.store && !deps.store.hostLocal)
+        await whileBeating(() =>
+          importCheckpoint(
+            deps.store!,
+            checkpointStoreFor(deps.config),
+            input.workflowId,
+            checkpointRef(input.workflowId),
+          ),
+        );
+      if (await restore(sandbox, checkpointStoreFor(deps.config), checkpointRef(input.workflowId)))
+        return { ...made, restored: 'checkpoint' };
       if (!task.repo) return { ...made, restored: 'empty' };
-      await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task), contextFiles: task.contextFiles });
+      await prepareWorkspace(sandbox, {
+        repo: repoLocation(deps.config.root, task.repo),
+        branch: workBranch(task),
+        contextFiles: task.contextFiles,
+      });
       return { ...made, restored: 'clone' };
     },
 
@@ -178,17 +247,29 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      * retry finds both done and changes nothing, so the prompt a task started with is the
      * prompt it keeps even if lessons or skills change during the night.
      */
-    async prepareAgent(input: { workflowId: string; sandboxId: string; task: TaskSpec }): Promise<{ missingContextFiles: string[]; promptChars: number }> {
+    async prepareAgent(input: {
+      workflowId: string;
+      sandboxId: string;
+      task: TaskSpec;
+    }): Promise<{ missingContextFiles: string[]; promptChars: number }> {
       const { task } = input;
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       let missing: string[] = [];
       if (task.repo) {
-        const prepared = await prepareWorkspace(sandbox, { repo: repoLocation(deps.config.root, task.repo), branch: workBranch(task), contextFiles: task.contextFiles });
+        const prepared = await prepareWorkspace(sandbox, {
+          repo: repoLocation(deps.config.root, task.repo),
+          branch: workBranch(task),
+          contextFiles: task.contextFiles,
+        });
         missing = prepared.missingContextFiles;
       }
       const existing = await getJson<PromptRecord>(store, input.workflowId, keys.prompt);
       // promptChars is what the first request holds (system, task, tool schemas): the budget's first estimate.
-      if (existing) return { missingContextFiles: missing, promptChars: existing.system.length + existing.firstMessage.length + TOOL_SCHEMA_CHARS };
+      if (existing)
+        return {
+          missingContextFiles: missing,
+          promptChars: existing.system.length + existing.firstMessage.length + TOOL_SCHEMA_CHARS,
+        };
       const reader = {
         async readFile(p: string): Promise<string | undefined> {
           try {
@@ -198,10 +279,18 @@ export function createAgentActivities(deps: AgentActivityDeps) {
           }
         },
       };
-      const system = await buildSystemPrompt(task, reader, { root: deps.config.root, store: deps.store, storedSkill: deps.store ? (hash) => deps.store!.get('skills', SKILL_SCOPE, skillKey(hash)) : undefined, storedLessons: deps.store ? (hash) => deps.store!.get('lessons', LESSONS_SCOPE, lessonsKey(hash)) : undefined });
+      const system = await buildSystemPrompt(task, reader, {
+        root: deps.config.root,
+        store: deps.store,
+        storedSkill: deps.store ? (hash) => deps.store!.get('skills', SKILL_SCOPE, skillKey(hash)) : undefined,
+        storedLessons: deps.store ? (hash) => deps.store!.get('lessons', LESSONS_SCOPE, lessonsKey(hash)) : undefined,
+      });
       // A merge of dependencies' branches left to the agent (on_merge_conflict: agent) comes first.
       const conflict = await readConflict(store, input.workflowId);
-      const first = firstMessage(task) + (conflict ? conflictSection(conflict) : '') + baselineSection(await readBaseline(store, input.workflowId));
+      const first =
+        firstMessage(task) +
+        (conflict ? conflictSection(conflict) : '') +
+        baselineSection(await readBaseline(store, input.workflowId));
       await putJsonOnce(store, input.workflowId, keys.prompt, { system, firstMessage: first } satisfies PromptRecord);
       return { missingContextFiles: missing, promptChars: system.length + first.length + TOOL_SCHEMA_CHARS };
     },
@@ -211,16 +300,33 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      * retry returns it instead of running the tool again. A bash command or edit that was
      * running when its worker died is not blindly repeated (see SIDE_EFFECTING_TOOLS).
      */
-    async runTool(input: { workflowId: string; turn: number; toolUseId: string; sandboxId: string }): Promise<ToolRunResult> {
+    async runTool(input: {
+      workflowId: string;
+      turn: number;
+      toolUseId: string;
+      sandboxId: string;
+    }): Promise<ToolRunResult> {
       const { workflowId, turn, toolUseId } = input;
       const done = await getJson<ToolRecord & { tree?: string }>(store, workflowId, keys.tool(turn, toolUseId));
       const rec = await getJson<TurnRecord>(store, workflowId, keys.turn(turn));
       const use = rec?.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.id === toolUseId);
       if (done) {
-        const hashes = use ? { callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(done.isError, done.content) } : {};
-        return { isError: done.isError, summary: done.summary, chars: done.content.length, ...hashes, ...(done.tree ? { tree: done.tree } : {}) };
+        const hashes = use
+          ? { callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(done.isError, done.content) }
+          : {};
+        return {
+          isError: done.isError,
+          summary: done.summary,
+          chars: done.content.length,
+          ...hashes,
+          ...(done.tree ? { tree: done.tree } : {}),
+        };
       }
-      if (!use) throw ApplicationFailure.nonRetryable(`turn ${turn} of ${workflowId} has no tool call ${toolUseId}`, FailureType.TranscriptMissing);
+      if (!use)
+        throw ApplicationFailure.nonRetryable(
+          `turn ${turn} of ${workflowId} has no tool call ${toolUseId}`,
+          FailureType.TranscriptMissing,
+        );
       const toolInput = (use.input ?? {}) as Record<string, unknown>;
 
       const sideEffecting = SIDE_EFFECTING_TOOLS.has(use.name);
@@ -229,11 +335,18 @@ export function createAgentActivities(deps: AgentActivityDeps) {
 
       let outcome: ToolOutcome;
       if (interrupted && use.name === 'bash') {
-        outcome = { isError: true, content: INTERRUPTED_BASH, summary: 'bash: interrupted by a worker crash, not rerun' };
+        outcome = {
+          isError: true,
+          content: INTERRUPTED_BASH,
+          summary: 'bash: interrupted by a worker crash, not rerun',
+        };
       } else {
         const ctx = Context.current();
         let lastOutput = '';
-        const beat = setInterval(() => ctx.heartbeat({ turn, toolUseId, output: lastOutput.slice(-200) }), heartbeatEvery(ctx));
+        const beat = setInterval(
+          () => ctx.heartbeat({ turn, toolUseId, output: lastOutput.slice(-200) }),
+          heartbeatEvery(ctx),
+        );
         try {
           const sandbox = await deps.sandboxes.connect(input.sandboxId);
           const toolCtx: ToolContext = {
@@ -258,12 +371,32 @@ export function createAgentActivities(deps: AgentActivityDeps) {
           clearInterval(beat);
         }
       }
-      const tree = WORKSPACE_CHANGING_TOOLS.has(use.name) && !interrupted ? await checkpointQuietly(input.sandboxId, workflowId, `after turn ${turn} ${use.name}`) : undefined;
-      const result: ToolRecord & { tree?: string } = { toolUseId, name: use.name, ...outcome, ...(tree ? { tree } : {}) };
+      const tree =
+        WORKSPACE_CHANGING_TOOLS.has(use.name) && !interrupted
+          ? await checkpointQuietly(input.sandboxId, workflowId, `after turn ${turn} ${use.name}`)
+          : undefined;
+      const result: ToolRecord & { tree?: string } = {
+        toolUseId,
+        name: use.name,
+        ...outcome,
+        ...(tree ? { tree } : {}),
+      };
       // A retry that lost to an earlier write answers with the record that won.
-      const kept: ToolRecord & { tree?: string } = await putJsonOnce(store, workflowId, keys.tool(turn, toolUseId), result);
+      const kept: ToolRecord & { tree?: string } = await putJsonOnce(
+        store,
+        workflowId,
+        keys.tool(turn, toolUseId),
+        result,
+      );
       if (sideEffecting) await store.delete(workflowId, markerKey);
-      return { isError: kept.isError, summary: kept.summary, chars: kept.content.length, callHash: callHashOf(use.name, use.input), resultHash: resultHashOf(kept.isError, kept.content), ...(kept.tree ? { tree: kept.tree } : {}) };
+      return {
+        isError: kept.isError,
+        summary: kept.summary,
+        chars: kept.content.length,
+        callHash: callHashOf(use.name, use.input),
+        resultHash: resultHashOf(kept.isError, kept.content),
+        ...(kept.tree ? { tree: kept.tree } : {}),
+      };
     },
 
     /**
@@ -273,7 +406,10 @@ export function createAgentActivities(deps: AgentActivityDeps) {
      * are left out (counted in `skipped`); copying stops at KEEP_MAX_TOTAL_BYTES, and entries
      * past the first KEEP_MAX_ENTRIES are not looked at.
      */
-    async keepWork(input: { workflowId: string; sandboxId: string }): Promise<{ workDir: string; files: number; bytes: number; skipped: number }> {
+    async keepWork(input: {
+      workflowId: string;
+      sandboxId: string;
+    }): Promise<{ workDir: string; files: number; bytes: number; skipped: number }> {
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const dest = workDirFor(deps.config, input.workflowId);
       const staging = `${dest}.staging`;
@@ -290,7 +426,9 @@ export function createAgentActivities(deps: AgentActivityDeps) {
         }
         let data: Uint8Array;
         try {
-          data = await sandbox.readFile(e.path, { maxBytes: Math.min(KEEP_MAX_FILE_BYTES, KEEP_MAX_TOTAL_BYTES - bytes) });
+          data = await sandbox.readFile(e.path, {
+            maxBytes: Math.min(KEEP_MAX_FILE_BYTES, KEEP_MAX_TOTAL_BYTES - bytes),
+          });
         } catch {
           skipped++;
           continue; // grown past the cap, swapped for a FIFO or symlink, or deleted meanwhile
@@ -323,5 +461,11 @@ export function createAgentActivities(deps: AgentActivityDeps) {
     },
   };
   // runTool beats with its output; the sandbox and bookkeeping steps beat for as long as they run.
-  return withHeartbeats(activities, ['createAgentSandbox', 'prepareAgent', 'recreateAgentSandbox', 'keepWork', 'killSandbox']);
+  return withHeartbeats(activities, [
+    'createAgentSandbox',
+    'prepareAgent',
+    'recreateAgentSandbox',
+    'keepWork',
+    'killSandbox',
+  ]);
 }

@@ -52,7 +52,9 @@ export class FileTranscriptStore implements TranscriptStore {
   private readonly view: TranscriptStore;
 
   constructor(private readonly o: FileTranscriptStoreOptions) {
-    this.view = transcriptsIn(new FileStateStore({ dir: path.dirname(o.dir), dirs: { transcripts: o.dir }, cacheEntries: o.cacheEntries }));
+    this.view = transcriptsIn(
+      new FileStateStore({ dir: path.dirname(o.dir), dirs: { transcripts: o.dir }, cacheEntries: o.cacheEntries }),
+    );
   }
 
   /** The directory holding `workflowId`'s records (for people reading transcripts). */
@@ -121,15 +123,18 @@ export interface ToolRecord {
 export const keys = {
   prompt: 'prompt.json',
   turn: (turn: number) => `turn-${String(turn).padStart(6, '0')}.json`,
-  tool: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
+  tool: (turn: number, toolUseId: string) =>
+    `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
   /** An ask_human question as a person reads it (activities/questions/ask-human.ts). */
-  question: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.question-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
+  question: (turn: number, toolUseId: string) =>
+    `turn-${String(turn).padStart(6, '0')}.question-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.json`,
   /** A note from nightshift (the budget's wrap-up request) sent with turn `turn`'s tool results. */
   note: (turn: number) => `turn-${String(turn).padStart(6, '0')}.note.json`,
   /** The bill of the `seq`th cache keep-alive sent while turn `turn`'s tools ran or its question waited. */
   keepAlive: (turn: number, seq: number) => `turn-${String(turn).padStart(6, '0')}.keepalive-${seq}.json`,
   /** Present while a side-effecting tool runs; left behind only if the worker died during it. */
-  toolStarted: (turn: number, toolUseId: string) => `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.started`,
+  toolStarted: (turn: number, toolUseId: string) =>
+    `turn-${String(turn).padStart(6, '0')}.tool-${toolUseId.replace(/[^A-Za-z0-9_-]/g, '_')}.started`,
 };
 
 export async function getJson<T>(store: TranscriptStore, workflowId: string, key: string): Promise<T | undefined> {
@@ -161,7 +166,11 @@ const NOT_RUN = 'This tool call was not run.';
  * Rebuilds the conversation that turn `turn` sends: the task, then each earlier turn's
  * assistant message and the results of its tool calls.
  */
-export async function loadConversation(store: TranscriptStore, workflowId: string, turn: number): Promise<{ prompt: PromptRecord; messages: Anthropic.MessageParam[]; last?: TurnRecord }> {
+export async function loadConversation(
+  store: TranscriptStore,
+  workflowId: string,
+  turn: number,
+): Promise<{ prompt: PromptRecord; messages: Anthropic.MessageParam[]; last?: TurnRecord }> {
   const prompt = await getJson<PromptRecord>(store, workflowId, keys.prompt);
   if (!prompt) throw new Error(`no prompt stored for ${workflowId}: prepareAgent must run before callModel`);
   const messages: Anthropic.MessageParam[] = [{ role: 'user', content: [{ type: 'text', text: prompt.firstMessage }] }];
@@ -181,7 +190,12 @@ export async function loadConversation(store: TranscriptStore, workflowId: strin
     const results: (Anthropic.ToolResultBlockParam | Anthropic.TextBlockParam)[] = [];
     for (const u of uses) {
       const r = await getJson<ToolRecord>(store, workflowId, keys.tool(t, u.id));
-      results.push({ type: 'tool_result', tool_use_id: u.id, content: r?.content ?? NOT_RUN, ...(r?.isError || !r ? { is_error: true } : {}) });
+      results.push({
+        type: 'tool_result',
+        tool_use_id: u.id,
+        content: r?.content ?? NOT_RUN,
+        ...(r?.isError || !r ? { is_error: true } : {}),
+      });
     }
     messages.push({ role: 'user', content: [...results, ...noteBlock] });
   }

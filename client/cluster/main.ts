@@ -20,7 +20,10 @@ function port(v: string): number {
 /** Membership ports sit 300 below the frontends and must stay under 32768 (a smallint in Temporal's schema). */
 function frontendPort(v: string): number {
   const n = port(v);
-  if (n < 1400 || n > 32000) throw new InvalidArgumentError('a port between 1400 and 32000 (membership ports, 300 below, must stay under 32768)');
+  if (n < 1400 || n > 32000)
+    throw new InvalidArgumentError(
+      'a port between 1400 and 32000 (membership ports, 300 below, must stay under 32768)',
+    );
   return n;
 }
 

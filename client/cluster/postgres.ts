@@ -52,7 +52,9 @@ export interface PostgresServer {
  */
 function unprivilegedUser(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':'));
+  const passwd = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .map((l) => l.split(':'));
   const entry = passwd.find((f) => f[0] === 'postgres') ?? passwd.find((f) => f[0] === 'nobody');
   if (!entry) throw new Error('running as root and there is neither a postgres nor a nobody user to run PostgreSQL as');
   return { uid: Number(entry[2]), gid: Number(entry[3]) };
@@ -65,13 +67,18 @@ function asUser(user: { uid: number; gid: number } | undefined, cmd: string, arg
 
 function requireBinaries(): void {
   if (!existsSync(path.join(POSTGRES_BIN, 'postgres'))) {
-    throw new Error(`no PostgreSQL 15 in ${POSTGRES_BIN}: run 'bash scripts/bootstrap.sh --cluster' (it installs the postgresql-15 package)`);
+    throw new Error(
+      `no PostgreSQL 15 in ${POSTGRES_BIN}: run 'bash scripts/bootstrap.sh --cluster' (it installs the postgresql-15 package)`,
+    );
   }
 }
 
 function run(cmd: string, args: string[], o: SpawnOptions = {}): void {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...o });
-  if (r.status !== 0) throw new Error(`${path.basename(cmd)} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || r.error?.message || '').toString().trim()}`);
+  if (r.status !== 0)
+    throw new Error(
+      `${path.basename(cmd)} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || r.error?.message || '').toString().trim()}`,
+    );
 }
 
 /** The server's user must be able to walk down to `dir`; a home directory of mode 0700 on the way stops it. */
@@ -80,7 +87,9 @@ function requireReachable(user: { uid: number; gid: number }, dir: string): void
   if (canEnter(dir)) return;
   let blocked = dir;
   for (let d = path.dirname(dir); d !== path.dirname(d); d = path.dirname(d)) if (!canEnter(d)) blocked = d;
-  throw new Error(`PostgreSQL runs as uid ${user.uid} (initdb refuses root), which cannot enter ${blocked}: allow it (chmod o+x ${blocked}) or choose a directory elsewhere`);
+  throw new Error(
+    `PostgreSQL runs as uid ${user.uid} (initdb refuses root), which cannot enter ${blocked}: allow it (chmod o+x ${blocked}) or choose a directory elsewhere`,
+  );
 }
 
 /** initdb once per directory; the password is generated then and kept beside the data. */
@@ -96,8 +105,19 @@ function initialise(dir: string, user: { uid: number; gid: number } | undefined)
     requireReachable(user, dir);
   }
   const [cmd, args] = asUser(user, path.join(POSTGRES_BIN, 'initdb'), [
-    '--pgdata', dataDir, '--username', POSTGRES_USER, '--pwfile', passwordFile,
-    '--auth', 'scram-sha-256', '--encoding', 'UTF8', '--locale', 'C', '--no-sync',
+    '--pgdata',
+    dataDir,
+    '--username',
+    POSTGRES_USER,
+    '--pwfile',
+    passwordFile,
+    '--auth',
+    'scram-sha-256',
+    '--encoding',
+    'UTF8',
+    '--locale',
+    'C',
+    '--no-sync',
   ]);
   run(cmd, args);
   return password;
@@ -118,7 +138,8 @@ function portOpen(port: number): Promise<boolean> {
 
 export async function startPostgres(o: PostgresOptions): Promise<PostgresServer> {
   requireBinaries();
-  if (await portOpen(o.port)) throw new Error(`port ${o.port} on 127.0.0.1 is taken: is another PostgreSQL running there? choose another port`);
+  if (await portOpen(o.port))
+    throw new Error(`port ${o.port} on 127.0.0.1 is taken: is another PostgreSQL running there? choose another port`);
   mkdirSync(o.dir, { recursive: true });
   const user = unprivilegedUser();
   const password = initialise(o.dir, user);
@@ -134,7 +155,11 @@ export async function startPostgres(o: PostgresOptions): Promise<PostgresServer>
     'max_connections=200',
     ...(o.throwaway ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
   ];
-  const [cmd, args] = asUser(user, path.join(POSTGRES_BIN, 'postgres'), ['-D', dataDir, ...settings.flatMap((s) => ['-c', s])]);
+  const [cmd, args] = asUser(user, path.join(POSTGRES_BIN, 'postgres'), [
+    '-D',
+    dataDir,
+    ...settings.flatMap((s) => ['-c', s]),
+  ]);
   const child: ChildProcess = spawn(cmd, args, { stdio: ['ignore', log, log] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   // A test runner that dies without its after() hooks must not leave the server behind.
@@ -146,9 +171,12 @@ export async function startPostgres(o: PostgresOptions): Promise<PostgresServer>
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`PostgreSQL exited at start (${child.exitCode ?? child.signalCode}); see ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-8).join('\n')}`);
+      throw new Error(
+        `PostgreSQL exited at start (${child.exitCode ?? child.signalCode}); see ${logFile}:\n${readFileSync(logFile, 'utf8').split('\n').slice(-8).join('\n')}`,
+      );
     }
-    if (spawnSync(path.join(POSTGRES_BIN, 'pg_isready'), [...conn, '-d', 'postgres', '-q'], { env }).status === 0) break;
+    if (spawnSync(path.join(POSTGRES_BIN, 'pg_isready'), [...conn, '-d', 'postgres', '-q'], { env }).status === 0)
+      break;
     if (Date.now() > deadline) {
       child.kill('SIGQUIT');
       throw new Error(`PostgreSQL did not accept connections on 127.0.0.1:${o.port} within 60 s; see ${logFile}`);
@@ -156,9 +184,20 @@ export async function startPostgres(o: PostgresOptions): Promise<PostgresServer>
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  const urlFor = (database: string) => `postgres://${POSTGRES_USER}:${encodeURIComponent(password)}@127.0.0.1:${o.port}/${encodeURIComponent(database)}`;
+  const urlFor = (database: string) =>
+    `postgres://${POSTGRES_USER}:${encodeURIComponent(password)}@127.0.0.1:${o.port}/${encodeURIComponent(database)}`;
   if (o.database) {
-    const exists = spawnSync(path.join(POSTGRES_BIN, 'psql'), [...conn, '-d', 'postgres', '-tAc', `SELECT 1 FROM pg_database WHERE datname = '${o.database.replace(/'/g, "''")}'`], { env, encoding: 'utf8' });
+    const exists = spawnSync(
+      path.join(POSTGRES_BIN, 'psql'),
+      [
+        ...conn,
+        '-d',
+        'postgres',
+        '-tAc',
+        `SELECT 1 FROM pg_database WHERE datname = '${o.database.replace(/'/g, "''")}'`,
+      ],
+      { env, encoding: 'utf8' },
+    );
     if (exists.stdout.trim() !== '1') run(path.join(POSTGRES_BIN, 'createdb'), [...conn, o.database], { env });
   }
 

@@ -97,9 +97,16 @@ export async function freeNodePorts(): Promise<NodePorts> {
 }
 
 function binaries(serverDir: string): { server: string; sqlTool: string; schema: string } {
-  const b = { server: path.join(serverDir, 'temporal-server'), sqlTool: path.join(serverDir, 'temporal-sql-tool'), schema: path.join(serverDir, 'schema', 'postgresql', 'v12') };
+  const b = {
+    server: path.join(serverDir, 'temporal-server'),
+    sqlTool: path.join(serverDir, 'temporal-sql-tool'),
+    schema: path.join(serverDir, 'schema', 'postgresql', 'v12'),
+  };
   for (const f of [b.server, b.sqlTool, b.schema]) {
-    if (!existsSync(f)) throw new Error(`no ${path.basename(f)} in ${serverDir}: run 'bash scripts/bootstrap.sh --cluster' (builds Temporal server v${SERVER_VERSION}, about 5 minutes the first time)`);
+    if (!existsSync(f))
+      throw new Error(
+        `no ${path.basename(f)} in ${serverDir}: run 'bash scripts/bootstrap.sh --cluster' (builds Temporal server v${SERVER_VERSION}, about 5 minutes the first time)`,
+      );
   }
   return b;
 }
@@ -113,11 +120,25 @@ const DATABASES = { temporal: 'temporal', visibility: 'temporal_visibility' } as
  * data directory is migrated in place after a server upgrade.
  */
 function setupSchemas(sqlTool: string, schemaDir: string, pg: PostgresServer): void {
-  const env = { ...inheritedEnv(), SQL_PLUGIN: 'postgres12', SQL_HOST: pg.host, SQL_PORT: String(pg.port), SQL_USER: pg.user, SQL_PASSWORD: pg.password };
+  const env = {
+    ...inheritedEnv(),
+    SQL_PLUGIN: 'postgres12',
+    SQL_HOST: pg.host,
+    SQL_PORT: String(pg.port),
+    SQL_USER: pg.user,
+    SQL_PASSWORD: pg.password,
+  };
   for (const [schema, database] of Object.entries(DATABASES)) {
-    for (const args of [['create-database'], ['setup-schema', '-v', '0.0'], ['update-schema', '-d', path.join(schemaDir, schema, 'versioned')]]) {
+    for (const args of [
+      ['create-database'],
+      ['setup-schema', '-v', '0.0'],
+      ['update-schema', '-d', path.join(schemaDir, schema, 'versioned')],
+    ]) {
       const r = spawnSync(sqlTool, ['--db', database, ...args], { env, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`temporal-sql-tool --db ${database} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n')}`);
+      if (r.status !== 0)
+        throw new Error(
+          `temporal-sql-tool --db ${database} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n')}`,
+        );
     }
   }
 }
@@ -174,7 +195,14 @@ function writeConfigs(configDir: string, o: ClusterOptions, pg: PostgresServer):
       failoverVersionIncrement: 10,
       masterClusterName: 'active',
       currentClusterName: 'active',
-      clusterInformation: { active: { enabled: true, initialFailoverVersion: 1, rpcName: 'frontend', rpcAddress: `127.0.0.1:${o.nodes[0].frontend}` } },
+      clusterInformation: {
+        active: {
+          enabled: true,
+          initialFailoverVersion: 1,
+          rpcName: 'frontend',
+          rpcAddress: `127.0.0.1:${o.nodes[0].frontend}`,
+        },
+      },
     },
     dynamicConfigClient: { filepath: dynamicConfig, pollInterval: '10s' },
   };
@@ -243,7 +271,10 @@ async function registerNamespace(address: string, namespace: string): Promise<vo
         const existing = await conn.operatorService.listSearchAttributes({ namespace });
         const missing = Object.values(SEARCH_ATTRIBUTES).filter((a) => !(a.name in (existing.customAttributes ?? {})));
         if (missing.length === 0) return;
-        await conn.operatorService.addSearchAttributes({ namespace, searchAttributes: Object.fromEntries(missing.map((a) => [a.name, KEYWORD])) });
+        await conn.operatorService.addSearchAttributes({
+          namespace,
+          searchAttributes: Object.fromEntries(missing.map((a) => [a.name, KEYWORD])),
+        });
       } catch (e) {
         if (!(isGrpcServiceError(e) && e.code === GRPC_NOT_FOUND) || Date.now() > deadline) throw e;
         await new Promise((r) => setTimeout(r, 500));
@@ -259,7 +290,12 @@ export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalC
   const bin = binaries(o.serverDir);
   mkdirSync(o.dir, { recursive: true });
   log(`PostgreSQL 15 on 127.0.0.1:${o.postgresPort} (data in ${path.join(o.dir, 'postgres')})`);
-  const pg = await startPostgres({ dir: path.join(o.dir, 'postgres'), port: o.postgresPort, database: o.storeDatabase, throwaway: o.throwaway });
+  const pg = await startPostgres({
+    dir: path.join(o.dir, 'postgres'),
+    port: o.postgresPort,
+    database: o.storeDatabase,
+    throwaway: o.throwaway,
+  });
   const processes: (ChildProcess | undefined)[] = [undefined, undefined];
   const killAll = () => processes.forEach((p) => p?.kill('SIGKILL'));
   process.once('exit', killAll);
@@ -273,7 +309,11 @@ export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalC
     const spawnNode = (i: number) => {
       const logFile = path.join(o.dir, `${nodeName(i)}.log`);
       const out = openSync(logFile, 'a');
-      const child = spawn(bin.server, ['--root', o.dir, '--config', 'config', '--env', nodeName(i), '--allow-no-auth', 'start'], { stdio: ['ignore', out, out] });
+      const child = spawn(
+        bin.server,
+        ['--root', o.dir, '--config', 'config', '--env', nodeName(i), '--allow-no-auth', 'start'],
+        { stdio: ['ignore', out, out] },
+      );
       processes[i] = child;
       exits[i] = new Promise((resolve) => child.once('exit', () => resolve()));
       return logFile;
@@ -282,7 +322,13 @@ export async function startTemporalCluster(o: ClusterOptions): Promise<TemporalC
       const child = processes[i];
       if (child && child.exitCode === null && child.signalCode === null) return undefined;
       const logFile = path.join(o.dir, `${nodeName(i)}.log`);
-      const tail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-6).map((l) => l.slice(0, 400)).join('\n') : '';
+      const tail = existsSync(logFile)
+        ? readFileSync(logFile, 'utf8')
+            .split('\n')
+            .slice(-6)
+            .map((l) => l.slice(0, 400))
+            .join('\n')
+        : '';
       return `Temporal ${nodeName(i)} exited (${child?.exitCode ?? child?.signalCode}); see ${logFile}:\n${tail}`;
     };
 

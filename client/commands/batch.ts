@@ -3,7 +3,17 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
 import { webUiUrl, type NightshiftConfig } from '../../common/config';
-import { BATCH_WORKFLOW, batchIdFor, cancelBatchUpdate, cancelTaskUpdate, FINAL_STATES, SEARCH_ATTRIBUTES, TASK_QUEUE, type BatchStatus, type TaskResult } from '../../contract';
+import {
+  BATCH_WORKFLOW,
+  batchIdFor,
+  cancelBatchUpdate,
+  cancelTaskUpdate,
+  FINAL_STATES,
+  SEARCH_ATTRIBUTES,
+  TASK_QUEUE,
+  type BatchStatus,
+  type TaskResult,
+} from '../../contract';
 import type { SpecIssue } from '../../common/errors';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
 import { CliError, EXIT } from '../errors';
@@ -23,14 +33,22 @@ export interface StartOptions {
 }
 
 /** Validates locally first, so a bad file starts nothing; then starts the batch. */
-export async function startBatch(client: Client, config: NightshiftConfig, file: string, o: StartOptions): Promise<{ batchId: string; runId: string; warnings: SpecIssue[] }> {
+export async function startBatch(
+  client: Client,
+  config: NightshiftConfig,
+  file: string,
+  o: StartOptions,
+): Promise<{ batchId: string; runId: string; warnings: SpecIssue[] }> {
   // A path is the shell's (relative to the current directory); failing that, relative to
   // NIGHTSHIFT_ROOT, the way workers and `temporal workflow start` read it.
   const fromCwd = path.resolve(file);
   const abs = existsSync(fromCwd) || path.isAbsolute(file) ? fromCwd : path.resolve(config.root, file);
   const rel = path.relative(config.root, abs);
   if (rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new CliError(`${file} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
+    throw new CliError(
+      `${file} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`,
+      EXIT.usage,
+    );
   }
   // Loaded here: `status` and `cancel` share this file and need none of what starting needs.
   const { spec, warnings } = await load.validate().validateFile(config, rel);
@@ -41,7 +59,10 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
   const batchId = o.workflowId ?? batchIdFor(date);
   // Workers read the night from the store, not from their own NIGHTSHIFT_ROOT: any worker on any host runs what was validated here.
   const store = await load.store().openStateStore(config);
-  const storedSpec = await load.specs().storeValidatedSpec(store, batchId, spec, config.root).finally(() => store.close());
+  const storedSpec = await load
+    .specs()
+    .storeValidatedSpec(store, batchId, spec, config.root)
+    .finally(() => store.close());
   try {
     const handle = await client.workflow.start(BATCH_WORKFLOW, {
       taskQueue: o.taskQueue ?? TASK_QUEUE,
@@ -49,12 +70,17 @@ export async function startBatch(client: Client, config: NightshiftConfig, file:
       args: [{ tasksFile: rel, date, storedSpec }],
       staticSummary: `nightshift ${date} · ${spec.tasks.length} tasks from ${rel}`,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
-      workflowIdReusePolicy: o.rerun ? WorkflowIdReusePolicy.ALLOW_DUPLICATE : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+      workflowIdReusePolicy: o.rerun
+        ? WorkflowIdReusePolicy.ALLOW_DUPLICATE
+        : WorkflowIdReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
     });
     return { batchId, runId: handle.firstExecutionRunId, warnings };
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new CliError(`batch ${batchId} already exists (running or completed); pass --rerun to run it again or --workflow-id to choose another ID`, EXIT.usage);
+      throw new CliError(
+        `batch ${batchId} already exists (running or completed); pass --rerun to run it again or --workflow-id to choose another ID`,
+        EXIT.usage,
+      );
     }
     throw err;
   }
@@ -70,18 +96,33 @@ export function renderStatus(s: BatchStatus, now = Date.now()): string {
 
 /** What running tasks are doing and the questions waiting for a person, under the table. */
 function liveLines(s: BatchStatus, now: number): string[] {
-  const doing = s.tasks.filter((t) => t.activity && !FINAL_STATES.includes(t.status)).map((t) => `  ${t.taskId}: ${t.activity!.replace(/\s+/g, ' ').slice(0, 100)}`);
+  const doing = s.tasks
+    .filter((t) => t.activity && !FINAL_STATES.includes(t.status))
+    .map((t) => `  ${t.taskId}: ${t.activity!.replace(/\s+/g, ' ').slice(0, 100)}`);
   const seen = new Set<string>();
-  const questions = [...(s.questions ?? []), ...s.tasks.flatMap((t) => t.questions ?? [])].filter((q) => !seen.has(q.questionId) && seen.add(q.questionId));
-  const asked = questions.map((q) => `  ${q.taskId} (asked ${duration(now - q.askedAt)} ago): ${q.question.replace(/\s+/g, ' ').slice(0, 120)}\n    answer: ${runnable(q.answerCommand)}`);
-  return [...(doing.length ? ['', 'now:', ...doing] : []), ...(asked.length ? ['', 'waiting for an answer:', ...asked] : [])];
+  const questions = [...(s.questions ?? []), ...s.tasks.flatMap((t) => t.questions ?? [])].filter(
+    (q) => !seen.has(q.questionId) && seen.add(q.questionId),
+  );
+  const asked = questions.map(
+    (q) =>
+      `  ${q.taskId} (asked ${duration(now - q.askedAt)} ago): ${q.question.replace(/\s+/g, ' ').slice(0, 120)}\n    answer: ${runnable(q.answerCommand)}`,
+  );
+  return [
+    ...(doing.length ? ['', 'now:', ...doing] : []),
+    ...(asked.length ? ['', 'waiting for an answer:', ...asked] : []),
+  ];
 }
 
 /**
  * Polls until the batch closes, printing each task state change. Returns once the
  * workflow has ended (its report written), not when its status first says completed.
  */
-export async function followBatch(client: Client, batchId: string, print: (s: string) => void, intervalMs = 1000): Promise<BatchStatus> {
+export async function followBatch(
+  client: Client,
+  batchId: string,
+  print: (s: string) => void,
+  intervalMs = 1000,
+): Promise<BatchStatus> {
   const seen = new Map<string, string>();
   let waitsSaid = '';
   for (;;) {
@@ -91,13 +132,17 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
     waitsSaid = waits;
     for (const t of s.tasks) {
       if (seen.get(t.taskId) !== t.status) {
-        if (seen.size > 0 || t.status !== 'pending') print(`  ${padToWidth(t.taskId, 20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);
+        if (seen.size > 0 || t.status !== 'pending')
+          print(`  ${padToWidth(t.taskId, 20)} ${t.status}${t.error ? ` (${t.error.slice(0, 100)})` : ''}`);
         seen.set(t.taskId, t.status);
       }
     }
     if (s.state === 'completed' || s.state === 'failed') {
       // The status says completed before the batch writes its report and returns.
-      await client.workflow.getHandle(batchId).result().catch(() => undefined);
+      await client.workflow
+        .getHandle(batchId)
+        .result()
+        .catch(() => undefined);
       // The result holds the report; the last status the live budget.
       return { ...s, ...(await readBatch(client, batchId)) };
     }
@@ -105,7 +150,12 @@ export async function followBatch(client: Client, batchId: string, print: (s: st
   }
 }
 
-export async function statusCommand(client: Client, batch: string | undefined, o: { json?: boolean; watch?: boolean }, print: (s: string) => void): Promise<BatchStatus> {
+export async function statusCommand(
+  client: Client,
+  batch: string | undefined,
+  o: { json?: boolean; watch?: boolean },
+  print: (s: string) => void,
+): Promise<BatchStatus> {
   const batchId = batch ?? (await latestBatchId(client));
   // On a terminal each refresh replaces the last; in a pipe each is printed after the last.
   const show = o.watch && !o.json && process.stdout.isTTY ? redrawer(process.stdout) : print;
@@ -119,7 +169,12 @@ export async function statusCommand(client: Client, batch: string | undefined, o
 }
 
 /** Cancels one task of a running batch, or with no task the whole night (update `cancelBatch`). */
-export async function cancelCommand(client: Client, batchId: string, taskId: string | undefined, reason?: string): Promise<TaskResult[]> {
+export async function cancelCommand(
+  client: Client,
+  batchId: string,
+  taskId: string | undefined,
+  reason?: string,
+): Promise<TaskResult[]> {
   try {
     const handle = client.workflow.getHandle(batchId);
     if (taskId === undefined) return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
@@ -133,4 +188,3 @@ export async function cancelCommand(client: Client, batchId: string, taskId: str
 export function webUiLink(config: NightshiftConfig, batchId: string): string {
   return `${webUiUrl(config)}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(batchId)}`;
 }
-

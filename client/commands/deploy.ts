@@ -31,7 +31,13 @@ export interface DeployStatus {
 }
 
 /** temporal.api.enums.v1.WorkerDeploymentVersionStatus (the client does not re-export the enums). */
-const VERSION_STATES: Record<number, VersionState> = { 1: 'inactive', 2: 'current', 3: 'ramping', 4: 'draining', 5: 'drained' };
+const VERSION_STATES: Record<number, VersionState> = {
+  1: 'inactive',
+  2: 'current',
+  3: 'ramping',
+  4: 'draining',
+  5: 'drained',
+};
 /** temporal.api.enums.v1.VersionDrainageStatus.DRAINED */
 const DRAINAGE_DRAINED = 2;
 const GRPC_NOT_FOUND = 5;
@@ -40,10 +46,14 @@ export async function deployStatus(client: Client, deployment: string): Promise<
   const namespace = client.options.namespace;
   let info;
   try {
-    info = (await client.workflowService.describeWorkerDeployment({ namespace, deploymentName: deployment })).workerDeploymentInfo;
+    info = (await client.workflowService.describeWorkerDeployment({ namespace, deploymentName: deployment }))
+      .workerDeploymentInfo;
   } catch (err) {
     if ((err as { code?: number }).code === GRPC_NOT_FOUND) {
-      throw new CliError(`no worker of deployment "${deployment}" has polled yet (NIGHTSHIFT_DEPLOYMENT_NAME; versioning off with NIGHTSHIFT_WORKER_VERSIONING=off?)`, EXIT.notFound);
+      throw new CliError(
+        `no worker of deployment "${deployment}" has polled yet (NIGHTSHIFT_DEPLOYMENT_NAME; versioning off with NIGHTSHIFT_WORKER_VERSIONING=off?)`,
+        EXIT.notFound,
+      );
     }
     throw err;
   }
@@ -76,7 +86,12 @@ export function renderDeployStatus(s: DeployStatus): string {
     `current    ${s.current ?? '(none: new workflows wait for a versioned worker to be made current)'}`,
     `ramping    ${s.ramping ? `${s.ramping.buildId} (${s.ramping.percentage} %)` : '-'}`,
   ];
-  const rows = s.versions.map((v) => [v.buildId, v.state, String(v.pinnedRunning), v.drained ? 'yes: its workers can stop' : v.state === 'draining' ? 'not yet' : '-']);
+  const rows = s.versions.map((v) => [
+    v.buildId,
+    v.state,
+    String(v.pinnedRunning),
+    v.drained ? 'yes: its workers can stop' : v.state === 'draining' ? 'not yet' : '-',
+  ]);
   return `${head.join('\n')}\n\n${table(['VERSION', 'STATE', 'PINNED RUNNING', 'DRAINED'], rows)}`;
 }
 

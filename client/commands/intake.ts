@@ -5,10 +5,23 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { folderCounts, FOLDERS, type Folder } from '../../activities/intake/folders';
 import { type NightshiftConfig } from '../../common/config';
-import { DEFAULT_INTAKE_ID, INTAKE_WORKFLOW, intakeStatusQuery, TASK_QUEUE, type IntakeInput, type IntakeMode, type IntakeStatus } from '../../contract';
+import {
+  DEFAULT_INTAKE_ID,
+  INTAKE_WORKFLOW,
+  intakeStatusQuery,
+  TASK_QUEUE,
+  type IntakeInput,
+  type IntakeMode,
+  type IntakeStatus,
+} from '../../contract';
 import { parseDuration } from '../../taskfile/schema';
 import { CliError, EXIT } from '../errors';
 import { taskTable, usd } from '../format';
@@ -29,7 +42,11 @@ export function intakeFolder(config: NightshiftConfig, given: string | undefined
   const abs = path.resolve(given ?? path.join(config.root, 'tasks'));
   const folder = path.basename(abs) === 'pending' ? path.dirname(abs) : abs;
   const rel = path.relative(config.root, folder);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new CliError(`${given} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
+  if (rel.startsWith('..') || path.isAbsolute(rel))
+    throw new CliError(
+      `${given} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`,
+      EXIT.usage,
+    );
   return rel || '.';
 }
 
@@ -40,12 +57,19 @@ function positive(name: string, v: string | undefined): number | undefined {
   return n;
 }
 
-export async function startIntake(client: Client, config: NightshiftConfig, mode: IntakeMode, folderArg: string | undefined, o: IntakeOptions): Promise<{ intakeId: string; folder: string }> {
+export async function startIntake(
+  client: Client,
+  config: NightshiftConfig,
+  mode: IntakeMode,
+  folderArg: string | undefined,
+  o: IntakeOptions,
+): Promise<{ intakeId: string; folder: string }> {
   const folder = intakeFolder(config, folderArg);
   // The layout is created on first use, so `mv task.yaml tasks/pending/` just works.
   for (const f of FOLDERS) await fs.mkdir(path.join(config.root, folder, f), { recursive: true });
   const poll = o.poll !== undefined ? parseDuration(o.poll) : undefined;
-  if (o.poll !== undefined && poll === undefined) throw new CliError(`--poll "${o.poll}" must be a duration such as "30s" or "5m"`, EXIT.usage);
+  if (o.poll !== undefined && poll === undefined)
+    throw new CliError(`--poll "${o.poll}" must be a duration such as "30s" or "5m"`, EXIT.usage);
   const input: IntakeInput = {
     mode,
     folder,
@@ -64,7 +88,10 @@ export async function startIntake(client: Client, config: NightshiftConfig, mode
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
-      throw new CliError(`an intake (${intakeId}) is already running; one intake owns a tasks folder. See it with \`${nightshiftCommand()} status --intake\`, stop it with \`${temporalCommand(config)} workflow cancel --workflow-id ${intakeId}\`, or pass --workflow-id for another folder`, EXIT.usage);
+      throw new CliError(
+        `an intake (${intakeId}) is already running; one intake owns a tasks folder. See it with \`${nightshiftCommand()} status --intake\`, stop it with \`${temporalCommand(config)} workflow cancel --workflow-id ${intakeId}\`, or pass --workflow-id for another folder`,
+        EXIT.usage,
+      );
     }
     throw err;
   }
@@ -95,7 +122,12 @@ export interface IntakeReport {
   intake?: IntakeStatus;
 }
 
-export async function intakeReport(client: Client, config: NightshiftConfig, folderArg: string | undefined, intakeId?: string): Promise<IntakeReport> {
+export async function intakeReport(
+  client: Client,
+  config: NightshiftConfig,
+  folderArg: string | undefined,
+  intakeId?: string,
+): Promise<IntakeReport> {
   const intake = await readIntake(client, intakeId);
   const folder = intake?.folder ?? intakeFolder(config, folderArg);
   return { folder, files: await folderCounts(config.root, folder), intake };
@@ -104,15 +136,20 @@ export async function intakeReport(client: Client, config: NightshiftConfig, fol
 export function renderIntake(r: IntakeReport): string {
   const counts = FOLDERS.map((f) => `${f} ${r.files[f].length}`).join(' · ');
   const lines = [`${r.folder}/: ${counts}`];
-  for (const f of ['pending', 'running'] as const) if (r.files[f].length) lines.push(`  ${f}: ${r.files[f].join(', ')}`);
+  for (const f of ['pending', 'running'] as const)
+    if (r.files[f].length) lines.push(`  ${f}: ${r.files[f].join(', ')}`);
   const i = r.intake;
   if (!i) lines.push(`no intake running; start one with \`${nightshiftCommand()} start --mode continuous\``);
   else {
-    lines.push(`intake ${i.intakeId} · ${i.mode} · ${i.state} · today (${i.day} UTC) ${usd(i.budget.spentUsd)} of ${usd(i.budget.capUsd)}${i.budget.reservedUsd ? `, ${usd(i.budget.reservedUsd)} set aside for running tasks` : ''}`);
+    lines.push(
+      `intake ${i.intakeId} · ${i.mode} · ${i.state} · today (${i.day} UTC) ${usd(i.budget.spentUsd)} of ${usd(i.budget.capUsd)}${i.budget.reservedUsd ? `, ${usd(i.budget.reservedUsd)} set aside for running tasks` : ''}`,
+    );
     if (i.inFlight.length) lines.push(`running: ${i.inFlight.map((t) => `${t.taskId} (${t.file})`).join(', ')}`);
-    for (const w of i.waiting ?? []) lines.push(`waiting: ${w.taskId} (${w.file}) for ${w.unseen.join(', ')}, not in any folder yet`);
+    for (const w of i.waiting ?? [])
+      lines.push(`waiting: ${w.taskId} (${w.file}) for ${w.unseen.join(', ')}, not in any folder yet`);
     if (i.recent.length) lines.push('', taskTable(i.recent.slice(-20)));
-    if (i.rejected.length) lines.push('', ...i.rejected.map((x) => `rejected ${x.file}: ${x.error.split('\n').slice(0, 3).join(' ')}`));
+    if (i.rejected.length)
+      lines.push('', ...i.rejected.map((x) => `rejected ${x.file}: ${x.error.split('\n').slice(0, 3).join(' ')}`));
   }
   return lines.join('\n');
 }

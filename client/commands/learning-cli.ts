@@ -19,8 +19,10 @@ async function notFound<T>(p: Promise<T>): Promise<T> {
     return await p;
   } catch (err) {
     // The store modules are loaded: the command that threw used them.
-    if (err instanceof load.skills().SkillNotFound || err instanceof load.lessons().LessonNotFound) throw new CliError(err.message, EXIT.notFound);
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`no such file: ${(err as NodeJS.ErrnoException).path}`, EXIT.notFound);
+    if (err instanceof load.skills().SkillNotFound || err instanceof load.lessons().LessonNotFound)
+      throw new CliError(err.message, EXIT.notFound);
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new CliError(`no such file: ${(err as NodeJS.ErrnoException).path}`, EXIT.notFound);
     throw err;
   }
 }
@@ -28,7 +30,14 @@ async function notFound<T>(p: Promise<T>): Promise<T> {
 export function renderInsightRows(title: string, rows: InsightRow[]): string {
   return `${title}\n${table(
     ['', 'TASKS', 'SUCCEEDED', 'COST', 'AVG COST', 'RATING'],
-    rows.map((r) => [r.key, String(r.tasks), `${r.succeeded} (${Math.round(r.successRate * 100)} %)`, usd(r.costUsd), usd(r.avgCostUsd), r.avgRating !== undefined ? `${r.avgRating}/5 (${r.rated})` : '-']),
+    rows.map((r) => [
+      r.key,
+      String(r.tasks),
+      `${r.succeeded} (${Math.round(r.successRate * 100)} %)`,
+      usd(r.costUsd),
+      usd(r.avgCostUsd),
+      r.avgRating !== undefined ? `${r.avgRating}/5 (${r.rated})` : '-',
+    ]),
   )}`;
 }
 
@@ -36,7 +45,11 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
   // `config` is filled in once the arguments are parsed (client/cli.ts), so it is read inside the actions.
   const withStore = <T>(fn: (store: StateStore) => Promise<T>) => load.store().withStateStore(config, fn);
   const shelf = <T>(fn: (s: SkillShelf) => Promise<T>) => withStore((store) => fn({ root: config.root, store }));
-  const skills = program.command('skills').description('the skills store: skills/<name>.md, and the learned and pending skills in the state store (skills/learned/, skills/pending/ with the file store)');
+  const skills = program
+    .command('skills')
+    .description(
+      'the skills store: skills/<name>.md, and the learned and pending skills in the state store (skills/learned/, skills/pending/ with the file store)',
+    );
   skills
     .command('list')
     .description('every skill, learned skill and pending skill')
@@ -44,7 +57,14 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .action(async (o: { json?: boolean }) => {
       const all = await shelf(load.skills().listSkills);
       if (o.json) return print(JSON.stringify(all, null, 2));
-      print(all.length ? table(['SKILL', 'STATUS', 'CONFIDENCE', 'LEARNED FROM', 'DATE'], all.map((s) => [s.name, s.status, s.confidence?.toFixed(2) ?? '-', s.source ?? '-', s.date ?? '-'])) : 'no skills yet: write skills/<name>.md, or set on_completion.update_skill on a task');
+      print(
+        all.length
+          ? table(
+              ['SKILL', 'STATUS', 'CONFIDENCE', 'LEARNED FROM', 'DATE'],
+              all.map((s) => [s.name, s.status, s.confidence?.toFixed(2) ?? '-', s.source ?? '-', s.date ?? '-']),
+            )
+          : 'no skills yet: write skills/<name>.md, or set on_completion.update_skill on a task',
+      );
     });
   skills
     .command('show')
@@ -55,7 +75,9 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .command('approve')
     .argument('<name>')
     .description('make a pending skill learned, where tasks that require it find it')
-    .action(async (name: string) => print(`approved: ${(await notFound(shelf((s) => load.skills().approveSkill(s, name)))).file}`));
+    .action(async (name: string) =>
+      print(`approved: ${(await notFound(shelf((s) => load.skills().approveSkill(s, name)))).file}`),
+    );
   skills
     .command('reject')
     .argument('<name>')
@@ -72,32 +94,54 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .option('--json', 'print the parsed feedback and the lessons added as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
       const r = await notFound(withStore((store) => load.lessons().importFeedback({ root: config.root, store }, file)));
-      if (r.unknownTasks.length) info(`note: results/${r.feedback.date}.json has no task ${r.unknownTasks.join(', ')}; their ratings are kept anyway`);
-      if (o.json) return print(JSON.stringify({ feedback: r.feedback, ratingsFile: r.ratingsFile, added: r.added }, null, 2));
+      if (r.unknownTasks.length)
+        info(
+          `note: results/${r.feedback.date}.json has no task ${r.unknownTasks.join(', ')}; their ratings are kept anyway`,
+        );
+      if (o.json)
+        return print(JSON.stringify({ feedback: r.feedback, ratingsFile: r.ratingsFile, added: r.added }, null, 2));
       const rated = r.feedback.tasks.filter((t) => t.rating !== undefined);
       print(
         [
           `${r.feedback.file}: ${r.feedback.tasks.length} tasks (${rated.map((t) => `${t.taskId} ${t.rating}/${t.outOf}`).join(', ') || 'none rated'}) -> ${r.ratingsFile}`,
           `${r.added.length} new lesson${r.added.length === 1 ? '' : 's'}${r.added.map((l) => `\n  ${l.id}  ${l.text}`).join('')}`,
-          ...(r.feedback.tomorrow.length ? [`tomorrow's adjustments (for you, not the agents):${r.feedback.tomorrow.map((t) => `\n  - ${t}`).join('')}`] : []),
+          ...(r.feedback.tomorrow.length
+            ? [
+                `tomorrow's adjustments (for you, not the agents):${r.feedback.tomorrow.map((t) => `\n  - ${t}`).join('')}`,
+              ]
+            : []),
         ].join('\n'),
       );
     });
 
-  const lessons = program.command('lessons').description('lessons from feedback Action lines, included in every agent prompt');
+  const lessons = program
+    .command('lessons')
+    .description('lessons from feedback Action lines, included in every agent prompt');
   lessons
     .command('list')
     .option('--json', 'print as JSON')
     .action(async (o: { json?: boolean }) => {
       const all = await withStore((store) => load.lessons().listLessons({ root: config.root, store }));
       if (o.json) return print(JSON.stringify(all, null, 2));
-      print(all.length ? table(['ID', 'DATE', 'TASK', 'LESSON'], all.map((l) => [l.id, l.date, l.task ?? '-', l.text.replace(/\s+/g, ' ')]), { fit: ['LESSON'] }) : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines');
+      print(
+        all.length
+          ? table(
+              ['ID', 'DATE', 'TASK', 'LESSON'],
+              all.map((l) => [l.id, l.date, l.task ?? '-', l.text.replace(/\s+/g, ' ')]),
+              { fit: ['LESSON'] },
+            )
+          : 'no lessons yet: nightshift feedback feedback/<date>.md adds them from Action lines',
+      );
     });
   lessons
     .command('remove')
     .argument('<id>')
     .description('remove a lesson (it stays removed if its feedback is read again)')
-    .action(async (id: string) => print(`removed ${id}: ${(await notFound(withStore((store) => load.lessons().removeLesson({ root: config.root, store }, id)))).text}`));
+    .action(async (id: string) =>
+      print(
+        `removed ${id}: ${(await notFound(withStore((store) => load.lessons().removeLesson({ root: config.root, store }, id)))).text}`,
+      ),
+    );
 
   program
     .command('insights')
@@ -106,6 +150,14 @@ export function registerLearningCommands(program: Command, config: NightshiftCon
     .action(async (o: { json?: boolean }) => {
       const i = await load.insights().computeInsights(config.root);
       if (o.json) return print(JSON.stringify(i, null, 2));
-      print([renderInsightRows('All nights', [i.total]), renderInsightRows('By night', i.byDate), renderInsightRows('By role', i.byRole), renderInsightRows('By model', i.byModel), renderInsightRows('By complexity', i.byComplexity)].join('\n\n'));
+      print(
+        [
+          renderInsightRows('All nights', [i.total]),
+          renderInsightRows('By night', i.byDate),
+          renderInsightRows('By role', i.byRole),
+          renderInsightRows('By model', i.byModel),
+          renderInsightRows('By complexity', i.byComplexity),
+        ].join('\n\n'),
+      );
     });
 }

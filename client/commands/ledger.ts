@@ -4,7 +4,13 @@
  * cap has reserved money that day.
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import { dailyLedgerStatusQuery, ledgerDate, ledgerWorkflowId, raiseBudgetUpdate, type DailyLedgerStatus } from '../../contract';
+import {
+  dailyLedgerStatusQuery,
+  ledgerDate,
+  ledgerWorkflowId,
+  raiseBudgetUpdate,
+  type DailyLedgerStatus,
+} from '../../contract';
 import { CliError, EXIT } from '../errors';
 import { usd } from '../format';
 import { queryWithWorker } from '../workers';
@@ -15,7 +21,11 @@ function dayOf(date?: string): string {
   return d;
 }
 
-const noLedger = (date: string) => new CliError(`no daily ledger for ${date} (${ledgerWorkflowId(date)}): no batch with a daily cap has reserved money that day`, EXIT.notFound);
+const noLedger = (date: string) =>
+  new CliError(
+    `no daily ledger for ${date} (${ledgerWorkflowId(date)}): no batch with a daily cap has reserved money that day`,
+    EXIT.notFound,
+  );
 
 export async function readLedger(client: Client, date?: string): Promise<DailyLedgerStatus> {
   const day = dayOf(date);
@@ -37,16 +47,24 @@ export function renderLedger(s: DailyLedgerStatus): string {
 }
 
 /** Adds to the day's cap (for every batch of the day) and resumes the tasks it paused. */
-export async function raiseDay(client: Client, amount: string, date?: string): Promise<{ date: string; capUsd: number; resumed: string[] }> {
+export async function raiseDay(
+  client: Client,
+  amount: string,
+  date?: string,
+): Promise<{ date: string; capUsd: number; resumed: string[] }> {
   const addUsd = Number(amount);
-  if (!Number.isFinite(addUsd) || addUsd <= 0) throw new CliError(`"${amount}" is not an amount of US dollars above 0`, EXIT.usage);
+  if (!Number.isFinite(addUsd) || addUsd <= 0)
+    throw new CliError(`"${amount}" is not an amount of US dollars above 0`, EXIT.usage);
   const day = dayOf(date);
   try {
-    const r = await client.workflow.getHandle(ledgerWorkflowId(day)).executeUpdate(raiseBudgetUpdate, { args: [{ addUsd }] });
+    const r = await client.workflow
+      .getHandle(ledgerWorkflowId(day))
+      .executeUpdate(raiseBudgetUpdate, { args: [{ addUsd }] });
     return { date: day, ...r };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw noLedger(day);
-    if (err instanceof WorkflowUpdateFailedError) throw new CliError((err.cause as Error | undefined)?.message ?? err.message, EXIT.usage);
+    if (err instanceof WorkflowUpdateFailedError)
+      throw new CliError((err.cause as Error | undefined)?.message ?? err.message, EXIT.usage);
     throw err;
   }
 }

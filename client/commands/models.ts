@@ -1,5 +1,12 @@
 /** `nightshift models`: the model table in force, and the model warnings validate and start print. */
-import { daysToEndOfLife, modelEntry, modelTable, nearestModels, resolveModel, worstCasePrice } from '../../common/models';
+import {
+  daysToEndOfLife,
+  modelEntry,
+  modelTable,
+  nearestModels,
+  resolveModel,
+  worstCasePrice,
+} from '../../common/models';
 import type { NightshiftConfig } from '../../common/config';
 import { SpecError, type SpecIssue } from '../../common/errors';
 import type { BatchSpec } from '../../taskfile/types';
@@ -16,7 +23,14 @@ export interface ModelRow {
   aliases: string[];
   /** USD per million tokens. */
   prices: { input: number; output: number; cacheWrite5m: number; cacheWrite1h: number; cacheRead: number };
-  tiers?: { abovePromptTokens: number; input: number; output: number; cacheWrite5m: number; cacheWrite1h: number; cacheRead: number }[];
+  tiers?: {
+    abovePromptTokens: number;
+    input: number;
+    output: number;
+    cacheWrite5m: number;
+    cacheWrite1h: number;
+    cacheRead: number;
+  }[];
   contextWindow: number;
   maxOutput: number | null;
   endOfLife: string | null;
@@ -39,7 +53,9 @@ export function listModels(today: string, modelsFile?: string): ModelsListing {
   const models = Object.entries(t.models).map(([id, m]): ModelRow => ({
     id,
     name: m.name,
-    aliases: Object.entries(t.aliases).filter(([, target]) => target === id).map(([a]) => a),
+    aliases: Object.entries(t.aliases)
+      .filter(([, target]) => target === id)
+      .map(([a]) => a),
     prices: m.prices,
     ...(m.tiers?.length ? { tiers: m.tiers } : {}),
     contextWindow: m.contextWindow,
@@ -65,13 +81,28 @@ export function renderModels(l: ModelsListing): string {
     `${tokens(m.contextWindow)} / ${m.maxOutput ? tokens(m.maxOutput) : '?'}`,
     m.forcedToolUse === 'accepted' ? 'forced' : 'auto + check',
     m.thinking + (m.effort ? ', effort' : ''),
-    m.endOfLife ? `${m.endOfLife}${m.daysToEndOfLife !== null && m.daysToEndOfLife <= END_OF_LIFE_WARNING_DAYS ? (m.daysToEndOfLife < 0 ? ' (past)' : ` (in ${m.daysToEndOfLife} d)`) : ''}` : '-',
+    m.endOfLife
+      ? `${m.endOfLife}${m.daysToEndOfLife !== null && m.daysToEndOfLife <= END_OF_LIFE_WARNING_DAYS ? (m.daysToEndOfLife < 0 ? ' (past)' : ` (in ${m.daysToEndOfLife} d)`) : ''}`
+      : '-',
   ]);
   const dearest = worstCasePrice();
   return [
-    table(['MODEL', 'ALIAS', '$/M IN / OUT', 'CACHE 5M / 1H / READ', 'WINDOW / OUT', 'TOOL ANSWER', 'THINKING', 'END OF LIFE'], rows),
+    table(
+      [
+        'MODEL',
+        'ALIAS',
+        '$/M IN / OUT',
+        'CACHE 5M / 1H / READ',
+        'WINDOW / OUT',
+        'TOOL ANSWER',
+        'THINKING',
+        'END OF LIFE',
+      ],
+      rows,
+    ),
     '',
-    `an unknown model is charged ${dearest.input} / ${dearest.output} per million tokens (the dearest row)` + (l.modelsFile ? `; prices and aliases include ${l.modelsFile}` : '; sources in common/models.json'),
+    `an unknown model is charged ${dearest.input} / ${dearest.output} per million tokens (the dearest row)` +
+      (l.modelsFile ? `; prices and aliases include ${l.modelsFile}` : '; sources in common/models.json'),
   ].join('\n');
 }
 
@@ -88,14 +119,19 @@ export function modelWarnings(spec: Pick<BatchSpec, 'tasks'>, nightDate: string)
     const id = resolveModel(t.model, t.complexity);
     if (!modelEntry(id)) {
       const near = nearestModels(id);
-      out.push(`task ${t.id}: model "${id}" is not in the model table${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; if the API knows it, it is charged at the dearest row; see nightshift models`);
+      out.push(
+        `task ${t.id}: model "${id}" is not in the model table${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}; if the API knows it, it is charged at the dearest row; see nightshift models`,
+      );
       continue;
     }
     const days = daysToEndOfLife(id, nightDate);
     if (days === undefined || days > END_OF_LIFE_WARNING_DAYS) continue;
     const eol = modelEntry(id)!.endOfLife!;
     const via = t.model && t.model !== id ? ` (${t.model})` : !t.model ? ` (${named})` : '';
-    const current = resolveModel(Object.keys(modelTable().aliases).find((a) => id.includes(a)), undefined);
+    const current = resolveModel(
+      Object.keys(modelTable().aliases).find((a) => id.includes(a)),
+      undefined,
+    );
     out.push(
       days < 0
         ? `task ${t.id}: model ${id}${via} reached its end of life on ${eol}; its requests will fail (the current one is ${current})`
@@ -124,7 +160,10 @@ export async function offeredModelIds(config: Pick<NightshiftConfig, 'anthropic'
  * it does not offer is a spec error (thrown); an API that cannot be asked is a warning
  * (returned), since the night may still run.
  */
-export async function checkModelsOffered(config: Pick<NightshiftConfig, 'anthropic'>, spec: Pick<BatchSpec, 'tasks'>): Promise<string[]> {
+export async function checkModelsOffered(
+  config: Pick<NightshiftConfig, 'anthropic'>,
+  spec: Pick<BatchSpec, 'tasks'>,
+): Promise<string[]> {
   if (!config.anthropic.apiKey) return [];
   let offered: string[];
   try {
@@ -144,7 +183,8 @@ export async function checkModelsOffered(config: Pick<NightshiftConfig, 'anthrop
  */
 export function modelsNotOffered(spec: Pick<BatchSpec, 'tasks'>, offered: readonly string[]): SpecIssue[] {
   const ids = new Set(offered);
-  const isOffered = (id: string) => ids.has(id) || offered.some((o) => o.startsWith(`${id}-`) && /^\d{8}$/.test(o.slice(id.length + 1)));
+  const isOffered = (id: string) =>
+    ids.has(id) || offered.some((o) => o.startsWith(`${id}-`) && /^\d{8}$/.test(o.slice(id.length + 1)));
   const out: SpecIssue[] = [];
   for (const t of spec.tasks) {
     if (t.command !== undefined) continue;

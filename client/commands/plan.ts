@@ -10,12 +10,32 @@ import * as readline from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { type NightshiftConfig } from '../../common/config';
-import { batchIdFor, PLANNED_WORKFLOW, planWorkflowId as planWorkflowIdFor, TASK_QUEUE, type PlannedNightInput } from '../../contract';
+import {
+  batchIdFor,
+  PLANNED_WORKFLOW,
+  planWorkflowId as planWorkflowIdFor,
+  TASK_QUEUE,
+  type PlannedNightInput,
+} from '../../contract';
 import { createAnthropicClient } from '../../activities/model/client';
 import { describeIssues, type PlanDraft } from '../../activities/planning/plan-tool';
 import { defaultPlanFile, makePlan, savePlan } from '../../activities/planning/plan';
 import { describePlanner, type PlanHeader } from '../../activities/planning/render';
-import { addTask, EDITABLE_FIELDS, listSessions, loadSession, modifyTask, newSessionId, PlanEditError, PlanSessionChanged, removeTask, saveSession, splitTask, type PlanSession, type SessionPlace } from '../../activities/planning/session';
+import {
+  addTask,
+  EDITABLE_FIELDS,
+  listSessions,
+  loadSession,
+  modifyTask,
+  newSessionId,
+  PlanEditError,
+  PlanSessionChanged,
+  removeTask,
+  saveSession,
+  splitTask,
+  type PlanSession,
+  type SessionPlace,
+} from '../../activities/planning/session';
 import { withStateStore } from '../../common/store';
 import { CliError, EXIT } from '../errors';
 import { didYouMeanSuffix } from '../../common/suggest';
@@ -39,8 +59,13 @@ async function readPrd(config: NightshiftConfig, file: string): Promise<{ name: 
 }
 
 /** Plans, writes the files, and opens a saved session for them. */
-export async function planCommand(config: NightshiftConfig, goal: string | undefined, o: PlanOptions): Promise<{ session: PlanSession; text: string; notes: string[] }> {
-  if (!goal && !o.prd) throw new CliError('give a goal ("Build a REST API with authentication") or --prd FILE', EXIT.usage);
+export async function planCommand(
+  config: NightshiftConfig,
+  goal: string | undefined,
+  o: PlanOptions,
+): Promise<{ session: PlanSession; text: string; notes: string[] }> {
+  if (!goal && !o.prd)
+    throw new CliError('give a goal ("Build a REST API with authentication") or --prd FILE', EXIT.usage);
   const date = o.date ?? localDate();
   const document = o.prd ? await readPrd(config, o.prd) : undefined;
   const r = await makePlan(config.root, createAnthropicClient(config), {
@@ -56,7 +81,8 @@ export async function planCommand(config: NightshiftConfig, goal: string | undef
   });
   const notes: string[] = [];
   if (r.planner.kind === 'heuristic') notes.push(`planned heuristically: ${r.planner.reason}`);
-  if (r.rejected) notes.push(`the model's first plan was invalid and was sent back once:\n${describeIssues(r.rejected)}`);
+  if (r.rejected)
+    notes.push(`the model's first plan was invalid and was sent back once:\n${describeIssues(r.rejected)}`);
   const from = goal ?? document!.name;
   return withStateStore(config, async (store) => {
     const place = { root: config.root, store };
@@ -75,7 +101,11 @@ export async function planCommand(config: NightshiftConfig, goal: string | undef
       state: 'draft',
       log: [`planned by ${describePlanner(r.planner)}`],
     });
-    return { session, text: `${r.text}\n\nwrote ${r.files.yaml} and ${r.files.markdown} · session ${session.id}`, notes };
+    return {
+      session,
+      text: `${r.text}\n\nwrote ${r.files.yaml} and ${r.files.markdown} · session ${session.id}`,
+      notes,
+    };
   });
 }
 
@@ -117,7 +147,11 @@ export interface ReplIo {
  * edit that would make the plan invalid is refused with the reason, and so is one that
  * comes after someone else's save of the session (it is reloaded and shown).
  */
-export async function runPlanningRepl(config: NightshiftConfig, session: PlanSession, io: ReplIo): Promise<PlanSession> {
+export async function runPlanningRepl(
+  config: NightshiftConfig,
+  session: PlanSession,
+  io: ReplIo,
+): Promise<PlanSession> {
   return withStateStore(config, (store) => repl({ root: config.root, store }, session, io));
 }
 
@@ -126,12 +160,26 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
   const root = place.root;
   let s = session;
   // In a terminal, readline edits the line (arrows, history); otherwise lines are read as they come.
-  const terminal = io.terminal ?? Boolean((io.input as Partial<NodeJS.ReadStream>).isTTY && (io.output as Partial<NodeJS.WriteStream>).isTTY);
-  const rl = readline.createInterface({ input: io.input, output: io.output, terminal, prompt: 'plan> ', historySize: terminal ? 200 : 0, removeHistoryDuplicates: true });
+  const terminal =
+    io.terminal ??
+    Boolean((io.input as Partial<NodeJS.ReadStream>).isTTY && (io.output as Partial<NodeJS.WriteStream>).isTTY);
+  const rl = readline.createInterface({
+    input: io.input,
+    output: io.output,
+    terminal,
+    prompt: 'plan> ',
+    historySize: terminal ? 200 : 0,
+    removeHistoryDuplicates: true,
+  });
   // Take the iterator now: it buffers lines that arrive while the plan is being written.
   const lines = rl[Symbol.asyncIterator]();
   const apply = async (draft: PlanDraft, what: string) => {
-    s = await saveSession(place, { ...s, draft, state: s.state === 'started' ? 'started' : 'draft', log: [...s.log, what] });
+    s = await saveSession(place, {
+      ...s,
+      draft,
+      state: s.state === 'started' ? 'started' : 'draft',
+      log: [...s.log, what],
+    });
     say(`${what}\n${await writeSession(root, s)}`);
   };
   say(`session ${s.id} · ${s.from} · ${s.state}\n${await writeSession(root, s)}\n\n${REPL_HELP}`);
@@ -154,7 +202,15 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
       } else if (cmd === 'remove') await apply(removeTask(s.draft, rest[0] ?? ''), `removed ${rest[0]}`);
       else if (cmd === 'split') {
         const id = rest[0] ?? '';
-        const r = splitTask(s.draft, id, arg.slice(id.length).split('|').map((p) => p.trim()).filter(Boolean));
+        const r = splitTask(
+          s.draft,
+          id,
+          arg
+            .slice(id.length)
+            .split('|')
+            .map((p) => p.trim())
+            .filter(Boolean),
+        );
         await apply(r.draft, `split ${id} into ${r.ids.join(', ')}`);
       } else if (cmd === 'set') {
         const [id, field] = rest;
@@ -197,9 +253,14 @@ async function repl(place: SessionPlace, session: PlanSession, io: ReplIo): Prom
  * latest version.
  */
 async function recordStarted(place: SessionPlace, s: PlanSession, batchId: string): Promise<PlanSession> {
-  for (let latest = s; ; ) {
+  for (let latest = s; ;) {
     try {
-      return await saveSession(place, { ...latest, state: 'started', batchId, log: [...latest.log, `started ${batchId}`] });
+      return await saveSession(place, {
+        ...latest,
+        state: 'started',
+        batchId,
+        log: [...latest.log, `started ${batchId}`],
+      });
     } catch (err) {
       if (!(err instanceof PlanSessionChanged)) throw err;
       latest = (await loadSession(place, s.id)) ?? latest;
@@ -218,7 +279,14 @@ export async function listCommand(config: NightshiftConfig): Promise<{ sessions:
   const text = sessions.length
     ? table(
         ['SESSION', 'STATE', 'TASKS', 'FILE', 'UPDATED', 'FROM'],
-        sessions.map((s) => [s.id, s.state + (s.batchId ? ` (${s.batchId})` : ''), String(s.draft.tasks.length), s.out, s.updatedAt.slice(0, 16), s.from.replace(/\s+/g, ' ')]),
+        sessions.map((s) => [
+          s.id,
+          s.state + (s.batchId ? ` (${s.batchId})` : ''),
+          String(s.draft.tasks.length),
+          s.out,
+          s.updatedAt.slice(0, 16),
+          s.from.replace(/\s+/g, ' '),
+        ]),
         { fit: ['FROM'] },
       )
     : 'no planning sessions; start one with nightshift plan "goal"';
@@ -230,27 +298,55 @@ export async function listCommand(config: NightshiftConfig): Promise<{ sessions:
  * Starts plannedNight. With `waitForBatch`, returns once the planned batch has started (or
  * throws the planning failure), so the caller can follow the batch.
  */
-export async function startDecomposed(client: Client, goal: string, o: Omit<PlanOptions, 'prd'> & { workflowId?: string }, waitForBatch?: (s: string) => void): Promise<{ planWorkflowId: string; batchId: string; runId: string }> {
+export async function startDecomposed(
+  client: Client,
+  goal: string,
+  o: Omit<PlanOptions, 'prd'> & { workflowId?: string },
+  waitForBatch?: (s: string) => void,
+): Promise<{ planWorkflowId: string; batchId: string; runId: string }> {
   const date = o.date ?? localDate();
   const batchId = o.workflowId ?? batchIdFor(date);
-  const input: PlannedNightInput = { goal, date, batchId, maxCostUsd: o.budget, repo: o.repo, model: o.model, out: o.out ?? defaultPlanFile(date) };
+  const input: PlannedNightInput = {
+    goal,
+    date,
+    batchId,
+    maxCostUsd: o.budget,
+    repo: o.repo,
+    model: o.model,
+    out: o.out ?? defaultPlanFile(date),
+  };
   const planWorkflowId = planWorkflowIdFor(batchId);
   let runId: string;
   try {
-    const h = await client.workflow.start(PLANNED_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: planWorkflowId, args: [input], staticSummary: `plan and run: ${goal.slice(0, 100)}` });
+    const h = await client.workflow.start(PLANNED_WORKFLOW, {
+      taskQueue: TASK_QUEUE,
+      workflowId: planWorkflowId,
+      args: [input],
+      staticSummary: `plan and run: ${goal.slice(0, 100)}`,
+    });
     runId = h.firstExecutionRunId;
   } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) throw new CliError(`${planWorkflowId} already exists; choose another --workflow-id`, EXIT.usage);
+    if (err instanceof WorkflowExecutionAlreadyStartedError)
+      throw new CliError(`${planWorkflowId} already exists; choose another --workflow-id`, EXIT.usage);
     throw err;
   }
   if (waitForBatch) {
     waitForBatch(`planning in ${planWorkflowId}; the night will run as ${batchId}`);
     for (;;) {
-      const batch = await client.workflow.getHandle(batchId).describe().catch(() => undefined);
+      const batch = await client.workflow
+        .getHandle(batchId)
+        .describe()
+        .catch(() => undefined);
       if (batch) break;
       const plan = await client.workflow.getHandle(planWorkflowId).describe();
       if (plan.status.name !== 'RUNNING') {
-        const why = await client.workflow.getHandle(planWorkflowId).result().then(() => plan.status.name.toLowerCase(), (err: Error) => (err.cause as Error | undefined)?.message ?? err.message);
+        const why = await client.workflow
+          .getHandle(planWorkflowId)
+          .result()
+          .then(
+            () => plan.status.name.toLowerCase(),
+            (err: Error) => (err.cause as Error | undefined)?.message ?? err.message,
+          );
         throw new CliError(`planning failed: ${why}`, EXIT.failure);
       }
       await new Promise((r) => setTimeout(r, 500));

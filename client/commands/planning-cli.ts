@@ -15,11 +15,18 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     input: process.stdin,
     output: process.stdout,
     // Session files are relative to the root; startBatch resolves against the working directory.
-    start: async (file: string, date: string) => (await load.batch().startBatch(await load.temporal().connectClient(config), config, path.join(config.root, file), { date })).batchId,
+    start: async (file: string, date: string) =>
+      (
+        await load
+          .batch()
+          .startBatch(await load.temporal().connectClient(config), config, path.join(config.root, file), { date })
+      ).batchId,
   });
   const plan = program
     .command('plan')
-    .description('decompose a goal or a PRD into tasks/<date>.yaml (+ .plan.md); in a terminal, edit, approve and start it')
+    .description(
+      'decompose a goal or a PRD into tasks/<date>.yaml (+ .plan.md); in a terminal, edit, approve and start it',
+    )
     .argument('[goal]', 'what the night should achieve, e.g. "Build a REST API with authentication"')
     .option('--prd <file>', 'plan from a PRD (markdown) instead of a goal')
     .option('--date <YYYY-MM-DD>', "the night's date (default: today)")
@@ -66,7 +73,9 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
 
   program
     .command('estimate')
-    .description("predicted cost and duration per task and for the night, from results/*.json history; says whether it fits max_cost_usd")
+    .description(
+      'predicted cost and duration per task and for the night, from results/*.json history; says whether it fits max_cost_usd',
+    )
     .argument('<file>', 'task file or directory')
     .option('--json', 'print the estimate as JSON')
     .action(async (file: string, o: { json?: boolean }) => {
@@ -77,7 +86,9 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
 
   program
     .command('improve')
-    .description('improvement loops: per loop a research agent, its findings planned into at most 5 tasks, a batch, a loop summary')
+    .description(
+      'improvement loops: per loop a research agent, its findings planned into at most 5 tasks, a batch, a loop summary',
+    )
     .requiredOption('--repo <repo>', 'repository to improve (URL, or a path inside NIGHTSHIFT_ROOT)')
     .option('--loops <n>', 'how many loops', (v) => Number.parseInt(v, 10), 1)
     .option('--date <YYYY-MM-DD>', 'date of the task files and results (default: today)')
@@ -86,18 +97,43 @@ export function registerPlanningCommands(program: Command, config: NightshiftCon
     .option('--workflow-id <id>', 'workflow ID (default: nightshift-improve-<date>)')
     .option('--wait', 'wait for the loops to end and print what each did')
     .option('--json', 'print machine-readable output')
-    .action(async (o: { repo: string; loops: number; date?: string; budget?: number; model?: string; workflowId?: string; wait?: boolean; json?: boolean }) => {
-      if (!Number.isInteger(o.loops) || o.loops < 1) throw new CliError('--loops must be a whole number of at least 1', EXIT.usage);
-      const date = o.date ?? localDate();
-      const input: ImproveInput = { repo: o.repo, loops: o.loops, date, maxCostUsdPerLoop: o.budget, model: o.model };
-      const workflowId = o.workflowId ?? load.contract().improveWorkflowId(date);
-      const client = await load.temporal().connectClient(config);
-      if (o.wait) await load.workers().requireWorker(client);
-      const handle = await client.workflow.start(load.contract().IMPROVE_WORKFLOW, { taskQueue: load.contract().TASK_QUEUE, workflowId, args: [input], staticSummary: `improve ${o.repo}: ${o.loops} loops` });
-      if (!o.wait) return print(o.json ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId }) : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries are kept in the state store (.nightshift/improve/ with the file store)`);
-      const r = (await handle.result()) as ImproveResult;
-      if (o.json) return print(JSON.stringify(r, null, 2));
-      for (const l of r.loops) print(`loop ${l.loop}: research ${l.research.status}${l.batchId ? `, batch ${l.batchId}: ${l.tasks.map((t) => `${t.taskId} ${t.status}`).join(', ')}` : ''}`);
-      print(`cost $${r.costUsd.toFixed(2)}${r.summary ? `\n\n${r.summary}` : ''}`);
-    });
+    .action(
+      async (o: {
+        repo: string;
+        loops: number;
+        date?: string;
+        budget?: number;
+        model?: string;
+        workflowId?: string;
+        wait?: boolean;
+        json?: boolean;
+      }) => {
+        if (!Number.isInteger(o.loops) || o.loops < 1)
+          throw new CliError('--loops must be a whole number of at least 1', EXIT.usage);
+        const date = o.date ?? localDate();
+        const input: ImproveInput = { repo: o.repo, loops: o.loops, date, maxCostUsdPerLoop: o.budget, model: o.model };
+        const workflowId = o.workflowId ?? load.contract().improveWorkflowId(date);
+        const client = await load.temporal().connectClient(config);
+        if (o.wait) await load.workers().requireWorker(client);
+        const handle = await client.workflow.start(load.contract().IMPROVE_WORKFLOW, {
+          taskQueue: load.contract().TASK_QUEUE,
+          workflowId,
+          args: [input],
+          staticSummary: `improve ${o.repo}: ${o.loops} loops`,
+        });
+        if (!o.wait)
+          return print(
+            o.json
+              ? JSON.stringify({ workflowId, runId: handle.firstExecutionRunId })
+              : `started ${workflowId} (${o.loops} loops on ${o.repo}); loop summaries are kept in the state store (.nightshift/improve/ with the file store)`,
+          );
+        const r = (await handle.result()) as ImproveResult;
+        if (o.json) return print(JSON.stringify(r, null, 2));
+        for (const l of r.loops)
+          print(
+            `loop ${l.loop}: research ${l.research.status}${l.batchId ? `, batch ${l.batchId}: ${l.tasks.map((t) => `${t.taskId} ${t.status}`).join(', ')}` : ''}`,
+          );
+        print(`cost $${r.costUsd.toFixed(2)}${r.summary ? `\n\n${r.summary}` : ''}`);
+      },
+    );
 }

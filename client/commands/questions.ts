@@ -9,7 +9,14 @@ import * as path from 'node:path';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { questionsDir } from '../../activities/questions/ask-human';
 import type { HostSettings, NightshiftConfig } from '../../common/config';
-import { answerSignal, raiseBudgetUpdate, taskStatusQuery, TASK_WORKFLOW, taskWorkflowId, type OpenQuestion } from '../../contract';
+import {
+  answerSignal,
+  raiseBudgetUpdate,
+  taskStatusQuery,
+  TASK_WORKFLOW,
+  taskWorkflowId,
+  type OpenQuestion,
+} from '../../contract';
 import { readBatch, runningBatchIds } from '../batches';
 import { CliError, EXIT } from '../errors';
 import { duration, table } from '../format';
@@ -29,8 +36,16 @@ async function findTaskWorkflow(client: Client, taskId: string, batch?: string):
   const ids: string[] = [];
   const query = `WorkflowType='${TASK_WORKFLOW}' AND ExecutionStatus='Running' AND NightshiftTask='${taskId.replace(/'/g, '')}'`;
   for await (const wf of client.workflow.list({ query })) ids.push(wf.workflowId);
-  if (ids.length === 0) throw new CliError(`no running task "${taskId}"; see \`nightshift questions\` for the tasks waiting for an answer`, EXIT.notFound);
-  if (ids.length > 1) throw new CliError(`task "${taskId}" runs in more than one batch (${ids.join(', ')}); choose one with --batch`, EXIT.usage);
+  if (ids.length === 0)
+    throw new CliError(
+      `no running task "${taskId}"; see \`nightshift questions\` for the tasks waiting for an answer`,
+      EXIT.notFound,
+    );
+  if (ids.length > 1)
+    throw new CliError(
+      `task "${taskId}" runs in more than one batch (${ids.join(', ')}); choose one with --batch`,
+      EXIT.usage,
+    );
   return ids[0];
 }
 
@@ -45,14 +60,24 @@ export function localUser(host: Pick<HostSettings, 'user'>): string | undefined 
 
 /** Sends `text` to the task's open question (naming it, so it cannot answer a later one by mistake). */
 /** `by` names who answered (localUser at a terminal); none when the answer came from elsewhere, as Telegram's do. */
-export async function answerTask(client: Client, taskId: string, text: string, batch?: string, by?: string): Promise<AnswerSent> {
+export async function answerTask(
+  client: Client,
+  taskId: string,
+  text: string,
+  batch?: string,
+  by?: string,
+): Promise<AnswerSent> {
   if (!text.trim()) throw new CliError('the answer is empty', EXIT.usage);
   const workflowId = await findTaskWorkflow(client, taskId, batch);
   const handle = client.workflow.getHandle(workflowId);
   let open: OpenQuestion | undefined;
   try {
     const d = await handle.describe();
-    if (d.status.name !== 'RUNNING') throw new CliError(`task ${workflowId} is not running (${d.status.name.toLowerCase()}); its question can no longer be answered`, EXIT.notFound);
+    if (d.status.name !== 'RUNNING')
+      throw new CliError(
+        `task ${workflowId} is not running (${d.status.name.toLowerCase()}); its question can no longer be answered`,
+        EXIT.notFound,
+      );
     // Without a worker the question is not known, but the signal still waits for one.
     if ((await pollingWorkers(client)).length > 0) open = (await handle.query(taskStatusQuery)).questions?.[0];
   } catch (err) {
@@ -65,7 +90,12 @@ export async function answerTask(client: Client, taskId: string, text: string, b
 }
 
 /** Answer files: `agent_questions/<task-id>-answer.md`. Sent ones are renamed `*.sent.md`. */
-export async function answerFromFiles(client: Client, config: NightshiftConfig, dir?: string, batch?: string): Promise<{ sent: AnswerSent[]; failed: { file: string; error: string }[] }> {
+export async function answerFromFiles(
+  client: Client,
+  config: NightshiftConfig,
+  dir?: string,
+  batch?: string,
+): Promise<{ sent: AnswerSent[]; failed: { file: string; error: string }[] }> {
   const from = path.resolve(dir ?? questionsDir(config));
   let names: string[];
   try {
@@ -97,7 +127,9 @@ export async function listQuestions(client: Client, now = Date.now()): Promise<L
   const out: ListedQuestion[] = [];
   for (const batchId of await runningBatchIds(client)) {
     // A batch that closed since the list is read from its result; no worker is an error, not "no questions".
-    const s = await readBatch(client, batchId).catch((err: unknown) => (err instanceof CliError && err.exitCode === EXIT.notFound ? undefined : Promise.reject(err)));
+    const s = await readBatch(client, batchId).catch((err: unknown) =>
+      err instanceof CliError && err.exitCode === EXIT.notFound ? undefined : Promise.reject(err),
+    );
     for (const q of s?.questions ?? []) out.push({ ...q, batchId, ageMs: now - q.askedAt });
   }
   return out.sort((a, b) => a.askedAt - b.askedAt);
@@ -110,14 +142,23 @@ export function renderQuestions(qs: ListedQuestion[]): string {
   return table(['TASK', 'AGE', 'QUESTION', 'ANSWER WITH'], rows, { fit: ['QUESTION'] });
 }
 
-export async function raiseBudget(client: Client, batchId: string, usd: string, taskId?: string): Promise<{ capUsd: number; resumed: string[] }> {
+export async function raiseBudget(
+  client: Client,
+  batchId: string,
+  usd: string,
+  taskId?: string,
+): Promise<{ capUsd: number; resumed: string[] }> {
   const addUsd = Number(usd);
-  if (!Number.isFinite(addUsd) || addUsd <= 0) throw new CliError(`"${usd}" is not an amount of US dollars above 0`, EXIT.usage);
+  if (!Number.isFinite(addUsd) || addUsd <= 0)
+    throw new CliError(`"${usd}" is not an amount of US dollars above 0`, EXIT.usage);
   try {
-    return await client.workflow.getHandle(batchId).executeUpdate(raiseBudgetUpdate, { args: [{ addUsd, ...(taskId ? { taskId } : {}) }] });
+    return await client.workflow
+      .getHandle(batchId)
+      .executeUpdate(raiseBudgetUpdate, { args: [{ addUsd, ...(taskId ? { taskId } : {}) }] });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no running batch "${batchId}"`, EXIT.notFound);
-    if (err instanceof WorkflowUpdateFailedError) throw new CliError((err.cause as Error | undefined)?.message ?? err.message, EXIT.usage);
+    if (err instanceof WorkflowUpdateFailedError)
+      throw new CliError((err.cause as Error | undefined)?.message ?? err.message, EXIT.usage);
     throw err;
   }
 }

@@ -4,26 +4,47 @@ import type { NightshiftConfig } from '../../common/config';
 import { load } from '../lazy';
 
 export function scheduleCommand(config: NightshiftConfig, print: (s: string) => void): Command {
-  const cmd = new Command('schedule').description('nightly batches on a Temporal Schedule: create, list, pause, unpause, trigger, delete');
+  const cmd = new Command('schedule').description(
+    'nightly batches on a Temporal Schedule: create, list, pause, unpause, trigger, delete',
+  );
 
   cmd
     .command('create')
-    .description('start nightlyBatch on a cron schedule (overlap policy: skip; missed nights run within the catch-up window)')
+    .description(
+      'start nightlyBatch on a cron schedule (overlap policy: skip; missed nights run within the catch-up window)',
+    )
     .requiredOption('--cron <expr>', 'cron expression, e.g. "0 2 * * *" (02:00 every night)')
     .requiredOption('--tasks <path>', 'task file or folder inside NIGHTSHIFT_ROOT, e.g. tasks/pending/')
-    .option('--timezone <tz>', 'IANA time zone for the cron and the night\'s date (default UTC)')
+    .option('--timezone <tz>', "IANA time zone for the cron and the night's date (default UTC)")
     .option('--id <id>', 'schedule ID (default nightshift-nightly, whose runs are nightshift-<scheduled time>)')
     .option('--catchup-window <duration>', 'how late a missed night may still start, e.g. 6h', '6h')
     .option('--paused', 'create it paused')
-    .option('--followup', "each night first turns review feedback and failing checks on its repositories' nightshift PRs into tasks (as nightshift followup)")
+    .option(
+      '--followup',
+      "each night first turns review feedback and failing checks on its repositories' nightshift PRs into tasks (as nightshift followup)",
+    )
     .option('--json', 'print machine-readable output')
-    .action(async (o: { cron: string; tasks: string; timezone?: string; id?: string; catchupWindow: string; paused?: boolean; followup?: boolean; json?: boolean }) => {
-      const client = await load.temporal().connectClient(config);
-      const r = await load.schedule().createSchedule(client, config, o);
-      const info = await load.schedule().describeSchedule(client, r.scheduleId);
-      if (o.json) print(JSON.stringify(info, null, 2));
-      else print(`created schedule ${r.scheduleId}: ${o.cron} ${o.timezone ?? 'UTC'} · runs ${info.tasksFile} as ${r.workflowIdBase}-<scheduled time>\n  next run: ${info.nextRuns[0] ?? '-'}`);
-    });
+    .action(
+      async (o: {
+        cron: string;
+        tasks: string;
+        timezone?: string;
+        id?: string;
+        catchupWindow: string;
+        paused?: boolean;
+        followup?: boolean;
+        json?: boolean;
+      }) => {
+        const client = await load.temporal().connectClient(config);
+        const r = await load.schedule().createSchedule(client, config, o);
+        const info = await load.schedule().describeSchedule(client, r.scheduleId);
+        if (o.json) print(JSON.stringify(info, null, 2));
+        else
+          print(
+            `created schedule ${r.scheduleId}: ${o.cron} ${o.timezone ?? 'UTC'} · runs ${info.tasksFile} as ${r.workflowIdBase}-<scheduled time>\n  next run: ${info.nextRuns[0] ?? '-'}`,
+          );
+      },
+    );
 
   cmd
     .command('list')

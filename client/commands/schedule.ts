@@ -5,7 +5,14 @@
  * was down still runs when it comes back, within the window.
  */
 import * as path from 'node:path';
-import { ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy, type Client, type ScheduleDescription, type ScheduleSummary } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleSummary,
+} from '@temporalio/client';
 import { type NightshiftConfig } from '../../common/config';
 import { BATCH_WORKFLOW, DEFAULT_SCHEDULE_ID, TASK_QUEUE, type BatchInput } from '../../contract';
 import { parseDuration } from '../../taskfile/schema';
@@ -46,14 +53,21 @@ function checkTimezone(tz: string): void {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
-    throw new CliError(`unknown time zone "${tz}"; use an IANA name such as Europe/Berlin or America/New_York`, EXIT.usage);
+    throw new CliError(
+      `unknown time zone "${tz}"; use an IANA name such as Europe/Berlin or America/New_York`,
+      EXIT.usage,
+    );
   }
 }
 
 /** Relative to NIGHTSHIFT_ROOT, as the worker reads it. A folder may be empty tonight; a file must validate. */
 async function tasksPathFor(config: NightshiftConfig, tasks: string): Promise<string> {
   const rel = path.relative(config.root, path.resolve(tasks));
-  if (rel.startsWith('..') || path.isAbsolute(rel)) throw new CliError(`${tasks} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`, EXIT.usage);
+  if (rel.startsWith('..') || path.isAbsolute(rel))
+    throw new CliError(
+      `${tasks} is outside NIGHTSHIFT_ROOT (${config.root}); workers read task files relative to it`,
+      EXIT.usage,
+    );
   try {
     await loadBatchSpec(rel, config.root);
   } catch (err) {
@@ -63,13 +77,22 @@ async function tasksPathFor(config: NightshiftConfig, tasks: string): Promise<st
   return rel;
 }
 
-export async function createSchedule(client: Client, config: NightshiftConfig, o: ScheduleCreateOptions): Promise<{ scheduleId: string; workflowIdBase: string }> {
+export async function createSchedule(
+  client: Client,
+  config: NightshiftConfig,
+  o: ScheduleCreateOptions,
+): Promise<{ scheduleId: string; workflowIdBase: string }> {
   if (o.timezone) checkTimezone(o.timezone);
   const catchup = parseDuration(o.catchupWindow ?? '6h');
-  if (catchup === undefined) throw new CliError(`--catchup-window "${o.catchupWindow}" must be a duration such as "6h" or "30m"`, EXIT.usage);
+  if (catchup === undefined)
+    throw new CliError(`--catchup-window "${o.catchupWindow}" must be a duration such as "6h" or "30m"`, EXIT.usage);
   const tasksFile = await tasksPathFor(config, o.tasks);
   const scheduleId = o.id ?? DEFAULT_SCHEDULE_ID;
-  const input: BatchInput = { tasksFile, ...(o.timezone ? { timezone: o.timezone } : {}), ...(o.followup ? { followUp: {} } : {}) };
+  const input: BatchInput = {
+    tasksFile,
+    ...(o.timezone ? { timezone: o.timezone } : {}),
+    ...(o.followup ? { followUp: {} } : {}),
+  };
   try {
     await client.schedule.create({
       scheduleId,
@@ -88,8 +111,10 @@ export async function createSchedule(client: Client, config: NightshiftConfig, o
       state: { paused: o.paused ?? false, note: o.paused ? 'created paused' : undefined },
     });
   } catch (err) {
-    if (err instanceof ScheduleAlreadyRunning) throw new CliError(`schedule ${scheduleId} already exists; delete it first or pass --id`, EXIT.usage);
-    if (err instanceof Error && /invalid.*(cron|spec)|cron/i.test(err.message)) throw new CliError(`--cron "${o.cron}": ${err.message}`, EXIT.usage);
+    if (err instanceof ScheduleAlreadyRunning)
+      throw new CliError(`schedule ${scheduleId} already exists; delete it first or pass --id`, EXIT.usage);
+    if (err instanceof Error && /invalid.*(cron|spec)|cron/i.test(err.message))
+      throw new CliError(`--cron "${o.cron}": ${err.message}`, EXIT.usage);
     throw err;
   }
   return { scheduleId, workflowIdBase: scheduleWorkflowIdBase(scheduleId) };
@@ -106,7 +131,10 @@ function toInfo(d: ScheduleSummary | ScheduleDescription): ScheduleInfo {
     note: d.state.note,
     tasksFile: input.tasksFile,
     nextRuns: d.info.nextActionTimes.map((t) => t.toISOString()),
-    recentBatches: d.info.recentActions.map((a) => ({ batchId: a.action.workflow.workflowId, scheduledAt: a.scheduledAt.toISOString() })),
+    recentBatches: d.info.recentActions.map((a) => ({
+      batchId: a.action.workflow.workflowId,
+      scheduledAt: a.scheduledAt.toISOString(),
+    })),
   };
 }
 
@@ -135,7 +163,12 @@ function handleOf(client: Client, scheduleId: string) {
 }
 
 /** pause | unpause | trigger | delete, with a not-found error that names the schedule. */
-export async function scheduleAction(client: Client, action: 'pause' | 'unpause' | 'trigger' | 'delete', scheduleId: string, note?: string): Promise<void> {
+export async function scheduleAction(
+  client: Client,
+  action: 'pause' | 'unpause' | 'trigger' | 'delete',
+  scheduleId: string,
+  note?: string,
+): Promise<void> {
   const h = handleOf(client, scheduleId);
   try {
     if (action === 'pause') await h.pause(note ?? 'paused with nightshift schedule pause');
@@ -150,7 +183,8 @@ export async function scheduleAction(client: Client, action: 'pause' | 'unpause'
 }
 
 export function renderSchedules(list: ScheduleInfo[]): string {
-  if (list.length === 0) return 'no nightshift schedules; create one with `nightshift schedule create --cron "0 2 * * *" --tasks tasks/pending/`';
+  if (list.length === 0)
+    return 'no nightshift schedules; create one with `nightshift schedule create --cron "0 2 * * *" --tasks tasks/pending/`';
   return table(
     ['SCHEDULE', 'CRON', 'TIMEZONE', 'STATE', 'TASKS', 'NEXT RUN', 'LAST BATCH'],
     list.map((s) => [

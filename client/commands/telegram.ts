@@ -66,16 +66,34 @@ const LISTENER_PATIENCE_MS = 15 * 60_000;
 const ANSWER_LINE = /nightshift answer (\S+) "…" --batch (\S+)\s*$/m;
 
 async function call<T>(env: NotifyEnv, token: string, method: string, body: unknown, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(`${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/${method}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
-  const r = (await res.json().catch(() => ({ ok: false, description: `HTTP ${res.status}` }))) as { ok?: boolean; description?: string; result?: T };
-  if (r.ok !== true) throw new HttpStatusError(res.status, `Telegram ${method}: ${r.description ?? `HTTP ${res.status}`}`, retryAfterOf(res.headers, r));
+  const res = await fetch(`${env.telegramApiUrl.replace(/\/$/, '')}/bot${token}/${method}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal,
+  });
+  const r = (await res.json().catch(() => ({ ok: false, description: `HTTP ${res.status}` }))) as {
+    ok?: boolean;
+    description?: string;
+    result?: T;
+  };
+  if (r.ok !== true)
+    throw new HttpStatusError(
+      res.status,
+      `Telegram ${method}: ${r.description ?? `HTTP ${res.status}`}`,
+      retryAfterOf(res.headers, r),
+    );
   return r.result as T;
 }
 
 /** Runs until `signal` aborts (or after one poll with `once`); returns the answers it forwarded. */
 export async function listenTelegram(o: TelegramListenerOptions): Promise<ForwardedAnswer[]> {
   const token = o.env.telegramBotToken;
-  if (!token) throw new CliError('TELEGRAM_BOT_TOKEN is not set: the listener reads replies with the same bot that sends the questions', EXIT.usage);
+  if (!token)
+    throw new CliError(
+      'TELEGRAM_BOT_TOKEN is not set: the listener reads replies with the same bot that sends the questions',
+      EXIT.usage,
+    );
   const index = o.store ? new TelegramQuestionIndex(o.store) : TelegramQuestionIndex.forRoot({ root: o.root });
   const offsetFile = path.join(telegramDir({ root: o.root }), 'offset');
   let offset = Number((await fs.readFile(offsetFile, 'utf8').catch(() => '0')).trim()) || 0;
@@ -88,15 +106,26 @@ export async function listenTelegram(o: TelegramListenerOptions): Promise<Forwar
       // A network blip, Telegram restarting or its flood control: back off up to a minute,
       // as long as it asks. Even a refusal (a revoked token) is retried, since the listener
       // is meant to outlast a night of such things; --once reports the first failure.
-      updates = await withRetries(() => call<TgUpdate[]>(o.env, token, 'getUpdates', { offset, timeout: pollSeconds, allowed_updates: ['message'] }, o.signal), {
-        attempts: o.once ? 1 : Infinity,
-        firstDelayMs: 1000,
-        maxDelayMs: 60_000,
-        giveUpAfterMs: LISTENER_PATIENCE_MS,
-        retryable: () => true,
-        signal: o.signal,
-        onRetry: (err, waitMs) => o.onProblem?.(`${(err as Error).message}; retrying in ${Math.ceil(waitMs / 1000)}s`),
-      });
+      updates = await withRetries(
+        () =>
+          call<TgUpdate[]>(
+            o.env,
+            token,
+            'getUpdates',
+            { offset, timeout: pollSeconds, allowed_updates: ['message'] },
+            o.signal,
+          ),
+        {
+          attempts: o.once ? 1 : Infinity,
+          firstDelayMs: 1000,
+          maxDelayMs: 60_000,
+          giveUpAfterMs: LISTENER_PATIENCE_MS,
+          retryable: () => true,
+          signal: o.signal,
+          onRetry: (err, waitMs) =>
+            o.onProblem?.(`${(err as Error).message}; retrying in ${Math.ceil(waitMs / 1000)}s`),
+        },
+      );
     } catch (err) {
       if (o.signal?.aborted) break;
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause : (err as Error);
@@ -125,7 +154,12 @@ export async function listenTelegram(o: TelegramListenerOptions): Promise<Forwar
 }
 
 /** One update: if it replies to a question, signal the answer and confirm in the chat. */
-async function forward(o: TelegramListenerOptions, index: TelegramQuestionIndex, token: string, u: TgUpdate): Promise<ForwardedAnswer | undefined> {
+async function forward(
+  o: TelegramListenerOptions,
+  index: TelegramQuestionIndex,
+  token: string,
+  u: TgUpdate,
+): Promise<ForwardedAnswer | undefined> {
   const m = u.message;
   const replied = m?.reply_to_message;
   const text = m?.text?.trim();
@@ -134,19 +168,41 @@ async function forward(o: TelegramListenerOptions, index: TelegramQuestionIndex,
   const ref = await index.get(chatId, replied.message_id);
   const cmd = ANSWER_LINE.exec(replied.text ?? '');
   // Without a record, only the configured chat may answer: anyone can message a bot.
-  if (!ref && (!cmd || !replied.from?.is_bot || o.env.telegramChatId === undefined || chatId !== o.env.telegramChatId)) return undefined;
+  if (!ref && (!cmd || !replied.from?.is_bot || o.env.telegramChatId === undefined || chatId !== o.env.telegramChatId))
+    return undefined;
   const confirm = (line: string) =>
-    call(o.env, token, 'sendMessage', { chat_id: m.chat.id, reply_to_message_id: m.message_id, text: line }, o.signal).catch((err: Error) => o.onProblem?.(`could not reply in the chat: ${err.message}`));
+    call(
+      o.env,
+      token,
+      'sendMessage',
+      { chat_id: m.chat.id, reply_to_message_id: m.message_id, text: line },
+      o.signal,
+    ).catch((err: Error) => o.onProblem?.(`could not reply in the chat: ${err.message}`));
   let a: ForwardedAnswer;
   try {
     if (ref) {
       const handle = o.client.workflow.getHandle(ref.workflowId);
-      if ((await handle.describe()).status.name !== 'RUNNING') throw new Error(`task ${ref.workflowId} is no longer running; its question can no longer be answered`);
+      if ((await handle.describe()).status.name !== 'RUNNING')
+        throw new Error(`task ${ref.workflowId} is no longer running; its question can no longer be answered`);
       await handle.signal(answerSignal, { text, questionId: ref.questionId });
-      a = { updateId: u.update_id, taskId: ref.taskId, workflowId: ref.workflowId, questionId: ref.questionId, text, via: 'record' };
+      a = {
+        updateId: u.update_id,
+        taskId: ref.taskId,
+        workflowId: ref.workflowId,
+        questionId: ref.questionId,
+        text,
+        via: 'record',
+      };
     } else {
       const sent = await answerTask(o.client, cmd![1], text, cmd![2]);
-      a = { updateId: u.update_id, taskId: sent.taskId, workflowId: sent.workflowId, questionId: sent.questionId, text, via: 'message' };
+      a = {
+        updateId: u.update_id,
+        taskId: sent.taskId,
+        workflowId: sent.workflowId,
+        questionId: sent.questionId,
+        text,
+        via: 'message',
+      };
     }
   } catch (err) {
     await confirm(`Not sent: ${(err as Error).message}`);

@@ -13,7 +13,10 @@ import { table, usd } from '../format';
  * The batch, after the checks that need this host (repositories, context files, skills):
  * what cannot work is a SpecError like any other problem; what is odd comes back as warnings.
  */
-export async function validateFile(config: NightshiftConfig, file: string): Promise<{ spec: BatchSpec; warnings: SpecIssue[] }> {
+export async function validateFile(
+  config: NightshiftConfig,
+  file: string,
+): Promise<{ spec: BatchSpec; warnings: SpecIssue[] }> {
   const spec = await loadBatchSpec(file, config.root);
   // Learned skills are in the store every worker reads, not necessarily on this disk.
   const store = await openStateStore(config);

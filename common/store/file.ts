@@ -59,7 +59,10 @@ export class FileStateStore implements StateStore {
   /** The directory holding one scope's values (for people reading transcripts). */
   dirFor(kind: RecordKind, scope: string): string {
     if (NAMED_SCOPES.has(kind)) checkKey(scope);
-    return path.join(this.o.dirs?.[kind] ?? path.join(this.o.dir, kind), NAMED_SCOPES.has(kind) ? scope : safeWorkflowDirName(scope));
+    return path.join(
+      this.o.dirs?.[kind] ?? path.join(this.o.dir, kind),
+      NAMED_SCOPES.has(kind) ? scope : safeWorkflowDirName(scope),
+    );
   }
 
   private file(kind: RecordKind, scope: string, key: string): string {

@@ -31,7 +31,10 @@ export async function openStateStore(config: Pick<NightshiftConfig, 'root' | 'st
 }
 
 /** Runs `fn` with the store NIGHTSHIFT_STORE names, closed afterwards: for CLI commands that read or write a few records. */
-export async function withStateStore<T>(config: Pick<NightshiftConfig, 'root' | 'store'>, fn: (store: StateStore) => Promise<T>): Promise<T> {
+export async function withStateStore<T>(
+  config: Pick<NightshiftConfig, 'root' | 'store'>,
+  fn: (store: StateStore) => Promise<T>,
+): Promise<T> {
   const store = await openStateStore(config);
   try {
     return await fn(store);

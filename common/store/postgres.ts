@@ -50,7 +50,10 @@ export class PostgresStateStore implements StateStore {
   readonly hostLocal = false;
   readonly location: string;
 
-  private constructor(private readonly pool: Pool, url: string) {
+  private constructor(
+    private readonly pool: Pool,
+    url: string,
+  ) {
     this.location = redactedUrl(url);
   }
 
@@ -100,7 +103,10 @@ export class PostgresStateStore implements StateStore {
 
   async get(kind: RecordKind, scope: string, key: string): Promise<string | undefined> {
     checkKey(key);
-    const { rows } = await this.pool.query<{ value: string }>('SELECT value FROM nightshift_records WHERE kind = $1 AND scope = $2 AND key = $3', [kind, scope, key]);
+    const { rows } = await this.pool.query<{ value: string }>(
+      'SELECT value FROM nightshift_records WHERE kind = $1 AND scope = $2 AND key = $3',
+      [kind, scope, key],
+    );
     return rows[0]?.value;
   }
 
@@ -115,18 +121,28 @@ export class PostgresStateStore implements StateStore {
 
   async putIfAbsent(kind: RecordKind, scope: string, key: string, value: string): Promise<boolean> {
     checkKey(key);
-    const r = await this.pool.query('INSERT INTO nightshift_records (kind, scope, key, value) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [kind, scope, key, value]);
+    const r = await this.pool.query(
+      'INSERT INTO nightshift_records (kind, scope, key, value) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING',
+      [kind, scope, key, value],
+    );
     return r.rowCount === 1;
   }
 
   async delete(kind: RecordKind, scope: string, key: string): Promise<void> {
     checkKey(key);
-    await this.pool.query('DELETE FROM nightshift_records WHERE kind = $1 AND scope = $2 AND key = $3', [kind, scope, key]);
+    await this.pool.query('DELETE FROM nightshift_records WHERE kind = $1 AND scope = $2 AND key = $3', [
+      kind,
+      scope,
+      key,
+    ]);
   }
 
   async list(kind: RecordKind, scope: string, prefix = ''): Promise<string[]> {
     // starts_with, not LIKE: a prefix holding "_" or "%" means those characters.
-    const { rows } = await this.pool.query<{ key: string }>('SELECT key FROM nightshift_records WHERE kind = $1 AND scope = $2 AND starts_with(key, $3) ORDER BY key COLLATE "C"', [kind, scope, prefix]);
+    const { rows } = await this.pool.query<{ key: string }>(
+      'SELECT key FROM nightshift_records WHERE kind = $1 AND scope = $2 AND starts_with(key, $3) ORDER BY key COLLATE "C"',
+      [kind, scope, prefix],
+    );
     return rows.map((r) => r.key);
   }
 
@@ -135,16 +151,31 @@ export class PostgresStateStore implements StateStore {
     let reading = false;
     const stored = await this.transaction(async (c) => {
       // A second writer's insert waits here for the first one's transaction, then finds its row.
-      const claimed = await c.query('INSERT INTO nightshift_blobs (kind, scope, key, size, chunks) VALUES ($1, $2, $3, 0, 0) ON CONFLICT DO NOTHING', [kind, scope, key]);
+      const claimed = await c.query(
+        'INSERT INTO nightshift_blobs (kind, scope, key, size, chunks) VALUES ($1, $2, $3, 0, 0) ON CONFLICT DO NOTHING',
+        [kind, scope, key],
+      );
       if (claimed.rowCount !== 1) return false;
       reading = true;
       let seq = 0;
       let size = 0;
       for await (const chunk of rechunk(data, BLOB_CHUNK_BYTES)) {
-        await c.query('INSERT INTO nightshift_blob_chunks (kind, scope, key, seq, data) VALUES ($1, $2, $3, $4, $5)', [kind, scope, key, seq++, chunk]);
+        await c.query('INSERT INTO nightshift_blob_chunks (kind, scope, key, seq, data) VALUES ($1, $2, $3, $4, $5)', [
+          kind,
+          scope,
+          key,
+          seq++,
+          chunk,
+        ]);
         size += chunk.length;
       }
-      await c.query('UPDATE nightshift_blobs SET size = $4, chunks = $5 WHERE kind = $1 AND scope = $2 AND key = $3', [kind, scope, key, size, seq]);
+      await c.query('UPDATE nightshift_blobs SET size = $4, chunks = $5 WHERE kind = $1 AND scope = $2 AND key = $3', [
+        kind,
+        scope,
+        key,
+        size,
+        seq,
+      ]);
       return true;
     });
     // The producer (a git process) must run to its end even when its bytes are not wanted.
@@ -154,14 +185,20 @@ export class PostgresStateStore implements StateStore {
 
   async getBlob(kind: RecordKind, scope: string, key: string): Promise<Readable | undefined> {
     checkKey(key);
-    const { rows } = await this.pool.query<{ chunks: number }>('SELECT chunks FROM nightshift_blobs WHERE kind = $1 AND scope = $2 AND key = $3', [kind, scope, key]);
+    const { rows } = await this.pool.query<{ chunks: number }>(
+      'SELECT chunks FROM nightshift_blobs WHERE kind = $1 AND scope = $2 AND key = $3',
+      [kind, scope, key],
+    );
     if (rows.length === 0) return undefined;
     const chunks = rows[0].chunks;
     const pool = this.pool;
     // One chunk per query: memory holds a chunk, not the blob.
     async function* read(): AsyncGenerator<Buffer> {
       for (let seq = 0; seq < chunks; seq++) {
-        const r = await pool.query<{ data: Buffer }>('SELECT data FROM nightshift_blob_chunks WHERE kind = $1 AND scope = $2 AND key = $3 AND seq = $4', [kind, scope, key, seq]);
+        const r = await pool.query<{ data: Buffer }>(
+          'SELECT data FROM nightshift_blob_chunks WHERE kind = $1 AND scope = $2 AND key = $3 AND seq = $4',
+          [kind, scope, key, seq],
+        );
         if (!r.rows[0]) throw new Error(`state store blob ${kind}/${scope}/${key} lost chunk ${seq} of ${chunks}`);
         yield r.rows[0].data;
       }
@@ -171,7 +208,11 @@ export class PostgresStateStore implements StateStore {
 
   async deleteBlob(kind: RecordKind, scope: string, key: string): Promise<void> {
     checkKey(key);
-    await this.pool.query('DELETE FROM nightshift_blobs WHERE kind = $1 AND scope = $2 AND key = $3', [kind, scope, key]);
+    await this.pool.query('DELETE FROM nightshift_blobs WHERE kind = $1 AND scope = $2 AND key = $3', [
+      kind,
+      scope,
+      key,
+    ]);
   }
 
   async close(): Promise<void> {

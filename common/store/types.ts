@@ -24,7 +24,18 @@ import type { Readable } from 'node:stream';
  * writes replace.
  * `improve`: an improvement loop's findings and summary (scope: the improvement workflow).
  */
-export type RecordKind = 'transcripts' | 'specs' | 'checkpoints' | 'results' | 'skills' | 'telegram' | 'plans' | 'lessons' | 'followups' | 'learned-skills' | 'improve';
+export type RecordKind =
+  | 'transcripts'
+  | 'specs'
+  | 'checkpoints'
+  | 'results'
+  | 'skills'
+  | 'telegram'
+  | 'plans'
+  | 'lessons'
+  | 'followups'
+  | 'learned-skills'
+  | 'improve';
 
 export interface StateStore {
   /**
@@ -63,7 +74,8 @@ export interface StateStore {
 export const STORE_KEY = /^[A-Za-z0-9._-]+$/;
 
 export function checkKey(key: string): void {
-  if (!STORE_KEY.test(key) || key === '.' || key === '..') throw new Error(`invalid state store key ${JSON.stringify(key)}`);
+  if (!STORE_KEY.test(key) || key === '.' || key === '..')
+    throw new Error(`invalid state store key ${JSON.stringify(key)}`);
 }
 
 /** Reads a blob's stream to its end unkept: its producer (a git process) must finish to exit cleanly. */

@@ -20,11 +20,25 @@ const TURNS = 12;
 
 /** Turn t appends to a log with bash (repeating it would show), writes a file, and bumps a counter by edit. */
 function scripted(turn: number): MessagesReply {
-  if (turn === TURNS) return message([text('Done.'), toolUse(`tu_${turn}_fin`, 'finish', { summary: 'twelve turns', verification: 'cat log.txt' })]);
-  const calls = [toolUse(`tu_${turn}_a`, 'bash', { command: `echo "turn ${turn} $(cat counter.txt 2>/dev/null)" >> log.txt` })];
+  if (turn === TURNS)
+    return message([
+      text('Done.'),
+      toolUse(`tu_${turn}_fin`, 'finish', { summary: 'twelve turns', verification: 'cat log.txt' }),
+    ]);
+  const calls = [
+    toolUse(`tu_${turn}_a`, 'bash', { command: `echo "turn ${turn} $(cat counter.txt 2>/dev/null)" >> log.txt` }),
+  ];
   if (turn === 1) calls.push(toolUse(`tu_${turn}_b`, 'write_file', { path: 'counter.txt', content: 'count=1\n' }));
-  else calls.push(toolUse(`tu_${turn}_b`, 'edit_file', { path: 'counter.txt', old_text: `count=${turn - 1}\n`, new_text: `count=${turn}\n` }));
-  if (turn % 3 === 0) calls.push(toolUse(`tu_${turn}_c`, 'write_file', { path: `notes/${turn}.md`, content: `# note ${turn}\n` }));
+  else
+    calls.push(
+      toolUse(`tu_${turn}_b`, 'edit_file', {
+        path: 'counter.txt',
+        old_text: `count=${turn - 1}\n`,
+        new_text: `count=${turn}\n`,
+      }),
+    );
+  if (turn % 3 === 0)
+    calls.push(toolUse(`tu_${turn}_c`, 'write_file', { path: `notes/${turn}.md`, content: `# note ${turn}\n` }));
   return message(calls, { usage: { input_tokens: 50, output_tokens: 5 } });
 }
 
@@ -77,7 +91,13 @@ for (const k of [2, 7, 11]) {
         return scripted(turn);
       },
     });
-    const vars = { NIGHTSHIFT_ROOT: root, TEMPORAL_ADDRESS: server.env.address, TEMPORAL_NAMESPACE: 'default', ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
+    const vars = {
+      NIGHTSHIFT_ROOT: root,
+      TEMPORAL_ADDRESS: server.env.address,
+      TEMPORAL_NAMESPACE: 'default',
+      ANTHROPIC_API_KEY: 'sk-test',
+      ANTHROPIC_BASE_URL: fake.url,
+    };
     try {
       workers = [await spawnWorker(vars)];
       const handle = await startAgentTask(server.env, agentInput(task(), { heartbeatTimeoutMs: 2000 }));
@@ -89,7 +109,8 @@ for (const k of [2, 7, 11]) {
 
       const counts = fake.turnCounts();
       for (let t = 1; t <= TURNS; t++) {
-        if (t === k) assert.ok((counts.get(t) ?? 0) <= 2, `turn ${k} (in flight at the kill) asked ${counts.get(t)} times`);
+        if (t === k)
+          assert.ok((counts.get(t) ?? 0) <= 2, `turn ${k} (in flight at the kill) asked ${counts.get(t)} times`);
         else assert.equal(counts.get(t), 1, `turn ${t} asked ${counts.get(t)} times`);
       }
       // Tool side effects were not repeated, and the workspace matches the uninterrupted run byte for byte.

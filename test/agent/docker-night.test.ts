@@ -29,11 +29,18 @@ after(async () => {
 const taskOfKey = (key: string): string | undefined => /\/([^/@#]+)@[^#]*$/.exec(key)?.[1];
 
 /** Every container the engine creates, inspected the moment it appears: its key label and environment. */
-async function watchCreates(): Promise<{ seen: Map<string, { key: string; env: string[] }>; missed: string[]; settled(): Promise<unknown>; stop(): void }> {
+async function watchCreates(): Promise<{
+  seen: Map<string, { key: string; env: string[] }>;
+  missed: string[];
+  settled(): Promise<unknown>;
+  stop(): void;
+}> {
   const seen = new Map<string, { key: string; env: string[] }>();
   const missed: string[] = [];
   const inspecting: Promise<unknown>[] = [];
-  const stream = (await engine.docker.getEvents({ filters: { type: ['container'], event: ['create'] } })) as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await engine.docker.getEvents({
+    filters: { type: ['container'], event: ['create'] },
+  })) as NodeJS.ReadableStream & { destroy(): void };
   let buffered = '';
   stream.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
@@ -43,10 +50,15 @@ async function watchCreates(): Promise<{ seen: Map<string, { key: string; env: s
       buffered = buffered.slice(nl + 1);
       if (!line) continue;
       const id = (JSON.parse(line) as { id: string }).id;
-      inspecting.push(engine.docker
-        .getContainer(id)
-        .inspect()
-        .then((info) => seen.set(id, { key: info.Config.Labels?.[DOCKER_KEY_LABEL] ?? '', env: info.Config.Env ?? [] }), () => missed.push(id)));
+      inspecting.push(
+        engine.docker
+          .getContainer(id)
+          .inspect()
+          .then(
+            (info) => seen.set(id, { key: info.Config.Labels?.[DOCKER_KEY_LABEL] ?? '', env: info.Config.Env ?? [] }),
+            () => missed.push(id),
+          ),
+      );
     }
   });
   return { seen, missed, settled: () => Promise.all(inspecting), stop: () => stream.destroy() };
@@ -67,9 +79,19 @@ test('a docker night: a question is answered, a dependent task starts from its d
   const creates = await watchCreates();
   try {
     const config = deliveryConfig(server.env, model.url, gh.url);
-    const docker = createDockerProvider({ docker: { socketPath: engine.socketPath }, image: TEST_IMAGE, egressDir: engine.egressDir });
-    const worker = await testWorker(server.env, config, { deps: { githubOptions: { retryBaseMs: 20 }, otherSandboxes: { docker } } });
-    const result = await runAnsweredNight(server.env, worker, nightSpec(DATE, { provider: 'docker', template: TEST_IMAGE }, bare));
+    const docker = createDockerProvider({
+      docker: { socketPath: engine.socketPath },
+      image: TEST_IMAGE,
+      egressDir: engine.egressDir,
+    });
+    const worker = await testWorker(server.env, config, {
+      deps: { githubOptions: { retryBaseMs: 20 }, otherSandboxes: { docker } },
+    });
+    const result = await runAnsweredNight(
+      server.env,
+      worker,
+      nightSpec(DATE, { provider: 'docker', template: TEST_IMAGE }, bare),
+    );
     assertNightDelivered(result, bare, toolResults, gh, engine.log());
     assert.equal(removed.length, 1);
 
@@ -81,16 +103,27 @@ test('a docker night: a question is answered, a dependent task starts from its d
     assert.equal(byTask('schema').length, 1);
     assert.equal(byTask('api').length, 2);
     assert.ok(removed.every((id) => creates.seen.has(id)));
-    assert.ok(containers.some((c) => c.key.endsWith('#baseline')), `the baseline checks ran in a container of their own: ${containers.map((c) => c.key).join(' ')}`);
+    assert.ok(
+      containers.some((c) => c.key.endsWith('#baseline')),
+      `the baseline checks ran in a container of their own: ${containers.map((c) => c.key).join(' ')}`,
+    );
     for (const c of containers) {
       assert.ok(c.key, 'every container carries its key label');
       assert.doesNotMatch(JSON.stringify(c.env), /ghs_test/, `no credential in ${c.key}`);
     }
 
     const left = await engine.docker.listContainers({ all: true });
-    assert.deepEqual(left.map((c) => c.Names), [], 'every container removed at the end');
+    assert.deepEqual(
+      left.map((c) => c.Names),
+      [],
+      'every container removed at the end',
+    );
     const volumes = (await engine.docker.listVolumes()).Volumes ?? [];
-    assert.deepEqual(volumes.map((v) => v.Name), [], 'and every workspace volume');
+    assert.deepEqual(
+      volumes.map((v) => v.Name),
+      [],
+      'and every workspace volume',
+    );
   } finally {
     creates.stop();
     await Promise.all([model.close(), gh.close()]);

@@ -33,14 +33,20 @@ test('an e2b night: a question is answered, a dependent task starts from its dep
     }
   });
   try {
-    const config = { ...deliveryConfig(server.env, model.url, gh.url), e2b: { apiKey: E2B_KEY, apiUrl: e2b.url, sandboxUrl: e2b.sandboxUrl, template: 'nightshift-night' } };
+    const config = {
+      ...deliveryConfig(server.env, model.url, gh.url),
+      e2b: { apiKey: E2B_KEY, apiUrl: e2b.url, sandboxUrl: e2b.sandboxUrl, template: 'nightshift-night' },
+    };
     const worker = await deliveryWorker(server.env, config);
     const result = await runAnsweredNight(server.env, worker, nightSpec(DATE, { provider: 'e2b' }, bare));
     assertNightDelivered(result, bare, toolResults, gh);
     assert.equal(deleted.length, 1);
 
     // E2B as its users see it: labelled sandboxes (the task's, the rebuilt one, the baseline checks' on the base), from the configured template, all killed.
-    const byTask = (id: string) => e2b.created.filter((s) => s.metadata.nightshiftTaskId === id && !s.metadata[E2B_KEY_METADATA].includes('#baseline'));
+    const byTask = (id: string) =>
+      e2b.created.filter(
+        (s) => s.metadata.nightshiftTaskId === id && !s.metadata[E2B_KEY_METADATA].includes('#baseline'),
+      );
     assert.equal(byTask('schema').length, 1);
     assert.equal(byTask('api').length, 2);
     for (const s of e2b.created) {
@@ -52,7 +58,8 @@ test('an e2b night: a question is answered, a dependent task starts from its dep
       assert.doesNotMatch(JSON.stringify(s.envVars), /ghs_test/);
     }
     assert.equal(e2b.sandboxes.size, 0, 'every sandbox killed at the end');
-    for (const route of ['RPC process.Process/Start', 'POST /files', 'GET /files']) assert.ok(e2b.requests.includes(route), route);
+    for (const route of ['RPC process.Process/Start', 'POST /files', 'GET /files'])
+      assert.ok(e2b.requests.includes(route), route);
   } finally {
     await Promise.all([model.close(), gh.close(), e2b.close()]);
   }

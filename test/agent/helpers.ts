@@ -41,7 +41,11 @@ export function workflowIdOf(input: AgentTaskInput): string {
 }
 
 export async function startAgentTask(env: Pick<TestWorkflowEnvironment, 'client'>, input: AgentTaskInput) {
-  return env.client.workflow.start('agentTask', { taskQueue: TASK_QUEUE, workflowId: workflowIdOf(input), args: [input] });
+  return env.client.workflow.start('agentTask', {
+    taskQueue: TASK_QUEUE,
+    workflowId: workflowIdOf(input),
+    args: [input],
+  });
 }
 
 /** A task's result, also when it ended failed or halted (a failed workflow carrying its result). */
@@ -52,14 +56,22 @@ export function taskResultOf(handle: { result(): Promise<unknown> }): Promise<Ta
   );
 }
 
-export async function runAgentTask(env: Pick<TestWorkflowEnvironment, 'client'>, worker: NightshiftWorker, input: AgentTaskInput): Promise<{ result: TaskResult; firstRunId: string }> {
+export async function runAgentTask(
+  env: Pick<TestWorkflowEnvironment, 'client'>,
+  worker: NightshiftWorker,
+  input: AgentTaskInput,
+): Promise<{ result: TaskResult; firstRunId: string }> {
   const handle = await startAgentTask(env, input);
   const result = await worker.runUntil(taskResultOf(handle));
   return { result, firstRunId: handle.firstExecutionRunId };
 }
 
 /** Encoded size of every run of the workflow, following its continue-as-new chain. */
-export async function historyBytes(env: Pick<TestWorkflowEnvironment, 'client'>, workflowId: string, firstRunId: string): Promise<{ bytes: number; events: number; runs: number }> {
+export async function historyBytes(
+  env: Pick<TestWorkflowEnvironment, 'client'>,
+  workflowId: string,
+  firstRunId: string,
+): Promise<{ bytes: number; events: number; runs: number }> {
   let bytes = 0;
   let events = 0;
   let runs = 0;

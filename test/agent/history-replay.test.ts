@@ -17,7 +17,14 @@ import { shutdownIsolation } from '../../sandbox/os-isolation';
 import type { AgentTaskInput } from '../../workflows/task/messages';
 import { message, overloaded, startFakeAnthropic, toolUse } from '../fakes/anthropic-server';
 import { startFakeGitHub } from '../fakes/github-server';
-import { deliveryConfig, deliveryWorker, GITHUB_REPO, prSettings, remote, writesThenFinishes } from '../delivery/helpers';
+import {
+  deliveryConfig,
+  deliveryWorker,
+  GITHUB_REPO,
+  prSettings,
+  remote,
+  writesThenFinishes,
+} from '../delivery/helpers';
 import { startDevServer, testConfig, testWorker } from '../helpers/temporal';
 import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './helpers';
 
@@ -26,7 +33,12 @@ const DIR = path.join(__dirname, '..', 'fixtures', 'agent-histories');
 const finish = (id: string) => message([toolUse(id, 'finish', { summary: 'done', verification: 'checked' })]);
 
 /** `github`: the task is delivered on GitHub (a fresh remote with a PR on the GitHub fake), by a worker with a token. */
-const SCENARIOS: { name: string; input: AgentTaskInput; byTurn: (turn: number) => ReturnType<typeof message>; github?: true }[] = [
+const SCENARIOS: {
+  name: string;
+  input: AgentTaskInput;
+  byTurn: (turn: number) => ReturnType<typeof message>;
+  github?: true;
+}[] = [
   {
     // The loop's own model-call retry (patch model-call-attempts-booked): a 529, a backoff timer, a second attempt.
     name: 'model-retries',
@@ -47,7 +59,10 @@ const SCENARIOS: { name: string; input: AgentTaskInput; byTurn: (turn: number) =
     input: agentInput(agentSpec({ id: 'replay-tools', model: 'haiku' })),
     byTurn: (t) =>
       t === 1
-        ? message([toolUse('tu_1a', 'write_file', { path: 'a.txt', content: 'a\n' }), toolUse('tu_1b', 'bash', { command: 'cat a.txt' })])
+        ? message([
+            toolUse('tu_1a', 'write_file', { path: 'a.txt', content: 'a\n' }),
+            toolUse('tu_1b', 'bash', { command: 'cat a.txt' }),
+          ])
         : t === 2
           ? message([toolUse('tu_2', 'edit_file', { path: 'a.txt', old_text: 'a', new_text: 'b' })])
           : finish('tu_fin'),
@@ -75,20 +90,33 @@ async function record(): Promise<void> {
   mkdirSync(DIR, { recursive: true });
   const env = await startDevServer();
   try {
-    for (const s of SCENARIOS.filter((x) => process.env.NIGHTSHIFT_RECORD === '1' || process.env.NIGHTSHIFT_RECORD === x.name)) {
+    for (const s of SCENARIOS.filter(
+      (x) => process.env.NIGHTSHIFT_RECORD === '1' || process.env.NIGHTSHIFT_RECORD === x.name,
+    )) {
       const fake = await startFakeAnthropic({ byTurn: s.byTurn });
       const bare = s.github ? remote() : undefined;
       const gh = bare ? await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } }) : undefined;
       try {
-        const worker = gh ? await deliveryWorker(env, deliveryConfig(env, fake.url, gh.url)) : await testWorker(env, withModel(testConfig(env), fake.url));
-        const input = { ...s.input, batchId: `nightshift-replay-agent-${s.name}`, ...(bare ? { task: { ...s.input.task, repo: bare } } : {}) };
+        const worker = gh
+          ? await deliveryWorker(env, deliveryConfig(env, fake.url, gh.url))
+          : await testWorker(env, withModel(testConfig(env), fake.url));
+        const input = {
+          ...s.input,
+          batchId: `nightshift-replay-agent-${s.name}`,
+          ...(bare ? { task: { ...s.input.task, repo: bare } } : {}),
+        };
         const { firstRunId } = await runAgentTask(env, worker, input);
         const workflowId = workflowIdOf(input);
         let runId: string | undefined = firstRunId;
         for (let run = 0; runId; run++) {
           const h = await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
-          writeFileSync(path.join(DIR, `${s.name}.${run}.json`), JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(h)) }, null, 1) + '\n');
-          runId = h.events?.[h.events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+          writeFileSync(
+            path.join(DIR, `${s.name}.${run}.json`),
+            JSON.stringify({ workflowId, history: JSON.parse(historyToJSON(h)) }, null, 1) + '\n',
+          );
+          runId =
+            h.events?.[h.events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ??
+            undefined;
         }
       } finally {
         await fake.close();
@@ -104,7 +132,11 @@ async function record(): Promise<void> {
 test('committed agentTask histories replay without nondeterminism', async () => {
   if (process.env.NIGHTSHIFT_RECORD) await record();
   assert.ok(existsSync(DIR), `no recorded histories in ${DIR}; record them (see the top of this file)`);
-  const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+  const files = readdirSync(DIR)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
   assert.ok(files.length >= 4, `expected at least 4 histories, found ${files.length}`);
-  await assertHistoriesReplay(files.map((f) => JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as { workflowId: string; history: unknown }));
+  await assertHistoriesReplay(
+    files.map((f) => JSON.parse(readFileSync(path.join(DIR, f), 'utf8')) as { workflowId: string; history: unknown }),
+  );
 });

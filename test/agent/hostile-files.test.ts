@@ -49,26 +49,32 @@ describe('special files in the workspace, met by the worker', () => {
   });
 
   // A blocking open never returns: the timeout turns that hang into a failure.
-  it('read_file, write_file and edit_file refuse FIFOs at once and leave the thread pool free', { timeout: 60_000 }, async () => {
-    const started = Date.now();
-    // More FIFOs than libuv has threads (4): one blocking open each would stall all file I/O.
-    const reads = await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((i) => executeTool('read_file', { path: `pipe${i}` }, ctx)));
-    for (const r of reads) {
-      assert.equal(r.isError, true);
-      assert.match(r.content, /not a regular file/);
-    }
-    const write = await executeTool('write_file', { path: 'pipe1', content: 'x' }, ctx);
-    assert.equal(write.isError, true);
-    assert.match(write.content, /not a regular file/);
-    const edit = await executeTool('edit_file', { path: 'pipe2', old_text: 'a', new_text: 'b' }, ctx);
-    assert.equal(edit.isError, true);
-    assert.match(edit.content, /not a regular file/);
-    // The pool still answers: ordinary reads complete.
-    assert.equal(await fs.promises.readFile(outside, 'utf8'), 'outside the workspace\n');
-    assert.equal((await executeTool('read_file', { path: 'plain.txt' }, ctx)).content, 'plain\n');
-    assert.ok(Date.now() - started < 20_000, 'nothing waited for a FIFO writer');
-    assert.ok(fs.statSync(path.join(sb.workspaceDir, 'pipe1')).isFIFO(), 'the FIFO was not replaced or truncated');
-  });
+  it(
+    'read_file, write_file and edit_file refuse FIFOs at once and leave the thread pool free',
+    { timeout: 60_000 },
+    async () => {
+      const started = Date.now();
+      // More FIFOs than libuv has threads (4): one blocking open each would stall all file I/O.
+      const reads = await Promise.all(
+        [1, 2, 3, 4, 5, 6, 7, 8].map((i) => executeTool('read_file', { path: `pipe${i}` }, ctx)),
+      );
+      for (const r of reads) {
+        assert.equal(r.isError, true);
+        assert.match(r.content, /not a regular file/);
+      }
+      const write = await executeTool('write_file', { path: 'pipe1', content: 'x' }, ctx);
+      assert.equal(write.isError, true);
+      assert.match(write.content, /not a regular file/);
+      const edit = await executeTool('edit_file', { path: 'pipe2', old_text: 'a', new_text: 'b' }, ctx);
+      assert.equal(edit.isError, true);
+      assert.match(edit.content, /not a regular file/);
+      // The pool still answers: ordinary reads complete.
+      assert.equal(await fs.promises.readFile(outside, 'utf8'), 'outside the workspace\n');
+      assert.equal((await executeTool('read_file', { path: 'plain.txt' }, ctx)).content, 'plain\n');
+      assert.ok(Date.now() - started < 20_000, 'nothing waited for a FIFO writer');
+      assert.ok(fs.statSync(path.join(sb.workspaceDir, 'pipe1')).isFIFO(), 'the FIFO was not replaced or truncated');
+    },
+  );
 
   it('read_file refuses a sparse 512 MiB file without reading it into memory', async () => {
     const before = process.memoryUsage().rss;
@@ -94,18 +100,35 @@ describe('special files in the workspace, met by the worker', () => {
   it('list_files leaves FIFOs out and flags symlinks', async () => {
     const entries = await sb.list('.');
     assert.ok(!entries.some((e) => e.path.startsWith('pipe')), JSON.stringify(entries));
-    assert.deepEqual(entries.filter((e) => e.symlink).map((e) => e.path).sort(), ['in-link', 'out-dir', 'out-link']);
+    assert.deepEqual(
+      entries
+        .filter((e) => e.symlink)
+        .map((e) => e.path)
+        .sort(),
+      ['in-link', 'out-dir', 'out-link'],
+    );
   });
 
-  it('keepWork copies plain files only: no FIFO opened, no sparse file materialised, no symlink followed', { timeout: 60_000 }, async () => {
-    const config = { root: scratch };
-    const acts = createAgentActivities({ config, sandboxes: routeSandboxes({ local: provider }), transcripts: new FileTranscriptStore({ dir: path.join(scratch, 'transcripts') }) });
-    const started = Date.now();
-    const kept = (await new MockActivityEnvironment().run(acts.keepWork, { workflowId: 'b/hostile-files', sandboxId: sb.id })) as Awaited<ReturnType<typeof acts.keepWork>>;
-    assert.ok(Date.now() - started < 20_000);
-    assert.deepEqual(fs.readdirSync(kept.workDir).sort(), ['plain.txt']);
-    assert.equal(kept.files, 1);
-    assert.equal(kept.bytes, 6);
-    assert.equal(kept.skipped, 4, 'the sparse file and the three symlinks');
-  });
+  it(
+    'keepWork copies plain files only: no FIFO opened, no sparse file materialised, no symlink followed',
+    { timeout: 60_000 },
+    async () => {
+      const config = { root: scratch };
+      const acts = createAgentActivities({
+        config,
+        sandboxes: routeSandboxes({ local: provider }),
+        transcripts: new FileTranscriptStore({ dir: path.join(scratch, 'transcripts') }),
+      });
+      const started = Date.now();
+      const kept = (await new MockActivityEnvironment().run(acts.keepWork, {
+        workflowId: 'b/hostile-files',
+        sandboxId: sb.id,
+      })) as Awaited<ReturnType<typeof acts.keepWork>>;
+      assert.ok(Date.now() - started < 20_000);
+      assert.deepEqual(fs.readdirSync(kept.workDir).sort(), ['plain.txt']);
+      assert.equal(kept.files, 1);
+      assert.equal(kept.bytes, 6);
+      assert.equal(kept.skipped, 4, 'the sparse file and the three symlinks');
+    },
+  );
 });

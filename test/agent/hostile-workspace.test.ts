@@ -21,7 +21,8 @@ import { agentInput, agentSpec, runAgentTask, withModel, workflowIdOf } from './
 
 const server = devServerForFile();
 
-const gitDir = (dir: string, ...args: string[]) => execFileSync('git', ['--git-dir', dir, ...args], { encoding: 'utf8' }).trim();
+const gitDir = (dir: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', dir, ...args], { encoding: 'utf8' }).trim();
 
 function config(modelUrl: string): NightshiftConfig {
   return withModel(testConfig(server.env, scratchDir('root')), modelUrl);
@@ -50,7 +51,10 @@ test('a repo-less agent plants a .git with a filter clean driver: the checkpoint
     byTurn: (turn) => {
       if (turn === 1) return message([toolUse('tu_plant', 'bash', { command: plant })]);
       if (turn === 2) return message([toolUse('tu_write', 'write_file', { path: 'notes.md', content: 'the work\n' })]);
-      return message([text('Done.'), toolUse('tu_fin', 'finish', { summary: 'wrote notes.md', verification: 'read it back' })]);
+      return message([
+        text('Done.'),
+        toolUse('tu_fin', 'finish', { summary: 'wrote notes.md', verification: 'read it back' }),
+      ]);
     },
   });
   try {
@@ -61,13 +65,22 @@ test('a repo-less agent plants a .git with a filter clean driver: the checkpoint
     assert.equal(result.status, 'succeeded', result.error);
     // The sandbox binds a read-only placeholder over .git, so the plant fails there; the
     // host side is tested over a .git planted on disk in test/sandbox/host-git.test.ts.
-    assert.match(JSON.stringify(fake.requests[1].body.messages), /cannot create directory .\.git.: Not a directory/, 'the sandbox let the agent create .git');
+    assert.match(
+      JSON.stringify(fake.requests[1].body.messages),
+      /cannot create directory .\.git.: Not a directory/,
+      'the sandbox let the agent create .git',
+    );
 
-    assert.ok(!fs.existsSync(marker), `the agent's filter ran on the host: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`);
+    assert.ok(
+      !fs.existsSync(marker),
+      `the agent's filter ran on the host: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`,
+    );
     // The checkpoints ran over the planted .gitattributes: the last one holds the work, unfiltered.
     const store = checkpointStoreFor(cfg);
     // Checkpoints are kept per run: the ref is the workflow ID's, with '@<run>' after it.
-    const runRefs = gitDir(store, 'for-each-ref', '--format=%(refname)', `${checkpointRef(workflowIdOf(input))}-*`).split('\n').filter(Boolean);
+    const runRefs = gitDir(store, 'for-each-ref', '--format=%(refname)', `${checkpointRef(workflowIdOf(input))}-*`)
+      .split('\n')
+      .filter(Boolean);
     assert.equal(runRefs.length, 1, `one checkpoint ref for the run: ${runRefs.join(', ')}`);
     const ref = runRefs[0];
     assert.deepEqual(gitDir(store, 'ls-tree', '-r', '--name-only', ref).split('\n'), ['.gitattributes', 'notes.md']);
@@ -95,20 +108,35 @@ test('an agent plants a filter in its HOME before finish: the delivered tree is 
     byTurn: (turn) => {
       if (turn === 1) return message([toolUse('tu_write', 'write_file', { path: 'app.txt', content: 'good\n' })]);
       if (turn === 2) return message([toolUse('tu_plant', 'bash', { command: plant })]);
-      return message([text('Done.'), toolUse('tu_fin', 'finish', { summary: 'app.txt says good', verification: 'grep' })]);
+      return message([
+        text('Done.'),
+        toolUse('tu_fin', 'finish', { summary: 'app.txt says good', verification: 'grep' }),
+      ]);
     },
   });
   try {
     const worker = await testWorker(server.env, config(fake.url));
-    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ repo: bare, checks: ['grep -qx good app.txt'] })));
+    const { result } = await runAgentTask(
+      server.env,
+      worker,
+      agentInput(agentSpec({ repo: bare, checks: ['grep -qx good app.txt'] })),
+    );
     assert.equal(result.status, 'succeeded', result.error);
     assert.match(JSON.stringify(fake.requests[2].body.messages), /exit code: 0/, 'the filter was planted');
     assert.equal(result.checks?.passed, true);
     assert.ok(result.commit && result.checks?.tree);
 
-    assert.equal(gitDir(bare, 'rev-parse', `${result.commit}^{tree}`), result.checks.tree, 'the delivered tree is the tree the checks ran on');
+    assert.equal(
+      gitDir(bare, 'rev-parse', `${result.commit}^{tree}`),
+      result.checks.tree,
+      'the delivered tree is the tree the checks ran on',
+    );
     assert.equal(gitDir(bare, 'show', `${result.commit}:app.txt`), 'good');
-    assert.deepEqual(gitDir(bare, 'ls-tree', '--name-only', result.commit).split('\n').sort(), ['CLAUDE.md', 'README.md', 'app.txt']);
+    assert.deepEqual(gitDir(bare, 'ls-tree', '--name-only', result.commit).split('\n').sort(), [
+      'CLAUDE.md',
+      'README.md',
+      'app.txt',
+    ]);
     assert.ok(!fs.existsSync(path.join(result.workDir!, 'FILTER-RAN')), 'the filter never ran in the delivery commit');
   } finally {
     await fake.close();
@@ -122,7 +150,10 @@ test('a check rewrites the workspace after passing: the task fails and nothing i
       if (turn === 1) {
         return message([
           toolUse('tu_app', 'write_file', { path: 'app.txt', content: 'good\n' }),
-          toolUse('tu_check', 'write_file', { path: 'check.sh', content: "grep -qx good app.txt && printf 'swapped\\n' > app.txt\n" }),
+          toolUse('tu_check', 'write_file', {
+            path: 'check.sh',
+            content: "grep -qx good app.txt && printf 'swapped\\n' > app.txt\n",
+          }),
         ]);
       }
       return message([text('Done.'), toolUse('tu_fin', 'finish', { summary: 'done', verification: 'sh check.sh' })]);
@@ -130,13 +161,21 @@ test('a check rewrites the workspace after passing: the task fails and nothing i
   });
   try {
     const worker = await testWorker(server.env, config(fake.url));
-    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ repo: bare, checks: ['sh check.sh'] })));
+    const { result } = await runAgentTask(
+      server.env,
+      worker,
+      agentInput(agentSpec({ repo: bare, checks: ['sh check.sh'] })),
+    );
     assert.equal(result.checks?.passed, true, 'the check itself passed');
     assert.equal(result.status, 'failed');
     assert.match(result.error ?? '', /the workspace changed after the checks ran .* nothing was delivered/);
     assert.equal(result.commit, undefined);
     assert.equal(result.branch, undefined);
-    assert.equal(gitDir(bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/nightshift'), '', 'no branch was pushed');
+    assert.equal(
+      gitDir(bare, 'for-each-ref', '--format=%(refname)', 'refs/heads/nightshift'),
+      '',
+      'no branch was pushed',
+    );
   } finally {
     await fake.close();
   }

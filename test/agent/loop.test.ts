@@ -8,7 +8,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
-import { badRequest, malformed, message, overloaded, rateLimited, startFakeAnthropic, text, toolUse } from '../fakes/anthropic-server';
+import {
+  badRequest,
+  malformed,
+  message,
+  overloaded,
+  rateLimited,
+  startFakeAnthropic,
+  text,
+  toolUse,
+} from '../fakes/anthropic-server';
 import { WorkflowFailedError } from '@temporalio/client';
 import { workDirFor } from '../../activities/task/sandbox-steps';
 import { agentInput, agentSpec, historyBytes, runAgentTask, startAgentTask, withModel, workflowIdOf } from './helpers';
@@ -16,16 +25,36 @@ import { taskRunKey } from '../../workflows/task/messages';
 
 const server = devServerForFile();
 
-const finish = (id = 'tu_fin') => message([text('All done.'), toolUse(id, 'finish', { summary: 'Added greet.js', verification: 'ran node greet.js' })]);
+const finish = (id = 'tu_fin') =>
+  message([text('All done.'), toolUse(id, 'finish', { summary: 'Added greet.js', verification: 'ran node greet.js' })]);
 
 test('a task runs its tool calls in the sandbox, feeds results back, and finishes with totals', async () => {
   const big = 'x'.repeat(200_000) + '\n';
-  const usage = { input_tokens: 1000, output_tokens: 200, cache_creation_input_tokens: 3000, cache_read_input_tokens: 5000 };
+  const usage = {
+    input_tokens: 1000,
+    output_tokens: 200,
+    cache_creation_input_tokens: 3000,
+    cache_read_input_tokens: 5000,
+  };
   const fake = await startFakeAnthropic({
     script: [
-      message([text('Writing the module.'), toolUse('tu_1', 'write_file', { path: 'greet.js', content: 'console.log("hello")\n' })], { usage }),
-      message([toolUse('tu_2', 'write_file', { path: 'big.txt', content: big }), toolUse('tu_3', 'bash', { command: 'node greet.js >> log.txt; cat log.txt' })], { usage }),
-      message([toolUse('tu_4', 'edit_file', { path: 'greet.js', old_text: 'hello', new_text: 'hello, night' })], { usage }),
+      message(
+        [
+          text('Writing the module.'),
+          toolUse('tu_1', 'write_file', { path: 'greet.js', content: 'console.log("hello")\n' }),
+        ],
+        { usage },
+      ),
+      message(
+        [
+          toolUse('tu_2', 'write_file', { path: 'big.txt', content: big }),
+          toolUse('tu_3', 'bash', { command: 'node greet.js >> log.txt; cat log.txt' }),
+        ],
+        { usage },
+      ),
+      message([toolUse('tu_4', 'edit_file', { path: 'greet.js', old_text: 'hello', new_text: 'hello, night' })], {
+        usage,
+      }),
       message([toolUse('tu_5', 'read_file', { path: 'missing.js' })], { usage }),
       finish(),
     ],
@@ -55,8 +84,23 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
     assert.equal(readFileSync(path.join(result.workDir, 'big.txt'), 'utf8'), big);
 
     // Requests: model, cache breakpoints on tools, system and the moving tail; tool results fed back.
-    const bodies = fake.requests.map((r) => r.body as { model: string; system: { cache_control?: unknown }[]; tools: { cache_control?: unknown }[]; messages: { role: string; content: { type: string; content?: string; is_error?: boolean; cache_control?: unknown }[] }[] });
-    assert.equal(bodies[0].model, 'claude-sonnet-5-5', 'a task that names no model runs on the sonnet alias, the current family');
+    const bodies = fake.requests.map(
+      (r) =>
+        r.body as {
+          model: string;
+          system: { cache_control?: unknown }[];
+          tools: { cache_control?: unknown }[];
+          messages: {
+            role: string;
+            content: { type: string; content?: string; is_error?: boolean; cache_control?: unknown }[];
+          }[];
+        },
+    );
+    assert.equal(
+      bodies[0].model,
+      'claude-sonnet-5-5',
+      'a task that names no model runs on the sonnet alias, the current family',
+    );
     assert.ok(bodies[0].system[0].cache_control);
     assert.ok(bodies[0].tools[bodies[0].tools.length - 1].cache_control);
     const third = bodies[2].messages;
@@ -64,7 +108,10 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
     assert.ok(tail[tail.length - 1].cache_control, 'tail breakpoint');
     const prevUser = third[third.length - 3].content;
     assert.ok(prevUser[prevUser.length - 1].cache_control, 'previous tail breakpoint');
-    assert.match(tail.find((b) => b.type === 'tool_result' && /exit code: 0/.test(b.content ?? ''))?.content ?? '', /stdout:\nhello/);
+    assert.match(
+      tail.find((b) => b.type === 'tool_result' && /exit code: 0/.test(b.content ?? ''))?.content ?? '',
+      /stdout:\nhello/,
+    );
     const fifth = bodies[4].messages;
     const missing = fifth[fifth.length - 1].content[0];
     assert.equal(missing.is_error, true);
@@ -73,7 +120,9 @@ test('a task runs its tool calls in the sandbox, feeds results back, and finishe
     // Claim check: a 200 KB write_file never entered history.
     const h = await historyBytes(server.env, workflowIdOf(input), firstRunId);
     const perTurn = h.bytes / result.turns;
-    console.log(`history: ${h.bytes} bytes, ${h.events} events over ${result.turns} turns = ${Math.round(perTurn)} B/turn`);
+    console.log(
+      `history: ${h.bytes} bytes, ${h.events} events over ${result.turns} turns = ${Math.round(perTurn)} B/turn`,
+    );
     assert.ok(perTurn <= 8 * 1024, `history per turn ${perTurn} B > 8 KiB`);
   } finally {
     await fake.close();
@@ -103,9 +152,19 @@ test('429 with retry-after, 529 and a malformed body are retried; the task still
     assert.ok(at[1] - at[0] >= 950, `the first retry honoured retry-after (${at[1] - at[0]} ms)`);
     assert.ok(at[2] - at[1] >= 950, `the second retry honoured retry-after (${at[2] - at[1]} ms)`);
     // 429 and 529 are never billed; the malformed 200 was, and nothing of its usage could be read.
-    assert.deepEqual(result.interruptedCalls?.map((c) => [c.turn, c.attempt, c.basis]), [[2, 3, 'worst_case']]);
-    assert.ok(Math.abs(result.costUsd - fake.billing().costUsd - result.interruptedCalls![0].bookedUsd) < 1e-9, `cost ${result.costUsd} = billed answers + the worst case booked for the malformed one`);
-    assert.equal(readFileSync(path.join(result.workDir!, 'runs.txt'), 'utf8'), 'once\n', 'the tool ran once despite model retries');
+    assert.deepEqual(
+      result.interruptedCalls?.map((c) => [c.turn, c.attempt, c.basis]),
+      [[2, 3, 'worst_case']],
+    );
+    assert.ok(
+      Math.abs(result.costUsd - fake.billing().costUsd - result.interruptedCalls![0].bookedUsd) < 1e-9,
+      `cost ${result.costUsd} = billed answers + the worst case booked for the malformed one`,
+    );
+    assert.equal(
+      readFileSync(path.join(result.workDir!, 'runs.txt'), 'utf8'),
+      'once\n',
+      'the tool ran once despite model retries',
+    );
     assert.equal(result.turns, 2);
   } finally {
     await fake.close();
@@ -128,7 +187,12 @@ test('a 400 fails the task at once with the API message, without retrying', asyn
 
 test('max_turns ends the task incomplete, with the work kept', async () => {
   let n = 0;
-  const fake = await startFakeAnthropic({ byTurn: (turn) => message([toolUse(`tu_${turn}`, 'bash', { command: `echo ${turn} >> turns.txt` })], { usage: { input_tokens: 10, output_tokens: 1 } }) });
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) =>
+      message([toolUse(`tu_${turn}`, 'bash', { command: `echo ${turn} >> turns.txt` })], {
+        usage: { input_tokens: 10, output_tokens: 1 },
+      }),
+  });
   try {
     const config = withModel(testConfig(server.env), fake.url);
     const worker = await testWorker(server.env, config);
@@ -148,7 +212,9 @@ test('continue-as-new carries turn, totals and sandbox; no turn is asked twice',
   const fake = await startFakeAnthropic({
     byTurn: (turn) =>
       turn < 6
-        ? message([toolUse(`tu_${turn}`, 'bash', { command: `echo ${turn} >> turns.txt` })], { usage: { input_tokens: 100, output_tokens: 10 } })
+        ? message([toolUse(`tu_${turn}`, 'bash', { command: `echo ${turn} >> turns.txt` })], {
+            usage: { input_tokens: 100, output_tokens: 10 },
+          })
         : finish(`tu_${turn}`),
   });
   try {
@@ -169,7 +235,9 @@ test('continue-as-new carries turn, totals and sandbox; no turn is asked twice',
 });
 
 test('a git commit from the agent halts the task under the safety policy', async () => {
-  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'echo x > a && git add -A && git commit -m x' })])] });
+  const fake = await startFakeAnthropic({
+    script: [message([toolUse('tu_1', 'bash', { command: 'echo x > a && git add -A && git commit -m x' })])],
+  });
   try {
     const config = withModel(testConfig(server.env), fake.url);
     const worker = await testWorker(server.env, config);
@@ -202,8 +270,18 @@ test('cancelling a running task keeps its work and removes its sandbox', async (
       await assert.rejects(handle.result(), (err) => err instanceof WorkflowFailedError);
     });
     const sandboxes = path.join(config.root, '.nightshift', 'sandboxes');
-    assert.deepEqual(existsSync(sandboxes) ? readdirSync(sandboxes).filter((d) => d.startsWith('sbx-')) : [], [], 'the sandbox is gone');
-    assert.equal(readFileSync(path.join(workDirFor(config, taskRunKey(workflowIdOf(input), handle.firstExecutionRunId)), 'kept.txt'), 'utf8'), 'mine\n');
+    assert.deepEqual(
+      existsSync(sandboxes) ? readdirSync(sandboxes).filter((d) => d.startsWith('sbx-')) : [],
+      [],
+      'the sandbox is gone',
+    );
+    assert.equal(
+      readFileSync(
+        path.join(workDirFor(config, taskRunKey(workflowIdOf(input), handle.firstExecutionRunId)), 'kept.txt'),
+        'utf8',
+      ),
+      'mine\n',
+    );
   } finally {
     await fake.close();
   }

@@ -16,7 +16,14 @@ import { createModelActivities } from '../../activities/model/call-model';
 import { retryAfterMs, toActivityError } from '../../activities/model/client';
 import { MODEL_CALL_INTERRUPTED } from '../../workflows/budget/arithmetic';
 import { ELIDED_NOTE, fitContext, withCacheBreakpoints } from '../../activities/model/request';
-import { FileTranscriptStore, getJson, keys, putJson, safeWorkflowDirName, type ToolRecord } from '../../activities/task/transcripts';
+import {
+  FileTranscriptStore,
+  getJson,
+  keys,
+  putJson,
+  safeWorkflowDirName,
+  type ToolRecord,
+} from '../../activities/task/transcripts';
 import { ModelRequestInvalid } from '../../common/errors';
 import { costOf, priceOf, worstCasePrice, MODEL_PRICES } from '../../common/models';
 import { routeSandboxes } from '../../sandbox/router';
@@ -63,15 +70,26 @@ test('cost arithmetic matches hand-computed figures', () => {
   assert.equal(priceOf('haiku'), MODEL_PRICES['claude-haiku-5-5']);
   assert.equal(priceOf('claude-unknown-9'), undefined);
   assert.equal(priceOf('claude-opus-5-5'), MODEL_PRICES['claude-opus-5-5']);
-  assert.notEqual(priceOf('claude-opus-5-5')?.input, priceOf('claude-opus-5')?.input, 'a newer model is not priced as an older one');
+  assert.notEqual(
+    priceOf('claude-opus-5-5')?.input,
+    priceOf('claude-opus-5')?.input,
+    'a newer model is not priced as an older one',
+  );
   // The dearest row is Fable 5.1/5 ($10 in, $50 out), past every tier of every other model.
   assert.equal(worstCasePrice().output, 50);
   assert.equal(worstCasePrice().input, 10);
 });
 
 test('callModel: turn N is asked once; a retry returns the stored response without calling the API', async () => {
-  const usage = { input_tokens: 1000, output_tokens: 100, cache_creation_input_tokens: 2000, cache_read_input_tokens: 0 };
-  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'echo hi >> out.txt' })], { usage })] });
+  const usage = {
+    input_tokens: 1000,
+    output_tokens: 100,
+    cache_creation_input_tokens: 2000,
+    cache_read_input_tokens: 0,
+  };
+  const fake = await startFakeAnthropic({
+    script: [message([toolUse('tu_1', 'bash', { command: 'echo hi >> out.txt' })], { usage })],
+  });
   try {
     const s = setup(fake.url);
     await putJson(s.transcripts, WF, keys.prompt, prompt);
@@ -90,7 +108,9 @@ test('callModel: turn N is asked once; a retry returns the stored response witho
 });
 
 test('callModel: a model missing from the price table is charged at the dearest row, and flagged', async () => {
-  const fake = await startFakeAnthropic({ script: [message([], { usage: { input_tokens: 1000, output_tokens: 1000 } })] });
+  const fake = await startFakeAnthropic({
+    script: [message([], { usage: { input_tokens: 1000, output_tokens: 1000 } })],
+  });
   try {
     const s = setup(fake.url);
     await putJson(s.transcripts, WF, keys.prompt, prompt);
@@ -105,11 +125,15 @@ test('callModel: a model missing from the price table is charged at the dearest 
 test('callModel without a key or base URL fails as ModelNotConfigured', async () => {
   const s = setup();
   await putJson(s.transcripts, WF, keys.prompt, prompt);
-  await assert.rejects(run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5' }), { name: 'ModelNotConfigured' });
+  await assert.rejects(run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5' }), {
+    name: 'ModelNotConfigured',
+  });
 });
 
 test('runTool: a retried tool call returns the stored result and does not run again', async () => {
-  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'echo hi >> out.txt' })])] });
+  const fake = await startFakeAnthropic({
+    script: [message([toolUse('tu_1', 'bash', { command: 'echo hi >> out.txt' })])],
+  });
   try {
     const s = setup(fake.url);
     await putJson(s.transcripts, WF, keys.prompt, prompt);
@@ -127,7 +151,9 @@ test('runTool: a retried tool call returns the stored result and does not run ag
 });
 
 test('runTool: a bash call whose worker died mid-run is reported, not run again', async () => {
-  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'echo hi >> out.txt' })])] });
+  const fake = await startFakeAnthropic({
+    script: [message([toolUse('tu_1', 'bash', { command: 'echo hi >> out.txt' })])],
+  });
   try {
     const s = setup(fake.url);
     await putJson(s.transcripts, WF, keys.prompt, prompt);
@@ -149,20 +175,36 @@ test('runTool: a bash call whose worker died mid-run is reported, not run again'
 
 test('callModel with an attempt streams: the answer is stored with its attempt, usage rides on the heartbeats', async () => {
   const usage = { input_tokens: 3000, output_tokens: 700 };
-  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'echo hi' })], { usage })] });
+  const fake = await startFakeAnthropic({
+    script: [message([toolUse('tu_1', 'bash', { command: 'echo hi' })], { usage })],
+  });
   try {
     const s = setup(fake.url);
     await putJson(s.transcripts, WF, keys.prompt, prompt);
     const env = new MockActivityEnvironment();
     const beats: unknown[] = [];
     env.on('heartbeat', (d: unknown) => beats.push(d));
-    const first = (await env.run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5', attempt: 1 })) as Awaited<ReturnType<typeof s.model.callModel>>;
+    const first = (await env.run(s.model.callModel, {
+      workflowId: WF,
+      turn: 1,
+      model: 'claude-haiku-4-5',
+      attempt: 1,
+    })) as Awaited<ReturnType<typeof s.model.callModel>>;
     assert.equal(fake.requests[0].body.stream, true);
     assert.equal(first.attempt, 1);
     assert.deepEqual(first.usage, { input: 3000, output: 700, cacheWrite: 0, cacheRead: 0 });
     assert.deepEqual(first.toolCalls, [{ id: 'tu_1', name: 'bash', summary: 'echo hi' }]);
-    assert.deepEqual(beats[0], { turn: 1, attempt: 1, usage: { input: 3000, output: 1, cacheWrite: 0, cacheRead: 0 }, complete: false }, 'message_start is heartbeated');
-    assert.deepEqual(beats.at(-1), { turn: 1, attempt: 1, usage: { input: 3000, output: 700, cacheWrite: 0, cacheRead: 0 }, complete: true });
+    assert.deepEqual(
+      beats[0],
+      { turn: 1, attempt: 1, usage: { input: 3000, output: 1, cacheWrite: 0, cacheRead: 0 }, complete: false },
+      'message_start is heartbeated',
+    );
+    assert.deepEqual(beats.at(-1), {
+      turn: 1,
+      attempt: 1,
+      usage: { input: 3000, output: 700, cacheWrite: 0, cacheRead: 0 },
+      complete: true,
+    });
     // Attempt 2 after a worker died unreported gets attempt 1's stored answer, naming attempt 1.
     const again = await run(s.model.callModel, { workflowId: WF, turn: 1, model: 'claude-haiku-4-5', attempt: 2 });
     assert.deepEqual(again, first);
@@ -173,7 +215,13 @@ test('callModel with an attempt streams: the answer is stored with its attempt, 
 });
 
 test('a stream cut after message_start fails as ModelCallInterrupted with its input usage; a refused connection books nothing', async () => {
-  const cut = { ...message([toolUse('tu_1', 'bash', { command: 'echo hi' })], { usage: { input_tokens: 3000, output_tokens: 8192 } }), cutAfterEvents: 2, streamDelayMs: 50 };
+  const cut = {
+    ...message([toolUse('tu_1', 'bash', { command: 'echo hi' })], {
+      usage: { input_tokens: 3000, output_tokens: 8192 },
+    }),
+    cutAfterEvents: 2,
+    streamDelayMs: 50,
+  };
   const fake = await startFakeAnthropic({ script: [cut] });
   try {
     const s = setup(fake.url);
@@ -184,8 +232,14 @@ test('a stream cut after message_start fails as ModelCallInterrupted with its in
     );
     assert.ok(err instanceof ApplicationFailure, String(err));
     assert.equal(err.type, MODEL_CALL_INTERRUPTED);
-    assert.deepEqual(err.details, [{ usage: { input: 3000, output: 1, cacheWrite: 0, cacheRead: 0 }, complete: false }]);
-    assert.equal(fake.billing().costUsd, costOf({ input: 3000, output: 8192, cacheWrite: 0, cacheRead: 0 }, MODEL_PRICES['claude-haiku-4-5']), 'the API billed the whole answer');
+    assert.deepEqual(err.details, [
+      { usage: { input: 3000, output: 1, cacheWrite: 0, cacheRead: 0 }, complete: false },
+    ]);
+    assert.equal(
+      fake.billing().costUsd,
+      costOf({ input: 3000, output: 8192, cacheWrite: 0, cacheRead: 0 }, MODEL_PRICES['claude-haiku-4-5']),
+      'the API billed the whole answer',
+    );
   } finally {
     await fake.close();
   }
@@ -207,14 +261,35 @@ test('API errors map to the retry contract: retry-after honoured, 400 not retrie
   assert.equal(retryAfterMs(h({ 'retry-after': new Date(10_000).toUTCString() }), 4_000), 6_000);
   assert.equal(retryAfterMs(h({})), undefined);
 
-  const limited = toActivityError(Anthropic.APIError.generate(429, { type: 'error', error: { type: 'rate_limit_error', message: 'slow' } }, undefined, h({ 'retry-after': '7' })));
+  const limited = toActivityError(
+    Anthropic.APIError.generate(
+      429,
+      { type: 'error', error: { type: 'rate_limit_error', message: 'slow' } },
+      undefined,
+      h({ 'retry-after': '7' }),
+    ),
+  );
   assert.ok(limited instanceof ApplicationFailure);
   assert.equal(limited.type, 'ModelUnavailable');
   assert.equal(limited.nonRetryable, false);
   assert.equal(limited.nextRetryDelay, 7000);
-  const overloaded = toActivityError(Anthropic.APIError.generate(529, { type: 'error', error: { type: 'overloaded_error', message: 'busy' } }, undefined, h({})));
+  const overloaded = toActivityError(
+    Anthropic.APIError.generate(
+      529,
+      { type: 'error', error: { type: 'overloaded_error', message: 'busy' } },
+      undefined,
+      h({}),
+    ),
+  );
   assert.ok(overloaded instanceof ApplicationFailure && overloaded.nextRetryDelay === undefined);
-  const bad = toActivityError(Anthropic.APIError.generate(400, { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long' } }, undefined, h({})));
+  const bad = toActivityError(
+    Anthropic.APIError.generate(
+      400,
+      { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long' } },
+      undefined,
+      h({}),
+    ),
+  );
   assert.ok(bad instanceof ModelRequestInvalid);
   assert.match(bad.message, /HTTP 400\): prompt is too long/);
 });
@@ -228,7 +303,8 @@ test('cache breakpoints: last tool, system, and the last two user turns', () => 
     { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'b', content: 'ok' }] },
   ];
   const r = withCacheBreakpoints('sys', messages);
-  const marked = (m: Anthropic.MessageParam) => (m.content as { cache_control?: unknown }[]).some((b) => b.cache_control);
+  const marked = (m: Anthropic.MessageParam) =>
+    (m.content as { cache_control?: unknown }[]).some((b) => b.cache_control);
   assert.deepEqual(r.messages.map(marked), [false, false, true, false, true]);
   assert.ok(r.system[0].cache_control);
   assert.equal(r.tools.filter((t) => t.cache_control).length, 1);
@@ -242,11 +318,23 @@ test('near the context window, older tool results are elided with a note; recent
     messages.push({ role: 'assistant', content: [{ type: 'tool_use', id: `t${i}`, name: 'read_file', input: {} }] });
     messages.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `t${i}`, content: big }] });
   }
-  assert.deepEqual(fitContext(messages.map((m) => ({ ...m })), 'sys', 0, { contextWindow: 1_000_000, maxTokens: 8000 }), { elided: 0, elidedThroughTurn: 0 }, 'far from the window: nothing elided');
+  assert.deepEqual(
+    fitContext(
+      messages.map((m) => ({ ...m })),
+      'sys',
+      0,
+      { contextWindow: 1_000_000, maxTokens: 8000 },
+    ),
+    { elided: 0, elidedThroughTurn: 0 },
+    'far from the window: nothing elided',
+  );
   // 150k tokens counted by the API + 8k reply passes 75% of 200k; eliding the four oldest results brings it under 50%.
   const fit = fitContext(messages, 'sys', 150_000, { contextWindow: 200_000, maxTokens: 8000 });
   assert.deepEqual(fit, { elided: 4, elidedThroughTurn: 4 });
-  const contents = messages.filter((m) => m.role === 'user').slice(1).map((m) => (m.content as Anthropic.ToolResultBlockParam[])[0].content);
+  const contents = messages
+    .filter((m) => m.role === 'user')
+    .slice(1)
+    .map((m) => (m.content as Anthropic.ToolResultBlockParam[])[0].content);
   assert.deepEqual(contents.slice(0, 4), Array(4).fill(ELIDED_NOTE(40_000)));
   assert.deepEqual(contents.slice(4), Array(4).fill(big));
 });

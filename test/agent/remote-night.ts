@@ -27,19 +27,46 @@ export async function startNightModel(loseSandbox: () => Promise<void>) {
     byTurn: async (turn, req) => {
       const task = taskOf(req);
       const last = req.body.messages?.[req.body.messages.length - 1]?.content;
-      if (Array.isArray(last) && last.some((b: { type?: string }) => b.type === 'tool_result')) (toolResults[task] ??= []).push(JSON.stringify(last));
+      if (Array.isArray(last) && last.some((b: { type?: string }) => b.type === 'tool_result'))
+        (toolResults[task] ??= []).push(JSON.stringify(last));
       if (task === 'schema') {
-        if (turn === 1) return message([text('I need a decision.'), toolUse('tu_s0', 'ask_human', { context: 'Rows need an id.', question: 'Is the id a string or a number?', options: ['string', 'number'], impact: 'The API types.', assumption: 'string' })]);
-        if (turn === 2) return message([toolUse('tu_s1', 'write_file', { path: 'src/schema.ts', content: 'export type Row = { id: string };\n' })]);
-        return message([text('Done.'), toolUse('tu_s2', 'finish', { summary: 'schema written', verification: 'checks' })]);
+        if (turn === 1)
+          return message([
+            text('I need a decision.'),
+            toolUse('tu_s0', 'ask_human', {
+              context: 'Rows need an id.',
+              question: 'Is the id a string or a number?',
+              options: ['string', 'number'],
+              impact: 'The API types.',
+              assumption: 'string',
+            }),
+          ]);
+        if (turn === 2)
+          return message([
+            toolUse('tu_s1', 'write_file', { path: 'src/schema.ts', content: 'export type Row = { id: string };\n' }),
+          ]);
+        return message([
+          text('Done.'),
+          toolUse('tu_s2', 'finish', { summary: 'schema written', verification: 'checks' }),
+        ]);
       }
-      if (turn === 1) return message([toolUse('tu_a1', 'bash', { command: 'cat src/schema.ts && git log --format=%s -1' })]);
-      if (turn === 2) return message([toolUse('tu_a2', 'write_file', { path: 'src/api.ts', content: "import type { Row } from './schema';\nexport const rows: Row[] = [];\n" })]);
+      if (turn === 1)
+        return message([toolUse('tu_a1', 'bash', { command: 'cat src/schema.ts && git log --format=%s -1' })]);
+      if (turn === 2)
+        return message([
+          toolUse('tu_a2', 'write_file', {
+            path: 'src/api.ts',
+            content: "import type { Row } from './schema';\nexport const rows: Row[] = [];\n",
+          }),
+        ]);
       if (turn === 3) {
         await loseSandbox();
         return message([toolUse('tu_a3', 'bash', { command: 'cat src/api.ts && git status --short' })]);
       }
-      return message([text('Done.'), toolUse('tu_a4', 'finish', { summary: 'api written on the schema', verification: 'checks' })]);
+      return message([
+        text('Done.'),
+        toolUse('tu_a4', 'finish', { summary: 'api written on the schema', verification: 'checks' }),
+      ]);
     },
   });
   return { model, toolResults };
@@ -54,15 +81,29 @@ export function nightSpec(date: string, sandbox: Record<string, string>, bare: s
     pull_request: { repo: GITHUB_REPO, labels: ['nightshift'] },
     tasks: [
       { id: 'schema', title: 'Write the schema', context: { repo: bare }, agent_config: { max_turns: 4 } },
-      { id: 'api', title: 'Write the API on the schema', depends_on: ['schema'], context: { repo: bare }, agent_config: { max_turns: 6 } },
+      {
+        id: 'api',
+        title: 'Write the API on the schema',
+        depends_on: ['schema'],
+        context: { repo: bare },
+        agent_config: { max_turns: 6 },
+      },
     ],
   };
 }
 
 /** Runs the night on `worker`, answering schema's question as soon as the batch shows it. */
-export async function runAnsweredNight(env: TestWorkflowEnvironment, worker: NightshiftWorker, spec: ReturnType<typeof nightSpec>): Promise<BatchResult> {
+export async function runAnsweredNight(
+  env: TestWorkflowEnvironment,
+  worker: NightshiftWorker,
+  spec: ReturnType<typeof nightSpec>,
+): Promise<BatchResult> {
   return worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchIdFor(spec.date), args: [{ spec }] });
+    const handle = await env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: batchIdFor(spec.date),
+      args: [{ spec }],
+    });
     for (;;) {
       const s: BatchStatus = await handle.query('status');
       if (s.questions?.length) break;
@@ -86,8 +127,10 @@ export function assertNightDelivered(
   diagnostics = '',
 ): void {
   const by = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
-  for (const t of result.tasks) assert.equal(t.status, 'succeeded', `${t.taskId}: ${t.error}${diagnostics ? `\n${diagnostics}` : ''}`);
-  for (const t of result.tasks) assert.equal(git(bare, 'rev-parse', `refs/heads/${t.branch}`), t.commit, `${t.taskId} pushed`);
+  for (const t of result.tasks)
+    assert.equal(t.status, 'succeeded', `${t.taskId}: ${t.error}${diagnostics ? `\n${diagnostics}` : ''}`);
+  for (const t of result.tasks)
+    assert.equal(git(bare, 'rev-parse', `refs/heads/${t.branch}`), t.commit, `${t.taskId} pushed`);
 
   assert.ok(toolResults.schema[0].includes(ANSWER), 'the answer reached the model');
 
@@ -97,9 +140,16 @@ export function assertNightDelivered(
 
   // The file written before the loss was there after the rebuild, and is what was delivered.
   assert.match(toolResults.api[2], /export const rows[\s\S]*\?\? src\//);
-  assert.equal(git(bare, 'show', `${by.api.commit}:src/api.ts`), "import type { Row } from './schema';\nexport const rows: Row[] = [];");
+  assert.equal(
+    git(bare, 'show', `${by.api.commit}:src/api.ts`),
+    "import type { Row } from './schema';\nexport const rows: Row[] = [];",
+  );
 
   const pulls = gh.pulls(GITHUB_REPO);
   assert.equal(pulls.length, 2);
-  assert.equal(pulls.find((p) => p.head.ref === by.api.branch)?.base.ref, by.schema.branch, 'stacked on its dependency');
+  assert.equal(
+    pulls.find((p) => p.head.ref === by.api.branch)?.base.ref,
+    by.schema.branch,
+    'stacked on its dependency',
+  );
 }

@@ -30,7 +30,11 @@ test('the example agent task runs offline on the replay model, and says so', asy
     const worker = await testWorker(server.env, { ...config, anthropic: { baseUrl: replay.url } });
     const batchId = uniqueBatchId();
     const result: BatchResult = await worker.runUntil(
-      server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ tasksFile: EXAMPLE_TASK_FILE }] }),
+      server.env.client.workflow.execute('nightlyBatch', {
+        taskQueue: TASK_QUEUE,
+        workflowId: batchId,
+        args: [{ tasksFile: EXAMPLE_TASK_FILE }],
+      }),
     );
     const t = result.tasks[0];
     assert.equal(t.status, 'succeeded', t.error);
@@ -39,12 +43,19 @@ test('the example agent task runs offline on the replay model, and says so', asy
     assert.equal(t.costUsd, 0);
     assert.equal(t.turns, 6);
     assert.match(t.summary ?? '', /slugify/);
-    assert.match(readFileSync(path.join(t.workDir!, 'src/strings.js'), 'utf8'), /module\.exports = \{ capitalize, slugify \}/);
+    assert.match(
+      readFileSync(path.join(t.workDir!, 'src/strings.js'), 'utf8'),
+      /module\.exports = \{ capitalize, slugify \}/,
+    );
     assert.match(readFileSync(path.join(t.workDir!, 'test/slugify.test.js'), 'utf8'), /many-spaces/);
     // The recorded `npm test` really ran in the sandbox, against the replayed edits, and passed.
     const store = new FileTranscriptStore({ dir: transcriptsDir(config) });
     const taskRun = await server.env.client.workflow.getHandle(`${batchId}/example-agent`).describe();
-    const npmTest = await getJson<ToolRecord>(store, taskRunKey(taskRun.workflowId, taskRun.runId), keys.tool(5, 'toolu_replay_06'));
+    const npmTest = await getJson<ToolRecord>(
+      store,
+      taskRunKey(taskRun.workflowId, taskRun.runId),
+      keys.tool(5, 'toolu_replay_06'),
+    );
     assert.equal(npmTest?.isError, false, npmTest?.content);
     assert.match(npmTest?.content ?? '', /# pass 3/);
     // Delivery: the checks passed and the work is a branch in the demo repository, with a patch.

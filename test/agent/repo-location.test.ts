@@ -22,7 +22,15 @@ import { makeRepo, tempDir } from '../sandbox/helpers';
 after(() => shutdownIsolation());
 
 test('URLs and scp-like addresses are remote', () => {
-  for (const r of ['https://github.com/acme/widgets.git', 'ssh://git@github.com/acme/widgets.git', 'git://example.com/r', 'file:///srv/r.git', 'git@github.com:acme/widgets.git', 'github.com:acme/widgets', 'deploy@10.0.0.5:repos/app']) {
+  for (const r of [
+    'https://github.com/acme/widgets.git',
+    'ssh://git@github.com/acme/widgets.git',
+    'git://example.com/r',
+    'file:///srv/r.git',
+    'git@github.com:acme/widgets.git',
+    'github.com:acme/widgets',
+    'deploy@10.0.0.5:repos/app',
+  ]) {
     assert.equal(isRemoteRepo(r), true, r);
     assert.equal(repoLocation('/root', r), r, r);
     assert.equal(resolveRemote('/root', r), r, r);
@@ -52,13 +60,24 @@ test("prepareAgent clones a local repository whose path holds an '@'", async () 
   mkdirSync(parent);
   execFileSync('git', ['clone', '--quiet', '--bare', bare, path.join(parent, 'app.git')]);
   const sandboxes = createLocalProvider({ root: path.join(root, '.nightshift', 'sandboxes') });
-  const acts = createAgentActivities({ config: { root }, sandboxes: routeSandboxes({ local: sandboxes }), transcripts: new FileTranscriptStore({ dir: path.join(root, 't') }) });
+  const acts = createAgentActivities({
+    config: { root },
+    sandboxes: routeSandboxes({ local: sandboxes }),
+    transcripts: new FileTranscriptStore({ dir: path.join(root, 't') }),
+  });
   const sandbox = (await sandboxes.create({ key: 'at-test/agent-1' })) as LocalSandbox;
   // Relative to NIGHTSHIFT_ROOT, as a task file would write it.
   const task = agentSpec({ repo: 'team@2026/app.git', contextFiles: ['README.md'] });
-  const r = (await new MockActivityEnvironment().run(acts.prepareAgent, { workflowId: 'at-test/agent-1', sandboxId: sandbox.id, task })) as Awaited<ReturnType<typeof acts.prepareAgent>>;
+  const r = (await new MockActivityEnvironment().run(acts.prepareAgent, {
+    workflowId: 'at-test/agent-1',
+    sandboxId: sandbox.id,
+    task,
+  })) as Awaited<ReturnType<typeof acts.prepareAgent>>;
   assert.deepEqual(r.missingContextFiles, []);
   assert.ok(existsSync(path.join(sandbox.workspaceDir, '.git')));
   assert.equal(readFileSync(path.join(sandbox.workspaceDir, 'README.md'), 'utf8'), '# demo\n');
-  assert.equal(execFileSync('git', ['remote', 'get-url', 'origin'], { cwd: sandbox.workspaceDir, encoding: 'utf8' }).trim(), path.join(parent, 'app.git'));
+  assert.equal(
+    execFileSync('git', ['remote', 'get-url', 'origin'], { cwd: sandbox.workspaceDir, encoding: 'utf8' }).trim(),
+    path.join(parent, 'app.git'),
+  );
 });

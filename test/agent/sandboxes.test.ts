@@ -36,12 +36,15 @@ test('a sandbox deleted between turns is rebuilt from its checkpoint and the tas
   let deleted: string[] = [];
   const fake = await startFakeAnthropic({
     byTurn: (turn) => {
-      if (turn === 1) return message([toolUse('tu_1', 'write_file', { path: 'notes/plan.md', content: 'step one done\n' })]);
+      if (turn === 1)
+        return message([toolUse('tu_1', 'write_file', { path: 'notes/plan.md', content: 'step one done\n' })]);
       if (turn === 2) {
         // The sandbox disappears while the model thinks about turn 2.
         deleted = readdirSync(sandboxesDir).filter((d) => d.startsWith('sbx-'));
         for (const d of deleted) removeTree(path.join(sandboxesDir, d));
-        return message([toolUse('tu_2', 'bash', { command: 'cat notes/plan.md && git status --short && cat README.md' })]);
+        return message([
+          toolUse('tu_2', 'bash', { command: 'cat notes/plan.md && git status --short && cat README.md' }),
+        ]);
       }
       if (turn === 3) return message([toolUse('tu_3', 'finish', { summary: 'kept going after losing the sandbox' })]);
       return undefined;
@@ -69,17 +72,27 @@ test('a sandbox deleted between turns is rebuilt from its checkpoint and the tas
 
 test('a task whose sandbox.provider is e2b gets its sandbox from E2B, keyed by its run, and kills it', async () => {
   const fakeE2B = await startFakeE2B('e2b_test_key');
-  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'finish', { summary: 'nothing to do' })])] });
+  const fake = await startFakeAnthropic({
+    script: [message([toolUse('tu_1', 'finish', { summary: 'nothing to do' })])],
+  });
   try {
     const base = withModel(testConfig(server.env), fake.url);
-    const worker = await testWorker(server.env, { ...base, e2b: { apiKey: 'e2b_test_key', apiUrl: fakeE2B.url, sandboxUrl: fakeE2B.sandboxUrl } });
-    const input = agentInput(agentSpec({ sandbox: { provider: 'e2b', template: 'nightshift-node', networkAllow: [], envAllow: [] } }));
+    const worker = await testWorker(server.env, {
+      ...base,
+      e2b: { apiKey: 'e2b_test_key', apiUrl: fakeE2B.url, sandboxUrl: fakeE2B.sandboxUrl },
+    });
+    const input = agentInput(
+      agentSpec({ sandbox: { provider: 'e2b', template: 'nightshift-node', networkAllow: [], envAllow: [] } }),
+    );
     const { result } = await runAgentTask(server.env, worker, input);
     const created = fakeE2B.created;
     assert.equal(created.length, 1);
     assert.equal(fakeE2B.sandboxes.size, 0, 'killed at the end of the task');
     // Keyed by the task's run (a rerun gets a sandbox of its own): the workflow ID, '@', the first run's ID.
-    assert.match(created[0].metadata[E2B_KEY_METADATA], new RegExp(`^${workflowIdOf(input).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@[0-9a-f-]{36}$`));
+    assert.match(
+      created[0].metadata[E2B_KEY_METADATA],
+      new RegExp(`^${workflowIdOf(input).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}@[0-9a-f-]{36}$`),
+    );
     assert.equal(created[0].templateID, 'nightshift-node');
     assert.ok(fakeE2B.requests.includes(`DELETE /sandboxes/${created[0].sandboxID}`), fakeE2B.requests.join('\n'));
     // The workspace was copied out through envd before the kill.
@@ -97,19 +110,33 @@ test('a task asking for e2b waits for a worker with E2B_API_KEY, and status says
   // A queue of its own: the e2b test above polled nightshift-e2b moments ago, and a poller counts as present for a while after.
   const queue = `nightshift-no-e2b-${process.pid}`;
   try {
-    const worker = await testWorker(server.env, { ...withModel(testConfig(server.env), fake.url), e2b: {} }, { taskQueue: queue });
+    const worker = await testWorker(
+      server.env,
+      { ...withModel(testConfig(server.env), fake.url), e2b: {} },
+      { taskQueue: queue },
+    );
     assert.ok(!worker.capabilities.routed.has('e2b'));
     const input = agentInput(agentSpec({ sandbox: { provider: 'e2b', networkAllow: [], envAllow: [] } }));
-    const handle = await server.env.client.workflow.start('agentTask', { taskQueue: queue, workflowId: workflowIdOf(input), args: [input] });
+    const handle = await server.env.client.workflow.start('agentTask', {
+      taskQueue: queue,
+      workflowId: workflowIdOf(input),
+      args: [input],
+    });
     await worker.runUntil(async () => {
       let waits: string[] = [];
       for (const until = Date.now() + 30_000; waits.length === 0; await new Promise((r) => setTimeout(r, 300))) {
         assert.ok(Date.now() < until, `the sandbox creation never queued on ${queue}-e2b`);
         waits = await capabilityWaits(server.env.client, queue);
       }
-      assert.deepEqual(waits, [`1 E2B sandbox step waits: no worker polls task queue ${queue}-e2b; start one with E2B_API_KEY set`]);
+      assert.deepEqual(waits, [
+        `1 E2B sandbox step waits: no worker polls task queue ${queue}-e2b; start one with E2B_API_KEY set`,
+      ]);
       const pending = (await handle.describe()).raw.pendingActivities ?? [];
-      assert.deepEqual(pending.map((a) => [a.activityType?.name, a.attempt]), [['createAgentSandbox', 1]], 'waits to be started, not failed or retried');
+      assert.deepEqual(
+        pending.map((a) => [a.activityType?.name, a.attempt]),
+        [['createAgentSandbox', 1]],
+        'waits to be started, not failed or retried',
+      );
     });
     await handle.terminate('test over');
     assert.equal(fake.requests.length, 0, 'no model call without a sandbox');
@@ -119,19 +146,36 @@ test('a task asking for e2b waits for a worker with E2B_API_KEY, and status says
 });
 
 test('a policy violation halts the task, notifies (event "halted") with the rule, and the report lists it', async () => {
-  const fake = await startFakeAnthropic({ script: [message([toolUse('tu_1', 'bash', { command: 'git push origin HEAD' })])] });
+  const fake = await startFakeAnthropic({
+    script: [message([toolUse('tu_1', 'bash', { command: 'git push origin HEAD' })])],
+  });
   const hook = await startRecordingServer({ kind: 'webhook' });
   try {
-    const config = { ...withModel(testConfig(server.env), fake.url), notify: { telegramApiUrl: 'http://127.0.0.1:9', webhookUrl: hook.url } };
+    const config = {
+      ...withModel(testConfig(server.env), fake.url),
+      notify: { telegramApiUrl: 'http://127.0.0.1:9', webhookUrl: hook.url },
+    };
     const worker = await testWorker(server.env, config);
     const spec = { tasks: [{ id: 'pusher', title: 'Push it', description: 'Push the branch.' }] };
-    const r: BatchResult = await worker.runUntil(server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId(), args: [{ spec, date: '2026-11-21' }] }));
-    assert.deepEqual(r.tasks.map((t) => `${t.taskId}:${t.status}`), ['pusher:halted']);
+    const r: BatchResult = await worker.runUntil(
+      server.env.client.workflow.execute('nightlyBatch', {
+        taskQueue: TASK_QUEUE,
+        workflowId: uniqueBatchId(),
+        args: [{ spec, date: '2026-11-21' }],
+      }),
+    );
+    assert.deepEqual(
+      r.tasks.map((t) => `${t.taskId}:${t.status}`),
+      ['pusher:halted'],
+    );
     const halted = hook.requests.find((q) => q.body.event === 'halted');
     assert.ok(halted, JSON.stringify(hook.requests.map((q) => q.body.event)));
     assert.match(JSON.stringify(halted.body), /pusher[\s\S]*no-git-writes[\s\S]*git push/);
     assert.ok(r.report && 'markdown' in r.report);
-    assert.match(readFileSync(path.join(config.root, r.report.markdown), 'utf8'), /\*\*pusher\*\* \(Push it\): halted by the safety policy/);
+    assert.match(
+      readFileSync(path.join(config.root, r.report.markdown), 'utf8'),
+      /\*\*pusher\*\* \(Push it\): halted by the safety policy/,
+    );
   } finally {
     await Promise.all([fake.close(), hook.close()]);
   }

@@ -18,9 +18,15 @@ import type { Sandbox } from '../../sandbox/types';
 let sandbox: Sandbox;
 let ctx: ToolContext;
 before(async () => {
-  const provider = createLocalProvider({ root: path.join(mkdtempSync(path.join(os.tmpdir(), 'nightshift-tools-')), 'sandboxes') });
+  const provider = createLocalProvider({
+    root: path.join(mkdtempSync(path.join(os.tmpdir(), 'nightshift-tools-')), 'sandboxes'),
+  });
   sandbox = await provider.create({ key: 'tools-test' });
-  ctx = { sandbox, workspaceRoot: (sandbox as unknown as { workspaceDir: string }).workspaceDir, policy: DEFAULT_SAFETY_POLICY };
+  ctx = {
+    sandbox,
+    workspaceRoot: (sandbox as unknown as { workspaceDir: string }).workspaceDir,
+    policy: DEFAULT_SAFETY_POLICY,
+  };
 });
 after(async () => {
   await sandbox?.kill();
@@ -53,7 +59,11 @@ test('applyEdit: empty old text and no-op edits are refused', () => {
 
 test('edit_file through the sandbox: edits, reports a missing file, and leaves a failed edit untouched', async () => {
   await sandbox.writeFile('src/a.js', 'const a = 1;\nconst a2 = 1;\n');
-  const ok = await executeTool('edit_file', { path: 'src/a.js', old_text: 'const a = 1;', new_text: 'const a = 2;' }, ctx);
+  const ok = await executeTool(
+    'edit_file',
+    { path: 'src/a.js', old_text: 'const a = 1;', new_text: 'const a = 2;' },
+    ctx,
+  );
   assert.equal(ok.isError, false);
   const ambiguous = await executeTool('edit_file', { path: 'src/a.js', old_text: '= ', new_text: '=' }, ctx);
   assert.equal(ambiguous.isError, true);
@@ -68,7 +78,9 @@ test('edit_file through the sandbox: edits, reports a missing file, and leaves a
 
 test('edit_file after a crash: an edit already in the file is reported as applied', async () => {
   await sandbox.writeFile('c.txt', 'count=2\n');
-  const r = await executeTool('edit_file', { path: 'c.txt', old_text: 'count=1\n', new_text: 'count=2\n' }, ctx, { retryAfterCrash: true });
+  const r = await executeTool('edit_file', { path: 'c.txt', old_text: 'count=1\n', new_text: 'count=2\n' }, ctx, {
+    retryAfterCrash: true,
+  });
   assert.equal(r.isError, false);
   assert.match(r.content, /applied before the worker restarted/);
 });
@@ -78,13 +90,20 @@ test('truncateMiddle keeps the head and the (larger) tail and states the cut', (
   const t = truncateMiddle(text, 3000);
   assert.ok(t.startsWith('line 0\nline 1'));
   assert.ok(t.endsWith('line 9999'));
-  assert.match(t, new RegExp(`\\[… ${text.length - 3000} of ${text.length} characters cut from the middle; head and tail kept …\\]`));
+  assert.match(
+    t,
+    new RegExp(`\\[… ${text.length - 3000} of ${text.length} characters cut from the middle; head and tail kept …\\]`),
+  );
   assert.ok(t.length < 3100);
   assert.equal(truncateMiddle('short', 3000), 'short');
 });
 
 test('bash output is capped per stream with head and tail kept; exit codes are data', async () => {
-  const r = await executeTool('bash', { command: 'seq 1 100000; echo oops >&2; exit 3' }, { ...ctx, maxOutputChars: 4000 });
+  const r = await executeTool(
+    'bash',
+    { command: 'seq 1 100000; echo oops >&2; exit 3' },
+    { ...ctx, maxOutputChars: 4000 },
+  );
   assert.equal(r.isError, true);
   assert.match(r.content, /^exit code: 3\nstdout:\n1\n2\n3\n/);
   assert.match(r.content, /characters cut from the middle/);
@@ -95,8 +114,14 @@ test('bash output is capped per stream with head and tail kept; exit codes are d
 test('bash times out and says so', async () => {
   // Its own sandbox: the local provider's cgroup kill after a timeout is asynchronous and
   // can hit the next command started in the same sandbox (reported to the sandbox owner).
-  const other = await createLocalProvider({ root: path.join(mkdtempSync(path.join(os.tmpdir(), 'nightshift-tools-')), 'sandboxes') }).create({ key: 'timeout' });
-  const r = await executeTool('bash', { command: 'echo start; sleep 5', timeout_seconds: 1 }, { ...ctx, sandbox: other, workspaceRoot: (other as unknown as { workspaceDir: string }).workspaceDir });
+  const other = await createLocalProvider({
+    root: path.join(mkdtempSync(path.join(os.tmpdir(), 'nightshift-tools-')), 'sandboxes'),
+  }).create({ key: 'timeout' });
+  const r = await executeTool(
+    'bash',
+    { command: 'echo start; sleep 5', timeout_seconds: 1 },
+    { ...ctx, sandbox: other, workspaceRoot: (other as unknown as { workspaceDir: string }).workspaceDir },
+  );
   await other.kill();
   assert.equal(r.isError, true);
   assert.match(r.content, /killed after the 1 s timeout/);

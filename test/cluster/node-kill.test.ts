@@ -27,12 +27,22 @@ const TURNS = 5;
 /** Task a's turn during which node A dies. */
 const KILL_AT_TURN = 3;
 
-const taskOf = (req: MessagesRequest) => (JSON.stringify(req.body.messages?.[0]?.content ?? '').includes('Start on task b:') ? 'b' : 'a');
+const taskOf = (req: MessagesRequest) =>
+  JSON.stringify(req.body.messages?.[0]?.content ?? '').includes('Start on task b:') ? 'b' : 'a';
 
 /** Turn t of task `id` appends one line to log.txt with bash (a repeat would show); the last turn finishes. */
 function scripted(id: string, turn: number): MessagesReply {
-  if (turn === TURNS) return message([text('Done.'), toolUse(`tu_${id}_${turn}_fin`, 'finish', { summary: `task ${id} done`, verification: 'cat log.txt' })], { usage: { input_tokens: 40, output_tokens: 5 } });
-  return message([toolUse(`tu_${id}_${turn}`, 'bash', { command: `echo "${id} turn ${turn}" >> log.txt` })], { usage: { input_tokens: 40, output_tokens: 5 } });
+  if (turn === TURNS)
+    return message(
+      [
+        text('Done.'),
+        toolUse(`tu_${id}_${turn}_fin`, 'finish', { summary: `task ${id} done`, verification: 'cat log.txt' }),
+      ],
+      { usage: { input_tokens: 40, output_tokens: 5 } },
+    );
+  return message([toolUse(`tu_${id}_${turn}`, 'bash', { command: `echo "${id} turn ${turn}" >> log.txt` })], {
+    usage: { input_tokens: 40, output_tokens: 5 },
+  });
 }
 
 test('SIGKILL one of the two Temporal nodes mid-night and start it again: the night completes and nothing runs twice', async () => {
@@ -40,7 +50,11 @@ test('SIGKILL one of the two Temporal nodes mid-night and start it again: the ni
   const nodeB = cluster.nodes[1];
   const config = clusterConfig(cluster, nodeB.address);
   seededRepo(config.root);
-  assert.deepEqual(liveMembersByRole(cluster), { 1: 2, 2: 2, 3: 2, 4: 2 }, 'both nodes run all four services in one ring');
+  assert.deepEqual(
+    liveMembersByRole(cluster),
+    { 1: 2, 2: 2, 3: 2, 4: 2 },
+    'both nodes run all four services in one ring',
+  );
 
   const clientConnection = await Connection.connect({ address: nodeB.address });
   const client = new Client({ connection: clientConnection, namespace: cluster.namespace });
@@ -63,7 +77,10 @@ test('SIGKILL one of the two Temporal nodes mid-night and start it again: the ni
   });
 
   const connection = await NativeConnection.connect({ address: nodeB.address });
-  const worker = await createNightshiftWorker({ config: { ...config, anthropic: { apiKey: 'sk-test', baseUrl: fake.url } }, connection });
+  const worker = await createNightshiftWorker({
+    config: { ...config, anthropic: { apiKey: 'sk-test', baseUrl: fake.url } },
+    connection,
+  });
   try {
     const spec = {
       max_cost_usd: 5,
@@ -97,18 +114,25 @@ test('SIGKILL one of the two Temporal nodes mid-night and start it again: the ni
     // Every turn of every task was asked for once: none lost, none repeated.
     const asked = new Map<string, number>();
     for (const r of fake.requests) asked.set(`${taskOf(r)}:${r.turn}`, (asked.get(`${taskOf(r)}:${r.turn}`) ?? 0) + 1);
-    for (const id of ['a', 'b']) for (let t = 1; t <= TURNS; t++) assert.equal(asked.get(`${id}:${t}`), 1, `task ${id} turn ${t} asked ${asked.get(`${id}:${t}`)} times`);
+    for (const id of ['a', 'b'])
+      for (let t = 1; t <= TURNS; t++)
+        assert.equal(asked.get(`${id}:${t}`), 1, `task ${id} turn ${t} asked ${asked.get(`${id}:${t}`)} times`);
     // Every bash call ran once: the kept workspace's log has each turn's line once, in order.
     for (const t of result.tasks) {
       const lines = readFileSync(path.join(t.workDir!, 'log.txt'), 'utf8').split('\n').filter(Boolean);
       const own = lines.filter((l) => l.startsWith(`${t.taskId} `));
-      assert.deepEqual(own, Array.from({ length: TURNS - 1 }, (_, i) => `${t.taskId} turn ${i + 1}`));
+      assert.deepEqual(
+        own,
+        Array.from({ length: TURNS - 1 }, (_, i) => `${t.taskId} turn ${i + 1}`),
+      );
     }
 
     // The restarted node serves the same cluster: it sees the finished night in the shared database.
     const viaA = await Connection.connect({ address: cluster.nodes[0].address });
     try {
-      const d = await new Client({ connection: viaA, namespace: cluster.namespace }).workflow.getHandle(workflowId).describe();
+      const d = await new Client({ connection: viaA, namespace: cluster.namespace }).workflow
+        .getHandle(workflowId)
+        .describe();
       assert.equal(d.status.name, 'COMPLETED');
     } finally {
       await viaA.close();

@@ -6,12 +6,13 @@ import { test } from 'node:test';
 import { POSTGRES_BIN, startPostgres } from '../../client/cluster/postgres';
 import { startThrowawayPostgres } from '../helpers/postgres';
 
-const psql = (url: string, sql: string) => spawnSync(path.join(POSTGRES_BIN, 'psql'), [url, '-tAc', sql], { encoding: 'utf8' });
+const psql = (url: string, sql: string) =>
+  spawnSync(path.join(POSTGRES_BIN, 'psql'), [url, '-tAc', sql], { encoding: 'utf8' });
 
 test('a throwaway PostgreSQL 15 serves its database on loopback, asks for the password, and leaves nothing behind', async () => {
   const pg = await startThrowawayPostgres('store_test');
   try {
-    const ok = psql(pg.url, 'select current_database(), split_part(version(), \' \', 2)');
+    const ok = psql(pg.url, "select current_database(), split_part(version(), ' ', 2)");
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stdout.trim(), /^store_test\|15\./);
     const wrong = psql(pg.url.replace(`:${encodeURIComponent(pg.password)}@`, ':wrong@'), 'select 1');

@@ -29,7 +29,15 @@ const server = devServerForFile();
 
 const EventType = temporal.api.enums.v1.EventType;
 /** The activities that read or change the sandbox; createAgentSandbox and recreateAgentSandbox run anywhere. */
-const ON_SANDBOX = new Set(['prepareAgent', 'runTool', 'runChecks', 'commitWork', 'pushWork', 'keepWork', 'killSandbox']);
+const ON_SANDBOX = new Set([
+  'prepareAgent',
+  'runTool',
+  'runChecks',
+  'commitWork',
+  'pushWork',
+  'keepWork',
+  'killSandbox',
+]);
 
 interface Host {
   id: string;
@@ -46,7 +54,8 @@ function hostsLayout(): { roots: [string, string]; repo: string } {
   const roots = ['host-a', 'host-b'].map((h) => {
     const root = path.join(base, h);
     mkdirSync(path.join(root, '.nightshift'), { recursive: true });
-    for (const d of ['transcripts', 'checkpoints.git']) symlinkSync(path.join(shared, d), path.join(root, '.nightshift', d));
+    for (const d of ['transcripts', 'checkpoints.git'])
+      symlinkSync(path.join(shared, d), path.join(root, '.nightshift', d));
     return root;
   }) as [string, string];
   return { roots, repo: seededRepo(base) };
@@ -83,12 +92,16 @@ async function activityRuns(workflowId: string): Promise<ActivityRun[]> {
   const runs = new Map<number, ActivityRun>();
   for (const e of events) {
     const scheduled = e.activityTaskScheduledEventAttributes;
-    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && scheduled) runs.set(Number(e.eventId), { type: scheduled.activityType!.name!, taskQueue: scheduled.taskQueue!.name! });
+    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && scheduled)
+      runs.set(Number(e.eventId), { type: scheduled.activityType!.name!, taskQueue: scheduled.taskQueue!.name! });
     const started = e.activityTaskStartedEventAttributes;
-    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED && started) runs.get(Number(started.scheduledEventId))!.identity = started.identity ?? undefined;
+    if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED && started)
+      runs.get(Number(started.scheduledEventId))!.identity = started.identity ?? undefined;
     const timedOut = e.activityTaskTimedOutEventAttributes;
     if (e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT && timedOut) {
-      runs.get(Number(timedOut.scheduledEventId))!.timedOut = String(temporal.api.enums.v1.TimeoutType[timedOut.failure?.timeoutFailureInfo?.timeoutType ?? 0]);
+      runs.get(Number(timedOut.scheduledEventId))!.timedOut = String(
+        temporal.api.enums.v1.TimeoutType[timedOut.failure?.timeoutFailureInfo?.timeoutType ?? 0],
+      );
     }
   }
   return [...runs.values()];
@@ -111,14 +124,22 @@ const pidOf = (identity: string | undefined) => Number(identity?.split('@')[0]);
 
 /** Turn t writes t.txt and appends to log.txt; the last turn finishes. */
 function scripted(id: string, turns: number, turn: number): MessagesReply {
-  if (turn === turns) return message([text('Done.'), toolUse(`tu_${id}_fin`, 'finish', { summary: `${id} done`, verification: 'cat log.txt' })], { usage: { input_tokens: 40, output_tokens: 5 } });
+  if (turn === turns)
+    return message(
+      [text('Done.'), toolUse(`tu_${id}_fin`, 'finish', { summary: `${id} done`, verification: 'cat log.txt' })],
+      { usage: { input_tokens: 40, output_tokens: 5 } },
+    );
   return message(
-    [toolUse(`tu_${id}_${turn}_w`, 'write_file', { path: `${turn}.txt`, content: `turn ${turn}\n` }), toolUse(`tu_${id}_${turn}_b`, 'bash', { command: `echo "turn ${turn}" >> log.txt` })],
+    [
+      toolUse(`tu_${id}_${turn}_w`, 'write_file', { path: `${turn}.txt`, content: `turn ${turn}\n` }),
+      toolUse(`tu_${id}_${turn}_b`, 'bash', { command: `echo "turn ${turn}" >> log.txt` }),
+    ],
     { usage: { input_tokens: 40, output_tokens: 5 } },
   );
 }
 
-const taskOf = (req: MessagesRequest) => /Start on task ([\w-]+):/.exec(JSON.stringify(req.body.messages?.[0]?.content ?? ''))?.[1] ?? '?';
+const taskOf = (req: MessagesRequest) =>
+  /Start on task ([\w-]+):/.exec(JSON.stringify(req.body.messages?.[0]?.content ?? ''))?.[1] ?? '?';
 
 test("every activity on a task's sandbox runs on the worker that created it", async () => {
   const { roots, repo } = hostsLayout();
@@ -131,7 +152,12 @@ test("every activity on a task's sandbox runs on the worker that created it", as
     // workflow tasks go to either worker; only the sandbox work is pinned. A paused worker's
     // heartbeats stop too: the production heartbeat timeout (20 s, not the tests' 5 s) keeps
     // its in-flight steps from failing over and over while it is stopped on a loaded machine.
-    const inputs = ['t1', 't2', 't3', 't4'].map((id) => agentInput(agentSpec({ id, repo, model: 'haiku', maxTurns: TURNS + 2 }), { hostScheduleToStartMs: 120_000, heartbeatTimeoutMs: 20_000 }));
+    const inputs = ['t1', 't2', 't3', 't4'].map((id) =>
+      agentInput(agentSpec({ id, repo, model: 'haiku', maxTurns: TURNS + 2 }), {
+        hostScheduleToStartMs: 120_000,
+        heartbeatTimeoutMs: 20_000,
+      }),
+    );
     const handles = [];
     for (const [i, pair] of [inputs.slice(0, 2), inputs.slice(2)].entries()) {
       const paused = hosts[1 - i].worker.child;
@@ -155,10 +181,21 @@ test("every activity on a task's sandbox runs on the worker that created it", as
       assert.ok(creator, `created by one of the two workers (${created.identity})`);
       creators.add(creator.worker.child.pid!);
       const onSandbox = runs.filter((r) => ON_SANDBOX.has(r.type));
-      assert.ok(onSandbox.filter((r) => r.type === 'runTool').length >= 2 * (TURNS - 1), `${input.task.id}: its tool calls are in the history`);
+      assert.ok(
+        onSandbox.filter((r) => r.type === 'runTool').length >= 2 * (TURNS - 1),
+        `${input.task.id}: its tool calls are in the history`,
+      );
       for (const r of onSandbox) {
-        assert.equal(r.taskQueue, hostTaskQueue(creator.id), `${input.task.id}: ${r.type} was queued for the creating host`);
-        assert.equal(pidOf(r.identity), creator.worker.child.pid, `${input.task.id}: ${r.type} ran on the creating worker`);
+        assert.equal(
+          r.taskQueue,
+          hostTaskQueue(creator.id),
+          `${input.task.id}: ${r.type} was queued for the creating host`,
+        );
+        assert.equal(
+          pidOf(r.identity),
+          creator.worker.child.pid,
+          `${input.task.id}: ${r.type} ran on the creating worker`,
+        );
       }
       // The work is on the creator's disk only: the other host never had this sandbox.
       const kept = readFileSync(path.join(results[inputs.indexOf(input)].workDir!, 'log.txt'), 'utf8');
@@ -176,7 +213,10 @@ test("every activity on a task's sandbox runs on the worker that created it", as
 test('a host that dies with its scratch directory: the task rebuilds its sandbox on the other host from its checkpoint and counts the loss', async () => {
   const { roots, repo } = hostsLayout();
   const TURNS = 4;
-  const input = agentInput(agentSpec({ id: 'lost', repo, model: 'haiku', maxTurns: TURNS + 2 }), { heartbeatTimeoutMs: 10_000, hostScheduleToStartMs: 5000 });
+  const input = agentInput(agentSpec({ id: 'lost', repo, model: 'haiku', maxTurns: TURNS + 2 }), {
+    heartbeatTimeoutMs: 10_000,
+    hostScheduleToStartMs: 5000,
+  });
   let hosts: Host[] = [];
   let lostHost: Host | undefined;
   let killing: Promise<void> | undefined;
@@ -210,12 +250,22 @@ test('a host that dies with its scratch directory: the task rebuilds its sandbox
     const recreated = runs.findIndex((r) => r.type === 'recreateAgentSandbox');
     assert.ok(recreated > 0, 'the sandbox was rebuilt');
     assert.ok(
-      runs.slice(0, recreated).some((r) => r.taskQueue === hostTaskQueue(lostHost!.id) && r.timedOut === 'TIMEOUT_TYPE_SCHEDULE_TO_START'),
+      runs
+        .slice(0, recreated)
+        .some((r) => r.taskQueue === hostTaskQueue(lostHost!.id) && r.timedOut === 'TIMEOUT_TYPE_SCHEDULE_TO_START'),
       'an activity waited on the dead host queue until its schedule-to-start timeout',
     );
     for (const r of runs.slice(recreated + 1).filter((x) => ON_SANDBOX.has(x.type))) {
-      assert.equal(r.taskQueue, hostTaskQueue(survivor.id), `${r.type} after the rebuild was queued for the surviving host`);
-      assert.equal(pidOf(r.identity), survivor.worker.child.pid, `${r.type} after the rebuild ran on the surviving host`);
+      assert.equal(
+        r.taskQueue,
+        hostTaskQueue(survivor.id),
+        `${r.type} after the rebuild was queued for the surviving host`,
+      );
+      assert.equal(
+        pidOf(r.identity),
+        survivor.worker.child.pid,
+        `${r.type} after the rebuild ran on the surviving host`,
+      );
     }
     // Turn 1's work came back from the checkpoint; the rest was done on the survivor, each once.
     const workDir = result.workDir!;
@@ -223,7 +273,8 @@ test('a host that dies with its scratch directory: the task rebuilds its sandbox
     assert.equal(readFileSync(path.join(workDir, '1.txt'), 'utf8'), 'turn 1\n');
     assert.equal(readFileSync(path.join(workDir, 'log.txt'), 'utf8'), 'turn 1\nturn 2\nturn 3\n');
     const counts = fake.turnCounts();
-    for (let t = 1; t <= TURNS; t++) assert.ok((counts.get(t) ?? 0) <= (t === 2 ? 2 : 1), `turn ${t} asked ${counts.get(t)} times`);
+    for (let t = 1; t <= TURNS; t++)
+      assert.ok((counts.get(t) ?? 0) <= (t === 2 ? 2 : 1), `turn ${t} asked ${counts.get(t)} times`);
   } finally {
     for (const h of hosts) await h.worker.kill('SIGKILL');
     // The killed workers leave their sandboxes' volumes mounted; the hosts' directory goes with them.

@@ -42,11 +42,30 @@ const DATE = '2026-11-23';
 function scripted(task: string, turn: number): MessagesReply {
   const usage = { input_tokens: 40, output_tokens: 5 };
   if (task === NEXT) {
-    if (turn === 1) return message([toolUse('tu_next_w', 'write_file', { path: 'next.txt', content: 'built on carry\n' })], { usage });
-    return message([text('Done.'), toolUse('tu_next_fin', 'finish', { summary: 'wrote next.txt', verification: 'cat next.txt' })], { usage });
+    if (turn === 1)
+      return message([toolUse('tu_next_w', 'write_file', { path: 'next.txt', content: 'built on carry\n' })], {
+        usage,
+      });
+    return message(
+      [text('Done.'), toolUse('tu_next_fin', 'finish', { summary: 'wrote next.txt', verification: 'cat next.txt' })],
+      { usage },
+    );
   }
-  if (turn === TURNS) return message([text('Done.'), toolUse(`tu_fin`, 'finish', { summary: 'wrote the numbered files', verification: 'cat log.txt' })], { usage });
-  return message([toolUse(`tu_${turn}_w`, 'write_file', { path: `${turn}.txt`, content: `turn ${turn}\n` }), toolUse(`tu_${turn}_b`, 'bash', { command: `echo "turn ${turn}" >> log.txt` })], { usage });
+  if (turn === TURNS)
+    return message(
+      [
+        text('Done.'),
+        toolUse(`tu_fin`, 'finish', { summary: 'wrote the numbered files', verification: 'cat log.txt' }),
+      ],
+      { usage },
+    );
+  return message(
+    [
+      toolUse(`tu_${turn}_w`, 'write_file', { path: `${turn}.txt`, content: `turn ${turn}\n` }),
+      toolUse(`tu_${turn}_b`, 'bash', { command: `echo "turn ${turn}" >> log.txt` }),
+    ],
+    { usage },
+  );
 }
 
 function nightYaml(bare: string): string {
@@ -114,13 +133,21 @@ for (const kill of KILL_POINTS) {
     const store = await PostgresStateStore.open(storeUrl);
     try {
       const hostA = await spawnWorker(
-        { ...hostEnv('a', cluster.addresses[0]), NIGHTSHIFT_TEST_KILL_ON: kill.activity, NIGHTSHIFT_TEST_KILL_DIR: killDir, ...(kill.fromTurn ? { NIGHTSHIFT_TEST_KILL_FROM_TURN: String(kill.fromTurn) } : {}) },
+        {
+          ...hostEnv('a', cluster.addresses[0]),
+          NIGHTSHIFT_TEST_KILL_ON: kill.activity,
+          NIGHTSHIFT_TEST_KILL_DIR: killDir,
+          ...(kill.fromTurn ? { NIGHTSHIFT_TEST_KILL_FROM_TURN: String(kill.fromTurn) } : {}),
+        },
         120_000,
         { entry: KILLING_WORKER },
       );
       workers.push(hostA);
 
-      const clientConfig: NightshiftConfig = { ...clusterConfig(cluster, cluster.addresses[0], roots.client), store: { kind: 'postgres', url: storeUrl } };
+      const clientConfig: NightshiftConfig = {
+        ...clusterConfig(cluster, cluster.addresses[0], roots.client),
+        store: { kind: 'postgres', url: storeUrl },
+      };
       mkdirSync(path.join(roots.client, 'tasks'));
       const night = path.join(roots.client, 'tasks', 'night.yaml');
       writeFileSync(night, nightYaml(bare));
@@ -145,8 +172,18 @@ for (const kill of KILL_POINTS) {
       assert.equal(existsSync(roots.a), false, "host A's directory stayed gone");
 
       // Every model turn was asked and answered exactly once: B took A's turns from the stored transcript.
-      for (let turn = 1; turn <= TURNS; turn++) assert.equal(answered.get(`${TASK}#${turn}`), 1, `${TASK} turn ${turn} answered ${answered.get(`${TASK}#${turn}`) ?? 0} times`);
-      for (const turn of [1, 2]) assert.equal(answered.get(`${NEXT}#${turn}`), 1, `${NEXT} turn ${turn} answered ${answered.get(`${NEXT}#${turn}`) ?? 0} times`);
+      for (let turn = 1; turn <= TURNS; turn++)
+        assert.equal(
+          answered.get(`${TASK}#${turn}`),
+          1,
+          `${TASK} turn ${turn} answered ${answered.get(`${TASK}#${turn}`) ?? 0} times`,
+        );
+      for (const turn of [1, 2])
+        assert.equal(
+          answered.get(`${NEXT}#${turn}`),
+          1,
+          `${NEXT} turn ${turn} answered ${answered.get(`${NEXT}#${turn}`) ?? 0} times`,
+        );
 
       // The branch holds A's turns (restored from the exported checkpoint) and B's, each tool run once.
       assert.ok(task.commit && task.branch, 'the work was committed on a branch');
@@ -159,7 +196,11 @@ for (const kill of KILL_POINTS) {
       assert.equal(git(bare, 'rev-parse', `${next.commit}^`), task.commit, `${NEXT} builds on ${TASK}'s commit`);
       assert.equal(show(next.commit, 'next.txt'), 'built on carry');
       const pulls = gh.pulls(GITHUB_REPO);
-      assert.deepEqual(pulls.map((p) => p.head.sha).sort(), [task.commit, next.commit].sort(), 'one pull request per task');
+      assert.deepEqual(
+        pulls.map((p) => p.head.sha).sort(),
+        [task.commit, next.commit].sort(),
+        'one pull request per task',
+      );
       assert.equal(task.prUrl, pulls.find((p) => p.head.sha === task.commit)?.html_url);
 
       // The morning report outlives both hosts: it is in the store.
@@ -172,7 +213,10 @@ for (const kill of KILL_POINTS) {
       const firstRunId = taskRun.raw.workflowExecutionInfo?.firstRunId;
       assert.ok(firstRunId, 'the server names the first run of the task');
       const transcript = await store.list('transcripts', taskRunKey(taskWorkflowId(batchId, TASK), firstRunId));
-      assert.ok(transcript.includes('prompt.json') && transcript.filter((k) => /^turn-\d+\.json$/.test(k)).length === TURNS, `the transcript is in the store: ${transcript.join(', ')}`);
+      assert.ok(
+        transcript.includes('prompt.json') && transcript.filter((k) => /^turn-\d+\.json$/.test(k)).length === TURNS,
+        `the transcript is in the store: ${transcript.join(', ')}`,
+      );
     } finally {
       for (const w of workers) await w.kill('SIGKILL');
       await store.close();

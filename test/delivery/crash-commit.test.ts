@@ -23,11 +23,17 @@ const server = devServerForFile();
 /** The workspace's leftover delivery files, across every sandbox under `sandboxes`. */
 function deliveryFilesIn(sandboxes: string): string[] {
   if (!existsSync(sandboxes)) return [];
-  return readdirSync(sandboxes)
-    .filter((d) => d.startsWith('sbx-'))
-    // The workspace sits on the sandbox's disk volume when it has one.
-    .flatMap((d) => ['workspace', path.join('volume', 'workspace')].flatMap((ws) => [DELIVERY_PATCH_FILE, DELIVERY_BUNDLE_FILE].map((f) => path.join(sandboxes, d, ws, f))))
-    .filter((f) => existsSync(f));
+  return (
+    readdirSync(sandboxes)
+      .filter((d) => d.startsWith('sbx-'))
+      // The workspace sits on the sandbox's disk volume when it has one.
+      .flatMap((d) =>
+        ['workspace', path.join('volume', 'workspace')].flatMap((ws) =>
+          [DELIVERY_PATCH_FILE, DELIVERY_BUNDLE_FILE].map((f) => path.join(sandboxes, d, ws, f)),
+        ),
+      )
+      .filter((f) => existsSync(f))
+  );
 }
 
 test('SIGKILL mid-commit on a shared root: the rebuilt sandbox delivers the checked work', async () => {
@@ -35,7 +41,13 @@ test('SIGKILL mid-commit on a shared root: the rebuilt sandbox delivers the chec
   const fake = await startFakeAnthropic({ byTurn: (turn) => writesThenFinishes({ 'kept.txt': 'work\n' }, turn) });
   const root = testConfig(server.env).root;
   const sandboxes = path.join(stateDir({ root }), 'sandboxes');
-  const vars = { NIGHTSHIFT_ROOT: root, TEMPORAL_ADDRESS: server.env.address, TEMPORAL_NAMESPACE: 'default', ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
+  const vars = {
+    NIGHTSHIFT_ROOT: root,
+    TEMPORAL_ADDRESS: server.env.address,
+    TEMPORAL_NAMESPACE: 'default',
+    ANTHROPIC_API_KEY: 'sk-test',
+    ANTHROPIC_BASE_URL: fake.url,
+  };
   const workers: WorkerProcess[] = [];
   let leftBehind: string[] = [];
   let crashed: Promise<void> | undefined;
@@ -54,16 +66,26 @@ test('SIGKILL mid-commit on a shared root: the rebuilt sandbox delivers the chec
   }, 2);
   try {
     workers.push(await spawnWorker(vars));
-    const input = agentInput(agentSpec({ id: 'crash-commit', repo: bare }), { heartbeatTimeoutMs: 2000, hostScheduleToStartMs: 3000 });
+    const input = agentInput(agentSpec({ id: 'crash-commit', repo: bare }), {
+      heartbeatTimeoutMs: 2000,
+      hostScheduleToStartMs: 3000,
+    });
     const result = await taskResultOf(await startAgentTask(server.env, input));
     await crashed;
     assert.ok(crashed, 'the worker was killed during the commit');
-    assert.ok(leftBehind.includes(DELIVERY_PATCH_FILE), `the dead attempt left its patch in the workspace (left: ${leftBehind.join(', ')})`);
+    assert.ok(
+      leftBehind.includes(DELIVERY_PATCH_FILE),
+      `the dead attempt left its patch in the workspace (left: ${leftBehind.join(', ')})`,
+    );
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(result.deliveryError, undefined);
     const branch = deliveryBranch(input.batchId, input.date, 'crash-commit');
     assert.equal(git(bare, 'rev-parse', `refs/heads/${branch}`), result.commit, 'the branch reached the remote');
-    assert.deepEqual(git(bare, 'ls-tree', '--name-only', result.commit!).split('\n').sort(), ['CLAUDE.md', 'README.md', 'kept.txt'], 'only the agent work is committed');
+    assert.deepEqual(
+      git(bare, 'ls-tree', '--name-only', result.commit!).split('\n').sort(),
+      ['CLAUDE.md', 'README.md', 'kept.txt'],
+      'only the agent work is committed',
+    );
   } finally {
     clearInterval(watch);
     await crashed?.catch(() => undefined);

@@ -48,7 +48,9 @@ for (const when of ['after GitHub made the PR', 'before GitHub made the PR'] as 
     });
     try {
       workers.push(await spawnWorker(vars));
-      const input = agentInput(agentSpec({ id: 'crash-pr', repo: bare, createPr: true, pullRequest: prSettings() }), { heartbeatTimeoutMs: 2000 });
+      const input = agentInput(agentSpec({ id: 'crash-pr', repo: bare, createPr: true, pullRequest: prSettings() }), {
+        heartbeatTimeoutMs: 2000,
+      });
       branch = deliveryBranch(input.batchId, input.date, 'crash-pr');
       const handle = await startAgentTask(server.env, input);
       const result = await taskResultOf(handle);
@@ -63,7 +65,11 @@ for (const when of ['after GitHub made the PR', 'before GitHub made the PR'] as 
       assert.equal(result.prUrl, pulls[0].html_url);
       assert.equal(pulls[0].head.sha, result.commit);
       const creates = gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls')).length;
-      assert.equal(creates, when === 'after GitHub made the PR' ? 1 : 2, 'the new worker created only if the first had not');
+      assert.equal(
+        creates,
+        when === 'after GitHub made the PR' ? 1 : 2,
+        'the new worker created only if the first had not',
+      );
     } finally {
       for (const w of workers) await w.kill('SIGKILL');
       await fake.close();

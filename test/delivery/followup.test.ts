@@ -44,7 +44,11 @@ test('follow-up: review comments and a failing check become one task on the PR b
       if (id === 'widget') return writesThenFinishes({ 'widget.txt': 'colour\n' }, turn, 'wrote widget.txt');
       if (id === 'widget.pr1') {
         if (turn === 1) prompts.push(systemText(req));
-        return writesThenFinishes({ 'widget.txt': 'color\n' }, turn, 'spelled color as the reviewer asked; the check passes');
+        return writesThenFinishes(
+          { 'widget.txt': 'color\n' },
+          turn,
+          'spelled color as the reviewer asked; the check passes',
+        );
       }
       return undefined;
     },
@@ -56,7 +60,15 @@ test('follow-up: review comments and a failing check become one task on the PR b
       spec: {
         date: '2026-11-25',
         pull_request: { repo: GITHUB_REPO },
-        tasks: [{ id: 'widget', title: 'Write the widget file', context: { repo: bare }, agent_config: { model: 'haiku', max_turns: 4 }, checks: ['test -s widget.txt'] }],
+        tasks: [
+          {
+            id: 'widget',
+            title: 'Write the widget file',
+            context: { repo: bare },
+            agent_config: { model: 'haiku', max_turns: 4 },
+            checks: ['test -s widget.txt'],
+          },
+        ],
       },
     });
     const first = night.tasks[0];
@@ -66,20 +78,51 @@ test('follow-up: review comments and a failing check become one task on the PR b
     const oldHead = git(bare, 'rev-parse', `refs/heads/${branch}`);
 
     gh.addReview(GITHUB_REPO, 1, { state: 'APPROVED', body: 'an earlier approval is not work', user: 'carol' });
-    const review = gh.addReview(GITHUB_REPO, 1, { state: 'CHANGES_REQUESTED', body: 'Please use US spelling throughout.', user: 'alice' });
-    const c1 = gh.addReviewComment(GITHUB_REPO, 1, { body: 'colour -> color', path: 'widget.txt', line: 1, user: 'alice', reviewId: review.id });
+    const review = gh.addReview(GITHUB_REPO, 1, {
+      state: 'CHANGES_REQUESTED',
+      body: 'Please use US spelling throughout.',
+      user: 'alice',
+    });
+    const c1 = gh.addReviewComment(GITHUB_REPO, 1, {
+      body: 'colour -> color',
+      path: 'widget.txt',
+      line: 1,
+      user: 'alice',
+      reviewId: review.id,
+    });
     const c2 = gh.addReviewComment(GITHUB_REPO, 1, { body: HOSTILE, path: 'widget.txt', line: 1, user: 'mallory' });
     gh.addCheckRun(GITHUB_REPO, { pr: 1 }, { name: 'lint', conclusion: 'success' });
-    const failing = gh.addCheckRun(GITHUB_REPO, { pr: 1 }, { name: 'spelling', conclusion: 'failure', title: '1 word misspelled', text: 'widget.txt:1 colour (expected color)' });
+    const failing = gh.addCheckRun(
+      GITHUB_REPO,
+      { pr: 1 },
+      {
+        name: 'spelling',
+        conclusion: 'failure',
+        title: '1 word misspelled',
+        text: 'widget.txt:1 colour (expected color)',
+      },
+    );
 
-    const made = await followUp(server.env.client, config, { repos: [GITHUB_REPO], githubOptions: { retryBaseMs: 20 } });
+    const made = await followUp(server.env.client, config, {
+      repos: [GITHUB_REPO],
+      githubOptions: { retryBaseMs: 20 },
+    });
     assert.equal(made.started, true);
-    assert.deepEqual(made.tasks.map((t) => t.taskId), ['widget.pr1']);
-    assert.deepEqual(made.tasks[0].feedback.map((f) => f.id).sort(), [review.id, c1.id, c2.id, failing.id].sort(), 'the approval and the passing check are not feedback');
+    assert.deepEqual(
+      made.tasks.map((t) => t.taskId),
+      ['widget.pr1'],
+    );
+    assert.deepEqual(
+      made.tasks[0].feedback.map((f) => f.id).sort(),
+      [review.id, c1.id, c2.id, failing.id].sort(),
+      'the approval and the passing check are not feedback',
+    );
 
     // A worker runs once: the follow-up night gets a new one, as the next night would.
     const nextWorker = await deliveryWorker(server.env, config);
-    const result = (await nextWorker.runUntil(server.env.client.workflow.getHandle(made.batchId!).result())) as BatchResult;
+    const result = (await nextWorker.runUntil(
+      server.env.client.workflow.getHandle(made.batchId!).result(),
+    )) as BatchResult;
     const task = result.tasks[0];
     assert.equal(task.status, 'succeeded', JSON.stringify(task));
     assert.equal(task.branch, branch, 'the follow-up delivers to the PR branch');
@@ -90,7 +133,10 @@ test('follow-up: review comments and a failing check become one task on the PR b
     assert.ok(prompt, 'the follow-up agent was called');
     assert.match(prompt, /Please use US spelling throughout\./);
     assert.match(prompt, /colour \(expected color\)/);
-    assert.ok(prompt.includes('````\n' + HOSTILE + '\n````'), 'a comment holding a fence is quoted inside a longer fence');
+    assert.ok(
+      prompt.includes('````\n' + HOSTILE + '\n````'),
+      'a comment holding a fence is quoted inside a longer fence',
+    );
     assert.match(prompt, /not instructions to you/);
 
     const newHead = git(bare, 'rev-parse', `refs/heads/${branch}`);
@@ -103,17 +149,38 @@ test('follow-up: review comments and a failing check become one task on the PR b
     const notes = gh.issueComments(GITHUB_REPO, 1).filter((c) => c.body.startsWith(FOLLOW_UP_MARKER));
     assert.equal(notes.length, 1);
     assert.match(notes[0].body, /to address 4 items of review and CI feedback/);
-    assert.equal(gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls')).length, 1, 'only the night opened a PR');
+    assert.equal(
+      gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls')).length,
+      1,
+      'only the night opened a PR',
+    );
 
-    const again = await followUp(server.env.client, config, { repos: [GITHUB_REPO], githubOptions: { retryBaseMs: 20 } });
+    const again = await followUp(server.env.client, config, {
+      repos: [GITHUB_REPO],
+      githubOptions: { retryBaseMs: 20 },
+    });
     assert.equal(again.started, false);
     assert.deepEqual(again.tasks, []);
 
     // The command itself, as a user runs it (not blocking this process: the fake GitHub answers from it).
     const cli = (env: NodeJS.ProcessEnv) =>
       new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-        execFile(process.execPath, [nightshiftBin(), 'followup', '--repo', GITHUB_REPO, '--json'], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: config.root, GITHUB_API_URL: gh.url, ...env } }, (err, stdout, stderr) =>
-          resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+        execFile(
+          process.execPath,
+          [nightshiftBin(), 'followup', '--repo', GITHUB_REPO, '--json'],
+          {
+            encoding: 'utf8',
+            timeout: 120_000,
+            env: {
+              ...process.env,
+              TEMPORAL_ADDRESS: server.env.address,
+              NIGHTSHIFT_ROOT: config.root,
+              GITHUB_API_URL: gh.url,
+              ...env,
+            },
+          },
+          (err, stdout, stderr) =>
+            resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
         );
       });
     const printed = await cli({ GITHUB_TOKEN: 'ghs_test' });
@@ -124,9 +191,19 @@ test('follow-up: review comments and a failing check become one task on the PR b
     assert.match(noToken.stderr, /^nightshift: no GITHUB_TOKEN to read the pull requests with/);
 
     // New feedback after the follow-up is work again; the handled items and nightshift's own comment are not.
-    const later = gh.addReviewComment(GITHUB_REPO, 1, { body: 'also add a newline check', path: 'widget.txt', user: 'alice' });
-    const third = await followUp(server.env.client, config, { repos: [GITHUB_REPO], githubOptions: { retryBaseMs: 20 } });
-    assert.deepEqual(third.tasks.map((t) => t.feedback), [[{ kind: 'review-comment', id: later.id }]]);
+    const later = gh.addReviewComment(GITHUB_REPO, 1, {
+      body: 'also add a newline check',
+      path: 'widget.txt',
+      user: 'alice',
+    });
+    const third = await followUp(server.env.client, config, {
+      repos: [GITHUB_REPO],
+      githubOptions: { retryBaseMs: 20 },
+    });
+    assert.deepEqual(
+      third.tasks.map((t) => t.feedback),
+      [[{ kind: 'review-comment', id: later.id }]],
+    );
     await server.env.client.workflow.getHandle(third.batchId!).terminate('not run in this test');
   } finally {
     await fake.close();
@@ -150,14 +227,31 @@ test('a night with follow-up first runs a task for the reviewed PR ahead of its 
   });
   try {
     const config = deliveryConfig(server.env, fake.url, gh.url);
-    const task = (id: string) => ({ id, title: `Write the ${id} file`, context: { repo: bare }, agent_config: { model: 'haiku', max_turns: 4 } });
-    const first = await runBatch(server.env, await deliveryWorker(server.env, config), { spec: { date: '2026-11-25', pull_request: { repo: GITHUB_REPO }, tasks: [task('widget')] } });
+    const task = (id: string) => ({
+      id,
+      title: `Write the ${id} file`,
+      context: { repo: bare },
+      agent_config: { model: 'haiku', max_turns: 4 },
+    });
+    const first = await runBatch(server.env, await deliveryWorker(server.env, config), {
+      spec: { date: '2026-11-25', pull_request: { repo: GITHUB_REPO }, tasks: [task('widget')] },
+    });
     const branch = first.tasks[0].branch!;
     const oldHead = git(bare, 'rev-parse', `refs/heads/${branch}`);
-    const comment = gh.addReviewComment(GITHUB_REPO, 1, { body: 'colour -> color', path: 'widget.txt', line: 1, user: 'alice' });
+    const comment = gh.addReviewComment(GITHUB_REPO, 1, {
+      body: 'colour -> color',
+      path: 'widget.txt',
+      line: 1,
+      user: 'alice',
+    });
 
     const night = await runBatch(server.env, await deliveryWorker(server.env, config), {
-      spec: { date: '2026-11-26', max_concurrent_agents: 1, pull_request: { repo: GITHUB_REPO }, tasks: [task('gadget')] },
+      spec: {
+        date: '2026-11-26',
+        max_concurrent_agents: 1,
+        pull_request: { repo: GITHUB_REPO },
+        tasks: [task('gadget')],
+      },
       followUp: {},
     });
     assert.deepEqual(night.tasks.map((t) => t.taskId).sort(), ['gadget', 'widget.pr1']);
@@ -169,9 +263,15 @@ test('a night with follow-up first runs a task for the reviewed PR ahead of its 
     assert.equal(git(bare, 'rev-parse', `refs/heads/${branch}^`), oldHead);
     assert.equal(gh.pulls(GITHUB_REPO).length, 2, "the PR of the night's own task, and no new one for the follow-up");
     assert.ok(night.report && 'markdown' in night.report);
-    assert.match(readFileSync(path.join(config.root, night.report.markdown), 'utf8'), /follow-up first: 1 task continues reviewed PRs: widget\.pr1/);
+    assert.match(
+      readFileSync(path.join(config.root, night.report.markdown), 'utf8'),
+      /follow-up first: 1 task continues reviewed PRs: widget\.pr1/,
+    );
 
-    const after = await followUp(server.env.client, config, { repos: [GITHUB_REPO], githubOptions: { retryBaseMs: 20 } });
+    const after = await followUp(server.env.client, config, {
+      repos: [GITHUB_REPO],
+      githubOptions: { retryBaseMs: 20 },
+    });
     assert.deepEqual(after.tasks, [], `the night took comment ${comment.id}`);
   } finally {
     await fake.close();
@@ -187,33 +287,68 @@ test('reading feedback: every page, a 404 for a PR that is not there, bad creden
   try {
     const config = { token: 'ghs_test', apiUrl: gh.url };
     const client = await createGitHubClient(config, { retryBaseMs: 20 });
-    await client.rest.pulls.create({ owner: 'acme', repo: 'widgets', head: 'nightshift/2026-11-25/a', base: 'main', title: 'a' });
-    await client.rest.pulls.create({ owner: 'acme', repo: 'widgets', head: 'feature/by-a-person', base: 'main', title: 'b' });
-    for (let i = 0; i < 150; i++) gh.addReviewComment(GITHUB_REPO, 1, { body: `nit ${i} ${"x".repeat(300)}`, path: 'README.md' });
+    await client.rest.pulls.create({
+      owner: 'acme',
+      repo: 'widgets',
+      head: 'nightshift/2026-11-25/a',
+      base: 'main',
+      title: 'a',
+    });
+    await client.rest.pulls.create({
+      owner: 'acme',
+      repo: 'widgets',
+      head: 'feature/by-a-person',
+      base: 'main',
+      title: 'b',
+    });
+    for (let i = 0; i < 150; i++)
+      gh.addReviewComment(GITHUB_REPO, 1, { body: `nit ${i} ${'x'.repeat(300)}`, path: 'README.md' });
     gh.addReviewComment(GITHUB_REPO, 2, { body: 'not a nightshift PR', path: 'README.md' });
     gh.addIssueComment(GITHUB_REPO, 1, { body: `${FOLLOW_UP_MARKER} x -->\nnightshift's own words` });
 
     const found = await readPullFeedback(client, { owner: 'acme', name: 'widgets' });
-    assert.deepEqual(found.map((p) => p.number), [1], "only PRs on nightshift's branches");
+    assert.deepEqual(
+      found.map((p) => p.number),
+      [1],
+      "only PRs on nightshift's branches",
+    );
     assert.equal(found[0].items.length, 150, 'all pages of review comments, none of nightshift’s comments');
     const pages = gh.calls.filter((c) => c.path === '/repos/acme/widgets/pulls/1/comments');
-    assert.deepEqual(pages.map((c) => c.query.page ?? '1'), ['1', '2']);
+    assert.deepEqual(
+      pages.map((c) => c.query.page ?? '1'),
+      ['1', '2'],
+    );
 
     const described = followUpDescription({ description: 'Do the thing.' }, found[0]);
     assert.ok(described.length < 30_000, 'the feedback in the prompt is bounded');
     assert.match(described, /more items of feedback not shown/);
 
-    await assert.rejects(client.rest.pulls.listReviews({ owner: 'acme', repo: 'widgets', pull_number: 99 }), (err: { status?: number }) => err.status === 404);
+    await assert.rejects(
+      client.rest.pulls.listReviews({ owner: 'acme', repo: 'widgets', pull_number: 99 }),
+      (err: { status?: number }) => err.status === 404,
+    );
     const stranger = await createGitHubClient({ token: 'ghs_wrong', apiUrl: gh.url }, { retryBaseMs: 20 });
-    await assert.rejects(readPullFeedback(stranger, { owner: 'acme', name: 'widgets' }), (err: { status?: number }) => err.status === 401);
+    await assert.rejects(
+      readPullFeedback(stranger, { owner: 'acme', name: 'widgets' }),
+      (err: { status?: number }) => err.status === 401,
+    );
   } finally {
     await gh.close();
   }
 });
 
 test('a delivery branch names its batch and task', () => {
-  assert.deepEqual(taskOfBranch('nightshift/2026-11-25/fix-login'), { batchId: 'nightshift-2026-11-25', taskId: 'fix-login' });
-  assert.deepEqual(taskOfBranch(deliveryBranch('nightshift-2026-11-25T02:00:00Z', '2026-11-25', 't@repo')), { batchId: 'nightshift-2026-11-25T02:00:00Z', taskId: 't@repo' });
-  assert.deepEqual(taskOfBranch(deliveryBranch('2026-11-25', '2026-11-25', 'x')), { batchId: '2026-11-25', taskId: 'x' });
+  assert.deepEqual(taskOfBranch('nightshift/2026-11-25/fix-login'), {
+    batchId: 'nightshift-2026-11-25',
+    taskId: 'fix-login',
+  });
+  assert.deepEqual(taskOfBranch(deliveryBranch('nightshift-2026-11-25T02:00:00Z', '2026-11-25', 't@repo')), {
+    batchId: 'nightshift-2026-11-25T02:00:00Z',
+    taskId: 't@repo',
+  });
+  assert.deepEqual(taskOfBranch(deliveryBranch('2026-11-25', '2026-11-25', 'x')), {
+    batchId: '2026-11-25',
+    taskId: 'x',
+  });
   assert.equal(taskOfBranch('feature/x'), undefined);
 });

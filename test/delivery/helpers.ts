@@ -11,7 +11,14 @@ import { withModel } from '../agent/helpers';
 
 export const GITHUB_REPO = 'acme/widgets';
 
-export const prSettings = (o: Partial<PullRequestSettings> = {}): PullRequestSettings => ({ repo: GITHUB_REPO, labels: ['nightshift'], reviewers: ['alice'], draft: false, target: 'stacked', ...o });
+export const prSettings = (o: Partial<PullRequestSettings> = {}): PullRequestSettings => ({
+  repo: GITHUB_REPO,
+  labels: ['nightshift'],
+  reviewers: ['alice'],
+  draft: false,
+  target: 'stacked',
+  ...o,
+});
 
 /** A bare repository with `main` (README.md, CLAUDE.md): the task's remote. */
 export function remote(): string {
@@ -20,7 +27,11 @@ export function remote(): string {
 
 /** Git on a test's own repository, with an identity of its own: a fresh machine has no global one. */
 export function git(gitDir: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', '--git-dir', gitDir, ...args], { encoding: 'utf8' }).trim();
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=test', '-c', 'user.email=test@localhost', '--git-dir', gitDir, ...args],
+    { encoding: 'utf8' },
+  ).trim();
 }
 
 /** The task a model request belongs to, read from the first message ("Start on task <id>: ..."). */
@@ -31,9 +42,19 @@ export function taskOf(req: MessagesRequest): string {
 }
 
 /** One turn that writes files, then a turn that finishes. */
-export function writesThenFinishes(files: Record<string, string>, turn: number, summary = 'wrote the files'): MessagesReply {
-  if (turn === 1) return message(Object.entries(files).map(([p, content], i) => toolUse(`tu_w${i}`, 'write_file', { path: p, content })));
-  return message([text('Done.'), toolUse(`tu_fin_${turn}`, 'finish', { summary, verification: 'read the files back' })]);
+export function writesThenFinishes(
+  files: Record<string, string>,
+  turn: number,
+  summary = 'wrote the files',
+): MessagesReply {
+  if (turn === 1)
+    return message(
+      Object.entries(files).map(([p, content], i) => toolUse(`tu_w${i}`, 'write_file', { path: p, content })),
+    );
+  return message([
+    text('Done.'),
+    toolUse(`tu_fin_${turn}`, 'finish', { summary, verification: 'read the files back' }),
+  ]);
 }
 
 export function deliveryConfig(env: TestWorkflowEnvironment, modelUrl: string, githubUrl: string): NightshiftConfig {

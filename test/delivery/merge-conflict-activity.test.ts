@@ -43,13 +43,21 @@ async function setup() {
   const sandboxes = createLocalProvider({ root: path.join(root, '.nightshift', 'sandboxes') });
   const transcripts = new FileTranscriptStore({ dir: path.join(root, 't') });
   const delivery = createDeliveryActivities({ config: { root, github: {} }, sandboxes, transcripts });
-  const agent = createAgentActivities({ config: { root }, sandboxes: routeSandboxes({ local: sandboxes }), transcripts });
+  const agent = createAgentActivities({
+    config: { root },
+    sandboxes: routeSandboxes({ local: sandboxes }),
+    transcripts,
+  });
   const sandbox = (await sandboxes.create({ key: `conflict/${Math.random()}` })) as LocalSandbox;
   return { root, delivery, agent, sandbox, transcripts };
 }
 
 test('the clean merges first, the conflicting one left in progress; a retry changes nothing; the prompt and the marker check follow it', async () => {
-  const { bare, deps } = remoteWith({ a: { 'x.txt': 'from a\n' }, b: { 'x.txt': 'from b\n' }, c: { 'y.txt': 'from c\n' } });
+  const { bare, deps } = remoteWith({
+    a: { 'x.txt': 'from a\n' },
+    b: { 'x.txt': 'from b\n' },
+    c: { 'y.txt': 'from c\n' },
+  });
   const { delivery, agent, sandbox, transcripts } = await setup();
   const task = agentSpec({ id: 't-d', repo: bare, onMergeConflict: 'agent' });
   const input = { workflowId: 'night/t-d', sandboxId: sandbox.id, task, dependencies: deps };
@@ -57,9 +65,19 @@ test('the clean merges first, the conflicting one left in progress; a retry chan
   const wsGit = (...args: string[]) => gitIn(ws, ...args);
 
   const first = await run(delivery.prepareFromDependencies, input);
-  assert.deepEqual(first.conflict, { taskId: 't-b', branch: 'b', commit: deps[1].commit, into: ['t-a', 't-c'], files: ['x.txt'] });
+  assert.deepEqual(first.conflict, {
+    taskId: 't-b',
+    branch: 'b',
+    commit: deps[1].commit,
+    into: ['t-a', 't-c'],
+    files: ['x.txt'],
+  });
   assert.equal(wsGit('rev-parse', 'MERGE_HEAD'), deps[1].commit);
-  assert.deepEqual(wsGit('log', '-1', '--format=%P', 'HEAD').split(' '), [deps[0].commit, deps[2].commit], 'c was merged into a before b was tried again');
+  assert.deepEqual(
+    wsGit('log', '-1', '--format=%P', 'HEAD').split(' '),
+    [deps[0].commit, deps[2].commit],
+    'c was merged into a before b was tried again',
+  );
   const headBefore = wsGit('rev-parse', 'HEAD');
 
   const again = await run(delivery.prepareFromDependencies, input);
@@ -69,27 +87,53 @@ test('the clean merges first, the conflicting one left in progress; a retry chan
 
   await run(agent.prepareAgent, { workflowId: 'night/t-d', sandboxId: sandbox.id, task });
   const prompt = await getJson<PromptRecord>(transcripts, 'night/t-d', keys.prompt);
-  assert.match(prompt!.firstMessage, /^Start on task t-d: [\s\S]*\n\n## Merge conflict: resolve it first\n\n[\s\S]*Merging the branch of t-b \(b\) into the work of t-a, t-c conflicts[\s\S]*: x\.txt\./);
+  assert.match(
+    prompt!.firstMessage,
+    /^Start on task t-d: [\s\S]*\n\n## Merge conflict: resolve it first\n\n[\s\S]*Merging the branch of t-b \(b\) into the work of t-a, t-c conflicts[\s\S]*: x\.txt\./,
+  );
 
-  assert.deepEqual((await run(delivery.checkMergeResolution, { workflowId: 'night/t-d', sandboxId: sandbox.id })).unresolved, ['x.txt']);
+  assert.deepEqual(
+    (await run(delivery.checkMergeResolution, { workflowId: 'night/t-d', sandboxId: sandbox.id })).unresolved,
+    ['x.txt'],
+  );
   await sandbox.writeFile('x.txt', 'from a and b\n');
   const resolved = await run(delivery.checkMergeResolution, { workflowId: 'night/t-d', sandboxId: sandbox.id });
   assert.deepEqual(resolved.unresolved, []);
   assert.equal(resolved.conflict?.taskId, 't-b');
   // A task with no merge left to it has nothing to check.
-  assert.deepEqual(await run(delivery.checkMergeResolution, { workflowId: 'night/other', sandboxId: sandbox.id }), { unresolved: [] });
+  assert.deepEqual(await run(delivery.checkMergeResolution, { workflowId: 'night/other', sandboxId: sandbox.id }), {
+    unresolved: [],
+  });
 });
 
 test('two dependencies that each conflict: the task fails naming both, with or without the agent', async () => {
-  const { bare, deps } = remoteWith({ a: { 'x.txt': 'from a\n' }, b: { 'x.txt': 'from b\n' }, c: { 'x.txt': 'from c\n' } });
+  const { bare, deps } = remoteWith({
+    a: { 'x.txt': 'from a\n' },
+    b: { 'x.txt': 'from b\n' },
+    c: { 'x.txt': 'from c\n' },
+  });
   const { delivery, sandbox } = await setup();
   const task = agentSpec({ id: 't-d', repo: bare, onMergeConflict: 'agent' });
-  await assert.rejects(run(delivery.prepareFromDependencies, { workflowId: 'night/t-d', sandboxId: sandbox.id, task, dependencies: deps }), (err: ApplicationFailure) => {
-    assert.equal(err.type, 'MergeConflict');
-    assert.equal(err.nonRetryable, true);
-    assert.match(err.message, /t-b \(b\) in x\.txt; t-c \(c\) in x\.txt; on_merge_conflict: agent leaves one conflicting merge to the agent, not 2/);
-    return true;
-  });
+  await assert.rejects(
+    run(delivery.prepareFromDependencies, { workflowId: 'night/t-d', sandboxId: sandbox.id, task, dependencies: deps }),
+    (err: ApplicationFailure) => {
+      assert.equal(err.type, 'MergeConflict');
+      assert.equal(err.nonRetryable, true);
+      assert.match(
+        err.message,
+        /t-b \(b\) in x\.txt; t-c \(c\) in x\.txt; on_merge_conflict: agent leaves one conflicting merge to the agent, not 2/,
+      );
+      return true;
+    },
+  );
   const other = await setup();
-  await assert.rejects(run(other.delivery.prepareFromDependencies, { workflowId: 'night/t-e', sandboxId: other.sandbox.id, task: { ...task, onMergeConflict: 'fail' }, dependencies: deps }), /merging t-b \(b\) into t-a conflicts in x\.txt; .*or set on_merge_conflict: agent/);
+  await assert.rejects(
+    run(other.delivery.prepareFromDependencies, {
+      workflowId: 'night/t-e',
+      sandboxId: other.sandbox.id,
+      task: { ...task, onMergeConflict: 'fail' },
+      dependencies: deps,
+    }),
+    /merging t-b \(b\) into t-a conflicts in x\.txt; .*or set on_merge_conflict: agent/,
+  );
 });

@@ -30,7 +30,13 @@ const DEPENDENCIES: Record<string, Record<string, string>> = {
 };
 
 function spec(bare: string) {
-  const task = (id: string, title: string, dependsOn: string[] = []) => ({ id, title, depends_on: dependsOn, context: { repo: bare }, agent_config: { model: 'haiku', max_turns: 6 } });
+  const task = (id: string, title: string, dependsOn: string[] = []) => ({
+    id,
+    title,
+    depends_on: dependsOn,
+    context: { repo: bare },
+    agent_config: { model: 'haiku', max_turns: 6 },
+  });
   return {
     date: DATE,
     max_concurrent_agents: 3,
@@ -44,8 +50,9 @@ function spec(bare: string) {
   };
 }
 
-const firstMessageOf = (req: MessagesRequest) => ((req.body.messages?.[0]?.content as { text: string }[])[0]?.text ?? '');
-const lastContent = (req: MessagesRequest) => JSON.stringify(req.body.messages?.[req.body.messages.length - 1]?.content ?? '');
+const firstMessageOf = (req: MessagesRequest) => (req.body.messages?.[0]?.content as { text: string }[])[0]?.text ?? '';
+const lastContent = (req: MessagesRequest) =>
+  JSON.stringify(req.body.messages?.[req.body.messages.length - 1]?.content ?? '');
 
 async function run(agent004: (turn: number) => MessagesReply) {
   const bare = remote();
@@ -62,8 +69,16 @@ async function run(agent004: (turn: number) => MessagesReply) {
     // The night's default batch, whose branches are nightshift/<date>/<task>.
     const result: BatchResult = await runBatch(server.env, worker, { spec: spec(bare) }, batchIdFor(DATE));
     const by = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
-    for (const id of ['wander-001', 'wander-002', 'wander-003']) assert.equal(by[id].status, 'succeeded', `${id}: ${by[id].error}`);
-    return { by, bare, gh, root: config.root, requests: fake.requests.filter((r) => taskOf(r) === 'wander-004'), result };
+    for (const id of ['wander-001', 'wander-002', 'wander-003'])
+      assert.equal(by[id].status, 'succeeded', `${id}: ${by[id].error}`);
+    return {
+      by,
+      bare,
+      gh,
+      root: config.root,
+      requests: fake.requests.filter((r) => taskOf(r) === 'wander-004'),
+      result,
+    };
   } finally {
     await fake.close();
   }
@@ -71,9 +86,23 @@ async function run(agent004: (turn: number) => MessagesReply) {
 
 test('the agent resolves the conflict by editing the file; the delivered branch is a merge of both dependencies', async () => {
   const { by, bare, gh, root, requests, result } = await run((turn) => {
-    if (turn === 1) return message([text('A merge is in progress.'), toolUse('tu_r', 'read_file', { path: 'src/shared.ts' }), toolUse('tu_s', 'bash', { command: 'git status --short' })]);
-    if (turn === 2) return message([toolUse('tu_w', 'write_file', { path: 'src/shared.ts', content: RESOLVED }), toolUse('tu_a', 'write_file', { path: 'src/app.ts', content: 'export const app = 1;\n' })]);
-    return message([toolUse(`tu_fin_${turn}`, 'finish', { summary: 'resolved src/shared.ts and added the app', verification: 'read it back' })]);
+    if (turn === 1)
+      return message([
+        text('A merge is in progress.'),
+        toolUse('tu_r', 'read_file', { path: 'src/shared.ts' }),
+        toolUse('tu_s', 'bash', { command: 'git status --short' }),
+      ]);
+    if (turn === 2)
+      return message([
+        toolUse('tu_w', 'write_file', { path: 'src/shared.ts', content: RESOLVED }),
+        toolUse('tu_a', 'write_file', { path: 'src/app.ts', content: 'export const app = 1;\n' }),
+      ]);
+    return message([
+      toolUse(`tu_fin_${turn}`, 'finish', {
+        summary: 'resolved src/shared.ts and added the app',
+        verification: 'read it back',
+      }),
+    ]);
   });
   try {
     const t4 = by['wander-004'];
@@ -81,32 +110,60 @@ test('the agent resolves the conflict by editing the file; the delivered branch 
     // The first message names the conflict in a section of its own.
     const first = firstMessageOf(requests[0]);
     assert.match(first, /^Start on task wander-004: Create main component\./);
-    assert.match(first, /## Merge conflict: resolve it first[\s\S]*Merging the branch of wander-003 \(nightshift\/2026-11-23\/wander-003\) into the work of wander-002 conflicts/);
+    assert.match(
+      first,
+      /## Merge conflict: resolve it first[\s\S]*Merging the branch of wander-003 \(nightshift\/2026-11-23\/wander-003\) into the work of wander-002 conflicts/,
+    );
     assert.match(first, /These files hold conflict markers \(<<<<<<<, =======, >>>>>>>\): src\/shared\.ts\./);
     assert.match(first, /Do not run `git add`, `git commit` or `git merge --continue`/);
     // The workspace the agent saw held the merge in progress, markers and all.
     const seen = lastContent(requests[1]);
-    assert.match(seen, /<<<<<<< [^\n]*\\n[\s\S]*owner = \\"nodes\\"[\s\S]*=======[\s\S]*owner = \\"edges\\"[\s\S]*>>>>>>> /);
-    assert.match(seen, /AA src\/shared\.ts/, "git status shows the file both branches added as unmerged");
+    assert.match(
+      seen,
+      /<<<<<<< [^\n]*\\n[\s\S]*owner = \\"nodes\\"[\s\S]*=======[\s\S]*owner = \\"edges\\"[\s\S]*>>>>>>> /,
+    );
+    assert.match(seen, /AA src\/shared\.ts/, 'git status shows the file both branches added as unmerged');
 
     // The delivered branch: a merge commit whose parents are both dependencies' commits.
     const commit = t4.commit!;
     assert.equal(git(bare, 'rev-parse', `refs/heads/nightshift/${DATE}/wander-004`), commit);
-    assert.deepEqual(git(bare, 'log', '-1', '--format=%P', commit).split(' '), [by['wander-002'].commit, by['wander-003'].commit]);
+    assert.deepEqual(git(bare, 'log', '-1', '--format=%P', commit).split(' '), [
+      by['wander-002'].commit,
+      by['wander-003'].commit,
+    ]);
     assert.equal(git(bare, 'show', `${commit}:src/shared.ts`) + '\n', RESOLVED);
     assert.equal(git(bare, 'show', `${commit}:src/app.ts`), 'export const app = 1;');
-    assert.deepEqual(git(bare, 'ls-tree', '-r', '--name-only', commit).split('\n').filter((f) => f.startsWith('src/')), ['src/app.ts', 'src/edges.ts', 'src/nodes.ts', 'src/shared.ts', 'src/types.ts']);
-    assert.match(git(bare, 'log', '-1', '--format=%B', commit), /^nightshift: wander-004: Create main component\n\nresolved src\/shared\.ts[\s\S]*This commit merges wander-003 \(nightshift\/2026-11-23\/wander-003\) into wander-002; the agent resolved the conflicts in src\/shared\.ts\.\n\nNightshift-Task: /);
+    assert.deepEqual(
+      git(bare, 'ls-tree', '-r', '--name-only', commit)
+        .split('\n')
+        .filter((f) => f.startsWith('src/')),
+      ['src/app.ts', 'src/edges.ts', 'src/nodes.ts', 'src/shared.ts', 'src/types.ts'],
+    );
+    assert.match(
+      git(bare, 'log', '-1', '--format=%B', commit),
+      /^nightshift: wander-004: Create main component\n\nresolved src\/shared\.ts[\s\S]*This commit merges wander-003 \(nightshift\/2026-11-23\/wander-003\) into wander-002; the agent resolved the conflicts in src\/shared\.ts\.\n\nNightshift-Task: /,
+    );
     // Against its first parent (002's branch) the change is 003's work, the resolution and the app.
     assert.deepEqual(t4.filesChanged, ['src/app.ts', 'src/edges.ts', 'src/shared.ts']);
     const patch = readFileSync(path.join(root, t4.patchFile!), 'utf8');
-    assert.match(patch, /Subject: \[PATCH\] nightshift: wander-004: Create main component[\s\S]*-export const owner = "nodes";\n\+export const owner = "nodes and edges";/);
+    assert.match(
+      patch,
+      /Subject: \[PATCH\] nightshift: wander-004: Create main component[\s\S]*-export const owner = "nodes";\n\+export const owner = "nodes and edges";/,
+    );
 
     const pr = gh.pulls(GITHUB_REPO).find((p) => p.head.ref === `nightshift/${DATE}/wander-004`)!;
     assert.equal(pr.base.ref, 'main');
-    assert.ok(pr.body.includes('- The delivered commit merges wander-003 (nightshift/2026-11-23/wander-003) into wander-002; the agent resolved the conflicts in src/shared.ts: review those files.'), pr.body);
+    assert.ok(
+      pr.body.includes(
+        '- The delivered commit merges wander-003 (nightshift/2026-11-23/wander-003) into wander-002; the agent resolved the conflicts in src/shared.ts: review those files.',
+      ),
+      pr.body,
+    );
     assert.ok(result.report && 'markdown' in result.report);
-    assert.match(readFileSync(path.join(root, result.report.markdown), 'utf8'), /- note: The delivered commit merges wander-003/);
+    assert.match(
+      readFileSync(path.join(root, result.report.markdown), 'utf8'),
+      /- note: The delivered commit merges wander-003/,
+    );
   } finally {
     await gh.close();
   }
@@ -122,11 +179,21 @@ test('an agent that finishes with conflict markers left fails the task naming th
     const t4 = by['wander-004'];
     assert.equal(requests.length, 2, 'the agent ran');
     assert.equal(t4.status, 'failed');
-    assert.equal(t4.error, "conflict markers are still in src/shared.ts (the merge of wander-003's branch left to the agent); nothing was committed");
+    assert.equal(
+      t4.error,
+      "conflict markers are still in src/shared.ts (the merge of wander-003's branch left to the agent); nothing was committed",
+    );
     assert.equal(t4.commit, undefined);
     assert.equal(t4.prUrl, undefined);
-    assert.throws(() => git(bare, 'rev-parse', '--verify', `refs/heads/nightshift/${DATE}/wander-004`), 'nothing reached the remote');
-    assert.match(readFileSync(path.join(t4.workDir!, 'src/shared.ts'), 'utf8'), /^<<<<<<< /m, 'the work is kept for a person');
+    assert.throws(
+      () => git(bare, 'rev-parse', '--verify', `refs/heads/nightshift/${DATE}/wander-004`),
+      'nothing reached the remote',
+    );
+    assert.match(
+      readFileSync(path.join(t4.workDir!, 'src/shared.ts'), 'utf8'),
+      /^<<<<<<< /m,
+      'the work is kept for a person',
+    );
     assert.equal(gh.pulls(GITHUB_REPO).length, 3);
   } finally {
     await gh.close();

@@ -28,8 +28,17 @@ test('max_prs_per_repo: 2 with five tasks on one repo: two PRs, three patches, t
   const fake = await startFakeAnthropic({
     byTurn: (turn, req) => {
       const id = taskOf(req);
-      if (turn === 1) return message([toolUse(`tu_${id}`, 'write_file', { path: `${id}.txt`, content: Array.from({ length: LINES[id] }, (_, i) => `line ${i}`).join('\n') + '\n' })]);
-      return message([text('Done.'), toolUse(`tu_fin_${id}_${turn}`, 'finish', { summary: `wrote ${id}.txt`, verification: 'cat' })]);
+      if (turn === 1)
+        return message([
+          toolUse(`tu_${id}`, 'write_file', {
+            path: `${id}.txt`,
+            content: Array.from({ length: LINES[id] }, (_, i) => `line ${i}`).join('\n') + '\n',
+          }),
+        ]);
+      return message([
+        text('Done.'),
+        toolUse(`tu_fin_${id}_${turn}`, 'finish', { summary: `wrote ${id}.txt`, verification: 'cat' }),
+      ]);
     },
   });
   try {
@@ -64,7 +73,8 @@ test('max_prs_per_repo: 2 with five tasks on one repo: two PRs, three patches, t
       assert.match(readFileSync(path.join(config.root, t.patchFile!), 'utf8'), new RegExp(`\\+\\+\\+ b/${id}\\.txt`));
       assert.equal(t.deliveryError, undefined, 'the cap is not a delivery problem');
     }
-    for (const [id, n] of Object.entries(LINES)) assert.deepEqual([byId[id].reviewCost?.files, byId[id].reviewCost?.added], [1, n], id);
+    for (const [id, n] of Object.entries(LINES))
+      assert.deepEqual([byId[id].reviewCost?.files, byId[id].reviewCost?.added], [1, n], id);
     for (const pr of pulls) assert.match(pr.body, /\*\*Review cost:\*\* 1 file, \+\d −0 lines; touches no CI config/);
 
     assert.ok(result.report && 'markdown' in result.report);
@@ -74,8 +84,16 @@ test('max_prs_per_repo: 2 with five tasks on one repo: two PRs, three patches, t
     assert.deepEqual(order, ['e', 'b', 'd', 'a', 'c'], 'needs a human first, then smallest review first');
     const table = [...md.matchAll(/^\| (\w) \| /gm)].map((m) => m[1]);
     assert.deepEqual(table, ['e', 'b', 'd', 'a', 'c']);
-    const json = JSON.parse(readFileSync(path.join(config.root, result.report.json), 'utf8')) as { results: { task: string; prCapped?: boolean }[] };
-    assert.deepEqual(json.results.filter((r) => r.prCapped).map((r) => r.task).sort(), [...capped].sort());
+    const json = JSON.parse(readFileSync(path.join(config.root, result.report.json), 'utf8')) as {
+      results: { task: string; prCapped?: boolean }[];
+    };
+    assert.deepEqual(
+      json.results
+        .filter((r) => r.prCapped)
+        .map((r) => r.task)
+        .sort(),
+      [...capped].sort(),
+    );
   } finally {
     await fake.close();
     await gh.close();
@@ -108,7 +126,15 @@ test('review cost of a patch: files, lines, and CI, dependency, migration and au
     '2.43.0',
   ].join('\n');
   const c = reviewCostOf(patch);
-  assert.deepEqual(c, { files: 5, added: 5, removed: 1, ci: ['.github/workflows/ci.yml'], dependencies: ['package.json'], migrations: ['db/migrations/001_add.sql'], sensitive: ['src/auth/session.ts'] });
+  assert.deepEqual(c, {
+    files: 5,
+    added: 5,
+    removed: 1,
+    ci: ['.github/workflows/ci.yml'],
+    dependencies: ['package.json'],
+    migrations: ['db/migrations/001_add.sql'],
+    sensitive: ['src/auth/session.ts'],
+  });
   assert.equal(
     reviewCostLine(c),
     '5 files, +5 −1 lines; touches CI config (.github/workflows/ci.yml), dependency manifests (package.json), migrations (db/migrations/001_add.sql), auth or secrets paths (src/auth/session.ts)',
@@ -118,10 +144,24 @@ test('review cost of a patch: files, lines, and CI, dependency, migration and au
 
 test('PR slots: at most cap holders per repo and night, a holder keeps its slot, concurrent claims never pass the cap', async () => {
   const slots = filePrSlots({ root: tempDir('slots') });
-  const claims = await Promise.all(Array.from({ length: 8 }, (_, i) => slots.claim({ night: 'n1', repo: 'r', holder: `t${i}`, cap: 3 })));
+  const claims = await Promise.all(
+    Array.from({ length: 8 }, (_, i) => slots.claim({ night: 'n1', repo: 'r', holder: `t${i}`, cap: 3 })),
+  );
   assert.equal(claims.filter((c) => c.granted).length, 3);
   const winner = claims.findIndex((c) => c.granted);
-  assert.equal((await slots.claim({ night: 'n1', repo: 'r', holder: `t${winner}`, cap: 3 })).granted, true, 'a retried claim keeps its slot');
-  assert.equal((await slots.claim({ night: 'n1', repo: 'other', holder: 't9', cap: 3 })).granted, true, 'another repo has its own slots');
-  assert.equal((await slots.claim({ night: 'n2', repo: 'r', holder: 't9', cap: 3 })).granted, true, 'another night starts over');
+  assert.equal(
+    (await slots.claim({ night: 'n1', repo: 'r', holder: `t${winner}`, cap: 3 })).granted,
+    true,
+    'a retried claim keeps its slot',
+  );
+  assert.equal(
+    (await slots.claim({ night: 'n1', repo: 'other', holder: 't9', cap: 3 })).granted,
+    true,
+    'another repo has its own slots',
+  );
+  assert.equal(
+    (await slots.claim({ night: 'n2', repo: 'r', holder: 't9', cap: 3 })).granted,
+    true,
+    'another night starts over',
+  );
 });

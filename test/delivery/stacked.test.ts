@@ -20,7 +20,13 @@ const server = devServerForFile();
 const DATE = '2026-11-22';
 
 function wanderSpec(bare: string) {
-  const task = (id: string, title: string, dependsOn: string[] = []) => ({ id, title, depends_on: dependsOn, context: { repo: bare }, agent_config: { model: 'haiku', max_turns: 5 } });
+  const task = (id: string, title: string, dependsOn: string[] = []) => ({
+    id,
+    title,
+    depends_on: dependsOn,
+    context: { repo: bare },
+    agent_config: { model: 'haiku', max_turns: 5 },
+  });
   return {
     date: DATE,
     max_concurrent_agents: 3,
@@ -34,10 +40,14 @@ function wanderSpec(bare: string) {
   };
 }
 
-async function runWander(files: Record<string, Record<string, string>>): Promise<{ result: BatchResult; bare: string; gh: Awaited<ReturnType<typeof startFakeGitHub>>; root: string }> {
+async function runWander(
+  files: Record<string, Record<string, string>>,
+): Promise<{ result: BatchResult; bare: string; gh: Awaited<ReturnType<typeof startFakeGitHub>>; root: string }> {
   const bare = remote();
   const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
-  const fake = await startFakeAnthropic({ byTurn: (turn, req) => writesThenFinishes(files[taskOf(req)], turn, `${taskOf(req)} done`) });
+  const fake = await startFakeAnthropic({
+    byTurn: (turn, req) => writesThenFinishes(files[taskOf(req)], turn, `${taskOf(req)} done`),
+  });
   try {
     const config = deliveryConfig(server.env, fake.url, gh.url);
     const worker = await deliveryWorker(server.env, config);
@@ -69,8 +79,17 @@ test("wander: 002 and 003 start from 001's branch, 004 from a merge of both; PRs
     assert.equal(git(bare, 'rev-parse', `${by['wander-002'].commit}^`), w1, '002 starts from 001');
     assert.equal(git(bare, 'rev-parse', `${by['wander-003'].commit}^`), w1, '003 starts from 001');
     const merge = git(bare, 'rev-parse', `${by['wander-004'].commit}^`);
-    assert.deepEqual(git(bare, 'log', '-1', '--format=%P', merge).split(' '), [by['wander-002'].commit, by['wander-003'].commit], '004 starts from a merge of 002 and 003');
-    assert.deepEqual(git(bare, 'ls-tree', '-r', '--name-only', by['wander-004'].commit!).split('\n').filter((f) => f.startsWith('src/')), ['src/app.ts', 'src/edges.ts', 'src/nodes.ts', 'src/types.ts']);
+    assert.deepEqual(
+      git(bare, 'log', '-1', '--format=%P', merge).split(' '),
+      [by['wander-002'].commit, by['wander-003'].commit],
+      '004 starts from a merge of 002 and 003',
+    );
+    assert.deepEqual(
+      git(bare, 'ls-tree', '-r', '--name-only', by['wander-004'].commit!)
+        .split('\n')
+        .filter((f) => f.startsWith('src/')),
+      ['src/app.ts', 'src/edges.ts', 'src/nodes.ts', 'src/types.ts'],
+    );
     assert.deepEqual(by['wander-004'].filesChanged, ['src/app.ts'], "004's commit holds only its own change");
 
     const pulls = gh.pulls(GITHUB_REPO);
@@ -81,7 +100,10 @@ test("wander: 002 and 003 start from 001's branch, 004 from a merge of both; PRs
     assert.equal(base('wander-003'), `nightshift/${DATE}/wander-001`);
     assert.equal(base('wander-004'), 'main', 'several dependencies: the base, with a note');
     const p4 = pulls.find((p) => p.head.ref.endsWith('wander-004'))!;
-    assert.match(p4.body, /Builds on `wander-002` \(https:\/\/github\.example\/acme\/widgets\/pull\/\d, branch `nightshift\/2026-11-22\/wander-002`\) and `wander-003`/);
+    assert.match(
+      p4.body,
+      /Builds on `wander-002` \(https:\/\/github\.example\/acme\/widgets\/pull\/\d, branch `nightshift\/2026-11-22\/wander-002`\) and `wander-003`/,
+    );
 
     // The morning report: PR links, branches, patches, no problems.
     assert.ok(result.report && 'markdown' in result.report, JSON.stringify(result.report));
@@ -117,14 +139,23 @@ test('a conflicting merge fails the dependent task naming the files; the report 
     assert.equal(by['wander-002'].status, 'succeeded');
     assert.equal(by['wander-003'].status, 'succeeded');
     assert.equal(by['wander-004'].status, 'failed');
-    assert.match(by['wander-004'].error ?? '', /merging wander-003 \(nightshift\/2026-11-22\/wander-003\) into wander-002 conflicts in src\/shared\.ts/);
+    assert.match(
+      by['wander-004'].error ?? '',
+      /merging wander-003 \(nightshift\/2026-11-22\/wander-003\) into wander-002 conflicts in src\/shared\.ts/,
+    );
     assert.equal(by['wander-004'].turns, 0, 'the agent never started');
     assert.equal(gh.pulls(GITHUB_REPO).length, 3);
 
     assert.ok(result.report && 'markdown' in result.report);
     const md = readFileSync(path.join(root, result.report.markdown), 'utf8');
-    assert.match(md, /## Changed the same files side by side\n\n- \*\*wander-002\*\* and \*\*wander-003\*\* both changed `src\/shared\.ts`/);
-    assert.match(md, /\*\*wander-004\*\* \(Create main component\): failed — the branches of its dependencies conflict/);
+    assert.match(
+      md,
+      /## Changed the same files side by side\n\n- \*\*wander-002\*\* and \*\*wander-003\*\* both changed `src\/shared\.ts`/,
+    );
+    assert.match(
+      md,
+      /\*\*wander-004\*\* \(Create main component\): failed — the branches of its dependencies conflict/,
+    );
     const json = JSON.parse(readFileSync(path.join(root, result.report.json), 'utf8'));
     assert.deepEqual(json.overlaps, [{ tasks: ['wander-002', 'wander-003'], files: ['src/shared.ts'] }]);
   } finally {

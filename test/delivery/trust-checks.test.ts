@@ -47,19 +47,33 @@ const firstUserText = (req: MessagesRequest) => {
 };
 const lastToolResult = (req: MessagesRequest) => {
   const msgs = req.body.messages!;
-  return (msgs[msgs.length - 1].content as { type: string; content?: string; is_error?: boolean }[]).find((b) => b.type === 'tool_result');
+  return (msgs[msgs.length - 1].content as { type: string; content?: string; is_error?: boolean }[]).find(
+    (b) => b.type === 'tool_result',
+  );
 };
-const finish = (turn: number): MessagesReply => message([text('Done.'), toolUse(`tu_fin_${turn}`, 'finish', { summary: 'done', verification: 'node --test' })]);
+const finish = (turn: number): MessagesReply =>
+  message([text('Done.'), toolUse(`tu_fin_${turn}`, 'finish', { summary: 'done', verification: 'node --test' })]);
 
 test('a check that already fails on the base is pre-existing: the agent is told, not blamed; PR and report show base vs result', async () => {
-  const bare = remoteWith({ 'test/math.test.js': `${TESTS}test('adds', () => assert.equal(1 + 1, 2));\ntest('broken on main', () => assert.equal(1 + 1, 3));\n` });
+  const bare = remoteWith({
+    'test/math.test.js': `${TESTS}test('adds', () => assert.equal(1 + 1, 2));\ntest('broken on main', () => assert.equal(1 + 1, 3));\n`,
+  });
   const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
-  const fake = await startFakeAnthropic({ byTurn: (turn) => (turn === 1 ? message([toolUse('tu_1', 'write_file', { path: 'greet.js', content: 'module.exports = () => "hi";\n' })]) : finish(turn)) });
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) =>
+      turn === 1
+        ? message([toolUse('tu_1', 'write_file', { path: 'greet.js', content: 'module.exports = () => "hi";\n' })])
+        : finish(turn),
+  });
   try {
     const config = deliveryConfig(server.env, fake.url, gh.url);
     const worker = await deliveryWorker(server.env, config);
     const checks = ['node --test'];
-    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ repo: bare, createPr: true, pullRequest: prSettings(), checks })));
+    const { result } = await runAgentTask(
+      server.env,
+      worker,
+      agentInput(agentSpec({ repo: bare, createPr: true, pullRequest: prSettings(), checks })),
+    );
 
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(result.turns, 2, 'no fix round was spent on a failure the base already had');
@@ -70,16 +84,25 @@ test('a check that already fails on the base is pre-existing: the agent is told,
     assert.equal(r.passed, false);
     assert.deepEqual(r.tests, { total: 2, passed: 1, failed: 1, skipped: 0 });
     assert.deepEqual(r.baseTests, r.tests);
-    assert.match(firstUserText(fake.requests[0]), /already fail on the base[\s\S]*`node --test` \(exit 1\): 1 of 2 tests fail there/);
+    assert.match(
+      firstUserText(fake.requests[0]),
+      /already fail on the base[\s\S]*`node --test` \(exit 1\): 1 of 2 tests fail there/,
+    );
 
     const [pr] = gh.pulls(GITHUB_REPO);
     assert.equal(pr.draft, false);
     assert.doesNotMatch(pr.title, /checks failing/);
     assert.match(pr.body, /\| command \| base \(before the agent\) \| result \|/);
-    assert.match(pr.body, /\| `node --test` \| ❌ failed · 2 tests, 1 failed, 0 skipped \| ❌ exit 1 — pre-existing: it failed on the base too/);
+    assert.match(
+      pr.body,
+      /\| `node --test` \| ❌ failed · 2 tests, 1 failed, 0 skipped \| ❌ exit 1 — pre-existing: it failed on the base too/,
+    );
 
     const report = renderReportMarkdown(reportOf(result));
-    assert.match(report, /`node --test`: base failed \[2 tests, 1 failed, 0 skipped\] → failed \(exit 1\), pre-existing/);
+    assert.match(
+      report,
+      /`node --test`: base failed \[2 tests, 1 failed, 0 skipped\] → failed \(exit 1\), pre-existing/,
+    );
 
     // The base result is cached for the night: a second task on the same commit does not run it again.
     const cached = readdirSync(path.join(stateDir(config), 'baseline-checks', '2026-11-21'));
@@ -91,15 +114,28 @@ test('a check that already fails on the base is pre-existing: the agent is told,
 });
 
 test('an agent that breaks one more test in a check the base already failed is blamed', async () => {
-  const bare = remoteWith({ 'test/math.test.js': `${TESTS}test('adds', () => assert.equal(1 + 1, 2));\ntest('broken on main', () => assert.equal(1 + 1, 3));\n` });
+  const bare = remoteWith({
+    'test/math.test.js': `${TESTS}test('adds', () => assert.equal(1 + 1, 2));\ntest('broken on main', () => assert.equal(1 + 1, 3));\n`,
+  });
   const fake = await startFakeAnthropic({
     byTurn: (turn) =>
-      turn === 1 ? message([toolUse('tu_1', 'write_file', { path: 'test/math.test.js', content: `${TESTS}test('adds', () => assert.equal(1 + 1, 5));\ntest('broken on main', () => assert.equal(1 + 1, 3));\n` })]) : finish(turn),
+      turn === 1
+        ? message([
+            toolUse('tu_1', 'write_file', {
+              path: 'test/math.test.js',
+              content: `${TESTS}test('adds', () => assert.equal(1 + 1, 5));\ntest('broken on main', () => assert.equal(1 + 1, 3));\n`,
+            }),
+          ])
+        : finish(turn),
   });
   try {
     const config = deliveryConfig(server.env, fake.url, 'http://127.0.0.1:9');
     const worker = await deliveryWorker(server.env, config);
-    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ repo: bare, checks: ['node --test'], fixAttempts: 0 })));
+    const { result } = await runAgentTask(
+      server.env,
+      worker,
+      agentInput(agentSpec({ repo: bare, checks: ['node --test'], fixAttempts: 0 })),
+    );
     assert.equal(result.status, 'failed');
     assert.equal(result.checks?.results[0].preExisting, undefined);
     assert.deepEqual(result.checks?.results[0].tests, { total: 2, passed: 0, failed: 2, skipped: 0 });
@@ -110,7 +146,10 @@ test('an agent that breaks one more test in a check the base already failed is b
 
 test('a check that fails once and passes on the rerun is flaky, not failed', async () => {
   const bare = remoteWith({ 'README.md': '# demo\n' });
-  const fake = await startFakeAnthropic({ byTurn: (turn) => (turn === 1 ? message([toolUse('tu_1', 'write_file', { path: 'a.txt', content: 'a\n' })]) : finish(turn)) });
+  const fake = await startFakeAnthropic({
+    byTurn: (turn) =>
+      turn === 1 ? message([toolUse('tu_1', 'write_file', { path: 'a.txt', content: 'a\n' })]) : finish(turn),
+  });
   try {
     const config = deliveryConfig(server.env, fake.url, 'http://127.0.0.1:9');
     const worker = await deliveryWorker(server.env, config);
@@ -140,25 +179,36 @@ for (const scenario of [
   },
   {
     name: 'adds .skip',
-    change: toolUse('tu_1', 'write_file', { path: 'test/b.test.js', content: `${TESTS}test.skip('one', () => assert.ok(false));\ntest('two', () => assert.ok(true));\n` }),
+    change: toolUse('tu_1', 'write_file', {
+      path: 'test/b.test.js',
+      content: `${TESTS}test.skip('one', () => assert.ok(false));\ntest('two', () => assert.ok(true));\n`,
+    }),
     // Seen twice: in the runner's counts and in the line the agent added.
     kinds: ['newly-skipped', 'newly-skipped'],
   },
   {
     name: 'makes the test command run zero tests',
     // Out of the runner's reach: node --test finds no test files at all.
-    change: toolUse('tu_1', 'bash', { command: 'mkdir later && mv test/a.test.js later/a.js && mv test/b.test.js later/b.js' }),
+    change: toolUse('tu_1', 'bash', {
+      command: 'mkdir later && mv test/a.test.js later/a.js && mv test/b.test.js later/b.js',
+    }),
     kinds: ['test-file-deleted', 'test-file-deleted', 'zero-tests'],
   },
 ]) {
   test(`an agent that ${scenario.name}: flagged, told once with a fix round, delivered as a labelled draft`, async () => {
     const bare = remoteWith({ 'test/a.test.js': TWO_TESTS, 'test/b.test.js': TWO_TESTS });
     const gh = await startFakeGitHub({ repos: { [GITHUB_REPO]: { bare } } });
-    const fake = await startFakeAnthropic({ byTurn: (turn) => (turn === 1 ? message([scenario.change]) : finish(turn)) });
+    const fake = await startFakeAnthropic({
+      byTurn: (turn) => (turn === 1 ? message([scenario.change]) : finish(turn)),
+    });
     try {
       const config = deliveryConfig(server.env, fake.url, gh.url);
       const worker = await deliveryWorker(server.env, config);
-      const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ repo: bare, createPr: true, pullRequest: prSettings(), checks: ['node --test'] })));
+      const { result } = await runAgentTask(
+        server.env,
+        worker,
+        agentInput(agentSpec({ repo: bare, createPr: true, pullRequest: prSettings(), checks: ['node --test'] })),
+      );
 
       assert.equal(result.turns, 3, 'finish, the one round after being told, finish again');
       const told = lastToolResult(fake.requests[2])!;
@@ -172,7 +222,10 @@ for (const scenario of [
       assert.ok(pr.labels.some((l) => l.name === TEST_INTEGRITY_LABEL));
       assert.match(pr.title, /^\[tests weakened\] /);
       assert.match(pr.body.split('## Checks')[0], /## ⚠️ Tests look weakened/, 'the finding comes before the checks');
-      assert.match(renderReportMarkdown(reportOf(result)), /## Needs a human\n\n- \*\*agent-1\*\* \(Add a greeting module\): tests look weakened/);
+      assert.match(
+        renderReportMarkdown(reportOf(result)),
+        /## Needs a human\n\n- \*\*agent-1\*\* \(Add a greeting module\): tests look weakened/,
+      );
     } finally {
       await fake.close();
       await gh.close();
@@ -184,7 +237,13 @@ test('an agent told of weakened tests that restores them is delivered normally',
   const bare = remoteWith({ 'test/a.test.js': TWO_TESTS });
   const fake = await startFakeAnthropic({
     byTurn: (turn) => {
-      if (turn === 1) return message([toolUse('tu_1', 'write_file', { path: 'test/a.test.js', content: `${TESTS}test.skip('one', () => {});\ntest('two', () => {});\n` })]);
+      if (turn === 1)
+        return message([
+          toolUse('tu_1', 'write_file', {
+            path: 'test/a.test.js',
+            content: `${TESTS}test.skip('one', () => {});\ntest('two', () => {});\n`,
+          }),
+        ]);
       if (turn === 3) return message([toolUse('tu_3', 'write_file', { path: 'test/a.test.js', content: TWO_TESTS })]);
       return finish(turn);
     },
@@ -192,17 +251,26 @@ test('an agent told of weakened tests that restores them is delivered normally',
   try {
     const config = deliveryConfig(server.env, fake.url, 'http://127.0.0.1:9');
     const worker = await deliveryWorker(server.env, config);
-    const { result } = await runAgentTask(server.env, worker, agentInput(agentSpec({ repo: bare, checks: ['node --test'] })));
+    const { result } = await runAgentTask(
+      server.env,
+      worker,
+      agentInput(agentSpec({ repo: bare, checks: ['node --test'] })),
+    );
     assert.equal(result.status, 'succeeded', result.error);
     assert.equal(result.turns, 4);
     assert.equal(result.checks?.integrity, undefined);
-    assert.equal(result.checks?.fixRounds, 0, 'the integrity round is not one of the checks\' fix rounds');
+    assert.equal(result.checks?.fixRounds, 0, "the integrity round is not one of the checks' fix rounds");
   } finally {
     await fake.close();
   }
 });
 
 function reportOf(result: TaskResult): BatchStatus {
-  return { batchId: 'nightshift-2026-11-21', date: '2026-11-21', state: 'completed', startedAt: 0, tasks: [{ ...result, title: 'Add a greeting module', workflowId: 'w' }] };
+  return {
+    batchId: 'nightshift-2026-11-21',
+    date: '2026-11-21',
+    state: 'completed',
+    startedAt: 0,
+    tasks: [{ ...result, title: 'Add a greeting module', workflowId: 'w' }],
+  };
 }
-

@@ -25,9 +25,13 @@ function night(marker: string) {
   };
 }
 
-async function untilSlowRuns(handle: { query: (q: typeof batchStatusQuery) => Promise<{ tasks: { taskId: string; status: string }[] }> }) {
+async function untilSlowRuns(handle: {
+  query: (q: typeof batchStatusQuery) => Promise<{ tasks: { taskId: string; status: string }[] }>;
+}) {
   // And `quick` has ended: on a loaded machine its sandbox can take longer than `slow` takes to start.
-  const ready = (tasks: { taskId: string; status: string }[]) => tasks.some((t) => t.taskId === 'slow' && t.status === 'running') && tasks.some((t) => t.taskId === 'quick' && t.status === 'succeeded');
+  const ready = (tasks: { taskId: string; status: string }[]) =>
+    tasks.some((t) => t.taskId === 'slow' && t.status === 'running') &&
+    tasks.some((t) => t.taskId === 'quick' && t.status === 'succeeded');
   while (!ready((await handle.query(batchStatusQuery)).tasks)) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 500)); // let the command start
 }
@@ -38,15 +42,26 @@ test('cancelBatch: running tasks are cancelled and their command killed, the res
   const worker = await testWorker(server.env, config);
   const id = uniqueBatchId();
   const { cancelled, result } = await worker.runUntil(async () => {
-    const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ spec: night(marker) }] });
+    const handle = await server.env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: id,
+      args: [{ spec: night(marker) }],
+    });
     await untilSlowRuns(handle);
     const c = await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason: 'going home' }] });
     return { cancelled: c, result: (await handle.result()) as BatchResult };
   });
-  assert.deepEqual(cancelled.map((t) => `${t.taskId}:${t.status}`), ['quick:succeeded', 'slow:cancelled', 'after-slow:cancelled']);
+  assert.deepEqual(
+    cancelled.map((t) => `${t.taskId}:${t.status}`),
+    ['quick:succeeded', 'slow:cancelled', 'after-slow:cancelled'],
+  );
   const by = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
   assert.equal(by.slow.error, 'night cancelled: going home');
-  assert.equal(by['after-slow'].error, 'night cancelled: going home', 'a task not started is cancelled with the reason');
+  assert.equal(
+    by['after-slow'].error,
+    'night cancelled: going home',
+    'a task not started is cancelled with the reason',
+  );
   assert.ok(result.report && 'markdown' in result.report, JSON.stringify(result.report));
   assert.match(readFileSync(path.join(config.root, result.report.markdown), 'utf8'), /night cancelled: going home/);
   await new Promise((r) => setTimeout(r, 1000));
@@ -59,14 +74,22 @@ test('cancelled through Temporal: the batch ends Cancelled, after recording ever
   const worker = await testWorker(server.env, config);
   const id = uniqueBatchId();
   const status = await worker.runUntil(async () => {
-    const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ spec: night(marker) }] });
+    const handle = await server.env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: id,
+      args: [{ spec: night(marker) }],
+    });
     await untilSlowRuns(handle);
     await handle.cancel();
     await assert.rejects(handle.result(), (err) => err instanceof WorkflowFailedError);
     assert.equal((await handle.describe()).status.name, 'CANCELLED');
     return readBatch(server.env.client, id);
   });
-  assert.deepEqual(status.tasks.map((t) => `${t.taskId}:${t.status}`), ['quick:succeeded', 'slow:cancelled', 'after-slow:cancelled'], 'status still shows the task table');
+  assert.deepEqual(
+    status.tasks.map((t) => `${t.taskId}:${t.status}`),
+    ['quick:succeeded', 'slow:cancelled', 'after-slow:cancelled'],
+    'status still shows the task table',
+  );
   assert.equal(status.error, 'cancelled');
   assert.ok(status.report && 'markdown' in status.report, JSON.stringify(status.report));
   assert.match(readFileSync(path.join(config.root, status.report.markdown), 'utf8'), /slow \| cancelled/);

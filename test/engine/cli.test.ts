@@ -20,7 +20,8 @@ const { temporal, nightshift } = cli;
  * running before it starts the task's workflow), or its first workflow task has not run (the
  * server holds the query a moment, then refuses it). Anything else fails the test.
  */
-const NOT_ANSWERING_YET = /workflow not found|not ready to handle|workflow task (has not|not) (been )?(completed|started)/i;
+const NOT_ANSWERING_YET =
+  /workflow not found|not ready to handle|workflow task (has not|not) (been )?(completed|started)/i;
 
 /**
  * A workflow's `status` query through the Temporal CLI, or undefined while it cannot answer.
@@ -29,7 +30,16 @@ const NOT_ANSWERING_YET = /workflow not found|not ready to handle|workflow task 
 async function cliStatus<T>(workflowId: string): Promise<T | undefined> {
   let stdout: string;
   try {
-    ({ stdout } = await temporal('workflow', 'query', '--workflow-id', workflowId, '--type', 'status', '--output', 'json'));
+    ({ stdout } = await temporal(
+      'workflow',
+      'query',
+      '--workflow-id',
+      workflowId,
+      '--type',
+      'status',
+      '--output',
+      'json',
+    ));
   } catch (err) {
     if (NOT_ANSWERING_YET.test((err as { stderr?: string }).stderr ?? '')) return undefined;
     throw err;
@@ -51,16 +61,48 @@ async function until<T>(what: string, read: () => Promise<T | undefined>, done: 
 
 test('temporal workflow start / query status / update cancelTask, by their public names', async () => {
   const id = uniqueBatchId();
-  writeFileSync(path.join(cli.root, 'tasks', 'slow.yaml'), 'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n');
-  await temporal('workflow', 'start', '--type', 'nightlyBatch', '--task-queue', 'nightshift', '--workflow-id', id, '--input', '{"tasksFile":"tasks/slow.yaml"}');
+  writeFileSync(
+    path.join(cli.root, 'tasks', 'slow.yaml'),
+    'tasks:\n  - id: slow\n    command: sleep 30\n  - id: quick\n    command: echo hi\n',
+  );
+  await temporal(
+    'workflow',
+    'start',
+    '--type',
+    'nightlyBatch',
+    '--task-queue',
+    'nightshift',
+    '--workflow-id',
+    id,
+    '--input',
+    '{"tasksFile":"tasks/slow.yaml"}',
+  );
   // The task's own workflow answering shows it started; the batch marks it running a step before that.
-  const task = await until('the slow task', () => cliStatus<{ taskId: string; status: string }>(`${id}/slow`), (t) => t.status === 'running');
+  const task = await until(
+    'the slow task',
+    () => cliStatus<{ taskId: string; status: string }>(`${id}/slow`),
+    (t) => t.status === 'running',
+  );
   assert.equal(task.taskId, 'slow');
-  const status = await until('the batch', () => cliStatus<BatchStatus>(id), (s) => (s.tasks ?? []).some((t) => t.taskId === 'slow' && t.status === 'running'));
+  const status = await until(
+    'the batch',
+    () => cliStatus<BatchStatus>(id),
+    (s) => (s.tasks ?? []).some((t) => t.taskId === 'slow' && t.status === 'running'),
+  );
   assert.equal(status.batchId, id);
   assert.equal(status.source, 'tasks/slow.yaml');
 
-  await temporal('workflow', 'update', 'execute', '--workflow-id', id, '--name', 'cancelTask', '--input', '{"taskId":"slow","reason":"not tonight"}');
+  await temporal(
+    'workflow',
+    'update',
+    'execute',
+    '--workflow-id',
+    id,
+    '--name',
+    'cancelTask',
+    '--input',
+    '{"taskId":"slow","reason":"not tonight"}',
+  );
   const result = await cli.env.client.workflow.getHandle(id).result();
   assert.deepEqual(
     result.tasks.map((t: { taskId: string; status: string }) => `${t.taskId}:${t.status}`),
@@ -71,9 +113,15 @@ test('temporal workflow start / query status / update cancelTask, by their publi
   // until then it is short, or empty, which the CLI prints as null.
   const listed = async () => {
     const { stdout } = await temporal('workflow', 'list', '--query', `NightshiftBatch='${id}'`, '--output', 'json');
-    return ((JSON.parse(stdout) as { execution: { workflowId: string } }[] | null) ?? []).map((w) => w.execution.workflowId).sort();
+    return ((JSON.parse(stdout) as { execution: { workflowId: string } }[] | null) ?? [])
+      .map((w) => w.execution.workflowId)
+      .sort();
   };
-  assert.deepEqual(await until('the batch\'s workflows in the list', listed, (ids) => ids.length >= 3), [id, `${id}/quick`, `${id}/slow`]);
+  assert.deepEqual(await until("the batch's workflows in the list", listed, (ids) => ids.length >= 3), [
+    id,
+    `${id}/quick`,
+    `${id}/slow`,
+  ]);
 });
 
 test('nightshift validate: exit 3 and every problem; the plan for a good file', async () => {
@@ -105,7 +153,10 @@ test('nightshift start --wait --json runs the example night; status --json reads
   const started = await nightshift('start', 'tasks/night.yaml', '--workflow-id', id, '--wait', '--json');
   const final: BatchStatus = JSON.parse(started.stdout);
   assert.equal(final.state, 'completed');
-  assert.deepEqual(final.tasks.map((t) => t.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  assert.deepEqual(
+    final.tasks.map((t) => t.status),
+    ['succeeded', 'succeeded', 'succeeded', 'succeeded'],
+  );
   const status: BatchStatus = JSON.parse((await nightshift('status', id, '--json')).stdout);
   assert.equal(status.batchId, id);
   assert.equal(status.tasks[0].summary, 'wrote src/types.ts');
@@ -114,11 +165,20 @@ test('nightshift start --wait --json runs the example night; status --json reads
   await assert.rejects(nightshift('start', 'tasks/night.yaml', '--workflow-id', id), /already exists/);
 
   // The batch wrote its morning report; `nightshift report` writes the same files on demand.
-  assert.deepEqual(status.report, { markdown: `results/${id}-report.md`, json: `results/${id}.json`, junit: `results/${id}.junit.xml` });
+  assert.deepEqual(status.report, {
+    markdown: `results/${id}-report.md`,
+    json: `results/${id}.json`,
+    junit: `results/${id}.junit.xml`,
+  });
   const md = readFileSync(path.join(cli.root, 'results', `${id}-report.md`), 'utf8');
   assert.match(md, /4 tasks: 4 succeeded, 0 failed, 0 skipped, 0 need a human\./);
   rmSync(path.join(cli.root, 'results'), { recursive: true });
-  const { report: printed, ...written } = JSON.parse((await nightshift('report', id, '--json')).stdout) as { markdown: string; json: string; junit: string; report: { results: unknown[] } };
+  const { report: printed, ...written } = JSON.parse((await nightshift('report', id, '--json')).stdout) as {
+    markdown: string;
+    json: string;
+    junit: string;
+    report: { results: unknown[] };
+  };
   assert.deepEqual(written, status.report);
   assert.equal(printed.results.length, 4);
   assert.equal(JSON.parse(readFileSync(path.join(cli.root, written.json), 'utf8')).results.length, 4);

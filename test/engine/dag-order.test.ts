@@ -20,7 +20,12 @@ after(async () => {
   await shutdownIsolation();
 });
 
-const sleepTask = (id: string, deps: string[], seconds = 1.5) => ({ id, title: id, depends_on: deps, command: `sleep ${seconds}` });
+const sleepTask = (id: string, deps: string[], seconds = 1.5) => ({
+  id,
+  title: id,
+  depends_on: deps,
+  command: `sleep ${seconds}`,
+});
 
 test('Wander DAG: 002 and 003 overlap after 001; 004 starts after both', async () => {
   const config = testConfig(env);
@@ -35,12 +40,22 @@ test('Wander DAG: 002 and 003 overlap after 001; 004 starts after both', async (
     ],
   };
   const result: BatchResult = await worker.runUntil(
-    env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId(), args: [{ spec }] }),
+    env.client.workflow.execute('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: uniqueBatchId(),
+      args: [{ spec }],
+    }),
   );
   const t = Object.fromEntries(result.tasks.map((r) => [r.taskId, r]));
   for (const r of result.tasks) assert.equal(r.status, 'succeeded', `${r.taskId}: ${r.error}`);
   assert.ok(t['wander-002'].startedAt! >= t['wander-001'].endedAt!, '002 starts after 001 ends');
   assert.ok(t['wander-003'].startedAt! >= t['wander-001'].endedAt!, '003 starts after 001 ends');
-  assert.ok(t['wander-002'].startedAt! < t['wander-003'].endedAt! && t['wander-003'].startedAt! < t['wander-002'].endedAt!, '002 and 003 overlap');
-  assert.ok(t['wander-004'].startedAt! >= Math.max(t['wander-002'].endedAt!, t['wander-003'].endedAt!), '004 starts after both');
+  assert.ok(
+    t['wander-002'].startedAt! < t['wander-003'].endedAt! && t['wander-003'].startedAt! < t['wander-002'].endedAt!,
+    '002 and 003 overlap',
+  );
+  assert.ok(
+    t['wander-004'].startedAt! >= Math.max(t['wander-002'].endedAt!, t['wander-003'].endedAt!),
+    '004 starts after both',
+  );
 });

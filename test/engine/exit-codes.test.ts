@@ -32,7 +32,10 @@ before(async () => {
   root = testConfig(env).root;
   mkdirSync(path.join(root, 'tasks'), { recursive: true });
   writeFileSync(path.join(root, 'tasks', 'ok.yaml'), 'tasks:\n  - id: hello\n    command: echo hello\n');
-  writeFileSync(path.join(root, 'tasks', 'fails.yaml'), 'tasks:\n  - id: broken\n    command: exit 3\n  - id: fine\n    command: echo fine\n');
+  writeFileSync(
+    path.join(root, 'tasks', 'fails.yaml'),
+    'tasks:\n  - id: broken\n    command: exit 3\n  - id: fine\n    command: echo fine\n',
+  );
   writeFileSync(path.join(root, 'tasks', 'bad.yaml'), 'tasks:\n  - id: a\n    depends_on: [b]\n');
 });
 
@@ -56,8 +59,19 @@ function nightshift(args: string[], extraEnv: Record<string, string> = {}): Prom
     execFile(
       process.execPath,
       [nightshiftBin(), ...args],
-      { cwd: root, encoding: 'utf8', env: { ...process.env, TEMPORAL_ADDRESS: env.address, NIGHTSHIFT_ROOT: root, NIGHTSHIFT_DEBUG: '', ...extraEnv } },
-      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, ms: Date.now() - t0 }),
+      {
+        cwd: root,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.address,
+          NIGHTSHIFT_ROOT: root,
+          NIGHTSHIFT_DEBUG: '',
+          ...extraEnv,
+        },
+      },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr, ms: Date.now() - t0 }),
     );
   });
 }
@@ -88,7 +102,10 @@ test('no worker: start --wait, status, report and questions say so within second
   const started = await nightshift(['start', 'tasks/ok.yaml', '--workflow-id', id]);
   assert.equal(started.code, 0, started.stderr);
   assert.match(started.stdout, new RegExp(`started ${id}`));
-  assert.match(started.stderr, /note: no worker is polling task queue nightshift; start one with `npm run worker`; the batch waits until one does/);
+  assert.match(
+    started.stderr,
+    /note: no worker is polling task queue nightshift; start one with `npm run worker`; the batch waits until one does/,
+  );
 
   for (const args of [['status', id], ['report', id], ['questions']]) {
     const r = await nightshift(args);
@@ -122,19 +139,45 @@ test('every row of the exit-code table', async () => {
   // 1: the intake rejected a file that does not validate.
   mkdirSync(path.join(root, 'intake', 'pending'), { recursive: true });
   writeFileSync(path.join(root, 'intake', 'pending', 'good.yaml'), 'id: good\ncommand: echo good\n');
-  writeFileSync(path.join(root, 'intake', 'pending', 'rejected.yaml'), 'id: rejected\ndepends_on: [nowhere]\nnot_a_field: 1\n');
-  const once = await nightshift(['start', '--mode', 'once', 'intake', '--wait', '--workflow-id', uniqueBatchId('intake')]);
+  writeFileSync(
+    path.join(root, 'intake', 'pending', 'rejected.yaml'),
+    'id: rejected\ndepends_on: [nowhere]\nnot_a_field: 1\n',
+  );
+  const once = await nightshift([
+    'start',
+    '--mode',
+    'once',
+    'intake',
+    '--wait',
+    '--workflow-id',
+    uniqueBatchId('intake'),
+  ]);
   assert.equal(once.code, 1, once.stdout + once.stderr);
   noStack(once);
 
   // 2: usage: one line and a hint, not the whole help.
-  for (const args of [['start'], ['start', 'tasks/ok.yaml', '--no-such-flag'], ['no-such-command'], ['cancel'], ['budget', 'raise', 'b', 'lots']]) {
+  for (const args of [
+    ['start'],
+    ['start', 'tasks/ok.yaml', '--no-such-flag'],
+    ['no-such-command'],
+    ['cancel'],
+    ['budget', 'raise', 'b', 'lots'],
+  ]) {
     const r = await nightshift(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.doesNotMatch(r.stderr, /Commands:|Options:/, `${args.join(' ')} reprinted the help:\n${r.stderr}`);
     noStack(r);
   }
-  const cron = await nightshift(['schedule', 'create', '--cron', 'every night at two', '--tasks', 'tasks/ok.yaml', '--id', uniqueBatchId('sched')]);
+  const cron = await nightshift([
+    'schedule',
+    'create',
+    '--cron',
+    'every night at two',
+    '--tasks',
+    'tasks/ok.yaml',
+    '--id',
+    uniqueBatchId('sched'),
+  ]);
   assert.equal(cron.code, 2, cron.stderr);
   assert.match(cron.stderr, /^nightshift: .*every night at two/m);
   noStack(cron);

@@ -30,10 +30,19 @@ const server = devServerForFile();
  * settlement (when the first task ends, so not beside the batch's report as in the other
  * file, whose first attempt the same death would take), simple mode.
  */
-const TYPES = ['recordQuestion', 'recordAnswer', 'recreateAgentSandbox', 'pushWork', 'openPullRequest', 'settleDaily', 'simpleModelCall'];
+const TYPES = [
+  'recordQuestion',
+  'recordAnswer',
+  'recreateAgentSandbox',
+  'pushWork',
+  'openPullRequest',
+  'settleDaily',
+  'simpleModelCall',
+];
 
 const usage = { input_tokens: 40, output_tokens: 5 };
-const finish = (turn: number, summary: string) => message([text('Done.'), toolUse(`tu_f${turn}`, 'finish', { summary, verification: 'read it back' })], { usage });
+const finish = (turn: number, summary: string) =>
+  message([text('Done.'), toolUse(`tu_f${turn}`, 'finish', { summary, verification: 'read it back' })], { usage });
 
 test('after a worker dies at the start of a question, sandbox, delivery or simple-mode activity, its next attempt starts within 30 s', async () => {
   const config = testConfig(server.env);
@@ -48,15 +57,37 @@ test('after a worker dies at the start of a question, sandbox, delivery or simpl
   const fake = await startFakeAnthropic({
     byTurn: (turn, req: MessagesRequest) => {
       if (JSON.stringify(req.body.tools ?? []).includes('"write_files"')) {
-        return message([toolUse('tu_s', 'write_files', { files: [{ path: 'simple.txt', content: 'simple\n' }], summary: 'wrote simple.txt' })], { usage });
+        return message(
+          [
+            toolUse('tu_s', 'write_files', {
+              files: [{ path: 'simple.txt', content: 'simple\n' }],
+              summary: 'wrote simple.txt',
+            }),
+          ],
+          { usage },
+        );
       }
       const task = taskOf(req);
       if (task === 'ask') {
-        if (turn === 1) return message([text('I need a decision.'), toolUse('tu_ask', 'ask_human', { context: 'Two names fit.', question: 'Call it a or b?', options: ['a', 'b'], impact: 'The file name.', assumption: 'a' })], { usage });
+        if (turn === 1)
+          return message(
+            [
+              text('I need a decision.'),
+              toolUse('tu_ask', 'ask_human', {
+                context: 'Two names fit.',
+                question: 'Call it a or b?',
+                options: ['a', 'b'],
+                impact: 'The file name.',
+                assumption: 'a',
+              }),
+            ],
+            { usage },
+          );
         return finish(turn, 'named it');
       }
       if (task === 'lost') {
-        if (turn === 1) return message([toolUse('tu_l1', 'write_file', { path: 'plan.md', content: 'step one\n' })], { usage });
+        if (turn === 1)
+          return message([toolUse('tu_l1', 'write_file', { path: 'plan.md', content: 'step one\n' })], { usage });
         if (turn === 2) {
           // The task's sandbox disappears while the model thinks: the next tool call rebuilds it.
           const gone = readdirSync(sandboxesDir).filter((d) => d.startsWith('sbx-') && d.includes('-lost-'));
@@ -66,7 +97,8 @@ test('after a worker dies at the start of a question, sandbox, delivery or simpl
         }
         return finish(turn, 'kept going');
       }
-      if (turn === 1) return message([toolUse('tu_d', 'write_file', { path: 'delivered.txt', content: 'delivered\n' })], { usage });
+      if (turn === 1)
+        return message([toolUse('tu_d', 'write_file', { path: 'delivered.txt', content: 'delivered\n' })], { usage });
       return finish(turn, 'wrote delivered.txt');
     },
   });
@@ -92,12 +124,33 @@ test('after a worker dies at the start of a question, sandbox, delivery or simpl
     const night = (tasks: object[]) => {
       const batchId = uniqueBatchId('recovery');
       const spec = { max_cost_usd: 5, daily_max_cost_usd: 20, max_concurrent_agents: 4, tasks };
-      return { batchId, started: server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: batchId, args: [{ spec }] }) };
+      return {
+        batchId,
+        started: server.env.client.workflow.start('nightlyBatch', {
+          taskQueue: TASK_QUEUE,
+          workflowId: batchId,
+          args: [{ spec }],
+        }),
+      };
     };
     const first = night([
       { id: 'ask', title: 'Name a file', description: 'Ask which name to use.', context: { repo: 'repo' }, ...agent },
-      { id: 'lost', title: 'Survive a lost sandbox', description: 'Write plan.md, then read it.', context: { repo: 'repo' }, ...agent },
-      { id: 'deliver', title: 'Deliver a file', description: 'Write delivered.txt.', context: { repo: bare }, pull_request: { repo: GITHUB_REPO }, ...agent, on_completion: { create_pr: true } },
+      {
+        id: 'lost',
+        title: 'Survive a lost sandbox',
+        description: 'Write plan.md, then read it.',
+        context: { repo: 'repo' },
+        ...agent,
+      },
+      {
+        id: 'deliver',
+        title: 'Deliver a file',
+        description: 'Write delivered.txt.',
+        context: { repo: bare },
+        pull_request: { repo: GITHUB_REPO },
+        ...agent,
+        on_completion: { create_pr: true },
+      },
     ]);
     const handle = await first.started;
 
@@ -118,16 +171,35 @@ test('after a worker dies at the start of a question, sandbox, delivery or simpl
     );
     assert.ok(deleted.length >= 1, 'the test removed the lost task sandbox');
     const delivered = result.tasks.find((t) => t.taskId === 'deliver')!;
-    assert.equal(git(bare, 'rev-parse', `refs/heads/${delivered.branch}`), delivered.commit, 'the branch reached the remote');
+    assert.equal(
+      git(bare, 'rev-parse', `refs/heads/${delivered.branch}`),
+      delivered.commit,
+      'the branch reached the remote',
+    );
     assert.equal(gh.pulls(GITHUB_REPO).length, 1, 'one PR, however many times openPullRequest started');
     const killedPr = JSON.parse(readFileSync(path.join(killDir, 'openPullRequest.json'), 'utf8')) as KillRecord;
-    assert.equal(killedPr.workflowId, taskWorkflowId(first.batchId, 'deliver'), 'the openPullRequest killed was the one on the loopback GitHub');
+    assert.equal(
+      killedPr.workflowId,
+      taskWorkflowId(first.batchId, 'deliver'),
+      'the openPullRequest killed was the one on the loopback GitHub',
+    );
 
     // The simple-mode call gets a night to itself: its next attempt waits for a heartbeat
     // timeout and then a reservation (a workflow task and an activity), so another death in
     // that window, from a kill meant for another type, would add its own timeout to the
     // measurement.
-    const second = night([{ id: 'simple', title: 'Write simple.txt', description: 'Write simple.txt.', context: { repo: 'repo' }, simple_mode: true, model_api: 'messages', agent_config: { model: 'haiku' }, on_completion: { create_pr: false } }]);
+    const second = night([
+      {
+        id: 'simple',
+        title: 'Write simple.txt',
+        description: 'Write simple.txt.',
+        context: { repo: 'repo' },
+        simple_mode: true,
+        model_api: 'messages',
+        agent_config: { model: 'haiku' },
+        on_completion: { create_pr: false },
+      },
+    ]);
     const simple = (await (await second.started).result()) as BatchResult;
     assert.deepEqual(
       simple.tasks.map((t) => `${t.taskId}:${t.status}`),

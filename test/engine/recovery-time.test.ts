@@ -52,8 +52,16 @@ test('after a worker dies at the start of any activity, its next attempt starts 
   const fake = await startFakeAnthropic({
     byTurn: (turn) =>
       turn === 1
-        ? message([toolUse('tu_w', 'write_file', { path: 'a.txt', content: 'a\n' }), toolUse('tu_b', 'bash', { command: 'cat a.txt' })], { usage: { input_tokens: 40, output_tokens: 5 } })
-        : message([text('Done.'), toolUse('tu_f', 'finish', { summary: 'wrote a.txt', verification: 'cat a.txt' })], { usage: { input_tokens: 40, output_tokens: 5 } }),
+        ? message(
+            [
+              toolUse('tu_w', 'write_file', { path: 'a.txt', content: 'a\n' }),
+              toolUse('tu_b', 'bash', { command: 'cat a.txt' }),
+            ],
+            { usage: { input_tokens: 40, output_tokens: 5 } },
+          )
+        : message([text('Done.'), toolUse('tu_f', 'finish', { summary: 'wrote a.txt', verification: 'cat a.txt' })], {
+            usage: { input_tokens: 40, output_tokens: 5 },
+          }),
   });
   const hook = await startRecordingServer({ kind: 'webhook' });
   const vars = {
@@ -73,11 +81,22 @@ test('after a worker dies at the start of any activity, its next attempt starts 
       max_cost_usd: 5,
       daily_max_cost_usd: 20,
       tasks: [
-        { id: 'agent', title: 'Write a.txt', description: 'Write a.txt with one line.', context: { repo: 'repo' }, agent_config: { model: 'haiku', max_turns: 6 }, checks: ['test -f a.txt'] },
+        {
+          id: 'agent',
+          title: 'Write a.txt',
+          description: 'Write a.txt with one line.',
+          context: { repo: 'repo' },
+          agent_config: { model: 'haiku', max_turns: 6 },
+          checks: ['test -f a.txt'],
+        },
         { id: 'cmd', title: 'A command', command: 'echo command ran' },
       ],
     };
-    const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId('recovery'), args: [{ spec }] });
+    const handle = await server.env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: uniqueBatchId('recovery'),
+      args: [{ spec }],
+    });
     const result = (await handle.result()) as BatchResult;
     assert.deepEqual(
       result.tasks.map((t) => `${t.taskId}:${t.status}`),

@@ -24,18 +24,29 @@ after(async () => {
 });
 
 /** Each run's continue-as-new input, first run to last, as the server recorded it, with its size. */
-async function carriedInputs(workflowId: string, firstRunId: string): Promise<{ carried: CarriedBatchState; bytes: number }[]> {
+async function carriedInputs(
+  workflowId: string,
+  firstRunId: string,
+): Promise<{ carried: CarriedBatchState; bytes: number }[]> {
   const out: { carried: CarriedBatchState; bytes: number }[] = [];
-  for (let runId: string | undefined = firstRunId; runId; ) {
+  for (let runId: string | undefined = firstRunId; runId;) {
     let next: string | undefined;
     let nextPageToken: Uint8Array | undefined;
     do {
-      const page = await server.env.client.workflowService.getWorkflowExecutionHistory({ namespace: server.env.namespace ?? 'default', execution: { workflowId, runId }, maximumPageSize: 50, nextPageToken });
+      const page = await server.env.client.workflowService.getWorkflowExecutionHistory({
+        namespace: server.env.namespace ?? 'default',
+        execution: { workflowId, runId },
+        maximumPageSize: 50,
+        nextPageToken,
+      });
       for (const e of page.history?.events ?? []) {
         const attrs = e.workflowExecutionContinuedAsNewEventAttributes;
         const data = attrs?.input?.payloads?.[0]?.data;
         if (!attrs || !data) continue;
-        out.push({ carried: (JSON.parse(Buffer.from(data).toString('utf8')) as { carried: CarriedBatchState }).carried, bytes: data.length });
+        out.push({
+          carried: (JSON.parse(Buffer.from(data).toString('utf8')) as { carried: CarriedBatchState }).carried,
+          bytes: data.length,
+        });
         next = attrs.newExecutionRunId ?? undefined;
       }
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
@@ -64,10 +75,18 @@ test('a night past several continue-as-new boundaries carries no results, and it
     { id: 'after-broken', depends_on: ['broken'], command: loggedCommand('after-broken', 0) },
   ];
   const workflowId = uniqueBatchId('results-ref');
-  const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: { max_concurrent_agents: 3, tasks }, historyEventLimit: 30 }] });
+  const handle = await server.env.client.workflow.start('nightlyBatch', {
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [{ spec: { max_concurrent_agents: 3, tasks }, historyEventLimit: 30 }],
+  });
   const result: BatchResult = await worker.runUntil(handle.result());
 
-  const expected = Object.fromEntries([...ids.map((id) => [id, 'succeeded']), ['broken', 'failed'], ['after-broken', 'skipped']]);
+  const expected = Object.fromEntries([
+    ...ids.map((id) => [id, 'succeeded']),
+    ['broken', 'failed'],
+    ['after-broken', 'skipped'],
+  ]);
   // Runs continued as new: each carried the key to the results, each task's state, no result.
   const carried = await carriedInputs(workflowId, handle.firstExecutionRunId);
   assert.ok(carried.length >= 2, `expected at least two continue-as-new, got ${carried.length}`);
@@ -80,18 +99,24 @@ test('a night past several continue-as-new boundaries carries no results, and it
     assert.ok(bytes < 2_000, `carried ${bytes} bytes`);
   }
   const last = carried[carried.length - 1].carried;
-  assert.ok([...last.states!].some((ch) => ch !== '.'), 'the last carry knows tasks that ended');
+  assert.ok(
+    [...last.states!].some((ch) => ch !== '.'),
+    'the last carry knows tasks that ended',
+  );
 
   // The batch's result lists every task (a small night reads the earlier runs' back) and names where they are.
   assert.deepEqual(Object.fromEntries(result.tasks.map((t) => [t.taskId, t.status])), expected);
   assert.deepEqual(result.stored?.results, { batchId: workflowId, night: handle.firstExecutionRunId });
   assert.equal(result.stored?.taskCount, tasks.length);
-  for (const t of result.tasks.filter((t) => t.status !== 'skipped')) assert.ok(t.startedAt && t.endedAt && t.endedAt >= t.startedAt, `${t.taskId} has its times`);
+  for (const t of result.tasks.filter((t) => t.status !== 'skipped'))
+    assert.ok(t.startedAt && t.endedAt && t.endedAt >= t.startedAt, `${t.taskId} has its times`);
   assert.match(result.tasks.find((t) => t.taskId === 'after-broken')!.error!, /dependency broken failed/);
 
   // The report, written from the store, has every task's own result.
   assert.ok(result.report && 'json' in result.report, JSON.stringify(result.report));
-  const report = JSON.parse(readFileSync(path.join(config.root, result.report.json), 'utf8')) as { results: ReportRecord[] };
+  const report = JSON.parse(readFileSync(path.join(config.root, result.report.json), 'utf8')) as {
+    results: ReportRecord[];
+  };
   assert.deepEqual(Object.fromEntries(report.results.map((r) => [r.task, r.state])), expected);
   assert.deepEqual(
     report.results.map((r) => r.task),
@@ -123,17 +148,31 @@ test('a night past several continue-as-new boundaries carries no results, and it
   const starts = readLog(config.root)
     .filter((e) => e.kind === 'start')
     .map((e) => e.id);
-  assert.deepEqual([...starts].sort(), tasks.filter((t) => t.id !== 'after-broken').map((t) => t.id).sort());
+  assert.deepEqual(
+    [...starts].sort(),
+    tasks
+      .filter((t) => t.id !== 'after-broken')
+      .map((t) => t.id)
+      .sort(),
+  );
 });
 
 test('a large night that continued as new points to its results; the client reads them from the store', async () => {
   const config = testConfig(server.env);
   const worker = await testWorker(server.env, config);
-  const tasks = Array.from({ length: 10 }, (_, i) => ({ id: `big${i}`, depends_on: i % 2 ? [`big${i - 1}`] : [], command: loggedCommand(`big${i}`, 0) }));
+  const tasks = Array.from({ length: 10 }, (_, i) => ({
+    id: `big${i}`,
+    depends_on: i % 2 ? [`big${i - 1}`] : [],
+    command: loggedCommand(`big${i}`, 0),
+  }));
   const workflowId = uniqueBatchId('results-ref-large');
   // Past 4 tasks the night counts as large: its result does not list them.
   const result: BatchResult = await worker.runUntil(
-    server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec: { max_concurrent_agents: 3, tasks }, historyEventLimit: 30, inlineResultsMaxTasks: 4 }] }),
+    server.env.client.workflow.execute('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [{ spec: { max_concurrent_agents: 3, tasks }, historyEventLimit: 30, inlineResultsMaxTasks: 4 }],
+    }),
   );
   assert.deepEqual(result.tasks, []);
   assert.equal(result.stored?.taskCount, 10);
@@ -147,7 +186,9 @@ test('a large night that continued as new points to its results; the client read
   );
   for (const t of status.tasks) assert.ok(t.startedAt && t.endedAt, `${t.taskId} has its times`);
   assert.ok(result.report && 'json' in result.report);
-  const report = JSON.parse(readFileSync(path.join(config.root, result.report.json), 'utf8')) as { results: ReportRecord[] };
+  const report = JSON.parse(readFileSync(path.join(config.root, result.report.json), 'utf8')) as {
+    results: ReportRecord[];
+  };
   assert.deepEqual(
     report.results.map((r) => [r.task, r.state, r.startedAt]),
     status.tasks.map((t) => [t.taskId, t.status, new Date(t.startedAt!).toISOString()]),

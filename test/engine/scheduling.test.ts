@@ -25,7 +25,10 @@ test('never more than max_concurrent_agents tasks run at once, and the cap is re
   const worker = await testWorker(env, config);
   const tasks = Array.from({ length: 10 }, (_, i) => ({ id: `t${i}`, command: loggedCommand(`t${i}`, 0.6) }));
   const result = await runBatch(env, worker, { spec: { max_concurrent_agents: 3, tasks } });
-  assert.deepEqual(result.tasks.map((t) => t.status), Array(10).fill('succeeded'));
+  assert.deepEqual(
+    result.tasks.map((t) => t.status),
+    Array(10).fill('succeeded'),
+  );
   assert.equal(maxInFlight(readLog(config.root)), 3);
 });
 
@@ -33,9 +36,15 @@ test('ready tasks start in priority order (lower first), then file order', async
   const config = testConfig(env);
   const worker = await testWorker(env, config);
   const priorities = { a: 5, b: 1, c: 3, d: 1, e: 'low', f: 'high' } as const;
-  const tasks = Object.entries(priorities).map(([id, priority]) => ({ id, priority, command: loggedCommand(id, 0.05) }));
+  const tasks = Object.entries(priorities).map(([id, priority]) => ({
+    id,
+    priority,
+    command: loggedCommand(id, 0.05),
+  }));
   await runBatch(env, worker, { spec: { max_concurrent_agents: 1, tasks } });
-  const order = readLog(config.root).filter((e) => e.kind === 'start').map((e) => e.id);
+  const order = readLog(config.root)
+    .filter((e) => e.kind === 'start')
+    .map((e) => e.id);
   // high = 1, normal = 5, low = 9; ties keep file order
   assert.deepEqual(order, ['b', 'd', 'f', 'c', 'a', 'e']);
 });
@@ -79,13 +88,21 @@ test('cancelTask stops a running task and its process, and skips its dependents'
   };
   const workflowId = uniqueBatchId();
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [{ spec }] });
+    const handle = await env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId,
+      args: [{ spec }],
+    });
     while (!(await handle.query(batchStatusQuery)).tasks.some((t) => t.taskId === 'slow' && t.status === 'running')) {
       await new Promise((r) => setTimeout(r, 100));
     }
     while (!commandRunning(sleeper)) await new Promise((r) => setTimeout(r, 100)); // the command runs
-    await assert.rejects(handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: 'nope' }] }), (err: Error) => /no task "nope"/.test((err.cause as Error).message));
-    const cancelled = await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: 'slow', reason: 'not tonight' }] });
+    await assert.rejects(handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId: 'nope' }] }), (err: Error) =>
+      /no task "nope"/.test((err.cause as Error).message),
+    );
+    const cancelled = await handle.executeUpdate(cancelTaskUpdate, {
+      args: [{ taskId: 'slow', reason: 'not tonight' }],
+    });
     assert.equal(cancelled.status, 'cancelled');
     const result: BatchResult = await handle.result();
     const by = Object.fromEntries(result.tasks.map((t) => [t.taskId, t]));
@@ -98,7 +115,10 @@ test('cancelTask stops a running task and its process, and skips its dependents'
 
 test('an invalid task file fails the batch with every problem listed, and starts no task', async () => {
   const config = testConfig(env);
-  writeFileSync(path.join(config.root, 'bad.yaml'), 'tasks:\n  - id: a\n    depends_on: [zz]\n  - id: a\n    max_turns: 3\n');
+  writeFileSync(
+    path.join(config.root, 'bad.yaml'),
+    'tasks:\n  - id: a\n    depends_on: [zz]\n  - id: a\n    max_turns: 3\n',
+  );
   const worker = await testWorker(env, config);
   const workflowId = uniqueBatchId();
   await assert.rejects(runBatch(env, worker, { tasksFile: 'bad.yaml' }, workflowId), (err: unknown) => {
@@ -110,21 +130,39 @@ test('an invalid task file fails the batch with every problem listed, and starts
     return true;
   });
   const children = [];
-  for await (const wf of env.client.workflow.list({ query: `WorkflowType='agentTask'` })) if (wf.workflowId.startsWith(workflowId)) children.push(wf);
+  for await (const wf of env.client.workflow.list({ query: `WorkflowType='agentTask'` }))
+    if (wf.workflowId.startsWith(workflowId)) children.push(wf);
   assert.equal(children.length, 0);
 });
 
 test('past the history limit the batch drains, continues as new, and still runs every task once', async () => {
   const config = testConfig(env);
   const worker = await testWorker(env, config);
-  const tasks = Array.from({ length: 12 }, (_, i) => ({ id: `c${i}`, depends_on: i % 3 ? [`c${i - 1}`] : [], command: loggedCommand(`c${i}`, 0) }));
+  const tasks = Array.from({ length: 12 }, (_, i) => ({
+    id: `c${i}`,
+    depends_on: i % 3 ? [`c${i - 1}`] : [],
+    command: loggedCommand(`c${i}`, 0),
+  }));
   const workflowId = uniqueBatchId();
-  const result = await runBatch(env, worker, { spec: { max_concurrent_agents: 4, tasks }, historyEventLimit: 40 }, workflowId);
-  assert.deepEqual(result.tasks.map((t) => t.status), Array(12).fill('succeeded'));
-  const starts = readLog(config.root).filter((e) => e.kind === 'start').map((e) => e.id);
+  const result = await runBatch(
+    env,
+    worker,
+    { spec: { max_concurrent_agents: 4, tasks }, historyEventLimit: 40 },
+    workflowId,
+  );
+  assert.deepEqual(
+    result.tasks.map((t) => t.status),
+    Array(12).fill('succeeded'),
+  );
+  const starts = readLog(config.root)
+    .filter((e) => e.kind === 'start')
+    .map((e) => e.id);
   assert.equal(starts.length, 12);
   assert.equal(new Set(starts).size, 12);
   const runs = [];
   for await (const wf of env.client.workflow.list({ query: `WorkflowId='${workflowId}'` })) runs.push(wf.status.name);
-  assert.ok(runs.filter((s) => s === 'CONTINUED_AS_NEW').length >= 1 && runs.includes('COMPLETED'), `expected continue-as-new, got ${runs}`);
+  assert.ok(
+    runs.filter((s) => s === 'CONTINUED_AS_NEW').length >= 1 && runs.includes('COMPLETED'),
+    `expected continue-as-new, got ${runs}`,
+  );
 });

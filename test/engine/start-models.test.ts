@@ -24,7 +24,14 @@ function nightshift(root: string, args: string[], env: Record<string, string>): 
   return run(process.execPath, [BIN, ...args], {
     cwd: root,
     encoding: 'utf8',
-    env: { ...process.env, TEMPORAL_ADDRESS: server.env.address, NIGHTSHIFT_ROOT: root, NIGHTSHIFT_MODELS_FILE: '', NIGHTSHIFT_DEBUG: '', ...env },
+    env: {
+      ...process.env,
+      TEMPORAL_ADDRESS: server.env.address,
+      NIGHTSHIFT_ROOT: root,
+      NIGHTSHIFT_MODELS_FILE: '',
+      NIGHTSHIFT_DEBUG: '',
+      ...env,
+    },
   }).then(
     (r) => ({ code: 0, ...r }),
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
@@ -32,16 +39,22 @@ function nightshift(root: string, args: string[], env: Record<string, string>): 
 }
 
 async function exists(id: string): Promise<boolean> {
-  return server.env.client.workflow.getHandle(id).describe().then(
-    () => true,
-    (err: unknown) => (err instanceof WorkflowNotFoundError ? false : Promise.reject(err)),
-  );
+  return server.env.client.workflow
+    .getHandle(id)
+    .describe()
+    .then(
+      () => true,
+      (err: unknown) => (err instanceof WorkflowNotFoundError ? false : Promise.reject(err)),
+    );
 }
 
 test('start refuses a model the API does not offer, and starts when the API cannot be asked', async () => {
   const { root } = testConfig(server.env);
   mkdirSync(path.join(root, 'tasks'));
-  writeFileSync(path.join(root, 'tasks', 'night.yaml'), 'date: 2026-11-29\ntasks:\n  - { id: plain }\n  - { id: typo, agent_config: { model: claude-sonet-5-5 } }\n');
+  writeFileSync(
+    path.join(root, 'tasks', 'night.yaml'),
+    'date: 2026-11-29\ntasks:\n  - { id: plain }\n  - { id: typo, agent_config: { model: claude-sonet-5-5 } }\n',
+  );
   writeFileSync(path.join(root, 'tasks', 'good.yaml'), 'date: 2026-11-29\ntasks:\n  - { id: plain }\n');
   const fake = await startFakeAnthropic({ models: ['claude-sonnet-5-5', 'claude-haiku-5-5', 'claude-opus-5-5'] });
   const env = { ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
@@ -49,7 +62,10 @@ test('start refuses a model the API does not offer, and starts when the API cann
     const refused = uniqueBatchId('start-models');
     const bad = await nightshift(root, ['start', 'tasks/night.yaml', '--workflow-id', refused], env);
     assert.equal(bad.code, 3, bad.stderr);
-    assert.match(bad.stderr, /tasks\/night\.yaml:4 typo: model: the model API does not offer "claude-sonet-5-5"; did you mean claude-sonnet-5-5/);
+    assert.match(
+      bad.stderr,
+      /tasks\/night\.yaml:4 typo: model: the model API does not offer "claude-sonet-5-5"; did you mean claude-sonnet-5-5/,
+    );
     assert.equal(await exists(refused), false, 'nothing was started');
 
     const started = uniqueBatchId('start-models');

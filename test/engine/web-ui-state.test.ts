@@ -28,7 +28,11 @@ test('a failed task ends as a Failed workflow; the batch keeps its result and sk
     ],
   };
   const { result, details } = await worker.runUntil(async () => {
-    const handle = await server.env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ spec }] });
+    const handle = await server.env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: id,
+      args: [{ spec }],
+    });
     const r: BatchResult = await handle.result();
     const meta = (await handle.query(METADATA_QUERY)) as { currentDetails?: string };
     return { result: r, details: meta.currentDetails ?? '' };
@@ -38,7 +42,7 @@ test('a failed task ends as a Failed workflow; the batch keeps its result and sk
   assert.equal(by.fine.status, 'succeeded');
   assert.equal(by.broken.status, 'failed');
   assert.match(by.broken.error ?? '', /command exited with 3: first line\nsecond \| line costs \$5 of \$10/);
-  assert.ok(by.broken.endedAt, 'the batch has the task\'s own result, with its timing');
+  assert.ok(by.broken.endedAt, "the batch has the task's own result, with its timing");
   assert.equal(by.after.status, 'skipped');
 
   const statusOf = async (wf: string) => (await server.env.client.workflow.getHandle(wf).describe()).status.name;
@@ -53,6 +57,9 @@ test('a failed task ends as a Failed workflow; the batch keeps its result and sk
   for (const row of table) assert.match(row, /^\|.*\|$/, `a row broke out of the table: ${JSON.stringify(row)}`);
   assert.equal(table.length, 2 + 3, 'header, rule and one row per task that ran or was skipped');
   assert.ok(details.includes('\\$0.00 of \\$10.00'), details);
-  assert.ok(table.some((r) => r.includes('first line second \\| line costs \\$5 of \\$10')), details);
+  assert.ok(
+    table.some((r) => r.includes('first line second \\| line costs \\$5 of \\$10')),
+    details,
+  );
   assert.doesNotMatch(details.replace(/\\\$/g, ''), /\$/, 'no unescaped dollar sign left for the math renderer');
 });

@@ -33,7 +33,11 @@ test('SIGKILL of the worker mid-batch: a new worker finishes the batch, finished
   };
   const first = await spawnWorker(workerEnv);
   workers.push(first);
-  const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId(), args: [{ spec }] });
+  const handle = await env.client.workflow.start('nightlyBatch', {
+    taskQueue: TASK_QUEUE,
+    workflowId: uniqueBatchId(),
+    args: [{ spec }],
+  });
 
   let finishedBeforeKill: string[] = [];
   for (;;) {
@@ -49,7 +53,10 @@ test('SIGKILL of the worker mid-batch: a new worker finishes the batch, finished
   const second = await spawnWorker(workerEnv);
   workers.push(second);
   const result: BatchResult = await handle.result();
-  assert.deepEqual(result.tasks.map((t) => `${t.taskId}:${t.status}`), ids.map((id) => `${id}:succeeded`));
+  assert.deepEqual(
+    result.tasks.map((t) => `${t.taskId}:${t.status}`),
+    ids.map((id) => `${id}:succeeded`),
+  );
 
   // Each task's kept work holds the log of the attempt that finished it: a rerun would have started after the kill.
   const starts = readLog(root).filter((e) => e.kind === 'start');
@@ -58,5 +65,9 @@ test('SIGKILL of the worker mid-batch: a new worker finishes the batch, finished
     assert.equal(own.length, 1, `${id} ran once`);
     assert.ok(own[0].ns < killedAt, `${id} finished before the kill and must not run again`);
   }
-  for (const id of ids) assert.ok(starts.some((e) => e.id === id), `${id} ran`);
+  for (const id of ids)
+    assert.ok(
+      starts.some((e) => e.id === id),
+      `${id} ran`,
+    );
 });

@@ -33,7 +33,11 @@ function freePort(): Promise<number> {
 
 async function commandNight(env: TestWorkflowEnvironment, id: string): Promise<BatchResult> {
   const spec = { tasks: [{ id, title: id, command: `echo ${id} ran` }] };
-  return (await env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId('lifecycle'), args: [{ spec }] })) as BatchResult;
+  return (await env.client.workflow.execute('nightlyBatch', {
+    taskQueue: TASK_QUEUE,
+    workflowId: uniqueBatchId('lifecycle'),
+    args: [{ spec }],
+  })) as BatchResult;
 }
 
 test('a worker started before the server waits for it, runs a night, and rides out a server restart', async () => {
@@ -44,14 +48,20 @@ test('a worker started before the server waits for it, runs a night, and rides o
   let env: TestWorkflowEnvironment | undefined;
   try {
     worker = await spawnWorker(vars, 60_000, { ready: 'waiting for Temporal at' });
-    assert.match(worker.output(), new RegExp(`waiting for Temporal at 127\\.0\\.0\\.1:${port}: connection refused; retrying in \\d+ s`));
+    assert.match(
+      worker.output(),
+      new RegExp(`waiting for Temporal at 127\\.0\\.0\\.1:${port}: connection refused; retrying in \\d+ s`),
+    );
     await sleep(10_000);
     assert.equal(worker.child.exitCode, null, `the worker kept waiting:\n${worker.output()}`);
 
     env = await startDevServer([], { port });
     await worker.waitFor('nightshift worker: task queue', 60_000);
     const first = await commandNight(env, 'first');
-    assert.deepEqual(first.tasks.map((t) => `${t.taskId}:${t.status}`), ['first:succeeded']);
+    assert.deepEqual(
+      first.tasks.map((t) => `${t.taskId}:${t.status}`),
+      ['first:succeeded'],
+    );
 
     // The server goes away and comes back on the same port: the same worker process serves the next night.
     await env.teardown();
@@ -59,7 +69,10 @@ test('a worker started before the server waits for it, runs a night, and rides o
     await sleep(3_000);
     env = await startDevServer([], { port });
     const second = await commandNight(env, 'second');
-    assert.deepEqual(second.tasks.map((t) => `${t.taskId}:${t.status}`), ['second:succeeded']);
+    assert.deepEqual(
+      second.tasks.map((t) => `${t.taskId}:${t.status}`),
+      ['second:succeeded'],
+    );
     assert.equal(worker.child.exitCode, null);
   } finally {
     await worker?.kill('SIGKILL');
@@ -76,23 +89,43 @@ test('SIGTERM drains a worker mid-task: another worker finishes the command and 
     byTurn: (turn) => {
       if (turn === 1) {
         agentInBash = true;
-        return message([toolUse('tu_sleep', 'bash', { command: 'sleep 12; echo slept >> slept.txt' })], { usage: { input_tokens: 30, output_tokens: 5 } });
+        return message([toolUse('tu_sleep', 'bash', { command: 'sleep 12; echo slept >> slept.txt' })], {
+          usage: { input_tokens: 30, output_tokens: 5 },
+        });
       }
-      return message([text('Done.'), toolUse('tu_fin', 'finish', { summary: 'slept', verification: 'cat slept.txt' })], { usage: { input_tokens: 30, output_tokens: 5 } });
+      return message(
+        [text('Done.'), toolUse('tu_fin', 'finish', { summary: 'slept', verification: 'cat slept.txt' })],
+        { usage: { input_tokens: 30, output_tokens: 5 } },
+      );
     },
   });
-  const vars = { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', NIGHTSHIFT_ROOT: root, ANTHROPIC_API_KEY: 'sk-test', ANTHROPIC_BASE_URL: fake.url };
+  const vars = {
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_NAMESPACE: 'default',
+    NIGHTSHIFT_ROOT: root,
+    ANTHROPIC_API_KEY: 'sk-test',
+    ANTHROPIC_BASE_URL: fake.url,
+  };
   const workers: WorkerProcess[] = [];
   try {
     workers.push(await spawnWorker(vars));
     const spec = {
       tasks: [
         { id: 'cmd', title: 'A long command', command: loggedCommand('cmd', 12) },
-        { id: 'agent', title: 'Sleep in bash', description: 'Run the long command.', agent_config: { model: 'haiku', max_turns: 4 } },
+        {
+          id: 'agent',
+          title: 'Sleep in bash',
+          description: 'Run the long command.',
+          agent_config: { model: 'haiku', max_turns: 4 },
+        },
         { id: 'after', title: 'Depends on both', depends_on: ['cmd', 'agent'], command: 'echo after' },
       ],
     };
-    const handle = await env.client.workflow.start('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId('sigterm'), args: [{ spec }] });
+    const handle = await env.client.workflow.start('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: uniqueBatchId('sigterm'),
+      args: [{ spec }],
+    });
     const until = Date.now() + 60_000;
     while (!(agentInBash && commandRunning('start cmd ') && commandRunning('sleep 12; echo slept'))) {
       assert.ok(Date.now() < until, `the command and the agent's bash never both started:\n${workers[0].output()}`);
@@ -113,7 +146,10 @@ test('SIGTERM drains a worker mid-task: another worker finishes the command and 
     );
     // The command cut by the shutdown ran again, from the start, on the second worker.
     const events = readLog(root).filter((e) => e.id === 'cmd');
-    assert.deepEqual(events.map((e) => e.kind), ['start', 'end']);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['start', 'end'],
+    );
     assert.ok(events[0].ns > stoppedAt, 'the kept run of the command started after the first worker stopped');
     assert.equal(commandRunning('start cmd '), false, 'no command of the stopped worker is left running');
   } finally {
@@ -127,9 +163,22 @@ test('SIGTERM drains a worker mid-task: another worker finishes the command and 
 test('a worker whose postgres state store cannot be reached stops at start, naming the store, not waiting for Temporal', async () => {
   const port = await freePort();
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-nostore-'));
-  const worker = await spawnWorker({ TEMPORAL_ADDRESS: '127.0.0.1:1', NIGHTSHIFT_ROOT: root, NIGHTSHIFT_STORE: `postgres://nightshift:hidden-pw@127.0.0.1:${port}/nightshift` }, 60_000, { ready: 'state store' });
+  const worker = await spawnWorker(
+    {
+      TEMPORAL_ADDRESS: '127.0.0.1:1',
+      NIGHTSHIFT_ROOT: root,
+      NIGHTSHIFT_STORE: `postgres://nightshift:hidden-pw@127.0.0.1:${port}/nightshift`,
+    },
+    60_000,
+    { ready: 'state store' },
+  );
   await worker.exited;
   assert.equal(worker.child.exitCode, 1, worker.output());
-  assert.match(worker.output(), new RegExp(`nightshift worker: state store postgres://nightshift:\\*\\*\\*@127\\.0\\.0\\.1:${port}/nightshift: .*ECONNREFUSED`));
+  assert.match(
+    worker.output(),
+    new RegExp(
+      `nightshift worker: state store postgres://nightshift:\\*\\*\\*@127\\.0\\.0\\.1:${port}/nightshift: .*ECONNREFUSED`,
+    ),
+  );
   assert.doesNotMatch(worker.output(), /hidden-pw|waiting for Temporal/);
 });

@@ -27,10 +27,18 @@ export type Block =
   | { type: 'thinking'; thinking: string; signature: string };
 
 export const text = (t: string): Block => ({ type: 'text', text: t });
-export const toolUse = (id: string, name: string, input: Record<string, unknown>): Block => ({ type: 'tool_use', id, name, input });
+export const toolUse = (id: string, name: string, input: Record<string, unknown>): Block => ({
+  type: 'tool_use',
+  id,
+  name,
+  input,
+});
 
 /** A 200 reply holding one assistant message. */
-export function message(content: Block[], o: { usage?: Usage; stopReason?: string; model?: string } = {}): MessagesReply {
+export function message(
+  content: Block[],
+  o: { usage?: Usage; stopReason?: string; model?: string } = {},
+): MessagesReply {
   return {
     status: 200,
     json: {
@@ -41,14 +49,22 @@ export function message(content: Block[], o: { usage?: Usage; stopReason?: strin
       content,
       stop_reason: o.stopReason ?? (content.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'),
       stop_sequence: null,
-      usage: { input_tokens: 100, output_tokens: 20, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, ...o.usage },
+      usage: {
+        input_tokens: 100,
+        output_tokens: 20,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        ...o.usage,
+      },
     },
   };
 }
 
-export const rateLimited = (retryAfterSeconds: number) => apiError(429, 'rate_limit_error', 'slow down', { 'retry-after': String(retryAfterSeconds) });
+export const rateLimited = (retryAfterSeconds: number) =>
+  apiError(429, 'rate_limit_error', 'slow down', { 'retry-after': String(retryAfterSeconds) });
 export const overloaded = () => apiError(529, 'overloaded_error', 'Overloaded');
-export const badRequest = (msg = 'prompt is too long: 210000 tokens > 200000 maximum') => apiError(400, 'invalid_request_error', msg);
+export const badRequest = (msg = 'prompt is too long: 210000 tokens > 200000 maximum') =>
+  apiError(400, 'invalid_request_error', msg);
 /** What the API answers for a model ID it does not have. */
 export const modelNotFound = (model: string) => apiError(404, 'not_found_error', `model: ${model}`);
 export const malformed = (): MessagesReply => ({ status: 200, raw: '{"type":"message","content":[{"type":"te' });
@@ -163,7 +179,8 @@ export interface FakeBatch {
 /** What the API rejects with 400 before billing anything; undefined when the request is well formed. */
 export function invalidRequest(body: MessagesRequest['body']): string | undefined {
   if (typeof body.model !== 'string' || !body.model) return 'model: Field required';
-  if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1) return 'max_tokens: must be a positive integer';
+  if (!Number.isInteger(body.max_tokens) || (body.max_tokens as number) < 1)
+    return 'max_tokens: must be a positive integer';
   if (!Array.isArray(body.messages) || body.messages.length === 0) return 'messages: at least one message is required';
   if (body.messages[0].role !== 'user') return 'messages: first message must use the "user" role';
   if (body.stream !== undefined && typeof body.stream !== 'boolean') return 'stream: must be a boolean';
@@ -174,11 +191,22 @@ export function invalidRequest(body: MessagesRequest['body']): string | undefine
 function billOf(reply: MessagesReply, body: MessagesRequest['body'], batchId?: string): BilledRequest | undefined {
   const u = (reply.json as { usage?: Partial<Usage> } | undefined)?.usage;
   if (!u) return undefined;
-  const usage = { input: u.input_tokens ?? 0, output: u.output_tokens ?? 0, cacheWrite: u.cache_creation_input_tokens ?? 0, cacheRead: u.cache_read_input_tokens ?? 0 };
+  const usage = {
+    input: u.input_tokens ?? 0,
+    output: u.output_tokens ?? 0,
+    cacheWrite: u.cache_creation_input_tokens ?? 0,
+    cacheRead: u.cache_read_input_tokens ?? 0,
+  };
   const model = String(body.model);
   const listed = priceOf(model) ?? worstCasePrice();
   const cacheWrite1h = u.cache_creation?.ephemeral_1h_input_tokens ?? 0;
-  return { model, usage, costUsd: costOf({ ...usage, cacheWrite1h }, batchId ? batchPrice(listed) : listed), at: Date.now(), ...(batchId ? { batchId } : {}) };
+  return {
+    model,
+    usage,
+    costUsd: costOf({ ...usage, cacheWrite1h }, batchId ? batchPrice(listed) : listed),
+    at: Date.now(),
+    ...(batchId ? { batchId } : {}),
+  };
 }
 
 export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic> {
@@ -188,7 +216,11 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
   const promptCache = new PromptCache(o.cache ?? {});
   const billed: BilledRequest[] = [];
   let streaming = 0;
-  const billing = (): Billing => ({ requests: billed.length, costUsd: billed.reduce((a, b) => a + Math.round(b.costUsd * 1e9), 0) / 1e9, billed: [...billed] });
+  const billing = (): Billing => ({
+    requests: billed.length,
+    costUsd: billed.reduce((a, b) => a + Math.round(b.costUsd * 1e9), 0) / 1e9,
+    billed: [...billed],
+  });
   /** What the API answers a request with, before billing: a 400 for a shape it refuses, else the script's reply. */
   const decide = async (req: MessagesRequest): Promise<MessagesReply> => {
     fake.requests.push(req);
@@ -208,7 +240,14 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
         // The API stops at max_tokens and bills only what it wrote: a scripted answer longer than that is cut.
         const cap = Number(req.body.max_tokens);
         const cut = json.usage.output_tokens > cap;
-        reply = { ...reply, json: { ...json, ...(cut ? { content: [{ type: 'text', text: '' }], stop_reason: 'max_tokens' } : {}), usage: { ...cached, output_tokens: cut ? cap : json.usage.output_tokens } } };
+        reply = {
+          ...reply,
+          json: {
+            ...json,
+            ...(cut ? { content: [{ type: 'text', text: '' }], stop_reason: 'max_tokens' } : {}),
+            usage: { ...cached, output_tokens: cut ? cap : json.usage.output_tokens },
+          },
+        };
       }
     }
     if (reply) rememberThinking(reply, issuedThinking);
@@ -220,14 +259,22 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
   };
   const batches = new FakeBatches(o.batches ?? {}, async (b) => {
     for (const r of b.requests) {
-      const reply = await decide({ turn: turnOf(r.params), body: r.params, headers: { 'x-fake-batch': b.id }, at: Date.now() });
+      const reply = await decide({
+        turn: turnOf(r.params),
+        body: r.params,
+        headers: { 'x-fake-batch': b.id },
+        at: Date.now(),
+      });
       if (reply.status === 200 && !reply.hang && !reply.raw) {
         const bill = billOf(reply, r.params, b.id);
         if (bill) billed.push(bill);
         b.results!.push({ custom_id: r.custom_id, result: { type: 'succeeded', message: reply.json } });
       } else {
         // An errored request is not billed; its error is the body the Messages API would have sent.
-        const error = (reply.json as { error?: unknown } | undefined)?.error ?? { type: 'api_error', message: 'the fake could not answer' };
+        const error = (reply.json as { error?: unknown } | undefined)?.error ?? {
+          type: 'api_error',
+          message: 'the fake could not answer',
+        };
         b.results!.push({ custom_id: r.custom_id, result: { type: 'errored', error: { type: 'error', error } } });
       }
     }
@@ -238,9 +285,20 @@ export async function startFakeAnthropic(o: FakeOptions): Promise<FakeAnthropic>
       // Accepted: billed now, however the answer's delivery goes.
       const bill = reply.status === 200 && !reply.hang ? billOf(reply, req.body) : undefined;
       if (bill) billed.push(bill);
-      return o.streamDelayMs && reply.status === 200 ? { ...reply, streamDelayMs: reply.streamDelayMs ?? o.streamDelayMs } : reply;
+      return o.streamDelayMs && reply.status === 200
+        ? { ...reply, streamDelayMs: reply.streamDelayMs ?? o.streamDelayMs }
+        : reply;
     },
-    { get: (url) => (url === '/_billing' ? billing() : url.split('?')[0] === '/v1/models' ? modelsPage(o.models ?? Object.keys(modelTable().models)) : undefined), streaming: (d) => (streaming += d), route: (method, url, body) => batches.route(method, url, body, server?.url ?? '') },
+    {
+      get: (url) =>
+        url === '/_billing'
+          ? billing()
+          : url.split('?')[0] === '/v1/models'
+            ? modelsPage(o.models ?? Object.keys(modelTable().models))
+            : undefined,
+      streaming: (d) => (streaming += d),
+      route: (method, url, body) => batches.route(method, url, body, server?.url ?? ''),
+    },
   );
   return Object.assign(fake, {
     url: server.url,
@@ -294,7 +352,8 @@ class PromptCache {
     const marks = blocks.flatMap((b, i) => (b.ttl ? [i] : []));
     if (marks.length > 4) return `A maximum of 4 blocks with cache_control may be provided. Found ${marks.length}.`;
     const firstShort = marks.findIndex((i) => blocks[i].ttl === '5m');
-    if (firstShort >= 0 && marks.slice(firstShort).some((i) => blocks[i].ttl === '1h')) return 'a ttl=\'1h\' cache_control block must not come after a ttl=\'5m\' cache_control block';
+    if (firstShort >= 0 && marks.slice(firstShort).some((i) => blocks[i].ttl === '1h'))
+      return "a ttl='1h' cache_control block must not come after a ttl='5m' cache_control block";
     const hashes: string[] = [];
     const tokensThrough: number[] = [];
     let h = createHash('sha256');
@@ -306,7 +365,14 @@ class PromptCache {
       tokensThrough.push(tokens);
     }
     const total = tokens;
-    if (this.o.off) return { input_tokens: total, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 } };
+    if (this.o.off)
+      return {
+        input_tokens: total,
+        output_tokens: 0,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+      };
     // The longest live prefix at a breakpoint or within the lookback window before one.
     let hit = -1;
     for (const m of marks) {
@@ -372,7 +438,8 @@ class FakeBatches {
       return this.end(b, now);
     }
     if (now < b.createdAt + (this.behaviour.processAfterMs ?? 0)) return;
-    const expire = typeof this.behaviour.expire === 'function' ? this.behaviour.expire(b) : this.behaviour.expire === true;
+    const expire =
+      typeof this.behaviour.expire === 'function' ? this.behaviour.expire(b) : this.behaviour.expire === true;
     b.results = [];
     if (expire) b.results = b.requests.map((r) => ({ custom_id: r.custom_id, result: { type: 'expired' } }));
     else await this.process(b);
@@ -385,12 +452,19 @@ class FakeBatches {
   }
 
   private view(b: FakeBatch, base: string) {
-    const count = (type: string) => (b.status === 'ended' ? (b.results ?? []).filter((r) => r.result.type === type).length : 0);
+    const count = (type: string) =>
+      b.status === 'ended' ? (b.results ?? []).filter((r) => r.result.type === type).length : 0;
     return {
       id: b.id,
       type: 'message_batch',
       processing_status: b.status,
-      request_counts: { processing: b.status === 'ended' ? 0 : b.requests.length, succeeded: count('succeeded'), errored: count('errored'), canceled: count('canceled'), expired: count('expired') },
+      request_counts: {
+        processing: b.status === 'ended' ? 0 : b.requests.length,
+        succeeded: count('succeeded'),
+        errored: count('errored'),
+        canceled: count('canceled'),
+        expired: count('expired'),
+      },
       created_at: iso(b.createdAt),
       expires_at: iso(b.createdAt + BATCH_LIFETIME_MS),
       ended_at: iso(b.endedAt),
@@ -414,7 +488,15 @@ class FakeBatches {
       if (after) rows = rows.slice(rows.findIndex((b) => b.id === after) + 1);
       const limit = Math.min(1000, Math.max(1, Number(u.searchParams.get('limit') ?? 20)));
       const page = rows.slice(0, limit);
-      return { status: 200, json: { data: page.map((b) => this.view(b, base)), has_more: rows.length > limit, first_id: page[0]?.id ?? null, last_id: page[page.length - 1]?.id ?? null } };
+      return {
+        status: 200,
+        json: {
+          data: page.map((b) => this.view(b, base)),
+          has_more: rows.length > limit,
+          first_id: page[0]?.id ?? null,
+          last_id: page[page.length - 1]?.id ?? null,
+        },
+      };
     }
     const b = this.all.find((x) => x.id === id);
     if (!b) return apiError(404, 'not_found_error', `message_batch: ${id} not found`);
@@ -428,8 +510,14 @@ class FakeBatches {
       return { status: 200, json: this.view(b, base) };
     }
     if (action === 'results' && method === 'GET') {
-      if (b.status !== 'ended') return apiError(400, 'invalid_request_error', `message_batch ${id} has not ended; its results are not available yet`);
-      if (this.behaviour.resultsGone) return apiError(404, 'not_found_error', `the results of message_batch ${id} are no longer available`);
+      if (b.status !== 'ended')
+        return apiError(
+          400,
+          'invalid_request_error',
+          `message_batch ${id} has not ended; its results are not available yet`,
+        );
+      if (this.behaviour.resultsGone)
+        return apiError(404, 'not_found_error', `the results of message_batch ${id} are no longer available`);
       b.resultReads++;
       // Not in request order, as the API warns: callers must match by custom_id.
       const lines = [...(b.results ?? [])].reverse().map((r) => JSON.stringify(r));
@@ -440,16 +528,33 @@ class FakeBatches {
 
   private create(body: unknown, base: string): MessagesReply {
     const requests = (body as { requests?: unknown } | undefined)?.requests;
-    if (!Array.isArray(requests) || requests.length === 0) return apiError(400, 'invalid_request_error', 'requests: at least one request is required');
+    if (!Array.isArray(requests) || requests.length === 0)
+      return apiError(400, 'invalid_request_error', 'requests: at least one request is required');
     if (requests.length > 100_000) return apiError(400, 'invalid_request_error', 'requests: at most 100000 requests');
     const seen = new Set<string>();
     for (const [i, r] of requests.entries()) {
       const req = r as { custom_id?: unknown; params?: MessagesRequest['body'] };
-      if (typeof req.custom_id !== 'string' || !CUSTOM_ID.test(req.custom_id)) return apiError(400, 'invalid_request_error', `requests.${i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`);
-      if (seen.has(req.custom_id)) return apiError(400, 'invalid_request_error', `requests.${i}.custom_id: custom_id values must be unique within a batch; ${req.custom_id} is repeated`);
+      if (typeof req.custom_id !== 'string' || !CUSTOM_ID.test(req.custom_id))
+        return apiError(
+          400,
+          'invalid_request_error',
+          `requests.${i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{1,64}$'`,
+        );
+      if (seen.has(req.custom_id))
+        return apiError(
+          400,
+          'invalid_request_error',
+          `requests.${i}.custom_id: custom_id values must be unique within a batch; ${req.custom_id} is repeated`,
+        );
       seen.add(req.custom_id);
-      if (!req.params || typeof req.params !== 'object') return apiError(400, 'invalid_request_error', `requests.${i}.params: Field required`);
-      if (req.params.stream === true) return apiError(400, 'invalid_request_error', `requests.${i}.params.stream: streaming is not supported in a Message Batch`);
+      if (!req.params || typeof req.params !== 'object')
+        return apiError(400, 'invalid_request_error', `requests.${i}.params: Field required`);
+      if (req.params.stream === true)
+        return apiError(
+          400,
+          'invalid_request_error',
+          `requests.${i}.params.stream: streaming is not supported in a Message Batch`,
+        );
       const invalid = invalidRequest(req.params);
       if (invalid) return apiError(400, 'invalid_request_error', `requests.${i}.params.${invalid}`);
     }
@@ -481,7 +586,9 @@ type IssuedThinking = Map<string, { thinking: string; signature: string }[]>;
 function rememberThinking(reply: MessagesReply, issued: IssuedThinking): void {
   const content = (reply.json as { content?: Block[] } | undefined)?.content;
   if (!Array.isArray(content)) return;
-  const blocks = content.filter((b): b is Extract<Block, { type: 'thinking' }> => b.type === 'thinking').map((b) => ({ thinking: b.thinking, signature: b.signature }));
+  const blocks = content
+    .filter((b): b is Extract<Block, { type: 'thinking' }> => b.type === 'thinking')
+    .map((b) => ({ thinking: b.thinking, signature: b.signature }));
   if (blocks.length === 0) return;
   for (const b of content) if (b.type === 'tool_use') issued.set(b.id, blocks);
 }
@@ -492,10 +599,14 @@ function rememberThinking(reply: MessagesReply, issued: IssuedThinking): void {
  * thinking switched off on a model that always thinks; a thinking block whose text no longer
  * matches its signature; an assistant tool call sent back without the thinking blocks it came with.
  */
-export function modelRuleViolation(body: MessagesRequest['body'], issued: IssuedThinking = new Map()): MessagesReply | undefined {
+export function modelRuleViolation(
+  body: MessagesRequest['body'],
+  issued: IssuedThinking = new Map(),
+): MessagesReply | undefined {
   const entry = modelEntry(String(body.model ?? ''));
   const choice = (body.tool_choice as { type?: string } | undefined)?.type;
-  if (entry?.forcedToolUse === 'rejected' && (choice === 'tool' || choice === 'any')) return apiError(400, 'invalid_request_error', FORCED_TOOL_USE_ERROR);
+  if (entry?.forcedToolUse === 'rejected' && (choice === 'tool' || choice === 'any'))
+    return apiError(400, 'invalid_request_error', FORCED_TOOL_USE_ERROR);
   if (entry?.thinking === 'always' && (body.thinking as { type?: string } | undefined)?.type === 'disabled') {
     return apiError(400, 'invalid_request_error', `thinking: thinking cannot be disabled for ${String(body.model)}`);
   }
@@ -507,13 +618,21 @@ export function modelRuleViolation(body: MessagesRequest['body'], issued: Issued
     for (let j = 0; j < blocks.length; j++) {
       const b = blocks[j];
       if (b.type === 'thinking' && b.signature !== signThinking(String(b.thinking))) {
-        return apiError(400, 'invalid_request_error', `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
+        return apiError(
+          400,
+          'invalid_request_error',
+          `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`,
+        );
       }
     }
     for (const call of blocks.filter((b) => b.type === 'tool_use' && b.id && issued.has(b.id))) {
       const sent = blocks.filter((b) => b.type === 'thinking').map((b) => `${b.signature}\u0000${b.thinking}`);
       if (!issued.get(call.id!)!.every((t) => sent.includes(`${t.signature}\u0000${t.thinking}`))) {
-        return apiError(400, 'invalid_request_error', `messages.${i}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${blocks[0]?.type}\`. When thinking is enabled, an assistant message with tool use must keep the thinking blocks it was answered with, unmodified.`);
+        return apiError(
+          400,
+          'invalid_request_error',
+          `messages.${i}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${blocks[0]?.type}\`. When thinking is enabled, an assistant message with tool use must keep the thinking blocks it was answered with, unmodified.`,
+        );
       }
     }
   }

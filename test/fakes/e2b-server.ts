@@ -66,7 +66,14 @@ class FakeError extends Error {
 }
 
 /** Connect's codes, as HTTP statuses for unary errors. */
-const CONNECT_STATUS: Record<string, number> = { invalid_argument: 400, not_found: 404, unimplemented: 501, unavailable: 503, internal: 500, deadline_exceeded: 504 };
+const CONNECT_STATUS: Record<string, number> = {
+  invalid_argument: 400,
+  not_found: 404,
+  unimplemented: 501,
+  unavailable: 503,
+  internal: 500,
+  deadline_exceeded: 504,
+};
 
 /** `localRoot`: where the local sandboxes underneath live. @default a new temporary directory, removed by close() */
 export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {}): Promise<FakeE2B> {
@@ -92,8 +99,19 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
     res.end(JSON.stringify(body));
   };
   const info = (s: FakeSandbox) => ({
-    sandboxID: s.sandboxID, templateID: s.templateID, clientID: 'fake', envdVersion: FAKE_ENVD_VERSION, envdAccessToken: `envd-${s.sandboxID}`,
-    domain: null, metadata: s.metadata, startedAt: s.startedAt, endAt: s.startedAt, state: s.state, cpuCount: 1, memoryMB: 512, diskSizeMB: 1024,
+    sandboxID: s.sandboxID,
+    templateID: s.templateID,
+    clientID: 'fake',
+    envdVersion: FAKE_ENVD_VERSION,
+    envdAccessToken: `envd-${s.sandboxID}`,
+    domain: null,
+    metadata: s.metadata,
+    startedAt: s.startedAt,
+    endAt: s.startedAt,
+    state: s.state,
+    cpuCount: 1,
+    memoryMB: 512,
+    diskSizeMB: 1024,
   });
   const remove = async (s: FakeSandbox) => {
     clearTimeout(s.timer);
@@ -109,10 +127,16 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
   };
   const arm = (s: FakeSandbox, seconds: unknown) => {
     clearTimeout(s.timer);
-    if (typeof seconds === 'number' && seconds > 0) s.timer = setTimeout(() => expire(s.sandboxID), seconds * 1000).unref();
+    if (typeof seconds === 'number' && seconds > 0)
+      s.timer = setTimeout(() => expire(s.sandboxID), seconds * 1000).unref();
   };
 
-  async function controlPlane(req: http.IncomingMessage, res: http.ServerResponse, url: URL, raw: Buffer): Promise<void> {
+  async function controlPlane(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    raw: Buffer,
+  ): Promise<void> {
     if (req.headers['x-api-key'] !== apiKey) return sendJson(res, 401, { code: 401, message: 'bad api key' });
     let m: RegExpMatchArray | null;
     if (req.method === 'POST' && url.pathname === '/v2/sandboxes') {
@@ -120,12 +144,23 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
       const network = body.network as { allowOut?: string[] } | undefined;
       const policy: NetworkPolicy = network?.allowOut?.length ? { allow: network.allowOut } : 'none';
       const envVars = (body.envVars as Record<string, string>) ?? {};
-      const underneath = await local.create({ key: `e2b-${randomBytes(8).toString('hex')}`, envs: envVars, network: policy });
+      const underneath = await local.create({
+        key: `e2b-${randomBytes(8).toString('hex')}`,
+        envs: envVars,
+        network: policy,
+      });
       // Named and dated only now, when it becomes visible: a list never shows an older sandbox after a newer one.
       const id = `fake${++n}x${process.pid}`;
       const s: FakeSandbox = {
-        sandboxID: id, templateID: String(body.templateID), metadata: (body.metadata as Record<string, string>) ?? {}, envVars, body,
-        startedAt: new Date(Date.now() + n).toISOString(), state: 'running', resumed: 0, local: underneath,
+        sandboxID: id,
+        templateID: String(body.templateID),
+        metadata: (body.metadata as Record<string, string>) ?? {},
+        envVars,
+        body,
+        startedAt: new Date(Date.now() + n).toISOString(),
+        state: 'running',
+        resumed: 0,
+        local: underneath,
       };
       sandboxes.set(id, s);
       created.push(s);
@@ -136,7 +171,11 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
       const want = new URLSearchParams(url.searchParams.get('metadata') ?? '');
       const states = url.searchParams.getAll('state').flatMap((v) => v.split(','));
       // The SDK encodes each key and value before it encodes the whole query string.
-      const list = [...sandboxes.values()].filter((s) => [...want].every(([k, v]) => s.metadata[decodeURIComponent(k)] === decodeURIComponent(v)) && (states.length === 0 || states.includes(s.state)));
+      const list = [...sandboxes.values()].filter(
+        (s) =>
+          [...want].every(([k, v]) => s.metadata[decodeURIComponent(k)] === decodeURIComponent(v)) &&
+          (states.length === 0 || states.includes(s.state)),
+      );
       return sendJson(res, 200, list.map(info));
     }
     if ((m = url.pathname.match(/^\/(?:v2\/)?sandboxes\/([^/]+)(\/[a-z]+)?$/))) {
@@ -173,21 +212,26 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
 
   /** envd paths are absolute; the fake serves the ones under /home/user, which is the local workspace root. */
   const localPath = (p: unknown): string => {
-    if (typeof p !== 'string' || !path.posix.isAbsolute(p)) throw new FakeError(400, 'invalid_argument', `fake envd: path ${JSON.stringify(p)} is not absolute`);
+    if (typeof p !== 'string' || !path.posix.isAbsolute(p))
+      throw new FakeError(400, 'invalid_argument', `fake envd: path ${JSON.stringify(p)} is not absolute`);
     const rel = path.posix.relative(FAKE_E2B_HOME, path.posix.normalize(p));
-    if (rel.startsWith('..')) throw new FakeError(400, 'invalid_argument', `fake envd: serves paths under ${FAKE_E2B_HOME} only, not ${p}`);
+    if (rel.startsWith('..'))
+      throw new FakeError(400, 'invalid_argument', `fake envd: serves paths under ${FAKE_E2B_HOME} only, not ${p}`);
     return rel || '.';
   };
   const homePath = (rel: string) => path.posix.join(FAKE_E2B_HOME, rel);
   const notFound = (err: unknown, p: string) =>
-    (err as NodeJS.ErrnoException).code === 'ENOENT' ? new FakeError(404, 'not_found', `fake envd: ${p} not found`) : err;
+    (err as NodeJS.ErrnoException).code === 'ENOENT'
+      ? new FakeError(404, 'not_found', `fake envd: ${p} not found`)
+      : err;
 
   function sandboxOf(req: http.IncomingMessage): FakeSandbox {
     const id = String(req.headers['e2b-sandbox-id'] ?? '');
     const s = sandboxes.get(id);
     // What E2B's edge answers for a sandbox that is not running: 502, which the SDK reads as "gone or timed out".
     if (!s || s.state !== 'running') throw new FakeError(502, 'unavailable', `fake e2b: sandbox ${id} is not running`);
-    if (req.headers['x-access-token'] !== `envd-${id}`) throw new FakeError(401, 'unauthenticated', 'fake envd: wrong access token');
+    if (req.headers['x-access-token'] !== `envd-${id}`)
+      throw new FakeError(401, 'unauthenticated', 'fake envd: wrong access token');
     return s;
   }
 
@@ -203,43 +247,63 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
       const p = url.searchParams.get('path') ?? '';
       const rel = localPath(p);
       if (req.method === 'GET') {
-        const data = await s.local.readFile(rel, { maxBytes: 4 * 1024 * 1024 * 1024 }).catch((err: unknown) => Promise.reject(notFound(err, p)));
+        const data = await s.local
+          .readFile(rel, { maxBytes: 4 * 1024 * 1024 * 1024 })
+          .catch((err: unknown) => Promise.reject(notFound(err, p)));
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(data.byteLength) });
         return void res.end(data);
       }
       if (req.method === 'POST') {
-        if (req.headers['content-type'] !== 'application/octet-stream') throw new FakeError(415, 'invalid_argument', `fake envd: POST /files takes application/octet-stream only, not ${req.headers['content-type']}`);
+        if (req.headers['content-type'] !== 'application/octet-stream')
+          throw new FakeError(
+            415,
+            'invalid_argument',
+            `fake envd: POST /files takes application/octet-stream only, not ${req.headers['content-type']}`,
+          );
         await s.local.writeFile(rel, raw);
         return sendJson(res, 200, [{ name: path.posix.basename(p), type: 'file', path: p }]);
       }
     }
     const rpc = /^\/([a-z]+\.[A-Za-z]+)\/([A-Za-z]+)$/.exec(url.pathname);
-    if (req.method !== 'POST' || !rpc) throw new FakeError(501, 'unimplemented', `fake envd: no route for ${req.method} ${url.pathname}`);
+    if (req.method !== 'POST' || !rpc)
+      throw new FakeError(501, 'unimplemented', `fake envd: no route for ${req.method} ${url.pathname}`);
     const method = `${rpc[1]}/${rpc[2]}`;
     requests.push(`RPC ${method}`);
     if (method === 'process.Process/Start') return startProcess(s, req, res, raw);
     if (method === 'process.Process/SendSignal') {
       const body = JSON.parse(raw.toString() || '{}') as { process?: { pid?: number }; signal?: string | number };
-      if (body.signal !== 'SIGNAL_SIGKILL' && body.signal !== 9) throw new FakeError(400, 'invalid_argument', `fake envd: sends SIGKILL only, not ${String(body.signal)}`);
+      if (body.signal !== 'SIGNAL_SIGKILL' && body.signal !== 9)
+        throw new FakeError(400, 'invalid_argument', `fake envd: sends SIGKILL only, not ${String(body.signal)}`);
       const running = processes.get(Number(body.process?.pid));
       if (!running) throw new FakeError(404, 'not_found', `fake envd: no process ${String(body.process?.pid)}`);
       running.abort();
       killed.push(Number(body.process?.pid));
       return sendJson(res, 200, {});
     }
-    if (req.headers['content-type'] !== 'application/json') throw new FakeError(415, 'invalid_argument', `fake envd: ${method} expects the Connect JSON encoding, got ${req.headers['content-type']}`);
+    if (req.headers['content-type'] !== 'application/json')
+      throw new FakeError(
+        415,
+        'invalid_argument',
+        `fake envd: ${method} expects the Connect JSON encoding, got ${req.headers['content-type']}`,
+      );
     const body = JSON.parse(raw.toString() || '{}') as Json;
     if (method === 'filesystem.Filesystem/ListDir') {
       const rel = localPath(body.path);
       const stat = await s.local.list(path.posix.dirname(rel), { depth: 1 }).catch(() => []);
-      if (rel !== '.' && !stat.some((e) => e.path === rel && e.type === 'dir')) throw new FakeError(404, 'not_found', `fake envd: directory ${String(body.path)} not found`);
+      if (rel !== '.' && !stat.some((e) => e.path === rel && e.type === 'dir'))
+        throw new FakeError(404, 'not_found', `fake envd: directory ${String(body.path)} not found`);
       const entries = await s.local.list(rel, { depth: Number(body.depth ?? 1) });
       return sendJson(res, 200, {
         entries: entries.map((e) => ({
-          name: path.posix.basename(e.path), path: homePath(e.path), size: String(e.size),
+          name: path.posix.basename(e.path),
+          path: homePath(e.path),
+          size: String(e.size),
           // FileType: 1 file, 2 directory, 3 symlink.
           type: e.symlink ? 3 : e.type === 'dir' ? 2 : 1,
-          mode: e.type === 'dir' ? 0o755 : 0o644, permissions: '', owner: 'user', group: 'user',
+          mode: e.type === 'dir' ? 0o755 : 0o644,
+          permissions: '',
+          owner: 'user',
+          group: 'user',
         })),
       });
     }
@@ -247,11 +311,29 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
   }
 
   /** Connect server streaming: every message (and the end of the stream) in a 5-byte envelope. */
-  async function startProcess(s: FakeSandbox, req: http.IncomingMessage, res: http.ServerResponse, raw: Buffer): Promise<void> {
-    if (req.headers['content-type'] !== 'application/connect+json') throw new FakeError(415, 'invalid_argument', `fake envd: Start expects application/connect+json, got ${req.headers['content-type']}`);
-    const request = JSON.parse(raw.subarray(5, 5 + raw.readUInt32BE(1)).toString()) as { process: { cmd: string; args?: string[]; envs?: Record<string, string>; cwd?: string }; stdin?: boolean };
+  async function startProcess(
+    s: FakeSandbox,
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    raw: Buffer,
+  ): Promise<void> {
+    if (req.headers['content-type'] !== 'application/connect+json')
+      throw new FakeError(
+        415,
+        'invalid_argument',
+        `fake envd: Start expects application/connect+json, got ${req.headers['content-type']}`,
+      );
+    const request = JSON.parse(raw.subarray(5, 5 + raw.readUInt32BE(1)).toString()) as {
+      process: { cmd: string; args?: string[]; envs?: Record<string, string>; cwd?: string };
+      stdin?: boolean;
+    };
     const { cmd, args = [], envs, cwd } = request.process;
-    if (cmd !== '/bin/bash' || args.length !== 3 || args[1] !== '-c') throw new FakeError(400, 'invalid_argument', `fake envd: runs only /bin/bash -l -c <command>, not ${cmd} ${args.join(' ')}`);
+    if (cmd !== '/bin/bash' || args.length !== 3 || args[1] !== '-c')
+      throw new FakeError(
+        400,
+        'invalid_argument',
+        `fake envd: runs only /bin/bash -l -c <command>, not ${cmd} ${args.join(' ')}`,
+      );
     const timeoutMs = Number(req.headers['connect-timeout-ms'] ?? 0) || undefined;
     const frame = (flags: number, msg: unknown) => {
       const json = Buffer.from(JSON.stringify(msg));
@@ -277,7 +359,8 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
       });
       if (r.stdout) frame(0, { event: { data: { stdout: Buffer.from(r.stdout).toString('base64') } } });
       if (r.stderr) frame(0, { event: { data: { stderr: Buffer.from(r.stderr).toString('base64') } } });
-      if (r.timedOut) frame(2, { error: { code: 'deadline_exceeded', message: `fake envd: the command ran past ${timeoutMs} ms` } });
+      if (r.timedOut)
+        frame(2, { error: { code: 'deadline_exceeded', message: `fake envd: the command ran past ${timeoutMs} ms` } });
       else {
         frame(0, { event: { end: { exitCode: r.exitCode, exited: true, status: `exit status ${r.exitCode}` } } });
         frame(2, {});
@@ -287,7 +370,8 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
       if (killed.includes(pid)) {
         frame(0, { event: { end: { exitCode: -1, exited: false, status: 'signal: killed' } } });
         frame(2, {});
-      } else if (!abort.signal.aborted) frame(2, { error: { code: 'internal', message: `fake envd: ${(err as Error).message}` } });
+      } else if (!abort.signal.aborted)
+        frame(2, { error: { code: 'internal', message: `fake envd: ${(err as Error).message}` } });
     } finally {
       processes.delete(pid);
     }
@@ -305,7 +389,11 @@ export async function startFakeE2B(apiKey: string, o: { localRoot?: string } = {
       const e = err instanceof FakeError ? err : new FakeError(500, 'internal', `fake e2b: ${(err as Error).message}`);
       // Connect unary errors carry a string code; the REST API and envd's /files a numeric one.
       const rpc = /^\/[a-z]+\.[A-Za-z]+\//.test(url.pathname);
-      sendJson(res, rpc ? (CONNECT_STATUS[e.code] ?? e.status) : e.status, rpc ? { code: e.code, message: e.message } : { code: e.status, message: e.message });
+      sendJson(
+        res,
+        rpc ? (CONNECT_STATUS[e.code] ?? e.status) : e.status,
+        rpc ? { code: e.code, message: e.message } : { code: e.status, message: e.message },
+      );
     });
   };
   const api = await listenOnLoopback(http.createServer(handler(controlPlane)));

@@ -119,27 +119,45 @@ export interface FakeGitHub {
   /** A review on PR `number` (its commit is the PR's head now), as a reviewer would submit it. */
   addReview(repo: string, number: number, r: Pick<FakeReview, 'state' | 'body'> & { user?: string }): FakeReview;
   /** A comment on a line of the PR's diff. */
-  addReviewComment(repo: string, number: number, c: { body: string; path: string; line?: number; user?: string; reviewId?: number }): FakeReviewComment;
+  addReviewComment(
+    repo: string,
+    number: number,
+    c: { body: string; path: string; line?: number; user?: string; reviewId?: number },
+  ): FakeReviewComment;
   /** A comment in the PR's conversation. */
   addIssueComment(repo: string, number: number, c: { body: string; user?: string }): FakeIssueComment;
   issueComments(repo: string, number: number): FakeIssueComment[];
   /** A check run CI reported for `sha` (default: the head of PR `number`'s branch now). */
-  addCheckRun(repo: string, ref: { sha?: string; pr?: number }, c: Pick<FakeCheckRun, 'name' | 'conclusion'> & { title?: string; summary?: string; text?: string }): FakeCheckRun;
+  addCheckRun(
+    repo: string,
+    ref: { sha?: string; pr?: number },
+    c: Pick<FakeCheckRun, 'name' | 'conclusion'> & { title?: string; summary?: string; text?: string },
+  ): FakeCheckRun;
   fault(f: Fault): void;
   close(): Promise<void>;
 }
 
 function branchSha(bare: string, branch: string): string | undefined {
   try {
-    return execFileSync('git', ['--git-dir', bare, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], { encoding: 'utf8' }).trim() || undefined;
+    return (
+      execFileSync('git', ['--git-dir', bare, 'rev-parse', '--verify', '--quiet', `refs/heads/${branch}^{commit}`], {
+        encoding: 'utf8',
+      }).trim() || undefined
+    );
   } catch {
     return undefined;
   }
 }
 
 type Reply = { status: number; json?: unknown; headers?: Record<string, string> };
-const notFound = (): Reply => ({ status: 404, json: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } });
-const invalid = (message: string): Reply => ({ status: 422, json: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message }] } });
+const notFound = (): Reply => ({
+  status: 404,
+  json: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+});
+const invalid = (message: string): Reply => ({
+  status: 422,
+  json: { message: 'Validation Failed', errors: [{ resource: 'PullRequest', code: 'custom', message }] },
+});
 
 export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub> {
   const token = o.token ?? 'ghs_test';
@@ -183,7 +201,10 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
       const q = new URLSearchParams({ ...query, per_page: String(perPage), page: String(k) });
       return `<${origin}${prefix}${p}?${q.toString()}>`;
     };
-    const rels = [...(n < last ? [`${link(n + 1)}; rel="next"`, `${link(last)}; rel="last"`] : []), ...(n > 1 ? [`${link(1)}; rel="first"`, `${link(n - 1)}; rel="prev"`] : [])];
+    const rels = [
+      ...(n < last ? [`${link(n + 1)}; rel="next"`, `${link(last)}; rel="last"`] : []),
+      ...(n > 1 ? [`${link(1)}; rel="first"`, `${link(n - 1)}; rel="prev"`] : []),
+    ];
     return { status: 200, json: wrap ? wrap(slice) : slice, headers: rels.length ? { link: rels.join(', ') } : {} };
   }
 
@@ -197,7 +218,17 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
     const byNumber = (n: string) => list.find((x) => x.number === Number(n));
     let r: RegExpExecArray | null;
 
-    if (method === 'GET' && rest === '') return { status: 200, json: { full_name: full, name: m[2], owner: { login: m[1] }, default_branch: repo.defaultBranch ?? 'main', html_url: `https://github.example/${full}` } };
+    if (method === 'GET' && rest === '')
+      return {
+        status: 200,
+        json: {
+          full_name: full,
+          name: m[2],
+          owner: { login: m[1] },
+          default_branch: repo.defaultBranch ?? 'main',
+          html_url: `https://github.example/${full}`,
+        },
+      };
     if (method === 'GET' && (r = /^\/git\/ref\/heads\/(.+)$/.exec(rest))) {
       const sha = branchSha(repo.bare, r[1]);
       return sha ? { status: 200, json: { ref: `refs/heads/${r[1]}`, object: { sha, type: 'commit' } } } : notFound();
@@ -205,7 +236,13 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
     if (method === 'GET' && rest === '/pulls') {
       const head = query.head?.split(':')[1];
       const state = query.state ?? 'open';
-      return page(p, query, list.filter((x) => (!head || x.head.ref === head) && (state === 'all' || x.state === state)).map((x) => live(full, x)));
+      return page(
+        p,
+        query,
+        list
+          .filter((x) => (!head || x.head.ref === head) && (state === 'all' || x.state === state))
+          .map((x) => live(full, x)),
+      );
     }
     if (method === 'GET' && (r = /^\/pulls\/(\d+)$/.exec(rest))) {
       const pr = byNumber(r[1]);
@@ -221,8 +258,21 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
       const comments = perPr(issueComments, full, Number(r[1]));
       if (method === 'GET') return page(p, query, comments);
       if (method === 'POST') {
-        if (typeof body.body !== 'string' || !body.body) return { status: 422, json: { message: 'Validation Failed', errors: [{ resource: 'IssueComment', code: 'missing_field', field: 'body' }] } };
-        const c: FakeIssueComment = { id: nextId++, user: userOf('nightshift[bot]'), body: body.body, created_at: now(), updated_at: now() };
+        if (typeof body.body !== 'string' || !body.body)
+          return {
+            status: 422,
+            json: {
+              message: 'Validation Failed',
+              errors: [{ resource: 'IssueComment', code: 'missing_field', field: 'body' }],
+            },
+          };
+        const c: FakeIssueComment = {
+          id: nextId++,
+          user: userOf('nightshift[bot]'),
+          body: body.body,
+          created_at: now(),
+          updated_at: now(),
+        };
         comments.push(c);
         return { status: 201, json: c };
       }
@@ -231,25 +281,41 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
       // A ref may be a SHA or a branch name, as on GitHub.
       const sha = /^[0-9a-f]{40}$/.test(r[1]) ? r[1] : branchSha(repo.bare, r[1].replace(/^(refs\/)?heads\//, ''));
       if (!sha) return { status: 422, json: { message: `No commit found for SHA: ${r[1]}` } };
-      const runs = (checkRuns.get(`${full}@${sha}`) ?? []).filter((c) => (!query.status || c.status === query.status) && (!query.check_name || c.name === query.check_name));
+      const runs = (checkRuns.get(`${full}@${sha}`) ?? []).filter(
+        (c) => (!query.status || c.status === query.status) && (!query.check_name || c.name === query.check_name),
+      );
       return page(p, query, runs, (items) => ({ total_count: runs.length, check_runs: items }));
     }
     if (method === 'POST' && rest === '/pulls') {
       const head = String(body.head);
       const base = String(body.base);
-      if (list.some((x) => x.head.ref === head && x.state === 'open')) return invalid(`A pull request already exists for ${m[1]}:${head}.`);
+      if (list.some((x) => x.head.ref === head && x.state === 'open'))
+        return invalid(`A pull request already exists for ${m[1]}:${head}.`);
       const sha = branchSha(repo.bare, head);
       if (!sha) return invalid(`head: ${head} does not exist`);
       if (!branchSha(repo.bare, base)) return invalid(`base: ${base} does not exist`);
       const number = list.length + 1;
-      const pr: FakePull = { number, state: 'open', draft: Boolean(body.draft), title: String(body.title), body: String(body.body ?? ''), head: { ref: head, sha }, base: { ref: base }, html_url: `https://github.example/${full}/pull/${number}`, merged_at: null, labels: [], requested_reviewers: [] };
+      const pr: FakePull = {
+        number,
+        state: 'open',
+        draft: Boolean(body.draft),
+        title: String(body.title),
+        body: String(body.body ?? ''),
+        head: { ref: head, sha },
+        base: { ref: base },
+        html_url: `https://github.example/${full}/pull/${number}`,
+        merged_at: null,
+        labels: [],
+        requested_reviewers: [],
+      };
       list.push(pr);
       return { status: 201, json: pr };
     }
     if (method === 'PATCH' && (r = /^\/pulls\/(\d+)$/.exec(rest))) {
       const pr = byNumber(r[1]);
       if (!pr) return notFound();
-      if (typeof body.base === 'string' && !branchSha(repo.bare, body.base)) return invalid(`base: ${body.base} does not exist`);
+      if (typeof body.base === 'string' && !branchSha(repo.bare, body.base))
+        return invalid(`base: ${body.base} does not exist`);
       if (typeof body.title === 'string') pr.title = body.title;
       if (typeof body.body === 'string') pr.body = body.body;
       if (typeof body.base === 'string') pr.base = { ref: body.base };
@@ -259,13 +325,15 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
     if (method === 'POST' && (r = /^\/issues\/(\d+)\/labels$/.exec(rest))) {
       const pr = byNumber(r[1]);
       if (!pr) return notFound();
-      for (const name of (body.labels as string[]) ?? []) if (!pr.labels.some((l) => l.name === name)) pr.labels.push({ name });
+      for (const name of (body.labels as string[]) ?? [])
+        if (!pr.labels.some((l) => l.name === name)) pr.labels.push({ name });
       return { status: 200, json: pr.labels };
     }
     if (method === 'DELETE' && (r = /^\/issues\/(\d+)\/labels\/(.+)$/.exec(rest))) {
       const pr = byNumber(r[1]);
       const name = r[2];
-      if (!pr || !pr.labels.some((l) => l.name === name)) return { status: 404, json: { message: 'Label does not exist' } };
+      if (!pr || !pr.labels.some((l) => l.name === name))
+        return { status: 404, json: { message: 'Label does not exist' } };
       pr.labels = pr.labels.filter((l) => l.name !== name);
       return { status: 200, json: pr.labels };
     }
@@ -273,7 +341,13 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
       const pr = byNumber(r[1]);
       if (!pr) return notFound();
       for (const login of (body.reviewers as string[]) ?? []) {
-        if (login.startsWith('not-')) return { status: 422, json: { message: `Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the ${full} repository.` } };
+        if (login.startsWith('not-'))
+          return {
+            status: 422,
+            json: {
+              message: `Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the ${full} repository.`,
+            },
+          };
         if (!pr.requested_reviewers.some((x) => x.login === login)) pr.requested_reviewers.push({ login });
       }
       return { status: 201, json: pr };
@@ -299,7 +373,8 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
         res.end(JSON.stringify(r.json ?? {}));
       };
       const auth = req.headers.authorization ?? '';
-      if (auth !== `token ${token}` && auth !== `bearer ${token}`) return send({ status: 401, json: { message: 'Bad credentials' } });
+      if (auth !== `token ${token}` && auth !== `bearer ${token}`)
+        return send({ status: 401, json: { message: 'Bad credentials' } });
       const fault = faults.find((f) => f.left > 0 && f.method === method && f.path.test(p));
       if (!fault) return send(route(method, p, query, body ?? {}));
       fault.left--;
@@ -320,19 +395,43 @@ export async function startFakeGitHub(o: FakeGitHubOptions): Promise<FakeGitHub>
     pulls: (r) => (pulls.get(r) ?? []).map((x) => live(r, x)),
     addReview(repo, number, rv) {
       const pr = pullOf(repo, number);
-      const review: FakeReview = { id: nextId++, user: userOf(rv.user), state: rv.state, body: rv.body, submitted_at: now(), commit_id: pr.head.sha };
+      const review: FakeReview = {
+        id: nextId++,
+        user: userOf(rv.user),
+        state: rv.state,
+        body: rv.body,
+        submitted_at: now(),
+        commit_id: pr.head.sha,
+      };
       perPr(reviews, repo, number).push(review);
       return review;
     },
     addReviewComment(repo, number, c) {
       const pr = pullOf(repo, number);
-      const comment: FakeReviewComment = { id: nextId++, pull_request_review_id: c.reviewId ?? null, user: userOf(c.user), body: c.body, path: c.path, line: c.line ?? null, diff_hunk: '@@ -1 +1 @@', commit_id: pr.head.sha, created_at: now(), updated_at: now() };
+      const comment: FakeReviewComment = {
+        id: nextId++,
+        pull_request_review_id: c.reviewId ?? null,
+        user: userOf(c.user),
+        body: c.body,
+        path: c.path,
+        line: c.line ?? null,
+        diff_hunk: '@@ -1 +1 @@',
+        commit_id: pr.head.sha,
+        created_at: now(),
+        updated_at: now(),
+      };
       perPr(reviewComments, repo, number).push(comment);
       return comment;
     },
     addIssueComment(repo, number, c) {
       pullOf(repo, number);
-      const comment: FakeIssueComment = { id: nextId++, user: userOf(c.user), body: c.body, created_at: now(), updated_at: now() };
+      const comment: FakeIssueComment = {
+        id: nextId++,
+        user: userOf(c.user),
+        body: c.body,
+        created_at: now(),
+        updated_at: now(),
+      };
       perPr(issueComments, repo, number).push(comment);
       return comment;
     },

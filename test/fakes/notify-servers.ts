@@ -28,7 +28,13 @@ export interface TelegramUpdate {
     from: { id: number; is_bot: boolean; first_name: string };
     date: number;
     text: string;
-    reply_to_message?: { message_id: number; chat: { id: number | string }; from: { id: number; is_bot: boolean; first_name: string }; date: number; text: string };
+    reply_to_message?: {
+      message_id: number;
+      chat: { id: number | string };
+      from: { id: number; is_bot: boolean; first_name: string };
+      date: number;
+      text: string;
+    };
   };
 }
 
@@ -52,7 +58,11 @@ export interface RateLimit {
   header?: boolean;
 }
 
-export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'webhook'; failWith?: number; rateLimit?: RateLimit }): Promise<RecordingServer> {
+export async function startRecordingServer(o: {
+  kind: 'telegram' | 'slack' | 'webhook';
+  failWith?: number;
+  rateLimit?: RateLimit;
+}): Promise<RecordingServer> {
   let refusals = o.rateLimit?.times ?? 0;
   const requests: RecordedRequest[] = [];
   const waiters: { match: (r: RecordedRequest) => boolean; resolve: (r: RecordedRequest) => void }[] = [];
@@ -63,7 +73,8 @@ export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'we
   const sentIds = new Map<RecordedRequest, number>();
   const person = { id: 77, is_bot: false, first_name: 'Night Owl' };
   const bot = { id: 1, is_bot: true, first_name: 'nightshift' };
-  const json = (res: http.ServerResponse, body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const json = (res: http.ServerResponse, body: unknown) =>
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
   const getUpdates = (body: Record<string, unknown>, res: http.ServerResponse) => {
     const offset = Number(body.offset ?? 0);
@@ -103,13 +114,26 @@ export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'we
       if (o.rateLimit && refusals > 0) {
         refusals--;
         const seconds = o.rateLimit.retryAfterSeconds;
-        const headers = { 'content-type': 'application/json', ...(o.rateLimit.header === false ? {} : { 'retry-after': String(seconds) }) };
-        const body = o.kind === 'telegram' ? { ok: false, error_code: 429, description: `Too Many Requests: retry after ${seconds}`, parameters: { retry_after: seconds } } : { error: 'rate_limited' };
+        const headers = {
+          'content-type': 'application/json',
+          ...(o.rateLimit.header === false ? {} : { 'retry-after': String(seconds) }),
+        };
+        const body =
+          o.kind === 'telegram'
+            ? {
+                ok: false,
+                error_code: 429,
+                description: `Too Many Requests: retry after ${seconds}`,
+                parameters: { retry_after: seconds },
+              }
+            : { error: 'rate_limited' };
         res.writeHead(429, headers).end(JSON.stringify(body));
         return;
       }
       if (o.failWith) {
-        res.writeHead(o.failWith, { 'content-type': 'application/json' }).end(JSON.stringify({ ok: false, description: 'failing on purpose' }));
+        res
+          .writeHead(o.failWith, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ ok: false, description: 'failing on purpose' }));
         return;
       }
       if (o.kind === 'telegram' && rec.path.endsWith('/getUpdates')) {
@@ -117,7 +141,16 @@ export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'we
       } else if (o.kind === 'telegram') {
         const id = messageId++;
         sentIds.set(rec, id);
-        json(res, { ok: true, result: { message_id: id, from: bot, chat: { id: body.chat_id }, date: Math.floor(Date.now() / 1000), text: body.text } });
+        json(res, {
+          ok: true,
+          result: {
+            message_id: id,
+            from: bot,
+            chat: { id: body.chat_id },
+            date: Math.floor(Date.now() / 1000),
+            text: body.text,
+          },
+        });
       } else if (o.kind === 'slack') {
         res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
       } else {
@@ -136,7 +169,14 @@ export async function startRecordingServer(o: { kind: 'telegram' | 'slack' | 'we
       const date = Math.floor(Date.now() / 1000);
       const u: TelegramUpdate = {
         update_id: updateId++,
-        message: { message_id: messageId++, chat, from: person, date, text, reply_to_message: { message_id: id, chat, from: bot, date, text: String(to.body.text) } },
+        message: {
+          message_id: messageId++,
+          chat,
+          from: person,
+          date,
+          text,
+          reply_to_message: { message_id: id, chat, from: bot, date, text: String(to.body.text) },
+        },
       };
       updates.push(u);
       for (const wake of polls.splice(0)) wake();

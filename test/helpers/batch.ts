@@ -7,8 +7,15 @@ import { TASK_QUEUE } from '../../contract';
 import type { BatchInput, BatchResult } from '../../contract';
 import { uniqueBatchId } from './temporal';
 
-export function runBatch(env: TestWorkflowEnvironment, worker: NightshiftWorker, input: BatchInput, workflowId = uniqueBatchId()): Promise<BatchResult> {
-  return worker.runUntil(env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [input] }));
+export function runBatch(
+  env: TestWorkflowEnvironment,
+  worker: NightshiftWorker,
+  input: BatchInput,
+  workflowId = uniqueBatchId(),
+): Promise<BatchResult> {
+  return worker.runUntil(
+    env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId, args: [input] }),
+  );
 }
 
 /**
@@ -29,7 +36,11 @@ export interface LogEvent {
 /** Every command task's events.log under NIGHTSHIFT_ROOT `root`, in one list, oldest first. */
 export function readLog(root: string): LogEvent[] {
   const work = path.join(root, '.nightshift', 'work');
-  const logs = existsSync(work) ? readdirSync(work).map((d) => path.join(work, d, 'events.log')).filter((f) => existsSync(f)) : [];
+  const logs = existsSync(work)
+    ? readdirSync(work)
+        .map((d) => path.join(work, d, 'events.log'))
+        .filter((f) => existsSync(f))
+    : [];
   return logs
     .map((f) => readFileSync(f, 'utf8'))
     .join('\n')

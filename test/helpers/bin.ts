@@ -13,7 +13,10 @@ let built = false;
 
 export function nightshiftBin(): string {
   if (!built) {
-    execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsc'), ['-b', 'tsconfig.build.json'], { cwd: REPO, stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(path.join(REPO, 'node_modules', '.bin', 'tsc'), ['-b', 'tsconfig.build.json'], {
+      cwd: REPO,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
     built = true;
   }
   return path.join(REPO, 'client', 'bin.js');

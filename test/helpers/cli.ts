@@ -54,7 +54,8 @@ export function cliHarness(prepareRoot: (root: string) => void = () => undefined
     get root() {
       return started().root;
     },
-    temporal: (...args) => run(loadConfig().temporalCli, [...args, '--address', started().env.address], { encoding: 'utf8' }),
+    temporal: (...args) =>
+      run(loadConfig().temporalCli, [...args, '--address', started().env.address], { encoding: 'utf8' }),
     nightshift: (...args) => {
       const { env: e, root: r } = started();
       return run(process.execPath, [nightshiftBin(), ...args], {

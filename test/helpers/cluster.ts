@@ -46,7 +46,11 @@ export function clusterForFile(o: { storeDatabase?: string } = {}): { readonly c
 }
 
 /** A config whose NIGHTSHIFT_ROOT is a fresh temporary directory, connected to `address` of the cluster. */
-export function clusterConfig(cluster: TemporalCluster, address = cluster.addresses[0], root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-test-'))): NightshiftConfig {
+export function clusterConfig(
+  cluster: TemporalCluster,
+  address = cluster.addresses[0],
+  root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-test-')),
+): NightshiftConfig {
   const base = loadConfig({ ...process.env, NIGHTSHIFT_ROOT: root });
   return { ...base, temporal: { ...base.temporal, address, namespace: cluster.namespace, connection: { address } } };
 }
@@ -59,7 +63,15 @@ export function clusterConfig(cluster: TemporalCluster, address = cluster.addres
 export function liveMembersByRole(cluster: TemporalCluster): Record<number, number> {
   const sql =
     "SELECT role, count(DISTINCT rpc_port) FROM cluster_membership WHERE last_heartbeat > (now() AT TIME ZONE 'utc') - interval '20 seconds' GROUP BY role ORDER BY role";
-  const r = spawnSync(path.join(POSTGRES_BIN, 'psql'), [cluster.postgres.urlFor('temporal'), '-tAc', sql], { encoding: 'utf8' });
+  const r = spawnSync(path.join(POSTGRES_BIN, 'psql'), [cluster.postgres.urlFor('temporal'), '-tAc', sql], {
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
-  return Object.fromEntries(r.stdout.trim().split('\n').filter(Boolean).map((l) => l.split('|').map(Number)));
+  return Object.fromEntries(
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split('|').map(Number)),
+  );
 }

@@ -11,7 +11,20 @@ import * as path from 'node:path';
 const REPO = path.join(__dirname, '..', '..');
 
 /** The code the deploy tests run; test/, bench/ and local state are left behind. */
-const COPIED = ['package.json', 'tsconfig.json', 'activities', 'client', 'common', 'contract', 'sandbox', 'taskfile', 'workflows', 'worker', 'skills', 'demo'];
+const COPIED = [
+  'package.json',
+  'tsconfig.json',
+  'activities',
+  'client',
+  'common',
+  'contract',
+  'sandbox',
+  'taskfile',
+  'workflows',
+  'worker',
+  'skills',
+  'demo',
+];
 
 /** A harmless activity call (validating a one-task inline spec) that version A never makes. */
 const EXTRA_CALL = `await proxyActivities<Activities>({ startToCloseTimeout: '30 seconds' }).loadBatchSpec({ spec: { tasks: [{ id: 'version-b', command: 'true' }] } });`;

@@ -64,9 +64,18 @@ const killOnFirstAttempt: ActivityInterceptorsFactory = (ctx) => ({
       if (dir && types.has(activityType)) {
         const at = Date.now();
         const turn = (input.args[0] as { turn?: unknown } | undefined)?.turn;
-        const ids = { activityType, workflowId: workflowExecution?.workflowId ?? '', runId: workflowExecution?.runId ?? '', activityId, ...(typeof turn === 'number' ? { turn } : {}) };
+        const ids = {
+          activityType,
+          workflowId: workflowExecution?.workflowId ?? '',
+          runId: workflowExecution?.runId ?? '',
+          activityId,
+          ...(typeof turn === 'number' ? { turn } : {}),
+        };
         mkdirSync(dir, { recursive: true });
-        appendFileSync(path.join(dir, 'attempts.jsonl'), JSON.stringify({ ...ids, attempt, startedAt: at } satisfies AttemptRecord) + '\n');
+        appendFileSync(
+          path.join(dir, 'attempts.jsonl'),
+          JSON.stringify({ ...ids, attempt, startedAt: at } satisfies AttemptRecord) + '\n',
+        );
         const spared = fromTurn > 0 && !(typeof turn === 'number' && turn >= fromTurn);
         if (!spared && claim({ ...ids, attempt, killedAt: at })) process.kill(process.pid, 'SIGKILL');
       }

@@ -21,7 +21,8 @@ export const RECOVERY_LIMIT_MS = 30_000;
 export function seededRepo(root: string): string {
   const repo = path.join(root, 'repo');
   mkdirSync(repo);
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'pipe' });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo, stdio: 'pipe' });
   writeFileSync(path.join(repo, 'README.md'), '# repo\n');
   git('init', '-q', '-b', 'main');
   git('add', '-A');
@@ -79,12 +80,28 @@ function readAttempts(killDir: string): AttemptRecord[] {
     .map((l) => JSON.parse(l) as AttemptRecord);
 }
 
-function startOf(events: HistoryEvent[], type: string, activityId: string): { scheduled: HistoryEvent; started?: HistoryEvent; ended?: HistoryEvent } {
-  const scheduled = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED && e.activityTaskScheduledEventAttributes?.activityId === activityId);
+function startOf(
+  events: HistoryEvent[],
+  type: string,
+  activityId: string,
+): { scheduled: HistoryEvent; started?: HistoryEvent; ended?: HistoryEvent } {
+  const scheduled = events.find(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED &&
+      e.activityTaskScheduledEventAttributes?.activityId === activityId,
+  );
   assert.ok(scheduled, `${type}: activity ${activityId} is in the history`);
   const id = Number(scheduled.eventId);
-  const started = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED && Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === id);
-  const ended = events.find((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT && Number(e.activityTaskTimedOutEventAttributes?.scheduledEventId) === id);
+  const started = events.find(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED &&
+      Number(e.activityTaskStartedEventAttributes?.scheduledEventId) === id,
+  );
+  const ended = events.find(
+    (e) =>
+      e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT &&
+      Number(e.activityTaskTimedOutEventAttributes?.scheduledEventId) === id,
+  );
   return { scheduled, started, ended };
 }
 
@@ -92,7 +109,11 @@ function startOf(events: HistoryEvent[], type: string, activityId: string): { sc
  * For each type: the delay from the death of the worker that held its first attempt to the
  * start of the next attempt, asserted within RECOVERY_LIMIT_MS. Returns the delays in ms.
  */
-export async function recoveryDelays(env: TestWorkflowEnvironment, killDir: string, types: readonly string[]): Promise<Record<string, number>> {
+export async function recoveryDelays(
+  env: TestWorkflowEnvironment,
+  killDir: string,
+  types: readonly string[],
+): Promise<Record<string, number>> {
   const attempts = readAttempts(killDir);
   const delays: Record<string, number> = {};
   for (const type of types) {
@@ -107,11 +128,22 @@ export async function recoveryDelays(env: TestWorkflowEnvironment, killDir: stri
       // The killed attempt ends on its heartbeat timeout; the workflow books it and schedules the same call again.
       assert.ok(killed.ended, `${type}: the killed activity ${k.activityId} timed out in the history`);
       const next = attempts
-        .filter((a) => a.workflowId === k.workflowId && a.runId === k.runId && a.activityType === type && a.turn === k.turn && a.activityId !== k.activityId && a.startedAt > k.killedAt)
+        .filter(
+          (a) =>
+            a.workflowId === k.workflowId &&
+            a.runId === k.runId &&
+            a.activityType === type &&
+            a.turn === k.turn &&
+            a.activityId !== k.activityId &&
+            a.startedAt > k.killedAt,
+        )
         .sort((a, b) => a.startedAt - b.startedAt)[0];
       assert.ok(next, `${type}: a new ${type} activity for turn ${k.turn} started on a worker after the kill`);
       const again = startOf(events, type, next.activityId);
-      assert.ok(Number(again.scheduled.eventId) > Number(killed.ended.eventId), `${type}: ${next.activityId} was scheduled after ${k.activityId} timed out`);
+      assert.ok(
+        Number(again.scheduled.eventId) > Number(killed.ended.eventId),
+        `${type}: ${next.activityId} was scheduled after ${k.activityId} timed out`,
+      );
       assert.ok(again.started, `${type}: ${next.activityId} started in the history`);
       delay = Math.max(next.startedAt, ms(again.started.eventTime)) - k.killedAt;
     } else {
@@ -119,14 +151,31 @@ export async function recoveryDelays(env: TestWorkflowEnvironment, killDir: stri
       const nextAttempt = k.attempt + 1;
       assert.ok(killed.started, `${type}: activity ${k.activityId} started again`);
       const last = killed.started.activityTaskStartedEventAttributes?.attempt ?? 0;
-      assert.ok(last >= nextAttempt, `${type}: the history's last attempt is attempt ${last}, the worker died at attempt ${k.attempt}`);
-      const next = attempts.find((a) => a.workflowId === k.workflowId && a.runId === k.runId && a.activityId === k.activityId && a.attempt === nextAttempt);
+      assert.ok(
+        last >= nextAttempt,
+        `${type}: the history's last attempt is attempt ${last}, the worker died at attempt ${k.attempt}`,
+      );
+      const next = attempts.find(
+        (a) =>
+          a.workflowId === k.workflowId &&
+          a.runId === k.runId &&
+          a.activityId === k.activityId &&
+          a.attempt === nextAttempt,
+      );
       assert.ok(next, `${type}: attempt ${nextAttempt} of ${k.activityId} started on a worker`);
       delay = Math.max(next.startedAt, last === nextAttempt ? ms(killed.started.eventTime) : 0) - k.killedAt;
     }
     delays[type] = delay;
   }
-  console.log(`recovery delay per activity type:\n${Object.entries(delays).map(([t, d]) => `  ${t}: ${(d / 1000).toFixed(1)} s`).join('\n')}`);
-  for (const [type, delay] of Object.entries(delays)) assert.ok(delay <= RECOVERY_LIMIT_MS, `${type}: the next attempt started ${delay} ms after the worker died (limit ${RECOVERY_LIMIT_MS} ms)`);
+  console.log(
+    `recovery delay per activity type:\n${Object.entries(delays)
+      .map(([t, d]) => `  ${t}: ${(d / 1000).toFixed(1)} s`)
+      .join('\n')}`,
+  );
+  for (const [type, delay] of Object.entries(delays))
+    assert.ok(
+      delay <= RECOVERY_LIMIT_MS,
+      `${type}: the next attempt started ${delay} ms after the worker died (limit ${RECOVERY_LIMIT_MS} ms)`,
+    );
   return delays;
 }

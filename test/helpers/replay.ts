@@ -14,7 +14,8 @@ import { VERSIONING_BEHAVIOR } from '../../workflows/versioning';
  */
 export function replayAdvice(type: string): string {
   const behavior = (VERSIONING_BEHAVIOR as Record<string, string | undefined>)[type];
-  if (!behavior) return `pin: ${type} has no versioning behavior; declare one in workflows/versioning.ts (PINNED unless it never ends)`;
+  if (!behavior)
+    return `pin: ${type} has no versioning behavior; declare one in workflows/versioning.ts (PINNED unless it never ends)`;
   if (behavior === 'AUTO_UPGRADE') {
     return (
       `patch: ${type} is AUTO_UPGRADE, so a deploy replays its running workflows on the new code at their next step and this change would fail them. ` +
@@ -30,14 +31,23 @@ export function replayAdvice(type: string): string {
 }
 
 /** `history` is the Temporal CLI's JSON export (`temporal workflow show -o json`). */
-export async function assertHistoriesReplay(histories: { workflowId: string; history: unknown }[], bundle?: Awaited<ReturnType<typeof workflowBundle>>): Promise<void> {
+export async function assertHistoriesReplay(
+  histories: { workflowId: string; history: unknown }[],
+  bundle?: Awaited<ReturnType<typeof workflowBundle>>,
+): Promise<void> {
   const failures: string[] = [];
   let replayed = 0;
   const parsed = histories.map((h) => ({ workflowId: h.workflowId, history: historyFromJSON(h.history) }));
-  const typeOf = new Map(parsed.map((h) => [h.workflowId, h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?']));
+  const typeOf = new Map(
+    parsed.map((h) => [
+      h.workflowId,
+      h.history.events?.[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? '?',
+    ]),
+  );
   for await (const r of Worker.runReplayHistories({ workflowBundle: bundle ?? (await workflowBundle()) }, parsed)) {
     replayed++;
-    if (r.error) failures.push(`${r.workflowId}: ${r.error.message}\n  ${replayAdvice(typeOf.get(r.workflowId) ?? '?')}`);
+    if (r.error)
+      failures.push(`${r.workflowId}: ${r.error.message}\n  ${replayAdvice(typeOf.get(r.workflowId) ?? '?')}`);
   }
   assert.equal(replayed, histories.length);
   assert.deepEqual(failures, [], `histories recorded by earlier versions no longer replay:\n${failures.join('\n')}`);

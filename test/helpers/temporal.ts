@@ -13,7 +13,10 @@ import { SEARCH_ATTRIBUTES } from '../../contract';
 import { createNightshiftWorker, type NightshiftWorker, type NightshiftWorkerOptions } from '../../worker';
 
 /** `extraArgs` go to `temporal server start-dev` (e.g. dynamic config values); `port` fixes its port (default: a free one). */
-export async function startDevServer(extraArgs: string[] = [], o: { port?: number } = {}): Promise<TestWorkflowEnvironment> {
+export async function startDevServer(
+  extraArgs: string[] = [],
+  o: { port?: number } = {},
+): Promise<TestWorkflowEnvironment> {
   const cli = loadConfig().temporalCli;
   if (!existsSync(cli)) throw new Error(`no Temporal CLI at ${cli}: run scripts/bootstrap.sh first (npm test does)`);
   return TestWorkflowEnvironment.createLocal({
@@ -27,13 +30,23 @@ export async function startDevServer(extraArgs: string[] = [], o: { port?: numbe
 }
 
 /** A config whose NIGHTSHIFT_ROOT is a fresh temporary directory, connected to `env`. */
-export function testConfig(env: TestWorkflowEnvironment, root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-test-'))): NightshiftConfig {
+export function testConfig(
+  env: TestWorkflowEnvironment,
+  root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-test-')),
+): NightshiftConfig {
   const base = loadConfig({ ...process.env, NIGHTSHIFT_ROOT: root });
   const address = env.address;
-  return { ...base, temporal: { ...base.temporal, address, namespace: env.namespace ?? 'default', connection: { address } } };
+  return {
+    ...base,
+    temporal: { ...base.temporal, address, namespace: env.namespace ?? 'default', connection: { address } },
+  };
 }
 
-export function testWorker(env: TestWorkflowEnvironment, config: NightshiftConfig, o: Partial<NightshiftWorkerOptions> = {}): Promise<NightshiftWorker> {
+export function testWorker(
+  env: TestWorkflowEnvironment,
+  config: NightshiftConfig,
+  o: Partial<NightshiftWorkerOptions> = {},
+): Promise<NightshiftWorker> {
   return createNightshiftWorker({ config, connection: env.nativeConnection, ...o });
 }
 

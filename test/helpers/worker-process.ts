@@ -28,7 +28,11 @@ export interface SpawnOptions {
 const POLLING = 'nightshift worker: task queue';
 
 /** Starts `worker/main.ts` (or `o.entry`) and resolves once it is polling the task queue. */
-export async function spawnWorker(env: Record<string, string>, timeoutMs = 60_000, o: SpawnOptions = {}): Promise<WorkerProcess> {
+export async function spawnWorker(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+  o: SpawnOptions = {},
+): Promise<WorkerProcess> {
   const ready = o.ready ?? POLLING;
   const child = spawn(process.execPath, ['--import', 'tsx', o.entry ?? path.join(REPO, 'worker', 'main.ts')], {
     cwd: REPO,
@@ -61,8 +65,10 @@ export async function spawnWorker(env: Record<string, string>, timeoutMs = 60_00
     async waitFor(text: string, waitMs = 60_000) {
       const until = Date.now() + waitMs;
       while (!out.includes(text)) {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`worker exited before printing ${JSON.stringify(text)}:\n${out}`);
-        if (Date.now() > until) throw new Error(`worker did not print ${JSON.stringify(text)} in ${waitMs} ms:\n${out}`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`worker exited before printing ${JSON.stringify(text)}:\n${out}`);
+        if (Date.now() > until)
+          throw new Error(`worker did not print ${JSON.stringify(text)} in ${waitMs} ms:\n${out}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     },

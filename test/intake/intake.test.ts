@@ -10,7 +10,14 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { addTasksUpdate, INTAKE_WORKFLOW, intakeStatusQuery, TASK_QUEUE, type IntakeInput, type IntakeStatus } from '../../contract';
+import {
+  addTasksUpdate,
+  INTAKE_WORKFLOW,
+  intakeStatusQuery,
+  TASK_QUEUE,
+  type IntakeInput,
+  type IntakeStatus,
+} from '../../contract';
 import { shutdownIsolation } from '../../sandbox/os-isolation';
 import { commandRunning, loggedCommand, readLog } from '../helpers/batch';
 import { startDevServer, testConfig, testWorker, uniqueBatchId } from '../helpers/temporal';
@@ -28,7 +35,8 @@ after(async () => {
   await shutdownIsolation();
 });
 
-const ls = (root: string, f: string) => (existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : []);
+const ls = (root: string, f: string) =>
+  existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : [];
 
 /** Written beside pending/ and renamed in, as docs/folder-mode.md tells users to. */
 function drop(root: string, folder: string, file: string, text: string): void {
@@ -70,29 +78,49 @@ test('continuous: a file dropped in and a task added by update while a task runs
 
       drop(root, 'pending', 'later.yaml', 'id: later\ndepends_on: slow\ncommand: echo later\n');
       drop(root, 'pending', 'broken.yaml', 'id: broken\ncomand: echo typo\n');
-      const added = await handle.executeUpdate(addTasksUpdate, { args: [{ tasks: [{ id: 'queued', title: 'Queued by update', command: 'echo queued' }] }] });
-      assert.deepEqual(added, { added: ['queued'] });
-      await assert.rejects(handle.executeUpdate(addTasksUpdate, { args: [{ tasks: [{ id: 'bad', agent_config: { model: 'gpt-4' } }] }] }), (err: { cause?: Error }) => {
-        assert.match(err.cause?.message ?? '', /addTasks tasks\[0\]\.agent_config\.model: unknown model alias "gpt-4"/);
-        return true;
+      const added = await handle.executeUpdate(addTasksUpdate, {
+        args: [{ tasks: [{ id: 'queued', title: 'Queued by update', command: 'echo queued' }] }],
       });
+      assert.deepEqual(added, { added: ['queued'] });
+      await assert.rejects(
+        handle.executeUpdate(addTasksUpdate, { args: [{ tasks: [{ id: 'bad', agent_config: { model: 'gpt-4' } }] }] }),
+        (err: { cause?: Error }) => {
+          assert.match(
+            err.cause?.message ?? '',
+            /addTasks tasks\[0\]\.agent_config\.model: unknown model alias "gpt-4"/,
+          );
+          return true;
+        },
+      );
 
-      await until('three files completed', () => ['later.yaml', 'queued.yaml', 'slow.yaml'].every((f) => ls(root, 'completed').includes(f)));
+      await until('three files completed', () =>
+        ['later.yaml', 'queued.yaml', 'slow.yaml'].every((f) => ls(root, 'completed').includes(f)),
+      );
       const final = await until('nothing in flight', async () => {
         const q = await handle.query(intakeStatusQuery);
         return q.inFlight.length === 0 && q.recent.length === 3 ? q : undefined;
       });
       assert.deepEqual(ls(root, 'running'), []);
       assert.deepEqual(ls(root, 'pending'), []);
-      assert.deepEqual(final.recent.map((r) => `${r.taskId}:${r.status}`).sort(), ['later:succeeded', 'queued:succeeded', 'slow:succeeded']);
+      assert.deepEqual(final.recent.map((r) => `${r.taskId}:${r.status}`).sort(), [
+        'later:succeeded',
+        'queued:succeeded',
+        'slow:succeeded',
+      ]);
       // later waited for slow (its dependency), which ran exactly once despite the continue-as-new.
       const slow = final.recent.find((r) => r.taskId === 'slow')!;
       const later = final.recent.find((r) => r.taskId === 'later')!;
       assert.ok(later.startedAt! >= slow.endedAt!, 'later started after slow ended');
-      assert.deepEqual(readLog(root).map((e) => `${e.kind} ${e.id}`), ['start slow', 'end slow']);
+      assert.deepEqual(
+        readLog(root).map((e) => `${e.kind} ${e.id}`),
+        ['start slow', 'end slow'],
+      );
       // A file that does not validate goes to failed/ with its problems beside it.
       assert.deepEqual(ls(root, 'failed'), ['broken.yaml', 'broken.yaml.error.txt']);
-      assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'broken.yaml.error.txt'), 'utf8'), /broken\.yaml:2 comand: unknown key "comand"; did you mean "command"\?/);
+      assert.match(
+        readFileSync(path.join(root, 'tasks', 'failed', 'broken.yaml.error.txt'), 'utf8'),
+        /broken\.yaml:2 comand: unknown key "comand"; did you mean "command"\?/,
+      );
       assert.ok(final.runs >= 2);
     } finally {
       // A continuous intake never ends by itself.
@@ -126,13 +154,22 @@ test('batch: SIGKILL of the worker mid-task strands nothing in running/; a crash
     workers.push(await spawnWorker(workerEnv));
     const result: IntakeStatus = await handle.result();
     assert.equal(result.state, 'completed');
-    assert.deepEqual(result.recent.map((r) => `${r.taskId}:${r.status}`), ['crash:succeeded', 'failing:failed', 'stale:succeeded']);
+    assert.deepEqual(
+      result.recent.map((r) => `${r.taskId}:${r.status}`),
+      ['crash:succeeded', 'failing:failed', 'stale:succeeded'],
+    );
     assert.deepEqual(ls(root, 'running'), []);
     assert.deepEqual(ls(root, 'pending'), []);
     assert.deepEqual(ls(root, 'completed'), ['crash.yaml', 'stale.yaml']);
     assert.deepEqual(ls(root, 'failed'), ['failing.yaml', 'failing.yaml.error.txt']);
-    assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'failing.yaml.error.txt'), 'utf8'), /failed: command exited with 3/);
-    assert.ok(readLog(root).some((e) => e.id === 'stale' && e.kind === 'end'), 'the requeued task ran');
+    assert.match(
+      readFileSync(path.join(root, 'tasks', 'failed', 'failing.yaml.error.txt'), 'utf8'),
+      /failed: command exited with 3/,
+    );
+    assert.ok(
+      readLog(root).some((e) => e.id === 'stale' && e.kind === 'end'),
+      'the requeued task ran',
+    );
   } finally {
     for (const w of workers) await w.kill();
   }
@@ -145,8 +182,13 @@ test('once: only the best-priority ready task runs; the rest stay pending', asyn
   drop(root, 'pending', 'b.yaml', 'id: b\npriority: 1\ncommand: echo b\n');
   drop(root, 'pending', 'c.yaml', 'id: c\npriority: 0\ndepends_on: a\ncommand: echo c\n');
   const worker = await testWorker(env, config);
-  const result: IntakeStatus = await worker.runUntil(async () => (await startIntake(uniqueBatchId('nightshift-intake'), { mode: 'once', pollIntervalMs: 200 })).result());
-  assert.deepEqual(result.recent.map((r) => `${r.taskId}:${r.status}`), ['b:succeeded']);
+  const result: IntakeStatus = await worker.runUntil(async () =>
+    (await startIntake(uniqueBatchId('nightshift-intake'), { mode: 'once', pollIntervalMs: 200 })).result(),
+  );
+  assert.deepEqual(
+    result.recent.map((r) => `${r.taskId}:${r.status}`),
+    ['b:succeeded'],
+  );
   assert.deepEqual(ls(root, 'pending'), ['a.yaml', 'c.yaml']);
   assert.deepEqual(ls(root, 'completed'), ['b.yaml']);
 });

@@ -43,7 +43,8 @@ function drop(root: string, file: string, text: string): void {
   renameSync(tmp, path.join(root, 'tasks', 'pending', file));
 }
 
-const ls = (root: string, f: string) => (existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : []);
+const ls = (root: string, f: string) =>
+  existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : [];
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
   for (let i = 0; ; i++) {
@@ -58,7 +59,10 @@ test('outside folder mode a trigger_next to an unknown task is an error, and the
   const { root } = testConfig(env);
   drop(root, 'wander-001.yaml', wanderFile('wander-001', 0));
   await assert.rejects(loadBatchSpec('tasks/pending/wander-001.yaml', root), (err: SpecError) => {
-    assert.deepEqual(err.issues.map((i) => i.message), ['unknown task id "wander-002"', 'unknown task id "wander-003"']);
+    assert.deepEqual(
+      err.issues.map((i) => i.message),
+      ['unknown task id "wander-002"', 'unknown task id "wander-003"'],
+    );
     return true;
   });
   const spec = await loadBatchSpec('tasks/pending/wander-001.yaml', root, { unseenTasksWait: true });
@@ -71,7 +75,11 @@ test('the four Wander files dropped into pending/ one at a time run in dependenc
   const worker = await testWorker(env, config);
   const id = uniqueBatchId('wander-intake');
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(INTAKE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: id, args: [{ mode: 'continuous', pollIntervalMs: 200 }] });
+    const handle = await env.client.workflow.start(INTAKE_WORKFLOW, {
+      taskQueue: TASK_QUEUE,
+      workflowId: id,
+      args: [{ mode: 'continuous', pollIntervalMs: 200 }],
+    });
     try {
       drop(root, 'wander-001.yaml', wanderFile('wander-001', 3));
       await until('wander-001 running', () => ls(root, 'running').includes('wander-001.yaml'));
@@ -83,7 +91,10 @@ test('the four Wander files dropped into pending/ one at a time run in dependenc
       });
       assert.deepEqual(waiting.unseen, ['wander-002', 'wander-003']);
       drop(root, 'wander-002.yaml', wanderFile('wander-002', 1));
-      await until('wander-002 queued or taken', () => !ls(root, 'pending').includes('wander-002.yaml') || ls(root, 'running').length > 0);
+      await until(
+        'wander-002 queued or taken',
+        () => !ls(root, 'pending').includes('wander-002.yaml') || ls(root, 'running').length > 0,
+      );
       drop(root, 'wander-003.yaml', wanderFile('wander-003', 1));
 
       const files = ['wander-001.yaml', 'wander-002.yaml', 'wander-003.yaml', 'wander-004.yaml'];
@@ -116,13 +127,23 @@ test('trigger_next across files: a task queued while the task that triggers it r
   const worker = await testWorker(env, config);
   const id = uniqueBatchId('trigger-intake');
   await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start(INTAKE_WORKFLOW, { taskQueue: TASK_QUEUE, workflowId: id, args: [{ mode: 'continuous', pollIntervalMs: 200 }] });
+    const handle = await env.client.workflow.start(INTAKE_WORKFLOW, {
+      taskQueue: TASK_QUEUE,
+      workflowId: id,
+      args: [{ mode: 'continuous', pollIntervalMs: 200 }],
+    });
     try {
-      drop(root, 'first.yaml', `id: first\ncommand: '${loggedCommand('first', 3)}'\non_completion:\n  trigger_next: [second]\n`);
+      drop(
+        root,
+        'first.yaml',
+        `id: first\ncommand: '${loggedCommand('first', 3)}'\non_completion:\n  trigger_next: [second]\n`,
+      );
       await until('first running', () => ls(root, 'running').includes('first.yaml'));
       // second names no dependency itself: the trigger is its only edge.
       drop(root, 'second.yaml', `id: second\ncommand: '${loggedCommand('second', 0)}'\n`);
-      await until('both completed', () => ['first.yaml', 'second.yaml'].every((f) => ls(root, 'completed').includes(f)));
+      await until('both completed', () =>
+        ['first.yaml', 'second.yaml'].every((f) => ls(root, 'completed').includes(f)),
+      );
       const log = readLog(root);
       const end = log.find((x) => x.kind === 'end' && x.id === 'first')!.ns;
       const start = log.find((x) => x.kind === 'start' && x.id === 'second')!.ns;

@@ -27,7 +27,8 @@ function makeRepos(root: string): void {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'README.md'), `# ${name}\n\nold readme\n`);
     writeFileSync(path.join(dir, 'index.js'), `module.exports = '${name}';\n`);
-    const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: dir });
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: dir });
     git('init', '-q', '-b', 'main');
     git('add', '-A');
     git('commit', '-qm', 'init');
@@ -35,7 +36,11 @@ function makeRepos(root: string): void {
   mkdirSync(path.join(root, 'tasks'), { recursive: true });
   writeFileSync(
     path.join(root, 'tasks', 'repos.yaml'),
-    'repos:\n' + REPOS.map((n, i) => `  - { name: ${n}, path: ../checkouts/${n}, group: all-js, tags: [${i === 1 ? 'python' : 'javascript'}, js] }\n`).join(''),
+    'repos:\n' +
+      REPOS.map(
+        (n, i) =>
+          `  - { name: ${n}, path: ../checkouts/${n}, group: all-js, tags: [${i === 1 ? 'python' : 'javascript'}, js] }\n`,
+      ).join(''),
   );
 }
 
@@ -49,10 +54,19 @@ async function runNight(root: string, fakeUrl: string, file: string): Promise<Ba
   const config = withModel(testConfig(server.env, root), fakeUrl);
   const worker = await testWorker(server.env, config);
   const id = uniqueBatchId();
-  return worker.runUntil(server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: id, args: [{ tasksFile: file, date: '2026-11-21' }] }));
+  return worker.runUntil(
+    server.env.client.workflow.execute('nightlyBatch', {
+      taskQueue: TASK_QUEUE,
+      workflowId: id,
+      args: [{ tasksFile: file, date: '2026-11-21' }],
+    }),
+  );
 }
 
-function recordsOf(root: string, r: BatchResult): { task: string; repo: string; status: string; message: string; workDir?: string }[] {
+function recordsOf(
+  root: string,
+  r: BatchResult,
+): { task: string; repo: string; status: string; message: string; workDir?: string }[] {
   assert.ok(r.report && 'json' in r.report, JSON.stringify(r.report));
   return JSON.parse(readFileSync(path.join(root, r.report.json), 'utf8')).results;
 }
@@ -62,9 +76,20 @@ test('simple mode: one model call per repo writes README.md; a refused repo fail
     byTurn: (_turn, req) => {
       const repo = repoOf(req);
       if (repo === 'gamma') return badRequest('this repo is refused');
-      return message([toolUse(`tu_${repo}`, 'write_files', { files: [{ path: 'README.md', content: `# ${repo}\n\nregenerated\n` }, { path: 'docs/USAGE.md', content: `use ${repo}\n` }], summary: `Refreshed ${repo}'s README` })], {
-        usage: { input_tokens: 1000, output_tokens: 100 },
-      });
+      return message(
+        [
+          toolUse(`tu_${repo}`, 'write_files', {
+            files: [
+              { path: 'README.md', content: `# ${repo}\n\nregenerated\n` },
+              { path: 'docs/USAGE.md', content: `use ${repo}\n` },
+            ],
+            summary: `Refreshed ${repo}'s README`,
+          }),
+        ],
+        {
+          usage: { input_tokens: 1000, output_tokens: 100 },
+        },
+      );
     },
   });
   try {
@@ -72,15 +97,32 @@ test('simple mode: one model call per repo writes README.md; a refused repo fail
     makeRepos(root);
     writeFileSync(
       path.join(root, 'tasks', 'readmes.yaml'),
-      ['repos_file: repos.yaml', 'simple_mode: true', 'model_api: messages', 'max_workers: 2', 'tasks:', '  - id: readme', '    title: Update README', '    group: all', '    agent_config: { model: haiku }', ''].join('\n'),
+      [
+        'repos_file: repos.yaml',
+        'simple_mode: true',
+        'model_api: messages',
+        'max_workers: 2',
+        'tasks:',
+        '  - id: readme',
+        '    title: Update README',
+        '    group: all',
+        '    agent_config: { model: haiku }',
+        '',
+      ].join('\n'),
     );
     const r = await runNight(root, fake.url, 'tasks/readmes.yaml');
-    assert.deepEqual(r.tasks.map((t) => `${t.taskId}:${t.status}`), ['readme@alpha:succeeded', 'readme@beta:succeeded', 'readme@gamma:failed']);
+    assert.deepEqual(
+      r.tasks.map((t) => `${t.taskId}:${t.status}`),
+      ['readme@alpha:succeeded', 'readme@beta:succeeded', 'readme@gamma:failed'],
+    );
     // Exactly one model call per repo: no tool loop, and the refused one is not retried.
     assert.deepEqual(fake.requests.map(repoOf).sort(), ['alpha', 'beta', 'gamma']);
     const body = fake.requests[0].body as { tool_choice?: unknown; tools?: { name: string }[] };
     assert.deepEqual(body.tool_choice, { type: 'tool', name: 'write_files' });
-    assert.deepEqual(body.tools?.map((t) => t.name), ['write_files']);
+    assert.deepEqual(
+      body.tools?.map((t) => t.name),
+      ['write_files'],
+    );
     assert.match(JSON.stringify(fake.requests[0].body), /old readme/, 'the model saw the repo');
 
     for (const name of ['alpha', 'beta']) {
@@ -94,14 +136,20 @@ test('simple mode: one model call per repo writes README.md; a refused repo fail
       // Delivered like an agent task: the branch is on the repo's remote with the new README.
       assert.equal(t.branch, deliveryBranch(r.batchId, '2026-11-21', `readme@${name}`), t.deliveryError);
       assert.equal(t.pushed, true, t.deliveryError);
-      const onRemote = execFileSync('git', ['show', `${t.branch}:README.md`], { cwd: path.join(root, 'checkouts', name), encoding: 'utf8' });
+      const onRemote = execFileSync('git', ['show', `${t.branch}:README.md`], {
+        cwd: path.join(root, 'checkouts', name),
+        encoding: 'utf8',
+      });
       assert.equal(onRemote, `# ${name}\n\nregenerated\n`);
     }
     const gamma = r.tasks.find((x) => x.taskId === 'readme@gamma')!;
     assert.match(gamma.error ?? '', /HTTP 400.*this repo is refused/);
 
     const records = recordsOf(root, r);
-    assert.deepEqual(records.map((x) => `${x.task} ${x.repo} ${x.status}`), ['readme@alpha alpha success', 'readme@beta beta success', 'readme@gamma gamma failed']);
+    assert.deepEqual(
+      records.map((x) => `${x.task} ${x.repo} ${x.status}`),
+      ['readme@alpha alpha success', 'readme@beta beta success', 'readme@gamma gamma failed'],
+    );
     assert.match(records[2].message, /this repo is refused/);
   } finally {
     await fake.close();
@@ -113,26 +161,44 @@ test('agent mode: the tool loop per repo by tag; a refused repo fails alone', as
     byTurn: (turn, req) => {
       const repo = repoOf(req);
       if (repo === 'gamma') return badRequest('this repo is refused');
-      if (turn === 1) return message([text('Reviewing.'), toolUse(`tu_${repo}_1`, 'bash', { command: 'node -e "console.log(require(\'./index.js\'))" > REVIEW.md' })]);
-      return message([toolUse(`tu_${repo}_2`, 'finish', { summary: `Reviewed ${repo}`, verification: 'ran index.js' })]);
+      if (turn === 1)
+        return message([
+          text('Reviewing.'),
+          toolUse(`tu_${repo}_1`, 'bash', { command: 'node -e "console.log(require(\'./index.js\'))" > REVIEW.md' }),
+        ]);
+      return message([
+        toolUse(`tu_${repo}_2`, 'finish', { summary: `Reviewed ${repo}`, verification: 'ran index.js' }),
+      ]);
     },
   });
   try {
     const { root } = testConfig(server.env);
     makeRepos(root);
-    writeFileSync(path.join(root, 'tasks', 'review.yaml'), ['repos_file: repos.yaml', 'tasks:', '  - id: review', '    tag: js', '    parallel: false', ''].join('\n'));
+    writeFileSync(
+      path.join(root, 'tasks', 'review.yaml'),
+      ['repos_file: repos.yaml', 'tasks:', '  - id: review', '    tag: js', '    parallel: false', ''].join('\n'),
+    );
     const r = await runNight(root, fake.url, 'tasks/review.yaml');
-    assert.deepEqual(r.tasks.map((t) => `${t.taskId}:${t.status}`), ['review@alpha:succeeded', 'review@beta:succeeded', 'review@gamma:failed']);
+    assert.deepEqual(
+      r.tasks.map((t) => `${t.taskId}:${t.status}`),
+      ['review@alpha:succeeded', 'review@beta:succeeded', 'review@gamma:failed'],
+    );
     for (const name of ['alpha', 'beta']) {
       const t = r.tasks.find((x) => x.taskId === `review@${name}`)!;
       assert.equal(t.turns, 2);
       assert.equal(readFileSync(path.join(t.workDir!, 'REVIEW.md'), 'utf8'), `${name}\n`);
     }
     // parallel: false: one repo at a time, so no two repos' tasks overlapped.
-    const spans = REPOS.map((n) => r.tasks.find((x) => x.taskId === `review@${n}`)!).map((t) => [t.startedAt!, t.endedAt!]).sort((a, b) => a[0] - b[0]);
-    for (let i = 1; i < spans.length; i++) assert.ok(spans[i][0] >= spans[i - 1][1], 'tasks of one fan-out ran one at a time');
+    const spans = REPOS.map((n) => r.tasks.find((x) => x.taskId === `review@${n}`)!)
+      .map((t) => [t.startedAt!, t.endedAt!])
+      .sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < spans.length; i++)
+      assert.ok(spans[i][0] >= spans[i - 1][1], 'tasks of one fan-out ran one at a time');
     const records = recordsOf(root, r);
-    assert.deepEqual(records.map((x) => `${x.repo} ${x.status}`), ['alpha success', 'beta success', 'gamma failed']);
+    assert.deepEqual(
+      records.map((x) => `${x.repo} ${x.status}`),
+      ['alpha success', 'beta success', 'gamma failed'],
+    );
   } finally {
     await fake.close();
   }

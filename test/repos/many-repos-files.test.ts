@@ -32,12 +32,16 @@ function seedRoot(root: string): void {
     const dir = path.join(root, 'checkouts', name);
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'README.md'), `# ${name}\n\nold readme\n`);
-    const git = (...a: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: dir });
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...a], { cwd: dir });
     git('init', '-q', '-b', 'main');
     git('add', '-A');
     git('commit', '-qm', 'init');
   }
-  writeFileSync(path.join(root, 'config', 'repos.yaml'), 'repos:\n' + REPOS.map((n) => `  - { name: ${n}, path: ../checkouts/${n} }\n`).join(''));
+  writeFileSync(
+    path.join(root, 'config', 'repos.yaml'),
+    'repos:\n' + REPOS.map((n) => `  - { name: ${n}, path: ../checkouts/${n} }\n`).join(''),
+  );
   mkdirSync(path.join(root, 'skills'));
   copyFileSync(path.join(REPO, 'skills', 'readme-generator.md'), path.join(root, 'skills', 'readme-generator.md'));
 }
@@ -49,7 +53,10 @@ test('overnight.json and tasks.example.json validate with a repos file beside th
 
   const overnight = await validateFile(config, 'config/overnight.json');
   assert.equal(overnight.spec.description, 'Overnight documentation update');
-  assert.deepEqual(overnight.spec.tasks.map((t) => t.id), REPOS.map((r) => `update-readmes@${r}`).concat(REPOS.map((r) => `update-project-md@${r}`)));
+  assert.deepEqual(
+    overnight.spec.tasks.map((t) => t.id),
+    REPOS.map((r) => `update-readmes@${r}`).concat(REPOS.map((r) => `update-project-md@${r}`)),
+  );
   for (const t of overnight.spec.tasks) {
     assert.equal(t.simpleMode, true);
     assert.equal(t.fanOut?.maxWorkers, 5);
@@ -65,7 +72,10 @@ test('overnight.json and tasks.example.json validate with a repos file beside th
 
   const example = await validateFile(config, 'config/tasks.example.json');
   assert.equal(example.spec.description, 'What this batch does');
-  assert.deepEqual(example.spec.tasks.map((t) => t.id), REPOS.map((r) => `task-description@${r}`));
+  assert.deepEqual(
+    example.spec.tasks.map((t) => t.id),
+    REPOS.map((r) => `task-description@${r}`),
+  );
   assert.deepEqual(example.spec.tasks[0].skills, ['skill-name']);
 });
 
@@ -73,7 +83,10 @@ test('many-repos files: a missing repos file, an unnamed task and a setting give
   const { root } = testConfig(server.env);
   cpSync(SEED_CONFIG, path.join(root, 'config'), { recursive: true });
   await assert.rejects(loadBatchSpec('config/overnight.json', root), (err: SpecError) => {
-    assert.deepEqual(err.issues.map((i) => `${i.line} ${i.path}`), ['4 tasks[0].group', '5 tasks[1].group']);
+    assert.deepEqual(
+      err.issues.map((i) => `${i.line} ${i.path}`),
+      ['4 tasks[0].group', '5 tasks[1].group'],
+    );
     assert.match(err.issues[0].message, /put repos\.yaml beside the task file or set repos_file/);
     return true;
   });
@@ -82,10 +95,13 @@ test('many-repos files: a missing repos file, an unnamed task and a setting give
     '{\n  "max_workers": 2, // here\n  "tasks": [\n    {"skill": "x", "command": "true"}\n  ],\n  "settings": {"max_workers": 3}\n}\n',
   );
   await assert.rejects(loadBatchSpec('config/odd.json', root), (err: SpecError) => {
-    assert.deepEqual(err.issues.map((i) => `${i.line} ${i.path}: ${i.message}`), [
-      '4 tasks[0].id: is required (or a name to make it from)',
-      '6 settings.max_workers: "max_workers" is set both in settings and at the top of the file; keep one',
-    ]);
+    assert.deepEqual(
+      err.issues.map((i) => `${i.line} ${i.path}: ${i.message}`),
+      [
+        '4 tasks[0].id: is required (or a name to make it from)',
+        '6 settings.max_workers: "max_workers" is set both in settings and at the top of the file; keep one',
+      ],
+    );
     return true;
   });
 });
@@ -102,9 +118,17 @@ test('overnight.json runs on three repos: one model call per repo and task, file
       const repo = repoOf(req);
       const readme = JSON.stringify(req.body).includes('Update READMEs');
       const file = readme ? 'README.md' : 'PROJECT.md';
-      return message([toolUse(`tu_${repo}`, 'write_files', { files: [{ path: file, content: `# ${repo}\n\nrewritten ${file}\n` }], summary: `Wrote ${repo}'s ${file}` })], {
-        usage: { input_tokens: 1000, output_tokens: 100 },
-      });
+      return message(
+        [
+          toolUse(`tu_${repo}`, 'write_files', {
+            files: [{ path: file, content: `# ${repo}\n\nrewritten ${file}\n` }],
+            summary: `Wrote ${repo}'s ${file}`,
+          }),
+        ],
+        {
+          usage: { input_tokens: 1000, output_tokens: 100 },
+        },
+      );
     },
   });
   try {
@@ -113,7 +137,11 @@ test('overnight.json runs on three repos: one model call per repo and task, file
     const config = withModel(testConfig(server.env, root), fake.url);
     const worker = await testWorker(server.env, config);
     const r = (await worker.runUntil(
-      server.env.client.workflow.execute('nightlyBatch', { taskQueue: TASK_QUEUE, workflowId: uniqueBatchId('many-repos'), args: [{ tasksFile: 'config/overnight.json', date: '2026-11-21' }] }),
+      server.env.client.workflow.execute('nightlyBatch', {
+        taskQueue: TASK_QUEUE,
+        workflowId: uniqueBatchId('many-repos'),
+        args: [{ tasksFile: 'config/overnight.json', date: '2026-11-21' }],
+      }),
     )) as BatchResult;
     assert.deepEqual(
       r.tasks.map((t) => `${t.taskId}:${t.status}`).sort(),

@@ -68,7 +68,10 @@ describe('attacks on the boundary through the worker’s own functions (root out
   const savedSecret = process.env.NIGHTSHIFT_ATTACK_SECRET;
 
   const assertHostUnharmed = () => {
-    assert.ok(!fs.existsSync(marker), `host code ran the agent's program: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`);
+    assert.ok(
+      !fs.existsSync(marker),
+      `host code ran the agent's program: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`,
+    );
     assert.equal(fs.readFileSync(hostFile, 'utf8'), 'host data\n');
     assert.deepEqual(fs.readdirSync(hostDir), ['keep.txt']);
   };
@@ -106,11 +109,27 @@ describe('attacks on the boundary through the worker’s own functions (root out
   });
 
   it('symlinks planted in one call are never followed by host code in a later one', { timeout: 120_000 }, async () => {
-    await bash(ctx, [`ln -s ${hostFile} notes.md`, `ln -s ${hostDir} linked-dir`, 'mkdir -p deep', `ln -s ${hostDir} deep/inner`, `ln -s ${store} store-link`, `ln -s ${marker} marker-link`].join('; '));
+    await bash(
+      ctx,
+      [
+        `ln -s ${hostFile} notes.md`,
+        `ln -s ${hostDir} linked-dir`,
+        'mkdir -p deep',
+        `ln -s ${hostDir} deep/inner`,
+        `ln -s ${store} store-link`,
+        `ln -s ${marker} marker-link`,
+      ].join('; '),
+    );
     const read = await tool('read_file', { path: 'notes.md' }, ctx);
     assert.equal(read.isError, true);
     assert.ok(!read.content.includes('host data'), read.content);
-    for (const p of ['linked-dir/pwn.txt', 'deep/inner/pwn.txt', 'marker-link', 'store-link/HEAD', `${hostDir}/pwn.txt`]) {
+    for (const p of [
+      'linked-dir/pwn.txt',
+      'deep/inner/pwn.txt',
+      'marker-link',
+      'store-link/HEAD',
+      `${hostDir}/pwn.txt`,
+    ]) {
       const w = await tool('write_file', { path: p, content: 'pwned\n' }, ctx);
       assert.equal(w.isError, true, `write_file ${p} succeeded`);
     }
@@ -124,7 +143,11 @@ describe('attacks on the boundary through the worker’s own functions (root out
     for (const f of fs.readdirSync(kept.workDir, { recursive: true }) as string[]) {
       const st = fs.lstatSync(path.join(kept.workDir, f));
       assert.ok(st.isFile() || st.isDirectory(), `keepWork copied a ${f} that is neither file nor directory`);
-      if (st.isFile()) assert.ok(!fs.readFileSync(path.join(kept.workDir, f), 'utf8').includes('host data'), `keepWork copied host data into ${f}`);
+      if (st.isFile())
+        assert.ok(
+          !fs.readFileSync(path.join(kept.workDir, f), 'utf8').includes('host data'),
+          `keepWork copied host data into ${f}`,
+        );
     }
     // A restore writes the links back into the workspace, never through them.
     const fresh = (await provider.create({ key: 'attacks/symlinks-restored' })) as LocalSandbox;
@@ -138,7 +161,14 @@ describe('attacks on the boundary through the worker’s own functions (root out
   });
 
   it('hardlinks to files outside the workspace cannot be made, so writes never reach them', async () => {
-    const out = await bash(repoCtx, ['ln /etc/hostname hn 2>&1; echo "hn=$?"', 'ln .git/config cfg 2>&1; echo "cfg=$?"', 'ln /usr/bin/env envlink 2>&1; echo "env=$?"'].join('; '));
+    const out = await bash(
+      repoCtx,
+      [
+        'ln /etc/hostname hn 2>&1; echo "hn=$?"',
+        'ln .git/config cfg 2>&1; echo "cfg=$?"',
+        'ln /usr/bin/env envlink 2>&1; echo "env=$?"',
+      ].join('; '),
+    );
     for (const name of ['hn', 'cfg', 'env']) assert.doesNotMatch(out, new RegExp(`${name}=0`), out);
     const before = fs.readFileSync(path.join(withRepo.workspaceDir, '.git', 'config'), 'utf8');
     const w = await executeTool('write_file', { path: 'cfg', content: '[core]\n\tfsmonitor = x\n' }, repoCtx);
@@ -147,117 +177,182 @@ describe('attacks on the boundary through the worker’s own functions (root out
     await bash(repoCtx, 'rm -f cfg');
   });
 
-  it('a .git the agent plants (file with gitdir:, symlink, directory) is never the worker’s', { timeout: 120_000 }, async () => {
-    const hostRepo = path.join(root, 'host-repo');
-    fs.mkdirSync(hostRepo);
-    execFileSync('git', ['init', '--quiet', hostRepo]);
-    fs.writeFileSync(path.join(hostRepo, '.git', 'config'), hostileConfig(marker));
-    // Each call can only try: .git is a read-only mount point while a command runs.
-    const out = await bash(ctx, [
-      `rm -rf .git 2>&1; printf 'gitdir: ${hostRepo}/.git\\n' > .git 2>&1; echo "file=$?"`,
-      `ln -sfn ${hostRepo}/.git .git 2>&1; echo "link=$?"`,
-      'mkdir -p .git/hooks 2>&1; echo "dir=$?"',
-      'printf "* filter=evil diff=evil merge=evil\\n" > .gitattributes',
-      // Nested repositories: a .git file pointing at a host repository, a .git directory of the agent's own.
-      `mkdir -p sub1 sub2/.git/refs sub2/.git/objects; printf 'gitdir: ${hostRepo}/.git\\n' > sub1/.git; echo x > sub1/f`,
-      `printf '%s' '${hostileConfig(marker).replace(/'/g, `'\\''`)}' > sub2/.git/config; echo 'ref: refs/heads/main' > sub2/.git/HEAD; echo x > sub2/f`,
-      'printf "* filter=evil\\n" > sub2/.gitattributes',
-      `printf '[submodule "s"]\\n\\tpath = sub2\\n\\turl = --upload-pack=touch ${marker}\\n\\tupdate = !touch ${marker}\\n' > .gitmodules`,
-    ].join('\n'));
-    assert.doesNotMatch(out, /file=0|link=0|dir=0/, out);
-    const store2 = path.join(root, 'store-plant');
-    // The checkpoint may refuse the empty nested repository; it must not run anything.
-    await checkpoint(repoLess, store2, checkpointRef('attacks/plant')).catch(() => undefined);
-    await bash(ctx, 'rm -rf sub1');
-    await checkpoint(repoLess, store2, checkpointRef('attacks/plant'));
-    await keepWork(repoLess.id, 'attacks/plant');
-    const fresh = (await provider.create({ key: 'attacks/plant-restored' })) as LocalSandbox;
-    try {
-      await restore(fresh, store2, checkpointRef('attacks/plant'));
-    } finally {
-      await fresh.kill();
-    }
-    // In a repository task the same plants meet the worker's clone, its checkpoint and the delivery commit.
-    await bash(repoCtx, [
-      'printf "* filter=evil diff=evil merge=evil\\n" > .gitattributes',
-      'mkdir -p sub2/.git/refs sub2/.git/objects; echo "ref: refs/heads/main" > sub2/.git/HEAD; echo x > sub2/f',
-      `printf '%s' '${hostileConfig(marker).replace(/'/g, `'\\''`)}' > sub2/.git/config`,
-      'mkdir -p a/b; printf "* filter=evil\\n" > a/b/.gitattributes; echo data > a/b/file',
-    ].join('\n'));
-    await checkpoint(withRepo, store, checkpointRef('attacks/plant-repo'));
-    await git(['status', '--porcelain'], { cwd: withRepo.workspaceDir });
-    await git(['diff', 'HEAD', '--stat'], { cwd: withRepo.workspaceDir });
-    // An empty nested repository is left out by both sides alike: what is checked is what is delivered.
-    const checked = await workTreeOf(withRepo, store);
-    const delivered = await commitInSandbox(withRepo, { branch: 'nightshift/attacks', message: 'attack', identity: { name: 'n', email: 'n@x' }, at: Date.now(), bundle: true, expectTree: checked });
-    assert.equal(delivered.tree, checked);
-    assert.ok(delivered.files.includes('a/b/file'), delivered.files.join('|'));
-    await bash(repoCtx, 'rm -rf sub2 a .gitattributes');
-    assertHostUnharmed();
-  });
+  it(
+    'a .git the agent plants (file with gitdir:, symlink, directory) is never the worker’s',
+    { timeout: 120_000 },
+    async () => {
+      const hostRepo = path.join(root, 'host-repo');
+      fs.mkdirSync(hostRepo);
+      execFileSync('git', ['init', '--quiet', hostRepo]);
+      fs.writeFileSync(path.join(hostRepo, '.git', 'config'), hostileConfig(marker));
+      // Each call can only try: .git is a read-only mount point while a command runs.
+      const out = await bash(
+        ctx,
+        [
+          `rm -rf .git 2>&1; printf 'gitdir: ${hostRepo}/.git\\n' > .git 2>&1; echo "file=$?"`,
+          `ln -sfn ${hostRepo}/.git .git 2>&1; echo "link=$?"`,
+          'mkdir -p .git/hooks 2>&1; echo "dir=$?"',
+          'printf "* filter=evil diff=evil merge=evil\\n" > .gitattributes',
+          // Nested repositories: a .git file pointing at a host repository, a .git directory of the agent's own.
+          `mkdir -p sub1 sub2/.git/refs sub2/.git/objects; printf 'gitdir: ${hostRepo}/.git\\n' > sub1/.git; echo x > sub1/f`,
+          `printf '%s' '${hostileConfig(marker).replace(/'/g, `'\\''`)}' > sub2/.git/config; echo 'ref: refs/heads/main' > sub2/.git/HEAD; echo x > sub2/f`,
+          'printf "* filter=evil\\n" > sub2/.gitattributes',
+          `printf '[submodule "s"]\\n\\tpath = sub2\\n\\turl = --upload-pack=touch ${marker}\\n\\tupdate = !touch ${marker}\\n' > .gitmodules`,
+        ].join('\n'),
+      );
+      assert.doesNotMatch(out, /file=0|link=0|dir=0/, out);
+      const store2 = path.join(root, 'store-plant');
+      // The checkpoint may refuse the empty nested repository; it must not run anything.
+      await checkpoint(repoLess, store2, checkpointRef('attacks/plant')).catch(() => undefined);
+      await bash(ctx, 'rm -rf sub1');
+      await checkpoint(repoLess, store2, checkpointRef('attacks/plant'));
+      await keepWork(repoLess.id, 'attacks/plant');
+      const fresh = (await provider.create({ key: 'attacks/plant-restored' })) as LocalSandbox;
+      try {
+        await restore(fresh, store2, checkpointRef('attacks/plant'));
+      } finally {
+        await fresh.kill();
+      }
+      // In a repository task the same plants meet the worker's clone, its checkpoint and the delivery commit.
+      await bash(
+        repoCtx,
+        [
+          'printf "* filter=evil diff=evil merge=evil\\n" > .gitattributes',
+          'mkdir -p sub2/.git/refs sub2/.git/objects; echo "ref: refs/heads/main" > sub2/.git/HEAD; echo x > sub2/f',
+          `printf '%s' '${hostileConfig(marker).replace(/'/g, `'\\''`)}' > sub2/.git/config`,
+          'mkdir -p a/b; printf "* filter=evil\\n" > a/b/.gitattributes; echo data > a/b/file',
+        ].join('\n'),
+      );
+      await checkpoint(withRepo, store, checkpointRef('attacks/plant-repo'));
+      await git(['status', '--porcelain'], { cwd: withRepo.workspaceDir });
+      await git(['diff', 'HEAD', '--stat'], { cwd: withRepo.workspaceDir });
+      // An empty nested repository is left out by both sides alike: what is checked is what is delivered.
+      const checked = await workTreeOf(withRepo, store);
+      const delivered = await commitInSandbox(withRepo, {
+        branch: 'nightshift/attacks',
+        message: 'attack',
+        identity: { name: 'n', email: 'n@x' },
+        at: Date.now(),
+        bundle: true,
+        expectTree: checked,
+      });
+      assert.equal(delivered.tree, checked);
+      assert.ok(delivered.files.includes('a/b/file'), delivered.files.join('|'));
+      await bash(repoCtx, 'rm -rf sub2 a .gitattributes');
+      assertHostUnharmed();
+    },
+  );
 
-  it('a nested repository whose HEAD is a FIFO does not hang the worker’s checkpoint', { timeout: 120_000 }, async () => {
-    await bash(ctx, 'mkdir -p nest/.git/refs nest/.git/objects && mkfifo nest/.git/HEAD && echo x > nest/f');
-    const started = Date.now();
-    await assert.rejects(checkpoint(repoLess, store, checkpointRef('attacks/fifo-head'), 'fifo', { timeoutMs: 3000 }), /killed after 3000 ms/);
-    await keepWork(repoLess.id, 'attacks/fifo-head');
-    assert.ok(Date.now() - started < 60_000, 'the checkpoint waited for a FIFO writer');
-    // The killed git is gone, not left blocked on the FIFO.
-    assert.deepEqual(processesMatching(repoLess.workspaceDir).filter((pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'git'), []);
-    await bash(ctx, 'rm -rf nest');
-    assertHostUnharmed();
-  });
+  it(
+    'a nested repository whose HEAD is a FIFO does not hang the worker’s checkpoint',
+    { timeout: 120_000 },
+    async () => {
+      await bash(ctx, 'mkdir -p nest/.git/refs nest/.git/objects && mkfifo nest/.git/HEAD && echo x > nest/f');
+      const started = Date.now();
+      await assert.rejects(
+        checkpoint(repoLess, store, checkpointRef('attacks/fifo-head'), 'fifo', { timeoutMs: 3000 }),
+        /killed after 3000 ms/,
+      );
+      await keepWork(repoLess.id, 'attacks/fifo-head');
+      assert.ok(Date.now() - started < 60_000, 'the checkpoint waited for a FIFO writer');
+      // The killed git is gone, not left blocked on the FIFO.
+      assert.deepEqual(
+        processesMatching(repoLess.workspaceDir).filter(
+          (pid) => fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'git',
+        ),
+        [],
+      );
+      await bash(ctx, 'rm -rf nest');
+      assertHostUnharmed();
+    },
+  );
 
-  it('file names shaped like options or like the delivery script’s own output change nothing', { timeout: 120_000 }, async () => {
-    await bash(repoCtx, [
-      `touch -- '--upload-pack=touch ${marker}' '-rf' '--exec=touch ${marker}' '--output=${hostFile}'`,
-      `touch "$(printf 'x\\nEMPTY')" "$(printf 'y\\nTREE_CHANGED')" "$(printf 'z\\nCOMMIT 0000000000000000000000000000000000000000')"`,
-      'echo change >> README.md',
-    ].join('; '));
-    const search = await executeTool('search', { pattern: `--pre=touch ${marker}` }, repoCtx);
-    assert.ok(!search.isError || !/unrecognized|unknown/.test(search.content), search.content);
-    const search2 = await tool('search', { pattern: 'x', path: `--pre=touch ${marker}` }, repoCtx);
-    assert.ok(search2.content !== undefined);
-    await checkpoint(withRepo, store, checkpointRef('attacks/names'));
-    await keepWork(withRepo.id, 'attacks/names');
-    const c = await commitInSandbox(withRepo, { branch: 'nightshift/attacks', message: 'names', identity: { name: 'n', email: 'n@x' }, at: Date.now(), bundle: true });
-    assert.ok(c.commit, 'a file named like the script’s EMPTY line hid the work');
-    assert.notEqual(c.commit, '0000000000000000000000000000000000000000');
-    assert.equal(await git(['--git-dir', path.join(withRepo.workspaceDir, '.git'), 'rev-parse', '--verify', '--quiet', `${c.base}^{commit}`]), c.base);
-    assert.ok(c.files.includes('README.md'), c.files.join('|'));
-    await bash(repoCtx, 'git checkout -- README.md 2>/dev/null; rm -f -- ./-* ./x* ./y* ./z*').catch(() => undefined);
-    assertHostUnharmed();
-  });
+  it(
+    'file names shaped like options or like the delivery script’s own output change nothing',
+    { timeout: 120_000 },
+    async () => {
+      await bash(
+        repoCtx,
+        [
+          `touch -- '--upload-pack=touch ${marker}' '-rf' '--exec=touch ${marker}' '--output=${hostFile}'`,
+          `touch "$(printf 'x\\nEMPTY')" "$(printf 'y\\nTREE_CHANGED')" "$(printf 'z\\nCOMMIT 0000000000000000000000000000000000000000')"`,
+          'echo change >> README.md',
+        ].join('; '),
+      );
+      const search = await executeTool('search', { pattern: `--pre=touch ${marker}` }, repoCtx);
+      assert.ok(!search.isError || !/unrecognized|unknown/.test(search.content), search.content);
+      const search2 = await tool('search', { pattern: 'x', path: `--pre=touch ${marker}` }, repoCtx);
+      assert.ok(search2.content !== undefined);
+      await checkpoint(withRepo, store, checkpointRef('attacks/names'));
+      await keepWork(withRepo.id, 'attacks/names');
+      const c = await commitInSandbox(withRepo, {
+        branch: 'nightshift/attacks',
+        message: 'names',
+        identity: { name: 'n', email: 'n@x' },
+        at: Date.now(),
+        bundle: true,
+      });
+      assert.ok(c.commit, 'a file named like the script’s EMPTY line hid the work');
+      assert.notEqual(c.commit, '0000000000000000000000000000000000000000');
+      assert.equal(
+        await git([
+          '--git-dir',
+          path.join(withRepo.workspaceDir, '.git'),
+          'rev-parse',
+          '--verify',
+          '--quiet',
+          `${c.base}^{commit}`,
+        ]),
+        c.base,
+      );
+      assert.ok(c.files.includes('README.md'), c.files.join('|'));
+      await bash(repoCtx, 'git checkout -- README.md 2>/dev/null; rm -f -- ./-* ./x* ./y* ./z*').catch(() => undefined);
+      assertHostUnharmed();
+    },
+  );
 
-  it('deep trees, long names and many files stay within keepWork’s caps and never fail it', { timeout: 180_000 }, async () => {
-    const long = 'd'.repeat(250);
-    await bash(ctx, [
-      `p=deep; for i in $(seq 1 30); do p="$p/${long}"; done; mkdir -p "$p" 2>/dev/null; echo deep > "$p/f" 2>/dev/null; true`,
-      'mkdir many && cd many && seq 1 3000 | xargs touch',
-    ].join('\n'));
-    const kept = await keepWork(repoLess.id, 'attacks/many');
-    assert.ok(kept.files >= 3000, `kept ${kept.files}`);
-    const listed = await repoLess.list('.', { depth: 64, maxEntries: 100 });
-    assert.equal(listed.length, 100);
-    await bash(ctx, 'rm -rf deep many');
-    assertHostUnharmed();
-  });
+  it(
+    'deep trees, long names and many files stay within keepWork’s caps and never fail it',
+    { timeout: 180_000 },
+    async () => {
+      const long = 'd'.repeat(250);
+      await bash(
+        ctx,
+        [
+          `p=deep; for i in $(seq 1 30); do p="$p/${long}"; done; mkdir -p "$p" 2>/dev/null; echo deep > "$p/f" 2>/dev/null; true`,
+          'mkdir many && cd many && seq 1 3000 | xargs touch',
+        ].join('\n'),
+      );
+      const kept = await keepWork(repoLess.id, 'attacks/many');
+      assert.ok(kept.files >= 3000, `kept ${kept.files}`);
+      const listed = await repoLess.list('.', { depth: 64, maxEntries: 100 });
+      assert.equal(listed.length, 100);
+      await bash(ctx, 'rm -rf deep many');
+      assertHostUnharmed();
+    },
+  );
 
   it('nothing of the worker’s process or environment is reachable through /proc', async () => {
-    const out = await bash(ctx, [
-      'cat /proc/$PPID/environ /proc/1/environ /proc/*/environ 2>/dev/null | tr "\\0" "\\n"',
-      'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done',
-      'ls /proc/1/root/ 2>&1',
-      'cat /proc/self/root/../../etc/shadow 2>&1',
-      `echo '|/bin/touch ${marker}' > /proc/sys/kernel/core_pattern 2>&1; echo "core=$?"`,
-      'echo 1 > /proc/sys/kernel/sysrq 2>&1; echo "sysrq=$?"',
-    ].join('\n'));
+    const out = await bash(
+      ctx,
+      [
+        'cat /proc/$PPID/environ /proc/1/environ /proc/*/environ 2>/dev/null | tr "\\0" "\\n"',
+        'for p in /proc/[0-9]*; do tr "\\0" " " < $p/cmdline 2>/dev/null; echo; done',
+        'ls /proc/1/root/ 2>&1',
+        'cat /proc/self/root/../../etc/shadow 2>&1',
+        `echo '|/bin/touch ${marker}' > /proc/sys/kernel/core_pattern 2>&1; echo "core=$?"`,
+        'echo 1 > /proc/sys/kernel/sysrq 2>&1; echo "sysrq=$?"',
+      ].join('\n'),
+    );
     assert.ok(!out.includes(WORKER_SECRET), 'the worker’s environment leaked');
     assert.doesNotMatch(out, /core=0|sysrq=0/, out);
     assert.doesNotMatch(out, /\bnode\b.*--test|temporal/, 'a host process is visible');
     assert.doesNotMatch(fs.readFileSync('/proc/sys/kernel/core_pattern', 'utf8'), /touch/);
     // ptrace reaches only the command's own processes: the worker is not there to attach to.
-    const trace = await bash(ctx, `python3 -c "import ctypes; l=ctypes.CDLL(None,use_errno=True); print('attach', l.ptrace(16, ${process.pid}, 0, 0), ctypes.get_errno())" 2>&1`);
+    const trace = await bash(
+      ctx,
+      `python3 -c "import ctypes; l=ctypes.CDLL(None,use_errno=True); print('attach', l.ptrace(16, ${process.pid}, 0, 0), ctypes.get_errno())" 2>&1`,
+    );
     assert.match(trace, /attach -1 3\b/, trace);
     assertHostUnharmed();
   });
@@ -277,11 +372,14 @@ describe('attacks on the boundary through the worker’s own functions (root out
     });
     await new Promise<void>((resolve) => server2.listen(onDisk, resolve));
     try {
-      const out = await bash(ctx, [
-        `python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.connect('\\0${name}'); print(s.recv(100))" 2>&1 | tail -1`,
-        `python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.connect('${onDisk}'); print(s.recv(100))" 2>&1 | tail -1`,
-        'ls -la /run /var/run 2>&1',
-      ].join('\n'));
+      const out = await bash(
+        ctx,
+        [
+          `python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.connect('\\0${name}'); print(s.recv(100))" 2>&1 | tail -1`,
+          `python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.connect('${onDisk}'); print(s.recv(100))" 2>&1 | tail -1`,
+          'ls -la /run /var/run 2>&1',
+        ].join('\n'),
+      );
       assert.ok(!out.includes('host socket'), out);
       assert.equal(connected, 0);
     } finally {
@@ -290,59 +388,92 @@ describe('attacks on the boundary through the worker’s own functions (root out
     }
   });
 
-  it('symlink loops and unix sockets in the workspace neither hang nor fail the worker’s reads, copies and checkpoints', { timeout: 120_000 }, async () => {
-    const shm = `/dev/shm/nightshift-attack-${process.pid}`;
-    fs.writeFileSync(shm, 'host shm data\n');
-    try {
-      const out = await bash(ctx, [
-        'ln -s loop-a loop-b; ln -s loop-b loop-a; mkdir -p d; ln -s ../d d/self',
-        `python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('sock')"`,
-        `cat ${shm} 2>&1; echo "shm: $(ls /dev/shm 2>&1)"`,
-        `ls -A ${repoLess.dir} 2>&1`,
-      ].join('\n'));
-      assert.ok(!out.includes('host shm data'), out);
-      assert.match(out, /^shm: $/m, 'the host’s /dev/shm is not the sandbox’s');
-      assert.ok(!out.includes('meta.json') && !out.includes('seccomp.bpf'), out);
-      for (const p of ['loop-a', 'd/self/self/self', 'sock']) {
-        const r = await tool('read_file', { path: p }, ctx);
-        assert.equal(r.isError, true, p);
+  it(
+    'symlink loops and unix sockets in the workspace neither hang nor fail the worker’s reads, copies and checkpoints',
+    { timeout: 120_000 },
+    async () => {
+      const shm = `/dev/shm/nightshift-attack-${process.pid}`;
+      fs.writeFileSync(shm, 'host shm data\n');
+      try {
+        const out = await bash(
+          ctx,
+          [
+            'ln -s loop-a loop-b; ln -s loop-b loop-a; mkdir -p d; ln -s ../d d/self',
+            `python3 -c "import socket; s=socket.socket(socket.AF_UNIX); s.bind('sock')"`,
+            `cat ${shm} 2>&1; echo "shm: $(ls /dev/shm 2>&1)"`,
+            `ls -A ${repoLess.dir} 2>&1`,
+          ].join('\n'),
+        );
+        assert.ok(!out.includes('host shm data'), out);
+        assert.match(out, /^shm: $/m, 'the host’s /dev/shm is not the sandbox’s');
+        assert.ok(!out.includes('meta.json') && !out.includes('seccomp.bpf'), out);
+        for (const p of ['loop-a', 'd/self/self/self', 'sock']) {
+          const r = await tool('read_file', { path: p }, ctx);
+          assert.equal(r.isError, true, p);
+        }
+        const w = await tool('write_file', { path: 'loop-a', content: 'x' }, ctx);
+        assert.equal(w.isError, true);
+        await checkpoint(repoLess, store, checkpointRef('attacks/loops'));
+        const kept = await keepWork(repoLess.id, 'attacks/loops');
+        assert.ok(!fs.existsSync(path.join(kept.workDir, 'sock')));
+        await bash(ctx, 'rm -rf loop-a loop-b d sock');
+      } finally {
+        fs.rmSync(shm, { force: true });
       }
-      const w = await tool('write_file', { path: 'loop-a', content: 'x' }, ctx);
-      assert.equal(w.isError, true);
-      await checkpoint(repoLess, store, checkpointRef('attacks/loops'));
-      const kept = await keepWork(repoLess.id, 'attacks/loops');
-      assert.ok(!fs.existsSync(path.join(kept.workDir, 'sock')));
-      await bash(ctx, 'rm -rf loop-a loop-b d sock');
-    } finally {
-      fs.rmSync(shm, { force: true });
-    }
-    assertHostUnharmed();
-  });
+      assertHostUnharmed();
+    },
+  );
 
-  it('a setuid program or a device node the agent makes is no way in for another host user', { timeout: 60_000 }, async () => {
-    const out = await bash(ctx, 'cp /usr/bin/id suid-id && chmod 4755 suid-id && ls -l suid-id; mknod dev-mem c 1 1 2>&1; echo "mknod=$?"; ls /dev/loop* 2>&1');
-    assert.doesNotMatch(out, /mknod=0/, out);
-    assert.doesNotMatch(out, /\/dev\/loop\d/, out);
-    // Another user of the host cannot reach the workspace at all, so not the setuid file either.
-    // Through sh: setpriv's own exec of a path still walks it with root's rights.
-    const asNobody = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'exec "$0" -u', path.join(repoLess.workspaceDir, 'suid-id')], { encoding: 'utf8' });
-    assert.notEqual(asNobody.stdout.trim(), '0', 'a host user became root through the agent’s setuid file');
-    assert.notEqual(asNobody.status, 0);
-    const listing = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'ls "$0"', repoLess.workspaceDir], { encoding: 'utf8' });
-    assert.notEqual(listing.status, 0, listing.stdout);
-    await bash(ctx, 'rm -f suid-id');
-  });
+  it(
+    'a setuid program or a device node the agent makes is no way in for another host user',
+    { timeout: 60_000 },
+    async () => {
+      const out = await bash(
+        ctx,
+        'cp /usr/bin/id suid-id && chmod 4755 suid-id && ls -l suid-id; mknod dev-mem c 1 1 2>&1; echo "mknod=$?"; ls /dev/loop* 2>&1',
+      );
+      assert.doesNotMatch(out, /mknod=0/, out);
+      assert.doesNotMatch(out, /\/dev\/loop\d/, out);
+      // Another user of the host cannot reach the workspace at all, so not the setuid file either.
+      // Through sh: setpriv's own exec of a path still walks it with root's rights.
+      const asNobody = spawnSync(
+        'setpriv',
+        [
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
+          'sh',
+          '-c',
+          'exec "$0" -u',
+          path.join(repoLess.workspaceDir, 'suid-id'),
+        ],
+        { encoding: 'utf8' },
+      );
+      assert.notEqual(asNobody.stdout.trim(), '0', 'a host user became root through the agent’s setuid file');
+      assert.notEqual(asNobody.status, 0);
+      const listing = spawnSync(
+        'setpriv',
+        ['--reuid=65534', '--regid=65534', '--clear-groups', 'sh', '-c', 'ls "$0"', repoLess.workspaceDir],
+        { encoding: 'utf8' },
+      );
+      assert.notEqual(listing.status, 0, listing.stdout);
+      await bash(ctx, 'rm -f suid-id');
+    },
+  );
 
   it('the checkpoint store, other sandboxes and the sandbox’s own metadata are out of reach', async () => {
     await checkpoint(repoLess, store, checkpointRef('attacks/store'));
     const refsBefore = execFileSync('git', ['--git-dir', store, 'for-each-ref'], { encoding: 'utf8' });
-    const out = await bash(ctx, [
-      `ls ${store} 2>&1; echo x > ${store}/refs/nightshift/pwn 2>&1`,
-      `cat ${neighbour.workspaceDir}/theirs.txt 2>&1`,
-      `cat ${repoLess.dir}/meta.json 2>&1; echo '{}' > ${repoLess.dir}/meta.json 2>&1`,
-      `cat ${root}/transcripts/* 2>&1`,
-      'cat /proc/*/cwd/theirs.txt 2>&1',
-    ].join('\n'));
+    const out = await bash(
+      ctx,
+      [
+        `ls ${store} 2>&1; echo x > ${store}/refs/nightshift/pwn 2>&1`,
+        `cat ${neighbour.workspaceDir}/theirs.txt 2>&1`,
+        `cat ${repoLess.dir}/meta.json 2>&1; echo '{}' > ${repoLess.dir}/meta.json 2>&1`,
+        `cat ${root}/transcripts/* 2>&1`,
+        'cat /proc/*/cwd/theirs.txt 2>&1',
+      ].join('\n'),
+    );
     assert.ok(!out.includes('neighbour-data'), out);
     assert.ok(!out.includes('"key"'), out);
     assert.equal(execFileSync('git', ['--git-dir', store, 'for-each-ref'], { encoding: 'utf8' }), refsBefore);

@@ -53,7 +53,14 @@ describe('local sandbox boundary (root outside /tmp)', () => {
       'cat /etc/shadow /etc/gshadow /etc/ssh/sshd_config /etc/npmrc /etc/pip.conf /etc/machine-id',
     ];
     const r = await sb.exec(probes.map((p) => `${p} 2>&1; echo "--- $?"`).join('\n'));
-    for (const leaked of ['ghp_boundary5ecret', 'secret-hook', 'other-sandbox-data', '"name": "nightshift"', 'sandboxing', 'skills']) {
+    for (const leaked of [
+      'ghp_boundary5ecret',
+      'secret-hook',
+      'other-sandbox-data',
+      '"name": "nightshift"',
+      'sandboxing',
+      'skills',
+    ]) {
       assert.ok(!r.stdout.includes(leaked), `leaked ${leaked}:\n${r.stdout}`);
     }
     // Every probe failed, except `ls /var/lib`, which shows only the path down to the sandbox.
@@ -74,11 +81,38 @@ describe('local sandbox boundary (root outside /tmp)', () => {
   it('the whole view is the allowlist: top level, /etc, /dev', async () => {
     const r = await sb.exec('ls -A /; echo ---; ls -A /etc; echo ---; ls -A /dev');
     const [top, etc, dev] = r.stdout.split('---\n').map((s) => s.trim().split('\n').filter(Boolean));
-    for (const entry of top) assert.ok(['bin', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'sbin', 'tmp', 'usr', 'var'].includes(entry), `unexpected /${entry}`);
+    for (const entry of top)
+      assert.ok(
+        ['bin', 'dev', 'etc', 'lib', 'lib32', 'lib64', 'libx32', 'proc', 'sbin', 'tmp', 'usr', 'var'].includes(entry),
+        `unexpected /${entry}`,
+      );
     for (const entry of etc) assert.ok([...ETC_ALLOWLIST, 'mtab'].includes(entry), `unexpected /etc/${entry}`);
     assert.ok(!etc.includes('shadow') && !etc.includes('ssh'));
-    for (const entry of dev) assert.ok(['console', 'core', 'fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero'].includes(entry), `unexpected /dev/${entry}`);
-    const writes = await sb.exec('echo x > /etc/pwned; echo x > /usr/pwned; mkdir /pwned; echo x > /var/pwned; echo done');
+    for (const entry of dev)
+      assert.ok(
+        [
+          'console',
+          'core',
+          'fd',
+          'full',
+          'mqueue',
+          'null',
+          'ptmx',
+          'pts',
+          'random',
+          'shm',
+          'stderr',
+          'stdin',
+          'stdout',
+          'tty',
+          'urandom',
+          'zero',
+        ].includes(entry),
+        `unexpected /dev/${entry}`,
+      );
+    const writes = await sb.exec(
+      'echo x > /etc/pwned; echo x > /usr/pwned; mkdir /pwned; echo x > /var/pwned; echo done',
+    );
     assert.equal((writes.stderr.match(/Read-only file system/g) ?? []).length, 4, writes.stderr);
   });
 
@@ -113,7 +147,9 @@ describe('local sandbox boundary (root outside /tmp)', () => {
   });
 
   it('git, rg, python3 and node work inside', async () => {
-    const r = await sb.exec('git --version && rg --version | head -1 && python3 -c "print(6*7)" && node -e "console.log(process.platform)" && echo hi > f.txt && rg -c hi f.txt');
+    const r = await sb.exec(
+      'git --version && rg --version | head -1 && python3 -c "print(6*7)" && node -e "console.log(process.platform)" && echo hi > f.txt && rg -c hi f.txt',
+    );
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^git version .*\nripgrep .*\n42\nlinux\n1\n$/);
   });
@@ -137,7 +173,9 @@ describe('local sandbox boundary (root outside /tmp)', () => {
 
   it('a repo-less workspace cannot get a .git, and none is left on the host', async () => {
     assert.ok(!fs.existsSync(path.join(sb.workspaceDir, '.git')));
-    const r = await sb.exec('git init -q . ; mkdir .git/hooks; rm -f .git; mv .git x; echo "[core]" > .git/config; ls -la .git; echo end');
+    const r = await sb.exec(
+      'git init -q . ; mkdir .git/hooks; rm -f .git; mv .git x; echo "[core]" > .git/config; ls -la .git; echo end',
+    );
     assert.match(r.stderr, /Read-only file system|Device or resource busy|Not a directory/);
     assert.ok(!fs.existsSync(path.join(sb.workspaceDir, '.git')), 'no placeholder or repository left behind');
     assert.ok(!fs.existsSync(path.join(sb.workspaceDir, 'x')));
@@ -152,13 +190,38 @@ describe('local sandbox boundary (root outside /tmp)', () => {
   });
 
   it('the environment is exactly PATH, HOME, TMPDIR, LANG, the allowlist and what bash sets', async () => {
-    const names = (out: string) => out.split('\n').filter(Boolean).map((l) => l.split('=')[0]).sort();
+    const names = (out: string) =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('=')[0])
+        .sort();
     const r = await sb.exec('env');
     assert.deepEqual(names(r.stdout), ['ALLOWED_VAR', 'HOME', 'LANG', 'PATH', 'PWD', 'SHLVL', 'TMPDIR', '_']);
-    const net = (await provider.create({ key: 'boundary/env-net', network: { allow: ['example.com'] } })) as LocalSandbox;
+    const net = (await provider.create({
+      key: 'boundary/env-net',
+      network: { allow: ['example.com'] },
+    })) as LocalSandbox;
     try {
       const n = await net.exec('env');
-      assert.deepEqual(names(n.stdout), ['HOME', 'HTTPS_PROXY', 'HTTP_PROXY', 'LANG', 'NO_PROXY', 'PATH', 'PWD', 'SHLVL', 'TMPDIR', '_', 'http_proxy', 'https_proxy', 'no_proxy'].sort());
+      assert.deepEqual(
+        names(n.stdout),
+        [
+          'HOME',
+          'HTTPS_PROXY',
+          'HTTP_PROXY',
+          'LANG',
+          'NO_PROXY',
+          'PATH',
+          'PWD',
+          'SHLVL',
+          'TMPDIR',
+          '_',
+          'http_proxy',
+          'https_proxy',
+          'no_proxy',
+        ].sort(),
+      );
       assert.match(n.stdout, /^HTTPS_PROXY=http:\/\/127\.0\.0\.1:3128$/m, 'no credentials in the proxy URL');
     } finally {
       await net.kill();
@@ -194,8 +257,10 @@ t = os.times(); print(round((t.user + t.system) / 1.5, 2))"`);
         const share = Number(r.stdout.trim());
         assert.ok(share <= 0.45, `used ${share} of a CPU under a 0.2 quota`);
         const cpu = cgroupBases().cpu;
-        if (cpu?.version === 1) assert.equal(fs.readFileSync(path.join(cpu.dir, slow.id, 'cpu.cfs_quota_us'), 'utf8').trim(), '20000');
-        if (cpu?.version === 2) assert.equal(fs.readFileSync(path.join(cpu.dir, slow.id, 'cpu.max'), 'utf8').trim(), '20000 100000');
+        if (cpu?.version === 1)
+          assert.equal(fs.readFileSync(path.join(cpu.dir, slow.id, 'cpu.cfs_quota_us'), 'utf8').trim(), '20000');
+        if (cpu?.version === 2)
+          assert.equal(fs.readFileSync(path.join(cpu.dir, slow.id, 'cpu.max'), 'utf8').trim(), '20000 100000');
       } finally {
         await slow.kill();
       }
@@ -223,7 +288,9 @@ except OSError as e: print('stopped at', len(fs), e.strerror)"`);
       try {
         assert.equal(tiny.diskUnbounded, undefined);
         assert.ok(isMountPoint(volume));
-        const r = await tiny.exec('head -c 200M /dev/zero > big.bin; echo "rc=$?"; head -c 10M /dev/zero > $TMPDIR/t.bin; echo "tmp=$?"');
+        const r = await tiny.exec(
+          'head -c 200M /dev/zero > big.bin; echo "rc=$?"; head -c 10M /dev/zero > $TMPDIR/t.bin; echo "tmp=$?"',
+        );
         assert.match(r.stderr, /No space left on device/);
         assert.match(r.stdout, /rc=1/);
         assert.match(r.stdout, /tmp=1/, 'TMPDIR shares the quota');
@@ -236,9 +303,17 @@ except OSError as e: print('stopped at', len(fs), e.strerror)"`);
         await tiny.writeFile('from-host.txt', 'hello');
         assert.equal(Buffer.from(await tiny.readFile('small.txt')).toString(), 'ok\n');
         // A second worker opening the sandbox reuses the mounted volume.
-        const reopened = (await createLocalProvider({ root: path.join(nightshiftRoot, '.nightshift', 'sandboxes') }).connect(tiny.id)) as LocalSandbox;
+        const reopened = (await createLocalProvider({
+          root: path.join(nightshiftRoot, '.nightshift', 'sandboxes'),
+        }).connect(tiny.id)) as LocalSandbox;
         assert.equal((await reopened.exec('cat from-host.txt')).stdout, 'hello');
-        assert.equal(fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(volume)).length, 1);
+        assert.equal(
+          fs
+            .readFileSync('/proc/self/mountinfo', 'utf8')
+            .split('\n')
+            .filter((l) => l.includes(volume)).length,
+          1,
+        );
       } finally {
         await tiny.kill();
       }
@@ -261,7 +336,10 @@ except OSError as e: print('stopped at', len(fs), e.strerror)"`);
         `});`,
       ].join('\n'),
     );
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: NIGHTSHIFT_CHECKOUT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      cwd: NIGHTSHIFT_CHECKOUT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (c: Buffer) => {
@@ -272,12 +350,21 @@ except OSError as e: print('stopped at', len(fs), e.strerror)"`);
     });
     const id = out.split('\n')[0];
     const pidsBase = cgroupBases().pids?.dir;
-    const inCgroup = () => (pidsBase ? fs.readFileSync(path.join(pidsBase, id, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean) : []);
+    const inCgroup = () =>
+      pidsBase
+        ? fs
+            .readFileSync(path.join(pidsBase, id, 'cgroup.procs'), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+        : [];
     assert.ok(processesMatching(`sleep ${marker}`).length > 0);
     if (pidsBase) assert.ok(inCgroup().length >= 3, 'bwrap, the bridge and the command were running');
     child.kill('SIGKILL');
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (processesMatching(`sleep ${marker}`).length > 0 || processesMatching(id).length > 0 || inCgroup().length > 0)) {
+    while (
+      Date.now() < deadline &&
+      (processesMatching(`sleep ${marker}`).length > 0 || processesMatching(id).length > 0 || inCgroup().length > 0)
+    ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.deepEqual(processesMatching(`sleep ${marker}`), []);

@@ -31,16 +31,32 @@ describe('command task sandboxes', () => {
     discard: (key) => local.discard!(key),
   };
   const sandboxes = routeSandboxes({ local: counting });
-  const agent = createAgentActivities({ config: { root }, sandboxes, transcripts: new FileTranscriptStore({ dir: path.join(root, '.nightshift', 'transcripts') }) });
-  const { runCommandTask } = createCommandActivities({ config: { root }, sandboxes, keepWork: (input) => new MockActivityEnvironment().run(agent.keepWork, input) });
-  const taskRunning = (command: string, sandbox = '') => parseBatchYaml(`${sandbox}tasks:\n  - id: cmd\n    command: ${JSON.stringify(command)}\n`, 'command.yaml').tasks[0];
-  const run = (workflowId: string, command: string, sandbox = '') => new MockActivityEnvironment().run(runCommandTask, { workflowId, task: taskRunning(command, sandbox) }) as ReturnType<typeof runCommandTask>;
+  const agent = createAgentActivities({
+    config: { root },
+    sandboxes,
+    transcripts: new FileTranscriptStore({ dir: path.join(root, '.nightshift', 'transcripts') }),
+  });
+  const { runCommandTask } = createCommandActivities({
+    config: { root },
+    sandboxes,
+    keepWork: (input) => new MockActivityEnvironment().run(agent.keepWork, input),
+  });
+  const taskRunning = (command: string, sandbox = '') =>
+    parseBatchYaml(`${sandbox}tasks:\n  - id: cmd\n    command: ${JSON.stringify(command)}\n`, 'command.yaml').tasks[0];
+  const run = (workflowId: string, command: string, sandbox = '') =>
+    new MockActivityEnvironment().run(runCommandTask, {
+      workflowId,
+      task: taskRunning(command, sandbox),
+    }) as ReturnType<typeof runCommandTask>;
   after(() => shutdownIsolation());
 
   it('a first attempt makes one sandbox and leaves none behind', async () => {
     const r = await run('night/first', 'echo ran > out.txt');
     assert.equal(r.exitCode, 0, r.outputTail);
-    assert.deepEqual(createdKeys.filter((k) => k === 'night/first'), ['night/first']);
+    assert.deepEqual(
+      createdKeys.filter((k) => k === 'night/first'),
+      ['night/first'],
+    );
     assert.equal(await local.discard!('night/first'), false, 'the sandbox was killed after the command');
     assert.equal(fs.readFileSync(path.join(workDirFor({ root }, 'night/first'), 'out.txt'), 'utf8').trim(), 'ran');
   });
@@ -57,7 +73,11 @@ describe('command task sandboxes', () => {
   });
 
   it("the task file's limits bound a command as they bound an agent: 96 MiB into a 64 MiB disk fails", async () => {
-    const r = await run('night/bounded', 'head -c 96M /dev/zero > big; echo "exit $?"', 'sandbox:\n  limits: { disk_mb: 64 }\n');
+    const r = await run(
+      'night/bounded',
+      'head -c 96M /dev/zero > big; echo "exit $?"',
+      'sandbox:\n  limits: { disk_mb: 64 }\n',
+    );
     assert.match(r.outputTail, /No space left on device/);
     assert.match(r.outputTail, /exit 1/);
     const unbounded = await run('night/unbounded', 'head -c 96M /dev/zero > big; echo "exit $?"; rm big');

@@ -36,12 +36,23 @@ test('a task on the docker provider runs its tools in a container and removes it
     ],
   });
   try {
-    const docker = createDockerProvider({ docker: { socketPath: engine.socketPath }, image: TEST_IMAGE, egressDir: engine.egressDir });
-    const worker = await testWorker(server.env, withModel(testConfig(server.env), fake.url), { deps: { otherSandboxes: { docker } } });
-    const input = agentInput(agentSpec({ maxTurns: 5, sandbox: { provider: 'docker', template: TEST_IMAGE, networkAllow: [], envAllow: [] } }));
+    const docker = createDockerProvider({
+      docker: { socketPath: engine.socketPath },
+      image: TEST_IMAGE,
+      egressDir: engine.egressDir,
+    });
+    const worker = await testWorker(server.env, withModel(testConfig(server.env), fake.url), {
+      deps: { otherSandboxes: { docker } },
+    });
+    const input = agentInput(
+      agentSpec({ maxTurns: 5, sandbox: { provider: 'docker', template: TEST_IMAGE, networkAllow: [], envAllow: [] } }),
+    );
     let seenContainers = 0;
     const watch = setInterval(() => {
-      void engine.docker.listContainers({ all: true }).then((l) => (seenContainers = Math.max(seenContainers, l.length)), () => undefined);
+      void engine.docker.listContainers({ all: true }).then(
+        (l) => (seenContainers = Math.max(seenContainers, l.length)),
+        () => undefined,
+      );
     }, 200);
     const { result } = await runAgentTask(server.env, worker, input).finally(() => clearInterval(watch));
     assert.equal(result.status, 'succeeded', result.error);
@@ -54,7 +65,11 @@ test('a task on the docker provider runs its tools in a container and removes it
     const left = await engine.docker.listContainers({ all: true, filters: { label: [DOCKER_KEY_LABEL] } });
     assert.deepEqual(left, [], `the container of ${workflowIdOf(input)} is removed at the end`);
     const volumes = (await engine.docker.listVolumes()).Volumes ?? [];
-    assert.deepEqual(volumes.map((v) => v.Name), [], 'and its workspace volume');
+    assert.deepEqual(
+      volumes.map((v) => v.Name),
+      [],
+      'and its workspace volume',
+    );
   } finally {
     await fake.close();
   }

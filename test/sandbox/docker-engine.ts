@@ -29,7 +29,7 @@ function findDockerd(): string {
     const p = path.join(dir, 'dockerd');
     if (fs.existsSync(p)) return p;
   }
-  throw new Error('dockerd not found: run `scripts/bootstrap.sh --docker` (it installs Debian\'s docker.io)');
+  throw new Error("dockerd not found: run `scripts/bootstrap.sh --docker` (it installs Debian's docker.io)");
 }
 
 const DIR_PREFIX = 'nsdocker-';
@@ -78,11 +78,16 @@ export async function startTestEngine(): Promise<TestEngine> {
   const child: ChildProcess = spawn(
     dockerd,
     [
-      '--host', `unix://${socketPath}`,
-      '--data-root', path.join(dir, 'data'),
-      '--exec-root', path.join(dir, 'exec'),
-      '--pidfile', path.join(dir, 'dockerd.pid'),
-      '--bridge', 'none',
+      '--host',
+      `unix://${socketPath}`,
+      '--data-root',
+      path.join(dir, 'data'),
+      '--exec-root',
+      path.join(dir, 'exec'),
+      '--pidfile',
+      path.join(dir, 'dockerd.pid'),
+      '--bridge',
+      'none',
       '--iptables=false',
       '--ip6tables=false',
       '--ip-masq=false',
@@ -93,7 +98,12 @@ export async function startTestEngine(): Promise<TestEngine> {
   fs.closeSync(out);
   const log = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').split('\n').slice(-30).join('\n') : '');
   let exited: number | null | undefined;
-  const gone = new Promise<void>((resolve) => child.on('exit', (code) => { exited = code; resolve(); }));
+  const gone = new Promise<void>((resolve) =>
+    child.on('exit', (code) => {
+      exited = code;
+      resolve();
+    }),
+  );
 
   const stop = async () => {
     if (exited === undefined) {
@@ -110,13 +120,21 @@ export async function startTestEngine(): Promise<TestEngine> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (exited !== undefined) throw new Error(`dockerd exited with ${exited} before answering:\n${log()}`);
-      if (await docker.ping().then(() => true, () => false)) break;
+      if (
+        await docker.ping().then(
+          () => true,
+          () => false,
+        )
+      )
+        break;
       if (Date.now() > deadline) throw new Error(`dockerd did not answer on ${socketPath} within 60 s:\n${log()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const [repo, tag] = TEST_IMAGE.split(':');
     const progress = await docker.importImage(fs.createReadStream(rootfs), { repo, tag });
-    await new Promise<void>((resolve, reject) => docker.modem.followProgress(progress, (err: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      docker.modem.followProgress(progress, (err: Error | null) => (err ? reject(err) : resolve())),
+    );
   } catch (err) {
     await stop();
     throw err;

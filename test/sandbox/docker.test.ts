@@ -19,7 +19,13 @@ import { startTestEngine, TEST_IMAGE, type TestEngine } from './docker-engine';
 
 let engine: TestEngine;
 let provider: SandboxProvider;
-const providerWith = (o: DockerProviderOptions = {}) => createDockerProvider({ docker: { socketPath: engine.socketPath }, image: TEST_IMAGE, egressDir: engine.egressDir, ...o });
+const providerWith = (o: DockerProviderOptions = {}) =>
+  createDockerProvider({
+    docker: { socketPath: engine.socketPath },
+    image: TEST_IMAGE,
+    egressDir: engine.egressDir,
+    ...o,
+  });
 
 before(async () => {
   engine = await startTestEngine();
@@ -54,7 +60,11 @@ describe('docker provider on a real engine: lifecycle', () => {
     assert.equal(await connected.kill(), true);
     assert.equal(await again.kill(), false);
     await assert.rejects(provider.connect(again.id), SandboxGone);
-    await assert.rejects(engine.docker.getVolume(volume!.Name!).inspect(), /no such volume/i, 'the workspace volume goes with the sandbox');
+    await assert.rejects(
+      engine.docker.getVolume(volume!.Name!).inspect(),
+      /no such volume/i,
+      'the workspace volume goes with the sandbox',
+    );
   });
 
   it('a stopped container is started again, a removed one recreated on the same workspace volume', async () => {
@@ -74,7 +84,10 @@ describe('docker provider on a real engine: lifecycle', () => {
   });
 
   it('names a missing image clearly', async () => {
-    await assert.rejects(provider.create({ key: 'night-1/no-image', template: 'nightshift-absent:none' }), /nightshift-absent:none is not on the engine/);
+    await assert.rejects(
+      provider.create({ key: 'night-1/no-image', template: 'nightshift-absent:none' }),
+      /nightshift-absent:none is not on the engine/,
+    );
     assert.equal((await containersWithKey('night-1/no-image')).length, 0);
   });
 });
@@ -84,7 +97,10 @@ describe('docker provider on a real engine: exec and files', () => {
     const sb = await provider.create({ key: 'night-2/exec', envs: { FROM_CREATE: 'yes' } });
     try {
       await sb.exec('mkdir -p sub');
-      const r = await sb.exec('pwd; echo "$FROM_CREATE $FROM_EXEC"; echo oops >&2; exit 3', { cwd: 'sub', envs: { FROM_EXEC: 'too' } });
+      const r = await sb.exec('pwd; echo "$FROM_CREATE $FROM_EXEC"; echo oops >&2; exit 3', {
+        cwd: 'sub',
+        envs: { FROM_EXEC: 'too' },
+      });
       assert.deepEqual(r, { exitCode: 3, stdout: '/workspace/sub\nyes too\n', stderr: 'oops\n', timedOut: false });
       assert.doesNotMatch((await sb.exec('env')).stdout, /ANTHROPIC|GITHUB_TOKEN|E2B_API_KEY/);
 
@@ -99,15 +115,28 @@ describe('docker provider on a real engine: exec and files', () => {
 
   it('the command policy names the workspace where the container has it: a delete inside passes, one outside is refused', async () => {
     // Reached as the agent's tools reach it: through the router, under the id the workflow stores.
-    const sb = await routeSandboxes({ local: () => assert.fail('no local sandbox here'), docker: provider }).createOn('docker', { key: 'night-2/policy' });
+    const sb = await routeSandboxes({ local: () => assert.fail('no local sandbox here'), docker: provider }).createOn(
+      'docker',
+      { key: 'night-2/policy' },
+    );
     try {
       await sb.writeFile('build.log', 'old\n');
       const root = policyWorkspaceRoot(sb);
       assert.equal(root, (await sb.exec('pwd')).stdout.trim(), 'the policy root is the directory commands start in');
       await checkCommandInSandbox(`rm ${root}/build.log`, DEFAULT_SAFETY_POLICY, root, sb);
-      assert.equal((await sb.exec(`rm ${root}/build.log && ls`)).stdout, '', 'the checked delete removed the file it named');
-      await assert.rejects(checkCommandInSandbox('rm /home/user/workspace/build.log', DEFAULT_SAFETY_POLICY, root, sb), (err: unknown) => err instanceof PolicyViolation && err.rule === RULES.delete);
-      await assert.rejects(checkCommandInSandbox(`rm ${root}/../etc/hostname`, DEFAULT_SAFETY_POLICY, root, sb), (err: unknown) => err instanceof PolicyViolation && err.rule === RULES.delete);
+      assert.equal(
+        (await sb.exec(`rm ${root}/build.log && ls`)).stdout,
+        '',
+        'the checked delete removed the file it named',
+      );
+      await assert.rejects(
+        checkCommandInSandbox('rm /home/user/workspace/build.log', DEFAULT_SAFETY_POLICY, root, sb),
+        (err: unknown) => err instanceof PolicyViolation && err.rule === RULES.delete,
+      );
+      await assert.rejects(
+        checkCommandInSandbox(`rm ${root}/../etc/hostname`, DEFAULT_SAFETY_POLICY, root, sb),
+        (err: unknown) => err instanceof PolicyViolation && err.rule === RULES.delete,
+      );
     } finally {
       await sb.kill();
     }
@@ -121,7 +150,7 @@ describe('docker provider on a real engine: exec and files', () => {
       await sb.writeFile('deep/dir/blob.bin', big);
       assert.equal((await sb.exec('wc -c < deep/dir/blob.bin')).stdout.trim(), String(big.length));
       assert.ok(Buffer.from(await sb.readFile('deep/dir/blob.bin')).equals(big));
-      await sb.writeFile('/workspace/quote\'s name.txt', 'it\'s "quoted" $HOME `id`\n');
+      await sb.writeFile("/workspace/quote's name.txt", 'it\'s "quoted" $HOME `id`\n');
       assert.equal(Buffer.from(await sb.readFile("quote's name.txt")).toString(), 'it\'s "quoted" $HOME `id`\n');
 
       await sb.exec('mkfifo pipe && ln -s deep/dir/blob.bin link');
@@ -152,7 +181,8 @@ describe('docker provider on a real engine: exec and files', () => {
       assert.equal(r.exitCode, 137);
       assert.ok(Date.now() - started < 15_000, 'returns at its timeout, not when the sleep ends');
       // The bracket keeps the pattern from matching the grep's own command line.
-      const left = async () => (await sb.exec("grep -l -e 'sleep 30[01]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l")).stdout.trim();
+      const left = async () =>
+        (await sb.exec("grep -l -e 'sleep 30[01]' /proc/[0-9]*/cmdline 2>/dev/null | wc -l")).stdout.trim();
       assert.equal(await left(), '0', 'the background child died with the command');
 
       const ac = new AbortController();
@@ -194,7 +224,9 @@ describe('docker provider on a real engine: network', () => {
     try {
       const ifaces = await sb.exec("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
       assert.equal(ifaces.stdout.trim(), 'lo');
-      const hostAddress = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+      const hostAddress = Object.values(os.networkInterfaces())
+        .flat()
+        .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
       assert.ok(hostAddress, 'the host has an external IPv4 address to try');
       const r = await sb.exec(`bash -c 'echo > /dev/tcp/${hostAddress}/${port}'`, { timeoutMs: 20_000 });
       assert.notEqual(r.exitCode, 0);
@@ -235,7 +267,10 @@ describe('docker provider on a real engine: network', () => {
 
 describe('docker provider on a real engine: limits', () => {
   it('applies the memory, CPU, process and open-file bounds', async () => {
-    const sb = await provider.create({ key: 'night-4/limits', limits: { memoryMb: 64, cpus: 0.5, processes: 40, openFiles: 256 } });
+    const sb = await provider.create({
+      key: 'night-4/limits',
+      limits: { memoryMb: 64, cpus: 0.5, processes: 40, openFiles: 256 },
+    });
     try {
       const info = await engine.docker.getContainer(sb.id).inspect();
       assert.equal(info.HostConfig.Memory, 64 * 1024 * 1024);

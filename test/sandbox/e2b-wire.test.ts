@@ -11,25 +11,43 @@ import { startFakeE2B, type FakeE2B } from '../fakes/e2b-server';
 
 describe('e2b provider at the wire (control plane and envd fakes)', () => {
   let fake: FakeE2B;
-  const provider = () => createE2BProvider({ apiKey: 'e2b_wire_key', apiUrl: fake.url, sandboxUrl: fake.sandboxUrl, template: 'nightshift-base', timeoutMs: 600_000 });
+  const provider = () =>
+    createE2BProvider({
+      apiKey: 'e2b_wire_key',
+      apiUrl: fake.url,
+      sandboxUrl: fake.sandboxUrl,
+      template: 'nightshift-base',
+      timeoutMs: 600_000,
+    });
   before(async () => {
     fake = await startFakeE2B('e2b_wire_key');
   });
   after(() => fake.close());
 
   it('runs commands in the workspace and moves files both ways', async () => {
-    const sbx = await provider().create({ key: 'wire/run', envs: { GREETING: 'hi' }, metadata: { nightshiftTaskId: 'run' } });
+    const sbx = await provider().create({
+      key: 'wire/run',
+      envs: { GREETING: 'hi' },
+      metadata: { nightshiftTaskId: 'run' },
+    });
     const made = fake.sandboxes.get(sbx.id)!;
     assert.deepEqual(made.metadata, { nightshiftTaskId: 'run', [E2B_KEY_METADATA]: 'wire/run' });
     assert.deepEqual(made.body.autoPause, true, 'onTimeout: pause');
 
     const r = await sbx.exec('echo "$GREETING from $(basename "$PWD")"; echo oops >&2; exit 3');
-    assert.deepEqual({ exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut }, { exitCode: 3, stdout: 'hi from workspace\n', stderr: 'oops\n', timedOut: false });
+    assert.deepEqual(
+      { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, timedOut: r.timedOut },
+      { exitCode: 3, stdout: 'hi from workspace\n', stderr: 'oops\n', timedOut: false },
+    );
 
     const bytes = new Uint8Array(300_000).map((_, i) => (i * 7) % 256);
     await sbx.writeFile('sub/blob.bin', bytes);
     assert.deepEqual(Buffer.from(await sbx.readFile('sub/blob.bin')), Buffer.from(bytes));
-    assert.equal((await sbx.exec('wc -c < sub/blob.bin')).stdout.trim(), '300000', 'the command sees what writeFile wrote');
+    assert.equal(
+      (await sbx.exec('wc -c < sub/blob.bin')).stdout.trim(),
+      '300000',
+      'the command sees what writeFile wrote',
+    );
     await sbx.exec('printf made-inside > inside.txt');
     assert.equal(Buffer.from(await sbx.readFile('inside.txt')).toString(), 'made-inside');
     await assert.rejects(sbx.readFile('inside.txt', { maxBytes: 3 }), (e: NodeJS.ErrnoException) => e.code === 'EFBIG');
@@ -51,7 +69,11 @@ describe('e2b provider at the wire (control plane and envd fakes)', () => {
     const running = sbx.exec('sleep 30', { signal: aborted.signal });
     setTimeout(() => aborted.abort(), 500);
     await assert.rejects(running);
-    assert.equal(fake.requests.filter((q) => q === 'RPC process.Process/SendSignal').length, 2, 'a cancelled command is killed too');
+    assert.equal(
+      fake.requests.filter((q) => q === 'RPC process.Process/SendSignal').length,
+      2,
+      'a cancelled command is killed too',
+    );
     await sbx.kill();
   });
 
@@ -72,7 +94,10 @@ describe('e2b provider at the wire (control plane and envd fakes)', () => {
   it('a deleted sandbox is SandboxGone for every operation', async () => {
     const p = provider();
     const sbx = await p.create({ key: 'wire/gone' });
-    const res = await fetch(`${fake.url}/sandboxes/${sbx.id}`, { method: 'DELETE', headers: { 'x-api-key': 'e2b_wire_key' } });
+    const res = await fetch(`${fake.url}/sandboxes/${sbx.id}`, {
+      method: 'DELETE',
+      headers: { 'x-api-key': 'e2b_wire_key' },
+    });
     assert.equal(res.status, 204);
     await assert.rejects(sbx.exec('true'), SandboxGone);
     await assert.rejects(sbx.readFile('x'), SandboxGone);

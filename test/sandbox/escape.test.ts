@@ -17,7 +17,11 @@ import { checkCommand, DEFAULT_SAFETY_POLICY } from '../../sandbox/policy';
 import { prepareWorkspace } from '../../sandbox/workspace';
 import { gitIn, makeRepo, processesMatching, tempDir } from './helpers';
 
-const SECRETS = { ANTHROPIC_API_KEY: 'sk-ant-test-5ecret-1', GITHUB_TOKEN: 'ghp_test5ecret2', E2B_API_KEY: 'e2b_test5ecret3' };
+const SECRETS = {
+  ANTHROPIC_API_KEY: 'sk-ant-test-5ecret-1',
+  GITHUB_TOKEN: 'ghp_test5ecret2',
+  E2B_API_KEY: 'e2b_test5ecret3',
+};
 
 describe('local sandbox escape suite', () => {
   const root = path.join(tempDir('root'), '.nightshift', 'sandboxes');
@@ -70,7 +74,12 @@ describe('local sandbox escape suite', () => {
           'echo pwned > /etc/pwned-by-sandbox',
         ].join('; '),
       );
-      assert.ok(!r.stdout.includes('outside-secret') && !r.stdout.includes('nightshift') && !r.stdout.includes('other-sandbox-data'), r.stdout);
+      assert.ok(
+        !r.stdout.includes('outside-secret') &&
+          !r.stdout.includes('nightshift') &&
+          !r.stdout.includes('other-sandbox-data'),
+        r.stdout,
+      );
       assert.match(r.stderr, /No such file|Read-only file system|Permission denied/);
       assert.ok(!fs.existsSync(path.join(outside, 'pwned.txt')));
       assert.ok(!fs.existsSync(path.join(NIGHTSHIFT_CHECKOUT, 'pwned-by-sandbox.txt')));
@@ -85,7 +94,9 @@ describe('local sandbox escape suite', () => {
   it('/tmp is private to each command; nothing reaches the host /tmp', async () => {
     const other = (await provider.create({ key: 'escape/scratch' })) as LocalSandbox;
     try {
-      const wrote = await sb.exec('mkdir -p /tmp/claude && echo scratch-secret > /tmp/claude/left-behind && cat /tmp/claude/left-behind');
+      const wrote = await sb.exec(
+        'mkdir -p /tmp/claude && echo scratch-secret > /tmp/claude/left-behind && cat /tmp/claude/left-behind',
+      );
       assert.equal(wrote.stdout, 'scratch-secret\n', wrote.stderr);
       for (const reader of [sb, other]) {
         const r = await reader.exec('cat /tmp/claude/left-behind');
@@ -99,14 +110,22 @@ describe('local sandbox escape suite', () => {
   });
 
   it('a symlink out of the workspace leads nowhere, in exec and in the file tools', async () => {
-    const r = await sb.exec(`ln -s ${outside} escape-link && cat escape-link/secret.txt; echo pwned > escape-link/via-link.txt`);
+    const r = await sb.exec(
+      `ln -s ${outside} escape-link && cat escape-link/secret.txt; echo pwned > escape-link/via-link.txt`,
+    );
     assert.ok(!r.stdout.includes('outside-secret'));
     assert.ok(!fs.existsSync(path.join(outside, 'via-link.txt')));
     fs.symlinkSync(outside, path.join(sb.workspaceDir, 'host-link'));
-    await assert.rejects(sb.readFile('host-link/secret.txt'), (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-path-outside-workspace');
+    await assert.rejects(
+      sb.readFile('host-link/secret.txt'),
+      (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-path-outside-workspace',
+    );
     await assert.rejects(sb.writeFile('host-link/new.txt', 'x'), PolicyViolation);
     await assert.rejects(sb.readFile('../../../../etc/hostname'), PolicyViolation);
-    await assert.rejects(sb.writeFile('.git/hooks/pre-commit', '#!/bin/sh\necho hook'), (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-git-writes');
+    await assert.rejects(
+      sb.writeFile('.git/hooks/pre-commit', '#!/bin/sh\necho hook'),
+      (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-git-writes',
+    );
     assert.ok(!fs.existsSync(path.join(outside, 'new.txt')));
   });
 
@@ -139,7 +158,10 @@ describe('local sandbox escape suite', () => {
       assert.ok(!none.stdout.includes('CONNECTED'));
       assert.equal(connections, 0);
       // A listed name that resolves to the worker's own host is refused: only a literal address may be.
-      const rebound = (await provider.create({ key: 'escape/net-rebound', network: { allow: ['localhost'] } })) as LocalSandbox;
+      const rebound = (await provider.create({
+        key: 'escape/net-rebound',
+        network: { allow: ['localhost'] },
+      })) as LocalSandbox;
       try {
         const r = await rebound.exec(
           [
@@ -148,13 +170,20 @@ describe('local sandbox escape suite', () => {
             'cat <&3',
           ].join('\n'),
         );
-        assert.match(r.stdout, /^HTTP\/1\.1 403 Forbidden[\s\S]*localhost resolves to (127\.0\.0\.1|::1), an address of the worker's own network/, r.stdout);
+        assert.match(
+          r.stdout,
+          /^HTTP\/1\.1 403 Forbidden[\s\S]*localhost resolves to (127\.0\.0\.1|::1), an address of the worker's own network/,
+          r.stdout,
+        );
         assert.equal(connections, 0);
       } finally {
         await rebound.kill();
       }
       // A listed host is reached through the proxy, by plain request and by tunnel.
-      const listed = (await provider.create({ key: 'escape/net-listed', network: { allow: ['127.0.0.1'] } })) as LocalSandbox;
+      const listed = (await provider.create({
+        key: 'escape/net-listed',
+        network: { allow: ['127.0.0.1'] },
+      })) as LocalSandbox;
       try {
         const ok = await listed.exec(
           [
@@ -166,7 +195,11 @@ describe('local sandbox escape suite', () => {
             'cat <&4',
           ].join('\n'),
         );
-        assert.match(ok.stdout, /^HTTP\/1\.1 200 OK[\s\S]*ok\nHTTP\/1\.1 200 Connection Established[\s\S]*HTTP\/1\.1 200 OK[\s\S]*ok$/, ok.stdout + ok.stderr);
+        assert.match(
+          ok.stdout,
+          /^HTTP\/1\.1 200 OK[\s\S]*ok\nHTTP\/1\.1 200 Connection Established[\s\S]*HTTP\/1\.1 200 OK[\s\S]*ok$/,
+          ok.stdout + ok.stderr,
+        );
         assert.equal(connections, 2);
       } finally {
         await listed.kill();
@@ -193,7 +226,10 @@ describe('local sandbox escape suite', () => {
 
   it('caps 1 GB of output while streaming it', async () => {
     let streamed = 0;
-    const r = await sb.exec('head -c 1073741824 /dev/zero | tr "\\0" a', { onOutput: (c) => (streamed += c.length), timeoutMs: 60_000 });
+    const r = await sb.exec('head -c 1073741824 /dev/zero | tr "\\0" a', {
+      onOutput: (c) => (streamed += c.length),
+      timeoutMs: 60_000,
+    });
     assert.equal(r.exitCode, 0);
     assert.equal(streamed, 1073741824);
     assert.ok(r.stdout.length < 1024 * 1024 + 200, `kept ${r.stdout.length}`);
@@ -239,7 +275,9 @@ describe('local sandbox escape suite', () => {
       assert.throws(() => checkCommand(cmd, DEFAULT_SAFETY_POLICY, sb.workspaceDir), PolicyViolation);
     }
     // Past the policy (an obfuscated command): the OS layer still refuses.
-    const r = await sb.exec('echo change >> README.md; g=git; $g add -A; $g -c user.name=a -c user.email=b commit -qm sneaky; $g push -q origin HEAD:main');
+    const r = await sb.exec(
+      'echo change >> README.md; g=git; $g add -A; $g -c user.name=a -c user.email=b commit -qm sneaky; $g push -q origin HEAD:main',
+    );
     assert.notEqual(r.exitCode, 0);
     assert.match(r.stderr, /Read-only file system|Unable to create|unable to/i);
     assert.equal(gitIn(sb.workspaceDir, 'rev-parse', 'HEAD'), head);
@@ -248,7 +286,10 @@ describe('local sandbox escape suite', () => {
 
   it('rm -rf / and friends are refused, and deleting outside fails in the sandbox', async () => {
     for (const cmd of ['rm -rf /', 'rm -rf ..', 'rm -rf .', `rm -rf ${outside}`]) {
-      assert.throws(() => checkCommand(cmd, DEFAULT_SAFETY_POLICY, sb.workspaceDir), (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-delete-outside-workspace');
+      assert.throws(
+        () => checkCommand(cmd, DEFAULT_SAFETY_POLICY, sb.workspaceDir),
+        (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-delete-outside-workspace',
+      );
     }
     // Inside, those paths are hidden or read-only, so rm finds nothing it may delete.
     await sb.exec(`rm -rf ${outside} ${NIGHTSHIFT_CHECKOUT}/package.json /etc/hostname`);
@@ -260,7 +301,8 @@ describe('local sandbox escape suite', () => {
   it('npx prisma migrate deploy is refused', () => {
     assert.throws(
       () => checkCommand('npx prisma migrate deploy', DEFAULT_SAFETY_POLICY, sb.workspaceDir),
-      (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-db-migrations' && e.command === 'npx prisma migrate deploy',
+      (e: unknown) =>
+        e instanceof PolicyViolation && e.rule === 'no-db-migrations' && e.command === 'npx prisma migrate deploy',
     );
   });
 

@@ -9,7 +9,10 @@ export function tempDir(prefix: string): string {
 }
 
 export function gitIn(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], { cwd, encoding: 'utf8' }).trim();
+  return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@localhost', ...args], {
+    cwd,
+    encoding: 'utf8',
+  }).trim();
 }
 
 /** A repository with one commit on `main` holding README.md and CLAUDE.md, plus a bare clone to push to. */

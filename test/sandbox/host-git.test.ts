@@ -14,11 +14,22 @@ import { ApplicationFailure } from '@temporalio/common';
 import { commitInSandbox, workTreeOf } from '../../activities/task/delivery/sandbox-commit';
 import { FailureType } from '../../common/errors';
 import { createLocalProvider, shutdownIsolation, type LocalSandbox } from '../../sandbox/local';
-import { checkpoint, checkpointRef, DELIVERY_FILES, git, hostWorkspaceOf, policyWorkspaceRoot, prepareWorkspace, restore, snapshotWorkTree } from '../../sandbox/workspace';
+import {
+  checkpoint,
+  checkpointRef,
+  DELIVERY_FILES,
+  git,
+  hostWorkspaceOf,
+  policyWorkspaceRoot,
+  prepareWorkspace,
+  restore,
+  snapshotWorkTree,
+} from '../../sandbox/workspace';
 import { scratchDir } from '../helpers/outside-tmp';
 import { makeRepo } from './helpers';
 
-const gitDir = (dir: string, ...args: string[]) => execFileSync('git', ['--git-dir', dir, ...args], { encoding: 'utf8' }).trim();
+const gitDir = (dir: string, ...args: string[]) =>
+  execFileSync('git', ['--git-dir', dir, ...args], { encoding: 'utf8' }).trim();
 
 /** A config whose every hook into a program touches `marker` when run on the host. */
 function hostileGitConfig(marker: string): string {
@@ -75,9 +86,20 @@ describe('host git over a hostile workspace', () => {
 
     const ref = checkpointRef('host-git/repo-less');
     const commit = await checkpoint(sb, store, ref, 'after write_file');
-    assert.ok(!fs.existsSync(marker), `the agent's program ran on the host: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`);
-    assert.equal(gitDir(store, 'rev-list', '--parents', '-n', '1', commit), commit, 'no parent: the agent-made .git is not a base');
-    assert.deepEqual(gitDir(store, 'ls-tree', '-r', '--name-only', commit).split('\n'), ['.gitattributes', 'work.txt'], 'neither the .git nor installed packages are in the snapshot');
+    assert.ok(
+      !fs.existsSync(marker),
+      `the agent's program ran on the host: ${fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : ''}`,
+    );
+    assert.equal(
+      gitDir(store, 'rev-list', '--parents', '-n', '1', commit),
+      commit,
+      'no parent: the agent-made .git is not a base',
+    );
+    assert.deepEqual(
+      gitDir(store, 'ls-tree', '-r', '--name-only', commit).split('\n'),
+      ['.gitattributes', 'work.txt'],
+      'neither the .git nor installed packages are in the snapshot',
+    );
     assert.equal(gitDir(store, 'show', `${commit}:work.txt`), 'the work', 'stored as written, through no filter');
 
     // The files come back into a new sandbox, again through no filter.
@@ -122,7 +144,14 @@ describe('host git over a hostile workspace', () => {
     assert.match(plant.stdout, /^EVIL$/m, 'the planted filter is live for ordinary git in the sandbox');
 
     const worker = await snapshotWorkTree(sb, store);
-    const made = await commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: Date.UTC(2026, 10, 21), bundle: true, expectTree: worker.tree });
+    const made = await commitInSandbox(sb, {
+      branch: 'nightshift/t',
+      message: 'm',
+      identity: { name: 'n', email: 'n@x' },
+      at: Date.UTC(2026, 10, 21),
+      bundle: true,
+      expectTree: worker.tree,
+    });
     assert.equal(made.tree, worker.tree, 'the sandbox commit and the worker read the same tree');
     assert.ok(made.commit);
     assert.ok(!fs.existsSync(path.join(sb.workspaceDir, 'FILTER-RAN')), 'the filter never ran');
@@ -140,11 +169,29 @@ describe('host git over a hostile workspace', () => {
     const checked = await snapshotWorkTree(sb, store);
     await sb.exec("printf 'swapped after the checks\\n' > app.txt");
     await assert.rejects(
-      commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: true, expectTree: checked.tree }),
-      (err: unknown) => err instanceof ApplicationFailure && err.type === FailureType.CheckedTreeChanged && err.nonRetryable && err.message.includes(checked.tree),
+      commitInSandbox(sb, {
+        branch: 'nightshift/t',
+        message: 'm',
+        identity: { name: 'n', email: 'n@x' },
+        at: 0,
+        bundle: true,
+        expectTree: checked.tree,
+      }),
+      (err: unknown) =>
+        err instanceof ApplicationFailure &&
+        err.type === FailureType.CheckedTreeChanged &&
+        err.nonRetryable &&
+        err.message.includes(checked.tree),
     );
     await sb.exec("printf 'checked\\n' > app.txt");
-    const again = await commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: false, expectTree: checked.tree });
+    const again = await commitInSandbox(sb, {
+      branch: 'nightshift/t',
+      message: 'm',
+      identity: { name: 'n', email: 'n@x' },
+      at: 0,
+      bundle: false,
+      expectTree: checked.tree,
+    });
     assert.equal(again.tree, checked.tree, 'the same content is the same tree again');
     await sb.kill();
   });
@@ -158,7 +205,14 @@ describe('host git over a hostile workspace', () => {
     // What a worker SIGKILLed inside `git bundle create` leaves at the workspace's top.
     for (const f of DELIVERY_FILES) fs.writeFileSync(path.join(sb.workspaceDir, f), 'half-written');
     assert.equal((await snapshotWorkTree(sb, store)).tree, checked.tree, 'the left files are not part of the work');
-    const made = await commitInSandbox(sb, { branch: 'nightshift/t', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: true, expectTree: checked.tree });
+    const made = await commitInSandbox(sb, {
+      branch: 'nightshift/t',
+      message: 'm',
+      identity: { name: 'n', email: 'n@x' },
+      at: 0,
+      bundle: true,
+      expectTree: checked.tree,
+    });
     assert.equal(made.tree, checked.tree);
     assert.ok(made.bundle && made.bundle.length > 0, 'the bundle was written despite the stale lock');
     for (const f of DELIVERY_FILES) assert.ok(!fs.existsSync(path.join(sb.workspaceDir, f)), `${f} is cleaned up`);
@@ -170,7 +224,18 @@ describe('host git over a hostile workspace', () => {
     const { bare } = makeRepo();
     await prepareWorkspace(sb, { repo: bare, branch: 'main' });
     const marked = await workTreeOf(sb, store);
-    assert.equal(marked, (await commitInSandbox(sb, { branch: 'b', message: 'm', identity: { name: 'n', email: 'n@x' }, at: 0, bundle: false })).tree);
+    assert.equal(
+      marked,
+      (
+        await commitInSandbox(sb, {
+          branch: 'b',
+          message: 'm',
+          identity: { name: 'n', email: 'n@x' },
+          at: 0,
+          bundle: false,
+        })
+      ).tree,
+    );
     for (const f of fs.readdirSync(sb.dir)) if (f.startsWith('workspace-git')) fs.rmSync(path.join(sb.dir, f));
     assert.equal(await workTreeOf(sb, store), undefined);
     await sb.kill();
@@ -181,14 +246,29 @@ describe('host git over a hostile workspace', () => {
     fs.writeFileSync(path.join(home, '.gitconfig'), '[user]\n\tname = from-home\n');
     fs.mkdirSync(path.join(home, 'xdg', 'git'), { recursive: true });
     fs.writeFileSync(path.join(home, 'xdg', 'git', 'config'), '[user]\n\temail = from-xdg\n');
-    const saved = { HOME: process.env.HOME, XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME, GIT_CONFIG_GLOBAL: process.env.GIT_CONFIG_GLOBAL };
-    Object.assign(process.env, { HOME: home, XDG_CONFIG_HOME: path.join(home, 'xdg'), GIT_CONFIG_GLOBAL: path.join(home, '.gitconfig') });
+    const saved = {
+      HOME: process.env.HOME,
+      XDG_CONFIG_HOME: process.env.XDG_CONFIG_HOME,
+      GIT_CONFIG_GLOBAL: process.env.GIT_CONFIG_GLOBAL,
+    };
+    Object.assign(process.env, {
+      HOME: home,
+      XDG_CONFIG_HOME: path.join(home, 'xdg'),
+      GIT_CONFIG_GLOBAL: path.join(home, '.gitconfig'),
+    });
     try {
-      assert.equal(execFileSync('git', ['config', '--get', 'user.name'], { encoding: 'utf8', cwd: home }).trim(), 'from-home', 'plain git reads it');
+      assert.equal(
+        execFileSync('git', ['config', '--get', 'user.name'], { encoding: 'utf8', cwd: home }).trim(),
+        'from-home',
+        'plain git reads it',
+      );
       assert.equal(await git(['config', '--get', 'user.name'], { cwd: home }).catch(() => 'none'), 'none');
       assert.equal(await git(['config', '--get', 'user.email'], { cwd: home }).catch(() => 'none'), 'none');
       assert.equal(await git(['config', '--get', 'core.hooksPath'], { cwd: home }), '/dev/null');
-      await assert.rejects(git(['ls-remote', 'ext::sh -c touch% /nonexistent/x']), /transport 'ext' not allowed|not allowed/);
+      await assert.rejects(
+        git(['ls-remote', 'ext::sh -c touch% /nonexistent/x']),
+        /transport 'ext' not allowed|not allowed/,
+      );
     } finally {
       for (const [k, v] of Object.entries(saved)) {
         if (v === undefined) delete process.env[k];

@@ -17,7 +17,11 @@ describe('local sandbox lifecycle', () => {
     const all = await Promise.all([...Array(6)].map((_, i) => (i % 2 ? a : b).create({ key: 'batch/task-1' })));
     const again = await a.create({ key: 'batch/task-1' });
     assert.equal(new Set([...all, again].map((s) => s.id)).size, 1);
-    assert.equal(fs.readdirSync(root).filter((n) => !n.startsWith('.')).length, 1, 'one directory, no staging left over');
+    assert.equal(
+      fs.readdirSync(root).filter((n) => !n.startsWith('.')).length,
+      1,
+      'one directory, no staging left over',
+    );
     assert.equal(fs.readdirSync(root).length, 1);
     const other = await a.create({ key: 'batch/task-2' });
     assert.notEqual(other.id, again.id);
@@ -43,7 +47,11 @@ describe('local sandbox lifecycle', () => {
     const fresh = await provider.create({ key: 'batch/discarded' });
     assert.equal(fresh.id, first.id);
     assert.deepEqual(await fresh.list('.'), []);
-    assert.equal(fs.readdirSync(root).filter((n) => n.startsWith('.trash-') || n.startsWith('.staging-')).length, 0, 'nothing left half-removed');
+    assert.equal(
+      fs.readdirSync(root).filter((n) => n.startsWith('.trash-') || n.startsWith('.staging-')).length,
+      0,
+      'nothing left half-removed',
+    );
     await fresh.kill();
   });
 
@@ -53,8 +61,16 @@ describe('local sandbox lifecycle', () => {
     await sb.writeFile('b.bin', new Uint8Array([1, 2, 3]));
     assert.deepEqual([...(await sb.readFile('b.bin'))], [1, 2, 3]);
     const entries = await sb.list('.', { depth: 3 });
-    assert.deepEqual(entries.map((e) => `${e.type}:${e.path}:${e.type === 'file' ? e.size : ''}`).sort(), ['dir:src/deep:', 'dir:src:', 'file:b.bin:3', 'file:src/deep/a.ts:10']);
-    assert.deepEqual((await sb.list('src')).map((e) => e.path), ['src/deep']);
+    assert.deepEqual(entries.map((e) => `${e.type}:${e.path}:${e.type === 'file' ? e.size : ''}`).sort(), [
+      'dir:src/deep:',
+      'dir:src:',
+      'file:b.bin:3',
+      'file:src/deep/a.ts:10',
+    ]);
+    assert.deepEqual(
+      (await sb.list('src')).map((e) => e.path),
+      ['src/deep'],
+    );
     const r = await sb.exec('cat a.ts', { cwd: 'src/deep' });
     assert.equal(r.stdout, 'export {}\n');
     await sb.kill();
@@ -67,7 +83,11 @@ describe('local sandbox lifecycle', () => {
     const key = 'night/task-ckpt';
     const ref = checkpointRef(key);
     const sb = (await provider.create({ key })) as LocalSandbox;
-    const prepared = await prepareWorkspace(sb, { repo: bare, branch: 'nightshift/task-ckpt', contextFiles: ['CLAUDE.md', 'docs/MISSING.md'] });
+    const prepared = await prepareWorkspace(sb, {
+      repo: bare,
+      branch: 'nightshift/task-ckpt',
+      contextFiles: ['CLAUDE.md', 'docs/MISSING.md'],
+    });
     assert.deepEqual(prepared.missingContextFiles, ['docs/MISSING.md']);
     assert.equal(prepared.branch, 'nightshift/task-ckpt');
     assert.equal(gitIn(sb.workspaceDir, 'config', '-f', '.git/config', 'user.name'), 'nightshift');
@@ -79,8 +99,15 @@ describe('local sandbox lifecycle', () => {
     await sb.writeFile('later.txt', 'after the checkpoint');
     const second = await checkpoint(sb, store, ref);
     assert.notEqual(first, second);
-    assert.equal(gitIn(sb.workspaceDir, 'rev-parse', 'HEAD'), prepared.head, 'checkpoints do not move the workspace HEAD');
-    assert.equal(gitIn(sb.workspaceDir, 'status', '--porcelain'), 'D CLAUDE.md\n M README.md\n?? later.txt\n?? work.txt');
+    assert.equal(
+      gitIn(sb.workspaceDir, 'rev-parse', 'HEAD'),
+      prepared.head,
+      'checkpoints do not move the workspace HEAD',
+    );
+    assert.equal(
+      gitIn(sb.workspaceDir, 'status', '--porcelain'),
+      'D CLAUDE.md\n M README.md\n?? later.txt\n?? work.txt',
+    );
 
     fs.rmSync(sb.dir, { recursive: true, force: true });
     await assert.rejects(sb.exec('ls'), SandboxGone);
@@ -94,7 +121,10 @@ describe('local sandbox lifecycle', () => {
     assert.equal(gitIn(fresh.workspaceDir, 'rev-parse', 'HEAD'), prepared.head);
     assert.equal(gitIn(fresh.workspaceDir, 'rev-parse', '--abbrev-ref', 'HEAD'), 'nightshift/task-ckpt');
     assert.equal(gitIn(fresh.workspaceDir, 'remote', 'get-url', 'origin'), bare);
-    assert.equal(gitIn(fresh.workspaceDir, 'status', '--porcelain'), 'D CLAUDE.md\n M README.md\n?? later.txt\n?? work.txt');
+    assert.equal(
+      gitIn(fresh.workspaceDir, 'status', '--porcelain'),
+      'D CLAUDE.md\n M README.md\n?? later.txt\n?? work.txt',
+    );
     const after = await fresh.exec('cat work.txt && git status --short | wc -l');
     assert.equal(after.stdout, 'step one\n4\n');
     await fresh.kill();

@@ -18,11 +18,15 @@ import { parseBatchYaml } from '../../taskfile/load';
 
 after(() => shutdownIsolation());
 
-const batch = (sandbox: string, task = '') => `sandbox:\n${sandbox}\ntasks:\n  - id: a\n    description: do it\n${task}\n  - id: b\n    description: other\n`;
+const batch = (sandbox: string, task = '') =>
+  `sandbox:\n${sandbox}\ntasks:\n  - id: a\n    description: do it\n${task}\n  - id: b\n    description: other\n`;
 
 test('task limits override the batch limits field by field; none given means none recorded', () => {
   const spec = parseBatchYaml(
-    batch('  limits: { memory_mb: 512, cpus: 0.5, open_files: 256 }', '    sandbox:\n      limits: { memory_mb: 1024, disk_mb: 200 }'),
+    batch(
+      '  limits: { memory_mb: 512, cpus: 0.5, open_files: 256 }',
+      '    sandbox:\n      limits: { memory_mb: 1024, disk_mb: 200 }',
+    ),
     'limits.yaml',
   );
   const [a, b] = spec.tasks;
@@ -49,12 +53,22 @@ test('bad limits are refused with the field and the reason', () => {
   }
 });
 
-test('a task\'s limits reach its sandbox through createAgentSandbox', async () => {
-  const spec = parseBatchYaml(batch('  limits: { memory_mb: 256 }', '    sandbox:\n      limits: { open_files: 200, cpus: 0.5 }'), 'thread.yaml');
+test("a task's limits reach its sandbox through createAgentSandbox", async () => {
+  const spec = parseBatchYaml(
+    batch('  limits: { memory_mb: 256 }', '    sandbox:\n      limits: { open_files: 200, cpus: 0.5 }'),
+    'thread.yaml',
+  );
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nightshift-limits-'));
   const provider = createLocalProvider({ root: path.join(root, 'sandboxes') });
-  const agent = createAgentActivities({ config: { root }, sandboxes: routeSandboxes({ local: provider }), transcripts: new FileTranscriptStore({ dir: path.join(root, 'transcripts') }) });
-  const { sandboxId } = (await new MockActivityEnvironment().run(agent.createAgentSandbox, { workflowId: 'night/limits', sandbox: spec.tasks[0].sandbox })) as { sandboxId: string };
+  const agent = createAgentActivities({
+    config: { root },
+    sandboxes: routeSandboxes({ local: provider }),
+    transcripts: new FileTranscriptStore({ dir: path.join(root, 'transcripts') }),
+  });
+  const { sandboxId } = (await new MockActivityEnvironment().run(agent.createAgentSandbox, {
+    workflowId: 'night/limits',
+    sandbox: spec.tasks[0].sandbox,
+  })) as { sandboxId: string };
   const sb = await provider.connect(sandboxId);
   try {
     const r = await sb.exec('ulimit -n');

@@ -35,7 +35,12 @@ describe('policy gaps: programs by path, make, imported modules', () => {
   const provider = createLocalProvider({ root: path.join(scratchDir('policy-gaps'), '.nightshift', 'sandboxes') });
   let sb: LocalSandbox;
   const check = (cmd: string) => checkCommandInSandbox(cmd, DEFAULT_SAFETY_POLICY, sb.workspaceDir, sb);
-  const refused = (cmd: string) => assert.rejects(check(cmd), (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-git-writes', `${cmd} was not refused`);
+  const refused = (cmd: string) =>
+    assert.rejects(
+      check(cmd),
+      (e: unknown) => e instanceof PolicyViolation && e.rule === 'no-git-writes',
+      `${cmd} was not refused`,
+    );
   const allowed = async (cmd: string) => {
     await check(cmd).catch((e: Error) => assert.fail(`${cmd} was refused: ${e.message}`));
   };

@@ -28,7 +28,10 @@ describe('sandboxRequest', () => {
 
   it('every task-file sandbox field reaches the create options', () => {
     const spec = parseBatchSpec({ sandbox: EVERY_FIELD, tasks: [{ id: 'a' }] });
-    const { provider, options } = sandboxRequest(spec.tasks[0].sandbox, 'night/a', { env: WORKER_ENV, metadata: { nightshiftTaskId: 'a' } });
+    const { provider, options } = sandboxRequest(spec.tasks[0].sandbox, 'night/a', {
+      env: WORKER_ENV,
+      metadata: { nightshiftTaskId: 'a' },
+    });
     assert.equal(provider, 'e2b');
     assert.deepEqual(options, {
       key: 'night/a',
@@ -64,7 +67,10 @@ describe('sandboxRequest', () => {
 
   it('refuses an unknown provider, a secret and a name that is no variable, whoever wrote the workflow input', () => {
     const refused = (settings: unknown, pattern: RegExp) =>
-      assert.throws(() => sandboxRequest(settings as SandboxSettings, 'k', { env: WORKER_ENV }), (e: unknown) => e instanceof SandboxConfigError && pattern.test(e.message));
+      assert.throws(
+        () => sandboxRequest(settings as SandboxSettings, 'k', { env: WORKER_ENV }),
+        (e: unknown) => e instanceof SandboxConfigError && pattern.test(e.message),
+      );
     refused({ ...NO_SANDBOX_SETTINGS, provider: 'vm' }, /unknown sandbox provider "vm"; use one of local, e2b, docker/);
     refused({ ...NO_SANDBOX_SETTINGS, envAllow: ['GITHUB_TOKEN'] }, /may not name a secret \(GITHUB_TOKEN\)/);
     refused({ ...NO_SANDBOX_SETTINGS, envAllow: ['MY_API_KEY'] }, /may not name a secret/);
@@ -72,7 +78,10 @@ describe('sandboxRequest', () => {
   });
 
   it('the task file refuses an unknown provider before any workflow starts', () => {
-    assert.throws(() => parseBatchSpec({ tasks: [{ id: 'c', sandbox: { provider: 'vm' } }] }), /sandbox\.provider: must be one of local, e2b, docker/);
+    assert.throws(
+      () => parseBatchSpec({ tasks: [{ id: 'c', sandbox: { provider: 'vm' } }] }),
+      /sandbox\.provider: must be one of local, e2b, docker/,
+    );
   });
 });
 

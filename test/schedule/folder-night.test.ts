@@ -16,7 +16,8 @@ import { devServerForFile, testConfig, testWorker } from '../helpers/temporal';
 
 const server = devServerForFile();
 
-const ls = (root: string, f: string) => (existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : []);
+const ls = (root: string, f: string) =>
+  existsSync(path.join(root, 'tasks', f)) ? readdirSync(path.join(root, 'tasks', f)).sort() : [];
 
 test('a scheduled night over tasks/pending/ consumes its files; an empty folder is an empty night', async () => {
   const config = testConfig(server.env);
@@ -33,7 +34,13 @@ test('a scheduled night over tasks/pending/ consumes its files; an empty folder 
   const schedule = await client.schedule.create({
     scheduleId,
     spec: { cronExpressions: ['0 2 * * *'] },
-    action: { type: 'startWorkflow', workflowType: 'nightlyBatch', taskQueue: TASK_QUEUE, workflowId: scheduleId, args: [{ tasksFile: 'tasks/pending/' }] },
+    action: {
+      type: 'startWorkflow',
+      workflowType: 'nightlyBatch',
+      taskQueue: TASK_QUEUE,
+      workflowId: scheduleId,
+      args: [{ tasksFile: 'tasks/pending/' }],
+    },
     policies: { overlap: ScheduleOverlapPolicy.SKIP },
   });
   const seen = new Set<string>();
@@ -43,7 +50,9 @@ test('a scheduled night over tasks/pending/ consumes its files; an empty folder 
     await new Promise((r) => setTimeout(r, 1100));
     await schedule.trigger();
     for (;;) {
-      const fresh = (await schedule.describe()).info.recentActions.map((a) => a.action.workflow.workflowId).find((id) => !seen.has(id));
+      const fresh = (await schedule.describe()).info.recentActions
+        .map((a) => a.action.workflow.workflowId)
+        .find((id) => !seen.has(id));
       if (fresh) {
         seen.add(fresh);
         return (await client.workflow.getHandle(fresh).result()) as BatchResult;
@@ -55,7 +64,12 @@ test('a scheduled night over tasks/pending/ consumes its files; an empty folder 
   const worker = await testWorker(server.env, config);
   await worker.runUntil(async () => {
     const first = await night();
-    assert.deepEqual(first.tasks.map((t) => `${t.taskId}:${t.status}`).sort(), ['after-broken:skipped', 'broken:failed', 'notes:succeeded', 'tidy:succeeded']);
+    assert.deepEqual(first.tasks.map((t) => `${t.taskId}:${t.status}`).sort(), [
+      'after-broken:skipped',
+      'broken:failed',
+      'notes:succeeded',
+      'tidy:succeeded',
+    ]);
     assert.deepEqual(ls(root, 'completed'), ['a.yaml', 'b.yaml']);
     assert.deepEqual(ls(root, 'failed'), ['c.yaml', 'c.yaml.error.txt']);
     assert.match(readFileSync(path.join(root, 'tasks', 'failed', 'c.yaml.error.txt'), 'utf8'), /^failed/);
@@ -72,12 +86,24 @@ test('a scheduled night over tasks/pending/ consumes its files; an empty folder 
     assert.deepEqual(JSON.parse(readFileSync(path.join(root, empty.report.json), 'utf8')).results, []);
 
     // A file arriving later may depend on a task done on an earlier night.
-    writeFileSync(path.join(pending, 'e.yaml'), `id: later\ndepends_on: tidy\ncommand: '${loggedCommand('later', 0)}'\n`);
+    writeFileSync(
+      path.join(pending, 'e.yaml'),
+      `id: later\ndepends_on: tidy\ncommand: '${loggedCommand('later', 0)}'\n`,
+    );
     const third = await night();
-    assert.deepEqual(third.tasks.map((t) => `${t.taskId}:${t.status}`), ['later:succeeded']);
+    assert.deepEqual(
+      third.tasks.map((t) => `${t.taskId}:${t.status}`),
+      ['later:succeeded'],
+    );
     assert.deepEqual(ls(root, 'completed'), ['a.yaml', 'b.yaml', 'e.yaml']);
   });
   // Each command ran on one night only.
-  assert.deepEqual(readLog(root).filter((e) => e.kind === 'start').map((e) => e.id).sort(), ['broken', 'later', 'notes', 'tidy']);
+  assert.deepEqual(
+    readLog(root)
+      .filter((e) => e.kind === 'start')
+      .map((e) => e.id)
+      .sort(),
+    ['broken', 'later', 'notes', 'tidy'],
+  );
   await schedule.delete();
 });

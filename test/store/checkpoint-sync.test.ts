@@ -17,11 +17,15 @@ import { postgresForFile } from '../helpers/postgres';
 
 const pg = postgresForFile();
 
-const git = (args: string[], cwd?: string) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
+const git = (args: string[], cwd?: string) =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' }).trim();
 const tmp = (p: string) => mkdtempSync(path.join(os.tmpdir(), `nightshift-${p}-`));
 
 /** Host A's checkpoints.git holding a base (three commits of history) and a checkpoint on top of it at `ref`. */
-async function hostWithCheckpoint(ref: string, content: string): Promise<{ gitDir: string; base: string; commit: string }> {
+async function hostWithCheckpoint(
+  ref: string,
+  content: string,
+): Promise<{ gitDir: string; base: string; commit: string }> {
   const work = tmp('clone');
   git(['init', '-q', '-b', 'main', work]);
   for (let i = 1; i <= 3; i++) {
@@ -73,7 +77,15 @@ for (const backend of backends) {
       assert.equal(git(['--git-dir', b, 'show', `${ref}:agent.txt`]), 'more work on A');
 
       // A task that never checkpointed has nothing to import.
-      assert.equal(await importCheckpoint(store, path.join(tmp('host-c'), 'checkpoints.git'), `${workflowId}-none`, checkpointRef(`${workflowId}-none`)), false);
+      assert.equal(
+        await importCheckpoint(
+          store,
+          path.join(tmp('host-c'), 'checkpoints.git'),
+          `${workflowId}-none`,
+          checkpointRef(`${workflowId}-none`),
+        ),
+        false,
+      );
     } finally {
       await store.close();
     }
@@ -82,7 +94,15 @@ for (const backend of backends) {
 
 test('a git stream keeps its output for a reader that comes after git has exited', async () => {
   const a = await hostWithCheckpoint('refs/nightshift/checkpoints/late-reader', 'x\n');
-  const { stdout, done } = gitStream(['--git-dir', a.gitDir, 'bundle', 'create', '--quiet', '-', 'refs/nightshift/checkpoints/late-reader']);
+  const { stdout, done } = gitStream([
+    '--git-dir',
+    a.gitDir,
+    'bundle',
+    'create',
+    '--quiet',
+    '-',
+    'refs/nightshift/checkpoints/late-reader',
+  ]);
   // The reader is late on purpose: a store opening its file or connection does the same.
   await done;
   const chunks: Buffer[] = [];

@@ -14,7 +14,14 @@ import { TelegramQuestionIndex } from '../../activities/questions/telegram-index
 import { writeStoredSkill } from '../../activities/learning/skills';
 import { LESSON_LIST_SCOPE } from '../../activities/learning/store';
 import { buildSystemPrompt, directoryReader } from '../../activities/task/prompt';
-import { LESSONS_SCOPE, lessonsKey, SKILL_SCOPE, skillKey, specKeys, storeValidatedSpec } from '../../activities/night/spec';
+import {
+  LESSONS_SCOPE,
+  lessonsKey,
+  SKILL_SCOPE,
+  skillKey,
+  specKeys,
+  storeValidatedSpec,
+} from '../../activities/night/spec';
 import { loadBatchSpec } from '../../taskfile/load';
 import type { BatchSpec } from '../../taskfile/types';
 import { FileStateStore, type StateStore } from '../../common/store';
@@ -27,7 +34,7 @@ const pg = postgresForFile();
 /** A blob produced piece by piece from a seeded generator, never held whole: bytes and their sha256. */
 function* pieces(totalBytes: number, seed: number): Generator<Buffer> {
   let state = seed;
-  for (let left = totalBytes; left > 0; ) {
+  for (let left = totalBytes; left > 0;) {
     const n = Math.min(left, 64 * 1024 + (state % 4096));
     const b = Buffer.alloc(n);
     for (let i = 0; i < n; i++) {
@@ -109,22 +116,35 @@ for (const backend of backends) {
 
     test('list gives the keys under a prefix, sorted, and treats _ and % literally', async () => {
       const s = scope('list');
-      for (const k of ['turn-000002.json', 'turn-000001.json', 'turn-000001.tool-a.json', 'prompt.json', 'turnX000003.json']) await store.put('transcripts', s, k, k);
-      assert.deepEqual(await store.list('transcripts', s, 'turn-'), ['turn-000001.json', 'turn-000001.tool-a.json', 'turn-000002.json']);
+      for (const k of [
+        'turn-000002.json',
+        'turn-000001.json',
+        'turn-000001.tool-a.json',
+        'prompt.json',
+        'turnX000003.json',
+      ])
+        await store.put('transcripts', s, k, k);
+      assert.deepEqual(await store.list('transcripts', s, 'turn-'), [
+        'turn-000001.json',
+        'turn-000001.tool-a.json',
+        'turn-000002.json',
+      ]);
       assert.deepEqual(await store.list('transcripts', s, 'turn_'), []);
       assert.equal((await store.list('transcripts', s)).length, 5);
     });
 
     test('of many concurrent writers of one key exactly one wins, and every reader sees its value', async () => {
       const s = scope('race');
-      const writers = Array.from({ length: 12 }, (_, i) => store.putIfAbsent('transcripts', s, 'turn-000007.json', JSON.stringify({ writer: i, pad: 'x'.repeat(50_000) })));
+      const writers = Array.from({ length: 12 }, (_, i) =>
+        store.putIfAbsent('transcripts', s, 'turn-000007.json', JSON.stringify({ writer: i, pad: 'x'.repeat(50_000) })),
+      );
       const won = await Promise.all(writers);
       assert.equal(won.filter(Boolean).length, 1);
       const winner = won.indexOf(true);
       assert.equal(JSON.parse((await store.get('transcripts', s, 'turn-000007.json'))!).writer, winner);
     });
 
-    test('a second store (another worker) sees the first one\'s writes and loses to them', async () => {
+    test("a second store (another worker) sees the first one's writes and loses to them", async () => {
       const other = await backend.open();
       try {
         const s = scope('two-workers');
@@ -146,7 +166,10 @@ for (const backend of backends) {
       assert.ok(back.largestPiece <= BLOB_CHUNK_BYTES, `read ${back.largestPiece} bytes at once`);
       // Insert-if-absent: a second write of the key is refused and changes nothing.
       assert.equal(await store.putBlob('checkpoints', s, 'cp-1.bundle', asyncPieces(1000, 8)), false);
-      assert.equal((await digestStream((await store.getBlob('checkpoints', s, 'cp-1.bundle'))!)).sha, digestOf(size, 7));
+      assert.equal(
+        (await digestStream((await store.getBlob('checkpoints', s, 'cp-1.bundle'))!)).sha,
+        digestOf(size, 7),
+      );
       await store.deleteBlob('checkpoints', s, 'cp-1.bundle');
       assert.equal(await store.getBlob('checkpoints', s, 'cp-1.bundle'), undefined);
     });
@@ -154,10 +177,15 @@ for (const backend of backends) {
     test('concurrent blob writers: one wins whole, the others are refused', async () => {
       const s = scope('blob-race');
       const size = 3 * BLOB_CHUNK_BYTES + 5;
-      const won = await Promise.all([1, 2, 3].map((seed) => store.putBlob('checkpoints', s, 'cp.bundle', asyncPieces(size, seed))));
+      const won = await Promise.all(
+        [1, 2, 3].map((seed) => store.putBlob('checkpoints', s, 'cp.bundle', asyncPieces(size, seed))),
+      );
       assert.equal(won.filter(Boolean).length, 1);
       const winner = won.indexOf(true) + 1;
-      assert.equal((await digestStream((await store.getBlob('checkpoints', s, 'cp.bundle'))!)).sha, digestOf(size, winner));
+      assert.equal(
+        (await digestStream((await store.getBlob('checkpoints', s, 'cp.bundle'))!)).sha,
+        digestOf(size, winner),
+      );
     });
 
     test('a writer whose stream fails midway leaves no blob behind, and the key stays free', async () => {
@@ -194,11 +222,20 @@ for (const backend of backends) {
     test('the lessons and a learned skill the starting machine has reach a prompt built on a host that has neither', async () => {
       const startRoot = mkdtempSync(path.join(os.tmpdir(), 'nightshift-store-start-'));
       const lessonId = randomBytes(4).toString('hex');
-      const lesson = { id: lessonId, text: `Run the linter before finishing (${lessonId})`, source: 'feedback/2026-11-20.md', date: '2026-11-20', addedAt: new Date().toISOString() };
+      const lesson = {
+        id: lessonId,
+        text: `Run the linter before finishing (${lessonId})`,
+        source: 'feedback/2026-11-20.md',
+        date: '2026-11-20',
+        addedAt: new Date().toISOString(),
+      };
       await store.putIfAbsent('lessons', LESSON_LIST_SCOPE, `${lessonId}.json`, JSON.stringify(lesson));
       await writeStoredSkill(store, 'learned', 'migrations', 'Write a down migration for every up migration.\n');
       const batchId = scope('lessons').replace('/', '-');
-      writeFileSync(path.join(startRoot, 'night.yaml'), 'tasks:\n  - id: t1\n    title: one\n    skills_required: [migrations]\n');
+      writeFileSync(
+        path.join(startRoot, 'night.yaml'),
+        'tasks:\n  - id: t1\n    title: one\n    skills_required: [migrations]\n',
+      );
       const validated = await loadBatchSpec('night.yaml', startRoot);
       const ref = await storeValidatedSpec(store, batchId, validated, startRoot);
       const stored = JSON.parse((await store.get('specs', batchId, specKeys.validated(ref.hash)))!) as BatchSpec;
@@ -240,9 +277,15 @@ test('file: the Telegram question index keeps its layout, .nightshift/telegram/q
   // A record written before the store (same place, same name) is read as it is.
   const earlier = { ...ref, messageId: 30, questionId: 'earlier' };
   writeFileSync(path.join(questions, '-1004242.30.json'), JSON.stringify(earlier));
-  assert.deepEqual(await new TelegramQuestionIndex(new FileStateStore({ dir: path.join(root, '.nightshift') })).get('-1004242', 30), earlier);
+  assert.deepEqual(
+    await new TelegramQuestionIndex(new FileStateStore({ dir: path.join(root, '.nightshift') })).get('-1004242', 30),
+    earlier,
+  );
   // A named scope is a directory name: one that could name another place is refused.
-  await assert.rejects(new FileStateStore({ dir: path.join(root, '.nightshift') }).put('telegram', '../questions', 'x.json', 'v'), /invalid state store key/);
+  await assert.rejects(
+    new FileStateStore({ dir: path.join(root, '.nightshift') }).put('telegram', '../questions', 'x.json', 'v'),
+    /invalid state store key/,
+  );
 });
 
 test('postgres: workers starting together migrate the schema once, and again is a no-op', async () => {
@@ -291,11 +334,24 @@ test('postgres: the morning report is kept in the shared store as well as in res
       state: 'completed',
       startedAt: Date.UTC(2026, 10, 21, 1),
       endedAt: Date.UTC(2026, 10, 21, 2),
-      tasks: [{ taskId: 't1', title: 'one', workflowId: `${batchId}/t1`, status: 'succeeded', costUsd: 0.5, tokens: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 }, turns: 1 }],
+      tasks: [
+        {
+          taskId: 't1',
+          title: 'one',
+          workflowId: `${batchId}/t1`,
+          status: 'succeeded',
+          costUsd: 0.5,
+          tokens: { input: 1, output: 1, cacheWrite: 0, cacheRead: 0 },
+          turns: 1,
+        },
+      ],
     };
     const files = await createReportActivities({ root }, store).writeReport({ status, budgetUsd: 10 });
     for (const file of [files.markdown, files.json]) {
-      assert.equal(await store.get('results', batchId, path.basename(file)), readFileSync(path.join(root, file), 'utf8'));
+      assert.equal(
+        await store.get('results', batchId, path.basename(file)),
+        readFileSync(path.join(root, file), 'utf8'),
+      );
     }
   } finally {
     await store.close();

@@ -45,7 +45,8 @@ function leftover(p: Proc, checkout = CHECKOUT): string | undefined {
   const line = p.argv.join(' ');
   if (exe === 'bwrap' || exe === 'socat') return `an orphaned ${exe}`;
   // Test servers keep their state in memory; the demo's and `npm run server`'s have a file and are meant to stay.
-  if (exe === 'temporal' && p.argv.includes('start-dev') && !p.argv.includes('--db-filename')) return 'an orphaned test dev server';
+  if (exe === 'temporal' && p.argv.includes('start-dev') && !p.argv.includes('--db-filename'))
+    return 'an orphaned test dev server';
   if ((exe === 'node' || exe === 'tsx') && line.includes(checkout)) return 'an orphaned node process of this checkout';
   return undefined;
 }
@@ -54,9 +55,18 @@ test('the classifier: orphans of the project count, attached or kept processes d
   const at = '/srv/nightshift';
   assert.equal(leftover({ pid: 9, ppid: 1, argv: ['bwrap', '--die-with-parent'] }, at), 'an orphaned bwrap');
   assert.equal(leftover({ pid: 9, ppid: 1, argv: ['/usr/bin/socat', 'TCP-LISTEN:3128'] }, at), 'an orphaned socat');
-  assert.equal(leftover({ pid: 9, ppid: 1, argv: ['/usr/bin/node', '--import', 'tsx', `${at}/worker/main.ts`] }, at), 'an orphaned node process of this checkout');
-  assert.equal(leftover({ pid: 9, ppid: 1, argv: ['temporal', 'server', 'start-dev', '--port', '4'] }, at), 'an orphaned test dev server');
-  assert.equal(leftover({ pid: 9, ppid: 1, argv: ['temporal', 'server', 'start-dev', '--db-filename', 'x.db'] }, at), undefined);
+  assert.equal(
+    leftover({ pid: 9, ppid: 1, argv: ['/usr/bin/node', '--import', 'tsx', `${at}/worker/main.ts`] }, at),
+    'an orphaned node process of this checkout',
+  );
+  assert.equal(
+    leftover({ pid: 9, ppid: 1, argv: ['temporal', 'server', 'start-dev', '--port', '4'] }, at),
+    'an orphaned test dev server',
+  );
+  assert.equal(
+    leftover({ pid: 9, ppid: 1, argv: ['temporal', 'server', 'start-dev', '--db-filename', 'x.db'] }, at),
+    undefined,
+  );
   assert.equal(leftover({ pid: 9, ppid: 77, argv: ['bwrap'] }, at), undefined);
   assert.equal(leftover({ pid: 9, ppid: 1, argv: ['/usr/bin/node', '/elsewhere/worker/main.ts'] }, at), undefined);
 });

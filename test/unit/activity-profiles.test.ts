@@ -7,7 +7,14 @@ import assert from 'node:assert/strict';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { ActivityOptions } from '@temporalio/workflow';
 import { DELIVERY_NON_RETRYABLE_ERRORS, NON_RETRYABLE_ERRORS } from '../../common/errors';
-import { checksRun, followUpRead, gitStep, HEARTBEAT_TIMEOUT_MS, resultStore, storedReport } from '../../workflows/activity-profiles';
+import {
+  checksRun,
+  followUpRead,
+  gitStep,
+  HEARTBEAT_TIMEOUT_MS,
+  resultStore,
+  storedReport,
+} from '../../workflows/activity-profiles';
 import { MODEL_RETRY } from '../../workflows/budget/arithmetic';
 
 /** Durations in milliseconds, so '2 seconds' and 2000 compare equal as they do on the wire. */
@@ -22,11 +29,29 @@ function normalized(o: ActivityOptions) {
 }
 
 test('the follow-up read, result store and stored report profiles are the options their proxies had inline', () => {
-  assert.deepEqual(normalized(followUpRead()), normalized({ startToCloseTimeout: '20 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry: { initialInterval: '2 seconds', maximumAttempts: 3 } }));
-  assert.deepEqual(normalized(resultStore()), normalized({ startToCloseTimeout: '5 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry: { initialInterval: '1 second', maximumInterval: '30 seconds' } }));
+  assert.deepEqual(
+    normalized(followUpRead()),
+    normalized({
+      startToCloseTimeout: '20 minutes',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
+      retry: { initialInterval: '2 seconds', maximumAttempts: 3 },
+    }),
+  );
+  assert.deepEqual(
+    normalized(resultStore()),
+    normalized({
+      startToCloseTimeout: '5 minutes',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
+      retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+    }),
+  );
   assert.deepEqual(
     normalized(storedReport()),
-    normalized({ startToCloseTimeout: '10 minutes', heartbeatTimeout: HEARTBEAT_TIMEOUT_MS, retry: { initialInterval: '1 second', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS } }),
+    normalized({
+      startToCloseTimeout: '10 minutes',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT_MS,
+      retry: { initialInterval: '1 second', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE_ERRORS },
+    }),
   );
 });
 
@@ -37,5 +62,11 @@ test("delivery's git and checks profiles do not retry delivery's refusals", () =
 });
 
 test('the model-call backoff both retry owners use is the one running nights had', () => {
-  assert.deepEqual(MODEL_RETRY, { maxAttempts: 10, initialMs: 2000, coefficient: 2, maxIntervalMs: 120_000, maxRetryAfterMs: 600_000 });
+  assert.deepEqual(MODEL_RETRY, {
+    maxAttempts: 10,
+    initialMs: 2000,
+    coefficient: 2,
+    maxIntervalMs: 120_000,
+    maxRetryAfterMs: 600_000,
+  });
 });

@@ -8,10 +8,24 @@ import { createBatchResultActivities, resultKey } from '../../activities/night/r
 import { checkKey } from '../../common/store/types';
 import { FileStateStore } from '../../common/store';
 import { committedUsd, newLedger, requestAllowance, settleTask, spentUsd } from '../../workflows/budget/arithmetic';
-import { compactLedger, ENDED_TASKS_LEDGER_KEY, EndedStates, RECORD_CHARS, recordBatches } from '../../workflows/night/results';
+import {
+  compactLedger,
+  ENDED_TASKS_LEDGER_KEY,
+  EndedStates,
+  RECORD_CHARS,
+  recordBatches,
+} from '../../workflows/night/results';
 import { NO_TOKENS, type TaskResult, type TaskState } from '../../contract';
 
-const result = (taskId: string, status: TaskState, extra: Partial<TaskResult> = {}): TaskResult => ({ taskId, status, costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: 1, ...extra });
+const result = (taskId: string, status: TaskState, extra: Partial<TaskResult> = {}): TaskResult => ({
+  taskId,
+  status,
+  costUsd: 0,
+  tokens: NO_TOKENS,
+  turns: 0,
+  endedAt: 1,
+  ...extra,
+});
 
 test('each ended state packs to one character and reads back, a delivered branch marked apart', () => {
   const ids = ['a', 'b', 'c', 'd', 'e', 'f'];
@@ -38,7 +52,19 @@ test('each ended state packs to one character and reads back, a delivered branch
     ids.map((_, i) => again.state(i)),
     ['succeeded', 'succeeded', 'failed', 'skipped', 'waiting_for_answer', 'stuck'],
   );
-  for (const state of ['pending', 'running', 'succeeded', 'failed', 'incomplete', 'halted', 'cancelled', 'skipped', 'waiting_for_answer', 'paused_budget', 'stuck'] as TaskState[]) {
+  for (const state of [
+    'pending',
+    'running',
+    'succeeded',
+    'failed',
+    'incomplete',
+    'halted',
+    'cancelled',
+    'skipped',
+    'waiting_for_answer',
+    'paused_budget',
+    'stuck',
+  ] as TaskState[]) {
     assert.equal(new EndedStates(1, new EndedStates(1).pack(['x'], { x: result('x', state) })).state(0), state);
   }
 });
@@ -80,7 +106,11 @@ test('results are stored in calls that stay under the payload budget, a large on
     [...small.slice(0, 1500), big, ...small.slice(1500)].map((r) => r.taskId),
     'every result once, in order',
   );
-  for (const p of parts) assert.ok(p.length === 1 || JSON.stringify(p).length <= RECORD_CHARS + p.length, `part of ${p.length} is ${JSON.stringify(p).length} chars`);
+  for (const p of parts)
+    assert.ok(
+      p.length === 1 || JSON.stringify(p).length <= RECORD_CHARS + p.length,
+      `part of ${p.length} is ${JSON.stringify(p).length} chars`,
+    );
   assert.ok(parts.some((p) => p.length === 1 && p[0].taskId === 'big'));
   assert.deepEqual(recordBatches([]), []);
 });
@@ -89,10 +119,15 @@ test('results are stored once per night and task: a retry writes nothing, anothe
   const store = new FileStateStore({ dir: mkdtempSync(path.join(os.tmpdir(), 'nightshift-results-')) });
   const { recordTaskResults, readTaskResults } = createBatchResultActivities(store);
   const night = { batchId: 'nightshift-2026-11-29', night: 'run-1' };
-  const results = Array.from({ length: 40 }, (_, i) => result(`t${i}`, i % 7 ? 'succeeded' : 'failed', { summary: `task ${i}` }));
+  const results = Array.from({ length: 40 }, (_, i) =>
+    result(`t${i}`, i % 7 ? 'succeeded' : 'failed', { summary: `task ${i}` }),
+  );
   assert.equal(await recordTaskResults({ ref: night, results }), 40);
   // A retried call, and a second writer with a different result: the first stays.
-  assert.equal(await recordTaskResults({ ref: night, results: [...results.slice(0, 5), result('t1', 'cancelled')] }), 0);
+  assert.equal(
+    await recordTaskResults({ ref: night, results: [...results.slice(0, 5), result('t1', 'cancelled')] }),
+    0,
+  );
   const asked = ['t39', 'missing', 't1', 't0'];
   assert.deepEqual(
     (await readTaskResults({ ref: night, taskIds: asked })).map((r) => [r.taskId, r.status, r.summary]),

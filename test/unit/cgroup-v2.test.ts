@@ -9,7 +9,13 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { enableV2Controller, ensureSandboxCgroups, findCgroupBases, killSandboxCgroups, type CgroupBases } from '../../sandbox/resource-cgroup';
+import {
+  enableV2Controller,
+  ensureSandboxCgroups,
+  findCgroupBases,
+  killSandboxCgroups,
+  type CgroupBases,
+} from '../../sandbox/resource-cgroup';
 import { scratchDir } from '../helpers/outside-tmp';
 
 /** A fake unified hierarchy with the worker in `worker.service`, which offers `controllers`. */
@@ -42,7 +48,10 @@ describe('cgroup v2 against a fake cgroupfs', () => {
     assert.ok(fs.statSync(base).isDirectory());
     assert.match(read(path.join(own, 'cgroup.subtree_control')), /^\+(pids|memory|cpu)$/);
     assert.match(read(path.join(base, 'cgroup.subtree_control')), /^\+(pids|memory|cpu)$/);
-    assert.deepEqual(fs.readdirSync(base).filter((f) => f.startsWith('probe-')), []);
+    assert.deepEqual(
+      fs.readdirSync(base).filter((f) => f.startsWith('probe-')),
+      [],
+    );
   });
 
   it('a controller the worker’s cgroup does not offer is not asked for', () => {
@@ -60,7 +69,11 @@ describe('cgroup v2 against a fake cgroupfs', () => {
   it('a sandbox’s cgroup gets memory.max, no swap, a group OOM, cpu.max and pids.max in one directory', () => {
     const { own } = fakeCgroupfs();
     const base = path.join(own, 'nightshift-sandboxes');
-    const bases: CgroupBases = { pids: { dir: base, version: 2 }, memory: { dir: base, version: 2 }, cpu: { dir: base, version: 2 } };
+    const bases: CgroupBases = {
+      pids: { dir: base, version: 2 },
+      memory: { dir: base, version: 2 },
+      cpu: { dir: base, version: 2 },
+    };
     const cg = ensureSandboxCgroups('sbx-v2', { pids: 64, memoryBytes: 128 * 1024 * 1024, cpus: 0.5 }, bases);
     const dir = path.join(base, 'sbx-v2');
     assert.deepEqual(cg.procsFiles, [path.join(dir, 'cgroup.procs')], 'one unified cgroup, joined once');

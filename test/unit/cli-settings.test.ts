@@ -18,7 +18,8 @@ const BIN = nightshiftBin();
 /** Every one is wrong in a way common/config.ts refuses. */
 const BAD_SETTINGS: Record<string, RegExp> = {
   NIGHTSHIFT_UI_PORT: /^nightshift: NIGHTSHIFT_UI_PORT must be a port number from 1 to 65535; got "80a"$/,
-  NIGHTSHIFT_STORE: /^nightshift: NIGHTSHIFT_STORE must be "file" or a postgres:\/\/.* URL; got "mysql:\/\/\*\*\*@db\/x"$/,
+  NIGHTSHIFT_STORE:
+    /^nightshift: NIGHTSHIFT_STORE must be "file" or a postgres:\/\/.* URL; got "mysql:\/\/\*\*\*@db\/x"$/,
   NIGHTSHIFT_LOG_LEVEL: /^nightshift: NIGHTSHIFT_LOG_LEVEL must be one of TRACE, DEBUG, INFO, WARN, ERROR; got "loud"$/,
   NIGHTSHIFT_MODELS_FILE: /^nightshift: NIGHTSHIFT_MODELS_FILE .*no-such-models\.json: ENOENT/,
 };
@@ -33,11 +34,18 @@ function nightshift(args: string[], env: Record<string, string>) {
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-settings-'));
   // NIGHTSHIFT_DEBUG is the one switch that asks for stacks; a runner's own must not leak in.
   const { NIGHTSHIFT_DEBUG: _debug, ...inherited } = process.env;
-  return run(process.execPath, [BIN, ...args], { cwd: root, encoding: 'utf8', env: { ...inherited, NIGHTSHIFT_ROOT: root, ...env } });
+  return run(process.execPath, [BIN, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...inherited, NIGHTSHIFT_ROOT: root, ...env },
+  });
 }
 
 /** The exit code and output of a run that is expected to fail. */
-async function failing(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+async function failing(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     await nightshift(args, env);
   } catch (err) {

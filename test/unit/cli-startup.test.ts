@@ -54,8 +54,14 @@ for (const args of [['--help'], ['status', '--help'], ['--version'], ['validate'
   test(`nightshift ${args.join(' ')} loads none of ${HEAVY.join(', ')}`, async () => {
     const loaded = await loadedBy(args);
     assert.ok(loaded.includes('commander'), `the probe saw the CLI run: ${loaded.join(', ')}`);
-    assert.deepEqual(loaded.filter((p) => HEAVY.includes(p)), []);
-    assert.deepEqual(loaded.filter((p) => COMPILERS.includes(p)), []);
+    assert.deepEqual(
+      loaded.filter((p) => HEAVY.includes(p)),
+      [],
+    );
+    assert.deepEqual(
+      loaded.filter((p) => COMPILERS.includes(p)),
+      [],
+    );
   });
 }
 
@@ -64,7 +70,10 @@ test('a command that talks to Temporal does load its client: the probe sees what
   const loaded = await loadedBy(['--address', '127.0.0.1:1', 'status']);
   assert.ok(loaded.includes('@temporalio/client'), loaded.join(', '));
   // What starting a night needs (the validator, the state store's driver) is not what status needs.
-  assert.deepEqual(loaded.filter((p) => ['@temporalio/worker', '@anthropic-ai/sdk', 'pg', 'yaml', 'zod'].includes(p)), []);
+  assert.deepEqual(
+    loaded.filter((p) => ['@temporalio/worker', '@anthropic-ai/sdk', 'pg', 'yaml', 'zod'].includes(p)),
+    [],
+  );
 });
 
 test('the bin of a clone that was never built says, in one line, how to build it', async () => {
@@ -80,5 +89,8 @@ test('the bin of a clone that was never built says, in one line, how to build it
     .finally(() => rmSync(clone, { recursive: true, force: true }));
   assert.equal(failed.code, 1);
   assert.equal(failed.stdout, '');
-  assert.equal(failed.stderr, `nightshift: not built (no dist/client/cli.js); run npm install or npm run build in ${clone}\n`);
+  assert.equal(
+    failed.stderr,
+    `nightshift: not built (no dist/client/cli.js); run npm install or npm run build in ${clone}\n`,
+  );
 });

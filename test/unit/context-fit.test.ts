@@ -15,7 +15,10 @@ const RESULT = 'z'.repeat(20_000);
 function conversation(turn: number): Anthropic.MessageParam[] {
   const m: Anthropic.MessageParam[] = [{ role: 'user', content: [{ type: 'text', text: 'Go.' }] }];
   for (let t = 1; t < turn; t++) {
-    m.push({ role: 'assistant', content: [{ type: 'tool_use', id: `t${t}`, name: 'read_file', input: { path: `f${t}` } }] });
+    m.push({
+      role: 'assistant',
+      content: [{ type: 'tool_use', id: `t${t}`, name: 'read_file', input: { path: `f${t}` } }],
+    });
     m.push({ role: 'user', content: [{ type: 'tool_result', tool_use_id: `t${t}`, content: `${t}:${RESULT}` }] });
   }
   return m;
@@ -42,7 +45,11 @@ function night(fit: (messages: Anthropic.MessageParam[], last: { tokens: number;
 }
 
 test('elision with hysteresis rewrites the prefix a few times over 40 turns; eliding at the threshold every turn rewrites it on every turn past it', (t) => {
-  const stable = night((messages, last) => fitContext(messages, 'sys', last.tokens, { contextWindow: WINDOW, maxTokens: MAX_TOKENS }, last.through).elidedThroughTurn);
+  const stable = night(
+    (messages, last) =>
+      fitContext(messages, 'sys', last.tokens, { contextWindow: WINDOW, maxTokens: MAX_TOKENS }, last.through)
+        .elidedThroughTurn,
+  );
   // What the loop did before: past 75 %, elide everything older than the last four turns, every turn.
   const everyTurn = night((messages, last) => {
     const turns = messages.filter((m) => m.role === 'assistant').length;
@@ -50,7 +57,9 @@ test('elision with hysteresis rewrites the prefix a few times over 40 turns; eli
     elideThrough(messages, turns - 4);
     return turns - 4;
   });
-  t.diagnostic(`prefix rewrites in 40 turns: hysteresis ${stable.rewrites}, per-turn ${everyTurn.rewrites}; largest request ${stable.largest} tokens`);
+  t.diagnostic(
+    `prefix rewrites in 40 turns: hysteresis ${stable.rewrites}, per-turn ${everyTurn.rewrites}; largest request ${stable.largest} tokens`,
+  );
   assert.ok(stable.rewrites <= 3, `hysteresis: ${stable.rewrites} prefix rewrites in 40 turns`);
   assert.ok(everyTurn.rewrites >= 10, `per-turn elision: ${everyTurn.rewrites} prefix rewrites`);
   assert.ok(stable.largest <= 0.75 * WINDOW, `the context stays inside 75 % of the window (largest ${stable.largest})`);
@@ -61,7 +70,13 @@ test('what an earlier turn elided stays elided: the same prefix, byte for byte',
   const a = fitContext(first, 'sys', 0, { contextWindow: WINDOW, maxTokens: MAX_TOKENS });
   assert.ok(a.elidedThroughTurn > 0);
   const next = conversation(31);
-  const b = fitContext(next, 'sys', estimateTokens(first, 'sys'), { contextWindow: WINDOW, maxTokens: MAX_TOKENS }, a.elidedThroughTurn);
+  const b = fitContext(
+    next,
+    'sys',
+    estimateTokens(first, 'sys'),
+    { contextWindow: WINDOW, maxTokens: MAX_TOKENS },
+    a.elidedThroughTurn,
+  );
   assert.equal(b.elidedThroughTurn, a.elidedThroughTurn, 'under the threshold again: nothing more is elided');
   assert.ok(JSON.stringify(next).startsWith(JSON.stringify(first).slice(0, -1)));
 });

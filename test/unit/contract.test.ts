@@ -15,7 +15,12 @@ const ROOT = path.join(__dirname, '..', '..');
 /** The manual moves between README.md and docs/; the table is found wherever it is. */
 function manualFiles(): string[] {
   const docs = path.join(ROOT, 'docs');
-  const inDocs = fs.existsSync(docs) ? fs.readdirSync(docs, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => path.join(docs, f)) : [];
+  const inDocs = fs.existsSync(docs)
+    ? fs
+        .readdirSync(docs, { recursive: true, encoding: 'utf8' })
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => path.join(docs, f))
+    : [];
   return [path.join(ROOT, 'README.md'), ...inDocs];
 }
 
@@ -28,7 +33,10 @@ function contractTable(): { file: string; rows: [what: string, names: string][] 
     for (const line of lines.slice(header + 2)) {
       if (!line.startsWith('|')) break;
       // A cell may hold `a\|b`: split on bars that are not escaped.
-      const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
+      const cells = line
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim());
       rows.push([cells[0], cells.slice(1).join('|')]);
     }
     return { file, rows };
@@ -114,7 +122,8 @@ test('every name in the contract table is exported from contract/', () => {
     const found = namesIn(cell);
     for (const name of found.names) {
       names++;
-      if (!(name.includes('<') ? idFunctionFor(name) !== undefined : exported.has(name))) missing.push(`${what}: ${name}`);
+      if (!(name.includes('<') ? idFunctionFor(name) !== undefined : exported.has(name)))
+        missing.push(`${what}: ${name}`);
     }
     for (const field of found.fields) {
       fields++;
@@ -129,11 +138,17 @@ test('every name in the contract table is exported from contract/', () => {
 test('every workflow type is in the contract table', () => {
   const { rows } = contractTable();
   const inTable = new Set(rows.flatMap(([, cell]) => namesIn(cell).names));
-  assert.deepEqual(contract.WORKFLOW_TYPES.filter((t) => !inTable.has(t)), []);
+  assert.deepEqual(
+    contract.WORKFLOW_TYPES.filter((t) => !inTable.has(t)),
+    [],
+  );
 });
 
 test('the table reader tells names from the fields of shapes', () => {
-  assert.deepEqual(namesIn('signal `answer` `{ "text", "by"? }` (exactly one of `tasksFile`, `spec`)'), { names: ['answer'], fields: ['text', 'by', 'tasksFile', 'spec'] });
+  assert.deepEqual(namesIn('signal `answer` `{ "text", "by"? }` (exactly one of `tasksFile`, `spec`)'), {
+    names: ['answer'],
+    fields: ['text', 'by', 'tasksFile', 'spec'],
+  });
   assert.ok(!contractFields().has('tasksFiles'));
 });
 

@@ -17,11 +17,25 @@ const operationsDoc = readFileSync(path.join(ROOT, 'docs', 'operations.md'), 'ut
 const config = readFileSync(path.join(ROOT, 'common', 'config.ts'), 'utf8');
 
 test('compose has PostgreSQL, Temporal, the Web UI and a scalable worker', () => {
-  assert.deepEqual(Object.keys(compose.services).sort(), ['postgresql', 'register-search-attributes', 'temporal', 'temporal-ui', 'worker']);
+  assert.deepEqual(Object.keys(compose.services).sort(), [
+    'postgresql',
+    'register-search-attributes',
+    'temporal',
+    'temporal-ui',
+    'worker',
+  ]);
   assert.equal(compose.services.temporal.environment.DB, 'postgres12');
   assert.equal(compose.services.worker.build, '.');
-  assert.equal(compose.services.worker.ports, undefined, 'workers publish no ports, so --scale worker=N cannot collide');
-  assert.deepEqual(compose.services['temporal-ui'].ports, ['8233:8080'], 'the Web UI is on 8233, as with the dev server');
+  assert.equal(
+    compose.services.worker.ports,
+    undefined,
+    'workers publish no ports, so --scale worker=N cannot collide',
+  );
+  assert.deepEqual(
+    compose.services['temporal-ui'].ports,
+    ['8233:8080'],
+    'the Web UI is on 8233, as with the dev server',
+  );
   assert.deepEqual(compose.services.temporal.ports, ['7233:7233']);
 });
 
@@ -43,7 +57,10 @@ test('the worker image builds from files that exist and runs the worker entry po
   assert.match(dockerfile, /CMD \["node", "dist\/worker\/main.js"\]/);
   // dist/worker/main.js is what the build stage's install compiles (the prepare script) from worker/main.ts.
   assert.ok(existsSync(path.join(ROOT, 'worker', 'main.ts')));
-  const build = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string; rootDir: string }; include: string[] };
+  const build = JSON.parse(readFileSync(path.join(ROOT, 'tsconfig.build.json'), 'utf8')) as {
+    compilerOptions: { outDir: string; rootDir: string };
+    include: string[];
+  };
   assert.deepEqual([build.compilerOptions.outDir, build.compilerOptions.rootDir], ['dist', '.']);
   assert.ok(build.include.includes('worker'));
   const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
@@ -54,6 +71,10 @@ test('the worker image builds from files that exist and runs the worker entry po
 });
 
 test('the operations docs name the same images and the scale command', () => {
-  for (const svc of ['temporal', 'temporal-ui', 'postgresql']) assert.ok(operationsDoc.includes(compose.services[svc].image), `docs/operations.md names ${compose.services[svc].image}`);
+  for (const svc of ['temporal', 'temporal-ui', 'postgresql'])
+    assert.ok(
+      operationsDoc.includes(compose.services[svc].image),
+      `docs/operations.md names ${compose.services[svc].image}`,
+    );
   assert.match(operationsDoc, /docker compose up -d --scale worker=\d/);
 });

@@ -1,10 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DELIVERY_NON_RETRYABLE_ERRORS, FailureType, ModelNotConfigured, NON_RETRYABLE_ERRORS, PolicyViolation, PullRequestFailed, SandboxConfigError, SandboxGone, SpecError } from '../../common/errors';
+import {
+  DELIVERY_NON_RETRYABLE_ERRORS,
+  FailureType,
+  ModelNotConfigured,
+  NON_RETRYABLE_ERRORS,
+  PolicyViolation,
+  PullRequestFailed,
+  SandboxConfigError,
+  SandboxGone,
+  SpecError,
+} from '../../common/errors';
 
 // Running nights scheduled their activities with these lists: deriving them from the classes must not change them.
 test('the non-retryable lists derived from the classes are the ones histories carry', () => {
-  assert.deepEqual([...NON_RETRYABLE_ERRORS].sort(), ['BudgetExceeded', 'ModelNotConfigured', 'ModelRequestInvalid', 'PolicyViolation', 'SandboxConfigError', 'SandboxGone', 'SpecError']);
+  assert.deepEqual([...NON_RETRYABLE_ERRORS].sort(), [
+    'BudgetExceeded',
+    'ModelNotConfigured',
+    'ModelRequestInvalid',
+    'PolicyViolation',
+    'SandboxConfigError',
+    'SandboxGone',
+    'SpecError',
+  ]);
   assert.deepEqual(
     [...DELIVERY_NON_RETRYABLE_ERRORS].sort(),
     [...NON_RETRYABLE_ERRORS, 'CheckedTreeChanged', 'DeliveryUnsupported', 'MergeConflict', 'PullRequestFailed'].sort(),

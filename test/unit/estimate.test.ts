@@ -13,7 +13,15 @@ import { installModelFile } from '../../common/models-file';
 import { parseBatchYaml } from '../../taskfile/load';
 import type { BatchStatus } from '../../contract';
 
-const rec = (task: string, state: string, model: string | undefined, complexity: string, costUsd: number, hours: number, extra: object = {}) => ({
+const rec = (
+  task: string,
+  state: string,
+  model: string | undefined,
+  complexity: string,
+  costUsd: number,
+  hours: number,
+  extra: object = {},
+) => ({
   task,
   state,
   status: state === 'succeeded' ? 'success' : state,
@@ -30,7 +38,14 @@ function fixtureRoot(): string {
   mkdirSync(path.join(root, 'results'));
   writeFileSync(
     path.join(root, 'results/2026-11-01.json'),
-    JSON.stringify({ date: '2026-11-01', results: [rec('a', 'succeeded', 'claude-sonnet-5-5', 'medium', 2, 2), rec('b', 'succeeded', 'claude-haiku-5-5', 'low', 0.1, 0.5), rec('c', 'skipped', undefined, 'medium', 0, 0)] }),
+    JSON.stringify({
+      date: '2026-11-01',
+      results: [
+        rec('a', 'succeeded', 'claude-sonnet-5-5', 'medium', 2, 2),
+        rec('b', 'succeeded', 'claude-haiku-5-5', 'low', 0.1, 0.5),
+        rec('c', 'skipped', undefined, 'medium', 0, 0),
+      ],
+    }),
   );
   writeFileSync(
     path.join(root, 'results/2026-11-02.json'),
@@ -71,12 +86,31 @@ test('history by model and complexity pulls the prior; tasks with no history kee
   const row = (id: string) => e.tasks.find((t) => t.id === id)!;
   // haiku 5.5/low: prior 300k in (84 % read from cache x $0.01, 16 % written x $0.125) + 20k out x $0.50 = $0.01852,
   // weight 2, one task at $0.10: (0.03704 + 0.1) / 3.
-  assert.deepEqual([row('t1').model, row('t1').costUsd, row('t1').hours, row('t1').costSamples], ['claude-haiku-5-5', 0.05, 0.83, 1]);
+  assert.deepEqual(
+    [row('t1').model, row('t1').costUsd, row('t1').hours, row('t1').costSamples],
+    ['claude-haiku-5-5', 0.05, 0.83, 1],
+  );
   // sonnet 5.5/medium: prior 840k x $0.20 + 160k x $2.50 + 60k x $10 = $1.168 and 2.5 h; observed $2 and $3 over 2 h and 1 h. The failed, skipped, replayed and command tasks do not count: (2 x 1.168 + 5) / 4.
-  assert.deepEqual([row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples], [1.83, 2, 2, 2]);
+  assert.deepEqual(
+    [row('t2').costUsd, row('t2').hours, row('t2').costSamples, row('t2').hoursSamples],
+    [1.83, 2, 2, 2],
+  );
   // opus 5.5/high: no history on this model, so the cost prior (2.1M x $0.20 + 400k x $5 + 150k x $20 = $5.42); the sonnet 4.5 high task's 4 h leaves the default 4 h; over the task's own $5 cap.
-  assert.deepEqual([row('t4').model, row('t4').costUsd, row('t4').hours, row('t4').costSamples, row('t4').hoursSamples, row('t4').overTaskCap], ['claude-opus-5-5', 5.42, 4, 0, 1, true]);
-  assert.deepEqual([row('fmt').model, row('fmt').costUsd, row('fmt').hours, row('fmt').hoursSamples], ['command', 0, 0.1, 1]);
+  assert.deepEqual(
+    [
+      row('t4').model,
+      row('t4').costUsd,
+      row('t4').hours,
+      row('t4').costSamples,
+      row('t4').hoursSamples,
+      row('t4').overTaskCap,
+    ],
+    ['claude-opus-5-5', 5.42, 4, 0, 1, true],
+  );
+  assert.deepEqual(
+    [row('fmt').model, row('fmt').costUsd, row('fmt').hours, row('fmt').hoursSamples],
+    ['command', 0, 0.1, 1],
+  );
   assert.equal(e.costUsd, 9.13);
   // Critical path t1 -> t2 -> t4 (0.83 + 2 + 4) is longer than the work over 3 agents.
   assert.equal(e.hours, 6.83);
@@ -85,13 +119,25 @@ test('history by model and complexity pulls the prior; tasks with no history kee
   assert.equal(e.historyTasks, 4);
   const text = renderEstimate(e);
   assert.match(text, /night: \$9\.13 of \$8\.00 max_cost_usd — does NOT fit; about 6\.83h wall-clock/);
-  assert.match(text, /t4\s+claude-opus-5-5\s+high\s+\$5\.42 \(over its max_cost_usd\)\s+4h\s+cost: prior, time: prior \+ 1$/m);
+  assert.match(
+    text,
+    /t4\s+claude-opus-5-5\s+high\s+\$5\.42 \(over its max_cost_usd\)\s+4h\s+cost: prior, time: prior \+ 1$/m,
+  );
 });
 
 test('without history every estimate is the prior, and a cheap night fits', () => {
-  const spec = parseBatchYaml('max_cost_usd: 5\ntasks:\n  - { id: a, estimated_complexity: low }\n  - { id: b, estimated_complexity: low }\n', 'x.yaml');
+  const spec = parseBatchYaml(
+    'max_cost_usd: 5\ntasks:\n  - { id: a, estimated_complexity: low }\n  - { id: b, estimated_complexity: low }\n',
+    'x.yaml',
+  );
   const e = estimateNight(spec, []);
-  assert.deepEqual(e.tasks.map((t) => [t.costUsd, t.hours]), [[0.02, 1], [0.02, 1]]);
+  assert.deepEqual(
+    e.tasks.map((t) => [t.costUsd, t.hours]),
+    [
+      [0.02, 1],
+      [0.02, 1],
+    ],
+  );
   assert.equal(e.fits, true);
   assert.equal(e.hours, 1);
 });
@@ -103,19 +149,63 @@ test("the report's results file carries complexity and role, so tonight's result
     date: '2026-11-03',
     state: 'completed',
     startedAt: 0,
-    tasks: [{ taskId: 'x', title: 'X', workflowId: 'w', status: 'succeeded', costUsd: 1.5, tokens: { input: 1, output: 1, cacheRead: 0, cacheWrite: 0 }, turns: 3, model: 'claude-opus-4-5', complexity: 'high', role: 'backend', startedAt: 1_000, endedAt: 3_601_000 }],
+    tasks: [
+      {
+        taskId: 'x',
+        title: 'X',
+        workflowId: 'w',
+        status: 'succeeded',
+        costUsd: 1.5,
+        tokens: { input: 1, output: 1, cacheRead: 0, cacheWrite: 0 },
+        turns: 3,
+        model: 'claude-opus-4-5',
+        complexity: 'high',
+        role: 'backend',
+        startedAt: 1_000,
+        endedAt: 3_601_000,
+      },
+    ],
   };
   await writeReportFiles(root, status, 10);
   const h = await loadHistory(root);
-  assert.deepEqual(h, [{ date: '2026-11-03', task: 'x', state: 'succeeded', model: 'claude-opus-4-5', complexity: 'high', role: 'backend', title: 'X', costUsd: 1.5, hours: 1, replay: undefined }]);
+  assert.deepEqual(h, [
+    {
+      date: '2026-11-03',
+      task: 'x',
+      state: 'succeeded',
+      model: 'claude-opus-4-5',
+      complexity: 'high',
+      role: 'backend',
+      title: 'X',
+      costUsd: 1.5,
+      hours: 1,
+      replay: undefined,
+    },
+  ]);
 });
 
 test('the estimate prices priors from the model table in force: a user model file changes it, an unknown model pays the dearest row', () => {
-  const spec = parseBatchYaml('tasks:\n  - { id: a, estimated_complexity: medium }\n  - { id: b, agent_config: { model: claude-future-9 }, estimated_complexity: low }\n', 'x.yaml');
+  const spec = parseBatchYaml(
+    'tasks:\n  - { id: a, estimated_complexity: medium }\n  - { id: b, agent_config: { model: claude-future-9 }, estimated_complexity: low }\n',
+    'x.yaml',
+  );
   // sonnet 5.5 prior: $1.168 (above); the unknown model at the dearest rates: 252k × $1 + 48k × $12.50 + 20k × $50 = $1.852.
-  assert.deepEqual(estimateNight(spec, []).tasks.map((t) => [t.model, t.costUsd]), [['claude-sonnet-5-5', 1.17], ['claude-future-9', 1.85]]);
+  assert.deepEqual(
+    estimateNight(spec, []).tasks.map((t) => [t.model, t.costUsd]),
+    [
+      ['claude-sonnet-5-5', 1.17],
+      ['claude-future-9', 1.85],
+    ],
+  );
   const dir = mkdtempSync(path.join(os.tmpdir(), 'nightshift-estimate-models-'));
-  writeFileSync(path.join(dir, 'models.json'), JSON.stringify({ models: { 'claude-sonnet-5-5': { prices: { input: 1, output: 5, cacheWrite5m: 1.25, cacheWrite1h: 2, cacheRead: 0.1 } } } }));
+  writeFileSync(
+    path.join(dir, 'models.json'),
+    JSON.stringify({
+      models: {
+        'claude-sonnet-5-5': { prices: { input: 1, output: 5, cacheWrite5m: 1.25, cacheWrite1h: 2, cacheRead: 0.1 } },
+      },
+    }),
+  );
   try {
     installModelFile(path.join(dir, 'models.json'));
     // 840k × $0.10 + 160k × $1.25 + 60k × $5 = $0.584.
@@ -138,6 +228,13 @@ test('simple mode is priced as one uncached call, at the Batches API discount wh
   );
   const e = estimateNight(spec, []);
   // haiku 5.5: 40k in × $0.10 + 4k out × $0.50 = $0.006, half in a batch; a 1-hour timeout leaves no hour to wait for one.
-  assert.deepEqual(e.tasks.map((t) => [t.id, t.costUsd, t.batch ?? false]), [['batched', 0.003, true], ['direct', 0.006, false], ['hurried', 0.006, false]]);
+  assert.deepEqual(
+    e.tasks.map((t) => [t.id, t.costUsd, t.batch ?? false]),
+    [
+      ['batched', 0.003, true],
+      ['direct', 0.006, false],
+      ['hurried', 0.006, false],
+    ],
+  );
   assert.match(renderEstimate(e), /batched\s+claude-haiku-5-5 \(batch\)\s+medium\s+\$0\.0030/);
 });

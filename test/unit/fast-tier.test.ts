@@ -46,15 +46,20 @@ function slowNeeds(file: string): string[] {
     const hit = Object.keys(SLOW_MODULES).find((m) => resolved === m || resolved === path.posix.normalize(m));
     if (hit) needs.push(`${specifier}: ${SLOW_MODULES[hit]}`);
   }
-  for (const [name, why] of Object.entries(SLOW_NAMES)) if (new RegExp(`\\b${name}\\b`).test(source)) needs.push(`${name}: ${why}`);
+  for (const [name, why] of Object.entries(SLOW_NAMES))
+    if (new RegExp(`\\b${name}\\b`).test(source)) needs.push(`${name}: ${why}`);
   return needs;
 }
 
 test('no file in test/unit/ needs a Temporal server, PostgreSQL or a sandbox', () => {
   // This file names what it forbids, so it is the one file not read for those names.
-  const files = readdirSync(path.join(TEST_ROOT, 'unit')).filter((f) => f.endsWith('.test.ts') && f !== path.basename(__filename));
+  const files = readdirSync(path.join(TEST_ROOT, 'unit')).filter(
+    (f) => f.endsWith('.test.ts') && f !== path.basename(__filename),
+  );
   assert.ok(files.length > 30, `test/unit/ holds the fast tier (${files.length} files)`);
-  const slow = files.map((f) => ({ file: `unit/${f}`, needs: slowNeeds(`unit/${f}`) })).filter((f) => f.needs.length > 0);
+  const slow = files
+    .map((f) => ({ file: `unit/${f}`, needs: slowNeeds(`unit/${f}`) }))
+    .filter((f) => f.needs.length > 0);
   assert.deepEqual(slow, []);
 });
 

@@ -7,16 +7,18 @@ import type { TaskResult } from '../../contract';
 import { padToWidth, redrawer, table, taskTable, terminalColumns, truncate } from '../../client/format';
 import { renderQuestions, type ListedQuestion } from '../../client/commands/questions';
 
-const task = (taskId: string, summary: string): TaskResult => ({
-  taskId,
-  status: 'succeeded',
-  costUsd: 1.25,
-  tokens: { input: 1000, output: 200, cacheRead: 0, cacheWrite: 0 },
-  turns: 7,
-  summary,
-}) as TaskResult;
+const task = (taskId: string, summary: string): TaskResult =>
+  ({
+    taskId,
+    status: 'succeeded',
+    costUsd: 1.25,
+    tokens: { input: 1000, output: 200, cacheRead: 0, cacheWrite: 0 },
+    turns: 7,
+    summary,
+  }) as TaskResult;
 
-const long = 'Refactored the parser so that nested quotes survive a round trip, and added tests for the three cases the issue listed';
+const long =
+  'Refactored the parser so that nested quotes survive a round trip, and added tests for the three cases the issue listed';
 
 test('at 80 columns the RESULT column is cut with an ellipsis and no line wraps', () => {
   const out = taskTable([task('fix-parser', long), task('docs', 'short')], Date.now(), { width: 80 });
@@ -41,7 +43,10 @@ test('only the free-text columns are cut: the answer command in `questions` stay
   // The command's first word is spelled as it runs here (npx nightshift, a path); the rest is as given.
   assert.ok(out.includes('answer fix-parser "…" --batch nightly-2026-11-29'), out);
   if (width === undefined) assert.ok(out.includes(long), 'not a terminal here: the question is whole');
-  const narrow = table(['TASK', 'AGE', 'QUESTION', 'ANSWER WITH'], [['fix-parser', '1m5s', long, command]], { fit: ['QUESTION'], width: 100 });
+  const narrow = table(['TASK', 'AGE', 'QUESTION', 'ANSWER WITH'], [['fix-parser', '1m5s', long, command]], {
+    fit: ['QUESTION'],
+    width: 100,
+  });
   assert.ok(narrow.includes(command));
   assert.ok(!narrow.includes(long) && narrow.includes('…'));
   for (const l of narrow.split('\n')) assert.ok(stringWidth(l) <= 100, l);
@@ -55,7 +60,14 @@ test('a free-text column is not cut below a readable width, even if the line the
 });
 
 test('wide characters count two columns, so columns stay aligned and cuts land on a character', () => {
-  const out = table(['TASK', 'TITLE'], [['日本語のタスク', '説明文がとても長いタイトルです'], ['en', 'plain']], { fit: ['TITLE'], width: 30 });
+  const out = table(
+    ['TASK', 'TITLE'],
+    [
+      ['日本語のタスク', '説明文がとても長いタイトルです'],
+      ['en', 'plain'],
+    ],
+    { fit: ['TITLE'], width: 30 },
+  );
   const [head, cjk, en] = out.split('\n');
   assert.equal(head.indexOf('TITLE'), 16);
   assert.equal(stringWidth(cjk.slice(0, cjk.indexOf('説'))), 16);

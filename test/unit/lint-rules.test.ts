@@ -13,18 +13,33 @@ async function ruleIds(code: string, file: string): Promise<string[]> {
 }
 
 test('workflows/ may not import Node built-ins or side-effecting clients', async () => {
-  const ids = await ruleIds("import * as fs from 'node:fs';\nimport { Octokit } from 'octokit';\nexport const x = [fs, Octokit];\n", 'workflows/night/dag.ts');
+  const ids = await ruleIds(
+    "import * as fs from 'node:fs';\nimport { Octokit } from 'octokit';\nexport const x = [fs, Octokit];\n",
+    'workflows/night/dag.ts',
+  );
   assert.deepEqual(ids, ['@typescript-eslint/no-restricted-imports', '@typescript-eslint/no-restricted-imports']);
 });
 
 test('workflows/ may import activity types only', async () => {
-  assert.deepEqual(await ruleIds("import type { Activities } from '../activities';\nexport type A = Activities;\n", 'workflows/night/dag.ts'), []);
-  const ids = await ruleIds("import { createActivities } from '../activities';\nexport const c = createActivities;\n", 'workflows/night/dag.ts');
+  assert.deepEqual(
+    await ruleIds(
+      "import type { Activities } from '../activities';\nexport type A = Activities;\n",
+      'workflows/night/dag.ts',
+    ),
+    [],
+  );
+  const ids = await ruleIds(
+    "import { createActivities } from '../activities';\nexport const c = createActivities;\n",
+    'workflows/night/dag.ts',
+  );
   assert.deepEqual(ids, ['@typescript-eslint/no-restricted-imports']);
 });
 
 test('a forgotten await is an error everywhere', async () => {
-  const ids = await ruleIds('async function f(): Promise<void> {}\nexport function g(): void {\n  f();\n}\n', 'activities/night/spec.ts');
+  const ids = await ruleIds(
+    'async function f(): Promise<void> {}\nexport function g(): void {\n  f();\n}\n',
+    'activities/night/spec.ts',
+  );
   assert.deepEqual(ids, ['@typescript-eslint/no-floating-promises']);
 });
 

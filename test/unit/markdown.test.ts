@@ -13,7 +13,7 @@ test('text is escaped and kept on one line; money is text, not math', () => {
   assert.equal(mdCode('a `b` c'), '``a `b` c``');
 });
 
-test("a task waiting for an answer shows the question, its age and the command that answers it", () => {
+test('a task waiting for an answer shows the question, its age and the command that answers it', () => {
   const askedAt = Date.UTC(2026, 10, 21, 2, 0);
   const status: TaskStatus = {
     taskId: 'wander-002',
@@ -40,6 +40,11 @@ test("a task waiting for an answer shows the question, its age and the command t
   };
   const md = taskDetails(status, askedAt + 25 * 60_000);
   assert.match(md, /^\*\*waiting_for_answer\*\* · 3 turns · \\\$0\.25/);
-  assert.ok(md.includes('- wander-002 asks: Which store: SQLite or \\$PG? (asked 2026-11-21 02:00 UTC, 25 min ago; goes on with its assumption at 2026-11-21 03:00 UTC). Answer: `nightshift answer wander-002 "…" --batch nightshift-2026-11-21`'), md);
+  assert.ok(
+    md.includes(
+      '- wander-002 asks: Which store: SQLite or \\$PG? (asked 2026-11-21 02:00 UTC, 25 min ago; goes on with its assumption at 2026-11-21 03:00 UTC). Answer: `nightshift answer wander-002 "…" --batch nightshift-2026-11-21`',
+    ),
+    md,
+  );
   assert.ok(md.includes('waiting for an answer to "Which \\| store?"'), md);
 });

@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { batchPrice, batchPriceFactor, costOf, daysToEndOfLife, modelEntry, nearestModels, priceOf, resolveModel, shippedModelTable, useModelTable } from '../../common/models';
+import {
+  batchPrice,
+  batchPriceFactor,
+  costOf,
+  daysToEndOfLife,
+  modelEntry,
+  nearestModels,
+  priceOf,
+  resolveModel,
+  shippedModelTable,
+  useModelTable,
+} from '../../common/models';
 import { installModelFile, readModelFile } from '../../common/models-file';
 import { worstCaseCostUsd } from '../../workflows/budget/arithmetic';
 
@@ -19,7 +30,10 @@ test('the shipped table: aliases name rows it prices, every row has a window and
   for (const [alias, id] of Object.entries(t.aliases)) assert.ok(t.models[id], `${alias} -> ${id} has a row`);
   for (const [id, m] of Object.entries(t.models)) {
     assert.ok(m.contextWindow > 0 && m.prices.output > 0, id);
-    assert.ok(m.prices.cacheWrite1h >= m.prices.cacheWrite5m, `${id}: the 1-hour write costs at least the 5-minute one`);
+    assert.ok(
+      m.prices.cacheWrite1h >= m.prices.cacheWrite5m,
+      `${id}: the 1-hour write costs at least the 5-minute one`,
+    );
     assert.ok(m.source, `${id} cites its source`);
   }
   assert.equal(resolveModel(undefined, undefined), 'claude-sonnet-5-5');
@@ -56,7 +70,13 @@ test("the user's file is laid over the shipped one: a price, an alias, a new mod
     aliases: { sonnet: 'claude-sonnet-9' },
     models: {
       'claude-sonnet-5-5': { prices: { input: 2, output: 10, cacheWrite5m: 2.5, cacheWrite1h: 4, cacheRead: 0.1 } },
-      'claude-sonnet-9': { prices: { input: 1, output: 2, cacheWrite5m: 1.25, cacheWrite1h: 2, cacheRead: 0.1 }, contextWindow: 2_000_000, forcedToolUse: 'rejected', thinking: 'adaptive', effort: true },
+      'claude-sonnet-9': {
+        prices: { input: 1, output: 2, cacheWrite5m: 1.25, cacheWrite1h: 2, cacheRead: 0.1 },
+        contextWindow: 2_000_000,
+        forcedToolUse: 'rejected',
+        thinking: 'adaptive',
+        effort: true,
+      },
     },
   });
   try {
@@ -64,7 +84,11 @@ test("the user's file is laid over the shipped one: a price, an alias, a new mod
     assert.equal(resolveModel(undefined, 'medium'), 'claude-sonnet-9');
     assert.equal(priceOf('sonnet')?.contextWindow, 2_000_000);
     assert.equal(priceOf('claude-sonnet-5-5')?.cacheRead, 0.1);
-    assert.equal(modelEntry('claude-sonnet-5-5')?.forcedToolUse, 'rejected', 'fields the file leaves out keep their shipped value');
+    assert.equal(
+      modelEntry('claude-sonnet-5-5')?.forcedToolUse,
+      'rejected',
+      'fields the file leaves out keep their shipped value',
+    );
     assert.equal(resolveModel('haiku', undefined), 'claude-haiku-5-5');
   } finally {
     useModelTable(undefined);
@@ -74,9 +98,32 @@ test("the user's file is laid over the shipped one: a price, an alias, a new mod
 
 test("a broken user file fails with the file's name and the field at fault", () => {
   assert.throws(() => readModelFile(tmpFile('{ nope')), /NIGHTSHIFT_MODELS_FILE .*models\.json: /);
-  assert.throws(() => readModelFile(tmpFile({ aliases: { sonnet: 'gpt-9' } })), /aliases\.sonnet: must be a full model ID/);
-  assert.throws(() => readModelFile(tmpFile({ models: { 'claude-new-1': { prices: { input: 1, output: 2, cacheWrite5m: 1, cacheWrite1h: 2, cacheRead: 0.1 } } } })), /models\.claude-new-1: .*contextWindow.*needs every field/);
-  assert.throws(() => readModelFile(tmpFile({ models: { 'claude-sonnet-5-5': { prices: { input: -1, output: 2, cacheWrite5m: 1, cacheWrite1h: 2, cacheRead: 0.1 } } } })), /prices\.input/);
+  assert.throws(
+    () => readModelFile(tmpFile({ aliases: { sonnet: 'gpt-9' } })),
+    /aliases\.sonnet: must be a full model ID/,
+  );
+  assert.throws(
+    () =>
+      readModelFile(
+        tmpFile({
+          models: {
+            'claude-new-1': { prices: { input: 1, output: 2, cacheWrite5m: 1, cacheWrite1h: 2, cacheRead: 0.1 } },
+          },
+        }),
+      ),
+    /models\.claude-new-1: .*contextWindow.*needs every field/,
+  );
+  assert.throws(
+    () =>
+      readModelFile(
+        tmpFile({
+          models: {
+            'claude-sonnet-5-5': { prices: { input: -1, output: 2, cacheWrite5m: 1, cacheWrite1h: 2, cacheRead: 0.1 } },
+          },
+        }),
+      ),
+    /prices\.input/,
+  );
 });
 
 test("a call's worst case takes the tier its prompt falls in, so a long haiku 5.5 prompt is reserved at the higher rates", () => {

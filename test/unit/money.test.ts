@@ -25,7 +25,7 @@ test('nano-dollars are integers that compare exactly where dollars do not', () =
 
 test('each helper is bit-identical to the inline rounding it replaced', () => {
   let seed = 19;
-  const next = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+  const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
   for (let i = 0; i < 20_000; i++) {
     const usd = next() * 10 ** (Math.floor(next() * 8) - 5);
     assert.ok(Object.is(roundUsd(usd), Math.round(usd * 1e6) / 1e6), `roundUsd(${usd})`);

@@ -13,7 +13,8 @@ test('every dependency and devDependency is an exact version, the one package-lo
   const wrong: string[] = [];
   for (const [name, wanted] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
     const locked = lock.packages[`node_modules/${name}`]?.version;
-    if (!/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(wanted) || wanted !== locked) wrong.push(`${name}: package.json says ${wanted}, the lock ${locked ?? 'has none'}`);
+    if (!/^\d+\.\d+\.\d+(-[\w.]+)?$/.test(wanted) || wanted !== locked)
+      wrong.push(`${name}: package.json says ${wanted}, the lock ${locked ?? 'has none'}`);
   }
   assert.deepEqual(wrong, []);
   assert.ok(Object.keys(pkg.dependencies).includes('octokit'), 'the mission names the octokit package');

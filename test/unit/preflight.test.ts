@@ -78,7 +78,16 @@ test('the report says where the work is when nothing was delivered', () => {
     startedAt: 0,
     endedAt: 1,
     tasks: [
-      { taskId: 'no-repo', title: 'No repo', workflowId: 'w/no-repo', status: 'succeeded', costUsd: 0, tokens: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 }, turns: 2, workDir: '/data/.nightshift/work/w_no-repo-abc' },
+      {
+        taskId: 'no-repo',
+        title: 'No repo',
+        workflowId: 'w/no-repo',
+        status: 'succeeded',
+        costUsd: 0,
+        tokens: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
+        turns: 2,
+        workDir: '/data/.nightshift/work/w_no-repo-abc',
+      },
     ],
   });
   assert.match(md, /- nothing delivered; the work is in: \/data\/\.nightshift\/work\/w_no-repo-abc/);

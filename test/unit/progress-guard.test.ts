@@ -7,7 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatSpecIssue, SpecError } from '../../common/errors';
 import { parseBatchYaml } from '../../taskfile/load';
-import { newProgressState, observeTurn, type ProgressSettings, type TurnSeen } from '../../workflows/task/progress-guard';
+import {
+  newProgressState,
+  observeTurn,
+  type ProgressSettings,
+  type TurnSeen,
+} from '../../workflows/task/progress-guard';
 
 const bash = (cmd: string, result: string) => ({ call: `bash ${cmd}`, result, summary: `bash: ${cmd}` });
 const read = (file: string, result: string) => ({ call: `read ${file}`, result, summary: `read_file: ${file}` });
@@ -41,7 +46,12 @@ test('the same failing command six times: nudged at the third, stuck at the sixt
 });
 
 test('the same passing test run after each edit is not a repeat: the workspace moved in between', () => {
-  const vs = run(Array.from({ length: 6 }, (_, i) => ({ calls: [{ call: `edit ${i}`, result: 'ok', summary: 'edit_file: a.js' }, bash('npm test', 'all pass')], tree: `t${i}` })));
+  const vs = run(
+    Array.from({ length: 6 }, (_, i) => ({
+      calls: [{ call: `edit ${i}`, result: 'ok', summary: 'edit_file: a.js' }, bash('npm test', 'all pass')],
+      tree: `t${i}`,
+    })),
+  );
   assert.deepEqual(verdicts(vs), ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
 });
 
@@ -51,8 +61,15 @@ test('a command whose result changes each time is not a repeat', () => {
 });
 
 test('an edit flipped back and forth: nudged at the second return to an earlier tree, then stuck', () => {
-  const flip = (i: number) => ({ calls: [{ call: `write ${i % 2}`, result: 'written', summary: 'write_file: a.js' }, bash('npm test', `run ${i}`)], tree: i % 2 ? 'B' : 'A' });
-  const vs = run(Array.from({ length: 8 }, (_, i) => flip(i)), undefined, 'start');
+  const flip = (i: number) => ({
+    calls: [{ call: `write ${i % 2}`, result: 'written', summary: 'write_file: a.js' }, bash('npm test', `run ${i}`)],
+    tree: i % 2 ? 'B' : 'A',
+  });
+  const vs = run(
+    Array.from({ length: 8 }, (_, i) => flip(i)),
+    undefined,
+    'start',
+  );
   // A, B, A (1st revisit), B (2nd: nudge), A (1st after the nudge), B (2nd: stuck)
   assert.deepEqual(verdicts(vs).slice(0, 6), ['ok', 'ok', 'ok', 'nudge', 'ok', 'stuck']);
   assert.match((vs[3] as { why: string }).why, /returned the workspace to an earlier state 2 times/);
@@ -60,13 +77,19 @@ test('an edit flipped back and forth: nudged at the second return to an earlier 
 
 test('turns that change nothing and learn nothing: idle_turns in a row', () => {
   const looking = [read('a', 'r1'), read('b', 'r2')];
-  const vs = run([{ calls: looking }, ...Array.from({ length: 8 }, (_, i) => ({ calls: [looking[i % 2]] }))], { idleTurns: 4, repeats: 100 });
+  const vs = run([{ calls: looking }, ...Array.from({ length: 8 }, (_, i) => ({ calls: [looking[i % 2]] }))], {
+    idleTurns: 4,
+    repeats: 100,
+  });
   assert.deepEqual(verdicts(vs), ['ok', 'ok', 'ok', 'ok', 'nudge', 'ok', 'ok', 'ok', 'stuck']);
   assert.match((vs[4] as { why: string }).why, /4 turns in a row changed no file and turned up nothing new/);
 });
 
 test('thresholds are settings: repeats 2 nudges at the second and stops at the fourth', () => {
-  const vs = run(Array.from({ length: 4 }, () => ({ calls: [bash('make', 'err')] })), { repeats: 2 });
+  const vs = run(
+    Array.from({ length: 4 }, () => ({ calls: [bash('make', 'err')] })),
+    { repeats: 2 },
+  );
   assert.deepEqual(verdicts(vs), ['ok', 'nudge', 'ok', 'stuck']);
 });
 
@@ -78,7 +101,10 @@ test('the state survives a JSON round trip (it is carried across continue-as-new
 });
 
 test('no_progress in a task file: a batch setting a task overrides key by key; bad values are errors at their line', () => {
-  const [a, b, c] = parseBatchYaml('no_progress:\n  repeats: 4\n  idle_turns: 10\ntasks:\n  - id: a\n  - id: b\n    no_progress:\n      repeats: 5\n  - id: c\n', 'n.yaml').tasks;
+  const [a, b, c] = parseBatchYaml(
+    'no_progress:\n  repeats: 4\n  idle_turns: 10\ntasks:\n  - id: a\n  - id: b\n    no_progress:\n      repeats: 5\n  - id: c\n',
+    'n.yaml',
+  ).tasks;
   assert.deepEqual(a.noProgress, { repeats: 4, idleTurns: 10 });
   assert.deepEqual(b.noProgress, { repeats: 5, idleTurns: 10 });
   assert.deepEqual(c.noProgress, { repeats: 4, idleTurns: 10 });

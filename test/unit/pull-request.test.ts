@@ -7,7 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { prBody, prTitle, FAILING_CHECKS_LABEL, type PrContent } from '../../activities/task/delivery/pr-body';
-import { createGitHubClient, ensurePullRequest, githubRepoOf, type EnsurePrInput } from '../../activities/task/delivery/pull-request';
+import {
+  createGitHubClient,
+  ensurePullRequest,
+  githubRepoOf,
+  type EnsurePrInput,
+} from '../../activities/task/delivery/pull-request';
 import { startFakeGitHub } from '../fakes/github-server';
 import { gitIn, makeRepo } from '../sandbox/helpers';
 
@@ -41,7 +46,10 @@ test('repository names: pull_request.repo, github.com URLs, the GitHub Enterpris
   assert.deepEqual(githubRepoOf('https://github.com/org/repo', undefined), { owner: 'org', name: 'repo' });
   assert.deepEqual(githubRepoOf('https://github.com/org/repo.git', undefined), { owner: 'org', name: 'repo' });
   assert.deepEqual(githubRepoOf('git@github.com:org/repo.git', undefined), { owner: 'org', name: 'repo' });
-  assert.deepEqual(githubRepoOf('https://ghe.corp.example/team/app', undefined, 'https://ghe.corp.example/api/v3'), { owner: 'team', name: 'app' });
+  assert.deepEqual(githubRepoOf('https://ghe.corp.example/team/app', undefined, 'https://ghe.corp.example/api/v3'), {
+    owner: 'team',
+    name: 'app',
+  });
   assert.equal(githubRepoOf('https://gitlab.com/org/repo', undefined), undefined);
   assert.equal(githubRepoOf('/srv/git/x.git', undefined), undefined);
 });
@@ -51,17 +59,30 @@ test('creates once, then finds and updates the same PR by head; labels and revie
   try {
     const client = await createGitHubClient({ token: 'ghs_test', apiUrl: gh.url }, fast);
     const first = await ensurePullRequest(client, input({ reviewers: ['alice'] }));
-    const second = await ensurePullRequest(client, input({ title: 'Add things, take two (nightshift t1)', reviewers: ['alice'] }));
+    const second = await ensurePullRequest(
+      client,
+      input({ title: 'Add things, take two (nightshift t1)', reviewers: ['alice'] }),
+    );
     assert.equal(first.number, 1);
     assert.equal(second.number, 1);
     assert.equal(first.base, 'main', 'no candidate exists: the default branch');
     const [pr] = gh.pulls(REPO);
     assert.equal(gh.pulls(REPO).length, 1);
     assert.equal(pr.title, 'Add things, take two (nightshift t1)');
-    assert.deepEqual(pr.labels.map((l) => l.name), ['nightshift']);
-    assert.deepEqual(pr.requested_reviewers.map((r) => r.login), ['alice']);
+    assert.deepEqual(
+      pr.labels.map((l) => l.name),
+      ['nightshift'],
+    );
+    assert.deepEqual(
+      pr.requested_reviewers.map((r) => r.login),
+      ['alice'],
+    );
     assert.equal(gh.calls.filter((c) => c.method === 'POST' && c.path.endsWith('/pulls')).length, 1);
-    assert.deepEqual(gh.calls.find((c) => c.method === 'GET' && c.path.endsWith('/pulls'))?.query, { head: 'acme:nightshift/2026-11-21/t1', state: 'all', per_page: '10' });
+    assert.deepEqual(gh.calls.find((c) => c.method === 'GET' && c.path.endsWith('/pulls'))?.query, {
+      head: 'acme:nightshift/2026-11-21/t1',
+      state: 'all',
+      per_page: '10',
+    });
   } finally {
     await gh.close();
   }
@@ -85,9 +106,21 @@ test('a lost answer to the create (5xx after creating) ends in one PR: the retry
 
 test('429 with retry-after and 403 with x-ratelimit-remaining 0 are waited out and retried', async () => {
   const gh = await startFakeGitHub({ repos: { [REPO]: { bare: remoteWithBranch('nightshift/2026-11-21/t1') } } });
-  gh.fault({ method: 'GET', path: /\/pulls$/, status: 429, headers: { 'retry-after': '1' }, message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.' });
+  gh.fault({
+    method: 'GET',
+    path: /\/pulls$/,
+    status: 429,
+    headers: { 'retry-after': '1' },
+    message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.',
+  });
   const reset = String(Math.floor(Date.now() / 1000));
-  gh.fault({ method: 'GET', path: /^\/repos\/acme\/widgets$/, status: 403, headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': reset }, message: 'API rate limit exceeded' });
+  gh.fault({
+    method: 'GET',
+    path: /^\/repos\/acme\/widgets$/,
+    status: 403,
+    headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': reset },
+    message: 'API rate limit exceeded',
+  });
   try {
     const client = await createGitHubClient({ token: 'ghs_test', apiUrl: gh.url }, fast);
     const pr = await ensurePullRequest(client, input());
@@ -106,12 +139,28 @@ test('base: the first candidate that exists; failing-checks label added, then re
   try {
     assert.match(gh.url, /\/api\/v3$/);
     const client = await createGitHubClient({ token: 'ghs_test', apiUrl: gh.url }, fast);
-    const failing = await ensurePullRequest(client, input({ baseCandidates: ['nightshift/2026-11-21/gone', 'nightshift/2026-11-21/dep'], draft: true, checksFailing: true }));
+    const failing = await ensurePullRequest(
+      client,
+      input({
+        baseCandidates: ['nightshift/2026-11-21/gone', 'nightshift/2026-11-21/dep'],
+        draft: true,
+        checksFailing: true,
+      }),
+    );
     assert.equal(failing.base, 'nightshift/2026-11-21/dep');
     assert.equal(failing.draft, true);
-    assert.deepEqual(gh.pulls(REPO)[0].labels.map((l) => l.name), ['nightshift', FAILING_CHECKS_LABEL]);
-    await ensurePullRequest(client, input({ baseCandidates: ['nightshift/2026-11-21/dep'], checksFailing: false, reviewers: ['not-a-collaborator'] }));
-    assert.deepEqual(gh.pulls(REPO)[0].labels.map((l) => l.name), ['nightshift']);
+    assert.deepEqual(
+      gh.pulls(REPO)[0].labels.map((l) => l.name),
+      ['nightshift', FAILING_CHECKS_LABEL],
+    );
+    await ensurePullRequest(
+      client,
+      input({ baseCandidates: ['nightshift/2026-11-21/dep'], checksFailing: false, reviewers: ['not-a-collaborator'] }),
+    );
+    assert.deepEqual(
+      gh.pulls(REPO)[0].labels.map((l) => l.name),
+      ['nightshift'],
+    );
     assert.equal(gh.pulls(REPO).length, 1);
   } finally {
     await gh.close();
@@ -128,17 +177,44 @@ test('title and body: task, summary, checks with output, cost, stacking note, po
     summary: 'Added src/nodes.ts',
     status: 'failed',
     error: 'checks still failing after 2 fix rounds: npm test (exit 1)',
-    checks: { passed: false, fixRounds: 2, results: [{ command: 'npm run lint', exitCode: 0, passed: true, outputTail: '' }, { command: 'npm test', exitCode: 1, passed: false, outputTail: 'FAIL nodes.test.ts' }] },
+    checks: {
+      passed: false,
+      fixRounds: 2,
+      results: [
+        { command: 'npm run lint', exitCode: 0, passed: true, outputTail: '' },
+        { command: 'npm test', exitCode: 1, passed: false, outputTail: 'FAIL nodes.test.ts' },
+      ],
+    },
     costUsd: 0.1234,
     tokens: { input: 1000, output: 100, cacheWrite: 0, cacheRead: 500 },
     turns: 7,
     model: 'claude-sonnet-4-5',
-    dependencies: [{ taskId: 't1', branch: 'nightshift/2026-11-21/t1', commit: 'abc', prUrl: 'https://github.example/acme/widgets/pull/1' }],
+    dependencies: [
+      {
+        taskId: 't1',
+        branch: 'nightshift/2026-11-21/t1',
+        commit: 'abc',
+        prUrl: 'https://github.example/acme/widgets/pull/1',
+      },
+    ],
     stackedOn: 'nightshift/2026-11-21/t1',
     assumptions: ['pattern B from PAGINATION.md'],
     answeredQuestions: [
-      { questionId: '3-tu_a', question: 'Which node shape?\nRound or square?', answer: 'Round, as in the\ndesign file', by: 'alice', askedAt: Date.UTC(2026, 10, 21, 2, 0), answeredAt: Date.UTC(2026, 10, 21, 2, 41) },
-      { questionId: '5-tu_b', question: 'Keep the old export?', answer: 'No', askedAt: Date.UTC(2026, 10, 21, 3, 0), answeredAt: Date.UTC(2026, 10, 21, 3, 5) },
+      {
+        questionId: '3-tu_a',
+        question: 'Which node shape?\nRound or square?',
+        answer: 'Round, as in the\ndesign file',
+        by: 'alice',
+        askedAt: Date.UTC(2026, 10, 21, 2, 0),
+        answeredAt: Date.UTC(2026, 10, 21, 2, 41),
+      },
+      {
+        questionId: '5-tu_b',
+        question: 'Keep the old export?',
+        answer: 'No',
+        askedAt: Date.UTC(2026, 10, 21, 3, 0),
+        answeredAt: Date.UTC(2026, 10, 21, 3, 5),
+      },
     ],
     notes: ['the task passed 75% of its budget'],
   };
@@ -166,8 +242,14 @@ test('title and body: task, summary, checks with output, cost, stacking note, po
   ]) {
     assert.ok(body.includes(want), `body lacks ${JSON.stringify(want)}:\n${body}`);
   }
-  assert.ok(body.indexOf('## Questions and answers') < body.indexOf('## Questions nobody answered'), 'answered questions first');
-  assert.ok(!prBody({ ...c, answeredQuestions: [] }).includes('## Questions and answers'), 'no section without answered questions');
+  assert.ok(
+    body.indexOf('## Questions and answers') < body.indexOf('## Questions nobody answered'),
+    'answered questions first',
+  );
+  assert.ok(
+    !prBody({ ...c, answeredQuestions: [] }).includes('## Questions and answers'),
+    'no section without answered questions',
+  );
 });
 
 test('agent text cannot hide the checks or forge a section: escaped, quoted, and after the checks', () => {
@@ -192,7 +274,11 @@ test('agent text cannot hide the checks or forge a section: escaped, quoted, and
     summary: forged,
     status: 'failed',
     error: 'policy forbids: <!-- x',
-    checks: { passed: false, fixRounds: 1, results: [{ command: 'npm test', exitCode: 1, passed: false, outputTail: 'FAIL' }] },
+    checks: {
+      passed: false,
+      fixRounds: 1,
+      results: [{ command: 'npm test', exitCode: 1, passed: false, outputTail: 'FAIL' }],
+    },
     costUsd: 0,
     tokens: { input: 0, output: 0, cacheWrite: 0, cacheRead: 0 },
     turns: 1,

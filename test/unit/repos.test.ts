@@ -83,9 +83,21 @@ test('a task expands into one task per repo, with the repo, its name and the fan
   });
   const spec = await loadBatchSpec('tasks/night.yaml', root);
   const byId = new Map(spec.tasks.map((t) => [t.id, t]));
-  assert.deepEqual(spec.tasks.map((t) => t.id), [
-    'readme@api', 'readme@web', 'readme@cli', 'review@api', 'review@cli', 'summary@web', 'report', 'after-off', 'by-path@tools', 'by-path@site',
-  ]);
+  assert.deepEqual(
+    spec.tasks.map((t) => t.id),
+    [
+      'readme@api',
+      'readme@web',
+      'readme@cli',
+      'review@api',
+      'review@cli',
+      'summary@web',
+      'report',
+      'after-off',
+      'by-path@tools',
+      'by-path@site',
+    ],
+  );
   // Paths in the repos file are relative to it; they come back relative to NIGHTSHIFT_ROOT.
   assert.equal(byId.get('readme@api')!.repo, 'repos/api');
   assert.equal(byId.get('readme@cli')!.repo, 'https://example.invalid/cli.git');
@@ -97,7 +109,13 @@ test('a task expands into one task per repo, with the repo, its name and the fan
   assert.deepEqual(byId.get('review@api')!.fanOut, { of: 'review', maxWorkers: 1 });
   // An expanded task waits for its own repo's copy; an unexpanded one for every copy.
   assert.deepEqual(byId.get('summary@web')!.dependsOn, ['readme@web']);
-  assert.deepEqual(byId.get('report')!.dependsOn, ['readme@api', 'readme@web', 'readme@cli', 'review@api', 'review@cli']);
+  assert.deepEqual(byId.get('report')!.dependsOn, [
+    'readme@api',
+    'readme@web',
+    'readme@cli',
+    'review@api',
+    'review@cli',
+  ]);
   // A disabled task is left out, and so are the edges to it.
   assert.deepEqual(byId.get('after-off')!.dependsOn, []);
   assert.equal(byId.get('by-path@tools')!.repo, '/srv/checkouts/tools');
@@ -111,17 +129,32 @@ test('a task expands into one task per repo, with the repo, its name and the fan
 
 test('inline workflow input may name a repos file relative to NIGHTSHIFT_ROOT', async () => {
   const root = night({ 'repos.yaml': REPOS.replace(/\.\.\/repos/g, 'repos') });
-  const spec = await parseBatchSpecIn({ repos_file: 'repos.yaml', tasks: [{ id: 'fmt', group: 'production', command: 'true' }] }, root);
-  assert.deepEqual(spec.tasks.map((t) => `${t.id} ${t.repo}`), ['fmt@api repos/api', 'fmt@web repos/web']);
-  await assert.rejects(parseBatchSpecIn({ repos_file: 'nope.yaml', tasks: [{ id: 'x', group: 'all' }] }, root), /spec repos_file: no such repos file: nope\.yaml/);
+  const spec = await parseBatchSpecIn(
+    { repos_file: 'repos.yaml', tasks: [{ id: 'fmt', group: 'production', command: 'true' }] },
+    root,
+  );
+  assert.deepEqual(
+    spec.tasks.map((t) => `${t.id} ${t.repo}`),
+    ['fmt@api repos/api', 'fmt@web repos/web'],
+  );
+  await assert.rejects(
+    parseBatchSpecIn({ repos_file: 'nope.yaml', tasks: [{ id: 'x', group: 'all' }] }, root),
+    /spec repos_file: no such repos file: nope\.yaml/,
+  );
 });
 
-test("the many-repos examples validate and expand over the sample repos file", async () => {
+test('the many-repos examples validate and expand over the sample repos file', async () => {
   const readmes = await loadBatchSpec('tasks/repos/overnight-readmes.yaml', REPO);
-  assert.deepEqual(readmes.tasks.map((t) => t.id), ['readme@strings', 'readme@notes', 'readme@api']);
+  assert.deepEqual(
+    readmes.tasks.map((t) => t.id),
+    ['readme@strings', 'readme@notes', 'readme@api'],
+  );
   assert.ok(readmes.tasks.every((t) => t.simpleMode && t.fanOut?.maxWorkers === 5));
   assert.equal(readmes.tasks[0].repo, '.nightshift/demo/strings');
   const review = await loadBatchSpec('tasks/repos/review-by-tag.yaml', REPO);
-  assert.deepEqual(review.tasks.map((t) => t.id), ['review@strings', 'review@api']);
+  assert.deepEqual(
+    review.tasks.map((t) => t.id),
+    ['review@strings', 'review@api'],
+  );
   assert.ok(review.tasks.every((t) => !t.simpleMode && t.fanOut?.maxWorkers === 2));
 });

@@ -15,7 +15,15 @@ import { startRecordingServer, type RateLimit } from '../fakes/notify-servers';
 
 const store = () => new FileTranscriptStore({ dir: mkdtempSync(path.join(os.tmpdir(), 'nightshift-retry-')) });
 const noChannels: NotifyEnv = { telegramApiUrl: 'http://127.0.0.1:9', telegramBotToken: undefined };
-const message = { workflowId: 'w', key: 'k', event: 'question' as const, batchId: 'b', taskId: 't', title: 'question from t', text: 'Which way?' };
+const message = {
+  workflowId: 'w',
+  key: 'k',
+  event: 'question' as const,
+  batchId: 'b',
+  taskId: 't',
+  title: 'question from t',
+  text: 'Which way?',
+};
 
 for (const [kind, limit] of [
   ['webhook', { times: 1, retryAfterSeconds: 1 }],
@@ -39,7 +47,10 @@ for (const [kind, limit] of [
       assert.deepEqual(result.sent, [kind]);
       assert.equal(server.requests.length, 2, 'one refused, one delivered');
       const [refused, delivered] = server.requests;
-      assert.ok(delivered.receivedAt - refused.receivedAt >= limit.retryAfterSeconds * 1000, `waited ${delivered.receivedAt - refused.receivedAt} ms`);
+      assert.ok(
+        delivered.receivedAt - refused.receivedAt >= limit.retryAfterSeconds * 1000,
+        `waited ${delivered.receivedAt - refused.receivedAt} ms`,
+      );
       if (kind === 'telegram') assert.equal(result.telegramMessageId, 100);
     } finally {
       await server.close();
@@ -50,11 +61,20 @@ for (const [kind, limit] of [
 test('a wait longer than the time allowed gives up at once and says why; the failure is reported, not thrown', async () => {
   const server = await startRecordingServer({ kind: 'webhook', rateLimit: { times: 5, retryAfterSeconds: 3600 } });
   try {
-    const acts = createNotifyActivities({ env: { ...noChannels, webhookUrl: server.url }, store: store(), backoffMs: 10 });
+    const acts = createNotifyActivities({
+      env: { ...noChannels, webhookUrl: server.url },
+      store: store(),
+      backoffMs: 10,
+    });
     const result = await acts.notify(message);
     assert.deepEqual(result.sent, []);
     assert.equal(server.requests.length, 1);
-    assert.deepEqual(result.failed, [{ channel: 'webhook', error: '1 attempt (the server asked to wait 3600s, past the time allowed): HTTP 429: {"error":"rate_limited"}' }]);
+    assert.deepEqual(result.failed, [
+      {
+        channel: 'webhook',
+        error: '1 attempt (the server asked to wait 3600s, past the time allowed): HTTP 429: {"error":"rate_limited"}',
+      },
+    ]);
   } finally {
     await server.close();
   }
@@ -64,7 +84,12 @@ test('a refusal that will not change (400) is tried once; a server error is trie
   const refusing = await startRecordingServer({ kind: 'webhook', failWith: 400 });
   const failing = await startRecordingServer({ kind: 'slack', failWith: 503 });
   try {
-    const acts = createNotifyActivities({ env: { ...noChannels, webhookUrl: refusing.url, slackWebhookUrl: failing.url }, store: store(), backoffMs: 10, attempts: 3 });
+    const acts = createNotifyActivities({
+      env: { ...noChannels, webhookUrl: refusing.url, slackWebhookUrl: failing.url },
+      store: store(),
+      backoffMs: 10,
+      attempts: 3,
+    });
     const result = await acts.notify(message);
     assert.equal(refusing.requests.length, 1);
     assert.equal(failing.requests.length, 3);
@@ -121,13 +146,25 @@ test('the Telegram listener waits out flood control on getUpdates and keeps list
   // No update arrives, so no answer is signalled: the client is never dialled.
   const client = new Client({ connection: Connection.lazy({ address: '127.0.0.1:9' }) });
   const root = mkdtempSync(path.join(os.tmpdir(), 'nightshift-retry-tg-'));
-  const limited = await startRecordingServer({ kind: 'telegram', rateLimit: { times: 1, retryAfterSeconds: 1, header: false } });
+  const limited = await startRecordingServer({
+    kind: 'telegram',
+    rateLimit: { times: 1, retryAfterSeconds: 1, header: false },
+  });
   const refusing = await startRecordingServer({ kind: 'telegram', failWith: 401 });
   try {
     const problems: string[] = [];
     const stop = new AbortController();
-    const polled = limited.waitFor((r) => r.path.endsWith('/getUpdates') && limited.requests.length >= 2).then(() => stop.abort());
-    await listenTelegram({ client, env: { telegramApiUrl: limited.url, telegramBotToken: '123:abc' }, root, pollSeconds: 0, signal: stop.signal, onProblem: (l) => problems.push(l) });
+    const polled = limited
+      .waitFor((r) => r.path.endsWith('/getUpdates') && limited.requests.length >= 2)
+      .then(() => stop.abort());
+    await listenTelegram({
+      client,
+      env: { telegramApiUrl: limited.url, telegramBotToken: '123:abc' },
+      root,
+      pollSeconds: 0,
+      signal: stop.signal,
+      onProblem: (l) => problems.push(l),
+    });
     await polled;
     assert.deepEqual(problems, ['Telegram getUpdates: Too Many Requests: retry after 1; retrying in 1s']);
     const [refused, next] = limited.requests;

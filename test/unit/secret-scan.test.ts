@@ -9,7 +9,12 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { COMMIT_TEXT, scanCommitForSecrets, secretScanReason, type CommitScan } from '../../activities/task/delivery/secret-scan';
+import {
+  COMMIT_TEXT,
+  scanCommitForSecrets,
+  secretScanReason,
+  type CommitScan,
+} from '../../activities/task/delivery/secret-scan';
 import { Redactor } from '../../common/redact';
 import { scratchDir } from '../helpers/outside-tmp';
 
@@ -18,7 +23,12 @@ const WORKER_SECRET = 'worker-only-value-7a3f9c';
 
 function newRepo(prefix: string) {
   const dir = scratchDir(prefix);
-  const g = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], { cwd: dir, encoding: 'utf8', maxBuffer: 1024 * 1024 }).trim();
+  const g = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@x', ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      maxBuffer: 1024 * 1024,
+    }).trim();
   g('init', '--quiet', '-b', 'main');
   const commit = (files: Record<string, string | Buffer | null>, msg = 'change') => {
     for (const [name, content] of Object.entries(files)) {
@@ -70,9 +80,14 @@ describe('scanning a push for secrets', () => {
   it('what the remote already holds is not scanned; a tip this repository lacks is ignored', async () => {
     const missing = 'f'.repeat(40);
     const third = repo.commit({ 'clean.md': 'still nothing\n' }, 'three');
-    assert.deepEqual(await scanCommitForSecrets(repo.gitDir, third, redactor, { remoteHas: [missing, second] }), { clean: true });
+    assert.deepEqual(await scanCommitForSecrets(repo.gitDir, third, redactor, { remoteHas: [missing, second] }), {
+      clean: true,
+    });
     // The token shape is found without any worker secret.
-    assert.equal((await scanCommitForSecrets(repo.gitDir, second, new Redactor({}), { remoteHas: [first] })).clean, false);
+    assert.equal(
+      (await scanCommitForSecrets(repo.gitDir, second, new Redactor({}), { remoteHas: [first] })).clean,
+      false,
+    );
   });
 
   it('a diff past the cap is not scannable, so not clean', async () => {
@@ -107,14 +122,20 @@ describe('what the diff hides a secret in', () => {
     const both = repo.commit({ [`c-${TOKEN}.env`]: `T=${TOKEN}\n` });
     const scan3 = await scanCommitForSecrets(repo.gitDir, both, redactor, { remoteHas: [messaged] });
     assert.ok(!JSON.stringify(scan3).includes(TOKEN), JSON.stringify(scan3));
-    assert.deepEqual(byFile(scan3), { 'c-[REDACTED: GitHub token].env': ['GitHub token'], [COMMIT_TEXT]: ['GitHub token'] });
+    assert.deepEqual(byFile(scan3), {
+      'c-[REDACTED: GitHub token].env': ['GitHub token'],
+      [COMMIT_TEXT]: ['GitHub token'],
+    });
   });
 
   it('deleting a large file costs nothing against the cap', async () => {
     const repo = newRepo('secret-delete');
     const base = repo.commit({ 'vendor/big.txt': 'v'.repeat(2 * 1024 * 1024) + '\n' });
     const head = repo.commit({ 'vendor/big.txt': null, 'a.txt': 'a\n' });
-    assert.deepEqual(await scanCommitForSecrets(repo.gitDir, head, redactor, { remoteHas: [base], maxBytes: 64 * 1024 }), { clean: true });
+    assert.deepEqual(
+      await scanCommitForSecrets(repo.gitDir, head, redactor, { remoteHas: [base], maxBytes: 64 * 1024 }),
+      { clean: true },
+    );
   });
 
   it('a large file is streamed: a token in the middle of a 48 MiB line is found while memory stays bounded', async () => {
@@ -136,6 +157,9 @@ describe('what the diff hides a secret in', () => {
     peak = Math.max(peak, process.memoryUsage().rss);
     assert.deepEqual(byFile(scan), { 'dist/huge.js': ['GITHUB_TOKEN'], 'img/blob.dat': ['GitHub token'] });
     // Streamed it grows by about 15 MiB here; reading the 48 MiB line whole grew it by over 160.
-    assert.ok(peak - before < 64 * 1024 * 1024, `RSS grew by ${Math.round((peak - before) / 1024 / 1024)} MiB while scanning`);
+    assert.ok(
+      peak - before < 64 * 1024 * 1024,
+      `RSS grew by ${Math.round((peak - before) / 1024 / 1024)} MiB while scanning`,
+    );
   });
 });

@@ -21,7 +21,10 @@ test('a word that is not a typo of any known name gets no suggestion', () => {
 });
 
 test('nearest lists the closest first, ties alphabetically, up to max', () => {
-  assert.deepEqual(nearest('claude-sonet-5-5', ['claude-sonnet-4-5', 'claude-sonnet-5-5', 'claude-opus-5'], { max: 2, floor: 2 }), ['claude-sonnet-5-5', 'claude-sonnet-4-5']);
+  assert.deepEqual(
+    nearest('claude-sonet-5-5', ['claude-sonnet-4-5', 'claude-sonnet-5-5', 'claude-opus-5'], { max: 2, floor: 2 }),
+    ['claude-sonnet-5-5', 'claude-sonnet-4-5'],
+  );
 });
 
 test('a task file with misspelt keys and choices names the intended ones, file and line', async () => {
@@ -29,7 +32,17 @@ test('a task file with misspelt keys and choices names the intended ones, file a
   const file = path.join(dir, 'night.yaml');
   writeFileSync(
     file,
-    ['tasks:', '  - id: fix', '    titel: Fix it', '    description: d', '    estimated_complexity: medum', '    sandbox:', '      provider: dokcer', '    banana: 1', ''].join('\n'),
+    [
+      'tasks:',
+      '  - id: fix',
+      '    titel: Fix it',
+      '    description: d',
+      '    estimated_complexity: medum',
+      '    sandbox:',
+      '      provider: dokcer',
+      '    banana: 1',
+      '',
+    ].join('\n'),
   );
   const err = await loadBatchSpec(file, dir).then(
     () => assert.fail('expected a SpecError'),

@@ -11,7 +11,11 @@ test('a task without the field gets the loader default; a set field, even 0, is 
   assert.equal(taskSetting({}, 'fixAttempts'), DEFAULTS.fixAttempts);
   assert.equal(taskSetting({}, 'questionTimeoutMs'), 8 * 3_600_000);
   assert.equal(taskSetting({}, 'onQuestionTimeout'), 'continue');
-  assert.equal(taskSetting({ fixAttempts: 0 }, 'fixAttempts'), 0, 'fix_attempts: 0 means no fix rounds, not the default');
+  assert.equal(
+    taskSetting({ fixAttempts: 0 }, 'fixAttempts'),
+    0,
+    'fix_attempts: 0 means no fix rounds, not the default',
+  );
   assert.equal(taskSetting({ questionTimeoutMs: 60_000 }, 'questionTimeoutMs'), 60_000);
   assert.equal(taskSetting({ onQuestionTimeout: 'park' }, 'onQuestionTimeout'), 'park');
 });

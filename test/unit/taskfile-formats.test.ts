@@ -7,10 +7,13 @@ import { DEFAULTS } from '../../taskfile/defaults';
 
 const ROOT = path.join(__dirname, '..', '..');
 
-test("folder mode: a directory of single-task files is one batch; trigger_next adds edges", async () => {
+test('folder mode: a directory of single-task files is one batch; trigger_next adds edges', async () => {
   const spec = await loadBatchSpec('tasks/wander', ROOT);
   assert.equal(spec.source, 'tasks/wander');
-  assert.deepEqual(spec.tasks.map((t) => t.id), ['wander-001', 'wander-002', 'wander-003', 'wander-004']);
+  assert.deepEqual(
+    spec.tasks.map((t) => t.id),
+    ['wander-001', 'wander-002', 'wander-003', 'wander-004'],
+  );
   const w1 = spec.tasks[0];
   assert.equal(w1.title, 'Create TypeScript types');
   assert.equal(w1.priority, 1);
@@ -44,8 +47,15 @@ test('a daily file with batch settings; name -> title, context_files, defaults',
 });
 
 test('inline spec objects get the same checks (no line numbers)', () => {
-  assert.throws(() => parseBatchSpec({ tasks: [{ id: 'x', depends_on: ['y'] }] }), /spec tasks\[0\]\.depends_on\[0\]: unknown task id "y"/);
-  const ok = parseBatchSpec({ max_concurrent_agents: 7, question_timeout: '30m', tasks: [{ id: 'x', command: 'true', timeout: 90 }] });
+  assert.throws(
+    () => parseBatchSpec({ tasks: [{ id: 'x', depends_on: ['y'] }] }),
+    /spec tasks\[0\]\.depends_on\[0\]: unknown task id "y"/,
+  );
+  const ok = parseBatchSpec({
+    max_concurrent_agents: 7,
+    question_timeout: '30m',
+    tasks: [{ id: 'x', command: 'true', timeout: 90 }],
+  });
   assert.equal(ok.maxConcurrentAgents, 7);
   assert.equal(ok.questionTimeoutMs, 30 * 60_000);
   assert.equal(ok.tasks[0].timeoutMs, 90_000);
@@ -56,7 +66,20 @@ test('a task may override the batch sandbox settings; the rest are inherited', (
     sandbox: { provider: 'local', network_allow: ['registry.npmjs.org'], env_allow: ['NODE_ENV'] },
     tasks: [{ id: 'a' }, { id: 'b', sandbox: { provider: 'e2b', template: 'node-20' } }],
   });
-  assert.deepEqual(spec.tasks[0].sandbox, { provider: 'local', template: undefined, networkAllow: ['registry.npmjs.org'], envAllow: ['NODE_ENV'] });
-  assert.deepEqual(spec.tasks[1].sandbox, { provider: 'e2b', template: 'node-20', networkAllow: ['registry.npmjs.org'], envAllow: ['NODE_ENV'] });
-  assert.throws(() => parseBatchSpec({ tasks: [{ id: 'c', sandbox: { provider: 'vm' } }] }), /spec tasks\[0\]\.sandbox\.provider: must be one of local, e2b, docker/);
+  assert.deepEqual(spec.tasks[0].sandbox, {
+    provider: 'local',
+    template: undefined,
+    networkAllow: ['registry.npmjs.org'],
+    envAllow: ['NODE_ENV'],
+  });
+  assert.deepEqual(spec.tasks[1].sandbox, {
+    provider: 'e2b',
+    template: 'node-20',
+    networkAllow: ['registry.npmjs.org'],
+    envAllow: ['NODE_ENV'],
+  });
+  assert.throws(
+    () => parseBatchSpec({ tasks: [{ id: 'c', sandbox: { provider: 'vm' } }] }),
+    /spec tasks\[0\]\.sandbox\.provider: must be one of local, e2b, docker/,
+  );
 });

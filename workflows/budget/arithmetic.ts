@@ -16,7 +16,14 @@ import { FailureType, ModelNotConfigured, ModelRequestInvalid, NON_RETRYABLE_ERR
 import { costOf, ratesFor, type ModelPrice } from '../../common/models';
 import { fromNanoUsd, toNanoUsd } from '../../common/money';
 import { domainError } from '../domain-error';
-import type { AllowanceGrant, AllowanceRequest, BatchBudgetLedger, DailyAllowanceRequest, DailyGrant, DailyLedgerState } from './messages';
+import type {
+  AllowanceGrant,
+  AllowanceRequest,
+  BatchBudgetLedger,
+  DailyAllowanceRequest,
+  DailyGrant,
+  DailyLedgerState,
+} from './messages';
 import type { InterruptedCall, TokenUsage } from '../../contract';
 
 /** The warning threshold, a fraction of the cap. */
@@ -47,11 +54,20 @@ export interface WorstCaseTerms {
  * costs more than plain input, a 1-hour write more than a 5-minute one), and all of
  * max_tokens (thinking included) plus any thinking budget beyond it as output. Rounded up.
  */
-export function worstCaseCostUsd(inputTokens: number, maxTokens: number, price: ModelPrice, terms: WorstCaseTerms = {}): number {
+export function worstCaseCostUsd(
+  inputTokens: number,
+  maxTokens: number,
+  price: ModelPrice,
+  terms: WorstCaseTerms = {},
+): number {
   const prompt = Math.min(inputTokens, price.contextWindow);
   // A model priced by prompt size (common/models.json tiers) pays its higher rates on a long prompt.
   const r = ratesFor(price, prompt);
-  const inputRate = Math.max(r.input, terms.cacheTtl1h ? Math.max(r.cacheWrite, r.cacheWrite1h) : r.cacheWrite, r.cacheRead);
+  const inputRate = Math.max(
+    r.input,
+    terms.cacheTtl1h ? Math.max(r.cacheWrite, r.cacheWrite1h) : r.cacheWrite,
+    r.cacheRead,
+  );
   const micro = prompt * inputRate + (maxTokens + Math.max(0, terms.thinkingTokens ?? 0)) * r.output;
   return Math.ceil(micro * 1000) / 1e9;
 }
@@ -77,7 +93,11 @@ export function batchWaitUntil(startedAt: number, timeoutMs: number): number {
 }
 
 /** Whether a simple-mode task's call goes through the Message Batches API: as its model_api says, else when it has time to wait. */
-export function simpleModeUsesBatch(modelApi: 'batch' | 'messages' | undefined, waitUntil: number, now: number): boolean {
+export function simpleModeUsesBatch(
+  modelApi: 'batch' | 'messages' | undefined,
+  waitUntil: number,
+  now: number,
+): boolean {
   return modelApi === 'batch' || (modelApi === undefined && waitUntil - now >= BATCH_DEFAULT_MIN_WAIT_MS);
 }
 
@@ -159,14 +179,25 @@ export function pastWarning(spent: number, capUsd: number | undefined): boolean 
  * only what it spent. `refusal` is recorded as the answer to `key`; without one the key is
  * forgotten, so a retry asks again.
  */
-export function revokeAllowance(l: BatchBudgetLedger, taskId: string, key: string, refusal?: AllowanceGrant): AllowanceGrant | undefined {
+export function revokeAllowance(
+  l: BatchBudgetLedger,
+  taskId: string,
+  key: string,
+  refusal?: AllowanceGrant,
+): AllowanceGrant | undefined {
   const t = (l.tasks[taskId] ??= { spentUsd: 0, heldUsd: 0 });
   t.heldUsd = t.spentUsd;
   if (!refusal) {
     if (l.lastGrant[taskId]?.key === key) delete l.lastGrant[taskId];
     return undefined;
   }
-  const grant: AllowanceGrant = { ...refusal, granted: false, allowanceUsd: t.heldUsd, capUsd: l.capUsd, committedUsd: committedUsd(l) };
+  const grant: AllowanceGrant = {
+    ...refusal,
+    granted: false,
+    allowanceUsd: t.heldUsd,
+    capUsd: l.capUsd,
+    committedUsd: committedUsd(l),
+  };
   l.lastGrant[taskId] = { key, grant };
   return grant;
 }
@@ -195,13 +226,23 @@ export const MODEL_CALL_INTERRUPTED = 'ModelCallInterrupted';
  * Failure types that mean the API answered with an error status (or was never reached):
  * nothing was billed for the attempt.
  */
-export const UNBILLED_MODEL_FAILURES: readonly string[] = [FailureType.ModelUnavailable, ModelRequestInvalid.name, ModelNotConfigured.name];
+export const UNBILLED_MODEL_FAILURES: readonly string[] = [
+  FailureType.ModelUnavailable,
+  ModelRequestInvalid.name,
+  ModelNotConfigured.name,
+];
 
 export function isCallProgress(v: unknown): v is CallProgress {
   if (!v || typeof v !== 'object') return false;
   const u = (v as CallProgress).usage;
   if (u === undefined) return true;
-  return typeof u === 'object' && u !== null && (['input', 'output', 'cacheWrite', 'cacheRead'] as const).every((k) => typeof u[k] === 'number' && Number.isFinite(u[k]) && u[k] >= 0);
+  return (
+    typeof u === 'object' &&
+    u !== null &&
+    (['input', 'output', 'cacheWrite', 'cacheRead'] as const).every(
+      (k) => typeof u[k] === 'number' && Number.isFinite(u[k]) && u[k] >= 0,
+    )
+  );
 }
 
 /**
@@ -211,7 +252,12 @@ export function isCallProgress(v: unknown): v is CallProgress {
  * gone, so the output is booked at max_tokens. Knowing nothing, the attempt's reserved
  * worst case. Rounded up to the nano-dollar.
  */
-export function interruptedCallCost(progress: CallProgress | undefined, maxTokens: number, price: ModelPrice, worstCaseUsd: number): Pick<InterruptedCall, 'bookedUsd' | 'basis'> {
+export function interruptedCallCost(
+  progress: CallProgress | undefined,
+  maxTokens: number,
+  price: ModelPrice,
+  worstCaseUsd: number,
+): Pick<InterruptedCall, 'bookedUsd' | 'basis'> {
   const u = progress?.usage;
   if (!u) return { bookedUsd: worstCaseUsd, basis: 'worst_case' };
   if (progress.complete) return { bookedUsd: costOf(u, price), basis: 'usage' };
@@ -244,21 +290,37 @@ export function attemptOutcome(err: unknown): AttemptOutcome {
       const after = (detail as { retryAfterMs?: unknown } | undefined)?.retryAfterMs;
       return { mayBeBilled: false, retryable, ...(typeof after === 'number' ? { retryAfterMs: after } : {}) };
     }
-    return { mayBeBilled: true, retryable, ...(type === MODEL_CALL_INTERRUPTED && isCallProgress(detail) ? { progress: detail } : {}) };
+    return {
+      mayBeBilled: true,
+      retryable,
+      ...(type === MODEL_CALL_INTERRUPTED && isCallProgress(detail) ? { progress: detail } : {}),
+    };
   }
-  if (cause instanceof TimeoutFailure) return { mayBeBilled: true, retryable: true, ...(isCallProgress(cause.lastHeartbeatDetails) ? { progress: cause.lastHeartbeatDetails } : {}) };
+  if (cause instanceof TimeoutFailure)
+    return {
+      mayBeBilled: true,
+      retryable: true,
+      ...(isCallProgress(cause.lastHeartbeatDetails) ? { progress: cause.lastHeartbeatDetails } : {}),
+    };
   if (cause instanceof CancelledFailure) return { mayBeBilled: true, retryable: false };
   return { mayBeBilled: true, retryable: true };
 }
 
 /** Exponential backoff of the workflow's own model-call retries, or the API's retry-after when it sent one. */
 export function modelRetryDelayMs(failedAttempt: number, retryAfterMs?: number): number {
-  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) return Math.min(retryAfterMs, MODEL_RETRY.maxRetryAfterMs);
+  if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0)
+    return Math.min(retryAfterMs, MODEL_RETRY.maxRetryAfterMs);
   return Math.min(MODEL_RETRY.initialMs * MODEL_RETRY.coefficient ** (failedAttempt - 1), MODEL_RETRY.maxIntervalMs);
 }
 
 /** The model call's retry policy, owned by the workflow so each attempt is reserved and booked. */
-export const MODEL_RETRY = { maxAttempts: 10, initialMs: 2000, coefficient: 2, maxIntervalMs: 120_000, maxRetryAfterMs: 600_000 } as const;
+export const MODEL_RETRY = {
+  maxAttempts: 10,
+  initialMs: 2000,
+  coefficient: 2,
+  maxIntervalMs: 120_000,
+  maxRetryAfterMs: 600_000,
+} as const;
 
 /*
  * The daily cap (a daily budget that resets at midnight UTC) is one more ledger
@@ -282,7 +344,12 @@ export function requestDaily(d: DailyLedgerState, req: DailyAllowanceRequest): D
   const last = d.ledger.lastGrant[req.holder];
   if (last?.key === req.key) return { ...last.grant, date: d.date };
   d.ledger.capUsd = req.capUsd + d.raisedUsd;
-  const g = requestAllowance(d.ledger, { taskId: req.holder, key: req.key, spentUsd: fromNanoUsd(toNanoUsd(req.spentUsd) - toNanoUsd(base)), needUsd: fromNanoUsd(toNanoUsd(req.needUsd) - toNanoUsd(base)) });
+  const g = requestAllowance(d.ledger, {
+    taskId: req.holder,
+    key: req.key,
+    spentUsd: fromNanoUsd(toNanoUsd(req.spentUsd) - toNanoUsd(base)),
+    needUsd: fromNanoUsd(toNanoUsd(req.needUsd) - toNanoUsd(base)),
+  });
   d.paused = d.paused.filter((h) => h !== req.holder);
   if (!g.granted) d.paused.push(req.holder);
   const warn = takeWarning(d.ledger);

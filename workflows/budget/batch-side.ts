@@ -10,9 +10,31 @@ import { getExternalWorkflowHandle, proxyActivities, setHandler } from '@tempora
 import type { Activities } from '../../activities';
 import { bookkeeping, crossWorkflow } from '../activity-profiles';
 import { roundUsd } from '../../common/money';
-import { committedUsd, newLedger, requestAllowance, revokeAllowance, settleTask, spentUsd, takeWarning, WARNING_FRACTION } from './arithmetic';
-import { ledgerDate, raiseBudgetUpdate, taskWorkflowId, type BatchStatus, type OpenQuestion, type TaskState } from '../../contract';
-import { budgetRaisedSignal, type AllowanceGrant, type AllowanceRequest, reserveBudgetUpdate, type BatchBudgetLedger } from './messages';
+import {
+  committedUsd,
+  newLedger,
+  requestAllowance,
+  revokeAllowance,
+  settleTask,
+  spentUsd,
+  takeWarning,
+  WARNING_FRACTION,
+} from './arithmetic';
+import {
+  ledgerDate,
+  raiseBudgetUpdate,
+  taskWorkflowId,
+  type BatchStatus,
+  type OpenQuestion,
+  type TaskState,
+} from '../../contract';
+import {
+  budgetRaisedSignal,
+  type AllowanceGrant,
+  type AllowanceRequest,
+  reserveBudgetUpdate,
+  type BatchBudgetLedger,
+} from './messages';
 import { taskEventSignal } from '../task/messages';
 import type { Notifier } from '../notify';
 
@@ -58,31 +80,37 @@ export class BatchLive {
       },
     });
 
-    setHandler(raiseBudgetUpdate, async ({ addUsd, taskId }) => {
-      const resumed: string[] = [];
-      if (taskId === undefined) {
-        this.ledger.capUsd += addUsd;
-        if (spentUsd(this.ledger) < this.ledger.capUsd * WARNING_FRACTION) this.ledger.warned = false;
-      }
-      // A batch raise wakes every task paused by the budget (one paused by its own cap re-checks and pauses again).
-      for (const [id, state] of this.states) {
-        if (state !== 'paused_budget' || !o.isRunning(id) || (taskId !== undefined && id !== taskId)) continue;
-        resumed.push(id);
-      }
-      if (taskId !== undefined && !resumed.includes(taskId) && o.isRunning(taskId)) resumed.push(taskId);
-      for (const id of resumed) {
-        await getExternalWorkflowHandle(taskWorkflowId(o.batchId, id))
-          .signal(budgetRaisedSignal, taskId !== undefined ? { taskCapAddUsd: addUsd } : {})
-          .catch(() => undefined); // it ended meanwhile
-      }
-      o.changed();
-      return { capUsd: this.ledger.capUsd, resumed };
-    }, {
-      validator: ({ addUsd, taskId }) => {
-        if (typeof addUsd !== 'number' || !Number.isFinite(addUsd) || addUsd <= 0) throw new Error('addUsd must be a number of US dollars above 0');
-        if (taskId !== undefined && !o.taskIds.has(taskId)) throw new Error(`no task "${taskId}" in batch ${o.batchId}`);
+    setHandler(
+      raiseBudgetUpdate,
+      async ({ addUsd, taskId }) => {
+        const resumed: string[] = [];
+        if (taskId === undefined) {
+          this.ledger.capUsd += addUsd;
+          if (spentUsd(this.ledger) < this.ledger.capUsd * WARNING_FRACTION) this.ledger.warned = false;
+        }
+        // A batch raise wakes every task paused by the budget (one paused by its own cap re-checks and pauses again).
+        for (const [id, state] of this.states) {
+          if (state !== 'paused_budget' || !o.isRunning(id) || (taskId !== undefined && id !== taskId)) continue;
+          resumed.push(id);
+        }
+        if (taskId !== undefined && !resumed.includes(taskId) && o.isRunning(taskId)) resumed.push(taskId);
+        for (const id of resumed) {
+          await getExternalWorkflowHandle(taskWorkflowId(o.batchId, id))
+            .signal(budgetRaisedSignal, taskId !== undefined ? { taskCapAddUsd: addUsd } : {})
+            .catch(() => undefined); // it ended meanwhile
+        }
+        o.changed();
+        return { capUsd: this.ledger.capUsd, resumed };
       },
-    });
+      {
+        validator: ({ addUsd, taskId }) => {
+          if (typeof addUsd !== 'number' || !Number.isFinite(addUsd) || addUsd <= 0)
+            throw new Error('addUsd must be a number of US dollars above 0');
+          if (taskId !== undefined && !o.taskIds.has(taskId))
+            throw new Error(`no task "${taskId}" in batch ${o.batchId}`);
+        },
+      },
+    );
 
     setHandler(taskEventSignal, ({ taskId, status, question }) => {
       if (!o.isRunning(taskId)) return;
@@ -111,12 +139,22 @@ export class BatchLive {
     if (before !== undefined && before !== date) this.settle(before, holder, req.spentUsd);
     const ask = (async () => {
       try {
-        const day = await reserveDaily({ date, request: { holder, key: req.key, spentUsd: req.spentUsd, needUsd: req.needUsd, capUsd: dailyCapUsd } });
+        const day = await reserveDaily({
+          date,
+          request: { holder, key: req.key, spentUsd: req.spentUsd, needUsd: req.needUsd, capUsd: dailyCapUsd },
+        });
         this.days.set(req.taskId, date);
-        if (day.warn) this.warn(`the batches of ${date} (UTC) spent past ${WARNING_FRACTION * 100}% of the daily cap (${money(day.capUsd)})`, `budget-warning-day-${date}-${day.capUsd}`);
+        if (day.warn)
+          this.warn(
+            `the batches of ${date} (UTC) spent past ${WARNING_FRACTION * 100}% of the daily cap (${money(day.capUsd)})`,
+            `budget-warning-day-${date}-${day.capUsd}`,
+          );
         const dayState = { date, capUsd: day.capUsd, committedUsd: day.committedUsd };
         if (day.granted) return this.granted(req, { ...grant, day: dayState });
-        return this.granted(req, revokeAllowance(this.ledger, req.taskId, req.key, { ...grant, refusedBy: 'day', day: dayState })!);
+        return this.granted(
+          req,
+          revokeAllowance(this.ledger, req.taskId, req.key, { ...grant, refusedBy: 'day', day: dayState })!,
+        );
       } catch (err) {
         revokeAllowance(this.ledger, req.taskId, req.key); // a retry asks the day again
         throw err;
@@ -130,7 +168,11 @@ export class BatchLive {
 
   private granted(req: AllowanceRequest, grant: AllowanceGrant): AllowanceGrant {
     if (!grant.granted) this.states.set(req.taskId, 'paused_budget');
-    if (takeWarning(this.ledger)) this.warn(`the batch spent ${money(spentUsd(this.ledger))}, past ${WARNING_FRACTION * 100}% of its max_cost_usd (${money(this.ledger.capUsd)})`, `budget-warning-${this.ledger.capUsd}`);
+    if (takeWarning(this.ledger))
+      this.warn(
+        `the batch spent ${money(spentUsd(this.ledger))}, past ${WARNING_FRACTION * 100}% of its max_cost_usd (${money(this.ledger.capUsd)})`,
+        `budget-warning-${this.ledger.capUsd}`,
+      );
     this.o.changed();
     return grant;
   }
@@ -162,11 +204,18 @@ export class BatchLive {
 
   budget(): NonNullable<BatchStatus['budget']> {
     const spent = spentUsd(this.ledger);
-    return { capUsd: this.ledger.capUsd, spentUsd: roundUsd(spent), reservedUsd: roundUsd(committedUsd(this.ledger) - spent), warned: this.ledger.warned };
+    return {
+      capUsd: this.ledger.capUsd,
+      spentUsd: roundUsd(spent),
+      reservedUsd: roundUsd(committedUsd(this.ledger) - spent),
+      warned: this.ledger.warned,
+    };
   }
 
   /** Open questions, oldest first, with their age at `now`. */
   openQuestions(now: number): NonNullable<BatchStatus['questions']> {
-    return [...this.questions.values()].sort((a, b) => a.askedAt - b.askedAt).map((q) => ({ ...q, ageMs: now - q.askedAt }));
+    return [...this.questions.values()]
+      .sort((a, b) => a.askedAt - b.askedAt)
+      .map((q) => ({ ...q, ageMs: now - q.askedAt }));
   }
 }

@@ -11,7 +11,14 @@
  *
  * Deterministic code only.
  */
-import { allHandlersFinished, condition, continueAsNew, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { committedUsd, newDailyLedger, raiseDaily, requestDaily, settleDaily, spentUsd } from './arithmetic';
 import { roundUsd } from '../../common/money';
 import { budgetRaisedSignal, reserveDailyUpdate, settleDailySignal, type DailyLedgerState } from './messages';
@@ -46,7 +53,8 @@ export async function dailyLedger(input: DailyLedgerInput): Promise<DailyLedgerS
   setHandler(reserveDailyUpdate, (req) => requestDaily(d, req), {
     validator: (req) => {
       for (const k of ['spentUsd', 'needUsd', 'capUsd'] as const) {
-        if (typeof req?.[k] !== 'number' || !Number.isFinite(req[k]) || req[k] < 0) throw new Error(`${k} must be a number of US dollars`);
+        if (typeof req?.[k] !== 'number' || !Number.isFinite(req[k]) || req[k] < 0)
+          throw new Error(`${k} must be a number of US dollars`);
       }
     },
   });
@@ -65,7 +73,8 @@ export async function dailyLedger(input: DailyLedgerInput): Promise<DailyLedgerS
     },
     {
       validator: ({ addUsd, taskId }) => {
-        if (typeof addUsd !== 'number' || !Number.isFinite(addUsd) || addUsd <= 0) throw new Error('addUsd must be a number of US dollars above 0');
+        if (typeof addUsd !== 'number' || !Number.isFinite(addUsd) || addUsd <= 0)
+          throw new Error('addUsd must be a number of US dollars above 0');
         if (taskId !== undefined) throw new Error("the day's ledger has no task caps: raise a task's cap on its batch");
       },
     },

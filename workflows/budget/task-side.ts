@@ -13,7 +13,17 @@ import { bookkeeping, crossWorkflow } from '../activity-profiles';
 import { batchPrice, CACHE_TTL_5M_MS, priceOf } from '../../common/models';
 import { toNanoUsd } from '../../common/money';
 import { cacheGoneAfterMs } from '../task/cache-warmth';
-import { attemptOutcome, interruptedCallCost, MODEL_RETRY, modelRetryDelayMs, nextInputTokens, pastWarning, taskCapDecision, tokensFromChars, worstCaseCostUsd } from './arithmetic';
+import {
+  attemptOutcome,
+  interruptedCallCost,
+  MODEL_RETRY,
+  modelRetryDelayMs,
+  nextInputTokens,
+  pastWarning,
+  taskCapDecision,
+  tokensFromChars,
+  worstCaseCostUsd,
+} from './arithmetic';
 import { budgetRaisedSignal, type TaskBudgetState } from './messages';
 import { type AgentTaskInput } from '../task/messages';
 import { type InterruptedCall, type TaskResult, type TaskStatus } from '../../contract';
@@ -34,7 +44,14 @@ export function allowanceGrantor(input: Pick<AgentTaskInput, 'allowanceFrom'>): 
 }
 
 export function newTaskBudget(promptChars: number): TaskBudgetState {
-  return { allowanceUsd: 0, capRaisedUsd: 0, nextInputTokens: tokensFromChars(promptChars) + 500, warned: false, wrappedUp: false, refusals: 0 };
+  return {
+    allowanceUsd: 0,
+    capRaisedUsd: 0,
+    nextInputTokens: tokensFromChars(promptChars) + 500,
+    warned: false,
+    wrappedUp: false,
+    refusals: 0,
+  };
 }
 
 export interface TaskBudgetContext {
@@ -96,33 +113,56 @@ export class RaiseInbox {
 }
 
 /** `worstUsd`: the call's worst case that was reserved, which an attempt with an unknown outcome is booked at. */
-export type Reservation = { go: true; waitedMs: number; worstUsd: number } | { go: false; end: Partial<TaskResult>; waitedMs: number };
+export type Reservation =
+  { go: true; waitedMs: number; worstUsd: number } | { go: false; end: Partial<TaskResult>; waitedMs: number };
 
 /**
  * Reserves the worst case of turn `turn`'s call (of its `attempt`th attempt, when the
  * workflow counts attempts), pausing (and waiting for a raise) while a cap is in the way.
  * `spent` is what the task has booked so far, earlier attempts of this turn included.
  */
-export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, turn: number, spent: number, attempt?: number): Promise<Reservation> {
+export async function reserveTurn(
+  ctx: TaskBudgetContext,
+  raises: RaiseInbox,
+  turn: number,
+  spent: number,
+  attempt?: number,
+): Promise<Reservation> {
   const listed = priceOf(ctx.model);
   const price = listed && ctx.api === 'batch' ? batchPrice(listed) : listed;
   // Never take an unknown cost as zero: without a price there is nothing to reserve against.
-  if (!price) return { go: false, waitedMs: 0, end: { status: 'failed', error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count` } };
+  if (!price)
+    return {
+      go: false,
+      waitedMs: 0,
+      end: {
+        status: 'failed',
+        error: `no price is known for model "${ctx.model}" (common/models.ts), so its cost cannot be reserved; nightshift will not spend money it cannot count`,
+      },
+    };
   const b = ctx.state;
   const batchId = ctx.allowanceFrom;
   let waitedMs = 0;
   for (;;) {
     let raiseHint: string | undefined;
     b.capRaisedUsd += raises.raises.splice(0).reduce((a, r) => a + (r.taskCapAddUsd ?? 0), 0);
-    const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price, { cacheTtl1h: nextCallWritesForAnHour(b, ctx.cacheLifetimeMs) });
+    const worst = worstCaseCostUsd(b.nextInputTokens, ctx.maxTokens, price, {
+      cacheTtl1h: nextCallWritesForAnHour(b, ctx.cacheLifetimeMs),
+    });
     const cap = ctx.capUsd !== undefined ? ctx.capUsd + b.capRaisedUsd : undefined;
     const decision = taskCapDecision(spent, worst, cap);
     let blocked: string | undefined;
-    if (decision === 'stop') blocked = `the next call may cost up to ${money(worst)} and the task has ${money(cap! - spent)} left of its max_cost_usd (${money(cap!)})`;
+    if (decision === 'stop')
+      blocked = `the next call may cost up to ${money(worst)} and the task has ${money(cap! - spent)} left of its max_cost_usd (${money(cap!)})`;
     else if (batchId && toNanoUsd(b.allowanceUsd) < toNanoUsd(spent + worst)) {
       const grant = await reserveAllowance({
         batchWorkflowId: batchId,
-        request: { taskId: ctx.status.taskId, key: `${ctx.storeKey ?? ctx.status.workflowId}#${turn}${attempt !== undefined && attempt > 1 ? `.${attempt}` : ''}#${b.refusals}`, spentUsd: spent, needUsd: spent + worst },
+        request: {
+          taskId: ctx.status.taskId,
+          key: `${ctx.storeKey ?? ctx.status.workflowId}#${turn}${attempt !== undefined && attempt > 1 ? `.${attempt}` : ''}#${b.refusals}`,
+          spentUsd: spent,
+          needUsd: spent + worst,
+        },
       });
       b.allowanceUsd = grant.allowanceUsd;
       if (!grant.granted) {
@@ -131,7 +171,10 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
           grant.refusedBy === 'day' && grant.day
             ? `the daily budget of ${grant.day.date} (UTC, ${money(grant.day.capUsd)} across the day's batches) is committed (${money(grant.day.committedUsd)} spent or reserved) and the next call may cost up to ${money(worst)}`
             : `the batch budget (${money(grant.capUsd)}) is committed (${money(grant.committedUsd)} spent or reserved) and the next call may cost up to ${money(worst)}`;
-        raiseHint = grant.refusedBy === 'day' && grant.day ? `nightshift budget raise-day <usd> --date ${grant.day.date}` : undefined;
+        raiseHint =
+          grant.refusedBy === 'day' && grant.day
+            ? `nightshift budget raise-day <usd> --date ${grant.day.date}`
+            : undefined;
       }
     }
     if (!blocked) {
@@ -149,11 +192,21 @@ export async function reserveTurn(ctx: TaskBudgetContext, raises: RaiseInbox, tu
     setTaskState(ctx.status, 'paused_budget');
     ctx.status.activity = `paused by the budget: ${blocked}`;
     await tellBatch(ctx.status.taskId, 'paused_budget', null);
-    ctx.notifier.send('budget_exhausted', `budget-exhausted-${turn}-${b.refusals}`, `${ctx.status.taskId} paused by the budget`, `${ctx.status.taskId} spent ${money(spent)} and is paused: ${blocked}. Raise it with: ${raiseHint ?? `nightshift budget raise <batch> <usd>${decision === 'stop' ? ` --task ${ctx.status.taskId}` : ''}`}`);
+    ctx.notifier.send(
+      'budget_exhausted',
+      `budget-exhausted-${turn}-${b.refusals}`,
+      `${ctx.status.taskId} paused by the budget`,
+      `${ctx.status.taskId} spent ${money(spent)} and is paused: ${blocked}. Raise it with: ${raiseHint ?? `nightshift budget raise <batch> <usd>${decision === 'stop' ? ` --task ${ctx.status.taskId}` : ''}`}`,
+    );
     const since = Date.now();
     const raised = await condition(() => raises.raises.length > 0, Math.max(0, ctx.remainingMs()));
     waitedMs += Date.now() - since;
-    if (!raised) return { go: false, waitedMs, end: { status: 'paused_budget', error: `stopped by budget: ${blocked}; the work so far is kept` } };
+    if (!raised)
+      return {
+        go: false,
+        waitedMs,
+        end: { status: 'paused_budget', error: `stopped by budget: ${blocked}; the work so far is kept` },
+      };
     setTaskState(ctx.status, 'running');
     ctx.status.activity = 'budget raised: resuming';
     await tellBatch(ctx.status.taskId, 'running', null);
@@ -188,7 +241,11 @@ export interface BookedCallOptions<T> {
  * names an earlier attempt (stored before that attempt's worker died) replaces what was
  * booked for it; its real cost is the caller's to book.
  */
-export async function callWithBookedAttempts<T extends { attempt?: number }>(ctx: TaskBudgetContext, raises: RaiseInbox, o: BookedCallOptions<T>): Promise<{ result: T; waitedMs: number } | { result?: undefined; end: Partial<TaskResult>; waitedMs: number }> {
+export async function callWithBookedAttempts<T extends { attempt?: number }>(
+  ctx: TaskBudgetContext,
+  raises: RaiseInbox,
+  o: BookedCallOptions<T>,
+): Promise<{ result: T; waitedMs: number } | { result?: undefined; end: Partial<TaskResult>; waitedMs: number }> {
   let waitedMs = 0;
   for (let attempt = 1; ; attempt++) {
     const reserved = await reserveTurn(ctx, raises, o.turn, o.spent(), attempt);
@@ -197,14 +254,21 @@ export async function callWithBookedAttempts<T extends { attempt?: number }>(ctx
     o.say(`calling ${ctx.model}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
     try {
       const result = await o.call(attempt);
-      const earlier = result.attempt !== undefined && result.attempt !== attempt ? o.interrupted.findIndex((c) => c.turn === o.turn && c.attempt === result.attempt) : -1;
+      const earlier =
+        result.attempt !== undefined && result.attempt !== attempt
+          ? o.interrupted.findIndex((c) => c.turn === o.turn && c.attempt === result.attempt)
+          : -1;
       if (earlier >= 0) o.book(-o.interrupted.splice(earlier, 1)[0].bookedUsd);
       return { result, waitedMs };
     } catch (err) {
       const failed = attemptOutcome(err);
       if (failed.mayBeBilled) {
         // reserveTurn refused an unpriced model, so a price is known here.
-        const call: InterruptedCall = { turn: o.turn, attempt, ...interruptedCallCost(failed.progress, ctx.maxTokens, priceOf(ctx.model)!, reserved.worstUsd) };
+        const call: InterruptedCall = {
+          turn: o.turn,
+          attempt,
+          ...interruptedCallCost(failed.progress, ctx.maxTokens, priceOf(ctx.model)!, reserved.worstUsd),
+        };
         o.interrupted.push(call);
         o.book(call.bookedUsd);
         o.say(`attempt ${attempt} was cut off; booked ${money(call.bookedUsd)} (${call.basis.replace('_', ' ')})`);
@@ -232,7 +296,13 @@ export function keepAliveFits(ctx: TaskBudgetContext, spent: number, contextToke
 }
 
 /** Books a finished call and estimates the next request; sends the 75% warning once. */
-export function bookTurn(ctx: TaskBudgetContext, spent: number, contextTokens: number, outputTokens: number, addedChars: number): void {
+export function bookTurn(
+  ctx: TaskBudgetContext,
+  spent: number,
+  contextTokens: number,
+  outputTokens: number,
+  addedChars: number,
+): void {
   const b = ctx.state;
   b.nextInputTokens = nextInputTokens(contextTokens, outputTokens, addedChars);
   b.lastAnsweredAt = Date.now();
@@ -241,6 +311,11 @@ export function bookTurn(ctx: TaskBudgetContext, spent: number, contextTokens: n
     b.warned = true;
     const line = `spent ${money(spent)}, past 75% of its max_cost_usd (${money(cap!)})`;
     ctx.notes.push(line);
-    ctx.notifier.send('budget_warning', 'budget-warning-task', `${ctx.status.taskId}: budget warning`, `${ctx.status.taskId} ${line}.`);
+    ctx.notifier.send(
+      'budget_warning',
+      'budget-warning-task',
+      `${ctx.status.taskId}: budget warning`,
+      `${ctx.status.taskId} ${line}.`,
+    );
   }
 }

@@ -18,7 +18,12 @@ export const FOLLOW_UP_FIRST_PATCH = 'follow-up-first';
 const { followUpFirst: readFollowUps } = proxyActivities<Activities>(followUpRead());
 
 /** The input the night loads its spec from: with follow-up tasks stored first, or as it was. */
-export async function withFollowUpFirst(input: NightlyBatchInput, batchId: string, claimAs: string | undefined, notes: string[]): Promise<NightlyBatchInput> {
+export async function withFollowUpFirst(
+  input: NightlyBatchInput,
+  batchId: string,
+  claimAs: string | undefined,
+  notes: string[],
+): Promise<NightlyBatchInput> {
   if (!input.followUp || input.carried) return input;
   if (claimAs !== undefined) {
     notes.push('follow-up first is not done for a night over a pending/ folder: run nightshift followup');
@@ -26,13 +31,24 @@ export async function withFollowUpFirst(input: NightlyBatchInput, batchId: strin
   }
   if (!patched(FOLLOW_UP_FIRST_PATCH)) return input;
   try {
-    const r = await readFollowUps({ batchId, tasksFile: input.tasksFile, spec: input.spec, storedSpec: input.storedSpec, since: input.followUp.since });
+    const r = await readFollowUps({
+      batchId,
+      tasksFile: input.tasksFile,
+      spec: input.spec,
+      storedSpec: input.storedSpec,
+      since: input.followUp.since,
+    });
     notes.push(...r.notes);
-    if (r.added.length) notes.push(`follow-up first: ${r.added.length} task${r.added.length === 1 ? '' : 's'} continue${r.added.length === 1 ? 's' : ''} reviewed PRs: ${r.added.join(', ')}`);
+    if (r.added.length)
+      notes.push(
+        `follow-up first: ${r.added.length} task${r.added.length === 1 ? '' : 's'} continue${r.added.length === 1 ? 's' : ''} reviewed PRs: ${r.added.join(', ')}`,
+      );
     return r.storedSpec ? { ...input, storedSpec: r.storedSpec } : input;
   } catch (err) {
     if (isCancellation(err)) throw err;
-    notes.push(`follow-up first could not read the pull requests (${domainError(err).message}); the night ran its own tasks`);
+    notes.push(
+      `follow-up first could not read the pull requests (${domainError(err).message}); the night ran its own tasks`,
+    );
     return input;
   }
 }

@@ -29,7 +29,17 @@ import { bookkeeping, taskWait } from '../activity-profiles';
 import { SpecError } from '../../common/errors';
 import { domainError } from '../domain-error';
 import type { PendingTask } from '../../activities/intake/folders';
-import { addTasksUpdate, intakeStatusQuery, NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId, type InFlightTask, type IntakeInput, type IntakeStatus, type TaskResult } from '../../contract';
+import {
+  addTasksUpdate,
+  intakeStatusQuery,
+  NO_TOKENS,
+  SEARCH_ATTRIBUTES,
+  taskWorkflowId,
+  type InFlightTask,
+  type IntakeInput,
+  type IntakeStatus,
+  type TaskResult,
+} from '../../contract';
 import { allowanceFor, remainingBudget } from '../budget/intake-share';
 import { agentTask } from '../task/task';
 import { mdText, mdUsd } from '../markdown';
@@ -94,10 +104,16 @@ export async function nightshiftIntake(input: IntakeWorkflowInput): Promise<Inta
   };
   const refresh = () => {
     status.day = day;
-    status.budget = { capUsd: cap, spentUsd: roundUsd(spent), reservedUsd: cap - spent - remainingBudget(cap, spent, inFlight.values()) };
+    status.budget = {
+      capUsd: cap,
+      spentUsd: roundUsd(spent),
+      reservedUsd: cap - spent - remainingBudget(cap, spent, inFlight.values()),
+    };
     status.inFlight = [...inFlight.values()];
     status.state = pausedForBudget ? 'paused_budget' : inFlight.size > 0 ? 'running' : 'idle';
-    setCurrentDetails(`${input.mode} intake of ${mdText(folder)}/pending · ${inFlight.size} running · ${mdUsd(spent)} of ${mdUsd(cap)} today`);
+    setCurrentDetails(
+      `${input.mode} intake of ${mdText(folder)}/pending · ${inFlight.size} running · ${mdUsd(spent)} of ${mdUsd(cap)} today`,
+    );
     changed = true;
   };
   setHandler(intakeStatusQuery, () => status);
@@ -112,7 +128,8 @@ export async function nightshiftIntake(input: IntakeWorkflowInput): Promise<Inta
     } catch (err) {
       // The caller sees what is wrong with its tasks, not "activity task failed".
       const { error } = domainError(err);
-      if (error instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(error.message, error.type ?? SpecError.name);
+      if (error instanceof ApplicationFailure)
+        throw ApplicationFailure.nonRetryable(error.message, error.type ?? SpecError.name);
       throw err;
     }
   });
@@ -123,7 +140,13 @@ export async function nightshiftIntake(input: IntakeWorkflowInput): Promise<Inta
     try {
       const r = await waiter.awaitTaskResult({ workflowId: t.workflowId, runId: t.runId, taskId: t.taskId });
       const ok = r.status === 'succeeded';
-      await acts.moveTaskFile({ folder, file: t.file, from: 'running', to: ok ? 'completed' : 'failed', error: ok ? undefined : `${r.status}: ${r.error ?? ''}` });
+      await acts.moveTaskFile({
+        folder,
+        file: t.file,
+        from: 'running',
+        to: ok ? 'completed' : 'failed',
+        error: ok ? undefined : `${r.status}: ${r.error ?? ''}`,
+      });
       inFlight.delete(t.taskId);
       spent += r.costUsd;
       if (ok) succeeded.add(t.taskId);
@@ -154,17 +177,33 @@ export async function nightshiftIntake(input: IntakeWorkflowInput): Promise<Inta
             { key: SEARCH_ATTRIBUTES.batch, value: intakeId },
             { key: SEARCH_ATTRIBUTES.task, value: p.task.id },
             { key: SEARCH_ATTRIBUTES.status, value: 'running' },
-            ...(p.task.repoName || p.task.repo ? [{ key: SEARCH_ATTRIBUTES.repo, value: p.task.repoName ?? p.task.repo! }] : []),
+            ...(p.task.repoName || p.task.repo
+              ? [{ key: SEARCH_ATTRIBUTES.repo, value: p.task.repoName ?? p.task.repo! }]
+              : []),
           ],
         });
       } catch (err) {
         // e.g. a task of the same ID started outside this intake: its file goes to failed/ with why.
         const error = `could not start: ${err instanceof Error ? err.message : String(err)}`;
         await acts.moveTaskFile({ folder, file: p.file, from: 'running', to: 'failed', error });
-        recent.push({ taskId: p.task.id, file: p.file, status: 'failed', error, costUsd: 0, tokens: { ...NO_TOKENS }, turns: 0 });
+        recent.push({
+          taskId: p.task.id,
+          file: p.file,
+          status: 'failed',
+          error,
+          costUsd: 0,
+          tokens: { ...NO_TOKENS },
+          turns: 0,
+        });
         return;
       }
-      const t: InFlightTask = { taskId: p.task.id, file: p.file, workflowId, runId: child.firstExecutionRunId, allowanceUsd };
+      const t: InFlightTask = {
+        taskId: p.task.id,
+        file: p.file,
+        workflowId,
+        runId: child.firstExecutionRunId,
+        allowanceUsd,
+      };
       inFlight.set(t.taskId, t);
       void settle(t);
     } finally {
@@ -199,7 +238,11 @@ export async function nightshiftIntake(input: IntakeWorkflowInput): Promise<Inta
         if (inFlight.has(p.task.id) || !p.task.dependsOn.every((d) => done.has(d))) continue;
         readyLeft = true;
         if (inFlight.size >= maxConcurrent) break;
-        const allowance = allowanceFor(p.task.maxCostUsd, remainingBudget(cap, spent, inFlight.values()), maxConcurrent - inFlight.size);
+        const allowance = allowanceFor(
+          p.task.maxCostUsd,
+          remainingBudget(cap, spent, inFlight.values()),
+          maxConcurrent - inFlight.size,
+        );
         if (allowance === undefined) {
           pausedForBudget = true;
           break;
@@ -218,11 +261,23 @@ export async function nightshiftIntake(input: IntakeWorkflowInput): Promise<Inta
 
     const history = workflowInfo();
     const every = input.continueAsNewEveryPolls;
-    if (history.continueAsNewSuggested || history.historyLength > historyLimit || (every !== undefined && polls >= every)) {
+    if (
+      history.continueAsNewSuggested ||
+      history.historyLength > historyLimit ||
+      (every !== undefined && polls >= every)
+    ) {
       await condition(() => starting === 0 && allHandlersFinished());
       return continueAsNew<typeof nightshiftIntake>({
         ...input,
-        carried: { day, spentUsd: spent, inFlight: [...inFlight.values()], recent, succeeded: [...succeeded], runs: status.runs, polls: (c?.polls ?? 0) + polls },
+        carried: {
+          day,
+          spentUsd: spent,
+          inFlight: [...inFlight.values()],
+          recent,
+          succeeded: [...succeeded],
+          runs: status.runs,
+          polls: (c?.polls ?? 0) + polls,
+        },
       });
     }
     changed = false;

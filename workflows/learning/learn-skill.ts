@@ -23,7 +23,11 @@ import { waitForBatch } from '../message-batch';
 export const SKILL_BATCH_PATCH = 'skill-learning-batches-api';
 
 /** `storeKey`: where the task run's transcript is kept (workflows/task/messages.ts taskRunKey). */
-export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<TaskResult>, storeKey: string): Promise<void> {
+export async function learnFromSuccess(
+  input: AgentTaskInput,
+  outcome: Partial<TaskResult>,
+  storeKey: string,
+): Promise<void> {
   const { task } = input;
   if (outcome.status !== 'succeeded' || !task.updateSkill) return;
   // What learning cost is the task's spend too: no call is free in the totals.
@@ -31,20 +35,36 @@ export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<T
   const book = (usd: number) => (outcome.costUsd = roundUsdNano((outcome.costUsd ?? 0) + usd));
   const request: LearnSkillInput = {
     workflowId: storeKey,
-    task: { id: task.id, title: task.title, description: task.description, acceptanceCriteria: task.acceptanceCriteria, updateSkill: task.updateSkill },
+    task: {
+      id: task.id,
+      title: task.title,
+      description: task.description,
+      acceptanceCriteria: task.acceptanceCriteria,
+      updateSkill: task.updateSkill,
+    },
     summary: outcome.summary,
     date: input.date,
     model: task.model,
   };
   try {
     if (task.modelApi === 'batch' && patched(SKILL_BATCH_PATCH)) {
-      const viaBatch = await learnViaBatch(request, batchWaitUntil(input.carried?.startedAt ?? workflowInfo().startTime.getTime(), task.timeoutMs));
+      const viaBatch = await learnViaBatch(
+        request,
+        batchWaitUntil(input.carried?.startedAt ?? workflowInfo().startTime.getTime(), task.timeoutMs),
+      );
       book(viaBatch.costUsd);
       if (viaBatch.learned) {
-        log.info('skill learned through the Message Batches API', { skill: viaBatch.learned.name, status: viaBatch.learned.status, confidence: viaBatch.learned.confidence });
+        log.info('skill learned through the Message Batches API', {
+          skill: viaBatch.learned.name,
+          status: viaBatch.learned.status,
+          confidence: viaBatch.learned.confidence,
+        });
         return;
       }
-      outcome.notes = [...(outcome.notes ?? []), `skill learning, Message Batches API: ${viaBatch.reason}; asked the Messages API instead`];
+      outcome.notes = [
+        ...(outcome.notes ?? []),
+        `skill learning, Message Batches API: ${viaBatch.reason}; asked the Messages API instead`,
+      ];
     }
     // Built here, not at import: the model queue is decided inside the running workflow.
     const r = await proxyActivities<Activities>(skillLearningCall()).learnSkill(request);
@@ -52,7 +72,10 @@ export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<T
     log.info('skill learned', { skill: r.name, status: r.status, confidence: r.confidence });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    log.warn('could not learn a skill from this task', { skill: task.updateSkill, error: err instanceof Error ? err.message : String(err) });
+    log.warn('could not learn a skill from this task', {
+      skill: task.updateSkill,
+      error: err instanceof Error ? err.message : String(err),
+    });
   }
 }
 
@@ -61,7 +84,10 @@ export async function learnFromSuccess(input: AgentTaskInput, outcome: Partial<T
  * skill or was cancelled for running late says why. One whose state or results cannot be
  * read may still have been answered and billed, so it is counted at its worst case.
  */
-async function learnViaBatch(request: LearnSkillInput, waitUntil: number): Promise<{ learned: LearnSkillResult; costUsd: number } | { learned?: undefined; reason: string; costUsd: number }> {
+async function learnViaBatch(
+  request: LearnSkillInput,
+  waitUntil: number,
+): Promise<{ learned: LearnSkillResult; costUsd: number } | { learned?: undefined; reason: string; costUsd: number }> {
   const api = proxyActivities<Activities>(batchStep());
   let batchId: string;
   let worstUsd: number;
@@ -71,18 +97,34 @@ async function learnViaBatch(request: LearnSkillInput, waitUntil: number): Promi
     ({ batchId, worstUsd } = submitted);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return { reason: `the batch could not be submitted: ${err instanceof Error ? err.message : String(err)}`, costUsd: 0 };
+    return {
+      reason: `the batch could not be submitted: ${err instanceof Error ? err.message : String(err)}`,
+      costUsd: 0,
+    };
   }
   try {
-    const { canceled } = await waitForBatch({ state: api.simpleBatchState, cancel: api.cancelSimpleBatch }, batchId, waitUntil, () => undefined);
+    const { canceled } = await waitForBatch(
+      { state: api.simpleBatchState, cancel: api.cancelSimpleBatch },
+      batchId,
+      waitUntil,
+      () => undefined,
+    );
     const got = await api.collectSkillBatch({ ...request, batchId });
-    return got.learned ? { learned: got.learned, costUsd: got.learned.costUsd } : { reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`, costUsd: got.costUsd };
+    return got.learned
+      ? { learned: got.learned, costUsd: got.learned.costUsd }
+      : {
+          reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`,
+          costUsd: got.costUsd,
+        };
   } catch (err) {
     if (isCancellation(err)) {
       // A canceled task leaves no batch running up a bill for it.
       await CancellationScope.nonCancellable(() => api.cancelSimpleBatch({ batchId }).catch(() => undefined));
       throw err;
     }
-    return { reason: `batch ${batchId} could not be read: ${err instanceof Error ? err.message : String(err)}`, costUsd: worstUsd };
+    return {
+      reason: `batch ${batchId} could not be read: ${err instanceof Error ? err.message : String(err)}`,
+      costUsd: worstUsd,
+    };
   }
 }

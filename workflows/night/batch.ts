@@ -25,8 +25,32 @@ import {
 import type { Activities } from '../../activities';
 import { bookkeeping, resultStore, storedReport } from '../activity-profiles';
 import type { BatchSpec, TaskSpec } from '../../taskfile/types';
-import { answerSignal, batchStatusQuery, cancelBatchUpdate, cancelTaskUpdate, failedTaskResult, FINAL_STATES, NO_TOKENS, SEARCH_ATTRIBUTES, taskWorkflowId, type BatchResult, type BatchStatus, type ResultsRef, type SpecRef, type TaskResult, type TaskState } from '../../contract';
-import { BATCH_RESULTS_BY_REFERENCE_PATCH, BATCH_SPEC_BY_REFERENCE_PATCH, GRACEFUL_BATCH_CANCEL_PATCH, isPendingFolder, SCHEDULED_FOLDER_NIGHT_PATCH, type NightlyBatchInput, type TaskIndexEntry } from './messages';
+import {
+  answerSignal,
+  batchStatusQuery,
+  cancelBatchUpdate,
+  cancelTaskUpdate,
+  failedTaskResult,
+  FINAL_STATES,
+  NO_TOKENS,
+  SEARCH_ATTRIBUTES,
+  taskWorkflowId,
+  type BatchResult,
+  type BatchStatus,
+  type ResultsRef,
+  type SpecRef,
+  type TaskResult,
+  type TaskState,
+} from '../../contract';
+import {
+  BATCH_RESULTS_BY_REFERENCE_PATCH,
+  BATCH_SPEC_BY_REFERENCE_PATCH,
+  GRACEFUL_BATCH_CANCEL_PATCH,
+  isPendingFolder,
+  SCHEDULED_FOLDER_NIGHT_PATCH,
+  type NightlyBatchInput,
+  type TaskIndexEntry,
+} from './messages';
 import { BatchLive } from '../budget/batch-side';
 import { addTotals, compactLedger, EndedStates, INLINE_RESULTS_MAX_TASKS, NO_TOTALS, recordBatches } from './results';
 import { dependentsOf, readyTasks } from './dag';
@@ -40,7 +64,16 @@ import { PROGRESS_ROWS, progressTable, sumResults, type ProgressSummary } from '
 import { dateInZone, scheduledRun } from './schedule-date';
 import { agentTask } from '../task/task';
 
-const { loadBatchSpec, storeBatchSpec, readBatchSpecPart, readBatchSpecHeader, readBatchTask, writeReport, settleClaimedFiles, readTaskResults } = proxyActivities<Activities>(bookkeeping);
+const {
+  loadBatchSpec,
+  storeBatchSpec,
+  readBatchSpecPart,
+  readBatchSpecHeader,
+  readBatchTask,
+  writeReport,
+  settleClaimedFiles,
+  readTaskResults,
+} = proxyActivities<Activities>(bookkeeping);
 const { recordTaskResults } = proxyActivities<Activities>(resultStore());
 const { writeStoredReport } = proxyActivities<Activities>(storedReport());
 
@@ -52,34 +85,65 @@ const { writeStoredReport } = proxyActivities<Activities>(storedReport());
 export const HISTORY_EVENT_LIMIT = 8_000;
 
 /** A scheduled night takes its date from when it was scheduled for, whatever its files say. */
-function dateFor(input: NightlyBatchInput, spec: Pick<BatchSpec, 'date'> | undefined, workflowId: string, startTime: Date): string {
+function dateFor(
+  input: NightlyBatchInput,
+  spec: Pick<BatchSpec, 'date'> | undefined,
+  workflowId: string,
+  startTime: Date,
+): string {
   const scheduled = scheduledRun();
   if (!input.date && scheduled) return dateInZone(scheduled.scheduledAt, input.timezone);
-  return input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10);
+  return (
+    input.date ?? spec?.date ?? /(\d{4}-\d{2}-\d{2})/.exec(workflowId)?.[1] ?? startTime.toISOString().slice(0, 10)
+  );
 }
 
 /** The night as the batch schedules it: its settings and, per task, at least its TaskIndexEntry fields. */
 type NightPlan = Omit<BatchSpec, 'tasks'> & { tasks: (TaskSpec | TaskIndexEntry)[] };
 
 /** The spec by reference: its header from the store (or stored now), then its task index part by part. */
-async function loadByReference(input: NightlyBatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref: SpecRef }> {
+async function loadByReference(
+  input: NightlyBatchInput,
+  batchId: string,
+  claimAs: string | undefined,
+): Promise<{ spec: NightPlan; ref: SpecRef }> {
   const carriedRef = input.carried?.specRef;
-  const header = carriedRef ? await readBatchSpecHeader({ ref: carriedRef }) : await storeBatchSpec({ batchId, tasksFile: input.tasksFile, spec: input.spec, storedSpec: input.storedSpec, ...(claimAs !== undefined ? { claimAs } : {}) });
+  const header = carriedRef
+    ? await readBatchSpecHeader({ ref: carriedRef })
+    : await storeBatchSpec({
+        batchId,
+        tasksFile: input.tasksFile,
+        spec: input.spec,
+        storedSpec: input.storedSpec,
+        ...(claimAs !== undefined ? { claimAs } : {}),
+      });
   const tasks: TaskIndexEntry[] = [];
   for (let part = 0; part < header.parts; part++) tasks.push(...(await readBatchSpecPart({ ref: header.ref, part })));
   return { spec: { ...header.settings, tasks }, ref: header.ref };
 }
 
-async function load(input: NightlyBatchInput, batchId: string, claimAs: string | undefined): Promise<{ spec: NightPlan; ref?: SpecRef }> {
+async function load(
+  input: NightlyBatchInput,
+  batchId: string,
+  claimAs: string | undefined,
+): Promise<{ spec: NightPlan; ref?: SpecRef }> {
   try {
     if (input.carried?.spec) return { spec: input.carried.spec };
-    if (input.carried?.specRef || patched(BATCH_SPEC_BY_REFERENCE_PATCH)) return await loadByReference(input, batchId, claimAs);
-    return { spec: await loadBatchSpec({ tasksFile: input.tasksFile, spec: input.spec, ...(claimAs !== undefined ? { claimAs } : {}) }) };
+    if (input.carried?.specRef || patched(BATCH_SPEC_BY_REFERENCE_PATCH))
+      return await loadByReference(input, batchId, claimAs);
+    return {
+      spec: await loadBatchSpec({
+        tasksFile: input.tasksFile,
+        spec: input.spec,
+        ...(claimAs !== undefined ? { claimAs } : {}),
+      }),
+    };
   } catch (err) {
     // A task file that does not validate fails the batch at once with every problem listed:
     // retrying the workflow task cannot fix the file.
     const { error } = domainError(err);
-    if (error instanceof ApplicationFailure) throw ApplicationFailure.nonRetryable(error.message, error.type ?? SpecError.name, ...(error.details ?? []));
+    if (error instanceof ApplicationFailure)
+      throw ApplicationFailure.nonRetryable(error.message, error.type ?? SpecError.name, ...(error.details ?? []));
     throw err;
   }
 }
@@ -104,14 +168,21 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
   // A scheduled night over a pending/ folder takes its files, so tomorrow's does not run them again.
   const claimAs = input.carried
     ? input.carried.claimedAs
-    : input.tasksFile !== undefined && isPendingFolder(input.tasksFile) && scheduledRun() !== undefined && patched(SCHEDULED_FOLDER_NIGHT_PATCH)
+    : input.tasksFile !== undefined &&
+        isPendingFolder(input.tasksFile) &&
+        scheduledRun() !== undefined &&
+        patched(SCHEDULED_FOLDER_NIGHT_PATCH)
       ? batchId
       : undefined;
   let spec: NightPlan;
   let specRef: SpecRef | undefined;
   const followUpNotes: string[] = [];
   try {
-    ({ spec, ref: specRef } = await load(await withFollowUpFirst(input, batchId, claimAs, followUpNotes), batchId, claimAs));
+    ({ spec, ref: specRef } = await load(
+      await withFollowUpFirst(input, batchId, claimAs, followUpNotes),
+      batchId,
+      claimAs,
+    ));
   } catch (err) {
     status.state = 'failed';
     status.error = err instanceof Error ? err.message : String(err);
@@ -123,7 +194,11 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
   const results: Record<string, TaskResult> = input.carried?.results ?? {};
   // By reference, a run holds the results of the tasks it ended; earlier runs' are in the
   // state store, and of them the run knows only each one's state (and their totals).
-  const resultsRef: ResultsRef | undefined = input.carried ? input.carried.resultsRef : specRef !== undefined && patched(BATCH_RESULTS_BY_REFERENCE_PATCH) ? { batchId, night: info.firstExecutionRunId } : undefined;
+  const resultsRef: ResultsRef | undefined = input.carried
+    ? input.carried.resultsRef
+    : specRef !== undefined && patched(BATCH_RESULTS_BY_REFERENCE_PATCH)
+      ? { batchId, night: info.firstExecutionRunId }
+      : undefined;
   const positions = new Map(spec.tasks.map((t, i) => [t.id, i]));
   const ended = new EndedStates(spec.tasks.length, input.carried?.states);
   const earlierTotals = input.carried?.totals ?? NO_TOTALS;
@@ -161,7 +236,8 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
       while (unrecorded.length) {
         const done = unrecorded.splice(0).map((id) => results[id]);
         // Stored even while the night is being cancelled: its report reads them.
-        for (const part of recordBatches(done)) await CancellationScope.nonCancellable(() => recordTaskResults({ ref, results: part }));
+        for (const part of recordBatches(done))
+          await CancellationScope.nonCancellable(() => recordTaskResults({ ref, results: part }));
       }
     } finally {
       recording = undefined;
@@ -220,19 +296,33 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
     return status;
   };
   /** A task's state as the status shows it: a running task's own last word (a question, a pause) over its batch's. */
-  const shownState = (id: string): TaskState => (running.has(id) && live.states.has(id) ? live.states.get(id)! : (stateOf(id) ?? 'pending'));
+  const shownState = (id: string): TaskState =>
+    running.has(id) && live.states.has(id) ? live.states.get(id)! : (stateOf(id) ?? 'pending');
   const publishDetails = () => {
     if (!detailsStale) return;
     detailsStale = false;
     // Counted from the states, not from a whole status: building 10,000 task rows on every
     // wake-up took most of each workflow task's time and starved the night.
-    const summary: ProgressSummary = { state: spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running', budget: live.budget(), questions: live.openQuestions(Date.now()), counts: new Map(), rows: [], total: spec.tasks.length };
+    const summary: ProgressSummary = {
+      state: spec.tasks.every((t) => isFinal(t.id)) ? 'completed' : 'running',
+      budget: live.budget(),
+      questions: live.openQuestions(Date.now()),
+      counts: new Map(),
+      rows: [],
+      total: spec.tasks.length,
+    };
     for (const t of spec.tasks) {
       const state = shownState(t.id);
       summary.counts.set(state, (summary.counts.get(state) ?? 0) + 1);
       if (state === 'pending' || summary.rows.length >= PROGRESS_ROWS) continue;
       const r = resultOf(t.id);
-      summary.rows.push({ taskId: t.id, status: state, costUsd: r?.costUsd ?? 0, error: r?.error, summary: r?.summary });
+      summary.rows.push({
+        taskId: t.id,
+        status: state,
+        costUsd: r?.costUsd ?? 0,
+        error: r?.error,
+        summary: r?.summary,
+      });
     }
     setCurrentDetails(progressTable(summary));
   };
@@ -242,7 +332,12 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
   const skipDependents = (id: string) => {
     const st = stateOf(id)!;
     // A parked or paused task's dependents are held: they need its work, which is kept but not done.
-    const why = st === 'waiting_for_answer' ? `held: dependency ${id} is parked waiting for an answer` : st === 'paused_budget' ? `held: dependency ${id} was stopped by the budget` : `dependency ${id} ${st}`;
+    const why =
+      st === 'waiting_for_answer'
+        ? `held: dependency ${id} is parked waiting for an answer`
+        : st === 'paused_budget'
+          ? `held: dependency ${id} was stopped by the budget`
+          : `dependency ${id} ${st}`;
     for (const dep of dependentsOf(spec.tasks, id)) {
       if (stateOf(dep) !== undefined) continue;
       settle(dep, {
@@ -259,13 +354,22 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
 
   const finish = (id: string, result: TaskResult) => {
     const reason = cancelReasons.get(id);
-    settle(id, { ...result, endedAt: result.endedAt ?? Date.now(), ...(reason !== undefined && result.status === 'cancelled' ? { error: reason } : {}) });
+    settle(id, {
+      ...result,
+      endedAt: result.endedAt ?? Date.now(),
+      ...(reason !== undefined && result.status === 'cancelled' ? { error: reason } : {}),
+    });
     running.delete(id);
     live.taskEnded(id, result.costUsd);
     if (result.status !== 'succeeded') skipDependents(id);
     if (result.status === 'failed' || result.status === 'halted') {
       const event = result.status === 'halted' ? 'halted' : 'failed';
-      notifier.send(event, `task-${event}-${id}`, `${id} ${result.status}`, `${id} (${tasks.get(id)?.title ?? id}) ${result.status}: ${result.error ?? 'no reason given'}`);
+      notifier.send(
+        event,
+        `task-${event}-${id}`,
+        `${id} ${result.status}`,
+        `${id} (${tasks.get(id)?.title ?? id}) ${result.status}: ${result.error ?? 'no reason given'}`,
+      );
     }
     refresh();
   };
@@ -273,7 +377,9 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
   /** The results a task starts from: those its run holds, and from the store those of earlier runs that delivered a branch here. */
   const dependencyResults = async (ref: ResultsRef, task: TaskSpec): Promise<Record<string, TaskResult>> => {
     const own = Object.fromEntries(task.dependsOn.filter((d) => results[d]).map((d) => [d, results[d]]));
-    const stored = task.dependsOn.filter((d) => !results[d] && ended.delivered(positions.get(d)!) && tasks.get(d)?.repo === task.repo);
+    const stored = task.dependsOn.filter(
+      (d) => !results[d] && ended.delivered(positions.get(d)!) && tasks.get(d)?.repo === task.repo,
+    );
     if (stored.length === 0) return own;
     for (const r of await readTaskResults({ ref, taskIds: stored })) own[r.taskId] = r;
     return own;
@@ -290,8 +396,13 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
     try {
       // By reference the run holds only the index; the child's input needs the whole task.
       // Without a reference the night was loaded whole (loadBatchSpec, or a carried spec): every entry is a TaskSpec.
-      const task = specRef && 'index' in entry ? await readBatchTask({ ref: specRef, index: entry.index }) : (entry as TaskSpec);
-      const dependencies = dependencyBranches(task, resultsRef ? await dependencyResults(resultsRef, task) : results, tasks);
+      const task =
+        specRef && 'index' in entry ? await readBatchTask({ ref: specRef, index: entry.index }) : (entry as TaskSpec);
+      const dependencies = dependencyBranches(
+        task,
+        resultsRef ? await dependencyResults(resultsRef, task) : results,
+        tasks,
+      );
       const child = await startChild(agentTask, {
         workflowId: taskWorkflowId(batchId, task.id),
         args: [{ batchId, date, task, dependencies, ...(spec.notify ? { notify: spec.notify } : {}) }],
@@ -323,7 +434,15 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
   /** Cancels one task: not started, it is cancelled with the reason; running, its workflow is cancelled and its own result stands. */
   const cancelOne = async (taskId: string, reason: string | undefined): Promise<void> => {
     if (!isFinal(taskId) && !running.has(taskId)) {
-      settle(taskId, { taskId, status: 'cancelled', error: reason ?? 'cancelled before it started', costUsd: 0, tokens: NO_TOKENS, turns: 0, endedAt: Date.now() });
+      settle(taskId, {
+        taskId,
+        status: 'cancelled',
+        error: reason ?? 'cancelled before it started',
+        costUsd: 0,
+        tokens: NO_TOKENS,
+        turns: 0,
+        endedAt: Date.now(),
+      });
       skipDependents(taskId);
       refresh();
     } else if (running.has(taskId)) {
@@ -368,7 +487,11 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
   setHandler(answerSignal, async ({ taskId, text, questionId, by }) => {
     // Answers sent to the batch are routed to the task they name.
     if (!taskId || !running.has(taskId)) return;
-    await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).signal(answerSignal, { text, questionId, ...(by ? { by } : {}) });
+    await getExternalWorkflowHandle(taskWorkflowId(batchId, taskId)).signal(answerSignal, {
+      text,
+      questionId,
+      ...(by ? { by } : {}),
+    });
   });
 
   let cancelledBy: unknown;
@@ -446,17 +569,34 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
     status.endedAt = Date.now();
     refresh();
     publishDetails();
-    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.status, value: cancelling !== undefined ? 'cancelled' : 'completed' }]);
-    const totals = resultsRef ? addTotals(earlierTotals, sumResults(Object.values(results))) : sumResults(Object.values(results));
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.status, value: cancelling !== undefined ? 'cancelled' : 'completed' },
+    ]);
+    const totals = resultsRef
+      ? addTotals(earlierTotals, sumResults(Object.values(results)))
+      : sumResults(Object.values(results));
     if (claimAs !== undefined && input.tasksFile !== undefined) {
-      const outcomes = spec.tasks.map((t) => ({ file: ('source' in t ? t.source.file : (t.sourceFile ?? '')).split('/').pop()!, status: stateOf(t.id), error: results[t.id]?.error }));
+      const outcomes = spec.tasks.map((t) => ({
+        file: ('source' in t ? t.source.file : (t.sourceFile ?? '')).split('/').pop()!,
+        status: stateOf(t.id),
+        error: results[t.id]?.error,
+      }));
       await settleClaimedFiles({ pendingDir: input.tasksFile, night: claimAs, outcomes }).catch((err: unknown) => {
         notes.push(`the night's task files could not be moved out of running/: ${domainError(err).message}`);
       });
     }
     // The work is done and recorded in this result whatever happens to the report files.
     if (resultsRef) await allRecorded(resultsRef);
-    const report = await (resultsRef && specRef ? writeStoredReport({ status: { ...currentStatus(), tasks: [] }, budgetUsd: spec.maxCostUsd, spec: specRef, results: resultsRef }) : writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd })).catch((err: unknown) => ({
+    const report = await (
+      resultsRef && specRef
+        ? writeStoredReport({
+            status: { ...currentStatus(), tasks: [] },
+            budgetUsd: spec.maxCostUsd,
+            spec: specRef,
+            results: resultsRef,
+          })
+        : writeReport({ status: currentStatus(), budgetUsd: spec.maxCostUsd })
+    ).catch((err: unknown) => ({
       error: domainError(err).message,
     }));
     status.report = report;
@@ -471,9 +611,13 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
     );
     await Promise.all([notifier.flush(), live.flush()]);
     // A night that continued as new holds only its last run's results: a small one reads the rest back, a large one points to them.
-    const earlier = resultsRef ? spec.tasks.filter((t) => !results[t.id] && stateOf(t.id) !== undefined).map((t) => t.id) : [];
-    const listed = earlier.length === 0 || spec.tasks.length <= (input.inlineResultsMaxTasks ?? INLINE_RESULTS_MAX_TASKS);
-    if (resultsRef && earlier.length && listed) for (const r of await readTaskResults({ ref: resultsRef, taskIds: earlier })) results[r.taskId] = r;
+    const earlier = resultsRef
+      ? spec.tasks.filter((t) => !results[t.id] && stateOf(t.id) !== undefined).map((t) => t.id)
+      : [];
+    const listed =
+      earlier.length === 0 || spec.tasks.length <= (input.inlineResultsMaxTasks ?? INLINE_RESULTS_MAX_TASKS);
+    if (resultsRef && earlier.length && listed)
+      for (const r of await readTaskResults({ ref: resultsRef, taskIds: earlier })) results[r.taskId] = r;
     return {
       report,
       batchId,
@@ -483,8 +627,18 @@ export async function nightlyBatch(input: NightlyBatchInput): Promise<BatchResul
       startedAt: status.startedAt,
       endedAt: status.endedAt,
       ...totals,
-      tasks: listed ? spec.tasks.map((t) => ({ ...results[t.id], title: t.title, complexity: t.complexity, role: t.role, ...(t.repoName ? { repo: t.repoName } : {}) })) : [],
-      ...(resultsRef && specRef ? { stored: { spec: specRef, results: resultsRef, taskCount: spec.tasks.length } } : {}),
+      tasks: listed
+        ? spec.tasks.map((t) => ({
+            ...results[t.id],
+            title: t.title,
+            complexity: t.complexity,
+            role: t.role,
+            ...(t.repoName ? { repo: t.repoName } : {}),
+          }))
+        : [],
+      ...(resultsRef && specRef
+        ? { stored: { spec: specRef, results: resultsRef, taskCount: spec.tasks.length } }
+        : {}),
     };
   }
 }

@@ -40,7 +40,11 @@ export function findCycle(tasks: readonly DagTask[]): string[] | undefined {
  * Tasks whose dependencies have all succeeded and which have not started, best first.
  * `succeeded` and `started` hold task IDs.
  */
-export function readyTasks(tasks: readonly DagTask[], succeeded: ReadonlySet<string>, started: ReadonlySet<string>): string[] {
+export function readyTasks(
+  tasks: readonly DagTask[],
+  succeeded: ReadonlySet<string>,
+  started: ReadonlySet<string>,
+): string[] {
   return tasks
     .map((t, order) => ({ t, order }))
     .filter(({ t }) => !started.has(t.id) && t.dependsOn.every((d) => succeeded.has(d)))

@@ -6,7 +6,11 @@
 import type { TaskSpec } from '../../taskfile/types';
 
 /** True when `task` is one of a fan-out whose running copies already fill its limit. */
-export function fanOutFull(task: Pick<TaskSpec, 'fanOut'>, running: ReadonlySet<string>, tasks: ReadonlyMap<string, Pick<TaskSpec, 'fanOut'>>): boolean {
+export function fanOutFull(
+  task: Pick<TaskSpec, 'fanOut'>,
+  running: ReadonlySet<string>,
+  tasks: ReadonlyMap<string, Pick<TaskSpec, 'fanOut'>>,
+): boolean {
   const group = task.fanOut;
   if (!group) return false;
   let n = 0;

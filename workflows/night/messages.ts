@@ -63,7 +63,10 @@ export interface BatchSpecHeader {
  * checks, sandbox...) is read from the store when the task starts (readBatchTask), so a
  * run's history holds only the tasks it starts. About a seventh of the whole.
  */
-export type TaskIndexEntry = Pick<TaskSpec, 'id' | 'title' | 'dependsOn' | 'priority' | 'repo' | 'repoName' | 'complexity' | 'role' | 'fanOut'> & {
+export type TaskIndexEntry = Pick<
+  TaskSpec,
+  'id' | 'title' | 'dependsOn' | 'priority' | 'repo' | 'repoName' | 'complexity' | 'role' | 'fanOut'
+> & {
   /** Its position in the normalized spec: where readBatchTask finds it. */
   index: number;
   /** The task's file, kept only for a night that claimed a pending/ folder (its files are settled by it at the end). */

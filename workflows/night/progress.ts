@@ -1,5 +1,12 @@
 /** Pure helpers that summarise task results for the status query and the Web UI. */
-import { NO_TOKENS, type BatchStatus, type OpenQuestion, type TaskResult, type TaskStatus, type TokenUsage } from '../../contract';
+import {
+  NO_TOKENS,
+  type BatchStatus,
+  type OpenQuestion,
+  type TaskResult,
+  type TaskStatus,
+  type TokenUsage,
+} from '../../contract';
 import { mdCode, mdTable, mdText, mdTime, mdUsd } from '../markdown';
 import { roundUsd } from '../../common/money';
 
@@ -32,11 +39,20 @@ export const PROGRESS_ROWS = 40;
 /** Markdown shown as the batch's current details in the Web UI. */
 export function progressTable(p: ProgressSummary): string {
   const summary = [...p.counts].map(([s, n]) => `${n} ${s}`).join(' · ');
-  const rows = p.rows.slice(0, PROGRESS_ROWS).map((t) => [mdText(t.taskId, 80), t.status, mdUsd(t.costUsd), mdText(t.error ?? t.summary ?? '')]);
+  const rows = p.rows
+    .slice(0, PROGRESS_ROWS)
+    .map((t) => [mdText(t.taskId, 80), t.status, mdUsd(t.costUsd), mdText(t.error ?? t.summary ?? '')]);
   const more = p.total > PROGRESS_ROWS ? `\n\n…and ${p.total - PROGRESS_ROWS} more` : '';
   const budget = p.budget ? ` · ${mdUsd(p.budget.spentUsd)} of ${mdUsd(p.budget.capUsd)}` : '';
   const questions = (p.questions ?? []).map((q) => questionLine(q, q.askedAt + q.ageMs));
-  return [`**${p.state}** · ${summary}${budget}`, ...(questions.length ? ['', '**Waiting for an answer**', '', ...questions] : []), '', mdTable(['task', 'status', 'cost', 'note'], rows)].join('\n') + more;
+  return (
+    [
+      `**${p.state}** · ${summary}${budget}`,
+      ...(questions.length ? ['', '**Waiting for an answer**', '', ...questions] : []),
+      '',
+      mdTable(['task', 'status', 'cost', 'note'], rows),
+    ].join('\n') + more
+  );
 }
 
 /** One open question: who asks, what, since when, until when, and the command that answers it. */

@@ -28,7 +28,10 @@ const CODE: Record<TaskState, string> = {
 const DELIVERED = 'S';
 /** No result yet. */
 const NONE = '.';
-const STATE_OF = new Map<string, TaskState>([...Object.entries(CODE).map(([state, code]) => [code, state as TaskState] as const), [DELIVERED, 'succeeded']]);
+const STATE_OF = new Map<string, TaskState>([
+  ...Object.entries(CODE).map(([state, code]) => [code, state as TaskState] as const),
+  [DELIVERED, 'succeeded'],
+]);
 
 /** Whether a dependent starts from this task's work: dependencyBranches reads its result only then. */
 export const deliveredBranch = (r: Pick<TaskResult, 'branch' | 'commit'>): boolean => Boolean(r.branch && r.commit);
@@ -43,7 +46,8 @@ export class EndedStates {
 
   constructor(taskCount: number, packed?: string) {
     // A carried string of another length would misplace every state: the spec it was packed against is not this one.
-    if (packed !== undefined && packed.length !== taskCount) throw new Error(`carried task states cover ${packed.length} tasks, the spec has ${taskCount}`);
+    if (packed !== undefined && packed.length !== taskCount)
+      throw new Error(`carried task states cover ${packed.length} tasks, the spec has ${taskCount}`);
     this.codes = packed ?? NONE.repeat(taskCount);
   }
 
@@ -74,7 +78,12 @@ export function addTotals(a: ResultTotals, b: ResultTotals): ResultTotals {
   return {
     costUsd: roundUsd(a.costUsd + b.costUsd),
     turns: a.turns + b.turns,
-    tokens: { input: a.tokens.input + b.tokens.input, output: a.tokens.output + b.tokens.output, cacheWrite: a.tokens.cacheWrite + b.tokens.cacheWrite, cacheRead: a.tokens.cacheRead + b.tokens.cacheRead },
+    tokens: {
+      input: a.tokens.input + b.tokens.input,
+      output: a.tokens.output + b.tokens.output,
+      cacheWrite: a.tokens.cacheWrite + b.tokens.cacheWrite,
+      cacheRead: a.tokens.cacheRead + b.tokens.cacheRead,
+    },
   };
 }
 
@@ -103,7 +112,8 @@ export function compactLedger(ledger: BatchBudgetLedger, ended: readonly string[
     spentNano += toNanoUsd(Math.max(t.spentUsd, t.heldUsd));
     delete tasks[id];
   }
-  if (spentNano > 0 || tasks[ENDED_TASKS_LEDGER_KEY]) tasks[ENDED_TASKS_LEDGER_KEY] = { spentUsd: fromNanoUsd(spentNano), heldUsd: fromNanoUsd(spentNano) };
+  if (spentNano > 0 || tasks[ENDED_TASKS_LEDGER_KEY])
+    tasks[ENDED_TASKS_LEDGER_KEY] = { spentUsd: fromNanoUsd(spentNano), heldUsd: fromNanoUsd(spentNano) };
   return { ...ledger, tasks, lastGrant };
 }
 

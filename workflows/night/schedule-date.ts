@@ -11,7 +11,10 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { workflowInfo } from '@temporalio/workflow';
 
 /** Set by the server on runs a schedule started (server-defined, not ours). */
-export const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', SearchAttributeType.DATETIME);
+export const SCHEDULED_START_TIME = defineSearchAttributeKey(
+  'TemporalScheduledStartTime',
+  SearchAttributeType.DATETIME,
+);
 export const SCHEDULED_BY_ID = defineSearchAttributeKey('TemporalScheduledById', SearchAttributeType.KEYWORD);
 
 export interface ScheduledRun {
@@ -30,7 +33,12 @@ export function scheduledRun(): ScheduledRun | undefined {
 
 /** `2026-11-21` for `at` as seen in `timeZone` (an IANA name; default UTC). */
 export function dateInZone(at: Date, timeZone = 'UTC'): string {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(at);
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  }).formatToParts(at);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')}`;
 }

@@ -13,7 +13,13 @@ import { bookkeeping, planningCall } from '../activity-profiles';
 import { roundUsd } from '../../common/money';
 import { agentTask } from '../task/task';
 import { nightlyBatch } from '../night/batch';
-import { failedTaskResult, SEARCH_ATTRIBUTES, type ImproveInput, type ImproveResult, type LoopResult } from '../../contract';
+import {
+  failedTaskResult,
+  SEARCH_ATTRIBUTES,
+  type ImproveInput,
+  type ImproveResult,
+  type LoopResult,
+} from '../../contract';
 
 const { planFromFindings } = proxyActivities<Activities>(planningCall());
 const { researchTaskFor, writeLoopSummary } = proxyActivities<Activities>(bookkeeping);
@@ -37,19 +43,33 @@ export async function improvementLoops(input: ImproveInput): Promise<ImproveResu
       // A research task that failed fails its workflow, carrying its result (workflows/task/task.ts).
     }).catch((err: unknown) => failedTaskResult(err) ?? Promise.reject(err));
     costUsd += research.costUsd;
-    const result: LoopResult = { loop, research: { status: research.status, costUsd: research.costUsd, error: research.error }, tasks: [] };
+    const result: LoopResult = {
+      loop,
+      research: { status: research.status, costUsd: research.costUsd, error: research.error },
+      tasks: [],
+    };
     loops.push(result);
     // Without findings there is nothing to plan; the loops stop rather than guess.
     if (research.status !== 'succeeded') break;
 
     const batchId = `${loopId}-batch`;
-    const plan = await acts.planFromFindings({ ...ref, date: input.date, workDir: research.workDir, summary: research.summary, maxCostUsd: input.maxCostUsdPerLoop, model: input.model, batchId });
+    const plan = await acts.planFromFindings({
+      ...ref,
+      date: input.date,
+      workDir: research.workDir,
+      summary: research.summary,
+      maxCostUsd: input.maxCostUsdPerLoop,
+      model: input.model,
+      batchId,
+    });
     result.tasksFile = plan.tasksFile;
     const batch = await executeChild(nightlyBatch, {
       workflowId: batchId,
       // A plan kept in a shared store runs on any host; the task file is on the planning host only.
       // Replaying an older run changes nothing: its plan, from history, has no storedSpec.
-      args: [{ tasksFile: plan.tasksFile, date: input.date, ...(plan.storedSpec ? { storedSpec: plan.storedSpec } : {}) }],
+      args: [
+        { tasksFile: plan.tasksFile, date: input.date, ...(plan.storedSpec ? { storedSpec: plan.storedSpec } : {}) },
+      ],
       staticSummary: `improvement loop ${loop}: ${plan.taskIds.length} tasks from ${plan.tasksFile}`,
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
     });
@@ -57,7 +77,18 @@ export async function improvementLoops(input: ImproveInput): Promise<ImproveResu
     result.tasks = batch.tasks.map((t) => ({ taskId: t.taskId, status: t.status, costUsd: t.costUsd }));
     costUsd += batch.costUsd;
 
-    const memory = await acts.writeLoopSummary({ ...ref, findings: plan.findings, tasks: batch.tasks.map((t) => ({ taskId: t.taskId, title: t.title, status: t.status, summary: t.summary, error: t.error, costUsd: t.costUsd })) });
+    const memory = await acts.writeLoopSummary({
+      ...ref,
+      findings: plan.findings,
+      tasks: batch.tasks.map((t) => ({
+        taskId: t.taskId,
+        title: t.title,
+        status: t.status,
+        summary: t.summary,
+        error: t.error,
+        costUsd: t.costUsd,
+      })),
+    });
     result.summaryFile = memory.file;
     summary = memory.text;
   }

@@ -36,7 +36,9 @@ export async function plannedNight(input: PlannedNightInput): Promise<PlannedNig
   const batch = await executeChild(nightlyBatch, {
     workflowId: batchId,
     // A plan stored in a shared store runs on any host; the task file is on the planning host only.
-    args: [{ tasksFile: plan.tasksFile, date: input.date, ...(plan.storedSpec ? { storedSpec: plan.storedSpec } : {}) }],
+    args: [
+      { tasksFile: plan.tasksFile, date: input.date, ...(plan.storedSpec ? { storedSpec: plan.storedSpec } : {}) },
+    ],
     staticSummary: `nightshift ${input.date} · ${plan.taskIds.length} planned tasks from ${plan.tasksFile}`,
     typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.batch, value: batchId }],
   });

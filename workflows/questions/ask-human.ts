@@ -10,12 +10,30 @@
  *
  * Deterministic code only.
  */
-import { condition, getExternalWorkflowHandle, proxyActivities, setCurrentDetails, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { taskDetails } from '../night/progress';
 import type { Activities } from '../../activities';
 import { bookkeeping } from '../activity-profiles';
 import { renderQuestionMessage } from '../../common/questions';
-import { answerSignal, SEARCH_ATTRIBUTES, type AnsweredQuestion, type AnswerInput, type OpenQuestion, type QuestionTimeoutPolicy, type TaskResult, type TaskState, type TaskStatus } from '../../contract';
+import {
+  answerSignal,
+  SEARCH_ATTRIBUTES,
+  type AnsweredQuestion,
+  type AnswerInput,
+  type OpenQuestion,
+  type QuestionTimeoutPolicy,
+  type TaskResult,
+  type TaskState,
+  type TaskStatus,
+} from '../../contract';
 import { taskEventSignal } from '../task/messages';
 import type { Notifier } from '../notify';
 
@@ -29,7 +47,11 @@ export class AnswerInbox {
   listen(): void {
     setHandler(answerSignal, (a) => {
       if (typeof a?.text !== 'string' || a.text.trim() === '') return;
-      this.answers.push({ text: a.text, ...(a.questionId ? { questionId: a.questionId } : {}), ...(typeof a.by === 'string' && a.by.trim() ? { by: a.by.trim().slice(0, 100) } : {}) });
+      this.answers.push({
+        text: a.text,
+        ...(a.questionId ? { questionId: a.questionId } : {}),
+        ...(typeof a.by === 'string' && a.by.trim() ? { by: a.by.trim().slice(0, 100) } : {}),
+      });
     });
   }
 
@@ -92,7 +114,12 @@ const QUESTION_CHARS = 500;
 const ANSWER_CHARS = 2000;
 const capped = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
 
-const hours = (ms: number) => (ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(1)} h` : ms >= 60_000 ? `${Math.round(ms / 60_000)} min` : `${Math.round(ms / 1000)} s`);
+const hours = (ms: number) =>
+  ms >= 3_600_000
+    ? `${+(ms / 3_600_000).toFixed(1)} h`
+    : ms >= 60_000
+      ? `${Math.round(ms / 60_000)} min`
+      : `${Math.round(ms / 1000)} s`;
 
 /** Handles one ask_human call of turn `ctx.turn`. */
 export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
@@ -100,14 +127,30 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
   const workflowId = status.workflowId;
   const storeKey = ctx.storeKey ?? workflowId;
   const askedAt = Date.now();
-  const q = await recordQuestion({ workflowId, storeKey, batchId: ctx.batchId, taskId: status.taskId, turn, toolUseId, askedAt, timeoutMs: ctx.timeoutMs, onTimeout: ctx.onTimeout });
+  const q = await recordQuestion({
+    workflowId,
+    storeKey,
+    batchId: ctx.batchId,
+    taskId: status.taskId,
+    turn,
+    toolUseId,
+    askedAt,
+    timeoutMs: ctx.timeoutMs,
+    onTimeout: ctx.onTimeout,
+  });
 
   setTaskState(status, 'waiting_for_answer');
   status.questions = [q];
   status.activity = `turn ${turn}: waiting for an answer to "${q.question.slice(0, 80)}"`;
   setCurrentDetails(taskDetails(status, askedAt));
   await tellBatch(status.taskId, 'waiting_for_answer', q);
-  ctx.notifier.send('question', `question-${q.questionId}`, `${status.taskId} asks: ${q.question.slice(0, 120)}`, renderQuestionMessage(q), { question: q });
+  ctx.notifier.send(
+    'question',
+    `question-${q.questionId}`,
+    `${status.taskId} asks: ${q.question.slice(0, 120)}`,
+    renderQuestionMessage(q),
+    { question: q },
+  );
 
   const answered = await condition(() => ctx.inbox.has(q.questionId), Math.max(0, q.deadline - Date.now()), {
     summary: `waiting for an answer to question ${q.questionId} (${q.onTimeout} at the deadline)`,
@@ -139,7 +182,11 @@ export async function askHuman(ctx: AskContext): Promise<AskOutcome> {
     if (ctx.onTimeout === 'park') {
       // The task ends waiting: its work is kept (the loop's cleanup) and its dependents are held.
       status.activity = 'parked: waiting for an answer';
-      return { end: { status: 'waiting_for_answer', error: `parked: ${why}; the work so far is kept`, question: q }, resultChars: 0, waitedMs };
+      return {
+        end: { status: 'waiting_for_answer', error: `parked: ${why}; the work so far is kept`, question: q },
+        resultChars: 0,
+        waitedMs,
+      };
     }
     status.questions = [];
     await tellBatch(status.taskId, 'running', null);

@@ -18,7 +18,16 @@ import {
 } from '@temporalio/workflow';
 import type { ModelTurn } from '../../activities/model/call-model';
 import type { Activities } from '../../activities';
-import { bookkeeping, HEARTBEAT_TIMEOUT_MS, modelCall, modelCallOnce, onHost, sandboxStep, toolCall, type SandboxHost } from '../activity-profiles';
+import {
+  bookkeeping,
+  HEARTBEAT_TIMEOUT_MS,
+  modelCall,
+  modelCallOnce,
+  onHost,
+  sandboxStep,
+  toolCall,
+  type SandboxHost,
+} from '../activity-profiles';
 import { CACHE_TTL_5M_MS, priceOf, resolveModel } from '../../common/models';
 import { roundUsdNano } from '../../common/money';
 import { CACHE_KEPT_WARM_PATCH, keepAliveAfterMs, keepAliveWorthIt } from './cache-warmth';
@@ -28,7 +37,17 @@ import { Notifier } from '../notify';
 import { taskDetails } from '../night/progress';
 import { AnswerInbox, askHuman } from '../questions/ask-human';
 import { taskSetting } from '../../taskfile/defaults';
-import { allowanceGrantor, bookTurn, callWithBookedAttempts, keepAliveFits, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn, type TaskBudgetContext } from '../budget/task-side';
+import {
+  allowanceGrantor,
+  bookTurn,
+  callWithBookedAttempts,
+  keepAliveFits,
+  newTaskBudget,
+  PER_ATTEMPT_BOOKING_PATCH,
+  RaiseInbox,
+  reserveTurn,
+  type TaskBudgetContext,
+} from '../budget/task-side';
 import { checkBaseline, checkFinish, deliver, prepareFromDependencies } from './delivery';
 import { domainError } from '../domain-error';
 import { PolicyViolation } from '../../common/errors';
@@ -61,7 +80,6 @@ function proxies(heartbeatTimeout: number, host: SandboxHost) {
   };
 }
 
-
 function addUsage(a: TokenUsage, b: TokenUsage): void {
   a.input += b.input;
   a.output += b.output;
@@ -74,7 +92,11 @@ function addUsage(a: TokenUsage, b: TokenUsage): void {
  * `status` query) as it goes. May continue-as-new, carrying the turn, totals and sandbox.
  * `storeKey` is what the run's records are kept under (contract.ts taskRunKey).
  */
-export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
+export async function runAgentLoop(
+  input: AgentTaskInput,
+  status: TaskStatus,
+  storeKey: string,
+): Promise<Partial<TaskResult>> {
   const { task } = input;
   const workflowId = workflowInfo().workflowId;
   const opts = input.loop ?? {};
@@ -117,7 +139,10 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
   const answeredQuestions = [...(carried?.answeredQuestions ?? [])];
   const notes = [...(carried?.notes ?? [])];
   let waitedMs = carried?.waitedMs ?? 0;
-  const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const notifier = new Notifier(
+    { workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify },
+    notes,
+  );
   const maxTokens = opts.maxTokens ?? 8192;
   const budget: TaskBudgetContext = {
     state: carried?.budget ?? newTaskBudget(0),
@@ -159,7 +184,13 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       if (!keepAliveFits(budget, costUsd, contextTokens)) break;
       const at = Date.now();
       try {
-        const kept = await acts.keepCacheWarm({ workflowId: storeKey, turn: forTurn, seq: ++keepAlivesSent, model, ...(task.effort ? { effort: task.effort } : {}) });
+        const kept = await acts.keepCacheWarm({
+          workflowId: storeKey,
+          turn: forTurn,
+          seq: ++keepAlivesSent,
+          model,
+          ...(task.effort ? { effort: task.effort } : {}),
+        });
         addUsage(tokens, kept.usage);
         costUsd += kept.costUsd;
         costEstimated ||= kept.costEstimated;
@@ -207,12 +238,18 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
 
     for (;;) {
       if (turn > task.maxTurns) {
-        outcome = { status: 'incomplete', error: `reached max_turns (${task.maxTurns}) before the agent called finish; the work so far is kept` };
+        outcome = {
+          status: 'incomplete',
+          error: `reached max_turns (${task.maxTurns}) before the agent called finish; the work so far is kept`,
+        };
         break;
       }
       // Workflow time, so replay agrees; a task that runs past its timeout stops between turns with its work kept.
       if (budget.remainingMs() < 0) {
-        outcome = { status: 'incomplete', error: `ran past its timeout (${Math.round(task.timeoutMs / 60_000)} min) before the agent called finish; the work so far is kept` };
+        outcome = {
+          status: 'incomplete',
+          error: `ran past its timeout (${Math.round(task.timeoutMs / 60_000)} min) before the agent called finish; the work so far is kept`,
+        };
         break;
       }
       const every = opts.continueAsNewEveryTurns;
@@ -230,10 +267,19 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
           book: (usd) => (costUsd += usd),
           interrupted: interruptedCalls,
           call: (attempt) => {
-            if (!keepWarm) return acts.callModelOnce({ workflowId: storeKey, turn, model, maxTokens, attempt, ...effort });
+            if (!keepWarm)
+              return acts.callModelOnce({ workflowId: storeKey, turn, model, maxTokens, attempt, ...effort });
             budget.state.cacheTouchedAt = Date.now();
             keepAlivesSent = 0;
-            return acts.callModelOnce({ workflowId: storeKey, turn, model, maxTokens, attempt, cacheTtl: budget.state.longCacheTtl ? '1h' : '5m', ...effort });
+            return acts.callModelOnce({
+              workflowId: storeKey,
+              turn,
+              model,
+              maxTokens,
+              attempt,
+              cacheTtl: budget.state.longCacheTtl ? '1h' : '5m',
+              ...effort,
+            });
           },
           say: (line) => publish(`turn ${turn}: ${line}`),
         });
@@ -267,7 +313,21 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         if (call.name === 'finish' || ended) continue;
         publish(`turn ${turn}: ${call.name} ${call.summary}`);
         if (call.name === 'ask_human') {
-          const asked = await keptWarm(turn, mt.contextTokens, askHuman({ batchId: input.batchId, storeKey, turn, toolUseId: call.id, status, inbox, notifier, timeoutMs: taskSetting(task, 'questionTimeoutMs'), onTimeout: taskSetting(task, 'onQuestionTimeout') }));
+          const asked = await keptWarm(
+            turn,
+            mt.contextTokens,
+            askHuman({
+              batchId: input.batchId,
+              storeKey,
+              turn,
+              toolUseId: call.id,
+              status,
+              inbox,
+              notifier,
+              timeoutMs: taskSetting(task, 'questionTimeoutMs'),
+              onTimeout: taskSetting(task, 'onQuestionTimeout'),
+            }),
+          );
           waitedMs += asked.waitedMs;
           addedChars += asked.resultChars;
           if (asked.assumption) assumptions.push(asked.assumption);
@@ -276,9 +336,18 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
           continue;
         }
         // A sandbox that is gone, alone or with its host, is rebuilt from the last checkpoint and the call runs there.
-        const ran = await sandbox.run((id) => keptWarm(turn, mt.contextTokens, acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId: id })), { alsoWhenGone: true });
+        const ran = await sandbox.run(
+          (id) =>
+            keptWarm(
+              turn,
+              mt.contextTokens,
+              acts.runTool({ workflowId: storeKey, turn, toolUseId: call.id, sandboxId: id }),
+            ),
+          { alsoWhenGone: true },
+        );
         addedChars += ran.chars;
-        if (ran.callHash && ran.resultHash) seen.push({ call: ran.callHash, result: ran.resultHash, summary: `${call.name}: ${call.summary}` });
+        if (ran.callHash && ran.resultHash)
+          seen.push({ call: ran.callHash, result: ran.resultHash, summary: `${call.name}: ${call.summary}` });
         if (ran.tree) treeAfter = ran.tree;
       }
       turn++;
@@ -289,12 +358,19 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
         break;
       }
       if (guarded && !mt.finish) {
-        const v = observeTurn(progress, { turn: turn - 1, calls: seen, ...(treeAfter ? { tree: treeAfter } : {}) }, task.noProgress);
+        const v = observeTurn(
+          progress,
+          { turn: turn - 1, calls: seen, ...(treeAfter ? { tree: treeAfter } : {}) },
+          task.noProgress,
+        );
         if (v.verdict === 'nudge') {
           notes.push(`no progress seen after turn ${turn - 1} (${v.why}): the agent was nudged`);
           await acts.addNote({ workflowId: storeKey, turn: turn - 1, text: nudgeText(v.why) });
         } else if (v.verdict === 'stuck') {
-          outcome = { status: 'stuck', error: `stopped after turn ${turn - 1}: still no progress after a nudge (${v.why}); the work so far is kept` };
+          outcome = {
+            status: 'stuck',
+            error: `stopped after turn ${turn - 1}: still no progress after a nudge (${v.why}); the work so far is kept`,
+          };
           break;
         }
       }
@@ -302,7 +378,17 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
       if (mt.finish) {
         const finishToolUseId = mt.toolCalls.find((c) => c.name === 'finish')!.id;
         if (task.checks?.length) publish(`turn ${turn - 1}: running checks`);
-        const checked = await keptWarm(turn - 1, mt.contextTokens, sandbox.run((id) => checkFinish(input, { workflowId: storeKey, sandboxId: id, turn: turn - 1, finishToolUseId, fixRounds, integrityTold }, host)));
+        const checked = await keptWarm(
+          turn - 1,
+          mt.contextTokens,
+          sandbox.run((id) =>
+            checkFinish(
+              input,
+              { workflowId: storeKey, sandboxId: id, turn: turn - 1, finishToolUseId, fixRounds, integrityTold },
+              host,
+            ),
+          ),
+        );
         // Failing checks with a fix round left, or weakened tests: the agent reads why as finish's result and goes on.
         if ('again' in checked) {
           if (checked.again === 'checks') fixRounds++;
@@ -320,7 +406,9 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     }
     if (!continuing) {
       const ended = outcome;
-      outcome = await sandbox.run((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, { ...totals(), ...ended }, status, host));
+      outcome = await sandbox.run((id) =>
+        deliver(input, { workflowId, storeKey, sandboxId: id }, { ...totals(), ...ended }, status, host),
+      );
     }
   } catch (err) {
     const failure = domainError(err);
@@ -328,8 +416,14 @@ export async function runAgentLoop(input: AgentTaskInput, status: TaskStatus, st
     if (failure.type === PolicyViolation.name) outcome = { status: 'halted', error: failure.message };
     else if (isCancellation(err) && sandbox.id && patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) {
       // Cancelled: what the agent did so far is delivered as a draft before the sandbox goes.
-      const cancelled: Partial<TaskResult> = { ...totals(), status: 'cancelled', error: 'cancelled; the work so far is kept' };
-      outcome = await CancellationScope.nonCancellable(() => sandbox.run((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status, host)));
+      const cancelled: Partial<TaskResult> = {
+        ...totals(),
+        status: 'cancelled',
+        error: 'cancelled; the work so far is kept',
+      };
+      outcome = await CancellationScope.nonCancellable(() =>
+        sandbox.run((id) => deliver(input, { workflowId, storeKey, sandboxId: id }, cancelled, status, host)),
+      );
       Object.assign(status, outcome);
       throw err;
     } else throw err;

@@ -8,7 +8,18 @@
  */
 import { CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../../activities';
-import { bookkeeping, checksRun, gitStep, HEARTBEAT_TIMEOUT_MS, hostLost, onGitHub, onHost, providerHost, sandboxStep, type SandboxHost } from '../activity-profiles';
+import {
+  bookkeeping,
+  checksRun,
+  gitStep,
+  HEARTBEAT_TIMEOUT_MS,
+  hostLost,
+  onGitHub,
+  onHost,
+  providerHost,
+  sandboxStep,
+  type SandboxHost,
+} from '../activity-profiles';
 import { FailureType } from '../../common/errors';
 import { deliversToGitHub } from '../../common/remote-repo';
 import { domainError } from '../domain-error';
@@ -60,11 +71,17 @@ function pullRequests(input: AgentTaskInput) {
  * What the batch hands a child: its dependencies' delivered branches, in depends_on order.
  * Only those in the same repository: a branch of another repository is no starting point.
  */
-export function dependencyBranches(task: Pick<TaskSpec, 'dependsOn' | 'repo'>, results: Record<string, TaskResult>, tasks: ReadonlyMap<string, Pick<TaskSpec, 'repo'>>): DependencyBranch[] {
+export function dependencyBranches(
+  task: Pick<TaskSpec, 'dependsOn' | 'repo'>,
+  results: Record<string, TaskResult>,
+  tasks: ReadonlyMap<string, Pick<TaskSpec, 'repo'>>,
+): DependencyBranch[] {
   return task.dependsOn.flatMap((id) => {
     const r = results[id];
     const sameRepo = tasks.get(id)?.repo === task.repo;
-    return sameRepo && r?.branch && r.commit ? [{ taskId: id, branch: r.branch, commit: r.commit, pushed: r.pushed, prNumber: r.prNumber, prUrl: r.prUrl }] : [];
+    return sameRepo && r?.branch && r.commit
+      ? [{ taskId: id, branch: r.branch, commit: r.commit, pushed: r.pushed, prNumber: r.prNumber, prUrl: r.prUrl }]
+      : [];
   });
 }
 
@@ -73,10 +90,20 @@ export function dependencyBranches(task: Pick<TaskSpec, 'dependsOn' | 'repo'>, r
  * fails the task (MergeConflict), or with `on_merge_conflict: agent` is left in progress
  * for the agent, whose first message names the files.
  */
-export async function prepareFromDependencies(input: AgentTaskInput, sandboxId: string, storeKey: string, host: SandboxHost = {}): Promise<void> {
+export async function prepareFromDependencies(
+  input: AgentTaskInput,
+  sandboxId: string,
+  storeKey: string,
+  host: SandboxHost = {},
+): Promise<void> {
   const deps = input.dependencies ?? [];
   if (deps.length === 0 || !input.task.repo) return;
-  await proxies(input, host).prepareFromDependencies({ workflowId: storeKey, sandboxId, task: input.task, dependencies: deps });
+  await proxies(input, host).prepareFromDependencies({
+    workflowId: storeKey,
+    sandboxId,
+    task: input.task,
+    dependencies: deps,
+  });
 }
 
 /** patched() ID of running the task's checks on its base before the agent starts. */
@@ -112,14 +139,21 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
   let acts = proxies(input, providerHost(settings?.provider));
   let sandboxId: string | undefined;
   try {
-    const made = await acts.createAgentSandbox({ workflowId: `${storeKey}#baseline`, sandbox: settings, taskId: task.id });
+    const made = await acts.createAgentSandbox({
+      workflowId: `${storeKey}#baseline`,
+      sandbox: settings,
+      taskId: task.id,
+    });
     sandboxId = made.sandboxId;
     // A local sandbox is on its creator's disk: the checks and the kill go to that host's queue.
-    if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) acts = proxies(input, { taskQueue: made.taskQueue, scheduleToStartMs: input.loop?.hostScheduleToStartMs });
+    if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH))
+      acts = proxies(input, { taskQueue: made.taskQueue, scheduleToStartMs: input.loop?.hostScheduleToStartMs });
     await acts.runBaselineChecks({ workflowId: storeKey, sandboxId, task, night: input.date });
   } catch (err) {
     if (isCancellation(err)) throw err;
-    notes.push(`the checks could not be run on the base (${domainError(err).message}); failures were judged without it`);
+    notes.push(
+      `the checks could not be run on the base (${domainError(err).message}); failures were judged without it`,
+    );
   } finally {
     const id = sandboxId;
     const there = acts;
@@ -128,7 +162,8 @@ export async function checkBaseline(input: AgentTaskInput, storeKey: string, not
 }
 
 /** Only several dependencies can conflict, and only with the agent resolving is anything left to check. */
-const mayLeaveConflict = (input: AgentTaskInput) => input.task.onMergeConflict === 'agent' && (input.dependencies?.length ?? 0) > 1 && Boolean(input.task.repo);
+const mayLeaveConflict = (input: AgentTaskInput) =>
+  input.task.onMergeConflict === 'agent' && (input.dependencies?.length ?? 0) > 1 && Boolean(input.task.repo);
 
 /**
  * After `finish`: runs the checks. `{ again }` means the agent gets another round and reads
@@ -138,7 +173,14 @@ const mayLeaveConflict = (input: AgentTaskInput) => input.task.onMergeConflict =
  */
 export async function checkFinish(
   input: AgentTaskInput,
-  o: { workflowId: string; sandboxId: string; turn: number; finishToolUseId: string; fixRounds: number; integrityTold?: boolean },
+  o: {
+    workflowId: string;
+    sandboxId: string;
+    turn: number;
+    finishToolUseId: string;
+    fixRounds: number;
+    integrityTold?: boolean;
+  },
   host: SandboxHost = {},
 ): Promise<{ again: 'checks' | 'integrity'; integrityTold: boolean } | Partial<TaskResult>> {
   const checks = input.task.checks ?? [];
@@ -146,14 +188,34 @@ export async function checkFinish(
   const fixAttempts = taskSetting(input.task, 'fixAttempts');
   const feedback = o.fixRounds < fixAttempts;
   const integrityFeedback = !o.integrityTold && patched(TEST_INTEGRITY_ROUND_PATCH);
-  const round = await proxies(input, host).runChecks({ workflowId: o.workflowId, sandboxId: o.sandboxId, turn: o.turn, finishToolUseId: o.finishToolUseId, checks, feedback, integrityFeedback });
+  const round = await proxies(input, host).runChecks({
+    workflowId: o.workflowId,
+    sandboxId: o.sandboxId,
+    turn: o.turn,
+    finishToolUseId: o.finishToolUseId,
+    checks,
+    feedback,
+    integrityFeedback,
+  });
   const told = Boolean(round.integrity?.length && integrityFeedback);
   if (!round.passed && feedback) return { again: 'checks', integrityTold: told };
   if (told) return { again: 'integrity', integrityTold: true };
-  const outcome: ChecksOutcome = { passed: round.passed, fixRounds: o.fixRounds, results: round.results, ...(round.tree ? { tree: round.tree } : {}), ...(round.integrity?.length ? { integrity: round.integrity } : {}) };
+  const outcome: ChecksOutcome = {
+    passed: round.passed,
+    fixRounds: o.fixRounds,
+    results: round.results,
+    ...(round.tree ? { tree: round.tree } : {}),
+    ...(round.integrity?.length ? { integrity: round.integrity } : {}),
+  };
   if (round.passed) return { checks: outcome };
-  const failing = round.results.filter((r) => !r.passed && !r.preExisting).map((r) => `${r.command} (exit ${r.exitCode})`);
-  return { checks: outcome, status: 'failed', error: `checks still failing after ${o.fixRounds} fix round${o.fixRounds === 1 ? '' : 's'}: ${failing.join(', ')}` };
+  const failing = round.results
+    .filter((r) => !r.passed && !r.preExisting)
+    .map((r) => `${r.command} (exit ${r.exitCode})`);
+  return {
+    checks: outcome,
+    status: 'failed',
+    error: `checks still failing after ${o.fixRounds} fix round${o.fixRounds === 1 ? '' : 's'}: ${failing.join(', ')}`,
+  };
 }
 
 /**
@@ -172,13 +234,20 @@ export async function deliver(
   const checksFailing = Boolean(result.checks && !result.checks.passed);
   const weakened = Boolean(result.checks?.integrity?.length);
   // Work stopped by the budget or parked on a question is kept for a person too (as a draft).
-  const deliverable = ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled', 'stuck'].includes(result.status ?? '') || checksFailing;
+  const deliverable =
+    ['succeeded', 'incomplete', 'paused_budget', 'waiting_for_answer', 'cancelled', 'stuck'].includes(
+      result.status ?? '',
+    ) || checksFailing;
   if (!task.repo || !deliverable) return result;
   const acts = proxies(input, host);
   // A task that reached delivery before branches were per batch keeps the name it committed under.
   // Only tasks `nightshift followup` made carry followUp, so no earlier history reaches the patch.
   const followUp = task.followUp && patched(FOLLOW_UP_DELIVERY_PATCH) ? task.followUp : undefined;
-  const branch = followUp ? followUp.branch : patched(BRANCH_PER_BATCH_PATCH) ? deliveryBranch(input.batchId, input.date, task.id) : LEGACY_DELIVERY_BRANCH(input.date, task.id);
+  const branch = followUp
+    ? followUp.branch
+    : patched(BRANCH_PER_BATCH_PATCH)
+      ? deliveryBranch(input.batchId, input.date, task.id)
+      : LEGACY_DELIVERY_BRANCH(input.date, task.id);
   const out: Partial<TaskResult> = { ...result };
   const note = (e: string) => (out.deliveryError = [out.deliveryError, e].filter(Boolean).join('; '));
   try {
@@ -188,7 +257,8 @@ export async function deliver(
       if (m.conflict && m.unresolved.length) {
         // Conflict markers are never committed: the work stays in the kept workspace for a person.
         const why = `conflict markers are still in ${m.unresolved.join(', ')} (the merge of ${m.conflict.taskId}'s branch left to the agent); nothing was committed`;
-        if (out.status === 'succeeded' || checksFailing) return { ...out, status: 'failed', error: [out.error, why].filter(Boolean).join('; ') };
+        if (out.status === 'succeeded' || checksFailing)
+          return { ...out, status: 'failed', error: [out.error, why].filter(Boolean).join('; ') };
         note(why);
         return out;
       }
@@ -204,11 +274,24 @@ export async function deliver(
     const treeRule = patched('deliver-checked-tree') ? { checkedTree: result.checks?.tree, verifyTree: true } : {};
     let c;
     try {
-      c = await acts.commitWork({ workflowId: o.storeKey, sandboxId: o.sandboxId, repo: task.repo, branch, message, at: Date.now(), reviewFirst: task.reviewFirst ?? false, batchId: input.batchId, date: input.date, taskId: task.id, ...treeRule });
+      c = await acts.commitWork({
+        workflowId: o.storeKey,
+        sandboxId: o.sandboxId,
+        repo: task.repo,
+        branch,
+        message,
+        at: Date.now(),
+        reviewFirst: task.reviewFirst ?? false,
+        batchId: input.batchId,
+        date: input.date,
+        taskId: task.id,
+        ...treeRule,
+      });
     } catch (err) {
       const failure = domainError(err);
       // What would be delivered is not what was checked: the task fails, whatever it reported.
-      if (failure.type === FailureType.CheckedTreeChanged) return { ...out, status: 'failed', error: [out.error, failure.message].filter(Boolean).join('; ') };
+      if (failure.type === FailureType.CheckedTreeChanged)
+        return { ...out, status: 'failed', error: [out.error, failure.message].filter(Boolean).join('; ') };
       throw err;
     }
     if (!c.commit) return out;
@@ -222,23 +305,44 @@ export async function deliver(
     Object.assign(out, { branch, commit: c.commit });
 
     status.activity = `pushing ${branch}`;
-    const pushed = await acts.pushWork({ repo: task.repo, branch, commit: c.commit, ...(followUp ? { fastForwardOnly: true } : {}) });
+    const pushed = await acts.pushWork({
+      repo: task.repo,
+      branch,
+      commit: c.commit,
+      ...(followUp ? { fastForwardOnly: true } : {}),
+    });
     out.pushed = pushed.pushed;
     if (!pushed.pushed) {
-      note(`branch not pushed (${pushed.reason}); it is in the worker's delivery repository and the patch is at ${c.patchFile}`);
+      note(
+        `branch not pushed (${pushed.reason}); it is in the worker's delivery repository and the patch is at ${c.patchFile}`,
+      );
       return out;
     }
     if (followUp) {
       // The PR exists: the push updated it; a comment says what was addressed. No new PR, no PR slot.
       Object.assign(out, { prUrl: followUp.prUrl, prNumber: followUp.prNumber });
       status.activity = `commenting on PR #${followUp.prNumber}`;
-      await pullRequests(input).reportFollowUp({ workflowId: o.workflowId, githubRepo: followUp.githubRepo, prNumber: followUp.prNumber, commit: c.commit, feedbackCount: followUp.feedbackCount, status: result.status ?? 'succeeded', summary: result.summary, checks: result.checks });
+      await pullRequests(input).reportFollowUp({
+        workflowId: o.workflowId,
+        githubRepo: followUp.githubRepo,
+        prNumber: followUp.prNumber,
+        commit: c.commit,
+        feedbackCount: followUp.feedbackCount,
+        status: result.status ?? 'succeeded',
+        summary: result.summary,
+        checks: result.checks,
+      });
       return out;
     }
     if (!task.createPr) return out;
     if (reviewCapacity && task.maxPrsPerRepo !== undefined) {
       // The slot belongs to the task's workflow ID, so a rerun of the task keeps the PR it had.
-      const slot = await acts.claimPrSlot({ night: input.batchId, repo: task.repo, holder: o.workflowId, cap: task.maxPrsPerRepo });
+      const slot = await acts.claimPrSlot({
+        night: input.batchId,
+        repo: task.repo,
+        holder: o.workflowId,
+        cap: task.maxPrsPerRepo,
+      });
       if (!slot.granted) {
         // Not a delivery problem: the report says so on the task (prCapped) and in its summary.
         out.prCapped = true;
@@ -248,7 +352,8 @@ export async function deliver(
 
     const deps = input.dependencies ?? [];
     const pr = task.pullRequest;
-    const stackedOn = (pr?.target ?? 'stacked') === 'stacked' && deps.length === 1 && deps[0].pushed ? deps[0].branch : undefined;
+    const stackedOn =
+      (pr?.target ?? 'stacked') === 'stacked' && deps.length === 1 && deps[0].pushed ? deps[0].branch : undefined;
     status.activity = 'opening the pull request';
     const opened = await pullRequests(input).openPullRequest({
       repo: task.repo,

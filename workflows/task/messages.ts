@@ -6,7 +6,15 @@
 import { defineSignal } from '@temporalio/workflow';
 import type { SandboxSettings } from '../../sandbox/types';
 import type { TaskSpec } from '../../taskfile/types';
-import type { AnsweredQuestion, AnswerInput, InterruptedCall, NotifySettings, OpenQuestion, TaskState, TokenUsage } from '../../contract';
+import type {
+  AnsweredQuestion,
+  AnswerInput,
+  InterruptedCall,
+  NotifySettings,
+  OpenQuestion,
+  TaskState,
+  TokenUsage,
+} from '../../contract';
 import type { ProgressState } from './progress-guard';
 import type { TaskBudgetState } from '../budget/messages';
 
@@ -132,4 +140,5 @@ export interface CarriedAgentState {
 }
 
 /** Internal: a task telling its batch that a question opened or closed, or that it paused. */
-export const taskEventSignal = defineSignal<[{ taskId: string; status: TaskState; question?: OpenQuestion | null }]>('taskEvent');
+export const taskEventSignal =
+  defineSignal<[{ taskId: string; status: TaskState; question?: OpenQuestion | null }]>('taskEvent');

@@ -85,7 +85,8 @@ export function observeTurn(state: ProgressState, seen: TurnSeen, settings: Prog
     // Back to a tree held before the last one: an edit undone, or flipped back and forth.
     if (state.trees.slice(0, -1).includes(seen.tree)) {
       state.revisits++;
-      if (state.revisits >= s.revisits) why.push(`edits returned the workspace to an earlier state ${state.revisits} times`);
+      if (state.revisits >= s.revisits)
+        why.push(`edits returned the workspace to an earlier state ${state.revisits} times`);
     }
     state.trees.push(seen.tree);
     if (state.trees.length > MEMORY) state.trees.shift();

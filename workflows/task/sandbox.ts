@@ -63,7 +63,10 @@ export class TaskSandbox {
   ) {
     this.settings = sandboxSettingsOf(input);
     const carriedQueue = o.carried?.sandboxQueue;
-    this.steps = carriedQueue && !isHostTaskQueue(carriedQueue) ? { taskQueue: carriedQueue } : providerHost(this.settings?.provider);
+    this.steps =
+      carriedQueue && !isHostTaskQueue(carriedQueue)
+        ? { taskQueue: carriedQueue }
+        : providerHost(this.settings?.provider);
     this.host = { taskQueue: carriedQueue ?? this.steps.taskQueue, scheduleToStartMs: o.hostScheduleToStartMs };
     this.id = o.carried?.sandboxId;
     this.hostsLost = o.carried?.sandboxesLost ?? 0;
@@ -72,7 +75,11 @@ export class TaskSandbox {
 
   /** Makes the sandbox (idempotent by the task's store key); a local one pins the steps to its host. */
   async create(): Promise<string> {
-    const made = await this.creating().createAgentSandbox({ workflowId: this.storeKey, sandbox: this.settings, taskId: this.input.task.id });
+    const made = await this.creating().createAgentSandbox({
+      workflowId: this.storeKey,
+      sandbox: this.settings,
+      taskId: this.input.task.id,
+    });
     this.id = made.sandboxId;
     // Worker-specific task queue: everything that touches this sandbox goes back to its host.
     if (made.taskQueue && patched(SANDBOX_AFFINITY_PATCH)) {
@@ -112,7 +119,12 @@ export class TaskSandbox {
         status.workDir = kept.workDir;
       } catch (err) {
         // Losing the copy must not turn a finished task into a failed one; the report says so.
-        outcome = { ...outcome, error: [outcome.error, `the workspace could not be kept: ${domainError(err).message}`].filter(Boolean).join('; ') };
+        outcome = {
+          ...outcome,
+          error: [outcome.error, `the workspace could not be kept: ${domainError(err).message}`]
+            .filter(Boolean)
+            .join('; '),
+        };
       }
       try {
         await this.onSandbox().killSandbox({ sandboxId: this.id! });
@@ -127,7 +139,12 @@ export class TaskSandbox {
   /** Builds the sandbox again from its last checkpoint, on whichever worker takes the step from the creator's queue. */
   private async rebuild(why: string): Promise<void> {
     this.o.onRebuild?.(why);
-    const made = await this.creating().recreateAgentSandbox({ workflowId: this.storeKey, sandboxId: this.id!, sandbox: this.settings, task: this.input.task });
+    const made = await this.creating().recreateAgentSandbox({
+      workflowId: this.storeKey,
+      sandboxId: this.id!,
+      sandbox: this.settings,
+      task: this.input.task,
+    });
     this.id = made.sandboxId;
     // A sandbox made before host queues (SANDBOX_AFFINITY_PATCH) stays on the shared queue.
     if (this.host.taskQueue) {

@@ -5,11 +5,25 @@
  *
  * Deterministic code only.
  */
-import { ActivityFailure, ApplicationFailure, CancellationScope, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  patched,
+  proxyActivities,
+} from '@temporalio/workflow';
 import type { Activities } from '../../activities';
 import { batchStep, modelCall, modelCallOnce, onHost, sandboxStep, type SandboxHost } from '../activity-profiles';
 import { priceOf, resolveModel } from '../../common/models';
-import { batchWaitUntil, simpleModeUsesBatch, SIMPLE_REQUEST_OVERHEAD_CHARS, SIMPLE_SNAPSHOT_CONTENT_CHARS, SIMPLE_SNAPSHOT_LISTING_CHARS, tokensFromChars } from '../budget/arithmetic';
+import {
+  batchWaitUntil,
+  simpleModeUsesBatch,
+  SIMPLE_REQUEST_OVERHEAD_CHARS,
+  SIMPLE_SNAPSHOT_CONTENT_CHARS,
+  SIMPLE_SNAPSHOT_LISTING_CHARS,
+  tokensFromChars,
+} from '../budget/arithmetic';
 import type { AgentTaskInput } from './messages';
 import type { InterruptedCall, TaskResult, TaskStatus } from '../../contract';
 import { deliver } from './delivery';
@@ -17,7 +31,14 @@ import { domainError } from '../domain-error';
 import { waitForBatch } from '../message-batch';
 import { Notifier } from '../notify';
 import { TaskSandbox } from './sandbox';
-import { allowanceGrantor, callWithBookedAttempts, newTaskBudget, PER_ATTEMPT_BOOKING_PATCH, RaiseInbox, reserveTurn } from '../budget/task-side';
+import {
+  allowanceGrantor,
+  callWithBookedAttempts,
+  newTaskBudget,
+  PER_ATTEMPT_BOOKING_PATCH,
+  RaiseInbox,
+  reserveTurn,
+} from '../budget/task-side';
 
 /** max_tokens of the one call. */
 const SIMPLE_MAX_TOKENS = 16_384;
@@ -28,8 +49,9 @@ export const SIMPLE_RESERVATION_PATCH = 'simple-mode-reservation-by-request-size
 /** Set on histories whose simple-mode call may go through the Message Batches API. */
 export const SIMPLE_BATCH_PATCH = 'simple-mode-batches-api';
 
-
-type BatchCall = { stored: true; costUsd: number; suspects: number } | { stored: false; reason: string; costUsd: number; suspects: number };
+type BatchCall =
+  | { stored: true; costUsd: number; suspects: number }
+  | { stored: false; reason: string; costUsd: number; suspects: number };
 
 /**
  * Simple mode's call through the Message Batches API: submit (at most once, batches.ts), poll
@@ -39,7 +61,13 @@ type BatchCall = { stored: true; costUsd: number; suspects: number } | { stored:
  * asks the Messages API instead. A batch whose state or results cannot be read is counted at
  * its reserved worst case; a canceled task cancels its batch.
  */
-async function viaBatch(call: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens: number }, host: SandboxHost, waitUntil: number, worstUsd: number, say: (line: string) => void): Promise<BatchCall> {
+async function viaBatch(
+  call: { workflowId: string; sandboxId: string; model: string; contextFiles: string[]; maxTokens: number },
+  host: SandboxHost,
+  waitUntil: number,
+  worstUsd: number,
+  say: (line: string) => void,
+): Promise<BatchCall> {
   // Built here, not at import: the model queue is decided inside the running workflow. The submission reads the sandbox's files, so it goes to the sandbox's host.
   const batchApi = proxyActivities<Activities>(onHost(batchStep(), host));
   let submitted: { batchId: string; suspects: string[] };
@@ -48,14 +76,26 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
     submitted = await batchApi.submitSimpleBatch(call);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return { stored: false, reason: `the batch could not be submitted: ${domainError(err).message}`, costUsd: 0, suspects: 0 };
+    return {
+      stored: false,
+      reason: `the batch could not be submitted: ${domainError(err).message}`,
+      costUsd: 0,
+      suspects: 0,
+    };
   }
   const { batchId } = submitted;
   const suspects = submitted.suspects.length;
   try {
-    const { canceled } = await waitForBatch({ state: batchApi.simpleBatchState, cancel: batchApi.cancelSimpleBatch }, batchId, waitUntil, say);
+    const { canceled } = await waitForBatch(
+      { state: batchApi.simpleBatchState, cancel: batchApi.cancelSimpleBatch },
+      batchId,
+      waitUntil,
+      say,
+    );
     const got = await batchApi.collectSimpleBatch({ workflowId: call.workflowId, batchId, model: call.model });
-    return got.stored ? { ...got, suspects } : { ...got, reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`, suspects };
+    return got.stored
+      ? { ...got, suspects }
+      : { ...got, reason: `${got.reason}${canceled ? ' (canceled: the task could not wait longer)' : ''}`, suspects };
   } catch (err) {
     if (isCancellation(err)) {
       // A canceled task leaves no batch running up a bill for it.
@@ -63,7 +103,12 @@ async function viaBatch(call: { workflowId: string; sandboxId: string; model: st
       throw err;
     }
     // The batch may have been answered (and billed) though its state or results cannot be read: counted at its worst case.
-    return { stored: false, reason: `batch ${batchId} could not be read: ${domainError(err).message}`, costUsd: worstUsd, suspects };
+    return {
+      stored: false,
+      reason: `batch ${batchId} could not be read: ${domainError(err).message}`,
+      costUsd: worstUsd,
+      suspects,
+    };
   }
 }
 
@@ -77,13 +122,20 @@ function proxies(host: SandboxHost) {
 }
 
 /** `storeKey`: what the task run's records are kept under (contract.ts taskRunKey). */
-export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, storeKey: string): Promise<Partial<TaskResult>> {
+export async function runSimpleTask(
+  input: AgentTaskInput,
+  status: TaskStatus,
+  storeKey: string,
+): Promise<Partial<TaskResult>> {
   const { task } = input;
   let outcome: Partial<TaskResult> = {};
   const notes: string[] = [];
   const raises = new RaiseInbox();
   raises.listen();
-  const notifier = new Notifier({ workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify }, notes);
+  const notifier = new Notifier(
+    { workflowId: storeKey, batchId: input.batchId, taskId: task.id, settings: input.notify },
+    notes,
+  );
   // A remote sandbox is made and worked on through its provider's queue; a local one's host is known once made.
   // A lost host fails this one-call task: nothing is rebuilt.
   const taskSandbox: TaskSandbox = new TaskSandbox(input, storeKey, {
@@ -102,7 +154,17 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
     const state = newTaskBudget(0);
     const window = priceOf(m)?.contextWindow ?? 0;
     // The request is the prompt prepareAgent measured plus a snapshot of bounded size; older runs reserved a whole window.
-    state.nextInputTokens = patched(SIMPLE_RESERVATION_PATCH) ? Math.min(window, tokensFromChars(prepared.promptChars + SIMPLE_SNAPSHOT_CONTENT_CHARS + SIMPLE_SNAPSHOT_LISTING_CHARS + SIMPLE_REQUEST_OVERHEAD_CHARS)) : window;
+    state.nextInputTokens = patched(SIMPLE_RESERVATION_PATCH)
+      ? Math.min(
+          window,
+          tokensFromChars(
+            prepared.promptChars +
+              SIMPLE_SNAPSHOT_CONTENT_CHARS +
+              SIMPLE_SNAPSHOT_LISTING_CHARS +
+              SIMPLE_REQUEST_OVERHEAD_CHARS,
+          ),
+        )
+      : window;
     const budget = {
       state,
       status,
@@ -115,7 +177,13 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
       allowanceFrom: allowanceGrantor(input),
       remainingMs: () => task.timeoutMs - (Date.now() - (status.startedAt ?? Date.now())),
     };
-    const call = { workflowId: storeKey, sandboxId, model: m, contextFiles: [...task.contextFiles, ...task.deliverables], maxTokens: SIMPLE_MAX_TOKENS };
+    const call = {
+      workflowId: storeKey,
+      sandboxId,
+      model: m,
+      contextFiles: [...task.contextFiles, ...task.deliverables],
+      maxTokens: SIMPLE_MAX_TOKENS,
+    };
     const interruptedCalls: InterruptedCall[] = [];
     let booked = 0;
     let called: { result?: Awaited<ReturnType<Activities['simpleModelCall']>>; end?: Partial<TaskResult> } | undefined;
@@ -129,12 +197,21 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
       const reserved = await reserveTurn({ ...budget, api: 'batch' }, raises, 1, 0);
       if (!reserved.go) called = { end: reserved.end };
       else {
-        const b = await viaBatch(call, host, waitUntil, reserved.worstUsd, (line) => (status.activity = `simple mode: ${line}`));
+        const b = await viaBatch(
+          call,
+          host,
+          waitUntil,
+          reserved.worstUsd,
+          (line) => (status.activity = `simple mode: ${line}`),
+        );
         if (b.suspects > 0) {
           // A lost attempt may have created a batch that cannot be told from another task's: counted at its worst case.
-          for (let i = 0; i < b.suspects; i++) interruptedCalls.push({ turn: 1, attempt: i + 1, bookedUsd: reserved.worstUsd, basis: 'worst_case' });
+          for (let i = 0; i < b.suspects; i++)
+            interruptedCalls.push({ turn: 1, attempt: i + 1, bookedUsd: reserved.worstUsd, basis: 'worst_case' });
           booked += b.suspects * reserved.worstUsd;
-          notes.push(`a submission to the Message Batches API was lost with its worker; ${b.suspects} batch(es) it may have created were booked at their worst case`);
+          notes.push(
+            `a submission to the Message Batches API was lost with its worker; ${b.suspects} batch(es) it may have created were booked at their worst case`,
+          );
         }
         booked += b.costUsd;
         if (b.stored) {
@@ -184,7 +261,9 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
         ...interrupted,
         ...(r.replay ? { replay: true } : {}),
         ...(r.costEstimated ? { costEstimated: true } : {}),
-        ...(r.error ? { status: 'failed', error: r.error } : { status: 'succeeded', summary: `${r.summary}${r.summary ? ' ' : ''}(wrote ${r.files.join(', ')})` }),
+        ...(r.error
+          ? { status: 'failed', error: r.error }
+          : { status: 'succeeded', summary: `${r.summary}${r.summary ? ' ' : ''}(wrote ${r.files.join(', ')})` }),
       };
     }
     // The same delivery as the agent loop: branch, push, PR or patch.
@@ -192,7 +271,8 @@ export async function runSimpleTask(input: AgentTaskInput, status: TaskStatus, s
   } catch (err) {
     if (isCancellation(err)) throw err;
     // A non-retryable failure (the API refused the request, a clone that cannot work) ends this repo's task, not the night.
-    if (err instanceof ActivityFailure || err instanceof ApplicationFailure) outcome = { status: 'failed', error: domainError(err).message };
+    if (err instanceof ActivityFailure || err instanceof ApplicationFailure)
+      outcome = { status: 'failed', error: domainError(err).message };
     else throw err;
   } finally {
     if (taskSandbox.id) outcome = await taskSandbox.release(outcome, status);

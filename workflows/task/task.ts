@@ -21,8 +21,22 @@ import { domainError } from '../domain-error';
 import { taskDetails } from '../night/progress';
 import { learnFromSuccess } from '../learning/learn-skill';
 import { runSimpleTask } from './simple-task';
-import { CANCELLED_TASK_KEEPS_RESULT_PATCH, RUN_KEYED_RECORDS_PATCH, TASK_FAILS_WORKFLOW_PATCH, taskRunKey, type AgentTaskInput } from './messages';
-import { FAILING_STATES, NO_TOKENS, SEARCH_ATTRIBUTES, TASK_FAILED_ERROR, taskStatusQuery, type TaskResult, type TaskStatus } from '../../contract';
+import {
+  CANCELLED_TASK_KEEPS_RESULT_PATCH,
+  RUN_KEYED_RECORDS_PATCH,
+  TASK_FAILS_WORKFLOW_PATCH,
+  taskRunKey,
+  type AgentTaskInput,
+} from './messages';
+import {
+  FAILING_STATES,
+  NO_TOKENS,
+  SEARCH_ATTRIBUTES,
+  TASK_FAILED_ERROR,
+  taskStatusQuery,
+  type TaskResult,
+  type TaskStatus,
+} from '../../contract';
 
 export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
   const { task } = input;
@@ -39,7 +53,11 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
   setHandler(taskStatusQuery, () => status);
   const info = workflowInfo();
   // A continued run keeps its chain's key; a run begun before the patch keeps the workflow ID.
-  const storeKey = input.carried ? (input.carried.storeKey ?? info.workflowId) : patched(RUN_KEYED_RECORDS_PATCH) ? taskRunKey(info.workflowId, info.firstExecutionRunId) : info.workflowId;
+  const storeKey = input.carried
+    ? (input.carried.storeKey ?? info.workflowId)
+    : patched(RUN_KEYED_RECORDS_PATCH)
+      ? taskRunKey(info.workflowId, info.firstExecutionRunId)
+      : info.workflowId;
 
   const end = (patch: Partial<TaskResult>): TaskResult => {
     Object.assign(status, patch, { endedAt: Date.now() });
@@ -66,13 +84,25 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
 
   try {
     if (task.command !== undefined) {
-      const { runCommandTask } = proxyActivities<Activities>(onHost(commandTask(task.timeoutMs), providerHost(task.sandbox?.provider)));
+      const { runCommandTask } = proxyActivities<Activities>(
+        onHost(commandTask(task.timeoutMs), providerHost(task.sandbox?.provider)),
+      );
       status.activity = `running: ${task.command}`;
       const r = await runCommandTask({ workflowId: storeKey, task });
-      if (r.exitCode === 0) return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });
-      return finished(end({ status: 'failed', error: r.timedOut ? `timed out after ${task.timeoutMs} ms` : `command exited with ${r.exitCode}: ${r.outputTail.slice(-300)}` }));
+      if (r.exitCode === 0)
+        return end({ status: 'succeeded', summary: r.outputTail.split('\n').filter(Boolean).pop() });
+      return finished(
+        end({
+          status: 'failed',
+          error: r.timedOut
+            ? `timed out after ${task.timeoutMs} ms`
+            : `command exited with ${r.exitCode}: ${r.outputTail.slice(-300)}`,
+        }),
+      );
     }
-    const outcome = task.simpleMode ? await runSimpleTask(input, status, storeKey) : await runAgentLoop(input, status, storeKey);
+    const outcome = task.simpleMode
+      ? await runSimpleTask(input, status, storeKey)
+      : await runAgentLoop(input, status, storeKey);
     await learnFromSuccess(input, outcome, storeKey);
     return finished(end({ status: 'failed', ...outcome }));
   } catch (err) {
@@ -81,12 +111,15 @@ export async function agentTask(input: AgentTaskInput): Promise<TaskResult> {
     // Already the task's own ending (finished above).
     if (err instanceof ApplicationFailure && err.type === TASK_FAILED_ERROR) throw err;
     if (isCancellation(err)) {
-      const result = await CancellationScope.nonCancellable(async () => end({ status: 'cancelled', error: status.error ?? 'cancelled' }));
+      const result = await CancellationScope.nonCancellable(async () =>
+        end({ status: 'cancelled', error: status.error ?? 'cancelled' }),
+      );
       // The batch reads the cancelled task's result (its work dir, a draft branch) from the failure.
       if (patched(CANCELLED_TASK_KEEPS_RESULT_PATCH)) throw taskFailure(result);
       throw err;
     }
-    if (err instanceof ApplicationFailure && err.nonRetryable) return finished(end({ status: 'failed', error: err.message }));
+    if (err instanceof ApplicationFailure && err.nonRetryable)
+      return finished(end({ status: 'failed', error: err.message }));
     return finished(end({ status: 'failed', error: domainError(err).message }));
   }
 }

@@ -60,7 +60,13 @@ export interface BaselineCache {
 
 export function fileBaselineCache(config: Pick<NightshiftConfig, 'root'>, night: string): BaselineCache {
   const dir = path.join(stateDir(config), 'baseline-checks', night.replace(/[^A-Za-z0-9._-]/g, '_'));
-  const file = (k: { repo: string; commit: string; command: string }) => path.join(dir, `${createHash('sha256').update(JSON.stringify([k.repo, k.commit, k.command])).digest('hex')}.json`);
+  const file = (k: { repo: string; commit: string; command: string }) =>
+    path.join(
+      dir,
+      `${createHash('sha256')
+        .update(JSON.stringify([k.repo, k.commit, k.command]))
+        .digest('hex')}.json`,
+    );
   return {
     async get(k) {
       try {
@@ -83,16 +89,34 @@ export function fileBaselineCache(config: Pick<NightshiftConfig, 'root'>, night:
 export async function runWithRerun(
   exec: (command: string) => Promise<{ exitCode: number; stdout: string; stderr: string; timedOut?: boolean }>,
   command: string,
-): Promise<{ exitCode: number; passed: boolean; timedOut?: boolean; flaky?: boolean; output: string; firstOutput?: string }> {
+): Promise<{
+  exitCode: number;
+  passed: boolean;
+  timedOut?: boolean;
+  flaky?: boolean;
+  output: string;
+  firstOutput?: string;
+}> {
   const once = async () => {
     const r = await exec(command);
-    return { exitCode: r.exitCode, passed: r.exitCode === 0 && !r.timedOut, timedOut: r.timedOut, output: [r.stdout, r.stderr].filter((s) => s.trim()).join('\n') };
+    return {
+      exitCode: r.exitCode,
+      passed: r.exitCode === 0 && !r.timedOut,
+      timedOut: r.timedOut,
+      output: [r.stdout, r.stderr].filter((s) => s.trim()).join('\n'),
+    };
   };
   const first = await once();
   if (first.passed) return { exitCode: first.exitCode, passed: true, output: first.output };
   const again = await once();
-  if (again.passed) return { exitCode: again.exitCode, passed: true, flaky: true, output: again.output, firstOutput: first.output };
-  return { exitCode: again.exitCode, passed: false, ...(again.timedOut ? { timedOut: true } : {}), output: again.output };
+  if (again.passed)
+    return { exitCode: again.exitCode, passed: true, flaky: true, output: again.output, firstOutput: first.output };
+  return {
+    exitCode: again.exitCode,
+    passed: false,
+    ...(again.timedOut ? { timedOut: true } : {}),
+    output: again.output,
+  };
 }
 
 /** The first message's note on checks that already fail before the agent changes anything. */
@@ -106,14 +130,24 @@ export function baselineSection(b: Baseline | undefined): string {
   return `\n\nThese acceptance checks already fail on the base you start from (commit ${b!.commit.slice(0, 12)}), before any change of yours:\n${failing.map(line).join('\n')}`;
 }
 
-export function createBaselineActivities(deps: { config: Pick<NightshiftConfig, 'root'>; sandboxes: SandboxProvider; transcripts: TranscriptStore }) {
+export function createBaselineActivities(deps: {
+  config: Pick<NightshiftConfig, 'root'>;
+  sandboxes: SandboxProvider;
+  transcripts: TranscriptStore;
+}) {
   return {
     /**
      * Clones the task's base into `sandboxId` (a sandbox of its own) and runs each check
      * there, or takes it from the night's cache. Stored under `workflowId`; a retry
      * returns the stored baseline.
      */
-    async runBaselineChecks(input: { workflowId: string; sandboxId: string; task: TaskSpec; night: string; timeoutMs?: number }): Promise<Baseline> {
+    async runBaselineChecks(input: {
+      workflowId: string;
+      sandboxId: string;
+      task: TaskSpec;
+      night: string;
+      timeoutMs?: number;
+    }): Promise<Baseline> {
       const done = await readBaseline(deps.transcripts, input.workflowId);
       if (done) return done;
       const { task } = input;
@@ -121,7 +155,9 @@ export function createBaselineActivities(deps: { config: Pick<NightshiftConfig, 
       const ctx = Context.current();
       const sandbox = await deps.sandboxes.connect(input.sandboxId);
       const repo = repoLocation(deps.config.root, task.repo);
-      const { head } = await whileBeating(() => prepareWorkspace(sandbox, { repo, branch: workBranch(task), contextFiles: task.contextFiles }));
+      const { head } = await whileBeating(() =>
+        prepareWorkspace(sandbox, { repo, branch: workBranch(task), contextFiles: task.contextFiles }),
+      );
       const cache = fileBaselineCache(deps.config, input.night);
       const checks: BaseCheck[] = [];
       for (const command of task.checks ?? []) {
@@ -132,11 +168,22 @@ export function createBaselineActivities(deps: { config: Pick<NightshiftConfig, 
           continue;
         }
         const r = await whileBeating(
-          () => runWithRerun((c) => sandbox.exec(c, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal }), command),
+          () =>
+            runWithRerun(
+              (c) => sandbox.exec(c, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal }),
+              command,
+            ),
           () => ({ baseline: command }),
         );
         const tests = countTests(r.output);
-        const check: BaseCheck = { command, exitCode: r.exitCode, passed: r.passed, ...(r.flaky ? { flaky: true } : {}), outputTail: r.output.slice(-TAIL), ...(tests ? { tests } : {}) };
+        const check: BaseCheck = {
+          command,
+          exitCode: r.exitCode,
+          passed: r.passed,
+          ...(r.flaky ? { flaky: true } : {}),
+          outputTail: r.output.slice(-TAIL),
+          ...(tests ? { tests } : {}),
+        };
         await cache.put(key, check);
         checks.push(check);
       }

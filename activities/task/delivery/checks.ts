@@ -53,10 +53,24 @@ export interface ChecksRound {
  * agent's working tree, so no filter or config it planted runs, and nothing is written.
  */
 async function diffFromBase(sandbox: Sandbox, tree: string | undefined, store: string): Promise<DiffFile[]> {
-  if (!tree || !(sandbox instanceof LocalSandbox) || !existsSync(path.join(sandbox.workspaceDir, '.git')) || !workerMadeGit(sandbox)) return [];
+  if (
+    !tree ||
+    !(sandbox instanceof LocalSandbox) ||
+    !existsSync(path.join(sandbox.workspaceDir, '.git')) ||
+    !workerMadeGit(sandbox)
+  )
+    return [];
   // The workspace's .git is the worker's clone and read-only to the agent: its HEAD is the base.
-  const base = await git(['--git-dir', path.join(sandbox.workspaceDir, '.git'), 'rev-parse', '--verify', 'HEAD^{commit}']);
-  const parts = (await git(['--git-dir', store, 'diff-tree', '-r', '--no-renames', '--name-status', '-z', base, tree])).split('\0');
+  const base = await git([
+    '--git-dir',
+    path.join(sandbox.workspaceDir, '.git'),
+    'rev-parse',
+    '--verify',
+    'HEAD^{commit}',
+  ]);
+  const parts = (
+    await git(['--git-dir', store, 'diff-tree', '-r', '--no-renames', '--name-status', '-z', base, tree])
+  ).split('\0');
   const files: DiffFile[] = [];
   for (let i = 0; i + 1 < parts.length; i += 2) {
     const st = parts[i].trim()[0];
@@ -64,7 +78,20 @@ async function diffFromBase(sandbox: Sandbox, tree: string | undefined, store: s
   }
   const tests = files.filter((f) => isTestFile(f.path));
   if (tests.length === 0) return files;
-  const patch = await git(['--git-dir', store, 'diff', '--no-renames', '--no-color', '--no-ext-diff', '--no-textconv', '-U0', base, tree, '--', ...tests.map((f) => f.path)]);
+  const patch = await git([
+    '--git-dir',
+    store,
+    'diff',
+    '--no-renames',
+    '--no-color',
+    '--no-ext-diff',
+    '--no-textconv',
+    '-U0',
+    base,
+    tree,
+    '--',
+    ...tests.map((f) => f.path),
+  ]);
   let current: DiffFile | undefined;
   for (const line of patch.split('\n')) {
     const header = /^\+\+\+ b\/(.*)$/.exec(line);
@@ -84,7 +111,11 @@ const OUTPUT_FOR_AGENT = 12_000;
 
 const checksKey = (turn: number) => `turn-${String(turn).padStart(6, '0')}.checks.json`;
 
-export function createChecksActivities(deps: { config: Pick<NightshiftConfig, 'root'>; sandboxes: SandboxProvider; transcripts: TranscriptStore }) {
+export function createChecksActivities(deps: {
+  config: Pick<NightshiftConfig, 'root'>;
+  sandboxes: SandboxProvider;
+  transcripts: TranscriptStore;
+}) {
   const store = deps.transcripts;
   return {
     async runChecks(input: RunChecksInput): Promise<ChecksRound> {
@@ -108,48 +139,91 @@ export function createChecksActivities(deps: { config: Pick<NightshiftConfig, 'r
       for (const command of input.checks) {
         // A failing check runs once more on the same tree: one that flips is flaky, not failed.
         const r = await whileBeating(
-          () => runWithRerun((c) => sandbox.exec(c, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal }), command),
+          () =>
+            runWithRerun(
+              (c) => sandbox.exec(c, { timeoutMs: input.timeoutMs ?? 30 * 60_000, signal: ctx.cancellationSignal }),
+              command,
+            ),
           () => ({ check: command }),
         );
         const base = baseline?.checks.find((b) => b.command === command);
         const tests = countTests(r.output);
         // Only a test runner's counts tell the base's failures from new ones: a plain command that
         // failed on the base may be the very check the task is meant to make pass.
-        const preExisting = !r.passed && base !== undefined && !base.passed && tests !== undefined && base.tests !== undefined && tests.failed > 0 && tests.failed <= base.tests.failed;
+        const preExisting =
+          !r.passed &&
+          base !== undefined &&
+          !base.passed &&
+          tests !== undefined &&
+          base.tests !== undefined &&
+          tests.failed > 0 &&
+          tests.failed <= base.tests.failed;
         results.push({
           command,
           exitCode: r.exitCode,
           passed: r.passed,
           ...(r.timedOut ? { timedOut: true } : {}),
-          outputTail: (r.flaky ? `${r.firstOutput ?? ''}\n--- rerun on the same tree passed ---\n${r.output}` : r.output).slice(-TAIL_FOR_REPORT),
+          outputTail: (r.flaky
+            ? `${r.firstOutput ?? ''}\n--- rerun on the same tree passed ---\n${r.output}`
+            : r.output
+          ).slice(-TAIL_FOR_REPORT),
           ...(r.flaky ? { flaky: true } : {}),
           ...(base ? { base: base.passed ? (base.flaky ? 'flaky' : 'passed') : 'failed' } : {}),
           ...(preExisting ? { preExisting: true } : {}),
           ...(tests ? { tests } : {}),
           ...(base?.tests ? { baseTests: base.tests } : {}),
         } satisfies CheckResult);
-        if (!r.passed && !preExisting) outputs.push(`$ ${command}\nexit code: ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}\n${truncateMiddle(r.output, OUTPUT_FOR_AGENT)}`);
+        if (!r.passed && !preExisting)
+          outputs.push(
+            `$ ${command}\nexit code: ${r.exitCode}${r.timedOut ? ' (timed out)' : ''}\n${truncateMiddle(r.output, OUTPUT_FOR_AGENT)}`,
+          );
       }
       const integrity = integrityFindings(
         results.map((r) => ({ command: r.command, result: r.tests, base: r.baseTests })),
-        await whileBeating(() => diffFromBase(sandbox, tree, checkpointStoreFor(deps.config)), () => ({ reading: 'the change to the tests' })).catch((err: Error) => {
+        await whileBeating(
+          () => diffFromBase(sandbox, tree, checkpointStoreFor(deps.config)),
+          () => ({ reading: 'the change to the tests' }),
+        ).catch((err: Error) => {
           ctx.log.warn('could not read the change for the test-integrity guard', { error: err.message });
           return [];
         }),
       );
-      const round: ChecksRound = { passed: results.every((r) => r.passed || r.preExisting), results, tree, ...(integrity.length ? { integrity } : {}) };
+      const round: ChecksRound = {
+        passed: results.every((r) => r.passed || r.preExisting),
+        results,
+        tree,
+        ...(integrity.length ? { integrity } : {}),
+      };
       const feedChecks = !round.passed && input.feedback;
       const feedIntegrity = integrity.length > 0 && input.integrityFeedback === true;
       if (feedChecks || feedIntegrity) {
         const parts = [
           ...(feedChecks ? [`Not finished yet: the acceptance checks failed.\n\n${outputs.join('\n\n')}`] : []),
           ...(feedIntegrity
-            ? [`Not finished yet: the tests look weakened, not passed:\n${integrity.map((f) => `- ${f.detail}`).join('\n')}\n\nRestore the tests you removed, skipped or narrowed (unless the task asks for exactly that, then say so in finish). Work that still shows this is delivered as a draft marked for a person to review.`]
+            ? [
+                `Not finished yet: the tests look weakened, not passed:\n${integrity.map((f) => `- ${f.detail}`).join('\n')}\n\nRestore the tests you removed, skipped or narrowed (unless the task asks for exactly that, then say so in finish). Work that still shows this is delivered as a draft marked for a person to review.`,
+              ]
             : []),
         ];
         const content = `${parts.join('\n\n')}\n\nFix the cause (not the checks), run the failing commands yourself to confirm, then call finish again.`;
-        const why = [...(feedChecks ? [`checks failed: ${results.filter((r) => !r.passed && !r.preExisting).map((r) => r.command).join(', ')}`] : []), ...(feedIntegrity ? ['tests weakened'] : [])].join('; ');
-        const rec: ToolRecord = { toolUseId: input.finishToolUseId, name: 'finish', isError: true, content, summary: why };
+        const why = [
+          ...(feedChecks
+            ? [
+                `checks failed: ${results
+                  .filter((r) => !r.passed && !r.preExisting)
+                  .map((r) => r.command)
+                  .join(', ')}`,
+              ]
+            : []),
+          ...(feedIntegrity ? ['tests weakened'] : []),
+        ].join('; ');
+        const rec: ToolRecord = {
+          toolUseId: input.finishToolUseId,
+          name: 'finish',
+          isError: true,
+          content,
+          summary: why,
+        };
         await putJson(store, input.workflowId, keys.tool(input.turn, input.finishToolUseId), rec);
       }
       await putJson(store, input.workflowId, checksKey(input.turn), round);

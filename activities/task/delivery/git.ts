@@ -22,8 +22,15 @@ export function resolveRemote(root: string, repo: string): string {
 export const isLocalRemote = (remote: string) => path.isAbsolute(remote);
 
 export function deliveryRepoFor(config: Pick<NightshiftConfig, 'root'>, remote: string): string {
-  const slug = remote.replace(/^[a-z]+:\/\//i, '').replace(/[^A-Za-z0-9._-]+/g, '_').slice(-60);
-  return path.join(stateDir(config), 'delivery', `${slug}-${createHash('sha256').update(remote).digest('hex').slice(0, 10)}.git`);
+  const slug = remote
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(-60);
+  return path.join(
+    stateDir(config),
+    'delivery',
+    `${slug}-${createHash('sha256').update(remote).digest('hex').slice(0, 10)}.git`,
+  );
 }
 
 /**
@@ -35,14 +42,21 @@ export function authEnv(remote: string, token: string | undefined): Record<strin
   if (!token || !/^https:\/\//i.test(remote)) return {};
   const origin = new URL(remote).origin;
   const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
-  return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `http.${origin}/.extraheader`, GIT_CONFIG_VALUE_0: `AUTHORIZATION: basic ${basic}` };
+  return {
+    GIT_CONFIG_COUNT: '1',
+    GIT_CONFIG_KEY_0: `http.${origin}/.extraheader`,
+    GIT_CONFIG_VALUE_0: `AUTHORIZATION: basic ${basic}`,
+  };
 }
 
 /** How the worker can push to `remote`, or why it cannot. */
 export function pushAccess(remote: string, token: string | undefined): { ok: true } | { ok: false; reason: string } {
-  if (isLocalRemote(remote)) return existsSync(remote) ? { ok: true } : { ok: false, reason: `the remote ${remote} does not exist` };
-  if (/^https:\/\//i.test(remote) && !token) return { ok: false, reason: 'no GITHUB_TOKEN in the worker environment to push with' };
-  if (/^(git|http):\/\//i.test(remote)) return { ok: false, reason: `will not push over an unauthenticated protocol (${remote.split(':')[0]})` };
+  if (isLocalRemote(remote))
+    return existsSync(remote) ? { ok: true } : { ok: false, reason: `the remote ${remote} does not exist` };
+  if (/^https:\/\//i.test(remote) && !token)
+    return { ok: false, reason: 'no GITHUB_TOKEN in the worker environment to push with' };
+  if (/^(git|http):\/\//i.test(remote))
+    return { ok: false, reason: `will not push over an unauthenticated protocol (${remote.split(':')[0]})` };
   return { ok: true };
 }
 
@@ -82,15 +96,31 @@ export async function importBundle(
   await fs.writeFile(file, o.bundle);
   try {
     return await withRepoLock(repoDir, async () => {
-      const verify = () => git(['--git-dir', repoDir, 'bundle', 'verify', '-q', file]).then(() => true, () => false);
+      const verify = () =>
+        git(['--git-dir', repoDir, 'bundle', 'verify', '-q', file]).then(
+          () => true,
+          () => false,
+        );
       if (!(await verify())) {
         // A thin bundle's base is on the remote: fetch it once, then try again.
-        await git(['--git-dir', repoDir, 'fetch', '--quiet', '--no-tags', o.remote, '+refs/heads/*:refs/remotes/origin/*'], { env: authEnv(o.remote, o.token) }).catch(() => undefined);
+        await git(
+          ['--git-dir', repoDir, 'fetch', '--quiet', '--no-tags', o.remote, '+refs/heads/*:refs/remotes/origin/*'],
+          { env: authEnv(o.remote, o.token) },
+        ).catch(() => undefined);
         if (!(await verify())) return 'missing-prerequisites';
       }
-      await git(['--git-dir', repoDir, 'fetch', '--quiet', '--no-tags', file, `+refs/heads/${o.branch}:refs/heads/${o.branch}`]);
+      await git([
+        '--git-dir',
+        repoDir,
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        file,
+        `+refs/heads/${o.branch}:refs/heads/${o.branch}`,
+      ]);
       const got = await git(['--git-dir', repoDir, 'rev-parse', `refs/heads/${o.branch}`]);
-      if (got !== o.commit) throw ApplicationFailure.retryable(`the bundle held ${got}, not ${o.commit}`, FailureType.DeliveryFailed);
+      if (got !== o.commit)
+        throw ApplicationFailure.retryable(`the bundle held ${got}, not ${o.commit}`, FailureType.DeliveryFailed);
       return 'ok';
     });
   } finally {
@@ -101,13 +131,23 @@ export async function importBundle(
 /** The commit `refs/heads/<branch>` points at on `remote`, or undefined when it has none. */
 export async function remoteBranchCommit(remote: string, branch: string, token?: string): Promise<string | undefined> {
   const out = await git(['ls-remote', remote, `refs/heads/${branch}`], { env: authEnv(remote, token) });
-  return out.split('\n').find((l) => l.endsWith(`\trefs/heads/${branch}`))?.split('\t')[0];
+  return out
+    .split('\n')
+    .find((l) => l.endsWith(`\trefs/heads/${branch}`))
+    ?.split('\t')[0];
 }
 
 /** What every ref on `remote` points at: the objects a push there need not send. */
 export async function remoteTips(remote: string, token?: string): Promise<string[]> {
   const out = await git(['ls-remote', remote], { env: authEnv(remote, token) });
-  return [...new Set(out.split('\n').map((l) => l.split('\t')[0]).filter(Boolean))];
+  return [
+    ...new Set(
+      out
+        .split('\n')
+        .map((l) => l.split('\t')[0])
+        .filter(Boolean),
+    ),
+  ];
 }
 
 /** Where the delivery repository records the last commit it pushed to `branch` (the lease of the next push). */
@@ -126,7 +166,8 @@ export async function pushBranch(
   o: { remote: string; branch: string; commit: string; token?: string; fastForwardOnly?: boolean },
 ): Promise<{ pushed: true } | { pushed: false; reason: string }> {
   const env = authEnv(o.remote, o.token);
-  const record = () => withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'update-ref', pushedRef(o.branch), o.commit]));
+  const record = () =>
+    withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'update-ref', pushedRef(o.branch), o.commit]));
   if (o.fastForwardOnly) return fastForward(repoDir, { ...o, env }, record);
   const taken = (at: string) => ({
     pushed: false as const,
@@ -137,11 +178,18 @@ export async function pushBranch(
     await record();
     return { pushed: true };
   }
-  const ours = await git(['--git-dir', repoDir, 'rev-parse', '--verify', '--quiet', pushedRef(o.branch)]).catch(() => undefined);
+  const ours = await git(['--git-dir', repoDir, 'rev-parse', '--verify', '--quiet', pushedRef(o.branch)]).catch(
+    () => undefined,
+  );
   if (before !== undefined && before !== ours) return taken(before);
   // The lease: the remote ref must still be what was read above (absent, or this task's last push).
   const lease = `--force-with-lease=refs/heads/${o.branch}:${before ?? ''}`;
-  const pushing = await withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'push', '--quiet', lease, '--no-verify', o.remote, `${o.commit}:refs/heads/${o.branch}`], { env })).then(
+  const pushing = await withRepoLock(repoDir, () =>
+    git(
+      ['--git-dir', repoDir, 'push', '--quiet', lease, '--no-verify', o.remote, `${o.commit}:refs/heads/${o.branch}`],
+      { env },
+    ),
+  ).then(
     () => undefined,
     (err: Error) => err,
   );
@@ -155,7 +203,10 @@ export async function pushBranch(
     if (now !== undefined && now !== ours) return taken(now);
     throw pushing;
   }
-  throw ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, FailureType.DeliveryFailed);
+  throw ApplicationFailure.retryable(
+    `pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`,
+    FailureType.DeliveryFailed,
+  );
 }
 
 /**
@@ -169,16 +220,29 @@ async function fastForward(
   record: () => Promise<unknown>,
 ): Promise<{ pushed: true } | { pushed: false; reason: string }> {
   if ((await remoteBranchCommit(o.remote, o.branch, o.token)) !== o.commit) {
-    const refused = await withRepoLock(repoDir, () => git(['--git-dir', repoDir, 'push', '--quiet', '--no-verify', o.remote, `${o.commit}:refs/heads/${o.branch}`], { env: o.env })).then(
+    const refused = await withRepoLock(repoDir, () =>
+      git(['--git-dir', repoDir, 'push', '--quiet', '--no-verify', o.remote, `${o.commit}:refs/heads/${o.branch}`], {
+        env: o.env,
+      }),
+    ).then(
       () => undefined,
       (err: Error) => err,
     );
     const now = await remoteBranchCommit(o.remote, o.branch, o.token);
     if (now !== o.commit) {
       if (refused && /\[rejected\]|non-fast-forward|fetch first/.test(refused.message)) {
-        return { pushed: false, reason: `${o.branch} on the remote moved to ${now?.slice(0, 12) ?? 'nothing'}, which this task did not start from; its commits were left as they are` };
+        return {
+          pushed: false,
+          reason: `${o.branch} on the remote moved to ${now?.slice(0, 12) ?? 'nothing'}, which this task did not start from; its commits were left as they are`,
+        };
       }
-      throw refused ?? ApplicationFailure.retryable(`pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`, FailureType.DeliveryFailed);
+      throw (
+        refused ??
+        ApplicationFailure.retryable(
+          `pushed ${o.branch} but the remote reports ${now ?? 'no such branch'} instead of ${o.commit}`,
+          FailureType.DeliveryFailed,
+        )
+      );
     }
   }
   await record();

@@ -29,7 +29,8 @@ export interface LeftConflict {
 /** Lines git writes around a conflict (`=======` alone is left out: it is ordinary text in many files). */
 const MARKER = /^(<{7}|>{7}|\|{7})(\s|$)/m;
 
-export const readConflict = (store: TranscriptStore, workflowId: string) => getJson<LeftConflict>(store, workflowId, MERGE_CONFLICT_KEY);
+export const readConflict = (store: TranscriptStore, workflowId: string) =>
+  getJson<LeftConflict>(store, workflowId, MERGE_CONFLICT_KEY);
 
 /** The clearly marked part of the agent's first message. */
 export function conflictSection(c: LeftConflict): string {
@@ -40,7 +41,7 @@ export function conflictSection(c: LeftConflict): string {
     '',
     `This task builds on several dependencies. Merging the branch of ${c.taskId} (${c.branch}) into the work of ${c.into.join(', ')} conflicts, and the merge is left in progress in your workspace.`,
     `These files hold conflict markers (<<<<<<<, =======, >>>>>>>): ${c.files.join(', ')}.`,
-    "Resolve each by editing the file so that it keeps what both sides meant and no marker line is left; `git diff` shows both sides. Do not run `git add`, `git commit` or `git merge --continue`: git writes are not allowed, and the orchestrator records the merge when you finish. Then do the task itself. If a conflict marker is still in one of these files when you call finish, the task fails.",
+    'Resolve each by editing the file so that it keeps what both sides meant and no marker line is left; `git diff` shows both sides. Do not run `git add`, `git commit` or `git merge --continue`: git writes are not allowed, and the orchestrator records the merge when you finish. Then do the task itself. If a conflict marker is still in one of these files when you call finish, the task fails.',
   ].join('\n');
 }
 

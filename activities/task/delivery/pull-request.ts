@@ -23,7 +23,11 @@ export interface GitHubRepo {
  * local remote, e.g. in tests), else parsed from a github.com URL, or from a URL on the
  * host of GITHUB_API_URL (GitHub Enterprise). Undefined: the remote is not on GitHub.
  */
-export function githubRepoOf(repo: string | undefined, setting: string | undefined, apiUrl?: string): GitHubRepo | undefined {
+export function githubRepoOf(
+  repo: string | undefined,
+  setting: string | undefined,
+  apiUrl?: string,
+): GitHubRepo | undefined {
   const split = (s: string) => {
     const [owner, name] = s.replace(/\.git$/, '').split('/');
     return owner && name ? { owner, name } : undefined;
@@ -44,17 +48,25 @@ export interface GitHubClientOptions {
 }
 
 /** Octokit is ESM-only; a dynamic import loads it from this CommonJS code. */
-export async function createGitHubClient(github: NightshiftConfig['github'], o: GitHubClientOptions = {}): Promise<GitHubClient> {
+export async function createGitHubClient(
+  github: NightshiftConfig['github'],
+  o: GitHubClientOptions = {},
+): Promise<GitHubClient> {
   const { Octokit } = await import('octokit');
   const retries = o.retries ?? 2;
-  const retryLimited = (_after: number, options: { request: { retryCount: number } }) => options.request.retryCount < retries;
+  const retryLimited = (_after: number, options: { request: { retryCount: number } }) =>
+    options.request.retryCount < retries;
   return new Octokit({
     auth: github.token,
     baseUrl: (github.apiUrl ?? 'https://api.github.com').replace(/\/+$/, ''),
     userAgent: 'nightshift',
     // Not `request.retries`: the retry plugin would then retry every error, 422 included.
     retry: { retries, retryAfterBaseValue: o.retryBaseMs ?? 1000 },
-    throttle: { onRateLimit: retryLimited, onSecondaryRateLimit: retryLimited, retryAfterBaseValue: o.retryBaseMs ?? 1000 },
+    throttle: {
+      onRateLimit: retryLimited,
+      onSecondaryRateLimit: retryLimited,
+      retryAfterBaseValue: o.retryBaseMs ?? 1000,
+    },
     log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
   });
 }
@@ -107,7 +119,15 @@ async function pickBase(gh: GitHubClient, repo: GitHubRepo, candidates: string[]
 }
 
 async function findByHead(gh: GitHubClient, repo: GitHubRepo, branch: string): Promise<PullLike | undefined> {
-  const data = (await gh.rest.pulls.list({ owner: repo.owner, repo: repo.name, head: `${repo.owner}:${branch}`, state: 'all', per_page: 10 })).data as PullLike[];
+  const data = (
+    await gh.rest.pulls.list({
+      owner: repo.owner,
+      repo: repo.name,
+      head: `${repo.owner}:${branch}`,
+      state: 'all',
+      per_page: 10,
+    })
+  ).data as PullLike[];
   // Prefer an open PR; a merged one stays as it is.
   return data.find((p) => p.state === 'open') ?? data[0];
 }
@@ -118,7 +138,15 @@ export async function ensurePullRequest(gh: GitHubClient, i: EnsurePrInput): Pro
   let pr: PullLike | undefined = await findByHead(gh, i.repo, i.branch);
   if (!pr) {
     try {
-      const { data } = await gh.rest.pulls.create({ owner, repo: name, head: i.branch, base, title: i.title, body: i.body, draft: i.draft });
+      const { data } = await gh.rest.pulls.create({
+        owner,
+        repo: name,
+        head: i.branch,
+        base,
+        title: i.title,
+        body: i.body,
+        draft: i.draft,
+      });
       pr = data as PullLike;
     } catch (err) {
       // 422 "A pull request already exists": an earlier attempt created it and its answer was lost.
@@ -130,15 +158,25 @@ export async function ensurePullRequest(gh: GitHubClient, i: EnsurePrInput): Pro
   const merged = Boolean(pr!.merged_at);
   if (!merged) {
     const reopen = pr!.state === 'closed';
-    const { data } = await gh.rest.pulls.update({ owner, repo: name, pull_number: pr!.number, title: i.title, body: i.body, base, ...(reopen ? { state: 'open' as const } : {}) });
+    const { data } = await gh.rest.pulls.update({
+      owner,
+      repo: name,
+      pull_number: pr!.number,
+      title: i.title,
+      body: i.body,
+      base,
+      ...(reopen ? { state: 'open' as const } : {}),
+    });
     pr = data as PullLike;
   }
   const labels = [...i.labels, ...(i.checksFailing ? [FAILING_CHECKS_LABEL] : [])];
   if (labels.length) await gh.rest.issues.addLabels({ owner, repo: name, issue_number: pr!.number, labels });
   if (!i.checksFailing && pr!.labels?.some((l) => (typeof l === 'string' ? l : l.name) === FAILING_CHECKS_LABEL)) {
-    await gh.rest.issues.removeLabel({ owner, repo: name, issue_number: pr!.number, name: FAILING_CHECKS_LABEL }).catch((err: unknown) => {
-      if (status(err) !== 404) throw err;
-    });
+    await gh.rest.issues
+      .removeLabel({ owner, repo: name, issue_number: pr!.number, name: FAILING_CHECKS_LABEL })
+      .catch((err: unknown) => {
+        if (status(err) !== 404) throw err;
+      });
   }
   const notes: string[] = [];
   if (i.reviewers.length) {

@@ -11,10 +11,13 @@ import { createHash } from 'node:crypto';
 import { stateDir, type NightshiftConfig } from '../../../common/config';
 import type { ReviewCost } from '../../../contract';
 
-const CI = /^(\.github\/workflows\/|\.gitlab-ci\.yml$|\.circleci\/|Jenkinsfile$|azure-pipelines\.yml$|\.buildkite\/|\.travis\.yml$|bitbucket-pipelines\.yml$)/;
-const DEPENDENCIES = /(^|\/)(package\.json|package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|requirements[^/]*\.txt|Pipfile(\.lock)?|pyproject\.toml|poetry\.lock|setup\.py|setup\.cfg|go\.mod|go\.sum|Cargo\.toml|Cargo\.lock|Gemfile(\.lock)?|composer\.(json|lock)|pom\.xml|build\.gradle(\.kts)?)$/;
+const CI =
+  /^(\.github\/workflows\/|\.gitlab-ci\.yml$|\.circleci\/|Jenkinsfile$|azure-pipelines\.yml$|\.buildkite\/|\.travis\.yml$|bitbucket-pipelines\.yml$)/;
+const DEPENDENCIES =
+  /(^|\/)(package\.json|package-lock\.json|npm-shrinkwrap\.json|yarn\.lock|pnpm-lock\.yaml|requirements[^/]*\.txt|Pipfile(\.lock)?|pyproject\.toml|poetry\.lock|setup\.py|setup\.cfg|go\.mod|go\.sum|Cargo\.toml|Cargo\.lock|Gemfile(\.lock)?|composer\.(json|lock)|pom\.xml|build\.gradle(\.kts)?)$/;
 const MIGRATIONS = /(^|\/)(migrations?|migrate|alembic|db\/migrate)\/|\.sql$/i;
-const SENSITIVE = /(^|\/|[._-])(auth|authn|authz|oauth|login|session|secrets?|credentials?|password|passwd|tokens?|crypto|keys?|permissions?|acl|iam)([._\/-]|$)|\.(pem|key)$|(^|\/)\.env(\.|$)/i;
+const SENSITIVE =
+  /(^|\/|[._-])(auth|authn|authz|oauth|login|session|secrets?|credentials?|password|passwd|tokens?|crypto|keys?|permissions?|acl|iam)([._\/-]|$)|\.(pem|key)$|(^|\/)\.env(\.|$)/i;
 
 /** The cost of reviewing a patch: read from the worker's own patch file, as text. */
 export function reviewCostOf(patch: string): ReviewCost {
@@ -30,7 +33,15 @@ export function reviewCostOf(patch: string): ReviewCost {
     else if (line.startsWith('-') && !line.startsWith('--- ') && line !== '-- ') removed++;
   }
   const matching = (re: RegExp) => files.filter((f) => re.test(f));
-  return { files: files.length, added, removed, ci: matching(CI), dependencies: matching(DEPENDENCIES), migrations: matching(MIGRATIONS), sensitive: matching(SENSITIVE) };
+  return {
+    files: files.length,
+    added,
+    removed,
+    ci: matching(CI),
+    dependencies: matching(DEPENDENCIES),
+    migrations: matching(MIGRATIONS),
+    sensitive: matching(SENSITIVE),
+  };
 }
 
 /** One line for a reviewer: how big, and what deserves a careful look. */
@@ -50,7 +61,12 @@ export function reviewCostLine(c: ReviewCost): string {
  */
 export interface PrSlots {
   /** Idempotent by holder: a holder that has a slot keeps it. */
-  claim(o: { night: string; repo: string; holder: string; cap: number }): Promise<{ granted: boolean; holders: string[] }>;
+  claim(o: {
+    night: string;
+    repo: string;
+    holder: string;
+    cap: number;
+  }): Promise<{ granted: boolean; holders: string[] }>;
 }
 
 export function filePrSlots(config: Pick<NightshiftConfig, 'root'>): PrSlots {
@@ -68,13 +84,19 @@ export function filePrSlots(config: Pick<NightshiftConfig, 'root'>): PrSlots {
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
           // A lock older than a claim can take was left by a worker that died holding it.
-          const age = await fs.stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+          const age = await fs.stat(lock).then(
+            (s) => Date.now() - s.mtimeMs,
+            () => 0,
+          );
           if (age > 30_000) await fs.rm(lock, { recursive: true, force: true });
           await new Promise((r) => setTimeout(r, 20));
         }
       }
       try {
-        const holders: string[] = await fs.readFile(file, 'utf8').then((t) => JSON.parse(t) as string[], () => []);
+        const holders: string[] = await fs.readFile(file, 'utf8').then(
+          (t) => JSON.parse(t) as string[],
+          () => [],
+        );
         if (holders.includes(o.holder)) return { granted: true, holders };
         if (holders.length >= o.cap) return { granted: false, holders };
         const next = [...holders, o.holder];
@@ -100,7 +122,12 @@ export function createReviewActivities(deps: { config: Pick<NightshiftConfig, 'r
     },
 
     /** A PR slot for `holder` (a task's workflow ID) on `repo` this night, or not. */
-    async claimPrSlot(input: { night: string; repo: string; holder: string; cap: number }): Promise<{ granted: boolean; used: number }> {
+    async claimPrSlot(input: {
+      night: string;
+      repo: string;
+      holder: string;
+      cap: number;
+    }): Promise<{ granted: boolean; used: number }> {
       const r = await slots.claim(input);
       return { granted: r.granted, used: r.holders.length };
     },

@@ -21,7 +21,15 @@ import { FailureType } from '../../../common/errors';
 import { LocalSandbox } from '../../../sandbox/local';
 import type { Sandbox } from '../../../sandbox/types';
 import { sandboxGitEnv } from '../../../sandbox/remote-workspace';
-import { DELIVERY_BUNDLE_FILE, DELIVERY_FILES, DELIVERY_PATCH_FILE, snapshotWorkTree, workerMadeGit, WORK_TREE_PATHSPEC, type GitIdentity } from '../../../sandbox/workspace';
+import {
+  DELIVERY_BUNDLE_FILE,
+  DELIVERY_FILES,
+  DELIVERY_PATCH_FILE,
+  snapshotWorkTree,
+  workerMadeGit,
+  WORK_TREE_PATHSPEC,
+  type GitIdentity,
+} from '../../../sandbox/workspace';
 
 export interface SandboxCommitInput {
   /** Branch name inside the bundle (the delivery branch). */
@@ -131,7 +139,11 @@ function envOf(i: SandboxCommitInput): Record<string, string> {
 export async function workTreeInSandbox(sandbox: Sandbox): Promise<string> {
   const r = await sandbox.exec(`${TREE_SCRIPT}rm -rf "$t"\n`, { envs: sandboxGitEnv(), timeoutMs: 10 * 60_000 });
   const tree = /^TREE ([0-9a-f]{40,64})$/m.exec(r.stdout)?.[1];
-  if (r.exitCode !== 0 || !tree) throw ApplicationFailure.retryable(`reading the workspace tree in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, FailureType.DeliveryFailed);
+  if (r.exitCode !== 0 || !tree)
+    throw ApplicationFailure.retryable(
+      `reading the workspace tree in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
+      FailureType.DeliveryFailed,
+    );
   return tree;
 }
 
@@ -151,10 +163,17 @@ export async function workTreeOf(sandbox: Sandbox, store: string): Promise<strin
 export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): Promise<SandboxCommit> {
   const r = await sandbox.exec(script(i), { envs: envOf(i), timeoutMs: 10 * 60_000 });
   const lines = r.stdout.split('\n');
-  const value = (tag: string) => lines.find((l) => l.startsWith(`${tag} `))?.slice(tag.length + 1).trim();
+  const value = (tag: string) =>
+    lines
+      .find((l) => l.startsWith(`${tag} `))
+      ?.slice(tag.length + 1)
+      .trim();
   const base = value('BASE');
   if (r.exitCode !== 0 || !base) {
-    throw ApplicationFailure.retryable(`committing the work in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`, FailureType.DeliveryFailed);
+    throw ApplicationFailure.retryable(
+      `committing the work in the sandbox failed (exit ${r.exitCode}): ${(r.stderr || r.stdout).trim().slice(-800)}`,
+      FailureType.DeliveryFailed,
+    );
   }
   const tree = value('TREE') ?? '';
   if (lines.includes('TREE_CHANGED')) {
@@ -164,12 +183,18 @@ export async function commitInSandbox(sandbox: Sandbox, i: SandboxCommitInput): 
     );
   }
   if (lines.includes('EMPTY')) return { base, tree, files: [] };
-  if (!lines.includes('DONE')) throw ApplicationFailure.retryable(`the sandbox commit script stopped early: ${r.stderr.trim().slice(-800)}`, FailureType.DeliveryFailed);
+  if (!lines.includes('DONE'))
+    throw ApplicationFailure.retryable(
+      `the sandbox commit script stopped early: ${r.stderr.trim().slice(-800)}`,
+      FailureType.DeliveryFailed,
+    );
   const files = lines.filter((l) => l.startsWith('FILE ')).map((l) => l.slice(5));
   try {
     // The orchestrator wrote these two itself, and a whole repository's bundle can be large.
     const patch = await sandbox.readFile(DELIVERY_PATCH_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES });
-    const bundle = i.bundle ? await sandbox.readFile(DELIVERY_BUNDLE_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES }) : undefined;
+    const bundle = i.bundle
+      ? await sandbox.readFile(DELIVERY_BUNDLE_FILE, { maxBytes: MAX_DELIVERY_FILE_BYTES })
+      : undefined;
     const merged = lines.filter((l) => l.startsWith('MERGING ')).map((l) => l.slice(8).trim());
     return { base, tree, commit: value('COMMIT'), files, patch, bundle, ...(merged.length ? { merged } : {}) };
   } finally {

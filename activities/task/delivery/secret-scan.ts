@@ -155,7 +155,13 @@ function pathOf(name: string, prefix: string): string {
  * (one char per byte: sizes are exact and binary content keeps every byte), stopping once
  * `budget.left` is used up. Resolves false when it stopped for the cap.
  */
-async function streamLog(repoDir: string, args: string[], revs: string, budget: { left: number }, onData: (chunk: string) => void): Promise<boolean> {
+async function streamLog(
+  repoDir: string,
+  args: string[],
+  revs: string,
+  budget: { left: number },
+  onData: (chunk: string) => void,
+): Promise<boolean> {
   const child = gitProcess(['--git-dir', repoDir, 'log', '--stdin', ...args]);
   child.stdin.on('error', () => undefined);
   child.stdin.end(revs);
@@ -182,7 +188,10 @@ async function streamLog(repoDir: string, args: string[], revs: string, budget: 
       child.on('close', resolve);
     });
     if (capped) return false;
-    if (code !== 0) throw new Error(`scanning for secrets failed: git log ${args[0]}: ${stderr.trim() || `git exited ${code ?? 'on a signal'}`}`);
+    if (code !== 0)
+      throw new Error(
+        `scanning for secrets failed: git log ${args[0]}: ${stderr.trim() || `git exited ${code ?? 'on a signal'}`}`,
+      );
     return true;
   } finally {
     clearTimeout(timer);
@@ -195,7 +204,14 @@ async function streamLog(repoDir: string, args: string[], revs: string, budget: 
  * what this repository fetched from it or pushed to it before.
  */
 async function outgoingRange(repoDir: string, commit: string, remoteHas: string[]): Promise<string> {
-  const local = await git(['--git-dir', repoDir, 'for-each-ref', '--format=%(objectname)', 'refs/remotes', 'refs/nightshift/pushed']);
+  const local = await git([
+    '--git-dir',
+    repoDir,
+    'for-each-ref',
+    '--format=%(objectname)',
+    'refs/remotes',
+    'refs/nightshift/pushed',
+  ]);
   const candidates = [...new Set([...remoteHas, ...local.split('\n')].filter((s) => /^[0-9a-f]{40,64}$/.test(s)))];
   let present: string[] = [];
   if (candidates.length) {
@@ -221,9 +237,30 @@ async function outgoingRange(repoDir: string, commit: string, remoteHas: string[
  * as git quotes them; no context lines and no body for a deleted file, which send nothing
  * new and would only count against the cap.
  */
-const DIFF_ARGS = ['-p', '--unified=0', '--irreversible-delete', '--format=%x01', '--text', '--no-color', '--no-ext-diff', '--no-textconv', '--no-renames', '--diff-merges=first-parent', '--src-prefix=a/', '--dst-prefix=b/', '--no-relative', '--submodule=short'];
+const DIFF_ARGS = [
+  '-p',
+  '--unified=0',
+  '--irreversible-delete',
+  '--format=%x01',
+  '--text',
+  '--no-color',
+  '--no-ext-diff',
+  '--no-textconv',
+  '--no-renames',
+  '--diff-merges=first-parent',
+  '--src-prefix=a/',
+  '--dst-prefix=b/',
+  '--no-relative',
+  '--submodule=short',
+];
 /** Options of the text pass: who made each commit, its message, and the names of the files it touches. */
-const TEXT_ARGS = ['--format=%an%n%ae%n%cn%n%ce%n%B', '--name-only', '-z', '--no-renames', '--diff-merges=first-parent'];
+const TEXT_ARGS = [
+  '--format=%an%n%ae%n%cn%n%ce%n%B',
+  '--name-only',
+  '-z',
+  '--no-renames',
+  '--diff-merges=first-parent',
+];
 
 /**
  * Scans everything a push of `commit` would send that the remote lacks: the lines each
@@ -231,7 +268,12 @@ const TEXT_ARGS = ['--format=%an%n%ae%n%cn%n%ce%n%B', '--name-only', '-z', '--no
  * names. `remoteHas` is what the remote's refs point at; without it, only what this
  * repository knows the remote has bounds the range.
  */
-export async function scanCommitForSecrets(repoDir: string, commit: string, redactor: Redactor, o: { maxBytes?: number; remoteHas?: string[] } = {}): Promise<CommitScan> {
+export async function scanCommitForSecrets(
+  repoDir: string,
+  commit: string,
+  redactor: Redactor,
+  o: { maxBytes?: number; remoteHas?: string[] } = {},
+): Promise<CommitScan> {
   const revs = await outgoingRange(repoDir, commit, o.remoteHas ?? []);
   const budget = { left: o.maxBytes ?? MAX_SCANNED_DIFF_BYTES };
   const hits = new Hits(redactor);

@@ -27,23 +27,41 @@ export function countTests(output: string): TestCounts | undefined {
   if (nodeTests) {
     const tail = output.slice(nodeTests.index!);
     const skipped = num(tail.match(/^(?:#|ℹ) skipped (\d+)\s*$/m)) + num(tail.match(/^(?:#|ℹ) todo (\d+)\s*$/m));
-    return { total: Number(nodeTests[1]), passed: num(tail.match(/^(?:#|ℹ) pass (\d+)\s*$/m)), failed: num(tail.match(/^(?:#|ℹ) fail (\d+)\s*$/m)) + num(tail.match(/^(?:#|ℹ) cancelled (\d+)\s*$/m)), skipped };
+    return {
+      total: Number(nodeTests[1]),
+      passed: num(tail.match(/^(?:#|ℹ) pass (\d+)\s*$/m)),
+      failed: num(tail.match(/^(?:#|ℹ) fail (\d+)\s*$/m)) + num(tail.match(/^(?:#|ℹ) cancelled (\d+)\s*$/m)),
+      skipped,
+    };
   }
   // jest: "Tests:       1 failed, 1 skipped, 2 passed, 4 total"
   const jest = last(output, /^Tests:\s+(.*\d+ total)\s*$/m);
   if (jest) {
     const s = jest[1];
     const skipped = num(s.match(/(\d+) skipped/)) + num(s.match(/(\d+) todo/));
-    return { total: num(s.match(/(\d+) total/)), passed: num(s.match(/(\d+) passed/)), failed: num(s.match(/(\d+) failed/)), skipped };
+    return {
+      total: num(s.match(/(\d+) total/)),
+      passed: num(s.match(/(\d+) passed/)),
+      failed: num(s.match(/(\d+) failed/)),
+      skipped,
+    };
   }
   // vitest: "      Tests  1 failed | 2 passed | 1 skipped (4)"
   const vitest = last(output, /^\s*Tests\s+([^\n]*)\((\d+)\)\s*$/m);
   if (vitest) {
     const s = vitest[1];
-    return { total: Number(vitest[2]), passed: num(s.match(/(\d+) passed/)), failed: num(s.match(/(\d+) failed/)), skipped: num(s.match(/(\d+) skipped/)) + num(s.match(/(\d+) todo/)) };
+    return {
+      total: Number(vitest[2]),
+      passed: num(s.match(/(\d+) passed/)),
+      failed: num(s.match(/(\d+) failed/)),
+      skipped: num(s.match(/(\d+) skipped/)) + num(s.match(/(\d+) todo/)),
+    };
   }
   // pytest: "==== 1 failed, 2 passed, 1 skipped in 0.12s ====" or "no tests ran"
-  const pytest = last(output, /^=+ (.*(?:passed|failed|skipped|error|no tests ran)[^=]*) in [\d.]+s(?: \([^)]*\))? =+\s*$/m);
+  const pytest = last(
+    output,
+    /^=+ (.*(?:passed|failed|skipped|error|no tests ran)[^=]*) in [\d.]+s(?: \([^)]*\))? =+\s*$/m,
+  );
   if (pytest) {
     const s = pytest[1];
     const passed = num(s.match(/(\d+) passed/));
@@ -78,12 +96,18 @@ export function countTests(output: string): TestCounts | undefined {
 /** A file that holds tests, by the names the common runners look for. */
 export function isTestFile(file: string): boolean {
   const base = file.split('/').pop() ?? file;
-  return /\.(test|spec)\.[cm]?[jt]sx?$/.test(base) || /^test_.*\.py$|_test\.py$/.test(base) || /_test\.go$/.test(base) || /(^|\/)(test|tests|__tests__)\/.+\.[cm]?[jt]sx?$/.test(file);
+  return (
+    /\.(test|spec)\.[cm]?[jt]sx?$/.test(base) ||
+    /^test_.*\.py$|_test\.py$/.test(base) ||
+    /_test\.go$/.test(base) ||
+    /(^|\/)(test|tests|__tests__)\/.+\.[cm]?[jt]sx?$/.test(file)
+  );
 }
 
 /** Markers that narrow a run or skip a test, in lines the agent added to test files. */
 const ONLY = /\b(?:it|test|describe|suite|context)\.only\s*\(|\{\s*only\s*:\s*true\b/;
-const SKIP = /\b(?:it|test|describe|suite|context)\.(?:skip|todo)\s*\(|\bx(?:it|describe|test)\s*\(|\{\s*(?:skip|todo)\s*:\s*(?:true|['"`])|@pytest\.mark\.skip|\bpytest\.skip\s*\(|\bt\.Skip(?:Now|f)?\s*\(|#\[ignore\]/;
+const SKIP =
+  /\b(?:it|test|describe|suite|context)\.(?:skip|todo)\s*\(|\bx(?:it|describe|test)\s*\(|\{\s*(?:skip|todo)\s*:\s*(?:true|['"`])|@pytest\.mark\.skip|\bpytest\.skip\s*\(|\bt\.Skip(?:Now|f)?\s*\(|#\[ignore\]/;
 
 export interface DiffFile {
   path: string;
@@ -102,17 +126,32 @@ export function integrityFindings(
   const out: IntegrityFinding[] = [];
   for (const c of checks) {
     // A base that ran no tests either is not the agent's doing.
-    if (c.result && c.result.total === 0 && c.base?.total !== 0) out.push({ kind: 'zero-tests', detail: `\`${c.command}\` ran no tests${c.base?.total ? ` (${c.base.total} on the base)` : ''}` });
-    else if (c.base && c.result && c.result.total < c.base.total) out.push({ kind: 'tests-disappeared', detail: `\`${c.command}\` ran ${c.result.total} tests, ${c.base.total - c.result.total} fewer than the base's ${c.base.total}` });
-    if (c.base && c.result && c.result.skipped > c.base.skipped) out.push({ kind: 'newly-skipped', detail: `\`${c.command}\` skipped ${c.result.skipped} tests, ${c.result.skipped - c.base.skipped} more than the base` });
+    if (c.result && c.result.total === 0 && c.base?.total !== 0)
+      out.push({
+        kind: 'zero-tests',
+        detail: `\`${c.command}\` ran no tests${c.base?.total ? ` (${c.base.total} on the base)` : ''}`,
+      });
+    else if (c.base && c.result && c.result.total < c.base.total)
+      out.push({
+        kind: 'tests-disappeared',
+        detail: `\`${c.command}\` ran ${c.result.total} tests, ${c.base.total - c.result.total} fewer than the base's ${c.base.total}`,
+      });
+    if (c.base && c.result && c.result.skipped > c.base.skipped)
+      out.push({
+        kind: 'newly-skipped',
+        detail: `\`${c.command}\` skipped ${c.result.skipped} tests, ${c.result.skipped - c.base.skipped} more than the base`,
+      });
   }
   for (const f of diff) {
     if (!isTestFile(f.path)) continue;
     if (f.status === 'D') out.push({ kind: 'test-file-deleted', detail: `test file \`${f.path}\` was deleted` });
-    else if (f.status === 'M' && f.newSize !== undefined && f.newSize <= 1) out.push({ kind: 'test-file-emptied', detail: `test file \`${f.path}\` was emptied` });
-    if (f.added.some((l) => ONLY.test(l))) out.push({ kind: 'only', detail: `\`${f.path}\` gained an \`.only\`, which runs only the marked tests` });
+    else if (f.status === 'M' && f.newSize !== undefined && f.newSize <= 1)
+      out.push({ kind: 'test-file-emptied', detail: `test file \`${f.path}\` was emptied` });
+    if (f.added.some((l) => ONLY.test(l)))
+      out.push({ kind: 'only', detail: `\`${f.path}\` gained an \`.only\`, which runs only the marked tests` });
     const skips = f.added.filter((l) => SKIP.test(l));
-    if (skips.length && !out.some((o) => o.kind === 'newly-skipped' && o.detail.includes(f.path))) out.push({ kind: 'newly-skipped', detail: `\`${f.path}\` gained a skip: \`${skips[0].trim().slice(0, 120)}\`` });
+    if (skips.length && !out.some((o) => o.kind === 'newly-skipped' && o.detail.includes(f.path)))
+      out.push({ kind: 'newly-skipped', detail: `\`${f.path}\` gained a skip: \`${skips[0].trim().slice(0, 120)}\`` });
   }
   return out;
 }

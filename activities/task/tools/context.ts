@@ -57,5 +57,8 @@ export function shellQuote(s: string): string {
 }
 
 export function isNotFound(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException)?.code === 'ENOENT' || /no such file|not found|ENOENT/i.test((err as Error)?.message ?? '');
+  return (
+    (err as NodeJS.ErrnoException)?.code === 'ENOENT' ||
+    /no such file|not found|ENOENT/i.test((err as Error)?.message ?? '')
+  );
 }

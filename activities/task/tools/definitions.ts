@@ -4,7 +4,16 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 
-export const TOOL_NAMES = ['read_file', 'write_file', 'edit_file', 'list_files', 'search', 'bash', 'ask_human', 'finish'] as const;
+export const TOOL_NAMES = [
+  'read_file',
+  'write_file',
+  'edit_file',
+  'list_files',
+  'search',
+  'bash',
+  'ask_human',
+  'finish',
+] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 const path = { type: 'string', description: 'Path relative to the workspace root.' } as const;
@@ -12,7 +21,8 @@ const path = { type: 'string', description: 'Path relative to the workspace root
 export const TOOL_DEFINITIONS: Anthropic.Tool[] = [
   {
     name: 'read_file',
-    description: 'Read a text file from the workspace. Long files are cut in the middle; use offset and limit (line numbers) to read a part.',
+    description:
+      'Read a text file from the workspace. Long files are cut in the middle; use offset and limit (line numbers) to read a part.',
     input_schema: {
       type: 'object',
       properties: {
@@ -34,18 +44,27 @@ export const TOOL_DEFINITIONS: Anthropic.Tool[] = [
       'Replace one exact occurrence of old_text with new_text in a file. old_text must match exactly once (include surrounding lines to make it unique); set replace_all to replace every occurrence.',
     input_schema: {
       type: 'object',
-      properties: { path, old_text: { type: 'string' }, new_text: { type: 'string' }, replace_all: { type: 'boolean' } },
+      properties: {
+        path,
+        old_text: { type: 'string' },
+        new_text: { type: 'string' },
+        replace_all: { type: 'boolean' },
+      },
       required: ['path', 'old_text', 'new_text'],
     },
   },
   {
     name: 'list_files',
     description: 'List files and directories under a path (default: the workspace root), to the given depth.',
-    input_schema: { type: 'object', properties: { path, depth: { type: 'integer', description: 'Levels to descend. Default 2.' } } },
+    input_schema: {
+      type: 'object',
+      properties: { path, depth: { type: 'integer', description: 'Levels to descend. Default 2.' } },
+    },
   },
   {
     name: 'search',
-    description: 'Search file contents in the workspace with a regular expression (ripgrep syntax). Returns matching lines with file and line number.',
+    description:
+      'Search file contents in the workspace with a regular expression (ripgrep syntax). Returns matching lines with file and line number.',
     input_schema: {
       type: 'object',
       properties: {
@@ -73,13 +92,17 @@ export const TOOL_DEFINITIONS: Anthropic.Tool[] = [
   {
     name: 'ask_human',
     description:
-      'Ask the person who owns this task a question you cannot answer from the repository. They read it hours later without the transcript, so make it self-contained: what you found and tried, the options, what the choice affects, and what you will assume if nobody answers. Their answer is this tool\'s result.',
+      "Ask the person who owns this task a question you cannot answer from the repository. They read it hours later without the transcript, so make it self-contained: what you found and tried, the options, what the choice affects, and what you will assume if nobody answers. Their answer is this tool's result.",
     input_schema: {
       type: 'object',
       properties: {
         context: { type: 'string', description: 'What you are doing and what you found or tried, with file paths.' },
         question: { type: 'string', description: 'The decision you need, in one or two sentences.' },
-        options: { type: 'array', items: { type: 'string' }, description: 'The choices you see, e.g. "A) pattern from weddings module".' },
+        options: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'The choices you see, e.g. "A) pattern from weddings module".',
+        },
         impact: { type: 'string', description: 'What the choice affects.' },
         assumption: { type: 'string', description: 'What you will do if nobody answers in time.' },
       },

@@ -15,7 +15,13 @@ function occurrences(text: string, needle: string): number[] {
 }
 
 /** Applies the edit to `text`, or says why not. Pure, so its edge cases are tested on their own. */
-export function applyEdit(text: string, oldText: string, newText: string, replaceAll = false, file = 'the file'): { text: string; count: number } | { error: string } {
+export function applyEdit(
+  text: string,
+  oldText: string,
+  newText: string,
+  replaceAll = false,
+  file = 'the file',
+): { text: string; count: number } | { error: string } {
   if (oldText === '') return { error: 'old_text is empty; use write_file to create or overwrite a file' };
   if (oldText === newText) return { error: 'old_text and new_text are the same; nothing to change' };
   const at = occurrences(text, oldText);
@@ -33,10 +39,19 @@ export function applyEdit(text: string, oldText: string, newText: string, replac
     };
   }
   // split/join, not String.replace: "$&" and friends in new_text must stay literal.
-  return { text: replaceAll ? text.split(oldText).join(newText) : text.slice(0, at[0]) + newText + text.slice(at[0] + oldText.length), count: replaceAll ? at.length : 1 };
+  return {
+    text: replaceAll
+      ? text.split(oldText).join(newText)
+      : text.slice(0, at[0]) + newText + text.slice(at[0] + oldText.length),
+    count: replaceAll ? at.length : 1,
+  };
 }
 
-export async function editFileTool(input: Record<string, unknown>, ctx: ToolContext, o: { retryAfterCrash?: boolean } = {}): Promise<ToolOutcome> {
+export async function editFileTool(
+  input: Record<string, unknown>,
+  ctx: ToolContext,
+  o: { retryAfterCrash?: boolean } = {},
+): Promise<ToolOutcome> {
   const p = cleanPath(input.path);
   const oldText = str(input, 'old_text');
   const newText = str(input, 'new_text');

@@ -13,8 +13,10 @@ export const MAX_TOOL_READ_BYTES = 8 * 1024 * 1024;
 /** A refusal the model can act on: the file is too big, or no regular file at all. */
 function refusal(err: unknown, p: string): string | undefined {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EFBIG') return `${p} is larger than ${MAX_TOOL_READ_BYTES} bytes; read parts of it with bash (head, tail, sed -n)`;
-  if (code === 'EFTYPE') return `${p} is not a regular file (a FIFO, socket, device or symlink swapped in); it is not opened`;
+  if (code === 'EFBIG')
+    return `${p} is larger than ${MAX_TOOL_READ_BYTES} bytes; read parts of it with bash (head, tail, sed -n)`;
+  if (code === 'EFTYPE')
+    return `${p} is not a regular file (a FIFO, socket, device or symlink swapped in); it is not opened`;
   return undefined;
 }
 
@@ -43,12 +45,14 @@ export async function readFileTool(input: Record<string, unknown>, ctx: ToolCont
     bytes = await readCapped(ctx, p);
   } catch (err) {
     if (isNotFound(err)) return fail(`No such file: ${p}`, `read_file ${p}: not found`);
-    if ((err as NodeJS.ErrnoException).code === 'EISDIR') return fail(`${p} is a directory; use list_files`, `read_file ${p}: a directory`);
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR')
+      return fail(`${p} is a directory; use list_files`, `read_file ${p}: a directory`);
     const why = refusal(err, p);
     if (why) return fail(why, `read_file ${p}: refused`);
     throw err;
   }
-  if (bytes.subarray(0, 8000).includes(0)) return fail(`${p} is a binary file (${bytes.length} bytes)`, `read_file ${p}: binary`);
+  if (bytes.subarray(0, 8000).includes(0))
+    return fail(`${p} is a binary file (${bytes.length} bytes)`, `read_file ${p}: binary`);
   const text = decoder.decode(bytes);
   const offset = typeof input.offset === 'number' ? Math.max(1, Math.floor(input.offset)) : undefined;
   const limit = typeof input.limit === 'number' ? Math.max(1, Math.floor(input.limit)) : undefined;
@@ -59,7 +63,10 @@ export async function readFileTool(input: Record<string, unknown>, ctx: ToolCont
   const from = (offset ?? 1) - 1;
   const part = lines.slice(from, limit === undefined ? undefined : from + limit);
   const header = `[lines ${from + 1}-${from + part.length} of ${lines.length}]\n`;
-  return ok(header + truncateMiddle(part.join('\n'), ctx.maxOutputChars), `read_file ${p} lines ${from + 1}-${from + part.length}`);
+  return ok(
+    header + truncateMiddle(part.join('\n'), ctx.maxOutputChars),
+    `read_file ${p} lines ${from + 1}-${from + part.length}`,
+  );
 }
 
 export async function writeFileTool(input: Record<string, unknown>, ctx: ToolContext): Promise<ToolOutcome> {
@@ -72,7 +79,10 @@ export async function writeFileTool(input: Record<string, unknown>, ctx: ToolCon
     if (why) return fail(why, `write_file ${p}: refused`);
     throw err;
   }
-  return ok(`Wrote ${Buffer.byteLength(content)} bytes to ${p}.`, `write_file ${p} (${Buffer.byteLength(content)} bytes)`);
+  return ok(
+    `Wrote ${Buffer.byteLength(content)} bytes to ${p}.`,
+    `write_file ${p} (${Buffer.byteLength(content)} bytes)`,
+  );
 }
 
 /** Directories whose contents are listed only on request: they drown the listing. */
@@ -89,9 +99,14 @@ export async function listFilesTool(input: Record<string, unknown>, ctx: ToolCon
     if (isNotFound(err)) return fail(`No such directory: ${p}`, `list_files ${p}: not found`);
     throw err;
   }
-  const shown = entries.filter((e) => !NOISY.test(e.path)).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const lines = shown.slice(0, MAX_ENTRIES).map((e) => (e.type === 'dir' ? `${e.path}/` : `${e.path}  (${e.size} bytes)`));
-  if (shown.length > MAX_ENTRIES) lines.push(`[… ${shown.length - MAX_ENTRIES} more entries not shown; list a subdirectory]`);
+  const shown = entries
+    .filter((e) => !NOISY.test(e.path))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const lines = shown
+    .slice(0, MAX_ENTRIES)
+    .map((e) => (e.type === 'dir' ? `${e.path}/` : `${e.path}  (${e.size} bytes)`));
+  if (shown.length > MAX_ENTRIES)
+    lines.push(`[… ${shown.length - MAX_ENTRIES} more entries not shown; list a subdirectory]`);
   if (lines.length === 0) lines.push('(empty)');
   return ok(lines.join('\n'), `list_files ${p}: ${shown.length} entries`);
 }

@@ -15,7 +15,8 @@ export type { ToolContext, ToolOutcome } from './context';
  * The agent loop answers ask_human itself (workflows/questions/ask-human.ts waits for the `answer`
  * signal); this reply is for a tool call run outside the loop, which has nobody to ask.
  */
-export const NO_HUMAN_ANSWER = 'No human is available to answer right now. State your assumption, note it in your final summary, and go on.';
+export const NO_HUMAN_ANSWER =
+  'No human is available to answer right now. State your assumption, note it in your final summary, and go on.';
 
 /**
  * Tools whose effect may not be repeated: if a worker died while one ran, the retry
@@ -26,7 +27,12 @@ export const SIDE_EFFECTING_TOOLS = new Set(['bash', 'edit_file']);
 /** Tools that may change the workspace: after each, the workspace is checkpointed. */
 export const WORKSPACE_CHANGING_TOOLS = new Set(['bash', 'edit_file', 'write_file']);
 
-export async function executeTool(name: string, input: Record<string, unknown>, ctx: ToolContext, o: { retryAfterCrash?: boolean } = {}): Promise<ToolOutcome> {
+export async function executeTool(
+  name: string,
+  input: Record<string, unknown>,
+  ctx: ToolContext,
+  o: { retryAfterCrash?: boolean } = {},
+): Promise<ToolOutcome> {
   try {
     switch (name) {
       case 'read_file':
@@ -49,7 +55,8 @@ export async function executeTool(name: string, input: Record<string, unknown>, 
         return fail(`Unknown tool "${name}".`, `unknown tool ${oneLine(name, 40)}`);
     }
   } catch (err) {
-    if (err instanceof ToolInputError) return fail(`Invalid input for ${name}: ${err.message}`, `${name}: invalid input`);
+    if (err instanceof ToolInputError)
+      return fail(`Invalid input for ${name}: ${err.message}`, `${name}: invalid input`);
     throw err;
   }
 }
