@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { PassThrough, type Duplex } from 'node:stream';
 import { dockerHost } from '../common/config';
 import { SandboxGone } from '../common/errors';
-import { startEgressProxy, type EgressProxy } from './egress-proxy';
+import { proxyEnv, startEgressProxy, type EgressProxy } from './egress-proxy';
 import { CappedOutput, DEFAULT_MAX_OUTPUT_BYTES } from './output';
 import {
   DEFAULT_SANDBOX_LIMITS,
@@ -162,15 +162,7 @@ export function createDockerProvider(options: DockerProviderOptions = {}): Sandb
       // mount still accepts connections) but cannot plant anything in the worker's directory.
       mounts.push({ Type: 'bind', Source: dir, Target: EGRESS_DIR_INSIDE, ReadOnly: true });
       labels[DOCKER_ALLOW_LABEL] = allow.join(',');
-      const url = `http://127.0.0.1:${PROXY_PORT}`;
-      Object.assign(env, {
-        HTTP_PROXY: url,
-        HTTPS_PROXY: url,
-        http_proxy: url,
-        https_proxy: url,
-        NO_PROXY: 'localhost,127.0.0.1',
-        no_proxy: 'localhost,127.0.0.1',
-      });
+      Object.assign(env, proxyEnv(`http://127.0.0.1:${PROXY_PORT}`));
     }
     const image = o.template ?? options.image ?? 'node:20-bookworm';
     let c: Docker.Container;

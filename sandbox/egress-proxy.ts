@@ -21,6 +21,15 @@ export interface EgressProxy {
  * Whether `host` is on the allowlist: an entry matches itself exactly, and `*.example.com`
  * matches every name below example.com (not example.com itself).
  */
+/**
+ * The variables that send a sandbox's HTTP clients through the proxy listening at `url`
+ * inside it, in both spellings tools read; loopback stays direct.
+ */
+export function proxyEnv(url: string): Record<string, string> {
+  const local = 'localhost,127.0.0.1';
+  return { HTTP_PROXY: url, HTTPS_PROXY: url, http_proxy: url, https_proxy: url, NO_PROXY: local, no_proxy: local };
+}
+
 export function hostAllowed(host: string, allow: readonly string[]): boolean {
   const name = host
     .toLowerCase()

@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startEgressProxy, type EgressProxy } from './egress-proxy';
+import { proxyEnv, startEgressProxy, type EgressProxy } from './egress-proxy';
 
 /**
  * The /etc entries a sandbox may read: user and group names, name resolution, TLS roots,
@@ -196,15 +196,7 @@ export async function isolate(command: string, rules: IsolationRules): Promise<I
     );
     openProxies.set(proxy, proxyDir);
     binds.push('--ro-bind', proxy.socketPath, PROXY_SOCKET_INSIDE);
-    const url = `http://127.0.0.1:${SANDBOX_PROXY_PORT}`;
-    Object.assign(env, {
-      HTTP_PROXY: url,
-      HTTPS_PROXY: url,
-      http_proxy: url,
-      https_proxy: url,
-      NO_PROXY: 'localhost,127.0.0.1',
-      no_proxy: 'localhost,127.0.0.1',
-    });
+    Object.assign(env, proxyEnv(`http://127.0.0.1:${SANDBOX_PROXY_PORT}`));
     // The bridge runs in a subshell so it is no job of the command's shell (`wait` would
     // wait for it), and the command starts once it listens (0C38 = 3128, 0A = LISTEN).
     setup = [
