@@ -14,7 +14,7 @@ import {
   type BatchStatus,
   type TaskStatus,
 } from '../contract';
-import { CliError, EXIT } from './errors';
+import { CliError, EXIT, failureMessage } from './errors';
 import { nightshiftCommand } from './hints';
 import { load } from './lazy';
 import { capabilityWaits, queryWithWorker } from './workers';
@@ -135,8 +135,7 @@ export async function readBatch(
   try {
     await handle.result();
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause;
-    error = cause?.message ?? (err as Error).message;
+    error = failureMessage(err);
   }
   return { batchId, date: '', state: 'failed', startedAt: description.startTime.getTime(), tasks: [], error };
 }

@@ -17,3 +17,14 @@ export class CliError extends Error {
     this.name = 'CliError';
   }
 }
+
+/**
+ * What a user should read from a failed workflow result or update: the SDK wraps the
+ * workflow's own failure (WorkflowFailedError, WorkflowUpdateFailedError) and keeps it as
+ * the cause, whose message is the one the workflow wrote.
+ */
+export function failureMessage(err: unknown): string {
+  const cause = err instanceof Error ? err.cause : undefined;
+  if (cause instanceof Error) return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}

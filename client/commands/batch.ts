@@ -16,7 +16,7 @@ import {
 } from '../../contract';
 import type { SpecIssue } from '../../common/errors';
 import { latestBatchId, readBatch, readBatchLive } from '../batches';
-import { CliError, EXIT } from '../errors';
+import { CliError, EXIT, failureMessage } from '../errors';
 import { duration, localDate, padToWidth, redrawer, taskTable, usd } from '../format';
 import { runnable } from '../hints';
 import { load } from '../lazy';
@@ -180,8 +180,7 @@ export async function cancelCommand(
     if (taskId === undefined) return await handle.executeUpdate(cancelBatchUpdate, { args: [{ reason }] });
     return [await handle.executeUpdate(cancelTaskUpdate, { args: [{ taskId, reason }] })];
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause;
-    throw new CliError(cause?.message ?? (err as Error).message, EXIT.notFound);
+    throw new CliError(failureMessage(err), EXIT.notFound);
   }
 }
 

@@ -11,7 +11,7 @@ import {
   raiseBudgetUpdate,
   type DailyLedgerStatus,
 } from '../../contract';
-import { CliError, EXIT } from '../errors';
+import { CliError, EXIT, failureMessage } from '../errors';
 import { usd } from '../format';
 import { queryWithWorker } from '../workers';
 
@@ -63,8 +63,7 @@ export async function raiseDay(
     return { date: day, ...r };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw noLedger(day);
-    if (err instanceof WorkflowUpdateFailedError)
-      throw new CliError((err.cause as Error | undefined)?.message ?? err.message, EXIT.usage);
+    if (err instanceof WorkflowUpdateFailedError) throw new CliError(failureMessage(err), EXIT.usage);
     throw err;
   }
 }

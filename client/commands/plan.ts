@@ -37,7 +37,7 @@ import {
   type SessionPlace,
 } from '../../activities/planning/session';
 import { withStateStore } from '../../common/store';
-import { CliError, EXIT } from '../errors';
+import { CliError, EXIT, failureMessage } from '../errors';
 import { didYouMeanSuffix } from '../../common/suggest';
 import { localDate, table, usd } from '../format';
 
@@ -345,7 +345,7 @@ export async function startDecomposed(
           .result()
           .then(
             () => plan.status.name.toLowerCase(),
-            (err: Error) => (err.cause as Error | undefined)?.message ?? err.message,
+            (err: unknown) => failureMessage(err),
           );
         throw new CliError(`planning failed: ${why}`, EXIT.failure);
       }

@@ -18,7 +18,7 @@ import {
   type OpenQuestion,
 } from '../../contract';
 import { readBatch, runningBatchIds } from '../batches';
-import { CliError, EXIT } from '../errors';
+import { CliError, EXIT, failureMessage } from '../errors';
 import { duration, table } from '../format';
 import { runnable } from '../hints';
 import { pollingWorkers } from '../workers';
@@ -157,8 +157,7 @@ export async function raiseBudget(
       .executeUpdate(raiseBudgetUpdate, { args: [{ addUsd, ...(taskId ? { taskId } : {}) }] });
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new CliError(`no running batch "${batchId}"`, EXIT.notFound);
-    if (err instanceof WorkflowUpdateFailedError)
-      throw new CliError((err.cause as Error | undefined)?.message ?? err.message, EXIT.usage);
+    if (err instanceof WorkflowUpdateFailedError) throw new CliError(failureMessage(err), EXIT.usage);
     throw err;
   }
 }
