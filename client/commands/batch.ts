@@ -1,7 +1,12 @@
 /** `start`, `status` and `cancel`: a night's batch through the Temporal client. */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+  type Client,
+} from '@temporalio/client';
 import { webUiUrl, type NightshiftConfig } from '../../common/config';
 import {
   BATCH_WORKFLOW,
@@ -150,6 +155,17 @@ export async function followBatch(
   }
 }
 
+/** How long `status --watch` waits out a missing worker or server before it gives up (exit 4). */
+const WATCH_OUTAGE_MS = 60_000;
+
+/** A failed refresh the next one may not repeat: no worker answering, or no server, just now. */
+function isPassingOutage(err: unknown): boolean {
+  if (err instanceof CliError) return err.exitCode === EXIT.unavailable;
+  const GRPC_DEADLINE_EXCEEDED = 4;
+  const GRPC_UNAVAILABLE = 14;
+  return isGrpcServiceError(err) && (err.code === GRPC_UNAVAILABLE || err.code === GRPC_DEADLINE_EXCEEDED);
+}
+
 export async function statusCommand(
   client: Client,
   batch: string | undefined,
@@ -159,8 +175,22 @@ export async function statusCommand(
   const batchId = batch ?? (await latestBatchId(client));
   // On a terminal each refresh replaces the last; in a pipe each is printed after the last.
   const show = o.watch && !o.json && process.stdout.isTTY ? redrawer(process.stdout) : print;
+  let outageSince: number | undefined;
   for (;;) {
-    const s = await readBatchLive(client, batchId);
+    let s: BatchStatus;
+    try {
+      s = await readBatchLive(client, batchId);
+    } catch (err) {
+      // A watch outlives moments with no worker polling (one starting, one being replaced)
+      // or a server restarting; a single status call still fails at once, as scripts expect.
+      if (!o.watch || !isPassingOutage(err)) throw err;
+      if (outageSince === undefined) process.stderr.write(`${failureMessage(err)}\n(--watch keeps trying)\n`);
+      outageSince ??= Date.now();
+      if (Date.now() - outageSince > WATCH_OUTAGE_MS) throw err;
+      await new Promise((r) => setTimeout(r, 2000));
+      continue;
+    }
+    outageSince = undefined;
     if (o.json) print(JSON.stringify(s, null, 2));
     else show(renderStatus(s));
     if (!o.watch || s.state === 'completed' || s.state === 'failed') return s;

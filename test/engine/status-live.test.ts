@@ -62,23 +62,38 @@ test(
         run(process.execPath, [BIN, ...args], { cwd: config.root, encoding: 'utf8', env });
       const statusJson = async () => JSON.parse((await nightshift('status', batchId, '--json')).stdout) as BatchStatus;
 
-      const result = await worker.runUntil(async () => {
-        const handle = await server.env.client.workflow.start('nightlyBatch', {
-          taskQueue: TASK_QUEUE,
-          workflowId: batchId,
-          args: [
-            {
-              spec: {
-                tasks: [{ id: 'live', title: 'live task', description: 'Paginate.', agent_config: { model: 'haiku' } }],
-              },
+      // The night and the watch start before any worker polls: the watch waits for one
+      // instead of exiting with the no-worker message.
+      const handle = await server.env.client.workflow.start('nightlyBatch', {
+        taskQueue: TASK_QUEUE,
+        workflowId: batchId,
+        args: [
+          {
+            spec: {
+              tasks: [{ id: 'live', title: 'live task', description: 'Paginate.', agent_config: { model: 'haiku' } }],
             },
-          ],
-        });
-        const watch = spawn(process.execPath, [BIN, 'status', batchId, '--watch'], { cwd: config.root, env });
-        let watched = '';
-        watch.stdout.on('data', (d: Buffer) => (watched += d.toString()));
-        const watchEnded = new Promise<number | null>((r) => watch.once('exit', (code) => r(code)));
+          },
+        ],
+      });
+      const watch = spawn(process.execPath, [BIN, 'status', batchId, '--watch'], { cwd: config.root, env });
+      let watched = '';
+      let watchErr = '';
+      watch.stdout.on('data', (d: Buffer) => (watched += d.toString()));
+      watch.stderr.on('data', (d: Buffer) => (watchErr += d.toString()));
+      let exitedEarly: number | null | undefined;
+      const watchEnded = new Promise<number | null>((r) =>
+        watch.once('exit', (code) => {
+          exitedEarly ??= code;
+          r(code);
+        }),
+      );
+      const deadline = Date.now() + 60_000;
+      while (!watchErr.includes('--watch keeps trying') && exitedEarly === undefined && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.equal(exitedEarly, undefined, `status --watch exited with no worker polling:\n${watchErr}`);
+      assert.match(watchErr, /no worker[\s\S]*--watch keeps trying/);
 
+      const result = await worker.runUntil(async () => {
         // Waiting for the answer: turn 1's tokens and cost are there, and the question with its answer command.
         const asking = await until(statusJson, (s) => s.tasks[0]?.questions?.length === 1, 'the open question');
         const t = asking.tasks[0];
