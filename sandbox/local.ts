@@ -516,52 +516,58 @@ const placeholderHolders = new Map<string, number>();
  */
 async function holdGitReadOnly(id: string, workspace: string): Promise<{ path: string; release(): Promise<void> }> {
   const gitPath = path.join(workspace, '.git');
-  let st: fs.Stats | undefined;
-  try {
-    st = await fs.promises.lstat(gitPath);
-  } catch {
-    // absent
-  }
-  if (st && st.isDirectory()) return { path: gitPath, release: async () => {} };
-  if (st && st.isFile() && st.size > 0) return { path: gitPath, release: async () => {} };
-  if (st && !st.isFile()) {
-    // A symlink would make bubblewrap bind whatever host path it names.
-    throw new PolicyViolation(
-      'no-git-writes',
-      '.git',
-      `the workspace's .git is a ${st.isSymbolicLink() ? 'symlink' : 'special file'}; refusing to run`,
-    );
-  }
-  if (!st) {
-    try {
-      await (
-        await fs.promises.open(
-          gitPath,
-          fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
-          0o444,
-        )
-      ).close();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-  }
+  // Counted before anything awaits: a command of this sandbox that ends meanwhile then sees
+  // this one and leaves the placeholder for it, instead of removing it under its bind.
   placeholderHolders.set(id, (placeholderHolders.get(id) ?? 0) + 1);
   let released = false;
-  return {
-    path: gitPath,
-    async release() {
-      if (released) return;
-      released = true;
-      const left = (placeholderHolders.get(id) ?? 1) - 1;
-      if (left > 0) {
-        placeholderHolders.set(id, left);
-        return;
-      }
-      placeholderHolders.delete(id);
-      const now = await fs.promises.lstat(gitPath).catch(() => undefined);
-      if (now?.isFile() && now.size === 0) await fs.promises.rm(gitPath, { force: true });
-    },
+  const release = async (): Promise<void> => {
+    if (released) return;
+    released = true;
+    const left = (placeholderHolders.get(id) ?? 1) - 1;
+    if (left > 0) {
+      placeholderHolders.set(id, left);
+      return;
+    }
+    placeholderHolders.delete(id);
+    // Synchronous from the count to the removal, so no command can take the placeholder in between.
+    const now = fs.lstatSync(gitPath, { throwIfNoEntry: false });
+    if (now?.isFile() && now.size === 0) fs.rmSync(gitPath, { force: true });
   };
+  try {
+    let st: fs.Stats | undefined;
+    try {
+      st = await fs.promises.lstat(gitPath);
+    } catch {
+      // absent
+    }
+    if (st && !st.isFile() && !st.isDirectory()) {
+      // A symlink would make bubblewrap bind whatever host path it names.
+      throw new PolicyViolation(
+        'no-git-writes',
+        '.git',
+        `the workspace's .git is a ${st.isSymbolicLink() ? 'symlink' : 'special file'}; refusing to run`,
+      );
+    }
+    if (!st) {
+      try {
+        await (
+          await fs.promises.open(
+            gitPath,
+            fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW,
+            0o444,
+          )
+        ).close();
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+  } catch (err) {
+    await release();
+    throw err;
+  }
+  // A repository's .git (a directory, or a non-empty gitdir file) is never removed: release
+  // removes only an empty placeholder file.
+  return { path: gitPath, release };
 }
 
 /** Most a readFile reads when the caller names no limit; readers of large files (bundles) name theirs. */

@@ -55,6 +55,29 @@ describe('local sandbox lifecycle', () => {
     await fresh.kill();
   });
 
+  it('a command that starts as a cancelled one ends still runs (the placeholder .git stays its own)', async () => {
+    const sb = (await createLocalProvider({ root }).create({ key: 'overlapping-commands' })) as LocalSandbox;
+    // A command cancelled while the next one starts: the cancelled one's end once removed
+    // the placeholder .git under the starting command's bind (bwrap: "Can't find source path").
+    const failures: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const cancel = new AbortController();
+      const long = sb.exec('sleep 30', { signal: cancel.signal }).catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 50));
+      cancel.abort();
+      const next = await sb.exec('true');
+      if (next.exitCode !== 0) failures.push(next.stderr.trim());
+      await long;
+    }
+    assert.deepEqual(failures, []);
+    assert.equal(
+      fs.existsSync(path.join(sb.workspaceDir, '.git')),
+      false,
+      'the placeholder goes with the last command',
+    );
+    await sb.kill();
+  });
+
   it('files: write, read, list', async () => {
     const sb = await createLocalProvider({ root }).create({ key: 'files' });
     await sb.writeFile('src/deep/a.ts', 'export {}\n');
